@@ -1,0 +1,5 @@
+/**
+ * `dpkit/accounting`: the DpEvent algebra and privacy accountants.
+ * @module
+ */
+export * from "./events.js";

@@ -1,0 +1,5 @@
+/**
+ * `dpkit/attacks`.
+ * @module
+ */
+export {};

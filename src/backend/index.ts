@@ -1,0 +1,141 @@
+/**
+ * `dpkit/backend`: choose and prepare a TensorFlow.js backend.
+ *
+ * Order of preference: `tensorflow` (the optional `@tensorflow/tfjs-node` package, native
+ * libtensorflow) when it loads, else `wasm` (`@tensorflow/tfjs-backend-wasm`, with dpkit's
+ * extra kernels), else `cpu`. The environment variable `DPKIT_BACKEND=tensorflow|wasm|cpu`
+ * forces one.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { DpError, requireOneOf } from "../errors.js";
+
+/** The backends dpkit knows how to prepare. */
+export type BackendName = "tensorflow" | "wasm" | "cpu";
+
+/** Every backend name, in order of preference. */
+export const BACKEND_NAMES: readonly BackendName[] = ["tensorflow", "wasm", "cpu"];
+
+/** Options for {@link prepareBackend}. */
+export interface PrepareBackendOptions {
+  /** Force this backend (overrides `DPKIT_BACKEND`). */
+  backend?: BackendName;
+  /** Print the chosen backend to stderr the first time one is chosen. Default: true. */
+  announce?: boolean;
+}
+
+/** What {@link prepareBackend} chose and why. */
+export interface BackendInfo {
+  /** The active tfjs backend. */
+  name: BackendName;
+  /** Whether the choice was forced by an option or `DPKIT_BACKEND`. */
+  forced: boolean;
+  /** Backends tried before this one, with the reason each was skipped. */
+  skipped: { name: BackendName; reason: string }[];
+}
+
+type Preparer = () => Promise<void>;
+
+/** Hooks run after a backend is activated (e.g. registering extra wasm kernels). */
+const afterActivate: ((name: BackendName) => void | Promise<void>)[] = [];
+
+/**
+ * Registers a function run once a backend is activated (used by dpkit/dpsgd to add the wasm
+ * kernels tfjs lacks). Runs immediately if a backend is already active.
+ * @internal
+ */
+export function onBackendActivated(hook: (name: BackendName) => void | Promise<void>): void {
+  afterActivate.push(hook);
+}
+
+const preparers: Record<BackendName, Preparer> = {
+  async tensorflow() {
+    // Optional dependency: its install downloads libtensorflow and may have failed.
+    const moduleName = "@tensorflow/tfjs-node";
+    await import(/* @vite-ignore */ moduleName);
+  },
+  async wasm() {
+    await import("@tensorflow/tfjs-backend-wasm");
+  },
+  async cpu() {
+    // Always registered by @tensorflow/tfjs.
+  },
+};
+
+let active: BackendInfo | undefined;
+let pending: Promise<BackendInfo> | undefined;
+
+function envBackend(): BackendName | undefined {
+  const v = typeof process !== "undefined" ? process.env?.DPKIT_BACKEND : undefined;
+  if (v === undefined || v === "") return undefined;
+  return requireOneOf("DPKIT_BACKEND", v, BACKEND_NAMES);
+}
+
+async function activate(name: BackendName): Promise<void> {
+  await preparers[name]();
+  const ok = await tf.setBackend(name);
+  if (!ok) throw new Error(`tf.setBackend("${name}") returned false`);
+  await tf.ready();
+  for (const hook of afterActivate) await hook(name);
+}
+
+/**
+ * Prepares tfjs for dpkit and returns which backend is active. Idempotent: later calls return
+ * the first answer (unless a different backend is forced).
+ *
+ * @remarks
+ * Announces the choice once on stderr, e.g. `dpkit: tfjs backend wasm (tensorflow unavailable)`.
+ *
+ * @param options - force a backend or silence the announcement
+ * @returns the active backend and the ones skipped
+ * @throws DpError `unsupported_backend` if a forced backend cannot be loaded
+ * @example
+ * ```ts
+ * import { prepareBackend } from "dpkit/backend";
+ * const info = await prepareBackend({ announce: false });
+ * console.log(info.name); // "tensorflow", "wasm" or "cpu"
+ * ```
+ */
+export async function prepareBackend(options: PrepareBackendOptions = {}): Promise<BackendInfo> {
+  const forcedName = options.backend !== undefined ? requireOneOf("backend", options.backend, BACKEND_NAMES) : envBackend();
+  if (active && (forcedName === undefined || forcedName === active.name)) return active;
+  if (pending && forcedName === undefined) return pending;
+  const run = async (): Promise<BackendInfo> => {
+    const skipped: BackendInfo["skipped"] = [];
+    const candidates = forcedName ? [forcedName] : BACKEND_NAMES;
+    for (const name of candidates) {
+      try {
+        await activate(name);
+        const info: BackendInfo = { name, forced: forcedName !== undefined, skipped };
+        const first = active === undefined;
+        active = info;
+        if (first && options.announce !== false) {
+          const why = skipped.length ? ` (${skipped.map((s) => `${s.name} unavailable`).join(", ")})` : "";
+          process.stderr.write(`dpkit: tfjs backend ${name}${forcedName ? " (forced)" : ""}${why}\n`);
+        }
+        return info;
+      } catch (e) {
+        skipped.push({ name, reason: (e as Error).message.split("\n")[0] });
+      }
+    }
+    throw new DpError(
+      "unsupported_backend",
+      `No tfjs backend could be loaded: ${skipped.map((s) => `${s.name}: ${s.reason}`).join("; ")}.`,
+      "backend",
+    );
+  };
+  pending = run();
+  try {
+    return await pending;
+  } finally {
+    pending = undefined;
+  }
+}
+
+/** The backend chosen by {@link prepareBackend}, or undefined if none has been prepared yet. */
+export function activeBackend(): BackendInfo | undefined {
+  return active;
+}
+
+export { tf };

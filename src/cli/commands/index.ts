@@ -1,0 +1,29 @@
+/**
+ * The list of subcommands. Each file registers one command on the program.
+ * @module
+ */
+import type { Command } from "commander";
+import { register as backend } from "./backend.js";
+import { register as calibrate } from "./calibrate.js";
+import { register as demo } from "./demo.js";
+import { register as epsilon } from "./epsilon.js";
+import { register as federated } from "./federated.js";
+import { register as linkage } from "./linkage.js";
+import { register as noise } from "./noise.js";
+import { register as rappor } from "./rappor.js";
+import { register as secagg } from "./secagg.js";
+import { register as train } from "./train.js";
+
+/** Every subcommand's registration function, in help order. */
+export const COMMANDS: ((program: Command) => void)[] = [
+  demo,
+  epsilon,
+  calibrate,
+  noise,
+  rappor,
+  train,
+  federated,
+  secagg,
+  linkage,
+  backend,
+];

@@ -1,0 +1,5 @@
+/**
+ * `dpkit/dpsgd`.
+ * @module
+ */
+export {};

@@ -1,0 +1,5 @@
+/**
+ * `dpkit/federated`.
+ * @module
+ */
+export {};

@@ -1,0 +1,5 @@
+/**
+ * `dpkit/ldp`.
+ * @module
+ */
+export {};

@@ -1,0 +1,5 @@
+/**
+ * `dpkit/mechanisms`.
+ * @module
+ */
+export {};

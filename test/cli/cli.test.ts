@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { runCli } from "../helpers/cli.js";
+
+describe("dpkit CLI", () => {
+  it("--help lists the commands", () => {
+    const r = runCli(["--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("Usage: dpkit");
+    expect(r.stdout).toContain("demo");
+    expect(r.stdout).toContain("backend");
+  });
+
+  it("--version prints the package version", async () => {
+    const { default: pkg } = await import("../../package.json", { with: { type: "json" } });
+    const r = runCli(["--version"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(pkg.version);
+  });
+
+  it("an unknown command exits non-zero with a short message and no stack trace", () => {
+    const r = runCli(["frobnicate"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/unknown command/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("a DpError becomes one line on stderr and exit code 2", () => {
+    const r = runCli(["backend", "--force", "gpu"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/^dpkit: `backend` must be one of "tensorflow", "wasm", "cpu". Found "gpu"./);
+  });
+
+  it("demo --json prints one JSON object", () => {
+    const r = runCli(["demo", "--json"]);
+    expect(r.code).toBe(0);
+    expect(() => JSON.parse(r.stdout)).not.toThrow();
+  });
+});
