@@ -58,7 +58,7 @@ export function runNotebook(file: string, timeoutMs = 600_000): NotebookRun {
   // Imports written relative to notebooks/ must resolve from .run/ the same way.
   writeFileSync(mod, parts.join("\n").replace(/from "\.\.\//g, 'from "../../'));
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, ["--import", "tsx", mod], {
+  const r = spawnSync(process.execPath, ["--import", import.meta.resolve("tsx"), mod], {
     cwd: path.dirname(file),
     encoding: "utf8",
     timeout: timeoutMs,

@@ -1,0 +1,5 @@
+/**
+ * Dataset loaders.
+ * @module
+ */
+export * from "./mnist.js";
