@@ -1,5 +1,6 @@
 /**
- * `dpkit/dpsgd`.
+ * `dpkit/dpsgd`: DP-SGD for TensorFlow.js models.
  * @module
  */
-export {};
+export * from "./engine/index.js";
+export { loadMnist, type MnistSet, type LoadMnistOptions } from "../data/mnist.js";

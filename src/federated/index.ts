@@ -1,5 +1,5 @@
 /**
- * `dpkit/federated`.
+ * `dpkit/federated`: federated averaging with differential privacy, compression and secure aggregation.
  * @module
  */
-export {};
+export * from "./secagg/index.js";

@@ -1,0 +1,5 @@
+/**
+ * Per-example gradient engine: per-layer rules for per-example norms and clipped sums.
+ * @module
+ */
+export {};
