@@ -1,5 +1,7 @@
 /**
- * `dpkit/ldp`.
+ * `dpkit/ldp`: local differential privacy — randomized response, unary encodings, local
+ * hashing, and a RAPPOR encoder and decoder.
  * @module
  */
-export {};
+export * from "./frequencyEstimate.js";
+export * from "./randomizedResponse.js";
