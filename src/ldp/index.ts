@@ -5,3 +5,5 @@
  */
 export * from "./frequencyEstimate.js";
 export * from "./randomizedResponse.js";
+export * from "./unaryEncoding.js";
+export * from "./localHashing.js";
