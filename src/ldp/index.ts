@@ -7,3 +7,4 @@ export * from "./frequencyEstimate.js";
 export * from "./randomizedResponse.js";
 export * from "./unaryEncoding.js";
 export * from "./localHashing.js";
+export * from "./rappor/index.js";

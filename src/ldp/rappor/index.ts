@@ -1,0 +1,9 @@
+/**
+ * RAPPOR: encoder, hashing, stores, file formats and decoder.
+ * @module
+ */
+export * from "./params.js";
+export * from "./hashing.js";
+export * from "./store.js";
+export * from "./sqliteStore.js";
+export * from "./encoder.js";
