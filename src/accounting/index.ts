@@ -3,3 +3,23 @@
  * @module
  */
 export * from "./events.js";
+export type { NeighboringRelation } from "./neighboring.js";
+export { DEFAULT_RDP_ORDERS } from "./rdp/orders.js";
+export { RdpAccountant, type RdpAccountantOptions, type RdpEpsilonAndOrder } from "./rdp/accountant.js";
+export { rdpToEpsilon, rdpToDelta, rdpToEpsilonClassic, type RdpConversionResult } from "./rdp/conversion.js";
+export { PldAccountant, type PldAccountantOptions } from "./pld/accountant.js";
+export {
+  computeEpsilon,
+  computeDpSgdEpsilon,
+  ACCOUNTANT_KINDS,
+  type AccountantKind,
+  type ComputeEpsilonOptions,
+  type DpSgdAccountingOptions,
+  type PrivacyAccountant,
+} from "./compute.js";
+export {
+  calibrateNoiseMultiplier,
+  stepsForBudget,
+  type CalibrateNoiseOptions,
+  type StepsForBudgetOptions,
+} from "./calibrate.js";

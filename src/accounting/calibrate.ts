@@ -1,0 +1,154 @@
+/**
+ * Calibration: the noise for a budget, and the inverse questions (steps for a budget).
+ *
+ * Bracketing then bisection on a monotone ε; the returned value is always one whose ε was
+ * computed and found <= the target, so a calibrated training never overspends (the same design as
+ * dp_accounting's `calibrate_dp_mechanism`).
+ * @module
+ */
+import { DpError, requireInteger, requireOpenProbability, requirePositive, requireProbability } from "../errors.js";
+import { type AccountantKind, dpSgdEvent, makeAccountant } from "./compute.js";
+
+/** Options of {@link calibrateNoiseMultiplier}. */
+export interface CalibrateNoiseOptions {
+  /** Budget ε > 0. */
+  targetEpsilon: number;
+  /** δ in (0, 1). */
+  targetDelta: number;
+  /** Poisson sampling rate in (0, 1]. */
+  samplingProbability: number;
+  /** Number of steps, a positive integer. */
+  steps: number;
+  /** `"rdp"` (default) or `"pld"`. */
+  accountant?: AccountantKind;
+  /**
+   * Relative width of the final bracket: the result is at most (1 + tolerance) times the exact
+   * smallest multiplier. Default 1e-6 for RDP, 1e-3 for PLD (each PLD evaluation costs ~0.1–0.3 s).
+   */
+  tolerance?: number;
+}
+
+const MAX_NOISE_MULTIPLIER = 1e6;
+
+/**
+ * The smallest noise multiplier (to the given tolerance) for which DP-SGD with Poisson sampling
+ * at rate `samplingProbability` for `steps` steps is (`targetEpsilon`, `targetDelta`)-DP
+ * (add-or-remove-one).
+ *
+ * @remarks The answer's ε is re-computed and is <= `targetEpsilon`: it never overspends.
+ * @param options - budget, sampling rate, steps, accountant, tolerance
+ * @returns the noise multiplier σ
+ * @throws {@link DpError} `invalid_parameter` naming a bad argument, or when no σ <= 1e6 meets the budget
+ * @example
+ * ```ts
+ * import { calibrateNoiseMultiplier } from "dpkit/accounting";
+ * const sigma = calibrateNoiseMultiplier({ targetEpsilon: 1, targetDelta: 1e-5, samplingProbability: 256 / 60000, steps: 14063 });
+ * // ≈ 2.17849 (dp_accounting: 2.1784886)
+ * ```
+ * @see https://github.com/google/differential-privacy/blob/main/python/dp_accounting/dp_accounting/mechanism_calibration.py
+ */
+export function calibrateNoiseMultiplier(options: CalibrateNoiseOptions): number {
+  if (options === null || typeof options !== "object") throw new DpError("invalid_parameter", "`options` must be an object.", "options");
+  const target = requirePositive("targetEpsilon", options.targetEpsilon);
+  const delta = requireOpenProbability("targetDelta", options.targetDelta);
+  const q = requireProbability("samplingProbability", options.samplingProbability);
+  if (!(q > 0)) throw new DpError("invalid_parameter", "`samplingProbability` must be > 0 to calibrate noise. Found 0.", "samplingProbability");
+  const steps = requireInteger("steps", options.steps, { min: 1 });
+  const kind = options.accountant ?? "rdp";
+  makeAccountant(kind); // validates the kind
+  const tol = options.tolerance === undefined ? (kind === "pld" ? 1e-3 : 1e-6) : requirePositive("tolerance", options.tolerance);
+  const eps = (sigma: number): number => {
+    const acc = makeAccountant(kind);
+    acc.compose(dpSgdEvent(q, sigma), steps);
+    return acc.getEpsilon(delta);
+  };
+  // Bracket: find hi with eps(hi) <= target, lo with eps(lo) > target (or lo = 0).
+  let hi = 1;
+  let lo = 0;
+  while (!(eps(hi) <= target)) {
+    lo = hi;
+    hi *= 2;
+    if (hi > MAX_NOISE_MULTIPLIER) {
+      throw new DpError("invalid_parameter", `\`targetEpsilon\` ${target} cannot be met with a noise multiplier <= ${MAX_NOISE_MULTIPLIER}.`, "targetEpsilon");
+    }
+  }
+  if (lo === 0) {
+    lo = hi / 2;
+    while (eps(lo) <= target) {
+      hi = lo;
+      lo /= 2;
+      if (lo < 1e-6) return hi;
+    }
+  }
+  while (hi - lo > tol * hi) {
+    const mid = 0.5 * (lo + hi);
+    if (eps(mid) <= target) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
+
+/** Options of {@link stepsForBudget}. */
+export interface StepsForBudgetOptions {
+  /** Budget ε > 0. */
+  targetEpsilon: number;
+  /** δ in (0, 1). */
+  targetDelta: number;
+  /** Poisson sampling rate in [0, 1]. */
+  samplingProbability: number;
+  /** Noise multiplier > 0. */
+  noiseMultiplier: number;
+  /** `"rdp"` (default) or `"pld"`. */
+  accountant?: AccountantKind;
+  /** Upper limit on the search (default 1e9). */
+  maxSteps?: number;
+}
+
+/**
+ * The largest number of DP-SGD steps (Poisson sampling) that stays within
+ * (`targetEpsilon`, `targetDelta`); 0 when even one step exceeds it.
+ *
+ * @remarks The returned count's ε is computed and is <= `targetEpsilon`. Returns `maxSteps` when the
+ * budget is never exhausted below it.
+ * @param options - budget, sampling rate, noise multiplier, accountant
+ * @returns a step count >= 0
+ * @throws {@link DpError} `invalid_parameter` naming a bad argument
+ * @example
+ * ```ts
+ * import { stepsForBudget } from "dpkit/accounting";
+ * const steps = stepsForBudget({ targetEpsilon: 3, targetDelta: 1e-5, samplingProbability: 256 / 60000, noiseMultiplier: 1.1 });
+ * ```
+ * @see https://arxiv.org/abs/1908.10530
+ */
+export function stepsForBudget(options: StepsForBudgetOptions): number {
+  if (options === null || typeof options !== "object") throw new DpError("invalid_parameter", "`options` must be an object.", "options");
+  const target = requirePositive("targetEpsilon", options.targetEpsilon);
+  const delta = requireOpenProbability("targetDelta", options.targetDelta);
+  const event = dpSgdEvent(options.samplingProbability, options.noiseMultiplier);
+  const kind = options.accountant ?? "rdp";
+  makeAccountant(kind);
+  const maxSteps = options.maxSteps === undefined ? 1e9 : requireInteger("maxSteps", options.maxSteps, { min: 1 });
+  const ok = (steps: number): boolean => {
+    const acc = makeAccountant(kind);
+    acc.compose(event, steps);
+    return acc.getEpsilon(delta) <= target;
+  };
+  if (!ok(1)) return 0;
+  let lo = 1;
+  let hi = 2;
+  while (hi <= maxSteps && ok(hi)) {
+    lo = hi;
+    hi *= 2;
+  }
+  if (hi > maxSteps) {
+    if (ok(maxSteps)) return maxSteps;
+    hi = maxSteps;
+  }
+  // ok(lo), !ok(hi)
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (ok(mid)) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
