@@ -1,0 +1,155 @@
+/**
+ * Checking a model before training: every layer must have a per-example rule (or be a known
+ * stateless layer), no layer may mix examples, and there must be something to train.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { DpError, requireOneOf } from "../../errors.js";
+import type { LayerRule } from "./layer-rule.js";
+import { isStatelessLayer, layerRuleFor, mixingLayerReason, supportedLayerClasses } from "./registry.js";
+import type { ClippingStrategy } from "./types.js";
+
+/** One layer of a chain-shaped model, with the rule that handles it. @internal */
+export interface PlanStep {
+  layer: tf.layers.Layer;
+  /** Rule for a layer whose weights are trained; undefined: run the layer as it is. */
+  rule?: LayerRule;
+}
+
+/** Options for {@link checkModelSupported}. */
+export interface CheckModelOptions {
+  /** The strategy that will be used; `"naive"` accepts layers without a rule. Default `"auto"`. */
+  strategy?: ClippingStrategy;
+}
+
+const STRATEGIES: readonly ClippingStrategy[] = ["auto", "ghost", "materialize", "naive"];
+
+function isModel(layer: unknown): layer is tf.LayersModel {
+  return layer instanceof tf.LayersModel;
+}
+
+/** The model's layers in execution order, nested models expanded; undefined if not a chain. */
+function chainLayers(model: tf.LayersModel): tf.layers.Layer[] | undefined {
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) return undefined;
+  const out: tf.layers.Layer[] = [];
+  let previous: tf.layers.Layer | undefined;
+  for (const layer of model.layers) {
+    const nodes = (layer as unknown as { inboundNodes: { inboundLayers: tf.layers.Layer[] }[] }).inboundNodes ?? [];
+    const isInput = layer.getClassName() === "InputLayer";
+    if (!isInput) {
+      if (nodes.length !== 1) return undefined;
+      const inbound = nodes[0].inboundLayers;
+      if (previous !== undefined && (inbound.length !== 1 || inbound[0] !== previous)) return undefined;
+    }
+    if (isModel(layer)) {
+      const inner = chainLayers(layer);
+      if (!inner) return undefined;
+      out.push(...inner);
+    } else if (!isInput) {
+      out.push(layer);
+    }
+    previous = layer;
+  }
+  return out;
+}
+
+function layerLabel(layer: tf.layers.Layer): string {
+  return `"${layer.name}" (${layer.getClassName()})`;
+}
+
+function hasTrainableWeights(layer: tf.layers.Layer): boolean {
+  return layer.trainable && layer.trainableWeights.length > 0;
+}
+
+function refuseMixing(model: tf.LayersModel): void {
+  const visit = (layers: tf.layers.Layer[]) => {
+    for (const layer of layers) {
+      if (isModel(layer)) {
+        visit(layer.layers);
+        continue;
+      }
+      const reason = mixingLayerReason(layer.getClassName());
+      if (reason) throw new DpError("unsupported_layer", `Layer ${layerLabel(layer)} is not supported: ${reason}`, "model");
+    }
+  };
+  visit(model.layers);
+}
+
+/**
+ * The execution plan for the fast engine: the chain of layers, each with its rule.
+ * @throws DpError as {@link checkModelSupported}
+ * @internal
+ */
+export function planModel(model: tf.LayersModel): PlanStep[] {
+  refuseMixing(model);
+  const layers = chainLayers(model);
+  if (!layers) {
+    throw new DpError(
+      "unsupported_layer",
+      `Model "${model.name}" is not a single chain of layers (one input, one output, no branches or shared layers); dpkit's per-example engine runs chains only. Use strategy "naive" for this model.`,
+      "model",
+    );
+  }
+  const plan: PlanStep[] = [];
+  for (const layer of layers) {
+    const className = layer.getClassName();
+    const rule = layerRuleFor(className);
+    if (hasTrainableWeights(layer)) {
+      if (!rule) {
+        const { withWeights } = supportedLayerClasses();
+        throw new DpError(
+          "unsupported_layer",
+          `Layer ${layerLabel(layer)} has trainable weights but no per-example gradient rule (rules exist for ${withWeights.join(", ")}). Freeze it (layer.trainable = false), replace it, or use strategy "naive" (slow: one backward pass per example).`,
+          "model",
+        );
+      }
+      rule.check?.(layer);
+      plan.push({ layer, rule });
+    } else if (rule || isStatelessLayer(className)) {
+      plan.push({ layer });
+    } else {
+      throw new DpError(
+        "unsupported_layer",
+        `Layer ${layerLabel(layer)} is not known to treat examples independently, so dpkit cannot run it in the per-example engine. Use strategy "naive" (slow: one backward pass per example) if it does.`,
+        "model",
+      );
+    }
+  }
+  return plan;
+}
+
+/**
+ * Checks, before any training work, that dpkit can compute per-example clipped gradients for a
+ * model.
+ *
+ * @remarks
+ * DP-SGD's guarantee (for add/remove-one neighbouring datasets) needs each example's influence on
+ * a step bounded by `l2NormClip`; that holds only if every layer treats examples independently and
+ * the engine computes each example's exact gradient norm. BatchNormalization is always refused
+ * (it mixes examples); with the default strategies every layer must have a per-example rule or be
+ * a known stateless layer; with `strategy: "naive"` any other layer is accepted.
+ *
+ * @param model - the model to train
+ * @param options - the strategy that will be used (default `"auto"`)
+ * @throws DpError `unsupported_layer` naming the first unsupported layer; `invalid_parameter` if
+ * the model has no trainable weights or the strategy is unknown
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { checkModelSupported } from "dpkit/dpsgd";
+ * const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 2 })] });
+ * checkModelSupported(model); // passes
+ * ```
+ * @see Abadi et al. 2016, "Deep Learning with Differential Privacy", https://arxiv.org/abs/1607.00133
+ */
+export function checkModelSupported(model: tf.LayersModel, options: CheckModelOptions = {}): void {
+  if (!(model instanceof tf.LayersModel)) {
+    throw new DpError("invalid_parameter", "`model` must be a tf.LayersModel (tf.sequential or tf.model).", "model");
+  }
+  const strategy = requireOneOf("strategy", options.strategy ?? "auto", STRATEGIES);
+  if (model.trainableWeights.length === 0) {
+    throw new DpError("invalid_parameter", `\`model\` must have trainable weights. Found none in model "${model.name}".`, "model");
+  }
+  if (strategy === "naive") refuseMixing(model);
+  else planModel(model);
+}

@@ -1,0 +1,130 @@
+/**
+ * The fast route: one forward pass that records each layer's input `a` and one backward pass
+ * that yields the gradient `g` of the summed per-example losses with respect to each layer's
+ * pre-activation output (tfjs autodiff with respect to zero "probes" added to those outputs,
+ * so no weight gradient is formed); per-layer rules turn `(a, g)` into per-example squared norms
+ * (summed over layers) and, after the clip factors `w_i = min(1, C / norm_i)` are known, into the
+ * clipped sum `sum_i w_i grad_i` (book-keeping: no second backward pass, no per-example pass).
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { DpError } from "../../errors.js";
+import type { PlanStep } from "./check-model.js";
+import { clipFactors } from "./clip-weights.js";
+import type { NormMode, PerExampleTerms } from "./layer-rule.js";
+import { perExampleLoss } from "./losses.js";
+import type { ClippedGradients, PerExampleLoss } from "./types.js";
+
+/** Arguments of {@link fastClippedGradients}. @internal */
+export interface FastArgs {
+  model: tf.LayersModel;
+  plan: PlanStep[];
+  x: tf.Tensor;
+  y: tf.Tensor;
+  loss: PerExampleLoss;
+  l2NormClip: number;
+  mode: NormMode;
+  training: boolean;
+}
+
+const shapeCache = new WeakMap<tf.LayersModel, Map<string, number[][]>>();
+
+function runLayer(step: PlanStep, a: tf.Tensor, training: boolean): tf.Tensor {
+  return step.layer.apply(a, { training }) as tf.Tensor;
+}
+
+/** Per-example shapes (without the batch axis) of each trained layer's pre-activation output. */
+function probeShapes(model: tf.LayersModel, plan: PlanStep[], x: tf.Tensor): number[][] {
+  let byModel = shapeCache.get(model);
+  if (!byModel) {
+    byModel = new Map();
+    shapeCache.set(model, byModel);
+  }
+  const key = `${x.shape.slice(1).join("x")}|${plan.map((s) => s.layer.name).join(",")}`;
+  const hit = byModel.get(key);
+  if (hit) return hit;
+  const shapes = tf.tidy(() => {
+    const out: number[][] = [];
+    let a = tf.slice(x, [0], [1]);
+    for (const step of plan) {
+      if (step.rule) {
+        const z = step.rule.linear(step.layer, a);
+        out.push(z.shape.slice(1));
+        a = step.rule.activate(step.layer, z);
+      } else {
+        a = runLayer(step, a, false);
+      }
+    }
+    return out;
+  });
+  byModel.set(key, shapes);
+  return shapes;
+}
+
+/** Per-example clipped gradient sum through the per-layer rules. @internal */
+export function fastClippedGradients(args: FastArgs): ClippedGradients {
+  const { model, plan, x, y, loss, l2NormClip, mode, training } = args;
+  const n = x.shape[0];
+  const trained = plan.filter((s) => s.rule);
+  const shapes = probeShapes(model, plan, x);
+  const inputs: tf.Tensor[] = [];
+  const keptHere: tf.Tensor[] = [];
+  try {
+    const result = tf.tidy(() => {
+      const probes = shapes.map((s) => tf.zeros([n, ...s]));
+      const forward = (...e: tf.Tensor[]): tf.Scalar => {
+        let a = x;
+        let k = 0;
+        for (const step of plan) {
+          if (step.rule) {
+            if (a !== x) {
+              tf.keep(a);
+              keptHere.push(a);
+            }
+            inputs.push(a);
+            const z = tf.add(step.rule.linear(step.layer, a), e[k++]);
+            a = step.rule.activate(step.layer, z);
+          } else {
+            a = runLayer(step, a, training);
+          }
+        }
+        return tf.sum(perExampleLoss(loss, y, a)) as tf.Scalar;
+      };
+      const { value, grads } = tf.valueAndGrads(forward)(probes);
+      const lossSum = value.dataSync()[0];
+      let terms: PerExampleTerms[] = trained.map((step, k) =>
+        step.rule!.perExample(step.layer, { input: inputs[k], outputGradient: grads[k], mode }),
+      );
+      const sq = terms.length === 1 ? terms[0].squaredNorms : tf.addN(terms.map((t) => t.squaredNorms));
+      const factors = clipFactors(sq.dataSync(), l2NormClip);
+      if (factors.anyNonFinite) {
+        // Zero the non-finite examples' activations and gradients so that 0 · NaN never enters the sum.
+        const keep = tf.tensor1d(factors.finite, "bool");
+        const clean = (t: tf.Tensor) => tf.where(keep, t, tf.zerosLike(t));
+        terms = trained.map((step, k) =>
+          step.rule!.perExample(step.layer, { input: clean(inputs[k]), outputGradient: clean(grads[k]), mode }),
+        );
+      }
+      const w = tf.tensor1d(factors.weights);
+      const clippedSum: tf.NamedTensorMap = {};
+      const trainable = new Set(model.trainableWeights.map((v) => (v.read() as tf.Variable).name));
+      trained.forEach((step, k) => {
+        const variables = step.rule!.weights(step.layer);
+        const sums = terms[k].weightedSum(w);
+        variables.forEach((v, j) => {
+          const name = (v.read() as tf.Variable).name;
+          if (trainable.has(name)) clippedSum[name] = sums[j];
+        });
+      });
+      for (const name of trainable) {
+        if (!(name in clippedSum)) {
+          throw new DpError("invalid_state", `No per-example gradient was computed for trainable weight "${name}".`, "model");
+        }
+      }
+      return { clippedSum, norms: factors.norms, lossSum };
+    });
+    return { clippedSum: result.clippedSum, norms: result.norms, lossValue: n > 0 ? result.lossSum / n : 0, batchSize: n };
+  } finally {
+    tf.dispose(keptHere);
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * The interface a per-layer rule implements (one file per layer kind under `layers/`), in the
+ * manner of Opacus' `grad_sample/` modules.
+ *
+ * A layer with trainable weights is split into a linear part `z = linear(a)` (whose weight
+ * gradient, per example, is a function of the layer's input `a_i` and of the gradient `g_i` of
+ * the loss with respect to `z_i`) and an elementwise activation. The engine records `a` and `g`
+ * for every layer in one forward and one backward pass, and asks each rule for per-example
+ * squared norms and for the reweighted sum `sum_i w_i grad_i`.
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs";
+
+/** Per-example quantities of one layer, computed from its recorded input and output gradient. */
+export interface PerExampleTerms {
+  /** Squared L2 norm of each example's gradient over this layer's trainable weights, shape `[N]`. */
+  squaredNorms: tf.Tensor1D;
+  /**
+   * `sum_i weights[i] * grad_i` for each trainable weight of the layer, in the order of
+   * {@link LayerRule.weights}.
+   */
+  weightedSum(weights: tf.Tensor1D): tf.Tensor[];
+}
+
+/** How a rule should compute norms: Gram-matrix ("ghost") or materialised per-example gradients. */
+export type NormMode = "auto" | "ghost" | "materialize";
+
+/** What a rule receives to compute per-example terms. */
+export interface PerExampleInput {
+  /** The layer's input, first axis = examples. */
+  input: tf.Tensor;
+  /** Gradient of the summed per-example losses with respect to the layer's pre-activation output. */
+  outputGradient: tf.Tensor;
+  /** Requested norm mode. */
+  mode: NormMode;
+}
+
+/**
+ * A per-example gradient rule for one kind of layer with trainable weights.
+ *
+ * @remarks
+ * A rule must treat examples independently: example i's output may depend only on example i's
+ * input (layers that mix examples, such as BatchNormalization, would break the per-example
+ * sensitivity bound that DP-SGD relies on).
+ */
+export interface LayerRule {
+  /** tfjs class names (`layer.getClassName()`) this rule handles. */
+  readonly classNames: readonly string[];
+  /** Throws a `DpError("unsupported_layer")` if this layer's configuration is not covered. */
+  check?(layer: tf.layers.Layer): void;
+  /** The layer's weights, in the order {@link PerExampleTerms.weightedSum} returns gradients. */
+  weights(layer: tf.layers.Layer): tf.LayerVariable[];
+  /** The pre-activation output `z` of the layer for input `a`. */
+  linear(layer: tf.layers.Layer, input: tf.Tensor): tf.Tensor;
+  /** The activation applied to `z` (identity if none). */
+  activate(layer: tf.layers.Layer, preActivation: tf.Tensor): tf.Tensor;
+  /** Per-example squared norms and the reweighted gradient sum. */
+  perExample(layer: tf.layers.Layer, args: PerExampleInput): PerExampleTerms;
+}

@@ -1,0 +1,170 @@
+/**
+ * Per-example gradients of `tf.layers.conv2d` and `tf.layers.conv1d` (channels last).
+ *
+ * After unfolding the input (im2col, `U_i`: `[P, K]`, K = kh·kw·Cin) a convolution is a matrix
+ * product, so example i's kernel gradient is `U_i^T G_i` (`G_i`: `[P, Cout]`, the gradient of
+ * the pre-activation output). Its squared norm is either computed from the materialised `[K, Cout]`
+ * matrix (cost P·K·Cout per example) or, without forming it, as `<U_i U_i^T, G_i G_i^T>` (ghost
+ * norm via Gram matrices, cost P²·(K+Cout); Li et al. 2021, Bu, Mao & Xu 2022) — the cheaper one
+ * per layer. The bias gradient is `sum_p G_i[p]`. The clipped sum reuses `U` and `G`.
+ * Conv1D is the same with a height-1 image.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { DpError } from "../../../errors.js";
+import type { LayerRule, NormMode, PerExampleTerms } from "../layer-rule.js";
+import { applyLayerActivation } from "./activation.js";
+import { unfold, type ConvGeometry } from "./unfold.js";
+
+interface ConvLike {
+  kernel: tf.LayerVariable;
+  bias: tf.LayerVariable | null;
+  useBias: boolean;
+  strides: number[];
+  dilationRate: number[] | number;
+  padding: string;
+  dataFormat: string;
+  rank: number;
+}
+
+function parts(layer: tf.layers.Layer): ConvLike {
+  return layer as unknown as ConvLike;
+}
+
+function asPair(v: number[] | number, rank: number): [number, number] {
+  const arr = typeof v === "number" ? [v] : v;
+  if (rank === 1) return [1, arr[0]];
+  return [arr[0], arr.length > 1 ? arr[1] : arr[0]];
+}
+
+/** Refuses configurations the rule does not cover. */
+export function checkConvConfig(layer: tf.layers.Layer): void {
+  const c = parts(layer);
+  if (c.dataFormat === "channelsFirst") {
+    throw new DpError(
+      "unsupported_layer",
+      `Layer "${layer.name}" (${layer.getClassName()}) uses dataFormat "channelsFirst"; dpkit's per-example rules need "channelsLast" (or use strategy "naive").`,
+      "model",
+    );
+  }
+  if (c.padding !== "same" && c.padding !== "valid") {
+    throw new DpError(
+      "unsupported_layer",
+      `Layer "${layer.name}" (${layer.getClassName()}) uses padding "${c.padding}"; only "same" and "valid" are supported.`,
+      "model",
+    );
+  }
+}
+
+/** Geometry of a Conv1D/Conv2D/DepthwiseConv2D layer as a 2-D convolution. */
+export function convGeometry(layer: tf.layers.Layer, kernelShape: number[]): ConvGeometry {
+  const c = parts(layer);
+  const rank = c.rank === 1 ? 1 : 2;
+  return {
+    kernelHeight: rank === 1 ? 1 : kernelShape[0],
+    kernelWidth: rank === 1 ? kernelShape[0] : kernelShape[1],
+    strides: asPair(c.strides, rank),
+    dilations: asPair(c.dilationRate, rank),
+    padding: c.padding as "same" | "valid",
+  };
+}
+
+/** Chooses ghost (Gram) norms when they cost fewer flops than materialising, per the mode. */
+export function useGhost(mode: NormMode, positions: number, k: number, cout: number): boolean {
+  if (mode === "ghost") return true;
+  if (mode === "materialize") return false;
+  return positions * (k + cout) < k * cout;
+}
+
+/** Per-example terms of a convolution given its unfolded input and output gradient. */
+export function matmulTerms(args: {
+  patches: tf.Tensor3D; // [N, P, K]
+  gradient: tf.Tensor3D; // [N, P, Cout]
+  kernelShape: number[];
+  useBias: boolean;
+  mode: NormMode;
+}): PerExampleTerms {
+  const { patches, gradient, kernelShape, useBias, mode } = args;
+  const [n, p, k] = patches.shape;
+  const cout = gradient.shape[2];
+  const biasPer = useBias ? (tf.sum(gradient, 1) as tf.Tensor2D) : null;
+  let sq: tf.Tensor;
+  let perKernel: tf.Tensor2D | null = null;
+  if (useGhost(mode, p, k, cout)) {
+    const uu = tf.matMul(patches, patches, false, true);
+    const gg = tf.matMul(gradient, gradient, false, true);
+    sq = tf.sum(tf.reshape(tf.mul(uu, gg), [n, -1]), 1);
+  } else {
+    perKernel = tf.reshape(tf.matMul(patches, gradient, true, false), [n, k * cout]) as tf.Tensor2D;
+    sq = tf.sum(tf.square(perKernel), 1);
+  }
+  if (biasPer) sq = tf.add(sq, tf.sum(tf.square(biasPer), 1));
+  return {
+    squaredNorms: sq as tf.Tensor1D,
+    weightedSum(w) {
+      const w2 = tf.reshape(w, [1, n]) as tf.Tensor2D;
+      let kernelGrad: tf.Tensor;
+      if (perKernel) {
+        kernelGrad = tf.reshape(tf.matMul(w2, perKernel), kernelShape);
+      } else {
+        const gw = tf.reshape(tf.mul(gradient, tf.reshape(w, [n, 1, 1])), [n * p, cout]) as tf.Tensor2D;
+        kernelGrad = tf.reshape(tf.matMul(tf.reshape(patches, [n * p, k]) as tf.Tensor2D, gw, true, false), kernelShape);
+      }
+      const out = [kernelGrad];
+      if (biasPer) out.push(tf.reshape(tf.matMul(w2, biasPer), [cout]));
+      return out;
+    },
+  };
+}
+
+function weightsOf(layer: tf.layers.Layer): tf.LayerVariable[] {
+  const c = parts(layer);
+  return c.useBias && c.bias ? [c.kernel, c.bias] : [c.kernel];
+}
+
+/** The Conv2D rule. */
+export const conv2dRule: LayerRule = {
+  classNames: ["Conv2D"],
+  check: checkConvConfig,
+  weights: weightsOf,
+  linear(layer, input) {
+    const c = parts(layer);
+    const g = convGeometry(layer, c.kernel.read().shape);
+    let z: tf.Tensor = tf.conv2d(input as tf.Tensor4D, c.kernel.read() as tf.Tensor4D, g.strides, g.padding, "NHWC", g.dilations);
+    if (c.useBias && c.bias) z = tf.add(z, c.bias.read());
+    return z;
+  },
+  activate: applyLayerActivation,
+  perExample(layer, { input, outputGradient, mode }) {
+    const c = parts(layer);
+    const kernelShape = c.kernel.read().shape;
+    const { patches } = unfold(input as tf.Tensor4D, convGeometry(layer, kernelShape));
+    const [n, ho, wo, cout] = outputGradient.shape;
+    const gradient = tf.reshape(outputGradient, [n, ho * wo, cout]) as tf.Tensor3D;
+    return matmulTerms({ patches, gradient, kernelShape, useBias: c.useBias && c.bias !== null, mode });
+  },
+};
+
+/** The Conv1D rule (a height-1 Conv2D). */
+export const conv1dRule: LayerRule = {
+  classNames: ["Conv1D"],
+  check: checkConvConfig,
+  weights: weightsOf,
+  linear(layer, input) {
+    const c = parts(layer);
+    const g = convGeometry(layer, c.kernel.read().shape);
+    let z: tf.Tensor = tf.conv1d(input as tf.Tensor3D, c.kernel.read() as tf.Tensor3D, g.strides[1], g.padding, "NWC", g.dilations[1]);
+    if (c.useBias && c.bias) z = tf.add(z, c.bias.read());
+    return z;
+  },
+  activate: applyLayerActivation,
+  perExample(layer, { input, outputGradient, mode }) {
+    const c = parts(layer);
+    const kernelShape = c.kernel.read().shape;
+    const [n, len, cin] = input.shape;
+    const { patches } = unfold(tf.reshape(input, [n, 1, len, cin]) as tf.Tensor4D, convGeometry(layer, kernelShape));
+    const [, lo, cout] = outputGradient.shape;
+    const gradient = tf.reshape(outputGradient, [n, lo, cout]) as tf.Tensor3D;
+    return matmulTerms({ patches, gradient, kernelShape, useBias: c.useBias && c.bias !== null, mode });
+  },
+};

@@ -1,0 +1,53 @@
+/**
+ * Composing wasm kernels from the backend's existing kernels: calls them directly (as
+ * tfjs-backend-wasm's own composite kernels do) and frees every intermediate buffer.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+
+/** Runs registered kernels of one backend and tracks the buffers they allocate. @internal */
+export class KernelScope {
+  private readonly temps: tf.TensorInfo[] = [];
+
+  /**
+   * @param backend - the backend passed to the kernel function
+   * @param backendName - the registry name of that backend
+   */
+  constructor(
+    private readonly backend: tf.KernelBackend,
+    private readonly backendName: string,
+  ) {}
+
+  /** Calls kernel `name` and records its output as an intermediate. */
+  run(name: string, inputs: tf.NamedTensorInfoMap | tf.TensorInfo[], attrs: Record<string, unknown> = {}): tf.TensorInfo {
+    const kernel = tf.getKernel(name, this.backendName);
+    if (!kernel) throw new Error(`dpkit: kernel ${name} is not registered for backend ${this.backendName}`);
+    const out = kernel.kernelFunc({ inputs: inputs as tf.NamedTensorInfoMap, backend: this.backend, attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
+    this.temps.push(out);
+    return out;
+  }
+
+  /** Frees every intermediate except `result` and returns `result`. */
+  finish(result: tf.TensorInfo): tf.TensorInfo {
+    for (const t of this.temps) if (t !== result) this.backend.disposeData(t.dataId);
+    return result;
+  }
+
+  /** Frees every intermediate (on error). */
+  abandon(): void {
+    for (const t of this.temps) this.backend.disposeData(t.dataId);
+  }
+}
+
+/** Runs `body` in a scope, freeing intermediates whether it returns or throws. @internal */
+export function withKernelScope(backend: tf.KernelBackend, backendName: string, body: (s: KernelScope) => tf.TensorInfo): tf.TensorInfo {
+  const scope = new KernelScope(backend, backendName);
+  let result: tf.TensorInfo;
+  try {
+    result = body(scope);
+  } catch (e) {
+    scope.abandon();
+    throw e;
+  }
+  return scope.finish(result);
+}
