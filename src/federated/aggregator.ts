@@ -126,6 +126,11 @@ export interface FederatedAggregator {
    * noise for DP aggregators, so an empty round still spends and reveals nothing).
    */
   aggregate(updates: readonly ClientUpdate[], context: AggregationContext): AggregationResult;
+  /**
+   * Optional: the event the next round will report if all goes as planned, so a training loop
+   * can stop before a target epsilon is exceeded.
+   */
+  plannedEvent?(context: AggregationContext): DpEvent;
 }
 
 /**

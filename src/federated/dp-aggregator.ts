@@ -60,7 +60,7 @@ export interface DpFedAvgOptions {
    * value) buys robustness to dropouts with extra noise.
    */
   minimumClients?: number;
-  /** Randomness for server-side noise. Defaults to the secure source; a seeded Rng is **insecure**. */
+  /** Randomness for server-side noise when the context gives none. Defaults to the secure source; a seeded Rng is **insecure**. */
   rng?: Rng;
 }
 
@@ -205,6 +205,12 @@ export class DpFedAvgAggregator implements SumFinalizingAggregator {
     return this.clip;
   }
 
+  /** The event a round will report if every expected share arrives (used to stop before a target epsilon). */
+  plannedEvent(context: AggregationContext): DpEvent {
+    if (this.placement === "client-local") return this.noiseMultiplier > 0 ? gaussianEvent(this.noiseMultiplier / 2) : nonPrivateEvent();
+    return dpFedAvgRoundEvent(this.noiseMultiplier, context);
+  }
+
   /** Whether adaptive clipping is on. */
   get adaptiveClipping(): boolean {
     return this.adaptive !== undefined;
@@ -279,7 +285,7 @@ export class DpFedAvgAggregator implements SumFinalizingAggregator {
     let zEffective = this.noiseMultiplier;
     const info: Record<string, number> = {};
     if (this.placement === "server") {
-      const noise = fillGaussian(new Float64Array(d), this.deltaMultiplier(K) * clip, this.rng);
+      const noise = fillGaussian(new Float64Array(d), this.deltaMultiplier(K) * clip, context.rng ?? this.rng);
       for (let i = 0; i < d; i++) total[i] += noise[i];
     } else if (this.placement === "client-distributed") {
       const m = this.minimumClients ?? K;
@@ -319,7 +325,7 @@ export class DpFedAvgAggregator implements SumFinalizingAggregator {
     result.rejected = rejected;
     result.clippedFraction = valid.length > 0 ? clippedCount / valid.length : 0;
     if (this.adaptive) {
-      const noisyBits = bitSum + fillGaussian(new Float64Array(1), this.bitNoise(K), this.rng)[0];
+      const noisyBits = bitSum + fillGaussian(new Float64Array(1), this.bitNoise(K), context.rng ?? this.rng)[0];
       this.updateClip(noisyBits, K, result.info ?? {});
     }
     return result;
