@@ -23,3 +23,4 @@ export {
   type CalibrateNoiseOptions,
   type StepsForBudgetOptions,
 } from "./calibrate.js";
+export { gaussianDeltaForEpsilon, gaussianEpsilonForDelta } from "./analyticGaussian.js";
