@@ -100,7 +100,10 @@ export function fastClippedGradients(args: FastArgs): ClippedGradients {
       if (factors.anyNonFinite) {
         // Zero the non-finite examples' activations and gradients so that 0 · NaN never enters the sum.
         const keep = tf.tensor1d(factors.finite, "bool");
-        const clean = (t: tf.Tensor) => tf.where(keep, t, tf.zerosLike(t));
+        const clean = (t: tf.Tensor) => {
+          const mask = tf.broadcastTo(tf.reshape(keep, [n, ...t.shape.slice(1).map(() => 1)]), t.shape);
+          return tf.where(mask, t, tf.zerosLike(t));
+        };
         terms = trained.map((step, k) =>
           step.rule!.perExample(step.layer, { input: clean(inputs[k]), outputGradient: clean(grads[k]), mode }),
         );

@@ -20,7 +20,8 @@ for (const rule of [denseRule, conv2dRule, conv1dRule, depthwiseConv2dRule, embe
 /**
  * Layers without trainable weights that act on each example separately: run as they are.
  * (Dropout-like layers draw their masks from tfjs's own generator: that randomness is part of
- * the model, not privacy noise.)
+ * the model, not privacy noise.) UpSampling2D is left out: tfjs 4.22's gradient of
+ * nearest-neighbour resizing disagrees with batch-size-1 gradients for batches of several examples.
  */
 const statelessLayers = new Set<string>([
   "InputLayer",
@@ -49,7 +50,6 @@ const statelessLayers = new Set<string>([
   "GlobalMaxPooling2D",
   "ZeroPadding2D",
   "Cropping2D",
-  "UpSampling2D",
 ]);
 
 /** Layers refused in every strategy because they mix examples of a batch. */

@@ -8,6 +8,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { DpError } from "../../../errors.js";
 import type { LayerRule } from "../layer-rule.js";
 
 interface LayerNormLike {
@@ -44,6 +45,18 @@ function broadcastShape(layer: tf.layers.Layer, shape: number[]): number[] {
 /** The LayerNormalization rule. */
 export const layerNormalizationRule: LayerRule = {
   classNames: ["LayerNormalization"],
+  check(layer) {
+    const l = parts(layer);
+    if (!l.center || !l.scale) {
+      // tfjs 4.22 cannot differentiate this configuration at all (its batchNorm gradient fails
+      // without offset or scale), so there is nothing to check the rule against.
+      throw new DpError(
+        "unsupported_layer",
+        `Layer "${layer.name}" (LayerNormalization) with center or scale turned off is not supported (tfjs cannot differentiate it); keep both on.`,
+        "model",
+      );
+    }
+  },
   weights(layer) {
     const l = parts(layer);
     const out: tf.LayerVariable[] = [];

@@ -1,0 +1,235 @@
+/** Models and batches exercising every per-layer rule (shared by the cpu and wasm tests). */
+import * as tf from "@tensorflow/tfjs";
+import type { PerExampleLoss } from "../../../src/dpsgd/engine/types.js";
+import { lcg, randInt } from "./reference.js";
+
+export interface Case {
+  name: string;
+  model: tf.LayersModel;
+  x: tf.Tensor;
+  y: tf.Tensor;
+  loss: PerExampleLoss;
+}
+
+let seed = 1;
+function normal(shape: number[], scale = 1): tf.Tensor {
+  return tf.mul(tf.randomNormal(shape, 0, 1, "float32", seed++), scale);
+}
+
+/** Re-draws every weight (biases too, so a missing bias term shows). */
+export function randomizeWeights(model: tf.LayersModel, scale = 0.5): void {
+  for (const w of model.weights) {
+    const v = tf.tidy(() => normal(w.shape as number[], scale));
+    w.write(v);
+    v.dispose();
+  }
+}
+
+function finish(name: string, layers: tf.layers.Layer[], x: tf.Tensor, y: tf.Tensor, loss: PerExampleLoss): Case {
+  const model = tf.sequential({ layers });
+  randomizeWeights(model);
+  return { name, model, x, y, loss };
+}
+
+export const ACTIVATIONS = ["linear", "relu", "relu6", "elu", "selu", "sigmoid", "hardSigmoid", "tanh", "softplus", "softsign", "swish", "mish", "gelu", "softmax"] as const;
+
+/** Dense layers with every activation, with and without bias. */
+export function denseCases(r = lcg(11)): Case[] {
+  const out: Case[] = [];
+  for (const activation of ACTIVATIONS) {
+    for (const useBias of [true, false]) {
+      const n = randInt(r, 2, 6);
+      const d = randInt(r, 1, 7);
+      const h = randInt(r, 1, 6);
+      const k = randInt(r, 2, 4);
+      out.push(
+        finish(
+          `dense ${activation} bias=${useBias} (${n}x${d}->${h}->${k})`,
+          [
+            tf.layers.dense({ inputShape: [d], units: h, activation, useBias }),
+            tf.layers.dense({ units: k, activation: "softmax", useBias }),
+          ],
+          normal([n, d]),
+          tf.tensor1d(Array.from({ length: n }, () => randInt(r, 0, k - 1))),
+          "sparseCategoricalCrossentropy",
+        ),
+      );
+    }
+  }
+  return out;
+}
+
+/** Dense on sequences, Conv2D/Conv1D/DepthwiseConv2D, Embedding, LayerNormalization, stateless layers. */
+export function structuredCases(r = lcg(23)): Case[] {
+  const out: Case[] = [];
+  // Dense on [N, T, d] (ghost via Gram matrices or materialised)
+  for (const useBias of [true, false]) {
+    const n = randInt(r, 2, 5);
+    const t = randInt(r, 2, 5);
+    const d = randInt(r, 2, 6);
+    out.push(
+      finish(
+        `dense on sequences bias=${useBias}`,
+        [tf.layers.dense({ inputShape: [t, d], units: 3, activation: "tanh", useBias }), tf.layers.flatten(), tf.layers.dense({ units: 2, useBias })],
+        normal([n, t, d]),
+        normal([n, 2]),
+        "meanSquaredError",
+      ),
+    );
+  }
+  // Conv2D: padding, strides, bias
+  for (const padding of ["same", "valid"] as const) {
+    for (const strides of [1, 2, 3]) {
+      for (const useBias of [true, false]) {
+        const n = randInt(r, 2, 4);
+        const h = randInt(r, 5, 9);
+        const w = randInt(r, 5, 9);
+        const cin = randInt(r, 1, 3);
+        const k = randInt(r, 1, 3);
+        out.push(
+          finish(
+            `conv2d ${padding} stride=${strides} bias=${useBias} k=${k}`,
+            [
+              tf.layers.conv2d({ inputShape: [h, w, cin], filters: randInt(r, 1, 4), kernelSize: k, strides, padding, useBias, activation: "relu" }),
+              tf.layers.flatten(),
+              tf.layers.dense({ units: 3, activation: "softmax", useBias }),
+            ],
+            normal([n, h, w, cin]),
+            tf.oneHot(tf.tensor1d(Array.from({ length: n }, () => randInt(r, 0, 2)), "int32"), 3),
+            "categoricalCrossentropy",
+          ),
+        );
+      }
+    }
+  }
+  // a small CNN with pooling (two convs, max and average pooling)
+  out.push(
+    finish(
+      "cnn conv-maxpool-conv-avgpool-dense",
+      [
+        tf.layers.conv2d({ inputShape: [12, 12, 1], filters: 4, kernelSize: 4, strides: 2, padding: "same", activation: "tanh" }),
+        tf.layers.maxPooling2d({ poolSize: 2, strides: 1 }),
+        tf.layers.conv2d({ filters: 5, kernelSize: 3, strides: 1, padding: "valid", activation: "relu" }),
+        tf.layers.averagePooling2d({ poolSize: 2 }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 4, activation: "softmax" }),
+      ],
+      normal([5, 12, 12, 1]),
+      tf.tensor1d([0, 1, 2, 3, 1]),
+      "sparseCategoricalCrossentropy",
+    ),
+  );
+  // Conv1D
+  for (const padding of ["same", "valid"] as const) {
+    for (const strides of [1, 2]) {
+      const n = randInt(r, 2, 4);
+      const len = randInt(r, 6, 10);
+      out.push(
+        finish(
+          `conv1d ${padding} stride=${strides}`,
+          [
+            tf.layers.conv1d({ inputShape: [len, 2], filters: 3, kernelSize: 3, strides, padding, activation: "sigmoid" }),
+            tf.layers.globalAveragePooling1d(),
+            tf.layers.dense({ units: 1 }),
+          ],
+          normal([n, len, 2]),
+          normal([n, 1]),
+          "meanSquaredError",
+        ),
+      );
+    }
+  }
+  // DepthwiseConv2D
+  for (const padding of ["same", "valid"] as const) {
+    for (const [strides, depthMultiplier] of [
+      [1, 1],
+      [2, 2],
+    ] as const) {
+      for (const useBias of [true, false]) {
+        const n = randInt(r, 2, 4);
+        out.push(
+          finish(
+            `depthwise ${padding} stride=${strides} mult=${depthMultiplier} bias=${useBias}`,
+            [
+              tf.layers.depthwiseConv2d({ inputShape: [7, 6, 3], kernelSize: 3, strides, depthMultiplier, padding, useBias, activation: "elu" }),
+              tf.layers.globalAveragePooling2d({}),
+              tf.layers.dense({ units: 2, activation: "sigmoid" }),
+            ],
+            normal([n, 7, 6, 3]),
+            tf.tensor2d(Array.from({ length: n * 2 }, () => randInt(r, 0, 1)), [n, 2]),
+            "binaryCrossentropy",
+          ),
+        );
+      }
+    }
+  }
+  // Embedding with repeated tokens (small vocabulary)
+  for (const steps of [1, 6]) {
+    const n = 5;
+    const vocab = 4;
+    out.push(
+      finish(
+        `embedding T=${steps}`,
+        [tf.layers.embedding({ inputDim: vocab, outputDim: 3, inputLength: steps }), tf.layers.flatten(), tf.layers.dense({ units: 2, activation: "softmax" })],
+        tf.tensor2d(Array.from({ length: n * steps }, () => randInt(r, 0, vocab - 1)), [n, steps]),
+        tf.tensor1d(Array.from({ length: n }, () => randInt(r, 0, 1))),
+        "sparseCategoricalCrossentropy",
+      ),
+    );
+  }
+  // LayerNormalization (rank 2 and rank 3, with and without centre/scale)
+  for (const activation of ["linear", "tanh"] as const) {
+    out.push(
+      finish(
+        `layerNorm rank2 then ${activation}`,
+        [tf.layers.dense({ inputShape: [5], units: 6 }), tf.layers.layerNormalization({}), tf.layers.activation({ activation }), tf.layers.dense({ units: 2 })],
+        normal([4, 5]),
+        normal([4, 2]),
+        "meanSquaredError",
+      ),
+    );
+  }
+  out.push(
+    finish(
+      "layerNorm rank3",
+      [tf.layers.dense({ inputShape: [3, 4], units: 5 }), tf.layers.layerNormalization({}), tf.layers.flatten(), tf.layers.dense({ units: 2 })],
+      normal([4, 3, 4]),
+      normal([4, 2]),
+      "meanSquaredError",
+    ),
+  );
+  // Stateless layers between trained ones
+  out.push(
+    finish(
+      "stateless: activation, leakyReLU, dropout, reshape, zeroPadding, cropping, reLU, globalMaxPooling, softmax",
+      [
+        tf.layers.dense({ inputShape: [6], units: 16 }),
+        tf.layers.activation({ activation: "tanh" }),
+        tf.layers.leakyReLU({ alpha: 0.2 }),
+        tf.layers.dropout({ rate: 0.5 }),
+        tf.layers.reshape({ targetShape: [4, 4, 1] }),
+        tf.layers.zeroPadding2d({ padding: 1 }),
+        tf.layers.cropping2D({ cropping: [1, 1] }),
+        tf.layers.conv2d({ filters: 2, kernelSize: 2, strides: 1 }),
+        tf.layers.reLU(),
+        tf.layers.globalMaxPooling2d({}),
+        tf.layers.dense({ units: 3 }),
+        tf.layers.softmax(),
+      ],
+      normal([4, 6]),
+      tf.tensor1d([0, 1, 2, 1]),
+      "sparseCategoricalCrossentropy",
+    ),
+  );
+  // a custom loss function
+  out.push(
+    finish(
+      "custom loss (absolute error)",
+      [tf.layers.dense({ inputShape: [4], units: 3, activation: "relu" }), tf.layers.dense({ units: 1 })],
+      normal([5, 4]),
+      normal([5, 1]),
+      (yTrue, yPred) => tf.sum(tf.abs(tf.sub(yTrue, yPred)), 1) as tf.Tensor1D,
+    ),
+  );
+  return out;
+}
