@@ -5,10 +5,20 @@
  * @module
  */
 export * from "./shamir.js";
-export * from "./primitives.js";
+export {
+  addChaChaMask,
+  deriveSecAggKey,
+  generateSecAggKeyPair,
+  secAggPublicKey,
+  secAggSharedSecret,
+  type SecAggKeyPair,
+} from "./primitives.js";
 export * from "./graph.js";
 export * from "./messages.js";
 export * from "./config.js";
 export * from "./client.js";
 export * from "./server.js";
 export * from "./simulate.js";
+export * from "./encoding.js";
+export * from "./ddg.js";
+export * from "./aggregator.js";
