@@ -15,21 +15,23 @@ import { resolveRng, SecureRng, type Rng } from "./rng.js";
 const TWO32 = 4294967296;
 const TWO53 = 9007199254740992;
 const TWO21 = 2097152;
+const TWO46 = 2 ** 46;
+const TWO52 = 2 ** 52;
+const BIG_TWO53 = 2n ** 53n;
+const BIG_TWO46 = 2n ** 46n;
 
 // ---------------------------------------------------------------------------------------------
 // Uniform integers
 // ---------------------------------------------------------------------------------------------
 
 /**
- * A uniformly random integer in [0, n) by rejection sampling (no modulo bias).
- * @param n - an integer in [1, 2^53]
- * @param rng - randomness source; defaults to the secure source
+ * A uniformly random integer in [0, n), n a safe integer in [1, 2^53], without validation.
+ * Rejection on the largest multiple of n below 2^32 (or 2^53): no modulo bias.
+ * @internal
  */
-export function uniformInt(n: number, rng?: Rng): number {
-  if (!(Number.isInteger(n) && n >= 1 && n <= TWO53)) requireInteger("n", n, { min: 1, max: TWO53 });
-  const r = resolveRng(rng);
-  if (n === 1) return 0;
+export function uniformBelow(n: number, r: Rng): number {
   if (n <= TWO32) {
+    if (n === 1) return 0;
     // Accept x < limit, the largest multiple of n not above 2^32.
     const limit = TWO32 - (TWO32 % n);
     for (;;) {
@@ -43,6 +45,34 @@ export function uniformInt(n: number, rng?: Rng): number {
     const x = hi * TWO32 + r.nextUint32();
     if (x < limit) return x % n;
   }
+}
+
+/**
+ * A uniformly random integer in [0, n) by rejection sampling (no modulo bias).
+ *
+ * @remarks
+ * Draws 32-bit words (two words, 53 bits, when n > 2^32) and rejects the values at or above the
+ * largest multiple of n that fits, so every residue is equally likely.
+ *
+ * @param n - an integer in [1, 2^53]
+ * @param rng - randomness source; defaults to the secure source (a seeded Rng is insecure)
+ * @returns an integer in [0, n)
+ * @throws {@link DpError} `invalid_parameter` when `n` is not an integer in [1, 2^53]
+ * @example
+ * ```ts
+ * import { uniformInt } from "dpkit/random";
+ * const die = uniformInt(6) + 1;
+ * ```
+ */
+export function uniformInt(n: number, rng?: Rng): number {
+  if (!(Number.isInteger(n) && n >= 1 && n <= TWO53)) requireInteger("n", n, { min: 1, max: TWO53 });
+  return uniformBelow(n, resolveRng(rng));
+}
+
+/** A uniform integer in [0, 2^53) from two words. @internal */
+function uniform53(r: Rng): number {
+  const hi = r.nextUint32() & (TWO21 - 1);
+  return hi * TWO32 + r.nextUint32();
 }
 
 function bitLength(n: bigint): number {
@@ -116,8 +146,21 @@ export function doubleToRational(x: number): Rational {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Exact Bernoulli(p) for a double p in [0, 1]: compares random bits lazily with the binary
- * expansion of p (every double is dyadic), 32 bits at a time. Expected cost: one 32-bit word.
+ * Exact Bernoulli(p) for a double p in [0, 1].
+ *
+ * @remarks
+ * Compares random bits lazily with the binary expansion of p (every double is a dyadic
+ * rational), 32 bits at a time, so P[true] is exactly p. Expected cost: one 32-bit word.
+ *
+ * @param p - probability in [0, 1]
+ * @param rng - randomness source; defaults to the secure source (a seeded Rng is insecure)
+ * @returns `true` with probability exactly `p`
+ * @throws {@link DpError} when `p` is not in [0, 1]
+ * @example
+ * ```ts
+ * import { bernoulli } from "dpkit/random";
+ * const coin = bernoulli(0.25);
+ * ```
  */
 export function bernoulli(p: number, rng?: Rng): boolean {
   if (!(p >= 0 && p <= 1)) requireProbability("p", p);
@@ -134,7 +177,19 @@ export function bernoulli(p: number, rng?: Rng): boolean {
   }
 }
 
-/** Exact Bernoulli(num/den) for bigints 0 <= num <= den, den >= 1. */
+/**
+ * Exact Bernoulli(num/den) for bigints 0 <= num <= den, den >= 1.
+ * @param num - numerator, 0 <= num <= den
+ * @param den - denominator >= 1
+ * @param rng - randomness source; defaults to the secure source (a seeded Rng is insecure)
+ * @returns `true` with probability exactly num/den
+ * @throws {@link DpError} `invalid_parameter` for a bad fraction
+ * @example
+ * ```ts
+ * import { bernoulliRational } from "dpkit/random";
+ * bernoulliRational(1n, 3n); // true with probability exactly 1/3
+ * ```
+ */
 export function bernoulliRational(num: bigint, den: bigint, rng?: Rng): boolean {
   if (typeof num !== "bigint" || typeof den !== "bigint" || den < 1n || num < 0n || num > den) {
     throw new DpError(
@@ -145,12 +200,55 @@ export function bernoulliRational(num: bigint, den: bigint, rng?: Rng): boolean 
   }
   if (num === den) return true;
   if (num === 0n) return false;
-  if (den <= BigInt(TWO53)) return uniformInt(Number(den), rng) < Number(num);
-  return uniformBigInt(den, rng) < num;
+  const r = resolveRng(rng);
+  if (den <= BigInt(TWO53)) return uniformBelow(Number(den), r) < Number(num);
+  return uniformBigInt(den, r) < num;
+}
+
+/**
+ * Exact Bernoulli(q) for a rational q known to lie in [lo, hi], resolving the comparison of a
+ * uniform V with q in doubles and only when V falls in [lo, hi] with the exact rational.
+ *
+ * V = (j + W) / 2^53 with j a uniform 53-bit integer and W uniform in [0, 1): V < q is decided
+ * by j alone unless j / 2^53 < hi and (j + 1) / 2^53 > lo; then V < q iff
+ * W < (num·2^53 − j·den) / den, an exact Bernoulli on bigints. The result is exact whatever
+ * lo and hi are, provided lo <= q <= hi.
+ * @internal
+ */
+function bernoulliBracketed(lo: number, hi: number, exact: () => Rational, r: Rng): boolean {
+  const j = uniform53(r);
+  if ((j + 1) / TWO53 <= lo) return true;
+  if (j / TWO53 >= hi) return false;
+  const { num, den } = exact();
+  const rem = num * BIG_TWO53 - BigInt(j) * den;
+  if (rem <= 0n) return false;
+  if (rem >= den) return true;
+  return bernoulliRational(rem, den, r);
+}
+
+/** CKS Algorithm 1 for gamma = n/d in [0, 1], safe integers. @internal */
+function bernoulliExpUnitNumber(n: number, d: number, r: Rng): boolean {
+  if (n === 0) return true;
+  let k = 1;
+  for (;;) {
+    const dk = d * k;
+    const a = dk <= TWO53 ? uniformBelow(dk, r) < n : bernoulliRational(BigInt(n), BigInt(d) * BigInt(k), r);
+    if (!a) break;
+    k++;
+  }
+  return (k & 1) === 1;
+}
+
+/** Exact Bernoulli(exp(-1)) (CKS Algorithm 1 with gamma = 1: Bernoulli(1/k) until failure). @internal */
+function bernoulliExpMinusOne(r: Rng): boolean {
+  let k = 1;
+  while (uniformBelow(k, r) === 0) k++;
+  return (k & 1) === 1;
 }
 
 function bernoulliExpUnit(num: bigint, den: bigint, r: Rng): boolean {
   // CKS Algorithm 1 for gamma = num/den in [0, 1].
+  if (num <= BIG_TWO53 && den <= BIG_TWO53) return bernoulliExpUnitNumber(Number(num), Number(den), r);
   let k = 1n;
   for (;;) {
     if (!bernoulliRational(num, den * k, r)) break;
@@ -162,6 +260,24 @@ function bernoulliExpUnit(num: bigint, den: bigint, r: Rng): boolean {
 /**
  * Exact Bernoulli(exp(-gamma)) for a rational gamma = num/den >= 0
  * (Canonne–Kamath–Steinke 2020, Algorithm 1).
+ *
+ * @remarks
+ * For gamma in [0, 1]: draw Bernoulli(gamma/k) for k = 1, 2, ... until one fails and return
+ * whether the number of draws is odd. For gamma > 1: floor(gamma) independent Bernoulli(exp(-1))
+ * trials and one Bernoulli(exp(-(gamma - floor(gamma)))) must all succeed. Only exact integer
+ * arithmetic is used.
+ *
+ * @param num - numerator >= 0
+ * @param den - denominator >= 1
+ * @param rng - randomness source; defaults to the secure source (a seeded Rng is insecure)
+ * @returns `true` with probability exactly exp(-num/den)
+ * @throws {@link DpError} `invalid_parameter` for a negative or malformed rational
+ * @see https://arxiv.org/abs/2004.00010
+ * @example
+ * ```ts
+ * import { bernoulliExpRational } from "dpkit/random";
+ * bernoulliExpRational(1n, 2n); // true with probability exp(-1/2)
+ * ```
  */
 export function bernoulliExpRational(num: bigint, den: bigint, rng?: Rng): boolean {
   if (typeof num !== "bigint" || typeof den !== "bigint" || den < 1n || num < 0n) {
@@ -171,16 +287,47 @@ export function bernoulliExpRational(num: bigint, den: bigint, rng?: Rng): boole
   if (num <= den) return bernoulliExpUnit(num, den, r);
   const whole = num / den;
   for (let i = 0n; i < whole; i++) {
-    if (!bernoulliExpUnit(1n, 1n, r)) return false;
+    if (!bernoulliExpMinusOne(r)) return false;
   }
   return bernoulliExpUnit(num - whole * den, den, r);
 }
 
-/** Exact Bernoulli(exp(-gamma)) for a double gamma >= 0 (taken as its exact rational value). */
+/**
+ * Exact Bernoulli(exp(-gamma)) for a double gamma >= 0 (taken as its exact rational value).
+ * @param gamma - finite, >= 0
+ * @param rng - randomness source; defaults to the secure source (a seeded Rng is insecure)
+ * @returns `true` with probability exactly exp(-gamma)
+ * @throws {@link DpError} when `gamma` is negative or not finite
+ * @see https://arxiv.org/abs/2004.00010
+ * @example
+ * ```ts
+ * import { bernoulliExp } from "dpkit/random";
+ * bernoulliExp(0.5); // true with probability exp(-0.5)
+ * ```
+ */
 export function bernoulliExp(gamma: number, rng?: Rng): boolean {
   requireNonNegative("gamma", gamma);
+  const r = resolveRng(rng);
+  const d = dyadic(gamma);
+  if (d !== undefined && gamma <= 1) return bernoulliExpUnitNumber(d.num, d.den, r);
   const { num, den } = doubleToRational(gamma);
-  return bernoulliExpRational(num, den, rng);
+  return bernoulliExpRational(num, den, r);
+}
+
+/**
+ * gamma = num / den with den a power of two, both safe integers (num <= 2^46), or undefined.
+ * @internal
+ */
+function dyadic(x: number): { num: number; den: number } | undefined {
+  let m = x;
+  let den = 1;
+  while (!Number.isInteger(m)) {
+    if (den >= TWO52) return undefined;
+    m *= 2;
+    den *= 2;
+  }
+  if (m > TWO46) return undefined;
+  return { num: m, den };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -188,19 +335,51 @@ export function bernoulliExp(gamma: number, rng?: Rng): boolean {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Exact geometric sample: P[X = k] = (1 - e^{-1/scale}) e^{-k/scale}, k = 0, 1, ...,
- * for a rational scale = t/s (the magnitude step of CKS Algorithm 2).
+ * Exact geometric with P[X = k] ∝ e^{-k s / t} for safe integers t <= 2^46, s <= 2^53
+ * (the magnitude step of CKS Algorithm 2), in double arithmetic. @internal
+ */
+function geometricExpNumber(t: number, s: number, r: Rng): number {
+  for (;;) {
+    const u = uniformBelow(t, r);
+    if (!bernoulliExpUnitNumber(u, t, r)) continue;
+    let v = 0;
+    while (bernoulliExpMinusOne(r)) v++;
+    if (v > (TWO53 - t) / t) return Number((BigInt(u) + BigInt(t) * BigInt(v)) / BigInt(s));
+    const x = u + t * v; // exact: below 2^53
+    if (s === 1) return x;
+    let q = Math.floor(x / s);
+    while (q * s > x) q--;
+    while ((q + 1) * s <= x) q++;
+    return q;
+  }
+}
+
+/**
+ * Exact geometric sample: P[X = k] = (1 - e^{-s/t}) e^{-k s/t}, k = 0, 1, ...,
+ * for a rational scale t/s (the magnitude step of CKS Algorithm 2).
+ * @param t - scale numerator >= 1
+ * @param s - scale denominator >= 1
+ * @param rng - randomness source; defaults to the secure source (a seeded Rng is insecure)
+ * @returns a non-negative bigint
+ * @throws {@link DpError} `invalid_parameter` for a non-positive scale
+ * @see https://arxiv.org/abs/2004.00010
+ * @example
+ * ```ts
+ * import { geometricExpRational } from "dpkit/random";
+ * geometricExpRational(3n, 1n); // P[k] ∝ e^{-k/3}
+ * ```
  */
 export function geometricExpRational(t: bigint, s: bigint, rng?: Rng): bigint {
   if (typeof t !== "bigint" || typeof s !== "bigint" || t < 1n || s < 1n) {
     throw new DpError("invalid_parameter", `\`scale\` must be a rational > 0. Found ${String(t)}/${String(s)}.`, "scale");
   }
   const r = resolveRng(rng);
+  if (t <= BIG_TWO46 && s <= BIG_TWO53) return BigInt(geometricExpNumber(Number(t), Number(s), r));
   for (;;) {
     const u = uniformBigInt(t, r);
     if (!bernoulliExpRational(u, t, r)) continue;
     let v = 0n;
-    while (bernoulliExpUnit(1n, 1n, r)) v++;
+    while (bernoulliExpMinusOne(r)) v++;
     const x = u + t * v; // geometric with parameter e^{-1/t}
     return x / s; // floor: geometric with parameter e^{-s/t}
   }
@@ -209,17 +388,36 @@ export function geometricExpRational(t: bigint, s: bigint, rng?: Rng): bigint {
 /**
  * Exact geometric sample with P[X = k] = (1 - e^{-1/scale}) e^{-k/scale}, k >= 0.
  * @param scale - > 0 (its exact double value is used)
+ * @param rng - randomness source; defaults to the secure source (a seeded Rng is insecure)
+ * @returns a non-negative integer
+ * @throws {@link DpError} when `scale` is not a finite number > 0
+ * @example
+ * ```ts
+ * import { geometricExp } from "dpkit/random";
+ * geometricExp(2); // P[k] ∝ e^{-k/2}
+ * ```
  */
 export function geometricExp(scale: number, rng?: Rng): number {
   requirePositive("scale", scale);
+  const r = resolveRng(rng);
+  const d = dyadic(scale);
+  if (d !== undefined) return geometricExpNumber(d.num, d.den, r);
   const { num, den } = doubleToRational(scale);
-  return Number(geometricExpRational(num, den, rng));
+  return Number(geometricExpRational(num, den, r));
 }
 
 /**
  * Exact geometric sample: number of failures before the first success of Bernoulli(p) trials.
  * Cost is O(1/p) trials; for small p use {@link geometricExp}.
  * @param p - success probability in (0, 1]
+ * @param rng - randomness source; defaults to the secure source (a seeded Rng is insecure)
+ * @returns k >= 0 with P[k] = (1 - p)^k p
+ * @throws {@link DpError} when `p` is not in (0, 1]
+ * @example
+ * ```ts
+ * import { geometric } from "dpkit/random";
+ * geometric(0.5); // 0 with probability 1/2, 1 with 1/4, ...
+ * ```
  */
 export function geometric(p: number, rng?: Rng): number {
   requireProbability("p", p);
@@ -230,15 +428,40 @@ export function geometric(p: number, rng?: Rng): number {
   return k;
 }
 
+/** Discrete Laplace with integer-friendly scale t/s (t <= 2^46, s <= 2^53), doubles. @internal */
+function discreteLaplaceNumber(t: number, s: number, r: Rng): number {
+  for (;;) {
+    const y = geometricExpNumber(t, s, r);
+    const negative = (r.nextUint32() & 1) === 1;
+    if (negative) {
+      if (y === 0) continue;
+      return -y;
+    }
+    return y;
+  }
+}
+
 /**
  * Exact discrete Laplace sample with scale t/s: P[X = x] ∝ exp(-|x| s / t), x ∈ ℤ
  * (CKS 2020, Algorithm 2).
+ * @param t - scale numerator >= 1
+ * @param s - scale denominator >= 1
+ * @param rng - randomness source; defaults to the secure source (a seeded Rng is insecure)
+ * @returns a bigint
+ * @throws {@link DpError} `invalid_parameter` for a non-positive scale
+ * @see https://arxiv.org/abs/2004.00010
+ * @example
+ * ```ts
+ * import { discreteLaplaceRational } from "dpkit/random";
+ * discreteLaplaceRational(10n, 3n); // scale 10/3
+ * ```
  */
 export function discreteLaplaceRational(t: bigint, s: bigint, rng?: Rng): bigint {
   if (typeof t !== "bigint" || typeof s !== "bigint" || t < 1n || s < 1n) {
     throw new DpError("invalid_parameter", `\`scale\` must be a rational > 0. Found ${String(t)}/${String(s)}.`, "scale");
   }
   const r = resolveRng(rng);
+  if (t <= BIG_TWO46 && s <= BIG_TWO53) return BigInt(discreteLaplaceNumber(Number(t), Number(s), r));
   for (;;) {
     const y = geometricExpRational(t, s, r);
     const negative = (r.nextUint32() & 1) === 1;
@@ -249,8 +472,16 @@ export function discreteLaplaceRational(t: bigint, s: bigint, rng?: Rng): bigint
 
 /**
  * Exact discrete Laplace sample: P[X = x] ∝ exp(-|x| / scale), x ∈ ℤ.
+ *
+ * @remarks
+ * Adding it to an integer query of sensitivity Δ gives (Δ / scale)-differential privacy; the
+ * output is an integer, so no floating-point artefact can leak the input (CKS 2020, Algorithm 2).
+ *
  * @param scale - > 0 (its exact double value is used)
- * @param rng - randomness source; defaults to the secure source
+ * @param rng - randomness source; defaults to the secure source (a seeded Rng is insecure)
+ * @returns an integer (never -0)
+ * @throws {@link DpError} when `scale` is not a finite number > 0
+ * @see https://arxiv.org/abs/2004.00010
  * @example
  * ```ts
  * import { discreteLaplace } from "dpkit/random";
@@ -259,13 +490,39 @@ export function discreteLaplaceRational(t: bigint, s: bigint, rng?: Rng): bigint
  */
 export function discreteLaplace(scale: number, rng?: Rng): number {
   requirePositive("scale", scale);
+  const r = resolveRng(rng);
+  const d = dyadic(scale);
+  if (d !== undefined) return discreteLaplaceNumber(d.num, d.den, r);
   const { num, den } = doubleToRational(scale);
-  return Number(discreteLaplaceRational(num, den, rng));
+  return Number(discreteLaplaceRational(num, den, r));
+}
+
+/**
+ * A discrete Laplace sampler for one scale (P[x] ∝ exp(-|x|/scale)), with the parameter work
+ * (exact rational form, double fast path) done once. @internal
+ */
+export function discreteLaplaceSampler(scale: number): (r: Rng) => number {
+  requirePositive("scale", scale);
+  const d = dyadic(scale);
+  if (d !== undefined) return (r) => discreteLaplaceNumber(d.num, d.den, r);
+  const { num, den } = doubleToRational(scale);
+  return (r) => Number(discreteLaplaceRational(num, den, r));
 }
 
 /**
  * Exact discrete Gaussian sample with variance parameter sigma² = num/den:
  * P[X = x] ∝ exp(-x² / (2 sigma²)), x ∈ ℤ (CKS 2020, Algorithm 3).
+ * @param sigma2Num - numerator of sigma² (>= 1)
+ * @param sigma2Den - denominator of sigma² (>= 1)
+ * @param rng - randomness source; defaults to the secure source (a seeded Rng is insecure)
+ * @returns a bigint
+ * @throws {@link DpError} `invalid_parameter` for a non-positive sigma²
+ * @see https://arxiv.org/abs/2004.00010
+ * @example
+ * ```ts
+ * import { discreteGaussianRational } from "dpkit/random";
+ * discreteGaussianRational(9n, 4n); // sigma = 1.5
+ * ```
  */
 export function discreteGaussianRational(sigma2Num: bigint, sigma2Den: bigint, rng?: Rng): bigint {
   if (typeof sigma2Num !== "bigint" || typeof sigma2Den !== "bigint" || sigma2Num < 1n || sigma2Den < 1n) {
@@ -292,14 +549,105 @@ export function discreteGaussianRational(sigma2Num: bigint, sigma2Den: bigint, r
   }
 }
 
+/** Unit roundoff of doubles. */
+const U = 2 ** -53;
+
+/**
+ * A discrete Gaussian sampler for one double sigma in (2^-400, 2^46): CKS Algorithm 3 in double
+ * arithmetic. The proposal (discrete Laplace with integer scale t) is exact in doubles; the
+ * acceptance Bernoulli(exp(-g)), g = (|y| - sigma²/t)² / (2 sigma²), uses a rigorous enclosure
+ * [gLo, gHi] of g computed in doubles and falls back to exact bigint arithmetic only when a
+ * uniform lands inside the enclosure (probability about 2^-45 per comparison), so the output
+ * distribution is exactly the discrete Gaussian.
+ * @internal
+ */
+export function discreteGaussianSampler(sigma: number): (r: Rng) => number {
+  requirePositive("sigma", sigma);
+  if (!(sigma > 2 ** -400 && sigma < TWO46)) {
+    const { num, den } = doubleToRational(sigma);
+    return (r) => Number(discreteGaussianRational(num * num, den * den, r));
+  }
+  const t = Math.floor(sigma) + 1;
+  const s2 = sigma * sigma;
+  const c = s2 / t;
+  const twoS2 = 2 * s2;
+  let exactParts: { m2: bigint; fourE: bigint; bt: bigint; den: bigint } | undefined;
+  const exactG = (absY: number): Rational => {
+    // sigma = M / 2^E exactly, so g = (|y| t 4^E - M²)² / (2 M² t² 4^E).
+    if (!exactParts) {
+      const q = doubleToRational(sigma);
+      const fourE = q.den * q.den;
+      const m2 = q.num * q.num;
+      const bt = BigInt(t);
+      exactParts = { m2, fourE, bt, den: 2n * m2 * bt * bt * fourE };
+    }
+    const p = exactParts;
+    const diff = BigInt(absY) * p.bt * p.fourE - p.m2;
+    return { num: diff * diff, den: p.den };
+  };
+  return (r) => {
+    for (;;) {
+      const y = discreteLaplaceNumber(t, 1, r);
+      const absY = y < 0 ? -y : y;
+      if (absY > TWO46) {
+        // Astronomically unlikely: decide exactly.
+        const g = exactG(absY);
+        if (bernoulliExpRational(g.num, g.den, r)) return y;
+        continue;
+      }
+      const d = absY - c;
+      const errD = 4 * U * (c + absY);
+      const ad = d < 0 ? -d : d;
+      const g = (d * d) / twoS2;
+      const err = 2 * (((2 * ad * errD + errD * errD) / twoS2) * (1 + 8 * U) + g * 8 * U) + 2 ** -1000;
+      const gLo = g - err > 0 ? g - err : 0;
+      const gHi = g + err;
+      // Bernoulli(exp(-g)) = m independent Bernoulli(exp(-g/m)), g/m <= 1 (CKS Algorithm 1 each).
+      const m = gHi > 1 ? Math.ceil(gHi) : 1;
+      let accept = true;
+      for (let i = 0; i < m && accept; i++) {
+        let k = 1;
+        for (;;) {
+          const mk = m * k;
+          const lo = (gLo / mk) * (1 - 4 * U);
+          const hi = (gHi / mk) * (1 + 4 * U);
+          const kk = k;
+          const a = bernoulliBracketed(lo, hi, () => {
+            const e = exactG(absY);
+            return { num: e.num, den: e.den * BigInt(m) * BigInt(kk) };
+          }, r);
+          if (!a) break;
+          k++;
+        }
+        accept = (k & 1) === 1;
+      }
+      if (accept) return y;
+    }
+  };
+}
+
 /**
  * Exact discrete Gaussian sample: P[X = x] ∝ exp(-x² / (2 sigma²)), x ∈ ℤ.
+ *
+ * @remarks
+ * Canonne, Kamath & Steinke (2020), Algorithm 3: rejection sampling from a discrete Laplace
+ * proposal, with every acceptance decided exactly (doubles with a rigorous error enclosure and
+ * an exact bigint fallback), so the distribution is exactly the discrete Gaussian.
+ * Adding it to an integer query of L2 sensitivity Δ gives (Δ²/(2 sigma²))-zCDP.
+ *
  * @param sigma - > 0 (its exact double value is used; sigma² is formed exactly)
+ * @param rng - randomness source; defaults to the secure source (a seeded Rng is insecure)
+ * @returns an integer (never -0)
+ * @throws {@link DpError} when `sigma` is not a finite number > 0
+ * @see https://arxiv.org/abs/2004.00010
+ * @example
+ * ```ts
+ * import { discreteGaussian } from "dpkit/random";
+ * const noise = discreteGaussian(3);
+ * ```
  */
 export function discreteGaussian(sigma: number, rng?: Rng): number {
-  requirePositive("sigma", sigma);
-  const { num, den } = doubleToRational(sigma);
-  return Number(discreteGaussianRational(num * num, den * den, rng));
+  return discreteGaussianSampler(sigma)(resolveRng(rng));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -343,6 +691,8 @@ export function binomial(n: number, p: number, rng?: Rng): number {
 // ---------------------------------------------------------------------------------------------
 
 const SCRATCH_WORDS = 16_384;
+/** Half the smallest float32 subnormal: anything smaller rounds to ±0 in a Float32Array. */
+const TINY = 2 ** -150;
 
 /**
  * Fills `out` with independent N(0, sigma²) draws from the secure source (Box–Muller on
@@ -383,8 +733,14 @@ export function fillGaussian<T extends Float32Array | Float64Array | number[]>(o
     w += 4;
     const rad = sigma * Math.sqrt(-2 * Math.log(u1));
     const theta = twoPi * u2;
-    out[i++] = rad * Math.cos(theta) + 0; // + 0 turns -0 into 0
-    if (i < n) out[i++] = rad * Math.sin(theta) + 0;
+    // Values below half the smallest float32 subnormal become +0, so no output is ever -0
+    // (not even after rounding into a Float32Array).
+    const a = rad * Math.cos(theta);
+    out[i++] = a <= TINY && a >= -TINY ? 0 : a;
+    if (i < n) {
+      const b = rad * Math.sin(theta);
+      out[i++] = b <= TINY && b >= -TINY ? 0 : b;
+    }
   }
   return out;
 }
