@@ -1,5 +1,16 @@
 /**
- * `dpkit/mechanisms`.
+ * `dpkit/mechanisms`: central differential privacy. Laplace and Gaussian mechanisms on a
+ * power-of-two grid (immune to the floating-point attack), the geometric mechanism for counts,
+ * the exponential mechanism and report-noisy-max (sampled exactly), bounded count/sum/mean, and
+ * noise calibration (Laplace scale, classic and analytic Gaussian sigma).
  * @module
  */
-export {};
+export * from "./types.js";
+export * from "./calibration.js";
+export { erfcx, standardNormalCdf, standardNormalQuantile, standardNormalTail } from "./normal.js";
+export { laplaceMechanism, type LaplaceMechanismOptions } from "./laplace.js";
+export { gaussianMechanism, type GaussianMechanismOptions } from "./gaussian.js";
+export { geometricMechanism, type GeometricMechanismOptions } from "./geometric.js";
+export * from "./exponential.js";
+export * from "./aggregates.js";
+export { noiseSummary, type NoiseSummary, type NoiseSummaryOptions } from "./summary.js";

@@ -1,0 +1,61 @@
+/**
+ * The power-of-two output grid of the real-valued mechanisms ("Secure Noise Generation",
+ * Google's differential-privacy library): the input is rounded to a multiple of the
+ * granularity gamma, integer noise is added exactly, and the result is scaled by gamma.
+ *
+ * @module
+ */
+import { DpError, describeValue, requireFinite, requirePositive } from "../errors.js";
+
+/** Resolution of the default grid: the noise scale is about 2^40 grid steps. */
+export const GRID_BITS = 40;
+
+/** The largest power of two <= x (x > 0, finite). @internal */
+export function floorPowerOfTwo(x: number): number {
+  let e = Math.floor(Math.log2(x));
+  while (2 ** e > x) e--;
+  while (2 ** (e + 1) <= x) e++;
+  return 2 ** e;
+}
+
+/** Checks that `granularity` is a power of two (2^k for an integer k in [-1022, 1023]). @internal */
+export function requirePowerOfTwo(name: string, value: unknown): number {
+  const v = requirePositive(name, value);
+  const e = Math.round(Math.log2(v));
+  if (!(e >= -1022 && e <= 1023 && 2 ** e === v)) {
+    throw new DpError("invalid_parameter", `\`${name}\` must be a power of two (2^k). Found ${describeValue(v)}.`, name);
+  }
+  return v;
+}
+
+/** The default granularity for a noise scale: the largest power of two <= scale · 2^-40. @internal */
+export function defaultGranularity(scale: number): number {
+  return floorPowerOfTwo(scale) * 2 ** -GRID_BITS;
+}
+
+/**
+ * Rounds `value` to the nearest multiple of `granularity`, in grid units (an integer-valued
+ * double). The division by a power of two is exact. @internal
+ */
+export function toGridUnits(name: string | (() => string), value: unknown, granularity: number): number {
+  if (typeof value === "number") {
+    const fast = Math.round(value / granularity);
+    if (Number.isFinite(fast)) return fast;
+  }
+  if (typeof name !== "string") name = name();
+  const v = requireFinite(name, value);
+  const k = Math.round(v / granularity);
+  if (!Number.isFinite(k)) {
+    throw new DpError("non_finite", `\`${name}\` is too large for the grid of granularity ${granularity}. Found ${describeValue(v)}.`, name);
+  }
+  return k;
+}
+
+/**
+ * (k + noise) · granularity for integers k and noise: the addition is correctly rounded (a
+ * function of the exact sum alone, hence post-processing) and the scaling is exact. Never -0.
+ * @internal
+ */
+export function fromGridUnits(k: number, noise: number, granularity: number): number {
+  return (k + noise) * granularity + 0;
+}
