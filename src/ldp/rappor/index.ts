@@ -7,3 +7,7 @@ export * from "./hashing.js";
 export * from "./store.js";
 export * from "./sqliteStore.js";
 export * from "./encoder.js";
+export * from "./aggregate.js";
+export * from "./formats.js";
+export * from "./decoder.js";
+export * from "./simulate.js";
