@@ -26,6 +26,8 @@ export interface CalibrateNoiseOptions {
    * smallest multiplier. Default 1e-6 for RDP, 1e-3 for PLD (each PLD evaluation costs ~0.1–0.3 s).
    */
   tolerance?: number;
+  /** PLD grid width (PLD only); default 1e-4. */
+  valueDiscretizationInterval?: number;
 }
 
 const MAX_NOISE_MULTIPLIER = 1e6;
@@ -55,10 +57,10 @@ export function calibrateNoiseMultiplier(options: CalibrateNoiseOptions): number
   if (!(q > 0)) throw new DpError("invalid_parameter", "`samplingProbability` must be > 0 to calibrate noise. Found 0.", "samplingProbability");
   const steps = requireInteger("steps", options.steps, { min: 1 });
   const kind = options.accountant ?? "rdp";
-  makeAccountant(kind); // validates the kind
+  makeAccountant(kind, options.valueDiscretizationInterval); // validates the kind and interval
   const tol = options.tolerance === undefined ? (kind === "pld" ? 1e-3 : 1e-6) : requirePositive("tolerance", options.tolerance);
   const eps = (sigma: number): number => {
-    const acc = makeAccountant(kind);
+    const acc = makeAccountant(kind, options.valueDiscretizationInterval);
     acc.compose(dpSgdEvent(q, sigma), steps);
     return acc.getEpsilon(delta);
   };
@@ -102,6 +104,8 @@ export interface StepsForBudgetOptions {
   accountant?: AccountantKind;
   /** Upper limit on the search (default 1e9). */
   maxSteps?: number;
+  /** PLD grid width (PLD only); default 1e-4. */
+  valueDiscretizationInterval?: number;
 }
 
 /**
@@ -126,10 +130,10 @@ export function stepsForBudget(options: StepsForBudgetOptions): number {
   const delta = requireOpenProbability("targetDelta", options.targetDelta);
   const event = dpSgdEvent(options.samplingProbability, options.noiseMultiplier);
   const kind = options.accountant ?? "rdp";
-  makeAccountant(kind);
+  makeAccountant(kind, options.valueDiscretizationInterval);
   const maxSteps = options.maxSteps === undefined ? 1e9 : requireInteger("maxSteps", options.maxSteps, { min: 1 });
   const ok = (steps: number): boolean => {
-    const acc = makeAccountant(kind);
+    const acc = makeAccountant(kind, options.valueDiscretizationInterval);
     acc.compose(event, steps);
     return acc.getEpsilon(delta) <= target;
   };

@@ -23,9 +23,9 @@ export interface PrivacyAccountant {
 }
 
 /** @internal */
-export function makeAccountant(kind: unknown, name = "accountant"): RdpAccountant | PldAccountant {
-  const k = kind === undefined ? "rdp" : requireOneOf(name, kind, ACCOUNTANT_KINDS);
-  return k === "rdp" ? new RdpAccountant() : new PldAccountant();
+export function makeAccountant(kind: unknown, valueDiscretizationInterval?: number): RdpAccountant | PldAccountant {
+  const k = kind === undefined ? "rdp" : requireOneOf("accountant", kind, ACCOUNTANT_KINDS);
+  return k === "rdp" ? new RdpAccountant() : new PldAccountant({ valueDiscretizationInterval });
 }
 
 /** Options of {@link computeEpsilon}. */
@@ -74,6 +74,8 @@ export interface DpSgdAccountingOptions {
   targetDelta: number;
   /** `"rdp"` (default) or `"pld"`. */
   accountant?: AccountantKind;
+  /** PLD grid width (PLD only); default 1e-4. */
+  valueDiscretizationInterval?: number;
 }
 
 /** @internal Validates DP-SGD options (shared with calibration). */
@@ -108,7 +110,7 @@ export function computeDpSgdEpsilon(options: DpSgdAccountingOptions): number {
   const event = dpSgdEvent(options.samplingProbability, options.noiseMultiplier);
   const steps = requireInteger("steps", options.steps, { min: 1 });
   const delta = requireOpenProbability("targetDelta", options.targetDelta);
-  const acc = makeAccountant(options.accountant);
+  const acc = makeAccountant(options.accountant, options.valueDiscretizationInterval);
   acc.compose(event, steps);
   return acc.getEpsilon(delta);
 }

@@ -24,3 +24,5 @@ export {
   type StepsForBudgetOptions,
 } from "./calibrate.js";
 export { gaussianDeltaForEpsilon, gaussianEpsilonForDelta } from "./analyticGaussian.js";
+export { PrivacyBudget, type PrivacyBudgetOptions, type PrivacyBudgetJson, type SpentPrivacy } from "./budget.js";
+export { openSqlitePrivacyBudget, type SqlitePrivacyBudget, type SqlitePrivacyBudgetOptions } from "./budgetSqlite.js";

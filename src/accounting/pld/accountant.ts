@@ -97,6 +97,18 @@ export class PldAccountant {
   }
 
   /**
+   * An independent copy (distributions are immutable and shared): compose into it to ask "what if"
+   * without touching this accountant.
+   * @returns the copy
+   */
+  clone(): PldAccountant {
+    const c = new PldAccountant({ valueDiscretizationInterval: this.valueDiscretizationInterval, neighboringRelation: this.neighboringRelation });
+    c.pld = this.pld === null ? null : { remove: this.pld.remove, add: this.pld.add };
+    c.composedEvents.push(...this.composedEvents);
+    return c;
+  }
+
+  /**
    * Whether {@link PldAccountant.compose} would accept `event`.
    * @param event - any event
    * @returns true when it can be composed

@@ -119,6 +119,19 @@ export class RdpAccountant {
     return this.rdpValues.slice();
   }
 
+  /**
+   * An independent copy (same orders, relation, curve and ledger): compose into it to ask "what
+   * if" without touching this accountant.
+   * @returns the copy
+   */
+  clone(): RdpAccountant {
+    const c = new RdpAccountant({ orders: this.orders, neighboringRelation: this.neighboringRelation });
+    c.rdpValues.set(this.rdpValues);
+    c.extraDelta = this.extraDelta;
+    c.composedEvents.push(...this.composedEvents);
+    return c;
+  }
+
   /** The δ spent by `epsilonDelta` events outside the RDP curve. */
   get additionalDelta(): number {
     return this.extraDelta;

@@ -1,0 +1,180 @@
+/**
+ * A {@link PrivacyBudget} persisted in a SQLite file (better-sqlite3), so that a restarted
+ * process — or a second process on the same file — cannot forget what was spent.
+ * @module
+ */
+import { DpError, describeValue } from "../errors.js";
+import { type DpEvent, selfComposedEvent, validateEvent } from "./events.js";
+import { PrivacyBudget, type PrivacyBudgetJson, type PrivacyBudgetOptions, type SpentPrivacy } from "./budget.js";
+
+/** Options of {@link openSqlitePrivacyBudget}. */
+export interface SqlitePrivacyBudgetOptions extends PrivacyBudgetOptions {
+  /** The database file (created if missing). */
+  file: string;
+  /** Budget name within the file (several budgets may share one file); default `"default"`. */
+  name?: string;
+}
+
+/** A persistent budget: every spend is written (in an immediate transaction) before it counts. */
+export interface SqlitePrivacyBudget {
+  /** The budget name. */
+  readonly name: string;
+  /** Whether spending `event` would exceed the budget (including spends by other processes). */
+  wouldExceed(event: DpEvent, count?: number): boolean;
+  /** Spends or throws `budget_exceeded`; the spend is durable when this returns. */
+  spend(event: DpEvent, count?: number): void;
+  /** ε spent (at the budget's δ). */
+  spent(): SpentPrivacy;
+  /** ε left (a guide; see {@link PrivacyBudget.remaining}). */
+  remaining(): SpentPrivacy;
+  /** The current state as JSON. */
+  toJSON(): PrivacyBudgetJson;
+  /** Closes the database. */
+  close(): void;
+}
+
+interface Statement {
+  run(...args: unknown[]): { lastInsertRowid: number | bigint };
+  get(...args: unknown[]): unknown;
+  all(...args: unknown[]): unknown[];
+}
+interface Database {
+  exec(sql: string): void;
+  prepare(sql: string): Statement;
+  transaction<T>(fn: () => T): { immediate(): T };
+  pragma(s: string): unknown;
+  close(): void;
+}
+
+interface StoredConfig {
+  epsilon: number;
+  delta: number;
+  accountant: string;
+  neighboringRelation: string;
+  valueDiscretizationInterval?: number;
+}
+
+/**
+ * Opens (or creates) a persistent privacy budget in a SQLite file.
+ *
+ * @remarks
+ * Tables `dpkit_privacy_budget(name, config)` and `dpkit_privacy_spend(id, name, event, at)`.
+ * A spend re-reads spends committed by other processes, checks the budget, and inserts its row in
+ * one IMMEDIATE transaction (so two processes cannot both spend the last of a budget). Reopening
+ * an existing budget with different ε, δ or accountant is refused (`invalid_state`): a budget is
+ * never silently enlarged. Node only (better-sqlite3 is a native module, loaded on first use).
+ *
+ * @param options - the budget ({@link PrivacyBudgetOptions}), file and name
+ * @returns the persistent budget
+ * @throws {@link DpError} `invalid_parameter`, `invalid_state` (config mismatch), `io_error`
+ * @example
+ * ```ts
+ * import { openSqlitePrivacyBudget, gaussianEvent } from "dpkit/accounting";
+ * const budget = await openSqlitePrivacyBudget({ file: "budget.db", epsilon: 3, delta: 1e-5 });
+ * budget.spend(gaussianEvent(20));
+ * console.log(budget.spent());
+ * budget.close();
+ * ```
+ * @see https://arxiv.org/abs/1605.08294
+ */
+export async function openSqlitePrivacyBudget(options: SqlitePrivacyBudgetOptions): Promise<SqlitePrivacyBudget> {
+  if (options === null || typeof options !== "object") {
+    throw new DpError("invalid_parameter", `\`options\` must be an object. Found ${describeValue(options)}.`, "options");
+  }
+  if (typeof options.file !== "string" || options.file === "") {
+    throw new DpError("invalid_parameter", `\`file\` must be a non-empty path. Found ${describeValue(options.file)}.`, "file");
+  }
+  const name = options.name ?? "default";
+  if (typeof name !== "string" || name === "") throw new DpError("invalid_parameter", "`name` must be a non-empty string.", "name");
+  // Validate the budget options before touching the file.
+  const template = new PrivacyBudget(options);
+  const config: StoredConfig = {
+    epsilon: template.epsilon,
+    delta: template.delta,
+    accountant: template.accountant,
+    neighboringRelation: template.neighboringRelation,
+    ...(options.valueDiscretizationInterval === undefined ? {} : { valueDiscretizationInterval: options.valueDiscretizationInterval }),
+  };
+  let db: Database;
+  try {
+    const mod = (await import("better-sqlite3")) as unknown as { default: new (file: string) => Database };
+    db = new mod.default(options.file);
+  } catch (e) {
+    throw new DpError("io_error", `Cannot open SQLite file ${JSON.stringify(options.file)}: ${(e as Error).message}`, "file");
+  }
+  db.pragma("journal_mode = WAL");
+  db.exec(`CREATE TABLE IF NOT EXISTS dpkit_privacy_budget (name TEXT PRIMARY KEY, config TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS dpkit_privacy_spend (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, event TEXT NOT NULL, count INTEGER NOT NULL, at TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS dpkit_privacy_spend_name ON dpkit_privacy_spend(name, id);`);
+  const getConfig = db.prepare("SELECT config FROM dpkit_privacy_budget WHERE name = ?");
+  const putConfig = db.prepare("INSERT INTO dpkit_privacy_budget (name, config) VALUES (?, ?)");
+  const rowsAfter = db.prepare("SELECT id, event, count FROM dpkit_privacy_spend WHERE name = ? AND id > ? ORDER BY id");
+  const insert = db.prepare("INSERT INTO dpkit_privacy_spend (name, event, count, at) VALUES (?, ?, ?, ?)");
+
+  db.transaction(() => {
+    const row = getConfig.get(name) as { config: string } | undefined;
+    if (!row) {
+      putConfig.run(name, JSON.stringify(config));
+      return;
+    }
+    const stored = JSON.parse(row.config) as StoredConfig;
+    for (const k of ["epsilon", "delta", "accountant", "neighboringRelation", "valueDiscretizationInterval"] as const) {
+      if (stored[k] !== config[k]) {
+        db.close();
+        throw new DpError(
+          "invalid_state",
+          `Budget ${JSON.stringify(name)} in ${options.file} was created with ${k} = ${String(stored[k])}; refusing to reopen it with ${String(config[k])}.`,
+          k,
+        );
+      }
+    }
+  }).immediate();
+
+  let budget = template;
+  let lastId = 0;
+  const ledger: DpEvent[] = [];
+  const sync = (): void => {
+    const rows = rowsAfter.all(name, lastId) as { id: number; event: string; count: number }[];
+    if (rows.length === 0) return;
+    for (const r of rows) {
+      const ev = validateEvent(JSON.parse(r.event), "event");
+      ledger.push(r.count === 1 ? ev : selfComposedEvent(ev, r.count));
+      lastId = r.id;
+    }
+    budget = PrivacyBudget.fromJSON({ ...budget.toJSON(), ledger: [...ledger] });
+  };
+  db.transaction(sync).immediate();
+
+  return {
+    name,
+    wouldExceed(event, count = 1) {
+      db.transaction(sync).immediate();
+      return budget.wouldExceed(event, count);
+    },
+    spend(event, count = 1) {
+      const ev = validateEvent(event, "event");
+      db.transaction(() => {
+        sync();
+        const prepared = budget.prepareSpend(ev, count); // throws before anything is written
+        const info = insert.run(name, JSON.stringify(ev), count, new Date().toISOString());
+        prepared.commit();
+        ledger.push(count === 1 ? ev : selfComposedEvent(ev, count));
+        lastId = Number(info.lastInsertRowid);
+      }).immediate();
+    },
+    spent() {
+      db.transaction(sync).immediate();
+      return budget.spent();
+    },
+    remaining() {
+      db.transaction(sync).immediate();
+      return budget.remaining();
+    },
+    toJSON() {
+      return budget.toJSON();
+    },
+    close() {
+      db.close();
+    },
+  };
+}
