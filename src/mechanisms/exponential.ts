@@ -203,19 +203,18 @@ export function reportNoisyMaxMechanism(options: SelectionMechanismOptions): Sel
       const s = requireScores(scores);
       const r = resolveRng(rng);
       const p = prepare(s, epsilon, sensitivity, monotonic);
+      // Visit the candidates in a uniformly random order, drawing the order lazily
+      // (incremental Fisher–Yates): the best candidate always accepts, so a pass ends.
       const order = Array.from({ length: s.length }, (_, i) => i);
-      for (let i = order.length - 1; i > 0; i--) {
-        const j = uniformInt(i + 1, r);
-        const tmp = order[i];
-        order[i] = order[j];
-        order[j] = tmp;
+      for (let pos = 0; pos < order.length; pos++) {
+        const j = pos + uniformInt(order.length - pos, r);
+        const i = order[j];
+        order[j] = order[pos];
+        order[pos] = i;
+        const g = p.gamma(i);
+        if (bernoulliExpRational(g.num, g.den, r)) return i;
       }
-      for (;;) {
-        for (const i of order) {
-          const g = p.gamma(i);
-          if (bernoulliExpRational(g.num, g.den, r)) return i;
-        }
-      }
+      return order[order.length - 1]; // unreachable: the best candidate accepts with probability 1
     },
   };
 }
