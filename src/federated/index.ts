@@ -13,5 +13,6 @@ export * from "./server-optimizer.js";
 export * from "./fedavg.js";
 export * from "./simulated-clients.js";
 export * from "./partitions.js";
+export * from "./accounting.js";
 export * from "./compression/compressor.js";
 export * from "./secagg/index.js";
