@@ -1,0 +1,90 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { runCli } from "../helpers/cli.js";
+
+describe("dpkit rappor", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "dpkit-rappor-cli-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const f = (name: string): string => path.join(dir, name);
+
+  it("runs the reference pipeline: encode | sum-bits, hash-candidates, decode --json", () => {
+    writeFileSync(f("params.csv"), "k,h,m,p,q,f\n16,2,8,0.5,0.75,0.5\n");
+    const lines = ["client,value"];
+    const plan: [string, number][] = [
+      ["alpha", 3000],
+      ["beta", 1500],
+      ["gamma", 500],
+    ];
+    let id = 0;
+    for (const [v, n] of plan) for (let i = 0; i < n; i++) lines.push(`c${id++},${v}`);
+    writeFileSync(f("values.csv"), lines.join("\n") + "\n");
+    const enc = runCli(["rappor", "encode", "--params", f("params.csv"), "--input", f("values.csv"), "--seed", "7"]);
+    expect(enc.stderr).toBe("");
+    expect(enc.code).toBe(0);
+    const reportLines = enc.stdout.trim().split("\n");
+    expect(reportLines[0]).toBe("client,cohort,bloom,prr,irr");
+    expect(reportLines).toHaveLength(5001);
+    expect(reportLines[1]).toMatch(/^c0,[0-7],,,[01]{16}$/); // bloom and prr are never written by default
+    writeFileSync(f("reports.csv"), enc.stdout);
+
+    const sum = runCli(["rappor", "sum-bits", "--params", f("params.csv"), "--reports", f("reports.csv")]);
+    expect(sum.code).toBe(0);
+    const countRows = sum.stdout.trim().split("\n");
+    expect(countRows).toHaveLength(8);
+    expect(countRows.map((r) => Number(r.split(",")[0])).reduce((a, b) => a + b, 0)).toBe(5000);
+    writeFileSync(f("counts.csv"), sum.stdout);
+
+    writeFileSync(f("candidates.txt"), "alpha\nbeta\ngamma\ndelta\nepsilon\n");
+    const hc = runCli(["rappor", "hash-candidates", "--params", f("params.csv"), "--candidates", f("candidates.txt")]);
+    expect(hc.code).toBe(0);
+    expect(hc.stdout.trim().split("\n")).toHaveLength(5);
+    expect(hc.stdout.split("\n")[0].split(",")).toHaveLength(1 + 8 * 2);
+    writeFileSync(f("map.csv"), hc.stdout);
+
+    const dec = runCli(["rappor", "decode", "--params", f("params.csv"), "--counts", f("counts.csv"), "--map", f("map.csv"), "--json"]);
+    expect(dec.code).toBe(0);
+    const res = JSON.parse(dec.stdout);
+    expect(res.numReports).toBe(5000);
+    const names = res.detected.map((d: { candidate: string }) => d.candidate);
+    expect(names[0]).toBe("alpha");
+    expect(names).not.toContain("delta");
+    expect(names).not.toContain("epsilon");
+    const alpha = res.detected[0];
+    expect(Math.abs(alpha.estimate - 3000)).toBeLessThan(4 * alpha.standardError);
+    expect(res.privacy.permanentEpsilon).toBeCloseTo(4 * Math.log(3), 10);
+
+    const table = runCli(["rappor", "decode", "--params", f("params.csv"), "--counts", f("counts.csv"), "--map", f("map.csv")]);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toContain("candidate");
+    expect(table.stdout).toMatch(/Privacy: epsilon 4\.3944/);
+  });
+
+  it("keeps one client's state in a SQLite store across runs", () => {
+    const a = runCli(["rappor", "encode", "--store", f("client.db"), "--one-time", "--include-private", "x"]);
+    const b = runCli(["rappor", "encode", "--store", f("client.db"), "--one-time", "--include-private", "x"]);
+    expect(a.code).toBe(0);
+    const rowA = a.stdout.trim().split("\n")[1].split(",");
+    const rowB = b.stdout.trim().split("\n")[1].split(",");
+    expect(rowB[1]).toBe(rowA[1]); // cohort
+    expect(rowB[3]).toBe(rowA[3]); // PRR memoised
+    expect(rowB[4]).toBe(rowA[4]); // one-time RAPPOR reports the PRR
+    expect(readFileSync(f("client.db")).length).toBeGreaterThan(0);
+  });
+
+  it("simulate prints true versus estimated; bad settings are one-line errors", () => {
+    const sim = runCli(["rappor", "simulate", "--candidates", "20", "--reports", "100000", "--json"]);
+    expect(sim.code).toBe(0);
+    const res = JSON.parse(sim.stdout);
+    expect(res.truth.v1).toBeGreaterThan(0);
+    expect(res.detected[0].candidate).toMatch(/^v\d+$/);
+    const bad = runCli(["rappor", "privacy", "--num-hashes", "20", "--num-bits", "8"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+    expect(bad.stderr).toMatch(/numHashes/);
+    const pq = runCli(["rappor", "privacy", "--prob-irr0", "0.8"]);
+    expect(pq.code).toBe(2);
+    expect(pq.stderr).toMatch(/`probIrr0` \(p\) must be < `probIrr1` \(q\)/);
+  });
+});
