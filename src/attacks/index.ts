@@ -1,5 +1,13 @@
 /**
- * `dpkit/attacks`.
+ * `dpkit/attacks`: the Netflix-style linkage attack (Narayanan & Shmatikov 2008) on a
+ * Netflix-like data generator, and the defences measured against it — naive anonymisation, a
+ * locally differentially private release of each record, and DP aggregates.
  * @module
  */
-export {};
+export * from "../data/netflix.js";
+export * from "./linkage/scoreboard.js";
+export * from "./linkage/auxiliary.js";
+export * from "./linkage/experiment.js";
+export * from "./linkage/defences.js";
+export * from "./linkage/demo.js";
+export * from "./linkage/plots.js";

@@ -1,0 +1,445 @@
+/**
+ * A synthetic stand-in for the Netflix Prize training set: users × movies with integer ratings
+ * 1–5 and rating dates, matching the data set's published statistics at any scale.
+ *
+ * The real data may not be redistributed. This generator reproduces what was published about
+ * it (see docs/linkage.md for the table, the sources and the tolerances):
+ * - 480,189 users and 17,770 movies; 100,480,507 ratings (mean about 209 per user);
+ * - user activity: 1,269 users with exactly one rating, 16,419 with fewer than ten, at most
+ *   17,653 (a point mass at one plus a rounded log-normal, median 96, fitted to the mean and
+ *   to the share below ten);
+ * - movie popularity: the most-rated title about 233,000 ratings, a long tail of titles with a
+ *   few hundred or fewer (a stretched exponential in the popularity rank, fitted to the top,
+ *   the total and a bottom of a few ratings);
+ * - ratings 1–5 with mean about 3.6 (a movie effect, a user effect and noise, rounded);
+ * - dates from October 1998 to December 2005 with strong growth (users join at an
+ *   exponentially growing rate and rate movies after joining).
+ *
+ * The data are stored as compressed sparse rows in typed arrays (4 + 2 + 1 + 2 bytes per
+ * rating), so the full scale (about 100 M ratings) takes about 0.9 GB.
+ *
+ * @remarks
+ * This is a simulation. It draws from a seeded, predictable generator ({@link SeededRng}) so
+ * that a run can be reproduced; nothing here is privacy noise.
+ *
+ * @see Narayanan & Shmatikov, "Robust De-anonymization of Large Sparse Datasets", IEEE S&P 2008
+ * @module
+ */
+import { DpError, requireInteger, requirePositive, requirePositiveInteger } from "../errors.js";
+import { SeededRng, type Rng } from "../random/rng.js";
+
+/** Published size of the Netflix Prize training set. */
+export const NETFLIX_PRIZE_STATISTICS = {
+  users: 480_189,
+  movies: 17_770,
+  ratings: 100_480_507,
+  meanRatingsPerUser: 209,
+  maxRatingsPerUser: 17_653,
+  usersWithOneRating: 1_269,
+  usersWithFewerThanTenRatings: 16_419,
+  meanRatingsPerMovie: 5_650,
+  minRatingsPerMovie: 3,
+  maxRatingsPerMovie: 232_944,
+  meanRating: 3.6,
+  firstDate: "1998-10-01",
+  lastDate: "2005-12-31",
+} as const;
+
+/** Day 0 of the day index used by {@link NetflixLikeData.days}: 1998-10-01 (UTC). */
+export const NETFLIX_EPOCH_MS = Date.UTC(1998, 9, 1);
+/** The last day index: 2005-12-31. */
+export const NETFLIX_LAST_DAY = 2648;
+
+/**
+ * A ratings table in compressed sparse rows: the ratings of user `u` are the entries
+ * `rowPtr[u] .. rowPtr[u + 1] - 1`, sorted by movie id.
+ */
+export interface RatingsTable {
+  /** Number of rows (users, or released records). */
+  numUsers: number;
+  /** Number of movies (ids 0 .. numMovies - 1). */
+  numMovies: number;
+  /** Row offsets, length numUsers + 1. */
+  rowPtr: Uint32Array;
+  /** Movie id of each rating (sorted within a row). */
+  movies: Uint16Array;
+  /** Rating 1–5 of each entry. */
+  ratings: Uint8Array;
+  /** Day index of each entry (0 = 1998-10-01, see {@link NETFLIX_EPOCH_MS}). */
+  days: Uint16Array;
+}
+
+/** A generated Netflix-like data set. */
+export interface NetflixLikeData extends RatingsTable {
+  /** Movie ids ordered from most to least popular (by the generator's popularity weights). */
+  popularityOrder: Uint16Array;
+  /** The options the data were generated with (users and seed resolved). */
+  options: { users: number; numMovies: number; seed: number };
+}
+
+/** Options for {@link generateNetflixLike}. */
+export interface NetflixLikeOptions {
+  /** Number of users. Default: `scale` × 480,189. */
+  users?: number;
+  /** Fraction of the full data set's users (and so of its ratings); default 0.05. Ignored when `users` is set. */
+  scale?: number;
+  /** Number of movies; default 17,770 (kept at every scale: sparsity is what the attack exploits). */
+  numMovies?: number;
+  /** Seed of the simulation's {@link SeededRng}; default 1. Ignored when `rng` is given. */
+  seed?: number;
+  /** The simulation's random source (insecure use is fine here: this is a simulation). */
+  rng?: Rng;
+  /** Called with the fraction done (0–1) every few thousand users. */
+  onProgress?: (fraction: number) => void;
+}
+
+// User activity: with probability P_ONE exactly one rating, otherwise round(lognormal(MU, SIGMA))
+// clamped to [1, 17,653]. MU and SIGMA are fitted (numerically, rounding and clamping included)
+// to a mean of 209 ratings per user and 16,419 / 480,189 users with fewer than ten ratings.
+const P_ONE = 1269 / 480_189 - 0.00043; // the log-normal itself gives about 0.043% ones
+const ACTIVITY_MU = 4.56667;
+const ACTIVITY_SIGMA = 1.248;
+
+// Movie popularity weight by rank r = 0..17,769: exp(-(r/TAU)^BETA). Users sample movies by
+// weight without replacement, so heavy users saturate the popular titles; BETA and TAU are fitted
+// (offline, with the Poisson approximation of the inclusion probabilities over the activity law
+// above) so that the most-rated title has about 233,000 ratings at full scale.
+const POP_BETA = 0.48;
+const POP_TAU = 50;
+
+// Ratings: round(RATING_BASE + movie effect + user effect + noise), clamped to 1..5.
+const RATING_BASE = 3.65;
+const MOVIE_EFFECT_SD = 0.5;
+const USER_EFFECT_SD = 0.45;
+const RATING_NOISE_SD = 0.85;
+
+// Dates: users join at a rate growing as exp(GROWTH · day); each rates within an activity span.
+const GENRES = 24;
+const TASTE_SD = 1.5;
+
+const GROWTH_PER_DAY = Math.log(2) / 365;
+
+const TWO32 = 4294967296;
+const HEAVY_FRACTION = 10; // users with more than numMovies / 10 ratings use weighted keys
+
+/** A uniform double in (0, 1) from one 32-bit word (simulation only). */
+function unit(rng: Rng): number {
+  return (rng.nextUint32() + 0.5) / TWO32;
+}
+
+/** Standard normal pairs by Box–Muller (simulation only). */
+class NormalSource {
+  private spare = 0;
+  private hasSpare = false;
+  constructor(private readonly rng: Rng) {}
+  next(): number {
+    if (this.hasSpare) {
+      this.hasSpare = false;
+      return this.spare;
+    }
+    const r = Math.sqrt(-2 * Math.log(unit(this.rng)));
+    const t = 2 * Math.PI * unit(this.rng);
+    this.spare = r * Math.sin(t);
+    this.hasSpare = true;
+    return r * Math.cos(t);
+  }
+}
+
+/** Walker's alias table over weights (simulation sampling in O(1)). */
+class AliasTable {
+  readonly prob: Float64Array;
+  readonly alias: Uint32Array;
+  readonly n: number;
+  constructor(weights: ArrayLike<number>) {
+    const n = weights.length;
+    this.n = n;
+    this.prob = new Float64Array(n);
+    this.alias = new Uint32Array(n);
+    let total = 0;
+    for (let i = 0; i < n; i++) total += weights[i];
+    const scaled = new Float64Array(n);
+    const small: number[] = [];
+    const large: number[] = [];
+    for (let i = 0; i < n; i++) {
+      scaled[i] = (weights[i] * n) / total;
+      (scaled[i] < 1 ? small : large).push(i);
+    }
+    while (small.length && large.length) {
+      const s = small.pop() as number;
+      const l = large.pop() as number;
+      this.prob[s] = scaled[s];
+      this.alias[s] = l;
+      scaled[l] = scaled[l] + scaled[s] - 1;
+      (scaled[l] < 1 ? small : large).push(l);
+    }
+    for (const i of large) this.prob[i] = 1;
+    for (const i of small) this.prob[i] = 1;
+  }
+  sample(rng: Rng): number {
+    const x = (rng.nextUint32() / TWO32) * this.n;
+    const i = Math.floor(x);
+    return x - i < this.prob[i] ? i : this.alias[i];
+  }
+}
+
+/** The number of ratings of one user (see ACTIVITY_* above). */
+function drawActivity(rng: Rng, normal: NormalSource, cap: number): number {
+  if (unit(rng) < P_ONE) return 1;
+  const n = Math.round(Math.exp(ACTIVITY_MU + ACTIVITY_SIGMA * normal.next()));
+  return Math.min(cap, Math.max(1, n));
+}
+
+/**
+ * Popularity weights by movie id (a random assignment of ranks to ids) and the ids ordered by
+ * popularity.
+ */
+function popularity(numMovies: number, rng: Rng): { weights: Float64Array; order: Uint16Array } {
+  const order = new Uint16Array(numMovies);
+  for (let i = 0; i < numMovies; i++) order[i] = i;
+  for (let i = numMovies - 1; i > 0; i--) {
+    const j = Math.floor(unit(rng) * (i + 1));
+    const t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+  // Stretch the rank axis when numMovies differs from 17,770 so the shape is kept.
+  const stretch = NETFLIX_PRIZE_STATISTICS.movies / numMovies;
+  const weights = new Float64Array(numMovies);
+  for (let r = 0; r < numMovies; r++) weights[order[r]] = Math.exp(-Math.pow((r * stretch) / POP_TAU, POP_BETA));
+  return { weights, order };
+}
+
+/**
+ * Generates a Netflix-like ratings table (see the module description for what is matched).
+ *
+ * @remarks
+ * A simulation for the linkage-attack demo, not a privacy mechanism: it uses a seeded,
+ * predictable {@link SeededRng} by default so runs can be reproduced. Movies keep their full
+ * count (17,770) at every scale; users and ratings scale with `scale`. Generation is O(ratings)
+ * except for the few users who rated more than a tenth of all movies (sampled by weighted keys).
+ *
+ * @param options - size, seed and progress callback
+ * @returns the table in compressed sparse rows with `popularityOrder`
+ * @throws {@link DpError} `invalid_parameter` for a non-positive size or a non-integer seed
+ * @example
+ * ```ts
+ * import { generateNetflixLike } from "dpkit/attacks";
+ * const data = generateNetflixLike({ users: 2000, seed: 7 });
+ * console.log(data.numUsers, data.movies.length); // 2000 users, about 418,000 ratings
+ * ```
+ * @see https://www.cs.utexas.edu/~shmat/shmat_oak08netflix.pdf
+ */
+export function generateNetflixLike(options: NetflixLikeOptions = {}): NetflixLikeData {
+  const numMovies = requireInteger("numMovies", options.numMovies ?? NETFLIX_PRIZE_STATISTICS.movies, { min: 2, max: 65_535 });
+  let users: number;
+  if (options.users !== undefined) {
+    users = requirePositiveInteger("users", options.users);
+  } else {
+    const scale = requirePositive("scale", options.scale ?? 0.05);
+    users = Math.max(1, Math.round(scale * NETFLIX_PRIZE_STATISTICS.users));
+  }
+  if (users > 2 ** 31) throw new DpError("invalid_parameter", `\`users\` must be <= 2^31. Found ${users}.`, "users");
+  const seed = requireInteger("seed", options.seed ?? 1);
+  const rng = options.rng ?? new SeededRng(seed);
+  const normal = new NormalSource(rng);
+  const onProgress = options.onProgress;
+
+  const { weights, order } = popularity(numMovies, rng);
+  // Tastes: each movie belongs to one of GENRES genres; each user weights genres by a log-normal
+  // factor, so users' rarer titles follow their tastes (and heavy users do not rate everything).
+  const genreOf = new Uint8Array(numMovies);
+  for (let m = 0; m < numMovies; m++) genreOf[m] = Math.floor(unit(rng) * GENRES);
+  const members: number[][] = Array.from({ length: GENRES }, () => []);
+  for (let m = 0; m < numMovies; m++) members[genreOf[m]].push(m);
+  const genreTables = members.map((ms) => new AliasTable(ms.map((m) => weights[m])));
+  const genreMass = members.map((ms) => ms.reduce((acc, m) => acc + weights[m], 0));
+  const userGenre = new Float64Array(GENRES);
+  const userGenreCum = new Float64Array(GENRES);
+  const logUserGenre = new Float64Array(GENRES);
+  const movieEffect = new Float64Array(numMovies);
+  for (let m = 0; m < numMovies; m++) movieEffect[m] = MOVIE_EFFECT_SD * normal.next();
+
+  // Pass 1: how many ratings each user has (so the arrays are allocated once, exactly).
+  const cap = Math.min(NETFLIX_PRIZE_STATISTICS.maxRatingsPerUser, numMovies);
+  const rowPtr = new Uint32Array(users + 1);
+  let total = 0;
+  for (let u = 0; u < users; u++) {
+    total += drawActivity(rng, normal, cap);
+    rowPtr[u + 1] = total;
+  }
+  if (total > 2 ** 32 - 1) throw new DpError("invalid_parameter", `Too many ratings for 32-bit offsets: ${total}.`, "users");
+  const movies = new Uint16Array(total);
+  const ratings = new Uint8Array(total);
+  const days = new Uint16Array(total);
+
+  // Pass 2: each user's movies (weighted sampling without replacement), ratings and dates.
+  const stamp = new Int32Array(numMovies).fill(-1);
+  const keys = new Float64Array(numMovies);
+  const sortedKeys = new Float64Array(numMovies);
+  const logWeights = new Float64Array(numMovies);
+  for (let m = 0; m < numMovies; m++) logWeights[m] = Math.log(weights[m]);
+  const heavy = Math.max(1, Math.floor(numMovies / HEAVY_FRACTION));
+  const growthSpan = Math.expm1(GROWTH_PER_DAY * NETFLIX_LAST_DAY);
+  const progressEvery = Math.max(1, Math.floor(users / 100));
+
+  for (let u = 0; u < users; u++) {
+    const start = rowPtr[u];
+    const n = rowPtr[u + 1] - start;
+    const row = movies.subarray(start, start + n);
+    let cum = 0;
+    for (let g = 0; g < GENRES; g++) {
+      logUserGenre[g] = TASTE_SD * normal.next();
+      userGenre[g] = Math.exp(logUserGenre[g]);
+      cum += userGenre[g] * genreMass[g];
+      userGenreCum[g] = cum;
+    }
+    if (n <= heavy) {
+      let k = 0;
+      while (k < n) {
+        const x = unit(rng) * cum;
+        let g = 0;
+        while (g < GENRES - 1 && userGenreCum[g] < x) g++;
+        const m = members[g][genreTables[g].sample(rng)];
+        if (stamp[m] === u) continue;
+        stamp[m] = u;
+        row[k++] = m;
+      }
+    } else {
+      // Efraimidis–Spirakis: the n largest u^(1/w), i.e. the n smallest log(-log u) - log w
+      // (the same law as sequential weighted draws without replacement).
+      for (let m = 0; m < numMovies; m++) keys[m] = Math.log(-Math.log(unit(rng))) - logWeights[m] - logUserGenre[genreOf[m]];
+      sortedKeys.set(keys);
+      sortedKeys.sort();
+      const threshold = sortedKeys[n - 1];
+      let k = 0;
+      for (let m = 0; m < numMovies && k < n; m++) if (keys[m] <= threshold) row[k++] = m;
+      for (let m = 0; k < n; m++) if (keys[m] > threshold) row[k++] = m; // ties (practically never)
+    }
+    row.sort();
+
+    const userEffect = USER_EFFECT_SD * normal.next();
+    const join = Math.min(NETFLIX_LAST_DAY, Math.floor(Math.log1p(unit(rng) * growthSpan) / GROWTH_PER_DAY));
+    const span = (NETFLIX_LAST_DAY - join + 1) * (0.15 + 0.85 * unit(rng));
+    for (let k = 0; k < n; k++) {
+      const i = start + k;
+      const latent = RATING_BASE + movieEffect[row[k]] + userEffect + RATING_NOISE_SD * normal.next();
+      ratings[i] = latent < 1.5 ? 1 : latent < 2.5 ? 2 : latent < 3.5 ? 3 : latent < 4.5 ? 4 : 5;
+      days[i] = Math.min(NETFLIX_LAST_DAY, join + Math.floor(unit(rng) * span));
+    }
+    if (onProgress && (u + 1) % progressEvery === 0) onProgress((u + 1) / users);
+  }
+  if (onProgress) onProgress(1);
+  return {
+    numUsers: users,
+    numMovies,
+    rowPtr,
+    movies,
+    ratings,
+    days,
+    popularityOrder: order,
+    options: { users, numMovies, seed },
+  };
+}
+
+/** Summary statistics of a ratings table, for comparison with {@link NETFLIX_PRIZE_STATISTICS}. */
+export interface RatingsTableStatistics {
+  users: number;
+  movies: number;
+  ratings: number;
+  meanRatingsPerUser: number;
+  medianRatingsPerUser: number;
+  maxRatingsPerUser: number;
+  usersWithOneRating: number;
+  usersWithFewerThanTenRatings: number;
+  meanRatingsPerMovie: number;
+  minRatingsPerMovie: number;
+  maxRatingsPerMovie: number;
+  /** Movies with at most 500 ratings. */
+  moviesWithAtMost500Ratings: number;
+  meanRating: number;
+  /** Share of ratings 1..5 (index 0 = rating 1). */
+  ratingShares: number[];
+  /** Ratings per calendar year, 1998..2005. */
+  ratingsPerYear: Record<string, number>;
+  /** Share of ratings dated 2004 or 2005. */
+  shareIn2004And2005: number;
+  /** Bytes held by the typed arrays. */
+  bytes: number;
+}
+
+/** The calendar year of a day index. */
+export function netflixDayToYear(day: number): number {
+  return new Date(NETFLIX_EPOCH_MS + day * 86_400_000).getUTCFullYear();
+}
+
+/**
+ * Computes the statistics that docs/linkage.md compares with the published ones.
+ * @param table - a ratings table
+ * @returns counts, means and shares (see {@link RatingsTableStatistics})
+ * @example
+ * ```ts
+ * import { generateNetflixLike, ratingsTableStatistics } from "dpkit/attacks";
+ * const s = ratingsTableStatistics(generateNetflixLike({ users: 1000 }));
+ * console.log(s.meanRatingsPerUser, s.meanRating);
+ * ```
+ */
+export function ratingsTableStatistics(table: RatingsTable): RatingsTableStatistics {
+  const { numUsers, numMovies, rowPtr, movies, ratings, days } = table;
+  const n = movies.length;
+  const perUser = new Uint32Array(numUsers);
+  let maxU = 0;
+  let one = 0;
+  let lt10 = 0;
+  for (let u = 0; u < numUsers; u++) {
+    const c = rowPtr[u + 1] - rowPtr[u];
+    perUser[u] = c;
+    if (c > maxU) maxU = c;
+    if (c === 1) one++;
+    if (c < 10) lt10++;
+  }
+  const sortedUsers = perUser.slice().sort();
+  const support = new Uint32Array(numMovies);
+  const hist = [0, 0, 0, 0, 0];
+  let sum = 0;
+  const yearStart: number[] = [];
+  for (let y = 1998; y <= 2006; y++) yearStart.push(Math.round((Date.UTC(y, 0, 1) - NETFLIX_EPOCH_MS) / 86_400_000));
+  const perYear = new Float64Array(8);
+  for (let i = 0; i < n; i++) {
+    support[movies[i]]++;
+    hist[ratings[i] - 1]++;
+    sum += ratings[i];
+    const d = days[i];
+    let y = 7;
+    while (y > 0 && d < yearStart[y]) y--;
+    perYear[y]++;
+  }
+  let minM = Infinity;
+  let maxM = 0;
+  let le500 = 0;
+  for (let m = 0; m < numMovies; m++) {
+    if (support[m] < minM) minM = support[m];
+    if (support[m] > maxM) maxM = support[m];
+    if (support[m] <= 500) le500++;
+  }
+  const ratingsPerYear: Record<string, number> = {};
+  for (let y = 0; y < 8; y++) ratingsPerYear[String(1998 + y)] = perYear[y];
+  return {
+    users: numUsers,
+    movies: numMovies,
+    ratings: n,
+    meanRatingsPerUser: n / numUsers,
+    medianRatingsPerUser: sortedUsers[Math.floor(numUsers / 2)],
+    maxRatingsPerUser: maxU,
+    usersWithOneRating: one,
+    usersWithFewerThanTenRatings: lt10,
+    meanRatingsPerMovie: n / numMovies,
+    minRatingsPerMovie: minM,
+    maxRatingsPerMovie: maxM,
+    moviesWithAtMost500Ratings: le500,
+    meanRating: sum / Math.max(1, n),
+    ratingShares: hist.map((h) => h / Math.max(1, n)),
+    ratingsPerYear,
+    shareIn2004And2005: (perYear[6] + perYear[7]) / Math.max(1, n),
+    bytes: rowPtr.byteLength + movies.byteLength + ratings.byteLength + days.byteLength,
+  };
+}
