@@ -6,7 +6,9 @@
  * the pre-activation output). Its squared norm is either computed from the materialised `[K, Cout]`
  * matrix (cost P·K·Cout per example) or, without forming it, as `<U_i U_i^T, G_i G_i^T>` (ghost
  * norm via Gram matrices, cost P²·(K+Cout); Li et al. 2021, Bu, Mao & Xu 2022) — the cheaper one
- * per layer. The bias gradient is `sum_p G_i[p]`. The clipped sum reuses `U` and `G`.
+ * per layer. The materialised gradients come from one depthwise convolution without unfolding
+ * (see per-example-conv.ts); the Gram route unfolds. The bias gradient is `sum_p G_i[p]`. The
+ * clipped sum reuses what the norms computed.
  * Conv1D is the same with a height-1 image.
  * @module
  */
@@ -14,6 +16,7 @@ import * as tf from "@tensorflow/tfjs";
 import { DpError } from "../../../errors.js";
 import type { LayerRule, NormMode, PerExampleTerms } from "../layer-rule.js";
 import { applyLayerActivation } from "./activation.js";
+import { perExampleConvKernelGradients, toKernelLayout } from "./per-example-conv.js";
 import { unfold, type ConvGeometry } from "./unfold.js";
 
 interface ConvLike {
@@ -69,11 +72,47 @@ export function convGeometry(layer: tf.layers.Layer, kernelShape: number[]): Con
   };
 }
 
-/** Chooses ghost (Gram) norms when they cost fewer flops than materialising, per the mode. */
+/**
+ * Chooses ghost (Gram) norms over materialising, per the mode. In "auto" ghost norms must cost
+ * 4 times fewer flops: they need the unfolded input, whose gather is slow on wasm, while the
+ * materialised route is one depthwise convolution.
+ */
 export function useGhost(mode: NormMode, positions: number, k: number, cout: number): boolean {
   if (mode === "ghost") return true;
   if (mode === "materialize") return false;
-  return positions * (k + cout) < k * cout;
+  return 4 * positions * (k + cout) < k * cout;
+}
+
+/** Per-example terms from materialised kernel gradients `[K, N, Cout]` (and bias gradients `[N, Cout]`). */
+export function materializedTerms(per: tf.Tensor3D, biasPer: tf.Tensor2D | null, toKernel: (summed: tf.Tensor2D) => tf.Tensor): PerExampleTerms {
+  const n = per.shape[1];
+  let sq: tf.Tensor = tf.sum(tf.square(per), [0, 2]);
+  if (biasPer) sq = tf.add(sq, tf.sum(tf.square(biasPer), 1));
+  return {
+    squaredNorms: sq as tf.Tensor1D,
+    weightedSum(w) {
+      const out = [toKernel(tf.sum(tf.mul(per, tf.reshape(w, [1, n, 1])), 1) as tf.Tensor2D)];
+      if (biasPer) out.push(tf.reshape(tf.matMul(tf.reshape(w, [1, n]) as tf.Tensor2D, biasPer), [biasPer.shape[1]]));
+      return out;
+    },
+  };
+}
+
+/** Per-example terms of a Conv2D-shaped layer (Conv1D reshaped) by the cheaper route. */
+function convTerms(input: tf.Tensor4D, outputGradient: tf.Tensor4D, kernelShape: number[], geometry: ConvGeometry, useBias: boolean, mode: NormMode): PerExampleTerms {
+  const [n, ho, wo, cout] = outputGradient.shape;
+  const cin = input.shape[3];
+  const k = geometry.kernelHeight * geometry.kernelWidth * cin;
+  const gradient = tf.reshape(outputGradient, [n, ho * wo, cout]) as tf.Tensor3D;
+  if (useGhost(mode, ho * wo, k, cout)) {
+    const { patches } = unfold(input, geometry);
+    return matmulTerms({ patches, gradient, kernelShape, useBias, mode: "ghost" });
+  }
+  const per = perExampleConvKernelGradients(input, outputGradient, geometry);
+  const biasPer = useBias ? (tf.sum(gradient, 1) as tf.Tensor2D) : null;
+  return materializedTerms(per, biasPer, (summed) =>
+    tf.reshape(toKernelLayout(summed, geometry.kernelHeight, geometry.kernelWidth, cin, cout), kernelShape),
+  );
 }
 
 /** Per-example terms of a convolution given its unfolded input and output gradient. */
@@ -138,10 +177,7 @@ export const conv2dRule: LayerRule = {
   perExample(layer, { input, outputGradient, mode }) {
     const c = parts(layer);
     const kernelShape = c.kernel.read().shape;
-    const { patches } = unfold(input as tf.Tensor4D, convGeometry(layer, kernelShape));
-    const [n, ho, wo, cout] = outputGradient.shape;
-    const gradient = tf.reshape(outputGradient, [n, ho * wo, cout]) as tf.Tensor3D;
-    return matmulTerms({ patches, gradient, kernelShape, useBias: c.useBias && c.bias !== null, mode });
+    return convTerms(input as tf.Tensor4D, outputGradient as tf.Tensor4D, kernelShape, convGeometry(layer, kernelShape), c.useBias && c.bias !== null, mode);
   },
 };
 
@@ -162,9 +198,14 @@ export const conv1dRule: LayerRule = {
     const c = parts(layer);
     const kernelShape = c.kernel.read().shape;
     const [n, len, cin] = input.shape;
-    const { patches } = unfold(tf.reshape(input, [n, 1, len, cin]) as tf.Tensor4D, convGeometry(layer, kernelShape));
     const [, lo, cout] = outputGradient.shape;
-    const gradient = tf.reshape(outputGradient, [n, lo, cout]) as tf.Tensor3D;
-    return matmulTerms({ patches, gradient, kernelShape, useBias: c.useBias && c.bias !== null, mode });
+    return convTerms(
+      tf.reshape(input, [n, 1, len, cin]) as tf.Tensor4D,
+      tf.reshape(outputGradient, [n, 1, lo, cout]) as tf.Tensor4D,
+      kernelShape,
+      convGeometry(layer, kernelShape),
+      c.useBias && c.bias !== null,
+      mode,
+    );
   },
 };

@@ -1,17 +1,18 @@
 /**
  * Per-example gradients of `tf.layers.depthwiseConv2d` (channels last).
  *
- * Channel c of the output reads only channel c of the input, so with the unfolded input
- * `U_i[p, (ky,kx), c]` and the output gradient `G_i[p, c, m]` example i's kernel gradient is, per
- * channel, `U_{i,c}^T G_{i,c}` (`[kh·kw, M]`). These are materialised (one batched matrix product
- * over N·C) and reused for the clipped sum; the bias gradient is `sum_p G_i[p]`.
+ * Channel c of the output reads only channel c of the input, so example i's kernel gradient is,
+ * per channel, the correlation of input channel c with output-gradient channels (c, m). All of
+ * them come from one depthwise convolution with examples × channels as channels (see
+ * per-example-conv.ts), materialised (`[kh·kw, N, C·M]`, as large as N kernels) and reused for
+ * the clipped sum; the bias gradient is `sum_p G_i[p]`.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { LayerRule } from "../layer-rule.js";
 import { applyLayerActivation } from "./activation.js";
-import { checkConvConfig, convGeometry } from "./conv.js";
-import { unfold } from "./unfold.js";
+import { checkConvConfig, convGeometry, materializedTerms } from "./conv.js";
+import { perExampleDepthwiseKernelGradients } from "./per-example-conv.js";
 
 interface DepthwiseLike {
   depthwiseKernel: tf.LayerVariable;
@@ -42,27 +43,9 @@ export const depthwiseConv2dRule: LayerRule = {
   perExample(layer, { input, outputGradient }) {
     const d = parts(layer);
     const kernelShape = d.depthwiseKernel.read().shape; // [kh, kw, C, M]
-    const [kh, kw, c, m] = kernelShape;
-    const kk = kh * kw;
-    const { patches, outHeight, outWidth } = unfold(input as tf.Tensor4D, convGeometry(layer, kernelShape));
-    const n = input.shape[0];
-    const p = outHeight * outWidth;
-    const u = tf.reshape(tf.transpose(tf.reshape(patches, [n, p, kk, c]), [0, 3, 2, 1]), [n * c, kk, p]) as tf.Tensor3D;
-    const g = tf.reshape(tf.transpose(tf.reshape(outputGradient, [n, p, c, m]), [0, 2, 1, 3]), [n * c, p, m]) as tf.Tensor3D;
-    const per = tf.reshape(tf.matMul(u, g), [n, c * kk * m]) as tf.Tensor2D; // (c, kk, m)
-    let sq: tf.Tensor = tf.sum(tf.square(per), 1);
-    const useBias = d.useBias && d.bias !== null;
-    const biasPer = useBias ? (tf.sum(tf.reshape(outputGradient, [n, p, c * m]), 1) as tf.Tensor2D) : null;
-    if (biasPer) sq = tf.add(sq, tf.sum(tf.square(biasPer), 1));
-    return {
-      squaredNorms: sq as tf.Tensor1D,
-      weightedSum(w) {
-        const w2 = tf.reshape(w, [1, n]) as tf.Tensor2D;
-        const summed = tf.reshape(tf.matMul(w2, per), [c, kk, m]);
-        const out = [tf.reshape(tf.transpose(summed, [1, 0, 2]), kernelShape)];
-        if (biasPer) out.push(tf.reshape(tf.matMul(w2, biasPer), [c * m]));
-        return out;
-      },
-    };
+    const per = perExampleDepthwiseKernelGradients(input as tf.Tensor4D, outputGradient as tf.Tensor4D, convGeometry(layer, kernelShape));
+    const [n, ho, wo, cm] = outputGradient.shape;
+    const biasPer = d.useBias && d.bias !== null ? (tf.sum(tf.reshape(outputGradient, [n, ho * wo, cm]), 1) as tf.Tensor2D) : null;
+    return materializedTerms(per, biasPer, (summed) => tf.reshape(summed, kernelShape));
   },
 };
