@@ -14,5 +14,5 @@ export * from "./fedavg.js";
 export * from "./simulated-clients.js";
 export * from "./partitions.js";
 export * from "./accounting.js";
-export * from "./compression/compressor.js";
+export * from "./compression/index.js";
 export * from "./secagg/index.js";
