@@ -1,10 +1,166 @@
 /**
- * `dpkit epsilon` — not built yet (see the issue for this area).
+ * `dpkit epsilon` — the privacy spent by DP-SGD with Poisson sampling (the question TF Privacy's
+ * `compute_dp_sgd_privacy` answers), with the RDP or the PLD accountant.
  * @module
  */
 import type { Command } from "commander";
+import { DpError } from "../../errors.js";
+import { RdpAccountant } from "../../accounting/rdp/accountant.js";
+import { PldAccountant } from "../../accounting/pld/accountant.js";
+import { ACCOUNTANT_KINDS, type AccountantKind, dpSgdEvent } from "../../accounting/compute.js";
+import { requireInteger, requireOneOf, requireOpenProbability, requirePositive, requireProbability } from "../../errors.js";
+import { parseNumberOption, printJson, renderTable } from "../output.js";
+
+/** The training described on the command line, resolved to (q, steps). @internal */
+export interface TrainingShape {
+  samplingRate: number;
+  steps: number;
+  datasetSize?: number;
+  batchSize?: number;
+  epochs?: number;
+}
+
+/** Raw options shared by `epsilon` and `calibrate`. @internal */
+export interface TrainingOptionsRaw {
+  samplingRate?: string;
+  steps?: string;
+  datasetSize?: string;
+  batchSize?: string;
+  epochs?: string;
+}
+
+function num(name: string, raw: string | undefined): number | undefined {
+  const v = parseNumberOption(name, raw);
+  return v;
+}
+
+/**
+ * Resolves `--sampling-rate/--steps` or `--dataset-size/--batch-size/--epochs`
+ * (q = B/N, steps = ceil(E·N/B)); exactly one form must be given.
+ * @internal
+ */
+export function resolveTraining(o: TrainingOptionsRaw): TrainingShape {
+  const direct = o.samplingRate !== undefined || o.steps !== undefined;
+  const epochsForm = o.datasetSize !== undefined || o.batchSize !== undefined || o.epochs !== undefined;
+  if (direct && epochsForm) {
+    throw new DpError(
+      "invalid_parameter",
+      "Give either --sampling-rate and --steps, or --dataset-size, --batch-size and --epochs, not both.",
+      "--sampling-rate",
+    );
+  }
+  if (epochsForm) {
+    const n = requireInteger("--dataset-size", num("dataset-size", o.datasetSize), { min: 1 });
+    const b = requireInteger("--batch-size", num("batch-size", o.batchSize), { min: 1, max: n });
+    const e = requirePositive("--epochs", num("epochs", o.epochs));
+    const steps = Math.ceil((e * n) / b - 1e-9);
+    return { samplingRate: b / n, steps: Math.max(1, steps), datasetSize: n, batchSize: b, epochs: e };
+  }
+  if (o.samplingRate === undefined && o.steps === undefined) {
+    throw new DpError(
+      "invalid_parameter",
+      "Describe the training with --sampling-rate Q --steps T, or --dataset-size N --batch-size B --epochs E.",
+      "--sampling-rate",
+    );
+  }
+  const q = requireProbability("--sampling-rate", num("sampling-rate", o.samplingRate));
+  const steps = requireInteger("--steps", num("steps", o.steps), { min: 1 });
+  return { samplingRate: q, steps };
+}
+
+/** @internal */
+export function parseAccountant(raw: string | undefined): AccountantKind {
+  return raw === undefined ? "rdp" : requireOneOf("--accountant", raw, ACCOUNTANT_KINDS);
+}
+
+/** @internal */
+export function addTrainingOptions(cmd: Command): Command {
+  return cmd
+    .option("--sampling-rate <q>", "Poisson sampling rate q (batch size / dataset size), in [0, 1]")
+    .option("--steps <t>", "number of training steps (positive integer)")
+    .option("--dataset-size <n>", "dataset size N (with --batch-size and --epochs)")
+    .option("--batch-size <b>", "expected batch size B: q = B/N")
+    .option("--epochs <e>", "epochs E: steps = ceil(E*N/B)")
+    .option("--accountant <kind>", "rdp (default) or pld")
+    .option("--discretization <d>", "PLD grid width (default 1e-4)")
+    .option("--json", "print one JSON object");
+}
+
+function epsilonOf(kind: AccountantKind, q: number, sigma: number, steps: number, delta: number, d?: number): { epsilon: number; order?: number; atEdge?: boolean } {
+  const event = dpSgdEvent(q, sigma);
+  if (kind === "rdp") {
+    const r = new RdpAccountant().compose(event, steps).getEpsilonAndOrder(delta);
+    return { epsilon: r.epsilon, order: r.order, atEdge: r.atEdge };
+  }
+  return { epsilon: new PldAccountant({ valueDiscretizationInterval: d }).compose(event, steps).getEpsilon(delta) };
+}
+
+async function writePlot(file: string, q: number, sigma: number, steps: number, delta: number): Promise<void> {
+  const { linePlot, savePlot } = await import("../../plot/index.js");
+  const xs: number[] = [];
+  const points = 12;
+  for (let i = 0; i < points; i++) {
+    const t = Math.max(1, Math.round(Math.exp((Math.log(steps) * i) / (points - 1))));
+    if (xs.length === 0 || t > xs[xs.length - 1]) xs.push(t);
+  }
+  const rdp = xs.map((t) => epsilonOf("rdp", q, sigma, t, delta).epsilon);
+  const pld = xs.map((t) => epsilonOf("pld", q, sigma, t, delta, 1e-3).epsilon);
+  const svg = linePlot({
+    series: [
+      { name: "RDP (improved conversion)", x: xs, y: rdp, style: "both" },
+      { name: "PLD (grid 1e-3)", x: xs, y: pld, style: "both", dashed: true },
+    ],
+    title: `DP-SGD privacy: q = ${Number(q.toPrecision(4))}, sigma = ${sigma}, delta = ${delta}`,
+    xLabel: "steps",
+    yLabel: "epsilon",
+    logX: true,
+  });
+  await savePlot(file, svg);
+}
 
 /** Registers `dpkit epsilon` on the program. */
-export function register(_program: Command): void {
-  // Filled in by the area that owns this command.
+export function register(program: Command): void {
+  const cmd = program
+    .command("epsilon")
+    .description("epsilon spent by DP-SGD with Poisson sampling (RDP or PLD accountant)")
+    .option("--noise-multiplier <s>", "noise standard deviation / clipping norm (> 0)")
+    .option("--delta <d>", "target delta in (0, 1)");
+  addTrainingOptions(cmd)
+    .option("--plot <file>", "draw epsilon against steps (RDP and PLD) to an .svg or .png file")
+    .action(async (o: TrainingOptionsRaw & { noiseMultiplier?: string; delta?: string; accountant?: string; discretization?: string; json?: boolean; plot?: string }) => {
+      const training = resolveTraining(o);
+      const sigma = requirePositive("--noise-multiplier", parseNumberOption("noise-multiplier", o.noiseMultiplier));
+      const delta = requireOpenProbability("--delta", parseNumberOption("delta", o.delta));
+      const kind = parseAccountant(o.accountant);
+      const d = o.discretization === undefined ? undefined : requirePositive("--discretization", parseNumberOption("discretization", o.discretization));
+      const r = epsilonOf(kind, training.samplingRate, sigma, training.steps, delta, d);
+      if (o.plot !== undefined) await writePlot(o.plot, training.samplingRate, sigma, training.steps, delta);
+      if (o.json) {
+        printJson({
+          epsilon: r.epsilon,
+          delta,
+          accountant: kind,
+          ...(kind === "rdp" ? { order: r.order, orderAtEdgeOfGrid: r.atEdge } : { valueDiscretizationInterval: d ?? 1e-4 }),
+          samplingRate: training.samplingRate,
+          noiseMultiplier: sigma,
+          steps: training.steps,
+          ...(training.datasetSize !== undefined ? { datasetSize: training.datasetSize, batchSize: training.batchSize, epochs: training.epochs } : {}),
+          sampling: "poisson",
+          ...(o.plot !== undefined ? { plot: o.plot } : {}),
+        });
+        return;
+      }
+      const rows: (string | number)[][] = [
+        ["epsilon", r.epsilon],
+        ["delta", delta],
+        ["accountant", kind === "rdp" ? "rdp (improved conversion)" : `pld (grid ${d ?? 1e-4})`],
+      ];
+      if (kind === "rdp") rows.push(["optimal order", r.order as number]);
+      rows.push(["sampling rate", training.samplingRate], ["noise multiplier", sigma], ["steps", training.steps]);
+      if (training.epochs !== undefined) rows.push(["epochs", training.epochs]);
+      process.stdout.write(renderTable(["", "value"], rows, 6));
+      process.stdout.write("Assumes Poisson sampling (each example joins each batch independently with probability q).\n");
+      if (r.atEdge) process.stdout.write("Warning: the optimal order is at the edge of the order grid; epsilon may be loose.\n");
+      if (o.plot !== undefined) process.stdout.write(`Plot written to ${o.plot}\n`);
+    });
 }

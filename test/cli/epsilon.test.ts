@@ -1,0 +1,95 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { main } from "../../src/cli/main.js";
+import { runCli } from "../helpers/cli.js";
+
+/** Runs the CLI in-process (fast), capturing stderr. */
+async function runInProcess(args: string[]): Promise<{ code: number; stderr: string }> {
+  let stderr = "";
+  const spyErr = vi.spyOn(process.stderr, "write").mockImplementation((chunk: unknown) => {
+    stderr += String(chunk);
+    return true;
+  });
+  const spyOut = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+  try {
+    const code = await main(["node", "dpkit", ...args]);
+    return { code, stderr };
+  } finally {
+    spyErr.mockRestore();
+    spyOut.mockRestore();
+  }
+}
+
+const dir = mkdtempSync(path.join(tmpdir(), "dpkit-eps-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("dpkit epsilon", () => {
+  it("--json: the MNIST tutorial setting from the epochs form (rdp, with the order)", () => {
+    const r = runCli(["epsilon", "--dataset-size", "60000", "--batch-size", "256", "--epochs", "60", "--noise-multiplier", "1.1", "--delta", "1e-5", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const o = JSON.parse(r.stdout);
+    expect(o.accountant).toBe("rdp");
+    expect(o.steps).toBe(14063);
+    expect(o.samplingRate).toBe(256 / 60000);
+    expect(o.epsilon).toBeCloseTo(2.596655529521983, 6);
+    expect(o.order).toBe(8.1);
+    expect(o.delta).toBe(1e-5);
+  });
+
+  it("--accountant pld --json and the default table; --plot writes an SVG", () => {
+    const file = path.join(dir, "eps.svg");
+    const r = runCli(["epsilon", "--sampling-rate", "0.01", "--steps", "200", "--noise-multiplier", "1.1", "--delta", "1e-5", "--accountant", "pld", "--json", "--plot", file]);
+    expect(r.code, r.stderr).toBe(0);
+    const o = JSON.parse(r.stdout);
+    expect(o.accountant).toBe("pld");
+    expect(o.epsilon).toBeGreaterThan(0);
+    expect(readFileSync(file, "utf8")).toContain("<svg");
+    const t = runCli(["epsilon", "--sampling-rate", "0.01", "--steps", "200", "--noise-multiplier", "1.1", "--delta", "1e-5"]);
+    expect(t.code).toBe(0);
+    expect(t.stdout).toMatch(/epsilon/);
+    expect(t.stdout).toMatch(/optimal order/);
+    expect(t.stdout).toMatch(/Poisson/);
+  });
+
+  it("bad input: exit non-zero with one line naming the option", async () => {
+    const cases: [string[], RegExp][] = [
+      [["--sampling-rate", "1.5", "--steps", "10", "--noise-multiplier", "1", "--delta", "1e-5"], /--sampling-rate/],
+      [["--sampling-rate", "0.1", "--steps", "10.5", "--noise-multiplier", "1", "--delta", "1e-5"], /--steps/],
+      [["--sampling-rate", "0.1", "--steps", "10", "--noise-multiplier", "0", "--delta", "1e-5"], /--noise-multiplier/],
+      [["--sampling-rate", "0.1", "--steps", "10", "--noise-multiplier", "NaN", "--delta", "1e-5"], /noise-multiplier/],
+      [["--sampling-rate", "0.1", "--steps", "10", "--noise-multiplier", "1", "--delta", "1"], /--delta/],
+      [["--sampling-rate", "0.1", "--steps", "10", "--noise-multiplier", "1", "--delta", "1e-5", "--accountant", "moments"], /--accountant/],
+      [["--sampling-rate", "0.1", "--steps", "10", "--dataset-size", "100", "--noise-multiplier", "1", "--delta", "1e-5"], /either/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await runInProcess(["epsilon", ...args]);
+      expect(r.code, args.join(" ")).not.toBe(0);
+      expect(r.stderr.trim().split("\n"), args.join(" ")).toHaveLength(1);
+      expect(r.stderr).toMatch(re);
+    }
+    // and in a real process: exit code 2, one line, no stack trace
+    const real = runCli(["epsilon", "--sampling-rate", "-0.5", "--steps", "10", "--noise-multiplier", "1", "--delta", "1e-5"]);
+    expect(real.code).toBe(2);
+    expect(real.stderr.trim().split("\n")).toHaveLength(1);
+    expect(real.stderr).toMatch(/--sampling-rate/);
+  });
+});
+
+describe("dpkit calibrate", () => {
+  it("--json prints the noise multiplier and the epsilon it achieves (never above the target)", () => {
+    const r = runCli(["calibrate", "--target-epsilon", "3", "--dataset-size", "60000", "--batch-size", "256", "--epochs", "60", "--delta", "1e-5", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const o = JSON.parse(r.stdout);
+    expect(o.noiseMultiplier).toBeCloseTo(1.0140210473997429, 5);
+    expect(o.epsilon).toBeLessThanOrEqual(3);
+    expect(o.epsilon).toBeGreaterThan(2.999);
+  });
+
+  it("rejects a bad target naming the option", async () => {
+    const bad = await runInProcess(["calibrate", "--target-epsilon", "-1", "--sampling-rate", "0.01", "--steps", "10", "--delta", "1e-5"]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--target-epsilon/);
+  });
+});
