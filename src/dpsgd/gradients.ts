@@ -1,0 +1,345 @@
+/**
+ * `dpGradients`: the private replacement for `tf.variableGrads` in a custom training loop, and
+ * `dpApplyGradients` / {@link DpOptimizer}, which refuse gradients that did not come from it.
+ *
+ * One call: per-example clipped sum from the engine (in physical chunks if asked, for large
+ * logical batches), Gaussian noise from dpkit's secure sampler added to the sum, division by the
+ * expected batch size. See ./privatize.ts for the arithmetic.
+ *
+ * @see Abadi et al., "Deep Learning with Differential Privacy", CCS 2016, https://arxiv.org/abs/1607.00133
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { DpError, requireNonNegative, requirePositive, requirePositiveInteger, requireProbability } from "../errors.js";
+import { gaussianEvent, nonPrivateEvent, poissonSampledEvent, type DpEvent } from "../accounting/events.js";
+import type { Rng } from "../random/rng.js";
+import { checkModelSupported, clippedGradients, type PerExampleLoss } from "./engine/index.js";
+import { privatizeClippedSum } from "./privatize.js";
+
+/** Options for {@link dpGradients}. */
+export interface DpGradientsOptions {
+  /** The model whose trainable weights get gradients (a `tf.Sequential` or functional model). */
+  model: tf.LayersModel;
+  /** Per-example loss: a name or `(yTrue, yPred) => Tensor1D` of per-example losses. */
+  loss: PerExampleLoss;
+  /** The batch's inputs, first axis = examples (may hold 0 examples). */
+  x: tf.Tensor;
+  /** The batch's targets, first axis = examples. */
+  y: tf.Tensor;
+  /** Per-example L2 clip bound C; > 0. */
+  l2NormClip: number;
+  /** Noise standard deviation divided by C; >= 0. 0 gives no privacy (event `nonPrivate`). */
+  noiseMultiplier: number;
+  /** The expected batch size q·N used for normalisation (not the realised batch size); > 0. */
+  expectedBatchSize: number;
+  /**
+   * The Poisson sampling rate q with which this batch was drawn, if it was: the returned event
+   * is then `poissonSampled(q, gaussian(σ))`; otherwise the unamplified `gaussian(σ)`.
+   */
+  samplingProbability?: number;
+  /** Process the batch in chunks of at most this many examples (virtual steps); default: all at once. */
+  maxPhysicalBatchSize?: number;
+  /** Engine strategy (see the engine's documentation); default "auto". */
+  strategy?: "auto" | "ghost" | "materialize" | "naive";
+  /** Randomness source; defaults to the secure source. A seeded Rng is insecure (tests only). */
+  rng?: Rng;
+}
+
+/** What {@link dpGradients} returns. Pass it whole to {@link dpApplyGradients} or a {@link DpOptimizer}. */
+export interface DpGradientsResult {
+  /** Privatised average gradients, keyed like `tf.variableGrads` (variable names). Owned by the caller until applied. */
+  readonly grads: tf.NamedTensorMap;
+  /** Each example's gradient norm before clipping (not private: do not release). */
+  readonly norms: Float32Array;
+  /** What this step spent. */
+  readonly event: DpEvent;
+  /** Mean loss over the realised batch (not private: for monitoring only; NaN for an empty batch). */
+  readonly lossValue: number;
+  /** Realised batch size (not private). */
+  readonly batchSize: number;
+}
+
+/** Gradient results produced by this module and not yet applied. */
+const issued = new WeakSet<object>();
+/** Results already applied (a second application is refused). */
+const consumed = new WeakSet<object>();
+
+/** Whether `value` is a {@link DpGradientsResult} produced by dpkit and not yet applied. @internal */
+export function isIssuedDpGradients(value: unknown): value is DpGradientsResult {
+  return typeof value === "object" && value !== null && issued.has(value) && !consumed.has(value);
+}
+
+/** A clipped sum (not yet noised) of a batch, in double-checked named Float32Arrays. @internal */
+export interface ClippedSumParts {
+  names: string[];
+  shapes: number[][];
+  sums: Float32Array[];
+  norms: Float32Array;
+  lossSum: number;
+  batchSize: number;
+}
+
+function trainableVariables(model: tf.LayersModel): { name: string; shape: number[] }[] {
+  return model.trainableWeights.map((w) => ({ name: (w.read() as tf.Variable).name, shape: w.shape.slice() as number[] }));
+}
+
+/**
+ * Runs the engine over a batch (in chunks of `maxPhysicalBatchSize`) and returns the clipped sum
+ * as flat arrays. An empty batch yields zeros. @internal
+ */
+export function computeClippedSum(o: {
+  model: tf.LayersModel;
+  loss: PerExampleLoss;
+  x: tf.Tensor;
+  y: tf.Tensor;
+  l2NormClip: number;
+  maxPhysicalBatchSize?: number;
+  strategy?: "auto" | "ghost" | "materialize" | "naive";
+}): ClippedSumParts {
+  const vars = trainableVariables(o.model);
+  if (vars.length === 0) {
+    throw new DpError("invalid_parameter", "`model` has no trainable weights: there is nothing to train privately.", "model");
+  }
+  const names = vars.map((v) => v.name);
+  const shapes = vars.map((v) => v.shape);
+  const sums = shapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
+  const n = o.x.shape[0] ?? 0;
+  if ((o.y.shape[0] ?? 0) !== n) {
+    throw new DpError("invalid_parameter", `\`x\` and \`y\` must hold the same number of examples. Found ${n} and ${o.y.shape[0]}.`, "y");
+  }
+  const chunk = o.maxPhysicalBatchSize === undefined ? Math.max(1, n) : requirePositiveInteger("maxPhysicalBatchSize", o.maxPhysicalBatchSize);
+  const norms = new Float32Array(n);
+  let lossSum = 0;
+  for (let start = 0; start < n; start += chunk) {
+    const size = Math.min(chunk, n - start);
+    const whole = start === 0 && size === n;
+    const xs = whole ? o.x : o.x.slice(start, size);
+    const ys = whole ? o.y : o.y.slice(start, size);
+    try {
+      const r = clippedGradients({ model: o.model, x: xs, y: ys, loss: o.loss, l2NormClip: o.l2NormClip, strategy: o.strategy });
+      try {
+        for (let k = 0; k < names.length; k++) {
+          const t = r.clippedSum[names[k]];
+          if (!t) throw new DpError("invalid_state", `The engine returned no gradient for trainable variable "${names[k]}".`, "model");
+          const data = t.dataSync();
+          const s = sums[k];
+          for (let i = 0; i < s.length; i++) s[i] += data[i];
+        }
+      } finally {
+        tf.dispose(r.clippedSum);
+      }
+      norms.set(r.norms.subarray(0, size), start);
+      lossSum += r.lossValue * size;
+    } finally {
+      if (!whole) tf.dispose([xs, ys]);
+    }
+  }
+  return { names, shapes, sums, norms, lossSum, batchSize: n };
+}
+
+/**
+ * Adds noise to a clipped sum (all variables as one vector, so the noise is exactly spherical
+ * over the whole model) and divides by the expected batch size; returns tensors. @internal
+ */
+export function privatizeParts(
+  parts: ClippedSumParts,
+  o: { l2NormClip: number; noiseMultiplier: number; expectedBatchSize: number; rng?: Rng },
+): tf.NamedTensorMap {
+  const total = parts.sums.reduce((a, s) => a + s.length, 0);
+  const flat = new Float32Array(total);
+  let off = 0;
+  for (const s of parts.sums) {
+    flat.set(s, off);
+    off += s.length;
+  }
+  const noisy = privatizeClippedSum({
+    clippedSum: flat,
+    l2NormClip: o.l2NormClip,
+    noiseMultiplier: o.noiseMultiplier,
+    expectedBatchSize: o.expectedBatchSize,
+    rng: o.rng,
+  });
+  const grads: tf.NamedTensorMap = {};
+  off = 0;
+  for (let k = 0; k < parts.names.length; k++) {
+    const len = parts.sums[k].length;
+    grads[parts.names[k]] = tf.tensor(noisy.subarray(off, off + len), parts.shapes[k], "float32");
+    off += len;
+  }
+  return grads;
+}
+
+/** The event of one step with noise multiplier σ on a batch Poisson-sampled at rate q (if known). @internal */
+export function stepEvent(noiseMultiplier: number, samplingProbability?: number): DpEvent {
+  if (noiseMultiplier === 0) return nonPrivateEvent();
+  const g = gaussianEvent(noiseMultiplier);
+  return samplingProbability === undefined ? g : poissonSampledEvent(samplingProbability, g);
+}
+
+/** Marks a result as produced by dpkit. @internal */
+export function issueDpGradients(result: DpGradientsResult): DpGradientsResult {
+  issued.add(result);
+  return Object.freeze(result);
+}
+
+/**
+ * Private gradients for one step of a custom training loop: the drop-in replacement for
+ * `tf.variableGrads(() => loss)`.
+ *
+ * @remarks
+ * Each example's gradient is clipped to L2 norm `l2NormClip` (non-finite gradients are zeroed),
+ * the clipped gradients are summed, Gaussian noise of standard deviation
+ * `noiseMultiplier · l2NormClip` from dpkit's secure sampler is added to the sum (one spherical
+ * draw over all variables), and the result is divided by `expectedBatchSize`.
+ *
+ * Guarantee: if the batch is a Poisson sample of rate q from the training set (see
+ * {@link poissonSampleIndices}) the step is the Poisson-subsampled Gaussian mechanism under
+ * add/remove-one-example neighbours, described by `event` (pass `samplingProbability` to get
+ * the amplified event). With `noiseMultiplier: 0` the result is exactly the mean over the
+ * expected batch size of the clipped per-example gradients, and the event is `nonPrivate`.
+ *
+ * The returned gradients are branded: only {@link dpApplyGradients} / {@link DpOptimizer}
+ * apply them, once. `norms`, `lossValue` and `batchSize` are not private.
+ *
+ * @param options - model, per-example loss, batch, clip bound, noise multiplier, expected batch size
+ * @returns privatised gradients keyed like `tf.variableGrads`, per-example norms and the step's event
+ * @throws {@link DpError} `invalid_parameter` for `noiseMultiplier < 0`, `l2NormClip <= 0`,
+ *   `expectedBatchSize <= 0`, mismatched `x`/`y`, a model with no trainable weights;
+ *   `unsupported_layer` for a layer the engine cannot handle (e.g. BatchNormalization)
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { dpGradients, dpApplyGradients } from "dpkit/dpsgd";
+ * const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: "softmax" })] });
+ * const optimizer = tf.train.sgd(0.1);
+ * const x = tf.randomNormal([8, 4]); // your batch
+ * const y = tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1], "int32");
+ * const step = dpGradients({ model, loss: "sparseCategoricalCrossentropy", x, y, l2NormClip: 1, noiseMultiplier: 1.1, expectedBatchSize: 8 });
+ * dpApplyGradients(optimizer, step);
+ * ```
+ * @see https://arxiv.org/abs/1607.00133
+ */
+export function dpGradients(options: DpGradientsOptions): DpGradientsResult {
+  const l2NormClip = requirePositive("l2NormClip", options.l2NormClip);
+  const noiseMultiplier = requireNonNegative("noiseMultiplier", options.noiseMultiplier);
+  const expectedBatchSize = requirePositive("expectedBatchSize", options.expectedBatchSize);
+  const q = options.samplingProbability === undefined ? undefined : requireProbability("samplingProbability", options.samplingProbability);
+  checkModelSupported(options.model);
+  const parts = computeClippedSum({ ...options, l2NormClip });
+  const grads = privatizeParts(parts, { l2NormClip, noiseMultiplier, expectedBatchSize, rng: options.rng });
+  return issueDpGradients({
+    grads,
+    norms: parts.norms,
+    event: stepEvent(noiseMultiplier, q),
+    lossValue: parts.batchSize > 0 ? parts.lossSum / parts.batchSize : NaN,
+    batchSize: parts.batchSize,
+  });
+}
+
+/** Something that composes events (e.g. `RdpAccountant`). */
+export interface EventSink {
+  /** Records that `event` happened `count` times (default 1). */
+  compose(event: DpEvent, count?: number): unknown;
+}
+
+function refuseForeign(value: unknown): never {
+  if (typeof value === "object" && value !== null && consumed.has(value)) {
+    throw new DpError("invalid_state", "These DP gradients were already applied (their tensors are disposed); compute new ones with dpGradients().", "gradients");
+  }
+  throw new DpError(
+    "invalid_state",
+    "Refusing to apply gradients that dpkit did not privatise: pass the whole object returned by dpGradients() (plain tf.variableGrads output carries no privacy).",
+    "gradients",
+  );
+}
+
+/**
+ * Applies private gradients with any tfjs optimizer (SGD, momentum, Adam, ...), then disposes
+ * them; records the step's event in `accountant` if given.
+ *
+ * @remarks
+ * Refuses anything not produced by {@link dpGradients} (a plain `NamedTensorMap`, a copy, a
+ * result already applied): the optimiser only ever steps on clipped, noised gradients. The
+ * optimizer's update is post-processing and spends nothing further.
+ *
+ * @param optimizer - any `tf.Optimizer`
+ * @param gradients - the object returned by {@link dpGradients}
+ * @param accountant - optional: receives `gradients.event`
+ * @throws {@link DpError} `invalid_state` for foreign or already-applied gradients
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { dpGradients, dpApplyGradients } from "dpkit/dpsgd";
+ * const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 1 })] });
+ * const step = dpGradients({ model, loss: "meanSquaredError", x: tf.ones([4, 2]), y: tf.ones([4, 1]), l2NormClip: 1, noiseMultiplier: 1, expectedBatchSize: 4 });
+ * dpApplyGradients(tf.train.adam(1e-3), step);
+ * ```
+ */
+export function dpApplyGradients(optimizer: tf.Optimizer, gradients: DpGradientsResult, accountant?: EventSink): void {
+  if (!isIssuedDpGradients(gradients)) refuseForeign(gradients);
+  consumed.add(gradients);
+  try {
+    optimizer.applyGradients(gradients.grads);
+  } finally {
+    tf.dispose(gradients.grads);
+  }
+  if (accountant) accountant.compose(gradients.event);
+}
+
+/** Options for {@link DpOptimizer}. */
+export interface DpOptimizerOptions {
+  /** Any tfjs optimizer; it only ever sees privatised gradients. */
+  optimizer: tf.Optimizer;
+  /** Receives every step's event (e.g. a `RdpAccountant`). */
+  accountant?: EventSink;
+}
+
+/**
+ * A tfjs optimizer wrapper that steps only on gradients from {@link dpGradients} and records
+ * each step's event in an accountant.
+ *
+ * @remarks
+ * The guarantee is that of the composed events (see {@link dpGradients}); the wrapper makes it
+ * impossible to step on unclipped or unnoised gradients by mistake.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { DpOptimizer, dpGradients } from "dpkit/dpsgd";
+ * const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 1 })] });
+ * const opt = new DpOptimizer({ optimizer: tf.train.momentum(0.1, 0.9) });
+ * opt.applyGradients(dpGradients({ model, loss: "meanSquaredError", x: tf.ones([4, 2]), y: tf.ones([4, 1]), l2NormClip: 1, noiseMultiplier: 1, expectedBatchSize: 4 }));
+ * console.log(opt.steps); // 1
+ * ```
+ */
+export class DpOptimizer {
+  /** The wrapped tfjs optimizer. */
+  readonly optimizer: tf.Optimizer;
+  /** The accountant that receives each step's event, if any. */
+  readonly accountant: EventSink | undefined;
+  private stepCount = 0;
+
+  /** @param options - the tfjs optimizer and an optional accountant */
+  constructor(options: DpOptimizerOptions) {
+    if (!(options?.optimizer instanceof tf.Optimizer)) {
+      throw new DpError("invalid_parameter", "`optimizer` must be a tf.Optimizer (e.g. tf.train.sgd(0.1)).", "optimizer");
+    }
+    this.optimizer = options.optimizer;
+    this.accountant = options.accountant;
+  }
+
+  /** Number of steps applied. */
+  get steps(): number {
+    return this.stepCount;
+  }
+
+  /**
+   * Applies one step of private gradients and composes its event.
+   * @param gradients - the object returned by {@link dpGradients}
+   * @throws {@link DpError} `invalid_state` for foreign or already-applied gradients
+   */
+  applyGradients(gradients: DpGradientsResult): void {
+    dpApplyGradients(this.optimizer, gradients, this.accountant);
+    this.stepCount++;
+  }
+}
