@@ -32,23 +32,26 @@ function isModel(layer: unknown): layer is tf.LayersModel {
 function chainLayers(model: tf.LayersModel): tf.layers.Layer[] | undefined {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) return undefined;
   const out: tf.layers.Layer[] = [];
-  let previous: tf.layers.Layer | undefined;
+  // Layers the next layer may be connected to (a nested model, or its last layer, which is what
+  // tf.sequential connects to when a model is added as a layer).
+  let previous: tf.layers.Layer[] | undefined;
   for (const layer of model.layers) {
     const nodes = (layer as unknown as { inboundNodes: { inboundLayers: tf.layers.Layer[] }[] }).inboundNodes ?? [];
     const isInput = layer.getClassName() === "InputLayer";
     if (!isInput) {
       if (nodes.length !== 1) return undefined;
       const inbound = nodes[0].inboundLayers;
-      if (previous !== undefined && (inbound.length !== 1 || inbound[0] !== previous)) return undefined;
+      if (previous !== undefined && (inbound.length !== 1 || !previous.includes(inbound[0]))) return undefined;
     }
     if (isModel(layer)) {
       const inner = chainLayers(layer);
       if (!inner) return undefined;
       out.push(...inner);
-    } else if (!isInput) {
-      out.push(layer);
+      previous = inner.length ? [layer, inner[inner.length - 1]] : [layer];
+    } else {
+      if (!isInput) out.push(layer);
+      previous = [layer];
     }
-    previous = layer;
   }
   return out;
 }

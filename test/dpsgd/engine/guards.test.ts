@@ -106,6 +106,21 @@ describe("refusals happen before any work", () => {
     expect(cmp.sumError).toBeLessThan(1e-5);
   });
 
+  it("a Sequential nested in a Sequential is expanded and runs in the fast strategy", () => {
+    const inner = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: "tanh" }), tf.layers.dense({ units: 3, activation: "relu" })] });
+    const model = tf.sequential({ layers: [inner, tf.layers.dense({ units: 2, activation: "softmax" })] });
+    randomizeWeights(model);
+    const ref = referencePerExample(model, x, y, "sparseCategoricalCrossentropy");
+    const r = clippedGradients({ model, x: tf.randomNormal([2, 4], 0, 1, "float32", 1), y, loss: "sparseCategoricalCrossentropy", l2NormClip: 0.1 });
+    expect(Object.keys(r.clippedSum).length).toBe(6);
+    tf.dispose(r.clippedSum);
+    const r2 = clippedGradients({ model, x, y, loss: "sparseCategoricalCrossentropy", l2NormClip: 0.1 });
+    const cmp = compareWithReference(r2, ref, 0.1);
+    tf.dispose(r2.clippedSum);
+    expect(cmp.normError).toBeLessThan(1e-5);
+    expect(cmp.sumError).toBeLessThan(1e-5);
+  });
+
   it("bad parameters name the argument", () => {
     const model = mlp();
     expectDpError(() => clippedGradients({ model, x, y, loss: "sparseCategoricalCrossentropy", l2NormClip: 0 }), "invalid_parameter", /`l2NormClip` must be > 0/);
