@@ -1,10 +1,112 @@
 /**
- * `dpkit secagg` — not built yet (see the issue for this area).
+ * `dpkit secagg simulate`: runs one secure-aggregation round (Bonawitz et al. 2017, or SecAgg+
+ * with `--plus`) in process with random inputs and dropouts, checks the released sum against the
+ * plain sum of the survivors, and reports time and bytes.
  * @module
  */
 import type { Command } from "commander";
+import { DpError, requireInteger, requireProbability } from "../../errors.js";
+import { secAggMinimumThreshold, secAggPlusParameters, simulateSecAgg, SECAGG_DROP_STAGES, type SecAggDropStage } from "../../federated/secagg/index.js";
+import { SeededRng } from "../../random/index.js";
+import { parseNumberOption, printJson, renderTable } from "../output.js";
 
-/** Registers `dpkit secagg` on the program. */
-export function register(_program: Command): void {
-  // Filled in by the area that owns this command.
+interface SimulateOptions {
+  clients: string;
+  threshold?: string;
+  dimension: string;
+  dropout: string;
+  stage: string;
+  bits: string;
+  plus?: boolean;
+  degree?: string;
+  seed?: string;
+  json?: boolean;
+}
+
+/** Registers `dpkit secagg`. */
+export function register(program: Command): void {
+  const secagg = program.command("secagg").description("secure aggregation: the server learns only the sum of client updates");
+  secagg
+    .command("simulate")
+    .description("run one secure-aggregation round in process and check the released sum")
+    .option("--clients <n>", "number of clients", "10")
+    .option("--threshold <t>", "shares needed to unmask (default: a majority of each client's share holders)")
+    .option("--dimension <d>", "entries per input vector", "1000")
+    .option("--dropout <f>", "fraction of clients that drop out", "0")
+    .option("--stage <name>", `stage at which they drop: ${SECAGG_DROP_STAGES.join("|")}`, "maskedInput")
+    .option("--bits <k>", "arithmetic modulo 2^k (1..32)", "32")
+    .option("--plus", "SecAgg+ (Bell et al. 2020): a random k-regular neighbour graph instead of the complete graph")
+    .option("--degree <k>", "SecAgg+ degree (even); default chosen for the dropout rate")
+    .option("--seed <s>", "seeded (INSECURE, reproducible) randomness instead of the secure source")
+    .option("--json", "print one JSON object")
+    .action((opts: SimulateOptions) => {
+      const clients = requireInteger("clients", parseNumberOption("clients", opts.clients), { min: 2 });
+      const dimension = requireInteger("dimension", parseNumberOption("dimension", opts.dimension), { min: 1 });
+      const dropout = requireProbability("dropout", parseNumberOption("dropout", opts.dropout));
+      if (!(dropout < 1)) throw new DpError("invalid_parameter", `\`dropout\` must be < 1. Found ${dropout}.`, "dropout");
+      const modulusBits = requireInteger("bits", parseNumberOption("bits", opts.bits), { min: 1, max: 32 });
+      if (!(SECAGG_DROP_STAGES as readonly string[]).includes(opts.stage)) {
+        throw new DpError("invalid_parameter", `\`stage\` must be one of ${SECAGG_DROP_STAGES.map((s) => JSON.stringify(s)).join(", ")}. Found ${JSON.stringify(opts.stage)}.`, "stage");
+      }
+      let degree: number | undefined;
+      let threshold = opts.threshold !== undefined ? parseNumberOption("threshold", opts.threshold) : undefined;
+      if (opts.plus) {
+        if (opts.degree !== undefined) {
+          degree = requireInteger("degree", parseNumberOption("degree", opts.degree), { min: 2 });
+        } else {
+          const p = secAggPlusParameters({ clients, dropoutRate: Math.min(dropout, 0.49) });
+          degree = p.degree;
+          threshold ??= p.threshold;
+        }
+        threshold ??= secAggMinimumThreshold(Math.min(degree + 1, clients));
+      }
+      threshold ??= secAggMinimumThreshold(clients);
+      const rng = opts.seed !== undefined ? new SeededRng(requireInteger("seed", parseNumberOption("seed", opts.seed))) : undefined;
+      const r = simulateSecAgg({
+        clients,
+        threshold,
+        dimension,
+        modulusBits,
+        degree,
+        dropoutRate: dropout,
+        dropStage: opts.stage as SecAggDropStage,
+        rng,
+      });
+      const dropped = r.dropped[opts.stage as SecAggDropStage].length;
+      const summary = {
+        protocol: opts.plus && r.degree < clients - 1 ? "secagg+" : "bonawitz2017",
+        clients,
+        threshold,
+        degree: r.degree,
+        dimension,
+        modulusBits,
+        dropStage: opts.stage,
+        dropped,
+        survivors: r.survivors.length,
+        aborted: r.sum === null,
+        abortReason: r.abortReason ?? null,
+        exact: r.exact,
+        serverMs: r.serverMs,
+        clientMsMean: r.clientMsMean,
+        clientMsMax: r.clientMsMax,
+        clientUploadBytes: r.clientUploadBytes,
+        clientDownloadBytes: r.clientDownloadBytes,
+        seeded: rng !== undefined,
+      };
+      if (r.sum !== null && !r.exact) process.exitCode = 1;
+      if (opts.json) {
+        printJson(summary);
+        return;
+      }
+      process.stdout.write(
+        `Secure aggregation (${summary.protocol === "secagg+" ? "SecAgg+, Bell et al. 2020" : "Bonawitz et al. 2017"}): ${clients} clients, threshold ${threshold}, degree ${r.degree}, ${dimension} entries mod 2^${modulusBits}${rng ? " (seeded: NOT secure)" : ""}\n\n`,
+      );
+      process.stdout.write(
+        renderTable(
+          ["dropped", "at stage", "survivors", "released", "exact", "server ms", "client ms (mean)", "upload B/client", "download B/client"],
+          [[dropped, opts.stage, r.survivors.length, r.sum ? "sum" : "nothing", r.sum ? r.exact : "-", r.serverMs, r.clientMsMean, Math.round(r.clientUploadBytes), Math.round(r.clientDownloadBytes)]],
+        ),
+      );
+      if (r.abortReason) process.stdout.write(`\naborted: ${r.abortReason}\n`);
+    });
 }
