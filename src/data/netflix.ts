@@ -443,3 +443,57 @@ export function ratingsTableStatistics(table: RatingsTable): RatingsTableStatist
     bytes: rowPtr.byteLength + movies.byteLength + ratings.byteLength + days.byteLength,
   };
 }
+
+/** One line of {@link compareWithNetflixPrize}. */
+export interface StatisticComparison {
+  statistic: string;
+  /** The published value, scaled to the table's size where it scales. */
+  published: number | string;
+  generated: number;
+  /** The tolerance, in words. */
+  tolerance: string;
+  ok: boolean;
+}
+
+/**
+ * Compares a table's statistics with the published Netflix Prize statistics, scaled by the
+ * table's share of the 480,189 users, within the tolerances stated in docs/linkage.md.
+ * Statistics that only make sense at (nearly) full scale — the least-rated title — are checked
+ * when the table has at least half the users.
+ * @param stats - from {@link ratingsTableStatistics}
+ * @returns one line per statistic with `ok`
+ * @example
+ * ```ts
+ * import { compareWithNetflixPrize, generateNetflixLike, ratingsTableStatistics } from "dpkit/attacks";
+ * const rows = compareWithNetflixPrize(ratingsTableStatistics(generateNetflixLike({ users: 20000 })));
+ * console.log(rows.every((r) => r.ok));
+ * ```
+ */
+export function compareWithNetflixPrize(stats: RatingsTableStatistics): StatisticComparison[] {
+  const P = NETFLIX_PRIZE_STATISTICS;
+  const scale = stats.users / P.users;
+  const rel = (x: number, target: number, tol: number): boolean => Math.abs(x - target) <= tol * target;
+  const rows: StatisticComparison[] = [];
+  const add = (statistic: string, published: number | string, generated: number, tolerance: string, ok: boolean): void => {
+    rows.push({ statistic, published, generated, tolerance, ok });
+  };
+  add("movies", P.movies, stats.movies, "exact", stats.movies === P.movies);
+  add("ratings per user, mean", P.meanRatingsPerUser, stats.meanRatingsPerUser, "±5%", rel(stats.meanRatingsPerUser, P.meanRatingsPerUser, 0.05));
+  add("ratings (scaled)", P.ratings * scale, stats.ratings, "±5%", rel(stats.ratings, P.ratings * scale, 0.05));
+  const one = P.usersWithOneRating / P.users;
+  add("share of users with 1 rating", one, stats.usersWithOneRating / stats.users, "±0.1 points", Math.abs(stats.usersWithOneRating / stats.users - one) <= 0.001);
+  const lt10 = P.usersWithFewerThanTenRatings / P.users;
+  add("share of users with < 10 ratings", lt10, stats.usersWithFewerThanTenRatings / stats.users, "±0.5 points", Math.abs(stats.usersWithFewerThanTenRatings / stats.users - lt10) <= 0.005);
+  add("ratings per user, max", P.maxRatingsPerUser, stats.maxRatingsPerUser, "≤ published", stats.maxRatingsPerUser <= P.maxRatingsPerUser);
+  add("ratings per movie, mean (scaled)", P.meanRatingsPerMovie * scale, stats.meanRatingsPerMovie, "±5%", rel(stats.meanRatingsPerMovie, P.meanRatingsPerMovie * scale, 0.05));
+  add("ratings of the most-rated movie (scaled)", P.maxRatingsPerMovie * scale, stats.maxRatingsPerMovie, "±15%", rel(stats.maxRatingsPerMovie, P.maxRatingsPerMovie * scale, 0.15));
+  if (scale >= 0.5) {
+    add("ratings of the least-rated movie", P.minRatingsPerMovie, stats.minRatingsPerMovie, "≤ 30 (\"a few\")", stats.minRatingsPerMovie <= 30);
+  }
+  add("mean rating", P.meanRating, stats.meanRating, "±0.05", Math.abs(stats.meanRating - P.meanRating) <= 0.05);
+  add("share of ratings in 2004–2005", "most", stats.shareIn2004And2005, "in [0.6, 0.9]", stats.shareIn2004And2005 >= 0.6 && stats.shareIn2004And2005 <= 0.9);
+  const years = [1999, 2000, 2001, 2002, 2003, 2004, 2005].map((y) => stats.ratingsPerYear[String(y)]);
+  const growing = years.every((v, i) => i === 0 || v > years[i - 1]);
+  add("ratings per year grow every year 1999–2005", "growth", growing ? 1 : 0, "strictly increasing", growing);
+  return rows;
+}
