@@ -36,6 +36,8 @@ function composePairs(a: PrivacyLossPair, b: PrivacyLossPair): PrivacyLossPair {
 }
 
 function selfComposePair(a: PrivacyLossPair, times: number): PrivacyLossPair {
+  // Two separate FFTs: packing both pmfs into one complex FFT is ~20% faster but its separation
+  // error, raised to the power `times`, moved the MNIST epsilon by 4e-8; accuracy wins.
   return { remove: a.remove.selfCompose(times), add: a.add === null ? null : a.add.selfCompose(times) };
 }
 

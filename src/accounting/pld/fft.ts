@@ -154,3 +154,4 @@ export function selfConvolveWindow(x: Float64Array, times: number, lower: number
   for (let i = 0; i < windowLength; i++) out[i] = re[(i + shift) % n] / n;
   return out;
 }
+
