@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DpError, SeededRng } from "../../src/index.js";
+import { DpError, SeededRng, randomizedResponseEvent } from "../../src/index.js";
 import {
   binaryRandomizedResponse,
   kRandomizedResponse,
@@ -57,5 +57,28 @@ describe("randomized response parameters", () => {
     // With every report = 0, the estimate for 0 is (n - n q)/(p - q) / n.
     const e2 = rr.estimateFrequencies(new Array(10).fill(0));
     expect(e2.frequencies[0]).toBeCloseTo((1 - rr.otherProbability) / (rr.keepProbability - rr.otherProbability), 12);
+  });
+});
+
+describe("the accountant's view of the events", () => {
+  it("the PLD accountant (replace-one) gives each randomizer's stated epsilon (delta -> 0)", async () => {
+    const { PldAccountant } = await import("../../src/accounting/index.js");
+    const cases = [
+      binaryRandomizedResponse({ epsilon: 1 }),
+      kRandomizedResponse({ epsilon: 2, k: 5 }),
+      kRandomizedResponse({ epsilon: 0.3, k: 100 }),
+    ];
+    for (const rr of cases) {
+      const acc = new PldAccountant({ neighboringRelation: "replaceOne", valueDiscretizationInterval: 1e-5 });
+      acc.compose(rr.event);
+      const eps = acc.getEpsilon(1e-12); // delta = 0 is refused; at 1e-12 RR loses < 1e-11 of its epsilon
+      // Pessimistic discretisation: at most one grid step above the exact value, never below.
+      expect(eps).toBeGreaterThanOrEqual(rr.epsilon - 1e-9);
+      expect(eps).toBeLessThanOrEqual(rr.epsilon + 2e-5);
+      // Negative control: an event with a different noise parameter is told apart.
+      const other = new PldAccountant({ neighboringRelation: "replaceOne", valueDiscretizationInterval: 1e-5 });
+      other.compose(randomizedResponseEvent(rr.event.noiseParameter * 0.99, rr.event.numBuckets));
+      expect(other.getEpsilon(1e-12)).toBeGreaterThan(rr.epsilon + 1e-3);
+    }
   });
 });
