@@ -187,6 +187,24 @@ describe("vector Gaussian noise (fillGaussian) is N(0, sigma²)", () => {
     expect(allClean(s)).toBe(true);
     expect(binnedNormal(s, 2.6).pass).toBe(false); // negative control
   });
+  it("the tail beyond the ziggurat's base layer (3.65 sigma) has the right mass (2M draws)", () => {
+    const n = 2_000_000;
+    const s = fillGaussian(new Float64Array(n), 1, new SeededRng(504));
+    const tail = (samples: Float64Array, z: number) => samples.filter((x) => Math.abs(x) > z).length;
+    for (const z of [3, 3.7, 4.2]) expect(wilsonContains(tail(s, z), n, 2 * standardNormalCdf(-z))).toBe(true);
+    // Negative control: a sampler that lost its tail (values clamped at 3.65) is caught.
+    const clipped = s.map((x) => Math.max(-3.65, Math.min(3.65, x)));
+    expect(wilsonContains(tail(clipped, 3.7), n, 2 * standardNormalCdf(-3.7))).toBe(false);
+    // Mean and variance
+    let m = 0;
+    let v = 0;
+    for (const x of s) {
+      m += x;
+      v += x * x;
+    }
+    expect(Math.abs(m / n)).toBeLessThan(6 / Math.sqrt(n));
+    expect(Math.abs(v / n - 1)).toBeLessThan(6 * Math.sqrt(2 / n));
+  });
   it("Float32Array and gaussianVector; tiny sigma never yields -0 in float32", () => {
     const s = fillGaussian(new Float32Array(N), 1, new SeededRng(501));
     expect(binnedNormal(s, 1).pass).toBe(true);
