@@ -97,3 +97,29 @@ export function hashRapporCandidates(candidates: readonly string[], params: Rapp
   });
   return { candidates: [...candidates], numCohorts: m, numHashes: h, numBits: k, bits };
 }
+
+/**
+ * The map of basic RAPPOR (no Bloom filter: candidate j is bit j in every cohort), for
+ * decoding reports of an encoder created with `basic: true`.
+ *
+ * @param candidates - at most k candidate names; candidate j is the value j
+ * @param params - RAPPOR parameters with `numHashes = 1`
+ * @returns the identity map
+ * @throws {@link DpError} `invalid_parameter` for more candidates than bits or h != 1
+ * @example
+ * ```ts
+ * import { basicRapporMap } from "dpkit/ldp";
+ * const map = basicRapporMap(["no", "yes"], { numBits: 2, numHashes: 1, numCohorts: 1, probPrr: 0.5, probIrr0: 0.25, probIrr1: 0.75 });
+ * ```
+ */
+export function basicRapporMap(candidates: readonly string[], params: RapporParams): RapporMap {
+  const { numBits: k, numHashes: h, numCohorts: m } = validateRapporParams(params);
+  if (h !== 1) throw new DpError("invalid_parameter", `\`numHashes\` must be 1 for basic RAPPOR. Found ${h}.`, "numHashes");
+  if (!Array.isArray(candidates) || candidates.length > k) {
+    throw new DpError("invalid_parameter", `\`candidates\` must be an array of at most k = ${k} names.`, "candidates");
+  }
+  if (new Set(candidates).size !== candidates.length) throw new DpError("invalid_parameter", "`candidates` has repeated names.", "candidates");
+  const bits = new Int32Array(candidates.length * m);
+  for (let j = 0; j < candidates.length; j++) for (let c = 0; c < m; c++) bits[j * m + c] = j;
+  return { candidates: [...candidates], numCohorts: m, numHashes: 1, numBits: k, bits };
+}

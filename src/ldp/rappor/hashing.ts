@@ -29,8 +29,19 @@ function toBytes(name: string, value: RapporValue): Uint8Array {
   throw new DpError("invalid_parameter", `\`${name}\` must be a string or a Uint8Array. Found ${typeof value}.`, name);
 }
 
-/** The 4-byte big-endian encoding of an unsigned 32-bit integer (Python's `struct.pack('>L', i)`). */
-export function bigEndian32(value: number): Uint8Array {
+/**
+ * The 4-byte big-endian encoding of an unsigned 32-bit integer (Python's `struct.pack('>L', i)`),
+ * used for the cohort prefix of the Bloom hash and for the Bloom filter in the PRR's HMAC.
+ * @param value - an integer in [0, 2^32)
+ * @returns 4 bytes, most significant first
+ * @throws {@link DpError} `invalid_parameter` outside [0, 2^32)
+ * @example
+ * ```ts
+ * import { rapporBigEndian32 } from "dpkit/ldp";
+ * rapporBigEndian32(258); // Uint8Array [0, 0, 1, 2]
+ * ```
+ */
+export function rapporBigEndian32(value: number): Uint8Array {
   const v = requireInteger("value", value, { min: 0, max: 0xffffffff });
   return new Uint8Array([(v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff]);
 }
@@ -57,7 +68,7 @@ export function rapporBloomBits(value: RapporValue, cohort: number, numHashes: n
   const k = requireInteger("numBits", numBits, { min: 1, max: 256 });
   const bytes = toBytes("value", value);
   const input = new Uint8Array(4 + bytes.length);
-  input.set(bigEndian32(cohort), 0);
+  input.set(rapporBigEndian32(cohort), 0);
   input.set(bytes, 4);
   const digest = md5(input);
   const out = new Array<number>(h);
@@ -116,7 +127,7 @@ export interface RapporPrrMasks {
 export function rapporPrrMasks(secret: RapporValue, bloom: number, probPrr: number, numBits: number): RapporPrrMasks {
   const k = requireInteger("numBits", numBits, { min: 1, max: 32 });
   const f = requireProbability("probPrr", probPrr);
-  const digest = hmac(sha256, toBytes("secret", secret), bigEndian32(bloom));
+  const digest = hmac(sha256, toBytes("secret", secret), rapporBigEndian32(bloom));
   const threshold128 = f * 128;
   let uniform = 0;
   let fMask = 0;

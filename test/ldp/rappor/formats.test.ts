@@ -95,3 +95,24 @@ describe("RAPPOR file formats", () => {
     expect(Array.from(sumRapporBits(parsed, small).bitSums)).toEqual(Array.from(sumRapporBits(rows, small).bitSums));
   });
 });
+
+describe("basic RAPPOR", () => {
+  it("one-hot reports decode against the identity map", async () => {
+    const { createRapporEncoder, basicRapporMap, decodeRappor } = await import("../../../src/ldp/index.js");
+    const params: RapporParams = { numBits: 4, numHashes: 1, numCohorts: 1, probPrr: 0.25, probIrr0: 0.25, probIrr1: 0.75 };
+    const rng = new SeededRng(9);
+    const truth = [6000, 3000, 1000, 0];
+    const reports = truth.flatMap((n, v) =>
+      Array.from({ length: n }, () => createRapporEncoder({ params, basic: true, rng }).encode(v)),
+    );
+    const map = basicRapporMap(["a", "b", "c", "d"], params);
+    const res = decodeRappor({ params, counts: sumRapporBits(reports, params), map, background: false });
+    const byName = new Map(res.detected.map((d) => [d.candidate, d]));
+    for (const [j, name] of ["a", "b", "c"].entries()) {
+      const d = byName.get(name)!;
+      expect(Math.abs(d.estimate - truth[j])).toBeLessThan(4 * d.standardError);
+    }
+    expect(byName.has("d")).toBe(false);
+    expect(() => basicRapporMap(["a", "b", "c", "d", "e"], params)).toThrow(/at most k = 4/);
+  });
+});

@@ -13,7 +13,7 @@
  */
 import { describe, expect, it } from "vitest";
 import {
-  bigEndian32,
+  rapporBigEndian32,
   parseRapporBitString,
   rapporBitString,
   rapporBloomBits,
@@ -57,6 +57,6 @@ describe("RAPPOR hashing test vectors (reference client)", () => {
     expect(parseRapporBitString("1" + "0".repeat(30) + "1", 32)).toBe(0x80000001);
     expect(() => parseRapporBitString("0101", 8)).toThrow(/8 bits/);
     expect(() => parseRapporBitString("0000010x", 8)).toThrow(/8 bits/);
-    expect(Array.from(bigEndian32(0x01020304))).toEqual([1, 2, 3, 4]);
+    expect(Array.from(rapporBigEndian32(0x01020304))).toEqual([1, 2, 3, 4]);
   });
 });
