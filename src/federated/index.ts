@@ -14,5 +14,7 @@ export * from "./fedavg.js";
 export * from "./simulated-clients.js";
 export * from "./partitions.js";
 export * from "./accounting.js";
+export * from "./example-level.js";
+export * from "./mnist-experiment.js";
 export * from "./compression/index.js";
 export * from "./secagg/index.js";

@@ -163,3 +163,10 @@ export function trainLocalUpdate(options: LocalTrainingOptions): LocalTrainingRe
   for (let i = 0; i < local.length; i++) delta[i] = local[i] - globalWeights[i];
   return { delta, numExamples: data.count, steps, meanLoss: steps > 0 ? lossSum / steps : NaN };
 }
+
+/** Cross-entropy for models whose last layer is a softmax (outputs are probabilities), integer labels. */
+export const probabilityCrossEntropyLoss: FederatedLoss = (labels, outputs) => {
+  const numClasses = outputs.shape[outputs.shape.length - 1] as number;
+  const p = tf.clipByValue(outputs, 1e-7, 1);
+  return tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(labels, numClasses), tf.log(p)), -1))) as tf.Scalar;
+};

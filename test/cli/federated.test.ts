@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { runCli } from "../helpers/cli.js";
+
+describe("dpkit federated", () => {
+  it("runs a tiny DP-FedAvg and prints one JSON object with the per-round history", () => {
+    const r = runCli([
+      "federated", "--clients", "8", "--clients-per-round", "4", "--train-size", "400", "--test-size", "200",
+      "--local-epochs", "1", "--local-batch-size", "20", "--rounds", "2", "--dp", "server", "--noise-multiplier", "1",
+      "--compression", "quantize:4:rotate", "--seed", "3", "--json",
+    ], { DPKIT_BACKEND: "cpu" });
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.history).toHaveLength(2);
+    expect(out.epsilon).toBeGreaterThan(0);
+    expect(out.history[1].epsilon).toBeGreaterThan(out.history[0].epsilon);
+    expect(out.compression).toBe("quantize(4 bit, rotated)");
+    expect(out.uplinkMegabytes).toBeGreaterThan(0);
+    expect(out.seeded).toBe(true);
+    expect(out.testAccuracy).toBeGreaterThanOrEqual(0);
+  });
+
+  it("refuses bad options with one line and exit code 2", () => {
+    const r = runCli(["federated", "--dp", "cloud"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split("\n").pop()).toMatch(/--dp/);
+    const r2 = runCli(["federated", "--clients", "5", "--clients-per-round", "6"]);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toMatch(/--clients-per-round/);
+    const r3 = runCli(["federated", "--dp", "client", "--compression", "quantize:2", "--rounds", "1", "--clients", "4", "--clients-per-round", "2", "--train-size", "40", "--test-size", "10"], { DPKIT_BACKEND: "cpu" });
+    expect(r3.code).toBe(2);
+    expect(r3.stderr).toMatch(/compression/);
+  });
+});
