@@ -60,3 +60,39 @@ describe("RAPPOR hashing test vectors (reference client)", () => {
     expect(Array.from(rapporBigEndian32(0x01020304))).toEqual([1, 2, 3, 4]);
   });
 });
+
+describe("reports published by the reference implementation", () => {
+  // Rows of case_reports.csv from google/rappor doc/data-flow.md (written by tests/rappor_sim.py,
+  // which uses the client name as the secret), with params k=32, h=1, m=64, p=0.25, q=0.75,
+  // f=0.5. The values come from the same doc's case_true_values.csv (c1: v16, v13, v19, v16,
+  // v2, v31, v8, ...; c2: v58, v4, v26, ...). dpkit must reproduce the Bloom filter and PRR.
+  const params = { numBits: 32, numHashes: 1, numCohorts: 64, probIrr0: 0.25, probIrr1: 0.75, probPrr: 0.5 };
+  const csv = `client,cohort,bloom,prr,irr
+c1,1,00000000000000000010000000000000,11011100100000000010000101100001,01001101100000000010000111000010
+c1,1,00000000000000001000000000000000,00011011010000101010010000010100,00011011000001100010010000011100
+c1,1,10000000000000000000000000000000,10101000001110000000000000010000,00101010010111101000010100010000
+c1,1,00000000000000000010000000000000,11011100100000000010000101100001,10011000100101101110000101100000
+c1,1,00000000000000000000000000000001,00100100000000000100001000000100,01000010100100010000011000101101
+c1,1,00010000000000000000000000000000,00010001000100000100000011000010,10001001000100001110010011000000
+c1,1,00000000010000000000000000000000,00000010001000000001100000101110,10011110001000000101100100101110
+c2,2,00000000000010000000000000000000,10011001001000110001000001000000,10011111011011111000000011001010
+c2,2,00000000000100000000000000000000,01100000000100000001001000000010,11110000110010010000001010001110
+c2,2,00000000000000000000000000001000,10001010101000000000100000001000,00001010101000000100000110101000
+`;
+  const values = ["v16", "v13", "v19", "v16", "v2", "v31", "v8", "v58", "v4", "v26"];
+
+  it("dpkit reproduces the reference's Bloom filters and PRRs for the same client secrets", async () => {
+    const { parseRapporReportsCsv, createRapporEncoder } = await import("../../../src/ldp/index.js");
+    const rows = parseRapporReportsCsv(csv, params);
+    expect(rows).toHaveLength(values.length);
+    rows.forEach((row, i) => {
+      const client = createRapporEncoder({ params, secret: row.client, cohort: row.cohort });
+      const mine = client.encodeDetailed(values[i]);
+      expect(mine.bloom).toBe(row.bloom);
+      expect(mine.prr).toBe(row.prr);
+    });
+    // Negative control: another secret gives other PRRs.
+    const other = createRapporEncoder({ params, secret: "c3", cohort: 1 });
+    expect(other.encodeDetailed("v16").prr).not.toBe(rows[0].prr);
+  });
+});
