@@ -79,7 +79,7 @@ export interface LinkageDemoResult {
   /** The paper's scenarios on the generated data (exact ratings and ±1). */
   reproduction: (LinkageRow & { paperRate: number; ratingError: number })[];
   /** Re-identification against the number of known ratings (dates ±14 days, no wrong entries, exact ratings). */
-  knownCurve: LinkageRow[];
+  knownCurve: (LinkageRow & { known: number })[];
   /** The attack against the naive anonymisation (8 ratings, 2 wrong, ±14 days). */
   naive: LinkageRow[];
   /** The attack against LDP releases, with the utility left. */
@@ -148,10 +148,10 @@ export function runLinkageDemo(options: LinkageDemoOptions = {}): LinkageDemoRes
     progress("reproduce", (i + 1) / PAPER_SCENARIOS.length);
   });
 
-  const knownCurve: LinkageRow[] = [];
+  const knownCurve: LinkageDemoResult["knownCurve"] = [];
   const ks = options.knownCurve ?? [1, 2, 3, 4, 6, 8, 10];
   ks.forEach((k, i) => {
-    knownCurve.push(attack(`${k} known, ±14 days`, { known: k, wrong: 0, dateError: 14, ratingError: 0 }, {}, 100 + k));
+    knownCurve.push({ known: k, ...attack(`${k} known, ±14 days`, { known: k, wrong: 0, dateError: 14, ratingError: 0 }, {}, 100 + k) });
     progress("curve", (i + 1) / ks.length);
   });
 

@@ -5,28 +5,38 @@
 import { linePlot } from "../../plot/index.js";
 import type { LinkageDemoResult } from "./demo.js";
 
+/** One point of the known-ratings curve. */
+export interface KnownCurvePoint {
+  known: number;
+  reidentificationRate: number;
+  topScoreRate: number;
+  falseMatchRate: number;
+}
+
 /**
  * Re-identification against the number of known ratings (the paper's curve), as SVG.
- * @param result - the demo's result
+ * @param points - one point per number of known ratings
+ * @param users - the number of users (for the title)
  * @returns an SVG string
  * @example
  * ```ts
  * import { linkageKnownCurvePlot, runLinkageDemo } from "dpkit/attacks";
- * const svg = linkageKnownCurvePlot(runLinkageDemo({ users: 2000, targets: 20 }));
+ * const r = runLinkageDemo({ users: 2000, targets: 20 });
+ * const svg = linkageKnownCurvePlot(r.knownCurve, r.users);
  * ```
  */
-export function linkageKnownCurvePlot(result: LinkageDemoResult): string {
-  const known = result.knownCurve.map((r) => Number.parseInt(r.scenario, 10));
+export function linkageKnownCurvePlot(points: KnownCurvePoint[], users: number): string {
+  const known = points.map((p) => p.known);
   return linePlot({
-    title: `Re-identification vs known ratings (${result.users.toLocaleString("en-US")} users, dates ±14 days)`,
+    title: `Re-identification vs known ratings (${users.toLocaleString("en-US")} users, dates ±14 days)`,
     xLabel: "ratings known to the attacker",
     yLabel: "share of targets",
     yMin: 0,
     yMax: 1,
     series: [
-      { name: "re-identified (eccentricity ≥ 1.5)", x: known, y: result.knownCurve.map((r) => r.reidentificationRate), style: "both" },
-      { name: "target scores highest", x: known, y: result.knownCurve.map((r) => r.topScoreRate), style: "both", dashed: true },
-      { name: "false match", x: known, y: result.knownCurve.map((r) => r.falseMatchRate), style: "both" },
+      { name: "re-identified (eccentricity ≥ 1.5)", x: known, y: points.map((r) => r.reidentificationRate), style: "both" },
+      { name: "target scores highest", x: known, y: points.map((r) => r.topScoreRate), style: "both", dashed: true },
+      { name: "false match", x: known, y: points.map((r) => r.falseMatchRate), style: "both" },
     ],
   });
 }
