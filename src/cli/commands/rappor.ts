@@ -138,10 +138,11 @@ export function register(program: Command): void {
       .command("encode")
       .description("encode values as RAPPOR reports (CSV client,cohort,bloom,prr,irr on stdout; bloom/prr left empty unless --include-private)")
       .argument("[values...]", "values to encode for one client (default: --input)")
-      .option("--input <file>", "values, one per line, or a CSV with header client,value (one client per distinct name); '-' for stdin")
+      .option("--input <file>", "values, one per line, or a CSV with header client,value or client,cohort,value (one client per distinct name); '-' for stdin")
       .option("--store <file>", "SQLite file holding this client's secret, cohort and memoised PRRs (one client)")
       .option("--client <name>", "client name for positional values", "client")
-      .option("--secret <text>", "client secret (to reproduce a reference client; default: random, kept in the store)")
+      .option("--secret <text>", "client secret (default: random, kept in the store)")
+      .option("--client-name-secret", "use each client's name as its secret, as the reference simulator does (simulation only: INSECURE)")
       .option("--cohort <c>", "client cohort (default: random, kept in the store)")
       .option("--one-time", "one-time RAPPOR: report the PRR, no instantaneous randomized response")
       .option("--include-private", "also write the Bloom filter and PRR (simulation only: never send them)")
@@ -150,17 +151,30 @@ export function register(program: Command): void {
   ).action(
     async (
       values: string[],
-      o: ParamOptions & { input?: string; store?: string; client: string; secret?: string; cohort?: string; oneTime?: boolean; includePrivate?: boolean; seed?: string },
+      o: ParamOptions & {
+        input?: string;
+        store?: string;
+        client: string;
+        secret?: string;
+        clientNameSecret?: boolean;
+        cohort?: string;
+        oneTime?: boolean;
+        includePrivate?: boolean;
+        seed?: string;
+      },
     ) => {
       const params = loadParams(o, false);
       const rng: Rng | undefined = o.seed === undefined ? undefined : new SeededRng(parseNumberOption("seed", o.seed)!);
-      let items: { client: string; value: string }[];
+      let items: { client: string; value: string; cohort?: number }[];
       if (values.length > 0) items = values.map((value) => ({ client: o.client, value }));
       else {
         const text = readInput(o.input, "input");
         const rows = parseRapporCsvRows(text);
-        if (rows.length > 0 && rows[0].length === 2 && rows[0][0].trim() === "client" && rows[0][1].trim() === "value") {
-          items = rows.slice(1).map((r) => ({ client: r[0], value: r[1] ?? "" }));
+        const head = rows.length > 0 ? rows[0].map((c) => c.trim()).join(",") : "";
+        if (head === "client,value") items = rows.slice(1).map((r) => ({ client: r[0], value: r[1] ?? "" }));
+        else if (head === "client,cohort,value") {
+          // The reference simulator's input (gen_sim_input.py): the cohort is given per client.
+          items = rows.slice(1).map((r, i) => ({ client: r[0], cohort: parseNumberOption(`input row ${i + 2} cohort`, r[1]), value: r[2] ?? "" }));
         } else items = lines(text).map((value) => ({ client: o.client, value }));
       }
       const clients = new Set(items.map((i) => i.client));
@@ -171,7 +185,7 @@ export function register(program: Command): void {
       try {
         const encoders = new Map<string, ReturnType<typeof createRapporEncoder>>();
         const out: RapporReportRow[] = [];
-        for (const { client, value } of items) {
+        for (const { client, value, cohort } of items) {
           let enc = encoders.get(client);
           if (!enc) {
             const store = sqlite ?? stores.get(client) ?? memoryRapporStore();
@@ -180,8 +194,8 @@ export function register(program: Command): void {
               params,
               store,
               rng,
-              secret: o.secret,
-              cohort: parseNumberOption("cohort", o.cohort),
+              secret: o.clientNameSecret ? client : o.secret,
+              cohort: cohort ?? parseNumberOption("cohort", o.cohort),
               instantaneous: !o.oneTime,
             });
             encoders.set(client, enc);
