@@ -126,32 +126,78 @@ export function convolve(a: Float64Array, b: Float64Array): Float64Array {
  * The `times`-fold self-convolution of `x`, computed modulo a power-of-two length >= max(window
  * length, x.length) and returned for indices [lower, lower + windowLength) of the full result
  * (mass outside the window wraps into it; the caller accounts for it as dp_accounting does).
+ *
+ * Uses the real-input FFT (the even and odd samples packed into one half-length complex FFT and
+ * separated with the twiddles), so the transforms and the power step run on n/2 points.
  * @internal
  */
 export function selfConvolveWindow(x: Float64Array, times: number, lower: number, windowLength: number): Float64Array {
-  const n = nextPowerOfTwo(Math.max(windowLength, x.length));
-  const re = new Float64Array(n);
-  const im = new Float64Array(n);
-  re.set(x);
-  fftInPlace(re, im);
-  for (let k = 0; k < n; k++) {
-    const r2 = re[k] * re[k] + im[k] * im[k];
+  const n = Math.max(4, nextPowerOfTwo(Math.max(windowLength, x.length)));
+  const h = n >> 1;
+  const zr = new Float64Array(h);
+  const zi = new Float64Array(h);
+  for (let k = 0; 2 * k < x.length; k++) {
+    zr[k] = x[2 * k];
+    zi[k] = 2 * k + 1 < x.length ? x[2 * k + 1] : 0;
+  }
+  fftInPlace(zr, zi);
+  // Spectrum X[k], k = 0..h (Hermitian), raised to `times`.
+  const xr = new Float64Array(h + 1);
+  const xi = new Float64Array(h + 1);
+  const { cos, sin } = twiddles(n); // e^{-2πik/n}, k < n/2
+  for (let k = 0; k <= h; k++) {
+    const k1 = k % h;
+    const k2 = (h - k) % h;
+    const ar = zr[k1];
+    const ai = zi[k1];
+    const br = zr[k2];
+    const bi = -zi[k2]; // conj Z[h-k]
+    const er = 0.5 * (ar + br);
+    const ei = 0.5 * (ai + bi);
+    // O = (Z[k] - conj Z[h-k]) / (2i)
+    const or = 0.5 * (ai - bi);
+    const oi = -0.5 * (ar - br);
+    const wr = k < h ? cos[k] : -1;
+    const wi = k < h ? sin[k] : 0;
+    const vr = er + wr * or - wi * oi;
+    const vi = ei + wr * oi + wi * or;
+    const r2 = vr * vr + vi * vi;
     const logMag = 0.5 * times * Math.log(r2);
     if (!(logMag > -745)) {
-      // |z|^times underflows to 0 (also r2 = 0).
-      re[k] = 0;
-      im[k] = 0;
+      xr[k] = 0;
+      xi[k] = 0;
       continue;
     }
     const mag = Math.exp(logMag);
-    const ang = times * Math.atan2(im[k], re[k]);
-    re[k] = mag * Math.cos(ang);
-    im[k] = mag * Math.sin(ang);
+    const ang = times * Math.atan2(vi, vr);
+    xr[k] = mag * Math.cos(ang);
+    xi[k] = mag * Math.sin(ang);
   }
-  fftInPlace(re, im, true);
+  // Back: E[k] = (Y[k] + conj Y[h-k]) / 2, O[k] = (Y[k] - conj Y[h-k]) / (2 W^k), Z'[k] = E + iO.
+  for (let k = 0; k < h; k++) {
+    const ar = xr[k];
+    const ai = xi[k];
+    const br = xr[h - k];
+    const bi = -xi[h - k];
+    const er = 0.5 * (ar + br);
+    const ei = 0.5 * (ai + bi);
+    const dr = 0.5 * (ar - br);
+    const di = 0.5 * (ai - bi);
+    // divide by W^k = multiply by conj(W^k) = (cos, -sin)
+    const wr = cos[k];
+    const wi = -sin[k];
+    const or = dr * wr - di * wi;
+    const oi = dr * wi + di * wr;
+    // Z' = E + i O
+    zr[k] = er - oi;
+    zi[k] = ei + or;
+  }
+  fftInPlace(zr, zi, true);
   const out = new Float64Array(windowLength);
   const shift = ((lower % n) + n) % n;
-  for (let i = 0; i < windowLength; i++) out[i] = re[(i + shift) % n] / n;
+  for (let i = 0; i < windowLength; i++) {
+    const j = (i + shift) % n;
+    out[i] = ((j & 1) === 0 ? zr[j >> 1] : zi[j >> 1]) / h;
+  }
   return out;
 }
-
