@@ -156,3 +156,71 @@ export function stepsForBudget(options: StepsForBudgetOptions): number {
   }
   return lo;
 }
+
+/** Options of {@link samplingProbabilityForBudget}. */
+export interface SamplingForBudgetOptions {
+  /** Budget ε > 0. */
+  targetEpsilon: number;
+  /** δ in (0, 1). */
+  targetDelta: number;
+  /** Noise multiplier > 0. */
+  noiseMultiplier: number;
+  /** Number of steps, a positive integer. */
+  steps: number;
+  /** `"rdp"` (default) or `"pld"`. */
+  accountant?: AccountantKind;
+  /** Relative precision of the answer (default 1e-6 for RDP, 1e-3 for PLD). */
+  tolerance?: number;
+  /** PLD grid width (PLD only); default 1e-4. */
+  valueDiscretizationInterval?: number;
+}
+
+/**
+ * The largest Poisson sampling rate q (to the given tolerance) at which `steps` DP-SGD steps with
+ * `noiseMultiplier` stay within (`targetEpsilon`, `targetDelta`) — "how large a batch can I
+ * afford?" (batch size = q × dataset size).
+ *
+ * @remarks The answer's ε is computed and is <= the target (never overspends); returns 1 when even
+ * full batches fit.
+ * @param options - budget, noise, steps, accountant
+ * @returns q in (0, 1]
+ * @throws {@link DpError} `invalid_parameter` naming a bad argument, or when no q > 1e-12 fits
+ * @example
+ * ```ts
+ * import { samplingProbabilityForBudget } from "dpkit/accounting";
+ * const q = samplingProbabilityForBudget({ targetEpsilon: 3, targetDelta: 1e-5, noiseMultiplier: 1.1, steps: 14063 });
+ * ```
+ * @see https://arxiv.org/abs/1908.10530
+ */
+export function samplingProbabilityForBudget(options: SamplingForBudgetOptions): number {
+  if (options === null || typeof options !== "object") throw new DpError("invalid_parameter", "`options` must be an object.", "options");
+  const target = requirePositive("targetEpsilon", options.targetEpsilon);
+  const delta = requireOpenProbability("targetDelta", options.targetDelta);
+  const sigma = requirePositive("noiseMultiplier", options.noiseMultiplier);
+  const steps = requireInteger("steps", options.steps, { min: 1 });
+  const kind = options.accountant ?? "rdp";
+  makeAccountant(kind, options.valueDiscretizationInterval);
+  const tol = options.tolerance === undefined ? (kind === "pld" ? 1e-3 : 1e-6) : requirePositive("tolerance", options.tolerance);
+  const ok = (q: number): boolean => {
+    const acc = makeAccountant(kind, options.valueDiscretizationInterval);
+    acc.compose(dpSgdEvent(q, sigma), steps);
+    return acc.getEpsilon(delta) <= target;
+  };
+  if (ok(1)) return 1;
+  // Bracket on a log scale: lo fits, hi does not.
+  let hi = 1;
+  let lo = 0.5;
+  while (!ok(lo)) {
+    hi = lo;
+    lo /= 2;
+    if (lo < 1e-12) {
+      throw new DpError("invalid_parameter", `\`targetEpsilon\` ${target} cannot be met at any sampling rate above 1e-12 with this noise.`, "targetEpsilon");
+    }
+  }
+  while (hi - lo > tol * lo) {
+    const mid = 0.5 * (lo + hi);
+    if (ok(mid)) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}

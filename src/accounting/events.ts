@@ -26,13 +26,22 @@ export interface NoOpEvent {
 export interface NonPrivateEvent {
   kind: "nonPrivate";
 }
-/** The Gaussian mechanism with standard deviation `noiseMultiplier` × L2 sensitivity. */
+/**
+ * The Gaussian mechanism with standard deviation `noiseMultiplier` × L2 sensitivity.
+ *
+ * The sensitivity is the add-or-remove-one sensitivity (in DP-SGD: the clipping norm). Under the
+ * accountants' `"replaceOne"` relation it is doubled (a replaced record can move a sum of clipped
+ * contributions by twice the clip norm).
+ */
 export interface GaussianEvent {
   kind: "gaussian";
   /** sigma / L2 sensitivity; > 0. */
   noiseMultiplier: number;
 }
-/** The Laplace mechanism with scale `noiseMultiplier` × L1 sensitivity. */
+/**
+ * The Laplace mechanism with scale `noiseMultiplier` × L1 sensitivity (add-or-remove-one
+ * sensitivity; doubled under the accountants' `"replaceOne"` relation, as for {@link GaussianEvent}).
+ */
 export interface LaplaceEvent {
   kind: "laplace";
   /** b / L1 sensitivity; > 0. */

@@ -20,6 +20,8 @@ export {
 export {
   calibrateNoiseMultiplier,
   stepsForBudget,
+  samplingProbabilityForBudget,
+  type SamplingForBudgetOptions,
   type CalibrateNoiseOptions,
   type StepsForBudgetOptions,
 } from "./calibrate.js";

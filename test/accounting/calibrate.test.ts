@@ -94,3 +94,17 @@ describe("stepsForBudget and the one-call helpers", () => {
     }
   });
 });
+
+describe("samplingProbabilityForBudget", () => {
+  it("returns the largest rate within budget (never overspends)", async () => {
+    const { samplingProbabilityForBudget } = await import("../../src/index.js");
+    const q = samplingProbabilityForBudget({ targetEpsilon: 3, targetDelta: 1e-5, noiseMultiplier: 1.1, steps: 14063 });
+    expect(eps(q, 1.1, 14063)).toBeLessThanOrEqual(3);
+    expect(eps(q * (1 + 2e-6), 1.1, 14063)).toBeGreaterThan(3);
+    expect(q).toBeGreaterThan(256 / 60000); // 2.597 < 3 at 256/60000
+    expect(samplingProbabilityForBudget({ targetEpsilon: 100, targetDelta: 1e-5, noiseMultiplier: 5, steps: 10 })).toBe(1);
+    expect(() => samplingProbabilityForBudget({ targetEpsilon: 1, targetDelta: 1e-5, noiseMultiplier: -1, steps: 10 })).toThrowError(
+      expect.objectContaining({ argument: "noiseMultiplier" }),
+    );
+  });
+});

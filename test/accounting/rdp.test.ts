@@ -323,3 +323,8 @@ it("rdpToEpsilon follows dp_accounting's details (KL branch, alpha <= 1.01 skipp
   // alpha <= 1.01 is skipped
   expect(rdpToEpsilon([1.005], [0.1], 1e-5).value).toBe(Infinity);
 });
+
+it("a zero-count self-composition spends nothing, even of a non-private event", () => {
+  const acc = new RdpAccountant().compose(composedEvent([selfComposedEvent(nonPrivateEvent(), 0), gaussianEvent(2)]));
+  expect(acc.getEpsilon(1e-5)).toBe(new RdpAccountant().compose(gaussianEvent(2)).getEpsilon(1e-5));
+});

@@ -263,6 +263,7 @@ export class RdpAccountant {
 
   /** Adds count × (RDP of `event`) into `acc`; δ of (ε, δ) events composes as 1 - Π(1 - δ). */
   private accumulate(event: DpEvent, count: number, acc: Float64Array, delta: { value: number }): void {
+    if (count === 0) return; // selfComposed(…, 0) spends nothing, even for nonPrivate
     switch (event.kind) {
       case "noOp":
         return;
