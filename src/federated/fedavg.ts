@@ -31,6 +31,11 @@ export interface TrainRequest {
   round: number;
   /** The client's randomness for this round (shuffling, DP-SGD noise). Undefined: secure source. */
   rng?: Rng;
+  /**
+   * In a seeded simulation, the 32-bit seed `rng` was made from (`new SeededRng(seed)`), so a
+   * client in another thread can rebuild the same stream. Undefined when `rng` is the secure source.
+   */
+  seed?: number;
 }
 
 /** A participant: trains on its own data and returns its raw (unprepared) update. */
@@ -183,6 +188,28 @@ export const sequentialExecutor: ClientExecutor = {
 };
 
 /**
+ * Executor that starts every selected client at once and waits for all (each with its own
+ * deadline clock started at the call): for clients that train elsewhere (worker threads,
+ * remote devices). Clients that train synchronously in this thread still run one by one.
+ */
+export const concurrentExecutor: ClientExecutor = {
+  async run(clients, requests, deadlineMs) {
+    return Promise.all(
+      clients.map(async (c, i) => {
+        const start = performance.now();
+        try {
+          const r = await withTimeout(Promise.resolve().then(() => c.train(requests[i])), deadlineMs);
+          const ms = performance.now() - start;
+          return r === TIMEOUT ? { ok: false as const, reason: "late", ms } : { ok: true as const, update: r, ms };
+        } catch (e) {
+          return { ok: false as const, reason: `dropped: ${(e as Error)?.message ?? String(e)}`, ms: performance.now() - start };
+        }
+      }),
+    );
+  },
+};
+
+/**
  * The FedAvg server: global weights, round counter, aggregator, server optimiser, accountant.
  *
  * @remarks
@@ -307,7 +334,11 @@ export class FedAvgServer {
       else active.push(i);
     }
     const chosen = active.map((i) => clients[i]);
-    const requests: TrainRequest[] = active.map((i) => ({ globalWeights: this.weights, round, rng: this.rngFor(SEED_CLIENT, round, i) }));
+    const requests: TrainRequest[] = active.map((i) => {
+      if (this.options.seed === undefined) return { globalWeights: this.weights, round };
+      const seed = mixSeed(this.options.seed, SEED_CLIENT, round, i);
+      return { globalWeights: this.weights, round, rng: new SeededRng(seed), seed };
+    });
     const results = await (this.options.executor ?? sequentialExecutor).run(chosen, requests, this.options.roundDeadlineMs);
     const uploads: ClientUpdate[] = [];
     let uplinkBytes = 0;

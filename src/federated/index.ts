@@ -16,5 +16,6 @@ export * from "./partitions.js";
 export * from "./accounting.js";
 export * from "./example-level.js";
 export * from "./mnist-experiment.js";
+export * from "./worker-pool.js";
 export * from "./compression/index.js";
 export * from "./secagg/index.js";

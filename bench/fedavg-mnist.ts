@@ -1,0 +1,154 @@
+/**
+ * FedAvg / DP-FedAvg on MNIST (long; not part of `npm run bench`): run with
+ *   nice -n 10 npx tsx bench/fedavg-mnist.ts [mcmahan] [dp] [--quick]
+ * Writes bench/out/fedavg-mnist-<part>.json and plots (.svg) and prints a table plus, as its
+ * last line, the JSON summary of PERFORMANCE.md.
+ *
+ * - mcmahan: the shape of McMahan et al. 2017 Table 2 (MNIST, C = 0.1): FedAvg (E = 5, B = 10)
+ *   IID and pathological non-IID against FedSGD (E = 1, B = ∞), as accuracy-per-round curves.
+ *   Scaled to this machine: the 784-128-10 MLP (not the paper's CNN), 100 clients holding
+ *   20,000 training examples (200 each, not 600), 2,000 test examples.
+ * - dp: DP-FedAvg accuracy against client-level epsilon: 1,000 clients (60 examples each),
+ *   q = 0.1 (100 expected per round), E = 1, B = 20, server noise and distributed client noise
+ *   at several z, with and without 4-bit rotated quantisation.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { prepareBackend } from "../src/backend/index.js";
+import type { MnistFederatedOptions, MnistFederatedResult } from "../src/federated/index.js";
+import { runMnistFederated } from "../src/federated/index.js";
+import { linePlot, savePlot } from "../src/plot/index.js";
+
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const parts = args.filter((a) => !a.startsWith("--"));
+const wanted = (p: string): boolean => parts.length === 0 || parts.includes(p);
+mkdirSync("bench/out", { recursive: true });
+
+interface Row {
+  name: string;
+  options: MnistFederatedOptions;
+  result?: MnistFederatedResult;
+  seconds?: number;
+}
+
+async function runAll(rows: Row[], file: string): Promise<void> {
+  for (const row of rows) {
+    const t0 = performance.now();
+    process.stderr.write(`[fedavg-mnist] ${row.name} ...\n`);
+    row.result = await runMnistFederated({
+      ...row.options,
+      onRound: (r) => {
+        if (r.metrics) process.stderr.write(`  round ${r.round + 1}: acc ${r.metrics.accuracy.toFixed(4)}${r.epsilon !== undefined ? ` eps ${r.epsilon.toFixed(3)}` : ""} ${r.seconds.toFixed(1)} s\n`);
+      },
+    });
+    row.seconds = (performance.now() - t0) / 1000;
+    writeFileSync(
+      file,
+      JSON.stringify(
+        rows.filter((r) => r.result).map((r) => ({
+          name: r.name,
+          options: r.options,
+          seconds: r.seconds,
+          accuracy: r.result?.accuracy,
+          epsilon: r.result?.epsilon ?? null,
+          targetDelta: r.result?.targetDelta,
+          uplinkBytes: r.result?.uplinkBytes,
+          parameters: r.result?.parameters,
+          curve: r.result?.rounds.filter((x) => x.metrics).map((x) => ({ round: x.round + 1, accuracy: x.metrics?.accuracy, epsilon: x.epsilon ?? null, uplinkBytes: x.uplinkBytes })),
+        })),
+        null,
+        2,
+      ),
+    );
+  }
+}
+
+function firstRoundReaching(r: MnistFederatedResult, target: number): number | null {
+  for (const x of r.rounds) if ((x.metrics?.accuracy ?? 0) >= target) return x.round + 1;
+  return null;
+}
+
+async function main(): Promise<void> {
+  await prepareBackend({ announce: true });
+  const results: { case: string; metric: string; value: number; unit: string }[] = [];
+
+  if (wanted("mcmahan")) {
+    const common: MnistFederatedOptions = { model: "mlp", clients: 100, clientsPerRound: 10, trainExamples: 20000, testExamples: 2000, seed: 1, learningRate: 0.1 };
+    const R = quick ? 3 : 25;
+    const rows: Row[] = [
+      { name: "FedAvg IID E=5 B=10", options: { ...common, partition: "iid", localEpochs: 5, localBatchSize: 10, rounds: R } },
+      { name: "FedAvg non-IID (2 shards) E=5 B=10", options: { ...common, partition: "shards", localEpochs: 5, localBatchSize: 10, rounds: R } },
+      { name: "FedSGD IID E=1 B=inf", options: { ...common, partition: "iid", localEpochs: 1, localBatchSize: Infinity, learningRate: 0.5, rounds: quick ? 5 : 150, evaluateEvery: quick ? 1 : 10 } },
+      { name: "FedSGD non-IID E=1 B=inf", options: { ...common, partition: "shards", localEpochs: 1, localBatchSize: Infinity, learningRate: 0.5, rounds: quick ? 5 : 150, evaluateEvery: quick ? 1 : 10 } },
+    ];
+    await runAll(rows, "bench/out/fedavg-mnist-mcmahan.json");
+    console.log("\nMcMahan et al. 2017 Table 2 shape (MLP 784-128-10, 100 clients x 200 examples, C = 0.1)");
+    console.log("case                                   rounds  final acc  rounds to 90%  rounds to 95%  s/round");
+    for (const r of rows) {
+      const res = r.result as MnistFederatedResult;
+      const to90 = firstRoundReaching(res, 0.9);
+      const to95 = firstRoundReaching(res, 0.95);
+      console.log(`${r.name.padEnd(38)} ${String(res.rounds.length).padStart(6)}  ${res.accuracy.toFixed(4).padStart(9)}  ${String(to90 ?? "-").padStart(13)}  ${String(to95 ?? "-").padStart(13)}  ${((r.seconds ?? 0) / res.rounds.length).toFixed(2).padStart(7)}`);
+      results.push({ case: r.name, metric: "final_test_accuracy", value: res.accuracy, unit: "fraction" });
+      if (to90 !== null) results.push({ case: r.name, metric: "rounds_to_90pct", value: to90, unit: "rounds" });
+      results.push({ case: r.name, metric: "seconds_per_round", value: (r.seconds ?? 0) / res.rounds.length, unit: "s" });
+    }
+    const svg = linePlot({
+      series: rows.map((r) => {
+        const c = (r.result as MnistFederatedResult).rounds.filter((x) => x.metrics);
+        return { name: r.name, x: c.map((x) => x.round + 1), y: c.map((x) => x.metrics?.accuracy as number), dashed: r.name.startsWith("FedSGD") };
+      }),
+      title: "FedAvg vs FedSGD on MNIST (100 clients, C = 0.1)",
+      xLabel: "communication round",
+      yLabel: "test accuracy",
+      logX: true,
+    });
+    await savePlot("bench/out/fedavg-mnist-mcmahan.svg", svg);
+  }
+
+  if (wanted("dp")) {
+    const common: MnistFederatedOptions = { model: "mlp", clients: 1000, clientsPerRound: 100, localEpochs: 1, localBatchSize: 20, learningRate: 0.1, clip: 1, testExamples: 2000, seed: 2, rounds: quick ? 2 : 30, evaluateEvery: quick ? 1 : 5 };
+    const rows: Row[] = [{ name: "no DP", options: { ...common, dp: "none", selection: "poisson" } }];
+    for (const z of quick ? [1] : [0.5, 1, 2]) {
+      rows.push({ name: `server z=${z}`, options: { ...common, dp: "server", noiseMultiplier: z } });
+      rows.push({ name: `client (distributed) z=${z}`, options: { ...common, dp: "client", noiseMultiplier: z } });
+      rows.push({ name: `server z=${z} + 4-bit rotated`, options: { ...common, dp: "server", noiseMultiplier: z, compression: "quantize:4:rotate" } });
+    }
+    rows.push({ name: "local z=1 + 4-bit rotated", options: { ...common, dp: "local", noiseMultiplier: 1, compression: "quantize:4:rotate" } });
+    await runAll(rows, "bench/out/fedavg-mnist-dp.json");
+    console.log("\nDP-FedAvg on MNIST (MLP, 1,000 clients x 60 examples, q = 0.1, E = 1, B = 20, C = 1)");
+    console.log("case                                  final acc   epsilon  delta     uplink MB/round");
+    for (const r of rows) {
+      const res = r.result as MnistFederatedResult;
+      const eps = res.epsilon ?? Infinity;
+      console.log(`${r.name.padEnd(36)} ${res.accuracy.toFixed(4).padStart(9)}  ${(Number.isFinite(eps) ? eps.toFixed(3) : "inf").padStart(8)}  ${res.targetDelta.toExponential(1)}  ${(res.uplinkBytes / 1e6 / res.rounds.length).toFixed(2).padStart(8)}`);
+      results.push({ case: r.name, metric: "final_test_accuracy", value: res.accuracy, unit: "fraction" });
+      if (Number.isFinite(eps)) results.push({ case: r.name, metric: "epsilon", value: eps, unit: "epsilon" });
+      results.push({ case: r.name, metric: "uplink_per_round", value: res.uplinkBytes / res.rounds.length / 1e6, unit: "MB" });
+    }
+    const dpRows = rows.filter((r) => r.options.dp === "server" || r.options.dp === "client");
+    const group = (pred: (r: Row) => boolean, name: string, dashed = false) => {
+      const g = dpRows.filter(pred).sort((a, b) => (a.result?.epsilon ?? 0) - (b.result?.epsilon ?? 0));
+      return { name, x: g.map((r) => r.result?.epsilon as number), y: g.map((r) => r.result?.accuracy as number), dashed };
+    };
+    const svg = linePlot({
+      series: [
+        group((r) => r.options.dp === "server" && !r.options.compression, "server noise"),
+        group((r) => r.options.dp === "client", "client noise (distributed)", true),
+        group((r) => r.options.dp === "server" && Boolean(r.options.compression), "server noise + 4-bit rotated"),
+      ],
+      title: "DP-FedAvg on MNIST: accuracy vs client-level epsilon",
+      xLabel: "client-level epsilon",
+      yLabel: "test accuracy",
+      logX: true,
+      hLines: [{ y: rows[0].result?.accuracy as number, label: "no DP" }],
+    } as Parameters<typeof linePlot>[0]);
+    await savePlot("bench/out/fedavg-mnist-dp.svg", svg);
+  }
+  console.log(JSON.stringify({ bench: "fedavg-mnist", results }));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
