@@ -21,7 +21,7 @@ import { nonPrivateEvent, poissonSampledEvent, gaussianEvent, sampledWithoutRepl
 import { RdpAccountant, calibrateNoiseMultiplier, type NeighboringRelation } from "../accounting/index.js";
 import type { Rng } from "../random/rng.js";
 import { checkModelSupported, type PerExampleLoss } from "./engine/index.js";
-import { computeClippedSum, dpApplyGradients, issueDpGradients, privatizeParts } from "./gradients.js";
+import { computeClippedSum, dpApplyGradients, issueDpGradients, privatizeParts, type EventSink } from "./gradients.js";
 import { poissonSampleIndices, uniformSampleIndices } from "./sampling.js";
 import { AdaptiveClipState, type AdaptiveClippingOptions } from "./adaptiveClipping.js";
 import { evaluatePrivateModel } from "./metrics.js";
@@ -62,6 +62,11 @@ export interface MakePrivateOptions {
   strategy?: "auto" | "ghost" | "materialize" | "naive";
   /** Randomness source for sampling and noise; defaults to the secure source. A seeded Rng is insecure. */
   rng?: Rng;
+  /**
+   * Also compose every step's event here (e.g. your own `RdpAccountant` or `PldAccountant`, shared
+   * with other releases). dpkit's own ε reports use an internal RDP account either way.
+   */
+  accountant?: EventSink;
 }
 
 /** Epoch logs passed to callbacks and kept in the history. */
@@ -380,7 +385,7 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
           if (!parts) throw new DpError("invalid_state", "No clipped sum was computed.", "model");
           const grads = privatizeParts(parts, { l2NormClip: stepClip, noiseMultiplier: stepSigma, expectedBatchSize, rng: options.rng });
           const lossValue = parts.batchSize > 0 ? parts.lossSum / parts.batchSize : NaN;
-          dpApplyGradients(options.optimizer, issueDpGradients({ grads, norms: parts.norms, event, lossValue, batchSize: parts.batchSize }));
+          dpApplyGradients(options.optimizer, issueDpGradients({ grads, norms: parts.norms, event, lossValue, batchSize: parts.batchSize }), options.accountant);
           if (adaptive) clip = adaptive.update(parts.norms, options.rng);
           pushSteps(event, 1);
           stepsRun++;

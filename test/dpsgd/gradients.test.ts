@@ -77,6 +77,22 @@ describe("dpGradients", () => {
         }
         expect(Math.sqrt(num / Math.max(den, 1e-30))).toBeLessThan(1e-5);
       }
+      // Negative controls: the same comparison catches normalising by the realised size (9) and
+      // skipping the clip where it binds.
+      const relErr = (b: Record<string, Float64Array>): number => {
+        let num = 0;
+        let den = 0;
+        for (const [k, g] of Object.entries(r.grads)) {
+          const a = g.dataSync();
+          for (let j = 0; j < a.length; j++) {
+            num += (a[j] - b[k][j]) ** 2;
+            den += b[k][j] ** 2;
+          }
+        }
+        return Math.sqrt(num / den);
+      };
+      expect(relErr(referenceMean(model, x, y, clip, 9))).toBeGreaterThan(1e-3);
+      if (clip < 1) expect(relErr(referenceMean(model, x, y, Infinity, expected))).toBeGreaterThan(1e-3);
       expect(r.event.kind).toBe("nonPrivate");
       expect(r.norms.length).toBe(9);
       expect(r.batchSize).toBe(9);

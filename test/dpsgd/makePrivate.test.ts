@@ -8,7 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { prepareBackend } from "../../src/backend/index.js";
 import { DpError } from "../../src/errors.js";
 import { SeededRng } from "../../src/random/index.js";
-import { computeDpSgdEpsilon } from "../../src/accounting/index.js";
+import { RdpAccountant, computeDpSgdEpsilon } from "../../src/accounting/index.js";
 import { makePrivate, type MakePrivateOptions } from "../../src/dpsgd/index.js";
 
 beforeAll(async () => {
@@ -48,7 +48,8 @@ describe("makePrivate", () => {
   const test = blobs(200, 3);
 
   it("trains, reports epsilon after every epoch in logs and history, and calls callbacks", async () => {
-    const priv = makePrivate(model(), base());
+    const accountant = new RdpAccountant();
+    const priv = makePrivate(model(), base({ accountant }));
     const seen: string[] = [];
     const epochLogs: number[] = [];
     const h = await priv.fit(train.x, train.y, {
@@ -70,6 +71,7 @@ describe("makePrivate", () => {
     // Same as the accountant's one-call answer for the steps taken (10 per epoch).
     expect(h.epsilon).toBeCloseTo(computeDpSgdEpsilon({ samplingProbability: 0.1, noiseMultiplier: 1, steps: 30, targetDelta: 1e-5 }), 6);
     expect(priv.steps).toBe(30);
+    expect(accountant.getEpsilon(1e-5)).toBeCloseTo(h.epsilon, 9); // every step composed into the user's accountant
     expect(h.history.val_acc[2]).toBeGreaterThan(0.8);
     expect(h.history.loss.length).toBe(3);
     expect(seen.filter((s) => s === "batch").length).toBe(30);
