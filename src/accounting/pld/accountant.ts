@@ -62,6 +62,9 @@ function selfComposePair(a: PrivacyLossPair, times: number): PrivacyLossPair {
  * | sampledWithoutReplacement | refused | refused |
  *
  * Unlike dp_accounting 0.6.0, a self-composed randomized response is composed `count` times.
+ * Identical events are grouped (composition is commutative) and the distribution is built when ε
+ * or δ is asked for, so composing DP-SGD one step at a time is cheap; each group costs one FFT
+ * power.
  *
  * @example
  * ```ts
@@ -78,7 +81,17 @@ export class PldAccountant {
   readonly valueDiscretizationInterval: number;
   /** The neighbouring relation. */
   readonly neighboringRelation: NeighboringRelation;
+  /**
+   * Composition is commutative, so events are grouped: identical leaf events (by JSON) with their
+   * total count. The distribution is built lazily when ε or δ is asked for: each group is
+   * self-composed by FFT (one power per group, however many `compose` calls fed it) and the groups
+   * are convolved. Composing DP-SGD one step at a time therefore costs O(1) per step.
+   */
+  private readonly groups = new Map<string, { event: DpEvent; count: number }>();
+  /** Per-group distributions already built, by key, with the count they were built for. */
+  private readonly groupCache = new Map<string, { count: number; pld: PrivacyLossPair | null }>();
   private pld: PrivacyLossPair | null = null;
+  private dirty = false;
   private readonly composedEvents: DpEvent[] = [];
 
   /**
@@ -105,7 +118,10 @@ export class PldAccountant {
    */
   clone(): PldAccountant {
     const c = new PldAccountant({ valueDiscretizationInterval: this.valueDiscretizationInterval, neighboringRelation: this.neighboringRelation });
-    c.pld = this.pld === null ? null : { remove: this.pld.remove, add: this.pld.add };
+    for (const [k, g] of this.groups) c.groups.set(k, { event: g.event, count: g.count });
+    for (const [k, g] of this.groupCache) c.groupCache.set(k, g);
+    c.pld = this.pld;
+    c.dirty = this.dirty;
     c.composedEvents.push(...this.composedEvents);
     return c;
   }
@@ -137,8 +153,8 @@ export class PldAccountant {
     const c = requireInteger("count", count, { min: 0 });
     this.check(ev, "event");
     if (c === 0) return this;
-    const p = this.build(ev, c);
-    if (p !== null) this.pld = this.pld === null ? p : composePairs(this.pld, p);
+    this.addLeaves(ev, c);
+    this.dirty = true;
     this.composedEvents.push(c === 1 ? ev : selfComposedEvent(ev, c));
     return this;
   }
@@ -151,6 +167,7 @@ export class PldAccountant {
    */
   getEpsilon(targetDelta: number): number {
     const d = requireOpenProbability("targetDelta", targetDelta);
+    this.refresh();
     if (this.pld === null) return 0;
     const r = this.pld.remove.epsilonForDelta(d);
     return this.pld.add === null ? r : Math.max(r, this.pld.add.epsilonForDelta(d));
@@ -164,6 +181,7 @@ export class PldAccountant {
    */
   getDelta(targetEpsilon: number): number {
     const e = requireNonNegative("targetEpsilon", targetEpsilon);
+    this.refresh();
     if (this.pld === null) return 0;
     const r = this.pld.remove.deltaForEpsilon(e);
     return this.pld.add === null ? r : Math.max(r, this.pld.add.deltaForEpsilon(e));
@@ -202,6 +220,45 @@ export class PldAccountant {
       default:
         assertNever(event);
     }
+  }
+
+  /** Splits `event` × `count` into leaf events with multiplicities and adds them to the groups. */
+  private addLeaves(event: DpEvent, count: number): void {
+    if (count === 0) return;
+    switch (event.kind) {
+      case "noOp":
+        return;
+      case "composed":
+        for (const e of event.events) this.addLeaves(e, count);
+        return;
+      case "selfComposed":
+        this.addLeaves(event.event, count * event.count);
+        return;
+      default: {
+        const key = JSON.stringify(event);
+        const g = this.groups.get(key);
+        if (g) g.count += count;
+        else this.groups.set(key, { event, count });
+      }
+    }
+  }
+
+  /** Builds the composed distribution from the groups (reusing groups whose count is unchanged). */
+  private refresh(): void {
+    if (!this.dirty) return;
+    let acc: PrivacyLossPair | null = null;
+    const keys = [...this.groups.keys()].sort();
+    for (const k of keys) {
+      const g = this.groups.get(k)!;
+      let cached = this.groupCache.get(k);
+      if (!cached || cached.count !== g.count) {
+        cached = { count: g.count, pld: this.build(g.event, g.count) };
+        this.groupCache.set(k, cached);
+      }
+      if (cached.pld !== null) acc = acc === null ? cached.pld : composePairs(acc, cached.pld);
+    }
+    this.pld = acc;
+    this.dirty = false;
   }
 
   /** The PLD of `count` compositions of `event` (null = identity). */
