@@ -36,6 +36,8 @@ export interface ComputeEpsilonOptions {
   targetDelta: number;
   /** `"rdp"` (default) or `"pld"`. */
   accountant?: AccountantKind;
+  /** PLD grid width (PLD only); default 1e-4. */
+  valueDiscretizationInterval?: number;
 }
 
 /**
@@ -57,7 +59,7 @@ export function computeEpsilon(options: ComputeEpsilonOptions): number {
     throw new DpError("invalid_parameter", "`options` must be an object.", "options");
   }
   const delta = requireOpenProbability("targetDelta", options.targetDelta);
-  const acc = makeAccountant(options.accountant);
+  const acc = makeAccountant(options.accountant, options.valueDiscretizationInterval);
   acc.compose(options.event);
   return acc.getEpsilon(delta);
 }
