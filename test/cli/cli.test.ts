@@ -31,9 +31,17 @@ describe("dpkit CLI", () => {
     expect(r.stderr).toMatch(/^dpkit: `backend` must be one of "tensorflow", "wasm", "cpu". Found "gpu"./);
   });
 
-  it("demo --json prints one JSON object", () => {
-    const r = runCli(["demo", "--json"]);
-    expect(r.code).toBe(0);
-    expect(() => JSON.parse(r.stdout)).not.toThrow();
+  it("demo (the flagship linkage demo) runs small and prints every table as JSON", () => {
+    const r = runCli(["demo", "--users", "1500", "--targets", "20", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.users).toBe(1500);
+    for (const k of ["reproduction", "knownCurve", "naive", "ldp", "aggregates"]) expect(out[k].length).toBeGreaterThan(0);
+  });
+
+  it("demo refuses a bad --users with one line", () => {
+    const r = runCli(["demo", "--users", "-5"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe("dpkit: `users` must be an integer >= 1. Found -5.");
   });
 });
