@@ -174,6 +174,17 @@ export class PldAccountant {
   }
 
   /**
+   * Same shape as {@link RdpAccountant.getEpsilonAndOrder}, for code written against either
+   * accountant: PLD accounting has no Rényi order, so `order` is NaN and `atEdge` false.
+   * @param targetDelta - δ in (0, 1)
+   * @returns `{ epsilon, order: NaN, atEdge: false }`
+   * @throws {@link DpError} `invalid_parameter` when `targetDelta` is outside (0, 1)
+   */
+  getEpsilonAndOrder(targetDelta: number): { epsilon: number; order: number; atEdge: boolean } {
+    return { epsilon: this.getEpsilon(targetDelta), order: NaN, atEdge: false };
+  }
+
+  /**
    * The smallest δ such that the composition is (`targetEpsilon`, δ)-DP (an upper bound).
    * @param targetEpsilon - ε >= 0
    * @returns δ in [0, 1]
