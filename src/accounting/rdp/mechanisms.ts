@@ -69,8 +69,9 @@ function logBinomialInteger(n: number, k: number): number {
  *
  * ε'(α) <= log(1 + q² C(α,2) min{4(e^{ε(2)} - 1), 2 e^{ε(2)}} + Σ_{j=3}^{α} 2 q^j C(α,j) e^{(j-1)ε(j)}) / (α - 1).
  *
- * Only integer orders have this bound; fractional orders return Infinity (they are excluded, never
- * guessed).
+ * The minimum with the unsampled ε(α) is taken (a subsample of replace-one neighbours differs in at
+ * most one record). Only integer orders have this bound; fractional orders return Infinity (they
+ * are excluded, never guessed).
  * @internal
  */
 export function sampledWithoutReplacementGaussianRdpValue(q: number, sigma: number, order: number): number {
@@ -89,5 +90,6 @@ export function sampledWithoutReplacementGaussianRdpValue(q: number, sigma: numb
     logC += Math.log(a - j + 1) - Math.log(j);
     logA = logAddExp(logA, Math.LN2 + j * logq + logC + (j - 1) * eps(j));
   }
-  return logA / (a - 1);
+  // A subsample of neighbours is a pair of neighbours (or equal), so the unsampled bound also holds.
+  return Math.min(logA / (a - 1), eps(a));
 }
