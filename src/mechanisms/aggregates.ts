@@ -49,7 +49,7 @@ export interface PrivateBoundedOptions {
   upper: number;
   /** Privacy parameter, > 0 and finite. */
   epsilon: number;
-  /** Output grid step (a power of two); default about 2^-40 of the noise scale. */
+  /** Output grid step (a power of two); default about 2^-30 of the noise scale. */
   granularity?: number;
   /** Randomness source; defaults to the secure source. A seeded Rng is insecure (tests only). */
   rng?: Rng;

@@ -32,7 +32,7 @@ export interface GaussianMechanismOptions {
   sensitivity: number;
   /** `"analytic"` (default, Balle & Wang 2018: smallest sigma) or `"classic"` (Dwork & Roth; epsilon < 1 only). */
   calibration?: "analytic" | "classic";
-  /** Output grid step, a power of two. Default: the largest power of two <= sigma · 2^-40. */
+  /** Output grid step, a power of two. Default: the largest power of two <= sigma · 2^-30. */
   granularity?: number;
   /** Largest vector length released at once (the rounding charge is granularity · √dimension). Default 1. */
   dimension?: number;

@@ -7,8 +7,11 @@
  */
 import { DpError, describeValue, requireFinite, requirePositive } from "../errors.js";
 
-/** Resolution of the default grid: the noise scale is about 2^40 grid steps. */
-export const GRID_BITS = 40;
+/**
+ * Resolution of the default grid: the noise scale is 2^30 to 2^31 grid steps (the rounding
+ * charge is then about 2^-30 of the sensitivity per coordinate). @internal
+ */
+export const GRID_BITS = 30;
 
 /** The largest power of two <= x (x > 0, finite). @internal */
 export function floorPowerOfTwo(x: number): number {
@@ -28,7 +31,7 @@ export function requirePowerOfTwo(name: string, value: unknown): number {
   return v;
 }
 
-/** The default granularity for a noise scale: the largest power of two <= scale · 2^-40. @internal */
+/** The default granularity for a noise scale: the largest power of two <= scale · 2^-30. @internal */
 export function defaultGranularity(scale: number): number {
   return floorPowerOfTwo(scale) * 2 ** -GRID_BITS;
 }

@@ -28,7 +28,7 @@ export interface LaplaceMechanismOptions {
   sensitivity: number;
   /**
    * Output grid step, a power of two. Default: the largest power of two <= (sensitivity /
-   * epsilon) · 2^-40, i.e. about 2^40 grid steps per unit of noise scale.
+   * epsilon) · 2^-30, i.e. about 2^30 grid steps per unit of noise scale.
    */
   granularity?: number;
   /** Largest vector length released at once (the rounding charge is dimension · granularity). Default 1. */
@@ -60,7 +60,7 @@ export function requireVector(values: unknown, dimension: number): ArrayLike<num
  * paid for and the real epsilon is at most the requested one. The reported `event` is
  * `laplace` with noise multiplier b / (Δ + d·gamma); the pure-DP bound is exact, and
  * accountants that treat the event as the continuous Laplace are accurate to the grid
- * resolution (2^-40 of the scale by default).
+ * resolution (2^-30 of the scale by default).
  *
  * @param options - epsilon, sensitivity and optional granularity, dimension and rng
  * @returns a {@link NoiseMechanism}

@@ -10,6 +10,7 @@
  * @module
  */
 import { DpError, requireFinite, requireInteger, requireNonNegative, requirePositive, requireProbability } from "../errors.js";
+import { bernoulliExpApprox, geometricByInversion } from "./expBernoulli.js";
 import { resolveRng, SecureRng, type Rng } from "./rng.js";
 
 const TWO32 = 4294967296;
@@ -67,12 +68,6 @@ export function uniformBelow(n: number, r: Rng): number {
 export function uniformInt(n: number, rng?: Rng): number {
   if (!(Number.isInteger(n) && n >= 1 && n <= TWO53)) requireInteger("n", n, { min: 1, max: TWO53 });
   return uniformBelow(n, resolveRng(rng));
-}
-
-/** A uniform integer in [0, 2^53) from two words. @internal */
-function uniform53(r: Rng): number {
-  const hi = r.nextUint32() & (TWO21 - 1);
-  return hi * TWO32 + r.nextUint32();
 }
 
 function bitLength(n: bigint): number {
@@ -205,27 +200,6 @@ export function bernoulliRational(num: bigint, den: bigint, rng?: Rng): boolean 
   return uniformBigInt(den, r) < num;
 }
 
-/**
- * Exact Bernoulli(q) for a rational q known to lie in [lo, hi], resolving the comparison of a
- * uniform V with q in doubles and only when V falls in [lo, hi] with the exact rational.
- *
- * V = (j + W) / 2^53 with j a uniform 53-bit integer and W uniform in [0, 1): V < q is decided
- * by j alone unless j / 2^53 < hi and (j + 1) / 2^53 > lo; then V < q iff
- * W < (num·2^53 − j·den) / den, an exact Bernoulli on bigints. The result is exact whatever
- * lo and hi are, provided lo <= q <= hi.
- * @internal
- */
-function bernoulliBracketed(lo: number, hi: number, exact: () => Rational, r: Rng): boolean {
-  const j = uniform53(r);
-  if ((j + 1) / TWO53 <= lo) return true;
-  if (j / TWO53 >= hi) return false;
-  const { num, den } = exact();
-  const rem = num * BIG_TWO53 - BigInt(j) * den;
-  if (rem <= 0n) return false;
-  if (rem >= den) return true;
-  return bernoulliRational(rem, den, r);
-}
-
 /** CKS Algorithm 1 for gamma = n/d in [0, 1], safe integers. @internal */
 function bernoulliExpUnitNumber(n: number, d: number, r: Rng): boolean {
   if (n === 0) return true;
@@ -239,12 +213,11 @@ function bernoulliExpUnitNumber(n: number, d: number, r: Rng): boolean {
   return (k & 1) === 1;
 }
 
-/** Exact Bernoulli(exp(-1)) (CKS Algorithm 1 with gamma = 1: Bernoulli(1/k) until failure). @internal */
+/** Exact Bernoulli(exp(-1)). @internal */
 function bernoulliExpMinusOne(r: Rng): boolean {
-  let k = 1;
-  while (uniformBelow(k, r) === 0) k++;
-  return (k & 1) === 1;
+  return bernoulliExpApprox(1, 0, ONE_OVER_ONE, 0, r);
 }
+const ONE_OVER_ONE = (): [bigint, bigint] => [1n, 1n];
 
 function bernoulliExpUnit(num: bigint, den: bigint, r: Rng): boolean {
   // CKS Algorithm 1 for gamma = num/den in [0, 1].
@@ -284,6 +257,8 @@ export function bernoulliExpRational(num: bigint, den: bigint, rng?: Rng): boole
     throw new DpError("invalid_parameter", `\`gamma\` must be a rational >= 0. Found ${String(num)}/${String(den)}.`, "gamma");
   }
   const r = resolveRng(rng);
+  const approx = Number(num) / Number(den);
+  if (Number.isFinite(approx)) return bernoulliExpApprox(approx, approx * 2 ** -50, () => [num, den], 0, r);
   if (num <= den) return bernoulliExpUnit(num, den, r);
   const whole = num / den;
   for (let i = 0n; i < whole; i++) {
@@ -308,10 +283,13 @@ export function bernoulliExpRational(num: bigint, den: bigint, rng?: Rng): boole
 export function bernoulliExp(gamma: number, rng?: Rng): boolean {
   requireNonNegative("gamma", gamma);
   const r = resolveRng(rng);
-  const d = dyadic(gamma);
-  if (d !== undefined && gamma <= 1) return bernoulliExpUnitNumber(d.num, d.den, r);
-  const { num, den } = doubleToRational(gamma);
-  return bernoulliExpRational(num, den, r);
+  return bernoulliExpApprox(gamma, 0, exactOfDouble, gamma, r);
+}
+
+/** The exact rational of a double, as a pair. */
+function exactOfDouble(x: number): [bigint, bigint] {
+  const q = doubleToRational(x);
+  return [q.num, q.den];
 }
 
 /**
@@ -335,24 +313,31 @@ function dyadic(x: number): { num: number; den: number } | undefined {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Exact geometric with P[X = k] ∝ e^{-k s / t} for safe integers t <= 2^46, s <= 2^53
- * (the magnitude step of CKS Algorithm 2), in double arithmetic. @internal
+ * Exact geometric with P[X = k] ∝ e^{-k s / t} for safe integers t <= 2^46, s <= 2^53, by
+ * inversion of one lazily refined uniform (see expBernoulli.ts). @internal
  */
 function geometricExpNumber(t: number, s: number, r: Rng): number {
+  // Inversion needs V resolved to about s/t relative; the double enclosure is 2^-44 wide, so
+  // it is used directly up to t/s = 2^32 (bigint refinement in about 2^-11 of the draws).
+  if (t <= INVERSION_MAX_SCALE * s) return geometricByInversion(t, s, r);
+  // Larger scales: CKS Algorithm 2's split X = U + t·V with U uniform in [0, t) accepted with
+  // probability e^{-U/t}, and V geometric with rate 1 (by inversion: thresholds e^{-v}).
+  let u: number;
   for (;;) {
-    const u = uniformBelow(t, r);
-    if (!bernoulliExpUnitNumber(u, t, r)) continue;
-    let v = 0;
-    while (bernoulliExpMinusOne(r)) v++;
-    if (v > (TWO53 - t) / t) return Number((BigInt(u) + BigInt(t) * BigInt(v)) / BigInt(s));
-    const x = u + t * v; // exact: below 2^53
-    if (s === 1) return x;
-    let q = Math.floor(x / s);
-    while (q * s > x) q--;
-    while ((q + 1) * s <= x) q++;
-    return q;
+    u = uniformBelow(t, r);
+    const a = u / t;
+    if (bernoulliExpApprox(a, a * 2 ** -50, (uu) => [BigInt(uu), BigInt(t)], u, r)) break;
   }
+  const v = geometricByInversion(1, 1, r);
+  if (v > (TWO53 - t) / t) return Number((BigInt(u) + BigInt(t) * BigInt(v)) / BigInt(s));
+  const x = u + t * v; // exact: below 2^53
+  if (s === 1) return x;
+  let q = Math.floor(x / s);
+  while (q * s > x) q--;
+  while ((q + 1) * s <= x) q++;
+  return q;
 }
+const INVERSION_MAX_SCALE = 2 ** 32;
 
 /**
  * Exact geometric sample: P[X = k] = (1 - e^{-s/t}) e^{-k s/t}, k = 0, 1, ...,
@@ -585,6 +570,10 @@ export function discreteGaussianSampler(sigma: number): (r: Rng) => number {
     const diff = BigInt(absY) * p.bt * p.fourE - p.m2;
     return { num: diff * diff, den: p.den };
   };
+  const exactPair = (absY: number): [bigint, bigint] => {
+    const e = exactG(absY);
+    return [e.num, e.den];
+  };
   return (r) => {
     for (;;) {
       const y = discreteLaplaceNumber(t, 1, r);
@@ -600,27 +589,7 @@ export function discreteGaussianSampler(sigma: number): (r: Rng) => number {
       const ad = d < 0 ? -d : d;
       const g = (d * d) / twoS2;
       const err = 2 * (((2 * ad * errD + errD * errD) / twoS2) * (1 + 8 * U) + g * 8 * U) + 2 ** -1000;
-      const gLo = g - err > 0 ? g - err : 0;
-      const gHi = g + err;
-      // Bernoulli(exp(-g)) = m independent Bernoulli(exp(-g/m)), g/m <= 1 (CKS Algorithm 1 each).
-      const m = gHi > 1 ? Math.ceil(gHi) : 1;
-      let accept = true;
-      for (let i = 0; i < m && accept; i++) {
-        let k = 1;
-        for (;;) {
-          const mk = m * k;
-          const lo = (gLo / mk) * (1 - 4 * U);
-          const hi = (gHi / mk) * (1 + 4 * U);
-          const kk = k;
-          const a = bernoulliBracketed(lo, hi, () => {
-            const e = exactG(absY);
-            return { num: e.num, den: e.den * BigInt(m) * BigInt(kk) };
-          }, r);
-          if (!a) break;
-          k++;
-        }
-        accept = (k & 1) === 1;
-      }
+      const accept = bernoulliExpApprox(g, err, exactPair, absY, r);
       if (accept) return y;
     }
   };

@@ -86,9 +86,9 @@ describe("Laplace scale and noise summaries", () => {
   it("b = sensitivity / epsilon; summary standard deviation and interval", () => {
     expect(laplaceScaleFor({ epsilon: 0.5, sensitivity: 2 })).toBe(4);
     const s = noiseSummary({ mechanism: "laplace", epsilon: 1, sensitivity: 1, level: 0.95 });
-    expect(s.scale).toBeCloseTo(1, 9);
-    expect(s.standardDeviation).toBeCloseTo(Math.SQRT2, 9);
-    expect(s.halfWidth).toBeCloseTo(Math.log(20), 9); // P[|L| > h] = e^{-h/b}
+    expect(s.scale).toBeCloseTo(1, 7); // the grid rounding is charged: about 2^-30 more noise
+    expect(s.standardDeviation).toBeCloseTo(Math.SQRT2, 7);
+    expect(s.halfWidth).toBeCloseTo(Math.log(20), 7); // P[|L| > h] = e^{-h/b}
     const g = noiseSummary({ mechanism: "gaussian", epsilon: 1, delta: 1e-5, sensitivity: 1 });
     expect(g.halfWidth).toBeCloseTo(g.scale * 1.959963984540054, 8);
     const c = noiseSummary({ mechanism: "geometric", epsilon: 1 });

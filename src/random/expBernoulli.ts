@@ -1,0 +1,237 @@
+/**
+ * Fast exact Bernoulli(exp(-x)) and exact geometric sampling by inversion.
+ *
+ * A uniform V in (0, 1) is compared with e^{-x}. Almost always the comparison is decided by the
+ * first 53 bits of V against a rigorous double-precision enclosure of e^{-x} (tables of e^{-n}
+ * and e^{-j/64} computed with bigint arithmetic, a degree-6 Taylor polynomial, and a relative
+ * margin of 2^-44 that is about 800 times the worst rounding error). When V's 53-bit prefix falls
+ * inside the enclosure (probability about 2^-43), more bits of V are drawn and compared with a
+ * bigint enclosure of e^{-x} of matching precision, computed from the exact rational x, until
+ * they separate. The outcome is therefore exactly Bernoulli(e^{-x}): no floating-point error
+ * reaches the distribution, only the running time.
+ *
+ * This replaces the loops of Canonne, Kamath & Steinke (2020) Algorithm 1 (several uniform
+ * integers per Bernoulli) by one 53-bit uniform in the common case.
+ *
+ * @see https://arxiv.org/abs/2004.00010
+ * @module
+ */
+import type { Rng } from "./rng.js";
+
+const TWO32 = 4294967296;
+const TWO53 = 9007199254740992;
+const TWO21 = 2097152;
+
+/** Relative margin around the double enclosure (rounding error is below 2^-48). */
+let margin = 2 ** -44;
+
+/**
+ * Widens the double enclosure (tests use a large margin to force the exact bigint path).
+ * Returns the previous margin. @internal
+ */
+export function setExpEnclosureMarginForTesting(m: number): number {
+  const old = margin;
+  margin = m;
+  return old;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rigorous bigint enclosures of e^{-N/D}
+// ---------------------------------------------------------------------------------------------
+
+function bitLen(n: bigint): number {
+  return n <= 0n ? 0 : n.toString(2).length;
+}
+
+/**
+ * [lo, hi] with lo <= e^{-N/D} · 2^q <= hi, for bigints N >= 0, D >= 1 and q >= 0.
+ *
+ * e^{-g} = (e^{-g/m})^m with m = max(1, ceil(g)); the alternating series of e^{-y}, y = g/m <= 1,
+ * is summed in fixed point with floored terms (term k is low by at most k units), then raised to
+ * the m-th power with floors for the lower and ceilings for the upper bound, with enough guard
+ * bits that the final enclosure is a few units wide at scale 2^q. @internal
+ */
+export function expNegEnclosure(N: bigint, D: bigint, q: number): [bigint, bigint] {
+  if (N === 0n) {
+    const one = 1n << BigInt(q);
+    return [one, one];
+  }
+  const m = N <= D ? 1n : (N + D - 1n) / D;
+  const guard = 48 + 2 * bitLen(m) + Math.ceil(1.45 * Number(m));
+  const s = BigInt(q + guard);
+  const scale = 1n << s;
+  const Dm = D * m;
+  // Series for e^{-y}, y = N / (D m) in (0, 1].
+  let term = scale;
+  let sum = scale;
+  let k = 0n;
+  for (;;) {
+    k++;
+    term = (term * N) / (Dm * k);
+    if (term === 0n) break;
+    sum += k % 2n === 1n ? -term : term;
+  }
+  const err = k * k + 4n * k + 4n;
+  let lo = sum - err;
+  let hi = sum + err;
+  if (lo < 0n) lo = 0n;
+  if (hi > scale) hi = scale;
+  // Power m.
+  let pl = lo;
+  let ph = hi;
+  for (let i = 1n; i < m; i++) {
+    pl = (pl * lo) >> s;
+    ph = (ph * hi + scale - 1n) >> s;
+  }
+  const shift = BigInt(guard);
+  return [pl >> shift, (ph + (1n << shift) - 1n) >> shift];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Double enclosure of e^{-x}
+// ---------------------------------------------------------------------------------------------
+
+const EXP_INT = new Float64Array(65); // e^{-n}, n = 0..64
+const EXP_FRAC = new Float64Array(64); // e^{-j/64}, j = 0..63
+{
+  // Correctly rounded doubles of bigint enclosures 200 bits wide: within 2^-53 relative.
+  const q = 200;
+  const toDouble = ([lo, hi]: [bigint, bigint]): number => Number((lo + hi) / 2n) / 2 ** q;
+  for (let n = 0; n <= 64; n++) EXP_INT[n] = toDouble(expNegEnclosure(BigInt(n), 1n, q));
+  for (let j = 0; j < 64; j++) EXP_FRAC[j] = toDouble(expNegEnclosure(BigInt(j), 64n, q));
+}
+
+/**
+ * e^{-x} for 0 <= x < 64 in doubles, within 2^-48 relative of the truth:
+ * e^{-n} · e^{-j/64} · e^{-r}, r in [0, 1/64), with exact argument reduction (x - floor(x) and
+ * f - j/64 are exact in doubles) and a degree-6 Taylor polynomial (truncation below 2^-54).
+ */
+function expNegApprox(x: number): number {
+  const n = Math.floor(x);
+  const f = x - n;
+  const j = Math.floor(f * 64);
+  const r = f - j / 64;
+  const p = 1 - r * (1 - r * (0.5 - r * (1 / 6 - r * (1 / 24 - r * (1 / 120 - r / 720)))));
+  return EXP_INT[n] * EXP_FRAC[j] * p;
+}
+
+/** A lower bound of e^{-x'} for every x' <= x (x >= 0). */
+function expNegLower(x: number): number {
+  if (!(x < 64)) return 0;
+  return expNegApprox(x) * (1 - margin);
+}
+
+/** An upper bound of e^{-x'} for every x' >= x. */
+function expNegUpper(x: number): number {
+  if (!(x > 0)) return 1;
+  if (!(x < 64)) return EXP_INT[64] * (1 + margin);
+  const v = expNegApprox(x) * (1 + margin);
+  return v > 1 ? 1 : v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A lazily refined uniform
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A uniform V in [0, 1) known to `bits` bits: V in [prefix, prefix + 1) / 2^bits. Starts with 53
+ * bits (a double comparison suffices almost always); more bits are drawn only when needed.
+ * @internal
+ */
+export class LazyUniform {
+  /** The first 53 bits as an integer in [0, 2^53). */
+  j: number;
+  private prefix: bigint | undefined;
+  private bits = 53;
+
+  constructor(private readonly r: Rng) {
+    this.j = (r.nextUint32() & (TWO21 - 1)) * TWO32 + r.nextUint32();
+  }
+
+  /** Resets to a fresh uniform. */
+  redraw(): void {
+    this.j = (this.r.nextUint32() & (TWO21 - 1)) * TWO32 + this.r.nextUint32();
+    this.prefix = undefined;
+    this.bits = 53;
+  }
+
+  /**
+   * Exactly decides V < e^{-x}, given a double approximation `approx` of x with absolute error
+   * at most `err`, and the exact x = exact(arg) = [N, D] (evaluated only if needed).
+   */
+  lessThanExpNeg(approx: number, err: number, exact: (arg: number) => [bigint, bigint], arg: number): boolean {
+    if (this.prefix === undefined) {
+      const lo = expNegLower(approx + err);
+      if ((this.j + 1) / TWO53 <= lo) return true;
+      const hi = expNegUpper(approx - err);
+      if (this.j / TWO53 >= hi) return false;
+      this.prefix = BigInt(this.j);
+    }
+    const [N, D] = exact(arg);
+    for (;;) {
+      const [lo, hi] = expNegEnclosure(N, D, this.bits);
+      if (this.prefix + 1n <= lo) return true;
+      if (this.prefix >= hi) return false;
+      this.prefix = (this.prefix << 32n) | BigInt(this.r.nextUint32());
+      this.bits += 32;
+    }
+  }
+}
+
+/**
+ * Exact Bernoulli(e^{-x}) for x >= 0 given as a double approximation with absolute error bound
+ * `err` and the exact rational x = exact(arg) = [N, D] (evaluated only if needed). @internal
+ */
+export function bernoulliExpApprox(approx: number, err: number, exact: (arg: number) => [bigint, bigint], arg: number, r: Rng): boolean {
+  return new LazyUniform(r).lessThanExpNeg(approx, err, exact, arg);
+}
+
+/** Exact ratio y·s/t for the geometric thresholds. */
+class Thresholds {
+  constructor(
+    readonly s: number,
+    readonly t: number,
+  ) {}
+  readonly exact = (y: number): [bigint, bigint] => [BigInt(y) * BigInt(this.s), BigInt(this.t)];
+}
+
+const thresholdCache = new Map<number, Thresholds>();
+
+function thresholds(t: number, s: number): Thresholds {
+  const key = t * 1e6 + s;
+  let th = s < 1e6 ? thresholdCache.get(key) : undefined;
+  if (th === undefined || th.t !== t || th.s !== s) {
+    th = new Thresholds(s, t);
+    if (thresholdCache.size > 64) thresholdCache.clear();
+    if (s < 1e6) thresholdCache.set(key, th);
+  }
+  return th;
+}
+
+/**
+ * Exact geometric sample with P[X >= x] = e^{-x s / t} (x = 0, 1, ...) for safe integers t, s
+ * (t/s is the scale), by inversion of one lazily refined uniform V: X is the largest x with
+ * V < e^{-x s/t}. Math.log only supplies the first guess; every comparison is exact. @internal
+ */
+export function geometricByInversion(t: number, s: number, r: Rng): number {
+  const v = new LazyUniform(r);
+  const th = thresholds(t, s);
+  const guess = Math.floor((-Math.log((v.j + 0.5) / TWO53) * t) / s);
+  let x = guess > 0 && guess < TWO53 ? guess : 0;
+  for (;;) {
+    // V < e^{-y s / t}, y·s/t computed with at most 2 roundings.
+    if (x > 0) {
+      const a = (x * s) / t;
+      if (!v.lessThanExpNeg(a, a * 2 ** -50, th.exact, x)) {
+        x--;
+        continue;
+      }
+    }
+    const b = ((x + 1) * s) / t;
+    if (v.lessThanExpNeg(b, b * 2 ** -50, th.exact, x + 1)) {
+      x++;
+      continue;
+    }
+    return x;
+  }
+}
