@@ -17,7 +17,14 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { PldAccountant, RdpAccountant, gaussianEvent, poissonSampledEvent, rdpToEpsilonClassic } from "../src/accounting/index.js";
+import {
+  PldAccountant,
+  RdpAccountant,
+  calibrateNoiseMultiplier,
+  gaussianEvent,
+  poissonSampledEvent,
+  rdpToEpsilonClassic,
+} from "../src/accounting/index.js";
 
 interface Row {
   case: string;
@@ -102,6 +109,28 @@ function main(): void {
   }
   console.log(`classic (Mironov 2017) conversion, MNIST: ${classic.toFixed(6)} (reference ${mnistRdp.derived_classic_mironov2017_epsilon.toFixed(6)})`);
   console.log("Baseline times are dp_accounting's documented figures (not run here).");
+
+  // Calibration against dp_accounting's calibrate_dp_mechanism (one run each; PLD is the slow one).
+  for (const c of ref.a_rdp_calibration as any[]) {
+    if (!c.accountant.startsWith("dp_accounting.calibrate_dp_mechanism")) continue;
+    const kind = c.accountant.includes("PLD") ? "pld" : "rdp";
+    if (kind === "pld" && c.inputs.target_epsilon > 4) continue; // small sigma: slow, skipped
+    const r = timed(() =>
+      calibrateNoiseMultiplier({
+        targetEpsilon: c.inputs.target_epsilon,
+        targetDelta: c.inputs.delta,
+        samplingProbability: c.inputs.sampling_rate_q,
+        steps: c.inputs.steps,
+        accountant: kind,
+        tolerance: kind === "pld" ? 1e-5 : 1e-7,
+      }),
+    );
+    console.log(
+      `calibrate ${kind} eps=${c.inputs.target_epsilon}: noise ${r.value.toFixed(7)} (dp_accounting ${c.output.noise_multiplier.toFixed(7)}) in ${(r.wall * 1000).toFixed(0)} ms wall, ${(r.cpu * 1000).toFixed(0)} ms cpu`,
+    );
+    rows.push({ case: `calibrate ${kind} eps=${c.inputs.target_epsilon}`, metric: "noise_multiplier", value: r.value, unit: "", baseline: c.output.noise_multiplier, ratio: r.value / c.output.noise_multiplier });
+    rows.push({ case: `calibrate ${kind} eps=${c.inputs.target_epsilon}`, metric: "cpu_time", value: r.cpu, unit: "s" });
+  }
   rows.push({ case: "rdp mnist classic conversion", metric: "epsilon", value: classic, unit: "nats", baseline: mnistRdp.derived_classic_mironov2017_epsilon, ratio: classic / mnistRdp.derived_classic_mironov2017_epsilon });
   console.log(JSON.stringify({ bench: "accounting", results: rows }));
 }

@@ -64,21 +64,27 @@ export function calibrateNoiseMultiplier(options: CalibrateNoiseOptions): number
     acc.compose(dpSgdEvent(q, sigma), steps);
     return acc.getEpsilon(delta);
   };
-  // Bracket: find hi with eps(hi) <= target, lo with eps(lo) > target (or lo = 0).
-  let hi = 1;
-  let lo = 0;
-  while (!(eps(hi) <= target)) {
-    lo = hi;
-    hi *= 2;
-    if (hi > MAX_NOISE_MULTIPLIER) {
-      throw new DpError("invalid_parameter", `\`targetEpsilon\` ${target} cannot be met with a noise multiplier <= ${MAX_NOISE_MULTIPLIER}.`, "targetEpsilon");
-    }
-  }
-  if (lo === 0) {
-    lo = hi / 2;
+  // Start: 1 for RDP; for PLD the RDP answer (usually an upper bracket, PLD being tighter), which
+  // spares slow PLD evaluations at small multipliers.
+  const start =
+    kind === "pld" ? calibrateNoiseMultiplier({ targetEpsilon: target, targetDelta: delta, samplingProbability: q, steps, tolerance: 1e-4 }) : 1;
+  const shrink = kind === "pld" ? 0.85 : 0.5;
+  // Bracket: hi with eps(hi) <= target, lo with eps(lo) > target.
+  let hi = start;
+  let lo: number;
+  if (!(eps(hi) <= target)) {
+    do {
+      lo = hi;
+      hi *= 2;
+      if (hi > MAX_NOISE_MULTIPLIER) {
+        throw new DpError("invalid_parameter", `\`targetEpsilon\` ${target} cannot be met with a noise multiplier <= ${MAX_NOISE_MULTIPLIER}.`, "targetEpsilon");
+      }
+    } while (!(eps(hi) <= target));
+  } else {
+    lo = hi * shrink;
     while (eps(lo) <= target) {
       hi = lo;
-      lo /= 2;
+      lo *= shrink;
       if (lo < 1e-6) return hi;
     }
   }
