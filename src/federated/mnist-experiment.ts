@@ -24,6 +24,7 @@ import { partitionDirichlet, partitionIid, partitionShards, partitionToDatasets,
 import type { ClientSelection } from "./selection.js";
 import type { ServerOptimizerOptions } from "./server-optimizer.js";
 import { createServerOptimizer } from "./server-optimizer.js";
+import { SecureAggregator } from "./secagg/aggregator.js";
 import { createSimulatedClients } from "./simulated-clients.js";
 import { flattenWeights, setFlatWeights, weightShapesOf } from "./weights.js";
 
@@ -108,6 +109,11 @@ export interface MnistFederatedOptions {
   clip?: number;
   /** Adaptive clipping (server/client modes). */
   adaptiveClip?: boolean;
+  /**
+   * dp "client" only: run the distributed noise behind the secure-aggregation protocol
+   * (SecAgg+, simulated in this process), so the server sees only the sum. Slow for large K.
+   */
+  secureAggregation?: boolean;
   /** Compression spec (see {@link parseCompressionSpec}). Default "none". */
   compression?: string;
   /** Stop before exceeding this client-level epsilon. */
@@ -246,6 +252,12 @@ export async function runMnistFederated(options: MnistFederatedOptions = {}): Pr
       noisePlacement: dp === "server" ? "server" : dp === "client" ? "client-distributed" : "client-local",
       adaptiveClipping: options.adaptiveClip,
     });
+    if (options.secureAggregation) {
+      if (dp !== "client") throw new DpError("invalid_parameter", "`secureAggregation` needs dp \"client\".", "secureAggregation");
+      // Per-coordinate range of a prepared upload: clipped delta (|x_i| <= C) plus a share of sd zC/sqrt(K), 6 sd.
+      const share = (z * clip) / Math.sqrt(K);
+      aggregator = new SecureAggregator({ aggregator: aggregator as DpFedAvgAggregator, graph: "secagg+", clipRange: clip + 6 * share });
+    }
   } else if (dp === "example") {
     const meanSize = train.count / N;
     const qLocal = options.localSamplingProbability ?? Math.min(1, (B === Infinity ? meanSize : B) / meanSize);

@@ -29,6 +29,7 @@ interface FederatedRaw {
   noiseMultiplier: string;
   clip: string;
   adaptiveClip?: boolean;
+  secureAggregation?: boolean;
   compression: string;
   targetEpsilon?: string;
   targetDelta?: string;
@@ -76,6 +77,7 @@ export function federatedOptionsFromCli(raw: FederatedRaw): MnistFederatedOption
     noiseMultiplier,
     clip: requirePositive("--clip", num("clip", raw.clip)),
     adaptiveClip: Boolean(raw.adaptiveClip),
+    secureAggregation: Boolean(raw.secureAggregation),
     compression: raw.compression,
     trainExamples: requireInteger("--train-size", num("train-size", raw.trainSize), { min: 1, max: 60000 }),
     testExamples: requireInteger("--test-size", num("test-size", raw.testSize), { min: 1, max: 10000 }),
@@ -92,6 +94,9 @@ export function federatedOptionsFromCli(raw: FederatedRaw): MnistFederatedOption
   }
   if (raw.targetDelta !== undefined) opts.targetDelta = requireOpenProbability("--target-delta", num("target-delta", raw.targetDelta));
   if (raw.seed !== undefined) opts.seed = requireInteger("--seed", num("seed", raw.seed), { min: 0 });
+  if (opts.secureAggregation && dp !== "client") {
+    throw new DpError("invalid_parameter", "`--secure-aggregation` needs `--dp client`.", "--secure-aggregation");
+  }
   if (opts.adaptiveClip && dp !== "server" && dp !== "client") {
     throw new DpError("invalid_parameter", "`--adaptive-clip` needs `--dp server` or `--dp client`.", "--adaptive-clip");
   }
@@ -191,6 +196,7 @@ export function register(program: Command): void {
     .option("--noise-multiplier <z>", "noise multiplier z", "1")
     .option("--clip <C>", "L2 clip of each client update (per example with --dp example)", "1")
     .option("--adaptive-clip", "adapt C to the median update norm (Andrew et al. 2021)")
+    .option("--secure-aggregation", "with --dp client: run the noise shares through secure aggregation (SecAgg+, simulated)")
     .option("--compression <spec>", "none, quantize:B[:rotate], subsample:F, mask:F, lowrank:K", "none")
     .option("--target-epsilon <eps>", "stop before client-level epsilon exceeds this")
     .option("--target-delta <delta>", "delta for epsilon (default 1/N^1.1)")
