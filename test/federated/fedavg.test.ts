@@ -3,7 +3,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { ClientDataset, FederatedAccountant, FederatedClient } from "../../src/federated/index.js";
 import {
   DpFedAvgAggregator,
+  ExampleLevelDpAggregator,
   FedAvgServer,
+  createFederatedAccountant,
+  dpSgdLocalEvent,
+  dpSgdLocalTrainer,
   createSimulatedClients,
   flattenWeights,
   partitionIid,
@@ -85,7 +89,7 @@ describe("FedAvg rounds", () => {
         totalClients: 4,
         selection: { kind: "fixed", clientsPerRound: 4 },
         seed: 9,
-        roundDeadlineMs: 800,
+        roundDeadlineMs: 3000,
         log: (l) => log.push(l),
         faults: faulty
           ? (id) => (id === "client-2" ? { corruptUpload: (u) => ({ ...u, delta: u.delta.map(() => NaN) }) } : undefined)
@@ -167,5 +171,31 @@ describe("FedAvg rounds", () => {
     expect(h.rounds.length).toBe(3);
     expect(h.rounds.map((r) => r.epsilon)).toEqual([1, 2, 3]);
     expect(h.targetDelta).toBeCloseTo(1 / 4 ** 1.1, 12);
+  });
+
+  it("example-level DP: clients run DP-SGD and the round reports the local DP-SGD event", async () => {
+    const { x, y } = toyData(80, 6);
+    const datasets = partitionToDatasets(x, y, partitionIid(80, 4, new SeededRng(3)));
+    const model = tf.sequential({ layers: [tf.layers.dense({ units: 3, inputShape: [4], activation: "softmax" })] });
+    const local = { localSamplingProbability: 0.25, localSteps: 3, noiseMultiplier: 1.1 };
+    const trainer = dpSgdLocalTrainer({ inputShape: [4], l2NormClip: 1, ...local });
+    const clients = createSimulatedClients({ datasets, model, inputShape: [4], trainer });
+    const selection = { kind: "fixed" as const, clientsPerRound: 2 };
+    const w0 = flattenWeights(model);
+    const h = await runFedAvg({
+      clients,
+      rounds: 2,
+      initialWeights: w0,
+      totalClients: 4,
+      selection,
+      aggregator: new ExampleLevelDpAggregator(dpSgdLocalEvent(local)),
+      accountantFactory: () => createFederatedAccountant({ selection, noisePlacement: "client-example" }),
+      targetDelta: 1e-5,
+      seed: 2,
+    });
+    expect(h.rounds[0].event).toEqual({ kind: "selfComposed", count: 3, event: { kind: "poissonSampled", samplingProbability: 0.25, event: { kind: "gaussian", noiseMultiplier: 1.1 } } });
+    expect(h.rounds[1].epsilon).toBeGreaterThan(h.rounds[0].epsilon as number);
+    expect(h.weights.every(Number.isFinite)).toBe(true);
+    expect(Array.from(h.weights)).not.toEqual(Array.from(w0));
   });
 });
