@@ -33,11 +33,18 @@ function findCrypto(): GetRandomValues | undefined {
 
 /**
  * The platform CSPRNG (`crypto.getRandomValues`), buffered: bytes are fetched in chunks of
- * 64 KiB and handed out in order, never reused.
+ * 64 KiB (the most one call may return) and handed out in order, never reused.
  *
  * @remarks
  * Throws `insecure_randomness` at construction when no secure source exists; dpkit never falls
- * back to `Math.random`.
+ * back to `Math.random`. Every sampler defaults to the shared instance from {@link secureRng}.
+ *
+ * @example
+ * ```ts
+ * import { SecureRng } from "dpkit/random";
+ * const rng = new SecureRng(); // or pass your own secure getRandomValues
+ * rng.nextUint32();
+ * ```
  */
 export class SecureRng implements Rng {
   readonly secure = true;
@@ -143,19 +150,55 @@ let defaultRng: SecureRng | undefined;
 
 /**
  * The shared default secure source (created on first use).
+ *
+ * @remarks
+ * This is what every dpkit function uses when its `rng` option is omitted.
+ *
+ * @returns the process-wide {@link SecureRng}
  * @throws {@link DpError} `insecure_randomness` if the platform has no CSPRNG
+ * @example
+ * ```ts
+ * import { secureRng, uniformInt } from "dpkit/random";
+ * uniformInt(10, secureRng()); // same as uniformInt(10)
+ * ```
  */
 export function secureRng(): SecureRng {
   if (!defaultRng) defaultRng = new SecureRng();
   return defaultRng;
 }
 
-/** Creates a seeded, reproducible, insecure generator — for tests and simulations only. */
+/**
+ * Creates a seeded, reproducible, **insecure** generator — for tests and simulations only.
+ *
+ * @remarks
+ * Noise drawn from it gives no privacy: its outputs are predictable from the seed.
+ *
+ * @param seed - any safe integer
+ * @returns a {@link SeededRng}
+ * @example
+ * ```ts
+ * import { seededRng, discreteLaplace } from "dpkit/random";
+ * discreteLaplace(1, seededRng(7)); // reproducible, NOT private
+ * ```
+ */
 export function seededRng(seed: number): SeededRng {
   return new SeededRng(seed);
 }
 
-/** Returns `rng` if given, else the shared secure source. */
+/**
+ * Returns `rng` if given, else the shared secure source.
+ *
+ * @remarks
+ * The one place where the default is decided, so no sampler can silently use anything else.
+ *
+ * @param rng - an optional source
+ * @returns `rng` or {@link secureRng}()
+ * @example
+ * ```ts
+ * import { resolveRng } from "dpkit/random";
+ * resolveRng().secure; // true
+ * ```
+ */
 export function resolveRng(rng?: Rng): Rng {
   return rng ?? secureRng();
 }

@@ -76,7 +76,20 @@ function bitLength(n: bigint): number {
 
 /**
  * A uniformly random bigint in [0, n) by rejection on the smallest power of two above n.
+ *
+ * @remarks
+ * Draws ceil(log2 n) random bits (masked to the bit length of n - 1) and rejects values >= n:
+ * every value is exactly equally likely; fewer than 2 attempts are needed on average.
+ *
  * @param n - a bigint >= 1
+ * @param rng - randomness source; defaults to the secure source (a seeded Rng is insecure)
+ * @returns a bigint in [0, n)
+ * @throws {@link DpError} `invalid_parameter` unless n is a bigint >= 1
+ * @example
+ * ```ts
+ * import { uniformBigInt } from "dpkit/random";
+ * uniformBigInt(2n ** 100n);
+ * ```
  */
 export function uniformBigInt(n: bigint, rng?: Rng): bigint {
   if (typeof n !== "bigint" || n < 1n) {
@@ -95,7 +108,22 @@ export function uniformBigInt(n: bigint, rng?: Rng): bigint {
   }
 }
 
-/** A uniform double k / 2^53 in [0, 1) (53 random bits). */
+/**
+ * A uniform double k / 2^53 in [0, 1) (53 random bits).
+ *
+ * @remarks
+ * For simulations and for the tests' naive fixtures. Do not build privacy noise from it by
+ * floating-point transformations (that is exactly the Mironov 2012 attack surface); use the
+ * exact samplers or the grid mechanisms.
+ *
+ * @param rng - randomness source; defaults to the secure source (a seeded Rng is insecure)
+ * @returns a double in [0, 1)
+ * @example
+ * ```ts
+ * import { uniform01 } from "dpkit/random";
+ * uniform01(); // e.g. 0.4183...
+ * ```
+ */
 export function uniform01(rng?: Rng): number {
   const r = resolveRng(rng);
   const hi = r.nextUint32() & (TWO21 - 1);
@@ -114,7 +142,19 @@ export interface Rational {
 
 /**
  * The exact rational value of a finite double (every double is a dyadic rational).
+ *
+ * @remarks
+ * Used to turn parameters given as doubles (scales, scores, epsilon) into exact rationals so
+ * that no rounding reaches a sampling probability.
+ *
  * @param x - a finite number
+ * @returns num/den in lowest terms, den a power of two
+ * @throws {@link DpError} when `x` is not finite
+ * @example
+ * ```ts
+ * import { doubleToRational } from "dpkit/random";
+ * doubleToRational(0.375); // { num: 3n, den: 8n }
+ * ```
  */
 export function doubleToRational(x: number): Rational {
   requireFinite("x", x);
@@ -631,8 +671,22 @@ function popcount32(x: number): number {
 }
 
 /**
- * Exact Binomial(n, p) sample for a double p in [0, 1] (exact Bernoulli trials; p = 1/2 counts
- * random bits 32 at a time). Cost O(n) (O(n/32) for p = 1/2).
+ * Exact Binomial(n, p) sample for a double p in [0, 1].
+ *
+ * @remarks
+ * n exact Bernoulli(p) trials; for p = 1/2 it counts random bits 32 at a time. Cost O(n)
+ * (O(n/32) for p = 1/2).
+ *
+ * @param n - number of trials, an integer >= 0
+ * @param p - success probability in [0, 1]
+ * @param rng - randomness source; defaults to the secure source (a seeded Rng is insecure)
+ * @returns the number of successes
+ * @throws {@link DpError} for a bad `n` or `p`
+ * @example
+ * ```ts
+ * import { binomial } from "dpkit/random";
+ * binomial(100, 0.5); // about 50
+ * ```
  */
 export function binomial(n: number, p: number, rng?: Rng): number {
   requireInteger("n", n, { min: 0 });
@@ -766,7 +820,24 @@ export function fillGaussian<T extends Float32Array | Float64Array | number[]>(o
   return out;
 }
 
-/** A new Float64Array of `n` independent N(0, sigma²) draws from the secure source. */
+/**
+ * A new Float64Array of `n` independent N(0, sigma²) draws from the secure source.
+ *
+ * @remarks
+ * See {@link fillGaussian}: continuous floating-point noise, not immune to the floating-point
+ * attack; for released statistics use the grid `gaussianMechanism`.
+ *
+ * @param n - length, an integer >= 0
+ * @param sigma - standard deviation >= 0
+ * @param rng - randomness source; defaults to the secure source (a seeded Rng is insecure)
+ * @returns the noise vector
+ * @throws {@link DpError} for a bad `n` or `sigma`
+ * @example
+ * ```ts
+ * import { gaussianVector } from "dpkit/random";
+ * const noise = gaussianVector(784, 1.1);
+ * ```
+ */
 export function gaussianVector(n: number, sigma: number, rng?: Rng): Float64Array {
   requireInteger("n", n, { min: 0 });
   return fillGaussian(new Float64Array(n), sigma, rng);
