@@ -118,7 +118,7 @@ export interface MnistFederatedOptions {
   compression?: string;
   /** Stop before exceeding this client-level epsilon. */
   targetEpsilon?: number;
-  /** δ. Default 1/N^1.1. */
+  /** δ. Default 1/N^1.1 (N clients; for dp "example", N training examples). */
   targetDelta?: number;
   /** Server optimiser. Default FedAvg. */
   serverOptimizer?: ServerOptimizerOptions;
@@ -291,7 +291,8 @@ export async function runMnistFederated(options: MnistFederatedOptions = {}): Pr
     serverOptimizer: createServerOptimizer(options.serverOptimizer),
     compression,
     seed: options.seed,
-    targetDelta: options.targetDelta,
+    // Example level: the population is the examples, so the default δ is 1/n^1.1 over examples.
+    targetDelta: options.targetDelta ?? (dp === "example" ? train.count ** -1.1 : undefined),
     targetEpsilon: options.targetEpsilon,
     accountantFactory,
     faults,
