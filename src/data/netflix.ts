@@ -119,7 +119,11 @@ const GENRES = 24;
 const TASTE_SD = 1.5;
 
 // Dates: users join at a rate growing as exp(GROWTH · day); each rates within an activity span.
-const GROWTH_PER_DAY = Math.log(2) / 365;
+const GROWTH_PER_DAY = Math.log(2.5) / 365;
+// Correlation between a user's activity and how early they joined (heavy raters are long-standing
+// members whose ratings spread over years).
+const TENURE_CORRELATION = 0.85;
+const DATE_SKEW = 0.4; // day = join + span · U^0.4: each user rates more as time goes on
 
 const TWO32 = 4294967296;
 const HEAVY_FRACTION = 10; // users with more than numMovies / 10 ratings use weighted keys
@@ -184,11 +188,22 @@ class AliasTable {
   }
 }
 
-/** The number of ratings of one user (see ACTIVITY_* above). */
-function drawActivity(rng: Rng, normal: NormalSource, cap: number): number {
-  if (unit(rng) < P_ONE) return 1;
-  const n = Math.round(Math.exp(ACTIVITY_MU + ACTIVITY_SIGMA * normal.next()));
-  return Math.min(cap, Math.max(1, n));
+/**
+ * The number of ratings of one user (see ACTIVITY_* above) and the normal score behind it (the
+ * point mass at one gets a low score), used to couple activity with tenure.
+ */
+function drawActivity(rng: Rng, normal: NormalSource, cap: number): { n: number; z: number } {
+  const z = normal.next();
+  if (unit(rng) < P_ONE) return { n: 1, z: -3 };
+  const n = Math.round(Math.exp(ACTIVITY_MU + ACTIVITY_SIGMA * z));
+  return { n: Math.min(cap, Math.max(1, n)), z };
+}
+
+/** The standard normal distribution function (Abramowitz–Stegun 7.1.26; simulation only). */
+function normalCdf(x: number): number {
+  const t = 1 / (1 + 0.3275911 * Math.abs(x) / Math.SQRT2);
+  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp((-x * x) / 2);
+  return x >= 0 ? 0.5 * (1 + y) : 0.5 * (1 - y);
 }
 
 /**
@@ -264,9 +279,12 @@ export function generateNetflixLike(options: NetflixLikeOptions = {}): NetflixLi
   // Pass 1: how many ratings each user has (so the arrays are allocated once, exactly).
   const cap = Math.min(NETFLIX_PRIZE_STATISTICS.maxRatingsPerUser, numMovies);
   const rowPtr = new Uint32Array(users + 1);
+  const activityScore = new Float32Array(users);
   let total = 0;
   for (let u = 0; u < users; u++) {
-    total += drawActivity(rng, normal, cap);
+    const a = drawActivity(rng, normal, cap);
+    activityScore[u] = a.z;
+    total += a.n;
     rowPtr[u + 1] = total;
   }
   if (total > 2 ** 32 - 1) throw new DpError("invalid_parameter", `Too many ratings for 32-bit offsets: ${total}.`, "users");
@@ -320,13 +338,15 @@ export function generateNetflixLike(options: NetflixLikeOptions = {}): NetflixLi
     row.sort();
 
     const userEffect = USER_EFFECT_SD * normal.next();
-    const join = Math.min(NETFLIX_LAST_DAY, Math.floor(Math.log1p(unit(rng) * growthSpan) / GROWTH_PER_DAY));
+    // Tenure: more active users joined earlier (a Gaussian copula between activity and join date).
+    const zJoin = -TENURE_CORRELATION * activityScore[u] + Math.sqrt(1 - TENURE_CORRELATION ** 2) * normal.next();
+    const join = Math.min(NETFLIX_LAST_DAY, Math.floor(Math.log1p(normalCdf(zJoin) * growthSpan) / GROWTH_PER_DAY));
     const span = (NETFLIX_LAST_DAY - join + 1) * (0.15 + 0.85 * unit(rng));
     for (let k = 0; k < n; k++) {
       const i = start + k;
       const latent = RATING_BASE + movieEffect[row[k]] + userEffect + RATING_NOISE_SD * normal.next();
       ratings[i] = latent < 1.5 ? 1 : latent < 2.5 ? 2 : latent < 3.5 ? 3 : latent < 4.5 ? 4 : 5;
-      days[i] = Math.min(NETFLIX_LAST_DAY, join + Math.floor(unit(rng) * span));
+      days[i] = Math.min(NETFLIX_LAST_DAY, join + Math.floor(Math.pow(unit(rng), DATE_SKEW) * span));
     }
     if (onProgress && (u + 1) % progressEvery === 0) onProgress((u + 1) / users);
   }
