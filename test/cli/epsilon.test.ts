@@ -6,16 +6,20 @@ import { main } from "../../src/cli/main.js";
 import { runCli } from "../helpers/cli.js";
 
 /** Runs the CLI in-process (fast), capturing stderr. */
-async function runInProcess(args: string[]): Promise<{ code: number; stderr: string }> {
+async function runInProcess(args: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
   let stderr = "";
+  let stdout = "";
   const spyErr = vi.spyOn(process.stderr, "write").mockImplementation((chunk: unknown) => {
     stderr += String(chunk);
     return true;
   });
-  const spyOut = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+  const spyOut = vi.spyOn(process.stdout, "write").mockImplementation((chunk: unknown) => {
+    stdout += String(chunk);
+    return true;
+  });
   try {
     const code = await main(["node", "dpkit", ...args]);
-    return { code, stderr };
+    return { code, stderr, stdout };
   } finally {
     spyErr.mockRestore();
     spyOut.mockRestore();
@@ -91,5 +95,23 @@ describe("dpkit calibrate", () => {
     const bad = await runInProcess(["calibrate", "--target-epsilon", "-1", "--sampling-rate", "0.01", "--steps", "10", "--delta", "1e-5"]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--target-epsilon/);
+  });
+});
+
+describe("dpkit epsilon --event", () => {
+  it("accounts any event (RAPPOR-style randomized response under replace-one)", async () => {
+    const event = JSON.stringify({ kind: "selfComposed", count: 4, event: { kind: "randomizedResponse", noiseParameter: 0.5, numBuckets: 2 } });
+    const r = await runInProcess(["epsilon", "--event", event, "--neighboring-relation", "replaceOne", "--delta", "1e-9", "--accountant", "pld", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const o = JSON.parse(r.stdout);
+    expect(o.epsilon).toBeGreaterThanOrEqual(4 * Math.log(3));
+    expect(o.epsilon - 4 * Math.log(3)).toBeLessThan(5e-4);
+    // refused under add/remove (never guessed), with one line
+    const bad = await runInProcess(["epsilon", "--event", event, "--delta", "1e-9"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/replaceOne/);
+    const junk = await runInProcess(["epsilon", "--event", "{\"kind\":\"oops\"}", "--delta", "1e-9"]);
+    expect(junk.code).toBe(2);
+    expect(junk.stderr.trim().split("\n")).toHaveLength(1);
   });
 });

@@ -6,6 +6,7 @@
 import type { Command } from "commander";
 import { DpError } from "../../errors.js";
 import { RdpAccountant } from "../../accounting/rdp/accountant.js";
+import { eventFromJson } from "../../accounting/events.js";
 import { PldAccountant } from "../../accounting/pld/accountant.js";
 import { ACCOUNTANT_KINDS, type AccountantKind, dpSgdEvent } from "../../accounting/compute.js";
 import { requireInteger, requireOneOf, requireOpenProbability, requirePositive, requireProbability } from "../../errors.js";
@@ -118,16 +119,68 @@ async function writePlot(file: string, q: number, sigma: number, steps: number, 
   await savePlot(file, svg);
 }
 
+/** `dpkit epsilon --event ...`: ε of an arbitrary event (e.g. a RAPPOR report, a FedAvg run). */
+async function accountEvent(o: { event?: string; delta?: string; accountant?: string; discretization?: string; json?: boolean; neighboringRelation?: string }): Promise<void> {
+  const raw = o.event as string;
+  let text = raw;
+  if (raw.startsWith("@")) {
+    const { readFile } = await import("node:fs/promises");
+    try {
+      text = await readFile(raw.slice(1), "utf8");
+    } catch (e) {
+      throw new DpError("io_error", `Cannot read --event file ${JSON.stringify(raw.slice(1))}: ${(e as Error).message}`, "--event");
+    }
+  }
+  let event;
+  try {
+    event = eventFromJson(text);
+  } catch (e) {
+    throw new DpError("invalid_parameter", `--event: ${(e as Error).message}`, "--event");
+  }
+  const delta = requireOpenProbability("--delta", parseNumberOption("delta", o.delta));
+  const kind = parseAccountant(o.accountant);
+  const relation = o.neighboringRelation === undefined ? "addOrRemoveOne" : requireOneOf("--neighboring-relation", o.neighboringRelation, ["addOrRemoveOne", "replaceOne"] as const);
+  const d = o.discretization === undefined ? undefined : requirePositive("--discretization", parseNumberOption("discretization", o.discretization));
+  const acc = kind === "rdp" ? new RdpAccountant({ neighboringRelation: relation }) : new PldAccountant({ neighboringRelation: relation, valueDiscretizationInterval: d });
+  acc.compose(event);
+  const r = acc.getEpsilonAndOrder(delta);
+  if (o.json) {
+    printJson({
+      epsilon: r.epsilon,
+      delta,
+      accountant: kind,
+      ...(kind === "rdp" ? { order: r.order, orderAtEdgeOfGrid: r.atEdge } : { valueDiscretizationInterval: d ?? 1e-4 }),
+      neighboringRelation: relation,
+      event,
+    });
+    return;
+  }
+  const rows: (string | number)[][] = [
+    ["epsilon", r.epsilon],
+    ["delta", delta],
+    ["accountant", kind],
+    ["neighbouring relation", relation],
+  ];
+  if (kind === "rdp") rows.push(["optimal order", r.order]);
+  process.stdout.write(renderTable(["", "value"], rows, 6));
+}
+
 /** Registers `dpkit epsilon` on the program. */
 export function register(program: Command): void {
   const cmd = program
     .command("epsilon")
-    .description("epsilon spent by DP-SGD with Poisson sampling (RDP or PLD accountant)")
+    .description("epsilon spent by DP-SGD with Poisson sampling, or by any DpEvent (RDP or PLD accountant)")
     .option("--noise-multiplier <s>", "noise standard deviation / clipping norm (> 0)")
     .option("--delta <d>", "target delta in (0, 1)");
   addTrainingOptions(cmd)
     .option("--plot <file>", "draw epsilon against steps (RDP and PLD) to an .svg or .png file")
-    .action(async (o: TrainingOptionsRaw & { noiseMultiplier?: string; delta?: string; accountant?: string; discretization?: string; json?: boolean; plot?: string }) => {
+    .option("--event <json>", "account any DpEvent instead of DP-SGD: JSON text, or @file.json")
+    .option("--neighboring-relation <r>", "with --event: addOrRemoveOne (default) or replaceOne")
+    .action(async (o: TrainingOptionsRaw & { noiseMultiplier?: string; delta?: string; accountant?: string; discretization?: string; json?: boolean; plot?: string; event?: string; neighboringRelation?: string }) => {
+      if (o.event !== undefined) {
+        await accountEvent(o);
+        return;
+      }
       const training = resolveTraining(o);
       const sigma = requirePositive("--noise-multiplier", parseNumberOption("noise-multiplier", o.noiseMultiplier));
       const delta = requireOpenProbability("--delta", parseNumberOption("delta", o.delta));
