@@ -183,8 +183,26 @@ export class LazyUniform {
  * `err` and the exact rational x = exact(arg) = [N, D] (evaluated only if needed). @internal
  */
 export function bernoulliExpApprox(approx: number, err: number, exact: (arg: number) => [bigint, bigint], arg: number, r: Rng): boolean {
+  if (approx - err > 32) {
+    // Large x: Bernoulli(e^{-x}) = Bernoulli(e^{-32}) AND Bernoulli(e^{-(x - 32)}), so the exact
+    // refinement never has to resolve a uniform to e^{-x} for huge x.
+    let shifts = 0n;
+    while (approx - err > 32) {
+      if (!new LazyUniform(r).lessThanExpNeg(32, 0, EXACT_32, 0)) return false;
+      approx -= 32;
+      err += 2 ** -40 * (approx + 32); // the subtraction's rounding
+      shifts++;
+    }
+    const k = shifts;
+    const shifted = (a: number): [bigint, bigint] => {
+      const [N, D] = exact(a);
+      return [N - 32n * k * D, D];
+    };
+    return new LazyUniform(r).lessThanExpNeg(approx, err, shifted, arg);
+  }
   return new LazyUniform(r).lessThanExpNeg(approx, err, exact, arg);
 }
+const EXACT_32 = (): [bigint, bigint] => [32n, 1n];
 
 /** Exact ratio y·s/t for the geometric thresholds. */
 class Thresholds {

@@ -36,6 +36,13 @@ describe("bigint enclosure of e^{-x}", () => {
   });
 });
 
+describe("huge exponents", () => {
+  it("Bernoulli(exp(-x)) for x = 40, 1e6, 1e300 returns false without a long refinement", () => {
+    const rng = new SeededRng(902);
+    for (const x of [40, 1e6, 1e300]) for (let i = 0; i < 2000; i++) expect(bernoulliExp(x, rng)).toBe(false);
+  });
+});
+
 describe("samplers on the forced bigint-refinement path", () => {
   let old = 0;
   beforeAll(() => {
