@@ -59,14 +59,28 @@ export interface SecAggSimulation {
   dropped: Record<SecAggDropStage, number[]>;
   degree: number;
   threshold: number;
-  /** Total server compute time, ms. */
+  /** Total server compute time (wall clock), ms. */
   serverMs: number;
+  /** Total server CPU time (process user + system time where the platform reports it, else wall clock), ms. */
+  serverCpuMs: number;
+  /** Mean CPU time per participating client (as `serverCpuMs`), ms. */
+  clientCpuMsMean: number;
   /** Mean and max compute time per participating client, ms. */
   clientMsMean: number;
   clientMsMax: number;
   /** Mean bytes a client uploads / downloads (compact encoding, see secAggMessageBytes). */
   clientUploadBytes: number;
   clientDownloadBytes: number;
+}
+
+// CPU time of this process (Node); falls back to the wall clock elsewhere (browsers).
+const cpuUsage = (globalThis as { process?: { cpuUsage?: () => { user: number; system: number } } }).process?.cpuUsage;
+function cpuNow(): number {
+  if (cpuUsage) {
+    const u = cpuUsage();
+    return (u.user + u.system) / 1000;
+  }
+  return performance.now();
 }
 
 function pickDropouts(n: number, count: number, rng: Rng): number[] {
@@ -135,16 +149,22 @@ export function simulateSecAgg(options: SimulateSecAggOptions): SecAggSimulation
   const up = new Map<number, number>();
   const down = new Map<number, number>();
   let serverMs = 0;
+  let serverCpuMs = 0;
+  const clientCpu = new Map<number, number>();
   const pass = <T extends SecAggMessage>(m: T): T => (options.serialize ? (options.serialize(m) as T) : m);
   const asClient = <T>(id: number, f: () => T): T => {
     const t0 = performance.now();
+    const c0 = cpuNow();
     const r = f();
+    clientCpu.set(id, (clientCpu.get(id) ?? 0) + cpuNow() - c0);
     clientMs.set(id, (clientMs.get(id) ?? 0) + performance.now() - t0);
     return r;
   };
   const asServer = <T>(f: () => T): T => {
     const t0 = performance.now();
+    const c0 = cpuNow();
     const r = f();
+    serverCpuMs += cpuNow() - c0;
     serverMs += performance.now() - t0;
     return r;
   };
@@ -229,6 +249,8 @@ export function simulateSecAgg(options: SimulateSecAggOptions): SecAggSimulation
     degree: options.degree !== undefined && options.degree < n - 1 ? options.degree : n - 1,
     threshold: options.threshold,
     serverMs,
+    serverCpuMs,
+    clientCpuMsMean: mean([...clientCpu.values()]),
     clientMsMean: mean(times),
     clientMsMax: times.length ? Math.max(...times) : 0,
     clientUploadBytes: mean(ups),
