@@ -144,15 +144,17 @@ export class LazyUniform {
   private prefix: bigint | undefined;
   private bits = 53;
 
-  constructor(private readonly r: Rng) {
+  constructor(private r: Rng) {
     this.j = (r.nextUint32() & (TWO21 - 1)) * TWO32 + r.nextUint32();
   }
 
-  /** Resets to a fresh uniform. */
-  redraw(): void {
-    this.j = (this.r.nextUint32() & (TWO21 - 1)) * TWO32 + this.r.nextUint32();
+  /** Resets to a fresh uniform drawn from `r` (reuses the object: no allocation). */
+  redraw(r: Rng): this {
+    this.r = r;
+    this.j = (r.nextUint32() & (TWO21 - 1)) * TWO32 + r.nextUint32();
     this.prefix = undefined;
     this.bits = 53;
+    return this;
   }
 
   /**
@@ -178,6 +180,10 @@ export class LazyUniform {
   }
 }
 
+// Two reusable uniforms (the samplers are synchronous and never nest a use of the same one).
+let bernoulliUniform: LazyUniform | undefined;
+let inversionUniform: LazyUniform | undefined;
+
 /**
  * Exact Bernoulli(e^{-x}) for x >= 0 given as a double approximation with absolute error bound
  * `err` and the exact rational x = exact(arg) = [N, D] (evaluated only if needed). @internal
@@ -188,7 +194,7 @@ export function bernoulliExpApprox(approx: number, err: number, exact: (arg: num
     // refinement never has to resolve a uniform to e^{-x} for huge x.
     let shifts = 0n;
     while (approx - err > 32) {
-      if (!new LazyUniform(r).lessThanExpNeg(32, 0, EXACT_32, 0)) return false;
+      if (!fresh(r).lessThanExpNeg(32, 0, EXACT_32, 0)) return false;
       approx -= 32;
       err += 2 ** -40 * (approx + 32); // the subtraction's rounding
       shifts++;
@@ -198,9 +204,13 @@ export function bernoulliExpApprox(approx: number, err: number, exact: (arg: num
       const [N, D] = exact(a);
       return [N - 32n * k * D, D];
     };
-    return new LazyUniform(r).lessThanExpNeg(approx, err, shifted, arg);
+    return fresh(r).lessThanExpNeg(approx, err, shifted, arg);
   }
-  return new LazyUniform(r).lessThanExpNeg(approx, err, exact, arg);
+  return fresh(r).lessThanExpNeg(approx, err, exact, arg);
+}
+
+function fresh(r: Rng): LazyUniform {
+  return bernoulliUniform === undefined ? (bernoulliUniform = new LazyUniform(r)) : bernoulliUniform.redraw(r);
 }
 const EXACT_32 = (): [bigint, bigint] => [32n, 1n];
 
@@ -213,17 +223,12 @@ class Thresholds {
   readonly exact = (y: number): [bigint, bigint] => [BigInt(y) * BigInt(this.s), BigInt(this.t)];
 }
 
-const thresholdCache = new Map<number, Thresholds>();
+let lastThresholds: Thresholds | undefined;
 
 function thresholds(t: number, s: number): Thresholds {
-  const key = t * 1e6 + s;
-  let th = s < 1e6 ? thresholdCache.get(key) : undefined;
-  if (th === undefined || th.t !== t || th.s !== s) {
-    th = new Thresholds(s, t);
-    if (thresholdCache.size > 64) thresholdCache.clear();
-    if (s < 1e6) thresholdCache.set(key, th);
-  }
-  return th;
+  const th = lastThresholds;
+  if (th !== undefined && th.t === t && th.s === s) return th;
+  return (lastThresholds = new Thresholds(s, t));
 }
 
 /**
@@ -232,7 +237,7 @@ function thresholds(t: number, s: number): Thresholds {
  * V < e^{-x s/t}. Math.log only supplies the first guess; every comparison is exact. @internal
  */
 export function geometricByInversion(t: number, s: number, r: Rng): number {
-  const v = new LazyUniform(r);
+  const v = inversionUniform === undefined ? (inversionUniform = new LazyUniform(r)) : inversionUniform.redraw(r);
   const th = thresholds(t, s);
   const guess = Math.floor((-Math.log((v.j + 0.5) / TWO53) * t) / s);
   let x = guess > 0 && guess < TWO53 ? guess : 0;
