@@ -263,16 +263,30 @@ export class DpFedAvgAggregator implements SumFinalizingAggregator {
     const { valid, rejected } = screenUpdates(updates, len);
     const sum = new Float64Array(len);
     for (const u of valid) for (let i = 0; i < len; i++) sum[i] += u.delta[i];
-    const result = this.finalizeSum(sum, valid.length, context);
+    const result = this.finalize(sum, valid.length, context);
     result.rejected = rejected;
     return result;
   }
 
   /**
-   * Server step from the SUM of prepared uploads (what secure aggregation delivers). For
-   * "server" placement the sum must be of already clipped updates; noise is added here.
+   * Server step from the SUM of prepared uploads (what secure aggregation delivers): client-noise
+   * placements only.
+   * @throws {@link DpError} `invalid_state` for "server" placement, whose clients upload raw,
+   *   unclipped deltas: a sum of those has no bounded sensitivity (use "client-distributed"
+   *   behind secure aggregation)
    */
   finalizeSum(sum: Float32Array | Float64Array, count: number, context: AggregationContext): AggregationResult {
+    if (this.placement === "server") {
+      throw new DpError(
+        "invalid_state",
+        "`finalizeSum` is not available with noisePlacement \"server\": the server must clip each update itself. Use \"client-distributed\" behind secure aggregation.",
+        "noisePlacement",
+      );
+    }
+    return this.finalize(sum, count, context);
+  }
+
+  private finalize(sum: Float32Array | Float64Array, count: number, context: AggregationContext): AggregationResult {
     const d = context.dimension;
     const len = this.uploadLength(d);
     if (sum.length !== len) {
@@ -321,7 +335,7 @@ export class DpFedAvgAggregator implements SumFinalizingAggregator {
       for (let i = 0; i < d; i++) sum[i] += clipped[i];
     }
     const K = context.expectedClients;
-    const result = this.finalizeSum(sum, valid.length, context);
+    const result = this.finalize(sum, valid.length, context);
     result.rejected = rejected;
     result.clippedFraction = valid.length > 0 ? clippedCount / valid.length : 0;
     if (this.adaptive) {

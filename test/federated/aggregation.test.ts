@@ -173,3 +173,13 @@ describe("server optimisers", () => {
     expect(w3[0]).toBeCloseTo(0.1 * (0.1 * 1e-3) / Math.sqrt(0.01 * 1e-6), 4);
   });
 });
+
+describe("secure-aggregation compatibility", () => {
+  it("server placement refuses a sum-only server step (its uploads are unclipped)", () => {
+    const agg = new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 1 });
+    expect(() => agg.finalizeSum(new Float64Array(2), 1, ctx(2))).toThrow(/client-distributed/);
+    const dist = new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 1, noisePlacement: "client-distributed", adaptiveClipping: true });
+    expect(dist.uploadLength(5)).toBe(6);
+    expect(dist.finalizeSum(new Float64Array(3), 2, ctx(2)).delta.length).toBe(2);
+  });
+});
