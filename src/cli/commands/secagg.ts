@@ -87,7 +87,9 @@ export function register(program: Command): void {
         abortReason: r.abortReason ?? null,
         exact: r.exact,
         serverMs: r.serverMs,
+        serverCpuMs: r.serverCpuMs,
         clientMsMean: r.clientMsMean,
+        clientCpuMsMean: r.clientCpuMsMean,
         clientMsMax: r.clientMsMax,
         clientUploadBytes: r.clientUploadBytes,
         clientDownloadBytes: r.clientDownloadBytes,
@@ -103,8 +105,8 @@ export function register(program: Command): void {
       );
       process.stdout.write(
         renderTable(
-          ["dropped", "at stage", "survivors", "released", "exact", "server ms", "client ms (mean)", "upload B/client", "download B/client"],
-          [[dropped, opts.stage, r.survivors.length, r.sum ? "sum" : "nothing", r.sum ? r.exact : "-", r.serverMs, r.clientMsMean, Math.round(r.clientUploadBytes), Math.round(r.clientDownloadBytes)]],
+          ["dropped", "at stage", "survivors", "released", "exact", "server CPU ms", "client CPU ms (mean)", "upload B/client", "download B/client"],
+          [[dropped, opts.stage, r.survivors.length, r.sum ? "sum" : "nothing", r.sum ? r.exact : "-", r.serverCpuMs, r.clientCpuMsMean, Math.round(r.clientUploadBytes), Math.round(r.clientDownloadBytes)]],
         ),
       );
       if (r.abortReason) process.stdout.write(`\naborted: ${r.abortReason}\n`);
