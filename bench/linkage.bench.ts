@@ -109,7 +109,8 @@ const base = baselineRecommenderRmse(data, split, exact);
 push({ case: `${label} aggregates non-private`, metric: "RMSE + user offset", value: base.movieMeanPlusUserOffset, unit: "stars" });
 for (const epsilon of [0.1, 1]) {
   const h = dpRatingHistograms(data, { epsilon, maxRatingsPerUser: 20, exclude: split.mask, rng: new SeededRng(700) });
-  const means = movieMeansFromCounts(h.counts, data.numMovies, Math.max(25, 2 * Math.sqrt(5) * h.mechanism.standardDeviation));
+  const prior = Math.max(25, 2 * Math.sqrt(5) * h.mechanism.standardDeviation);
+  const means = movieMeansFromCounts(h.counts, data.numMovies, prior, prior * Math.sqrt(data.numMovies));
   const r = baselineRecommenderRmse(data, split, means);
   push({ case: `${label} aggregates ε=${epsilon} (≤20 ratings/user)`, metric: "RMSE movie mean", value: r.movieMean, unit: "stars", baseline: Number(base.movieMean.toPrecision(4)) });
   push({ case: `${label} aggregates ε=${epsilon} (≤20 ratings/user)`, metric: "RMSE + user offset", value: r.movieMeanPlusUserOffset, unit: "stars", baseline: Number(base.movieMeanPlusUserOffset.toPrecision(4)) });

@@ -460,8 +460,12 @@ export function exactRatingHistograms(
   return counts;
 }
 
-/** Per-movie mean ratings from (possibly noisy) counts, shrunk toward the global mean by `prior` pseudo-ratings (choose it near the noise's standard deviation of a movie's count). */
-export function movieMeansFromCounts(counts: ArrayLike<number>, numMovies: number, prior = 25): { means: Float64Array; globalMean: number } {
+/**
+ * Per-movie mean ratings from (possibly noisy) counts, shrunk toward the global mean by `prior`
+ * pseudo-ratings (choose it near the noise's standard deviation of one movie's count). Per-movie counts are clipped at 0. The global mean comes from the unclipped totals, shrunk toward the middle of the scale (3)
+ * by `globalPrior` pseudo-ratings (near the noise's standard deviation of the total count).
+ */
+export function movieMeansFromCounts(counts: ArrayLike<number>, numMovies: number, prior = 25, globalPrior = 0): { means: Float64Array; globalMean: number } {
   // The global mean from the unclipped (unbiased) totals; per-movie counts are clipped at 0.
   let s = 0;
   let c = 0;
@@ -472,7 +476,7 @@ export function movieMeansFromCounts(counts: ArrayLike<number>, numMovies: numbe
       c += v;
     }
   }
-  const globalMean = c > 0 ? Math.min(5, Math.max(1, s / c)) : 3;
+  const globalMean = c + globalPrior > 0 ? Math.min(5, Math.max(1, (s + 3 * globalPrior) / (c + globalPrior))) : 3;
   const means = new Float64Array(numMovies);
   for (let m = 0; m < numMovies; m++) {
     let sm = 0;

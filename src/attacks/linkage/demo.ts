@@ -186,7 +186,7 @@ export function runLinkageDemo(options: LinkageDemoOptions = {}): LinkageDemoRes
     const release = ldpRecordRelease(data, { epsilon, slots, rng: rngFor(300 + i), onProgress: (f) => progress(`ldp ε=${epsilon}`, f) });
     const row = attackOn(`LDP ε=${epsilon}`, release, 400 + i);
     const prior = Math.max(25, 2 * ldpCountStandardDeviation(release));
-    const est = movieMeansFromCounts(ldpRatingCountEstimates(release, data.numMovies), data.numMovies, prior);
+    const est = movieMeansFromCounts(ldpRatingCountEstimates(release, data.numMovies), data.numMovies, prior, prior * Math.sqrt(data.numMovies));
     ldp.push({ ...row, epsilon: release.epsilon, accountantEpsilon: release.accountantEpsilon, movieMeanRmse: movieMeanRmse(est.means, data) });
   });
   const globalOnly = new Float64Array(data.numMovies).fill(trueMeans.globalMean);
@@ -202,7 +202,7 @@ export function runLinkageDemo(options: LinkageDemoOptions = {}): LinkageDemoRes
   aggEps.forEach((epsilon, i) => {
     const h = dpRatingHistograms(data, { epsilon, maxRatingsPerUser: AGGREGATE_BOUND, exclude: split.mask, rng: rngFor(700 + i) });
     const prior = Math.max(25, 2 * Math.sqrt(5) * h.mechanism.standardDeviation);
-    const means = movieMeansFromCounts(h.counts, data.numMovies, prior);
+    const means = movieMeansFromCounts(h.counts, data.numMovies, prior, prior * Math.sqrt(data.numMovies));
     aggregates.push({ epsilon: h.epsilon, maxRatingsPerUser: AGGREGATE_BOUND, movieMeanRmse: movieMeanRmse(means.means, data), ...baselineRecommenderRmse(data, split, means) });
     progress("aggregates", (i + 1) / aggEps.length);
   });

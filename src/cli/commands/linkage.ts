@@ -173,7 +173,8 @@ export function register(program: Command): void {
         const rows = eps.map((epsilon, i) => {
           const rel = ldpRecordRelease(data, { epsilon, rng: rngFor(300 + i), onProgress: (f) => bar.update(Math.round(40 + (50 * (i + f / 2)) / eps.length), `LDP release ε=${epsilon}`) });
           const r = runLinkageAttack({ original: data, released: rel.released, releasedToOriginal: rel.releasedToOriginal, targets, rng: rngFor(10), ...scenario, onProgress: progress(40 + (50 * (i + 0.5)) / eps.length, 40 + (50 * (i + 1)) / eps.length) });
-          const est = movieMeansFromCounts(ldpRatingCountEstimates(rel, data.numMovies), data.numMovies, Math.max(25, 2 * ldpCountStandardDeviation(rel)));
+          const prior = Math.max(25, 2 * ldpCountStandardDeviation(rel));
+          const est = movieMeansFromCounts(ldpRatingCountEstimates(rel, data.numMovies), data.numMovies, prior, prior * Math.sqrt(data.numMovies));
           return { epsilon: rel.epsilon, accountantEpsilon: rel.accountantEpsilon, targetDelta: rel.targetDelta, slots: rel.slots, movieMeanRmse: movieMeanRmse(est.means, data), ...r };
         });
         const globalMean = movieMeansFromCounts(exactRatingHistograms(data), data.numMovies, 0).globalMean;
@@ -215,7 +216,8 @@ export function register(program: Command): void {
         const rows: Record<string, number | string>[] = [{ release: "non-private", epsilon: "∞", ...baselineRecommenderRmse(data, split, exact) }];
         eps.forEach((epsilon, i) => {
           const h = dpRatingHistograms(data, { epsilon, maxRatingsPerUser: 20, exclude: split.mask, rng: rngFor(700 + i) });
-          const means = movieMeansFromCounts(h.counts, data.numMovies, Math.max(25, 2 * Math.sqrt(5) * h.mechanism.standardDeviation));
+          const prior = Math.max(25, 2 * Math.sqrt(5) * h.mechanism.standardDeviation);
+          const means = movieMeansFromCounts(h.counts, data.numMovies, prior, prior * Math.sqrt(data.numMovies));
           rows.push({ release: "DP histograms (≤20 ratings/user)", epsilon: h.epsilon, ...baselineRecommenderRmse(data, split, means) });
           bar.update(Math.round(40 + (60 * (i + 1)) / eps.length), "DP aggregates");
         });
