@@ -58,13 +58,13 @@ export interface LinkageDemoOptions {
   users?: number;
   /** Seed of the whole simulation; default 1. */
   seed?: number;
-  /** Targets per scenario; default 200. */
+  /** Targets per scenario; default 150. */
   targets?: number;
   /** Epsilons of the LDP curve; default [1, 10, 100, 1000]. */
   ldpEpsilons?: number[];
   /** Epsilons of the DP aggregates; default [0.1, 1, 10]. */
   aggregateEpsilons?: number[];
-  /** Numbers of known ratings for the curve; default [1, 2, 3, 4, 6, 8, 10]. */
+  /** Numbers of known ratings for the curve; default [1, 2, 3, 4, 6, 8]. */
   knownCurve?: number[];
   /** Progress: a stage name and the fraction done. */
   onProgress?: (stage: string, fraction: number) => void;
@@ -113,7 +113,7 @@ export interface LinkageDemoResult {
 export function runLinkageDemo(options: LinkageDemoOptions = {}): LinkageDemoResult {
   const users = requirePositiveInteger("users", options.users ?? 20_000);
   const seed = requireInteger("seed", options.seed ?? 1);
-  const targets = requirePositiveInteger("targets", options.targets ?? 200);
+  const targets = requirePositiveInteger("targets", options.targets ?? 150);
   const progress = options.onProgress ?? (() => undefined);
   const rngFor = (k: number): SeededRng => new SeededRng(seed * 1009 + k);
 
@@ -149,7 +149,7 @@ export function runLinkageDemo(options: LinkageDemoOptions = {}): LinkageDemoRes
   });
 
   const knownCurve: LinkageDemoResult["knownCurve"] = [];
-  const ks = options.knownCurve ?? [1, 2, 3, 4, 6, 8, 10];
+  const ks = options.knownCurve ?? [1, 2, 3, 4, 6, 8];
   ks.forEach((k, i) => {
     knownCurve.push({ known: k, ...attack(`${k} known, ±14 days`, { known: k, wrong: 0, dateError: 14, ratingError: 0 }, {}, 100 + k) });
     progress("curve", (i + 1) / ks.length);
