@@ -656,8 +656,12 @@ export function discreteGaussianSampler(sigma: number): (r: Rng) => number {
  * ```
  */
 export function discreteGaussian(sigma: number, rng?: Rng): number {
-  return discreteGaussianSampler(sigma)(resolveRng(rng));
+  if (lastGaussian === undefined || lastGaussian.sigma !== sigma) {
+    lastGaussian = { sigma, sample: discreteGaussianSampler(sigma) };
+  }
+  return lastGaussian.sample(resolveRng(rng));
 }
+let lastGaussian: { sigma: number; sample: (r: Rng) => number } | undefined;
 
 // ---------------------------------------------------------------------------------------------
 // Binomial
