@@ -69,6 +69,8 @@ export function fastClippedGradients(args: FastArgs): ClippedGradients {
   const shapes = probeShapes(model, plan, x);
   const inputs: tf.Tensor[] = [];
   const keptHere: tf.Tensor[] = [];
+  let norms: Float32Array = new Float32Array(0);
+  let lossSum = 0;
   try {
     const result = tf.tidy(() => {
       const probes = shapes.map((s) => tf.zeros([n, ...s]));
@@ -91,12 +93,13 @@ export function fastClippedGradients(args: FastArgs): ClippedGradients {
         return tf.sum(perExampleLoss(loss, y, a)) as tf.Scalar;
       };
       const { value, grads } = tf.valueAndGrads(forward)(probes);
-      const lossSum = value.dataSync()[0];
+      lossSum = value.dataSync()[0];
       let terms: PerExampleTerms[] = trained.map((step, k) =>
         step.rule!.perExample(step.layer, { input: inputs[k], outputGradient: grads[k], mode }),
       );
       const sq = terms.length === 1 ? terms[0].squaredNorms : tf.addN(terms.map((t) => t.squaredNorms));
       const factors = clipFactors(sq.dataSync(), l2NormClip);
+      norms = factors.norms;
       if (factors.anyNonFinite) {
         // Zero the non-finite examples' activations and gradients so that 0 · NaN never enters the sum.
         const keep = tf.tensor1d(factors.finite, "bool");
@@ -124,9 +127,10 @@ export function fastClippedGradients(args: FastArgs): ClippedGradients {
           throw new DpError("invalid_state", `No per-example gradient was computed for trainable weight "${name}".`, "model");
         }
       }
-      return { clippedSum, norms: factors.norms, lossSum };
+      // (only tensors leave the tidy: it walks every element of a returned typed array)
+      return clippedSum;
     });
-    return { clippedSum: result.clippedSum, norms: result.norms, lossValue: n > 0 ? result.lossSum / n : 0, batchSize: n };
+    return { clippedSum: result, norms, lossValue: n > 0 ? lossSum / n : 0, batchSize: n };
   } finally {
     tf.dispose(keptHere);
   }

@@ -35,17 +35,24 @@ export function conv2dBackpropFilterKernel(backendName: string): tf.KernelFunc {
       dimRoundingMode,
     );
     const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw, outHeight: ho, outWidth: wo } = info;
-    const [, h, w, cin] = x.shape;
+    const [n, h, w, cin] = x.shape;
     const cout = filterShape[3];
     const { top, left } = info.padInfo;
-    const bottom = Math.max(0, (ho - 1) * sh + kh - h - top);
-    const right = Math.max(0, (wo - 1) * sw + kw - w - left);
+    const needH = (ho - 1) * sh + kh;
+    const needW = (wo - 1) * sw + kw;
+    const bottom = Math.max(0, needH - h - top);
+    const right = Math.max(0, needW - w - left);
     return withKernelScope(backend as tf.KernelBackend, backendName, (s) => {
       const xt = s.run("Transpose", { x }, { perm: [3, 1, 2, 0] }); // [Cin, H, W, N]
-      const xp =
+      const padded =
         top + bottom + left + right > 0
           ? s.run("PadV2", { x: xt }, { paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0 })
           : xt;
+      // rows/columns past the last window are never read: crop them so that no output is wasted
+      const xp =
+        padded.shape[1] > needH || padded.shape[2] > needW
+          ? s.run("Slice", { x: padded }, { begin: [0, 0, 0, 0], size: [cin, needH, needW, n] })
+          : padded;
       const f = s.run("Transpose", { x: dy }, { perm: [1, 2, 0, 3] }); // [Ho, Wo, N, Cout]
       const conv = s.run("Conv2D", { x: xp, filter: f }, { strides: [1, 1], pad: "valid", dataFormat: "NHWC", dilations: [sh, sw], dimRoundingMode: undefined });
       const cropped = conv.shape[1] === kh && conv.shape[2] === kw ? conv : s.run("Slice", { x: conv }, { begin: [0, 0, 0, 0], size: [cin, kh, kw, cout] });

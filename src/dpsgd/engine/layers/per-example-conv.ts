@@ -14,8 +14,9 @@
 import * as tf from "@tensorflow/tfjs";
 import type { ConvGeometry } from "./unfold.js";
 
+/** The input padded (and cropped) to exactly the rows and columns the convolution reads. */
 function paddedInput(input: tf.Tensor4D, kernelShape: number[], g: ConvGeometry, outHeight: number, outWidth: number): tf.Tensor4D {
-  const [, h, w, c] = input.shape;
+  const [n, h, w, c] = input.shape;
   const info = tf.backend_util.computeConv2DInfo(
     input.shape,
     [g.kernelHeight, g.kernelWidth, c, kernelShape[kernelShape.length - 1]],
@@ -24,9 +25,14 @@ function paddedInput(input: tf.Tensor4D, kernelShape: number[], g: ConvGeometry,
     g.padding,
   );
   const { top, left } = info.padInfo;
-  const bottom = Math.max(0, (outHeight - 1) * g.strides[0] + (g.kernelHeight - 1) * g.dilations[0] + 1 - h - top);
-  const right = Math.max(0, (outWidth - 1) * g.strides[1] + (g.kernelWidth - 1) * g.dilations[1] + 1 - w - left);
-  return top + bottom + left + right > 0 ? tf.pad(input, [[0, 0], [top, bottom], [left, right], [0, 0]]) : input;
+  const needH = (outHeight - 1) * g.strides[0] + (g.kernelHeight - 1) * g.dilations[0] + 1;
+  const needW = (outWidth - 1) * g.strides[1] + (g.kernelWidth - 1) * g.dilations[1] + 1;
+  const bottom = Math.max(0, needH - h - top);
+  const right = Math.max(0, needW - w - left);
+  const padded = top + bottom + left + right > 0 ? tf.pad(input, [[0, 0], [top, bottom], [left, right], [0, 0]]) : input;
+  // Rows/columns past the last window are never read: dropping them keeps the per-example
+  // convolution from computing outputs that would be cropped away.
+  return padded.shape[1] > needH || padded.shape[2] > needW ? tf.slice(padded, [0, 0, 0, 0], [n, needH, needW, c]) : padded;
 }
 
 function crop(t: tf.Tensor4D, kh: number, kw: number): tf.Tensor4D {
