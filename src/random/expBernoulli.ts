@@ -163,18 +163,45 @@ export class LazyUniform {
    */
   lessThanExpNeg(approx: number, err: number, exact: (arg: number) => [bigint, bigint], arg: number): boolean {
     if (this.prefix === undefined) {
-      const lo = expNegLower(approx + err);
-      if ((this.j + 1) / TWO53 <= lo) return true;
-      const hi = expNegUpper(approx - err);
-      if (this.j / TWO53 >= hi) return false;
+      if (approx >= 0 && approx < 48 && err < 2 ** -30) {
+        // One evaluation: e^{-(x ± err)} lies within a factor 1 ± 1.01·err of e^{-x}.
+        const e = expNegApprox(approx);
+        const w = margin + 1.01 * err;
+        if ((this.j + 1) / TWO53 <= e * (1 - w)) return true;
+        if (this.j / TWO53 >= e * (1 + w)) return false;
+      } else {
+        const lo = expNegLower(approx + err);
+        if ((this.j + 1) / TWO53 <= lo) return true;
+        const hi = expNegUpper(approx - err);
+        if (this.j / TWO53 >= hi) return false;
+      }
       this.prefix = BigInt(this.j);
     }
+    return this.refine(exact, arg);
+  }
+
+  /**
+   * Exactly decides V < e^{-x} given `e`, an approximation of e^{-x} within a relative 2^-45
+   * (so that e·(1 ± margin) encloses it), and the exact x = exact(arg).
+   */
+  lessThanValue(e: number, exact: (arg: number) => [bigint, bigint], arg: number): boolean {
+    if (this.prefix === undefined) {
+      if ((this.j + 1) / TWO53 <= e * (1 - margin)) return true;
+      if (this.j / TWO53 >= e * (1 + margin)) return false;
+      this.prefix = BigInt(this.j);
+    }
+    return this.refine(exact, arg);
+  }
+
+  private refine(exact: (arg: number) => [bigint, bigint], arg: number): boolean {
+    let prefix = this.prefix as bigint;
     const [N, D] = exact(arg);
     for (;;) {
       const [lo, hi] = expNegEnclosure(N, D, this.bits);
-      if (this.prefix + 1n <= lo) return true;
-      if (this.prefix >= hi) return false;
-      this.prefix = (this.prefix << 32n) | BigInt(this.r.nextUint32());
+      if (prefix + 1n <= lo) return true;
+      if (prefix >= hi) return false;
+      prefix = (prefix << 32n) | BigInt(this.r.nextUint32());
+      this.prefix = prefix;
       this.bits += 32;
     }
   }
@@ -216,10 +243,14 @@ const EXACT_32 = (): [bigint, bigint] => [32n, 1n];
 
 /** Exact ratio y·s/t for the geometric thresholds. */
 class Thresholds {
+  /** e^{-s/t} within 2^-49 relative (NaN when s/t >= 16: the general path is used). */
+  readonly factor: number;
   constructor(
     readonly s: number,
     readonly t: number,
-  ) {}
+  ) {
+    this.factor = s / t < 16 ? expNegApprox(s / t) : NaN;
+  }
   readonly exact = (y: number): [bigint, bigint] => [BigInt(y) * BigInt(this.s), BigInt(this.t)];
 }
 
@@ -242,13 +273,25 @@ export function geometricByInversion(t: number, s: number, r: Rng): number {
   const guess = Math.floor((-Math.log((v.j + 0.5) / TWO53) * t) / s);
   let x = guess > 0 && guess < TWO53 ? guess : 0;
   for (;;) {
-    // V < e^{-y s / t}, y·s/t computed with at most 2 roundings.
-    if (x > 0) {
-      const a = (x * s) / t;
-      if (!v.lessThanExpNeg(a, a * 2 ** -50, th.exact, x)) {
+    // V < e^{-y s / t}; y·s/t is computed with at most 2 roundings (relative 2^-52).
+    const a = (x * s) / t;
+    if (a < 48 && !Number.isNaN(th.factor)) {
+      // One exp evaluation for both thresholds: e^{-x s/t} within 2^-50 + a·2^-52 <= 2^-45.9
+      // relative, and e^{-(x+1) s/t} = that · e^{-s/t} within 2^-45.4: inside the 2^-44 margin.
+      const ea = x > 0 ? expNegApprox(a) : 1;
+      if (x > 0 && !v.lessThanValue(ea, th.exact, x)) {
         x--;
         continue;
       }
+      if (v.lessThanValue(ea * th.factor, th.exact, x + 1)) {
+        x++;
+        continue;
+      }
+      return x;
+    }
+    if (x > 0 && !v.lessThanExpNeg(a, a * 2 ** -50, th.exact, x)) {
+      x--;
+      continue;
     }
     const b = ((x + 1) * s) / t;
     if (v.lessThanExpNeg(b, b * 2 ** -50, th.exact, x + 1)) {
