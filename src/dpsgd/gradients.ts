@@ -212,8 +212,8 @@ export function issueDpGradients(result: DpGradientsResult): DpGradientsResult {
  * import { dpGradients, dpApplyGradients } from "dpkit/dpsgd";
  * const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: "softmax" })] });
  * const optimizer = tf.train.sgd(0.1);
- * const x = tf.randomNormal([8, 4]); // your batch
- * const y = tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1], "int32");
+ * const x = tf.ones([8, 4]); // your batch
+ * const y = tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1]);
  * const step = dpGradients({ model, loss: "sparseCategoricalCrossentropy", x, y, l2NormClip: 1, noiseMultiplier: 1.1, expectedBatchSize: 8 });
  * dpApplyGradients(optimizer, step);
  * ```
