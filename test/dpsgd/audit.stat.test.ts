@@ -22,7 +22,7 @@ const q = 0.9;
 const sigma = 1;
 const expectedBatchSize = q * N;
 
-type Variant = "real" | "noClipping" | "noiseAfterDivision" | "realisedBatchSize";
+type Variant = "real" | "noClipping" | "noiseAfterDivision" | "noiseAfterDivisionUnscaled" | "realisedBatchSize";
 
 /** Per-example gradients: `others` examples with gradient other·e1, plus the canary 1000·e1. */
 function dataset(withCanary: boolean, other: number): Float32Array {
@@ -53,6 +53,12 @@ function step(g: Float32Array, variant: Variant, rng: Rng | undefined): number {
       const mean = privatizeClippedSum({ clippedSum, l2NormClip: C, noiseMultiplier: 0, expectedBatchSize, rng });
       const noise = privatizeClippedSum({ clippedSum: new Float32Array(d), l2NormClip: C, noiseMultiplier: sigma, expectedBatchSize, rng });
       return mean[0] + noise[0] / expectedBatchSize;
+    }
+    case "noiseAfterDivisionUnscaled": {
+      // Divide first, then add the sum's noise sigma·C unchanged: B times too much noise.
+      const mean = privatizeClippedSum({ clippedSum, l2NormClip: C, noiseMultiplier: 0, expectedBatchSize, rng });
+      const noise = privatizeClippedSum({ clippedSum: new Float32Array(d), l2NormClip: C, noiseMultiplier: sigma, expectedBatchSize: 1, rng });
+      return mean[0] + noise[0];
     }
     case "realisedBatchSize":
       return privatizeClippedSum({ clippedSum, l2NormClip: C, noiseMultiplier: sigma, expectedBatchSize: Math.max(1, idx.length), rng })[0];
@@ -112,6 +118,14 @@ describe("DP-SGD step audit (TESTING.md section 4)", () => {
   it("negative control: noise added after dividing by the batch size (noise scaled for the average, divided twice) is caught", () => {
     const r = audit("noiseAfterDivision", 0, 20_000, deltaLoose, new SeededRng(12));
     expect(r.epsilonLowerBound).toBeGreaterThan(claimedLoose);
+  });
+
+  it("(not a leak) adding the sum's noise sigma·C after dividing over-noises by a factor B, and passes", () => {
+    // Read literally, "noise added after dividing" with the sum's standard deviation sigma·C gives
+    // the average qN times more noise than it needs: a utility bug, not a privacy one. The leaking
+    // form of that ordering mistake is the one above (noise sized for the average, divided again).
+    const r = audit("noiseAfterDivisionUnscaled", 0, 10_000, deltaLoose, new SeededRng(14));
+    expect(r.epsilonLowerBound).toBeLessThanOrEqual(claimedLoose);
   });
 
   it("negative control: normalising by the realised batch size is caught", () => {
