@@ -11,6 +11,7 @@ import {
   gaussianMechanism,
   geometricMechanism,
   laplaceMechanism,
+  privateSum,
   reportNoisyMaxMechanism,
 } from "../../src/mechanisms/index.js";
 import { secureRng, SeededRng } from "../../src/random/index.js";
@@ -125,5 +126,30 @@ describe("empirical epsilon of the exponential mechanism and report-noisy-max", 
     const n = 60_000;
     for (let i = 0; i < n; i++) counts[m.select([1, 2, 0])]++;
     for (let j = 0; j < 3; j++) expect(Math.abs(counts[j] / n - p[j])).toBeLessThan(6 * Math.sqrt((p[j] * (1 - p[j])) / n));
+  });
+});
+
+describe("empirical epsilon of the bounded sum (add/remove one record at the bound)", () => {
+  const epsilon = 1;
+  const events = thresholdEvents([-2, 0, 2, 4, 6, 8, 10, 12]);
+  const audit = (mechanismEpsilon: number, seed: number) => {
+    const rng = new SeededRng(seed);
+    const data0 = [1, 2, 3];
+    const data1 = [1, 2, 3, 50]; // clamped to 4: the worst-case contribution
+    return auditSamplers({
+      sample0: () => privateSum({ data: data0, lower: 0, upper: 4, epsilon: mechanismEpsilon, rng }).value,
+      sample1: () => privateSum({ data: data1, lower: 0, upper: 4, epsilon: mechanismEpsilon, rng }).value,
+      events,
+      n: N,
+      delta: 0,
+    });
+  };
+  it("eps_LB <= 1", () => {
+    const r = audit(epsilon, 12);
+    expect(r.epsilonLowerBound).toBeLessThanOrEqual(epsilon);
+    expect(r.epsilonLowerBound).toBeGreaterThan(0.7);
+  });
+  it("power check: half the noise exceeds the claim", () => {
+    expect(audit(2 * epsilon, 13).epsilonLowerBound).toBeGreaterThan(epsilon);
   });
 });
