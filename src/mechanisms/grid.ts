@@ -15,6 +15,9 @@ export const GRID_BITS = 30;
 
 /** The largest power of two <= x (x > 0, finite). @internal */
 export function floorPowerOfTwo(x: number): number {
+  if (!(x > 0 && x < Infinity)) {
+    throw new DpError("invalid_parameter", `The noise scale must be a finite number > 0 (check \`epsilon\` and \`sensitivity\`). Found ${describeValue(x)}.`, "epsilon");
+  }
   let e = Math.floor(Math.log2(x));
   while (2 ** e > x) e--;
   while (2 ** (e + 1) <= x) e++;
@@ -33,7 +36,7 @@ export function requirePowerOfTwo(name: string, value: unknown): number {
 
 /** The default granularity for a noise scale: the largest power of two <= scale · 2^-30. @internal */
 export function defaultGranularity(scale: number): number {
-  return floorPowerOfTwo(scale) * 2 ** -GRID_BITS;
+  return Math.max(floorPowerOfTwo(scale) * 2 ** -GRID_BITS, 2 ** -1022);
 }
 
 /**

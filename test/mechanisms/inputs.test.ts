@@ -63,6 +63,9 @@ describe("bad parameters are refused, naming the argument", () => {
     }
     throwsNaming(() => geometricMechanism({ epsilon: 1, sensitivity: 1.5 }), "sensitivity");
   });
+  it("a noise scale that overflows (sensitivity / epsilon = Infinity) is refused", () => {
+    throwsNaming(() => laplaceMechanism({ epsilon: 1e-300, sensitivity: 1e300 }), "epsilon");
+  });
   it("granularity must be a power of two; dimension a positive integer", () => {
     for (const granularity of [0, -1, 0.3, 3, NaN]) throwsNaming(() => laplaceMechanism({ epsilon: 1, sensitivity: 1, granularity }), "granularity");
     throwsNaming(() => gaussianMechanism({ epsilon: 1, delta: 1e-5, sensitivity: 1, dimension: 0 }), "dimension");
