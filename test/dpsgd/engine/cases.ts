@@ -119,6 +119,26 @@ export function structuredCases(r = lcg(23)): Case[] {
       "sparseCategoricalCrossentropy",
     ),
   );
+  // two stacked convolutions: the gradient reaching the first flows back through the second
+  for (const padding of ["same", "valid"] as const) {
+    for (const strides of [1, 2, 3]) {
+      const n = randInt(r, 2, 4);
+      out.push(
+        finish(
+          `conv stack, second conv ${padding} stride=${strides}`,
+          [
+            tf.layers.conv2d({ inputShape: [11, 10, 2], filters: 3, kernelSize: 3, padding: "same", activation: "tanh" }),
+            tf.layers.conv2d({ filters: 4, kernelSize: randInt(r, 2, 3), strides, padding, activation: "relu" }),
+            tf.layers.flatten(),
+            tf.layers.dense({ units: 2 }),
+          ],
+          normal([n, 11, 10, 2]),
+          normal([n, 2]),
+          "meanSquaredError",
+        ),
+      );
+    }
+  }
   // Conv1D
   for (const padding of ["same", "valid"] as const) {
     for (const strides of [1, 2]) {
@@ -126,9 +146,10 @@ export function structuredCases(r = lcg(23)): Case[] {
       const len = randInt(r, 6, 10);
       out.push(
         finish(
-          `conv1d ${padding} stride=${strides}`,
+          `conv1d ${padding} stride=${strides} (stacked)`,
           [
-            tf.layers.conv1d({ inputShape: [len, 2], filters: 3, kernelSize: 3, strides, padding, activation: "sigmoid" }),
+            tf.layers.conv1d({ inputShape: [len, 2], filters: 3, kernelSize: 2, padding: "same" }),
+            tf.layers.conv1d({ filters: 3, kernelSize: 3, strides, padding, activation: "sigmoid" }),
             tf.layers.globalAveragePooling1d(),
             tf.layers.dense({ units: 1 }),
           ],

@@ -16,6 +16,8 @@ import * as tf from "@tensorflow/tfjs";
 import { DpError } from "../../../errors.js";
 import type { LayerRule, NormMode, PerExampleTerms } from "../layer-rule.js";
 import { applyLayerActivation } from "./activation.js";
+import { conv2dFast } from "./conv-fast.js";
+import { matMulTransposeA } from "./matmul.js";
 import { perExampleConvKernelGradients, toKernelLayout } from "./per-example-conv.js";
 import { unfold, type ConvGeometry } from "./unfold.js";
 
@@ -147,7 +149,7 @@ export function matmulTerms(args: {
         kernelGrad = tf.reshape(tf.matMul(w2, perKernel), kernelShape);
       } else {
         const gw = tf.reshape(tf.mul(gradient, tf.reshape(w, [n, 1, 1])), [n * p, cout]) as tf.Tensor2D;
-        kernelGrad = tf.reshape(tf.matMul(tf.reshape(patches, [n * p, k]) as tf.Tensor2D, gw, true, false), kernelShape);
+        kernelGrad = tf.reshape(matMulTransposeA(tf.reshape(patches, [n * p, k]) as tf.Tensor2D, gw), kernelShape);
       }
       const out = [kernelGrad];
       if (biasPer) out.push(tf.reshape(tf.matMul(w2, biasPer), [cout]));
@@ -169,9 +171,10 @@ export const conv2dRule: LayerRule = {
   linear(layer, input) {
     const c = parts(layer);
     const g = convGeometry(layer, c.kernel.read().shape);
-    let z: tf.Tensor = tf.conv2d(input as tf.Tensor4D, c.kernel.read() as tf.Tensor4D, g.strides, g.padding, "NHWC", g.dilations);
-    if (c.useBias && c.bias) z = tf.add(z, c.bias.read());
-    return z;
+    const bias = c.useBias && c.bias ? c.bias.read() : null;
+    if (g.dilations[0] === 1 && g.dilations[1] === 1) return conv2dFast(input as tf.Tensor4D, c.kernel.read() as tf.Tensor4D, bias, g.strides, g.padding);
+    const z = tf.conv2d(input as tf.Tensor4D, c.kernel.read() as tf.Tensor4D, g.strides, g.padding, "NHWC", g.dilations);
+    return bias ? tf.add(z, bias) : z;
   },
   activate: applyLayerActivation,
   perExample(layer, { input, outputGradient, mode }) {
@@ -188,10 +191,17 @@ export const conv1dRule: LayerRule = {
   weights: weightsOf,
   linear(layer, input) {
     const c = parts(layer);
-    const g = convGeometry(layer, c.kernel.read().shape);
-    let z: tf.Tensor = tf.conv1d(input as tf.Tensor3D, c.kernel.read() as tf.Tensor3D, g.strides[1], g.padding, "NWC", g.dilations[1]);
-    if (c.useBias && c.bias) z = tf.add(z, c.bias.read());
-    return z;
+    const kernel = c.kernel.read();
+    const g = convGeometry(layer, kernel.shape);
+    const bias = c.useBias && c.bias ? c.bias.read() : null;
+    if (g.dilations[1] === 1) {
+      const [n, len, cin] = input.shape;
+      const [k, , cout] = kernel.shape;
+      const z4 = conv2dFast(tf.reshape(input, [n, 1, len, cin]) as tf.Tensor4D, tf.reshape(kernel, [1, k, cin, cout]) as tf.Tensor4D, bias, g.strides, g.padding);
+      return tf.reshape(z4, [n, z4.shape[2], cout]);
+    }
+    const z = tf.conv1d(input as tf.Tensor3D, kernel as tf.Tensor3D, g.strides[1], g.padding, "NWC", g.dilations[1]);
+    return bias ? tf.add(z, bias) : z;
   },
   activate: applyLayerActivation,
   perExample(layer, { input, outputGradient, mode }) {

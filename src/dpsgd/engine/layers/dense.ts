@@ -13,6 +13,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { LayerRule, PerExampleTerms } from "../layer-rule.js";
 import { applyLayerActivation } from "./activation.js";
+import { denseLinearFast, matMulTransposeA } from "./matmul.js";
 
 interface DenseLike {
   kernel: tf.LayerVariable;
@@ -36,8 +37,7 @@ export const denseRule: LayerRule = {
     const kernel = d.kernel.read();
     const [din, units] = kernel.shape;
     const flat = input.rank === 2 ? input : tf.reshape(input, [-1, din]);
-    let z = tf.matMul(flat as tf.Tensor2D, kernel as tf.Tensor2D);
-    if (d.useBias && d.bias) z = tf.add(z, d.bias.read());
+    const z = denseLinearFast(flat as tf.Tensor2D, kernel as tf.Tensor2D, d.useBias && d.bias ? d.bias.read() : null);
     return input.rank === 2 ? z : tf.reshape(z, [...input.shape.slice(0, -1), units]);
   },
   activate: applyLayerActivation,
@@ -57,7 +57,7 @@ export const denseRule: LayerRule = {
         squaredNorms: sq as tf.Tensor1D,
         weightedSum(w) {
           const gw = tf.mul(g, tf.reshape(w, [n, 1]));
-          const out: tf.Tensor[] = [tf.matMul(a, gw, true, false)];
+          const out: tf.Tensor[] = [matMulTransposeA(a, gw as tf.Tensor2D)];
           if (useBias) out.push(tf.sum(gw, 0));
           return out;
         },
@@ -90,7 +90,7 @@ export const denseRule: LayerRule = {
           kernelGrad = tf.reshape(tf.matMul(w2, perExampleKernel as tf.Tensor2D), kernelShape);
         } else {
           const gw = tf.reshape(tf.mul(g3, tf.reshape(w, [n, 1, 1])), [n * steps, units]);
-          kernelGrad = tf.matMul(tf.reshape(a3, [n * steps, din]) as tf.Tensor2D, gw as tf.Tensor2D, true, false);
+          kernelGrad = matMulTransposeA(tf.reshape(a3, [n * steps, din]) as tf.Tensor2D, gw as tf.Tensor2D);
         }
         const out = [kernelGrad];
         if (biasPer) out.push(tf.reshape(tf.matMul(w2, biasPer as tf.Tensor2D), [units]));
