@@ -1,6 +1,6 @@
 /**
  * FedAvg / DP-FedAvg on MNIST (long; not part of `npm run bench`): run with
- *   nice -n 10 npx tsx bench/fedavg-mnist.ts [mcmahan] [dp] [--quick]
+ *   nice -n 10 npx tsx bench/fedavg-mnist.ts [mcmahan] [dp] [dp-extra] [--quick]
  * Writes bench/out/fedavg-mnist-<part>.json and plots (.svg) and prints a table plus, as its
  * last line, the JSON summary of PERFORMANCE.md.
  *
@@ -9,8 +9,8 @@
  *   Scaled to this machine: the 784-128-10 MLP (not the paper's CNN), 100 clients holding
  *   20,000 training examples (200 each, not 600), 2,000 test examples.
  * - dp: DP-FedAvg accuracy against client-level epsilon: 1,000 clients (60 examples each),
- *   q = 0.1 (100 expected per round), E = 1, B = 20, server noise and distributed client noise
- *   at several z, with and without 4-bit rotated quantisation.
+ *   q = 0.1 (100 expected per round), E = 1, B = 20, 12 rounds, server noise and distributed client noise
+ *   at several z, with and without 2-bit rotated quantisation.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { prepareBackend } from "../src/backend/index.js";
@@ -21,7 +21,7 @@ import { linePlot, savePlot } from "../src/plot/index.js";
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const parts = args.filter((a) => !a.startsWith("--"));
-const wanted = (p: string): boolean => parts.length === 0 || parts.includes(p);
+const wanted = (p: string): boolean => (parts.length === 0 && p !== "dp-extra") || parts.includes(p);
 mkdirSync("bench/out", { recursive: true });
 
 interface Row {
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
 
   if (wanted("mcmahan")) {
     const common: MnistFederatedOptions = { model: "mlp", clients: 100, clientsPerRound: 10, trainExamples: 20000, testExamples: 2000, seed: 1, learningRate: 0.1 };
-    const R = quick ? 3 : 25;
+    const R = quick ? 3 : 20;
     const rows: Row[] = [
       { name: "FedAvg IID E=5 B=10", options: { ...common, partition: "iid", localEpochs: 5, localBatchSize: 10, rounds: R } },
       { name: "FedAvg non-IID (2 shards) E=5 B=10", options: { ...common, partition: "shards", localEpochs: 5, localBatchSize: 10, rounds: R } },
@@ -107,14 +107,12 @@ async function main(): Promise<void> {
   }
 
   if (wanted("dp")) {
-    const common: MnistFederatedOptions = { model: "mlp", clients: 1000, clientsPerRound: 100, localEpochs: 1, localBatchSize: 20, learningRate: 0.1, clip: 1, testExamples: 2000, seed: 2, rounds: quick ? 2 : 30, evaluateEvery: quick ? 1 : 5 };
-    const rows: Row[] = [{ name: "no DP", options: { ...common, dp: "none", selection: "poisson" } }];
-    for (const z of quick ? [1] : [0.5, 1, 2]) {
-      rows.push({ name: `server z=${z}`, options: { ...common, dp: "server", noiseMultiplier: z } });
-      rows.push({ name: `client (distributed) z=${z}`, options: { ...common, dp: "client", noiseMultiplier: z } });
-      rows.push({ name: `server z=${z} + 4-bit rotated`, options: { ...common, dp: "server", noiseMultiplier: z, compression: "quantize:4:rotate" } });
-    }
-    rows.push({ name: "local z=1 + 4-bit rotated", options: { ...common, dp: "local", noiseMultiplier: 1, compression: "quantize:4:rotate" } });
+    const common: MnistFederatedOptions = { model: "mlp", clients: 1000, clientsPerRound: 100, localEpochs: 1, localBatchSize: 20, learningRate: 0.1, clip: 1, testExamples: 2000, seed: 2, rounds: quick ? 2 : 12, evaluateEvery: quick ? 1 : 4 };
+    const rows: Row[] = [];
+    for (const z of quick ? [1] : [0.5, 1, 2]) rows.push({ name: `server z=${z}`, options: { ...common, dp: "server", noiseMultiplier: z } });
+    rows.push({ name: "client (distributed) z=1", options: { ...common, dp: "client", noiseMultiplier: 1 } });
+    for (const z of quick ? [1] : [0.5, 1]) rows.push({ name: `server z=${z} + 2-bit rotated`, options: { ...common, dp: "server", noiseMultiplier: z, compression: "quantize:2:rotate" } });
+    rows.push({ name: "no DP", options: { ...common, dp: "none", selection: "poisson" } });
     await runAll(rows, "bench/out/fedavg-mnist-dp.json");
     console.log("\nDP-FedAvg on MNIST (MLP, 1,000 clients x 60 examples, q = 0.1, E = 1, B = 20, C = 1)");
     console.log("case                                  final acc   epsilon  delta     uplink MB/round");
@@ -135,15 +133,33 @@ async function main(): Promise<void> {
       series: [
         group((r) => r.options.dp === "server" && !r.options.compression, "server noise"),
         group((r) => r.options.dp === "client", "client noise (distributed)", true),
-        group((r) => r.options.dp === "server" && Boolean(r.options.compression), "server noise + 4-bit rotated"),
+        group((r) => r.options.dp === "server" && Boolean(r.options.compression), "server noise + 2-bit rotated"),
       ],
       title: "DP-FedAvg on MNIST: accuracy vs client-level epsilon",
       xLabel: "client-level epsilon",
       yLabel: "test accuracy",
       logX: true,
-      hLines: [{ y: rows[0].result?.accuracy as number, label: "no DP" }],
+      hLines: [{ y: rows[rows.length - 1].result?.accuracy as number, label: "no DP" }],
     } as Parameters<typeof linePlot>[0]);
     await savePlot("bench/out/fedavg-mnist-dp.svg", svg);
+  }
+  if (wanted("dp-extra")) {
+    // Same setting as "dp": adaptive clipping, local DP, example-level DP (local DP-SGD).
+    const common: MnistFederatedOptions = { model: "mlp", clients: 1000, clientsPerRound: 100, localEpochs: 1, localBatchSize: 20, learningRate: 0.1, clip: 1, testExamples: 2000, seed: 2, rounds: quick ? 2 : 12, evaluateEvery: quick ? 1 : 4 };
+    const rows: Row[] = [
+      { name: "server z=1 adaptive clip (median)", options: { ...common, dp: "server", noiseMultiplier: 1, clip: 0.1, adaptiveClip: true } },
+      { name: "client (distributed) z=1 adaptive clip", options: { ...common, dp: "client", noiseMultiplier: 1, clip: 0.1, adaptiveClip: true } },
+      { name: "local z=1 + 2-bit rotated", options: { ...common, dp: "local", noiseMultiplier: 1, compression: "quantize:2:rotate" } },
+      { name: "example-level DP-SGD z=1.1", options: { ...common, dp: "example", noiseMultiplier: 1.1, learningRate: 0.5 } },
+    ];
+    await runAll(rows, "bench/out/fedavg-mnist-dp-extra.json");
+    console.log("\nDP-FedAvg variants (same setting as dp)");
+    for (const r of rows) {
+      const res = r.result as MnistFederatedResult;
+      console.log(`${r.name.padEnd(40)} acc ${res.accuracy.toFixed(4)}  eps ${res.epsilon?.toFixed(3)}  delta ${res.targetDelta.toExponential(1)}`);
+      results.push({ case: r.name, metric: "final_test_accuracy", value: res.accuracy, unit: "fraction" });
+      if (res.epsilon !== undefined) results.push({ case: r.name, metric: "epsilon", value: res.epsilon, unit: "epsilon" });
+    }
   }
   console.log(JSON.stringify({ bench: "fedavg-mnist", results }));
 }
