@@ -147,8 +147,8 @@ async function main(): Promise<void> {
     // Same setting as "dp": adaptive clipping, local DP, example-level DP (local DP-SGD).
     const common: MnistFederatedOptions = { model: "mlp", clients: 1000, clientsPerRound: 100, localEpochs: 1, localBatchSize: 20, learningRate: 0.1, clip: 1, testExamples: 2000, seed: 2, rounds: quick ? 2 : 12, evaluateEvery: quick ? 1 : 4 };
     const rows: Row[] = [
-      { name: "server z=1 adaptive clip (median)", options: { ...common, dp: "server", noiseMultiplier: 1, clip: 0.1, adaptiveClip: true } },
-      { name: "client (distributed) z=1 adaptive clip", options: { ...common, dp: "client", noiseMultiplier: 1, clip: 0.1, adaptiveClip: true } },
+      { name: "server z=1 adaptive clip (median)", options: { ...common, dp: "server", noiseMultiplier: 1, clip: 0.3, adaptiveClip: true } },
+      { name: "client (distributed) z=1 adaptive clip", options: { ...common, dp: "client", noiseMultiplier: 1, clip: 0.3, adaptiveClip: true } },
       { name: "local z=1 + 2-bit rotated", options: { ...common, dp: "local", noiseMultiplier: 1, compression: "quantize:2:rotate" } },
       { name: "example-level DP-SGD z=1.1", options: { ...common, dp: "example", noiseMultiplier: 1.1, learningRate: 0.5 } },
     ];
