@@ -148,6 +148,15 @@ export class LazyUniform {
     this.j = (r.nextUint32() & (TWO21 - 1)) * TWO32 + r.nextUint32();
   }
 
+  /** Resets to the uniform whose first 53 bits are `j` (more bits will come from `r`). */
+  fromPrefix(j: number, r: Rng): this {
+    this.r = r;
+    this.j = j;
+    this.prefix = undefined;
+    this.bits = 53;
+    return this;
+  }
+
   /** Resets to a fresh uniform drawn from `r` (reuses the object: no allocation). */
   redraw(r: Rng): this {
     this.r = r;
@@ -269,6 +278,11 @@ function thresholds(t: number, s: number): Thresholds {
  */
 export function geometricByInversion(t: number, s: number, r: Rng): number {
   const v = inversionUniform === undefined ? (inversionUniform = new LazyUniform(r)) : inversionUniform.redraw(r);
+  return geometricFromUniform(v, t, s);
+}
+
+/** The inversion of {@link geometricByInversion} for a given lazily refined uniform. */
+function geometricFromUniform(v: LazyUniform, t: number, s: number): number {
   const th = thresholds(t, s);
   const guess = Math.floor((-Math.log((v.j + 0.5) / TWO53) * t) / s);
   let x = guess > 0 && guess < TWO53 ? guess : 0;
@@ -300,4 +314,59 @@ export function geometricByInversion(t: number, s: number, r: Rng): number {
     }
     return x;
   }
+}
+
+/**
+ * A fast exact discrete Gaussian sampler for 0.5 <= sigma < 2^31: CKS Algorithm 3 (discrete
+ * Laplace proposal with integer scale t = floor(sigma) + 1, acceptance e^{-(|y| - sigma²/t)²/(2
+ * sigma²)}) written as one tight loop. Each proposal reads four 32-bit words: two for the
+ * inversion uniform of the geometric magnitude (its spare top bit is the sign) and two for the
+ * acceptance uniform; each comparison uses one double evaluation of e^{-x} inside the certified
+ * 2^-44 enclosure, and any undecided comparison is finished exactly by the bigint refinement of
+ * {@link LazyUniform}. The output distribution is exactly the discrete Gaussian. @internal
+ */
+export function fastDiscreteGaussian(sigma: number, exactG: (absY: number) => [bigint, bigint]): (r: Rng) => number {
+  const t = Math.floor(sigma) + 1;
+  const factor = expNegApprox(1 / t); // e^{-1/t}; 1/t is rounded by at most 2^-53 relative
+  const s2 = sigma * sigma;
+  const c = s2 / t;
+  const twoS2 = 2 * s2;
+  const U = 2 ** -53;
+  let lazy: LazyUniform | undefined;
+  const slow = (j: number, r: Rng): LazyUniform => (lazy === undefined ? (lazy = new LazyUniform(r)).fromPrefix(j, r) : lazy.fromPrefix(j, r));
+  return (r: Rng): number => {
+    for (;;) {
+      // Magnitude: X geometric with P[X >= x] = e^{-x/t}, by inversion of V.
+      const w0 = r.nextUint32();
+      const j = (w0 & (TWO21 - 1)) * TWO32 + r.nextUint32();
+      const negative = w0 >>> 31 === 1; // not one of V's bits: independent of the magnitude
+      let x = Math.floor(-Math.log((j + 0.5) / TWO53) * t);
+      if (!(x >= 0 && x < TWO53)) x = 0;
+      let decided = false;
+      const a = x / t;
+      if (a < 48) {
+        // e^{-x/t} within 2^-49.9 + a·2^-52, e^{-(x+1)/t} within 2^-45.4 more: inside the margin.
+        const ea = x > 0 ? expNegApprox(a) : 1;
+        const eb = ea * factor;
+        decided = (x === 0 || (j + 1) / TWO53 <= ea * (1 - margin)) && j / TWO53 >= eb * (1 + margin);
+      }
+      if (!decided) x = geometricFromUniform(slow(j, r), t, 1);
+      if (negative && x === 0) continue;
+      // Acceptance: Bernoulli(e^{-g}), g = (x - sigma²/t)² / (2 sigma²), with a rigorous error bound.
+      const d = x - c;
+      const errD = 4 * U * (c + x);
+      const ad = d < 0 ? -d : d;
+      const g = (d * d) / twoS2;
+      const err = 2 * (((2 * ad * errD + errD * errD) / twoS2) * (1 + 8 * U) + g * 8 * U) + 2 ** -1000;
+      const w2 = r.nextUint32();
+      const k = (w2 & (TWO21 - 1)) * TWO32 + r.nextUint32();
+      if (g < 48 && err < 2 ** -30) {
+        const e = expNegApprox(g);
+        const w = margin + 1.01 * err;
+        if ((k + 1) / TWO53 <= e * (1 - w)) return negative ? -x : x;
+        if (k / TWO53 >= e * (1 + w)) continue;
+      }
+      if (slow(k, r).lessThanExpNeg(g, err, exactG, x)) return negative ? -x : x;
+    }
+  };
 }

@@ -10,7 +10,7 @@
  * @module
  */
 import { DpError, requireFinite, requireInteger, requireNonNegative, requirePositive, requireProbability } from "../errors.js";
-import { bernoulliExpApprox, geometricByInversion } from "./expBernoulli.js";
+import { bernoulliExpApprox, fastDiscreteGaussian, geometricByInversion } from "./expBernoulli.js";
 import { resolveRng, SecureRng, type Rng } from "./rng.js";
 
 const TWO32 = 4294967296;
@@ -614,6 +614,7 @@ export function discreteGaussianSampler(sigma: number): (r: Rng) => number {
     const e = exactG(absY);
     return [e.num, e.den];
   };
+  if (sigma >= 0.5 && sigma < 2 ** 31) return fastDiscreteGaussian(sigma, exactPair);
   return (r) => {
     for (;;) {
       const y = discreteLaplaceNumber(t, 1, r);
