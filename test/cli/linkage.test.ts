@@ -25,6 +25,12 @@ describe("dpkit linkage", () => {
     expect(out.neighbouringRelation).toMatch(/whole record/);
   });
 
+  it("--demo tells the whole story", () => {
+    const r = runCli(["linkage", "--demo", "--users", "1000", "--targets", "10"]);
+    expect(r.code).toBe(0);
+    for (const part of ["1. Data", "2. The attack", "3. The naive fix", "4. Local DP", "5. Central DP aggregates"]) expect(r.stdout).toContain(part);
+  });
+
   it("refuses bad options with one line and exit code 2", () => {
     const r = runCli(["linkage", "--defence", "magic"]);
     expect(r.code).toBe(2);

@@ -20,7 +20,9 @@ import {
   movieMeansFromCounts,
   naiveAnonymisation,
   PAPER_SCENARIOS,
+  renderLinkageDemo,
   runLinkageAttack,
+  runLinkageDemo,
   topMoviesMask,
   type LinkageAttackResult,
 } from "../../attacks/index.js";
@@ -46,6 +48,7 @@ interface LinkageCliOptions {
   seed?: string;
   plot?: string;
   json?: boolean;
+  demo?: boolean;
 }
 
 function intOption(name: string, raw: string | undefined): number | undefined {
@@ -83,8 +86,31 @@ export function register(program: Command): void {
     .option("--seed <s>", "simulation seed (default 1; the simulation's randomness is NOT private)")
     .option("--plot <file>", "write a chart (.svg or .png): the known-ratings curve, or the epsilon curve for ldp")
     .option("--json", "print one JSON object")
+    .option("--demo", "the whole story: data, attack, naive fix, LDP records, DP aggregates (uses --users, --targets, --seed, --plot)")
     .action(async (opts: LinkageCliOptions) => {
       const defence = requireOneOf("defence", opts.defence, DEFENCES) as Defence;
+      if (opts.demo) {
+        const bar = new ProgressBar({ total: 100, label: "linkage demo" });
+        const weights: Record<string, [number, number]> = { generate: [0, 25], reproduce: [25, 45], curve: [45, 55], naive: [55, 70], aggregates: [90, 100] };
+        const result = runLinkageDemo({
+          users: intOption("users", opts.users),
+          targets: intOption("targets", opts.targets),
+          seed: intOption("seed", opts.seed),
+          onProgress: (stage, f) => {
+            const [a, b] = weights[stage] ?? [70, 90];
+            bar.update(Math.round(a + (b - a) * f), stage);
+          },
+        });
+        bar.done();
+        if (opts.plot) await savePlot(opts.plot, linkageKnownCurvePlot(result.knownCurve, result.users));
+        if (opts.json) {
+          printJson(result);
+          return;
+        }
+        process.stdout.write(renderLinkageDemo(result));
+        if (opts.plot) process.stdout.write(`chart written to ${opts.plot}\n`);
+        return;
+      }
       if (opts.users !== undefined && opts.scale !== undefined) {
         throw new DpError("invalid_parameter", "Give either `--users` or `--scale`, not both.", "users");
       }
