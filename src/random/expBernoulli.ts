@@ -370,3 +370,35 @@ export function fastDiscreteGaussian(sigma: number, exactG: (absY: number) => [b
     }
   };
 }
+
+/**
+ * A fast exact discrete Laplace sampler, P[y] ∝ e^{-|y|/t}, for an integer scale 1 <= t <= 2^32:
+ * the magnitude by inversion of one lazily refined uniform (one double evaluation of e^{-x/t}
+ * for both thresholds), the sign from a spare bit, (negative, 0) rejected (CKS Algorithm 2's
+ * symmetrisation). Undecided comparisons are finished exactly by the bigint refinement. @internal
+ */
+export function fastDiscreteLaplace(t: number): (r: Rng) => number {
+  const factor = expNegApprox(1 / t);
+  let lazy: LazyUniform | undefined;
+  return (r: Rng): number => {
+    for (;;) {
+      const w0 = r.nextUint32();
+      const j = (w0 & (TWO21 - 1)) * TWO32 + r.nextUint32();
+      const negative = w0 >>> 31 === 1;
+      let x = Math.floor(-Math.log((j + 0.5) / TWO53) * t);
+      if (!(x >= 0 && x < TWO53)) x = 0;
+      let decided = false;
+      const a = x / t;
+      if (a < 48) {
+        const ea = x > 0 ? expNegApprox(a) : 1;
+        decided = (x === 0 || (j + 1) / TWO53 <= ea * (1 - margin)) && j / TWO53 >= ea * factor * (1 + margin);
+      }
+      if (!decided) x = geometricFromUniform(lazy === undefined ? (lazy = new LazyUniform(r)).fromPrefix(j, r) : lazy.fromPrefix(j, r), t, 1);
+      if (negative) {
+        if (x === 0) continue;
+        return -x;
+      }
+      return x;
+    }
+  };
+}

@@ -10,7 +10,7 @@
  * @module
  */
 import { DpError, requireFinite, requireInteger, requireNonNegative, requirePositive, requireProbability } from "../errors.js";
-import { bernoulliExpApprox, fastDiscreteGaussian, geometricByInversion } from "./expBernoulli.js";
+import { bernoulliExpApprox, fastDiscreteGaussian, fastDiscreteLaplace, geometricByInversion } from "./expBernoulli.js";
 import { resolveRng, SecureRng, type Rng } from "./rng.js";
 
 const TWO32 = 4294967296;
@@ -514,13 +514,12 @@ export function discreteLaplaceRational(t: bigint, s: bigint, rng?: Rng): bigint
  * ```
  */
 export function discreteLaplace(scale: number, rng?: Rng): number {
-  requirePositive("scale", scale);
-  const r = resolveRng(rng);
-  const d = dyadic(scale);
-  if (d !== undefined) return discreteLaplaceNumber(d.num, d.den, r);
-  const { num, den } = doubleToRational(scale);
-  return Number(discreteLaplaceRational(num, den, r));
+  if (lastLaplace === undefined || lastLaplace.scale !== scale) {
+    lastLaplace = { scale, sample: discreteLaplaceSampler(scale) };
+  }
+  return lastLaplace.sample(resolveRng(rng));
 }
+let lastLaplace: { scale: number; sample: (r: Rng) => number } | undefined;
 
 /**
  * A discrete Laplace sampler for one scale (P[x] ∝ exp(-|x|/scale)), with the parameter work
@@ -529,6 +528,7 @@ export function discreteLaplace(scale: number, rng?: Rng): number {
 export function discreteLaplaceSampler(scale: number): (r: Rng) => number {
   requirePositive("scale", scale);
   const d = dyadic(scale);
+  if (d !== undefined && d.den === 1 && d.num <= TWO32) return fastDiscreteLaplace(d.num);
   if (d !== undefined) return (r) => discreteLaplaceNumber(d.num, d.den, r);
   const { num, den } = doubleToRational(scale);
   return (r) => Number(discreteLaplaceRational(num, den, r));

@@ -65,9 +65,12 @@ describe("samplers on the forced bigint-refinement path", () => {
   });
   it("discrete Laplace(3.5) (inversion) and discrete Gaussian(3)", () => {
     const rng = new SeededRng(901);
-    const l = draw(N, () => discreteLaplace(3.5, rng));
-    const chiL = chiSquare(l, discreteLaplacePmf(3.5), -150, 150);
-    expect(chiL.statistic).toBeLessThanOrEqual(chiL.critical);
+    for (const scale of [3.5, 3]) {
+      // 3.5: the general inversion; 3: the tight integer-scale loop of the grid mechanisms.
+      const l = draw(N, () => discreteLaplace(scale, rng));
+      const chiL = chiSquare(l, discreteLaplacePmf(scale), -150, 150);
+      expect(chiL.statistic).toBeLessThanOrEqual(chiL.critical);
+    }
     const g = draw(N, () => discreteGaussian(3, rng));
     const chiG = chiSquare(g, discreteGaussianPmf(3), -45, 45);
     expect(chiG.statistic).toBeLessThanOrEqual(chiG.critical);

@@ -67,7 +67,7 @@ describe("Bernoulli(exp(-x)) matches its exact PMF", () => {
 
 describe("discrete Laplace matches its exact PMF", () => {
   const settings: [string, number, (r: Rng) => number][] = [
-    ["scale 1", 1, (r) => discreteLaplace(1, r)],
+    ["scale 1 (integer scale: the grid mechanisms' loop)", 1, (r) => discreteLaplace(1, r)],
     ["scale 3.5", 3.5, (r) => discreteLaplace(3.5, r)],
     ["scale 1/3 (bigint path)", 1 / 3, (r) => discreteLaplace(1 / 3, r)],
     ["scale 10/3 (rational)", 10 / 3, (r) => Number(discreteLaplaceRational(10n, 3n, r))],
@@ -87,6 +87,21 @@ describe("discrete Laplace matches its exact PMF", () => {
       expect(wilsonContains(s.filter((x) => Math.abs(x) >= m).length, N, tailP)).toBe(true);
       expect(allClean(s)).toBe(true);
     });
+  });
+  it("scale 2^31 + 5 (integer, large: the grid regime): tail masses", () => {
+    const t = 2 ** 31 + 5;
+    const rng = new SeededRng(250);
+    const s = draw(N, () => discreteLaplace(t, rng));
+    expect(allClean(s)).toBe(true);
+    // P[Y >= m] = e^{-m/t} / (1 + e^{-1/t}) for m >= 1; check m = t/2, t, 3t on each side.
+    for (const m of [Math.round(t / 2), t, 3 * t]) {
+      const p = Math.exp(-m / t) / (1 + Math.exp(-1 / t));
+      expect(wilsonContains(s.filter((y) => y >= m).length, N, p)).toBe(true);
+      expect(wilsonContains(s.filter((y) => y <= -m).length, N, p)).toBe(true);
+    }
+    // Negative control: the same check with the scale 5% off fails.
+    const wrong = Math.exp(-t / (1.05 * t)) / (1 + Math.exp(-1 / t));
+    expect(wilsonContains(s.filter((y) => y >= t).length, N, wrong)).toBe(false);
   });
   it("negative control: scale 3.5 samples fail against scale 3.75", () => {
     const rng = new SeededRng(9);
