@@ -3,11 +3,11 @@ import { runCli } from "../helpers/cli.js";
 
 describe("dpkit linkage", () => {
   it("runs one scenario and prints one JSON object", () => {
-    const r = runCli(["linkage", "--users", "1500", "--targets", "20", "--known", "6", "--wrong", "1", "--date-error", "7", "--json"]);
+    const r = runCli(["linkage", "--users", "800", "--targets", "20", "--known", "6", "--wrong", "1", "--date-error", "7", "--json"]);
     expect(r.stderr).not.toMatch(/Error|at /);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(out.users).toBe(1500);
+    expect(out.users).toBe(800);
     expect(out.scenario).toBe("6 ratings (1 wrong), dates ±7 days");
     const res = out.result;
     expect(res.targets).toBe(20);
@@ -15,7 +15,7 @@ describe("dpkit linkage", () => {
   });
 
   it("measures the LDP defence with the accountant's epsilon", () => {
-    const r = runCli(["linkage", "--users", "1000", "--targets", "10", "--defence", "ldp", "--epsilon", "5,500", "--json"]);
+    const r = runCli(["linkage", "--users", "600", "--targets", "10", "--defence", "ldp", "--epsilon", "5,500", "--json"]);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.results).toHaveLength(2);
@@ -26,7 +26,7 @@ describe("dpkit linkage", () => {
   });
 
   it("--demo tells the whole story", () => {
-    const r = runCli(["linkage", "--demo", "--users", "1000", "--targets", "10"]);
+    const r = runCli(["linkage", "--demo", "--users", "600", "--targets", "10"]);
     expect(r.code).toBe(0);
     for (const part of ["1. Data", "2. The attack", "3. The naive fix", "4. Local DP", "5. Central DP aggregates"]) expect(r.stdout).toContain(part);
   });
