@@ -16,8 +16,8 @@
  * - dates from October 1998 to December 2005 with strong growth (users join at an
  *   exponentially growing rate and rate movies after joining).
  *
- * The data are stored as compressed sparse rows in typed arrays (4 + 2 + 1 + 2 bytes per
- * rating), so the full scale (about 100 M ratings) takes about 0.9 GB.
+ * The data are stored as compressed sparse rows in typed arrays (2 + 1 + 2 bytes per
+ * rating, plus 4 bytes per user), so the full scale (about 100 M ratings) takes about 480 MiB.
  *
  * @remarks
  * This is a simulation. It draws from a seeded, predictable generator ({@link SeededRng}) so
