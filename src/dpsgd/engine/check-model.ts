@@ -9,11 +9,31 @@ import type { LayerRule } from "./layer-rule.js";
 import { isStatelessLayer, layerRuleFor, mixingLayerReason, supportedLayerClasses } from "./registry.js";
 import type { ClippingStrategy } from "./types.js";
 
-/** One layer of a chain-shaped model, with the rule that handles it. @internal */
+/** One layer of the model in execution order, with the rule that handles it. @internal */
 export interface PlanStep {
   layer: tf.layers.Layer;
   /** Rule for a layer whose weights are trained; undefined: run the layer as it is. */
   rule?: LayerRule;
+  /** Graph models: ids of the symbolic tensors this layer reads (chains: the previous output). */
+  inputIds?: number[];
+  /** Graph models: id of the symbolic tensor this layer writes. */
+  outputId?: number;
+}
+
+/** Execution plan: the steps and, for graph models, the ids of the model's input and output. @internal */
+export interface ModelPlan {
+  steps: PlanStep[];
+  graph?: { inputId: number; outputId: number };
+}
+
+interface NodeLike {
+  inboundLayers: tf.layers.Layer[];
+  inputTensors: { id: number }[];
+  outputTensors: { id: number }[];
+}
+
+function inboundNodes(layer: tf.layers.Layer): NodeLike[] {
+  return (layer as unknown as { inboundNodes?: NodeLike[] }).inboundNodes ?? [];
 }
 
 /** Options for {@link checkModelSupported}. */
@@ -36,7 +56,7 @@ function chainLayers(model: tf.LayersModel): tf.layers.Layer[] | undefined {
   // tf.sequential connects to when a model is added as a layer).
   let previous: tf.layers.Layer[] | undefined;
   for (const layer of model.layers) {
-    const nodes = (layer as unknown as { inboundNodes: { inboundLayers: tf.layers.Layer[] }[] }).inboundNodes ?? [];
+    const nodes = inboundNodes(layer);
     const isInput = layer.getClassName() === "InputLayer";
     if (!isInput) {
       if (nodes.length !== 1) return undefined;
@@ -54,6 +74,23 @@ function chainLayers(model: tf.LayersModel): tf.layers.Layer[] | undefined {
     }
   }
   return out;
+}
+
+/**
+ * A functional model that is a DAG of single-use layers (branches and merges allowed, no shared
+ * layers, no nested models): its layers in topological order with their tensor ids.
+ */
+function graphLayers(model: tf.LayersModel): { layers: { layer: tf.layers.Layer; inputIds: number[]; outputId: number }[]; inputId: number; outputId: number } | undefined {
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) return undefined;
+  const out: { layer: tf.layers.Layer; inputIds: number[]; outputId: number }[] = [];
+  for (const layer of model.layers) {
+    if (layer.getClassName() === "InputLayer") continue;
+    if (isModel(layer)) return undefined;
+    const nodes = inboundNodes(layer);
+    if (nodes.length !== 1 || nodes[0].outputTensors.length !== 1) return undefined;
+    out.push({ layer, inputIds: nodes[0].inputTensors.map((t) => t.id), outputId: nodes[0].outputTensors[0].id });
+  }
+  return { layers: out, inputId: (model.inputs[0] as unknown as { id: number }).id, outputId: (model.outputs[0] as unknown as { id: number }).id };
 }
 
 function layerLabel(layer: tf.layers.Layer): string {
@@ -83,18 +120,20 @@ function refuseMixing(model: tf.LayersModel): void {
  * @throws DpError as {@link checkModelSupported}
  * @internal
  */
-export function planModel(model: tf.LayersModel): PlanStep[] {
+export function planModel(model: tf.LayersModel): ModelPlan {
   refuseMixing(model);
-  const layers = chainLayers(model);
-  if (!layers) {
+  const chain = chainLayers(model);
+  const graph = chain ? undefined : graphLayers(model);
+  if (!chain && !graph) {
     throw new DpError(
       "unsupported_layer",
-      `Model "${model.name}" is not a single chain of layers (one input, one output, no branches or shared layers); dpkit's per-example engine runs chains only. Use strategy "naive" for this model.`,
+      `Model "${model.name}" is neither a chain of layers nor a graph of single-use layers with one input and one output (shared layers, several inputs/outputs and models nested in a graph are not supported). Use strategy "naive" for this model.`,
       "model",
     );
   }
+  const entries = chain ? chain.map((layer) => ({ layer, inputIds: undefined, outputId: undefined })) : graph!.layers;
   const plan: PlanStep[] = [];
-  for (const layer of layers) {
+  for (const { layer, inputIds, outputId } of entries) {
     const className = layer.getClassName();
     const rule = layerRuleFor(className);
     if (hasTrainableWeights(layer)) {
@@ -107,9 +146,12 @@ export function planModel(model: tf.LayersModel): PlanStep[] {
         );
       }
       rule.check?.(layer);
-      plan.push({ layer, rule });
+      if (inputIds && inputIds.length !== 1) {
+        throw new DpError("unsupported_layer", `Layer ${layerLabel(layer)} has ${inputIds.length} inputs; rules handle one.`, "model");
+      }
+      plan.push({ layer, rule, inputIds, outputId });
     } else if (rule || isStatelessLayer(className)) {
-      plan.push({ layer });
+      plan.push({ layer, inputIds, outputId });
     } else {
       throw new DpError(
         "unsupported_layer",
@@ -118,7 +160,7 @@ export function planModel(model: tf.LayersModel): PlanStep[] {
       );
     }
   }
-  return plan;
+  return { steps: plan, graph: graph ? { inputId: graph.inputId, outputId: graph.outputId } : undefined };
 }
 
 /**

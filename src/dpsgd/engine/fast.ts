@@ -9,7 +9,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { DpError } from "../../errors.js";
-import type { PlanStep } from "./check-model.js";
+import type { ModelPlan, PlanStep } from "./check-model.js";
 import { clipFactors } from "./clip-weights.js";
 import type { NormMode, PerExampleTerms } from "./layer-rule.js";
 import { perExampleLoss } from "./losses.js";
@@ -18,7 +18,7 @@ import type { ClippedGradients, PerExampleLoss } from "./types.js";
 /** Arguments of {@link fastClippedGradients}. @internal */
 export interface FastArgs {
   model: tf.LayersModel;
-  plan: PlanStep[];
+  plan: ModelPlan;
   x: tf.Tensor;
   y: tf.Tensor;
   loss: PerExampleLoss;
@@ -29,32 +29,54 @@ export interface FastArgs {
 
 const shapeCache = new WeakMap<tf.LayersModel, Map<string, number[][]>>();
 
-function runLayer(step: PlanStep, a: tf.Tensor, training: boolean): tf.Tensor {
-  return step.layer.apply(a, { training }) as tf.Tensor;
+/**
+ * Runs the plan on `x`: stateless (and frozen) layers as they are, trained layers through
+ * `trained(step, input, k)` (k counts trained layers). Chains feed each layer the previous
+ * output; graphs look inputs up by symbolic tensor id.
+ */
+function executePlan(plan: ModelPlan, x: tf.Tensor, training: boolean, trained: (step: PlanStep, input: tf.Tensor, k: number) => tf.Tensor): tf.Tensor {
+  const values = new Map<number, tf.Tensor>();
+  if (plan.graph) values.set(plan.graph.inputId, x);
+  let a = x;
+  let k = 0;
+  for (const step of plan.steps) {
+    let input: tf.Tensor | tf.Tensor[] = a;
+    if (step.inputIds) {
+      const ins = step.inputIds.map((id) => {
+        const v = values.get(id);
+        if (!v) throw new DpError("invalid_state", `Layer "${step.layer.name}" reads a tensor not computed yet.`, "model");
+        return v;
+      });
+      input = ins.length === 1 ? ins[0] : ins;
+    }
+    a = step.rule ? trained(step, input as tf.Tensor, k++) : (step.layer.apply(input, { training }) as tf.Tensor);
+    if (step.outputId !== undefined) values.set(step.outputId, a);
+  }
+  if (plan.graph) {
+    const out = values.get(plan.graph.outputId);
+    if (!out) throw new DpError("invalid_state", "The model's output was not computed.", "model");
+    return out;
+  }
+  return a;
 }
 
 /** Per-example shapes (without the batch axis) of each trained layer's pre-activation output. */
-function probeShapes(model: tf.LayersModel, plan: PlanStep[], x: tf.Tensor): number[][] {
+function probeShapes(model: tf.LayersModel, plan: ModelPlan, x: tf.Tensor): number[][] {
   let byModel = shapeCache.get(model);
   if (!byModel) {
     byModel = new Map();
     shapeCache.set(model, byModel);
   }
-  const key = `${x.shape.slice(1).join("x")}|${plan.map((s) => s.layer.name).join(",")}`;
+  const key = `${x.shape.slice(1).join("x")}|${plan.steps.map((s) => s.layer.name).join(",")}`;
   const hit = byModel.get(key);
   if (hit) return hit;
   const shapes = tf.tidy(() => {
     const out: number[][] = [];
-    let a = tf.slice(x, [0], [1]);
-    for (const step of plan) {
-      if (step.rule) {
-        const z = step.rule.linear(step.layer, a);
-        out.push(z.shape.slice(1));
-        a = step.rule.activate(step.layer, z);
-      } else {
-        a = runLayer(step, a, false);
-      }
-    }
+    executePlan(plan, tf.slice(x, [0], [1]), false, (step, a) => {
+      const z = step.rule!.linear(step.layer, a);
+      out.push(z.shape.slice(1));
+      return step.rule!.activate(step.layer, z);
+    });
     return out;
   });
   byModel.set(key, shapes);
@@ -65,7 +87,7 @@ function probeShapes(model: tf.LayersModel, plan: PlanStep[], x: tf.Tensor): num
 export function fastClippedGradients(args: FastArgs): ClippedGradients {
   const { model, plan, x, y, loss, l2NormClip, mode, training } = args;
   const n = x.shape[0];
-  const trained = plan.filter((s) => s.rule);
+  const trained = plan.steps.filter((s) => s.rule);
   const shapes = probeShapes(model, plan, x);
   const inputs: tf.Tensor[] = [];
   const keptHere: tf.Tensor[] = [];
@@ -75,22 +97,15 @@ export function fastClippedGradients(args: FastArgs): ClippedGradients {
     const result = tf.tidy(() => {
       const probes = shapes.map((s) => tf.zeros([n, ...s]));
       const forward = (...e: tf.Tensor[]): tf.Scalar => {
-        let a = x;
-        let k = 0;
-        for (const step of plan) {
-          if (step.rule) {
-            if (a !== x) {
-              tf.keep(a);
-              keptHere.push(a);
-            }
-            inputs.push(a);
-            const z = tf.add(step.rule.linear(step.layer, a), e[k++]);
-            a = step.rule.activate(step.layer, z);
-          } else {
-            a = runLayer(step, a, training);
+        const out = executePlan(plan, x, training, (step, a, k) => {
+          if (a !== x && !keptHere.includes(a)) {
+            tf.keep(a);
+            keptHere.push(a);
           }
-        }
-        return tf.sum(perExampleLoss(loss, y, a)) as tf.Scalar;
+          inputs.push(a);
+          return step.rule!.activate(step.layer, tf.add(step.rule!.linear(step.layer, a), e[k]));
+        });
+        return tf.sum(perExampleLoss(loss, y, out)) as tf.Scalar;
       };
       const { value, grads } = tf.valueAndGrads(forward)(probes);
       lossSum = value.dataSync()[0];

@@ -49,6 +49,12 @@ const statelessLayers = new Set<string>([
   "GlobalMaxPooling1D",
   "GlobalMaxPooling2D",
   "ZeroPadding2D",
+  "Add",
+  "Average",
+  "Concatenate",
+  "Maximum",
+  "Minimum",
+  "Multiply",
   "Cropping2D",
 ]);
 

@@ -34,7 +34,11 @@ export type ClippingStrategy = "auto" | "ghost" | "materialize" | "naive";
 
 /** Options for {@link clippedGradients}. */
 export interface ClippedGradientsOptions {
-  /** The model whose trainable weights get gradients (a `tf.Sequential` or a chain-shaped `tf.model`). */
+  /**
+   * The model whose trainable weights get gradients: a `tf.sequential` (nested Sequentials
+   * allowed) or a `tf.model` with one input and one output whose layers are each used once
+   * (branches and merges such as residual `add` allowed).
+   */
   model: tf.LayersModel;
   /** A batch of inputs, first axis = examples. */
   x: tf.Tensor;

@@ -80,15 +80,40 @@ describe("refusals happen before any work", () => {
     expectDpError(() => checkModelSupported(model), "invalid_parameter", /trainable weights/);
   });
 
-  it("a branching functional model is refused in the fast strategies", () => {
+  it("a functional graph with branches and merges (residual Add, Concatenate) runs in the fast strategies", () => {
     const input = tf.input({ shape: [4] });
-    const a = tf.layers.dense({ units: 3 }).apply(input) as tf.SymbolicTensor;
-    const b = tf.layers.dense({ units: 3 }).apply(input) as tf.SymbolicTensor;
-    const out = tf.layers.dense({ units: 2, activation: "softmax" }).apply(tf.layers.add().apply([a, b]) as tf.SymbolicTensor) as tf.SymbolicTensor;
+    const h = tf.layers.dense({ units: 5, activation: "tanh" }).apply(input) as tf.SymbolicTensor;
+    const branch = tf.layers.dense({ units: 5, activation: "relu" }).apply(h) as tf.SymbolicTensor;
+    const residual = tf.layers.add().apply([h, branch]) as tf.SymbolicTensor;
+    const side = tf.layers.dense({ units: 2, useBias: false }).apply(input) as tf.SymbolicTensor;
+    const merged = tf.layers.concatenate().apply([residual, side]) as tf.SymbolicTensor;
+    const norm = tf.layers.layerNormalization().apply(merged) as tf.SymbolicTensor;
+    const out = tf.layers.dense({ units: 3, activation: "softmax" }).apply(norm) as tf.SymbolicTensor;
     const model = tf.model({ inputs: input, outputs: out });
-    expectDpError(() => checkModelSupported(model), "unsupported_layer", /chain/);
+    randomizeWeights(model);
+    const xs = tf.randomNormal([5, 4], 0, 1, "float32", 12);
+    const ys = tf.tensor1d([0, 1, 2, 1, 0]);
+    const ref = referencePerExample(model, xs, ys, "sparseCategoricalCrossentropy");
+    const clip = [...ref.norms].sort((a, b) => a - b)[2];
+    for (const strategy of ["auto", "ghost", "materialize"] as const) {
+      const r = clippedGradients({ model, x: xs, y: ys, loss: "sparseCategoricalCrossentropy", l2NormClip: clip, strategy });
+      const cmp = compareWithReference(r, ref, clip);
+      tf.dispose(r.clippedSum);
+      expect(cmp.keysMatch).toBe(true);
+      expect(cmp.normError, strategy).toBeLessThan(1e-5);
+      expect(cmp.sumError, strategy).toBeLessThan(1e-5);
+    }
+  });
+
+  it("a shared layer (used twice) is refused in the fast strategies; naive accepts it", () => {
+    const input = tf.input({ shape: [4] });
+    const shared = tf.layers.dense({ units: 4, activation: "tanh" });
+    const twice = shared.apply(shared.apply(input)) as tf.SymbolicTensor;
+    const out = tf.layers.dense({ units: 2, activation: "softmax" }).apply(twice) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: out });
+    expectDpError(() => checkModelSupported(model), "unsupported_layer", /shared layers/);
     const r = clippedGradients({ model, x, y, loss: "sparseCategoricalCrossentropy", l2NormClip: 1, strategy: "naive" });
-    expect(Object.keys(r.clippedSum).length).toBe(6);
+    expect(Object.keys(r.clippedSum).length).toBe(4);
     tf.dispose(r.clippedSum);
   });
 
