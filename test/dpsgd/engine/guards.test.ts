@@ -92,6 +92,15 @@ describe("refusals happen before any work", () => {
     const model = tf.model({ inputs: input, outputs: out });
     randomizeWeights(model);
     const xs = tf.randomNormal([5, 4], 0, 1, "float32", 12);
+    {
+      // no tensors left behind in graph mode either
+      const warm = clippedGradients({ model, x: xs, y: tf.tensor1d([0, 1, 2, 1, 0]), loss: "sparseCategoricalCrossentropy", l2NormClip: 1 });
+      tf.dispose(warm.clippedSum);
+      const before = tf.memory().numTensors;
+      const again = clippedGradients({ model, x: xs, y: tf.tensor1d([0, 1, 2, 1, 0]), loss: "sparseCategoricalCrossentropy", l2NormClip: 1 });
+      tf.dispose(again.clippedSum);
+      expect(tf.memory().numTensors).toBe(before + 1); // the label tensor created in this block
+    }
     const ys = tf.tensor1d([0, 1, 2, 1, 0]);
     const ref = referencePerExample(model, xs, ys, "sparseCategoricalCrossentropy");
     const clip = [...ref.norms].sort((a, b) => a - b)[2];

@@ -177,3 +177,28 @@ describe("UnsortedSegmentSum (wasm) equals the cpu kernel", () => {
     expect(compare("UnsortedSegmentSum", { x, segmentIds: { values: ids, shape: [12], dtype: "int32" } }, { numSegments: 6 })).toBeLessThan(TOL);
   });
 });
+
+describe("end to end: tfjs's own training step on wasm (with dpkit's kernels) equals cpu", () => {
+  it("one optimizer.minimize step of a model with Conv2D, DepthwiseConv2D and Embedding", () => {
+    const step = (backend: string) => {
+      tf.setBackend(backend);
+      return tf.tidy(() => {
+        const image = tf.input({ shape: [8, 8, 2] });
+        const c = tf.layers.conv2d({ filters: 3, kernelSize: 3, strides: 2, padding: "same", activation: "tanh", kernelInitializer: "ones" }).apply(image) as tf.SymbolicTensor;
+        const d = tf.layers.depthwiseConv2d({ kernelSize: 2, depthMultiplier: 2, depthwiseInitializer: "ones" }).apply(c) as tf.SymbolicTensor;
+        const out = tf.layers.dense({ units: 2, kernelInitializer: "ones" }).apply(tf.layers.flatten().apply(d) as tf.SymbolicTensor) as tf.SymbolicTensor;
+        const cnn = tf.model({ inputs: image, outputs: out });
+        const emb = tf.sequential({ layers: [tf.layers.embedding({ inputDim: 5, outputDim: 2, inputLength: 3, embeddingsInitializer: "ones" }), tf.layers.flatten(), tf.layers.dense({ units: 1, kernelInitializer: "ones" })] });
+        const x = tf.tensor4d(Float32Array.from({ length: 3 * 8 * 8 * 2 }, (_, i) => Math.sin(i) / 4), [3, 8, 8, 2]);
+        const ids = tf.tensor2d([0, 1, 1, 4, 4, 4], [2, 3]);
+        const opt = tf.train.sgd(0.1);
+        opt.minimize(() => tf.add(tf.mean(tf.square(cnn.apply(x) as tf.Tensor)), tf.mean(tf.square(emb.apply(ids) as tf.Tensor))) as tf.Scalar);
+        return [...cnn.getWeights(), ...emb.getWeights()].map((w) => w.dataSync().slice());
+      });
+    };
+    const cpu = step("cpu");
+    const wasm = step("wasm");
+    expect(wasm.length).toBe(cpu.length);
+    cpu.forEach((c, i) => expect(relError(wasm[i], c), `weight ${i}`).toBeLessThan(TOL));
+  });
+});
