@@ -12,6 +12,7 @@ import { DpError } from "../../errors.js";
 import type { ModelPlan, PlanStep } from "./check-model.js";
 import { clipFactors } from "./clip-weights.js";
 import type { NormMode, PerExampleTerms } from "./layer-rule.js";
+import { applyMaxPooling2d } from "./layers/max-pool-fast.js";
 import { perExampleLoss } from "./losses.js";
 import type { ClippedGradients, PerExampleLoss } from "./types.js";
 
@@ -28,6 +29,17 @@ export interface FastArgs {
 }
 
 const shapeCache = new WeakMap<tf.LayersModel, Map<string, number[][]>>();
+
+/** Stateless layers the engine runs with a faster gradient than tfjs's own (see the layer files). */
+const fastStateless: Record<string, (layer: tf.layers.Layer, x: tf.Tensor) => tf.Tensor> = {
+  MaxPooling2D: applyMaxPooling2d,
+};
+
+function applyStateless(layer: tf.layers.Layer, input: tf.Tensor | tf.Tensor[], training: boolean): tf.Tensor {
+  const fast = fastStateless[layer.getClassName()];
+  if (fast && !Array.isArray(input)) return fast(layer, input);
+  return layer.apply(input, { training }) as tf.Tensor;
+}
 
 /**
  * Runs the plan on `x`: stateless (and frozen) layers as they are, trained layers through
@@ -49,7 +61,7 @@ function executePlan(plan: ModelPlan, x: tf.Tensor, training: boolean, trained: 
       });
       input = ins.length === 1 ? ins[0] : ins;
     }
-    a = step.rule ? trained(step, input as tf.Tensor, k++) : (step.layer.apply(input, { training }) as tf.Tensor);
+    a = step.rule ? trained(step, input as tf.Tensor, k++) : applyStateless(step.layer, input, training);
     if (step.outputId !== undefined) values.set(step.outputId, a);
   }
   if (plan.graph) {

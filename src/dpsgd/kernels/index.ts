@@ -6,3 +6,4 @@ export { registerDpkitWasmKernels, DPKIT_WASM_KERNELS } from "./register.js";
 export { conv2dBackpropFilterKernel } from "./conv2d-backprop-filter.js";
 export { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from "./depthwise-backprop.js";
 export { unsortedSegmentSumKernel } from "./unsorted-segment-sum.js";
+export { maxPoolGradKernel } from "./max-pool-grad.js";

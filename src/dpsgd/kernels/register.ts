@@ -1,14 +1,15 @@
 /**
  * Installs the gradient kernels that tfjs-backend-wasm 4.22 lacks, so that CNNs and embeddings
  * train on wasm: `Conv2DBackpropFilter`, `DepthwiseConv2dNativeBackpropFilter`,
- * `DepthwiseConv2dNativeBackpropInput` and `UnsortedSegmentSum`, each composed from kernels the
- * backend has (see the files of this folder).
+ * `DepthwiseConv2dNativeBackpropInput` and `UnsortedSegmentSum`, and replaces its wrong
+ * `MaxPoolGrad`; each is composed from kernels the backend has (see the files of this folder).
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { onBackendActivated } from "../../backend/index.js";
 import { conv2dBackpropFilterKernel } from "./conv2d-backprop-filter.js";
 import { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from "./depthwise-backprop.js";
+import { maxPoolGradKernel } from "./max-pool-grad.js";
 import { unsortedSegmentSumKernel } from "./unsorted-segment-sum.js";
 
 const BACKEND = "wasm";
@@ -20,12 +21,18 @@ const kernels: [string, (backendName: string) => tf.KernelFunc][] = [
   ["UnsortedSegmentSum", unsortedSegmentSumKernel],
 ];
 
-/** Names of the kernels dpkit adds to the wasm backend when missing. */
-export const DPKIT_WASM_KERNELS: readonly string[] = kernels.map(([name]) => name);
+/** Kernels tfjs-backend-wasm 4.22 has but computes wrongly: replaced. */
+const replacements: [string, (backendName: string) => tf.KernelFunc][] = [["MaxPoolGrad", maxPoolGradKernel]];
+
+/** Names of the kernels dpkit adds to (or, for MaxPoolGrad, replaces in) the wasm backend. */
+export const DPKIT_WASM_KERNELS: readonly string[] = [...kernels, ...replacements].map(([name]) => name);
+
+const installed = new Map<string, tf.KernelFunc>();
 
 /**
  * Registers dpkit's wasm kernels for the gradients tfjs-backend-wasm 4.22 lacks (only those still
- * missing, so it is idempotent and defers to a future tfjs that ships its own).
+ * missing, so it defers to a future tfjs that ships its own) and replaces its `MaxPoolGrad`,
+ * which drops part of the gradient for even pool sizes. Idempotent.
  *
  * @remarks
  * Called by `prepareBackend()` (through `onBackendActivated`) and by `clippedGradients`; call it
@@ -43,7 +50,18 @@ export function registerDpkitWasmKernels(): string[] {
   const added: string[] = [];
   for (const [name, make] of kernels) {
     if (tf.getKernel(name, BACKEND) !== undefined) continue;
-    tf.registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc: make(BACKEND) });
+    const kernelFunc = make(BACKEND);
+    tf.registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc });
+    installed.set(name, kernelFunc);
+    added.push(name);
+  }
+  for (const [name, make] of replacements) {
+    const current = tf.getKernel(name, BACKEND);
+    if (current !== undefined && current.kernelFunc === installed.get(name)) continue;
+    if (current !== undefined) tf.unregisterKernel(name, BACKEND);
+    const kernelFunc = make(BACKEND);
+    tf.registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc });
+    installed.set(name, kernelFunc);
     added.push(name);
   }
   return added;

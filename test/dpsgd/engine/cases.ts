@@ -119,6 +119,30 @@ export function structuredCases(r = lcg(23)): Case[] {
       "sparseCategoricalCrossentropy",
     ),
   );
+  // max pooling: pool sizes, strides, same/valid padding (the engine's own pooling gradient)
+  for (const padding of ["same", "valid"] as const) {
+    for (const [poolSize, strides] of [
+      [2, 1],
+      [2, 2],
+      [3, 2],
+    ] as const) {
+      const n = randInt(r, 2, 4);
+      out.push(
+        finish(
+          `maxPooling2d pool=${poolSize} stride=${strides} ${padding}`,
+          [
+            tf.layers.conv2d({ inputShape: [9, 8, 2], filters: 3, kernelSize: 3, padding: "same", activation: "tanh" }),
+            tf.layers.maxPooling2d({ poolSize, strides, padding }),
+            tf.layers.flatten(),
+            tf.layers.dense({ units: 2 }),
+          ],
+          normal([n, 9, 8, 2]),
+          normal([n, 2]),
+          "meanSquaredError",
+        ),
+      );
+    }
+  }
   // two stacked convolutions: the gradient reaching the first flows back through the second
   for (const padding of ["same", "valid"] as const) {
     for (const strides of [1, 2, 3]) {

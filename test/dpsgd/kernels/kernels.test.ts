@@ -47,7 +47,11 @@ function outSize(inSize: number, k: number, s: number, d: number, pad: string): 
   return pad === "same" ? Math.ceil(inSize / s) : Math.ceil((inSize - ek + 1) / s);
 }
 
+let originalMaxPoolGrad: tf.KernelConfig | undefined;
+
 beforeAll(async () => {
+  await import("@tensorflow/tfjs-backend-wasm");
+  originalMaxPoolGrad = tf.getKernel("MaxPoolGrad", "wasm"); // tfjs's own, before dpkit replaces it
   await prepareBackend({ backend: "wasm", announce: false });
 });
 
@@ -200,5 +204,42 @@ describe("end to end: tfjs's own training step on wasm (with dpkit's kernels) eq
     const wasm = step("wasm");
     expect(wasm.length).toBe(cpu.length);
     cpu.forEach((c, i) => expect(relError(wasm[i], c), `weight ${i}`).toBeLessThan(TOL));
+  });
+});
+
+describe("MaxPoolGrad (wasm, replaced) equals the cpu kernel", () => {
+  const r = lcg(31);
+  const cases: [string, number, number, string][] = [];
+  for (const pad of ["same", "valid"]) for (const [p, st] of [[2, 1], [2, 2], [3, 1], [3, 2], [2, 3]]) cases.push([`pool ${p} stride ${st} ${pad}`, p, st, pad]);
+  const run = (p: number, st: number, pad: string) => {
+    const n = randInt(r, 1, 3);
+    const h = randInt(r, p + 1, 9);
+    const w = randInt(r, p + 1, 9);
+    const c = randInt(r, 1, 3);
+    const xv = randomValues(r, n * h * w * c);
+    const ho = outSize(h, p, st, 1, pad);
+    const wo = outSize(w, p, st, 1, pad);
+    const yv = runOn("cpu", "MaxPool", { x: { values: xv, shape: [n, h, w, c] } }, { filterSize: p, strides: st, pad, dimRoundingMode: undefined }).values as Float32Array;
+    const inputs = {
+      dy: { values: randomValues(r, n * ho * wo * c), shape: [n, ho, wo, c] },
+      input: { values: xv, shape: [n, h, w, c] },
+      output: { values: yv, shape: [n, ho, wo, c] },
+    };
+    return compare("MaxPoolGrad", inputs, { filterSize: p, strides: st, pad, dimRoundingMode: undefined });
+  };
+  it.each(cases)("%s", (_name, p, st, pad) => {
+    expect(run(p, st, pad)).toBeLessThan(TOL);
+  });
+  it("negative control: tfjs-backend-wasm 4.22's own MaxPoolGrad fails the same comparison", () => {
+    expect(originalMaxPoolGrad).toBeDefined();
+    const mine = tf.getKernel("MaxPoolGrad", "wasm")!;
+    tf.unregisterKernel("MaxPoolGrad", "wasm");
+    tf.registerKernel(originalMaxPoolGrad!);
+    try {
+      expect(run(2, 1, "valid")).toBeGreaterThan(1e-2);
+    } finally {
+      tf.unregisterKernel("MaxPoolGrad", "wasm");
+      tf.registerKernel(mine);
+    }
   });
 });
