@@ -12,7 +12,6 @@ import { DpError } from "../../errors.js";
 import type { ModelPlan, PlanStep } from "./check-model.js";
 import { clipFactors } from "./clip-weights.js";
 import type { NormMode, PerExampleTerms } from "./layer-rule.js";
-import { applyMaxPooling2d } from "./layers/max-pool-fast.js";
 import { perExampleLoss } from "./losses.js";
 import type { ClippedGradients, PerExampleLoss } from "./types.js";
 
@@ -30,14 +29,7 @@ export interface FastArgs {
 
 const shapeCache = new WeakMap<tf.LayersModel, Map<string, number[][]>>();
 
-/** Stateless layers the engine runs with a faster gradient than tfjs's own (see the layer files). */
-const fastStateless: Record<string, (layer: tf.layers.Layer, x: tf.Tensor) => tf.Tensor> = {
-  MaxPooling2D: applyMaxPooling2d,
-};
-
 function applyStateless(layer: tf.layers.Layer, input: tf.Tensor | tf.Tensor[], training: boolean): tf.Tensor {
-  const fast = fastStateless[layer.getClassName()];
-  if (fast && !Array.isArray(input)) return fast(layer, input);
   return layer.apply(input, { training }) as tf.Tensor;
 }
 
