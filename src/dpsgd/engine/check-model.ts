@@ -146,6 +146,15 @@ export function planModel(model: tf.LayersModel): ModelPlan {
         );
       }
       rule.check?.(layer);
+      const trainable = new Set(layer.trainableWeights);
+      const frozen = rule.weights(layer).filter((w) => !trainable.has(w));
+      if (frozen.length > 0) {
+        throw new DpError(
+          "unsupported_layer",
+          `Layer ${layerLabel(layer)} has both trainable and frozen weights (${frozen.map((w) => w.name).join(", ")} frozen); per-example norms would count the frozen ones. Freeze the whole layer (layer.trainable = false) or use strategy "naive".`,
+          "model",
+        );
+      }
       if (inputIds && inputIds.length !== 1) {
         throw new DpError("unsupported_layer", `Layer ${layerLabel(layer)} has ${inputIds.length} inputs; rules handle one.`, "model");
       }

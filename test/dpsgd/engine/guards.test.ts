@@ -73,6 +73,15 @@ describe("refusals happen before any work", () => {
     tf.dispose(r.clippedSum);
   });
 
+  it("a layer with some weights frozen is refused in the fast strategies (its norm would count them)", () => {
+    const model = mlp();
+    (model.layers[0].weights[1] as unknown as { trainable: boolean }).trainable = false;
+    expectDpError(() => checkModelSupported(model), "unsupported_layer", /trainable and frozen/);
+    const r = clippedGradients({ model, x, y, loss: "sparseCategoricalCrossentropy", l2NormClip: 1, strategy: "naive" });
+    expect(Object.keys(r.clippedSum).length).toBe(3);
+    tf.dispose(r.clippedSum);
+  });
+
   it("a model with no trainable weights is refused", () => {
     const model = mlp();
     for (const l of model.layers) l.trainable = false;
