@@ -109,7 +109,7 @@ class NoClipAggregator implements FederatedAggregator {
 
 /** Broken variant 2: clips, but scales the noise by the wrong count (σ = zC/K on the sum). */
 class WrongCountAggregator extends NoClipAggregator {
-  aggregate(updates: readonly ClientUpdate[], context: AggregationContext) {
+  override aggregate(updates: readonly ClientUpdate[], context: AggregationContext) {
     const sum = new Float64Array(D);
     for (const u of updates) {
       const { clipped } = clipToL2Norm(u.delta, C);
