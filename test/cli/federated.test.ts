@@ -19,6 +19,17 @@ describe("dpkit federated", () => {
     expect(out.testAccuracy).toBeGreaterThanOrEqual(0);
   });
 
+  it("runs distributed noise behind secure aggregation", () => {
+    const r = runCli([
+      "federated", "--clients", "6", "--clients-per-round", "3", "--train-size", "120", "--test-size", "50",
+      "--local-epochs", "1", "--local-batch-size", "20", "--rounds", "1", "--dp", "client", "--secure-aggregation", "--seed", "4", "--json",
+    ], { DPKIT_BACKEND: "cpu" });
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.aggregator).toBe("secagg(dp-fedavg(client-distributed))");
+    expect(out.epsilon).toBeGreaterThan(0);
+  });
+
   it("refuses bad options with one line and exit code 2", () => {
     const r = runCli(["federated", "--dp", "cloud"]);
     expect(r.code).toBe(2);
