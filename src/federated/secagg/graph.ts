@@ -195,7 +195,7 @@ export interface SecAggPlusParameters {
  * @example
  * ```ts
  * import { secAggPlusParameters } from "dpkit/federated";
- * secAggPlusParameters({ clients: 1000, dropoutRate: 0.1 }); // { degree: 26, threshold: 14, ... }
+ * secAggPlusParameters({ clients: 1000, dropoutRate: 0.1 }); // { degree: 38, threshold: 20, failureBound: ... }
  * ```
  * @see J. Bell et al., "Secure Single-Server Aggregation with (Poly)Logarithmic Overhead", CCS 2020.
  */
