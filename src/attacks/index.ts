@@ -11,3 +11,6 @@ export * from "./linkage/experiment.js";
 export * from "./linkage/defences.js";
 export * from "./linkage/demo.js";
 export * from "./linkage/plots.js";
+
+// The error type every function here throws, so callers of this entry point can catch it.
+export { DpError, type DpErrorCode } from "../errors.js";

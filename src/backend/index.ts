@@ -11,6 +11,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { DpError, requireOneOf } from "../errors.js";
 
+export { DpError };
+
 /** The backends dpkit knows how to prepare. */
 export type BackendName = "tensorflow" | "wasm" | "cpu";
 
@@ -89,7 +91,7 @@ async function activate(name: BackendName): Promise<void> {
  *
  * @param options - force a backend or silence the announcement
  * @returns the active backend and the ones skipped
- * @throws DpError `unsupported_backend` if a forced backend cannot be loaded
+ * @throws {@link DpError} `unsupported_backend` if a forced backend cannot be loaded
  * @example
  * ```ts
  * import { prepareBackend } from "dpkit/backend";

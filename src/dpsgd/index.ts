@@ -24,3 +24,6 @@ export * from "./adaptiveClipping.js";
 export * from "./metrics.js";
 export * from "./makePrivate.js";
 export * from "./mnistModels.js";
+
+// The error type every function here throws, so callers of this entry point can catch it.
+export { DpError, type DpErrorCode } from "../errors.js";

@@ -19,3 +19,6 @@ export * from "./mnist-experiment.js";
 export * from "./worker-pool.js";
 export * from "./compression/index.js";
 export * from "./secagg/index.js";
+
+// The error type every function here throws, so callers of this entry point can catch it.
+export { DpError, type DpErrorCode } from "../errors.js";

@@ -189,3 +189,5 @@ export async function savePlot(file: string, svg: string): Promise<void> {
   else if (file.toLowerCase().endsWith(".png")) writeFileSync(file, await svgToPng(svg));
   else throw new DpError("invalid_parameter", `\`plot\` must end in .svg or .png. Found ${JSON.stringify(file)}.`, "plot");
 }
+
+export { DpError };
