@@ -25,26 +25,12 @@ import {
   poissonSampledEvent,
   rdpToEpsilonClassic,
 } from "../src/accounting/index.js";
-
-interface Row {
-  case: string;
-  metric: string;
-  value: number;
-  unit: string;
-  baseline?: number;
-  ratio?: number;
-}
+import { type BenchRow as Row, median } from "./report.js";
 
 const REPS = Number(process.env.REPS ?? 5);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const ref = JSON.parse(readFileSync(path.resolve(root, "../shared/reference/accounting_vectors.json"), "utf8")).sections;
 const Q = 256 / 60000;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 function timed<T>(f: () => T): { wall: number; cpu: number; value: T } {
   const c0 = process.cpuUsage();

@@ -14,15 +14,7 @@ import { prepareBackend } from "../src/backend/index.js";
 import { clippedGradients } from "../src/dpsgd/engine/index.js";
 import { perExampleLoss } from "../src/dpsgd/engine/losses.js";
 import { fillGaussian } from "../src/random/index.js";
-
-interface Row {
-  case: string;
-  metric: string;
-  value: number;
-  unit: string;
-  baseline?: number;
-  ratio?: number;
-}
+import { type BenchRow as Row, median } from "./report.js";
 
 const REPS = Number(process.env.REPS ?? 7);
 const CPU_BATCH = Number(process.env.CPU_BATCH ?? 64);
@@ -90,12 +82,6 @@ function steps(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor): Record<string
       tf.dispose(scaled);
     },
   };
-}
-
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** Times each step alternately; `only` limits which steps run on each repetition. */

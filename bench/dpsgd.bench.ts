@@ -13,26 +13,14 @@
  */
 import { prepareBackend, tf } from "../src/backend/index.js";
 import { dpApplyGradients, dpGradients, loadMnist, mnistInputShape, mnistModel, poissonSampleIndices, type MnistModelKind } from "../src/dpsgd/index.js";
+import { type BenchRow as Row, median } from "./report.js";
 
 const reps = Number(process.env.DPSGD_BENCH_REPS ?? 7);
 const backends = (process.env.DPSGD_BENCH_BACKENDS ?? "wasm,cpu").split(",") as ("wasm" | "cpu")[];
 const batchSize = 256;
 
-interface Row {
-  case: string;
-  metric: string;
-  value: number;
-  unit: string;
-  baseline?: number;
-  ratio?: number;
-}
 const results: Row[] = [];
 const table: string[][] = [];
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 async function timeIt(f: () => void | Promise<void>): Promise<number> {
   const t = performance.now();

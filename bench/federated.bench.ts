@@ -21,11 +21,7 @@ import {
   probabilityCrossEntropyLoss,
 } from "../src/federated/index.js";
 import { SeededRng, fillGaussian } from "../src/random/index.js";
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
+import { median } from "./report.js";
 
 async function main(): Promise<void> {
   const backend = await prepareBackend({ announce: false });

@@ -18,6 +18,7 @@ import {
   simulateRapporCounts,
   sumRapporBits,
 } from "../src/ldp/index.js";
+import { median } from "./report.js";
 
 interface Result {
   case: string;
@@ -28,7 +29,6 @@ interface Result {
   ratio?: number;
 }
 const results: Result[] = [];
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const time = (fn: () => void): number => {
   const t = performance.now();
   fn();

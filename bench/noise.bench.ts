@@ -13,24 +13,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { gaussianMechanism, laplaceMechanism } from "../src/mechanisms/index.js";
 import { discreteGaussian, discreteLaplace, fillGaussian, secureRng } from "../src/random/index.js";
-
-interface Row {
-  case: string;
-  metric: string;
-  value: number;
-  unit: string;
-  baseline?: number;
-  ratio?: number;
-}
+import { type BenchRow as Row, median } from "./report.js";
 
 const REPS = Number(process.env.REPS ?? 5);
 const DRAWS = Number(process.env.DRAWS ?? 4_000_000);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 function seconds(f: () => void): number {
   const t = performance.now();

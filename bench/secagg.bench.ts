@@ -27,15 +27,7 @@ import { chacha20 } from "@noble/ciphers/chacha.js";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { secAggMinimumThreshold, secAggPlusParameters, simulateSecAgg } from "../src/federated/secagg/index.js";
 import { SeededRng } from "../src/random/index.js";
-
-interface Row {
-  case: string;
-  metric: string;
-  value: number;
-  unit: string;
-  baseline?: number;
-  ratio?: number;
-}
+import { type BenchRow as Row, median } from "./report.js";
 
 const DIM = Number(process.env.DIM ?? 100_000);
 const BITS = Number(process.env.BITS ?? 16);
@@ -48,12 +40,6 @@ const elapsed = (): number => (performance.now() - started) / 1000;
 const cpuMs = (): number => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
-};
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
 function fitExponent(points: { n: number; y: number }[]): number {
