@@ -37,7 +37,7 @@ function findCrypto(): GetRandomValues | undefined {
  *
  * @remarks
  * Throws `insecure_randomness` at construction when no secure source exists; dpkit never falls
- * back to `Math.random`. Every sampler defaults to the shared instance from {@link secureRng}.
+ * back to a non-cryptographic generator. Every sampler defaults to the shared instance from {@link secureRng}.
  *
  * @example
  * ```ts
@@ -62,7 +62,7 @@ export class SecureRng implements Rng {
     if (!g) {
       throw new DpError(
         "insecure_randomness",
-        "No cryptographically secure random source (globalThis.crypto.getRandomValues) is available; dpkit refuses to fall back to Math.random.",
+        "No cryptographically secure random source (globalThis.crypto.getRandomValues) is available; dpkit refuses to fall back to a non-cryptographic generator.",
       );
     }
     this.getRandomValues = g;
