@@ -14,12 +14,11 @@
  */
 import { gaussianEvent, type DpEvent } from "../accounting/events.js";
 import { requireOneOf, requireOpenProbability, requirePositive, requirePositiveInteger } from "../errors.js";
-import { resolveRng, type Rng } from "../random/rng.js";
+import type { Rng } from "../random/rng.js";
 import { discreteGaussianSampler } from "../random/samplers.js";
 import { analyticNoiseMultiplier, classicGaussianSigma } from "./calibration.js";
 import { discreteGaussianHalfWidth, intervalAround, requireLevel } from "./confidence.js";
-import { defaultGranularity, fromGridUnits, requirePowerOfTwo, toGridUnits } from "./grid.js";
-import { requireVector } from "./laplace.js";
+import { defaultGranularity, gridReleases, requirePowerOfTwo } from "./grid.js";
 import type { NoiseMechanism, ReleaseConfidenceInterval } from "./types.js";
 
 /** Options for {@link gaussianMechanism}. */
@@ -88,18 +87,7 @@ export function gaussianMechanism(options: GaussianMechanismOptions): NoiseMecha
     granularity,
     dimension,
     event,
-    release(value: number): number {
-      const k = toGridUnits("value", value, granularity);
-      return fromGridUnits(k, noise(resolveRng(rng)), granularity);
-    },
-    releaseVector(values: ArrayLike<number>): Float64Array {
-      const v = requireVector(values, dimension);
-      const r = resolveRng(rng);
-      const out = new Float64Array(v.length);
-      for (let i = 0; i < v.length; i++) out[i] = toGridUnits(() => `values[${i}]`, v[i], granularity);
-      for (let i = 0; i < v.length; i++) out[i] = fromGridUnits(out[i], noise(r), granularity);
-      return out;
-    },
+    ...gridReleases({ granularity, dimension, rng, noise }),
     confidenceInterval(level: number, released = 0): ReleaseConfidenceInterval {
       const l = requireLevel(level);
       return intervalAround(released, discreteGaussianHalfWidth(sigmaGrid, l) * granularity, l);

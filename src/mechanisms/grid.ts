@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { DpError, describeValue, requireFinite, requirePositive } from "../errors.js";
+import { DpError, describeValue, requireFinite, requireNumericArray, requirePositive } from "../errors.js";
+import { resolveRng, type Rng } from "../random/rng.js";
 
 /**
  * Resolution of the default grid: the noise scale is 2^30 to 2^31 grid steps (the rounding
@@ -64,4 +65,45 @@ export function toGridUnits(name: string | (() => string), value: unknown, granu
  */
 export function fromGridUnits(k: number, noise: number, granularity: number): number {
   return (k + noise) * granularity + 0;
+}
+
+/** Checks a vector against the dimension and returns it. @internal */
+export function requireVector(values: unknown, dimension: number): ArrayLike<number> {
+  const v = requireNumericArray("values", values);
+  if (v.length > dimension) {
+    throw new DpError(
+      "invalid_parameter",
+      `\`values\` has length ${v.length} but the mechanism was calibrated for \`dimension\` ${dimension}. Found ${describeValue(values)}.`,
+      "values",
+    );
+  }
+  return v;
+}
+
+/**
+ * The release functions every grid mechanism shares: round the input onto the grid (exactly, in
+ * integer grid units), add one exact integer noise draw per coordinate, and map back.
+ * @internal
+ */
+export function gridReleases(options: {
+  granularity: number;
+  dimension: number;
+  rng: Rng | undefined;
+  noise: (rng: Rng) => number;
+}): { release(value: number): number; releaseVector(values: ArrayLike<number>): Float64Array } {
+  const { granularity, dimension, rng, noise } = options;
+  return {
+    release(value: number): number {
+      const k = toGridUnits("value", value, granularity);
+      return fromGridUnits(k, noise(resolveRng(rng)), granularity);
+    },
+    releaseVector(values: ArrayLike<number>): Float64Array {
+      const v = requireVector(values, dimension);
+      const r = resolveRng(rng);
+      const out = new Float64Array(v.length);
+      for (let i = 0; i < v.length; i++) out[i] = toGridUnits(() => `values[${i}]`, v[i], granularity);
+      for (let i = 0; i < v.length; i++) out[i] = fromGridUnits(out[i], noise(r), granularity);
+      return out;
+    },
+  };
 }

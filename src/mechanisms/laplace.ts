@@ -13,11 +13,13 @@
  * @module
  */
 import { laplaceEvent, type DpEvent } from "../accounting/events.js";
-import { DpError, describeValue, requireNumericArray, requirePositive, requirePositiveInteger } from "../errors.js";
-import { resolveRng, type Rng } from "../random/rng.js";
+import { DpError, describeValue, requirePositive, requirePositiveInteger } from "../errors.js";
+import type { Rng } from "../random/rng.js";
 import { discreteLaplaceSampler } from "../random/samplers.js";
 import { discreteLaplaceHalfWidth, intervalAround, requireLevel } from "./confidence.js";
-import { defaultGranularity, fromGridUnits, requirePowerOfTwo, toGridUnits } from "./grid.js";
+import { defaultGranularity, gridReleases, requirePowerOfTwo } from "./grid.js";
+
+export { requireVector } from "./grid.js";
 import type { NoiseMechanism, ReleaseConfidenceInterval } from "./types.js";
 
 /** Options for {@link laplaceMechanism}. */
@@ -37,18 +39,6 @@ export interface LaplaceMechanismOptions {
   rng?: Rng;
 }
 
-/** Checks a vector against the dimension and returns it. @internal */
-export function requireVector(values: unknown, dimension: number): ArrayLike<number> {
-  const v = requireNumericArray("values", values);
-  if (v.length > dimension) {
-    throw new DpError(
-      "invalid_parameter",
-      `\`values\` has length ${v.length} but the mechanism was calibrated for \`dimension\` ${dimension}. Found ${describeValue(values)}.`,
-      "values",
-    );
-  }
-  return v;
-}
 
 /**
  * Creates a Laplace mechanism whose outputs are exact multiples of a power-of-two granularity.
@@ -107,18 +97,7 @@ export function laplaceMechanism(options: LaplaceMechanismOptions): NoiseMechani
     granularity,
     dimension,
     event,
-    release(value: number): number {
-      const k = toGridUnits("value", value, granularity);
-      return fromGridUnits(k, noise(resolveRng(rng)), granularity);
-    },
-    releaseVector(values: ArrayLike<number>): Float64Array {
-      const v = requireVector(values, dimension);
-      const r = resolveRng(rng);
-      const out = new Float64Array(v.length);
-      for (let i = 0; i < v.length; i++) out[i] = toGridUnits(() => `values[${i}]`, v[i], granularity);
-      for (let i = 0; i < v.length; i++) out[i] = fromGridUnits(out[i], noise(r), granularity);
-      return out;
-    },
+    ...gridReleases({ granularity, dimension, rng, noise }),
     confidenceInterval(level: number, released = 0): ReleaseConfidenceInterval {
       const l = requireLevel(level);
       return intervalAround(released, discreteLaplaceHalfWidth(t, l) * granularity, l);
