@@ -10,6 +10,7 @@ import { gaussianMechanism } from "./gaussian.js";
 import { geometricMechanism } from "./geometric.js";
 import { laplaceMechanism } from "./laplace.js";
 import type { NoiseMechanism } from "./types.js";
+import type { Rng } from "../random/rng.js";
 
 /** Options for {@link noiseSummary}. */
 export interface NoiseSummaryOptions {
@@ -69,12 +70,26 @@ export interface NoiseSummary {
 export function noiseSummary(options: NoiseSummaryOptions): NoiseSummary {
   const kind = requireOneOf("mechanism", options?.mechanism, ["laplace", "gaussian", "geometric"] as const);
   const level = options.level === undefined ? 0.95 : requireLevel(options.level);
+  const m = createNoiseMechanism({ ...options, mechanism: kind });
+  return summarizeNoiseMechanism(kind, m, level, m.confidenceInterval(level).halfWidth);
+}
+
+/**
+ * Builds the Laplace, Gaussian or geometric mechanism that {@link noiseSummary} describes (shared
+ * with the `dpkit noise` command, which also releases a value with it).
+ * @internal
+ */
+export function createNoiseMechanism(options: NoiseSummaryOptions & { rng?: Rng }): NoiseMechanism {
+  const kind = requireOneOf("mechanism", options?.mechanism, ["laplace", "gaussian", "geometric"] as const);
   const sensitivity = options.sensitivity ?? 1;
-  let m: NoiseMechanism;
-  if (kind === "laplace") m = laplaceMechanism({ epsilon: options.epsilon, sensitivity });
-  else if (kind === "gaussian") {
-    m = gaussianMechanism({ epsilon: options.epsilon, delta: options.delta as number, sensitivity, calibration: options.calibration });
-  } else m = geometricMechanism({ epsilon: options.epsilon, sensitivity });
+  const { epsilon, rng } = options;
+  if (kind === "laplace") return laplaceMechanism({ epsilon, sensitivity, rng });
+  if (kind === "gaussian") return gaussianMechanism({ epsilon, delta: options.delta as number, sensitivity, calibration: options.calibration, rng });
+  return geometricMechanism({ epsilon, sensitivity, rng });
+}
+
+/** The calibration facts of a mechanism as a {@link NoiseSummary}. @internal */
+export function summarizeNoiseMechanism(kind: NoiseSummary["mechanism"], m: NoiseMechanism, level: number, halfWidth: number): NoiseSummary {
   return {
     mechanism: kind,
     epsilon: m.epsilon,
@@ -84,7 +99,7 @@ export function noiseSummary(options: NoiseSummaryOptions): NoiseSummary {
     standardDeviation: m.standardDeviation,
     granularity: m.granularity,
     level,
-    halfWidth: m.confidenceInterval(level).halfWidth,
+    halfWidth,
     event: m.event,
   };
 }

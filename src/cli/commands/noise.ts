@@ -11,7 +11,7 @@
 import type { Command } from "commander";
 import { requireOneOf } from "../../errors.js";
 import { eventToJson } from "../../accounting/events.js";
-import { gaussianMechanism, geometricMechanism, laplaceMechanism, type NoiseMechanism } from "../../mechanisms/index.js";
+import { createNoiseMechanism, summarizeNoiseMechanism } from "../../mechanisms/summary.js";
 import { SeededRng } from "../../random/index.js";
 import { parseNumberOption, printJson, renderTable } from "../output.js";
 
@@ -51,23 +51,11 @@ export function register(program: Command): void {
       const seed = parseNumberOption("seed", o.seed);
       const rng = seed === undefined ? undefined : new SeededRng(seed);
       const calibration = requireOneOf("calibration", o.calibration, ["analytic", "classic"] as const);
-      let m: NoiseMechanism;
-      if (kind === "laplace") m = laplaceMechanism({ epsilon, sensitivity, rng });
-      else if (kind === "gaussian") m = gaussianMechanism({ epsilon, delta: delta as number, sensitivity, calibration, rng });
-      else m = geometricMechanism({ epsilon, sensitivity, rng });
+      const m = createNoiseMechanism({ mechanism: kind, epsilon, delta, sensitivity, calibration, rng });
       const released = value === undefined ? undefined : m.release(value);
       const ci = m.confidenceInterval(level, released ?? 0);
       const result = {
-        mechanism: kind,
-        epsilon: m.epsilon,
-        delta: m.delta,
-        sensitivity: m.sensitivity,
-        scale: m.scale,
-        standardDeviation: m.standardDeviation,
-        granularity: m.granularity,
-        level,
-        halfWidth: ci.halfWidth,
-        event: m.event,
+        ...summarizeNoiseMechanism(kind, m, level, ci.halfWidth),
         secure: seed === undefined,
         ...(released === undefined ? {} : { value, released, interval: [ci.lower, ci.upper] }),
       };
