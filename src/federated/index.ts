@@ -2,21 +2,21 @@
  * `dpkit/federated`: federated averaging with differential privacy, compression and secure aggregation.
  * @module
  */
-export * from "./aggregator.js";
-export * from "./vector.js";
-export * from "./weighted-mean.js";
-export * from "./dp-aggregator.js";
-export * from "./weights.js";
-export * from "./local-training.js";
-export * from "./selection.js";
-export * from "./server-optimizer.js";
-export * from "./fedavg.js";
-export * from "./simulated-clients.js";
-export * from "./partitions.js";
-export * from "./accounting.js";
-export * from "./example-level.js";
-export * from "./mnist-experiment.js";
-export * from "./worker-pool.js";
+export * from "./core/aggregator.js";
+export * from "./core/vector.js";
+export * from "./core/weighted-mean.js";
+export * from "./core/dp-aggregator.js";
+export * from "./client/weights.js";
+export * from "./client/local-training.js";
+export * from "./core/selection.js";
+export * from "./core/server-optimizer.js";
+export * from "./core/fedavg.js";
+export * from "./simulation/simulated-clients.js";
+export * from "./simulation/partitions.js";
+export * from "./core/accounting.js";
+export * from "./client/example-level.js";
+export * from "../experiments/federated-mnist.js";
+export * from "./simulation/worker-pool.js";
 export * from "./compression/index.js";
 export * from "./secagg/index.js";
 

@@ -63,7 +63,7 @@ describe("FedAvg rounds", () => {
     const server = new FedAvgServer({ initialWeights: w0, totalClients: 1, selection: { kind: "fixed", clientsPerRound: 1 }, seed: 42 });
     await server.runRound(clients);
     // The same local training with the rng the server derives for client 0 in round 0.
-    const { mixSeed } = await import("../../src/federated/fedavg.js");
+    const { mixSeed } = await import("../../src/federated/core/fedavg.js");
     const local = trainLocalUpdate({ model, globalWeights: w0, data, inputShape: [4], localEpochs: 2, localBatchSize: 5, learningRate: 0.1, rng: new SeededRng(mixSeed(42, 0xc11e47, 0, 0)) });
     const expected = w0.map((v, i) => v + local.delta[i]);
     expect(Array.from(server.weights)).toEqual(Array.from(expected));

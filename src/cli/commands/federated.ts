@@ -7,9 +7,9 @@
 import type { Command } from "commander";
 import { prepareBackend } from "../../backend/index.js";
 import { DpError, requireInteger, requireNonNegative, requireOneOf, requireOpenProbability, requirePositive } from "../../errors.js";
-import { FEDERATED_DP_MODES, FEDERATED_PARTITIONS, runMnistFederated } from "../../federated/mnist-experiment.js";
-import type { FederatedDpMode, FederatedPartitionKind, MnistFederatedOptions } from "../../federated/mnist-experiment.js";
-import type { RoundReport } from "../../federated/fedavg.js";
+import { FEDERATED_DP_MODES, FEDERATED_PARTITIONS, runMnistFederated } from "../../experiments/federated-mnist.js";
+import type { FederatedDpMode, FederatedPartitionKind, MnistFederatedOptions } from "../../experiments/federated-mnist.js";
+import type { RoundReport } from "../../federated/core/fedavg.js";
 import { linePlot, savePlot } from "../../plot/index.js";
 import { parseNumberOption, printJson, renderTable } from "../output.js";
 import { ProgressBar } from "../progress.js";

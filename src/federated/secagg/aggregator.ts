@@ -23,9 +23,9 @@ import type {
   FederatedAggregator,
   NoisePlacement,
   SumFinalizingAggregator,
-} from "../aggregator.js";
-import { screenUpdates } from "../aggregator.js";
-import { dpFedAvgRoundEvent } from "../dp-aggregator.js";
+} from "../core/aggregator.js";
+import { screenUpdates } from "../core/aggregator.js";
+import { dpFedAvgRoundEvent } from "../core/dp-aggregator.js";
 import { ddgClientShare, ddgModulusCheck, ddgPrivacy, ddgRoundedL2Bound, type DistributedDiscreteGaussianParameters } from "./ddg.js";
 import { decodeSecAggSum, encodeSecAggIntegers, SecAggQuantizer } from "./encoding.js";
 import { secAggMinimumThreshold, secAggPlusParameters } from "./graph.js";

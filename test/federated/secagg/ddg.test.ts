@@ -9,8 +9,8 @@ import {
   DistributedDiscreteGaussianAggregator,
   SecureAggregator,
 } from "../../../src/federated/secagg/index.js";
-import { DpFedAvgAggregator } from "../../../src/federated/dp-aggregator.js";
-import type { AggregationContext, ClientUpdate } from "../../../src/federated/aggregator.js";
+import { DpFedAvgAggregator } from "../../../src/federated/core/dp-aggregator.js";
+import type { AggregationContext, ClientUpdate } from "../../../src/federated/core/aggregator.js";
 import { SeededRng } from "../../../src/random/index.js";
 
 const base = { l2NormClip: 1, granularity: 2 ** -6, dimension: 16 };

@@ -4,9 +4,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { DpError, requireInteger, requirePositive, requirePositiveInteger } from "../errors.js";
-import type { Rng } from "../random/rng.js";
-import { uniformInt } from "../random/samplers.js";
+import { DpError, requireInteger, requirePositive, requirePositiveInteger } from "../../errors.js";
+import type { Rng } from "../../random/rng.js";
+import { uniformInt } from "../../random/samplers.js";
 import { flattenWeights, setFlatWeights } from "./weights.js";
 
 /** One client's local examples, as flat typed arrays. */

@@ -4,9 +4,9 @@
  * by sampling assumes).
  * @module
  */
-import { requireInteger, requirePositiveInteger, requireProbability } from "../errors.js";
-import type { Rng } from "../random/rng.js";
-import { bernoulli, uniformInt } from "../random/samplers.js";
+import { requireInteger, requirePositiveInteger, requireProbability } from "../../errors.js";
+import type { Rng } from "../../random/rng.js";
+import { bernoulli, uniformInt } from "../../random/samplers.js";
 
 /** How clients are selected each round. */
 export type ClientSelection =

@@ -8,11 +8,11 @@
  *
  * @module
  */
-import type { DpEvent } from "../accounting/events.js";
-import { gaussianEvent, nonPrivateEvent, poissonSampledEvent, sampledWithoutReplacementEvent } from "../accounting/events.js";
-import { DpError, requireInRange, requireNonNegative, requireOneOf, requirePositive } from "../errors.js";
-import type { Rng } from "../random/rng.js";
-import { fillGaussian } from "../random/samplers.js";
+import type { DpEvent } from "../../accounting/events.js";
+import { gaussianEvent, nonPrivateEvent, poissonSampledEvent, sampledWithoutReplacementEvent } from "../../accounting/events.js";
+import { DpError, requireInRange, requireNonNegative, requireOneOf, requirePositive } from "../../errors.js";
+import type { Rng } from "../../random/rng.js";
+import { fillGaussian } from "../../random/samplers.js";
 import type {
   AggregationContext,
   AggregationResult,

@@ -4,16 +4,16 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { DpEvent } from "../accounting/events.js";
-import { gaussianEvent, nonPrivateEvent, poissonSampledEvent, selfComposedEvent } from "../accounting/events.js";
-import { dpApplyGradients, dpGradients } from "../dpsgd/gradients.js";
-import { poissonSampleIndices } from "../dpsgd/sampling.js";
-import type { PerExampleLoss } from "../dpsgd/engine/types.js";
-import { requireNonNegative, requirePositive, requirePositiveInteger, requireProbability } from "../errors.js";
-import type { AggregationContext, AggregationResult, ClientUpdate, ClientUploadContext, FederatedAggregator } from "./aggregator.js";
+import type { DpEvent } from "../../accounting/events.js";
+import { gaussianEvent, nonPrivateEvent, poissonSampledEvent, selfComposedEvent } from "../../accounting/events.js";
+import { dpApplyGradients, dpGradients } from "../../dpsgd/gradients.js";
+import { poissonSampleIndices } from "../../dpsgd/sampling.js";
+import type { PerExampleLoss } from "../../dpsgd/engine/types.js";
+import { requireNonNegative, requirePositive, requirePositiveInteger, requireProbability } from "../../errors.js";
+import type { AggregationContext, AggregationResult, ClientUpdate, ClientUploadContext, FederatedAggregator } from "../core/aggregator.js";
 import { gatherBatch } from "./local-training.js";
-import type { LocalTrainer } from "./simulated-clients.js";
-import { WeightedMeanAggregator } from "./weighted-mean.js";
+import type { LocalTrainer } from "../simulation/simulated-clients.js";
+import { WeightedMeanAggregator } from "../core/weighted-mean.js";
 import { flattenWeights, setFlatWeights } from "./weights.js";
 
 /** Options for {@link dpSgdLocalTrainer}. */

@@ -2,7 +2,7 @@
  * Plain FedAvg aggregation: the example-weighted mean of client deltas (McMahan et al. 2017).
  * @module
  */
-import { nonPrivateEvent } from "../accounting/events.js";
+import { nonPrivateEvent } from "../../accounting/events.js";
 import type { AggregationContext, AggregationResult, ClientUpdate, ClientUploadContext, FederatedAggregator } from "./aggregator.js";
 import { screenUpdates } from "./aggregator.js";
 

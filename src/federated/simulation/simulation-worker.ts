@@ -6,11 +6,11 @@
  */
 import { parentPort } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
-import { prepareBackend } from "../backend/index.js";
-import type { BackendName } from "../backend/index.js";
-import { SeededRng } from "../random/rng.js";
-import type { ClientDataset } from "./local-training.js";
-import { probabilityCrossEntropyLoss, softmaxCrossEntropyLoss, trainLocalUpdate } from "./local-training.js";
+import { prepareBackend } from "../../backend/index.js";
+import type { BackendName } from "../../backend/index.js";
+import { SeededRng } from "../../random/rng.js";
+import type { ClientDataset } from "../client/local-training.js";
+import { probabilityCrossEntropyLoss, softmaxCrossEntropyLoss, trainLocalUpdate } from "../client/local-training.js";
 
 /** Init message. @internal */
 export interface WorkerInit {

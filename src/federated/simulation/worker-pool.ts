@@ -6,13 +6,13 @@
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type * as tf from "@tensorflow/tfjs";
-import { activeBackend } from "../backend/index.js";
-import type { BackendName } from "../backend/index.js";
-import { DpError, requirePositiveInteger } from "../errors.js";
-import type { ClientUpdate } from "./aggregator.js";
-import type { ClientExecutor, FederatedClient, TrainRequest } from "./fedavg.js";
-import { concurrentExecutor } from "./fedavg.js";
-import type { ClientDataset } from "./local-training.js";
+import { activeBackend } from "../../backend/index.js";
+import type { BackendName } from "../../backend/index.js";
+import { DpError, requirePositiveInteger } from "../../errors.js";
+import type { ClientUpdate } from "../core/aggregator.js";
+import type { ClientExecutor, FederatedClient, TrainRequest } from "../core/fedavg.js";
+import { concurrentExecutor } from "../core/fedavg.js";
+import type { ClientDataset } from "../client/local-training.js";
 import type { WorkerInit } from "./simulation-worker.js";
 
 /** Options for {@link createWorkerPoolClients}. */

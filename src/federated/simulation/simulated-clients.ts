@@ -4,11 +4,11 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { DpError, requirePositiveInteger } from "../errors.js";
-import type { ClientUpdate } from "./aggregator.js";
-import type { FederatedClient, TrainRequest } from "./fedavg.js";
-import type { ClientDataset, FederatedLoss } from "./local-training.js";
-import { trainLocalUpdate } from "./local-training.js";
+import { DpError, requirePositiveInteger } from "../../errors.js";
+import type { ClientUpdate } from "../core/aggregator.js";
+import type { FederatedClient, TrainRequest } from "../core/fedavg.js";
+import type { ClientDataset, FederatedLoss } from "../client/local-training.js";
+import { trainLocalUpdate } from "../client/local-training.js";
 
 /** A client's local training routine, given the shared model, its data and the round's request. */
 export type LocalTrainer = (args: { model: tf.LayersModel; data: ClientDataset; request: TrainRequest }) => {

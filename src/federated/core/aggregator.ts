@@ -21,8 +21,8 @@
  *
  * @module
  */
-import type { DpEvent } from "../accounting/events.js";
-import type { Rng } from "../random/rng.js";
+import type { DpEvent } from "../../accounting/events.js";
+import type { Rng } from "../../random/rng.js";
 
 /** One client's contribution to a round, as uploaded. */
 export interface ClientUpdate {

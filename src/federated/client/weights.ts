@@ -3,7 +3,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { DpError } from "../errors.js";
+import { DpError } from "../../errors.js";
 
 /** Shapes of a model's weights, in `model.getWeights()` order. */
 export type WeightShapes = number[][];

@@ -5,11 +5,11 @@
  * is the normal choice (it is insecure, which does not matter for a partition).
  * @module
  */
-import { DpError, requireInteger, requireNonNegative, requirePositive, requirePositiveInteger } from "../errors.js";
-import type { Rng } from "../random/rng.js";
-import { fillGaussian, uniform01 } from "../random/samplers.js";
-import type { ClientDataset } from "./local-training.js";
-import { shuffledIndices } from "./local-training.js";
+import { DpError, requireInteger, requireNonNegative, requirePositive, requirePositiveInteger } from "../../errors.js";
+import type { Rng } from "../../random/rng.js";
+import { fillGaussian, uniform01 } from "../../random/samplers.js";
+import type { ClientDataset } from "../client/local-training.js";
+import { shuffledIndices } from "../client/local-training.js";
 
 /**
  * A Gamma(shape, 1) draw (Marsaglia & Tsang 2000; shape < 1 via G(a+1)·U^(1/a)).

@@ -3,7 +3,7 @@
  * "Adaptive Federated Optimization"). Plain FedAvg is SGD with server learning rate 1.
  * @module
  */
-import { DpError, requireInRange, requireNonNegative, requireOneOf, requirePositive } from "../errors.js";
+import { DpError, requireInRange, requireNonNegative, requireOneOf, requirePositive } from "../../errors.js";
 
 /** Applies an aggregated pseudo-gradient (the mean delta) to the global weights, in place. */
 export interface ServerOptimizer {

@@ -2,8 +2,8 @@
  * Client-level accounting for FedAvg: which accountant, which δ.
  * @module
  */
-import { RdpAccountant } from "../accounting/rdp/accountant.js";
-import { requirePositiveInteger } from "../errors.js";
+import { RdpAccountant } from "../../accounting/rdp/accountant.js";
+import { requirePositiveInteger } from "../../errors.js";
 import type { NoisePlacement } from "./aggregator.js";
 import type { FederatedAccountant } from "./fedavg.js";
 import type { ClientSelection } from "./selection.js";
