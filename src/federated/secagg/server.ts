@@ -26,7 +26,66 @@ import type {
 } from "./messages.js";
 import { unpackSecAggVector } from "./messages.js";
 import { addChaChaMask, bytesEqual, deriveSecAggKey, deriveSeedKey, randomBytes, secAggCommitment, secAggPublicKey, uint32Bytes } from "./primitives.js";
-import { secretToBytes, shamirDecodeElement, shamirReconstructVerified, type ShamirShare } from "./shamir.js";
+import { SHAMIR_SHARE_BYTES, secretToBytes, shamirDecodeElement, shamirReconstructVerified, type ShamirShare } from "./shamir.js";
+
+/** Largest ciphertext a client may send for one neighbour (the shares are ~150 bytes). */
+const MAX_CIPHERTEXT_BYTES = 4096;
+
+const isBytes = (v: unknown, length?: number): v is Uint8Array => v instanceof Uint8Array && (length === undefined || v.length === length);
+const describeSender = (v: unknown): string => (typeof v === "number" ? String(v) : JSON.stringify(v) ?? String(v));
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/**
+ * Checks the shape of one client message (types, lengths, array elements) before any state
+ * changes; returns a reason when it is malformed. The server drops the sender of a malformed
+ * message for the rest of the session. Content (who may send what) is checked afterwards.
+ */
+function malformed(message: Record<string, unknown>, maskedInputBytes: number): string | undefined {
+  const keysOk = (k: string[], allowed: string[]): string | undefined => {
+    const extra = k.filter((x) => !allowed.includes(x));
+    return extra.length > 0 ? `unexpected field ${JSON.stringify(extra[0])}` : undefined;
+  };
+  const list = (name: string, check: (e: unknown) => string | undefined, max: number): string | undefined => {
+    const v = message[name];
+    if (!Array.isArray(v)) return `\`${name}\` must be an array`;
+    if (v.length > max) return `\`${name}\` has ${v.length} entries; at most ${max} are possible`;
+    for (let i = 0; i < v.length; i++) {
+      const why = check(v[i]);
+      if (why) return `\`${name}[${i}]\` ${why}`;
+    }
+    return undefined;
+  };
+  const id = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) > 0;
+  const share = (e: unknown): string | undefined => {
+    if (!isObject(e)) return "must be an object";
+    return keysOk(Object.keys(e), ["owner", "share"]) ?? (!id(e.owner) ? "has no valid `owner`" : !isBytes(e.share, SHAMIR_SHARE_BYTES) ? `must carry a ${SHAMIR_SHARE_BYTES}-byte \`share\`` : undefined);
+  };
+  const ciphertext = (e: unknown): string | undefined => {
+    if (!isObject(e)) return "must be an object";
+    const extra = keysOk(Object.keys(e), ["sender", "recipient", "nonce", "ciphertext"]);
+    if (extra) return extra;
+    if (!id(e.sender) || !id(e.recipient)) return "has no valid `sender`/`recipient`";
+    if (!isBytes(e.nonce) || e.nonce.length === 0 || e.nonce.length > 64) return "has no valid `nonce`";
+    if (!isBytes(e.ciphertext) || e.ciphertext.length === 0 || e.ciphertext.length > MAX_CIPHERTEXT_BYTES) return "has no valid `ciphertext`";
+    return undefined;
+  };
+  const k = Object.keys(message);
+  switch (message.stage) {
+    case "advertiseKeys":
+      return keysOk(k, ["stage", "sender", "encryptionPublicKey", "maskingPublicKey"]) ?? (!isBytes(message.encryptionPublicKey, 32) || !isBytes(message.maskingPublicKey, 32) ? "public keys are not 32 bytes" : undefined);
+    case "shareKeys":
+      return (
+        keysOk(k, ["stage", "sender", "selfMaskCommitment", "ciphertexts"]) ??
+        (!isBytes(message.selfMaskCommitment, 32) ? "self-mask commitment is not 32 bytes" : list("ciphertexts", ciphertext, 1 << 20))
+      );
+    case "maskedInput":
+      return keysOk(k, ["stage", "sender", "maskedInput"]) ?? (!isBytes(message.maskedInput, maskedInputBytes) ? `masked input must be ${maskedInputBytes} bytes` : undefined);
+    case "unmaskingResponse":
+      return keysOk(k, ["stage", "sender", "selfMaskShares", "keyShares"]) ?? list("selfMaskShares", share, 1 << 20) ?? list("keyShares", share, 1 << 20);
+    default:
+      return "unknown stage";
+  }
+}
 
 /** The stages of the server. */
 export type SecAggServerStage = "collectingKeys" | "collectingShares" | "collectingInputs" | "collectingUnmasking" | "done" | "aborted";
@@ -88,6 +147,7 @@ export class SecAggServer {
   private survivorList: number[] = [];
   private droppedByRecipient = new Map<number, number[]>();
   private responses = new Map<number, UnmaskingResponseMessage>();
+  private droppedSenders = new Map<number, string>();
 
   /**
    * @param options - config and rng
@@ -129,6 +189,36 @@ export class SecAggServer {
   }
 
   /**
+   * The boundary check of every incoming message: a known sender that is still in the session,
+   * then the message's shape. A malformed message drops its sender for the rest of the session
+   * (as if it had gone offline), so it can neither wedge the round nor retry with another shape.
+   */
+  private admit(message: { sender?: unknown }, stage: string): number {
+    const u = message.sender;
+    if (!Number.isSafeInteger(u) || !this.config.clientIds.includes(u as number)) this.reject(`${stage} from unknown client ${describeSender(u)}.`);
+    const id = u as number;
+    const why = this.droppedSenders.get(id);
+    if (why !== undefined) this.reject(`client ${id} was dropped from this session (${why}); refusing its ${stage}.`);
+    const bad = malformed(message as Record<string, unknown>, this.config.dimension * Math.ceil(this.config.modulusBits / 8));
+    if (bad !== undefined) {
+      const reason = `malformed ${stage}: ${bad}`;
+      this.droppedSenders.set(id, reason);
+      this.reject(`client ${id} dropped: ${reason}.`);
+    }
+    return id;
+  }
+
+  private dropSender(u: number, reason: string): never {
+    this.droppedSenders.set(u, reason);
+    this.reject(`${reason}; client ${u} dropped.`);
+  }
+
+  /** Clients dropped for sending a malformed message, with the reason. */
+  get droppedForMisbehaviour(): ReadonlyMap<number, string> {
+    return this.droppedSenders;
+  }
+
+  /**
    * Accepts any client message, dispatching on its `stage`; a message for another round than
    * the current one is refused with a `protocol_error` naming both.
    */
@@ -150,12 +240,8 @@ export class SecAggServer {
   /** Round 0: records a client's public keys. Repeated or unknown senders are refused. */
   receiveAdvertiseKeys(message: AdvertiseKeysMessage): void {
     this.expect("collectingKeys", "receiveAdvertiseKeys", message, "advertiseKeys");
-    const u = message.sender;
-    if (!this.config.clientIds.includes(u)) this.reject(`advertiseKeys from unknown client ${u}.`);
-    if (this.advertised.has(u)) this.reject(`repeated advertiseKeys from client ${u}.`);
-    if (!(message.encryptionPublicKey instanceof Uint8Array) || message.encryptionPublicKey.length !== 32 || !(message.maskingPublicKey instanceof Uint8Array) || message.maskingPublicKey.length !== 32) {
-      this.reject(`client ${u}'s public keys are not 32 bytes.`);
-    }
+    if (isObject(message) && this.advertised.has(message.sender as number)) this.reject(`repeated advertiseKeys from client ${message.sender}.`);
+    const u = this.admit(message, "advertiseKeys");
     this.advertised.set(u, { encryptionPublicKey: message.encryptionPublicKey, maskingPublicKey: message.maskingPublicKey });
   }
 
@@ -180,17 +266,16 @@ export class SecAggServer {
   /** Round 1: records a client's encrypted shares (one per neighbour) and self-mask commitment. */
   receiveShareKeys(message: ShareKeysMessage): void {
     this.expect("collectingShares", "receiveShareKeys", message, "shareKeys");
-    const u = message.sender;
-    if (!this.advertised.has(u)) this.reject(`shareKeys from client ${u}, who did not advertise keys.`);
-    if (this.shareKeys.has(u)) this.reject(`repeated shareKeys from client ${u}.`);
-    if (!(message.selfMaskCommitment instanceof Uint8Array) || message.selfMaskCommitment.length !== 32) this.reject(`client ${u}'s self-mask commitment is not 32 bytes.`);
+    if (isObject(message) && this.shareKeys.has(message.sender as number)) this.reject(`repeated shareKeys from client ${message.sender}.`);
+    if (isObject(message) && !this.advertised.has(message.sender as number)) this.reject(`shareKeys from client ${describeSender(message.sender)}, who did not advertise keys.`);
+    const u = this.admit(message, "shareKeys");
     const expected = new Set(this.graph.get(u)!);
     const seen = new Set<number>();
-    for (const c of message.ciphertexts ?? []) {
-      if (c.sender !== u || !expected.has(c.recipient) || seen.has(c.recipient)) this.reject(`client ${u} sent a ciphertext for ${c.recipient}, not one per neighbour.`);
+    for (const c of message.ciphertexts) {
+      if (c.sender !== u || !expected.has(c.recipient) || seen.has(c.recipient)) this.dropSender(u, `client ${u} sent a ciphertext for ${c.recipient}, not one per neighbour`);
       seen.add(c.recipient);
     }
-    if (seen.size !== expected.size) this.reject(`client ${u} sent ${seen.size} ciphertexts for ${expected.size} neighbours.`);
+    if (seen.size !== expected.size) this.dropSender(u, `client ${u} sent ${seen.size} ciphertexts for ${expected.size} neighbours`);
     this.shareKeys.set(u, message);
   }
 
@@ -213,13 +298,9 @@ export class SecAggServer {
   /** Round 2: records a client's masked input. */
   receiveMaskedInput(message: MaskedInputMessage): void {
     this.expect("collectingInputs", "receiveMaskedInput", message, "maskedInput");
-    const u = message.sender;
-    if (!this.shareKeys.has(u)) this.reject(`maskedInput from client ${u}, who did not share keys.`);
-    if (this.maskedInputs.has(u)) this.reject(`repeated maskedInput from client ${u}.`);
-    const width = Math.ceil(this.config.modulusBits / 8);
-    if (!(message.maskedInput instanceof Uint8Array) || message.maskedInput.length !== this.config.dimension * width) {
-      this.reject(`client ${u}'s masked input must be ${this.config.dimension * width} bytes.`);
-    }
+    if (isObject(message) && this.maskedInputs.has(message.sender as number)) this.reject(`repeated maskedInput from client ${message.sender}.`);
+    if (isObject(message) && !this.shareKeys.has(message.sender as number)) this.reject(`maskedInput from client ${describeSender(message.sender)}, who did not share keys.`);
+    const u = this.admit(message, "maskedInput");
     this.maskedInputs.set(u, message.maskedInput);
   }
 
@@ -253,19 +334,19 @@ export class SecAggServer {
   /** Round 3: records a survivor's revealed shares after checking they are the ones requested. */
   receiveUnmaskingResponse(message: UnmaskingResponseMessage): void {
     this.expect("collectingUnmasking", "receiveUnmaskingResponse", message, "unmaskingResponse");
-    const u = message.sender;
-    if (!this.maskedInputs.has(u)) this.reject(`unmaskingResponse from client ${u}, who is not a survivor.`);
-    if (this.responses.has(u)) this.reject(`repeated unmaskingResponse from client ${u}.`);
+    if (isObject(message) && this.responses.has(message.sender as number)) this.reject(`repeated unmaskingResponse from client ${message.sender}.`);
+    if (isObject(message) && !this.maskedInputs.has(message.sender as number)) this.reject(`unmaskingResponse from client ${describeSender(message.sender)}, who is not a survivor.`);
+    const u = this.admit(message, "unmaskingResponse");
     const alive = new Set(this.survivorList);
     const mayHold = new Set([u, ...this.partners(u)]);
     const droppedAsked = new Set(this.droppedByRecipient.get(u));
     const owners = new Set<number>();
-    for (const s of message.selfMaskShares ?? []) {
-      if (!alive.has(s.owner) || !mayHold.has(s.owner) || owners.has(s.owner)) this.reject(`client ${u} revealed an unexpected self-mask share of ${s.owner}.`);
+    for (const s of message.selfMaskShares) {
+      if (!alive.has(s.owner) || !mayHold.has(s.owner) || owners.has(s.owner)) this.dropSender(u, `client ${u} revealed an unexpected self-mask share of ${s.owner}`);
       owners.add(s.owner);
     }
-    for (const s of message.keyShares ?? []) {
-      if (!droppedAsked.has(s.owner) || owners.has(s.owner)) this.reject(`client ${u} revealed an unexpected key share of ${s.owner}.`);
+    for (const s of message.keyShares) {
+      if (!droppedAsked.has(s.owner) || owners.has(s.owner)) this.dropSender(u, `client ${u} revealed an unexpected key share of ${s.owner}`);
       owners.add(s.owner);
     }
     this.responses.set(u, message);

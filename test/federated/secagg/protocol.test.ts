@@ -303,3 +303,65 @@ describe("parameters", () => {
     expect(() => clients[0].maskInput(forwarded[0], new Uint32Array(8).fill(256))).toThrow(/integers in \[0, 2\^8\)/);
   });
 });
+
+describe("malformed messages are refused at the boundary and drop their sender (issue 12, defect 5)", () => {
+  it("an unmasking response without selfMaskShares cannot wedge the round", () => {
+    const { server, clients, masked } = upToUnmasking(5, 3, 21);
+    for (const m of masked) server.receive(m);
+    const requests = server.closeMaskedInput();
+    const responses = requests.map((r) => clients[r.recipient - 1].unmask(r));
+    const { selfMaskShares: _omitted, ...broken } = responses[0];
+    void _omitted;
+    expectProtocolError(() => server.receive(broken as never), /client 1 dropped: malformed unmaskingResponse: `selfMaskShares` must be an array/);
+    // the sender is dropped: its well-formed response is refused too
+    expectProtocolError(() => server.receive(responses[0]), /client 1 was dropped from this session/);
+    expect(server.droppedForMisbehaviour.has(1)).toBe(true);
+    for (const r of responses.slice(1)) server.receive(r);
+    const result = server.finalize(); // no TypeError: the round completes without client 1's shares
+    expect(server.stage).toBe("done");
+    expect(result.survivors).toEqual([1, 2, 3, 4, 5]);
+    expect(result.silentInUnmasking).toEqual([1]);
+  });
+
+  const mutations: [string, (m: Record<string, unknown>) => Record<string, unknown>, RegExp][] = [
+    ["a null share", (m) => ({ ...m, keyShares: [null] }), /`keyShares\[0\]` must be an object/],
+    ["a share of the wrong length", (m) => ({ ...m, selfMaskShares: [{ owner: 2, share: new Uint8Array(3) }] }), /66-byte `share`/],
+    ["a string owner", (m) => ({ ...m, selfMaskShares: [{ owner: "2", share: new Uint8Array(66) }] }), /no valid `owner`/],
+    ["an extra field", (m) => ({ ...m, extra: 1 }), /unexpected field "extra"/],
+  ];
+  for (const [what, mutate, pattern] of mutations) {
+    it(`unmaskingResponse with ${what}`, () => {
+      const { server, clients, masked } = upToUnmasking(5, 3, 22);
+      for (const m of masked) server.receive(m);
+      const requests = server.closeMaskedInput();
+      const r = clients[0].unmask(requests[0]);
+      expectProtocolError(() => server.receive(mutate(r as unknown as Record<string, unknown>) as never), pattern);
+      expect(server.stage).toBe("collectingUnmasking");
+    });
+  }
+
+  it("a shareKeys message whose ciphertexts hold garbage drops the sender; the round goes on without it", () => {
+    const rng = new SeededRng(23);
+    const cfg = config(5, 3);
+    const server = new SecAggServer({ config: cfg, rng });
+    const clients = cfg.clientIds.map((id) => new SecAggClient({ config: cfg, id, rng }));
+    for (const c of clients) server.receive(c.advertiseKeys());
+    const dir = server.closeAdvertiseKeys();
+    const msgs = clients.map((c) => c.shareKeys(dir));
+    expectProtocolError(() => server.receive({ ...msgs[0], ciphertexts: [null, 7] } as never), /client 1 dropped: malformed shareKeys: `ciphertexts\[0\]` must be an object/);
+    expectProtocolError(() => server.receive(msgs[0]), /client 1 was dropped/);
+    expectProtocolError(() => server.receive({ ...msgs[1], ciphertexts: "x" } as never), /`ciphertexts` must be an array/);
+    expectProtocolError(() => server.receive({ ...msgs[2], selfMaskCommitment: [1, 2] } as never), /commitment is not 32 bytes/);
+    expectProtocolError(() => server.receive({ ...msgs[3], sender: "4" } as never), /unknown client|did not advertise/);
+    for (const m of msgs.slice(3)) server.receive(m);
+    expect(server.droppedForMisbehaviour.size).toBe(3);
+  });
+
+  it("a masked input that is not bytes drops the sender", () => {
+    const { server, masked } = upToUnmasking(5, 3, 24);
+    expectProtocolError(() => server.receive({ ...masked[0], maskedInput: Array.from(masked[0].maskedInput) } as never), /client 1 dropped: malformed maskedInput/);
+    expectProtocolError(() => server.receive(masked[0]), /was dropped/);
+    for (const m of masked.slice(1)) server.receive(m);
+    expect(server.closeMaskedInput()).toHaveLength(4);
+  });
+});
