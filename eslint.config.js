@@ -48,6 +48,16 @@ export default tseslint.config(
         "error",
         { selector: "MemberExpression[property.name=/^random(Normal|Uniform|Gamma|StandardNormal|UniformInt)$/]", message: insecure },
         { selector: "ImportSpecifier[imported.name=/^(random(Normal|Uniform|Gamma|StandardNormal|UniformInt)|truncatedNormal|multinomial)$/]", message: insecure },
+        // Math under another name (`const M = Math; M.random()`, `const { random } = Math`, globalThis.Math),
+        // and `x["random"]`: any `.random` member is refused in src.
+        { selector: "VariableDeclarator[init.type='Identifier'][init.name='Math']", message: insecure },
+        { selector: "AssignmentExpression[right.type='Identifier'][right.name='Math']", message: insecure },
+        { selector: "MemberExpression[property.name='random']", message: insecure },
+        { selector: "MemberExpression[computed=true][property.value=/^(random|truncatedNormal|randomNormal|randomUniform)$/]", message: insecure },
+        // tfjs initializers draw from tfjs's Math.random-seeded generator: tf.initializers.truncatedNormal(...)
+        // and the same names given as strings (`kernelInitializer: "randomNormal"`).
+        { selector: "MemberExpression[property.name=/^(truncatedNormal|multinomial)$/]", message: insecure },
+        { selector: "Property[key.name=/Initializer$/][value.value=/^(randomNormal|randomUniform|truncatedNormal)$/]", message: insecure },
       ],
     },
   },

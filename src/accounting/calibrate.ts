@@ -6,7 +6,7 @@
  * dp_accounting's `calibrate_dp_mechanism`).
  * @module
  */
-import { DpError, requireInteger, requireOpenProbability, requirePositive, requireProbability } from "../errors.js";
+import { DpError, describeValue, requireFinite, requireInteger, requireOpenProbability, requirePositive, requireProbability } from "../errors.js";
 import { type AccountantKind, dpSgdEvent, makeAccountant } from "./compute.js";
 
 /** Options of {@link calibrateNoiseMultiplier}. */
@@ -58,7 +58,7 @@ export function calibrateNoiseMultiplier(options: CalibrateNoiseOptions): number
   const steps = requireInteger("steps", options.steps, { min: 1 });
   const kind = options.accountant ?? "rdp";
   makeAccountant(kind, options.valueDiscretizationInterval); // validates the kind and interval
-  const tol = options.tolerance === undefined ? (kind === "pld" ? 1e-3 : 1e-6) : requirePositive("tolerance", options.tolerance);
+  const tol = options.tolerance === undefined ? (kind === "pld" ? 1e-3 : 1e-6) : requireTolerance(options.tolerance);
   const eps = (sigma: number): number => {
     const acc = makeAccountant(kind, options.valueDiscretizationInterval);
     acc.compose(dpSgdEvent(q, sigma), steps);
@@ -88,12 +88,27 @@ export function calibrateNoiseMultiplier(options: CalibrateNoiseOptions): number
       if (lo < 1e-6) return hi;
     }
   }
-  while (hi - lo > tol * hi) {
+  for (let i = 0; i < MAX_BISECTIONS && hi - lo > tol * hi; i++) {
     const mid = 0.5 * (lo + hi);
+    if (!(mid > lo && mid < hi)) break; // adjacent doubles: nothing left to halve
     if (eps(mid) <= target) hi = mid;
     else lo = mid;
   }
   return hi;
+}
+
+/** Smallest and largest relative tolerance accepted by the calibration searches. */
+export const CALIBRATION_TOLERANCE_RANGE = [1e-12, 0.1] as const;
+
+/** Bisection steps are bounded whatever the tolerance (halving a bracket of ratio 2 to 1e-12 takes 40). */
+const MAX_BISECTIONS = 200;
+
+function requireTolerance(value: unknown): number {
+  const [min, max] = CALIBRATION_TOLERANCE_RANGE;
+  const v = requireFinite("tolerance", value);
+  // Below ~2^-52 a bracket cannot shrink further (adjacent doubles); above 0.1 the answer is meaningless.
+  if (!(v >= min && v <= max)) throw new DpError("invalid_parameter", `\`tolerance\` must be in [${min}, ${max}]. Found ${describeValue(v)}.`, "tolerance");
+  return v;
 }
 
 /** Options of {@link stepsForBudget}. */
@@ -206,7 +221,7 @@ export function samplingProbabilityForBudget(options: SamplingForBudgetOptions):
   const steps = requireInteger("steps", options.steps, { min: 1 });
   const kind = options.accountant ?? "rdp";
   makeAccountant(kind, options.valueDiscretizationInterval);
-  const tol = options.tolerance === undefined ? (kind === "pld" ? 1e-3 : 1e-6) : requirePositive("tolerance", options.tolerance);
+  const tol = options.tolerance === undefined ? (kind === "pld" ? 1e-3 : 1e-6) : requireTolerance(options.tolerance);
   const ok = (q: number): boolean => {
     const acc = makeAccountant(kind, options.valueDiscretizationInterval);
     acc.compose(dpSgdEvent(q, sigma), steps);
@@ -223,8 +238,9 @@ export function samplingProbabilityForBudget(options: SamplingForBudgetOptions):
       throw new DpError("invalid_parameter", `\`targetEpsilon\` ${target} cannot be met at any sampling rate above 1e-12 with this noise.`, "targetEpsilon");
     }
   }
-  while (hi - lo > tol * lo) {
+  for (let i = 0; i < MAX_BISECTIONS && hi - lo > tol * lo; i++) {
     const mid = 0.5 * (lo + hi);
+    if (!(mid > lo && mid < hi)) break; // adjacent doubles: nothing left to halve
     if (ok(mid)) lo = mid;
     else hi = mid;
   }

@@ -2,6 +2,7 @@
  * Shared CLI output helpers: aligned tables for people, one JSON object for machines.
  * @module
  */
+import { DpError, requireInteger } from "../errors.js";
 
 /** A table cell: numbers are formatted with `digits` significant digits. */
 export type Cell = string | number | boolean | null | undefined;
@@ -28,10 +29,30 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v), 2) + "\n");
 }
 
-/** Parses a numeric CLI option, naming it in the error. */
+/** A decimal number as people type it: no hex, octal, binary, separators or trailing text. */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/**
+ * Parses a numeric CLI option, naming it in the error. Accepts decimal notation and
+ * `Infinity`/`-Infinity` (which the library then refuses where it must); refuses "", "abc",
+ * "NaN", "0x10" and trailing text with a `DpError`, so the CLI exits with code 2.
+ */
 export function parseNumberOption(name: string, raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
-  const v = Number(raw);
-  if (raw.trim() === "" || Number.isNaN(v)) throw new Error(`--${name} must be a number. Found ${JSON.stringify(raw)}.`);
-  return v;
+  const t = raw.trim();
+  const label = name.startsWith("-") || name.includes(" ") ? name : `--${name}`;
+  if (!(DECIMAL.test(t) || /^[+-]?Infinity$/.test(t))) {
+    throw new DpError("invalid_parameter", `\`${label}\` must be a decimal number. Found ${JSON.stringify(raw)}.`, label);
+  }
+  return Number(t);
+}
+
+/** Parses an integer CLI option (a safe integer, at least `min` when given). */
+export function parseIntegerOption(name: string, raw: string, min?: number): number;
+export function parseIntegerOption(name: string, raw: string | undefined, min?: number): number | undefined;
+export function parseIntegerOption(name: string, raw: string | undefined, min?: number): number | undefined {
+  const v = parseNumberOption(name, raw);
+  if (v === undefined) return undefined;
+  const label = name.startsWith("-") ? name : `--${name}`;
+  return requireInteger(label, v, min === undefined ? {} : { min });
 }

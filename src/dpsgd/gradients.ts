@@ -41,8 +41,10 @@ export interface DpGradientsOptions {
   maxPhysicalBatchSize?: number;
   /** Engine strategy (see the engine's documentation); default "auto". */
   strategy?: "auto" | "ghost" | "materialize" | "naive";
-  /** Randomness source; defaults to the secure source. A seeded Rng is insecure (tests only). */
+  /** Randomness source; defaults to the secure source. A source that is not `secure` is refused unless `allowInsecureRng` is set. */
   rng?: Rng;
+  /** Accept an insecure (seeded) `rng`: the result is then NOT private (tests and simulations). Default false. */
+  allowInsecureRng?: boolean;
 }
 
 /** What {@link dpGradients} returns. Pass it whole to {@link dpApplyGradients} or a {@link DpOptimizer}. */
@@ -143,7 +145,7 @@ export function computeClippedSum(o: {
  */
 export function privatizeParts(
   parts: ClippedSumParts,
-  o: { l2NormClip: number; noiseMultiplier: number; expectedBatchSize: number; rng?: Rng },
+  o: { l2NormClip: number; noiseMultiplier: number; expectedBatchSize: number; rng?: Rng; allowInsecureRng?: boolean },
 ): tf.NamedTensorMap {
   const total = parts.sums.reduce((a, s) => a + s.length, 0);
   const flat = new Float32Array(total);
@@ -158,6 +160,7 @@ export function privatizeParts(
     noiseMultiplier: o.noiseMultiplier,
     expectedBatchSize: o.expectedBatchSize,
     rng: o.rng,
+    allowInsecureRng: o.allowInsecureRng,
   });
   const grads: tf.NamedTensorMap = {};
   off = 0;
@@ -226,7 +229,7 @@ export function dpGradients(options: DpGradientsOptions): DpGradientsResult {
   const q = options.samplingProbability === undefined ? undefined : requireProbability("samplingProbability", options.samplingProbability);
   checkModelSupported(options.model);
   const parts = computeClippedSum({ ...options, l2NormClip });
-  const grads = privatizeParts(parts, { l2NormClip, noiseMultiplier, expectedBatchSize, rng: options.rng });
+  const grads = privatizeParts(parts, { l2NormClip, noiseMultiplier, expectedBatchSize, rng: options.rng, allowInsecureRng: options.allowInsecureRng });
   return issueDpGradients({
     grads,
     norms: parts.norms,

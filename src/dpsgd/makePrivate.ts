@@ -19,7 +19,7 @@ import {
 } from "../errors.js";
 import { nonPrivateEvent, poissonSampledEvent, gaussianEvent, sampledWithoutReplacementEvent, selfComposedEvent, type DpEvent } from "../accounting/events.js";
 import { RdpAccountant, calibrateNoiseMultiplier, type NeighboringRelation } from "../accounting/index.js";
-import type { Rng } from "../random/rng.js";
+import { requireSecureRng, type Rng } from "../random/rng.js";
 import { checkModelSupported, type PerExampleLoss } from "./engine/index.js";
 import { computeClippedSum, dpApplyGradients, issueDpGradients, privatizeParts, type EventSink } from "./gradients.js";
 import { poissonSampleIndices, uniformSampleIndices } from "./sampling.js";
@@ -60,8 +60,12 @@ export interface MakePrivateOptions {
   adaptiveClipping?: boolean | AdaptiveClippingOptions;
   /** Engine strategy; default "auto". */
   strategy?: "auto" | "ghost" | "materialize" | "naive";
-  /** Randomness source for sampling and noise; defaults to the secure source. A seeded Rng is insecure. */
+  /** Randomness source for sampling and noise; defaults to the secure source. A source that is not `secure` is refused unless `allowInsecureRng` is set. */
   rng?: Rng;
+  /** Accept an insecure (seeded) `rng` for a reproducible run that is NOT private. Default false. */
+  allowInsecureRng?: boolean;
+  /** Accept `noiseMultiplier: 0` (no noise: ε = ∞, NOT private), e.g. for a baseline. Default false. */
+  allowNonPrivate?: boolean;
   /**
    * Also compose every step's event here (e.g. your own `RdpAccountant` or `PldAccountant`, shared
    * with other releases). dpkit's own ε reports use an internal RDP account either way.
@@ -216,6 +220,10 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
   if (sigma === 0 && targetEpsilon !== undefined) {
     throw new DpError("invalid_parameter", "`noiseMultiplier` 0 gives no privacy and cannot meet `targetEpsilon`.", "noiseMultiplier");
   }
+  if (sigma === 0 && options.allowNonPrivate !== true) {
+    throw new DpError("invalid_parameter", "`noiseMultiplier` must be > 0: 0 adds no noise and gives no privacy (pass `allowNonPrivate: true` for a non-private baseline). Found 0.", "noiseMultiplier");
+  }
+  requireSecureRng(options.rng, options.allowInsecureRng);
   const fixedQ = options.samplingProbability === undefined ? undefined : requireProbability("samplingProbability", options.samplingProbability);
   if (fixedQ === 0) throw new DpError("invalid_parameter", "`samplingProbability` must be > 0. Found 0.", "samplingProbability");
   const fixedBatch = options.batchSize === undefined ? undefined : requirePositive("batchSize", options.batchSize);
@@ -383,7 +391,7 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
             parts = computeClippedSum({ model, loss: options.loss, x: xb, y: yb, l2NormClip: stepClip, maxPhysicalBatchSize: options.maxPhysicalBatchSize, strategy: options.strategy });
           });
           if (!parts) throw new DpError("invalid_state", "No clipped sum was computed.", "model");
-          const grads = privatizeParts(parts, { l2NormClip: stepClip, noiseMultiplier: stepSigma, expectedBatchSize, rng: options.rng });
+          const grads = privatizeParts(parts, { l2NormClip: stepClip, noiseMultiplier: stepSigma, expectedBatchSize, rng: options.rng, allowInsecureRng: options.allowInsecureRng });
           const lossValue = parts.batchSize > 0 ? parts.lossSum / parts.batchSize : NaN;
           dpApplyGradients(options.optimizer, issueDpGradients({ grads, norms: parts.norms, event, lossValue, batchSize: parts.batchSize }), options.accountant);
           if (adaptive) clip = adaptive.update(parts.norms, options.rng);

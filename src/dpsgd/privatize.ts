@@ -18,7 +18,7 @@
  */
 import { DpError, requireFinite, requireNonNegative, requirePositive, requirePositiveInteger } from "../errors.js";
 import { fillGaussian } from "../random/samplers.js";
-import type { Rng } from "../random/rng.js";
+import { requireSecureRng, type Rng } from "../random/rng.js";
 
 /**
  * Per-example clip factors `min(1, l2NormClip / norm)`; a non-finite norm gets factor 0 (its
@@ -120,8 +120,10 @@ export interface PrivatizeClippedSumOptions {
   noiseMultiplier: number;
   /** The expected batch size q·N (not the realised one); > 0. */
   expectedBatchSize: number;
-  /** Randomness source; defaults to the secure source. A seeded Rng is insecure (tests only). */
+  /** Randomness source; defaults to the secure source. A source that is not `secure` is refused unless `allowInsecureRng` is set. */
   rng?: Rng;
+  /** Accept an insecure (seeded) `rng`: the result is then NOT private (tests and simulations). Default false. */
+  allowInsecureRng?: boolean;
 }
 
 /**
@@ -153,6 +155,7 @@ export function privatizeClippedSum(options: PrivatizeClippedSumOptions): Float3
   const sum = options.clippedSum;
   const d = sum.length;
   const noise = new Float64Array(d);
+  requireSecureRng(options.rng, options.allowInsecureRng);
   if (sigma > 0) fillGaussian(noise, sigma * c, options.rng);
   const out = new Float32Array(d);
   for (let i = 0; i < d; i++) {

@@ -251,6 +251,8 @@ export async function runMnistFederated(options: MnistFederatedOptions = {}): Pr
       l2NormClip: clip,
       noisePlacement: dp === "server" ? "server" : dp === "client" ? "client-distributed" : "client-local",
       adaptiveClipping: options.adaptiveClip,
+      // A seeded simulation is reproducible and NOT private; the CLI says so in its output.
+      allowInsecureRng: options.seed !== undefined,
     });
     if (options.secureAggregation) {
       if (dp !== "client") throw new DpError("invalid_parameter", "`secureAggregation` needs dp \"client\".", "secureAggregation");

@@ -35,8 +35,10 @@ export interface LocalHashingOptions {
   domainSize: number;
   /** Number of hash buckets g; default `round(e^epsilon) + 1` (the optimum), at least 2. */
   buckets?: number;
-  /** Randomness for `randomize`; defaults to the secure source. A seeded Rng is insecure (tests only). */
+  /** Randomness source; defaults to the secure source. A source that is not `secure` is refused unless `allowInsecureRng` is set. */
   rng?: Rng;
+  /** Accept an insecure (e.g. seeded) `rng` for a reproducible simulation; the result then reports `secure: false` and gives NO privacy. Default false. */
+  allowInsecureRng?: boolean;
 }
 
 /** An OLH frequency oracle (see {@link optimizedLocalHashing}). */
@@ -57,6 +59,8 @@ export interface LocalHashing {
    * outputs when H(v) = H(v')), so g-ary RR dominates OLH in every divergence.
    */
   readonly event: RandomizedResponseEvent;
+  /** `false` when the randomness comes from an insecure source accepted with `allowInsecureRng`: NOT private. */
+  readonly secure: boolean;
   /** The hash of `value` under `seed`, in [0, g). */
   hash(seed: number, value: number): number;
   /** Randomises one value in [0, d). */
@@ -108,7 +112,7 @@ export function optimizedLocalHashing(options: LocalHashingOptions): LocalHashin
       ? Math.max(2, Math.min(2 ** 31, Math.round(Math.exp(eps)) + 1))
       : requireInteger("buckets", options.buckets, { min: 2, max: 2 ** 31 });
   const rng = options.rng;
-  const grr = kRandomizedResponse({ epsilon: eps, k: g, rng });
+  const grr = kRandomizedResponse({ epsilon: eps, k: g, rng, allowInsecureRng: options.allowInsecureRng });
   const p = grr.keepProbability;
   const q = 1 / g;
   const hash = (seed: number, value: number): number => fmix32((fmix32(value >>> 0) ^ Math.imul(seed >>> 0, 0x9e3779b1)) >>> 0) % g;
@@ -119,6 +123,7 @@ export function optimizedLocalHashing(options: LocalHashingOptions): LocalHashin
     p,
     q,
     event: grr.event,
+    secure: grr.secure,
     hash,
     randomize(value: number): LocalHashingReport {
       if (!(Number.isInteger(value) && value >= 0 && value < d)) requireInteger("value", value, { min: 0, max: d - 1 });

@@ -16,7 +16,7 @@
 import { DpError, requireInteger, requireNonNegative, requireObject, requireProbability } from "../errors.js";
 import { randomizedResponseEvent, type RandomizedResponseEvent } from "../accounting/events.js";
 import { bernoulli, uniformInt } from "../random/samplers.js";
-import { resolveRng, type Rng } from "../random/rng.js";
+import { requireSecureRng, resolveRng, type Rng } from "../random/rng.js";
 import { estimateFromSupportCounts, pureProtocolFrequencyVariance, type FrequencyEstimate } from "./frequencyEstimate.js";
 
 /**
@@ -82,8 +82,10 @@ export interface KRandomizedResponseOptions {
   epsilon: number;
   /** Number of possible values k >= 2; values are the integers 0 … k-1. */
   k: number;
-  /** Randomness for `randomize`; defaults to the secure source. A seeded Rng is insecure (tests only). */
+  /** Randomness source; defaults to the secure source. A source that is not `secure` is refused unless `allowInsecureRng` is set. */
   rng?: Rng;
+  /** Accept an insecure (e.g. seeded) `rng` for a reproducible simulation; the result then reports `secure: false` and gives NO privacy. Default false. */
+  allowInsecureRng?: boolean;
 }
 
 /** k-ary randomized response (see {@link kRandomizedResponse}). */
@@ -100,6 +102,8 @@ export interface KRandomizedResponse {
   readonly otherProbability: number;
   /** What one report spends: `randomizedResponseEvent(noiseParameter, k)`. */
   readonly event: RandomizedResponseEvent;
+  /** `false` when the randomness comes from an insecure source accepted with `allowInsecureRng`: NOT private. */
+  readonly secure: boolean;
   /** Randomises one value in [0, k). */
   randomize(value: number): number;
   /** Unbiased estimates of how often each value occurs among the users behind `reports`. */
@@ -137,6 +141,7 @@ export function kRandomizedResponse(options: KRandomizedResponseOptions): KRando
   const k = requireInteger("k", options.k, { min: 2, max: 2 ** 32 });
   const noiseParameter = randomizedResponseNoiseParameter(options.epsilon, k);
   const rng = options.rng;
+  const secure = requireSecureRng(rng, options.allowInsecureRng);
   const epsilon = randomizedResponseEpsilon(noiseParameter, k);
   const q = noiseParameter / k;
   const p = 1 - noiseParameter + q;
@@ -148,6 +153,7 @@ export function kRandomizedResponse(options: KRandomizedResponseOptions): KRando
     keepProbability: p,
     otherProbability: q,
     event,
+    secure,
     randomize(value: number): number {
       if (!(Number.isInteger(value) && value >= 0 && value < k)) requireInteger("value", value, { min: 0, max: k - 1 });
       const r = resolveRng(rng);
@@ -172,8 +178,10 @@ export function kRandomizedResponse(options: KRandomizedResponseOptions): KRando
 export interface BinaryRandomizedResponseOptions {
   /** Privacy parameter epsilon >= 0. */
   epsilon: number;
-  /** Randomness for `randomize`; defaults to the secure source. A seeded Rng is insecure (tests only). */
+  /** Randomness source; defaults to the secure source. A source that is not `secure` is refused unless `allowInsecureRng` is set. */
   rng?: Rng;
+  /** Accept an insecure (e.g. seeded) `rng` for a reproducible simulation; the result then reports `secure: false` and gives NO privacy. Default false. */
+  allowInsecureRng?: boolean;
 }
 
 /** Warner's binary randomized response (see {@link binaryRandomizedResponse}). */
@@ -186,6 +194,8 @@ export interface BinaryRandomizedResponse {
   readonly keepProbability: number;
   /** What one report spends: `randomizedResponseEvent(noiseParameter, 2)`. */
   readonly event: RandomizedResponseEvent;
+  /** `false` when the randomness comes from an insecure source accepted with `allowInsecureRng`: NOT private. */
+  readonly secure: boolean;
   /** Randomises one answer. */
   randomize(value: boolean): boolean;
   /**
@@ -223,12 +233,13 @@ export interface BinaryRandomizedResponse {
  */
 export function binaryRandomizedResponse(options: BinaryRandomizedResponseOptions): BinaryRandomizedResponse {
   requireObject("options", options);
-  const inner = kRandomizedResponse({ epsilon: options.epsilon, k: 2, rng: options.rng });
+  const inner = kRandomizedResponse({ epsilon: options.epsilon, k: 2, rng: options.rng, allowInsecureRng: options.allowInsecureRng });
   return {
     epsilon: inner.epsilon,
     noiseParameter: inner.noiseParameter,
     keepProbability: inner.keepProbability,
     event: inner.event,
+    secure: inner.secure,
     randomize(value: boolean): boolean {
       if (typeof value !== "boolean") {
         throw new DpError("invalid_parameter", `\`value\` must be a boolean. Found ${String(value)}.`, "value");

@@ -14,7 +14,7 @@
 import { DpError, requireInteger, requireNonNegative, requireObject } from "../errors.js";
 import { epsilonDeltaEvent, type EpsilonDeltaEvent } from "../accounting/events.js";
 import { bernoulli } from "../random/samplers.js";
-import { resolveRng, type Rng } from "../random/rng.js";
+import { requireSecureRng, resolveRng, type Rng } from "../random/rng.js";
 import { estimateFromSupportCounts, pureProtocolFrequencyVariance, type FrequencyEstimate } from "./frequencyEstimate.js";
 
 /** Options for {@link symmetricUnaryEncoding} and {@link optimizedUnaryEncoding}. */
@@ -23,8 +23,10 @@ export interface UnaryEncodingOptions {
   epsilon: number;
   /** Domain size d >= 2: values are the integers 0 … d-1, reports have d bits. */
   domainSize: number;
-  /** Randomness for `randomize`; defaults to the secure source. A seeded Rng is insecure (tests only). */
+  /** Randomness source; defaults to the secure source. A source that is not `secure` is refused unless `allowInsecureRng` is set. */
   rng?: Rng;
+  /** Accept an insecure (e.g. seeded) `rng` for a reproducible simulation; the result then reports `secure: false` and gives NO privacy. Default false. */
+  allowInsecureRng?: boolean;
 }
 
 /** A unary-encoding frequency oracle. */
@@ -41,6 +43,8 @@ export interface UnaryEncoding {
   readonly q: number;
   /** What one report spends: `epsilonDeltaEvent(epsilon, 0)` (d-bit reports are not a randomized-response event). */
   readonly event: EpsilonDeltaEvent;
+  /** `false` when the randomness comes from an insecure source accepted with `allowInsecureRng`: NOT private. */
+  readonly secure: boolean;
   /** Randomises one value in [0, d): returns d bits (0/1). */
   randomize(value: number): Uint8Array;
   /** Unbiased frequency estimates from reports (each an array of d bits). */
@@ -61,6 +65,7 @@ function makeUnaryEncoding(variant: "symmetric" | "optimized", options: UnaryEnc
   if (!(eps > 0)) throw new DpError("invalid_parameter", `\`epsilon\` must be > 0. Found ${eps}.`, "epsilon");
   const d = requireInteger("domainSize", options.domainSize, { min: 2, max: 2 ** 26 });
   const rng = options.rng;
+  const secure = requireSecureRng(rng, options.allowInsecureRng);
   let p: number;
   let q: number;
   if (variant === "symmetric") {
@@ -82,6 +87,7 @@ function makeUnaryEncoding(variant: "symmetric" | "optimized", options: UnaryEnc
     p,
     q,
     event,
+    secure,
     randomize(value: number): Uint8Array {
       if (!(Number.isInteger(value) && value >= 0 && value < d)) requireInteger("value", value, { min: 0, max: d - 1 });
       const r = resolveRng(rng);

@@ -12,7 +12,7 @@
  */
 import { composedEvent, laplaceEvent, type DpEvent } from "../accounting/events.js";
 import { DpError, describeValue, requireBounds, requireNumericArray, requirePositive } from "../errors.js";
-import { resolveRng, type Rng } from "../random/rng.js";
+import { requireSecureRng, resolveRng, type Rng } from "../random/rng.js";
 import { discreteLaplaceSampler } from "../random/samplers.js";
 import { geometricMechanism } from "./geometric.js";
 import { defaultGranularity, requirePowerOfTwo } from "./grid.js";
@@ -27,6 +27,8 @@ export interface AggregateRelease {
   event: DpEvent;
   /** Standard deviation of the noise added (for the mean: of the noisy sum, before division). */
   standardDeviation: number;
+  /** `false` when the noise came from an insecure source accepted with `allowInsecureRng`: NOT private. */
+  secure: boolean;
 }
 
 /** Options for {@link privateCount}. */
@@ -35,8 +37,10 @@ export interface PrivateCountOptions {
   data: ArrayLike<unknown>;
   /** Privacy parameter, > 0 and finite. */
   epsilon: number;
-  /** Randomness source; defaults to the secure source. A seeded Rng is insecure (tests only). */
+  /** Randomness source; defaults to the secure source. A source that is not `secure` is refused unless `allowInsecureRng` is set. */
   rng?: Rng;
+  /** Accept an insecure (e.g. seeded) `rng` for a reproducible simulation; the result then reports `secure: false` and gives NO privacy. Default false. */
+  allowInsecureRng?: boolean;
 }
 
 /** Options for {@link privateSum} and {@link privateMean}. */
@@ -51,8 +55,10 @@ export interface PrivateBoundedOptions {
   epsilon: number;
   /** Output grid step (a power of two); default about 2^-30 of the noise scale. */
   granularity?: number;
-  /** Randomness source; defaults to the secure source. A seeded Rng is insecure (tests only). */
+  /** Randomness source; defaults to the secure source. A source that is not `secure` is refused unless `allowInsecureRng` is set. */
   rng?: Rng;
+  /** Accept an insecure (e.g. seeded) `rng` for a reproducible simulation; the result then reports `secure: false` and gives NO privacy. Default false. */
+  allowInsecureRng?: boolean;
 }
 
 function requireData(data: unknown): ArrayLike<number> {
@@ -102,11 +108,12 @@ function exactGridSum(data: ArrayLike<number>, lower: number, upper: number, shi
  */
 export function privateCount(options: PrivateCountOptions): AggregateRelease {
   const data = options?.data;
-  if (data === null || data === undefined || typeof (data as ArrayLike<unknown>).length !== "number") {
-    throw new DpError("invalid_parameter", `\`data\` must be an array. Found ${describeValue(data)}.`, "data");
+  // An array of records, not any object with a length: a string would count its characters.
+  if (!Array.isArray(data) && !(ArrayBuffer.isView(data) && !(data instanceof DataView))) {
+    throw new DpError("invalid_parameter", `\`data\` must be an array of records. Found ${describeValue(data)}.`, "data");
   }
-  const m = geometricMechanism({ epsilon: options.epsilon, sensitivity: 1, rng: options.rng });
-  return { value: m.release(data.length), epsilon: m.epsilon, event: m.event, standardDeviation: m.standardDeviation };
+  const m = geometricMechanism({ epsilon: options.epsilon, sensitivity: 1, rng: options.rng, allowInsecureRng: options.allowInsecureRng });
+  return { value: m.release((data as ArrayLike<unknown>).length), epsilon: m.epsilon, event: m.event, standardDeviation: m.standardDeviation, secure: m.secure };
 }
 
 interface SumParts {
@@ -170,7 +177,8 @@ export function privateSum(options: PrivateBoundedOptions): AggregateRelease {
   if (!(sensitivity > 0)) {
     throw new DpError("invalid_parameter", "`upper` must be non-zero when `lower` is 0: the sum would be constant. Found 0.", "upper");
   }
-  return noisySum(data, lower, upper, 0, sensitivity, epsilon, options.granularity, options.rng);
+  const secure = requireSecureRng(options.rng, options.allowInsecureRng);
+  return { ...noisySum(data, lower, upper, 0, sensitivity, epsilon, options.granularity, options.rng), secure };
 }
 
 /**
@@ -197,7 +205,7 @@ export function privateMean(options: PrivateBoundedOptions): AggregateRelease {
   const [lower, upper] = requireBounds("lower", options.lower, "upper", options.upper);
   const data = requireData(options.data);
   const mid = lower + (upper - lower) / 2;
-  const count = geometricMechanism({ epsilon: epsilon / 2, sensitivity: 1, rng: options.rng });
+  const count = geometricMechanism({ epsilon: epsilon / 2, sensitivity: 1, rng: options.rng, allowInsecureRng: options.allowInsecureRng });
   const noisyCount = count.release(data.length);
   const half = (upper - lower) / 2;
   let sum: SumParts;
@@ -213,5 +221,6 @@ export function privateMean(options: PrivateBoundedOptions): AggregateRelease {
     epsilon: count.epsilon + sum.epsilon,
     event: composedEvent([count.event, sum.event]),
     standardDeviation: sum.standardDeviation,
+    secure: count.secure,
   };
 }

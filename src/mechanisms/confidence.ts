@@ -21,8 +21,12 @@ export function requireLevel(level: unknown): number {
 export function discreteLaplaceHalfWidth(t: number, level: number): number {
   const tail = (m: number): number => (2 * Math.exp(-(m + 1) / t)) / (1 + Math.exp(-1 / t));
   let m = Math.max(0, Math.ceil(t * Math.log(2 / ((1 - level) * (1 + Math.exp(-1 / t)))) - 1));
-  while (m > 0 && tail(m - 1) <= 1 - level) m--;
-  while (tail(m) > 1 - level) m++;
+  // Beyond 2^53 a step of ±1 no longer changes a double: the closed form, widened by a relative
+  // 2^-40 to cover its rounding, is the answer (the steps below would never end).
+  if (!Number.isSafeInteger(m + 1)) return m * (1 + 2 ** -40);
+  // The closed form is exact up to rounding: a few steps correct it.
+  for (let i = 0; i < 64 && m > 0 && tail(m - 1) <= 1 - level; i++) m--;
+  for (let i = 0; i < 64 && tail(m) > 1 - level; i++) m++;
   return m;
 }
 

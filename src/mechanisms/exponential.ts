@@ -10,7 +10,7 @@
  */
 import { epsilonDeltaEvent, type DpEvent } from "../accounting/events.js";
 import { DpError, describeValue, requireNumericArray, requirePositive } from "../errors.js";
-import { resolveRng, type Rng } from "../random/rng.js";
+import { requireSecureRng, resolveRng, type Rng } from "../random/rng.js";
 import { bernoulliExpRational, doubleToRational, uniformInt, type Rational } from "../random/samplers.js";
 
 /** Options for {@link exponentialMechanism} and {@link reportNoisyMaxMechanism}. */
@@ -24,12 +24,16 @@ export interface SelectionMechanismOptions {
    * add/remove): the factor 2 in the exponent is then dropped. Default false.
    */
   monotonic?: boolean;
-  /** Randomness source; defaults to the secure source. A seeded Rng is insecure (tests only). */
+  /** Randomness source; defaults to the secure source. A source that is not `secure` is refused unless `allowInsecureRng` is set. */
   rng?: Rng;
+  /** Accept an insecure (e.g. seeded) `rng` for a reproducible simulation; the result then reports `secure: false` and gives NO privacy. Default false. */
+  allowInsecureRng?: boolean;
 }
 
 /** A mechanism that privately selects the index of a high score. */
 export interface SelectionMechanism {
+  /** `false` when the randomness comes from an insecure source accepted with `allowInsecureRng`: NOT private. */
+  readonly secure: boolean;
   /** Epsilon of one selection. */
   readonly epsilon: number;
   /** Always 0. */
@@ -92,11 +96,11 @@ function floatProbabilities(scores: ArrayLike<number>, c: number): Float64Array 
   return w;
 }
 
-function common(options: SelectionMechanismOptions): { epsilon: number; sensitivity: number; monotonic: boolean; rng?: Rng } {
+function common(options: SelectionMechanismOptions): { epsilon: number; sensitivity: number; monotonic: boolean; rng?: Rng; secure: boolean } {
   const epsilon = requirePositive("epsilon", options?.epsilon);
   const sensitivity = requirePositive("sensitivity", options.sensitivity);
   const monotonic = options.monotonic === true;
-  return { epsilon, sensitivity, monotonic, rng: options.rng };
+  return { epsilon, sensitivity, monotonic, rng: options.rng, secure: requireSecureRng(options.rng, options.allowInsecureRng) };
 }
 
 /**
@@ -121,13 +125,14 @@ function common(options: SelectionMechanismOptions): { epsilon: number; sensitiv
  * ```
  */
 export function exponentialMechanism(options: SelectionMechanismOptions): SelectionMechanism {
-  const { epsilon, sensitivity, monotonic, rng } = common(options);
+  const { epsilon, sensitivity, monotonic, rng, secure } = common(options);
   const c = epsilon / ((monotonic ? 1 : 2) * sensitivity);
   return {
     epsilon,
     delta: 0,
     sensitivity,
     event: epsilonDeltaEvent(epsilon, 0),
+    secure,
     probabilities: (scores) => floatProbabilities(requireScores(scores), c),
     select(scores: ArrayLike<number>): number {
       const s = requireScores(scores);
@@ -165,7 +170,7 @@ export function exponentialMechanism(options: SelectionMechanismOptions): Select
  * ```
  */
 export function reportNoisyMaxMechanism(options: SelectionMechanismOptions): SelectionMechanism {
-  const { epsilon, sensitivity, monotonic, rng } = common(options);
+  const { epsilon, sensitivity, monotonic, rng, secure } = common(options);
   const c = epsilon / ((monotonic ? 1 : 2) * sensitivity);
   const pfProbabilities = (s: ArrayLike<number>): Float64Array => {
     // Exact formula is exponential in n; estimate by the recursion over sorted weights is
@@ -198,6 +203,7 @@ export function reportNoisyMaxMechanism(options: SelectionMechanismOptions): Sel
     delta: 0,
     sensitivity,
     event: epsilonDeltaEvent(epsilon, 0),
+    secure,
     probabilities: (scores) => pfProbabilities(requireScores(scores)),
     select(scores: ArrayLike<number>): number {
       const s = requireScores(scores);

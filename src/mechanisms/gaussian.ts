@@ -14,7 +14,7 @@
  */
 import { gaussianEvent, type DpEvent } from "../accounting/events.js";
 import { requireOneOf, requireOpenProbability, requirePositive, requirePositiveInteger } from "../errors.js";
-import type { Rng } from "../random/rng.js";
+import { requireSecureRng, type Rng } from "../random/rng.js";
 import { discreteGaussianSampler } from "../random/samplers.js";
 import { analyticNoiseMultiplier, classicGaussianSigma } from "./calibration.js";
 import { discreteGaussianHalfWidth, intervalAround, requireLevel } from "./confidence.js";
@@ -35,8 +35,10 @@ export interface GaussianMechanismOptions {
   granularity?: number;
   /** Largest vector length released at once (the rounding charge is granularity · √dimension). Default 1. */
   dimension?: number;
-  /** Randomness source; defaults to the secure source. A seeded Rng is insecure (tests only). */
+  /** Randomness source; defaults to the secure source. A source that is not `secure` is refused unless `allowInsecureRng` is set. */
   rng?: Rng;
+  /** Accept an insecure (e.g. seeded) `rng` for a reproducible simulation; the mechanism then reports `secure: false` and gives NO privacy. Default false. */
+  allowInsecureRng?: boolean;
 }
 
 /**
@@ -71,6 +73,7 @@ export function gaussianMechanism(options: GaussianMechanismOptions): NoiseMecha
   const granularity =
     options.granularity === undefined ? defaultGranularity(z * sensitivity) : requirePowerOfTwo("granularity", options.granularity);
   const rng = options.rng;
+  const secure = requireSecureRng(rng, options.allowInsecureRng);
   const chargedSensitivity = sensitivity + granularity * Math.sqrt(dimension);
   const sigma = z * chargedSensitivity;
   const sigmaGrid = sigma / granularity; // exact: division by a power of two
@@ -87,6 +90,7 @@ export function gaussianMechanism(options: GaussianMechanismOptions): NoiseMecha
     granularity,
     dimension,
     event,
+    secure,
     ...gridReleases({ granularity, dimension, rng, noise }),
     confidenceInterval(level: number, released = 0): ReleaseConfidenceInterval {
       const l = requireLevel(level);

@@ -10,7 +10,7 @@
  */
 import { epsilonDeltaEvent, type DpEvent } from "../accounting/events.js";
 import { requireInteger, requireNumericArray, requirePositive, requirePositiveInteger } from "../errors.js";
-import { resolveRng, type Rng } from "../random/rng.js";
+import { requireSecureRng, resolveRng, type Rng } from "../random/rng.js";
 import { discreteLaplaceSampler } from "../random/samplers.js";
 import { discreteLaplaceHalfWidth, intervalAround, requireLevel } from "./confidence.js";
 import type { NoiseMechanism, ReleaseConfidenceInterval } from "./types.js";
@@ -21,8 +21,10 @@ export interface GeometricMechanismOptions {
   epsilon: number;
   /** L1 sensitivity, a positive integer (a count: 1). Default 1. */
   sensitivity?: number;
-  /** Randomness source; defaults to the secure source. A seeded Rng is insecure (tests only). */
+  /** Randomness source; defaults to the secure source. A source that is not `secure` is refused unless `allowInsecureRng` is set. */
   rng?: Rng;
+  /** Accept an insecure (e.g. seeded) `rng` for a reproducible simulation; the mechanism then reports `secure: false` and gives NO privacy. Default false. */
+  allowInsecureRng?: boolean;
 }
 
 /**
@@ -51,6 +53,7 @@ export function geometricMechanism(options: GeometricMechanismOptions): NoiseMec
   const requested = requirePositive("epsilon", options?.epsilon);
   const sensitivity = options.sensitivity === undefined ? 1 : requirePositiveInteger("sensitivity", options.sensitivity);
   const rng = options.rng;
+  const secure = requireSecureRng(rng, options.allowInsecureRng);
   const raw = sensitivity / requested;
   // Round the scale up to a dyadic rational with a 46-bit numerator (the samplers' fast path).
   const bits = Math.max(0, Math.min(20, 45 - Math.ceil(Math.log2(raw))));
@@ -70,6 +73,7 @@ export function geometricMechanism(options: GeometricMechanismOptions): NoiseMec
     granularity: 1,
     dimension: Number.MAX_SAFE_INTEGER,
     event,
+    secure,
     release(value: number): number {
       const k = requireInteger("value", value);
       return k + noise(resolveRng(rng)) + 0;

@@ -14,7 +14,7 @@
  */
 import { laplaceEvent, type DpEvent } from "../accounting/events.js";
 import { DpError, describeValue, requirePositive, requirePositiveInteger } from "../errors.js";
-import type { Rng } from "../random/rng.js";
+import { requireSecureRng, type Rng } from "../random/rng.js";
 import { discreteLaplaceSampler } from "../random/samplers.js";
 import { discreteLaplaceHalfWidth, intervalAround, requireLevel } from "./confidence.js";
 import { defaultGranularity, gridReleases, requirePowerOfTwo } from "./grid.js";
@@ -35,8 +35,10 @@ export interface LaplaceMechanismOptions {
   granularity?: number;
   /** Largest vector length released at once (the rounding charge is dimension · granularity). Default 1. */
   dimension?: number;
-  /** Randomness source; defaults to the secure source. A seeded Rng is insecure (tests only). */
+  /** Randomness source; defaults to the secure source. A source that is not `secure` is refused unless `allowInsecureRng` is set. */
   rng?: Rng;
+  /** Accept an insecure (e.g. seeded) `rng` for a reproducible simulation; the mechanism then reports `secure: false` and gives NO privacy. Default false. */
+  allowInsecureRng?: boolean;
 }
 
 
@@ -71,6 +73,7 @@ export function laplaceMechanism(options: LaplaceMechanismOptions): NoiseMechani
   const granularity =
     options.granularity === undefined ? defaultGranularity(sensitivity / epsilon) : requirePowerOfTwo("granularity", options.granularity);
   const rng = options.rng;
+  const secure = requireSecureRng(rng, options.allowInsecureRng);
   const chargedSensitivity = sensitivity + dimension * granularity;
   const t = Math.ceil(chargedSensitivity / epsilon / granularity); // scale in grid units
   if (!(t >= 1 && t <= Number.MAX_SAFE_INTEGER)) {
@@ -97,6 +100,7 @@ export function laplaceMechanism(options: LaplaceMechanismOptions): NoiseMechani
     granularity,
     dimension,
     event,
+    secure,
     ...gridReleases({ granularity, dimension, rng, noise }),
     confidenceInterval(level: number, released = 0): ReleaseConfidenceInterval {
       const l = requireLevel(level);

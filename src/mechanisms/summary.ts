@@ -4,7 +4,7 @@
  * @module
  */
 import type { DpEvent } from "../accounting/events.js";
-import { requireOneOf } from "../errors.js";
+import { DpError, describeValue, requireOneOf } from "../errors.js";
 import { requireLevel } from "./confidence.js";
 import { gaussianMechanism } from "./gaussian.js";
 import { geometricMechanism } from "./geometric.js";
@@ -79,13 +79,18 @@ export function noiseSummary(options: NoiseSummaryOptions): NoiseSummary {
  * with the `dpkit noise` command, which also releases a value with it).
  * @internal
  */
-export function createNoiseMechanism(options: NoiseSummaryOptions & { rng?: Rng }): NoiseMechanism {
+export function createNoiseMechanism(options: NoiseSummaryOptions & { rng?: Rng; allowInsecureRng?: boolean }): NoiseMechanism {
   const kind = requireOneOf("mechanism", options?.mechanism, ["laplace", "gaussian", "geometric"] as const);
   const sensitivity = options.sensitivity ?? 1;
-  const { epsilon, rng } = options;
-  if (kind === "laplace") return laplaceMechanism({ epsilon, sensitivity, rng });
-  if (kind === "gaussian") return gaussianMechanism({ epsilon, delta: options.delta as number, sensitivity, calibration: options.calibration, rng });
-  return geometricMechanism({ epsilon, sensitivity, rng });
+  const { epsilon, rng, allowInsecureRng } = options;
+  // Options that only the Gaussian uses are refused elsewhere, not silently ignored.
+  if (kind !== "gaussian") {
+    if (options.delta !== undefined) throw new DpError("invalid_parameter", `\`delta\` applies only to the Gaussian mechanism; ${kind} is pure epsilon-DP. Found ${describeValue(options.delta)}.`, "delta");
+    if (options.calibration !== undefined) throw new DpError("invalid_parameter", `\`calibration\` applies only to the Gaussian mechanism. Found ${describeValue(options.calibration)}.`, "calibration");
+  }
+  if (kind === "laplace") return laplaceMechanism({ epsilon, sensitivity, rng, allowInsecureRng });
+  if (kind === "gaussian") return gaussianMechanism({ epsilon, delta: options.delta as number, sensitivity, calibration: options.calibration, rng, allowInsecureRng });
+  return geometricMechanism({ epsilon, sensitivity, rng, allowInsecureRng });
 }
 
 /** The calibration facts of a mechanism as a {@link NoiseSummary}. @internal */

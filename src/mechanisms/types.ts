@@ -42,6 +42,8 @@ export interface NoiseMechanism {
   readonly dimension: number;
   /** What one release spends. */
   readonly event: DpEvent;
+  /** `false` when the noise comes from an insecure source accepted with `allowInsecureRng`: the releases are NOT private. */
+  readonly secure: boolean;
   /** Releases one noisy value. */
   release(value: number): number;
   /** Releases a noisy vector (one release of a vector query of the declared sensitivity). */

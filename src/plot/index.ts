@@ -3,7 +3,7 @@
  * notebooks and docs, and PNG output through resvg.
  * @module
  */
-import { writeFileSync } from "node:fs";
+import { renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { DpError } from "../errors.js";
 
 /** One series of a chart. */
@@ -181,13 +181,28 @@ export async function svgToPng(svg: string, width?: number): Promise<Uint8Array>
 }
 
 /**
- * Writes a chart to `file`: `.svg` as is, `.png` rendered with resvg.
- * @throws {@link DpError} `invalid_parameter` for another extension
+ * Writes a chart to `file`: `.svg` as is, `.png` rendered with resvg, through a temporary file
+ * renamed into place.
+ * @throws {@link DpError} `invalid_parameter` for another extension; `io_error` when it cannot be written
  */
 export async function savePlot(file: string, svg: string): Promise<void> {
-  if (file.toLowerCase().endsWith(".svg")) writeFileSync(file, svg);
-  else if (file.toLowerCase().endsWith(".png")) writeFileSync(file, await svgToPng(svg));
+  let data: string | Uint8Array;
+  if (file.toLowerCase().endsWith(".svg")) data = svg;
+  else if (file.toLowerCase().endsWith(".png")) data = await svgToPng(svg);
   else throw new DpError("invalid_parameter", `\`plot\` must end in .svg or .png. Found ${JSON.stringify(file)}.`, "plot");
+  // Through a temporary file renamed into place: a failed write never leaves half a plot.
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, file);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // nothing to remove
+    }
+    throw new DpError("io_error", `Cannot write the plot ${JSON.stringify(file)}: ${(e as Error).message}`, "plot");
+  }
 }
 
 export { DpError };

@@ -202,3 +202,34 @@ export function seededRng(seed: number): SeededRng {
 export function resolveRng(rng?: Rng): Rng {
   return rng ?? secureRng();
 }
+
+/**
+ * The check every release path makes on the `rng` it is given: a source that is not marked
+ * `secure: true` (e.g. a {@link SeededRng}) is refused unless the caller opts in with
+ * `allowInsecureRng: true`, because noise drawn from a predictable generator gives no privacy.
+ *
+ * @remarks
+ * Release paths that accept an insecure source on opt-in report it (a `secure: false` field on
+ * what they return), so the output says it is not private. Omitting `rng` uses the secure default.
+ *
+ * @param rng - the caller's source, or `undefined` for the secure default
+ * @param allowInsecureRng - the caller's explicit opt-in to an insecure source
+ * @returns whether the source that will be used is secure
+ * @throws {@link DpError} `insecure_randomness` for an insecure source without the opt-in
+ * @example
+ * ```ts
+ * import { requireSecureRng, SeededRng } from "dpkit/random";
+ * requireSecureRng(undefined, false); // true: the secure default
+ * requireSecureRng(new SeededRng(1), true); // false: allowed, and NOT private
+ * ```
+ */
+export function requireSecureRng(rng: Rng | undefined, allowInsecureRng: boolean | undefined): boolean {
+  if (rng === undefined) return true;
+  if (rng !== null && typeof rng === "object" && rng.secure === true) return true;
+  if (allowInsecureRng === true) return false;
+  throw new DpError(
+    "insecure_randomness",
+    "`rng` is not a secure source (secure: false), so noise drawn from it gives no privacy. Omit `rng` to use the secure default, or pass `allowInsecureRng: true` for a reproducible simulation that is NOT private.",
+    "rng",
+  );
+}

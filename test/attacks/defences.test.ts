@@ -45,19 +45,19 @@ describe("LDP record release", () => {
     const spies = [vi.spyOn(SecureRng.prototype, "nextUint32"), vi.spyOn(SecureRng.prototype, "fillBytes"), vi.spyOn(SecureRng.prototype, "fillUint32")];
     const mathRandom = vi.spyOn(Math, "random");
     const rng = new CountingRng(3);
-    const a = ldpRecordRelease(data, { epsilon: 50, slots: 8, rng });
+    const a = ldpRecordRelease(data, { epsilon: 50, slots: 8, rng, allowInsecureRng: true });
     expect(rng.words).toBeGreaterThan(3 * 8 * data.numUsers); // at least one word per mechanism call
     for (const s of spies) expect(s).not.toHaveBeenCalled();
     expect(mathRandom).not.toHaveBeenCalled();
-    const b = ldpRecordRelease(data, { epsilon: 50, slots: 8, rng: new CountingRng(3) });
+    const b = ldpRecordRelease(data, { epsilon: 50, slots: 8, rng: new CountingRng(3), allowInsecureRng: true });
     expect(sameTable(a.released, b.released)).toBe(true);
-    const c = ldpRecordRelease(data, { epsilon: 50, slots: 8, rng: new CountingRng(4) });
+    const c = ldpRecordRelease(data, { epsilon: 50, slots: 8, rng: new CountingRng(4), allowInsecureRng: true });
     expect(sameTable(a.released, c.released)).toBe(false);
   });
 
   it("negative control: a release that adds randomness of its own is caught by the same checks", () => {
     const leaky = (rng: Rng): RatingsTable => {
-      const r = ldpRecordRelease(data, { epsilon: 50, slots: 8, rng }).released;
+      const r = ldpRecordRelease(data, { epsilon: 50, slots: 8, rng, allowInsecureRng: true }).released;
       const days = r.days.slice();
       days[0] = (days[0] + 1 + new SecureRng().nextUint32()) % 2649; // outside the injected Rng
       return { ...r, days };
@@ -70,7 +70,7 @@ describe("LDP record release", () => {
   });
 
   it("reports the epsilon the accountant computes for one record's event", () => {
-    const r = ldpRecordRelease(data, { epsilon: 20, slots: 8, targetDelta: 1e-6, rng: new SeededRng(1) });
+    const r = ldpRecordRelease(data, { epsilon: 20, slots: 8, targetDelta: 1e-6, rng: new SeededRng(1), allowInsecureRng: true });
     const expectedEvent = selfComposedEvent(composedEvent([r.movieMechanism.event, r.ratingMechanism.event, r.dateMechanism.event]), 8);
     expect(r.event).toEqual(expectedEvent);
     const acc = new RdpAccountant({ neighboringRelation: "replaceOne" });
@@ -127,7 +127,7 @@ describe("DP rating histograms", () => {
     for (const v of exact) total += v;
     for (let u = 0; u < data.numUsers; u++) bound += Math.min(5, data.rowPtr[u + 1] - data.rowPtr[u]);
     expect(total).toBe(bound);
-    const h = dpRatingHistograms(data, { epsilon: 1, maxRatingsPerUser: 5, rng: new SeededRng(2) });
+    const h = dpRatingHistograms(data, { epsilon: 1, maxRatingsPerUser: 5, rng: new SeededRng(2), allowInsecureRng: true });
     expect(h.sensitivity).toBe(10);
     expect(h.mechanism.sensitivity).toBe(10);
     expect(h.event).toEqual(h.mechanism.event);

@@ -40,6 +40,7 @@ const base = (over: Partial<MakePrivateOptions> = {}): MakePrivateOptions => ({
   optimizer: tf.train.sgd(0.5),
   loss: "sparseCategoricalCrossentropy",
   rng: new SeededRng(1),
+  allowInsecureRng: true,
   ...over,
 });
 

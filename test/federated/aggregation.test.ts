@@ -78,7 +78,7 @@ describe("clipping", () => {
 
 describe("DpFedAvgAggregator", () => {
   it("server mode with z=0 is the uniform mean of clipped updates divided by K", () => {
-    const agg = new DpFedAvgAggregator({ noiseMultiplier: 0, l2NormClip: 1 });
+    const agg = new DpFedAvgAggregator({ noiseMultiplier: 0, l2NormClip: 1, allowInsecureRng: true });
     const r = agg.aggregate([up("a", [3, 4], 5), up("b", [0.3, 0.4], 100)], ctx(2, 4));
     expect(r.delta[0]).toBeCloseTo((0.6 + 0.3) / 4, 5);
     expect(r.delta[1]).toBeCloseTo((0.8 + 0.4) / 4, 5);
@@ -87,7 +87,7 @@ describe("DpFedAvgAggregator", () => {
   });
 
   it("server noise has standard deviation z·C/K on the mean", () => {
-    const agg = new DpFedAvgAggregator({ noiseMultiplier: 2, l2NormClip: 0.5, rng: new SeededRng(11) });
+    const agg = new DpFedAvgAggregator({ noiseMultiplier: 2, l2NormClip: 0.5, rng: new SeededRng(11), allowInsecureRng: true });
     const d = 20000;
     const r = agg.aggregate([], ctx(d, 4));
     let s2 = 0;
@@ -100,7 +100,7 @@ describe("DpFedAvgAggregator", () => {
   it("distributed shares of K clients sum to the server-side noise", () => {
     const K = 5;
     const d = 20000;
-    const agg = new DpFedAvgAggregator({ noiseMultiplier: 1.5, l2NormClip: 2, noisePlacement: "client-distributed" });
+    const agg = new DpFedAvgAggregator({ noiseMultiplier: 1.5, l2NormClip: 2, noisePlacement: "client-distributed", allowInsecureRng: true });
     const rng = new SeededRng(5);
     const ups = Array.from({ length: K }, (_, i) =>
       agg.prepareUpdate(up(`c${i}`, Array(d).fill(0), 1), { round: 0, dimension: d, expectedClients: K, rng }),
@@ -115,14 +115,14 @@ describe("DpFedAvgAggregator", () => {
   });
 
   it("reports the weaker effective noise when distributed shares are missing", () => {
-    const agg = new DpFedAvgAggregator({ noiseMultiplier: 2, l2NormClip: 1, noisePlacement: "client-distributed" });
+    const agg = new DpFedAvgAggregator({ noiseMultiplier: 2, l2NormClip: 1, noisePlacement: "client-distributed", allowInsecureRng: true });
     const p = agg.prepareUpdate(up("a", [1, 1], 1), { round: 0, dimension: 2, expectedClients: 4 });
     const r = agg.aggregate([p], { ...ctx(2, 4), selection: { kind: "poisson", samplingProbability: 0.04 } });
     expect(r.event).toEqual({ kind: "poissonSampled", samplingProbability: 0.04, event: { kind: "gaussian", noiseMultiplier: 1 } });
   });
 
   it("local mode adds the full noise per client and reports the local event gaussian(z/2)", () => {
-    const agg = new DpFedAvgAggregator({ noiseMultiplier: 3, l2NormClip: 1, noisePlacement: "client-local" });
+    const agg = new DpFedAvgAggregator({ noiseMultiplier: 3, l2NormClip: 1, noisePlacement: "client-local", allowInsecureRng: true });
     const d = 20000;
     const p = agg.prepareUpdate(up("a", Array(d).fill(0), 1), { round: 0, dimension: d, expectedClients: 1, rng: new SeededRng(2) });
     expect(l2NormOf(p.delta) / Math.sqrt(d)).toBeCloseTo(3, 1);
@@ -133,7 +133,7 @@ describe("DpFedAvgAggregator", () => {
   it("adaptive clipping moves C toward the target quantile of update norms", () => {
     // All norms are 10: the median-tracking clip must grow from 0.1 toward 10.
     for (const noisePlacement of ["server", "client-distributed"] as const) {
-      const agg = new DpFedAvgAggregator({ noiseMultiplier: 0.5, l2NormClip: 0.1, noisePlacement, adaptiveClipping: { learningRate: 0.3, bitNoiseStddev: 1 }, rng: new SeededRng(1) });
+      const agg = new DpFedAvgAggregator({ noiseMultiplier: 0.5, l2NormClip: 0.1, noisePlacement, adaptiveClipping: { learningRate: 0.3, bitNoiseStddev: 1 }, rng: new SeededRng(1), allowInsecureRng: true });
       const rng = new SeededRng(9);
       const K = 50;
       for (let round = 0; round < 60; round++) {
@@ -176,9 +176,9 @@ describe("server optimisers", () => {
 
 describe("secure-aggregation compatibility", () => {
   it("server placement refuses a sum-only server step (its uploads are unclipped)", () => {
-    const agg = new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 1 });
+    const agg = new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 1, allowInsecureRng: true });
     expect(() => agg.finalizeSum(new Float64Array(2), 1, ctx(2))).toThrow(/client-distributed/);
-    const dist = new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 1, noisePlacement: "client-distributed", adaptiveClipping: true });
+    const dist = new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 1, noisePlacement: "client-distributed", adaptiveClipping: true, allowInsecureRng: true });
     expect(dist.uploadLength(5)).toBe(6);
     expect(dist.finalizeSum(new Float64Array(3), 2, ctx(2)).delta.length).toBe(2);
   });

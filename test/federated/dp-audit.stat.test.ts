@@ -129,12 +129,12 @@ describe("DP-FedAvg round audit (client level, canary present/absent)", () => {
   });
 
   it("server-side noise, Poisson selection: empirical epsilon <= accountant epsilon (secure noise)", () => {
-    const eps = audit(() => new DpFedAvgAggregator({ noiseMultiplier: Z, l2NormClip: C }), new SeededRng(1), undefined);
+    const eps = audit(() => new DpFedAvgAggregator({ noiseMultiplier: Z, l2NormClip: C, allowInsecureRng: true }), new SeededRng(1), undefined);
     expect(eps).toBeLessThanOrEqual(claimedEpsilon);
   });
 
   it("distributed client-side noise, fixed K of N (replace-one): empirical epsilon <= accountant epsilon (seeded)", () => {
-    const make = (): FederatedAggregator => new DpFedAvgAggregator({ noiseMultiplier: Z_F, l2NormClip: C, noisePlacement: "client-distributed" });
+    const make = (): FederatedAggregator => new DpFedAvgAggregator({ noiseMultiplier: Z_F, l2NormClip: C, noisePlacement: "client-distributed", allowInsecureRng: true });
     const eps = audit(make, new SeededRng(2), new SeededRng(22), true);
     expect(eps).toBeLessThanOrEqual(claimedFixed);
   });
@@ -151,7 +151,7 @@ describe("DP-FedAvg round audit (client level, canary present/absent)", () => {
 
   it("negative control: distributed clients that add their share without clipping are flagged", () => {
     const make = (): FederatedAggregator => {
-      const a = new DpFedAvgAggregator({ noiseMultiplier: Z_F, l2NormClip: C, noisePlacement: "client-distributed" });
+      const a = new DpFedAvgAggregator({ noiseMultiplier: Z_F, l2NormClip: C, noisePlacement: "client-distributed", allowInsecureRng: true });
       return {
         name: "broken-client-no-clip",
         noisePlacement: "client-distributed",

@@ -162,7 +162,7 @@ describe("FedAvg rounds", () => {
       initialWeights: new Float32Array(2),
       totalClients: 4,
       selection: { kind: "poisson", samplingProbability: 0.5 },
-      aggregator: new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 1 }),
+      aggregator: new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 1, allowInsecureRng: true }),
       seed: 1,
       targetEpsilon: 3.5,
       accountantFactory: factory,

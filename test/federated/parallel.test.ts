@@ -28,11 +28,11 @@ describe("parallel simulation in worker threads", () => {
       ...common,
       clients: createSimulatedClients({ datasets, model: seqModel, inputShape: [6], ...local }),
       initialWeights: w0,
-      aggregator: new DpFedAvgAggregator({ noiseMultiplier: 0.3, l2NormClip: 1 }),
+      aggregator: new DpFedAvgAggregator({ noiseMultiplier: 0.3, l2NormClip: 1, allowInsecureRng: true }),
     });
     const pool = await createWorkerPoolClients({ workers: 2, datasets, model: mk(), inputShape: [6], backend: "cpu", ...local });
     try {
-      const par = await runFedAvg({ ...common, clients: pool.clients, executor: pool.executor, initialWeights: w0, aggregator: new DpFedAvgAggregator({ noiseMultiplier: 0.3, l2NormClip: 1 }) });
+      const par = await runFedAvg({ ...common, clients: pool.clients, executor: pool.executor, initialWeights: w0, aggregator: new DpFedAvgAggregator({ noiseMultiplier: 0.3, l2NormClip: 1, allowInsecureRng: true }) });
       expect(Array.from(par.weights)).toEqual(Array.from(seq.weights));
       expect(par.rounds.map((r) => r.accepted)).toEqual(seq.rounds.map((r) => r.accepted));
     } finally {

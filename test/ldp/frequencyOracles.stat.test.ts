@@ -21,7 +21,7 @@ describe("frequency oracles are unbiased with the stated variances", () => {
   const pop = population(truth, n);
 
   it("OUE (seeded)", () => {
-    const oue = optimizedUnaryEncoding({ epsilon: 1, domainSize: 6, rng: new SeededRng(31) });
+    const oue = optimizedUnaryEncoding({ epsilon: 1, domainSize: 6, rng: new SeededRng(31), allowInsecureRng: true });
     const res = checkUnbiasedAndVariance({
       repetitions: 400,
       truth,
@@ -43,7 +43,7 @@ describe("frequency oracles are unbiased with the stated variances", () => {
   });
 
   it("OLH (seeded)", () => {
-    const olh = optimizedLocalHashing({ epsilon: 2, domainSize: 6, rng: new SeededRng(32) });
+    const olh = optimizedLocalHashing({ epsilon: 2, domainSize: 6, rng: new SeededRng(32), allowInsecureRng: true });
     const res = checkUnbiasedAndVariance({
       repetitions: 400,
       truth,
@@ -55,7 +55,7 @@ describe("frequency oracles are unbiased with the stated variances", () => {
 
   it("negative control: OUE estimates decoded with SUE's p and q are flagged as biased", () => {
     const rng = new SeededRng(33);
-    const oue = optimizedUnaryEncoding({ epsilon: 1, domainSize: 6, rng });
+    const oue = optimizedUnaryEncoding({ epsilon: 1, domainSize: 6, rng, allowInsecureRng: true });
     const sue = symmetricUnaryEncoding({ epsilon: 1, domainSize: 6 });
     const res = checkUnbiasedAndVariance({
       repetitions: 200,
@@ -70,7 +70,7 @@ describe("frequency oracles are unbiased with the stated variances", () => {
 describe("empirical epsilon of OUE (TESTING.md section 3)", () => {
   it("stays within its epsilon; a variant with half the noise on the other bits is caught", () => {
     const rng = new SeededRng(34);
-    const oue = optimizedUnaryEncoding({ epsilon: 1, domainSize: 4, rng });
+    const oue = optimizedUnaryEncoding({ epsilon: 1, domainSize: 4, rng, allowInsecureRng: true });
     // The privacy loss between values 0 and 1 lives in bits 0 and 1: read y = 2 b0 + b1.
     const read = (bits: Uint8Array): number => 2 * bits[0] + bits[1];
     const events = valueEvents([0, 1, 2, 3]);

@@ -20,7 +20,7 @@ describe("k-RR estimator", () => {
 
   it("is unbiased and its variance matches the formula (seeded)", () => {
     const rng = new SeededRng(11);
-    const rr = kRandomizedResponse({ epsilon: 1, k, rng });
+    const rr = kRandomizedResponse({ epsilon: 1, k, rng, allowInsecureRng: true });
     const res = checkUnbiasedAndVariance({
       repetitions: 400,
       truth,
@@ -32,7 +32,7 @@ describe("k-RR estimator", () => {
 
   it("negative controls: a naive estimator and a variance without the f term are flagged", () => {
     const rng = new SeededRng(12);
-    const rr = kRandomizedResponse({ epsilon: 1, k, rng });
+    const rr = kRandomizedResponse({ epsilon: 1, k, rng, allowInsecureRng: true });
     const naive = checkUnbiasedAndVariance({
       repetitions: 400,
       truth,
@@ -98,7 +98,7 @@ describe("empirical epsilon (TESTING.md section 3)", () => {
   it("k-RR (k = 5, epsilon = 1.5) stays within its epsilon; delta excess ~ 0; half the noise is caught", () => {
     const rng = new SeededRng(22);
     const k = 5;
-    const rr = kRandomizedResponse({ epsilon: 1.5, k, rng });
+    const rr = kRandomizedResponse({ epsilon: 1.5, k, rng, allowInsecureRng: true });
     const events = valueEvents([0, 1, 2, 3, 4]);
     const s0 = new Float64Array(N);
     const s1 = new Float64Array(N);

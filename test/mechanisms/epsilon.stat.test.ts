@@ -25,7 +25,7 @@ describe("empirical epsilon of the Laplace mechanism (grid)", () => {
   const audit = (scaleFactor: number, seed: number) => {
     // Half the noise: calibrate for twice the epsilon.
     const rng = new SeededRng(seed);
-    const m = laplaceMechanism({ epsilon: epsilon / scaleFactor, sensitivity: 1, rng });
+    const m = laplaceMechanism({ epsilon: epsilon / scaleFactor, sensitivity: 1, rng, allowInsecureRng: true });
     return auditSamplers({ sample0: () => m.release(0), sample1: () => m.release(1), events, n: N, delta: 0 });
   };
   it("eps_LB <= 1 (fixed seed)", () => {
@@ -49,7 +49,7 @@ describe("empirical epsilon of the Gaussian mechanism (grid, analytic calibratio
   const events = thresholdEvents([2, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
   const audit = (noiseFactor: number, seed: number) => {
     const rng = new SeededRng(seed);
-    const m = gaussianMechanism({ epsilon, delta, sensitivity: noiseFactor, rng }); // sigma ∝ declared sensitivity; the true one is 1
+    const m = gaussianMechanism({ epsilon, delta, sensitivity: noiseFactor, rng, allowInsecureRng: true }); // sigma ∝ declared sensitivity; the true one is 1
     return auditSamplers({ sample0: () => m.release(1), sample1: () => m.release(0), events, n: N, delta });
   };
   it("eps_LB <= 1", () => {
@@ -66,7 +66,7 @@ describe("empirical epsilon of the geometric mechanism (counts)", () => {
   const epsilon = 1;
   const thresholds = [-2, -1, 0, 1, 2, 3];
   const audit = (mechanismEpsilon: number, seed: number) => {
-    const m = geometricMechanism({ epsilon: mechanismEpsilon, rng: new SeededRng(seed) });
+    const m = geometricMechanism({ epsilon: mechanismEpsilon, rng: new SeededRng(seed), allowInsecureRng: true });
     const s0 = Float64Array.from({ length: N }, () => m.release(0));
     const s1 = Float64Array.from({ length: N }, () => m.release(1));
     let i0 = 0;
@@ -101,26 +101,26 @@ describe("empirical epsilon of the exponential mechanism and report-noisy-max", 
   const events = valueEvents([0, 1]);
   const epsilon = 1;
   it("exponential mechanism: eps_LB <= 1; power check with half the noise fails", () => {
-    const m = exponentialMechanism({ epsilon, sensitivity: 1, rng: new SeededRng(7) });
+    const m = exponentialMechanism({ epsilon, sensitivity: 1, rng: new SeededRng(7), allowInsecureRng: true });
     const n = 100_000;
     const r = auditSamplers({ sample0: () => m.select(scores0), sample1: () => m.select(scores1), events, n, delta: 0 });
     expect(r.epsilonLowerBound).toBeLessThanOrEqual(epsilon);
     expect(r.epsilonLowerBound).toBeGreaterThan(0.7);
-    const half = exponentialMechanism({ epsilon: 2 * epsilon, sensitivity: 1, rng: new SeededRng(8) });
+    const half = exponentialMechanism({ epsilon: 2 * epsilon, sensitivity: 1, rng: new SeededRng(8), allowInsecureRng: true });
     const h = auditSamplers({ sample0: () => half.select(scores0), sample1: () => half.select(scores1), events, n, delta: 0 });
     expect(h.epsilonLowerBound).toBeGreaterThan(epsilon);
   });
   it("report-noisy-max (permute-and-flip): eps_LB <= 1; power check fails", () => {
-    const m = reportNoisyMaxMechanism({ epsilon, sensitivity: 1, rng: new SeededRng(9) });
+    const m = reportNoisyMaxMechanism({ epsilon, sensitivity: 1, rng: new SeededRng(9), allowInsecureRng: true });
     const n = 100_000;
     const r = auditSamplers({ sample0: () => m.select(scores0), sample1: () => m.select(scores1), events, n, delta: 0 });
     expect(r.epsilonLowerBound).toBeLessThanOrEqual(epsilon);
-    const half = reportNoisyMaxMechanism({ epsilon: 2 * epsilon, sensitivity: 1, rng: new SeededRng(10) });
+    const half = reportNoisyMaxMechanism({ epsilon: 2 * epsilon, sensitivity: 1, rng: new SeededRng(10), allowInsecureRng: true });
     const h = auditSamplers({ sample0: () => half.select(scores0), sample1: () => half.select(scores1), events, n, delta: 0 });
     expect(h.epsilonLowerBound).toBeGreaterThan(epsilon);
   });
   it("selection frequencies match the exact probabilities", () => {
-    const m = exponentialMechanism({ epsilon: 2, sensitivity: 1, rng: new SeededRng(11) });
+    const m = exponentialMechanism({ epsilon: 2, sensitivity: 1, rng: new SeededRng(11), allowInsecureRng: true });
     const p = m.probabilities([1, 2, 0]);
     const counts = [0, 0, 0];
     const n = 60_000;
@@ -137,8 +137,8 @@ describe("empirical epsilon of the bounded sum (add/remove one record at the bou
     const data0 = [1, 2, 3];
     const data1 = [1, 2, 3, 50]; // clamped to 4: the worst-case contribution
     return auditSamplers({
-      sample0: () => privateSum({ data: data0, lower: 0, upper: 4, epsilon: mechanismEpsilon, rng }).value,
-      sample1: () => privateSum({ data: data1, lower: 0, upper: 4, epsilon: mechanismEpsilon, rng }).value,
+      sample0: () => privateSum({ data: data0, lower: 0, upper: 4, epsilon: mechanismEpsilon, rng, allowInsecureRng: true }).value,
+      sample1: () => privateSum({ data: data1, lower: 0, upper: 4, epsilon: mechanismEpsilon, rng, allowInsecureRng: true }).value,
       events,
       n: N,
       delta: 0,

@@ -96,26 +96,26 @@ describe("data problems are bounded, never errors", () => {
   it("NaN and ±Infinity are clamped, never propagated", () => {
     const data = [NaN, Infinity, -Infinity, 2, 3];
     for (let i = 0; i < 50; i++) {
-      const mean = privateMean({ data, lower: 0, upper: 4, epsilon: 1, rng }).value;
+      const mean = privateMean({ data, lower: 0, upper: 4, epsilon: 1, rng, allowInsecureRng: true }).value;
       expect(Number.isFinite(mean)).toBe(true);
       expect(mean).toBeGreaterThanOrEqual(0);
       expect(mean).toBeLessThanOrEqual(4);
-      expect(Number.isFinite(privateSum({ data: new Float64Array(data), lower: 0, upper: 4, epsilon: 1, rng }).value)).toBe(true);
+      expect(Number.isFinite(privateSum({ data: new Float64Array(data), lower: 0, upper: 4, epsilon: 1, rng, allowInsecureRng: true }).value)).toBe(true);
     }
   });
   it("an empty dataset gets noise, not an error", () => {
-    const sums = Array.from({ length: 200 }, () => privateSum({ data: [], lower: -1, upper: 1, epsilon: 1, rng }).value);
+    const sums = Array.from({ length: 200 }, () => privateSum({ data: [], lower: -1, upper: 1, epsilon: 1, rng, allowInsecureRng: true }).value);
     expect(new Set(sums).size).toBeGreaterThan(150);
-    const mean = privateMean({ data: [], lower: 10, upper: 20, epsilon: 1, rng });
+    const mean = privateMean({ data: [], lower: 10, upper: 20, epsilon: 1, rng, allowInsecureRng: true });
     expect(mean.value).toBeGreaterThanOrEqual(10);
     expect(mean.value).toBeLessThanOrEqual(20);
-    expect(Number.isInteger(privateCount({ data: [], epsilon: 1, rng }).value)).toBe(true);
+    expect(Number.isInteger(privateCount({ data: [], epsilon: 1, rng, allowInsecureRng: true }).value)).toBe(true);
   });
   it("aggregates are accurate for large epsilon and clamp to the bounds", () => {
     const data = Array.from({ length: 1000 }, (_, i) => (i % 10) + 0.5); // mean 5, values in [0.5, 9.5]
-    expect(privateMean({ data, lower: 0, upper: 10, epsilon: 100, rng }).value).toBeCloseTo(5, 1);
-    expect(privateSum({ data, lower: 0, upper: 5, epsilon: 100, rng }).value).toBeCloseTo(3750, -1);
-    const count = privateCount({ data, epsilon: 100, rng });
+    expect(privateMean({ data, lower: 0, upper: 10, epsilon: 100, rng, allowInsecureRng: true }).value).toBeCloseTo(5, 1);
+    expect(privateSum({ data, lower: 0, upper: 5, epsilon: 100, rng, allowInsecureRng: true }).value).toBeCloseTo(3750, -1);
+    const count = privateCount({ data, epsilon: 100, rng, allowInsecureRng: true });
     expect(Math.abs(count.value - 1000)).toBeLessThanOrEqual(2);
     expect(count.event).toEqual({ kind: "epsilonDelta", epsilon: count.epsilon, delta: 0 });
   });

@@ -3,7 +3,7 @@
  * privacy loss distributions with FFTs.
  * @module
  */
-import { DpError, requireInteger, requireNonNegative, requireOpenProbability, requirePositive } from "../../errors.js";
+import { DpError, requireInteger, requireNonNegative, requireOpenProbability, requireInRange, requirePositive } from "../../errors.js";
 import { type DpEvent, assertNever, selfComposedEvent, validateEvent } from "../events.js";
 import { effectiveGaussianNoiseMultiplier } from "../effectiveGaussian.js";
 import { type NeighboringRelation, checkNeighboringRelation } from "../neighboring.js";
@@ -102,7 +102,7 @@ export class PldAccountant {
     this.valueDiscretizationInterval =
       options.valueDiscretizationInterval === undefined
         ? 1e-4
-        : requirePositive("valueDiscretizationInterval", options.valueDiscretizationInterval);
+        : requireInRange("valueDiscretizationInterval", requirePositive("valueDiscretizationInterval", options.valueDiscretizationInterval), 1e-12, 1);
     this.neighboringRelation = checkNeighboringRelation(options.neighboringRelation);
   }
 

@@ -13,7 +13,7 @@
  * @module
  */
 import { logNormalCdf } from "../math/special.js";
-import { PrivacyLossPmf } from "./pmf.js";
+import { PrivacyLossPmf, requirePldGridLength } from "./pmf.js";
 
 /** A PLD for the add/remove pair: `add` is null when it equals `remove` (symmetric). @internal */
 export interface PrivacyLossPair {
@@ -56,7 +56,7 @@ export function gaussianDeltaForEpsilon(sigma: number, epsilon: number): number 
 function connectTheDots(d: number, epsilonLower: number, epsilonUpper: number, deltaFn: (eps: number) => number): PrivacyLossPmf {
   const lo = Math.floor(epsilonLower / d);
   const hi = Math.ceil(epsilonUpper / d);
-  const n = hi - lo + 1;
+  const n = requirePldGridLength(hi - lo + 1, "one mechanism");
   const deltas = new Float64Array(n);
   let running = Infinity;
   for (let i = 0; i < n; i++) {

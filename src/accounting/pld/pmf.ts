@@ -9,7 +9,30 @@
  * @see https://github.com/google/differential-privacy/blob/main/common_docs/Privacy_Loss_Distributions.pdf
  * @module
  */
+import { DpError } from "../../errors.js";
 import { convolve, selfConvolveWindow } from "./fft.js";
+
+/**
+ * The most grid points one privacy-loss distribution may have (2^23: 64 MiB per array; the FFT
+ * needs several). Beyond it the accountant refuses up front instead of exhausting memory or time.
+ */
+export const MAX_PLD_GRID_POINTS = 2 ** 23;
+
+/**
+ * Checks the size of a PLD grid before it is allocated.
+ * @throws {@link DpError} `invalid_parameter` naming `valueDiscretizationInterval`
+ * @internal
+ */
+export function requirePldGridLength(n: number, what: string): number {
+  if (!(Number.isSafeInteger(n) && n >= 1 && n <= MAX_PLD_GRID_POINTS)) {
+    throw new DpError(
+      "invalid_parameter",
+      `The privacy loss distribution of ${what} would need ${Number.isFinite(n) ? Math.round(n) : n} grid points (at most ${MAX_PLD_GRID_POINTS}): use a larger \`valueDiscretizationInterval\`, fewer steps or more noise, or the RDP accountant.`,
+      "valueDiscretizationInterval",
+    );
+  }
+  return n;
+}
 
 /** Default tail mass dropped (and moved to +∞) in each composition, as dp_accounting. @internal */
 export const DEFAULT_TAIL_MASS_TRUNCATION = 1e-15;
@@ -45,7 +68,7 @@ export class PrivacyLossPmf {
     if (keys.length === 0) return new PrivacyLossPmf(discretization, 0, Float64Array.of(0), infinityMass);
     const lo = Math.min(...keys);
     const hi = Math.max(...keys);
-    const probs = new Float64Array(hi - lo + 1);
+    const probs = new Float64Array(requirePldGridLength(hi - lo + 1, "this distribution"));
     for (const [k, v] of masses) probs[k - lo] += v;
     return new PrivacyLossPmf(discretization, lo, probs, infinityMass);
   }
@@ -66,6 +89,7 @@ export class PrivacyLossPmf {
   selfCompose(times: number, tailMassTruncation = DEFAULT_TAIL_MASS_TRUNCATION): PrivacyLossPmf {
     if (times === 1) return this;
     const { lower, upper } = selfConvolveBounds(this.probs, times, tailMassTruncation);
+    requirePldGridLength(upper - lower + 1, `${times}-fold composition`);
     const window = selfConvolveWindow(this.probs, times, lower, upper - lower + 1);
     const inf = tailMassTruncation - Math.expm1(times * Math.log1p(-this.infinityMass));
     return new PrivacyLossPmf(this.discretization, this.lowerIndex * times + lower, window, Math.min(1, inf));

@@ -176,6 +176,8 @@ export interface LdpRecordReleaseOptions {
   targetDelta?: number;
   /** Randomness for every mechanism; defaults to the secure source (a seeded Rng is insecure). */
   rng?: Rng;
+  /** Accept an insecure (seeded) `rng` for a reproducible simulation that is NOT private. Default false. */
+  allowInsecureRng?: boolean;
   /** Called with the fraction of users done. */
   onProgress?: (fraction: number) => void;
 }
@@ -266,9 +268,9 @@ export function ldpRecordRelease(table: RatingsTable, options: LdpRecordReleaseO
   const perSlot = epsilon / slots;
   const rng = resolveRng(options.rng);
   const none = table.numMovies;
-  const movieMechanism = kRandomizedResponse({ epsilon: (perSlot * sm) / total, k: table.numMovies + 1, rng });
-  const ratingMechanism = kRandomizedResponse({ epsilon: (perSlot * sr) / total, k: 5, rng });
-  const dateMechanism = geometricMechanism({ epsilon: (perSlot * sd) / total, sensitivity: NETFLIX_LAST_DAY, rng });
+  const movieMechanism = kRandomizedResponse({ epsilon: (perSlot * sm) / total, k: table.numMovies + 1, rng, allowInsecureRng: options.allowInsecureRng });
+  const ratingMechanism = kRandomizedResponse({ epsilon: (perSlot * sr) / total, k: 5, rng, allowInsecureRng: options.allowInsecureRng });
+  const dateMechanism = geometricMechanism({ epsilon: (perSlot * sd) / total, sensitivity: NETFLIX_LAST_DAY, rng, allowInsecureRng: options.allowInsecureRng });
 
   const users = table.numUsers;
   const reportMovies = new Uint16Array(users * slots);
@@ -382,6 +384,8 @@ export interface DpRatingHistogramsOptions {
   exclude?: Uint8Array;
   /** Randomness; defaults to the secure source (a seeded Rng is insecure: simulations only). */
   rng?: Rng;
+  /** Accept an insecure (seeded) `rng` for a reproducible simulation that is NOT private. Default false. */
+  allowInsecureRng?: boolean;
 }
 
 /** The result of {@link dpRatingHistograms}. */
@@ -425,7 +429,7 @@ export function dpRatingHistograms(table: RatingsTable, options: DpRatingHistogr
   const bound = requireInteger("maxRatingsPerUser", options.maxRatingsPerUser ?? 100, { min: 1, max: 1_000_000 });
   const rng = resolveRng(options.rng);
   const exact = exactRatingHistograms(table, { maxRatingsPerUser: bound, exclude: options.exclude, rng });
-  const mechanism = geometricMechanism({ epsilon, sensitivity: 2 * bound, rng });
+  const mechanism = geometricMechanism({ epsilon, sensitivity: 2 * bound, rng, allowInsecureRng: options.allowInsecureRng });
   const counts = mechanism.releaseVector(exact);
   return { counts, numMovies: table.numMovies, event: mechanism.event, epsilon: mechanism.epsilon, sensitivity: 2 * bound, mechanism };
 }

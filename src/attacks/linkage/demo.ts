@@ -183,7 +183,7 @@ export function runLinkageDemo(options: LinkageDemoOptions = {}): LinkageDemoRes
   const ldp: LinkageDemoResult["ldp"] = [];
   const eps = options.ldpEpsilons ?? [1, 10, 100, 1000];
   eps.forEach((epsilon, i) => {
-    const release = ldpRecordRelease(data, { epsilon, slots, rng: rngFor(300 + i), onProgress: (f) => progress(`ldp ε=${epsilon}`, f) });
+    const release = ldpRecordRelease(data, { epsilon, slots, rng: rngFor(300 + i), allowInsecureRng: true, onProgress: (f) => progress(`ldp ε=${epsilon}`, f) });
     const row = attackOn(`LDP ε=${epsilon}`, release, 400 + i);
     const prior = Math.max(25, 2 * ldpCountStandardDeviation(release));
     const est = movieMeansFromCounts(ldpRatingCountEstimates(release, data.numMovies), data.numMovies, prior, prior * Math.sqrt(data.numMovies));
@@ -200,7 +200,7 @@ export function runLinkageDemo(options: LinkageDemoOptions = {}): LinkageDemoRes
   aggregates.push({ epsilon: null, maxRatingsPerUser: null, movieMeanRmse: movieMeanRmse(exactTrain.means, data), ...baselineRecommenderRmse(data, split, exactTrain) });
   const aggEps = options.aggregateEpsilons ?? [0.1, 1, 10];
   aggEps.forEach((epsilon, i) => {
-    const h = dpRatingHistograms(data, { epsilon, maxRatingsPerUser: AGGREGATE_BOUND, exclude: split.mask, rng: rngFor(700 + i) });
+    const h = dpRatingHistograms(data, { epsilon, maxRatingsPerUser: AGGREGATE_BOUND, exclude: split.mask, rng: rngFor(700 + i), allowInsecureRng: true });
     const prior = Math.max(25, 2 * Math.sqrt(5) * h.mechanism.standardDeviation);
     const means = movieMeansFromCounts(h.counts, data.numMovies, prior, prior * Math.sqrt(data.numMovies));
     aggregates.push({ epsilon: h.epsilon, maxRatingsPerUser: AGGREGATE_BOUND, movieMeanRmse: movieMeanRmse(means.means, data), ...baselineRecommenderRmse(data, split, means) });

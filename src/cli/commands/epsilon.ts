@@ -10,7 +10,18 @@ import { eventFromJson } from "../../accounting/events.js";
 import { PldAccountant } from "../../accounting/pld/accountant.js";
 import { ACCOUNTANT_KINDS, type AccountantKind, dpSgdEvent } from "../../accounting/compute.js";
 import { requireInteger, requireOneOf, requireOpenProbability, requirePositive, requireProbability } from "../../errors.js";
+import { rdpToEpsilonClassic } from "../../accounting/rdp/conversion.js";
+import { checkOutputFile, readInputText } from "../files.js";
 import { parseNumberOption, printJson, renderTable } from "../output.js";
+
+/** The neighbouring relation every epsilon of `dpkit epsilon` and `dpkit calibrate` is stated for. @internal */
+export const RELATION_TEXT: Record<"addOrRemoveOne" | "replaceOne", string> = {
+  addOrRemoveOne: "add or remove one example (addOrRemoveOne)",
+  replaceOne: "replace one example (replaceOne)",
+};
+
+const CONVERSIONS = ["improved", "classic"] as const;
+type Conversion = (typeof CONVERSIONS)[number];
 
 /** The training described on the command line, resolved to (q, steps). @internal */
 export interface TrainingShape {
@@ -84,13 +95,27 @@ export function addTrainingOptions(cmd: Command): Command {
     .option("--epochs <e>", "epochs E: steps = ceil(E*N/B)")
     .option("--accountant <kind>", "rdp (default) or pld")
     .option("--discretization <d>", "PLD grid width (default 1e-4)")
+    .option("--conversion <c>", "rdp only: improved (default, Canonne-Kamath-Steinke 2020) or classic (Mironov 2017) RDP-to-(epsilon, delta) conversion")
     .option("--json", "print one JSON object");
 }
 
-function epsilonOf(kind: AccountantKind, q: number, sigma: number, steps: number, delta: number, d?: number): { epsilon: number; order?: number; atEdge?: boolean } {
+function epsilonOf(
+  kind: AccountantKind,
+  q: number,
+  sigma: number,
+  steps: number,
+  delta: number,
+  d?: number,
+  conversion: Conversion = "improved",
+): { epsilon: number; order?: number; atEdge?: boolean } {
   const event = dpSgdEvent(q, sigma);
   if (kind === "rdp") {
-    const r = new RdpAccountant().compose(event, steps).getEpsilonAndOrder(delta);
+    const acc = new RdpAccountant().compose(event, steps);
+    if (conversion === "classic") {
+      const c = rdpToEpsilonClassic(acc.orders, acc.rdp, delta);
+      return { epsilon: c.value, order: c.order, atEdge: c.order === acc.orders[0] || c.order === acc.orders[acc.orders.length - 1] };
+    }
+    const r = acc.getEpsilonAndOrder(delta);
     return { epsilon: r.epsilon, order: r.order, atEdge: r.atEdge };
   }
   return { epsilon: new PldAccountant({ valueDiscretizationInterval: d }).compose(event, steps).getEpsilon(delta) };
@@ -119,18 +144,22 @@ async function writePlot(file: string, q: number, sigma: number, steps: number, 
   await savePlot(file, svg);
 }
 
+function parseConversion(kind: AccountantKind, raw: string | undefined): Conversion {
+  if (raw === undefined) return "improved";
+  const c = requireOneOf("--conversion", raw, CONVERSIONS);
+  if (kind !== "rdp") throw new DpError("invalid_parameter", `\`--conversion\` applies only to --accountant rdp. Found ${JSON.stringify(raw)} with --accountant ${kind}.`, "--conversion");
+  return c;
+}
+
 /** `dpkit epsilon --event ...`: ε of an arbitrary event (e.g. a RAPPOR report, a FedAvg run). */
-async function accountEvent(o: { event?: string; delta?: string; accountant?: string; discretization?: string; json?: boolean; neighboringRelation?: string }): Promise<void> {
-  const raw = o.event as string;
-  let text = raw;
-  if (raw.startsWith("@")) {
-    const { readFile } = await import("node:fs/promises");
-    try {
-      text = await readFile(raw.slice(1), "utf8");
-    } catch (e) {
-      throw new DpError("io_error", `Cannot read --event file ${JSON.stringify(raw.slice(1))}: ${(e as Error).message}`, "--event");
-    }
+async function accountEvent(o: TrainingOptionsRaw & { event?: string; delta?: string; accountant?: string; discretization?: string; json?: boolean; neighboringRelation?: string; conversion?: string; noiseMultiplier?: string; plot?: string }): Promise<void> {
+  const ignored = (["samplingRate", "steps", "datasetSize", "batchSize", "epochs", "noiseMultiplier", "plot"] as const).find((k) => o[k] !== undefined);
+  if (ignored) {
+    const flag = `--${ignored.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    throw new DpError("invalid_parameter", `\`${flag}\` describes DP-SGD and cannot be combined with --event (the event says what was spent).`, flag);
   }
+  const raw = o.event as string;
+  const text = raw.startsWith("@") ? readInputText("--event", raw.slice(1)) : raw;
   let event;
   try {
     event = eventFromJson(text);
@@ -141,15 +170,20 @@ async function accountEvent(o: { event?: string; delta?: string; accountant?: st
   const kind = parseAccountant(o.accountant);
   const relation = o.neighboringRelation === undefined ? "addOrRemoveOne" : requireOneOf("--neighboring-relation", o.neighboringRelation, ["addOrRemoveOne", "replaceOne"] as const);
   const d = o.discretization === undefined ? undefined : requirePositive("--discretization", parseNumberOption("discretization", o.discretization));
+  const conversion = parseConversion(kind, o.conversion);
   const acc = kind === "rdp" ? new RdpAccountant({ neighboringRelation: relation }) : new PldAccountant({ neighboringRelation: relation, valueDiscretizationInterval: d });
   acc.compose(event);
-  const r = acc.getEpsilonAndOrder(delta);
+  let r: { epsilon: number; order?: number; atEdge?: boolean };
+  if (acc instanceof RdpAccountant && conversion === "classic") {
+    const c = rdpToEpsilonClassic(acc.orders, acc.rdp, delta);
+    r = { epsilon: c.value, order: c.order };
+  } else r = acc.getEpsilonAndOrder(delta);
   if (o.json) {
     printJson({
       epsilon: r.epsilon,
       delta,
       accountant: kind,
-      ...(kind === "rdp" ? { order: r.order, orderAtEdgeOfGrid: r.atEdge } : { valueDiscretizationInterval: d ?? 1e-4 }),
+      ...(kind === "rdp" ? { conversion, order: r.order, orderAtEdgeOfGrid: r.atEdge } : { valueDiscretizationInterval: d ?? 1e-4 }),
       neighboringRelation: relation,
       event,
     });
@@ -158,10 +192,10 @@ async function accountEvent(o: { event?: string; delta?: string; accountant?: st
   const rows: (string | number)[][] = [
     ["epsilon", r.epsilon],
     ["delta", delta],
-    ["accountant", kind],
-    ["neighbouring relation", relation],
+    ["accountant", kind === "rdp" ? `rdp (${conversion} conversion)` : kind],
+    ["neighbouring relation", RELATION_TEXT[relation]],
   ];
-  if (kind === "rdp") rows.push(["optimal order", r.order]);
+  if (kind === "rdp") rows.push(["optimal order", r.order as number]);
   process.stdout.write(renderTable(["", "value"], rows, 6));
 }
 
@@ -176,24 +210,30 @@ export function register(program: Command): void {
     .option("--plot <file>", "draw epsilon against steps (RDP and PLD) to an .svg or .png file")
     .option("--event <json>", "account any DpEvent instead of DP-SGD: JSON text, or @file.json")
     .option("--neighboring-relation <r>", "with --event: addOrRemoveOne (default) or replaceOne")
-    .action(async (o: TrainingOptionsRaw & { noiseMultiplier?: string; delta?: string; accountant?: string; discretization?: string; json?: boolean; plot?: string; event?: string; neighboringRelation?: string }) => {
+    .action(async (o: TrainingOptionsRaw & { noiseMultiplier?: string; delta?: string; accountant?: string; discretization?: string; json?: boolean; plot?: string; event?: string; neighboringRelation?: string; conversion?: string }) => {
       if (o.event !== undefined) {
         await accountEvent(o);
         return;
+      }
+      if (o.neighboringRelation !== undefined) {
+        throw new DpError("invalid_parameter", "`--neighboring-relation` applies only with --event: DP-SGD with Poisson sampling is accounted under add or remove one example.", "--neighboring-relation");
       }
       const training = resolveTraining(o);
       const sigma = requirePositive("--noise-multiplier", parseNumberOption("noise-multiplier", o.noiseMultiplier));
       const delta = requireOpenProbability("--delta", parseNumberOption("delta", o.delta));
       const kind = parseAccountant(o.accountant);
+      const conversion = parseConversion(kind, o.conversion);
       const d = o.discretization === undefined ? undefined : requirePositive("--discretization", parseNumberOption("discretization", o.discretization));
-      const r = epsilonOf(kind, training.samplingRate, sigma, training.steps, delta, d);
+      if (o.plot !== undefined) checkOutputFile("--plot", o.plot, [".svg", ".png"]);
+      const r = epsilonOf(kind, training.samplingRate, sigma, training.steps, delta, d, conversion);
       if (o.plot !== undefined) await writePlot(o.plot, training.samplingRate, sigma, training.steps, delta);
       if (o.json) {
         printJson({
           epsilon: r.epsilon,
           delta,
           accountant: kind,
-          ...(kind === "rdp" ? { order: r.order, orderAtEdgeOfGrid: r.atEdge } : { valueDiscretizationInterval: d ?? 1e-4 }),
+          ...(kind === "rdp" ? { conversion, order: r.order, orderAtEdgeOfGrid: r.atEdge } : { valueDiscretizationInterval: d ?? 1e-4 }),
+          neighboringRelation: "addOrRemoveOne",
           samplingRate: training.samplingRate,
           noiseMultiplier: sigma,
           steps: training.steps,
@@ -206,7 +246,8 @@ export function register(program: Command): void {
       const rows: (string | number)[][] = [
         ["epsilon", r.epsilon],
         ["delta", delta],
-        ["accountant", kind === "rdp" ? "rdp (improved conversion)" : `pld (grid ${d ?? 1e-4})`],
+        ["accountant", kind === "rdp" ? `rdp (${conversion} conversion)` : `pld (grid ${d ?? 1e-4})`],
+        ["neighbouring relation", RELATION_TEXT.addOrRemoveOne],
       ];
       if (kind === "rdp") rows.push(["optimal order", r.order as number]);
       rows.push(["sampling rate", training.samplingRate], ["noise multiplier", sigma], ["steps", training.steps]);

@@ -22,7 +22,7 @@ interface NoiseOptions {
   sensitivity: string;
   value?: string;
   level: string;
-  calibration: string;
+  calibration?: string;
   seed?: string;
   json?: boolean;
 }
@@ -38,7 +38,7 @@ export function register(program: Command): void {
     .option("--sensitivity <s>", "L1 (laplace, geometric) or L2 (gaussian) sensitivity", "1")
     .option("--value <x>", "the true value to release (omit to only show the calibration)")
     .option("--level <p>", "confidence level of the interval", "0.95")
-    .option("--calibration <c>", "gaussian calibration: analytic | classic", "analytic")
+    .option("--calibration <c>", "gaussian calibration: analytic (default) | classic")
     .option("--seed <n>", "use a seeded, INSECURE generator (reproducible demos only; no privacy)")
     .option("--json", "print one JSON object")
     .action((o: NoiseOptions) => {
@@ -50,8 +50,8 @@ export function register(program: Command): void {
       const value = parseNumberOption("value", o.value);
       const seed = parseNumberOption("seed", o.seed);
       const rng = seed === undefined ? undefined : new SeededRng(seed);
-      const calibration = requireOneOf("calibration", o.calibration, ["analytic", "classic"] as const);
-      const m = createNoiseMechanism({ mechanism: kind, epsilon, delta, sensitivity, calibration, rng });
+      const calibration = o.calibration === undefined ? undefined : requireOneOf("calibration", o.calibration, ["analytic", "classic"] as const);
+      const m = createNoiseMechanism({ mechanism: kind, epsilon, delta, sensitivity, calibration, rng, allowInsecureRng: rng !== undefined });
       const released = value === undefined ? undefined : m.release(value);
       const ci = m.confidenceInterval(level, released ?? 0);
       const result = {

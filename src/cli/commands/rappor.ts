@@ -38,7 +38,7 @@ import {
   type RapporReportRow,
   type RapporSimulationDistribution,
 } from "../../ldp/index.js";
-import { parseNumberOption, printJson, renderTable } from "../output.js";
+import { parseIntegerOption, parseNumberOption, printJson, renderTable } from "../output.js";
 
 function readInput(file: string | undefined, what: string): string {
   try {
@@ -164,7 +164,11 @@ export function register(program: Command): void {
       },
     ) => {
       const params = loadParams(o, false);
-      const rng: Rng | undefined = o.seed === undefined ? undefined : new SeededRng(parseNumberOption("seed", o.seed)!);
+      const rng: Rng | undefined = o.seed === undefined ? undefined : new SeededRng(parseIntegerOption("seed", o.seed));
+      // A seeded client's secret is predictable: it must never land in a store that a later,
+      // secure run would reuse.
+      if (rng && o.store) throw new DpError("invalid_parameter", "`--seed` cannot be combined with `--store`: a seeded (predictable) secret must never be saved as this client's secret.", "--seed");
+      const insecure = rng !== undefined || Boolean(o.clientNameSecret);
       let items: { client: string; value: string; cohort?: number }[];
       if (values.length > 0) items = values.map((value) => ({ client: o.client, value }));
       else {
@@ -197,11 +201,17 @@ export function register(program: Command): void {
               secret: o.clientNameSecret ? client : o.secret,
               cohort: cohort ?? parseNumberOption("cohort", o.cohort),
               instantaneous: !o.oneTime,
+              allowInsecureRng: insecure,
             });
             encoders.set(client, enc);
           }
           const r = enc.encodeDetailed(value);
           out.push(o.includePrivate ? { client, ...r } : { client, cohort: r.cohort, irr: r.irr });
+        }
+        if (insecure) {
+          process.stderr.write(
+            `dpkit: WARNING: ${rng ? "--seed makes the randomness predictable" : "--client-name-secret makes the secret guessable"}: these reports are NOT private (simulation only).\n`,
+          );
         }
         process.stdout.write(formatRapporReportsCsv(out, params.numBits));
       } finally {

@@ -89,7 +89,8 @@ export function dpSgdLocalTrainer(options: DpSgdLocalTrainerOptions): LocalTrain
         const idx = poissonSampleIndices({ datasetSize: data.count, samplingProbability: q, rng: request.rng });
         const { x, y } = gatherBatch(data, options.inputShape, idx);
         try {
-          const step = dpGradients({ model, loss, x, y, l2NormClip: clip, noiseMultiplier: z, expectedBatchSize: Math.max(q * data.count, 1e-9), samplingProbability: q, rng: request.rng });
+          // A round rng with a seed exists only in a seeded (NOT private) simulation, which the driver chose.
+          const step = dpGradients({ model, loss, x, y, l2NormClip: clip, noiseMultiplier: z, expectedBatchSize: Math.max(q * data.count, 1e-9), samplingProbability: q, rng: request.rng, allowInsecureRng: request.seed !== undefined });
           if (Number.isFinite(step.lossValue)) {
             lossSum += step.lossValue;
             counted++;

@@ -11,7 +11,7 @@
 import type { DpEvent } from "../../accounting/events.js";
 import { gaussianEvent, nonPrivateEvent, poissonSampledEvent, sampledWithoutReplacementEvent } from "../../accounting/events.js";
 import { DpError, requireInRange, requireNonNegative, requireOneOf, requirePositive } from "../../errors.js";
-import type { Rng } from "../../random/rng.js";
+import { requireSecureRng, type Rng } from "../../random/rng.js";
 import { fillGaussian } from "../../random/samplers.js";
 import type {
   AggregationContext,
@@ -60,8 +60,10 @@ export interface DpFedAvgOptions {
    * value) buys robustness to dropouts with extra noise.
    */
   minimumClients?: number;
-  /** Randomness for server-side noise when the context gives none. Defaults to the secure source; a seeded Rng is **insecure**. */
+  /** Randomness for server-side noise when the context gives none. Defaults to the secure source; a source that is not `secure` is refused unless `allowInsecureRng` is set. */
   rng?: Rng;
+  /** Accept an insecure (seeded) `rng`, here or in a round's context, for a reproducible simulation that is NOT private. Default false. */
+  allowInsecureRng?: boolean;
 }
 
 /**
@@ -169,6 +171,7 @@ export class DpFedAvgAggregator implements SumFinalizingAggregator {
   private readonly bitNoiseOption: number | undefined;
   private readonly minimumClients: number | undefined;
   private readonly rng: Rng | undefined;
+  private readonly allowInsecureRng: boolean;
 
   /**
    * @param options - see {@link DpFedAvgOptions}
@@ -182,6 +185,8 @@ export class DpFedAvgAggregator implements SumFinalizingAggregator {
     this.name = `dp-fedavg(${this.placement})`;
     if (options.minimumClients !== undefined) this.minimumClients = requirePositive("minimumClients", options.minimumClients);
     this.rng = options.rng;
+    this.allowInsecureRng = options.allowInsecureRng === true;
+    requireSecureRng(this.rng, this.allowInsecureRng);
     const a = options.adaptiveClipping;
     if (a) {
       if (this.placement === "client-local") {
@@ -241,6 +246,7 @@ export class DpFedAvgAggregator implements SumFinalizingAggregator {
     const out = new Float32Array(this.uploadLength(update.delta.length));
     const noise = new Float64Array(out.length);
     const rng = context.rng;
+    requireSecureRng(rng, this.allowInsecureRng);
     if (this.placement === "client-local") {
       fillGaussian(noise, this.noiseMultiplier * this.clip, rng);
     } else {
@@ -293,6 +299,7 @@ export class DpFedAvgAggregator implements SumFinalizingAggregator {
       throw new DpError("invalid_parameter", `\`sum\` must have length ${len}. Found ${sum.length}.`, "sum");
     }
     const K = requirePositive("expectedClients", context.expectedClients);
+    requireSecureRng(context.rng ?? this.rng, this.allowInsecureRng);
     const clip = this.clip;
     const total = new Float64Array(len);
     total.set(sum);

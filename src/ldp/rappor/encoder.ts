@@ -8,16 +8,22 @@
  * @see https://github.com/google/rappor/blob/master/client/python/rappor.py
  * @module
  */
-import { DpError, requireInteger, requireObject } from "../../errors.js";
+import { DpError, describeValue, requireInteger, requireObject } from "../../errors.js";
 import type { EpsilonDeltaEvent, NonPrivateEvent } from "../../accounting/events.js";
 import { bernoulli, uniformInt } from "../../random/samplers.js";
-import { resolveRng, type Rng } from "../../random/rng.js";
+import { requireSecureRng, resolveRng, type Rng } from "../../random/rng.js";
 import { rapporBloomFilter, rapporPermanentResponse, type RapporValue } from "./hashing.js";
 import { rapporEvents, rapporPermanentEpsilon, rapporReportEpsilon, validateRapporParams, type RapporParams } from "./params.js";
 import { memoryRapporStore, type RapporClientStore } from "./store.js";
 
 /** Length of a freshly drawn client secret, in bytes. */
 export const RAPPOR_SECRET_BYTES = 32;
+
+/**
+ * The shortest client secret accepted, in bytes (128 bits): the PRR is HMAC(secret, value), so a
+ * secret that can be guessed lets anyone recompute the permanent response and undo it.
+ */
+export const RAPPOR_MIN_SECRET_BYTES = 16;
 
 /** Options for {@link createRapporEncoder}. */
 export interface RapporEncoderOptions {
@@ -26,8 +32,9 @@ export interface RapporEncoderOptions {
   /** Where the secret, cohort and memoised PRRs live; default a new in-memory store. */
   store?: RapporClientStore;
   /**
-   * The client secret (strings are UTF-8 encoded). Default: the store's, else 32 bytes drawn
-   * from `rng` and saved in the store. Give one only to reproduce a reference client.
+   * The client secret (strings are UTF-8 encoded), at least {@link RAPPOR_MIN_SECRET_BYTES}
+   * bytes. Default: the store's, else 32 bytes drawn from `rng` and saved in the store. Give one
+   * only to reproduce a reference client.
    */
   secret?: RapporValue;
   /** The cohort in [0, numCohorts). Default: the store's, else drawn uniformly and saved. */
@@ -42,8 +49,15 @@ export interface RapporEncoderOptions {
    * Bloom filter hashing (needs `numHashes = 1`; the map is the identity). Default `false`.
    */
   basic?: boolean;
-  /** Randomness for the secret, the cohort and the IRR; defaults to the secure source. A seeded Rng is insecure (tests only). */
+  /** Randomness for the secret, the cohort and the IRR; defaults to the secure source. A source that is not `secure` is refused unless `allowInsecureRng` is set. */
   rng?: Rng;
+  /**
+   * A simulation that is NOT private: accept an insecure (seeded) `rng` and secrets shorter than
+   * {@link RAPPOR_MIN_SECRET_BYTES}, as the reference simulator does. The encoder then reports
+   * `secure: false`, and never writes a secret, cohort or PRR it made to the given `store` (it
+   * keeps them in memory), so a later secure client cannot reuse a predictable secret. Default false.
+   */
+  allowInsecureRng?: boolean;
 }
 
 /** What a client sends: its cohort and the IRR bits (bit i = 2^i). */
@@ -70,6 +84,8 @@ export interface RapporEncoder {
   readonly cohort: number;
   /** Whether reports go through the instantaneous randomized response. */
   readonly instantaneous: boolean;
+  /** `false` for a simulation accepted with `allowInsecureRng` (insecure rng or short secret): the reports are NOT private. */
+  readonly secure: boolean;
   /** Epsilon bounding all reports of one value (the PRR's, `2h ln((1-f/2)/(f/2))`). */
   readonly permanentEpsilon: number;
   /** Epsilon of one report seen alone (`h ln(q*(1-p*)/(p*(1-q*)))`; the PRR's for one-time RAPPOR). */
@@ -121,16 +137,39 @@ export function createRapporEncoder(options: RapporEncoderOptions): RapporEncode
   if (basic && h !== 1) {
     throw new DpError("invalid_parameter", `\`numHashes\` must be 1 for basic RAPPOR. Found ${h}.`, "numHashes");
   }
-  const store = options.store ?? memoryRapporStore();
   const rng = options.rng;
+  const allowInsecure = options.allowInsecureRng === true;
+  let secure = requireSecureRng(rng, allowInsecure);
+
+  let given: Uint8Array | undefined;
+  if (options.secret !== undefined) {
+    if (typeof options.secret === "string") given = new TextEncoder().encode(options.secret);
+    else if (options.secret instanceof Uint8Array) given = options.secret.slice();
+    else throw new DpError("invalid_parameter", `\`secret\` must be a string or a Uint8Array. Found ${describeValue(options.secret)}.`, "secret");
+    if (given.length < RAPPOR_MIN_SECRET_BYTES) {
+      if (!allowInsecure) {
+        throw new DpError(
+          "invalid_parameter",
+          `\`secret\` must be at least ${RAPPOR_MIN_SECRET_BYTES} bytes (a guessable secret lets anyone recompute the permanent response). Found ${given.length} bytes.`,
+          "secret",
+        );
+      }
+      secure = false;
+    }
+  }
+  // An insecure client never writes to the caller's store: a predictable secret saved there
+  // would be reused by a later, secure client as if it were secret.
+  const store = secure ? (options.store ?? memoryRapporStore()) : memoryRapporStore();
 
   let secret: Uint8Array;
-  if (options.secret !== undefined) {
-    secret = typeof options.secret === "string" ? new TextEncoder().encode(options.secret) : options.secret.slice();
-    if (!(secret instanceof Uint8Array)) throw new DpError("invalid_parameter", "`secret` must be a string or a Uint8Array.", "secret");
+  if (given !== undefined) {
+    secret = given;
     store.setSecret(secret);
   } else {
-    const stored = store.getSecret();
+    const stored = secure ? options.store?.getSecret() : undefined;
+    if (stored && stored.length < RAPPOR_MIN_SECRET_BYTES) {
+      throw new DpError("invalid_state", `The store's secret is ${stored.length} bytes, shorter than ${RAPPOR_MIN_SECRET_BYTES}: it cannot protect the permanent response. Start a new store.`, "store");
+    }
     if (stored) secret = stored;
     else {
       secret = new Uint8Array(RAPPOR_SECRET_BYTES);
@@ -144,7 +183,7 @@ export function createRapporEncoder(options: RapporEncoderOptions): RapporEncode
     cohort = requireInteger("cohort", options.cohort, { min: 0, max: m - 1 });
     store.setCohort(cohort);
   } else {
-    const stored = store.getCohort();
+    const stored = secure ? options.store?.getCohort() : undefined;
     if (stored !== undefined) {
       if (!(Number.isInteger(stored) && stored >= 0 && stored < m)) {
         throw new DpError("invalid_state", `The store's cohort ${stored} is outside [0, ${m - 1}]: it was made with other parameters.`, "store");
@@ -203,6 +242,7 @@ export function createRapporEncoder(options: RapporEncoderOptions): RapporEncode
     params,
     cohort,
     instantaneous,
+    secure,
     permanentEpsilon,
     reportEpsilon,
     event: events.permanent,

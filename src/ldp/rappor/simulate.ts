@@ -105,7 +105,8 @@ export function simulateRapporReports(options: SimulateRapporReportsOptions): (R
   const params = validateRapporParams(options.params);
   const prefix = options.clientPrefix ?? "client";
   return options.values.map((v, i) => {
-    const client = createRapporEncoder({ params, rng: options.rng });
+    // Simulated clients hold made-up values: a seeded source is fine here (reproducible, not private).
+    const client = createRapporEncoder({ params, rng: options.rng, allowInsecureRng: true });
     return { client: `${prefix}${i + 1}`, ...client.encodeDetailed(v) };
   });
 }

@@ -139,7 +139,7 @@ describe("SecureAggregator", () => {
   it("wraps DP-FedAvg with client-distributed Gaussian noise (quantised sum within n/scale of the plain sum), SecAgg+ graph", () => {
     const d = 5;
     const n = 12;
-    const inner = new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 0.5, noisePlacement: "client-distributed" });
+    const inner = new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 0.5, noisePlacement: "client-distributed", allowInsecureRng: true });
     const secure = new SecureAggregator({ aggregator: inner, clipRange: 4, graph: "secagg+", rng: new SeededRng(7) });
     const prepared = updates(n, d, 4).map((u) => secure.prepareUpdate(u, { round: 0, dimension: d, expectedClients: n, rng: new SeededRng(9) }));
     const ctx = context(d, n);

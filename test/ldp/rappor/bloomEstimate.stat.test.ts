@@ -20,7 +20,7 @@ describe("Bloom-bit estimates from encoded reports", () => {
   for (let r = 0; r < R; r++) {
     const reports = [];
     for (let i = 0; i < n; i++) {
-      const client = createRapporEncoder({ params, rng, cohort: 0 });
+      const client = createRapporEncoder({ params, rng, allowInsecureRng: true, cohort: 0 });
       reports.push(client.encode(i < shares[0] * n ? values[0] : values[1]));
     }
     runs.push({ counts: sumRapporBits(reports, params) });

@@ -62,7 +62,7 @@ describe("RAPPOR parameters and privacy", () => {
 
 describe("RAPPOR encoder", () => {
   it("reproduces the reference client's PRR for a given secret and cohort", () => {
-    const client = createRapporEncoder({ params: P, secret: "secret", cohort: 0, rng: new SeededRng(1) });
+    const client = createRapporEncoder({ params: P, secret: "secret", cohort: 0, rng: new SeededRng(1), allowInsecureRng: true });
     const r = client.encodeDetailed("abc");
     expect(r.cohort).toBe(0);
     expect(r.bloom).toBe(rapporBloomFilter("abc", 0, 2, 16));
@@ -78,11 +78,11 @@ describe("RAPPOR encoder", () => {
   });
 
   it("one-time RAPPOR reports the PRR itself; basic RAPPOR sets one bit", () => {
-    const oneTime = createRapporEncoder({ params: P, secret: "k", cohort: 3, instantaneous: false });
+    const oneTime = createRapporEncoder({ params: P, secret: "k", cohort: 3, instantaneous: false, allowInsecureRng: true });
     const d = oneTime.encodeDetailed("x");
     expect(d.irr).toBe(d.prr);
     expect(oneTime.reportEpsilon).toBe(oneTime.permanentEpsilon);
-    const basic = createRapporEncoder({ params: { ...P, numHashes: 1 }, basic: true, secret: "k", cohort: 0, instantaneous: false });
+    const basic = createRapporEncoder({ params: { ...P, numHashes: 1 }, basic: true, secret: "k", cohort: 0, instantaneous: false, allowInsecureRng: true });
     expect(basic.encodeDetailed(5).bloom).toBe(32);
     expect(() => basic.encode(16)).toThrow(/`value`/);
     expect(() => createRapporEncoder({ params: P, basic: true })).toThrow(/numHashes/);
@@ -132,5 +132,45 @@ describe("SQLite store", () => {
     s2.close();
     await expect(openRapporSqliteStore({ file, namespace: "bad name" })).rejects.toThrow(/`namespace`/);
     await expect(openRapporSqliteStore({ file: path.join(dir, "no", "such", "dir.db") })).rejects.toThrow(DpError);
+  });
+});
+
+describe("client secrets (issue 12, defect 1: a guessable secret voids the PRR's epsilon)", () => {
+  it("refuses an empty or short secret, naming the minimum", () => {
+    for (const secret of ["", "k", "fifteen bytes!!", new Uint8Array(15)]) {
+      expect(() => createRapporEncoder({ params: P, secret, cohort: 3 })).toThrow(/`secret` must be at least 16 bytes/);
+    }
+    // control: 16 bytes are accepted
+    expect(createRapporEncoder({ params: P, secret: new Uint8Array(16).fill(9), cohort: 3 }).secure).toBe(true);
+  });
+
+  it("accepts a short secret only as an explicit, insecure simulation, and says so", () => {
+    const c = createRapporEncoder({ params: P, secret: "", cohort: 3, allowInsecureRng: true });
+    expect(c.secure).toBe(false);
+  });
+
+  it("refuses a seeded rng without the opt-in; with it, the encoder reports secure: false", () => {
+    expect(() => createRapporEncoder({ params: P, rng: new SeededRng(1) })).toThrow(/allowInsecureRng/);
+    expect(createRapporEncoder({ params: P, rng: new SeededRng(1), allowInsecureRng: true }).secure).toBe(false);
+    expect(createRapporEncoder({ params: P }).secure).toBe(true);
+  });
+
+  it("never persists a seeded secret: a later secure client in the same store draws its own", () => {
+    const store = memoryRapporStore();
+    const seeded = createRapporEncoder({ params: P, store, rng: new SeededRng(5), allowInsecureRng: true });
+    seeded.encode("v");
+    expect(store.getSecret()).toBeUndefined();
+    expect(store.getCohort()).toBeUndefined();
+    const again = createRapporEncoder({ params: P, store, rng: new SeededRng(5), allowInsecureRng: true });
+    expect(again.encodeDetailed("v").prr).toBe(seeded.encodeDetailed("v").prr); // reproducible, but in memory only
+    const secure = createRapporEncoder({ params: P, store });
+    expect(secure.secure).toBe(true);
+    expect(store.getSecret()!.length).toBe(32);
+  });
+
+  it("refuses a short secret found in a store (written by an older version)", () => {
+    const store = memoryRapporStore();
+    store.setSecret(new Uint8Array(0));
+    expect(() => createRapporEncoder({ params: P, store })).toThrow(/store's secret is 0 bytes/);
   });
 });

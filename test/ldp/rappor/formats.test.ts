@@ -103,7 +103,7 @@ describe("basic RAPPOR", () => {
     const rng = new SeededRng(9);
     const truth = [6000, 3000, 1000, 0];
     const reports = truth.flatMap((n, v) =>
-      Array.from({ length: n }, () => createRapporEncoder({ params, basic: true, rng }).encode(v)),
+      Array.from({ length: n }, () => createRapporEncoder({ params, basic: true, rng, allowInsecureRng: true }).encode(v)),
     );
     const map = basicRapporMap(["a", "b", "c", "d"], params);
     const res = decodeRappor({ params, counts: sumRapporBits(reports, params), map, background: false });
