@@ -325,7 +325,25 @@ export function eventFromJson(json: string): DpEvent {
   } catch (e) {
     throw new DpError("invalid_parameter", `\`json\` is not valid JSON: ${(e as Error).message}`, "json");
   }
-  return validateEvent(parsed, "event");
+  const event = validateEvent(parsed, "event");
+  refuseUnknownFields(parsed, event, "event");
+  return event;
+}
+
+/**
+ * JSON written by hand may carry fields an event does not have (`count` on a `composed` event):
+ * they would be ignored silently, so they are refused, naming the field.
+ */
+function refuseUnknownFields(raw: unknown, event: DpEvent, path: string): void {
+  const r = raw as Record<string, unknown>;
+  const e = event as unknown as Record<string, unknown>;
+  for (const key of Object.keys(r)) {
+    if (!(key in e)) {
+      throw new DpError("invalid_parameter", `\`${field(path, key)}\` is not a field of a ${JSON.stringify(event.kind)} event (it would be ignored).`, field(path, key));
+    }
+  }
+  if ("event" in e) refuseUnknownFields(r.event, e.event as DpEvent, field(path, "event"));
+  if (Array.isArray(e.events)) (e.events as DpEvent[]).forEach((sub, i) => refuseUnknownFields((r.events as unknown[])[i], sub, `${path}.events[${i}]`));
 }
 
 /** Two events are structurally equal. */

@@ -70,11 +70,22 @@ function systemCode(e: unknown): string | undefined {
  * The library names arguments (`noiseMultiplier`); when one is an option of the command that ran
  * (`--noise-multiplier`), the CLI's message starts with the option, so every refusal names it.
  */
+const OPTION_ALIASES: Record<string, string> = {
+  valueDiscretizationInterval: "--discretization",
+  samplingProbability: "--sampling-rate",
+  numCandidates: "--candidates",
+  numReports: "--reports",
+  targetDelta: "--delta",
+  l2NormClip: "--clip",
+};
+
 function optionPrefix(cmd: Command, e: DpError): string {
   const arg = e.argument;
   if (arg === undefined || arg.startsWith("-") || e.message.includes("--")) return "";
-  const flag = `--${arg.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-  return cmd.options.some((o) => o.long === flag) ? `${flag}: ` : "";
+  const kebab = `--${arg.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  const flag = [OPTION_ALIASES[arg], kebab].find((f) => f !== undefined && cmd.options.some((o) => o.long === f));
+  // `users` already names --users; `noiseMultiplier` gets its flag in front.
+  return flag !== undefined && flag !== `--${arg}` ? `${flag}: ` : "";
 }
 
 let stdoutGuarded = false;

@@ -10,7 +10,7 @@ import { mnistInputShape, mnistModel } from "../dpsgd/mnistModels.js";
 import { DpError, requireOneOf, requirePositive, requirePositiveInteger } from "../errors.js";
 import { SeededRng } from "../random/rng.js";
 import type { FederatedAggregator } from "../federated/core/aggregator.js";
-import { createFederatedAccountant } from "../federated/core/accounting.js";
+import { createFederatedAccountant, deltaWarning, federatedNeighboringRelation } from "../federated/core/accounting.js";
 import type { UpdateCompressor } from "../federated/compression/compressor.js";
 import { LowRankCompressor } from "../federated/compression/low-rank.js";
 import { RandomSubsampler, StochasticQuantizer } from "../federated/compression/quantize.js";
@@ -154,6 +154,12 @@ export interface MnistFederatedResult extends FedAvgHistory {
   compression: string;
   /** Total uplink bytes over all rounds. */
   uplinkBytes: number;
+  /** The neighbouring relation of `epsilon` (undefined without DP): client level, or example level with dp "example". */
+  neighboringRelation?: "addOrRemoveOne" | "replaceOne";
+  /** Who the relation is about: "client" or "example" (undefined without DP). */
+  privacyUnit?: "client" | "example";
+  /** Warnings about the guarantee (e.g. a delta larger than 1/N). */
+  warnings: string[];
 }
 
 function accuracyOf(model: tf.LayersModel, x: Float32Array, y: Uint8Array, inputShape: number[]): number {
@@ -317,5 +323,7 @@ export async function runMnistFederated(options: MnistFederatedOptions = {}): Pr
     aggregator: aggregator?.name ?? "fedavg",
     compression: compression?.name ?? "none",
     uplinkBytes: history.rounds.reduce((s, r) => s + r.uplinkBytes, 0),
+    ...(dp === "none" ? {} : { neighboringRelation: dp === "example" ? "addOrRemoveOne" : federatedNeighboringRelation({ selection, noisePlacement }), privacyUnit: dp === "example" ? "example" : "client" }),
+    warnings: dp === "none" ? [] : [deltaWarning(dp === "example" ? train.count : N, history.targetDelta)].filter((w): w is string => w !== undefined),
   };
 }

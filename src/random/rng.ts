@@ -117,10 +117,14 @@ export class SeededRng implements Rng {
   readonly secure = false;
   private readonly engine: MersenneTwister19937;
 
-  /** @param seed - any safe integer */
+  /**
+   * @param seed - a safe integer >= 0; distinct seeds give distinct streams (seeds below 2^32 seed
+   *   MT19937 directly, larger ones with both 32-bit halves)
+   */
   constructor(seed: number) {
-    requireInteger("seed", seed);
-    this.engine = MersenneTwister19937.seed((seed | 0) ^ (Math.floor(seed / 2 ** 32) | 0));
+    // Negative seeds were folded onto non-negative ones (-1 gave seed 0's stream): refused.
+    requireInteger("seed", seed, { min: 0 });
+    this.engine = seed < 2 ** 32 ? MersenneTwister19937.seed(seed | 0) : MersenneTwister19937.seedWithArray([seed >>> 0, Math.floor(seed / 2 ** 32)]);
   }
 
   nextUint32(): number {
@@ -173,7 +177,7 @@ export function secureRng(): SecureRng {
  * @remarks
  * Noise drawn from it gives no privacy: its outputs are predictable from the seed.
  *
- * @param seed - any safe integer
+ * @param seed - a safe integer >= 0
  * @returns a {@link SeededRng}
  * @example
  * ```ts

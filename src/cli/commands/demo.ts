@@ -5,7 +5,7 @@
  */
 import type { Command } from "commander";
 import { requireInteger, requirePositiveInteger } from "../../errors.js";
-import { printJson } from "../output.js";
+import { parseNumberOption, printJson } from "../output.js";
 import { ProgressBar } from "../progress.js";
 
 /** Registers `dpkit demo`. */
@@ -18,9 +18,9 @@ export function register(program: Command): void {
     .option("--seed <n>", "seed of the (simulated, insecure) data generator", "1")
     .option("--json", "print one JSON object with every table")
     .action(async (opts: { users: string; targets: string; seed: string; json?: boolean }) => {
-      const users = requirePositiveInteger("users", Number(opts.users));
-      const targets = requirePositiveInteger("targets", Number(opts.targets));
-      const seed = requireInteger("seed", Number(opts.seed));
+      const users = requirePositiveInteger("users", parseNumberOption("users", opts.users));
+      const targets = requirePositiveInteger("targets", parseNumberOption("targets", opts.targets));
+      const seed = requireInteger("seed", parseNumberOption("seed", opts.seed), { min: 0 });
       const { runLinkageDemo, renderLinkageDemo } = await import("../../attacks/index.js");
       const bar = new ProgressBar({ total: 100, label: "linkage demo" });
       let lastStage = "";

@@ -65,8 +65,11 @@ export function resolveTraining(o: TrainingOptionsRaw): TrainingShape {
     const n = requireInteger("--dataset-size", num("dataset-size", o.datasetSize), { min: 1 });
     const b = requireInteger("--batch-size", num("batch-size", o.batchSize), { min: 1, max: n });
     const e = requirePositive("--epochs", num("epochs", o.epochs));
-    const steps = Math.ceil((e * n) / b - 1e-9);
-    return { samplingRate: b / n, steps: Math.max(1, steps), datasetSize: n, batchSize: b, epochs: e };
+    const steps = Math.max(1, Math.ceil((e * n) / b - 1e-9));
+    if (!Number.isSafeInteger(steps)) {
+      throw new DpError("invalid_parameter", `\`--epochs\` gives ${steps} steps (epochs × dataset size / batch size), more than 2^53. Found ${e}.`, "--epochs");
+    }
+    return { samplingRate: b / n, steps, datasetSize: n, batchSize: b, epochs: e };
   }
   if (o.samplingRate === undefined && o.steps === undefined) {
     throw new DpError(

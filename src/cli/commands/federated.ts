@@ -12,6 +12,7 @@ import type { FederatedDpMode, FederatedPartitionKind, MnistFederatedOptions } f
 import type { RoundReport } from "../../federated/core/fedavg.js";
 import { linePlot, savePlot } from "../../plot/index.js";
 import { parseNumberOption, printJson, renderTable } from "../output.js";
+import { checkOutputFile } from "../files.js";
 import { ProgressBar } from "../progress.js";
 
 interface FederatedRaw {
@@ -111,6 +112,7 @@ function requireInRange01(name: string, v: number | undefined): number {
 
 async function run(raw: FederatedRaw): Promise<void> {
   const opts = federatedOptionsFromCli(raw);
+  if (raw.plot) checkOutputFile("--plot", raw.plot, [".svg", ".png"]); // before any work
   await prepareBackend({ announce: !raw.json });
   const bar = new ProgressBar({ total: opts.rounds ?? 1, label: "rounds", force: Boolean(raw.progress) });
   const logLines: string[] = [];
@@ -151,6 +153,9 @@ async function run(raw: FederatedRaw): Promise<void> {
     testAccuracy: result.accuracy,
     epsilon: result.epsilon ?? null,
     targetDelta: opts.dp === "none" ? null : result.targetDelta,
+    neighboringRelation: result.neighboringRelation ?? null,
+    privacyUnit: result.privacyUnit ?? null,
+    warnings: result.warnings,
     uplinkMegabytes: result.uplinkBytes / 1e6,
     seeded: opts.seed !== undefined,
   };
@@ -170,10 +175,16 @@ async function run(raw: FederatedRaw): Promise<void> {
       rows.map((r) => [r.round, `${r.accepted}/${r.selected}`, r.testAccuracy, r.epsilon, r.l2NormClip, r.uplinkMegabytes, r.seconds]),
     ),
   );
-  const eps = summary.epsilon === null ? "not private" : `epsilon ${summary.epsilon.toFixed(3)} at delta ${summary.targetDelta?.toExponential(2)} (${opts.dp === "example" ? "example level" : opts.dp === "local" ? "local, per participation" : "client level"})`;
+  const unit = opts.dp === "example" ? "example" : "client";
+  const relation = summary.neighboringRelation === "replaceOne" ? `replace one ${unit}` : `add or remove one ${unit}`;
+  const eps =
+    summary.epsilon === null
+      ? "not private"
+      : `epsilon ${summary.epsilon.toFixed(3)} at delta ${summary.targetDelta?.toExponential(2)} (${opts.dp === "example" ? "example level" : opts.dp === "local" ? "local, per participation" : "client level"}; neighbours: ${relation})`;
   process.stdout.write(
     `\nfinal test accuracy ${(100 * summary.testAccuracy).toFixed(2)}%, ${eps}, uplink ${summary.uplinkMegabytes.toFixed(2)} MB in ${summary.rounds} rounds${summary.stoppedBy === "targetEpsilon" ? " (stopped at the target epsilon)" : ""}${summary.seeded ? "; seeded run: NOT private" : ""}\n`,
   );
+  for (const w of summary.warnings) process.stdout.write(`WARNING: ${w}\n`);
   if (logLines.length > 0) process.stdout.write(`${logLines.length} client failures (dropped, late or rejected); --json lists them\n`);
 }
 

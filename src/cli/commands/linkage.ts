@@ -28,7 +28,8 @@ import {
 } from "../../attacks/index.js";
 import { linePlot, savePlot } from "../../plot/index.js";
 import { SeededRng } from "../../random/rng.js";
-import { parseNumberOption, printJson, renderTable, type Cell } from "../output.js";
+import { checkOutputFile } from "../files.js";
+import { parseIntegerOption, parseNumberOption, printJson, renderTable, type Cell } from "../output.js";
 import { ProgressBar } from "../progress.js";
 
 const DEFENCES = ["none", "coarsen", "ldp", "aggregates"] as const;
@@ -52,9 +53,7 @@ interface LinkageCliOptions {
 }
 
 function intOption(name: string, raw: string | undefined): number | undefined {
-  const v = parseNumberOption(name, raw);
-  if (v !== undefined && !Number.isInteger(v)) throw new DpError("invalid_parameter", `\`--${name}\` must be an integer. Found ${raw}.`, name);
-  return v;
+  return parseIntegerOption(name, raw);
 }
 
 function epsilonList(raw: string | undefined, fallback: number[]): number[] {
@@ -88,7 +87,8 @@ export function register(program: Command): void {
     .option("--json", "print one JSON object")
     .option("--demo", "the whole story: data, attack, naive fix, LDP records, DP aggregates (uses --users, --targets, --seed, --plot)")
     .action(async (opts: LinkageCliOptions) => {
-      const defence = requireOneOf("defence", opts.defence, DEFENCES) as Defence;
+      const defence = requireOneOf("--defence", opts.defence, DEFENCES) as Defence;
+      if (opts.plot) checkOutputFile("--plot", opts.plot, [".svg", ".png"]); // before any work
       if (opts.demo) {
         const bar = new ProgressBar({ total: 100, label: "linkage demo" });
         const weights: Record<string, [number, number]> = { generate: [0, 25], reproduce: [25, 45], curve: [45, 55], naive: [55, 70], aggregates: [90, 100] };
@@ -122,7 +122,7 @@ export function register(program: Command): void {
       const wrong = intOption("wrong", opts.wrong) ?? ((known ?? 8) === 8 ? 2 : 0);
       const dateError = opts.dateError === "none" ? null : (intOption("date-error", opts.dateError) ?? 14);
       const ratingError = intOption("rating-error", opts.ratingError) ?? 0;
-      const outsideTop = intOption("outside-top", opts.outsideTop);
+      const outsideTop = parseIntegerOption("outside-top", opts.outsideTop, 0);
       const rngFor = (k: number): SeededRng => new SeededRng(seed * 1009 + k);
 
       const bar = new ProgressBar({ total: 100, label: "linkage" });

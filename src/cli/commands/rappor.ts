@@ -3,12 +3,12 @@
  * command line — encode, sum-bits, hash-candidates, decode — plus `privacy` and `simulate`.
  * @module
  */
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { DpError } from "../../errors.js";
+import { DpError, requireInteger } from "../../errors.js";
 import { SeededRng, type Rng } from "../../random/index.js";
 import {
   DEFAULT_RAPPOR_PARAMS,
+  MAX_RAPPOR_CANDIDATES,
   createRapporEncoder,
   decodeRappor,
   effectiveProbPrr,
@@ -38,15 +38,15 @@ import {
   type RapporReportRow,
   type RapporSimulationDistribution,
 } from "../../ldp/index.js";
+import { checkOutputFile, readInputText } from "../files.js";
 import { parseIntegerOption, parseNumberOption, printJson, renderTable } from "../output.js";
 
 function readInput(file: string | undefined, what: string): string {
-  try {
-    return readFileSync(file === undefined || file === "-" ? 0 : file, "utf8");
-  } catch (e) {
-    throw new DpError("io_error", `Cannot read the ${what} ${file === undefined || file === "-" ? "from stdin" : JSON.stringify(file)}: ${(e as Error).message}`, what);
-  }
+  return readInputText(`--${what}`, file);
 }
+
+/** Largest population `rappor simulate --full` encodes one report at a time. */
+const MAX_FULL_SIMULATION_REPORTS = 10_000_000;
 
 interface ParamOptions {
   params?: string;
@@ -182,7 +182,12 @@ export function register(program: Command): void {
         } else items = lines(text).map((value) => ({ client: o.client, value }));
       }
       const clients = new Set(items.map((i) => i.client));
-      if (o.store && clients.size > 1) throw new DpError("invalid_parameter", "`--store` holds one client; the input names several.", "store");
+      if (o.store && clients.size > 1) throw new DpError("invalid_parameter", "`--store` holds one client; the input names several.", "--store");
+      if (o.store) {
+        checkOutputFile("--store", o.store);
+        // Let the library check the secret and cohort before the store file is created.
+        createRapporEncoder({ params, rng, secret: o.secret, cohort: parseNumberOption("cohort", o.cohort), instantaneous: !o.oneTime, allowInsecureRng: insecure });
+      }
       const stores = new Map<string, RapporClientStore>();
       let sqlite: Awaited<ReturnType<typeof openRapporSqliteStore>> | undefined;
       if (o.store) sqlite = await openRapporSqliteStore({ file: o.store });
@@ -317,11 +322,16 @@ export function register(program: Command): void {
       },
     ) => {
       const params = loadParams(o, false);
-      const S = parseNumberOption("candidates", o.candidates)!;
-      const decoys = parseNumberOption("decoys", o.decoys)!;
-      const N = parseNumberOption("reports", o.reports)!;
-      const rng = new SeededRng(parseNumberOption("seed", o.seed)!);
+      const S = parseIntegerOption("candidates", o.candidates);
+      // Bounded before anything is allocated: the decoder holds one column per candidate.
+      const decoys = requireInteger("--decoys", parseNumberOption("decoys", o.decoys), { min: 0, max: MAX_RAPPOR_CANDIDATES });
+      const N = parseIntegerOption("reports", o.reports);
+      if (o.full) requireInteger("--reports", N, { min: 0, max: MAX_FULL_SIMULATION_REPORTS });
+      const rng = new SeededRng(parseIntegerOption("seed", o.seed));
       const truthCounts = rapporSimulationCounts({ numCandidates: S, numReports: N, distribution: o.distribution as RapporSimulationDistribution });
+      if (S + decoys > MAX_RAPPOR_CANDIDATES) {
+        throw new DpError("invalid_parameter", `\`--candidates\` + \`--decoys\` must be at most ${MAX_RAPPOR_CANDIDATES}. Found ${S} + ${decoys}.`, "--decoys");
+      }
       const names = [...truthCounts.map((_, j) => `v${j + 1}`), ...Array.from({ length: decoys }, (_, j) => `decoy${j + 1}`)];
       const all = [...truthCounts, ...new Array(decoys).fill(0)];
       const map = hashRapporCandidates(names, params);

@@ -8,7 +8,7 @@ import type { Command } from "commander";
 import { DpError, requireInteger, requireProbability } from "../../errors.js";
 import { secAggMinimumThreshold, secAggPlusParameters, simulateSecAgg, SECAGG_DROP_STAGES, type SecAggDropStage } from "../../federated/secagg/index.js";
 import { SeededRng } from "../../random/index.js";
-import { parseNumberOption, printJson, renderTable } from "../output.js";
+import { parseIntegerOption, parseNumberOption, printJson, renderTable } from "../output.js";
 
 interface SimulateOptions {
   clients: string;
@@ -48,8 +48,11 @@ export function register(program: Command): void {
       if (!(SECAGG_DROP_STAGES as readonly string[]).includes(opts.stage)) {
         throw new DpError("invalid_parameter", `\`stage\` must be one of ${SECAGG_DROP_STAGES.map((s) => JSON.stringify(s)).join(", ")}. Found ${JSON.stringify(opts.stage)}.`, "stage");
       }
+      if (opts.degree !== undefined && !opts.plus) {
+        throw new DpError("invalid_parameter", "`--degree` applies only with --plus (SecAgg+); the complete graph of Bonawitz et al. has degree clients - 1.", "--degree");
+      }
       let degree: number | undefined;
-      let threshold = opts.threshold !== undefined ? parseNumberOption("threshold", opts.threshold) : undefined;
+      let threshold = parseIntegerOption("threshold", opts.threshold);
       if (opts.plus) {
         if (opts.degree !== undefined) {
           degree = requireInteger("degree", parseNumberOption("degree", opts.degree), { min: 2 });
@@ -61,7 +64,7 @@ export function register(program: Command): void {
         threshold ??= secAggMinimumThreshold(Math.min(degree + 1, clients));
       }
       threshold ??= secAggMinimumThreshold(clients);
-      const rng = opts.seed !== undefined ? new SeededRng(requireInteger("seed", parseNumberOption("seed", opts.seed))) : undefined;
+      const rng = opts.seed !== undefined ? new SeededRng(parseIntegerOption("seed", opts.seed)) : undefined;
       const r = simulateSecAgg({
         clients,
         threshold,

@@ -3,10 +3,10 @@
  * report per-epoch loss, test accuracy and epsilon.
  * @module
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { DpError, requireInteger, requireNonNegative, requireOneOf, requireOpenProbability, requirePositive } from "../../errors.js";
+import { DpError, requireInRange, requireInteger, requireOneOf, requireOpenProbability, requirePositive } from "../../errors.js";
 import { prepareBackend, tf } from "../../backend/index.js";
 import { loadMnist } from "../../data/mnist.js";
 import { evaluatePrivateModel } from "../../dpsgd/metrics.js";
@@ -14,6 +14,7 @@ import { makePrivate } from "../../dpsgd/makePrivate.js";
 import { MNIST_MODEL_KINDS, mnistInputShape, mnistModel, type MnistModelKind } from "../../dpsgd/mnistModels.js";
 import { linePlot, savePlot } from "../../plot/index.js";
 import { parseNumberOption, printJson, renderTable } from "../output.js";
+import { checkOutputFile, checkOutputFolder, writeFileAtomic } from "../files.js";
 import { ProgressBar } from "../progress.js";
 
 interface TrainRaw {
@@ -55,7 +56,7 @@ async function saveModel(model: tf.LayersModel, dir: string): Promise<void> {
       const weights = artifacts.weightData
         ? Buffer.concat((Array.isArray(artifacts.weightData) ? artifacts.weightData : [artifacts.weightData]).map((b) => Buffer.from(b)))
         : Buffer.alloc(0);
-      writeFileSync(path.join(dir, "weights.bin"), weights);
+      writeFileAtomic("--save", path.join(dir, "weights.bin"), weights);
       const json = {
         modelTopology: artifacts.modelTopology,
         format: artifacts.format,
@@ -63,7 +64,7 @@ async function saveModel(model: tf.LayersModel, dir: string): Promise<void> {
         convertedBy: artifacts.convertedBy,
         weightsManifest: [{ paths: ["./weights.bin"], weights: artifacts.weightSpecs }],
       };
-      writeFileSync(path.join(dir, "model.json"), JSON.stringify(json));
+      writeFileAtomic("--save", path.join(dir, "model.json"), JSON.stringify(json));
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON", weightDataBytes: weights.length } };
     }),
   );
@@ -79,13 +80,15 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
   if (batchSize > trainSize) {
     throw new DpError("invalid_parameter", `\`--batch-size\` must be <= \`--train-size\` (${trainSize}). Found ${batchSize}.`, "--batch-size");
   }
-  const l2NormClip = requirePositive("--l2-norm-clip", parseNumberOption("l2-norm-clip", raw.l2NormClip));
+  // Parse here; makePrivate (called below, before any data is loaded) is the one check of the
+  // DP-SGD options (clip, delta, noise multiplier, target epsilon).
+  const l2NormClip = parseNumberOption("l2-norm-clip", raw.l2NormClip) as number;
   const learningRate = requirePositive("--learning-rate", parseNumberOption("learning-rate", raw.learningRate) ?? DEFAULT_LR[kind]);
-  const momentum = requireNonNegative("--momentum", parseNumberOption("momentum", raw.momentum));
-  const targetDelta = requireOpenProbability("--target-delta", parseNumberOption("target-delta", raw.targetDelta));
+  const momentum = requireInRange("--momentum", parseNumberOption("momentum", raw.momentum), 0, 0.999);
+  const targetDelta = parseNumberOption("target-delta", raw.targetDelta) as number;
   const nonPrivate = Boolean(raw.nonPrivate);
-  const noiseMultiplier = raw.noiseMultiplier === undefined ? undefined : requireNonNegative("--noise-multiplier", parseNumberOption("noise-multiplier", raw.noiseMultiplier));
-  let targetEpsilon = raw.targetEpsilon === undefined ? undefined : requirePositive("--target-epsilon", parseNumberOption("target-epsilon", raw.targetEpsilon));
+  const noiseMultiplier = parseNumberOption("noise-multiplier", raw.noiseMultiplier);
+  let targetEpsilon = parseNumberOption("target-epsilon", raw.targetEpsilon);
   if (noiseMultiplier !== undefined && targetEpsilon !== undefined) {
     throw new DpError("invalid_parameter", "Give --noise-multiplier or --target-epsilon, not both.", "--noise-multiplier");
   }
@@ -93,8 +96,21 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
     throw new DpError("invalid_parameter", "--non-private takes no --noise-multiplier or --target-epsilon.", "--non-private");
   }
   if (!nonPrivate && noiseMultiplier === undefined && targetEpsilon === undefined) targetEpsilon = 3;
+  if (nonPrivate) {
+    requirePositive("--l2-norm-clip", l2NormClip);
+    requireOpenProbability("--target-delta", targetDelta);
+  }
+  // Output paths are checked before any work.
+  if (raw.plot) checkOutputFile("--plot", raw.plot, [".svg", ".png"]);
+  if (raw.save) checkOutputFolder("--save", raw.save);
 
-  const backend = await prepareBackend({ announce: !raw.json });
+  // Announced only once the options passed makePrivate's checks (a refusal is one line).
+  const backend = await prepareBackend({ announce: false });
+  const model = mnistModel(kind);
+  const optimizer = momentum > 0 ? tf.train.momentum(learningRate, momentum) : tf.train.sgd(learningRate);
+  // makePrivate validates every DP-SGD option before the data are loaded.
+  const priv = nonPrivate ? undefined : makePrivate(model, { l2NormClip, noiseMultiplier, targetEpsilon, targetDelta, batchSize, optimizer, loss: "sparseCategoricalCrossentropy" });
+  if (!raw.json) process.stderr.write(`dpkit: tfjs backend ${backend.name}${backend.forced ? " (forced)" : ""}\n`);
   const train = loadMnist({ split: "train", count: trainSize });
   const test = loadMnist({ split: "test", count: testSize });
   const shape = mnistInputShape(kind);
@@ -102,8 +118,6 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
   const y = tf.tensor1d(train.labels, "float32");
   const xTest = tf.tensor(test.images, [test.count, ...shape]);
   const yTest = tf.tensor1d(test.labels, "float32");
-  const model = mnistModel(kind);
-  const optimizer = momentum > 0 ? tf.train.momentum(learningRate, momentum) : tf.train.sgd(learningRate);
   const stepsPerEpoch = Math.ceil(trainSize / batchSize);
   const bar = new ProgressBar({ total: epochs * stepsPerEpoch, label: nonPrivate ? "training (non-private)" : "training (DP-SGD)", force: Boolean(raw.progress) });
   const rows: EpochRow[] = [];
@@ -121,7 +135,7 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
   let stopReason: string | undefined;
   let steps = 0;
 
-  if (nonPrivate) {
+  if (!priv) {
     model.compile({ optimizer, loss: "sparseCategoricalCrossentropy", metrics: ["accuracy"] });
     await model.fit(x, y, {
       epochs,
@@ -140,7 +154,6 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
       },
     });
   } else {
-    const priv = makePrivate(model, { l2NormClip, noiseMultiplier, targetEpsilon, targetDelta, batchSize, optimizer, loss: "sparseCategoricalCrossentropy" });
     const history = await priv.fit(x, y, {
       epochs,
       verbose: 0,
@@ -167,7 +180,7 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
       yLabel: "test accuracy",
       series: [{ name: nonPrivate ? "non-private (epoch)" : "DP-SGD", x: rows.map((r) => (nonPrivate ? r.epoch : r.epsilon)), y: rows.map((r) => r.testAccuracy), style: "both" }],
     });
-    savePlot(raw.plot, svg);
+    await savePlot(raw.plot, svg);
   }
   const summary = {
     dataset: "mnist",
@@ -204,7 +217,7 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
   );
   const privacy = nonPrivate
     ? "no privacy guarantee (non-private baseline)"
-    : `(${finalEpsilon.toFixed(3)}, ${targetDelta})-DP for add/remove-one example, noise multiplier ${sigma?.toFixed(4)}, ${steps} steps`;
+    : `(${finalEpsilon.toFixed(3)}, ${targetDelta})-DP for add or remove one example (addOrRemoveOne), noise multiplier ${sigma?.toFixed(4)}, ${steps} steps`;
   process.stdout.write(`${kind} on ${trainSize} MNIST images: test accuracy ${(100 * summary.testAccuracy).toFixed(2)}%, ${privacy}, ${wallSeconds.toFixed(1)} s on ${backend.name}\n`);
   if (stopReason === "budget") process.stdout.write("stopped early: the next step would have exceeded --target-epsilon\n");
   if (raw.save) process.stdout.write(`model saved to ${raw.save}\n`);

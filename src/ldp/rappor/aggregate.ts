@@ -7,7 +7,7 @@
  */
 import { DpError, requireInteger } from "../../errors.js";
 import { rapporBloomBits } from "./hashing.js";
-import { validateRapporParams, type RapporParams } from "./params.js";
+import { requireCandidateCount, validateRapporParams, type RapporParams } from "./params.js";
 
 /** Per-cohort report counts and bit sums (the counts file of the reference pipeline). */
 export interface RapporCounts {
@@ -84,6 +84,7 @@ export function sumRapporBits(reports: Iterable<{ cohort: number; irr: number }>
 export function hashRapporCandidates(candidates: readonly string[], params: RapporParams): RapporMap {
   const { numBits: k, numHashes: h, numCohorts: m } = validateRapporParams(params);
   if (!Array.isArray(candidates)) throw new DpError("invalid_parameter", "`candidates` must be an array of strings.", "candidates");
+  requireCandidateCount("candidates", candidates.length);
   const seen = new Set<string>();
   const bits = new Int32Array(candidates.length * m * h);
   candidates.forEach((s, j) => {

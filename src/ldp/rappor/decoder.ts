@@ -25,7 +25,7 @@
 import { DpError, requireInRange, requireObject, requireOneOf, requireOpenProbability } from "../../errors.js";
 import type { RapporCounts, RapporMap } from "./aggregate.js";
 import { normalQuantile, normalUpperTail } from "./normal.js";
-import { rapporBitProbabilities, rapporPermanentEpsilon, rapporReportEpsilon, validateRapporParams, type RapporParams } from "./params.js";
+import { rapporBitProbabilities, rapporPermanentEpsilon, rapporReportEpsilon, requireCandidateCount, validateRapporParams, type RapporParams } from "./params.js";
 
 /** Estimated true Bloom-bit shares per cohort (see {@link estimateRapporBloomCounts}). */
 export interface RapporBloomEstimate {
@@ -435,7 +435,7 @@ export function decodeRappor(options: RapporDecodeOptions): RapporDecodeResult {
   const correction = requireOneOf("correction", options.correction ?? "bonferroni", ["bonferroni", "benjamini-hochberg", "none"] as const);
   const penalty = requireInRange("lassoPenalty", options.lassoPenalty ?? 1, 0, 1e6);
   estimateRapporBloomCounts(P, counts); // checks that the reports carry information
-  const S = map.candidates.length;
+  const S = requireCandidateCount("map", map.candidates.length);
   let N = 0;
   for (let c = 0; c < P.numCohorts; c++) N += counts.reports[c];
   const privacy = { permanentEpsilon: rapporPermanentEpsilon(P), reportEpsilon: Math.min(rapporPermanentEpsilon(P), rapporReportEpsilon(P)) };

@@ -14,7 +14,7 @@
 import { DpError } from "../../errors.js";
 import type { RapporCounts, RapporMap } from "./aggregate.js";
 import { parseRapporBitString, rapporBitString } from "./hashing.js";
-import { validateRapporParams, type RapporParams } from "./params.js";
+import { requireCandidateCount, validateRapporParams, type RapporParams } from "./params.js";
 
 /** Splits CSV text into rows of fields (RFC 4180 quoting, CRLF or LF; blank lines skipped). */
 export function parseRapporCsvRows(text: string): string[][] {
@@ -218,7 +218,8 @@ export function parseRapporCountsCsv(text: string, params: RapporParams): Rappor
     const row = rows[c];
     if (row.length !== k + 1) bad("counts", `row ${c + 1} must have k + 1 = ${k + 1} values. Found ${row.length}.`);
     const n = parseNumberField("counts", row[0], c, 0);
-    if (!(Number.isInteger(n) && n >= 0)) bad("counts", `row ${c + 1}: the number of reports must be an integer >= 0. Found ${row[0]}.`);
+    // Report counts are real client counts: at most 2^53 - 1 (beyond, sums lose integers).
+    if (!(Number.isSafeInteger(n) && n >= 0)) bad("counts", `row ${c + 1}: the number of reports must be an integer in [0, 2^53 - 1]. Found ${row[0]}.`);
     counts.reports[c] = n;
     for (let i = 0; i < k; i++) {
       const v = parseNumberField("counts", row[i + 1], c, i + 1);
@@ -264,6 +265,7 @@ export function formatRapporCountsCsv(counts: RapporCounts): string {
 export function parseRapporMapCsv(text: string, params: RapporParams): RapporMap {
   const { numBits: k, numHashes: h, numCohorts: m } = validateRapporParams(params);
   const rows = parseRapporCsvRows(text);
+  requireCandidateCount("map", rows.length);
   const bits = new Int32Array(rows.length * m * h);
   const candidates: string[] = [];
   const seen = new Set<string>();

@@ -29,6 +29,20 @@ export interface RapporParams {
   probIrr1: number;
 }
 
+/**
+ * The most candidate strings a map or a decode may hold: the decoder's design matrix has
+ * (numCohorts · numBits) rows and one column per candidate, so this bounds its memory and time.
+ */
+export const MAX_RAPPOR_CANDIDATES = 10_000;
+
+/** Checks a number of candidates against {@link MAX_RAPPOR_CANDIDATES}. @internal */
+export function requireCandidateCount(name: string, n: number): number {
+  if (!(Number.isSafeInteger(n) && n >= 1 && n <= MAX_RAPPOR_CANDIDATES)) {
+    throw new DpError("invalid_parameter", `\`${name}\` must hold between 1 and ${MAX_RAPPOR_CANDIDATES} candidates. Found ${n}.`, name);
+  }
+  return n;
+}
+
 /** The reference's defaults: k = 16, h = 2, m = 64, p = 0.5, q = 0.75, f = 0.5. */
 export const DEFAULT_RAPPOR_PARAMS: Readonly<RapporParams> = Object.freeze({
   numBits: 16,

@@ -8,7 +8,7 @@ import { binomial, uniformInt } from "../../random/samplers.js";
 import { resolveRng, type Rng } from "../../random/rng.js";
 import type { RapporCounts, RapporMap } from "./aggregate.js";
 import { createRapporEncoder, type RapporDetailedReport } from "./encoder.js";
-import { rapporBitProbabilities, validateRapporParams, type RapporParams } from "./params.js";
+import { rapporBitProbabilities, requireCandidateCount, validateRapporParams, type RapporParams } from "./params.js";
 
 /** Options for {@link simulateRapporCounts}. */
 export interface SimulateRapporCountsOptions {
@@ -124,7 +124,7 @@ export type RapporSimulationDistribution = "exponential" | "zipf" | "uniform";
  * ```
  */
 export function rapporSimulationCounts(options: { numCandidates: number; numReports: number; distribution?: RapporSimulationDistribution }): number[] {
-  const n = requireInteger("numCandidates", options.numCandidates, { min: 1 });
+  const n = requireCandidateCount("numCandidates", requireInteger("numCandidates", options.numCandidates, { min: 1 }));
   const total = requireInteger("numReports", options.numReports, { min: 0 });
   const dist = requireOneOf("distribution", options.distribution ?? "exponential", ["exponential", "zipf", "uniform"] as const);
   const weights = Array.from({ length: n }, (_, j) => (dist === "exponential" ? Math.exp((-5 * j) / n) : dist === "zipf" ? 1 / (j + 1) : 1));
