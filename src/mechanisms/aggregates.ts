@@ -15,7 +15,7 @@ import { DpError, describeValue, requireBounds, requireNumericArray, requirePosi
 import { requireSecureRng, resolveRng, type Rng } from "../random/rng.js";
 import { discreteLaplaceSampler } from "../random/samplers.js";
 import { geometricMechanism } from "./geometric.js";
-import { defaultGranularity, requirePowerOfTwo } from "./grid.js";
+import { clampToGrid, defaultGranularity, requirePowerOfTwo } from "./grid.js";
 
 /** A released aggregate and what it spent. */
 export interface AggregateRelease {
@@ -144,7 +144,8 @@ function noisySum(
   const scale = t * granularity;
   const q = Math.exp(-1 / t);
   return {
-    value: Number(noisy) * granularity + 0,
+    // Post-processing: an overflow is clamped to the largest finite multiple of the granularity.
+    value: clampToGrid(Number(noisy) * granularity, granularity),
     epsilon: charged / scale,
     event: laplaceEvent(scale / charged),
     standardDeviation: (granularity * Math.sqrt(2 * q)) / -Math.expm1(-1 / t),

@@ -61,10 +61,25 @@ export function toGridUnits(name: string | (() => string), value: unknown, granu
 /**
  * (k + noise) · granularity for integers k and noise: the addition is correctly rounded (a
  * function of the exact sum alone, hence post-processing) and the scaling is exact. Never -0.
- * @internal
+ * A result beyond the double range is clamped to the largest multiple of the granularity that
+ * is finite (see {@link clampToGrid}). @internal
  */
 export function fromGridUnits(k: number, noise: number, granularity: number): number {
-  return (k + noise) * granularity + 0;
+  return clampToGrid((k + noise) * granularity, granularity);
+}
+
+/**
+ * Clamps an overflowed grid output (±Infinity) to ±(the largest finite multiple of
+ * `granularity`), which is `Number.MAX_VALUE` for every granularity <= 2^971; finite values pass
+ * unchanged (and -0 becomes 0). Clamping is post-processing, so the privacy guarantee holds, and
+ * the output stays on the grid. @internal
+ */
+export function clampToGrid(x: number, granularity: number): number {
+  if (x === Infinity || x === -Infinity) {
+    const top = Math.floor(Number.MAX_VALUE / granularity) * granularity;
+    return x > 0 ? top : -top;
+  }
+  return x + 0;
 }
 
 /** Checks a vector against the dimension and returns it. @internal */

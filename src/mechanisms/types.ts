@@ -36,7 +36,7 @@ export interface NoiseMechanism {
   readonly scale: number;
   /** Standard deviation of the noise on each coordinate. */
   readonly standardDeviation: number;
-  /** Every output is an exact multiple of this power of two (1 for the geometric mechanism). */
+  /** Every output is an exact multiple of this power of two (1 for the geometric mechanism); an output beyond the double range is clamped to the largest finite multiple (±Number.MAX_VALUE for granularity <= 2^971), which is post-processing. */
   readonly granularity: number;
   /** Largest vector length one release may have (the rounding charge was computed for it). */
   readonly dimension: number;
