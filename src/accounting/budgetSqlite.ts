@@ -3,7 +3,7 @@
  * process — or a second process on the same file — cannot forget what was spent.
  * @module
  */
-import { DpError, describeValue } from "../errors.js";
+import { DpError, describeValue, requireInteger } from "../errors.js";
 import { type DpEvent, selfComposedEvent, validateEvent } from "./events.js";
 import { PrivacyBudget, type PrivacyBudgetJson, type PrivacyBudgetOptions, type SpentPrivacy } from "./budget.js";
 
@@ -13,6 +13,8 @@ export interface SqlitePrivacyBudgetOptions extends PrivacyBudgetOptions {
   file: string;
   /** Budget name within the file (several budgets may share one file); default `"default"`. */
   name?: string;
+  /** How long a call waits for another process's lock before failing with `io_error`, in ms; default 5000. */
+  busyTimeoutMs?: number;
 }
 
 /** A persistent budget: every spend is written (in an immediate transaction) before it counts. */
@@ -86,6 +88,7 @@ export async function openSqlitePrivacyBudget(options: SqlitePrivacyBudgetOption
   }
   const name = options.name ?? "default";
   if (typeof name !== "string" || name === "") throw new DpError("invalid_parameter", "`name` must be a non-empty string.", "name");
+  const busyTimeout = options.busyTimeoutMs === undefined ? 5000 : requireInteger("busyTimeoutMs", options.busyTimeoutMs, { min: 0, max: 600_000 });
   // Validate the budget options before touching the file.
   const template = new PrivacyBudget(options);
   const config: StoredConfig = {
@@ -102,16 +105,38 @@ export async function openSqlitePrivacyBudget(options: SqlitePrivacyBudgetOption
   } catch (e) {
     throw new DpError("io_error", `Cannot open SQLite file ${JSON.stringify(options.file)}: ${(e as Error).message}`, "file");
   }
-  db.pragma("journal_mode = WAL");
-  db.exec(`CREATE TABLE IF NOT EXISTS dpkit_privacy_budget (name TEXT PRIMARY KEY, config TEXT NOT NULL);
+  // Every database call goes through `io`: a file that is not a database, a lock held past the
+  // busy timeout or a full disk is an `io_error` naming the file, never a raw SqliteError.
+  const io = <T>(what: string, f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof DpError) throw e;
+      const code = (e as { code?: unknown }).code;
+      throw new DpError("io_error", `Privacy budget ${JSON.stringify(options.file)}: cannot ${what}: ${(e as Error).message}${typeof code === "string" ? ` (${code})` : ""}`, "file");
+    }
+  };
+  const opened = db;
+  try {
+    io("open the database", () => {
+      opened.pragma(`busy_timeout = ${busyTimeout}`);
+      opened.pragma("journal_mode = WAL");
+    });
+  } catch (e) {
+    opened.close();
+    throw e;
+  }
+  io("create its tables", () => opened.exec(`CREATE TABLE IF NOT EXISTS dpkit_privacy_budget (name TEXT PRIMARY KEY, config TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS dpkit_privacy_spend (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, event TEXT NOT NULL, count INTEGER NOT NULL, at TEXT NOT NULL);
-    CREATE INDEX IF NOT EXISTS dpkit_privacy_spend_name ON dpkit_privacy_spend(name, id);`);
-  const getConfig = db.prepare("SELECT config FROM dpkit_privacy_budget WHERE name = ?");
-  const putConfig = db.prepare("INSERT INTO dpkit_privacy_budget (name, config) VALUES (?, ?)");
-  const rowsAfter = db.prepare("SELECT id, event, count FROM dpkit_privacy_spend WHERE name = ? AND id > ? ORDER BY id");
-  const insert = db.prepare("INSERT INTO dpkit_privacy_spend (name, event, count, at) VALUES (?, ?, ?, ?)");
+    CREATE INDEX IF NOT EXISTS dpkit_privacy_spend_name ON dpkit_privacy_spend(name, id);`));
+  const [getConfig, putConfig, rowsAfter, insert] = io("prepare its statements", () => [
+    db.prepare("SELECT config FROM dpkit_privacy_budget WHERE name = ?"),
+    db.prepare("INSERT INTO dpkit_privacy_budget (name, config) VALUES (?, ?)"),
+    db.prepare("SELECT id, event, count FROM dpkit_privacy_spend WHERE name = ? AND id > ? ORDER BY id"),
+    db.prepare("INSERT INTO dpkit_privacy_spend (name, event, count, at) VALUES (?, ?, ?, ?)"),
+  ]);
 
-  db.transaction(() => {
+  io("read its configuration", () => db.transaction(() => {
     const row = getConfig.get(name) as { config: string } | undefined;
     if (!row) {
       putConfig.run(name, JSON.stringify(config));
@@ -128,7 +153,7 @@ export async function openSqlitePrivacyBudget(options: SqlitePrivacyBudgetOption
         );
       }
     }
-  }).immediate();
+  }).immediate());
 
   let budget = template;
   let lastId = 0;
@@ -143,34 +168,37 @@ export async function openSqlitePrivacyBudget(options: SqlitePrivacyBudgetOption
     }
     budget = PrivacyBudget.fromJSON({ ...budget.toJSON(), ledger: [...ledger] });
   };
-  db.transaction(sync).immediate();
+  const refresh = (): void => io("read the spends", () => db.transaction(sync).immediate());
+  refresh();
 
   return {
     name,
     wouldExceed(event, count = 1) {
-      db.transaction(sync).immediate();
+      refresh();
       return budget.wouldExceed(event, count);
     },
     spend(event, count = 1) {
       const ev = validateEvent(event, "event");
-      db.transaction(() => {
+      io("record the spend", () => db.transaction(() => {
         sync();
         const prepared = budget.prepareSpend(ev, count); // throws before anything is written
         const info = insert.run(name, JSON.stringify(ev), count, new Date().toISOString());
         prepared.commit();
         ledger.push(count === 1 ? ev : selfComposedEvent(ev, count));
         lastId = Number(info.lastInsertRowid);
-      }).immediate();
+      }).immediate());
     },
     spent() {
-      db.transaction(sync).immediate();
+      refresh();
       return budget.spent();
     },
     remaining() {
-      db.transaction(sync).immediate();
+      refresh();
       return budget.remaining();
     },
     toJSON() {
+      // Includes the spends other processes committed since the last call (it was stale before).
+      refresh();
       return budget.toJSON();
     },
     close() {

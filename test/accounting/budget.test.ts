@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -103,5 +103,53 @@ describe("openSqlitePrivacyBudget (real database file)", () => {
     const named = await openSqlitePrivacyBudget({ file, name: "other", epsilon: 2, delta: 1e-5 });
     expect(named.spent().epsilon).toBe(0);
     named.close();
+  });
+});
+
+describe("openSqlitePrivacyBudget: I/O failures and a fresh view (issue 12, defect 11)", () => {
+  it("a file that is not a database is an io_error naming the file, not a raw SqliteError", async () => {
+    const file = path.join(dir, "not-a-db.txt");
+    writeFileSync(file, "this is not a SQLite database, just text that is long enough to have a header".repeat(20));
+    const err = await openSqlitePrivacyBudget({ file, epsilon: 3, delta: 1e-5 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DpError);
+    expect(err).toMatchObject({ code: "io_error", argument: "file" });
+    expect((err as Error).message).toContain("not-a-db.txt");
+  });
+
+  it("a lock held by another connection past the busy timeout is an io_error, within the timeout", async () => {
+    const file = path.join(dir, "locked.db");
+    const budget = await openSqlitePrivacyBudget({ file, epsilon: 3, delta: 1e-5, busyTimeoutMs: 200 });
+    const Database = (await import("better-sqlite3")).default;
+    const holder = new Database(file);
+    holder.exec("BEGIN EXCLUSIVE");
+    try {
+      const t = Date.now();
+      let caught: unknown;
+      try {
+        budget.spend(gaussianEvent(10));
+      } catch (e) {
+        caught = e;
+      }
+      expect(caught).toBeInstanceOf(DpError);
+      expect(caught).toMatchObject({ code: "io_error" });
+      expect(Date.now() - t).toBeLessThan(5000);
+    } finally {
+      holder.exec("ROLLBACK");
+      holder.close();
+    }
+    budget.spend(gaussianEvent(10)); // control: once the lock is gone the spend goes through
+    expect(budget.toJSON().ledger).toHaveLength(1);
+    budget.close();
+  });
+
+  it("toJSON includes spends committed by another handle on the same file", async () => {
+    const file = path.join(dir, "shared.db");
+    const a = await openSqlitePrivacyBudget({ file, epsilon: 3, delta: 1e-5 });
+    const b = await openSqlitePrivacyBudget({ file, epsilon: 3, delta: 1e-5 });
+    a.spend(gaussianEvent(10));
+    a.spend(gaussianEvent(12));
+    expect(b.toJSON().ledger).toHaveLength(2);
+    a.close();
+    b.close();
   });
 });

@@ -71,15 +71,25 @@ export async function openRapporSqliteStore(options: RapporSqliteStoreOptions): 
   } catch (e) {
     throw new DpError("io_error", `Cannot open the RAPPOR store ${JSON.stringify(file)}: ${(e as Error).message}`, "file");
   }
-  db.pragma("journal_mode = WAL");
-  db.exec(
-    `CREATE TABLE IF NOT EXISTS ${ns}_client (key TEXT PRIMARY KEY, value BLOB NOT NULL);` +
-      `CREATE TABLE IF NOT EXISTS ${ns}_prr (key TEXT PRIMARY KEY, prr INTEGER NOT NULL);`,
-  );
-  const getMeta = db.prepare(`SELECT value FROM ${ns}_client WHERE key = ?`);
-  const setMeta = db.prepare(`INSERT INTO ${ns}_client (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`);
-  const getPrr = db.prepare(`SELECT prr FROM ${ns}_prr WHERE key = ?`);
-  const setPrr = db.prepare(`INSERT INTO ${ns}_prr (key, prr) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET prr = excluded.prr`);
+  // A file that is not a database (or a held lock) fails here: an io_error naming the file, not a raw SqliteError.
+  let statements: Statement[];
+  try {
+    db.pragma("journal_mode = WAL");
+    db.exec(
+      `CREATE TABLE IF NOT EXISTS ${ns}_client (key TEXT PRIMARY KEY, value BLOB NOT NULL);` +
+        `CREATE TABLE IF NOT EXISTS ${ns}_prr (key TEXT PRIMARY KEY, prr INTEGER NOT NULL);`,
+    );
+    statements = [
+      db.prepare(`SELECT value FROM ${ns}_client WHERE key = ?`),
+      db.prepare(`INSERT INTO ${ns}_client (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`),
+      db.prepare(`SELECT prr FROM ${ns}_prr WHERE key = ?`),
+      db.prepare(`INSERT INTO ${ns}_prr (key, prr) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET prr = excluded.prr`),
+    ];
+  } catch (e) {
+    db.close();
+    throw new DpError("io_error", `Cannot use the RAPPOR store ${JSON.stringify(file)}: ${(e as Error).message}`, "file");
+  }
+  const [getMeta, setMeta, getPrr, setPrr] = statements;
   return {
     file,
     getSecret() {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -172,5 +172,18 @@ describe("client secrets (issue 12, defect 1: a guessable secret voids the PRR's
     const store = memoryRapporStore();
     store.setSecret(new Uint8Array(0));
     expect(() => createRapporEncoder({ params: P, store })).toThrow(/store's secret is 0 bytes/);
+  });
+});
+
+describe("SQLite store: a file that is not a database (issue 12, defect 11 sibling)", () => {
+  it("is an io_error naming the file, not a raw SqliteError", async () => {
+    const dir2 = mkdtempSync(path.join(tmpdir(), "dpkit-rappor-bad-"));
+    const file = path.join(dir2, "notes.txt");
+    writeFileSync(file, "plain text, not SQLite ".repeat(50));
+    try {
+      await expect(openRapporSqliteStore({ file })).rejects.toMatchObject({ code: "io_error", argument: "file" });
+    } finally {
+      rmSync(dir2, { recursive: true, force: true });
+    }
   });
 });
