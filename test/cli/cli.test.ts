@@ -17,9 +17,10 @@ describe("dpkit CLI", () => {
     expect(r.stdout.trim()).toBe(pkg.version);
   });
 
-  it("an unknown command exits non-zero with a short message and no stack trace", () => {
+  it("an unknown command exits 2 with one short line and no stack trace", () => {
     const r = runCli(["frobnicate"]);
-    expect(r.code).not.toBe(0);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toMatch(/unknown command/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });

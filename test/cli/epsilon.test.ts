@@ -69,7 +69,7 @@ describe("dpkit epsilon", () => {
     ];
     for (const [args, re] of cases) {
       const r = await runInProcess(["epsilon", ...args]);
-      expect(r.code, args.join(" ")).not.toBe(0);
+      expect(r.code, args.join(" ")).toBe(2);
       expect(r.stderr.trim().split("\n"), args.join(" ")).toHaveLength(1);
       expect(r.stderr).toMatch(re);
     }
@@ -93,7 +93,8 @@ describe("dpkit calibrate", () => {
 
   it("rejects a bad target naming the option", async () => {
     const bad = await runInProcess(["calibrate", "--target-epsilon", "-1", "--sampling-rate", "0.01", "--steps", "10", "--delta", "1e-5"]);
-    expect(bad.code).not.toBe(0);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1);
     expect(bad.stderr).toMatch(/--target-epsilon/);
   });
 });

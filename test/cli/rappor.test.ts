@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -21,7 +21,8 @@ describe("dpkit rappor", () => {
     for (const [v, n] of plan) for (let i = 0; i < n; i++) lines.push(`c${id++},${v}`);
     writeFileSync(f("values.csv"), lines.join("\n") + "\n");
     const enc = runCli(["rappor", "encode", "--params", f("params.csv"), "--input", f("values.csv"), "--seed", "7"]);
-    expect(enc.stderr).toBe("");
+    // a seeded run is not private and says so on stderr, once (issue 12, defect 1)
+    expect(enc.stderr).toBe("dpkit: WARNING: --seed makes the randomness predictable: these reports are NOT private (simulation only).\n");
     expect(enc.code).toBe(0);
     const reportLines = enc.stdout.trim().split("\n");
     expect(reportLines[0]).toBe("client,cohort,bloom,prr,irr");
@@ -97,5 +98,25 @@ describe("dpkit rappor", () => {
     const pq = runCli(["rappor", "privacy", "--prob-irr0", "0.8"]);
     expect(pq.code).toBe(2);
     expect(pq.stderr).toMatch(/`probIrr0` \(p\) must be < `probIrr1` \(q\)/);
+  });
+
+  it("client secrets: an empty or short --secret is refused; --seed warns and never touches a --store (issue 12, defect 1)", async () => {
+    const { runCliInProcess } = await import("../helpers/cli.js");
+    const empty = await runCliInProcess(["rappor", "encode", "hello", "--secret", "", "--cohort", "3", "--include-private"]);
+    expect(empty.code).toBe(2);
+    expect(empty.stdout).toBe("");
+    expect(empty.stderr).toMatch(/^dpkit: `secret` must be at least 16 bytes/);
+    const store = f("never-created.db");
+    const seededStore = await runCliInProcess(["rappor", "encode", "hello", "--seed", "1", "--store", store]);
+    expect(seededStore.code).toBe(2);
+    expect(seededStore.stderr).toMatch(/--seed.*--store/);
+    expect(existsSync(store)).toBe(false);
+    // control: a long secret works, and two runs give the same PRR (that is what a secret is for)
+    const secret = "a secret of more than sixteen bytes";
+    const a = await runCliInProcess(["rappor", "encode", "hello", "--secret", secret, "--cohort", "3", "--include-private"]);
+    const b = await runCliInProcess(["rappor", "encode", "hello", "--secret", secret, "--cohort", "3", "--include-private"]);
+    expect(a.code).toBe(0);
+    expect(a.stderr).toBe("");
+    expect(a.stdout.split("\n")[1].split(",")[3]).toBe(b.stdout.split("\n")[1].split(",")[3]);
   });
 });

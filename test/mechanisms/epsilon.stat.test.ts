@@ -36,10 +36,19 @@ describe("empirical epsilon of the Laplace mechanism (grid)", () => {
   it("power check: half the noise exceeds the claim", () => {
     expect(audit(0.5, 2).epsilonLowerBound).toBeGreaterThan(epsilon);
   });
-  it("eps_LB <= 1 on the secure source", () => {
-    const m = laplaceMechanism({ epsilon, sensitivity: 1, rng: secureRng() });
-    const r = auditSamplers({ sample0: () => m.release(0), sample1: () => m.release(1), events, n: N, delta: 0 });
+  const secureAudit = (scaleFactor: number) => {
+    const m = laplaceMechanism({ epsilon: epsilon / scaleFactor, sensitivity: 1, rng: secureRng() });
+    return auditSamplers({ sample0: () => m.release(0), sample1: () => m.release(1), events, n: N, delta: 0 });
+  };
+  it("eps_LB <= 1 on the secure source, and tight (a constant output would pass an upper bound alone)", () => {
+    const r = secureAudit(1);
     expect(r.epsilonLowerBound).toBeLessThanOrEqual(epsilon);
+    expect(r.epsilonLowerBound).toBeGreaterThan(0.7);
+  });
+  it("power check on the secure source: half the noise exceeds the claim; a constant fails the tightness bound", () => {
+    expect(secureAudit(0.5).epsilonLowerBound).toBeGreaterThan(epsilon);
+    const constant = auditSamplers({ sample0: () => 0, sample1: () => 0, events, n: N, delta: 0 });
+    expect(constant.epsilonLowerBound).not.toBeGreaterThan(0.7);
   });
 });
 

@@ -25,9 +25,14 @@ describe("distributed discrete Gaussian: empirical epsilon of the sum stays belo
   const sigma = 7;
   const claimed = computeEpsilon({ event: ddgEvent(params(sigma), 2), targetDelta: DELTA });
 
-  it(`sigma = ${sigma} per client, n = 2 (secure source)`, () => {
+  it(`sigma = ${sigma} per client, n = 2 (secure source), and tight enough to mean something`, () => {
     const r = audit(sigma);
     expect(r.epsilonLowerBound).toBeLessThanOrEqual(claimed);
+    expect(r.epsilonLowerBound).toBeGreaterThan(0.5); // measured about 0.9; a constant sum gives 0
+  });
+
+  it("power check on the secure source: half the noise per client, same claim, is flagged", () => {
+    expect(audit(sigma / 2).epsilonLowerBound).toBeGreaterThan(claimed);
   });
 
   it("power check: half the noise per client, same claim, must be flagged (seeded)", () => {
