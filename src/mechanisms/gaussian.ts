@@ -15,7 +15,7 @@
 import { gaussianEvent, type DpEvent } from "../accounting/events.js";
 import { requireOneOf, requireOpenProbability, requirePositive, requirePositiveInteger } from "../errors.js";
 import type { Rng } from "../random/rng.js";
-import { discreteGaussianSampler } from "../random/samplers.js";
+import { discreteGaussianSampler } from "../random/discrete-gaussian.js";
 import { analyticNoiseMultiplier, classicGaussianSigma } from "./calibration.js";
 import { discreteGaussianHalfWidth, intervalAround, requireLevel } from "./confidence.js";
 import { defaultGranularity, gridReleases, requirePowerOfTwo } from "./grid.js";

@@ -9,7 +9,7 @@
  */
 import { DpError, requireInteger, requireNonNegative } from "../../errors.js";
 import type { RatingsTable } from "../../data/netflix.js";
-import { uniformInt } from "../../random/samplers.js";
+import { uniformInt } from "../../random/uniform.js";
 import { resolveRng, type Rng } from "../../random/rng.js";
 import type { AuxiliaryRecord } from "./scoreboard.js";
 

@@ -21,7 +21,8 @@ import { kRandomizedResponse, type KRandomizedResponse } from "../../ldp/randomi
 import { geometricMechanism } from "../../mechanisms/geometric.js";
 import type { NoiseMechanism } from "../../mechanisms/types.js";
 import { NETFLIX_EPOCH_MS, NETFLIX_LAST_DAY, type RatingsTable } from "../../data/netflix.js";
-import { bernoulli, uniformInt } from "../../random/samplers.js";
+import { bernoulli } from "../../random/bernoulli.js";
+import { uniformInt } from "../../random/uniform.js";
 import { resolveRng, type Rng } from "../../random/rng.js";
 
 /** A released table and, for scoring the experiment only, the original user behind each record. */

@@ -8,7 +8,7 @@
  */
 import { DpError, requireInteger } from "../../errors.js";
 import type { RatingsTable } from "../../data/netflix.js";
-import { uniformInt } from "../../random/samplers.js";
+import { uniformInt } from "../../random/uniform.js";
 import { resolveRng, type Rng } from "../../random/rng.js";
 import { eligibleRatings, resolveAuxiliaryOptions, sampleAuxiliary, type AuxiliaryOptions } from "./auxiliary.js";
 import { buildLinkageIndex, Scoreboard, type LinkageIndex, type ScoreboardOptions } from "./scoreboard.js";
