@@ -65,7 +65,8 @@ export interface LinkageAttackResult {
  * @throws {@link DpError} `invalid_parameter` for bad options or when no user is eligible
  * @example
  * ```ts
- * import { generateNetflixLike, runLinkageAttack } from "dpkit/attacks";
+ * import { generateNetflixLike } from "dpkit/data";
+ * import { runLinkageAttack } from "dpkit/attacks";
  * import { SeededRng } from "dpkit/random";
  * const data = generateNetflixLike({ users: 5000, seed: 1 });
  * const r = runLinkageAttack({ original: data, known: 8, wrong: 2, dateError: 14, targets: 50, rng: new SeededRng(2) });
