@@ -17,7 +17,7 @@
  * @module
  */
 import { DpError, requireFinite, requireNonNegative, requirePositive, requirePositiveInteger } from "../errors.js";
-import { fillGaussian } from "../random/samplers.js";
+import { fillGaussian } from "../random/gaussian.js";
 import type { Rng } from "../random/rng.js";
 
 /**
