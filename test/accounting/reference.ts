@@ -1,11 +1,11 @@
-// Loads ../shared/reference/accounting_vectors.json (relative to the repository root; CI keeps a
-// copy of shared/ beside the clone at the same relative place).
+// Loads test/fixtures/accounting_vectors.json (dp_accounting reference values; provenance in
+// test/fixtures/README.md).
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const referencePath = path.resolve(root, "../shared/reference/accounting_vectors.json");
+export const referencePath = path.resolve(root, "test/fixtures/accounting_vectors.json");
 
 /** Decodes the file's "Infinity"/"NaN" strings. */
 export function num(x: unknown): number {
