@@ -9,7 +9,12 @@
  */
 export * from "./engine/index.js";
 export * from "./privatize.js";
-export * from "./sampling.js";
+export {
+  poissonSampleIndices,
+  uniformSampleIndices,
+  type PoissonSampleOptions,
+  type UniformSampleOptions,
+} from "../random/subsampling.js";
 export {
   dpGradients,
   dpApplyGradients,

@@ -22,7 +22,7 @@ import { RdpAccountant, calibrateNoiseMultiplier, type NeighboringRelation } fro
 import type { Rng } from "../random/rng.js";
 import { checkModelSupported, type PerExampleLoss } from "./engine/index.js";
 import { computeClippedSum, dpApplyGradients, issueDpGradients, privatizeParts, type EventSink } from "./gradients.js";
-import { poissonSampleIndices, uniformSampleIndices } from "./sampling.js";
+import { poissonSampleIndices, uniformSampleIndices } from "../random/subsampling.js";
 import { AdaptiveClipState, type AdaptiveClippingOptions } from "./adaptiveClipping.js";
 import { evaluatePrivateModel } from "./metrics.js";
 

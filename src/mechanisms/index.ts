@@ -7,7 +7,7 @@
  */
 export * from "./types.js";
 export * from "./calibration.js";
-export { erfcx, standardNormalCdf, standardNormalQuantile, standardNormalTail } from "./normal.js";
+export { erfcx, standardNormalCdf, standardNormalQuantile, standardNormalTail } from "../math/normal.js";
 export { laplaceMechanism, type LaplaceMechanismOptions } from "./laplace.js";
 export { gaussianMechanism, type GaussianMechanismOptions } from "./gaussian.js";
 export { geometricMechanism, type GeometricMechanismOptions } from "./geometric.js";

@@ -11,3 +11,10 @@ export { discreteLaplace, discreteLaplaceRational, discreteLaplaceSampler } from
 export { discreteGaussian, discreteGaussianRational, discreteGaussianSampler } from "./discrete-gaussian.js";
 export { binomial } from "./binomial.js";
 export { fillGaussian, gaussianVector } from "./gaussian.js";
+export { partialShuffle, permutation } from "./permutation.js";
+export {
+  poissonSampleIndices,
+  uniformSampleIndices,
+  type PoissonSampleOptions,
+  type UniformSampleOptions,
+} from "./subsampling.js";

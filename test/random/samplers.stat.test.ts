@@ -23,7 +23,7 @@ import {
   SeededRng,
   type Rng,
 } from "../../src/random/index.js";
-import { standardNormalCdf } from "../../src/mechanisms/normal.js";
+import { standardNormalCdf } from "../../src/math/normal.js";
 import { allClean, binomialPmf, chiSquare, discreteGaussianPmf, discreteLaplacePmf, draw, wilsonContains } from "./stat.js";
 
 const N = 120_000;

@@ -22,6 +22,7 @@ import { geometricMechanism } from "../../mechanisms/geometric.js";
 import type { NoiseMechanism } from "../../mechanisms/types.js";
 import { NETFLIX_EPOCH_MS, NETFLIX_LAST_DAY, type RatingsTable } from "../../data/netflix.js";
 import { bernoulli } from "../../random/bernoulli.js";
+import { partialShuffle, permutation } from "../../random/permutation.js";
 import { uniformInt } from "../../random/uniform.js";
 import { resolveRng, type Rng } from "../../random/rng.js";
 
@@ -59,19 +60,6 @@ function tableFromRows(numMovies: number, rows: { movies: number[]; ratings: num
     }
   }
   return { numUsers: rows.length, numMovies, rowPtr, movies, ratings, days };
-}
-
-/** A uniformly random permutation of 0..n-1 (Fisher–Yates with exact uniform integers). */
-function permutation(n: number, rng: Rng): Uint32Array {
-  const p = new Uint32Array(n);
-  for (let i = 0; i < n; i++) p[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = uniformInt(i + 1, rng);
-    const t = p[i];
-    p[i] = p[j];
-    p[j] = t;
-  }
-  return p;
 }
 
 let monthMiddleTable: Uint16Array | undefined;
@@ -156,7 +144,7 @@ export function naiveAnonymisation(table: RatingsTable, options: NaiveAnonymisat
     ratings: ratings.slice(0, j),
     days: days.slice(0, j),
   };
-  return { released, releasedToOriginal: order };
+  return { released, releasedToOriginal: new Uint32Array(order.buffer) };
 }
 
 /** How the per-slot budget is split between the movie, the rating and the date. */
@@ -285,12 +273,7 @@ export function ldpRecordRelease(table: RatingsTable, options: LdpRecordReleaseO
     pick.length = 0;
     for (let i = 0; i < n; i++) pick.push(a + i);
     const take = Math.min(n, slots);
-    for (let k = 0; k < take; k++) {
-      const j = k + uniformInt(n - k, rng);
-      const t = pick[k];
-      pick[k] = pick[j];
-      pick[j] = t;
-    }
+    partialShuffle(pick, take, rng);
     const row = { movies: [] as number[], ratings: [] as number[], days: [] as number[] };
     for (let s = 0; s < slots; s++) {
       const real = s < take;
@@ -450,15 +433,7 @@ export function exactRatingHistograms(
     pick.length = 0;
     for (let i = table.rowPtr[u]; i < table.rowPtr[u + 1]; i++) if (!options.exclude || !options.exclude[i]) pick.push(i);
     const take = Math.min(pick.length, bound);
-    if (take < pick.length) {
-      const rng = resolveRng(options.rng);
-      for (let k = 0; k < take; k++) {
-        const j = k + uniformInt(pick.length - k, rng);
-        const t = pick[k];
-        pick[k] = pick[j];
-        pick[j] = t;
-      }
-    }
+    if (take < pick.length) partialShuffle(pick, take, options.rng);
     for (let k = 0; k < take; k++) counts[table.movies[pick[k]] * 5 + table.ratings[pick[k]] - 1]++;
   }
   return counts;

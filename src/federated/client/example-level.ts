@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { DpEvent } from "../../accounting/events.js";
 import { gaussianEvent, nonPrivateEvent, poissonSampledEvent, selfComposedEvent } from "../../accounting/events.js";
 import { dpApplyGradients, dpGradients } from "../../dpsgd/gradients.js";
-import { poissonSampleIndices } from "../../dpsgd/sampling.js";
+import { poissonSampleIndices } from "../../random/subsampling.js";
 import type { PerExampleLoss } from "../../dpsgd/engine/types.js";
 import { requireNonNegative, requirePositive, requirePositiveInteger, requireProbability } from "../../errors.js";
 import type { AggregationContext, AggregationResult, ClientUpdate, ClientUploadContext, FederatedAggregator } from "../core/aggregator.js";
