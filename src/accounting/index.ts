@@ -8,15 +8,11 @@ export { DEFAULT_RDP_ORDERS } from "./rdp/orders.js";
 export { RdpAccountant, type RdpAccountantOptions, type RdpEpsilonAndOrder } from "./rdp/accountant.js";
 export { rdpToEpsilon, rdpToDelta, rdpToEpsilonClassic, type RdpConversionResult } from "./rdp/conversion.js";
 export { PldAccountant, type PldAccountantOptions } from "./pld/accountant.js";
-export {
-  computeEpsilon,
-  computeDpSgdEpsilon,
-  ACCOUNTANT_KINDS,
-  type AccountantKind,
-  type ComputeEpsilonOptions,
-  type DpSgdAccountingOptions,
-  type PrivacyAccountant,
-} from "./compute.js";
+export { PureDpAccountant, type PureDpAccountantOptions } from "./pure/accountant.js";
+export { ACCOUNTANT_KINDS, makeAccountant, type AccountantKind, type MakeAccountantOptions, type PrivacyAccountant } from "./accountant.js";
+export { DpEventBuilder } from "./ledger.js";
+export { sampledGaussianStep, stepNeighboringRelation, type SampledGaussianStep, type StepSampling } from "./sampled-gaussian-step.js";
+export { computeEpsilon, computeDpSgdEpsilon, type ComputeEpsilonOptions, type DpSgdAccountingOptions } from "./compute.js";
 export {
   calibrateNoiseMultiplier,
   stepsForBudget,

@@ -22,7 +22,6 @@ export {
   type DpGradientsOptions,
   type DpGradientsResult,
   type DpOptimizerOptions,
-  type EventSink,
 } from "./gradients.js";
 export * from "./adaptiveClipping.js";
 export * from "./metrics.js";

@@ -14,9 +14,10 @@
  *   Recommender Systems", KDD 2009
  * @module
  */
+import { PureDpAccountant } from "../../accounting/pure/accountant.js";
 import { RdpAccountant } from "../../accounting/rdp/accountant.js";
 import { composedEvent, selfComposedEvent, type DpEvent } from "../../accounting/events.js";
-import { DpError, requireInRange, requireInteger, requirePositive, requireProbability } from "../../errors.js";
+import { requireInRange, requireInteger, requirePositive, requireProbability } from "../../errors.js";
 import { kRandomizedResponse, type KRandomizedResponse } from "../../ldp/randomizedResponse.js";
 import { geometricMechanism } from "../../mechanisms/geometric.js";
 import type { NoiseMechanism } from "../../mechanisms/types.js";
@@ -189,30 +190,6 @@ export interface LdpRecordRelease extends ReleasedTable {
   reportRatings: Uint8Array;
 }
 
-/** Basic composition of the pure epsilons in an event built from pure-DP mechanisms. */
-export function pureEpsilonOfEvent(event: DpEvent): number {
-  switch (event.kind) {
-    case "noOp":
-      return 0;
-    case "nonPrivate":
-      return Infinity;
-    case "randomizedResponse":
-      if (event.noiseParameter === 0) return Infinity;
-      return Math.log1p((event.numBuckets * (1 - event.noiseParameter)) / event.noiseParameter);
-    case "laplace":
-      return 1 / event.noiseMultiplier;
-    case "epsilonDelta":
-      if (event.delta !== 0) throw new DpError("unsupported_event", "An (epsilon, delta) event with delta > 0 is not pure DP.", "event");
-      return event.epsilon;
-    case "composed":
-      return event.events.reduce((s, e) => s + pureEpsilonOfEvent(e), 0);
-    case "selfComposed":
-      return event.count === 0 ? 0 : event.count * pureEpsilonOfEvent(event.event);
-    default:
-      throw new DpError("unsupported_event", `\`${event.kind}\` is not a pure-DP event.`, "event");
-  }
-}
-
 /**
  * Releases every user's record under local differential privacy: each user reports exactly
  * `slots` triples. A slot holds one of the user's ratings (a uniform sample without replacement;
@@ -303,7 +280,7 @@ export function ldpRecordRelease(table: RatingsTable, options: LdpRecordReleaseO
     released: tableFromRows(table.numMovies, rows),
     releasedToOriginal: identity,
     event,
-    epsilon: pureEpsilonOfEvent(event),
+    epsilon: new PureDpAccountant({ neighboringRelation: "replaceOne" }).compose(event).getEpsilon(targetDelta),
     accountantEpsilon: accountant.getEpsilon(targetDelta),
     targetDelta,
     slots,
