@@ -2,7 +2,12 @@
  * `dpkit/accounting`: the DpEvent algebra and privacy accountants.
  * @module
  */
-export * from "./events.js";
+export {
+  assertNever, composedEvent, type ComposedEvent, DP_EVENT_KINDS, type DpEvent, epsilonDeltaEvent, type EpsilonDeltaEvent, eventFromJson,
+  eventToJson, gaussianEvent, type GaussianEvent, laplaceEvent, type LaplaceEvent, nonPrivateEvent, type NonPrivateEvent,
+  noOpEvent, type NoOpEvent, poissonSampledEvent, type PoissonSampledEvent, randomizedResponseEvent, type RandomizedResponseEvent,
+  sampledWithoutReplacementEvent, type SampledWithoutReplacementEvent, selfComposedEvent, type SelfComposedEvent, validateEvent,
+} from "./events.js";
 export type { NeighboringRelation } from "./neighboring.js";
 export { DEFAULT_RDP_ORDERS } from "./rdp/orders.js";
 export { RdpAccountant, type RdpAccountantOptions, type RdpEpsilonAndOrder } from "./rdp/accountant.js";

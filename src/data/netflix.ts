@@ -383,11 +383,6 @@ export interface RatingsTableStatistics {
   bytes: number;
 }
 
-/** The calendar year of a day index. */
-export function netflixDayToYear(day: number): number {
-  return new Date(NETFLIX_EPOCH_MS + day * 86_400_000).getUTCFullYear();
-}
-
 /**
  * Computes the statistics that docs/linkage.md compares with the published ones.
  * @param table - a ratings table

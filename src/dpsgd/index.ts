@@ -8,7 +8,9 @@
  * @module
  */
 export * from "./engine/index.js";
-export * from "./privatize.js";
+export {
+  clipAndSum, type ClipAndSumOptions, type ClipAndSumResult, clipFactors, privatizeClippedSum, type PrivatizeClippedSumOptions,
+} from "./privatize.js";
 export {
   poissonSampleIndices,
   uniformSampleIndices,
@@ -23,10 +25,13 @@ export {
   type DpGradientsResult,
   type DpOptimizerOptions,
 } from "./gradients.js";
-export * from "./adaptiveClipping.js";
-export * from "./metrics.js";
-export * from "./makePrivate.js";
-export * from "./mnistModels.js";
+export { type AdaptiveClippingOptions, AdaptiveClipState, gradientNoiseMultiplier } from "./adaptiveClipping.js";
+export { type EvaluateOptions, evaluatePrivateModel, type EvaluateResult } from "./metrics.js";
+export {
+  makePrivate, type MakePrivateOptions, type PrivateEpochLogs, type PrivateFitArgs, type PrivateFitCallbacks, type PrivateHistory,
+  type PrivateModel,
+} from "./makePrivate.js";
+export { MNIST_MODEL_KINDS, mnistInputShape, mnistModel, type MnistModelKind } from "./mnistModels.js";
 
 // The error type every function here throws, so callers of this entry point can catch it.
 export { DpError, type DpErrorCode } from "../errors.js";
