@@ -26,6 +26,6 @@ export {
   type CalibrateNoiseOptions,
   type StepsForBudgetOptions,
 } from "./calibrate.js";
-export { gaussianDeltaForEpsilon, gaussianEpsilonForDelta } from "./analyticGaussian.js";
+export { gaussianDeltaForEpsilon, gaussianEpsilonForDelta } from "./analytic-gaussian.js";
 export { PrivacyBudget, type PrivacyBudgetOptions, type PrivacyBudgetJson, type SpentPrivacy } from "./budget.js";
-export { openSqlitePrivacyBudget, type SqlitePrivacyBudget, type SqlitePrivacyBudgetOptions } from "./budgetSqlite.js";
+export { openSqlitePrivacyBudget, type SqlitePrivacyBudget, type SqlitePrivacyBudgetOptions } from "./budget-sqlite.js";

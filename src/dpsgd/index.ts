@@ -25,13 +25,13 @@ export {
   type DpGradientsResult,
   type DpOptimizerOptions,
 } from "./gradients.js";
-export { type AdaptiveClippingOptions, AdaptiveClipState, gradientNoiseMultiplier } from "./adaptiveClipping.js";
+export { type AdaptiveClippingOptions, AdaptiveClipState, gradientNoiseMultiplier } from "./adaptive-clipping.js";
 export { type EvaluateOptions, evaluatePrivateModel, type EvaluateResult } from "./metrics.js";
 export {
   makePrivate, type MakePrivateOptions, type PrivateEpochLogs, type PrivateFitArgs, type PrivateFitCallbacks, type PrivateHistory,
   type PrivateModel,
-} from "./makePrivate.js";
-export { MNIST_MODEL_KINDS, mnistInputShape, mnistModel, type MnistModelKind } from "./mnistModels.js";
+} from "./make-private.js";
+export { MNIST_MODEL_KINDS, mnistInputShape, mnistModel, type MnistModelKind } from "./mnist-models.js";
 
 // The error type every function here throws, so callers of this entry point can catch it.
 export { DpError, type DpErrorCode } from "../errors.js";

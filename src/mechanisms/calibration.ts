@@ -8,7 +8,7 @@
  * @module
  */
 import { DpError, requireOpenProbability, requirePositive } from "../errors.js";
-import { gaussianDelta } from "../accounting/analyticGaussian.js";
+import { gaussianDelta } from "../accounting/analytic-gaussian.js";
 
 /** Options for {@link laplaceScaleFor}. */
 export interface LaplaceCalibrationOptions {

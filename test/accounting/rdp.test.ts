@@ -17,7 +17,7 @@ import {
   selfComposedEvent,
   type DpEvent,
 } from "../../src/index.js";
-import { poissonSubsampledGaussianRdpValue } from "../../src/accounting/rdp/subsampledGaussian.js";
+import { poissonSubsampledGaussianRdpValue } from "../../src/accounting/rdp/subsampled-gaussian.js";
 import { logAddExp } from "../../src/math/log-space.js";
 import { logErfc } from "../../src/math/normal.js";
 import { num, sections } from "./reference.js";

@@ -7,7 +7,7 @@ import { DpError, requireInteger, requireNonNegative, requireOpenProbability, re
 import type { PrivacyAccountant } from "../accountant.js";
 import { type DpEvent, assertNever, validateEvent } from "../events.js";
 import { DpEventBuilder } from "../ledger.js";
-import { effectiveGaussianNoiseMultiplier } from "../effectiveGaussian.js";
+import { effectiveGaussianNoiseMultiplier } from "../effective-gaussian.js";
 import { type NeighboringRelation, checkNeighboringRelation } from "../neighboring.js";
 import { PrivacyLossPmf } from "./pmf.js";
 import {

@@ -13,7 +13,7 @@
  * @module
  */
 import { standardNormalQuantile } from "../../math/normal.js";
-import { gaussianDelta } from "../analyticGaussian.js";
+import { gaussianDelta } from "../analytic-gaussian.js";
 import { PrivacyLossPmf } from "./pmf.js";
 
 /** A PLD for the add/remove pair: `add` is null when it equals `remove` (symmetric). @internal */

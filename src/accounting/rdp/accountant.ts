@@ -7,10 +7,10 @@ import { DpError, describeValue, requireInteger, requireNonNegative, requireOpen
 import type { PrivacyAccountant } from "../accountant.js";
 import { type DpEvent, assertNever, validateEvent } from "../events.js";
 import { DpEventBuilder } from "../ledger.js";
-import { effectiveGaussianNoiseMultiplier } from "../effectiveGaussian.js";
+import { effectiveGaussianNoiseMultiplier } from "../effective-gaussian.js";
 import { type NeighboringRelation, checkNeighboringRelation } from "../neighboring.js";
 import { DEFAULT_RDP_ORDERS } from "./orders.js";
-import { gaussianRdpValue, poissonSubsampledGaussianRdpValue } from "./subsampledGaussian.js";
+import { gaussianRdpValue, poissonSubsampledGaussianRdpValue } from "./subsampled-gaussian.js";
 import {
   laplaceRdpValue,
   pureDpRdpValue,
@@ -65,7 +65,7 @@ const CURVE_CACHE_LIMIT = 512;
  * relative to the add-or-remove sensitivity (the clipping norm in DP-SGD).
  *
  * Conversion to (ε, δ) uses Canonne–Kamath–Steinke 2020 Prop. 12 as dp_accounting does.
- * Values at fractional orders are rounded up, never down (see `subsampledGaussian.ts`).
+ * Values at fractional orders are rounded up, never down (see `subsampled-gaussian.ts`).
  *
  * @example
  * ```ts

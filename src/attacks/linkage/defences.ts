@@ -18,7 +18,7 @@ import { PureDpAccountant } from "../../accounting/pure/accountant.js";
 import { RdpAccountant } from "../../accounting/rdp/accountant.js";
 import { composedEvent, selfComposedEvent, type DpEvent } from "../../accounting/events.js";
 import { requireInRange, requireInteger, requirePositive, requireProbability } from "../../errors.js";
-import { kRandomizedResponse, type KRandomizedResponse } from "../../ldp/randomizedResponse.js";
+import { kRandomizedResponse, type KRandomizedResponse } from "../../ldp/randomized-response.js";
 import { geometricMechanism } from "../../mechanisms/geometric.js";
 import type { NoiseMechanism } from "../../mechanisms/types.js";
 import { NETFLIX_EPOCH_MS, NETFLIX_LAST_DAY, type RatingsTable } from "../../data/netflix.js";

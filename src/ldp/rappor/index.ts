@@ -11,7 +11,7 @@ export {
   type RapporPrrMasks, type RapporValue,
 } from "./hashing.js";
 export { memoryRapporStore, type RapporClientStore } from "./store.js";
-export { openRapporSqliteStore, type RapporSqliteStore, type RapporSqliteStoreOptions } from "./sqliteStore.js";
+export { openRapporSqliteStore, type RapporSqliteStore, type RapporSqliteStoreOptions } from "./sqlite-store.js";
 export {
   createRapporEncoder, RAPPOR_SECRET_BYTES, type RapporDetailedReport, type RapporEncoder, type RapporEncoderOptions, type RapporReport,
 } from "./encoder.js";

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { SeededRng, bernoulli } from "../../src/index.js";
 import { optimizedLocalHashing, optimizedUnaryEncoding, symmetricUnaryEncoding } from "../../src/ldp/index.js";
 import { auditSamplers, valueEvents } from "../helpers/audit.js";
-import { checkUnbiasedAndVariance } from "./estimatorCheck.js";
+import { checkUnbiasedAndVariance } from "./estimator-check.js";
 
 function population(truth: number[], n: number): Uint32Array {
   const out = new Uint32Array(n);

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { SeededRng, randomizedResponseEvent, bernoulli, uniformInt, type Rng } from "../../src/index.js";
 import { binaryRandomizedResponse, kRandomizedResponse } from "../../src/ldp/index.js";
 import { auditSamplers, discreteDeltaExcess, valueEvents } from "../helpers/audit.js";
-import { checkUnbiasedAndVariance } from "./estimatorCheck.js";
+import { checkUnbiasedAndVariance } from "./estimator-check.js";
 
 describe("k-RR estimator", () => {
   const k = 4;

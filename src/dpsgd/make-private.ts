@@ -23,7 +23,7 @@ import type { Rng } from "../random/rng.js";
 import { checkModelSupported, type PerExampleLoss } from "./engine/index.js";
 import { computeClippedSum, dpApplyGradients, issueDpGradients, privatizeParts } from "./gradients.js";
 import { poissonSampleIndices, uniformSampleIndices } from "../random/subsampling.js";
-import { AdaptiveClipState, type AdaptiveClippingOptions } from "./adaptiveClipping.js";
+import { AdaptiveClipState, type AdaptiveClippingOptions } from "./adaptive-clipping.js";
 import { evaluatePrivateModel } from "./metrics.js";
 
 /** Options for {@link makePrivate}. */
