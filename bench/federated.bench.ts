@@ -7,14 +7,13 @@
  */
 import { prepareBackend } from "../src/backend/index.js";
 import { loadMnist } from "../src/data/mnist.js";
-import { mnistModel } from "../src/dpsgd/mnistModels.js";
+import { mnistModel } from "../src/dpsgd/mnist-models.js";
 import type { ClientUpdate, FederatedClient } from "../src/federated/index.js";
 import {
   DpFedAvgAggregator,
   FedAvgServer,
   StochasticQuantizer,
   createSimulatedClients,
-  createWorkerPoolClients,
   flattenWeights,
   partitionIid,
   partitionToDatasets,
@@ -22,6 +21,7 @@ import {
 } from "../src/federated/index.js";
 import { SeededRng, fillGaussian } from "../src/random/index.js";
 import { median } from "./report.js";
+import { createWorkerPoolClients } from "../src/experiments/index.js";
 
 async function main(): Promise<void> {
   const backend = await prepareBackend({ announce: false });

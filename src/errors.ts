@@ -18,7 +18,8 @@ export type DpErrorCode =
   | "insecure_randomness"
   | "invalid_state"
   | "protocol_error"
-  | "io_error";
+  | "io_error"
+  | "missing_dependency";
 
 /**
  * The error every dpkit function throws for bad input or a refused operation.
@@ -92,14 +93,6 @@ export function requirePositive(name: string, value: unknown): number {
   const v = requireFinite(name, value);
   if (!(v > 0)) fail(name, "> 0", v);
   return v;
-}
-
-/** Throws unless `value` is a number > 0; `Infinity` is allowed (e.g. an epsilon bound). */
-export function requirePositiveOrInfinity(name: string, value: unknown): number {
-  if (typeof value !== "number" || Number.isNaN(value)) fail(name, "a number > 0", value);
-  if (value === Infinity) return value;
-  if (!(value > 0) || !Number.isFinite(value)) fail(name, "> 0", value);
-  return value;
 }
 
 /** Throws unless `value` is a finite number >= 0. */

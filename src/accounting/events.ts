@@ -345,8 +345,3 @@ function refuseUnknownFields(raw: unknown, event: DpEvent, path: string): void {
   if ("event" in e) refuseUnknownFields(r.event, e.event as DpEvent, field(path, "event"));
   if (Array.isArray(e.events)) (e.events as DpEvent[]).forEach((sub, i) => refuseUnknownFields((r.events as unknown[])[i], sub, `${path}.events[${i}]`));
 }
-
-/** Two events are structurally equal. */
-export function eventsEqual(a: DpEvent, b: DpEvent): boolean {
-  return eventToJson(a) === eventToJson(b);
-}

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { ldpRecordRelease, type RatingsTable } from "../../src/attacks/index.js";
+import { ldpRecordRelease } from "../../src/attacks/index.js";
 import { SeededRng, type Rng } from "../../src/random/index.js";
 import { auditSamplers, valueEvents } from "../helpers/audit.js";
+import { type RatingsTable } from "../../src/data/index.js";
 
 /** A table of `users` identical one-rating records (3 movies, so the audit has power). */
 function identical(users: number, movie: number, rating: number, day: number, numMovies = 3): RatingsTable {
@@ -18,7 +19,7 @@ function identical(users: number, movie: number, rating: number, day: number, nu
 }
 
 /**
- * Empirical epsilon of one LDP record (TESTING.md section 3): neighbours x0 = {movie 0, 5 stars,
+ * Empirical epsilon of one LDP record (docs/testing.md section 3): neighbours x0 = {movie 0, 5 stars,
  * first day} and x1 = {movie 1, 1 star, last day}; events on the reported movie of the single slot.
  */
 function auditRecord(spent: number, n: number, rng0?: Rng, rng1?: Rng): number {

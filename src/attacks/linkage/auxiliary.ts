@@ -9,7 +9,8 @@
  */
 import { DpError, requireInteger, requireNonNegative } from "../../errors.js";
 import type { RatingsTable } from "../../data/netflix.js";
-import { uniformInt } from "../../random/samplers.js";
+import { partialShuffle } from "../../random/permutation.js";
+import { uniformInt } from "../../random/uniform.js";
 import { resolveRng, type Rng } from "../../random/rng.js";
 import type { AuxiliaryRecord } from "./scoreboard.js";
 
@@ -89,7 +90,8 @@ function binarySearchRow(table: RatingsTable, user: number, movie: number): numb
  * @throws {@link DpError} `invalid_parameter` for bad options
  * @example
  * ```ts
- * import { generateNetflixLike, sampleAuxiliary } from "dpkit/attacks";
+ * import { generateNetflixLike } from "dpkit/data";
+ * import { sampleAuxiliary } from "dpkit/attacks";
  * import { SeededRng } from "dpkit/random";
  * const data = generateNetflixLike({ users: 1000 });
  * const aux = sampleAuxiliary(data, 0, { known: 8, wrong: 2, dateError: 14 }, new SeededRng(1));
@@ -105,13 +107,7 @@ export function sampleAuxiliary(table: RatingsTable, user: number, options: Auxi
   for (let i = a; i < b; i++) if (!o.excludedMovies || !o.excludedMovies[table.movies[i]]) pool.push(i);
   const right = o.known - o.wrong;
   if (pool.length < right) return null;
-  // Partial Fisher–Yates: `right` distinct entries.
-  for (let k = 0; k < right; k++) {
-    const j = k + uniformInt(pool.length - k, r);
-    const t = pool[k];
-    pool[k] = pool[j];
-    pool[j] = t;
-  }
+  partialShuffle(pool, right, r); // `right` distinct entries
   const movies: number[] = [];
   const ratings: number[] = [];
   const days: number[] = [];

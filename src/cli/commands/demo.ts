@@ -21,7 +21,7 @@ export function register(program: Command): void {
       const users = requirePositiveInteger("users", parseNumberOption("users", opts.users));
       const targets = requirePositiveInteger("targets", parseNumberOption("targets", opts.targets));
       const seed = requireInteger("seed", parseNumberOption("seed", opts.seed), { min: 0 });
-      const { runLinkageDemo, renderLinkageDemo } = await import("../../attacks/index.js");
+      const { runLinkageDemo, renderLinkageDemo } = await import("../../experiments/linkage-demo.js");
       const bar = new ProgressBar({ total: 100, label: "linkage demo" });
       let lastStage = "";
       const result = runLinkageDemo({

@@ -2,18 +2,19 @@
  * Client-level accounting for FedAvg: which accountant, which δ.
  * @module
  */
+import type { PrivacyAccountant } from "../../accounting/accountant.js";
 import { RdpAccountant } from "../../accounting/rdp/accountant.js";
+import { stepNeighboringRelation } from "../../accounting/sampled-gaussian-step.js";
 import { requirePositiveInteger } from "../../errors.js";
 import type { NeighboringRelation } from "../../accounting/neighboring.js";
 import type { NoisePlacement } from "./aggregator.js";
-import type { FederatedAccountant } from "./fedavg.js";
 import type { ClientSelection } from "./selection.js";
 
 /**
- * An RDP accountant with the neighbouring relation the round events need: add/remove one
- * client for Poisson selection (and for local noise, whose event already bounds a replaced
- * input), replace one client for fixed-size selection (the only relation under which
- * sampling without replacement has an RDP bound, Wang, Balle & Kasiviswanathan 2019).
+ * An RDP accountant with the neighbouring relation the round events need: the relation of the
+ * sampled Gaussian step (`sampledGaussianStep`) for the run's selection — add/remove one client
+ * for Poisson selection, replace one client for fixed-size selection — and add/remove one for
+ * local noise, whose event is not sampled (it already bounds a replaced input).
  *
  * @param options - the selection and noise placement of the run
  * @returns a fresh accountant
@@ -23,7 +24,7 @@ import type { ClientSelection } from "./selection.js";
  * const acc = createFederatedAccountant({ selection: { kind: "poisson", samplingProbability: 0.1 } });
  * ```
  */
-export function createFederatedAccountant(options: { selection: ClientSelection; noisePlacement?: NoisePlacement }): FederatedAccountant {
+export function createFederatedAccountant(options: { selection: ClientSelection; noisePlacement?: NoisePlacement }): PrivacyAccountant {
   return new RdpAccountant({ neighboringRelation: federatedNeighboringRelation(options) });
 }
 
@@ -38,8 +39,8 @@ export function createFederatedAccountant(options: { selection: ClientSelection;
  * ```
  */
 export function federatedNeighboringRelation(options: { selection: ClientSelection; noisePlacement?: NoisePlacement }): NeighboringRelation {
-  const replace = options.selection.kind === "fixed" && options.noisePlacement !== "client-local" && options.noisePlacement !== "client-example";
-  return replace ? "replaceOne" : "addOrRemoveOne";
+  const local = options.noisePlacement === "client-local" || options.noisePlacement === "client-example";
+  return stepNeighboringRelation(local ? undefined : options.selection.kind);
 }
 
 /**
@@ -69,3 +70,21 @@ export function deltaWarning(population: number, delta: number): string | undefi
 
 /** The largest δ {@link deltaWarning} accepts silently, whatever the population. */
 export const MAX_REASONABLE_DELTA = 0.01;
+
+/**
+ * The default δ for client-level epsilon: 1/N^1.1 (1e-5 for a single client).
+ *
+ * @remarks For small N this δ is large (0.079 for N = 10): {@link deltaWarning} flags it, and
+ * the CLI prints the warning.
+ * @param totalClients - N
+ * @returns δ
+ * @example
+ * ```ts
+ * import { defaultClientDelta } from "dpkit/federated";
+ * defaultClientDelta(100); // ≈ 0.0063
+ * ```
+ */
+export function defaultClientDelta(totalClients: number): number {
+  const n = requirePositiveInteger("totalClients", totalClients);
+  return n >= 2 ? n ** -1.1 : 1e-5;
+}

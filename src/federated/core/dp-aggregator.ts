@@ -9,10 +9,11 @@
  * @module
  */
 import type { DpEvent } from "../../accounting/events.js";
-import { gaussianEvent, nonPrivateEvent, poissonSampledEvent, sampledWithoutReplacementEvent } from "../../accounting/events.js";
+import { gaussianEvent, nonPrivateEvent } from "../../accounting/events.js";
+import { sampledGaussianStep } from "../../accounting/sampled-gaussian-step.js";
 import { DpError, requireInRange, requireNonNegative, requireOneOf, requirePositive } from "../../errors.js";
 import { requireSecureRng, type Rng } from "../../random/rng.js";
-import { fillGaussian } from "../../random/samplers.js";
+import { fillGaussian } from "../../random/gaussian.js";
 import type {
   AggregationContext,
   AggregationResult,
@@ -111,11 +112,9 @@ export function deltaNoiseMultiplier(noiseMultiplier: number, bitNoiseStddev: nu
  * ```
  */
 export function dpFedAvgRoundEvent(noiseMultiplier: number, context: Pick<AggregationContext, "totalClients" | "selection">): DpEvent {
-  if (noiseMultiplier === 0) return nonPrivateEvent();
-  const inner = gaussianEvent(noiseMultiplier);
   const s = context.selection;
-  if (s.kind === "poisson") return poissonSampledEvent(s.samplingProbability, inner);
-  return sampledWithoutReplacementEvent(context.totalClients, s.sampleSize, inner);
+  const sampling = s.kind === "poisson" ? s : { kind: "fixed" as const, datasetSize: context.totalClients, sampleSize: s.sampleSize };
+  return sampledGaussianStep(noiseMultiplier, sampling).event;
 }
 
 /**
@@ -150,7 +149,7 @@ export function dpFedAvgRoundEvent(noiseMultiplier: number, context: Pick<Aggreg
  * ```ts
  * import { DpFedAvgAggregator } from "dpkit/federated";
  * import { SeededRng } from "dpkit/random";
- * const agg = new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 0.5, rng: new SeededRng(1) }); // seeded: NOT private
+ * const agg = new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 0.5, rng: new SeededRng(1), allowInsecureRng: true }); // seeded: NOT private
  * const r = agg.aggregate(
  *   [{ clientId: "a", delta: new Float32Array([3, 4]), numExamples: 10 }],
  *   { round: 0, dimension: 2, totalClients: 100, selectedClients: 1, expectedClients: 10,
