@@ -13,7 +13,7 @@
  * @module
  */
 import { gaussianEvent, type DpEvent } from "../accounting/events.js";
-import { requireOneOf, requireOpenProbability, requirePositive, requirePositiveInteger } from "../errors.js";
+import { DpError, describeValue, requireOneOf, requireOpenProbability, requirePositive, requirePositiveInteger } from "../errors.js";
 import { requireSecureRng, type Rng } from "../random/rng.js";
 import { discreteGaussianSampler, discreteGaussianVectorSampler } from "../random/discrete-gaussian.js";
 import { analyticNoiseMultiplier, classicGaussianSigma } from "./calibration.js";
@@ -77,6 +77,14 @@ export function gaussianMechanism(options: GaussianMechanismOptions): NoiseMecha
   const chargedSensitivity = sensitivity + granularity * Math.sqrt(dimension);
   const sigma = z * chargedSensitivity;
   const sigmaGrid = sigma / granularity; // exact: division by a power of two
+  if (!(sigmaGrid >= 2 ** -400 && sigmaGrid <= Number.MAX_SAFE_INTEGER)) {
+    // Beyond 2^53 grid steps per standard deviation the exact sampler's integers overflow.
+    throw new DpError(
+      "invalid_parameter",
+      `\`granularity\` is ${sigmaGrid > 1 ? "too fine" : "too coarse"} for this noise scale (${sigmaGrid} grid steps per standard deviation; at most 2^53). Found ${describeValue(granularity)}.`,
+      "granularity",
+    );
+  }
   const noise = discreteGaussianSampler(sigmaGrid);
   const noiseVector = discreteGaussianVectorSampler(sigmaGrid);
   const event: DpEvent = gaussianEvent(z);
