@@ -8,7 +8,7 @@ import { calibrateNoiseMultiplier } from "../../accounting/calibrate.js";
 import { computeDpSgdEpsilon } from "../../accounting/compute.js";
 import { requireOpenProbability, requirePositive } from "../../errors.js";
 import { parseNumberOption, printJson, renderTable } from "../output.js";
-import { type TrainingOptionsRaw, addTrainingOptions, parseAccountant, resolveTraining } from "./epsilon.js";
+import { RELATION_TEXT, type TrainingOptionsRaw, addTrainingOptions, parseAccountant, resolveTraining } from "./epsilon.js";
 
 /** Registers `dpkit calibrate` on the program. */
 export function register(program: Command): void {
@@ -50,6 +50,7 @@ export function register(program: Command): void {
           targetEpsilon: target,
           delta,
           accountant: kind,
+          neighboringRelation: "addOrRemoveOne",
           samplingRate: training.samplingRate,
           steps: training.steps,
           ...(training.datasetSize !== undefined ? { datasetSize: training.datasetSize, batchSize: training.batchSize, epochs: training.epochs } : {}),
@@ -63,6 +64,7 @@ export function register(program: Command): void {
         ["target epsilon", target],
         ["delta", delta],
         ["accountant", kind],
+        ["neighbouring relation", RELATION_TEXT.addOrRemoveOne],
         ["sampling rate", training.samplingRate],
         ["steps", training.steps],
       ];

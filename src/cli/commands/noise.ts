@@ -73,6 +73,7 @@ export function register(program: Command): void {
         ["granularity", m.granularity],
         [`${level * 100}% half-width`, ci.halfWidth],
         ["event", eventToJson(m.event)],
+        ["neighbouring relation", "yours: --sensitivity must bound the change of the value under it"],
       ];
       if (released !== undefined) {
         rows.push(["true value", value as number], ["released", released], [`${level * 100}% interval`, `[${ci.lower}, ${ci.upper}]`]);

@@ -272,7 +272,7 @@ export function register(program: Command): void {
       const params = loadParams(o, false);
       const summary = privacySummary(params);
       if (o.json) {
-        printJson({ params, ...summary });
+        printJson({ params, ...summary, delta: 0, neighboringRelation: "replaceOne (local: one client's value)" });
         return;
       }
       process.stdout.write(
@@ -283,6 +283,8 @@ export function register(program: Command): void {
             ["p, q, f", `${params.probIrr0}, ${params.probIrr1}, ${params.probPrr}`],
             ["epsilon of the PRR (all reports of a value)", summary.permanentEpsilon],
             ["epsilon of one report", summary.reportEpsilon],
+            ["delta", 0],
+            ["neighbouring relation", "one client's value replaced by any other (local DP)"],
             ["effective f of the reference client", summary.effectiveProbPrr],
             ["q* = P(report 1 | bit 1)", summary["q*"]],
             ["p* = P(report 1 | bit 0)", summary["p*"]],
