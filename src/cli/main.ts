@@ -77,6 +77,9 @@ const OPTION_ALIASES: Record<string, string> = {
   numReports: "--reports",
   targetDelta: "--delta",
   l2NormClip: "--clip",
+  trainExamples: "--train-size",
+  testExamples: "--test-size",
+  dropoutProbability: "--dropout",
 };
 
 function optionPrefix(cmd: Command, e: DpError): string {

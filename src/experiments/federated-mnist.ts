@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { loadMnist } from "../data/mnist.js";
 import { mnistInputShape, mnistModel } from "../dpsgd/mnist-models.js";
-import { DpError, requireOneOf, requirePositive, requirePositiveInteger } from "../errors.js";
+import { DpError, requireInRange, requireInteger, requireNonNegative, requireOneOf, requireOpenProbability, requirePositive, requirePositiveInteger } from "../errors.js";
 import { SeededRng } from "../random/rng.js";
 import type { FederatedAggregator } from "../federated/core/aggregator.js";
 import { createFederatedAccountant, deltaWarning, federatedNeighboringRelation } from "../federated/core/accounting.js";
@@ -178,6 +178,52 @@ function accuracyOf(model: tf.LayersModel, x: Float32Array, y: Uint8Array, input
 }
 
 /**
+ * Checks every option of {@link runMnistFederated} before any work (the one check: the CLI
+ * calls it too), naming the option. Returns the options unchanged.
+ * @param options - the run's options
+ * @returns `options`
+ * @throws {@link DpError} `invalid_parameter` / `non_finite` naming the bad option
+ * @example
+ * ```ts
+ * import { checkMnistFederatedOptions } from "dpkit/experiments";
+ * checkMnistFederatedOptions({ clients: 10, clientsPerRound: 20 }); // throws: clientsPerRound > clients
+ * ```
+ */
+export function checkMnistFederatedOptions(options: MnistFederatedOptions): MnistFederatedOptions {
+  requireOneOf("model", options.model ?? "mlp", ["mlp", "cnn"] as const);
+  const N = requirePositiveInteger("clients", options.clients ?? 100);
+  const K = requirePositiveInteger("clientsPerRound", options.clientsPerRound ?? 10);
+  if (K > N) throw new DpError("invalid_parameter", `\`clientsPerRound\` must be <= clients = ${N}. Found ${K}.`, "clientsPerRound");
+  const dp = requireOneOf("dp", options.dp ?? "none", FEDERATED_DP_MODES);
+  requireOneOf("partition", options.partition ?? "iid", FEDERATED_PARTITIONS);
+  if (options.selection !== undefined) requireOneOf("selection", options.selection, ["fixed", "poisson"] as const);
+  requireInteger("trainExamples", options.trainExamples ?? 60000, { min: 1, max: 60000 });
+  requireInteger("testExamples", options.testExamples ?? 10000, { min: 1, max: 10000 });
+  requirePositiveInteger("localEpochs", options.localEpochs ?? 5);
+  if (options.localBatchSize !== Infinity) requirePositiveInteger("localBatchSize", options.localBatchSize ?? 10);
+  requirePositive("learningRate", options.learningRate ?? 0.1);
+  requirePositiveInteger("rounds", options.rounds ?? 20);
+  requirePositive("alpha", options.alpha ?? 0.5);
+  const z = requireNonNegative("noiseMultiplier", options.noiseMultiplier ?? 1);
+  if (dp !== "none" && !(z > 0)) requirePositive("noiseMultiplier", z);
+  requirePositive("clip", options.clip ?? 1);
+  requireInRange("dropoutProbability", options.dropoutProbability ?? 0, 0, 1);
+  if (options.targetEpsilon !== undefined) {
+    if (dp === "none") throw new DpError("invalid_parameter", "`targetEpsilon` needs `dp` other than none.", "targetEpsilon");
+    requirePositive("targetEpsilon", options.targetEpsilon);
+  }
+  if (options.targetDelta !== undefined) requireOpenProbability("targetDelta", options.targetDelta);
+  if (options.seed !== undefined) requireInteger("seed", options.seed, { min: 0, max: 2 ** 32 - 1 });
+  if (options.secureAggregation && dp !== "client") throw new DpError("invalid_parameter", "`secureAggregation` needs dp \"client\".", "secureAggregation");
+  if (options.adaptiveClip && dp !== "server" && dp !== "client") throw new DpError("invalid_parameter", "`adaptiveClip` needs dp \"server\" or \"client\".", "adaptiveClip");
+  if (options.serverOptimizer !== undefined) {
+    requireOneOf("serverOptimizer", options.serverOptimizer.kind, ["sgd", "momentum", "adam"] as const);
+    if (options.serverOptimizer.learningRate !== undefined) requirePositive("serverLearningRate", options.serverOptimizer.learningRate);
+  }
+  return options;
+}
+
+/**
  * Runs (DP-)FedAvg on MNIST split among simulated clients; accuracy is measured on the test split.
  *
  * @remarks
@@ -202,6 +248,7 @@ function accuracyOf(model: tf.LayersModel, x: Float32Array, y: Uint8Array, input
  * @see McMahan et al. 2017 (FedAvg); McMahan et al. 2018 (DP-FedAvg).
  */
 export async function runMnistFederated(options: MnistFederatedOptions = {}): Promise<MnistFederatedResult> {
+  checkMnistFederatedOptions(options);
   const kind = requireOneOf("model", options.model ?? "mlp", ["mlp", "cnn"] as const);
   const N = requirePositiveInteger("clients", options.clients ?? 100);
   const K = requirePositiveInteger("clientsPerRound", options.clientsPerRound ?? 10);

@@ -6,6 +6,7 @@
  * @module
  */
 export {
+  checkMnistFederatedOptions,
   FEDERATED_DP_MODES,
   FEDERATED_PARTITIONS,
   parseCompressionSpec,

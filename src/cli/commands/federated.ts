@@ -6,8 +6,8 @@
  */
 import type { Command } from "commander";
 import { prepareBackend } from "../../backend/index.js";
-import { DpError, requireInteger, requireNonNegative, requireOneOf, requireOpenProbability, requirePositive } from "../../errors.js";
-import { FEDERATED_DP_MODES, FEDERATED_PARTITIONS, runMnistFederated } from "../../experiments/federated-mnist.js";
+import { requireOneOf } from "../../errors.js";
+import { checkMnistFederatedOptions, runMnistFederated } from "../../experiments/federated-mnist.js";
 import type { FederatedDpMode, FederatedPartitionKind, MnistFederatedOptions } from "../../experiments/federated-mnist.js";
 import type { RoundReport } from "../../federated/core/fedavg.js";
 import { linePlot, savePlot } from "../../plot/index.js";
@@ -50,64 +50,39 @@ function num(name: string, raw: string | undefined): number | undefined {
   return parseNumberOption(name, raw);
 }
 
-/** Turns the raw CLI options into experiment options (validated). @internal */
+/**
+ * Turns the raw CLI options into experiment options: parsing only; the checks are the
+ * library's (`checkMnistFederatedOptions`), run here before any work. @internal
+ */
 export function federatedOptionsFromCli(raw: FederatedRaw): MnistFederatedOptions {
   requireOneOf("--dataset", raw.dataset, ["mnist"] as const);
-  const model = requireOneOf("--model", raw.model, ["mlp", "cnn"] as const);
-  const clients = requireInteger("--clients", num("clients", raw.clients), { min: 1 });
-  const clientsPerRound = requireInteger("--clients-per-round", num("clients-per-round", raw.clientsPerRound), { min: 1 });
-  if (clientsPerRound > clients) {
-    throw new DpError("invalid_parameter", `\`--clients-per-round\` must be <= \`--clients\` (${clients}). Found ${clientsPerRound}.`, "--clients-per-round");
-  }
   const bRaw = raw.localBatchSize;
-  const localBatchSize = bRaw === "inf" || bRaw === "Infinity" || bRaw === "all" ? Infinity : requireInteger("--local-batch-size", num("local-batch-size", bRaw), { min: 1 });
-  const dp = requireOneOf("--dp", raw.dp, FEDERATED_DP_MODES) as FederatedDpMode;
-  const noiseMultiplier = requireNonNegative("--noise-multiplier", num("noise-multiplier", raw.noiseMultiplier));
-  if (dp !== "none" && !(noiseMultiplier > 0)) requirePositive("--noise-multiplier", noiseMultiplier);
   const opts: MnistFederatedOptions = {
-    model,
-    clients,
-    clientsPerRound,
-    localEpochs: requireInteger("--local-epochs", num("local-epochs", raw.localEpochs), { min: 1 }),
-    localBatchSize,
-    learningRate: requirePositive("--learning-rate", num("learning-rate", raw.learningRate)),
-    rounds: requireInteger("--rounds", num("rounds", raw.rounds), { min: 1 }),
-    partition: requireOneOf("--partition", raw.partition, FEDERATED_PARTITIONS) as FederatedPartitionKind,
-    alpha: requirePositive("--alpha", num("alpha", raw.alpha)),
-    dp,
-    noiseMultiplier,
-    clip: requirePositive("--clip", num("clip", raw.clip)),
+    model: raw.model as MnistFederatedOptions["model"],
+    clients: num("clients", raw.clients),
+    clientsPerRound: num("clients-per-round", raw.clientsPerRound),
+    localEpochs: num("local-epochs", raw.localEpochs),
+    localBatchSize: bRaw === "inf" || bRaw === "Infinity" || bRaw === "all" ? Infinity : num("local-batch-size", bRaw),
+    learningRate: num("learning-rate", raw.learningRate),
+    rounds: num("rounds", raw.rounds),
+    partition: raw.partition as FederatedPartitionKind,
+    alpha: num("alpha", raw.alpha),
+    dp: raw.dp as FederatedDpMode,
+    noiseMultiplier: num("noise-multiplier", raw.noiseMultiplier),
+    clip: num("clip", raw.clip),
     adaptiveClip: Boolean(raw.adaptiveClip),
     secureAggregation: Boolean(raw.secureAggregation),
     compression: raw.compression,
-    trainExamples: requireInteger("--train-size", num("train-size", raw.trainSize), { min: 1, max: 60000 }),
-    testExamples: requireInteger("--test-size", num("test-size", raw.testSize), { min: 1, max: 10000 }),
-    dropoutProbability: requireInRange01("--dropout", num("dropout", raw.dropout)),
-    serverOptimizer: {
-      kind: requireOneOf("--server-optimizer", raw.serverOptimizer, ["sgd", "momentum", "adam"] as const),
-      learningRate: raw.serverLearningRate === undefined ? undefined : requirePositive("--server-learning-rate", num("server-learning-rate", raw.serverLearningRate)),
-    },
+    trainExamples: num("train-size", raw.trainSize),
+    testExamples: num("test-size", raw.testSize),
+    dropoutProbability: num("dropout", raw.dropout),
+    serverOptimizer: { kind: raw.serverOptimizer as "sgd" | "momentum" | "adam", learningRate: num("server-learning-rate", raw.serverLearningRate) },
+    selection: raw.selection as MnistFederatedOptions["selection"],
+    targetEpsilon: num("target-epsilon", raw.targetEpsilon),
+    targetDelta: num("target-delta", raw.targetDelta),
+    seed: num("seed", raw.seed),
   };
-  if (raw.selection !== undefined) opts.selection = requireOneOf("--selection", raw.selection, ["fixed", "poisson"] as const);
-  if (raw.targetEpsilon !== undefined) {
-    if (dp === "none") throw new DpError("invalid_parameter", "`--target-epsilon` needs `--dp` other than none.", "--target-epsilon");
-    opts.targetEpsilon = requirePositive("--target-epsilon", num("target-epsilon", raw.targetEpsilon));
-  }
-  if (raw.targetDelta !== undefined) opts.targetDelta = requireOpenProbability("--target-delta", num("target-delta", raw.targetDelta));
-  if (raw.seed !== undefined) opts.seed = requireInteger("--seed", num("seed", raw.seed), { min: 0 });
-  if (opts.secureAggregation && dp !== "client") {
-    throw new DpError("invalid_parameter", "`--secure-aggregation` needs `--dp client`.", "--secure-aggregation");
-  }
-  if (opts.adaptiveClip && dp !== "server" && dp !== "client") {
-    throw new DpError("invalid_parameter", "`--adaptive-clip` needs `--dp server` or `--dp client`.", "--adaptive-clip");
-  }
-  return opts;
-}
-
-function requireInRange01(name: string, v: number | undefined): number {
-  const x = requireNonNegative(name, v);
-  if (!(x <= 1)) throw new DpError("invalid_parameter", `\`${name}\` must be in [0, 1]. Found ${x}.`, name);
-  return x;
+  return checkMnistFederatedOptions(opts);
 }
 
 async function run(raw: FederatedRaw): Promise<void> {
