@@ -102,6 +102,13 @@ describe("makePrivate", () => {
     await expect(priv.fit(train.x, train.y, { epochs: 1, verbose: 0 })).rejects.toThrow(/targetEpsilon/);
   });
 
+  it("refuses noiseMultiplier 0 unless allowNonPrivate is given, and a seeded rng unless allowInsecureRng is (issue 12, defects 8 and 10)", () => {
+    expect(() => makePrivate(model(), base({ noiseMultiplier: 0 }))).toThrow(/`noiseMultiplier` must be > 0: 0 adds no noise/);
+    expect(() => makePrivate(model(), base({ noiseMultiplier: 0, allowNonPrivate: true }))).not.toThrow();
+    expect(() => makePrivate(model(), base({ allowInsecureRng: false }))).toThrow(/allowInsecureRng: true/);
+    expect(() => makePrivate(model(), base({ rng: undefined, allowInsecureRng: false }))).not.toThrow(); // the secure default
+  });
+
   it("refuses up front when not even one step fits in targetEpsilon", async () => {
     // One step at q = 0.1, sigma = 1 costs epsilon 2.13 at delta 1e-5.
     const priv = makePrivate(model(), base({ noiseMultiplier: 1, targetEpsilon: 1.5 }));
