@@ -220,6 +220,9 @@ function popularity(numMovies: number, rng: Rng): { weights: Float64Array; order
   return { weights, order };
 }
 
+/** The most users {@link generateNetflixLike} generates (memory grows by ~1 KB per user). */
+export const MAX_NETFLIX_LIKE_USERS = 1_000_000;
+
 /**
  * Generates a Netflix-like ratings table (see the module description for what is matched).
  *
@@ -249,7 +252,11 @@ export function generateNetflixLike(options: NetflixLikeOptions = {}): NetflixLi
     const scale = requirePositive("scale", options.scale ?? 0.05);
     users = Math.max(1, Math.round(scale * NETFLIX_PRIZE_STATISTICS.users));
   }
-  if (users > 2 ** 31) throw new DpError("invalid_parameter", `\`users\` must be <= 2^31. Found ${users}.`, "users");
+  // About 210 ratings per user: a million users is ~1 GB of ratings. Beyond that the generator
+  // would run out of memory after minutes of work, so it is refused up front.
+  if (users > MAX_NETFLIX_LIKE_USERS) {
+    throw new DpError("invalid_parameter", `\`users\` must be <= ${MAX_NETFLIX_LIKE_USERS} (about twice the Netflix Prize's ${NETFLIX_PRIZE_STATISTICS.users}). Found ${users}.`, options.users !== undefined ? "users" : "scale");
+  }
   const seed = requireInteger("seed", options.seed ?? 1);
   const rng = options.rng ?? new SeededRng(seed);
   const normal = new NormalSource(rng);

@@ -44,7 +44,7 @@ writeFileSync(counts, "100,50,50,50,50,50,50,50,50\n100,50,50,50,50,50,50,50,50\
 writeFileSync(map, "a,1,2,9,10\nb,3,4,11,12\n");
 
 const CASES: Case[] = [
-  { command: ["demo"], base: { "--users": "300", "--targets": "5" }, bad: { "--users": ALL, "--targets": ALL, "--seed": NOT_ZERO } },
+  { command: ["demo"], base: { "--users": "300", "--targets": "5" }, bad: { "--users": [...ALL, "100000000"], "--targets": ALL, "--seed": NOT_ZERO } },
   {
     command: ["epsilon"],
     base: { "--noise-multiplier": "1.1", "--delta": "1e-5", "--sampling-rate": "0.01", "--steps": "100" },
@@ -90,7 +90,8 @@ const CASES: Case[] = [
   {
     command: ["secagg", "simulate"],
     base: { "--clients": "5", "--dimension": "10" },
-    bad: { "--clients": ALL, "--dimension": ALL, "--dropout": NOT_ZERO, "--bits": ALL, "--threshold": ALL, "--seed": NOT_ZERO },
+    // sizes whose work would take hours are refused up front (issue 12, defect 2)
+    bad: { "--clients": [...ALL, "1000000", "5000"], "--dimension": [...ALL, "1000000000"], "--dropout": NOT_ZERO, "--bits": ALL, "--threshold": ALL, "--seed": NOT_ZERO },
   },
   {
     command: ["train", "mnist"],
@@ -130,7 +131,7 @@ const CASES: Case[] = [
   {
     command: ["linkage"],
     base: { "--users": "300", "--targets": "5", "--known": "2" },
-    bad: { "--users": ALL, "--known": ALL, "--wrong": NOT_ZERO, "--rating-error": NOT_ZERO, "--targets": ALL, "--seed": NOT_ZERO, "--outside-top": NOT_ZERO },
+    bad: { "--users": [...ALL, "100000000"], "--known": ALL, "--wrong": NOT_ZERO, "--rating-error": NOT_ZERO, "--targets": ALL, "--seed": NOT_ZERO, "--outside-top": NOT_ZERO },
   },
   { command: ["linkage"], base: { "--users": "300", "--targets": "5", "--known": "2", "--defence": "ldp" }, bad: { "--epsilon": REAL_NO_HUGE } },
 ];

@@ -92,6 +92,13 @@ function pickDropouts(n: number, count: number, rng: Rng): number[] {
   return ids.slice(0, count).sort((a, b) => a - b);
 }
 
+/** Most clients one {@link simulateSecAgg} round simulates. */
+export const MAX_SIMULATED_SECAGG_CLIENTS = 100_000;
+/** Most (client, neighbour) pairs one simulated round handles (key agreements and shares). */
+export const MAX_SIMULATED_SECAGG_PAIRS = 2_000_000;
+/** Most mask entries (pairs × dimension) one simulated round expands. */
+export const MAX_SIMULATED_SECAGG_MASK_ENTRIES = 2 ** 32;
+
 /**
  * Runs one complete secure-aggregation round in process.
  *
@@ -111,7 +118,25 @@ function pickDropouts(n: number, count: number, rng: Rng): number[] {
  * @see K. Bonawitz et al., CCS 2017.
  */
 export function simulateSecAgg(options: SimulateSecAggOptions): SecAggSimulation {
-  const n = requireInteger("clients", options.clients, { min: 2 });
+  const n = requireInteger("clients", options.clients, { min: 2, max: MAX_SIMULATED_SECAGG_CLIENTS });
+  // The work is one key agreement and one Shamir share per pair of neighbours, and one mask per
+  // entry and neighbour: checked up front, so a large request is refused instead of running for hours.
+  const neighbours = Math.min(n - 1, options.degree ?? n - 1);
+  const dimension = requireInteger("dimension", options.dimension, { min: 1 });
+  if (n * neighbours > MAX_SIMULATED_SECAGG_PAIRS) {
+    throw new DpError(
+      "invalid_parameter",
+      `\`clients\` × neighbours = ${n} × ${neighbours} is more than ${MAX_SIMULATED_SECAGG_PAIRS} pairs for one simulated round: use fewer clients or SecAgg+ with a smaller degree.`,
+      "clients",
+    );
+  }
+  if (n * neighbours * dimension > MAX_SIMULATED_SECAGG_MASK_ENTRIES) {
+    throw new DpError(
+      "invalid_parameter",
+      `\`dimension\` ${dimension} × ${n * neighbours} neighbour pairs is more than ${MAX_SIMULATED_SECAGG_MASK_ENTRIES} mask entries for one simulated round: use a smaller dimension or fewer clients.`,
+      "dimension",
+    );
+  }
   const modulusBits = options.modulusBits ?? 32;
   const rng = resolveRng(options.rng);
   const ids = Array.from({ length: n }, (_, i) => i + 1);
