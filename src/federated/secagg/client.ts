@@ -150,7 +150,10 @@ export class SecAggClient {
       return body();
     } catch (e) {
       this.currentStage = "aborted";
-      throw e;
+      if (e instanceof DpError) throw e;
+      // A server message of the wrong shape (a null entry, a missing array) surfaces here as a
+      // TypeError: it is a protocol violation like any other, and the client aborts.
+      throw new DpError("protocol_error", `client ${this.id} aborts: malformed message from the server (${(e as Error).message}).`);
     }
   }
 

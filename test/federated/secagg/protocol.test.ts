@@ -365,3 +365,13 @@ describe("malformed messages are refused at the boundary and drop their sender (
     expect(server.closeMaskedInput()).toHaveLength(4);
   });
 });
+
+describe("a client refuses a malformed server message with a protocol_error and aborts (defect 5, client side)", () => {
+  it("a key directory with a null entry", () => {
+    const cfg = config(3, 2);
+    const c = new SecAggClient({ config: cfg, id: 1, rng: new SeededRng(31) });
+    c.advertiseKeys();
+    expectProtocolError(() => c.shareKeys({ stage: "keyDirectory", entries: [null], graphSeed: new Uint8Array(0) } as never), /client 1 aborts: malformed message from the server/);
+    expect(c.stage).toBe("aborted");
+  });
+});
