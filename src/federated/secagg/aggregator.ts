@@ -14,7 +14,7 @@
  */
 import { gaussianEvent, noOpEvent, type DpEvent } from "../../accounting/events.js";
 import { DpError, requireInteger, requireOneOf, requirePositive, requireProbability } from "../../errors.js";
-import type { Rng } from "../../random/index.js";
+import { requireSecureRng, type Rng } from "../../random/index.js";
 import type {
   AggregationContext,
   AggregationResult,
@@ -209,6 +209,8 @@ export interface DistributedDiscreteGaussianAggregatorOptions {
   amplifyBySampling?: boolean;
   /** Acceptable probability that the secure sum wraps around the modulus; default 1e-9. */
   overflowProbability?: number;
+  /** Accept an insecure (seeded) round rng for the clients' noise: a reproducible simulation that is NOT private. Default false. */
+  allowInsecureRng?: boolean;
 }
 
 /**
@@ -268,6 +270,7 @@ export class DistributedDiscreteGaussianAggregator implements SumFinalizingAggre
     if (!(reach < 2 ** 24)) {
       throw new DpError("invalid_parameter", `A share could exceed 2^24 grid steps (${Math.ceil(reach)}) and lose precision in float32: use a coarser \`granularity\`.`, "granularity");
     }
+    requireSecureRng(context.rng, this.options.allowInsecureRng);
     const z = ddgClientShare(update.delta, p, context.rng);
     const out = new Float32Array(z.length);
     for (let i = 0; i < z.length; i++) out[i] = z[i] * p.granularity;

@@ -104,7 +104,7 @@ describe("SecureAggregator", () => {
   it("with the discrete Gaussian: the securely summed delta equals the plain sum of the same noisy shares", () => {
     const d = 12;
     const n = 8;
-    const ddg = new DistributedDiscreteGaussianAggregator({ l2NormClip: 1, granularity: 2 ** -10, localNoiseStddev: 32 });
+    const ddg = new DistributedDiscreteGaussianAggregator({ l2NormClip: 1, granularity: 2 ** -10, localNoiseStddev: 32, allowInsecureRng: true });
     const secure = new SecureAggregator({ aggregator: ddg, rng: new SeededRng(4) });
     const ctx = context(d, n);
     const prepared = updates(n, d, 1).map((u) => secure.prepareUpdate(u, { round: 0, dimension: d, expectedClients: n, rng: new SeededRng(u.clientId.length + 7) }));
@@ -119,7 +119,7 @@ describe("SecureAggregator", () => {
   it("dropouts: only the survivors' shares are summed and the event is computed for them", () => {
     const d = 6;
     const n = 10;
-    const ddg = new DistributedDiscreteGaussianAggregator({ l2NormClip: 1, granularity: 2 ** -10, localNoiseStddev: 32 });
+    const ddg = new DistributedDiscreteGaussianAggregator({ l2NormClip: 1, granularity: 2 ** -10, localNoiseStddev: 32, allowInsecureRng: true });
     const secure = new SecureAggregator({ aggregator: ddg, simulatedDropoutRate: 0.3, rng: new SeededRng(5) });
     const r = secure.aggregate(updates(n, d, 2).map((u) => ddg.prepareUpdate(u, { round: 0, dimension: d, expectedClients: n, rng: new SeededRng(1) })), context(d, n));
     expect(r.accepted).toBe(7);
@@ -128,7 +128,7 @@ describe("SecureAggregator", () => {
   });
 
   it("an aborted round releases nothing (zero delta, noOp event)", () => {
-    const ddg = new DistributedDiscreteGaussianAggregator({ l2NormClip: 1, granularity: 2 ** -10, localNoiseStddev: 32 });
+    const ddg = new DistributedDiscreteGaussianAggregator({ l2NormClip: 1, granularity: 2 ** -10, localNoiseStddev: 32, allowInsecureRng: true });
     const secure = new SecureAggregator({ aggregator: ddg, simulatedDropoutRate: 0.6, rng: new SeededRng(6) });
     const r = secure.aggregate(updates(5, 4, 3), context(4, 5));
     expect(r.event).toEqual({ kind: "noOp" });
