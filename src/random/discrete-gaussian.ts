@@ -9,7 +9,7 @@
 import { DpError, requirePositive } from "../errors.js";
 import { bernoulliExpRational } from "./bernoulli.js";
 import { discreteLaplaceNumber, discreteLaplaceRational } from "./discrete-laplace.js";
-import { bernoulliExpApprox, fastDiscreteGaussian } from "./exp-bernoulli.js";
+import { bernoulliExpApprox, fastDiscreteGaussian, fastDiscreteGaussianFill } from "./exp-bernoulli.js";
 import { doubleToRational, type Rational } from "./rational.js";
 import { resolveRng, type Rng } from "./rng.js";
 
@@ -68,10 +68,31 @@ const U = 2 ** -53;
  * @internal
  */
 export function discreteGaussianSampler(sigma: number): (r: Rng) => number {
+  return discreteGaussianSamplers(sigma).sample;
+}
+
+/**
+ * A vector form of {@link discreteGaussianSampler}: fills a Float64Array with independent exact
+ * discrete Gaussian samples. For 0.5 <= sigma < 2^31 (the grid mechanisms' range) it runs the
+ * bulk sampler, which reads the source's words in blocks and is several times faster than one
+ * call per coordinate; elsewhere it calls the scalar sampler per coordinate.
+ * @internal
+ */
+export function discreteGaussianVectorSampler(sigma: number): (out: Float64Array, r: Rng) => void {
+  return discreteGaussianSamplers(sigma).fill;
+}
+
+function discreteGaussianSamplers(sigma: number): { sample: (r: Rng) => number; fill: (out: Float64Array, r: Rng) => void } {
+  const perCoordinate = (sample: (r: Rng) => number) => ({
+    sample,
+    fill: (out: Float64Array, r: Rng): void => {
+      for (let i = 0; i < out.length; i++) out[i] = sample(r);
+    },
+  });
   requirePositive("sigma", sigma);
   if (!(sigma > 2 ** -400 && sigma < TWO46)) {
     const { num, den } = doubleToRational(sigma);
-    return (r) => Number(discreteGaussianRational(num * num, den * den, r));
+    return perCoordinate((r) => Number(discreteGaussianRational(num * num, den * den, r)));
   }
   const t = Math.floor(sigma) + 1;
   const s2 = sigma * sigma;
@@ -95,8 +116,8 @@ export function discreteGaussianSampler(sigma: number): (r: Rng) => number {
     const e = exactG(absY);
     return [e.num, e.den];
   };
-  if (sigma >= 0.5 && sigma < 2 ** 31) return fastDiscreteGaussian(sigma, exactPair);
-  return (r) => {
+  if (sigma >= 0.5 && sigma < 2 ** 31) return { sample: fastDiscreteGaussian(sigma, exactPair), fill: fastDiscreteGaussianFill(sigma, exactPair) };
+  return perCoordinate((r) => {
     for (;;) {
       const y = discreteLaplaceNumber(t, 1, r);
       const absY = y < 0 ? -y : y;
@@ -114,7 +135,7 @@ export function discreteGaussianSampler(sigma: number): (r: Rng) => number {
       const accept = bernoulliExpApprox(g, err, exactPair, absY, r);
       if (accept) return y;
     }
-  };
+  });
 }
 
 /**

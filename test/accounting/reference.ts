@@ -1,11 +1,10 @@
-// Loads test/fixtures/accounting_vectors.json (dp_accounting reference values; provenance in
-// test/fixtures/README.md).
+// Loads test/fixtures/accounting_vectors.json: dp_accounting 0.6.0 reference values, vendored with
+// their provenance (test/fixtures/README.md).
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const referencePath = path.resolve(root, "test/fixtures/accounting_vectors.json");
+export const referencePath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/accounting_vectors.json");
 
 /** Decodes the file's "Infinity"/"NaN" strings. */
 export function num(x: unknown): number {
