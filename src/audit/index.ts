@@ -17,6 +17,10 @@ export * from "./roc.js";
 export * from "./oneRun.js";
 export * from "./dpsgdStep.js";
 export * from "./fedavgRound.js";
+export * from "./plot.js";
+// These need tfjs.
+export * from "./mia.js";
+export * from "./canaries.js";
 
 // The error type every function here throws, so callers of this entry point can catch it.
 export { DpError, type DpErrorCode } from "../errors.js";
