@@ -78,16 +78,19 @@ function countAtLeast(s: Float64Array, t: number): number {
   return s.length - lo;
 }
 
-/** A fast, conservative-enough stand-in for the final bound, used only to rank thresholds. */
-function estimatedBound(tp: number, nIn: number, fp: number, nOut: number, delta: number, z: number): number {
-  const wilson = (k: number, n: number, sign: 1 | -1): number => {
-    const p = k / n;
+/**
+ * A fast stand-in for the final bound, used only to rank thresholds: Wilson bounds at the rates
+ * seen in the selection part but with the sample sizes of the evaluation part (what the final
+ * Clopper–Pearson bound will have).
+ */
+function estimatedBound(tpr: number, nIn: number, fpr: number, nOut: number, delta: number, z: number): number {
+  const wilson = (p: number, n: number, sign: 1 | -1): number => {
     const c = p + (z * z) / (2 * n);
     const r = z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n));
     return Math.min(1, Math.max(0, (c + sign * r) / (1 + (z * z) / n)));
   };
-  const tprLo = wilson(tp, nIn, -1);
-  const fprHi = Math.max(wilson(fp, nOut, 1), 1 / nOut);
+  const tprLo = wilson(tpr, nIn, -1);
+  const fprHi = Math.max(wilson(fpr, nOut, 1), 1 / nOut);
   const e1 = tprLo - delta > 0 ? Math.log((tprLo - delta) / fprHi) : -Infinity;
   const fnrHi = Math.max(1 - tprLo, 1 / nIn);
   const e2 = 1 - fprHi - delta > 0 ? Math.log((1 - fprHi - delta) / fnrHi) : -Infinity;
@@ -169,7 +172,7 @@ export function epsilonLowerBound(options: EpsilonLowerBoundOptions): ThresholdE
   let bestV = -Infinity;
   for (let c = 0; c < candidates; c++) {
     const t = pool[Math.min(pool.length - 1, Math.round((c / (candidates - 1)) * (pool.length - 1)))];
-    const v = estimatedBound(countAtLeast(selIn, t), selIn.length, countAtLeast(selOut, t), selOut.length, delta, z);
+    const v = estimatedBound(countAtLeast(selIn, t) / selIn.length, scoresIn.length - kIn, countAtLeast(selOut, t) / selOut.length, scoresOut.length - kOut, delta, z);
     if (v > bestV) {
       bestV = v;
       bestT = t;
