@@ -41,9 +41,10 @@ export function rocPlot(o: RocPlotOptions): string {
     for (let i = 0; i < c.roc.fpr.length; i++) {
       const fx = log ? Math.max(c.roc.fpr[i], floor) : c.roc.fpr[i];
       const fy = log ? Math.max(c.roc.tpr[i], floor) : c.roc.tpr[i];
-      // Thin very long curves: keep every point whose x changes by >= 0.5% (log) or 0.001.
+      // Thin long curves: keep a point when x or y moves by >= 2% (log axes) or 0.002.
       const last = x.length - 1;
-      if (last >= 0 && i < c.roc.fpr.length - 1 && (log ? fx / x[last] < 1.005 : fx - x[last] < 1e-3) && Math.abs(fy - y[last]) < 1e-3) continue;
+      const close = log ? fx / x[last] < 1.02 && fy / y[last] < 1.02 : fx - x[last] < 2e-3 && Math.abs(fy - y[last]) < 2e-3;
+      if (last >= 0 && i < c.roc.fpr.length - 1 && close) continue;
       x.push(fx);
       y.push(fy);
     }
