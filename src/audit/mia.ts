@@ -12,7 +12,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { DpError } from "../errors.js";
 import { standardNormalCdf } from "../mechanisms/normal.js";
-import { attackMetrics, rocCurve, type AttackMetrics, type RocCurve } from "./roc.js";
+import type { Rng } from "../random/index.js";
+import { attackMetrics, auc, bootstrapInterval, rocCurve, type AttackMetrics, type BootstrapInterval, type RocCurve } from "./roc.js";
 
 /** A labelled set: inputs and integer class labels (one per example). */
 export interface LabelledSet {
@@ -96,6 +97,8 @@ export interface AttackReport extends AttackMetrics {
   /** Scores of members and non-members (higher = "member"). */
   scoresIn: Float32Array;
   scoresOut: Float32Array;
+  /** Bootstrap interval of the AUC, when `bootstrapResamples` was given. */
+  aucInterval?: BootstrapInterval;
 }
 
 /** Metrics restricted to one class. */
@@ -125,6 +128,10 @@ export interface MembershipInferenceOptions {
   shadowModels?: tf.LayersModel[];
   /** LiRA: one variance over all targets (robust with few shadows; default) or one per target. */
   liraVariance?: "global" | "per-example";
+  /** Resample members and non-members this many times for a 95% bootstrap interval of each AUC (default: none). */
+  bootstrapResamples?: number;
+  /** Randomness of the bootstrap (not privacy noise); defaults to the secure source. */
+  rng?: Rng;
 }
 
 /** Result of {@link membershipInference}. */
@@ -231,6 +238,11 @@ export function membershipInference(o: MembershipInferenceOptions): MembershipIn
     });
     const scores = liraOfflineScores(target, shadows, o.liraVariance ?? "global");
     attacks.push(report("lira-offline", scores.slice(0, nIn), scores.slice(nIn)));
+  }
+  if (o.bootstrapResamples !== undefined) {
+    for (const a of attacks) {
+      a.aucInterval = bootstrapInterval({ scoresIn: a.scoresIn, scoresOut: a.scoresOut, statistic: (i, u) => auc(rocCurve(i, u)), resamples: o.bootstrapResamples, rng: o.rng });
+    }
   }
   const labels = new Set<number>([...inOut.labels, ...outOut.labels]);
   const slices: SliceReport[] = [];

@@ -39,11 +39,13 @@ describe("membership inference", () => {
   it("a non-private model overfit on 200 images leaks: loss, confidence and offline LiRA AUC > 0.6", async () => {
     const model = await overfit(members);
     const shadows = [await overfit(set(train, 400, 600)), await overfit(set(train, 600, 800))];
-    const r = membershipInference({ model, members, nonMembers, shadowModels: shadows });
+    const r = membershipInference({ model, members, nonMembers, shadowModels: shadows, bootstrapResamples: 50, rng: new SeededRng(9) });
     expect(r.attacks.map((a) => a.attack)).toEqual(["loss", "confidence", "lira-offline"]);
     for (const a of r.attacks) {
       expect(a.auc).toBeGreaterThan(0.6);
       expect(a.advantage).toBeGreaterThan(0.1);
+      expect(a.aucInterval?.lower).toBeLessThanOrEqual(a.auc);
+      expect(a.aucInterval?.upper).toBeGreaterThanOrEqual(a.auc);
     }
     expect(r.slices.length).toBe(10);
     for (const s of r.slices) expect(s.members + s.nonMembers).toBeGreaterThan(0);

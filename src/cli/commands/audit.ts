@@ -265,7 +265,7 @@ async function run(target: string, raw: AuditRaw): Promise<void> {
   const shadowModels: tf.LayersModel[] = [];
   for (let s = 0; s < shadows; s++) shadowModels.push(await fit(slice((s + 1) * m)));
   const nonMembers = { x: tf.tensor(test.images, [test.count, ...shape]), y: test.labels };
-  const r = membershipInference({ model, members, nonMembers, shadowModels: shadowModels.length >= 2 ? shadowModels : undefined });
+  const r = membershipInference({ model, members, nonMembers, shadowModels: shadowModels.length >= 2 ? shadowModels : undefined, bootstrapResamples: 200, rng });
   const seconds = (Date.now() - t0) / 1000;
   if (raw.plot) await savePlot(raw.plot, rocPlot({ title: `membership inference (${raw.nonPrivate ? "non-private" : `DP-SGD, ε = ${claimed.toFixed(2)}`})`, curves: r.attacks.map((a) => ({ name: a.attack, roc: a.roc })) }));
   const summary = {
@@ -280,7 +280,7 @@ async function run(target: string, raw: AuditRaw): Promise<void> {
     nonMembers: m,
     shadows: shadowModels.length,
     epochs,
-    attacks: r.attacks.map((a) => ({ attack: a.attack, auc: a.auc, tprAt0_1PctFpr: a.tprAt0_1PctFpr, tprAt1PctFpr: a.tprAt1PctFpr, advantage: a.advantage })),
+    attacks: r.attacks.map((a) => ({ attack: a.attack, auc: a.auc, auc95: a.aucInterval ? [a.aucInterval.lower, a.aucInterval.upper] : null, tprAt0_1PctFpr: a.tprAt0_1PctFpr, tprAt1PctFpr: a.tprAt1PctFpr, advantage: a.advantage })),
     slices: r.slices,
     seconds,
     plot: raw.plot ?? null,
@@ -288,8 +288,8 @@ async function run(target: string, raw: AuditRaw): Promise<void> {
   if (raw.json) return printJson(summary);
   print(
     renderTable(
-      ["attack", "AUC", "TPR@0.1%FPR", "TPR@1%FPR", "advantage"],
-      r.attacks.map((a) => [a.attack, a.auc, a.tprAt0_1PctFpr, a.tprAt1PctFpr, a.advantage]),
+      ["attack", "AUC", "AUC 95% (bootstrap)", "TPR@0.1%FPR", "TPR@1%FPR", "advantage"],
+      r.attacks.map((a) => [a.attack, a.auc, a.aucInterval ? `${a.aucInterval.lower.toFixed(3)}–${a.aucInterval.upper.toFixed(3)}` : "-", a.tprAt0_1PctFpr, a.tprAt1PctFpr, a.advantage]),
     ),
   );
   print(renderTable(["class", "members", "non-members", ...r.attacks.map((a) => `AUC ${a.attack}`)], r.slices.map((s) => [s.label, s.members, s.nonMembers, ...r.attacks.map((a) => s.auc[a.attack])])));
