@@ -151,8 +151,8 @@ async function run(target: string, raw: AuditRaw): Promise<void> {
   const shadows = requireInteger("--shadows", num("shadows", raw.shadows), { min: 0, max: 16 });
   if (shadows === 1) throw new DpError("invalid_parameter", "`--shadows` must be 0 or at least 2 (offline LiRA fits a Gaussian to the shadows). Found 1.", "--shadows");
   const canaryKind = requireOneOf("--canary-kind", raw.canaryKind, CANARY_KINDS);
-  if (mode === "mia" && Math.min(canaries, 10_000) * (1 + shadows) > 60_000) {
-    throw new DpError("invalid_parameter", `\`--canaries\` × (1 + --shadows) must be <= 60000 training images. Found ${Math.min(canaries, 10_000) * (1 + shadows)}.`, "--canaries");
+  if (mode === "mia" && Math.min(canaries, 10_000) * (2 + shadows) > 60_000) {
+    throw new DpError("invalid_parameter", `\`--canaries\` × (2 + --shadows) must be <= 60000 training images. Found ${Math.min(canaries, 10_000) * (2 + shadows)}.`, "--canaries");
   }
   if (mode === "one-run" && canaryKind === "mislabeled" && canaries > 10_000) {
     throw new DpError("invalid_parameter", "`--canaries` must be <= 10000 for mislabeled canaries (test images).", "--canaries");
@@ -228,10 +228,11 @@ async function run(target: string, raw: AuditRaw): Promise<void> {
     return;
   }
 
-  // Membership inference: members are the first `canaries` training images, non-members as many test images.
+  // Membership inference: members are the first `canaries` training images, non-members the next
+  // `canaries` training images (same distribution: test images would confound membership with the
+  // train/test shift), each shadow model's training set the next `canaries` after those.
   const m = Math.min(canaries, 10_000);
-  const train = loadMnist({ split: "train", count: m * (1 + shadows) });
-  const test = loadMnist({ split: "test", count: m });
+  const train = loadMnist({ split: "train", count: m * (2 + shadows) });
   const slice = (from: number): { x: tf.Tensor; y: Uint8Array } => ({
     x: tf.tensor(train.images.subarray(from * 784, (from + m) * 784), [m, ...shape]),
     y: train.labels.subarray(from, from + m),
@@ -263,8 +264,8 @@ async function run(target: string, raw: AuditRaw): Promise<void> {
   const members = slice(0);
   const model = await fit(members);
   const shadowModels: tf.LayersModel[] = [];
-  for (let s = 0; s < shadows; s++) shadowModels.push(await fit(slice((s + 1) * m)));
-  const nonMembers = { x: tf.tensor(test.images, [test.count, ...shape]), y: test.labels };
+  for (let s = 0; s < shadows; s++) shadowModels.push(await fit(slice((s + 2) * m)));
+  const nonMembers = slice(m);
   const r = membershipInference({ model, members, nonMembers, shadowModels: shadowModels.length >= 2 ? shadowModels : undefined, bootstrapResamples: 200, rng });
   const seconds = (Date.now() - t0) / 1000;
   if (raw.plot) await savePlot(raw.plot, rocPlot({ title: `membership inference (${raw.nonPrivate ? "non-private" : `DP-SGD, ε = ${claimed.toFixed(2)}`})`, curves: r.attacks.map((a) => ({ name: a.attack, roc: a.roc })) }));
@@ -309,7 +310,7 @@ export function register(program: Command): void {
     .option("--model <kind>", `architecture for --mode one-run and mia: ${MNIST_MODEL_KINDS.join(", ")}`, "mlp")
     .option("--epsilon <E>", "the claimed epsilon (noise is calibrated to it)", "2")
     .option("--delta <D>", "delta of the claim", "1e-5")
-    .option("--canaries <M>", "one-run: number of canaries (each included with probability 1/2); mia: members (and non-members)", "1000")
+    .option("--canaries <M>", "one-run: number of canaries (each included with probability 1/2); mia: members (and as many held-out training images as non-members)", "1000")
     .option("--mode <mode>", "step (white-box, one step or round), one-run (canaries in one training run), mia (membership inference)", "step")
     .option("--break <variant>", `step: audit a broken variant: ${STEP_BREAKS.join(", ")}`)
     .option("--trials <T>", "step: trials with and without the canary", "1000000")
