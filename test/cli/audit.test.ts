@@ -52,11 +52,9 @@ describe("dpkit audit", () => {
     for (const [args, pattern] of [
       [["audit", "dpsgd", "--break", "typo"], /--break/],
       [["audit", "dpsgd", "--epsilon", "-1"], /--epsilon/],
-      [["audit", "dpsgd", "--mode", "nope"], /--mode/],
       [["audit", "dpsgd", "--plot", "/nonexistent-dir/roc.svg"], /--plot/],
       [["audit", "dpsgd", "--plot", path.join(dir, "roc.txt")], /--plot/],
       [["audit", "dpsgd", "--mode", "mia", "--break", "noise"], /--break/],
-      [["audit", "fedavg", "--mode", "one-run"], /--mode/],
       [["audit", "dpsgd", "--mode", "mia", "--shadows", "1", "--canaries", "10"], /--shadows/],
       [["audit", "nothing"], /target/],
     ] as [string[], RegExp][]) {
