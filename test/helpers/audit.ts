@@ -1,5 +1,5 @@
 /**
- * Empirical privacy auditing (the project's testing standard, TESTING.md section 3).
+ * Empirical privacy auditing (docs/testing.md section 3).
  *
  * For worst-case neighbours x0, x1 and up to 20 pre-registered events E_j (threshold sets
  * {y >= t} or single outputs), draw n outputs from each input, count hits k0_j, k1_j, and bound
@@ -55,7 +55,7 @@ export interface AuditSamplersOptions {
   sample1: () => number;
   /** Pre-registered events (at most 20), e.g. {@link thresholdEvents}. */
   events: ((y: number) => boolean)[];
-  /** Draws per input (TESTING.md uses 200,000). */
+  /** Draws per input (docs/testing.md uses 200,000). */
   n: number;
   delta: number;
   alpha?: number;
@@ -75,7 +75,7 @@ export function auditSamplers(o: AuditSamplersOptions): EmpiricalEpsilonResult &
 
 /**
  * For discrete outputs: the empirical delta excess max over directions of
- * sum_y max(0, c0(y) - e^eps c1(y)) / n. TESTING.md: must stay below delta + tolerance.
+ * sum_y max(0, c0(y) - e^eps c1(y)) / n. docs/testing.md: must stay below delta + tolerance.
  */
 export function discreteDeltaExcess(samples0: ArrayLike<number>, samples1: ArrayLike<number>, epsilon: number): number {
   const c0 = new Map<number, number>();
