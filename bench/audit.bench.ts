@@ -8,7 +8,7 @@
  * - The DP-FedAvg round audit (server and distributed noise): rounds per second.
  * - The statistics: `epsilonLowerBound` on 2 × 1e6 scores, `oneRunAudit` on 10,000 canaries.
  *
- * Prints a table and, as the last line, one JSON object (../shared/docs/PERFORMANCE.md).
+ * Prints a table and, as the last line, one JSON object (docs/performance.md).
  */
 import { auditDpFedAvgRound, auditDpSgdStep, epsilonLowerBound, oneRunAudit } from "../src/audit/index.js";
 import { clipAndSum, poissonSampleIndices, privatizeClippedSum } from "../src/dpsgd/index.js";

@@ -24,11 +24,11 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { makePrivate, type MakePrivateOptions } from "../dpsgd/makePrivate.js";
+import { makePrivate, type MakePrivateOptions } from "../dpsgd/make-private.js";
 import { DpError, requireInteger, requireOneOf, requireOpenProbability, requirePositive } from "../errors.js";
 import { bernoulli, uniformInt, type Rng } from "../random/index.js";
 import { classifierOutputs } from "./mia.js";
-import { oneRunAudit, type OneRunAuditResult } from "./oneRun.js";
+import { oneRunAudit, type OneRunAuditResult } from "./one-run.js";
 import { attackMetrics, type AttackMetrics } from "./roc.js";
 import { epsilonLowerBound, type ThresholdEpsilonBound } from "./threshold.js";
 

@@ -12,8 +12,8 @@
  */
 import { gaussianEpsilonForDelta } from "../accounting/index.js";
 import { DpError, requireInteger, requireOpenProbability, requireProbability } from "../errors.js";
-import { standardNormalQuantile } from "../mechanisms/normal.js";
-import { clopperPearson } from "./clopperPearson.js";
+import { standardNormalQuantile } from "../math/normal.js";
+import { clopperPearson } from "./clopper-pearson.js";
 
 /** Counts of one attack at one decision rule, see {@link epsilonFromCounts}. */
 export interface AttackCounts {

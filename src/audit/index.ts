@@ -10,17 +10,70 @@
  *   on TensorFlow.js models.
  * @module
  */
-export * from "./clopperPearson.js";
-export * from "./epsilon.js";
-export * from "./threshold.js";
-export * from "./roc.js";
-export * from "./oneRun.js";
-export * from "./dpsgdStep.js";
-export * from "./fedavgRound.js";
-export * from "./plot.js";
+export {
+  logGamma,
+  regularizedIncompleteBeta,
+  betaQuantile,
+  clopperPearson,
+  binomialUpperTail,
+  type ClopperPearsonBounds,
+} from "./clopper-pearson.js";
+export { gdpEpsilon, gdpMuFromRates, epsilonFromCounts, type AttackCounts, type EpsilonFromCountsOptions, type EpsilonBound } from "./epsilon.js";
+export {
+  epsilonLowerBound,
+  empiricalEpsilon,
+  type ThresholdStrategy,
+  type EpsilonLowerBoundOptions,
+  type ThresholdEpsilonBound,
+  type EmpiricalEpsilonOptions,
+  type EventBound,
+  type EmpiricalEpsilonResult,
+} from "./threshold.js";
+export {
+  rocCurve,
+  auc,
+  tprAtFpr,
+  attackAdvantage,
+  attackMetrics,
+  bootstrapInterval,
+  type RocCurve,
+  type AttackMetrics,
+  type BootstrapOptions,
+  type BootstrapInterval,
+} from "./roc.js";
+export {
+  oneRunPValue,
+  oneRunEpsilonLowerBound,
+  oneRunCeiling,
+  oneRunAudit,
+  type OneRunCounts,
+  type OneRunBoundOptions,
+  type OneRunAuditOptions,
+  type OneRunAuditResult,
+} from "./one-run.js";
+export { auditDpSgdStep, STEP_BREAKS, SAMPLING_MISREPORT, type StepBreak, type DpSgdStepAuditOptions, type DpSgdStepAuditResult } from "./dpsgd-step.js";
+export { auditDpFedAvgRound, type DpFedAvgRoundAuditOptions, type DpFedAvgRoundAuditResult } from "./fedavg-round.js";
+export { rocPlot, type RocPlotOptions } from "./plot.js";
 // These need tfjs.
-export * from "./mia.js";
-export * from "./canaries.js";
+export {
+  classifierOutputs,
+  liraOfflineScores,
+  membershipInference,
+  type LabelledSet,
+  type ClassifierOutputs,
+  type AttackReport,
+  type SliceReport,
+  type MembershipInferenceOptions,
+  type MembershipInferenceResult,
+} from "./mia.js";
+export {
+  auditTrainingWithCanaries,
+  CANARY_KINDS,
+  type CanaryKind,
+  type CanaryTrainingOptions,
+  type CanaryAuditOptions,
+  type CanaryAuditResult,
+} from "./canaries.js";
 
 // The error type every function here throws, so callers of this entry point can catch it.
 export { DpError, type DpErrorCode } from "../errors.js";

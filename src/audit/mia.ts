@@ -11,7 +11,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { DpError } from "../errors.js";
-import { standardNormalCdf } from "../mechanisms/normal.js";
+import { standardNormalCdf } from "../math/normal.js";
 import type { Rng } from "../random/index.js";
 import { attackMetrics, auc, bootstrapInterval, rocCurve, type AttackMetrics, type BootstrapInterval, type RocCurve } from "./roc.js";
 

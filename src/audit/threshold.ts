@@ -9,8 +9,8 @@
  * @module
  */
 import { DpError, requireInRange, requireOpenProbability, requireProbability } from "../errors.js";
-import { standardNormalQuantile } from "../mechanisms/normal.js";
-import { clopperPearson } from "./clopperPearson.js";
+import { standardNormalQuantile } from "../math/normal.js";
+import { clopperPearson } from "./clopper-pearson.js";
 import { epsilonFromCounts, type EpsilonBound } from "./epsilon.js";
 
 /** How the threshold of {@link epsilonLowerBound} is chosen. */
@@ -192,7 +192,7 @@ export function epsilonLowerBound(options: EpsilonLowerBoundOptions): ThresholdE
 }
 
 // ---------------------------------------------------------------------------------------------
-// Pre-registered events (the mechanism audits of TESTING.md section 3)
+// Pre-registered events (the mechanism audits of docs/testing.md section 3)
 // ---------------------------------------------------------------------------------------------
 
 /** Inputs to {@link empiricalEpsilon}: hit counts of each pre-registered event under x0 and x1. */
@@ -243,7 +243,7 @@ export interface EmpiricalEpsilonResult {
 
 /**
  * Bounds ε from below from the hit counts of up to 20 pre-registered events on two neighbouring
- * inputs (../shared/docs/TESTING.md section 3): p0_lo = CP_lower(k0, n, alpha/(2m)),
+ * inputs (docs/testing.md section 3): p0_lo = CP_lower(k0, n, alpha/(2m)),
  * p1_hi = CP_upper(k1, n, alpha/(2m)), eps_LB = ln((p0_lo − δ)/p1_hi), in both directions.
  *
  * @remarks All 4m one-sided bounds hold together with probability >= 1 − 2·alpha.

@@ -21,8 +21,8 @@ import {
 import { DpError, requireInteger, requireOneOf, requireOpenProbability, requirePositive, requireProbability } from "../../errors.js";
 import { prepareBackend, tf } from "../../backend/index.js";
 import { loadMnist } from "../../data/mnist.js";
-import { makePrivate } from "../../dpsgd/makePrivate.js";
-import { MNIST_MODEL_KINDS, mnistInputShape, mnistModel, type MnistModelKind } from "../../dpsgd/mnistModels.js";
+import { makePrivate } from "../../dpsgd/make-private.js";
+import { MNIST_MODEL_KINDS, mnistInputShape, mnistModel, type MnistModelKind } from "../../dpsgd/mnist-models.js";
 import { savePlot } from "../../plot/index.js";
 import { SeededRng, type Rng } from "../../random/index.js";
 import { parseNumberOption, printJson, renderTable } from "../output.js";

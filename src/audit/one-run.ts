@@ -18,7 +18,7 @@
  * @module
  */
 import { DpError, requireInteger, requireOpenProbability, requireProbability } from "../errors.js";
-import { binomialUpperTails } from "./clopperPearson.js";
+import { binomialUpperTails } from "./clopper-pearson.js";
 
 /** The counts of a one-run audit. */
 export interface OneRunCounts {

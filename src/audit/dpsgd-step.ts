@@ -26,7 +26,7 @@
  */
 import { calibrateNoiseMultiplier, computeDpSgdEpsilon, type AccountantKind } from "../accounting/index.js";
 import { clipAndSum, privatizeClippedSum } from "../dpsgd/privatize.js";
-import { poissonSampleIndices } from "../dpsgd/sampling.js";
+import { poissonSampleIndices } from "../random/index.js";
 import { requireInteger, requireOneOf, requireOpenProbability, requirePositive, requireProbability } from "../errors.js";
 import type { Rng } from "../random/index.js";
 import { attackMetrics, type AttackMetrics } from "./roc.js";

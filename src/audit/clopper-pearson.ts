@@ -3,7 +3,7 @@
  * ln Γ, the regularised incomplete beta function and its inverse, and binomial tails.
  *
  * Pure numerics, no tfjs: promoted from the test helper that every mechanism audit uses
- * (../shared/docs/TESTING.md section 3), so tests and users share one implementation.
+ * (docs/testing.md section 3), so tests and users share one implementation.
  *
  * @see Clopper & Pearson, "The use of confidence or fiducial limits illustrated in the case of the binomial", Biometrika 1934
  * @module

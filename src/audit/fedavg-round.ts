@@ -28,7 +28,7 @@ import type { AggregationContext, ClientUpdate } from "../federated/core/aggrega
 import { DpFedAvgAggregator } from "../federated/core/dp-aggregator.js";
 import { selectClientsFixed, selectClientsPoisson } from "../federated/core/selection.js";
 import type { Rng } from "../random/index.js";
-import { SAMPLING_MISREPORT, STEP_BREAKS, type StepBreak } from "./dpsgdStep.js";
+import { SAMPLING_MISREPORT, STEP_BREAKS, type StepBreak } from "./dpsgd-step.js";
 import { attackMetrics, type AttackMetrics } from "./roc.js";
 import { epsilonLowerBound, type ThresholdEpsilonBound, type ThresholdStrategy } from "./threshold.js";
 
