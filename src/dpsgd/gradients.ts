@@ -224,7 +224,7 @@ export function dpGradients(options: DpGradientsOptions): DpGradientsResult {
   const noiseMultiplier = requireNonNegative("noiseMultiplier", options.noiseMultiplier);
   const expectedBatchSize = requirePositive("expectedBatchSize", options.expectedBatchSize);
   const q = options.samplingProbability === undefined ? undefined : requireProbability("samplingProbability", options.samplingProbability);
-  checkModelSupported(options.model);
+  checkModelSupported(options.model, { strategy: options.strategy });
   const parts = computeClippedSum({ ...options, l2NormClip });
   const grads = privatizeParts(parts, { l2NormClip, noiseMultiplier, expectedBatchSize, rng: options.rng });
   return issueDpGradients({

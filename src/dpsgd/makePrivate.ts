@@ -229,7 +229,7 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
   if (model.trainableWeights.length === 0) {
     throw new DpError("invalid_parameter", "`model` has no trainable weights: there is nothing to train privately.", "model");
   }
-  checkModelSupported(model);
+  checkModelSupported(model, { strategy: options.strategy });
   const adaptiveOpts = options.adaptiveClipping === true ? {} : options.adaptiveClipping || undefined;
 
   const segments: Segment[] = [];

@@ -200,3 +200,53 @@ describe("dpApplyGradients and DpOptimizer", () => {
     tf.dispose(grads);
   });
 });
+
+describe('strategy "naive" for layers without a per-example rule', () => {
+  /** PReLU has trainable weights and no per-example rule: only strategy "naive" can train it. */
+  function preluModel(seed: number): tf.LayersModel {
+    const init = (s: number) => tf.initializers.randomNormal({ mean: 0, stddev: 0.5, seed: s });
+    return tf.sequential({
+      layers: [
+        tf.layers.dense({ inputShape: [5], units: 4, kernelInitializer: init(seed) }),
+        tf.layers.prelu({ alphaInitializer: tf.initializers.constant({ value: 0.3 }) }),
+        tf.layers.dense({ units: 3, activation: "softmax", kernelInitializer: init(seed + 1) }),
+      ],
+    });
+  }
+
+  it("dpGradients refuses the model by default, naming naive, and accepts it with strategy naive (exact clipped mean)", () => {
+    const model = preluModel(21);
+    const { x, y } = batch(6, 22);
+    const base = { model, loss: "sparseCategoricalCrossentropy" as const, x, y, l2NormClip: 0.3, noiseMultiplier: 0, expectedBatchSize: 6 };
+    expect(() => dpGradients(base)).toThrow(/PReLU.*naive/);
+    const r = dpGradients({ ...base, strategy: "naive" });
+    const ref = referenceMean(model, x, y, 0.3, 6);
+    expect(Object.keys(r.grads).sort()).toEqual(Object.keys(ref).sort());
+    for (const [k, g] of Object.entries(r.grads)) {
+      const a = g.dataSync();
+      let num = 0;
+      let den = 0;
+      for (let j = 0; j < a.length; j++) {
+        num += (a[j] - ref[k][j]) ** 2;
+        den += ref[k][j] ** 2;
+      }
+      expect(Math.sqrt(num / Math.max(den, 1e-30))).toBeLessThan(1e-5);
+    }
+    tf.dispose(r.grads);
+  });
+
+  it("makePrivate refuses the model by default and trains it with strategy naive", async () => {
+    const { makePrivate } = await import("../../src/dpsgd/index.js");
+    const model = preluModel(23);
+    const { x, y } = batch(40, 24);
+    const opts = { l2NormClip: 1, noiseMultiplier: 1, targetDelta: 1e-5, batchSize: 10, optimizer: tf.train.sgd(0.1), loss: "sparseCategoricalCrossentropy" as const, rng: new SeededRng(3) };
+    expect(() => makePrivate(model, opts)).toThrow(/PReLU.*naive/);
+    const before = model.getWeights().map((w) => w.dataSync().slice());
+    const priv = makePrivate(model, { ...opts, strategy: "naive" });
+    const h = await priv.fit(x, y, { epochs: 1, verbose: 0 });
+    expect(h.stepsRun).toBe(4);
+    expect(priv.epsilon()).toBeGreaterThan(0);
+    const after = model.getWeights().map((w) => w.dataSync());
+    expect(after.some((a, i) => a.some((v, j) => v !== before[i][j]))).toBe(true);
+  });
+});
