@@ -14,4 +14,6 @@ export { conv2dRule, conv1dRule } from "./layers/conv.js";
 export { depthwiseConv2dRule } from "./layers/depthwise-conv2d.js";
 export { embeddingRule } from "./layers/embedding.js";
 export { layerNormalizationRule } from "./layers/layer-normalization.js";
+export { recurrentRule, bidirectionalRule } from "./layers/recurrent.js";
+export { timeDistributedRule, perExampleVjpRule } from "./layers/wrappers.js";
 export { registerDpkitWasmKernels, DPKIT_WASM_KERNELS } from "../kernels/index.js";

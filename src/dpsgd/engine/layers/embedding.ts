@@ -4,18 +4,17 @@
  * Example i's gradient is sparse: row v of the table receives `sum_{t: idx_t = v} g_t`. Its
  * squared norm is `sum_{t,s} [idx_t = idx_s] g_t·g_s` (a masked Gram matrix over the example's
  * T positions, cost T²·D), never forming the `[V, D]` table per example. The clipped sum is one
- * unsorted segment sum of the reweighted output gradients.
+ * unsorted segment sum of the reweighted output gradients. With `maskZero` the layer's output is
+ * unchanged (the engine passes the mask on to the layers after it, as tfjs does).
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { DpError } from "../../../errors.js";
 import type { LayerRule } from "../layer-rule.js";
 
 interface EmbeddingLike {
   embeddings: tf.LayerVariable;
   inputDim: number;
   outputDim: number;
-  maskZero?: boolean;
 }
 
 function parts(layer: tf.layers.Layer): EmbeddingLike {
@@ -25,15 +24,6 @@ function parts(layer: tf.layers.Layer): EmbeddingLike {
 /** The Embedding rule. */
 export const embeddingRule: LayerRule = {
   classNames: ["Embedding"],
-  check(layer) {
-    if (parts(layer).maskZero) {
-      throw new DpError(
-        "unsupported_layer",
-        `Layer "${layer.name}" (Embedding) uses maskZero; masks are not propagated by dpkit's per-example engine (use strategy "naive").`,
-        "model",
-      );
-    }
-  },
   weights(layer) {
     return [parts(layer).embeddings];
   },
