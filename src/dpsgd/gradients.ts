@@ -47,8 +47,19 @@ export interface DpGradientsOptions {
 
 /** What {@link dpGradients} returns. Pass it whole to {@link dpApplyGradients} or a {@link DpOptimizer}. */
 export interface DpGradientsResult {
-  /** Privatised average gradients, keyed like `tf.variableGrads` (variable names). Owned by the caller until applied. */
-  readonly grads: tf.NamedTensorMap;
+  /**
+   * Not readable: reading it throws a `DpError`. The privatised gradients can only be applied by
+   * {@link dpApplyGradients} or {@link DpOptimizer}, which count the step in the accountant, so
+   * a leftover `optimizer.applyGradients(result.grads)` cannot step without being accounted.
+   * Use {@link DpGradientsResult.gradientValues} to inspect the values.
+   */
+  readonly grads: never;
+  /**
+   * Copies of the privatised average gradients, keyed like `tf.variableGrads` (variable names),
+   * as plain arrays (for inspection: they are released values, but applying them by hand skips
+   * the accountant). Throws once the result has been applied (its tensors are disposed).
+   */
+  gradientValues(): Record<string, Float32Array>;
   /** Each example's gradient norm before clipping (not private: do not release). */
   readonly norms: Float32Array;
   /** What this step spent. */
@@ -59,8 +70,8 @@ export interface DpGradientsResult {
   readonly batchSize: number;
 }
 
-/** Gradient results produced by this module and not yet applied. */
-const issued = new WeakSet<object>();
+/** Gradient results produced by this module and not yet applied, with their tensors. */
+const issued = new WeakMap<object, tf.NamedTensorMap>();
 /** Results already applied (a second application is refused). */
 const consumed = new WeakSet<object>();
 
@@ -176,10 +187,43 @@ export function stepEvent(noiseMultiplier: number, samplingProbability?: number)
   return samplingProbability === undefined ? g : poissonSampledEvent(samplingProbability, g);
 }
 
-/** Marks a result as produced by dpkit. @internal */
-export function issueDpGradients(result: DpGradientsResult): DpGradientsResult {
-  issued.add(result);
-  return Object.freeze(result);
+/** The fields of a result before it is branded. @internal */
+export interface DpGradientsFields {
+  grads: tf.NamedTensorMap;
+  norms: Float32Array;
+  event: DpEvent;
+  lossValue: number;
+  batchSize: number;
+}
+
+function refuseDirectUse(): never {
+  throw new DpError(
+    "invalid_state",
+    "The gradients from dpGradients() can only be applied with dpApplyGradients(optimizer, result, accountant) or a DpOptimizer, which count the step in the privacy accountant; `optimizer.applyGradients(result.grads)` would skip it. Use result.gradientValues() to read the values.",
+    "grads",
+  );
+}
+
+/** Brands a result as produced by dpkit (its tensors are reachable only through dpApplyGradients). @internal */
+export function issueDpGradients(fields: DpGradientsFields): DpGradientsResult {
+  const { grads, norms, event, lossValue, batchSize } = fields;
+  const result = {
+    norms,
+    event,
+    lossValue,
+    batchSize,
+    gradientValues(): Record<string, Float32Array> {
+      if (consumed.has(result)) {
+        throw new DpError("invalid_state", "These DP gradients were already applied (their tensors are disposed).", "gradients");
+      }
+      const out: Record<string, Float32Array> = {};
+      for (const [k, t] of Object.entries(grads)) out[k] = (t.dataSync() as Float32Array).slice();
+      return out;
+    },
+  };
+  Object.defineProperty(result, "grads", { enumerable: false, get: refuseDirectUse });
+  issued.set(result, grads);
+  return Object.freeze(result) as unknown as DpGradientsResult;
 }
 
 /**
@@ -199,7 +243,9 @@ export function issueDpGradients(result: DpGradientsResult): DpGradientsResult {
  * expected batch size of the clipped per-example gradients, and the event is `nonPrivate`.
  *
  * The returned gradients are branded: only {@link dpApplyGradients} / {@link DpOptimizer}
- * apply them, once. `norms`, `lossValue` and `batchSize` are not private.
+ * apply them, once, and record the step's event; `result.grads` throws, so an old
+ * `optimizer.applyGradients(result.grads)` line cannot step without the accountant
+ * (`result.gradientValues()` reads copies). `norms`, `lossValue` and `batchSize` are not private.
  *
  * @param options - model, per-example loss, batch, clip bound, noise multiplier, expected batch size
  * @returns privatised gradients keyed like `tf.variableGrads`, per-example norms and the step's event
@@ -277,11 +323,12 @@ function refuseForeign(value: unknown): never {
  */
 export function dpApplyGradients(optimizer: tf.Optimizer, gradients: DpGradientsResult, accountant?: EventSink): void {
   if (!isIssuedDpGradients(gradients)) refuseForeign(gradients);
+  const grads = issued.get(gradients) as tf.NamedTensorMap;
   consumed.add(gradients);
   try {
-    optimizer.applyGradients(gradients.grads);
+    optimizer.applyGradients(grads);
   } finally {
-    tf.dispose(gradients.grads);
+    tf.dispose(grads);
   }
   if (accountant) accountant.compose(gradients.event);
 }
