@@ -13,8 +13,9 @@ import * as tf from "@tensorflow/tfjs";
 import { DpError, requireNonNegative, requirePositive, requirePositiveInteger, requireProbability } from "../errors.js";
 import { gaussianEvent, nonPrivateEvent, poissonSampledEvent, type DpEvent } from "../accounting/events.js";
 import type { Rng } from "../random/rng.js";
-import { checkModelSupported, clippedGradients, type PerExampleLoss } from "./engine/index.js";
+import { checkLossMatchesOutput, checkModelSupported, clippedGradients, type PerExampleLoss } from "./engine/index.js";
 import { privatizeClippedSum } from "./privatize.js";
+import { metricSums, type MetricSpec } from "./fit-metrics.js";
 
 /** Options for {@link dpGradients}. */
 export interface DpGradientsOptions {
@@ -88,6 +89,8 @@ export interface ClippedSumParts {
   norms: Float32Array;
   lossSum: number;
   batchSize: number;
+  /** Sums over the batch of each requested metric (empty when none was requested). */
+  metricSums: number[];
 }
 
 function trainableVariables(model: tf.LayersModel): { name: string; shape: number[] }[] {
@@ -106,6 +109,7 @@ export function computeClippedSum(o: {
   l2NormClip: number;
   maxPhysicalBatchSize?: number;
   strategy?: "auto" | "ghost" | "materialize" | "naive";
+  metrics?: MetricSpec[];
 }): ClippedSumParts {
   const vars = trainableVariables(o.model);
   if (vars.length === 0) {
@@ -120,6 +124,8 @@ export function computeClippedSum(o: {
   }
   const chunk = o.maxPhysicalBatchSize === undefined ? Math.max(1, n) : requirePositiveInteger("maxPhysicalBatchSize", o.maxPhysicalBatchSize);
   const norms = new Float32Array(n);
+  const specs = o.metrics ?? [];
+  const metricTotals = specs.map(() => 0);
   let lossSum = 0;
   for (let start = 0; start < n; start += chunk) {
     const size = Math.min(chunk, n - start);
@@ -127,8 +133,9 @@ export function computeClippedSum(o: {
     const xs = whole ? o.x : o.x.slice(start, size);
     const ys = whole ? o.y : o.y.slice(start, size);
     try {
-      const r = clippedGradients({ model: o.model, x: xs, y: ys, loss: o.loss, l2NormClip: o.l2NormClip, strategy: o.strategy });
+      const r = clippedGradients({ model: o.model, x: xs, y: ys, loss: o.loss, l2NormClip: o.l2NormClip, strategy: o.strategy, keepOutput: specs.length > 0 });
       try {
+        if (r.output) metricSums(specs, ys, r.output).forEach((v, k) => (metricTotals[k] += v));
         for (let k = 0; k < names.length; k++) {
           const t = r.clippedSum[names[k]];
           if (!t) throw new DpError("invalid_state", `The engine returned no gradient for trainable variable "${names[k]}".`, "model");
@@ -138,6 +145,7 @@ export function computeClippedSum(o: {
         }
       } finally {
         tf.dispose(r.clippedSum);
+        r.output?.dispose();
       }
       norms.set(r.norms.subarray(0, size), start);
       lossSum += r.lossValue * size;
@@ -145,7 +153,7 @@ export function computeClippedSum(o: {
       if (!whole) tf.dispose([xs, ys]);
     }
   }
-  return { names, shapes, sums, norms, lossSum, batchSize: n };
+  return { names, shapes, sums, norms, lossSum, batchSize: n, metricSums: metricTotals };
 }
 
 /**
@@ -271,6 +279,7 @@ export function dpGradients(options: DpGradientsOptions): DpGradientsResult {
   const expectedBatchSize = requirePositive("expectedBatchSize", options.expectedBatchSize);
   const q = options.samplingProbability === undefined ? undefined : requireProbability("samplingProbability", options.samplingProbability);
   checkModelSupported(options.model, { strategy: options.strategy });
+  checkLossMatchesOutput(options.model, options.loss);
   const parts = computeClippedSum({ ...options, l2NormClip });
   const grads = privatizeParts(parts, { l2NormClip, noiseMultiplier, expectedBatchSize, rng: options.rng });
   return issueDpGradients({

@@ -25,6 +25,7 @@ export interface FastArgs {
   l2NormClip: number;
   mode: NormMode;
   training: boolean;
+  keepOutput?: boolean;
 }
 
 const shapeCache = new WeakMap<tf.LayersModel, Map<string, number[][]>>();
@@ -124,6 +125,7 @@ function probeShapes(model: tf.LayersModel, plan: ModelPlan, x: tf.Tensor): numb
 /** Per-example clipped gradient sum through the per-layer rules. @internal */
 export function fastClippedGradients(args: FastArgs): ClippedGradients {
   const { model, plan, x, y, loss, l2NormClip, mode, training } = args;
+  let output: tf.Tensor | undefined;
   const n = x.shape[0];
   const trained = plan.steps.filter((s) => s.rule);
   const shapes = probeShapes(model, plan, x);
@@ -147,6 +149,7 @@ export function fastClippedGradients(args: FastArgs): ClippedGradients {
           inputMasks.push(mask);
           return step.rule!.activate(step.layer, tf.add(step.rule!.linear(step.layer, a, mask), e[k]), mask);
         });
+        if (args.keepOutput) output = tf.keep(tf.clone(out));
         return tf.sum(perExampleLoss(loss, y, out)) as tf.Scalar;
       };
       const { value, grads } = tf.valueAndGrads(forward)(probes);
@@ -187,7 +190,10 @@ export function fastClippedGradients(args: FastArgs): ClippedGradients {
       // (only tensors leave the tidy: it walks every element of a returned typed array)
       return clippedSum;
     });
-    return { clippedSum: result, norms, lossValue: n > 0 ? lossSum / n : 0, batchSize: n };
+    return { clippedSum: result, norms, lossValue: n > 0 ? lossSum / n : 0, batchSize: n, output };
+  } catch (e) {
+    output?.dispose();
+    throw e;
   } finally {
     tf.dispose(keptHere);
   }

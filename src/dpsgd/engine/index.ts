@@ -3,11 +3,11 @@
  * wasm kernels tfjs lacks.
  * @module
  */
-export type { PerExampleLoss, ClippingStrategy, ClippedGradientsOptions, ClippedGradients } from "./types.js";
+export type { PerExampleLoss, PerExampleLossName, LogitsLoss, ClippingStrategy, ClippedGradientsOptions, ClippedGradients } from "./types.js";
 export type { LayerRule, PerExampleTerms, PerExampleInput, NormMode } from "./layer-rule.js";
 export { clippedGradients } from "./clipped-gradients.js";
 export { checkModelSupported, type CheckModelOptions } from "./check-model.js";
-export { perExampleLoss } from "./losses.js";
+export { perExampleLoss, checkLossMatchesOutput } from "./losses.js";
 export { registerLayerRule, supportedLayerClasses } from "./registry.js";
 export { denseRule } from "./layers/dense.js";
 export { conv2dRule, conv1dRule } from "./layers/conv.js";
