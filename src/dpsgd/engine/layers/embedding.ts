@@ -1,14 +1,17 @@
 /**
  * Per-example gradients of `tf.layers.embedding`.
  *
- * Example i's gradient is sparse: row v of the table receives `sum_{t: idx_t = v} g_t`. Its
- * squared norm is `sum_{t,s} [idx_t = idx_s] g_t·g_s` (a masked Gram matrix over the example's
- * T positions, cost T²·D), never forming the `[V, D]` table per example. The clipped sum is one
- * unsorted segment sum of the reweighted output gradients. With `maskZero` the layer's output is
+ * Example i's gradient is sparse: row v of the table receives `sum_{t: idx_t = v} g_t`, only
+ * for the tokens the example contains. The rule sums the output gradients per (example, distinct
+ * token) slot — one segment sum over the N·T positions — and an example's squared norm is the
+ * sum of its slots' squared norms (cost N·T·D: no `[V, D]` table per example, no T×T Gram
+ * matrix, never a `[N, V, D]` tensor). The clipped sum scatters the reweighted slot sums into the
+ * `[V, D]` gradient with one more segment sum (the dense gradient tfjs's own `gather` produces). With `maskZero` the layer's output is
  * unchanged (the engine passes the mask on to the layers after it, as tfjs does).
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { DpError } from "../../../errors.js";
 import type { LayerRule } from "../layer-rule.js";
 
 interface EmbeddingLike {
@@ -19,6 +22,39 @@ interface EmbeddingLike {
 
 function parts(layer: tf.layers.Layer): EmbeddingLike {
   return layer as unknown as EmbeddingLike;
+}
+
+/**
+ * For each position t of example i, the slot `i·T + k` of its token, k counting example i's
+ * distinct tokens in order of first occurrence.
+ */
+function distinctTokenSlots(ids: Int32Array, n: number, steps: number, vocab: number, name: string): Int32Array {
+  const slots = new Int32Array(n * steps);
+  const owner = new Int32Array(vocab).fill(-1);
+  const slotOf = new Int32Array(vocab);
+  for (let i = 0; i < n; i++) {
+    let k = 0;
+    for (let t = 0; t < steps; t++) {
+      const p = i * steps + t;
+      const v = ids[p];
+      if (!(v >= 0 && v < vocab)) {
+        throw new DpError("invalid_parameter", `Layer "${name}" (Embedding) received token ${v}, outside [0, ${vocab}).`, "x");
+      }
+      if (owner[v] !== i) {
+        owner[v] = i;
+        slotOf[v] = i * steps + k++;
+      }
+      slots[p] = slotOf[v];
+    }
+  }
+  return slots;
+}
+
+/** The token of each slot (unused slots get token 0 and carry zero gradient). */
+function slotTokens(ids: Int32Array, slots: Int32Array): Int32Array {
+  const out = new Int32Array(slots.length);
+  for (let p = 0; p < slots.length; p++) out[slots[p]] = ids[p];
+  return out;
 }
 
 /** The Embedding rule. */
@@ -41,21 +77,20 @@ export const embeddingRule: LayerRule = {
     const n = input.shape[0];
     const steps = input.size / Math.max(n, 1);
     const dim = e.outputDim;
-    const idx = tf.cast(tf.reshape(input, [n, steps]), "int32");
-    const g = tf.reshape(outputGradient, [n, steps, dim]) as tf.Tensor3D;
-    let sq: tf.Tensor;
-    if (steps === 1) {
-      sq = tf.sum(tf.reshape(tf.square(g), [n, dim]), 1);
-    } else {
-      const gg = tf.matMul(g, g, false, true); // [N, T, T]
-      const same = tf.cast(tf.equal(tf.reshape(idx, [n, steps, 1]), tf.reshape(idx, [n, 1, steps])), "float32");
-      sq = tf.sum(tf.reshape(tf.mul(gg, same), [n, -1]), 1);
-    }
+    const idx = tf.cast(tf.reshape(input, [n * steps]), "int32") as tf.Tensor1D;
+    const g = tf.reshape(outputGradient, [n * steps, dim]) as tf.Tensor2D;
+    // Example i's gradient touches one row per distinct token: give each (example, token) pair
+    // a slot i·T + k (k-th distinct token of example i), sum the gradients per slot, and the
+    // squared norm is the sum of the slots' squared norms (cost N·T·D, no [V, D] per example).
+    const slots = distinctTokenSlots(idx.dataSync() as Int32Array, n, steps, e.inputDim, layer.name);
+    const perSlot = tf.unsortedSegmentSum(g, tf.tensor1d(slots, "int32"), n * steps);
+    const sq = tf.sum(tf.reshape(tf.square(perSlot), [n, steps * dim]), 1);
     return {
       squaredNorms: sq as tf.Tensor1D,
       weightedSum(w) {
-        const gw = tf.reshape(tf.mul(g, tf.reshape(w, [n, 1, 1])), [n * steps, dim]);
-        return [tf.unsortedSegmentSum(gw, tf.reshape(idx, [n * steps]) as tf.Tensor1D, e.inputDim)];
+        const gw = tf.reshape(tf.mul(tf.reshape(perSlot, [n, steps, dim]), tf.reshape(w, [n, 1, 1])), [n * steps, dim]);
+        // each slot's token: the token of its first occurrence
+        return [tf.unsortedSegmentSum(gw, tf.tensor1d(slotTokens(idx.dataSync() as Int32Array, slots), "int32"), e.inputDim)];
       },
     };
   },
