@@ -568,10 +568,10 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
         history.epsilon = logs.epsilon;
         if (verbose >= 1) {
           const parts = [`Epoch ${epoch + 1}/${epochs}`, `${epochSteps} steps`, `loss ${logs.loss.toFixed(4)}`];
+          for (const m of metricSpecs) parts.push(`${m.key} ${(logs[m.key] as number).toFixed(4)}`);
           if (logs.val_loss !== undefined) parts.push(`val_loss ${logs.val_loss.toFixed(4)}`);
           for (const m of metricSpecs) if (m.key !== "acc" && logs[`val_${m.key}`] !== undefined) parts.push(`val_${m.key} ${(logs[`val_${m.key}`] as number).toFixed(4)}`);
           if (logs.val_acc !== undefined) parts.push(`val_acc ${logs.val_acc.toFixed(4)}`);
-          for (const m of metricSpecs) parts.splice(3, 0, `${m.key} ${(logs[m.key] as number).toFixed(4)}`);
           parts.push(`epsilon ${logs.epsilon.toFixed(3)} (delta ${targetDelta})`);
           console.log(parts.join(" - "));
         }
