@@ -12,7 +12,7 @@
  * - `naive per-example`: the engine's microbatches-of-one route, for scale (fewer repetitions;
  *   MNIST models only).
  * Ratios are DP step / tfjs minimize and DP step / tfjs fit. Usage: `npm run bench -- dpsgd`
- * (env DPSGD_BENCH_REPS, DPSGD_BENCH_BACKENDS=wasm,cpu).
+ * (env DPSGD_BENCH_REPS, DPSGD_BENCH_BACKENDS=wasm,cpu, DPSGD_BENCH_MODELS=mlp,cnn,embedding,lstm).
  */
 import { prepareBackend, tf } from "../src/backend/index.js";
 import { dpApplyGradients, dpGradients, mnistInputShape, mnistModel, poissonSampleIndices, type MnistModelKind } from "../src/dpsgd/index.js";
@@ -21,6 +21,7 @@ import { loadMnist } from "../src/data/index.js";
 
 const reps = Number(process.env.DPSGD_BENCH_REPS ?? 7);
 const backends = (process.env.DPSGD_BENCH_BACKENDS ?? "wasm,cpu").split(",") as ("wasm" | "cpu")[];
+const models = (process.env.DPSGD_BENCH_MODELS ?? "mlp,cnn,embedding,lstm").split(",") as ("mlp" | "cnn" | "embedding" | "lstm")[];
 const batchSize = 256;
 
 const results: Row[] = [];
@@ -61,7 +62,7 @@ function textBatch(steps: number): tf.Tensor2D {
 
 for (const backend of backends) {
   await prepareBackend({ backend, announce: false });
-  for (const kind of ["mlp", "cnn", "embedding", "lstm"] as const) {
+  for (const kind of models) {
     // The cpu backend is slow for convolutions and recurrences: fewer repetitions there.
     const r = backend === "cpu" && (kind === "cnn" || kind === "lstm") ? Math.min(reps, 3) : reps;
     const text = kind === "embedding" || kind === "lstm";
