@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clippedGradients, denseRule, recurrentRule, registerLayerRule, type LayerRule } from "../../../src/dpsgd/engine/index.js";
+import { clippedGradients, denseRule, embeddingRule, recurrentRule, registerLayerRule, type LayerRule } from "../../../src/dpsgd/engine/index.js";
 import { denseCases, recurrentCases, structuredCases, type Case } from "./cases.js";
 import { compareWithReference, referencePerExample, referenceWeights } from "./reference.js";
 
@@ -145,5 +145,31 @@ describe("negative controls for the recurrent rules", () => {
     const bad = check(plain, "auto", median(ref.norms), ref);
     registerLayerRule(recurrentRule);
     expect(bad.sumError).toBeGreaterThan(TOL);
+  });
+});
+
+describe("negative control for the Embedding rule", () => {
+  const c = structuredCases().filter((k) => k.name === "embedding T=6")[0];
+  afterAll(() => {
+    registerLayerRule(embeddingRule);
+    c.model.dispose();
+  });
+
+  it("a rule that counts repeated tokens as separate rows (sum_t ||g_t||^2) fails", () => {
+    const broken: LayerRule = {
+      ...embeddingRule,
+      perExample(layer, args) {
+        const terms = embeddingRule.perExample(layer, args);
+        const n = args.input.shape[0];
+        return { ...terms, squaredNorms: tf.sum(tf.reshape(tf.square(args.outputGradient), [n, -1]), 1) as tf.Tensor1D };
+      },
+    };
+    const ref = referencePerExample(c.model, c.x, c.y, c.loss);
+    registerLayerRule(broken);
+    const bad = check(c, "auto", median(ref.norms), ref);
+    registerLayerRule(embeddingRule);
+    expect(bad.normError).toBeGreaterThan(TOL);
+    const ok = check(c, "auto", median(ref.norms), ref);
+    expect(ok.normError).toBeLessThanOrEqual(TOL);
   });
 });

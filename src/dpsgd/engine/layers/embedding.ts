@@ -3,10 +3,10 @@
  *
  * Example i's gradient is sparse: row v of the table receives `sum_{t: idx_t = v} g_t`, only
  * for the tokens the example contains. The rule sums the output gradients per (example, distinct
- * token) slot — one segment sum over the N·T positions — and an example's squared norm is the
- * sum of its slots' squared norms (cost N·T·D: no `[V, D]` table per example, no T×T Gram
- * matrix, never a `[N, V, D]` tensor). The clipped sum scatters the reweighted slot sums into the
- * `[V, D]` gradient with one more segment sum (the dense gradient tfjs's own `gather` produces). With `maskZero` the layer's output is
+ * token) slot on the host (float64, N·T·D work), and an example's squared norm is the sum of its
+ * slots' squared norms: no `[V, D]` table per example, no T×T Gram matrix, never a `[N, V, D]`
+ * tensor. The clipped sum scatters the reweighted slot sums into the `[V, D]` gradient (the dense
+ * gradient tfjs's own `gather` produces). With `maskZero` the layer's output is
  * unchanged (the engine passes the mask on to the layers after it, as tfjs does).
  * @module
  */
@@ -77,20 +77,41 @@ export const embeddingRule: LayerRule = {
     const n = input.shape[0];
     const steps = input.size / Math.max(n, 1);
     const dim = e.outputDim;
-    const idx = tf.cast(tf.reshape(input, [n * steps]), "int32") as tf.Tensor1D;
-    const g = tf.reshape(outputGradient, [n * steps, dim]) as tf.Tensor2D;
-    // Example i's gradient touches one row per distinct token: give each (example, token) pair
-    // a slot i·T + k (k-th distinct token of example i), sum the gradients per slot, and the
-    // squared norm is the sum of the slots' squared norms (cost N·T·D, no [V, D] per example).
-    const slots = distinctTokenSlots(idx.dataSync() as Int32Array, n, steps, e.inputDim, layer.name);
-    const perSlot = tf.unsortedSegmentSum(g, tf.tensor1d(slots, "int32"), n * steps);
-    const sq = tf.sum(tf.reshape(tf.square(perSlot), [n, steps * dim]), 1);
+    const vocab = e.inputDim;
+    // Example i's gradient touches one row per distinct token: give each (example, token) pair a
+    // slot i·T + k (k-th distinct token of example i) and sum the output gradients per slot on the
+    // host (N·T·D work, float64); the squared norm is the sum of the slots' squared norms. No
+    // [V, D] table per example, no T×T Gram matrix, and no tensor segment sum (tfjs-backend-cpu's
+    // UnsortedSegmentSum costs segments × rows).
+    const ids = tf.tidy(() => tf.cast(tf.reshape(input, [n * steps]), "int32")).dataSync() as Int32Array;
+    const g = outputGradient.dataSync() as Float32Array;
+    const slots = distinctTokenSlots(ids, n, steps, vocab, layer.name);
+    const perSlot = new Float64Array(n * steps * dim);
+    for (let p = 0; p < n * steps; p++) {
+      const so = slots[p] * dim;
+      const go = p * dim;
+      for (let k = 0; k < dim; k++) perSlot[so + k] += g[go + k];
+    }
+    const sq = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      let acc = 0;
+      for (let q = i * steps * dim; q < (i + 1) * steps * dim; q++) acc += perSlot[q] * perSlot[q];
+      sq[i] = acc;
+    }
+    const tokens = slotTokens(ids, slots);
     return {
-      squaredNorms: sq as tf.Tensor1D,
+      squaredNorms: tf.tensor1d(Float32Array.from(sq)),
       weightedSum(w) {
-        const gw = tf.reshape(tf.mul(tf.reshape(perSlot, [n, steps, dim]), tf.reshape(w, [n, 1, 1])), [n * steps, dim]);
-        // each slot's token: the token of its first occurrence
-        return [tf.unsortedSegmentSum(gw, tf.tensor1d(slotTokens(idx.dataSync() as Int32Array, slots), "int32"), e.inputDim)];
+        const wv = w.dataSync();
+        const out = new Float64Array(vocab * dim);
+        for (let s = 0; s < n * steps; s++) {
+          const wi = wv[Math.floor(s / steps)];
+          if (wi === 0) continue;
+          const to = tokens[s] * dim;
+          const so = s * dim;
+          for (let k = 0; k < dim; k++) out[to + k] += wi * perSlot[so + k];
+        }
+        return [tf.tensor2d(Float32Array.from(out), [vocab, dim])];
       },
     };
   },
