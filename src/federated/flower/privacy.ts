@@ -50,8 +50,8 @@ export function distance(a: ArrayLike<number>, b: ArrayLike<number>): number {
  *
  * @remarks
  * The bound holds on what is sent: ‖float32(received + s·update) − received‖₂ ≤ `clip`,
- * measured in double precision on the float32 values (the scale is nudged down by 2⁻²⁰ at a
- * time, at most 64 times, if float32 rounding would overshoot). An update already within the
+ * measured in double precision on the float32 values (if float32 rounding overshoots, the scale
+ * is corrected and retried, at most 64 times, and in the last resort the update is dropped). An update already within the
  * norm is returned unchanged (bit for bit). A non-finite update is refused.
  *
  * @param trained - the locally trained weights, flat in `getWeights()` order
@@ -79,10 +79,12 @@ export function clipModelUpdate(trained: Float32Array, received: Float32Array, c
   const out = new Float32Array(trained.length);
   for (let attempt = 0; attempt < 64; attempt++) {
     for (let i = 0; i < out.length; i++) out[i] = received[i] + (trained[i] - received[i]) * scale;
-    if (distance(out, received) <= clip) return { weights: out, norm, clipped: true };
-    scale *= 1 - 2 ** -20;
+    const achieved = distance(out, received);
+    if (achieved <= clip) return { weights: out, norm, clipped: true };
+    scale *= (clip / achieved) * (1 - 2 ** -20);
   }
-  throw new DpError("invalid_state", `Could not clip the update to ${clip} in float32 (weights too large for the clip).`, "clip");
+  // float32 cannot represent a step this small next to these weights: send no update at all
+  return { weights: Float32Array.from(received), norm, clipped: true };
 }
 
 /** Options for {@link localDpUpdate}. */
