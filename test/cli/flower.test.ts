@@ -56,7 +56,7 @@ describe("dpkit flower client", () => {
 
   const bad: [FlowerMisbehaviour, RegExp, string[]][] = [
     ["unknownInstruction", /unknown instruction/, []],
-    ["wrongShape", /Tensor 0 has shape \(100480\); the model's weight 0 has shape \(784, 128\)/, []],
+    ["wrongShape", /Tensor 0 has shape \(100352\); the model's weight 0 has shape \(784, 128\)/, []],
     ["malformedTensor", /malformed/, []],
     ["closeStream", /closed the stream before reconnect_ins/, []],
     ["silent", /sent nothing for 2000 ms/, ["--timeout", "2"]],
