@@ -104,6 +104,14 @@ export interface FlowerClientSummary {
 
 /** A {@link FlowerClient} for a tfjs model, with a running privacy account. */
 export interface TfjsFlowerClient extends FlowerClient {
+  /** As {@link FlowerClient.getProperties}, synchronous. */
+  getProperties(config: FlowerScalars): FlowerScalars;
+  /** As {@link FlowerClient.getParameters}, synchronous. */
+  getParameters(config: FlowerScalars): NpyArray[];
+  /** As {@link FlowerClient.fit}, synchronous. */
+  fit(parameters: NpyArray[], config: FlowerScalars): FlowerFitResult;
+  /** As {@link FlowerClient.evaluate}, synchronous. */
+  evaluate(parameters: NpyArray[], config: FlowerScalars): FlowerEvaluateResult;
   /** Rounds answered, examples and the client's ε so far. */
   summary(): FlowerClientSummary;
 }

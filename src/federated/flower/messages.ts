@@ -78,6 +78,7 @@ export function scalarsToProto(values: FlowerScalars): { [key: string]: Scalar }
  * const p = arraysToParameters([{ dtype: "float32", shape: [2], data: new Float32Array([1, 2]) }]);
  * p.tensorType; // "numpy.ndarray"
  * ```
+ * @internal
  */
 export function arraysToParameters(arrays: readonly NpyArray[]): Parameters {
   return create(ParametersSchema, { tensors: arrays.map((a) => encodeNpy(a)), tensorType: NUMPY_TENSOR_TYPE });
@@ -95,6 +96,7 @@ export function arraysToParameters(arrays: readonly NpyArray[]): Parameters {
  * import { arraysToParameters, parametersToArrays } from "dpkit/flower";
  * parametersToArrays(arraysToParameters([{ dtype: "float32", shape: [], data: new Float32Array([1]) }]))[0].shape; // []
  * ```
+ * @internal
  */
 export function parametersToArrays(parameters: Parameters | undefined): NpyArray[] {
   if (!parameters) throw new DpError("protocol_error", "The server sent no `parameters`.", "parameters");

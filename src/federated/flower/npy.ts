@@ -66,6 +66,9 @@ export interface DecodeNpyOptions {
   maxDimensions?: number;
 }
 
+/** Whether this platform stores typed arrays little-endian (then little-endian C-order data is copied, not converted). */
+const LITTLE_ENDIAN_PLATFORM = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 const ALIGN = 64;
 const GROWTH_AXIS_MAX_DIGITS = 21;
@@ -122,6 +125,32 @@ export function allocateNpyData(dtype: NpyDtype, n: number): NpyData {
       return new Uint32Array(n);
     case "uint64":
       return new BigUint64Array(n);
+  }
+}
+
+function viewAs(dtype: NpyDtype, buffer: ArrayBuffer): NpyData {
+  switch (dtype) {
+    case "float32":
+      return new Float32Array(buffer);
+    case "float64":
+      return new Float64Array(buffer);
+    case "int8":
+      return new Int8Array(buffer);
+    case "int16":
+      return new Int16Array(buffer);
+    case "int32":
+      return new Int32Array(buffer);
+    case "int64":
+      return new BigInt64Array(buffer);
+    case "uint8":
+    case "bool":
+      return new Uint8Array(buffer);
+    case "uint16":
+      return new Uint16Array(buffer);
+    case "uint32":
+      return new Uint32Array(buffer);
+    case "uint64":
+      return new BigUint64Array(buffer);
   }
 }
 
@@ -236,8 +265,17 @@ export function encodeNpy(array: NpyArray, options: EncodeNpyOptions = {}): Uint
   out.set(headerBytes, h0);
   out.fill(0x20, h0 + headerBytes.length, offset - 1);
   out[offset - 1] = 0x0a;
-  const perm = fortran ? fortranToC(shape, n) : undefined;
-  writeElements(view, offset, data, dtype, order !== ">", perm);
+  let fileOrder: NpyData = data;
+  if (fortran) {
+    const perm = fortranToC(shape, n);
+    fileOrder = allocateNpyData(dtype, n);
+    for (let i = 0; i < n; i++) fileOrder[i] = data[perm[i]];
+  }
+  if (order !== ">" && LITTLE_ENDIAN_PLATFORM && dtype !== "bool") {
+    out.set(new Uint8Array(fileOrder.buffer, fileOrder.byteOffset, fileOrder.byteLength), offset);
+    return out;
+  }
+  writeElements(view, offset, fileOrder, dtype, order !== ">", undefined);
   return out;
 }
 
@@ -496,9 +534,22 @@ export function decodeNpy(bytes: Uint8Array, options: DecodeNpyOptions = {}): De
   if (bytes.length - offset !== expected) {
     fail(`The .npy data is ${bytes.length - offset} bytes; shape ${shapeRepr(shape as number[])} of ${descr} needs ${expected}.`);
   }
-  const data = allocateNpyData(dtype, n);
   const perm = fortranOrder && shape.length > 1 ? fortranToC(shape as number[], n) : undefined;
-  readElements(view, offset, data, dtype, order !== ">", perm);
+  let data: NpyData;
+  if (order !== ">" && LITTLE_ENDIAN_PLATFORM && dtype !== "bool") {
+    // A fresh, aligned copy (not bytes.slice: a Node Buffer's slice shares memory).
+    const copy = new Uint8Array(expected);
+    copy.set(bytes.subarray(offset, offset + expected));
+    data = viewAs(dtype, copy.buffer);
+  } else {
+    data = allocateNpyData(dtype, n);
+    readElements(view, offset, data, dtype, order !== ">", undefined);
+  }
+  if (perm) {
+    const c = allocateNpyData(dtype, n);
+    for (let i = 0; i < n; i++) c[perm[i]] = data[i];
+    data = c;
+  }
   return {
     dtype,
     shape: (shape as number[]).slice(),

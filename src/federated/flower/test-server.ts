@@ -367,7 +367,17 @@ export async function startFlowerTestServer(options: FlowerTestServerOptions = {
     });
   };
   const done = run();
-  done.catch(() => undefined); // the caller awaits `done`; this only silences an unobserved rejection
+  // If the run fails, end every client's stream with an error status (no client waits for an
+  // instruction that will not come); the caller still sees the rejection through `done`.
+  done.catch((e: unknown) => {
+    for (const p of proxies) {
+      try {
+        p.call.emit("error", { code: grpc.status.INTERNAL, details: `test server failed: ${(e as Error).message}` });
+      } catch {
+        // the stream is already closed
+      }
+    }
+  });
   return { address: `127.0.0.1:${port}`, done, violations, close };
 }
 

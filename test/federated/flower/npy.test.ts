@@ -159,3 +159,13 @@ describe("encodeNpy ↔ decodeNpy round trips", () => {
     expect(() => encodeNpy({ dtype: "float32", shape: [2], data: new Float64Array(2) })).toThrow(/Float32Array/);
   });
 });
+
+describe("decodeNpy on Node Buffers (what protobuf decoding hands over)", () => {
+  it("decodes a tensor that is a view into a larger pooled Buffer", () => {
+    const file = encodeNpy({ dtype: "float32", shape: [3], data: new Float32Array([1, 2, 3]) });
+    const pool = Buffer.alloc(file.length + 37);
+    Buffer.from(file).copy(pool, 5);
+    const view = pool.subarray(5, 5 + file.length);
+    expect(Array.from(decodeNpy(view).data as Float32Array)).toEqual([1, 2, 3]);
+  });
+});
