@@ -17,7 +17,7 @@
 import { gaussianEvent, nonPrivateEvent, type DpEvent } from "../../accounting/events.js";
 import { DpError, requireNonNegative, requireOpenProbability, requirePositive } from "../../errors.js";
 import type { Rng } from "../../random/rng.js";
-import { fillGaussian } from "../../random/samplers.js";
+import { fillGaussian } from "../../random/gaussian.js";
 
 /** The config key Flower's client-side clipping wrappers send (Flower's `KEY_CLIPPING_NORM`). */
 export const FLOWER_CLIPPING_NORM_KEY = "clipping_norm";

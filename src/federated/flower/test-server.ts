@@ -12,7 +12,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { DpError, requireInteger, requireNonNegative, requirePositive } from "../../errors.js";
 import type { Rng } from "../../random/rng.js";
-import { fillGaussian } from "../../random/samplers.js";
+import { fillGaussian } from "../../random/gaussian.js";
 import { FLOWER_JOIN_METHOD, FLOWER_MAX_MESSAGE_LENGTH } from "./connection.js";
 import { ClientMessageSchema, Code, Reason, ServerMessageSchema, type ClientMessage, type ServerMessage } from "./gen/flwr/proto/transport_pb.js";
 import { arraysToParameters, NUMPY_TENSOR_TYPE, scalarsFromProto, scalarsToProto, type FlowerScalars } from "./messages.js";

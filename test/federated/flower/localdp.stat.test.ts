@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { RdpAccountant } from "../../../src/accounting/rdp/accountant.js";
 import { clipModelUpdate, localDpEvent, localDpUpdate } from "../../../src/federated/flower/privacy.js";
 import { gaussianDeltaUnchecked } from "../../../src/mechanisms/calibration.js";
-import { fillGaussian } from "../../../src/random/samplers.js";
+import { fillGaussian } from "../../../src/random/gaussian.js";
 import { SeededRng, type Rng } from "../../../src/random/index.js";
 import { auditSamplers, thresholdEvents } from "../../helpers/audit.js";
 
