@@ -9,7 +9,7 @@
  */
 import { prepareBackend } from "../src/backend/index.js";
 import { loadMnist } from "../src/data/mnist.js";
-import { mnistModel } from "../src/dpsgd/mnistModels.js";
+import { mnistModel } from "../src/dpsgd/mnist-models.js";
 import { createTfjsFlowerClient, decodeNpy, encodeNpy, runFlowerClient, startFlowerTestServer, type NpyArray } from "../src/federated/flower/index.js";
 import { SeededRng } from "../src/random/index.js";
 import { median, type BenchRow } from "./report.js";

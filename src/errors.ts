@@ -95,14 +95,6 @@ export function requirePositive(name: string, value: unknown): number {
   return v;
 }
 
-/** Throws unless `value` is a number > 0; `Infinity` is allowed (e.g. an epsilon bound). */
-export function requirePositiveOrInfinity(name: string, value: unknown): number {
-  if (typeof value !== "number" || Number.isNaN(value)) fail(name, "a number > 0", value);
-  if (value === Infinity) return value;
-  if (!(value > 0) || !Number.isFinite(value)) fail(name, "> 0", value);
-  return value;
-}
-
 /** Throws unless `value` is a finite number >= 0. */
 export function requireNonNegative(name: string, value: unknown): number {
   const v = requireFinite(name, value);

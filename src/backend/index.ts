@@ -6,6 +6,10 @@
  * extra kernels), else `cpu`. The environment variable `DPKIT_BACKEND=tensorflow|wasm|cpu`
  * forces one.
  *
+ * `tf` is the `@tensorflow/tfjs` namespace itself, re-exported so that your model and dpkit share
+ * one tfjs instance (one backend, one set of registered kernels). It is tfjs's API, not dpkit's,
+ * and is documented by TensorFlow.js: https://js.tensorflow.org/api/4.22.0/
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";

@@ -8,8 +8,15 @@
  * @module
  */
 export * from "./engine/index.js";
-export * from "./privatize.js";
-export * from "./sampling.js";
+export {
+  clipAndSum, type ClipAndSumOptions, type ClipAndSumResult, clipFactors, privatizeClippedSum, type PrivatizeClippedSumOptions,
+} from "./privatize.js";
+export {
+  poissonSampleIndices,
+  uniformSampleIndices,
+  type PoissonSampleOptions,
+  type UniformSampleOptions,
+} from "../random/subsampling.js";
 export {
   dpGradients,
   dpApplyGradients,
@@ -17,12 +24,14 @@ export {
   type DpGradientsOptions,
   type DpGradientsResult,
   type DpOptimizerOptions,
-  type EventSink,
 } from "./gradients.js";
-export * from "./adaptiveClipping.js";
-export * from "./metrics.js";
-export * from "./makePrivate.js";
-export * from "./mnistModels.js";
+export { type AdaptiveClippingOptions, AdaptiveClipState, gradientNoiseMultiplier } from "./adaptive-clipping.js";
+export { type EvaluateOptions, evaluatePrivateModel, type EvaluateResult } from "./metrics.js";
+export {
+  makePrivate, type MakePrivateOptions, type PrivateEpochLogs, type PrivateFitArgs, type PrivateFitCallbacks, type PrivateHistory,
+  type PrivateModel,
+} from "./make-private.js";
+export { MNIST_MODEL_KINDS, mnistInputShape, mnistModel, type MnistModelKind } from "./mnist-models.js";
 
 // The error type every function here throws, so callers of this entry point can catch it.
 export { DpError, type DpErrorCode } from "../errors.js";

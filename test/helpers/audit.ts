@@ -1,5 +1,5 @@
 /**
- * Empirical privacy auditing (the project's testing standard, TESTING.md section 3).
+ * Empirical privacy auditing (docs/testing.md section 3).
  *
  * For worst-case neighbours x0, x1 and up to 20 pre-registered events E_j (threshold sets
  * {y >= t} or single outputs), draw n outputs from each input, count hits k0_j, k1_j, and bound
@@ -139,7 +139,7 @@ export interface EmpiricalEpsilonResult {
   bounds: EventBound[];
 }
 
-/** Bounds epsilon from below from event hit counts (TESTING.md section 3). */
+/** Bounds epsilon from below from event hit counts (docs/testing.md section 3). */
 export function empiricalEpsilon(o: EmpiricalEpsilonOptions): EmpiricalEpsilonResult {
   const m = o.hits0.length;
   if (m !== o.hits1.length || m === 0) throw new Error("hits0 and hits1 must be non-empty and of equal length");
@@ -191,7 +191,7 @@ export interface AuditSamplersOptions {
   sample1: () => number;
   /** Pre-registered events (at most 20), e.g. {@link thresholdEvents}. */
   events: ((y: number) => boolean)[];
-  /** Draws per input (TESTING.md uses 200,000). */
+  /** Draws per input (docs/testing.md uses 200,000). */
   n: number;
   delta: number;
   alpha?: number;
@@ -211,7 +211,7 @@ export function auditSamplers(o: AuditSamplersOptions): EmpiricalEpsilonResult &
 
 /**
  * For discrete outputs: the empirical delta excess max over directions of
- * sum_y max(0, c0(y) - e^eps c1(y)) / n. TESTING.md: must stay below delta + tolerance.
+ * sum_y max(0, c0(y) - e^eps c1(y)) / n. docs/testing.md: must stay below delta + tolerance.
  */
 export function discreteDeltaExcess(samples0: ArrayLike<number>, samples1: ArrayLike<number>, epsilon: number): number {
   const c0 = new Map<number, number>();

@@ -101,7 +101,7 @@ async function runClient(o: FlowerClientCliOptions): Promise<void> {
   const [{ prepareBackend }, { loadMnist }, { mnistInputShape, mnistModel }, flower] = await Promise.all([
     import("../../backend/index.js"),
     import("../../data/mnist.js"),
-    import("../../dpsgd/mnistModels.js"),
+    import("../../dpsgd/mnist-models.js"),
     import("../../federated/flower/index.js"),
   ]);
   await prepareBackend({ announce: !o.json });

@@ -9,7 +9,7 @@ import type { DpEvent } from "../../accounting/events.js";
 import { composedEvent } from "../../accounting/events.js";
 import { RdpAccountant } from "../../accounting/rdp/accountant.js";
 import { dpApplyGradients, dpGradients } from "../../dpsgd/gradients.js";
-import { poissonSampleIndices } from "../../dpsgd/sampling.js";
+import { poissonSampleIndices } from "../../random/subsampling.js";
 import { DpError, requireInteger, requireNonNegative, requireOneOf, requireOpenProbability, requirePositive } from "../../errors.js";
 import type { Rng } from "../../random/rng.js";
 import { dpSgdLocalEvent } from "../client/example-level.js";

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { RdpAccountant } from "../../../src/accounting/rdp/accountant.js";
 import { clipModelUpdate, localDpEvent, localDpUpdate } from "../../../src/federated/flower/privacy.js";
-import { gaussianDeltaUnchecked } from "../../../src/mechanisms/calibration.js";
+import { gaussianEpsilonForDelta } from "../../../src/accounting/analytic-gaussian.js";
 import { fillGaussian } from "../../../src/random/gaussian.js";
 import { SeededRng, type Rng } from "../../../src/random/index.js";
 import { auditSamplers, thresholdEvents } from "../../helpers/audit.js";
@@ -16,17 +16,8 @@ const Z = 4;
 const DELTA = 1e-5;
 const N = 200_000;
 
-/** The exact epsilon at DELTA of a Gaussian with noise multiplier m (bisection on delta(eps)). */
-function exactEpsilon(m: number): number {
-  let lo = 0;
-  let hi = 50;
-  for (let i = 0; i < 200; i++) {
-    const mid = (lo + hi) / 2;
-    if (gaussianDeltaUnchecked(mid, m) > DELTA) lo = mid;
-    else hi = mid;
-  }
-  return hi;
-}
+/** The exact epsilon at DELTA of a Gaussian with noise multiplier m (Balle & Wang). */
+const exactEpsilon = (m: number): number => gaussianEpsilonForDelta(m, DELTA);
 
 const received = new Float32Array(2);
 const far = (sign: number): Float32Array => new Float32Array([sign * 10 * C, 0]);
