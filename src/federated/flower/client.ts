@@ -15,9 +15,9 @@ import type { Rng } from "../../random/rng.js";
 import { dpSgdLocalEvent } from "../client/example-level.js";
 import { gatherBatch, probabilityCrossEntropyLoss, softmaxCrossEntropyLoss, trainLocalUpdate, type ClientDataset } from "../client/local-training.js";
 import { flattenWeights, setFlatWeights } from "../client/weights.js";
-import type { FlowerScalar, FlowerScalars } from "./messages.js";
+import { FLOWER_CLIPPING_NORM_KEY, FLOWER_NORM_BIT_KEY, type FlowerScalar, type FlowerScalars } from "./messages.js";
 import type { NpyArray } from "./npy.js";
-import { clipModelUpdate, FLOWER_CLIPPING_NORM_KEY, FLOWER_NORM_BIT_KEY, localDpEvent, localDpUpdate } from "./privacy.js";
+import { clipModelUpdate, localDpEvent, localDpUpdate } from "./privacy.js";
 
 /** What a fit returns (Flower's `FitRes` without the status). */
 export interface FlowerFitResult {

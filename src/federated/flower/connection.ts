@@ -15,13 +15,7 @@ import * as grpc from "@grpc/grpc-js";
 import { DpError, requirePositive } from "../../errors.js";
 import type { FlowerClient } from "./client.js";
 import { ClientMessageSchema, Code, Reason, ServerMessageSchema, StatusSchema, type ClientMessage, type ServerMessage } from "./gen/flwr/proto/transport_pb.js";
-import { arraysToParameters, parametersToArrays, scalarsFromProto, scalarsToProto } from "./messages.js";
-
-/** The gRPC method path of Flower's bidirectional stream. */
-export const FLOWER_JOIN_METHOD = "/flwr.proto.FlowerService/Join";
-
-/** Flower's `GRPC_MAX_MESSAGE_LENGTH` (512 MiB), the default message limit here too. */
-export const FLOWER_MAX_MESSAGE_LENGTH = 536_870_912;
+import { arraysToParameters, FLOWER_JOIN_METHOD, FLOWER_MAX_MESSAGE_LENGTH, parametersToArrays, scalarsFromProto, scalarsToProto } from "./messages.js";
 
 /** Options for {@link runFlowerClient}. */
 export interface RunFlowerClientOptions {

@@ -15,6 +15,17 @@ export type FlowerScalar = number | bigint | boolean | string | Uint8Array;
 /** A Flower config, metrics or properties map. */
 export type FlowerScalars = Record<string, FlowerScalar>;
 
+/** The gRPC method path of Flower's bidirectional stream. */
+export const FLOWER_JOIN_METHOD = "/flwr.proto.FlowerService/Join";
+
+/** Flower's `GRPC_MAX_MESSAGE_LENGTH` (512 MiB), the default message limit here too. */
+export const FLOWER_MAX_MESSAGE_LENGTH = 536_870_912;
+
+/** The config key Flower's client-side clipping wrappers send (Flower's `KEY_CLIPPING_NORM`). */
+export const FLOWER_CLIPPING_NORM_KEY = "clipping_norm";
+/** The metric Flower's adaptive client-side clipping reads (Flower's `KEY_NORM_BIT`). */
+export const FLOWER_NORM_BIT_KEY = "norm_bit";
+
 /** The tensor type Flower writes for `.npy` tensors (`ndarrays_to_parameters`). */
 export const NUMPY_TENSOR_TYPE = "numpy.ndarray";
 

@@ -19,11 +19,6 @@ import { DpError, requireNonNegative, requireOpenProbability, requirePositive } 
 import type { Rng } from "../../random/rng.js";
 import { fillGaussian } from "../../random/gaussian.js";
 
-/** The config key Flower's client-side clipping wrappers send (Flower's `KEY_CLIPPING_NORM`). */
-export const FLOWER_CLIPPING_NORM_KEY = "clipping_norm";
-/** The metric Flower's adaptive client-side clipping reads (Flower's `KEY_NORM_BIT`). */
-export const FLOWER_NORM_BIT_KEY = "norm_bit";
-
 /** What {@link clipModelUpdate} returns. */
 export interface ClippedModelUpdate {
   /** The weights to return: `received + clipped update`, as float32. */

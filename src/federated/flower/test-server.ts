@@ -5,7 +5,9 @@
  * parameters, runs fit and evaluate rounds, then sends reconnect_ins to every client. It checks
  * every byte a client sends as Flower's serde would read it, and can be told to misbehave.
  *
- * For tests, notebooks and demos on loopback; it is not a production server.
+ * For tests, notebooks and demos on loopback; it is not a production server. Server side of the
+ * trust boundary: it imports nothing of the client (client.ts, privacy.ts), only the shared
+ * protocol pieces (messages.ts, npy.ts).
  * @module
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -13,11 +15,9 @@ import * as grpc from "@grpc/grpc-js";
 import { DpError, requireInteger, requireNonNegative, requirePositive } from "../../errors.js";
 import type { Rng } from "../../random/rng.js";
 import { fillGaussian } from "../../random/gaussian.js";
-import { FLOWER_JOIN_METHOD, FLOWER_MAX_MESSAGE_LENGTH } from "./connection.js";
 import { ClientMessageSchema, Code, Reason, ServerMessageSchema, type ClientMessage, type ServerMessage } from "./gen/flwr/proto/transport_pb.js";
-import { arraysToParameters, NUMPY_TENSOR_TYPE, scalarsFromProto, scalarsToProto, type FlowerScalars } from "./messages.js";
+import { arraysToParameters, FLOWER_CLIPPING_NORM_KEY, FLOWER_JOIN_METHOD, FLOWER_MAX_MESSAGE_LENGTH, NUMPY_TENSOR_TYPE, scalarsFromProto, scalarsToProto, type FlowerScalars } from "./messages.js";
 import { decodeNpy, type NpyArray } from "./npy.js";
-import { FLOWER_CLIPPING_NORM_KEY } from "./privacy.js";
 
 /** Ways {@link startFlowerTestServer} can break the protocol on purpose (for tests of the client). */
 export type FlowerMisbehaviour =
