@@ -43,6 +43,8 @@ export interface FlowerTestServerOptions {
   evaluateConfig?: (round: number) => FlowerScalars;
   /** `DifferentialPrivacyClientSideFixedClipping`: send `clipping_norm` and add N(0, (zC/K)²) to the aggregate. */
   clientSideFixedClipping?: { clippingNorm: number; noiseMultiplier: number; rng?: Rng };
+  /** Send get_properties_ins (with this config) to every client before the initial parameters (Flower's strategies may, e.g. to select clients). */
+  getProperties?: FlowerScalars;
   /** Break the protocol at this round's fit or evaluate (sent to the first client). */
   misbehave?: { round: number; phase: "fit" | "evaluate"; action: FlowerMisbehaviour };
   /** Milliseconds to wait for all clients to join. Default 60000. */
@@ -79,6 +81,8 @@ export interface FlowerTestServerResult {
   violations: string[];
   /** The reason each client gave in disconnect_res. */
   disconnectReasons: Reason[];
+  /** Each client's get_properties answer (when `getProperties` was set). */
+  properties: FlowerScalars[];
 }
 
 /** A running {@link startFlowerTestServer}. */
@@ -188,6 +192,7 @@ export async function startFlowerTestServer(options: FlowerTestServerOptions = {
   const violations: string[] = [];
   const received: FlowerTestServerResult["received"] = [];
   const disconnectReasons: Reason[] = [];
+  const properties: FlowerScalars[] = [];
 
   const request = async (p: Proxy, msg: ServerMessage | Uint8Array, instruction: string): Promise<ClientMessage> => {
     p.call.write(Buffer.from(msg instanceof Uint8Array ? msg : toBinary(ServerMessageSchema, msg)));
@@ -265,6 +270,13 @@ export async function startFlowerTestServer(options: FlowerTestServerOptions = {
       });
     }
     const clients = proxies.slice(0, minClients);
+    if (options.getProperties) {
+      const ins = create(ServerMessageSchema, { msg: { case: "getPropertiesIns", value: { config: scalarsToProto(options.getProperties) } } });
+      for (const c of clients) {
+        const a = await request(c, ins, "getPropertiesIns");
+        if (a.msg.case === "getPropertiesRes") properties.push(scalarsFromProto(a.msg.value.properties, "properties"));
+      }
+    }
     // [INIT]: the initial parameters come from one client (Flower picks one at random).
     const init = await request(clients[0], create(ServerMessageSchema, { msg: { case: "getParametersIns", value: {} } }), "getParametersIns");
     if (init.msg.case !== "getParametersRes" || !init.msg.value.parameters) throw new DpError("protocol_error", "Client 0 sent no parameters.", "client");
@@ -275,7 +287,7 @@ export async function startFlowerTestServer(options: FlowerTestServerOptions = {
       const bad = options.misbehave?.round === round ? options.misbehave : undefined;
       if (bad?.phase === "fit") {
         await misbehave(clients[0], bad.action, params);
-        return { rounds: history, parameters: params, received, violations, disconnectReasons };
+        return { rounds: history, parameters: params, received, violations, disconnectReasons, properties };
       }
       const config: FlowerScalars = { ...(options.fitConfig?.(round) ?? {}) };
       if (dp) config[FLOWER_CLIPPING_NORM_KEY] = dp.clippingNorm;
@@ -317,7 +329,7 @@ export async function startFlowerTestServer(options: FlowerTestServerOptions = {
       });
       if (bad?.phase === "evaluate") {
         await misbehave(clients[0], bad.action, params);
-        return { rounds: history, parameters: params, received, violations, disconnectReasons };
+        return { rounds: history, parameters: params, received, violations, disconnectReasons, properties };
       }
       const evalIns = create(ServerMessageSchema, {
         msg: { case: "evaluateIns", value: { parameters: arraysToParameters(params), config: scalarsToProto(options.evaluateConfig?.(round) ?? {}) } },
@@ -341,7 +353,7 @@ export async function startFlowerTestServer(options: FlowerTestServerOptions = {
     const answers = await Promise.all(clients.map((c) => request(c, bye, "reconnectIns")));
     for (const a of answers) if (a.msg.case === "disconnectRes") disconnectReasons.push(a.msg.value.reason);
     for (const c of clients) c.call.end();
-    return { rounds: history, parameters: params, received, violations, disconnectReasons };
+    return { rounds: history, parameters: params, received, violations, disconnectReasons, properties };
   };
 
   let closed = false;

@@ -35,7 +35,7 @@ function makeClient(seed: number, privacy?: Parameters<typeof createTfjsFlowerCl
 
 describe("a dpkit client against the TypeScript Flower server (start_server with FedAvg)", () => {
   it("answers get_parameters, fit and evaluate rounds and reconnect_ins; every byte reads as Flower's serde reads it", async () => {
-    const server = await start({ minClients: 2, rounds: 3, fitConfig: (r) => ({ local_epochs: 2n, batch_size: 8n, lr: 0.5, server_round: BigInt(r) }) });
+    const server = await start({ minClients: 2, rounds: 3, getProperties: { tier: "any" }, fitConfig: (r) => ({ local_epochs: 2n, batch_size: 8n, lr: 0.5, server_round: BigInt(r) }) });
     const a = makeClient(1);
     const b = makeClient(2);
     const [ra, rb, result] = await Promise.all([
@@ -49,6 +49,9 @@ describe("a dpkit client against the TypeScript Flower server (start_server with
     expect(ra.counts.fitIns + rb.counts.fitIns).toBe(6);
     expect(ra.counts.getParametersIns + rb.counts.getParametersIns).toBe(1);
     expect(ra.counts.reconnectIns).toBe(1);
+    expect(ra.counts.getPropertiesIns).toBe(1);
+    expect(result.properties).toHaveLength(2);
+    expect(result.properties[0]).toMatchObject({ framework: "dpkit", num_examples: 48n, model_parameters: 23n, dp: "none" });
     expect(a.summary()).toMatchObject({ fitRounds: 3, evaluateRounds: 3, examples: 48 });
     expect(a.summary().epsilon).toBeUndefined();
     // the model improves: distributed loss falls and accuracy ends above chance
