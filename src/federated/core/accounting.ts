@@ -2,8 +2,7 @@
  * Client-level accounting for FedAvg: which accountant, which δ.
  * @module
  */
-import type { PrivacyAccountant } from "../../accounting/accountant.js";
-import { RdpAccountant } from "../../accounting/rdp/accountant.js";
+import { makeAccountant, type PrivacyAccountant } from "../../accounting/accountant.js";
 import { stepNeighboringRelation } from "../../accounting/sampled-gaussian-step.js";
 import { requirePositiveInteger } from "../../errors.js";
 import type { NoisePlacement } from "./aggregator.js";
@@ -25,7 +24,7 @@ import type { ClientSelection } from "./selection.js";
  */
 export function createFederatedAccountant(options: { selection: ClientSelection; noisePlacement?: NoisePlacement }): PrivacyAccountant {
   const local = options.noisePlacement === "client-local" || options.noisePlacement === "client-example";
-  return new RdpAccountant({ neighboringRelation: stepNeighboringRelation(local ? undefined : options.selection.kind) });
+  return makeAccountant("rdp", { neighboringRelation: stepNeighboringRelation(local ? undefined : options.selection.kind) });
 }
 
 /**
