@@ -7,6 +7,10 @@
  * {@link DpOptimizer} applying the result through any tfjs optimizer.
  * @module
  */
+// Side effect (declared in package.json `sideEffects`, so bundlers keep it even for a bare
+// `import "dpkit/dpsgd"`): registers dpkit's wasm kernels whenever a backend is activated.
+import "./kernels/register.js";
+
 export * from "./engine/index.js";
 export {
   clipAndSum, type ClipAndSumOptions, type ClipAndSumResult, clipFactors, privatizeClippedSum, type PrivatizeClippedSumOptions,
