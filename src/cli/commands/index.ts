@@ -3,6 +3,7 @@
  * @module
  */
 import type { Command } from "commander";
+import { register as audit } from "./audit.js";
 import { register as backend } from "./backend.js";
 import { register as calibrate } from "./calibrate.js";
 import { register as demo } from "./demo.js";
@@ -27,5 +28,6 @@ export const COMMANDS: ((program: Command) => void)[] = [
   flower,
   secagg,
   linkage,
+  audit,
   backend,
 ];
