@@ -201,3 +201,14 @@ export function requireObject<T extends object>(name: string, value: unknown): T
   if (value === null || typeof value !== "object" || Array.isArray(value)) fail(name, "an object", value);
   return value as T;
 }
+
+/** Whether `check` runs without throwing a {@link DpError} (other errors propagate): how an accountant answers `supports`. */
+export function refusesNothing(check: () => unknown): boolean {
+  try {
+    check();
+    return true;
+  } catch (e) {
+    if (e instanceof DpError) return false;
+    throw e;
+  }
+}

@@ -8,7 +8,7 @@
  */
 import { DpError, describeValue, requireFinite, requireInteger, requireOpenProbability, requirePositive, requireProbability } from "../errors.js";
 import { type AccountantKind, makeAccountant } from "./accountant.js";
-import { dpSgdEvent } from "./compute.js";
+import { dpSgdEvent, epsilonOf } from "./compute.js";
 
 /** Options of {@link calibrateNoiseMultiplier}. */
 export interface CalibrateNoiseOptions {
@@ -60,11 +60,7 @@ export function calibrateNoiseMultiplier(options: CalibrateNoiseOptions): number
   const kind = options.accountant ?? "rdp";
   makeAccountant(kind, { valueDiscretizationInterval: options.valueDiscretizationInterval }); // validates the kind and interval
   const tol = options.tolerance === undefined ? (kind === "pld" ? 1e-3 : 1e-6) : requireTolerance(options.tolerance);
-  const eps = (sigma: number): number => {
-    const acc = makeAccountant(kind, { valueDiscretizationInterval: options.valueDiscretizationInterval });
-    acc.compose(dpSgdEvent(q, sigma), steps);
-    return acc.getEpsilon(delta);
-  };
+  const eps = (sigma: number): number => epsilonOf(kind, options.valueDiscretizationInterval, dpSgdEvent(q, sigma), steps, delta);
   // Start: 1 for RDP; for PLD the RDP answer (usually an upper bracket, PLD being tighter), which
   // spares slow PLD evaluations at small multipliers.
   const start =
@@ -154,11 +150,7 @@ export function stepsForBudget(options: StepsForBudgetOptions): number {
   const kind = options.accountant ?? "rdp";
   makeAccountant(kind, { valueDiscretizationInterval: options.valueDiscretizationInterval });
   const maxSteps = options.maxSteps === undefined ? 1e9 : requireInteger("maxSteps", options.maxSteps, { min: 1 });
-  const ok = (steps: number): boolean => {
-    const acc = makeAccountant(kind, { valueDiscretizationInterval: options.valueDiscretizationInterval });
-    acc.compose(event, steps);
-    return acc.getEpsilon(delta) <= target;
-  };
+  const ok = (steps: number): boolean => epsilonOf(kind, options.valueDiscretizationInterval, event, steps, delta) <= target;
   return largestFitting(ok, maxSteps);
 }
 
@@ -206,11 +198,7 @@ export function samplingProbabilityForBudget(options: SamplingForBudgetOptions):
   const kind = options.accountant ?? "rdp";
   makeAccountant(kind, { valueDiscretizationInterval: options.valueDiscretizationInterval });
   const tol = options.tolerance === undefined ? (kind === "pld" ? 1e-3 : 1e-6) : requireTolerance(options.tolerance);
-  const ok = (q: number): boolean => {
-    const acc = makeAccountant(kind, { valueDiscretizationInterval: options.valueDiscretizationInterval });
-    acc.compose(dpSgdEvent(q, sigma), steps);
-    return acc.getEpsilon(delta) <= target;
-  };
+  const ok = (q: number): boolean => epsilonOf(kind, options.valueDiscretizationInterval, dpSgdEvent(q, sigma), steps, delta) <= target;
   if (ok(1)) return 1;
   // Bracket on a log scale: lo fits, hi does not.
   let hi = 1;

@@ -38,9 +38,7 @@ export function computeEpsilon(options: ComputeEpsilonOptions): number {
     throw new DpError("invalid_parameter", "`options` must be an object.", "options");
   }
   const delta = requireOpenProbability("targetDelta", options.targetDelta);
-  const acc = makeAccountant(options.accountant, { valueDiscretizationInterval: options.valueDiscretizationInterval });
-  acc.compose(options.event);
-  return acc.getEpsilon(delta);
+  return epsilonOf(options.accountant, options.valueDiscretizationInterval, options.event, 1, delta);
 }
 
 /** Options of {@link computeDpSgdEpsilon}. */
@@ -90,7 +88,10 @@ export function computeDpSgdEpsilon(options: DpSgdAccountingOptions): number {
   const event = dpSgdEvent(options.samplingProbability, options.noiseMultiplier);
   const steps = requireInteger("steps", options.steps, { min: 1 });
   const delta = requireOpenProbability("targetDelta", options.targetDelta);
-  const acc = makeAccountant(options.accountant, { valueDiscretizationInterval: options.valueDiscretizationInterval });
-  acc.compose(event, steps);
-  return acc.getEpsilon(delta);
+  return epsilonOf(options.accountant, options.valueDiscretizationInterval, event, steps, delta);
+}
+
+/** ε at `delta` of `count` compositions of `event`, from a fresh accountant of `kind`. @internal */
+export function epsilonOf(kind: AccountantKind | undefined, interval: number | undefined, event: DpEvent, count: number, delta: number): number {
+  return makeAccountant(kind, { valueDiscretizationInterval: interval }).compose(event, count).getEpsilon(delta);
 }

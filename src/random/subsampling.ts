@@ -15,9 +15,8 @@
 import { requireInteger, requirePositiveInteger, requireProbability } from "../errors.js";
 import { bernoulli } from "./bernoulli.js";
 import { resolveRng, type Rng } from "./rng.js";
-import { uniformInt } from "./uniform.js";
+import { TWO32, uniformInt } from "./uniform.js";
 
-const TWO32 = 4294967296;
 
 /** Options for {@link poissonSampleIndices}. */
 export interface PoissonSampleOptions {

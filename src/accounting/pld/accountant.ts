@@ -3,7 +3,7 @@
  * privacy loss distributions with FFTs.
  * @module
  */
-import { DpError, requireInteger, requireNonNegative, requireOpenProbability, requireInRange, requirePositive } from "../../errors.js";
+import { DpError, refusesNothing, requireInteger, requireNonNegative, requireOpenProbability, requireInRange, requirePositive } from "../../errors.js";
 import type { PrivacyAccountant } from "../accountant.js";
 import { type DpEvent, assertNever, validateEvent } from "../events.js";
 import { DpEventBuilder } from "../ledger.js";
@@ -146,13 +146,7 @@ export class PldAccountant implements PrivacyAccountant {
    * @returns true when it can be composed
    */
   supports(event: DpEvent): boolean {
-    try {
-      this.leaves(validateEvent(event), 1, "event", new Map());
-      return true;
-    } catch (e) {
-      if (e instanceof DpError) return false;
-      throw e;
-    }
+    return refusesNothing(() => this.leaves(validateEvent(event), 1, "event", new Map()));
   }
 
   /**

@@ -3,7 +3,7 @@
  * Theorem 3.14), with amplification by Poisson sampling (Balle, Barthe & Gaboardi 2018).
  * @module
  */
-import { DpError, requireInteger, requireNonNegative, requireOpenProbability } from "../../errors.js";
+import { DpError, refusesNothing, requireInteger, requireNonNegative, requireOpenProbability } from "../../errors.js";
 import type { PrivacyAccountant } from "../accountant.js";
 import { type DpEvent, assertNever, validateEvent } from "../events.js";
 import { DpEventBuilder } from "../ledger.js";
@@ -77,13 +77,7 @@ export class PureDpAccountant implements PrivacyAccountant {
    * @returns true when it can be composed
    */
   supports(event: DpEvent): boolean {
-    try {
-      this.epsilonOf(validateEvent(event), "event");
-      return true;
-    } catch (e) {
-      if (e instanceof DpError) return false;
-      throw e;
-    }
+    return refusesNothing(() => this.epsilonOf(validateEvent(event), "event"));
   }
 
   /**

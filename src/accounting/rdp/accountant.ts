@@ -3,7 +3,7 @@
  * orders and converts it to (ε, δ).
  * @module
  */
-import { DpError, describeValue, requireInteger, requireNonNegative, requireOpenProbability } from "../../errors.js";
+import { DpError, refusesNothing, describeValue, requireInteger, requireNonNegative, requireOpenProbability } from "../../errors.js";
 import type { PrivacyAccountant } from "../accountant.js";
 import { type DpEvent, assertNever, validateEvent } from "../events.js";
 import { DpEventBuilder } from "../ledger.js";
@@ -143,13 +143,7 @@ export class RdpAccountant implements PrivacyAccountant {
    * @returns true when it can be composed
    */
   supports(event: DpEvent): boolean {
-    try {
-      this.accumulate(validateEvent(event), 1, "event", new Float64Array(this.orders.length), { value: 0 });
-      return true;
-    } catch (e) {
-      if (e instanceof DpError) return false;
-      throw e;
-    }
+    return refusesNothing(() => this.accumulate(validateEvent(event), 1, "event", new Float64Array(this.orders.length), { value: 0 }));
   }
 
   /**

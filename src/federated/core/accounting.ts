@@ -2,8 +2,7 @@
  * Client-level accounting for FedAvg: which accountant, which δ.
  * @module
  */
-import type { PrivacyAccountant } from "../../accounting/accountant.js";
-import { RdpAccountant } from "../../accounting/rdp/accountant.js";
+import { makeAccountant, type PrivacyAccountant } from "../../accounting/accountant.js";
 import { stepNeighboringRelation } from "../../accounting/sampled-gaussian-step.js";
 import { requirePositiveInteger } from "../../errors.js";
 import type { NeighboringRelation } from "../../accounting/neighboring.js";
@@ -25,7 +24,7 @@ import type { ClientSelection } from "./selection.js";
  * ```
  */
 export function createFederatedAccountant(options: { selection: ClientSelection; noisePlacement?: NoisePlacement }): PrivacyAccountant {
-  return new RdpAccountant({ neighboringRelation: federatedNeighboringRelation(options) });
+  return makeAccountant("rdp", { neighboringRelation: federatedNeighboringRelation(options) });
 }
 
 /**
