@@ -178,9 +178,10 @@ export function auditDpFedAvgRound(options: DpFedAvgRoundAuditOptions): DpFedAvg
   const expected = fixed ? K : q * n;
   // The broken variants are mis-set parameters of the real aggregator and selection.
   const aggregator = (): DpFedAvgAggregator => {
-    if (brk === "clipping") return new DpFedAvgAggregator({ noiseMultiplier: z / canaryNorm, l2NormClip: C * canaryNorm, noisePlacement: placement });
+    // allowInsecureRng: an audit measures the mechanism with the auditor's (possibly seeded) randomness; it releases no one's data.
+    if (brk === "clipping") return new DpFedAvgAggregator({ noiseMultiplier: z / canaryNorm, l2NormClip: C * canaryNorm, noisePlacement: placement, allowInsecureRng: true });
     const zz = brk === "noise" ? z / 2 : brk === "division" ? z / expected : z;
-    return new DpFedAvgAggregator({ noiseMultiplier: zz, l2NormClip: C, noisePlacement: placement });
+    return new DpFedAvgAggregator({ noiseMultiplier: zz, l2NormClip: C, noisePlacement: placement, allowInsecureRng: true });
   };
   const actualQ = brk === "sampling" ? Math.min(1, SAMPLING_MISREPORT * q) : q;
   const actualK = brk === "sampling" ? Math.min(n, SAMPLING_MISREPORT * K) : K;

@@ -62,6 +62,7 @@ describe("membership inference", () => {
       optimizer: tf.train.sgd(0.5),
       loss: "sparseCategoricalCrossentropy",
       rng: new SeededRng(4),
+      allowInsecureRng: true,
     });
     await priv.fit(members.x, tf.tensor1d(members.y, "float32"), { epochs: 10, verbose: 0 });
     expect(priv.epsilon()).toBeLessThanOrEqual(1);

@@ -134,6 +134,34 @@ const CASES: Case[] = [
     bad: { "--users": [...ALL, "100000000"], "--known": ALL, "--wrong": NOT_ZERO, "--rating-error": NOT_ZERO, "--targets": ALL, "--seed": NOT_ZERO, "--outside-top": NOT_ZERO },
   },
   { command: ["linkage"], base: { "--users": "300", "--targets": "5", "--known": "2", "--defence": "ldp" }, bad: { "--epsilon": REAL_NO_HUGE } },
+  {
+    command: ["audit", "dpsgd"],
+    base: { "--trials": "1000" },
+    bad: { "--epsilon": REAL_NO_HUGE, "--delta": ALL, "--trials": ALL, "--sampling-probability": NOT_ZERO, "--alpha": ALL, "--seed": NOT_ZERO },
+  },
+  {
+    command: ["audit", "dpsgd"],
+    base: { "--mode": "one-run", "--canaries": "10", "--train-size": "100", "--epochs": "1" },
+    bad: { "--canaries": ALL, "--train-size": ALL, "--epochs": ALL, "--batch-size": ALL, "--learning-rate": REAL_NO_HUGE },
+  },
+  {
+    command: ["flower", "client"],
+    base: { "--server": "127.0.0.1:9", "--partition": "0/2", "--train-size": "100", "--test-size": "100", "--connect-timeout": "1", "--dp": "local" },
+    bad: {
+      "--clip": REAL_NO_HUGE,
+      "--noise-multiplier": REAL_NO_HUGE,
+      "--delta": ALL,
+      "--train-size": ALL,
+      "--test-size": NOT_ZERO,
+      "--epochs": ALL,
+      "--batch-size": ALL,
+      "--lr": REAL_NO_HUGE,
+      "--connect-timeout": ALL,
+      "--timeout": ALL,
+      "--partition": ["abc", "", "3/2", "-1/2", "0/0", "1e308/2"],
+    },
+    required: "--server",
+  },
 ];
 
 function argv(c: Case, option?: string, value?: string): string[] {

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Command } from "commander";
-import { DpError, requireInteger, requireNonNegative, requireOneOf, requireOpenProbability, requirePositive } from "../../errors.js";
+import { DpError, requireInRange, requireInteger, requireNonNegative, requireOneOf, requireOpenProbability, requirePositive } from "../../errors.js";
 import { parseNumberOption, printJson } from "../output.js";
 
 interface FlowerClientRaw {
@@ -84,8 +84,9 @@ export function flowerClientOptionsFromCli(raw: FlowerClientRaw): FlowerClientCl
       batchSize: requireInteger("--batch-size", num("batch-size", raw.batchSize), { min: 1 }),
       learningRate: requirePositive("--lr", num("lr", raw.lr)),
     },
-    connectTimeoutMs: 1000 * requirePositive("--connect-timeout", num("connect-timeout", raw.connectTimeout)),
-    idleTimeoutMs: 1000 * requirePositive("--timeout", num("timeout", raw.timeout)),
+    // Bounded (a day) so that the milliseconds stay finite: 1e308 s was refused only after connecting began.
+    connectTimeoutMs: 1000 * requireInRange("--connect-timeout", requirePositive("--connect-timeout", num("connect-timeout", raw.connectTimeout)), 0.001, 86_400),
+    idleTimeoutMs: 1000 * requireInRange("--timeout", requirePositive("--timeout", num("timeout", raw.timeout)), 0.001, 86_400),
     json: Boolean(raw.json),
   };
 }

@@ -82,8 +82,10 @@ export interface TfjsFlowerClientOptions {
   targetDelta?: number;
   /** Extra properties for get_properties. */
   properties?: FlowerScalars;
-  /** Randomness (shuffling, sampling, noise). Defaults to the secure source; a seeded Rng is insecure (tests only). */
+  /** Randomness (shuffling, sampling, noise). Defaults to the secure source; a source that is not `secure` is refused for noise unless `allowInsecureRng` is set. */
   rng?: Rng;
+  /** Accept an insecure (seeded) `rng` for the client's DP noise: reproducible, NOT private (tests only). Default false. */
+  allowInsecureRng?: boolean;
 }
 
 /** What the client has done so far ({@link TfjsFlowerClient.summary}). */
@@ -297,7 +299,7 @@ export function createTfjsFlowerClient(options: TfjsFlowerClientOptions): TfjsFl
         const idx = poissonSampleIndices({ datasetSize: n, samplingProbability: q, rng: options.rng });
         const { x, y } = gatherBatch(options.train, inputShape, idx);
         try {
-          const step = dpGradients({ model, loss: "sparseCategoricalCrossentropy", x, y, l2NormClip: clip, noiseMultiplier: z, expectedBatchSize: Math.max(q * n, 1e-9), samplingProbability: q, rng: options.rng });
+          const step = dpGradients({ model, loss: "sparseCategoricalCrossentropy", x, y, l2NormClip: clip, noiseMultiplier: z, expectedBatchSize: Math.max(q * n, 1e-9), samplingProbability: q, rng: options.rng, allowInsecureRng: options.allowInsecureRng });
           if (Number.isFinite(step.lossValue)) {
             lossSum += step.lossValue;
             counted++;
@@ -364,7 +366,7 @@ export function createTfjsFlowerClient(options: TfjsFlowerClientOptions): TfjsFl
         metrics[FLOWER_NORM_BIT_KEY] = c.clipped;
       }
       if (privacy.kind === "local") {
-        trained = localDpUpdate(trained, global, { l2NormClip: privacy.l2NormClip, noiseMultiplier: privacy.noiseMultiplier, rng: options.rng }).weights;
+        trained = localDpUpdate(trained, global, { l2NormClip: privacy.l2NormClip, noiseMultiplier: privacy.noiseMultiplier, rng: options.rng, allowInsecureRng: options.allowInsecureRng }).weights;
         events.push(localDpEvent(privacy.noiseMultiplier));
       }
       fitRounds++;

@@ -16,7 +16,7 @@
  */
 import { gaussianEvent, nonPrivateEvent, type DpEvent } from "../../accounting/events.js";
 import { DpError, requireNonNegative, requireOpenProbability, requirePositive } from "../../errors.js";
-import type { Rng } from "../../random/rng.js";
+import { requireSecureRng, type Rng } from "../../random/rng.js";
 import { fillGaussian } from "../../random/gaussian.js";
 
 /** What {@link clipModelUpdate} returns. */
@@ -88,8 +88,10 @@ export interface LocalDpOptions {
   l2NormClip: number;
   /** z: Gaussian noise of standard deviation z·C is added to every coordinate. */
   noiseMultiplier: number;
-  /** Randomness; defaults to dpkit's secure source. A seeded Rng is insecure (tests only). */
+  /** Randomness; defaults to dpkit's secure source. A source that is not `secure` is refused unless `allowInsecureRng` is set. */
   rng?: Rng;
+  /** Accept an insecure (seeded) `rng`: the upload is then NOT private (tests only). Default false. */
+  allowInsecureRng?: boolean;
 }
 
 /**
@@ -119,6 +121,7 @@ export function localDpUpdate(trained: Float32Array, received: Float32Array, opt
   const clip = requirePositive("l2NormClip", options.l2NormClip);
   const z = requireNonNegative("noiseMultiplier", options.noiseMultiplier);
   const c = clipModelUpdate(trained, received, clip);
+  requireSecureRng(options.rng, options.allowInsecureRng);
   const noise = fillGaussian(new Float64Array(trained.length), z * clip, options.rng);
   const out = new Float32Array(trained.length);
   for (let i = 0; i < out.length; i++) out[i] = c.weights[i] + noise[i];
