@@ -37,7 +37,7 @@ function softmaxModel(seed = 1, activation: "softmax" | "linear" = "softmax"): t
   });
 }
 
-const dp = (over: Partial<MakePrivateOptions> = {}): MakePrivateOptions => ({ l2NormClip: 1, noiseMultiplier: 1, targetDelta: 1e-5, batchSize: 50, rng: new SeededRng(7), ...over });
+const dp = (over: Partial<MakePrivateOptions> = {}): MakePrivateOptions => ({ l2NormClip: 1, noiseMultiplier: 1, targetDelta: 1e-5, batchSize: 50, rng: new SeededRng(7), allowInsecureRng: true, ...over });
 
 async function codeOf(f: () => unknown): Promise<string | undefined> {
   try {
@@ -57,7 +57,7 @@ describe("fit reuses what model.compile set", () => {
     model.compile({ optimizer, loss: "sparseCategoricalCrossentropy", metrics: ["accuracy"] });
     // q = 1, no noise, learning rate 0: every batch is the whole set and the model never changes,
     // so the training accuracy must equal tfjs's own evaluate() on the same data.
-    const priv = makePrivate(model, dp({ batchSize: undefined, samplingProbability: 1, noiseMultiplier: 0 }));
+    const priv = makePrivate(model, dp({ batchSize: undefined, samplingProbability: 1, noiseMultiplier: 0, allowNonPrivate: true }));
     const h = await priv.fit(data.x, data.y, { epochs: 2, verbose: 0, validationData: [data.x, data.y] });
     const [, accT] = model.evaluate(data.x, data.y) as tf.Scalar[];
     const tfAcc = accT.dataSync()[0];
@@ -124,7 +124,7 @@ describe("fit options: honoured or refused by name", () => {
 
   it("classWeight weights each example's loss by its class (the reported loss is the weighted mean)", async () => {
     const model = softmaxModel(9);
-    const priv = makePrivate(model, dp({ optimizer: tf.train.sgd(0), loss: "sparseCategoricalCrossentropy", batchSize: undefined, samplingProbability: 1, noiseMultiplier: 0 }));
+    const priv = makePrivate(model, dp({ optimizer: tf.train.sgd(0), loss: "sparseCategoricalCrossentropy", batchSize: undefined, samplingProbability: 1, noiseMultiplier: 0, allowNonPrivate: true }));
     const h = await priv.fit(data.x, data.y, { epochs: 1, verbose: 0, classWeight: { 0: 0, 1: 3 } });
     const per = perExampleLoss("sparseCategoricalCrossentropy", data.y, model.predict(data.x) as tf.Tensor).dataSync();
     const labels = data.y.dataSync();
@@ -197,7 +197,7 @@ describe("recurrent text classifiers through makePrivate(model, opts).fit", () =
       ],
     });
     model.compile({ optimizer: tf.train.adam(0.02), loss: "sparseCategoricalCrossentropy", metrics: ["accuracy"] });
-    const priv = makePrivate(model, { l2NormClip: 1, noiseMultiplier: 0.5, targetDelta: 1e-5, batchSize: 40, rng: new SeededRng(5) });
+    const priv = makePrivate(model, { l2NormClip: 1, noiseMultiplier: 0.5, targetDelta: 1e-5, batchSize: 40, rng: new SeededRng(5), allowInsecureRng: true });
     const h = await priv.fit(data.x, data.y, { epochs: 8, verbose: 0, validationSplit: 0.25 });
     expect(h.history.acc.length).toBe(8);
     expect(h.history.val_acc[7]).toBeGreaterThan(0.75);
