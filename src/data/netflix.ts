@@ -30,7 +30,7 @@
  * @see Narayanan & Shmatikov, "Robust De-anonymization of Large Sparse Datasets", IEEE S&P 2008
  * @module
  */
-import { DpError, requireInteger, requirePositive, requirePositiveInteger } from "../errors.js";
+import { DpError, requireInteger, requireNonNegative, requirePositive, requirePositiveInteger } from "../errors.js";
 import { standardNormalCdf } from "../math/normal.js";
 import { SeededRng, type Rng } from "../random/rng.js";
 
@@ -80,7 +80,7 @@ export interface NetflixLikeData extends RatingsTable {
   /** Movie ids ordered from most to least popular (by the generator's popularity weights). */
   popularityOrder: Uint16Array;
   /** The options the data were generated with (users and seed resolved). */
-  options: { users: number; numMovies: number; seed: number };
+  options: { users: number; numMovies: number; seed: number; taste: number };
 }
 
 /** Options for {@link generateNetflixLike}. */
@@ -95,6 +95,13 @@ export interface NetflixLikeOptions {
   seed?: number;
   /** The simulation's random source (insecure use is fine here: this is a simulation). */
   rng?: Rng;
+  /**
+   * Strength of the latent-factor tastes, a multiplier on the taste effects in choices and in
+   * ratings; default 1. `0` turns tastes off: choices then depend on the user only through
+   * activity and on the movie only through popularity, and ratings on movie and user effects and
+   * noise (the null model against which the tastes are tested).
+   */
+  taste?: number;
   /** Called with the fraction done (0–1) every few thousand users. */
   onProgress?: (fraction: number) => void;
 }
@@ -251,7 +258,7 @@ function popularity(numMovies: number, rng: Rng): { weights: Float64Array; order
  *
  * @param options - size, seed and progress callback
  * @returns the table in compressed sparse rows with `popularityOrder`
- * @throws {@link DpError} `invalid_parameter` for a non-positive size or a non-integer seed
+ * @throws {@link DpError} `invalid_parameter` for a non-positive size, a non-integer seed or a negative `taste`
  * @example
  * ```ts
  * import { generateNetflixLike } from "dpkit/data";
@@ -271,6 +278,10 @@ export function generateNetflixLike(options: NetflixLikeOptions = {}): NetflixLi
   }
   if (users > 2 ** 31) throw new DpError("invalid_parameter", `\`users\` must be <= 2^31. Found ${users}.`, "users");
   const seed = requireInteger("seed", options.seed ?? 1);
+  const taste = requireNonNegative("taste", options.taste ?? 1);
+  const tierAlpha = TIER_ALPHA.map((a) => a * taste);
+  const ratingTaste = RATING_TASTE * taste;
+  const ratingNoiseSd = Math.sqrt(Math.max(0, RATING_NOISE_SD ** 2 + RATING_TASTE ** 2 - ratingTaste ** 2));
   const rng = options.rng ?? new SeededRng(seed);
   const normal = new NormalSource(rng);
   const onProgress = options.onProgress;
@@ -353,8 +364,8 @@ export function generateNetflixLike(options: NetflixLikeOptions = {}): NetflixLi
     // Within each tier, renormalise so the user's share of choices per tier is the population's
     // (the popularity law is kept per tier).
     let cum = 0;
-    for (let t = 0; t < TIER_ALPHA.length; t++) {
-      const alpha = TIER_ALPHA[t];
+    for (let t = 0; t < tierAlpha.length; t++) {
+      const alpha = tierAlpha[t];
       let mass = 0;
       let tilted = 0;
       for (let c = 0, g = t * NICHES; c < NICHES; c++, g++) {
@@ -418,8 +429,8 @@ export function generateNetflixLike(options: NetflixLikeOptions = {}): NetflixLi
     for (let k = 0; k < n; k++) {
       const i = start + k;
       const m = row[k];
-      const taste = RATING_TASTE * (userNiche[nicheOf[m]] - rowS);
-      const latent = RATING_BASE + movieEffect[m] + userEffect + taste + RATING_NOISE_SD * normal.next();
+      const affinity = ratingTaste * (userNiche[nicheOf[m]] - rowS);
+      const latent = RATING_BASE + movieEffect[m] + userEffect + affinity + ratingNoiseSd * normal.next();
       ratings[i] = latent < 1.5 ? 1 : latent < 2.5 ? 2 : latent < 3.5 ? 3 : latent < 4.5 ? 4 : 5;
       days[i] = Math.min(NETFLIX_LAST_DAY, join + Math.floor(Math.pow(unit(rng), DATE_SKEW) * span));
     }
@@ -434,7 +445,7 @@ export function generateNetflixLike(options: NetflixLikeOptions = {}): NetflixLi
     ratings,
     days,
     popularityOrder: order,
-    options: { users, numMovies, seed },
+    options: { users, numMovies, seed, taste },
   };
 }
 
