@@ -124,6 +124,11 @@ const POP_TAU = 40;
 // least-rated stays at a few (≤ 30 at full scale).
 const TAIL_WEIGHT = 0.01;
 const TAIL_SCALE = 3000;
+// The last END_RANKS titles fade out (weight × exp(-(rank − (17,770 − END_RANKS)) / END_SCALE)):
+// a handful of near-unrated titles (the least-rated has 3 ratings), which even the heaviest
+// raters rarely reach.
+const END_RANKS = 100;
+const END_SCALE = 10;
 
 // Ratings: round(RATING_BASE + movie effect + user effect + taste + noise), clamped to 1..5.
 const RATING_BASE = 3.65;
@@ -243,7 +248,11 @@ function popularity(numMovies: number, rng: Rng): { weights: Float64Array; order
   // Stretch the rank axis when numMovies differs from 17,770 so the shape is kept.
   const stretch = NETFLIX_PRIZE_STATISTICS.movies / numMovies;
   const weights = new Float64Array(numMovies);
-  for (let r = 0; r < numMovies; r++) weights[order[r]] = Math.exp(-Math.pow((r * stretch) / POP_TAU, POP_BETA)) + TAIL_WEIGHT * Math.exp(-(r * stretch) / TAIL_SCALE);
+  for (let r = 0; r < numMovies; r++) {
+    const x = r * stretch;
+    const end = Math.max(0, x - (NETFLIX_PRIZE_STATISTICS.movies - END_RANKS)) / END_SCALE;
+    weights[order[r]] = (Math.exp(-Math.pow(x / POP_TAU, POP_BETA)) + TAIL_WEIGHT * Math.exp(-x / TAIL_SCALE)) * Math.exp(-end);
+  }
   return { weights, order };
 }
 
