@@ -7,6 +7,10 @@
  * {@link DpOptimizer} applying the result through any tfjs optimizer.
  * @module
  */
+// Side effect (declared in package.json `sideEffects`, so bundlers keep it even for a bare
+// `import "dpkit/dpsgd"`): registers dpkit's wasm kernels whenever a backend is activated.
+import "./kernels/register.js";
+
 export * from "./engine/index.js";
 export {
   clipAndSum, type ClipAndSumOptions, type ClipAndSumResult, clipFactors, privatizeClippedSum, type PrivatizeClippedSumOptions,
@@ -28,7 +32,7 @@ export {
 export { type AdaptiveClippingOptions, AdaptiveClipState, gradientNoiseMultiplier } from "./adaptive-clipping.js";
 export { type EvaluateOptions, evaluatePrivateModel, type EvaluateResult } from "./metrics.js";
 export {
-  makePrivate, type MakePrivateOptions, type PrivateEpochLogs, type PrivateFitArgs, type PrivateFitCallbacks, type PrivateHistory,
+  makePrivate, type MakePrivateOptions, type PrivateEpochLogs, type PrivateFitArgs, type PrivateFitCallbacks, type PrivateFitDatasetArgs, type PrivateHistory,
   type PrivateModel,
 } from "./make-private.js";
 export { MNIST_MODEL_KINDS, mnistInputShape, mnistModel, type MnistModelKind } from "./mnist-models.js";

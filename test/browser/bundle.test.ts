@@ -59,6 +59,15 @@ describe("browser bundles of the tfjs-free entry points", () => {
     expect(out.errors).toBe(0);
   });
 
+  it("a bare `import \"dpkit/dpsgd\"` keeps its side effect: the wasm kernels' registration", async () => {
+    // package.json has "sideEffects"; with a blanket `false` the bundler dropped the whole import
+    // and a page training on wasm lacked UnsortedSegmentSum & co.
+    const out = await bundle(`import "dpkit/dpsgd";`);
+    expect(out.errors).toBe(0);
+    expect(out.js).toContain("UnsortedSegmentSum");
+    expect(out.js).toContain("onBackendActivated");
+  }, 120_000);
+
   it("control: bundling a module that imports better-sqlite3 directly still fails", async () => {
     await expect(bundle(`import Database from "better-sqlite3";\nconsole.log(Database);`)).rejects.toThrow(/Could not resolve/);
   });

@@ -3,11 +3,13 @@
  * @module
  */
 import type { Command } from "commander";
+import { register as audit } from "./audit.js";
 import { register as backend } from "./backend.js";
 import { register as calibrate } from "./calibrate.js";
 import { register as demo } from "./demo.js";
 import { register as epsilon } from "./epsilon.js";
 import { register as federated } from "./federated.js";
+import { register as flower } from "./flower.js";
 import { register as linkage } from "./linkage.js";
 import { register as noise } from "./noise.js";
 import { register as rappor } from "./rappor.js";
@@ -23,7 +25,9 @@ export const COMMANDS: ((program: Command) => void)[] = [
   rappor,
   train,
   federated,
+  flower,
   secagg,
   linkage,
+  audit,
   backend,
 ];
