@@ -19,6 +19,8 @@ export * from "../experiments/federated-mnist.js";
 export * from "./simulation/worker-pool.js";
 export * from "./compression/index.js";
 export * from "./secagg/index.js";
+export * from "./protocol/index.js";
+export * from "./transport/memory.js";
 
 // The error type every function here throws, so callers of this entry point can catch it.
 export { DpError, type DpErrorCode } from "../errors.js";
