@@ -19,39 +19,18 @@ import { RandomSubsampler, StochasticQuantizer } from "../compression/quantize.j
 import { clipToL2Norm, l2NormOf } from "../core/vector.js";
 import { ddgClientShare } from "../secagg/ddg.js";
 import { encodeSecAggIntegers, SecAggQuantizer } from "../secagg/encoding.js";
+import type { ClientPrivacyPlan, SecAggEncodingPlan } from "../protocol/messages.js";
 
 /**
- * The client's noise, as the server plans it (plain JSON; part of the task assignment).
- *
- * - `none`: upload the raw delta (no DP, or a trusted server that clips and noises itself).
- * - `gaussian`: clip to `l2NormClip`, add N(0, noiseStddev²) per coordinate. With
- *   `placement: "client-local"` the stddev is the full z·C (local DP); with
- *   `"client-distributed"` it is this client's share z_Δ·C/√m, and m shares sum to the
- *   server-side noise (private against the server only behind secure aggregation).
- *   `indicatorNoiseStddev` appends one coordinate for adaptive clipping:
- *   (‖Δ‖ <= C ? ½ : −½) + N(0, indicatorNoiseStddev²).
+ * The client's noise as the server plans it: the protocol's {@link ClientPrivacyPlan}.
+ * - `none`: upload the raw delta (no DP, or a trusted server that clips and noises itself);
+ * - `clip-local`: clip to C, add N(0, (zC)²) (local DP, against anyone);
+ * - `clip-distributed`: clip to C, add this client's share N(0, noiseStddev²); m shares sum to
+ *   the server-side noise (private against the server only behind secure aggregation);
  * - `ddg`: the distributed discrete Gaussian share (integers on a grid of step `granularity`,
  *   uploaded as multiples of it).
  */
-export type ClientNoisePlan =
-  | { kind: "none" }
-  | {
-      kind: "gaussian";
-      placement: "client-local" | "client-distributed";
-      l2NormClip: number;
-      noiseStddev: number;
-      indicatorNoiseStddev?: number;
-    }
-  | { kind: "ddg"; l2NormClip: number; granularity: number; localNoiseStddev: number; beta?: number };
-
-/**
- * How a privatised upload becomes integers modulo 2^modulusBits for secure aggregation.
- * - `quantize`: {@link SecAggQuantizer} (clip each coordinate to ±clipRange, scale, stochastic rounding);
- * - `integer`: the upload is already on a grid of step `granularity` (the `ddg` plan): exact.
- */
-export type SecAggEncodingPlan =
-  | { kind: "quantize"; clipRange: number; modulusBits: number; clients: number; scale: number }
-  | { kind: "integer"; granularity: number; modulusBits: number };
+export type ClientNoisePlan = ClientPrivacyPlan;
 
 /** An uplink codec the plan may allow (only without secure aggregation: masks need the raw integers). */
 export type CompressionPlan = { kind: "none" } | { kind: "quantize"; bits: number; rotate?: boolean } | { kind: "subsample"; fraction: number };
@@ -81,12 +60,10 @@ export function checkClientNoisePlan(plan: unknown): ClientNoisePlan {
   switch (p.kind) {
     case "none":
       return { kind: "none" };
-    case "gaussian": {
-      if (p.placement !== "client-local" && p.placement !== "client-distributed") bad("placement", p.placement);
-      const out: ClientNoisePlan = { kind: "gaussian", placement: p.placement as "client-local", l2NormClip: pos("l2NormClip"), noiseStddev: nonNeg("noiseStddev") };
-      if (p.indicatorNoiseStddev !== undefined) out.indicatorNoiseStddev = nonNeg("indicatorNoiseStddev");
-      return out;
-    }
+    case "clip-local":
+      return { kind: "clip-local", l2NormClip: pos("l2NormClip"), noiseMultiplier: nonNeg("noiseMultiplier") };
+    case "clip-distributed":
+      return { kind: "clip-distributed", l2NormClip: pos("l2NormClip"), noiseStddev: nonNeg("noiseStddev") };
     case "ddg": {
       const g = pos("granularity");
       if (2 ** Math.round(Math.log2(g)) !== g) bad("granularity", g);
@@ -97,11 +74,6 @@ export function checkClientNoisePlan(plan: unknown): ClientNoisePlan {
     default:
       return bad("kind", p.kind);
   }
-}
-
-/** Length of the upload for a model of `dimension` parameters under `plan`. */
-export function privatizedLength(dimension: number, plan: ClientNoisePlan): number {
-  return dimension + (plan.kind === "gaussian" && plan.indicatorNoiseStddev !== undefined ? 1 : 0);
 }
 
 /**
@@ -125,10 +97,10 @@ export function privatizedLength(dimension: number, plan: ClientNoisePlan): numb
  * ```ts
  * import { privatizeUpdate } from "dpkit/federated";
  * const { upload } = privatizeUpdate(new Float32Array([3, 4]),
- *   { kind: "gaussian", placement: "client-local", l2NormClip: 1, noiseStddev: 0.5 });
+ *   { kind: "clip-local", l2NormClip: 1, noiseMultiplier: 0.5 });
  * upload.length; // 2
  * ```
- * @see McMahan et al., ICLR 2018 (DP-FedAvg); Andrew et al., NeurIPS 2021 (the indicator bit).
+ * @see McMahan et al., ICLR 2018 (DP-FedAvg).
  */
 export function privatizeUpdate(delta: Float32Array, plan: ClientNoisePlan, rng?: Rng): PrivatizedUpdate {
   if (!(delta instanceof Float32Array)) throw new DpError("invalid_parameter", "`delta` must be a Float32Array.", "delta");
@@ -145,12 +117,10 @@ export function privatizeUpdate(delta: Float32Array, plan: ClientNoisePlan, rng?
     return { upload, norm, wasClipped: !(norm <= p.l2NormClip) };
   }
   const { clipped, norm, wasClipped } = clipToL2Norm(delta, p.l2NormClip);
-  const upload = new Float32Array(privatizedLength(delta.length, p));
-  const noise = fillGaussian(new Float64Array(clipped.length), p.noiseStddev, rng);
+  const stddev = p.kind === "clip-local" ? p.noiseMultiplier * p.l2NormClip : p.noiseStddev;
+  const noise = fillGaussian(new Float64Array(clipped.length), stddev, rng);
+  const upload = new Float32Array(clipped.length);
   for (let i = 0; i < clipped.length; i++) upload[i] = clipped[i] + noise[i];
-  if (p.indicatorNoiseStddev !== undefined) {
-    upload[clipped.length] = (wasClipped ? -0.5 : 0.5) + fillGaussian(new Float64Array(1), p.indicatorNoiseStddev, rng)[0];
-  }
   return { upload, norm, wasClipped };
 }
 
@@ -167,17 +137,17 @@ export function privatizeUpdate(delta: Float32Array, plan: ClientNoisePlan, rng?
  * ```ts
  * import { encodeForSecureAggregation } from "dpkit/federated";
  * encodeForSecureAggregation(new Float32Array([0.5, -0.25]),
- *   { kind: "quantize", clipRange: 1, modulusBits: 32, clients: 10, scale: 2 ** 20 });
+ *   { kind: "quantizer", clipRange: 1, modulusBits: 32, clients: 10, scale: 2 ** 20 });
  * ```
  */
 export function encodeForSecureAggregation(upload: Float32Array, plan: SecAggEncodingPlan, rng?: Rng): Uint32Array {
   try {
     requireObject("encoding", plan);
-    if (plan.kind === "quantize") {
+    if (plan.kind === "quantizer") {
       const q = new SecAggQuantizer({ clipRange: plan.clipRange, modulusBits: plan.modulusBits, clients: plan.clients, scale: plan.scale });
       return q.encode(upload, rng);
     }
-    if (plan.kind === "integer") {
+    if (plan.kind === "integers") {
       const g = requirePositive("granularity", plan.granularity);
       const bits = requireInteger("modulusBits", plan.modulusBits, { min: 2, max: 32 });
       return encodeSecAggIntegers(Array.from(upload, (v) => Math.round(v / g)), bits);

@@ -5,8 +5,8 @@ import {
   encodeForSecureAggregation,
   privatizeUpdate,
   type ClientNoisePlan,
-  type SecAggEncodingPlan,
 } from "../../../src/federated/client/privatize.js";
+import type { SecAggEncodingPlan } from "../../../src/federated/protocol/messages.js";
 import { l2NormOf } from "../../../src/federated/core/vector.js";
 import { SecAggClient } from "../../../src/federated/secagg/client.js";
 import { decodeSecAggSum } from "../../../src/federated/secagg/encoding.js";
@@ -21,7 +21,7 @@ function bigDelta(d: number, scale: number, seed: number): Float32Array {
 
 describe("privatizeUpdate (client-side clip and noise)", () => {
   it("clips every update to L2 norm <= C, whatever its size", () => {
-    const plan: ClientNoisePlan = { kind: "gaussian", placement: "client-distributed", l2NormClip: 0.7, noiseStddev: 0 };
+    const plan: ClientNoisePlan = { kind: "clip-distributed", l2NormClip: 0.7, noiseStddev: 0 };
     for (const [d, scale] of [[1, 1e30], [10, 3], [7850, 1], [7850, 1e-3], [100, 1e38]] as const) {
       const delta = bigDelta(d, scale, d);
       const { upload, norm, wasClipped } = privatizeUpdate(delta, plan);
@@ -36,10 +36,10 @@ describe("privatizeUpdate (client-side clip and noise)", () => {
     expect(l2NormOf(bigDelta(7850, 1, 7850))).toBeGreaterThan(0.7);
   });
 
-  it("adds Gaussian noise of the planned stddev, and the adaptive-clipping indicator coordinate", () => {
+  it("adds Gaussian noise of the planned stddev (z·C locally, the share's stddev when distributed)", () => {
     const d = 20_000;
     const delta = new Float32Array(d).fill(0.001); // norm 0.141 < C
-    const { upload } = privatizeUpdate(delta, { kind: "gaussian", placement: "client-local", l2NormClip: 1, noiseStddev: 2 });
+    const { upload } = privatizeUpdate(delta, { kind: "clip-local", l2NormClip: 0.5, noiseMultiplier: 4 });
     let s = 0;
     let s2 = 0;
     for (let i = 0; i < d; i++) {
@@ -51,15 +51,16 @@ describe("privatizeUpdate (client-side clip and noise)", () => {
     const variance = s2 / d - mean * mean;
     expect(Math.abs(mean)).toBeLessThan(6 * Math.sqrt(4 / d));
     expect(Math.abs(variance - 4) / 4).toBeLessThan(6 * Math.sqrt(2 / d));
-    const withBit = privatizeUpdate(new Float32Array([3, 4]), { kind: "gaussian", placement: "client-distributed", l2NormClip: 1, noiseStddev: 0, indicatorNoiseStddev: 0 });
-    expect(withBit.upload.length).toBe(3);
-    expect(withBit.upload[2]).toBe(-0.5); // clipped
-    expect(privatizeUpdate(new Float32Array([0.3, 0.4]), { kind: "gaussian", placement: "client-distributed", l2NormClip: 1, noiseStddev: 0, indicatorNoiseStddev: 0 }).upload[2]).toBe(0.5);
+    // A distributed share: exactly the planned stddev, independent of the clip.
+    const share = privatizeUpdate(delta, { kind: "clip-distributed", l2NormClip: 100, noiseStddev: 0.5 }).upload;
+    let q = 0;
+    for (let i = 0; i < d; i++) q += (share[i] - delta[i]) ** 2;
+    expect(Math.abs(q / d - 0.25) / 0.25).toBeLessThan(6 * Math.sqrt(2 / d));
   });
 
   it("draws its noise only from the rng it is given (default: the platform CSPRNG), never Math.random", async () => {
     const mathRandom = vi.spyOn(Math, "random");
-    const plan: ClientNoisePlan = { kind: "gaussian", placement: "client-local", l2NormClip: 1, noiseStddev: 1 };
+    const plan: ClientNoisePlan = { kind: "clip-local", l2NormClip: 1, noiseMultiplier: 1 };
     const delta = bigDelta(500, 1, 3);
     // Everything random comes through the rng argument: equal seeds give equal uploads.
     const a = privatizeUpdate(delta, plan, new SeededRng(42)).upload;
@@ -91,9 +92,9 @@ describe("privatizeUpdate (client-side clip and noise)", () => {
     const bad: unknown[] = [
       null,
       { kind: "laplace" },
-      { kind: "gaussian", placement: "client-local", l2NormClip: -1, noiseStddev: 1 },
-      { kind: "gaussian", placement: "server", l2NormClip: 1, noiseStddev: 1 },
-      { kind: "gaussian", placement: "client-local", l2NormClip: 1, noiseStddev: NaN },
+      { kind: "clip-local", l2NormClip: -1, noiseMultiplier: 1 },
+      { kind: "server", l2NormClip: 1, noiseStddev: 1 },
+      { kind: "clip-distributed", l2NormClip: 1, noiseStddev: NaN },
       { kind: "ddg", l2NormClip: 1, granularity: 0.3, localNoiseStddev: 4 },
     ];
     for (const p of bad) {
@@ -105,7 +106,7 @@ describe("privatizeUpdate (client-side clip and noise)", () => {
         expect((e as DpError).code).toBe("protocol_error");
       }
     }
-    expect(() => encodeForSecureAggregation(new Float32Array(2), { kind: "quantize", clipRange: 1, modulusBits: 8, clients: 1000, scale: 2 ** 20 })).toThrow(/secure-aggregation encoding/);
+    expect(() => encodeForSecureAggregation(new Float32Array(2), { kind: "quantizer", clipRange: 1, modulusBits: 8, clients: 1000, scale: 2 ** 20 })).toThrow(/secure-aggregation encoding/);
     expect(() => compressorForPlan({ kind: "zip" } as never)).toThrow(/Unknown compression/);
   });
 });
@@ -113,7 +114,7 @@ describe("privatizeUpdate (client-side clip and noise)", () => {
 describe("secure-aggregation masking in the client", () => {
   // Three clients privatise, encode and mask; an honest server releases only the sum.
   const dimension = 4096;
-  const encoding: SecAggEncodingPlan = { kind: "quantize", clipRange: 1, modulusBits: 32, clients: 3, scale: 2 ** 24 };
+  const encoding: SecAggEncodingPlan = { kind: "quantizer", clipRange: 1, modulusBits: 32, clients: 3, scale: 2 ** 24 };
   const config = { sessionId: new Uint8Array(32).fill(7), clientIds: [1, 2, 3], threshold: 2, dimension, modulusBits: 32 };
 
   /** Chi-square of the byte histogram of `bytes` against uniform (255 df). */
@@ -128,7 +129,7 @@ describe("secure-aggregation masking in the client", () => {
   const critical = 255 + 6 * Math.sqrt(2 * 255);
 
   it("uploads bytes that look uniform and are unrelated to the update, and the server recovers only the sum", () => {
-    const plan: ClientNoisePlan = { kind: "gaussian", placement: "client-distributed", l2NormClip: 1, noiseStddev: 0.001 };
+    const plan: ClientNoisePlan = { kind: "clip-distributed", l2NormClip: 1, noiseStddev: 0.001 };
     const deltas = [1, 2, 3].map((k) => (k === 1 ? new Float32Array(dimension) : bigDelta(dimension, 0.01 * k, k)));
     const uploads = deltas.map((d) => privatizeUpdate(d, plan).upload);
     const encoded = uploads.map((u) => encodeForSecureAggregation(u, encoding));
