@@ -21,6 +21,8 @@ export * from "./compression/index.js";
 export * from "./secagg/index.js";
 export * from "./protocol/index.js";
 export * from "./transport/memory.js";
+export * from "./transport/http-server.js";
+export * from "./server/index.js";
 
 // The error type every function here throws, so callers of this entry point can catch it.
 export { DpError, type DpErrorCode } from "../errors.js";
