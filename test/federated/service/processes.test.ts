@@ -1,0 +1,161 @@
+/**
+ * The federated service with real processes on loopback: one server process (node:http,
+ * SQLite), Node client processes running the client runtime over fetch.
+ */
+import Database from "better-sqlite3";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { epsilonOfEvents } from "../../../src/federated/server/service.js";
+import { getStatus, killStarted, lineWith, serverUrl, startProc, waitFor } from "./helpers.js";
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const d = mkdtempSync(path.join(tmpdir(), "dpkit-flp-"));
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  killStarted();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function checkpoints(db: string): Float32Array[] {
+  const conn = new Database(db, { readonly: true });
+  const rows = conn.prepare("SELECT round, weights FROM fl_checkpoint ORDER BY round").all() as { round: number; weights: Buffer }[];
+  conn.close();
+  return rows.map((r) => new Float32Array(r.weights.buffer.slice(r.weights.byteOffset, r.weights.byteOffset + r.weights.byteLength)));
+}
+
+function ledger(db: string): { events: unknown[]; roundEvents: unknown[] } {
+  const conn = new Database(db, { readonly: true });
+  const events = (conn.prepare("SELECT event FROM dpkit_privacy_spend ORDER BY id").all() as { event: string }[]).map((r) => JSON.parse(r.event) as unknown);
+  const roundEvents = (conn.prepare("SELECT event FROM fl_round WHERE phase = 'completed' ORDER BY round").all() as { event: string }[]).map((r) => JSON.parse(r.event) as unknown);
+  conn.close();
+  return { events, roundEvents };
+}
+
+/** Whether `haystack` contains the bytes of `needle`. */
+function containsBytes(haystack: Uint8Array, needle: Uint8Array): boolean {
+  const first = needle[0];
+  outer: for (let i = haystack.indexOf(first); i !== -1 && i <= haystack.length - needle.length; i = haystack.indexOf(first, i + 1)) {
+    for (let j = 1; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return true;
+  }
+  return false;
+}
+
+const D = 64;
+
+describe("federated service: processes on loopback", () => {
+  it("5 Node client processes x 3 rounds, distributed noise + secure aggregation: aggregate = sum of the clients' clipped, noised uploads (mod quantisation); no unmasked update in the server's log or database", async () => {
+    const dir = tempDir();
+    const db = path.join(dir, "server.db");
+    const logFile = path.join(dir, "server.log");
+    const dump = path.join(dir, "dump");
+    mkdirSync(dump);
+    const server = startProc("server-process.ts", [
+      JSON.stringify({ db, logFile, dimension: D, dp: "client", noiseMultiplier: 0.5, l2NormClip: 1, secureAggregation: true, rounds: 3, clientsPerRound: 5, minClients: 3, roundTimeoutMs: 20_000, selectionWindowMs: 3_000, secAggStageTimeoutMs: 5_000 }),
+    ]);
+    const url = await serverUrl(server);
+    const clients = [0, 1, 2, 3, 4].map((i) => startProc("client-process.ts", [url, String(i)], { DUMP_DIR: dump }));
+    const codes = await Promise.race([Promise.all(clients.map((c) => c.exited)), new Promise<never>((_, rej) => setTimeout(() => rej(new Error("clients did not finish in 120 s")), 120_000))]);
+    expect(codes).toEqual([0, 0, 0, 0, 0]);
+    expect(await server.exited).toBe(0);
+    const status = JSON.parse(lineWith(server, "STATUS ")!) as { rounds: number; history: { accepted: number; epsilon: number }[]; epsilon: number; ledgerEpsilon: number };
+    expect(status.rounds).toBe(3);
+    expect(status.history.map((h) => h.accepted)).toEqual([5, 5, 5]);
+
+    const cps = checkpoints(db);
+    expect(cps).toHaveLength(4);
+    const files = readdirSync(dump);
+    expect(files.length).toBe(15);
+    const upload = (i: number, r: number): Float32Array => {
+      const b = readFileSync(path.join(dump, `c${i}-r${r}.f32`));
+      return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+    };
+    const K = 5;
+    // quantiser step: clipRange C + 6 zC/sqrt(M) over 5 clients in 32 bits -> scale >= 2^26; error per coordinate <= 5/scale, plus float32 rounding of the weights
+    const tol = 1e-5;
+    for (let r = 0; r < 3; r++) {
+      let worst = 0;
+      let worstWithoutOne = 0;
+      for (let k = 0; k < D; k++) {
+        const released = (cps[r + 1][k] - cps[r][k]) * K;
+        let sum = 0;
+        for (let i = 0; i < 5; i++) sum += upload(i, r)[k];
+        worst = Math.max(worst, Math.abs(released - sum));
+        worstWithoutOne = Math.max(worstWithoutOne, Math.abs(released - (sum - upload(0, r)[k])));
+      }
+      expect(worst).toBeLessThan(tol * K);
+      // negative control: leaving one client's upload out is caught
+      expect(worstWithoutOne).toBeGreaterThan(100 * tol * K);
+      // uploads are clipped + noised: noise std 0.5/sqrt(3) per coordinate, so not the raw delta
+    }
+
+    // The server's log and database never hold an unmasked (privatised) update: search for 16-byte runs of every upload.
+    const serverBytes = [db, `${db}-wal`, logFile].filter((f) => existsSync(f)).map((f) => new Uint8Array(readFileSync(f)));
+    let searched = 0;
+    for (let i = 0; i < 5; i++) {
+      for (let r = 0; r < 3; r++) {
+        const u = upload(i, r);
+        for (const off of [0, 16, 40]) {
+          const needle = new Uint8Array(u.buffer, off * 4, 16);
+          for (const hay of serverBytes) expect(containsBytes(hay, needle)).toBe(false);
+          searched++;
+        }
+      }
+    }
+    expect(searched).toBe(45);
+    // negative control: the search finds a run where it is present (the client's own dump file)
+    expect(containsBytes(new Uint8Array(readFileSync(path.join(dump, "c0-r0.f32"))), new Uint8Array(upload(0, 0).buffer, 16 * 4, 16))).toBe(true);
+    expect(readFileSync(logFile, "utf8")).toMatch(/secagg:unmasking/);
+
+    // ε after every round from the accountant, and the ledger agrees
+    const { events, roundEvents } = ledger(db);
+    expect(events).toEqual(roundEvents);
+    expect(status.epsilon).toBeCloseTo(epsilonOfEvents(roundEvents as never, 1e-5), 9);
+    expect(status.ledgerEpsilon).toBeCloseTo(status.epsilon, 9);
+    expect(status.history[0].epsilon).toBeLessThan(status.history[2].epsilon);
+  }, 180_000);
+
+  it("kill -9 of the server mid-round and a restart on the same file: rounds continue, the interrupted round costs nothing, the ledger equals the accountant, nothing counted twice", async () => {
+    const dir = tempDir();
+    const db = path.join(dir, "server.db");
+    const logFile = path.join(dir, "server.log");
+    const cfg = { db, logFile, dimension: D, dp: "client", noiseMultiplier: 1, l2NormClip: 1, secureAggregation: true, rounds: 3, clientsPerRound: 3, minClients: 3, roundTimeoutMs: 20_000, selectionWindowMs: 2_000, secAggStageTimeoutMs: 5_000 };
+    const first = startProc("server-process.ts", [JSON.stringify(cfg)]);
+    const url = await serverUrl(first);
+    const port = Number(new URL(url).port);
+    const clients = [0, 1, 2].map((i) => startProc("client-process.ts", [url, String(i)], { TRAIN_MS: "1500" }));
+    // wait until round 1 is under way (round 0 completed, clients training for round 1)
+    await waitFor("round 1 in progress", async () => {
+      const s = await getStatus(url);
+      return s && (s.rounds as number) === 1 && String(s.phase).startsWith("secagg:advertiseKeys") ? s : undefined;
+    }, 90_000, 20);
+    first.child.kill("SIGKILL");
+    await first.exited;
+    const afterKill = ledger(db);
+    expect(afterKill.roundEvents).toHaveLength(1);
+    expect(afterKill.events).toHaveLength(1);
+    const second = startProc("server-process.ts", [JSON.stringify({ ...cfg, port })]);
+    await serverUrl(second);
+    const codes = await Promise.race([Promise.all(clients.map((c) => c.exited)), new Promise<never>((_, rej) => setTimeout(() => rej(new Error("clients did not finish in 150 s")), 150_000))]);
+    expect(codes).toEqual([0, 0, 0]);
+    expect(await second.exited).toBe(0);
+    const status = JSON.parse(lineWith(second, "STATUS ")!) as { rounds: number; abandoned: { round: number; reason: string }[]; epsilon: number; ledgerEpsilon: number; history: { round: number }[] };
+    expect(status.rounds).toBe(3);
+    expect(status.history.map((h) => h.round)).toEqual([0, 1, 2]);
+    expect(status.abandoned).toEqual([{ round: 1, reason: expect.stringMatching(/restarted/) as unknown as string }]);
+    const { events, roundEvents } = ledger(db);
+    expect(events).toHaveLength(3);
+    expect(events).toEqual(roundEvents);
+    const accountant = epsilonOfEvents(roundEvents as never, 1e-5);
+    expect(status.ledgerEpsilon).toBeCloseTo(accountant, 9);
+    expect(status.epsilon).toBeCloseTo(accountant, 9);
+    // negative control: counting the interrupted round too would give a larger epsilon
+    expect(epsilonOfEvents([...(roundEvents as never[]), roundEvents[0] as never], 1e-5)).toBeGreaterThan(accountant + 0.01);
+    expect(checkpoints(db)).toHaveLength(4);
+  }, 240_000);
+});
