@@ -39,7 +39,7 @@ export interface MnistFederatedServiceOptions {
   testExamples?: number;
   maxBodyBytes?: number;
   /** Static assets (the browser client's page and bundle). */
-  assets?: Record<string, StaticAsset | (() => StaticAsset)>;
+  assets?: Record<string, StaticAsset | (() => StaticAsset | Promise<StaticAsset>)>;
   /** Extra GET routes (e.g. the demo data at `/data/`). */
   getRoutes?: Record<string, (url: URL) => StaticAsset | undefined | Promise<StaticAsset | undefined>>;
   log?: (line: string) => void;

@@ -10,6 +10,8 @@ import type { Command } from "commander";
 import { prepareBackend } from "../../backend/index.js";
 import { DpError, requireInteger, requireNonNegative, requireOneOf, requireOpenProbability, requirePositive } from "../../errors.js";
 import { startMnistFederatedService } from "../../experiments/federated-service.js";
+import { browserClientAssets } from "../../federated/client/browser/assets.js";
+import { mnistPartitionBytes, parsePartitionSpec } from "../../federated/client/demo-data.js";
 import { SERVICE_DP_MODES, type ServiceDpMode, type ServiceStatus } from "../../federated/server/service.js";
 import { parseNumberOption, printJson, renderTable } from "../output.js";
 
@@ -85,7 +87,19 @@ async function run(raw: ServerRaw): Promise<void> {
   };
   await prepareBackend({ announce: false });
   const log = raw.quiet ? undefined : (line: string): void => void process.stderr.write(`${line}\n`);
-  const demo = await startMnistFederatedService({ ...opts, log });
+  // The browser client (page and bundle, built on first request) and the demo partitions it fetches.
+  const asset = (p: string) => async () => (await browserClientAssets())[p];
+  const demo = await startMnistFederatedService({
+    ...opts,
+    log,
+    assets: { "/": asset("/"), "/index.html": asset("/"), "/fl-client.js": asset("/fl-client.js") },
+    getRoutes: {
+      "/data/mnist": (url) => {
+        const { index, count } = parsePartitionSpec(url.searchParams.get("partition") ?? "");
+        return { contentType: "application/x-dpkit-frame", body: mnistPartitionBytes(index, count) };
+      },
+    },
+  });
   process.stderr.write(`dpkit server listening on ${demo.url}\n`);
   const stop = (): void => {
     void demo.close().then(() => process.exit(130));

@@ -35,7 +35,7 @@ export interface FederatedHttpOptions {
   /** What `GET /status` returns. */
   status?: () => unknown;
   /** Static assets by path (e.g. `/` and `/fl-client.js`). */
-  assets?: Record<string, StaticAsset | (() => StaticAsset)>;
+  assets?: Record<string, StaticAsset | (() => StaticAsset | Promise<StaticAsset>)>;
   /** Extra GET routes by path prefix (e.g. `/data/`), answering bytes or undefined (404). */
   getRoutes?: Record<string, (url: URL) => StaticAsset | undefined | Promise<StaticAsset | undefined>>;
   /** Called for every request with its method, path, status and body size (never the body). */
@@ -150,7 +150,7 @@ export async function serveFederatedHttp(handler: FederatedRequestHandler, optio
           if (path === "/status" && options.status) return send(res, 200, "application/json", JSON.stringify(options.status()));
           const asset = options.assets?.[path];
           if (asset) {
-            const a = typeof asset === "function" ? asset() : asset;
+            const a = typeof asset === "function" ? await asset() : asset;
             return send(res, 200, a.contentType, a.body);
           }
           for (const [prefix, route] of Object.entries(options.getRoutes ?? {})) {
@@ -163,7 +163,8 @@ export async function serveFederatedHttp(handler: FederatedRequestHandler, optio
         req.resume();
         send(res, 404, "application/json", JSON.stringify({ error: "not_found", reason: `no route ${req.method} ${path}` }));
       } catch (e) {
-        if (!res.headersSent) send(res, 500, "application/json", JSON.stringify({ error: "internal", reason: (e as Error)?.message ?? "internal error" }));
+        const bad = e instanceof DpError && e.code === "invalid_parameter";
+        if (!res.headersSent) send(res, bad ? 400 : 500, "application/json", JSON.stringify({ error: bad ? "bad_request" : "internal", reason: bad ? (e as Error).message : "internal error" }));
         else res.destroy();
       } finally {
         log?.(`${req.method} ${path} ${res.statusCode} ${bytes}B`);
