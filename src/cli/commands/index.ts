@@ -9,6 +9,7 @@ import { register as client } from "./client.js";
 import { register as demo } from "./demo.js";
 import { register as epsilon } from "./epsilon.js";
 import { register as federated } from "./federated.js";
+import { register as flDemo } from "./fl-demo.js";
 import { register as linkage } from "./linkage.js";
 import { register as noise } from "./noise.js";
 import { register as rappor } from "./rappor.js";
@@ -28,6 +29,7 @@ export const COMMANDS: ((program: Command) => void)[] = [
   secagg,
   server,
   client,
+  flDemo,
   linkage,
   backend,
 ];

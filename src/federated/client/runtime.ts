@@ -64,6 +64,12 @@ export interface FederatedClientRound {
   roundMs: number;
   /** Mean local training loss (stays on the device). */
   meanLoss: number;
+  /** ‖Δ‖₂ of the raw local update, before clipping (stays on the device unless the caller prints it). */
+  updateNorm?: number;
+  /** Whether the update was scaled down to the plan's clip. */
+  clipped?: boolean;
+  /** What this client's privacy plan was (clip, noise share), for the record. */
+  privacy?: string;
   /** Why the client dropped, when it did. */
   reason?: string;
 }
@@ -347,6 +353,7 @@ export class FederatedClient {
     if (first.type !== "plan") return finish(this.roundEndFor(first, "waiting for the plan"));
     record.waitMs = performance.now() - tAssigned;
     const plan = first.plan;
+    record.privacy = describePrivacyPlan(plan);
     // Eligibility: too few examples → leave the round (the server sees a dropout).
     const selector: ExampleSelector = { ...(this.o.selector ?? {}) };
     const available = this.o.store ? await this.o.store.count(selector) : Infinity;
@@ -369,8 +376,10 @@ export class FederatedClient {
     let end: RoundEnd;
     if (!plan.secagg) {
       const tp = performance.now();
-      const { upload } = privatizeUpdate(delta, plan.privacy, this.o.rng);
+      const { upload, norm, wasClipped } = privatizeUpdate(delta, plan.privacy, this.o.rng);
       record.privatizeMs = performance.now() - tp;
+      record.updateNorm = norm;
+      record.clipped = wasClipped;
       const ack = await this.send({ type: "report", round, numExamples, update: upload }, token);
       if (ack.type !== "ack") return finish(this.roundEndFor(ack, "uploading the update"));
       record.uploadMs = performance.now() - tUpload;
@@ -422,7 +431,9 @@ export class FederatedClient {
     try {
       client = new SecAggClient({ config: sa.config, id: sa.clientId, rng: this.o.rng });
       if (sa.config.dimension !== plan.uploadLength) throw new DpError("protocol_error", `secure aggregation dimension ${sa.config.dimension} != upload length ${plan.uploadLength}`);
-      const { upload } = privatizeUpdate(delta, plan.privacy, this.o.rng);
+      const { upload, norm, wasClipped } = privatizeUpdate(delta, plan.privacy, this.o.rng);
+      record.updateNorm = norm;
+      record.clipped = wasClipped;
       input = encodeForSecureAggregation(upload, sa.encoding, this.o.rng);
     } catch (e) {
       if (e instanceof DpError && e.code === "protocol_error") throw e;
@@ -463,6 +474,17 @@ export class FederatedClient {
         return client.unmask(m);
     }
   }
+}
+
+/** A one-line description of what a plan makes the client do to its update. @internal */
+export function describePrivacyPlan(plan: TaskPlan): string {
+  const p = plan.privacy;
+  let text: string;
+  if (p.kind === "none") text = "raw update (no client-side DP)";
+  else if (p.kind === "clip-local") text = `clip ${p.l2NormClip}, local noise sd ${p.noiseMultiplier * p.l2NormClip}`;
+  else if (p.kind === "clip-distributed") text = `clip ${p.l2NormClip}, noise share sd ${Number(p.noiseStddev.toPrecision(4))}`;
+  else text = `clip ${p.l2NormClip}, discrete Gaussian share sd ${p.localNoiseStddev} steps of ${p.granularity}`;
+  return plan.secagg ? `${text}, masked (secure aggregation, ${plan.secagg.config.clientIds.length} parties, threshold ${plan.secagg.config.threshold})` : text;
 }
 
 /**

@@ -126,3 +126,50 @@ export async function browserClientAssets(): Promise<Record<string, StaticAsset>
     "/fl-client.js": { contentType: "text/javascript; charset=utf-8", body: enc.encode(cached) },
   };
 }
+
+/** What a server needs to host the browser client: its assets and the demo-data route. */
+export interface BrowserClientRoutes {
+  /** `/` and `/fl-client.js`. */
+  assets: Record<string, StaticAsset>;
+  /** `GET /data/mnist?partition=I/N`: the demo partition as a frame (undefined → 404 for a bad query). */
+  getRoutes: Record<string, (url: URL) => StaticAsset | undefined>;
+}
+
+/**
+ * The browser client's assets plus the demo-data route, in the shape
+ * `startMnistFederatedService({ assets, getRoutes })` takes. Partitions are cached (at most 64).
+ *
+ * @returns assets and routes
+ * @throws {@link DpError} `io_error` when the bundle is neither built nor buildable
+ * @example
+ * ```ts
+ * import { browserClientRoutes, startMnistFederatedService } from "dpkit/federated";
+ * const demo = await startMnistFederatedService({ db: "fl.db", rounds: 3, clientsPerRound: 3, minClients: 2, dp: "none", ...(await browserClientRoutes()) });
+ * ```
+ */
+export async function browserClientRoutes(): Promise<BrowserClientRoutes> {
+  const assets = await browserClientAssets();
+  const { mnistPartitionBytes, parsePartitionSpec } = await import("../demo-data.js");
+  const cache = new Map<string, Uint8Array>();
+  return {
+    assets,
+    getRoutes: {
+      "/data/mnist": (url) => {
+        let spec: { index: number; count: number };
+        try {
+          spec = parsePartitionSpec(url.searchParams.get("partition") ?? "");
+        } catch {
+          return undefined;
+        }
+        const key = `${spec.index}/${spec.count}`;
+        let body = cache.get(key);
+        if (!body) {
+          body = mnistPartitionBytes(spec.index, spec.count);
+          if (cache.size >= 64) cache.delete(cache.keys().next().value as string);
+          cache.set(key, body);
+        }
+        return { contentType: "application/x-dpkit-frame", body };
+      },
+    },
+  };
+}
