@@ -136,6 +136,11 @@ export interface FederatedClientOptions {
   maxConsecutiveFailures?: number;
   /** State changes (for a page or a log). */
   onEvent?: (event: FederatedClientEvent) => void;
+  /**
+   * Called on the device with the privatised upload (clipped and noised; before secure-aggregation
+   * encoding and masking), e.g. for a test that checks the released aggregate against it.
+   */
+  onUpload?: (info: { round: number; upload: Float32Array }) => void;
   /** Stops the client between steps. */
   signal?: AbortSignal;
 }
@@ -380,6 +385,7 @@ export class FederatedClient {
       record.privatizeMs = performance.now() - tp;
       record.updateNorm = norm;
       record.clipped = wasClipped;
+      this.o.onUpload?.({ round, upload });
       const ack = await this.send({ type: "report", round, numExamples, update: upload }, token);
       if (ack.type !== "ack") return finish(this.roundEndFor(ack, "uploading the update"));
       record.uploadMs = performance.now() - tUpload;
@@ -434,6 +440,7 @@ export class FederatedClient {
       const { upload, norm, wasClipped } = privatizeUpdate(delta, plan.privacy, this.o.rng);
       record.updateNorm = norm;
       record.clipped = wasClipped;
+      this.o.onUpload?.({ round, upload });
       input = encodeForSecureAggregation(upload, sa.encoding, this.o.rng);
     } catch (e) {
       if (e instanceof DpError && e.code === "protocol_error") throw e;
