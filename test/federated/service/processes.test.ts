@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync }
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { decodeFrame, encodeFrame, FRAME_CONTENT_TYPE } from "../../../src/federated/protocol/frame.js";
 import { epsilonOfEvents } from "../../../src/federated/server/service.js";
 import { getStatus, killStarted, lineWith, serverUrl, startProc, waitFor } from "./helpers.js";
 
@@ -158,4 +159,77 @@ describe("federated service: processes on loopback", () => {
     expect(epsilonOfEvents([...(roundEvents as never[]), roundEvents[0] as never], 1e-5)).toBeGreaterThan(accountant + 0.01);
     expect(checkpoints(db)).toHaveLength(4);
   }, 240_000);
+
+  it("vanishing, late, garbage, oversized and replaying clients: refused with a reason, the round completes or is abandoned cleanly, the server stays up", async () => {
+    const dir = tempDir();
+    const db = path.join(dir, "server.db");
+    const logFile = path.join(dir, "server.log");
+    const server = startProc("server-process.ts", [
+      JSON.stringify({ db, logFile, dimension: D, dp: "server", noiseMultiplier: 1, l2NormClip: 1, rounds: 2, clientsPerRound: 4, minClients: 2, roundTimeoutMs: 2_500, selectionWindowMs: 400, maxBodyBytes: 16 * 1024 }),
+    ]);
+    const url = await serverUrl(server);
+    const post = async (type: string, body: unknown, token?: string, raw?: Uint8Array, contentType = FRAME_CONTENT_TYPE): Promise<{ status: number; message: Record<string, unknown> }> => {
+      const r = await fetch(`${url}/v1/${type}`, {
+        method: "POST",
+        headers: { "content-type": contentType, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: (raw ?? encodeFrame(body)) as unknown as BodyInit,
+        signal: AbortSignal.timeout(10_000),
+      });
+      const bytes = new Uint8Array(await r.arrayBuffer());
+      return { status: r.status, message: (r.headers.get("content-type") ?? "").startsWith(FRAME_CONTENT_TYPE) ? (decodeFrame(bytes) as Record<string, unknown>) : { text: new TextDecoder().decode(bytes) } };
+    };
+    const checkIn = async (): Promise<string> => {
+      const r = await post("checkIn", { type: "checkIn", protocol: 1, population: "default", clientKind: "node" });
+      expect(r.message.type).toBe("assigned");
+      return r.message.token as string;
+    };
+    const update = (v: number, n = D): Float32Array => new Float32Array(n).fill(v);
+
+    // garbage at the boundary: each refused with a reason
+    expect((await post("checkIn", null, undefined, new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]))).status).toBe(400);
+    expect((await post("checkIn", null, undefined, new TextEncoder().encode("{}"), "application/json")).status).toBe(415);
+    const big = await post("report", { type: "report", round: 0, numExamples: 1, update: update(0, 8192) });
+    expect(big.status).toBe(413);
+    expect((await post("nope", { type: "poll", round: 0 })).status).toBe(404);
+    expect((await post("poll", { type: "poll", round: 0 })).status).toBe(401);
+    expect((await post("poll", { type: "poll", round: 0 }, "0".repeat(64))).status).toBe(401);
+    expect((await post("checkIn", { type: "checkIn", protocol: 1, population: "default", clientKind: "toaster" })).message).toMatchObject({ code: "bad_request", reason: expect.stringMatching(/clientKind/) });
+
+    // attempt 1: a reports, replays; b uploads NaN; c vanishes after check-in; d uploads the wrong length -> 1 valid report < M = 2: abandoned
+    const [a, b, c, d] = [await checkIn(), await checkIn(), await checkIn(), await checkIn()];
+    expect(c).toBeTruthy();
+    for (const t of [a, b, d]) await waitFor("plan", async () => ((await post("poll", { type: "poll", round: 0 }, t)).message.type === "plan" ? true : undefined), 10_000);
+    expect((await post("report", { type: "report", round: 0, numExamples: 5, update: update(0.1) }, a)).message.type).toBe("ack");
+    expect(await post("report", { type: "report", round: 0, numExamples: 5, update: update(0.1) }, a)).toMatchObject({ status: 409 });
+    const nan = update(0.1);
+    nan[7] = Number.NaN;
+    expect((await post("report", { type: "report", round: 0, numExamples: 5, update: nan }, b)).message).toMatchObject({ code: "bad_request", reason: expect.stringMatching(/update\[7\]/) });
+    expect((await post("report", { type: "report", round: 0, numExamples: 5, update: update(0.1, D - 1) }, d)).message).toMatchObject({ code: "bad_request", reason: expect.stringMatching(/entries/) });
+    expect((await post("report", { type: "report", round: 0, numExamples: 5, update: update(0.1) }, d)).status).toBe(410);
+    // a token replayed for another round is refused
+    expect((await post("poll", { type: "poll", round: 5 }, a)).status).toBe(409);
+    const abandoned = await waitFor("the attempt abandoned", async () => {
+      const s = await getStatus(url);
+      return s && (s.abandoned as unknown[]).length === 1 ? s : undefined;
+    }, 20_000);
+    expect((abandoned.abandoned as { reason: string }[])[0].reason).toMatch(/only 1 report/);
+    expect(abandoned.rounds).toBe(0);
+    expect(ledger(db).events).toHaveLength(0);
+    // the abandoned attempt's token learns it was abandoned
+    expect((await post("poll", { type: "poll", round: 0 }, a)).message).toMatchObject({ type: "abandoned" });
+
+    // attempt 2: three check in, one vanishes after fetching the plan (configuration); two report -> completes at the deadline
+    const [e, f, g] = [await checkIn(), await checkIn(), await checkIn()];
+    for (const t of [e, f, g]) await waitFor("plan", async () => ((await post("poll", { type: "poll", round: 0 }, t)).message.type === "plan" ? true : undefined), 10_000);
+    for (const t of [e, f]) expect((await post("report", { type: "report", round: 0, numExamples: 5, update: update(0.2) }, t)).message.type).toBe("ack");
+    const done = await waitFor("round 0 completed", async () => {
+      const s = await getStatus(url);
+      return s && (s.rounds as number) === 1 ? s : undefined;
+    }, 20_000);
+    expect((done.history as { accepted: number }[])[0].accepted).toBe(2);
+    expect(ledger(db).events).toHaveLength(1);
+    expect(done.ledgerEpsilon).toBeCloseTo(done.epsilon as number, 9);
+    expect(readFileSync(logFile, "utf8")).toMatch(/slot 3 \(node\) dropped: no report before the deadline/);
+    expect(server.child.exitCode).toBeNull();
+  }, 120_000);
 });

@@ -107,3 +107,61 @@ describe("FederatedService over the in-memory transport", () => {
     service.close();
   }, 30_000);
 });
+
+describe("secure aggregation over the wire: a client vanishing at each stage", () => {
+  /** A transport that stops working (throws) once the client has sent a secagg message of `stage`. */
+  function vanishingAfter(service: FederatedService, stage: string): InMemoryTransport {
+    const inner = new InMemoryTransport(service);
+    let gone = false;
+    const t = Object.create(inner) as InMemoryTransport;
+    t.request = async (message, token) => {
+      if (gone) throw new Error("network unreachable (vanished)");
+      const answer = await inner.request(message, token);
+      if (message.type === "secagg" && message.message.stage === stage) gone = true;
+      return answer;
+    };
+    return t;
+  }
+
+  for (const [stage, accepted] of [
+    ["advertiseKeys", 3],
+    ["shareKeys", 3],
+    ["maskedInput", 4],
+    ["unmaskingResponse", 4],
+  ] as const) {
+    it(`after ${stage}: the round completes with ${accepted} inputs in the sum`, async () => {
+      const service = await FederatedService.open(
+        options(tempDb(), { dp: "client", noiseMultiplier: 1e-6, l2NormClip: 100, secureAggregation: true, rounds: 1, clientsPerRound: 4, minClients: 3, secAggStageTimeoutMs: 800, selectionWindowMs: 5_000 }),
+      );
+      const runs = [0, 1, 2, 3].map((i) =>
+        client(service, i, () => new Float32Array(D).fill(i + 1), i === 3 ? { transport: vanishingAfter(service, stage), maxConsecutiveFailures: 2, maxRetryAfterMs: 50 } : {}).run().catch(() => undefined),
+      );
+      await service.whenDone();
+      await Promise.all(runs);
+      const s = service.status();
+      expect(s.rounds).toBe(1);
+      expect(s.history[0].accepted).toBe(accepted);
+      // the released sum is the inputs of exactly those clients, over K = 4
+      const expected = (accepted === 4 ? 1 + 2 + 3 + 4 : 1 + 2 + 3) / 4;
+      expect(service.globalWeights[0]).toBeCloseTo(expected, 4);
+      service.close();
+    }, 30_000);
+  }
+
+  it("refuses a secagg message sent under another client's token, and a plain report in a secagg round", async () => {
+    const service = await FederatedService.open(options(tempDb(), { dp: "client", noiseMultiplier: 1, l2NormClip: 1, secureAggregation: true, rounds: 1, clientsPerRound: 2, minClients: 2 }));
+    const t = new InMemoryTransport(service);
+    const a = await t.request({ type: "checkIn", protocol: 1, population: "default", clientKind: "node" });
+    const b = await t.request({ type: "checkIn", protocol: 1, population: "default", clientKind: "node" });
+    if (a.type !== "assigned" || b.type !== "assigned") throw new Error("not assigned");
+    service.tick();
+    const plan = await t.request({ type: "poll", round: 0 }, a.token);
+    expect(plan.type).toBe("plan");
+    const spoof = await t.request({ type: "secagg", round: 0, message: { stage: "advertiseKeys", sender: 2, encryptionPublicKey: new Uint8Array(32), maskingPublicKey: new Uint8Array(32) } }, a.token);
+    expect(spoof).toMatchObject({ type: "error", code: "conflict" });
+    const raw = await t.request({ type: "report", round: 0, numExamples: 1, update: new Float32Array(D) }, a.token);
+    expect(raw).toMatchObject({ type: "error", code: "conflict", reason: expect.stringMatching(/secure aggregation/) });
+    expect(await t.request({ type: "poll", round: 0 }, "f".repeat(64))).toMatchObject({ type: "error", code: "unauthorized" });
+    service.close();
+  });
+});
