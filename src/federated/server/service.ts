@@ -15,14 +15,13 @@
  * @module
  */
 import { sha256 } from "@noble/hashes/sha2.js";
-import { type DpEvent, composedEvent } from "../../accounting/events.js";
+import { type DpEvent, composedEvent, nonPrivateEvent } from "../../accounting/events.js";
 import { RdpAccountant } from "../../accounting/rdp/accountant.js";
 import { openSqlitePrivacyBudget, type SqlitePrivacyBudget } from "../../accounting/budgetSqlite.js";
 import { DpError, requireInteger, requireNonNegative, requireOneOf, requireOpenProbability, requirePositive } from "../../errors.js";
 import type { Rng } from "../../random/rng.js";
 import type { AggregationContext, AggregationResult, ClientUpdate } from "../core/aggregator.js";
 import { DpFedAvgAggregator } from "../core/dp-aggregator.js";
-import { WeightedMeanAggregator } from "../core/weighted-mean.js";
 import { SecAggQuantizer } from "../secagg/encoding.js";
 import { secAggMinimumThreshold, secAggPlusParameters } from "../secagg/graph.js";
 import type { SecAggSessionConfig } from "../secagg/messages.js";
@@ -141,6 +140,8 @@ export interface ServiceStatus {
   bytesReceived: number;
   /** Requests handled since this process started. */
   requests: number;
+  /** CPU time (user + system) of this process since the service opened, in ms (the server's cost when it has its own process). */
+  serverCpuMs: number;
 }
 
 interface Assignment {
@@ -177,7 +178,17 @@ interface ActiveRound {
   bySlot: Map<number, Assignment>;
   checkpoint: Float32Array;
   plans: Map<number, TaskPlan>;
-  uploads: Map<number, ClientUpdate>;
+  /** Slots whose report arrived (no secure aggregation). */
+  reported: Set<number>;
+  /** Running sum of the reports (dp none: example-weighted; client-local: plain), so memory does not grow with K. */
+  sum: Float64Array | undefined;
+  /** Σ numExamples (dp none). */
+  weight: number;
+  /** Σ of reported mean local losses (a non-private diagnostic the client may send). */
+  lossSum: number;
+  lossCount: number;
+  /** dp server only: the raw reports, which the trusted server clips and noises at the close. */
+  stored: ClientUpdate[];
   secagg?: SecAggState;
 }
 
@@ -185,6 +196,12 @@ const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padSt
 const hashToken = (token: string): string => hex(sha256(new TextEncoder().encode(token)));
 
 const NO_TARGET = 1e12;
+
+function cpuMs(): number {
+  const p = (globalThis as { process?: { cpuUsage?: () => { user: number; system: number } } }).process;
+  const u = p?.cpuUsage?.();
+  return u ? (u.user + u.system) / 1000 : 0;
+}
 
 /** A `DpError` for a refused request. @internal */
 class Refusal extends Error {
@@ -246,6 +263,7 @@ export class FederatedService implements FederatedRequestHandler {
   private doneWaiters: (() => void)[] = [];
   private roundWaiters: (() => void)[] = [];
   private jitter = 0;
+  private readonly cpuAtOpen = cpuMs();
 
   private constructor(options: FederatedServiceOptions, store: ServiceStore, budget: SqlitePrivacyBudget | undefined, delta: number) {
     this.o = {
@@ -415,7 +433,12 @@ export class FederatedService implements FederatedRequestHandler {
       bySlot: new Map(),
       checkpoint: this.weights.slice(),
       plans: new Map(),
-      uploads: new Map(),
+      reported: new Set(),
+      sum: undefined,
+      weight: 0,
+      lossSum: 0,
+      lossCount: 0,
+      stored: [],
     };
     this.logLine(`round ${this.completed} (attempt ${attempt}): selection open`);
   }
@@ -444,7 +467,7 @@ export class FederatedService implements FederatedRequestHandler {
         if (n >= this.o.clientsPerRound || (windowOver && n >= this.o.minClients)) this.configure(r);
       } else if (r.phase === "reporting") {
         const configured = [...r.bySlot.values()].filter((a) => a.status !== "dropped" && a.status !== "rejected").length;
-        if (r.uploads.size >= configured || now >= r.reportingDeadline) this.closeReporting(r);
+        if (r.reported.size >= configured || now >= r.reportingDeadline) this.closeReporting(r);
       } else if (r.secagg && r.phase.startsWith("secagg:")) {
         const s = r.secagg;
         const allIn = [...s.expected].every((slot) => s.answered.has(slot));
@@ -524,18 +547,25 @@ export class FederatedService implements FederatedRequestHandler {
   }
 
   private closeReporting(r: ActiveRound): void {
-    const n = r.uploads.size;
-    for (const a of r.bySlot.values()) if (!r.uploads.has(a.slot) && (a.status === "selected" || a.status === "configured")) this.markAssignment(a, "dropped", "no report before the deadline");
+    const n = r.reported.size;
+    for (const a of r.bySlot.values()) if (!r.reported.has(a.slot) && (a.status === "selected" || a.status === "configured")) this.markAssignment(a, "dropped", "no report before the deadline");
     if (n < this.o.minClients) return this.abandon(r, `only ${n} report(s) arrived; the minimum is ${this.o.minClients}`);
-    const uploads = [...r.uploads.values()];
     const ctx = this.context(r, r.bySlot.size);
     const z = this.o.noiseMultiplier ?? 0;
     const C = this.o.l2NormClip ?? 1;
     let result: AggregationResult;
-    if (this.o.dp === "none") result = new WeightedMeanAggregator().aggregate(uploads, ctx);
-    else if (this.o.dp === "server") result = new DpFedAvgAggregator({ noiseMultiplier: z, l2NormClip: C, noisePlacement: "server", rng: this.o.rng }).aggregate(uploads, ctx);
-    else result = new DpFedAvgAggregator({ noiseMultiplier: z, l2NormClip: C, noisePlacement: "client-local" }).aggregate(uploads, ctx);
-    r.uploads.clear();
+    if (this.o.dp === "none") {
+      const delta = new Float32Array(this.o.model.dimension);
+      if (r.weight > 0) for (let i = 0; i < delta.length; i++) delta[i] = r.sum![i] / r.weight;
+      result = { delta, event: nonPrivateEvent(), accepted: n, rejected: [] };
+    } else if (this.o.dp === "server") {
+      result = new DpFedAvgAggregator({ noiseMultiplier: z, l2NormClip: C, noisePlacement: "server", rng: this.o.rng }).aggregate(r.stored, ctx);
+    } else {
+      result = new DpFedAvgAggregator({ noiseMultiplier: z, l2NormClip: C, noisePlacement: "client-local" }).finalizeSum(r.sum!, n, ctx);
+    }
+    if (r.lossCount > 0) result.info = { ...(result.info ?? {}), meanLocalLoss: r.lossSum / r.lossCount };
+    r.stored = [];
+    r.sum = undefined;
     this.release(r, result, [...r.bySlot.values()].filter((a) => a.status === "reported"));
   }
 
@@ -603,7 +633,8 @@ export class FederatedService implements FederatedRequestHandler {
       }
     }
     this.active = undefined;
-    r.uploads.clear();
+    r.stored = [];
+    r.sum = undefined;
     r.secagg = undefined;
     for (const w of this.roundWaiters.splice(0)) w();
   }
@@ -774,7 +805,7 @@ export class FederatedService implements FederatedRequestHandler {
       const plan = { ...r.plans.get(a.slot)!, deadlineMs: Math.max(0, r.reportingDeadline - Date.now()) };
       return { type: "plan", plan, checkpoint: r.checkpoint };
     };
-    if (r.phase === "reporting") return r.uploads.has(a.slot) ? wait(500) : planFor();
+    if (r.phase === "reporting") return r.reported.has(a.slot) ? wait(500) : planFor();
     const s = r.secagg;
     if (!s) return wait();
     if (r.phase === "secagg:advertiseKeys") return s.answered.has(a.slot) ? wait(100) : planFor();
@@ -791,12 +822,23 @@ export class FederatedService implements FederatedRequestHandler {
     if (r.secagg) this.refuse("conflict", "this round runs secure aggregation: send secagg messages, never a plain update");
     if (r.phase !== "reporting") this.refuse("conflict", `round ${r.round} is in ${r.phase}, not reporting`);
     if (a.status === "dropped" || a.status === "rejected") this.refuse("gone", `this client was ${a.status}`);
-    if (r.uploads.has(a.slot) || a.status === "reported") this.refuse("conflict", "this assignment has already reported (replayed token?)");
+    if (r.reported.has(a.slot) || a.status === "reported") this.refuse("conflict", "this assignment has already reported (replayed token?)");
     if (update.length !== this.o.model.dimension) {
       this.markAssignment(a, "rejected", `update has ${update.length} entries, expected ${this.o.model.dimension}`);
       this.refuse("bad_request", `the update must have ${this.o.model.dimension} entries. Found ${update.length}.`);
     }
-    r.uploads.set(a.slot, { clientId: `slot-${a.slot}`, delta: update, numExamples, ...(meanLoss === undefined ? {} : { meanLoss }) });
+    if (this.o.dp === "server") r.stored.push({ clientId: `slot-${a.slot}`, delta: update, numExamples });
+    else {
+      const sum = (r.sum ??= new Float64Array(this.o.model.dimension));
+      const w = this.o.dp === "none" ? numExamples : 1;
+      for (let i = 0; i < sum.length; i++) sum[i] += w * update[i];
+      r.weight += w;
+    }
+    if (meanLoss !== undefined) {
+      r.lossSum += meanLoss;
+      r.lossCount++;
+    }
+    r.reported.add(a.slot);
     this.markAssignment(a, "reported");
     return { type: "ack", retryAfterMs: this.retryAfter(Math.min(1000, Math.max(100, r.reportingDeadline - Date.now()))) };
   }
@@ -857,6 +899,7 @@ export class FederatedService implements FederatedRequestHandler {
       clients: this.recentClients.slice(),
       bytesReceived: this.bytesReceived,
       requests: this.requests,
+      serverCpuMs: cpuMs() - this.cpuAtOpen,
     };
   }
 
