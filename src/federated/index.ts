@@ -23,6 +23,24 @@ export * from "./protocol/index.js";
 export * from "./transport/memory.js";
 export * from "./transport/http-server.js";
 export * from "./server/index.js";
+export * from "./client/example-store.js";
+export * from "./client/sqlite-example-store.js";
+export * from "./client/indexeddb-example-store.js";
+export * from "./client/privatize.js";
+export {
+  FederatedClient as FederatedClientRuntime,
+  runFederatedClient,
+  type FederatedClientEvent,
+  type FederatedClientOptions,
+  type FederatedClientRound,
+  type FederatedClientState,
+  type FederatedClientSummary,
+  type LocalUpdateResult,
+  type PlanTrainer,
+} from "./client/runtime.js";
+export * from "./client/demo-data.js";
+export * from "./client/browser/assets.js";
+export * from "./transport/http-client.js";
 
 // The error type every function here throws, so callers of this entry point can catch it.
 export { DpError, type DpErrorCode } from "../errors.js";

@@ -97,7 +97,7 @@ export interface LocalUpdateResult {
 }
 
 /** A custom local trainer (the simulator's, or a user's own training loop). */
-export type LocalTrainer = (plan: TaskPlan, checkpoint: Float32Array) => Promise<LocalUpdateResult> | LocalUpdateResult;
+export type PlanTrainer = (plan: TaskPlan, checkpoint: Float32Array) => Promise<LocalUpdateResult> | LocalUpdateResult;
 
 /** Options for {@link FederatedClient}. */
 export interface FederatedClientOptions {
@@ -117,7 +117,7 @@ export interface FederatedClientOptions {
    * Replaces the built-in training (store + model): returns the raw delta for the plan and
    * checkpoint. The runtime still privatises and masks it before upload.
    */
-  trainer?: LocalTrainer;
+  trainer?: PlanTrainer;
   /** Training loss; default softmax cross-entropy on logits. */
   loss?: FederatedLoss;
   /** A label for the server's logs (never used for authentication). */
@@ -154,7 +154,8 @@ class RoundEnd {
 }
 
 /**
- * A federated client: {@link FederatedClient.run} takes part in rounds until the server says
+ * A federated client (exported from `dpkit/federated` as `FederatedClientRuntime`, since
+ * `FederatedClient` there names the simulator's client interface): {@link FederatedClient.run} takes part in rounds until the server says
  * the population is done.
  *
  * @remarks
@@ -169,9 +170,9 @@ class RoundEnd {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { FederatedClient, HttpTransport, openSqliteExampleStore } from "dpkit/federated";
+ * import { FederatedClientRuntime, HttpTransport, openSqliteExampleStore } from "dpkit/federated";
  * const store = await openSqliteExampleStore({ file: "examples.db", featureLength: 784 });
- * const client = new FederatedClient({
+ * const client = new FederatedClientRuntime({
  *   transport: new HttpTransport({ baseUrl: "http://127.0.0.1:8080" }),
  *   population: "mnist", clientKind: "node", store,
  *   model: () => tf.sequential({ layers: [tf.layers.dense({ units: 10, inputShape: [784] })] }),

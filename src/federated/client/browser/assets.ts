@@ -11,11 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { DpError } from "../../../errors.js";
 
-/** One static asset. */
-export interface StaticAsset {
-  contentType: string;
-  body: Uint8Array;
-}
+import type { StaticAsset } from "../../transport/http-server.js";
 
 /** The page's HTML (`/`). */
 export const BROWSER_CLIENT_HTML = `<!doctype html>
