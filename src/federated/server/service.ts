@@ -798,21 +798,23 @@ export class FederatedService implements FederatedRequestHandler {
     if (!("r" in found)) return found;
     const { r, a } = found;
     if (a.status === "dropped" || a.status === "rejected") this.refuse("gone", `this client was ${a.status} from round ${r.round}`);
-    const wait = (ms = 200): ServerMessage => ({ type: "wait", phase: r.phase, retryAfterMs: this.retryAfter(ms) });
-    if (r.phase === "selection") return wait(Math.max(100, this.o.selectionWindowMs / 4));
+    // Pace steering of polls: about one poll per client per (clients in the round) ms, 100 ms to 2 s.
+    const pace = Math.min(2000, Math.max(100, r.assignments.size));
+    const wait = (ms = pace): ServerMessage => ({ type: "wait", phase: r.phase, retryAfterMs: this.retryAfter(ms) });
+    if (r.phase === "selection") return wait();
     const planFor = (): ServerMessage => {
       if (a.status === "selected") this.markAssignment(a, "configured");
       const plan = { ...r.plans.get(a.slot)!, deadlineMs: Math.max(0, r.reportingDeadline - Date.now()) };
       return { type: "plan", plan, checkpoint: r.checkpoint };
     };
-    if (r.phase === "reporting") return r.reported.has(a.slot) ? wait(500) : planFor();
+    if (r.phase === "reporting") return r.reported.has(a.slot) ? wait() : planFor();
     const s = r.secagg;
     if (!s) return wait();
-    if (r.phase === "secagg:advertiseKeys") return s.answered.has(a.slot) ? wait(100) : planFor();
+    if (r.phase === "secagg:advertiseKeys") return s.answered.has(a.slot) ? wait() : planFor();
     if (!s.expected.has(a.slot)) this.refuse("gone", `this client dropped out of round ${r.round}'s secure aggregation`);
-    if (s.answered.has(a.slot)) return wait(100);
+    if (s.answered.has(a.slot)) return wait();
     const m = s.outbox.get(a.slot);
-    return m ? { type: "secagg", round: r.round, message: m } : wait(100);
+    return m ? { type: "secagg", round: r.round, message: m } : wait();
   }
 
   private report(token: string | undefined, round: number, update: Float32Array, numExamples: number, meanLoss: number | undefined): ServerMessage {
@@ -840,7 +842,7 @@ export class FederatedService implements FederatedRequestHandler {
     }
     r.reported.add(a.slot);
     this.markAssignment(a, "reported");
-    return { type: "ack", retryAfterMs: this.retryAfter(Math.min(1000, Math.max(100, r.reportingDeadline - Date.now()))) };
+    return { type: "ack", retryAfterMs: this.retryAfter(Math.min(2000, Math.max(100, r.assignments.size))) };
   }
 
   private secagg(token: string | undefined, round: number, message: ClientSecAggMessage): ServerMessage {
@@ -863,7 +865,7 @@ export class FederatedService implements FederatedRequestHandler {
     }
     s.answered.add(a.slot);
     if (message.stage === "maskedInput") this.markAssignment(a, "reported");
-    return { type: "ack", retryAfterMs: this.retryAfter(100) };
+    return { type: "ack", retryAfterMs: this.retryAfter(Math.min(2000, Math.max(100, r.assignments.size))) };
   }
 
   /** The JSON of `GET /status` (and of `dpkit server --json` at the end). */

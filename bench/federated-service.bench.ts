@@ -1,0 +1,177 @@
+/**
+ * The federated service under load, on loopback: one server process (node:http, SQLite) and
+ * lightweight clients in this process (the real client runtime and fetch transport; training
+ * replaced by a fixed update, so what is measured is the protocol and the server).
+ *
+ * Cases:
+ * - `plain`: CLIENTS clients (default 1,000) each check in, are assigned, fetch the plan and the
+ *   checkpoint, and upload a DIM-parameter update (default 100,000) in one round of K = CLIENTS,
+ *   dp none, no secure aggregation. Reports the round's wall time (first check-in to release),
+ *   rounds per minute at that K, the server process's CPU per client update, and bytes per
+ *   client both ways (framed bodies, as counted by the transport).
+ * - `secagg+ n`: SecAgg+ (Bell et al. 2020) over the wire with n clients (SA_NS, default
+ *   100,300,1000), SA_DIM-parameter updates (default 1,000), dp client, 10% of the clients
+ *   vanishing after ShareKeys (the expensive case: the server reconstructs their keys and
+ *   removes their pairwise masks). Reports the server's CPU per round and per client and the
+ *   growth exponent of server CPU in n, next to n log n's.
+ *
+ * Server CPU is the server process's own `process.cpuUsage` (user + system), from /status.
+ * Usage: npm run bench -- federated-service  (env: CLIENTS, DIM, SA_NS, SA_DIM)
+ * Prints a table and, as its last line, one JSON object (../shared/docs/PERFORMANCE.md).
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { FederatedClient } from "../src/federated/client/runtime.js";
+import type { ClientMessage, ServerMessage } from "../src/federated/protocol/messages.js";
+import type { FederatedTransport } from "../src/federated/protocol/transport.js";
+import { HttpTransport } from "../src/federated/transport/http-client.js";
+import type { BenchRow } from "./report.js";
+
+const CLIENTS = Number(process.env.CLIENTS ?? 1000);
+const DIM = Number(process.env.DIM ?? 100_000);
+const SA_NS = (process.env.SA_NS ?? "100,300,1000").split(",").map(Number).filter((n) => n > 0);
+const SA_DIM = Number(process.env.SA_DIM ?? 1000);
+const here = path.dirname(fileURLToPath(import.meta.url));
+const dir = mkdtempSync(path.join(tmpdir(), "dpkit-flbench-"));
+
+interface Status {
+  rounds: number;
+  history: { accepted: number }[];
+  serverCpuMs: number;
+  bytesReceived: number;
+  requests: number;
+}
+
+async function startServer(cfg: Record<string, unknown>): Promise<{ url: string; status: Promise<Status>; kill: () => void }> {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(here, "federated-service-server.ts"), JSON.stringify(cfg)], { stdio: ["ignore", "pipe", "inherit"] });
+  let buf = "";
+  let resolveUrl: (u: string) => void = () => undefined;
+  let resolveStatus: (s: Status) => void = () => undefined;
+  const url = new Promise<string>((r) => (resolveUrl = r));
+  const status = new Promise<Status>((r) => (resolveStatus = r));
+  child.stdout.on("data", (c: Buffer) => {
+    buf += c.toString();
+    for (const line of buf.split("\n")) {
+      if (line.startsWith("URL ")) resolveUrl(line.slice(4));
+      if (line.startsWith("STATUS ")) resolveStatus(JSON.parse(line.slice(7)) as Status);
+    }
+  });
+  const timer = setTimeout(() => child.kill("SIGKILL"), 600_000);
+  child.once("exit", () => clearTimeout(timer));
+  return { url: await url, status, kill: () => child.kill("SIGKILL") };
+}
+
+/** Makes a transport stop answering once its client has sent a secagg message of `stage`. */
+function vanishing(inner: FederatedTransport, stage: string): FederatedTransport {
+  let gone = false;
+  return {
+    async request(m: ClientMessage, token?: string): Promise<ServerMessage> {
+      if (gone) throw new Error("vanished");
+      const a = await inner.request(m, token);
+      if (m.type === "secagg" && m.message.stage === stage) gone = true;
+      return a;
+    },
+  };
+}
+
+async function runClients(url: string, n: number, dim: number, vanishAfter?: (i: number) => string | undefined): Promise<{ up: number; down: number; ms: number }> {
+  const delta = new Float32Array(dim);
+  for (let i = 0; i < dim; i++) delta[i] = ((i % 13) - 6) / 1000;
+  const transports = Array.from({ length: n }, () => new HttpTransport({ baseUrl: url, timeoutMs: 300_000 }));
+  const t0 = performance.now();
+  await Promise.all(
+    transports.map((t, i) => {
+      const stage = vanishAfter?.(i);
+      return new FederatedClient({
+        transport: stage ? vanishing(t, stage) : t,
+        population: "default",
+        clientKind: "node",
+        trainer: () => ({ delta, numExamples: 1 }),
+        maxRounds: 1,
+        minPollMs: 50,
+        maxRetryAfterMs: 2000,
+        timeoutMs: 600_000,
+        maxConsecutiveFailures: stage ? 1 : 50,
+      })
+        .run()
+        .catch(() => undefined);
+    }),
+  );
+  const ms = performance.now() - t0;
+  return { up: transports.reduce((s, t) => s + t.bytesUp, 0) / n, down: transports.reduce((s, t) => s + t.bytesDown, 0) / n, ms };
+}
+
+const rows: BenchRow[] = [];
+const table: string[][] = [];
+
+// plain: 1,000 clients, one round, dp none
+{
+  const server = await startServer({ db: path.join(dir, "plain.db"), dimension: DIM, rounds: 1, clientsPerRound: CLIENTS, minClients: CLIENTS, roundTimeoutMs: 300_000, selectionWindowMs: 60_000 });
+  const c = await runClients(server.url, CLIENTS, DIM);
+  const s = await server.status;
+  const perClientCpu = s.serverCpuMs / CLIENTS;
+  const roundS = c.ms / 1000;
+  rows.push(
+    { case: `plain ${CLIENTS} clients x ${DIM}`, metric: "round", value: roundS, unit: "s" },
+    { case: `plain ${CLIENTS} clients x ${DIM}`, metric: "rounds per minute", value: 60 / roundS, unit: "1/min" },
+    { case: `plain ${CLIENTS} clients x ${DIM}`, metric: "server CPU per client update", value: perClientCpu, unit: "ms" },
+    { case: `plain ${CLIENTS} clients x ${DIM}`, metric: "bytes up per client", value: c.up, unit: "B" },
+    { case: `plain ${CLIENTS} clients x ${DIM}`, metric: "bytes down per client", value: c.down, unit: "B" },
+  );
+  table.push([`plain K=${CLIENTS}, d=${DIM}`, String(s.history[0]?.accepted ?? 0), roundS.toFixed(1), perClientCpu.toFixed(2), (c.up / 1e6).toFixed(3), (c.down / 1e6).toFixed(3)]);
+}
+
+// SecAgg+ scaling, 10% vanish after ShareKeys
+const sa: { n: number; cpu: number }[] = [];
+for (const n of SA_NS) {
+  const server = await startServer({
+    db: path.join(dir, `sa${n}.db`),
+    dimension: SA_DIM,
+    rounds: 1,
+    clientsPerRound: n,
+    minClients: Math.ceil(0.8 * n),
+    dp: "client",
+    noiseMultiplier: 1,
+    l2NormClip: 1,
+    secureAggregation: true,
+    secAggGraph: "secagg+",
+    roundTimeoutMs: 300_000,
+    selectionWindowMs: 60_000,
+    secAggStageTimeoutMs: 20_000,
+  });
+  const c = await runClients(server.url, n, SA_DIM, (i) => (i % 10 === 9 ? "shareKeys" : undefined));
+  const s = await server.status;
+  sa.push({ n, cpu: s.serverCpuMs });
+  rows.push(
+    { case: `secagg+ n=${n} d=${SA_DIM} 10% dropouts`, metric: "server CPU per round", value: s.serverCpuMs, unit: "ms" },
+    { case: `secagg+ n=${n} d=${SA_DIM} 10% dropouts`, metric: "server CPU per client", value: s.serverCpuMs / n, unit: "ms" },
+    { case: `secagg+ n=${n} d=${SA_DIM} 10% dropouts`, metric: "bytes up per client", value: c.up, unit: "B" },
+  );
+  table.push([`secagg+ n=${n}, d=${SA_DIM}, 10% drop`, String(s.history[0]?.accepted ?? 0), (c.ms / 1000).toFixed(1), (s.serverCpuMs / n).toFixed(2), (c.up / 1e6).toFixed(3), (c.down / 1e6).toFixed(3)]);
+}
+if (sa.length >= 2) {
+  const xs = sa.map((p) => Math.log(p.n));
+  const ys = sa.map((p) => Math.log(p.cpu));
+  const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const my = ys.reduce((a, b) => a + b, 0) / ys.length;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < xs.length; i++) {
+    num += (xs[i] - mx) * (ys[i] - my);
+    den += (xs[i] - mx) ** 2;
+  }
+  const exponent = num / den;
+  // the exponent n log n has over the same range of n
+  const nlogn = (Math.log(sa[sa.length - 1].n * Math.log(sa[sa.length - 1].n)) - Math.log(sa[0].n * Math.log(sa[0].n))) / (Math.log(sa[sa.length - 1].n) - Math.log(sa[0].n));
+  rows.push({ case: "secagg+ scaling", metric: "server CPU growth exponent in n", value: exponent, unit: "", baseline: nlogn, ratio: exponent / nlogn });
+  table.push(["secagg+ growth exponent (n log n)", "", exponent.toFixed(2), `(${nlogn.toFixed(2)})`, "", ""]);
+}
+
+const head = ["case", "accepted", "round s", "server CPU ms/client", "MB up/client", "MB down/client"];
+const widths = head.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
+console.log([head, ...table].map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ")).join("\n"));
+rmSync(dir, { recursive: true, force: true });
+console.log(JSON.stringify({ bench: "federated-service", results: rows }));
