@@ -13,6 +13,7 @@ import { requireNonNegative, requirePositive, requirePositiveInteger, requirePro
 import type { AggregationContext, AggregationResult, ClientUpdate, ClientUploadContext, FederatedAggregator } from "../core/aggregator.js";
 import { gatherBatch } from "./local-training.js";
 import type { LocalTrainer } from "../simulation/simulated-clients.js";
+import type { ClientPrivacyPlan } from "../protocol/messages.js";
 import { WeightedMeanAggregator } from "../core/weighted-mean.js";
 import { flattenWeights, setFlatWeights } from "./weights.js";
 
@@ -133,6 +134,11 @@ export class ExampleLevelDpAggregator implements FederatedAggregator {
   /** @param localEvent - one client's per-round example-level event */
   constructor(localEvent: DpEvent) {
     this.localEvent = localEvent;
+  }
+
+  /** Nothing more to do on the client: the update is already private (`none`). */
+  clientPlan(_context: ClientUploadContext): ClientPrivacyPlan {
+    return { kind: "none" };
   }
 
   /** Identity: the update is already private. */

@@ -17,7 +17,7 @@ import type { UpdateCompressor } from "../compression/compressor.js";
 import { NoCompression } from "../compression/compressor.js";
 import { RandomSubsampler, StochasticQuantizer } from "../compression/quantize.js";
 import { clipToL2Norm, l2NormOf } from "../core/vector.js";
-import { ddgClientShare } from "../secagg/ddg.js";
+import { ddgClientShare, ddgRoundedL2Bound } from "../secagg/ddg.js";
 import { encodeSecAggIntegers, SecAggQuantizer } from "../secagg/encoding.js";
 import type { ClientPrivacyPlan, SecAggEncodingPlan } from "../protocol/messages.js";
 
@@ -62,8 +62,11 @@ export function checkClientNoisePlan(plan: unknown): ClientNoisePlan {
       return { kind: "none" };
     case "clip-local":
       return { kind: "clip-local", l2NormClip: pos("l2NormClip"), noiseMultiplier: nonNeg("noiseMultiplier") };
-    case "clip-distributed":
-      return { kind: "clip-distributed", l2NormClip: pos("l2NormClip"), noiseStddev: nonNeg("noiseStddev") };
+    case "clip-distributed": {
+      const out: ClientNoisePlan = { kind: "clip-distributed", l2NormClip: pos("l2NormClip"), noiseStddev: nonNeg("noiseStddev") };
+      if (p.indicatorNoiseStddev !== undefined) out.indicatorNoiseStddev = nonNeg("indicatorNoiseStddev");
+      return out;
+    }
     case "ddg": {
       const g = pos("granularity");
       if (2 ** Math.round(Math.log2(g)) !== g) bad("granularity", g);
@@ -100,7 +103,7 @@ export function checkClientNoisePlan(plan: unknown): ClientNoisePlan {
  *   { kind: "clip-local", l2NormClip: 1, noiseMultiplier: 0.5 });
  * upload.length; // 2
  * ```
- * @see McMahan et al., ICLR 2018 (DP-FedAvg).
+ * @see McMahan et al., ICLR 2018 (DP-FedAvg); Andrew et al., NeurIPS 2021 (the indicator coordinate of adaptive clipping).
  */
 export function privatizeUpdate(delta: Float32Array, plan: ClientNoisePlan, rng?: Rng): PrivatizedUpdate {
   if (!(delta instanceof Float32Array)) throw new DpError("invalid_parameter", "`delta` must be a Float32Array.", "delta");
@@ -111,6 +114,10 @@ export function privatizeUpdate(delta: Float32Array, plan: ClientNoisePlan, rng?
   if (p.kind === "ddg") {
     const norm = l2NormOf(delta);
     const params = { l2NormClip: p.l2NormClip, granularity: p.granularity, localNoiseStddev: p.localNoiseStddev, beta: p.beta, dimension: delta.length };
+    const reach = ddgRoundedL2Bound(params) + 40 * p.localNoiseStddev;
+    if (!(reach < 2 ** 24)) {
+      throw new DpError("protocol_error", `A discrete Gaussian share could exceed 2^24 grid steps (${Math.ceil(reach)}) and lose precision in float32: the plan's \`granularity\` is too fine.`, "granularity");
+    }
     const z = ddgClientShare(delta, params, rng);
     const upload = new Float32Array(z.length);
     for (let i = 0; i < z.length; i++) upload[i] = z[i] * p.granularity;
@@ -119,8 +126,12 @@ export function privatizeUpdate(delta: Float32Array, plan: ClientNoisePlan, rng?
   const { clipped, norm, wasClipped } = clipToL2Norm(delta, p.l2NormClip);
   const stddev = p.kind === "clip-local" ? p.noiseMultiplier * p.l2NormClip : p.noiseStddev;
   const noise = fillGaussian(new Float64Array(clipped.length), stddev, rng);
-  const upload = new Float32Array(clipped.length);
+  const indicator = p.kind === "clip-distributed" && p.indicatorNoiseStddev !== undefined;
+  const upload = new Float32Array(clipped.length + (indicator ? 1 : 0));
   for (let i = 0; i < clipped.length; i++) upload[i] = clipped[i] + noise[i];
+  if (p.kind === "clip-distributed" && p.indicatorNoiseStddev !== undefined) {
+    upload[clipped.length] = fillGaussian(new Float64Array(1), p.indicatorNoiseStddev, rng)[0] + (wasClipped ? -0.5 : 0.5);
+  }
   return { upload, norm, wasClipped };
 }
 

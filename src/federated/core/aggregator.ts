@@ -23,6 +23,7 @@
  */
 import type { DpEvent } from "../../accounting/events.js";
 import type { Rng } from "../../random/rng.js";
+import type { ClientPrivacyPlan } from "../protocol/messages.js";
 
 /** One client's contribution to a round, as uploaded. */
 export interface ClientUpdate {
@@ -120,6 +121,13 @@ export interface FederatedAggregator {
    * Returns the payload to upload (identity for trusted-server aggregators).
    */
   prepareUpdate(update: ClientUpdate, context: ClientUploadContext): ClientUpdate;
+  /**
+   * What a client must do to its update before upload, as plain data (the protocol's
+   * {@link ClientPrivacyPlan}): the server sends it in the task plan and the client applies it
+   * with `privatizeUpdate` in its own code. Equals `prepareUpdate` bit for bit given the same
+   * randomness. Optional for custom aggregators (taken as "none").
+   */
+  clientPlan?(context: ClientUploadContext): ClientPrivacyPlan;
   /**
    * Server-side step: combines the prepared updates that arrived this round. Never throws on a
    * bad update: it is rejected with a reason. With no valid update the delta is zero (plus

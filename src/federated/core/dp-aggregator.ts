@@ -23,6 +23,7 @@ import type {
 } from "./aggregator.js";
 import { screenUpdates } from "./aggregator.js";
 import { clipToL2Norm } from "./vector.js";
+import type { ClientPrivacyPlan } from "../protocol/messages.js";
 
 /** Where DP-FedAvg adds its Gaussian noise. */
 export type DpNoisePlacement = "server" | "client-distributed" | "client-local";
@@ -228,6 +229,25 @@ export class DpFedAvgAggregator implements SumFinalizingAggregator {
   private deltaMultiplier(expectedClients: number): number {
     if (!this.adaptive) return this.noiseMultiplier;
     return deltaNoiseMultiplier(this.noiseMultiplier, this.bitNoise(expectedClients));
+  }
+
+  /**
+   * The client half as data: "server" → `none` (the raw delta is uploaded); "client-local" →
+   * `clip-local` (C, z); "client-distributed" → `clip-distributed` with the share's standard
+   * deviation z_Δ·C/√m (m = `minimumClients` or K) and, under adaptive clipping, the indicator
+   * coordinate's σ_b/√m. What the server sends in a task plan.
+   */
+  clientPlan(context: ClientUploadContext): ClientPrivacyPlan {
+    if (this.placement === "server") return { kind: "none" };
+    if (this.placement === "client-local") return { kind: "clip-local", l2NormClip: this.clip, noiseMultiplier: this.noiseMultiplier };
+    const m = this.minimumClients ?? context.expectedClients;
+    const plan: ClientPrivacyPlan = {
+      kind: "clip-distributed",
+      l2NormClip: this.clip,
+      noiseStddev: (this.deltaMultiplier(context.expectedClients) * this.clip) / Math.sqrt(m),
+    };
+    if (this.adaptive) plan.indicatorNoiseStddev = this.bitNoise(context.expectedClients) / Math.sqrt(m);
+    return plan;
   }
 
   /**

@@ -66,7 +66,16 @@ export const CLIENT_KINDS: readonly ClientKind[] = ["node", "browser"];
 export type ClientPrivacyPlan =
   | { kind: "none" }
   | { kind: "clip-local"; l2NormClip: number; noiseMultiplier: number }
-  | { kind: "clip-distributed"; l2NormClip: number; noiseStddev: number }
+  | {
+      kind: "clip-distributed";
+      l2NormClip: number;
+      noiseStddev: number;
+      /**
+       * Adaptive clipping (Andrew et al. 2021): append one coordinate,
+       * (‖Δ‖ <= C ? ½ : −½) + N(0, indicatorNoiseStddev²), the client's share of the noisy clipped count.
+       */
+      indicatorNoiseStddev?: number;
+    }
   | { kind: "ddg"; l2NormClip: number; granularity: number; localNoiseStddev: number; beta?: number };
 
 /** How a privatised upload becomes integers modulo 2^modulusBits for secure aggregation. */

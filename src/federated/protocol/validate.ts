@@ -217,8 +217,11 @@ function privacyPlan(c: Checker, path: string, v: unknown): ClientPrivacyPlan {
       return { kind };
     case "clip-local":
       return { kind, l2NormClip: c.num(`${path}.l2NormClip`, o.l2NormClip, 0, Infinity, true), noiseMultiplier: c.num(`${path}.noiseMultiplier`, o.noiseMultiplier, 0) };
-    case "clip-distributed":
-      return { kind, l2NormClip: c.num(`${path}.l2NormClip`, o.l2NormClip, 0, Infinity, true), noiseStddev: c.num(`${path}.noiseStddev`, o.noiseStddev, 0) };
+    case "clip-distributed": {
+      const out: ClientPrivacyPlan = { kind, l2NormClip: c.num(`${path}.l2NormClip`, o.l2NormClip, 0, Infinity, true), noiseStddev: c.num(`${path}.noiseStddev`, o.noiseStddev, 0) };
+      if (o.indicatorNoiseStddev !== undefined) out.indicatorNoiseStddev = c.num(`${path}.indicatorNoiseStddev`, o.indicatorNoiseStddev, 0);
+      return out;
+    }
     case "ddg": {
       const out: ClientPrivacyPlan = {
         kind,

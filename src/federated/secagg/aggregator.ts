@@ -30,6 +30,7 @@ import { ddgClientShare, ddgModulusCheck, ddgPrivacy, ddgRoundedL2Bound, type Di
 import { decodeSecAggSum, encodeSecAggIntegers, SecAggQuantizer } from "./encoding.js";
 import { secAggMinimumThreshold, secAggPlusParameters } from "./graph.js";
 import { simulateSecAgg, type SecAggDropStage, SECAGG_DROP_STAGES } from "./simulate.js";
+import type { ClientPrivacyPlan } from "../protocol/messages.js";
 
 /** Turns a prepared float upload into integers modulo 2^modulusBits, and a sum back into floats. */
 export interface SecAggEncoder {
@@ -124,6 +125,11 @@ export class SecureAggregator implements FederatedAggregator {
     this.plannedDropoutRate = requireProbability("plannedDropoutRate", options.plannedDropoutRate ?? 0.1);
     this.simulatedDropoutRate = requireProbability("simulatedDropoutRate", options.simulatedDropoutRate ?? 0);
     this.dropStage = requireOneOf("dropStage", options.dropStage ?? "maskedInput", SECAGG_DROP_STAGES);
+  }
+
+  /** The wrapped aggregator's client plan (clipping and the client's noise share). */
+  clientPlan(context: ClientUploadContext): ClientPrivacyPlan {
+    return this.inner.clientPlan ? this.inner.clientPlan(context) : { kind: "none" };
   }
 
   /** Client side: the wrapped aggregator's preparation (clipping and the client's noise share). */
@@ -256,6 +262,14 @@ export class DistributedDiscreteGaussianAggregator implements SumFinalizingAggre
   /** Uploads have the model's length. */
   uploadLength(dimension: number): number {
     return dimension;
+  }
+
+  /** The client half as data: the `ddg` plan (c, γ, σ, β). */
+  clientPlan(_context: ClientUploadContext): ClientPrivacyPlan {
+    const { l2NormClip, granularity, localNoiseStddev, beta } = this.options;
+    const plan: ClientPrivacyPlan = { kind: "ddg", l2NormClip, granularity, localNoiseStddev };
+    if (beta !== undefined) plan.beta = beta;
+    return plan;
   }
 
   /**
