@@ -190,6 +190,7 @@ export class FederatedClient {
   private t0 = 0;
   private failures = 0;
   private retries = 0;
+  private lastNetworkError: string | undefined;
 
   /**
    * @param options - see {@link FederatedClientOptions}
@@ -230,7 +231,8 @@ export class FederatedClient {
   private checkTime(): void {
     if (this.o.signal?.aborted) throw new DpError("invalid_state", "The federated client was stopped.");
     if (performance.now() - this.t0 > this.timeoutMs) {
-      throw new DpError("io_error", `The federated client gave up after ${this.timeoutMs} ms without the server finishing the population.`, "timeoutMs");
+      const why = this.failures > 0 && this.lastNetworkError ? ` (last error: ${this.lastNetworkError})` : "";
+      throw new DpError("io_error", `The federated client gave up after ${this.timeoutMs} ms without the server finishing the population${why}.`, "timeoutMs");
     }
   }
 
@@ -255,6 +257,7 @@ export class FederatedClient {
       } catch (e) {
         if (e instanceof DpError && e.code === "io_error" && this.failures < this.maxFailures) {
           this.failures++;
+          this.lastNetworkError = e.message;
           await this.sleep(Math.min(200 * 2 ** Math.min(this.failures, 6), 10_000));
           continue;
         }
