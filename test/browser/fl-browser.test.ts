@@ -109,10 +109,13 @@ describe.skipIf(!haveChromium)("the browser federated client (chromium)", () => 
     for (const { page, errors } of pages) {
       const s = await page.evaluate(() => {
         const c = (globalThis as any).dpkitClient;
-        return { state: c.state, examples: c.examples, rounds: c.summary?.rounds ?? c.events.filter((e: any) => e.state === "complete").map((e: any) => ({ outcome: "complete", round: e.round })), states: c.events.map((e: any) => e.state) };
+        return { state: c.state, examples: c.examples, epsilon: c.epsilon, shown: document.getElementById("epsilon")?.textContent ?? "", rounds: c.summary?.rounds ?? c.events.filter((e: any) => e.state === "complete").map((e: any) => ({ outcome: "complete", round: e.round })), states: c.events.map((e: any) => e.state) };
       });
       expect(errors).toEqual([]);
       expect(s.examples).toBe(15_000);
+      // The page shows the population's epsilon from /status (one round of gaussian(z = 1)).
+      expect(s.epsilon).toBeGreaterThan(0);
+      expect(s.shown).toMatch(/^\d+\.\d{3} \(δ = 0\.00001\)$|^\d+\.\d{3} \(δ = 1e-5\)$/);
       expect(s.rounds[0]).toMatchObject({ round: 0, outcome: "complete" });
       expect(s.states).toEqual(expect.arrayContaining(["waiting", "training", "uploaded", "complete"]));
       // The page's IndexedDB holds the partition (fetched once).
