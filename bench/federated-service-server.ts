@@ -21,7 +21,8 @@ const http = await serveFederatedHttp(service, { port: 0, status: () => service.
 process.stdout.write(`URL ${http.url}\n`);
 await service.whenDone();
 process.stdout.write(`STATUS ${JSON.stringify(service.status())}\n`);
-await new Promise((r) => setTimeout(r, 500));
+// keep answering until the clients have learnt that the population is done
+await new Promise((r) => setTimeout(r, 8000));
 await http.close();
 service.close();
 process.exit(0);

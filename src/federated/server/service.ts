@@ -105,6 +105,8 @@ export interface FederatedServiceOptions {
 export interface ServiceRoundStatus {
   round: number;
   accepted: number;
+  /** Wall-clock seconds from the attempt's opening (selection) to its release. */
+  seconds: number;
   testAccuracy: number | null;
   epsilon: number | null;
   clients: Record<ClientKind, number>;
@@ -548,7 +550,9 @@ export class FederatedService implements FederatedRequestHandler {
 
   private closeReporting(r: ActiveRound): void {
     const n = r.reported.size;
-    for (const a of r.bySlot.values()) if (!r.reported.has(a.slot) && (a.status === "selected" || a.status === "configured")) this.markAssignment(a, "dropped", "no report before the deadline");
+    this.store.batch(() => {
+      for (const a of r.bySlot.values()) if (!r.reported.has(a.slot) && (a.status === "selected" || a.status === "configured")) this.markAssignment(a, "dropped", "no report before the deadline");
+    });
     if (n < this.o.minClients) return this.abandon(r, `only ${n} report(s) arrived; the minimum is ${this.o.minClients}`);
     const ctx = this.context(r, r.bySlot.size);
     const z = this.o.noiseMultiplier ?? 0;
@@ -678,10 +682,12 @@ export class FederatedService implements FederatedRequestHandler {
       metrics,
       now: Date.now(),
     });
-    for (const a of accepted) {
-      this.markAssignment(a, "accepted");
-      this.recentClients.push({ round: r.round, kind: a.kind });
-    }
+    this.store.batch(() => {
+      for (const a of accepted) {
+        this.markAssignment(a, "accepted");
+        this.recentClients.push({ round: r.round, kind: a.kind });
+      }
+    });
     if (this.recentClients.length > 1000) this.recentClients.splice(0, this.recentClients.length - 1000);
     this.weights = weights;
     this.completed = r.round + 1;
@@ -876,7 +882,7 @@ export class FederatedService implements FederatedRequestHandler {
       .map((x) => {
         const clients: Record<ClientKind, number> = { node: 0, browser: 0 };
         for (const c of x.clients) if (c.status === "accepted") clients[c.kind as ClientKind] = (clients[c.kind as ClientKind] ?? 0) + 1;
-        return { round: x.round, accepted: x.accepted, testAccuracy: x.metrics.accuracy ?? null, epsilon: x.epsilon, clients, metrics: x.metrics };
+        return { round: x.round, accepted: x.accepted, seconds: ((x.closedAt ?? x.openedAt) - x.openedAt) / 1000, testAccuracy: x.metrics.accuracy ?? null, epsilon: x.epsilon, clients, metrics: x.metrics };
       });
     const last = history[history.length - 1];
     let ledgerEpsilon: number | null = null;
