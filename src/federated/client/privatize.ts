@@ -47,7 +47,14 @@ export interface PrivatizedUpdate {
 
 /**
  * Checks a {@link ClientNoisePlan} received from a server.
+ * @param plan - the plan as received (untrusted)
+ * @returns a clean copy
  * @throws {@link DpError} `protocol_error` naming the bad field
+ * @example
+ * ```ts
+ * import { checkClientNoisePlan } from "dpkit/federated";
+ * checkClientNoisePlan({ kind: "clip-distributed", l2NormClip: 1, noiseStddev: 0.5 });
+ * ```
  */
 export function checkClientNoisePlan(plan: unknown): ClientNoisePlan {
   const bad = (field: string, value: unknown): never => {

@@ -59,6 +59,11 @@ function packageRoot(): string {
  * @param outFile - where to write it; omitted: returned only
  * @returns the bundle's JavaScript
  * @throws {@link DpError} `io_error` when esbuild or the sources are missing
+ * @example
+ * ```ts
+ * import { buildBrowserClientBundle } from "dpkit/federated";
+ * await buildBrowserClientBundle("dist/browser/fl-client.js");
+ * ```
  */
 export async function buildBrowserClientBundle(outFile?: string): Promise<string> {
   const root = packageRoot();
