@@ -12,6 +12,9 @@ import type { ClientSecAggMessage } from "../../../src/federated/protocol/messag
 import { SecAggServer } from "../../../src/federated/secagg/server.js";
 import { InMemoryTransport } from "../../../src/federated/transport/memory.js";
 import { HttpTransport } from "../../../src/federated/transport/http-client.js";
+import * as tf from "@tensorflow/tfjs";
+import { openSqliteExampleStore } from "../../../src/federated/client/sqlite-example-store.js";
+import { flattenWeights } from "../../../src/federated/client/weights.js";
 
 // The client runtime against small scripted servers (the real service is tested in
 // test/federated/service*.test.ts): pace steering, the report path, the secure-aggregation
@@ -153,6 +156,43 @@ describe("FederatedClient with a scripted server", () => {
     const clippedDirection = rawDelta().map((v) => v / 24);
     for (let i = 0; i < dimension; i++) expect(Math.abs(sum[i] - 3 * clippedDirection[i])).toBeLessThan(0.2);
     for (const m of received) if (m.stage === "maskedInput") expect(m.maskedInput.length).toBe(4 * dimension);
+  });
+
+  it("trains the user's tfjs model on the example store, and leaves a round when it has fewer examples than the plan's minimum", async () => {
+    const makeModel = () => tf.sequential({ layers: [tf.layers.dense({ units: 3, inputShape: [4] })] });
+    const dim = flattenWeights(makeModel()).length; // 15
+    const store = await openSqliteExampleStore({ file: ":memory:", featureLength: 4 });
+    await store.addMany(Array.from({ length: 40 }, (_, i) => ({ features: [i % 2, 1, 0, (i % 3) / 3], label: i % 3 })));
+    const reports: Float32Array[] = [];
+    let polls = 0;
+    const serve = (minExamples: number): FederatedRequestHandler => ({
+      handle(_p, body) {
+        const m = body as ClientMessage;
+        if (m.type === "checkIn") {
+          expect(m.numExamples).toBe(40); // eligibility reported at check-in
+          return reports.length > 0 || polls > 0 ? { type: "done", reason: "enough" } : { type: "assigned", token: "k".repeat(64), population: "p", round: 0, retryAfterMs: 0 };
+        }
+        if (m.type === "poll") {
+          polls++;
+          if (polls === 1) return { type: "plan", plan: { ...basePlan(0), model: { name: "tiny", dimension: dim, inputShape: [4] }, uploadLength: dim, training: { localEpochs: 2, batchSize: 8, learningRate: 0.5, minExamples }, privacy: { kind: "clip-local", l2NormClip: 0.1, noiseMultiplier: 0 } }, checkpoint: new Float32Array(dim) };
+          return { type: "complete", round: 0, accepted: reports.length };
+        }
+        if (m.type === "report") reports.push(m.update);
+        return { type: "ack", retryAfterMs: 0 };
+      },
+    });
+    const a = await runFederatedClient({ transport: new InMemoryTransport(serve(10)), population: "p", clientKind: "node", store, model: makeModel, timeoutMs: 20_000 });
+    expect(a.rounds[0]).toMatchObject({ outcome: "complete", numExamples: 40 });
+    expect(a.rounds[0].updateNorm).toBeGreaterThan(0.1); // trained: the raw update moved further than the clip
+    expect(reports).toHaveLength(1);
+    expect(l2NormOf(reports[0])).toBeLessThanOrEqual(0.1); // what was sent is clipped (z = 0 here)
+    reports.length = 0;
+    polls = 0;
+    const b = await runFederatedClient({ transport: new InMemoryTransport(serve(41)), population: "p", clientKind: "node", store, model: makeModel, timeoutMs: 20_000 });
+    expect(b.rounds[0]).toMatchObject({ outcome: "dropped" });
+    expect(b.rounds[0].reason).toMatch(/only 40 examples; the plan needs 41/);
+    expect(reports).toHaveLength(0);
+    await store.close();
   });
 
   it("turns malformed or hostile answers into a clear DpError, without hanging", async () => {
