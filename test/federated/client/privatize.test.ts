@@ -88,6 +88,18 @@ describe("privatizeUpdate (client-side clip and noise)", () => {
     expect(upload.every((v) => Number.isInteger(v / g))).toBe(true);
   });
 
+  it("names the codecs a plan allows (shared by client and server), with honest byte counts", () => {
+    const v = bigDelta(1000, 1, 11);
+    const q = compressorForPlan({ kind: "quantize", bits: 8 });
+    const bytes = q.encode(v, new SeededRng(1));
+    expect(bytes.length).toBe(q.encodedBytes(1000));
+    expect(bytes.length).toBeLessThan(4 * 1000 / 3);
+    const back = q.decode(bytes, 1000);
+    expect(l2NormOf(back.map((x, i) => x - v[i]))).toBeLessThan(0.1 * l2NormOf(v));
+    expect(compressorForPlan(undefined).encodedBytes(10)).toBe(40);
+    expect(compressorForPlan({ kind: "subsample", fraction: 0.25 }).encodedBytes(1000)).toBeLessThan(4 * 1000 * 0.3);
+  });
+
   it("refuses a malformed plan from the server with a protocol_error naming the field", () => {
     const bad: unknown[] = [
       null,
