@@ -107,6 +107,8 @@ export interface ServiceRoundStatus {
   accepted: number;
   /** Wall-clock seconds from the attempt's opening (selection) to its release. */
   seconds: number;
+  /** What the round spent (client level). */
+  event: DpEvent;
   testAccuracy: number | null;
   epsilon: number | null;
   clients: Record<ClientKind, number>;
@@ -882,7 +884,7 @@ export class FederatedService implements FederatedRequestHandler {
       .map((x) => {
         const clients: Record<ClientKind, number> = { node: 0, browser: 0 };
         for (const c of x.clients) if (c.status === "accepted") clients[c.kind as ClientKind] = (clients[c.kind as ClientKind] ?? 0) + 1;
-        return { round: x.round, accepted: x.accepted, seconds: ((x.closedAt ?? x.openedAt) - x.openedAt) / 1000, testAccuracy: x.metrics.accuracy ?? null, epsilon: x.epsilon, clients, metrics: x.metrics };
+        return { round: x.round, accepted: x.accepted, seconds: ((x.closedAt ?? x.openedAt) - x.openedAt) / 1000, event: JSON.parse(x.event ?? '{"kind":"noOp"}') as DpEvent, testAccuracy: x.metrics.accuracy ?? null, epsilon: x.epsilon, clients, metrics: x.metrics };
       });
     const last = history[history.length - 1];
     let ledgerEpsilon: number | null = null;
