@@ -27,6 +27,7 @@ export * from "./simulation/service-simulation.js";
 export * from "../experiments/federated-service.js";
 export * from "./client/example-store.js";
 export * from "./client/sqlite-example-store.js";
+export * from "./client/memory-example-store.js";
 export * from "./client/indexeddb-example-store.js";
 export * from "./client/privatize.js";
 export {
