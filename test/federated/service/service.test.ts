@@ -108,6 +108,31 @@ describe("FederatedService over the in-memory transport", () => {
   }, 30_000);
 });
 
+describe("target epsilon", () => {
+  it("stops the population before a round would take epsilon above the target; the ledger never exceeds it", async () => {
+    const z = 2;
+    const e2 = epsilonOfEvents([{ kind: "gaussian", noiseMultiplier: z }, { kind: "gaussian", noiseMultiplier: z }], 1e-5);
+    const e3 = epsilonOfEvents([1, 2, 3].map(() => ({ kind: "gaussian" as const, noiseMultiplier: z })), 1e-5);
+    const target = (e2 + e3) / 2; // two rounds fit, the third would not
+    const service = await FederatedService.open(options(tempDb(), { dp: "server", noiseMultiplier: z, l2NormClip: 1, rounds: 5, clientsPerRound: 2, minClients: 2, targetEpsilon: target, selectionWindowMs: 5_000 }));
+    const runs = [0, 1].map((i) => client(service, i, () => new Float32Array(D).fill(0.1)).run());
+    await service.whenDone();
+    await Promise.all(runs);
+    const s = service.status();
+    expect(s.stoppedBy).toBe("targetEpsilon");
+    expect(s.rounds).toBe(2);
+    expect(s.epsilon).toBeCloseTo(e2, 9);
+    expect(s.ledgerEpsilon!).toBeLessThanOrEqual(target);
+    expect(e3).toBeGreaterThan(target); // negative control: a third round would have overspent
+    const again = await (async () => {
+      const t = new InMemoryTransport(service);
+      return t.request({ type: "checkIn", protocol: 1, population: "default", clientKind: "node" });
+    })();
+    expect(again).toMatchObject({ type: "done", reason: expect.stringMatching(/budget/) });
+    service.close();
+  }, 30_000);
+});
+
 describe("secure aggregation over the wire: a client vanishing at each stage", () => {
   /** A transport that stops working (throws) once the client has sent a secagg message of `stage`. */
   function vanishingAfter(service: FederatedService, stage: string): InMemoryTransport {
