@@ -268,6 +268,7 @@ export class FederatedService implements FederatedRequestHandler {
   private roundWaiters: (() => void)[] = [];
   private jitter = 0;
   private readonly cpuAtOpen = cpuMs();
+  private statusCache: { at: number; completed: number; value: ServiceStatus } | undefined;
 
   private constructor(options: FederatedServiceOptions, store: ServiceStore, budget: SqlitePrivacyBudget | undefined, delta: number) {
     this.o = {
@@ -876,8 +877,18 @@ export class FederatedService implements FederatedRequestHandler {
     return { type: "ack", retryAfterMs: this.retryAfter(Math.min(2000, Math.max(100, r.assignments.size))) };
   }
 
-  /** The JSON of `GET /status` (and of `dpkit server --json` at the end). */
+  /** The JSON of `GET /status` (and of `dpkit server --json` at the end); recomputed at most every 250 ms. */
   status(): ServiceStatus {
+    const now = Date.now();
+    if (this.statusCache && now - this.statusCache.at < 250 && this.statusCache.completed === this.completed && this.statusCache.value.done === this.isDone && !this.closed) {
+      return { ...this.statusCache.value, phase: this.isDone ? "done" : (this.active?.phase ?? "idle"), bytesReceived: this.bytesReceived, requests: this.requests, serverCpuMs: cpuMs() - this.cpuAtOpen };
+    }
+    const value = this.computeStatus();
+    this.statusCache = { at: now, completed: this.completed, value };
+    return value;
+  }
+
+  private computeStatus(): ServiceStatus {
     const rows = this.store.rounds(this.population);
     const history: ServiceRoundStatus[] = rows
       .filter((x) => x.phase === "completed")
