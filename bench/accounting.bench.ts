@@ -5,14 +5,14 @@
  *   convert. "cold" changes σ by 1e-12 each repetition so the per-event curve cache never hits;
  *   "warm" repeats the same event (the cache hit a calibration loop sees).
  * - PLD ε of the MNIST tutorial setting (14,063 steps) at discretisation 1e-4 and 1e-3.
- * - Each ε is printed beside the reference value of ../shared/reference/accounting_vectors.json.
+ * - Each ε is printed beside the reference value of test/fixtures/accounting_vectors.json.
  *
  * Baseline: Google's dp_accounting (Python) takes about 0.7 s for the PLD case at 1e-4 and 0.1 s at
- * 1e-3 on this kind of machine (../shared/docs/PERFORMANCE.md; dp_accounting is not installed
+ * 1e-3 on this kind of machine (measured by the team; dp_accounting is not installed
  * here, so it cannot be run side by side). Times are wall-clock medians over REPS alternating
  * repetitions; CPU time is reported too because the 2-core machine is shared.
  *
- * Prints a table and, as the last line, one JSON object (../shared/docs/PERFORMANCE.md).
+ * Prints a table and, as the last line, one JSON object (bench/report.ts).
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -29,7 +29,7 @@ import { type BenchRow as Row, median } from "./report.js";
 
 const REPS = Number(process.env.REPS ?? 5);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const ref = JSON.parse(readFileSync(path.resolve(root, "../shared/reference/accounting_vectors.json"), "utf8")).sections;
+const ref = JSON.parse(readFileSync(path.resolve(root, "test/fixtures/accounting_vectors.json"), "utf8")).sections;
 const Q = 256 / 60000;
 
 function timed<T>(f: () => T): { wall: number; cpu: number; value: T } {

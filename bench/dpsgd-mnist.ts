@@ -9,7 +9,8 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { prepareBackend, tf } from "../src/backend/index.js";
-import { loadMnist, makePrivate, mnistInputShape, mnistModel, type MnistModelKind } from "../src/dpsgd/index.js";
+import { makePrivate, mnistInputShape, mnistModel, type MnistModelKind } from "../src/dpsgd/index.js";
+import { loadMnist } from "../src/data/index.js";
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

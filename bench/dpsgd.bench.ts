@@ -12,8 +12,9 @@
  * (env DPSGD_BENCH_REPS, DPSGD_BENCH_BACKENDS=wasm,cpu).
  */
 import { prepareBackend, tf } from "../src/backend/index.js";
-import { dpApplyGradients, dpGradients, loadMnist, mnistInputShape, mnistModel, poissonSampleIndices, type MnistModelKind } from "../src/dpsgd/index.js";
+import { dpApplyGradients, dpGradients, mnistInputShape, mnistModel, poissonSampleIndices, type MnistModelKind } from "../src/dpsgd/index.js";
 import { type BenchRow as Row, median } from "./report.js";
+import { loadMnist } from "../src/data/index.js";
 
 const reps = Number(process.env.DPSGD_BENCH_REPS ?? 7);
 const backends = (process.env.DPSGD_BENCH_BACKENDS ?? "wasm,cpu").split(",") as ("wasm" | "cpu")[];

@@ -14,9 +14,8 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { prepareBackend } from "../src/backend/index.js";
-import type { MnistFederatedOptions, MnistFederatedResult } from "../src/federated/index.js";
-import { runMnistFederated } from "../src/federated/index.js";
 import { linePlot, savePlot } from "../src/plot/index.js";
+import { type MnistFederatedOptions, type MnistFederatedResult, runMnistFederated } from "../src/experiments/index.js";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");

@@ -14,7 +14,6 @@ import {
   FedAvgServer,
   StochasticQuantizer,
   createSimulatedClients,
-  createWorkerPoolClients,
   flattenWeights,
   partitionIid,
   partitionToDatasets,
@@ -22,6 +21,7 @@ import {
 } from "../src/federated/index.js";
 import { SeededRng, fillGaussian } from "../src/random/index.js";
 import { median } from "./report.js";
+import { createWorkerPoolClients } from "../src/experiments/index.js";
 
 async function main(): Promise<void> {
   const backend = await prepareBackend({ announce: false });

@@ -10,19 +10,16 @@
 import {
   baselineRecommenderRmse,
   buildLinkageIndex,
-  compareWithNetflixPrize,
   dpRatingHistograms,
   exactRatingHistograms,
-  generateNetflixLike,
   heldOutSplit,
   movieMeansFromCounts,
-  PAPER_SCENARIOS,
-  ratingsTableStatistics,
   runLinkageAttack,
-  runLinkageDemo,
   topMoviesMask,
 } from "../src/attacks/index.js";
 import { SeededRng } from "../src/random/index.js";
+import { compareWithNetflixPrize, generateNetflixLike, ratingsTableStatistics } from "../src/data/index.js";
+import { PAPER_SCENARIOS, runLinkageDemo } from "../src/experiments/index.js";
 
 interface Result {
   case: string;

@@ -1,5 +1,5 @@
 /**
- * What every benchmark shares: the row of its closing JSON line (../shared/docs/PERFORMANCE.md)
+ * What every benchmark shares: the row of its closing JSON line (`{ bench, rows }`)
  * and the median used for side-by-side comparisons.
  */
 

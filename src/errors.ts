@@ -18,7 +18,8 @@ export type DpErrorCode =
   | "insecure_randomness"
   | "invalid_state"
   | "protocol_error"
-  | "io_error";
+  | "io_error"
+  | "missing_dependency";
 
 /**
  * The error every dpkit function throws for bad input or a refused operation.

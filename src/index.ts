@@ -1,6 +1,7 @@
 /**
  * `dpkit`: the parts that need no TensorFlow.js — errors, randomness, mechanisms, accounting and
- * local DP. Import `dpkit/dpsgd`, `dpkit/federated`, `dpkit/attacks` and `dpkit/backend` for the rest.
+ * local DP. Import `dpkit/dpsgd`, `dpkit/federated`, `dpkit/attacks`, `dpkit/backend` and `dpkit/data` for
+ * the rest; `dpkit/experiments` holds the ready-made experiments and demos.
  * @module
  */
 export * from "./errors.js";

@@ -6,6 +6,7 @@
 import { DpError, describeValue } from "../errors.js";
 import { type DpEvent, selfComposedEvent, validateEvent } from "./events.js";
 import { PrivacyBudget, type PrivacyBudgetJson, type PrivacyBudgetOptions, type SpentPrivacy } from "./budget.js";
+import { importOptional } from "../util/optional.js";
 
 /** Options of {@link openSqlitePrivacyBudget}. */
 export interface SqlitePrivacyBudgetOptions extends PrivacyBudgetOptions {
@@ -96,8 +97,8 @@ export async function openSqlitePrivacyBudget(options: SqlitePrivacyBudgetOption
     ...(options.valueDiscretizationInterval === undefined ? {} : { valueDiscretizationInterval: options.valueDiscretizationInterval }),
   };
   let db: Database;
+  const mod = await importOptional<{ default: new (file: string) => Database }>("better-sqlite3", "A SQLite privacy budget");
   try {
-    const mod = (await import("better-sqlite3")) as unknown as { default: new (file: string) => Database };
     db = new mod.default(options.file);
   } catch (e) {
     throw new DpError("io_error", `Cannot open SQLite file ${JSON.stringify(options.file)}: ${(e as Error).message}`, "file");

@@ -42,13 +42,22 @@ type Preparer = () => Promise<void>;
 /** Hooks run after a backend is activated (e.g. registering extra wasm kernels). */
 const afterActivate: ((name: BackendName) => void | Promise<void>)[] = [];
 
+/** The backend whose activation hooks have run (set before they run, so late hooks see it). */
+let activated: BackendName | undefined;
+
 /**
  * Registers a function run once a backend is activated (used by dpkit/dpsgd to add the wasm
- * kernels tfjs lacks). Runs immediately if a backend is already active.
+ * kernels tfjs lacks). Runs immediately if a backend is already active — so importing
+ * `dpkit/dpsgd` after `prepareBackend()` still registers its kernels — and again after every
+ * later activation.
+ *
+ * @param hook - called with the name of the active backend
+ * @returns what the immediate call returned (a promise for an async hook), else undefined
  * @internal
  */
-export function onBackendActivated(hook: (name: BackendName) => void | Promise<void>): void {
+export function onBackendActivated(hook: (name: BackendName) => void | Promise<void>): void | Promise<void> {
   afterActivate.push(hook);
+  if (activated !== undefined) return hook(activated);
 }
 
 const preparers: Record<BackendName, Preparer> = {
@@ -74,12 +83,59 @@ function envBackend(): BackendName | undefined {
   return requireOneOf("DPKIT_BACKEND", v, BACKEND_NAMES);
 }
 
+type ProcessEvent = "uncaughtException" | "unhandledRejection";
+type Listener = (...args: any[]) => void;
+const PROCESS_EVENTS: readonly ProcessEvent[] = ["uncaughtException", "unhandledRejection"];
+
+/** The glue's two handlers, without whitespace and semicolons. */
+const EMSCRIPTEN_RETHROWERS = ["function(ex){if(!(exinstanceofExitStatus)){throwex}}", "function(reason){throwreason}"];
+
+function listenersOf(event: ProcessEvent): Listener[] {
+  return process.listeners(event as "uncaughtException") as Listener[];
+}
+
+function processListeners(): Map<ProcessEvent, Listener[]> | undefined {
+  if (typeof process === "undefined" || typeof process.listeners !== "function") return undefined;
+  return new Map(PROCESS_EVENTS.map((e) => [e, listenersOf(e)]));
+}
+
+/**
+ * Removes the process-wide handlers that tfjs-backend-wasm's emscripten glue installs when it
+ * starts in Node: `process.on("uncaughtException", ex => { throw ex })` and
+ * `process.on("unhandledRejection", reason => { throw reason })`. Throwing inside those handlers
+ * makes node print the handler's source line — ~38 KB of minified glue — before the user's error
+ * and exit with code 7 instead of 1, for every uncaught error in the process, the user's own
+ * included. Only listeners added during the backend's start whose source is the glue's re-throw
+ * are removed; the module keeps working (they only report errors).
+ */
+function removeEmscriptenRethrowers(before: Map<ProcessEvent, Listener[]> | undefined): number {
+  if (!before) return 0;
+  let removed = 0;
+  for (const event of PROCESS_EVENTS) {
+    const old = before.get(event) ?? [];
+    for (const listener of listenersOf(event)) {
+      if (old.includes(listener)) continue;
+      // Compared without whitespace and semicolons (a loader such as tsx may reformat it).
+      const source = Function.prototype.toString.call(listener).replace(/[\s;]/g, "");
+      if (EMSCRIPTEN_RETHROWERS.includes(source)) {
+        process.removeListener(event, listener);
+        removed++;
+      }
+    }
+  }
+  return removed;
+}
+
 async function activate(name: BackendName): Promise<void> {
+  const listenersBefore = processListeners();
   await preparers[name]();
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`tf.setBackend("${name}") returned false`);
   await tf.ready();
-  for (const hook of afterActivate) await hook(name);
+  if (name === "wasm") removeEmscriptenRethrowers(listenersBefore);
+  activated = name;
+  // A snapshot: a hook registered while these run is run at registration instead (see above).
+  for (const hook of [...afterActivate]) await hook(name);
 }
 
 /**

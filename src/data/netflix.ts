@@ -240,7 +240,7 @@ function popularity(numMovies: number, rng: Rng): { weights: Float64Array; order
  * @throws {@link DpError} `invalid_parameter` for a non-positive size or a non-integer seed
  * @example
  * ```ts
- * import { generateNetflixLike } from "dpkit/attacks";
+ * import { generateNetflixLike } from "dpkit/data";
  * const data = generateNetflixLike({ users: 2000, seed: 7 });
  * console.log(data.numUsers, data.movies.length); // 2000 users, about 418,000 ratings
  * ```
@@ -400,7 +400,7 @@ export function netflixDayToYear(day: number): number {
  * @returns counts, means and shares (see {@link RatingsTableStatistics})
  * @example
  * ```ts
- * import { generateNetflixLike, ratingsTableStatistics } from "dpkit/attacks";
+ * import { generateNetflixLike, ratingsTableStatistics } from "dpkit/data";
  * const s = ratingsTableStatistics(generateNetflixLike({ users: 1000 }));
  * console.log(s.meanRatingsPerUser, s.meanRating);
  * ```
@@ -486,7 +486,7 @@ export interface StatisticComparison {
  * @returns one line per statistic with `ok`
  * @example
  * ```ts
- * import { compareWithNetflixPrize, generateNetflixLike, ratingsTableStatistics } from "dpkit/attacks";
+ * import { compareWithNetflixPrize, generateNetflixLike, ratingsTableStatistics } from "dpkit/data";
  * const rows = compareWithNetflixPrize(ratingsTableStatistics(generateNetflixLike({ users: 20000 })));
  * console.log(rows.every((r) => r.ok));
  * ```

@@ -17,7 +17,7 @@
  * @module
  */
 import { DpError, requireNonNegative, requirePositive, requireOpenProbability } from "../errors.js";
-import { fillGaussian } from "../random/samplers.js";
+import { fillGaussian } from "../random/gaussian.js";
 import type { Rng } from "../random/rng.js";
 
 /** Options of adaptive clipping. */

@@ -8,7 +8,6 @@
  * @module
  */
 export * from "./engine/index.js";
-export { loadMnist, type MnistSet, type LoadMnistOptions } from "../data/mnist.js";
 export * from "./privatize.js";
 export * from "./sampling.js";
 export {

@@ -11,7 +11,8 @@
  * @module
  */
 import { requireInteger, requirePositiveInteger, requireProbability } from "../errors.js";
-import { bernoulli, uniformInt } from "../random/samplers.js";
+import { bernoulli } from "../random/bernoulli.js";
+import { uniformInt } from "../random/uniform.js";
 import { resolveRng, type Rng } from "../random/rng.js";
 
 const TWO32 = 4294967296;

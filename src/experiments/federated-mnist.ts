@@ -49,7 +49,7 @@ export const FEDERATED_PARTITIONS: readonly FederatedPartitionKind[] = ["iid", "
  * @throws {@link DpError} `invalid_parameter` for an unknown spec
  * @example
  * ```ts
- * import { parseCompressionSpec } from "dpkit/federated";
+ * import { parseCompressionSpec } from "dpkit/experiments";
  * parseCompressionSpec("quantize:2:rotate", [[784, 128], [128]])?.name; // "quantize(2 bit, rotated)"
  * ```
  */
@@ -198,7 +198,7 @@ function accuracyOf(model: tf.LayersModel, x: Float32Array, y: Uint8Array, input
  * @example
  * ```ts
  * import { prepareBackend } from "dpkit/backend";
- * import { runMnistFederated } from "dpkit/federated";
+ * import { runMnistFederated } from "dpkit/experiments";
  * await prepareBackend({ announce: false });
  * const r = await runMnistFederated({ clients: 20, clientsPerRound: 5, trainExamples: 2000,
  *   testExamples: 500, localEpochs: 1, rounds: 2, dp: "server", noiseMultiplier: 0.5, seed: 1 });

@@ -15,8 +15,6 @@ export * from "./simulation/simulated-clients.js";
 export * from "./simulation/partitions.js";
 export * from "./core/accounting.js";
 export * from "./client/example-level.js";
-export * from "../experiments/federated-mnist.js";
-export * from "./simulation/worker-pool.js";
 export * from "./compression/index.js";
 export * from "./secagg/index.js";
 export * from "./protocol/index.js";

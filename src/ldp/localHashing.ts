@@ -14,7 +14,7 @@
  */
 import { DpError, requireInteger, requireNonNegative, requireObject } from "../errors.js";
 import type { RandomizedResponseEvent } from "../accounting/events.js";
-import { uniformInt } from "../random/samplers.js";
+import { uniformInt } from "../random/uniform.js";
 import { resolveRng, type Rng } from "../random/rng.js";
 import { estimateFromSupportCounts, pureProtocolFrequencyVariance, type FrequencyEstimate } from "./frequencyEstimate.js";
 import { kRandomizedResponse } from "./randomizedResponse.js";

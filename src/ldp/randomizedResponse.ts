@@ -15,7 +15,8 @@
  */
 import { DpError, requireInteger, requireNonNegative, requireObject, requireProbability } from "../errors.js";
 import { randomizedResponseEvent, type RandomizedResponseEvent } from "../accounting/events.js";
-import { bernoulli, uniformInt } from "../random/samplers.js";
+import { bernoulli } from "../random/bernoulli.js";
+import { uniformInt } from "../random/uniform.js";
 import { resolveRng, type Rng } from "../random/rng.js";
 import { estimateFromSupportCounts, pureProtocolFrequencyVariance, type FrequencyEstimate } from "./frequencyEstimate.js";
 

@@ -13,7 +13,7 @@
  */
 import { DpError, requireInteger, requireNonNegative, requireObject } from "../errors.js";
 import { epsilonDeltaEvent, type EpsilonDeltaEvent } from "../accounting/events.js";
-import { bernoulli } from "../random/samplers.js";
+import { bernoulli } from "../random/bernoulli.js";
 import { resolveRng, type Rng } from "../random/rng.js";
 import { estimateFromSupportCounts, pureProtocolFrequencyVariance, type FrequencyEstimate } from "./frequencyEstimate.js";
 

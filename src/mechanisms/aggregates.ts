@@ -13,7 +13,7 @@
 import { composedEvent, laplaceEvent, type DpEvent } from "../accounting/events.js";
 import { DpError, describeValue, requireBounds, requireNumericArray, requirePositive } from "../errors.js";
 import { resolveRng, type Rng } from "../random/rng.js";
-import { discreteLaplaceSampler } from "../random/samplers.js";
+import { discreteLaplaceSampler } from "../random/discrete-laplace.js";
 import { geometricMechanism } from "./geometric.js";
 import { defaultGranularity, requirePowerOfTwo } from "./grid.js";
 

@@ -11,7 +11,9 @@
 import { epsilonDeltaEvent, type DpEvent } from "../accounting/events.js";
 import { DpError, describeValue, requireNumericArray, requirePositive } from "../errors.js";
 import { resolveRng, type Rng } from "../random/rng.js";
-import { bernoulliExpRational, doubleToRational, uniformInt, type Rational } from "../random/samplers.js";
+import { bernoulliExpRational } from "../random/bernoulli.js";
+import { doubleToRational, type Rational } from "../random/rational.js";
+import { uniformInt } from "../random/uniform.js";
 
 /** Options for {@link exponentialMechanism} and {@link reportNoisyMaxMechanism}. */
 export interface SelectionMechanismOptions {

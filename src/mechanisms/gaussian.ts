@@ -15,7 +15,7 @@
 import { gaussianEvent, type DpEvent } from "../accounting/events.js";
 import { requireOneOf, requireOpenProbability, requirePositive, requirePositiveInteger } from "../errors.js";
 import type { Rng } from "../random/rng.js";
-import { discreteGaussianSampler } from "../random/samplers.js";
+import { discreteGaussianSampler, discreteGaussianVectorSampler } from "../random/discrete-gaussian.js";
 import { analyticNoiseMultiplier, classicGaussianSigma } from "./calibration.js";
 import { discreteGaussianHalfWidth, intervalAround, requireLevel } from "./confidence.js";
 import { defaultGranularity, gridReleases, requirePowerOfTwo } from "./grid.js";
@@ -75,6 +75,7 @@ export function gaussianMechanism(options: GaussianMechanismOptions): NoiseMecha
   const sigma = z * chargedSensitivity;
   const sigmaGrid = sigma / granularity; // exact: division by a power of two
   const noise = discreteGaussianSampler(sigmaGrid);
+  const noiseVector = discreteGaussianVectorSampler(sigmaGrid);
   const event: DpEvent = gaussianEvent(z);
 
   return {
@@ -87,7 +88,7 @@ export function gaussianMechanism(options: GaussianMechanismOptions): NoiseMecha
     granularity,
     dimension,
     event,
-    ...gridReleases({ granularity, dimension, rng, noise }),
+    ...gridReleases({ granularity, dimension, rng, noise, noiseVector }),
     confidenceInterval(level: number, released = 0): ReleaseConfidenceInterval {
       const l = requireLevel(level);
       return intervalAround(released, discreteGaussianHalfWidth(sigmaGrid, l) * granularity, l);

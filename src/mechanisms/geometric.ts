@@ -11,7 +11,7 @@
 import { epsilonDeltaEvent, type DpEvent } from "../accounting/events.js";
 import { requireInteger, requireNumericArray, requirePositive, requirePositiveInteger } from "../errors.js";
 import { resolveRng, type Rng } from "../random/rng.js";
-import { discreteLaplaceSampler } from "../random/samplers.js";
+import { discreteLaplaceSampler } from "../random/discrete-laplace.js";
 import { discreteLaplaceHalfWidth, intervalAround, requireLevel } from "./confidence.js";
 import type { NoiseMechanism, ReleaseConfidenceInterval } from "./types.js";
 

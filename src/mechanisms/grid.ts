@@ -90,8 +90,10 @@ export function gridReleases(options: {
   dimension: number;
   rng: Rng | undefined;
   noise: (rng: Rng) => number;
+  /** Fills a vector with independent noise draws (a faster bulk form of `noise`), if there is one. */
+  noiseVector?: (out: Float64Array, rng: Rng) => void;
 }): { release(value: number): number; releaseVector(values: ArrayLike<number>): Float64Array } {
-  const { granularity, dimension, rng, noise } = options;
+  const { granularity, dimension, rng, noise, noiseVector } = options;
   return {
     release(value: number): number {
       const k = toGridUnits("value", value, granularity);
@@ -102,7 +104,13 @@ export function gridReleases(options: {
       const r = resolveRng(rng);
       const out = new Float64Array(v.length);
       for (let i = 0; i < v.length; i++) out[i] = toGridUnits(() => `values[${i}]`, v[i], granularity);
-      for (let i = 0; i < v.length; i++) out[i] = fromGridUnits(out[i], noise(r), granularity);
+      if (noiseVector === undefined) {
+        for (let i = 0; i < v.length; i++) out[i] = fromGridUnits(out[i], noise(r), granularity);
+        return out;
+      }
+      const z = new Float64Array(v.length);
+      noiseVector(z, r);
+      for (let i = 0; i < v.length; i++) out[i] = fromGridUnits(out[i], z[i], granularity);
       return out;
     },
   };

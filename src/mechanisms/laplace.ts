@@ -15,7 +15,7 @@
 import { laplaceEvent, type DpEvent } from "../accounting/events.js";
 import { DpError, describeValue, requirePositive, requirePositiveInteger } from "../errors.js";
 import type { Rng } from "../random/rng.js";
-import { discreteLaplaceSampler } from "../random/samplers.js";
+import { discreteLaplaceSampler } from "../random/discrete-laplace.js";
 import { discreteLaplaceHalfWidth, intervalAround, requireLevel } from "./confidence.js";
 import { defaultGranularity, gridReleases, requirePowerOfTwo } from "./grid.js";
 

@@ -2,5 +2,12 @@
  * `dpkit/random`: the only place randomness comes from.
  * @module
  */
-export * from "./rng.js";
-export * from "./samplers.js";
+export { resolveRng, secureRng, SecureRng, seededRng, SeededRng, type Rng } from "./rng.js";
+export { uniform01, uniformBelow, uniformBigInt, uniformInt } from "./uniform.js";
+export { doubleToRational, type Rational } from "./rational.js";
+export { bernoulli, bernoulliExp, bernoulliExpRational, bernoulliRational } from "./bernoulli.js";
+export { geometric, geometricExp, geometricExpRational } from "./geometric.js";
+export { discreteLaplace, discreteLaplaceRational, discreteLaplaceSampler } from "./discrete-laplace.js";
+export { discreteGaussian, discreteGaussianRational, discreteGaussianSampler } from "./discrete-gaussian.js";
+export { binomial } from "./binomial.js";
+export { fillGaussian, gaussianVector } from "./gaussian.js";

@@ -1,11 +1,10 @@
-// Loads ../shared/reference/accounting_vectors.json (relative to the repository root; CI keeps a
-// copy of shared/ beside the clone at the same relative place).
+// Loads test/fixtures/accounting_vectors.json: dp_accounting 0.6.0 reference values, vendored with
+// their provenance (test/fixtures/README.md).
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const referencePath = path.resolve(root, "../shared/reference/accounting_vectors.json");
+export const referencePath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/accounting_vectors.json");
 
 /** Decodes the file's "Infinity"/"NaN" strings. */
 export function num(x: unknown): number {

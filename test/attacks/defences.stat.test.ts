@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { ldpRecordRelease, type RatingsTable } from "../../src/attacks/index.js";
+import { ldpRecordRelease } from "../../src/attacks/index.js";
 import { SeededRng, type Rng } from "../../src/random/index.js";
 import { auditSamplers, valueEvents } from "../helpers/audit.js";
+import { type RatingsTable } from "../../src/data/index.js";
 
 /** A table of `users` identical one-rating records (3 movies, so the audit has power). */
 function identical(users: number, movie: number, rating: number, day: number, numMovies = 3): RatingsTable {

@@ -2,15 +2,14 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   dpRatingHistograms,
   exactRatingHistograms,
-  generateNetflixLike,
   ldpRecordRelease,
   naiveAnonymisation,
   netflixMonthMiddle,
   pureEpsilonOfEvent,
-  type RatingsTable,
 } from "../../src/attacks/index.js";
 import { RdpAccountant, composedEvent, randomizedResponseEvent, selfComposedEvent, epsilonDeltaEvent } from "../../src/accounting/index.js";
 import { SecureRng, SeededRng, type Rng } from "../../src/random/index.js";
+import { generateNetflixLike, type RatingsTable } from "../../src/data/index.js";
 
 /** A seeded Rng that counts what it hands out. */
 class CountingRng implements Rng {

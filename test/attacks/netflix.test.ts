@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compareWithNetflixPrize, generateNetflixLike, ratingsTableStatistics, type RatingsTable } from "../../src/attacks/index.js";
+import { compareWithNetflixPrize, generateNetflixLike, ratingsTableStatistics, type RatingsTable } from "../../src/data/index.js";
 
 function fingerprint(t: RatingsTable): string {
   let h = 2166136261;

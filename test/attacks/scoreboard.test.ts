@@ -2,15 +2,14 @@ import { describe, expect, it } from "vitest";
 import {
   buildLinkageIndex,
   eccentricityMatch,
-  generateNetflixLike,
   sampleAuxiliary,
   Scoreboard,
   scoreboardScoresByScan,
   topMoviesMask,
   type AuxiliaryRecord,
-  type RatingsTable,
 } from "../../src/attacks/index.js";
 import { SeededRng } from "../../src/random/index.js";
+import { generateNetflixLike, type RatingsTable } from "../../src/data/index.js";
 
 /** Builds a table from rows of [movie, rating, day] (rows sorted by movie). */
 function table(numMovies: number, rows: [number, number, number][][]): RatingsTable {

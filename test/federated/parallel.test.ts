@@ -1,7 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DpFedAvgAggregator, createSimulatedClients, createWorkerPoolClients, flattenWeights, partitionIid, partitionToDatasets, runFedAvg } from "../../src/federated/index.js";
+import { DpFedAvgAggregator, createSimulatedClients, flattenWeights, partitionIid, partitionToDatasets, runFedAvg } from "../../src/federated/index.js";
 import { SeededRng } from "../../src/random/index.js";
+import { createWorkerPoolClients } from "../../src/experiments/index.js";
 
 beforeAll(async () => {
   await tf.setBackend("cpu");

@@ -1,5 +1,5 @@
 /**
- * Empirical privacy auditing (../shared/docs/TESTING.md section 3).
+ * Empirical privacy auditing (the project's testing standard, TESTING.md section 3).
  *
  * For worst-case neighbours x0, x1 and up to 20 pre-registered events E_j (threshold sets
  * {y >= t} or single outputs), draw n outputs from each input, count hits k0_j, k1_j, and bound

@@ -9,7 +9,7 @@
  */
 import { DpError, requireInteger, requireNonNegative } from "../../errors.js";
 import type { RatingsTable } from "../../data/netflix.js";
-import { uniformInt } from "../../random/samplers.js";
+import { uniformInt } from "../../random/uniform.js";
 import { resolveRng, type Rng } from "../../random/rng.js";
 import type { AuxiliaryRecord } from "./scoreboard.js";
 
@@ -89,7 +89,8 @@ function binarySearchRow(table: RatingsTable, user: number, movie: number): numb
  * @throws {@link DpError} `invalid_parameter` for bad options
  * @example
  * ```ts
- * import { generateNetflixLike, sampleAuxiliary } from "dpkit/attacks";
+ * import { generateNetflixLike } from "dpkit/data";
+ * import { sampleAuxiliary } from "dpkit/attacks";
  * import { SeededRng } from "dpkit/random";
  * const data = generateNetflixLike({ users: 1000 });
  * const aux = sampleAuxiliary(data, 0, { known: 8, wrong: 2, dateError: 14 }, new SeededRng(1));

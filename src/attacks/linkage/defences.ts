@@ -21,7 +21,8 @@ import { kRandomizedResponse, type KRandomizedResponse } from "../../ldp/randomi
 import { geometricMechanism } from "../../mechanisms/geometric.js";
 import type { NoiseMechanism } from "../../mechanisms/types.js";
 import { NETFLIX_EPOCH_MS, NETFLIX_LAST_DAY, type RatingsTable } from "../../data/netflix.js";
-import { bernoulli, uniformInt } from "../../random/samplers.js";
+import { bernoulli } from "../../random/bernoulli.js";
+import { uniformInt } from "../../random/uniform.js";
 import { resolveRng, type Rng } from "../../random/rng.js";
 
 /** A released table and, for scoring the experiment only, the original user behind each record. */
@@ -117,7 +118,8 @@ export interface NaiveAnonymisationOptions {
  * @throws {@link DpError} `invalid_parameter` for rates outside [0, 1]
  * @example
  * ```ts
- * import { generateNetflixLike, naiveAnonymisation } from "dpkit/attacks";
+ * import { generateNetflixLike } from "dpkit/data";
+ * import { naiveAnonymisation } from "dpkit/attacks";
  * const { released } = naiveAnonymisation(generateNetflixLike({ users: 1000 }), { deleteFraction: 0.1 });
  * ```
  */
@@ -248,7 +250,8 @@ export function pureEpsilonOfEvent(event: DpEvent): number {
  * @throws {@link DpError} `invalid_parameter` for bad options
  * @example
  * ```ts
- * import { generateNetflixLike, ldpRecordRelease } from "dpkit/attacks";
+ * import { generateNetflixLike } from "dpkit/data";
+ * import { ldpRecordRelease } from "dpkit/attacks";
  * const release = ldpRecordRelease(generateNetflixLike({ users: 500 }), { epsilon: 10 });
  * console.log(release.epsilon, release.accountantEpsilon);
  * ```
@@ -415,7 +418,8 @@ export interface DpRatingHistograms {
  * @throws {@link DpError} `invalid_parameter` for bad options
  * @example
  * ```ts
- * import { dpRatingHistograms, generateNetflixLike } from "dpkit/attacks";
+ * import { generateNetflixLike } from "dpkit/data";
+ * import { dpRatingHistograms } from "dpkit/attacks";
  * const h = dpRatingHistograms(generateNetflixLike({ users: 1000 }), { epsilon: 1 });
  * ```
  * @see https://doi.org/10.1145/1557019.1557090 (McSherry & Mironov, KDD 2009)

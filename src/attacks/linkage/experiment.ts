@@ -8,7 +8,7 @@
  */
 import { DpError, requireInteger } from "../../errors.js";
 import type { RatingsTable } from "../../data/netflix.js";
-import { uniformInt } from "../../random/samplers.js";
+import { uniformInt } from "../../random/uniform.js";
 import { resolveRng, type Rng } from "../../random/rng.js";
 import { eligibleRatings, resolveAuxiliaryOptions, sampleAuxiliary, type AuxiliaryOptions } from "./auxiliary.js";
 import { buildLinkageIndex, Scoreboard, type LinkageIndex, type ScoreboardOptions } from "./scoreboard.js";
@@ -65,7 +65,8 @@ export interface LinkageAttackResult {
  * @throws {@link DpError} `invalid_parameter` for bad options or when no user is eligible
  * @example
  * ```ts
- * import { generateNetflixLike, runLinkageAttack } from "dpkit/attacks";
+ * import { generateNetflixLike } from "dpkit/data";
+ * import { runLinkageAttack } from "dpkit/attacks";
  * import { SeededRng } from "dpkit/random";
  * const data = generateNetflixLike({ users: 5000, seed: 1 });
  * const r = runLinkageAttack({ original: data, known: 8, wrong: 2, dateError: 14, targets: 50, rng: new SeededRng(2) });

@@ -21,7 +21,7 @@ export function register(program: Command): void {
       const users = requirePositiveInteger("users", Number(opts.users));
       const targets = requirePositiveInteger("targets", Number(opts.targets));
       const seed = requireInteger("seed", Number(opts.seed));
-      const { runLinkageDemo, renderLinkageDemo } = await import("../../attacks/index.js");
+      const { runLinkageDemo, renderLinkageDemo } = await import("../../experiments/linkage-demo.js");
       const bar = new ProgressBar({ total: 100, label: "linkage demo" });
       let lastStage = "";
       const result = runLinkageDemo({

@@ -10,22 +10,20 @@ import {
   buildLinkageIndex,
   dpRatingHistograms,
   exactRatingHistograms,
-  generateNetflixLike,
   heldOutSplit,
   ldpCountStandardDeviation,
   ldpRatingCountEstimates,
   ldpRecordRelease,
-  linkageKnownCurvePlot,
   movieMeanRmse,
   movieMeansFromCounts,
   naiveAnonymisation,
-  PAPER_SCENARIOS,
-  renderLinkageDemo,
   runLinkageAttack,
-  runLinkageDemo,
   topMoviesMask,
   type LinkageAttackResult,
 } from "../../attacks/index.js";
+import { generateNetflixLike } from "../../data/netflix.js";
+import { PAPER_SCENARIOS, renderLinkageDemo, runLinkageDemo } from "../../experiments/linkage-demo.js";
+import { linkageKnownCurvePlot } from "../../experiments/linkage-plots.js";
 import { linePlot, savePlot } from "../../plot/index.js";
 import { SeededRng } from "../../random/rng.js";
 import { parseNumberOption, printJson, renderTable, type Cell } from "../output.js";

@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { DpError, requireInteger, requirePositive, requirePositiveInteger } from "../../errors.js";
 import type { Rng } from "../../random/rng.js";
-import { uniformInt } from "../../random/samplers.js";
+import { uniformInt } from "../../random/uniform.js";
 import { flattenWeights, setFlatWeights } from "./weights.js";
 
 /** One client's local examples, as flat typed arrays. */

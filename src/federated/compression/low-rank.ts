@@ -7,7 +7,7 @@
 import { DpError, requirePositiveInteger } from "../../errors.js";
 import type { Rng } from "../../random/rng.js";
 import { SeededRng, resolveRng } from "../../random/rng.js";
-import { fillGaussian } from "../../random/samplers.js";
+import { fillGaussian } from "../../random/gaussian.js";
 import type { UpdateCompressor } from "./compressor.js";
 
 /** Options for {@link LowRankCompressor}. */

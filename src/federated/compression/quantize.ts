@@ -8,7 +8,7 @@
 import { DpError, requireInRange, requireInteger } from "../../errors.js";
 import type { Rng } from "../../random/rng.js";
 import { SeededRng, resolveRng } from "../../random/rng.js";
-import { uniform01, uniformInt } from "../../random/samplers.js";
+import { uniform01, uniformInt } from "../../random/uniform.js";
 import type { UpdateCompressor } from "./compressor.js";
 
 /** In-place fast Walsh–Hadamard transform (unnormalised) of a power-of-two-length array. */

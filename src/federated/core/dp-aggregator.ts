@@ -12,7 +12,7 @@ import type { DpEvent } from "../../accounting/events.js";
 import { gaussianEvent, nonPrivateEvent, poissonSampledEvent, sampledWithoutReplacementEvent } from "../../accounting/events.js";
 import { DpError, requireInRange, requireNonNegative, requireOneOf, requirePositive } from "../../errors.js";
 import type { Rng } from "../../random/rng.js";
-import { fillGaussian } from "../../random/samplers.js";
+import { fillGaussian } from "../../random/gaussian.js";
 import type {
   AggregationContext,
   AggregationResult,

@@ -14,7 +14,7 @@ import { composedEvent } from "../../accounting/events.js";
 import { DpError, requireOpenProbability, requirePositive, requirePositiveInteger, requireProbability } from "../../errors.js";
 import type { Rng } from "../../random/rng.js";
 import { SeededRng } from "../../random/rng.js";
-import { bernoulli } from "../../random/samplers.js";
+import { bernoulli } from "../../random/bernoulli.js";
 import type { AggregationContext, AggregationResult, ClientUpdate, FederatedAggregator, RejectedUpdate } from "./aggregator.js";
 import type { UpdateCompressor } from "../compression/compressor.js";
 import type { ServerOptimizer } from "./server-optimizer.js";

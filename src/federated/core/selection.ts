@@ -6,7 +6,8 @@
  */
 import { requireInteger, requirePositiveInteger, requireProbability } from "../../errors.js";
 import type { Rng } from "../../random/rng.js";
-import { bernoulli, uniformInt } from "../../random/samplers.js";
+import { bernoulli } from "../../random/bernoulli.js";
+import { uniformInt } from "../../random/uniform.js";
 
 /** How clients are selected each round. */
 export type ClientSelection =

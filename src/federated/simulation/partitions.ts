@@ -7,7 +7,8 @@
  */
 import { DpError, requireInteger, requireNonNegative, requirePositive, requirePositiveInteger } from "../../errors.js";
 import type { Rng } from "../../random/rng.js";
-import { fillGaussian, uniform01 } from "../../random/samplers.js";
+import { fillGaussian } from "../../random/gaussian.js";
+import { uniform01 } from "../../random/uniform.js";
 import type { ClientDataset } from "../client/local-training.js";
 import { shuffledIndices } from "../client/local-training.js";
 

@@ -60,7 +60,7 @@ function startWorker(): Worker {
 /**
  * Simulated clients whose local SGD runs in a pool of worker threads. With the server's `seed`,
  * each client receives the same derived seed as in sequential simulation, so the results are
- * bit-identical to {@link createSimulatedClients} with the same model and options (same backend).
+ * bit-identical to `createSimulatedClients` (`dpkit/federated`) with the same model and options (same backend).
  *
  * @remarks
  * Client data is copied once into SharedArrayBuffers that all workers read. Each task carries the
@@ -73,7 +73,7 @@ function startWorker(): Worker {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { createWorkerPoolClients } from "dpkit/federated";
+ * import { createWorkerPoolClients } from "dpkit/experiments";
  * const model = tf.sequential({ layers: [tf.layers.dense({ units: 2, inputShape: [2] })] });
  * const pool = await createWorkerPoolClients({ workers: 2, model, inputShape: [2],
  *   datasets: [{ x: new Float32Array([0, 1]), y: new Uint8Array([1]), count: 1 }] });

@@ -10,7 +10,8 @@
  */
 import { DpError, requireInteger, requireObject } from "../../errors.js";
 import type { EpsilonDeltaEvent, NonPrivateEvent } from "../../accounting/events.js";
-import { bernoulli, uniformInt } from "../../random/samplers.js";
+import { bernoulli } from "../../random/bernoulli.js";
+import { uniformInt } from "../../random/uniform.js";
 import { resolveRng, type Rng } from "../../random/rng.js";
 import { rapporBloomFilter, rapporPermanentResponse, type RapporValue } from "./hashing.js";
 import { rapporEvents, rapporPermanentEpsilon, rapporReportEpsilon, validateRapporParams, type RapporParams } from "./params.js";

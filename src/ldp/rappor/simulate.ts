@@ -4,7 +4,8 @@
  * @module
  */
 import { DpError, requireInteger, requireObject, requireOneOf } from "../../errors.js";
-import { binomial, uniformInt } from "../../random/samplers.js";
+import { binomial } from "../../random/binomial.js";
+import { uniformInt } from "../../random/uniform.js";
 import { resolveRng, type Rng } from "../../random/rng.js";
 import type { RapporCounts, RapporMap } from "./aggregate.js";
 import { createRapporEncoder, type RapporDetailedReport } from "./encoder.js";

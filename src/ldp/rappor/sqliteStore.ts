@@ -6,6 +6,7 @@
  */
 import { DpError, requireObject } from "../../errors.js";
 import type { RapporClientStore } from "./store.js";
+import { importOptional } from "../../util/optional.js";
 
 /** A {@link RapporClientStore} backed by a SQLite file; close it when done. */
 export interface RapporSqliteStore extends RapporClientStore {
@@ -65,8 +66,8 @@ export async function openRapporSqliteStore(options: RapporSqliteStoreOptions): 
     throw new DpError("invalid_parameter", `\`namespace\` must be an identifier. Found ${JSON.stringify(ns)}.`, "namespace");
   }
   let db: Database;
+  const mod = await importOptional<{ default: new (file: string) => Database }>("better-sqlite3", "A RAPPOR SQLite store");
   try {
-    const mod = (await import("better-sqlite3")) as unknown as { default: new (file: string) => Database };
     db = new mod.default(file);
   } catch (e) {
     throw new DpError("io_error", `Cannot open the RAPPOR store ${JSON.stringify(file)}: ${(e as Error).message}`, "file");

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { requireInteger, requirePositiveInteger } from "../../errors.js";
-import { generateNetflixLike, ratingsTableStatistics, type NetflixLikeData, type RatingsTableStatistics } from "../../data/netflix.js";
-import { SeededRng } from "../../random/rng.js";
-import { topMoviesMask, type AuxiliaryOptions } from "./auxiliary.js";
+import { requireInteger, requirePositiveInteger } from "../errors.js";
+import { generateNetflixLike, ratingsTableStatistics, type NetflixLikeData, type RatingsTableStatistics } from "../data/netflix.js";
+import { SeededRng } from "../random/rng.js";
+import { topMoviesMask, type AuxiliaryOptions } from "../attacks/linkage/auxiliary.js";
 import {
   baselineRecommenderRmse,
   dpRatingHistograms,
@@ -20,9 +20,9 @@ import {
   movieMeanRmse,
   movieMeansFromCounts,
   naiveAnonymisation,
-} from "./defences.js";
-import { runLinkageAttack, type LinkageAttackResult } from "./experiment.js";
-import { buildLinkageIndex } from "./scoreboard.js";
+} from "../attacks/linkage/defences.js";
+import { runLinkageAttack, type LinkageAttackResult } from "../attacks/linkage/experiment.js";
+import { buildLinkageIndex } from "../attacks/linkage/scoreboard.js";
 
 /** Contribution bound of the DP aggregates in the demo (ratings per user). */
 const AGGREGATE_BOUND = 20;
@@ -104,7 +104,7 @@ export interface LinkageDemoResult {
  * @throws {@link DpError} `invalid_parameter` for bad options
  * @example
  * ```ts
- * import { runLinkageDemo } from "dpkit/attacks";
+ * import { runLinkageDemo } from "dpkit/experiments";
  * const result = runLinkageDemo({ users: 5000, targets: 50 });
  * console.table(result.reproduction.map((r) => [r.scenario, r.paperRate, r.reidentificationRate]));
  * ```
@@ -225,7 +225,7 @@ const percent = (x: number): string => `${(100 * x).toFixed(1)}%`;
  * @returns plain text for a terminal
  * @example
  * ```ts
- * import { renderLinkageDemo, runLinkageDemo } from "dpkit/attacks";
+ * import { renderLinkageDemo, runLinkageDemo } from "dpkit/experiments";
  * process.stdout.write(renderLinkageDemo(runLinkageDemo({ users: 3000, targets: 50 })));
  * ```
  */

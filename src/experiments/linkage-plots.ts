@@ -2,8 +2,8 @@
  * Charts of the linkage demo (SVG strings via `dpkit/plot`).
  * @module
  */
-import { linePlot } from "../../plot/index.js";
-import type { LinkageDemoResult } from "./demo.js";
+import { linePlot } from "../plot/index.js";
+import type { LinkageDemoResult } from "./linkage-demo.js";
 
 /** One point of the known-ratings curve. */
 export interface KnownCurvePoint {
@@ -20,7 +20,7 @@ export interface KnownCurvePoint {
  * @returns an SVG string
  * @example
  * ```ts
- * import { linkageKnownCurvePlot, runLinkageDemo } from "dpkit/attacks";
+ * import { linkageKnownCurvePlot, runLinkageDemo } from "dpkit/experiments";
  * const r = runLinkageDemo({ users: 2000, targets: 20 });
  * const svg = linkageKnownCurvePlot(r.knownCurve, r.users);
  * ```

@@ -1,12 +1,12 @@
 /**
- * The fast exact Bernoulli(exp(-x)) (src/random/expBernoulli.ts) decides almost every draw from
+ * The fast exact Bernoulli(exp(-x)) (src/random/exp-bernoulli.ts) decides almost every draw from
  * a double enclosure and refines with bigint arithmetic only inside it. These tests widen the
  * enclosure (margin 1/2) so that the bigint refinement decides a large share of the draws, and
  * check the samplers against their exact PMFs on that path too. Negative control: a wrong
  * parameter fails the same chi-square.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expNegEnclosure, setExpEnclosureMarginForTesting } from "../../src/random/expBernoulli.js";
+import { expNegEnclosure, setExpEnclosureMarginForTesting } from "../../src/random/exp-bernoulli.js";
 import { bernoulliExp, discreteGaussian, discreteLaplace, SeededRng } from "../../src/random/index.js";
 import { chiSquare, discreteGaussianPmf, discreteLaplacePmf, draw } from "./stat.js";
 

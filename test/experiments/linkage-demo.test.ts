@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { linkageEpsilonPlot, linkageKnownCurvePlot, PAPER_SCENARIOS, runLinkageDemo } from "../../src/attacks/index.js";
+import { linkageEpsilonPlot, linkageKnownCurvePlot, PAPER_SCENARIOS, runLinkageDemo } from "../../src/experiments/index.js";
 
 describe("runLinkageDemo", () => {
   const stages = new Set<string>();

@@ -316,16 +316,26 @@ function geometricFromUniform(v: LazyUniform, t: number, s: number): number {
   }
 }
 
+/** Words drawn from the source per bulk read of the vector sampler. */
+const WORD_CHUNK = 4096;
+
 /**
- * A fast exact discrete Gaussian sampler for 0.5 <= sigma < 2^31: CKS Algorithm 3 (discrete
- * Laplace proposal with integer scale t = floor(sigma) + 1, acceptance e^{-(|y| - sigma²/t)²/(2
- * sigma²)}) written as one tight loop. Each proposal reads four 32-bit words: two for the
- * inversion uniform of the geometric magnitude (its spare top bit is the sign) and two for the
- * acceptance uniform; each comparison uses one double evaluation of e^{-x} inside the certified
- * 2^-44 enclosure, and any undecided comparison is finished exactly by the bigint refinement of
- * {@link LazyUniform}. The output distribution is exactly the discrete Gaussian. @internal
+ * A fast exact discrete Gaussian sampler for 0.5 <= sigma < 2^31 that fills whole vectors: CKS
+ * Algorithm 3 (discrete Laplace proposal with integer scale t = floor(sigma) + 1, acceptance
+ * e^{-(|y| - sigma²/t)²/(2 sigma²)}) written as one tight loop over a typed array, with the random
+ * words read in bulk (4,096 words per read of the source, the unused rest of the last read
+ * discarded — never carried over to another call or another source). Each proposal takes four
+ * 32-bit words: two for the inversion uniform of the geometric magnitude (its spare top bit is
+ * the sign) and two for the acceptance uniform; each comparison uses one double evaluation of
+ * e^{-x} inside the certified 2^-44 enclosure, and any undecided comparison is finished exactly by
+ * the bigint refinement of {@link LazyUniform} with further words from the source. The output
+ * distribution is exactly the discrete Gaussian; samples are written as doubles, so magnitudes
+ * beyond 2^31 stay unboxed. @internal
  */
-export function fastDiscreteGaussian(sigma: number, exactG: (absY: number) => [bigint, bigint]): (r: Rng) => number {
+export function fastDiscreteGaussianFill(
+  sigma: number,
+  exactG: (absY: number) => [bigint, bigint],
+): (out: Float64Array, r: Rng) => void {
   const t = Math.floor(sigma) + 1;
   const factor = expNegApprox(1 / t); // e^{-1/t}; 1/t is rounded by at most 2^-53 relative
   const s2 = sigma * sigma;
@@ -334,11 +344,23 @@ export function fastDiscreteGaussian(sigma: number, exactG: (absY: number) => [b
   const U = 2 ** -53;
   let lazy: LazyUniform | undefined;
   const slow = (j: number, r: Rng): LazyUniform => (lazy === undefined ? (lazy = new LazyUniform(r)).fromPrefix(j, r) : lazy.fromPrefix(j, r));
-  return (r: Rng): number => {
-    for (;;) {
+  const words = new Uint32Array(WORD_CHUNK);
+  const wordBytes = new Uint8Array(words.buffer);
+  return (out: Float64Array, r: Rng): void => {
+    let p = WORD_CHUNK; // nothing buffered: every call reads its own words from `r`
+    const n = out.length;
+    let i = 0;
+    while (i < n) {
+      if (p > WORD_CHUNK - 4) {
+        r.fillBytes(wordBytes);
+        p = 0;
+      }
       // Magnitude: X geometric with P[X >= x] = e^{-x/t}, by inversion of V.
-      const w0 = r.nextUint32();
-      const j = (w0 & (TWO21 - 1)) * TWO32 + r.nextUint32();
+      const w0 = words[p];
+      const j = (w0 & (TWO21 - 1)) * TWO32 + words[p + 1];
+      const w2 = words[p + 2];
+      const k = (w2 & (TWO21 - 1)) * TWO32 + words[p + 3];
+      p += 4;
       const negative = w0 >>> 31 === 1; // not one of V's bits: independent of the magnitude
       let x = Math.floor(-Math.log((j + 0.5) / TWO53) * t);
       if (!(x >= 0 && x < TWO53)) x = 0;
@@ -358,16 +380,40 @@ export function fastDiscreteGaussian(sigma: number, exactG: (absY: number) => [b
       const ad = d < 0 ? -d : d;
       const g = (d * d) / twoS2;
       const err = 2 * (((2 * ad * errD + errD * errD) / twoS2) * (1 + 8 * U) + g * 8 * U) + 2 ** -1000;
-      const w2 = r.nextUint32();
-      const k = (w2 & (TWO21 - 1)) * TWO32 + r.nextUint32();
       if (g < 48 && err < 2 ** -30) {
         const e = expNegApprox(g);
         const w = margin + 1.01 * err;
-        if ((k + 1) / TWO53 <= e * (1 - w)) return negative ? -x : x;
+        if ((k + 1) / TWO53 <= e * (1 - w)) {
+          out[i++] = negative ? -x : x;
+          continue;
+        }
         if (k / TWO53 >= e * (1 + w)) continue;
       }
-      if (slow(k, r).lessThanExpNeg(g, err, exactG, x)) return negative ? -x : x;
+      if (slow(k, r).lessThanExpNeg(g, err, exactG, x)) out[i++] = negative ? -x : x;
     }
+  };
+}
+
+/** Samples handed out one at a time by the scalar sampler, drawn a block at a time. */
+const SCALAR_BLOCK = 64;
+
+/**
+ * The scalar form of {@link fastDiscreteGaussianFill}: draws a block of 64 independent samples
+ * with the vector sampler and hands them out one per call. A block belongs to the source it was
+ * drawn from: a call with another source discards the rest. @internal
+ */
+export function fastDiscreteGaussian(sigma: number, exactG: (absY: number) => [bigint, bigint]): (r: Rng) => number {
+  const fill = fastDiscreteGaussianFill(sigma, exactG);
+  const block = new Float64Array(SCALAR_BLOCK);
+  let pos = SCALAR_BLOCK;
+  let owner: Rng | undefined;
+  return (r: Rng): number => {
+    if (pos >= SCALAR_BLOCK || owner !== r) {
+      fill(block, r);
+      owner = r;
+      pos = 0;
+    }
+    return block[pos++];
   };
 }
 

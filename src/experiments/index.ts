@@ -1,0 +1,31 @@
+/**
+ * `dpkit/experiments`: ready-made experiments and demos built on the library (Node only) — the
+ * federated MNIST experiment and its worker-thread client pool, the Netflix-style linkage demo
+ * and its charts. They are what the CLI, the benchmarks and the notebooks run; the concept entry
+ * points (`dpkit/federated`, `dpkit/attacks`, `dpkit/dpsgd`) do not export them.
+ * @module
+ */
+export {
+  FEDERATED_DP_MODES,
+  FEDERATED_PARTITIONS,
+  parseCompressionSpec,
+  runMnistFederated,
+  type FederatedDpMode,
+  type FederatedPartitionKind,
+  type MnistFederatedOptions,
+  type MnistFederatedResult,
+} from "./federated-mnist.js";
+export { createWorkerPoolClients, type WorkerPoolClients, type WorkerPoolClientsOptions } from "../federated/simulation/worker-pool.js";
+export {
+  PAPER_SCENARIOS,
+  renderLinkageDemo,
+  runLinkageDemo,
+  type LinkageDemoOptions,
+  type LinkageDemoResult,
+  type LinkageRow,
+  type PaperScenario,
+} from "./linkage-demo.js";
+export { linkageEpsilonPlot, linkageKnownCurvePlot, type KnownCurvePoint } from "./linkage-plots.js";
+
+// The error type every function here throws, so callers of this entry point can catch it.
+export { DpError, type DpErrorCode } from "../errors.js";
