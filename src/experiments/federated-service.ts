@@ -62,7 +62,7 @@ export interface MnistFederatedService {
  * @throws {@link DpError} for bad options or a `db` holding another configuration
  * @example
  * ```ts
- * import { startMnistFederatedService } from "dpkit/federated";
+ * import { startMnistFederatedService } from "dpkit/experiments";
  * const demo = await startMnistFederatedService({ db: "fl.db", rounds: 3, clientsPerRound: 5, minClients: 3, dp: "none" });
  * console.log(demo.url);
  * await demo.service.whenDone();

@@ -22,7 +22,6 @@ export * from "./transport/memory.js";
 export * from "./transport/http-server.js";
 export * from "./server/index.js";
 export * from "./simulation/service-simulation.js";
-export * from "../experiments/federated-service.js";
 export * from "./client/example-store.js";
 export * from "./client/sqlite-example-store.js";
 export * from "./client/memory-example-store.js";

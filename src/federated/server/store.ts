@@ -10,6 +10,7 @@
  * @module
  */
 import { DpError } from "../../errors.js";
+import { importOptional } from "../../util/optional.js";
 
 interface Statement {
   run(...args: unknown[]): { lastInsertRowid: number | bigint; changes: number };
@@ -49,9 +50,9 @@ export class ServiceStore {
 
   /** Opens (creates) the tables in `file`. */
   static async open(file: string): Promise<ServiceStore> {
+    const mod = await importOptional<{ default: new (file: string) => Database }>("better-sqlite3", "The federated service's SQLite state");
     let db: Database;
     try {
-      const mod = (await import("better-sqlite3")) as unknown as { default: new (file: string) => Database };
       db = new mod.default(file);
     } catch (e) {
       throw new DpError("io_error", `Cannot open SQLite file ${JSON.stringify(file)}: ${(e as Error).message}`, "db");
