@@ -12,7 +12,7 @@
  */
 import { DpError, requireInteger, requireNonNegative, requireObject, requirePositive } from "../../errors.js";
 import type { Rng } from "../../random/rng.js";
-import { fillGaussian } from "../../random/samplers.js";
+import { fillGaussian } from "../../random/gaussian.js";
 import type { UpdateCompressor } from "../compression/compressor.js";
 import { NoCompression } from "../compression/compressor.js";
 import { RandomSubsampler, StochasticQuantizer } from "../compression/quantize.js";

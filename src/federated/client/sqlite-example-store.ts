@@ -3,6 +3,7 @@
  * @module
  */
 import { DpError } from "../../errors.js";
+import { importOptional } from "../../util/optional.js";
 import {
   checkExample,
   checkSelector,
@@ -64,9 +65,9 @@ export async function openSqliteExampleStore(options: SqliteExampleStoreOptions)
   if (typeof file !== "string" || file.length === 0) {
     throw new DpError("invalid_parameter", `\`file\` must be a non-empty path. Found ${String(file)}.`, "file");
   }
+  const mod = await importOptional<{ default: new (file: string) => Database }>("better-sqlite3", "A SQLite example store");
   let db: Database;
   try {
-    const mod = (await import("better-sqlite3")) as unknown as { default: new (file: string) => Database };
     db = new mod.default(file);
   } catch (e) {
     throw new DpError("io_error", `Cannot open the example store ${JSON.stringify(file)}: ${(e as Error).message}`, "file");
