@@ -156,7 +156,7 @@ describe("secure aggregation over the wire: a client vanishing at each stage", (
   ] as const) {
     it(`after ${stage}: the round completes with ${accepted} inputs in the sum`, async () => {
       const service = await FederatedService.open(
-        options(tempDb(), { dp: "client", noiseMultiplier: 1e-6, l2NormClip: 100, secureAggregation: true, rounds: 1, clientsPerRound: 4, minClients: 3, secAggStageTimeoutMs: 2_500, selectionWindowMs: 5_000 }),
+        options(tempDb(), { dp: "client", noiseMultiplier: 1e-6, l2NormClip: 100, secureAggregation: true, rounds: 1, clientsPerRound: 4, minClients: 3, secAggStageTimeoutMs: 5_000, selectionWindowMs: 5_000 }),
       );
       const runs = [0, 1, 2, 3].map((i) =>
         client(service, i, () => new Float32Array(D).fill(i + 1), i === 3 ? { transport: vanishingAfter(service, stage), maxConsecutiveFailures: 2, maxRetryAfterMs: 50 } : {}).run().catch(() => undefined),
