@@ -57,7 +57,7 @@ describe("federated service: processes on loopback", () => {
     const dump = path.join(dir, "dump");
     mkdirSync(dump);
     const server = startProc("server-process.ts", [
-      JSON.stringify({ db, logFile, dimension: D, dp: "client", noiseMultiplier: 0.5, l2NormClip: 1, secureAggregation: true, rounds: 3, clientsPerRound: 5, minClients: 3, roundTimeoutMs: 20_000, selectionWindowMs: 3_000, secAggStageTimeoutMs: 5_000 }),
+      JSON.stringify({ db, logFile, dimension: D, dp: "client", noiseMultiplier: 0.5, l2NormClip: 1, secureAggregation: true, rounds: 3, clientsPerRound: 5, minClients: 3, roundTimeoutMs: 60_000, selectionWindowMs: 60_000, secAggStageTimeoutMs: 30_000 }),
     ]);
     const url = await serverUrl(server);
     const clients = [0, 1, 2, 3, 4].map((i) => startProc("client-process.ts", [url, String(i)], { DUMP_DIR: dump }));
