@@ -7,15 +7,10 @@
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { prepareBackend } from "../../backend/index.js";
-import { mnistModel, type MnistModelKind } from "../../dpsgd/mnistModels.js";
-import { DpError, requireInteger, requireOneOf, requirePositive } from "../../errors.js";
-import { mnistDemoPartition, parsePartitionSpec } from "../../federated/client/demo-data.js";
-import { probabilityCrossEntropyLoss } from "../../federated/client/local-training.js";
-import { FederatedClient, type FederatedClientSummary } from "../../federated/client/runtime.js";
-import { openSqliteExampleStore } from "../../federated/client/sqlite-example-store.js";
-import { HttpTransport } from "../../federated/transport/http-client.js";
 import type * as tf from "@tensorflow/tfjs";
+import type { MnistModelKind } from "../../dpsgd/mnistModels.js";
+import { DpError, requireInteger, requireOneOf, requirePositive } from "../../errors.js";
+import type { FederatedClientSummary } from "../../federated/client/runtime.js";
 import { parseNumberOption, printJson, renderTable } from "../output.js";
 
 interface ClientRaw {
@@ -46,7 +41,7 @@ async function run(raw: ClientRaw): Promise<void> {
   if (!raw.server) throw new DpError("invalid_parameter", "`--server` is required (e.g. http://127.0.0.1:8080).", "--server");
   requireOneOf("--data", raw.data, ["mnist"] as const);
   if (!raw.partition) throw new DpError("invalid_parameter", "`--partition` is required (I/N, e.g. 3/10).", "--partition");
-  const { index, count } = parsePartitionSpec(raw.partition);
+  const { index, count } = (await import("../../federated/client/demo-data.js")).parsePartitionSpec(raw.partition);
   const storeFile = raw.store ?? ":memory:";
   if (storeFile !== ":memory:") {
     const dir = path.dirname(path.resolve(storeFile));
@@ -55,7 +50,15 @@ async function run(raw: ClientRaw): Promise<void> {
   const maxExamples = requireInteger("--max-examples", num("max-examples", raw.maxExamples), { min: 1, max: 1_000_000 });
   const maxRounds = raw.maxRounds === undefined ? undefined : requireInteger("--max-rounds", num("max-rounds", raw.maxRounds), { min: 1, max: 1_000_000 });
   const timeoutMs = 1000 * requirePositive("--timeout", num("timeout", raw.timeout));
+  // tfjs and the client are loaded only when this command runs (every dpkit command starts faster).
+  const { mnistDemoPartition } = await import("../../federated/client/demo-data.js");
+  const { HttpTransport } = await import("../../federated/transport/http-client.js");
   const transport = new HttpTransport({ baseUrl: raw.server });
+  const { prepareBackend } = await import("../../backend/index.js");
+  const { mnistModel } = await import("../../dpsgd/mnistModels.js");
+  const { probabilityCrossEntropyLoss } = await import("../../federated/client/local-training.js");
+  const { FederatedClient } = await import("../../federated/client/runtime.js");
+  const { openSqliteExampleStore } = await import("../../federated/client/sqlite-example-store.js");
   await prepareBackend({ announce: false });
   const store = await openSqliteExampleStore({ file: storeFile, featureLength: 784, timeToLiveMs: 30 * 24 * 3600 * 1000 });
   const say = raw.quiet ? (): void => undefined : (line: string): void => void process.stderr.write(`[client ${raw.partition}] ${line}\n`);

@@ -6,7 +6,7 @@
  */
 import type { Command } from "commander";
 import { requireInteger, requirePositive } from "../../errors.js";
-import { runFederatedDemo, type FederatedDemoResult } from "../../experiments/fl-demo.js";
+import type { FederatedDemoResult } from "../../experiments/fl-demo.js";
 import { parseNumberOption, printJson, renderTable } from "../output.js";
 
 interface FlDemoRaw {
@@ -65,7 +65,7 @@ export function register(program: Command): void {
     .option("--json", "print one JSON object")
     .action(async (raw: FlDemoRaw) => {
       const num = (name: string, v: string | undefined): number | undefined => parseNumberOption(name, v);
-      const result = await runFederatedDemo({
+      const options = {
         nodeClients: requireInteger("--node-clients", num("node-clients", raw.nodeClients), { min: 0, max: 32 }),
         browserClients: raw.browserClients === undefined ? undefined : requireInteger("--browser-clients", num("browser-clients", raw.browserClients), { min: 0, max: 8 }),
         rounds: requireInteger("--rounds", num("rounds", raw.rounds), { min: 1, max: 100 }),
@@ -73,8 +73,11 @@ export function register(program: Command): void {
         l2NormClip: requirePositive("--clip", num("clip", raw.clip)),
         maxExamples: requireInteger("--max-examples", num("max-examples", raw.maxExamples), { min: 1, max: 60_000 }),
         timeoutSeconds: requirePositive("--timeout", num("timeout", raw.timeout)),
-        log: raw.quiet ? undefined : (line) => void process.stderr.write(`${line}\n`),
-      });
+        log: raw.quiet ? undefined : (line: string) => void process.stderr.write(`${line}\n`),
+      };
+      // The server, tfjs and the browser driver load only when this command runs.
+      const { runFederatedDemo } = await import("../../experiments/fl-demo.js");
+      const result = await runFederatedDemo(options);
       if (raw.json) printJson(result);
       else process.stdout.write(renderDemo(result));
     });
