@@ -4,8 +4,9 @@
  * replaced by a fixed update, so what is measured is the protocol and the server).
  *
  * Cases:
- * - `plain`: CLIENTS clients (default 1,000) each check in, are assigned, fetch the plan and the
- *   checkpoint, and upload a DIM-parameter update (default 100,000) in one round of K = CLIENTS,
+ * - `plain`: CLIENTS lightweight clients (default 1,000; the protocol spoken directly with fetch,
+ *   no training) each check in, are assigned, fetch the plan and the checkpoint, and upload a
+ *   DIM-parameter update (default 100,000) in one round of K = CLIENTS,
  *   dp none, no secure aggregation. Reports the round's wall time (first check-in to release),
  *   rounds per minute at that K, the server process's CPU per client update, and bytes per
  *   client both ways (framed bodies, as counted by the transport).
@@ -25,6 +26,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { FederatedClient } from "../src/federated/client/runtime.js";
+import { decodeFrame, encodeFrame, FRAME_CONTENT_TYPE } from "../src/federated/protocol/frame.js";
 import type { ClientMessage, ServerMessage } from "../src/federated/protocol/messages.js";
 import type { FederatedTransport } from "../src/federated/protocol/transport.js";
 import { HttpTransport } from "../src/federated/transport/http-client.js";
@@ -104,6 +106,64 @@ async function runClients(url: string, n: number, dim: number, vanishAfter?: (i:
   return { up: transports.reduce((s, t) => s + t.bytesUp, 0) / n, down: transports.reduce((s, t) => s + t.bytesDown, 0) / n, ms };
 }
 
+/**
+ * A lightweight client speaking the protocol directly (no training, no runtime): check in, poll
+ * for the plan, upload a fixed update, poll until the round ends. Returns bytes up and down.
+ */
+async function lightweightClient(url: string, update: Float32Array): Promise<{ up: number; down: number }> {
+  let up = 0;
+  let down = 0;
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  const send = async (m: ClientMessage, token?: string): Promise<ServerMessage> => {
+    const body = encodeFrame(m);
+    up += body.length;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const r = await fetch(`${url}/v1/${m.type}`, {
+          method: "POST",
+          headers: { "content-type": FRAME_CONTENT_TYPE, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+          body: body as unknown as BodyInit,
+          signal: AbortSignal.timeout(600_000),
+        });
+        const bytes = new Uint8Array(await r.arrayBuffer());
+        down += bytes.length;
+        return decodeFrame(bytes) as ServerMessage;
+      } catch (e) {
+        if (attempt >= 20) throw e;
+        await sleep(200 * (attempt + 1));
+      }
+    }
+  };
+  let token = "";
+  let round = 0;
+  for (;;) {
+    const a = await send({ type: "checkIn", protocol: 1, population: "default", clientKind: "node" });
+    if (a.type === "assigned") {
+      token = a.token;
+      round = a.round;
+      break;
+    }
+    if (a.type !== "retry") throw new Error(`check-in: ${JSON.stringify(a).slice(0, 200)}`);
+    await sleep(a.retryAfterMs);
+  }
+  for (;;) {
+    const m = await send({ type: "poll", round }, token);
+    if (m.type === "plan") break;
+    if (m.type !== "wait") throw new Error(`poll: ${JSON.stringify(m).slice(0, 200)}`);
+    await sleep(m.retryAfterMs);
+  }
+  const ack = await send({ type: "report", round, numExamples: 1, update }, token);
+  if (ack.type !== "ack") throw new Error(`report: ${JSON.stringify(ack).slice(0, 200)}`);
+  let wait = ack.retryAfterMs;
+  for (;;) {
+    await sleep(wait);
+    const m = await send({ type: "poll", round }, token);
+    if (m.type !== "wait") break;
+    wait = m.retryAfterMs;
+  }
+  return { up, down };
+}
+
 const rows: BenchRow[] = [];
 const table: string[][] = [];
 
@@ -111,7 +171,11 @@ const table: string[][] = [];
 {
   // The round closes when every client has reported; M = 90% only guards against a stuck client on a loaded machine.
   const server = await startServer({ db: path.join(dir, "plain.db"), dimension: DIM, rounds: 1, clientsPerRound: CLIENTS, minClients: Math.ceil(0.9 * CLIENTS), roundTimeoutMs: 1_200_000, selectionWindowMs: 120_000 });
-  const c = await runClients(server.url, CLIENTS, DIM);
+  const update = new Float32Array(DIM);
+  for (let i = 0; i < DIM; i++) update[i] = ((i % 13) - 6) / 1000;
+  const t0 = performance.now();
+  const bytes = await Promise.all(Array.from({ length: CLIENTS }, () => lightweightClient(server.url, update)));
+  const c = { ms: performance.now() - t0, up: bytes.reduce((a, b) => a + b.up, 0) / CLIENTS, down: bytes.reduce((a, b) => a + b.down, 0) / CLIENTS };
   const s = await server.status;
   if (s.rounds !== 1) throw new Error(`the plain round did not complete: ${JSON.stringify(s).slice(0, 300)}`);
   const perClientCpu = s.serverCpuMs / CLIENTS;
