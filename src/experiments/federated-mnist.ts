@@ -18,6 +18,7 @@ import { DpFedAvgAggregator } from "../federated/core/dp-aggregator.js";
 import { ExampleLevelDpAggregator, dpSgdLocalEvent, dpSgdLocalTrainer } from "../federated/client/example-level.js";
 import type { ClientExecutor, FedAvgHistory, RoundReport, SimulatedFault } from "../federated/core/fedavg.js";
 import { runFedAvg } from "../federated/core/fedavg.js";
+import { privatizeUpload } from "../federated/client/privatize.js";
 import { probabilityCrossEntropyLoss } from "../federated/client/local-training.js";
 import type { Partition } from "../federated/simulation/partitions.js";
 import { partitionDirichlet, partitionIid, partitionShards, partitionToDatasets, partitionUnbalanced } from "../federated/simulation/partitions.js";
@@ -348,6 +349,7 @@ export async function runMnistFederated(options: MnistFederatedOptions = {}): Pr
   const faultRng = new SeededRng((options.seed ?? 0) + 104729);
   const faults = dropout > 0 ? (): SimulatedFault | undefined => (faultRng.nextUint32() / 2 ** 32 < dropout ? { dropout: true } : undefined) : undefined;
   const history = await runFedAvg({
+    privatize: privatizeUpload,
     clients,
     rounds: requirePositiveInteger("rounds", options.rounds ?? 20),
     initialWeights: w0,

@@ -141,11 +141,6 @@ export class ExampleLevelDpAggregator implements FederatedAggregator {
     return { kind: "none" };
   }
 
-  /** Identity: the update is already private. */
-  prepareUpdate(update: ClientUpdate, _context: ClientUploadContext): ClientUpdate {
-    return update;
-  }
-
   /** Weighted mean; the event is the local DP-SGD event. */
   aggregate(updates: readonly ClientUpdate[], context: AggregationContext): AggregationResult {
     return { ...this.mean.aggregate(updates, context), event: this.localEvent };

@@ -197,3 +197,21 @@ export function compressorForPlan(plan: CompressionPlan | undefined): UpdateComp
   }
   throw new DpError("protocol_error", `Unknown compression ${JSON.stringify((plan as { kind?: unknown }).kind)}.`, "compression");
 }
+
+/**
+ * {@link privatizeUpdate}'s upload alone: the client half that the simulator (`runFedAvg`'s
+ * `privatize` option) applies to each simulated client's delta.
+ * @param delta - w_local − w_global (not modified)
+ * @param plan - the aggregator's client plan
+ * @param rng - noise source; default secure. A seeded Rng is **insecure** (simulation only).
+ * @returns the vector that leaves the device
+ * @example
+ * ```ts
+ * import { DpFedAvgAggregator, privatizeUpload } from "dpkit/federated";
+ * const agg = new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 1, noisePlacement: "client-local" });
+ * privatizeUpload(new Float32Array([3, 4]), agg.clientPlan({ round: 0, dimension: 2, expectedClients: 10 }));
+ * ```
+ */
+export function privatizeUpload(delta: Float32Array, plan: ClientNoisePlan, rng?: Rng): Float32Array {
+  return privatizeUpdate(delta, plan, rng).upload;
+}

@@ -250,32 +250,6 @@ export class DpFedAvgAggregator implements SumFinalizingAggregator {
     return plan;
   }
 
-  /**
-   * Client side. "server": identity (the raw delta is uploaded). "client-distributed": clip to C
-   * and add N(0, (z_Δ C)²/m) (m = `minimumClients` or K), plus the noisy indicator coordinate
-   * under adaptive clipping. "client-local": clip and add N(0, (zC)²).
-   */
-  prepareUpdate(update: ClientUpdate, context: ClientUploadContext): ClientUpdate {
-    if (this.placement === "server") return update;
-    const { clipped, wasClipped } = clipToL2Norm(update.delta, this.clip);
-    const out = new Float32Array(this.uploadLength(update.delta.length));
-    const noise = new Float64Array(out.length);
-    const rng = context.rng;
-    if (this.placement === "client-local") {
-      fillGaussian(noise, this.noiseMultiplier * this.clip, rng);
-    } else {
-      const m = this.minimumClients ?? context.expectedClients;
-      fillGaussian(noise.subarray(0, clipped.length), (this.deltaMultiplier(context.expectedClients) * this.clip) / Math.sqrt(m), rng);
-      if (this.adaptive) {
-        const sb = this.bitNoise(context.expectedClients) / Math.sqrt(m);
-        noise[clipped.length] = fillGaussian(new Float64Array(1), sb, rng)[0] + (wasClipped ? -0.5 : 0.5);
-      }
-    }
-    for (let i = 0; i < clipped.length; i++) out[i] = clipped[i] + noise[i];
-    if (out.length > clipped.length) out[clipped.length] = noise[clipped.length];
-    return { clientId: update.clientId, delta: out, numExamples: update.numExamples };
-  }
-
   /** Server side: see the class description. Malformed uploads are rejected with a reason. */
   aggregate(updates: readonly ClientUpdate[], context: AggregationContext): AggregationResult {
     if (this.placement === "server") return this.aggregateServer(updates, context);

@@ -37,11 +37,6 @@ export class WeightedMeanAggregator implements FederatedAggregator {
     return { kind: "none" };
   }
 
-  /** Identity (the raw update is uploaded). */
-  prepareUpdate(update: ClientUpdate, _context: ClientUploadContext): ClientUpdate {
-    return update;
-  }
-
   /** The example-weighted mean of the valid updates (zero when none is valid). */
   aggregate(updates: readonly ClientUpdate[], context: AggregationContext): AggregationResult {
     const { valid, rejected } = screenUpdates(updates, context.dimension);

@@ -26,7 +26,7 @@ import type {
 } from "../core/aggregator.js";
 import { screenUpdates } from "../core/aggregator.js";
 import { dpFedAvgRoundEvent } from "../core/dp-aggregator.js";
-import { ddgClientShare, ddgModulusCheck, ddgPrivacy, ddgRoundedL2Bound, type DistributedDiscreteGaussianParameters } from "./ddg.js";
+import { ddgModulusCheck, ddgPrivacy, ddgRoundedL2Bound, type DistributedDiscreteGaussianParameters } from "./ddg.js";
 import { decodeSecAggSum, encodeSecAggIntegers, SecAggQuantizer } from "./encoding.js";
 import { secAggMinimumThreshold, secAggPlusParameters } from "./graph.js";
 import { simulateSecAgg, type SecAggDropStage, SECAGG_DROP_STAGES } from "./simulate.js";
@@ -130,11 +130,6 @@ export class SecureAggregator implements FederatedAggregator {
   /** The wrapped aggregator's client plan (clipping and the client's noise share). */
   clientPlan(context: ClientUploadContext): ClientPrivacyPlan {
     return this.inner.clientPlan ? this.inner.clientPlan(context) : { kind: "none" };
-  }
-
-  /** Client side: the wrapped aggregator's preparation (clipping and the client's noise share). */
-  prepareUpdate(update: ClientUpdate, context: ClientUploadContext): ClientUpdate {
-    return this.inner.prepareUpdate(update, context);
   }
 
   /** The wrapped aggregator's planned event. */
@@ -270,22 +265,6 @@ export class DistributedDiscreteGaussianAggregator implements SumFinalizingAggre
     const plan: ClientPrivacyPlan = { kind: "ddg", l2NormClip, granularity, localNoiseStddev };
     if (beta !== undefined) plan.beta = beta;
     return plan;
-  }
-
-  /**
-   * Client side: the noisy integer share times γ (exact in float32: the parameters are checked
-   * so that |share| stays below 2^24 grid steps except with negligible probability).
-   */
-  prepareUpdate(update: ClientUpdate, context: ClientUploadContext): ClientUpdate {
-    const p = this.parameters(update.delta.length);
-    const reach = ddgRoundedL2Bound(p) + 40 * p.localNoiseStddev;
-    if (!(reach < 2 ** 24)) {
-      throw new DpError("invalid_parameter", `A share could exceed 2^24 grid steps (${Math.ceil(reach)}) and lose precision in float32: use a coarser \`granularity\`.`, "granularity");
-    }
-    const z = ddgClientShare(update.delta, p, context.rng);
-    const out = new Float32Array(z.length);
-    for (let i = 0; i < z.length; i++) out[i] = z[i] * p.granularity;
-    return { clientId: update.clientId, delta: out, numExamples: update.numExamples };
   }
 
   /** The exact integer encoding for secure aggregation (no clipping; the modulus is checked for `clients`). */
