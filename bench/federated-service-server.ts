@@ -19,7 +19,8 @@ const service = await FederatedService.open({
 });
 const http = await serveFederatedHttp(service, { port: 0, status: () => service.status(), maxBodyBytes: 8 * cfg.dimension + (1 << 20) });
 process.stdout.write(`URL ${http.url}\n`);
-await service.whenDone();
+// One attempt: completed, or abandoned (then the STATUS line says rounds: 0 and why).
+await service.whenRoundEnds();
 process.stdout.write(`STATUS ${JSON.stringify(service.status())}\n`);
 // keep answering until the clients have learnt that the population is done
 await new Promise((r) => setTimeout(r, 8000));
