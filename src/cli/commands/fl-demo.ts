@@ -76,6 +76,8 @@ export function register(program: Command): void {
         log: raw.quiet ? undefined : (line: string) => void process.stderr.write(`${line}\n`),
       };
       // The server, tfjs and the browser driver load only when this command runs.
+      const { prepareBackend } = await import("../../backend/index.js");
+      await prepareBackend({ announce: false });
       const { runFederatedDemo } = await import("../../experiments/fl-demo.js");
       const result = await runFederatedDemo(options);
       if (raw.json) printJson(result);
