@@ -42,7 +42,7 @@ const dir = mkdtempSync(path.join(tmpdir(), "dpkit-flbench-"));
 
 interface Status {
   rounds: number;
-  history: { accepted: number; seconds: number }[];
+  history: { accepted: number; seconds: number; metrics: Record<string, number> }[];
   serverCpuMs: number;
   bytesReceived: number;
   requests: number;
@@ -251,19 +251,21 @@ for (const n of CASES.includes("secagg") ? SA_NS : []) {
     secAggGraph: "secagg+",
     roundTimeoutMs: 1_200_000,
     selectionWindowMs: 120_000,
-    secAggStageTimeoutMs: 300_000,
+    secAggStageTimeoutMs: Number(process.env.SA_STAGE_S ?? 60) * 1000,
   });
   const c = await runClients(server.url, n, SA_DIM, (i) => (i % 10 === 9 ? "shareKeys" : undefined));
   const s = await server.status;
   console.log(`secagg+ n=${n}: rounds ${s.rounds}, accepted ${s.history[0]?.accepted ?? 0}, server CPU ${s.serverCpuMs} ms${s.rounds === 1 ? "" : ` (abandoned: ${JSON.stringify((s as unknown as { abandoned: unknown }).abandoned)})`}`);
   if (s.rounds !== 1) continue;
-  sa.push({ n, cpu: s.serverCpuMs });
+  const protocolMs = s.history[0].metrics.secAggServerCpuMs;
+  sa.push({ n, cpu: protocolMs });
   rows.push(
-    { case: `secagg+ n=${n} d=${SA_DIM} 10% dropouts`, metric: "server CPU per round", value: s.serverCpuMs, unit: "ms" },
-    { case: `secagg+ n=${n} d=${SA_DIM} 10% dropouts`, metric: "server CPU per client", value: s.serverCpuMs / n, unit: "ms" },
+    { case: `secagg+ n=${n} d=${SA_DIM} 10% dropouts`, metric: "secure-aggregation server CPU per round (state machine)", value: protocolMs, unit: "ms" },
+    { case: `secagg+ n=${n} d=${SA_DIM} 10% dropouts`, metric: "secure-aggregation server CPU per client", value: protocolMs / n, unit: "ms" },
+    { case: `secagg+ n=${n} d=${SA_DIM} 10% dropouts`, metric: "server process CPU per round (incl. HTTP and polls while waiting for the dropped clients' deadline)", value: s.serverCpuMs, unit: "ms" },
     { case: `secagg+ n=${n} d=${SA_DIM} 10% dropouts`, metric: "bytes up per client", value: c.up, unit: "B" },
   );
-  table.push([`secagg+ n=${n}, d=${SA_DIM}, 10% drop`, String(s.history[0]?.accepted ?? 0), (s.history[0]?.seconds ?? c.ms / 1000).toFixed(1), (s.serverCpuMs / n).toFixed(2), (c.up / 1e6).toFixed(3), (c.down / 1e6).toFixed(3)]);
+  table.push([`secagg+ n=${n}, d=${SA_DIM}, 10% drop`, String(s.history[0]?.accepted ?? 0), (s.history[0]?.seconds ?? c.ms / 1000).toFixed(1), (protocolMs / n).toFixed(2), (c.up / 1e6).toFixed(3), (c.down / 1e6).toFixed(3)]);
 }
 if (sa.length >= 2) {
   const xs = sa.map((p) => Math.log(p.n));

@@ -169,6 +169,8 @@ interface SecAggState {
   /** The message each slot must answer next (server → client). */
   outbox: Map<number, ServerSecAggMessage>;
   stageDeadline: number;
+  /** CPU ms spent inside the secure-aggregation state machine this round (receive, close, finalize). */
+  cpuMs: number;
 }
 
 interface ActiveRound {
@@ -200,6 +202,16 @@ const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padSt
 const hashToken = (token: string): string => hex(sha256(new TextEncoder().encode(token)));
 
 const NO_TARGET = 1e12;
+
+/** Runs `f`, adding its CPU time to the round's secure-aggregation account (also when it throws). */
+function timed<T>(s: { cpuMs: number }, f: () => T): T {
+  const t = cpuMs();
+  try {
+    return f();
+  } finally {
+    s.cpuMs += cpuMs() - t;
+  }
+}
 
 function cpuMs(): number {
   const p = (globalThis as { process?: { cpuUsage?: () => { user: number; system: number } } }).process;
@@ -529,6 +541,7 @@ export class FederatedService implements FederatedRequestHandler {
         answered: new Set(),
         outbox: new Map(),
         stageDeadline: r.reportingDeadline,
+        cpuMs: 0,
       };
       for (const slot of slots) r.plans.set(slot, { ...base, deadlineMs: this.o.roundTimeoutMs, secagg: { config, clientId: slot, encoding } });
       this.setPhase(r, "secagg:advertiseKeys");
@@ -585,21 +598,21 @@ export class FederatedService implements FederatedRequestHandler {
     }
     try {
       if (r.phase === "secagg:advertiseKeys") {
-        const directory = s.server.closeAdvertiseKeys();
+        const directory = timed(s, () => s.server.closeAdvertiseKeys());
         this.nextStage(r, "secagg:shareKeys", new Map(directory.entries.map((e) => [e.id, directory as ServerSecAggMessage])));
       } else if (r.phase === "secagg:shareKeys") {
-        const forwarded = s.server.closeShareKeys();
+        const forwarded = timed(s, () => s.server.closeShareKeys());
         this.nextStage(r, "secagg:maskedInput", new Map(forwarded.map((m) => [m.recipient, m as ServerSecAggMessage])));
       } else if (r.phase === "secagg:maskedInput") {
-        const requests = s.server.closeMaskedInput();
+        const requests = timed(s, () => s.server.closeMaskedInput());
         this.nextStage(r, "secagg:unmasking", new Map(requests.map((m) => [m.recipient, m as ServerSecAggMessage])));
       } else if (r.phase === "secagg:unmasking") {
-        const out = s.server.finalize();
+        const out = timed(s, () => s.server.finalize());
         if (out.survivors.length < this.o.minClients) return this.abandon(r, `only ${out.survivors.length} secure-aggregation survivor(s); the minimum is ${this.o.minClients}`);
         const sum = s.quantizer.decodeSum(out.sum);
         const inner = new DpFedAvgAggregator({ noiseMultiplier: this.o.noiseMultiplier!, l2NormClip: this.o.l2NormClip!, noisePlacement: "client-distributed", minimumClients: this.o.minClients });
         const result = inner.finalizeSum(sum, out.survivors.length, this.context(r, r.bySlot.size));
-        result.info = { ...(result.info ?? {}), secAggSurvivors: out.survivors.length, secAggThreshold: s.config.threshold };
+        result.info = { ...(result.info ?? {}), secAggSurvivors: out.survivors.length, secAggThreshold: s.config.threshold, secAggServerCpuMs: s.cpuMs };
         const survivors = new Set(out.survivors);
         this.release(
           r,
@@ -866,7 +879,7 @@ export class FederatedService implements FederatedRequestHandler {
     if (!s.expected.has(a.slot)) this.refuse("gone", `this client dropped out of round ${r.round}'s secure aggregation`);
     if (s.answered.has(a.slot)) this.refuse("conflict", `repeated ${message.stage} (replayed token?)`);
     try {
-      s.server.receive(message);
+      timed(s, () => s.server.receive(message));
     } catch (e) {
       this.markAssignment(a, "rejected", (e as Error).message);
       s.expected.delete(a.slot);
