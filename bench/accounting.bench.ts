@@ -8,11 +8,11 @@
  * - Each ε is printed beside the reference value of test/fixtures/accounting_vectors.json.
  *
  * Baseline: Google's dp_accounting (Python) takes about 0.7 s for the PLD case at 1e-4 and 0.1 s at
- * 1e-3 on this kind of machine (measured by the team; dp_accounting is not installed
+ * 1e-3 on this kind of machine (docs/performance.md; dp_accounting is not installed
  * here, so it cannot be run side by side). Times are wall-clock medians over REPS alternating
  * repetitions; CPU time is reported too because the 2-core machine is shared.
  *
- * Prints a table and, as the last line, one JSON object (bench/report.ts).
+ * Prints a table and, as the last line, one JSON object (docs/performance.md).
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";

@@ -2,7 +2,7 @@
  * DP-SGD engine speed: a non-private step through tfjs's own `optimizer.minimize`, dpkit's clipped
  * step (`clippedGradients` + `optimizer.applyGradients`) and the naive per-example loop, side by
  * side (alternating, median of repetitions), for an MLP 784-256-10 and the small CNN of
- * PERFORMANCE.md at batch 256 on wasm, and the CNN briefly on cpu (wasm versus cpu speed-up).
+ * docs/performance.md at batch 256 on wasm, and the CNN briefly on cpu (wasm versus cpu speed-up).
  *
  * Usage: npm run bench -- dpsgd-engine   (env: REPS=7, CPU_BATCH=64)
  *

@@ -2,7 +2,7 @@
  * FedAvg / DP-FedAvg on MNIST (long; not part of `npm run bench`): run with
  *   nice -n 10 npx tsx bench/fedavg-mnist.ts [mcmahan] [mcmahan-extra] [mcmahan-long] [dp] [dp-extra] [--quick]
  * Writes bench/out/fedavg-mnist-<part>.json and plots (.svg) and prints a table plus, as its
- * last line, the JSON summary of PERFORMANCE.md.
+ * last line, the JSON summary of docs/performance.md.
  *
  * - mcmahan: the shape of McMahan et al. 2017 Table 2 (MNIST, C = 0.1): FedAvg (E = 5, B = 10)
  *   IID and pathological non-IID against FedSGD (E = 1, B = ∞), as accuracy-per-round curves.

@@ -7,7 +7,7 @@
  */
 import { prepareBackend } from "../src/backend/index.js";
 import { loadMnist } from "../src/data/mnist.js";
-import { mnistModel } from "../src/dpsgd/mnistModels.js";
+import { mnistModel } from "../src/dpsgd/mnist-models.js";
 import type { ClientUpdate, FederatedClient } from "../src/federated/index.js";
 import {
   DpFedAvgAggregator,

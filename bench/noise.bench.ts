@@ -8,7 +8,7 @@
  *   noise on a power-of-two grid: the floating-point-attack-immune path) on the same vector size.
  * - Scalar draws per second of the exact discrete Laplace and discrete Gaussian samplers.
  *
- * Prints a table and, as the last line, one JSON object (bench/report.ts).
+ * Prints a table and, as the last line, one JSON object (docs/performance.md).
  */
 import * as tf from "@tensorflow/tfjs";
 import { gaussianMechanism, laplaceMechanism } from "../src/mechanisms/index.js";

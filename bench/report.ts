@@ -1,5 +1,5 @@
 /**
- * What every benchmark shares: the row of its closing JSON line (`{ bench, rows }`)
+ * What every benchmark shares: the row of its closing JSON line (docs/performance.md)
  * and the median used for side-by-side comparisons.
  */
 

@@ -1,7 +1,7 @@
 /**
  * Runs the benchmarks in bench/ (every `*.bench.ts`, or those named on the command line:
  * `npm run bench -- noise accounting`). Each prints a table and, as its last line, one JSON
- * object (see bench/report.ts). Never part of `npm test`.
+ * object (see docs/performance.md). Never part of `npm test`.
  */
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";

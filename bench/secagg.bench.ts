@@ -21,7 +21,7 @@
  * - SecAgg+ degree and threshold come from secAggPlusParameters(n, dropout rate, failure 1e-6);
  *   where that degree reaches n - 1 the row is the complete graph again.
  *
- * Prints a table and, as its last line, one JSON object (bench/report.ts).
+ * Prints a table and, as its last line, one JSON object (docs/performance.md).
  */
 import { chacha20 } from "@noble/ciphers/chacha.js";
 import { x25519 } from "@noble/curves/ed25519.js";

@@ -14,10 +14,13 @@
  * so nothing is registered in the user's home directory.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { ensureBuilt } from "./ensure-built.js";
+
+export { ensureBuilt };
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -46,24 +49,6 @@ interface Cell {
 
 function sourceOf(c: Cell): string {
   return Array.isArray(c.source) ? c.source.join("") : c.source;
-}
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds dist/ (tsc) when it is missing or older than src/: the notebooks import the package. */
-export function ensureBuilt(): void {
-  const dist = path.join(root, "dist");
-  if (existsSync(path.join(dist, "index.js")) && newestMtime(dist) >= newestMtime(path.join(root, "src"))) return;
-  const tsc = path.join(root, "node_modules/typescript/bin/tsc");
-  const r = spawnSync(process.execPath, [tsc, "-p", path.join(root, "tsconfig.build.json")], { cwd: root, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`building dist/ failed:\n${r.stdout}${r.stderr}`);
 }
 
 /** The deno binary of the `deno` npm package. */

@@ -95,14 +95,6 @@ export function requirePositive(name: string, value: unknown): number {
   return v;
 }
 
-/** Throws unless `value` is a number > 0; `Infinity` is allowed (e.g. an epsilon bound). */
-export function requirePositiveOrInfinity(name: string, value: unknown): number {
-  if (typeof value !== "number" || Number.isNaN(value)) fail(name, "a number > 0", value);
-  if (value === Infinity) return value;
-  if (!(value > 0) || !Number.isFinite(value)) fail(name, "> 0", value);
-  return value;
-}
-
 /** Throws unless `value` is a finite number >= 0. */
 export function requireNonNegative(name: string, value: unknown): number {
   const v = requireFinite(name, value);
@@ -208,4 +200,15 @@ export function requireNumericArray(name: string, value: unknown): ArrayLike<num
 export function requireObject<T extends object>(name: string, value: unknown): T {
   if (value === null || typeof value !== "object" || Array.isArray(value)) fail(name, "an object", value);
   return value as T;
+}
+
+/** Whether `check` runs without throwing a {@link DpError} (other errors propagate): how an accountant answers `supports`. */
+export function refusesNothing(check: () => unknown): boolean {
+  try {
+    check();
+    return true;
+  } catch (e) {
+    if (e instanceof DpError) return false;
+    throw e;
+  }
 }

@@ -4,11 +4,12 @@
  * @module
  */
 import { DpError, describeValue, requireOneOf, requireOpenProbability, requirePositive, requireInteger } from "../errors.js";
+import { ACCOUNTANT_KINDS, type AccountantKind, makeAccountant, type PrivacyAccountant } from "./accountant.js";
+import { largestFitting } from "./calibrate.js";
 import { type DpEvent, validateEvent } from "./events.js";
 import { type NeighboringRelation, checkNeighboringRelation } from "./neighboring.js";
-import { RdpAccountant } from "./rdp/accountant.js";
 import { PldAccountant } from "./pld/accountant.js";
-import { ACCOUNTANT_KINDS, type AccountantKind } from "./compute.js";
+import { RdpAccountant } from "./rdp/accountant.js";
 
 /** Options of {@link PrivacyBudget}. */
 export interface PrivacyBudgetOptions {
@@ -16,12 +17,18 @@ export interface PrivacyBudgetOptions {
   epsilon: number;
   /** The δ at which ε is measured, in (0, 1). */
   delta: number;
-  /** `"rdp"` (default) or `"pld"`. */
-  accountant?: AccountantKind;
-  /** Neighbouring relation; default `"addOrRemoveOne"`. */
+  /**
+   * `"rdp"` (default), `"pld"`, or an accountant to compose into (e.g. `createFederatedAccountant`'s;
+   * the budget takes it over). A budget over an accountant that is neither RDP nor PLD cannot be
+   * serialised.
+   */
+  accountant?: AccountantKind | PrivacyAccountant;
+  /** Neighbouring relation; default `"addOrRemoveOne"` (or the given accountant's). */
   neighboringRelation?: NeighboringRelation;
   /** PLD grid width (PLD only); default 1e-4. */
   valueDiscretizationInterval?: number;
+  /** Events already spent (e.g. a saved ledger), composed without a budget check. */
+  spent?: DpEvent[];
 }
 
 /** The serialised state of a {@link PrivacyBudget} (plain JSON). */
@@ -70,12 +77,12 @@ export class PrivacyBudget {
   readonly epsilon: number;
   /** The δ at which ε is measured. */
   readonly delta: number;
-  /** Accountant kind. */
-  readonly accountant: AccountantKind;
+  /** Accountant kind (`undefined` for a custom accountant). */
+  readonly accountant: AccountantKind | undefined;
   /** Neighbouring relation. */
   readonly neighboringRelation: NeighboringRelation;
   private readonly interval: number | undefined;
-  private acc: RdpAccountant | PldAccountant;
+  private acc: PrivacyAccountant;
 
   /**
    * @param options - budget and accountant
@@ -87,14 +94,25 @@ export class PrivacyBudget {
     }
     this.epsilon = requirePositive("epsilon", options.epsilon);
     this.delta = requireOpenProbability("delta", options.delta);
-    this.accountant = options.accountant === undefined ? "rdp" : requireOneOf("accountant", options.accountant, ACCOUNTANT_KINDS);
-    this.neighboringRelation = checkNeighboringRelation(options.neighboringRelation);
     this.interval =
       options.valueDiscretizationInterval === undefined ? undefined : requirePositive("valueDiscretizationInterval", options.valueDiscretizationInterval);
-    this.acc =
-      this.accountant === "rdp"
-        ? new RdpAccountant({ neighboringRelation: this.neighboringRelation })
-        : new PldAccountant({ neighboringRelation: this.neighboringRelation, valueDiscretizationInterval: this.interval });
+    const given = options.accountant;
+    if (given !== null && typeof given === "object") {
+      this.acc = given;
+      this.accountant = given instanceof RdpAccountant ? "rdp" : given instanceof PldAccountant ? "pld" : undefined;
+      this.neighboringRelation = given.neighboringRelation;
+      if (options.neighboringRelation !== undefined && options.neighboringRelation !== given.neighboringRelation) {
+        throw new DpError("invalid_parameter", `\`neighboringRelation\` must match the accountant's (${given.neighboringRelation}). Found ${describeValue(options.neighboringRelation)}.`, "neighboringRelation");
+      }
+    } else {
+      this.accountant = given === undefined ? "rdp" : requireOneOf("accountant", given, ACCOUNTANT_KINDS);
+      this.neighboringRelation = checkNeighboringRelation(options.neighboringRelation);
+      this.acc = makeAccountant(this.accountant, { neighboringRelation: this.neighboringRelation, valueDiscretizationInterval: this.interval });
+    }
+    if (options.spent !== undefined) {
+      if (!Array.isArray(options.spent)) throw new DpError("invalid_parameter", "`spent` must be an array of events.", "spent");
+      options.spent.forEach((e, i) => this.acc.compose(validateEvent(e, `spent[${i}]`)));
+    }
   }
 
   /** Everything spent, in order. */
@@ -114,9 +132,24 @@ export class PrivacyBudget {
     const ev = validateEvent(event, "event");
     const c = requireInteger("count", count, { min: 0 });
     if (!this.acc.supports(ev)) return true;
-    const trial = this.acc.clone();
-    trial.compose(ev, c);
-    return !(trial.getEpsilon(this.delta) <= this.epsilon);
+    return !(this.acc.clone().compose(ev, c).getEpsilon(this.delta) <= this.epsilon);
+  }
+
+  /**
+   * The largest number of repetitions of `event`, at most `limit`, that fits in what is left of
+   * the budget (0 when not even one does, or the accountant cannot bound it) — the search that
+   * `stepsForBudget` uses, so "stop before the budget" is decided in one place.
+   * @param event - the planned spend
+   * @param limit - the most repetitions asked for, an integer >= 0
+   * @returns an integer in [0, limit]
+   * @throws {@link DpError} `invalid_parameter` for a malformed event or limit
+   */
+  maxCount(event: DpEvent, limit: number): number {
+    const ev = validateEvent(event, "event");
+    const max = requireInteger("limit", limit, { min: 0 });
+    if (!this.acc.supports(ev)) return 0;
+    const fits = (k: number): boolean => this.acc.clone().compose(ev, k).getEpsilon(this.delta) <= this.epsilon;
+    return largestFitting(fits, max, { tryMaxFirst: true });
   }
 
   /**
@@ -184,6 +217,7 @@ export class PrivacyBudget {
    * @returns a plain object; pass it (or its JSON string) to {@link PrivacyBudget.fromJSON}
    */
   toJSON(): PrivacyBudgetJson {
+    if (this.accountant === undefined) throw new DpError("invalid_state", "A budget over a custom accountant cannot be serialised.", "accountant");
     return {
       format: "dpkit.privacyBudget/v1",
       epsilon: this.epsilon,
@@ -215,15 +249,14 @@ export class PrivacyBudget {
       throw new DpError("invalid_parameter", "`json` is not a saved PrivacyBudget (format dpkit.privacyBudget/v1).", "json");
     }
     const o = v as PrivacyBudgetJson;
-    const b = new PrivacyBudget({
+    if (!Array.isArray(o.ledger)) throw new DpError("invalid_parameter", "`json.ledger` must be an array.", "json.ledger");
+    return new PrivacyBudget({
       epsilon: o.epsilon,
       delta: o.delta,
       accountant: o.accountant,
       neighboringRelation: o.neighboringRelation,
       valueDiscretizationInterval: o.valueDiscretizationInterval,
+      spent: o.ledger,
     });
-    if (!Array.isArray(o.ledger)) throw new DpError("invalid_parameter", "`json.ledger` must be an array.", "json.ledger");
-    o.ledger.forEach((e, i) => b.acc.compose(validateEvent(e, `json.ledger[${i}]`)));
-    return b;
   }
 }

@@ -7,7 +7,8 @@
  * @module
  */
 import { DpError, requireInteger, requireOpenProbability, requirePositive, requireProbability } from "../errors.js";
-import { type AccountantKind, dpSgdEvent, makeAccountant } from "./compute.js";
+import { type AccountantKind, makeAccountant } from "./accountant.js";
+import { dpSgdEvent, epsilonOf } from "./compute.js";
 
 /** Options of {@link calibrateNoiseMultiplier}. */
 export interface CalibrateNoiseOptions {
@@ -57,13 +58,9 @@ export function calibrateNoiseMultiplier(options: CalibrateNoiseOptions): number
   if (!(q > 0)) throw new DpError("invalid_parameter", "`samplingProbability` must be > 0 to calibrate noise. Found 0.", "samplingProbability");
   const steps = requireInteger("steps", options.steps, { min: 1 });
   const kind = options.accountant ?? "rdp";
-  makeAccountant(kind, options.valueDiscretizationInterval); // validates the kind and interval
+  makeAccountant(kind, { valueDiscretizationInterval: options.valueDiscretizationInterval }); // validates the kind and interval
   const tol = options.tolerance === undefined ? (kind === "pld" ? 1e-3 : 1e-6) : requirePositive("tolerance", options.tolerance);
-  const eps = (sigma: number): number => {
-    const acc = makeAccountant(kind, options.valueDiscretizationInterval);
-    acc.compose(dpSgdEvent(q, sigma), steps);
-    return acc.getEpsilon(delta);
-  };
+  const eps = (sigma: number): number => epsilonOf(kind, options.valueDiscretizationInterval, dpSgdEvent(q, sigma), steps, delta);
   // Start: 1 for RDP; for PLD the RDP answer (usually an upper bracket, PLD being tighter), which
   // spares slow PLD evaluations at small multipliers.
   const start =
@@ -136,31 +133,10 @@ export function stepsForBudget(options: StepsForBudgetOptions): number {
   const delta = requireOpenProbability("targetDelta", options.targetDelta);
   const event = dpSgdEvent(options.samplingProbability, options.noiseMultiplier);
   const kind = options.accountant ?? "rdp";
-  makeAccountant(kind, options.valueDiscretizationInterval);
+  makeAccountant(kind, { valueDiscretizationInterval: options.valueDiscretizationInterval });
   const maxSteps = options.maxSteps === undefined ? 1e9 : requireInteger("maxSteps", options.maxSteps, { min: 1 });
-  const ok = (steps: number): boolean => {
-    const acc = makeAccountant(kind, options.valueDiscretizationInterval);
-    acc.compose(event, steps);
-    return acc.getEpsilon(delta) <= target;
-  };
-  if (!ok(1)) return 0;
-  let lo = 1;
-  let hi = 2;
-  while (hi <= maxSteps && ok(hi)) {
-    lo = hi;
-    hi *= 2;
-  }
-  if (hi > maxSteps) {
-    if (ok(maxSteps)) return maxSteps;
-    hi = maxSteps;
-  }
-  // ok(lo), !ok(hi)
-  while (hi - lo > 1) {
-    const mid = Math.floor((lo + hi) / 2);
-    if (ok(mid)) lo = mid;
-    else hi = mid;
-  }
-  return lo;
+  const ok = (steps: number): boolean => epsilonOf(kind, options.valueDiscretizationInterval, event, steps, delta) <= target;
+  return largestFitting(ok, maxSteps);
 }
 
 /** Options of {@link samplingProbabilityForBudget}. */
@@ -205,13 +181,9 @@ export function samplingProbabilityForBudget(options: SamplingForBudgetOptions):
   const sigma = requirePositive("noiseMultiplier", options.noiseMultiplier);
   const steps = requireInteger("steps", options.steps, { min: 1 });
   const kind = options.accountant ?? "rdp";
-  makeAccountant(kind, options.valueDiscretizationInterval);
+  makeAccountant(kind, { valueDiscretizationInterval: options.valueDiscretizationInterval });
   const tol = options.tolerance === undefined ? (kind === "pld" ? 1e-3 : 1e-6) : requirePositive("tolerance", options.tolerance);
-  const ok = (q: number): boolean => {
-    const acc = makeAccountant(kind, options.valueDiscretizationInterval);
-    acc.compose(dpSgdEvent(q, sigma), steps);
-    return acc.getEpsilon(delta) <= target;
-  };
+  const ok = (q: number): boolean => epsilonOf(kind, options.valueDiscretizationInterval, dpSgdEvent(q, sigma), steps, delta) <= target;
   if (ok(1)) return 1;
   // Bracket on a log scale: lo fits, hi does not.
   let hi = 1;
@@ -226,6 +198,36 @@ export function samplingProbabilityForBudget(options: SamplingForBudgetOptions):
   while (hi - lo > tol * lo) {
     const mid = 0.5 * (lo + hi);
     if (ok(mid)) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The largest integer k in [0, max] with `fits(k)`, for a monotone `fits` (true up to some k,
+ * false after): doubling from 1, then bisection, O(log k) calls; 0 when even `fits(1)` fails.
+ * The one search behind {@link stepsForBudget}, `PrivacyBudget.maxCount` and so every "stop
+ * before the budget" in dpkit.
+ * @internal
+ */
+export function largestFitting(fits: (k: number) => boolean, max: number, options: { tryMaxFirst?: boolean } = {}): number {
+  if (max < 1) return 0;
+  if (options.tryMaxFirst && fits(max)) return max;
+  if (!fits(1)) return 0;
+  let lo = 1;
+  let hi = 2;
+  while (hi <= max && fits(hi)) {
+    lo = hi;
+    hi *= 2;
+  }
+  if (hi > max) {
+    if (!options.tryMaxFirst && fits(max)) return max;
+    hi = max;
+  }
+  // fits(lo), !fits(hi)
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (fits(mid)) lo = mid;
     else hi = mid;
   }
   return lo;

@@ -2,31 +2,10 @@
  * One-call helpers: ε of an event, ε of DP-SGD training.
  * @module
  */
-import { DpError, requireInteger, requireOneOf, requireOpenProbability, requirePositive, requireProbability } from "../errors.js";
-import { type DpEvent, gaussianEvent, poissonSampledEvent } from "./events.js";
-import { RdpAccountant } from "./rdp/accountant.js";
-import { PldAccountant } from "./pld/accountant.js";
-
-/** Which accountant to use: Rényi DP (fast, slightly loose) or privacy loss distributions (tight). */
-export type AccountantKind = "rdp" | "pld";
-
-/** The accountant kinds. */
-export const ACCOUNTANT_KINDS: readonly AccountantKind[] = ["rdp", "pld"];
-
-/** Anything with the accountant shape. */
-export interface PrivacyAccountant {
-  compose(event: DpEvent, count?: number): unknown;
-  getEpsilon(targetDelta: number): number;
-  getDelta(targetEpsilon: number): number;
-  supports(event: DpEvent): boolean;
-  readonly ledger: DpEvent[];
-}
-
-/** @internal */
-export function makeAccountant(kind: unknown, valueDiscretizationInterval?: number): RdpAccountant | PldAccountant {
-  const k = kind === undefined ? "rdp" : requireOneOf("accountant", kind, ACCOUNTANT_KINDS);
-  return k === "rdp" ? new RdpAccountant() : new PldAccountant({ valueDiscretizationInterval });
-}
+import { DpError, requireInteger, requireOpenProbability, requirePositive, requireProbability } from "../errors.js";
+import { type AccountantKind, makeAccountant } from "./accountant.js";
+import type { DpEvent } from "./events.js";
+import { sampledGaussianStep } from "./sampled-gaussian-step.js";
 
 /** Options of {@link computeEpsilon}. */
 export interface ComputeEpsilonOptions {
@@ -59,9 +38,7 @@ export function computeEpsilon(options: ComputeEpsilonOptions): number {
     throw new DpError("invalid_parameter", "`options` must be an object.", "options");
   }
   const delta = requireOpenProbability("targetDelta", options.targetDelta);
-  const acc = makeAccountant(options.accountant, options.valueDiscretizationInterval);
-  acc.compose(options.event);
-  return acc.getEpsilon(delta);
+  return epsilonOf(options.accountant, options.valueDiscretizationInterval, options.event, 1, delta);
 }
 
 /** Options of {@link computeDpSgdEpsilon}. */
@@ -80,11 +57,10 @@ export interface DpSgdAccountingOptions {
   valueDiscretizationInterval?: number;
 }
 
-/** @internal Validates DP-SGD options (shared with calibration). */
+/** @internal The event of one DP-SGD step with Poisson sampling, options validated (shared with calibration and the CLI). */
 export function dpSgdEvent(samplingProbability: number, noiseMultiplier: number): DpEvent {
   const q = requireProbability("samplingProbability", samplingProbability);
-  const sigma = requirePositive("noiseMultiplier", noiseMultiplier);
-  return poissonSampledEvent(q, gaussianEvent(sigma));
+  return sampledGaussianStep(requirePositive("noiseMultiplier", noiseMultiplier), { kind: "poisson", samplingProbability: q }).event;
 }
 
 /**
@@ -112,7 +88,10 @@ export function computeDpSgdEpsilon(options: DpSgdAccountingOptions): number {
   const event = dpSgdEvent(options.samplingProbability, options.noiseMultiplier);
   const steps = requireInteger("steps", options.steps, { min: 1 });
   const delta = requireOpenProbability("targetDelta", options.targetDelta);
-  const acc = makeAccountant(options.accountant, options.valueDiscretizationInterval);
-  acc.compose(event, steps);
-  return acc.getEpsilon(delta);
+  return epsilonOf(options.accountant, options.valueDiscretizationInterval, event, steps, delta);
+}
+
+/** ε at `delta` of `count` compositions of `event`, from a fresh accountant of `kind`. @internal */
+export function epsilonOf(kind: AccountantKind | undefined, interval: number | undefined, event: DpEvent, count: number, delta: number): number {
+  return makeAccountant(kind, { valueDiscretizationInterval: interval }).compose(event, count).getEpsilon(delta);
 }

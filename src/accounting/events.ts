@@ -327,8 +327,3 @@ export function eventFromJson(json: string): DpEvent {
   }
   return validateEvent(parsed, "event");
 }
-
-/** Two events are structurally equal. */
-export function eventsEqual(a: DpEvent, b: DpEvent): boolean {
-  return eventToJson(a) === eventToJson(b);
-}

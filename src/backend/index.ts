@@ -6,6 +6,10 @@
  * extra kernels), else `cpu`. The environment variable `DPKIT_BACKEND=tensorflow|wasm|cpu`
  * forces one.
  *
+ * `tf` is the `@tensorflow/tfjs` namespace itself, re-exported so that your model and dpkit share
+ * one tfjs instance (one backend, one set of registered kernels). It is tfjs's API, not dpkit's,
+ * and is documented by TensorFlow.js: https://js.tensorflow.org/api/4.22.0/
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
@@ -126,13 +130,45 @@ function removeEmscriptenRethrowers(before: Map<ProcessEvent, Listener[]> | unde
   return removed;
 }
 
+/**
+ * The glue also wraps the module's `_dispose` to remove "the listeners it added" — but its filter
+ * is always true, so it removes every `uncaughtException`/`unhandledRejection` listener that
+ * existed when the module started, the user's own included (on `tf.removeBackend("wasm")` or an
+ * engine reset). Wrapped once more: listeners other than the glue's are put back after it runs.
+ */
+function keepListenersOnDispose(): void {
+  type Disposer = { dispose?: () => void; _dispose?: () => void };
+  const backend = tf.findBackend("wasm") as unknown as { wasm?: Disposer & { tfjs?: Disposer; dpkitKeepsListeners?: boolean } } | null;
+  const mod = backend?.wasm;
+  if (!mod || mod.dpkitKeepsListeners) return;
+  const wrap = (dispose: () => void) =>
+    function (this: unknown): void {
+      const before = new Map(PROCESS_EVENTS.map((e) => [e, listenersOf(e)]));
+      try {
+        dispose.call(this);
+      } finally {
+        for (const event of PROCESS_EVENTS) {
+          const now = listenersOf(event);
+          for (const listener of before.get(event) ?? []) if (!now.includes(listener)) process.on(event, listener);
+        }
+      }
+    };
+  // The backend calls `tfjs.dispose` (a cwrap bound to the wrapped `_dispose` at start-up).
+  if (typeof mod._dispose === "function") mod._dispose = wrap(mod._dispose);
+  if (mod.tfjs && typeof mod.tfjs.dispose === "function") mod.tfjs.dispose = wrap(mod.tfjs.dispose);
+  mod.dpkitKeepsListeners = true;
+}
+
 async function activate(name: BackendName): Promise<void> {
   const listenersBefore = processListeners();
   await preparers[name]();
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`tf.setBackend("${name}") returned false`);
   await tf.ready();
-  if (name === "wasm") removeEmscriptenRethrowers(listenersBefore);
+  if (name === "wasm" && listenersBefore) {
+    removeEmscriptenRethrowers(listenersBefore);
+    keepListenersOnDispose();
+  }
   activated = name;
   // A snapshot: a hook registered while these run is run at registration instead (see above).
   for (const hook of [...afterActivate]) await hook(name);

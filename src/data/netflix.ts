@@ -27,6 +27,7 @@
  * @module
  */
 import { DpError, requireInteger, requirePositive, requirePositiveInteger } from "../errors.js";
+import { standardNormalCdf } from "../math/normal.js";
 import { SeededRng, type Rng } from "../random/rng.js";
 
 /** Published size of the Netflix Prize training set. */
@@ -199,13 +200,6 @@ function drawActivity(rng: Rng, normal: NormalSource, cap: number): { n: number;
   return { n: Math.min(cap, Math.max(1, n)), z };
 }
 
-/** The standard normal distribution function (Abramowitz–Stegun 7.1.26; simulation only). */
-function normalCdf(x: number): number {
-  const t = 1 / (1 + 0.3275911 * Math.abs(x) / Math.SQRT2);
-  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp((-x * x) / 2);
-  return x >= 0 ? 0.5 * (1 + y) : 0.5 * (1 - y);
-}
-
 /**
  * Popularity weights by movie id (a random assignment of ranks to ids) and the ids ordered by
  * popularity.
@@ -340,7 +334,7 @@ export function generateNetflixLike(options: NetflixLikeOptions = {}): NetflixLi
     const userEffect = USER_EFFECT_SD * normal.next();
     // Tenure: more active users joined earlier (a Gaussian copula between activity and join date).
     const zJoin = -TENURE_CORRELATION * activityScore[u] + Math.sqrt(1 - TENURE_CORRELATION ** 2) * normal.next();
-    const join = Math.min(NETFLIX_LAST_DAY, Math.floor(Math.log1p(normalCdf(zJoin) * growthSpan) / GROWTH_PER_DAY));
+    const join = Math.min(NETFLIX_LAST_DAY, Math.floor(Math.log1p(standardNormalCdf(zJoin) * growthSpan) / GROWTH_PER_DAY));
     const span = (NETFLIX_LAST_DAY - join + 1) * (0.15 + 0.85 * unit(rng));
     for (let k = 0; k < n; k++) {
       const i = start + k;
@@ -387,11 +381,6 @@ export interface RatingsTableStatistics {
   shareIn2004And2005: number;
   /** Bytes held by the typed arrays. */
   bytes: number;
-}
-
-/** The calendar year of a day index. */
-export function netflixDayToYear(day: number): number {
-  return new Date(NETFLIX_EPOCH_MS + day * 86_400_000).getUTCFullYear();
 }
 
 /**

@@ -11,7 +11,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { DpError, requireNonNegative, requirePositive, requirePositiveInteger, requireProbability } from "../errors.js";
-import { gaussianEvent, nonPrivateEvent, poissonSampledEvent, type DpEvent } from "../accounting/events.js";
+import type { PrivacyAccountant } from "../accounting/accountant.js";
+import type { DpEvent } from "../accounting/events.js";
+import { sampledGaussianStep } from "../accounting/sampled-gaussian-step.js";
 import type { Rng } from "../random/rng.js";
 import { checkModelSupported, clippedGradients, type PerExampleLoss } from "./engine/index.js";
 import { privatizeClippedSum } from "./privatize.js";
@@ -169,13 +171,6 @@ export function privatizeParts(
   return grads;
 }
 
-/** The event of one step with noise multiplier σ on a batch Poisson-sampled at rate q (if known). @internal */
-export function stepEvent(noiseMultiplier: number, samplingProbability?: number): DpEvent {
-  if (noiseMultiplier === 0) return nonPrivateEvent();
-  const g = gaussianEvent(noiseMultiplier);
-  return samplingProbability === undefined ? g : poissonSampledEvent(samplingProbability, g);
-}
-
 /** Marks a result as produced by dpkit. @internal */
 export function issueDpGradients(result: DpGradientsResult): DpGradientsResult {
   issued.add(result);
@@ -230,16 +225,10 @@ export function dpGradients(options: DpGradientsOptions): DpGradientsResult {
   return issueDpGradients({
     grads,
     norms: parts.norms,
-    event: stepEvent(noiseMultiplier, q),
+    event: sampledGaussianStep(noiseMultiplier, q === undefined ? undefined : { kind: "poisson", samplingProbability: q }).event,
     lossValue: parts.batchSize > 0 ? parts.lossSum / parts.batchSize : NaN,
     batchSize: parts.batchSize,
   });
-}
-
-/** Something that composes events (e.g. `RdpAccountant`). */
-export interface EventSink {
-  /** Records that `event` happened `count` times (default 1). */
-  compose(event: DpEvent, count?: number): unknown;
 }
 
 function refuseForeign(value: unknown): never {
@@ -275,7 +264,7 @@ function refuseForeign(value: unknown): never {
  * dpApplyGradients(tf.train.adam(1e-3), step);
  * ```
  */
-export function dpApplyGradients(optimizer: tf.Optimizer, gradients: DpGradientsResult, accountant?: EventSink): void {
+export function dpApplyGradients(optimizer: tf.Optimizer, gradients: DpGradientsResult, accountant?: PrivacyAccountant): void {
   if (!isIssuedDpGradients(gradients)) refuseForeign(gradients);
   consumed.add(gradients);
   try {
@@ -291,7 +280,7 @@ export interface DpOptimizerOptions {
   /** Any tfjs optimizer; it only ever sees privatised gradients. */
   optimizer: tf.Optimizer;
   /** Receives every step's event (e.g. a `RdpAccountant`). */
-  accountant?: EventSink;
+  accountant?: PrivacyAccountant;
 }
 
 /**
@@ -316,7 +305,7 @@ export class DpOptimizer {
   /** The wrapped tfjs optimizer. */
   readonly optimizer: tf.Optimizer;
   /** The accountant that receives each step's event, if any. */
-  readonly accountant: EventSink | undefined;
+  readonly accountant: PrivacyAccountant | undefined;
   private stepCount = 0;
 
   /** @param options - the tfjs optimizer and an optional accountant */

@@ -7,9 +7,20 @@
  * {@link DpOptimizer} applying the result through any tfjs optimizer.
  * @module
  */
+// Side effect (declared in package.json `sideEffects`, so bundlers keep it even for a bare
+// `import "dpkit/dpsgd"`): registers dpkit's wasm kernels whenever a backend is activated.
+import "./kernels/register.js";
+
 export * from "./engine/index.js";
-export * from "./privatize.js";
-export * from "./sampling.js";
+export {
+  clipAndSum, type ClipAndSumOptions, type ClipAndSumResult, clipFactors, privatizeClippedSum, type PrivatizeClippedSumOptions,
+} from "./privatize.js";
+export {
+  poissonSampleIndices,
+  uniformSampleIndices,
+  type PoissonSampleOptions,
+  type UniformSampleOptions,
+} from "../random/subsampling.js";
 export {
   dpGradients,
   dpApplyGradients,
@@ -17,12 +28,14 @@ export {
   type DpGradientsOptions,
   type DpGradientsResult,
   type DpOptimizerOptions,
-  type EventSink,
 } from "./gradients.js";
-export * from "./adaptiveClipping.js";
-export * from "./metrics.js";
-export * from "./makePrivate.js";
-export * from "./mnistModels.js";
+export { type AdaptiveClippingOptions, AdaptiveClipState, gradientNoiseMultiplier } from "./adaptive-clipping.js";
+export { type EvaluateOptions, evaluatePrivateModel, type EvaluateResult } from "./metrics.js";
+export {
+  makePrivate, type MakePrivateOptions, type PrivateEpochLogs, type PrivateFitArgs, type PrivateFitCallbacks, type PrivateHistory,
+  type PrivateModel,
+} from "./make-private.js";
+export { MNIST_MODEL_KINDS, mnistInputShape, mnistModel, type MnistModelKind } from "./mnist-models.js";
 
 // The error type every function here throws, so callers of this entry point can catch it.
 export { DpError, type DpErrorCode } from "../errors.js";

@@ -5,7 +5,7 @@
  *
  * These are the functions the TensorFlow.js path ({@link dpGradients}, {@link makePrivate})
  * runs on the engine's clipped sum, split apart so the DP-SGD step audit
- * (the project's testing standard, TESTING.md section 4) can run the real code tens of thousands of times
+ * (docs/testing.md section 4) can run the real code tens of thousands of times
  * without a model.
  *
  * The order matters: noise is added to the *sum* (whose sensitivity is `l2NormClip` under

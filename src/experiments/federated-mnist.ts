@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { loadMnist } from "../data/mnist.js";
-import { mnistInputShape, mnistModel } from "../dpsgd/mnistModels.js";
+import { mnistInputShape, mnistModel } from "../dpsgd/mnist-models.js";
 import { DpError, requireOneOf, requirePositive, requirePositiveInteger } from "../errors.js";
 import { SeededRng } from "../random/rng.js";
 import type { FederatedAggregator } from "../federated/core/aggregator.js";

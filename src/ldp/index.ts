@@ -3,8 +3,11 @@
  * hashing, and a RAPPOR encoder and decoder.
  * @module
  */
-export * from "./frequencyEstimate.js";
-export * from "./randomizedResponse.js";
-export * from "./unaryEncoding.js";
-export * from "./localHashing.js";
+export { type FrequencyEstimate, pureProtocolFrequencyVariance } from "./frequency-estimate.js";
+export {
+  binaryRandomizedResponse, type BinaryRandomizedResponse, type BinaryRandomizedResponseOptions, kRandomizedResponse,
+  type KRandomizedResponse, type KRandomizedResponseOptions, randomizedResponseEpsilon, randomizedResponseNoiseParameter,
+} from "./randomized-response.js";
+export { optimizedUnaryEncoding, symmetricUnaryEncoding, type UnaryEncoding, type UnaryEncodingOptions } from "./unary-encoding.js";
+export { type LocalHashing, type LocalHashingOptions, type LocalHashingReport, optimizedLocalHashing } from "./local-hashing.js";
 export * from "./rappor/index.js";

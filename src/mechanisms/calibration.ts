@@ -7,10 +7,8 @@
  * Differential Privacy: Analytical Calibration and Optimal Denoising", ICML 2018)
  * @module
  */
-import { DpError, requireNonNegative, requireOpenProbability, requirePositive } from "../errors.js";
-import { erfcx, standardNormalTail } from "./normal.js";
-
-const SQRT1_2 = Math.SQRT1_2;
+import { DpError, requireOpenProbability, requirePositive } from "../errors.js";
+import { gaussianDelta } from "../accounting/analytic-gaussian.js";
 
 /** Options for {@link laplaceScaleFor}. */
 export interface LaplaceCalibrationOptions {
@@ -81,63 +79,14 @@ export function classicGaussianSigma(options: GaussianCalibrationOptions): numbe
   return (Math.sqrt(2 * Math.log(1.25 / delta)) * sensitivity) / epsilon;
 }
 
-/** Options for {@link analyticGaussianDelta}. */
-export interface GaussianDeltaOptions {
-  /** Privacy parameter epsilon >= 0. */
-  epsilon: number;
-  /** Standard deviation of the noise, > 0. */
-  sigma: number;
-  /** L2 sensitivity, > 0. */
-  sensitivity: number;
-}
-
-/**
- * The exact delta(epsilon) of the Gaussian mechanism (Balle & Wang 2018, Theorem 8):
- * delta = Φ(Δ/(2σ) - εσ/Δ) - e^ε Φ(-Δ/(2σ) - εσ/Δ).
- *
- * @remarks
- * Computed without cancellation or overflow: with A = Δ/(2σ) - εσ/Δ and B = A - Δ/σ one has
- * e^ε·e^{-B²/2} = e^{-A²/2}, so for A < 0, delta = e^{-A²/2} (erfcx(-A/√2) - erfcx(-B/√2)) / 2.
- *
- * @param options - epsilon, sigma and sensitivity
- * @returns the smallest delta for which the Gaussian mechanism is (epsilon, delta)-DP
- * @throws {@link DpError} for a negative `epsilon` or non-positive `sigma`/`sensitivity`
- * @see https://arxiv.org/abs/1805.06530
- * @example
- * ```ts
- * import { analyticGaussianDelta } from "dpkit/mechanisms";
- * analyticGaussianDelta({ epsilon: 1, sigma: 4, sensitivity: 1 }); // about 4.2e-6
- * ```
- */
-export function analyticGaussianDelta(options: GaussianDeltaOptions): number {
-  const epsilon = requireNonNegative("epsilon", options?.epsilon);
-  const sigma = requirePositive("sigma", options?.sigma);
-  const sensitivity = requirePositive("sensitivity", options?.sensitivity);
-  return gaussianDeltaUnchecked(epsilon, sigma / sensitivity);
-}
-
-/** delta(epsilon) for noise multiplier z = sigma / sensitivity. @internal */
-export function gaussianDeltaUnchecked(epsilon: number, z: number): number {
-  const a = 1 / (2 * z) - epsilon * z;
-  const b = a - 1 / z;
-  let delta: number;
-  if (a < 0) {
-    delta = 0.5 * Math.exp(-0.5 * a * a) * (erfcx(-a * SQRT1_2) - erfcx(-b * SQRT1_2));
-  } else {
-    // Φ(A) - e^ε Φ(B), with e^ε Φ(B) = e^{-A²/2} erfcx(-B/√2) / 2.
-    delta = 1 - standardNormalTail(a) - 0.5 * Math.exp(-0.5 * a * a) * erfcx(-b * SQRT1_2);
-  }
-  return delta > 0 ? delta : 0;
-}
-
 /**
  * The analytic Gaussian mechanism's sigma (Balle & Wang 2018): the smallest sigma for which
  * adding N(0, sigma²) to a query of L2 sensitivity Δ is (epsilon, delta)-DP.
  *
  * @remarks
  * Bisection (on log sigma, to 1e-12 relative) on the exact, decreasing delta(epsilon, sigma) of
- * {@link analyticGaussianDelta}; the upper end of the final bracket is returned, so the result
- * never spends more than (epsilon, delta). Valid for every epsilon > 0 (unlike the classic bound).
+ * `gaussianDeltaForEpsilon` (`dpkit/accounting`); the upper end of the final bracket is returned,
+ * so the result never spends more than (epsilon, delta). Valid for every epsilon > 0 (unlike the classic bound).
  *
  * @param options - epsilon, delta and sensitivity
  * @returns sigma
@@ -159,12 +108,12 @@ export function analyticGaussianSigma(options: GaussianCalibrationOptions): numb
 /** The analytic Gaussian noise multiplier sigma / sensitivity. @internal */
 export function analyticNoiseMultiplier(epsilon: number, delta: number): number {
   let hi = 1;
-  while (gaussianDeltaUnchecked(epsilon, hi) > delta) hi *= 2;
+  while (gaussianDelta(hi, epsilon) > delta) hi *= 2;
   let lo = hi / 2;
-  while (lo > 1e-300 && gaussianDeltaUnchecked(epsilon, lo) <= delta) lo /= 2;
+  while (lo > 1e-300 && gaussianDelta(lo, epsilon) <= delta) lo /= 2;
   for (let i = 0; i < 200 && hi / lo - 1 > 1e-13; i++) {
     const mid = Math.sqrt(lo * hi);
-    if (gaussianDeltaUnchecked(epsilon, mid) <= delta) hi = mid;
+    if (gaussianDelta(mid, epsilon) <= delta) hi = mid;
     else lo = mid;
   }
   // A hair of margin for the ~1e-14 relative error of the delta evaluation.

@@ -4,7 +4,7 @@
  * @module
  */
 import { DpError, describeValue, requireFinite } from "../errors.js";
-import { standardNormalQuantile } from "./normal.js";
+import { standardNormalQuantile } from "../math/normal.js";
 import type { ReleaseConfidenceInterval } from "./types.js";
 
 /** Checks a confidence level in (0, 1). @internal */

@@ -5,12 +5,16 @@
  * noise calibration (Laplace scale, classic and analytic Gaussian sigma).
  * @module
  */
-export * from "./types.js";
-export * from "./calibration.js";
-export { erfcx, standardNormalCdf, standardNormalQuantile, standardNormalTail } from "./normal.js";
+export { type NoiseMechanism, type ReleaseConfidenceInterval } from "./types.js";
+export {
+  analyticGaussianSigma, classicGaussianSigma, type GaussianCalibrationOptions, type LaplaceCalibrationOptions, laplaceScaleFor,
+} from "./calibration.js";
+export { erfcx, standardNormalCdf, standardNormalQuantile, standardNormalTail } from "../math/normal.js";
 export { laplaceMechanism, type LaplaceMechanismOptions } from "./laplace.js";
 export { gaussianMechanism, type GaussianMechanismOptions } from "./gaussian.js";
 export { geometricMechanism, type GeometricMechanismOptions } from "./geometric.js";
-export * from "./exponential.js";
-export * from "./aggregates.js";
+export { exponentialMechanism, reportNoisyMaxMechanism, type SelectionMechanism, type SelectionMechanismOptions } from "./exponential.js";
+export {
+  type AggregateRelease, type PrivateBoundedOptions, privateCount, type PrivateCountOptions, privateMean, privateSum,
+} from "./aggregates.js";
 export { noiseSummary, type NoiseSummary, type NoiseSummaryOptions } from "./summary.js";

@@ -10,10 +10,8 @@ import { DpError, requireNonNegative, requireProbability } from "../errors.js";
 import { bernoulliExpApprox } from "./exp-bernoulli.js";
 import { doubleToRational } from "./rational.js";
 import { resolveRng, type Rng } from "./rng.js";
-import { uniformBelow, uniformBigInt } from "./uniform.js";
+import { TWO32, TWO53, uniformBelow, uniformBigInt } from "./uniform.js";
 
-const TWO32 = 4294967296;
-const TWO53 = 9007199254740992;
 const BIG_TWO53 = 2n ** 53n;
 
 /**

@@ -10,8 +10,8 @@ import { fastDiscreteLaplace } from "./exp-bernoulli.js";
 import { geometricExpNumber, geometricExpRational } from "./geometric.js";
 import { doubleToRational, dyadic } from "./rational.js";
 import { resolveRng, type Rng } from "./rng.js";
+import { TWO32 } from "./uniform.js";
 
-const TWO32 = 4294967296;
 const BIG_TWO53 = 2n ** 53n;
 const BIG_TWO46 = 2n ** 46n;
 

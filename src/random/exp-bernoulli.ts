@@ -17,10 +17,8 @@
  * @module
  */
 import type { Rng } from "./rng.js";
+import { TWO21, TWO32, TWO53 } from "./uniform.js";
 
-const TWO32 = 4294967296;
-const TWO53 = 9007199254740992;
-const TWO21 = 2097152;
 
 /** Relative margin around the double enclosure (rounding error is below 2^-48). */
 let margin = 2 ** -44;

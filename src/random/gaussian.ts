@@ -8,10 +8,8 @@
  */
 import { requireInteger, requireNonNegative } from "../errors.js";
 import { resolveRng, SecureRng, type Rng } from "./rng.js";
+import { TWO21, TWO32, TWO53 } from "./uniform.js";
 
-const TWO32 = 4294967296;
-const TWO53 = 9007199254740992;
-const TWO21 = 2097152;
 
 const SCRATCH_WORDS = 16_384;
 /** Half the smallest float32 subnormal: anything smaller rounds to ±0 in a Float32Array. */

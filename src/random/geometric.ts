@@ -10,9 +10,8 @@ import { bernoulli, bernoulliExpMinusOne, bernoulliExpRational } from "./bernoul
 import { bernoulliExpApprox, geometricByInversion } from "./exp-bernoulli.js";
 import { doubleToRational, dyadic } from "./rational.js";
 import { resolveRng, type Rng } from "./rng.js";
-import { uniformBelow, uniformBigInt } from "./uniform.js";
+import { TWO53, uniformBelow, uniformBigInt } from "./uniform.js";
 
-const TWO53 = 9007199254740992;
 const BIG_TWO53 = 2n ** 53n;
 const BIG_TWO46 = 2n ** 46n;
 

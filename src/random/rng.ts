@@ -2,13 +2,13 @@
  * Randomness sources. Every random bit dpkit uses comes through an {@link Rng}.
  *
  * The default, {@link secureRng}, reads the platform CSPRNG (`crypto.getRandomValues`) in
- * chunks. {@link SeededRng} (random-js MT19937) exists for reproducible simulations and tests
+ * chunks. {@link SeededRng} (MT19937) exists for reproducible simulations and tests
  * only: it is predictable, never the default, and marked `secure: false`.
  *
  * @module
  */
-import { MersenneTwister19937 } from "random-js";
 import { DpError, requireInteger } from "../errors.js";
+import { Mt19937 } from "./mt19937.js";
 
 /** A source of uniformly random bits. */
 export interface Rng {
@@ -99,7 +99,7 @@ export class SecureRng implements Rng {
 }
 
 /**
- * A seeded, reproducible, **insecure** generator (random-js MT19937).
+ * A seeded, reproducible, **insecure** generator (the Mersenne Twister MT19937).
  *
  * @remarks
  * For simulations and tests only. Its output is predictable from its seed and from 624 outputs;
@@ -115,29 +115,29 @@ export class SecureRng implements Rng {
  */
 export class SeededRng implements Rng {
   readonly secure = false;
-  private readonly engine: MersenneTwister19937;
+  private readonly engine: Mt19937;
 
   /** @param seed - any safe integer */
   constructor(seed: number) {
     requireInteger("seed", seed);
-    this.engine = MersenneTwister19937.seed((seed | 0) ^ (Math.floor(seed / 2 ** 32) | 0));
+    this.engine = new Mt19937((seed | 0) ^ (Math.floor(seed / 2 ** 32) | 0));
   }
 
   nextUint32(): number {
-    return this.engine.next() >>> 0;
+    return this.engine.nextUint32();
   }
 
   fillBytes(out: Uint8Array): void {
     let i = 0;
     for (; i + 4 <= out.length; i += 4) {
-      const w = this.engine.next() >>> 0;
+      const w = this.engine.nextUint32();
       out[i] = w & 0xff;
       out[i + 1] = (w >>> 8) & 0xff;
       out[i + 2] = (w >>> 16) & 0xff;
       out[i + 3] = w >>> 24;
     }
     if (i < out.length) {
-      let w = this.engine.next() >>> 0;
+      let w = this.engine.nextUint32();
       for (; i < out.length; i++) {
         out[i] = w & 0xff;
         w >>>= 8;

@@ -5,9 +5,10 @@
 import { DpError, requireInteger } from "../errors.js";
 import { resolveRng, type Rng } from "./rng.js";
 
-const TWO32 = 4294967296;
-const TWO53 = 9007199254740992;
-const TWO21 = 2097152;
+// 2^32, 2^53, 2^21: the word sizes every sampler works with (internal; not in the barrel).
+export const TWO32 = 4294967296;
+export const TWO53 = 9007199254740992;
+export const TWO21 = 2097152;
 
 /**
  * A uniformly random integer in [0, n), n a safe integer in [1, 2^53], without validation.

@@ -69,7 +69,7 @@ function isNotFound(e: unknown, name: string): boolean {
 export async function importOptional<T = unknown>(name: OptionalPackage, feature: string): Promise<T> {
   const specifier: string = name; // a variable, so bundlers do not follow it
   try {
-    return (await import(/* @vite-ignore */ specifier)) as T;
+    return (await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier)) as T;
   } catch (e) {
     throw missing(name, feature, e);
   }

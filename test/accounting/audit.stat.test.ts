@@ -1,4 +1,4 @@
-// Empirical audit of the accountants (TESTING.md section 3): a Poisson-subsampled Gaussian
+// Empirical audit of the accountants (docs/testing.md section 3): a Poisson-subsampled Gaussian
 // mechanism is simulated exactly, an empirical lower bound on its epsilon is computed from
 // pre-registered threshold events, and it must not exceed what the accountants claim. Negative
 // control: the same audit on a pipeline that includes the example at EVERY step (the wrong

@@ -10,6 +10,7 @@ import {
   openSqlitePrivacyBudget,
   poissonSampledEvent,
   randomizedResponseEvent,
+  selfComposedEvent,
 } from "../../src/index.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "dpkit-budget-"));
@@ -29,7 +30,7 @@ describe("PrivacyBudget", () => {
     expect(before.epsilon).toBeLessThanOrEqual(1);
     expect(() => b.spend(step, 50)).toThrowError(expect.objectContaining({ code: "budget_exceeded" }));
     expect(b.spent()).toEqual(before);
-    expect(b.ledger.length).toBe(n / 50);
+    expect(b.ledger).toEqual([selfComposedEvent(step, n)]); // the ledger merges repeats
     // matches a plain accountant
     const acc = new RdpAccountant().compose(step, n);
     expect(before.epsilon).toBeCloseTo(acc.getEpsilon(1e-5), 12);

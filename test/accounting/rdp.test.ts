@@ -17,8 +17,9 @@ import {
   selfComposedEvent,
   type DpEvent,
 } from "../../src/index.js";
-import { poissonSubsampledGaussianRdpValue } from "../../src/accounting/rdp/subsampledGaussian.js";
-import { logAddExp, logErfc } from "../../src/accounting/math/special.js";
+import { poissonSubsampledGaussianRdpValue } from "../../src/accounting/rdp/subsampled-gaussian.js";
+import { logAddExp } from "../../src/math/log-space.js";
+import { logErfc } from "../../src/math/normal.js";
 import { num, sections } from "./reference.js";
 
 const dpsgd = (q: number, sigma: number): DpEvent => poissonSampledEvent(q, gaussianEvent(sigma));

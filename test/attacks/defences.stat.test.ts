@@ -19,7 +19,7 @@ function identical(users: number, movie: number, rating: number, day: number, nu
 }
 
 /**
- * Empirical epsilon of one LDP record (TESTING.md section 3): neighbours x0 = {movie 0, 5 stars,
+ * Empirical epsilon of one LDP record (docs/testing.md section 3): neighbours x0 = {movie 0, 5 stars,
  * first day} and x1 = {movie 1, 1 star, last day}; events on the reported movie of the single slot.
  */
 function auditRecord(spent: number, n: number, rng0?: Rng, rng1?: Rng): number {

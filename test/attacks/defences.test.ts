@@ -5,9 +5,8 @@ import {
   ldpRecordRelease,
   naiveAnonymisation,
   netflixMonthMiddle,
-  pureEpsilonOfEvent,
 } from "../../src/attacks/index.js";
-import { RdpAccountant, composedEvent, randomizedResponseEvent, selfComposedEvent, epsilonDeltaEvent } from "../../src/accounting/index.js";
+import { RdpAccountant, composedEvent, selfComposedEvent } from "../../src/accounting/index.js";
 import { SecureRng, SeededRng, type Rng } from "../../src/random/index.js";
 import { generateNetflixLike, type RatingsTable } from "../../src/data/index.js";
 
@@ -83,11 +82,6 @@ describe("LDP record release", () => {
     expect(r.dateMechanism.sensitivity).toBe(2648);
   });
 
-  it("pure epsilon by basic composition of events", () => {
-    const rr = randomizedResponseEvent(0.5, 2); // ln(1 + 2 * 0.5 / 0.5) = ln 3
-    expect(pureEpsilonOfEvent(selfComposedEvent(composedEvent([rr, epsilonDeltaEvent(0.25, 0)]), 4))).toBeCloseTo(4 * (Math.log(3) + 0.25), 12);
-    expect(() => pureEpsilonOfEvent(epsilonDeltaEvent(1, 1e-5))).toThrow(/pure/);
-  });
 
 });
 

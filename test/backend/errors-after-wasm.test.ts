@@ -44,6 +44,17 @@ describe("uncaught errors after prepareBackend() picked wasm", () => {
     });
   });
 
+  it("the user's handlers survive tf.removeBackend(\"wasm\") (the glue's dispose removed them all)", () => {
+    const r = run(
+      "wasm-dispose.mts",
+      `import * as tf from "@tensorflow/tfjs";\nconst mine = () => {};\nprocess.on("uncaughtException", mine);\n` +
+        prepare +
+        `tf.removeBackend("wasm");\nconsole.error(process.listeners("uncaughtException").includes(mine) ? "kept" : "lost");`,
+    );
+    expect(r.stderr.trim()).toBe("kept");
+    expect(r.status).toBe(0);
+  });
+
   it("the user's own handlers still run", () => {
     const r = run(
       "wasm-handler.mts",

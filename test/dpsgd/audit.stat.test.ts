@@ -1,5 +1,5 @@
 /**
- * The DP-SGD step audit (the project's testing standard, TESTING.md section 4), run on the library's real
+ * The DP-SGD step audit (docs/testing.md section 4), run on the library's real
  * Float32Array step: Poisson sample (poissonSampleIndices) -> clip and sum (clipAndSum) ->
  * noise and normalise by the expected batch size (privatizeClippedSum, the function the tfjs
  * path also uses). d = 8, N = 100, the canary's gradient is 1000·e1, coordinate 1 is read.
@@ -85,7 +85,7 @@ function audit(variant: Variant, other: number, n: number, delta: number, rng: R
   });
 }
 
-describe("DP-SGD step audit (TESTING.md section 4)", () => {
+describe("DP-SGD step audit (docs/testing.md section 4)", () => {
   const deltaLoose = 1e-2;
   const claimedLoose = claimedEpsilon(deltaLoose);
   const claimedTight = claimedEpsilon(1e-5);

@@ -1,5 +1,5 @@
 /**
- * TESTING.md section 4 with clients in place of examples: one DP-FedAvg round, canary client
+ * docs/testing.md section 4 with clients in place of examples: one DP-FedAvg round, canary client
  * present or absent, coordinate 1 of the aggregated update, empirical epsilon against the
  * accountant's epsilon for that round. Negative controls (broken aggregators) must be flagged.
  */

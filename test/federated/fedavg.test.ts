@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { ClientDataset, FederatedAccountant, FederatedClient } from "../../src/federated/index.js";
+import type { ClientDataset, FederatedClient } from "../../src/federated/index.js";
+import type { DpEvent, PrivacyAccountant } from "../../src/accounting/index.js";
 import {
   DpFedAvgAggregator,
   ExampleLevelDpAggregator,
@@ -149,12 +150,24 @@ describe("FedAvg rounds", () => {
 
   it("accounts every round and stops before the target epsilon", async () => {
     // A stand-in accountant: epsilon = number of Gaussian events seen (monotone, easy to check).
-    const count = (e: { kind: string; events?: unknown[]; event?: unknown }): number =>
-      e.kind === "composed" ? (e.events as never[]).reduce((s: number, x) => s + count(x), 0) : e.kind === "poissonSampled" ? 1 : 0;
-    const factory = (): FederatedAccountant => {
-      let n = 0;
-      return { compose: (e) => void (n += count(e as never)), getEpsilon: () => n };
-    };
+    const count = (e: DpEvent): number =>
+      e.kind === "composed" ? e.events.reduce((s, x) => s + count(x), 0) : e.kind === "selfComposed" ? e.count * count(e.event) : e.kind === "poissonSampled" ? 1 : 0;
+    class CountingAccountant implements PrivacyAccountant {
+      readonly neighboringRelation = "addOrRemoveOne" as const;
+      readonly ledger: DpEvent[] = [];
+      n = 0;
+      compose(e: DpEvent): this {
+        this.n += count(e);
+        return this;
+      }
+      supports = (): boolean => true;
+      getEpsilon = (): number => this.n;
+      getDelta = (): number => 0;
+      clone(): CountingAccountant {
+        return Object.assign(new CountingAccountant(), { n: this.n });
+      }
+    }
+    const factory = (): PrivacyAccountant => new CountingAccountant();
     const clients = [0, 1, 2, 3].map((i) => ({ id: `c${i}`, train: () => ({ clientId: `c${i}`, delta: new Float32Array([1, 1]), numExamples: 1 }) }));
     const h = await runFedAvg({
       clients,

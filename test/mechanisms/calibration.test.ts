@@ -1,11 +1,11 @@
 /**
- * Calibration: the analytic Gaussian delta(epsilon) against direct numerical integration of
+ * Calibration: the analytic Gaussian delta(epsilon) (`gaussianDeltaForEpsilon`, the one implementation) against direct numerical integration of
  * the hockey-stick divergence, the analytic sigma against its defining property (the smallest
  * sigma with delta <= target), the classic bound, the Laplace scale, and the tails of Φ.
  */
 import { describe, expect, it } from "vitest";
+import { gaussianDeltaForEpsilon } from "../../src/accounting/index.js";
 import {
-  analyticGaussianDelta,
   analyticGaussianSigma,
   classicGaussianSigma,
   erfcx,
@@ -51,7 +51,7 @@ describe("analytic Gaussian (Balle & Wang 2018)", () => {
       [2, 0.7],
       [0.1, 5],
     ]) {
-      const exact = analyticGaussianDelta({ epsilon: e, sigma: s, sensitivity: 1 });
+      const exact = gaussianDeltaForEpsilon(s, e);
       expect(Math.abs(exact / integratedDelta(e, s) - 1)).toBeLessThan(1e-6);
     }
   });
@@ -62,8 +62,8 @@ describe("analytic Gaussian (Balle & Wang 2018)", () => {
       const delta = 10 ** -(2 + uniform01(rng) * 10); // 1e-2 .. 1e-12
       const sensitivity = 0.1 + uniform01(rng) * 10;
       const sigma = analyticGaussianSigma({ epsilon, delta, sensitivity });
-      expect(analyticGaussianDelta({ epsilon, sigma, sensitivity })).toBeLessThanOrEqual(delta);
-      expect(analyticGaussianDelta({ epsilon, sigma: sigma * (1 - 1e-6), sensitivity })).toBeGreaterThan(delta);
+      expect(gaussianDeltaForEpsilon(sigma / sensitivity, epsilon)).toBeLessThanOrEqual(delta);
+      expect(gaussianDeltaForEpsilon((sigma * (1 - 1e-6)) / sensitivity, epsilon)).toBeGreaterThan(delta);
     }
   });
   it("known value and comparison with the classic bound", () => {
@@ -77,7 +77,7 @@ describe("analytic Gaussian (Balle & Wang 2018)", () => {
   });
   it("negative control: the classic sigma at epsilon = 5 would not be (5, 1e-5)-DP, and is refused", () => {
     const naive = Math.sqrt(2 * Math.log(1.25e5)) / 5;
-    expect(analyticGaussianDelta({ epsilon: 5, sigma: naive * 0.5, sensitivity: 1 })).toBeGreaterThan(1e-5);
+    expect(gaussianDeltaForEpsilon(naive * 0.5, 5)).toBeGreaterThan(1e-5);
     expect(() => classicGaussianSigma({ epsilon: 5, delta: 1e-5, sensitivity: 1 })).toThrow(/epsilon/);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Empirical epsilon (TESTING.md section 3) with the shared auditor (test/helpers/audit.ts):
+ * Empirical epsilon (docs/testing.md section 3) with the shared auditor (test/helpers/audit.ts):
  * worst-case neighbours, at most 20 pre-registered events, n = 200,000 outputs per input,
  * Clopper–Pearson bounds at alpha = 1e-6, eps_LB = ln((p0_lo - delta) / p1_hi) in both
  * directions. Each mechanism must satisfy eps_LB <= claimed epsilon, and the power check (the

@@ -1,5 +1,5 @@
 /**
- * Floating-point safety of the real-valued mechanisms (TESTING.md section 2): every output is
+ * Floating-point safety of the real-valued mechanisms (docs/testing.md section 2): every output is
  * an exact multiple of the power-of-two granularity for inputs 0, 1, 0.1 and 1e9; the set of
  * reachable residues is the same for neighbouring inputs M(0) and M(1). Negative control: a
  * naive `x + b·sign·ln(u)` Laplace is flagged by the same checks (its outputs for input 1 all

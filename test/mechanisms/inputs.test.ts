@@ -1,5 +1,5 @@
 /**
- * Bad input is refused with a DpError that names the argument (TESTING.md section 3's
+ * Bad input is refused with a DpError that names the argument (docs/testing.md section 3's
  * companion): epsilon <= 0 / NaN / Infinity, delta outside (0, 1), sensitivity <= 0, a
  * granularity that is not a power of two, lower > upper, non-numeric data. Data problems
  * (NaN values, an empty dataset) are not errors: they are clamped or noised.

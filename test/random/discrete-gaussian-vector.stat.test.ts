@@ -4,7 +4,7 @@
  * another, and stays exact on its bigint fallback (forced by widening the double enclosure).
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { standardNormalCdf } from "../../src/mechanisms/normal.js";
+import { standardNormalCdf } from "../../src/math/normal.js";
 import { discreteGaussianSampler, discreteGaussianVectorSampler } from "../../src/random/discrete-gaussian.js";
 import { setExpEnclosureMarginForTesting } from "../../src/random/exp-bernoulli.js";
 import { SeededRng } from "../../src/random/rng.js";

@@ -1,5 +1,5 @@
 /**
- * Exact-PMF tests of the samplers (TESTING.md section 1): 120,000 draws each, Pearson
+ * Exact-PMF tests of the samplers (docs/testing.md section 1): 120,000 draws each, Pearson
  * chi-square with pooled tails against the conservative critical value df + 6·sqrt(2·df)
  * (false alarm about 1e-6), Wilson intervals at z = 6, and no NaN / ±Infinity / -0. Fixed seeds
  * keep CI deterministic; one block repeats the checks on the secure source. Every check has a
@@ -23,7 +23,7 @@ import {
   SeededRng,
   type Rng,
 } from "../../src/random/index.js";
-import { standardNormalCdf } from "../../src/mechanisms/normal.js";
+import { standardNormalCdf } from "../../src/math/normal.js";
 import { allClean, binomialPmf, chiSquare, discreteGaussianPmf, discreteLaplacePmf, draw, wilsonContains } from "./stat.js";
 
 const N = 120_000;

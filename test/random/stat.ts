@@ -1,5 +1,5 @@
 /**
- * Statistical helpers for sampler tests (TESTING.md section 1): Pearson chi-square against an
+ * Statistical helpers for sampler tests (docs/testing.md section 1): Pearson chi-square against an
  * exact PMF with pooled tails and the conservative critical value df + 6·sqrt(2·df), and
  * Wilson score intervals.
  */

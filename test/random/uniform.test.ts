@@ -1,5 +1,5 @@
 /**
- * Uniform integers (TESTING.md section 1): every bin for n = 3, 5, 7; 64 equal-width bins for n
+ * Uniform integers (docs/testing.md section 1): every bin for n = 3, 5, 7; 64 equal-width bins for n
  * near 2^32 and 2^53; and a deterministic check, with an injected counting word source, that
  * the rejection step accepts exactly the words below the largest multiple of n (no modulo bias,
  * no off-by-one). Negative controls: a plain `x % n` sampler and an off-by-one rejection fail

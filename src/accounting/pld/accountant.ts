@@ -3,9 +3,11 @@
  * privacy loss distributions with FFTs.
  * @module
  */
-import { DpError, requireInteger, requireNonNegative, requireOpenProbability, requirePositive } from "../../errors.js";
-import { type DpEvent, assertNever, selfComposedEvent, validateEvent } from "../events.js";
-import { effectiveGaussianNoiseMultiplier } from "../effectiveGaussian.js";
+import { DpError, refusesNothing, requireInteger, requireNonNegative, requireOpenProbability, requirePositive } from "../../errors.js";
+import type { PrivacyAccountant } from "../accountant.js";
+import { type DpEvent, assertNever, validateEvent } from "../events.js";
+import { DpEventBuilder } from "../ledger.js";
+import { effectiveGaussianNoiseMultiplier } from "../effective-gaussian.js";
 import { type NeighboringRelation, checkNeighboringRelation } from "../neighboring.js";
 import { PrivacyLossPmf } from "./pmf.js";
 import {
@@ -39,6 +41,18 @@ function selfComposePair(a: PrivacyLossPair, times: number): PrivacyLossPair {
   // Two separate FFTs: packing both pmfs into one complex FFT is ~20% faster but its separation
   // error, raised to the power `times`, moved the MNIST epsilon by 4e-8; accuracy wins.
   return { remove: a.remove.selfCompose(times), add: a.add === null ? null : a.add.selfCompose(times) };
+}
+
+/** Identical leaf mechanisms: the builder of one's PLD (null = identity) and how many were composed. */
+interface Group {
+  build: () => PrivacyLossPair | null;
+  count: number;
+}
+
+/** The PLD of a group: its leaf's PLD self-composed `count` times. */
+function selfComposeGroup(g: Group): PrivacyLossPair | null {
+  const single = g.build();
+  return single === null || g.count === 1 ? single : selfComposePair(single, g.count);
 }
 
 /**
@@ -76,7 +90,7 @@ function selfComposePair(a: PrivacyLossPair, times: number): PrivacyLossPair {
  * @see https://arxiv.org/abs/2207.04380 (Doroshenko et al. 2022, connect the dots)
  * @see https://arxiv.org/abs/2102.12412 (Koskela, Jälkö & Honkela; FFT accounting)
  */
-export class PldAccountant {
+export class PldAccountant implements PrivacyAccountant {
   /** The grid width. */
   readonly valueDiscretizationInterval: number;
   /** The neighbouring relation. */
@@ -87,12 +101,12 @@ export class PldAccountant {
    * self-composed by FFT (one power per group, however many `compose` calls fed it) and the groups
    * are convolved. Composing DP-SGD one step at a time therefore costs O(1) per step.
    */
-  private readonly groups = new Map<string, { event: DpEvent; count: number }>();
+  private readonly groups = new Map<string, Group>();
   /** Per-group distributions already built, by key, with the count they were built for. */
   private readonly groupCache = new Map<string, { count: number; pld: PrivacyLossPair | null }>();
   private pld: PrivacyLossPair | null = null;
   private dirty = false;
-  private readonly composedEvents: DpEvent[] = [];
+  private events = new DpEventBuilder();
 
   /**
    * @param options - grid width and neighbouring relation
@@ -106,9 +120,9 @@ export class PldAccountant {
     this.neighboringRelation = checkNeighboringRelation(options.neighboringRelation);
   }
 
-  /** Every event composed so far, in order. */
+  /** Every event composed so far (repeats merged). */
   get ledger(): DpEvent[] {
-    return this.composedEvents.slice();
+    return this.events.events;
   }
 
   /**
@@ -118,11 +132,11 @@ export class PldAccountant {
    */
   clone(): PldAccountant {
     const c = new PldAccountant({ valueDiscretizationInterval: this.valueDiscretizationInterval, neighboringRelation: this.neighboringRelation });
-    for (const [k, g] of this.groups) c.groups.set(k, { event: g.event, count: g.count });
+    for (const [k, g] of this.groups) c.groups.set(k, { build: g.build, count: g.count });
     for (const [k, g] of this.groupCache) c.groupCache.set(k, g);
     c.pld = this.pld;
     c.dirty = this.dirty;
-    c.composedEvents.push(...this.composedEvents);
+    c.events = this.events.clone();
     return c;
   }
 
@@ -132,13 +146,7 @@ export class PldAccountant {
    * @returns true when it can be composed
    */
   supports(event: DpEvent): boolean {
-    try {
-      this.check(validateEvent(event), "event");
-      return true;
-    } catch (e) {
-      if (e instanceof DpError) return false;
-      throw e;
-    }
+    return refusesNothing(() => this.leaves(validateEvent(event), 1, "event", new Map()));
   }
 
   /**
@@ -151,11 +159,15 @@ export class PldAccountant {
   compose(event: DpEvent, count = 1): this {
     const ev = validateEvent(event, "event");
     const c = requireInteger("count", count, { min: 0 });
-    this.check(ev, "event");
-    if (c === 0) return this;
-    this.addLeaves(ev, c);
-    this.dirty = true;
-    this.composedEvents.push(c === 1 ? ev : selfComposedEvent(ev, c));
+    const added = new Map<string, Group>();
+    this.leaves(ev, c, "event", added); // throws before anything is committed
+    for (const [key, g] of added) {
+      const old = this.groups.get(key);
+      if (old) old.count += g.count;
+      else this.groups.set(key, g);
+      this.dirty = true;
+    }
+    this.events.compose(ev, c);
     return this;
   }
 
@@ -198,59 +210,53 @@ export class PldAccountant {
     return this.pld.add === null ? r : Math.max(r, this.pld.add.deltaForEpsilon(e));
   }
 
-  private check(event: DpEvent, path: string): void {
+  /**
+   * The one traversal of the event algebra: splits `event` × `count` into leaf mechanisms with
+   * multiplicities (composition is commutative, so identical leaves are grouped by value), each
+   * with the builder of its PLD, or throws `unsupported_event`. With count 0 it only checks.
+   */
+  private leaves(event: DpEvent, count: number, path: string, out: Map<string, Group>): void {
     const refuse = (why: string): never => {
       throw new DpError("unsupported_event", `\`${path}\` (${event.kind}) is not supported by the PLD accountant: ${why}`, path);
     };
-    const rel = this.neighboringRelation;
+    const d = this.valueDiscretizationInterval;
+    const factor = this.neighboringRelation === "replaceOne" ? 2 : 1;
+    const add = (build: () => PrivacyLossPair | null): void => {
+      if (count === 0) return;
+      const key = JSON.stringify(event);
+      const g = out.get(key);
+      if (g) g.count += count;
+      else out.set(key, { build, count });
+    };
     switch (event.kind) {
       case "noOp":
+        return;
       case "nonPrivate":
+        return add(() => ({ remove: PrivacyLossPmf.infinite(d), add: null }));
       case "gaussian":
+        return add(() => gaussianPld(event.noiseMultiplier / factor, 1, d));
       case "laplace":
+        return add(() => laplacePld(event.noiseMultiplier / factor, d));
       case "epsilonDelta":
-        return;
+        return add(() => epsilonDeltaPld(event.epsilon, event.delta, d));
       case "randomizedResponse":
-        if (rel !== "replaceOne") refuse('randomized response is defined by replacing one value; use neighboringRelation: "replaceOne".');
-        return;
-      case "poissonSampled":
-        if (rel !== "addOrRemoveOne") refuse('Poisson subsampling is only accounted under neighboringRelation "addOrRemoveOne".');
-        if (effectiveGaussianNoiseMultiplier(event.event) === undefined) {
-          refuse("only a Gaussian event (or a composition of Gaussian events) can be Poisson-subsampled.");
-        }
-        return;
-      case "sampledWithoutReplacement":
-        refuse("no PLD is implemented for sampling without replacement; use the RDP accountant with neighboringRelation \"replaceOne\".");
-        return;
-      case "composed":
-        event.events.forEach((e, i) => this.check(e, `${path}.events[${i}]`));
-        return;
-      case "selfComposed":
-        this.check(event.event, `${path}.event`);
-        return;
-      default:
-        assertNever(event);
-    }
-  }
-
-  /** Splits `event` × `count` into leaf events with multiplicities and adds them to the groups. */
-  private addLeaves(event: DpEvent, count: number): void {
-    if (count === 0) return;
-    switch (event.kind) {
-      case "noOp":
-        return;
-      case "composed":
-        for (const e of event.events) this.addLeaves(e, count);
-        return;
-      case "selfComposed":
-        this.addLeaves(event.event, count * event.count);
-        return;
-      default: {
-        const key = JSON.stringify(event);
-        const g = this.groups.get(key);
-        if (g) g.count += count;
-        else this.groups.set(key, { event, count });
+        if (this.neighboringRelation !== "replaceOne") refuse('randomized response is defined by replacing one value; use neighboringRelation: "replaceOne".');
+        return add(() => randomizedResponsePld(event.noiseParameter, event.numBuckets, d));
+      case "poissonSampled": {
+        if (this.neighboringRelation !== "addOrRemoveOne") refuse('Poisson subsampling is only accounted under neighboringRelation "addOrRemoveOne".');
+        const sigma = effectiveGaussianNoiseMultiplier(event.event);
+        if (sigma === undefined) return refuse("only a Gaussian event (or a composition of Gaussian events) can be Poisson-subsampled.");
+        const q = event.samplingProbability;
+        return q === 0 ? undefined : add(() => gaussianPld(sigma, q, d));
       }
+      case "sampledWithoutReplacement":
+        return refuse('no PLD is implemented for sampling without replacement; use the RDP accountant with neighboringRelation "replaceOne".');
+      case "composed":
+        return event.events.forEach((e, i) => this.leaves(e, count, `${path}.events[${i}]`, out));
+      case "selfComposed":
+        return this.leaves(event.event, count * event.count, `${path}.event`, out);
+      default:
+        return assertNever(event);
     }
   }
 
@@ -263,61 +269,12 @@ export class PldAccountant {
       const g = this.groups.get(k)!;
       let cached = this.groupCache.get(k);
       if (!cached || cached.count !== g.count) {
-        cached = { count: g.count, pld: this.build(g.event, g.count) };
+        cached = { count: g.count, pld: selfComposeGroup(g) };
         this.groupCache.set(k, cached);
       }
       if (cached.pld !== null) acc = acc === null ? cached.pld : composePairs(acc, cached.pld);
     }
     this.pld = acc;
     this.dirty = false;
-  }
-
-  /** The PLD of `count` compositions of `event` (null = identity). */
-  private build(event: DpEvent, count: number): PrivacyLossPair | null {
-    const d = this.valueDiscretizationInterval;
-    const factor = this.neighboringRelation === "replaceOne" ? 2 : 1;
-    let single: PrivacyLossPair | null;
-    switch (event.kind) {
-      case "noOp":
-        return null;
-      case "nonPrivate":
-        return { remove: PrivacyLossPmf.infinite(d), add: null };
-      case "selfComposed":
-        return event.count === 0 ? null : this.build(event.event, count * event.count);
-      case "composed": {
-        let acc: PrivacyLossPair | null = null;
-        for (const e of event.events) {
-          const p = this.build(e, 1);
-          if (p !== null) acc = acc === null ? p : composePairs(acc, p);
-        }
-        single = acc;
-        break;
-      }
-      case "gaussian":
-        single = gaussianPld(event.noiseMultiplier / factor, 1, d);
-        break;
-      case "laplace":
-        single = laplacePld(event.noiseMultiplier / factor, d);
-        break;
-      case "randomizedResponse":
-        single = randomizedResponsePld(event.noiseParameter, event.numBuckets, d);
-        break;
-      case "epsilonDelta":
-        single = epsilonDeltaPld(event.epsilon, event.delta, d);
-        break;
-      case "poissonSampled": {
-        const sigma = effectiveGaussianNoiseMultiplier(event.event) as number;
-        const q = event.samplingProbability;
-        if (q === 0) return null;
-        single = gaussianPld(sigma, q, d);
-        break;
-      }
-      case "sampledWithoutReplacement":
-        throw new DpError("unsupported_event", "sampledWithoutReplacement is not supported by the PLD accountant.", "event");
-      default:
-        return assertNever(event);
-    }
-    if (single === null || count === 1) return single;
-    return selfComposePair(single, count);
   }
 }

@@ -12,7 +12,8 @@
  * (1-q)μ(x) + qμ(x-1). Both are kept and the worse is reported.
  * @module
  */
-import { logNormalCdf } from "../math/special.js";
+import { standardNormalQuantile } from "../../math/normal.js";
+import { gaussianDelta } from "../analytic-gaussian.js";
 import { PrivacyLossPmf } from "./pmf.js";
 
 /** A PLD for the add/remove pair: `add` is null when it equals `remove` (symmetric). @internal */
@@ -23,35 +24,6 @@ export interface PrivacyLossPair {
 
 /** log(mass) bound of the Gaussian tails ignored by the grid (dp_accounting's default -50). */
 const LOG_MASS_TRUNCATION_BOUND = -50;
-
-/** z with log Φ(z) = target (target < log 1/2), by Newton's method on log Φ. */
-function normalQuantileFromLog(target: number): number {
-  let z = -Math.sqrt(-2 * target); // asymptotic start
-  for (let it = 0; it < 100; it++) {
-    const f = logNormalCdf(z) - target;
-    // d/dz log Φ(z) = φ(z)/Φ(z)
-    const logPhiDensity = -0.5 * z * z - 0.5 * Math.log(2 * Math.PI);
-    const deriv = Math.exp(logPhiDensity - logNormalCdf(z));
-    const step = f / deriv;
-    z -= step;
-    if (Math.abs(step) < 1e-14 * Math.max(1, Math.abs(z))) break;
-  }
-  return z;
-}
-
-/**
- * δ(ε) of the Gaussian mechanism with noise multiplier σ (sensitivity 1):
- * Φ(-εσ + 1/(2σ)) - e^ε Φ(-εσ - 1/(2σ)) (Balle & Wang 2018), evaluated in log space.
- * @internal
- */
-export function gaussianDeltaForEpsilon(sigma: number, epsilon: number): number {
-  if (epsilon === Infinity) return 0;
-  if (epsilon === -Infinity) return 1;
-  const la = logNormalCdf(-epsilon * sigma + 1 / (2 * sigma));
-  const lb = epsilon + logNormalCdf(-epsilon * sigma - 1 / (2 * sigma));
-  if (!(lb < la)) return 0;
-  return Math.min(1, Math.exp(la) * -Math.expm1(lb - la));
-}
 
 function connectTheDots(d: number, epsilonLower: number, epsilonUpper: number, deltaFn: (eps: number) => number): PrivacyLossPmf {
   const lo = Math.floor(epsilonLower / d);
@@ -85,10 +57,10 @@ function connectTheDots(d: number, epsilonLower: number, epsilonUpper: number, d
 export function gaussianPld(sigma: number, q: number, d: number): PrivacyLossPair {
   const s2 = sigma * sigma;
   // Tail points: Φ(z/σ) = e^{-50}/2 (z < 0); REMOVE grid spans losses on [z - 1, -z], ADD on [z, 1 - z].
-  const z = sigma * normalQuantileFromLog(Math.log(0.5) + LOG_MASS_TRUNCATION_BOUND);
+  const z = sigma * standardNormalQuantile(0.5 * Math.exp(LOG_MASS_TRUNCATION_BOUND));
   if (q === 1) {
     const loss = (x: number): number => (-0.5 - x) / s2;
-    const remove = connectTheDots(d, loss(-z), loss(z - 1), (e) => gaussianDeltaForEpsilon(sigma, e));
+    const remove = connectTheDots(d, loss(-z), loss(z - 1), (e) => gaussianDelta(sigma, e));
     return { remove, add: null };
   }
   const log1mq = Math.log1p(-q);
@@ -97,14 +69,14 @@ export function gaussianPld(sigma: number, q: number, d: number): PrivacyLossPai
   const deltaRemove = (eps: number): number => {
     if (eps <= log1mq) return -Math.expm1(eps);
     const inner = logOnePlusExpm1Over(eps, q); // ε' = log(1 + (e^ε - 1)/q)
-    return q * gaussianDeltaForEpsilon(sigma, inner);
+    return q * gaussianDelta(sigma, inner);
   };
   // ADD: L(x) = -log(1 - q + q e^{-(1/2 - x)/σ²}).
   const lossAdd = (x: number): number => -logOneMinusQPlusQExp(q, -(0.5 - x) / s2);
   const deltaAdd = (eps: number): number => {
     if (eps >= -log1mq) return 0;
     const l0 = -Math.log1p(Math.expm1(-eps) / q);
-    return Math.exp(eps - l0) * q * gaussianDeltaForEpsilon(sigma, l0);
+    return Math.exp(eps - l0) * q * gaussianDelta(sigma, l0);
   };
   const remove = connectTheDots(d, lossRemove(-z), lossRemove(z - 1), deltaRemove);
   const add = connectTheDots(d, lossAdd(1 - z), lossAdd(z), deltaAdd);

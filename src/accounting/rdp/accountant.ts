@@ -3,18 +3,14 @@
  * orders and converts it to (ε, δ).
  * @module
  */
-import {
-  DpError,
-  requireArray,
-  requireInteger,
-  requireNonNegative,
-  requireOpenProbability,
-} from "./accountantChecks.js";
-import { type DpEvent, assertNever, selfComposedEvent, validateEvent } from "../events.js";
-import { effectiveGaussianNoiseMultiplier } from "../effectiveGaussian.js";
+import { DpError, refusesNothing, describeValue, requireInteger, requireNonNegative, requireOpenProbability } from "../../errors.js";
+import type { PrivacyAccountant } from "../accountant.js";
+import { type DpEvent, assertNever, validateEvent } from "../events.js";
+import { DpEventBuilder } from "../ledger.js";
+import { effectiveGaussianNoiseMultiplier } from "../effective-gaussian.js";
 import { type NeighboringRelation, checkNeighboringRelation } from "../neighboring.js";
 import { DEFAULT_RDP_ORDERS } from "./orders.js";
-import { gaussianRdpValue, poissonSubsampledGaussianRdpValue } from "./subsampledGaussian.js";
+import { gaussianRdpValue, poissonSubsampledGaussianRdpValue } from "./subsampled-gaussian.js";
 import {
   laplaceRdpValue,
   pureDpRdpValue,
@@ -69,7 +65,7 @@ const CURVE_CACHE_LIMIT = 512;
  * relative to the add-or-remove sensitivity (the clipping norm in DP-SGD).
  *
  * Conversion to (ε, δ) uses Canonne–Kamath–Steinke 2020 Prop. 12 as dp_accounting does.
- * Values at fractional orders are rounded up, never down (see `subsampledGaussian.ts`).
+ * Values at fractional orders are rounded up, never down (see `subsampled-gaussian.ts`).
  *
  * @example
  * ```ts
@@ -81,7 +77,7 @@ const CURVE_CACHE_LIMIT = 512;
  * @see https://arxiv.org/abs/1908.10530 (Mironov, Talwar & Zhang 2019)
  * @see https://arxiv.org/abs/2004.00010 (Canonne, Kamath & Steinke 2020)
  */
-export class RdpAccountant {
+export class RdpAccountant implements PrivacyAccountant {
   /** The orders of the grid (frozen copy). */
   readonly orders: readonly number[];
   /** The neighbouring relation. */
@@ -89,14 +85,17 @@ export class RdpAccountant {
   private readonly rdpValues: Float64Array;
   private extraDelta = 0;
   private readonly ordersKey: string;
-  private readonly composedEvents: DpEvent[] = [];
+  private events = new DpEventBuilder();
 
   /**
    * @param options - orders and neighbouring relation
    * @throws {@link DpError} `invalid_parameter` for an order that is not a finite number > 1, or an unknown relation
    */
   constructor(options: RdpAccountantOptions = {}) {
-    const orders: readonly number[] = options.orders === undefined ? DEFAULT_RDP_ORDERS : requireArray<number>("orders", options.orders);
+    if (options.orders !== undefined && !Array.isArray(options.orders)) {
+      throw new DpError("invalid_parameter", `\`orders\` must be an array. Found ${describeValue(options.orders)}.`, "orders");
+    }
+    const orders: readonly number[] = options.orders ?? DEFAULT_RDP_ORDERS;
     if (orders.length === 0) throw new DpError("invalid_parameter", "`orders` must not be empty. Found an array of length 0.", "orders");
     orders.forEach((a, i) => {
       if (typeof a !== "number" || !Number.isFinite(a) || !(a > 1)) {
@@ -109,9 +108,9 @@ export class RdpAccountant {
     this.ordersKey = orders.join(",");
   }
 
-  /** Every event composed so far, in order (self-composition counts folded in). */
+  /** Every event composed so far (repeats merged, self-composition counts folded in). */
   get ledger(): DpEvent[] {
-    return this.composedEvents.slice();
+    return this.events.events;
   }
 
   /** The current RDP value at each order (a copy). */
@@ -128,7 +127,7 @@ export class RdpAccountant {
     const c = new RdpAccountant({ orders: this.orders, neighboringRelation: this.neighboringRelation });
     c.rdpValues.set(this.rdpValues);
     c.extraDelta = this.extraDelta;
-    c.composedEvents.push(...this.composedEvents);
+    c.events = this.events.clone();
     return c;
   }
 
@@ -144,13 +143,7 @@ export class RdpAccountant {
    * @returns true when it can be composed
    */
   supports(event: DpEvent): boolean {
-    try {
-      this.check(validateEvent(event), "event");
-      return true;
-    } catch (e) {
-      if (e instanceof DpError) return false;
-      throw e;
-    }
+    return refusesNothing(() => this.accumulate(validateEvent(event), 1, "event", new Float64Array(this.orders.length), { value: 0 }));
   }
 
   /**
@@ -164,12 +157,12 @@ export class RdpAccountant {
   compose(event: DpEvent, count = 1): this {
     const ev = validateEvent(event, "event");
     const c = requireInteger("count", count, { min: 0 });
-    this.check(ev, "event");
-    if (c === 0) return this;
+    const curve = this.rdpValues.slice();
     const delta = { value: this.extraDelta };
-    this.accumulate(ev, c, this.rdpValues, delta);
+    this.accumulate(ev, c, "event", curve, delta); // throws before anything is committed
+    this.rdpValues.set(curve);
     this.extraDelta = delta.value;
-    this.composedEvents.push(c === 1 ? ev : selfComposedEvent(ev, c));
+    this.events.compose(ev, c);
     return this;
   }
 
@@ -213,98 +206,68 @@ export class RdpAccountant {
     return Math.min(1, value + this.extraDelta - value * this.extraDelta);
   }
 
-  /** Throws unless `event` is supported. */
-  private check(event: DpEvent, path: string): void {
+  /**
+   * The one traversal of the event algebra: adds count × (RDP of `event`) into `acc` (δ of
+   * (ε, δ) events composes as 1 - Π(1 - δ)), or throws `unsupported_event`. With count 0 it only
+   * checks (selfComposed(…, 0) spends nothing, even for nonPrivate).
+   */
+  private accumulate(event: DpEvent, count: number, path: string, acc: Float64Array, delta: { value: number }): void {
     const refuse = (why: string): never => {
       throw new DpError("unsupported_event", `\`${path}\` (${event.kind}) is not supported by the RDP accountant: ${why}`, path);
     };
     const rel = this.neighboringRelation;
     switch (event.kind) {
       case "noOp":
+        return;
       case "nonPrivate":
-      case "gaussian":
-      case "laplace":
+        if (count > 0) acc.fill(Infinity);
+        return;
+      case "composed":
+        event.events.forEach((e, i) => this.accumulate(e, count, `${path}.events[${i}]`, acc, delta));
+        return;
+      case "selfComposed":
+        this.accumulate(event.event, count * event.count, `${path}.event`, acc, delta);
+        return;
       case "epsilonDelta":
-        return;
-      case "randomizedResponse":
-        if (rel !== "replaceOne") {
-          refuse('randomized response is defined by replacing one value; use neighboringRelation: "replaceOne".');
-        }
-        return;
-      case "poissonSampled":
-        if (rel !== "addOrRemoveOne") {
-          refuse('Poisson subsampling is only accounted under neighboringRelation "addOrRemoveOne" (the dataset size is not fixed).');
-        }
-        if (effectiveGaussianNoiseMultiplier(event.event) === undefined) {
-          refuse("only a Gaussian event (or a composition of Gaussian events) can be Poisson-subsampled.");
-        }
-        return;
-      case "sampledWithoutReplacement":
-        if (rel !== "replaceOne") {
-          refuse('sampling without replacement has an RDP bound only under neighboringRelation "replaceOne" (Wang, Balle & Kasiviswanathan 2019).');
-        }
-        if (effectiveGaussianNoiseMultiplier(event.event) === undefined) {
-          refuse("only a Gaussian event (or a composition of Gaussian events) can be sampled without replacement.");
-        }
-        if (!this.orders.some((a) => Number.isInteger(a) && a >= 2)) {
-          refuse("its bound exists only at integer orders, and the order grid has none.");
-        }
-        return;
-      case "composed":
-        event.events.forEach((e, i) => this.check(e, `${path}.events[${i}]`));
-        return;
-      case "selfComposed":
-        this.check(event.event, `${path}.event`);
-        return;
-      default:
-        assertNever(event);
-    }
-  }
-
-  /** Adds count × (RDP of `event`) into `acc`; δ of (ε, δ) events composes as 1 - Π(1 - δ). */
-  private accumulate(event: DpEvent, count: number, acc: Float64Array, delta: { value: number }): void {
-    if (count === 0) return; // selfComposed(…, 0) spends nothing, even for nonPrivate
-    switch (event.kind) {
-      case "noOp":
-        return;
-      case "nonPrivate":
-        acc.fill(Infinity);
-        return;
-      case "composed":
-        for (const e of event.events) this.accumulate(e, count, acc, delta);
-        return;
-      case "selfComposed":
-        this.accumulate(event.event, count * event.count, acc, delta);
-        return;
-      case "epsilonDelta": {
+        if (count === 0) return;
         delta.value = -Math.expm1(Math.log1p(-delta.value) + count * Math.log1p(-event.delta));
         this.addCurve(acc, count, event, (a) => pureDpRdpValue(event.epsilon, a));
         return;
-      }
       case "gaussian": {
-        const sigma = this.neighboringRelation === "replaceOne" ? event.noiseMultiplier / 2 : event.noiseMultiplier;
-        for (let i = 0; i < acc.length; i++) acc[i] += count * gaussianRdpValue(sigma, this.orders[i]);
+        const sigma = rel === "replaceOne" ? event.noiseMultiplier / 2 : event.noiseMultiplier;
+        for (let i = 0; i < acc.length && count > 0; i++) acc[i] += count * gaussianRdpValue(sigma, this.orders[i]);
         return;
       }
       case "laplace": {
-        const eps = (this.neighboringRelation === "replaceOne" ? 2 : 1) / event.noiseMultiplier;
-        this.addCurve(acc, count, event, (a) => laplaceRdpValue(eps, a));
+        const eps = (rel === "replaceOne" ? 2 : 1) / event.noiseMultiplier;
+        if (count > 0) this.addCurve(acc, count, event, (a) => laplaceRdpValue(eps, a));
         return;
       }
       case "randomizedResponse":
-        this.addCurve(acc, count, event, (a) => randomizedResponseRdpValue(event.noiseParameter, event.numBuckets, a));
+        if (rel !== "replaceOne") refuse('randomized response is defined by replacing one value; use neighboringRelation: "replaceOne".');
+        if (count > 0) this.addCurve(acc, count, event, (a) => randomizedResponseRdpValue(event.noiseParameter, event.numBuckets, a));
         return;
       case "poissonSampled": {
-        const sigma = effectiveGaussianNoiseMultiplier(event.event) as number;
+        if (rel !== "addOrRemoveOne") {
+          refuse('Poisson subsampling is only accounted under neighboringRelation "addOrRemoveOne" (the dataset size is not fixed).');
+        }
+        const sigma = effectiveGaussianNoiseMultiplier(event.event);
+        if (sigma === undefined) return refuse("only a Gaussian event (or a composition of Gaussian events) can be Poisson-subsampled.");
         const q = event.samplingProbability;
-        this.addCurve(acc, count, { kind: "poissonSampled", q, sigma }, (a) => poissonSubsampledGaussianRdpValue(q, sigma, a));
+        if (count > 0) this.addCurve(acc, count, { kind: "poissonSampled", q, sigma }, (a) => poissonSubsampledGaussianRdpValue(q, sigma, a));
         return;
       }
       case "sampledWithoutReplacement": {
+        if (rel !== "replaceOne") {
+          refuse('sampling without replacement has an RDP bound only under neighboringRelation "replaceOne" (Wang, Balle & Kasiviswanathan 2019).');
+        }
+        const z = effectiveGaussianNoiseMultiplier(event.event);
+        if (z === undefined) return refuse("only a Gaussian event (or a composition of Gaussian events) can be sampled without replacement.");
+        if (!this.orders.some((a) => Number.isInteger(a) && a >= 2)) refuse("its bound exists only at integer orders, and the order grid has none.");
         // Replace-one sensitivity of a sum of contributions clipped to the add/remove sensitivity is twice it.
-        const sigma = (effectiveGaussianNoiseMultiplier(event.event) as number) / 2;
+        const sigma = z / 2;
         const q = event.sampleSize / event.sourceDatasetSize;
-        this.addCurve(acc, count, { kind: "wor", q, sigma }, (a) => sampledWithoutReplacementGaussianRdpValue(q, sigma, a));
+        if (count > 0) this.addCurve(acc, count, { kind: "wor", q, sigma }, (a) => sampledWithoutReplacementGaussianRdpValue(q, sigma, a));
         return;
       }
       default:

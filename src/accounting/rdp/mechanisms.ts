@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { logAddExp } from "../math/special.js";
+import { logAddExp } from "../../math/log-space.js";
 
 /**
  * RDP at order α of the Laplace mechanism whose pure-DP parameter is ε = sensitivity / b:

@@ -9,6 +9,7 @@
  */
 import { DpError, requireInteger, requireNonNegative } from "../../errors.js";
 import type { RatingsTable } from "../../data/netflix.js";
+import { partialShuffle } from "../../random/permutation.js";
 import { uniformInt } from "../../random/uniform.js";
 import { resolveRng, type Rng } from "../../random/rng.js";
 import type { AuxiliaryRecord } from "./scoreboard.js";
@@ -106,13 +107,7 @@ export function sampleAuxiliary(table: RatingsTable, user: number, options: Auxi
   for (let i = a; i < b; i++) if (!o.excludedMovies || !o.excludedMovies[table.movies[i]]) pool.push(i);
   const right = o.known - o.wrong;
   if (pool.length < right) return null;
-  // Partial Fisher–Yates: `right` distinct entries.
-  for (let k = 0; k < right; k++) {
-    const j = k + uniformInt(pool.length - k, r);
-    const t = pool[k];
-    pool[k] = pool[j];
-    pool[j] = t;
-  }
+  partialShuffle(pool, right, r); // `right` distinct entries
   const movies: number[] = [];
   const ratings: number[] = [];
   const days: number[] = [];

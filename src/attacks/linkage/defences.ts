@@ -14,14 +14,16 @@
  *   Recommender Systems", KDD 2009
  * @module
  */
+import { PureDpAccountant } from "../../accounting/pure/accountant.js";
 import { RdpAccountant } from "../../accounting/rdp/accountant.js";
 import { composedEvent, selfComposedEvent, type DpEvent } from "../../accounting/events.js";
-import { DpError, requireInRange, requireInteger, requirePositive, requireProbability } from "../../errors.js";
-import { kRandomizedResponse, type KRandomizedResponse } from "../../ldp/randomizedResponse.js";
+import { requireInRange, requireInteger, requirePositive, requireProbability } from "../../errors.js";
+import { kRandomizedResponse, type KRandomizedResponse } from "../../ldp/randomized-response.js";
 import { geometricMechanism } from "../../mechanisms/geometric.js";
 import type { NoiseMechanism } from "../../mechanisms/types.js";
 import { NETFLIX_EPOCH_MS, NETFLIX_LAST_DAY, type RatingsTable } from "../../data/netflix.js";
 import { bernoulli } from "../../random/bernoulli.js";
+import { partialShuffle, permutation } from "../../random/permutation.js";
 import { uniformInt } from "../../random/uniform.js";
 import { resolveRng, type Rng } from "../../random/rng.js";
 
@@ -59,19 +61,6 @@ function tableFromRows(numMovies: number, rows: { movies: number[]; ratings: num
     }
   }
   return { numUsers: rows.length, numMovies, rowPtr, movies, ratings, days };
-}
-
-/** A uniformly random permutation of 0..n-1 (Fisher–Yates with exact uniform integers). */
-function permutation(n: number, rng: Rng): Uint32Array {
-  const p = new Uint32Array(n);
-  for (let i = 0; i < n; i++) p[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = uniformInt(i + 1, rng);
-    const t = p[i];
-    p[i] = p[j];
-    p[j] = t;
-  }
-  return p;
 }
 
 let monthMiddleTable: Uint16Array | undefined;
@@ -156,7 +145,7 @@ export function naiveAnonymisation(table: RatingsTable, options: NaiveAnonymisat
     ratings: ratings.slice(0, j),
     days: days.slice(0, j),
   };
-  return { released, releasedToOriginal: order };
+  return { released, releasedToOriginal: new Uint32Array(order.buffer) };
 }
 
 /** How the per-slot budget is split between the movie, the rating and the date. */
@@ -199,30 +188,6 @@ export interface LdpRecordRelease extends ReleasedTable {
   reportMovies: Uint16Array;
   /** Reported rating − 1 (0..4) per slot. */
   reportRatings: Uint8Array;
-}
-
-/** Basic composition of the pure epsilons in an event built from pure-DP mechanisms. */
-export function pureEpsilonOfEvent(event: DpEvent): number {
-  switch (event.kind) {
-    case "noOp":
-      return 0;
-    case "nonPrivate":
-      return Infinity;
-    case "randomizedResponse":
-      if (event.noiseParameter === 0) return Infinity;
-      return Math.log1p((event.numBuckets * (1 - event.noiseParameter)) / event.noiseParameter);
-    case "laplace":
-      return 1 / event.noiseMultiplier;
-    case "epsilonDelta":
-      if (event.delta !== 0) throw new DpError("unsupported_event", "An (epsilon, delta) event with delta > 0 is not pure DP.", "event");
-      return event.epsilon;
-    case "composed":
-      return event.events.reduce((s, e) => s + pureEpsilonOfEvent(e), 0);
-    case "selfComposed":
-      return event.count === 0 ? 0 : event.count * pureEpsilonOfEvent(event.event);
-    default:
-      throw new DpError("unsupported_event", `\`${event.kind}\` is not a pure-DP event.`, "event");
-  }
 }
 
 /**
@@ -285,12 +250,7 @@ export function ldpRecordRelease(table: RatingsTable, options: LdpRecordReleaseO
     pick.length = 0;
     for (let i = 0; i < n; i++) pick.push(a + i);
     const take = Math.min(n, slots);
-    for (let k = 0; k < take; k++) {
-      const j = k + uniformInt(n - k, rng);
-      const t = pick[k];
-      pick[k] = pick[j];
-      pick[j] = t;
-    }
+    partialShuffle(pick, take, rng);
     const row = { movies: [] as number[], ratings: [] as number[], days: [] as number[] };
     for (let s = 0; s < slots; s++) {
       const real = s < take;
@@ -320,7 +280,7 @@ export function ldpRecordRelease(table: RatingsTable, options: LdpRecordReleaseO
     released: tableFromRows(table.numMovies, rows),
     releasedToOriginal: identity,
     event,
-    epsilon: pureEpsilonOfEvent(event),
+    epsilon: new PureDpAccountant({ neighboringRelation: "replaceOne" }).compose(event).getEpsilon(targetDelta),
     accountantEpsilon: accountant.getEpsilon(targetDelta),
     targetDelta,
     slots,
@@ -450,15 +410,7 @@ export function exactRatingHistograms(
     pick.length = 0;
     for (let i = table.rowPtr[u]; i < table.rowPtr[u + 1]; i++) if (!options.exclude || !options.exclude[i]) pick.push(i);
     const take = Math.min(pick.length, bound);
-    if (take < pick.length) {
-      const rng = resolveRng(options.rng);
-      for (let k = 0; k < take; k++) {
-        const j = k + uniformInt(pick.length - k, rng);
-        const t = pick[k];
-        pick[k] = pick[j];
-        pick[j] = t;
-      }
-    }
+    if (take < pick.length) partialShuffle(pick, take, options.rng);
     for (let k = 0; k < take; k++) counts[table.movies[pick[k]] * 5 + table.ratings[pick[k]] - 1]++;
   }
   return counts;

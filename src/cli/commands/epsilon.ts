@@ -8,7 +8,8 @@ import { DpError } from "../../errors.js";
 import { RdpAccountant } from "../../accounting/rdp/accountant.js";
 import { eventFromJson } from "../../accounting/events.js";
 import { PldAccountant } from "../../accounting/pld/accountant.js";
-import { ACCOUNTANT_KINDS, type AccountantKind, dpSgdEvent } from "../../accounting/compute.js";
+import { ACCOUNTANT_KINDS, type AccountantKind } from "../../accounting/accountant.js";
+import { dpSgdEvent } from "../../accounting/compute.js";
 import { requireInteger, requireOneOf, requireOpenProbability, requirePositive, requireProbability } from "../../errors.js";
 import { parseNumberOption, printJson, renderTable } from "../output.js";
 

@@ -3,6 +3,7 @@
  * @module
  */
 import type { Command } from "commander";
+import { register as audit } from "./audit.js";
 import { register as backend } from "./backend.js";
 import { register as calibrate } from "./calibrate.js";
 import { register as client } from "./client.js";
@@ -31,5 +32,6 @@ export const COMMANDS: ((program: Command) => void)[] = [
   client,
   flDemo,
   linkage,
+  audit,
   backend,
 ];

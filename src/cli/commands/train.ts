@@ -10,8 +10,8 @@ import { DpError, requireInteger, requireNonNegative, requireOneOf, requireOpenP
 import { prepareBackend, tf } from "../../backend/index.js";
 import { loadMnist } from "../../data/mnist.js";
 import { evaluatePrivateModel } from "../../dpsgd/metrics.js";
-import { makePrivate } from "../../dpsgd/makePrivate.js";
-import { MNIST_MODEL_KINDS, mnistInputShape, mnistModel, type MnistModelKind } from "../../dpsgd/mnistModels.js";
+import { makePrivate } from "../../dpsgd/make-private.js";
+import { MNIST_MODEL_KINDS, mnistInputShape, mnistModel, type MnistModelKind } from "../../dpsgd/mnist-models.js";
 import { linePlot, savePlot } from "../../plot/index.js";
 import { parseNumberOption, printJson, renderTable } from "../output.js";
 import { ProgressBar } from "../progress.js";

@@ -10,7 +10,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { DpError } from "../../errors.js";
 import type { ModelPlan, PlanStep } from "./check-model.js";
-import { clipFactors } from "./clip-weights.js";
+import { clipWeights } from "./clip-weights.js";
 import type { NormMode, PerExampleTerms } from "./layer-rule.js";
 import { perExampleLoss } from "./losses.js";
 import type { ClippedGradients, PerExampleLoss } from "./types.js";
@@ -117,7 +117,7 @@ export function fastClippedGradients(args: FastArgs): ClippedGradients {
         step.rule!.perExample(step.layer, { input: inputs[k], outputGradient: grads[k], mode }),
       );
       const sq = terms.length === 1 ? terms[0].squaredNorms : tf.addN(terms.map((t) => t.squaredNorms));
-      const factors = clipFactors(sq.dataSync(), l2NormClip);
+      const factors = clipWeights(sq.dataSync(), l2NormClip);
       norms = factors.norms;
       if (factors.anyNonFinite) {
         // Zero the non-finite examples' activations and gradients so that 0 · NaN never enters the sum.

@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { clipFactors } from "./clip-weights.js";
+import { clipWeights } from "./clip-weights.js";
 import { perExampleLoss } from "./losses.js";
 import type { ClippedGradients, PerExampleLoss } from "./types.js";
 
@@ -38,7 +38,7 @@ export function naiveClippedGradients({ model, x, y, loss, l2NormClip, training 
       lossSum += value.dataSync()[0];
       const parts = Object.values(grads).map((g) => tf.sum(tf.square(g)));
       const sq = parts.length ? tf.addN(parts).dataSync()[0] : 0;
-      const { weights, norms: nrm } = clipFactors([sq], l2NormClip);
+      const { weights, norms: nrm } = clipWeights([sq], l2NormClip);
       norms[i] = nrm[0];
       const out: tf.NamedTensorMap = {};
       for (const v of variables) {

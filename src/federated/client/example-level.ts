@@ -5,9 +5,10 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { DpEvent } from "../../accounting/events.js";
-import { gaussianEvent, nonPrivateEvent, poissonSampledEvent, selfComposedEvent } from "../../accounting/events.js";
+import { nonPrivateEvent, selfComposedEvent } from "../../accounting/events.js";
+import { sampledGaussianStep } from "../../accounting/sampled-gaussian-step.js";
 import { dpApplyGradients, dpGradients } from "../../dpsgd/gradients.js";
-import { poissonSampleIndices } from "../../dpsgd/sampling.js";
+import { poissonSampleIndices } from "../../random/subsampling.js";
 import type { PerExampleLoss } from "../../dpsgd/engine/types.js";
 import { requireNonNegative, requirePositive, requirePositiveInteger, requireProbability } from "../../errors.js";
 import type { AggregationContext, AggregationResult, ClientUpdate, ClientUploadContext, FederatedAggregator } from "../core/aggregator.js";
@@ -49,7 +50,8 @@ export interface DpSgdLocalTrainerOptions {
 export function dpSgdLocalEvent(options: Pick<DpSgdLocalTrainerOptions, "localSamplingProbability" | "localSteps" | "noiseMultiplier">): DpEvent {
   const z = requireNonNegative("noiseMultiplier", options.noiseMultiplier);
   if (z === 0) return nonPrivateEvent();
-  return selfComposedEvent(poissonSampledEvent(requireProbability("localSamplingProbability", options.localSamplingProbability), gaussianEvent(z)), requirePositiveInteger("localSteps", options.localSteps));
+  const q = requireProbability("localSamplingProbability", options.localSamplingProbability);
+  return selfComposedEvent(sampledGaussianStep(z, { kind: "poisson", samplingProbability: q }).event, requirePositiveInteger("localSteps", options.localSteps));
 }
 
 /**

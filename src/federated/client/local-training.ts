@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { DpError, requireInteger, requirePositive, requirePositiveInteger } from "../../errors.js";
 import type { Rng } from "../../random/rng.js";
-import { uniformInt } from "../../random/uniform.js";
+import { permutation } from "../../random/permutation.js";
 import { flattenWeights, setFlatWeights } from "./weights.js";
 
 /** One client's local examples, as flat typed arrays. */
@@ -60,22 +60,6 @@ export interface LocalTrainingResult {
   steps: number;
   /** Mean training loss over the steps. */
   meanLoss: number;
-}
-
-/**
- * Fisher–Yates shuffle of [0, n) with the given randomness.
- * @internal
- */
-export function shuffledIndices(n: number, rng?: Rng): Int32Array {
-  const idx = new Int32Array(n);
-  for (let i = 0; i < n; i++) idx[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = uniformInt(i + 1, rng);
-    const t = idx[i];
-    idx[i] = idx[j];
-    idx[j] = t;
-  }
-  return idx;
 }
 
 /**
@@ -142,7 +126,7 @@ export function trainLocalUpdate(options: LocalTrainingOptions): LocalTrainingRe
   let lossSum = 0;
   try {
     for (let e = 0; e < epochs && data.count > 0; e++) {
-      const order = shuffledIndices(data.count, options.rng);
+      const order = permutation(data.count, options.rng);
       const b = Math.min(batch, data.count);
       for (let start = 0; start < data.count; start += b) {
         const idx = order.subarray(start, Math.min(data.count, start + b));

@@ -2,6 +2,9 @@
  * Update compression for the FedAvg uplink.
  * @module
  */
-export * from "./compressor.js";
-export * from "./quantize.js";
-export * from "./low-rank.js";
+export { NoCompression, type UpdateCompressor } from "./compressor.js";
+export {
+  inverseRandomizedHadamard, randomizedHadamard, RandomSubsampler, type RandomSubsamplerOptions, StochasticQuantizer,
+  type StochasticQuantizerOptions, walshHadamardInPlace,
+} from "./quantize.js";
+export { LowRankCompressor, type LowRankCompressorOptions } from "./low-rank.js";

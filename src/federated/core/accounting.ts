@@ -2,17 +2,17 @@
  * Client-level accounting for FedAvg: which accountant, which δ.
  * @module
  */
-import { RdpAccountant } from "../../accounting/rdp/accountant.js";
+import { makeAccountant, type PrivacyAccountant } from "../../accounting/accountant.js";
+import { stepNeighboringRelation } from "../../accounting/sampled-gaussian-step.js";
 import { requirePositiveInteger } from "../../errors.js";
 import type { NoisePlacement } from "./aggregator.js";
-import type { FederatedAccountant } from "./fedavg.js";
 import type { ClientSelection } from "./selection.js";
 
 /**
- * An RDP accountant with the neighbouring relation the round events need: add/remove one
- * client for Poisson selection (and for local noise, whose event already bounds a replaced
- * input), replace one client for fixed-size selection (the only relation under which
- * sampling without replacement has an RDP bound, Wang, Balle & Kasiviswanathan 2019).
+ * An RDP accountant with the neighbouring relation the round events need: the relation of the
+ * sampled Gaussian step (`sampledGaussianStep`) for the run's selection — add/remove one client
+ * for Poisson selection, replace one client for fixed-size selection — and add/remove one for
+ * local noise, whose event is not sampled (it already bounds a replaced input).
  *
  * @param options - the selection and noise placement of the run
  * @returns a fresh accountant
@@ -22,9 +22,9 @@ import type { ClientSelection } from "./selection.js";
  * const acc = createFederatedAccountant({ selection: { kind: "poisson", samplingProbability: 0.1 } });
  * ```
  */
-export function createFederatedAccountant(options: { selection: ClientSelection; noisePlacement?: NoisePlacement }): FederatedAccountant {
-  const replace = options.selection.kind === "fixed" && options.noisePlacement !== "client-local" && options.noisePlacement !== "client-example";
-  return new RdpAccountant({ neighboringRelation: replace ? "replaceOne" : "addOrRemoveOne" });
+export function createFederatedAccountant(options: { selection: ClientSelection; noisePlacement?: NoisePlacement }): PrivacyAccountant {
+  const local = options.noisePlacement === "client-local" || options.noisePlacement === "client-example";
+  return makeAccountant("rdp", { neighboringRelation: stepNeighboringRelation(local ? undefined : options.selection.kind) });
 }
 
 /**

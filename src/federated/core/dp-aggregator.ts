@@ -9,7 +9,8 @@
  * @module
  */
 import type { DpEvent } from "../../accounting/events.js";
-import { gaussianEvent, nonPrivateEvent, poissonSampledEvent, sampledWithoutReplacementEvent } from "../../accounting/events.js";
+import { gaussianEvent, nonPrivateEvent } from "../../accounting/events.js";
+import { sampledGaussianStep } from "../../accounting/sampled-gaussian-step.js";
 import { DpError, requireInRange, requireNonNegative, requireOneOf, requirePositive } from "../../errors.js";
 import type { Rng } from "../../random/rng.js";
 import { fillGaussian } from "../../random/gaussian.js";
@@ -110,11 +111,9 @@ export function deltaNoiseMultiplier(noiseMultiplier: number, bitNoiseStddev: nu
  * ```
  */
 export function dpFedAvgRoundEvent(noiseMultiplier: number, context: Pick<AggregationContext, "totalClients" | "selection">): DpEvent {
-  if (noiseMultiplier === 0) return nonPrivateEvent();
-  const inner = gaussianEvent(noiseMultiplier);
   const s = context.selection;
-  if (s.kind === "poisson") return poissonSampledEvent(s.samplingProbability, inner);
-  return sampledWithoutReplacementEvent(context.totalClients, s.sampleSize, inner);
+  const sampling = s.kind === "poisson" ? s : { kind: "fixed" as const, datasetSize: context.totalClients, sampleSize: s.sampleSize };
+  return sampledGaussianStep(noiseMultiplier, sampling).event;
 }
 
 /**

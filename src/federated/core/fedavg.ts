@@ -9,8 +9,10 @@
  *
  * @module
  */
+import type { PrivacyAccountant } from "../../accounting/accountant.js";
+import { PrivacyBudget } from "../../accounting/budget.js";
 import type { DpEvent } from "../../accounting/events.js";
-import { composedEvent } from "../../accounting/events.js";
+import { DpEventBuilder } from "../../accounting/ledger.js";
 import { DpError, requireOpenProbability, requirePositive, requirePositiveInteger, requireProbability } from "../../errors.js";
 import type { Rng } from "../../random/rng.js";
 import { SeededRng } from "../../random/rng.js";
@@ -55,12 +57,6 @@ export interface SimulatedFault {
   delayMs?: number;
   /** Replaces the prepared upload with something else (malformed, non-finite, wrong length...). */
   corruptUpload?: (upload: ClientUpdate) => unknown;
-}
-
-/** Structural type of a privacy accountant (e.g. `RdpAccountant` from dpkit/accounting). */
-export interface FederatedAccountant {
-  compose(event: DpEvent, count?: number): unknown;
-  getEpsilon(targetDelta: number): number;
 }
 
 /** Why a selected client did not contribute. */
@@ -115,7 +111,7 @@ export interface FedAvgServerOptions {
   /** Uploads arriving later than this after the client started are discarded. Default: no deadline. */
   roundDeadlineMs?: number;
   /** Accountant receiving every round's event (client level). */
-  accountant?: FederatedAccountant;
+  accountant?: PrivacyAccountant;
   /** δ for the reported epsilon. Default 1/N^1.1 (1e-5 for a single client). */
   targetDelta?: number;
   /**
@@ -249,8 +245,8 @@ export class FedAvgServer {
   readonly weights: Float32Array;
   /** Rounds completed. */
   round = 0;
-  /** Events of every completed round. */
-  readonly events: DpEvent[] = [];
+  /** What every completed round spent (repeats merged). */
+  readonly ledger = new DpEventBuilder();
   readonly aggregator: FederatedAggregator;
   readonly totalClients: number;
   readonly targetDelta: number;
@@ -318,13 +314,6 @@ export class FedAvgServer {
   /** The event the next round plans to spend (`undefined` if the aggregator cannot say). */
   plannedEvent(): DpEvent | undefined {
     return this.aggregator.plannedEvent?.(this.context(0));
-  }
-
-  /** Client-level epsilon of all rounds so far, from a fresh accountant made by `factory`. */
-  static epsilonOf(events: DpEvent[], factory: () => FederatedAccountant, targetDelta: number): number {
-    const acc = factory();
-    if (events.length > 0) acc.compose(composedEvent(events));
-    return acc.getEpsilon(targetDelta);
   }
 
   /**
@@ -408,7 +397,7 @@ export class FedAvgServer {
     const result: AggregationResult = this.aggregator.aggregate(uploads, ctx);
     for (const rej of result.rejected as RejectedUpdate[]) fail(rej.clientId, "rejected", rej.reason);
     this.optimizer.apply(this.weights, result.delta);
-    this.events.push(result.event);
+    this.ledger.compose(result.event);
     this.options.accountant?.compose(result.event);
     this.round++;
     const report: RoundReport = {
@@ -437,7 +426,7 @@ export interface RunFedAvgOptions extends FedAvgServerOptions {
   /** Stop before a round whose planned event would take epsilon above this (needs `accountantFactory`). */
   targetEpsilon?: number;
   /** Makes fresh accountants to predict the next round's epsilon (required with `targetEpsilon`). */
-  accountantFactory?: () => FederatedAccountant;
+  accountantFactory?: () => PrivacyAccountant;
   /** Evaluates the global weights (e.g. test accuracy); its result lands in the round report. */
   evaluate?: (weights: Float32Array, round: number) => Record<string, number> | Promise<Record<string, number>>;
   /** Evaluate every this many rounds (and after the last). Default 1. */
@@ -494,18 +483,14 @@ export async function runFedAvg(options: RunFedAvgOptions): Promise<FedAvgHistor
   }
   const accountant = options.accountant ?? options.accountantFactory?.();
   const server = new FedAvgServer({ ...options, accountant });
+  const budget = options.targetEpsilon === undefined ? undefined : new PrivacyBudget({ epsilon: options.targetEpsilon, delta: server.targetDelta, accountant: options.accountantFactory!() });
   const reports: RoundReport[] = [];
   let stoppedBy: FedAvgHistory["stoppedBy"] = "rounds";
   for (let r = 0; r < rounds; r++) {
-    if (options.targetEpsilon !== undefined && options.accountantFactory) {
-      const planned = server.plannedEvent();
-      if (planned) {
-        const eps = FedAvgServer.epsilonOf([...server.events, planned], options.accountantFactory, server.targetDelta);
-        if (eps > options.targetEpsilon) {
-          stoppedBy = "targetEpsilon";
-          break;
-        }
-      }
+    const planned = budget && server.plannedEvent();
+    if (budget && planned && budget.wouldExceed(server.ledger.clone().compose(planned).build())) {
+      stoppedBy = "targetEpsilon";
+      break;
     }
     const report = await server.runRound(options.clients);
     if (options.evaluate && ((r + 1) % every === 0 || r === rounds - 1)) {
@@ -521,7 +506,7 @@ export async function runFedAvg(options: RunFedAvgOptions): Promise<FedAvgHistor
     stoppedBy,
     epsilon: last?.epsilon,
     targetDelta: server.targetDelta,
-    event: composedEvent(server.events),
+    event: server.ledger.build(),
   };
 }
 

@@ -6,8 +6,7 @@
  */
 import { requireInteger, requirePositiveInteger, requireProbability } from "../../errors.js";
 import type { Rng } from "../../random/rng.js";
-import { bernoulli } from "../../random/bernoulli.js";
-import { uniformInt } from "../../random/uniform.js";
+import { poissonSampleIndices, uniformSampleIndices } from "../../random/subsampling.js";
 
 /** How clients are selected each round. */
 export type ClientSelection =
@@ -30,13 +29,7 @@ export type ClientSelection =
 export function selectClientsFixed(totalClients: number, sampleSize: number, rng?: Rng): number[] {
   const n = requirePositiveInteger("totalClients", totalClients);
   const k = requireInteger("sampleSize", sampleSize, { min: 0, max: n });
-  // Floyd's algorithm: k draws, no O(N) work.
-  const chosen = new Set<number>();
-  for (let j = n - k; j < n; j++) {
-    const t = uniformInt(j + 1, rng);
-    chosen.add(chosen.has(t) ? j : t);
-  }
-  return [...chosen].sort((a, b) => a - b);
+  return Array.from(uniformSampleIndices({ datasetSize: n, sampleSize: k, rng }));
 }
 
 /**
@@ -59,9 +52,7 @@ export function selectClientsFixed(totalClients: number, sampleSize: number, rng
 export function selectClientsPoisson(totalClients: number, samplingProbability: number, rng?: Rng): number[] {
   const n = requirePositiveInteger("totalClients", totalClients);
   const q = requireProbability("samplingProbability", samplingProbability);
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) if (bernoulli(q, rng)) out.push(i);
-  return out;
+  return Array.from(poissonSampleIndices({ datasetSize: n, samplingProbability: q, rng }));
 }
 
 /**

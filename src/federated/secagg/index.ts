@@ -4,7 +4,10 @@
  * distributed discrete Gaussian mechanism (Kairouz, Liu & Steinke 2021) for client-side noise.
  * @module
  */
-export * from "./shamir.js";
+export {
+  bytesToSecret, secretToBytes, SHAMIR_PRIME, SHAMIR_SHARE_BYTES, shamirDecodeElement, shamirEncodeElement, shamirReconstruct,
+  shamirReconstructVerified, type ShamirShare, shamirSplit, type ShamirSplitOptions,
+} from "./shamir.js";
 export {
   addChaChaMask,
   deriveSecAggKey,
@@ -13,12 +16,26 @@ export {
   secAggSharedSecret,
   type SecAggKeyPair,
 } from "./primitives.js";
-export * from "./graph.js";
-export * from "./messages.js";
-export * from "./config.js";
-export * from "./client.js";
-export * from "./server.js";
-export * from "./simulate.js";
-export * from "./encoding.js";
-export * from "./ddg.js";
-export * from "./aggregator.js";
+export {
+  isSecAggSurvivorSetConnected, PublicChaChaRng, type SecAggGraphOptions, secAggMinimumThreshold, secAggNeighbourGraph,
+  type SecAggPlusParameterOptions, secAggPlusParameters, type SecAggPlusParameters,
+} from "./graph.js";
+export {
+  type AdvertiseKeysMessage, deserializeSecAggMessage, type EncryptedShares, type ForwardedSharesMessage, type KeyDirectoryMessage,
+  type MaskedInputMessage, packSecAggVector, type RevealedShare, type SecAggDirectoryEntry, type SecAggMessage, secAggMessageBytes,
+  type SecAggSessionConfig, serializeSecAggMessage, type ShareKeysMessage, type UnmaskingRequestMessage, type UnmaskingResponseMessage,
+  unpackSecAggVector,
+} from "./messages.js";
+export { newSecAggSessionId, type ResolvedSecAggConfig, SECAGG_LABELS, validateSecAggConfig } from "./config.js";
+export { SecAggClient, type SecAggClientOptions, type SecAggClientStage } from "./client.js";
+export { type SecAggResult, SecAggServer, type SecAggServerOptions, type SecAggServerStage } from "./server.js";
+export { SECAGG_DROP_STAGES, type SecAggDropStage, type SecAggSimulation, simulateSecAgg, type SimulateSecAggOptions } from "./simulate.js";
+export { decodeSecAggSum, encodeSecAggIntegers, SecAggQuantizer, type SecAggQuantizerOptions } from "./encoding.js";
+export {
+  ddgClientShare, ddgEvent, ddgLocalStddevFor, ddgModulusCheck, type DdgModulusOptions, ddgPrivacy, ddgRoundedL2Bound,
+  type DistributedDiscreteGaussianParameters, type DistributedDiscreteGaussianPrivacy,
+} from "./ddg.js";
+export {
+  DistributedDiscreteGaussianAggregator, type DistributedDiscreteGaussianAggregatorOptions, type SecAggEncoder, SecureAggregator,
+  type SecureAggregatorOptions,
+} from "./aggregator.js";

@@ -8,9 +8,9 @@
 import { DpError, requireInteger, requireNonNegative, requirePositive, requirePositiveInteger } from "../../errors.js";
 import type { Rng } from "../../random/rng.js";
 import { fillGaussian } from "../../random/gaussian.js";
+import { permutation } from "../../random/permutation.js";
 import { uniform01 } from "../../random/uniform.js";
 import type { ClientDataset } from "../client/local-training.js";
-import { shuffledIndices } from "../client/local-training.js";
 
 /**
  * A Gamma(shape, 1) draw (Marsaglia & Tsang 2000; shape < 1 via G(a+1)·U^(1/a)).
@@ -97,7 +97,7 @@ export type Partition = number[][];
 export function partitionIid(count: number, numClients: number, rng?: Rng): Partition {
   requireInteger("count", count, { min: 0 });
   requirePositiveInteger("numClients", numClients);
-  const order = shuffledIndices(count, rng);
+  const order = permutation(count, rng);
   const out: Partition = Array.from({ length: numClients }, () => []);
   for (let i = 0; i < count; i++) out[i % numClients].push(order[i]);
   return out;
@@ -139,7 +139,7 @@ export function partitionShards(options: ShardPartitionOptions): Partition {
     throw new DpError("invalid_parameter", `\`labels\` must hold at least numClients·shardsPerClient = ${shards} examples. Found ${labels.length}.`, "labels");
   }
   const sorted = Array.from({ length: labels.length }, (_, i) => i).sort((a, b) => labels[a] - labels[b] || a - b);
-  const shardOrder = shuffledIndices(shards, rng);
+  const shardOrder = permutation(shards, rng);
   const out: Partition = Array.from({ length: numClients }, () => []);
   for (let s = 0; s < shards; s++) {
     const shard = shardOrder[s];
@@ -191,7 +191,7 @@ export function partitionDirichlet(options: DirichletPartitionOptions): Partitio
   const out: Partition = Array.from({ length: numClients }, () => []);
   for (const c of [...byClass.keys()].sort((a, b) => a - b)) {
     const members = byClass.get(c) as number[];
-    const order = shuffledIndices(members.length, rng);
+    const order = permutation(members.length, rng);
     const p = sampleDirichlet(numClients, alpha, rng);
     let cum = 0;
     let from = 0;
@@ -246,7 +246,7 @@ export function partitionUnbalanced(options: UnbalancedPartitionOptions): Partit
   const sizes = w.map((v) => minSize + Math.floor((v / total) * spare));
   let left = count - sizes.reduce((a, b) => a + b, 0);
   for (let k = 0; left > 0; k = (k + 1) % numClients, left--) sizes[k]++;
-  const order = shuffledIndices(count, options.rng);
+  const order = permutation(count, options.rng);
   const out: Partition = [];
   let off = 0;
   for (const s of sizes) {

@@ -24,7 +24,7 @@
  */
 import { DpError, requireInRange, requireObject, requireOneOf, requireOpenProbability } from "../../errors.js";
 import type { RapporCounts, RapporMap } from "./aggregate.js";
-import { normalQuantile, normalUpperTail } from "./normal.js";
+import { standardNormalQuantile, standardNormalTail } from "../../math/normal.js";
 import { rapporBitProbabilities, rapporPermanentEpsilon, rapporReportEpsilon, validateRapporParams, type RapporParams } from "./params.js";
 
 /** Estimated true Bloom-bit shares per cohort (see {@link estimateRapporBloomCounts}). */
@@ -454,8 +454,8 @@ export function decodeRappor(options: RapporDecodeOptions): RapporDecodeResult {
     alpha,
     correction,
     pValueThreshold: baseThreshold,
-    zCritical: normalQuantile(1 - baseThreshold),
-    detectionFrequency: detectionFloor(design, S, normalQuantile(1 - baseThreshold), scale),
+    zCritical: standardNormalQuantile(1 - baseThreshold),
+    detectionFrequency: detectionFloor(design, S, standardNormalQuantile(1 - baseThreshold), scale),
     backgroundBitShare: 0,
     residualVarianceRatio: scale,
     privacy,
@@ -479,7 +479,7 @@ export function decodeRappor(options: RapporDecodeOptions): RapporDecodeResult {
     fit = weightedLeastSquares(design, withBackground(set));
     const pValues = new Array<number>(S).fill(1);
     fit.set.forEach((j, a) => {
-      if (j !== bg) pValues[j] = fit!.beta[a] > 0 ? normalUpperTail(fit!.beta[a] / fit!.se[a]) : 1;
+      if (j !== bg) pValues[j] = fit!.beta[a] > 0 ? standardNormalTail(fit!.beta[a] / fit!.se[a]) : 1;
     });
     const sig = significant(pValues, alpha, S, correction);
     threshold = sig.threshold;
@@ -490,7 +490,7 @@ export function decodeRappor(options: RapporDecodeOptions): RapporDecodeResult {
       continue;
     }
     // Score test for candidates left out: could any of them enter?
-    const zc = normalQuantile(1 - threshold);
+    const zc = standardNormalQuantile(1 - threshold);
     let best = -1;
     let bestZ = zc;
     const inSet = new Set(fit.set);
@@ -527,14 +527,14 @@ export function decodeRappor(options: RapporDecodeOptions): RapporDecodeResult {
       proportion,
       proportionStandardError: pse,
       zScore: proportion / pse,
-      pValue: normalUpperTail(proportion / pse),
+      pValue: standardNormalTail(proportion / pse),
       proportionLow95: Math.max(0, proportion - 1.959963984540054 * pse),
       proportionHigh95: Math.min(1, proportion + 1.959963984540054 * pse),
     };
   });
   detected.sort((a, b) => b.estimate - a.estimate);
   const allocated = detected.reduce((s, d) => s + d.proportion, 0);
-  const zCritical = normalQuantile(1 - threshold);
+  const zCritical = standardNormalQuantile(1 - threshold);
   return {
     detected,
     numReports: N,

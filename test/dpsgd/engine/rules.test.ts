@@ -1,5 +1,5 @@
 /**
- * TESTING.md section 5: every per-layer rule against gradients computed one example at a time
+ * docs/testing.md section 5: every per-layer rule against gradients computed one example at a time
  * (batch size 1), to 1e-5 relative, on random shapes, with and without bias, every supported
  * layer kind and activation, and every norm mode. Negative controls: a rule that forgets the
  * bias term and an unclipped sum must fail the same comparison.

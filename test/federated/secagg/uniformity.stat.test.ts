@@ -26,7 +26,7 @@ function chiSquareBytes(bytes: Uint8Array): number {
   return x2;
 }
 
-// Conservative critical value of TESTING.md: df + 6 sqrt(2 df), df = 255 (false alarm about 1e-6).
+// Conservative critical value of docs/testing.md: df + 6 sqrt(2 df), df = 255 (false alarm about 1e-6).
 const CRITICAL = 255 + 6 * Math.sqrt(2 * 255);
 
 function rawBytes(input: Uint32Array): Uint8Array {

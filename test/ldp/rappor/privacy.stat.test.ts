@@ -1,5 +1,5 @@
 /**
- * Empirical epsilon of the RAPPOR PRR and of one full report (TESTING.md section 3): two values
+ * Empirical epsilon of the RAPPOR PRR and of one full report (docs/testing.md section 3): two values
  * whose Bloom bits differ in 2h positions, secrets drawn fresh for every output (the PRR is a
  * deterministic function of the secret), n = 200,000 outputs per value, events = single values
  * of the 2h differing bits read as a 4-bit number. Power check: the same audit on a PRR with

@@ -1,6 +1,8 @@
 /**
- * Batch samplers for DP-SGD: Poisson sampling (what the accountant assumes) and, only when
- * asked, fixed-size uniform samples without replacement.
+ * Subsampling, the sampling the accountants assume: Poisson sampling (`poissonSampledEvent`) and
+ * fixed-size samples without replacement (`sampledWithoutReplacementEvent`). The one
+ * implementation of each, used for DP-SGD batches, federated client selection and example-level
+ * DP on a client.
  *
  * Poisson sampling: each of the N examples joins each batch independently with probability q,
  * so batch sizes are Binomial(N, q) and may be 0. Each inclusion is an exact Bernoulli(q) for
@@ -11,11 +13,10 @@
  * @module
  */
 import { requireInteger, requirePositiveInteger, requireProbability } from "../errors.js";
-import { bernoulli } from "../random/bernoulli.js";
-import { uniformInt } from "../random/uniform.js";
-import { resolveRng, type Rng } from "../random/rng.js";
+import { bernoulli } from "./bernoulli.js";
+import { resolveRng, type Rng } from "./rng.js";
+import { TWO32, uniformInt } from "./uniform.js";
 
-const TWO32 = 4294967296;
 
 /** Options for {@link poissonSampleIndices}. */
 export interface PoissonSampleOptions {
@@ -43,7 +44,7 @@ export interface PoissonSampleOptions {
  *   probability outside [0, 1]
  * @example
  * ```ts
- * import { poissonSampleIndices } from "dpkit/dpsgd";
+ * import { poissonSampleIndices } from "dpkit/random";
  * const batch = poissonSampleIndices({ datasetSize: 60000, samplingProbability: 256 / 60000 });
  * console.log(batch.length); // about 256
  * ```
@@ -85,14 +86,16 @@ export interface UniformSampleOptions {
  * The matching event is `sampledWithoutReplacementEvent(N, sampleSize, …)`, whose guarantee is
  * for *replace-one* neighbours; an accountant that cannot bound it refuses. Note that this is
  * not the same as shuffling once per epoch and cutting disjoint batches, which no standard
- * accountant covers. Partial Fisher–Yates with exact uniform integers.
+ * accountant covers. Floyd's algorithm with exact uniform integers: `sampleSize` draws, no
+ * O(N) work, every subset exactly equally likely.
  *
  * @param options - dataset size, sample size, rng
  * @returns the sampled indices in increasing order
  * @throws {@link DpError} `invalid_parameter` when `sampleSize` exceeds `datasetSize`
+ * @see https://doi.org/10.1145/30401.315746 (Bentley & Floyd 1987)
  * @example
  * ```ts
- * import { uniformSampleIndices } from "dpkit/dpsgd";
+ * import { uniformSampleIndices } from "dpkit/random";
  * const batch = uniformSampleIndices({ datasetSize: 1000, sampleSize: 32 });
  * ```
  */
@@ -100,15 +103,10 @@ export function uniformSampleIndices(options: UniformSampleOptions): Int32Array 
   const n = requirePositiveInteger("datasetSize", options.datasetSize);
   const m = requireInteger("sampleSize", options.sampleSize, { min: 0, max: n });
   const r = resolveRng(options.rng);
-  // Sparse partial Fisher-Yates: swaps recorded in a map so the cost is O(m).
-  const swapped = new Map<number, number>();
-  const out = new Int32Array(m);
-  for (let i = 0; i < m; i++) {
-    const j = i + uniformInt(n - i, r);
-    const vj = swapped.get(j) ?? j;
-    const vi = swapped.get(i) ?? i;
-    swapped.set(j, vi);
-    out[i] = vj;
+  const chosen = new Set<number>();
+  for (let j = n - m; j < n; j++) {
+    const t = uniformInt(j + 1, r);
+    chosen.add(chosen.has(t) ? j : t);
   }
-  return out.sort();
+  return Int32Array.from(chosen).sort();
 }

@@ -1,12 +1,12 @@
 /**
  * Distributional tests of randomized response: unbiased estimators, variances matching the
- * formulas, and the empirical-epsilon audit of TESTING.md section 3 with its power check.
+ * formulas, and the empirical-epsilon audit of docs/testing.md section 3 with its power check.
  */
 import { describe, expect, it } from "vitest";
 import { SeededRng, randomizedResponseEvent, bernoulli, uniformInt, type Rng } from "../../src/index.js";
 import { binaryRandomizedResponse, kRandomizedResponse } from "../../src/ldp/index.js";
 import { auditSamplers, discreteDeltaExcess, valueEvents } from "../helpers/audit.js";
-import { checkUnbiasedAndVariance } from "./estimatorCheck.js";
+import { checkUnbiasedAndVariance } from "./estimator-check.js";
 
 describe("k-RR estimator", () => {
   const k = 4;
@@ -74,7 +74,7 @@ function halfNoiseRandomize(nu: number, k: number, rng: Rng): (v: number) => num
   return (v) => (bernoulli(nu / 2, rng) ? uniformInt(k, rng) : v);
 }
 
-describe("empirical epsilon (TESTING.md section 3)", () => {
+describe("empirical epsilon (docs/testing.md section 3)", () => {
   const N = 200_000;
 
   it("binary RR on the secure source stays within its epsilon; half the noise is caught", () => {

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { SeededRng, bernoulli } from "../../src/index.js";
 import { optimizedLocalHashing, optimizedUnaryEncoding, symmetricUnaryEncoding } from "../../src/ldp/index.js";
 import { auditSamplers, valueEvents } from "../helpers/audit.js";
-import { checkUnbiasedAndVariance } from "./estimatorCheck.js";
+import { checkUnbiasedAndVariance } from "./estimator-check.js";
 
 function population(truth: number[], n: number): Uint32Array {
   const out = new Uint32Array(n);
@@ -67,7 +67,7 @@ describe("frequency oracles are unbiased with the stated variances", () => {
   });
 });
 
-describe("empirical epsilon of OUE (TESTING.md section 3)", () => {
+describe("empirical epsilon of OUE (docs/testing.md section 3)", () => {
   it("stays within its epsilon; a variant with half the noise on the other bits is caught", () => {
     const rng = new SeededRng(34);
     const oue = optimizedUnaryEncoding({ epsilon: 1, domainSize: 4, rng });

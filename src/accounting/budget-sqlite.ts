@@ -4,7 +4,8 @@
  * @module
  */
 import { DpError, describeValue } from "../errors.js";
-import { type DpEvent, selfComposedEvent, validateEvent } from "./events.js";
+import { type DpEvent, validateEvent } from "./events.js";
+import { DpEventBuilder } from "./ledger.js";
 import { PrivacyBudget, type PrivacyBudgetJson, type PrivacyBudgetOptions, type SpentPrivacy } from "./budget.js";
 import { importOptional } from "../util/optional.js";
 
@@ -89,6 +90,9 @@ export async function openSqlitePrivacyBudget(options: SqlitePrivacyBudgetOption
   if (typeof name !== "string" || name === "") throw new DpError("invalid_parameter", "`name` must be a non-empty string.", "name");
   // Validate the budget options before touching the file.
   const template = new PrivacyBudget(options);
+  if (template.accountant === undefined) {
+    throw new DpError("invalid_parameter", '`accountant` must be "rdp" or "pld" for a stored budget.', "accountant");
+  }
   const config: StoredConfig = {
     epsilon: template.epsilon,
     delta: template.delta,
@@ -133,16 +137,15 @@ export async function openSqlitePrivacyBudget(options: SqlitePrivacyBudgetOption
 
   let budget = template;
   let lastId = 0;
-  const ledger: DpEvent[] = [];
+  const ledger = new DpEventBuilder();
   const sync = (): void => {
     const rows = rowsAfter.all(name, lastId) as { id: number; event: string; count: number }[];
     if (rows.length === 0) return;
     for (const r of rows) {
-      const ev = validateEvent(JSON.parse(r.event), "event");
-      ledger.push(r.count === 1 ? ev : selfComposedEvent(ev, r.count));
+      ledger.compose(validateEvent(JSON.parse(r.event), "event"), r.count);
       lastId = r.id;
     }
-    budget = PrivacyBudget.fromJSON({ ...budget.toJSON(), ledger: [...ledger] });
+    budget = PrivacyBudget.fromJSON({ ...budget.toJSON(), ledger: ledger.events });
   };
   db.transaction(sync).immediate();
 
@@ -159,7 +162,7 @@ export async function openSqlitePrivacyBudget(options: SqlitePrivacyBudgetOption
         const prepared = budget.prepareSpend(ev, count); // throws before anything is written
         const info = insert.run(name, JSON.stringify(ev), count, new Date().toISOString());
         prepared.commit();
-        ledger.push(count === 1 ? ev : selfComposedEvent(ev, count));
+        ledger.compose(ev, count);
         lastId = Number(info.lastInsertRowid);
       }).immediate();
     },

@@ -5,8 +5,7 @@
  * same check.
  */
 import { describe, expect, it } from "vitest";
-import { SeededRng, type Rng } from "../../src/random/index.js";
-import { poissonSampleIndices, uniformSampleIndices } from "../../src/dpsgd/index.js";
+import { poissonSampleIndices, SeededRng, uniformSampleIndices, type Rng } from "../../src/random/index.js";
 import { logGamma } from "../helpers/audit.js";
 
 function binomialPmf(n: number, q: number, k: number): number {

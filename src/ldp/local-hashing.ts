@@ -16,8 +16,8 @@ import { DpError, requireInteger, requireNonNegative, requireObject } from "../e
 import type { RandomizedResponseEvent } from "../accounting/events.js";
 import { uniformInt } from "../random/uniform.js";
 import { resolveRng, type Rng } from "../random/rng.js";
-import { estimateFromSupportCounts, pureProtocolFrequencyVariance, type FrequencyEstimate } from "./frequencyEstimate.js";
-import { kRandomizedResponse } from "./randomizedResponse.js";
+import { estimateFromSupportCounts, pureProtocolFrequencyVariance, type FrequencyEstimate } from "./frequency-estimate.js";
+import { kRandomizedResponse } from "./randomized-response.js";
 
 /** One OLH report: the public hash seed and the randomised bucket. */
 export interface LocalHashingReport {

@@ -17,13 +17,13 @@ import {
   requireProbability,
   requireNonNegative,
 } from "../errors.js";
-import { nonPrivateEvent, poissonSampledEvent, gaussianEvent, sampledWithoutReplacementEvent, selfComposedEvent, type DpEvent } from "../accounting/events.js";
-import { RdpAccountant, calibrateNoiseMultiplier, type NeighboringRelation } from "../accounting/index.js";
+import type { DpEvent } from "../accounting/events.js";
+import { DpEventBuilder, PrivacyBudget, RdpAccountant, calibrateNoiseMultiplier, sampledGaussianStep, stepNeighboringRelation, type PrivacyAccountant } from "../accounting/index.js";
 import type { Rng } from "../random/rng.js";
 import { checkModelSupported, type PerExampleLoss } from "./engine/index.js";
-import { computeClippedSum, dpApplyGradients, issueDpGradients, privatizeParts, type EventSink } from "./gradients.js";
-import { poissonSampleIndices, uniformSampleIndices } from "./sampling.js";
-import { AdaptiveClipState, type AdaptiveClippingOptions } from "./adaptiveClipping.js";
+import { computeClippedSum, dpApplyGradients, issueDpGradients, privatizeParts } from "./gradients.js";
+import { poissonSampleIndices, uniformSampleIndices } from "../random/subsampling.js";
+import { AdaptiveClipState, type AdaptiveClippingOptions } from "./adaptive-clipping.js";
 import { evaluatePrivateModel } from "./metrics.js";
 
 /** Options for {@link makePrivate}. */
@@ -66,7 +66,7 @@ export interface MakePrivateOptions {
    * Also compose every step's event here (e.g. your own `RdpAccountant` or `PldAccountant`, shared
    * with other releases). dpkit's own ε reports use an internal RDP account either way.
    */
-  accountant?: EventSink;
+  accountant?: PrivacyAccountant;
 }
 
 /** Epoch logs passed to callbacks and kept in the history. */
@@ -146,20 +146,6 @@ export interface PrivateModel {
   epsilon(delta?: number): number;
 }
 
-interface Segment {
-  event: DpEvent;
-  count: number;
-}
-
-function epsilonOfSegments(segments: Segment[], delta: number, relation: NeighboringRelation = "addOrRemoveOne"): number {
-  const live = segments.filter((s) => s.count > 0);
-  if (live.length === 0) return 0;
-  if (live.some((s) => s.event.kind === "nonPrivate")) return Infinity;
-  const acc = new RdpAccountant({ neighboringRelation: relation });
-  for (const s of live) acc.compose(s.event, s.count);
-  return acc.getEpsilon(delta);
-}
-
 async function callAll<K extends keyof PrivateFitCallbacks>(cbs: PrivateFitCallbacks[], name: K, ...args: Parameters<NonNullable<PrivateFitCallbacks[K]>>): Promise<void> {
   for (const cb of cbs) {
     const f = cb[name] as ((...a: unknown[]) => void | Promise<void>) | undefined;
@@ -221,7 +207,7 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
   const fixedBatch = options.batchSize === undefined ? undefined : requirePositive("batchSize", options.batchSize);
   const sampling = requireOneOf("sampling", options.sampling ?? "poisson", ["poisson", "uniform"] as const);
   // Sampling without replacement has a bound only for replace-one neighbours (Wang et al. 2019).
-  const relation: NeighboringRelation = sampling === "uniform" ? "replaceOne" : "addOrRemoveOne";
+  const relation = stepNeighboringRelation(sampling === "uniform" ? "fixed" : "poisson");
   if (!(options.optimizer instanceof tf.Optimizer)) {
     throw new DpError("invalid_parameter", "`optimizer` must be a tf.Optimizer (e.g. tf.train.sgd(0.1)).", "optimizer");
   }
@@ -232,22 +218,12 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
   checkModelSupported(model);
   const adaptiveOpts = options.adaptiveClipping === true ? {} : options.adaptiveClipping || undefined;
 
-  const segments: Segment[] = [];
+  const ledger = new DpEventBuilder();
+  const spentEpsilon = (delta: number): number => new RdpAccountant({ neighboringRelation: relation }).compose(ledger.build()).getEpsilon(delta);
   let clip = initialClip;
   let adaptive: AdaptiveClipState | undefined;
   let totalSteps = 0;
   let stopRequested = false;
-
-  const stepEventFor = (q: number, n: number, b: number): DpEvent => {
-    if (sigma === 0) return nonPrivateEvent();
-    const g = gaussianEvent(sigma as number);
-    return sampling === "poisson" ? poissonSampledEvent(q, g) : sampledWithoutReplacementEvent(n, b, g);
-  };
-  const pushSteps = (event: DpEvent, count: number): void => {
-    const last = segments[segments.length - 1];
-    if (last && JSON.stringify(last.event) === JSON.stringify(event)) last.count += count;
-    else segments.push({ event, count });
-  };
 
   const priv: PrivateModel = {
     model,
@@ -264,13 +240,10 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
       stopRequested = true;
     },
     event() {
-      const live = segments.filter((s) => s.count > 0);
-      if (live.length === 0) return { kind: "noOp" };
-      const parts = live.map((s) => selfComposedEvent(s.event, s.count));
-      return parts.length === 1 ? parts[0] : { kind: "composed", events: parts };
+      return ledger.build();
     },
     epsilon(delta?: number) {
-      return epsilonOfSegments(segments, delta === undefined ? targetDelta : requireOpenProbability("delta", delta), relation);
+      return spentEpsilon(delta === undefined ? targetDelta : requireOpenProbability("delta", delta));
     },
     async fit(x: tf.Tensor, y: tf.Tensor, args: PrivateFitArgs = {}) {
       const n = x.shape[0] ?? 0;
@@ -303,14 +276,14 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
           throw new DpError("invalid_parameter", "Calibrating `noiseMultiplier` from `targetEpsilon` needs `sampling: \"poisson\"`; give `noiseMultiplier`.", "targetEpsilon");
         }
         if (planned === 0) throw new DpError("invalid_parameter", "Cannot calibrate noise for 0 steps: give `epochs` >= 1.", "epochs");
-        if (segments.length > 0) throw new DpError("invalid_state", "Noise must be calibrated before the first step.", "noiseMultiplier");
+        if (ledger.events.length > 0) throw new DpError("invalid_state", "Noise must be calibrated before the first step.", "noiseMultiplier");
         sigma = calibrateNoiseMultiplier({ targetEpsilon: targetEpsilon as number, targetDelta, samplingProbability: q, steps: planned });
       }
       const sigmaNow: number = sigma;
       if (adaptiveOpts && !adaptive && sigmaNow > 0) {
         adaptive = new AdaptiveClipState({ ...adaptiveOpts, initialL2NormClip: clip, noiseMultiplier: sigmaNow, expectedBatchSize });
       }
-      const event = stepEventFor(q, n, fixedSize);
+      const { event } = sampledGaussianStep(sigmaNow, sampling === "poisson" ? { kind: "poisson", samplingProbability: q } : { kind: "fixed", datasetSize: n, sampleSize: fixedSize });
       if (event.kind !== "nonPrivate" && !new RdpAccountant({ neighboringRelation: relation }).supports(event)) {
         throw new DpError("unsupported_event", `The RDP accountant cannot bound this sampling (${sampling}); use \`sampling: "poisson"\`.`, "sampling");
       }
@@ -318,23 +291,13 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
       // Budget: how many of the planned steps fit under targetEpsilon?
       let allowed = planned;
       if (targetEpsilon !== undefined && planned > 0) {
-        const epsWith = (k: number): number => epsilonOfSegments([...segments, { event, count: k }], targetDelta, relation);
-        if (epsWith(planned) > targetEpsilon) {
-          let lo = 0;
-          let hi = planned; // invariant: lo fits, hi does not
-          while (hi - lo > 1) {
-            const mid = Math.floor((lo + hi) / 2);
-            if (epsWith(mid) <= targetEpsilon) lo = mid;
-            else hi = mid;
-          }
-          allowed = lo;
-          if (allowed === 0) {
-            throw new DpError(
-              "budget_exceeded",
-              `Not one more step fits in \`targetEpsilon\` ${targetEpsilon} (spent ${epsilonOfSegments(segments, targetDelta, relation).toFixed(3)} at delta ${targetDelta}).`,
-              "targetEpsilon",
-            );
-          }
+        allowed = new PrivacyBudget({ epsilon: targetEpsilon, delta: targetDelta, neighboringRelation: relation, spent: ledger.events }).maxCount(event, planned);
+        if (allowed === 0) {
+          throw new DpError(
+            "budget_exceeded",
+            `Not one more step fits in \`targetEpsilon\` ${targetEpsilon} (spent ${spentEpsilon(targetDelta).toFixed(3)} at delta ${targetDelta}).`,
+            "targetEpsilon",
+          );
         }
       }
 
@@ -350,7 +313,7 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
         history: {},
         params: { epochs, steps: planned, samplingProbability: q, noiseMultiplier: sigmaNow, targetDelta, datasetSize: n },
         stepsRun: 0,
-        epsilon: epsilonOfSegments(segments, targetDelta, relation),
+        epsilon: spentEpsilon(targetDelta),
       };
       const record = (k: string, v: number | undefined): void => {
         if (v === undefined) return;
@@ -387,7 +350,7 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
           const lossValue = parts.batchSize > 0 ? parts.lossSum / parts.batchSize : NaN;
           dpApplyGradients(options.optimizer, issueDpGradients({ grads, norms: parts.norms, event, lossValue, batchSize: parts.batchSize }), options.accountant);
           if (adaptive) clip = adaptive.update(parts.norms, options.rng);
-          pushSteps(event, 1);
+          ledger.compose(event);
           stepsRun++;
           totalSteps++;
           epochSteps++;
@@ -402,7 +365,7 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
           }
         }
         if (epochSteps === 0) break;
-        const logs: PrivateEpochLogs = { loss: lossCount > 0 ? lossSum / lossCount : NaN, epsilon: epsilonOfSegments(segments, targetDelta, relation) };
+        const logs: PrivateEpochLogs = { loss: lossCount > 0 ? lossSum / lossCount : NaN, epsilon: spentEpsilon(targetDelta) };
         if (args.validationData) {
           const v = evaluatePrivateModel({ model, x: args.validationData[0], y: args.validationData[1], loss: options.loss });
           logs.val_loss = v.loss;
@@ -426,7 +389,7 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
         }
       }
       history.stepsRun = stepsRun;
-      history.epsilon = epsilonOfSegments(segments, targetDelta, relation);
+      history.epsilon = spentEpsilon(targetDelta);
       if (verbose >= 1 && history.stopReason === "budget") {
         console.log(`Stopped after ${stepsRun} steps: the next step would exceed targetEpsilon ${targetEpsilon}.`);
       }

@@ -15,7 +15,7 @@ import { DpError, requireInteger, requireNonNegative, requireObject } from "../e
 import { epsilonDeltaEvent, type EpsilonDeltaEvent } from "../accounting/events.js";
 import { bernoulli } from "../random/bernoulli.js";
 import { resolveRng, type Rng } from "../random/rng.js";
-import { estimateFromSupportCounts, pureProtocolFrequencyVariance, type FrequencyEstimate } from "./frequencyEstimate.js";
+import { estimateFromSupportCounts, pureProtocolFrequencyVariance, type FrequencyEstimate } from "./frequency-estimate.js";
 
 /** Options for {@link symmetricUnaryEncoding} and {@link optimizedUnaryEncoding}. */
 export interface UnaryEncodingOptions {

@@ -17,7 +17,8 @@
  *
  * @module
  */
-import { logAddExp, logErfc, logSubExp } from "../math/special.js";
+import { logErfc } from "../../math/normal.js";
+import { logAddExp, logSubExp } from "../../math/log-space.js";
 
 /**
  * RDP of the Gaussian mechanism with noise multiplier σ (noise std / L2 sensitivity): α / (2σ²).

@@ -18,7 +18,7 @@ import { randomizedResponseEvent, type RandomizedResponseEvent } from "../accoun
 import { bernoulli } from "../random/bernoulli.js";
 import { uniformInt } from "../random/uniform.js";
 import { resolveRng, type Rng } from "../random/rng.js";
-import { estimateFromSupportCounts, pureProtocolFrequencyVariance, type FrequencyEstimate } from "./frequencyEstimate.js";
+import { estimateFromSupportCounts, pureProtocolFrequencyVariance, type FrequencyEstimate } from "./frequency-estimate.js";
 
 /**
  * The epsilon of k-ary randomized response in dp_accounting's parametrisation:

@@ -4,7 +4,22 @@
  * @module
  */
 import { requireNonNegative, requireOpenProbability, requirePositive } from "../errors.js";
-import { gaussianDeltaForEpsilon as deltaUnchecked } from "./pld/mechanisms.js";
+import { logStandardNormalCdf } from "../math/normal.js";
+
+/**
+ * δ(ε) of the Gaussian mechanism with noise multiplier σ (sensitivity 1), unchecked: the one
+ * implementation used by the PLD accountant, the analytic Gaussian calibration of
+ * `dpkit/mechanisms` and {@link gaussianDeltaForEpsilon}.
+ * @internal
+ */
+export function gaussianDelta(sigma: number, epsilon: number): number {
+  if (epsilon === Infinity) return 0;
+  if (epsilon === -Infinity) return 1;
+  const la = logStandardNormalCdf(-epsilon * sigma + 1 / (2 * sigma));
+  const lb = epsilon + logStandardNormalCdf(-epsilon * sigma - 1 / (2 * sigma));
+  if (!(lb < la)) return 0;
+  return Math.min(1, Math.exp(la) * -Math.expm1(lb - la));
+}
 
 /**
  * δ(ε) of the Gaussian mechanism with noise multiplier σ (sensitivity 1):
@@ -24,7 +39,7 @@ import { gaussianDeltaForEpsilon as deltaUnchecked } from "./pld/mechanisms.js";
  * @see https://arxiv.org/abs/1805.06530
  */
 export function gaussianDeltaForEpsilon(noiseMultiplier: number, epsilon: number): number {
-  return deltaUnchecked(requirePositive("noiseMultiplier", noiseMultiplier), requireNonNegative("epsilon", epsilon));
+  return gaussianDelta(requirePositive("noiseMultiplier", noiseMultiplier), requireNonNegative("epsilon", epsilon));
 }
 
 /**
@@ -45,14 +60,14 @@ export function gaussianDeltaForEpsilon(noiseMultiplier: number, epsilon: number
 export function gaussianEpsilonForDelta(noiseMultiplier: number, targetDelta: number): number {
   const sigma = requirePositive("noiseMultiplier", noiseMultiplier);
   const delta = requireOpenProbability("targetDelta", targetDelta);
-  if (deltaUnchecked(sigma, 0) <= delta) return 0;
+  if (gaussianDelta(sigma, 0) <= delta) return 0;
   let hi = 1;
-  while (deltaUnchecked(sigma, hi) > delta) hi *= 2;
+  while (gaussianDelta(sigma, hi) > delta) hi *= 2;
   let lo = hi / 2;
-  if (deltaUnchecked(sigma, lo) <= delta) lo = 0;
+  if (gaussianDelta(sigma, lo) <= delta) lo = 0;
   while (hi - lo > 1e-12 * hi) {
     const mid = 0.5 * (lo + hi);
-    if (deltaUnchecked(sigma, mid) > delta) lo = mid;
+    if (gaussianDelta(sigma, mid) > delta) lo = mid;
     else hi = mid;
   }
   return hi;

@@ -1,0 +1,235 @@
+/**
+ * White-box audit of one DP-FedAvg round, run on dpkit's real aggregator
+ * ({@link DpFedAvgAggregator}: client preparation, clipping, noise, division by the expected
+ * number of clients) and client selection.
+ *
+ * Client-level neighbours: N clients whose updates are 0 and a canary client whose update is a
+ * Dirac spike `canaryNorm·C·e₁`. With server noise the selection is Poisson at rate q and the
+ * neighbours are add/remove (the canary present or absent); with distributed client noise the
+ * selection is K of N and the neighbours are replace-one (the canary or its opposite), the
+ * setting in which dpkit accounts that placement. The adversary reads coordinate 1 of the
+ * aggregated update.
+ *
+ * tfjs-free.
+ * @see https://arxiv.org/abs/1710.06963 (McMahan et al. 2018, DP-FedAvg)
+ * @module
+ */
+import {
+  RdpAccountant,
+  calibrateNoiseMultiplier,
+  computeDpSgdEpsilon,
+  gaussianEpsilonForDelta,
+  gaussianEvent,
+  sampledWithoutReplacementEvent,
+  type AccountantKind,
+} from "../accounting/index.js";
+import { DpError, requireInteger, requireOneOf, requireOpenProbability, requirePositive, requireProbability } from "../errors.js";
+import type { AggregationContext, ClientUpdate } from "../federated/core/aggregator.js";
+import { DpFedAvgAggregator } from "../federated/core/dp-aggregator.js";
+import { selectClientsFixed, selectClientsPoisson } from "../federated/core/selection.js";
+import type { Rng } from "../random/index.js";
+import { SAMPLING_MISREPORT, STEP_BREAKS, type StepBreak } from "./dpsgd-step.js";
+import { attackMetrics, type AttackMetrics } from "./roc.js";
+import { epsilonLowerBound, type ThresholdEpsilonBound, type ThresholdStrategy } from "./threshold.js";
+
+/** Options for {@link auditDpFedAvgRound}. */
+export interface DpFedAvgRoundAuditOptions {
+  /** The claimed ε of one round; the noise multiplier z is calibrated to it. */
+  epsilon: number;
+  /** δ; default 1e-5. */
+  delta?: number;
+  /** "server" (Poisson selection, add/remove) or "client-distributed" (K of N, replace-one); default "server". */
+  noisePlacement?: "server" | "client-distributed";
+  /** N: clients besides the canary (server) or in total (distributed); default 16. */
+  clients?: number;
+  /** Server placement: Poisson rate q; default 0.25. */
+  samplingProbability?: number;
+  /**
+   * Distributed placement: clients per round K (K of N without replacement); default N (every
+   * client, no sampling: the round is one Gaussian mechanism, claimed exactly by the analytic
+   * Gaussian). K < N is claimed by the RDP accountant (replace-one), which is looser.
+   */
+  clientsPerRound?: number;
+  /** Model dimension; default 4. */
+  dimension?: number;
+  /** Rounds with each neighbour; default 100000. */
+  trials?: number;
+  /** Clip C; default 1. */
+  l2NormClip?: number;
+  /** Canary update norm in units of C; default 100. */
+  canaryNorm?: number;
+  /** Server placement: accountant for calibration; default "pld" (distributed uses RDP, replace-one). */
+  accountant?: AccountantKind;
+  /** 1 − confidence; default 0.05. */
+  alpha?: number;
+  /** Threshold choice; default a 20% selection split. */
+  strategy?: ThresholdStrategy;
+  /** A broken variant: no clipping, half the noise, 4× the selection rate, noise divided by K twice. */
+  break?: StepBreak;
+  /** Randomness; defaults to the secure source (a seeded Rng is insecure). */
+  rng?: Rng;
+}
+
+/** Result of {@link auditDpFedAvgRound}. */
+export interface DpFedAvgRoundAuditResult {
+  /** What was audited. */
+  mechanism: "dpfedavg-round";
+  /** Noise placement audited. */
+  noisePlacement: "server" | "client-distributed";
+  /** The variant ("none" = dpkit's real round). */
+  break: StepBreak | "none";
+  /** The accountant's ε for the calibrated z. */
+  claimedEpsilon: number;
+  /** δ of the claim. */
+  delta: number;
+  /** Calibrated noise multiplier z. */
+  noiseMultiplier: number;
+  /** Clopper–Pearson bound, confidence, and the GDP reading. */
+  epsilonLowerBound: number;
+  confidence: number;
+  gdpEpsilonLowerBound: number;
+  /** Details of the bound. */
+  bound: ThresholdEpsilonBound;
+  /** Attack metrics of the coordinate test. */
+  metrics: AttackMetrics;
+  /** Lower bound above the claim. */
+  violation: boolean;
+  /** Rounds per neighbour and throughput. */
+  trials: number;
+  trialsPerSecond: number;
+}
+
+function calibrateGaussianReplaceOne(target: number, delta: number): { z: number; eps: number } {
+  let lo = 1e-3;
+  let hi = 1;
+  while (gaussianEpsilonForDelta(hi / 2, delta) > target) hi *= 2;
+  for (let i = 0; i < 80 && hi - lo > 1e-10 * hi; i++) {
+    const mid = (lo + hi) / 2;
+    if (gaussianEpsilonForDelta(mid / 2, delta) <= target) hi = mid;
+    else lo = mid;
+  }
+  return { z: hi, eps: gaussianEpsilonForDelta(hi / 2, delta) };
+}
+
+function calibrateReplaceOne(target: number, delta: number, n: number, k: number): { z: number; eps: number } {
+  const epsOf = (z: number): number =>
+    new RdpAccountant({ neighboringRelation: "replaceOne" }).compose(sampledWithoutReplacementEvent(n, k, gaussianEvent(z))).getEpsilon(delta);
+  let hi = 1;
+  while (epsOf(hi) > target) {
+    hi *= 2;
+    if (hi > 1e6) throw new DpError("invalid_parameter", `No noise multiplier <= 1e6 meets \`epsilon\` ${target}.`, "epsilon");
+  }
+  let lo = 0;
+  for (let i = 0; i < 60 && hi - lo > 1e-9 * hi; i++) {
+    const mid = (lo + hi) / 2;
+    if (mid > 0 && epsOf(mid) <= target) hi = mid;
+    else lo = mid;
+  }
+  return { z: hi, eps: epsOf(hi) };
+}
+
+/**
+ * Audits one round of dpkit's DP-FedAvg (server noise or distributed client noise) against the
+ * ε its accountant claims for that round, with a Dirac canary client and the coordinate test.
+ *
+ * @remarks See {@link auditDpSgdStep} for what the bound means. Distributed noise is audited
+ * on the sum the server sees (every share arrives); secure aggregation is assumed, not tested.
+ * @param options - claim, placement, sizes, trials, variant, rng
+ * @returns the claim, the bound and attack metrics
+ * @throws {@link DpError} `invalid_parameter` for bad options
+ * @example
+ * ```ts
+ * import { auditDpFedAvgRound } from "dpkit/audit";
+ * import { SeededRng } from "dpkit/random";
+ * const r = auditDpFedAvgRound({ epsilon: 2, trials: 20000, rng: new SeededRng(1) });
+ * console.log(r.claimedEpsilon, r.epsilonLowerBound);
+ * ```
+ * @see https://arxiv.org/abs/1710.06963
+ */
+export function auditDpFedAvgRound(options: DpFedAvgRoundAuditOptions): DpFedAvgRoundAuditResult {
+  const target = requirePositive("epsilon", options.epsilon);
+  const delta = requireOpenProbability("delta", options.delta ?? 1e-5);
+  const placement = requireOneOf("noisePlacement", options.noisePlacement ?? "server", ["server", "client-distributed"] as const);
+  const n = requireInteger("clients", options.clients ?? 16, { min: 2, max: 100_000 });
+  const d = requireInteger("dimension", options.dimension ?? 4, { min: 1, max: 4096 });
+  const trials = requireInteger("trials", options.trials ?? 100_000, { min: 10, max: 100_000_000 });
+  const C = requirePositive("l2NormClip", options.l2NormClip ?? 1);
+  const canaryNorm = requirePositive("canaryNorm", options.canaryNorm ?? 100);
+  const brk = options.break === undefined ? "none" : requireOneOf("break", options.break, STEP_BREAKS);
+  const fixed = placement === "client-distributed";
+  const q = requireProbability("samplingProbability", options.samplingProbability ?? 0.25);
+  const K = requireInteger("clientsPerRound", options.clientsPerRound ?? n, { min: 1, max: n });
+  let z: number;
+  let claimed: number;
+  if (fixed && K === n) {
+    if (brk === "sampling") {
+      throw new DpError("invalid_parameter", "`break: \"sampling\"` needs `clientsPerRound` < `clients` (there is no sampling to misreport).", "break");
+    }
+    // Replace-one changes one update by up to 2C: the Gaussian mechanism with multiplier z/2.
+    ({ z, eps: claimed } = calibrateGaussianReplaceOne(target, delta));
+  } else if (fixed) {
+    ({ z, eps: claimed } = calibrateReplaceOne(target, delta, n, K));
+  } else {
+    if (!(q > 0)) requirePositive("samplingProbability", q);
+    const accountant = options.accountant ?? "pld";
+    z = calibrateNoiseMultiplier({ targetEpsilon: target, targetDelta: delta, samplingProbability: q, steps: 1, accountant });
+    claimed = computeDpSgdEpsilon({ samplingProbability: q, noiseMultiplier: z, steps: 1, targetDelta: delta, accountant });
+  }
+  const expected = fixed ? K : q * n;
+  // The broken variants are mis-set parameters of the real aggregator and selection.
+  const aggregator = (): DpFedAvgAggregator => {
+    if (brk === "clipping") return new DpFedAvgAggregator({ noiseMultiplier: z / canaryNorm, l2NormClip: C * canaryNorm, noisePlacement: placement });
+    const zz = brk === "noise" ? z / 2 : brk === "division" ? z / expected : z;
+    return new DpFedAvgAggregator({ noiseMultiplier: zz, l2NormClip: C, noisePlacement: placement });
+  };
+  const actualQ = brk === "sampling" ? Math.min(1, SAMPLING_MISREPORT * q) : q;
+  const actualK = brk === "sampling" ? Math.min(n, SAMPLING_MISREPORT * K) : K;
+  const spike = (id: string, v: number): ClientUpdate => {
+    const delta0 = new Float32Array(d);
+    delta0[0] = v;
+    return { clientId: id, delta: delta0, numExamples: 1 };
+  };
+  const zeros = Array.from({ length: n }, (_, i) => spike(`c${i}`, 0));
+  const ctx: AggregationContext = {
+    round: 0,
+    dimension: d,
+    totalClients: n,
+    selectedClients: 0,
+    expectedClients: expected,
+    selection: fixed ? { kind: "fixed", sampleSize: K } : { kind: "poisson", samplingProbability: q },
+    rng: options.rng,
+  };
+  const rounds = (withCanary: boolean): Float32Array => {
+    const agg = aggregator();
+    const canary = spike("canary", (withCanary ? 1 : -1) * canaryNorm * C);
+    const population = fixed ? [...zeros.slice(0, n - 1), canary] : withCanary ? [...zeros, canary] : zeros;
+    const out = new Float32Array(trials);
+    for (let t = 0; t < trials; t++) {
+      const selected = fixed ? selectClientsFixed(n, actualK, options.rng) : selectClientsPoisson(population.length, actualQ, options.rng);
+      const uploads = selected.map((i) => agg.prepareUpdate(population[i], { round: 0, dimension: d, expectedClients: expected, rng: options.rng }));
+      out[t] = agg.aggregate(uploads, ctx).delta[0] * expected;
+    }
+    return out;
+  };
+  const t0 = Date.now();
+  const scoresIn = rounds(true);
+  const scoresOut = rounds(false);
+  const seconds = Math.max(1e-3, (Date.now() - t0) / 1000);
+  const bound = epsilonLowerBound({ scoresIn, scoresOut, delta, alpha: options.alpha ?? 0.05, strategy: options.strategy });
+  return {
+    mechanism: "dpfedavg-round",
+    noisePlacement: placement,
+    break: brk,
+    claimedEpsilon: claimed,
+    delta,
+    noiseMultiplier: z,
+    epsilonLowerBound: bound.epsilonLowerBound,
+    confidence: bound.confidence,
+    gdpEpsilonLowerBound: bound.gdp.epsilonLowerBound,
+    bound,
+    metrics: attackMetrics(scoresIn, scoresOut),
+    violation: bound.epsilonLowerBound > claimed,
+    trials,
+    trialsPerSecond: (2 * trials) / seconds,
+  };
+}
