@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { loadMnist } from "../data/mnist.js";
-import { mnistInputShape, mnistModel } from "../dpsgd/mnistModels.js";
+import { mnistInputShape, mnistModel } from "../dpsgd/mnist-models.js";
 import { requireInteger, requireOneOf } from "../errors.js";
 import { flattenWeights, setFlatWeights } from "../federated/client/weights.js";
 import type { ServiceDpMode } from "../federated/server/service.js";

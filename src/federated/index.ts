@@ -20,7 +20,7 @@ export {
 export { type ClientSelection, selectClients, selectClientsFixed, selectClientsPoisson } from "./core/selection.js";
 export { createServerOptimizer, type ServerOptimizer, type ServerOptimizerOptions } from "./core/server-optimizer.js";
 export {
-  type ClientExecutor, type ClientOutcome, concurrentExecutor, type FedAvgHistory, FedAvgServer, type FedAvgServerOptions,
+  type ClientExecutor, type ClientOutcome, type ClientPrivatizer, concurrentExecutor, type FedAvgHistory, FedAvgServer, type FedAvgServerOptions,
   type FederatedClient, randomDropouts, type RoundReport, runFedAvg, type RunFedAvgOptions, sequentialExecutor, type SimulatedFault,
   type TrainRequest,
 } from "./core/fedavg.js";

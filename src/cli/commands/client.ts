@@ -8,7 +8,7 @@ import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import type * as tf from "@tensorflow/tfjs";
-import type { MnistModelKind } from "../../dpsgd/mnistModels.js";
+import type { MnistModelKind } from "../../dpsgd/mnist-models.js";
 import { DpError, requireInteger, requireOneOf, requirePositive } from "../../errors.js";
 import type { FederatedClientSummary } from "../../federated/client/runtime.js";
 import { parseNumberOption, printJson, renderTable } from "../output.js";
@@ -55,7 +55,7 @@ async function run(raw: ClientRaw): Promise<void> {
   const { HttpTransport } = await import("../../federated/transport/http-client.js");
   const transport = new HttpTransport({ baseUrl: raw.server });
   const { prepareBackend } = await import("../../backend/index.js");
-  const { mnistModel } = await import("../../dpsgd/mnistModels.js");
+  const { mnistModel } = await import("../../dpsgd/mnist-models.js");
   const { probabilityCrossEntropyLoss } = await import("../../federated/client/local-training.js");
   const { FederatedClient } = await import("../../federated/client/runtime.js");
   const { openSqliteExampleStore } = await import("../../federated/client/sqlite-example-store.js");

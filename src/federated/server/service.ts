@@ -17,7 +17,7 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { type DpEvent, composedEvent, nonPrivateEvent } from "../../accounting/events.js";
 import { RdpAccountant } from "../../accounting/rdp/accountant.js";
-import { openSqlitePrivacyBudget, type SqlitePrivacyBudget } from "../../accounting/budgetSqlite.js";
+import { openSqlitePrivacyBudget, type SqlitePrivacyBudget } from "../../accounting/budget-sqlite.js";
 import { DpError, requireInteger, requireNonNegative, requireOneOf, requireOpenProbability, requirePositive } from "../../errors.js";
 import type { Rng } from "../../random/rng.js";
 import type { AggregationContext, AggregationResult, ClientUpdate } from "../core/aggregator.js";

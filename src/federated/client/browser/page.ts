@@ -8,7 +8,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { mnistModel, MNIST_MODEL_KINDS, type MnistModelKind } from "../../../dpsgd/mnistModels.js";
+import { mnistModel, MNIST_MODEL_KINDS, type MnistModelKind } from "../../../dpsgd/mnist-models.js";
 import { decodeFrame } from "../../protocol/frame.js";
 import { HttpTransport } from "../../transport/http-client.js";
 import { openIndexedDbExampleStore } from "../indexeddb-example-store.js";
