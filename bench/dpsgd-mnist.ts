@@ -6,6 +6,10 @@
  *
  *   nice -n 10 npx tsx bench/dpsgd-mnist.ts --model cnn --epochs 20 --batch-size 512 \
  *     --target-epsilon 3 --learning-rate 2 --momentum 0 --l2-norm-clip 1
+ *
+ * `--decay-from F` (0 < F < 1) keeps the learning rate constant for the first F of the epochs and
+ * then lowers it along a half cosine to 0 by the end (set after each epoch: post-processing, no
+ * privacy cost).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { prepareBackend, tf } from "../src/backend/index.js";
@@ -25,7 +29,15 @@ const learningRate = Number(arg("learning-rate", "2"));
 const momentum = Number(arg("momentum", "0"));
 const l2NormClip = Number(arg("l2-norm-clip", "1"));
 const trainSize = Number(arg("train-size", "60000"));
-const tag = arg("tag", `${kind}-e${epochs}-b${batchSize}-lr${learningRate}-m${momentum}-c${l2NormClip}`);
+const decayFrom = Number(arg("decay-from", "1"));
+const tag = arg("tag", `${kind}-e${epochs}-b${batchSize}-lr${learningRate}-m${momentum}-c${l2NormClip}${decayFrom < 1 ? `-d${decayFrom}` : ""}`);
+
+/** Learning rate for epoch e (0-based): constant, then a half cosine to 0 from epoch decayFrom·epochs. */
+function learningRateAt(e: number): number {
+  const start = Math.floor(decayFrom * epochs);
+  if (decayFrom >= 1 || e < start) return learningRate;
+  return (learningRate * (1 + Math.cos((Math.PI * (e - start + 1)) / (epochs - start + 1)))) / 2;
+}
 
 const backend = await prepareBackend({ announce: false });
 const train = loadMnist({ split: "train", count: trainSize });
@@ -46,6 +58,7 @@ const history = await priv.fit(x, y, {
   validationData: [xTest, yTest],
   callbacks: {
     onEpochEnd: (epoch, logs) => {
+      (optimizer as unknown as { setLearningRate(lr: number): void }).setLearningRate(learningRateAt(epoch + 1));
       const row = { epoch: epoch + 1, seconds: (Date.now() - start) / 1000, loss: logs!.loss, testAccuracy: logs!.val_acc ?? NaN, epsilon: logs!.epsilon };
       rows.push(row);
       console.log(`epoch ${row.epoch}/${epochs}  ${row.seconds.toFixed(0)} s  loss ${row.loss.toFixed(4)}  test acc ${(100 * row.testAccuracy).toFixed(2)}%  epsilon ${row.epsilon.toFixed(3)}`);
@@ -63,6 +76,7 @@ const result = {
   batchSize,
   trainSize,
   learningRate,
+  decayFrom,
   momentum,
   l2NormClip,
   noiseMultiplier: priv.noiseMultiplier,

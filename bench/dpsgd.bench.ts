@@ -1,15 +1,18 @@
 /**
  * DP-SGD step cost against tfjs's own non-private step, side by side in one process.
  *
- * For each model (dpkit's MNIST MLP and small CNN; batch 256 of real MNIST images) and backend,
- * the cases are run alternately, several repetitions each, and the median is reported:
+ * For each model (dpkit's MNIST MLP and small CNN on a batch of 256 real MNIST images; two text
+ * classifiers on 256 token sequences: Embedding(20,000 words, 16) → GlobalAveragePooling1D →
+ * Dense, and Embedding(20,000, 16, maskZero) → LSTM(32) → Dense) and backend, the cases are run
+ * alternately, several repetitions each, and the median is reported:
  * - `tfjs minimize`: `optimizer.minimize(() => loss)` (tfjs autodiff, non-private);
  * - `tfjs fit`: `model.fit(x, y, { batchSize, epochs: 1 })` on the same batch (non-private);
  * - `dpkit DP step`: `dpGradients` (per-example clipping by the engine, secure Gaussian noise on
  *   the sum, division by the expected batch size) + `dpApplyGradients` through the same optimizer;
- * - `naive per-example`: the engine's microbatches-of-one route, for scale (fewer repetitions).
+ * - `naive per-example`: the engine's microbatches-of-one route, for scale (fewer repetitions;
+ *   MNIST models only).
  * Ratios are DP step / tfjs minimize and DP step / tfjs fit. Usage: `npm run bench -- dpsgd`
- * (env DPSGD_BENCH_REPS, DPSGD_BENCH_BACKENDS=wasm,cpu).
+ * (env DPSGD_BENCH_REPS, DPSGD_BENCH_BACKENDS=wasm,cpu, DPSGD_BENCH_MODELS=mlp,cnn,embedding,lstm).
  */
 import { prepareBackend, tf } from "../src/backend/index.js";
 import { dpApplyGradients, dpGradients, mnistInputShape, mnistModel, poissonSampleIndices, type MnistModelKind } from "../src/dpsgd/index.js";
@@ -18,6 +21,7 @@ import { loadMnist } from "../src/data/index.js";
 
 const reps = Number(process.env.DPSGD_BENCH_REPS ?? 7);
 const backends = (process.env.DPSGD_BENCH_BACKENDS ?? "wasm,cpu").split(",") as ("wasm" | "cpu")[];
+const models = (process.env.DPSGD_BENCH_MODELS ?? "mlp,cnn,embedding,lstm").split(",") as ("mlp" | "cnn" | "embedding" | "lstm")[];
 const batchSize = 256;
 
 const results: Row[] = [];
@@ -31,15 +35,42 @@ async function timeIt(f: () => void | Promise<void>): Promise<number> {
 
 const mnist = loadMnist({ split: "train", count: batchSize });
 
+const VOCAB = 20000;
+
+/** The text classifiers: Embedding → GlobalAveragePooling1D → Dense, and Embedding(maskZero) → LSTM → Dense. */
+function textModel(kind: "embedding" | "lstm"): tf.LayersModel {
+  const layers =
+    kind === "embedding"
+      ? [tf.layers.embedding({ inputDim: VOCAB, outputDim: 16 }), tf.layers.globalAveragePooling1d({}), tf.layers.dense({ units: 2, activation: "softmax" })]
+      : [tf.layers.embedding({ inputDim: VOCAB, outputDim: 16, maskZero: true }), tf.layers.lstm({ units: 32 }), tf.layers.dense({ units: 2, activation: "softmax" })];
+  const model = tf.sequential({ layers });
+  model.build([null, kind === "lstm" ? 32 : 64]);
+  return model;
+}
+
+/** 256 sequences of word ids (Zipf-like: frequent words repeat), the last quarter of each padded with 0. */
+function textBatch(steps: number): tf.Tensor2D {
+  const ids = new Int32Array(batchSize * steps);
+  let s = 12345;
+  for (let i = 0; i < ids.length; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    const u = (s >>> 8) / 2 ** 24;
+    ids[i] = i % steps >= (3 * steps) / 4 ? 0 : 1 + Math.floor((VOCAB - 1) * u * u * u);
+  }
+  return tf.tensor2d(ids, [batchSize, steps], "int32");
+}
+
 for (const backend of backends) {
   await prepareBackend({ backend, announce: false });
-  for (const kind of ["mlp", "cnn"] as MnistModelKind[]) {
-    // The cpu backend is slow for convolutions: fewer repetitions there.
-    const r = backend === "cpu" && kind === "cnn" ? Math.min(reps, 3) : reps;
-    const model = mnistModel(kind);
-    const x = tf.tensor(mnist.images, [batchSize, ...mnistInputShape(kind)]);
-    const y = tf.tensor1d(mnist.labels, "float32");
-    const yOneHot = tf.oneHot(tf.cast(y, "int32"), 10);
+  for (const kind of models) {
+    // The cpu backend is slow for convolutions and recurrences: fewer repetitions there.
+    const r = backend === "cpu" && (kind === "cnn" || kind === "lstm") ? Math.min(reps, 3) : reps;
+    const text = kind === "embedding" || kind === "lstm";
+    const model = text ? textModel(kind) : mnistModel(kind as MnistModelKind);
+    const x = text ? textBatch(kind === "lstm" ? 32 : 64) : tf.tensor(mnist.images, [batchSize, ...mnistInputShape(kind as MnistModelKind)]);
+    const y = text ? tf.tensor1d(Array.from({ length: batchSize }, (_, i) => i % 2), "float32") : tf.tensor1d(mnist.labels, "float32");
+    const classes = text ? 2 : 10;
+    const yOneHot = tf.oneHot(tf.cast(y, "int32"), classes);
     const optMin = tf.train.sgd(0.01);
     const optDp = tf.train.sgd(0.01);
     model.compile({ optimizer: tf.train.sgd(0.01), loss: "sparseCategoricalCrossentropy" });
@@ -62,7 +93,7 @@ for (const backend of backends) {
     for (let i = 0; i < r; i++) for (const [name, f] of Object.entries(cases)) times[name].push(await timeIt(f));
     // Naive per-example loop, for scale.
     const naive: number[] = [];
-    const naiveReps = backend === "cpu" ? 1 : 2;
+    const naiveReps = text ? 0 : backend === "cpu" ? 1 : 2;
     for (let i = 0; i < naiveReps; i++) {
       naive.push(
         await timeIt(() => {
@@ -80,15 +111,15 @@ for (const backend of backends) {
     const mMin = median(times["tfjs minimize"]);
     const mFit = median(times["tfjs fit"]);
     const mDp = median(times["dpkit DP step"]);
-    const mNaive = median(naive);
+    const mNaive = naive.length ? median(naive) : NaN;
     const tag = `${kind} b${batchSize} ${backend}`;
     results.push({ case: `${tag} tfjs minimize`, metric: "step time", value: mMin, unit: "ms" });
     results.push({ case: `${tag} tfjs fit`, metric: "step time", value: mFit, unit: "ms" });
     results.push({ case: `${tag} dpkit DP step vs minimize`, metric: "step time", value: mDp, unit: "ms", baseline: mMin, ratio: mDp / mMin });
     results.push({ case: `${tag} dpkit DP step vs fit`, metric: "step time", value: mDp, unit: "ms", baseline: mFit, ratio: mDp / mFit });
-    results.push({ case: `${tag} naive per-example vs minimize`, metric: "step time", value: mNaive, unit: "ms", baseline: mMin, ratio: mNaive / mMin });
+    if (naive.length) results.push({ case: `${tag} naive per-example vs minimize`, metric: "step time", value: mNaive, unit: "ms", baseline: mMin, ratio: mNaive / mMin });
     results.push({ case: `${tag} Poisson sampling N=60000`, metric: "time", value: sampling, unit: "ms" });
-    table.push([kind, backend, mMin.toFixed(1), mFit.toFixed(1), mDp.toFixed(1), (mDp / mMin).toFixed(2), (mDp / mFit).toFixed(2), mNaive.toFixed(0), (mNaive / mMin).toFixed(1), String(r)]);
+    table.push([kind, backend, mMin.toFixed(1), mFit.toFixed(1), mDp.toFixed(1), (mDp / mMin).toFixed(2), (mDp / mFit).toFixed(2), naive.length ? mNaive.toFixed(0) : "-", naive.length ? (mNaive / mMin).toFixed(1) : "-", String(r)]);
     tf.dispose([x, y, yOneHot]);
     model.dispose();
   }

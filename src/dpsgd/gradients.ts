@@ -15,8 +15,9 @@ import type { PrivacyAccountant } from "../accounting/accountant.js";
 import type { DpEvent } from "../accounting/events.js";
 import { sampledGaussianStep } from "../accounting/sampled-gaussian-step.js";
 import type { Rng } from "../random/rng.js";
-import { checkModelSupported, clippedGradients, type PerExampleLoss } from "./engine/index.js";
+import { checkLossMatchesOutput, checkModelSupported, clippedGradients, type PerExampleLoss } from "./engine/index.js";
 import { privatizeClippedSum } from "./privatize.js";
+import { metricSums, type MetricSpec } from "./fit-metrics.js";
 
 /** Options for {@link dpGradients}. */
 export interface DpGradientsOptions {
@@ -49,8 +50,19 @@ export interface DpGradientsOptions {
 
 /** What {@link dpGradients} returns. Pass it whole to {@link dpApplyGradients} or a {@link DpOptimizer}. */
 export interface DpGradientsResult {
-  /** Privatised average gradients, keyed like `tf.variableGrads` (variable names). Owned by the caller until applied. */
-  readonly grads: tf.NamedTensorMap;
+  /**
+   * Not readable: reading it throws a `DpError`. The privatised gradients can only be applied by
+   * {@link dpApplyGradients} or {@link DpOptimizer}, which count the step in the accountant, so
+   * a leftover `optimizer.applyGradients(result.grads)` cannot step without being accounted.
+   * Use {@link DpGradientsResult.gradientValues} to inspect the values.
+   */
+  readonly grads: never;
+  /**
+   * Copies of the privatised average gradients, keyed like `tf.variableGrads` (variable names),
+   * as plain arrays (for inspection: they are released values, but applying them by hand skips
+   * the accountant). Throws once the result has been applied (its tensors are disposed).
+   */
+  gradientValues(): Record<string, Float32Array>;
   /** Each example's gradient norm before clipping (not private: do not release). */
   readonly norms: Float32Array;
   /** What this step spent. */
@@ -61,8 +73,8 @@ export interface DpGradientsResult {
   readonly batchSize: number;
 }
 
-/** Gradient results produced by this module and not yet applied. */
-const issued = new WeakSet<object>();
+/** Gradient results produced by this module and not yet applied, with their tensors. */
+const issued = new WeakMap<object, tf.NamedTensorMap>();
 /** Results already applied (a second application is refused). */
 const consumed = new WeakSet<object>();
 
@@ -79,6 +91,8 @@ export interface ClippedSumParts {
   norms: Float32Array;
   lossSum: number;
   batchSize: number;
+  /** Sums over the batch of each requested metric (empty when none was requested). */
+  metricSums: number[];
 }
 
 function trainableVariables(model: tf.LayersModel): { name: string; shape: number[] }[] {
@@ -97,6 +111,7 @@ export function computeClippedSum(o: {
   l2NormClip: number;
   maxPhysicalBatchSize?: number;
   strategy?: "auto" | "ghost" | "materialize" | "naive";
+  metrics?: MetricSpec[];
 }): ClippedSumParts {
   const vars = trainableVariables(o.model);
   if (vars.length === 0) {
@@ -111,6 +126,8 @@ export function computeClippedSum(o: {
   }
   const chunk = o.maxPhysicalBatchSize === undefined ? Math.max(1, n) : requirePositiveInteger("maxPhysicalBatchSize", o.maxPhysicalBatchSize);
   const norms = new Float32Array(n);
+  const specs = o.metrics ?? [];
+  const metricTotals = specs.map(() => 0);
   let lossSum = 0;
   for (let start = 0; start < n; start += chunk) {
     const size = Math.min(chunk, n - start);
@@ -118,8 +135,9 @@ export function computeClippedSum(o: {
     const xs = whole ? o.x : o.x.slice(start, size);
     const ys = whole ? o.y : o.y.slice(start, size);
     try {
-      const r = clippedGradients({ model: o.model, x: xs, y: ys, loss: o.loss, l2NormClip: o.l2NormClip, strategy: o.strategy });
+      const r = clippedGradients({ model: o.model, x: xs, y: ys, loss: o.loss, l2NormClip: o.l2NormClip, strategy: o.strategy, keepOutput: specs.length > 0 });
       try {
+        if (r.output) metricSums(specs, ys, r.output).forEach((v, k) => (metricTotals[k] += v));
         for (let k = 0; k < names.length; k++) {
           const t = r.clippedSum[names[k]];
           if (!t) throw new DpError("invalid_state", `The engine returned no gradient for trainable variable "${names[k]}".`, "model");
@@ -129,6 +147,7 @@ export function computeClippedSum(o: {
         }
       } finally {
         tf.dispose(r.clippedSum);
+        r.output?.dispose();
       }
       norms.set(r.norms.subarray(0, size), start);
       lossSum += r.lossValue * size;
@@ -136,7 +155,7 @@ export function computeClippedSum(o: {
       if (!whole) tf.dispose([xs, ys]);
     }
   }
-  return { names, shapes, sums, norms, lossSum, batchSize: n };
+  return { names, shapes, sums, norms, lossSum, batchSize: n, metricSums: metricTotals };
 }
 
 /**
@@ -171,10 +190,43 @@ export function privatizeParts(
   return grads;
 }
 
-/** Marks a result as produced by dpkit. @internal */
-export function issueDpGradients(result: DpGradientsResult): DpGradientsResult {
-  issued.add(result);
-  return Object.freeze(result);
+/** The fields of a result before it is branded. @internal */
+export interface DpGradientsFields {
+  grads: tf.NamedTensorMap;
+  norms: Float32Array;
+  event: DpEvent;
+  lossValue: number;
+  batchSize: number;
+}
+
+function refuseDirectUse(): never {
+  throw new DpError(
+    "invalid_state",
+    "The gradients from dpGradients() can only be applied with dpApplyGradients(optimizer, result, accountant) or a DpOptimizer, which count the step in the privacy accountant; `optimizer.applyGradients(result.grads)` would skip it. Use result.gradientValues() to read the values.",
+    "grads",
+  );
+}
+
+/** Brands a result as produced by dpkit (its tensors are reachable only through dpApplyGradients). @internal */
+export function issueDpGradients(fields: DpGradientsFields): DpGradientsResult {
+  const { grads, norms, event, lossValue, batchSize } = fields;
+  const result = {
+    norms,
+    event,
+    lossValue,
+    batchSize,
+    gradientValues(): Record<string, Float32Array> {
+      if (consumed.has(result)) {
+        throw new DpError("invalid_state", "These DP gradients were already applied (their tensors are disposed).", "gradients");
+      }
+      const out: Record<string, Float32Array> = {};
+      for (const [k, t] of Object.entries(grads)) out[k] = (t.dataSync() as Float32Array).slice();
+      return out;
+    },
+  };
+  Object.defineProperty(result, "grads", { enumerable: false, get: refuseDirectUse });
+  issued.set(result, grads);
+  return Object.freeze(result) as unknown as DpGradientsResult;
 }
 
 /**
@@ -194,7 +246,9 @@ export function issueDpGradients(result: DpGradientsResult): DpGradientsResult {
  * expected batch size of the clipped per-example gradients, and the event is `nonPrivate`.
  *
  * The returned gradients are branded: only {@link dpApplyGradients} / {@link DpOptimizer}
- * apply them, once. `norms`, `lossValue` and `batchSize` are not private.
+ * apply them, once, and record the step's event; `result.grads` throws, so an old
+ * `optimizer.applyGradients(result.grads)` line cannot step without the accountant
+ * (`result.gradientValues()` reads copies). `norms`, `lossValue` and `batchSize` are not private.
  *
  * @param options - model, per-example loss, batch, clip bound, noise multiplier, expected batch size
  * @returns privatised gradients keyed like `tf.variableGrads`, per-example norms and the step's event
@@ -219,7 +273,8 @@ export function dpGradients(options: DpGradientsOptions): DpGradientsResult {
   const noiseMultiplier = requireNonNegative("noiseMultiplier", options.noiseMultiplier);
   const expectedBatchSize = requirePositive("expectedBatchSize", options.expectedBatchSize);
   const q = options.samplingProbability === undefined ? undefined : requireProbability("samplingProbability", options.samplingProbability);
-  checkModelSupported(options.model);
+  checkModelSupported(options.model, { strategy: options.strategy });
+  checkLossMatchesOutput(options.model, options.loss);
   const parts = computeClippedSum({ ...options, l2NormClip });
   const grads = privatizeParts(parts, { l2NormClip, noiseMultiplier, expectedBatchSize, rng: options.rng });
   return issueDpGradients({
@@ -266,11 +321,12 @@ function refuseForeign(value: unknown): never {
  */
 export function dpApplyGradients(optimizer: tf.Optimizer, gradients: DpGradientsResult, accountant?: PrivacyAccountant): void {
   if (!isIssuedDpGradients(gradients)) refuseForeign(gradients);
+  const grads = issued.get(gradients) as tf.NamedTensorMap;
   consumed.add(gradients);
   try {
-    optimizer.applyGradients(gradients.grads);
+    optimizer.applyGradients(grads);
   } finally {
-    tf.dispose(gradients.grads);
+    tf.dispose(grads);
   }
   if (accountant) accountant.compose(gradients.event);
 }

@@ -32,7 +32,7 @@ export {
 export { type AdaptiveClippingOptions, AdaptiveClipState, gradientNoiseMultiplier } from "./adaptive-clipping.js";
 export { type EvaluateOptions, evaluatePrivateModel, type EvaluateResult } from "./metrics.js";
 export {
-  makePrivate, type MakePrivateOptions, type PrivateEpochLogs, type PrivateFitArgs, type PrivateFitCallbacks, type PrivateHistory,
+  makePrivate, type MakePrivateOptions, type PrivateEpochLogs, type PrivateFitArgs, type PrivateFitCallbacks, type PrivateFitDatasetArgs, type PrivateHistory,
   type PrivateModel,
 } from "./make-private.js";
 export { MNIST_MODEL_KINDS, mnistInputShape, mnistModel, type MnistModelKind } from "./mnist-models.js";

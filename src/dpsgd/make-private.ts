@@ -20,11 +20,25 @@ import {
 import type { DpEvent } from "../accounting/events.js";
 import { DpEventBuilder, PrivacyBudget, RdpAccountant, calibrateNoiseMultiplier, sampledGaussianStep, stepNeighboringRelation, type PrivacyAccountant } from "../accounting/index.js";
 import type { Rng } from "../random/rng.js";
-import { checkModelSupported, type PerExampleLoss } from "./engine/index.js";
+import { checkLossMatchesOutput, checkModelSupported, type PerExampleLoss } from "./engine/index.js";
 import { computeClippedSum, dpApplyGradients, issueDpGradients, privatizeParts } from "./gradients.js";
 import { poissonSampleIndices, uniformSampleIndices } from "../random/subsampling.js";
 import { AdaptiveClipState, type AdaptiveClippingOptions } from "./adaptive-clipping.js";
 import { evaluatePrivateModel } from "./metrics.js";
+import { resolveMetrics } from "./fit-metrics.js";
+import {
+  checkFitArgs,
+  checkFitDatasetArgs,
+  classWeightedLoss,
+  compiledProperty,
+  evaluateMetrics,
+  makeYielder,
+  materializeDataset,
+  outputWidth,
+  resolveLoss,
+  resolveOptimizer,
+  splitForValidation,
+} from "./fit-options.js";
 
 /** Options for {@link makePrivate}. */
 export interface MakePrivateOptions {
@@ -44,10 +58,23 @@ export interface MakePrivateOptions {
   samplingProbability?: number;
   /** Expected batch size q·N (the realised size varies). */
   batchSize?: number;
-  /** Any tfjs optimizer, e.g. `tf.train.sgd(0.1)`, `tf.train.momentum(0.1, 0.9)`, `tf.train.adam(1e-3)`. */
-  optimizer: tf.Optimizer;
-  /** Per-example loss (a name or a function returning one loss per example). */
-  loss: PerExampleLoss;
+  /**
+   * Any tfjs optimizer, e.g. `tf.train.sgd(0.1)`, `tf.train.momentum(0.1, 0.9)`, `tf.train.adam(1e-3)`.
+   * Default: the optimizer the model was compiled with (`model.compile({ optimizer })`).
+   */
+  optimizer?: tf.Optimizer;
+  /**
+   * Per-example loss: a name, `{ name, fromLogits: true }` for a model that outputs logits, or a
+   * function returning one loss per example. Default: the loss name the model was compiled with.
+   * A probability cross-entropy on a model whose output layer is linear (logits) is refused.
+   */
+  loss?: PerExampleLoss;
+  /**
+   * Metrics reported in the training logs (over the epoch's sampled batches, not private) and
+   * on validation data, under tfjs's keys (`acc`, `val_acc`, ...). Default: the model's compiled
+   * `metrics`.
+   */
+  metrics?: (string | ((yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor))[];
   /**
    * "poisson" (default): the sampling the accountant assumes. "uniform": a fresh uniformly
    * random batch of exactly `batchSize` each step (sampling without replacement), accounted as
@@ -93,10 +120,37 @@ export interface PrivateFitCallbacks {
   onBatchEnd?: (batch: number, logs?: Record<string, number>) => void | Promise<void>;
 }
 
-/** Arguments of {@link PrivateModel.fit}, mirroring `model.fit`. */
+/**
+ * Arguments of {@link PrivateModel.fit}, mirroring `model.fit`: every option of `model.fit` is
+ * honoured or refused by name (`sampleWeight`, `validationSteps`, `shuffle: false`).
+ */
 export interface PrivateFitArgs {
-  /** Number of epochs; an epoch is ceil(N / expected batch size) steps. Default 1. */
+  /** Index of the epoch to stop before (as tfjs: with `initialEpoch` k, epochs k..epochs-1 run). Default 1. */
   epochs?: number;
+  /** Epoch to start at (for resuming a run). Default 0. */
+  initialEpoch?: number;
+  /** Steps per epoch; default ceil(N / expected batch size) (one pass in expectation). */
+  stepsPerEpoch?: number;
+  /**
+   * Fraction of `x`/`y` (the last examples, as tfjs takes them, before any sampling) held out for
+   * validation; the rest is the training set whose size the accountant uses. Ignored when
+   * `validationData` is given. Validation metrics are not private.
+   */
+  validationSplit?: number;
+  /**
+   * `true` (default) only: every batch is a fresh Poisson (or uniform) sample of the whole
+   * training set, which is already a random order; `false` is refused, since the guarantee rests
+   * on that sampling.
+   */
+  shuffle?: boolean;
+  /**
+   * Weight of each class's per-example loss (`{ classIndex: weight }`, missing classes weigh 1),
+   * as tfjs; one label per example. The clipped per-example gradient is of the weighted loss, so
+   * the guarantee is unchanged.
+   */
+  classWeight?: Record<number, number>;
+  /** When to give the event loop a turn: "auto" (every 125 ms, default), "batch", "epoch", "never" or milliseconds. */
+  yieldEvery?: "auto" | "batch" | "epoch" | "never" | number;
   /** Expected batch size (q = batchSize / N), if not fixed in `makePrivate`. */
   batchSize?: number;
   /**
@@ -106,8 +160,44 @@ export interface PrivateFitArgs {
   callbacks?: PrivateFitCallbacks | PrivateFitCallbacks[];
   /** Held-out `[x, y]` evaluated after every epoch (`val_loss`, `val_acc`). */
   validationData?: [tf.Tensor, tf.Tensor];
-  /** 0: silent; 1 (default): one line per epoch on the console. */
-  verbose?: 0 | 1;
+  /** 0: silent; 1 (default) or 2: one line per epoch on the console. */
+  verbose?: 0 | 1 | 2;
+}
+
+/**
+ * Arguments of {@link PrivateModel.fitDataset}, mirroring `model.fitDataset`.
+ *
+ * @remarks
+ * What is done with the dataset: it is read once per `fitDataset` call into memory (its
+ * `{ xs, ys }` batches concatenated, the count checked against `datasetSize` when given), and
+ * training then runs exactly as {@link PrivateModel.fit} on those tensors: every step a Poisson
+ * sample (or a uniform sample with `sampling: "uniform"`) of all N examples, accounted as such.
+ * The dataset's own batching and shuffling play no part in the sampling; its batch size is the
+ * default expected batch size when none is given. Datasets larger than memory are not supported.
+ */
+export interface PrivateFitDatasetArgs {
+  /** The number of examples the dataset yields; checked (a mismatch is refused). Default: counted. */
+  datasetSize?: number;
+  /** As {@link PrivateFitArgs.epochs}. */
+  epochs?: number;
+  /** As {@link PrivateFitArgs.initialEpoch}. */
+  initialEpoch?: number;
+  /** Expected batch size q·N; default the one given to `makePrivate`, else the dataset's first batch size. */
+  batchSize?: number;
+  /** Steps per epoch (`model.fitDataset`'s name); default ceil(N / expected batch size). */
+  batchesPerEpoch?: number;
+  /** As {@link PrivateFitArgs.stepsPerEpoch}. */
+  stepsPerEpoch?: number;
+  /** As {@link PrivateFitArgs.callbacks}. */
+  callbacks?: PrivateFitCallbacks | PrivateFitCallbacks[];
+  /** A dataset of `{ xs, ys }` batches (read once into memory) or `[x, y]` tensors. Not private. */
+  validationData?: tf.data.Dataset<tf.TensorContainer> | [tf.Tensor, tf.Tensor];
+  /** As {@link PrivateFitArgs.classWeight}. */
+  classWeight?: Record<number, number>;
+  /** As {@link PrivateFitArgs.yieldEvery}. */
+  yieldEvery?: "auto" | "batch" | "epoch" | "never" | number;
+  /** As {@link PrivateFitArgs.verbose}. */
+  verbose?: 0 | 1 | 2;
 }
 
 /** What {@link PrivateModel.fit} returns, shaped like `tf.History`. */
@@ -117,7 +207,17 @@ export interface PrivateHistory {
   /** Per-epoch values: `loss`, `epsilon`, `val_loss`, `val_acc`, `l2NormClip`. */
   history: Record<string, number[]>;
   /** Run parameters. */
-  params: { epochs: number; steps: number; samplingProbability: number; noiseMultiplier: number; targetDelta: number; datasetSize: number };
+  params: {
+    epochs: number;
+    initialEpoch: number;
+    steps: number;
+    samplingProbability: number;
+    noiseMultiplier: number;
+    targetDelta: number;
+    datasetSize: number;
+    /** Keys of the training metrics in `history` (`loss` first), as tfjs. */
+    metrics: string[];
+  };
   /** Why training ended before `epochs`, if it did. */
   stopReason?: "budget" | "callback";
   /** Steps run by this call. */
@@ -132,6 +232,11 @@ export interface PrivateModel {
   readonly model: tf.LayersModel;
   /** Trains with DP-SGD; see {@link makePrivate}. */
   fit(x: tf.Tensor, y: tf.Tensor, args?: PrivateFitArgs): Promise<PrivateHistory>;
+  /**
+   * Trains with DP-SGD on a `tf.data.Dataset` of `{ xs, ys }` batches (as `model.fitDataset`):
+   * see {@link PrivateFitDatasetArgs} for what is done with it.
+   */
+  fitDataset(dataset: tf.data.Dataset<tf.TensorContainer>, args?: PrivateFitDatasetArgs): Promise<PrivateHistory>;
   /** Noise multiplier in use (undefined until calibrated by the first `fit`). */
   readonly noiseMultiplier: number | undefined;
   /** Current clip bound (changes with adaptive clipping). */
@@ -208,14 +313,15 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
   const sampling = requireOneOf("sampling", options.sampling ?? "poisson", ["poisson", "uniform"] as const);
   // Sampling without replacement has a bound only for replace-one neighbours (Wang et al. 2019).
   const relation = stepNeighboringRelation(sampling === "uniform" ? "fixed" : "poisson");
-  if (!(options.optimizer instanceof tf.Optimizer)) {
-    throw new DpError("invalid_parameter", "`optimizer` must be a tf.Optimizer (e.g. tf.train.sgd(0.1)).", "optimizer");
-  }
+  const optimizer = resolveOptimizer(model, options.optimizer);
+  const loss = resolveLoss(model, options.loss);
   if (options.maxPhysicalBatchSize !== undefined) requirePositiveInteger("maxPhysicalBatchSize", options.maxPhysicalBatchSize);
   if (model.trainableWeights.length === 0) {
     throw new DpError("invalid_parameter", "`model` has no trainable weights: there is nothing to train privately.", "model");
   }
-  checkModelSupported(model);
+  checkModelSupported(model, { strategy: options.strategy });
+  checkLossMatchesOutput(model, loss);
+  const metricSpecs = resolveMetrics(options.metrics ?? compiledProperty(model, "metrics"), loss, outputWidth(model));
   const adaptiveOpts = options.adaptiveClipping === true ? {} : options.adaptiveClipping || undefined;
 
   const ledger = new DpEventBuilder();
@@ -245,13 +351,49 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
     epsilon(delta?: number) {
       return spentEpsilon(delta === undefined ? targetDelta : requireOpenProbability("delta", delta));
     },
-    async fit(x: tf.Tensor, y: tf.Tensor, args: PrivateFitArgs = {}) {
-      const n = x.shape[0] ?? 0;
-      if ((y.shape[0] ?? 0) !== n) {
-        throw new DpError("invalid_parameter", `\`x\` and \`y\` must hold the same number of examples. Found ${n} and ${y.shape[0]}.`, "y");
+    async fitDataset(dataset: tf.data.Dataset<tf.TensorContainer>, args: PrivateFitDatasetArgs = {}) {
+      checkFitDatasetArgs(args);
+      const { datasetSize, validationData, batchesPerEpoch, ...rest } = args;
+      const train = await materializeDataset(dataset, "dataset", datasetSize);
+      let val: { x: tf.Tensor; y: tf.Tensor } | undefined;
+      try {
+        if (validationData !== undefined) {
+          val = Array.isArray(validationData) ? undefined : await materializeDataset(validationData, "validationData");
+        }
+        const fitArgs: PrivateFitArgs = { ...rest };
+        if (batchesPerEpoch !== undefined) fitArgs.stepsPerEpoch = batchesPerEpoch;
+        if (fitArgs.batchSize === undefined && fixedQ === undefined && fixedBatch === undefined) fitArgs.batchSize = Math.min(train.firstBatch, train.x.shape[0] ?? 1);
+        if (Array.isArray(validationData)) fitArgs.validationData = validationData;
+        else if (val) fitArgs.validationData = [val.x, val.y];
+        return await priv.fit(train.x, train.y, fitArgs);
+      } finally {
+        tf.dispose([train.x, train.y]);
+        if (val) tf.dispose([val.x, val.y]);
       }
-      if (n < 1) throw new DpError("invalid_parameter", "`x` must hold at least one example.", "x");
+    },
+    async fit(xAll: tf.Tensor, yAll: tf.Tensor, args: PrivateFitArgs = {}) {
+      checkFitArgs(args);
+      const nAll = xAll.shape[0] ?? 0;
+      if ((yAll.shape[0] ?? 0) !== nAll) {
+        throw new DpError("invalid_parameter", `\`x\` and \`y\` must hold the same number of examples. Found ${nAll} and ${yAll.shape[0]}.`, "y");
+      }
+      if (nAll < 1) throw new DpError("invalid_parameter", "`x` must hold at least one example.", "x");
+      const split = args.validationData === undefined && args.validationSplit !== undefined ? splitForValidation(xAll, yAll, args.validationSplit) : undefined;
+      try {
+        return await fitOn(split ? split.x : xAll, split ? split.y : yAll, split ? { ...args, validationData: [split.valX, split.valY] } : args);
+      } finally {
+        if (split) tf.dispose([split.x, split.y, split.valX, split.valY]);
+      }
+    },
+  };
+
+  const fitOn = async (x: tf.Tensor, y: tf.Tensor, args: PrivateFitArgs): Promise<PrivateHistory> => {
+      const n = x.shape[0] ?? 0;
       const epochs = requireInteger("epochs", args.epochs ?? 1, { min: 0 });
+      const initialEpoch = requireInteger("initialEpoch", args.initialEpoch ?? 0, { min: 0 });
+      if (initialEpoch > epochs) throw new DpError("invalid_parameter", `\`initialEpoch\` must be <= \`epochs\` ${epochs}. Found ${initialEpoch}.`, "initialEpoch");
+      const stepLoss = args.classWeight === undefined ? loss : classWeightedLoss(loss, args.classWeight, y);
+      const yielder = makeYielder(args.yieldEvery);
       const verbose = args.verbose ?? 1;
       const argBatch = args.batchSize === undefined ? undefined : requirePositive("batchSize", args.batchSize);
       let q: number;
@@ -267,8 +409,8 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
       if (sampling === "uniform" && (!Number.isInteger(expectedBatchSize) || fixedSize < 1)) {
         throw new DpError("invalid_parameter", `With \`sampling: "uniform"\` the batch size must be a positive integer. Found ${expectedBatchSize}.`, "batchSize");
       }
-      const stepsPerEpoch = Math.ceil(n / expectedBatchSize);
-      const planned = epochs * stepsPerEpoch;
+      const stepsPerEpoch = args.stepsPerEpoch === undefined ? Math.ceil(n / expectedBatchSize) : requirePositiveInteger("stepsPerEpoch", args.stepsPerEpoch);
+      const planned = (epochs - initialEpoch) * stepsPerEpoch;
 
       // Noise: calibrate once from the target epsilon over the planned run.
       if (sigma === undefined) {
@@ -311,7 +453,7 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
       const history: PrivateHistory = {
         epoch: [],
         history: {},
-        params: { epochs, steps: planned, samplingProbability: q, noiseMultiplier: sigmaNow, targetDelta, datasetSize: n },
+        params: { epochs, initialEpoch, steps: planned, samplingProbability: q, noiseMultiplier: sigmaNow, targetDelta, datasetSize: n, metrics: ["loss", ...metricSpecs.map((m) => m.key)] },
         stepsRun: 0,
         epsilon: spentEpsilon(targetDelta),
       };
@@ -321,8 +463,9 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
       };
       await callAll(cbs, "onTrainBegin", {});
       let stepsRun = 0;
-      outer: for (let epoch = 0; epoch < epochs; epoch++) {
+      outer: for (let epoch = initialEpoch; epoch < epochs; epoch++) {
         await callAll(cbs, "onEpochBegin", epoch, {});
+        const metricTotals = metricSpecs.map(() => 0);
         let lossSum = 0;
         let lossCount = 0;
         let epochSteps = 0;
@@ -343,12 +486,12 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
             const it = tf.tensor1d(idx, "int32");
             const xb = tf.gather(x, it);
             const yb = tf.gather(y, it);
-            parts = computeClippedSum({ model, loss: options.loss, x: xb, y: yb, l2NormClip: stepClip, maxPhysicalBatchSize: options.maxPhysicalBatchSize, strategy: options.strategy });
+            parts = computeClippedSum({ model, loss: stepLoss, x: xb, y: yb, l2NormClip: stepClip, maxPhysicalBatchSize: options.maxPhysicalBatchSize, strategy: options.strategy, metrics: metricSpecs });
           });
           if (!parts) throw new DpError("invalid_state", "No clipped sum was computed.", "model");
           const grads = privatizeParts(parts, { l2NormClip: stepClip, noiseMultiplier: stepSigma, expectedBatchSize, rng: options.rng });
           const lossValue = parts.batchSize > 0 ? parts.lossSum / parts.batchSize : NaN;
-          dpApplyGradients(options.optimizer, issueDpGradients({ grads, norms: parts.norms, event, lossValue, batchSize: parts.batchSize }), options.accountant);
+          dpApplyGradients(optimizer, issueDpGradients({ grads, norms: parts.norms, event, lossValue, batchSize: parts.batchSize }), options.accountant);
           if (adaptive) clip = adaptive.update(parts.norms, options.rng);
           ledger.compose(event);
           stepsRun++;
@@ -357,8 +500,12 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
           if (parts.batchSize > 0) {
             lossSum += parts.lossSum;
             lossCount += parts.batchSize;
+            parts.metricSums.forEach((v, k) => (metricTotals[k] += v));
           }
-          await callAll(cbs, "onBatchEnd", s, { batch: s, size: parts.batchSize, loss: lossValue });
+          const batchLogs: Record<string, number> = { batch: s, size: parts.batchSize, loss: lossValue };
+          metricSpecs.forEach((m, k) => (batchLogs[m.key] = parts!.batchSize > 0 ? parts!.metricSums[k] / parts!.batchSize : NaN));
+          await callAll(cbs, "onBatchEnd", s, batchLogs);
+          await yielder("batch");
           if (shouldStop()) {
             history.stopReason = "callback";
             break;
@@ -366,10 +513,17 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
         }
         if (epochSteps === 0) break;
         const logs: PrivateEpochLogs = { loss: lossCount > 0 ? lossSum / lossCount : NaN, epsilon: spentEpsilon(targetDelta) };
+        metricSpecs.forEach((m, k) => (logs[m.key] = lossCount > 0 ? metricTotals[k] / lossCount : NaN));
         if (args.validationData) {
-          const v = evaluatePrivateModel({ model, x: args.validationData[0], y: args.validationData[1], loss: options.loss });
+          const [vx, vy] = args.validationData;
+          const v = evaluatePrivateModel({ model, x: vx, y: vy, loss });
           logs.val_loss = v.loss;
           if (v.accuracy !== undefined) logs.val_acc = v.accuracy;
+          if (metricSpecs.length > 0) {
+            const sums = evaluateMetrics(model, vx, vy, metricSpecs);
+            const nv = vx.shape[0] ?? 0;
+            metricSpecs.forEach((m, k) => (logs[`val_${m.key}`] = nv > 0 ? sums[k] / nv : NaN));
+          }
         }
         if (adaptive) logs.l2NormClip = clip;
         history.epoch.push(epoch);
@@ -377,12 +531,15 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
         history.epsilon = logs.epsilon;
         if (verbose >= 1) {
           const parts = [`Epoch ${epoch + 1}/${epochs}`, `${epochSteps} steps`, `loss ${logs.loss.toFixed(4)}`];
+          for (const m of metricSpecs) parts.push(`${m.key} ${(logs[m.key] as number).toFixed(4)}`);
           if (logs.val_loss !== undefined) parts.push(`val_loss ${logs.val_loss.toFixed(4)}`);
+          for (const m of metricSpecs) if (m.key !== "acc" && logs[`val_${m.key}`] !== undefined) parts.push(`val_${m.key} ${(logs[`val_${m.key}`] as number).toFixed(4)}`);
           if (logs.val_acc !== undefined) parts.push(`val_acc ${logs.val_acc.toFixed(4)}`);
           parts.push(`epsilon ${logs.epsilon.toFixed(3)} (delta ${targetDelta})`);
           console.log(parts.join(" - "));
         }
         await callAll(cbs, "onEpochEnd", epoch, logs);
+        await yielder("epoch");
         if (history.stopReason !== undefined || shouldStop()) {
           history.stopReason ??= "callback";
           break outer;
@@ -395,7 +552,6 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
       }
       await callAll(cbs, "onTrainEnd", { epsilon: history.epsilon });
       return history;
-    },
   };
   return priv;
 }

@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { DpError, requirePositiveInteger } from "../errors.js";
-import type { PerExampleLoss } from "./engine/index.js";
+import { perExampleLoss, type PerExampleLoss } from "./engine/index.js";
 
 /** Options for {@link evaluatePrivateModel}. */
 export interface EvaluateOptions {
@@ -35,6 +35,7 @@ function lossPerExample(loss: PerExampleLoss, yTrue: tf.Tensor, yPred: tf.Tensor
   return tf.tidy(() => {
     const n = yPred.shape[0] ?? 0;
     if (typeof loss === "function") return loss(yTrue, yPred);
+    if (typeof loss === "object" && loss !== null) return perExampleLoss(loss, yTrue, yPred);
     switch (loss) {
       case "sparseCategoricalCrossentropy": {
         const k = yPred.shape[yPred.shape.length - 1] ?? 1;
@@ -60,13 +61,20 @@ function lossPerExample(loss: PerExampleLoss, yTrue: tf.Tensor, yPred: tf.Tensor
   });
 }
 
-function correctCount(loss: PerExampleLoss, yTrue: tf.Tensor, yPred: tf.Tensor): number | undefined {
+/**
+ * Number of correct predictions in a batch (argmax for the categorical losses, a threshold of
+ * 0.5 on probabilities or 0 on logits for binary cross-entropy), counting positions of sequence
+ * outputs as fractions of an example; undefined for regression and custom losses. @internal
+ */
+export function correctCount(loss: PerExampleLoss, yTrue: tf.Tensor, yPred: tf.Tensor): number | undefined {
   if (typeof loss === "function" || loss === "meanSquaredError") return undefined;
+  const name = typeof loss === "string" ? loss : loss.name;
+  const threshold = typeof loss === "object" && loss.fromLogits ? 0 : 0.5;
   return tf.tidy(() => {
     let hits: tf.Tensor;
-    if (loss === "sparseCategoricalCrossentropy") hits = tf.equal(tf.argMax(yPred, -1), tf.cast(tf.reshape(yTrue, tf.argMax(yPred, -1).shape), "int32"));
-    else if (loss === "categoricalCrossentropy") hits = tf.equal(tf.argMax(yPred, -1), tf.argMax(yTrue, -1));
-    else hits = tf.equal(tf.greater(yPred, 0.5), tf.greater(tf.cast(yTrue, "float32"), 0.5));
+    if (name === "sparseCategoricalCrossentropy") hits = tf.equal(tf.argMax(yPred, -1), tf.cast(tf.reshape(yTrue, tf.argMax(yPred, -1).shape), "int32"));
+    else if (name === "categoricalCrossentropy") hits = tf.equal(tf.argMax(yPred, -1), tf.argMax(yTrue, -1));
+    else hits = tf.equal(tf.greater(yPred, threshold), tf.greater(tf.cast(yTrue, "float32"), 0.5));
     return tf.sum(tf.cast(hits, "float32")).dataSync()[0] / (hits.size / (yPred.shape[0] ?? 1));
   });
 }

@@ -65,9 +65,8 @@ describe("dpGradients", () => {
       const expected = 7.5;
       const ref = referenceMean(model, x, y, clip, expected);
       const r = dpGradients({ model, loss: "sparseCategoricalCrossentropy", x, y, l2NormClip: clip, noiseMultiplier: 0, expectedBatchSize: expected });
-      expect(Object.keys(r.grads).sort()).toEqual(Object.keys(ref).sort());
-      for (const [k, g] of Object.entries(r.grads)) {
-        const a = g.dataSync();
+      expect(Object.keys(r.gradientValues()).sort()).toEqual(Object.keys(ref).sort());
+      for (const [k, a] of Object.entries(r.gradientValues())) {
         const b = ref[k];
         let num = 0;
         let den = 0;
@@ -82,8 +81,7 @@ describe("dpGradients", () => {
       const relErr = (b: Record<string, Float64Array>): number => {
         let num = 0;
         let den = 0;
-        for (const [k, g] of Object.entries(r.grads)) {
-          const a = g.dataSync();
+        for (const [k, a] of Object.entries(r.gradientValues())) {
           for (let j = 0; j < a.length; j++) {
             num += (a[j] - b[k][j]) ** 2;
             den += b[k][j] ** 2;
@@ -96,7 +94,7 @@ describe("dpGradients", () => {
       expect(r.event.kind).toBe("nonPrivate");
       expect(r.norms.length).toBe(9);
       expect(r.batchSize).toBe(9);
-      tf.dispose(r.grads);
+      dpApplyGradients(tf.train.sgd(0), r);
     }
   });
 
@@ -105,8 +103,9 @@ describe("dpGradients", () => {
     const { x, y } = batch(4, 4);
     const r = dpGradients({ model, loss: "sparseCategoricalCrossentropy", x, y, l2NormClip: 1, noiseMultiplier: 1, expectedBatchSize: 4 });
     const { grads } = tf.variableGrads(() => tf.sum(model.predict(x) as tf.Tensor) as tf.Scalar);
-    expect(Object.keys(r.grads).sort()).toEqual(Object.keys(grads).sort());
-    tf.dispose([grads, r.grads]);
+    expect(Object.keys(r.gradientValues()).sort()).toEqual(Object.keys(grads).sort());
+    tf.dispose(grads);
+    dpApplyGradients(tf.train.sgd(0), r);
   });
 
   it("adds noise of standard deviation sigma·C / expected batch size, and records the event", () => {
@@ -116,8 +115,8 @@ describe("dpGradients", () => {
     const rng = new SeededRng(6);
     for (let t = 0; t < 40; t++) {
       const r = dpGradients({ model, loss: "sparseCategoricalCrossentropy", ...empty, l2NormClip: 2, noiseMultiplier: 1.5, expectedBatchSize: 10, samplingProbability: 0.1, rng });
-      for (const g of Object.values(r.grads)) values.push(...g.dataSync());
-      tf.dispose(r.grads);
+      for (const g of Object.values(r.gradientValues())) values.push(...g);
+      dpApplyGradients(tf.train.sgd(0), r);
       expect(r.event).toEqual({ kind: "poissonSampled", samplingProbability: 0.1, event: { kind: "gaussian", noiseMultiplier: 1.5 } });
       expect(r.batchSize).toBe(0);
     }
@@ -132,13 +131,16 @@ describe("dpGradients", () => {
     const { x, y } = batch(10, 8);
     const whole = dpGradients({ model, loss: "sparseCategoricalCrossentropy", x, y, l2NormClip: 0.5, noiseMultiplier: 0, expectedBatchSize: 10 });
     const chunked = dpGradients({ model, loss: "sparseCategoricalCrossentropy", x, y, l2NormClip: 0.5, noiseMultiplier: 0, expectedBatchSize: 10, maxPhysicalBatchSize: 3 });
-    for (const k of Object.keys(whole.grads)) {
-      const a = whole.grads[k].dataSync();
-      const b = chunked.grads[k].dataSync();
+    const wv = whole.gradientValues();
+    const cv = chunked.gradientValues();
+    for (const k of Object.keys(wv)) {
+      const a = wv[k];
+      const b = cv[k];
       for (let j = 0; j < a.length; j++) expect(Math.abs(a[j] - b[j])).toBeLessThan(1e-6);
     }
     expect(Array.from(chunked.norms)).toEqual(Array.from(whole.norms));
-    tf.dispose([whole.grads, chunked.grads]);
+    dpApplyGradients(tf.train.sgd(0), whole);
+    dpApplyGradients(tf.train.sgd(0), chunked);
   });
 
   it("refuses bad input with DpErrors", () => {
@@ -185,18 +187,91 @@ describe("dpApplyGradients and DpOptimizer", () => {
     }
   });
 
+  it("the ledger cannot be bypassed: a plain optimizer.applyGradients(result.grads) throws and changes nothing", () => {
+    const model = smallModel(16);
+    const { x, y } = batch(5, 17);
+    const before = model.getWeights().map((w) => w.dataSync().slice());
+    const opt = tf.train.sgd(0.5);
+    const accountant = new RdpAccountant();
+    const r = dpGradients({ model, loss: "sparseCategoricalCrossentropy", x, y, l2NormClip: 1, noiseMultiplier: 1, expectedBatchSize: 5, samplingProbability: 0.05 });
+    // the line a custom loop keeps from before switching to dpGradients
+    expect(() => opt.applyGradients((r as unknown as { grads: tf.NamedTensorMap }).grads)).toThrow(/dpApplyGradients.*accountant/);
+    expect(() => opt.applyGradients({ ...(r as object) } as tf.NamedTensorMap)).toThrow();
+    expect(Object.keys(r)).not.toContain("grads");
+    const untouched = model.getWeights().map((w) => w.dataSync());
+    expect(untouched.every((a, i) => a.every((v, j) => v === before[i][j]))).toBe(true);
+    expect(accountant.ledger.length).toBe(0);
+    // the supported path applies it and counts it
+    const values = r.gradientValues();
+    dpApplyGradients(opt, r, accountant);
+    expect(accountant.ledger.length).toBe(1);
+    const after = model.getWeights().map((w) => w.dataSync());
+    expect(after.some((a, i) => a.some((v, j) => v !== before[i][j]))).toBe(true);
+    expect(Object.values(values).some((a) => a.some((v) => v !== 0))).toBe(true);
+    expect(() => r.gradientValues()).toThrow(/already applied/);
+  });
+
   it("refuses gradients it did not produce, copies of them, and reuse", () => {
     const model = smallModel(14);
     const { x, y } = batch(4, 15);
     const opt = tf.train.sgd(0.1);
     const { grads, value } = tf.variableGrads(() => tf.sum(model.predict(x) as tf.Tensor) as tf.Scalar);
     value.dispose();
-    expect(() => dpApplyGradients(opt, { grads, norms: new Float32Array(4), event: { kind: "noOp" }, lossValue: 0, batchSize: 4 })).toThrow(DpError);
+    expect(() => dpApplyGradients(opt, { grads, norms: new Float32Array(4), event: { kind: "noOp" }, lossValue: 0, batchSize: 4 } as never)).toThrow(DpError);
     const r = dpGradients({ model, loss: "sparseCategoricalCrossentropy", x, y, l2NormClip: 1, noiseMultiplier: 1, expectedBatchSize: 4 });
     expect(() => dpApplyGradients(opt, { ...r })).toThrow(/did not privatise/);
     dpApplyGradients(opt, r);
     expect(() => dpApplyGradients(opt, r)).toThrow(/already applied/);
     expect(() => new DpOptimizer({ optimizer: {} as tf.Optimizer })).toThrow(DpError);
     tf.dispose(grads);
+  });
+});
+
+describe('strategy "naive" for layers without a per-example rule', () => {
+  /** PReLU has trainable weights and no per-example rule: only strategy "naive" can train it. */
+  function preluModel(seed: number): tf.LayersModel {
+    const init = (s: number) => tf.initializers.randomNormal({ mean: 0, stddev: 0.5, seed: s });
+    return tf.sequential({
+      layers: [
+        tf.layers.dense({ inputShape: [5], units: 4, kernelInitializer: init(seed) }),
+        tf.layers.prelu({ alphaInitializer: tf.initializers.constant({ value: 0.3 }) }),
+        tf.layers.dense({ units: 3, activation: "softmax", kernelInitializer: init(seed + 1) }),
+      ],
+    });
+  }
+
+  it("dpGradients refuses the model by default, naming naive, and accepts it with strategy naive (exact clipped mean)", () => {
+    const model = preluModel(21);
+    const { x, y } = batch(6, 22);
+    const base = { model, loss: "sparseCategoricalCrossentropy" as const, x, y, l2NormClip: 0.3, noiseMultiplier: 0, expectedBatchSize: 6 };
+    expect(() => dpGradients(base)).toThrow(/PReLU.*naive/);
+    const r = dpGradients({ ...base, strategy: "naive" });
+    const ref = referenceMean(model, x, y, 0.3, 6);
+    expect(Object.keys(r.gradientValues()).sort()).toEqual(Object.keys(ref).sort());
+    for (const [k, a] of Object.entries(r.gradientValues())) {
+      let num = 0;
+      let den = 0;
+      for (let j = 0; j < a.length; j++) {
+        num += (a[j] - ref[k][j]) ** 2;
+        den += ref[k][j] ** 2;
+      }
+      expect(Math.sqrt(num / Math.max(den, 1e-30))).toBeLessThan(1e-5);
+    }
+    dpApplyGradients(tf.train.sgd(0), r);
+  });
+
+  it("makePrivate refuses the model by default and trains it with strategy naive", async () => {
+    const { makePrivate } = await import("../../src/dpsgd/index.js");
+    const model = preluModel(23);
+    const { x, y } = batch(40, 24);
+    const opts = { l2NormClip: 1, noiseMultiplier: 1, targetDelta: 1e-5, batchSize: 10, optimizer: tf.train.sgd(0.1), loss: "sparseCategoricalCrossentropy" as const, rng: new SeededRng(3) };
+    expect(() => makePrivate(model, opts)).toThrow(/PReLU.*naive/);
+    const before = model.getWeights().map((w) => w.dataSync().slice());
+    const priv = makePrivate(model, { ...opts, strategy: "naive" });
+    const h = await priv.fit(x, y, { epochs: 1, verbose: 0 });
+    expect(h.stepsRun).toBe(4);
+    expect(priv.epsilon()).toBeGreaterThan(0);
+    const after = model.getWeights().map((w) => w.dataSync());
+    expect(after.some((a, i) => a.some((v, j) => v !== before[i][j]))).toBe(true);
   });
 });

@@ -11,6 +11,7 @@ import { register as demo } from "./demo.js";
 import { register as epsilon } from "./epsilon.js";
 import { register as federated } from "./federated.js";
 import { register as flDemo } from "./fl-demo.js";
+import { register as flower } from "./flower.js";
 import { register as linkage } from "./linkage.js";
 import { register as noise } from "./noise.js";
 import { register as rappor } from "./rappor.js";
@@ -27,6 +28,7 @@ export const COMMANDS: ((program: Command) => void)[] = [
   rappor,
   train,
   federated,
+  flower,
   secagg,
   server,
   client,

@@ -110,6 +110,13 @@ function refuseMixing(model: tf.LayersModel): void {
       }
       const reason = mixingLayerReason(layer.getClassName());
       if (reason) throw new DpError("unsupported_layer", `Layer ${layerLabel(layer)} is not supported: ${reason}`, "model");
+      if ((layer as unknown as { stateful?: boolean }).stateful === true) {
+        throw new DpError(
+          "unsupported_layer",
+          `Layer ${layerLabel(layer)} is stateful: its state is carried from one batch to the next, so one example's data influences the gradients of later examples and per-example clipping no longer bounds it. Use stateful: false.`,
+          "model",
+        );
+      }
     }
   };
   visit(model.layers);

@@ -70,8 +70,8 @@ export function clippedGradients(options: ClippedGradientsOptions): ClippedGradi
       "y",
     );
   }
-  if (typeof loss !== "function" && typeof loss !== "string") {
-    throw new DpError("invalid_parameter", "`loss` must be a loss name or a function.", "loss");
+  if (typeof loss !== "function" && typeof loss !== "string" && (typeof loss !== "object" || loss === null)) {
+    throw new DpError("invalid_parameter", "`loss` must be a loss name, { name, fromLogits: true } or a function.", "loss");
   }
   checkModelSupported(model, { strategy });
   if (tf.getBackend() === "wasm") registerDpkitWasmKernels();
@@ -81,6 +81,7 @@ export function clippedGradients(options: ClippedGradientsOptions): ClippedGradi
     for (const w of model.trainableWeights) clippedSum[(w.read() as tf.Variable).name] = tf.zeros(w.read().shape);
     return { clippedSum, norms: new Float32Array(0), lossValue: 0, batchSize: 0 };
   }
-  if (strategy === "naive") return naiveClippedGradients({ model, x, y, loss, l2NormClip, training });
-  return fastClippedGradients({ model, plan: planModel(model), x, y, loss, l2NormClip, mode: strategy, training });
+  const keepOutput = options.keepOutput === true;
+  if (strategy === "naive") return naiveClippedGradients({ model, x, y, loss, l2NormClip, training, keepOutput });
+  return fastClippedGradients({ model, plan: planModel(model), x, y, loss, l2NormClip, mode: strategy, training, keepOutput });
 }

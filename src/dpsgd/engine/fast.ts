@@ -25,36 +25,71 @@ export interface FastArgs {
   l2NormClip: number;
   mode: NormMode;
   training: boolean;
+  keepOutput?: boolean;
 }
 
 const shapeCache = new WeakMap<tf.LayersModel, Map<string, number[][]>>();
 
-function applyStateless(layer: tf.layers.Layer, input: tf.Tensor | tf.Tensor[], training: boolean): tf.Tensor {
-  return layer.apply(input, { training }) as tf.Tensor;
+type Mask = tf.Tensor | null;
+
+interface MaskingLayer {
+  computeMask(input: tf.Tensor | tf.Tensor[], mask?: Mask | Mask[]): Mask | Mask[];
+}
+
+function applyStateless(layer: tf.layers.Layer, input: tf.Tensor | tf.Tensor[], mask: Mask | Mask[], training: boolean): tf.Tensor {
+  const kwargs: Record<string, unknown> = { training };
+  if (hasMask(mask)) kwargs.mask = mask;
+  return layer.apply(input, kwargs) as tf.Tensor;
+}
+
+function hasMask(mask: Mask | Mask[]): boolean {
+  return Array.isArray(mask) ? mask.some((m) => m != null) : mask != null;
+}
+
+/** The mask a layer passes on (Keras semantics: `layer.computeMask`), or null. */
+function outputMask(layer: tf.layers.Layer, input: tf.Tensor | tf.Tensor[], mask: Mask | Mask[]): Mask {
+  const out = (layer as unknown as MaskingLayer).computeMask(input, hasMask(mask) ? mask : undefined);
+  const m = Array.isArray(out) ? out[0] : out;
+  return m ?? null;
 }
 
 /**
  * Runs the plan on `x`: stateless (and frozen) layers as they are, trained layers through
- * `trained(step, input, k)` (k counts trained layers). Chains feed each layer the previous
- * output; graphs look inputs up by symbolic tensor id.
+ * `trained(step, input, k, mask)` (k counts trained layers). Chains feed each layer the previous
+ * output; graphs look inputs up by symbolic tensor id. Keras masks (from `Embedding` with
+ * `maskZero`, `Masking`) travel along with the values, as in `model.apply`.
  */
-function executePlan(plan: ModelPlan, x: tf.Tensor, training: boolean, trained: (step: PlanStep, input: tf.Tensor, k: number) => tf.Tensor): tf.Tensor {
+function executePlan(
+  plan: ModelPlan,
+  x: tf.Tensor,
+  training: boolean,
+  trained: (step: PlanStep, input: tf.Tensor, k: number, mask: Mask) => tf.Tensor,
+): tf.Tensor {
   const values = new Map<number, tf.Tensor>();
+  const masks = new Map<number, Mask>();
   if (plan.graph) values.set(plan.graph.inputId, x);
   let a = x;
+  let mask: Mask = null;
   let k = 0;
   for (const step of plan.steps) {
     let input: tf.Tensor | tf.Tensor[] = a;
+    let maskIn: Mask | Mask[] = mask;
     if (step.inputIds) {
       const ins = step.inputIds.map((id) => {
         const v = values.get(id);
         if (!v) throw new DpError("invalid_state", `Layer "${step.layer.name}" reads a tensor not computed yet.`, "model");
         return v;
       });
+      const ms = step.inputIds.map((id) => masks.get(id) ?? null);
       input = ins.length === 1 ? ins[0] : ins;
+      maskIn = ms.length === 1 ? ms[0] : ms;
     }
-    a = step.rule ? trained(step, input as tf.Tensor, k++) : applyStateless(step.layer, input, training);
-    if (step.outputId !== undefined) values.set(step.outputId, a);
+    a = step.rule ? trained(step, input as tf.Tensor, k++, maskIn as Mask) : applyStateless(step.layer, input, maskIn, training);
+    mask = outputMask(step.layer, input, maskIn);
+    if (step.outputId !== undefined) {
+      values.set(step.outputId, a);
+      masks.set(step.outputId, mask);
+    }
   }
   if (plan.graph) {
     const out = values.get(plan.graph.outputId);
@@ -76,10 +111,10 @@ function probeShapes(model: tf.LayersModel, plan: ModelPlan, x: tf.Tensor): numb
   if (hit) return hit;
   const shapes = tf.tidy(() => {
     const out: number[][] = [];
-    executePlan(plan, tf.slice(x, [0], [1]), false, (step, a) => {
-      const z = step.rule!.linear(step.layer, a);
+    executePlan(plan, tf.slice(x, [0], [1]), false, (step, a, _k, mask) => {
+      const z = step.rule!.linear(step.layer, a, mask);
       out.push(z.shape.slice(1));
-      return step.rule!.activate(step.layer, z);
+      return step.rule!.activate(step.layer, z, mask);
     });
     return out;
   });
@@ -90,10 +125,12 @@ function probeShapes(model: tf.LayersModel, plan: ModelPlan, x: tf.Tensor): numb
 /** Per-example clipped gradient sum through the per-layer rules. @internal */
 export function fastClippedGradients(args: FastArgs): ClippedGradients {
   const { model, plan, x, y, loss, l2NormClip, mode, training } = args;
+  let output: tf.Tensor | undefined;
   const n = x.shape[0];
   const trained = plan.steps.filter((s) => s.rule);
   const shapes = probeShapes(model, plan, x);
   const inputs: tf.Tensor[] = [];
+  const inputMasks: Mask[] = [];
   const keptHere: tf.Tensor[] = [];
   let norms: Float32Array = new Float32Array(0);
   let lossSum = 0;
@@ -101,20 +138,24 @@ export function fastClippedGradients(args: FastArgs): ClippedGradients {
     const result = tf.tidy(() => {
       const probes = shapes.map((s) => tf.zeros([n, ...s]));
       const forward = (...e: tf.Tensor[]): tf.Scalar => {
-        const out = executePlan(plan, x, training, (step, a, k) => {
-          if (a !== x && !keptHere.includes(a)) {
-            tf.keep(a);
-            keptHere.push(a);
+        const out = executePlan(plan, x, training, (step, a, k, mask) => {
+          for (const t of [a, mask]) {
+            if (t && t !== x && !keptHere.includes(t)) {
+              tf.keep(t);
+              keptHere.push(t);
+            }
           }
           inputs.push(a);
-          return step.rule!.activate(step.layer, tf.add(step.rule!.linear(step.layer, a), e[k]));
+          inputMasks.push(mask);
+          return step.rule!.activate(step.layer, tf.add(step.rule!.linear(step.layer, a, mask), e[k]), mask);
         });
+        if (args.keepOutput) output = tf.keep(tf.clone(out));
         return tf.sum(perExampleLoss(loss, y, out)) as tf.Scalar;
       };
       const { value, grads } = tf.valueAndGrads(forward)(probes);
       lossSum = value.dataSync()[0];
       let terms: PerExampleTerms[] = trained.map((step, k) =>
-        step.rule!.perExample(step.layer, { input: inputs[k], outputGradient: grads[k], mode }),
+        step.rule!.perExample(step.layer, { input: inputs[k], outputGradient: grads[k], mode, mask: inputMasks[k] }),
       );
       const sq = terms.length === 1 ? terms[0].squaredNorms : tf.addN(terms.map((t) => t.squaredNorms));
       const factors = clipWeights(sq.dataSync(), l2NormClip);
@@ -127,7 +168,7 @@ export function fastClippedGradients(args: FastArgs): ClippedGradients {
           return tf.where(mask, t, tf.zerosLike(t));
         };
         terms = trained.map((step, k) =>
-          step.rule!.perExample(step.layer, { input: clean(inputs[k]), outputGradient: clean(grads[k]), mode }),
+          step.rule!.perExample(step.layer, { input: clean(inputs[k]), outputGradient: clean(grads[k]), mode, mask: inputMasks[k] }),
         );
       }
       const w = tf.tensor1d(factors.weights);
@@ -149,7 +190,10 @@ export function fastClippedGradients(args: FastArgs): ClippedGradients {
       // (only tensors leave the tidy: it walks every element of a returned typed array)
       return clippedSum;
     });
-    return { clippedSum: result, norms, lossValue: n > 0 ? lossSum / n : 0, batchSize: n };
+    return { clippedSum: result, norms, lossValue: n > 0 ? lossSum / n : 0, batchSize: n, output };
+  } catch (e) {
+    output?.dispose();
+    throw e;
   } finally {
     tf.dispose(keptHere);
   }

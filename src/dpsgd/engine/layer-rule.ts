@@ -33,6 +33,11 @@ export interface PerExampleInput {
   outputGradient: tf.Tensor;
   /** Requested norm mode. */
   mode: NormMode;
+  /**
+   * The Keras mask reaching the layer (e.g. from an `Embedding` with `maskZero`), `[N, T]`
+   * bool, or null/undefined when there is none.
+   */
+  mask?: tf.Tensor | null;
 }
 
 /**
@@ -50,10 +55,13 @@ export interface LayerRule {
   check?(layer: tf.layers.Layer): void;
   /** The layer's weights, in the order {@link PerExampleTerms.weightedSum} returns gradients. */
   weights(layer: tf.layers.Layer): tf.LayerVariable[];
-  /** The pre-activation output `z` of the layer for input `a`. */
-  linear(layer: tf.layers.Layer, input: tf.Tensor): tf.Tensor;
-  /** The activation applied to `z` (identity if none). */
-  activate(layer: tf.layers.Layer, preActivation: tf.Tensor): tf.Tensor;
+  /** The pre-activation output `z` of the layer for input `a` (and the input's mask, if any). */
+  linear(layer: tf.layers.Layer, input: tf.Tensor, mask?: tf.Tensor | null): tf.Tensor;
+  /**
+   * The rest of the layer applied to `z` (identity if none): an elementwise activation, or for
+   * recurrent layers the recurrence itself, whose per-time-step inputs are the slices of `z`.
+   */
+  activate(layer: tf.layers.Layer, preActivation: tf.Tensor, mask?: tf.Tensor | null): tf.Tensor;
   /** Per-example squared norms and the reweighted gradient sum. */
   perExample(layer: tf.layers.Layer, args: PerExampleInput): PerExampleTerms;
 }

@@ -17,10 +17,12 @@ export interface NaiveArgs {
   loss: PerExampleLoss;
   l2NormClip: number;
   training: boolean;
+  keepOutput?: boolean;
 }
 
 /** Per-example clipped gradient sum by microbatches of one. @internal */
-export function naiveClippedGradients({ model, x, y, loss, l2NormClip, training }: NaiveArgs): ClippedGradients {
+export function naiveClippedGradients({ model, x, y, loss, l2NormClip, training, keepOutput }: NaiveArgs): ClippedGradients {
+  const outputs: tf.Tensor[] = [];
   const n = x.shape[0];
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
   let acc: tf.NamedTensorMap = {};
@@ -33,6 +35,7 @@ export function naiveClippedGradients({ model, x, y, loss, l2NormClip, training 
       const yi = tf.slice(y, [i], [1]);
       const { value, grads } = tf.variableGrads(() => {
         const out = model.apply(xi, { training }) as tf.Tensor;
+        if (keepOutput) outputs.push(tf.keep(tf.clone(out)));
         return tf.sum(perExampleLoss(loss, yi, out)) as tf.Scalar;
       }, variables);
       lossSum += value.dataSync()[0];
@@ -50,5 +53,10 @@ export function naiveClippedGradients({ model, x, y, loss, l2NormClip, training 
     tf.dispose(acc);
     acc = next;
   }
-  return { clippedSum: acc, norms, lossValue: n > 0 ? lossSum / n : 0, batchSize: n };
+  let output: tf.Tensor | undefined;
+  if (keepOutput) {
+    output = tf.concat(outputs);
+    tf.dispose(outputs);
+  }
+  return { clippedSum: acc, norms, lossValue: n > 0 ? lossSum / n : 0, batchSize: n, output };
 }

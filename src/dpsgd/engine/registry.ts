@@ -11,9 +11,22 @@ import { denseRule } from "./layers/dense.js";
 import { depthwiseConv2dRule } from "./layers/depthwise-conv2d.js";
 import { embeddingRule } from "./layers/embedding.js";
 import { layerNormalizationRule } from "./layers/layer-normalization.js";
+import { bidirectionalRule, recurrentRule } from "./layers/recurrent.js";
+import { perExampleVjpRule, timeDistributedRule } from "./layers/wrappers.js";
 
 const rules = new Map<string, LayerRule>();
-for (const rule of [denseRule, conv2dRule, conv1dRule, depthwiseConv2dRule, embeddingRule, layerNormalizationRule]) {
+for (const rule of [
+  denseRule,
+  conv2dRule,
+  conv1dRule,
+  depthwiseConv2dRule,
+  embeddingRule,
+  layerNormalizationRule,
+  recurrentRule,
+  bidirectionalRule,
+  timeDistributedRule,
+  perExampleVjpRule,
+]) {
   for (const name of rule.classNames) rules.set(name, rule);
 }
 
@@ -25,6 +38,7 @@ for (const rule of [denseRule, conv2dRule, conv1dRule, depthwiseConv2dRule, embe
  */
 const statelessLayers = new Set<string>([
   "InputLayer",
+  "Masking",
   "Activation",
   "ReLU",
   "LeakyReLU",

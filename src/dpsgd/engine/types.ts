@@ -4,20 +4,31 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 
+/** The loss names dpkit evaluates per example (tfjs-layers' names). */
+export type PerExampleLossName = "sparseCategoricalCrossentropy" | "categoricalCrossentropy" | "meanSquaredError" | "binaryCrossentropy";
+
+/**
+ * A cross-entropy on logits, as Keras' `from_logits=True`: the model's output has no softmax
+ * (sigmoid for `binaryCrossentropy`) and the loss applies it, in a numerically stable form
+ * (log-softmax / log-sigmoid), without clipping.
+ */
+export interface LogitsLoss {
+  /** The cross-entropy. */
+  name: "sparseCategoricalCrossentropy" | "categoricalCrossentropy" | "binaryCrossentropy";
+  /** Must be true: the model outputs logits. */
+  fromLogits: true;
+}
+
 /**
  * A loss evaluated once per example, without reduction over the batch.
  *
  * The named losses follow tfjs-layers' definitions (probabilities, not logits, clipped to
  * `[1e-7, 1 - 1e-7]`), averaged over every non-batch position, so that the mean over the batch
- * equals what `model.compile({ loss })` reports. A function must return one loss per example
+ * equals what `model.compile({ loss })` reports. For a model that outputs logits use
+ * `{ name, fromLogits: true }` ({@link LogitsLoss}). A function must return one loss per example
  * (a `Tensor1D` of length `batchSize`).
  */
-export type PerExampleLoss =
-  | "sparseCategoricalCrossentropy"
-  | "categoricalCrossentropy"
-  | "meanSquaredError"
-  | "binaryCrossentropy"
-  | ((yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor1D);
+export type PerExampleLoss = PerExampleLossName | LogitsLoss | ((yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor1D);
 
 /**
  * How {@link clippedGradients} computes per-example norms.
@@ -52,6 +63,8 @@ export interface ClippedGradientsOptions {
   strategy?: ClippingStrategy;
   /** Run layers in training mode (Dropout active). Default true. */
   training?: boolean;
+  /** Also return the model's output for the batch (`output`), e.g. for training metrics. Default false. */
+  keepOutput?: boolean;
 }
 
 /** What {@link clippedGradients} returns. */
@@ -72,4 +85,6 @@ export interface ClippedGradients {
   lossValue: number;
   /** Number of examples in the batch. */
   batchSize: number;
+  /** The model's output on the batch (from the same forward pass), when `keepOutput` was set; the caller disposes it. */
+  output?: tf.Tensor;
 }

@@ -278,3 +278,130 @@ export function structuredCases(r = lcg(23)): Case[] {
   );
   return out;
 }
+
+const RNN_ACTIVATIONS = ["tanh", "relu", "sigmoid", "linear", "elu", "softsign", "hardSigmoid", "selu", "softplus"] as const;
+const RECURRENT_ACTIVATIONS = ["hardSigmoid", "sigmoid", "tanh"] as const;
+
+function recurrentLayer(kind: "simpleRNN" | "lstm" | "gru", args: Record<string, unknown>): tf.layers.Layer {
+  return (tf.layers[kind] as unknown as (a: Record<string, unknown>) => tf.layers.Layer)(args);
+}
+
+function tokens(r: () => number, n: number, steps: number, vocab: number): tf.Tensor2D {
+  const v = Array.from({ length: n * steps }, () => randInt(r, 0, vocab - 1));
+  for (let t = 0; t < steps; t++) v[t] = 0; // example 0: every step masked
+  v[steps] = 0; // example 1 starts with a masked step
+  return tf.tensor2d(v, [n, steps]);
+}
+
+/**
+ * SimpleRNN, LSTM, GRU (returnSequences on/off, bias on/off, goBackwards, their activations),
+ * with and without masks from Embedding({ maskZero: true }), stacked, Bidirectional (every merge
+ * mode), TimeDistributed(Dense) and the generic fallback (tf.layers.rnn with a cell,
+ * TimeDistributed(LayerNormalization)).
+ */
+export function recurrentCases(r = lcg(37)): Case[] {
+  const out: Case[] = [];
+  const kinds = ["simpleRNN", "lstm", "gru"] as const;
+  let a = 0;
+  for (const kind of kinds) {
+    for (const returnSequences of [false, true]) {
+      for (const useBias of [true, false]) {
+        const n = randInt(r, 2, 4);
+        const steps = randInt(r, 2, 5);
+        const d = randInt(r, 1, 4);
+        const units = randInt(r, 1, 4);
+        const activation = RNN_ACTIVATIONS[a++ % RNN_ACTIVATIONS.length];
+        const recurrentActivation = RECURRENT_ACTIVATIONS[a % RECURRENT_ACTIVATIONS.length];
+        const goBackwards = a % 2 === 0;
+        const rnnArgs = { units, returnSequences, useBias, activation, goBackwards, ...(kind === "simpleRNN" ? {} : { recurrentActivation }) };
+        // without a mask: dense inputs
+        out.push(
+          finish(
+            `${kind} ${activation}/${kind === "simpleRNN" ? "-" : recurrentActivation} seq=${returnSequences} bias=${useBias} back=${goBackwards} (${n}x${steps}x${d}->${units})`,
+            [recurrentLayer(kind, { inputShape: [steps, d], ...rnnArgs }), ...(returnSequences ? [tf.layers.flatten()] : []), tf.layers.dense({ units: 2, useBias })],
+            normal([n, steps, d]),
+            normal([n, 2]),
+            "meanSquaredError",
+          ),
+        );
+        // with a mask from Embedding({ maskZero: true })
+        const vocab = 5;
+        const layers = [tf.layers.embedding({ inputDim: vocab, outputDim: d + 1, maskZero: true, inputLength: steps }), recurrentLayer(kind, rnnArgs)];
+        const y = returnSequences
+          ? tf.tensor2d(Array.from({ length: n * steps }, () => randInt(r, 0, 2)), [n, steps])
+          : tf.tensor1d(Array.from({ length: n }, () => randInt(r, 0, 2)));
+        layers.push(returnSequences ? tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 3, activation: "softmax", useBias }) }) : tf.layers.dense({ units: 3, activation: "softmax", useBias }));
+        out.push(finish(`masked embedding -> ${kind} seq=${returnSequences} bias=${useBias} back=${goBackwards}`, layers, tokens(r, n, steps, vocab), y, "sparseCategoricalCrossentropy"));
+      }
+    }
+  }
+  // stacked, masked: LSTM(returnSequences) -> GRU -> SimpleRNN
+  out.push(
+    finish(
+      "masked embedding -> lstm(seq) -> gru(seq) -> simpleRNN",
+      [
+        tf.layers.embedding({ inputDim: 6, outputDim: 3, maskZero: true, inputLength: 5 }),
+        tf.layers.lstm({ units: 3, returnSequences: true }),
+        tf.layers.gru({ units: 2, returnSequences: true }),
+        tf.layers.simpleRNN({ units: 2 }),
+        tf.layers.dense({ units: 2, activation: "softmax" }),
+      ],
+      tokens(r, 4, 5, 6),
+      tf.tensor1d([0, 1, 1, 0]),
+      "sparseCategoricalCrossentropy",
+    ),
+  );
+  // Bidirectional around each kind, every merge mode, with and without mask
+  const merges = ["concat", "sum", "ave", "mul"] as const;
+  let m = 0;
+  for (const kind of kinds) {
+    for (const returnSequences of [false, true]) {
+      const mergeMode = merges[m++ % merges.length];
+      const n = randInt(r, 2, 4);
+      const steps = randInt(r, 2, 4);
+      out.push(
+        finish(
+          `bidirectional ${kind} ${mergeMode} seq=${returnSequences}`,
+          [
+            tf.layers.bidirectional({ layer: recurrentLayer(kind, { units: 2, returnSequences }) as tf.RNN, mergeMode, inputShape: [steps, 3] }),
+            ...(returnSequences ? [tf.layers.flatten()] : []),
+            tf.layers.dense({ units: 2 }),
+          ],
+          normal([n, steps, 3]),
+          normal([n, 2]),
+          "meanSquaredError",
+        ),
+      );
+      out.push(
+        finish(
+          `masked embedding -> bidirectional ${kind} ${merges[m % merges.length]} seq=${returnSequences}`,
+          [
+            tf.layers.embedding({ inputDim: 5, outputDim: 3, maskZero: true, inputLength: steps }),
+            tf.layers.bidirectional({ layer: recurrentLayer(kind, { units: 2, returnSequences }) as tf.RNN, mergeMode: merges[m % merges.length] }),
+            ...(returnSequences ? [tf.layers.lstm({ units: 2 })] : []),
+            tf.layers.dense({ units: 2, activation: "softmax" }),
+          ],
+          tokens(r, n, steps, 5),
+          tf.tensor1d(Array.from({ length: n }, () => randInt(r, 0, 1))),
+          "sparseCategoricalCrossentropy",
+        ),
+      );
+    }
+  }
+  // the fallback: tf.layers.rnn with a cell, TimeDistributed around a layer without a sequence rule
+  out.push(
+    finish(
+      "fallback: rnn(lstmCell) -> timeDistributed(layerNormalization)",
+      [
+        tf.layers.rnn({ cell: tf.layers.lstmCell({ units: 3 }), returnSequences: true, inputShape: [4, 2] }),
+        tf.layers.timeDistributed({ layer: tf.layers.layerNormalization({}) }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 2 }),
+      ],
+      normal([3, 4, 2]),
+      normal([3, 2]),
+      "meanSquaredError",
+    ),
+  );
+  return out;
+}

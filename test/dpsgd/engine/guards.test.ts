@@ -53,11 +53,11 @@ describe("refusals happen before any work", () => {
 
   it("a layer without a rule is named; strategy naive accepts it", () => {
     const model = tf.sequential({
-      layers: [tf.layers.simpleRNN({ inputShape: [3, 4], units: 2, name: "my_rnn" }), tf.layers.dense({ units: 2, activation: "softmax" })],
+      layers: [tf.layers.dense({ inputShape: [3, 4], units: 2 }), tf.layers.prelu({ name: "my_prelu" }), tf.layers.flatten(), tf.layers.dense({ units: 2, activation: "softmax" })],
     });
     const xs = tf.ones([2, 3, 4]);
     const before = tf.memory().numTensors;
-    expectDpError(() => clippedGradients({ model, x: xs, y, loss: "sparseCategoricalCrossentropy", l2NormClip: 1 }), "unsupported_layer", /"my_rnn" \(SimpleRNN\).*naive/);
+    expectDpError(() => clippedGradients({ model, x: xs, y, loss: "sparseCategoricalCrossentropy", l2NormClip: 1 }), "unsupported_layer", /"my_prelu" \(PReLU\).*naive/);
     expect(tf.memory().numTensors).toBe(before);
     expect(() => checkModelSupported(model, { strategy: "naive" })).not.toThrow();
     const r = clippedGradients({ model, x: xs, y, loss: "sparseCategoricalCrossentropy", l2NormClip: 1, strategy: "naive" });
@@ -184,9 +184,40 @@ describe("refusals happen before any work", () => {
     expectDpError(() => registerLayerRule({ classNames: ["BatchNormalization"] } as never), "invalid_parameter", /BatchNormalization/);
   });
 
+  it("refuses stateful recurrent layers in every strategy, and returnState / dropout inside a recurrent layer in the fast ones", () => {
+    const stateful = tf.sequential({ layers: [tf.layers.lstm({ units: 2, stateful: true, batchInputShape: [2, 3, 4], name: "s_lstm" }), tf.layers.dense({ units: 2 })] });
+    const bidi = tf.sequential({
+      layers: [tf.layers.bidirectional({ layer: tf.layers.gru({ units: 2, stateful: true, batchInputShape: [2, 3, 4] }) as tf.RNN, batchInputShape: [2, 3, 4], name: "s_bi" }), tf.layers.dense({ units: 2 })],
+    });
+    for (const strategy of ["auto", "ghost", "materialize", "naive"] as const) {
+      expectDpError(() => checkModelSupported(stateful, { strategy }), "unsupported_layer", /"s_lstm" \(LSTM\) is stateful/);
+      expectDpError(() => checkModelSupported(bidi, { strategy }), "unsupported_layer", /stateful/);
+    }
+    const drop = tf.sequential({ layers: [tf.layers.gru({ inputShape: [3, 4], units: 2, recurrentDropout: 0.2, name: "d_gru" }), tf.layers.dense({ units: 2 })] });
+    expectDpError(() => checkModelSupported(drop), "unsupported_layer", /"d_gru" \(GRU\) uses dropout 0 \/ recurrentDropout 0.2/);
+    expect(() => checkModelSupported(drop, { strategy: "naive" })).not.toThrow();
+    const input = tf.input({ shape: [3, 4] });
+    const [seq] = tf.layers.simpleRNN({ units: 2, returnState: true, name: "rs" }).apply(input) as tf.SymbolicTensor[];
+    const rs = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 1 }).apply(seq) as tf.SymbolicTensor });
+    expect(() => checkModelSupported(rs)).toThrow(DpError);
+  });
+
   it("lists the supported layers", () => {
     const s = supportedLayerClasses();
-    expect(s.withWeights).toEqual(["Conv1D", "Conv2D", "Dense", "DepthwiseConv2D", "Embedding", "LayerNormalization"]);
+    expect(s.withWeights).toEqual([
+      "Bidirectional",
+      "Conv1D",
+      "Conv2D",
+      "Dense",
+      "DepthwiseConv2D",
+      "Embedding",
+      "GRU",
+      "LSTM",
+      "LayerNormalization",
+      "RNN",
+      "SimpleRNN",
+      "TimeDistributed",
+    ]);
     expect(s.stateless).toContain("Dropout");
   });
 });

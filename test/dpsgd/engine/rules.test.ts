@@ -6,8 +6,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clippedGradients, denseRule, registerLayerRule, type LayerRule } from "../../../src/dpsgd/engine/index.js";
-import { denseCases, structuredCases, type Case } from "./cases.js";
+import { clippedGradients, denseRule, embeddingRule, recurrentRule, registerLayerRule, type LayerRule } from "../../../src/dpsgd/engine/index.js";
+import { denseCases, recurrentCases, structuredCases, type Case } from "./cases.js";
 import { compareWithReference, referencePerExample, referenceWeights } from "./reference.js";
 
 const TOL = 1e-5;
@@ -35,6 +35,7 @@ beforeAll(async () => {
 describe.each([
   ["dense and activations", () => denseCases()],
   ["structured layers", () => structuredCases()],
+  ["recurrent layers and wrappers", () => recurrentCases()],
 ])("per-layer rules equal batch-size-1 gradients (%s)", (_label, make) => {
   const cases = make();
   afterAll(() => {
@@ -97,5 +98,78 @@ describe("negative controls: the batch-size-1 comparison catches wrong rules", (
     const cmp = compareWithReference(unclipped, ref, clip, referenceWeights(ref.norms, clip));
     tf.dispose(unclipped.clippedSum);
     expect(cmp.sumError).toBeGreaterThan(TOL);
+  });
+});
+
+describe("negative controls for the recurrent rules", () => {
+  const cases = recurrentCases();
+  afterAll(() => {
+    registerLayerRule(recurrentRule);
+    for (const c of cases) c.model.dispose();
+  });
+  const masked = cases.filter((c) => c.name.startsWith("masked embedding -> lstm seq=false"))[0];
+  const plain = cases.filter((c) => c.name.startsWith("gru "))[0];
+
+  it("a recurrent rule that ignores the mask fails on a masked case (and the real rule passes)", () => {
+    const broken: LayerRule = {
+      ...recurrentRule,
+      activate: (layer, z) => recurrentRule.activate(layer, z, null),
+      perExample: (layer, args) => recurrentRule.perExample(layer, { ...args, mask: null }),
+    };
+    const ref = referencePerExample(masked.model, masked.x, masked.y, masked.loss);
+    const clip = median(ref.norms);
+    registerLayerRule(broken);
+    const bad = check(masked, "auto", clip, ref);
+    registerLayerRule(recurrentRule);
+    expect(Math.max(bad.normError, bad.sumError)).toBeGreaterThan(TOL);
+    const ok = check(masked, "auto", clip, ref);
+    expect(Math.max(ok.normError, ok.sumError)).toBeLessThanOrEqual(TOL);
+  });
+
+  it("a GRU rule that leaves the recurrent kernel out of the norm fails", () => {
+    const broken: LayerRule = {
+      ...recurrentRule,
+      perExample(layer, args) {
+        const terms = recurrentRule.perExample(layer, args);
+        return {
+          squaredNorms: terms.squaredNorms,
+          weightedSum(w) {
+            const [k, rk, ...rest] = terms.weightedSum(w);
+            return [k, tf.zerosLike(rk), ...rest];
+          },
+        };
+      },
+    };
+    const ref = referencePerExample(plain.model, plain.x, plain.y, plain.loss);
+    registerLayerRule(broken);
+    const bad = check(plain, "auto", median(ref.norms), ref);
+    registerLayerRule(recurrentRule);
+    expect(bad.sumError).toBeGreaterThan(TOL);
+  });
+});
+
+describe("negative control for the Embedding rule", () => {
+  const c = structuredCases().filter((k) => k.name === "embedding T=6")[0];
+  afterAll(() => {
+    registerLayerRule(embeddingRule);
+    c.model.dispose();
+  });
+
+  it("a rule that counts repeated tokens as separate rows (sum_t ||g_t||^2) fails", () => {
+    const broken: LayerRule = {
+      ...embeddingRule,
+      perExample(layer, args) {
+        const terms = embeddingRule.perExample(layer, args);
+        const n = args.input.shape[0];
+        return { ...terms, squaredNorms: tf.sum(tf.reshape(tf.square(args.outputGradient), [n, -1]), 1) as tf.Tensor1D };
+      },
+    };
+    const ref = referencePerExample(c.model, c.x, c.y, c.loss);
+    registerLayerRule(broken);
+    const bad = check(c, "auto", median(ref.norms), ref);
+    registerLayerRule(embeddingRule);
+    expect(bad.normError).toBeGreaterThan(TOL);
+    const ok = check(c, "auto", median(ref.norms), ref);
+    expect(ok.normError).toBeLessThanOrEqual(TOL);
   });
 });

@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { prepareBackend } from "../../../src/backend/index.js";
 import { clippedGradients } from "../../../src/dpsgd/engine/index.js";
-import { denseCases, structuredCases, type Case } from "./cases.js";
+import { denseCases, recurrentCases, structuredCases, type Case } from "./cases.js";
 import { compareWithReference, referencePerExample } from "./reference.js";
 
 const TOL = 1e-5;
@@ -19,7 +19,7 @@ describe("per-layer rules on wasm equal batch-size-1 gradients", () => {
   let cases: Case[] = [];
   beforeAll(() => {
     expect(tf.getBackend()).toBe("wasm");
-    cases = [...denseCases().filter((_, i) => i % 4 === 0), ...structuredCases()];
+    cases = [...denseCases().filter((_, i) => i % 4 === 0), ...structuredCases(), ...recurrentCases()];
   });
   it("every case, every norm mode", () => {
     for (const c of cases) {
