@@ -22,7 +22,7 @@ export function syntheticDelta(i: number, round: number, dimension: number): Flo
 
 const options: FederatedClientOptions & { onUpload?: (u: { round: number; upload: Float32Array }) => void } = {
   transport: new HttpTransport({ baseUrl: url, timeoutMs: 10_000 }),
-  population: "default",
+  population: process.env.POPULATION ?? "default",
   clientKind: "node",
   label: `node-${index}`,
   trainer: async (plan) => {
