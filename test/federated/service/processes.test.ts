@@ -232,4 +232,51 @@ describe("federated service: processes on loopback", () => {
     expect(readFileSync(logFile, "utf8")).toMatch(/slot 3 \(node\) dropped: no report before the deadline/);
     expect(server.child.exitCode).toBeNull();
   }, 120_000);
+
+  it("kill -9 in the selection phase and again in the reporting phase (trusted-server noise): each interrupted attempt is abandoned, costs nothing, and the population finishes", async () => {
+    const dir = tempDir();
+    const db = path.join(dir, "server.db");
+    const logFile = path.join(dir, "server.log");
+    const cfg = { db, logFile, dimension: D, dp: "server", noiseMultiplier: 1, l2NormClip: 1, rounds: 3, clientsPerRound: 3, minClients: 3, roundTimeoutMs: 60_000, selectionWindowMs: 60_000 };
+    const assignments = (): number => {
+      const conn = new Database(db, { readonly: true });
+      const n = (conn.prepare("SELECT COUNT(*) AS n FROM fl_assignment").get() as { n: number }).n;
+      conn.close();
+      return n;
+    };
+    const first = startProc("server-process.ts", [JSON.stringify(cfg)]);
+    const url = await serverUrl(first);
+    const port = Number(new URL(url).port);
+    // selection: two of the three clients have checked in, the round waits for the third
+    const early = [0, 1].map((i) => startProc("client-process.ts", [url, String(i)], { TRAIN_MS: "1500" }));
+    await waitFor("two check-ins", () => (assignments() === 2 ? true : undefined), 90_000, 50);
+    expect((await getStatus(url))!.phase).toBe("selection");
+    first.child.kill("SIGKILL");
+    await first.exited;
+    const second = startProc("server-process.ts", [JSON.stringify({ ...cfg, port })]);
+    await serverUrl(second);
+    const late = startProc("client-process.ts", [url, "2"], { TRAIN_MS: "1500" });
+    // reporting: round 1 configured, the clients are training
+    await waitFor("round 1 reporting", async () => {
+      const s = await getStatus(url);
+      return s && (s.rounds as number) === 1 && s.phase === "reporting" ? s : undefined;
+    }, 90_000, 20);
+    second.child.kill("SIGKILL");
+    await second.exited;
+    expect(ledger(db).events).toHaveLength(1);
+    const third = startProc("server-process.ts", [JSON.stringify({ ...cfg, port })]);
+    await serverUrl(third);
+    const codes = await Promise.race([Promise.all([...early, late].map((c) => c.exited)), new Promise<never>((_, rej) => setTimeout(() => rej(new Error("clients did not finish in 150 s")), 150_000))]);
+    expect(codes).toEqual([0, 0, 0]);
+    expect(await third.exited).toBe(0);
+    const status = JSON.parse(lineWith(third, "STATUS ")!) as { rounds: number; abandoned: { round: number; reason: string }[]; epsilon: number; ledgerEpsilon: number };
+    expect(status.rounds).toBe(3);
+    expect(status.abandoned.map((a) => a.round)).toEqual([0, 1]);
+    expect(status.abandoned.every((a) => /restarted/.test(a.reason))).toBe(true);
+    const { events, roundEvents } = ledger(db);
+    expect(events).toHaveLength(3);
+    expect(events).toEqual(roundEvents);
+    expect(status.ledgerEpsilon).toBeCloseTo(epsilonOfEvents(roundEvents as never, 1e-5), 9);
+    expect(status.epsilon).toBeCloseTo(status.ledgerEpsilon, 9);
+  }, 300_000);
 });
