@@ -30,6 +30,8 @@ interface FederatedRaw {
   clip: string;
   adaptiveClip?: boolean;
   secureAggregation?: boolean;
+  service?: boolean;
+  minClients?: string;
   compression: string;
   targetEpsilon?: string;
   targetDelta?: string;
@@ -94,6 +96,13 @@ export function federatedOptionsFromCli(raw: FederatedRaw): MnistFederatedOption
   }
   if (raw.targetDelta !== undefined) opts.targetDelta = requireOpenProbability("--target-delta", num("target-delta", raw.targetDelta));
   if (raw.seed !== undefined) opts.seed = requireInteger("--seed", num("seed", raw.seed), { min: 0 });
+  if (raw.service) {
+    opts.service = true;
+    if (dp !== "none" && dp !== "server" && dp !== "client") throw new DpError("invalid_parameter", "`--service` supports `--dp` none, server or client.", "--service");
+    if (raw.minClients !== undefined) opts.minClients = requireInteger("--min-clients", num("min-clients", raw.minClients), { min: 1, max: clientsPerRound });
+  } else if (raw.minClients !== undefined) {
+    throw new DpError("invalid_parameter", "`--min-clients` needs `--service`.", "--min-clients");
+  }
   if (opts.secureAggregation && dp !== "client") {
     throw new DpError("invalid_parameter", "`--secure-aggregation` needs `--dp client`.", "--secure-aggregation");
   }
@@ -197,6 +206,8 @@ export function register(program: Command): void {
     .option("--clip <C>", "L2 clip of each client update (per example with --dp example)", "1")
     .option("--adaptive-clip", "adapt C to the median update norm (Andrew et al. 2021)")
     .option("--secure-aggregation", "with --dp client: run the noise shares through secure aggregation (SecAgg+, simulated)")
+    .option("--service", "run the rounds on the deployed code path: the federated service and client runtime over an in-memory transport")
+    .option("--min-clients <M>", "with --service: fewest reports for a round to complete (default K)")
     .option("--compression <spec>", "none, quantize:B[:rotate], subsample:F, mask:F, lowrank:K", "none")
     .option("--target-epsilon <eps>", "stop before client-level epsilon exceeds this")
     .option("--target-delta <delta>", "delta for epsilon (default 1/N^1.1)")
