@@ -26,6 +26,7 @@ import {
 import { DpError, requireInteger, requireOneOf, requireOpenProbability, requirePositive, requireProbability } from "../errors.js";
 import type { AggregationContext, ClientUpdate } from "../federated/core/aggregator.js";
 import { DpFedAvgAggregator } from "../federated/core/dp-aggregator.js";
+import { privatizeUpload } from "../federated/client/privatize.js";
 import { selectClientsFixed, selectClientsPoisson } from "../federated/core/selection.js";
 import type { Rng } from "../random/index.js";
 import { SAMPLING_MISREPORT, STEP_BREAKS, type StepBreak } from "./dpsgd-step.js";
@@ -207,7 +208,12 @@ export function auditDpFedAvgRound(options: DpFedAvgRoundAuditOptions): DpFedAvg
     const out = new Float32Array(trials);
     for (let t = 0; t < trials; t++) {
       const selected = fixed ? selectClientsFixed(n, actualK, options.rng) : selectClientsPoisson(population.length, actualQ, options.rng);
-      const uploads = selected.map((i) => agg.prepareUpdate(population[i], { round: 0, dimension: d, expectedClients: expected, rng: options.rng }));
+      // Each client applies the aggregator's client plan in client code (clip, noise share).
+      const uploads = selected.map((i) => {
+        const u = population[i];
+        const plan = agg.clientPlan({ round: 0, dimension: d, expectedClients: expected, rng: options.rng });
+        return { ...u, delta: privatizeUpload(u.delta, plan, options.rng) };
+      });
       out[t] = agg.aggregate(uploads, ctx).delta[0] * expected;
     }
     return out;

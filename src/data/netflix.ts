@@ -9,10 +9,14 @@
  *   17,653 (a point mass at one plus a rounded log-normal, median 96, fitted to the mean and
  *   to the share below ten);
  * - movie popularity: the most-rated title about 233,000 ratings, a long tail of titles with a
- *   few hundred or fewer (popularity weights exp(-(rank/50)^0.48), fitted so that weighted
- *   sampling without replacement gives the published top; users weight 24 "genres" by a
- *   log-normal taste factor, so heavy users do not rate every obscure title);
- * - ratings 1–5 with mean about 3.6 (a movie effect, a user effect and noise, rounded);
+ *   few hundred or fewer (popularity weights exp(-(rank/40)^0.48) + 0.01·exp(-rank/3000), fitted
+ *   so that weighted sampling without replacement gives the published top);
+ * - tastes by a latent-factor model: users and 60 movie niches have 8-dimensional factors; a
+ *   user's choice of titles within a popularity tier, strongly so in the long tail, follows the
+ *   affinity of the two factors, so rare titles are rarely shared and heavy users do not rate
+ *   every obscure title;
+ * - ratings 1–5 with mean about 3.6 (a movie effect, a user effect, the taste affinity and
+ *   noise, rounded);
  * - dates from October 1998 to December 2005 with strong growth (users join at an
  *   exponentially growing rate and rate movies after joining).
  *
@@ -26,7 +30,7 @@
  * @see Narayanan & Shmatikov, "Robust De-anonymization of Large Sparse Datasets", IEEE S&P 2008
  * @module
  */
-import { DpError, requireInteger, requirePositive, requirePositiveInteger } from "../errors.js";
+import { DpError, requireInteger, requireNonNegative, requirePositive, requirePositiveInteger } from "../errors.js";
 import { standardNormalCdf } from "../math/normal.js";
 import { SeededRng, type Rng } from "../random/rng.js";
 
@@ -76,7 +80,7 @@ export interface NetflixLikeData extends RatingsTable {
   /** Movie ids ordered from most to least popular (by the generator's popularity weights). */
   popularityOrder: Uint16Array;
   /** The options the data were generated with (users and seed resolved). */
-  options: { users: number; numMovies: number; seed: number };
+  options: { users: number; numMovies: number; seed: number; taste: number };
 }
 
 /** Options for {@link generateNetflixLike}. */
@@ -91,6 +95,13 @@ export interface NetflixLikeOptions {
   seed?: number;
   /** The simulation's random source (insecure use is fine here: this is a simulation). */
   rng?: Rng;
+  /**
+   * Strength of the latent-factor tastes, a multiplier on the taste effects in choices and in
+   * ratings; default 1. `0` turns tastes off: choices then depend on the user only through
+   * activity and on the movie only through popularity, and ratings on movie and user effects and
+   * noise (the null model against which the tastes are tested).
+   */
+  taste?: number;
   /** Called with the fraction done (0–1) every few thousand users. */
   onProgress?: (fraction: number) => void;
 }
@@ -102,22 +113,43 @@ const P_ONE = 1269 / 480_189 - 0.00043; // the log-normal itself gives about 0.0
 const ACTIVITY_MU = 4.56667;
 const ACTIVITY_SIGMA = 1.248;
 
-// Movie popularity weight by rank r = 0..17,769: exp(-(r/TAU)^BETA). Users sample movies by
-// weight (times their genre taste) without replacement, so heavy users saturate the popular
+// Movie popularity weight by rank r = 0..17,769: exp(-(r/TAU)^BETA) (+ the tail below). Users
+// sample movies by weight (times their taste) without replacement, so heavy users saturate the popular
 // titles; BETA and TAU were tuned by simulation so that the most-rated title gets about 230,000
 // ratings at full scale (checked by compareWithNetflixPrize), with a long tail below a few hundred.
 const POP_BETA = 0.48;
-const POP_TAU = 50;
+const POP_TAU = 40;
+// The long tail of niche titles: + TAIL_WEIGHT · exp(-rank / TAIL_SCALE), so that titles beyond
+// the top few thousand keep a few hundred ratings (the published median is about 560) while the
+// least-rated stays at a few (≤ 30 at full scale).
+const TAIL_WEIGHT = 0.01;
+const TAIL_SCALE = 3000;
+// The last END_RANKS titles fade out (weight × exp(-(rank − (17,770 − END_RANKS)) / END_SCALE)):
+// a handful of near-unrated titles (the least-rated has 3 ratings), which even the heaviest
+// raters rarely reach.
+const END_RANKS = 100;
+const END_SCALE = 10;
 
-// Ratings: round(RATING_BASE + movie effect + user effect + noise), clamped to 1..5.
+// Ratings: round(RATING_BASE + movie effect + user effect + taste + noise), clamped to 1..5.
 const RATING_BASE = 3.65;
+const RATING_TASTE = 0.2; // weight of the user–movie taste match (see FACTORS below)
 const MOVIE_EFFECT_SD = 0.5;
 const USER_EFFECT_SD = 0.45;
-const RATING_NOISE_SD = 0.85;
+const RATING_NOISE_SD = Math.sqrt(0.85 ** 2 - RATING_TASTE ** 2); // total spread as before
 
-// Tastes: 24 genres; a user's weight for a genre is exp(TASTE_SD · Z).
-const GENRES = 24;
-const TASTE_SD = 1.5;
+// Tastes: a latent-factor model. Each user has a factor p ~ N(0, I_K); movies fall into NICHES
+// niches, each with a unit factor q (s = p·q is the user's affinity to the niche). Movies are also
+// in popularity tiers (by rank, TIER_RANKS) with a taste strength α. A user picks movie m with
+// weight w_m · exp(α s) / Z, where Z renormalises within the tier so that every user puts the
+// population's share of choices into each tier (the popularity law is kept), while within a tier —
+// above all in the long tail, where α is large — choices follow the user's taste: a niche title is
+// chosen by the few users whose taste points at its niche, so rare movies are rarely shared, and a
+// heavy rater does not cover the whole tail. Ratings move with the same affinity:
+// + RATING_TASTE · (s − the mean s over the user's own movies), so the mean rating is unchanged.
+const FACTORS = 8;
+const NICHES = 60;
+const TIER_RANKS = [500, 2000, 6000]; // tier 0: the 500 most popular, …, tier 3: rank ≥ 6,000
+const TIER_ALPHA = [1.2, 3, 3.5, 4];
 
 // Dates: users join at a rate growing as exp(GROWTH · day); each rates within an activity span.
 const GROWTH_PER_DAY = Math.log(2.5) / 365;
@@ -216,7 +248,11 @@ function popularity(numMovies: number, rng: Rng): { weights: Float64Array; order
   // Stretch the rank axis when numMovies differs from 17,770 so the shape is kept.
   const stretch = NETFLIX_PRIZE_STATISTICS.movies / numMovies;
   const weights = new Float64Array(numMovies);
-  for (let r = 0; r < numMovies; r++) weights[order[r]] = Math.exp(-Math.pow((r * stretch) / POP_TAU, POP_BETA));
+  for (let r = 0; r < numMovies; r++) {
+    const x = r * stretch;
+    const end = Math.max(0, x - (NETFLIX_PRIZE_STATISTICS.movies - END_RANKS)) / END_SCALE;
+    weights[order[r]] = (Math.exp(-Math.pow(x / POP_TAU, POP_BETA)) + TAIL_WEIGHT * Math.exp(-x / TAIL_SCALE)) * Math.exp(-end);
+  }
   return { weights, order };
 }
 
@@ -234,7 +270,7 @@ export const MAX_NETFLIX_LIKE_USERS = 1_000_000;
  *
  * @param options - size, seed and progress callback
  * @returns the table in compressed sparse rows with `popularityOrder`
- * @throws {@link DpError} `invalid_parameter` for a non-positive size or a non-integer seed
+ * @throws {@link DpError} `invalid_parameter` for a non-positive size, a non-integer seed or a negative `taste`
  * @example
  * ```ts
  * import { generateNetflixLike } from "dpkit/data";
@@ -258,22 +294,50 @@ export function generateNetflixLike(options: NetflixLikeOptions = {}): NetflixLi
     throw new DpError("invalid_parameter", `\`users\` must be <= ${MAX_NETFLIX_LIKE_USERS} (about twice the Netflix Prize's ${NETFLIX_PRIZE_STATISTICS.users}). Found ${users}.`, options.users !== undefined ? "users" : "scale");
   }
   const seed = requireInteger("seed", options.seed ?? 1);
+  const taste = requireNonNegative("taste", options.taste ?? 1);
+  const tierAlpha = TIER_ALPHA.map((a) => a * taste);
+  const ratingTaste = RATING_TASTE * taste;
+  const ratingNoiseSd = Math.sqrt(Math.max(0, RATING_NOISE_SD ** 2 + RATING_TASTE ** 2 - ratingTaste ** 2));
   const rng = options.rng ?? new SeededRng(seed);
   const normal = new NormalSource(rng);
   const onProgress = options.onProgress;
 
   const { weights, order } = popularity(numMovies, rng);
-  // Tastes: each movie belongs to one of GENRES genres; each user weights genres by a log-normal
-  // factor, so users' rarer titles follow their tastes (and heavy users do not rate everything).
-  const genreOf = new Uint8Array(numMovies);
-  for (let m = 0; m < numMovies; m++) genreOf[m] = Math.floor(unit(rng) * GENRES);
-  const members: number[][] = Array.from({ length: GENRES }, () => []);
-  for (let m = 0; m < numMovies; m++) members[genreOf[m]].push(m);
-  const genreTables = members.map((ms) => new AliasTable(ms.map((m) => weights[m])));
-  const genreMass = members.map((ms) => ms.reduce((acc, m) => acc + weights[m], 0));
-  const userGenre = new Float64Array(GENRES);
-  const userGenreCum = new Float64Array(GENRES);
-  const logUserGenre = new Float64Array(GENRES);
+  // Tastes (see FACTORS above): movie factors are those of their niche; groups are (tier, niche).
+  const rankOf = new Uint32Array(numMovies);
+  for (let r = 0; r < numMovies; r++) rankOf[order[r]] = r;
+  const stretchRanks = numMovies / NETFLIX_PRIZE_STATISTICS.movies;
+  const tierOf = (m: number): number => {
+    let t = 0;
+    while (t < TIER_RANKS.length && rankOf[m] >= TIER_RANKS[t] * stretchRanks) t++;
+    return t;
+  };
+  const nicheFactors = new Float64Array(NICHES * FACTORS);
+  for (let c = 0; c < NICHES; c++) {
+    let norm = 0;
+    for (let k = 0; k < FACTORS; k++) {
+      const v = normal.next();
+      nicheFactors[c * FACTORS + k] = v;
+      norm += v * v;
+    }
+    norm = Math.sqrt(norm);
+    for (let k = 0; k < FACTORS; k++) nicheFactors[c * FACTORS + k] /= norm;
+  }
+  const numGroups = TIER_ALPHA.length * NICHES;
+  const nicheOf = new Uint16Array(numMovies);
+  const groupOf = new Uint32Array(numMovies);
+  const members: number[][] = Array.from({ length: numGroups }, () => []);
+  for (let m = 0; m < numMovies; m++) {
+    nicheOf[m] = Math.floor(unit(rng) * NICHES);
+    groupOf[m] = tierOf(m) * NICHES + nicheOf[m];
+    members[groupOf[m]].push(m);
+  }
+  const groupTables = members.map((ms) => (ms.length ? new AliasTable(ms.map((m) => weights[m])) : null));
+  const groupMass = members.map((ms) => ms.reduce((acc, m) => acc + weights[m], 0));
+  const userFactor = new Float64Array(FACTORS);
+  const userNiche = new Float64Array(NICHES); // s = p·q of this user for each niche
+  const logUserGroup = new Float64Array(numGroups);
+  const userGroupCum = new Float64Array(numGroups);
   const movieEffect = new Float64Array(numMovies);
   for (let m = 0; m < numMovies; m++) movieEffect[m] = MOVIE_EFFECT_SD * normal.next();
 
@@ -307,37 +371,72 @@ export function generateNetflixLike(options: NetflixLikeOptions = {}): NetflixLi
     const start = rowPtr[u];
     const n = rowPtr[u + 1] - start;
     const row = movies.subarray(start, start + n);
-    let cum = 0;
-    for (let g = 0; g < GENRES; g++) {
-      logUserGenre[g] = TASTE_SD * normal.next();
-      userGenre[g] = Math.exp(logUserGenre[g]);
-      cum += userGenre[g] * genreMass[g];
-      userGenreCum[g] = cum;
+    for (let k = 0; k < FACTORS; k++) userFactor[k] = normal.next();
+    for (let c = 0; c < NICHES; c++) {
+      let dot = 0;
+      for (let k = 0; k < FACTORS; k++) dot += userFactor[k] * nicheFactors[c * FACTORS + k];
+      userNiche[c] = dot;
     }
+    // Within each tier, renormalise so the user's share of choices per tier is the population's
+    // (the popularity law is kept per tier).
+    let cum = 0;
+    for (let t = 0; t < tierAlpha.length; t++) {
+      const alpha = tierAlpha[t];
+      let mass = 0;
+      let tilted = 0;
+      for (let c = 0, g = t * NICHES; c < NICHES; c++, g++) {
+        const e = groupMass[g] * Math.exp(alpha * userNiche[c]);
+        mass += groupMass[g];
+        tilted += e;
+      }
+      const logNorm = tilted > 0 ? Math.log(mass / tilted) : 0;
+      for (let c = 0, g = t * NICHES; c < NICHES; c++, g++) {
+        logUserGroup[g] = alpha * userNiche[c] + logNorm;
+        if (groupMass[g] > 0) cum += groupMass[g] * Math.exp(logUserGroup[g]);
+        userGroupCum[g] = cum;
+      }
+    }
+    let k = 0;
+    let rejections = 0;
     if (n <= heavy) {
-      let k = 0;
-      while (k < n) {
+      // Weighted draws with rejection of repeats; a user whose taste is so narrow that repeats
+      // dominate falls back to the weighted keys below (the same law).
+      while (k < n && rejections <= 20 * n + 100) {
         const x = unit(rng) * cum;
-        let g = 0;
-        while (g < GENRES - 1 && userGenreCum[g] < x) g++;
-        const m = members[g][genreTables[g].sample(rng)];
-        if (stamp[m] === u) continue;
+        let lo = 0;
+        let hi = numGroups - 1;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (userGroupCum[mid] < x) lo = mid + 1;
+          else hi = mid;
+        }
+        const table = groupTables[lo];
+        if (!table) continue;
+        const m = members[lo][table.sample(rng)];
+        if (stamp[m] === u) {
+          rejections++;
+          continue;
+        }
         stamp[m] = u;
         row[k++] = m;
       }
-    } else {
+    }
+    if (k < n) {
+      k = 0;
       // Efraimidis–Spirakis: the n largest u^(1/w), i.e. the n smallest log(-log u) - log w
       // (the same law as sequential weighted draws without replacement).
-      for (let m = 0; m < numMovies; m++) keys[m] = Math.log(-Math.log(unit(rng))) - logWeights[m] - logUserGenre[genreOf[m]];
+      for (let m = 0; m < numMovies; m++) keys[m] = Math.log(-Math.log(unit(rng))) - logWeights[m] - logUserGroup[groupOf[m]];
       sortedKeys.set(keys);
       sortedKeys.sort();
       const threshold = sortedKeys[n - 1];
-      let k = 0;
       for (let m = 0; m < numMovies && k < n; m++) if (keys[m] <= threshold) row[k++] = m;
       for (let m = 0; k < n; m++) if (keys[m] > threshold) row[k++] = m; // ties (practically never)
     }
     row.sort();
 
+    let rowS = 0;
+    for (let j = 0; j < n; j++) rowS += userNiche[nicheOf[row[j]]];
+    rowS /= n; // ratings move with s − (the mean s of this user's movies): no net shift
     const userEffect = USER_EFFECT_SD * normal.next();
     // Tenure: more active users joined earlier (a Gaussian copula between activity and join date).
     const zJoin = -TENURE_CORRELATION * activityScore[u] + Math.sqrt(1 - TENURE_CORRELATION ** 2) * normal.next();
@@ -345,7 +444,9 @@ export function generateNetflixLike(options: NetflixLikeOptions = {}): NetflixLi
     const span = (NETFLIX_LAST_DAY - join + 1) * (0.15 + 0.85 * unit(rng));
     for (let k = 0; k < n; k++) {
       const i = start + k;
-      const latent = RATING_BASE + movieEffect[row[k]] + userEffect + RATING_NOISE_SD * normal.next();
+      const m = row[k];
+      const affinity = ratingTaste * (userNiche[nicheOf[m]] - rowS);
+      const latent = RATING_BASE + movieEffect[m] + userEffect + affinity + ratingNoiseSd * normal.next();
       ratings[i] = latent < 1.5 ? 1 : latent < 2.5 ? 2 : latent < 3.5 ? 3 : latent < 4.5 ? 4 : 5;
       days[i] = Math.min(NETFLIX_LAST_DAY, join + Math.floor(Math.pow(unit(rng), DATE_SKEW) * span));
     }
@@ -360,7 +461,7 @@ export function generateNetflixLike(options: NetflixLikeOptions = {}): NetflixLi
     ratings,
     days,
     popularityOrder: order,
-    options: { users, numMovies, seed },
+    options: { users, numMovies, seed, taste },
   };
 }
 

@@ -18,6 +18,7 @@ import { DpFedAvgAggregator } from "../federated/core/dp-aggregator.js";
 import { ExampleLevelDpAggregator, dpSgdLocalEvent, dpSgdLocalTrainer } from "../federated/client/example-level.js";
 import type { ClientExecutor, FedAvgHistory, RoundReport, SimulatedFault } from "../federated/core/fedavg.js";
 import { runFedAvg } from "../federated/core/fedavg.js";
+import { privatizeUpload } from "../federated/client/privatize.js";
 import { probabilityCrossEntropyLoss } from "../federated/client/local-training.js";
 import type { Partition } from "../federated/simulation/partitions.js";
 import { partitionDirichlet, partitionIid, partitionShards, partitionToDatasets, partitionUnbalanced } from "../federated/simulation/partitions.js";
@@ -26,6 +27,8 @@ import type { ServerOptimizerOptions } from "../federated/core/server-optimizer.
 import { createServerOptimizer } from "../federated/core/server-optimizer.js";
 import { SecureAggregator } from "../federated/secagg/aggregator.js";
 import { createSimulatedClients } from "../federated/simulation/simulated-clients.js";
+import { simulateFederatedService, trainerOfSimulatedClient } from "../federated/simulation/service-simulation.js";
+import { composedEvent } from "../accounting/events.js";
 import { flattenWeights, setFlatWeights, weightShapesOf } from "../federated/client/weights.js";
 
 /** Privacy modes of the experiment. */
@@ -114,6 +117,15 @@ export interface MnistFederatedOptions {
    * (SecAgg+, simulated in this process), so the server sees only the sum. Slow for large K.
    */
   secureAggregation?: boolean;
+  /**
+   * Run the rounds on the deployed code path: the federated service and the client runtime over
+   * the in-memory transport ({@link simulateFederatedService}) instead of `runFedAvg`. dp none,
+   * server or client only (client without `secureAggregation` is local noise there); first-come
+   * selection, no amplification by sampling claimed.
+   */
+  service?: boolean;
+  /** With `service`: fewest reports for a round to complete. Default `clientsPerRound`. */
+  minClients?: number;
   /** Compression spec (see {@link parseCompressionSpec}). Default "none". */
   compression?: string;
   /** Stop before exceeding this client-level epsilon. */
@@ -331,12 +343,69 @@ export async function runMnistFederated(options: MnistFederatedOptions = {}): Pr
     loss: probabilityCrossEntropyLoss,
     trainer,
   });
+  if (options.service) {
+    if (dp !== "none" && dp !== "server" && dp !== "client") throw new DpError("invalid_parameter", `\`service\` supports dp none, server or client. Found ${dp}.`, "dp");
+    if (options.adaptiveClip || (options.compression ?? "none") !== "none") throw new DpError("invalid_parameter", "`service` runs without adaptive clipping and compression.", "service");
+    const evalModel = mnistModel(kind);
+    const sim = await simulateFederatedService({
+      model: { name: kind, dimension: w0.length, inputShape, numClasses: 10 },
+      initialWeights: w0,
+      training: { localEpochs: E, batchSize: B === Infinity ? 1_000_000 : B, learningRate: options.learningRate ?? 0.1, minExamples: 1 },
+      rounds: requirePositiveInteger("rounds", options.rounds ?? 20),
+      clientsPerRound: K,
+      minClients: options.minClients ?? K,
+      dp,
+      noiseMultiplier: dp === "none" ? undefined : z,
+      l2NormClip: dp === "none" ? undefined : clip,
+      secureAggregation: options.secureAggregation,
+      targetEpsilon: options.targetEpsilon,
+      delta: options.targetDelta ?? (N >= 2 ? N ** -1.1 : 1e-5),
+      trainers: clients.map(trainerOfSimulatedClient),
+      evaluate: (weights) => {
+        setFlatWeights(evalModel, weights);
+        return { accuracy: accuracyOf(evalModel, test.images, test.labels, inputShape) };
+      },
+    });
+    evalModel.dispose();
+    setFlatWeights(model, sim.weights);
+    const accuracy = accuracyOf(model, test.images, test.labels, inputShape);
+    model.dispose();
+    const rounds: RoundReport[] = sim.status.history.map((h) => ({
+      round: h.round,
+      selected: h.accepted,
+      accepted: h.accepted,
+      failures: [],
+      event: h.event,
+      ...(h.epsilon === null ? {} : { epsilon: h.epsilon }),
+      l2NormClip: dp === "none" ? undefined : clip,
+      uplinkBytes: sim.bytesUp / Math.max(1, sim.status.history.length),
+      metrics: h.metrics,
+      seconds: h.seconds,
+    }));
+    for (const r of rounds) options.onRound?.(r);
+    const events = rounds.map((r) => r.event);
+    return {
+      weights: sim.weights,
+      rounds,
+      stoppedBy: sim.status.stoppedBy === "targetEpsilon" ? "targetEpsilon" : "rounds",
+      epsilon: sim.status.epsilon ?? undefined,
+      targetDelta: sim.status.delta ?? options.targetDelta ?? (N >= 2 ? N ** -1.1 : 1e-5),
+      event: composedEvent(events),
+      parameters: w0.length,
+      accuracy,
+      aggregator: `service(${dp}${options.secureAggregation ? ", secure aggregation" : ""})`,
+      compression: "none",
+      uplinkBytes: sim.bytesUp,
+      warnings: dp === "none" ? [] : [deltaWarning(N, sim.status.delta ?? options.targetDelta ?? (N >= 2 ? N ** -1.1 : 1e-5))].filter((w): w is string => w !== undefined),
+    };
+  }
   const noisePlacement = aggregator?.noisePlacement ?? "none";
   const accountantFactory = dp === "none" ? undefined : () => createFederatedAccountant({ selection, noisePlacement });
   const dropout = options.dropoutProbability ?? 0;
   const faultRng = new SeededRng((options.seed ?? 0) + 104729);
   const faults = dropout > 0 ? (): SimulatedFault | undefined => (faultRng.nextUint32() / 2 ** 32 < dropout ? { dropout: true } : undefined) : undefined;
   const history = await runFedAvg({
+    privatize: privatizeUpload,
     clients,
     rounds: requirePositiveInteger("rounds", options.rounds ?? 20),
     initialWeights: w0,

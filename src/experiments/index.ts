@@ -16,6 +16,7 @@ export {
   type MnistFederatedOptions,
   type MnistFederatedResult,
 } from "./federated-mnist.js";
+export { startMnistFederatedService, type MnistFederatedService, type MnistFederatedServiceOptions } from "./federated-service.js";
 export { createWorkerPoolClients, type WorkerPoolClients, type WorkerPoolClientsOptions } from "../federated/simulation/worker-pool.js";
 export {
   PAPER_SCENARIOS,

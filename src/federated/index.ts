@@ -20,7 +20,7 @@ export {
 export { type ClientSelection, selectClients, selectClientsFixed, selectClientsPoisson } from "./core/selection.js";
 export { createServerOptimizer, type ServerOptimizer, type ServerOptimizerOptions } from "./core/server-optimizer.js";
 export {
-  type ClientExecutor, type ClientOutcome, concurrentExecutor, type FedAvgHistory, FedAvgServer, type FedAvgServerOptions,
+  type ClientExecutor, type ClientOutcome, type ClientPrivatizer, concurrentExecutor, type FedAvgHistory, FedAvgServer, type FedAvgServerOptions,
   type FederatedClient, randomDropouts, type RoundReport, runFedAvg, type RunFedAvgOptions, sequentialExecutor, type SimulatedFault,
   type TrainRequest,
 } from "./core/fedavg.js";
@@ -33,6 +33,30 @@ export { createFederatedAccountant, defaultClientDelta, deltaWarning, federatedN
 export { dpSgdLocalEvent, dpSgdLocalTrainer, type DpSgdLocalTrainerOptions, ExampleLevelDpAggregator } from "./client/example-level.js";
 export * from "./compression/index.js";
 export * from "./secagg/index.js";
+export * from "./protocol/index.js";
+export * from "./transport/memory.js";
+export * from "./transport/http-server.js";
+export * from "./server/index.js";
+export * from "./simulation/service-simulation.js";
+export * from "./client/example-store.js";
+export * from "./client/sqlite-example-store.js";
+export * from "./client/memory-example-store.js";
+export * from "./client/indexeddb-example-store.js";
+export * from "./client/privatize.js";
+export {
+  FederatedClient as FederatedClientRuntime,
+  runFederatedClient,
+  type FederatedClientEvent,
+  type FederatedClientOptions,
+  type FederatedClientRound,
+  type FederatedClientState,
+  type FederatedClientSummary,
+  type LocalUpdateResult,
+  type PlanTrainer,
+} from "./client/runtime.js";
+export * from "./client/demo-data.js";
+export * from "./client/browser/assets.js";
+export * from "./transport/http-client.js";
 
 // The error type every function here throws, so callers of this entry point can catch it.
 export { DpError, type DpErrorCode } from "../errors.js";

@@ -12,6 +12,14 @@ import {
   validateClientUpdate,
 } from "../../src/federated/index.js";
 import { SeededRng } from "../../src/random/index.js";
+import { privatizeUpload } from "../../src/federated/client/privatize.js";
+import type { ClientUploadContext } from "../../src/federated/core/aggregator.js";
+import type { ClientPrivacyPlan } from "../../src/federated/protocol/messages.js";
+
+/** The client half of an aggregator, as a client applies it (client/privatize.ts). */
+function prepare(agg: { clientPlan(c: ClientUploadContext): ClientPrivacyPlan }, u: ClientUpdate, c: ClientUploadContext): ClientUpdate {
+  return { ...u, delta: privatizeUpload(u.delta, agg.clientPlan(c), c.rng) };
+}
 
 const ctx = (dimension: number, expected = 2): AggregationContext => ({
   round: 0,
@@ -103,7 +111,7 @@ describe("DpFedAvgAggregator", () => {
     const agg = new DpFedAvgAggregator({ noiseMultiplier: 1.5, l2NormClip: 2, noisePlacement: "client-distributed", allowInsecureRng: true });
     const rng = new SeededRng(5);
     const ups = Array.from({ length: K }, (_, i) =>
-      agg.prepareUpdate(up(`c${i}`, Array(d).fill(0), 1), { round: 0, dimension: d, expectedClients: K, rng }),
+      prepare(agg, up(`c${i}`, Array(d).fill(0), 1), { round: 0, dimension: d, expectedClients: K, rng }),
     );
     const r = agg.aggregate(ups, ctx(d, K));
     let s2 = 0;
@@ -115,8 +123,8 @@ describe("DpFedAvgAggregator", () => {
   });
 
   it("reports the weaker effective noise when distributed shares are missing", () => {
-    const agg = new DpFedAvgAggregator({ noiseMultiplier: 2, l2NormClip: 1, noisePlacement: "client-distributed", allowInsecureRng: true });
-    const p = agg.prepareUpdate(up("a", [1, 1], 1), { round: 0, dimension: 2, expectedClients: 4 });
+    const agg = new DpFedAvgAggregator({ noiseMultiplier: 2, l2NormClip: 1, noisePlacement: "client-distributed" });
+    const p = prepare(agg, up("a", [1, 1], 1), { round: 0, dimension: 2, expectedClients: 4 });
     const r = agg.aggregate([p], { ...ctx(2, 4), selection: { kind: "poisson", samplingProbability: 0.04 } });
     expect(r.event).toEqual({ kind: "poissonSampled", samplingProbability: 0.04, event: { kind: "gaussian", noiseMultiplier: 1 } });
   });
@@ -124,7 +132,7 @@ describe("DpFedAvgAggregator", () => {
   it("local mode adds the full noise per client and reports the local event gaussian(z/2)", () => {
     const agg = new DpFedAvgAggregator({ noiseMultiplier: 3, l2NormClip: 1, noisePlacement: "client-local", allowInsecureRng: true });
     const d = 20000;
-    const p = agg.prepareUpdate(up("a", Array(d).fill(0), 1), { round: 0, dimension: d, expectedClients: 1, rng: new SeededRng(2) });
+    const p = prepare(agg, up("a", Array(d).fill(0), 1), { round: 0, dimension: d, expectedClients: 1, rng: new SeededRng(2) });
     expect(l2NormOf(p.delta) / Math.sqrt(d)).toBeCloseTo(3, 1);
     expect(agg.aggregate([p], ctx(d, 1)).event).toEqual({ kind: "gaussian", noiseMultiplier: 1.5 });
     expect(() => new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 1, noisePlacement: "client-local", adaptiveClipping: true })).toThrow(/adaptiveClipping/);
@@ -137,7 +145,7 @@ describe("DpFedAvgAggregator", () => {
       const rng = new SeededRng(9);
       const K = 50;
       for (let round = 0; round < 60; round++) {
-        const ups = Array.from({ length: K }, (_, i) => agg.prepareUpdate(up(`c${i}`, [6, 8], 1), { round, dimension: 2, expectedClients: K, rng }));
+        const ups = Array.from({ length: K }, (_, i) => prepare(agg, up(`c${i}`, [6, 8], 1), { round, dimension: 2, expectedClients: K, rng }));
         agg.aggregate(ups, { ...ctx(2, K), round, rng });
       }
       expect(agg.l2NormClip).toBeGreaterThan(5);

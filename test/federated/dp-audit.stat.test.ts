@@ -10,6 +10,9 @@ import { DpFedAvgAggregator, clipToL2Norm, selectClientsFixed, selectClientsPois
 import type { Rng } from "../../src/random/index.js";
 import { SeededRng, fillGaussian } from "../../src/random/index.js";
 import { auditSamplers, thresholdEvents } from "../helpers/audit.js";
+import { privatizeUpload } from "../../src/federated/client/privatize.js";
+import type { ClientPrivatizer } from "../../src/federated/core/fedavg.js";
+import type { ClientPrivacyPlan } from "../../src/federated/protocol/messages.js";
 
 const N = 10; // clients (Poisson case); the canary is one more
 const Q = 0.5; // client sampling probability
@@ -53,7 +56,7 @@ const ctx = (noiseRng: Rng | undefined, fixed: boolean): AggregationContext => (
  * Poisson (add/remove neighbours): N others plus the canary, or the N others alone. Fixed K_F
  * of N_F (replace-one neighbours): the last client is the canary or its opposite.
  */
-function round(agg: FederatedAggregator, withCanary: boolean, rng: Rng, noiseRng: Rng | undefined, { fixed }: Setting): number {
+function round(agg: FederatedAggregator, withCanary: boolean, rng: Rng, noiseRng: Rng | undefined, { fixed }: Setting, privatize: ClientPrivatizer = privatizeUpload): number {
   let population: ClientUpdate[];
   let selected: number[];
   if (fixed) {
@@ -65,7 +68,11 @@ function round(agg: FederatedAggregator, withCanary: boolean, rng: Rng, noiseRng
   }
   const chosen = selected.filter((i) => i < population.length).map((i) => population[i]);
   const expectedClients = fixed ? K_F : K;
-  const uploads = chosen.map((u) => agg.prepareUpdate(u, { round: 0, dimension: D, expectedClients, rng: noiseRng }));
+  // Each client applies the aggregator's client plan in client code (clip, noise share).
+  const uploads = chosen.map((u) => {
+    const c = { round: 0, dimension: D, expectedClients, rng: noiseRng };
+    return { ...u, delta: privatize(u.delta, agg.clientPlan(c), noiseRng) };
+  });
   return agg.aggregate(uploads, ctx(noiseRng, fixed)).delta[0];
 }
 
@@ -77,12 +84,12 @@ const claimedFixed = new RdpAccountant({ neighboringRelation: "replaceOne" })
 const thresholds = (k: number): ((y: number) => boolean)[] => thresholdEvents([-2, -1, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 7, 10].map((t) => (t * C) / k));
 
 /** Empirical epsilon lower bound; `noiseRng` undefined means the secure source. */
-function audit(agg: () => FederatedAggregator, rng: Rng, noiseRng: Rng | undefined, fixed = false): number {
+function audit(agg: () => FederatedAggregator, rng: Rng, noiseRng: Rng | undefined, fixed = false, privatize: ClientPrivatizer = privatizeUpload): number {
   const a0 = agg();
   const a1 = agg();
   const r = auditSamplers({
-    sample0: () => round(a0, true, rng, noiseRng, { fixed }),
-    sample1: () => round(a1, false, rng, noiseRng, { fixed }),
+    sample0: () => round(a0, true, rng, noiseRng, { fixed }, privatize),
+    sample1: () => round(a1, false, rng, noiseRng, { fixed }, privatize),
     events: thresholds(fixed ? K_F : K),
     n,
     delta: DELTA,
@@ -95,8 +102,8 @@ function audit(agg: () => FederatedAggregator, rng: Rng, noiseRng: Rng | undefin
 class NoClipAggregator implements FederatedAggregator {
   readonly name = "broken-no-clip";
   readonly noisePlacement = "server" as const;
-  prepareUpdate(u: ClientUpdate): ClientUpdate {
-    return u;
+  clientPlan(): ClientPrivacyPlan {
+    return { kind: "none" };
   }
   aggregate(updates: readonly ClientUpdate[], context: AggregationContext) {
     const sum = new Float64Array(D);
@@ -150,20 +157,14 @@ describe("DP-FedAvg round audit (client level, canary present/absent)", () => {
   });
 
   it("negative control: distributed clients that add their share without clipping are flagged", () => {
-    const make = (): FederatedAggregator => {
-      const a = new DpFedAvgAggregator({ noiseMultiplier: Z_F, l2NormClip: C, noisePlacement: "client-distributed", allowInsecureRng: true });
-      return {
-        name: "broken-client-no-clip",
-        noisePlacement: "client-distributed",
-        // The bug: the client adds its correctly sized share to the raw, unclipped delta.
-        prepareUpdate: (u, c) => {
-          const share = fillGaussian(new Float64Array(D), (Z_F * C) / Math.sqrt(c.expectedClients), c.rng);
-          return { ...u, delta: Float32Array.from(u.delta, (v, i) => v + share[i]) };
-        },
-        aggregate: (u, c) => a.aggregate(u, c),
-      };
+    const make = (): FederatedAggregator => new DpFedAvgAggregator({ noiseMultiplier: Z_F, l2NormClip: C, noisePlacement: "client-distributed", allowInsecureRng: true });
+    // The bug, in the client: it adds its correctly sized share to the raw, unclipped delta.
+    const brokenClient: ClientPrivatizer = (delta, plan, rng) => {
+      if (plan.kind !== "clip-distributed") throw new Error("unexpected plan");
+      const share = fillGaussian(new Float64Array(D), plan.noiseStddev, rng);
+      return Float32Array.from(delta, (v, i) => v + share[i]);
     };
-    const eps = audit(make, new SeededRng(5), new SeededRng(55), true);
+    const eps = audit(make, new SeededRng(5), new SeededRng(55), true, brokenClient);
     expect(eps).toBeGreaterThan(claimedFixed);
   });
 });

@@ -58,15 +58,3 @@ describe("release paths refuse an insecure random source unless the caller opts 
   });
 });
 
-describe("client-side federated noise checks the round's rng too", () => {
-  it("DistributedDiscreteGaussianAggregator.prepareUpdate refuses a seeded round rng without the opt-in", async () => {
-    const { DistributedDiscreteGaussianAggregator } = await import("../../src/federated/secagg/index.js");
-    const update = { clientId: "a", delta: new Float32Array(4), numExamples: 1 };
-    const context = { round: 0, dimension: 4, expectedClients: 2, rng: new SeededRng(3) };
-    const strict = new DistributedDiscreteGaussianAggregator({ l2NormClip: 1, granularity: 2 ** -10, localNoiseStddev: 32 });
-    expect(() => strict.prepareUpdate(update, context)).toThrow(/allowInsecureRng: true/);
-    const opted = new DistributedDiscreteGaussianAggregator({ l2NormClip: 1, granularity: 2 ** -10, localNoiseStddev: 32, allowInsecureRng: true });
-    expect(opted.prepareUpdate(update, context).delta).toHaveLength(4);
-    expect(strict.prepareUpdate(update, { ...context, rng: undefined }).delta).toHaveLength(4); // control: the secure default
-  });
-});

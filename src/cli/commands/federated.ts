@@ -6,7 +6,7 @@
  */
 import type { Command } from "commander";
 import { prepareBackend } from "../../backend/index.js";
-import { requireOneOf } from "../../errors.js";
+import { DpError, requireInteger, requireOneOf } from "../../errors.js";
 import { checkMnistFederatedOptions, runMnistFederated } from "../../experiments/federated-mnist.js";
 import type { FederatedDpMode, FederatedPartitionKind, MnistFederatedOptions } from "../../experiments/federated-mnist.js";
 import type { RoundReport } from "../../federated/core/fedavg.js";
@@ -31,6 +31,8 @@ interface FederatedRaw {
   clip: string;
   adaptiveClip?: boolean;
   secureAggregation?: boolean;
+  service?: boolean;
+  minClients?: string;
   compression: string;
   targetEpsilon?: string;
   targetDelta?: string;
@@ -82,6 +84,13 @@ export function federatedOptionsFromCli(raw: FederatedRaw): MnistFederatedOption
     targetDelta: num("target-delta", raw.targetDelta),
     seed: num("seed", raw.seed),
   };
+  if (raw.service) {
+    opts.service = true;
+    if (opts.dp !== "none" && opts.dp !== "server" && opts.dp !== "client") throw new DpError("invalid_parameter", "`--service` supports `--dp` none, server or client.", "--service");
+    if (raw.minClients !== undefined) opts.minClients = requireInteger("--min-clients", num("min-clients", raw.minClients), { min: 1, max: opts.clientsPerRound ?? 10 });
+  } else if (raw.minClients !== undefined) {
+    throw new DpError("invalid_parameter", "`--min-clients` needs `--service`.", "--min-clients");
+  }
   return checkMnistFederatedOptions(opts);
 }
 
@@ -183,6 +192,8 @@ export function register(program: Command): void {
     .option("--clip <C>", "L2 clip of each client update (per example with --dp example)", "1")
     .option("--adaptive-clip", "adapt C to the median update norm (Andrew et al. 2021)")
     .option("--secure-aggregation", "with --dp client: run the noise shares through secure aggregation (SecAgg+, simulated)")
+    .option("--service", "run the rounds on the deployed code path: the federated service and client runtime over an in-memory transport")
+    .option("--min-clients <M>", "with --service: fewest reports for a round to complete (default K)")
     .option("--compression <spec>", "none, quantize:B[:rotate], subsample:F, mask:F, lowrank:K", "none")
     .option("--target-epsilon <eps>", "stop before client-level epsilon exceeds this")
     .option("--target-delta <delta>", "delta for epsilon (default 1/N^1.1)")

@@ -6,14 +6,17 @@ import type { Command } from "commander";
 import { register as audit } from "./audit.js";
 import { register as backend } from "./backend.js";
 import { register as calibrate } from "./calibrate.js";
+import { register as client } from "./client.js";
 import { register as demo } from "./demo.js";
 import { register as epsilon } from "./epsilon.js";
 import { register as federated } from "./federated.js";
+import { register as flDemo } from "./fl-demo.js";
 import { register as flower } from "./flower.js";
 import { register as linkage } from "./linkage.js";
 import { register as noise } from "./noise.js";
 import { register as rappor } from "./rappor.js";
 import { register as secagg } from "./secagg.js";
+import { register as server } from "./server.js";
 import { register as train } from "./train.js";
 
 /** Every subcommand's registration function, in help order. */
@@ -27,6 +30,9 @@ export const COMMANDS: ((program: Command) => void)[] = [
   federated,
   flower,
   secagg,
+  server,
+  client,
+  flDemo,
   linkage,
   audit,
   backend,

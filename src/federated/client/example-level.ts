@@ -14,6 +14,7 @@ import { requireNonNegative, requirePositive, requirePositiveInteger, requirePro
 import type { AggregationContext, AggregationResult, ClientUpdate, ClientUploadContext, FederatedAggregator } from "../core/aggregator.js";
 import { gatherBatch } from "./local-training.js";
 import type { LocalTrainer } from "../simulation/simulated-clients.js";
+import type { ClientPrivacyPlan } from "../protocol/messages.js";
 import { WeightedMeanAggregator } from "../core/weighted-mean.js";
 import { flattenWeights, setFlatWeights } from "./weights.js";
 
@@ -138,9 +139,9 @@ export class ExampleLevelDpAggregator implements FederatedAggregator {
     this.localEvent = localEvent;
   }
 
-  /** Identity: the update is already private. */
-  prepareUpdate(update: ClientUpdate, _context: ClientUploadContext): ClientUpdate {
-    return update;
+  /** Nothing more to do on the client: the update is already private (`none`). */
+  clientPlan(_context: ClientUploadContext): ClientPrivacyPlan {
+    return { kind: "none" };
   }
 
   /** Weighted mean; the event is the local DP-SGD event. */

@@ -4,11 +4,11 @@
  *
  * A round has two halves:
  *
- * 1. **Client side** — each selected client trains, computes its model delta and calls
- *    {@link FederatedAggregator.prepareUpdate} before upload. Trusted-server aggregators return
- *    the update unchanged; client-noise aggregators clip it, add the client's noise share and may
- *    append auxiliary coordinates (e.g. the clipped-indicator bit of adaptive clipping). What comes
- *    out is what leaves the device.
+ * 1. **Client side** — each selected client trains, computes its model delta and applies the
+ *    aggregator's {@link FederatedAggregator.clientPlan} before upload (in client code,
+ *    `privatizeUpdate`). Trusted-server aggregators ask for nothing; client-noise aggregators
+ *    have the client clip it, add its noise share and maybe append auxiliary coordinates (the
+ *    clipped-indicator bit of adaptive clipping). What comes out is what leaves the device.
  * 2. **Server side** — {@link FederatedAggregator.aggregate} receives the prepared updates that
  *    arrived (dropouts and late clients are simply absent), rejects malformed ones with a reason,
  *    combines the rest and returns the global delta together with the round's {@link DpEvent}.
@@ -16,21 +16,22 @@
  * Secure aggregation plugs in between: the server then never sees individual prepared updates,
  * only their coordinate-wise sum. Aggregators whose server step needs nothing but that sum
  * implement {@link SumFinalizingAggregator.finalizeSum}; a secure-aggregation wrapper calls
- * `prepareUpdate` on each client, securely sums the prepared vectors (all have the same length,
+ * the client plan on each client, securely sums the prepared vectors (all have the same length,
  * {@link SumFinalizingAggregator.uploadLength}), and hands the sum to `finalizeSum`.
  *
  * @module
  */
 import type { DpEvent } from "../../accounting/events.js";
 import type { Rng } from "../../random/rng.js";
+import type { ClientPrivacyPlan } from "../protocol/messages.js";
 
 /** One client's contribution to a round, as uploaded. */
 export interface ClientUpdate {
   /** Stable identifier of the client (used in logs and rejection reasons only). */
   clientId: string;
   /**
-   * The model delta `w_local - w_global`, flattened (see `flattenWeights`). After
-   * `prepareUpdate` it is the uploaded payload and may be longer than the model (auxiliary
+   * The model delta `w_local - w_global`, flattened (see `flattenWeights`). After the client
+   * plan is applied it is the uploaded payload and may be longer than the model (auxiliary
    * coordinates appended; see {@link SumFinalizingAggregator.uploadLength}).
    */
   delta: Float32Array;
@@ -116,10 +117,12 @@ export interface FederatedAggregator {
   /** Where noise is added (informs the trust model; see docs/federated.md). */
   readonly noisePlacement: NoisePlacement;
   /**
-   * Client-side hook, run on the device before upload. Must not mutate `update.delta`.
-   * Returns the payload to upload (identity for trusted-server aggregators).
+   * What a client must do to its update before upload, as plain data (the protocol's
+   * {@link ClientPrivacyPlan}): clip, add its noise share, or nothing. The server sends it in the
+   * task plan; the client applies it in its own code (`privatizeUpdate` in
+   * src/federated/client/), so the server's code never holds the function that sees a raw update.
    */
-  prepareUpdate(update: ClientUpdate, context: ClientUploadContext): ClientUpdate;
+  clientPlan(context: ClientUploadContext): ClientPrivacyPlan;
   /**
    * Server-side step: combines the prepared updates that arrived this round. Never throws on a
    * bad update: it is rejected with a reason. With no valid update the delta is zero (plus

@@ -24,6 +24,7 @@ import type {
 } from "./aggregator.js";
 import { screenUpdates } from "./aggregator.js";
 import { clipToL2Norm } from "./vector.js";
+import type { ClientPrivacyPlan } from "../protocol/messages.js";
 
 /** Where DP-FedAvg adds its Gaussian noise. */
 export type DpNoisePlacement = "server" | "client-distributed" | "client-local";
@@ -235,30 +236,22 @@ export class DpFedAvgAggregator implements SumFinalizingAggregator {
   }
 
   /**
-   * Client side. "server": identity (the raw delta is uploaded). "client-distributed": clip to C
-   * and add N(0, (z_Δ C)²/m) (m = `minimumClients` or K), plus the noisy indicator coordinate
-   * under adaptive clipping. "client-local": clip and add N(0, (zC)²).
+   * The client half as data: "server" → `none` (the raw delta is uploaded); "client-local" →
+   * `clip-local` (C, z); "client-distributed" → `clip-distributed` with the share's standard
+   * deviation z_Δ·C/√m (m = `minimumClients` or K) and, under adaptive clipping, the indicator
+   * coordinate's σ_b/√m. What the server sends in a task plan.
    */
-  prepareUpdate(update: ClientUpdate, context: ClientUploadContext): ClientUpdate {
-    if (this.placement === "server") return update;
-    const { clipped, wasClipped } = clipToL2Norm(update.delta, this.clip);
-    const out = new Float32Array(this.uploadLength(update.delta.length));
-    const noise = new Float64Array(out.length);
-    const rng = context.rng;
-    requireSecureRng(rng, this.allowInsecureRng);
-    if (this.placement === "client-local") {
-      fillGaussian(noise, this.noiseMultiplier * this.clip, rng);
-    } else {
-      const m = this.minimumClients ?? context.expectedClients;
-      fillGaussian(noise.subarray(0, clipped.length), (this.deltaMultiplier(context.expectedClients) * this.clip) / Math.sqrt(m), rng);
-      if (this.adaptive) {
-        const sb = this.bitNoise(context.expectedClients) / Math.sqrt(m);
-        noise[clipped.length] = fillGaussian(new Float64Array(1), sb, rng)[0] + (wasClipped ? -0.5 : 0.5);
-      }
-    }
-    for (let i = 0; i < clipped.length; i++) out[i] = clipped[i] + noise[i];
-    if (out.length > clipped.length) out[clipped.length] = noise[clipped.length];
-    return { clientId: update.clientId, delta: out, numExamples: update.numExamples };
+  clientPlan(context: ClientUploadContext): ClientPrivacyPlan {
+    if (this.placement === "server") return { kind: "none" };
+    if (this.placement === "client-local") return { kind: "clip-local", l2NormClip: this.clip, noiseMultiplier: this.noiseMultiplier };
+    const m = this.minimumClients ?? context.expectedClients;
+    const plan: ClientPrivacyPlan = {
+      kind: "clip-distributed",
+      l2NormClip: this.clip,
+      noiseStddev: (this.deltaMultiplier(context.expectedClients) * this.clip) / Math.sqrt(m),
+    };
+    if (this.adaptive) plan.indicatorNoiseStddev = this.bitNoise(context.expectedClients) / Math.sqrt(m);
+    return plan;
   }
 
   /** Server side: see the class description. Malformed uploads are rejected with a reason. */

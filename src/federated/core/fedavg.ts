@@ -18,6 +18,7 @@ import type { Rng } from "../../random/rng.js";
 import { SeededRng } from "../../random/rng.js";
 import { bernoulli } from "../../random/bernoulli.js";
 import type { AggregationContext, AggregationResult, ClientUpdate, FederatedAggregator, RejectedUpdate } from "./aggregator.js";
+import type { ClientPrivacyPlan } from "../protocol/messages.js";
 import type { UpdateCompressor } from "../compression/compressor.js";
 import type { ServerOptimizer } from "./server-optimizer.js";
 import { createServerOptimizer } from "./server-optimizer.js";
@@ -125,7 +126,20 @@ export interface FedAvgServerOptions {
   log?: (line: string) => void;
   /** Worker pool or other executor for client training; default runs clients one after another. */
   executor?: ClientExecutor;
+  /**
+   * The client half of the aggregator: what each simulated client does to its delta before
+   * upload, given the aggregator's {@link FederatedAggregator.clientPlan}. Required when that plan
+   * is not `none` (clipping and client noise); pass `privatizeUpload` from `dpkit/federated`
+   * (client code — the round logic here never holds the function that sees a raw update).
+   */
+  privatize?: ClientPrivatizer;
 }
+
+/**
+ * Applies a {@link ClientPrivacyPlan} to one client's delta on the device and returns the upload
+ * (`privatizeUpload` in `dpkit/federated` is the implementation).
+ */
+export type ClientPrivatizer = (delta: Float32Array, plan: ClientPrivacyPlan, rng?: Rng) => Float32Array;
 
 /** Runs the selected clients' training (sequentially by default; see `WorkerPoolExecutor`). */
 export interface ClientExecutor {
@@ -261,6 +275,14 @@ export class FedAvgServer {
     this.targetDelta = requireOpenProbability("targetDelta", options.targetDelta ?? (this.totalClients >= 2 ? this.totalClients ** -1.1 : 1e-5));
     this.aggregator = options.aggregator ?? new WeightedMeanAggregator();
     this.optimizer = options.serverOptimizer ?? createServerOptimizer();
+    const probe = this.aggregator.clientPlan({ round: 0, dimension: this.weights.length, expectedClients: this.context(0).expectedClients });
+    if (probe.kind !== "none" && typeof options.privatize !== "function") {
+      throw new DpError(
+        "invalid_parameter",
+        `\`privatize\` is required: the aggregator "${this.aggregator.name}" has its clients clip and noise (plan "${probe.kind}"). Pass \`privatizeUpload\` from dpkit/federated.`,
+        "privatize",
+      );
+    }
     if (options.compression && this.aggregator.noisePlacement === "client-distributed") {
       throw new DpError(
         "invalid_parameter",
@@ -350,9 +372,10 @@ export class FedAvgServer {
       const loss = (r.update as ClientUpdate & { meanLoss?: number }).meanLoss;
       let upload: ClientUpdate;
       try {
-        // Client side: the aggregator's preparation (clip, noise share), then compression.
+        // Client side: the aggregator's client plan applied by client code (clip, noise share), then compression.
         const uploadRng = this.rngFor(SEED_UPLOAD, round, active[j]);
-        upload = this.aggregator.prepareUpdate(r.update, { ...uploadCtxBase, rng: uploadRng });
+        const plan = this.aggregator.clientPlan({ ...uploadCtxBase, rng: uploadRng });
+        upload = plan.kind === "none" ? r.update : { clientId: r.update.clientId, numExamples: r.update.numExamples, delta: this.options.privatize!(r.update.delta, plan, uploadRng) };
         if (fault?.corruptUpload) upload = fault.corruptUpload(upload) as ClientUpdate;
         if (compression && upload && upload.delta instanceof Float32Array) {
           const bytes = compression.encode(upload.delta, uploadRng);

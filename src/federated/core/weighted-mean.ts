@@ -5,6 +5,7 @@
 import { nonPrivateEvent } from "../../accounting/events.js";
 import type { AggregationContext, AggregationResult, ClientUpdate, ClientUploadContext, FederatedAggregator } from "./aggregator.js";
 import { screenUpdates } from "./aggregator.js";
+import type { ClientPrivacyPlan } from "../protocol/messages.js";
 
 /**
  * FedAvg's server step without privacy: Δ = Σ_k n_k Δ_k / Σ_k n_k over the updates that arrived.
@@ -32,8 +33,8 @@ export class WeightedMeanAggregator implements FederatedAggregator {
   readonly noisePlacement = "none" as const;
 
   /** Identity: the raw delta is uploaded. */
-  prepareUpdate(update: ClientUpdate, _context: ClientUploadContext): ClientUpdate {
-    return update;
+  clientPlan(_context: ClientUploadContext): ClientPrivacyPlan {
+    return { kind: "none" };
   }
 
   /** The example-weighted mean of the valid updates (zero when none is valid). */

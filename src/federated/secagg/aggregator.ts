@@ -14,7 +14,7 @@
  */
 import { gaussianEvent, noOpEvent, type DpEvent } from "../../accounting/events.js";
 import { DpError, requireInteger, requireOneOf, requirePositive, requireProbability } from "../../errors.js";
-import { requireSecureRng, type Rng } from "../../random/index.js";
+import type { Rng } from "../../random/index.js";
 import type {
   AggregationContext,
   AggregationResult,
@@ -26,10 +26,11 @@ import type {
 } from "../core/aggregator.js";
 import { screenUpdates } from "../core/aggregator.js";
 import { dpFedAvgRoundEvent } from "../core/dp-aggregator.js";
-import { ddgClientShare, ddgModulusCheck, ddgPrivacy, ddgRoundedL2Bound, type DistributedDiscreteGaussianParameters } from "./ddg.js";
+import { ddgModulusCheck, ddgPrivacy, ddgRoundedL2Bound, type DistributedDiscreteGaussianParameters } from "./ddg.js";
 import { decodeSecAggSum, encodeSecAggIntegers, SecAggQuantizer } from "./encoding.js";
 import { secAggMinimumThreshold, secAggPlusParameters } from "./graph.js";
 import { simulateSecAgg, type SecAggDropStage, SECAGG_DROP_STAGES } from "./simulate.js";
+import type { ClientPrivacyPlan } from "../protocol/messages.js";
 
 /** Turns a prepared float upload into integers modulo 2^modulusBits, and a sum back into floats. */
 export interface SecAggEncoder {
@@ -126,9 +127,9 @@ export class SecureAggregator implements FederatedAggregator {
     this.dropStage = requireOneOf("dropStage", options.dropStage ?? "maskedInput", SECAGG_DROP_STAGES);
   }
 
-  /** Client side: the wrapped aggregator's preparation (clipping and the client's noise share). */
-  prepareUpdate(update: ClientUpdate, context: ClientUploadContext): ClientUpdate {
-    return this.inner.prepareUpdate(update, context);
+  /** The wrapped aggregator's client plan (clipping and the client's noise share). */
+  clientPlan(context: ClientUploadContext): ClientPrivacyPlan {
+    return this.inner.clientPlan ? this.inner.clientPlan(context) : { kind: "none" };
   }
 
   /** The wrapped aggregator's planned event. */
@@ -260,21 +261,12 @@ export class DistributedDiscreteGaussianAggregator implements SumFinalizingAggre
     return dimension;
   }
 
-  /**
-   * Client side: the noisy integer share times γ (exact in float32: the parameters are checked
-   * so that |share| stays below 2^24 grid steps except with negligible probability).
-   */
-  prepareUpdate(update: ClientUpdate, context: ClientUploadContext): ClientUpdate {
-    const p = this.parameters(update.delta.length);
-    const reach = ddgRoundedL2Bound(p) + 40 * p.localNoiseStddev;
-    if (!(reach < 2 ** 24)) {
-      throw new DpError("invalid_parameter", `A share could exceed 2^24 grid steps (${Math.ceil(reach)}) and lose precision in float32: use a coarser \`granularity\`.`, "granularity");
-    }
-    requireSecureRng(context.rng, this.options.allowInsecureRng);
-    const z = ddgClientShare(update.delta, p, context.rng);
-    const out = new Float32Array(z.length);
-    for (let i = 0; i < z.length; i++) out[i] = z[i] * p.granularity;
-    return { clientId: update.clientId, delta: out, numExamples: update.numExamples };
+  /** The client half as data: the `ddg` plan (c, γ, σ, β). */
+  clientPlan(_context: ClientUploadContext): ClientPrivacyPlan {
+    const { l2NormClip, granularity, localNoiseStddev, beta } = this.options;
+    const plan: ClientPrivacyPlan = { kind: "ddg", l2NormClip, granularity, localNoiseStddev };
+    if (beta !== undefined) plan.beta = beta;
+    return plan;
   }
 
   /** The exact integer encoding for secure aggregation (no clipping; the modulus is checked for `clients`). */

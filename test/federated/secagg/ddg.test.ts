@@ -12,6 +12,14 @@ import {
 import { DpFedAvgAggregator } from "../../../src/federated/core/dp-aggregator.js";
 import type { AggregationContext, ClientUpdate } from "../../../src/federated/core/aggregator.js";
 import { SeededRng } from "../../../src/random/index.js";
+import { privatizeUpload } from "../../../src/federated/client/privatize.js";
+import type { ClientUploadContext } from "../../../src/federated/core/aggregator.js";
+import type { ClientPrivacyPlan } from "../../../src/federated/protocol/messages.js";
+
+/** The client half of an aggregator, as a client applies it (client/privatize.ts). */
+function prepare(agg: { clientPlan(c: ClientUploadContext): ClientPrivacyPlan }, u: ClientUpdate, c: ClientUploadContext): ClientUpdate {
+  return { ...u, delta: privatizeUpload(u.delta, agg.clientPlan(c), c.rng) };
+}
 
 const base = { l2NormClip: 1, granularity: 2 ** -6, dimension: 16 };
 
@@ -107,7 +115,7 @@ describe("SecureAggregator", () => {
     const ddg = new DistributedDiscreteGaussianAggregator({ l2NormClip: 1, granularity: 2 ** -10, localNoiseStddev: 32, allowInsecureRng: true });
     const secure = new SecureAggregator({ aggregator: ddg, rng: new SeededRng(4) });
     const ctx = context(d, n);
-    const prepared = updates(n, d, 1).map((u) => secure.prepareUpdate(u, { round: 0, dimension: d, expectedClients: n, rng: new SeededRng(u.clientId.length + 7) }));
+    const prepared = updates(n, d, 1).map((u) => prepare(secure, u, { round: 0, dimension: d, expectedClients: n, rng: new SeededRng(u.clientId.length + 7) }));
     const viaSecAgg = secure.aggregate(prepared, ctx);
     const plain = ddg.aggregate(prepared, ctx);
     expect(Array.from(viaSecAgg.delta)).toEqual(Array.from(plain.delta));
@@ -121,7 +129,7 @@ describe("SecureAggregator", () => {
     const n = 10;
     const ddg = new DistributedDiscreteGaussianAggregator({ l2NormClip: 1, granularity: 2 ** -10, localNoiseStddev: 32, allowInsecureRng: true });
     const secure = new SecureAggregator({ aggregator: ddg, simulatedDropoutRate: 0.3, rng: new SeededRng(5) });
-    const r = secure.aggregate(updates(n, d, 2).map((u) => ddg.prepareUpdate(u, { round: 0, dimension: d, expectedClients: n, rng: new SeededRng(1) })), context(d, n));
+    const r = secure.aggregate(updates(n, d, 2).map((u) => prepare(ddg, u, { round: 0, dimension: d, expectedClients: n, rng: new SeededRng(1) })), context(d, n));
     expect(r.accepted).toBe(7);
     expect(r.event).toEqual(ddg.finalizeSum(new Float64Array(d), 7, context(d, n)).event);
     expect((r.event as { noiseMultiplier: number }).noiseMultiplier).toBeLessThan((ddg.plannedEvent(context(d, n)) as { noiseMultiplier: number }).noiseMultiplier);
@@ -141,7 +149,7 @@ describe("SecureAggregator", () => {
     const n = 12;
     const inner = new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 0.5, noisePlacement: "client-distributed", allowInsecureRng: true });
     const secure = new SecureAggregator({ aggregator: inner, clipRange: 4, graph: "secagg+", rng: new SeededRng(7) });
-    const prepared = updates(n, d, 4).map((u) => secure.prepareUpdate(u, { round: 0, dimension: d, expectedClients: n, rng: new SeededRng(9) }));
+    const prepared = updates(n, d, 4).map((u) => prepare(secure, u, { round: 0, dimension: d, expectedClients: n, rng: new SeededRng(9) }));
     const ctx = context(d, n);
     const viaSecAgg = secure.aggregate(prepared, ctx);
     const plain = inner.aggregate(prepared, ctx);

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { runFedAvg, type FederatedClient } from "../../../src/federated/index.js";
 import { DistributedDiscreteGaussianAggregator, SecureAggregator } from "../../../src/federated/secagg/index.js";
 import { SeededRng } from "../../../src/random/index.js";
+import { privatizeUpload } from "../../../src/federated/client/privatize.js";
 
 const D = 8;
 const clients: FederatedClient[] = Array.from({ length: 6 }, (_, i) => ({
@@ -12,7 +13,7 @@ const clients: FederatedClient[] = Array.from({ length: 6 }, (_, i) => ({
 function run(secure: boolean) {
   const ddg = new DistributedDiscreteGaussianAggregator({ l2NormClip: 1, granularity: 2 ** -12, localNoiseStddev: 8, allowInsecureRng: true });
   const aggregator = secure ? new SecureAggregator({ aggregator: ddg, rng: new SeededRng(3) }) : ddg;
-  return runFedAvg({ clients, rounds: 2, initialWeights: new Float32Array(D), totalClients: 6, selection: { kind: "fixed", clientsPerRound: 6 }, aggregator, seed: 11 });
+  return runFedAvg({ clients, rounds: 2, initialWeights: new Float32Array(D), totalClients: 6, selection: { kind: "fixed", clientsPerRound: 6 }, aggregator, seed: 11, privatize: privatizeUpload });
 }
 
 describe("SecureAggregator inside runFedAvg", () => {
