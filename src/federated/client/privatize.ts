@@ -11,7 +11,7 @@
  * @module
  */
 import { DpError, requireInteger, requireNonNegative, requireObject, requirePositive } from "../../errors.js";
-import type { Rng } from "../../random/rng.js";
+import { requireSecureRng, type Rng } from "../../random/rng.js";
 import { fillGaussian } from "../../random/gaussian.js";
 import type { UpdateCompressor } from "../compression/compressor.js";
 import { NoCompression } from "../compression/compressor.js";
@@ -100,7 +100,8 @@ export function checkClientNoisePlan(plan: unknown): ClientNoisePlan {
  *
  * @param delta - w_local − w_global (not modified)
  * @param plan - the server's {@link ClientNoisePlan}
- * @param rng - noise source; default secure. A seeded Rng is **insecure** (simulation only).
+ * @param rng - noise source; default secure. A source that is not `secure` is refused unless `allowInsecureRng`.
+ * @param allowInsecureRng - accept a seeded `rng` (a reproducible simulation, NOT private); default false
  * @returns the upload, the pre-clip norm and whether it was clipped
  * @throws {@link DpError} `protocol_error` for a malformed plan
  * @example
@@ -112,9 +113,11 @@ export function checkClientNoisePlan(plan: unknown): ClientNoisePlan {
  * ```
  * @see McMahan et al., ICLR 2018 (DP-FedAvg); Andrew et al., NeurIPS 2021 (the indicator coordinate of adaptive clipping).
  */
-export function privatizeUpdate(delta: Float32Array, plan: ClientNoisePlan, rng?: Rng): PrivatizedUpdate {
+export function privatizeUpdate(delta: Float32Array, plan: ClientNoisePlan, rng?: Rng, allowInsecureRng = false): PrivatizedUpdate {
   if (!(delta instanceof Float32Array)) throw new DpError("invalid_parameter", "`delta` must be a Float32Array.", "delta");
   const p = checkClientNoisePlan(plan);
+  // The device's noise: an insecure (seeded) source only on the caller's explicit opt-in.
+  if (p.kind !== "none") requireSecureRng(rng, allowInsecureRng);
   if (p.kind === "none") {
     return { upload: delta.slice(), norm: l2NormOf(delta), wasClipped: false };
   }
@@ -213,5 +216,7 @@ export function compressorForPlan(plan: CompressionPlan | undefined): UpdateComp
  * ```
  */
 export function privatizeUpload(delta: Float32Array, plan: ClientNoisePlan, rng?: Rng): Float32Array {
-  return privatizeUpdate(delta, plan, rng).upload;
+  // The simulator passes a seeded round rng only when its driver seeded the run (`seed`): that
+  // seed is the explicit opt-in to a reproducible, non-private simulation.
+  return privatizeUpdate(delta, plan, rng, true).upload;
 }

@@ -122,8 +122,10 @@ export interface FederatedClientOptions {
   loss?: FederatedLoss;
   /** A label for the server's logs (never used for authentication). */
   label?: string;
-  /** Randomness for shuffling, noise, rounding and secure-aggregation keys. Default: the platform CSPRNG. A seeded Rng is **insecure**. */
+  /** Randomness for shuffling, noise, rounding and secure-aggregation keys. Default: the platform CSPRNG. A seeded Rng is **insecure** and refused for noise unless `allowInsecureRng`. */
   rng?: Rng;
+  /** Accept a seeded `rng` for this client's noise: a reproducible test, NOT private. Default false. */
+  allowInsecureRng?: boolean;
   /** Stop after taking part in this many rounds. Default: until the server says done. */
   maxRounds?: number;
   /** Give up after this long in total (ms). Default 1 hour. */
@@ -385,7 +387,7 @@ export class FederatedClient {
     let end: RoundEnd;
     if (!plan.secagg) {
       const tp = performance.now();
-      const { upload, norm, wasClipped } = privatizeUpdate(delta, plan.privacy, this.o.rng);
+      const { upload, norm, wasClipped } = privatizeUpdate(delta, plan.privacy, this.o.rng, this.o.allowInsecureRng === true);
       record.privatizeMs = performance.now() - tp;
       record.updateNorm = norm;
       record.clipped = wasClipped;
@@ -441,7 +443,7 @@ export class FederatedClient {
     try {
       client = new SecAggClient({ config: sa.config, id: sa.clientId, rng: this.o.rng });
       if (sa.config.dimension !== plan.uploadLength) throw new DpError("protocol_error", `secure aggregation dimension ${sa.config.dimension} != upload length ${plan.uploadLength}`);
-      const { upload, norm, wasClipped } = privatizeUpdate(delta, plan.privacy, this.o.rng);
+      const { upload, norm, wasClipped } = privatizeUpdate(delta, plan.privacy, this.o.rng, this.o.allowInsecureRng === true);
       record.updateNorm = norm;
       record.clipped = wasClipped;
       this.o.onUpload?.({ round, upload });

@@ -63,12 +63,12 @@ describe("privatizeUpdate (client-side clip and noise)", () => {
     const plan: ClientNoisePlan = { kind: "clip-local", l2NormClip: 1, noiseMultiplier: 1 };
     const delta = bigDelta(500, 1, 3);
     // Everything random comes through the rng argument: equal seeds give equal uploads.
-    const a = privatizeUpdate(delta, plan, new SeededRng(42)).upload;
-    const b = privatizeUpdate(delta, plan, new SeededRng(42)).upload;
+    const a = privatizeUpdate(delta, plan, new SeededRng(42), true).upload;
+    const b = privatizeUpdate(delta, plan, new SeededRng(42), true).upload;
     expect(Array.from(a)).toEqual(Array.from(b));
     let words = 0;
     const counting: Rng = { secure: false, nextUint32: () => (words++, (words * 2654435761) >>> 0) } as Rng;
-    privatizeUpdate(delta, plan, counting);
+    privatizeUpdate(delta, plan, counting, true);
     expect(words).toBeGreaterThanOrEqual(500);
     // The default is crypto.getRandomValues (fresh module instance so the secure source binds to the spy).
     vi.resetModules();
@@ -167,5 +167,14 @@ describe("secure-aggregation masking in the client", () => {
     for (let i = 0; i < dimension; i += 97) {
       expect(Math.abs(decoded[i] - (uploads[0][i] + uploads[1][i] + uploads[2][i]))).toBeLessThanOrEqual(3 / encoding.scale + 1e-7);
     }
+  });
+});
+
+describe("the device's noise refuses an insecure source unless the caller opts in (issue 12, defect 10)", () => {
+  it("privatizeUpdate with a seeded rng and no opt-in is an insecure_randomness DpError", () => {
+    const plan = { kind: "clip-local", l2NormClip: 1, noiseMultiplier: 1 } as const;
+    expect(() => privatizeUpdate(new Float32Array([1, 2]), plan, new SeededRng(1))).toThrow(/allowInsecureRng: true/);
+    expect(privatizeUpdate(new Float32Array([1, 2]), plan, new SeededRng(1), true).upload).toHaveLength(2);
+    expect(privatizeUpdate(new Float32Array([1, 2]), plan).upload).toHaveLength(2); // control: the secure default
   });
 });

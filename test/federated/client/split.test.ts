@@ -36,7 +36,7 @@ describe("clientPlan + privatizeUpdate = the aggregators' former prepareUpdate (
   ];
   for (const [name, agg, expected] of cases) {
     it(name, () => {
-      const got = ([[0.001, 1], [5, 2]] as const).map(([scale, seed]) => digest(privatizeUpdate(update(scale, seed).delta, agg.clientPlan(ctx), new SeededRng(100 + seed)).upload));
+      const got = ([[0.001, 1], [5, 2]] as const).map(([scale, seed]) => digest(privatizeUpdate(update(scale, seed).delta, agg.clientPlan(ctx), new SeededRng(100 + seed), true).upload));
       expect(got).toEqual(expected);
     });
   }
@@ -46,7 +46,7 @@ describe("clientPlan + privatizeUpdate = the aggregators' former prepareUpdate (
     const plan = agg.clientPlan(ctx);
     if (plan.kind !== "clip-distributed") throw new Error("unexpected plan");
     const wrong = { ...plan, noiseStddev: plan.noiseStddev * Math.sqrt(10) }; // sized for one client instead of K
-    expect(digest(privatizeUpdate(update(5, 2).delta, wrong, new SeededRng(102)).upload)).not.toBe("e28d9afd435dbe8e");
+    expect(digest(privatizeUpdate(update(5, 2).delta, wrong, new SeededRng(102), true).upload)).not.toBe("e28d9afd435dbe8e");
   });
 });
 
