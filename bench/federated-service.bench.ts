@@ -18,7 +18,7 @@
  *
  * Server CPU is the server process's own `process.cpuUsage` (user + system), from /status.
  * Usage: npm run bench -- federated-service  (env: CLIENTS, DIM, SA_NS, SA_DIM)
- * Prints a table and, as its last line, one JSON object (../shared/docs/PERFORMANCE.md).
+ * Prints a table and, as its last line, one JSON object (docs/performance.md).
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
