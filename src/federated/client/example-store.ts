@@ -119,6 +119,16 @@ export function checkExample(features: ArrayLike<number>, label: number, feature
   return out;
 }
 
+/** Checks a batch of examples (see {@link checkExample}) before any of them is stored. @internal */
+export function checkExamples(
+  examples: Iterable<{ features: ArrayLike<number>; label: number }>,
+  featureLength: number,
+): { features: Float32Array; label: number }[] {
+  const checked: { features: Float32Array; label: number }[] = [];
+  for (const e of examples) checked.push({ features: checkExample(e.features, e.label, featureLength), label: e.label });
+  return checked;
+}
+
 /** Validates a selector. @internal */
 export function checkSelector(selector: ExampleSelector | undefined): ExampleSelector {
   if (selector === undefined) return {};

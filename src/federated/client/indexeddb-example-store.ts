@@ -5,6 +5,7 @@
 import { DpError, requireObject } from "../../errors.js";
 import {
   checkExample,
+  checkExamples,
   checkSelector,
   oldestAllowed,
   resolveExampleStoreOptions,
@@ -180,8 +181,7 @@ export async function openIndexedDbExampleStore(options: IndexedDbExampleStoreOp
       await addRows([{ features: checkExample(features, label, o.featureLength), label }]);
     },
     async addMany(examples) {
-      const rows: { features: Float32Array; label: number }[] = [];
-      for (const e of examples) rows.push({ features: checkExample(e.features, e.label, o.featureLength), label: e.label });
+      const rows = checkExamples(examples, o.featureLength);
       await addRows(rows);
       return rows.length;
     },

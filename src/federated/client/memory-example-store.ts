@@ -7,6 +7,7 @@
 import { DpError } from "../../errors.js";
 import {
   checkExample,
+  checkExamples,
   checkSelector,
   oldestAllowed,
   resolveExampleStoreOptions,
@@ -57,8 +58,7 @@ export function openMemoryExampleStore(options: ExampleStoreOptions): ExampleSto
     },
     async addMany(examples) {
       live();
-      const checked: { features: Float32Array; label: number }[] = [];
-      for (const e of examples) checked.push({ features: checkExample(e.features, e.label, o.featureLength), label: e.label });
+      const checked = checkExamples(examples, o.featureLength);
       addRows(checked);
       return checked.length;
     },

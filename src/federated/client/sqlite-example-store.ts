@@ -6,6 +6,7 @@ import { DpError } from "../../errors.js";
 import { importOptional } from "../../util/optional.js";
 import {
   checkExample,
+  checkExamples,
   checkSelector,
   oldestAllowed,
   resolveExampleStoreOptions,
@@ -131,8 +132,7 @@ export async function openSqliteExampleStore(options: SqliteExampleStoreOptions)
     },
     async addMany(examples) {
       live();
-      const rows: { features: Float32Array; label: number }[] = [];
-      for (const e of examples) rows.push({ features: checkExample(e.features, e.label, o.featureLength), label: e.label });
+      const rows = checkExamples(examples, o.featureLength);
       addRows(rows);
       return rows.length;
     },
