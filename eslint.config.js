@@ -7,7 +7,19 @@ const insecure =
   "Privacy noise must come from dpkit's secure samplers (src/random). Math.random and tf.random* are seeded from Math.random and float32.";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "docs/api/**", "node_modules/**", "coverage/**", "bench/out/**", "notebooks/**", ".tmp/**", "test/docs/.run/**", "src/federated/flower/gen/**"] },
+  {
+    ignores: [
+      "dist/**",
+      "docs/api/**",
+      "node_modules/**",
+      "coverage/**",
+      "bench/out/**",
+      "notebooks/**",
+      ".tmp/**",
+      "test/docs/.run/**",
+      "src/federated/flower/gen/**",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -47,13 +59,20 @@ export default tseslint.config(
       "no-restricted-syntax": [
         "error",
         { selector: "MemberExpression[property.name=/^random(Normal|Uniform|Gamma|StandardNormal|UniformInt)$/]", message: insecure },
-        { selector: "ImportSpecifier[imported.name=/^(random(Normal|Uniform|Gamma|StandardNormal|UniformInt)|truncatedNormal|multinomial)$/]", message: insecure },
+        {
+          selector:
+            "ImportSpecifier[imported.name=/^(random(Normal|Uniform|Gamma|StandardNormal|UniformInt)|truncatedNormal|multinomial)$/]",
+          message: insecure,
+        },
         // Math under another name (`const M = Math; M.random()`, `const { random } = Math`, globalThis.Math),
         // and `x["random"]`: any `.random` member is refused in src.
         { selector: "VariableDeclarator[init.type='Identifier'][init.name='Math']", message: insecure },
         { selector: "AssignmentExpression[right.type='Identifier'][right.name='Math']", message: insecure },
         { selector: "MemberExpression[property.name='random']", message: insecure },
-        { selector: "MemberExpression[computed=true][property.value=/^(random|truncatedNormal|randomNormal|randomUniform)$/]", message: insecure },
+        {
+          selector: "MemberExpression[computed=true][property.value=/^(random|truncatedNormal|randomNormal|randomUniform)$/]",
+          message: insecure,
+        },
         // tfjs initializers draw from tfjs's Math.random-seeded generator: tf.initializers.truncatedNormal(...)
         // and the same names given as strings (`kernelInitializer: "randomNormal"`).
         { selector: "MemberExpression[property.name=/^(truncatedNormal|multinomial)$/]", message: insecure },
@@ -66,7 +85,10 @@ export default tseslint.config(
     files: ["src/**/*.ts"],
     ignores: ["src/random/**"],
     rules: {
-      "no-restricted-imports": ["error", { paths: [{ name: "random-js", message: "Use dpkit's Rng (src/random); random-js is insecure." }] }],
+      "no-restricted-imports": [
+        "error",
+        { paths: [{ name: "random-js", message: "Use dpkit's Rng (src/random); random-js is insecure." }] },
+      ],
     },
   },
 );

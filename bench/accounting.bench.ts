@@ -44,11 +44,15 @@ function timed<T>(f: () => T): { wall: number; cpu: number; value: T } {
 function main(): void {
   const rows: Row[] = [];
   const cases: Record<string, (rep: number) => number> = {
-    "rdp 100k steps (cold)": (rep) => new RdpAccountant().compose(poissonSampledEvent(Q, gaussianEvent(1.1 + rep * 1e-12)), 100_000).getEpsilon(1e-5),
+    "rdp 100k steps (cold)": (rep) =>
+      new RdpAccountant().compose(poissonSampledEvent(Q, gaussianEvent(1.1 + rep * 1e-12)), 100_000).getEpsilon(1e-5),
     "rdp 100k steps (warm)": () => new RdpAccountant().compose(poissonSampledEvent(Q, gaussianEvent(1.1)), 100_000).getEpsilon(1e-5),
-    "rdp mnist 14063 steps": (rep) => new RdpAccountant().compose(poissonSampledEvent(Q, gaussianEvent(1.1 + rep * 1e-12)), 14063).getEpsilon(1e-5),
-    "pld mnist d=1e-3": () => new PldAccountant({ valueDiscretizationInterval: 1e-3 }).compose(poissonSampledEvent(Q, gaussianEvent(1.1)), 14063).getEpsilon(1e-5),
-    "pld mnist d=1e-4": () => new PldAccountant({ valueDiscretizationInterval: 1e-4 }).compose(poissonSampledEvent(Q, gaussianEvent(1.1)), 14063).getEpsilon(1e-5),
+    "rdp mnist 14063 steps": (rep) =>
+      new RdpAccountant().compose(poissonSampledEvent(Q, gaussianEvent(1.1 + rep * 1e-12)), 14063).getEpsilon(1e-5),
+    "pld mnist d=1e-3": () =>
+      new PldAccountant({ valueDiscretizationInterval: 1e-3 }).compose(poissonSampledEvent(Q, gaussianEvent(1.1)), 14063).getEpsilon(1e-5),
+    "pld mnist d=1e-4": () =>
+      new PldAccountant({ valueDiscretizationInterval: 1e-4 }).compose(poissonSampledEvent(Q, gaussianEvent(1.1)), 14063).getEpsilon(1e-5),
   };
   const walls: Record<string, number[]> = {};
   const cpus: Record<string, number[]> = {};
@@ -84,16 +88,31 @@ function main(): void {
     const cpu = median(cpus[k]);
     console.log(
       line(
-        [k, (wall * 1000).toFixed(2), (cpu * 1000).toFixed(2), values[k].toFixed(6), refs[k] === undefined ? "-" : refs[k]!.toFixed(6), baselines[k] ?? "-"],
+        [
+          k,
+          (wall * 1000).toFixed(2),
+          (cpu * 1000).toFixed(2),
+          values[k].toFixed(6),
+          refs[k] === undefined ? "-" : refs[k]!.toFixed(6),
+          baselines[k] ?? "-",
+        ],
         widths,
       ),
     );
     const b = baselines[k];
     rows.push({ case: k, metric: "wall_time", value: wall, unit: "s", ...(b ? { baseline: b, ratio: wall / b } : {}) });
     rows.push({ case: k, metric: "cpu_time", value: cpu, unit: "s" });
-    rows.push({ case: k, metric: "epsilon", value: values[k], unit: "nats", ...(refs[k] !== undefined ? { baseline: refs[k], ratio: values[k] / refs[k]! } : {}) });
+    rows.push({
+      case: k,
+      metric: "epsilon",
+      value: values[k],
+      unit: "nats",
+      ...(refs[k] !== undefined ? { baseline: refs[k], ratio: values[k] / refs[k]! } : {}),
+    });
   }
-  console.log(`classic (Mironov 2017) conversion, MNIST: ${classic.toFixed(6)} (reference ${mnistRdp.derived_classic_mironov2017_epsilon.toFixed(6)})`);
+  console.log(
+    `classic (Mironov 2017) conversion, MNIST: ${classic.toFixed(6)} (reference ${mnistRdp.derived_classic_mironov2017_epsilon.toFixed(6)})`,
+  );
   console.log("Baseline times are dp_accounting's documented figures (not run here).");
 
   // Calibration against dp_accounting's calibrate_dp_mechanism (one run each; PLD is the slow one).
@@ -114,10 +133,24 @@ function main(): void {
     console.log(
       `calibrate ${kind} eps=${c.inputs.target_epsilon}: noise ${r.value.toFixed(7)} (dp_accounting ${c.output.noise_multiplier.toFixed(7)}) in ${(r.wall * 1000).toFixed(0)} ms wall, ${(r.cpu * 1000).toFixed(0)} ms cpu`,
     );
-    rows.push({ case: `calibrate ${kind} eps=${c.inputs.target_epsilon}`, metric: "noise_multiplier", value: r.value, unit: "", baseline: c.output.noise_multiplier, ratio: r.value / c.output.noise_multiplier });
+    rows.push({
+      case: `calibrate ${kind} eps=${c.inputs.target_epsilon}`,
+      metric: "noise_multiplier",
+      value: r.value,
+      unit: "",
+      baseline: c.output.noise_multiplier,
+      ratio: r.value / c.output.noise_multiplier,
+    });
     rows.push({ case: `calibrate ${kind} eps=${c.inputs.target_epsilon}`, metric: "cpu_time", value: r.cpu, unit: "s" });
   }
-  rows.push({ case: "rdp mnist classic conversion", metric: "epsilon", value: classic, unit: "nats", baseline: mnistRdp.derived_classic_mironov2017_epsilon, ratio: classic / mnistRdp.derived_classic_mironov2017_epsilon });
+  rows.push({
+    case: "rdp mnist classic conversion",
+    metric: "epsilon",
+    value: classic,
+    unit: "nats",
+    baseline: mnistRdp.derived_classic_mironov2017_epsilon,
+    ratio: classic / mnistRdp.derived_classic_mironov2017_epsilon,
+  });
   console.log(JSON.stringify({ bench: "accounting", results: rows }));
 }
 

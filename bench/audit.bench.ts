@@ -65,12 +65,18 @@ async function main(): Promise<void> {
   }
   for (const placement of ["server", "client-distributed"] as const) {
     const trials = placement === "server" ? TRIALS / 4 : TRIALS / 20;
-    const t = median(Array.from({ length: REPS }, () => seconds(() => void auditDpFedAvgRound({ epsilon: 2, noisePlacement: placement, trials, rng: new SeededRng(2) }))));
+    const t = median(
+      Array.from({ length: REPS }, () =>
+        seconds(() => void auditDpFedAvgRound({ epsilon: 2, noisePlacement: placement, trials, rng: new SeededRng(2) })),
+      ),
+    );
     rows.push({ case: `DP-FedAvg round (${placement}, 16 clients)`, metric: "rate", value: (2 * trials) / t, unit: "rounds/s" });
   }
   const a = fillGaussian(new Float64Array(1_000_000), 1, secureRng()).map((v) => v + 0.5);
   const b = fillGaussian(new Float64Array(1_000_000), 1, secureRng());
-  const tBound = median(Array.from({ length: REPS }, () => seconds(() => void epsilonLowerBound({ scoresIn: a, scoresOut: b, delta: 1e-5 }))));
+  const tBound = median(
+    Array.from({ length: REPS }, () => seconds(() => void epsilonLowerBound({ scoresIn: a, scoresOut: b, delta: 1e-5 }))),
+  );
   rows.push({ case: "epsilonLowerBound, 2 x 1e6 scores (split)", metric: "time", value: tBound * 1000, unit: "ms" });
   const coins = Array.from({ length: 10_000 }, (_, i) => i % 2 === 0);
   const scores = coins.map((c, i) => (c ? 0.3 : 0) + a[i]);
@@ -78,7 +84,10 @@ async function main(): Promise<void> {
   rows.push({ case: "oneRunAudit, 10,000 canaries, 4 guess sizes", metric: "time", value: tOne * 1000, unit: "ms" });
 
   console.log(`${"case".padEnd(58)} ${"value".padStart(12)}  unit        ratio`);
-  for (const r of rows) console.log(`${r.case.padEnd(58)} ${r.value.toPrecision(4).padStart(12)}  ${r.unit.padEnd(10)}  ${r.ratio === undefined ? "" : r.ratio.toFixed(2) + "x"}`);
+  for (const r of rows)
+    console.log(
+      `${r.case.padEnd(58)} ${r.value.toPrecision(4).padStart(12)}  ${r.unit.padEnd(10)}  ${r.ratio === undefined ? "" : r.ratio.toFixed(2) + "x"}`,
+    );
   console.log(JSON.stringify({ bench: "audit", reps: REPS, trials: TRIALS, results: rows }));
 }
 

@@ -54,7 +54,10 @@ function steps(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor): Record<string
   const n = x.shape[0];
   return {
     "non-private (optimizer.minimize)": () => {
-      const cost = sgdA.minimize(() => tf.mean(perExampleLoss("sparseCategoricalCrossentropy", y, model.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar, true);
+      const cost = sgdA.minimize(
+        () => tf.mean(perExampleLoss("sparseCategoricalCrossentropy", y, model.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar,
+        true,
+      );
       cost?.dataSync();
       cost?.dispose();
     },
@@ -109,7 +112,14 @@ function report(label: string, backend: string, n: number, m: Record<string, num
   const base = m["non-private (optimizer.minimize)"];
   for (const [name, ms] of Object.entries(m)) {
     const ratio = ms / base;
-    rows.push({ case: `${label} ${backend} batch ${n}: ${name}`, metric: "step time", value: +ms.toFixed(2), unit: "ms", baseline: +base.toFixed(2), ratio: +ratio.toFixed(3) });
+    rows.push({
+      case: `${label} ${backend} batch ${n}: ${name}`,
+      metric: "step time",
+      value: +ms.toFixed(2),
+      unit: "ms",
+      baseline: +base.toFixed(2),
+      ratio: +ratio.toFixed(3),
+    });
     table.push([label, backend, String(n), name, ms.toFixed(1), `${ratio.toFixed(2)}x`]);
   }
 }
@@ -130,7 +140,12 @@ tf.enableProdMode();
     fillGaussian(noise, 1);
     t.push(performance.now() - t0);
   }
-  rows.push({ case: `MLP noise for ${params} parameters (fillGaussian, secure)`, metric: "time", value: +median(t).toFixed(2), unit: "ms" });
+  rows.push({
+    case: `MLP noise for ${params} parameters (fillGaussian, secure)`,
+    metric: "time",
+    value: +median(t).toFixed(2),
+    unit: "ms",
+  });
   table.push(["MLP 784-256-10", "-", "-", `secure Gaussian noise, ${params} params`, median(t).toFixed(1), "-"]);
   tf.dispose([x, y]);
   model.dispose();
@@ -161,9 +176,26 @@ let wasmCnnSmall = 0;
   report("small CNN", "cpu", CPU_BATCH, mc);
   const speedNp = mc["non-private (optimizer.minimize)"] / wasmCnnSmall;
   const speedDp = mc["dpkit clipped step"] / wasmDpSmall;
-  rows.push({ case: `small CNN batch ${CPU_BATCH}: wasm speed-up over cpu, non-private step`, metric: "speed-up", value: +speedNp.toFixed(1), unit: "x" });
-  rows.push({ case: `small CNN batch ${CPU_BATCH}: wasm speed-up over cpu, dpkit clipped step`, metric: "speed-up", value: +speedDp.toFixed(1), unit: "x" });
-  table.push(["small CNN", "wasm/cpu", String(CPU_BATCH), "speed-up non-private / dpkit step", `${speedNp.toFixed(1)}x / ${speedDp.toFixed(1)}x`, "-"]);
+  rows.push({
+    case: `small CNN batch ${CPU_BATCH}: wasm speed-up over cpu, non-private step`,
+    metric: "speed-up",
+    value: +speedNp.toFixed(1),
+    unit: "x",
+  });
+  rows.push({
+    case: `small CNN batch ${CPU_BATCH}: wasm speed-up over cpu, dpkit clipped step`,
+    metric: "speed-up",
+    value: +speedDp.toFixed(1),
+    unit: "x",
+  });
+  table.push([
+    "small CNN",
+    "wasm/cpu",
+    String(CPU_BATCH),
+    "speed-up non-private / dpkit step",
+    `${speedNp.toFixed(1)}x / ${speedDp.toFixed(1)}x`,
+    "-",
+  ]);
   tf.dispose([c.x, c.y]);
   modelCpu.dispose();
 }

@@ -30,7 +30,10 @@ const momentum = Number(arg("momentum", "0"));
 const l2NormClip = Number(arg("l2-norm-clip", "1"));
 const trainSize = Number(arg("train-size", "60000"));
 const decayFrom = Number(arg("decay-from", "1"));
-const tag = arg("tag", `${kind}-e${epochs}-b${batchSize}-lr${learningRate}-m${momentum}-c${l2NormClip}${decayFrom < 1 ? `-d${decayFrom}` : ""}`);
+const tag = arg(
+  "tag",
+  `${kind}-e${epochs}-b${batchSize}-lr${learningRate}-m${momentum}-c${l2NormClip}${decayFrom < 1 ? `-d${decayFrom}` : ""}`,
+);
 
 /** Learning rate for epoch e (0-based): constant, then a half cosine to 0 from epoch decayFrom·epochs. */
 function learningRateAt(e: number): number {
@@ -59,9 +62,17 @@ const history = await priv.fit(x, y, {
   callbacks: {
     onEpochEnd: (epoch, logs) => {
       (optimizer as unknown as { setLearningRate(lr: number): void }).setLearningRate(learningRateAt(epoch + 1));
-      const row = { epoch: epoch + 1, seconds: (Date.now() - start) / 1000, loss: logs!.loss, testAccuracy: logs!.val_acc ?? NaN, epsilon: logs!.epsilon };
+      const row = {
+        epoch: epoch + 1,
+        seconds: (Date.now() - start) / 1000,
+        loss: logs!.loss,
+        testAccuracy: logs!.val_acc ?? NaN,
+        epsilon: logs!.epsilon,
+      };
       rows.push(row);
-      console.log(`epoch ${row.epoch}/${epochs}  ${row.seconds.toFixed(0)} s  loss ${row.loss.toFixed(4)}  test acc ${(100 * row.testAccuracy).toFixed(2)}%  epsilon ${row.epsilon.toFixed(3)}`);
+      console.log(
+        `epoch ${row.epoch}/${epochs}  ${row.seconds.toFixed(0)} s  loss ${row.loss.toFixed(4)}  test acc ${(100 * row.testAccuracy).toFixed(2)}%  epsilon ${row.epsilon.toFixed(3)}`,
+      );
     },
   },
 });

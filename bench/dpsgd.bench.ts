@@ -15,7 +15,14 @@
  * (env DPSGD_BENCH_REPS, DPSGD_BENCH_BACKENDS=wasm,cpu, DPSGD_BENCH_MODELS=mlp,cnn,embedding,lstm).
  */
 import { prepareBackend, tf } from "../src/backend/index.js";
-import { dpApplyGradients, dpGradients, mnistInputShape, mnistModel, poissonSampleIndices, type MnistModelKind } from "../src/dpsgd/index.js";
+import {
+  dpApplyGradients,
+  dpGradients,
+  mnistInputShape,
+  mnistModel,
+  poissonSampleIndices,
+  type MnistModelKind,
+} from "../src/dpsgd/index.js";
 import { type BenchRow as Row, median } from "./report.js";
 import { loadMnist } from "../src/data/index.js";
 
@@ -41,8 +48,16 @@ const VOCAB = 20000;
 function textModel(kind: "embedding" | "lstm"): tf.LayersModel {
   const layers =
     kind === "embedding"
-      ? [tf.layers.embedding({ inputDim: VOCAB, outputDim: 16 }), tf.layers.globalAveragePooling1d({}), tf.layers.dense({ units: 2, activation: "softmax" })]
-      : [tf.layers.embedding({ inputDim: VOCAB, outputDim: 16, maskZero: true }), tf.layers.lstm({ units: 32 }), tf.layers.dense({ units: 2, activation: "softmax" })];
+      ? [
+          tf.layers.embedding({ inputDim: VOCAB, outputDim: 16 }),
+          tf.layers.globalAveragePooling1d({}),
+          tf.layers.dense({ units: 2, activation: "softmax" }),
+        ]
+      : [
+          tf.layers.embedding({ inputDim: VOCAB, outputDim: 16, maskZero: true }),
+          tf.layers.lstm({ units: 32 }),
+          tf.layers.dense({ units: 2, activation: "softmax" }),
+        ];
   const model = tf.sequential({ layers });
   model.build([null, kind === "lstm" ? 32 : 64]);
   return model;
@@ -67,8 +82,15 @@ for (const backend of backends) {
     const r = backend === "cpu" && (kind === "cnn" || kind === "lstm") ? Math.min(reps, 3) : reps;
     const text = kind === "embedding" || kind === "lstm";
     const model = text ? textModel(kind) : mnistModel(kind as MnistModelKind);
-    const x = text ? textBatch(kind === "lstm" ? 32 : 64) : tf.tensor(mnist.images, [batchSize, ...mnistInputShape(kind as MnistModelKind)]);
-    const y = text ? tf.tensor1d(Array.from({ length: batchSize }, (_, i) => i % 2), "float32") : tf.tensor1d(mnist.labels, "float32");
+    const x = text
+      ? textBatch(kind === "lstm" ? 32 : 64)
+      : tf.tensor(mnist.images, [batchSize, ...mnistInputShape(kind as MnistModelKind)]);
+    const y = text
+      ? tf.tensor1d(
+          Array.from({ length: batchSize }, (_, i) => i % 2),
+          "float32",
+        )
+      : tf.tensor1d(mnist.labels, "float32");
     const classes = text ? 2 : 10;
     const yOneHot = tf.oneHot(tf.cast(y, "int32"), classes);
     const optMin = tf.train.sgd(0.01);
@@ -84,7 +106,16 @@ for (const backend of backends) {
         await model.fit(x, y, { batchSize, epochs: 1, verbose: 0, shuffle: false });
       },
       "dpkit DP step": () => {
-        const g = dpGradients({ model, loss: "sparseCategoricalCrossentropy", x, y, l2NormClip: 1, noiseMultiplier: 1.1, expectedBatchSize: batchSize, samplingProbability: batchSize / 60000 });
+        const g = dpGradients({
+          model,
+          loss: "sparseCategoricalCrossentropy",
+          x,
+          y,
+          l2NormClip: 1,
+          noiseMultiplier: 1.1,
+          expectedBatchSize: batchSize,
+          samplingProbability: batchSize / 60000,
+        });
         dpApplyGradients(optDp, g);
       },
     };
@@ -97,17 +128,28 @@ for (const backend of backends) {
     for (let i = 0; i < naiveReps; i++) {
       naive.push(
         await timeIt(() => {
-          const g = dpGradients({ model, loss: "sparseCategoricalCrossentropy", x, y, l2NormClip: 1, noiseMultiplier: 1.1, expectedBatchSize: batchSize, strategy: "naive" });
+          const g = dpGradients({
+            model,
+            loss: "sparseCategoricalCrossentropy",
+            x,
+            y,
+            l2NormClip: 1,
+            noiseMultiplier: 1.1,
+            expectedBatchSize: batchSize,
+            strategy: "naive",
+          });
           dpApplyGradients(optDp, g);
         }),
       );
     }
     // Poisson sampling of a 60,000-example dataset at q = 256/60000 (data loading, for reference).
-    const sampling = median(Array.from({ length: 20 }, () => {
-      const t = performance.now();
-      poissonSampleIndices({ datasetSize: 60000, samplingProbability: batchSize / 60000 });
-      return performance.now() - t;
-    }));
+    const sampling = median(
+      Array.from({ length: 20 }, () => {
+        const t = performance.now();
+        poissonSampleIndices({ datasetSize: 60000, samplingProbability: batchSize / 60000 });
+        return performance.now() - t;
+      }),
+    );
     const mMin = median(times["tfjs minimize"]);
     const mFit = median(times["tfjs fit"]);
     const mDp = median(times["dpkit DP step"]);
@@ -115,11 +157,37 @@ for (const backend of backends) {
     const tag = `${kind} b${batchSize} ${backend}`;
     results.push({ case: `${tag} tfjs minimize`, metric: "step time", value: mMin, unit: "ms" });
     results.push({ case: `${tag} tfjs fit`, metric: "step time", value: mFit, unit: "ms" });
-    results.push({ case: `${tag} dpkit DP step vs minimize`, metric: "step time", value: mDp, unit: "ms", baseline: mMin, ratio: mDp / mMin });
+    results.push({
+      case: `${tag} dpkit DP step vs minimize`,
+      metric: "step time",
+      value: mDp,
+      unit: "ms",
+      baseline: mMin,
+      ratio: mDp / mMin,
+    });
     results.push({ case: `${tag} dpkit DP step vs fit`, metric: "step time", value: mDp, unit: "ms", baseline: mFit, ratio: mDp / mFit });
-    if (naive.length) results.push({ case: `${tag} naive per-example vs minimize`, metric: "step time", value: mNaive, unit: "ms", baseline: mMin, ratio: mNaive / mMin });
+    if (naive.length)
+      results.push({
+        case: `${tag} naive per-example vs minimize`,
+        metric: "step time",
+        value: mNaive,
+        unit: "ms",
+        baseline: mMin,
+        ratio: mNaive / mMin,
+      });
     results.push({ case: `${tag} Poisson sampling N=60000`, metric: "time", value: sampling, unit: "ms" });
-    table.push([kind, backend, mMin.toFixed(1), mFit.toFixed(1), mDp.toFixed(1), (mDp / mMin).toFixed(2), (mDp / mFit).toFixed(2), naive.length ? mNaive.toFixed(0) : "-", naive.length ? (mNaive / mMin).toFixed(1) : "-", String(r)]);
+    table.push([
+      kind,
+      backend,
+      mMin.toFixed(1),
+      mFit.toFixed(1),
+      mDp.toFixed(1),
+      (mDp / mMin).toFixed(2),
+      (mDp / mFit).toFixed(2),
+      naive.length ? mNaive.toFixed(0) : "-",
+      naive.length ? (mNaive / mMin).toFixed(1) : "-",
+      String(r),
+    ]);
     tf.dispose([x, y, yOneHot]);
     model.dispose();
   }
@@ -128,7 +196,15 @@ for (const backend of backends) {
 // wasm versus cpu for the CNN's DP step.
 const dpWasm = results.find((r) => r.case === `cnn b${batchSize} wasm dpkit DP step vs minimize`);
 const dpCpu = results.find((r) => r.case === `cnn b${batchSize} cpu dpkit DP step vs minimize`);
-if (dpWasm && dpCpu) results.push({ case: "cnn DP step wasm vs cpu", metric: "speed-up", value: dpCpu.value / dpWasm.value, unit: "x", baseline: dpCpu.value, ratio: dpWasm.value / dpCpu.value });
+if (dpWasm && dpCpu)
+  results.push({
+    case: "cnn DP step wasm vs cpu",
+    metric: "speed-up",
+    value: dpCpu.value / dpWasm.value,
+    unit: "x",
+    baseline: dpCpu.value,
+    ratio: dpWasm.value / dpCpu.value,
+  });
 
 const header = ["model", "backend", "minimize ms", "fit ms", "DP step ms", "DP/minimize", "DP/fit", "naive ms", "naive/minimize", "reps"];
 const widths = header.map((h, j) => Math.max(h.length, ...table.map((r) => r[j].length)));

@@ -37,24 +37,31 @@ async function runAll(rows: Row[], file: string): Promise<void> {
     row.result = await runMnistFederated({
       ...row.options,
       onRound: (r) => {
-        if (r.metrics) process.stderr.write(`  round ${r.round + 1}: acc ${r.metrics.accuracy.toFixed(4)}${r.epsilon !== undefined ? ` eps ${r.epsilon.toFixed(3)}` : ""} ${r.seconds.toFixed(1)} s\n`);
+        if (r.metrics)
+          process.stderr.write(
+            `  round ${r.round + 1}: acc ${r.metrics.accuracy.toFixed(4)}${r.epsilon !== undefined ? ` eps ${r.epsilon.toFixed(3)}` : ""} ${r.seconds.toFixed(1)} s\n`,
+          );
       },
     });
     row.seconds = (performance.now() - t0) / 1000;
     writeFileSync(
       file,
       JSON.stringify(
-        rows.filter((r) => r.result).map((r) => ({
-          name: r.name,
-          options: r.options,
-          seconds: r.seconds,
-          accuracy: r.result?.accuracy,
-          epsilon: r.result?.epsilon ?? null,
-          targetDelta: r.result?.targetDelta,
-          uplinkBytes: r.result?.uplinkBytes,
-          parameters: r.result?.parameters,
-          curve: r.result?.rounds.filter((x) => x.metrics).map((x) => ({ round: x.round + 1, accuracy: x.metrics?.accuracy, epsilon: x.epsilon ?? null, uplinkBytes: x.uplinkBytes })),
-        })),
+        rows
+          .filter((r) => r.result)
+          .map((r) => ({
+            name: r.name,
+            options: r.options,
+            seconds: r.seconds,
+            accuracy: r.result?.accuracy,
+            epsilon: r.result?.epsilon ?? null,
+            targetDelta: r.result?.targetDelta,
+            uplinkBytes: r.result?.uplinkBytes,
+            parameters: r.result?.parameters,
+            curve: r.result?.rounds
+              .filter((x) => x.metrics)
+              .map((x) => ({ round: x.round + 1, accuracy: x.metrics?.accuracy, epsilon: x.epsilon ?? null, uplinkBytes: x.uplinkBytes })),
+          })),
         null,
         2,
       ),
@@ -72,13 +79,46 @@ async function main(): Promise<void> {
   const results: { case: string; metric: string; value: number; unit: string }[] = [];
 
   if (wanted("mcmahan")) {
-    const common: MnistFederatedOptions = { model: "mlp", clients: 100, clientsPerRound: 10, trainExamples: 20000, testExamples: 2000, seed: 1, learningRate: 0.1 };
+    const common: MnistFederatedOptions = {
+      model: "mlp",
+      clients: 100,
+      clientsPerRound: 10,
+      trainExamples: 20000,
+      testExamples: 2000,
+      seed: 1,
+      learningRate: 0.1,
+    };
     const R = quick ? 3 : 20;
     const rows: Row[] = [
       { name: "FedAvg IID E=5 B=10", options: { ...common, partition: "iid", localEpochs: 5, localBatchSize: 10, rounds: R } },
-      { name: "FedAvg non-IID (2 shards) E=5 B=10", options: { ...common, partition: "shards", localEpochs: 5, localBatchSize: 10, rounds: R } },
-      { name: "FedSGD IID E=1 B=inf", options: { ...common, partition: "iid", localEpochs: 1, localBatchSize: Infinity, learningRate: 0.5, rounds: quick ? 5 : 150, evaluateEvery: quick ? 1 : 10 } },
-      { name: "FedSGD non-IID E=1 B=inf", options: { ...common, partition: "shards", localEpochs: 1, localBatchSize: Infinity, learningRate: 0.5, rounds: quick ? 5 : 150, evaluateEvery: quick ? 1 : 10 } },
+      {
+        name: "FedAvg non-IID (2 shards) E=5 B=10",
+        options: { ...common, partition: "shards", localEpochs: 5, localBatchSize: 10, rounds: R },
+      },
+      {
+        name: "FedSGD IID E=1 B=inf",
+        options: {
+          ...common,
+          partition: "iid",
+          localEpochs: 1,
+          localBatchSize: Infinity,
+          learningRate: 0.5,
+          rounds: quick ? 5 : 150,
+          evaluateEvery: quick ? 1 : 10,
+        },
+      },
+      {
+        name: "FedSGD non-IID E=1 B=inf",
+        options: {
+          ...common,
+          partition: "shards",
+          localEpochs: 1,
+          localBatchSize: Infinity,
+          learningRate: 0.5,
+          rounds: quick ? 5 : 150,
+          evaluateEvery: quick ? 1 : 10,
+        },
+      },
     ];
     await runAll(rows, "bench/out/fedavg-mnist-mcmahan.json");
     console.log("\nMcMahan et al. 2017 Table 2 shape (MLP 784-128-10, 100 clients x 200 examples, C = 0.1)");
@@ -87,7 +127,9 @@ async function main(): Promise<void> {
       const res = r.result as MnistFederatedResult;
       const to90 = firstRoundReaching(res, 0.9);
       const to95 = firstRoundReaching(res, 0.95);
-      console.log(`${r.name.padEnd(38)} ${String(res.rounds.length).padStart(6)}  ${res.accuracy.toFixed(4).padStart(9)}  ${String(to90 ?? "-").padStart(13)}  ${String(to95 ?? "-").padStart(13)}  ${((r.seconds ?? 0) / res.rounds.length).toFixed(2).padStart(7)}`);
+      console.log(
+        `${r.name.padEnd(38)} ${String(res.rounds.length).padStart(6)}  ${res.accuracy.toFixed(4).padStart(9)}  ${String(to90 ?? "-").padStart(13)}  ${String(to95 ?? "-").padStart(13)}  ${((r.seconds ?? 0) / res.rounds.length).toFixed(2).padStart(7)}`,
+      );
       results.push({ case: r.name, metric: "final_test_accuracy", value: res.accuracy, unit: "fraction" });
       if (to90 !== null) results.push({ case: r.name, metric: "rounds_to_90pct", value: to90, unit: "rounds" });
       results.push({ case: r.name, metric: "seconds_per_round", value: (r.seconds ?? 0) / res.rounds.length, unit: "s" });
@@ -95,7 +137,12 @@ async function main(): Promise<void> {
     const svg = linePlot({
       series: rows.map((r) => {
         const c = (r.result as MnistFederatedResult).rounds.filter((x) => x.metrics);
-        return { name: r.name, x: c.map((x) => x.round + 1), y: c.map((x) => x.metrics?.accuracy as number), dashed: r.name.startsWith("FedSGD") };
+        return {
+          name: r.name,
+          x: c.map((x) => x.round + 1),
+          y: c.map((x) => x.metrics?.accuracy as number),
+          dashed: r.name.startsWith("FedSGD"),
+        };
       }),
       title: "FedAvg vs FedSGD on MNIST (100 clients, C = 0.1)",
       xLabel: "communication round",
@@ -106,11 +153,28 @@ async function main(): Promise<void> {
   }
 
   if (wanted("dp")) {
-    const common: MnistFederatedOptions = { model: "mlp", clients: 1000, clientsPerRound: 100, localEpochs: 1, localBatchSize: 20, learningRate: 0.1, clip: 1, testExamples: 2000, seed: 2, rounds: quick ? 2 : 12, evaluateEvery: quick ? 1 : 4 };
+    const common: MnistFederatedOptions = {
+      model: "mlp",
+      clients: 1000,
+      clientsPerRound: 100,
+      localEpochs: 1,
+      localBatchSize: 20,
+      learningRate: 0.1,
+      clip: 1,
+      testExamples: 2000,
+      seed: 2,
+      rounds: quick ? 2 : 12,
+      evaluateEvery: quick ? 1 : 4,
+    };
     const rows: Row[] = [];
-    for (const z of quick ? [1] : [0.5, 1, 2]) rows.push({ name: `server z=${z}`, options: { ...common, dp: "server", noiseMultiplier: z } });
+    for (const z of quick ? [1] : [0.5, 1, 2])
+      rows.push({ name: `server z=${z}`, options: { ...common, dp: "server", noiseMultiplier: z } });
     rows.push({ name: "client (distributed) z=1", options: { ...common, dp: "client", noiseMultiplier: 1 } });
-    for (const z of quick ? [1] : [0.5, 1]) rows.push({ name: `server z=${z} + 2-bit rotated`, options: { ...common, dp: "server", noiseMultiplier: z, compression: "quantize:2:rotate" } });
+    for (const z of quick ? [1] : [0.5, 1])
+      rows.push({
+        name: `server z=${z} + 2-bit rotated`,
+        options: { ...common, dp: "server", noiseMultiplier: z, compression: "quantize:2:rotate" },
+      });
     rows.push({ name: "no DP", options: { ...common, dp: "none", selection: "poisson" } });
     await runAll(rows, "bench/out/fedavg-mnist-dp.json");
     console.log("\nDP-FedAvg on MNIST (MLP, 1,000 clients x 60 examples, q = 0.1, E = 1, B = 20, C = 1)");
@@ -118,7 +182,9 @@ async function main(): Promise<void> {
     for (const r of rows) {
       const res = r.result as MnistFederatedResult;
       const eps = res.epsilon ?? Infinity;
-      console.log(`${r.name.padEnd(36)} ${res.accuracy.toFixed(4).padStart(9)}  ${(Number.isFinite(eps) ? eps.toFixed(3) : "inf").padStart(8)}  ${res.targetDelta.toExponential(1)}  ${(res.uplinkBytes / 1e6 / res.rounds.length).toFixed(2).padStart(8)}`);
+      console.log(
+        `${r.name.padEnd(36)} ${res.accuracy.toFixed(4).padStart(9)}  ${(Number.isFinite(eps) ? eps.toFixed(3) : "inf").padStart(8)}  ${res.targetDelta.toExponential(1)}  ${(res.uplinkBytes / 1e6 / res.rounds.length).toFixed(2).padStart(8)}`,
+      );
       results.push({ case: r.name, metric: "final_test_accuracy", value: res.accuracy, unit: "fraction" });
       if (Number.isFinite(eps)) results.push({ case: r.name, metric: "epsilon", value: eps, unit: "epsilon" });
       results.push({ case: r.name, metric: "uplink_per_round", value: res.uplinkBytes / res.rounds.length / 1e6, unit: "MB" });
@@ -144,7 +210,17 @@ async function main(): Promise<void> {
   }
   if (wanted("mcmahan-extra")) {
     // Non-IID client drift: the same pathological split with a smaller client learning rate, and with E = 1.
-    const common: MnistFederatedOptions = { model: "mlp", clients: 100, clientsPerRound: 10, trainExamples: 20000, testExamples: 2000, seed: 1, partition: "shards", localBatchSize: 10, rounds: quick ? 2 : 20 };
+    const common: MnistFederatedOptions = {
+      model: "mlp",
+      clients: 100,
+      clientsPerRound: 10,
+      trainExamples: 20000,
+      testExamples: 2000,
+      seed: 1,
+      partition: "shards",
+      localBatchSize: 10,
+      rounds: quick ? 2 : 20,
+    };
     const rows: Row[] = [
       { name: "FedAvg non-IID E=5 B=10 lr=0.02", options: { ...common, localEpochs: 5, learningRate: 0.02 } },
       { name: "FedAvg non-IID E=1 B=10 lr=0.1", options: { ...common, localEpochs: 1, learningRate: 0.1 } },
@@ -159,20 +235,53 @@ async function main(): Promise<void> {
 
   if (wanted("mcmahan-long")) {
     // The section-1 non-IID FedAvg run continued to 60 rounds: rounds to reach 85%.
-    const o: MnistFederatedOptions = { model: "mlp", clients: 100, clientsPerRound: 10, trainExamples: 20000, testExamples: 2000, seed: 1, partition: "shards", localEpochs: 5, localBatchSize: 10, learningRate: 0.1, rounds: quick ? 2 : 60, evaluateEvery: 2 };
+    const o: MnistFederatedOptions = {
+      model: "mlp",
+      clients: 100,
+      clientsPerRound: 10,
+      trainExamples: 20000,
+      testExamples: 2000,
+      seed: 1,
+      partition: "shards",
+      localEpochs: 5,
+      localBatchSize: 10,
+      learningRate: 0.1,
+      rounds: quick ? 2 : 60,
+      evaluateEvery: 2,
+    };
     const rows: Row[] = [{ name: "FedAvg non-IID (2 shards) E=5 B=10, 60 rounds", options: o }];
     await runAll(rows, "bench/out/fedavg-mnist-mcmahan-long.json");
     const res = rows[0].result as MnistFederatedResult;
-    console.log(`${rows[0].name}: final acc ${res.accuracy.toFixed(4)}, rounds to 85% ${firstRoundReaching(res, 0.85) ?? "-"}, to 88% ${firstRoundReaching(res, 0.88) ?? "-"}`);
+    console.log(
+      `${rows[0].name}: final acc ${res.accuracy.toFixed(4)}, rounds to 85% ${firstRoundReaching(res, 0.85) ?? "-"}, to 88% ${firstRoundReaching(res, 0.88) ?? "-"}`,
+    );
     results.push({ case: rows[0].name, metric: "final_test_accuracy", value: res.accuracy, unit: "fraction" });
   }
 
   if (wanted("dp-extra")) {
     // Same setting as "dp": adaptive clipping, local DP, example-level DP (local DP-SGD).
-    const common: MnistFederatedOptions = { model: "mlp", clients: 1000, clientsPerRound: 100, localEpochs: 1, localBatchSize: 20, learningRate: 0.1, clip: 1, testExamples: 2000, seed: 2, rounds: quick ? 2 : 12, evaluateEvery: quick ? 1 : 4 };
+    const common: MnistFederatedOptions = {
+      model: "mlp",
+      clients: 1000,
+      clientsPerRound: 100,
+      localEpochs: 1,
+      localBatchSize: 20,
+      learningRate: 0.1,
+      clip: 1,
+      testExamples: 2000,
+      seed: 2,
+      rounds: quick ? 2 : 12,
+      evaluateEvery: quick ? 1 : 4,
+    };
     const rows: Row[] = [
-      { name: "server z=1 adaptive clip (median)", options: { ...common, dp: "server", noiseMultiplier: 1, clip: 0.3, adaptiveClip: true } },
-      { name: "client (distributed) z=1 adaptive clip", options: { ...common, dp: "client", noiseMultiplier: 1, clip: 0.3, adaptiveClip: true } },
+      {
+        name: "server z=1 adaptive clip (median)",
+        options: { ...common, dp: "server", noiseMultiplier: 1, clip: 0.3, adaptiveClip: true },
+      },
+      {
+        name: "client (distributed) z=1 adaptive clip",
+        options: { ...common, dp: "client", noiseMultiplier: 1, clip: 0.3, adaptiveClip: true },
+      },
       { name: "local z=1 + 2-bit rotated", options: { ...common, dp: "local", noiseMultiplier: 1, compression: "quantize:2:rotate" } },
       { name: "example-level DP-SGD z=1.1", options: { ...common, dp: "example", noiseMultiplier: 1.1, learningRate: 0.5 } },
     ];
@@ -180,7 +289,9 @@ async function main(): Promise<void> {
     console.log("\nDP-FedAvg variants (same setting as dp)");
     for (const r of rows) {
       const res = r.result as MnistFederatedResult;
-      console.log(`${r.name.padEnd(40)} acc ${res.accuracy.toFixed(4)}  eps ${res.epsilon?.toFixed(3)}  delta ${res.targetDelta.toExponential(1)}`);
+      console.log(
+        `${r.name.padEnd(40)} acc ${res.accuracy.toFixed(4)}  eps ${res.epsilon?.toFixed(3)}  delta ${res.targetDelta.toExponential(1)}`,
+      );
       results.push({ case: r.name, metric: "final_test_accuracy", value: res.accuracy, unit: "fraction" });
       if (res.epsilon !== undefined) results.push({ case: r.name, metric: "epsilon", value: res.epsilon, unit: "epsilon" });
     }

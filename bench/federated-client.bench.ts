@@ -28,7 +28,22 @@ const started: ChildProcess[] = [];
 function nodeClient(url: string, partition: string, backend: string): Promise<FederatedClientSummary & { backend: string }> {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", path.join(root, "scripts/dpkit.ts"), "client", "--server", url, "--partition", partition, "--max-examples", String(EXAMPLES), "--json", "--quiet", "--timeout", "600"],
+    [
+      "--import",
+      "tsx",
+      path.join(root, "scripts/dpkit.ts"),
+      "client",
+      "--server",
+      url,
+      "--partition",
+      partition,
+      "--max-examples",
+      String(EXAMPLES),
+      "--json",
+      "--quiet",
+      "--timeout",
+      "600",
+    ],
     { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, DPKIT_BACKEND: backend } },
   );
   started.push(child);
@@ -37,7 +52,11 @@ function nodeClient(url: string, partition: string, backend: string): Promise<Fe
   child.stdout!.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (err += d));
   return new Promise((resolve, reject) =>
-    child.on("close", (code) => (code === 0 ? resolve({ ...(JSON.parse(out) as FederatedClientSummary), backend }) : reject(new Error(`node client ${partition} exited ${code}: ${err}`)))),
+    child.on("close", (code) =>
+      code === 0
+        ? resolve({ ...(JSON.parse(out) as FederatedClientSummary), backend })
+        : reject(new Error(`node client ${partition} exited ${code}: ${err}`)),
+    ),
   );
 }
 
@@ -66,7 +85,19 @@ try {
   const pages: Promise<FederatedClientSummary>[] = [];
   if (BROWSERS > 0) {
     const { chromium } = await import("playwright-core");
-    const b = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+    const b = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
     browser = b;
     for (let j = 0; j < BROWSERS; j++) {
       const page = await b.newPage();
@@ -89,7 +120,10 @@ try {
   const [n, ...p] = await Promise.all([Promise.all(nodes), ...pages]);
   perKind.set("node (wasm)", n[0].rounds);
   perKind.set("node (cpu)", n[1].rounds);
-  perKind.set("browser (cpu)", p.flatMap((s) => s.rounds));
+  perKind.set(
+    "browser (cpu)",
+    p.flatMap((s) => s.rounds),
+  );
 } finally {
   for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
   await browser?.close();
@@ -99,24 +133,48 @@ try {
 
 const rows: BenchRow[] = [];
 const table: string[][] = [];
-const stat = (rs: FederatedClientRound[], f: (r: FederatedClientRound) => number): number => median(rs.filter((r) => r.outcome === "complete").map(f));
+const stat = (rs: FederatedClientRound[], f: (r: FederatedClientRound) => number): number =>
+  median(rs.filter((r) => r.outcome === "complete").map(f));
 const device = (r: FederatedClientRound): number => r.trainMs + r.privatizeMs;
 const baseline = perKind.get("node (cpu)")!;
 const wasm = perKind.get("node (wasm)")!;
 for (const [kind, rs] of perKind) {
   if (rs.length === 0) continue;
   const d = stat(rs, device);
-  table.push([kind, String(rs.length), stat(rs, (r) => r.trainMs).toFixed(0), stat(rs, (r) => r.privatizeMs).toFixed(0), d.toFixed(0), stat(rs, (r) => r.uploadMs).toFixed(0), stat(rs, (r) => r.roundMs).toFixed(0)]);
-  rows.push({ case: kind, metric: "device ms per round (train + privatise + mask)", value: d, unit: "ms", baseline: stat(baseline, device), ratio: d / stat(baseline, device) });
+  table.push([
+    kind,
+    String(rs.length),
+    stat(rs, (r) => r.trainMs).toFixed(0),
+    stat(rs, (r) => r.privatizeMs).toFixed(0),
+    d.toFixed(0),
+    stat(rs, (r) => r.uploadMs).toFixed(0),
+    stat(rs, (r) => r.roundMs).toFixed(0),
+  ]);
+  rows.push({
+    case: kind,
+    metric: "device ms per round (train + privatise + mask)",
+    value: d,
+    unit: "ms",
+    baseline: stat(baseline, device),
+    ratio: d / stat(baseline, device),
+  });
   rows.push({ case: kind, metric: "round ms (assignment to completion)", value: stat(rs, (r) => r.roundMs), unit: "ms" });
 }
 if (perKind.get("browser (cpu)")!.length > 0) {
   const b = perKind.get("browser (cpu)")!;
-  rows.push({ case: "browser vs node (wasm)", metric: "device time ratio", value: stat(b, device) / stat(wasm, device), unit: "x", baseline: 2 });
+  rows.push({
+    case: "browser vs node (wasm)",
+    metric: "device time ratio",
+    value: stat(b, device) / stat(wasm, device),
+    unit: "x",
+    baseline: 2,
+  });
 }
 const header = ["client", "rounds", "train ms", "privatise+mask ms", "device ms", "upload ms", "round ms"];
 const widths = header.map((h, j) => Math.max(h.length, ...table.map((r) => r[j].length)));
-console.log(`\nFederated clients side by side: MNIST mlp, ${EXAMPLES} examples per round, dp client + secure aggregation, ${ROUNDS} rounds, ${total} clients per round (medians over completed rounds)\n`);
+console.log(
+  `\nFederated clients side by side: MNIST mlp, ${EXAMPLES} examples per round, dp client + secure aggregation, ${ROUNDS} rounds, ${total} clients per round (medians over completed rounds)\n`,
+);
 console.log(header.map((h, j) => h.padStart(widths[j])).join("  "));
 for (const r of table) console.log(r.map((c, j) => c.padStart(widths[j])).join("  "));
 if (BROWSERS === 0) console.log(`\n(no Chromium at ${CHROMIUM}: browser rows skipped)`);

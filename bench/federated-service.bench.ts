@@ -34,7 +34,10 @@ import type { BenchRow } from "./report.js";
 
 const CLIENTS = Number(process.env.CLIENTS ?? 1000);
 const DIM = Number(process.env.DIM ?? 100_000);
-const SA_NS = (process.env.SA_NS ?? "100,300,1000").split(",").map(Number).filter((n) => n > 0);
+const SA_NS = (process.env.SA_NS ?? "100,300,1000")
+  .split(",")
+  .map(Number)
+  .filter((n) => n > 0);
 const SA_DIM = Number(process.env.SA_DIM ?? 1000);
 const CASES = (process.env.CASES ?? "inproc,plain,secagg").split(",");
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -49,7 +52,9 @@ interface Status {
 }
 
 async function startServer(cfg: Record<string, unknown>): Promise<{ url: string; status: Promise<Status>; kill: () => void }> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(here, "federated-service-server.ts"), JSON.stringify(cfg)], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(here, "federated-service-server.ts"), JSON.stringify(cfg)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   let buf = "";
   let resolveUrl: (u: string) => void = () => undefined;
   let resolveStatus: (s: Status) => void = () => undefined;
@@ -80,7 +85,12 @@ function vanishing(inner: FederatedTransport, stage: string): FederatedTransport
   };
 }
 
-async function runClients(url: string, n: number, dim: number, vanishAfter?: (i: number) => string | undefined): Promise<{ up: number; down: number; ms: number }> {
+async function runClients(
+  url: string,
+  n: number,
+  dim: number,
+  vanishAfter?: (i: number) => string | undefined,
+): Promise<{ up: number; down: number; ms: number }> {
   const delta = new Float32Array(dim);
   for (let i = 0; i < dim; i++) delta[i] = ((i % 13) - 6) / 1000;
   const transports = Array.from({ length: n }, () => new HttpTransport({ baseUrl: url, timeoutMs: 300_000 }));
@@ -191,7 +201,14 @@ if (CASES.includes("inproc")) {
   const report = encodeFrame({ type: "report", round: 0, numExamples: 1, update: new Float32Array(DIM).fill(0.01) });
   const tokens: string[] = [];
   let c0 = cpu();
-  for (let i = 0; i < K; i++) tokens.push((service.handle("checkIn", { type: "checkIn", protocol: 1, population: "default", clientKind: "node" }, undefined) as { token: string }).token);
+  for (let i = 0; i < K; i++)
+    tokens.push(
+      (
+        service.handle("checkIn", { type: "checkIn", protocol: 1, population: "default", clientKind: "node" }, undefined) as {
+          token: string;
+        }
+      ).token,
+    );
   const checkIn = (cpu() - c0) / K;
   c0 = cpu();
   for (const t of tokens) encodeFrame(service.handle("poll", { type: "poll", round: 0 }, t));
@@ -213,12 +230,24 @@ if (CASES.includes("inproc")) {
 // plain: 1,000 clients, one round, dp none
 if (CASES.includes("plain")) {
   // The round closes when every client has reported; M = 90% only guards against a stuck client on a loaded machine.
-  const server = await startServer({ db: path.join(dir, "plain.db"), dimension: DIM, rounds: 1, clientsPerRound: CLIENTS, minClients: Math.ceil(0.9 * CLIENTS), roundTimeoutMs: 1_200_000, selectionWindowMs: 120_000 });
+  const server = await startServer({
+    db: path.join(dir, "plain.db"),
+    dimension: DIM,
+    rounds: 1,
+    clientsPerRound: CLIENTS,
+    minClients: Math.ceil(0.9 * CLIENTS),
+    roundTimeoutMs: 1_200_000,
+    selectionWindowMs: 120_000,
+  });
   const update = new Float32Array(DIM);
   for (let i = 0; i < DIM; i++) update[i] = ((i % 13) - 6) / 1000;
   const t0 = performance.now();
   const bytes = await Promise.all(Array.from({ length: CLIENTS }, () => lightweightClient(server.url, update)));
-  const c = { ms: performance.now() - t0, up: bytes.reduce((a, b) => a + b.up, 0) / CLIENTS, down: bytes.reduce((a, b) => a + b.down, 0) / CLIENTS };
+  const c = {
+    ms: performance.now() - t0,
+    up: bytes.reduce((a, b) => a + b.up, 0) / CLIENTS,
+    down: bytes.reduce((a, b) => a + b.down, 0) / CLIENTS,
+  };
   const s = await server.status;
   if (s.rounds !== 1) throw new Error(`the plain round did not complete: ${JSON.stringify(s).slice(0, 300)}`);
   const perClientCpu = s.serverCpuMs / CLIENTS;
@@ -232,7 +261,14 @@ if (CASES.includes("plain")) {
     { case: `plain ${CLIENTS} clients x ${DIM}`, metric: "bytes down per client", value: c.down, unit: "B" },
   );
   console.log(`plain: ${JSON.stringify(rows.slice(-5))}`);
-  table.push([`plain K=${CLIENTS}, d=${DIM}`, String(s.history[0]?.accepted ?? 0), roundS.toFixed(1), perClientCpu.toFixed(2), (c.up / 1e6).toFixed(3), (c.down / 1e6).toFixed(3)]);
+  table.push([
+    `plain K=${CLIENTS}, d=${DIM}`,
+    String(s.history[0]?.accepted ?? 0),
+    roundS.toFixed(1),
+    perClientCpu.toFixed(2),
+    (c.up / 1e6).toFixed(3),
+    (c.down / 1e6).toFixed(3),
+  ]);
 }
 
 // SecAgg+ scaling, 10% vanish after ShareKeys
@@ -255,17 +291,41 @@ for (const n of CASES.includes("secagg") ? SA_NS : []) {
   });
   const c = await runClients(server.url, n, SA_DIM, (i) => (i % 10 === 9 ? "shareKeys" : undefined));
   const s = await server.status;
-  console.log(`secagg+ n=${n}: rounds ${s.rounds}, accepted ${s.history[0]?.accepted ?? 0}, server CPU ${s.serverCpuMs} ms${s.rounds === 1 ? "" : ` (abandoned: ${JSON.stringify((s as unknown as { abandoned: unknown }).abandoned)})`}`);
+  console.log(
+    `secagg+ n=${n}: rounds ${s.rounds}, accepted ${s.history[0]?.accepted ?? 0}, server CPU ${s.serverCpuMs} ms${s.rounds === 1 ? "" : ` (abandoned: ${JSON.stringify((s as unknown as { abandoned: unknown }).abandoned)})`}`,
+  );
   if (s.rounds !== 1) continue;
   const protocolMs = s.history[0].metrics.secAggServerCpuMs;
   sa.push({ n, cpu: protocolMs });
   rows.push(
-    { case: `secagg+ n=${n} d=${SA_DIM} 10% dropouts`, metric: "secure-aggregation server CPU per round (state machine)", value: protocolMs, unit: "ms" },
-    { case: `secagg+ n=${n} d=${SA_DIM} 10% dropouts`, metric: "secure-aggregation server CPU per client", value: protocolMs / n, unit: "ms" },
-    { case: `secagg+ n=${n} d=${SA_DIM} 10% dropouts`, metric: "server process CPU per round (incl. HTTP and polls while waiting for the dropped clients' deadline)", value: s.serverCpuMs, unit: "ms" },
+    {
+      case: `secagg+ n=${n} d=${SA_DIM} 10% dropouts`,
+      metric: "secure-aggregation server CPU per round (state machine)",
+      value: protocolMs,
+      unit: "ms",
+    },
+    {
+      case: `secagg+ n=${n} d=${SA_DIM} 10% dropouts`,
+      metric: "secure-aggregation server CPU per client",
+      value: protocolMs / n,
+      unit: "ms",
+    },
+    {
+      case: `secagg+ n=${n} d=${SA_DIM} 10% dropouts`,
+      metric: "server process CPU per round (incl. HTTP and polls while waiting for the dropped clients' deadline)",
+      value: s.serverCpuMs,
+      unit: "ms",
+    },
     { case: `secagg+ n=${n} d=${SA_DIM} 10% dropouts`, metric: "bytes up per client", value: c.up, unit: "B" },
   );
-  table.push([`secagg+ n=${n}, d=${SA_DIM}, 10% drop`, String(s.history[0]?.accepted ?? 0), (s.history[0]?.seconds ?? c.ms / 1000).toFixed(1), (protocolMs / n).toFixed(2), (c.up / 1e6).toFixed(3), (c.down / 1e6).toFixed(3)]);
+  table.push([
+    `secagg+ n=${n}, d=${SA_DIM}, 10% drop`,
+    String(s.history[0]?.accepted ?? 0),
+    (s.history[0]?.seconds ?? c.ms / 1000).toFixed(1),
+    (protocolMs / n).toFixed(2),
+    (c.up / 1e6).toFixed(3),
+    (c.down / 1e6).toFixed(3),
+  ]);
 }
 if (sa.length >= 2) {
   const xs = sa.map((p) => Math.log(p.n));
@@ -280,8 +340,17 @@ if (sa.length >= 2) {
   }
   const exponent = num / den;
   // the exponent n log n has over the same range of n
-  const nlogn = (Math.log(sa[sa.length - 1].n * Math.log(sa[sa.length - 1].n)) - Math.log(sa[0].n * Math.log(sa[0].n))) / (Math.log(sa[sa.length - 1].n) - Math.log(sa[0].n));
-  rows.push({ case: "secagg+ scaling", metric: "server CPU growth exponent in n", value: exponent, unit: "", baseline: nlogn, ratio: exponent / nlogn });
+  const nlogn =
+    (Math.log(sa[sa.length - 1].n * Math.log(sa[sa.length - 1].n)) - Math.log(sa[0].n * Math.log(sa[0].n))) /
+    (Math.log(sa[sa.length - 1].n) - Math.log(sa[0].n));
+  rows.push({
+    case: "secagg+ scaling",
+    metric: "server CPU growth exponent in n",
+    value: exponent,
+    unit: "",
+    baseline: nlogn,
+    ratio: exponent / nlogn,
+  });
   table.push(["secagg+ growth exponent (n log n)", "", exponent.toFixed(2), `(${nlogn.toFixed(2)})`, "", ""]);
 }
 

@@ -36,10 +36,32 @@ async function main(): Promise<void> {
   const w0 = flattenWeights(model);
   const local = { localEpochs: 1, localBatchSize: 10, learningRate: 0.1 };
   const sequential = createSimulatedClients({ datasets, model, inputShape: [784], ...local, loss: probabilityCrossEntropyLoss });
-  const pool1 = await createWorkerPoolClients({ workers: 1, datasets, model: mnistModel("mlp"), inputShape: [784], ...local, outputs: "probabilities", backend: backend.name });
-  const pool2 = await createWorkerPoolClients({ workers: 2, datasets, model: mnistModel("mlp"), inputShape: [784], ...local, outputs: "probabilities", backend: backend.name });
+  const pool1 = await createWorkerPoolClients({
+    workers: 1,
+    datasets,
+    model: mnistModel("mlp"),
+    inputShape: [784],
+    ...local,
+    outputs: "probabilities",
+    backend: backend.name,
+  });
+  const pool2 = await createWorkerPoolClients({
+    workers: 2,
+    datasets,
+    model: mnistModel("mlp"),
+    inputShape: [784],
+    ...local,
+    outputs: "probabilities",
+    backend: backend.name,
+  });
   const roundTime = async (clients: FederatedClient[], executor: typeof pool1.executor | undefined, K: number): Promise<number> => {
-    const server = new FedAvgServer({ initialWeights: w0, totalClients: N, selection: { kind: "fixed", clientsPerRound: K }, seed: 5, executor });
+    const server = new FedAvgServer({
+      initialWeights: w0,
+      totalClients: N,
+      selection: { kind: "fixed", clientsPerRound: K },
+      seed: 5,
+      executor,
+    });
     const t0 = performance.now();
     await server.runRound(clients);
     return (performance.now() - t0) / 1000;
@@ -55,7 +77,9 @@ async function main(): Promise<void> {
       t.w2.push(await roundTime(pool2.clients, pool2.executor, K));
     }
     const [s, a, b] = [median(t.seq), median(t.w1), median(t.w2)];
-    console.log(`${String(K).padStart(13)}  ${s.toFixed(2).padStart(12)}  ${a.toFixed(2).padStart(10)}  ${b.toFixed(2).padStart(11)}  ${(s / b).toFixed(2).padStart(19)}`);
+    console.log(
+      `${String(K).padStart(13)}  ${s.toFixed(2).padStart(12)}  ${a.toFixed(2).padStart(10)}  ${b.toFixed(2).padStart(11)}  ${(s / b).toFixed(2).padStart(19)}`,
+    );
     results.push({ case: `round K=${K} sequential`, metric: "seconds_per_round", value: s, unit: "s" });
     results.push({ case: `round K=${K} 1 worker`, metric: "seconds_per_round", value: a, unit: "s", baseline: s, ratio: a / s });
     results.push({ case: `round K=${K} 2 workers`, metric: "seconds_per_round", value: b, unit: "s", baseline: s, ratio: b / s });
@@ -70,7 +94,14 @@ async function main(): Promise<void> {
     delta: Float32Array.from(fillGaussian(new Float64Array(d), 0.01, new SeededRng(i))),
     numExamples: 60,
   }));
-  const ctx = { round: 0, dimension: d, totalClients: 1000, selectedClients: 100, expectedClients: 100, selection: { kind: "poisson" as const, samplingProbability: 0.1 } };
+  const ctx = {
+    round: 0,
+    dimension: d,
+    totalClients: 1000,
+    selectedClients: 100,
+    expectedClients: 100,
+    selection: { kind: "poisson" as const, samplingProbability: 0.1 },
+  };
   const agg = new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 1 });
   const q = new StochasticQuantizer({ bits: 2, rotate: true });
   const tAgg: number[] = [];
@@ -88,11 +119,20 @@ async function main(): Promise<void> {
     tDec.push(performance.now() - t0);
   }
   console.log(`\nDP aggregation of 100 updates of ${d} parameters (server noise): ${median(tAgg).toFixed(1)} ms`);
-  console.log(`2-bit rotated quantisation of one update: encode ${median(tEnc).toFixed(1)} ms, decode ${median(tDec).toFixed(1)} ms, ${q.encodedBytes(d)} bytes vs ${4 * d} (${((4 * d) / q.encodedBytes(d)).toFixed(1)}x smaller)`);
+  console.log(
+    `2-bit rotated quantisation of one update: encode ${median(tEnc).toFixed(1)} ms, decode ${median(tDec).toFixed(1)} ms, ${q.encodedBytes(d)} bytes vs ${4 * d} (${((4 * d) / q.encodedBytes(d)).toFixed(1)}x smaller)`,
+  );
   results.push({ case: "dp aggregate 100 x MLP", metric: "time", value: median(tAgg), unit: "ms" });
   results.push({ case: "quantize 2-bit rotated encode", metric: "time", value: median(tEnc), unit: "ms" });
   results.push({ case: "quantize 2-bit rotated decode", metric: "time", value: median(tDec), unit: "ms" });
-  results.push({ case: "quantize 2-bit rotated", metric: "uplink_bytes", value: q.encodedBytes(d), unit: "bytes", baseline: 4 * d, ratio: q.encodedBytes(d) / (4 * d) });
+  results.push({
+    case: "quantize 2-bit rotated",
+    metric: "uplink_bytes",
+    value: q.encodedBytes(d),
+    unit: "bytes",
+    baseline: 4 * d,
+    ratio: q.encodedBytes(d) / (4 * d),
+  });
   console.log(JSON.stringify({ bench: "federated", results }));
 }
 

@@ -10,7 +10,14 @@
 import { prepareBackend } from "../src/backend/index.js";
 import { loadMnist } from "../src/data/mnist.js";
 import { mnistModel } from "../src/dpsgd/mnist-models.js";
-import { createTfjsFlowerClient, decodeNpy, encodeNpy, runFlowerClient, startFlowerTestServer, type NpyArray } from "../src/federated/flower/index.js";
+import {
+  createTfjsFlowerClient,
+  decodeNpy,
+  encodeNpy,
+  runFlowerClient,
+  startFlowerTestServer,
+  type NpyArray,
+} from "../src/federated/flower/index.js";
 import { SeededRng } from "../src/random/index.js";
 import { median, type BenchRow } from "./report.js";
 
@@ -21,7 +28,9 @@ async function main(): Promise<void> {
 
   // --- .npy codec -------------------------------------------------------------------------------
   const model = mnistModel("mlp");
-  const arrays: NpyArray[] = model.getWeights().map((w) => ({ dtype: "float32", shape: w.shape.slice(), data: w.dataSync() as Float32Array }));
+  const arrays: NpyArray[] = model
+    .getWeights()
+    .map((w) => ({ dtype: "float32", shape: w.shape.slice(), data: w.dataSync() as Float32Array }));
   const bytes = arrays.reduce((s, a) => s + a.data.byteLength, 0);
   const variants = [
     { name: "float32 <, C order", opts: {} },
@@ -47,8 +56,20 @@ async function main(): Promise<void> {
     const e = mbps(median(enc[k]));
     const d = mbps(median(dec[k]));
     console.log(`${v.name.padEnd(26)}  ${e.toFixed(0).padStart(11)}   ${d.toFixed(0).padStart(11)}`);
-    results.push({ case: `npy encode ${v.name}`, metric: "throughput", value: e, unit: "MB/s", ...(k > 0 ? { baseline: mbps(median(enc[0])), ratio: e / mbps(median(enc[0])) } : {}) });
-    results.push({ case: `npy decode ${v.name}`, metric: "throughput", value: d, unit: "MB/s", ...(k > 0 ? { baseline: mbps(median(dec[0])), ratio: d / mbps(median(dec[0])) } : {}) });
+    results.push({
+      case: `npy encode ${v.name}`,
+      metric: "throughput",
+      value: e,
+      unit: "MB/s",
+      ...(k > 0 ? { baseline: mbps(median(enc[0])), ratio: e / mbps(median(enc[0])) } : {}),
+    });
+    results.push({
+      case: `npy decode ${v.name}`,
+      metric: "throughput",
+      value: d,
+      unit: "MB/s",
+      ...(k > 0 ? { baseline: mbps(median(dec[0])), ratio: d / mbps(median(dec[0])) } : {}),
+    });
   });
 
   // --- a Flower round over gRPC vs the same work called directly ---------------------------------
@@ -84,7 +105,9 @@ async function main(): Promise<void> {
   }
   const d = median(direct);
   const g = median(viaGrpc);
-  console.log(`\none round (fit 1 epoch of 600 examples + evaluate 300, MLP): direct ${d.toFixed(0)} ms, over Flower gRPC ${g.toFixed(0)} ms (x${(g / d).toFixed(2)}, +${(g - d).toFixed(0)} ms)`);
+  console.log(
+    `\none round (fit 1 epoch of 600 examples + evaluate 300, MLP): direct ${d.toFixed(0)} ms, over Flower gRPC ${g.toFixed(0)} ms (x${(g / d).toFixed(2)}, +${(g - d).toFixed(0)} ms)`,
+  );
   results.push({ case: "flower round over loopback gRPC", metric: "time", value: g, unit: "ms", baseline: d, ratio: g / d });
   console.log(JSON.stringify({ bench: "flower", results }));
 }

@@ -70,8 +70,20 @@ async function main(): Promise<void> {
     lt.push(seconds(() => lap.releaseVector(zeros)));
   }
   const gridRate = gridN / median(gt) / 1e6;
-  rows.push({ case: `gaussianMechanism.releaseVector (exact discrete Gaussian on grid), ${gridN / 1e6}M`, metric: "rate", value: gridRate, unit: "M draws/s", baseline: tfRate, ratio: gridRate / tfRate });
-  rows.push({ case: `laplaceMechanism.releaseVector (exact discrete Laplace on grid), ${gridN / 1e6}M`, metric: "rate", value: gridN / median(lt) / 1e6, unit: "M draws/s" });
+  rows.push({
+    case: `gaussianMechanism.releaseVector (exact discrete Gaussian on grid), ${gridN / 1e6}M`,
+    metric: "rate",
+    value: gridRate,
+    unit: "M draws/s",
+    baseline: tfRate,
+    ratio: gridRate / tfRate,
+  });
+  rows.push({
+    case: `laplaceMechanism.releaseVector (exact discrete Laplace on grid), ${gridN / 1e6}M`,
+    metric: "rate",
+    value: gridN / median(lt) / 1e6,
+    unit: "M draws/s",
+  });
 
   // --- Scalar exact samplers -------------------------------------------------------------------
   const scalar: [string, () => number][] = [
@@ -98,9 +110,20 @@ async function main(): Promise<void> {
   const w = Math.max(...rows.map((r) => r.case.length));
   console.log(`${"case".padEnd(w)}  ${"M draws/s".padStart(10)}  ${"vs tf.randomNormal".padStart(18)}`);
   for (const r of rows) {
-    console.log(`${r.case.padEnd(w)}  ${r.value.toFixed(2).padStart(10)}  ${(r.ratio === undefined ? "" : `${r.ratio.toFixed(2)}x`).padStart(18)}`);
+    console.log(
+      `${r.case.padEnd(w)}  ${r.value.toFixed(2).padStart(10)}  ${(r.ratio === undefined ? "" : `${r.ratio.toFixed(2)}x`).padStart(18)}`,
+    );
   }
-  console.log(JSON.stringify({ bench: "noise", results: rows.map((r) => ({ ...r, value: Number(r.value.toPrecision(4)), ...(r.ratio === undefined ? {} : { ratio: Number(r.ratio.toPrecision(3)), baseline: Number(r.baseline!.toPrecision(4)) }) })) }));
+  console.log(
+    JSON.stringify({
+      bench: "noise",
+      results: rows.map((r) => ({
+        ...r,
+        value: Number(r.value.toPrecision(4)),
+        ...(r.ratio === undefined ? {} : { ratio: Number(r.ratio.toPrecision(3)), baseline: Number(r.baseline!.toPrecision(4)) }),
+      })),
+    }),
+  );
 }
 
 main().catch((e) => {

@@ -86,8 +86,25 @@ const input = new Uint32Array(DIM);
 }
 
 // Warm-up (JIT), not recorded: one small round of each kind at full dimension.
-simulateSecAgg({ clients: 10, threshold: 6, dimension: DIM, modulusBits: BITS, inputs: Array.from({ length: 10 }, () => input), dropoutRate: 0.3, rng: new SeededRng(7) });
-simulateSecAgg({ clients: 12, threshold: 4, degree: 4, dimension: DIM, modulusBits: BITS, inputs: Array.from({ length: 12 }, () => input), dropoutRate: 0.1, rng: new SeededRng(8) });
+simulateSecAgg({
+  clients: 10,
+  threshold: 6,
+  dimension: DIM,
+  modulusBits: BITS,
+  inputs: Array.from({ length: 10 }, () => input),
+  dropoutRate: 0.3,
+  rng: new SeededRng(7),
+});
+simulateSecAgg({
+  clients: 12,
+  threshold: 4,
+  degree: 4,
+  dimension: DIM,
+  modulusBits: BITS,
+  inputs: Array.from({ length: 12 }, () => input),
+  dropoutRate: 0.1,
+  rng: new SeededRng(8),
+});
 
 type Graph = "complete" | "secagg+";
 const series = new Map<string, { n: number; server: number; client: number; up: number }[]>();
@@ -142,11 +159,23 @@ for (const n of NS) {
       rows.push({ case: label, metric: "upload per client", value: up, unit: "bytes" });
       rows.push({ case: label, metric: "download per client", value: down, unit: "bytes" });
       rows.push({ case: label, metric: "degree", value: k, unit: "neighbours" });
-      table.push([label, String(k), String(threshold), String(reps), s.toFixed(0), c.toFixed(0), (up / 1024).toFixed(1), (down / 1024).toFixed(1), exact ? "yes" : "NO"]);
+      table.push([
+        label,
+        String(k),
+        String(threshold),
+        String(reps),
+        s.toFixed(0),
+        c.toFixed(0),
+        (up / 1024).toFixed(1),
+        (down / 1024).toFixed(1),
+        exact ? "yes" : "NO",
+      ]);
       const key = `${graph} drop=${Math.round(dropout * 100)}%`;
       if (!series.has(key)) series.set(key, []);
       series.get(key)!.push({ n, server: s, client: c, up });
-      console.log(`${label}: k=${k} t=${threshold} server ${s.toFixed(0)} ms, client ${c.toFixed(0)} ms, up ${(up / 1024).toFixed(1)} KiB, exact ${exact} (${elapsed().toFixed(0)} s)`);
+      console.log(
+        `${label}: k=${k} t=${threshold} server ${s.toFixed(0)} ms, client ${c.toFixed(0)} ms, up ${(up / 1024).toFixed(1)} KiB, exact ${exact} (${elapsed().toFixed(0)} s)`,
+      );
     }
   }
 }
@@ -164,10 +193,19 @@ for (const [key, pts] of series) {
   const eClient = fitExponent(pts.map((p) => ({ n: p.n, y: p.client })));
   const eUp = fitExponent(pts.map((p) => ({ n: p.n, y: p.up })));
   const hasDrop = !key.endsWith("drop=0%");
-  rows.push({ case: key, metric: "server CPU time exponent in n", value: eServer, unit: "", baseline: hasDrop ? 2 : 1, ratio: eServer / (hasDrop ? 2 : 1) });
+  rows.push({
+    case: key,
+    metric: "server CPU time exponent in n",
+    value: eServer,
+    unit: "",
+    baseline: hasDrop ? 2 : 1,
+    ratio: eServer / (hasDrop ? 2 : 1),
+  });
   rows.push({ case: key, metric: "client CPU time exponent in n", value: eClient, unit: "", baseline: 1, ratio: eClient });
   rows.push({ case: key, metric: "upload exponent in n", value: eUp, unit: "" });
-  console.log(`${key.padEnd(22)} server e = ${eServer.toFixed(2)} (paper ${hasDrop ? 2 : 1})  client e = ${eClient.toFixed(2)} (paper 1)  upload e = ${eUp.toFixed(2)}  [n = ${pts.map((p) => p.n).join(", ")}]`);
+  console.log(
+    `${key.padEnd(22)} server e = ${eServer.toFixed(2)} (paper ${hasDrop ? 2 : 1})  client e = ${eClient.toFixed(2)} (paper 1)  upload e = ${eUp.toFixed(2)}  [n = ${pts.map((p) => p.n).join(", ")}]`,
+  );
 }
 if (skipped.length) console.log(`\nSkipped after the ${BUDGET_S} s budget: ${skipped.join("; ")}`);
 console.log(`total ${elapsed().toFixed(0)} s`);

@@ -131,8 +131,21 @@ export function executeNotebook(
   const seconds = (Date.now() - t0) / 1000;
   const output = path.join(outputDir, path.basename(file));
   const ok = r.status === 0;
-  const error = ok ? undefined : `${r.error?.message ?? ""}${r.stderr ?? ""}`.split("\n").filter((l) => !/Warning|validate\(nb\)/.test(l)).slice(-40).join("\n");
-  return { file, ok, failedCell: ok ? undefined : failedCellOf(options.inplace ? undefined : output, file, r.stderr ?? ""), error, seconds, output };
+  const error = ok
+    ? undefined
+    : `${r.error?.message ?? ""}${r.stderr ?? ""}`
+        .split("\n")
+        .filter((l) => !/Warning|validate\(nb\)/.test(l))
+        .slice(-40)
+        .join("\n");
+  return {
+    file,
+    ok,
+    failedCell: ok ? undefined : failedCellOf(options.inplace ? undefined : output, file, r.stderr ?? ""),
+    error,
+    seconds,
+    output,
+  };
 }
 
 /** The notebooks in notebooks/, sorted. */

@@ -190,7 +190,12 @@ export function requireNumericArray(name: string, value: unknown): ArrayLike<num
     }
     return value as number[];
   }
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView) && !(value instanceof BigInt64Array) && !(value instanceof BigUint64Array)) {
+  if (
+    ArrayBuffer.isView(value) &&
+    !(value instanceof DataView) &&
+    !(value instanceof BigInt64Array) &&
+    !(value instanceof BigUint64Array)
+  ) {
     return value as unknown as ArrayLike<number>;
   }
   fail(name, "an array of numbers", value);

@@ -98,10 +98,12 @@ describe("validation helpers", () => {
 
   it("requireOneOf and requireNumericArray", () => {
     expect(requireOneOf("accountant", "rdp", ["rdp", "pld"] as const)).toBe("rdp");
-    expect(() => requireOneOf("accountant", "gdp", ["rdp", "pld"] as const)).toThrow('`accountant` must be one of "rdp", "pld". Found "gdp".');
+    expect(() => requireOneOf("accountant", "gdp", ["rdp", "pld"] as const)).toThrow(
+      '`accountant` must be one of "rdp", "pld". Found "gdp".',
+    );
     expect(requireNumericArray("data", [1, 2])).toEqual([1, 2]);
     expect(requireNumericArray("data", new Float32Array(3)).length).toBe(3);
-    expect(() => requireNumericArray("data", [1, "2"])).toThrow("`data` must contain only numbers. Found \"2\" at index 1.");
+    expect(() => requireNumericArray("data", [1, "2"])).toThrow('`data` must contain only numbers. Found "2" at index 1.');
     expect(() => requireNumericArray("data", "12")).toThrow(/`data` must be an array of numbers/);
   });
 });

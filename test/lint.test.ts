@@ -15,9 +15,15 @@ describe("lint: insecure randomness is refused in src/", () => {
   });
 
   it("flags tf.randomNormal, tf.randomUniform and imported randomNormal in src", async () => {
-    expect(await lint('import * as tf from "@tensorflow/tfjs";\nexport const x = tf.randomNormal([2]);\n', "src/dpsgd/bad.ts")).toContain("no-restricted-properties");
-    expect(await lint('import * as tf from "@tensorflow/tfjs";\nexport const x = tf.randomUniform([2]);\n', "src/dpsgd/bad.ts")).toContain("no-restricted-properties");
-    expect(await lint('import { randomNormal } from "@tensorflow/tfjs";\nexport const x = randomNormal([2]);\n', "src/dpsgd/bad.ts")).toContain("no-restricted-syntax");
+    expect(await lint('import * as tf from "@tensorflow/tfjs";\nexport const x = tf.randomNormal([2]);\n', "src/dpsgd/bad.ts")).toContain(
+      "no-restricted-properties",
+    );
+    expect(await lint('import * as tf from "@tensorflow/tfjs";\nexport const x = tf.randomUniform([2]);\n', "src/dpsgd/bad.ts")).toContain(
+      "no-restricted-properties",
+    );
+    expect(
+      await lint('import { randomNormal } from "@tensorflow/tfjs";\nexport const x = randomNormal([2]);\n', "src/dpsgd/bad.ts"),
+    ).toContain("no-restricted-syntax");
   });
 
   it("flags Math.random under another name, and tfjs's random initializers (issue 12, defect 10)", async () => {
@@ -25,19 +31,32 @@ describe("lint: insecure randomness is refused in src/", () => {
     expect(await lint("const { random } = Math;\nexport const x = random();\n", "src/mechanisms/bad.ts")).toContain("no-restricted-syntax");
     expect(await lint("export const x = globalThis.Math.random();\n", "src/mechanisms/bad.ts")).toContain("no-restricted-syntax");
     expect(await lint('export const x = Math["random"]();\n', "src/mechanisms/bad.ts")).toContain("no-restricted-syntax");
-    expect(await lint('import * as tf from "@tensorflow/tfjs";\nexport const i = tf.initializers.truncatedNormal({});\n', "src/dpsgd/bad.ts")).toContain("no-restricted-syntax");
-    expect(await lint('import * as tf from "@tensorflow/tfjs";\nexport const i = tf.initializers.randomNormal({});\n', "src/dpsgd/bad.ts")).toContain("no-restricted-syntax");
-    expect(await lint('import * as tf from "@tensorflow/tfjs";\nexport const l = tf.layers.dense({ units: 1, kernelInitializer: "randomNormal" });\n', "src/dpsgd/bad.ts")).toContain("no-restricted-syntax");
+    expect(
+      await lint('import * as tf from "@tensorflow/tfjs";\nexport const i = tf.initializers.truncatedNormal({});\n', "src/dpsgd/bad.ts"),
+    ).toContain("no-restricted-syntax");
+    expect(
+      await lint('import * as tf from "@tensorflow/tfjs";\nexport const i = tf.initializers.randomNormal({});\n', "src/dpsgd/bad.ts"),
+    ).toContain("no-restricted-syntax");
+    expect(
+      await lint(
+        'import * as tf from "@tensorflow/tfjs";\nexport const l = tf.layers.dense({ units: 1, kernelInitializer: "randomNormal" });\n',
+        "src/dpsgd/bad.ts",
+      ),
+    ).toContain("no-restricted-syntax");
     // control: ordinary Math use passes
     expect(await lint("export const x = Math.max(1, Math.sqrt(2));\n", "src/mechanisms/good.ts")).toEqual([]);
   });
 
   it("flags random-js outside src/random", async () => {
-    expect(await lint('import { MersenneTwister19937 } from "random-js";\nexport const e = MersenneTwister19937;\n', "src/ldp/bad.ts")).toContain("no-restricted-imports");
+    expect(
+      await lint('import { MersenneTwister19937 } from "random-js";\nexport const e = MersenneTwister19937;\n', "src/ldp/bad.ts"),
+    ).toContain("no-restricted-imports");
   });
 
   it("control: the secure samplers pass, and tests may use Math.random", async () => {
-    expect(await lint('import { gaussianVector } from "../random/index.js";\nexport const x = gaussianVector(3, 1);\n', "src/dpsgd/good.ts")).toEqual([]);
+    expect(
+      await lint('import { gaussianVector } from "../random/index.js";\nexport const x = gaussianVector(3, 1);\n', "src/dpsgd/good.ts"),
+    ).toEqual([]);
     expect(await lint("export const x = Math.random();\n", "test/whatever.test.ts")).toEqual([]);
   });
 });

@@ -67,6 +67,7 @@ export interface MakeAccountantOptions {
 export function makeAccountant(kind: AccountantKind | undefined, options: MakeAccountantOptions = {}): PrivacyAccountant {
   const k = kind === undefined ? "rdp" : requireOneOf("accountant", kind, ACCOUNTANT_KINDS);
   const relation = options.neighboringRelation;
-  if (k === "pld") return new PldAccountant({ neighboringRelation: relation, valueDiscretizationInterval: options.valueDiscretizationInterval });
+  if (k === "pld")
+    return new PldAccountant({ neighboringRelation: relation, valueDiscretizationInterval: options.valueDiscretizationInterval });
   return new RdpAccountant({ neighboringRelation: relation });
 }

@@ -90,7 +90,8 @@ export async function openSqlitePrivacyBudget(options: SqlitePrivacyBudgetOption
   }
   const name = options.name ?? "default";
   if (typeof name !== "string" || name === "") throw new DpError("invalid_parameter", "`name` must be a non-empty string.", "name");
-  const busyTimeout = options.busyTimeoutMs === undefined ? 5000 : requireInteger("busyTimeoutMs", options.busyTimeoutMs, { min: 0, max: 600_000 });
+  const busyTimeout =
+    options.busyTimeoutMs === undefined ? 5000 : requireInteger("busyTimeoutMs", options.busyTimeoutMs, { min: 0, max: 600_000 });
   // Validate the budget options before touching the file.
   const template = new PrivacyBudget(options);
   if (template.accountant === undefined) {
@@ -118,7 +119,11 @@ export async function openSqlitePrivacyBudget(options: SqlitePrivacyBudgetOption
     } catch (e) {
       if (e instanceof DpError) throw e;
       const code = (e as { code?: unknown }).code;
-      throw new DpError("io_error", `Privacy budget ${JSON.stringify(options.file)}: cannot ${what}: ${(e as Error).message}${typeof code === "string" ? ` (${code})` : ""}`, "file");
+      throw new DpError(
+        "io_error",
+        `Privacy budget ${JSON.stringify(options.file)}: cannot ${what}: ${(e as Error).message}${typeof code === "string" ? ` (${code})` : ""}`,
+        "file",
+      );
     }
   };
   const opened = db;
@@ -131,9 +136,11 @@ export async function openSqlitePrivacyBudget(options: SqlitePrivacyBudgetOption
     opened.close();
     throw e;
   }
-  io("create its tables", () => opened.exec(`CREATE TABLE IF NOT EXISTS dpkit_privacy_budget (name TEXT PRIMARY KEY, config TEXT NOT NULL);
+  io("create its tables", () =>
+    opened.exec(`CREATE TABLE IF NOT EXISTS dpkit_privacy_budget (name TEXT PRIMARY KEY, config TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS dpkit_privacy_spend (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, event TEXT NOT NULL, count INTEGER NOT NULL, at TEXT NOT NULL);
-    CREATE INDEX IF NOT EXISTS dpkit_privacy_spend_name ON dpkit_privacy_spend(name, id);`));
+    CREATE INDEX IF NOT EXISTS dpkit_privacy_spend_name ON dpkit_privacy_spend(name, id);`),
+  );
   const [getConfig, putConfig, rowsAfter, insert] = io("prepare its statements", () => [
     db.prepare("SELECT config FROM dpkit_privacy_budget WHERE name = ?"),
     db.prepare("INSERT INTO dpkit_privacy_budget (name, config) VALUES (?, ?)"),
@@ -141,24 +148,28 @@ export async function openSqlitePrivacyBudget(options: SqlitePrivacyBudgetOption
     db.prepare("INSERT INTO dpkit_privacy_spend (name, event, count, at) VALUES (?, ?, ?, ?)"),
   ]);
 
-  io("read its configuration", () => db.transaction(() => {
-    const row = getConfig.get(name) as { config: string } | undefined;
-    if (!row) {
-      putConfig.run(name, JSON.stringify(config));
-      return;
-    }
-    const stored = JSON.parse(row.config) as StoredConfig;
-    for (const k of ["epsilon", "delta", "accountant", "neighboringRelation", "valueDiscretizationInterval"] as const) {
-      if (stored[k] !== config[k]) {
-        db.close();
-        throw new DpError(
-          "invalid_state",
-          `Budget ${JSON.stringify(name)} in ${options.file} was created with ${k} = ${String(stored[k])}; refusing to reopen it with ${String(config[k])}.`,
-          k,
-        );
-      }
-    }
-  }).immediate());
+  io("read its configuration", () =>
+    db
+      .transaction(() => {
+        const row = getConfig.get(name) as { config: string } | undefined;
+        if (!row) {
+          putConfig.run(name, JSON.stringify(config));
+          return;
+        }
+        const stored = JSON.parse(row.config) as StoredConfig;
+        for (const k of ["epsilon", "delta", "accountant", "neighboringRelation", "valueDiscretizationInterval"] as const) {
+          if (stored[k] !== config[k]) {
+            db.close();
+            throw new DpError(
+              "invalid_state",
+              `Budget ${JSON.stringify(name)} in ${options.file} was created with ${k} = ${String(stored[k])}; refusing to reopen it with ${String(config[k])}.`,
+              k,
+            );
+          }
+        }
+      })
+      .immediate(),
+  );
 
   let budget = template;
   let lastId = 0;
@@ -183,14 +194,18 @@ export async function openSqlitePrivacyBudget(options: SqlitePrivacyBudgetOption
     },
     spend(event, count = 1) {
       const ev = validateEvent(event, "event");
-      io("record the spend", () => db.transaction(() => {
-        sync();
-        const prepared = budget.prepareSpend(ev, count); // throws before anything is written
-        const info = insert.run(name, JSON.stringify(ev), count, new Date().toISOString());
-        prepared.commit();
-        ledger.compose(ev, count);
-        lastId = Number(info.lastInsertRowid);
-      }).immediate());
+      io("record the spend", () =>
+        db
+          .transaction(() => {
+            sync();
+            const prepared = budget.prepareSpend(ev, count); // throws before anything is written
+            const info = insert.run(name, JSON.stringify(ev), count, new Date().toISOString());
+            prepared.commit();
+            ledger.compose(ev, count);
+            lastId = Number(info.lastInsertRowid);
+          })
+          .immediate(),
+      );
     },
     spent() {
       refresh();

@@ -95,19 +95,28 @@ export class PrivacyBudget {
     this.epsilon = requirePositive("epsilon", options.epsilon);
     this.delta = requireOpenProbability("delta", options.delta);
     this.interval =
-      options.valueDiscretizationInterval === undefined ? undefined : requirePositive("valueDiscretizationInterval", options.valueDiscretizationInterval);
+      options.valueDiscretizationInterval === undefined
+        ? undefined
+        : requirePositive("valueDiscretizationInterval", options.valueDiscretizationInterval);
     const given = options.accountant;
     if (given !== null && typeof given === "object") {
       this.acc = given;
       this.accountant = given instanceof RdpAccountant ? "rdp" : given instanceof PldAccountant ? "pld" : undefined;
       this.neighboringRelation = given.neighboringRelation;
       if (options.neighboringRelation !== undefined && options.neighboringRelation !== given.neighboringRelation) {
-        throw new DpError("invalid_parameter", `\`neighboringRelation\` must match the accountant's (${given.neighboringRelation}). Found ${describeValue(options.neighboringRelation)}.`, "neighboringRelation");
+        throw new DpError(
+          "invalid_parameter",
+          `\`neighboringRelation\` must match the accountant's (${given.neighboringRelation}). Found ${describeValue(options.neighboringRelation)}.`,
+          "neighboringRelation",
+        );
       }
     } else {
       this.accountant = given === undefined ? "rdp" : requireOneOf("accountant", given, ACCOUNTANT_KINDS);
       this.neighboringRelation = checkNeighboringRelation(options.neighboringRelation);
-      this.acc = makeAccountant(this.accountant, { neighboringRelation: this.neighboringRelation, valueDiscretizationInterval: this.interval });
+      this.acc = makeAccountant(this.accountant, {
+        neighboringRelation: this.neighboringRelation,
+        valueDiscretizationInterval: this.interval,
+      });
     }
     if (options.spent !== undefined) {
       if (!Array.isArray(options.spent)) throw new DpError("invalid_parameter", "`spent` must be an array of events.", "spent");
@@ -189,7 +198,8 @@ export class PrivacyBudget {
     return {
       epsilon: eps,
       commit: () => {
-        if (this.acc !== base) throw new DpError("invalid_state", "This prepared spend is stale: another spend was committed first.", "commit");
+        if (this.acc !== base)
+          throw new DpError("invalid_state", "This prepared spend is stale: another spend was committed first.", "commit");
         this.acc = trial;
       },
     };
@@ -217,7 +227,8 @@ export class PrivacyBudget {
    * @returns a plain object; pass it (or its JSON string) to {@link PrivacyBudget.fromJSON}
    */
   toJSON(): PrivacyBudgetJson {
-    if (this.accountant === undefined) throw new DpError("invalid_state", "A budget over a custom accountant cannot be serialised.", "accountant");
+    if (this.accountant === undefined)
+      throw new DpError("invalid_state", "A budget over a custom accountant cannot be serialised.", "accountant");
     return {
       format: "dpkit.privacyBudget/v1",
       epsilon: this.epsilon,

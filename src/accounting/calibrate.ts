@@ -6,7 +6,15 @@
  * dp_accounting's `calibrate_dp_mechanism`).
  * @module
  */
-import { DpError, describeValue, requireFinite, requireInteger, requireOpenProbability, requirePositive, requireProbability } from "../errors.js";
+import {
+  DpError,
+  describeValue,
+  requireFinite,
+  requireInteger,
+  requireOpenProbability,
+  requirePositive,
+  requireProbability,
+} from "../errors.js";
 import { type AccountantKind, makeAccountant } from "./accountant.js";
 import { dpSgdEvent, epsilonOf } from "./compute.js";
 
@@ -55,7 +63,8 @@ export function calibrateNoiseMultiplier(options: CalibrateNoiseOptions): number
   const target = requirePositive("targetEpsilon", options.targetEpsilon);
   const delta = requireOpenProbability("targetDelta", options.targetDelta);
   const q = requireProbability("samplingProbability", options.samplingProbability);
-  if (!(q > 0)) throw new DpError("invalid_parameter", "`samplingProbability` must be > 0 to calibrate noise. Found 0.", "samplingProbability");
+  if (!(q > 0))
+    throw new DpError("invalid_parameter", "`samplingProbability` must be > 0 to calibrate noise. Found 0.", "samplingProbability");
   const steps = requireInteger("steps", options.steps, { min: 1 });
   const kind = options.accountant ?? "rdp";
   makeAccountant(kind, { valueDiscretizationInterval: options.valueDiscretizationInterval }); // validates the kind and interval
@@ -64,7 +73,9 @@ export function calibrateNoiseMultiplier(options: CalibrateNoiseOptions): number
   // Start: 1 for RDP; for PLD the RDP answer (usually an upper bracket, PLD being tighter), which
   // spares slow PLD evaluations at small multipliers.
   const start =
-    kind === "pld" ? calibrateNoiseMultiplier({ targetEpsilon: target, targetDelta: delta, samplingProbability: q, steps, tolerance: 1e-4 }) : 1;
+    kind === "pld"
+      ? calibrateNoiseMultiplier({ targetEpsilon: target, targetDelta: delta, samplingProbability: q, steps, tolerance: 1e-4 })
+      : 1;
   const shrink = kind === "pld" ? 0.85 : 0.5;
   // Bracket: hi with eps(hi) <= target, lo with eps(lo) > target.
   let hi = start;
@@ -74,7 +85,11 @@ export function calibrateNoiseMultiplier(options: CalibrateNoiseOptions): number
       lo = hi;
       hi *= 2;
       if (hi > MAX_NOISE_MULTIPLIER) {
-        throw new DpError("invalid_parameter", `\`targetEpsilon\` ${target} cannot be met with a noise multiplier <= ${MAX_NOISE_MULTIPLIER}.`, "targetEpsilon");
+        throw new DpError(
+          "invalid_parameter",
+          `\`targetEpsilon\` ${target} cannot be met with a noise multiplier <= ${MAX_NOISE_MULTIPLIER}.`,
+          "targetEpsilon",
+        );
       }
     } while (!(eps(hi) <= target));
   } else {
@@ -104,7 +119,8 @@ function requireTolerance(value: unknown): number {
   const [min, max] = CALIBRATION_TOLERANCE_RANGE;
   const v = requireFinite("tolerance", value);
   // Below ~2^-52 a bracket cannot shrink further (adjacent doubles); above 0.1 the answer is meaningless.
-  if (!(v >= min && v <= max)) throw new DpError("invalid_parameter", `\`tolerance\` must be in [${min}, ${max}]. Found ${describeValue(v)}.`, "tolerance");
+  if (!(v >= min && v <= max))
+    throw new DpError("invalid_parameter", `\`tolerance\` must be in [${min}, ${max}]. Found ${describeValue(v)}.`, "tolerance");
   return v;
 }
 
@@ -207,7 +223,11 @@ export function samplingProbabilityForBudget(options: SamplingForBudgetOptions):
     hi = lo;
     lo /= 2;
     if (lo < 1e-12) {
-      throw new DpError("invalid_parameter", `\`targetEpsilon\` ${target} cannot be met at any sampling rate above 1e-12 with this noise.`, "targetEpsilon");
+      throw new DpError(
+        "invalid_parameter",
+        `\`targetEpsilon\` ${target} cannot be met at any sampling rate above 1e-12 with this noise.`,
+        "targetEpsilon",
+      );
     }
   }
   for (let i = 0; i < MAX_BISECTIONS && hi - lo > tol * lo; i++) {

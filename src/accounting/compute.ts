@@ -92,6 +92,12 @@ export function computeDpSgdEpsilon(options: DpSgdAccountingOptions): number {
 }
 
 /** ε at `delta` of `count` compositions of `event`, from a fresh accountant of `kind`. @internal */
-export function epsilonOf(kind: AccountantKind | undefined, interval: number | undefined, event: DpEvent, count: number, delta: number): number {
+export function epsilonOf(
+  kind: AccountantKind | undefined,
+  interval: number | undefined,
+  event: DpEvent,
+  count: number,
+  delta: number,
+): number {
   return makeAccountant(kind, { valueDiscretizationInterval: interval }).compose(event, count).getEpsilon(delta);
 }

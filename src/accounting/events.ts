@@ -339,9 +339,14 @@ function refuseUnknownFields(raw: unknown, event: DpEvent, path: string): void {
   const e = event as unknown as Record<string, unknown>;
   for (const key of Object.keys(r)) {
     if (!(key in e)) {
-      throw new DpError("invalid_parameter", `\`${field(path, key)}\` is not a field of a ${JSON.stringify(event.kind)} event (it would be ignored).`, field(path, key));
+      throw new DpError(
+        "invalid_parameter",
+        `\`${field(path, key)}\` is not a field of a ${JSON.stringify(event.kind)} event (it would be ignored).`,
+        field(path, key),
+      );
     }
   }
   if ("event" in e) refuseUnknownFields(r.event, e.event as DpEvent, field(path, "event"));
-  if (Array.isArray(e.events)) (e.events as DpEvent[]).forEach((sub, i) => refuseUnknownFields((r.events as unknown[])[i], sub, `${path}.events[${i}]`));
+  if (Array.isArray(e.events))
+    (e.events as DpEvent[]).forEach((sub, i) => refuseUnknownFields((r.events as unknown[])[i], sub, `${path}.events[${i}]`));
 }

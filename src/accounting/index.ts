@@ -3,10 +3,32 @@
  * @module
  */
 export {
-  assertNever, composedEvent, type ComposedEvent, DP_EVENT_KINDS, type DpEvent, epsilonDeltaEvent, type EpsilonDeltaEvent, eventFromJson,
-  eventToJson, gaussianEvent, type GaussianEvent, laplaceEvent, type LaplaceEvent, nonPrivateEvent, type NonPrivateEvent,
-  noOpEvent, type NoOpEvent, poissonSampledEvent, type PoissonSampledEvent, randomizedResponseEvent, type RandomizedResponseEvent,
-  sampledWithoutReplacementEvent, type SampledWithoutReplacementEvent, selfComposedEvent, type SelfComposedEvent, validateEvent,
+  assertNever,
+  composedEvent,
+  type ComposedEvent,
+  DP_EVENT_KINDS,
+  type DpEvent,
+  epsilonDeltaEvent,
+  type EpsilonDeltaEvent,
+  eventFromJson,
+  eventToJson,
+  gaussianEvent,
+  type GaussianEvent,
+  laplaceEvent,
+  type LaplaceEvent,
+  nonPrivateEvent,
+  type NonPrivateEvent,
+  noOpEvent,
+  type NoOpEvent,
+  poissonSampledEvent,
+  type PoissonSampledEvent,
+  randomizedResponseEvent,
+  type RandomizedResponseEvent,
+  sampledWithoutReplacementEvent,
+  type SampledWithoutReplacementEvent,
+  selfComposedEvent,
+  type SelfComposedEvent,
+  validateEvent,
 } from "./events.js";
 export type { NeighboringRelation } from "./neighboring.js";
 export { DEFAULT_RDP_ORDERS } from "./rdp/orders.js";

@@ -186,7 +186,8 @@ export async function auditTrainingWithCanaries(o: CanaryAuditOptions): Promise<
   const m = requireInteger("canaries", o.canaries, { min: 2, max: 100_000 });
   const numClasses = requireInteger("numClasses", o.numClasses, { min: 2, max: 100_000 });
   const n = o.x.shape[0] ?? 0;
-  if (n < 1 || o.y.length !== n) throw new DpError("invalid_parameter", `\`y\` must hold one label per example of \`x\` (${n}). Found ${o.y.length}.`, "y");
+  if (n < 1 || o.y.length !== n)
+    throw new DpError("invalid_parameter", `\`y\` must hold one label per example of \`x\` (${n}). Found ${o.y.length}.`, "y");
   const t = o.training;
   requirePositive("training.learningRate", t.learningRate);
   requireInteger("training.epochs", t.epochs, { min: 1, max: 10_000 });
@@ -238,7 +239,12 @@ export async function auditTrainingWithCanaries(o: CanaryAuditOptions): Promise<
     const v = model.trainableWeights[0];
     const shp = v.shape as number[];
     const size = shp.reduce((a, b) => a * b, 1);
-    if (size < m) throw new DpError("invalid_parameter", `The first trainable variable has ${size} coordinates; \`canaries\` must be <= that. Found ${m}.`, "canaries");
+    if (size < m)
+      throw new DpError(
+        "invalid_parameter",
+        `The first trainable variable has ${size} coordinates; \`canaries\` must be <= that. Found ${m}.`,
+        "canaries",
+      );
     // Prefer coordinates fed by inputs that are 0 in every training example (dense kernels [f, units]).
     let pool: number[] = [];
     if (shp.length === 2 && shp[0] === f) {
@@ -254,7 +260,15 @@ export async function auditTrainingWithCanaries(o: CanaryAuditOptions): Promise<
     const coords = Int32Array.from(pool.slice(0, m));
     const name = (v.read() as tf.Variable).name;
     const q = t.batchSize / N;
-    injector = new CanaryInjectingOptimizer(inner, name, coords, coins, () => q, () => t.l2NormClip / t.batchSize, t.rng);
+    injector = new CanaryInjectingOptimizer(
+      inner,
+      name,
+      coords,
+      coins,
+      () => q,
+      () => t.l2NormClip / t.batchSize,
+      t.rng,
+    );
     optimizer = injector;
   }
   const opts: MakePrivateOptions = {

@@ -152,12 +152,33 @@ function runSteps(o: {
     if (o.brk === "division") {
       // The bug: noise sized for the sum is divided by the batch size, then divided again.
       // allowInsecureRng: an audit measures the mechanism with the auditor's (possibly seeded) randomness; it releases no one's data.
-      const mean = privatizeClippedSum({ clippedSum: view, l2NormClip: o.clip, noiseMultiplier: 0, expectedBatchSize: o.expectedBatchSize, rng: o.rng, allowInsecureRng: true });
-      const noise = privatizeClippedSum({ clippedSum: new Float32Array(T * d), l2NormClip: o.clip, noiseMultiplier: o.sigma, expectedBatchSize: o.expectedBatchSize, rng: o.rng, allowInsecureRng: true });
+      const mean = privatizeClippedSum({
+        clippedSum: view,
+        l2NormClip: o.clip,
+        noiseMultiplier: 0,
+        expectedBatchSize: o.expectedBatchSize,
+        rng: o.rng,
+        allowInsecureRng: true,
+      });
+      const noise = privatizeClippedSum({
+        clippedSum: new Float32Array(T * d),
+        l2NormClip: o.clip,
+        noiseMultiplier: o.sigma,
+        expectedBatchSize: o.expectedBatchSize,
+        rng: o.rng,
+        allowInsecureRng: true,
+      });
       released = mean.map((m, i) => m + noise[i] / o.expectedBatchSize);
     } else {
       const sigma = o.brk === "noise" ? o.sigma / 2 : o.sigma;
-      released = privatizeClippedSum({ clippedSum: view, l2NormClip: o.clip, noiseMultiplier: sigma, expectedBatchSize: o.expectedBatchSize, rng: o.rng, allowInsecureRng: true });
+      released = privatizeClippedSum({
+        clippedSum: view,
+        l2NormClip: o.clip,
+        noiseMultiplier: sigma,
+        expectedBatchSize: o.expectedBatchSize,
+        rng: o.rng,
+        allowInsecureRng: true,
+      });
     }
     for (let t = 0; t < T; t++) out[start + t] = released[t * d] * o.expectedBatchSize;
   }

@@ -114,7 +114,9 @@ function calibrateGaussianReplaceOne(target: number, delta: number): { z: number
 
 function calibrateReplaceOne(target: number, delta: number, n: number, k: number): { z: number; eps: number } {
   const epsOf = (z: number): number =>
-    new RdpAccountant({ neighboringRelation: "replaceOne" }).compose(sampledWithoutReplacementEvent(n, k, gaussianEvent(z))).getEpsilon(delta);
+    new RdpAccountant({ neighboringRelation: "replaceOne" })
+      .compose(sampledWithoutReplacementEvent(n, k, gaussianEvent(z)))
+      .getEpsilon(delta);
   let hi = 1;
   while (epsOf(hi) > target) {
     hi *= 2;
@@ -164,7 +166,11 @@ export function auditDpFedAvgRound(options: DpFedAvgRoundAuditOptions): DpFedAvg
   let claimed: number;
   if (fixed && K === n) {
     if (brk === "sampling") {
-      throw new DpError("invalid_parameter", "`break: \"sampling\"` needs `clientsPerRound` < `clients` (there is no sampling to misreport).", "break");
+      throw new DpError(
+        "invalid_parameter",
+        '`break: "sampling"` needs `clientsPerRound` < `clients` (there is no sampling to misreport).',
+        "break",
+      );
     }
     // Replace-one changes one update by up to 2C: the Gaussian mechanism with multiplier z/2.
     ({ z, eps: claimed } = calibrateGaussianReplaceOne(target, delta));
@@ -180,7 +186,13 @@ export function auditDpFedAvgRound(options: DpFedAvgRoundAuditOptions): DpFedAvg
   // The broken variants are mis-set parameters of the real aggregator and selection.
   const aggregator = (): DpFedAvgAggregator => {
     // allowInsecureRng: an audit measures the mechanism with the auditor's (possibly seeded) randomness; it releases no one's data.
-    if (brk === "clipping") return new DpFedAvgAggregator({ noiseMultiplier: z / canaryNorm, l2NormClip: C * canaryNorm, noisePlacement: placement, allowInsecureRng: true });
+    if (brk === "clipping")
+      return new DpFedAvgAggregator({
+        noiseMultiplier: z / canaryNorm,
+        l2NormClip: C * canaryNorm,
+        noisePlacement: placement,
+        allowInsecureRng: true,
+      });
     const zz = brk === "noise" ? z / 2 : brk === "division" ? z / expected : z;
     return new DpFedAvgAggregator({ noiseMultiplier: zz, l2NormClip: C, noisePlacement: placement, allowInsecureRng: true });
   };

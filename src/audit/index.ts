@@ -18,7 +18,14 @@ export {
   binomialUpperTail,
   type ClopperPearsonBounds,
 } from "./clopper-pearson.js";
-export { gdpEpsilon, gdpMuFromRates, epsilonFromCounts, type AttackCounts, type EpsilonFromCountsOptions, type EpsilonBound } from "./epsilon.js";
+export {
+  gdpEpsilon,
+  gdpMuFromRates,
+  epsilonFromCounts,
+  type AttackCounts,
+  type EpsilonFromCountsOptions,
+  type EpsilonBound,
+} from "./epsilon.js";
 export {
   epsilonLowerBound,
   empiricalEpsilon,
@@ -51,7 +58,14 @@ export {
   type OneRunAuditOptions,
   type OneRunAuditResult,
 } from "./one-run.js";
-export { auditDpSgdStep, STEP_BREAKS, SAMPLING_MISREPORT, type StepBreak, type DpSgdStepAuditOptions, type DpSgdStepAuditResult } from "./dpsgd-step.js";
+export {
+  auditDpSgdStep,
+  STEP_BREAKS,
+  SAMPLING_MISREPORT,
+  type StepBreak,
+  type DpSgdStepAuditOptions,
+  type DpSgdStepAuditResult,
+} from "./dpsgd-step.js";
 export { auditDpFedAvgRound, type DpFedAvgRoundAuditOptions, type DpFedAvgRoundAuditResult } from "./fedavg-round.js";
 export { rocPlot, type RocPlotOptions } from "./plot.js";
 // These need tfjs.

@@ -164,11 +164,16 @@ function report(attack: AttackReport["attack"], scoresIn: Float32Array, scoresOu
  * ```
  * @see https://arxiv.org/abs/2112.03570
  */
-export function liraOfflineScores(target: Float32Array, shadows: Float32Array[], variance: "global" | "per-example" = "global"): Float32Array {
+export function liraOfflineScores(
+  target: Float32Array,
+  shadows: Float32Array[],
+  variance: "global" | "per-example" = "global",
+): Float32Array {
   const n = target.length;
   const S = shadows.length;
   if (S < 2) throw new DpError("invalid_parameter", `Offline LiRA needs at least 2 shadow models. Found ${S}.`, "shadowModels");
-  for (const s of shadows) if (s.length !== n) throw new DpError("invalid_parameter", "Every shadow must score every target.", "shadowModels");
+  for (const s of shadows)
+    if (s.length !== n) throw new DpError("invalid_parameter", "Every shadow must score every target.", "shadowModels");
   const mu = new Float64Array(n);
   const sd = new Float64Array(n);
   let pooled = 0;
@@ -220,9 +225,13 @@ export function liraOfflineScores(target: Float32Array, shadows: Float32Array[],
 export function membershipInference(o: MembershipInferenceOptions): MembershipInferenceResult {
   const inOut = classifierOutputs(o.model, o.members);
   const outOut = classifierOutputs(o.model, o.nonMembers);
-  if (inOut.loss.length < 1 || outOut.loss.length < 1) throw new DpError("invalid_parameter", "`members` and `nonMembers` must be non-empty.", "members");
+  if (inOut.loss.length < 1 || outOut.loss.length < 1)
+    throw new DpError("invalid_parameter", "`members` and `nonMembers` must be non-empty.", "members");
   const neg = (a: Float32Array): Float32Array => a.map((v) => -v);
-  const attacks: AttackReport[] = [report("loss", neg(inOut.loss), neg(outOut.loss)), report("confidence", inOut.confidence, outOut.confidence)];
+  const attacks: AttackReport[] = [
+    report("loss", neg(inOut.loss), neg(outOut.loss)),
+    report("confidence", inOut.confidence, outOut.confidence),
+  ];
   if (o.shadowModels && o.shadowModels.length > 0) {
     const nIn = inOut.loss.length;
     const target = new Float32Array(nIn + outOut.loss.length);
@@ -241,7 +250,13 @@ export function membershipInference(o: MembershipInferenceOptions): MembershipIn
   }
   if (o.bootstrapResamples !== undefined) {
     for (const a of attacks) {
-      a.aucInterval = bootstrapInterval({ scoresIn: a.scoresIn, scoresOut: a.scoresOut, statistic: (i, u) => auc(rocCurve(i, u)), resamples: o.bootstrapResamples, rng: o.rng });
+      a.aucInterval = bootstrapInterval({
+        scoresIn: a.scoresIn,
+        scoresOut: a.scoresOut,
+        statistic: (i, u) => auc(rocCurve(i, u)),
+        resamples: o.bootstrapResamples,
+        rng: o.rng,
+      });
     }
   }
   const labels = new Set<number>([...inOut.labels, ...outOut.labels]);

@@ -189,13 +189,18 @@ export interface OneRunAuditResult {
 export function oneRunAudit(o: OneRunAuditOptions): OneRunAuditResult {
   const m = o.scores.length;
   if (m < 1 || o.included.length !== m) {
-    throw new DpError("invalid_parameter", `\`scores\` and \`included\` must be non-empty and of equal length. Found ${m} and ${o.included.length}.`, "included");
+    throw new DpError(
+      "invalid_parameter",
+      `\`scores\` and \`included\` must be non-empty and of equal length. Found ${m} and ${o.included.length}.`,
+      "included",
+    );
   }
   const delta = requireProbability("delta", o.delta);
   const beta = requireOpenProbability("beta", o.beta ?? 0.05);
   const defaults = [0.05, 0.1, 0.2, 0.5].map((f) => Math.max(1, Math.round(f * m)));
   const pairs = (o.guessSizes ?? defaults.map((k) => ({ positive: k, negative: k }))).filter((p) => p.positive + p.negative <= m);
-  if (pairs.length === 0 || pairs.length > 1000) throw new DpError("invalid_parameter", "`guessSizes` must hold 1 to 1000 pairs with k₊ + k₋ <= m.", "guessSizes");
+  if (pairs.length === 0 || pairs.length > 1000)
+    throw new DpError("invalid_parameter", "`guessSizes` must hold 1 to 1000 pairs with k₊ + k₋ <= m.", "guessSizes");
   for (const p of pairs) {
     requireInteger("guessSizes.positive", p.positive, { min: 0, max: m });
     requireInteger("guessSizes.negative", p.negative, { min: 0, max: m });

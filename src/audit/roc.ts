@@ -21,7 +21,8 @@ export interface RocCurve {
 }
 
 function checkScores(name: string, s: ArrayLike<number>): void {
-  if (!s || typeof s.length !== "number" || s.length < 1) throw new DpError("invalid_parameter", `\`${name}\` must hold at least one score.`, name);
+  if (!s || typeof s.length !== "number" || s.length < 1)
+    throw new DpError("invalid_parameter", `\`${name}\` must hold at least one score.`, name);
   for (let i = 0; i < s.length; i++) if (Number.isNaN(s[i])) throw new DpError("non_finite", `\`${name}\`[${i}] is NaN.`, name);
 }
 
@@ -57,7 +58,7 @@ export function rocCurve(scoresIn: ArrayLike<number>, scoresOut: ArrayLike<numbe
   const th: number[] = [Infinity];
   let tp = 0;
   let fp = 0;
-  for (let k = 0; k < order.length; ) {
+  for (let k = 0; k < order.length;) {
     const t = all[order[k]];
     while (k < order.length && all[order[k]] === t) {
       if (label[order[k]]) tp++;

@@ -152,13 +152,18 @@ export function epsilonLowerBound(options: EpsilonLowerBoundOptions): ThresholdE
     }
     return best as ThresholdEpsilonBound;
   }
-  if (strategy.kind !== "split") throw new DpError("invalid_parameter", "`strategy.kind` must be \"preregistered\" or \"split\".", "strategy.kind");
+  if (strategy.kind !== "split")
+    throw new DpError("invalid_parameter", '`strategy.kind` must be "preregistered" or "split".', "strategy.kind");
   const f = requireInRange("strategy.selectionFraction", strategy.selectionFraction ?? 0.2, 0, 1);
   const candidates = Math.max(2, Math.min(10_000, Math.floor(strategy.candidates ?? 512)));
   const kIn = Math.floor(scoresIn.length * f);
   const kOut = Math.floor(scoresOut.length * f);
   if (kIn < 1 || kOut < 1 || kIn >= scoresIn.length || kOut >= scoresOut.length) {
-    throw new DpError("invalid_parameter", `\`strategy.selectionFraction\` ${f} leaves no trials for selection or for the bound.`, "strategy.selectionFraction");
+    throw new DpError(
+      "invalid_parameter",
+      `\`strategy.selectionFraction\` ${f} leaves no trials for selection or for the bound.`,
+      "strategy.selectionFraction",
+    );
   }
   const selIn = sorted(scoresIn, 0, kIn);
   const selOut = sorted(scoresOut, 0, kOut);
@@ -172,7 +177,14 @@ export function epsilonLowerBound(options: EpsilonLowerBoundOptions): ThresholdE
   let bestV = -Infinity;
   for (let c = 0; c < candidates; c++) {
     const t = pool[Math.min(pool.length - 1, Math.round((c / (candidates - 1)) * (pool.length - 1)))];
-    const v = estimatedBound(countAtLeast(selIn, t) / selIn.length, scoresIn.length - kIn, countAtLeast(selOut, t) / selOut.length, scoresOut.length - kOut, delta, z);
+    const v = estimatedBound(
+      countAtLeast(selIn, t) / selIn.length,
+      scoresIn.length - kIn,
+      countAtLeast(selOut, t) / selOut.length,
+      scoresOut.length - kOut,
+      delta,
+      z,
+    );
     if (v > bestV) {
       bestV = v;
       bestT = t;
@@ -258,7 +270,8 @@ export interface EmpiricalEpsilonResult {
  */
 export function empiricalEpsilon(o: EmpiricalEpsilonOptions): EmpiricalEpsilonResult {
   const m = o.hits0.length;
-  if (m !== o.hits1.length || m === 0) throw new DpError("invalid_parameter", "`hits0` and `hits1` must be non-empty and of equal length.", "hits0");
+  if (m !== o.hits1.length || m === 0)
+    throw new DpError("invalid_parameter", "`hits0` and `hits1` must be non-empty and of equal length.", "hits0");
   if (m > 20) throw new DpError("invalid_parameter", `Pre-register at most 20 events. Found ${m}.`, "hits0");
   const n0 = o.n0 ?? o.n;
   const n1 = o.n1 ?? o.n;
@@ -271,8 +284,22 @@ export function empiricalEpsilon(o: EmpiricalEpsilonOptions): EmpiricalEpsilonRe
     const cp0 = clopperPearson(o.hits0[j], n0, a);
     const cp1 = clopperPearson(o.hits1[j], n1, a);
     const name = o.eventNames?.[j] ?? `event ${j}`;
-    bounds.push({ event: j, name, direction: "x0 over x1", pLower: cp0.lower, pUpper: cp1.upper, epsilonLowerBound: lb(cp0.lower, cp1.upper) });
-    bounds.push({ event: j, name, direction: "x1 over x0", pLower: cp1.lower, pUpper: cp0.upper, epsilonLowerBound: lb(cp1.lower, cp0.upper) });
+    bounds.push({
+      event: j,
+      name,
+      direction: "x0 over x1",
+      pLower: cp0.lower,
+      pUpper: cp1.upper,
+      epsilonLowerBound: lb(cp0.lower, cp1.upper),
+    });
+    bounds.push({
+      event: j,
+      name,
+      direction: "x1 over x0",
+      pLower: cp1.lower,
+      pUpper: cp0.upper,
+      epsilonLowerBound: lb(cp1.lower, cp0.upper),
+    });
   }
   let worst = bounds[0];
   for (const b of bounds) if (b.epsilonLowerBound > worst.epsilonLowerBound) worst = b;

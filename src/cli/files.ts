@@ -32,7 +32,8 @@ function requireWritableDirectory(option: string, file: string, dir: string): vo
  * @throws {@link DpError} `io_error` or `invalid_parameter`, naming `option`
  */
 export function checkOutputFile(option: string, file: string, extensions?: readonly string[]): void {
-  if (typeof file !== "string" || file.trim() === "") throw new DpError("invalid_parameter", `\`${option}\` must be a file path. Found ${JSON.stringify(file)}.`, option);
+  if (typeof file !== "string" || file.trim() === "")
+    throw new DpError("invalid_parameter", `\`${option}\` must be a file path. Found ${JSON.stringify(file)}.`, option);
   if (extensions && !extensions.some((x) => file.toLowerCase().endsWith(x))) {
     throw new DpError("invalid_parameter", `\`${option}\` must end in ${extensions.join(" or ")}. Found ${JSON.stringify(file)}.`, option);
   }
@@ -53,7 +54,8 @@ export function checkOutputFile(option: string, file: string, extensions?: reado
  * @throws {@link DpError} `io_error` naming `option`
  */
 export function checkOutputFolder(option: string, dir: string): void {
-  if (typeof dir !== "string" || dir.trim() === "") throw new DpError("invalid_parameter", `\`${option}\` must be a folder path. Found ${JSON.stringify(dir)}.`, option);
+  if (typeof dir !== "string" || dir.trim() === "")
+    throw new DpError("invalid_parameter", `\`${option}\` must be a folder path. Found ${JSON.stringify(dir)}.`, option);
   if (existsSync(dir)) {
     if (!statSync(dir).isDirectory()) ioError(option, dir, "exists and is not a folder");
     try {
@@ -92,7 +94,11 @@ export function writeFileAtomic(option: string, file: string, data: string | Uin
       // nothing to remove
     }
     const code = (e as NodeJS.ErrnoException).code;
-    throw new DpError("io_error", `\`${option}\` could not be written to ${JSON.stringify(file)}: ${code === "ENOSPC" ? "no space left on the device" : (e as Error).message}.`, option);
+    throw new DpError(
+      "io_error",
+      `\`${option}\` could not be written to ${JSON.stringify(file)}: ${code === "ENOSPC" ? "no space left on the device" : (e as Error).message}.`,
+      option,
+    );
   }
 }
 
@@ -101,6 +107,10 @@ export function readInputText(option: string, file: string | undefined): string 
   try {
     return readFileSync(file === undefined || file === "-" ? 0 : file, "utf8");
   } catch (e) {
-    throw new DpError("io_error", `\`${option}\` cannot be read: ${file === undefined || file === "-" ? "stdin" : JSON.stringify(file)}: ${(e as Error).message}`, option);
+    throw new DpError(
+      "io_error",
+      `\`${option}\` cannot be read: ${file === undefined || file === "-" ? "stdin" : JSON.stringify(file)}: ${(e as Error).message}`,
+      option,
+    );
   }
 }

@@ -102,7 +102,9 @@ function guardStdout(): void {
   stdoutGuarded = true;
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
     if (e.code === "EPIPE") process.exit(0);
-    process.stderr.write(`dpkit: cannot write to stdout: ${e.code === "ENOSPC" ? "no space left on the device (ENOSPC)" : oneLine(e.message)}\n`);
+    process.stderr.write(
+      `dpkit: cannot write to stdout: ${e.code === "ENOSPC" ? "no space left on the device (ENOSPC)" : oneLine(e.message)}\n`,
+    );
     process.exit(EXIT_CODES.usage);
   });
 }

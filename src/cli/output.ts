@@ -18,9 +18,15 @@ export function formatNumber(x: number, digits = 4): string {
 
 /** Renders rows as an aligned text table with a header line. */
 export function renderTable(header: string[], rows: Cell[][], digits = 4): string {
-  const cells = rows.map((r) => r.map((c) => (typeof c === "number" ? formatNumber(c, digits) : c === null || c === undefined ? "-" : String(c))));
+  const cells = rows.map((r) =>
+    r.map((c) => (typeof c === "number" ? formatNumber(c, digits) : c === null || c === undefined ? "-" : String(c))),
+  );
   const widths = header.map((h, j) => Math.max(h.length, ...cells.map((r) => (r[j] ?? "").length)));
-  const line = (r: string[]): string => r.map((c, j) => (c ?? "").padStart(widths[j])).join("  ").trimEnd();
+  const line = (r: string[]): string =>
+    r
+      .map((c, j) => (c ?? "").padStart(widths[j]))
+      .join("  ")
+      .trimEnd();
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...cells.map(line)].join("\n") + "\n";
 }
 

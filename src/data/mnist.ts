@@ -62,7 +62,8 @@ function readIdx(file: string, magic: number): Buffer {
  */
 export function loadMnist(options: LoadMnistOptions): MnistSet {
   const prefix = options.split === "train" ? "train" : options.split === "test" ? "t10k" : undefined;
-  if (!prefix) throw new DpError("invalid_parameter", `\`split\` must be "train" or "test". Found ${JSON.stringify(options.split)}.`, "split");
+  if (!prefix)
+    throw new DpError("invalid_parameter", `\`split\` must be "train" or "test". Found ${JSON.stringify(options.split)}.`, "split");
   const images = readIdx(`${prefix}-images-idx3-ubyte`, 2051);
   const labels = readIdx(`${prefix}-labels-idx1-ubyte`, 2049);
   const total = images.readUInt32BE(4);

@@ -291,7 +291,11 @@ export function generateNetflixLike(options: NetflixLikeOptions = {}): NetflixLi
   // About 210 ratings per user: a million users is ~1 GB of ratings. Beyond that the generator
   // would run out of memory after minutes of work, so it is refused up front.
   if (users > MAX_NETFLIX_LIKE_USERS) {
-    throw new DpError("invalid_parameter", `\`users\` must be <= ${MAX_NETFLIX_LIKE_USERS} (about twice the Netflix Prize's ${NETFLIX_PRIZE_STATISTICS.users}). Found ${users}.`, options.users !== undefined ? "users" : "scale");
+    throw new DpError(
+      "invalid_parameter",
+      `\`users\` must be <= ${MAX_NETFLIX_LIKE_USERS} (about twice the Netflix Prize's ${NETFLIX_PRIZE_STATISTICS.users}). Found ${users}.`,
+      options.users !== undefined ? "users" : "scale",
+    );
   }
   const seed = requireInteger("seed", options.seed ?? 1);
   const taste = requireNonNegative("taste", options.taste ?? 1);
@@ -597,20 +601,62 @@ export function compareWithNetflixPrize(stats: RatingsTableStatistics): Statisti
     rows.push({ statistic, published, generated, tolerance, ok });
   };
   add("movies", P.movies, stats.movies, "exact", stats.movies === P.movies);
-  add("ratings per user, mean", P.meanRatingsPerUser, stats.meanRatingsPerUser, "±5%", rel(stats.meanRatingsPerUser, P.meanRatingsPerUser, 0.05));
+  add(
+    "ratings per user, mean",
+    P.meanRatingsPerUser,
+    stats.meanRatingsPerUser,
+    "±5%",
+    rel(stats.meanRatingsPerUser, P.meanRatingsPerUser, 0.05),
+  );
   add("ratings (scaled)", P.ratings * scale, stats.ratings, "±5%", rel(stats.ratings, P.ratings * scale, 0.05));
   const one = P.usersWithOneRating / P.users;
-  add("share of users with 1 rating", one, stats.usersWithOneRating / stats.users, "±0.1 points", Math.abs(stats.usersWithOneRating / stats.users - one) <= 0.001);
+  add(
+    "share of users with 1 rating",
+    one,
+    stats.usersWithOneRating / stats.users,
+    "±0.1 points",
+    Math.abs(stats.usersWithOneRating / stats.users - one) <= 0.001,
+  );
   const lt10 = P.usersWithFewerThanTenRatings / P.users;
-  add("share of users with < 10 ratings", lt10, stats.usersWithFewerThanTenRatings / stats.users, "±0.5 points", Math.abs(stats.usersWithFewerThanTenRatings / stats.users - lt10) <= 0.005);
+  add(
+    "share of users with < 10 ratings",
+    lt10,
+    stats.usersWithFewerThanTenRatings / stats.users,
+    "±0.5 points",
+    Math.abs(stats.usersWithFewerThanTenRatings / stats.users - lt10) <= 0.005,
+  );
   add("ratings per user, max", P.maxRatingsPerUser, stats.maxRatingsPerUser, "≤ published", stats.maxRatingsPerUser <= P.maxRatingsPerUser);
-  add("ratings per movie, mean (scaled)", P.meanRatingsPerMovie * scale, stats.meanRatingsPerMovie, "±5%", rel(stats.meanRatingsPerMovie, P.meanRatingsPerMovie * scale, 0.05));
-  add("ratings of the most-rated movie (scaled)", P.maxRatingsPerMovie * scale, stats.maxRatingsPerMovie, "±15%", rel(stats.maxRatingsPerMovie, P.maxRatingsPerMovie * scale, 0.15));
+  add(
+    "ratings per movie, mean (scaled)",
+    P.meanRatingsPerMovie * scale,
+    stats.meanRatingsPerMovie,
+    "±5%",
+    rel(stats.meanRatingsPerMovie, P.meanRatingsPerMovie * scale, 0.05),
+  );
+  add(
+    "ratings of the most-rated movie (scaled)",
+    P.maxRatingsPerMovie * scale,
+    stats.maxRatingsPerMovie,
+    "±15%",
+    rel(stats.maxRatingsPerMovie, P.maxRatingsPerMovie * scale, 0.15),
+  );
   if (scale >= 0.5) {
-    add("ratings of the least-rated movie", P.minRatingsPerMovie, stats.minRatingsPerMovie, "≤ 30 (\"a few\")", stats.minRatingsPerMovie <= 30);
+    add(
+      "ratings of the least-rated movie",
+      P.minRatingsPerMovie,
+      stats.minRatingsPerMovie,
+      '≤ 30 ("a few")',
+      stats.minRatingsPerMovie <= 30,
+    );
   }
   add("mean rating", P.meanRating, stats.meanRating, "±0.05", Math.abs(stats.meanRating - P.meanRating) <= 0.05);
-  add("share of ratings in 2004–2005", "most", stats.shareIn2004And2005, "in [0.6, 0.9]", stats.shareIn2004And2005 >= 0.6 && stats.shareIn2004And2005 <= 0.9);
+  add(
+    "share of ratings in 2004–2005",
+    "most",
+    stats.shareIn2004And2005,
+    "in [0.6, 0.9]",
+    stats.shareIn2004And2005 >= 0.6 && stats.shareIn2004And2005 <= 0.9,
+  );
   const years = [1999, 2000, 2001, 2002, 2003, 2004, 2005].map((y) => stats.ratingsPerYear[String(y)]);
   const growing = years.every((v, i) => i === 0 || v > years[i - 1]);
   add("ratings per year grow every year 1999–2005", "growth", growing ? 1 : 0, "strictly increasing", growing);

@@ -53,7 +53,11 @@ function fromLogits(loss: PerExampleLoss): boolean {
  */
 export function resolveMetrics(metrics: unknown, loss: PerExampleLoss, outputWidth: number | null): MetricSpec[] {
   if (metrics == null) return [];
-  const list: unknown[] = Array.isArray(metrics) ? metrics : typeof metrics === "object" && !(typeof metrics === "function") ? Object.values(metrics as object) : [metrics];
+  const list: unknown[] = Array.isArray(metrics)
+    ? metrics
+    : typeof metrics === "object" && !(typeof metrics === "function")
+      ? Object.values(metrics as object)
+      : [metrics];
   const name = lossName(loss);
   const logits = fromLogits(loss);
   const binary = outputWidth === 1 || name === "binaryCrossentropy";
@@ -64,15 +68,24 @@ export function resolveMetrics(metrics: unknown, loss: PerExampleLoss, outputWid
       out.push({ key: m.name || "metric", fn: (a, b) => (m as MetricFn)(a, prob(b)) });
       continue;
     }
-    if (typeof m !== "string") throw new DpError("invalid_parameter", `A compiled metric must be a name or a function. Found ${JSON.stringify(m)}.`, "metrics");
+    if (typeof m !== "string")
+      throw new DpError("invalid_parameter", `A compiled metric must be a name or a function. Found ${JSON.stringify(m)}.`, "metrics");
     let fn: MetricFn | undefined;
     let key = m;
     if (m === "accuracy" || m === "acc") {
       key = "acc";
-      fn = binary ? tf.metrics.binaryAccuracy : name === "sparseCategoricalCrossentropy" ? tf.metrics.sparseCategoricalAccuracy : tf.metrics.categoricalAccuracy;
+      fn = binary
+        ? tf.metrics.binaryAccuracy
+        : name === "sparseCategoricalCrossentropy"
+          ? tf.metrics.sparseCategoricalAccuracy
+          : tf.metrics.categoricalAccuracy;
     } else if (m === "crossentropy" || m === "ce") {
       key = "ce";
-      fn = binary ? tf.metrics.binaryCrossentropy : name === "sparseCategoricalCrossentropy" ? sparseCrossentropy : tf.metrics.categoricalCrossentropy;
+      fn = binary
+        ? tf.metrics.binaryCrossentropy
+        : name === "sparseCategoricalCrossentropy"
+          ? sparseCrossentropy
+          : tf.metrics.categoricalCrossentropy;
     } else {
       fn = NAMED[m];
     }

@@ -25,7 +25,8 @@ const FIT_ARGS = new Set([
 
 /** `model.fit` options refused, with the reason. */
 const REFUSED_FIT_ARGS: Record<string, string> = {
-  sampleWeight: "per-example weights are not supported (tfjs's own fit does not support them either); use `classWeight` or a weighted loss function",
+  sampleWeight:
+    "per-example weights are not supported (tfjs's own fit does not support them either); use `classWeight` or a weighted loss function",
   validationSteps: "validation runs over all of `validationData`",
 };
 
@@ -37,7 +38,8 @@ export function checkFitArgs(args: object, known: Set<string> = FIT_ARGS, refuse
   if (args === null || typeof args !== "object") throw new DpError("invalid_parameter", "`args` must be an object.", "args");
   for (const key of Object.keys(args)) {
     if ((args as Record<string, unknown>)[key] === undefined) continue;
-    if (key in refused) throw new DpError("invalid_parameter", `The fit option \`${key}\` is not supported by dpkit's private fit: ${refused[key]}.`, key);
+    if (key in refused)
+      throw new DpError("invalid_parameter", `The fit option \`${key}\` is not supported by dpkit's private fit: ${refused[key]}.`, key);
     if (!known.has(key)) {
       throw new DpError("invalid_parameter", `Unknown fit option \`${key}\` (dpkit's private fit honours ${[...known].join(", ")}).`, key);
     }
@@ -52,7 +54,19 @@ export function checkFitArgs(args: object, known: Set<string> = FIT_ARGS, refuse
   }
 }
 
-const DATASET_ARGS = new Set(["epochs", "batchSize", "callbacks", "validationData", "verbose", "classWeight", "initialEpoch", "stepsPerEpoch", "batchesPerEpoch", "yieldEvery", "datasetSize"]);
+const DATASET_ARGS = new Set([
+  "epochs",
+  "batchSize",
+  "callbacks",
+  "validationData",
+  "verbose",
+  "classWeight",
+  "initialEpoch",
+  "stepsPerEpoch",
+  "batchesPerEpoch",
+  "yieldEvery",
+  "datasetSize",
+]);
 const REFUSED_DATASET_ARGS: Record<string, string> = {
   validationBatches: "validation runs over all of `validationData`",
   validationBatchSize: "validation batches are fixed by dpkit",
@@ -79,12 +93,17 @@ export function compiledProperty(model: tf.LayersModel, name: "optimizer" | "los
 /** The optimizer to use: the one given, else the compiled one. @internal */
 export function resolveOptimizer(model: tf.LayersModel, given: tf.Optimizer | undefined): tf.Optimizer {
   if (given !== undefined) {
-    if (given === null || typeof given !== "object" || !(given instanceof tf.Optimizer)) throw new DpError("invalid_parameter", "`optimizer` must be a tf.Optimizer (e.g. tf.train.sgd(0.1)).", "optimizer");
+    if (given === null || typeof given !== "object" || !(given instanceof tf.Optimizer))
+      throw new DpError("invalid_parameter", "`optimizer` must be a tf.Optimizer (e.g. tf.train.sgd(0.1)).", "optimizer");
     return given;
   }
   const compiled = compiledProperty(model, "optimizer");
   if (compiled != null && compiled instanceof tf.Optimizer) return compiled;
-  throw new DpError("invalid_parameter", "Give `optimizer` (a tf.Optimizer, e.g. tf.train.sgd(0.1)) or compile the model with one.", "optimizer");
+  throw new DpError(
+    "invalid_parameter",
+    "Give `optimizer` (a tf.Optimizer, e.g. tf.train.sgd(0.1)) or compile the model with one.",
+    "optimizer",
+  );
 }
 
 const LOSS_NAMES: Record<string, PerExampleLossName> = {
@@ -113,7 +132,9 @@ export function resolveLoss(model: tf.LayersModel, given: PerExampleLoss | undef
   if (typeof compiled === "string" && compiled in LOSS_NAMES) return LOSS_NAMES[compiled];
   throw new DpError(
     "invalid_parameter",
-    `The model's compiled loss ${typeof compiled === "string" ? `"${compiled}"` : "(a function or several losses)"} has no per-example form in dpkit; give \`loss\` (${Object.values(LOSS_NAMES)
+    `The model's compiled loss ${typeof compiled === "string" ? `"${compiled}"` : "(a function or several losses)"} has no per-example form in dpkit; give \`loss\` (${Object.values(
+      LOSS_NAMES,
+    )
       .filter((v, i, a) => a.indexOf(v) === i)
       .join(", ")}, { name, fromLogits: true } or a function returning one loss per example).`,
     "loss",
@@ -128,14 +149,22 @@ export function outputWidth(model: tf.LayersModel): number | null {
 }
 
 /** The last `fraction` of the examples held out, as tfjs's `validationSplit`. @internal */
-export function splitForValidation(x: tf.Tensor, y: tf.Tensor, fraction: number): { x: tf.Tensor; y: tf.Tensor; valX: tf.Tensor; valY: tf.Tensor } {
+export function splitForValidation(
+  x: tf.Tensor,
+  y: tf.Tensor,
+  fraction: number,
+): { x: tf.Tensor; y: tf.Tensor; valX: tf.Tensor; valY: tf.Tensor } {
   if (typeof fraction !== "number" || !(fraction > 0 && fraction < 1)) {
     throw new DpError("invalid_parameter", `\`validationSplit\` must be in (0, 1). Found ${String(fraction)}.`, "validationSplit");
   }
   const n = x.shape[0] ?? 0;
   const at = Math.floor(n * (1 - fraction));
   if (at < 1 || at >= n) {
-    throw new DpError("invalid_parameter", `\`validationSplit\` ${fraction} of ${n} examples leaves an empty training or validation set.`, "validationSplit");
+    throw new DpError(
+      "invalid_parameter",
+      `\`validationSplit\` ${fraction} of ${n} examples leaves an empty training or validation set.`,
+      "validationSplit",
+    );
   }
   return { x: x.slice(0, at), y: y.slice(0, at), valX: x.slice(at), valY: y.slice(at) };
 }
@@ -152,7 +181,11 @@ export function classWeightedLoss(loss: PerExampleLoss, classWeight: Record<numb
   const entries = Object.entries(classWeight).map(([k, v]) => [Number(k), v] as const);
   for (const [k, v] of entries) {
     if (!Number.isInteger(k) || k < 0 || typeof v !== "number" || !Number.isFinite(v) || v < 0) {
-      throw new DpError("invalid_parameter", `\`classWeight\` must map class indices to finite weights >= 0. Found ${k}: ${String(v)}.`, "classWeight");
+      throw new DpError(
+        "invalid_parameter",
+        `\`classWeight\` must map class indices to finite weights >= 0. Found ${k}: ${String(v)}.`,
+        "classWeight",
+      );
     }
   }
   const name = typeof loss === "string" ? loss : typeof loss === "object" && loss !== null ? loss.name : undefined;
@@ -177,8 +210,18 @@ export function classWeightedLoss(loss: PerExampleLoss, classWeight: Record<numb
 /** A function awaited at batch and epoch ends that gives the event loop a turn per `yieldEvery`. @internal */
 export function makeYielder(yieldEvery: unknown): (at: "batch" | "epoch") => Promise<void> {
   const mode = yieldEvery ?? "auto";
-  if (!(mode === "auto" || mode === "batch" || mode === "epoch" || mode === "never" || (typeof mode === "number" && Number.isFinite(mode) && mode >= 0))) {
-    throw new DpError("invalid_parameter", `\`yieldEvery\` must be "auto", "batch", "epoch", "never" or a number of milliseconds. Found ${JSON.stringify(mode)}.`, "yieldEvery");
+  if (!(
+    mode === "auto" ||
+    mode === "batch" ||
+    mode === "epoch" ||
+    mode === "never" ||
+    (typeof mode === "number" && Number.isFinite(mode) && mode >= 0)
+  )) {
+    throw new DpError(
+      "invalid_parameter",
+      `\`yieldEvery\` must be "auto", "batch", "epoch", "never" or a number of milliseconds. Found ${JSON.stringify(mode)}.`,
+      "yieldEvery",
+    );
   }
   const interval = mode === "auto" ? 125 : typeof mode === "number" ? mode : 0;
   let last = Date.now();
@@ -215,7 +258,11 @@ export const MAX_DATASET_EXAMPLES = 10_000_000;
  * Poisson sampling needs), checking the count against `datasetSize` when given.
  * @internal
  */
-export async function materializeDataset(dataset: tf.data.Dataset<tf.TensorContainer>, argument: string, datasetSize?: number): Promise<{ x: tf.Tensor; y: tf.Tensor; firstBatch: number }> {
+export async function materializeDataset(
+  dataset: tf.data.Dataset<tf.TensorContainer>,
+  argument: string,
+  datasetSize?: number,
+): Promise<{ x: tf.Tensor; y: tf.Tensor; firstBatch: number }> {
   if (!dataset || typeof (dataset as { iterator?: unknown }).iterator !== "function") {
     throw new DpError("invalid_parameter", `\`${argument}\` must be a tf.data.Dataset of { xs, ys } batches.`, argument);
   }
@@ -231,7 +278,11 @@ export async function materializeDataset(dataset: tf.data.Dataset<tf.TensorConta
       if (r.done) break;
       const v = r.value as { xs?: unknown; ys?: unknown } | null;
       if (!v || !(v.xs instanceof tf.Tensor) || !(v.ys instanceof tf.Tensor)) {
-        throw new DpError("invalid_parameter", `\`${argument}\` must yield { xs: tf.Tensor, ys: tf.Tensor } batches (one input, one output).`, argument);
+        throw new DpError(
+          "invalid_parameter",
+          `\`${argument}\` must yield { xs: tf.Tensor, ys: tf.Tensor } batches (one input, one output).`,
+          argument,
+        );
       }
       const b = v.xs.shape[0] ?? 0;
       if ((v.ys.shape[0] ?? 0) !== b) {
@@ -252,7 +303,11 @@ export async function materializeDataset(dataset: tf.data.Dataset<tf.TensorConta
       }
     }
     if (datasetSize !== undefined && count !== datasetSize) {
-      throw new DpError("invalid_parameter", `\`${argument}\` yields ${count} examples, not \`datasetSize\` ${datasetSize}: the accountant would use the wrong size.`, "datasetSize");
+      throw new DpError(
+        "invalid_parameter",
+        `\`${argument}\` yields ${count} examples, not \`datasetSize\` ${datasetSize}: the accountant would use the wrong size.`,
+        "datasetSize",
+      );
     }
     if (count === 0) throw new DpError("invalid_parameter", `\`${argument}\` yields no examples.`, argument);
     const x = tf.concat(xs);

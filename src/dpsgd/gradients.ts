@@ -126,7 +126,8 @@ export function computeClippedSum(o: {
   if ((o.y.shape[0] ?? 0) !== n) {
     throw new DpError("invalid_parameter", `\`x\` and \`y\` must hold the same number of examples. Found ${n} and ${o.y.shape[0]}.`, "y");
   }
-  const chunk = o.maxPhysicalBatchSize === undefined ? Math.max(1, n) : requirePositiveInteger("maxPhysicalBatchSize", o.maxPhysicalBatchSize);
+  const chunk =
+    o.maxPhysicalBatchSize === undefined ? Math.max(1, n) : requirePositiveInteger("maxPhysicalBatchSize", o.maxPhysicalBatchSize);
   const norms = new Float32Array(n);
   const specs = o.metrics ?? [];
   const metricTotals = specs.map(() => 0);
@@ -137,7 +138,15 @@ export function computeClippedSum(o: {
     const xs = whole ? o.x : o.x.slice(start, size);
     const ys = whole ? o.y : o.y.slice(start, size);
     try {
-      const r = clippedGradients({ model: o.model, x: xs, y: ys, loss: o.loss, l2NormClip: o.l2NormClip, strategy: o.strategy, keepOutput: specs.length > 0 });
+      const r = clippedGradients({
+        model: o.model,
+        x: xs,
+        y: ys,
+        loss: o.loss,
+        l2NormClip: o.l2NormClip,
+        strategy: o.strategy,
+        keepOutput: specs.length > 0,
+      });
       try {
         if (r.output) metricSums(specs, ys, r.output).forEach((v, k) => (metricTotals[k] += v));
         for (let k = 0; k < names.length; k++) {
@@ -279,7 +288,13 @@ export function dpGradients(options: DpGradientsOptions): DpGradientsResult {
   checkModelSupported(options.model, { strategy: options.strategy });
   checkLossMatchesOutput(options.model, options.loss);
   const parts = computeClippedSum({ ...options, l2NormClip });
-  const grads = privatizeParts(parts, { l2NormClip, noiseMultiplier, expectedBatchSize, rng: options.rng, allowInsecureRng: options.allowInsecureRng });
+  const grads = privatizeParts(parts, {
+    l2NormClip,
+    noiseMultiplier,
+    expectedBatchSize,
+    rng: options.rng,
+    allowInsecureRng: options.allowInsecureRng,
+  });
   return issueDpGradients({
     grads,
     norms: parts.norms,
@@ -291,7 +306,11 @@ export function dpGradients(options: DpGradientsOptions): DpGradientsResult {
 
 function refuseForeign(value: unknown): never {
   if (typeof value === "object" && value !== null && consumed.has(value)) {
-    throw new DpError("invalid_state", "These DP gradients were already applied (their tensors are disposed); compute new ones with dpGradients().", "gradients");
+    throw new DpError(
+      "invalid_state",
+      "These DP gradients were already applied (their tensors are disposed); compute new ones with dpGradients().",
+      "gradients",
+    );
   }
   throw new DpError(
     "invalid_state",

@@ -13,14 +13,14 @@ import "./kernels/register.js";
 
 export * from "./engine/index.js";
 export {
-  clipAndSum, type ClipAndSumOptions, type ClipAndSumResult, clipFactors, privatizeClippedSum, type PrivatizeClippedSumOptions,
+  clipAndSum,
+  type ClipAndSumOptions,
+  type ClipAndSumResult,
+  clipFactors,
+  privatizeClippedSum,
+  type PrivatizeClippedSumOptions,
 } from "./privatize.js";
-export {
-  poissonSampleIndices,
-  uniformSampleIndices,
-  type PoissonSampleOptions,
-  type UniformSampleOptions,
-} from "../random/subsampling.js";
+export { poissonSampleIndices, uniformSampleIndices, type PoissonSampleOptions, type UniformSampleOptions } from "../random/subsampling.js";
 export {
   dpGradients,
   dpApplyGradients,
@@ -32,7 +32,13 @@ export {
 export { type AdaptiveClippingOptions, AdaptiveClipState, gradientNoiseMultiplier } from "./adaptive-clipping.js";
 export { type EvaluateOptions, evaluatePrivateModel, type EvaluateResult } from "./metrics.js";
 export {
-  makePrivate, type MakePrivateOptions, type PrivateEpochLogs, type PrivateFitArgs, type PrivateFitCallbacks, type PrivateFitDatasetArgs, type PrivateHistory,
+  makePrivate,
+  type MakePrivateOptions,
+  type PrivateEpochLogs,
+  type PrivateFitArgs,
+  type PrivateFitCallbacks,
+  type PrivateFitDatasetArgs,
+  type PrivateHistory,
   type PrivateModel,
 } from "./make-private.js";
 export { MNIST_MODEL_KINDS, mnistInputShape, mnistModel, type MnistModelKind } from "./mnist-models.js";

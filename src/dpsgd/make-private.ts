@@ -18,7 +18,15 @@ import {
   requireNonNegative,
 } from "../errors.js";
 import type { DpEvent } from "../accounting/events.js";
-import { DpEventBuilder, PrivacyBudget, RdpAccountant, calibrateNoiseMultiplier, sampledGaussianStep, stepNeighboringRelation, type PrivacyAccountant } from "../accounting/index.js";
+import {
+  DpEventBuilder,
+  PrivacyBudget,
+  RdpAccountant,
+  calibrateNoiseMultiplier,
+  sampledGaussianStep,
+  stepNeighboringRelation,
+  type PrivacyAccountant,
+} from "../accounting/index.js";
 import { requireSecureRng, type Rng } from "../random/rng.js";
 import { checkLossMatchesOutput, checkModelSupported, type PerExampleLoss } from "./engine/index.js";
 import { computeClippedSum, dpApplyGradients, issueDpGradients, privatizeParts } from "./gradients.js";
@@ -255,7 +263,11 @@ export interface PrivateModel {
   epsilon(delta?: number): number;
 }
 
-async function callAll<K extends keyof PrivateFitCallbacks>(cbs: PrivateFitCallbacks[], name: K, ...args: Parameters<NonNullable<PrivateFitCallbacks[K]>>): Promise<void> {
+async function callAll<K extends keyof PrivateFitCallbacks>(
+  cbs: PrivateFitCallbacks[],
+  name: K,
+  ...args: Parameters<NonNullable<PrivateFitCallbacks[K]>>
+): Promise<void> {
   for (const cb of cbs) {
     const f = cb[name] as ((...a: unknown[]) => void | Promise<void>) | undefined;
     if (typeof f === "function") await f.apply(cb, args);
@@ -312,10 +324,15 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
     throw new DpError("invalid_parameter", "`noiseMultiplier` 0 gives no privacy and cannot meet `targetEpsilon`.", "noiseMultiplier");
   }
   if (sigma === 0 && options.allowNonPrivate !== true) {
-    throw new DpError("invalid_parameter", "`noiseMultiplier` must be > 0: 0 adds no noise and gives no privacy (pass `allowNonPrivate: true` for a non-private baseline). Found 0.", "noiseMultiplier");
+    throw new DpError(
+      "invalid_parameter",
+      "`noiseMultiplier` must be > 0: 0 adds no noise and gives no privacy (pass `allowNonPrivate: true` for a non-private baseline). Found 0.",
+      "noiseMultiplier",
+    );
   }
   requireSecureRng(options.rng, options.allowInsecureRng);
-  const fixedQ = options.samplingProbability === undefined ? undefined : requireProbability("samplingProbability", options.samplingProbability);
+  const fixedQ =
+    options.samplingProbability === undefined ? undefined : requireProbability("samplingProbability", options.samplingProbability);
   if (fixedQ === 0) throw new DpError("invalid_parameter", "`samplingProbability` must be > 0. Found 0.", "samplingProbability");
   const fixedBatch = options.batchSize === undefined ? undefined : requirePositive("batchSize", options.batchSize);
   const sampling = requireOneOf("sampling", options.sampling ?? "poisson", ["poisson", "uniform"] as const);
@@ -333,7 +350,8 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
   const adaptiveOpts = options.adaptiveClipping === true ? {} : options.adaptiveClipping || undefined;
 
   const ledger = new DpEventBuilder();
-  const spentEpsilon = (delta: number): number => new RdpAccountant({ neighboringRelation: relation }).compose(ledger.build()).getEpsilon(delta);
+  const spentEpsilon = (delta: number): number =>
+    new RdpAccountant({ neighboringRelation: relation }).compose(ledger.build()).getEpsilon(delta);
   let clip = initialClip;
   let adaptive: AdaptiveClipState | undefined;
   let totalSteps = 0;
@@ -370,7 +388,8 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
         }
         const fitArgs: PrivateFitArgs = { ...rest };
         if (batchesPerEpoch !== undefined) fitArgs.stepsPerEpoch = batchesPerEpoch;
-        if (fitArgs.batchSize === undefined && fixedQ === undefined && fixedBatch === undefined) fitArgs.batchSize = Math.min(train.firstBatch, train.x.shape[0] ?? 1);
+        if (fitArgs.batchSize === undefined && fixedQ === undefined && fixedBatch === undefined)
+          fitArgs.batchSize = Math.min(train.firstBatch, train.x.shape[0] ?? 1);
         if (Array.isArray(validationData)) fitArgs.validationData = validationData;
         else if (val) fitArgs.validationData = [val.x, val.y];
         return await priv.fit(train.x, train.y, fitArgs);
@@ -383,12 +402,23 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
       checkFitArgs(args);
       const nAll = xAll.shape[0] ?? 0;
       if ((yAll.shape[0] ?? 0) !== nAll) {
-        throw new DpError("invalid_parameter", `\`x\` and \`y\` must hold the same number of examples. Found ${nAll} and ${yAll.shape[0]}.`, "y");
+        throw new DpError(
+          "invalid_parameter",
+          `\`x\` and \`y\` must hold the same number of examples. Found ${nAll} and ${yAll.shape[0]}.`,
+          "y",
+        );
       }
       if (nAll < 1) throw new DpError("invalid_parameter", "`x` must hold at least one example.", "x");
-      const split = args.validationData === undefined && args.validationSplit !== undefined ? splitForValidation(xAll, yAll, args.validationSplit) : undefined;
+      const split =
+        args.validationData === undefined && args.validationSplit !== undefined
+          ? splitForValidation(xAll, yAll, args.validationSplit)
+          : undefined;
       try {
-        return await fitOn(split ? split.x : xAll, split ? split.y : yAll, split ? { ...args, validationData: [split.valX, split.valY] } : args);
+        return await fitOn(
+          split ? split.x : xAll,
+          split ? split.y : yAll,
+          split ? { ...args, validationData: [split.valX, split.valY] } : args,
+        );
       } finally {
         if (split) tf.dispose([split.x, split.y, split.valX, split.valY]);
       }
@@ -396,170 +426,224 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
   };
 
   const fitOn = async (x: tf.Tensor, y: tf.Tensor, args: PrivateFitArgs): Promise<PrivateHistory> => {
-      const n = x.shape[0] ?? 0;
-      const epochs = requireInteger("epochs", args.epochs ?? 1, { min: 0 });
-      const initialEpoch = requireInteger("initialEpoch", args.initialEpoch ?? 0, { min: 0 });
-      if (initialEpoch > epochs) throw new DpError("invalid_parameter", `\`initialEpoch\` must be <= \`epochs\` ${epochs}. Found ${initialEpoch}.`, "initialEpoch");
-      const stepLoss = args.classWeight === undefined ? loss : classWeightedLoss(loss, args.classWeight, y);
-      const yielder = makeYielder(args.yieldEvery);
-      const verbose = args.verbose ?? 1;
-      const argBatch = args.batchSize === undefined ? undefined : requirePositive("batchSize", args.batchSize);
-      let q: number;
-      if (fixedQ !== undefined) q = fixedQ;
-      else {
-        const b = argBatch ?? fixedBatch;
-        if (b === undefined) throw new DpError("invalid_parameter", "Give `batchSize` (expected batch size) or `samplingProbability`.", "batchSize");
-        if (b > n) throw new DpError("invalid_parameter", `\`batchSize\` must be <= the dataset size ${n}. Found ${b}.`, "batchSize");
-        q = b / n;
-      }
-      const expectedBatchSize = q * n;
-      const fixedSize = Math.round(expectedBatchSize);
-      if (sampling === "uniform" && (!Number.isInteger(expectedBatchSize) || fixedSize < 1)) {
-        throw new DpError("invalid_parameter", `With \`sampling: "uniform"\` the batch size must be a positive integer. Found ${expectedBatchSize}.`, "batchSize");
-      }
-      const stepsPerEpoch = args.stepsPerEpoch === undefined ? Math.ceil(n / expectedBatchSize) : requirePositiveInteger("stepsPerEpoch", args.stepsPerEpoch);
-      const planned = (epochs - initialEpoch) * stepsPerEpoch;
+    const n = x.shape[0] ?? 0;
+    const epochs = requireInteger("epochs", args.epochs ?? 1, { min: 0 });
+    const initialEpoch = requireInteger("initialEpoch", args.initialEpoch ?? 0, { min: 0 });
+    if (initialEpoch > epochs)
+      throw new DpError("invalid_parameter", `\`initialEpoch\` must be <= \`epochs\` ${epochs}. Found ${initialEpoch}.`, "initialEpoch");
+    const stepLoss = args.classWeight === undefined ? loss : classWeightedLoss(loss, args.classWeight, y);
+    const yielder = makeYielder(args.yieldEvery);
+    const verbose = args.verbose ?? 1;
+    const argBatch = args.batchSize === undefined ? undefined : requirePositive("batchSize", args.batchSize);
+    let q: number;
+    if (fixedQ !== undefined) q = fixedQ;
+    else {
+      const b = argBatch ?? fixedBatch;
+      if (b === undefined)
+        throw new DpError("invalid_parameter", "Give `batchSize` (expected batch size) or `samplingProbability`.", "batchSize");
+      if (b > n) throw new DpError("invalid_parameter", `\`batchSize\` must be <= the dataset size ${n}. Found ${b}.`, "batchSize");
+      q = b / n;
+    }
+    const expectedBatchSize = q * n;
+    const fixedSize = Math.round(expectedBatchSize);
+    if (sampling === "uniform" && (!Number.isInteger(expectedBatchSize) || fixedSize < 1)) {
+      throw new DpError(
+        "invalid_parameter",
+        `With \`sampling: "uniform"\` the batch size must be a positive integer. Found ${expectedBatchSize}.`,
+        "batchSize",
+      );
+    }
+    const stepsPerEpoch =
+      args.stepsPerEpoch === undefined ? Math.ceil(n / expectedBatchSize) : requirePositiveInteger("stepsPerEpoch", args.stepsPerEpoch);
+    const planned = (epochs - initialEpoch) * stepsPerEpoch;
 
-      // Noise: calibrate once from the target epsilon over the planned run.
-      if (sigma === undefined) {
-        if (sampling !== "poisson") {
-          throw new DpError("invalid_parameter", "Calibrating `noiseMultiplier` from `targetEpsilon` needs `sampling: \"poisson\"`; give `noiseMultiplier`.", "targetEpsilon");
+    // Noise: calibrate once from the target epsilon over the planned run.
+    if (sigma === undefined) {
+      if (sampling !== "poisson") {
+        throw new DpError(
+          "invalid_parameter",
+          'Calibrating `noiseMultiplier` from `targetEpsilon` needs `sampling: "poisson"`; give `noiseMultiplier`.',
+          "targetEpsilon",
+        );
+      }
+      if (planned === 0) throw new DpError("invalid_parameter", "Cannot calibrate noise for 0 steps: give `epochs` >= 1.", "epochs");
+      if (ledger.events.length > 0)
+        throw new DpError("invalid_state", "Noise must be calibrated before the first step.", "noiseMultiplier");
+      sigma = calibrateNoiseMultiplier({ targetEpsilon: targetEpsilon as number, targetDelta, samplingProbability: q, steps: planned });
+    }
+    const sigmaNow: number = sigma;
+    if (adaptiveOpts && !adaptive && sigmaNow > 0) {
+      adaptive = new AdaptiveClipState({ ...adaptiveOpts, initialL2NormClip: clip, noiseMultiplier: sigmaNow, expectedBatchSize });
+    }
+    const { event } = sampledGaussianStep(
+      sigmaNow,
+      sampling === "poisson" ? { kind: "poisson", samplingProbability: q } : { kind: "fixed", datasetSize: n, sampleSize: fixedSize },
+    );
+    if (event.kind !== "nonPrivate" && !new RdpAccountant({ neighboringRelation: relation }).supports(event)) {
+      throw new DpError(
+        "unsupported_event",
+        `The RDP accountant cannot bound this sampling (${sampling}); use \`sampling: "poisson"\`.`,
+        "sampling",
+      );
+    }
+
+    // Budget: how many of the planned steps fit under targetEpsilon?
+    let allowed = planned;
+    if (targetEpsilon !== undefined && planned > 0) {
+      allowed = new PrivacyBudget({
+        epsilon: targetEpsilon,
+        delta: targetDelta,
+        neighboringRelation: relation,
+        spent: ledger.events,
+      }).maxCount(event, planned);
+      if (allowed === 0) {
+        throw new DpError(
+          "budget_exceeded",
+          `Not one more step fits in \`targetEpsilon\` ${targetEpsilon} (spent ${spentEpsilon(targetDelta).toFixed(3)} at delta ${targetDelta}).`,
+          "targetEpsilon",
+        );
+      }
+    }
+
+    const cbs = args.callbacks === undefined ? [] : Array.isArray(args.callbacks) ? args.callbacks : [args.callbacks];
+    stopRequested = false;
+    // Callbacks such as tf.callbacks.earlyStopping set `stopTraining` on the model they are
+    // given; an uncompiled tf.Sequential refuses that property, so they get a stand-in.
+    const control = { stopTraining: false };
+    for (const cb of cbs) (cb as { setModel?: (m: unknown) => void }).setModel?.(control);
+    const shouldStop = (): boolean => stopRequested || control.stopTraining;
+    const history: PrivateHistory = {
+      epoch: [],
+      history: {},
+      params: {
+        epochs,
+        initialEpoch,
+        steps: planned,
+        samplingProbability: q,
+        noiseMultiplier: sigmaNow,
+        targetDelta,
+        datasetSize: n,
+        metrics: ["loss", ...metricSpecs.map((m) => m.key)],
+      },
+      stepsRun: 0,
+      epsilon: spentEpsilon(targetDelta),
+    };
+    const record = (k: string, v: number | undefined): void => {
+      if (v === undefined) return;
+      (history.history[k] ??= []).push(v);
+    };
+    await callAll(cbs, "onTrainBegin", {});
+    let stepsRun = 0;
+    outer: for (let epoch = initialEpoch; epoch < epochs; epoch++) {
+      await callAll(cbs, "onEpochBegin", epoch, {});
+      const metricTotals = metricSpecs.map(() => 0);
+      let lossSum = 0;
+      let lossCount = 0;
+      let epochSteps = 0;
+      for (let s = 0; s < stepsPerEpoch; s++) {
+        if (stepsRun >= allowed) {
+          history.stopReason = "budget";
+          break;
         }
-        if (planned === 0) throw new DpError("invalid_parameter", "Cannot calibrate noise for 0 steps: give `epochs` >= 1.", "epochs");
-        if (ledger.events.length > 0) throw new DpError("invalid_state", "Noise must be calibrated before the first step.", "noiseMultiplier");
-        sigma = calibrateNoiseMultiplier({ targetEpsilon: targetEpsilon as number, targetDelta, samplingProbability: q, steps: planned });
-      }
-      const sigmaNow: number = sigma;
-      if (adaptiveOpts && !adaptive && sigmaNow > 0) {
-        adaptive = new AdaptiveClipState({ ...adaptiveOpts, initialL2NormClip: clip, noiseMultiplier: sigmaNow, expectedBatchSize });
-      }
-      const { event } = sampledGaussianStep(sigmaNow, sampling === "poisson" ? { kind: "poisson", samplingProbability: q } : { kind: "fixed", datasetSize: n, sampleSize: fixedSize });
-      if (event.kind !== "nonPrivate" && !new RdpAccountant({ neighboringRelation: relation }).supports(event)) {
-        throw new DpError("unsupported_event", `The RDP accountant cannot bound this sampling (${sampling}); use \`sampling: "poisson"\`.`, "sampling");
-      }
-
-      // Budget: how many of the planned steps fit under targetEpsilon?
-      let allowed = planned;
-      if (targetEpsilon !== undefined && planned > 0) {
-        allowed = new PrivacyBudget({ epsilon: targetEpsilon, delta: targetDelta, neighboringRelation: relation, spent: ledger.events }).maxCount(event, planned);
-        if (allowed === 0) {
-          throw new DpError(
-            "budget_exceeded",
-            `Not one more step fits in \`targetEpsilon\` ${targetEpsilon} (spent ${spentEpsilon(targetDelta).toFixed(3)} at delta ${targetDelta}).`,
-            "targetEpsilon",
-          );
-        }
-      }
-
-      const cbs = args.callbacks === undefined ? [] : Array.isArray(args.callbacks) ? args.callbacks : [args.callbacks];
-      stopRequested = false;
-      // Callbacks such as tf.callbacks.earlyStopping set `stopTraining` on the model they are
-      // given; an uncompiled tf.Sequential refuses that property, so they get a stand-in.
-      const control = { stopTraining: false };
-      for (const cb of cbs) (cb as { setModel?: (m: unknown) => void }).setModel?.(control);
-      const shouldStop = (): boolean => stopRequested || control.stopTraining;
-      const history: PrivateHistory = {
-        epoch: [],
-        history: {},
-        params: { epochs, initialEpoch, steps: planned, samplingProbability: q, noiseMultiplier: sigmaNow, targetDelta, datasetSize: n, metrics: ["loss", ...metricSpecs.map((m) => m.key)] },
-        stepsRun: 0,
-        epsilon: spentEpsilon(targetDelta),
-      };
-      const record = (k: string, v: number | undefined): void => {
-        if (v === undefined) return;
-        (history.history[k] ??= []).push(v);
-      };
-      await callAll(cbs, "onTrainBegin", {});
-      let stepsRun = 0;
-      outer: for (let epoch = initialEpoch; epoch < epochs; epoch++) {
-        await callAll(cbs, "onEpochBegin", epoch, {});
-        const metricTotals = metricSpecs.map(() => 0);
-        let lossSum = 0;
-        let lossCount = 0;
-        let epochSteps = 0;
-        for (let s = 0; s < stepsPerEpoch; s++) {
-          if (stepsRun >= allowed) {
-            history.stopReason = "budget";
-            break;
-          }
-          await callAll(cbs, "onBatchBegin", s, {});
-          const idx =
-            sampling === "poisson"
-              ? poissonSampleIndices({ datasetSize: n, samplingProbability: q, rng: options.rng })
-              : uniformSampleIndices({ datasetSize: n, sampleSize: fixedSize, rng: options.rng });
-          const stepClip = adaptive ? adaptive.l2NormClip : clip;
-          const stepSigma = sigmaNow === 0 ? 0 : adaptive ? adaptive.gradientNoiseMultiplier : sigmaNow;
-          let parts: ReturnType<typeof computeClippedSum> | undefined;
-          tf.tidy(() => {
-            const it = tf.tensor1d(idx, "int32");
-            const xb = tf.gather(x, it);
-            const yb = tf.gather(y, it);
-            parts = computeClippedSum({ model, loss: stepLoss, x: xb, y: yb, l2NormClip: stepClip, maxPhysicalBatchSize: options.maxPhysicalBatchSize, strategy: options.strategy, metrics: metricSpecs });
+        await callAll(cbs, "onBatchBegin", s, {});
+        const idx =
+          sampling === "poisson"
+            ? poissonSampleIndices({ datasetSize: n, samplingProbability: q, rng: options.rng })
+            : uniformSampleIndices({ datasetSize: n, sampleSize: fixedSize, rng: options.rng });
+        const stepClip = adaptive ? adaptive.l2NormClip : clip;
+        const stepSigma = sigmaNow === 0 ? 0 : adaptive ? adaptive.gradientNoiseMultiplier : sigmaNow;
+        let parts: ReturnType<typeof computeClippedSum> | undefined;
+        tf.tidy(() => {
+          const it = tf.tensor1d(idx, "int32");
+          const xb = tf.gather(x, it);
+          const yb = tf.gather(y, it);
+          parts = computeClippedSum({
+            model,
+            loss: stepLoss,
+            x: xb,
+            y: yb,
+            l2NormClip: stepClip,
+            maxPhysicalBatchSize: options.maxPhysicalBatchSize,
+            strategy: options.strategy,
+            metrics: metricSpecs,
           });
-          if (!parts) throw new DpError("invalid_state", "No clipped sum was computed.", "model");
-          const grads = privatizeParts(parts, { l2NormClip: stepClip, noiseMultiplier: stepSigma, expectedBatchSize, rng: options.rng, allowInsecureRng: options.allowInsecureRng });
-          const lossValue = parts.batchSize > 0 ? parts.lossSum / parts.batchSize : NaN;
-          dpApplyGradients(optimizer, issueDpGradients({ grads, norms: parts.norms, event, lossValue, batchSize: parts.batchSize }), options.accountant);
-          if (adaptive) clip = adaptive.update(parts.norms, options.rng);
-          ledger.compose(event);
-          stepsRun++;
-          totalSteps++;
-          epochSteps++;
-          if (parts.batchSize > 0) {
-            lossSum += parts.lossSum;
-            lossCount += parts.batchSize;
-            parts.metricSums.forEach((v, k) => (metricTotals[k] += v));
-          }
-          const batchLogs: Record<string, number> = { batch: s, size: parts.batchSize, loss: lossValue };
-          metricSpecs.forEach((m, k) => (batchLogs[m.key] = parts!.batchSize > 0 ? parts!.metricSums[k] / parts!.batchSize : NaN));
-          await callAll(cbs, "onBatchEnd", s, batchLogs);
-          await yielder("batch");
-          if (shouldStop()) {
-            history.stopReason = "callback";
-            break;
-          }
+        });
+        if (!parts) throw new DpError("invalid_state", "No clipped sum was computed.", "model");
+        const grads = privatizeParts(parts, {
+          l2NormClip: stepClip,
+          noiseMultiplier: stepSigma,
+          expectedBatchSize,
+          rng: options.rng,
+          allowInsecureRng: options.allowInsecureRng,
+        });
+        const lossValue = parts.batchSize > 0 ? parts.lossSum / parts.batchSize : NaN;
+        dpApplyGradients(
+          optimizer,
+          issueDpGradients({ grads, norms: parts.norms, event, lossValue, batchSize: parts.batchSize }),
+          options.accountant,
+        );
+        if (adaptive) clip = adaptive.update(parts.norms, options.rng);
+        ledger.compose(event);
+        stepsRun++;
+        totalSteps++;
+        epochSteps++;
+        if (parts.batchSize > 0) {
+          lossSum += parts.lossSum;
+          lossCount += parts.batchSize;
+          parts.metricSums.forEach((v, k) => (metricTotals[k] += v));
         }
-        if (epochSteps === 0) break;
-        const logs: PrivateEpochLogs = { loss: lossCount > 0 ? lossSum / lossCount : NaN, epsilon: spentEpsilon(targetDelta) };
-        metricSpecs.forEach((m, k) => (logs[m.key] = lossCount > 0 ? metricTotals[k] / lossCount : NaN));
-        if (args.validationData) {
-          const [vx, vy] = args.validationData;
-          const v = evaluatePrivateModel({ model, x: vx, y: vy, loss });
-          logs.val_loss = v.loss;
-          if (v.accuracy !== undefined) logs.val_acc = v.accuracy;
-          if (metricSpecs.length > 0) {
-            const sums = evaluateMetrics(model, vx, vy, metricSpecs);
-            const nv = vx.shape[0] ?? 0;
-            metricSpecs.forEach((m, k) => (logs[`val_${m.key}`] = nv > 0 ? sums[k] / nv : NaN));
-          }
-        }
-        if (adaptive) logs.l2NormClip = clip;
-        history.epoch.push(epoch);
-        for (const [k, v] of Object.entries(logs)) record(k, v);
-        history.epsilon = logs.epsilon;
-        if (verbose >= 1) {
-          const parts = [`Epoch ${epoch + 1}/${epochs}`, `${epochSteps} steps`, `loss ${logs.loss.toFixed(4)}`];
-          for (const m of metricSpecs) parts.push(`${m.key} ${(logs[m.key] as number).toFixed(4)}`);
-          if (logs.val_loss !== undefined) parts.push(`val_loss ${logs.val_loss.toFixed(4)}`);
-          for (const m of metricSpecs) if (m.key !== "acc" && logs[`val_${m.key}`] !== undefined) parts.push(`val_${m.key} ${(logs[`val_${m.key}`] as number).toFixed(4)}`);
-          if (logs.val_acc !== undefined) parts.push(`val_acc ${logs.val_acc.toFixed(4)}`);
-          parts.push(`epsilon ${logs.epsilon.toFixed(3)} (delta ${targetDelta})`);
-          console.log(parts.join(" - "));
-        }
-        await callAll(cbs, "onEpochEnd", epoch, logs);
-        await yielder("epoch");
-        if (history.stopReason !== undefined || shouldStop()) {
-          history.stopReason ??= "callback";
-          break outer;
+        const batchLogs: Record<string, number> = { batch: s, size: parts.batchSize, loss: lossValue };
+        metricSpecs.forEach((m, k) => (batchLogs[m.key] = parts!.batchSize > 0 ? parts!.metricSums[k] / parts!.batchSize : NaN));
+        await callAll(cbs, "onBatchEnd", s, batchLogs);
+        await yielder("batch");
+        if (shouldStop()) {
+          history.stopReason = "callback";
+          break;
         }
       }
-      history.stepsRun = stepsRun;
-      history.epsilon = spentEpsilon(targetDelta);
-      if (verbose >= 1 && history.stopReason === "budget") {
-        console.log(`Stopped after ${stepsRun} steps: the next step would exceed targetEpsilon ${targetEpsilon}.`);
+      if (epochSteps === 0) break;
+      const logs: PrivateEpochLogs = { loss: lossCount > 0 ? lossSum / lossCount : NaN, epsilon: spentEpsilon(targetDelta) };
+      metricSpecs.forEach((m, k) => (logs[m.key] = lossCount > 0 ? metricTotals[k] / lossCount : NaN));
+      if (args.validationData) {
+        const [vx, vy] = args.validationData;
+        const v = evaluatePrivateModel({ model, x: vx, y: vy, loss });
+        logs.val_loss = v.loss;
+        if (v.accuracy !== undefined) logs.val_acc = v.accuracy;
+        if (metricSpecs.length > 0) {
+          const sums = evaluateMetrics(model, vx, vy, metricSpecs);
+          const nv = vx.shape[0] ?? 0;
+          metricSpecs.forEach((m, k) => (logs[`val_${m.key}`] = nv > 0 ? sums[k] / nv : NaN));
+        }
       }
-      await callAll(cbs, "onTrainEnd", { epsilon: history.epsilon });
-      return history;
+      if (adaptive) logs.l2NormClip = clip;
+      history.epoch.push(epoch);
+      for (const [k, v] of Object.entries(logs)) record(k, v);
+      history.epsilon = logs.epsilon;
+      if (verbose >= 1) {
+        const parts = [`Epoch ${epoch + 1}/${epochs}`, `${epochSteps} steps`, `loss ${logs.loss.toFixed(4)}`];
+        for (const m of metricSpecs) parts.push(`${m.key} ${(logs[m.key] as number).toFixed(4)}`);
+        if (logs.val_loss !== undefined) parts.push(`val_loss ${logs.val_loss.toFixed(4)}`);
+        for (const m of metricSpecs)
+          if (m.key !== "acc" && logs[`val_${m.key}`] !== undefined)
+            parts.push(`val_${m.key} ${(logs[`val_${m.key}`] as number).toFixed(4)}`);
+        if (logs.val_acc !== undefined) parts.push(`val_acc ${logs.val_acc.toFixed(4)}`);
+        parts.push(`epsilon ${logs.epsilon.toFixed(3)} (delta ${targetDelta})`);
+        console.log(parts.join(" - "));
+      }
+      await callAll(cbs, "onEpochEnd", epoch, logs);
+      await yielder("epoch");
+      if (history.stopReason !== undefined || shouldStop()) {
+        history.stopReason ??= "callback";
+        break outer;
+      }
+    }
+    history.stepsRun = stepsRun;
+    history.epsilon = spentEpsilon(targetDelta);
+    if (verbose >= 1 && history.stopReason === "budget") {
+      console.log(`Stopped after ${stepsRun} steps: the next step would exceed targetEpsilon ${targetEpsilon}.`);
+    }
+    await callAll(cbs, "onTrainEnd", { epsilon: history.epsilon });
+    return history;
   };
   return priv;
 }

@@ -41,11 +41,17 @@ function lossPerExample(loss: PerExampleLoss, yTrue: tf.Tensor, yPred: tf.Tensor
         const k = yPred.shape[yPred.shape.length - 1] ?? 1;
         const oneHot = tf.oneHot(tf.cast(tf.reshape(yTrue, [-1]), "int32"), k).reshape(yPred.shape);
         const p = tf.clipByValue(yPred, EPS, 1 - EPS);
-        return tf.neg(tf.sum(tf.mul(oneHot, tf.log(p)), -1)).reshape([n, -1]).mean(1) as tf.Tensor1D;
+        return tf
+          .neg(tf.sum(tf.mul(oneHot, tf.log(p)), -1))
+          .reshape([n, -1])
+          .mean(1) as tf.Tensor1D;
       }
       case "categoricalCrossentropy": {
         const p = tf.clipByValue(yPred, EPS, 1 - EPS);
-        return tf.neg(tf.sum(tf.mul(yTrue, tf.log(p)), -1)).reshape([n, -1]).mean(1) as tf.Tensor1D;
+        return tf
+          .neg(tf.sum(tf.mul(yTrue, tf.log(p)), -1))
+          .reshape([n, -1])
+          .mean(1) as tf.Tensor1D;
       }
       case "binaryCrossentropy": {
         const p = tf.clipByValue(yPred, EPS, 1 - EPS);
@@ -72,7 +78,8 @@ export function correctCount(loss: PerExampleLoss, yTrue: tf.Tensor, yPred: tf.T
   const threshold = typeof loss === "object" && loss.fromLogits ? 0 : 0.5;
   return tf.tidy(() => {
     let hits: tf.Tensor;
-    if (name === "sparseCategoricalCrossentropy") hits = tf.equal(tf.argMax(yPred, -1), tf.cast(tf.reshape(yTrue, tf.argMax(yPred, -1).shape), "int32"));
+    if (name === "sparseCategoricalCrossentropy")
+      hits = tf.equal(tf.argMax(yPred, -1), tf.cast(tf.reshape(yTrue, tf.argMax(yPred, -1).shape), "int32"));
     else if (name === "categoricalCrossentropy") hits = tf.equal(tf.argMax(yPred, -1), tf.argMax(yTrue, -1));
     else hits = tf.equal(tf.greater(yPred, threshold), tf.greater(tf.cast(yTrue, "float32"), 0.5));
     return tf.sum(tf.cast(hits, "float32")).dataSync()[0] / (hits.size / (yPred.shape[0] ?? 1));
@@ -101,7 +108,11 @@ export function correctCount(loss: PerExampleLoss, yTrue: tf.Tensor, yPred: tf.T
 export function evaluatePrivateModel(options: EvaluateOptions): EvaluateResult {
   const n = options.x.shape[0] ?? 0;
   if ((options.y.shape[0] ?? 0) !== n) {
-    throw new DpError("invalid_parameter", `\`x\` and \`y\` must hold the same number of examples. Found ${n} and ${options.y.shape[0]}.`, "y");
+    throw new DpError(
+      "invalid_parameter",
+      `\`x\` and \`y\` must hold the same number of examples. Found ${n} and ${options.y.shape[0]}.`,
+      "y",
+    );
   }
   const chunk = requirePositiveInteger("batchSize", options.batchSize ?? 1000);
   let lossSum = 0;

@@ -42,7 +42,10 @@ export function mnistModel(kind: MnistModelKind): tf.Sequential {
   requireOneOf("kind", kind, MNIST_MODEL_KINDS);
   if (kind === "mlp") {
     return tf.sequential({
-      layers: [tf.layers.dense({ inputShape: [784], units: 128, activation: "tanh" }), tf.layers.dense({ units: 10, activation: "softmax" })],
+      layers: [
+        tf.layers.dense({ inputShape: [784], units: 128, activation: "tanh" }),
+        tf.layers.dense({ units: 10, activation: "softmax" }),
+      ],
     });
   }
   if (kind === "cnn") {

@@ -92,7 +92,11 @@ export function clipAndSum(options: ClipAndSumOptions): ClipAndSumResult {
   const c = requirePositive("l2NormClip", options.l2NormClip);
   const g = options.perExampleGradients;
   if (g.length % d !== 0) {
-    throw new DpError("invalid_parameter", `\`perExampleGradients\` length ${g.length} is not a multiple of \`dimension\` ${d}.`, "perExampleGradients");
+    throw new DpError(
+      "invalid_parameter",
+      `\`perExampleGradients\` length ${g.length} is not a multiple of \`dimension\` ${d}.`,
+      "perExampleGradients",
+    );
   }
   const n = g.length / d;
   const sum = new Float64Array(d);

@@ -7,7 +7,16 @@
 import * as tf from "@tensorflow/tfjs";
 import { loadMnist } from "../data/mnist.js";
 import { mnistInputShape, mnistModel } from "../dpsgd/mnist-models.js";
-import { DpError, requireInRange, requireInteger, requireNonNegative, requireOneOf, requireOpenProbability, requirePositive, requirePositiveInteger } from "../errors.js";
+import {
+  DpError,
+  requireInRange,
+  requireInteger,
+  requireNonNegative,
+  requireOneOf,
+  requireOpenProbability,
+  requirePositive,
+  requirePositiveInteger,
+} from "../errors.js";
 import { SeededRng } from "../random/rng.js";
 import type { FederatedAggregator } from "../federated/core/aggregator.js";
 import { createFederatedAccountant, deltaWarning, federatedNeighboringRelation } from "../federated/core/accounting.js";
@@ -21,7 +30,13 @@ import { runFedAvg } from "../federated/core/fedavg.js";
 import { privatizeUpload } from "../federated/client/privatize.js";
 import { probabilityCrossEntropyLoss } from "../federated/client/local-training.js";
 import type { Partition } from "../federated/simulation/partitions.js";
-import { partitionDirichlet, partitionIid, partitionShards, partitionToDatasets, partitionUnbalanced } from "../federated/simulation/partitions.js";
+import {
+  partitionDirichlet,
+  partitionIid,
+  partitionShards,
+  partitionToDatasets,
+  partitionUnbalanced,
+} from "../federated/simulation/partitions.js";
 import type { ClientSelection } from "../federated/core/selection.js";
 import type { ServerOptimizerOptions } from "../federated/core/server-optimizer.js";
 import { createServerOptimizer } from "../federated/core/server-optimizer.js";
@@ -226,8 +241,10 @@ export function checkMnistFederatedOptions(options: MnistFederatedOptions): Mnis
   }
   if (options.targetDelta !== undefined) requireOpenProbability("targetDelta", options.targetDelta);
   if (options.seed !== undefined) requireInteger("seed", options.seed, { min: 0, max: 2 ** 32 - 1 });
-  if (options.secureAggregation && dp !== "client") throw new DpError("invalid_parameter", "`secureAggregation` needs dp \"client\".", "secureAggregation");
-  if (options.adaptiveClip && dp !== "server" && dp !== "client") throw new DpError("invalid_parameter", "`adaptiveClip` needs dp \"server\" or \"client\".", "adaptiveClip");
+  if (options.secureAggregation && dp !== "client")
+    throw new DpError("invalid_parameter", '`secureAggregation` needs dp "client".', "secureAggregation");
+  if (options.adaptiveClip && dp !== "server" && dp !== "client")
+    throw new DpError("invalid_parameter", '`adaptiveClip` needs dp "server" or "client".', "adaptiveClip");
   if (options.serverOptimizer !== undefined) {
     requireOneOf("serverOptimizer", options.serverOptimizer.kind, ["sgd", "momentum", "adam"] as const);
     if (options.serverOptimizer.learningRate !== undefined) requirePositive("serverLearningRate", options.serverOptimizer.learningRate);
@@ -274,7 +291,8 @@ export async function runMnistFederated(options: MnistFederatedOptions = {}): Pr
   const z = options.noiseMultiplier ?? 1;
   const clip = requirePositive("clip", options.clip ?? 1);
   const selectionKind = options.selection ?? (dp === "server" || dp === "client" ? "poisson" : "fixed");
-  const selection: ClientSelection = selectionKind === "poisson" ? { kind: "poisson", samplingProbability: K / N } : { kind: "fixed", clientsPerRound: K };
+  const selection: ClientSelection =
+    selectionKind === "poisson" ? { kind: "poisson", samplingProbability: K / N } : { kind: "fixed", clientsPerRound: K };
   const partRng = new SeededRng(options.seed ?? 0);
 
   const train = loadMnist({ split: "train", count: Math.min(trainExamples, 60000) });
@@ -282,7 +300,8 @@ export async function runMnistFederated(options: MnistFederatedOptions = {}): Pr
   let partition: Partition;
   if (partitionKind === "iid") partition = partitionIid(train.count, N, partRng);
   else if (partitionKind === "shards") partition = partitionShards({ labels: train.labels, numClients: N, rng: partRng });
-  else if (partitionKind === "dirichlet") partition = partitionDirichlet({ labels: train.labels, numClients: N, alpha: options.alpha ?? 0.5, rng: partRng });
+  else if (partitionKind === "dirichlet")
+    partition = partitionDirichlet({ labels: train.labels, numClients: N, alpha: options.alpha ?? 0.5, rng: partRng });
   else partition = partitionUnbalanced({ count: train.count, numClients: N, rng: partRng });
   const datasets = partitionToDatasets(train.images, train.labels, partition);
 
@@ -320,7 +339,7 @@ export async function runMnistFederated(options: MnistFederatedOptions = {}): Pr
       allowInsecureRng: options.seed !== undefined,
     });
     if (options.secureAggregation) {
-      if (dp !== "client") throw new DpError("invalid_parameter", "`secureAggregation` needs dp \"client\".", "secureAggregation");
+      if (dp !== "client") throw new DpError("invalid_parameter", '`secureAggregation` needs dp "client".', "secureAggregation");
       // Per-coordinate range of a prepared upload: clipped delta (|x_i| <= C) plus a share of sd zC/sqrt(K), 6 sd.
       const share = (z * clip) / Math.sqrt(K);
       aggregator = new SecureAggregator({ aggregator: aggregator as DpFedAvgAggregator, graph: "secagg+", clipRange: clip + 6 * share });
@@ -329,7 +348,14 @@ export async function runMnistFederated(options: MnistFederatedOptions = {}): Pr
     const meanSize = train.count / N;
     const qLocal = options.localSamplingProbability ?? Math.min(1, (B === Infinity ? meanSize : B) / meanSize);
     const steps = options.localSteps ?? Math.max(1, Math.round(E / qLocal));
-    trainer = dpSgdLocalTrainer({ inputShape, localSamplingProbability: qLocal, localSteps: steps, l2NormClip: clip, noiseMultiplier: z, learningRate: options.learningRate ?? 0.1 });
+    trainer = dpSgdLocalTrainer({
+      inputShape,
+      localSamplingProbability: qLocal,
+      localSteps: steps,
+      l2NormClip: clip,
+      noiseMultiplier: z,
+      learningRate: options.learningRate ?? 0.1,
+    });
     aggregator = new ExampleLevelDpAggregator(dpSgdLocalEvent({ localSamplingProbability: qLocal, localSteps: steps, noiseMultiplier: z }));
   }
   const compression = parseCompressionSpec(options.compression ?? "none", weightShapesOf(model));
@@ -344,8 +370,10 @@ export async function runMnistFederated(options: MnistFederatedOptions = {}): Pr
     trainer,
   });
   if (options.service) {
-    if (dp !== "none" && dp !== "server" && dp !== "client") throw new DpError("invalid_parameter", `\`service\` supports dp none, server or client. Found ${dp}.`, "dp");
-    if (options.adaptiveClip || (options.compression ?? "none") !== "none") throw new DpError("invalid_parameter", "`service` runs without adaptive clipping and compression.", "service");
+    if (dp !== "none" && dp !== "server" && dp !== "client")
+      throw new DpError("invalid_parameter", `\`service\` supports dp none, server or client. Found ${dp}.`, "dp");
+    if (options.adaptiveClip || (options.compression ?? "none") !== "none")
+      throw new DpError("invalid_parameter", "`service` runs without adaptive clipping and compression.", "service");
     const evalModel = mnistModel(kind);
     const sim = await simulateFederatedService({
       model: { name: kind, dimension: w0.length, inputShape, numClasses: 10 },
@@ -396,14 +424,20 @@ export async function runMnistFederated(options: MnistFederatedOptions = {}): Pr
       aggregator: `service(${dp}${options.secureAggregation ? ", secure aggregation" : ""})`,
       compression: "none",
       uplinkBytes: sim.bytesUp,
-      warnings: dp === "none" ? [] : [deltaWarning(N, sim.status.delta ?? options.targetDelta ?? (N >= 2 ? N ** -1.1 : 1e-5))].filter((w): w is string => w !== undefined),
+      warnings:
+        dp === "none"
+          ? []
+          : [deltaWarning(N, sim.status.delta ?? options.targetDelta ?? (N >= 2 ? N ** -1.1 : 1e-5))].filter(
+              (w): w is string => w !== undefined,
+            ),
     };
   }
   const noisePlacement = aggregator?.noisePlacement ?? "none";
   const accountantFactory = dp === "none" ? undefined : () => createFederatedAccountant({ selection, noisePlacement });
   const dropout = options.dropoutProbability ?? 0;
   const faultRng = new SeededRng((options.seed ?? 0) + 104729);
-  const faults = dropout > 0 ? (): SimulatedFault | undefined => (faultRng.nextUint32() / 2 ** 32 < dropout ? { dropout: true } : undefined) : undefined;
+  const faults =
+    dropout > 0 ? (): SimulatedFault | undefined => (faultRng.nextUint32() / 2 ** 32 < dropout ? { dropout: true } : undefined) : undefined;
   const history = await runFedAvg({
     privatize: privatizeUpload,
     clients,
@@ -439,7 +473,15 @@ export async function runMnistFederated(options: MnistFederatedOptions = {}): Pr
     aggregator: aggregator?.name ?? "fedavg",
     compression: compression?.name ?? "none",
     uplinkBytes: history.rounds.reduce((s, r) => s + r.uplinkBytes, 0),
-    ...(dp === "none" ? {} : { neighboringRelation: dp === "example" ? "addOrRemoveOne" : federatedNeighboringRelation({ selection, noisePlacement }), privacyUnit: dp === "example" ? "example" : "client" }),
-    warnings: dp === "none" ? [] : [deltaWarning(dp === "example" ? train.count : N, history.targetDelta)].filter((w): w is string => w !== undefined),
+    ...(dp === "none"
+      ? {}
+      : {
+          neighboringRelation: dp === "example" ? "addOrRemoveOne" : federatedNeighboringRelation({ selection, noisePlacement }),
+          privacyUnit: dp === "example" ? "example" : "client",
+        }),
+    warnings:
+      dp === "none"
+        ? []
+        : [deltaWarning(dp === "example" ? train.count : N, history.targetDelta)].filter((w): w is string => w !== undefined),
   };
 }

@@ -132,7 +132,20 @@ export async function runFederatedDemo(options: FederatedDemoOptions = {}): Prom
     const outputs: Promise<DemoClientView>[] = [];
     for (let i = 0; i < nodeClients; i++) {
       const partition = `${i}/${total}`;
-      const args = [...cli.slice(1), "client", "--server", demo.url, "--partition", partition, "--max-examples", String(maxExamples), "--json", "--quiet", "--timeout", String(timeoutMs / 1000)];
+      const args = [
+        ...cli.slice(1),
+        "client",
+        "--server",
+        demo.url,
+        "--partition",
+        partition,
+        "--max-examples",
+        String(maxExamples),
+        "--json",
+        "--quiet",
+        "--timeout",
+        String(timeoutMs / 1000),
+      ];
       const child = spawn(cli[0], args, { stdio: ["ignore", "pipe", "pipe"] });
       procs.push(child);
       outputs.push(
@@ -156,7 +169,16 @@ export async function runFederatedDemo(options: FederatedDemoOptions = {}): Prom
     if (browserClients > 0 && playwright) {
       const b = await playwright.chromium.launch({
         executablePath: chromium,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        args: [
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-quic",
+          "--no-first-run",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+        ],
       });
       browser = b;
       for (let j = 0; j < browserClients; j++) {
@@ -172,7 +194,9 @@ export async function runFederatedDemo(options: FederatedDemoOptions = {}): Prom
             for (;;) {
               const s = await page.evaluate(() => {
                 const c = (globalThis as { dpkitClient?: { state: string; summary?: FederatedClientSummary; error?: string } }).dpkitClient;
-                return c ? { state: c.state, summary: c.summary ?? null, error: c.error } : { state: "loading", summary: null, error: undefined };
+                return c
+                  ? { state: c.state, summary: c.summary ?? null, error: c.error }
+                  : { state: "loading", summary: null, error: undefined };
               });
               if (s.state === "done" && s.summary) return { kind: "browser", partition, summary: s.summary };
               if (s.state === "failed") return { kind: "browser", partition, summary: null, error: s.error ?? errors.join("; ") };
@@ -185,7 +209,10 @@ export async function runFederatedDemo(options: FederatedDemoOptions = {}): Prom
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new DpError("io_error", `The demo did not finish within ${timeoutMs / 1000} s.`, "timeoutSeconds")), timeoutMs);
+      timer = setTimeout(
+        () => reject(new DpError("io_error", `The demo did not finish within ${timeoutMs / 1000} s.`, "timeoutSeconds")),
+        timeoutMs,
+      );
     });
     try {
       await Promise.race([demo.service.whenDone(), timeout]);

@@ -44,7 +44,11 @@ export interface PaperScenario {
 export const PAPER_SCENARIOS: PaperScenario[] = [
   { name: "8 ratings (2 wrong), dates ±14 days", knowledge: { known: 8, wrong: 2, dateError: 14, ratingError: 0 }, paperRate: 0.99 },
   { name: "2 ratings, dates ±3 days", knowledge: { known: 2, wrong: 0, dateError: 3, ratingError: 0 }, paperRate: 0.68 },
-  { name: "8 ratings (2 wrong) outside top 500, no dates", knowledge: { known: 8, wrong: 2, dateError: null, ratingError: 0, excludeTop: 500 }, paperRate: 0.84 },
+  {
+    name: "8 ratings (2 wrong) outside top 500, no dates",
+    knowledge: { known: 8, wrong: 2, dateError: null, ratingError: 0, excludeTop: 500 },
+    paperRate: 0.84,
+  },
 ];
 
 /** A row of a result table. */
@@ -87,7 +91,14 @@ export interface LinkageDemoResult {
   /** Utility reference points for the LDP table: global mean and the non-private (unnoised) slots. */
   ldpReference: { globalMeanRmse: number; slotsOnlyRmse: number; slots: number };
   /** DP aggregates: recommender RMSE against the non-private baseline. */
-  aggregates: { epsilon: number | null; maxRatingsPerUser: number | null; movieMeanRmse: number; globalMean: number; movieMean: number; movieMeanPlusUserOffset: number }[];
+  aggregates: {
+    epsilon: number | null;
+    maxRatingsPerUser: number | null;
+    movieMeanRmse: number;
+    globalMean: number;
+    movieMean: number;
+    movieMeanPlusUserOffset: number;
+  }[];
 }
 
 /**
@@ -172,9 +183,21 @@ export function runLinkageDemo(options: LinkageDemoOptions = {}): LinkageDemoRes
 
   progress("naive", 0);
   const naive: LinkageRow[] = [
-    attackOn("none (ids removed only)", naiveAnonymisation(data, { deleteFraction: 0, perturbFraction: 0, coarsenDates: false, rng: rngFor(200) }), 201),
-    attackOn("dates → months", naiveAnonymisation(data, { deleteFraction: 0, perturbFraction: 0, coarsenDates: true, rng: rngFor(202) }), 203),
-    attackOn("months + 10% deleted + 20% ratings ±1", naiveAnonymisation(data, { deleteFraction: 0.1, perturbFraction: 0.2, rng: rngFor(204) }), 205),
+    attackOn(
+      "none (ids removed only)",
+      naiveAnonymisation(data, { deleteFraction: 0, perturbFraction: 0, coarsenDates: false, rng: rngFor(200) }),
+      201,
+    ),
+    attackOn(
+      "dates → months",
+      naiveAnonymisation(data, { deleteFraction: 0, perturbFraction: 0, coarsenDates: true, rng: rngFor(202) }),
+      203,
+    ),
+    attackOn(
+      "months + 10% deleted + 20% ratings ±1",
+      naiveAnonymisation(data, { deleteFraction: 0.1, perturbFraction: 0.2, rng: rngFor(204) }),
+      205,
+    ),
   ];
   progress("naive", 1);
 
@@ -183,11 +206,27 @@ export function runLinkageDemo(options: LinkageDemoOptions = {}): LinkageDemoRes
   const ldp: LinkageDemoResult["ldp"] = [];
   const eps = options.ldpEpsilons ?? [1, 10, 100, 1000];
   eps.forEach((epsilon, i) => {
-    const release = ldpRecordRelease(data, { epsilon, slots, rng: rngFor(300 + i), allowInsecureRng: true, onProgress: (f) => progress(`ldp ε=${epsilon}`, f) });
+    const release = ldpRecordRelease(data, {
+      epsilon,
+      slots,
+      rng: rngFor(300 + i),
+      allowInsecureRng: true,
+      onProgress: (f) => progress(`ldp ε=${epsilon}`, f),
+    });
     const row = attackOn(`LDP ε=${epsilon}`, release, 400 + i);
     const prior = Math.max(25, 2 * ldpCountStandardDeviation(release));
-    const est = movieMeansFromCounts(ldpRatingCountEstimates(release, data.numMovies), data.numMovies, prior, prior * Math.sqrt(data.numMovies));
-    ldp.push({ ...row, epsilon: release.epsilon, accountantEpsilon: release.accountantEpsilon, movieMeanRmse: movieMeanRmse(est.means, data) });
+    const est = movieMeansFromCounts(
+      ldpRatingCountEstimates(release, data.numMovies),
+      data.numMovies,
+      prior,
+      prior * Math.sqrt(data.numMovies),
+    );
+    ldp.push({
+      ...row,
+      epsilon: release.epsilon,
+      accountantEpsilon: release.accountantEpsilon,
+      movieMeanRmse: movieMeanRmse(est.means, data),
+    });
   });
   const globalOnly = new Float64Array(data.numMovies).fill(trueMeans.globalMean);
   const slotsOnly = movieMeansFromCounts(exactRatingHistograms(data, { maxRatingsPerUser: slots, rng: rngFor(500) }), data.numMovies, 25);
@@ -197,13 +236,29 @@ export function runLinkageDemo(options: LinkageDemoOptions = {}): LinkageDemoRes
   const split = heldOutSplit(data, Math.min(20_000, users), rngFor(600));
   const aggregates: LinkageDemoResult["aggregates"] = [];
   const exactTrain = movieMeansFromCounts(exactRatingHistograms(data, { exclude: split.mask }), data.numMovies, 25);
-  aggregates.push({ epsilon: null, maxRatingsPerUser: null, movieMeanRmse: movieMeanRmse(exactTrain.means, data), ...baselineRecommenderRmse(data, split, exactTrain) });
+  aggregates.push({
+    epsilon: null,
+    maxRatingsPerUser: null,
+    movieMeanRmse: movieMeanRmse(exactTrain.means, data),
+    ...baselineRecommenderRmse(data, split, exactTrain),
+  });
   const aggEps = options.aggregateEpsilons ?? [0.1, 1, 10];
   aggEps.forEach((epsilon, i) => {
-    const h = dpRatingHistograms(data, { epsilon, maxRatingsPerUser: AGGREGATE_BOUND, exclude: split.mask, rng: rngFor(700 + i), allowInsecureRng: true });
+    const h = dpRatingHistograms(data, {
+      epsilon,
+      maxRatingsPerUser: AGGREGATE_BOUND,
+      exclude: split.mask,
+      rng: rngFor(700 + i),
+      allowInsecureRng: true,
+    });
     const prior = Math.max(25, 2 * Math.sqrt(5) * h.mechanism.standardDeviation);
     const means = movieMeansFromCounts(h.counts, data.numMovies, prior, prior * Math.sqrt(data.numMovies));
-    aggregates.push({ epsilon: h.epsilon, maxRatingsPerUser: AGGREGATE_BOUND, movieMeanRmse: movieMeanRmse(means.means, data), ...baselineRecommenderRmse(data, split, means) });
+    aggregates.push({
+      epsilon: h.epsilon,
+      maxRatingsPerUser: AGGREGATE_BOUND,
+      movieMeanRmse: movieMeanRmse(means.means, data),
+      ...baselineRecommenderRmse(data, split, means),
+    });
     progress("aggregates", (i + 1) / aggEps.length);
   });
 
@@ -211,7 +266,9 @@ export function runLinkageDemo(options: LinkageDemoOptions = {}): LinkageDemoRes
 }
 
 function textTable(header: string[], rows: (string | number)[][]): string {
-  const cells = rows.map((r) => r.map((c) => (typeof c === "number" ? (Number.isInteger(c) ? String(c) : Math.abs(c) >= 100 ? c.toFixed(0) : c.toPrecision(3)) : c)));
+  const cells = rows.map((r) =>
+    r.map((c) => (typeof c === "number" ? (Number.isInteger(c) ? String(c) : Math.abs(c) >= 100 ? c.toFixed(0) : c.toPrecision(3)) : c)),
+  );
   const widths = header.map((h, j) => Math.max(h.length, ...cells.map((r) => r[j].length)));
   const line = (r: string[]): string => r.map((c, j) => c.padStart(widths[j])).join("  ");
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...cells.map(line)].join("\n");
@@ -240,26 +297,52 @@ export function renderLinkageDemo(result: LinkageDemoResult): string {
   out.push(
     textTable(
       ["attacker knows", "ratings", "paper", "re-identified", "false match", "no match"],
-      result.reproduction.map((r) => [r.scenario, r.ratingError ? "±1" : "exact", percent(r.paperRate), percent(r.reidentificationRate), percent(r.falseMatchRate), percent(r.noMatchRate)]),
+      result.reproduction.map((r) => [
+        r.scenario,
+        r.ratingError ? "±1" : "exact",
+        percent(r.paperRate),
+        percent(r.reidentificationRate),
+        percent(r.falseMatchRate),
+        percent(r.noMatchRate),
+      ]),
     ),
   );
   out.push("\n   Re-identification vs number of known ratings (exact ratings, dates ±14 days):\n");
-  out.push(textTable(["known", "re-identified", "target scores highest"], result.knownCurve.map((r) => [r.known, percent(r.reidentificationRate), percent(r.topScoreRate)])));
+  out.push(
+    textTable(
+      ["known", "re-identified", "target scores highest"],
+      result.knownCurve.map((r) => [r.known, percent(r.reidentificationRate), percent(r.topScoreRate)]),
+    ),
+  );
   out.push("\n3. The naive fix (same attacker: 8 ratings, 2 wrong, ±14 days):\n");
-  out.push(textTable(["release", "re-identified", "false match"], result.naive.map((r) => [r.scenario, percent(r.reidentificationRate), percent(r.falseMatchRate)])));
-  out.push(`\n4. Local DP: each user releases ${result.ldpReference.slots} randomized (movie, rating, date) slots; ε holds for the user's whole record:\n`);
+  out.push(
+    textTable(
+      ["release", "re-identified", "false match"],
+      result.naive.map((r) => [r.scenario, percent(r.reidentificationRate), percent(r.falseMatchRate)]),
+    ),
+  );
+  out.push(
+    `\n4. Local DP: each user releases ${result.ldpReference.slots} randomized (movie, rating, date) slots; ε holds for the user's whole record:\n`,
+  );
   out.push(
     textTable(
       ["ε per record", "ε (RDP, δ=1e-6)", "re-identified", "false match", "RMSE movie means"],
       result.ldp.map((r) => [r.epsilon, r.accountantEpsilon, percent(r.reidentificationRate), percent(r.falseMatchRate), r.movieMeanRmse]),
     ),
   );
-  out.push(`   (RMSE of one global mean for every movie: ${result.ldpReference.globalMeanRmse.toFixed(3)}; of ${result.ldpReference.slots} unnoised slots: ${result.ldpReference.slotsOnlyRmse.toFixed(3)})`);
+  out.push(
+    `   (RMSE of one global mean for every movie: ${result.ldpReference.globalMeanRmse.toFixed(3)}; of ${result.ldpReference.slots} unnoised slots: ${result.ldpReference.slotsOnlyRmse.toFixed(3)})`,
+  );
   out.push("\n5. Central DP aggregates instead of records (nothing to link); held-out RMSE of baseline recommenders:\n");
   out.push(
     textTable(
       ["release", "ε", "movie mean", "movie mean + user offset"],
-      result.aggregates.map((r) => [r.epsilon === null ? "non-private" : `DP histograms (≤${r.maxRatingsPerUser}/user)`, r.epsilon === null ? "∞" : r.epsilon, r.movieMean, r.movieMeanPlusUserOffset]),
+      result.aggregates.map((r) => [
+        r.epsilon === null ? "non-private" : `DP histograms (≤${r.maxRatingsPerUser}/user)`,
+        r.epsilon === null ? "∞" : r.epsilon,
+        r.movieMean,
+        r.movieMeanPlusUserOffset,
+      ]),
     ),
   );
   return out.join("\n") + "\n";

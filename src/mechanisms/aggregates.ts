@@ -113,7 +113,13 @@ export function privateCount(options: PrivateCountOptions): AggregateRelease {
     throw new DpError("invalid_parameter", `\`data\` must be an array of records. Found ${describeValue(data)}.`, "data");
   }
   const m = geometricMechanism({ epsilon: options.epsilon, sensitivity: 1, rng: options.rng, allowInsecureRng: options.allowInsecureRng });
-  return { value: m.release((data as ArrayLike<unknown>).length), epsilon: m.epsilon, event: m.event, standardDeviation: m.standardDeviation, secure: m.secure };
+  return {
+    value: m.release((data as ArrayLike<unknown>).length),
+    epsilon: m.epsilon,
+    event: m.event,
+    standardDeviation: m.standardDeviation,
+    secure: m.secure,
+  };
 }
 
 interface SumParts {

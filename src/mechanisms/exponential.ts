@@ -98,7 +98,13 @@ function floatProbabilities(scores: ArrayLike<number>, c: number): Float64Array 
   return w;
 }
 
-function common(options: SelectionMechanismOptions): { epsilon: number; sensitivity: number; monotonic: boolean; rng?: Rng; secure: boolean } {
+function common(options: SelectionMechanismOptions): {
+  epsilon: number;
+  sensitivity: number;
+  monotonic: boolean;
+  rng?: Rng;
+  secure: boolean;
+} {
   const epsilon = requirePositive("epsilon", options?.epsilon);
   const sensitivity = requirePositive("sensitivity", options.sensitivity);
   const monotonic = options.monotonic === true;
@@ -190,10 +196,11 @@ export function reportNoisyMaxMechanism(options: SelectionMechanismOptions): Sel
       for (let mask = 0; mask < 1 << others.length; mask++) {
         let prod = 1;
         let size = 0;
-        for (let b = 0; b < others.length; b++) if (mask & (1 << b)) {
-          prod *= 1 - w[others[b]];
-          size++;
-        }
+        for (let b = 0; b < others.length; b++)
+          if (mask & (1 << b)) {
+            prod *= 1 - w[others[b]];
+            size++;
+          }
         total += prod * factorialRatio(size, n);
       }
       p[i] = total * w[i];

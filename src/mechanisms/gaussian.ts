@@ -67,7 +67,8 @@ export function gaussianMechanism(options: GaussianMechanismOptions): NoiseMecha
   const epsilon = requirePositive("epsilon", options?.epsilon);
   const delta = requireOpenProbability("delta", options.delta);
   const sensitivity = requirePositive("sensitivity", options.sensitivity);
-  const calibration = options.calibration === undefined ? "analytic" : requireOneOf("calibration", options.calibration, ["analytic", "classic"] as const);
+  const calibration =
+    options.calibration === undefined ? "analytic" : requireOneOf("calibration", options.calibration, ["analytic", "classic"] as const);
   const dimension = options.dimension === undefined ? 1 : requirePositiveInteger("dimension", options.dimension);
   const z = calibration === "analytic" ? analyticNoiseMultiplier(epsilon, delta) : classicGaussianSigma({ epsilon, delta, sensitivity: 1 });
   const granularity =

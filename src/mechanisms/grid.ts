@@ -17,7 +17,11 @@ export const GRID_BITS = 30;
 /** The largest power of two <= x (x > 0, finite). @internal */
 export function floorPowerOfTwo(x: number): number {
   if (!(x > 0 && x < Infinity)) {
-    throw new DpError("invalid_parameter", `The noise scale must be a finite number > 0 (check \`epsilon\` and \`sensitivity\`). Found ${describeValue(x)}.`, "epsilon");
+    throw new DpError(
+      "invalid_parameter",
+      `The noise scale must be a finite number > 0 (check \`epsilon\` and \`sensitivity\`). Found ${describeValue(x)}.`,
+      "epsilon",
+    );
   }
   let e = Math.floor(Math.log2(x));
   while (2 ** e > x) e--;
@@ -53,7 +57,11 @@ export function toGridUnits(name: string | (() => string), value: unknown, granu
   const v = requireFinite(name, value);
   const k = Math.round(v / granularity);
   if (!Number.isFinite(k)) {
-    throw new DpError("non_finite", `\`${name}\` is too large for the grid of granularity ${granularity}. Found ${describeValue(v)}.`, name);
+    throw new DpError(
+      "non_finite",
+      `\`${name}\` is too large for the grid of granularity ${granularity}. Found ${describeValue(v)}.`,
+      name,
+    );
   }
   return k;
 }

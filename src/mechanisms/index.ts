@@ -7,7 +7,11 @@
  */
 export { type NoiseMechanism, type ReleaseConfidenceInterval } from "./types.js";
 export {
-  analyticGaussianSigma, classicGaussianSigma, type GaussianCalibrationOptions, type LaplaceCalibrationOptions, laplaceScaleFor,
+  analyticGaussianSigma,
+  classicGaussianSigma,
+  type GaussianCalibrationOptions,
+  type LaplaceCalibrationOptions,
+  laplaceScaleFor,
 } from "./calibration.js";
 export { erfcx, standardNormalCdf, standardNormalQuantile, standardNormalTail } from "../math/normal.js";
 export { laplaceMechanism, type LaplaceMechanismOptions } from "./laplace.js";
@@ -15,6 +19,11 @@ export { gaussianMechanism, type GaussianMechanismOptions } from "./gaussian.js"
 export { geometricMechanism, type GeometricMechanismOptions } from "./geometric.js";
 export { exponentialMechanism, reportNoisyMaxMechanism, type SelectionMechanism, type SelectionMechanismOptions } from "./exponential.js";
 export {
-  type AggregateRelease, type PrivateBoundedOptions, privateCount, type PrivateCountOptions, privateMean, privateSum,
+  type AggregateRelease,
+  type PrivateBoundedOptions,
+  privateCount,
+  type PrivateCountOptions,
+  privateMean,
+  privateSum,
 } from "./aggregates.js";
 export { noiseSummary, type NoiseSummary, type NoiseSummaryOptions } from "./summary.js";

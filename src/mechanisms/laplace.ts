@@ -41,7 +41,6 @@ export interface LaplaceMechanismOptions {
   allowInsecureRng?: boolean;
 }
 
-
 /**
  * Creates a Laplace mechanism whose outputs are exact multiples of a power-of-two granularity.
  *

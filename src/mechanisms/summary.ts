@@ -85,16 +85,39 @@ export function createNoiseMechanism(options: NoiseSummaryOptions & { rng?: Rng;
   const { epsilon, rng, allowInsecureRng } = options;
   // Options that only the Gaussian uses are refused elsewhere, not silently ignored.
   if (kind !== "gaussian") {
-    if (options.delta !== undefined) throw new DpError("invalid_parameter", `\`delta\` applies only to the Gaussian mechanism; ${kind} is pure epsilon-DP. Found ${describeValue(options.delta)}.`, "delta");
-    if (options.calibration !== undefined) throw new DpError("invalid_parameter", `\`calibration\` applies only to the Gaussian mechanism. Found ${describeValue(options.calibration)}.`, "calibration");
+    if (options.delta !== undefined)
+      throw new DpError(
+        "invalid_parameter",
+        `\`delta\` applies only to the Gaussian mechanism; ${kind} is pure epsilon-DP. Found ${describeValue(options.delta)}.`,
+        "delta",
+      );
+    if (options.calibration !== undefined)
+      throw new DpError(
+        "invalid_parameter",
+        `\`calibration\` applies only to the Gaussian mechanism. Found ${describeValue(options.calibration)}.`,
+        "calibration",
+      );
   }
   if (kind === "laplace") return laplaceMechanism({ epsilon, sensitivity, rng, allowInsecureRng });
-  if (kind === "gaussian") return gaussianMechanism({ epsilon, delta: options.delta as number, sensitivity, calibration: options.calibration, rng, allowInsecureRng });
+  if (kind === "gaussian")
+    return gaussianMechanism({
+      epsilon,
+      delta: options.delta as number,
+      sensitivity,
+      calibration: options.calibration,
+      rng,
+      allowInsecureRng,
+    });
   return geometricMechanism({ epsilon, sensitivity, rng, allowInsecureRng });
 }
 
 /** The calibration facts of a mechanism as a {@link NoiseSummary}. @internal */
-export function summarizeNoiseMechanism(kind: NoiseSummary["mechanism"], m: NoiseMechanism, level: number, halfWidth: number): NoiseSummary {
+export function summarizeNoiseMechanism(
+  kind: NoiseSummary["mechanism"],
+  m: NoiseMechanism,
+  level: number,
+  halfWidth: number,
+): NoiseSummary {
   return {
     mechanism: kind,
     epsilon: m.epsilon,

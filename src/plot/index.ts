@@ -109,12 +109,20 @@ export function linePlot(options: LinePlotOptions): string {
   const px = (v: number): number => m.l + ((tx(v) - x0) / (x1 - x0)) * pw;
   const py = (v: number): number => m.t + ph - ((ty(v) - y0) / (y1 - y0)) * ph;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Arial, sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Arial, sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   if (options.title) out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${esc(options.title)}</text>`);
   // Axes and grid.
-  const xt = options.logX ? niceTicks(Math.floor(x0), Math.ceil(x1), Math.min(8, Math.ceil(x1) - Math.floor(x0))).filter((t) => Number.isInteger(t) && t >= x0 - 1e-9 && t <= x1 + 1e-9) : niceTicks(x0, x1);
-  const yt = options.logY ? niceTicks(Math.floor(y0), Math.ceil(y1)).filter((t) => Number.isInteger(t) && t >= y0 - 1e-9 && t <= y1 + 1e-9) : niceTicks(y0, y1);
+  const xt = options.logX
+    ? niceTicks(Math.floor(x0), Math.ceil(x1), Math.min(8, Math.ceil(x1) - Math.floor(x0))).filter(
+        (t) => Number.isInteger(t) && t >= x0 - 1e-9 && t <= x1 + 1e-9,
+      )
+    : niceTicks(x0, x1);
+  const yt = options.logY
+    ? niceTicks(Math.floor(y0), Math.ceil(y1)).filter((t) => Number.isInteger(t) && t >= y0 - 1e-9 && t <= y1 + 1e-9)
+    : niceTicks(y0, y1);
   for (const t of xt) {
     const X = m.l + ((t - x0) / (x1 - x0)) * pw;
     out.push(`<line x1="${X}" y1="${m.t}" x2="${X}" y2="${m.t + ph}" stroke="#eee"/>`);
@@ -127,7 +135,10 @@ export function linePlot(options: LinePlotOptions): string {
   }
   out.push(`<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
   if (options.xLabel) out.push(`<text x="${m.l + pw / 2}" y="${H - 14}" text-anchor="middle" font-size="13">${esc(options.xLabel)}</text>`);
-  if (options.yLabel) out.push(`<text transform="translate(16 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle" font-size="13">${esc(options.yLabel)}</text>`);
+  if (options.yLabel)
+    out.push(
+      `<text transform="translate(16 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle" font-size="13">${esc(options.yLabel)}</text>`,
+    );
   for (const h of options.hLines ?? []) {
     const Y = py(h.y);
     out.push(`<line x1="${m.l}" y1="${Y}" x2="${m.l + pw}" y2="${Y}" stroke="#555" stroke-dasharray="6 4"/>`);
@@ -150,23 +161,30 @@ export function linePlot(options: LinePlotOptions): string {
         const lo = options.logY ? Math.max(s.y[i] - e, s.y[i] * 1e-3) : s.y[i] - e;
         const X = px(s.x[i]);
         out.push(`<line x1="${X}" y1="${py(lo)}" x2="${X}" y2="${py(s.y[i] + e)}" stroke="${c}"/>`);
-        out.push(`<line x1="${X - 3}" y1="${py(lo)}" x2="${X + 3}" y2="${py(lo)}" stroke="${c}"/><line x1="${X - 3}" y1="${py(s.y[i] + e)}" x2="${X + 3}" y2="${py(s.y[i] + e)}" stroke="${c}"/>`);
+        out.push(
+          `<line x1="${X - 3}" y1="${py(lo)}" x2="${X + 3}" y2="${py(lo)}" stroke="${c}"/><line x1="${X - 3}" y1="${py(s.y[i] + e)}" x2="${X + 3}" y2="${py(s.y[i] + e)}" stroke="${c}"/>`,
+        );
       }
     }
     if (style !== "points" && pts.length > 1) {
-      out.push(`<polyline points="${pts.join(" ")}" fill="none" stroke="${c}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ""}/>`);
+      out.push(
+        `<polyline points="${pts.join(" ")}" fill="none" stroke="${c}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ""}/>`,
+      );
     }
-    if (style !== "line") for (const p of pts) {
-      const [X, Y] = p.split(",");
-      out.push(`<circle cx="${X}" cy="${Y}" r="3" fill="${c}"/>`);
-    }
+    if (style !== "line")
+      for (const p of pts) {
+        const [X, Y] = p.split(",");
+        out.push(`<circle cx="${X}" cy="${Y}" r="3" fill="${c}"/>`);
+      }
   });
   out.push(`</g>`);
   // Legend.
   options.series.forEach((s, k) => {
     const c = s.color ?? PALETTE[k % PALETTE.length];
     const Y = m.t + 14 + k * 18;
-    out.push(`<line x1="${m.l + 10}" y1="${Y - 4}" x2="${m.l + 30}" y2="${Y - 4}" stroke="${c}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ""}/>`);
+    out.push(
+      `<line x1="${m.l + 10}" y1="${Y - 4}" x2="${m.l + 30}" y2="${Y - 4}" stroke="${c}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ""}/>`,
+    );
     out.push(`<text x="${m.l + 36}" y="${Y}">${esc(s.name)}</text>`);
   });
   out.push(`</svg>`);

@@ -44,7 +44,7 @@ export function binomial(n: number, p: number, rng?: Rng): number {
       count += popcount32(r.nextUint32());
       left -= 32;
     }
-    if (left > 0) count += popcount32(r.nextUint32() & ((1 << left) - 1) >>> 0);
+    if (left > 0) count += popcount32(r.nextUint32() & (((1 << left) - 1) >>> 0));
     return count;
   }
   let count = 0;

@@ -32,11 +32,7 @@ const TWO46 = 2 ** 46;
  */
 export function discreteGaussianRational(sigma2Num: bigint, sigma2Den: bigint, rng?: Rng): bigint {
   if (typeof sigma2Num !== "bigint" || typeof sigma2Den !== "bigint" || sigma2Num < 1n || sigma2Den < 1n) {
-    throw new DpError(
-      "invalid_parameter",
-      `\`sigma^2\` must be a rational > 0. Found ${String(sigma2Num)}/${String(sigma2Den)}.`,
-      "sigma",
-    );
+    throw new DpError("invalid_parameter", `\`sigma^2\` must be a rational > 0. Found ${String(sigma2Num)}/${String(sigma2Den)}.`, "sigma");
   }
   const r = resolveRng(rng);
   const a = sigma2Num;
@@ -116,7 +112,8 @@ function discreteGaussianSamplers(sigma: number): { sample: (r: Rng) => number; 
     const e = exactG(absY);
     return [e.num, e.den];
   };
-  if (sigma >= 0.5 && sigma < 2 ** 31) return { sample: fastDiscreteGaussian(sigma, exactPair), fill: fastDiscreteGaussianFill(sigma, exactPair) };
+  if (sigma >= 0.5 && sigma < 2 ** 31)
+    return { sample: fastDiscreteGaussian(sigma, exactPair), fill: fastDiscreteGaussianFill(sigma, exactPair) };
   return perCoordinate((r) => {
     for (;;) {
       const y = discreteLaplaceNumber(t, 1, r);

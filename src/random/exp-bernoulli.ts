@@ -19,7 +19,6 @@
 import type { Rng } from "./rng.js";
 import { TWO21, TWO32, TWO53 } from "./uniform.js";
 
-
 /** Relative margin around the double enclosure (rounding error is below 2^-48). */
 let margin = 2 ** -44;
 
@@ -330,10 +329,7 @@ const WORD_CHUNK = 4096;
  * distribution is exactly the discrete Gaussian; samples are written as doubles, so magnitudes
  * beyond 2^31 stay unboxed. @internal
  */
-export function fastDiscreteGaussianFill(
-  sigma: number,
-  exactG: (absY: number) => [bigint, bigint],
-): (out: Float64Array, r: Rng) => void {
+export function fastDiscreteGaussianFill(sigma: number, exactG: (absY: number) => [bigint, bigint]): (out: Float64Array, r: Rng) => void {
   const t = Math.floor(sigma) + 1;
   const factor = expNegApprox(1 / t); // e^{-1/t}; 1/t is rounded by at most 2^-53 relative
   const s2 = sigma * sigma;
@@ -341,7 +337,8 @@ export function fastDiscreteGaussianFill(
   const twoS2 = 2 * s2;
   const U = 2 ** -53;
   let lazy: LazyUniform | undefined;
-  const slow = (j: number, r: Rng): LazyUniform => (lazy === undefined ? (lazy = new LazyUniform(r)).fromPrefix(j, r) : lazy.fromPrefix(j, r));
+  const slow = (j: number, r: Rng): LazyUniform =>
+    lazy === undefined ? (lazy = new LazyUniform(r)).fromPrefix(j, r) : lazy.fromPrefix(j, r);
   const words = new Uint32Array(WORD_CHUNK);
   const wordBytes = new Uint8Array(words.buffer);
   return (out: Float64Array, r: Rng): void => {
@@ -437,7 +434,8 @@ export function fastDiscreteLaplace(t: number): (r: Rng) => number {
         const ea = x > 0 ? expNegApprox(a) : 1;
         decided = (x === 0 || (j + 1) / TWO53 <= ea * (1 - margin)) && j / TWO53 >= ea * factor * (1 + margin);
       }
-      if (!decided) x = geometricFromUniform(lazy === undefined ? (lazy = new LazyUniform(r)).fromPrefix(j, r) : lazy.fromPrefix(j, r), t, 1);
+      if (!decided)
+        x = geometricFromUniform(lazy === undefined ? (lazy = new LazyUniform(r)).fromPrefix(j, r) : lazy.fromPrefix(j, r), t, 1);
       if (negative) {
         if (x === 0) continue;
         return -x;

@@ -10,7 +10,6 @@ import { requireInteger, requireNonNegative } from "../errors.js";
 import { resolveRng, SecureRng, type Rng } from "./rng.js";
 import { TWO21, TWO32, TWO53 } from "./uniform.js";
 
-
 const SCRATCH_WORDS = 16_384;
 /** Half the smallest float32 subnormal: anything smaller rounds to ±0 in a Float32Array. */
 const TINY = 2 ** -150;

@@ -12,9 +12,4 @@ export { discreteGaussian, discreteGaussianRational } from "./discrete-gaussian.
 export { binomial } from "./binomial.js";
 export { fillGaussian, gaussianVector } from "./gaussian.js";
 export { partialShuffle, permutation } from "./permutation.js";
-export {
-  poissonSampleIndices,
-  uniformSampleIndices,
-  type PoissonSampleOptions,
-  type UniformSampleOptions,
-} from "./subsampling.js";
+export { poissonSampleIndices, uniformSampleIndices, type PoissonSampleOptions, type UniformSampleOptions } from "./subsampling.js";

@@ -17,7 +17,6 @@ import { bernoulli } from "./bernoulli.js";
 import { resolveRng, type Rng } from "./rng.js";
 import { TWO32, uniformInt } from "./uniform.js";
 
-
 /** Options for {@link poissonSampleIndices}. */
 export interface PoissonSampleOptions {
   /** Number of examples N; an integer >= 0. */

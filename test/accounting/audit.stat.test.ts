@@ -4,7 +4,16 @@
 // control: the same audit on a pipeline that includes the example at EVERY step (the wrong
 // sampling assumption: accounted as Poisson with q = 0.1, run with q = 1) must exceed the claim.
 import { describe, expect, it } from "vitest";
-import { PldAccountant, RdpAccountant, SeededRng, fillGaussian, gaussianEvent, poissonSampledEvent, uniform01, type Rng } from "../../src/index.js";
+import {
+  PldAccountant,
+  RdpAccountant,
+  SeededRng,
+  fillGaussian,
+  gaussianEvent,
+  poissonSampledEvent,
+  uniform01,
+  type Rng,
+} from "../../src/index.js";
 import { auditSamplers, thresholdEvents } from "../helpers/audit.js";
 
 const Q = 0.1;
@@ -31,7 +40,9 @@ function simulate(present: boolean, inclusionProbability: number, rng: Rng | und
 }
 
 const events = thresholdEvents(Array.from({ length: 16 }, (_, j) => ((j + 1) * T) / 8));
-const claimedPld = new PldAccountant({ valueDiscretizationInterval: 1e-3 }).compose(poissonSampledEvent(Q, gaussianEvent(SIGMA)), T).getEpsilon(DELTA);
+const claimedPld = new PldAccountant({ valueDiscretizationInterval: 1e-3 })
+  .compose(poissonSampledEvent(Q, gaussianEvent(SIGMA)), T)
+  .getEpsilon(DELTA);
 const claimedRdp = new RdpAccountant().compose(poissonSampledEvent(Q, gaussianEvent(SIGMA)), T).getEpsilon(DELTA);
 
 describe("accountants are upper bounds on measured leakage", () => {

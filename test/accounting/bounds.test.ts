@@ -34,7 +34,9 @@ describe("bounded work and named refusals", () => {
   });
 
   it("PLD: sigma = 1e-3 and a discretization of 1e308 are DpErrors, not 'Invalid typed array length'", () => {
-    expect(refusal(() => new PldAccountant().compose(poissonSampledEvent(0.01, gaussianEvent(1e-3)), 100).getEpsilon(1e-5)).argument).toBe("valueDiscretizationInterval");
+    expect(refusal(() => new PldAccountant().compose(poissonSampledEvent(0.01, gaussianEvent(1e-3)), 100).getEpsilon(1e-5)).argument).toBe(
+      "valueDiscretizationInterval",
+    );
     expect(refusal(() => new PldAccountant({ valueDiscretizationInterval: 1e308 })).argument).toBe("valueDiscretizationInterval");
     // control: an ordinary run works
     expect(new PldAccountant().compose(step, 1000).getEpsilon(1e-5)).toBeGreaterThan(0);
@@ -42,9 +44,13 @@ describe("bounded work and named refusals", () => {
 
   it("calibration: a tolerance below 2^-53 or above 0.1 is refused (it used to loop forever / mean nothing)", () => {
     const base = { targetEpsilon: 3, targetDelta: 1e-5, samplingProbability: 0.01, steps: 1000 };
-    for (const tolerance of [1e-17, 10, 0]) expect(refusal(() => calibrateNoiseMultiplier({ ...base, tolerance })).argument).toBe("tolerance");
+    for (const tolerance of [1e-17, 10, 0])
+      expect(refusal(() => calibrateNoiseMultiplier({ ...base, tolerance })).argument).toBe("tolerance");
     for (const tolerance of [1e-17, 10]) {
-      expect(refusal(() => samplingProbabilityForBudget({ targetEpsilon: 3, targetDelta: 1e-5, noiseMultiplier: 1.1, steps: 1000, tolerance })).argument).toBe("tolerance");
+      expect(
+        refusal(() => samplingProbabilityForBudget({ targetEpsilon: 3, targetDelta: 1e-5, noiseMultiplier: 1.1, steps: 1000, tolerance }))
+          .argument,
+      ).toBe("tolerance");
     }
     // control: the tightest accepted tolerance terminates
     expect(calibrateNoiseMultiplier({ ...base, tolerance: 1e-12 })).toBeGreaterThan(0);
@@ -59,7 +65,9 @@ describe("bounded work and named refusals", () => {
   });
 
   it("a granularity too fine for the noise is a DpError naming it (Gaussian 2^-1000 was a RangeError)", () => {
-    expect(refusal(() => gaussianMechanism({ epsilon: 1, delta: 1e-5, sensitivity: 1, granularity: 2 ** -1000 })).argument).toBe("granularity");
+    expect(refusal(() => gaussianMechanism({ epsilon: 1, delta: 1e-5, sensitivity: 1, granularity: 2 ** -1000 })).argument).toBe(
+      "granularity",
+    );
     expect(refusal(() => laplaceMechanism({ epsilon: 1, sensitivity: 1, granularity: 2 ** -1000 })).argument).toBe("granularity");
   });
 });

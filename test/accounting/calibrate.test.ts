@@ -1,13 +1,31 @@
 import { describe, expect, it } from "vitest";
-import { SeededRng, calibrateNoiseMultiplier, computeDpSgdEpsilon, computeEpsilon, gaussianEvent, selfComposedEvent, stepsForBudget, uniform01 } from "../../src/index.js";
+import {
+  SeededRng,
+  calibrateNoiseMultiplier,
+  computeDpSgdEpsilon,
+  computeEpsilon,
+  gaussianEvent,
+  selfComposedEvent,
+  stepsForBudget,
+  uniform01,
+} from "../../src/index.js";
 import { sections } from "./reference.js";
 
 const eps = (q: number, s: number, t: number, accountant: "rdp" | "pld" = "rdp"): number =>
-  computeDpSgdEpsilon({ samplingProbability: q, noiseMultiplier: s, steps: t, targetDelta: 1e-5, accountant, valueDiscretizationInterval: 1e-3 });
+  computeDpSgdEpsilon({
+    samplingProbability: q,
+    noiseMultiplier: s,
+    steps: t,
+    targetDelta: 1e-5,
+    accountant,
+    valueDiscretizationInterval: 1e-3,
+  });
 
 describe("calibrateNoiseMultiplier", () => {
   it("matches dp_accounting's calibration (RDP) to its tolerance", () => {
-    for (const c of (sections.a_rdp_calibration as any[]).filter((x) => x.accountant.startsWith("dp_accounting.calibrate_dp_mechanism(RdpAccountant"))) {
+    for (const c of (sections.a_rdp_calibration as any[]).filter((x) =>
+      x.accountant.startsWith("dp_accounting.calibrate_dp_mechanism(RdpAccountant"),
+    )) {
       const { target_epsilon: e, delta, sampling_rate_q: q, steps } = c.inputs;
       const s = calibrateNoiseMultiplier({ targetEpsilon: e, targetDelta: delta, samplingProbability: q, steps });
       expect(Math.abs(s - c.output.noise_multiplier) / c.output.noise_multiplier, c.id).toBeLessThan(2e-6);
@@ -39,7 +57,15 @@ describe("calibrateNoiseMultiplier", () => {
     const q = 0.01;
     const steps = 300;
     const sr = calibrateNoiseMultiplier({ targetEpsilon: 2, targetDelta: 1e-5, samplingProbability: q, steps });
-    const sp = calibrateNoiseMultiplier({ targetEpsilon: 2, targetDelta: 1e-5, samplingProbability: q, steps, accountant: "pld", tolerance: 1e-2, valueDiscretizationInterval: 1e-3 });
+    const sp = calibrateNoiseMultiplier({
+      targetEpsilon: 2,
+      targetDelta: 1e-5,
+      samplingProbability: q,
+      steps,
+      accountant: "pld",
+      tolerance: 1e-2,
+      valueDiscretizationInterval: 1e-3,
+    });
     expect(sp).toBeLessThan(sr);
     expect(eps(q, sp, steps, "pld")).toBeLessThanOrEqual(2);
   });
@@ -59,7 +85,9 @@ describe("calibrateNoiseMultiplier", () => {
       ["accountant", "moments"],
       ["tolerance", -1],
     ] as const) {
-      expect(() => calibrateNoiseMultiplier({ ...base, [k]: v } as never), `${k}=${v}`).toThrowError(expect.objectContaining({ argument: k }));
+      expect(() => calibrateNoiseMultiplier({ ...base, [k]: v } as never), `${k}=${v}`).toThrowError(
+        expect.objectContaining({ argument: k }),
+      );
     }
   });
 });

@@ -61,8 +61,14 @@ describe("DpEvent", () => {
       [{ kind: "epsilonDelta", epsilon: -1, delta: 0 }, /`event.epsilon` must be >= 0/],
       [{ kind: "epsilonDelta", epsilon: 1, delta: 2 }, /`event.delta`/],
       [{ kind: "poissonSampled", samplingProbability: 1.1, event: { kind: "noOp" } }, /`event.samplingProbability`/],
-      [{ kind: "poissonSampled", samplingProbability: 0.1, event: { kind: "gaussian", noiseMultiplier: -1 } }, /`event.event.noiseMultiplier`/],
-      [{ kind: "sampledWithoutReplacement", sourceDatasetSize: 10, sampleSize: 11, event: { kind: "noOp" } }, /`event.sampleSize` must be an integer in \[0, 10\]/],
+      [
+        { kind: "poissonSampled", samplingProbability: 0.1, event: { kind: "gaussian", noiseMultiplier: -1 } },
+        /`event.event.noiseMultiplier`/,
+      ],
+      [
+        { kind: "sampledWithoutReplacement", sourceDatasetSize: 10, sampleSize: 11, event: { kind: "noOp" } },
+        /`event.sampleSize` must be an integer in \[0, 10\]/,
+      ],
       [{ kind: "composed", events: "x" }, /`event.events` must be an array/],
       [{ kind: "composed", events: [{ kind: "noOp" }, { kind: "bogus" }] }, /`event.events\[1\].kind` must be one of/],
       [{ kind: "selfComposed", event: { kind: "noOp" }, count: 2.5 }, /`event.count` must be a safe integer/],

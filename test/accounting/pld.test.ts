@@ -46,7 +46,9 @@ describe("PLD accountant: DP-SGD against dp_accounting", () => {
 describe("PLD closed forms", () => {
   it("k-fold Gaussian is one Gaussian with sigma/sqrt(k) (analytic Gaussian), never below it", () => {
     // (sigma 0.5 with k = 100 spans ±2,000 in loss after composition: slow, left to the bench.)
-    for (const c of (sections.c_gaussian_composition as any[]).filter((x) => x.inputs.k_compositions * x.inputs.noise_multiplier ** -2 <= 25)) {
+    for (const c of (sections.c_gaussian_composition as any[]).filter(
+      (x) => x.inputs.k_compositions * x.inputs.noise_multiplier ** -2 <= 25,
+    )) {
       const { noise_multiplier: s, k_compositions: k, delta } = c.inputs;
       const exact = c.results.find((r: any) => r.accountant.startsWith("analytic Gaussian")).output.epsilon as number;
       const lib = c.results.find((r: any) => r.accountant.startsWith("dp_accounting.pld")).output.epsilon as number;
@@ -73,7 +75,9 @@ describe("PLD closed forms", () => {
 
   it("randomized response (replace-one): epsilon of RR with parameter eps is eps (rounded up by < d)", () => {
     for (const c of sections.e_randomized_response as any[]) {
-      const acc = new PldAccountant({ neighboringRelation: "replaceOne" }).compose(randomizedResponseEvent(c.output.dp_accounting_noise_parameter, c.inputs.k));
+      const acc = new PldAccountant({ neighboringRelation: "replaceOne" }).compose(
+        randomizedResponseEvent(c.output.dp_accounting_noise_parameter, c.inputs.k),
+      );
       const eps = acc.getEpsilon(1e-12);
       expect(eps, c.id).toBeGreaterThanOrEqual(c.inputs.epsilon - 1e-9);
       expect(eps - c.inputs.epsilon, c.id).toBeLessThan(1e-4 + 1e-9);
@@ -95,7 +99,8 @@ describe("PLD closed forms", () => {
 
 describe("PLD properties", () => {
   it("monotone in steps, sampling rate and noise; epsilon > 0", () => {
-    const eps = (q: number, s: number, t: number): number => new PldAccountant({ valueDiscretizationInterval: 1e-3 }).compose(dpsgd(q, s), t).getEpsilon(1e-5);
+    const eps = (q: number, s: number, t: number): number =>
+      new PldAccountant({ valueDiscretizationInterval: 1e-3 }).compose(dpsgd(q, s), t).getEpsilon(1e-5);
     let prev = 0;
     for (const t of [1, 10, 100, 1000]) {
       const e = eps(0.01, 1, t);
@@ -118,7 +123,11 @@ describe("PLD properties", () => {
   });
 
   it("is never above RDP by more than the grid (both are upper bounds; PLD is the tighter)", () => {
-    for (const [q, s, t] of [[0.01, 1, 100], [0.05, 0.8, 30], [1, 2, 5]] as const) {
+    for (const [q, s, t] of [
+      [0.01, 1, 100],
+      [0.05, 0.8, 30],
+      [1, 2, 5],
+    ] as const) {
       const p = new PldAccountant().compose(dpsgd(q, s), t).getEpsilon(1e-5);
       const r = new RdpAccountant().compose(dpsgd(q, s), t).getEpsilon(1e-5);
       expect(p).toBeLessThan(r);
@@ -168,7 +177,9 @@ describe("PLD properties", () => {
     expect(ar.supports(randomizedResponseEvent(0.5, 2))).toBe(false);
     expect(() => ar.getEpsilon(0)).toThrowError(expect.objectContaining({ argument: "targetDelta" }));
     expect(() => ar.getDelta(-1)).toThrowError(expect.objectContaining({ argument: "targetEpsilon" }));
-    expect(() => new PldAccountant({ valueDiscretizationInterval: 0 })).toThrowError(expect.objectContaining({ argument: "valueDiscretizationInterval" }));
+    expect(() => new PldAccountant({ valueDiscretizationInterval: 0 })).toThrowError(
+      expect.objectContaining({ argument: "valueDiscretizationInterval" }),
+    );
   });
 });
 

@@ -53,8 +53,20 @@ describe("Poisson-subsampled Gaussian RDP against the 40-digit ground truth", ()
       for (let i = 0; i < 1000; i++) {
         if (i > 0) logCoef += Math.log(Math.abs(alpha - i + 1)) - Math.log(i);
         const j = alpha - i;
-        const s0 = logCoef + i * Math.log(q) + j * Math.log1p(-q) + (i * i - i) / (2 * sigma * sigma) + logErfc((i - z0) / (Math.SQRT2 * sigma)) - Math.LN2;
-        const s1 = logCoef + j * Math.log(q) + i * Math.log1p(-q) + (j * j - j) / (2 * sigma * sigma) + logErfc((z0 - j) / (Math.SQRT2 * sigma)) - Math.LN2;
+        const s0 =
+          logCoef +
+          i * Math.log(q) +
+          j * Math.log1p(-q) +
+          (i * i - i) / (2 * sigma * sigma) +
+          logErfc((i - z0) / (Math.SQRT2 * sigma)) -
+          Math.LN2;
+        const s1 =
+          logCoef +
+          j * Math.log(q) +
+          i * Math.log1p(-q) +
+          (j * j - j) / (2 * sigma * sigma) +
+          logErfc((z0 - j) / (Math.SQRT2 * sigma)) -
+          Math.LN2;
         a0 = logAddExp(a0, s0);
         a1 = logAddExp(a1, s1);
         if (Math.max(s0, s1) < logAddExp(a0, a1) - 30 && i > alpha + 2) break;
@@ -273,14 +285,19 @@ describe("neighbouring relations", () => {
     const ar = new RdpAccountant();
     expect(() => ar.compose(sampledWithoutReplacementEvent(1000, 10, gaussianEvent(1)))).toThrowError(DpError);
     expect(() => ar.compose(randomizedResponseEvent(0.5, 2))).toThrowError(expect.objectContaining({ code: "unsupported_event" }));
-    expect(() => ar.compose(poissonSampledEvent(0.1, laplaceEvent(1)))).toThrowError(expect.objectContaining({ code: "unsupported_event" }));
+    expect(() => ar.compose(poissonSampledEvent(0.1, laplaceEvent(1)))).toThrowError(
+      expect.objectContaining({ code: "unsupported_event" }),
+    );
     // nothing was composed by the refused calls
     expect(ar.ledger).toEqual([]);
     expect(ar.getEpsilon(1e-5)).toBe(0);
   });
 
   it("sampling without replacement (replace-one, WBK19 Thm 9): bounded above by the non-subsampled Gaussian, integer orders only", () => {
-    const acc = new RdpAccountant({ neighboringRelation: "replaceOne" }).compose(sampledWithoutReplacementEvent(60000, 256, gaussianEvent(1.1)), 100);
+    const acc = new RdpAccountant({ neighboringRelation: "replaceOne" }).compose(
+      sampledWithoutReplacementEvent(60000, 256, gaussianEvent(1.1)),
+      100,
+    );
     const full = new RdpAccountant({ neighboringRelation: "replaceOne" }).compose(gaussianEvent(1.1), 100);
     const r = acc.getEpsilonAndOrder(1e-5);
     expect(r.epsilon).toBeLessThan(full.getEpsilon(1e-5));
@@ -288,7 +305,11 @@ describe("neighbouring relations", () => {
     // And above the Poisson add/remove value at q = m/n with the replace-one (doubled) sensitivity is not required; it is above the add/remove value:
     const poisson = new RdpAccountant().compose(dpsgd(256 / 60000, 1.1), 100).getEpsilon(1e-5);
     expect(r.epsilon).toBeGreaterThan(poisson);
-    expect(() => new RdpAccountant({ orders: [1.5, 2.5], neighboringRelation: "replaceOne" }).compose(sampledWithoutReplacementEvent(100, 10, gaussianEvent(1)))).toThrow(/integer orders/);
+    expect(() =>
+      new RdpAccountant({ orders: [1.5, 2.5], neighboringRelation: "replaceOne" }).compose(
+        sampledWithoutReplacementEvent(100, 10, gaussianEvent(1)),
+      ),
+    ).toThrow(/integer orders/);
   });
 });
 
@@ -309,7 +330,9 @@ describe("bad input", () => {
     expect(arg(() => acc.getEpsilon(NaN))).toBe("targetDelta");
     expect(arg(() => acc.getDelta(-1))).toBe("targetEpsilon");
     expect(arg(() => acc.compose(gaussianEvent(1), 1.5))).toBe("count");
-    expect(arg(() => acc.compose({ kind: "poissonSampled", samplingProbability: 1.5, event: gaussianEvent(1) } as DpEvent))).toBe("event.samplingProbability");
+    expect(arg(() => acc.compose({ kind: "poissonSampled", samplingProbability: 1.5, event: gaussianEvent(1) } as DpEvent))).toBe(
+      "event.samplingProbability",
+    );
     expect(arg(() => acc.compose({ kind: "gaussian", noiseMultiplier: NaN } as DpEvent))).toBe("event.noiseMultiplier");
     expect(arg(() => acc.compose({ kind: "gaussian", noiseMultiplier: 0 } as DpEvent))).toBe("event.noiseMultiplier");
     expect(arg(() => acc.compose({ kind: "mystery" } as unknown as DpEvent))).toBe("event.kind");
@@ -349,7 +372,8 @@ describe("sampling without replacement: the bound covers a numerically exact div
     for (let i = 0; i <= n; i++) {
       const x = lo + i * h;
       const l0 = -(x * x) / (2 * s * s);
-      const v = a * mix(l0, -((x - 1) ** 2) / (2 * s * s)) + (1 - a) * mix(l0, -((x + 1) ** 2) / (2 * s * s)) - 0.5 * Math.log(2 * Math.PI * s * s);
+      const v =
+        a * mix(l0, -((x - 1) ** 2) / (2 * s * s)) + (1 - a) * mix(l0, -((x + 1) ** 2) / (2 * s * s)) - 0.5 * Math.log(2 * Math.PI * s * s);
       vals[i] = v;
       if (v > max) max = v;
     }
@@ -366,7 +390,9 @@ describe("sampling without replacement: the bound covers a numerically exact div
 
   it("the replace-one accountant (sensitivity doubled) is above the exact divergence", () => {
     for (const [g, s] of configs) {
-      const acc = new RdpAccountant({ orders, neighboringRelation: "replaceOne" }).compose(sampledWithoutReplacementEvent(1000, 1000 * g, gaussianEvent(s)));
+      const acc = new RdpAccountant({ orders, neighboringRelation: "replaceOne" }).compose(
+        sampledWithoutReplacementEvent(1000, 1000 * g, gaussianEvent(s)),
+      );
       orders.forEach((a, i) => expect(acc.rdp[i], `g=${g} s=${s} a=${a}`).toBeGreaterThanOrEqual(renyi(g, s, a)));
     }
   });

@@ -30,14 +30,19 @@ describe("PureDpAccountant (basic composition)", () => {
   it("pure epsilon by basic composition of events", () => {
     const rr = randomizedResponseEvent(0.5, 2); // ln(1 + 2 * 0.5 / 0.5) = ln 3
     const acc = new PureDpAccountant({ neighboringRelation: "replaceOne" });
-    expect(acc.compose(selfComposedEvent(composedEvent([rr, epsilonDeltaEvent(0.25, 0)]), 4)).getEpsilon(1e-9)).toBeCloseTo(4 * (Math.log(3) + 0.25), 12);
+    expect(acc.compose(selfComposedEvent(composedEvent([rr, epsilonDeltaEvent(0.25, 0)]), 4)).getEpsilon(1e-9)).toBeCloseTo(
+      4 * (Math.log(3) + 0.25),
+      12,
+    );
     expect(() => acc.compose(epsilonDeltaEvent(1, 1e-5))).toThrow(/pure/);
   });
   it("Laplace follows the relation; Gaussian and RR under add/remove are refused; a refused event spends nothing", () => {
     expect(new PureDpAccountant().compose(laplaceEvent(2), 3).getEpsilon(1e-5)).toBeCloseTo(1.5, 15);
     expect(new PureDpAccountant({ neighboringRelation: "replaceOne" }).compose(laplaceEvent(2)).getEpsilon(1e-5)).toBeCloseTo(1, 15);
     const acc = new PureDpAccountant().compose(laplaceEvent(1));
-    expect(() => acc.compose(composedEvent([laplaceEvent(1), gaussianEvent(1)]))).toThrowError(expect.objectContaining({ code: "unsupported_event" }));
+    expect(() => acc.compose(composedEvent([laplaceEvent(1), gaussianEvent(1)]))).toThrowError(
+      expect.objectContaining({ code: "unsupported_event" }),
+    );
     expect(acc.supports(randomizedResponseEvent(0.5, 2))).toBe(false);
     expect(acc.getEpsilon(1e-5)).toBe(1);
     expect(acc.ledger).toEqual([laplaceEvent(1)]);
@@ -51,7 +56,9 @@ describe("PureDpAccountant (basic composition)", () => {
   });
   it("is never below RDP's epsilon for a pure event (both are upper bounds; basic composition is the loose one)", () => {
     const e = laplaceEvent(1);
-    expect(new PureDpAccountant().compose(e, 20).getEpsilon(1e-5)).toBeGreaterThanOrEqual(new RdpAccountant().compose(e, 20).getEpsilon(1e-5));
+    expect(new PureDpAccountant().compose(e, 20).getEpsilon(1e-5)).toBeGreaterThanOrEqual(
+      new RdpAccountant().compose(e, 20).getEpsilon(1e-5),
+    );
   });
 });
 
@@ -80,7 +87,12 @@ describe("one PrivacyAccountant interface", () => {
 
 describe("DpEventBuilder (the ledger)", () => {
   it("merges repeats, also non-adjacent ones, and drops noOp and count 0", () => {
-    const b = new DpEventBuilder().compose(gaussianEvent(1)).compose(laplaceEvent(1), 2).compose(gaussianEvent(1), 3).compose(noOpEvent()).compose(laplaceEvent(9), 0);
+    const b = new DpEventBuilder()
+      .compose(gaussianEvent(1))
+      .compose(laplaceEvent(1), 2)
+      .compose(gaussianEvent(1), 3)
+      .compose(noOpEvent())
+      .compose(laplaceEvent(9), 0);
     expect(b.events).toEqual([selfComposedEvent(gaussianEvent(1), 4), selfComposedEvent(laplaceEvent(1), 2)]);
     expect(b.build()).toEqual(composedEvent(b.events));
     expect(new DpEventBuilder().build()).toEqual(noOpEvent());
@@ -146,7 +158,9 @@ describe("one search for 'how many more fit'", () => {
     const b = new PrivacyBudget({ epsilon: 1, delta: 1e-5, accountant: acc, spent: [laplaceEvent(10)] });
     expect(b.neighboringRelation).toBe("replaceOne");
     expect(b.spent().epsilon).toBeGreaterThan(0);
-    expect(() => new PrivacyBudget({ epsilon: 1, delta: 1e-5, accountant: new RdpAccountant(), neighboringRelation: "replaceOne" })).toThrow(/neighboringRelation/);
+    expect(
+      () => new PrivacyBudget({ epsilon: 1, delta: 1e-5, accountant: new RdpAccountant(), neighboringRelation: "replaceOne" }),
+    ).toThrow(/neighboringRelation/);
     expect(() => JSON.stringify(new PrivacyBudget({ epsilon: 1, delta: 1e-5, accountant: new PureDpAccountant() }))).toThrow(/serialised/);
   });
 });

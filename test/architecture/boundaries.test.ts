@@ -85,7 +85,8 @@ function upwardImports(tree: Tree): string[] {
   return bad;
 }
 
-const TFJS_FREE = /^src\/(errors\.ts|math\/|util\/|random\/|accounting\/|mechanisms\/|ldp\/|data\/|federated\/(core|compression|secagg|protocol|server)\/)/;
+const TFJS_FREE =
+  /^src\/(errors\.ts|math\/|util\/|random\/|accounting\/|mechanisms\/|ldp\/|data\/|federated\/(core|compression|secagg|protocol|server)\/)/;
 
 /** tfjs-free files that reach @tensorflow/*, as "file (via the import graph)". */
 function tfjsLeaks(tree: Tree): string[] {

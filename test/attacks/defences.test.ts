@@ -30,7 +30,8 @@ class CountingRng implements Rng {
 }
 
 function sameTable(a: RatingsTable, b: RatingsTable): boolean {
-  const eq = (x: ArrayLike<number>, y: ArrayLike<number>): boolean => x.length === y.length && Array.prototype.every.call(x, (v: number, i: number) => v === y[i]);
+  const eq = (x: ArrayLike<number>, y: ArrayLike<number>): boolean =>
+    x.length === y.length && Array.prototype.every.call(x, (v: number, i: number) => v === y[i]);
   return eq(a.rowPtr, b.rowPtr) && eq(a.movies, b.movies) && eq(a.ratings, b.ratings) && eq(a.days, b.days);
 }
 
@@ -40,7 +41,11 @@ describe("LDP record release", () => {
   const data = generateNetflixLike({ users: 1500, seed: 21 });
 
   it("draws all its randomness from the injected Rng, through dpkit's mechanisms", () => {
-    const spies = [vi.spyOn(SecureRng.prototype, "nextUint32"), vi.spyOn(SecureRng.prototype, "fillBytes"), vi.spyOn(SecureRng.prototype, "fillUint32")];
+    const spies = [
+      vi.spyOn(SecureRng.prototype, "nextUint32"),
+      vi.spyOn(SecureRng.prototype, "fillBytes"),
+      vi.spyOn(SecureRng.prototype, "fillUint32"),
+    ];
     const mathRandom = vi.spyOn(Math, "random");
     const rng = new CountingRng(3);
     const a = ldpRecordRelease(data, { epsilon: 50, slots: 8, rng, allowInsecureRng: true });
@@ -81,8 +86,6 @@ describe("LDP record release", () => {
     expect(r.movieMechanism.k).toBe(17_771);
     expect(r.dateMechanism.sensitivity).toBe(2648);
   });
-
-
 });
 
 describe("naive anonymisation", () => {

@@ -25,8 +25,15 @@ describe("Netflix-like generator", () => {
   });
 
   it("negative control: the comparison flags data with the wrong activity law and no growth", () => {
-    const broken = { ...stats, meanRatingsPerUser: 150, ratings: stats.ratings * 0.72, ratingsPerYear: { ...stats.ratingsPerYear, "2005": 1 } };
-    const failed = compareWithNetflixPrize(broken).filter((r) => !r.ok).map((r) => r.statistic);
+    const broken = {
+      ...stats,
+      meanRatingsPerUser: 150,
+      ratings: stats.ratings * 0.72,
+      ratingsPerYear: { ...stats.ratingsPerYear, "2005": 1 },
+    };
+    const failed = compareWithNetflixPrize(broken)
+      .filter((r) => !r.ok)
+      .map((r) => r.statistic);
     expect(failed).toContain("ratings per user, mean");
     expect(failed).toContain("ratings per year grow every year 1999–2005");
   });
@@ -35,9 +42,11 @@ describe("Netflix-like generator", () => {
     expect(data.rowPtr[data.numUsers]).toBe(data.movies.length);
     for (let u = 0; u < data.numUsers; u++) {
       expect(data.rowPtr[u + 1]).toBeGreaterThan(data.rowPtr[u]);
-      for (let i = data.rowPtr[u] + 1; i < data.rowPtr[u + 1]; i++) if (!(data.movies[i] > data.movies[i - 1])) throw new Error(`row ${u} not strictly sorted`);
+      for (let i = data.rowPtr[u] + 1; i < data.rowPtr[u + 1]; i++)
+        if (!(data.movies[i] > data.movies[i - 1])) throw new Error(`row ${u} not strictly sorted`);
     }
-    for (let i = 0; i < data.ratings.length; i++) if (data.ratings[i] < 1 || data.ratings[i] > 5 || data.days[i] > 2648) throw new Error(`bad entry ${i}`);
+    for (let i = 0; i < data.ratings.length; i++)
+      if (data.ratings[i] < 1 || data.ratings[i] > 5 || data.days[i] > 2648) throw new Error(`bad entry ${i}`);
     expect(data.popularityOrder.length).toBe(17_770);
   });
 

@@ -76,7 +76,12 @@ describe("Scoreboard-RH scores", () => {
     for (const options of [{}, { useDates: false }, { ratingScale: 0.7, dateScale: 5 }]) {
       const board = new Scoreboard(index, options);
       for (let t = 0; t < 15; t++) {
-        const aux = sampleAuxiliary(data, t * 37, { known: 6, wrong: 2, dateError: t % 2 ? null : 14, excludedMovies: t % 3 ? undefined : top }, rng);
+        const aux = sampleAuxiliary(
+          data,
+          t * 37,
+          { known: 6, wrong: 2, dateError: t % 2 ? null : 14, excludedMovies: t % 3 ? undefined : top },
+          rng,
+        );
         if (!aux) continue;
         const fast = board.score(aux).scores;
         const scan = scoreboardScoresByScan(data, aux, options);

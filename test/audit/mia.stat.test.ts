@@ -22,7 +22,9 @@ const set = (s: typeof train, from: number, to: number): { x: tf.Tensor; y: numb
   y: Array.from(s.labels.subarray(from, to)),
 });
 const tiny = (): tf.Sequential =>
-  tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 32, activation: "tanh" }), tf.layers.dense({ units: 10, activation: "softmax" })] });
+  tf.sequential({
+    layers: [tf.layers.dense({ inputShape: [784], units: 32, activation: "tanh" }), tf.layers.dense({ units: 10, activation: "softmax" })],
+  });
 
 async function overfit(s: { x: tf.Tensor; y: number[] }): Promise<tf.LayersModel> {
   const m = tiny();
@@ -82,7 +84,15 @@ describe("canary audits of makePrivate training", () => {
       y: base.y,
       numClasses: 10,
       createModel: tiny,
-      training: { l2NormClip: 1, noiseMultiplier: 0, targetDelta: 1e-5, batchSize: 250, learningRate: 0.5, epochs: 3, rng: new SeededRng(1) },
+      training: {
+        l2NormClip: 1,
+        noiseMultiplier: 0,
+        targetDelta: 1e-5,
+        batchSize: 250,
+        learningRate: 0.5,
+        epochs: 3,
+        rng: new SeededRng(1),
+      },
       rng: new SeededRng(2),
     });
     expect(r.claimedEpsilon).toBe(Infinity);
@@ -117,7 +127,15 @@ describe("canary audits of makePrivate training", () => {
       y: base.y,
       numClasses: 10,
       createModel: tiny,
-      training: { l2NormClip: 1, noiseMultiplier: 0, targetDelta: 1e-5, batchSize: 50, learningRate: 0.5, epochs: 8, rng: new SeededRng(1) },
+      training: {
+        l2NormClip: 1,
+        noiseMultiplier: 0,
+        targetDelta: 1e-5,
+        batchSize: 50,
+        learningRate: 0.5,
+        epochs: 8,
+        rng: new SeededRng(1),
+      },
       rng: new SeededRng(2),
     });
     expect(r.scores.length).toBe(100);

@@ -70,7 +70,14 @@ describe("DP-FedAvg round audit (dpkit/audit)", () => {
 
   for (const brk of ["clipping", "noise", "division"] as const) {
     it(`distributed client noise, negative control "${brk}" is caught`, () => {
-      const r = auditDpFedAvgRound({ epsilon: EPS, noisePlacement: "client-distributed", clients: 4, trials: 30_000, break: brk, rng: new SeededRng(5) });
+      const r = auditDpFedAvgRound({
+        epsilon: EPS,
+        noisePlacement: "client-distributed",
+        clients: 4,
+        trials: 30_000,
+        break: brk,
+        rng: new SeededRng(5),
+      });
       expect(r.epsilonLowerBound).toBeGreaterThan(r.claimedEpsilon);
     });
   }

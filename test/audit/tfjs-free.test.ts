@@ -25,7 +25,16 @@ async function inputsOf(files: string[]): Promise<string[]> {
 
 describe("dpkit/audit module boundaries", () => {
   it("statistics, one-run, step and round audits, ROC plot: no @tensorflow in the import graph", async () => {
-    const inputs = await inputsOf(["clopper-pearson.ts", "epsilon.ts", "threshold.ts", "roc.ts", "one-run.ts", "dpsgd-step.ts", "fedavg-round.ts", "plot.ts"]);
+    const inputs = await inputsOf([
+      "clopper-pearson.ts",
+      "epsilon.ts",
+      "threshold.ts",
+      "roc.ts",
+      "one-run.ts",
+      "dpsgd-step.ts",
+      "fedavg-round.ts",
+      "plot.ts",
+    ]);
     expect(inputs.some((i) => i.includes("src/dpsgd/privatize.ts"))).toBe(true);
     expect(inputs.filter((i) => i.includes("@tensorflow"))).toEqual([]);
   });

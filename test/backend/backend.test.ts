@@ -47,7 +47,9 @@ describe("backend selection", () => {
       // tfjs-node present: forcing it must work (the refusal cannot be provoked on this machine).
       await expect(prepareBackend({ backend: "tensorflow", announce: false })).resolves.toMatchObject({ name: "tensorflow", forced: true });
     } else {
-      await expect(prepareBackend({ backend: "tensorflow", announce: false })).rejects.toThrow(/No tfjs backend could be loaded: tensorflow:/);
+      await expect(prepareBackend({ backend: "tensorflow", announce: false })).rejects.toThrow(
+        /No tfjs backend could be loaded: tensorflow:/,
+      );
     }
   });
 });

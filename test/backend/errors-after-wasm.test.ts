@@ -58,7 +58,8 @@ describe("uncaught errors after prepareBackend() picked wasm", () => {
   it("the user's own handlers still run", () => {
     const r = run(
       "wasm-handler.mts",
-      prepare + `process.on("uncaughtException", (e) => { console.error("handled: " + e.message); process.exit(3); });\nsetTimeout(() => { throw new Error("mine"); }, 1);`,
+      prepare +
+        `process.on("uncaughtException", (e) => { console.error("handled: " + e.message); process.exit(3); });\nsetTimeout(() => { throw new Error("mine"); }, 1);`,
     );
     expect(r.stderr.trim()).toBe("handled: mine");
     expect(r.status).toBe(3);

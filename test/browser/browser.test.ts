@@ -41,7 +41,16 @@ describe.skipIf(!haveChromium)("dpkit in a browser page (chromium)", () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     page = await browser.newPage();
     page.on("pageerror", (e) => errors.push(String(e)));

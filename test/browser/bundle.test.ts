@@ -47,7 +47,9 @@ describe("browser bundles of the tfjs-free entry points", () => {
 
   for (const entry of ENTRIES) {
     it(`esbuild --bundle --platform=browser of ${entry} succeeds with no flags and no Node built-ins`, async () => {
-      const out = await bundle(`import * as m from "${entry}";\nglobalThis.dpkitKeys = (globalThis.dpkitKeys ?? 0) + Object.keys(m).length;`);
+      const out = await bundle(
+        `import * as m from "${entry}";\nglobalThis.dpkitKeys = (globalThis.dpkitKeys ?? 0) + Object.keys(m).length;`,
+      );
       expect(out.errors).toBe(0);
       expect(out.js).not.toMatch(/require\(["'](crypto|fs|path|better-sqlite3)["']\)/);
       expect(out.js).not.toContain("@tensorflow/tfjs");
@@ -59,7 +61,7 @@ describe("browser bundles of the tfjs-free entry points", () => {
     expect(out.errors).toBe(0);
   });
 
-  it("a bare `import \"dpkit/dpsgd\"` keeps its side effect: the wasm kernels' registration", async () => {
+  it('a bare `import "dpkit/dpsgd"` keeps its side effect: the wasm kernels\' registration', async () => {
     // package.json has "sideEffects"; with a blanket `false` the bundler dropped the whole import
     // and a page training on wasm lacked UnsortedSegmentSum & co.
     const out = await bundle(`import "dpkit/dpsgd";`);
@@ -78,11 +80,19 @@ describe("browser bundles of the tfjs-free entry points", () => {
     const scripts = new Map<string, string>();
     beforeAll(async () => {
       for (const [i, entry] of ENTRIES.entries()) {
-        scripts.set(`/e${i}.js`, (await bundle(`import * as m from "${entry}";\n(globalThis.dpkitEntries ??= {})[${JSON.stringify(entry)}] = Object.keys(m).length;`)).js);
+        scripts.set(
+          `/e${i}.js`,
+          (
+            await bundle(
+              `import * as m from "${entry}";\n(globalThis.dpkitEntries ??= {})[${JSON.stringify(entry)}] = Object.keys(m).length;`,
+            )
+          ).js,
+        );
       }
       scripts.set("/user.js", (await bundle(LDP_AND_MECHANISMS)).js);
       const html =
-        `<!doctype html><meta charset="utf-8"><title>dpkit bundles</title>` + [...scripts.keys()].map((s) => `<script type="module" src="${s}"></script>`).join("");
+        `<!doctype html><meta charset="utf-8"><title>dpkit bundles</title>` +
+        [...scripts.keys()].map((s) => `<script type="module" src="${s}"></script>`).join("");
       server = createServer((req, res) => {
         const js = scripts.get(req.url ?? "");
         if (js !== undefined) res.writeHead(200, { "content-type": "text/javascript" }).end(js);
@@ -91,7 +101,16 @@ describe("browser bundles of the tfjs-free entry points", () => {
       await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
       browser = await chromium.launch({
         executablePath: CHROMIUM,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        args: [
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-quic",
+          "--no-first-run",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+        ],
       });
     }, 300_000);
     afterAll(async () => {
@@ -105,7 +124,9 @@ describe("browser bundles of the tfjs-free entry points", () => {
       page.on("pageerror", (e) => errors.push(String(e)));
       await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
       await page
-        .waitForFunction(() => "dpkitResult" in globalThis && Object.keys((globalThis as any).dpkitEntries ?? {}).length === 5, undefined, { timeout: 30_000 })
+        .waitForFunction(() => "dpkitResult" in globalThis && Object.keys((globalThis as any).dpkitEntries ?? {}).length === 5, undefined, {
+          timeout: 30_000,
+        })
         .catch((e) => errors.push(String(e)));
       expect(errors).toEqual([]);
       const got = await page.evaluate(() => ({ entries: (globalThis as any).dpkitEntries, result: (globalThis as any).dpkitResult }));

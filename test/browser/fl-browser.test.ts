@@ -15,11 +15,23 @@ import { projectRoot } from "../helpers/cli.js";
 const CHROMIUM = process.env.DPKIT_CHROMIUM ?? "/usr/bin/chromium";
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium && process.env.CI) throw new Error(`${CHROMIUM} is missing: .ci/run must install Debian's chromium`);
-const LAUNCH = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const LAUNCH = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 
 const started: ChildProcess[] = [];
 function dpkit(args: string[]): { child: ChildProcess; out: () => string; err: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(projectRoot, "scripts/dpkit.ts"), ...args], { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(projectRoot, "scripts/dpkit.ts"), ...args], {
+    cwd: projectRoot,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   started.push(child);
   let out = "";
   let err = "";
@@ -30,7 +42,10 @@ function dpkit(args: string[]): { child: ChildProcess; out: () => string; err: (
 async function within<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    return await Promise.race([p, new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`${what}: no result within ${ms} ms`)), ms)))]);
+    return await Promise.race([
+      p,
+      new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`${what}: no result within ${ms} ms`)), ms))),
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -49,7 +64,15 @@ describe.skipIf(!haveChromium)("the browser federated client (chromium)", () => 
   });
 
   it("keeps examples in IndexedDB with the same selector, TTL and size-bound semantics as the SQLite store", async () => {
-    const bundle = await build({ entryPoints: [path.join(projectRoot, "test/browser/fl-store-entry.ts")], bundle: true, format: "esm", platform: "browser", target: "es2022", write: false, logLevel: "silent" });
+    const bundle = await build({
+      entryPoints: [path.join(projectRoot, "test/browser/fl-store-entry.ts")],
+      bundle: true,
+      format: "esm",
+      platform: "browser",
+      target: "es2022",
+      write: false,
+      logLevel: "silent",
+    });
     const js = bundle.outputFiles[0].text;
     const server: Server = createServer((req, res) => {
       if (req.url === "/t.js") res.writeHead(200, { "content-type": "text/javascript" }).end(js);
@@ -82,34 +105,81 @@ describe.skipIf(!haveChromium)("the browser federated client (chromium)", () => 
   it("two pages join a round with two Node clients under secure aggregation, and their updates are accepted", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "dpkit-flb-"));
     dirs.push(dir);
-    const server = dpkit(["server", "--db", path.join(dir, "s.db"), "--port", "0", "--rounds", "1", "--clients-per-round", "4", "--min-clients", "4", "--dp", "client", "--secure-aggregation", "--noise-multiplier", "1", "--clip", "1", "--test-size", "0", "--selection-window", "120", "--round-timeout", "120", "--json"]);
-    const url = await within("server start", 60_000, (async () => {
-      for (;;) {
-        const m = /listening on (http:\/\/\S+)/.exec(server.err());
-        if (m) return m[1];
-        if (server.child.exitCode !== null) throw new Error(`server exited: ${server.err()}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })());
-    const pages = await Promise.all([2, 3].map(async (i) => {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on("pageerror", (e) => errors.push(String(e)));
-      await page.goto(`${url}/?partition=${i}/4&maxExamples=100`);
-      return { page, errors };
-    }));
-    const nodes = [0, 1].map((i) => dpkit(["client", "--server", url, "--partition", `${i}/4`, "--max-examples", "100", "--json", "--quiet", "--timeout", "150"]));
+    const server = dpkit([
+      "server",
+      "--db",
+      path.join(dir, "s.db"),
+      "--port",
+      "0",
+      "--rounds",
+      "1",
+      "--clients-per-round",
+      "4",
+      "--min-clients",
+      "4",
+      "--dp",
+      "client",
+      "--secure-aggregation",
+      "--noise-multiplier",
+      "1",
+      "--clip",
+      "1",
+      "--test-size",
+      "0",
+      "--selection-window",
+      "120",
+      "--round-timeout",
+      "120",
+      "--json",
+    ]);
+    const url = await within(
+      "server start",
+      60_000,
+      (async () => {
+        for (;;) {
+          const m = /listening on (http:\/\/\S+)/.exec(server.err());
+          if (m) return m[1];
+          if (server.child.exitCode !== null) throw new Error(`server exited: ${server.err()}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })(),
+    );
+    const pages = await Promise.all(
+      [2, 3].map(async (i) => {
+        const page = await browser.newPage();
+        const errors: string[] = [];
+        page.on("pageerror", (e) => errors.push(String(e)));
+        await page.goto(`${url}/?partition=${i}/4&maxExamples=100`);
+        return { page, errors };
+      }),
+    );
+    const nodes = [0, 1].map((i) =>
+      dpkit(["client", "--server", url, "--partition", `${i}/4`, "--max-examples", "100", "--json", "--quiet", "--timeout", "150"]),
+    );
     const codes = await within("node clients", 180_000, Promise.all(nodes.map((n) => n.exited)));
     expect(codes, nodes.map((n) => n.err()).join("\n")).toEqual([0, 0]);
     expect(await within("server exit", 30_000, server.exited)).toBe(0);
-    const status = JSON.parse(server.out()) as { rounds: number; history: { accepted: number; clients: { node: number; browser: number } }[]; clients: { kind: string }[] };
+    const status = JSON.parse(server.out()) as {
+      rounds: number;
+      history: { accepted: number; clients: { node: number; browser: number } }[];
+      clients: { kind: string }[];
+    };
     expect(status.rounds).toBe(1);
     expect(status.history[0].accepted).toBe(4);
     expect(status.history[0].clients).toEqual({ node: 2, browser: 2 });
     for (const { page, errors } of pages) {
       const s = await page.evaluate(() => {
         const c = (globalThis as any).dpkitClient;
-        return { state: c.state, examples: c.examples, epsilon: c.epsilon, shown: document.getElementById("epsilon")?.textContent ?? "", rounds: c.summary?.rounds ?? c.events.filter((e: any) => e.state === "complete").map((e: any) => ({ outcome: "complete", round: e.round })), states: c.events.map((e: any) => e.state) };
+        return {
+          state: c.state,
+          examples: c.examples,
+          epsilon: c.epsilon,
+          shown: document.getElementById("epsilon")?.textContent ?? "",
+          rounds:
+            c.summary?.rounds ??
+            c.events.filter((e: any) => e.state === "complete").map((e: any) => ({ outcome: "complete", round: e.round })),
+          states: c.events.map((e: any) => e.state),
+        };
       });
       expect(errors).toEqual([]);
       expect(s.examples).toBe(15_000);

@@ -39,7 +39,27 @@ describe("dpkit audit", () => {
   });
 
   it("one-run mode trains with gradient canaries and reports the bound and its ceiling", () => {
-    const r = runCli(["audit", "dpsgd", "--mode", "one-run", "--canaries", "100", "--train-size", "500", "--epochs", "1", "--batch-size", "100", "--seed", "6", "--json"], {}, 240_000);
+    const r = runCli(
+      [
+        "audit",
+        "dpsgd",
+        "--mode",
+        "one-run",
+        "--canaries",
+        "100",
+        "--train-size",
+        "500",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "100",
+        "--seed",
+        "6",
+        "--json",
+      ],
+      {},
+      240_000,
+    );
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.claimedEpsilon).toBeLessThanOrEqual(2);

@@ -42,9 +42,16 @@ describe("dpkit client", () => {
 
 describe("dpkit fl-demo", () => {
   it("runs a secure-aggregation round with two Node client processes and prints one JSON object", () => {
-    const r = runCli(["fl-demo", "--node-clients", "2", "--browser-clients", "0", "--rounds", "1", "--max-examples", "50", "--quiet", "--json"], {}, 240_000);
+    const r = runCli(
+      ["fl-demo", "--node-clients", "2", "--browser-clients", "0", "--rounds", "1", "--max-examples", "50", "--quiet", "--json"],
+      {},
+      240_000,
+    );
     expect(r.code, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as { server: { rounds: number; secureAggregation: boolean; history: { accepted: number; clients: { node: number } }[] }; clients: { kind: string; summary: { rounds: { outcome: string; clipped: boolean }[] } | null }[] };
+    const out = JSON.parse(r.stdout) as {
+      server: { rounds: number; secureAggregation: boolean; history: { accepted: number; clients: { node: number } }[] };
+      clients: { kind: string; summary: { rounds: { outcome: string; clipped: boolean }[] } | null }[];
+    };
     expect(out.server.rounds).toBe(1);
     expect(out.server.secureAggregation).toBe(true);
     expect(out.server.history[0]).toMatchObject({ accepted: 2, clients: { node: 2 } });

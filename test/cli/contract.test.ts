@@ -44,7 +44,11 @@ writeFileSync(counts, "100,50,50,50,50,50,50,50,50\n100,50,50,50,50,50,50,50,50\
 writeFileSync(map, "a,1,2,9,10\nb,3,4,11,12\n");
 
 const CASES: Case[] = [
-  { command: ["demo"], base: { "--users": "300", "--targets": "5" }, bad: { "--users": [...ALL, "100000000"], "--targets": ALL, "--seed": NOT_ZERO } },
+  {
+    command: ["demo"],
+    base: { "--users": "300", "--targets": "5" },
+    bad: { "--users": [...ALL, "100000000"], "--targets": ALL, "--seed": NOT_ZERO },
+  },
   {
     command: ["epsilon"],
     base: { "--noise-multiplier": "1.1", "--delta": "1e-5", "--sampling-rate": "0.01", "--steps": "100" },
@@ -73,25 +77,56 @@ const CASES: Case[] = [
     bad: { "--epsilon": REAL, "--sensitivity": REAL, "--level": ALL, "--value": GARBAGE, "--seed": NOT_ZERO },
     required: "--epsilon",
   },
-  { command: ["noise"], base: { "--mechanism": "gaussian", "--epsilon": "1", "--delta": "1e-5" }, bad: { "--delta": ALL, "--epsilon": REAL } },
-  { command: ["noise"], base: { "--mechanism": "geometric", "--epsilon": "1" }, bad: { "--sensitivity": [...ALL, "1.5"], "--value": [...GARBAGE, "1.5"] } },
+  {
+    command: ["noise"],
+    base: { "--mechanism": "gaussian", "--epsilon": "1", "--delta": "1e-5" },
+    bad: { "--delta": ALL, "--epsilon": REAL },
+  },
+  {
+    command: ["noise"],
+    base: { "--mechanism": "geometric", "--epsilon": "1" },
+    bad: { "--sensitivity": [...ALL, "1.5"], "--value": [...GARBAGE, "1.5"] },
+  },
   {
     command: ["rappor", "encode", "hello"],
     base: { "--secret": "0123456789abcdef0123" },
-    bad: { "--cohort": [...NOT_ZERO, "64"], "--num-bits": ALL, "--num-hashes": ALL, "--num-cohorts": ALL, "--prob-irr1": ALL, "--seed": NOT_ZERO },
+    bad: {
+      "--cohort": [...NOT_ZERO, "64"],
+      "--num-bits": ALL,
+      "--num-hashes": ALL,
+      "--num-cohorts": ALL,
+      "--prob-irr1": ALL,
+      "--seed": NOT_ZERO,
+    },
   },
-  { command: ["rappor", "privacy"], base: {}, bad: { "--num-bits": ALL, "--num-hashes": ALL, "--num-cohorts": ALL, "--prob-prr": NOT_ZERO } },
+  {
+    command: ["rappor", "privacy"],
+    base: {},
+    bad: { "--num-bits": ALL, "--num-hashes": ALL, "--num-cohorts": ALL, "--prob-prr": NOT_ZERO },
+  },
   {
     command: ["rappor", "simulate"],
     base: { "--candidates": "5", "--decoys": "2", "--reports": "1000" },
     bad: { "--candidates": [...ALL, "1e9"], "--decoys": [...NOT_ZERO, "1e9"], "--reports": NOT_ZERO, "--alpha": ALL, "--seed": NOT_ZERO },
   },
-  { command: ["rappor", "decode"], base: { "--params": params, "--counts": counts, "--map": map }, bad: { "--alpha": ALL }, required: "--map" },
+  {
+    command: ["rappor", "decode"],
+    base: { "--params": params, "--counts": counts, "--map": map },
+    bad: { "--alpha": ALL },
+    required: "--map",
+  },
   {
     command: ["secagg", "simulate"],
     base: { "--clients": "5", "--dimension": "10" },
     // sizes whose work would take hours are refused up front (issue 12, defect 2)
-    bad: { "--clients": [...ALL, "1000000", "5000"], "--dimension": [...ALL, "1000000000"], "--dropout": NOT_ZERO, "--bits": ALL, "--threshold": ALL, "--seed": NOT_ZERO },
+    bad: {
+      "--clients": [...ALL, "1000000", "5000"],
+      "--dimension": [...ALL, "1000000000"],
+      "--dropout": NOT_ZERO,
+      "--bits": ALL,
+      "--threshold": ALL,
+      "--seed": NOT_ZERO,
+    },
   },
   {
     command: ["train", "mnist"],
@@ -111,7 +146,15 @@ const CASES: Case[] = [
   },
   {
     command: ["federated"],
-    base: { "--clients": "10", "--clients-per-round": "2", "--rounds": "1", "--train-size": "100", "--test-size": "100", "--local-epochs": "1", "--dp": "server" },
+    base: {
+      "--clients": "10",
+      "--clients-per-round": "2",
+      "--rounds": "1",
+      "--train-size": "100",
+      "--test-size": "100",
+      "--local-epochs": "1",
+      "--dp": "server",
+    },
     bad: {
       "--clients": ALL,
       "--clients-per-round": ALL,
@@ -131,13 +174,32 @@ const CASES: Case[] = [
   {
     command: ["linkage"],
     base: { "--users": "300", "--targets": "5", "--known": "2" },
-    bad: { "--users": [...ALL, "100000000"], "--known": ALL, "--wrong": NOT_ZERO, "--rating-error": NOT_ZERO, "--targets": ALL, "--seed": NOT_ZERO, "--outside-top": NOT_ZERO },
+    bad: {
+      "--users": [...ALL, "100000000"],
+      "--known": ALL,
+      "--wrong": NOT_ZERO,
+      "--rating-error": NOT_ZERO,
+      "--targets": ALL,
+      "--seed": NOT_ZERO,
+      "--outside-top": NOT_ZERO,
+    },
   },
-  { command: ["linkage"], base: { "--users": "300", "--targets": "5", "--known": "2", "--defence": "ldp" }, bad: { "--epsilon": REAL_NO_HUGE } },
+  {
+    command: ["linkage"],
+    base: { "--users": "300", "--targets": "5", "--known": "2", "--defence": "ldp" },
+    bad: { "--epsilon": REAL_NO_HUGE },
+  },
   {
     command: ["audit", "dpsgd"],
     base: { "--trials": "1000" },
-    bad: { "--epsilon": REAL_NO_HUGE, "--delta": ALL, "--trials": ALL, "--sampling-probability": NOT_ZERO, "--alpha": ALL, "--seed": NOT_ZERO },
+    bad: {
+      "--epsilon": REAL_NO_HUGE,
+      "--delta": ALL,
+      "--trials": ALL,
+      "--sampling-probability": NOT_ZERO,
+      "--alpha": ALL,
+      "--seed": NOT_ZERO,
+    },
   },
   {
     command: ["audit", "dpsgd"],
@@ -146,7 +208,14 @@ const CASES: Case[] = [
   },
   {
     command: ["flower", "client"],
-    base: { "--server": "127.0.0.1:9", "--partition": "0/2", "--train-size": "100", "--test-size": "100", "--connect-timeout": "1", "--dp": "local" },
+    base: {
+      "--server": "127.0.0.1:9",
+      "--partition": "0/2",
+      "--train-size": "100",
+      "--test-size": "100",
+      "--connect-timeout": "1",
+      "--dp": "local",
+    },
     bad: {
       "--clip": REAL_NO_HUGE,
       "--noise-multiplier": REAL_NO_HUGE,
@@ -232,7 +301,11 @@ describe("CLI contract: usage errors", () => {
     expectRefusal(await runCliInProcess(["train"]), "train", "dataset");
   });
   it("options that would be ignored are refused", async () => {
-    expectRefusal(await runCliInProcess(["noise", "--mechanism", "laplace", "--epsilon", "1", "--delta", "1e-5"]), "laplace --delta", "--delta");
+    expectRefusal(
+      await runCliInProcess(["noise", "--mechanism", "laplace", "--epsilon", "1", "--delta", "1e-5"]),
+      "laplace --delta",
+      "--delta",
+    );
     expectRefusal(await runCliInProcess(["secagg", "simulate", "--degree", "4"]), "--degree without --plus", "--degree");
     expectRefusal(
       await runCliInProcess(["epsilon", "--event", '{"kind":"gaussian","noiseMultiplier":1}', "--delta", "1e-5", "--steps", "10"]),
@@ -240,12 +313,24 @@ describe("CLI contract: usage errors", () => {
       "--steps",
     );
     expectRefusal(
-      await runCliInProcess(["epsilon", "--event", '{"kind":"selfComposed","event":{"kind":"gaussian","noiseMultiplier":1},"count":10,"extra":1}', "--delta", "1e-5"]),
+      await runCliInProcess([
+        "epsilon",
+        "--event",
+        '{"kind":"selfComposed","event":{"kind":"gaussian","noiseMultiplier":1},"count":10,"extra":1}',
+        "--delta",
+        "1e-5",
+      ]),
       "an unknown event field",
       "--event",
     );
     expectRefusal(
-      await runCliInProcess(["epsilon", "--event", '{"kind":"composed","events":[{"kind":"gaussian","noiseMultiplier":1}],"count":1000000000}', "--delta", "1e-5"]),
+      await runCliInProcess([
+        "epsilon",
+        "--event",
+        '{"kind":"composed","events":[{"kind":"gaussian","noiseMultiplier":1}],"count":1000000000}',
+        "--delta",
+        "1e-5",
+      ]),
       "count on a composed event",
       "--event",
     );
@@ -271,11 +356,51 @@ describe("CLI contract: unreadable inputs and unwritable outputs", () => {
   const existingFile = path.join(dir, "a-file");
   writeFileSync(existingFile, "x");
   const outputs: [string[], string][] = [
-    [["epsilon", "--noise-multiplier", "1", "--delta", "1e-5", "--sampling-rate", "0.01", "--steps", "10", "--plot", `${missing}.svg`], "--plot"],
-    [["epsilon", "--noise-multiplier", "1", "--delta", "1e-5", "--sampling-rate", "0.01", "--steps", "10", "--plot", path.join(dir, "p.txt")], "--plot"],
-    [["train", "mnist", "--train-size", "100", "--test-size", "100", "--epochs", "1", "--batch-size", "10", "--plot", `${missing}.svg`], "--plot"],
-    [["train", "mnist", "--train-size", "100", "--test-size", "100", "--epochs", "1", "--batch-size", "10", "--save", existingFile], "--save"],
-    [["train", "mnist", "--train-size", "100", "--test-size", "100", "--epochs", "1", "--batch-size", "10", "--save", path.join(missing, "model")], "--save"],
+    [
+      ["epsilon", "--noise-multiplier", "1", "--delta", "1e-5", "--sampling-rate", "0.01", "--steps", "10", "--plot", `${missing}.svg`],
+      "--plot",
+    ],
+    [
+      [
+        "epsilon",
+        "--noise-multiplier",
+        "1",
+        "--delta",
+        "1e-5",
+        "--sampling-rate",
+        "0.01",
+        "--steps",
+        "10",
+        "--plot",
+        path.join(dir, "p.txt"),
+      ],
+      "--plot",
+    ],
+    [
+      ["train", "mnist", "--train-size", "100", "--test-size", "100", "--epochs", "1", "--batch-size", "10", "--plot", `${missing}.svg`],
+      "--plot",
+    ],
+    [
+      ["train", "mnist", "--train-size", "100", "--test-size", "100", "--epochs", "1", "--batch-size", "10", "--save", existingFile],
+      "--save",
+    ],
+    [
+      [
+        "train",
+        "mnist",
+        "--train-size",
+        "100",
+        "--test-size",
+        "100",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "10",
+        "--save",
+        path.join(missing, "model"),
+      ],
+      "--save",
+    ],
     [["federated", "--clients", "10", "--rounds", "1", "--train-size", "100", "--test-size", "100", "--plot", `${missing}.png`], "--plot"],
     [["linkage", "--users", "300", "--targets", "5", "--known", "2", "--plot", `${missing}.svg`], "--plot"],
     [["linkage", "--demo", "--users", "300", "--targets", "5", "--plot", path.join(dir, "chart.pdf")], "--plot"],

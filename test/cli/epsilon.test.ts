@@ -31,7 +31,20 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("dpkit epsilon", () => {
   it("--json: the MNIST tutorial setting from the epochs form (rdp, with the order)", () => {
-    const r = runCli(["epsilon", "--dataset-size", "60000", "--batch-size", "256", "--epochs", "60", "--noise-multiplier", "1.1", "--delta", "1e-5", "--json"]);
+    const r = runCli([
+      "epsilon",
+      "--dataset-size",
+      "60000",
+      "--batch-size",
+      "256",
+      "--epochs",
+      "60",
+      "--noise-multiplier",
+      "1.1",
+      "--delta",
+      "1e-5",
+      "--json",
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const o = JSON.parse(r.stdout);
     expect(o.accountant).toBe("rdp");
@@ -44,7 +57,22 @@ describe("dpkit epsilon", () => {
 
   it("--accountant pld --json and the default table; --plot writes an SVG", () => {
     const file = path.join(dir, "eps.svg");
-    const r = runCli(["epsilon", "--sampling-rate", "0.01", "--steps", "200", "--noise-multiplier", "1.1", "--delta", "1e-5", "--accountant", "pld", "--json", "--plot", file]);
+    const r = runCli([
+      "epsilon",
+      "--sampling-rate",
+      "0.01",
+      "--steps",
+      "200",
+      "--noise-multiplier",
+      "1.1",
+      "--delta",
+      "1e-5",
+      "--accountant",
+      "pld",
+      "--json",
+      "--plot",
+      file,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const o = JSON.parse(r.stdout);
     expect(o.accountant).toBe("pld");
@@ -64,7 +92,10 @@ describe("dpkit epsilon", () => {
       [["--sampling-rate", "0.1", "--steps", "10", "--noise-multiplier", "0", "--delta", "1e-5"], /--noise-multiplier/],
       [["--sampling-rate", "0.1", "--steps", "10", "--noise-multiplier", "NaN", "--delta", "1e-5"], /noise-multiplier/],
       [["--sampling-rate", "0.1", "--steps", "10", "--noise-multiplier", "1", "--delta", "1"], /--delta/],
-      [["--sampling-rate", "0.1", "--steps", "10", "--noise-multiplier", "1", "--delta", "1e-5", "--accountant", "moments"], /--accountant/],
+      [
+        ["--sampling-rate", "0.1", "--steps", "10", "--noise-multiplier", "1", "--delta", "1e-5", "--accountant", "moments"],
+        /--accountant/,
+      ],
       [["--sampling-rate", "0.1", "--steps", "10", "--dataset-size", "100", "--noise-multiplier", "1", "--delta", "1e-5"], /either/],
     ];
     for (const [args, re] of cases) {
@@ -83,7 +114,20 @@ describe("dpkit epsilon", () => {
 
 describe("dpkit calibrate", () => {
   it("--json prints the noise multiplier and the epsilon it achieves (never above the target)", () => {
-    const r = runCli(["calibrate", "--target-epsilon", "3", "--dataset-size", "60000", "--batch-size", "256", "--epochs", "60", "--delta", "1e-5", "--json"]);
+    const r = runCli([
+      "calibrate",
+      "--target-epsilon",
+      "3",
+      "--dataset-size",
+      "60000",
+      "--batch-size",
+      "256",
+      "--epochs",
+      "60",
+      "--delta",
+      "1e-5",
+      "--json",
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const o = JSON.parse(r.stdout);
     expect(o.noiseMultiplier).toBeCloseTo(1.0140210473997429, 5);
@@ -101,8 +145,23 @@ describe("dpkit calibrate", () => {
 
 describe("dpkit epsilon --event", () => {
   it("accounts any event (RAPPOR-style randomized response under replace-one)", async () => {
-    const event = JSON.stringify({ kind: "selfComposed", count: 4, event: { kind: "randomizedResponse", noiseParameter: 0.5, numBuckets: 2 } });
-    const r = await runInProcess(["epsilon", "--event", event, "--neighboring-relation", "replaceOne", "--delta", "1e-9", "--accountant", "pld", "--json"]);
+    const event = JSON.stringify({
+      kind: "selfComposed",
+      count: 4,
+      event: { kind: "randomizedResponse", noiseParameter: 0.5, numBuckets: 2 },
+    });
+    const r = await runInProcess([
+      "epsilon",
+      "--event",
+      event,
+      "--neighboring-relation",
+      "replaceOne",
+      "--delta",
+      "1e-9",
+      "--accountant",
+      "pld",
+      "--json",
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const o = JSON.parse(r.stdout);
     expect(o.epsilon).toBeGreaterThanOrEqual(4 * Math.log(3));
@@ -111,7 +170,7 @@ describe("dpkit epsilon --event", () => {
     const bad = await runInProcess(["epsilon", "--event", event, "--delta", "1e-9"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/replaceOne/);
-    const junk = await runInProcess(["epsilon", "--event", "{\"kind\":\"oops\"}", "--delta", "1e-9"]);
+    const junk = await runInProcess(["epsilon", "--event", '{"kind":"oops"}', "--delta", "1e-9"]);
     expect(junk.code).toBe(2);
     expect(junk.stderr.trim().split("\n")).toHaveLength(1);
   });
@@ -129,7 +188,24 @@ describe("every epsilon names its delta and neighbouring relation; the classic c
     const j = JSON.parse((await runCliInProcess(["epsilon", ...mnist, "--json"])).stdout);
     expect(j.neighboringRelation).toBe("addOrRemoveOne");
     expect(j.delta).toBe(1e-5);
-    const c = JSON.parse((await runCliInProcess(["calibrate", "--target-epsilon", "3", "--dataset-size", "60000", "--batch-size", "256", "--epochs", "60", "--delta", "1e-5", "--json"])).stdout);
+    const c = JSON.parse(
+      (
+        await runCliInProcess([
+          "calibrate",
+          "--target-epsilon",
+          "3",
+          "--dataset-size",
+          "60000",
+          "--batch-size",
+          "256",
+          "--epochs",
+          "60",
+          "--delta",
+          "1e-5",
+          "--json",
+        ])
+      ).stdout,
+    );
     expect(c.neighboringRelation).toBe("addOrRemoveOne");
   });
 

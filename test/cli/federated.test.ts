@@ -3,11 +3,35 @@ import { runCli } from "../helpers/cli.js";
 
 describe("dpkit federated", () => {
   it("runs a tiny DP-FedAvg and prints one JSON object with the per-round history", () => {
-    const r = runCli([
-      "federated", "--clients", "8", "--clients-per-round", "4", "--train-size", "400", "--test-size", "200",
-      "--local-epochs", "1", "--local-batch-size", "20", "--rounds", "2", "--dp", "server", "--noise-multiplier", "1",
-      "--compression", "quantize:4:rotate", "--seed", "3", "--json",
-    ], { DPKIT_BACKEND: "cpu" });
+    const r = runCli(
+      [
+        "federated",
+        "--clients",
+        "8",
+        "--clients-per-round",
+        "4",
+        "--train-size",
+        "400",
+        "--test-size",
+        "200",
+        "--local-epochs",
+        "1",
+        "--local-batch-size",
+        "20",
+        "--rounds",
+        "2",
+        "--dp",
+        "server",
+        "--noise-multiplier",
+        "1",
+        "--compression",
+        "quantize:4:rotate",
+        "--seed",
+        "3",
+        "--json",
+      ],
+      { DPKIT_BACKEND: "cpu" },
+    );
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.history).toHaveLength(2);
@@ -26,10 +50,31 @@ describe("dpkit federated", () => {
   });
 
   it("the same tiny run without noise learns (accuracy well above chance: the DP run's figure is not vacuous)", () => {
-    const r = runCli([
-      "federated", "--clients", "8", "--clients-per-round", "4", "--train-size", "400", "--test-size", "200",
-      "--local-epochs", "1", "--local-batch-size", "20", "--rounds", "2", "--dp", "none", "--seed", "3", "--json",
-    ], { DPKIT_BACKEND: "cpu" });
+    const r = runCli(
+      [
+        "federated",
+        "--clients",
+        "8",
+        "--clients-per-round",
+        "4",
+        "--train-size",
+        "400",
+        "--test-size",
+        "200",
+        "--local-epochs",
+        "1",
+        "--local-batch-size",
+        "20",
+        "--rounds",
+        "2",
+        "--dp",
+        "none",
+        "--seed",
+        "3",
+        "--json",
+      ],
+      { DPKIT_BACKEND: "cpu" },
+    );
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.testAccuracy).toBeGreaterThan(0.4); // chance is 0.1; measured 0.555
@@ -38,10 +83,32 @@ describe("dpkit federated", () => {
   });
 
   it("runs distributed noise behind secure aggregation", () => {
-    const r = runCli([
-      "federated", "--clients", "6", "--clients-per-round", "3", "--train-size", "120", "--test-size", "50",
-      "--local-epochs", "1", "--local-batch-size", "20", "--rounds", "1", "--dp", "client", "--secure-aggregation", "--seed", "4", "--json",
-    ], { DPKIT_BACKEND: "cpu" });
+    const r = runCli(
+      [
+        "federated",
+        "--clients",
+        "6",
+        "--clients-per-round",
+        "3",
+        "--train-size",
+        "120",
+        "--test-size",
+        "50",
+        "--local-epochs",
+        "1",
+        "--local-batch-size",
+        "20",
+        "--rounds",
+        "1",
+        "--dp",
+        "client",
+        "--secure-aggregation",
+        "--seed",
+        "4",
+        "--json",
+      ],
+      { DPKIT_BACKEND: "cpu" },
+    );
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.aggregator).toBe("secagg(dp-fedavg(client-distributed))");
@@ -56,7 +123,26 @@ describe("dpkit federated", () => {
     const r2 = runCli(["federated", "--clients", "5", "--clients-per-round", "6"]);
     expect(r2.code).toBe(2);
     expect(r2.stderr).toMatch(/--clients-per-round/);
-    const r3 = runCli(["federated", "--dp", "client", "--compression", "quantize:2", "--rounds", "1", "--clients", "4", "--clients-per-round", "2", "--train-size", "40", "--test-size", "10"], { DPKIT_BACKEND: "cpu" });
+    const r3 = runCli(
+      [
+        "federated",
+        "--dp",
+        "client",
+        "--compression",
+        "quantize:2",
+        "--rounds",
+        "1",
+        "--clients",
+        "4",
+        "--clients-per-round",
+        "2",
+        "--train-size",
+        "40",
+        "--test-size",
+        "10",
+      ],
+      { DPKIT_BACKEND: "cpu" },
+    );
     expect(r3.code).toBe(2);
     expect(r3.stderr).toMatch(/compression/);
   });

@@ -31,13 +31,33 @@ afterEach(async () => {
 });
 
 const clientArgs = (address: string, partition: string, extra: string[] = []): string[] => [
-  "flower", "client", "--server", address, "--data", "mnist", "--model", "mlp", "--partition", partition,
-  "--train-size", "200", "--test-size", "100", "--json", ...extra,
+  "flower",
+  "client",
+  "--server",
+  address,
+  "--data",
+  "mnist",
+  "--model",
+  "mlp",
+  "--partition",
+  partition,
+  "--train-size",
+  "200",
+  "--test-size",
+  "100",
+  "--json",
+  ...extra,
 ];
 
 describe("dpkit flower client", () => {
   it("two CLI clients complete a Flower FedAvg run (one with local DP) and exit 0 with one JSON object each", async () => {
-    const server = await startFlowerTestServer({ minClients: 2, rounds: 2, fitConfig: () => ({ local_epochs: 1n, batch_size: 20n, lr: 0.1 }), joinTimeoutMs: 60_000, answerTimeoutMs: 60_000 });
+    const server = await startFlowerTestServer({
+      minClients: 2,
+      rounds: 2,
+      fitConfig: () => ({ local_epochs: 1n, batch_size: 20n, lr: 0.1 }),
+      joinTimeoutMs: 60_000,
+      answerTimeoutMs: 60_000,
+    });
     servers.push(server);
     const [a, b] = await Promise.all([
       runCliAsync(clientArgs(server.address, "0/2")),
@@ -63,7 +83,12 @@ describe("dpkit flower client", () => {
   ];
   for (const [action, pattern, extra] of bad) {
     it(`bad server (${action}): one line on stderr, exit code 2, no hang`, async () => {
-      const server = await startFlowerTestServer({ minClients: 1, rounds: 2, misbehave: { round: 1, phase: "fit", action }, joinTimeoutMs: 60_000 });
+      const server = await startFlowerTestServer({
+        minClients: 1,
+        rounds: 2,
+        misbehave: { round: 1, phase: "fit", action },
+        joinTimeoutMs: 60_000,
+      });
       servers.push(server);
       const r = await runCliAsync(clientArgs(server.address, "0/1", extra), 60_000);
       expect(r.code, r.stderr).toBe(2);

@@ -28,7 +28,8 @@ describe("dpkit linkage", () => {
   it("--demo tells the whole story", () => {
     const r = runCli(["linkage", "--demo", "--users", "600", "--targets", "10"]);
     expect(r.code).toBe(0);
-    for (const part of ["1. Data", "2. The attack", "3. The naive fix", "4. Local DP", "5. Central DP aggregates"]) expect(r.stdout).toContain(part);
+    for (const part of ["1. Data", "2. The attack", "3. The naive fix", "4. Local DP", "5. Central DP aggregates"])
+      expect(r.stdout).toContain(part);
   });
 
   it("refuses bad options with one line and exit code 2", () => {

@@ -65,9 +65,22 @@ describe("dpkit rappor", () => {
   it("reads the reference simulator's client,cohort,value input and reproduces its PRRs", () => {
     writeFileSync(f("p32.csv"), "k,h,m,p,q,f\n32,1,64,0.25,0.75,0.5\n");
     writeFileSync(f("true_values.csv"), "client,cohort,value\nc1,1,v16\nc2,2,v58\n");
-    const r = runCli(["rappor", "encode", "--params", f("p32.csv"), "--input", f("true_values.csv"), "--client-name-secret", "--include-private"]);
+    const r = runCli([
+      "rappor",
+      "encode",
+      "--params",
+      f("p32.csv"),
+      "--input",
+      f("true_values.csv"),
+      "--client-name-secret",
+      "--include-private",
+    ]);
     expect(r.code).toBe(0);
-    const rows = r.stdout.trim().split("\n").slice(1).map((l) => l.split(","));
+    const rows = r.stdout
+      .trim()
+      .split("\n")
+      .slice(1)
+      .map((l) => l.split(","));
     // google/rappor doc/data-flow.md, case_reports.csv.
     expect(rows[0].slice(0, 4)).toEqual(["c1", "1", "00000000000000000010000000000000", "11011100100000000010000101100001"]);
     expect(rows[1].slice(0, 4)).toEqual(["c2", "2", "00000000000010000000000000000000", "10011001001000110001000001000000"]);

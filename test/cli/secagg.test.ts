@@ -3,10 +3,33 @@ import { runCli } from "../helpers/cli.js";
 
 describe("dpkit secagg simulate", () => {
   it("--json prints one JSON object with an exact sum of the survivors", () => {
-    const r = runCli(["secagg", "simulate", "--clients", "6", "--threshold", "4", "--dimension", "50", "--dropout", "0.34", "--seed", "3", "--json"]);
+    const r = runCli([
+      "secagg",
+      "simulate",
+      "--clients",
+      "6",
+      "--threshold",
+      "4",
+      "--dimension",
+      "50",
+      "--dropout",
+      "0.34",
+      "--seed",
+      "3",
+      "--json",
+    ]);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(out).toMatchObject({ protocol: "bonawitz2017", clients: 6, threshold: 4, dropped: 2, survivors: 4, aborted: false, exact: true, seeded: true });
+    expect(out).toMatchObject({
+      protocol: "bonawitz2017",
+      clients: 6,
+      threshold: 4,
+      dropped: 2,
+      survivors: 4,
+      aborted: false,
+      exact: true,
+      seeded: true,
+    });
     expect(out.clientUploadBytes).toBeGreaterThan(50 * 4);
   });
 

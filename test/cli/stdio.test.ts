@@ -17,16 +17,22 @@ function bash(script: string): { stdout: string; stderr: string; status: number 
 describe("dpkit on a broken or full stdout", () => {
   it("EPIPE: `seq 1 50000 | dpkit rappor encode | head -1` exits 0 with nothing on stderr", () => {
     // dpkit's stderr goes to a temp file, replayed on ours; the script exits with dpkit's code.
-    const r = bash(`err=$(mktemp); seq 1 50000 | ${dpkit} rappor encode 2>"$err" | head -1; rc=\${PIPESTATUS[1]}; cat "$err" >&2; rm -f "$err"; exit $rc`);
+    const r = bash(
+      `err=$(mktemp); seq 1 50000 | ${dpkit} rappor encode 2>"$err" | head -1; rc=\${PIPESTATUS[1]}; cat "$err" >&2; rm -f "$err"; exit $rc`,
+    );
     expect(r.stdout.trim().split("\n")[0]).toBe("client,cohort,bloom,prr,irr");
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
   }, 120_000);
 
-  it.skipIf(!existsSync("/dev/full"))("ENOSPC: `dpkit rappor privacy > /dev/full` prints one line and exits 2", () => {
-    const r = bash(`${dpkit} rappor privacy > /dev/full`);
-    expect(r.status).toBe(2);
-    expect(r.stderr.trim().split("\n")).toHaveLength(1);
-    expect(r.stderr).toMatch(/^dpkit: cannot write to stdout: no space left on the device \(ENOSPC\)/);
-  }, 120_000);
+  it.skipIf(!existsSync("/dev/full"))(
+    "ENOSPC: `dpkit rappor privacy > /dev/full` prints one line and exits 2",
+    () => {
+      const r = bash(`${dpkit} rappor privacy > /dev/full`);
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toMatch(/^dpkit: cannot write to stdout: no space left on the device \(ENOSPC\)/);
+    },
+    120_000,
+  );
 });

@@ -13,7 +13,18 @@ const small = ["--train-size", "600", "--test-size", "200", "--epochs", "2", "--
 describe("dpkit train mnist", () => {
   it("trains privately and reports accuracy and epsilon per epoch (--json), saving the model and a plot", () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "dpkit-train-"));
-    const r = runCli(["train", "mnist", ...small, "--target-epsilon", "2", "--json", "--save", path.join(dir, "m"), "--plot", path.join(dir, "p.svg")]);
+    const r = runCli([
+      "train",
+      "mnist",
+      ...small,
+      "--target-epsilon",
+      "2",
+      "--json",
+      "--save",
+      path.join(dir, "m"),
+      "--plot",
+      path.join(dir, "p.svg"),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.private).toBe(true);
@@ -44,7 +55,12 @@ describe("dpkit train mnist", () => {
       const r = runCli(["train", "mnist", ...small, ...args]);
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(pattern);
-      expect(r.stderr.trim().split("\n").filter((l) => l.startsWith("dpkit:") && !l.includes("tfjs backend")).length).toBe(1);
+      expect(
+        r.stderr
+          .trim()
+          .split("\n")
+          .filter((l) => l.startsWith("dpkit:") && !l.includes("tfjs backend")).length,
+      ).toBe(1);
       expect(r.stderr).not.toMatch(/at .*\.ts:\d+/);
     }
   });

@@ -11,7 +11,12 @@ import { projectRoot } from "../helpers/cli.js";
 
 async function reflectionsOfBackend(overrides: Record<string, unknown>): Promise<string[]> {
   const app = await Application.bootstrapWithPlugins(
-    { options: path.join(projectRoot, "typedoc.json"), entryPoints: [path.join(projectRoot, "src/backend/index.ts")], logLevel: "Error", ...overrides },
+    {
+      options: path.join(projectRoot, "typedoc.json"),
+      entryPoints: [path.join(projectRoot, "src/backend/index.ts")],
+      logLevel: "Error",
+      ...overrides,
+    },
     [new TypeDocReader(), new TSConfigReader()],
   );
   const project = await app.convert();

@@ -27,7 +27,9 @@ function blocksOf(file: string): Block[] {
   return [...text.matchAll(/^```ts([^\n]*)\n([\s\S]*?)^```/gm)].map((m, i) => ({ id: `${file}#${i}`, marker: m[1].trim(), code: m[2] }));
 }
 
-const guides = readdirSync(path.join(projectRoot, "docs")).filter((f) => f.endsWith(".md")).sort();
+const guides = readdirSync(path.join(projectRoot, "docs"))
+  .filter((f) => f.endsWith(".md"))
+  .sort();
 const blocks = guides.flatMap(blocksOf);
 
 /** Runs one block; returns stderr (backend announcements removed) and the exit status. */
@@ -44,7 +46,11 @@ export function runBlock(id: string, code: string): { status: number | null; std
       timeout: 600_000,
       env: { ...process.env, TSX_TSCONFIG_PATH: path.join(projectRoot, "tsconfig.json") },
     });
-    const stderr = (r.stderr ?? "").split("\n").filter((l) => !l.startsWith("dpkit: tfjs backend")).join("\n").trim();
+    const stderr = (r.stderr ?? "")
+      .split("\n")
+      .filter((l) => !l.startsWith("dpkit: tfjs backend"))
+      .join("\n")
+      .trim();
     return { status: r.status, stderr, stdout: r.stdout ?? "" };
   } finally {
     rmSync(file, { force: true });
@@ -61,16 +67,28 @@ describe("guide examples run", () => {
 
   for (const block of blocks) {
     const long = block.marker === "long" && process.env.DPKIT_DOCS_LONG !== "1";
-    const title = `${block.id}: ${block.code.split("\n").find((l) => l.trim() !== "")?.slice(0, 60) ?? ""}`;
-    it.skipIf(block.marker === "no-run" || long)(title, () => {
-      const r = runBlock(block.id, block.code);
-      expect(r.stderr).toBe("");
-      expect(r.status).toBe(0);
-    }, 600_000);
+    const title = `${block.id}: ${
+      block.code
+        .split("\n")
+        .find((l) => l.trim() !== "")
+        ?.slice(0, 60) ?? ""
+    }`;
+    it.skipIf(block.marker === "no-run" || long)(
+      title,
+      () => {
+        const r = runBlock(block.id, block.code);
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+      },
+      600_000,
+    );
   }
 
   it("control: a block using an undefined name (the old docs/dpsgd.md §2) fails", () => {
-    const r = runBlock("control", 'import { RdpAccountant } from "dpkit/accounting";\nnew RdpAccountant();\nconst N = x.shape[0];\nconsole.log(N);\n');
+    const r = runBlock(
+      "control",
+      'import { RdpAccountant } from "dpkit/accounting";\nnew RdpAccountant();\nconst N = x.shape[0];\nconsole.log(N);\n',
+    );
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/x is not defined/);
   });

@@ -12,7 +12,11 @@ const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
 describe("README examples run", () => {
   it("has examples", () => expect(blocks.length).toBeGreaterThan(3));
   blocks.forEach((code, i) => {
-    const title = code.split("\n").find((l) => l.startsWith("import"))?.slice(0, 70) ?? `block ${i}`;
+    const title =
+      code
+        .split("\n")
+        .find((l) => l.startsWith("import"))
+        ?.slice(0, 70) ?? `block ${i}`;
     it(`block ${i}: ${title}`, () => {
       const dir = path.join(projectRoot, "test/docs/.run");
       mkdirSync(dir, { recursive: true });
@@ -25,7 +29,13 @@ describe("README examples run", () => {
         env: { ...process.env, TSX_TSCONFIG_PATH: path.join(projectRoot, "tsconfig.json") },
       });
       rmSync(file, { force: true });
-      expect(r.stderr.split("\n").filter((l) => !l.startsWith("dpkit: tfjs backend")).join("\n").trim()).toBe("");
+      expect(
+        r.stderr
+          .split("\n")
+          .filter((l) => !l.startsWith("dpkit: tfjs backend"))
+          .join("\n")
+          .trim(),
+      ).toBe("");
       expect(r.status).toBe(0);
     });
   });

@@ -14,7 +14,13 @@ describe("adaptive clipping", () => {
       [0.5, 1.0],
       [0.9, 1.8],
     ] as const) {
-      const s = new AdaptiveClipState({ initialL2NormClip: 0.1, noiseMultiplier: 1, expectedBatchSize: 200, targetQuantile: gamma, learningRate: 0.2 });
+      const s = new AdaptiveClipState({
+        initialL2NormClip: 0.1,
+        noiseMultiplier: 1,
+        expectedBatchSize: 200,
+        targetQuantile: gamma,
+        learningRate: 0.2,
+      });
       for (let t = 0; t < 400; t++) s.update(norms, rng);
       expect(Math.abs(s.l2NormClip - want)).toBeLessThan(0.15);
     }
@@ -32,7 +38,9 @@ describe("adaptive clipping", () => {
 
   it("refuses a count noise not above the total, and bad quantiles", () => {
     expect(() => gradientNoiseMultiplier(2, 1)).toThrow(/countNoiseMultiplier/);
-    expect(() => new AdaptiveClipState({ initialL2NormClip: 1, noiseMultiplier: 1, expectedBatchSize: 10, targetQuantile: 1 })).toThrow(/targetQuantile/);
+    expect(() => new AdaptiveClipState({ initialL2NormClip: 1, noiseMultiplier: 1, expectedBatchSize: 10, targetQuantile: 1 })).toThrow(
+      /targetQuantile/,
+    );
     expect(() => new AdaptiveClipState({ initialL2NormClip: 0, noiseMultiplier: 1, expectedBatchSize: 10 })).toThrow(/initialL2NormClip/);
   });
 });

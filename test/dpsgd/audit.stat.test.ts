@@ -42,7 +42,14 @@ function step(g: Float32Array, variant: Variant, rng: Rng | undefined): number {
   if (variant === "noClipping") {
     const sum = new Float32Array(d);
     for (let k = 0; k < idx.length; k++) for (let j = 0; j < d; j++) sum[j] += batch[k * d + j];
-    return privatizeClippedSum({ clippedSum: sum, l2NormClip: C, noiseMultiplier: sigma, expectedBatchSize, rng, allowInsecureRng: true })[0];
+    return privatizeClippedSum({
+      clippedSum: sum,
+      l2NormClip: C,
+      noiseMultiplier: sigma,
+      expectedBatchSize,
+      rng,
+      allowInsecureRng: true,
+    })[0];
   }
   const { clippedSum } = clipAndSum({ perExampleGradients: batch, dimension: d, l2NormClip: C });
   switch (variant) {
@@ -51,17 +58,38 @@ function step(g: Float32Array, variant: Variant, rng: Rng | undefined): number {
     case "noiseAfterDivision": {
       // Divide first, then add noise scaled for the average (sigma·C / B) — and divide again.
       const mean = privatizeClippedSum({ clippedSum, l2NormClip: C, noiseMultiplier: 0, expectedBatchSize, rng, allowInsecureRng: true });
-      const noise = privatizeClippedSum({ clippedSum: new Float32Array(d), l2NormClip: C, noiseMultiplier: sigma, expectedBatchSize, rng, allowInsecureRng: true });
+      const noise = privatizeClippedSum({
+        clippedSum: new Float32Array(d),
+        l2NormClip: C,
+        noiseMultiplier: sigma,
+        expectedBatchSize,
+        rng,
+        allowInsecureRng: true,
+      });
       return mean[0] + noise[0] / expectedBatchSize;
     }
     case "noiseAfterDivisionUnscaled": {
       // Divide first, then add the sum's noise sigma·C unchanged: B times too much noise.
       const mean = privatizeClippedSum({ clippedSum, l2NormClip: C, noiseMultiplier: 0, expectedBatchSize, rng, allowInsecureRng: true });
-      const noise = privatizeClippedSum({ clippedSum: new Float32Array(d), l2NormClip: C, noiseMultiplier: sigma, expectedBatchSize: 1, rng, allowInsecureRng: true });
+      const noise = privatizeClippedSum({
+        clippedSum: new Float32Array(d),
+        l2NormClip: C,
+        noiseMultiplier: sigma,
+        expectedBatchSize: 1,
+        rng,
+        allowInsecureRng: true,
+      });
       return mean[0] + noise[0];
     }
     case "realisedBatchSize":
-      return privatizeClippedSum({ clippedSum, l2NormClip: C, noiseMultiplier: sigma, expectedBatchSize: Math.max(1, idx.length), rng, allowInsecureRng: true })[0];
+      return privatizeClippedSum({
+        clippedSum,
+        l2NormClip: C,
+        noiseMultiplier: sigma,
+        expectedBatchSize: Math.max(1, idx.length),
+        rng,
+        allowInsecureRng: true,
+      })[0];
   }
 }
 

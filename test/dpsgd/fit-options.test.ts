@@ -37,7 +37,15 @@ function softmaxModel(seed = 1, activation: "softmax" | "linear" = "softmax"): t
   });
 }
 
-const dp = (over: Partial<MakePrivateOptions> = {}): MakePrivateOptions => ({ l2NormClip: 1, noiseMultiplier: 1, targetDelta: 1e-5, batchSize: 50, rng: new SeededRng(7), allowInsecureRng: true, ...over });
+const dp = (over: Partial<MakePrivateOptions> = {}): MakePrivateOptions => ({
+  l2NormClip: 1,
+  noiseMultiplier: 1,
+  targetDelta: 1e-5,
+  batchSize: 50,
+  rng: new SeededRng(7),
+  allowInsecureRng: true,
+  ...over,
+});
 
 async function codeOf(f: () => unknown): Promise<string | undefined> {
   try {
@@ -75,7 +83,9 @@ describe("fit reuses what model.compile set", () => {
   });
 
   it("refuses an uncompiled model without optimizer or loss, and a compiled loss without a per-example form", async () => {
-    expect(await codeOf(() => makePrivate(softmaxModel(), dp({ loss: "sparseCategoricalCrossentropy" })))).toBe("invalid_parameter:optimizer");
+    expect(await codeOf(() => makePrivate(softmaxModel(), dp({ loss: "sparseCategoricalCrossentropy" })))).toBe(
+      "invalid_parameter:optimizer",
+    );
     expect(await codeOf(() => makePrivate(softmaxModel(), dp({ optimizer: tf.train.sgd(0.1) })))).toBe("invalid_parameter:loss");
     const m = softmaxModel();
     m.compile({ optimizer: "sgd", loss: "hinge" });
@@ -107,9 +117,14 @@ describe("fit options: honoured or refused by name", () => {
     expect(h.params.samplingProbability).toBeCloseTo(50 / 400, 12);
     expect(h.stepsRun).toBe(8);
     expect(h.history.val_loss.length).toBe(1);
-    expect(h.epsilon).toBeCloseTo(computeDpSgdEpsilon({ samplingProbability: 50 / 400, noiseMultiplier: 1, steps: 8, targetDelta: 1e-5 }), 6);
+    expect(h.epsilon).toBeCloseTo(
+      computeDpSgdEpsilon({ samplingProbability: 50 / 400, noiseMultiplier: 1, steps: 8, targetDelta: 1e-5 }),
+      6,
+    );
     // negative control: accounting over all 500 examples would be a different (smaller) epsilon
-    expect(Math.abs(h.epsilon - computeDpSgdEpsilon({ samplingProbability: 50 / 500, noiseMultiplier: 1, steps: 8, targetDelta: 1e-5 }))).toBeGreaterThan(0.01);
+    expect(
+      Math.abs(h.epsilon - computeDpSgdEpsilon({ samplingProbability: 50 / 500, noiseMultiplier: 1, steps: 8, targetDelta: 1e-5 })),
+    ).toBeGreaterThan(0.01);
     expect(await codeOf(() => priv.fit(data.x, data.y, { validationSplit: 1 }))).toBe("invalid_parameter:validationSplit");
   });
 
@@ -124,7 +139,17 @@ describe("fit options: honoured or refused by name", () => {
 
   it("classWeight weights each example's loss by its class (the reported loss is the weighted mean)", async () => {
     const model = softmaxModel(9);
-    const priv = makePrivate(model, dp({ optimizer: tf.train.sgd(0), loss: "sparseCategoricalCrossentropy", batchSize: undefined, samplingProbability: 1, noiseMultiplier: 0, allowNonPrivate: true }));
+    const priv = makePrivate(
+      model,
+      dp({
+        optimizer: tf.train.sgd(0),
+        loss: "sparseCategoricalCrossentropy",
+        batchSize: undefined,
+        samplingProbability: 1,
+        noiseMultiplier: 0,
+        allowNonPrivate: true,
+      }),
+    );
     const h = await priv.fit(data.x, data.y, { epochs: 1, verbose: 0, classWeight: { 0: 0, 1: 3 } });
     const per = perExampleLoss("sparseCategoricalCrossentropy", data.y, model.predict(data.x) as tf.Tensor).dataSync();
     const labels = data.y.dataSync();
@@ -149,7 +174,14 @@ describe("fromLogits", () => {
     const oneHot = tf.oneHot(tf.cast(labels, "int32"), 4);
     const c = perExampleLoss({ name: "categoricalCrossentropy", fromLogits: true }, oneHot, logits).dataSync();
     c.forEach((v, i) => expect(v).toBeCloseTo(b[i], 5));
-    const t = tf.tensor2d([[1, 0, 1, 0], [0, 0, 1, 1], [1, 1, 1, 0], [0, 1, 0, 1], [1, 0, 0, 0], [0, 1, 1, 1]]);
+    const t = tf.tensor2d([
+      [1, 0, 1, 0],
+      [0, 0, 1, 1],
+      [1, 1, 1, 0],
+      [0, 1, 0, 1],
+      [1, 0, 0, 0],
+      [0, 1, 1, 1],
+    ]);
     const d = perExampleLoss({ name: "binaryCrossentropy", fromLogits: true }, t, logits).dataSync();
     const e = perExampleLoss("binaryCrossentropy", t, tf.sigmoid(logits)).dataSync();
     d.forEach((v, i) => expect(v).toBeCloseTo(e[i], 4));
@@ -161,8 +193,22 @@ describe("fromLogits", () => {
     const logitsModel = softmaxModel(1, "linear");
     const base = { optimizer: tf.train.sgd(0.1) };
     expect(() => makePrivate(logitsModel, dp({ ...base, loss: "sparseCategoricalCrossentropy" }))).toThrow(/logits.*fromLogits: true/);
-    expect(await codeOf(() => dpGradients({ model: logitsModel, loss: "categoricalCrossentropy", x, y: tf.oneHot(tf.cast(y, "int32"), 2), l2NormClip: 1, noiseMultiplier: 1, expectedBatchSize: 4 }))).toBe("invalid_parameter:loss");
-    expect(() => makePrivate(softmaxModel(), dp({ ...base, loss: { name: "sparseCategoricalCrossentropy", fromLogits: true } }))).toThrow(/already applies softmax/);
+    expect(
+      await codeOf(() =>
+        dpGradients({
+          model: logitsModel,
+          loss: "categoricalCrossentropy",
+          x,
+          y: tf.oneHot(tf.cast(y, "int32"), 2),
+          l2NormClip: 1,
+          noiseMultiplier: 1,
+          expectedBatchSize: 4,
+        }),
+      ),
+    ).toBe("invalid_parameter:loss");
+    expect(() => makePrivate(softmaxModel(), dp({ ...base, loss: { name: "sparseCategoricalCrossentropy", fromLogits: true } }))).toThrow(
+      /already applies softmax/,
+    );
     const priv = makePrivate(logitsModel, dp({ ...base, loss: { name: "sparseCategoricalCrossentropy", fromLogits: true } }));
     const data = blobs(200, 11);
     const h = await priv.fit(data.x, data.y, { epochs: 3, verbose: 0, validationData: [data.x, data.y] });
@@ -186,28 +232,54 @@ function textData(n: number, steps: number, vocab: number, seed: number): { x: t
 }
 
 describe("recurrent text classifiers through makePrivate(model, opts).fit", () => {
-  it.each(["lstm", "gru", "simpleRNN"] as const)("%s with a masked embedding, compiled as in the tfjs tutorials", async (kind) => {
-    const data = textData(400, 8, 12, 21);
-    const init = (seed: number) => tf.initializers.glorotUniform({ seed });
-    const model = tf.sequential({
-      layers: [
-        tf.layers.embedding({ inputDim: 12, outputDim: 8, maskZero: true, inputLength: 8, embeddingsInitializer: tf.initializers.randomUniform({ minval: -0.05, maxval: 0.05, seed: 1 }) }),
-        (tf.layers[kind] as (a: object) => tf.layers.Layer)({ units: 8, kernelInitializer: init(2), recurrentInitializer: init(3) }),
-        tf.layers.dense({ units: 2, activation: "softmax", kernelInitializer: init(4) }),
-      ],
-    });
-    model.compile({ optimizer: tf.train.adam(0.02), loss: "sparseCategoricalCrossentropy", metrics: ["accuracy"] });
-    const priv = makePrivate(model, { l2NormClip: 1, noiseMultiplier: 0.5, targetDelta: 1e-5, batchSize: 40, rng: new SeededRng(5), allowInsecureRng: true });
-    const h = await priv.fit(data.x, data.y, { epochs: 8, verbose: 0, validationSplit: 0.25 });
-    expect(h.history.acc.length).toBe(8);
-    expect(h.history.val_acc[7]).toBeGreaterThan(0.75);
-    expect(h.epsilon).toBeGreaterThan(0);
-  }, 120_000);
+  it.each(["lstm", "gru", "simpleRNN"] as const)(
+    "%s with a masked embedding, compiled as in the tfjs tutorials",
+    async (kind) => {
+      const data = textData(400, 8, 12, 21);
+      const init = (seed: number) => tf.initializers.glorotUniform({ seed });
+      const model = tf.sequential({
+        layers: [
+          tf.layers.embedding({
+            inputDim: 12,
+            outputDim: 8,
+            maskZero: true,
+            inputLength: 8,
+            embeddingsInitializer: tf.initializers.randomUniform({ minval: -0.05, maxval: 0.05, seed: 1 }),
+          }),
+          (tf.layers[kind] as (a: object) => tf.layers.Layer)({ units: 8, kernelInitializer: init(2), recurrentInitializer: init(3) }),
+          tf.layers.dense({ units: 2, activation: "softmax", kernelInitializer: init(4) }),
+        ],
+      });
+      model.compile({ optimizer: tf.train.adam(0.02), loss: "sparseCategoricalCrossentropy", metrics: ["accuracy"] });
+      const priv = makePrivate(model, {
+        l2NormClip: 1,
+        noiseMultiplier: 0.5,
+        targetDelta: 1e-5,
+        batchSize: 40,
+        rng: new SeededRng(5),
+        allowInsecureRng: true,
+      });
+      const h = await priv.fit(data.x, data.y, { epochs: 8, verbose: 0, validationSplit: 0.25 });
+      expect(h.history.acc.length).toBe(8);
+      expect(h.history.val_acc[7]).toBeGreaterThan(0.75);
+      expect(h.epsilon).toBeGreaterThan(0);
+    },
+    120_000,
+  );
 
   it("a stateful LSTM is refused before training with a clear DpError", () => {
-    const model = tf.sequential({ layers: [tf.layers.lstm({ units: 2, stateful: true, batchInputShape: [4, 3, 2] }), tf.layers.dense({ units: 2, activation: "softmax" })] });
-    expect(() => makePrivate(model, dp({ optimizer: tf.train.sgd(0.1), loss: "sparseCategoricalCrossentropy" }))).toThrow(/stateful: its state is carried/);
-    expect(() => makePrivate(model, dp({ optimizer: tf.train.sgd(0.1), loss: "sparseCategoricalCrossentropy", strategy: "naive" }))).toThrow(DpError);
+    const model = tf.sequential({
+      layers: [
+        tf.layers.lstm({ units: 2, stateful: true, batchInputShape: [4, 3, 2] }),
+        tf.layers.dense({ units: 2, activation: "softmax" }),
+      ],
+    });
+    expect(() => makePrivate(model, dp({ optimizer: tf.train.sgd(0.1), loss: "sparseCategoricalCrossentropy" }))).toThrow(
+      /stateful: its state is carried/,
+    );
+    expect(() =>
+      makePrivate(model, dp({ optimizer: tf.train.sgd(0.1), loss: "sparseCategoricalCrossentropy", strategy: "naive" })),
+    ).toThrow(DpError);
   });
 });
 
@@ -220,7 +292,8 @@ function dataset(n: number, seed: number, batch: number): { ds: tf.data.Dataset<
 }
 
 describe("fitDataset", () => {
-  const opts = (over: Partial<MakePrivateOptions> = {}) => dp({ optimizer: tf.train.sgd(0.3), loss: "sparseCategoricalCrossentropy", ...over });
+  const opts = (over: Partial<MakePrivateOptions> = {}) =>
+    dp({ optimizer: tf.train.sgd(0.3), loss: "sparseCategoricalCrossentropy", ...over });
 
   it("Poisson sampling over the materialised dataset, accounted as poissonSampled(q = B / N) per step", async () => {
     const { ds, x, y } = dataset(500, 31, 32);
@@ -228,7 +301,11 @@ describe("fitDataset", () => {
     const h = await priv.fitDataset(ds, { epochs: 2, datasetSize: 500, verbose: 0, validationData: [x, y] });
     expect(h.params.datasetSize).toBe(500);
     expect(h.stepsRun).toBe(20);
-    expect(priv.event()).toEqual({ kind: "selfComposed", count: 20, event: { kind: "poissonSampled", samplingProbability: 0.1, event: { kind: "gaussian", noiseMultiplier: 1 } } });
+    expect(priv.event()).toEqual({
+      kind: "selfComposed",
+      count: 20,
+      event: { kind: "poissonSampled", samplingProbability: 0.1, event: { kind: "gaussian", noiseMultiplier: 1 } },
+    });
     expect(h.epsilon).toBeCloseTo(computeDpSgdEpsilon({ samplingProbability: 0.1, noiseMultiplier: 1, steps: 20, targetDelta: 1e-5 }), 6);
     expect(h.history.val_acc[1]).toBeGreaterThan(0.8);
   });
@@ -247,14 +324,20 @@ describe("fitDataset", () => {
     const { ds } = dataset(200, 34, 25);
     const priv = makePrivate(softmaxModel(), opts({ sampling: "uniform", batchSize: 20 }));
     await priv.fitDataset(ds, { epochs: 1, verbose: 0, batchesPerEpoch: 3 });
-    expect(priv.event()).toMatchObject({ kind: "selfComposed", count: 3, event: { kind: "sampledWithoutReplacement", sampleSize: 20, sourceDatasetSize: 200 } });
+    expect(priv.event()).toMatchObject({
+      kind: "selfComposed",
+      count: 3,
+      event: { kind: "sampledWithoutReplacement", sampleSize: 20, sourceDatasetSize: 200 },
+    });
   });
 
   it("refuses a wrong datasetSize (both ways) and options it does not honour, before any step", async () => {
     const priv = makePrivate(softmaxModel(), opts());
     expect(await codeOf(() => priv.fitDataset(dataset(200, 35, 50).ds, { datasetSize: 150 }))).toBe("invalid_parameter:datasetSize");
     expect(await codeOf(() => priv.fitDataset(dataset(200, 36, 50).ds, { datasetSize: 250 }))).toBe("invalid_parameter:datasetSize");
-    expect(await codeOf(() => priv.fitDataset(dataset(200, 37, 50).ds, { validationBatches: 2 } as never))).toBe("invalid_parameter:validationBatches");
+    expect(await codeOf(() => priv.fitDataset(dataset(200, 37, 50).ds, { validationBatches: 2 } as never))).toBe(
+      "invalid_parameter:validationBatches",
+    );
     expect(await codeOf(() => priv.fitDataset(tf.data.array([1, 2, 3]) as never))).toBe("invalid_parameter:dataset");
     expect(priv.steps).toBe(0);
   });

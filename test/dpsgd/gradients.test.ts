@@ -28,13 +28,19 @@ function smallModel(seed: number): tf.LayersModel {
 
 function batch(n: number, seed: number): { x: tf.Tensor2D; y: tf.Tensor1D } {
   const r = new SeededRng(seed);
-  const xs = Float32Array.from({ length: n * 5 }, () => ((r.nextUint32() / 2 ** 32) - 0.5) * 6);
+  const xs = Float32Array.from({ length: n * 5 }, () => (r.nextUint32() / 2 ** 32 - 0.5) * 6);
   const ys = Float32Array.from({ length: n }, () => r.nextUint32() % 3);
   return { x: tf.tensor2d(xs, [n, 5]), y: tf.tensor1d(ys) };
 }
 
 /** Reference: per-example gradients one at a time (batch size 1), clipped over all variables. */
-function referenceMean(model: tf.LayersModel, x: tf.Tensor2D, y: tf.Tensor1D, clip: number, expected: number): Record<string, Float64Array> {
+function referenceMean(
+  model: tf.LayersModel,
+  x: tf.Tensor2D,
+  y: tf.Tensor1D,
+  clip: number,
+  expected: number,
+): Record<string, Float64Array> {
   const out: Record<string, Float64Array> = {};
   const n = x.shape[0];
   for (let i = 0; i < n; i++) {
@@ -64,7 +70,15 @@ describe("dpGradients", () => {
     for (const clip of [0.05, 1, 100]) {
       const expected = 7.5;
       const ref = referenceMean(model, x, y, clip, expected);
-      const r = dpGradients({ model, loss: "sparseCategoricalCrossentropy", x, y, l2NormClip: clip, noiseMultiplier: 0, expectedBatchSize: expected });
+      const r = dpGradients({
+        model,
+        loss: "sparseCategoricalCrossentropy",
+        x,
+        y,
+        l2NormClip: clip,
+        noiseMultiplier: 0,
+        expectedBatchSize: expected,
+      });
       expect(Object.keys(r.gradientValues()).sort()).toEqual(Object.keys(ref).sort());
       for (const [k, a] of Object.entries(r.gradientValues())) {
         const b = ref[k];
@@ -114,7 +128,17 @@ describe("dpGradients", () => {
     const values: number[] = [];
     const rng = new SeededRng(6);
     for (let t = 0; t < 40; t++) {
-      const r = dpGradients({ model, loss: "sparseCategoricalCrossentropy", ...empty, l2NormClip: 2, noiseMultiplier: 1.5, expectedBatchSize: 10, samplingProbability: 0.1, rng, allowInsecureRng: true });
+      const r = dpGradients({
+        model,
+        loss: "sparseCategoricalCrossentropy",
+        ...empty,
+        l2NormClip: 2,
+        noiseMultiplier: 1.5,
+        expectedBatchSize: 10,
+        samplingProbability: 0.1,
+        rng,
+        allowInsecureRng: true,
+      });
       for (const g of Object.values(r.gradientValues())) values.push(...g);
       dpApplyGradients(tf.train.sgd(0), r);
       expect(r.event).toEqual({ kind: "poissonSampled", samplingProbability: 0.1, event: { kind: "gaussian", noiseMultiplier: 1.5 } });
@@ -129,8 +153,25 @@ describe("dpGradients", () => {
   it("virtual steps: physical chunks give the same clipped sum", () => {
     const model = smallModel(7);
     const { x, y } = batch(10, 8);
-    const whole = dpGradients({ model, loss: "sparseCategoricalCrossentropy", x, y, l2NormClip: 0.5, noiseMultiplier: 0, expectedBatchSize: 10 });
-    const chunked = dpGradients({ model, loss: "sparseCategoricalCrossentropy", x, y, l2NormClip: 0.5, noiseMultiplier: 0, expectedBatchSize: 10, maxPhysicalBatchSize: 3 });
+    const whole = dpGradients({
+      model,
+      loss: "sparseCategoricalCrossentropy",
+      x,
+      y,
+      l2NormClip: 0.5,
+      noiseMultiplier: 0,
+      expectedBatchSize: 10,
+    });
+    const chunked = dpGradients({
+      model,
+      loss: "sparseCategoricalCrossentropy",
+      x,
+      y,
+      l2NormClip: 0.5,
+      noiseMultiplier: 0,
+      expectedBatchSize: 10,
+      maxPhysicalBatchSize: 3,
+    });
     const wv = whole.gradientValues();
     const cv = chunked.gradientValues();
     for (const k of Object.keys(wv)) {
@@ -160,7 +201,13 @@ describe("dpGradients", () => {
     expect(code(() => dpGradients({ ...base, l2NormClip: NaN }))).toBe("non_finite:l2NormClip");
     expect(code(() => dpGradients({ ...base, expectedBatchSize: 0 }))).toBe("invalid_parameter:expectedBatchSize");
     expect(code(() => dpGradients({ ...base, y: tf.zeros([3]) }))).toBe("invalid_parameter:y");
-    const bn = tf.sequential({ layers: [tf.layers.dense({ inputShape: [5], units: 3 }), tf.layers.batchNormalization(), tf.layers.dense({ units: 3, activation: "softmax" })] });
+    const bn = tf.sequential({
+      layers: [
+        tf.layers.dense({ inputShape: [5], units: 3 }),
+        tf.layers.batchNormalization(),
+        tf.layers.dense({ units: 3, activation: "softmax" }),
+      ],
+    });
     expect(() => dpGradients({ ...base, model: bn })).toThrow(/BatchNormalization|LayerNormalization/);
     expect(code(() => dpGradients({ ...base, model: bn }))).toMatch(/^unsupported_layer/);
     const frozen = smallModel(11);
@@ -177,8 +224,30 @@ describe("dpApplyGradients and DpOptimizer", () => {
       const before = model.getWeights().map((w) => w.dataSync().slice());
       const accountant = new RdpAccountant();
       const opt = new DpOptimizer({ optimizer, accountant });
-      opt.applyGradients(dpGradients({ model, loss: "sparseCategoricalCrossentropy", x, y, l2NormClip: 1, noiseMultiplier: 1.1, expectedBatchSize: 6, samplingProbability: 0.01 }));
-      opt.applyGradients(dpGradients({ model, loss: "sparseCategoricalCrossentropy", x, y, l2NormClip: 1, noiseMultiplier: 1.1, expectedBatchSize: 6, samplingProbability: 0.01 }));
+      opt.applyGradients(
+        dpGradients({
+          model,
+          loss: "sparseCategoricalCrossentropy",
+          x,
+          y,
+          l2NormClip: 1,
+          noiseMultiplier: 1.1,
+          expectedBatchSize: 6,
+          samplingProbability: 0.01,
+        }),
+      );
+      opt.applyGradients(
+        dpGradients({
+          model,
+          loss: "sparseCategoricalCrossentropy",
+          x,
+          y,
+          l2NormClip: 1,
+          noiseMultiplier: 1.1,
+          expectedBatchSize: 6,
+          samplingProbability: 0.01,
+        }),
+      );
       expect(opt.steps).toBe(2);
       expect(accountant.ledger.length).toBeGreaterThan(0);
       expect(accountant.getEpsilon(1e-5)).toBeGreaterThan(0);
@@ -193,7 +262,16 @@ describe("dpApplyGradients and DpOptimizer", () => {
     const before = model.getWeights().map((w) => w.dataSync().slice());
     const opt = tf.train.sgd(0.5);
     const accountant = new RdpAccountant();
-    const r = dpGradients({ model, loss: "sparseCategoricalCrossentropy", x, y, l2NormClip: 1, noiseMultiplier: 1, expectedBatchSize: 5, samplingProbability: 0.05 });
+    const r = dpGradients({
+      model,
+      loss: "sparseCategoricalCrossentropy",
+      x,
+      y,
+      l2NormClip: 1,
+      noiseMultiplier: 1,
+      expectedBatchSize: 5,
+      samplingProbability: 0.05,
+    });
     // the line a custom loop keeps from before switching to dpGradients
     expect(() => opt.applyGradients((r as unknown as { grads: tf.NamedTensorMap }).grads)).toThrow(/dpApplyGradients.*accountant/);
     expect(() => opt.applyGradients({ ...(r as object) } as tf.NamedTensorMap)).toThrow();
@@ -217,7 +295,9 @@ describe("dpApplyGradients and DpOptimizer", () => {
     const opt = tf.train.sgd(0.1);
     const { grads, value } = tf.variableGrads(() => tf.sum(model.predict(x) as tf.Tensor) as tf.Scalar);
     value.dispose();
-    expect(() => dpApplyGradients(opt, { grads, norms: new Float32Array(4), event: { kind: "noOp" }, lossValue: 0, batchSize: 4 } as never)).toThrow(DpError);
+    expect(() =>
+      dpApplyGradients(opt, { grads, norms: new Float32Array(4), event: { kind: "noOp" }, lossValue: 0, batchSize: 4 } as never),
+    ).toThrow(DpError);
     const r = dpGradients({ model, loss: "sparseCategoricalCrossentropy", x, y, l2NormClip: 1, noiseMultiplier: 1, expectedBatchSize: 4 });
     expect(() => dpApplyGradients(opt, { ...r })).toThrow(/did not privatise/);
     dpApplyGradients(opt, r);
@@ -264,7 +344,16 @@ describe('strategy "naive" for layers without a per-example rule', () => {
     const { makePrivate } = await import("../../src/dpsgd/index.js");
     const model = preluModel(23);
     const { x, y } = batch(40, 24);
-    const opts = { l2NormClip: 1, noiseMultiplier: 1, targetDelta: 1e-5, batchSize: 10, optimizer: tf.train.sgd(0.1), loss: "sparseCategoricalCrossentropy" as const, rng: new SeededRng(3), allowInsecureRng: true };
+    const opts = {
+      l2NormClip: 1,
+      noiseMultiplier: 1,
+      targetDelta: 1e-5,
+      batchSize: 10,
+      optimizer: tf.train.sgd(0.1),
+      loss: "sparseCategoricalCrossentropy" as const,
+      rng: new SeededRng(3),
+      allowInsecureRng: true,
+    };
     expect(() => makePrivate(model, opts)).toThrow(/PReLU.*naive/);
     const before = model.getWeights().map((w) => w.dataSync().slice());
     const priv = makePrivate(model, { ...opts, strategy: "naive" });

@@ -78,7 +78,11 @@ describe("makePrivate", () => {
     expect(seen.filter((s) => s === "batch").length).toBe(30);
     expect(seen[0]).toBe("trainBegin");
     expect(seen[seen.length - 1]).toBe("trainEnd");
-    expect(priv.event()).toEqual({ kind: "selfComposed", count: 30, event: { kind: "poissonSampled", samplingProbability: 0.1, event: { kind: "gaussian", noiseMultiplier: 1 } } });
+    expect(priv.event()).toEqual({
+      kind: "selfComposed",
+      count: 30,
+      event: { kind: "poissonSampled", samplingProbability: 0.1, event: { kind: "gaussian", noiseMultiplier: 1 } },
+    });
   });
 
   it("calibrates the noise from targetEpsilon so the planned run spends at most it", async () => {
@@ -98,7 +102,9 @@ describe("makePrivate", () => {
     expect(h.stepsRun).toBeGreaterThan(1);
     expect(h.stepsRun).toBeLessThan(500);
     // One more step would have gone over.
-    expect(computeDpSgdEpsilon({ samplingProbability: 0.1, noiseMultiplier: 1.5, steps: h.stepsRun + 1, targetDelta: 1e-5 })).toBeGreaterThan(3);
+    expect(
+      computeDpSgdEpsilon({ samplingProbability: 0.1, noiseMultiplier: 1.5, steps: h.stepsRun + 1, targetDelta: 1e-5 }),
+    ).toBeGreaterThan(3);
     await expect(priv.fit(train.x, train.y, { epochs: 1, verbose: 0 })).rejects.toThrow(/targetEpsilon/);
   });
 
@@ -138,7 +144,10 @@ describe("makePrivate", () => {
   it("uniform fixed-size sampling is accounted with sampling without replacement (replace-one)", async () => {
     const priv = makePrivate(model(), base({ sampling: "uniform" }));
     const h = await priv.fit(train.x, train.y, { epochs: 1, verbose: 0 });
-    expect(priv.event()).toMatchObject({ kind: "selfComposed", event: { kind: "sampledWithoutReplacement", sampleSize: 50, sourceDatasetSize: 500 } });
+    expect(priv.event()).toMatchObject({
+      kind: "selfComposed",
+      event: { kind: "sampledWithoutReplacement", sampleSize: 50, sourceDatasetSize: 500 },
+    });
     expect(h.epsilon).toBeGreaterThan(0);
     expect(Number.isFinite(h.epsilon)).toBe(true);
   });
@@ -158,8 +167,16 @@ describe("makePrivate", () => {
     expect(await code(() => makePrivate(model(), base({ noiseMultiplier: undefined })))).toBe("invalid_parameter:noiseMultiplier");
     expect(await code(() => makePrivate(model(), base({ optimizer: {} as tf.Optimizer })))).toBe("invalid_parameter:optimizer");
     expect(await code(() => makePrivate(model(), base({ targetDelta: 0 })))).toBe("invalid_parameter:targetDelta");
-    expect(await code(() => makePrivate(model(), base({ batchSize: 501 })).fit(train.x, train.y, { verbose: 0 }))).toBe("invalid_parameter:batchSize");
-    const bn = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3 }), tf.layers.batchNormalization(), tf.layers.dense({ units: 2, activation: "softmax" })] });
+    expect(await code(() => makePrivate(model(), base({ batchSize: 501 })).fit(train.x, train.y, { verbose: 0 }))).toBe(
+      "invalid_parameter:batchSize",
+    );
+    const bn = tf.sequential({
+      layers: [
+        tf.layers.dense({ inputShape: [4], units: 3 }),
+        tf.layers.batchNormalization(),
+        tf.layers.dense({ units: 2, activation: "softmax" }),
+      ],
+    });
     expect(await code(() => makePrivate(bn, base()))).toMatch(/^unsupported_layer/);
     const frozen = model();
     frozen.layers[0].trainable = false;

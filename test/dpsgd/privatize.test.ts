@@ -48,7 +48,14 @@ describe("privatizeClippedSum", () => {
   it("adds N(0, (sigma·C)²) to the sum, then divides by the expected batch size", () => {
     const d = 20_000;
     const sum = new Float32Array(d).fill(3);
-    const out = privatizeClippedSum({ clippedSum: sum, l2NormClip: 2, noiseMultiplier: 1.5, expectedBatchSize: 4, rng: new SeededRng(2), allowInsecureRng: true });
+    const out = privatizeClippedSum({
+      clippedSum: sum,
+      l2NormClip: 2,
+      noiseMultiplier: 1.5,
+      expectedBatchSize: 4,
+      rng: new SeededRng(2),
+      allowInsecureRng: true,
+    });
     let m = 0;
     for (const v of out) m += v;
     m /= d;

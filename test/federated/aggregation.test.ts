@@ -108,7 +108,12 @@ describe("DpFedAvgAggregator", () => {
   it("distributed shares of K clients sum to the server-side noise", () => {
     const K = 5;
     const d = 20000;
-    const agg = new DpFedAvgAggregator({ noiseMultiplier: 1.5, l2NormClip: 2, noisePlacement: "client-distributed", allowInsecureRng: true });
+    const agg = new DpFedAvgAggregator({
+      noiseMultiplier: 1.5,
+      l2NormClip: 2,
+      noisePlacement: "client-distributed",
+      allowInsecureRng: true,
+    });
     const rng = new SeededRng(5);
     const ups = Array.from({ length: K }, (_, i) =>
       prepare(agg, up(`c${i}`, Array(d).fill(0), 1), { round: 0, dimension: d, expectedClients: K, rng }),
@@ -135,17 +140,28 @@ describe("DpFedAvgAggregator", () => {
     const p = prepare(agg, up("a", Array(d).fill(0), 1), { round: 0, dimension: d, expectedClients: 1, rng: new SeededRng(2) });
     expect(l2NormOf(p.delta) / Math.sqrt(d)).toBeCloseTo(3, 1);
     expect(agg.aggregate([p], ctx(d, 1)).event).toEqual({ kind: "gaussian", noiseMultiplier: 1.5 });
-    expect(() => new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 1, noisePlacement: "client-local", adaptiveClipping: true })).toThrow(/adaptiveClipping/);
+    expect(
+      () => new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 1, noisePlacement: "client-local", adaptiveClipping: true }),
+    ).toThrow(/adaptiveClipping/);
   });
 
   it("adaptive clipping moves C toward the target quantile of update norms", () => {
     // All norms are 10: the median-tracking clip must grow from 0.1 toward 10.
     for (const noisePlacement of ["server", "client-distributed"] as const) {
-      const agg = new DpFedAvgAggregator({ noiseMultiplier: 0.5, l2NormClip: 0.1, noisePlacement, adaptiveClipping: { learningRate: 0.3, bitNoiseStddev: 1 }, rng: new SeededRng(1), allowInsecureRng: true });
+      const agg = new DpFedAvgAggregator({
+        noiseMultiplier: 0.5,
+        l2NormClip: 0.1,
+        noisePlacement,
+        adaptiveClipping: { learningRate: 0.3, bitNoiseStddev: 1 },
+        rng: new SeededRng(1),
+        allowInsecureRng: true,
+      });
       const rng = new SeededRng(9);
       const K = 50;
       for (let round = 0; round < 60; round++) {
-        const ups = Array.from({ length: K }, (_, i) => prepare(agg, up(`c${i}`, [6, 8], 1), { round, dimension: 2, expectedClients: K, rng }));
+        const ups = Array.from({ length: K }, (_, i) =>
+          prepare(agg, up(`c${i}`, [6, 8], 1), { round, dimension: 2, expectedClients: K, rng }),
+        );
         agg.aggregate(ups, { ...ctx(2, K), round, rng });
       }
       expect(agg.l2NormClip).toBeGreaterThan(5);
@@ -178,7 +194,7 @@ describe("server optimisers", () => {
     const a = createServerOptimizer({ kind: "adam", learningRate: 0.1, tau: 0 });
     const w3 = new Float32Array([0]);
     a.apply(w3, new Float32Array([1e-3]));
-    expect(w3[0]).toBeCloseTo(0.1 * (0.1 * 1e-3) / Math.sqrt(0.01 * 1e-6), 4);
+    expect(w3[0]).toBeCloseTo((0.1 * (0.1 * 1e-3)) / Math.sqrt(0.01 * 1e-6), 4);
   });
 });
 
@@ -186,7 +202,13 @@ describe("secure-aggregation compatibility", () => {
   it("server placement refuses a sum-only server step (its uploads are unclipped)", () => {
     const agg = new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 1, allowInsecureRng: true });
     expect(() => agg.finalizeSum(new Float64Array(2), 1, ctx(2))).toThrow(/client-distributed/);
-    const dist = new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 1, noisePlacement: "client-distributed", adaptiveClipping: true, allowInsecureRng: true });
+    const dist = new DpFedAvgAggregator({
+      noiseMultiplier: 1,
+      l2NormClip: 1,
+      noisePlacement: "client-distributed",
+      adaptiveClipping: true,
+      allowInsecureRng: true,
+    });
     expect(dist.uploadLength(5)).toBe(6);
     expect(dist.finalizeSum(new Float64Array(3), 2, ctx(2)).delta.length).toBe(2);
   });

@@ -56,7 +56,14 @@ const ctx = (noiseRng: Rng | undefined, fixed: boolean): AggregationContext => (
  * Poisson (add/remove neighbours): N others plus the canary, or the N others alone. Fixed K_F
  * of N_F (replace-one neighbours): the last client is the canary or its opposite.
  */
-function round(agg: FederatedAggregator, withCanary: boolean, rng: Rng, noiseRng: Rng | undefined, { fixed }: Setting, privatize: ClientPrivatizer = privatizeUpload): number {
+function round(
+  agg: FederatedAggregator,
+  withCanary: boolean,
+  rng: Rng,
+  noiseRng: Rng | undefined,
+  { fixed }: Setting,
+  privatize: ClientPrivatizer = privatizeUpload,
+): number {
   let population: ClientUpdate[];
   let selected: number[];
   if (fixed) {
@@ -81,10 +88,17 @@ const claimedFixed = new RdpAccountant({ neighboringRelation: "replaceOne" })
   .compose(sampledWithoutReplacementEvent(N_F, K_F, gaussianEvent(Z_F)))
   .getEpsilon(DELTA);
 // Thresholds in units of the canary's clipped contribution to the mean, C/K.
-const thresholds = (k: number): ((y: number) => boolean)[] => thresholdEvents([-2, -1, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 7, 10].map((t) => (t * C) / k));
+const thresholds = (k: number): ((y: number) => boolean)[] =>
+  thresholdEvents([-2, -1, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 7, 10].map((t) => (t * C) / k));
 
 /** Empirical epsilon lower bound; `noiseRng` undefined means the secure source. */
-function audit(agg: () => FederatedAggregator, rng: Rng, noiseRng: Rng | undefined, fixed = false, privatize: ClientPrivatizer = privatizeUpload): number {
+function audit(
+  agg: () => FederatedAggregator,
+  rng: Rng,
+  noiseRng: Rng | undefined,
+  fixed = false,
+  privatize: ClientPrivatizer = privatizeUpload,
+): number {
   const a0 = agg();
   const a1 = agg();
   const r = auditSamplers({
@@ -136,12 +150,17 @@ describe("DP-FedAvg round audit (client level, canary present/absent)", () => {
   });
 
   it("server-side noise, Poisson selection: empirical epsilon <= accountant epsilon (secure noise)", () => {
-    const eps = audit(() => new DpFedAvgAggregator({ noiseMultiplier: Z, l2NormClip: C, allowInsecureRng: true }), new SeededRng(1), undefined);
+    const eps = audit(
+      () => new DpFedAvgAggregator({ noiseMultiplier: Z, l2NormClip: C, allowInsecureRng: true }),
+      new SeededRng(1),
+      undefined,
+    );
     expect(eps).toBeLessThanOrEqual(claimedEpsilon);
   });
 
   it("distributed client-side noise, fixed K of N (replace-one): empirical epsilon <= accountant epsilon (seeded)", () => {
-    const make = (): FederatedAggregator => new DpFedAvgAggregator({ noiseMultiplier: Z_F, l2NormClip: C, noisePlacement: "client-distributed", allowInsecureRng: true });
+    const make = (): FederatedAggregator =>
+      new DpFedAvgAggregator({ noiseMultiplier: Z_F, l2NormClip: C, noisePlacement: "client-distributed", allowInsecureRng: true });
     const eps = audit(make, new SeededRng(2), new SeededRng(22), true);
     expect(eps).toBeLessThanOrEqual(claimedFixed);
   });
@@ -157,7 +176,8 @@ describe("DP-FedAvg round audit (client level, canary present/absent)", () => {
   });
 
   it("negative control: distributed clients that add their share without clipping are flagged", () => {
-    const make = (): FederatedAggregator => new DpFedAvgAggregator({ noiseMultiplier: Z_F, l2NormClip: C, noisePlacement: "client-distributed", allowInsecureRng: true });
+    const make = (): FederatedAggregator =>
+      new DpFedAvgAggregator({ noiseMultiplier: Z_F, l2NormClip: C, noisePlacement: "client-distributed", allowInsecureRng: true });
     // The bug, in the client: it adds its correctly sized share to the raw, unclipped delta.
     const brokenClient: ClientPrivatizer = (delta, plan, rng) => {
       if (plan.kind !== "clip-distributed") throw new Error("unexpected plan");

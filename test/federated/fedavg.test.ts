@@ -60,12 +60,28 @@ describe("FedAvg rounds", () => {
     const data: ClientDataset = { x, y, count: 30 };
     const model = makeModel();
     const w0 = flattenWeights(model);
-    const clients = createSimulatedClients({ datasets: [data], model, inputShape: [4], localEpochs: 2, localBatchSize: 5, learningRate: 0.1 });
+    const clients = createSimulatedClients({
+      datasets: [data],
+      model,
+      inputShape: [4],
+      localEpochs: 2,
+      localBatchSize: 5,
+      learningRate: 0.1,
+    });
     const server = new FedAvgServer({ initialWeights: w0, totalClients: 1, selection: { kind: "fixed", clientsPerRound: 1 }, seed: 42 });
     await server.runRound(clients);
     // The same local training with the rng the server derives for client 0 in round 0.
     const { mixSeed } = await import("../../src/federated/core/fedavg.js");
-    const local = trainLocalUpdate({ model, globalWeights: w0, data, inputShape: [4], localEpochs: 2, localBatchSize: 5, learningRate: 0.1, rng: new SeededRng(mixSeed(42, 0xc11e47, 0, 0)) });
+    const local = trainLocalUpdate({
+      model,
+      globalWeights: w0,
+      data,
+      inputShape: [4],
+      localEpochs: 2,
+      localBatchSize: 5,
+      learningRate: 0.1,
+      rng: new SeededRng(mixSeed(42, 0xc11e47, 0, 0)),
+    });
     const expected = w0.map((v, i) => v + local.delta[i]);
     expect(Array.from(server.weights)).toEqual(Array.from(expected));
     expect(local.steps).toBe(12);
@@ -81,7 +97,14 @@ describe("FedAvg rounds", () => {
     const run = async (faulty: boolean): Promise<{ w: Float32Array; log: string[] }> => {
       const log: string[] = [];
       const cl: FederatedClient[] = clients.map((c, i) =>
-        !faulty && i >= 2 ? { id: c.id, train: () => { throw new Error("absent"); } } : c,
+        !faulty && i >= 2
+          ? {
+              id: c.id,
+              train: () => {
+                throw new Error("absent");
+              },
+            }
+          : c,
       );
       const hang: FederatedClient = { id: cl[3].id, train: () => new Promise(() => {}) }; // never answers
       if (faulty) cl[3] = hang;
@@ -109,7 +132,10 @@ describe("FedAvg rounds", () => {
   });
 
   it("simulated delays beyond the deadline and wrong-length uploads are refused, the round completes", async () => {
-    const mk = (i: number): FederatedClient => ({ id: `c${i}`, train: () => ({ clientId: `c${i}`, delta: new Float32Array([i]), numExamples: 1 }) });
+    const mk = (i: number): FederatedClient => ({
+      id: `c${i}`,
+      train: () => ({ clientId: `c${i}`, delta: new Float32Array([i]), numExamples: 1 }),
+    });
     const clients = [0, 1, 2, 3].map(mk);
     const log: string[] = [];
     const server = new FedAvgServer({
@@ -118,7 +144,14 @@ describe("FedAvg rounds", () => {
       selection: { kind: "fixed", clientsPerRound: 4 },
       roundDeadlineMs: 1000,
       log: (l) => log.push(l),
-      faults: (id) => (id === "c3" ? { delayMs: 5000 } : id === "c2" ? { corruptUpload: (u) => ({ ...u, delta: new Float32Array(2) }) } : id === "c0" ? { dropout: true } : undefined),
+      faults: (id) =>
+        id === "c3"
+          ? { delayMs: 5000 }
+          : id === "c2"
+            ? { corruptUpload: (u) => ({ ...u, delta: new Float32Array(2) }) }
+            : id === "c0"
+              ? { dropout: true }
+              : undefined,
     });
     const r = await server.runRound(clients);
     expect(r.accepted).toBe(1);
@@ -151,7 +184,13 @@ describe("FedAvg rounds", () => {
   it("accounts every round and stops before the target epsilon", async () => {
     // A stand-in accountant: epsilon = number of Gaussian events seen (monotone, easy to check).
     const count = (e: DpEvent): number =>
-      e.kind === "composed" ? e.events.reduce((s, x) => s + count(x), 0) : e.kind === "selfComposed" ? e.count * count(e.event) : e.kind === "poissonSampled" ? 1 : 0;
+      e.kind === "composed"
+        ? e.events.reduce((s, x) => s + count(x), 0)
+        : e.kind === "selfComposed"
+          ? e.count * count(e.event)
+          : e.kind === "poissonSampled"
+            ? 1
+            : 0;
     class CountingAccountant implements PrivacyAccountant {
       readonly neighboringRelation = "addOrRemoveOne" as const;
       readonly ledger: DpEvent[] = [];
@@ -168,7 +207,10 @@ describe("FedAvg rounds", () => {
       }
     }
     const factory = (): PrivacyAccountant => new CountingAccountant();
-    const clients = [0, 1, 2, 3].map((i) => ({ id: `c${i}`, train: () => ({ clientId: `c${i}`, delta: new Float32Array([1, 1]), numExamples: 1 }) }));
+    const clients = [0, 1, 2, 3].map((i) => ({
+      id: `c${i}`,
+      train: () => ({ clientId: `c${i}`, delta: new Float32Array([1, 1]), numExamples: 1 }),
+    }));
     const h = await runFedAvg({
       clients,
       rounds: 10,
@@ -206,7 +248,11 @@ describe("FedAvg rounds", () => {
       targetDelta: 1e-5,
       seed: 2,
     });
-    expect(h.rounds[0].event).toEqual({ kind: "selfComposed", count: 3, event: { kind: "poissonSampled", samplingProbability: 0.25, event: { kind: "gaussian", noiseMultiplier: 1.1 } } });
+    expect(h.rounds[0].event).toEqual({
+      kind: "selfComposed",
+      count: 3,
+      event: { kind: "poissonSampled", samplingProbability: 0.25, event: { kind: "gaussian", noiseMultiplier: 1.1 } },
+    });
     expect(h.rounds[1].epsilon).toBeGreaterThan(h.rounds[0].epsilon as number);
     expect(h.weights.every(Number.isFinite)).toBe(true);
     expect(Array.from(h.weights)).not.toEqual(Array.from(w0));

@@ -69,7 +69,11 @@ describe("partitions", () => {
 
 describe("Gamma sampler (simulation)", () => {
   it("has mean and variance equal to the shape, seeded and secure", () => {
-    for (const [shape, rng] of [[0.3, new SeededRng(7)], [1, new SeededRng(8)], [4.5, secureRng()]] as const) {
+    for (const [shape, rng] of [
+      [0.3, new SeededRng(7)],
+      [1, new SeededRng(8)],
+      [4.5, secureRng()],
+    ] as const) {
       const n = 40000;
       let s = 0;
       let s2 = 0;

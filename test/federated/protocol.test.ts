@@ -5,7 +5,13 @@ import { InMemoryTransport } from "../../src/federated/transport/memory.js";
 
 describe("protocol frames", () => {
   it("round-trips JSON with float32 and byte blobs, unaligned lengths included", () => {
-    const msg = { type: "report", round: 3, numExamples: 7, update: new Float32Array([1.5, -2, 3e-8]), nested: [{ k: new Uint8Array([1, 2, 3]) }] };
+    const msg = {
+      type: "report",
+      round: 3,
+      numExamples: 7,
+      update: new Float32Array([1.5, -2, 3e-8]),
+      nested: [{ k: new Uint8Array([1, 2, 3]) }],
+    };
     const bytes = encodeFrame(msg);
     const back = decodeFrame(bytes) as typeof msg;
     expect(back.update).toBeInstanceOf(Float32Array);
@@ -23,7 +29,7 @@ describe("protocol frames", () => {
     trailing.set(good);
     expect(() => decodeFrame(trailing)).toThrow(/truncated|runs past|unknown blob kind|trailing/);
     expect(() => decodeFrame(new Uint8Array([1, 2, 3]))).toThrow(/shorter/);
-    expect(() => decodeFrame(new TextEncoder().encode("{\"type\":\"poll\",\"round\":0}"))).toThrow(/magic/);
+    expect(() => decodeFrame(new TextEncoder().encode('{"type":"poll","round":0}'))).toThrow(/magic/);
     const bad = good.slice();
     const hdrLen = new DataView(bad.buffer).getUint32(8, true);
     new DataView(bad.buffer).setUint32(12 + ((hdrLen + 3) & ~3), 9, true);
@@ -48,36 +54,62 @@ describe("protocol frames", () => {
 
 describe("protocol validation", () => {
   it("accepts well-formed client messages and strips unknown fields", () => {
-    expect(validateClientMessage({ type: "checkIn", protocol: 1, population: "p", clientKind: "node", extra: 1 })).toEqual({ type: "checkIn", protocol: 1, population: "p", clientKind: "node" });
+    expect(validateClientMessage({ type: "checkIn", protocol: 1, population: "p", clientKind: "node", extra: 1 })).toEqual({
+      type: "checkIn",
+      protocol: 1,
+      population: "p",
+      clientKind: "node",
+    });
     const r = validateClientMessage({ type: "report", round: 0, numExamples: 3, update: new Float32Array([1, 2]) });
     expect(r.type).toBe("report");
   });
 
   it("rejects non-finite updates, wrong types, oversized tensors and bad secagg keys, naming the field", () => {
-    expect(() => validateClientMessage({ type: "report", round: 0, numExamples: 3, update: new Float32Array([1, NaN]) })).toThrow(/update\[1\]/);
+    expect(() => validateClientMessage({ type: "report", round: 0, numExamples: 3, update: new Float32Array([1, NaN]) })).toThrow(
+      /update\[1\]/,
+    );
     expect(() => validateClientMessage({ type: "report", round: 0, numExamples: 3, update: [1, 2] })).toThrow(/`update`/);
     expect(() => validateClientMessage({ type: "report", round: 0, numExamples: 0, update: new Float32Array(1) })).toThrow(/numExamples/);
     expect(() =>
-      validateClientMessage({ type: "report", round: 0, numExamples: 1, update: new Float32Array(11) }, { maxDimension: 10, maxClients: 10, maxStringLength: 10 }),
+      validateClientMessage(
+        { type: "report", round: 0, numExamples: 1, update: new Float32Array(11) },
+        { maxDimension: 10, maxClients: 10, maxStringLength: 10 },
+      ),
     ).toThrow(/1 to 10 entries/);
     expect(() => validateClientMessage({ type: "checkIn", protocol: 2, population: "p", clientKind: "node" })).toThrow(/protocol/);
     expect(() => validateClientMessage({ type: "checkIn", protocol: 1, population: "p", clientKind: "phone" })).toThrow(/clientKind/);
     expect(() => validateClientMessage({ type: "nope" })).toThrow(/type/);
     expect(() =>
-      validateClientMessage({ type: "secagg", round: 0, message: { stage: "advertiseKeys", sender: 1, encryptionPublicKey: new Uint8Array(31), maskingPublicKey: new Uint8Array(32) } }),
+      validateClientMessage({
+        type: "secagg",
+        round: 0,
+        message: { stage: "advertiseKeys", sender: 1, encryptionPublicKey: new Uint8Array(31), maskingPublicKey: new Uint8Array(32) },
+      }),
     ).toThrow(/encryptionPublicKey/);
     expect(() => validateClientMessage({ type: "secagg", round: 0, message: { stage: "keyDirectory", sender: 1 } })).toThrow(/stage/);
   });
 
   it("checks server messages: a checkpoint must match the plan's dimension", () => {
     const plan = {
-      population: "p", round: 0, taskId: "t", model: { name: "mlp", dimension: 3 },
+      population: "p",
+      round: 0,
+      taskId: "t",
+      model: { name: "mlp", dimension: 3 },
       training: { localEpochs: 1, batchSize: 10, learningRate: 0.1, minExamples: 1 },
-      privacy: { kind: "clip-distributed", l2NormClip: 1, noiseStddev: 0.5 }, uploadLength: 3, expectedClients: 5, deadlineMs: 1000,
+      privacy: { kind: "clip-distributed", l2NormClip: 1, noiseStddev: 0.5 },
+      uploadLength: 3,
+      expectedClients: 5,
+      deadlineMs: 1000,
     };
     expect(validateServerMessage({ type: "plan", plan, checkpoint: new Float32Array(3) }).type).toBe("plan");
     expect(() => validateServerMessage({ type: "plan", plan, checkpoint: new Float32Array(4) })).toThrow(/dimension/);
-    expect(() => validateServerMessage({ type: "plan", plan: { ...plan, privacy: { kind: "clip-local", l2NormClip: -1, noiseMultiplier: 1 } }, checkpoint: new Float32Array(3) })).toThrow(/l2NormClip/);
+    expect(() =>
+      validateServerMessage({
+        type: "plan",
+        plan: { ...plan, privacy: { kind: "clip-local", l2NormClip: -1, noiseMultiplier: 1 } },
+        checkpoint: new Float32Array(3),
+      }),
+    ).toThrow(/l2NormClip/);
   });
 
   it("the in-memory transport frames both ways", async () => {

@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { SeededRng, bernoulli } from "../../src/random/index.js";
-import { auditSamplers, betaQuantile, clopperPearson, discreteDeltaExcess, empiricalEpsilon, logGamma, regularizedIncompleteBeta, valueEvents } from "./audit.js";
+import {
+  auditSamplers,
+  betaQuantile,
+  clopperPearson,
+  discreteDeltaExcess,
+  empiricalEpsilon,
+  logGamma,
+  regularizedIncompleteBeta,
+  valueEvents,
+} from "./audit.js";
 
 describe("audit helper: special functions", () => {
   it("logGamma matches factorials", () => {

@@ -74,7 +74,13 @@ describe("empirical epsilon of OUE (docs/testing.md section 3)", () => {
     // The privacy loss between values 0 and 1 lives in bits 0 and 1: read y = 2 b0 + b1.
     const read = (bits: Uint8Array): number => 2 * bits[0] + bits[1];
     const events = valueEvents([0, 1, 2, 3]);
-    const audit = auditSamplers({ sample0: () => read(oue.randomize(0)), sample1: () => read(oue.randomize(1)), events, n: 200_000, delta: 0 });
+    const audit = auditSamplers({
+      sample0: () => read(oue.randomize(0)),
+      sample1: () => read(oue.randomize(1)),
+      events,
+      n: 200_000,
+      delta: 0,
+    });
     expect(audit.epsilonLowerBound).toBeLessThanOrEqual(oue.epsilon);
     expect(audit.epsilonLowerBound).toBeGreaterThan(0.85);
     const broken = (v: number): number => {

@@ -73,7 +73,10 @@ describe("analytic Gaussian (Balle & Wang 2018)", () => {
     expect(classic).toBeCloseTo(Math.sqrt(2 * Math.log(1.25e5)) / 0.5, 12);
     expect(analyticGaussianSigma({ epsilon: 0.5, delta: 1e-5, sensitivity: 1 })).toBeLessThan(classic);
     // Linear in the sensitivity
-    expect(analyticGaussianSigma({ epsilon: 0.5, delta: 1e-5, sensitivity: 3 }) / analyticGaussianSigma({ epsilon: 0.5, delta: 1e-5, sensitivity: 1 })).toBeCloseTo(3, 9);
+    expect(
+      analyticGaussianSigma({ epsilon: 0.5, delta: 1e-5, sensitivity: 3 }) /
+        analyticGaussianSigma({ epsilon: 0.5, delta: 1e-5, sensitivity: 1 }),
+    ).toBeCloseTo(3, 9);
   });
   it("negative control: the classic sigma at epsilon = 5 would not be (5, 1e-5)-DP, and is refused", () => {
     const naive = Math.sqrt(2 * Math.log(1.25e5)) / 5;

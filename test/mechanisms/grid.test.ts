@@ -36,7 +36,7 @@ function sameResidues(a: ArrayLike<number>, b: ArrayLike<number>, g: number): bo
 /** Low 8 bits of the output in grid units: which residues mod 256·g are reachable. */
 function lowBits(samples: ArrayLike<number>, g: number): Set<number> {
   const s = new Set<number>();
-  for (let i = 0; i < samples.length; i++) s.add(((samples[i] / g) % 256 + 256) % 256);
+  for (let i = 0; i < samples.length; i++) s.add((((samples[i] / g) % 256) + 256) % 256);
   return s;
 }
 
@@ -59,7 +59,10 @@ describe("grid mechanisms output exact multiples of the granularity", () => {
     ["Laplace (default grid)", laplaceMechanism({ epsilon: 1, sensitivity: 1, rng, allowInsecureRng: true })],
     ["Laplace (granularity 2^-10)", laplaceMechanism({ epsilon: 0.5, sensitivity: 3, granularity: 2 ** -10, rng, allowInsecureRng: true })],
     ["Gaussian (default grid)", gaussianMechanism({ epsilon: 1, delta: 1e-5, sensitivity: 1, rng, allowInsecureRng: true })],
-    ["Gaussian (granularity 2^-4, dimension 4)", gaussianMechanism({ epsilon: 2, delta: 1e-6, sensitivity: 2, granularity: 2 ** -4, dimension: 4, rng, allowInsecureRng: true })],
+    [
+      "Gaussian (granularity 2^-4, dimension 4)",
+      gaussianMechanism({ epsilon: 2, delta: 1e-6, sensitivity: 2, granularity: 2 ** -4, dimension: 4, rng, allowInsecureRng: true }),
+    ],
   ];
   for (const [name, m] of mechanisms) {
     it(`${name}: inputs 0, 1, 0.1, 1e9`, () => {

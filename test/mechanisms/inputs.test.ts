@@ -67,7 +67,8 @@ describe("bad parameters are refused, naming the argument", () => {
     throwsNaming(() => laplaceMechanism({ epsilon: 1e-300, sensitivity: 1e300 }), "epsilon");
   });
   it("granularity must be a power of two; dimension a positive integer", () => {
-    for (const granularity of [0, -1, 0.3, 3, NaN]) throwsNaming(() => laplaceMechanism({ epsilon: 1, sensitivity: 1, granularity }), "granularity");
+    for (const granularity of [0, -1, 0.3, 3, NaN])
+      throwsNaming(() => laplaceMechanism({ epsilon: 1, sensitivity: 1, granularity }), "granularity");
     throwsNaming(() => gaussianMechanism({ epsilon: 1, delta: 1e-5, sensitivity: 1, dimension: 0 }), "dimension");
   });
   it("lower > upper and non-numeric data for the aggregates", () => {
@@ -100,11 +101,16 @@ describe("data problems are bounded, never errors", () => {
       expect(Number.isFinite(mean)).toBe(true);
       expect(mean).toBeGreaterThanOrEqual(0);
       expect(mean).toBeLessThanOrEqual(4);
-      expect(Number.isFinite(privateSum({ data: new Float64Array(data), lower: 0, upper: 4, epsilon: 1, rng, allowInsecureRng: true }).value)).toBe(true);
+      expect(
+        Number.isFinite(privateSum({ data: new Float64Array(data), lower: 0, upper: 4, epsilon: 1, rng, allowInsecureRng: true }).value),
+      ).toBe(true);
     }
   });
   it("an empty dataset gets noise, not an error", () => {
-    const sums = Array.from({ length: 200 }, () => privateSum({ data: [], lower: -1, upper: 1, epsilon: 1, rng, allowInsecureRng: true }).value);
+    const sums = Array.from(
+      { length: 200 },
+      () => privateSum({ data: [], lower: -1, upper: 1, epsilon: 1, rng, allowInsecureRng: true }).value,
+    );
     expect(new Set(sums).size).toBeGreaterThan(150);
     const mean = privateMean({ data: [], lower: 10, upper: 20, epsilon: 1, rng, allowInsecureRng: true });
     expect(mean.value).toBeGreaterThanOrEqual(10);

@@ -23,6 +23,8 @@ describe("no silent misreadings", () => {
     expect(() => parseRapporCountsCsv("1e308,0,0\n", P)).toThrow(/number of reports must be an integer in \[0, 2\^53 - 1\]/);
     expect(() => parseRapporMapCsv("", P)).toThrow(/`map` must hold between 1 and 10000 candidates. Found 0/);
     const counts = parseRapporCountsCsv("100,50,50\n", P);
-    expect(() => decodeRappor({ params: P, counts, map: { candidates: [], numCohorts: 1, numHashes: 1, numBits: 2, bits: new Int32Array(0) } })).toThrow(/`map` must hold between 1/);
+    expect(() =>
+      decodeRappor({ params: P, counts, map: { candidates: [], numCohorts: 1, numHashes: 1, numBits: 2, bits: new Int32Array(0) } }),
+    ).toThrow(/`map` must hold between 1/);
   });
 });

@@ -57,4 +57,3 @@ describe("release paths refuse an insecure random source unless the caller opts 
     expect(requireSecureRng(seeded(), true)).toBe(false);
   });
 });
-

@@ -54,7 +54,13 @@ describe("Bernoulli(exp(-x)) matches its exact PMF", () => {
     const rng = new SeededRng(7);
     const s = draw(N, () => (bernoulliExp(1, rng) ? 1 : 0));
     expect(chiSquare(s, bernoulliPmf(Math.exp(-1.03)), 0, 1).pass).toBe(false);
-    expect(wilsonContains(s.reduce((a, b) => a + b, 0), N, Math.exp(-1.05))).toBe(false);
+    expect(
+      wilsonContains(
+        s.reduce((a, b) => a + b, 0),
+        N,
+        Math.exp(-1.05),
+      ),
+    ).toBe(false);
   });
   it("plain Bernoulli(p) is exact for dyadic and non-dyadic p", () => {
     const rng = new SeededRng(8);

@@ -59,9 +59,17 @@ describe("poissonSampleIndices", () => {
 
   it("a q that is not a short binary fraction (1/3) and a tiny q (1e-3) are sampled exactly in distribution", () => {
     const r = new SeededRng(6);
-    const [s1, c1] = chiSquare(sizes(() => poissonSampleIndices({ datasetSize: 30, samplingProbability: 1 / 3, rng: r }).length, draws), 30, 1 / 3);
+    const [s1, c1] = chiSquare(
+      sizes(() => poissonSampleIndices({ datasetSize: 30, samplingProbability: 1 / 3, rng: r }).length, draws),
+      30,
+      1 / 3,
+    );
     expect(s1).toBeLessThan(c1);
-    const [s2, c2] = chiSquare(sizes(() => poissonSampleIndices({ datasetSize: 5000, samplingProbability: 1e-3, rng: r }).length, 5000), 5000, 1e-3);
+    const [s2, c2] = chiSquare(
+      sizes(() => poissonSampleIndices({ datasetSize: 5000, samplingProbability: 1e-3, rng: r }).length, 5000),
+      5000,
+      1e-3,
+    );
     expect(s2).toBeLessThan(c2);
   });
 

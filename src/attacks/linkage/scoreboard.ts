@@ -236,7 +236,12 @@ export class Scoreboard {
  * @param threshold - φ
  * @returns the decision and its statistics
  */
-export function eccentricityMatch(scores: ArrayLike<number>, touched: ArrayLike<number>, numRecords: number, threshold: number): ScoreboardMatch {
+export function eccentricityMatch(
+  scores: ArrayLike<number>,
+  touched: ArrayLike<number>,
+  numRecords: number,
+  threshold: number,
+): ScoreboardMatch {
   const k = touched.length;
   let best = -1;
   let bestScore = -Infinity;

@@ -56,9 +56,11 @@ const MODES = ["step", "one-run", "mia"] as const;
 function checkPlotPath(p: string | undefined): void {
   if (p === undefined) return;
   const ext = path.extname(p).toLowerCase();
-  if (ext !== ".svg" && ext !== ".png") throw new DpError("invalid_parameter", `\`--plot\` must end in .svg or .png. Found ${JSON.stringify(p)}.`, "--plot");
+  if (ext !== ".svg" && ext !== ".png")
+    throw new DpError("invalid_parameter", `\`--plot\` must end in .svg or .png. Found ${JSON.stringify(p)}.`, "--plot");
   const dir = path.dirname(path.resolve(p));
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new DpError("invalid_parameter", `\`--plot\` directory does not exist: ${JSON.stringify(dir)}.`, "--plot");
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new DpError("invalid_parameter", `\`--plot\` directory does not exist: ${JSON.stringify(dir)}.`, "--plot");
 }
 
 const num = (name: string, raw: string | undefined): number | undefined => parseNumberOption(name, raw);
@@ -75,9 +77,16 @@ async function run(target: string, raw: AuditRaw): Promise<void> {
   const seed = raw.seed === undefined ? undefined : requireInteger("--seed", num("seed", raw.seed));
   const rng: Rng | undefined = seed === undefined ? undefined : new SeededRng(seed);
   checkPlotPath(raw.plot);
-  if (what === "fedavg" && mode !== "step") throw new DpError("invalid_parameter", "`dpkit audit fedavg` supports `--mode step` only.", "--mode");
-  if (brk && mode !== "step") throw new DpError("invalid_parameter", "`--break` applies to `--mode step` (the broken variants are built into the step audit).", "--break");
-  if (raw.nonPrivate && mode === "step") throw new DpError("invalid_parameter", "`--non-private` applies to `--mode one-run` and `--mode mia`.", "--non-private");
+  if (what === "fedavg" && mode !== "step")
+    throw new DpError("invalid_parameter", "`dpkit audit fedavg` supports `--mode step` only.", "--mode");
+  if (brk && mode !== "step")
+    throw new DpError(
+      "invalid_parameter",
+      "`--break` applies to `--mode step` (the broken variants are built into the step audit).",
+      "--break",
+    );
+  if (raw.nonPrivate && mode === "step")
+    throw new DpError("invalid_parameter", "`--non-private` applies to `--mode one-run` and `--mode mia`.", "--non-private");
   const print = (s: string): void => {
     if (!raw.json) process.stdout.write(s);
   };
@@ -100,7 +109,14 @@ async function run(target: string, raw: AuditRaw): Promise<void> {
           });
     if (raw.plot) {
       const scores = "scoresIn" in r ? r : undefined;
-      if (scores) await savePlot(raw.plot, rocPlot({ title: `DP-SGD step audit (${r.break})`, curves: [{ name: "canary coordinate", roc: rocCurve(scores.scoresIn, scores.scoresOut) }] }));
+      if (scores)
+        await savePlot(
+          raw.plot,
+          rocPlot({
+            title: `DP-SGD step audit (${r.break})`,
+            curves: [{ name: "canary coordinate", roc: rocCurve(scores.scoresIn, scores.scoresOut) }],
+          }),
+        );
     }
     const summary = {
       target: what,
@@ -129,7 +145,19 @@ async function run(target: string, raw: AuditRaw): Promise<void> {
     print(
       renderTable(
         ["claimed ε", "ε lower bound", "confidence", "GDP reading", "AUC", "TPR@0.1%FPR", "TPR@1%FPR", "advantage", "trials/side"],
-        [[r.claimedEpsilon, r.epsilonLowerBound, r.confidence, r.gdpEpsilonLowerBound, r.metrics.auc, r.metrics.tprAt0_1PctFpr, r.metrics.tprAt1PctFpr, r.metrics.advantage, r.trials]],
+        [
+          [
+            r.claimedEpsilon,
+            r.epsilonLowerBound,
+            r.confidence,
+            r.gdpEpsilonLowerBound,
+            r.metrics.auc,
+            r.metrics.tprAt0_1PctFpr,
+            r.metrics.tprAt1PctFpr,
+            r.metrics.advantage,
+            r.trials,
+          ],
+        ],
       ),
     );
     print(
@@ -143,16 +171,34 @@ async function run(target: string, raw: AuditRaw): Promise<void> {
   }
 
   // Training-based modes (MNIST).
-  const trainSize = requireInteger("--train-size", num("train-size", raw.trainSize) ?? (mode === "mia" ? 20_000 : 10_000), { min: 10, max: 60_000 });
-  const epochs = requireInteger("--epochs", num("epochs", raw.epochs) ?? (mode === "mia" && raw.nonPrivate ? 30 : 5), { min: 1, max: 1000 });
+  const trainSize = requireInteger("--train-size", num("train-size", raw.trainSize) ?? (mode === "mia" ? 20_000 : 10_000), {
+    min: 10,
+    max: 60_000,
+  });
+  const epochs = requireInteger("--epochs", num("epochs", raw.epochs) ?? (mode === "mia" && raw.nonPrivate ? 30 : 5), {
+    min: 1,
+    max: 1000,
+  });
   const batchSize = requireInteger("--batch-size", num("batch-size", raw.batchSize) ?? 256, { min: 1, max: 60_000 });
-  const learningRate = requirePositive("--learning-rate", num("learning-rate", raw.learningRate) ?? (raw.nonPrivate && mode === "mia" ? 1e-3 : 1));
+  const learningRate = requirePositive(
+    "--learning-rate",
+    num("learning-rate", raw.learningRate) ?? (raw.nonPrivate && mode === "mia" ? 1e-3 : 1),
+  );
   const canaries = requireInteger("--canaries", num("canaries", raw.canaries), { min: 2, max: 30_000 });
   const shadows = requireInteger("--shadows", num("shadows", raw.shadows), { min: 0, max: 16 });
-  if (shadows === 1) throw new DpError("invalid_parameter", "`--shadows` must be 0 or at least 2 (offline LiRA fits a Gaussian to the shadows). Found 1.", "--shadows");
+  if (shadows === 1)
+    throw new DpError(
+      "invalid_parameter",
+      "`--shadows` must be 0 or at least 2 (offline LiRA fits a Gaussian to the shadows). Found 1.",
+      "--shadows",
+    );
   const canaryKind = requireOneOf("--canary-kind", raw.canaryKind, CANARY_KINDS);
   if (mode === "mia" && Math.min(canaries, 10_000) * (2 + shadows) > 60_000) {
-    throw new DpError("invalid_parameter", `\`--canaries\` × (2 + --shadows) must be <= 60000 training images. Found ${Math.min(canaries, 10_000) * (2 + shadows)}.`, "--canaries");
+    throw new DpError(
+      "invalid_parameter",
+      `\`--canaries\` × (2 + --shadows) must be <= 60000 training images. Found ${Math.min(canaries, 10_000) * (2 + shadows)}.`,
+      "--canaries",
+    );
   }
   if (mode === "one-run" && canaryKind === "mislabeled" && canaries > 10_000) {
     throw new DpError("invalid_parameter", "`--canaries` must be <= 10000 for mislabeled canaries (test images).", "--canaries");
@@ -186,7 +232,22 @@ async function run(target: string, raw: AuditRaw): Promise<void> {
       alpha,
       rng,
     });
-    if (raw.plot) await savePlot(raw.plot, rocPlot({ title: `one-run audit: ${canaryKind} canaries`, curves: [{ name: canaryKind, roc: rocCurve(r.scores.filter((_, i) => r.coins[i]), r.scores.filter((_, i) => !r.coins[i])) }] }));
+    if (raw.plot)
+      await savePlot(
+        raw.plot,
+        rocPlot({
+          title: `one-run audit: ${canaryKind} canaries`,
+          curves: [
+            {
+              name: canaryKind,
+              roc: rocCurve(
+                r.scores.filter((_, i) => r.coins[i]),
+                r.scores.filter((_, i) => !r.coins[i]),
+              ),
+            },
+          ],
+        }),
+      );
     const summary = {
       target: what,
       mode,
@@ -219,11 +280,27 @@ async function run(target: string, raw: AuditRaw): Promise<void> {
     print(
       renderTable(
         ["claimed ε", "one-run ε LB", "ceiling", "confidence", "guesses", "correct", "CP over canaries*", "AUC", "TPR@0.1%FPR"],
-        [[r.claimedEpsilon, r.oneRun.epsilonLowerBound, r.oneRun.ceiling, r.oneRun.confidence, r.oneRun.guesses, r.oneRun.correct, r.thresholdBound.epsilonLowerBound, r.metrics.auc, r.metrics.tprAt0_1PctFpr]],
+        [
+          [
+            r.claimedEpsilon,
+            r.oneRun.epsilonLowerBound,
+            r.oneRun.ceiling,
+            r.oneRun.confidence,
+            r.oneRun.guesses,
+            r.oneRun.correct,
+            r.thresholdBound.epsilonLowerBound,
+            r.metrics.auc,
+            r.metrics.tprAt0_1PctFpr,
+          ],
+        ],
       ),
     );
-    print(`${canaries} ${canaryKind} canaries (${r.included} included), ${r.steps} steps of ${kind} on ${trainSize} MNIST images, ${r.trainSeconds.toFixed(1)} s on ${backend.name}.\n`);
-    print(`With ${r.oneRun.guesses} guesses one run cannot certify more than ε = ${r.oneRun.ceiling.toFixed(2)}. *Clopper–Pearson over canaries treats them as independent trials (heuristic).\n`);
+    print(
+      `${canaries} ${canaryKind} canaries (${r.included} included), ${r.steps} steps of ${kind} on ${trainSize} MNIST images, ${r.trainSeconds.toFixed(1)} s on ${backend.name}.\n`,
+    );
+    print(
+      `With ${r.oneRun.guesses} guesses one run cannot certify more than ε = ${r.oneRun.ceiling.toFixed(2)}. *Clopper–Pearson over canaries treats them as independent trials (heuristic).\n`,
+    );
     if (raw.plot) print(`plot written to ${raw.plot}\n`);
     return;
   }
@@ -267,9 +344,23 @@ async function run(target: string, raw: AuditRaw): Promise<void> {
   const shadowModels: tf.LayersModel[] = [];
   for (let s = 0; s < shadows; s++) shadowModels.push(await fit(slice((s + 2) * m)));
   const nonMembers = slice(m);
-  const r = membershipInference({ model, members, nonMembers, shadowModels: shadowModels.length >= 2 ? shadowModels : undefined, bootstrapResamples: 200, rng });
+  const r = membershipInference({
+    model,
+    members,
+    nonMembers,
+    shadowModels: shadowModels.length >= 2 ? shadowModels : undefined,
+    bootstrapResamples: 200,
+    rng,
+  });
   const seconds = (Date.now() - t0) / 1000;
-  if (raw.plot) await savePlot(raw.plot, rocPlot({ title: `membership inference (${raw.nonPrivate ? "non-private" : `DP-SGD, ε = ${claimed.toFixed(2)}`})`, curves: r.attacks.map((a) => ({ name: a.attack, roc: a.roc })) }));
+  if (raw.plot)
+    await savePlot(
+      raw.plot,
+      rocPlot({
+        title: `membership inference (${raw.nonPrivate ? "non-private" : `DP-SGD, ε = ${claimed.toFixed(2)}`})`,
+        curves: r.attacks.map((a) => ({ name: a.attack, roc: a.roc })),
+      }),
+    );
   const summary = {
     target: what,
     mode,
@@ -282,7 +373,14 @@ async function run(target: string, raw: AuditRaw): Promise<void> {
     nonMembers: m,
     shadows: shadowModels.length,
     epochs,
-    attacks: r.attacks.map((a) => ({ attack: a.attack, auc: a.auc, auc95: a.aucInterval ? [a.aucInterval.lower, a.aucInterval.upper] : null, tprAt0_1PctFpr: a.tprAt0_1PctFpr, tprAt1PctFpr: a.tprAt1PctFpr, advantage: a.advantage })),
+    attacks: r.attacks.map((a) => ({
+      attack: a.attack,
+      auc: a.auc,
+      auc95: a.aucInterval ? [a.aucInterval.lower, a.aucInterval.upper] : null,
+      tprAt0_1PctFpr: a.tprAt0_1PctFpr,
+      tprAt1PctFpr: a.tprAt1PctFpr,
+      advantage: a.advantage,
+    })),
     slices: r.slices,
     seconds,
     plot: raw.plot ?? null,
@@ -291,10 +389,22 @@ async function run(target: string, raw: AuditRaw): Promise<void> {
   print(
     renderTable(
       ["attack", "AUC", "AUC 95% (bootstrap)", "TPR@0.1%FPR", "TPR@1%FPR", "advantage"],
-      r.attacks.map((a) => [a.attack, a.auc, a.aucInterval ? `${a.aucInterval.lower.toFixed(3)}–${a.aucInterval.upper.toFixed(3)}` : "-", a.tprAt0_1PctFpr, a.tprAt1PctFpr, a.advantage]),
+      r.attacks.map((a) => [
+        a.attack,
+        a.auc,
+        a.aucInterval ? `${a.aucInterval.lower.toFixed(3)}–${a.aucInterval.upper.toFixed(3)}` : "-",
+        a.tprAt0_1PctFpr,
+        a.tprAt1PctFpr,
+        a.advantage,
+      ]),
     ),
   );
-  print(renderTable(["class", "members", "non-members", ...r.attacks.map((a) => `AUC ${a.attack}`)], r.slices.map((s) => [s.label, s.members, s.nonMembers, ...r.attacks.map((a) => s.auc[a.attack])])));
+  print(
+    renderTable(
+      ["class", "members", "non-members", ...r.attacks.map((a) => `AUC ${a.attack}`)],
+      r.slices.map((s) => [s.label, s.members, s.nonMembers, ...r.attacks.map((a) => s.auc[a.attack])]),
+    ),
+  );
   print(
     `${kind} trained ${raw.nonPrivate ? "without privacy" : `with DP-SGD, claimed (${claimed.toFixed(3)}, ${delta})-DP`} on ${m} MNIST images; ${shadowModels.length} shadow models; ${seconds.toFixed(1)} s on ${backend.name}.\n`,
   );
@@ -311,8 +421,16 @@ export function register(program: Command): void {
     .option("--model <kind>", `architecture for --mode one-run and mia: ${MNIST_MODEL_KINDS.join(", ")}`, "mlp")
     .option("--epsilon <E>", "the claimed epsilon (noise is calibrated to it)", "2")
     .option("--delta <D>", "delta of the claim", "1e-5")
-    .option("--canaries <M>", "one-run: number of canaries (each included with probability 1/2); mia: members (and as many held-out training images as non-members)", "1000")
-    .option("--mode <mode>", "step (white-box, one step or round), one-run (canaries in one training run), mia (membership inference)", "step")
+    .option(
+      "--canaries <M>",
+      "one-run: number of canaries (each included with probability 1/2); mia: members (and as many held-out training images as non-members)",
+      "1000",
+    )
+    .option(
+      "--mode <mode>",
+      "step (white-box, one step or round), one-run (canaries in one training run), mia (membership inference)",
+      "step",
+    )
     .option("--break <variant>", `step: audit a broken variant: ${STEP_BREAKS.join(", ")}`)
     .option("--trials <T>", "step: trials with and without the canary", "1000000")
     .option("--sampling-probability <Q>", "step: Poisson rate q told to the accountant", "0.25")

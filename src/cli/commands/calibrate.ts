@@ -19,12 +19,24 @@ export function register(program: Command): void {
     .option("--delta <d>", "target delta in (0, 1)")
     .option("--tolerance <r>", "relative precision of the multiplier (default 1e-6 rdp, 1e-3 pld)");
   addTrainingOptions(cmd).action(
-    (o: TrainingOptionsRaw & { targetEpsilon?: string; delta?: string; accountant?: string; discretization?: string; tolerance?: string; json?: boolean }) => {
+    (
+      o: TrainingOptionsRaw & {
+        targetEpsilon?: string;
+        delta?: string;
+        accountant?: string;
+        discretization?: string;
+        tolerance?: string;
+        json?: boolean;
+      },
+    ) => {
       const training = resolveTraining(o);
       const target = requirePositive("--target-epsilon", parseNumberOption("target-epsilon", o.targetEpsilon));
       const delta = requireOpenProbability("--delta", parseNumberOption("delta", o.delta));
       const kind = parseAccountant(o.accountant);
-      const d = o.discretization === undefined ? undefined : requirePositive("--discretization", parseNumberOption("discretization", o.discretization));
+      const d =
+        o.discretization === undefined
+          ? undefined
+          : requirePositive("--discretization", parseNumberOption("discretization", o.discretization));
       const tolerance = o.tolerance === undefined ? undefined : requirePositive("--tolerance", parseNumberOption("tolerance", o.tolerance));
       const sigma = calibrateNoiseMultiplier({
         targetEpsilon: target,
@@ -53,7 +65,9 @@ export function register(program: Command): void {
           neighboringRelation: "addOrRemoveOne",
           samplingRate: training.samplingRate,
           steps: training.steps,
-          ...(training.datasetSize !== undefined ? { datasetSize: training.datasetSize, batchSize: training.batchSize, epochs: training.epochs } : {}),
+          ...(training.datasetSize !== undefined
+            ? { datasetSize: training.datasetSize, batchSize: training.batchSize, epochs: training.epochs }
+            : {}),
           sampling: "poisson",
         });
         return;

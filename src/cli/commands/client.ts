@@ -45,10 +45,12 @@ async function run(raw: ClientRaw): Promise<void> {
   const storeFile = raw.store ?? ":memory:";
   if (storeFile !== ":memory:") {
     const dir = path.dirname(path.resolve(storeFile));
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new DpError("invalid_parameter", `\`--store\` must be in an existing folder. Found ${JSON.stringify(raw.store)}.`, "--store");
+    if (!existsSync(dir) || !statSync(dir).isDirectory())
+      throw new DpError("invalid_parameter", `\`--store\` must be in an existing folder. Found ${JSON.stringify(raw.store)}.`, "--store");
   }
   const maxExamples = requireInteger("--max-examples", num("max-examples", raw.maxExamples), { min: 1, max: 1_000_000 });
-  const maxRounds = raw.maxRounds === undefined ? undefined : requireInteger("--max-rounds", num("max-rounds", raw.maxRounds), { min: 1, max: 1_000_000 });
+  const maxRounds =
+    raw.maxRounds === undefined ? undefined : requireInteger("--max-rounds", num("max-rounds", raw.maxRounds), { min: 1, max: 1_000_000 });
   const timeoutMs = 1000 * requirePositive("--timeout", num("timeout", raw.timeout));
   // tfjs and the client are loaded only when this command runs (every dpkit command starts faster).
   const { mnistDemoPartition } = await import("../../federated/client/demo-data.js");
@@ -97,7 +99,14 @@ async function run(raw: ClientRaw): Promise<void> {
   } finally {
     await store.close();
   }
-  const out: ClientCliSummary = { ...summary, partition: raw.partition, examples, store: storeFile, bytesUp: transport.bytesUp, bytesDown: transport.bytesDown };
+  const out: ClientCliSummary = {
+    ...summary,
+    partition: raw.partition,
+    examples,
+    store: storeFile,
+    bytesUp: transport.bytesUp,
+    bytesDown: transport.bytesDown,
+  };
   if (raw.json) {
     printJson(out);
     return;
@@ -108,14 +117,18 @@ async function run(raw: ClientRaw): Promise<void> {
       out.rounds.map((r) => [r.round + 1, r.outcome, r.numExamples, r.waitMs, r.trainMs, r.privatizeMs, r.uploadMs, r.roundMs]),
     ),
   );
-  process.stdout.write(`\n${out.rounds.length} round(s); stopped: ${out.reason}; uploaded ${out.bytesUp} bytes, downloaded ${out.bytesDown} bytes\n`);
+  process.stdout.write(
+    `\n${out.rounds.length} round(s); stopped: ${out.reason}; uploaded ${out.bytesUp} bytes, downloaded ${out.bytesDown} bytes\n`,
+  );
 }
 
 /** Registers `dpkit client` on the program. */
 export function register(program: Command): void {
   program
     .command("client")
-    .description("Join a federated population as a Node client: train on a local example store, clip/noise/mask the update here, upload; until the server is done")
+    .description(
+      "Join a federated population as a Node client: train on a local example store, clip/noise/mask the update here, upload; until the server is done",
+    )
     .option("--server <url>", "the server's base URL, e.g. http://127.0.0.1:8080")
     .option("--data <name>", "demo dataset (mnist)", "mnist")
     .option("--partition <I/N>", "which demo partition this client holds (I of N, IID split of MNIST's training set)")

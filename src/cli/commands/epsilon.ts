@@ -68,7 +68,11 @@ export function resolveTraining(o: TrainingOptionsRaw): TrainingShape {
     const e = requirePositive("--epochs", num("epochs", o.epochs));
     const steps = Math.max(1, Math.ceil((e * n) / b - 1e-9));
     if (!Number.isSafeInteger(steps)) {
-      throw new DpError("invalid_parameter", `\`--epochs\` gives ${steps} steps (epochs × dataset size / batch size), more than 2^53. Found ${e}.`, "--epochs");
+      throw new DpError(
+        "invalid_parameter",
+        `\`--epochs\` gives ${steps} steps (epochs × dataset size / batch size), more than 2^53. Found ${e}.`,
+        "--epochs",
+      );
     }
     return { samplingRate: b / n, steps, datasetSize: n, batchSize: b, epochs: e };
   }
@@ -99,7 +103,10 @@ export function addTrainingOptions(cmd: Command): Command {
     .option("--epochs <e>", "epochs E: steps = ceil(E*N/B)")
     .option("--accountant <kind>", "rdp (default) or pld")
     .option("--discretization <d>", "PLD grid width (default 1e-4)")
-    .option("--conversion <c>", "rdp only: improved (default, Canonne-Kamath-Steinke 2020) or classic (Mironov 2017) RDP-to-(epsilon, delta) conversion")
+    .option(
+      "--conversion <c>",
+      "rdp only: improved (default, Canonne-Kamath-Steinke 2020) or classic (Mironov 2017) RDP-to-(epsilon, delta) conversion",
+    )
     .option("--json", "print one JSON object");
 }
 
@@ -151,16 +158,39 @@ async function writePlot(file: string, q: number, sigma: number, steps: number, 
 function parseConversion(kind: AccountantKind, raw: string | undefined): Conversion {
   if (raw === undefined) return "improved";
   const c = requireOneOf("--conversion", raw, CONVERSIONS);
-  if (kind !== "rdp") throw new DpError("invalid_parameter", `\`--conversion\` applies only to --accountant rdp. Found ${JSON.stringify(raw)} with --accountant ${kind}.`, "--conversion");
+  if (kind !== "rdp")
+    throw new DpError(
+      "invalid_parameter",
+      `\`--conversion\` applies only to --accountant rdp. Found ${JSON.stringify(raw)} with --accountant ${kind}.`,
+      "--conversion",
+    );
   return c;
 }
 
 /** `dpkit epsilon --event ...`: ε of an arbitrary event (e.g. a RAPPOR report, a FedAvg run). */
-async function accountEvent(o: TrainingOptionsRaw & { event?: string; delta?: string; accountant?: string; discretization?: string; json?: boolean; neighboringRelation?: string; conversion?: string; noiseMultiplier?: string; plot?: string }): Promise<void> {
-  const ignored = (["samplingRate", "steps", "datasetSize", "batchSize", "epochs", "noiseMultiplier", "plot"] as const).find((k) => o[k] !== undefined);
+async function accountEvent(
+  o: TrainingOptionsRaw & {
+    event?: string;
+    delta?: string;
+    accountant?: string;
+    discretization?: string;
+    json?: boolean;
+    neighboringRelation?: string;
+    conversion?: string;
+    noiseMultiplier?: string;
+    plot?: string;
+  },
+): Promise<void> {
+  const ignored = (["samplingRate", "steps", "datasetSize", "batchSize", "epochs", "noiseMultiplier", "plot"] as const).find(
+    (k) => o[k] !== undefined,
+  );
   if (ignored) {
     const flag = `--${ignored.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-    throw new DpError("invalid_parameter", `\`${flag}\` describes DP-SGD and cannot be combined with --event (the event says what was spent).`, flag);
+    throw new DpError(
+      "invalid_parameter",
+      `\`${flag}\` describes DP-SGD and cannot be combined with --event (the event says what was spent).`,
+      flag,
+    );
   }
   const raw = o.event as string;
   const text = raw.startsWith("@") ? readInputText("--event", raw.slice(1)) : raw;
@@ -172,10 +202,17 @@ async function accountEvent(o: TrainingOptionsRaw & { event?: string; delta?: st
   }
   const delta = requireOpenProbability("--delta", parseNumberOption("delta", o.delta));
   const kind = parseAccountant(o.accountant);
-  const relation = o.neighboringRelation === undefined ? "addOrRemoveOne" : requireOneOf("--neighboring-relation", o.neighboringRelation, ["addOrRemoveOne", "replaceOne"] as const);
-  const d = o.discretization === undefined ? undefined : requirePositive("--discretization", parseNumberOption("discretization", o.discretization));
+  const relation =
+    o.neighboringRelation === undefined
+      ? "addOrRemoveOne"
+      : requireOneOf("--neighboring-relation", o.neighboringRelation, ["addOrRemoveOne", "replaceOne"] as const);
+  const d =
+    o.discretization === undefined ? undefined : requirePositive("--discretization", parseNumberOption("discretization", o.discretization));
   const conversion = parseConversion(kind, o.conversion);
-  const acc = kind === "rdp" ? new RdpAccountant({ neighboringRelation: relation }) : new PldAccountant({ neighboringRelation: relation, valueDiscretizationInterval: d });
+  const acc =
+    kind === "rdp"
+      ? new RdpAccountant({ neighboringRelation: relation })
+      : new PldAccountant({ neighboringRelation: relation, valueDiscretizationInterval: d });
   acc.compose(event);
   let r: { epsilon: number; order?: number; atEdge?: boolean };
   if (acc instanceof RdpAccountant && conversion === "classic") {
@@ -214,51 +251,74 @@ export function register(program: Command): void {
     .option("--plot <file>", "draw epsilon against steps (RDP and PLD) to an .svg or .png file")
     .option("--event <json>", "account any DpEvent instead of DP-SGD: JSON text, or @file.json")
     .option("--neighboring-relation <r>", "with --event: addOrRemoveOne (default) or replaceOne")
-    .action(async (o: TrainingOptionsRaw & { noiseMultiplier?: string; delta?: string; accountant?: string; discretization?: string; json?: boolean; plot?: string; event?: string; neighboringRelation?: string; conversion?: string }) => {
-      if (o.event !== undefined) {
-        await accountEvent(o);
-        return;
-      }
-      if (o.neighboringRelation !== undefined) {
-        throw new DpError("invalid_parameter", "`--neighboring-relation` applies only with --event: DP-SGD with Poisson sampling is accounted under add or remove one example.", "--neighboring-relation");
-      }
-      const training = resolveTraining(o);
-      const sigma = requirePositive("--noise-multiplier", parseNumberOption("noise-multiplier", o.noiseMultiplier));
-      const delta = requireOpenProbability("--delta", parseNumberOption("delta", o.delta));
-      const kind = parseAccountant(o.accountant);
-      const conversion = parseConversion(kind, o.conversion);
-      const d = o.discretization === undefined ? undefined : requirePositive("--discretization", parseNumberOption("discretization", o.discretization));
-      if (o.plot !== undefined) checkOutputFile("--plot", o.plot, [".svg", ".png"]);
-      const r = epsilonOf(kind, training.samplingRate, sigma, training.steps, delta, d, conversion);
-      if (o.plot !== undefined) await writePlot(o.plot, training.samplingRate, sigma, training.steps, delta);
-      if (o.json) {
-        printJson({
-          epsilon: r.epsilon,
-          delta,
-          accountant: kind,
-          ...(kind === "rdp" ? { conversion, order: r.order, orderAtEdgeOfGrid: r.atEdge } : { valueDiscretizationInterval: d ?? 1e-4 }),
-          neighboringRelation: "addOrRemoveOne",
-          samplingRate: training.samplingRate,
-          noiseMultiplier: sigma,
-          steps: training.steps,
-          ...(training.datasetSize !== undefined ? { datasetSize: training.datasetSize, batchSize: training.batchSize, epochs: training.epochs } : {}),
-          sampling: "poisson",
-          ...(o.plot !== undefined ? { plot: o.plot } : {}),
-        });
-        return;
-      }
-      const rows: (string | number)[][] = [
-        ["epsilon", r.epsilon],
-        ["delta", delta],
-        ["accountant", kind === "rdp" ? `rdp (${conversion} conversion)` : `pld (grid ${d ?? 1e-4})`],
-        ["neighbouring relation", RELATION_TEXT.addOrRemoveOne],
-      ];
-      if (kind === "rdp") rows.push(["optimal order", r.order as number]);
-      rows.push(["sampling rate", training.samplingRate], ["noise multiplier", sigma], ["steps", training.steps]);
-      if (training.epochs !== undefined) rows.push(["epochs", training.epochs]);
-      process.stdout.write(renderTable(["", "value"], rows, 6));
-      process.stdout.write("Assumes Poisson sampling (each example joins each batch independently with probability q).\n");
-      if (r.atEdge) process.stdout.write("Warning: the optimal order is at the edge of the order grid; epsilon may be loose.\n");
-      if (o.plot !== undefined) process.stdout.write(`Plot written to ${o.plot}\n`);
-    });
+    .action(
+      async (
+        o: TrainingOptionsRaw & {
+          noiseMultiplier?: string;
+          delta?: string;
+          accountant?: string;
+          discretization?: string;
+          json?: boolean;
+          plot?: string;
+          event?: string;
+          neighboringRelation?: string;
+          conversion?: string;
+        },
+      ) => {
+        if (o.event !== undefined) {
+          await accountEvent(o);
+          return;
+        }
+        if (o.neighboringRelation !== undefined) {
+          throw new DpError(
+            "invalid_parameter",
+            "`--neighboring-relation` applies only with --event: DP-SGD with Poisson sampling is accounted under add or remove one example.",
+            "--neighboring-relation",
+          );
+        }
+        const training = resolveTraining(o);
+        const sigma = requirePositive("--noise-multiplier", parseNumberOption("noise-multiplier", o.noiseMultiplier));
+        const delta = requireOpenProbability("--delta", parseNumberOption("delta", o.delta));
+        const kind = parseAccountant(o.accountant);
+        const conversion = parseConversion(kind, o.conversion);
+        const d =
+          o.discretization === undefined
+            ? undefined
+            : requirePositive("--discretization", parseNumberOption("discretization", o.discretization));
+        if (o.plot !== undefined) checkOutputFile("--plot", o.plot, [".svg", ".png"]);
+        const r = epsilonOf(kind, training.samplingRate, sigma, training.steps, delta, d, conversion);
+        if (o.plot !== undefined) await writePlot(o.plot, training.samplingRate, sigma, training.steps, delta);
+        if (o.json) {
+          printJson({
+            epsilon: r.epsilon,
+            delta,
+            accountant: kind,
+            ...(kind === "rdp" ? { conversion, order: r.order, orderAtEdgeOfGrid: r.atEdge } : { valueDiscretizationInterval: d ?? 1e-4 }),
+            neighboringRelation: "addOrRemoveOne",
+            samplingRate: training.samplingRate,
+            noiseMultiplier: sigma,
+            steps: training.steps,
+            ...(training.datasetSize !== undefined
+              ? { datasetSize: training.datasetSize, batchSize: training.batchSize, epochs: training.epochs }
+              : {}),
+            sampling: "poisson",
+            ...(o.plot !== undefined ? { plot: o.plot } : {}),
+          });
+          return;
+        }
+        const rows: (string | number)[][] = [
+          ["epsilon", r.epsilon],
+          ["delta", delta],
+          ["accountant", kind === "rdp" ? `rdp (${conversion} conversion)` : `pld (grid ${d ?? 1e-4})`],
+          ["neighbouring relation", RELATION_TEXT.addOrRemoveOne],
+        ];
+        if (kind === "rdp") rows.push(["optimal order", r.order as number]);
+        rows.push(["sampling rate", training.samplingRate], ["noise multiplier", sigma], ["steps", training.steps]);
+        if (training.epochs !== undefined) rows.push(["epochs", training.epochs]);
+        process.stdout.write(renderTable(["", "value"], rows, 6));
+        process.stdout.write("Assumes Poisson sampling (each example joins each batch independently with probability q).\n");
+        if (r.atEdge) process.stdout.write("Warning: the optimal order is at the edge of the order grid; epsilon may be loose.\n");
+        if (o.plot !== undefined) process.stdout.write(`Plot written to ${o.plot}\n`);
+      },
+    );
 }

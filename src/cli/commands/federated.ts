@@ -78,7 +78,10 @@ export function federatedOptionsFromCli(raw: FederatedRaw): MnistFederatedOption
     trainExamples: num("train-size", raw.trainSize),
     testExamples: num("test-size", raw.testSize),
     dropoutProbability: num("dropout", raw.dropout),
-    serverOptimizer: { kind: raw.serverOptimizer as "sgd" | "momentum" | "adam", learningRate: num("server-learning-rate", raw.serverLearningRate) },
+    serverOptimizer: {
+      kind: raw.serverOptimizer as "sgd" | "momentum" | "adam",
+      learningRate: num("server-learning-rate", raw.serverLearningRate),
+    },
     selection: raw.selection as MnistFederatedOptions["selection"],
     targetEpsilon: num("target-epsilon", raw.targetEpsilon),
     targetDelta: num("target-delta", raw.targetDelta),
@@ -86,8 +89,10 @@ export function federatedOptionsFromCli(raw: FederatedRaw): MnistFederatedOption
   };
   if (raw.service) {
     opts.service = true;
-    if (opts.dp !== "none" && opts.dp !== "server" && opts.dp !== "client") throw new DpError("invalid_parameter", "`--service` supports `--dp` none, server or client.", "--service");
-    if (raw.minClients !== undefined) opts.minClients = requireInteger("--min-clients", num("min-clients", raw.minClients), { min: 1, max: opts.clientsPerRound ?? 10 });
+    if (opts.dp !== "none" && opts.dp !== "server" && opts.dp !== "client")
+      throw new DpError("invalid_parameter", "`--service` supports `--dp` none, server or client.", "--service");
+    if (raw.minClients !== undefined)
+      opts.minClients = requireInteger("--min-clients", num("min-clients", raw.minClients), { min: 1, max: opts.clientsPerRound ?? 10 });
   } else if (raw.minClients !== undefined) {
     throw new DpError("invalid_parameter", "`--min-clients` needs `--service`.", "--min-clients");
   }
@@ -105,7 +110,10 @@ async function run(raw: FederatedRaw): Promise<void> {
     log: (l) => logLines.push(l),
     onRound: (r: RoundReport) => {
       const acc = r.metrics?.accuracy;
-      bar.tick(1, `acc ${acc === undefined ? "-" : (100 * acc).toFixed(1) + "%"}${r.epsilon !== undefined ? ` eps ${r.epsilon.toFixed(2)}` : ""} up ${(r.uplinkBytes / 1e6).toFixed(2)} MB`);
+      bar.tick(
+        1,
+        `acc ${acc === undefined ? "-" : (100 * acc).toFixed(1) + "%"}${r.epsilon !== undefined ? ` eps ${r.epsilon.toFixed(2)}` : ""} up ${(r.uplinkBytes / 1e6).toFixed(2)} MB`,
+      );
     },
   });
   bar.done();
@@ -176,7 +184,9 @@ async function run(raw: FederatedRaw): Promise<void> {
 export function register(program: Command): void {
   program
     .command("federated")
-    .description("Federated averaging on MNIST split among simulated clients, with client-level DP (server or client noise), compression and accounting")
+    .description(
+      "Federated averaging on MNIST split among simulated clients, with client-level DP (server or client noise), compression and accounting",
+    )
     .option("--dataset <name>", "dataset (mnist)", "mnist")
     .option("--model <kind>", "mlp (784-128-10) or cnn (small tanh CNN)", "mlp")
     .option("--clients <N>", "number of clients", "100")
@@ -187,7 +197,11 @@ export function register(program: Command): void {
     .option("--rounds <R>", "maximum rounds", "20")
     .option("--partition <kind>", "iid, shards (pathological non-IID), dirichlet, unbalanced", "iid")
     .option("--alpha <A>", "Dirichlet concentration", "0.5")
-    .option("--dp <mode>", "none, server (trusted server adds noise), client (distributed noise, needs secure aggregation), local (each client adds full noise), example (local DP-SGD)", "none")
+    .option(
+      "--dp <mode>",
+      "none, server (trusted server adds noise), client (distributed noise, needs secure aggregation), local (each client adds full noise), example (local DP-SGD)",
+      "none",
+    )
     .option("--noise-multiplier <z>", "noise multiplier z", "1")
     .option("--clip <C>", "L2 clip of each client update (per example with --dp example)", "1")
     .option("--adaptive-clip", "adapt C to the median update norm (Andrew et al. 2021)")

@@ -32,18 +32,35 @@ export function renderDemo(r: FederatedDemoResult): string {
       s.history.map((h) => [h.round + 1, h.accepted, h.clients.node, h.clients.browser, h.testAccuracy, h.epsilon]),
     ),
   );
-  lines.push(`client-level epsilon after ${s.rounds} round(s): ${s.epsilon === null ? "-" : s.epsilon.toFixed(3)} at delta ${s.delta}; ${s.abandoned.length} abandoned attempt(s)\n`);
+  lines.push(
+    `client-level epsilon after ${s.rounds} round(s): ${s.epsilon === null ? "-" : s.epsilon.toFixed(3)} at delta ${s.delta}; ${s.abandoned.length} abandoned attempt(s)\n`,
+  );
   lines.push("== What each client saw and did on its device (never sent) ==");
   const rows = r.clients.flatMap((c) =>
     c.summary
-      ? c.summary.rounds.map((x) => [c.kind, c.partition, x.round + 1, x.outcome, x.numExamples, x.updateNorm, x.clipped, x.trainMs, x.roundMs])
+      ? c.summary.rounds.map((x) => [
+          c.kind,
+          c.partition,
+          x.round + 1,
+          x.outcome,
+          x.numExamples,
+          x.updateNorm,
+          x.clipped,
+          x.trainMs,
+          x.roundMs,
+        ])
       : [[c.kind, c.partition, "-", `failed: ${c.error ?? "?"}`, "-", "-", "-", "-", "-"]],
   );
   lines.push(renderTable(["kind", "partition", "round", "outcome", "examples", "raw norm", "clipped", "train ms", "round ms"], rows));
   const plan = r.clients.find((c) => c.summary?.rounds[0]?.privacy)?.summary?.rounds[0]?.privacy;
   if (plan) lines.push(`each client's plan: ${plan}\n`);
   lines.push("== What the network saw (framed request/response bytes per Node client) ==");
-  lines.push(renderTable(["partition", "bytes up", "bytes down"], r.clients.filter((c) => c.kind === "node").map((c) => [c.partition, c.bytesUp, c.bytesDown])));
+  lines.push(
+    renderTable(
+      ["partition", "bytes up", "bytes down"],
+      r.clients.filter((c) => c.kind === "node").map((c) => [c.partition, c.bytesUp, c.bytesDown]),
+    ),
+  );
   if (r.browserNote) lines.push(`note: ${r.browserNote}\n`);
   lines.push(`finished in ${r.seconds.toFixed(1)} s\n`);
   return lines.join("\n");
@@ -53,7 +70,9 @@ export function renderDemo(r: FederatedDemoResult): string {
 export function register(program: Command): void {
   program
     .command("fl-demo")
-    .description("Federated learning end to end: a server, Node client processes and Chromium pages run DP rounds with secure aggregation; prints what each party sees")
+    .description(
+      "Federated learning end to end: a server, Node client processes and Chromium pages run DP rounds with secure aggregation; prints what each party sees",
+    )
     .option("--node-clients <n>", "Node client processes", "3")
     .option("--browser-clients <n>", "browser pages (default 2 where /usr/bin/chromium exists, else 0)")
     .option("--rounds <R>", "rounds", "3")
@@ -67,7 +86,10 @@ export function register(program: Command): void {
       const num = (name: string, v: string | undefined): number | undefined => parseNumberOption(name, v);
       const options = {
         nodeClients: requireInteger("--node-clients", num("node-clients", raw.nodeClients), { min: 0, max: 32 }),
-        browserClients: raw.browserClients === undefined ? undefined : requireInteger("--browser-clients", num("browser-clients", raw.browserClients), { min: 0, max: 8 }),
+        browserClients:
+          raw.browserClients === undefined
+            ? undefined
+            : requireInteger("--browser-clients", num("browser-clients", raw.browserClients), { min: 0, max: 8 }),
         rounds: requireInteger("--rounds", num("rounds", raw.rounds), { min: 1, max: 100 }),
         noiseMultiplier: requirePositive("--noise-multiplier", num("noise-multiplier", raw.noiseMultiplier)),
         l2NormClip: requirePositive("--clip", num("clip", raw.clip)),

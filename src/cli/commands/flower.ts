@@ -4,7 +4,15 @@
  * @module
  */
 import type { Command } from "commander";
-import { DpError, requireInRange, requireInteger, requireNonNegative, requireOneOf, requireOpenProbability, requirePositive } from "../../errors.js";
+import {
+  DpError,
+  requireInRange,
+  requireInteger,
+  requireNonNegative,
+  requireOneOf,
+  requireOpenProbability,
+  requirePositive,
+} from "../../errors.js";
 import { parseNumberOption, printJson } from "../output.js";
 
 interface FlowerClientRaw {
@@ -54,13 +62,22 @@ const num = (name: string, raw: string | undefined): number | undefined => {
 /** Parses and checks the CLI options before anything connects. @internal */
 export function flowerClientOptionsFromCli(raw: FlowerClientRaw): FlowerClientCliOptions {
   const server = raw.server;
-  if (typeof server !== "string" || !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(server) || Number(server.slice(server.lastIndexOf(":") + 1)) > 65535) {
+  if (
+    typeof server !== "string" ||
+    !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(server) ||
+    Number(server.slice(server.lastIndexOf(":") + 1)) > 65535
+  ) {
     throw new DpError("invalid_parameter", `\`--server\` must be HOST:PORT. Found ${JSON.stringify(server ?? "")}.`, "--server");
   }
   requireOneOf("--data", raw.data, ["mnist"] as const);
   const model = requireOneOf("--model", raw.model, ["mlp", "cnn"] as const);
   const m = /^(\d+)\/(\d+)$/.exec(raw.partition ?? "");
-  if (!m) throw new DpError("invalid_parameter", `\`--partition\` must be I/N with 0 <= I < N (e.g. 0/2). Found ${JSON.stringify(raw.partition ?? "")}.`, "--partition");
+  if (!m)
+    throw new DpError(
+      "invalid_parameter",
+      `\`--partition\` must be I/N with 0 <= I < N (e.g. 0/2). Found ${JSON.stringify(raw.partition ?? "")}.`,
+      "--partition",
+    );
   const count = requireInteger("--partition N", Number(m[2]), { min: 1, max: 60000 });
   const index = requireInteger("--partition I", Number(m[1]), { min: 0, max: count - 1 });
   const dp = requireOneOf("--dp", raw.dp, ["none", "local", "dpsgd"] as const);
@@ -85,7 +102,9 @@ export function flowerClientOptionsFromCli(raw: FlowerClientRaw): FlowerClientCl
       learningRate: requirePositive("--lr", num("lr", raw.lr)),
     },
     // Bounded (a day) so that the milliseconds stay finite: 1e308 s was refused only after connecting began.
-    connectTimeoutMs: 1000 * requireInRange("--connect-timeout", requirePositive("--connect-timeout", num("connect-timeout", raw.connectTimeout)), 0.001, 86_400),
+    connectTimeoutMs:
+      1000 *
+      requireInRange("--connect-timeout", requirePositive("--connect-timeout", num("connect-timeout", raw.connectTimeout)), 0.001, 86_400),
     idleTimeoutMs: 1000 * requireInRange("--timeout", requirePositive("--timeout", num("timeout", raw.timeout)), 0.001, 86_400),
     json: Boolean(raw.json),
   };
@@ -124,7 +143,9 @@ async function runClient(o: FlowerClientCliOptions): Promise<void> {
   const log = (s: string): void => {
     if (!o.json) process.stderr.write(`${s}\n`);
   };
-  log(`flower: partition ${o.partition.index}/${o.partition.count}: ${train.count} training and ${test.count} test examples; connecting to ${o.server}`);
+  log(
+    `flower: partition ${o.partition.index}/${o.partition.count}: ${train.count} training and ${test.count} test examples; connecting to ${o.server}`,
+  );
   await flower.runFlowerClient({
     server: o.server,
     client,
@@ -133,7 +154,12 @@ async function runClient(o: FlowerClientCliOptions): Promise<void> {
     onInstruction: (kind) => log(`flower: ${kind}`),
   });
   const s = client.summary();
-  const out = { fitRounds: s.fitRounds, evaluateRounds: s.evaluateRounds, examples: s.examples, ...(s.epsilon !== undefined ? { epsilon: s.epsilon, delta: s.delta } : {}) };
+  const out = {
+    fitRounds: s.fitRounds,
+    evaluateRounds: s.evaluateRounds,
+    examples: s.examples,
+    ...(s.epsilon !== undefined ? { epsilon: s.epsilon, delta: s.delta } : {}),
+  };
   if (o.json) printJson(out);
   else {
     process.stdout.write(

@@ -58,7 +58,12 @@ function epsilonList(raw: string | undefined, fallback: number[]): number[] {
   if (raw === undefined) return fallback;
   return raw.split(",").map((s) => {
     const v = Number(s);
-    if (s.trim() === "" || !Number.isFinite(v) || v <= 0) throw new DpError("invalid_parameter", `\`--epsilon\` must be positive numbers separated by commas. Found ${JSON.stringify(raw)}.`, "epsilon");
+    if (s.trim() === "" || !Number.isFinite(v) || v <= 0)
+      throw new DpError(
+        "invalid_parameter",
+        `\`--epsilon\` must be positive numbers separated by commas. Found ${JSON.stringify(raw)}.`,
+        "epsilon",
+      );
     return v;
   });
 }
@@ -89,7 +94,13 @@ export function register(program: Command): void {
       if (opts.plot) checkOutputFile("--plot", opts.plot, [".svg", ".png"]); // before any work
       if (opts.demo) {
         const bar = new ProgressBar({ total: 100, label: "linkage demo" });
-        const weights: Record<string, [number, number]> = { generate: [0, 25], reproduce: [25, 45], curve: [45, 55], naive: [55, 70], aggregates: [90, 100] };
+        const weights: Record<string, [number, number]> = {
+          generate: [0, 25],
+          reproduce: [25, 45],
+          curve: [45, 55],
+          naive: [55, 70],
+          aggregates: [90, 100],
+        };
         const result = runLinkageDemo({
           users: intOption("users", opts.users),
           targets: intOption("targets", opts.targets),
@@ -132,9 +143,16 @@ export function register(program: Command): void {
       });
       const out: Record<string, unknown> = { users: data.numUsers, ratings: data.movies.length, seed, defence, targets };
       const lines: string[] = [];
-      const attackRow = (r: LinkageAttackResult): Cell[] => [pct(r.reidentificationRate), pct(r.falseMatchRate), pct(r.noMatchRate), pct(r.topScoreRate), r.msPerTarget];
+      const attackRow = (r: LinkageAttackResult): Cell[] => [
+        pct(r.reidentificationRate),
+        pct(r.falseMatchRate),
+        pct(r.noMatchRate),
+        pct(r.topScoreRate),
+        r.msPerTarget,
+      ];
       const attackHeader = ["re-identified", "false match", "no match", "top score", "ms/target"];
-      const progress = (from: number, to: number) => (done: number, total: number) => bar.update(Math.round(from + ((to - from) * done) / total), "attacking");
+      const progress = (from: number, to: number) => (done: number, total: number) =>
+        bar.update(Math.round(from + ((to - from) * done) / total), "attacking");
       const scenario = {
         known: known ?? 8,
         wrong,
@@ -161,7 +179,12 @@ export function register(program: Command): void {
             return { scenario: s.name, paper: s.paperRate, ...r };
           });
           out.reproduction = rows;
-          lines.push(renderTable(["scenario", "paper", ...attackHeader], rows.map((r) => [r.scenario, pct(r.paper), ...attackRow(r)])));
+          lines.push(
+            renderTable(
+              ["scenario", "paper", ...attackHeader],
+              rows.map((r) => [r.scenario, pct(r.paper), ...attackRow(r)]),
+            ),
+          );
         } else {
           const r = runLinkageAttack({ original: data, index, targets, rng: rngFor(10), ...scenario, onProgress: progress(40, 90) });
           out.scenario = scenarioName;
@@ -172,7 +195,16 @@ export function register(program: Command): void {
           const ks = [1, 2, 3, 4, 6, 8, 10];
           const curve = ks.map((k, i) => ({
             known: k,
-            ...runLinkageAttack({ original: data, index, targets: Math.min(targets, 100), rng: rngFor(100 + k), known: k, dateError: 14, ratingError: 0, onProgress: progress(90 + i, 91 + i) }),
+            ...runLinkageAttack({
+              original: data,
+              index,
+              targets: Math.min(targets, 100),
+              rng: rngFor(100 + k),
+              known: k,
+              dateError: 14,
+              ratingError: 0,
+              onProgress: progress(90 + i, 91 + i),
+            }),
           }));
           out.knownCurve = curve;
           await savePlot(opts.plot, linkageKnownCurvePlot(curve, data.numUsers));
@@ -186,20 +218,61 @@ export function register(program: Command): void {
         ];
         variants.forEach(([name, o], i) => {
           const rel = naiveAnonymisation(data, { ...o, rng: rngFor(200 + i) });
-          rows.push([name, runLinkageAttack({ original: data, released: rel.released, releasedToOriginal: rel.releasedToOriginal, targets, rng: rngFor(10), ...scenario, onProgress: progress(40 + 30 * i, 70 + 30 * i) })]);
+          rows.push([
+            name,
+            runLinkageAttack({
+              original: data,
+              released: rel.released,
+              releasedToOriginal: rel.releasedToOriginal,
+              targets,
+              rng: rngFor(10),
+              ...scenario,
+              onProgress: progress(40 + 30 * i, 70 + 30 * i),
+            }),
+          ]);
         });
         out.scenario = scenarioName;
         out.results = rows.map(([name, r]) => ({ release: name, ...r }));
         lines.push(`attacker: ${scenarioName}\n`);
-        lines.push(renderTable(["release", ...attackHeader], rows.map(([name, r]) => [name, ...attackRow(r)])));
+        lines.push(
+          renderTable(
+            ["release", ...attackHeader],
+            rows.map(([name, r]) => [name, ...attackRow(r)]),
+          ),
+        );
       } else if (defence === "ldp") {
         const eps = epsilonList(opts.epsilon, [10]);
         const rows = eps.map((epsilon, i) => {
-          const rel = ldpRecordRelease(data, { epsilon, rng: rngFor(300 + i), allowInsecureRng: true, onProgress: (f) => bar.update(Math.round(40 + (50 * (i + f / 2)) / eps.length), `LDP release ε=${epsilon}`) });
-          const r = runLinkageAttack({ original: data, released: rel.released, releasedToOriginal: rel.releasedToOriginal, targets, rng: rngFor(10), ...scenario, onProgress: progress(40 + (50 * (i + 0.5)) / eps.length, 40 + (50 * (i + 1)) / eps.length) });
+          const rel = ldpRecordRelease(data, {
+            epsilon,
+            rng: rngFor(300 + i),
+            allowInsecureRng: true,
+            onProgress: (f) => bar.update(Math.round(40 + (50 * (i + f / 2)) / eps.length), `LDP release ε=${epsilon}`),
+          });
+          const r = runLinkageAttack({
+            original: data,
+            released: rel.released,
+            releasedToOriginal: rel.releasedToOriginal,
+            targets,
+            rng: rngFor(10),
+            ...scenario,
+            onProgress: progress(40 + (50 * (i + 0.5)) / eps.length, 40 + (50 * (i + 1)) / eps.length),
+          });
           const prior = Math.max(25, 2 * ldpCountStandardDeviation(rel));
-          const est = movieMeansFromCounts(ldpRatingCountEstimates(rel, data.numMovies), data.numMovies, prior, prior * Math.sqrt(data.numMovies));
-          return { epsilon: rel.epsilon, accountantEpsilon: rel.accountantEpsilon, targetDelta: rel.targetDelta, slots: rel.slots, movieMeanRmse: movieMeanRmse(est.means, data), ...r };
+          const est = movieMeansFromCounts(
+            ldpRatingCountEstimates(rel, data.numMovies),
+            data.numMovies,
+            prior,
+            prior * Math.sqrt(data.numMovies),
+          );
+          return {
+            epsilon: rel.epsilon,
+            accountantEpsilon: rel.accountantEpsilon,
+            targetDelta: rel.targetDelta,
+            slots: rel.slots,
+            movieMeanRmse: movieMeanRmse(est.means, data),
+            ...r,
+          };
         });
         const globalMean = movieMeansFromCounts(exactRatingHistograms(data), data.numMovies, 0).globalMean;
         const reference = movieMeanRmse(new Float64Array(data.numMovies).fill(globalMean), data);
@@ -237,9 +310,17 @@ export function register(program: Command): void {
         const eps = epsilonList(opts.epsilon, [0.1, 1, 10]);
         const split = heldOutSplit(data, Math.min(20_000, data.numUsers), rngFor(600));
         const exact = movieMeansFromCounts(exactRatingHistograms(data, { exclude: split.mask }), data.numMovies, 25);
-        const rows: Record<string, number | string>[] = [{ release: "non-private", epsilon: "∞", ...baselineRecommenderRmse(data, split, exact) }];
+        const rows: Record<string, number | string>[] = [
+          { release: "non-private", epsilon: "∞", ...baselineRecommenderRmse(data, split, exact) },
+        ];
         eps.forEach((epsilon, i) => {
-          const h = dpRatingHistograms(data, { epsilon, maxRatingsPerUser: 20, exclude: split.mask, rng: rngFor(700 + i), allowInsecureRng: true });
+          const h = dpRatingHistograms(data, {
+            epsilon,
+            maxRatingsPerUser: 20,
+            exclude: split.mask,
+            rng: rngFor(700 + i),
+            allowInsecureRng: true,
+          });
           const prior = Math.max(25, 2 * Math.sqrt(5) * h.mechanism.standardDeviation);
           const means = movieMeansFromCounts(h.counts, data.numMovies, prior, prior * Math.sqrt(data.numMovies));
           rows.push({ release: "DP histograms (≤20 ratings/user)", epsilon: h.epsilon, ...baselineRecommenderRmse(data, split, means) });
@@ -247,7 +328,9 @@ export function register(program: Command): void {
         });
         out.results = rows;
         out.note = "No per-user record is released: the linkage attack has nothing to link.";
-        lines.push("No per-user record is released: the linkage attack has nothing to link.\nHeld-out RMSE of baseline recommenders built from the released per-movie histograms:\n");
+        lines.push(
+          "No per-user record is released: the linkage attack has nothing to link.\nHeld-out RMSE of baseline recommenders built from the released per-movie histograms:\n",
+        );
         lines.push(
           renderTable(
             ["release", "ε", "global mean", "movie mean", "movie mean + user offset"],
@@ -260,7 +343,9 @@ export function register(program: Command): void {
         printJson(out);
         return;
       }
-      process.stdout.write(`Linkage attack on ${data.numUsers.toLocaleString("en-US")} generated users (${data.movies.length.toLocaleString("en-US")} ratings), ${targets} targets per row\n\n`);
+      process.stdout.write(
+        `Linkage attack on ${data.numUsers.toLocaleString("en-US")} generated users (${data.movies.length.toLocaleString("en-US")} ratings), ${targets} targets per row\n\n`,
+      );
       process.stdout.write(lines.join("\n") + "\n");
     });
 }

@@ -31,7 +31,9 @@ interface NoiseOptions {
 export function register(program: Command): void {
   program
     .command("noise")
-    .description("Calibrate a noise mechanism (Laplace, Gaussian on a power-of-two grid, or geometric for counts) and release a noisy value")
+    .description(
+      "Calibrate a noise mechanism (Laplace, Gaussian on a power-of-two grid, or geometric for counts) and release a noisy value",
+    )
     .requiredOption("--mechanism <name>", "laplace | gaussian | geometric")
     .requiredOption("--epsilon <e>", "privacy parameter epsilon > 0")
     .option("--delta <d>", "privacy parameter delta in (0, 1) (gaussian only)")
@@ -50,8 +52,17 @@ export function register(program: Command): void {
       const value = parseNumberOption("value", o.value);
       const seed = parseNumberOption("seed", o.seed);
       const rng = seed === undefined ? undefined : new SeededRng(seed);
-      const calibration = o.calibration === undefined ? undefined : requireOneOf("calibration", o.calibration, ["analytic", "classic"] as const);
-      const m = createNoiseMechanism({ mechanism: kind, epsilon, delta, sensitivity, calibration, rng, allowInsecureRng: rng !== undefined });
+      const calibration =
+        o.calibration === undefined ? undefined : requireOneOf("calibration", o.calibration, ["analytic", "classic"] as const);
+      const m = createNoiseMechanism({
+        mechanism: kind,
+        epsilon,
+        delta,
+        sensitivity,
+        calibration,
+        rng,
+        allowInsecureRng: rng !== undefined,
+      });
       const released = value === undefined ? undefined : m.release(value);
       const ci = m.confidenceInterval(level, released ?? 0);
       const result = {

@@ -131,14 +131,21 @@ function printDecode(res: RapporDecodeResult, json: boolean | undefined, truth?:
 
 /** Registers `dpkit rappor` and its subcommands. */
 export function register(program: Command): void {
-  const rappor = program.command("rappor").description("RAPPOR local DP: encode, sum-bits, hash-candidates, decode, simulate (reference-compatible)");
+  const rappor = program
+    .command("rappor")
+    .description("RAPPOR local DP: encode, sum-bits, hash-candidates, decode, simulate (reference-compatible)");
 
   addParamOptions(
     rappor
       .command("encode")
-      .description("encode values as RAPPOR reports (CSV client,cohort,bloom,prr,irr on stdout; bloom/prr left empty unless --include-private)")
+      .description(
+        "encode values as RAPPOR reports (CSV client,cohort,bloom,prr,irr on stdout; bloom/prr left empty unless --include-private)",
+      )
       .argument("[values...]", "values to encode for one client (default: --input)")
-      .option("--input <file>", "values, one per line, or a CSV with header client,value or client,cohort,value (one client per distinct name); '-' for stdin")
+      .option(
+        "--input <file>",
+        "values, one per line, or a CSV with header client,value or client,cohort,value (one client per distinct name); '-' for stdin",
+      )
       .option("--store <file>", "SQLite file holding this client's secret, cohort and memoised PRRs (one client)")
       .option("--client <name>", "client name for positional values", "client")
       .option("--secret <text>", "client secret (default: random, kept in the store)")
@@ -167,7 +174,12 @@ export function register(program: Command): void {
       const rng: Rng | undefined = o.seed === undefined ? undefined : new SeededRng(parseIntegerOption("seed", o.seed));
       // A seeded client's secret is predictable: it must never land in a store that a later,
       // secure run would reuse.
-      if (rng && o.store) throw new DpError("invalid_parameter", "`--seed` cannot be combined with `--store`: a seeded (predictable) secret must never be saved as this client's secret.", "--seed");
+      if (rng && o.store)
+        throw new DpError(
+          "invalid_parameter",
+          "`--seed` cannot be combined with `--store`: a seeded (predictable) secret must never be saved as this client's secret.",
+          "--seed",
+        );
       const insecure = rng !== undefined || Boolean(o.clientNameSecret);
       let items: { client: string; value: string; cohort?: number }[];
       if (values.length > 0) items = values.map((value) => ({ client: o.client, value }));
@@ -178,15 +190,25 @@ export function register(program: Command): void {
         if (head === "client,value") items = rows.slice(1).map((r) => ({ client: r[0], value: r[1] ?? "" }));
         else if (head === "client,cohort,value") {
           // The reference simulator's input (gen_sim_input.py): the cohort is given per client.
-          items = rows.slice(1).map((r, i) => ({ client: r[0], cohort: parseNumberOption(`input row ${i + 2} cohort`, r[1]), value: r[2] ?? "" }));
+          items = rows
+            .slice(1)
+            .map((r, i) => ({ client: r[0], cohort: parseNumberOption(`input row ${i + 2} cohort`, r[1]), value: r[2] ?? "" }));
         } else items = lines(text).map((value) => ({ client: o.client, value }));
       }
       const clients = new Set(items.map((i) => i.client));
-      if (o.store && clients.size > 1) throw new DpError("invalid_parameter", "`--store` holds one client; the input names several.", "--store");
+      if (o.store && clients.size > 1)
+        throw new DpError("invalid_parameter", "`--store` holds one client; the input names several.", "--store");
       if (o.store) {
         checkOutputFile("--store", o.store);
         // Let the library check the secret and cohort before the store file is created.
-        createRapporEncoder({ params, rng, secret: o.secret, cohort: parseNumberOption("cohort", o.cohort), instantaneous: !o.oneTime, allowInsecureRng: insecure });
+        createRapporEncoder({
+          params,
+          rng,
+          secret: o.secret,
+          cohort: parseNumberOption("cohort", o.cohort),
+          instantaneous: !o.oneTime,
+          allowInsecureRng: insecure,
+        });
       }
       const stores = new Map<string, RapporClientStore>();
       let sqlite: Awaited<ReturnType<typeof openRapporSqliteStore>> | undefined;
@@ -263,37 +285,44 @@ export function register(program: Command): void {
     const params = loadParams(o, true);
     const counts = parseRapporCountsCsv(readInput(o.counts, "counts"), params);
     const map = parseRapporMapCsv(readInput(o.map, "map"), params);
-    const res = decodeRappor({ params, counts, map, alpha: parseNumberOption("alpha", o.alpha), correction: o.correction as RapporCorrection });
+    const res = decodeRappor({
+      params,
+      counts,
+      map,
+      alpha: parseNumberOption("alpha", o.alpha),
+      correction: o.correction as RapporCorrection,
+    });
     printDecode(res, o.json);
   });
 
-  addParamOptions(rappor.command("privacy").description("show the epsilons of a parameter set").option("--json", "print one JSON object"), false).action(
-    (o: ParamOptions & { json?: boolean }) => {
-      const params = loadParams(o, false);
-      const summary = privacySummary(params);
-      if (o.json) {
-        printJson({ params, ...summary, delta: 0, neighboringRelation: "replaceOne (local: one client's value)" });
-        return;
-      }
-      process.stdout.write(
-        renderTable(
-          ["quantity", "value"],
-          [
-            ["k, h, m", `${params.numBits}, ${params.numHashes}, ${params.numCohorts}`],
-            ["p, q, f", `${params.probIrr0}, ${params.probIrr1}, ${params.probPrr}`],
-            ["epsilon of the PRR (all reports of a value)", summary.permanentEpsilon],
-            ["epsilon of one report", summary.reportEpsilon],
-            ["delta", 0],
-            ["neighbouring relation", "one client's value replaced by any other (local DP)"],
-            ["effective f of the reference client", summary.effectiveProbPrr],
-            ["q* = P(report 1 | bit 1)", summary["q*"]],
-            ["p* = P(report 1 | bit 0)", summary["p*"]],
-          ],
-          6,
-        ),
-      );
-    },
-  );
+  addParamOptions(
+    rappor.command("privacy").description("show the epsilons of a parameter set").option("--json", "print one JSON object"),
+    false,
+  ).action((o: ParamOptions & { json?: boolean }) => {
+    const params = loadParams(o, false);
+    const summary = privacySummary(params);
+    if (o.json) {
+      printJson({ params, ...summary, delta: 0, neighboringRelation: "replaceOne (local: one client's value)" });
+      return;
+    }
+    process.stdout.write(
+      renderTable(
+        ["quantity", "value"],
+        [
+          ["k, h, m", `${params.numBits}, ${params.numHashes}, ${params.numCohorts}`],
+          ["p, q, f", `${params.probIrr0}, ${params.probIrr1}, ${params.probPrr}`],
+          ["epsilon of the PRR (all reports of a value)", summary.permanentEpsilon],
+          ["epsilon of one report", summary.reportEpsilon],
+          ["delta", 0],
+          ["neighbouring relation", "one client's value replaced by any other (local DP)"],
+          ["effective f of the reference client", summary.effectiveProbPrr],
+          ["q* = P(report 1 | bit 1)", summary["q*"]],
+          ["p* = P(report 1 | bit 0)", summary["p*"]],
+        ],
+        6,
+      ),
+    );
+  });
 
   addParamOptions(
     rappor
@@ -330,9 +359,17 @@ export function register(program: Command): void {
       const N = parseIntegerOption("reports", o.reports);
       if (o.full) requireInteger("--reports", N, { min: 0, max: MAX_FULL_SIMULATION_REPORTS });
       const rng = new SeededRng(parseIntegerOption("seed", o.seed));
-      const truthCounts = rapporSimulationCounts({ numCandidates: S, numReports: N, distribution: o.distribution as RapporSimulationDistribution });
+      const truthCounts = rapporSimulationCounts({
+        numCandidates: S,
+        numReports: N,
+        distribution: o.distribution as RapporSimulationDistribution,
+      });
       if (S + decoys > MAX_RAPPOR_CANDIDATES) {
-        throw new DpError("invalid_parameter", `\`--candidates\` + \`--decoys\` must be at most ${MAX_RAPPOR_CANDIDATES}. Found ${S} + ${decoys}.`, "--decoys");
+        throw new DpError(
+          "invalid_parameter",
+          `\`--candidates\` + \`--decoys\` must be at most ${MAX_RAPPOR_CANDIDATES}. Found ${S} + ${decoys}.`,
+          "--decoys",
+        );
       }
       const names = [...truthCounts.map((_, j) => `v${j + 1}`), ...Array.from({ length: decoys }, (_, j) => `decoy${j + 1}`)];
       const all = [...truthCounts, ...new Array(decoys).fill(0)];
@@ -342,7 +379,13 @@ export function register(program: Command): void {
         const values = truthCounts.flatMap((c, j) => new Array<string>(c).fill(names[j]));
         counts = sumRapporBits(simulateRapporReports({ params, values, rng }), params);
       } else counts = simulateRapporCounts({ params, map, trueCounts: all, rng });
-      const res = decodeRappor({ params, counts, map, alpha: parseNumberOption("alpha", o.alpha), correction: o.correction as RapporCorrection });
+      const res = decodeRappor({
+        params,
+        counts,
+        map,
+        alpha: parseNumberOption("alpha", o.alpha),
+        correction: o.correction as RapporCorrection,
+      });
       printDecode(res, o.json, new Map(names.map((n, j) => [n, all[j]])));
     },
   );

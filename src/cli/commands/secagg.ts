@@ -6,7 +6,13 @@
  */
 import type { Command } from "commander";
 import { DpError, requireInteger, requireProbability } from "../../errors.js";
-import { secAggMinimumThreshold, secAggPlusParameters, simulateSecAgg, SECAGG_DROP_STAGES, type SecAggDropStage } from "../../federated/secagg/index.js";
+import {
+  secAggMinimumThreshold,
+  secAggPlusParameters,
+  simulateSecAgg,
+  SECAGG_DROP_STAGES,
+  type SecAggDropStage,
+} from "../../federated/secagg/index.js";
 import { SeededRng } from "../../random/index.js";
 import { parseIntegerOption, parseNumberOption, printJson, renderTable } from "../output.js";
 
@@ -46,10 +52,18 @@ export function register(program: Command): void {
       if (!(dropout < 1)) throw new DpError("invalid_parameter", `\`dropout\` must be < 1. Found ${dropout}.`, "dropout");
       const modulusBits = requireInteger("bits", parseNumberOption("bits", opts.bits), { min: 1, max: 32 });
       if (!(SECAGG_DROP_STAGES as readonly string[]).includes(opts.stage)) {
-        throw new DpError("invalid_parameter", `\`stage\` must be one of ${SECAGG_DROP_STAGES.map((s) => JSON.stringify(s)).join(", ")}. Found ${JSON.stringify(opts.stage)}.`, "stage");
+        throw new DpError(
+          "invalid_parameter",
+          `\`stage\` must be one of ${SECAGG_DROP_STAGES.map((s) => JSON.stringify(s)).join(", ")}. Found ${JSON.stringify(opts.stage)}.`,
+          "stage",
+        );
       }
       if (opts.degree !== undefined && !opts.plus) {
-        throw new DpError("invalid_parameter", "`--degree` applies only with --plus (SecAgg+); the complete graph of Bonawitz et al. has degree clients - 1.", "--degree");
+        throw new DpError(
+          "invalid_parameter",
+          "`--degree` applies only with --plus (SecAgg+); the complete graph of Bonawitz et al. has degree clients - 1.",
+          "--degree",
+        );
       }
       let degree: number | undefined;
       let threshold = parseIntegerOption("threshold", opts.threshold);
@@ -108,8 +122,30 @@ export function register(program: Command): void {
       );
       process.stdout.write(
         renderTable(
-          ["dropped", "at stage", "survivors", "released", "exact", "server CPU ms", "client CPU ms (mean)", "upload B/client", "download B/client"],
-          [[dropped, opts.stage, r.survivors.length, r.sum ? "sum" : "nothing", r.sum ? r.exact : "-", r.serverCpuMs, r.clientCpuMsMean, Math.round(r.clientUploadBytes), Math.round(r.clientDownloadBytes)]],
+          [
+            "dropped",
+            "at stage",
+            "survivors",
+            "released",
+            "exact",
+            "server CPU ms",
+            "client CPU ms (mean)",
+            "upload B/client",
+            "download B/client",
+          ],
+          [
+            [
+              dropped,
+              opts.stage,
+              r.survivors.length,
+              r.sum ? "sum" : "nothing",
+              r.sum ? r.exact : "-",
+              r.serverCpuMs,
+              r.clientCpuMsMean,
+              Math.round(r.clientUploadBytes),
+              Math.round(r.clientDownloadBytes),
+            ],
+          ],
         ),
       );
       if (r.abortReason) process.stdout.write(`\naborted: ${r.abortReason}\n`);

@@ -50,18 +50,22 @@ async function run(raw: ServerRaw): Promise<void> {
   const num = (name: string, v: string | undefined): number | undefined => parseNumberOption(name, v);
   if (!raw.db) throw new DpError("invalid_parameter", "`--db` is required (the SQLite file holding the server's state).", "--db");
   const dir = path.dirname(path.resolve(raw.db));
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new DpError("invalid_parameter", `\`--db\` must be in an existing folder. Found ${JSON.stringify(raw.db)}.`, "--db");
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new DpError("invalid_parameter", `\`--db\` must be in an existing folder. Found ${JSON.stringify(raw.db)}.`, "--db");
   requireOneOf("--dataset", raw.dataset, ["mnist"] as const);
   const model = requireOneOf("--model", raw.model, ["mlp", "cnn"] as const);
   const dp = requireOneOf("--dp", raw.dp, SERVICE_DP_MODES) as ServiceDpMode;
   const K = requireInteger("--clients-per-round", num("clients-per-round", raw.clientsPerRound), { min: 1, max: 100_000 });
   const M = requireInteger("--min-clients", num("min-clients", raw.minClients ?? String(K)), { min: 1, max: K });
   const secureAggregation = Boolean(raw.secureAggregation);
-  if (secureAggregation && dp !== "client") throw new DpError("invalid_parameter", "`--secure-aggregation` needs `--dp client`.", "--secure-aggregation");
-  if (secureAggregation && M < 2) throw new DpError("invalid_parameter", "`--min-clients` must be >= 2 with `--secure-aggregation`. Found 1.", "--min-clients");
+  if (secureAggregation && dp !== "client")
+    throw new DpError("invalid_parameter", "`--secure-aggregation` needs `--dp client`.", "--secure-aggregation");
+  if (secureAggregation && M < 2)
+    throw new DpError("invalid_parameter", "`--min-clients` must be >= 2 with `--secure-aggregation`. Found 1.", "--min-clients");
   let targetEpsilon: number | undefined;
   if (raw.targetEpsilon !== undefined) {
-    if (dp === "none") throw new DpError("invalid_parameter", "`--target-epsilon` needs `--dp server` or `--dp client`.", "--target-epsilon");
+    if (dp === "none")
+      throw new DpError("invalid_parameter", "`--target-epsilon` needs `--dp server` or `--dp client`.", "--target-epsilon");
     targetEpsilon = requirePositive("--target-epsilon", num("target-epsilon", raw.targetEpsilon));
   }
   const opts = {

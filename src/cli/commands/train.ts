@@ -78,7 +78,11 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
   const testSize = requireInteger("--test-size", parseNumberOption("test-size", raw.testSize), { min: 1, max: 10000 });
   const batchSize = requireInteger("--batch-size", parseNumberOption("batch-size", raw.batchSize), { min: 1 });
   if (batchSize > trainSize) {
-    throw new DpError("invalid_parameter", `\`--batch-size\` must be <= \`--train-size\` (${trainSize}). Found ${batchSize}.`, "--batch-size");
+    throw new DpError(
+      "invalid_parameter",
+      `\`--batch-size\` must be <= \`--train-size\` (${trainSize}). Found ${batchSize}.`,
+      "--batch-size",
+    );
   }
   // Parse here; makePrivate (called below, before any data is loaded) is the one check of the
   // DP-SGD options (clip, delta, noise multiplier, target epsilon).
@@ -109,7 +113,17 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
   const model = mnistModel(kind);
   const optimizer = momentum > 0 ? tf.train.momentum(learningRate, momentum) : tf.train.sgd(learningRate);
   // makePrivate validates every DP-SGD option before the data are loaded.
-  const priv = nonPrivate ? undefined : makePrivate(model, { l2NormClip, noiseMultiplier, targetEpsilon, targetDelta, batchSize, optimizer, loss: "sparseCategoricalCrossentropy" });
+  const priv = nonPrivate
+    ? undefined
+    : makePrivate(model, {
+        l2NormClip,
+        noiseMultiplier,
+        targetEpsilon,
+        targetDelta,
+        batchSize,
+        optimizer,
+        loss: "sparseCategoricalCrossentropy",
+      });
   if (!raw.json) process.stderr.write(`dpkit: tfjs backend ${backend.name}${backend.forced ? " (forced)" : ""}\n`);
   const train = loadMnist({ split: "train", count: trainSize });
   const test = loadMnist({ split: "test", count: testSize });
@@ -119,7 +133,11 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
   const xTest = tf.tensor(test.images, [test.count, ...shape]);
   const yTest = tf.tensor1d(test.labels, "float32");
   const stepsPerEpoch = Math.ceil(trainSize / batchSize);
-  const bar = new ProgressBar({ total: epochs * stepsPerEpoch, label: nonPrivate ? "training (non-private)" : "training (DP-SGD)", force: Boolean(raw.progress) });
+  const bar = new ProgressBar({
+    total: epochs * stepsPerEpoch,
+    label: nonPrivate ? "training (non-private)" : "training (DP-SGD)",
+    force: Boolean(raw.progress),
+  });
   const rows: EpochRow[] = [];
   const start = Date.now();
   const report = (row: EpochRow): void => {
@@ -127,7 +145,9 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
     if (!raw.json) {
       const eps = Number.isFinite(row.epsilon) ? row.epsilon.toFixed(3) : "inf";
       if (process.stderr.isTTY) process.stderr.write("\n"); // keep the bar's line
-      process.stdout.write(`epoch ${row.epoch}/${epochs}  loss ${row.loss.toFixed(4)}  test accuracy ${(100 * row.testAccuracy).toFixed(2)}%  epsilon ${eps}\n`);
+      process.stdout.write(
+        `epoch ${row.epoch}/${epochs}  loss ${row.loss.toFixed(4)}  test accuracy ${(100 * row.testAccuracy).toFixed(2)}%  epsilon ${eps}\n`,
+      );
     }
   };
   let sigma: number | undefined;
@@ -149,7 +169,13 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
         },
         onEpochEnd: async (epoch, logs) => {
           const v = evaluatePrivateModel({ model, x: xTest, y: yTest, loss: "sparseCategoricalCrossentropy" });
-          report({ epoch: epoch + 1, loss: logs?.loss ?? NaN, testAccuracy: v.accuracy ?? NaN, epsilon: Infinity, seconds: (Date.now() - start) / 1000 });
+          report({
+            epoch: epoch + 1,
+            loss: logs?.loss ?? NaN,
+            testAccuracy: v.accuracy ?? NaN,
+            epsilon: Infinity,
+            seconds: (Date.now() - start) / 1000,
+          });
         },
       },
     });
@@ -161,7 +187,13 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
       callbacks: {
         onBatchEnd: (_b, logs) => bar.tick(1, `loss ${(logs?.loss ?? NaN).toFixed(3)}`),
         onEpochEnd: (epoch, logs) =>
-          report({ epoch: epoch + 1, loss: logs?.loss ?? NaN, testAccuracy: logs?.val_acc ?? NaN, epsilon: logs?.epsilon ?? NaN, seconds: (Date.now() - start) / 1000 }),
+          report({
+            epoch: epoch + 1,
+            loss: logs?.loss ?? NaN,
+            testAccuracy: logs?.val_acc ?? NaN,
+            epsilon: logs?.epsilon ?? NaN,
+            seconds: (Date.now() - start) / 1000,
+          }),
       },
     });
     sigma = priv.noiseMultiplier;
@@ -178,7 +210,14 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
       title: `MNIST ${kind}: test accuracy against epsilon (delta ${targetDelta})`,
       xLabel: "epsilon",
       yLabel: "test accuracy",
-      series: [{ name: nonPrivate ? "non-private (epoch)" : "DP-SGD", x: rows.map((r) => (nonPrivate ? r.epoch : r.epsilon)), y: rows.map((r) => r.testAccuracy), style: "both" }],
+      series: [
+        {
+          name: nonPrivate ? "non-private (epoch)" : "DP-SGD",
+          x: rows.map((r) => (nonPrivate ? r.epoch : r.epsilon)),
+          y: rows.map((r) => r.testAccuracy),
+          style: "both",
+        },
+      ],
     });
     await savePlot(raw.plot, svg);
   }
@@ -218,7 +257,9 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
   const privacy = nonPrivate
     ? "no privacy guarantee (non-private baseline)"
     : `(${finalEpsilon.toFixed(3)}, ${targetDelta})-DP for add or remove one example (addOrRemoveOne), noise multiplier ${sigma?.toFixed(4)}, ${steps} steps`;
-  process.stdout.write(`${kind} on ${trainSize} MNIST images: test accuracy ${(100 * summary.testAccuracy).toFixed(2)}%, ${privacy}, ${wallSeconds.toFixed(1)} s on ${backend.name}\n`);
+  process.stdout.write(
+    `${kind} on ${trainSize} MNIST images: test accuracy ${(100 * summary.testAccuracy).toFixed(2)}%, ${privacy}, ${wallSeconds.toFixed(1)} s on ${backend.name}\n`,
+  );
   if (stopReason === "budget") process.stdout.write("stopped early: the next step would have exceeded --target-epsilon\n");
   if (raw.save) process.stdout.write(`model saved to ${raw.save}\n`);
   if (raw.plot) process.stdout.write(`plot written to ${raw.plot}\n`);

@@ -80,7 +80,9 @@ function chainLayers(model: tf.LayersModel): tf.layers.Layer[] | undefined {
  * A functional model that is a DAG of single-use layers (branches and merges allowed, no shared
  * layers, no nested models): its layers in topological order with their tensor ids.
  */
-function graphLayers(model: tf.LayersModel): { layers: { layer: tf.layers.Layer; inputIds: number[]; outputId: number }[]; inputId: number; outputId: number } | undefined {
+function graphLayers(
+  model: tf.LayersModel,
+): { layers: { layer: tf.layers.Layer; inputIds: number[]; outputId: number }[]; inputId: number; outputId: number } | undefined {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) return undefined;
   const out: { layer: tf.layers.Layer; inputIds: number[]; outputId: number }[] = [];
   for (const layer of model.layers) {
@@ -90,7 +92,11 @@ function graphLayers(model: tf.LayersModel): { layers: { layer: tf.layers.Layer;
     if (nodes.length !== 1 || nodes[0].outputTensors.length !== 1) return undefined;
     out.push({ layer, inputIds: nodes[0].inputTensors.map((t) => t.id), outputId: nodes[0].outputTensors[0].id });
   }
-  return { layers: out, inputId: (model.inputs[0] as unknown as { id: number }).id, outputId: (model.outputs[0] as unknown as { id: number }).id };
+  return {
+    layers: out,
+    inputId: (model.inputs[0] as unknown as { id: number }).id,
+    outputId: (model.outputs[0] as unknown as { id: number }).id,
+  };
 }
 
 function layerLabel(layer: tf.layers.Layer): string {

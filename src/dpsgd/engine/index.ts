@@ -3,7 +3,14 @@
  * wasm kernels tfjs lacks.
  * @module
  */
-export type { PerExampleLoss, PerExampleLossName, LogitsLoss, ClippingStrategy, ClippedGradientsOptions, ClippedGradients } from "./types.js";
+export type {
+  PerExampleLoss,
+  PerExampleLossName,
+  LogitsLoss,
+  ClippingStrategy,
+  ClippedGradientsOptions,
+  ClippedGradients,
+} from "./types.js";
 export type { LayerRule, PerExampleTerms, PerExampleInput, NormMode } from "./layer-rule.js";
 export { clippedGradients } from "./clipped-gradients.js";
 export { checkModelSupported, type CheckModelOptions } from "./check-model.js";

@@ -62,7 +62,10 @@ function outputActivation(model: tf.LayersModel): string | undefined {
   const className = layer.getClassName();
   if (className === "Softmax") return "softmax";
   const activation = (layer as unknown as { activation?: { getClassName?: () => string } | null }).activation;
-  if (className === "Activation" || ["Dense", "Conv1D", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose", "Conv3D"].includes(className)) {
+  if (
+    className === "Activation" ||
+    ["Dense", "Conv1D", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose", "Conv3D"].includes(className)
+  ) {
     return activation?.getClassName?.() ?? "linear";
   }
   if (className === "TimeDistributed") {

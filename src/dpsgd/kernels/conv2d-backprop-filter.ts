@@ -46,7 +46,19 @@ export function conv2dBackpropFilterKernel(backendName: string): tf.KernelFunc {
       const xt = s.run("Transpose", { x }, { perm: [3, 1, 2, 0] }); // [Cin, H, W, N]
       const padded =
         top + bottom + left + right > 0
-          ? s.run("PadV2", { x: xt }, { paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0 })
+          ? s.run(
+              "PadV2",
+              { x: xt },
+              {
+                paddings: [
+                  [0, 0],
+                  [top, bottom],
+                  [left, right],
+                  [0, 0],
+                ],
+                constantValue: 0,
+              },
+            )
           : xt;
       // rows/columns past the last window are never read: crop them so that no output is wasted
       const xp =
@@ -54,8 +66,15 @@ export function conv2dBackpropFilterKernel(backendName: string): tf.KernelFunc {
           ? s.run("Slice", { x: padded }, { begin: [0, 0, 0, 0], size: [cin, needH, needW, n] })
           : padded;
       const f = s.run("Transpose", { x: dy }, { perm: [1, 2, 0, 3] }); // [Ho, Wo, N, Cout]
-      const conv = s.run("Conv2D", { x: xp, filter: f }, { strides: [1, 1], pad: "valid", dataFormat: "NHWC", dilations: [sh, sw], dimRoundingMode: undefined });
-      const cropped = conv.shape[1] === kh && conv.shape[2] === kw ? conv : s.run("Slice", { x: conv }, { begin: [0, 0, 0, 0], size: [cin, kh, kw, cout] });
+      const conv = s.run(
+        "Conv2D",
+        { x: xp, filter: f },
+        { strides: [1, 1], pad: "valid", dataFormat: "NHWC", dilations: [sh, sw], dimRoundingMode: undefined },
+      );
+      const cropped =
+        conv.shape[1] === kh && conv.shape[2] === kw
+          ? conv
+          : s.run("Slice", { x: conv }, { begin: [0, 0, 0, 0], size: [cin, kh, kw, cout] });
       return s.run("Transpose", { x: cropped }, { perm: [1, 2, 0, 3] });
     });
   };

@@ -47,7 +47,19 @@ export function depthwiseBackpropFilterKernel(backendName: string): tf.KernelFun
     return withKernelScope(backend as tf.KernelBackend, backendName, (s) => {
       const xp =
         top + bottom + left + right > 0
-          ? s.run("PadV2", { x }, { paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0 })
+          ? s.run(
+              "PadV2",
+              { x },
+              {
+                paddings: [
+                  [0, 0],
+                  [top, bottom],
+                  [left, right],
+                  [0, 0],
+                ],
+                constantValue: 0,
+              },
+            )
           : x;
       const dy5 = s.run("Reshape", { x: dy }, { shape: [n, ho, wo, c, m] });
       const taps: tf.TensorInfo[] = [];
@@ -104,7 +116,21 @@ export function depthwiseBackpropInputKernel(backendName: string): tf.KernelFunc
           let spread = contracted;
           if (sh > 1 || sw > 1) {
             const six = s.run("Reshape", { x: contracted }, { shape: [n, ho, 1, wo, 1, c] });
-            const padded = s.run("PadV2", { x: six }, { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 });
+            const padded = s.run(
+              "PadV2",
+              { x: six },
+              {
+                paddings: [
+                  [0, 0],
+                  [0, 0],
+                  [0, sh - 1],
+                  [0, 0],
+                  [0, sw - 1],
+                  [0, 0],
+                ],
+                constantValue: 0,
+              },
+            );
             spread = s.run("Reshape", { x: padded }, { shape: [n, ho * sh, wo * sw, c] });
           }
           const r0 = ky * dh;
@@ -112,7 +138,15 @@ export function depthwiseBackpropInputKernel(backendName: string): tf.KernelFunc
           const placed = s.run(
             "PadV2",
             { x: spread },
-            { paddings: [[0, 0], [r0, hc - r0 - ho * sh], [c0, wc - c0 - wo * sw], [0, 0]], constantValue: 0 },
+            {
+              paddings: [
+                [0, 0],
+                [r0, hc - r0 - ho * sh],
+                [c0, wc - c0 - wo * sw],
+                [0, 0],
+              ],
+              constantValue: 0,
+            },
           );
           acc = acc === undefined ? placed : s.run("Add", { a: acc, b: placed });
         }

@@ -22,7 +22,11 @@ export class KernelScope {
   run(name: string, inputs: tf.NamedTensorInfoMap | tf.TensorInfo[], attrs: Record<string, unknown> = {}): tf.TensorInfo {
     const kernel = tf.getKernel(name, this.backendName);
     if (!kernel) throw new Error(`dpkit: kernel ${name} is not registered for backend ${this.backendName}`);
-    const out = kernel.kernelFunc({ inputs: inputs as tf.NamedTensorInfoMap, backend: this.backend, attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
+    const out = kernel.kernelFunc({
+      inputs: inputs as tf.NamedTensorInfoMap,
+      backend: this.backend,
+      attrs: attrs as tf.NamedAttrMap,
+    }) as tf.TensorInfo;
     this.temps.push(out);
     return out;
   }

@@ -34,7 +34,8 @@ export const DEMO_PARTITION_SEED = 0;
  */
 export function parsePartitionSpec(spec: string): { index: number; count: number } {
   const m = /^(\d{1,5})\/(\d{1,5})$/.exec(String(spec).trim());
-  if (!m) throw new DpError("invalid_parameter", `\`partition\` must look like I/N (e.g. 3/10). Found ${JSON.stringify(spec)}.`, "partition");
+  if (!m)
+    throw new DpError("invalid_parameter", `\`partition\` must look like I/N (e.g. 3/10). Found ${JSON.stringify(spec)}.`, "partition");
   const index = Number(m[1]);
   const count = Number(m[2]);
   if (!(count >= 1 && count <= 10_000 && index < count)) {

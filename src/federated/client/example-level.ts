@@ -47,11 +47,16 @@ export interface DpSgdLocalTrainerOptions {
  * dpSgdLocalEvent({ localSamplingProbability: 0.05, localSteps: 20, noiseMultiplier: 1 });
  * ```
  */
-export function dpSgdLocalEvent(options: Pick<DpSgdLocalTrainerOptions, "localSamplingProbability" | "localSteps" | "noiseMultiplier">): DpEvent {
+export function dpSgdLocalEvent(
+  options: Pick<DpSgdLocalTrainerOptions, "localSamplingProbability" | "localSteps" | "noiseMultiplier">,
+): DpEvent {
   const z = requireNonNegative("noiseMultiplier", options.noiseMultiplier);
   if (z === 0) return nonPrivateEvent();
   const q = requireProbability("localSamplingProbability", options.localSamplingProbability);
-  return selfComposedEvent(sampledGaussianStep(z, { kind: "poisson", samplingProbability: q }).event, requirePositiveInteger("localSteps", options.localSteps));
+  return selfComposedEvent(
+    sampledGaussianStep(z, { kind: "poisson", samplingProbability: q }).event,
+    requirePositiveInteger("localSteps", options.localSteps),
+  );
 }
 
 /**
@@ -93,7 +98,18 @@ export function dpSgdLocalTrainer(options: DpSgdLocalTrainerOptions): LocalTrain
         const { x, y } = gatherBatch(data, options.inputShape, idx);
         try {
           // A round rng with a seed exists only in a seeded (NOT private) simulation, which the driver chose.
-          const step = dpGradients({ model, loss, x, y, l2NormClip: clip, noiseMultiplier: z, expectedBatchSize: Math.max(q * data.count, 1e-9), samplingProbability: q, rng: request.rng, allowInsecureRng: request.seed !== undefined });
+          const step = dpGradients({
+            model,
+            loss,
+            x,
+            y,
+            l2NormClip: clip,
+            noiseMultiplier: z,
+            expectedBatchSize: Math.max(q * data.count, 1e-9),
+            samplingProbability: q,
+            rng: request.rng,
+            allowInsecureRng: request.seed !== undefined,
+          });
           if (Number.isFinite(step.lossValue)) {
             lossSum += step.lossValue;
             counted++;

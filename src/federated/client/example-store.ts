@@ -111,7 +111,8 @@ export function checkExample(features: ArrayLike<number>, label: number, feature
   }
   const out = Float32Array.from(features);
   for (let i = 0; i < out.length; i++) {
-    if (!Number.isFinite(out[i])) throw new DpError("invalid_parameter", `\`features\` must be finite. Found ${features[i]} at index ${i}.`, "features");
+    if (!Number.isFinite(out[i]))
+      throw new DpError("invalid_parameter", `\`features\` must be finite. Found ${features[i]} at index ${i}.`, "features");
   }
   if (!Number.isSafeInteger(label) || label < 0 || label > 0x7fffffff) {
     throw new DpError("invalid_parameter", `\`label\` must be a non-negative integer. Found ${String(label)}.`, "label");
@@ -136,12 +137,20 @@ export function checkSelector(selector: ExampleSelector | undefined): ExampleSel
   const out: ExampleSelector = {};
   if (selector.maxAgeMs !== undefined) {
     if (!(typeof selector.maxAgeMs === "number" && selector.maxAgeMs >= 0)) {
-      throw new DpError("invalid_parameter", `\`selector.maxAgeMs\` must be >= 0. Found ${String(selector.maxAgeMs)}.`, "selector.maxAgeMs");
+      throw new DpError(
+        "invalid_parameter",
+        `\`selector.maxAgeMs\` must be >= 0. Found ${String(selector.maxAgeMs)}.`,
+        "selector.maxAgeMs",
+      );
     }
     out.maxAgeMs = selector.maxAgeMs;
   }
   if (selector.labels !== undefined) {
-    if (!Array.isArray(selector.labels) || selector.labels.length > 65_536 || !selector.labels.every((l) => Number.isSafeInteger(l) && l >= 0)) {
+    if (
+      !Array.isArray(selector.labels) ||
+      selector.labels.length > 65_536 ||
+      !selector.labels.every((l) => Number.isSafeInteger(l) && l >= 0)
+    ) {
       throw new DpError("invalid_parameter", "`selector.labels` must be an array of non-negative integers.", "selector.labels");
     }
     out.labels = [...selector.labels];

@@ -92,7 +92,11 @@ export async function openIndexedDbExampleStore(options: IndexedDbExampleStoreOp
     await done(tx);
     if (width !== undefined && width !== o.featureLength) {
       db.close();
-      throw new DpError("io_error", `The example store ${JSON.stringify(name)} holds features of length ${width}, not ${o.featureLength}.`, "featureLength");
+      throw new DpError(
+        "io_error",
+        `The example store ${JSON.stringify(name)} holds features of length ${width}, not ${o.featureLength}.`,
+        "featureLength",
+      );
     }
   }
   let closed = false;
@@ -144,10 +148,17 @@ export async function openIndexedDbExampleStore(options: IndexedDbExampleStoreOp
     await done(tx);
   }
 
-  const matches = (r: Row, s: ExampleSelector, oldest: number): boolean => r.addedAt >= oldest && (s.labels === undefined || s.labels.includes(r.label));
+  const matches = (r: Row, s: ExampleSelector, oldest: number): boolean =>
+    r.addedAt >= oldest && (s.labels === undefined || s.labels.includes(r.label));
 
   /** One page of rows after (or before, newest first) the key `after`. */
-  function page(after: number | undefined, newestFirst: boolean, want: number, s: ExampleSelector, oldest: number): Promise<{ rows: Row[]; last: number | undefined }> {
+  function page(
+    after: number | undefined,
+    newestFirst: boolean,
+    want: number,
+    s: ExampleSelector,
+    oldest: number,
+  ): Promise<{ rows: Row[]; last: number | undefined }> {
     return new Promise((resolve, reject) => {
       const tx = db.transaction("examples", "readonly");
       const range = after === undefined ? null : newestFirst ? IDBKeyRange.upperBound(after, true) : IDBKeyRange.lowerBound(after, true);

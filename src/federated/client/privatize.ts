@@ -33,7 +33,8 @@ import type { ClientPrivacyPlan, SecAggEncodingPlan } from "../protocol/messages
 export type ClientNoisePlan = ClientPrivacyPlan;
 
 /** An uplink codec the plan may allow (only without secure aggregation: masks need the raw integers). */
-export type CompressionPlan = { kind: "none" } | { kind: "quantize"; bits: number; rotate?: boolean } | { kind: "subsample"; fraction: number };
+export type CompressionPlan =
+  { kind: "none" } | { kind: "quantize"; bits: number; rotate?: boolean } | { kind: "subsample"; fraction: number };
 
 /** What {@link privatizeUpdate} returns. */
 export interface PrivatizedUpdate {
@@ -62,8 +63,10 @@ export function checkClientNoisePlan(plan: unknown): ClientNoisePlan {
   };
   if (plan === null || typeof plan !== "object") bad("plan", plan);
   const p = plan as Record<string, unknown>;
-  const pos = (k: string): number => (typeof p[k] === "number" && Number.isFinite(p[k]) && (p[k] as number) > 0 ? (p[k] as number) : bad(k, p[k]));
-  const nonNeg = (k: string): number => (typeof p[k] === "number" && Number.isFinite(p[k]) && (p[k] as number) >= 0 ? (p[k] as number) : bad(k, p[k]));
+  const pos = (k: string): number =>
+    typeof p[k] === "number" && Number.isFinite(p[k]) && (p[k] as number) > 0 ? (p[k] as number) : bad(k, p[k]);
+  const nonNeg = (k: string): number =>
+    typeof p[k] === "number" && Number.isFinite(p[k]) && (p[k] as number) >= 0 ? (p[k] as number) : bad(k, p[k]);
   switch (p.kind) {
     case "none":
       return { kind: "none" };
@@ -77,7 +80,12 @@ export function checkClientNoisePlan(plan: unknown): ClientNoisePlan {
     case "ddg": {
       const g = pos("granularity");
       if (2 ** Math.round(Math.log2(g)) !== g) bad("granularity", g);
-      const out: ClientNoisePlan = { kind: "ddg", l2NormClip: pos("l2NormClip"), granularity: g, localNoiseStddev: pos("localNoiseStddev") };
+      const out: ClientNoisePlan = {
+        kind: "ddg",
+        l2NormClip: pos("l2NormClip"),
+        granularity: g,
+        localNoiseStddev: pos("localNoiseStddev"),
+      };
       if (p.beta !== undefined) out.beta = pos("beta");
       return out;
     }
@@ -123,10 +131,20 @@ export function privatizeUpdate(delta: Float32Array, plan: ClientNoisePlan, rng?
   }
   if (p.kind === "ddg") {
     const norm = l2NormOf(delta);
-    const params = { l2NormClip: p.l2NormClip, granularity: p.granularity, localNoiseStddev: p.localNoiseStddev, beta: p.beta, dimension: delta.length };
+    const params = {
+      l2NormClip: p.l2NormClip,
+      granularity: p.granularity,
+      localNoiseStddev: p.localNoiseStddev,
+      beta: p.beta,
+      dimension: delta.length,
+    };
     const reach = ddgRoundedL2Bound(params) + 40 * p.localNoiseStddev;
     if (!(reach < 2 ** 24)) {
-      throw new DpError("protocol_error", `A discrete Gaussian share could exceed 2^24 grid steps (${Math.ceil(reach)}) and lose precision in float32: the plan's \`granularity\` is too fine.`, "granularity");
+      throw new DpError(
+        "protocol_error",
+        `A discrete Gaussian share could exceed 2^24 grid steps (${Math.ceil(reach)}) and lose precision in float32: the plan's \`granularity\` is too fine.`,
+        "granularity",
+      );
     }
     const z = ddgClientShare(delta, params, rng);
     const upload = new Float32Array(z.length);
@@ -171,13 +189,21 @@ export function encodeForSecureAggregation(upload: Float32Array, plan: SecAggEnc
     if (plan.kind === "integers") {
       const g = requirePositive("granularity", plan.granularity);
       const bits = requireInteger("modulusBits", plan.modulusBits, { min: 2, max: 32 });
-      return encodeSecAggIntegers(Array.from(upload, (v) => Math.round(v / g)), bits);
+      return encodeSecAggIntegers(
+        Array.from(upload, (v) => Math.round(v / g)),
+        bits,
+      );
     }
   } catch (e) {
-    if (e instanceof DpError) throw new DpError("protocol_error", `The server's secure-aggregation encoding is unusable: ${e.message}`, "encoding");
+    if (e instanceof DpError)
+      throw new DpError("protocol_error", `The server's secure-aggregation encoding is unusable: ${e.message}`, "encoding");
     throw e;
   }
-  throw new DpError("protocol_error", `The server's secure-aggregation encoding has an unknown kind ${JSON.stringify((plan as { kind?: unknown }).kind)}.`, "encoding");
+  throw new DpError(
+    "protocol_error",
+    `The server's secure-aggregation encoding has an unknown kind ${JSON.stringify((plan as { kind?: unknown }).kind)}.`,
+    "encoding",
+  );
 }
 
 /**

@@ -32,7 +32,8 @@ import { encodeForSecureAggregation, privatizeUpdate } from "./privatize.js";
 import { flattenWeights } from "./weights.js";
 
 /** The states a client reports (what the browser page shows). */
-export type FederatedClientState = "checking-in" | "waiting" | "training" | "uploading" | "uploaded" | "complete" | "abandoned" | "done" | "failed";
+export type FederatedClientState =
+  "checking-in" | "waiting" | "training" | "uploading" | "uploaded" | "complete" | "abandoned" | "done" | "failed";
 
 /** One state change, with what the client knows at that moment. */
 export interface FederatedClientEvent {
@@ -200,22 +201,34 @@ export class FederatedClient {
    */
   constructor(options: FederatedClientOptions) {
     requireObject("options", options);
-    if (!options.transport || typeof options.transport.request !== "function") throw new DpError("invalid_parameter", "`transport` must have a `request` method.", "transport");
+    if (!options.transport || typeof options.transport.request !== "function")
+      throw new DpError("invalid_parameter", "`transport` must have a `request` method.", "transport");
     if (typeof options.population !== "string" || options.population.length === 0) {
-      throw new DpError("invalid_parameter", `\`population\` must be a non-empty string. Found ${String(options.population)}.`, "population");
+      throw new DpError(
+        "invalid_parameter",
+        `\`population\` must be a non-empty string. Found ${String(options.population)}.`,
+        "population",
+      );
     }
     if (options.clientKind !== "node" && options.clientKind !== "browser") {
-      throw new DpError("invalid_parameter", `\`clientKind\` must be "node" or "browser". Found ${String(options.clientKind)}.`, "clientKind");
+      throw new DpError(
+        "invalid_parameter",
+        `\`clientKind\` must be "node" or "browser". Found ${String(options.clientKind)}.`,
+        "clientKind",
+      );
     }
     if (options.trainer !== undefined) {
       if (typeof options.trainer !== "function") throw new DpError("invalid_parameter", "`trainer` must be a function.", "trainer");
     } else {
-      if (!options.store || typeof options.store.examples !== "function") throw new DpError("invalid_parameter", "`store` must be an ExampleStore.", "store");
-      if (typeof options.model !== "function") throw new DpError("invalid_parameter", "`model` must be a function of the plan's model spec.", "model");
+      if (!options.store || typeof options.store.examples !== "function")
+        throw new DpError("invalid_parameter", "`store` must be an ExampleStore.", "store");
+      if (typeof options.model !== "function")
+        throw new DpError("invalid_parameter", "`model` must be a function of the plan's model spec.", "model");
     }
     const num = (name: string, v: number | undefined, dflt: number, min: number): number => {
       const x = v ?? dflt;
-      if (!(typeof x === "number" && x >= min && !Number.isNaN(x))) throw new DpError("invalid_parameter", `\`${name}\` must be >= ${min}. Found ${String(v)}.`, name);
+      if (!(typeof x === "number" && x >= min && !Number.isNaN(x)))
+        throw new DpError("invalid_parameter", `\`${name}\` must be >= ${min}. Found ${String(v)}.`, name);
       return x;
     };
     this.timeoutMs = num("timeoutMs", options.timeoutMs, 3_600_000, 1);
@@ -234,7 +247,11 @@ export class FederatedClient {
     if (this.o.signal?.aborted) throw new DpError("invalid_state", "The federated client was stopped.");
     if (performance.now() - this.t0 > this.timeoutMs) {
       const why = this.failures > 0 && this.lastNetworkError ? ` (last error: ${this.lastNetworkError})` : "";
-      throw new DpError("io_error", `The federated client gave up after ${this.timeoutMs} ms without the server finishing the population${why}.`, "timeoutMs");
+      throw new DpError(
+        "io_error",
+        `The federated client gave up after ${this.timeoutMs} ms without the server finishing the population${why}.`,
+        "timeoutMs",
+      );
     }
   }
 
@@ -293,7 +310,14 @@ export class FederatedClient {
         }
         this.emit("checking-in");
         const numExamples = this.o.store ? await this.o.store.count(this.o.selector) : undefined;
-        const answer = await this.send({ type: "checkIn", protocol: PROTOCOL_VERSION, population: this.o.population, clientKind: this.o.clientKind, numExamples, label: this.o.label });
+        const answer = await this.send({
+          type: "checkIn",
+          protocol: PROTOCOL_VERSION,
+          population: this.o.population,
+          clientKind: this.o.clientKind,
+          numExamples,
+          label: this.o.label,
+        });
         if (answer.type === "done") {
           reason = answer.reason;
           break;
@@ -304,8 +328,10 @@ export class FederatedClient {
           await this.sleep(answer.retryAfterMs);
           continue;
         }
-        if (answer.type === "error") throw new DpError("protocol_error", `The server refused the check-in (${answer.code}): ${answer.reason}`, "checkIn");
-        if (answer.type !== "assigned") throw new DpError("protocol_error", `Unexpected answer "${answer.type}" to a check-in.`, "response");
+        if (answer.type === "error")
+          throw new DpError("protocol_error", `The server refused the check-in (${answer.code}): ${answer.reason}`, "checkIn");
+        if (answer.type !== "assigned")
+          throw new DpError("protocol_error", `Unexpected answer "${answer.type}" to a check-in.`, "response");
         const r = await this.round(answer.token, answer.round, answer.retryAfterMs);
         if (r === "done") {
           reason = "the server finished the population";
@@ -341,7 +367,8 @@ export class FederatedClient {
       case "done":
         return new RoundEnd("done", m.reason);
       case "error":
-        if (m.code === "unauthorized" || m.code === "gone" || m.code === "conflict") return new RoundEnd("dropped", `${m.code}: ${m.reason}`);
+        if (m.code === "unauthorized" || m.code === "gone" || m.code === "conflict")
+          return new RoundEnd("dropped", `${m.code}: ${m.reason}`);
         throw new DpError("protocol_error", `The server refused a request (${m.code}): ${m.reason}`, "response");
       default:
         throw new DpError("protocol_error", `Unexpected answer "${m.type}" while ${expecting}.`, "response");
@@ -350,7 +377,17 @@ export class FederatedClient {
 
   private async round(token: string, round: number, retryAfterMs: number): Promise<FederatedClientRound | "done"> {
     const tAssigned = performance.now();
-    const record: FederatedClientRound = { round, outcome: "dropped", numExamples: 0, waitMs: 0, trainMs: 0, privatizeMs: 0, uploadMs: 0, roundMs: 0, meanLoss: NaN };
+    const record: FederatedClientRound = {
+      round,
+      outcome: "dropped",
+      numExamples: 0,
+      waitMs: 0,
+      trainMs: 0,
+      privatizeMs: 0,
+      uploadMs: 0,
+      roundMs: 0,
+      meanLoss: NaN,
+    };
     const finish = (end: RoundEnd): FederatedClientRound | "done" => {
       record.roundMs = performance.now() - tAssigned;
       if (end.outcome === "done") return "done";
@@ -377,7 +414,11 @@ export class FederatedClient {
     const { delta, numExamples } = trained;
     const meanLoss = trained.meanLoss ?? NaN;
     if (!(delta instanceof Float32Array) || delta.length !== plan.model.dimension) {
-      throw new DpError("invalid_parameter", `The trainer must return a Float32Array delta of length ${plan.model.dimension}. Found ${String((delta as { length?: number } | undefined)?.length)}.`, "trainer");
+      throw new DpError(
+        "invalid_parameter",
+        `The trainer must return a Float32Array delta of length ${plan.model.dimension}. Found ${String((delta as { length?: number } | undefined)?.length)}.`,
+        "trainer",
+      );
     }
     record.trainMs = performance.now() - tTrain;
     record.numExamples = numExamples;
@@ -404,18 +445,29 @@ export class FederatedClient {
     return finish(end);
   }
 
-  private async train(planMessage: PlanResponse, selector: ExampleSelector): Promise<{ delta: Float32Array; numExamples: number; meanLoss: number }> {
+  private async train(
+    planMessage: PlanResponse,
+    selector: ExampleSelector,
+  ): Promise<{ delta: Float32Array; numExamples: number; meanLoss: number }> {
     const { plan, checkpoint } = planMessage;
     const store = this.o.store!;
     const model = await this.o.model!(plan.model);
     const dimension = flattenWeights(model).length;
     if (dimension !== plan.model.dimension) {
-      throw new DpError("protocol_error", `The plan's model "${plan.model.name}" has ${plan.model.dimension} parameters; the local model has ${dimension}.`, "plan.model");
+      throw new DpError(
+        "protocol_error",
+        `The plan's model "${plan.model.name}" has ${plan.model.dimension} parameters; the local model has ${dimension}.`,
+        "plan.model",
+      );
     }
     const inputShape = plan.model.inputShape ?? (model.inputs[0].shape.slice(1) as number[]);
     const width = inputShape.reduce((a, b) => a * b, 1);
     if (width !== store.featureLength) {
-      throw new DpError("protocol_error", `The plan's model takes ${width} features; the example store holds ${store.featureLength}.`, "plan.model.inputShape");
+      throw new DpError(
+        "protocol_error",
+        `The plan's model takes ${width} features; the example store holds ${store.featureLength}.`,
+        "plan.model.inputShape",
+      );
     }
     const data = await readExamples(store, selector);
     // Let a page repaint before the synchronous training loop.
@@ -434,7 +486,13 @@ export class FederatedClient {
     return { delta: r.delta, numExamples: r.numExamples, meanLoss: r.meanLoss };
   }
 
-  private async secureAggregation(token: string, plan: TaskPlan, delta: Float32Array, record: FederatedClientRound, tUpload: number): Promise<RoundEnd> {
+  private async secureAggregation(
+    token: string,
+    plan: TaskPlan,
+    delta: Float32Array,
+    record: FederatedClientRound,
+    tUpload: number,
+  ): Promise<RoundEnd> {
     const sa = plan.secagg!;
     const round = plan.round;
     const tp = performance.now();
@@ -442,7 +500,8 @@ export class FederatedClient {
     let input: Uint32Array;
     try {
       client = new SecAggClient({ config: sa.config, id: sa.clientId, rng: this.o.rng });
-      if (sa.config.dimension !== plan.uploadLength) throw new DpError("protocol_error", `secure aggregation dimension ${sa.config.dimension} != upload length ${plan.uploadLength}`);
+      if (sa.config.dimension !== plan.uploadLength)
+        throw new DpError("protocol_error", `secure aggregation dimension ${sa.config.dimension} != upload length ${plan.uploadLength}`);
       const { upload, norm, wasClipped } = privatizeUpdate(delta, plan.privacy, this.o.rng, this.o.allowInsecureRng === true);
       record.updateNorm = norm;
       record.clipped = wasClipped;
@@ -464,7 +523,8 @@ export class FederatedClient {
     for (;;) {
       const m = await this.pollPastWait(token, round, this.minPollMs);
       if (m.type !== "secagg") return this.roundEndFor(m, `secure aggregation (stage ${client.stage})`);
-      if (m.round !== round) throw new DpError("protocol_error", `A secure-aggregation message for round ${m.round} arrived in round ${round}.`, "response");
+      if (m.round !== round)
+        throw new DpError("protocol_error", `A secure-aggregation message for round ${m.round} arrived in round ${round}.`, "response");
       const t = performance.now();
       const reply = this.answer(client, m.message, input);
       record.privatizeMs += performance.now() - t;
@@ -497,7 +557,9 @@ export function describePrivacyPlan(plan: TaskPlan): string {
   else if (p.kind === "clip-local") text = `clip ${p.l2NormClip}, local noise sd ${p.noiseMultiplier * p.l2NormClip}`;
   else if (p.kind === "clip-distributed") text = `clip ${p.l2NormClip}, noise share sd ${Number(p.noiseStddev.toPrecision(4))}`;
   else text = `clip ${p.l2NormClip}, discrete Gaussian share sd ${p.localNoiseStddev} steps of ${p.granularity}`;
-  return plan.secagg ? `${text}, masked (secure aggregation, ${plan.secagg.config.clientIds.length} parties, threshold ${plan.secagg.config.threshold})` : text;
+  return plan.secagg
+    ? `${text}, masked (secure aggregation, ${plan.secagg.config.clientIds.length} parties, threshold ${plan.secagg.config.threshold})`
+    : text;
 }
 
 /**

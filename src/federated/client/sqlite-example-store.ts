@@ -81,9 +81,14 @@ export async function openSqliteExampleStore(options: SqliteExampleStoreOptions)
         "CREATE INDEX IF NOT EXISTS examples_added_at ON examples(added_at);",
     );
     const width = db.prepare("SELECT value FROM example_store_meta WHERE key = 'featureLength'").get() as { value: string } | undefined;
-    if (width === undefined) db.prepare("INSERT INTO example_store_meta (key, value) VALUES ('featureLength', ?)").run(String(o.featureLength));
+    if (width === undefined)
+      db.prepare("INSERT INTO example_store_meta (key, value) VALUES ('featureLength', ?)").run(String(o.featureLength));
     else if (Number(width.value) !== o.featureLength) {
-      throw new DpError("io_error", `The example store ${JSON.stringify(file)} holds features of length ${width.value}, not ${o.featureLength}.`, "featureLength");
+      throw new DpError(
+        "io_error",
+        `The example store ${JSON.stringify(file)} holds features of length ${width.value}, not ${o.featureLength}.`,
+        "featureLength",
+      );
     }
   } catch (e) {
     db.close();
@@ -162,7 +167,12 @@ export async function openSqliteExampleStore(options: SqliteExampleStoreOptions)
               .all(...w.args, cursor, take) as { id: number; added_at: number; label: number; features: Uint8Array }[];
             for (const r of rows) {
               const bytes = new Uint8Array(r.features);
-              yield { id: r.id, addedAt: r.added_at, label: r.label, features: new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) };
+              yield {
+                id: r.id,
+                addedAt: r.added_at,
+                label: r.label,
+                features: new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4),
+              };
             }
             remaining -= rows.length;
             if (rows.length < take) break;

@@ -4,7 +4,12 @@
  */
 export { NoCompression, type UpdateCompressor } from "./compressor.js";
 export {
-  inverseRandomizedHadamard, randomizedHadamard, RandomSubsampler, type RandomSubsamplerOptions, StochasticQuantizer,
-  type StochasticQuantizerOptions, walshHadamardInPlace,
+  inverseRandomizedHadamard,
+  randomizedHadamard,
+  RandomSubsampler,
+  type RandomSubsamplerOptions,
+  StochasticQuantizer,
+  type StochasticQuantizerOptions,
+  walshHadamardInPlace,
 } from "./quantize.js";
 export { LowRankCompressor, type LowRankCompressorOptions } from "./low-rank.js";

@@ -180,7 +180,11 @@ export class StochasticQuantizer implements UpdateCompressor {
   decode(bytes: Uint8Array, length: number): Float32Array {
     const expected = this.encodedBytes(length);
     if (bytes.length !== expected) {
-      throw new DpError("invalid_parameter", `\`bytes\` must have length ${expected} for ${length} coordinates. Found ${bytes.length}.`, "bytes");
+      throw new DpError(
+        "invalid_parameter",
+        `\`bytes\` must have length ${expected} for ${length} coordinates. Found ${bytes.length}.`,
+        "bytes",
+      );
     }
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const lo = view.getFloat64(0, true);
@@ -279,7 +283,11 @@ export class RandomSubsampler implements UpdateCompressor {
   decode(bytes: Uint8Array, length: number): Float32Array {
     const expected = this.encodedBytes(length);
     if (bytes.length !== expected) {
-      throw new DpError("invalid_parameter", `\`bytes\` must have length ${expected} for ${length} coordinates. Found ${bytes.length}.`, "bytes");
+      throw new DpError(
+        "invalid_parameter",
+        `\`bytes\` must have length ${expected} for ${length} coordinates. Found ${bytes.length}.`,
+        "bytes",
+      );
     }
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const idx = this.indices(length, view.getUint32(0, true));

@@ -37,7 +37,10 @@ export function createFederatedAccountant(options: { selection: ClientSelection;
  * federatedNeighboringRelation({ selection: { kind: "fixed", clientsPerRound: 10 } }); // "replaceOne"
  * ```
  */
-export function federatedNeighboringRelation(options: { selection: ClientSelection; noisePlacement?: NoisePlacement }): NeighboringRelation {
+export function federatedNeighboringRelation(options: {
+  selection: ClientSelection;
+  noisePlacement?: NoisePlacement;
+}): NeighboringRelation {
   const local = options.noisePlacement === "client-local" || options.noisePlacement === "client-example";
   return stepNeighboringRelation(local ? undefined : options.selection.kind);
 }

@@ -190,7 +190,11 @@ export class DpFedAvgAggregator implements SumFinalizingAggregator {
     const a = options.adaptiveClipping;
     if (a) {
       if (this.placement === "client-local") {
-        throw new DpError("invalid_parameter", "`adaptiveClipping` is not available with noisePlacement \"client-local\".", "adaptiveClipping");
+        throw new DpError(
+          "invalid_parameter",
+          '`adaptiveClipping` is not available with noisePlacement "client-local".',
+          "adaptiveClipping",
+        );
       }
       const o = a === true ? {} : a;
       this.adaptive = {
@@ -277,7 +281,7 @@ export class DpFedAvgAggregator implements SumFinalizingAggregator {
     if (this.placement === "server") {
       throw new DpError(
         "invalid_state",
-        "`finalizeSum` is not available with noisePlacement \"server\": the server must clip each update itself. Use \"client-distributed\" behind secure aggregation.",
+        '`finalizeSum` is not available with noisePlacement "server": the server must clip each update itself. Use "client-distributed" behind secure aggregation.',
         "noisePlacement",
       );
     }

@@ -185,7 +185,10 @@ export const sequentialExecutor: ClientExecutor = {
     for (let i = 0; i < clients.length; i++) {
       const start = performance.now();
       try {
-        const r = await withTimeout(Promise.resolve().then(() => clients[i].train(requests[i])), deadlineMs);
+        const r = await withTimeout(
+          Promise.resolve().then(() => clients[i].train(requests[i])),
+          deadlineMs,
+        );
         const ms = performance.now() - start;
         if (r === TIMEOUT) out.push({ ok: false, reason: "late", ms });
         else out.push({ ok: true, update: r, ms });
@@ -208,7 +211,10 @@ export const concurrentExecutor: ClientExecutor = {
       clients.map(async (c, i) => {
         const start = performance.now();
         try {
-          const r = await withTimeout(Promise.resolve().then(() => c.train(requests[i])), deadlineMs);
+          const r = await withTimeout(
+            Promise.resolve().then(() => c.train(requests[i])),
+            deadlineMs,
+          );
           const ms = performance.now() - start;
           return r === TIMEOUT ? { ok: false as const, reason: "late", ms } : { ok: true as const, update: r, ms };
         } catch (e) {
@@ -265,17 +271,28 @@ export class FedAvgServer {
     if (s.kind === "fixed") {
       requirePositiveInteger("clientsPerRound", s.clientsPerRound);
       if (s.clientsPerRound > this.totalClients) {
-        throw new DpError("invalid_parameter", `\`clientsPerRound\` must be <= totalClients = ${this.totalClients}. Found ${s.clientsPerRound}.`, "clientsPerRound");
+        throw new DpError(
+          "invalid_parameter",
+          `\`clientsPerRound\` must be <= totalClients = ${this.totalClients}. Found ${s.clientsPerRound}.`,
+          "clientsPerRound",
+        );
       }
     } else {
       requireProbability("samplingProbability", s.samplingProbability);
       if (!(s.samplingProbability > 0)) requirePositive("samplingProbability", s.samplingProbability);
     }
     if (options.roundDeadlineMs !== undefined) requirePositive("roundDeadlineMs", options.roundDeadlineMs);
-    this.targetDelta = requireOpenProbability("targetDelta", options.targetDelta ?? (this.totalClients >= 2 ? this.totalClients ** -1.1 : 1e-5));
+    this.targetDelta = requireOpenProbability(
+      "targetDelta",
+      options.targetDelta ?? (this.totalClients >= 2 ? this.totalClients ** -1.1 : 1e-5),
+    );
     this.aggregator = options.aggregator ?? new WeightedMeanAggregator();
     this.optimizer = options.serverOptimizer ?? createServerOptimizer();
-    const probe = this.aggregator.clientPlan({ round: 0, dimension: this.weights.length, expectedClients: this.context(0).expectedClients });
+    const probe = this.aggregator.clientPlan({
+      round: 0,
+      dimension: this.weights.length,
+      expectedClients: this.context(0).expectedClients,
+    });
     if (probe.kind !== "none" && typeof options.privatize !== "function") {
       throw new DpError(
         "invalid_parameter",
@@ -306,7 +323,10 @@ export class FedAvgServer {
       totalClients: this.totalClients,
       selectedClients: selected,
       expectedClients: expected,
-      selection: s.kind === "fixed" ? { kind: "fixed", sampleSize: s.clientsPerRound } : { kind: "poisson", samplingProbability: s.samplingProbability },
+      selection:
+        s.kind === "fixed"
+          ? { kind: "fixed", sampleSize: s.clientsPerRound }
+          : { kind: "poisson", samplingProbability: s.samplingProbability },
       rng: this.rngFor(SEED_SERVER, this.round),
     };
   }
@@ -323,7 +343,11 @@ export class FedAvgServer {
    */
   async runRound(clients: readonly FederatedClient[]): Promise<RoundReport> {
     if (clients.length !== this.totalClients) {
-      throw new DpError("invalid_parameter", `\`clients\` must hold totalClients = ${this.totalClients} clients. Found ${clients.length}.`, "clients");
+      throw new DpError(
+        "invalid_parameter",
+        `\`clients\` must hold totalClients = ${this.totalClients} clients. Found ${clients.length}.`,
+        "clients",
+      );
     }
     const t0 = performance.now();
     const round = this.round;
@@ -361,7 +385,11 @@ export class FedAvgServer {
       const r = results[j];
       const fault = faults.get(active[j]);
       if (!r.ok) {
-        fail(client.id, r.reason === "late" ? "late" : "dropped", r.reason === "late" ? `no upload within the deadline of ${this.options.roundDeadlineMs} ms` : r.reason);
+        fail(
+          client.id,
+          r.reason === "late" ? "late" : "dropped",
+          r.reason === "late" ? `no upload within the deadline of ${this.options.roundDeadlineMs} ms` : r.reason,
+        );
         continue;
       }
       const deadline = this.options.roundDeadlineMs;
@@ -375,7 +403,14 @@ export class FedAvgServer {
         // Client side: the aggregator's client plan applied by client code (clip, noise share), then compression.
         const uploadRng = this.rngFor(SEED_UPLOAD, round, active[j]);
         const plan = this.aggregator.clientPlan({ ...uploadCtxBase, rng: uploadRng });
-        upload = plan.kind === "none" ? r.update : { clientId: r.update.clientId, numExamples: r.update.numExamples, delta: this.options.privatize!(r.update.delta, plan, uploadRng) };
+        upload =
+          plan.kind === "none"
+            ? r.update
+            : {
+                clientId: r.update.clientId,
+                numExamples: r.update.numExamples,
+                delta: this.options.privatize!(r.update.delta, plan, uploadRng),
+              };
         if (fault?.corruptUpload) upload = fault.corruptUpload(upload) as ClientUpdate;
         if (compression && upload && upload.delta instanceof Float32Array) {
           const bytes = compression.encode(upload.delta, uploadRng);
@@ -483,7 +518,10 @@ export async function runFedAvg(options: RunFedAvgOptions): Promise<FedAvgHistor
   }
   const accountant = options.accountant ?? options.accountantFactory?.();
   const server = new FedAvgServer({ ...options, accountant });
-  const budget = options.targetEpsilon === undefined ? undefined : new PrivacyBudget({ epsilon: options.targetEpsilon, delta: server.targetDelta, accountant: options.accountantFactory!() });
+  const budget =
+    options.targetEpsilon === undefined
+      ? undefined
+      : new PrivacyBudget({ epsilon: options.targetEpsilon, delta: server.targetDelta, accountant: options.accountantFactory!() });
   const reports: RoundReport[] = [];
   let stoppedBy: FedAvgHistory["stoppedBy"] = "rounds";
   for (let r = 0; r < rounds; r++) {

@@ -9,9 +9,7 @@ import type { Rng } from "../../random/rng.js";
 import { poissonSampleIndices, uniformSampleIndices } from "../../random/subsampling.js";
 
 /** How clients are selected each round. */
-export type ClientSelection =
-  | { kind: "fixed"; clientsPerRound: number }
-  | { kind: "poisson"; samplingProbability: number };
+export type ClientSelection = { kind: "fixed"; clientsPerRound: number } | { kind: "poisson"; samplingProbability: number };
 
 /**
  * A uniformly random subset of `sampleSize` distinct indices from [0, totalClients), in increasing order.

@@ -54,7 +54,8 @@ export function createServerOptimizer(options: ServerOptimizerOptions = {}): Ser
   let m: Float64Array | undefined;
   let v: Float64Array | undefined;
   const check = (w: Float32Array, d: Float32Array): void => {
-    if (w.length !== d.length) throw new DpError("invalid_parameter", `\`delta\` must have length ${w.length}. Found ${d.length}.`, "delta");
+    if (w.length !== d.length)
+      throw new DpError("invalid_parameter", `\`delta\` must have length ${w.length}. Found ${d.length}.`, "delta");
   };
   if (kind === "sgd") {
     return {

@@ -13,7 +13,13 @@ import { poissonSampleIndices } from "../../random/subsampling.js";
 import { DpError, requireInteger, requireNonNegative, requireOneOf, requireOpenProbability, requirePositive } from "../../errors.js";
 import type { Rng } from "../../random/rng.js";
 import { dpSgdLocalEvent } from "../client/example-level.js";
-import { gatherBatch, probabilityCrossEntropyLoss, softmaxCrossEntropyLoss, trainLocalUpdate, type ClientDataset } from "../client/local-training.js";
+import {
+  gatherBatch,
+  probabilityCrossEntropyLoss,
+  softmaxCrossEntropyLoss,
+  trainLocalUpdate,
+  type ClientDataset,
+} from "../client/local-training.js";
 import { flattenWeights, setFlatWeights } from "../client/weights.js";
 import { FLOWER_CLIPPING_NORM_KEY, FLOWER_NORM_BIT_KEY, type FlowerScalar, type FlowerScalars } from "./messages.js";
 import type { NpyArray } from "./npy.js";
@@ -125,7 +131,12 @@ function asNumber(config: FlowerScalars, keys: readonly string[]): { key: string
     if (!Object.prototype.hasOwnProperty.call(config, key)) continue;
     const v: FlowerScalar = config[key];
     const n = typeof v === "bigint" ? Number(v) : typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
-    if (!Number.isFinite(n)) throw new DpError("protocol_error", `The server's config \`${key}\` must be a finite number. Found ${typeof v === "string" ? JSON.stringify(v) : String(v)}.`, key);
+    if (!Number.isFinite(n))
+      throw new DpError(
+        "protocol_error",
+        `The server's config \`${key}\` must be a finite number. Found ${typeof v === "string" ? JSON.stringify(v) : String(v)}.`,
+        key,
+      );
     return { key, value: n };
   }
   return undefined;
@@ -151,7 +162,11 @@ export function fitSettingsFromConfig(
 ): { localEpochs: number; batchSize: number; learningRate: number; clippingNorm?: number } {
   const range = (key: string, v: number, lo: number, hi: number, integer: boolean): number => {
     if (v < lo || v > hi || (integer && !Number.isInteger(v))) {
-      throw new DpError("protocol_error", `The server's config \`${key}\` must be ${integer ? "an integer " : ""}in [${lo}, ${hi}]. Found ${v}.`, key);
+      throw new DpError(
+        "protocol_error",
+        `The server's config \`${key}\` must be ${integer ? "an integer " : ""}in [${lo}, ${hi}]. Found ${v}.`,
+        key,
+      );
     }
     return v;
   };
@@ -181,17 +196,29 @@ export function fitSettingsFromConfig(
  */
 export function arraysToFlatWeights(arrays: readonly NpyArray[], shapes: readonly number[][]): Float32Array {
   if (arrays.length !== shapes.length) {
-    throw new DpError("protocol_error", `The server sent ${arrays.length} tensors; the model has ${shapes.length} weights.`, "parameters.tensors");
+    throw new DpError(
+      "protocol_error",
+      `The server sent ${arrays.length} tensors; the model has ${shapes.length} weights.`,
+      "parameters.tensors",
+    );
   }
   let total = 0;
   for (let i = 0; i < shapes.length; i++) {
     const a = arrays[i];
     const want = shapes[i];
     if (a.shape.length !== want.length || a.shape.some((d, k) => d !== want[k])) {
-      throw new DpError("protocol_error", `Tensor ${i} has shape (${a.shape.join(", ")}); the model's weight ${i} has shape (${want.join(", ")}).`, "parameters.tensors");
+      throw new DpError(
+        "protocol_error",
+        `Tensor ${i} has shape (${a.shape.join(", ")}); the model's weight ${i} has shape (${want.join(", ")}).`,
+        "parameters.tensors",
+      );
     }
     if (a.dtype !== "float32" && a.dtype !== "float64") {
-      throw new DpError("protocol_error", `Tensor ${i} has dtype ${a.dtype}; model weights must be float32 or float64.`, "parameters.tensors");
+      throw new DpError(
+        "protocol_error",
+        `Tensor ${i} has dtype ${a.dtype}; model weights must be float32 or float64.`,
+        "parameters.tensors",
+      );
     }
     total += a.data.length;
   }
@@ -200,7 +227,8 @@ export function arraysToFlatWeights(arrays: readonly NpyArray[], shapes: readonl
   for (let i = 0; i < arrays.length; i++) {
     const d = arrays[i].data as Float32Array | Float64Array;
     for (let j = 0; j < d.length; j++) {
-      if (!Number.isFinite(d[j])) throw new DpError("non_finite", `Tensor ${i} holds a non-finite value (${d[j]}) at element ${j}.`, "parameters.tensors");
+      if (!Number.isFinite(d[j]))
+        throw new DpError("non_finite", `Tensor ${i} holds a non-finite value (${d[j]}) at element ${j}.`, "parameters.tensors");
       out[off + j] = d[j];
     }
     off += d.length;
@@ -223,7 +251,11 @@ export function flatWeightsToArrays(flat: Float32Array, shapes: readonly number[
 function checkDataset(name: string, d: ClientDataset, width: number): void {
   requireInteger(`${name}.count`, d.count, { min: 0 });
   if (d.x.length !== d.count * width || d.y.length !== d.count) {
-    throw new DpError("invalid_parameter", `\`${name}\` must hold count × ${width} features and count labels. Found ${d.x.length} and ${d.y.length} for count ${d.count}.`, name);
+    throw new DpError(
+      "invalid_parameter",
+      `\`${name}\` must hold count × ${width} features and count labels. Found ${d.x.length} and ${d.y.length} for count ${d.count}.`,
+      name,
+    );
   }
 }
 
@@ -274,7 +306,7 @@ export function createTfjsFlowerClient(options: TfjsFlowerClientOptions): TfjsFl
     requirePositive("privacy.l2NormClip", privacy.l2NormClip);
     requireNonNegative("privacy.noiseMultiplier", privacy.noiseMultiplier);
     if (privacy.kind === "dpsgd" && outputs !== "probabilities") {
-      throw new DpError("invalid_parameter", "`privacy.kind` \"dpsgd\" needs a model with probability outputs (softmax).", "privacy.kind");
+      throw new DpError("invalid_parameter", '`privacy.kind` "dpsgd" needs a model with probability outputs (softmax).', "privacy.kind");
     }
   }
   const delta = requireOpenProbability("targetDelta", options.targetDelta ?? 1e-5);
@@ -285,7 +317,12 @@ export function createTfjsFlowerClient(options: TfjsFlowerClientOptions): TfjsFl
   let fitRounds = 0;
   let evaluateRounds = 0;
 
-  const dpSgdTrain = (global: Float32Array, s: { localEpochs: number; batchSize: number; learningRate: number }, clip: number, z: number): { trained: Float32Array; meanLoss: number; event: DpEvent } => {
+  const dpSgdTrain = (
+    global: Float32Array,
+    s: { localEpochs: number; batchSize: number; learningRate: number },
+    clip: number,
+    z: number,
+  ): { trained: Float32Array; meanLoss: number; event: DpEvent } => {
     const n = options.train.count;
     const b = Math.min(s.batchSize, Math.max(n, 1));
     const q = n > 0 ? Math.min(1, b / n) : 1;
@@ -299,7 +336,18 @@ export function createTfjsFlowerClient(options: TfjsFlowerClientOptions): TfjsFl
         const idx = poissonSampleIndices({ datasetSize: n, samplingProbability: q, rng: options.rng });
         const { x, y } = gatherBatch(options.train, inputShape, idx);
         try {
-          const step = dpGradients({ model, loss: "sparseCategoricalCrossentropy", x, y, l2NormClip: clip, noiseMultiplier: z, expectedBatchSize: Math.max(q * n, 1e-9), samplingProbability: q, rng: options.rng, allowInsecureRng: options.allowInsecureRng });
+          const step = dpGradients({
+            model,
+            loss: "sparseCategoricalCrossentropy",
+            x,
+            y,
+            l2NormClip: clip,
+            noiseMultiplier: z,
+            expectedBatchSize: Math.max(q * n, 1e-9),
+            samplingProbability: q,
+            rng: options.rng,
+            allowInsecureRng: options.allowInsecureRng,
+          });
           if (Number.isFinite(step.lossValue)) {
             lossSum += step.lossValue;
             counted++;
@@ -353,7 +401,17 @@ export function createTfjsFlowerClient(options: TfjsFlowerClientOptions): TfjsFl
         meanLoss = r.meanLoss;
         events.push(r.event);
       } else {
-        const r = trainLocalUpdate({ model, globalWeights: global, data: options.train, inputShape, localEpochs: s.localEpochs, localBatchSize: s.batchSize, learningRate: s.learningRate, loss, rng: options.rng });
+        const r = trainLocalUpdate({
+          model,
+          globalWeights: global,
+          data: options.train,
+          inputShape,
+          localEpochs: s.localEpochs,
+          localBatchSize: s.batchSize,
+          learningRate: s.learningRate,
+          loss,
+          rng: options.rng,
+        });
         trained = new Float32Array(r.delta.length);
         for (let i = 0; i < trained.length; i++) trained[i] = global[i] + r.delta[i];
         meanLoss = r.meanLoss;
@@ -366,7 +424,12 @@ export function createTfjsFlowerClient(options: TfjsFlowerClientOptions): TfjsFl
         metrics[FLOWER_NORM_BIT_KEY] = c.clipped;
       }
       if (privacy.kind === "local") {
-        trained = localDpUpdate(trained, global, { l2NormClip: privacy.l2NormClip, noiseMultiplier: privacy.noiseMultiplier, rng: options.rng, allowInsecureRng: options.allowInsecureRng }).weights;
+        trained = localDpUpdate(trained, global, {
+          l2NormClip: privacy.l2NormClip,
+          noiseMultiplier: privacy.noiseMultiplier,
+          rng: options.rng,
+          allowInsecureRng: options.allowInsecureRng,
+        }).weights;
         events.push(localDpEvent(privacy.noiseMultiplier));
       }
       fitRounds++;

@@ -14,8 +14,23 @@ import { fromBinary, toBinary, create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { DpError, requirePositive } from "../../errors.js";
 import type { FlowerClient } from "./client.js";
-import { ClientMessageSchema, Code, Reason, ServerMessageSchema, StatusSchema, type ClientMessage, type ServerMessage } from "./gen/flwr/proto/transport_pb.js";
-import { arraysToParameters, FLOWER_JOIN_METHOD, FLOWER_MAX_MESSAGE_LENGTH, parametersToArrays, scalarsFromProto, scalarsToProto } from "./messages.js";
+import {
+  ClientMessageSchema,
+  Code,
+  Reason,
+  ServerMessageSchema,
+  StatusSchema,
+  type ClientMessage,
+  type ServerMessage,
+} from "./gen/flwr/proto/transport_pb.js";
+import {
+  arraysToParameters,
+  FLOWER_JOIN_METHOD,
+  FLOWER_MAX_MESSAGE_LENGTH,
+  parametersToArrays,
+  scalarsFromProto,
+  scalarsToProto,
+} from "./messages.js";
 
 /** Options for {@link runFlowerClient}. */
 export interface RunFlowerClientOptions {
@@ -125,12 +140,23 @@ export async function runFlowerClient(options: RunFlowerClientOptions): Promise<
   try {
     await new Promise<void>((resolve, reject) => {
       rpc.waitForReady(Date.now() + connectTimeout, (err) => {
-        if (err) reject(new DpError("io_error", `Could not connect to the Flower server at ${server} within ${connectTimeout} ms (${err.message}).`, "server"));
+        if (err)
+          reject(
+            new DpError(
+              "io_error",
+              `Could not connect to the Flower server at ${server} within ${connectTimeout} ms (${err.message}).`,
+              "server",
+            ),
+          );
         else resolve();
       });
     });
     const events = new EventQueue();
-    const duplex = rpc.makeBidiStreamRequest<Buffer, Buffer>(FLOWER_JOIN_METHOD, (b: Buffer) => b, (b: Buffer) => b);
+    const duplex = rpc.makeBidiStreamRequest<Buffer, Buffer>(
+      FLOWER_JOIN_METHOD,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+    );
     call = duplex;
     duplex.on("data", (bytes: Buffer) => events.push({ kind: "data", bytes }));
     duplex.on("end", () => events.push({ kind: "end" }));
@@ -138,19 +164,31 @@ export async function runFlowerClient(options: RunFlowerClientOptions): Promise<
     const send = (m: ClientMessage): void => {
       duplex.write(Buffer.from(toBinary(ClientMessageSchema, m)));
     };
-    const counts: Record<FlowerInstructionKind, number> = { reconnectIns: 0, getPropertiesIns: 0, getParametersIns: 0, fitIns: 0, evaluateIns: 0 };
+    const counts: Record<FlowerInstructionKind, number> = {
+      reconnectIns: 0,
+      getPropertiesIns: 0,
+      getParametersIns: 0,
+      fitIns: 0,
+      evaluateIns: 0,
+    };
     const ok = create(StatusSchema, { code: Code.OK, message: "Success" });
     const phase = (): string => `after ${counts.fitIns} fit and ${counts.evaluateIns} evaluate rounds`;
     for (let handled = 0; handled < maxInstructions; handled++) {
       const ev = await events.next(idleTimeout);
       if (!ev) throw new DpError("io_error", `The Flower server sent nothing for ${idleTimeout} ms (${phase()}).`, "server");
-      if (ev.kind === "end") throw new DpError("protocol_error", `The Flower server closed the stream before reconnect_ins (${phase()}).`, "server");
-      if (ev.kind === "error") throw new DpError("io_error", `The connection to the Flower server failed (${phase()}): ${describeGrpcError(ev.error)}.`, "server");
+      if (ev.kind === "end")
+        throw new DpError("protocol_error", `The Flower server closed the stream before reconnect_ins (${phase()}).`, "server");
+      if (ev.kind === "error")
+        throw new DpError("io_error", `The connection to the Flower server failed (${phase()}): ${describeGrpcError(ev.error)}.`, "server");
       let msg: ServerMessage;
       try {
         msg = fromBinary(ServerMessageSchema, ev.bytes);
       } catch (e) {
-        throw new DpError("protocol_error", `The Flower server sent a ServerMessage that is not valid protobuf: ${(e as Error).message}.`, "server");
+        throw new DpError(
+          "protocol_error",
+          `The Flower server sent a ServerMessage that is not valid protobuf: ${(e as Error).message}.`,
+          "server",
+        );
       }
       const m = msg.msg;
       if (m.case === undefined) {
@@ -173,12 +211,20 @@ export async function runFlowerClient(options: RunFlowerClientOptions): Promise<
         }
         case "getPropertiesIns": {
           const properties = await options.client.getProperties(scalarsFromProto(m.value.config, "get_properties config"));
-          send(create(ClientMessageSchema, { msg: { case: "getPropertiesRes", value: { status: ok, properties: scalarsToProto(properties) } } }));
+          send(
+            create(ClientMessageSchema, {
+              msg: { case: "getPropertiesRes", value: { status: ok, properties: scalarsToProto(properties) } },
+            }),
+          );
           break;
         }
         case "getParametersIns": {
           const arrays = await options.client.getParameters(scalarsFromProto(m.value.config, "get_parameters config"));
-          send(create(ClientMessageSchema, { msg: { case: "getParametersRes", value: { status: ok, parameters: arraysToParameters(arrays) } } }));
+          send(
+            create(ClientMessageSchema, {
+              msg: { case: "getParametersRes", value: { status: ok, parameters: arraysToParameters(arrays) } },
+            }),
+          );
           break;
         }
         case "fitIns": {
@@ -186,7 +232,15 @@ export async function runFlowerClient(options: RunFlowerClientOptions): Promise<
           const r = await options.client.fit(arrays, scalarsFromProto(m.value.config, "fit config"));
           send(
             create(ClientMessageSchema, {
-              msg: { case: "fitRes", value: { status: ok, parameters: arraysToParameters(r.parameters), numExamples: BigInt(r.numExamples), metrics: scalarsToProto(r.metrics) } },
+              msg: {
+                case: "fitRes",
+                value: {
+                  status: ok,
+                  parameters: arraysToParameters(r.parameters),
+                  numExamples: BigInt(r.numExamples),
+                  metrics: scalarsToProto(r.metrics),
+                },
+              },
             }),
           );
           break;
@@ -196,14 +250,21 @@ export async function runFlowerClient(options: RunFlowerClientOptions): Promise<
           const r = await options.client.evaluate(arrays, scalarsFromProto(m.value.config, "evaluate config"));
           send(
             create(ClientMessageSchema, {
-              msg: { case: "evaluateRes", value: { status: ok, loss: r.loss, numExamples: BigInt(r.numExamples), metrics: scalarsToProto(r.metrics) } },
+              msg: {
+                case: "evaluateRes",
+                value: { status: ok, loss: r.loss, numExamples: BigInt(r.numExamples), metrics: scalarsToProto(r.metrics) },
+              },
             }),
           );
           break;
         }
       }
     }
-    throw new DpError("protocol_error", `The Flower server sent more than ${maxInstructions} instructions without reconnect_ins.`, "maxInstructions");
+    throw new DpError(
+      "protocol_error",
+      `The Flower server sent more than ${maxInstructions} instructions without reconnect_ins.`,
+      "maxInstructions",
+    );
   } finally {
     if (call) call.cancel();
     rpc.close();

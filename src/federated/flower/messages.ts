@@ -44,11 +44,16 @@ export function scalarToProto(value: FlowerScalar, key: string): Scalar {
     return create(ScalarSchema, { scalar: { case: "double", value } });
   }
   if (typeof value === "bigint") {
-    if (value < -(2n ** 63n) || value >= 2n ** 63n) throw new DpError("invalid_parameter", `Scalar \`${key}\` must fit in sint64. Found ${value}.`, key);
+    if (value < -(2n ** 63n) || value >= 2n ** 63n)
+      throw new DpError("invalid_parameter", `Scalar \`${key}\` must fit in sint64. Found ${value}.`, key);
     return create(ScalarSchema, { scalar: { case: "sint64", value } });
   }
   if (typeof value === "string") return create(ScalarSchema, { scalar: { case: "string", value } });
-  throw new DpError("invalid_parameter", `Scalar \`${key}\` must be a number, bigint, boolean, string or Uint8Array. Found ${typeof value}.`, key);
+  throw new DpError(
+    "invalid_parameter",
+    `Scalar \`${key}\` must be a number, bigint, boolean, string or Uint8Array. Found ${typeof value}.`,
+    key,
+  );
 }
 
 /**
@@ -112,14 +117,19 @@ export function arraysToParameters(arrays: readonly NpyArray[]): Parameters {
 export function parametersToArrays(parameters: Parameters | undefined): NpyArray[] {
   if (!parameters) throw new DpError("protocol_error", "The server sent no `parameters`.", "parameters");
   if (parameters.tensorType !== NUMPY_TENSOR_TYPE) {
-    throw new DpError("protocol_error", `\`parameters.tensor_type\` must be "${NUMPY_TENSOR_TYPE}". Found ${JSON.stringify(parameters.tensorType)}.`, "parameters.tensor_type");
+    throw new DpError(
+      "protocol_error",
+      `\`parameters.tensor_type\` must be "${NUMPY_TENSOR_TYPE}". Found ${JSON.stringify(parameters.tensorType)}.`,
+      "parameters.tensor_type",
+    );
   }
   return parameters.tensors.map((t, i) => {
     try {
       const a = decodeNpy(t);
       return { dtype: a.dtype, shape: a.shape, data: a.data };
     } catch (e) {
-      if (e instanceof DpError) throw new DpError("protocol_error", `Tensor ${i} of the server's parameters is malformed: ${e.message}`, "parameters.tensors");
+      if (e instanceof DpError)
+        throw new DpError("protocol_error", `Tensor ${i} of the server's parameters is malformed: ${e.message}`, "parameters.tensors");
       throw e;
     }
   });

@@ -23,10 +23,32 @@ import { DpError } from "../../errors.js";
 export type NpyDtype = "float32" | "float64" | "int8" | "int16" | "int32" | "int64" | "uint8" | "uint16" | "uint32" | "uint64" | "bool";
 
 /** Every {@link NpyDtype}. */
-export const NPY_DTYPES: readonly NpyDtype[] = ["float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool"];
+export const NPY_DTYPES: readonly NpyDtype[] = [
+  "float32",
+  "float64",
+  "int8",
+  "int16",
+  "int32",
+  "int64",
+  "uint8",
+  "uint16",
+  "uint32",
+  "uint64",
+  "bool",
+];
 
 /** The typed array that holds each dtype's elements (`bool` as 0/1 bytes). */
-export type NpyData = Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array | Uint32Array | BigUint64Array;
+export type NpyData =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | BigInt64Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | BigUint64Array;
 
 /** An n-dimensional array as the codec sees it: elements in C (row-major) order, native byte order. */
 export interface NpyArray {
@@ -163,7 +185,8 @@ function elementCount(shape: readonly number[], argument: string): number {
   for (const d of shape) {
     if (!Number.isSafeInteger(d) || d < 0) fail(`\`${argument}\` must hold non-negative integer dimensions. Found ${String(d)}.`, argument);
     n *= d;
-    if (!Number.isSafeInteger(n)) fail(`\`${argument}\` describes more elements than can be addressed. Found (${shape.join(", ")}).`, argument);
+    if (!Number.isSafeInteger(n))
+      fail(`\`${argument}\` describes more elements than can be addressed. Found (${shape.join(", ")}).`, argument);
   }
   return n;
 }
@@ -238,7 +261,8 @@ export function encodeNpy(array: NpyArray, options: EncodeNpyOptions = {}): Uint
   // 1, or no elements) is written with fortran_order False.
   const fortran = options.fortranOrder === true && n > 0 && shape.filter((d) => d > 1).length > 1;
   const order = info.size === 1 ? "|" : (options.byteOrder ?? "<");
-  if (order !== "|" && order !== "<" && order !== ">") fail(`\`byteOrder\` must be "<" or ">". Found ${JSON.stringify(order)}.`, "byteOrder");
+  if (order !== "|" && order !== "<" && order !== ">")
+    fail(`\`byteOrder\` must be "<" or ">". Found ${JSON.stringify(order)}.`, "byteOrder");
   const descr = `${order}${info.kind}${info.size}`;
   let header = `{'descr': '${descr}', 'fortran_order': ${fortran ? "True" : "False"}, 'shape': ${shapeRepr(shape)}, }`;
   if (shape.length > 0) {
@@ -279,7 +303,14 @@ export function encodeNpy(array: NpyArray, options: EncodeNpyOptions = {}): Uint
   return out;
 }
 
-function writeElements(view: DataView, offset: number, data: NpyData, dtype: NpyDtype, little: boolean, perm: Int32Array | Float64Array | undefined): void {
+function writeElements(
+  view: DataView,
+  offset: number,
+  data: NpyData,
+  dtype: NpyDtype,
+  little: boolean,
+  perm: Int32Array | Float64Array | undefined,
+): void {
   const n = data.length;
   const at = (i: number): number => (perm ? perm[i] : i);
   const size = INFO[dtype].size;
@@ -324,7 +355,14 @@ function writeElements(view: DataView, offset: number, data: NpyData, dtype: Npy
   }
 }
 
-function readElements(view: DataView, offset: number, out: NpyData, dtype: NpyDtype, little: boolean, perm: Int32Array | Float64Array | undefined): void {
+function readElements(
+  view: DataView,
+  offset: number,
+  out: NpyData,
+  dtype: NpyDtype,
+  little: boolean,
+  perm: Int32Array | Float64Array | undefined,
+): void {
   const n = out.length;
   const size = INFO[dtype].size;
   for (let i = 0; i < n; i++) {
@@ -382,7 +420,8 @@ class HeaderParser {
 
   private expect(ch: string): void {
     this.ws();
-    if (this.s[this.i] !== ch) fail(`Malformed .npy header: expected ${JSON.stringify(ch)} at offset ${this.i} of ${JSON.stringify(this.s.slice(0, 120))}.`);
+    if (this.s[this.i] !== ch)
+      fail(`Malformed .npy header: expected ${JSON.stringify(ch)} at offset ${this.i} of ${JSON.stringify(this.s.slice(0, 120))}.`);
     this.i++;
   }
 
@@ -485,7 +524,8 @@ export function decodeNpy(bytes: Uint8Array, options: DecodeNpyOptions = {}): De
   for (let k = 0; k < MAGIC.length; k++) if (bytes[k] !== MAGIC[k]) fail("Not a .npy file: the magic string \\x93NUMPY is missing.");
   const major = bytes[6];
   const minor = bytes[7];
-  if (!((major === 1 || major === 2 || major === 3) && minor === 0)) fail(`Unsupported .npy format version ${major}.${minor} (1.0, 2.0 and 3.0 are supported).`);
+  if (!((major === 1 || major === 2 || major === 3) && minor === 0))
+    fail(`Unsupported .npy format version ${major}.${minor} (1.0, 2.0 and 3.0 are supported).`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const lenBytes = major === 1 ? 2 : 4;
   if (bytes.length < 8 + lenBytes) fail("Truncated .npy header.");
@@ -508,7 +548,8 @@ export function decodeNpy(bytes: Uint8Array, options: DecodeNpyOptions = {}): De
   if (!text.endsWith("\n")) fail("Malformed .npy header: it does not end with a newline.");
   const dict = new HeaderParser(text.trimEnd()).parse();
   const keys = Object.keys(dict).sort().join(",");
-  if (keys !== "descr,fortran_order,shape") fail(`Malformed .npy header: the keys must be descr, fortran_order and shape. Found ${keys || "none"}.`);
+  if (keys !== "descr,fortran_order,shape")
+    fail(`Malformed .npy header: the keys must be descr, fortran_order and shape. Found ${keys || "none"}.`);
   const descr = dict.descr;
   const fortranOrder = dict.fortran_order;
   const shape = dict.shape;

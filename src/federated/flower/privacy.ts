@@ -65,10 +65,15 @@ export function distance(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export function clipModelUpdate(trained: Float32Array, received: Float32Array, clip: number): ClippedModelUpdate {
   requirePositive("clip", clip);
   if (trained.length !== received.length) {
-    throw new DpError("invalid_parameter", `\`trained\` must have the length of \`received\` (${received.length}). Found ${trained.length}.`, "trained");
+    throw new DpError(
+      "invalid_parameter",
+      `\`trained\` must have the length of \`received\` (${received.length}). Found ${trained.length}.`,
+      "trained",
+    );
   }
   const norm = distance(trained, received);
-  if (!Number.isFinite(norm)) throw new DpError("non_finite", "The model update is not finite (NaN or Infinity after training).", "trained");
+  if (!Number.isFinite(norm))
+    throw new DpError("non_finite", "The model update is not finite (NaN or Infinity after training).", "trained");
   if (norm <= clip) return { weights: Float32Array.from(trained), norm, clipped: false };
   let scale = clip / norm;
   const out = new Float32Array(trained.length);

@@ -15,8 +15,24 @@ import * as grpc from "@grpc/grpc-js";
 import { DpError, requireInteger, requireNonNegative, requirePositive } from "../../errors.js";
 import type { Rng } from "../../random/rng.js";
 import { fillGaussian } from "../../random/gaussian.js";
-import { ClientMessageSchema, Code, Reason, ServerMessageSchema, type ClientMessage, type ServerMessage } from "./gen/flwr/proto/transport_pb.js";
-import { arraysToParameters, FLOWER_CLIPPING_NORM_KEY, FLOWER_JOIN_METHOD, FLOWER_MAX_MESSAGE_LENGTH, NUMPY_TENSOR_TYPE, scalarsFromProto, scalarsToProto, type FlowerScalars } from "./messages.js";
+import {
+  ClientMessageSchema,
+  Code,
+  Reason,
+  ServerMessageSchema,
+  type ClientMessage,
+  type ServerMessage,
+} from "./gen/flwr/proto/transport_pb.js";
+import {
+  arraysToParameters,
+  FLOWER_CLIPPING_NORM_KEY,
+  FLOWER_JOIN_METHOD,
+  FLOWER_MAX_MESSAGE_LENGTH,
+  NUMPY_TENSOR_TYPE,
+  scalarsFromProto,
+  scalarsToProto,
+  type FlowerScalars,
+} from "./messages.js";
 import { decodeNpy, type NpyArray } from "./npy.js";
 
 /** Ways {@link startFlowerTestServer} can break the protocol on purpose (for tests of the client). */
@@ -149,7 +165,10 @@ export async function startFlowerTestServer(options: FlowerTestServerOptions = {
   }
   const proxies: Proxy[] = [];
   let joined: (() => void) | undefined;
-  const server = new grpc.Server({ "grpc.max_receive_message_length": FLOWER_MAX_MESSAGE_LENGTH, "grpc.max_send_message_length": FLOWER_MAX_MESSAGE_LENGTH });
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": FLOWER_MAX_MESSAGE_LENGTH,
+    "grpc.max_send_message_length": FLOWER_MAX_MESSAGE_LENGTH,
+  });
   server.addService(
     {
       Join: {
@@ -262,7 +281,13 @@ export async function startFlowerTestServer(options: FlowerTestServerOptions = {
   const run = async (): Promise<FlowerTestServerResult> => {
     if (proxies.length < minClients) {
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new DpError("io_error", `Only ${proxies.length} of ${minClients} clients joined within ${joinTimeout} ms.`, "minClients")), joinTimeout);
+        const timer = setTimeout(
+          () =>
+            reject(
+              new DpError("io_error", `Only ${proxies.length} of ${minClients} clients joined within ${joinTimeout} ms.`, "minClients"),
+            ),
+          joinTimeout,
+        );
         joined = () => {
           clearTimeout(timer);
           resolve();
@@ -271,15 +296,22 @@ export async function startFlowerTestServer(options: FlowerTestServerOptions = {
     }
     const clients = proxies.slice(0, minClients);
     if (options.getProperties) {
-      const ins = create(ServerMessageSchema, { msg: { case: "getPropertiesIns", value: { config: scalarsToProto(options.getProperties) } } });
+      const ins = create(ServerMessageSchema, {
+        msg: { case: "getPropertiesIns", value: { config: scalarsToProto(options.getProperties) } },
+      });
       for (const c of clients) {
         const a = await request(c, ins, "getPropertiesIns");
         if (a.msg.case === "getPropertiesRes") properties.push(scalarsFromProto(a.msg.value.properties, "properties"));
       }
     }
     // [INIT]: the initial parameters come from one client (Flower picks one at random).
-    const init = await request(clients[0], create(ServerMessageSchema, { msg: { case: "getParametersIns", value: {} } }), "getParametersIns");
-    if (init.msg.case !== "getParametersRes" || !init.msg.value.parameters) throw new DpError("protocol_error", "Client 0 sent no parameters.", "client");
+    const init = await request(
+      clients[0],
+      create(ServerMessageSchema, { msg: { case: "getParametersIns", value: {} } }),
+      "getParametersIns",
+    );
+    if (init.msg.case !== "getParametersRes" || !init.msg.value.parameters)
+      throw new DpError("protocol_error", "Client 0 sent no parameters.", "client");
     let params = decodeAll(init.msg.value.parameters.tensors, 0, violations);
     const history: FlowerTestRound[] = [];
     for (let round = 1; round <= rounds; round++) {
@@ -291,7 +323,9 @@ export async function startFlowerTestServer(options: FlowerTestServerOptions = {
       }
       const config: FlowerScalars = { ...(options.fitConfig?.(round) ?? {}) };
       if (dp) config[FLOWER_CLIPPING_NORM_KEY] = dp.clippingNorm;
-      const fitIns = create(ServerMessageSchema, { msg: { case: "fitIns", value: { parameters: arraysToParameters(params), config: scalarsToProto(config) } } });
+      const fitIns = create(ServerMessageSchema, {
+        msg: { case: "fitIns", value: { parameters: arraysToParameters(params), config: scalarsToProto(config) } },
+      });
       const fits = await Promise.all(clients.map((c) => request(c, fitIns, "fitIns")));
       const sum = new Float64Array(sent.length);
       let total = 0;
@@ -319,7 +353,9 @@ export async function startFlowerTestServer(options: FlowerTestServerOptions = {
       });
       if (total <= 0) throw new DpError("protocol_error", `Round ${round}: no usable fit results.`, "client");
       const mean = new Float32Array(sent.length);
-      const noise = dp ? fillGaussian(new Float64Array(sent.length), (dp.noiseMultiplier * dp.clippingNorm) / clients.length, dp.rng) : undefined;
+      const noise = dp
+        ? fillGaussian(new Float64Array(sent.length), (dp.noiseMultiplier * dp.clippingNorm) / clients.length, dp.rng)
+        : undefined;
       for (let j = 0; j < mean.length; j++) mean[j] = sum[j] / total + (noise ? noise[j] : 0);
       let off = 0;
       params = shapes.map((a) => {
@@ -332,7 +368,10 @@ export async function startFlowerTestServer(options: FlowerTestServerOptions = {
         return { rounds: history, parameters: params, received, violations, disconnectReasons, properties };
       }
       const evalIns = create(ServerMessageSchema, {
-        msg: { case: "evaluateIns", value: { parameters: arraysToParameters(params), config: scalarsToProto(options.evaluateConfig?.(round) ?? {}) } },
+        msg: {
+          case: "evaluateIns",
+          value: { parameters: arraysToParameters(params), config: scalarsToProto(options.evaluateConfig?.(round) ?? {}) },
+        },
       });
       const evals = await Promise.all(clients.map((c) => request(c, evalIns, "evaluateIns")));
       let lossSum = 0;
@@ -399,7 +438,8 @@ function unknownFieldPaths(value: unknown, path: string, depth = 0): string[] {
   const out: string[] = [];
   const rec = value as { $unknown?: { no: number }[] } & Record<string, unknown>;
   if (Array.isArray(rec.$unknown) && rec.$unknown.length > 0) out.push(`${path} field ${rec.$unknown.map((u) => u.no).join("/")}`);
-  for (const [k, x] of Object.entries(rec)) if (k !== "$unknown" && k !== "$typeName") out.push(...unknownFieldPaths(x, `${path}.${k}`, depth + 1));
+  for (const [k, x] of Object.entries(rec))
+    if (k !== "$unknown" && k !== "$typeName") out.push(...unknownFieldPaths(x, `${path}.${k}`, depth + 1));
   return out;
 }
 
@@ -437,7 +477,8 @@ function checkClientMessage(client: number, instruction: string, bytes: Uint8Arr
   const unknown = unknownFieldPaths(m, "ClientMessage");
   if (unknown.length > 0) v(`fields Flower's transport.proto does not define: ${unknown.join(", ")}`);
   const again = toBinary(ClientMessageSchema, m);
-  if (again.length !== bytes.length || again.some((b, i) => b !== bytes[i])) v("the bytes do not re-encode identically (unknown fields or non-canonical encoding)");
+  if (again.length !== bytes.length || again.some((b, i) => b !== bytes[i]))
+    v("the bytes do not re-encode identically (unknown fields or non-canonical encoding)");
   if (m.msg.case !== EXPECTED[instruction]) v(`expected ${EXPECTED[instruction]}, found ${m.msg.case ?? "nothing"}`);
   const scalars = (map: { [k: string]: { scalar: { case: string | undefined } } }, what: string): void => {
     for (const [k, s] of Object.entries(map)) if (s.scalar.case === undefined) v(`${what} \`${k}\` is an unset Scalar`);

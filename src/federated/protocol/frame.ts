@@ -141,7 +141,8 @@ export function decodeFrame(bytes: Uint8Array): unknown {
       const keys = Object.keys(v);
       if (keys.length === 1 && keys[0] === BLOB_KEY) {
         const i = (v as Record<string, unknown>)[BLOB_KEY];
-        if (typeof i !== "number" || !Number.isInteger(i) || i < 0 || i >= blobs.length) throw frameError(`reference to missing blob ${String(i)}`);
+        if (typeof i !== "number" || !Number.isInteger(i) || i < 0 || i >= blobs.length)
+          throw frameError(`reference to missing blob ${String(i)}`);
         if (used.has(i)) throw frameError(`blob ${i} referenced twice`);
         used.add(i);
         return blobs[i];

@@ -82,7 +82,8 @@ class Checker {
   }
 
   str(path: string, v: unknown, min = 0): string {
-    if (typeof v !== "string" || v.length < min || v.length > this.limits.maxStringLength) this.fail(path, `a string of ${min} to ${this.limits.maxStringLength} characters`, v);
+    if (typeof v !== "string" || v.length < min || v.length > this.limits.maxStringLength)
+      this.fail(path, `a string of ${min} to ${this.limits.maxStringLength} characters`, v);
     return v;
   }
 
@@ -97,7 +98,8 @@ class Checker {
   }
 
   floats(path: string, v: unknown, finite: boolean): Float32Array {
-    if (!(v instanceof Float32Array) || v.length < 1 || v.length > this.limits.maxDimension) this.fail(path, `a Float32Array of 1 to ${this.limits.maxDimension} entries`, v);
+    if (!(v instanceof Float32Array) || v.length < 1 || v.length > this.limits.maxDimension)
+      this.fail(path, `a Float32Array of 1 to ${this.limits.maxDimension} entries`, v);
     if (finite) {
       for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) this.fail(`${path}[${i}]`, "finite", v[i]);
     }
@@ -148,7 +150,9 @@ function clientSecAgg(c: Checker, path: string, v: unknown): ClientSecAggMessage
         stage,
         sender,
         selfMaskCommitment: c.bytes(`${path}.selfMaskCommitment`, o.selfMaskCommitment, 32, 32),
-        ciphertexts: c.array(`${path}.ciphertexts`, o.ciphertexts, c.limits.maxClients).map((x, i) => encryptedShares(c, `${path}.ciphertexts[${i}]`, x)),
+        ciphertexts: c
+          .array(`${path}.ciphertexts`, o.ciphertexts, c.limits.maxClients)
+          .map((x, i) => encryptedShares(c, `${path}.ciphertexts[${i}]`, x)),
       };
     case "maskedInput":
       return { stage, sender, maskedInput: c.bytes(`${path}.maskedInput`, o.maskedInput, 1, 4 * c.limits.maxDimension) };
@@ -156,7 +160,9 @@ function clientSecAgg(c: Checker, path: string, v: unknown): ClientSecAggMessage
       return {
         stage,
         sender,
-        selfMaskShares: c.array(`${path}.selfMaskShares`, o.selfMaskShares, c.limits.maxClients).map((x, i) => revealed(c, `${path}.selfMaskShares[${i}]`, x)),
+        selfMaskShares: c
+          .array(`${path}.selfMaskShares`, o.selfMaskShares, c.limits.maxClients)
+          .map((x, i) => revealed(c, `${path}.selfMaskShares[${i}]`, x)),
         keyShares: c.array(`${path}.keyShares`, o.keyShares, c.limits.maxClients).map((x, i) => revealed(c, `${path}.keyShares[${i}]`, x)),
       };
   }
@@ -216,9 +222,17 @@ function privacyPlan(c: Checker, path: string, v: unknown): ClientPrivacyPlan {
     case "none":
       return { kind };
     case "clip-local":
-      return { kind, l2NormClip: c.num(`${path}.l2NormClip`, o.l2NormClip, 0, Infinity, true), noiseMultiplier: c.num(`${path}.noiseMultiplier`, o.noiseMultiplier, 0) };
+      return {
+        kind,
+        l2NormClip: c.num(`${path}.l2NormClip`, o.l2NormClip, 0, Infinity, true),
+        noiseMultiplier: c.num(`${path}.noiseMultiplier`, o.noiseMultiplier, 0),
+      };
     case "clip-distributed": {
-      const out: ClientPrivacyPlan = { kind, l2NormClip: c.num(`${path}.l2NormClip`, o.l2NormClip, 0, Infinity, true), noiseStddev: c.num(`${path}.noiseStddev`, o.noiseStddev, 0) };
+      const out: ClientPrivacyPlan = {
+        kind,
+        l2NormClip: c.num(`${path}.l2NormClip`, o.l2NormClip, 0, Infinity, true),
+        noiseStddev: c.num(`${path}.noiseStddev`, o.noiseStddev, 0),
+      };
       if (o.indicatorNoiseStddev !== undefined) out.indicatorNoiseStddev = c.num(`${path}.indicatorNoiseStddev`, o.indicatorNoiseStddev, 0);
       return out;
     }
@@ -260,13 +274,21 @@ function encodingPlan(c: Checker, path: string, v: unknown): SecAggEncodingPlan 
       clients: c.int(`${path}.clients`, o.clients, 1, c.limits.maxClients),
     };
   }
-  return { kind, granularity: c.num(`${path}.granularity`, o.granularity, 0, Infinity, true), modulusBits: c.int(`${path}.modulusBits`, o.modulusBits, 2, 32) };
+  return {
+    kind,
+    granularity: c.num(`${path}.granularity`, o.granularity, 0, Infinity, true),
+    modulusBits: c.int(`${path}.modulusBits`, o.modulusBits, 2, 32),
+  };
 }
 
 function modelSpec(c: Checker, path: string, v: unknown): ModelSpec {
   const o = c.object(path, v);
-  const out: ModelSpec = { name: c.str(`${path}.name`, o.name, 1), dimension: c.int(`${path}.dimension`, o.dimension, 1, c.limits.maxDimension) };
-  if (o.inputShape !== undefined) out.inputShape = c.array(`${path}.inputShape`, o.inputShape, 8).map((x, i) => c.int(`${path}.inputShape[${i}]`, x, 1, 1e6));
+  const out: ModelSpec = {
+    name: c.str(`${path}.name`, o.name, 1),
+    dimension: c.int(`${path}.dimension`, o.dimension, 1, c.limits.maxDimension),
+  };
+  if (o.inputShape !== undefined)
+    out.inputShape = c.array(`${path}.inputShape`, o.inputShape, 8).map((x, i) => c.int(`${path}.inputShape[${i}]`, x, 1, 1e6));
   if (o.numClasses !== undefined) out.numClasses = c.int(`${path}.numClasses`, o.numClasses, 1, 1e6);
   return out;
 }
@@ -325,7 +347,9 @@ function serverSecAgg(c: Checker, path: string, v: unknown): ServerSecAggMessage
       return {
         stage,
         recipient: c.int(`${path}.recipient`, o.recipient, 1, 0xffffffff),
-        ciphertexts: c.array(`${path}.ciphertexts`, o.ciphertexts, c.limits.maxClients).map((x, i) => encryptedShares(c, `${path}.ciphertexts[${i}]`, x)),
+        ciphertexts: c
+          .array(`${path}.ciphertexts`, o.ciphertexts, c.limits.maxClients)
+          .map((x, i) => encryptedShares(c, `${path}.ciphertexts[${i}]`, x)),
       };
     case "unmaskingRequest":
       return {
@@ -354,7 +378,18 @@ function serverSecAgg(c: Checker, path: string, v: unknown): ServerSecAggMessage
 export function validateServerMessage(value: unknown, limits: ProtocolLimits = DEFAULT_PROTOCOL_LIMITS): ServerMessage {
   const c = new Checker(limits, "server message");
   const o = c.object("message", value);
-  const type = c.oneOf("type", o.type, ["retry", "done", "assigned", "wait", "plan", "secagg", "complete", "abandoned", "ack", "error"] as const);
+  const type = c.oneOf("type", o.type, [
+    "retry",
+    "done",
+    "assigned",
+    "wait",
+    "plan",
+    "secagg",
+    "complete",
+    "abandoned",
+    "ack",
+    "error",
+  ] as const);
   const ms = (k: string): number => c.num(k, o[k], 0, 86_400_000);
   switch (type) {
     case "retry":
@@ -363,14 +398,21 @@ export function validateServerMessage(value: unknown, limits: ProtocolLimits = D
       return { type, reason: c.str("reason", o.reason) };
     case "assigned": {
       const token = c.str("token", o.token, 16);
-      return { type, token, population: c.str("population", o.population, 1), round: c.int("round", o.round, 0, 1e9), retryAfterMs: ms("retryAfterMs") };
+      return {
+        type,
+        token,
+        population: c.str("population", o.population, 1),
+        round: c.int("round", o.round, 0, 1e9),
+        retryAfterMs: ms("retryAfterMs"),
+      };
     }
     case "wait":
       return { type, phase: c.oneOf("phase", o.phase, PHASES), retryAfterMs: ms("retryAfterMs") };
     case "plan": {
       const plan = taskPlan(c, "plan", o.plan);
       const checkpoint = c.floats("checkpoint", o.checkpoint, true);
-      if (checkpoint.length !== plan.model.dimension) c.fail("checkpoint", `${plan.model.dimension} entries (the model's dimension)`, checkpoint);
+      if (checkpoint.length !== plan.model.dimension)
+        c.fail("checkpoint", `${plan.model.dimension} entries (the model's dimension)`, checkpoint);
       return { type, plan, checkpoint };
     }
     case "secagg":
@@ -382,6 +424,10 @@ export function validateServerMessage(value: unknown, limits: ProtocolLimits = D
     case "ack":
       return { type, retryAfterMs: ms("retryAfterMs") };
     case "error":
-      return { type, code: c.oneOf("code", o.code, Object.keys(PROTOCOL_ERROR_STATUS) as ProtocolErrorCode[]), reason: c.str("reason", o.reason) };
+      return {
+        type,
+        code: c.oneOf("code", o.code, Object.keys(PROTOCOL_ERROR_STATUS) as ProtocolErrorCode[]),
+        reason: c.str("reason", o.reason),
+      };
   }
 }

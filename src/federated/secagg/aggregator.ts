@@ -151,7 +151,13 @@ export class SecureAggregator implements FederatedAggregator {
     const length = this.inner.uploadLength(context.dimension);
     const { valid, rejected } = screenUpdates(updates, length);
     // An abort releases nothing: zero delta, no privacy spent.
-    const nothing = (): AggregationResult => ({ delta: new Float32Array(context.dimension), event: noOpEvent(), accepted: 0, rejected, info: { secAggAborted: 1 } });
+    const nothing = (): AggregationResult => ({
+      delta: new Float32Array(context.dimension),
+      event: noOpEvent(),
+      accepted: 0,
+      rejected,
+      info: { secAggAborted: 1 },
+    });
     const n = valid.length;
     if (n < 2) return nothing();
     const encoder = this.encoderFor(n, length);
@@ -276,7 +282,11 @@ export class DistributedDiscreteGaussianAggregator implements SumFinalizingAggre
     const g = p.granularity;
     return {
       modulusBits,
-      encode: (values) => encodeSecAggIntegers(Array.from(values, (v) => Math.round(v / g)), modulusBits),
+      encode: (values) =>
+        encodeSecAggIntegers(
+          Array.from(values, (v) => Math.round(v / g)),
+          modulusBits,
+        ),
       decodeSum: (sum) => decodeSecAggSum(sum, modulusBits, 1 / g),
     };
   }

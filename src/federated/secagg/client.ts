@@ -186,7 +186,12 @@ export class SecAggClient {
       for (const e of directory.entries) {
         if (!cfg.clientIds.includes(e.id)) this.abort(`the key directory names unknown client ${e.id}.`);
         if (this.directory.has(e.id)) this.abort(`the key directory lists client ${e.id} twice.`);
-        if (!(e.encryptionPublicKey instanceof Uint8Array) || e.encryptionPublicKey.length !== 32 || !(e.maskingPublicKey instanceof Uint8Array) || e.maskingPublicKey.length !== 32) {
+        if (
+          !(e.encryptionPublicKey instanceof Uint8Array) ||
+          e.encryptionPublicKey.length !== 32 ||
+          !(e.maskingPublicKey instanceof Uint8Array) ||
+          e.maskingPublicKey.length !== 32
+        ) {
           this.abort(`client ${e.id}'s public keys are not 32 bytes.`);
         }
         for (const k of [e.encryptionPublicKey, e.maskingPublicKey]) {
@@ -197,20 +202,34 @@ export class SecAggClient {
         this.directory.set(e.id, { encryptionPublicKey: e.encryptionPublicKey, maskingPublicKey: e.maskingPublicKey });
       }
       const mine = this.directory.get(this.id);
-      if (!mine || !bytesEqual(mine.encryptionPublicKey, this.encryptionKeys!.publicKey) || !bytesEqual(mine.maskingPublicKey, this.maskingKeys!.publicKey)) {
+      if (
+        !mine ||
+        !bytesEqual(mine.encryptionPublicKey, this.encryptionKeys!.publicKey) ||
+        !bytesEqual(mine.maskingPublicKey, this.maskingKeys!.publicKey)
+      ) {
         this.abort("the key directory does not carry this client's own keys.");
       }
-      if (this.directory.size < cfg.threshold) this.abort(`only ${this.directory.size} clients advertised keys; the threshold is ${cfg.threshold}.`);
+      if (this.directory.size < cfg.threshold)
+        this.abort(`only ${this.directory.size} clients advertised keys; the threshold is ${cfg.threshold}.`);
       if (cfg.sparse && !(directory.graphSeed instanceof Uint8Array && directory.graphSeed.length === 32)) {
         this.abort("the key directory has no 32-byte graph seed.");
       }
-      this.graph = secAggNeighbourGraph({ clients: [...this.directory.keys()], degree: cfg.sparse ? cfg.degree : undefined, seed: directory.graphSeed });
+      this.graph = secAggNeighbourGraph({
+        clients: [...this.directory.keys()],
+        degree: cfg.sparse ? cfg.degree : undefined,
+        seed: directory.graphSeed,
+      });
       const neighbours = this.graph.get(this.id)!;
       const holders = [this.id, ...neighbours].sort((a, b) => a - b);
       if (holders.length < cfg.threshold) this.abort(`only ${holders.length} share holders; the threshold is ${cfg.threshold}.`);
 
       this.selfMaskSeed = randomBytes(32, this.rng);
-      const keyShares = shamirSplit({ secret: bytesToSecret(this.maskingKeys!.secretKey), threshold: cfg.threshold, holders, rng: this.rng });
+      const keyShares = shamirSplit({
+        secret: bytesToSecret(this.maskingKeys!.secretKey),
+        threshold: cfg.threshold,
+        holders,
+        rng: this.rng,
+      });
       const seedShares = shamirSplit({ secret: bytesToSecret(this.selfMaskSeed), threshold: cfg.threshold, holders, rng: this.rng });
       const ciphertexts: EncryptedShares[] = [];
       for (let i = 0; i < holders.length; i++) {
@@ -258,7 +277,11 @@ export class SecAggClient {
     for (let i = 0; i < input.length; i++) {
       const v = input[i];
       if (!(Number.isInteger(v) && v >= 0 && v < limit)) {
-        throw new DpError("invalid_parameter", `\`input\` must hold integers in [0, 2^${cfg.modulusBits}). Found ${v} at index ${i}.`, "input");
+        throw new DpError(
+          "invalid_parameter",
+          `\`input\` must hold integers in [0, 2^${cfg.modulusBits}). Found ${v} at index ${i}.`,
+          "input",
+        );
       }
     }
     return this.guarded(() => {
@@ -269,7 +292,8 @@ export class SecAggClient {
         if (!neighbours.has(v)) this.abort(`received shares from ${v}, who is not a neighbour.`);
         if (this.held.has(v)) this.abort(`received two sets of shares from ${v}.`);
         if (c.recipient !== this.id) this.abort(`a ciphertext from ${v} is addressed to ${c.recipient}.`);
-        const shared = this.encryptionSecrets.get(v) ?? secAggSharedSecret(this.encryptionKeys!.secretKey, this.directory.get(v)!.encryptionPublicKey);
+        const shared =
+          this.encryptionSecrets.get(v) ?? secAggSharedSecret(this.encryptionKeys!.secretKey, this.directory.get(v)!.encryptionPublicKey);
         const key = deriveFromSharedSecret(shared, cfg.sessionId, SECAGG_LABELS.shareEncryption(v, this.id));
         const aad = concatBytes(cfg.sessionId, uint32Bytes(v), uint32Bytes(this.id));
         let plain: Uint8Array;
@@ -287,13 +311,19 @@ export class SecAggClient {
         shamirDecodeElement(selfMaskShare);
         this.held.set(v, { keyShare, selfMaskShare });
       }
-      if (this.held.size + 1 < cfg.threshold) this.abort(`only ${this.held.size + 1} share holders remain; the threshold is ${cfg.threshold}.`);
+      if (this.held.size + 1 < cfg.threshold)
+        this.abort(`only ${this.held.size + 1} share holders remain; the threshold is ${cfg.threshold}.`);
 
       const y = new Uint32Array(cfg.dimension);
       for (let i = 0; i < y.length; i++) y[i] = input[i];
       addChaChaMask(y, deriveSeedKey(this.selfMaskSeed!, cfg.sessionId, SECAGG_LABELS.selfMask), 1, cfg.modulusBits);
       for (const v of [...this.held.keys()].sort((a, b) => a - b)) {
-        const key = deriveSecAggKey(this.maskingKeys!.secretKey, this.directory.get(v)!.maskingPublicKey, cfg.sessionId, SECAGG_LABELS.pairwiseMask(this.id, v));
+        const key = deriveSecAggKey(
+          this.maskingKeys!.secretKey,
+          this.directory.get(v)!.maskingPublicKey,
+          cfg.sessionId,
+          SECAGG_LABELS.pairwiseMask(this.id, v),
+        );
         addChaChaMask(y, key, this.id > v ? 1 : -1, cfg.modulusBits);
       }
       this.currentStage = "inputSent";
@@ -328,7 +358,8 @@ export class SecAggClient {
         if (!survivors.has(v) && !dropped.has(v)) this.abort(`the request does not say whether partner ${v} survived.`);
       }
       const liveHolders = 1 + [...this.held.keys()].filter((v) => survivors.has(v)).length;
-      if (liveHolders < cfg.threshold) this.abort(`only ${liveHolders} of this client's share holders survived; the threshold is ${cfg.threshold}.`);
+      if (liveHolders < cfg.threshold)
+        this.abort(`only ${liveHolders} of this client's share holders survived; the threshold is ${cfg.threshold}.`);
       if (cfg.sparse && !isSecAggSurvivorSetConnected(this.graph, [...survivors])) {
         this.abort("the survivors are disconnected in the neighbour graph; unmasking would reveal partial sums.");
       }
@@ -336,7 +367,8 @@ export class SecAggClient {
       const keyShares: RevealedShare[] = [];
       const reveal = (owner: number, kind: "selfMask" | "key"): void => {
         const before = this.revealed.get(owner);
-        if (before !== undefined && before !== kind) this.abort(`refuses to reveal both the self-mask share and the key share of client ${owner}.`);
+        if (before !== undefined && before !== kind)
+          this.abort(`refuses to reveal both the self-mask share and the key share of client ${owner}.`);
         this.revealed.set(owner, kind);
       };
       reveal(this.id, "selfMask");

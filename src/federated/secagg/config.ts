@@ -62,7 +62,8 @@ export function validateSecAggConfig(config: SecAggSessionConfig): ResolvedSecAg
   if (config.degree !== undefined) {
     requireInteger("degree", config.degree, { min: 2 });
     sparse = config.degree < n - 1; // a degree of n - 1 or more is the complete graph
-    if (sparse && config.degree % 2 !== 0) throw new DpError("invalid_parameter", `\`degree\` must be even. Found ${config.degree}.`, "degree");
+    if (sparse && config.degree % 2 !== 0)
+      throw new DpError("invalid_parameter", `\`degree\` must be even. Found ${config.degree}.`, "degree");
   }
   const holders = sparse ? config.degree! + 1 : n;
   const minimum = secAggMinimumThreshold(holders);

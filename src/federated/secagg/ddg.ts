@@ -60,7 +60,11 @@ function resolve(p: DistributedDiscreteGaussianParameters): Required<Distributed
   }
   const localNoiseStddev = requirePositive("localNoiseStddev", p.localNoiseStddev);
   if (!(localNoiseStddev >= 0.5)) {
-    throw new DpError("invalid_parameter", `\`localNoiseStddev\` must be >= 0.5 grid steps (Kairouz et al., Prop. 14). Found ${localNoiseStddev}.`, "localNoiseStddev");
+    throw new DpError(
+      "invalid_parameter",
+      `\`localNoiseStddev\` must be >= 0.5 grid steps (Kairouz et al., Prop. 14). Found ${localNoiseStddev}.`,
+      "localNoiseStddev",
+    );
   }
   const dimension = requireInteger("dimension", p.dimension, { min: 1 });
   const beta = requireOpenProbability("beta", p.beta ?? Math.exp(-0.5));
@@ -265,7 +269,11 @@ export function ddgClientShare(values: ArrayLike<number>, parameters: Distribute
  * ```
  * @see Kairouz, Liu & Steinke 2021.
  */
-export function ddgLocalStddevFor(parameters: Omit<DistributedDiscreteGaussianParameters, "localNoiseStddev">, clients: number, noiseMultiplier: number): number {
+export function ddgLocalStddevFor(
+  parameters: Omit<DistributedDiscreteGaussianParameters, "localNoiseStddev">,
+  clients: number,
+  noiseMultiplier: number,
+): number {
   requirePositive("noiseMultiplier", noiseMultiplier);
   requireInteger("clients", clients, { min: 1 });
   const z = (s: number): number => ddgPrivacy({ ...parameters, localNoiseStddev: s }, clients).noiseMultiplier;

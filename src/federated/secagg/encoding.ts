@@ -70,7 +70,8 @@ export class SecAggQuantizer {
     const room = 2 ** (this.modulusBits - 1) - 1;
     if (options.scale !== undefined) {
       const s = requirePositive("scale", options.scale);
-      if (2 ** Math.round(Math.log2(s)) !== s) throw new DpError("invalid_parameter", `\`scale\` must be a power of two. Found ${s}.`, "scale");
+      if (2 ** Math.round(Math.log2(s)) !== s)
+        throw new DpError("invalid_parameter", `\`scale\` must be a power of two. Found ${s}.`, "scale");
       this.scale = s;
     } else {
       let s = 2 ** Math.floor(Math.log2(room / this.clients / this.clipRange));
@@ -143,7 +144,8 @@ export function encodeSecAggIntegers(values: ArrayLike<number>, modulusBits: num
   const out = new Uint32Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const z = values[i];
-    if (!Number.isSafeInteger(z)) throw new DpError("invalid_parameter", `\`values\` must be integers. Found ${z} at index ${i}.`, "values");
+    if (!Number.isSafeInteger(z))
+      throw new DpError("invalid_parameter", `\`values\` must be integers. Found ${z} at index ${i}.`, "values");
     out[i] = ((z % full) + full) % full;
   }
   return out;

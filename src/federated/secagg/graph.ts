@@ -94,7 +94,11 @@ export function secAggNeighbourGraph(options: SecAggGraphOptions): Map<number, n
   const graph = new Map<number, number[]>();
   const degree = options.degree;
   if (degree === undefined || degree >= n - 1) {
-    for (const u of ids) graph.set(u, ids.filter((v) => v !== u));
+    for (const u of ids)
+      graph.set(
+        u,
+        ids.filter((v) => v !== u),
+      );
     return graph;
   }
   requireInteger("degree", degree, { min: 2 });
@@ -112,7 +116,10 @@ export function secAggNeighbourGraph(options: SecAggGraphOptions): Map<number, n
     for (let s = 1; s <= half; s++) {
       nbrs.push(order[(i + s) % n], order[(i - s + n) % n]);
     }
-    graph.set(order[i], nbrs.sort((a, b) => a - b));
+    graph.set(
+      order[i],
+      nbrs.sort((a, b) => a - b),
+    );
   }
   return graph;
 }

@@ -5,8 +5,17 @@
  * @module
  */
 export {
-  bytesToSecret, secretToBytes, SHAMIR_PRIME, SHAMIR_SHARE_BYTES, shamirDecodeElement, shamirEncodeElement, shamirReconstruct,
-  shamirReconstructVerified, type ShamirShare, shamirSplit, type ShamirSplitOptions,
+  bytesToSecret,
+  secretToBytes,
+  SHAMIR_PRIME,
+  SHAMIR_SHARE_BYTES,
+  shamirDecodeElement,
+  shamirEncodeElement,
+  shamirReconstruct,
+  shamirReconstructVerified,
+  type ShamirShare,
+  shamirSplit,
+  type ShamirSplitOptions,
 } from "./shamir.js";
 export {
   addChaChaMask,
@@ -17,13 +26,32 @@ export {
   type SecAggKeyPair,
 } from "./primitives.js";
 export {
-  isSecAggSurvivorSetConnected, PublicChaChaRng, type SecAggGraphOptions, secAggMinimumThreshold, secAggNeighbourGraph,
-  type SecAggPlusParameterOptions, secAggPlusParameters, type SecAggPlusParameters,
+  isSecAggSurvivorSetConnected,
+  PublicChaChaRng,
+  type SecAggGraphOptions,
+  secAggMinimumThreshold,
+  secAggNeighbourGraph,
+  type SecAggPlusParameterOptions,
+  secAggPlusParameters,
+  type SecAggPlusParameters,
 } from "./graph.js";
 export {
-  type AdvertiseKeysMessage, deserializeSecAggMessage, type EncryptedShares, type ForwardedSharesMessage, type KeyDirectoryMessage,
-  type MaskedInputMessage, packSecAggVector, type RevealedShare, type SecAggDirectoryEntry, type SecAggMessage, secAggMessageBytes,
-  type SecAggSessionConfig, serializeSecAggMessage, type ShareKeysMessage, type UnmaskingRequestMessage, type UnmaskingResponseMessage,
+  type AdvertiseKeysMessage,
+  deserializeSecAggMessage,
+  type EncryptedShares,
+  type ForwardedSharesMessage,
+  type KeyDirectoryMessage,
+  type MaskedInputMessage,
+  packSecAggVector,
+  type RevealedShare,
+  type SecAggDirectoryEntry,
+  type SecAggMessage,
+  secAggMessageBytes,
+  type SecAggSessionConfig,
+  serializeSecAggMessage,
+  type ShareKeysMessage,
+  type UnmaskingRequestMessage,
+  type UnmaskingResponseMessage,
   unpackSecAggVector,
 } from "./messages.js";
 export { newSecAggSessionId, type ResolvedSecAggConfig, SECAGG_LABELS, validateSecAggConfig } from "./config.js";
@@ -32,10 +60,20 @@ export { type SecAggResult, SecAggServer, type SecAggServerOptions, type SecAggS
 export { SECAGG_DROP_STAGES, type SecAggDropStage, type SecAggSimulation, simulateSecAgg, type SimulateSecAggOptions } from "./simulate.js";
 export { decodeSecAggSum, encodeSecAggIntegers, SecAggQuantizer, type SecAggQuantizerOptions } from "./encoding.js";
 export {
-  ddgClientShare, ddgEvent, ddgLocalStddevFor, ddgModulusCheck, type DdgModulusOptions, ddgPrivacy, ddgRoundedL2Bound,
-  type DistributedDiscreteGaussianParameters, type DistributedDiscreteGaussianPrivacy,
+  ddgClientShare,
+  ddgEvent,
+  ddgLocalStddevFor,
+  ddgModulusCheck,
+  type DdgModulusOptions,
+  ddgPrivacy,
+  ddgRoundedL2Bound,
+  type DistributedDiscreteGaussianParameters,
+  type DistributedDiscreteGaussianPrivacy,
 } from "./ddg.js";
 export {
-  DistributedDiscreteGaussianAggregator, type DistributedDiscreteGaussianAggregatorOptions, type SecAggEncoder, SecureAggregator,
+  DistributedDiscreteGaussianAggregator,
+  type DistributedDiscreteGaussianAggregatorOptions,
+  type SecAggEncoder,
+  SecureAggregator,
   type SecureAggregatorOptions,
 } from "./aggregator.js";

@@ -144,7 +144,13 @@ export function sealShares(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8A
  * ChaCha20-Poly1305 decryption.
  * @throws {@link DpError} `protocol_error` when the tag does not verify (tampered ciphertext)
  */
-export function openShares(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, associatedData: Uint8Array, what: string): Uint8Array {
+export function openShares(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  ciphertext: Uint8Array,
+  associatedData: Uint8Array,
+  what: string,
+): Uint8Array {
   try {
     return chacha20poly1305(key, nonce, associatedData).decrypt(ciphertext);
   } catch {

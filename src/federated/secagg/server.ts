@@ -25,14 +25,23 @@ import type {
   UnmaskingResponseMessage,
 } from "./messages.js";
 import { unpackSecAggVector } from "./messages.js";
-import { addChaChaMask, bytesEqual, deriveSecAggKey, deriveSeedKey, randomBytes, secAggCommitment, secAggPublicKey, uint32Bytes } from "./primitives.js";
+import {
+  addChaChaMask,
+  bytesEqual,
+  deriveSecAggKey,
+  deriveSeedKey,
+  randomBytes,
+  secAggCommitment,
+  secAggPublicKey,
+  uint32Bytes,
+} from "./primitives.js";
 import { SHAMIR_SHARE_BYTES, secretToBytes, shamirDecodeElement, shamirReconstructVerified, type ShamirShare } from "./shamir.js";
 
 /** Largest ciphertext a client may send for one neighbour (the shares are ~150 bytes). */
 const MAX_CIPHERTEXT_BYTES = 4096;
 
 const isBytes = (v: unknown, length?: number): v is Uint8Array => v instanceof Uint8Array && (length === undefined || v.length === length);
-const describeSender = (v: unknown): string => (typeof v === "number" ? String(v) : JSON.stringify(v) ?? String(v));
+const describeSender = (v: unknown): string => (typeof v === "number" ? String(v) : (JSON.stringify(v) ?? String(v)));
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /**
@@ -58,7 +67,14 @@ function malformed(message: Record<string, unknown>, maskedInputBytes: number): 
   const id = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) > 0;
   const share = (e: unknown): string | undefined => {
     if (!isObject(e)) return "must be an object";
-    return keysOk(Object.keys(e), ["owner", "share"]) ?? (!id(e.owner) ? "has no valid `owner`" : !isBytes(e.share, SHAMIR_SHARE_BYTES) ? `must carry a ${SHAMIR_SHARE_BYTES}-byte \`share\`` : undefined);
+    return (
+      keysOk(Object.keys(e), ["owner", "share"]) ??
+      (!id(e.owner)
+        ? "has no valid `owner`"
+        : !isBytes(e.share, SHAMIR_SHARE_BYTES)
+          ? `must carry a ${SHAMIR_SHARE_BYTES}-byte \`share\``
+          : undefined)
+    );
   };
   const ciphertext = (e: unknown): string | undefined => {
     if (!isObject(e)) return "must be an object";
@@ -66,22 +82,33 @@ function malformed(message: Record<string, unknown>, maskedInputBytes: number): 
     if (extra) return extra;
     if (!id(e.sender) || !id(e.recipient)) return "has no valid `sender`/`recipient`";
     if (!isBytes(e.nonce) || e.nonce.length === 0 || e.nonce.length > 64) return "has no valid `nonce`";
-    if (!isBytes(e.ciphertext) || e.ciphertext.length === 0 || e.ciphertext.length > MAX_CIPHERTEXT_BYTES) return "has no valid `ciphertext`";
+    if (!isBytes(e.ciphertext) || e.ciphertext.length === 0 || e.ciphertext.length > MAX_CIPHERTEXT_BYTES)
+      return "has no valid `ciphertext`";
     return undefined;
   };
   const k = Object.keys(message);
   switch (message.stage) {
     case "advertiseKeys":
-      return keysOk(k, ["stage", "sender", "encryptionPublicKey", "maskingPublicKey"]) ?? (!isBytes(message.encryptionPublicKey, 32) || !isBytes(message.maskingPublicKey, 32) ? "public keys are not 32 bytes" : undefined);
+      return (
+        keysOk(k, ["stage", "sender", "encryptionPublicKey", "maskingPublicKey"]) ??
+        (!isBytes(message.encryptionPublicKey, 32) || !isBytes(message.maskingPublicKey, 32) ? "public keys are not 32 bytes" : undefined)
+      );
     case "shareKeys":
       return (
         keysOk(k, ["stage", "sender", "selfMaskCommitment", "ciphertexts"]) ??
         (!isBytes(message.selfMaskCommitment, 32) ? "self-mask commitment is not 32 bytes" : list("ciphertexts", ciphertext, 1 << 20))
       );
     case "maskedInput":
-      return keysOk(k, ["stage", "sender", "maskedInput"]) ?? (!isBytes(message.maskedInput, maskedInputBytes) ? `masked input must be ${maskedInputBytes} bytes` : undefined);
+      return (
+        keysOk(k, ["stage", "sender", "maskedInput"]) ??
+        (!isBytes(message.maskedInput, maskedInputBytes) ? `masked input must be ${maskedInputBytes} bytes` : undefined)
+      );
     case "unmaskingResponse":
-      return keysOk(k, ["stage", "sender", "selfMaskShares", "keyShares"]) ?? list("selfMaskShares", share, 1 << 20) ?? list("keyShares", share, 1 << 20);
+      return (
+        keysOk(k, ["stage", "sender", "selfMaskShares", "keyShares"]) ??
+        list("selfMaskShares", share, 1 << 20) ??
+        list("keyShares", share, 1 << 20)
+      );
     default:
       return "unknown stage";
   }
@@ -171,10 +198,16 @@ export class SecAggServer {
   private expect(stage: SecAggServerStage, action: string, message?: { stage?: unknown } | null, messageStage?: string): void {
     if (this.currentStage === "aborted") throw new DpError("protocol_error", `server: aborted (${this.abortReason}); refusing ${action}.`);
     if (this.currentStage !== stage) {
-      throw new DpError("protocol_error", `server: ${action} is not allowed in stage "${this.currentStage}" (expected stage "${stage}"); out-of-order message.`);
+      throw new DpError(
+        "protocol_error",
+        `server: ${action} is not allowed in stage "${this.currentStage}" (expected stage "${stage}"); out-of-order message.`,
+      );
     }
     if (messageStage !== undefined && (message === null || typeof message !== "object" || message.stage !== messageStage)) {
-      throw new DpError("protocol_error", `server: ${action} expects a "${messageStage}" message in stage "${this.currentStage}". Found ${JSON.stringify(message?.stage)}.`);
+      throw new DpError(
+        "protocol_error",
+        `server: ${action} expects a "${messageStage}" message in stage "${this.currentStage}". Found ${JSON.stringify(message?.stage)}.`,
+      );
     }
   }
 
@@ -195,7 +228,8 @@ export class SecAggServer {
    */
   private admit(message: { sender?: unknown }, stage: string): number {
     const u = message.sender;
-    if (!Number.isSafeInteger(u) || !this.config.clientIds.includes(u as number)) this.reject(`${stage} from unknown client ${describeSender(u)}.`);
+    if (!Number.isSafeInteger(u) || !this.config.clientIds.includes(u as number))
+      this.reject(`${stage} from unknown client ${describeSender(u)}.`);
     const id = u as number;
     const why = this.droppedSenders.get(id);
     if (why !== undefined) this.reject(`client ${id} was dropped from this session (${why}); refusing its ${stage}.`);
@@ -233,14 +267,18 @@ export class SecAggServer {
       case "unmaskingResponse":
         return this.receiveUnmaskingResponse(message);
       default:
-        throw new DpError("protocol_error", `server: a client cannot send a ${JSON.stringify((message as { stage?: unknown } | null)?.stage)} message (stage "${this.currentStage}").`);
+        throw new DpError(
+          "protocol_error",
+          `server: a client cannot send a ${JSON.stringify((message as { stage?: unknown } | null)?.stage)} message (stage "${this.currentStage}").`,
+        );
     }
   }
 
   /** Round 0: records a client's public keys. Repeated or unknown senders are refused. */
   receiveAdvertiseKeys(message: AdvertiseKeysMessage): void {
     this.expect("collectingKeys", "receiveAdvertiseKeys", message, "advertiseKeys");
-    if (isObject(message) && this.advertised.has(message.sender as number)) this.reject(`repeated advertiseKeys from client ${message.sender}.`);
+    if (isObject(message) && this.advertised.has(message.sender as number))
+      this.reject(`repeated advertiseKeys from client ${message.sender}.`);
     const u = this.admit(message, "advertiseKeys");
     this.advertised.set(u, { encryptionPublicKey: message.encryptionPublicKey, maskingPublicKey: message.maskingPublicKey });
   }
@@ -251,7 +289,8 @@ export class SecAggServer {
    */
   closeAdvertiseKeys(): KeyDirectoryMessage {
     this.expect("collectingKeys", "closeAdvertiseKeys");
-    if (this.advertised.size < this.config.threshold) this.abort(`only ${this.advertised.size} clients advertised keys; the threshold is ${this.config.threshold}.`);
+    if (this.advertised.size < this.config.threshold)
+      this.abort(`only ${this.advertised.size} clients advertised keys; the threshold is ${this.config.threshold}.`);
     const graphSeed = this.config.sparse ? randomBytes(32, this.rng) : new Uint8Array(0);
     const ids = [...this.advertised.keys()].sort((a, b) => a - b);
     this.graph = secAggNeighbourGraph({ clients: ids, degree: this.config.sparse ? this.config.degree : undefined, seed: graphSeed });
@@ -267,12 +306,14 @@ export class SecAggServer {
   receiveShareKeys(message: ShareKeysMessage): void {
     this.expect("collectingShares", "receiveShareKeys", message, "shareKeys");
     if (isObject(message) && this.shareKeys.has(message.sender as number)) this.reject(`repeated shareKeys from client ${message.sender}.`);
-    if (isObject(message) && !this.advertised.has(message.sender as number)) this.reject(`shareKeys from client ${describeSender(message.sender)}, who did not advertise keys.`);
+    if (isObject(message) && !this.advertised.has(message.sender as number))
+      this.reject(`shareKeys from client ${describeSender(message.sender)}, who did not advertise keys.`);
     const u = this.admit(message, "shareKeys");
     const expected = new Set(this.graph.get(u)!);
     const seen = new Set<number>();
     for (const c of message.ciphertexts) {
-      if (c.sender !== u || !expected.has(c.recipient) || seen.has(c.recipient)) this.dropSender(u, `client ${u} sent a ciphertext for ${c.recipient}, not one per neighbour`);
+      if (c.sender !== u || !expected.has(c.recipient) || seen.has(c.recipient))
+        this.dropSender(u, `client ${u} sent a ciphertext for ${c.recipient}, not one per neighbour`);
       seen.add(c.recipient);
     }
     if (seen.size !== expected.size) this.dropSender(u, `client ${u} sent ${seen.size} ciphertexts for ${expected.size} neighbours`);
@@ -285,7 +326,8 @@ export class SecAggServer {
    */
   closeShareKeys(): ForwardedSharesMessage[] {
     this.expect("collectingShares", "closeShareKeys");
-    if (this.shareKeys.size < this.config.threshold) this.abort(`only ${this.shareKeys.size} clients shared keys; the threshold is ${this.config.threshold}.`);
+    if (this.shareKeys.size < this.config.threshold)
+      this.abort(`only ${this.shareKeys.size} clients shared keys; the threshold is ${this.config.threshold}.`);
     const inbox = new Map<number, ForwardedSharesMessage>();
     for (const v of this.shareKeys.keys()) inbox.set(v, { stage: "forwardedShares", recipient: v, ciphertexts: [] });
     for (const [, m] of [...this.shareKeys.entries()].sort((a, b) => a[0] - b[0])) {
@@ -298,8 +340,10 @@ export class SecAggServer {
   /** Round 2: records a client's masked input. */
   receiveMaskedInput(message: MaskedInputMessage): void {
     this.expect("collectingInputs", "receiveMaskedInput", message, "maskedInput");
-    if (isObject(message) && this.maskedInputs.has(message.sender as number)) this.reject(`repeated maskedInput from client ${message.sender}.`);
-    if (isObject(message) && !this.shareKeys.has(message.sender as number)) this.reject(`maskedInput from client ${describeSender(message.sender)}, who did not share keys.`);
+    if (isObject(message) && this.maskedInputs.has(message.sender as number))
+      this.reject(`repeated maskedInput from client ${message.sender}.`);
+    if (isObject(message) && !this.shareKeys.has(message.sender as number))
+      this.reject(`maskedInput from client ${describeSender(message.sender)}, who did not share keys.`);
     const u = this.admit(message, "maskedInput");
     this.maskedInputs.set(u, message.maskedInput);
   }
@@ -315,7 +359,8 @@ export class SecAggServer {
   closeMaskedInput(): UnmaskingRequestMessage[] {
     this.expect("collectingInputs", "closeMaskedInput");
     const survivors = [...this.maskedInputs.keys()].sort((a, b) => a - b);
-    if (survivors.length < this.config.threshold) this.abort(`only ${survivors.length} masked inputs arrived; the threshold is ${this.config.threshold}.`);
+    if (survivors.length < this.config.threshold)
+      this.abort(`only ${survivors.length} masked inputs arrived; the threshold is ${this.config.threshold}.`);
     if (this.config.sparse && !isSecAggSurvivorSetConnected(this.graph, survivors)) {
       this.abort("the survivors are disconnected in the neighbour graph; unmasking would reveal partial sums.");
     }
@@ -334,19 +379,23 @@ export class SecAggServer {
   /** Round 3: records a survivor's revealed shares after checking they are the ones requested. */
   receiveUnmaskingResponse(message: UnmaskingResponseMessage): void {
     this.expect("collectingUnmasking", "receiveUnmaskingResponse", message, "unmaskingResponse");
-    if (isObject(message) && this.responses.has(message.sender as number)) this.reject(`repeated unmaskingResponse from client ${message.sender}.`);
-    if (isObject(message) && !this.maskedInputs.has(message.sender as number)) this.reject(`unmaskingResponse from client ${describeSender(message.sender)}, who is not a survivor.`);
+    if (isObject(message) && this.responses.has(message.sender as number))
+      this.reject(`repeated unmaskingResponse from client ${message.sender}.`);
+    if (isObject(message) && !this.maskedInputs.has(message.sender as number))
+      this.reject(`unmaskingResponse from client ${describeSender(message.sender)}, who is not a survivor.`);
     const u = this.admit(message, "unmaskingResponse");
     const alive = new Set(this.survivorList);
     const mayHold = new Set([u, ...this.partners(u)]);
     const droppedAsked = new Set(this.droppedByRecipient.get(u));
     const owners = new Set<number>();
     for (const s of message.selfMaskShares) {
-      if (!alive.has(s.owner) || !mayHold.has(s.owner) || owners.has(s.owner)) this.dropSender(u, `client ${u} revealed an unexpected self-mask share of ${s.owner}`);
+      if (!alive.has(s.owner) || !mayHold.has(s.owner) || owners.has(s.owner))
+        this.dropSender(u, `client ${u} revealed an unexpected self-mask share of ${s.owner}`);
       owners.add(s.owner);
     }
     for (const s of message.keyShares) {
-      if (!droppedAsked.has(s.owner) || owners.has(s.owner)) this.dropSender(u, `client ${u} revealed an unexpected key share of ${s.owner}`);
+      if (!droppedAsked.has(s.owner) || owners.has(s.owner))
+        this.dropSender(u, `client ${u} revealed an unexpected key share of ${s.owner}`);
       owners.add(s.owner);
     }
     this.responses.set(u, message);
@@ -362,7 +411,8 @@ export class SecAggServer {
   finalize(): SecAggResult {
     this.expect("collectingUnmasking", "finalize");
     const cfg = this.config;
-    if (this.responses.size < cfg.threshold) this.abort(`only ${this.responses.size} survivors answered the unmasking round; the threshold is ${cfg.threshold}.`);
+    if (this.responses.size < cfg.threshold)
+      this.abort(`only ${this.responses.size} survivors answered the unmasking round; the threshold is ${cfg.threshold}.`);
     const selfMaskShares = new Map<number, ShamirShare[]>();
     const keyShares = new Map<number, ShamirShare[]>();
     const decode = (bytes: Uint8Array): bigint => {
@@ -383,7 +433,8 @@ export class SecAggServer {
       }
     }
     const reconstruct = (shares: ShamirShare[] | undefined, what: string, check: (secret: Uint8Array) => boolean): Uint8Array => {
-      if (!shares || shares.length < cfg.threshold) this.abort(`only ${shares?.length ?? 0} shares of ${what}; the threshold is ${cfg.threshold}.`);
+      if (!shares || shares.length < cfg.threshold)
+        this.abort(`only ${shares?.length ?? 0} shares of ${what}; the threshold is ${cfg.threshold}.`);
       try {
         const secret = shamirReconstructVerified(shares, cfg.threshold, (s) => s < 1n << 256n && check(secretToBytes(s)));
         return secretToBytes(secret);
@@ -411,7 +462,10 @@ export class SecAggServer {
       if (alive.has(v)) continue;
       if (!this.partners(v).some((u) => alive.has(u))) continue;
       const publicKey = this.advertised.get(v)!.maskingPublicKey;
-      droppedKeys.set(v, reconstruct(keyShares.get(v), `the masking key of dropped client ${v}`, (sk) => bytesEqual(secAggPublicKey(sk), publicKey)));
+      droppedKeys.set(
+        v,
+        reconstruct(keyShares.get(v), `the masking key of dropped client ${v}`, (sk) => bytesEqual(secAggPublicKey(sk), publicKey)),
+      );
     }
     for (const u of this.survivorList) {
       const y = unpackSecAggVector(this.maskedInputs.get(u)!, cfg.dimension, cfg.modulusBits);

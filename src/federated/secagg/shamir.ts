@@ -170,7 +170,10 @@ export function shamirReconstruct(shares: readonly ShamirShare[], threshold: num
     throw new DpError("protocol_error", `Shamir: ${shares.length} shares cannot reconstruct a ${threshold}-of-n secret.`);
   }
   const used = shares.slice(0, threshold);
-  checkHolders("shares", used.map((s) => s.x));
+  checkHolders(
+    "shares",
+    used.map((s) => s.x),
+  );
   return interpolateAtZero(used);
 }
 
@@ -196,7 +199,10 @@ export function shamirReconstruct(shares: readonly ShamirShare[], threshold: num
  */
 export function shamirReconstructVerified(shares: readonly ShamirShare[], threshold: number, check?: (secret: bigint) => boolean): bigint {
   const secret = shamirReconstruct(shares, threshold);
-  checkHolders("shares", shares.map((s) => s.x));
+  checkHolders(
+    "shares",
+    shares.map((s) => s.x),
+  );
   if (shares.length > threshold && interpolateAtZero(shares.slice(shares.length - threshold)) !== secret) {
     throw new DpError("protocol_error", "Shamir: two subsets of the shares reconstruct different secrets (tampered share).");
   }
@@ -237,7 +243,8 @@ export function bytesToSecret(bytes: Uint8Array): bigint {
 
 /** A field element below 2^256 as 32 big-endian bytes; rejects larger values. */
 export function secretToBytes(secret: bigint): Uint8Array {
-  if (secret < 0n || secret >= 1n << 256n) throw new DpError("protocol_error", "Shamir: the reconstructed secret is not a 32-byte value (tampered share).");
+  if (secret < 0n || secret >= 1n << 256n)
+    throw new DpError("protocol_error", "Shamir: the reconstructed secret is not a 32-byte value (tampered share).");
   const out = new Uint8Array(32);
   let v = secret;
   for (let i = 31; i >= 0; i--) {

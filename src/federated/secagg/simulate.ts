@@ -154,7 +154,8 @@ export function simulateSecAgg(options: SimulateSecAggOptions): SecAggSimulation
   const limit = 2 ** modulusBits;
   let inputs = options.inputs;
   if (inputs) {
-    if (inputs.length !== n) throw new DpError("invalid_parameter", `\`inputs\` must have one vector per client (${n}). Found ${inputs.length}.`, "inputs");
+    if (inputs.length !== n)
+      throw new DpError("invalid_parameter", `\`inputs\` must have one vector per client (${n}). Found ${inputs.length}.`, "inputs");
   } else {
     inputs = ids.map(() => {
       const v = new Uint32Array(dim);

@@ -259,7 +259,8 @@ class Refusal extends Error {
  */
 export class FederatedService implements FederatedRequestHandler {
   readonly population: string;
-  private readonly o: Required<Pick<FederatedServiceOptions, "roundTimeoutMs" | "selectionWindowMs" | "secAggStageTimeoutMs" | "tickMs">> & FederatedServiceOptions;
+  private readonly o: Required<Pick<FederatedServiceOptions, "roundTimeoutMs" | "selectionWindowMs" | "secAggStageTimeoutMs" | "tickMs">> &
+    FederatedServiceOptions;
   private readonly limits: ProtocolLimits;
   private readonly store: ServiceStore;
   private readonly budget: SqlitePrivacyBudget | undefined;
@@ -267,7 +268,10 @@ export class FederatedService implements FederatedRequestHandler {
   private weights: Float32Array;
   private completed: number;
   private active: ActiveRound | undefined;
-  private finishedAttempts = new Map<string, { attempt: number; round: number; outcome: "completed" | "abandoned"; accepted: number; reason: string }>();
+  private finishedAttempts = new Map<
+    string,
+    { attempt: number; round: number; outcome: "completed" | "abandoned"; accepted: number; reason: string }
+  >();
   private timer: ReturnType<typeof setInterval> | undefined;
   private isDone = false;
   private stoppedBy: ServiceStatus["stoppedBy"] = null;
@@ -311,10 +315,15 @@ export class FederatedService implements FederatedRequestHandler {
   static async open(options: FederatedServiceOptions): Promise<FederatedService> {
     if (options === null || typeof options !== "object") throw new DpError("invalid_parameter", "`options` must be an object.", "options");
     const population = options.population ?? "default";
-    if (typeof population !== "string" || population.length < 1 || population.length > 128) throw new DpError("invalid_parameter", "`population` must be 1 to 128 characters.", "population");
+    if (typeof population !== "string" || population.length < 1 || population.length > 128)
+      throw new DpError("invalid_parameter", "`population` must be 1 to 128 characters.", "population");
     requireInteger("model.dimension", options.model?.dimension, { min: 1 });
     if (!(options.initialWeights instanceof Float32Array) || options.initialWeights.length !== options.model.dimension) {
-      throw new DpError("invalid_parameter", `\`initialWeights\` must be a Float32Array of ${options.model.dimension} entries.`, "initialWeights");
+      throw new DpError(
+        "invalid_parameter",
+        `\`initialWeights\` must be a Float32Array of ${options.model.dimension} entries.`,
+        "initialWeights",
+      );
     }
     requireInteger("rounds", options.rounds, { min: 1, max: 1e6 });
     const K = requireInteger("clientsPerRound", options.clientsPerRound, { min: 1, max: 1e6 });
@@ -327,7 +336,12 @@ export class FederatedService implements FederatedRequestHandler {
       requirePositive("l2NormClip", options.l2NormClip);
     }
     if (options.secureAggregation) {
-      if (options.dp !== "client") throw new DpError("invalid_parameter", "`secureAggregation` needs dp \"client\" (clients clip and noise; the server sees only the sum).", "secureAggregation");
+      if (options.dp !== "client")
+        throw new DpError(
+          "invalid_parameter",
+          '`secureAggregation` needs dp "client" (clients clip and noise; the server sees only the sum).',
+          "secureAggregation",
+        );
       if (M < 2) throw new DpError("invalid_parameter", "`minClients` must be >= 2 with secure aggregation. Found 1.", "minClients");
     }
     if (options.targetEpsilon !== undefined) {
@@ -350,7 +364,17 @@ export class FederatedService implements FederatedRequestHandler {
         training: options.training,
         rounds: options.rounds,
       };
-      const stored = store.ensurePopulation(population, config, ["model", "clientsPerRound", "minClients", "dp", "noiseMultiplier", "l2NormClip", "secureAggregation", "targetEpsilon", "delta"]);
+      const stored = store.ensurePopulation(population, config, [
+        "model",
+        "clientsPerRound",
+        "minClients",
+        "dp",
+        "noiseMultiplier",
+        "l2NormClip",
+        "secureAggregation",
+        "targetEpsilon",
+        "delta",
+      ]);
       store.ensureInitialCheckpoint(population, options.initialWeights, Date.now());
       store.putTask(`${population}/train`, population, { model: options.model, training: options.training });
       const interrupted = store.abandonInterrupted(population, "server restarted; the interrupted round released nothing", Date.now());
@@ -366,8 +390,10 @@ export class FederatedService implements FederatedRequestHandler {
         });
       }
       const service = new FederatedService(options, store, budget, delta);
-      if (interrupted > 0) service.logLine(`resumed: ${interrupted} interrupted attempt(s) abandoned; ${service.completed} round(s) completed`);
-      if (stored.status === "done" && service.completed < options.rounds && stored.stoppedBy === "rounds") store.reopenPopulation(population);
+      if (interrupted > 0)
+        service.logLine(`resumed: ${interrupted} interrupted attempt(s) abandoned; ${service.completed} round(s) completed`);
+      if (stored.status === "done" && service.completed < options.rounds && stored.stoppedBy === "rounds")
+        store.reopenPopulation(population);
       else if (stored.status === "done") {
         service.isDone = true;
         service.stoppedBy = (stored.stoppedBy as ServiceStatus["stoppedBy"]) ?? "rounds";
@@ -504,7 +530,9 @@ export class FederatedService implements FederatedRequestHandler {
     const M = this.o.minClients;
     let privacy: ClientPrivacyPlan = { kind: "none" };
     if (this.o.dp === "client") {
-      privacy = this.o.secureAggregation ? { kind: "clip-distributed", l2NormClip: C, noiseStddev: (z * C) / Math.sqrt(M) } : { kind: "clip-local", l2NormClip: C, noiseMultiplier: z };
+      privacy = this.o.secureAggregation
+        ? { kind: "clip-distributed", l2NormClip: C, noiseStddev: (z * C) / Math.sqrt(M) }
+        : { kind: "clip-local", l2NormClip: C, noiseMultiplier: z };
     }
     r.reportingDeadline = now + this.o.roundTimeoutMs;
     const base = {
@@ -528,7 +556,14 @@ export class FederatedService implements FederatedRequestHandler {
           threshold = Math.min(Math.max(p.threshold, 2), degree + 1);
         }
       }
-      const config: SecAggSessionConfig = { sessionId: randomBytes(32, this.o.rng), clientIds: slots, threshold, dimension: this.o.model.dimension, modulusBits: 32, degree };
+      const config: SecAggSessionConfig = {
+        sessionId: randomBytes(32, this.o.rng),
+        clientIds: slots,
+        threshold,
+        dimension: this.o.model.dimension,
+        modulusBits: 32,
+        degree,
+      };
       const clipRange = C + (6 * z * C) / Math.sqrt(M);
       const quantizer = new SecAggQuantizer({ clipRange, modulusBits: 32, clients: n });
       const encoding: SecAggEncodingPlan = { kind: "quantizer", clipRange, scale: quantizer.scale, modulusBits: 32, clients: n };
@@ -543,13 +578,16 @@ export class FederatedService implements FederatedRequestHandler {
         stageDeadline: r.reportingDeadline,
         cpuMs: 0,
       };
-      for (const slot of slots) r.plans.set(slot, { ...base, deadlineMs: this.o.roundTimeoutMs, secagg: { config, clientId: slot, encoding } });
+      for (const slot of slots)
+        r.plans.set(slot, { ...base, deadlineMs: this.o.roundTimeoutMs, secagg: { config, clientId: slot, encoding } });
       this.setPhase(r, "secagg:advertiseKeys");
     } else {
       for (const slot of slots) r.plans.set(slot, { ...base, deadlineMs: this.o.roundTimeoutMs });
       this.setPhase(r, "reporting");
     }
-    this.logLine(`round ${r.round}: configured ${n} client(s)${r.secagg ? ` (secure aggregation, threshold ${r.secagg.config.threshold}${r.secagg.config.degree ? `, degree ${r.secagg.config.degree}` : ""})` : ""}`);
+    this.logLine(
+      `round ${r.round}: configured ${n} client(s)${r.secagg ? ` (secure aggregation, threshold ${r.secagg.config.threshold}${r.secagg.config.degree ? `, degree ${r.secagg.config.degree}` : ""})` : ""}`,
+    );
   }
 
   private context(r: ActiveRound, selected: number): AggregationContext {
@@ -567,7 +605,9 @@ export class FederatedService implements FederatedRequestHandler {
   private closeReporting(r: ActiveRound): void {
     const n = r.reported.size;
     this.store.batch(() => {
-      for (const a of r.bySlot.values()) if (!r.reported.has(a.slot) && (a.status === "selected" || a.status === "configured")) this.markAssignment(a, "dropped", "no report before the deadline");
+      for (const a of r.bySlot.values())
+        if (!r.reported.has(a.slot) && (a.status === "selected" || a.status === "configured"))
+          this.markAssignment(a, "dropped", "no report before the deadline");
     });
     if (n < this.o.minClients) return this.abandon(r, `only ${n} report(s) arrived; the minimum is ${this.o.minClients}`);
     const ctx = this.context(r, r.bySlot.size);
@@ -579,14 +619,21 @@ export class FederatedService implements FederatedRequestHandler {
       if (r.weight > 0) for (let i = 0; i < delta.length; i++) delta[i] = r.sum![i] / r.weight;
       result = { delta, event: nonPrivateEvent(), accepted: n, rejected: [] };
     } else if (this.o.dp === "server") {
-      result = new DpFedAvgAggregator({ noiseMultiplier: z, l2NormClip: C, noisePlacement: "server", rng: this.o.rng }).aggregate(r.stored, ctx);
+      result = new DpFedAvgAggregator({ noiseMultiplier: z, l2NormClip: C, noisePlacement: "server", rng: this.o.rng }).aggregate(
+        r.stored,
+        ctx,
+      );
     } else {
       result = new DpFedAvgAggregator({ noiseMultiplier: z, l2NormClip: C, noisePlacement: "client-local" }).finalizeSum(r.sum!, n, ctx);
     }
     if (r.lossCount > 0) result.info = { ...(result.info ?? {}), meanLocalLoss: r.lossSum / r.lossCount };
     r.stored = [];
     r.sum = undefined;
-    this.release(r, result, [...r.bySlot.values()].filter((a) => a.status === "reported"));
+    this.release(
+      r,
+      result,
+      [...r.bySlot.values()].filter((a) => a.status === "reported"),
+    );
   }
 
   private advanceSecAgg(r: ActiveRound): void {
@@ -608,11 +655,22 @@ export class FederatedService implements FederatedRequestHandler {
         this.nextStage(r, "secagg:unmasking", new Map(requests.map((m) => [m.recipient, m as ServerSecAggMessage])));
       } else if (r.phase === "secagg:unmasking") {
         const out = timed(s, () => s.server.finalize());
-        if (out.survivors.length < this.o.minClients) return this.abandon(r, `only ${out.survivors.length} secure-aggregation survivor(s); the minimum is ${this.o.minClients}`);
+        if (out.survivors.length < this.o.minClients)
+          return this.abandon(r, `only ${out.survivors.length} secure-aggregation survivor(s); the minimum is ${this.o.minClients}`);
         const sum = s.quantizer.decodeSum(out.sum);
-        const inner = new DpFedAvgAggregator({ noiseMultiplier: this.o.noiseMultiplier!, l2NormClip: this.o.l2NormClip!, noisePlacement: "client-distributed", minimumClients: this.o.minClients });
+        const inner = new DpFedAvgAggregator({
+          noiseMultiplier: this.o.noiseMultiplier!,
+          l2NormClip: this.o.l2NormClip!,
+          noisePlacement: "client-distributed",
+          minimumClients: this.o.minClients,
+        });
         const result = inner.finalizeSum(sum, out.survivors.length, this.context(r, r.bySlot.size));
-        result.info = { ...(result.info ?? {}), secAggSurvivors: out.survivors.length, secAggThreshold: s.config.threshold, secAggServerCpuMs: s.cpuMs };
+        result.info = {
+          ...(result.info ?? {}),
+          secAggSurvivors: out.survivors.length,
+          secAggThreshold: s.config.threshold,
+          secAggServerCpuMs: s.cpuMs,
+        };
         const survivors = new Set(out.survivors);
         this.release(
           r,
@@ -642,7 +700,8 @@ export class FederatedService implements FederatedRequestHandler {
   }
 
   private endAttempt(r: ActiveRound, outcome: "completed" | "abandoned", accepted: number, reason: string): void {
-    for (const a of r.assignments.values()) this.finishedAttempts.set(a.tokenHash, { attempt: r.attempt, round: r.round, outcome, accepted, reason });
+    for (const a of r.assignments.values())
+      this.finishedAttempts.set(a.tokenHash, { attempt: r.attempt, round: r.round, outcome, accepted, reason });
     // Keep the answers for the last few thousand tokens only (bounded memory).
     if (this.finishedAttempts.size > 20_000) {
       const drop = this.finishedAttempts.size - 20_000;
@@ -674,7 +733,11 @@ export class FederatedService implements FederatedRequestHandler {
     let ledgerSpendId: number | null = null;
     if (this.budget) {
       if (this.budget.wouldExceed(event)) {
-        this.abandon(r, `the ledger refuses the round's event (${JSON.stringify(event)}): it would exceed the target epsilon ${this.o.targetEpsilon}`, false);
+        this.abandon(
+          r,
+          `the ledger refuses the round's event (${JSON.stringify(event)}): it would exceed the target epsilon ${this.o.targetEpsilon}`,
+          false,
+        );
         return this.finish("targetEpsilon");
       }
       this.budget.spend(event);
@@ -708,7 +771,9 @@ export class FederatedService implements FederatedRequestHandler {
     this.weights = weights;
     this.completed = r.round + 1;
     r.phase = "completed";
-    this.logLine(`round ${r.round} completed: ${accepted.length} client(s)${epsilon === null ? "" : `, epsilon ${epsilon.toFixed(4)} at delta ${this.delta}`}`);
+    this.logLine(
+      `round ${r.round} completed: ${accepted.length} client(s)${epsilon === null ? "" : `, epsilon ${epsilon.toFixed(4)} at delta ${this.delta}`}`,
+    );
     this.endAttempt(r, "completed", accepted.length, "");
     const evaluate = this.o.evaluate;
     if (evaluate) {
@@ -746,7 +811,9 @@ export class FederatedService implements FederatedRequestHandler {
       const past = this.finishedAttempts.get(h);
       if (past) {
         if (past.round !== round) this.refuse("conflict", `the token is for round ${past.round}, not ${round}`);
-        return past.outcome === "completed" ? { type: "complete", round: past.round, accepted: past.accepted } : { type: "abandoned", round: past.round, reason: past.reason };
+        return past.outcome === "completed"
+          ? { type: "complete", round: past.round, accepted: past.accepted }
+          : { type: "abandoned", round: past.round, reason: past.reason };
       }
       this.refuse("unauthorized", "unknown or expired token (check in again)");
     }
@@ -797,12 +864,17 @@ export class FederatedService implements FederatedRequestHandler {
 
   private checkIn(population: string, kind: ClientKind, label: string | undefined): ServerMessage {
     if (population !== this.population) this.refuse("not_found", `unknown population ${JSON.stringify(population)}`);
-    if (this.isDone) return { type: "done", reason: this.stoppedBy === "targetEpsilon" ? "the privacy budget is spent" : "all rounds are complete" };
+    if (this.isDone)
+      return { type: "done", reason: this.stoppedBy === "targetEpsilon" ? "the privacy budget is spent" : "all rounds are complete" };
     const r = this.active;
     if (!r || this.busy) return { type: "retry", retryAfterMs: this.retryAfter(500), reason: "between rounds" };
     if (r.phase !== "selection" || r.assignments.size >= this.o.clientsPerRound) {
       const left = Number.isFinite(r.reportingDeadline) ? r.reportingDeadline - Date.now() : this.o.roundTimeoutMs;
-      return { type: "retry", retryAfterMs: this.retryAfter(Math.min(Math.max(left, 200), 30_000) / 4), reason: `round ${r.round} is in ${r.phase}` };
+      return {
+        type: "retry",
+        retryAfterMs: this.retryAfter(Math.min(Math.max(left, 200), 30_000) / 4),
+        reason: `round ${r.round} is in ${r.phase}`,
+      };
     }
     const token = hex(randomBytes(32, this.o.rng));
     const tokenHash = hashToken(token);
@@ -811,7 +883,10 @@ export class FederatedService implements FederatedRequestHandler {
     r.assignments.set(tokenHash, a);
     r.bySlot.set(slot, a);
     r.firstCheckIn ??= Date.now();
-    this.store.putAssignment({ tokenHash, population: this.population, attempt: r.attempt, slot, clientKind: kind, label, status: "selected" }, Date.now());
+    this.store.putAssignment(
+      { tokenHash, population: this.population, attempt: r.attempt, slot, clientKind: kind, label, status: "selected" },
+      Date.now(),
+    );
     return { type: "assigned", token, population: this.population, round: r.round, retryAfterMs: 100 };
   }
 
@@ -839,14 +914,21 @@ export class FederatedService implements FederatedRequestHandler {
     return m ? { type: "secagg", round: r.round, message: m } : wait();
   }
 
-  private report(token: string | undefined, round: number, update: Float32Array, numExamples: number, meanLoss: number | undefined): ServerMessage {
+  private report(
+    token: string | undefined,
+    round: number,
+    update: Float32Array,
+    numExamples: number,
+    meanLoss: number | undefined,
+  ): ServerMessage {
     const found = this.assignmentFor(token, round);
     if (!("r" in found)) this.refuse("gone", `round ${round} is over`);
     const { r, a } = found;
     if (r.secagg) this.refuse("conflict", "this round runs secure aggregation: send secagg messages, never a plain update");
     if (r.phase !== "reporting") this.refuse("conflict", `round ${r.round} is in ${r.phase}, not reporting`);
     if (a.status === "dropped" || a.status === "rejected") this.refuse("gone", `this client was ${a.status}`);
-    if (r.reported.has(a.slot) || a.status === "reported") this.refuse("conflict", "this assignment has already reported (replayed token?)");
+    if (r.reported.has(a.slot) || a.status === "reported")
+      this.refuse("conflict", "this assignment has already reported (replayed token?)");
     if (update.length !== this.o.model.dimension) {
       this.markAssignment(a, "rejected", `update has ${update.length} entries, expected ${this.o.model.dimension}`);
       this.refuse("bad_request", `the update must have ${this.o.model.dimension} entries. Found ${update.length}.`);
@@ -874,7 +956,12 @@ export class FederatedService implements FederatedRequestHandler {
     const s = r.secagg;
     if (!s) this.refuse("conflict", "this round does not run secure aggregation");
     if (message.sender !== a.slot) this.refuse("conflict", `this token is for client ${a.slot}, not ${message.sender}`);
-    const want = { advertiseKeys: "secagg:advertiseKeys", shareKeys: "secagg:shareKeys", maskedInput: "secagg:maskedInput", unmaskingResponse: "secagg:unmasking" }[message.stage];
+    const want = {
+      advertiseKeys: "secagg:advertiseKeys",
+      shareKeys: "secagg:shareKeys",
+      maskedInput: "secagg:maskedInput",
+      unmaskingResponse: "secagg:unmasking",
+    }[message.stage];
     if (r.phase !== want) this.refuse("conflict", `a ${message.stage} message in phase ${r.phase}`);
     if (!s.expected.has(a.slot)) this.refuse("gone", `this client dropped out of round ${r.round}'s secure aggregation`);
     if (s.answered.has(a.slot)) this.refuse("conflict", `repeated ${message.stage} (replayed token?)`);
@@ -893,8 +980,20 @@ export class FederatedService implements FederatedRequestHandler {
   /** The JSON of `GET /status` (and of `dpkit server --json` at the end); recomputed at most every 250 ms. */
   status(): ServiceStatus {
     const now = Date.now();
-    if (this.statusCache && now - this.statusCache.at < 250 && this.statusCache.completed === this.completed && this.statusCache.value.done === this.isDone && !this.closed) {
-      return { ...this.statusCache.value, phase: this.isDone ? "done" : (this.active?.phase ?? "idle"), bytesReceived: this.bytesReceived, requests: this.requests, serverCpuMs: cpuMs() - this.cpuAtOpen };
+    if (
+      this.statusCache &&
+      now - this.statusCache.at < 250 &&
+      this.statusCache.completed === this.completed &&
+      this.statusCache.value.done === this.isDone &&
+      !this.closed
+    ) {
+      return {
+        ...this.statusCache.value,
+        phase: this.isDone ? "done" : (this.active?.phase ?? "idle"),
+        bytesReceived: this.bytesReceived,
+        requests: this.requests,
+        serverCpuMs: cpuMs() - this.cpuAtOpen,
+      };
     }
     const value = this.computeStatus();
     this.statusCache = { at: now, completed: this.completed, value };
@@ -908,7 +1007,16 @@ export class FederatedService implements FederatedRequestHandler {
       .map((x) => {
         const clients: Record<ClientKind, number> = { node: 0, browser: 0 };
         for (const c of x.clients) if (c.status === "accepted") clients[c.kind as ClientKind] = (clients[c.kind as ClientKind] ?? 0) + 1;
-        return { round: x.round, accepted: x.accepted, seconds: ((x.closedAt ?? x.openedAt) - x.openedAt) / 1000, event: JSON.parse(x.event ?? '{"kind":"noOp"}') as DpEvent, testAccuracy: x.metrics.accuracy ?? null, epsilon: x.epsilon, clients, metrics: x.metrics };
+        return {
+          round: x.round,
+          accepted: x.accepted,
+          seconds: ((x.closedAt ?? x.openedAt) - x.openedAt) / 1000,
+          event: JSON.parse(x.event ?? '{"kind":"noOp"}') as DpEvent,
+          testAccuracy: x.metrics.accuracy ?? null,
+          epsilon: x.epsilon,
+          clients,
+          metrics: x.metrics,
+        };
       });
     const last = history[history.length - 1];
     let ledgerEpsilon: number | null = null;
@@ -965,4 +1073,3 @@ export function epsilonOfEvents(events: readonly DpEvent[], delta: number): numb
   if (events.length > 0) acc.compose(composedEvent([...events]));
   return acc.getEpsilon(delta);
 }
-

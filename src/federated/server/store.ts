@@ -80,14 +80,19 @@ export class ServiceStore {
   }
 
   /** Creates the population or checks that its stored config matches; returns the stored status. */
-  ensurePopulation(name: string, config: Record<string, unknown>, compare: readonly string[]): { status: string; stoppedBy: string | null } {
+  ensurePopulation(
+    name: string,
+    config: Record<string, unknown>,
+    compare: readonly string[],
+  ): { status: string; stoppedBy: string | null } {
     return this.db
       .transaction(() => {
         const row = this.db.prepare("SELECT config, status, stopped_by FROM fl_population WHERE name = ?").get(name) as
-          | { config: string; status: string; stopped_by: string | null }
-          | undefined;
+          { config: string; status: string; stopped_by: string | null } | undefined;
         if (!row) {
-          this.db.prepare("INSERT INTO fl_population (name, config, created_at) VALUES (?, ?, ?)").run(name, JSON.stringify(config), new Date().toISOString());
+          this.db
+            .prepare("INSERT INTO fl_population (name, config, created_at) VALUES (?, ?, ?)")
+            .run(name, JSON.stringify(config), new Date().toISOString());
           return { status: "active", stoppedBy: null };
         }
         const stored = JSON.parse(row.config) as Record<string, unknown>;
@@ -123,13 +128,19 @@ export class ServiceStore {
   /** Marks every unfinished attempt abandoned (after a restart); returns how many. */
   abandonInterrupted(population: string, reason: string, now: number): number {
     return this.db
-      .prepare("UPDATE fl_round SET phase = 'abandoned', closed_at = ?, reason = ? WHERE population = ? AND phase NOT IN ('completed', 'abandoned')")
+      .prepare(
+        "UPDATE fl_round SET phase = 'abandoned', closed_at = ?, reason = ? WHERE population = ? AND phase NOT IN ('completed', 'abandoned')",
+      )
       .run(now, reason, population).changes;
   }
 
   /** Opens a round attempt in the selection phase; returns its attempt id. */
   openRound(population: string, round: number, now: number): number {
-    return Number(this.db.prepare("INSERT INTO fl_round (population, round, phase, opened_at) VALUES (?, ?, 'selection', ?)").run(population, round, now).lastInsertRowid);
+    return Number(
+      this.db
+        .prepare("INSERT INTO fl_round (population, round, phase, opened_at) VALUES (?, ?, 'selection', ?)")
+        .run(population, round, now).lastInsertRowid,
+    );
   }
 
   /** Records a phase change. */
@@ -138,9 +149,14 @@ export class ServiceStore {
   }
 
   /** Records an assignment (token hash only). */
-  putAssignment(a: { tokenHash: string; population: string; attempt: number; slot: number; clientKind: string; label?: string; status: string }, now: number): void {
+  putAssignment(
+    a: { tokenHash: string; population: string; attempt: number; slot: number; clientKind: string; label?: string; status: string },
+    now: number,
+  ): void {
     this.db
-      .prepare("INSERT INTO fl_assignment (token_hash, population, attempt, slot, client_kind, label, status, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+      .prepare(
+        "INSERT INTO fl_assignment (token_hash, population, attempt, slot, client_kind, label, status, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      )
       .run(a.tokenHash, a.population, a.attempt, a.slot, a.clientKind, a.label ?? null, a.status, now);
   }
 
@@ -151,7 +167,9 @@ export class ServiceStore {
 
   /** Updates an assignment's status. */
   setAssignmentStatus(tokenHash: string, status: string, reason: string | undefined, now: number): void {
-    this.db.prepare("UPDATE fl_assignment SET status = ?, reason = ?, updated_at = ? WHERE token_hash = ?").run(status, reason ?? null, now, tokenHash);
+    this.db
+      .prepare("UPDATE fl_assignment SET status = ?, reason = ?, updated_at = ? WHERE token_hash = ?")
+      .run(status, reason ?? null, now, tokenHash);
   }
 
   /** Abandons an attempt (nothing released). */
@@ -178,7 +196,9 @@ export class ServiceStore {
     this.db
       .transaction(() => {
         this.db
-          .prepare("UPDATE fl_round SET phase = 'completed', closed_at = ?, accepted = ?, event = ?, epsilon = ?, ledger_spend_id = ? WHERE attempt = ?")
+          .prepare(
+            "UPDATE fl_round SET phase = 'completed', closed_at = ?, accepted = ?, event = ?, epsilon = ?, ledger_spend_id = ? WHERE attempt = ?",
+          )
           .run(r.now, r.accepted, JSON.stringify(r.event), r.epsilon, r.ledgerSpendId, r.attempt);
         this.db
           .prepare("INSERT INTO fl_checkpoint (population, round, weights, created_at) VALUES (?, ?, ?, ?)")
@@ -192,9 +212,11 @@ export class ServiceStore {
   /** Adds metrics to a completed round (e.g. test accuracy, evaluated after the commit). */
   putMetrics(population: string, round: number, metrics: Record<string, number>): void {
     const put = this.db.prepare("INSERT OR REPLACE INTO fl_metric (population, round, name, value) VALUES (?, ?, ?, ?)");
-    this.db.transaction(() => {
-      for (const [k, v] of Object.entries(metrics)) if (Number.isFinite(v)) put.run(population, round, k, v);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        for (const [k, v] of Object.entries(metrics)) if (Number.isFinite(v)) put.run(population, round, k, v);
+      })
+      .immediate();
   }
 
   /** Stores the initial checkpoint (round 0) if none exists. */
@@ -206,9 +228,9 @@ export class ServiceStore {
 
   /** The latest checkpoint: (completed rounds, weights). */
   latestCheckpoint(population: string): { round: number; weights: Float32Array } | undefined {
-    const row = this.db.prepare("SELECT round, weights FROM fl_checkpoint WHERE population = ? ORDER BY round DESC LIMIT 1").get(population) as
-      | { round: number; weights: Uint8Array }
-      | undefined;
+    const row = this.db
+      .prepare("SELECT round, weights FROM fl_checkpoint WHERE population = ? ORDER BY round DESC LIMIT 1")
+      .get(population) as { round: number; weights: Uint8Array } | undefined;
     if (!row) return undefined;
     const w = new Float32Array(row.weights.byteLength / 4);
     new Uint8Array(w.buffer).set(row.weights);
@@ -217,7 +239,8 @@ export class ServiceStore {
 
   /** The checkpoint after `round` completed rounds. */
   checkpoint(population: string, round: number): Float32Array | undefined {
-    const row = this.db.prepare("SELECT weights FROM fl_checkpoint WHERE population = ? AND round = ?").get(population, round) as { weights: Uint8Array } | undefined;
+    const row = this.db.prepare("SELECT weights FROM fl_checkpoint WHERE population = ? AND round = ?").get(population, round) as
+      { weights: Uint8Array } | undefined;
     if (!row) return undefined;
     const w = new Float32Array(row.weights.byteLength / 4);
     new Uint8Array(w.buffer).set(row.weights);
@@ -238,8 +261,14 @@ export class ServiceStore {
       ledger_spend_id: number | null;
       reason: string | null;
     }[];
-    const metrics = this.db.prepare("SELECT round, name, value FROM fl_metric WHERE population = ?").all(population) as { round: number; name: string; value: number }[];
-    const clients = this.db.prepare("SELECT attempt, client_kind, status FROM fl_assignment WHERE population = ? ORDER BY attempt, slot").all(population) as {
+    const metrics = this.db.prepare("SELECT round, name, value FROM fl_metric WHERE population = ?").all(population) as {
+      round: number;
+      name: string;
+      value: number;
+    }[];
+    const clients = this.db
+      .prepare("SELECT attempt, client_kind, status FROM fl_assignment WHERE population = ? ORDER BY attempt, slot")
+      .all(population) as {
       attempt: number;
       client_kind: string;
       status: string;
@@ -263,7 +292,8 @@ export class ServiceStore {
   /** The newest ledger row id of `name` in the budget tables (0 if none). */
   lastLedgerId(name: string): number {
     try {
-      const row = this.db.prepare("SELECT MAX(id) AS id FROM dpkit_privacy_spend WHERE name = ?").get(name) as { id: number | null } | undefined;
+      const row = this.db.prepare("SELECT MAX(id) AS id FROM dpkit_privacy_spend WHERE name = ?").get(name) as
+        { id: number | null } | undefined;
       return row?.id ?? 0;
     } catch {
       return 0;

@@ -136,7 +136,11 @@ export function partitionShards(options: ShardPartitionOptions): Partition {
   const perClient = requirePositiveInteger("shardsPerClient", options.shardsPerClient ?? 2);
   const shards = numClients * perClient;
   if (labels.length < shards) {
-    throw new DpError("invalid_parameter", `\`labels\` must hold at least numClients·shardsPerClient = ${shards} examples. Found ${labels.length}.`, "labels");
+    throw new DpError(
+      "invalid_parameter",
+      `\`labels\` must hold at least numClients·shardsPerClient = ${shards} examples. Found ${labels.length}.`,
+      "labels",
+    );
   }
   const sorted = Array.from({ length: labels.length }, (_, i) => i).sort((a, b) => labels[a] - labels[b] || a - b);
   const shardOrder = permutation(shards, rng);

@@ -50,7 +50,11 @@ export interface ServiceSimulationResult {
  */
 export function trainerOfSimulatedClient(client: SimulatedClient): PlanTrainer {
   return async (plan, checkpoint) => {
-    const u = (await client.train({ globalWeights: checkpoint, round: plan.round })) as { delta: Float32Array; numExamples: number; meanLoss?: number };
+    const u = (await client.train({ globalWeights: checkpoint, round: plan.round })) as {
+      delta: Float32Array;
+      numExamples: number;
+      meanLoss?: number;
+    };
     return { delta: u.delta, numExamples: u.numExamples, ...(u.meanLoss === undefined ? {} : { meanLoss: u.meanLoss }) };
   };
 }
@@ -84,10 +88,18 @@ export async function simulateFederatedService(options: ServiceSimulationOptions
   if (!Array.isArray(options.trainers)) throw new DpError("invalid_parameter", "`trainers` must be an array of functions.", "trainers");
   const n = requirePositiveInteger("trainers.length", options.trainers.length);
   if (n < options.clientsPerRound) {
-    throw new DpError("invalid_parameter", `\`trainers\` must hold at least clientsPerRound = ${options.clientsPerRound} clients. Found ${n}.`, "trainers");
+    throw new DpError(
+      "invalid_parameter",
+      `\`trainers\` must hold at least clientsPerRound = ${options.clientsPerRound} clients. Found ${n}.`,
+      "trainers",
+    );
   }
   const { trainers, clientOptions, onRound, ...rest } = options;
-  const service = await FederatedService.open({ ...rest, db: options.db ?? ":memory:", selectionWindowMs: options.selectionWindowMs ?? 200 });
+  const service = await FederatedService.open({
+    ...rest,
+    db: options.db ?? ":memory:",
+    selectionWindowMs: options.selectionWindowMs ?? 200,
+  });
   const transports = trainers.map(() => new InMemoryTransport(service));
   let watching = true;
   const watch = (async () => {

@@ -63,7 +63,11 @@ export function createSimulatedClients(options: SimulatedClientsOptions): Federa
   const { datasets, model, inputShape } = options;
   requirePositiveInteger("datasets.length", datasets.length);
   if (options.ids && options.ids.length !== datasets.length) {
-    throw new DpError("invalid_parameter", `\`ids\` must have one id per dataset (${datasets.length}). Found ${options.ids.length}.`, "ids");
+    throw new DpError(
+      "invalid_parameter",
+      `\`ids\` must have one id per dataset (${datasets.length}). Found ${options.ids.length}.`,
+      "ids",
+    );
   }
   const trainer: LocalTrainer =
     options.trainer ??

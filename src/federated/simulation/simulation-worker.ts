@@ -50,7 +50,11 @@ async function setup(m: WorkerInit): Promise<void> {
   model = await tf.models.modelFromJSON(m.modelTopology as tf.io.ModelJSON);
   const x = new Float32Array(m.x);
   const y = new Int32Array(m.y);
-  datasets = m.spans.map(([off, count]) => ({ x: x.subarray(off * m.width, (off + count) * m.width), y: y.subarray(off, off + count), count }));
+  datasets = m.spans.map(([off, count]) => ({
+    x: x.subarray(off * m.width, (off + count) * m.width),
+    y: y.subarray(off, off + count),
+    count,
+  }));
 }
 
 parentPort?.on("message", (m: WorkerInit | WorkerTask) => {
@@ -77,7 +81,9 @@ parentPort?.on("message", (m: WorkerInit | WorkerTask) => {
         loss: init.loss === "logits" ? softmaxCrossEntropyLoss : probabilityCrossEntropyLoss,
         rng: m.seed === undefined ? undefined : new SeededRng(m.seed),
       });
-      parentPort?.postMessage({ kind: "result", id: m.id, delta: r.delta, numExamples: r.numExamples, meanLoss: r.meanLoss }, [r.delta.buffer as ArrayBuffer]);
+      parentPort?.postMessage({ kind: "result", id: m.id, delta: r.delta, numExamples: r.numExamples, meanLoss: r.meanLoss }, [
+        r.delta.buffer as ArrayBuffer,
+      ]);
     } catch (e) {
       parentPort?.postMessage({ kind: "error", id: m.id, message: String((e as Error)?.message ?? e) });
     }

@@ -93,7 +93,11 @@ export async function createWorkerPoolClients(options: WorkerPoolClientsOptions)
   let off = 0;
   for (const d of options.datasets) {
     if (d.x.length !== d.count * width) {
-      throw new DpError("invalid_parameter", `Every dataset must hold count × ${width} features. Found ${d.x.length} for count ${d.count}.`, "datasets");
+      throw new DpError(
+        "invalid_parameter",
+        `Every dataset must hold count × ${width} features. Found ${d.x.length} for count ${d.count}.`,
+        "datasets",
+      );
     }
     x.set(d.x, off * width);
     for (let i = 0; i < d.count; i++) y[off + i] = d.y[i];
@@ -117,7 +121,10 @@ export async function createWorkerPoolClients(options: WorkerPoolClientsOptions)
   const workers: Worker[] = [];
   const idle: Worker[] = [];
   const queue: (() => void)[] = [];
-  const pending = new Map<number, { resolve: (u: ClientUpdate & { meanLoss?: number }) => void; reject: (e: Error) => void; clientId: string; worker: Worker }>();
+  const pending = new Map<
+    number,
+    { resolve: (u: ClientUpdate & { meanLoss?: number }) => void; reject: (e: Error) => void; clientId: string; worker: Worker }
+  >();
   let nextId = 0;
   const release = (w: Worker): void => {
     idle.push(w);
@@ -128,20 +135,25 @@ export async function createWorkerPoolClients(options: WorkerPoolClientsOptions)
     Array.from({ length: n }, () => {
       const w = startWorker();
       workers.push(w);
-      w.on("message", (m: { kind: string; id: number; delta?: Float32Array; numExamples?: number; meanLoss?: number; message?: string }) => {
-        if (m.kind !== "result" && m.kind !== "error") return;
-        const p = pending.get(m.id);
-        if (!p) return;
-        pending.delete(m.id);
-        if (m.kind === "result") p.resolve({ clientId: p.clientId, delta: m.delta as Float32Array, numExamples: m.numExamples as number, meanLoss: m.meanLoss });
-        else p.reject(new Error(m.message));
-        release(w);
-      });
+      w.on(
+        "message",
+        (m: { kind: string; id: number; delta?: Float32Array; numExamples?: number; meanLoss?: number; message?: string }) => {
+          if (m.kind !== "result" && m.kind !== "error") return;
+          const p = pending.get(m.id);
+          if (!p) return;
+          pending.delete(m.id);
+          if (m.kind === "result")
+            p.resolve({ clientId: p.clientId, delta: m.delta as Float32Array, numExamples: m.numExamples as number, meanLoss: m.meanLoss });
+          else p.reject(new Error(m.message));
+          release(w);
+        },
+      );
       w.on("error", (e) => {
-        for (const [id, p] of pending) if (p.worker === w) {
-          pending.delete(id);
-          p.reject(e);
-        }
+        for (const [id, p] of pending)
+          if (p.worker === w) {
+            pending.delete(id);
+            p.reject(e);
+          }
       });
       return new Promise<void>((resolve, reject) => {
         const onReady = (m: { kind: string; message?: string }): void => {
@@ -167,7 +179,14 @@ export async function createWorkerPoolClients(options: WorkerPoolClientsOptions)
             const w = idle.pop() as Worker;
             const taskId = nextId++;
             pending.set(taskId, { resolve, reject, clientId: id, worker: w });
-            w.postMessage({ kind: "task", id: taskId, client: i, globalWeights: request.globalWeights, round: request.round, seed: request.seed });
+            w.postMessage({
+              kind: "task",
+              id: taskId,
+              client: i,
+              globalWeights: request.globalWeights,
+              round: request.round,
+              seed: request.seed,
+            });
           };
           if (idle.length > 0) start();
           else queue.push(start);

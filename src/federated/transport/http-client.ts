@@ -67,10 +67,15 @@ export class HttpTransport implements FederatedTransport {
     }
     this.base = url.href.replace(/\/+$/, "");
     this.timeoutMs = options.timeoutMs ?? 60_000;
-    if (!(Number.isFinite(this.timeoutMs) && this.timeoutMs > 0)) throw new DpError("invalid_parameter", `\`timeoutMs\` must be > 0. Found ${options.timeoutMs}.`, "timeoutMs");
+    if (!(Number.isFinite(this.timeoutMs) && this.timeoutMs > 0))
+      throw new DpError("invalid_parameter", `\`timeoutMs\` must be > 0. Found ${options.timeoutMs}.`, "timeoutMs");
     this.maxResponseBytes = options.maxResponseBytes ?? 256 * 1024 * 1024;
     if (!(Number.isSafeInteger(this.maxResponseBytes) && this.maxResponseBytes > 0)) {
-      throw new DpError("invalid_parameter", `\`maxResponseBytes\` must be a positive integer. Found ${options.maxResponseBytes}.`, "maxResponseBytes");
+      throw new DpError(
+        "invalid_parameter",
+        `\`maxResponseBytes\` must be a positive integer. Found ${options.maxResponseBytes}.`,
+        "maxResponseBytes",
+      );
     }
     const f = options.fetch ?? (globalThis as { fetch?: typeof fetch }).fetch;
     if (typeof f !== "function") throw new DpError("invalid_parameter", "`fetch` is not available here.", "fetch");
@@ -111,7 +116,11 @@ export class HttpTransport implements FederatedTransport {
         else decoded = decodeFrame(bytes);
       } catch (e) {
         if (res.status >= 500) throw new DpError("io_error", `The federated server answered ${res.status} at ${url}.`, "baseUrl");
-        throw new DpError("protocol_error", `The federated server's answer to ${message.type} (HTTP ${res.status}) is malformed: ${(e as Error).message}`, "response");
+        throw new DpError(
+          "protocol_error",
+          `The federated server's answer to ${message.type} (HTTP ${res.status}) is malformed: ${(e as Error).message}`,
+          "response",
+        );
       }
       return decoded as ServerMessage;
     } finally {
@@ -124,7 +133,11 @@ export class HttpTransport implements FederatedTransport {
     const declared = Number(res.headers.get("content-length") ?? NaN);
     if (Number.isFinite(declared) && declared > this.maxResponseBytes) {
       controller.abort();
-      throw new DpError("protocol_error", `The federated server's answer at ${url} is ${declared} bytes, over the limit of ${this.maxResponseBytes}.`, "response");
+      throw new DpError(
+        "protocol_error",
+        `The federated server's answer at ${url} is ${declared} bytes, over the limit of ${this.maxResponseBytes}.`,
+        "response",
+      );
     }
     if (!res.body) return new Uint8Array(await res.arrayBuffer());
     const reader = res.body.getReader();
@@ -137,7 +150,11 @@ export class HttpTransport implements FederatedTransport {
         total += value.length;
         if (total > this.maxResponseBytes) {
           controller.abort();
-          throw new DpError("protocol_error", `The federated server's answer at ${url} exceeds the limit of ${this.maxResponseBytes} bytes.`, "response");
+          throw new DpError(
+            "protocol_error",
+            `The federated server's answer at ${url} exceeds the limit of ${this.maxResponseBytes} bytes.`,
+            "response",
+          );
         }
         chunks.push(value);
       }

@@ -54,7 +54,11 @@ export interface FederatedHttpServer {
 }
 
 function send(res: ServerResponse, status: number, contentType: string, body: string | Uint8Array): void {
-  res.writeHead(status, { "content-type": contentType, "content-length": typeof body === "string" ? Buffer.byteLength(body) : body.length, "cache-control": "no-store" });
+  res.writeHead(status, {
+    "content-type": contentType,
+    "content-length": typeof body === "string" ? Buffer.byteLength(body) : body.length,
+    "cache-control": "no-store",
+  });
   res.end(body);
 }
 
@@ -107,7 +111,10 @@ function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array | "to
  * await http.close();
  * ```
  */
-export async function serveFederatedHttp(handler: FederatedRequestHandler, options: FederatedHttpOptions = {}): Promise<FederatedHttpServer> {
+export async function serveFederatedHttp(
+  handler: FederatedRequestHandler,
+  options: FederatedHttpOptions = {},
+): Promise<FederatedHttpServer> {
   const port = requireInteger("port", options.port ?? 0, { min: 0, max: 65535 });
   const host = options.host ?? "127.0.0.1";
   const limit = requireInteger("maxBodyBytes", options.maxBodyBytes ?? 64 * 1024 * 1024, { min: 1024 });
@@ -164,7 +171,13 @@ export async function serveFederatedHttp(handler: FederatedRequestHandler, optio
         send(res, 404, "application/json", JSON.stringify({ error: "not_found", reason: `no route ${req.method} ${path}` }));
       } catch (e) {
         const bad = e instanceof DpError && e.code === "invalid_parameter";
-        if (!res.headersSent) send(res, bad ? 400 : 500, "application/json", JSON.stringify({ error: bad ? "bad_request" : "internal", reason: bad ? (e as Error).message : "internal error" }));
+        if (!res.headersSent)
+          send(
+            res,
+            bad ? 400 : 500,
+            "application/json",
+            JSON.stringify({ error: bad ? "bad_request" : "internal", reason: bad ? (e as Error).message : "internal error" }),
+          );
         else res.destroy();
       } finally {
         log?.(`${req.method} ${path} ${res.statusCode} ${bytes}B`);

@@ -119,7 +119,8 @@ export function basicRapporMap(candidates: readonly string[], params: RapporPara
   if (!Array.isArray(candidates) || candidates.length > k) {
     throw new DpError("invalid_parameter", `\`candidates\` must be an array of at most k = ${k} names.`, "candidates");
   }
-  if (new Set(candidates).size !== candidates.length) throw new DpError("invalid_parameter", "`candidates` has repeated names.", "candidates");
+  if (new Set(candidates).size !== candidates.length)
+    throw new DpError("invalid_parameter", "`candidates` has repeated names.", "candidates");
   const bits = new Int32Array(candidates.length * m);
   for (let j = 0; j < candidates.length; j++) for (let c = 0; c < m; c++) bits[j * m + c] = j;
   return { candidates: [...candidates], numCohorts: m, numHashes: 1, numBits: k, bits };

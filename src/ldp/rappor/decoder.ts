@@ -25,7 +25,14 @@
 import { DpError, requireInRange, requireObject, requireOneOf, requireOpenProbability } from "../../errors.js";
 import type { RapporCounts, RapporMap } from "./aggregate.js";
 import { standardNormalQuantile, standardNormalTail } from "../../math/normal.js";
-import { rapporBitProbabilities, rapporPermanentEpsilon, rapporReportEpsilon, requireCandidateCount, validateRapporParams, type RapporParams } from "./params.js";
+import {
+  rapporBitProbabilities,
+  rapporPermanentEpsilon,
+  rapporReportEpsilon,
+  requireCandidateCount,
+  validateRapporParams,
+  type RapporParams,
+} from "./params.js";
 
 /** Estimated true Bloom-bit shares per cohort (see {@link estimateRapporBloomCounts}). */
 export interface RapporBloomEstimate {
@@ -380,7 +387,12 @@ function weightedLeastSquares(d: Design, setIn: number[]): Fit {
   }
 }
 
-function significant(pValues: number[], alpha: number, total: number, correction: RapporCorrection): { keep: boolean[]; threshold: number } {
+function significant(
+  pValues: number[],
+  alpha: number,
+  total: number,
+  correction: RapporCorrection,
+): { keep: boolean[]; threshold: number } {
   if (correction === "none") return { keep: pValues.map((p) => p <= alpha), threshold: alpha };
   if (correction === "bonferroni") return { keep: pValues.map((p) => p <= alpha / total), threshold: alpha / total };
   // Benjamini–Hochberg over all `total` candidates (those not tested have p = 1).
@@ -438,7 +450,10 @@ export function decodeRappor(options: RapporDecodeOptions): RapporDecodeResult {
   const S = requireCandidateCount("map", map.candidates.length);
   let N = 0;
   for (let c = 0; c < P.numCohorts; c++) N += counts.reports[c];
-  const privacy = { permanentEpsilon: rapporPermanentEpsilon(P), reportEpsilon: Math.min(rapporPermanentEpsilon(P), rapporReportEpsilon(P)) };
+  const privacy = {
+    permanentEpsilon: rapporPermanentEpsilon(P),
+    reportEpsilon: Math.min(rapporPermanentEpsilon(P), rapporReportEpsilon(P)),
+  };
   const useBackground = options.background ?? true;
   const design = buildDesign(P, counts, map, useBackground);
   const bg = useBackground ? S : -1;
@@ -516,22 +531,24 @@ export function decodeRappor(options: RapporDecodeOptions): RapporDecodeResult {
   const bgIndex = fit.set.indexOf(bg);
   const backgroundBitShare = bgIndex >= 0 ? fit.beta[bgIndex] : 0;
 
-  const detected: RapporDecodedCandidate[] = fit.set.filter((j) => j !== bg).map((j) => {
-    const a = fit!.set.indexOf(j);
-    const proportion = fit!.beta[a];
-    const pse = fit!.se[a];
-    return {
-      candidate: map.candidates[j],
-      estimate: proportion * N,
-      standardError: pse * N,
-      proportion,
-      proportionStandardError: pse,
-      zScore: proportion / pse,
-      pValue: standardNormalTail(proportion / pse),
-      proportionLow95: Math.max(0, proportion - 1.959963984540054 * pse),
-      proportionHigh95: Math.min(1, proportion + 1.959963984540054 * pse),
-    };
-  });
+  const detected: RapporDecodedCandidate[] = fit.set
+    .filter((j) => j !== bg)
+    .map((j) => {
+      const a = fit!.set.indexOf(j);
+      const proportion = fit!.beta[a];
+      const pse = fit!.se[a];
+      return {
+        candidate: map.candidates[j],
+        estimate: proportion * N,
+        standardError: pse * N,
+        proportion,
+        proportionStandardError: pse,
+        zScore: proportion / pse,
+        pValue: standardNormalTail(proportion / pse),
+        proportionLow95: Math.max(0, proportion - 1.959963984540054 * pse),
+        proportionHigh95: Math.min(1, proportion + 1.959963984540054 * pse),
+      };
+    });
   detected.sort((a, b) => b.estimate - a.estimate);
   const allocated = detected.reduce((s, d) => s + d.proportion, 0);
   const zCritical = standardNormalQuantile(1 - threshold);

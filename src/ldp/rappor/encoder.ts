@@ -146,7 +146,12 @@ export function createRapporEncoder(options: RapporEncoderOptions): RapporEncode
   if (options.secret !== undefined) {
     if (typeof options.secret === "string") given = new TextEncoder().encode(options.secret);
     else if (options.secret instanceof Uint8Array) given = options.secret.slice();
-    else throw new DpError("invalid_parameter", `\`secret\` must be a string or a Uint8Array. Found ${describeValue(options.secret)}.`, "secret");
+    else
+      throw new DpError(
+        "invalid_parameter",
+        `\`secret\` must be a string or a Uint8Array. Found ${describeValue(options.secret)}.`,
+        "secret",
+      );
     if (given.length < RAPPOR_MIN_SECRET_BYTES) {
       if (!allowInsecure) {
         throw new DpError(
@@ -169,7 +174,11 @@ export function createRapporEncoder(options: RapporEncoderOptions): RapporEncode
   } else {
     const stored = secure ? options.store?.getSecret() : undefined;
     if (stored && stored.length < RAPPOR_MIN_SECRET_BYTES) {
-      throw new DpError("invalid_state", `The store's secret is ${stored.length} bytes, shorter than ${RAPPOR_MIN_SECRET_BYTES}: it cannot protect the permanent response. Start a new store.`, "store");
+      throw new DpError(
+        "invalid_state",
+        `The store's secret is ${stored.length} bytes, shorter than ${RAPPOR_MIN_SECRET_BYTES}: it cannot protect the permanent response. Start a new store.`,
+        "store",
+      );
     }
     if (stored) secret = stored;
     else {
@@ -187,7 +196,11 @@ export function createRapporEncoder(options: RapporEncoderOptions): RapporEncode
     const stored = secure ? options.store?.getCohort() : undefined;
     if (stored !== undefined) {
       if (!(Number.isInteger(stored) && stored >= 0 && stored < m)) {
-        throw new DpError("invalid_state", `The store's cohort ${stored} is outside [0, ${m - 1}]: it was made with other parameters.`, "store");
+        throw new DpError(
+          "invalid_state",
+          `The store's cohort ${stored} is outside [0, ${m - 1}]: it was made with other parameters.`,
+          "store",
+        );
       }
       cohort = stored;
     } else {

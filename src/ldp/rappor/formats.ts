@@ -77,7 +77,8 @@ function bad(file: string, message: string): never {
 
 function parseNumberField(file: string, raw: string, row: number, col: number): number {
   const v = Number(raw);
-  if (raw.trim() === "" || !Number.isFinite(v)) bad(file, `row ${row + 1}, column ${col + 1} must be a number. Found ${JSON.stringify(raw)}.`);
+  if (raw.trim() === "" || !Number.isFinite(v))
+    bad(file, `row ${row + 1}, column ${col + 1} must be a number. Found ${JSON.stringify(raw)}.`);
   return v;
 }
 
@@ -158,7 +159,8 @@ export function parseRapporReportsCsv(text: string, params: RapporParams): Rappo
     const row = rows[r];
     if (row.length !== header.length) bad("reports", `row ${r + 1} has ${row.length} fields; the header has ${header.length}.`);
     const cohort = parseNumberField("reports", row[ci], r, ci);
-    if (!(Number.isInteger(cohort) && cohort >= 0 && cohort < m)) bad("reports", `row ${r + 1}: cohort must be an integer in [0, ${m - 1}]. Found ${row[ci]}.`);
+    if (!(Number.isInteger(cohort) && cohort >= 0 && cohort < m))
+      bad("reports", `row ${r + 1}: cohort must be an integer in [0, ${m - 1}]. Found ${row[ci]}.`);
     const rep: RapporReportRow = {
       client: cl >= 0 ? row[cl] : String(r),
       cohort,
@@ -219,11 +221,13 @@ export function parseRapporCountsCsv(text: string, params: RapporParams): Rappor
     if (row.length !== k + 1) bad("counts", `row ${c + 1} must have k + 1 = ${k + 1} values. Found ${row.length}.`);
     const n = parseNumberField("counts", row[0], c, 0);
     // Report counts are real client counts: at most 2^53 - 1 (beyond, sums lose integers).
-    if (!(Number.isSafeInteger(n) && n >= 0)) bad("counts", `row ${c + 1}: the number of reports must be an integer in [0, 2^53 - 1]. Found ${row[0]}.`);
+    if (!(Number.isSafeInteger(n) && n >= 0))
+      bad("counts", `row ${c + 1}: the number of reports must be an integer in [0, 2^53 - 1]. Found ${row[0]}.`);
     counts.reports[c] = n;
     for (let i = 0; i < k; i++) {
       const v = parseNumberField("counts", row[i + 1], c, i + 1);
-      if (!(Number.isInteger(v) && v >= 0 && v <= n)) bad("counts", `row ${c + 1}, column ${i + 2}: a bit sum must be an integer in [0, ${n}]. Found ${row[i + 1]}.`);
+      if (!(Number.isInteger(v) && v >= 0 && v <= n))
+        bad("counts", `row ${c + 1}, column ${i + 2}: a bit sum must be an integer in [0, ${n}]. Found ${row[i + 1]}.`);
       counts.bitSums[c * k + i] = v;
     }
   }
@@ -281,7 +285,10 @@ export function parseRapporMapCsv(text: string, params: RapporParams): RapporMap
         const g = parseNumberField("map", row[col], j, col);
         const bit = g - 1 - c * k;
         if (!(Number.isInteger(bit) && bit >= 0 && bit < k)) {
-          bad("map", `row ${j + 1}, column ${col + 1}: index ${row[col]} is not a bit of cohort ${c} (expected ${c * k + 1} … ${c * k + k}).`);
+          bad(
+            "map",
+            `row ${j + 1}, column ${col + 1}: index ${row[col]} is not a bit of cohort ${c} (expected ${c * k + 1} … ${c * k + k}).`,
+          );
         }
         bits[(j * m + c) * h + i] = bit;
       }

@@ -49,7 +49,11 @@ export function simulateRapporCounts(options: SimulateRapporCountsOptions): Rapp
   }
   const S = map.candidates.length;
   if (trueCounts.length !== S) {
-    throw new DpError("invalid_parameter", `\`trueCounts\` must have one entry per candidate (${S}). Found ${trueCounts.length}.`, "trueCounts");
+    throw new DpError(
+      "invalid_parameter",
+      `\`trueCounts\` must have one entry per candidate (${S}). Found ${trueCounts.length}.`,
+      "trueCounts",
+    );
   }
   const rng = resolveRng(options.rng);
   const { trueOne, trueZero } = rapporBitProbabilities(P);
@@ -124,11 +128,17 @@ export type RapporSimulationDistribution = "exponential" | "zipf" | "uniform";
  * rapporSimulationCounts({ numCandidates: 3, numReports: 10, distribution: "uniform" }); // [4, 3, 3]
  * ```
  */
-export function rapporSimulationCounts(options: { numCandidates: number; numReports: number; distribution?: RapporSimulationDistribution }): number[] {
+export function rapporSimulationCounts(options: {
+  numCandidates: number;
+  numReports: number;
+  distribution?: RapporSimulationDistribution;
+}): number[] {
   const n = requireCandidateCount("numCandidates", requireInteger("numCandidates", options.numCandidates, { min: 1 }));
   const total = requireInteger("numReports", options.numReports, { min: 0 });
   const dist = requireOneOf("distribution", options.distribution ?? "exponential", ["exponential", "zipf", "uniform"] as const);
-  const weights = Array.from({ length: n }, (_, j) => (dist === "exponential" ? Math.exp((-5 * j) / n) : dist === "zipf" ? 1 / (j + 1) : 1));
+  const weights = Array.from({ length: n }, (_, j) =>
+    dist === "exponential" ? Math.exp((-5 * j) / n) : dist === "zipf" ? 1 / (j + 1) : 1,
+  );
   const sum = weights.reduce((a, b) => a + b, 0);
   const exact = weights.map((w) => (w / sum) * total);
   const counts = exact.map(Math.floor);

@@ -31,7 +31,22 @@ function finish(name: string, layers: tf.layers.Layer[], x: tf.Tensor, y: tf.Ten
   return { name, model, x, y, loss };
 }
 
-export const ACTIVATIONS = ["linear", "relu", "relu6", "elu", "selu", "sigmoid", "hardSigmoid", "tanh", "softplus", "softsign", "swish", "mish", "gelu", "softmax"] as const;
+export const ACTIVATIONS = [
+  "linear",
+  "relu",
+  "relu6",
+  "elu",
+  "selu",
+  "sigmoid",
+  "hardSigmoid",
+  "tanh",
+  "softplus",
+  "softsign",
+  "swish",
+  "mish",
+  "gelu",
+  "softmax",
+] as const;
 
 /** Dense layers with every activation, with and without bias. */
 export function denseCases(r = lcg(11)): Case[] {
@@ -70,7 +85,11 @@ export function structuredCases(r = lcg(23)): Case[] {
     out.push(
       finish(
         `dense on sequences bias=${useBias}`,
-        [tf.layers.dense({ inputShape: [t, d], units: 3, activation: "tanh", useBias }), tf.layers.flatten(), tf.layers.dense({ units: 2, useBias })],
+        [
+          tf.layers.dense({ inputShape: [t, d], units: 3, activation: "tanh", useBias }),
+          tf.layers.flatten(),
+          tf.layers.dense({ units: 2, useBias }),
+        ],
         normal([n, t, d]),
         normal([n, 2]),
         "meanSquaredError",
@@ -90,12 +109,26 @@ export function structuredCases(r = lcg(23)): Case[] {
           finish(
             `conv2d ${padding} stride=${strides} bias=${useBias} k=${k}`,
             [
-              tf.layers.conv2d({ inputShape: [h, w, cin], filters: randInt(r, 1, 4), kernelSize: k, strides, padding, useBias, activation: "relu" }),
+              tf.layers.conv2d({
+                inputShape: [h, w, cin],
+                filters: randInt(r, 1, 4),
+                kernelSize: k,
+                strides,
+                padding,
+                useBias,
+                activation: "relu",
+              }),
               tf.layers.flatten(),
               tf.layers.dense({ units: 3, activation: "softmax", useBias }),
             ],
             normal([n, h, w, cin]),
-            tf.oneHot(tf.tensor1d(Array.from({ length: n }, () => randInt(r, 0, 2)), "int32"), 3),
+            tf.oneHot(
+              tf.tensor1d(
+                Array.from({ length: n }, () => randInt(r, 0, 2)),
+                "int32",
+              ),
+              3,
+            ),
             "categoricalCrossentropy",
           ),
         );
@@ -196,12 +229,23 @@ export function structuredCases(r = lcg(23)): Case[] {
           finish(
             `depthwise ${padding} stride=${strides} mult=${depthMultiplier} bias=${useBias}`,
             [
-              tf.layers.depthwiseConv2d({ inputShape: [7, 6, 3], kernelSize: 3, strides, depthMultiplier, padding, useBias, activation: "elu" }),
+              tf.layers.depthwiseConv2d({
+                inputShape: [7, 6, 3],
+                kernelSize: 3,
+                strides,
+                depthMultiplier,
+                padding,
+                useBias,
+                activation: "elu",
+              }),
               tf.layers.globalAveragePooling2d({}),
               tf.layers.dense({ units: 2, activation: "sigmoid" }),
             ],
             normal([n, 7, 6, 3]),
-            tf.tensor2d(Array.from({ length: n * 2 }, () => randInt(r, 0, 1)), [n, 2]),
+            tf.tensor2d(
+              Array.from({ length: n * 2 }, () => randInt(r, 0, 1)),
+              [n, 2],
+            ),
             "binaryCrossentropy",
           ),
         );
@@ -215,8 +259,15 @@ export function structuredCases(r = lcg(23)): Case[] {
     out.push(
       finish(
         `embedding T=${steps}`,
-        [tf.layers.embedding({ inputDim: vocab, outputDim: 3, inputLength: steps }), tf.layers.flatten(), tf.layers.dense({ units: 2, activation: "softmax" })],
-        tf.tensor2d(Array.from({ length: n * steps }, () => randInt(r, 0, vocab - 1)), [n, steps]),
+        [
+          tf.layers.embedding({ inputDim: vocab, outputDim: 3, inputLength: steps }),
+          tf.layers.flatten(),
+          tf.layers.dense({ units: 2, activation: "softmax" }),
+        ],
+        tf.tensor2d(
+          Array.from({ length: n * steps }, () => randInt(r, 0, vocab - 1)),
+          [n, steps],
+        ),
         tf.tensor1d(Array.from({ length: n }, () => randInt(r, 0, 1))),
         "sparseCategoricalCrossentropy",
       ),
@@ -227,7 +278,12 @@ export function structuredCases(r = lcg(23)): Case[] {
     out.push(
       finish(
         `layerNorm rank2 then ${activation}`,
-        [tf.layers.dense({ inputShape: [5], units: 6 }), tf.layers.layerNormalization({}), tf.layers.activation({ activation }), tf.layers.dense({ units: 2 })],
+        [
+          tf.layers.dense({ inputShape: [5], units: 6 }),
+          tf.layers.layerNormalization({}),
+          tf.layers.activation({ activation }),
+          tf.layers.dense({ units: 2 }),
+        ],
         normal([4, 5]),
         normal([4, 2]),
         "meanSquaredError",
@@ -237,7 +293,12 @@ export function structuredCases(r = lcg(23)): Case[] {
   out.push(
     finish(
       "layerNorm rank3",
-      [tf.layers.dense({ inputShape: [3, 4], units: 5 }), tf.layers.layerNormalization({}), tf.layers.flatten(), tf.layers.dense({ units: 2 })],
+      [
+        tf.layers.dense({ inputShape: [3, 4], units: 5 }),
+        tf.layers.layerNormalization({}),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 2 }),
+      ],
       normal([4, 3, 4]),
       normal([4, 2]),
       "meanSquaredError",
@@ -313,12 +374,23 @@ export function recurrentCases(r = lcg(37)): Case[] {
         const activation = RNN_ACTIVATIONS[a++ % RNN_ACTIVATIONS.length];
         const recurrentActivation = RECURRENT_ACTIVATIONS[a % RECURRENT_ACTIVATIONS.length];
         const goBackwards = a % 2 === 0;
-        const rnnArgs = { units, returnSequences, useBias, activation, goBackwards, ...(kind === "simpleRNN" ? {} : { recurrentActivation }) };
+        const rnnArgs = {
+          units,
+          returnSequences,
+          useBias,
+          activation,
+          goBackwards,
+          ...(kind === "simpleRNN" ? {} : { recurrentActivation }),
+        };
         // without a mask: dense inputs
         out.push(
           finish(
             `${kind} ${activation}/${kind === "simpleRNN" ? "-" : recurrentActivation} seq=${returnSequences} bias=${useBias} back=${goBackwards} (${n}x${steps}x${d}->${units})`,
-            [recurrentLayer(kind, { inputShape: [steps, d], ...rnnArgs }), ...(returnSequences ? [tf.layers.flatten()] : []), tf.layers.dense({ units: 2, useBias })],
+            [
+              recurrentLayer(kind, { inputShape: [steps, d], ...rnnArgs }),
+              ...(returnSequences ? [tf.layers.flatten()] : []),
+              tf.layers.dense({ units: 2, useBias }),
+            ],
             normal([n, steps, d]),
             normal([n, 2]),
             "meanSquaredError",
@@ -326,12 +398,30 @@ export function recurrentCases(r = lcg(37)): Case[] {
         );
         // with a mask from Embedding({ maskZero: true })
         const vocab = 5;
-        const layers = [tf.layers.embedding({ inputDim: vocab, outputDim: d + 1, maskZero: true, inputLength: steps }), recurrentLayer(kind, rnnArgs)];
+        const layers = [
+          tf.layers.embedding({ inputDim: vocab, outputDim: d + 1, maskZero: true, inputLength: steps }),
+          recurrentLayer(kind, rnnArgs),
+        ];
         const y = returnSequences
-          ? tf.tensor2d(Array.from({ length: n * steps }, () => randInt(r, 0, 2)), [n, steps])
+          ? tf.tensor2d(
+              Array.from({ length: n * steps }, () => randInt(r, 0, 2)),
+              [n, steps],
+            )
           : tf.tensor1d(Array.from({ length: n }, () => randInt(r, 0, 2)));
-        layers.push(returnSequences ? tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 3, activation: "softmax", useBias }) }) : tf.layers.dense({ units: 3, activation: "softmax", useBias }));
-        out.push(finish(`masked embedding -> ${kind} seq=${returnSequences} bias=${useBias} back=${goBackwards}`, layers, tokens(r, n, steps, vocab), y, "sparseCategoricalCrossentropy"));
+        layers.push(
+          returnSequences
+            ? tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 3, activation: "softmax", useBias }) })
+            : tf.layers.dense({ units: 3, activation: "softmax", useBias }),
+        );
+        out.push(
+          finish(
+            `masked embedding -> ${kind} seq=${returnSequences} bias=${useBias} back=${goBackwards}`,
+            layers,
+            tokens(r, n, steps, vocab),
+            y,
+            "sparseCategoricalCrossentropy",
+          ),
+        );
       }
     }
   }
@@ -363,7 +453,11 @@ export function recurrentCases(r = lcg(37)): Case[] {
         finish(
           `bidirectional ${kind} ${mergeMode} seq=${returnSequences}`,
           [
-            tf.layers.bidirectional({ layer: recurrentLayer(kind, { units: 2, returnSequences }) as tf.RNN, mergeMode, inputShape: [steps, 3] }),
+            tf.layers.bidirectional({
+              layer: recurrentLayer(kind, { units: 2, returnSequences }) as tf.RNN,
+              mergeMode,
+              inputShape: [steps, 3],
+            }),
             ...(returnSequences ? [tf.layers.flatten()] : []),
             tf.layers.dense({ units: 2 }),
           ],
@@ -377,7 +471,10 @@ export function recurrentCases(r = lcg(37)): Case[] {
           `masked embedding -> bidirectional ${kind} ${merges[m % merges.length]} seq=${returnSequences}`,
           [
             tf.layers.embedding({ inputDim: 5, outputDim: 3, maskZero: true, inputLength: steps }),
-            tf.layers.bidirectional({ layer: recurrentLayer(kind, { units: 2, returnSequences }) as tf.RNN, mergeMode: merges[m % merges.length] }),
+            tf.layers.bidirectional({
+              layer: recurrentLayer(kind, { units: 2, returnSequences }) as tf.RNN,
+              mergeMode: merges[m % merges.length],
+            }),
             ...(returnSequences ? [tf.layers.lstm({ units: 2 })] : []),
             tf.layers.dense({ units: 2, activation: "softmax" }),
           ],

@@ -20,12 +20,19 @@ function relError(a: tf.Tensor, b: tf.Tensor): number {
 describe("conv2dInputGradient equals tfjs's gradient of conv2d", () => {
   const r = lcg(77);
   const cases: [string, number, "same" | "valid"][] = [];
-  for (const padding of ["same", "valid"] as const) for (const s of [1, 2, 3]) for (let k = 0; k < 3; k++) cases.push([`${padding} stride ${s} #${k}`, s, padding]);
+  for (const padding of ["same", "valid"] as const)
+    for (const s of [1, 2, 3]) for (let k = 0; k < 3; k++) cases.push([`${padding} stride ${s} #${k}`, s, padding]);
   it.each(cases)("%s", (_n, s, padding) => {
     tf.tidy(() => {
       const kh = randInt(r, 1, 4);
       const kw = randInt(r, 1, 4);
-      const x = tf.randomNormal([randInt(r, 1, 3), randInt(r, kh + 1, 12), randInt(r, kw + 1, 12), randInt(r, 1, 3)], 0, 1, "float32", 1) as tf.Tensor4D;
+      const x = tf.randomNormal(
+        [randInt(r, 1, 3), randInt(r, kh + 1, 12), randInt(r, kw + 1, 12), randInt(r, 1, 3)],
+        0,
+        1,
+        "float32",
+        1,
+      ) as tf.Tensor4D;
       const w = tf.randomNormal([kh, kw, x.shape[3], randInt(r, 1, 4)], 0, 1, "float32", 2) as tf.Tensor4D;
       const y = tf.conv2d(x, w, s, padding);
       const dy = tf.randomNormal(y.shape, 0, 1, "float32", 3) as tf.Tensor4D;

@@ -5,7 +5,13 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DpError } from "../../../src/errors.js";
-import { checkModelSupported, clippedGradients, perExampleLoss, registerLayerRule, supportedLayerClasses } from "../../../src/dpsgd/engine/index.js";
+import {
+  checkModelSupported,
+  clippedGradients,
+  perExampleLoss,
+  registerLayerRule,
+  supportedLayerClasses,
+} from "../../../src/dpsgd/engine/index.js";
 import { randomizeWeights } from "./cases.js";
 import { compareWithReference, referencePerExample } from "./reference.js";
 
@@ -14,7 +20,9 @@ beforeAll(async () => {
 });
 
 function mlp(): tf.Sequential {
-  const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 5, activation: "relu" }), tf.layers.dense({ units: 3, activation: "softmax" })] });
+  const m = tf.sequential({
+    layers: [tf.layers.dense({ inputShape: [4], units: 5, activation: "relu" }), tf.layers.dense({ units: 3, activation: "softmax" })],
+  });
   randomizeWeights(m);
   return m;
 }
@@ -37,7 +45,11 @@ describe("refusals happen before any work", () => {
 
   it("BatchNormalization is refused in every strategy, suggesting LayerNormalization", () => {
     const model = tf.sequential({
-      layers: [tf.layers.dense({ inputShape: [4], units: 3 }), tf.layers.batchNormalization({ name: "bn_here" }), tf.layers.dense({ units: 2, activation: "softmax" })],
+      layers: [
+        tf.layers.dense({ inputShape: [4], units: 3 }),
+        tf.layers.batchNormalization({ name: "bn_here" }),
+        tf.layers.dense({ units: 2, activation: "softmax" }),
+      ],
     });
     for (const strategy of ["auto", "ghost", "materialize", "naive"] as const) {
       const before = tf.memory().numTensors;
@@ -53,11 +65,20 @@ describe("refusals happen before any work", () => {
 
   it("a layer without a rule is named; strategy naive accepts it", () => {
     const model = tf.sequential({
-      layers: [tf.layers.dense({ inputShape: [3, 4], units: 2 }), tf.layers.prelu({ name: "my_prelu" }), tf.layers.flatten(), tf.layers.dense({ units: 2, activation: "softmax" })],
+      layers: [
+        tf.layers.dense({ inputShape: [3, 4], units: 2 }),
+        tf.layers.prelu({ name: "my_prelu" }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 2, activation: "softmax" }),
+      ],
     });
     const xs = tf.ones([2, 3, 4]);
     const before = tf.memory().numTensors;
-    expectDpError(() => clippedGradients({ model, x: xs, y, loss: "sparseCategoricalCrossentropy", l2NormClip: 1 }), "unsupported_layer", /"my_prelu" \(PReLU\).*naive/);
+    expectDpError(
+      () => clippedGradients({ model, x: xs, y, loss: "sparseCategoricalCrossentropy", l2NormClip: 1 }),
+      "unsupported_layer",
+      /"my_prelu" \(PReLU\).*naive/,
+    );
     expect(tf.memory().numTensors).toBe(before);
     expect(() => checkModelSupported(model, { strategy: "naive" })).not.toThrow();
     const r = clippedGradients({ model, x: xs, y, loss: "sparseCategoricalCrossentropy", l2NormClip: 1, strategy: "naive" });
@@ -85,7 +106,11 @@ describe("refusals happen before any work", () => {
   it("a model with no trainable weights is refused", () => {
     const model = mlp();
     for (const l of model.layers) l.trainable = false;
-    expectDpError(() => clippedGradients({ model, x, y, loss: "sparseCategoricalCrossentropy", l2NormClip: 1 }), "invalid_parameter", /trainable weights/);
+    expectDpError(
+      () => clippedGradients({ model, x, y, loss: "sparseCategoricalCrossentropy", l2NormClip: 1 }),
+      "invalid_parameter",
+      /trainable weights/,
+    );
     expectDpError(() => checkModelSupported(model), "invalid_parameter", /trainable weights/);
   });
 
@@ -103,10 +128,22 @@ describe("refusals happen before any work", () => {
     const xs = tf.randomNormal([5, 4], 0, 1, "float32", 12);
     {
       // no tensors left behind in graph mode either
-      const warm = clippedGradients({ model, x: xs, y: tf.tensor1d([0, 1, 2, 1, 0]), loss: "sparseCategoricalCrossentropy", l2NormClip: 1 });
+      const warm = clippedGradients({
+        model,
+        x: xs,
+        y: tf.tensor1d([0, 1, 2, 1, 0]),
+        loss: "sparseCategoricalCrossentropy",
+        l2NormClip: 1,
+      });
       tf.dispose(warm.clippedSum);
       const before = tf.memory().numTensors;
-      const again = clippedGradients({ model, x: xs, y: tf.tensor1d([0, 1, 2, 1, 0]), loss: "sparseCategoricalCrossentropy", l2NormClip: 1 });
+      const again = clippedGradients({
+        model,
+        x: xs,
+        y: tf.tensor1d([0, 1, 2, 1, 0]),
+        loss: "sparseCategoricalCrossentropy",
+        l2NormClip: 1,
+      });
       tf.dispose(again.clippedSum);
       expect(tf.memory().numTensors).toBe(before + 1); // the label tensor created in this block
     }
@@ -150,11 +187,19 @@ describe("refusals happen before any work", () => {
   });
 
   it("a Sequential nested in a Sequential is expanded and runs in the fast strategy", () => {
-    const inner = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: "tanh" }), tf.layers.dense({ units: 3, activation: "relu" })] });
+    const inner = tf.sequential({
+      layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: "tanh" }), tf.layers.dense({ units: 3, activation: "relu" })],
+    });
     const model = tf.sequential({ layers: [inner, tf.layers.dense({ units: 2, activation: "softmax" })] });
     randomizeWeights(model);
     const ref = referencePerExample(model, x, y, "sparseCategoricalCrossentropy");
-    const r = clippedGradients({ model, x: tf.randomNormal([2, 4], 0, 1, "float32", 1), y, loss: "sparseCategoricalCrossentropy", l2NormClip: 0.1 });
+    const r = clippedGradients({
+      model,
+      x: tf.randomNormal([2, 4], 0, 1, "float32", 1),
+      y,
+      loss: "sparseCategoricalCrossentropy",
+      l2NormClip: 0.1,
+    });
     expect(Object.keys(r.clippedSum).length).toBe(6);
     tf.dispose(r.clippedSum);
     const r2 = clippedGradients({ model, x, y, loss: "sparseCategoricalCrossentropy", l2NormClip: 0.1 });
@@ -166,15 +211,31 @@ describe("refusals happen before any work", () => {
 
   it("bad parameters name the argument", () => {
     const model = mlp();
-    expectDpError(() => clippedGradients({ model, x, y, loss: "sparseCategoricalCrossentropy", l2NormClip: 0 }), "invalid_parameter", /`l2NormClip` must be > 0/);
-    expectDpError(() => clippedGradients({ model, x, y, loss: "sparseCategoricalCrossentropy", l2NormClip: NaN }), "non_finite", /`l2NormClip`/);
-    expectDpError(() => clippedGradients({ model, x, y, loss: "sparseCategoricalCrossentropy", l2NormClip: -1 }), "invalid_parameter", /`l2NormClip`/);
+    expectDpError(
+      () => clippedGradients({ model, x, y, loss: "sparseCategoricalCrossentropy", l2NormClip: 0 }),
+      "invalid_parameter",
+      /`l2NormClip` must be > 0/,
+    );
+    expectDpError(
+      () => clippedGradients({ model, x, y, loss: "sparseCategoricalCrossentropy", l2NormClip: NaN }),
+      "non_finite",
+      /`l2NormClip`/,
+    );
+    expectDpError(
+      () => clippedGradients({ model, x, y, loss: "sparseCategoricalCrossentropy", l2NormClip: -1 }),
+      "invalid_parameter",
+      /`l2NormClip`/,
+    );
     expectDpError(
       () => clippedGradients({ model, x, y, loss: "sparseCategoricalCrossentropy", l2NormClip: 1, strategy: "fast" as never }),
       "invalid_parameter",
       /`strategy`/,
     );
-    expectDpError(() => clippedGradients({ model, x, y: tf.tensor1d([0, 1, 2]), loss: "sparseCategoricalCrossentropy", l2NormClip: 1 }), "invalid_parameter", /same number of examples/);
+    expectDpError(
+      () => clippedGradients({ model, x, y: tf.tensor1d([0, 1, 2]), loss: "sparseCategoricalCrossentropy", l2NormClip: 1 }),
+      "invalid_parameter",
+      /same number of examples/,
+    );
     expectDpError(() => clippedGradients({ model, x, y, loss: "hinge" as never, l2NormClip: 1 }), "invalid_parameter", /`loss`/);
     expectDpError(
       () => clippedGradients({ model, x, y, loss: (_t, p) => tf.sum(p) as unknown as tf.Tensor1D, l2NormClip: 1 }),
@@ -185,15 +246,26 @@ describe("refusals happen before any work", () => {
   });
 
   it("refuses stateful recurrent layers in every strategy, and returnState / dropout inside a recurrent layer in the fast ones", () => {
-    const stateful = tf.sequential({ layers: [tf.layers.lstm({ units: 2, stateful: true, batchInputShape: [2, 3, 4], name: "s_lstm" }), tf.layers.dense({ units: 2 })] });
+    const stateful = tf.sequential({
+      layers: [tf.layers.lstm({ units: 2, stateful: true, batchInputShape: [2, 3, 4], name: "s_lstm" }), tf.layers.dense({ units: 2 })],
+    });
     const bidi = tf.sequential({
-      layers: [tf.layers.bidirectional({ layer: tf.layers.gru({ units: 2, stateful: true, batchInputShape: [2, 3, 4] }) as tf.RNN, batchInputShape: [2, 3, 4], name: "s_bi" }), tf.layers.dense({ units: 2 })],
+      layers: [
+        tf.layers.bidirectional({
+          layer: tf.layers.gru({ units: 2, stateful: true, batchInputShape: [2, 3, 4] }) as tf.RNN,
+          batchInputShape: [2, 3, 4],
+          name: "s_bi",
+        }),
+        tf.layers.dense({ units: 2 }),
+      ],
     });
     for (const strategy of ["auto", "ghost", "materialize", "naive"] as const) {
       expectDpError(() => checkModelSupported(stateful, { strategy }), "unsupported_layer", /"s_lstm" \(LSTM\) is stateful/);
       expectDpError(() => checkModelSupported(bidi, { strategy }), "unsupported_layer", /stateful/);
     }
-    const drop = tf.sequential({ layers: [tf.layers.gru({ inputShape: [3, 4], units: 2, recurrentDropout: 0.2, name: "d_gru" }), tf.layers.dense({ units: 2 })] });
+    const drop = tf.sequential({
+      layers: [tf.layers.gru({ inputShape: [3, 4], units: 2, recurrentDropout: 0.2, name: "d_gru" }), tf.layers.dense({ units: 2 })],
+    });
     expectDpError(() => checkModelSupported(drop), "unsupported_layer", /"d_gru" \(GRU\) uses dropout 0 \/ recurrentDropout 0.2/);
     expect(() => checkModelSupported(drop, { strategy: "naive" })).not.toThrow();
     const input = tf.input({ shape: [3, 4] });
@@ -226,7 +298,10 @@ describe("non-finite examples, empty batches, tensors", () => {
   it("a non-finite example is zeroed (norm Infinity) and the others are unaffected", () => {
     const model = mlp();
     const good = tf.randomNormal([3, 4], 0, 1, "float32", 5);
-    const bad = tf.tensor2d([[NaN, 1, 2, 3], [Infinity, 0, 0, 1]]);
+    const bad = tf.tensor2d([
+      [NaN, 1, 2, 3],
+      [Infinity, 0, 0, 1],
+    ]);
     const x = tf.concat([tf.slice(good, [0], [2]), bad, tf.slice(good, [2], [1])]);
     const y = tf.tensor1d([0, 1, 2, 0, 2]);
     const yGood = tf.tensor1d([0, 1, 2]);
@@ -243,7 +318,10 @@ describe("non-finite examples, empty batches, tensors", () => {
     }
     // negative control: the same comparison flags a sum that includes a non-finite example
     const withBad = clippedGradients({ model, x: good, y: yGood, loss: "sparseCategoricalCrossentropy", l2NormClip: 0.3 });
-    const nanSum = { ...withBad, clippedSum: { ...withBad.clippedSum, [Object.keys(withBad.clippedSum)[0]]: tf.fill(Object.values(withBad.clippedSum)[0].shape, NaN) } };
+    const nanSum = {
+      ...withBad,
+      clippedSum: { ...withBad.clippedSum, [Object.keys(withBad.clippedSum)[0]]: tf.fill(Object.values(withBad.clippedSum)[0].shape, NaN) },
+    };
     const ref = referencePerExample(model, good, yGood, "sparseCategoricalCrossentropy");
     expect(compareWithReference(nanSum, ref, 0.3).sumError).toBe(Infinity);
     tf.dispose(withBad.clippedSum);
@@ -284,7 +362,13 @@ describe("non-finite examples, empty batches, tensors", () => {
   });
 
   it("reports the mean per-example loss and uses training mode (Dropout) by default", () => {
-    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 8 }), tf.layers.dropout({ rate: 0.5 }), tf.layers.dense({ units: 3, activation: "softmax" })] });
+    const model = tf.sequential({
+      layers: [
+        tf.layers.dense({ inputShape: [4], units: 8 }),
+        tf.layers.dropout({ rate: 0.5 }),
+        tf.layers.dense({ units: 3, activation: "softmax" }),
+      ],
+    });
     model.compile({ loss: "sparseCategoricalCrossentropy", optimizer: "sgd" });
     const x = tf.randomNormal([6, 4], 0, 1, "float32", 2);
     const y = tf.tensor1d([0, 1, 2, 0, 1, 2]);
@@ -305,7 +389,10 @@ describe("per-example losses match tfjs's own (unreduced metrics)", () => {
   const labels = tf.tensor1d([0, 3, 2, 1, 1]);
   const oneHot = tf.oneHot(tf.cast(labels, "int32"), 4);
   const probs = tf.sigmoid(tf.randomNormal([5, 4], 0, 1, "float32", 6));
-  const bits = tf.tensor2d(Array.from({ length: 20 }, (_, i) => i % 2), [5, 4]);
+  const bits = tf.tensor2d(
+    Array.from({ length: 20 }, (_, i) => i % 2),
+    [5, 4],
+  );
   const cases: [string, tf.Tensor, tf.Tensor, tf.Tensor][] = [
     ["sparseCategoricalCrossentropy", labels, p, tf.metrics.categoricalCrossentropy(oneHot, p)],
     ["categoricalCrossentropy", oneHot, p, tf.metrics.categoricalCrossentropy(oneHot, p)],
@@ -323,7 +410,10 @@ describe("per-example losses match tfjs's own (unreduced metrics)", () => {
     const seq = tf.softmax(tf.randomNormal([2, 3, 4], 0, 1, "float32", 8));
     const ids = tf.tensor2d([0, 1, 2, 3, 0, 1], [2, 3]);
     const got = perExampleLoss("sparseCategoricalCrossentropy", ids, seq).dataSync();
-    const per = tf.reshape(tf.metrics.categoricalCrossentropy(tf.oneHot(tf.cast(tf.reshape(ids, [6]), "int32"), 4), tf.reshape(seq, [6, 4])), [2, 3]);
+    const per = tf.reshape(
+      tf.metrics.categoricalCrossentropy(tf.oneHot(tf.cast(tf.reshape(ids, [6]), "int32"), 4), tf.reshape(seq, [6, 4])),
+      [2, 3],
+    );
     const want = tf.mean(per, 1).dataSync();
     expect(Math.abs(got[0] - want[0])).toBeLessThan(1e-6);
     expect(Math.abs(got[1] - want[1])).toBeLessThan(1e-6);

@@ -6,7 +6,14 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clippedGradients, denseRule, embeddingRule, recurrentRule, registerLayerRule, type LayerRule } from "../../../src/dpsgd/engine/index.js";
+import {
+  clippedGradients,
+  denseRule,
+  embeddingRule,
+  recurrentRule,
+  registerLayerRule,
+  type LayerRule,
+} from "../../../src/dpsgd/engine/index.js";
 import { denseCases, recurrentCases, structuredCases, type Case } from "./cases.js";
 import { compareWithReference, referencePerExample, referenceWeights } from "./reference.js";
 
@@ -91,7 +98,12 @@ describe("negative controls: the batch-size-1 comparison catches wrong rules", (
     const clip = median(ref.norms);
     // the engine's clipped sum compared against the reference's *unclipped* sum, and vice versa
     const result = clippedGradients({ model: c.model, x: c.x, y: c.y, loss: c.loss, l2NormClip: clip, training: false });
-    const unclippedRef = compareWithReference(result, ref, clip, ref.norms.map(() => 1));
+    const unclippedRef = compareWithReference(
+      result,
+      ref,
+      clip,
+      ref.norms.map(() => 1),
+    );
     tf.dispose(result.clippedSum);
     expect(unclippedRef.sumError).toBeGreaterThan(TOL);
     const unclipped = clippedGradients({ model: c.model, x: c.x, y: c.y, loss: c.loss, l2NormClip: 1e9, training: false });

@@ -11,7 +11,12 @@ import { lcg, randInt } from "../engine/reference.js";
 
 const TOL = 1e-5;
 
-function runOn(backend: string, kernel: string, inputs: Record<string, { values: Float32Array | Int32Array; shape: number[]; dtype?: "float32" | "int32" }>, attrs: Record<string, unknown>) {
+function runOn(
+  backend: string,
+  kernel: string,
+  inputs: Record<string, { values: Float32Array | Int32Array; shape: number[]; dtype?: "float32" | "int32" }>,
+  attrs: Record<string, unknown>,
+) {
   tf.setBackend(backend);
   return tf.tidy(() => {
     const ins: tf.NamedTensorMap = {};
@@ -65,7 +70,8 @@ describe("wasm kernel registration", () => {
 describe("Conv2DBackpropFilter (wasm) equals the cpu kernel", () => {
   const r = lcg(5);
   const cases: [string, number, string][] = [];
-  for (const pad of ["same", "valid"]) for (const s of [1, 2, 3]) for (let rep = 0; rep < 2; rep++) cases.push([`${pad} stride ${s} #${rep}`, s, pad]);
+  for (const pad of ["same", "valid"])
+    for (const s of [1, 2, 3]) for (let rep = 0; rep < 2; rep++) cases.push([`${pad} stride ${s} #${rep}`, s, pad]);
   it.each(cases)("%s", (_name, s, pad) => {
     const n = randInt(r, 1, 4);
     const kh = randInt(r, 1, 4);
@@ -76,7 +82,10 @@ describe("Conv2DBackpropFilter (wasm) equals the cpu kernel", () => {
     const cout = randInt(r, 1, 4);
     const ho = outSize(h, kh, s, 1, pad);
     const wo = outSize(w, kw, s, 1, pad);
-    const inputs = { x: { values: randomValues(r, n * h * w * cin), shape: [n, h, w, cin] }, dy: { values: randomValues(r, n * ho * wo * cout), shape: [n, ho, wo, cout] } };
+    const inputs = {
+      x: { values: randomValues(r, n * h * w * cin), shape: [n, h, w, cin] },
+      dy: { values: randomValues(r, n * ho * wo * cout), shape: [n, ho, wo, cout] },
+    };
     const attrs = { strides: [s, s], pad, dataFormat: "NHWC", dimRoundingMode: undefined, filterShape: [kh, kw, cin, cout] };
     expect(compare("Conv2DBackpropFilter", inputs, attrs)).toBeLessThan(TOL);
   });
@@ -85,24 +94,55 @@ describe("Conv2DBackpropFilter (wasm) equals the cpu kernel", () => {
     const grads = (backend: string) => {
       tf.setBackend(backend);
       return tf.tidy(() => {
-        const x = tf.tensor4d(Float32Array.from({ length: 2 * 9 * 9 * 2 }, (_, i) => Math.sin(i)), [2, 9, 9, 2]);
-        const f = tf.tensor4d(Float32Array.from({ length: 3 * 3 * 2 * 4 }, (_, i) => Math.cos(i)), [3, 3, 2, 4]);
-        return tf.grad((ff: tf.Tensor) => tf.sum(tf.square(tf.conv2d(x, ff as tf.Tensor4D, 2, "same"))))(f).dataSync().slice();
+        const x = tf.tensor4d(
+          Float32Array.from({ length: 2 * 9 * 9 * 2 }, (_, i) => Math.sin(i)),
+          [2, 9, 9, 2],
+        );
+        const f = tf.tensor4d(
+          Float32Array.from({ length: 3 * 3 * 2 * 4 }, (_, i) => Math.cos(i)),
+          [3, 3, 2, 4],
+        );
+        return tf
+          .grad((ff: tf.Tensor) => tf.sum(tf.square(tf.conv2d(x, ff as tf.Tensor4D, 2, "same"))))(f)
+          .dataSync()
+          .slice();
       });
     };
     expect(relError(grads("wasm"), grads("cpu"))).toBeLessThan(TOL);
   });
 
   it("negative control: a wrong stride is caught by the same comparison", () => {
-    const inputs = { x: { values: randomValues(r, 2 * 8 * 8 * 2), shape: [2, 8, 8, 2] }, dy: { values: randomValues(r, 2 * 4 * 4 * 3), shape: [2, 4, 4, 3] } };
+    const inputs = {
+      x: { values: randomValues(r, 2 * 8 * 8 * 2), shape: [2, 8, 8, 2] },
+      dy: { values: randomValues(r, 2 * 4 * 4 * 3), shape: [2, 4, 4, 3] },
+    };
     const attrs = { strides: [2, 2], pad: "same", dataFormat: "NHWC", dimRoundingMode: undefined, filterShape: [3, 3, 2, 3] };
-    expect(compare("Conv2DBackpropFilter", inputs, attrs, { ...attrs, strides: [1, 1], pad: [[0, 0], [0, 0], [0, 0], [0, 0]] })).toBeGreaterThan(TOL);
+    expect(
+      compare("Conv2DBackpropFilter", inputs, attrs, {
+        ...attrs,
+        strides: [1, 1],
+        pad: [
+          [0, 0],
+          [0, 0],
+          [0, 0],
+          [0, 0],
+        ],
+      }),
+    ).toBeGreaterThan(TOL);
   });
 });
 
 /** Direct float64 loops for the depthwise gradients (the cpu kernels are wrong for valid padding with dilation > 1). */
 function depthwiseDirect(xShape: number[], filterShape: number[], s: number, d: number, pad: string) {
-  const info = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], filterShape as [number, number, number, number], s, d, pad as "same", undefined, true);
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    s,
+    d,
+    pad as "same",
+    undefined,
+    true,
+  );
   const [n, h, w, c] = xShape;
   const [kh, kw, , m] = filterShape;
   const { outHeight: ho, outWidth: wo } = info;
@@ -117,7 +157,12 @@ function depthwiseDirect(xShape: number[], filterShape: number[], s: number, d: 
               const ix = ox * s + kx * d - left;
               if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
               for (let ch = 0; ch < c; ch++)
-                for (let q = 0; q < m; q++) visit(((b * h + iy) * w + ix) * c + ch, ((b * ho + oy) * wo + ox) * c * m + ch * m + q, ((ky * kw + kx) * c + ch) * m + q);
+                for (let q = 0; q < m; q++)
+                  visit(
+                    ((b * h + iy) * w + ix) * c + ch,
+                    ((b * ho + oy) * wo + ox) * c * m + ch * m + q,
+                    ((ky * kw + kx) * c + ch) * m + q,
+                  );
             }
   };
   return {
@@ -178,7 +223,9 @@ describe("UnsortedSegmentSum (wasm) equals the cpu kernel", () => {
     const r = lcg(3);
     const ids = Int32Array.from({ length: 12 }, () => randInt(r, 0, 4));
     const x = { values: randomValues(r, 12 * 3), shape: [12, 3] };
-    expect(compare("UnsortedSegmentSum", { x, segmentIds: { values: ids, shape: [12], dtype: "int32" } }, { numSegments: 6 })).toBeLessThan(TOL);
+    expect(compare("UnsortedSegmentSum", { x, segmentIds: { values: ids, shape: [12], dtype: "int32" } }, { numSegments: 6 })).toBeLessThan(
+      TOL,
+    );
   });
 });
 
@@ -188,15 +235,32 @@ describe("end to end: tfjs's own training step on wasm (with dpkit's kernels) eq
       tf.setBackend(backend);
       return tf.tidy(() => {
         const image = tf.input({ shape: [8, 8, 2] });
-        const c = tf.layers.conv2d({ filters: 3, kernelSize: 3, strides: 2, padding: "same", activation: "tanh", kernelInitializer: "ones" }).apply(image) as tf.SymbolicTensor;
-        const d = tf.layers.depthwiseConv2d({ kernelSize: 2, depthMultiplier: 2, depthwiseInitializer: "ones" }).apply(c) as tf.SymbolicTensor;
-        const out = tf.layers.dense({ units: 2, kernelInitializer: "ones" }).apply(tf.layers.flatten().apply(d) as tf.SymbolicTensor) as tf.SymbolicTensor;
+        const c = tf.layers
+          .conv2d({ filters: 3, kernelSize: 3, strides: 2, padding: "same", activation: "tanh", kernelInitializer: "ones" })
+          .apply(image) as tf.SymbolicTensor;
+        const d = tf.layers
+          .depthwiseConv2d({ kernelSize: 2, depthMultiplier: 2, depthwiseInitializer: "ones" })
+          .apply(c) as tf.SymbolicTensor;
+        const out = tf.layers
+          .dense({ units: 2, kernelInitializer: "ones" })
+          .apply(tf.layers.flatten().apply(d) as tf.SymbolicTensor) as tf.SymbolicTensor;
         const cnn = tf.model({ inputs: image, outputs: out });
-        const emb = tf.sequential({ layers: [tf.layers.embedding({ inputDim: 5, outputDim: 2, inputLength: 3, embeddingsInitializer: "ones" }), tf.layers.flatten(), tf.layers.dense({ units: 1, kernelInitializer: "ones" })] });
-        const x = tf.tensor4d(Float32Array.from({ length: 3 * 8 * 8 * 2 }, (_, i) => Math.sin(i) / 4), [3, 8, 8, 2]);
+        const emb = tf.sequential({
+          layers: [
+            tf.layers.embedding({ inputDim: 5, outputDim: 2, inputLength: 3, embeddingsInitializer: "ones" }),
+            tf.layers.flatten(),
+            tf.layers.dense({ units: 1, kernelInitializer: "ones" }),
+          ],
+        });
+        const x = tf.tensor4d(
+          Float32Array.from({ length: 3 * 8 * 8 * 2 }, (_, i) => Math.sin(i) / 4),
+          [3, 8, 8, 2],
+        );
         const ids = tf.tensor2d([0, 1, 1, 4, 4, 4], [2, 3]);
         const opt = tf.train.sgd(0.1);
-        opt.minimize(() => tf.add(tf.mean(tf.square(cnn.apply(x) as tf.Tensor)), tf.mean(tf.square(emb.apply(ids) as tf.Tensor))) as tf.Scalar);
+        opt.minimize(
+          () => tf.add(tf.mean(tf.square(cnn.apply(x) as tf.Tensor)), tf.mean(tf.square(emb.apply(ids) as tf.Tensor))) as tf.Scalar,
+        );
         return [...cnn.getWeights(), ...emb.getWeights()].map((w) => w.dataSync().slice());
       });
     };
@@ -210,7 +274,15 @@ describe("end to end: tfjs's own training step on wasm (with dpkit's kernels) eq
 describe("MaxPoolGrad (wasm, replaced) equals the cpu kernel", () => {
   const r = lcg(31);
   const cases: [string, number, number, string][] = [];
-  for (const pad of ["same", "valid"]) for (const [p, st] of [[2, 1], [2, 2], [3, 1], [3, 2], [2, 3]]) cases.push([`pool ${p} stride ${st} ${pad}`, p, st, pad]);
+  for (const pad of ["same", "valid"])
+    for (const [p, st] of [
+      [2, 1],
+      [2, 2],
+      [3, 1],
+      [3, 2],
+      [2, 3],
+    ])
+      cases.push([`pool ${p} stride ${st} ${pad}`, p, st, pad]);
   const run = (p: number, st: number, pad: string) => {
     const n = randInt(r, 1, 3);
     const h = randInt(r, p + 1, 9);
@@ -219,7 +291,12 @@ describe("MaxPoolGrad (wasm, replaced) equals the cpu kernel", () => {
     const xv = randomValues(r, n * h * w * c);
     const ho = outSize(h, p, st, 1, pad);
     const wo = outSize(w, p, st, 1, pad);
-    const yv = runOn("cpu", "MaxPool", { x: { values: xv, shape: [n, h, w, c] } }, { filterSize: p, strides: st, pad, dimRoundingMode: undefined }).values as Float32Array;
+    const yv = runOn(
+      "cpu",
+      "MaxPool",
+      { x: { values: xv, shape: [n, h, w, c] } },
+      { filterSize: p, strides: st, pad, dimRoundingMode: undefined },
+    ).values as Float32Array;
     const inputs = {
       dy: { values: randomValues(r, n * ho * wo * c), shape: [n, ho, wo, c] },
       input: { values: xv, shape: [n, h, w, c] },

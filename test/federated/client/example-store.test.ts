@@ -71,7 +71,12 @@ describe.each(kinds)("%s example store", (_name, open) => {
     await expect(store.add([1], 0)).rejects.toThrow(/`features` must have length 2/);
     await expect(store.add([1, NaN], 0)).rejects.toThrow(/finite/);
     await expect(store.add([1, 2], -1)).rejects.toThrow(/`label`/);
-    await expect(store.addMany([{ features: [1, 2], label: 0 }, { features: [1], label: 0 }])).rejects.toThrow(DpError);
+    await expect(
+      store.addMany([
+        { features: [1, 2], label: 0 },
+        { features: [1], label: 0 },
+      ]),
+    ).rejects.toThrow(DpError);
     await expect(store.count({ maxAgeMs: -1 })).rejects.toThrow(/maxAgeMs/);
     expect(await store.count()).toBe(0); // nothing half-written
     await store.close();

@@ -22,7 +22,13 @@ function bigDelta(d: number, scale: number, seed: number): Float32Array {
 describe("privatizeUpdate (client-side clip and noise)", () => {
   it("clips every update to L2 norm <= C, whatever its size", () => {
     const plan: ClientNoisePlan = { kind: "clip-distributed", l2NormClip: 0.7, noiseStddev: 0 };
-    for (const [d, scale] of [[1, 1e30], [10, 3], [7850, 1], [7850, 1e-3], [100, 1e38]] as const) {
+    for (const [d, scale] of [
+      [1, 1e30],
+      [10, 3],
+      [7850, 1],
+      [7850, 1e-3],
+      [100, 1e38],
+    ] as const) {
       const delta = bigDelta(d, scale, d);
       const { upload, norm, wasClipped } = privatizeUpdate(delta, plan);
       expect(l2NormOf(upload)).toBeLessThanOrEqual(0.7);
@@ -93,7 +99,7 @@ describe("privatizeUpdate (client-side clip and noise)", () => {
     const q = compressorForPlan({ kind: "quantize", bits: 8 });
     const bytes = q.encode(v, new SeededRng(1));
     expect(bytes.length).toBe(q.encodedBytes(1000));
-    expect(bytes.length).toBeLessThan(4 * 1000 / 3);
+    expect(bytes.length).toBeLessThan((4 * 1000) / 3);
     const back = q.decode(bytes, 1000);
     expect(l2NormOf(back.map((x, i) => x - v[i]))).toBeLessThan(0.1 * l2NormOf(v));
     expect(compressorForPlan(undefined).encodedBytes(10)).toBe(40);
@@ -118,7 +124,9 @@ describe("privatizeUpdate (client-side clip and noise)", () => {
         expect((e as DpError).code).toBe("protocol_error");
       }
     }
-    expect(() => encodeForSecureAggregation(new Float32Array(2), { kind: "quantizer", clipRange: 1, modulusBits: 8, clients: 1000, scale: 2 ** 20 })).toThrow(/secure-aggregation encoding/);
+    expect(() =>
+      encodeForSecureAggregation(new Float32Array(2), { kind: "quantizer", clipRange: 1, modulusBits: 8, clients: 1000, scale: 2 ** 20 }),
+    ).toThrow(/secure-aggregation encoding/);
     expect(() => compressorForPlan({ kind: "zip" } as never)).toThrow(/Unknown compression/);
   });
 });
@@ -151,7 +159,12 @@ describe("secure-aggregation masking in the client", () => {
     const directory = server.closeAdvertiseKeys();
     for (const c of clients) server.receive(c.shareKeys(directory));
     const forwarded = server.closeShareKeys();
-    const masked = clients.map((c, i) => c.maskInput(forwarded.find((f) => f.recipient === c.id)!, encoded[i]));
+    const masked = clients.map((c, i) =>
+      c.maskInput(
+        forwarded.find((f) => f.recipient === c.id)!,
+        encoded[i],
+      ),
+    );
     for (const m of masked) server.receive(m);
     const requests = server.closeMaskedInput();
     for (const c of clients) server.receive(c.unmask(requests.find((r) => r.recipient === c.id)!));

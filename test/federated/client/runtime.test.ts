@@ -55,7 +55,10 @@ describe("FederatedClient with a scripted server", () => {
           return { type: "assigned", token: "a".repeat(64), population: "p", round, retryAfterMs: 5 };
         }
         expect(token).toBe("a".repeat(64));
-        if (m.type === "poll") return uploads.length > round ? { type: "complete", round: round++, accepted: 1 } : { type: "plan", plan: basePlan(round), checkpoint: new Float32Array(dimension) };
+        if (m.type === "poll")
+          return uploads.length > round
+            ? { type: "complete", round: round++, accepted: 1 }
+            : { type: "plan", plan: basePlan(round), checkpoint: new Float32Array(dimension) };
         if (m.type === "report") {
           uploads.push(m.update);
           return { type: "ack", retryAfterMs: 5 };
@@ -64,7 +67,14 @@ describe("FederatedClient with a scripted server", () => {
       },
     };
     const events: FederatedClientEvent[] = [];
-    const summary = await runFederatedClient({ transport: new InMemoryTransport(handler), population: "p", clientKind: "node", trainer, onEvent: (e) => events.push(e), timeoutMs: 20_000 });
+    const summary = await runFederatedClient({
+      transport: new InMemoryTransport(handler),
+      population: "p",
+      clientKind: "node",
+      trainer,
+      onEvent: (e) => events.push(e),
+      timeoutMs: 20_000,
+    });
     expect(summary.reason).toBe("2 rounds complete");
     expect(summary.retries).toBe(1);
     expect(summary.rounds.map((r) => r.outcome)).toEqual(["complete", "complete"]);
@@ -127,7 +137,9 @@ describe("FederatedClient with a scripted server", () => {
             outbox.set(id, null as never);
             return {
               type: "plan",
-              plan: basePlan(0, { secagg: { config, clientId: id, encoding: { kind: "quantizer", clipRange: 2, scale, modulusBits: 32, clients: 3 } } }),
+              plan: basePlan(0, {
+                secagg: { config, clientId: id, encoding: { kind: "quantizer", clipRange: 2, scale, modulusBits: 32, clients: 3 } },
+              }),
               checkpoint: new Float32Array(dimension),
             };
           }
@@ -148,7 +160,9 @@ describe("FederatedClient with a scripted server", () => {
       },
     };
     const transport = new InMemoryTransport(handler);
-    const results = await Promise.all(ids.map(() => runFederatedClient({ transport, population: "p", clientKind: "node", trainer, timeoutMs: 30_000, maxRounds: 1 })));
+    const results = await Promise.all(
+      ids.map(() => runFederatedClient({ transport, population: "p", clientKind: "node", trainer, timeoutMs: 30_000, maxRounds: 1 })),
+    );
     expect(results.every((r) => r.rounds[0].outcome === "complete")).toBe(true);
     // Each masked input is unrelated to the update; the released sum is three clipped updates (norm <= 3) plus small noise.
     expect(released).toBeDefined();
@@ -170,25 +184,52 @@ describe("FederatedClient with a scripted server", () => {
         const m = body as ClientMessage;
         if (m.type === "checkIn") {
           expect(m.numExamples).toBe(40); // eligibility reported at check-in
-          return reports.length > 0 || polls > 0 ? { type: "done", reason: "enough" } : { type: "assigned", token: "k".repeat(64), population: "p", round: 0, retryAfterMs: 0 };
+          return reports.length > 0 || polls > 0
+            ? { type: "done", reason: "enough" }
+            : { type: "assigned", token: "k".repeat(64), population: "p", round: 0, retryAfterMs: 0 };
         }
         if (m.type === "poll") {
           polls++;
-          if (polls === 1) return { type: "plan", plan: { ...basePlan(0), model: { name: "tiny", dimension: dim, inputShape: [4] }, uploadLength: dim, training: { localEpochs: 2, batchSize: 8, learningRate: 0.5, minExamples }, privacy: { kind: "clip-local", l2NormClip: 0.1, noiseMultiplier: 0 } }, checkpoint: new Float32Array(dim) };
+          if (polls === 1)
+            return {
+              type: "plan",
+              plan: {
+                ...basePlan(0),
+                model: { name: "tiny", dimension: dim, inputShape: [4] },
+                uploadLength: dim,
+                training: { localEpochs: 2, batchSize: 8, learningRate: 0.5, minExamples },
+                privacy: { kind: "clip-local", l2NormClip: 0.1, noiseMultiplier: 0 },
+              },
+              checkpoint: new Float32Array(dim),
+            };
           return { type: "complete", round: 0, accepted: reports.length };
         }
         if (m.type === "report") reports.push(m.update);
         return { type: "ack", retryAfterMs: 0 };
       },
     });
-    const a = await runFederatedClient({ transport: new InMemoryTransport(serve(10)), population: "p", clientKind: "node", store, model: makeModel, timeoutMs: 20_000 });
+    const a = await runFederatedClient({
+      transport: new InMemoryTransport(serve(10)),
+      population: "p",
+      clientKind: "node",
+      store,
+      model: makeModel,
+      timeoutMs: 20_000,
+    });
     expect(a.rounds[0]).toMatchObject({ outcome: "complete", numExamples: 40 });
     expect(a.rounds[0].updateNorm).toBeGreaterThan(0.1); // trained: the raw update moved further than the clip
     expect(reports).toHaveLength(1);
     expect(l2NormOf(reports[0])).toBeLessThanOrEqual(0.1); // what was sent is clipped (z = 0 here)
     reports.length = 0;
     polls = 0;
-    const b = await runFederatedClient({ transport: new InMemoryTransport(serve(41)), population: "p", clientKind: "node", store, model: makeModel, timeoutMs: 20_000 });
+    const b = await runFederatedClient({
+      transport: new InMemoryTransport(serve(41)),
+      population: "p",
+      clientKind: "node",
+      store,
+      model: makeModel,
+      timeoutMs: 20_000,
+    });
     expect(b.rounds[0]).toMatchObject({ outcome: "dropped" });
     expect(b.rounds[0].reason).toMatch(/only 40 examples; the plan needs 41/);
     expect(reports).toHaveLength(0);
@@ -200,13 +241,31 @@ describe("FederatedClient with a scripted server", () => {
       ["not an object", () => 42],
       ["unknown type", () => ({ type: "teapot" })],
       ["negative retry", () => ({ type: "retry", retryAfterMs: -1, reason: "x" })],
-      ["checkpoint of the wrong length", (m) => (m.type === "checkIn" ? { type: "assigned", token: "t".repeat(64), population: "p", round: 0, retryAfterMs: 0 } : { type: "plan", plan: basePlan(0), checkpoint: new Float32Array(3) })],
-      ["plan with an unknown privacy kind", (m) => (m.type === "checkIn" ? { type: "assigned", token: "t".repeat(64), population: "p", round: 0, retryAfterMs: 0 } : { type: "plan", plan: { ...basePlan(0), privacy: { kind: "trust-me" } }, checkpoint: new Float32Array(dimension) })],
+      [
+        "checkpoint of the wrong length",
+        (m) =>
+          m.type === "checkIn"
+            ? { type: "assigned", token: "t".repeat(64), population: "p", round: 0, retryAfterMs: 0 }
+            : { type: "plan", plan: basePlan(0), checkpoint: new Float32Array(3) },
+      ],
+      [
+        "plan with an unknown privacy kind",
+        (m) =>
+          m.type === "checkIn"
+            ? { type: "assigned", token: "t".repeat(64), population: "p", round: 0, retryAfterMs: 0 }
+            : { type: "plan", plan: { ...basePlan(0), privacy: { kind: "trust-me" } }, checkpoint: new Float32Array(dimension) },
+      ],
       ["refused check-in", () => ({ type: "error", code: "bad_request", reason: "protocol 1 unsupported" })],
     ];
     for (const [name, answer] of cases) {
       const t0 = Date.now();
-      const client = new FederatedClient({ transport: { request: async (m) => answer(m) as ServerMessage }, population: "p", clientKind: "node", trainer, timeoutMs: 5_000 });
+      const client = new FederatedClient({
+        transport: { request: async (m) => answer(m) as ServerMessage },
+        population: "p",
+        clientKind: "node",
+        trainer,
+        timeoutMs: 5_000,
+      });
       const err = await client.run().then(
         () => undefined,
         (e: unknown) => e,
@@ -217,7 +276,12 @@ describe("FederatedClient with a scripted server", () => {
     }
     // A server that only ever says "wait": the client gives up at its timeout.
     const waiting = new FederatedClient({
-      transport: { request: async (m) => (m.type === "checkIn" ? { type: "assigned", token: "t".repeat(64), population: "p", round: 0, retryAfterMs: 0 } : { type: "wait", phase: "selection", retryAfterMs: 10 }) },
+      transport: {
+        request: async (m) =>
+          m.type === "checkIn"
+            ? { type: "assigned", token: "t".repeat(64), population: "p", round: 0, retryAfterMs: 0 }
+            : { type: "wait", phase: "selection", retryAfterMs: 10 },
+      },
       population: "p",
       clientKind: "node",
       trainer,
@@ -237,9 +301,13 @@ describe("HttpTransport (fetch) against a real node:http server", () => {
       req.on("end", () => {
         if (req.url === "/v1/checkIn") {
           if (req.headers["content-type"] !== FRAME_CONTENT_TYPE) return res.writeHead(415).end();
-          res.writeHead(200, { "content-type": FRAME_CONTENT_TYPE }).end(encodeFrame({ type: "retry", retryAfterMs: 1, reason: `got ${Buffer.concat(chunks).length} bytes` }));
+          res
+            .writeHead(200, { "content-type": FRAME_CONTENT_TYPE })
+            .end(encodeFrame({ type: "retry", retryAfterMs: 1, reason: `got ${Buffer.concat(chunks).length} bytes` }));
         } else if (req.url === "/v1/poll") {
-          res.writeHead(401, { "content-type": FRAME_CONTENT_TYPE }).end(encodeFrame({ type: "error", code: "unauthorized", reason: `token ${req.headers.authorization}` }));
+          res
+            .writeHead(401, { "content-type": FRAME_CONTENT_TYPE })
+            .end(encodeFrame({ type: "error", code: "unauthorized", reason: `token ${req.headers.authorization}` }));
         } else if (req.url === "/v1/report") {
           res.writeHead(200, { "content-type": FRAME_CONTENT_TYPE }).end(Buffer.from("garbage, not a frame"));
         } else if (req.url === "/v1/secagg") {
@@ -257,9 +325,22 @@ describe("HttpTransport (fetch) against a real node:http server", () => {
     const a = await t.request({ type: "checkIn", protocol: 1, population: "p", clientKind: "node" });
     expect(a).toMatchObject({ type: "retry" });
     expect(t.bytesUp).toBeGreaterThan(0);
-    expect(await t.request({ type: "poll", round: 0 }, "secret-token")).toEqual({ type: "error", code: "unauthorized", reason: "token Bearer secret-token" });
+    expect(await t.request({ type: "poll", round: 0 }, "secret-token")).toEqual({
+      type: "error",
+      code: "unauthorized",
+      reason: "token Bearer secret-token",
+    });
     await expect(t.request({ type: "report", round: 0, numExamples: 1, update: new Float32Array(2) }, "x")).rejects.toThrow(/malformed/);
-    await expect(t.request({ type: "secagg", round: 0, message: { stage: "advertiseKeys", sender: 1, encryptionPublicKey: new Uint8Array(32), maskingPublicKey: new Uint8Array(32) } }, "x")).rejects.toThrow(/limit of 4096/);
+    await expect(
+      t.request(
+        {
+          type: "secagg",
+          round: 0,
+          message: { stage: "advertiseKeys", sender: 1, encryptionPublicKey: new Uint8Array(32), maskingPublicKey: new Uint8Array(32) },
+        },
+        "x",
+      ),
+    ).rejects.toThrow(/limit of 4096/);
     const dead = new HttpTransport({ baseUrl: "http://127.0.0.1:9", timeoutMs: 2000 });
     await expect(dead.request({ type: "poll", round: 0 })).rejects.toMatchObject({ code: "io_error" });
     expect(() => new HttpTransport({ baseUrl: "ftp://x" })).toThrow(/baseUrl/);

@@ -21,22 +21,59 @@ function update(scale: number, seed: number): ClientUpdate {
   const r = new SeededRng(seed);
   return { clientId: "c", numExamples: 5, delta: Float32Array.from({ length: d }, () => ((r.nextUint32() / 2 ** 32) * 2 - 1) * scale) };
 }
-const digest = (v: Float32Array): string => createHash("sha256").update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)).digest("hex").slice(0, 16);
+const digest = (v: Float32Array): string =>
+  createHash("sha256")
+    .update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength))
+    .digest("hex")
+    .slice(0, 16);
 
 describe("clientPlan + privatizeUpdate = the aggregators' former prepareUpdate (bit for bit, same randomness)", () => {
   const cases: [string, FederatedAggregator, [string, string]][] = [
     ["weighted mean", new WeightedMeanAggregator(), ["52393cd5f34c7e95", "1b5327da22155a9c"]],
     ["dp-fedavg server", new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 1 }), ["52393cd5f34c7e95", "1b5327da22155a9c"]],
-    ["dp-fedavg client-local", new DpFedAvgAggregator({ noiseMultiplier: 1.3, l2NormClip: 0.5, noisePlacement: "client-local" }), ["a12e18c7358c4a4a", "0bd48a52ed95e616"]],
-    ["dp-fedavg client-distributed", new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 1, noisePlacement: "client-distributed" }), ["57d780f394d72f30", "e28d9afd435dbe8e"]],
-    ["dp-fedavg client-distributed, minimumClients", new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 1, noisePlacement: "client-distributed", minimumClients: 4 }), ["b9b00316429847cf", "628f1b3af42586b1"]],
-    ["dp-fedavg client-distributed, adaptive clipping", new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 1, noisePlacement: "client-distributed", adaptiveClipping: true }), ["2bf0dff2f6cdb9f8", "43e83ff4f6f34c54"]],
-    ["secagg(dp-fedavg)", new SecureAggregator({ aggregator: new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 1, noisePlacement: "client-distributed" }) }), ["57d780f394d72f30", "e28d9afd435dbe8e"]],
-    ["ddg", new DistributedDiscreteGaussianAggregator({ l2NormClip: 1, granularity: 2 ** -8, localNoiseStddev: 16 }), ["fbd510e4bef3b56e", "f1639185283495ea"]],
+    [
+      "dp-fedavg client-local",
+      new DpFedAvgAggregator({ noiseMultiplier: 1.3, l2NormClip: 0.5, noisePlacement: "client-local" }),
+      ["a12e18c7358c4a4a", "0bd48a52ed95e616"],
+    ],
+    [
+      "dp-fedavg client-distributed",
+      new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 1, noisePlacement: "client-distributed" }),
+      ["57d780f394d72f30", "e28d9afd435dbe8e"],
+    ],
+    [
+      "dp-fedavg client-distributed, minimumClients",
+      new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 1, noisePlacement: "client-distributed", minimumClients: 4 }),
+      ["b9b00316429847cf", "628f1b3af42586b1"],
+    ],
+    [
+      "dp-fedavg client-distributed, adaptive clipping",
+      new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 1, noisePlacement: "client-distributed", adaptiveClipping: true }),
+      ["2bf0dff2f6cdb9f8", "43e83ff4f6f34c54"],
+    ],
+    [
+      "secagg(dp-fedavg)",
+      new SecureAggregator({
+        aggregator: new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 1, noisePlacement: "client-distributed" }),
+      }),
+      ["57d780f394d72f30", "e28d9afd435dbe8e"],
+    ],
+    [
+      "ddg",
+      new DistributedDiscreteGaussianAggregator({ l2NormClip: 1, granularity: 2 ** -8, localNoiseStddev: 16 }),
+      ["fbd510e4bef3b56e", "f1639185283495ea"],
+    ],
   ];
   for (const [name, agg, expected] of cases) {
     it(name, () => {
-      const got = ([[0.001, 1], [5, 2]] as const).map(([scale, seed]) => digest(privatizeUpdate(update(scale, seed).delta, agg.clientPlan(ctx), new SeededRng(100 + seed), true).upload));
+      const got = (
+        [
+          [0.001, 1],
+          [5, 2],
+        ] as const
+      ).map(([scale, seed]) =>
+        digest(privatizeUpdate(update(scale, seed).delta, agg.clientPlan(ctx), new SeededRng(100 + seed), true).upload),
+      );
       expect(got).toEqual(expected);
     });
   }
@@ -79,7 +116,9 @@ function filesUnder(dir: string): string[] {
 /** Files in `dir` that import anything under src/federated/client/. */
 function offenders(dir: string): string[] {
   const client = path.join(projectRoot, "src/federated/client");
-  return filesUnder(dir).filter((f) => importsOf(readFileSync(f, "utf8")).some((spec) => spec.startsWith(".") && path.resolve(path.dirname(f), spec).startsWith(client)));
+  return filesUnder(dir).filter((f) =>
+    importsOf(readFileSync(f, "utf8")).some((spec) => spec.startsWith(".") && path.resolve(path.dirname(f), spec).startsWith(client)),
+  );
 }
 
 describe("the trust boundary is a folder boundary", () => {

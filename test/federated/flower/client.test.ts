@@ -30,12 +30,25 @@ async function start(options: Parameters<typeof startFlowerTestServer>[0]): Prom
 }
 
 function makeClient(seed: number, privacy?: Parameters<typeof createTfjsFlowerClient>[0]["privacy"]): TfjsFlowerClient {
-  return createTfjsFlowerClient({ model: tinyModel(), inputShape: [4], train: tinyData(48, seed), test: tinyData(40, seed + 100), privacy, rng: new SeededRng(seed), allowInsecureRng: true });
+  return createTfjsFlowerClient({
+    model: tinyModel(),
+    inputShape: [4],
+    train: tinyData(48, seed),
+    test: tinyData(40, seed + 100),
+    privacy,
+    rng: new SeededRng(seed),
+    allowInsecureRng: true,
+  });
 }
 
 describe("a dpkit client against the TypeScript Flower server (start_server with FedAvg)", () => {
   it("answers get_parameters, fit and evaluate rounds and reconnect_ins; every byte reads as Flower's serde reads it", async () => {
-    const server = await start({ minClients: 2, rounds: 3, getProperties: { tier: "any" }, fitConfig: (r) => ({ local_epochs: 2n, batch_size: 8n, lr: 0.5, server_round: BigInt(r) }) });
+    const server = await start({
+      minClients: 2,
+      rounds: 3,
+      getProperties: { tier: "any" },
+      fitConfig: (r) => ({ local_epochs: 2n, batch_size: 8n, lr: 0.5, server_round: BigInt(r) }),
+    });
     const a = makeClient(1);
     const b = makeClient(2);
     const [ra, rb, result] = await Promise.all([
@@ -80,11 +93,20 @@ describe("a dpkit client against the TypeScript Flower server (start_server with
   it("control: the server's byte checks catch a client that answers wrongly", async () => {
     const server = await start({ minClients: 1, rounds: 1 });
     const rpc = new grpc.Client(server.address, grpc.credentials.createInsecure());
-    const call = rpc.makeBidiStreamRequest<Buffer, Buffer>(FLOWER_JOIN_METHOD, (b: Buffer) => b, (b: Buffer) => b);
+    const call = rpc.makeBidiStreamRequest<Buffer, Buffer>(
+      FLOWER_JOIN_METHOD,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+    );
     call.on("error", () => undefined);
     // answer get_parameters_ins with a get_parameters_res whose tensor np.load would refuse, plus an unknown field 7
     call.once("data", () => {
-      const bad = create(ClientMessageSchema, { msg: { case: "getParametersRes", value: { status: {}, parameters: { tensors: [new Uint8Array([1, 2, 3])], tensorType: "numpy.ndarray" } } } });
+      const bad = create(ClientMessageSchema, {
+        msg: {
+          case: "getParametersRes",
+          value: { status: {}, parameters: { tensors: [new Uint8Array([1, 2, 3])], tensorType: "numpy.ndarray" } },
+        },
+      });
       call.write(Buffer.concat([Buffer.from(toBinary(ClientMessageSchema, bad)), Buffer.from([0x38, 0x01])]));
       call.end();
     });
@@ -99,8 +121,16 @@ describe("a dpkit client against the TypeScript Flower server (start_server with
 describe("client-side privacy under Flower's DP wrappers", () => {
   it("clipping_norm (DifferentialPrivacyClientSideFixedClipping): every update the server sees has norm <= the clip, norm_bit set", async () => {
     const clip = 0.05;
-    const server = await start({ minClients: 2, rounds: 2, fitConfig: () => ({ local_epochs: 1n, batch_size: 8n, lr: 0.5 }), clientSideFixedClipping: { clippingNorm: clip, noiseMultiplier: 0 } });
-    await Promise.all([runFlowerClient({ server: server.address, client: makeClient(3) }), runFlowerClient({ server: server.address, client: makeClient(4) })]);
+    const server = await start({
+      minClients: 2,
+      rounds: 2,
+      fitConfig: () => ({ local_epochs: 1n, batch_size: 8n, lr: 0.5 }),
+      clientSideFixedClipping: { clippingNorm: clip, noiseMultiplier: 0 },
+    });
+    await Promise.all([
+      runFlowerClient({ server: server.address, client: makeClient(3) }),
+      runFlowerClient({ server: server.address, client: makeClient(4) }),
+    ]);
     const result = await server.done;
     expect(result.violations).toEqual([]);
     for (const r of result.rounds) {
@@ -112,7 +142,10 @@ describe("client-side privacy under Flower's DP wrappers", () => {
 
   it("control: without clipping_norm the same updates exceed that clip", async () => {
     const server = await start({ minClients: 2, rounds: 1, fitConfig: () => ({ local_epochs: 1n, batch_size: 8n, lr: 0.5 }) });
-    await Promise.all([runFlowerClient({ server: server.address, client: makeClient(3) }), runFlowerClient({ server: server.address, client: makeClient(4) })]);
+    await Promise.all([
+      runFlowerClient({ server: server.address, client: makeClient(3) }),
+      runFlowerClient({ server: server.address, client: makeClient(4) }),
+    ]);
     const result = await server.done;
     for (const n of result.rounds[0].updateNorms) expect(n).toBeGreaterThan(0.05);
     for (const m of result.rounds[0].fitMetrics) expect(m.norm_bit).toBeUndefined();
@@ -120,7 +153,12 @@ describe("client-side privacy under Flower's DP wrappers", () => {
 
   it("a clip above the update's norm returns the unclipped update bit for bit (same seed, same server)", async () => {
     const once = async (clip: number | undefined): Promise<Float32Array[]> => {
-      const server = await start({ minClients: 1, rounds: 1, fitConfig: () => ({ local_epochs: 1n, batch_size: 8n, lr: 0.5 }), ...(clip ? { clientSideFixedClipping: { clippingNorm: clip, noiseMultiplier: 0 } } : {}) });
+      const server = await start({
+        minClients: 1,
+        rounds: 1,
+        fitConfig: () => ({ local_epochs: 1n, batch_size: 8n, lr: 0.5 }),
+        ...(clip ? { clientSideFixedClipping: { clippingNorm: clip, noiseMultiplier: 0 } } : {}),
+      });
       await runFlowerClient({ server: server.address, client: makeClient(5) });
       const r = await server.done;
       if (clip) expect(r.rounds[0].fitMetrics[0].norm_bit).toBe(false);
@@ -135,7 +173,10 @@ describe("client-side privacy under Flower's DP wrappers", () => {
     const server = await start({ minClients: 2, rounds: 2, fitConfig: () => ({ local_epochs: 1n, batch_size: 16n, lr: 0.5 }) });
     const local = makeClient(6, { kind: "local", l2NormClip: 1, noiseMultiplier: 4 });
     const dpsgd = makeClient(7, { kind: "dpsgd", l2NormClip: 1, noiseMultiplier: 1.1 });
-    await Promise.all([runFlowerClient({ server: server.address, client: local }), runFlowerClient({ server: server.address, client: dpsgd })]);
+    await Promise.all([
+      runFlowerClient({ server: server.address, client: local }),
+      runFlowerClient({ server: server.address, client: dpsgd }),
+    ]);
     const result = await server.done;
     expect(result.violations).toEqual([]);
     const [m1, m2] = [result.rounds[0].fitMetrics, result.rounds[1].fitMetrics];
@@ -161,7 +202,12 @@ describe("bad server behaviour: a clear DpError, no hang", () => {
   ];
   for (const [action, phase, pattern] of cases) {
     it(`${action} during ${phase}`, async () => {
-      const server = await start({ minClients: 1, rounds: 2, misbehave: { round: phase === "fit" ? 2 : 1, phase, action }, fitConfig: () => ({ local_epochs: 1n }) });
+      const server = await start({
+        minClients: 1,
+        rounds: 2,
+        misbehave: { round: phase === "fit" ? 2 : 1, phase, action },
+        fitConfig: () => ({ local_epochs: 1n }),
+      });
       const t0 = Date.now();
       const err = await runFlowerClient({ server: server.address, client: makeClient(8), idleTimeoutMs: 1500 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DpError);

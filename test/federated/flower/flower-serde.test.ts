@@ -16,8 +16,21 @@ const ready = Boolean(flower && existsSync(path.join(flower, "src/py/flwr")) && 
 
 describe.skipIf(!ready)("Flower's own serde reads what the client sends (DPKIT_FLOWER_SRC)", () => {
   it("get_properties_res, get_parameters_res, fit_res, evaluate_res and disconnect_res", async () => {
-    const server = await startFlowerTestServer({ minClients: 1, rounds: 1, getProperties: {}, fitConfig: () => ({ local_epochs: 1n, lr: 0.5 }), clientSideFixedClipping: { clippingNorm: 0.01, noiseMultiplier: 0 } });
-    const client = createTfjsFlowerClient({ model: tinyModel(), inputShape: [4], train: tinyData(24, 1), privacy: { kind: "local", l2NormClip: 1, noiseMultiplier: 1 }, rng: new SeededRng(1), allowInsecureRng: true });
+    const server = await startFlowerTestServer({
+      minClients: 1,
+      rounds: 1,
+      getProperties: {},
+      fitConfig: () => ({ local_epochs: 1n, lr: 0.5 }),
+      clientSideFixedClipping: { clippingNorm: 0.01, noiseMultiplier: 0 },
+    });
+    const client = createTfjsFlowerClient({
+      model: tinyModel(),
+      inputShape: [4],
+      train: tinyData(24, 1),
+      privacy: { kind: "local", l2NormClip: 1, noiseMultiplier: 1 },
+      rng: new SeededRng(1),
+      allowInsecureRng: true,
+    });
     await runFlowerClient({ server: server.address, client });
     const result = await server.done;
     await server.close();
@@ -38,7 +51,12 @@ describe.skipIf(!ready)("Flower's own serde reads what the client sends (DPKIT_F
       expect(rows.map((r) => r.kind)).toEqual(["get_properties_res", "get_parameters_res", "fit_res", "evaluate_res", "disconnect_res"]);
       for (const r of rows) expect(r.reserialized_equal).toBe(true);
       for (const r of rows.slice(0, 4)) expect(r.status).toBe("OK");
-      const shapes = [["float32", [4, 3]], ["float32", [3]], ["float32", [3, 2]], ["float32", [2]]];
+      const shapes = [
+        ["float32", [4, 3]],
+        ["float32", [3]],
+        ["float32", [3, 2]],
+        ["float32", [2]],
+      ];
       expect(rows[1].arrays).toEqual(shapes);
       expect(rows[2].arrays).toEqual(shapes);
       expect(rows[2].num_examples).toBe(24);

@@ -17,9 +17,19 @@ export function tinyData(count: number, seed: number): ClientDataset {
 /** A 4 → 3 tanh → 2 softmax model (23 weights) with fixed initial weights. */
 export function tinyModel(): tf.LayersModel {
   const m = tf.sequential({
-    layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: "tanh", kernelInitializer: "zeros" }), tf.layers.dense({ units: 2, activation: "softmax", kernelInitializer: "zeros" })],
+    layers: [
+      tf.layers.dense({ inputShape: [4], units: 3, activation: "tanh", kernelInitializer: "zeros" }),
+      tf.layers.dense({ units: 2, activation: "softmax", kernelInitializer: "zeros" }),
+    ],
   });
   const rng = new SeededRng(99);
-  m.setWeights(m.getWeights().map((w) => tf.tensor(Float32Array.from({ length: w.size }, () => (rng.nextUint32() / 2 ** 32 - 0.5) * 0.5), w.shape)));
+  m.setWeights(
+    m.getWeights().map((w) =>
+      tf.tensor(
+        Float32Array.from({ length: w.size }, () => (rng.nextUint32() / 2 ** 32 - 0.5) * 0.5),
+        w.shape,
+      ),
+    ),
+  );
   return m;
 }

@@ -44,14 +44,18 @@ describe("local DP (LocalDpMod parity): empirical epsilon", () => {
   ];
   for (const [name, rng] of runs) {
     it(`eps_LB <= exact epsilon ${claimed.toFixed(3)} (${name})`, () => {
-      const r = audit((s) => localDpUpdate(far(s), received, { l2NormClip: C, noiseMultiplier: Z, rng, allowInsecureRng: true }).weights[0]);
+      const r = audit(
+        (s) => localDpUpdate(far(s), received, { l2NormClip: C, noiseMultiplier: Z, rng, allowInsecureRng: true }).weights[0],
+      );
       expect(r.epsilonLowerBound).toBeLessThanOrEqual(claimed);
     });
   }
 
   it("power check: half the noise is caught", () => {
     const rng = new SeededRng(7);
-    const r = audit((s) => localDpUpdate(far(s), received, { l2NormClip: C, noiseMultiplier: Z / 2, rng, allowInsecureRng: true }).weights[0]);
+    const r = audit(
+      (s) => localDpUpdate(far(s), received, { l2NormClip: C, noiseMultiplier: Z / 2, rng, allowInsecureRng: true }).weights[0],
+    );
     expect(r.epsilonLowerBound).toBeGreaterThan(claimed);
   });
 

@@ -58,7 +58,11 @@ describe("decodeNpy on files written by NumPy", () => {
 
     it(`${g.file}: encodeNpy writes the same bytes as NumPy`, () => {
       const a = decodeNpy(read(g.file));
-      const bytes = encodeNpy(a, { fortranOrder: a.fortranOrder, byteOrder: a.byteOrder === ">" ? ">" : "<", version: a.version as [1, 0] });
+      const bytes = encodeNpy(a, {
+        fortranOrder: a.fortranOrder,
+        byteOrder: a.byteOrder === ">" ? ">" : "<",
+        version: a.version as [1, 0],
+      });
       expect(Buffer.from(bytes).equals(Buffer.from(read(g.file)))).toBe(true);
     });
   }
@@ -113,7 +117,10 @@ describe("decodeNpy refuses what np.load(allow_pickle=False) must not load", () 
     refused(withHeader("{'descr': '|O', 'fortran_order': False, 'shape': (2,), }"), /pickle/);
     refused(withHeader("{'descr': '=f4', 'fortran_order': False, 'shape': (2, 3), }"), /native byte order/);
     refused(withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }"), /needs 32/);
-    refused(withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999, 99999999999999999), }"), /too large|addressed/);
+    refused(
+      withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999, 99999999999999999), }"),
+      /too large|addressed/,
+    );
     refused(withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", new Uint8Array(28)), /is 28 bytes/);
     refused(withHeader("{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }", new Uint8Array([1, 2])), /byte 2/);
     const noNewline = withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }");
@@ -143,7 +150,11 @@ describe("encodeNpy ↔ decodeNpy round trips", () => {
         const a = make(dtype, shape);
         for (const fortranOrder of [false, true]) {
           for (const byteOrder of ["<", ">"] as const) {
-            for (const version of [[1, 0], [2, 0], [3, 0]] as const) {
+            for (const version of [
+              [1, 0],
+              [2, 0],
+              [3, 0],
+            ] as const) {
               const back = decodeNpy(encodeNpy(a, { fortranOrder, byteOrder, version: [...version] as [1, 0] }));
               expect(back.shape).toEqual(shape);
               expect(back.dtype).toBe(dtype);

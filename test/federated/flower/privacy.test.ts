@@ -1,11 +1,18 @@
 import { describe, expect, it } from "vitest";
 import { RdpAccountant } from "../../../src/accounting/rdp/accountant.js";
 import { DpError } from "../../../src/errors.js";
-import { clipModelUpdate, distance, localDpEvent, localDpModNoiseMultiplier, localDpUpdate } from "../../../src/federated/flower/privacy.js";
+import {
+  clipModelUpdate,
+  distance,
+  localDpEvent,
+  localDpModNoiseMultiplier,
+  localDpUpdate,
+} from "../../../src/federated/flower/privacy.js";
 import { SeededRng } from "../../../src/random/index.js";
 
 const rng = new SeededRng(11);
-const randomVector = (n: number, scale: number): Float32Array => Float32Array.from({ length: n }, () => (rng.nextUint32() / 2 ** 32 - 0.5) * scale);
+const randomVector = (n: number, scale: number): Float32Array =>
+  Float32Array.from({ length: n }, () => (rng.nextUint32() / 2 ** 32 - 0.5) * scale);
 
 describe("clipModelUpdate (Flower's compute_clip_model_update)", () => {
   it("the sent update's norm never exceeds the clip, over random sizes and scales", () => {
@@ -56,7 +63,12 @@ describe("local DP parameters", () => {
   });
   it("noise has standard deviation z·C per coordinate around the clipped update", () => {
     const n = 200_000;
-    const r = localDpUpdate(new Float32Array(n).fill(10), new Float32Array(n), { l2NormClip: 2, noiseMultiplier: 0.5, rng: new SeededRng(3), allowInsecureRng: true });
+    const r = localDpUpdate(new Float32Array(n).fill(10), new Float32Array(n), {
+      l2NormClip: 2,
+      noiseMultiplier: 0.5,
+      rng: new SeededRng(3),
+      allowInsecureRng: true,
+    });
     const mean0 = 2 / Math.sqrt(n); // the clipped update spreads C over n equal coordinates
     let s = 0;
     let s2 = 0;

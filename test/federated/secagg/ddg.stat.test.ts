@@ -10,7 +10,12 @@ const N = 200_000;
 // delta = 1e-3: events with probabilities near 1e-2 are then informative, so 200,000 draws resolve
 // epsilon well (at 1e-5 they only reach about 2.3, too close to the claims to test power).
 const DELTA = 1e-3;
-const params = (sigma: number): DistributedDiscreteGaussianParameters => ({ l2NormClip: 4.5 * 2 ** -4, granularity: 2 ** -4, localNoiseStddev: sigma, dimension: 1 });
+const params = (sigma: number): DistributedDiscreteGaussianParameters => ({
+  l2NormClip: 4.5 * 2 ** -4,
+  granularity: 2 ** -4,
+  localNoiseStddev: sigma,
+  dimension: 1,
+});
 
 function audit(sigma: number, rng?: Rng) {
   const p = params(sigma);

@@ -40,7 +40,7 @@ describe("distributed discrete Gaussian privacy (Kairouz, Liu & Steinke 2021, Pr
       for (const n of [2, 10, 100]) {
         const p = ddgPrivacy({ ...base, localNoiseStddev: sigma }, n);
         expect(p.noiseMultiplier).toBeLessThanOrEqual(p.continuousNoiseMultiplier * (1 + 1e-12));
-        expect(p.rho).toBeGreaterThanOrEqual(p.l2Sensitivity ** 2 / (2 * n * sigma * sigma) * (1 - 1e-12));
+        expect(p.rho).toBeGreaterThanOrEqual((p.l2Sensitivity ** 2 / (2 * n * sigma * sigma)) * (1 - 1e-12));
       }
     }
     const big = ddgPrivacy({ ...base, localNoiseStddev: 64 }, 10);
@@ -71,7 +71,9 @@ describe("distributed discrete Gaussian privacy (Kairouz, Liu & Steinke 2021, Pr
   it("rejects sigma < 1/2 grid step, non-power-of-two granularity, and moduli the noisy sum could overflow", () => {
     expect(() => ddgPrivacy({ ...base, localNoiseStddev: 0.4 }, 5)).toThrow(/>= 0.5 grid steps/);
     expect(() => ddgPrivacy({ ...base, granularity: 0.3, localNoiseStddev: 1 }, 5)).toThrow(/power of two/);
-    expect(() => ddgModulusCheck({ ...base, localNoiseStddev: 8 }, { clients: 100, modulusBits: 12 })).toThrow(/could overflow the modulus 2\^12/);
+    expect(() => ddgModulusCheck({ ...base, localNoiseStddev: 8 }, { clients: 100, modulusBits: 12 })).toThrow(
+      /could overflow the modulus 2\^12/,
+    );
     expect(ddgModulusCheck({ ...base, localNoiseStddev: 8 }, { clients: 100, modulusBits: 16 })).toBeLessThanOrEqual(2 ** 15 - 1);
   });
 });
@@ -96,7 +98,14 @@ describe("client shares", () => {
 });
 
 function context(dimension: number, expectedClients: number): AggregationContext {
-  return { round: 0, dimension, totalClients: 100, selectedClients: expectedClients, expectedClients, selection: { kind: "poisson", samplingProbability: expectedClients / 100 } };
+  return {
+    round: 0,
+    dimension,
+    totalClients: 100,
+    selectedClients: expectedClients,
+    expectedClients,
+    selection: { kind: "poisson", samplingProbability: expectedClients / 100 },
+  };
 }
 
 function updates(n: number, d: number, seed: number): ClientUpdate[] {
@@ -112,10 +121,17 @@ describe("SecureAggregator", () => {
   it("with the discrete Gaussian: the securely summed delta equals the plain sum of the same noisy shares", () => {
     const d = 12;
     const n = 8;
-    const ddg = new DistributedDiscreteGaussianAggregator({ l2NormClip: 1, granularity: 2 ** -10, localNoiseStddev: 32, allowInsecureRng: true });
+    const ddg = new DistributedDiscreteGaussianAggregator({
+      l2NormClip: 1,
+      granularity: 2 ** -10,
+      localNoiseStddev: 32,
+      allowInsecureRng: true,
+    });
     const secure = new SecureAggregator({ aggregator: ddg, rng: new SeededRng(4) });
     const ctx = context(d, n);
-    const prepared = updates(n, d, 1).map((u) => prepare(secure, u, { round: 0, dimension: d, expectedClients: n, rng: new SeededRng(u.clientId.length + 7) }));
+    const prepared = updates(n, d, 1).map((u) =>
+      prepare(secure, u, { round: 0, dimension: d, expectedClients: n, rng: new SeededRng(u.clientId.length + 7) }),
+    );
     const viaSecAgg = secure.aggregate(prepared, ctx);
     const plain = ddg.aggregate(prepared, ctx);
     expect(Array.from(viaSecAgg.delta)).toEqual(Array.from(plain.delta));
@@ -127,16 +143,31 @@ describe("SecureAggregator", () => {
   it("dropouts: only the survivors' shares are summed and the event is computed for them", () => {
     const d = 6;
     const n = 10;
-    const ddg = new DistributedDiscreteGaussianAggregator({ l2NormClip: 1, granularity: 2 ** -10, localNoiseStddev: 32, allowInsecureRng: true });
+    const ddg = new DistributedDiscreteGaussianAggregator({
+      l2NormClip: 1,
+      granularity: 2 ** -10,
+      localNoiseStddev: 32,
+      allowInsecureRng: true,
+    });
     const secure = new SecureAggregator({ aggregator: ddg, simulatedDropoutRate: 0.3, rng: new SeededRng(5) });
-    const r = secure.aggregate(updates(n, d, 2).map((u) => prepare(ddg, u, { round: 0, dimension: d, expectedClients: n, rng: new SeededRng(1) })), context(d, n));
+    const r = secure.aggregate(
+      updates(n, d, 2).map((u) => prepare(ddg, u, { round: 0, dimension: d, expectedClients: n, rng: new SeededRng(1) })),
+      context(d, n),
+    );
     expect(r.accepted).toBe(7);
     expect(r.event).toEqual(ddg.finalizeSum(new Float64Array(d), 7, context(d, n)).event);
-    expect((r.event as { noiseMultiplier: number }).noiseMultiplier).toBeLessThan((ddg.plannedEvent(context(d, n)) as { noiseMultiplier: number }).noiseMultiplier);
+    expect((r.event as { noiseMultiplier: number }).noiseMultiplier).toBeLessThan(
+      (ddg.plannedEvent(context(d, n)) as { noiseMultiplier: number }).noiseMultiplier,
+    );
   });
 
   it("an aborted round releases nothing (zero delta, noOp event)", () => {
-    const ddg = new DistributedDiscreteGaussianAggregator({ l2NormClip: 1, granularity: 2 ** -10, localNoiseStddev: 32, allowInsecureRng: true });
+    const ddg = new DistributedDiscreteGaussianAggregator({
+      l2NormClip: 1,
+      granularity: 2 ** -10,
+      localNoiseStddev: 32,
+      allowInsecureRng: true,
+    });
     const secure = new SecureAggregator({ aggregator: ddg, simulatedDropoutRate: 0.6, rng: new SeededRng(6) });
     const r = secure.aggregate(updates(5, 4, 3), context(4, 5));
     expect(r.event).toEqual({ kind: "noOp" });
@@ -147,7 +178,12 @@ describe("SecureAggregator", () => {
   it("wraps DP-FedAvg with client-distributed Gaussian noise (quantised sum within n/scale of the plain sum), SecAgg+ graph", () => {
     const d = 5;
     const n = 12;
-    const inner = new DpFedAvgAggregator({ noiseMultiplier: 1, l2NormClip: 0.5, noisePlacement: "client-distributed", allowInsecureRng: true });
+    const inner = new DpFedAvgAggregator({
+      noiseMultiplier: 1,
+      l2NormClip: 0.5,
+      noisePlacement: "client-distributed",
+      allowInsecureRng: true,
+    });
     const secure = new SecureAggregator({ aggregator: inner, clipRange: 4, graph: "secagg+", rng: new SeededRng(7) });
     const prepared = updates(n, d, 4).map((u) => prepare(secure, u, { round: 0, dimension: d, expectedClients: n, rng: new SeededRng(9) }));
     const ctx = context(d, n);

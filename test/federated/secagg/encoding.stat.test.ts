@@ -20,7 +20,17 @@ describe("stochastic rounding is unbiased", () => {
 
   for (const x of [0.3, -0.7, 1 / 3, 0.03125 + 1e-9]) {
     it(`x = ${x} (seeded)`, () => {
-      expect(biasInStandardErrors(viaQuantizer(new SeededRng(Math.abs(Math.round(x * 1000)) - (x < 0 ? 1 : 0)) /* the stream the seed Math.round(x * 1000) gave before negative seeds were refused */), x, 16)).toBeLessThan(6);
+      expect(
+        biasInStandardErrors(
+          viaQuantizer(
+            new SeededRng(
+              Math.abs(Math.round(x * 1000)) - (x < 0 ? 1 : 0),
+            ) /* the stream the seed Math.round(x * 1000) gave before negative seeds were refused */,
+          ),
+          x,
+          16,
+        ),
+      ).toBeLessThan(6);
     });
   }
 

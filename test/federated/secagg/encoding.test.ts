@@ -4,7 +4,9 @@ import { SeededRng } from "../../../src/random/index.js";
 
 describe("SecAggQuantizer", () => {
   it("rejects parameters whose sum could overflow the modulus, names the bound", () => {
-    expect(() => new SecAggQuantizer({ clipRange: 1, modulusBits: 8, clients: 200, scale: 1 })).toThrow(/could overflow the modulus 2\^8: 200 · 1 > 2\^7 - 1/);
+    expect(() => new SecAggQuantizer({ clipRange: 1, modulusBits: 8, clients: 200, scale: 1 })).toThrow(
+      /could overflow the modulus 2\^8: 200 · 1 > 2\^7 - 1/,
+    );
     expect(() => new SecAggQuantizer({ clipRange: 1, modulusBits: 16, clients: 100, scale: 512 })).toThrow(/overflow/);
     expect(() => new SecAggQuantizer({ clipRange: 1, modulusBits: 16, clients: 100, scale: 256 })).not.toThrow();
     expect(() => new SecAggQuantizer({ clipRange: 1, modulusBits: 16, clients: 100, scale: 3 })).toThrow(/power of two/);
@@ -31,7 +33,10 @@ describe("SecAggQuantizer", () => {
   it("negative control: without the bound, the same worst case wraps", () => {
     const n = 7;
     const scale = 512; // 7 * 768 > 2047
-    const encoded = encodeSecAggIntegers(Array.from({ length: n }, () => 1.5 * scale), 12);
+    const encoded = encodeSecAggIntegers(
+      Array.from({ length: n }, () => 1.5 * scale),
+      12,
+    );
     let s = 0;
     for (const v of encoded) s = (s + v) % 4096;
     expect(decodeSecAggSum(new Uint32Array([s]), 12, scale)[0]).not.toBe(n * 1.5);

@@ -11,9 +11,23 @@ const clients: FederatedClient[] = Array.from({ length: 6 }, (_, i) => ({
 }));
 
 function run(secure: boolean) {
-  const ddg = new DistributedDiscreteGaussianAggregator({ l2NormClip: 1, granularity: 2 ** -12, localNoiseStddev: 8, allowInsecureRng: true });
+  const ddg = new DistributedDiscreteGaussianAggregator({
+    l2NormClip: 1,
+    granularity: 2 ** -12,
+    localNoiseStddev: 8,
+    allowInsecureRng: true,
+  });
   const aggregator = secure ? new SecureAggregator({ aggregator: ddg, rng: new SeededRng(3) }) : ddg;
-  return runFedAvg({ clients, rounds: 2, initialWeights: new Float32Array(D), totalClients: 6, selection: { kind: "fixed", clientsPerRound: 6 }, aggregator, seed: 11, privatize: privatizeUpload });
+  return runFedAvg({
+    clients,
+    rounds: 2,
+    initialWeights: new Float32Array(D),
+    totalClients: 6,
+    selection: { kind: "fixed", clientsPerRound: 6 },
+    aggregator,
+    seed: 11,
+    privatize: privatizeUpload,
+  });
 }
 
 describe("SecureAggregator inside runFedAvg", () => {

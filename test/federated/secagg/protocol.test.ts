@@ -99,8 +99,18 @@ describe("dropouts", () => {
   const t = 6;
   for (const stage of STAGES) {
     it(`any n - t = ${n - t} clients may drop at ${stage}; the result is the exact sum of the survivors`, () => {
-      for (const drop of [[1, 2, 3, 4], [7, 8, 9, 10], [2, 5, 6, 9]]) {
-        const r = simulateSecAgg({ clients: n, threshold: t, dimension: 40, dropouts: { [stage]: drop }, rng: new SeededRng(drop[0] * 31 + stage.length) });
+      for (const drop of [
+        [1, 2, 3, 4],
+        [7, 8, 9, 10],
+        [2, 5, 6, 9],
+      ]) {
+        const r = simulateSecAgg({
+          clients: n,
+          threshold: t,
+          dimension: 40,
+          dropouts: { [stage]: drop },
+          rng: new SeededRng(drop[0] * 31 + stage.length),
+        });
         expect(r.abortReason).toBeUndefined();
         expect(r.exact).toBe(true);
         const inSum = stage === "unmasking" ? n : n - drop.length; // after uploading, inputs stay in the sum
@@ -116,7 +126,13 @@ describe("dropouts", () => {
   }
 
   it("drops at several stages add up (1 + 1 + 1 + 1 of 10, t = 6)", () => {
-    const r = simulateSecAgg({ clients: 10, threshold: 6, dimension: 30, dropouts: { advertiseKeys: [1], shareKeys: [4], maskedInput: [7], unmasking: [10] }, rng: new SeededRng(5) });
+    const r = simulateSecAgg({
+      clients: 10,
+      threshold: 6,
+      dimension: 30,
+      dropouts: { advertiseKeys: [1], shareKeys: [4], maskedInput: [7], unmasking: [10] },
+      rng: new SeededRng(5),
+    });
     expect(r.exact).toBe(true);
     expect(r.survivors).toEqual([2, 3, 5, 6, 8, 9, 10]);
   });
@@ -165,7 +181,10 @@ describe("an honest client", () => {
     const b = upToUnmasking(5, 3);
     for (const m of b.masked) b.server.receive(m);
     const req2 = b.server.closeMaskedInput()[0];
-    expectProtocolError(() => b.clients[0].unmask({ ...req2, survivors: [1, 2], dropped: [3, 4, 5] }), /only 2 of this client's share holders survived/);
+    expectProtocolError(
+      () => b.clients[0].unmask({ ...req2, survivors: [1, 2], dropped: [3, 4, 5] }),
+      /only 2 of this client's share holders survived/,
+    );
   });
 });
 
@@ -254,7 +273,10 @@ describe("the state machines reject out-of-order and repeated messages", () => {
   it("server: wrong round, repeated sender, unknown sender, closing twice", () => {
     const { cfg, server, clients, masked, shareMsgs } = upToUnmasking(4, 3);
     void cfg;
-    expectProtocolError(() => server.receive(shareMsgs[0]), /not allowed in stage "collectingInputs" \(expected stage "collectingShares"\)/);
+    expectProtocolError(
+      () => server.receive(shareMsgs[0]),
+      /not allowed in stage "collectingInputs" \(expected stage "collectingShares"\)/,
+    );
     server.receive(masked[0]);
     expectProtocolError(() => server.receive(masked[0]), /repeated maskedInput from client 1/);
     expectProtocolError(() => server.receive({ ...masked[1], sender: 9 }), /did not share keys/);
@@ -312,7 +334,10 @@ describe("malformed messages are refused at the boundary and drop their sender (
     const responses = requests.map((r) => clients[r.recipient - 1].unmask(r));
     const { selfMaskShares: _omitted, ...broken } = responses[0];
     void _omitted;
-    expectProtocolError(() => server.receive(broken as never), /client 1 dropped: malformed unmaskingResponse: `selfMaskShares` must be an array/);
+    expectProtocolError(
+      () => server.receive(broken as never),
+      /client 1 dropped: malformed unmaskingResponse: `selfMaskShares` must be an array/,
+    );
     // the sender is dropped: its well-formed response is refused too
     expectProtocolError(() => server.receive(responses[0]), /client 1 was dropped from this session/);
     expect(server.droppedForMisbehaviour.has(1)).toBe(true);
@@ -348,7 +373,10 @@ describe("malformed messages are refused at the boundary and drop their sender (
     for (const c of clients) server.receive(c.advertiseKeys());
     const dir = server.closeAdvertiseKeys();
     const msgs = clients.map((c) => c.shareKeys(dir));
-    expectProtocolError(() => server.receive({ ...msgs[0], ciphertexts: [null, 7] } as never), /client 1 dropped: malformed shareKeys: `ciphertexts\[0\]` must be an object/);
+    expectProtocolError(
+      () => server.receive({ ...msgs[0], ciphertexts: [null, 7] } as never),
+      /client 1 dropped: malformed shareKeys: `ciphertexts\[0\]` must be an object/,
+    );
     expectProtocolError(() => server.receive(msgs[0]), /client 1 was dropped/);
     expectProtocolError(() => server.receive({ ...msgs[1], ciphertexts: "x" } as never), /`ciphertexts` must be an array/);
     expectProtocolError(() => server.receive({ ...msgs[2], selfMaskCommitment: [1, 2] } as never), /commitment is not 32 bytes/);
@@ -359,7 +387,10 @@ describe("malformed messages are refused at the boundary and drop their sender (
 
   it("a masked input that is not bytes drops the sender", () => {
     const { server, masked } = upToUnmasking(5, 3, 24);
-    expectProtocolError(() => server.receive({ ...masked[0], maskedInput: Array.from(masked[0].maskedInput) } as never), /client 1 dropped: malformed maskedInput/);
+    expectProtocolError(
+      () => server.receive({ ...masked[0], maskedInput: Array.from(masked[0].maskedInput) } as never),
+      /client 1 dropped: malformed maskedInput/,
+    );
     expectProtocolError(() => server.receive(masked[0]), /was dropped/);
     for (const m of masked.slice(1)) server.receive(m);
     expect(server.closeMaskedInput()).toHaveLength(4);
@@ -371,7 +402,10 @@ describe("a client refuses a malformed server message with a protocol_error and 
     const cfg = config(3, 2);
     const c = new SecAggClient({ config: cfg, id: 1, rng: new SeededRng(31) });
     c.advertiseKeys();
-    expectProtocolError(() => c.shareKeys({ stage: "keyDirectory", entries: [null], graphSeed: new Uint8Array(0) } as never), /client 1 aborts: malformed message from the server/);
+    expectProtocolError(
+      () => c.shareKeys({ stage: "keyDirectory", entries: [null], graphSeed: new Uint8Array(0) } as never),
+      /client 1 aborts: malformed message from the server/,
+    );
     expect(c.stage).toBe("aborted");
   });
 });

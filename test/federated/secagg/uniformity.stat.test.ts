@@ -6,7 +6,13 @@ const DIM = 4096; // 16,384 bytes at 32 bits: 64 expected per byte value
 
 /** Client 1's masked input (bytes) for `input`, in a 3-client session. */
 function maskedBytes(input: Uint32Array, rng?: Rng): Uint8Array {
-  const cfg: SecAggSessionConfig = { sessionId: new Uint8Array(32).fill(1), clientIds: [1, 2, 3], threshold: 2, dimension: DIM, modulusBits: 32 };
+  const cfg: SecAggSessionConfig = {
+    sessionId: new Uint8Array(32).fill(1),
+    clientIds: [1, 2, 3],
+    threshold: 2,
+    dimension: DIM,
+    modulusBits: 32,
+  };
   const server = new SecAggServer({ config: cfg, rng });
   const clients = cfg.clientIds.map((id) => new SecAggClient({ config: cfg, id, rng }));
   for (const c of clients) server.receive(c.advertiseKeys());

@@ -19,12 +19,20 @@ function filesUnder(dir: string): string[] {
 
 /** Every import specifier of a module that resolves into src/federated/client/. */
 function clientImports(file: string, source: string): string[] {
-  const specs = [...source.matchAll(/(?:import|export)\s[^;]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1] ?? m[2]);
+  const specs = [...source.matchAll(/(?:import|export)\s[^;]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g)].map(
+    (m) => m[1] ?? m[2],
+  );
   return specs.filter((s) => s.startsWith(".") && path.resolve(path.dirname(file), s).startsWith(path.join(fed, "client") + path.sep));
 }
 
 describe("trust boundary", () => {
-  const guarded = [...filesUnder(path.join(fed, "server")), ...filesUnder(path.join(fed, "core")), ...filesUnder(path.join(fed, "protocol")), path.join(fed, "transport/http-server.ts"), path.join(fed, "transport/memory.ts")];
+  const guarded = [
+    ...filesUnder(path.join(fed, "server")),
+    ...filesUnder(path.join(fed, "core")),
+    ...filesUnder(path.join(fed, "protocol")),
+    path.join(fed, "transport/http-server.ts"),
+    path.join(fed, "transport/memory.ts"),
+  ];
 
   it("server/, core/, protocol/ and the server transports never import client/", () => {
     expect(guarded.length).toBeGreaterThan(15);

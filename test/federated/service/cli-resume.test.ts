@@ -17,19 +17,59 @@ afterEach(() => {
 });
 
 async function serverRun(db: string, rounds: number): Promise<{ code: number | null; json: Record<string, unknown> }> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "scripts/dpkit.ts"), "server", "--db", db, "--port", "0", "--rounds", String(rounds), "--clients-per-round", "2", "--min-clients", "2", "--dp", "server", "--noise-multiplier", "2", "--clip", "1", "--test-size", "0", "--selection-window", "60", "--round-timeout", "60", "--quiet", "--json"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      path.join(root, "scripts/dpkit.ts"),
+      "server",
+      "--db",
+      db,
+      "--port",
+      "0",
+      "--rounds",
+      String(rounds),
+      "--clients-per-round",
+      "2",
+      "--min-clients",
+      "2",
+      "--dp",
+      "server",
+      "--noise-multiplier",
+      "2",
+      "--clip",
+      "1",
+      "--test-size",
+      "0",
+      "--selection-window",
+      "60",
+      "--round-timeout",
+      "60",
+      "--quiet",
+      "--json",
+    ],
+    { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
+  );
   let out = "";
   let err = "";
   child.stdout.on("data", (c: Buffer) => (out += c.toString()));
   child.stderr.on("data", (c: Buffer) => (err += c.toString()));
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   try {
-    const url = await waitFor("dpkit server's URL", () => {
-      if (child.exitCode !== null) throw new Error(`dpkit server exited ${child.exitCode}: ${err}`);
-      return /listening on (http:\/\/\S+)/.exec(err)?.[1];
-    }, 90_000);
+    const url = await waitFor(
+      "dpkit server's URL",
+      () => {
+        if (child.exitCode !== null) throw new Error(`dpkit server exited ${child.exitCode}: ${err}`);
+        return /listening on (http:\/\/\S+)/.exec(err)?.[1];
+      },
+      90_000,
+    );
     const clients = [0, 1].map((i) => startProc("client-process.ts", [url, String(i)], { POPULATION: "mnist" }));
-    const code = await Promise.race([exited, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`dpkit server did not finish: ${err}`)), 150_000))]);
+    const code = await Promise.race([
+      exited,
+      new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`dpkit server did not finish: ${err}`)), 150_000)),
+    ]);
     await Promise.all(clients.map((c) => c.exited));
     return { code, json: JSON.parse(out) as Record<string, unknown> };
   } finally {

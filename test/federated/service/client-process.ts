@@ -33,7 +33,10 @@ const options: FederatedClientOptions & { onUpload?: (u: { round: number; upload
   timeoutMs: 120_000,
   maxConsecutiveFailures: 200,
   maxRetryAfterMs: 1000,
-  onUpload: dump ? ({ round, upload }) => writeFileSync(path.join(dump, `c${index}-r${round}.f32`), Buffer.from(upload.buffer, upload.byteOffset, upload.byteLength)) : undefined,
+  onUpload: dump
+    ? ({ round, upload }) =>
+        writeFileSync(path.join(dump, `c${index}-r${round}.f32`), Buffer.from(upload.buffer, upload.byteOffset, upload.byteLength))
+    : undefined,
 };
 const summary = await new FederatedClient(options).run();
 process.stdout.write(`${JSON.stringify({ index, reason: summary.reason, rounds: summary.rounds.map((r) => [r.round, r.outcome]) })}\n`);

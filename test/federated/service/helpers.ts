@@ -16,7 +16,11 @@ export interface Proc {
 const started: ChildProcess[] = [];
 
 export function startProc(script: string, args: string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(here, script), ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(here, script), ...args], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   started.push(child);
   const p: Proc = { child, stdout: [], stderr: [], exited: new Promise((resolve) => child.once("exit", (code) => resolve(code))) };
   let buf = "";
@@ -30,7 +34,12 @@ export function startProc(script: string, args: string[], env: Record<string, st
   return p;
 }
 
-export async function waitFor<T>(what: string, f: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000, everyMs = 50): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  f: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 60_000,
+  everyMs = 50,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await f();
@@ -41,10 +50,14 @@ export async function waitFor<T>(what: string, f: () => T | undefined | Promise<
 }
 
 export async function serverUrl(p: Proc, timeoutMs = 60_000): Promise<string> {
-  return waitFor("the server's URL", () => {
-    if (p.child.exitCode !== null) throw new Error(`server exited ${p.child.exitCode}: ${p.stderr.join("")}`);
-    return p.stdout.find((l) => l.startsWith("URL "))?.slice(4);
-  }, timeoutMs);
+  return waitFor(
+    "the server's URL",
+    () => {
+      if (p.child.exitCode !== null) throw new Error(`server exited ${p.child.exitCode}: ${p.stderr.join("")}`);
+      return p.stdout.find((l) => l.startsWith("URL "))?.slice(4);
+    },
+    timeoutMs,
+  );
 }
 
 export function lineWith(p: Proc, prefix: string): string | undefined {

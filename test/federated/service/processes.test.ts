@@ -31,8 +31,12 @@ function checkpoints(db: string): Float32Array[] {
 
 function ledger(db: string): { events: unknown[]; roundEvents: unknown[] } {
   const conn = new Database(db, { readonly: true });
-  const events = (conn.prepare("SELECT event FROM dpkit_privacy_spend ORDER BY id").all() as { event: string }[]).map((r) => JSON.parse(r.event) as unknown);
-  const roundEvents = (conn.prepare("SELECT event FROM fl_round WHERE phase = 'completed' ORDER BY round").all() as { event: string }[]).map((r) => JSON.parse(r.event) as unknown);
+  const events = (conn.prepare("SELECT event FROM dpkit_privacy_spend ORDER BY id").all() as { event: string }[]).map(
+    (r) => JSON.parse(r.event) as unknown,
+  );
+  const roundEvents = (
+    conn.prepare("SELECT event FROM fl_round WHERE phase = 'completed' ORDER BY round").all() as { event: string }[]
+  ).map((r) => JSON.parse(r.event) as unknown);
   conn.close();
   return { events, roundEvents };
 }
@@ -57,14 +61,36 @@ describe("federated service: processes on loopback", () => {
     const dump = path.join(dir, "dump");
     mkdirSync(dump);
     const server = startProc("server-process.ts", [
-      JSON.stringify({ db, logFile, dimension: D, dp: "client", noiseMultiplier: 0.5, l2NormClip: 1, secureAggregation: true, rounds: 3, clientsPerRound: 5, minClients: 3, roundTimeoutMs: 60_000, selectionWindowMs: 60_000, secAggStageTimeoutMs: 30_000 }),
+      JSON.stringify({
+        db,
+        logFile,
+        dimension: D,
+        dp: "client",
+        noiseMultiplier: 0.5,
+        l2NormClip: 1,
+        secureAggregation: true,
+        rounds: 3,
+        clientsPerRound: 5,
+        minClients: 3,
+        roundTimeoutMs: 60_000,
+        selectionWindowMs: 60_000,
+        secAggStageTimeoutMs: 30_000,
+      }),
     ]);
     const url = await serverUrl(server);
     const clients = [0, 1, 2, 3, 4].map((i) => startProc("client-process.ts", [url, String(i)], { DUMP_DIR: dump }));
-    const codes = await Promise.race([Promise.all(clients.map((c) => c.exited)), new Promise<never>((_, rej) => setTimeout(() => rej(new Error("clients did not finish in 120 s")), 120_000))]);
+    const codes = await Promise.race([
+      Promise.all(clients.map((c) => c.exited)),
+      new Promise<never>((_, rej) => setTimeout(() => rej(new Error("clients did not finish in 120 s")), 120_000)),
+    ]);
     expect(codes).toEqual([0, 0, 0, 0, 0]);
     expect(await server.exited).toBe(0);
-    const status = JSON.parse(lineWith(server, "STATUS ")!) as { rounds: number; history: { accepted: number; epsilon: number }[]; epsilon: number; ledgerEpsilon: number };
+    const status = JSON.parse(lineWith(server, "STATUS ")!) as {
+      rounds: number;
+      history: { accepted: number; epsilon: number }[];
+      epsilon: number;
+      ledgerEpsilon: number;
+    };
     expect(status.rounds).toBe(3);
     expect(status.history.map((h) => h.accepted)).toEqual([5, 5, 5]);
 
@@ -110,7 +136,9 @@ describe("federated service: processes on loopback", () => {
     }
     expect(searched).toBe(45);
     // negative control: the search finds a run where it is present (the client's own dump file)
-    expect(containsBytes(new Uint8Array(readFileSync(path.join(dump, "c0-r0.f32"))), new Uint8Array(upload(0, 0).buffer, 16 * 4, 16))).toBe(true);
+    expect(containsBytes(new Uint8Array(readFileSync(path.join(dump, "c0-r0.f32"))), new Uint8Array(upload(0, 0).buffer, 16 * 4, 16))).toBe(
+      true,
+    );
     expect(readFileSync(logFile, "utf8")).toMatch(/secagg:unmasking/);
 
     // ε after every round from the accountant, and the ledger agrees
@@ -125,16 +153,35 @@ describe("federated service: processes on loopback", () => {
     const dir = tempDir();
     const db = path.join(dir, "server.db");
     const logFile = path.join(dir, "server.log");
-    const cfg = { db, logFile, dimension: D, dp: "client", noiseMultiplier: 1, l2NormClip: 1, secureAggregation: true, rounds: 3, clientsPerRound: 3, minClients: 3, roundTimeoutMs: 20_000, selectionWindowMs: 2_000, secAggStageTimeoutMs: 5_000 };
+    const cfg = {
+      db,
+      logFile,
+      dimension: D,
+      dp: "client",
+      noiseMultiplier: 1,
+      l2NormClip: 1,
+      secureAggregation: true,
+      rounds: 3,
+      clientsPerRound: 3,
+      minClients: 3,
+      roundTimeoutMs: 20_000,
+      selectionWindowMs: 2_000,
+      secAggStageTimeoutMs: 5_000,
+    };
     const first = startProc("server-process.ts", [JSON.stringify(cfg)]);
     const url = await serverUrl(first);
     const port = Number(new URL(url).port);
     const clients = [0, 1, 2].map((i) => startProc("client-process.ts", [url, String(i)], { TRAIN_MS: "1500" }));
     // wait until round 1 is under way (round 0 completed, clients training for round 1)
-    await waitFor("round 1 in progress", async () => {
-      const s = await getStatus(url);
-      return s && (s.rounds as number) === 1 && String(s.phase).startsWith("secagg:advertiseKeys") ? s : undefined;
-    }, 90_000, 20);
+    await waitFor(
+      "round 1 in progress",
+      async () => {
+        const s = await getStatus(url);
+        return s && (s.rounds as number) === 1 && String(s.phase).startsWith("secagg:advertiseKeys") ? s : undefined;
+      },
+      90_000,
+      20,
+    );
     first.child.kill("SIGKILL");
     await first.exited;
     const afterKill = ledger(db);
@@ -142,10 +189,19 @@ describe("federated service: processes on loopback", () => {
     expect(afterKill.events).toHaveLength(1);
     const second = startProc("server-process.ts", [JSON.stringify({ ...cfg, port })]);
     await serverUrl(second);
-    const codes = await Promise.race([Promise.all(clients.map((c) => c.exited)), new Promise<never>((_, rej) => setTimeout(() => rej(new Error("clients did not finish in 150 s")), 150_000))]);
+    const codes = await Promise.race([
+      Promise.all(clients.map((c) => c.exited)),
+      new Promise<never>((_, rej) => setTimeout(() => rej(new Error("clients did not finish in 150 s")), 150_000)),
+    ]);
     expect(codes).toEqual([0, 0, 0]);
     expect(await second.exited).toBe(0);
-    const status = JSON.parse(lineWith(second, "STATUS ")!) as { rounds: number; abandoned: { round: number; reason: string }[]; epsilon: number; ledgerEpsilon: number; history: { round: number }[] };
+    const status = JSON.parse(lineWith(second, "STATUS ")!) as {
+      rounds: number;
+      abandoned: { round: number; reason: string }[];
+      epsilon: number;
+      ledgerEpsilon: number;
+      history: { round: number }[];
+    };
     expect(status.rounds).toBe(3);
     expect(status.history.map((h) => h.round)).toEqual([0, 1, 2]);
     expect(status.abandoned).toEqual([{ round: 1, reason: expect.stringMatching(/restarted/) as unknown as string }]);
@@ -165,10 +221,29 @@ describe("federated service: processes on loopback", () => {
     const db = path.join(dir, "server.db");
     const logFile = path.join(dir, "server.log");
     const server = startProc("server-process.ts", [
-      JSON.stringify({ db, logFile, dimension: D, dp: "server", noiseMultiplier: 1, l2NormClip: 1, rounds: 2, clientsPerRound: 4, minClients: 2, roundTimeoutMs: 2_500, selectionWindowMs: 400, maxBodyBytes: 16 * 1024 }),
+      JSON.stringify({
+        db,
+        logFile,
+        dimension: D,
+        dp: "server",
+        noiseMultiplier: 1,
+        l2NormClip: 1,
+        rounds: 2,
+        clientsPerRound: 4,
+        minClients: 2,
+        roundTimeoutMs: 2_500,
+        selectionWindowMs: 400,
+        maxBodyBytes: 16 * 1024,
+      }),
     ]);
     const url = await serverUrl(server);
-    const post = async (type: string, body: unknown, token?: string, raw?: Uint8Array, contentType = FRAME_CONTENT_TYPE): Promise<{ status: number; message: Record<string, unknown> }> => {
+    const post = async (
+      type: string,
+      body: unknown,
+      token?: string,
+      raw?: Uint8Array,
+      contentType = FRAME_CONTENT_TYPE,
+    ): Promise<{ status: number; message: Record<string, unknown> }> => {
       const r = await fetch(`${url}/v1/${type}`, {
         method: "POST",
         headers: { "content-type": contentType, ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -176,7 +251,12 @@ describe("federated service: processes on loopback", () => {
         signal: AbortSignal.timeout(10_000),
       });
       const bytes = new Uint8Array(await r.arrayBuffer());
-      return { status: r.status, message: (r.headers.get("content-type") ?? "").startsWith(FRAME_CONTENT_TYPE) ? (decodeFrame(bytes) as Record<string, unknown>) : { text: new TextDecoder().decode(bytes) } };
+      return {
+        status: r.status,
+        message: (r.headers.get("content-type") ?? "").startsWith(FRAME_CONTENT_TYPE)
+          ? (decodeFrame(bytes) as Record<string, unknown>)
+          : { text: new TextDecoder().decode(bytes) },
+      };
     };
     const checkIn = async (): Promise<string> => {
       const r = await post("checkIn", { type: "checkIn", protocol: 1, population: "default", clientKind: "node" });
@@ -193,25 +273,43 @@ describe("federated service: processes on loopback", () => {
     expect((await post("nope", { type: "poll", round: 0 })).status).toBe(404);
     expect((await post("poll", { type: "poll", round: 0 })).status).toBe(401);
     expect((await post("poll", { type: "poll", round: 0 }, "0".repeat(64))).status).toBe(401);
-    expect((await post("checkIn", { type: "checkIn", protocol: 1, population: "default", clientKind: "toaster" })).message).toMatchObject({ code: "bad_request", reason: expect.stringMatching(/clientKind/) });
+    expect((await post("checkIn", { type: "checkIn", protocol: 1, population: "default", clientKind: "toaster" })).message).toMatchObject({
+      code: "bad_request",
+      reason: expect.stringMatching(/clientKind/),
+    });
 
     // attempt 1: a reports, replays; b uploads NaN; c vanishes after check-in; d uploads the wrong length -> 1 valid report < M = 2: abandoned
     const [a, b, c, d] = [await checkIn(), await checkIn(), await checkIn(), await checkIn()];
     expect(c).toBeTruthy();
-    for (const t of [a, b, d]) await waitFor("plan", async () => ((await post("poll", { type: "poll", round: 0 }, t)).message.type === "plan" ? true : undefined), 10_000);
+    for (const t of [a, b, d])
+      await waitFor(
+        "plan",
+        async () => ((await post("poll", { type: "poll", round: 0 }, t)).message.type === "plan" ? true : undefined),
+        10_000,
+      );
     expect((await post("report", { type: "report", round: 0, numExamples: 5, update: update(0.1) }, a)).message.type).toBe("ack");
     expect(await post("report", { type: "report", round: 0, numExamples: 5, update: update(0.1) }, a)).toMatchObject({ status: 409 });
     const nan = update(0.1);
     nan[7] = Number.NaN;
-    expect((await post("report", { type: "report", round: 0, numExamples: 5, update: nan }, b)).message).toMatchObject({ code: "bad_request", reason: expect.stringMatching(/update\[7\]/) });
-    expect((await post("report", { type: "report", round: 0, numExamples: 5, update: update(0.1, D - 1) }, d)).message).toMatchObject({ code: "bad_request", reason: expect.stringMatching(/entries/) });
+    expect((await post("report", { type: "report", round: 0, numExamples: 5, update: nan }, b)).message).toMatchObject({
+      code: "bad_request",
+      reason: expect.stringMatching(/update\[7\]/),
+    });
+    expect((await post("report", { type: "report", round: 0, numExamples: 5, update: update(0.1, D - 1) }, d)).message).toMatchObject({
+      code: "bad_request",
+      reason: expect.stringMatching(/entries/),
+    });
     expect((await post("report", { type: "report", round: 0, numExamples: 5, update: update(0.1) }, d)).status).toBe(410);
     // a token replayed for another round is refused
     expect((await post("poll", { type: "poll", round: 5 }, a)).status).toBe(409);
-    const abandoned = await waitFor("the attempt abandoned", async () => {
-      const s = await getStatus(url);
-      return s && (s.abandoned as unknown[]).length === 1 ? s : undefined;
-    }, 20_000);
+    const abandoned = await waitFor(
+      "the attempt abandoned",
+      async () => {
+        const s = await getStatus(url);
+        return s && (s.abandoned as unknown[]).length === 1 ? s : undefined;
+      },
+      20_000,
+    );
     expect((abandoned.abandoned as { reason: string }[])[0].reason).toMatch(/only 1 report/);
     expect(abandoned.rounds).toBe(0);
     expect(ledger(db).events).toHaveLength(0);
@@ -220,12 +318,22 @@ describe("federated service: processes on loopback", () => {
 
     // attempt 2: three check in, one vanishes after fetching the plan (configuration); two report -> completes at the deadline
     const [e, f, g] = [await checkIn(), await checkIn(), await checkIn()];
-    for (const t of [e, f, g]) await waitFor("plan", async () => ((await post("poll", { type: "poll", round: 0 }, t)).message.type === "plan" ? true : undefined), 10_000);
-    for (const t of [e, f]) expect((await post("report", { type: "report", round: 0, numExamples: 5, update: update(0.2) }, t)).message.type).toBe("ack");
-    const done = await waitFor("round 0 completed", async () => {
-      const s = await getStatus(url);
-      return s && (s.rounds as number) === 1 ? s : undefined;
-    }, 20_000);
+    for (const t of [e, f, g])
+      await waitFor(
+        "plan",
+        async () => ((await post("poll", { type: "poll", round: 0 }, t)).message.type === "plan" ? true : undefined),
+        10_000,
+      );
+    for (const t of [e, f])
+      expect((await post("report", { type: "report", round: 0, numExamples: 5, update: update(0.2) }, t)).message.type).toBe("ack");
+    const done = await waitFor(
+      "round 0 completed",
+      async () => {
+        const s = await getStatus(url);
+        return s && (s.rounds as number) === 1 ? s : undefined;
+      },
+      20_000,
+    );
     expect((done.history as { accepted: number }[])[0].accepted).toBe(2);
     expect(ledger(db).events).toHaveLength(1);
     expect(done.ledgerEpsilon).toBeCloseTo(done.epsilon as number, 9);
@@ -237,7 +345,19 @@ describe("federated service: processes on loopback", () => {
     const dir = tempDir();
     const db = path.join(dir, "server.db");
     const logFile = path.join(dir, "server.log");
-    const cfg = { db, logFile, dimension: D, dp: "server", noiseMultiplier: 1, l2NormClip: 1, rounds: 3, clientsPerRound: 3, minClients: 3, roundTimeoutMs: 60_000, selectionWindowMs: 60_000 };
+    const cfg = {
+      db,
+      logFile,
+      dimension: D,
+      dp: "server",
+      noiseMultiplier: 1,
+      l2NormClip: 1,
+      rounds: 3,
+      clientsPerRound: 3,
+      minClients: 3,
+      roundTimeoutMs: 60_000,
+      selectionWindowMs: 60_000,
+    };
     const assignments = (): number => {
       const conn = new Database(db, { readonly: true });
       const n = (conn.prepare("SELECT COUNT(*) AS n FROM fl_assignment").get() as { n: number }).n;
@@ -257,19 +377,32 @@ describe("federated service: processes on loopback", () => {
     await serverUrl(second);
     const late = startProc("client-process.ts", [url, "2"], { TRAIN_MS: "1500" });
     // reporting: round 1 configured, the clients are training
-    await waitFor("round 1 reporting", async () => {
-      const s = await getStatus(url);
-      return s && (s.rounds as number) === 1 && s.phase === "reporting" ? s : undefined;
-    }, 90_000, 20);
+    await waitFor(
+      "round 1 reporting",
+      async () => {
+        const s = await getStatus(url);
+        return s && (s.rounds as number) === 1 && s.phase === "reporting" ? s : undefined;
+      },
+      90_000,
+      20,
+    );
     second.child.kill("SIGKILL");
     await second.exited;
     expect(ledger(db).events).toHaveLength(1);
     const third = startProc("server-process.ts", [JSON.stringify({ ...cfg, port })]);
     await serverUrl(third);
-    const codes = await Promise.race([Promise.all([...early, late].map((c) => c.exited)), new Promise<never>((_, rej) => setTimeout(() => rej(new Error("clients did not finish in 150 s")), 150_000))]);
+    const codes = await Promise.race([
+      Promise.all([...early, late].map((c) => c.exited)),
+      new Promise<never>((_, rej) => setTimeout(() => rej(new Error("clients did not finish in 150 s")), 150_000)),
+    ]);
     expect(codes).toEqual([0, 0, 0]);
     expect(await third.exited).toBe(0);
-    const status = JSON.parse(lineWith(third, "STATUS ")!) as { rounds: number; abandoned: { round: number; reason: string }[]; epsilon: number; ledgerEpsilon: number };
+    const status = JSON.parse(lineWith(third, "STATUS ")!) as {
+      rounds: number;
+      abandoned: { round: number; reason: string }[];
+      epsilon: number;
+      ledgerEpsilon: number;
+    };
     expect(status.rounds).toBe(3);
     expect(status.abandoned.map((a) => a.round)).toEqual([0, 1]);
     expect(status.abandoned.every((a) => /restarted/.test(a.reason))).toBe(true);

@@ -7,7 +7,13 @@ import { appendFileSync } from "node:fs";
 import { FederatedService, type FederatedServiceOptions } from "../../../src/federated/server/service.js";
 import { serveFederatedHttp } from "../../../src/federated/transport/http-server.js";
 
-const cfg = JSON.parse(process.argv[2]) as Partial<FederatedServiceOptions> & { db: string; port?: number; logFile: string; dimension: number; maxBodyBytes?: number };
+const cfg = JSON.parse(process.argv[2]) as Partial<FederatedServiceOptions> & {
+  db: string;
+  port?: number;
+  logFile: string;
+  dimension: number;
+  maxBodyBytes?: number;
+};
 const log = (line: string): void => appendFileSync(cfg.logFile, `${line}\n`);
 const init = new Float32Array(cfg.dimension);
 for (let i = 0; i < init.length; i++) init[i] = ((i % 7) - 3) / 10;
@@ -22,7 +28,12 @@ const service = await FederatedService.open({
   ...cfg,
   log,
 });
-const http = await serveFederatedHttp(service, { port: cfg.port ?? 0, status: () => service.status(), maxBodyBytes: cfg.maxBodyBytes, log });
+const http = await serveFederatedHttp(service, {
+  port: cfg.port ?? 0,
+  status: () => service.status(),
+  maxBodyBytes: cfg.maxBodyBytes,
+  log,
+});
 process.stdout.write(`URL ${http.url}\n`);
 await service.whenDone();
 await new Promise((r) => setTimeout(r, 1000));

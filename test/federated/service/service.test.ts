@@ -41,7 +41,12 @@ function options(db: string, over: Partial<FederatedServiceOptions> = {}): Feder
   };
 }
 
-function client(service: FederatedService, i: number, delta: (round: number) => Float32Array, extra: Record<string, unknown> = {}): FederatedClient {
+function client(
+  service: FederatedService,
+  i: number,
+  delta: (round: number) => Float32Array,
+  extra: Record<string, unknown> = {},
+): FederatedClient {
   return new FederatedClient({
     transport: new InMemoryTransport(service),
     population: "default",
@@ -74,7 +79,9 @@ describe("FederatedService over the in-memory transport", () => {
   it("dp client + secure aggregation: the released delta is the sum of the clipped uploads over K (mod quantisation), epsilon per round", async () => {
     const db = tempDb();
     // noise multiplier tiny so the clipped sum dominates; the test checks the arithmetic path, noise is checked in the process test
-    const service = await FederatedService.open(options(db, { dp: "client", noiseMultiplier: 1e-6, l2NormClip: 1, secureAggregation: true, rounds: 1 }));
+    const service = await FederatedService.open(
+      options(db, { dp: "client", noiseMultiplier: 1e-6, l2NormClip: 1, secureAggregation: true, rounds: 1 }),
+    );
     const vec = (i: number): Float32Array => {
       const v = new Float32Array(D);
       v[i] = 3; // norm 3 -> clipped to norm 1
@@ -94,10 +101,19 @@ describe("FederatedService over the in-memory transport", () => {
   }, 90_000);
 
   it("secure aggregation survives a client that vanishes after advertising keys", async () => {
-    const service = await FederatedService.open(options(tempDb(), { dp: "client", noiseMultiplier: 1e-6, l2NormClip: 10, secureAggregation: true, rounds: 1 }));
+    const service = await FederatedService.open(
+      options(tempDb(), { dp: "client", noiseMultiplier: 1e-6, l2NormClip: 10, secureAggregation: true, rounds: 1 }),
+    );
     const ac = new AbortController();
     const runs = [0, 1, 2, 3].map((i) =>
-      client(service, i, () => new Float32Array(D).fill(1), i === 3 ? { signal: ac.signal, onEvent: (e: { state: string }) => e.state === "uploading" && ac.abort() } : {}).run().catch(() => undefined),
+      client(
+        service,
+        i,
+        () => new Float32Array(D).fill(1),
+        i === 3 ? { signal: ac.signal, onEvent: (e: { state: string }) => e.state === "uploading" && ac.abort() } : {},
+      )
+        .run()
+        .catch(() => undefined),
     );
     await service.whenDone();
     await Promise.all(runs);
@@ -113,10 +129,30 @@ describe("FederatedService over the in-memory transport", () => {
 describe("target epsilon", () => {
   it("stops the population before a round would take epsilon above the target; the ledger never exceeds it", async () => {
     const z = 2;
-    const e2 = epsilonOfEvents([{ kind: "gaussian", noiseMultiplier: z }, { kind: "gaussian", noiseMultiplier: z }], 1e-5);
-    const e3 = epsilonOfEvents([1, 2, 3].map(() => ({ kind: "gaussian" as const, noiseMultiplier: z })), 1e-5);
+    const e2 = epsilonOfEvents(
+      [
+        { kind: "gaussian", noiseMultiplier: z },
+        { kind: "gaussian", noiseMultiplier: z },
+      ],
+      1e-5,
+    );
+    const e3 = epsilonOfEvents(
+      [1, 2, 3].map(() => ({ kind: "gaussian" as const, noiseMultiplier: z })),
+      1e-5,
+    );
     const target = (e2 + e3) / 2; // two rounds fit, the third would not
-    const service = await FederatedService.open(options(tempDb(), { dp: "server", noiseMultiplier: z, l2NormClip: 1, rounds: 5, clientsPerRound: 2, minClients: 2, targetEpsilon: target, selectionWindowMs: 5_000 }));
+    const service = await FederatedService.open(
+      options(tempDb(), {
+        dp: "server",
+        noiseMultiplier: z,
+        l2NormClip: 1,
+        rounds: 5,
+        clientsPerRound: 2,
+        minClients: 2,
+        targetEpsilon: target,
+        selectionWindowMs: 5_000,
+      }),
+    );
     const runs = [0, 1].map((i) => client(service, i, () => new Float32Array(D).fill(0.1)).run());
     await service.whenDone();
     await Promise.all(runs);
@@ -158,10 +194,27 @@ describe("secure aggregation over the wire: a client vanishing at each stage", (
   ] as const) {
     it(`after ${stage}: the round completes with ${accepted} inputs in the sum`, async () => {
       const service = await FederatedService.open(
-        options(tempDb(), { dp: "client", noiseMultiplier: 1e-6, l2NormClip: 100, secureAggregation: true, rounds: 1, clientsPerRound: 4, minClients: 3, secAggStageTimeoutMs: 5_000, selectionWindowMs: 5_000 }),
+        options(tempDb(), {
+          dp: "client",
+          noiseMultiplier: 1e-6,
+          l2NormClip: 100,
+          secureAggregation: true,
+          rounds: 1,
+          clientsPerRound: 4,
+          minClients: 3,
+          secAggStageTimeoutMs: 5_000,
+          selectionWindowMs: 5_000,
+        }),
       );
       const runs = [0, 1, 2, 3].map((i) =>
-        client(service, i, () => new Float32Array(D).fill(i + 1), i === 3 ? { transport: vanishingAfter(service, stage), maxConsecutiveFailures: 2, maxRetryAfterMs: 50 } : {}).run().catch(() => undefined),
+        client(
+          service,
+          i,
+          () => new Float32Array(D).fill(i + 1),
+          i === 3 ? { transport: vanishingAfter(service, stage), maxConsecutiveFailures: 2, maxRetryAfterMs: 50 } : {},
+        )
+          .run()
+          .catch(() => undefined),
       );
       await service.whenDone();
       await Promise.all(runs);
@@ -176,7 +229,17 @@ describe("secure aggregation over the wire: a client vanishing at each stage", (
   }
 
   it("refuses a secagg message sent under another client's token, and a plain report in a secagg round", async () => {
-    const service = await FederatedService.open(options(tempDb(), { dp: "client", noiseMultiplier: 1, l2NormClip: 1, secureAggregation: true, rounds: 1, clientsPerRound: 2, minClients: 2 }));
+    const service = await FederatedService.open(
+      options(tempDb(), {
+        dp: "client",
+        noiseMultiplier: 1,
+        l2NormClip: 1,
+        secureAggregation: true,
+        rounds: 1,
+        clientsPerRound: 2,
+        minClients: 2,
+      }),
+    );
     const t = new InMemoryTransport(service);
     const a = await t.request({ type: "checkIn", protocol: 1, population: "default", clientKind: "node" });
     const b = await t.request({ type: "checkIn", protocol: 1, population: "default", clientKind: "node" });
@@ -184,7 +247,14 @@ describe("secure aggregation over the wire: a client vanishing at each stage", (
     service.tick();
     const plan = await t.request({ type: "poll", round: 0 }, a.token);
     expect(plan.type).toBe("plan");
-    const spoof = await t.request({ type: "secagg", round: 0, message: { stage: "advertiseKeys", sender: 2, encryptionPublicKey: new Uint8Array(32), maskingPublicKey: new Uint8Array(32) } }, a.token);
+    const spoof = await t.request(
+      {
+        type: "secagg",
+        round: 0,
+        message: { stage: "advertiseKeys", sender: 2, encryptionPublicKey: new Uint8Array(32), maskingPublicKey: new Uint8Array(32) },
+      },
+      a.token,
+    );
     expect(spoof).toMatchObject({ type: "error", code: "conflict" });
     const raw = await t.request({ type: "report", round: 0, numExamples: 1, update: new Float32Array(D) }, a.token);
     expect(raw).toMatchObject({ type: "error", code: "conflict", reason: expect.stringMatching(/secure aggregation/) });

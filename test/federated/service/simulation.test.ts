@@ -16,7 +16,13 @@ const clients = [0, 1, 2, 3].map((i) => ({
 describe("the simulator on the service's code path", () => {
   it("gives the same model as runFedAvg for deterministic clients (dp none, every client every round)", async () => {
     const initialWeights = new Float32Array(D);
-    const classic = await runFedAvg({ clients, rounds: 3, initialWeights, totalClients: 4, selection: { kind: "fixed", clientsPerRound: 4 } });
+    const classic = await runFedAvg({
+      clients,
+      rounds: 3,
+      initialWeights,
+      totalClients: 4,
+      selection: { kind: "fixed", clientsPerRound: 4 },
+    });
     const service = await simulateFederatedService({
       model: { name: "toy", dimension: D },
       initialWeights,

@@ -6,7 +6,13 @@
  */
 import { describe, expect, it } from "vitest";
 import { SeededRng } from "../../../src/index.js";
-import { createRapporEncoder, estimateRapporBloomCounts, rapporBloomFilter, sumRapporBits, type RapporParams } from "../../../src/ldp/index.js";
+import {
+  createRapporEncoder,
+  estimateRapporBloomCounts,
+  rapporBloomFilter,
+  sumRapporBits,
+  type RapporParams,
+} from "../../../src/ldp/index.js";
 
 const params: RapporParams = { numBits: 8, numHashes: 2, numCohorts: 1, probPrr: 0.5, probIrr0: 0.25, probIrr1: 0.75 };
 const R = 150;

@@ -51,7 +51,10 @@ describe("RAPPOR decoder", () => {
   const S = 100;
   const decoys = 100;
   const names = Array.from({ length: S + decoys }, (_, j) => (j < S ? `value-${j}` : `decoy-${j - S}`));
-  const truth = [...rapporSimulationCounts({ numCandidates: S, numReports: 1_000_000, distribution: "exponential" }), ...new Array(decoys).fill(0)];
+  const truth = [
+    ...rapporSimulationCounts({ numCandidates: S, numReports: 1_000_000, distribution: "exponential" }),
+    ...new Array(decoys).fill(0),
+  ];
   const map = hashRapporCandidates(names, P);
 
   it("1,000,000 reports, 100 candidates (exponential) + 100 decoys: finds all above the floor, estimates within 4 SE", () => {
@@ -77,7 +80,10 @@ describe("RAPPOR decoder", () => {
 
   it("false positives stay within the stated family-wise rate (20 populations of 100,000 reports)", () => {
     const rng = new SeededRng(102);
-    const small = [...rapporSimulationCounts({ numCandidates: S, numReports: 100_000, distribution: "zipf" }), ...new Array(decoys).fill(0)];
+    const small = [
+      ...rapporSimulationCounts({ numCandidates: S, numReports: 100_000, distribution: "zipf" }),
+      ...new Array(decoys).fill(0),
+    ];
     let runsWithFalsePositive = 0;
     let uncorrectedRunsWithFalsePositive = 0;
     let worst = 0;

@@ -82,7 +82,14 @@ describe("RAPPOR encoder", () => {
     const d = oneTime.encodeDetailed("x");
     expect(d.irr).toBe(d.prr);
     expect(oneTime.reportEpsilon).toBe(oneTime.permanentEpsilon);
-    const basic = createRapporEncoder({ params: { ...P, numHashes: 1 }, basic: true, secret: "k", cohort: 0, instantaneous: false, allowInsecureRng: true });
+    const basic = createRapporEncoder({
+      params: { ...P, numHashes: 1 },
+      basic: true,
+      secret: "k",
+      cohort: 0,
+      instantaneous: false,
+      allowInsecureRng: true,
+    });
     expect(basic.encodeDetailed(5).bloom).toBe(32);
     expect(() => basic.encode(16)).toThrow(/`value`/);
     expect(() => createRapporEncoder({ params: P, basic: true })).toThrow(/numHashes/);

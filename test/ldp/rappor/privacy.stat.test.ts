@@ -66,15 +66,29 @@ describe("RAPPOR empirical epsilon", () => {
 
   it("one report (PRR with a fresh secret, then IRR on the secure source) stays within epsilon_1; an IRR with less noise is caught", () => {
     const claimed = rapporReportEpsilon(P);
-    const irr = (p: number, q: number) => (prr: number): number => {
-      let out = 0;
-      for (const b of DIFF) if (bernoulli((prr >>> b) & 1 ? q : p)) out |= 1 << b;
-      return read(out);
-    };
-    const audit = auditSamplers({ sample0: fromArray(prr0, irr(0.5, 0.75)), sample1: fromArray(prr1, irr(0.5, 0.75)), events, n: N, delta: 0 });
+    const irr =
+      (p: number, q: number) =>
+      (prr: number): number => {
+        let out = 0;
+        for (const b of DIFF) if (bernoulli((prr >>> b) & 1 ? q : p)) out |= 1 << b;
+        return read(out);
+      };
+    const audit = auditSamplers({
+      sample0: fromArray(prr0, irr(0.5, 0.75)),
+      sample1: fromArray(prr1, irr(0.5, 0.75)),
+      events,
+      n: N,
+      delta: 0,
+    });
     expect(audit.epsilonLowerBound).toBeLessThanOrEqual(claimed);
     // Power: an IRR with p = 0.25 (less noise than claimed) must be caught against the same claim.
-    const power = auditSamplers({ sample0: fromArray(prr0, irr(0.25, 0.75)), sample1: fromArray(prr1, irr(0.25, 0.75)), events, n: N, delta: 0 });
+    const power = auditSamplers({
+      sample0: fromArray(prr0, irr(0.25, 0.75)),
+      sample1: fromArray(prr1, irr(0.25, 0.75)),
+      events,
+      n: N,
+      delta: 0,
+    });
     expect(power.epsilonLowerBound).toBeGreaterThan(claimed);
   });
 });

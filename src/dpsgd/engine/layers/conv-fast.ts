@@ -14,13 +14,26 @@ function spread(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
   if (sh === 1 && sw === 1) return dy;
   const [n, ho, wo, c] = dy.shape;
   const six = tf.reshape(dy, [n, ho, 1, wo, 1, c]);
-  const padded = tf.pad(six, [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+  const padded = tf.pad(six, [
+    [0, 0],
+    [0, 0],
+    [0, sh - 1],
+    [0, 0],
+    [0, sw - 1],
+    [0, 0],
+  ]);
   const big = tf.reshape(padded, [n, ho * sh, wo * sw, c]);
   return tf.slice(big, [0, 0, 0, 0], [n, (ho - 1) * sh + 1, (wo - 1) * sw + 1, c]) as tf.Tensor4D;
 }
 
 /** Gradient of `conv2d(x, kernel, strides, padding)` with respect to `x`, as a forward convolution. */
-export function conv2dInputGradient(dy: tf.Tensor4D, kernel: tf.Tensor4D, xShape: [number, number, number, number], strides: [number, number], padding: "same" | "valid"): tf.Tensor4D {
+export function conv2dInputGradient(
+  dy: tf.Tensor4D,
+  kernel: tf.Tensor4D,
+  xShape: [number, number, number, number],
+  strides: [number, number],
+  padding: "same" | "valid",
+): tf.Tensor4D {
   const [kh, kw] = kernel.shape;
   const [, h, w] = xShape;
   const info = tf.backend_util.computeConv2DInfo(xShape, kernel.shape, strides, 1, padding);
@@ -41,7 +54,13 @@ export function conv2dInputGradient(dy: tf.Tensor4D, kernel: tf.Tensor4D, xShape
 }
 
 /** `conv2d(x, kernel) (+ bias)` with the input gradient of {@link conv2dInputGradient}. */
-export function conv2dFast(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor | null, strides: [number, number], padding: "same" | "valid"): tf.Tensor4D {
+export function conv2dFast(
+  x: tf.Tensor4D,
+  kernel: tf.Tensor4D,
+  bias: tf.Tensor | null,
+  strides: [number, number],
+  padding: "same" | "valid",
+): tf.Tensor4D {
   const xShape = x.shape;
   const body = (input: tf.Tensor) => {
     let value: tf.Tensor = tf.conv2d(input as tf.Tensor4D, kernel, strides, padding);

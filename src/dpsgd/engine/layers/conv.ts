@@ -86,7 +86,11 @@ export function useGhost(mode: NormMode, positions: number, k: number, cout: num
 }
 
 /** Per-example terms from materialised kernel gradients `[K, N, Cout]` (and bias gradients `[N, Cout]`). */
-export function materializedTerms(per: tf.Tensor3D, biasPer: tf.Tensor2D | null, toKernel: (summed: tf.Tensor2D) => tf.Tensor): PerExampleTerms {
+export function materializedTerms(
+  per: tf.Tensor3D,
+  biasPer: tf.Tensor2D | null,
+  toKernel: (summed: tf.Tensor2D) => tf.Tensor,
+): PerExampleTerms {
   const n = per.shape[1];
   let sq: tf.Tensor = tf.sum(tf.square(per), [0, 2]);
   if (biasPer) sq = tf.add(sq, tf.sum(tf.square(biasPer), 1));
@@ -101,7 +105,14 @@ export function materializedTerms(per: tf.Tensor3D, biasPer: tf.Tensor2D | null,
 }
 
 /** Per-example terms of a Conv2D-shaped layer (Conv1D reshaped) by the cheaper route. */
-function convTerms(input: tf.Tensor4D, outputGradient: tf.Tensor4D, kernelShape: number[], geometry: ConvGeometry, useBias: boolean, mode: NormMode): PerExampleTerms {
+function convTerms(
+  input: tf.Tensor4D,
+  outputGradient: tf.Tensor4D,
+  kernelShape: number[],
+  geometry: ConvGeometry,
+  useBias: boolean,
+  mode: NormMode,
+): PerExampleTerms {
   const [n, ho, wo, cout] = outputGradient.shape;
   const cin = input.shape[3];
   const k = geometry.kernelHeight * geometry.kernelWidth * cin;
@@ -172,7 +183,8 @@ export const conv2dRule: LayerRule = {
     const c = parts(layer);
     const g = convGeometry(layer, c.kernel.read().shape);
     const bias = c.useBias && c.bias ? c.bias.read() : null;
-    if (g.dilations[0] === 1 && g.dilations[1] === 1) return conv2dFast(input as tf.Tensor4D, c.kernel.read() as tf.Tensor4D, bias, g.strides, g.padding);
+    if (g.dilations[0] === 1 && g.dilations[1] === 1)
+      return conv2dFast(input as tf.Tensor4D, c.kernel.read() as tf.Tensor4D, bias, g.strides, g.padding);
     const z = tf.conv2d(input as tf.Tensor4D, c.kernel.read() as tf.Tensor4D, g.strides, g.padding, "NHWC", g.dilations);
     return bias ? tf.add(z, bias) : z;
   },
@@ -180,7 +192,14 @@ export const conv2dRule: LayerRule = {
   perExample(layer, { input, outputGradient, mode }) {
     const c = parts(layer);
     const kernelShape = c.kernel.read().shape;
-    return convTerms(input as tf.Tensor4D, outputGradient as tf.Tensor4D, kernelShape, convGeometry(layer, kernelShape), c.useBias && c.bias !== null, mode);
+    return convTerms(
+      input as tf.Tensor4D,
+      outputGradient as tf.Tensor4D,
+      kernelShape,
+      convGeometry(layer, kernelShape),
+      c.useBias && c.bias !== null,
+      mode,
+    );
   },
 };
 
@@ -197,7 +216,13 @@ export const conv1dRule: LayerRule = {
     if (g.dilations[1] === 1) {
       const [n, len, cin] = input.shape;
       const [k, , cout] = kernel.shape;
-      const z4 = conv2dFast(tf.reshape(input, [n, 1, len, cin]) as tf.Tensor4D, tf.reshape(kernel, [1, k, cin, cout]) as tf.Tensor4D, bias, g.strides, g.padding);
+      const z4 = conv2dFast(
+        tf.reshape(input, [n, 1, len, cin]) as tf.Tensor4D,
+        tf.reshape(kernel, [1, k, cin, cout]) as tf.Tensor4D,
+        bias,
+        g.strides,
+        g.padding,
+      );
       return tf.reshape(z4, [n, z4.shape[2], cout]);
     }
     const z = tf.conv1d(input as tf.Tensor3D, kernel as tf.Tensor3D, g.strides[1], g.padding, "NWC", g.dilations[1]);

@@ -35,7 +35,14 @@ export const depthwiseConv2dRule: LayerRule = {
   linear(layer, input) {
     const d = parts(layer);
     const g = convGeometry(layer, d.depthwiseKernel.read().shape);
-    let z: tf.Tensor = tf.depthwiseConv2d(input as tf.Tensor4D, d.depthwiseKernel.read() as tf.Tensor4D, g.strides, g.padding, "NHWC", g.dilations);
+    let z: tf.Tensor = tf.depthwiseConv2d(
+      input as tf.Tensor4D,
+      d.depthwiseKernel.read() as tf.Tensor4D,
+      g.strides,
+      g.padding,
+      "NHWC",
+      g.dilations,
+    );
     if (d.useBias && d.bias) z = tf.add(z, d.bias.read());
     return z;
   },

@@ -29,7 +29,15 @@ function paddedInput(input: tf.Tensor4D, kernelShape: number[], g: ConvGeometry,
   const needW = (outWidth - 1) * g.strides[1] + (g.kernelWidth - 1) * g.dilations[1] + 1;
   const bottom = Math.max(0, needH - h - top);
   const right = Math.max(0, needW - w - left);
-  const padded = top + bottom + left + right > 0 ? tf.pad(input, [[0, 0], [top, bottom], [left, right], [0, 0]]) : input;
+  const padded =
+    top + bottom + left + right > 0
+      ? tf.pad(input, [
+          [0, 0],
+          [top, bottom],
+          [left, right],
+          [0, 0],
+        ])
+      : input;
   // Rows/columns past the last window are never read: dropping them keeps the per-example
   // convolution from computing outputs that would be cropped away.
   return padded.shape[1] > needH || padded.shape[2] > needW ? tf.slice(padded, [0, 0, 0, 0], [n, needH, needW, c]) : padded;

@@ -76,7 +76,11 @@ function checkRecurrent(layer: tf.layers.Layer): void {
     );
   }
   if (r.returnState) {
-    throw new DpError("unsupported_layer", `${label} uses returnState (several outputs); dpkit's per-example engine needs one output per layer. Use strategy "naive".`, "model");
+    throw new DpError(
+      "unsupported_layer",
+      `${label} uses returnState (several outputs); dpkit's per-example engine needs one output per layer. Use strategy "naive".`,
+      "model",
+    );
   }
   if ((r.cell.dropout ?? 0) > 0 || (r.cell.recurrentDropout ?? 0) > 0) {
     throw new DpError(
@@ -173,7 +177,13 @@ function recurrentOutput(layer: tf.layers.Layer, zx: tf.Tensor, mask?: tf.Tensor
   return rnn(layer).returnSequences ? tf.stack(outputs, 1) : outputs[outputs.length - 1];
 }
 
-function recurrentPerExample(layer: tf.layers.Layer, input: tf.Tensor, g: tf.Tensor, mask: tf.Tensor | null | undefined, mode: NormMode): PerExampleTerms {
+function recurrentPerExample(
+  layer: tf.layers.Layer,
+  input: tf.Tensor,
+  g: tf.Tensor,
+  mask: tf.Tensor | null | undefined,
+  mode: NormMode,
+): PerExampleTerms {
   const kind = kindOf(layer);
   const cell = rnn(layer).cell;
   const units = cell.units;
@@ -260,12 +270,20 @@ export const bidirectionalRule: LayerRule = {
   check(layer) {
     const b = bi(layer);
     if (b.mergeMode == null) {
-      throw new DpError("unsupported_layer", `Layer "${layer.name}" (Bidirectional) has mergeMode null (two outputs); use "concat", "sum", "ave" or "mul".`, "model");
+      throw new DpError(
+        "unsupported_layer",
+        `Layer "${layer.name}" (Bidirectional) has mergeMode null (two outputs); use "concat", "sum", "ave" or "mul".`,
+        "model",
+      );
     }
     for (const inner of [b.forwardLayer, b.backwardLayer]) {
       const name = inner.getClassName();
       if (name !== "SimpleRNN" && name !== "LSTM" && name !== "GRU") {
-        throw new DpError("unsupported_layer", `Layer "${layer.name}" (Bidirectional) wraps a ${name}; rules exist for SimpleRNN, LSTM and GRU.`, "model");
+        throw new DpError(
+          "unsupported_layer",
+          `Layer "${layer.name}" (Bidirectional) wraps a ${name}; rules exist for SimpleRNN, LSTM and GRU.`,
+          "model",
+        );
       }
       checkRecurrent(inner);
     }

@@ -26,7 +26,10 @@ export interface Unfolded {
   outWidth: number;
 }
 
-const indexCache = new Map<string, { indices: Int32Array; pads: [[number, number], [number, number]]; outHeight: number; outWidth: number }>();
+const indexCache = new Map<
+  string,
+  { indices: Int32Array; pads: [[number, number], [number, number]]; outHeight: number; outWidth: number }
+>();
 
 function patchIndices(inShape: [number, number, number], geometry: ConvGeometry) {
   const [h, w, c] = inShape;

@@ -17,7 +17,12 @@ import { denseRule } from "./dense.js";
 
 function applyLayer(layer: tf.layers.Layer, input: tf.Tensor, mask?: tf.Tensor | null): tf.Tensor {
   const out = layer.apply(input, mask ? { mask } : {});
-  if (Array.isArray(out)) throw new DpError("unsupported_layer", `Layer "${layer.name}" (${layer.getClassName()}) has several outputs; the engine needs one.`, "model");
+  if (Array.isArray(out))
+    throw new DpError(
+      "unsupported_layer",
+      `Layer "${layer.name}" (${layer.getClassName()}) has several outputs; the engine needs one.`,
+      "model",
+    );
   return out as tf.Tensor;
 }
 
@@ -66,7 +71,11 @@ export const perExampleVjpRule: LayerRule = {
   check(layer) {
     refuseDropout(layer);
     if ((layer as unknown as { stateful?: boolean }).stateful) {
-      throw new DpError("unsupported_layer", `Layer "${layer.name}" (${layer.getClassName()}) is stateful: its state carries one batch's data into the next. Use stateful: false.`, "model");
+      throw new DpError(
+        "unsupported_layer",
+        `Layer "${layer.name}" (${layer.getClassName()}) is stateful: its state carries one batch's data into the next. Use stateful: false.`,
+        "model",
+      );
     }
   },
   weights(layer) {

@@ -68,7 +68,11 @@ function packageRoot(): string {
 export async function buildBrowserClientBundle(outFile?: string): Promise<string> {
   const root = packageRoot();
   const entry = path.join(root, "src/federated/client/browser/page.ts");
-  if (!existsSync(entry)) throw new DpError("io_error", `The browser client is not built (${path.join(root, "dist/browser/fl-client.js")} is missing) and its sources are absent.`);
+  if (!existsSync(entry))
+    throw new DpError(
+      "io_error",
+      `The browser client is not built (${path.join(root, "dist/browser/fl-client.js")} is missing) and its sources are absent.`,
+    );
   let esbuild: typeof import("esbuild");
   try {
     esbuild = await import("esbuild");

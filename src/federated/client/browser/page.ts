@@ -44,7 +44,10 @@ async function refreshEpsilon(): Promise<void> {
     if (!res.ok) return;
     const status = (await res.json()) as { epsilon?: number | null; rounds?: number; delta?: number };
     page.epsilon = status.epsilon ?? null;
-    show("epsilon", status.epsilon === undefined || status.epsilon === null ? "—" : `${status.epsilon.toFixed(3)} (δ = ${status.delta ?? "?"})`);
+    show(
+      "epsilon",
+      status.epsilon === undefined || status.epsilon === null ? "—" : `${status.epsilon.toFixed(3)} (δ = ${status.delta ?? "?"})`,
+    );
     if (status.rounds !== undefined) show("rounds", String(status.rounds));
   } catch {
     // status is informative only
@@ -61,14 +64,29 @@ async function main(): Promise<void> {
   show("partition", spec);
   await tf.setBackend(q.get("backend") ?? "cpu");
   await tf.ready();
-  const store = await openIndexedDbExampleStore({ name: `dpkit-mnist-${m[1]}-of-${m[2]}`, featureLength: 784, timeToLiveMs: 30 * 24 * 3600 * 1000, maxExamples: 100_000 });
+  const store = await openIndexedDbExampleStore({
+    name: `dpkit-mnist-${m[1]}-of-${m[2]}`,
+    featureLength: 784,
+    timeToLiveMs: 30 * 24 * 3600 * 1000,
+    maxExamples: 100_000,
+  });
   if ((await store.count()) === 0) {
     page.state = "loading data";
     show("state", page.state);
     const res = await fetch(`/data/mnist?partition=${encodeURIComponent(spec)}`);
     if (!res.ok) throw new Error(`GET /data/mnist answered ${res.status}`);
-    const frame = decodeFrame(new Uint8Array(await res.arrayBuffer())) as { count: number; featureLength: number; x: Float32Array; y: Uint8Array };
-    if (frame.featureLength !== 784 || !(frame.x instanceof Float32Array) || frame.x.length !== frame.count * 784 || frame.y.length !== frame.count) {
+    const frame = decodeFrame(new Uint8Array(await res.arrayBuffer())) as {
+      count: number;
+      featureLength: number;
+      x: Float32Array;
+      y: Uint8Array;
+    };
+    if (
+      frame.featureLength !== 784 ||
+      !(frame.x instanceof Float32Array) ||
+      frame.x.length !== frame.count * 784 ||
+      frame.y.length !== frame.count
+    ) {
       throw new Error("The demo partition is malformed.");
     }
     const rows = function* () {
