@@ -170,7 +170,7 @@ for (const kind of models) {
   const tfInfo = await tf.profile(tfStep);
   const tfProfiledWall = performance.now() - tStart;
   const tfProfile = { kernels: [...tfInfo.kernels] };
-  const kernelMs = (k: tf.ProfileInfo["kernels"][number]) => (typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0);
+  const kernelMs = (k: { kernelTimeMs: unknown }) => (typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0);
   const stats: Record<Phase, PhaseStats> = {} as Record<Phase, PhaseStats>;
   let prev = marks.get("start")!;
   for (const p of PHASES) {
