@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import { onBackendActivated } from "../../backend/index.js";
 import { conv2dBackpropFilterKernel } from "./conv2d-backprop-filter.js";
 import { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from "./depthwise-backprop.js";
-import { maxPoolGradKernel } from "./max-pool-grad.js";
+import { maxPoolGradDirectKernel } from "./max-pool-grad-direct.js";
 import { sliceViewKernel, splitVViewKernel, unpackViewKernel } from "./slice-views.js";
 import { unsortedSegmentSumKernel } from "./unsorted-segment-sum.js";
 
@@ -30,7 +30,7 @@ const kernels: [string, (backendName: string) => tf.KernelFunc][] = [
  * the backend's own kernel, to fall back to for dtypes the replacement does not handle.
  */
 const replacements: [string, (backendName: string, own: tf.KernelConfig | undefined) => tf.KernelFunc][] = [
-  ["MaxPoolGrad", maxPoolGradKernel],
+  ["MaxPoolGrad", () => maxPoolGradDirectKernel()],
   ["Slice", (_name, own) => sliceViewKernel(own)],
   ["Unpack", (_name, own) => unpackViewKernel(own)],
   ["SplitV", (_name, own) => splitVViewKernel(own)],
