@@ -8,3 +8,4 @@ export { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from "./d
 export { unsortedSegmentSumKernel } from "./unsorted-segment-sum.js";
 export { maxPoolGradDirectKernel } from "./max-pool-grad-direct.js";
 export { sliceViewKernel, splitVViewKernel, unpackViewKernel } from "./slice-views.js";
+export { gatherRowsKernel } from "./gather-rows.js";

@@ -3,7 +3,7 @@
  * train on wasm: `Conv2DBackpropFilter`, `DepthwiseConv2dNativeBackpropFilter`,
  * `DepthwiseConv2dNativeBackpropInput` and `UnsortedSegmentSum`, replaces its wrong
  * `MaxPoolGrad`, and replaces `Slice`, `Unpack` and `SplitV` by versions that do not copy the
- * whole input out of the wasm heap per call; each is composed from kernels the backend has or
+ * whole input out of the wasm heap per call, and `GatherV2` along axis 0 by a row copy; each is composed from kernels the backend has or
  * copies heap to heap (see the files of this folder).
  * @module
  */
@@ -11,6 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import { onBackendActivated } from "../../backend/index.js";
 import { conv2dBackpropFilterKernel } from "./conv2d-backprop-filter.js";
 import { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from "./depthwise-backprop.js";
+import { gatherRowsKernel } from "./gather-rows.js";
 import { maxPoolGradDirectKernel } from "./max-pool-grad-direct.js";
 import { sliceViewKernel, splitVViewKernel, unpackViewKernel } from "./slice-views.js";
 import { unsortedSegmentSumKernel } from "./unsorted-segment-sum.js";
@@ -25,8 +26,9 @@ const kernels: [string, (backendName: string) => tf.KernelFunc][] = [
 ];
 
 /**
- * Kernels tfjs-backend-wasm 4.22 has but computes wrongly (MaxPoolGrad) or with a copy of the
- * whole input per call (Slice, Unpack, SplitV: see ./slice-views.ts): replaced. Each maker gets
+ * Kernels tfjs-backend-wasm 4.22 has but computes wrongly (MaxPoolGrad), with a copy of the
+ * whole input per call (Slice, Unpack, SplitV: see ./slice-views.ts) or slowly (GatherV2 along
+ * axis 0: see ./gather-rows.ts): replaced. Each maker gets
  * the backend's own kernel, to fall back to for dtypes the replacement does not handle.
  */
 const replacements: [string, (backendName: string, own: tf.KernelConfig | undefined) => tf.KernelFunc][] = [
@@ -34,6 +36,7 @@ const replacements: [string, (backendName: string, own: tf.KernelConfig | undefi
   ["Slice", (_name, own) => sliceViewKernel(own)],
   ["Unpack", (_name, own) => unpackViewKernel(own)],
   ["SplitV", (_name, own) => splitVViewKernel(own)],
+  ["GatherV2", (_name, own) => gatherRowsKernel(own)],
 ];
 
 /** Names of the kernels dpkit adds to (or, for MaxPoolGrad, replaces in) the wasm backend. */
@@ -45,7 +48,8 @@ const installed = new Map<string, tf.KernelFunc>();
  * Registers dpkit's wasm kernels for the gradients tfjs-backend-wasm 4.22 lacks (only those still
  * missing, so it defers to a future tfjs that ships its own), replaces its `MaxPoolGrad`,
  * which drops part of the gradient for even pool sizes, and its `Slice`, `Unpack` and `SplitV`,
- * which copy the whole input into JS on every call (same results, less data movement). Idempotent.
+ * which copy the whole input into JS on every call, and its `GatherV2` along the first axis
+ * (Embedding lookups) by a row copy on the heap (same results, less data movement). Idempotent.
  *
  * @remarks
  * Called by `prepareBackend()` (through `onBackendActivated`) and by `clippedGradients`; call it
