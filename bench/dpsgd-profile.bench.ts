@@ -8,7 +8,8 @@
  * - the same DP step split into phases by the engine's phase hook (src/dpsgd/engine/phase-hook.ts):
  *   forward, backward, per-example norms, clip factors (JS), clipped sum, download + accumulation
  *   of the sum into JS arrays, noise (secure sampler, JS) + upload, apply (optimizer);
- *   per-phase wall time is the median over the unprofiled repetitions;
+ *   per-phase wall time is the median (and the minimum: on a loaded machine the least disturbed
+ *   repetition) over the unprofiled repetitions;
  * - one extra step under `tf.profile`: kernel dispatches and the time inside kernels per phase
  *   (the rest of the wall time is outside kernels: JS, tfjs bookkeeping, allocation), tensors and
  *   bytes allocated (every backend allocation), bytes moved between JS and wasm (`readSync`:
@@ -98,6 +99,7 @@ function phasedDpStep(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, optimiz
 
 interface PhaseStats {
   wall: number;
+  wallMin: number;
   kernels: number;
   kernelMs: number;
   down: number;
@@ -182,6 +184,7 @@ for (const kind of models) {
     const ks = dpAll.slice(prev.kernels, cur.kernels).filter(registered);
     stats[p] = {
       wall: median(phaseWall[p]),
+      wallMin: Math.min(...phaseWall[p]),
       kernels: ks.length,
       kernelMs: ks.reduce((s, k) => s + kernelMs(k), 0),
       down: cur.down - prev.down,
@@ -200,10 +203,11 @@ for (const kind of models) {
   const sumPhases = PHASES.reduce((s, p) => s + stats[p].wall, 0);
 
   const kb = (b: number) => (b / 1024).toFixed(1);
-  const header = ["phase", "wall ms", "share", "kernels", "kernel ms*", "JS←wasm KiB", "JS→wasm KiB", "allocs", "alloc KiB"];
+  const header = ["phase", "wall ms", "min ms", "share", "kernels", "kernel ms*", "JS←wasm KiB", "JS→wasm KiB", "allocs", "alloc KiB"];
   const table = PHASES.map((p) => [
     p,
     stats[p].wall.toFixed(2),
+    stats[p].wallMin.toFixed(2),
     `${((100 * stats[p].wall) / sumPhases).toFixed(0)}%`,
     String(stats[p].kernels),
     stats[p].kernelMs.toFixed(2),
@@ -215,6 +219,7 @@ for (const kind of models) {
   table.push([
     "total",
     sumPhases.toFixed(2),
+    PHASES.reduce((s, p) => s + stats[p].wallMin, 0).toFixed(2),
     "100%",
     String(totalKernels),
     totalKernelMs.toFixed(2),
@@ -238,6 +243,7 @@ for (const kind of models) {
   rows.push({ case: `${tag} DP step vs minimize`, metric: "step time", value: mDp, unit: "ms", baseline: mTf, ratio: mDp / mTf });
   for (const p of PHASES) {
     rows.push({ case: `${tag} phase ${p}`, metric: "wall time", value: stats[p].wall, unit: "ms" });
+    rows.push({ case: `${tag} phase ${p}`, metric: "wall time (min)", value: stats[p].wallMin, unit: "ms" });
     rows.push({ case: `${tag} phase ${p}`, metric: "kernel dispatches", value: stats[p].kernels, unit: "count" });
     rows.push({ case: `${tag} phase ${p}`, metric: "kernel time (profiled)", value: stats[p].kernelMs, unit: "ms" });
     rows.push({ case: `${tag} phase ${p}`, metric: "bytes wasm to JS", value: stats[p].down, unit: "B" });
