@@ -11,7 +11,7 @@
  * shapes; strings and complex numbers go to the original kernel.
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs";
 
 /** The part of tfjs-backend-wasm's backend these kernels use. */
 interface WasmBackendLike {
@@ -76,21 +76,6 @@ function sliceInto(backend: WasmBackendLike, x: tf.TensorInfo, begin: number[], 
   return out;
 }
 
-/** Normalised begin/size as tfjs does (negative size = to the end; missing axes = whole). */
-function parseSlice(shape: number[], begin: number | number[], size?: number | number[]): [number[], number[]] {
-  const b = typeof begin === "number" ? [begin, ...new Array<number>(shape.length - 1).fill(0)] : [...begin];
-  while (b.length < shape.length) b.push(0);
-  const s0 =
-    size === undefined
-      ? new Array<number>(shape.length).fill(-1)
-      : typeof size === "number"
-        ? [size, ...new Array<number>(shape.length - 1).fill(-1)]
-        : [...size];
-  while (s0.length < shape.length) s0.push(-1);
-  const s = s0.map((v, d) => (v === -1 ? shape[d] - b[d] : v));
-  return [b, s];
-}
-
 function original(name: string, current: tf.KernelConfig | undefined): tf.KernelFunc {
   if (!current) throw new Error(`dpkit: the wasm backend has no ${name} kernel to fall back to`);
   return current.kernelFunc;
@@ -103,7 +88,7 @@ export function sliceViewKernel(fallback: tf.KernelConfig | undefined): tf.Kerne
     const { x } = args.inputs as { x: tf.TensorInfo };
     if (!VIEW_DTYPES.has(x.dtype)) return own(args);
     const { begin, size } = args.attrs as unknown as { begin: number | number[]; size?: number | number[] };
-    const [b, s] = parseSlice(x.shape, begin, size);
+    const [b, s] = tf.slice_util.parseSliceParams(x as unknown as tf.TensorInfo & tf.Tensor, begin, size);
     return sliceInto(args.backend as unknown as WasmBackendLike, x, b, s);
   };
 }
@@ -142,15 +127,7 @@ export function splitVViewKernel(fallback: tf.KernelConfig | undefined): tf.Kern
     const rank = x.shape.length;
     let ax = Array.isArray(axis) ? axis[0] : axis;
     if (ax < 0) ax += rank;
-    const dim = x.shape[ax];
-    let sizes: number[];
-    if (typeof numOrSizeSplits === "number") {
-      sizes = new Array<number>(numOrSizeSplits).fill(dim / numOrSizeSplits);
-    } else {
-      sizes = [...numOrSizeSplits];
-      const free = sizes.indexOf(-1);
-      if (free >= 0) sizes[free] = dim - sizes.reduce((a, v) => (v === -1 ? a : a + v), 0);
-    }
+    const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, numOrSizeSplits, ax);
     const backend = args.backend as unknown as WasmBackendLike;
     const begin = new Array<number>(rank).fill(0);
     return sizes.map((s) => {
