@@ -82,7 +82,7 @@ export function computeChunk(o: {
     });
     const result: ChunkResult = { sum, norms: r.norms.slice(0, o.x.shape[0]), lossValue: r.lossValue };
     if (r.output) {
-      result.output = Float32Array.from(r.output.dataSync());
+      result.output = new Float32Array(r.output.dataSync() as Float32Array);
       result.outputShape = r.output.shape.slice();
     }
     return result;
@@ -125,7 +125,7 @@ export function reduceChunks(o: {
   const sums: Float32Array[] = [];
   let off = 0;
   for (const len of sizes) {
-    sums.push(Float32Array.from(acc.subarray(off, off + len)));
+    sums.push(new Float32Array(acc.subarray(off, off + len))); // one rounding to float32
     off += len;
   }
   const specs = o.metrics ?? [];

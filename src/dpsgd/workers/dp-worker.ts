@@ -69,6 +69,7 @@ function serve(model: tf.LayersModel): void {
     const now = Atomics.load(signal, SIGNAL.request);
     if (now === seen) continue;
     seen = now;
+    const t0 = performance.now();
     const got = receiveMessageOnPort(port);
     if (!got) {
       port.postMessage({ kind: "error", message: "signalled without a message" } satisfies StepResponse);
@@ -83,7 +84,7 @@ function serve(model: tf.LayersModel): void {
           transfer.push(r.sum.buffer as ArrayBuffer, r.norms.buffer as ArrayBuffer);
           if (r.output) transfer.push(r.output.buffer as ArrayBuffer);
         }
-        reply = { kind: "result", results };
+        reply = { kind: "result", results, ms: performance.now() - t0 };
       } catch (e) {
         reply = { kind: "error", message: e instanceof Error ? e.message : String(e) };
         transfer.length = 0;
@@ -97,6 +98,7 @@ function serve(model: tf.LayersModel): void {
 
 async function start(): Promise<tf.LayersModel> {
   await prepareBackend({ backend: init.backend, announce: false });
+  if (init.prod) tf.enableProdMode();
   // tfjs's cpu backend greets its first tensor with a banner on stderr; the calling thread has
   // shown it already if it uses cpu, so the workers stay quiet.
   if (tf.getBackend() === "cpu") (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;

@@ -14,7 +14,7 @@
  * outside Node.
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs";
 import { activeBackend, type BackendName } from "../../backend/index.js";
 import { DpError, requireInteger, requireObject, requireOneOf, requirePositiveInteger } from "../../errors.js";
 import type { ClippingStrategy, PerExampleLoss } from "../engine/index.js";
@@ -70,6 +70,8 @@ interface PoolState {
   y?: Float32Array | Int32Array;
   failure?: string;
   closing?: Promise<void>;
+  /** Each busy worker's own time on the last step (ms). */
+  lastWorkerMs: number[];
 }
 
 const states = new WeakMap<DpWorkerPool, PoolState>();
@@ -232,7 +234,16 @@ export async function startDpWorkerPool(options: DpWorkerPoolOptions, faults: Re
   const startOne = (index: number): Promise<void> => {
     const channel = new threads.MessageChannel();
     const signal = new Int32Array(new SharedArrayBuffer(4 * 4));
-    const init: WorkerInit = { backend, modelTopology: topology, weightSizes, signal, port: channel.port2, index, fault: faults[index] };
+    const init: WorkerInit = {
+      backend,
+      modelTopology: topology,
+      weightSizes,
+      signal,
+      port: channel.port2,
+      index,
+      prod: tf.env().getBool("PROD"),
+      fault: faults[index],
+    };
     const worker = startWorker(threads, init, [channel.port2]);
     const slot: Slot = { worker, port: channel.port1, signal, seq: 0, exited: false };
     slots.push(slot);
@@ -266,6 +277,7 @@ export async function startDpWorkerPool(options: DpWorkerPoolOptions, faults: Re
     stepTimeoutMs,
     weightSizes,
     weights: new Float32Array(new SharedArrayBuffer(Math.max(4, 4 * total))),
+    lastWorkerMs: [],
   });
   const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed) {
@@ -409,10 +421,12 @@ export function workerClippedSum(
   const deadline = Date.now() + s.stepTimeoutMs;
   const results: ChunkResult[] = [];
   const errors: string[] = [];
+  s.lastWorkerMs = [];
   for (const w of busy) {
     const answer = awaitAnswer(s, s.slots[w], w, deadline);
     if (answer.kind === "error") errors.push(`DP worker ${w} failed: ${answer.message}`);
     else {
+      s.lastWorkerMs.push(answer.ms);
       if (answer.results.length !== runs[w].length)
         errors.push(`DP worker ${w} returned ${answer.results.length} chunks for ${runs[w].length}.`);
       results.push(...answer.results);
@@ -445,4 +459,9 @@ export async function leaseDpWorkers(
   if (typeof value !== "number") return { pool: value, release: async () => {} };
   const pool = await createDpWorkerPool({ model, workers: value });
   return { pool, release: () => pool.close() };
+}
+
+/** Each busy worker's own time on the pool's last step, in ms (for benchmarks). @internal */
+export function lastWorkerTimes(pool: DpWorkerPool): number[] {
+  return [...(states.get(pool)?.lastWorkerMs ?? [])];
 }

@@ -36,6 +36,8 @@ export interface WorkerInit {
   port: unknown;
   /** Index of this worker (for messages). */
   index: number;
+  /** tfjs's production mode (`tf.enableProdMode()`), mirrored from the calling thread. */
+  prod: boolean;
   /** Test-only fault. */
   fault?: WorkerFault;
 }
@@ -67,4 +69,11 @@ export interface StopRequest {
 }
 
 /** A worker's answer to a step. @internal */
-export type StepResponse = { kind: "result"; results: ChunkResult[] } | { kind: "error"; message: string };
+export type StepResponse =
+  | {
+      kind: "result";
+      results: ChunkResult[];
+      /** Milliseconds the worker spent on the step, from reading the request to posting the answer. */
+      ms: number;
+    }
+  | { kind: "error"; message: string };
