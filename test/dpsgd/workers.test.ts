@@ -351,3 +351,20 @@ describe("makePrivate with workers", () => {
     }
   }, 120_000);
 });
+
+describe("on the wasm backend", () => {
+  it("2 workers and the in-process chunked path give the same bytes", async () => {
+    await prepareBackend({ backend: "wasm", announce: false });
+    try {
+      const m = model(9);
+      const { x, y } = batch(N, 10);
+      const p = await pool(m, 2);
+      const ref = chunkedClippedSum({ model: m, loss: LOSS, x, y, l2NormClip: CLIP, chunkSize: CHUNK });
+      const got = computeClippedSum({ model: m, loss: LOSS, x, y, l2NormClip: CLIP, workers: p });
+      expect(bytes(got).equals(bytes(ref))).toBe(true);
+      expect(ref.sums.some((s) => s.some((v) => v !== 0))).toBe(true);
+    } finally {
+      await prepareBackend({ backend: "cpu", announce: false });
+    }
+  }, 120_000);
+});
