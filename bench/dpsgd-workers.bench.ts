@@ -3,9 +3,11 @@
  * batch 256 for the MNIST MLP and the small CNN (`mnistModel("mlp" | "cnn")`) on wasm, computed
  * in the calling thread (the default, no `workers`) and with a pool of worker threads
  * (`createDpWorkerPool`, chunks of CHUNK examples), side by side: the cases alternate within
- * each repetition and the table gives medians. The speed-up is in-process / workers.
+ * each repetition and the table gives medians. The speed-up is in-process / workers. Also
+ * printed: the CPU time of all threads per step (the total work: sharding's overhead shows here
+ * whatever the load) and the slowest worker's own time per step.
  *
- * Usage: npm run bench -- dpsgd-workers   (env: REPS=15, WORKERS=2, CHUNK=128, MODELS=mlp,cnn,
+ * Usage: npm run bench -- dpsgd-workers   (env: REPS=15, WORKERS=2 or a list such as 1,2, CHUNK=128, MODELS=mlp,cnn,
  * DPKIT_BACKEND=wasm|cpu). The load average is printed before and after: on a loaded machine
  * the workers compete with other processes for the cores and the speed-up is understated.
  */
@@ -13,6 +15,9 @@ import { availableParallelism, loadavg } from "node:os";
 import * as tf from "@tensorflow/tfjs";
 import { prepareBackend } from "../src/backend/index.js";
 import { lastWorkerTimes } from "../src/dpsgd/workers/pool.js";
+import { chunkedClippedSum } from "../src/dpsgd/workers/chunks.js";
+import { issueDpGradients, privatizeParts } from "../src/dpsgd/gradients.js";
+import { sampledGaussianStep } from "../src/accounting/index.js";
 import { createDpWorkerPool, dpApplyGradients, dpGradients, mnistInputShape, mnistModel, type MnistModelKind } from "../src/dpsgd/index.js";
 import { SeededRng } from "../src/random/index.js";
 import { type BenchRow as Row, median } from "./report.js";
@@ -61,21 +66,35 @@ for (const kind of MODELS) {
       }),
     );
   const label = (w: number): string => `${w} worker${w > 1 ? "s" : ""}`;
+  // The same chunking as the pools, in the calling thread: separates the cost of chunking from
+  // the cost of the threads (copies, messages).
+  const chunked = (): void => {
+    const parts = chunkedClippedSum({ model, loss: "sparseCategoricalCrossentropy", x, y, l2NormClip: 1, chunkSize: CHUNK });
+    const grads = privatizeParts(parts, { l2NormClip: 1, noiseMultiplier: 1.1, expectedBatchSize: BATCH });
+    const event = sampledGaussianStep(1.1).event;
+    dpApplyGradients(optimizer, issueDpGradients({ grads, norms: parts.norms, event, lossValue: parts.lossSum / BATCH, batchSize: BATCH }));
+  };
   const cases: [string, () => void][] = [
     ["in-process (no workers)", step()],
+    [`in-process, chunks of ${CHUNK}`, chunked],
     ...pools.map((p, i): [string, () => void] => [label(WORKERS[i]), step(p)]),
   ];
   const times = new Map<string, number[]>(cases.map(([name]) => [name, []]));
+  // CPU time of the whole process (all threads) per step: the total work, whatever the load.
+  const cpu = new Map<string, number[]>(cases.map(([name]) => [name, []]));
   // Inside the workers: the slowest worker's own time per step (the critical path without the
   // calling thread's copies, noise and update, and without waiting to be scheduled).
   const inside = new Map<string, number[]>(pools.map((_, i) => [label(WORKERS[i]), []]));
   for (const [, f] of cases) f(); // warm-up
   for (let r = 0; r < REPS; r++) {
     for (const [name, f] of r % 2 === 0 ? cases : [...cases].reverse()) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       f();
       (times.get(name) as number[]).push(performance.now() - t0);
-      const p = pools[cases.findIndex(([n]) => n === name) - 1];
+      const c = process.cpuUsage(c0);
+      (cpu.get(name) as number[]).push((c.user + c.system) / 1000);
+      const p = pools[cases.findIndex(([n]) => n === name) - 2];
       if (p) inside.get(name)?.push(Math.max(...lastWorkerTimes(p)));
     }
   }
@@ -92,7 +111,14 @@ for (const kind of MODELS) {
       ratio: +speedUp.toFixed(3),
     });
     const own = inside.get(name);
-    table.push([kind, name, ms.toFixed(1), `${speedUp.toFixed(2)}x`, own ? median(own).toFixed(1) : "-"]);
+    const cpuMs = median(cpu.get(name) as number[]);
+    rows.push({
+      case: `${kind} batch ${BATCH} ${info.name}: ${name}, CPU time of all threads`,
+      metric: "CPU time",
+      value: +cpuMs.toFixed(2),
+      unit: "ms",
+    });
+    table.push([kind, name, ms.toFixed(1), `${speedUp.toFixed(2)}x`, cpuMs.toFixed(1), own ? median(own).toFixed(1) : "-"]);
     if (own)
       rows.push({
         case: `${kind} batch ${BATCH} ${info.name}: ${name}, slowest worker's own time`,
@@ -107,9 +133,9 @@ for (const kind of MODELS) {
 }
 
 const loadAfter = load();
-const w = [5, 26, 10, 9, 20];
+const w = [5, 26, 10, 9, 12, 20];
 const line = (c: string[]) => c.map((s, i) => s.padEnd(w[i])).join(" | ");
-console.log(line(["model", "case", "median ms", "speed-up", "slowest worker, ms"]));
+console.log(line(["model", "case", "median ms", "speed-up", "CPU ms", "slowest worker, ms"]));
 console.log(w.map((n) => "-".repeat(n)).join("-|-"));
 for (const r of table) console.log(line(r));
 console.log(`chunk size ${CHUNK}, ${REPS} repetitions alternating; load average after: ${loadAfter}`);

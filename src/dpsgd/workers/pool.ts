@@ -99,7 +99,9 @@ function startWorker(threads: WorkerThreads, init: WorkerInit, transfer: NodePor
   const options = { workerData: init, transferList: transfer as unknown as import("node:worker_threads").Transferable[] };
   if (import.meta.url.endsWith(".ts")) {
     const url = new URL("./dp-worker.ts", import.meta.url).href;
-    const code = `import("tsx/esm/api").then((m) => { m.register(); return import(${JSON.stringify(url)}); });`;
+    // Resolved from here, not from the process's working folder (an eval'd worker resolves bare names there).
+    const tsx = import.meta.resolve("tsx/esm/api");
+    const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(url)}); });`;
     return new threads.Worker(code, { ...options, eval: true });
   }
   return new threads.Worker(new URL("./dp-worker.js", import.meta.url), options);
