@@ -22,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { prepareBackend } from "../../src/backend/index.js";
 import { DpError } from "../../src/errors.js";
 import { SeededRng } from "../../src/random/index.js";
-import { createDpWorkerPool, dpGradients, makePrivate, type DpWorkerPool } from "../../src/dpsgd/index.js";
+import { createDpWorkerPool, dpGradients, DpWorkerPool, makePrivate } from "../../src/dpsgd/index.js";
 import { computeClippedSum, privatizeParts, type ClippedSumParts } from "../../src/dpsgd/gradients.js";
 import { chunkedClippedSum, computeChunk, makeChunks, reduceChunks } from "../../src/dpsgd/workers/chunks.js";
 import { startDpWorkerPool } from "../../src/dpsgd/workers/pool.js";
@@ -299,32 +299,51 @@ describe("worker failures and bad options", () => {
 });
 
 describe("makePrivate with workers", () => {
-  it("trains bit-identically with 1 and 2 worker threads (seeded source) and stops its own threads", async () => {
+  it("trains bit-identically with 1 and 2 worker threads (seeded source), metrics included, and stops its own threads", async () => {
     const { x, y } = batch(64, 5);
-    const run = async (workers: number | DpWorkerPool, m: tf.LayersModel): Promise<Float32Array[]> => {
+    const run = async (workers: number | DpWorkerPool, m: tf.LayersModel): Promise<{ weights: Float32Array[]; acc: number[] }> => {
       const priv = makePrivate(m, {
         l2NormClip: 1,
         noiseMultiplier: 1.1,
         targetDelta: 1e-5,
-        batchSize: 16,
+        batchSize: 24,
         optimizer: tf.train.sgd(0.1),
         loss: LOSS,
+        metrics: ["accuracy"],
         rng: new SeededRng(21),
         allowInsecureRng: true,
         workers,
       });
-      await priv.fit(x, y, { epochs: 2, verbose: 0 });
-      return m.getWeights().map((w) => w.dataSync() as Float32Array);
+      const history = await priv.fit(x, y, { epochs: 2, verbose: 0 });
+      return { weights: m.getWeights().map((w) => w.dataSync() as Float32Array), acc: history.history.acc as number[] };
     };
-    const mA = model(7);
-    const a = await run(2, mA); // a pool of 2 threads, started and closed by fit
-    const mB = model(7);
-    const b = await run(await pool(mB, 1, 128), mB); // the default chunk size, 1 thread
-    a.forEach((w, k) => expect(raw(w).equals(raw(b[k]))).toBe(true));
+    const same = (u: { weights: Float32Array[]; acc: number[] }, v: { weights: Float32Array[]; acc: number[] }): void => {
+      u.weights.forEach((w, k) => expect(raw(w).equals(raw(v.weights[k]))).toBe(true));
+      expect(u.acc).toEqual(v.acc);
+    };
+    // Batches of ~24 in chunks of 8: both threads of the 2-thread pool get chunks.
+    const [mA, mB] = [model(7), model(7)];
+    const a = await run(await pool(mA, 2, 8), mA);
+    const b = await run(await pool(mB, 1, 8), mB);
+    same(a, b);
+    expect(a.acc).toHaveLength(2);
+    expect(a.acc.every((v) => v >= 0 && v <= 1)).toBe(true);
+    // `workers: 2`: fit starts a pool (default chunk size) and closes it when it returns.
+    const [mD, mE] = [model(7), model(7)];
+    const closeSpy = vi.spyOn(DpWorkerPool.prototype, "close");
+    let d;
+    try {
+      d = await run(2, mD);
+      expect(closeSpy).toHaveBeenCalledTimes(1);
+    } finally {
+      closeSpy.mockRestore();
+    }
+    same(d, await run(await pool(mE, 1, 128), mE));
+    // In the calling thread, unchunked: equal up to float32 rounding only.
     const mC = model(7);
-    const c = await run(1, mC); // in the calling thread, unchunked: equal up to rounding only
-    c.forEach((w, k) => w.forEach((v, i) => expect(Math.abs(v - a[k][i])).toBeLessThan(1e-4)));
-  }, 180_000);
+    const c = await run(1, mC);
+    c.weights.forEach((w, k) => w.forEach((v, i) => expect(Math.abs(v - a.weights[k][i])).toBeLessThan(1e-4)));
+  }, 240_000);
 
   it("an unclosed pool does not keep the process alive", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "dpkit-workers-"));
