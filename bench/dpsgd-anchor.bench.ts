@@ -14,7 +14,8 @@
  * Usage: `DPSGD_ANCHOR_OPACUS=/path/opacus-1.4.0:/path/opacus-1.5.2 npm run bench -- dpsgd-anchor`
  * (each path holds the `opacus` package of an extracted source tree; not part of dpkit). Env:
  * DPSGD_ANCHOR_PYTHON (default /usr/bin/python3), DPSGD_ANCHOR_REPS (default 15),
- * DPSGD_ANCHOR_MODELS (default mlp,cnn). Without python/torch the PyTorch columns say why they
+ * DPSGD_ANCHOR_MODELS (default mlp,cnn), DPSGD_ANCHOR_ROUNDS (default 2: each Opacus tree runs
+ * twice, interleaved with the tfjs rounds). Without python/torch the PyTorch columns say why they
  * are empty; the tfjs side still runs.
  */
 import { spawnSync } from "node:child_process";
@@ -137,7 +138,11 @@ for (const s of sides.values()) {
   s.dpStep();
 }
 const py: PyResult[] = [];
-const runs = opacusSrcs.length > 0 ? opacusSrcs : [undefined];
+// Each Opacus tree runs `rounds` times, interleaved with the tfjs rounds, so that both sides
+// sample the machine's load over the same stretch of time.
+const rounds = Math.max(1, Number(process.env.DPSGD_ANCHOR_ROUNDS ?? 2));
+const sources = opacusSrcs.length > 0 ? opacusSrcs : [undefined];
+const runs = Array.from({ length: rounds }, () => sources).flat();
 const perRound = Math.max(1, Math.ceil(reps / (runs.length + 1)));
 for (const src of runs) {
   tfjsRound(perRound);
@@ -148,15 +153,18 @@ tfjsRound(perRound);
 const rows: Row[] = [];
 const table: string[][] = [];
 const pyValue = (kind: string, mode: string): { value: number; from?: string } | undefined => {
-  // The PyTorch step is timed in every Python run: median of those; Opacus modes: the fastest run.
+  // The PyTorch step is timed in every Python run: median of those. An Opacus mode: the median
+  // over the runs of each (version, mode), then the fastest of those.
   const found = py.flatMap((p) =>
     (p.results ?? [])
       .filter((r) => r.case === `${kind} b${batchSize} ${mode}`)
-      .map((r) => ({ value: r.value, from: r.mode ?? p.opacus ?? "" })),
+      .map((r) => ({ value: r.value, from: `${p.opacus ?? "?"} ${r.mode ?? mode}` })),
   );
   if (found.length === 0) return undefined;
   if (mode === "torch") return { value: median(found.map((f) => f.value)) };
-  return found.reduce((a, b) => (b.value < a.value ? b : a));
+  const groups = new Map<string, number[]>();
+  for (const f of found) groups.set(f.from, [...(groups.get(f.from) ?? []), f.value]);
+  return [...groups].map(([from, v]) => ({ value: median(v), from })).reduce((a, b) => (b.value < a.value ? b : a));
 };
 const fmt = (v: number | undefined, d = 1) => (v === undefined ? "-" : v.toFixed(d));
 for (const kind of kinds) {
