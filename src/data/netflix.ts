@@ -44,6 +44,8 @@ export const NETFLIX_PRIZE_STATISTICS = {
   maxRatingsPerUser: 17_653,
   usersWithOneRating: 1_269,
   usersWithFewerThanTenRatings: 16_419,
+  /** "The 5 raters who rated more than 10,000 movies" (data-miners.com, 2007). */
+  usersWithMoreThan10000Ratings: 5,
   meanRatingsPerMovie: 5_650,
   minRatingsPerMovie: 3,
   maxRatingsPerMovie: 232_944,
@@ -488,7 +490,17 @@ export function generateNetflixLike(options: NetflixLikeOptions = {}): NetflixLi
       const affinity = ratingTaste * (userNiche[nicheOf[m]] - rowS);
       const latent = ratingBase + movieEffect[m] + userEffect + affinity + ratingNoiseSd * normal.next();
       ratings[i] =
-        habitShare > 0 && unit(rng) < habitShare ? habitRating : latent < 1.5 ? 1 : latent < 2.5 ? 2 : latent < 3.5 ? 3 : latent < 4.5 ? 4 : 5;
+        habitShare > 0 && unit(rng) < habitShare
+          ? habitRating
+          : latent < 1.5
+            ? 1
+            : latent < 2.5
+              ? 2
+              : latent < 3.5
+                ? 3
+                : latent < 4.5
+                  ? 4
+                  : 5;
       days[i] = Math.min(NETFLIX_LAST_DAY, join + Math.floor(Math.pow(unit(rng), DATE_SKEW) * span));
     }
     if (onProgress && (u + 1) % progressEvery === 0) onProgress((u + 1) / users);
@@ -516,6 +528,8 @@ export interface RatingsTableStatistics {
   maxRatingsPerUser: number;
   usersWithOneRating: number;
   usersWithFewerThanTenRatings: number;
+  /** Users with more than 10,000 ratings. */
+  usersWithMoreThan10000Ratings: number;
   meanRatingsPerMovie: number;
   minRatingsPerMovie: number;
   maxRatingsPerMovie: number;
@@ -550,12 +564,14 @@ export function ratingsTableStatistics(table: RatingsTable): RatingsTableStatist
   let maxU = 0;
   let one = 0;
   let lt10 = 0;
+  let gt10k = 0;
   for (let u = 0; u < numUsers; u++) {
     const c = rowPtr[u + 1] - rowPtr[u];
     perUser[u] = c;
     if (c > maxU) maxU = c;
     if (c === 1) one++;
     if (c < 10) lt10++;
+    if (c > 10_000) gt10k++;
   }
   const sortedUsers = perUser.slice().sort();
   const support = new Uint32Array(numMovies);
@@ -592,6 +608,7 @@ export function ratingsTableStatistics(table: RatingsTable): RatingsTableStatist
     maxRatingsPerUser: maxU,
     usersWithOneRating: one,
     usersWithFewerThanTenRatings: lt10,
+    usersWithMoreThan10000Ratings: gt10k,
     meanRatingsPerMovie: n / numMovies,
     minRatingsPerMovie: minM,
     maxRatingsPerMovie: maxM,
@@ -684,6 +701,13 @@ export function compareWithNetflixPrize(stats: RatingsTableStatistics): Statisti
       stats.minRatingsPerMovie,
       '≤ 30 ("a few")',
       stats.minRatingsPerMovie <= 30,
+    );
+    add(
+      "users with more than 10,000 ratings",
+      P.usersWithMoreThan10000Ratings,
+      stats.usersWithMoreThan10000Ratings,
+      "1–15",
+      stats.usersWithMoreThan10000Ratings >= 1 && stats.usersWithMoreThan10000Ratings <= 15,
     );
   }
   add("mean rating", P.meanRating, stats.meanRating, "±0.05", Math.abs(stats.meanRating - P.meanRating) <= 0.05);
