@@ -51,8 +51,8 @@ describe("Netflix-like heavy raters", () => {
     const scenario = { known: 8, dateError: null, ratingError: 0, targets: 100 } as const;
     const attack = (d: RatingsTable, wrong: number) =>
       runLinkageAttack({ ...scenario, original: d, wrong, excludedMovies: topMoviesMask(d, 500), rng: new SeededRng(7) });
-    // Measured (seed 3): 94% with habits, 75% with `habits: 0` (seeds 4: 88% and 52%); before
-    // issue 18 part 1 (plain log-normal tail, no habits) 50% at this size.
+    // Measured (seed 3): 94% with habits, 75% with `habits: 0` (seed 4: 88% and 52%); the generator
+    // with tastes only (plain log-normal tail, no habits) gave 50% at this size.
     const withHabits = attack(data, 2);
     const without = attack(plain, 2);
     expect(withHabits.reidentificationRate).toBeGreaterThan(0.8);
