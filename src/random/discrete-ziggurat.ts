@@ -44,8 +44,9 @@
  *   enclosures of f and of the exact rationals y_i (which are y_{L-1} + A·Σ 1/W_j); a bound
  *   that cannot be certified is moved to the safe side (a wider layer, a smaller F_i).
  *
- * Random words are read in bulk (one `fillBytes` per block of up to 4,096 words, sized to the
- * request); the unused rest of a block is discarded at the end of the call, never carried over.
+ * Random words are read in bulk (one `crypto.getRandomValues` per block of up to 4,096 words from
+ * the secure source, sized to the request); the unused rest of a block is discarded at the end of
+ * the call, never carried over to another call or source.
  *
  * @see https://doi.org/10.18637/jss.v005.i08
  * @see https://eprint.iacr.org/2013/510
@@ -53,7 +54,7 @@
  */
 import { expEnclosureMargin, expNegApprox, expNegEnclosure } from "./exp-bernoulli.js";
 import { doubleToRational } from "./rational.js";
-import type { Rng } from "./rng.js";
+import { SecureRng, type Rng } from "./rng.js";
 import { TWO32, TWO53, uniformBelow } from "./uniform.js";
 
 /** Number of layers (8 random bits pick one). */
@@ -380,6 +381,16 @@ function tail(t: Table, r: Rng): number {
 }
 
 /**
+ * Fills words[0, count) from `r` (one bulk read from the secure source; word by word from any
+ * other source, so a seeded stream gives the same words on every platform). Returns count.
+ */
+function refill(words: Uint32Array, count: number, r: Rng): number {
+  if (r instanceof SecureRng) r.fillUint32(words.subarray(0, count));
+  else for (let k = 0; k < count; k++) words[k] = r.nextUint32();
+  return count;
+}
+
+/**
  * A vector sampler of the exact discrete Gaussian for ZIGGURAT_MIN_SIGMA <= sigma <=
  * ZIGGURAT_MAX_SIGMA: `fill(out, r)` writes independent samples (integer-valued doubles, never
  * -0). The table is built and certified on first use (a few milliseconds). @internal
@@ -387,7 +398,6 @@ function tail(t: Table, r: Rng): number {
 export function discreteZigguratFill(sigma: number): (out: Float64Array, r: Rng) => void {
   let table: Table | undefined;
   const words = new Uint32Array(BLOCK_WORDS);
-  const bytes = new Uint8Array(words.buffer);
   return (out: Float64Array, r: Rng): void => {
     const t = table ?? (table = zigguratTable(sigma));
     const { W, lim, Qd, invQ, F } = t;
@@ -397,8 +407,7 @@ export function discreteZigguratFill(sigma: number): (out: Float64Array, r: Rng)
     let i = 0;
     while (i < n) {
       if (p + 2 > end) {
-        end = Math.min(BLOCK_WORDS, 2 * (n - i) + 32);
-        r.fillBytes(bytes.subarray(0, 4 * end));
+        end = refill(words, Math.min(BLOCK_WORDS, 2 * (n - i) + 32), r);
         p = 0;
       }
       const w0 = words[p];
@@ -409,8 +418,7 @@ export function discreteZigguratFill(sigma: number): (out: Float64Array, r: Rng)
       while (J >= lim[layer]) {
         // Redraw inside the same layer (keeps the layer's choice exactly uniform).
         if (p + 2 > end) {
-          end = Math.min(BLOCK_WORDS, 2 * (n - i) + 32);
-          r.fillBytes(bytes.subarray(0, 4 * end));
+          end = refill(words, Math.min(BLOCK_WORDS, 2 * (n - i) + 32), r);
           p = 0;
         }
         J = (words[p] >>> 11) * TWO32 + words[p + 1];
@@ -435,8 +443,7 @@ export function discreteZigguratFill(sigma: number): (out: Float64Array, r: Rng)
       if (k >= W[layer]) continue; // unreachable (k < W by construction); kept as a guard
       // Wedge: a fresh 53-bit uniform for the height.
       if (p + 2 > end) {
-        end = Math.min(BLOCK_WORDS, 2 * (n - i) + 32);
-        r.fillBytes(bytes.subarray(0, 4 * end));
+        end = refill(words, Math.min(BLOCK_WORDS, 2 * (n - i) + 32), r);
         p = 0;
       }
       const u = (words[p] >>> 11) * TWO32 + words[p + 1];
