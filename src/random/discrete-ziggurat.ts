@@ -73,7 +73,8 @@ export const ZIGGURAT_MIN_SIGMA = 0.25;
 /** The largest sigma served by the ziggurat (widths stay below 2^44, far from 2^53). */
 export const ZIGGURAT_MAX_SIGMA = 2 ** 40;
 
-interface Table {
+/** A certified ziggurat for one sigma. @internal */
+export interface ZigguratTable {
   readonly sigma: number;
   readonly twoS2: number;
   /** x(k) = k² / (2 sigma²) = k²·xNumPerK2 / xDen exactly. */
@@ -99,13 +100,13 @@ interface Table {
 }
 
 /** f(k) enclosure [lo, hi] at scale 2^q. */
-function fEnclosure(t: Pick<Table, "xNumPerK2" | "xDen">, k: number, q: number): [bigint, bigint] {
+function fEnclosure(t: Pick<ZigguratTable, "xNumPerK2" | "xDen">, k: number, q: number): [bigint, bigint] {
   const kb = BigInt(k);
   return expNegEnclosure(kb * kb * t.xNumPerK2, t.xDen, q);
 }
 
 /** The exact sign of f(k) - yNum/2^yShift (never 0 unless k = 0 and y = 1). */
-function compareF(t: Pick<Table, "xNumPerK2" | "xDen">, k: number, yNum: bigint, yShift: number): number {
+function compareF(t: Pick<ZigguratTable, "xNumPerK2" | "xDen">, k: number, yNum: bigint, yShift: number): number {
   for (let q = yShift + 64; q < 1 << 16; q += 64) {
     const [lo, hi] = fEnclosure(t, k, q);
     const y = yNum << BigInt(q - yShift);
@@ -137,7 +138,7 @@ function designTop(sigma: number, y: number): number {
 }
 
 /** Certified construction for a given y_{L-1}; undefined if y_0 >= 1 cannot be certified. */
-function build(sigma: number, y: number, xNumPerK2: bigint, xDen: bigint): Table | undefined {
+function build(sigma: number, y: number, xNumPerK2: bigint, xDen: bigint): ZigguratTable | undefined {
   const base = { xNumPerK2, xDen };
   const yr = doubleToRational(y);
   let yShift = 0;
@@ -230,7 +231,7 @@ function build(sigma: number, y: number, xNumPerK2: bigint, xDen: bigint): Table
 }
 
 /** Builds (and certifies) the ziggurat for sigma. @internal */
-export function zigguratTable(sigma: number): Table {
+export function zigguratTable(sigma: number): ZigguratTable {
   if (!(sigma >= ZIGGURAT_MIN_SIGMA && sigma <= ZIGGURAT_MAX_SIGMA)) {
     throw new RangeError(`discrete ziggurat: sigma ${sigma} outside [${ZIGGURAT_MIN_SIGMA}, ${ZIGGURAT_MAX_SIGMA}]`);
   }
@@ -286,7 +287,7 @@ function exactUniformAffineBelowExp(
 }
 
 /** Bounds of y_i (the lower edge of band i) at scale 2^q: y_{L-1} + A·Σ_{j>i} 1/W_j. */
-function bandBounds(t: Table, i: number): (q: number) => [bigint, bigint] {
+function bandBounds(t: ZigguratTable, i: number): (q: number) => [bigint, bigint] {
   return (q: number): [bigint, bigint] => {
     const y = t.yNum << BigInt(q - t.yShift);
     const a = t.aNum << BigInt(q - t.yShift);
@@ -304,7 +305,7 @@ function bandBounds(t: Table, i: number): (q: number) => [bigint, bigint] {
 const ZERO_BOUNDS = (): [bigint, bigint] => [0n, 0n];
 
 /** The wedge of layer i >= 1 at column k: does U·h_i + y_i < f(k)? U's first 53 bits are u53. */
-function wedgeAccepts(t: Table, i: number, k: number, u53: number, r: Rng): boolean {
+function wedgeAccepts(t: ZigguratTable, i: number, k: number, u53: number, r: Rng): boolean {
   const x = (k * k) / t.twoS2;
   const tol = Math.max(WEDGE_TOL, expEnclosureMargin());
   if (x < 48) {
@@ -334,7 +335,7 @@ function next53(r: Rng): number {
 }
 
 /** The base layer's tail: a magnitude >= R with probability f(k)/(2B·y_{L-1}) each, or -1 (reject). */
-function tail(t: Table, r: Rng): number {
+function tail(t: ZigguratTable, r: Rng): number {
   // j ~ Geometric(1/2): the number of 1 bits before the first 0.
   let j = 0;
   for (;;) {
@@ -393,10 +394,11 @@ function refill(words: Uint32Array, count: number, r: Rng): number {
 /**
  * A vector sampler of the exact discrete Gaussian for ZIGGURAT_MIN_SIGMA <= sigma <=
  * ZIGGURAT_MAX_SIGMA: `fill(out, r)` writes independent samples (integer-valued doubles, never
- * -0). The table is built and certified on first use (a few milliseconds). @internal
+ * -0). The table is built and certified on first use (a few milliseconds); tests may pass a
+ * (possibly deliberately broken) `prebuilt` table. @internal
  */
-export function discreteZigguratFill(sigma: number): (out: Float64Array, r: Rng) => void {
-  let table: Table | undefined;
+export function discreteZigguratFill(sigma: number, prebuilt?: ZigguratTable): (out: Float64Array, r: Rng) => void {
+  let table: ZigguratTable | undefined = prebuilt;
   const words = new Uint32Array(BLOCK_WORDS);
   return (out: Float64Array, r: Rng): void => {
     const t = table ?? (table = zigguratTable(sigma));
