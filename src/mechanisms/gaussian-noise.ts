@@ -119,7 +119,11 @@ export function addGaussianNoise(values: ArrayLike<number>, options: AddGaussian
     // Only a subnormal stddev gets here (the grid is 2^30 to 2^31 steps per stddev otherwise).
     throw new DpError("invalid_parameter", `\`stddev\` is too small for the exact grid. Found ${stddev}.`, "stddev");
   }
-  for (let i = 0; i < d; i++) out[i] = toGridUnits(() => `values[${i}]`, values[i], granularity);
+  for (let i = 0; i < d; i++) {
+    const v = values[i];
+    const k = typeof v === "number" ? Math.round(v / granularity) : NaN; // toGridUnits' rounding
+    out[i] = Number.isFinite(k) ? k : toGridUnits(`values[${i}]`, v, granularity);
+  }
   const z = new Float64Array(d);
   exactSampler(gridSigma)(z, r);
   for (let i = 0; i < d; i++) out[i] = fromGridUnits(out[i], z[i], granularity);

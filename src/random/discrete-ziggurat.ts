@@ -60,7 +60,7 @@ import { TWO32, TWO53, uniformBelow } from "./uniform.js";
 /** Number of layers (8 random bits pick one). */
 const LAYERS = 256;
 /** Words per bulk read. */
-const BLOCK_WORDS = 4096;
+const BLOCK_WORDS = 16_384;
 /** Fixed-point precision (bits) of the set-up certificates. */
 const Q = 192;
 /** Absolute margin of the double wedge test (the doubles are within 2^-48 of the truth). */
