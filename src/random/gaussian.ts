@@ -8,7 +8,12 @@
  */
 import { requireInteger, requireNonNegative } from "../errors.js";
 import { resolveRng, SecureRng, type Rng } from "./rng.js";
-import { TWO21, TWO32, TWO53 } from "./uniform.js";
+
+// Module-local constants: an imported binding can compile to a getter call per use (tsx/esbuild
+// interop), a measurable cost in the per-draw loop.
+const TWO21 = 2097152;
+const TWO32 = 4294967296;
+const TWO53 = 9007199254740992;
 
 const SCRATCH_WORDS = 16_384;
 /** Half the smallest float32 subnormal: anything smaller rounds to ±0 in a Float32Array. */
