@@ -41,9 +41,10 @@
  * - The uniform integers are exact: k = floor(J / Q_i) for a 53-bit J below Q_i·W_i, with
  *   Q_i = floor(2^53 / W_i); a J at or above the limit is redrawn inside the same layer (so the
  *   choice of layer stays exactly uniform).
- * - Set-up certifies R, the widths W_i, the fast-accept counts F_i and y_0 >= 1 with bigint
- *   enclosures of f and of the exact rationals y_i (which are y_{L-1} + A·Σ 1/W_j); a bound
- *   that cannot be certified is moved to the safe side (a wider layer, a smaller F_i).
+ * - Set-up certifies R, the widths W_i, the fast-accept counts F_i and y_0 >= 1 against bigint
+ *   enclosures of the exact rationals y_i (which are y_{L-1} + A·Σ 1/W_j), comparing f first in
+ *   doubles with a 2^-40 relative margin and with bigint enclosures of f inside it; a bound that
+ *   cannot be certified is moved to the safe side (a wider layer, a smaller F_i).
  *
  * One caveat, shared with every sampler that returns doubles: a tail magnitude at or above 2^53
  * (not representable) is rejected; for sigma <= 2^40 its probability is below e^{-2^25}, so the
@@ -75,6 +76,8 @@ const BLOCK_WORDS = 16_384;
 const Q = 192;
 /** Absolute margin of the double wedge test (the doubles are within 2^-48 of the truth). */
 const WEDGE_TOL = 2 ** -40;
+/** Relative margin of the double tests in the set-up certificates (the errors are below 2^-44). */
+const CERT_MARGIN = 2 ** -40;
 /** A strict upper bound on ln 2 with 7.6e-5 relative slack (far above double rounding). */
 const LN2_UP = 0.6932;
 
@@ -127,6 +130,30 @@ function compareF(t: Pick<ZigguratTable, "xNumPerK2" | "xDen">, k: number, yNum:
   throw new Error("discrete ziggurat: comparison did not separate"); // e^{-x} is irrational for rational x > 0
 }
 
+/**
+ * Certifies f(k) <= y (y = yScaled / 2^Q) — false when it cannot. A double test first:
+ * {@link expNegApprox} is within 2^-48 relative of e^{-x} for an exact x, the double x = k²/(2
+ * sigma²) is within 4·2^-53 relative (so e^{-x} moves by at most 2^-45 relative for x < 48), and
+ * Number(yScaled)/2^Q is within 2^-52 relative of y: a margin of 2^-40 covers all of them. Inside the
+ * margin, the bigint enclosure decides.
+ */
+function fAtMost(sigma: number, t: Pick<ZigguratTable, "xNumPerK2" | "xDen">, k: number, yScaled: bigint): boolean {
+  const x = (k * k) / (2 * sigma * sigma);
+  const y = Number(yScaled) / 2 ** Q;
+  if (x >= 48 && y > 2 ** -60) return true; // f(k) <= e^{-48} < 2^-69 (x is exact to 2^-50 relative)
+  if (x < 48 && expNegApprox(x) * (1 + CERT_MARGIN) <= y * (1 - CERT_MARGIN)) return true;
+  return fEnclosure(t, k, Q)[1] <= yScaled;
+}
+
+/** Certifies f(k) >= y (y = yScaled / 2^Q) — false when it cannot; see {@link fAtMost}. */
+function fAtLeast(sigma: number, t: Pick<ZigguratTable, "xNumPerK2" | "xDen">, k: number, yScaled: bigint): boolean {
+  const x = (k * k) / (2 * sigma * sigma);
+  const y = Number(yScaled) / 2 ** Q;
+  if (x < 48 && expNegApprox(x) * (1 - CERT_MARGIN) >= y * (1 + CERT_MARGIN)) return true;
+  if (x < 48 && expNegApprox(x) * (1 + CERT_MARGIN) < y * (1 - CERT_MARGIN)) return false;
+  return fEnclosure(t, k, Q)[0] >= yScaled;
+}
+
 /** Count of k >= 0 with f(k) > y, in doubles (an estimate: every use is certified or safe). */
 function countAbove(sigma: number, y: number): number {
   if (!(y < 1)) return 0;
@@ -174,12 +201,8 @@ function build(sigma: number, y: number, xNumPerK2: bigint, xDen: bigint): Ziggu
   const aD = Number(aNum) / 2 ** yShift;
   for (let i = LAYERS - 1; i >= 1; i--) {
     // Width: every k with f(k) > y_i is below W_i: certified by f(W_i) <= y_i (f decreases).
-    let w = Math.max(1, countAbove(sigma, Number(yLo[i]) / 2 ** Q) - 1);
-    for (;;) {
-      const [, hi] = fEnclosure(base, w, Q);
-      if (hi <= yLo[i]) break;
-      w++;
-    }
+    let w = Math.max(1, countAbove(sigma, Number(yLo[i]) / 2 ** Q));
+    while (!fAtMost(sigma, base, w, yLo[i])) w++;
     W[i] = w;
     const wb = BigInt(w);
     const hLo = aScaled / wb;
@@ -194,12 +217,8 @@ function build(sigma: number, y: number, xNumPerK2: bigint, xDen: bigint): Ziggu
   // Fast-accept counts: every k < F_i has f(k) >= y_{i-1} (the band's top), certified.
   F[1] = 0;
   for (let i = 2; i < LAYERS; i++) {
-    let c = Math.min(W[i], countAbove(sigma, Number(yHi[i - 1]) / 2 ** Q) + 1);
-    while (c > 0) {
-      const [lo] = fEnclosure(base, c - 1, Q);
-      if (lo >= yHi[i - 1]) break;
-      c--;
-    }
+    let c = Math.min(W[i], countAbove(sigma, Number(yHi[i - 1]) / 2 ** Q));
+    while (c > 0 && !fAtLeast(sigma, base, c - 1, yHi[i - 1])) c--;
     F[i] = c;
   }
   const Qd = new Float64Array(LAYERS);
@@ -404,7 +423,7 @@ function refill(words: Uint32Array, count: number, r: Rng): number {
 /**
  * A vector sampler of the exact discrete Gaussian for ZIGGURAT_MIN_SIGMA <= sigma <=
  * ZIGGURAT_MAX_SIGMA: `fill(out, r)` writes independent samples (integer-valued doubles, never
- * -0). The table is built and certified on first use (a few milliseconds); tests may pass a
+ * -0). The table is built and certified on first use (about 1–30 ms); tests may pass a
  * (possibly deliberately broken) `prebuilt` table. @internal
  */
 export function discreteZigguratFill(sigma: number, prebuilt?: ZigguratTable): (out: Float64Array, r: Rng) => void {
