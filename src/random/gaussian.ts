@@ -1,7 +1,8 @@
 /**
- * Continuous Gaussian vectors for DP-SGD and DP-FedAvg noise: a ziggurat sampler (Marsaglia &
- * Tsang 2000) on 53-bit uniforms from the secure source. Floating-point noise; released
- * statistics use the grid mechanisms of `dpkit/mechanisms` instead.
+ * Continuous Gaussian vectors: a ziggurat sampler (Marsaglia & Tsang 2000) on 53-bit uniforms
+ * from the secure source. Floating-point noise: DP-SGD and DP-FedAvg use it only with
+ * `noise: "continuous"` (their default is exact grid noise, `addGaussianNoise` in
+ * `dpkit/mechanisms`); released statistics use the grid mechanisms.
  *
  * @see https://doi.org/10.18637/jss.v005.i08
  * @module
@@ -44,7 +45,7 @@ const ZF = new Float64Array(ZIG_LAYERS + 1);
  * source: two 32-bit words per draw in about 99% of cases (8 bits choose the layer, 1 bit the
  * sign, 53 bits the position), the exact Marsaglia tail beyond 3.65 sigma (reaching about
  * 13.7 sigma). It is continuous noise computed in floating point, meant for vector noise added
- * to floating-point model updates (DP-SGD, DP-FedAvg): like every floating-point sampler it is
+ * to floating-point model updates (DP-SGD and DP-FedAvg with `noise: "continuous"`): like every floating-point sampler it is
  * **not** immune to the floating-point (Mironov 2012) attack on its low-order bits. Releases of
  * real-valued statistics should use `gaussianMechanism` in `dpkit/mechanisms`, whose outputs are
  * exact multiples of a power-of-two grid. No output is NaN, ±Infinity or -0 (also after
