@@ -45,8 +45,8 @@ const ZF = new Float64Array(ZIG_LAYERS + 1);
  * source: two 32-bit words per draw in about 99% of cases (8 bits choose the layer, 1 bit the
  * sign, 53 bits the position), the exact Marsaglia tail beyond 3.65 sigma (reaching about
  * 13.7 sigma). It is continuous noise computed in floating point, meant for vector noise added
- * to floating-point model updates (DP-SGD and DP-FedAvg with `noise: "continuous"`): like every floating-point sampler it is
- * **not** immune to the floating-point (Mironov 2012) attack on its low-order bits. Releases of
+ * to floating-point model updates (DP-SGD and DP-FedAvg with `noise: "continuous"`): like every
+ * floating-point sampler it is **not** immune to the floating-point (Mironov 2012) attack on its low-order bits. Releases of
  * real-valued statistics should use `gaussianMechanism` in `dpkit/mechanisms`, whose outputs are
  * exact multiples of a power-of-two grid. No output is NaN, ±Infinity or -0 (also after
  * rounding into a Float32Array).
