@@ -153,19 +153,54 @@ export interface PrivatizeClippedSumOptions {
  * @see https://arxiv.org/abs/1607.00133
  */
 export function privatizeClippedSum(options: PrivatizeClippedSumOptions): Float32Array {
+  const [out] = privatizeInPlace([options.clippedSum.slice()], options);
+  return out;
+}
+
+/**
+ * The Gaussian noise of a DP-SGD step: fills `out` with independent N(0, std²) draws from the
+ * secure source (or `rng`). The one place DP-SGD draws its noise (one call to `src/random`), so
+ * that swapping the sampler is a one-line change.
+ */
+function drawNoise(out: Float64Array, std: number, rng: Rng | undefined): void {
+  fillGaussian(out, std, rng);
+}
+
+/**
+ * {@link privatizeClippedSum} over several arrays at once, overwriting them: all parts are one
+ * vector (one noise draw of their total length, so the noise is spherical over the whole model,
+ * the same draws as on their concatenation), and each entry becomes `(sum + noise) / b`, added
+ * in double precision and rounded to float32 once. No copy of the sums is made; the noise
+ * buffer is the only allocation. Refuses a non-finite sum entry (the arrays are then partly
+ * overwritten: discard them).
+ * @internal
+ */
+export function privatizeInPlace(sums: Float32Array[], options: Omit<PrivatizeClippedSumOptions, "clippedSum">): Float32Array[] {
   const c = requirePositive("l2NormClip", options.l2NormClip);
   const sigma = requireNonNegative("noiseMultiplier", options.noiseMultiplier);
   const b = requirePositive("expectedBatchSize", options.expectedBatchSize);
-  const sum = options.clippedSum;
-  const d = sum.length;
-  const noise = new Float64Array(d);
   requireSecureRng(options.rng, options.allowInsecureRng);
-  if (sigma > 0) fillGaussian(noise, sigma * c, options.rng);
-  const out = new Float32Array(d);
-  for (let i = 0; i < d; i++) {
-    const s = sum[i];
-    if (!Number.isFinite(s)) requireFinite("clippedSum", s);
-    out[i] = (s + noise[i]) / b;
+  if (sigma === 0) {
+    for (const s of sums) {
+      for (let i = 0; i < s.length; i++) {
+        const v = s[i];
+        if (!Number.isFinite(v)) requireFinite("clippedSum", v);
+        s[i] = v / b;
+      }
+    }
+    return sums;
   }
-  return out;
+  const noise = new Float64Array(sums.reduce((a, s) => a + s.length, 0));
+  drawNoise(noise, sigma * c, options.rng);
+  let off = 0;
+  for (const s of sums) {
+    for (let i = 0; i < s.length; i++) {
+      const v = s[i];
+      if (!Number.isFinite(v)) requireFinite("clippedSum", v);
+      s[i] = (v + noise[off + i]) / b;
+    }
+    off += s.length;
+  }
+  noise.fill(0); // the noise does not stay in memory beside the released values
+  return sums;
 }
