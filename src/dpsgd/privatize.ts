@@ -162,6 +162,16 @@ export function privatizeClippedSum(options: PrivatizeClippedSumOptions): Float3
  * secure source (or `rng`). The one place DP-SGD draws its noise (one call to `src/random`), so
  * that swapping the sampler is a one-line change.
  */
+/** Noise values drawn per call of {@link drawNoise} (a multiple of the sampler's 16,384-word refill, so few words are left unused). */
+const NOISE_CHUNK = 65_536;
+let noiseScratch = new Float64Array(0);
+
+/** The reused noise buffer, at least `n` long. */
+function noiseBuffer(n: number): Float64Array {
+  if (noiseScratch.length < n) noiseScratch = new Float64Array(n);
+  return noiseScratch;
+}
+
 function drawNoise(out: Float64Array, std: number, rng: Rng | undefined): void {
   fillGaussian(out, std, rng);
 }
@@ -190,16 +200,26 @@ export function privatizeInPlace(sums: Float32Array[], options: Omit<PrivatizeCl
     }
     return sums;
   }
-  const noise = new Float64Array(sums.reduce((a, s) => a + s.length, 0));
-  drawNoise(noise, sigma * c, options.rng);
-  let off = 0;
-  for (const s of sums) {
-    for (let i = 0; i < s.length; i++) {
+  // The noise is drawn in chunks of NOISE_CHUNK into one reused buffer (no allocation the size of
+  // the model; consecutive draws, so the values are those of one draw over the concatenation for
+  // a given chunking).
+  const total = sums.reduce((a, s) => a + s.length, 0);
+  const noise = noiseBuffer(Math.min(total, NOISE_CHUNK));
+  let part = 0;
+  let i = 0;
+  for (let start = 0; start < total; start += NOISE_CHUNK) {
+    const len = Math.min(NOISE_CHUNK, total - start);
+    drawNoise(noise.subarray(0, len), sigma * c, options.rng);
+    for (let j = 0; j < len; j++) {
+      while (i === sums[part].length) {
+        part++;
+        i = 0;
+      }
+      const s = sums[part];
       const v = s[i];
       if (!Number.isFinite(v)) requireFinite("clippedSum", v);
-      s[i] = (v + noise[off + i]) / b;
+      s[i++] = (v + noise[j]) / b;
     }
-    off += s.length;
   }
   noise.fill(0); // the noise does not stay in memory beside the released values
   return sums;
