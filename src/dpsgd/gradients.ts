@@ -15,9 +15,11 @@ import type { PrivacyAccountant } from "../accounting/accountant.js";
 import type { DpEvent } from "../accounting/events.js";
 import { sampledGaussianStep } from "../accounting/sampled-gaussian-step.js";
 import type { Rng } from "../random/rng.js";
+import type { GaussianNoiseKind } from "../mechanisms/gaussian-noise.js";
 import { checkLossMatchesOutput, checkModelSupported, clippedGradients, type PerExampleLoss } from "./engine/index.js";
 import { privatizeInPlace } from "./privatize.js";
 import { metricSums, type MetricSpec } from "./fit-metrics.js";
+import { type DpWorkerPool, workerClippedSum } from "./workers/pool.js";
 
 /** Options for {@link dpGradients}. */
 export interface DpGradientsOptions {
@@ -48,6 +50,13 @@ export interface DpGradientsOptions {
   rng?: Rng;
   /** Accept an insecure (seeded) `rng`: the result is then NOT private (tests and simulations). Default false. */
   allowInsecureRng?: boolean;
+  /** `"exact"` (default): discrete Gaussian noise on a power-of-two grid; `"continuous"`: floating-point ziggurat noise. */
+  noise?: GaussianNoiseKind;
+  /**
+   * Share the per-example clipping among worker threads (Node only): a pool from
+   * {@link createDpWorkerPool} for this `model`. The noise is still added once, here. Default: none.
+   */
+  workers?: DpWorkerPool;
 }
 
 /** What {@link dpGradients} returns. Pass it whole to {@link dpApplyGradients} or a {@link DpOptimizer}. */
@@ -114,11 +123,13 @@ export function computeClippedSum(o: {
   maxPhysicalBatchSize?: number;
   strategy?: "auto" | "ghost" | "materialize" | "naive";
   metrics?: MetricSpec[];
+  workers?: DpWorkerPool;
 }): ClippedSumParts {
   const vars = trainableVariables(o.model);
   if (vars.length === 0) {
     throw new DpError("invalid_parameter", "`model` has no trainable weights: there is nothing to train privately.", "model");
   }
+  if (o.workers !== undefined) return workerClippedSum(o.workers, o);
   const names = vars.map((v) => v.name);
   const shapes = vars.map((v) => v.shape);
   const sums = shapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
@@ -177,7 +188,14 @@ export function computeClippedSum(o: {
  */
 export function privatizeParts(
   parts: ClippedSumParts,
-  o: { l2NormClip: number; noiseMultiplier: number; expectedBatchSize: number; rng?: Rng; allowInsecureRng?: boolean },
+  o: {
+    l2NormClip: number;
+    noiseMultiplier: number;
+    expectedBatchSize: number;
+    rng?: Rng;
+    allowInsecureRng?: boolean;
+    noise?: GaussianNoiseKind;
+  },
 ): tf.NamedTensorMap {
   const noisy = privatizeInPlace(parts.sums, o);
   const grads: tf.NamedTensorMap = {};
@@ -277,6 +295,7 @@ export function dpGradients(options: DpGradientsOptions): DpGradientsResult {
     expectedBatchSize,
     rng: options.rng,
     allowInsecureRng: options.allowInsecureRng,
+    noise: options.noise,
   });
   return issueDpGradients({
     grads,

@@ -17,7 +17,7 @@
  * @module
  */
 import { DpError, requireFinite, requireNonNegative, requirePositive, requirePositiveInteger } from "../errors.js";
-import { fillGaussian } from "../random/gaussian.js";
+import { addGaussianNoise, type GaussianNoiseKind } from "../mechanisms/gaussian-noise.js";
 import { requireSecureRng, type Rng } from "../random/rng.js";
 
 /**
@@ -128,6 +128,8 @@ export interface PrivatizeClippedSumOptions {
   rng?: Rng;
   /** Accept an insecure (seeded) `rng`: the result is then NOT private (tests and simulations). Default false. */
   allowInsecureRng?: boolean;
+  /** `"exact"` (default): discrete Gaussian noise on a power-of-two grid; `"continuous"`: floating-point ziggurat noise. See `addGaussianNoise` in `dpkit/mechanisms`. */
+  noise?: GaussianNoiseKind;
 }
 
 /**
@@ -137,9 +139,12 @@ export interface PrivatizeClippedSumOptions {
  * With a Poisson sample of rate q this is the Poisson-subsampled Gaussian mechanism
  * (`poissonSampledEvent(q, gaussianEvent(noiseMultiplier))`) under add/remove-one neighbours:
  * the sum has L2 sensitivity C and the noise has standard deviation σ·C; dividing by the
- * constant q·N is post-processing. Noise comes from `fillGaussian` on the secure source, in
- * double precision, and the result is rounded to float32 once. A non-finite entry of
- * `clippedSum` is refused rather than released.
+ * constant q·N is post-processing. The noise is added by `addGaussianNoise` (`dpkit/mechanisms`)
+ * on the secure source: by default the exact discrete Gaussian on a power-of-two grid of about
+ * 2^-30·σC (the sum is rounded onto the grid and the rounding, γ·√d, is charged to the noise so
+ * that σ still describes the step; immune to the floating-point attack), or with
+ * `noise: "continuous"` the floating-point ziggurat. The result is rounded to float32 once. A
+ * non-finite entry of `clippedSum` is refused rather than released.
  *
  * @param options - clipped sum, clip bound, noise multiplier, expected batch size, rng
  * @returns a new Float32Array: the privatised average gradient
@@ -158,31 +163,12 @@ export function privatizeClippedSum(options: PrivatizeClippedSumOptions): Float3
 }
 
 /**
- * The Gaussian noise of a DP-SGD step: fills `out` with independent N(0, std²) draws from the
- * secure source (or `rng`). The one place DP-SGD draws its noise (one call to `src/random`), so
- * that swapping the sampler is a one-line change.
- */
-/** Noise values drawn per call of {@link drawNoise} (a multiple of the sampler's 16,384-word refill, so few words are left unused). */
-const NOISE_CHUNK = 65_536;
-let noiseScratch = new Float64Array(0);
-
-/** The reused noise buffer, at least `n` long. */
-function noiseBuffer(n: number): Float64Array {
-  if (noiseScratch.length < n) noiseScratch = new Float64Array(n);
-  return noiseScratch;
-}
-
-function drawNoise(out: Float64Array, std: number, rng: Rng | undefined): void {
-  fillGaussian(out, std, rng);
-}
-
-/**
  * {@link privatizeClippedSum} over several arrays at once, overwriting them: all parts are one
- * vector (one noise draw of their total length, so the noise is spherical over the whole model,
- * the same draws as on their concatenation), and each entry becomes `(sum + noise) / b`, added
- * in double precision and rounded to float32 once. No copy of the sums is made; the noise
- * buffer is the only allocation. Refuses a non-finite sum entry (the arrays are then partly
- * overwritten: discard them).
+ * vector (one `addGaussianNoise` call over their concatenation, so the noise is spherical over
+ * the whole model and, for the exact grid, charged for the whole dimension), and each entry
+ * becomes `(sum + noise) / b`, rounded to float32 once. The parts are concatenated only when
+ * there are several; the result is written back into them (no separate output arrays).
+ * Refuses a non-finite sum entry before anything is written.
  * @internal
  */
 export function privatizeInPlace(sums: Float32Array[], options: Omit<PrivatizeClippedSumOptions, "clippedSum">): Float32Array[] {
@@ -190,37 +176,31 @@ export function privatizeInPlace(sums: Float32Array[], options: Omit<PrivatizeCl
   const sigma = requireNonNegative("noiseMultiplier", options.noiseMultiplier);
   const b = requirePositive("expectedBatchSize", options.expectedBatchSize);
   requireSecureRng(options.rng, options.allowInsecureRng);
+  let total = 0;
+  for (const s of sums) {
+    for (let i = 0; i < s.length; i++) if (!Number.isFinite(s[i])) requireFinite("clippedSum", s[i]);
+    total += s.length;
+  }
   if (sigma === 0) {
-    for (const s of sums) {
-      for (let i = 0; i < s.length; i++) {
-        const v = s[i];
-        if (!Number.isFinite(v)) requireFinite("clippedSum", v);
-        s[i] = v / b;
-      }
-    }
+    for (const s of sums) for (let i = 0; i < s.length; i++) s[i] = s[i] / b;
     return sums;
   }
-  // The noise is drawn in chunks of NOISE_CHUNK into one reused buffer (no allocation the size of
-  // the model; consecutive draws, so the values are those of one draw over the concatenation for
-  // a given chunking).
-  const total = sums.reduce((a, s) => a + s.length, 0);
-  const noise = noiseBuffer(Math.min(total, NOISE_CHUNK));
-  let part = 0;
-  let i = 0;
-  for (let start = 0; start < total; start += NOISE_CHUNK) {
-    const len = Math.min(NOISE_CHUNK, total - start);
-    drawNoise(noise.subarray(0, len), sigma * c, options.rng);
-    for (let j = 0; j < len; j++) {
-      while (i === sums[part].length) {
-        part++;
-        i = 0;
-      }
-      const s = sums[part];
-      const v = s[i];
-      if (!Number.isFinite(v)) requireFinite("clippedSum", v);
-      s[i++] = (v + noise[j]) / b;
+  // One noise call over all variables (the exact grid's rounding charge depends on the total
+  // dimension); the parts are concatenated only when there are several.
+  let values: Float32Array = sums[0] ?? new Float32Array(0);
+  if (sums.length > 1) {
+    values = new Float32Array(total);
+    let at = 0;
+    for (const s of sums) {
+      values.set(s, at);
+      at += s.length;
     }
   }
-  noise.fill(0); // the noise does not stay in memory beside the released values
+  const noisy = addGaussianNoise(values, { stddev: sigma * c, sensitivity: c, noise: options.noise, rng: options.rng });
+  let off = 0;
+  for (const s of sums) {
+    for (let i = 0; i < s.length; i++) s[i] = noisy[off + i] / b;
+    off += s.length;
+  }
   return sums;
 }

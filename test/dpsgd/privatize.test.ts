@@ -94,7 +94,7 @@ describe("privatizeClippedSum", () => {
 
 describe("privatizeInPlace (the path of dpGradients and makePrivate)", () => {
   it("noises several variables as one vector: the same values as privatizeClippedSum on their concatenation", () => {
-    const a = Float32Array.from({ length: 70_000 }, (_, i) => Math.sin(i)); // more than one noise chunk (65,536)
+    const a = Float32Array.from({ length: 70_000 }, (_, i) => Math.sin(i));
     const b = Float32Array.from({ length: 37 }, (_, i) => i / 7);
     const o = { l2NormClip: 2, noiseMultiplier: 1.3, expectedBatchSize: 16, allowInsecureRng: true };
     const whole = privatizeClippedSum({ ...o, clippedSum: Float32Array.from([...a, ...b]), rng: new SeededRng(9) });
