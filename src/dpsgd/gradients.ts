@@ -17,7 +17,7 @@ import { sampledGaussianStep } from "../accounting/sampled-gaussian-step.js";
 import type { Rng } from "../random/rng.js";
 import type { GaussianNoiseKind } from "../mechanisms/gaussian-noise.js";
 import { checkLossMatchesOutput, checkModelSupported, clippedGradients, type PerExampleLoss } from "./engine/index.js";
-import { privatizeClippedSum } from "./privatize.js";
+import { privatizeInPlace } from "./privatize.js";
 import { metricSums, type MetricSpec } from "./fit-metrics.js";
 import { type DpWorkerPool, workerClippedSum } from "./workers/pool.js";
 
@@ -165,7 +165,8 @@ export function computeClippedSum(o: {
           if (!t) throw new DpError("invalid_state", `The engine returned no gradient for trainable variable "${names[k]}".`, "model");
           const data = t.dataSync();
           const s = sums[k];
-          for (let i = 0; i < s.length; i++) s[i] += data[i];
+          if (start === 0) s.set(data);
+          else for (let i = 0; i < s.length; i++) s[i] += data[i];
         }
       } finally {
         tf.dispose(r.clippedSum);
@@ -182,7 +183,8 @@ export function computeClippedSum(o: {
 
 /**
  * Adds noise to a clipped sum (all variables as one vector, so the noise is exactly spherical
- * over the whole model) and divides by the expected batch size; returns tensors. @internal
+ * over the whole model) and divides by the expected batch size, in place in `parts.sums` (which
+ * then hold the privatised average); returns tensors. @internal
  */
 export function privatizeParts(
   parts: ClippedSumParts,
@@ -195,29 +197,9 @@ export function privatizeParts(
     noise?: GaussianNoiseKind;
   },
 ): tf.NamedTensorMap {
-  const total = parts.sums.reduce((a, s) => a + s.length, 0);
-  const flat = new Float32Array(total);
-  let off = 0;
-  for (const s of parts.sums) {
-    flat.set(s, off);
-    off += s.length;
-  }
-  const noisy = privatizeClippedSum({
-    clippedSum: flat,
-    l2NormClip: o.l2NormClip,
-    noiseMultiplier: o.noiseMultiplier,
-    expectedBatchSize: o.expectedBatchSize,
-    rng: o.rng,
-    allowInsecureRng: o.allowInsecureRng,
-    noise: o.noise,
-  });
+  const noisy = privatizeInPlace(parts.sums, o);
   const grads: tf.NamedTensorMap = {};
-  off = 0;
-  for (let k = 0; k < parts.names.length; k++) {
-    const len = parts.sums[k].length;
-    grads[parts.names[k]] = tf.tensor(noisy.subarray(off, off + len), parts.shapes[k], "float32");
-    off += len;
-  }
+  for (let k = 0; k < parts.names.length; k++) grads[parts.names[k]] = tf.tensor(noisy[k], parts.shapes[k], "float32");
   return grads;
 }
 

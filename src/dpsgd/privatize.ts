@@ -158,15 +158,49 @@ export interface PrivatizeClippedSumOptions {
  * @see https://arxiv.org/abs/1607.00133
  */
 export function privatizeClippedSum(options: PrivatizeClippedSumOptions): Float32Array {
+  const [out] = privatizeInPlace([options.clippedSum.slice()], options);
+  return out;
+}
+
+/**
+ * {@link privatizeClippedSum} over several arrays at once, overwriting them: all parts are one
+ * vector (one `addGaussianNoise` call over their concatenation, so the noise is spherical over
+ * the whole model and, for the exact grid, charged for the whole dimension), and each entry
+ * becomes `(sum + noise) / b`, rounded to float32 once. The parts are concatenated only when
+ * there are several; the result is written back into them (no separate output arrays).
+ * Refuses a non-finite sum entry before anything is written.
+ * @internal
+ */
+export function privatizeInPlace(sums: Float32Array[], options: Omit<PrivatizeClippedSumOptions, "clippedSum">): Float32Array[] {
   const c = requirePositive("l2NormClip", options.l2NormClip);
   const sigma = requireNonNegative("noiseMultiplier", options.noiseMultiplier);
   const b = requirePositive("expectedBatchSize", options.expectedBatchSize);
-  const sum = options.clippedSum;
-  const d = sum.length;
   requireSecureRng(options.rng, options.allowInsecureRng);
-  for (let i = 0; i < d; i++) if (!Number.isFinite(sum[i])) requireFinite("clippedSum", sum[i]);
-  const noisy = addGaussianNoise(sum, { stddev: sigma * c, sensitivity: c, noise: options.noise, rng: options.rng });
-  const out = new Float32Array(d);
-  for (let i = 0; i < d; i++) out[i] = noisy[i] / b;
-  return out;
+  let total = 0;
+  for (const s of sums) {
+    for (let i = 0; i < s.length; i++) if (!Number.isFinite(s[i])) requireFinite("clippedSum", s[i]);
+    total += s.length;
+  }
+  if (sigma === 0) {
+    for (const s of sums) for (let i = 0; i < s.length; i++) s[i] = s[i] / b;
+    return sums;
+  }
+  // One noise call over all variables (the exact grid's rounding charge depends on the total
+  // dimension); the parts are concatenated only when there are several.
+  let values: Float32Array = sums[0] ?? new Float32Array(0);
+  if (sums.length > 1) {
+    values = new Float32Array(total);
+    let at = 0;
+    for (const s of sums) {
+      values.set(s, at);
+      at += s.length;
+    }
+  }
+  const noisy = addGaussianNoise(values, { stddev: sigma * c, sensitivity: c, noise: options.noise, rng: options.rng });
+  let off = 0;
+  for (const s of sums) {
+    for (let i = 0; i < s.length; i++) s[i] = noisy[off + i] / b;
+    off += s.length;
+  }
+  return sums;
 }
