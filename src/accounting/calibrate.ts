@@ -115,13 +115,7 @@ function requireTolerance(value: unknown): number {
 }
 
 /** The budget every search below checks against: validated ε, δ, accountant and tolerance, and whether an event fits. */
-function budgetSearch(options: {
-  targetEpsilon: number;
-  targetDelta: number;
-  accountant?: AccountantKind;
-  valueDiscretizationInterval?: number;
-  tolerance?: number;
-}): { target: number; delta: number; kind: AccountantKind; tolerance: number; fits: (event: DpEvent, count: number) => boolean } {
+function budgetSearch(options: Omit<SamplingForBudgetOptions, "noiseMultiplier" | "steps">) {
   if (options === null || typeof options !== "object") throw new DpError("invalid_parameter", "`options` must be an object.", "options");
   const target = requirePositive("targetEpsilon", options.targetEpsilon);
   const delta = requireOpenProbability("targetDelta", options.targetDelta);
