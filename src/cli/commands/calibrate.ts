@@ -50,8 +50,8 @@ export function register(program: Command): void {
         accountant: kind,
         valueDiscretizationInterval: d,
       });
-      if (o.json) {
-        printJson({
+      if (o.json)
+        return printJson({
           noiseMultiplier: sigma,
           epsilon: achieved,
           targetEpsilon: target,
@@ -65,8 +65,6 @@ export function register(program: Command): void {
             : {}),
           sampling: "poisson",
         });
-        return;
-      }
       const rows: (string | number)[][] = [
         ["noise multiplier", sigma],
         ["epsilon achieved", achieved],

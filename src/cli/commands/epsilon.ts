@@ -229,10 +229,7 @@ function accountEvent(
       : requireOneOf("--neighboring-relation", o.neighboringRelation, ["addOrRemoveOne", "replaceOne"] as const);
   const r = account(a, event, 1, delta, relation);
   const out = accountingOutput(a, r);
-  if (o.json) {
-    printJson({ epsilon: r.epsilon, delta, ...out.json, neighboringRelation: relation, event });
-    return;
-  }
+  if (o.json) return printJson({ epsilon: r.epsilon, delta, ...out.json, neighboringRelation: relation, event });
   const rows: (string | number)[][] = [
     ["epsilon", r.epsilon],
     ["delta", delta as number],
@@ -296,8 +293,8 @@ export function register(program: Command): void {
             `DP-SGD privacy: q = ${Number(q.toPrecision(4))}, sigma = ${sigma}, delta = ${delta}`,
           );
         const out = accountingOutput(a, r);
-        if (o.json) {
-          printJson({
+        if (o.json)
+          return printJson({
             epsilon: r.epsilon,
             delta,
             ...out.json,
@@ -311,8 +308,6 @@ export function register(program: Command): void {
             sampling: "poisson",
             ...(o.plot !== undefined ? { plot: o.plot } : {}),
           });
-          return;
-        }
         const rows: (string | number)[][] = [
           ["epsilon", r.epsilon],
           ["delta", delta as number],

@@ -112,10 +112,7 @@ export function register(program: Command): void {
         });
         bar.done();
         if (opts.plot) await savePlot(opts.plot, linkageKnownCurvePlot(result.knownCurve, result.users));
-        if (opts.json) {
-          printJson(result);
-          return;
-        }
+        if (opts.json) return printJson(result);
         process.stdout.write(renderLinkageDemo(result));
         if (opts.plot) process.stdout.write(`chart written to ${opts.plot}\n`);
         return;
@@ -339,10 +336,7 @@ export function register(program: Command): void {
         );
       }
       bar.done();
-      if (opts.json) {
-        printJson(out);
-        return;
-      }
+      if (opts.json) return printJson(out);
       process.stdout.write(
         `Linkage attack on ${data.numUsers.toLocaleString("en-US")} generated users (${data.movies.length.toLocaleString("en-US")} ratings), ${targets} targets per row\n\n`,
       );

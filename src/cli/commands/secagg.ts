@@ -93,10 +93,7 @@ export function register(program: Command): void {
         seeded: rng !== undefined,
       };
       if (r.sum !== null && !r.exact) process.exitCode = 1;
-      if (opts.json) {
-        printJson(summary);
-        return;
-      }
+      if (opts.json) return printJson(summary);
       process.stdout.write(
         `Secure aggregation (${summary.protocol === "secagg+" ? "SecAgg+, Bell et al. 2020" : "Bonawitz et al. 2017"}): ${clients} clients, threshold ${r.threshold}, degree ${r.degree}, ${dimension} entries mod 2^${modulusBits}${rng ? " (seeded: NOT secure)" : ""}\n\n`,
       );

@@ -245,10 +245,7 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
     saved: raw.save ?? null,
     plot: raw.plot ?? null,
   };
-  if (raw.json) {
-    printJson(summary);
-    return;
-  }
+  if (raw.json) return printJson(summary);
   process.stdout.write(
     renderTable(
       ["epoch", "loss", "test accuracy %", "epsilon", "seconds"],
