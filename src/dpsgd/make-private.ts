@@ -330,6 +330,7 @@ function validateOptions(model: tf.LayersModel, options: MakePrivateOptions) {
   const metricSpecs = resolveMetrics(options.metrics ?? compiledProperty(model, "metrics"), loss, outputWidth(model));
   const adaptiveOpts = options.adaptiveClipping === true ? {} : options.adaptiveClipping || undefined;
   return {
+    model,
     options,
     initialClip,
     targetDelta,
@@ -440,13 +441,12 @@ function planFit(r: Resolved, state: TrainingState, n: number, args: PrivateFitA
 
 /** Step 3: one DP-SGD step: sample, clip and sum, noise, apply; the event goes to the ledger. */
 function privateStep(
-  model: tf.LayersModel,
   r: Resolved,
   state: TrainingState,
   plan: FitPlan,
   data: { x: tf.Tensor; y: tf.Tensor; loss: PerExampleLoss },
 ): ClippedSumParts {
-  const o = r.options;
+  const { model, options: o } = r;
   const n = data.x.shape[0] ?? 0;
   const idx =
     r.sampling === "poisson"
@@ -490,7 +490,8 @@ function privateStep(
 }
 
 /** The validation loss and metrics of an epoch's logs. */
-function validationLogs(model: tf.LayersModel, r: Resolved, [vx, vy]: [tf.Tensor, tf.Tensor], logs: PrivateEpochLogs): void {
+function validationLogs(r: Resolved, [vx, vy]: [tf.Tensor, tf.Tensor], logs: PrivateEpochLogs): void {
+  const model = r.model;
   const v = evaluatePrivateModel({ model, x: vx, y: vy, loss: r.loss });
   logs.val_loss = v.loss;
   if (v.accuracy !== undefined) logs.val_acc = v.accuracy;
@@ -514,14 +515,7 @@ function epochLine(r: Resolved, epoch: number, epochs: number, epochSteps: numbe
 }
 
 /** Step 4: the fit loop: epochs of private steps, callbacks, logs, and the stop at the budget. */
-async function fitLoop(
-  model: tf.LayersModel,
-  r: Resolved,
-  state: TrainingState,
-  x: tf.Tensor,
-  y: tf.Tensor,
-  args: PrivateFitArgs,
-): Promise<PrivateHistory> {
+async function fitLoop(r: Resolved, state: TrainingState, x: tf.Tensor, y: tf.Tensor, args: PrivateFitArgs): Promise<PrivateHistory> {
   const n = x.shape[0] ?? 0;
   const plan = planFit(r, state, n, args);
   const { epochs, initialEpoch, stepsPerEpoch } = plan;
@@ -565,7 +559,7 @@ async function fitLoop(
         break;
       }
       await callAll(cbs, "onBatchBegin", s, {});
-      const parts = privateStep(model, r, state, plan, data);
+      const parts = privateStep(r, state, plan, data);
       stepsRun++;
       epochSteps++;
       if (parts.batchSize > 0) {
@@ -586,7 +580,7 @@ async function fitLoop(
     if (epochSteps === 0) break;
     const logs: PrivateEpochLogs = { loss: lossCount > 0 ? lossSum / lossCount : NaN, epsilon: spentEpsilon(r, state, r.targetDelta) };
     r.metricSpecs.forEach((m, k) => (logs[m.key] = lossCount > 0 ? metricTotals[k] / lossCount : NaN));
-    if (args.validationData) validationLogs(model, r, args.validationData, logs);
+    if (args.validationData) validationLogs(r, args.validationData, logs);
     if (state.adaptive) logs.l2NormClip = state.clip;
     history.epoch.push(epoch);
     for (const [k, v] of Object.entries(logs)) if (v !== undefined) (history.history[k] ??= []).push(v);
@@ -610,7 +604,6 @@ async function fitLoop(
 
 /** `fit`: checks the arguments, splits off the validation data if asked, and runs the loop. */
 async function fitTensors(
-  model: tf.LayersModel,
   r: Resolved,
   state: TrainingState,
   xAll: tf.Tensor,
@@ -632,8 +625,8 @@ async function fitTensors(
       ? splitForValidation(xAll, yAll, args.validationSplit)
       : undefined;
   try {
-    if (!split) return await fitLoop(model, r, state, xAll, yAll, args);
-    return await fitLoop(model, r, state, split.x, split.y, { ...args, validationData: [split.valX, split.valY] });
+    if (!split) return await fitLoop(r, state, xAll, yAll, args);
+    return await fitLoop(r, state, split.x, split.y, { ...args, validationData: [split.valX, split.valY] });
   } finally {
     if (split) tf.dispose([split.x, split.y, split.valX, split.valY]);
   }
@@ -641,7 +634,6 @@ async function fitTensors(
 
 /** `fitDataset`: materialises the dataset (and validation dataset) as tensors and fits on them. */
 async function fitDataset(
-  model: tf.LayersModel,
   r: Resolved,
   state: TrainingState,
   dataset: tf.data.Dataset<tf.TensorContainer>,
@@ -661,7 +653,7 @@ async function fitDataset(
       fitArgs.batchSize = Math.min(train.firstBatch, train.x.shape[0] ?? 1);
     if (Array.isArray(validationData)) fitArgs.validationData = validationData;
     else if (val) fitArgs.validationData = [val.x, val.y];
-    return await fitTensors(model, r, state, train.x, train.y, fitArgs);
+    return await fitTensors(r, state, train.x, train.y, fitArgs);
   } finally {
     tf.dispose([train.x, train.y]);
     if (val) tf.dispose([val.x, val.y]);
@@ -734,7 +726,7 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
     epsilon(delta?: number) {
       return spentEpsilon(r, state, delta === undefined ? r.targetDelta : requireOpenProbability("delta", delta));
     },
-    fit: (x, y, args = {}) => fitTensors(model, r, state, x, y, args),
-    fitDataset: (dataset, args = {}) => fitDataset(model, r, state, dataset, args),
+    fit: (x, y, args = {}) => fitTensors(r, state, x, y, args),
+    fitDataset: (dataset, args = {}) => fitDataset(r, state, dataset, args),
   };
 }
