@@ -33,6 +33,7 @@ import { computeClippedSum, dpApplyGradients, issueDpGradients, privatizeParts, 
 import { poissonSampleIndices, uniformSampleIndices } from "../random/subsampling.js";
 import { AdaptiveClipState, type AdaptiveClippingOptions } from "./adaptive-clipping.js";
 import { evaluatePrivateModel } from "./metrics.js";
+import { checkWorkersOption, leaseDpWorkers, type DpWorkerPool } from "./workers/pool.js";
 import { resolveMetrics } from "./fit-metrics.js";
 import {
   checkFitArgs,
@@ -106,6 +107,13 @@ export interface MakePrivateOptions {
    * with other releases). dpkit's own ε reports use an internal RDP account either way.
    */
   accountant?: PrivacyAccountant;
+  /**
+   * Share each step's per-example clipping among worker threads (Node only): a number of threads
+   * (started by `fit` and stopped when it returns; 1, the default, computes in the calling
+   * thread) or a pool from {@link createDpWorkerPool}. The noise is still added once, in the
+   * calling thread. Needs a named loss and no `classWeight`.
+   */
+  workers?: number | DpWorkerPool;
 }
 
 /** Epoch logs passed to callbacks and kept in the history. */
@@ -285,6 +293,8 @@ interface TrainingState {
   ledger: DpEventBuilder;
   totalSteps: number;
   stopRequested: boolean;
+  /** The worker pool leased for the running fit, if any. */
+  workers: DpWorkerPool | undefined;
 }
 
 /** One fit's plan: sampling rate, steps, σ, the step's event and how many steps the budget allows. */
@@ -327,6 +337,7 @@ function validateOptions(model: tf.LayersModel, options: MakePrivateOptions) {
   }
   checkModelSupported(model, { strategy: options.strategy });
   checkLossMatchesOutput(model, loss);
+  checkWorkersOption(options.workers, model);
   const metricSpecs = resolveMetrics(options.metrics ?? compiledProperty(model, "metrics"), loss, outputWidth(model));
   const adaptiveOpts = options.adaptiveClipping === true ? {} : options.adaptiveClipping || undefined;
   return {
@@ -467,6 +478,7 @@ function privateStep(
       maxPhysicalBatchSize: o.maxPhysicalBatchSize,
       strategy: o.strategy,
       metrics: r.metricSpecs,
+      workers: state.workers,
     });
   });
   if (!parts) throw new DpError("invalid_state", "No clipped sum was computed.", "model");
@@ -624,10 +636,15 @@ async function fitTensors(
     args.validationData === undefined && args.validationSplit !== undefined
       ? splitForValidation(xAll, yAll, args.validationSplit)
       : undefined;
+  let lease: Awaited<ReturnType<typeof leaseDpWorkers>> | undefined;
   try {
+    lease = await leaseDpWorkers(r.options.workers, r.model);
+    state.workers = lease.pool;
     if (!split) return await fitLoop(r, state, xAll, yAll, args);
     return await fitLoop(r, state, split.x, split.y, { ...args, validationData: [split.valX, split.valY] });
   } finally {
+    state.workers = undefined;
+    await lease?.release();
     if (split) tf.dispose([split.x, split.y, split.valX, split.valY]);
   }
 }
@@ -705,6 +722,7 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
     ledger: new DpEventBuilder(),
     totalSteps: 0,
     stopRequested: false,
+    workers: undefined,
   };
   return {
     model,
