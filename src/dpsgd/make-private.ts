@@ -28,6 +28,7 @@ import {
   type PrivacyAccountant,
 } from "../accounting/index.js";
 import { requireSecureRng, type Rng } from "../random/rng.js";
+import type { GaussianNoiseKind } from "../mechanisms/gaussian-noise.js";
 import { checkLossMatchesOutput, checkModelSupported, type PerExampleLoss } from "./engine/index.js";
 import { computeClippedSum, dpApplyGradients, issueDpGradients, privatizeParts, type ClippedSumParts } from "./gradients.js";
 import { poissonSampleIndices, uniformSampleIndices } from "../random/subsampling.js";
@@ -100,6 +101,8 @@ export interface MakePrivateOptions {
   rng?: Rng;
   /** Accept an insecure (seeded) `rng` for a reproducible run that is NOT private. Default false. */
   allowInsecureRng?: boolean;
+  /** `"exact"` (default): discrete Gaussian noise on a power-of-two grid (immune to the floating-point attack); `"continuous"`: floating-point ziggurat noise. */
+  noise?: GaussianNoiseKind;
   /** Accept `noiseMultiplier: 0` (no noise: ε = ∞, NOT private), e.g. for a baseline. Default false. */
   allowNonPrivate?: boolean;
   /**
@@ -488,6 +491,7 @@ function privateStep(
     expectedBatchSize: plan.expectedBatchSize,
     rng: o.rng,
     allowInsecureRng: o.allowInsecureRng,
+    noise: o.noise,
   });
   const lossValue = parts.batchSize > 0 ? parts.lossSum / parts.batchSize : NaN;
   dpApplyGradients(
