@@ -14,7 +14,8 @@ import { makePrivate } from "../../dpsgd/make-private.js";
 import { MNIST_MODEL_KINDS, mnistInputShape, mnistModel, type MnistModelKind } from "../../dpsgd/mnist-models.js";
 import { linePlot, savePlot } from "../../plot/index.js";
 import { parseNumberOption, printJson, renderTable } from "../output.js";
-import { checkOutputFile, checkOutputFolder, writeFileAtomic } from "../files.js";
+import { checkOutputFile, checkOutputFolder } from "../files.js";
+import { writeFileAtomic } from "../../util/files.js";
 import { ProgressBar } from "../progress.js";
 
 interface TrainRaw {
@@ -244,10 +245,7 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
     saved: raw.save ?? null,
     plot: raw.plot ?? null,
   };
-  if (raw.json) {
-    printJson(summary);
-    return;
-  }
+  if (raw.json) return printJson(summary);
   process.stdout.write(
     renderTable(
       ["epoch", "loss", "test accuracy %", "epsilon", "seconds"],
