@@ -4,8 +4,7 @@
  * - Side by side for 4 million draws (alternating, REPS repetitions, median): `tf.randomNormal`
  *   (tfjs, float32, seeded from Math.random: never for privacy), the secure continuous ziggurat
  *   `fillGaussian`, the exact discrete Gaussian vector sampler (the discrete ziggurat of
- *   src/random/discrete-ziggurat.ts) at sigma 3 and at sigma 1.7·2^30 (DP-SGD's grid), the
- *   previous exact bulk sampler (CKS rejection, `fastDiscreteGaussianFill`) at sigma 1.7·2^30, and
+ *   src/random/discrete-ziggurat.ts) at sigma 3 and at sigma 1.7·2^30 (DP-SGD's grid), and
  *   `addGaussianNoise` (the DP-SGD/DP-FedAvg noise call: round onto the grid, exact noise, scale
  *   back) with `noise: "exact"` and `"continuous"`. Ratios are against `tf.randomNormal`; the table
  *   also prints them against `fillGaussian`.
@@ -22,8 +21,6 @@ import * as tf from "@tensorflow/tfjs";
 import { addGaussianNoise, gaussianMechanism, laplaceMechanism } from "../src/mechanisms/index.js";
 import { discreteGaussian, discreteLaplace, fillGaussian, secureRng } from "../src/random/index.js";
 import { discreteGaussianVectorSampler } from "../src/random/discrete-gaussian.js";
-import { fastDiscreteGaussianFill } from "../src/random/exp-bernoulli.js";
-import { doubleToRational } from "../src/random/rational.js";
 import { zigguratTable } from "../src/random/discrete-ziggurat.js";
 import { dpApplyGradients, dpGradients, mnistModel } from "../src/dpsgd/index.js";
 import { loadMnist } from "../src/data/index.js";
@@ -50,12 +47,6 @@ async function main(): Promise<void> {
   const bigSigma = 1.7 * 2 ** 30;
   const exactBig = discreteGaussianVectorSampler(bigSigma);
   const exactSmall = discreteGaussianVectorSampler(3);
-  const cksBig = fastDiscreteGaussianFill(bigSigma, (absY) => {
-    const q = doubleToRational(bigSigma);
-    const t = BigInt(Math.floor(bigSigma) + 1);
-    const diff = BigInt(absY) * t * q.den * q.den - q.num * q.num;
-    return [diff * diff, 2n * q.num * q.num * t * t * q.den * q.den];
-  });
   const values = new Float64Array(DRAWS);
   const cases: Record<string, () => void> = {
     "tf.randomNormal float32 (insecure)": () => {
@@ -67,7 +58,6 @@ async function main(): Promise<void> {
     "fillGaussian Float64Array (secure)": () => void fillGaussian(out64, 1, rng),
     "exact discrete Gaussian vector, sigma 1.7·2^30 (discrete ziggurat)": () => exactBig(out64, rng),
     "exact discrete Gaussian vector, sigma 3 (discrete ziggurat)": () => exactSmall(out64, rng),
-    "previous exact bulk sampler (CKS), sigma 1.7·2^30": () => cksBig(out64, rng),
     'addGaussianNoise noise: "exact" (round + exact noise + scale)': () =>
       void addGaussianNoise(values, { stddev: 1.1, sensitivity: 1, rng }),
     'addGaussianNoise noise: "continuous"': () => void addGaussianNoise(values, { stddev: 1.1, sensitivity: 1, noise: "continuous", rng }),

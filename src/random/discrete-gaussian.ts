@@ -10,7 +10,7 @@ import { DpError, requirePositive } from "../errors.js";
 import { bernoulliExpRational } from "./bernoulli.js";
 import { discreteLaplaceNumber, discreteLaplaceRational } from "./discrete-laplace.js";
 import { discreteZigguratFill, ZIGGURAT_MAX_SIGMA, ZIGGURAT_MIN_SIGMA } from "./discrete-ziggurat.js";
-import { bernoulliExpApprox, fastDiscreteGaussian } from "./exp-bernoulli.js";
+import { bernoulliExpApprox } from "./exp-bernoulli.js";
 import { doubleToRational, type Rational } from "./rational.js";
 import { resolveRng, type Rng } from "./rng.js";
 
@@ -56,8 +56,9 @@ export function discreteGaussianRational(sigma2Num: bigint, sigma2Den: bigint, r
 const U = 2 ** -53;
 
 /**
- * A discrete Gaussian sampler for one double sigma in (2^-400, 2^46): CKS Algorithm 3 in double
- * arithmetic. The proposal (discrete Laplace with integer scale t) is exact in doubles; the
+ * A discrete Gaussian sampler for one double sigma. For 0.25 <= sigma <= 2^40 it hands out the
+ * exact discrete ziggurat's samples (see {@link discreteGaussianVectorSampler}) a block of 64 at a
+ * time; elsewhere in (2^-400, 2^46) it runs CKS Algorithm 3 in double arithmetic. The proposal (discrete Laplace with integer scale t) is exact in doubles; the
  * acceptance Bernoulli(exp(-g)), g = (|y| - sigma²/t)² / (2 sigma²), uses a rigorous enclosure
  * [gLo, gHi] of g computed in doubles and falls back to exact bigint arithmetic only when a
  * uniform lands inside the enclosure (probability about 2^-45 per comparison), so the output
@@ -77,8 +78,6 @@ export function discreteGaussianSampler(sigma: number): (r: Rng) => number {
  * @internal
  */
 export function discreteGaussianVectorSampler(sigma: number): (out: Float64Array, r: Rng) => void {
-  requirePositive("sigma", sigma);
-  if (sigma >= ZIGGURAT_MIN_SIGMA && sigma <= ZIGGURAT_MAX_SIGMA) return discreteZigguratFill(sigma);
   return discreteGaussianSamplers(sigma).fill;
 }
 
@@ -90,6 +89,23 @@ function discreteGaussianSamplers(sigma: number): { sample: (r: Rng) => number; 
     },
   });
   requirePositive("sigma", sigma);
+  if (sigma >= ZIGGURAT_MIN_SIGMA && sigma <= ZIGGURAT_MAX_SIGMA) {
+    // The discrete ziggurat, handed out a block of 64 at a time; a block belongs to the source it
+    // was drawn from (a call with another source discards the rest).
+    const fill = discreteZigguratFill(sigma);
+    const block = new Float64Array(64);
+    let pos = block.length;
+    let owner: Rng | undefined;
+    const sample = (r: Rng): number => {
+      if (pos >= block.length || owner !== r) {
+        fill(block, r);
+        owner = r;
+        pos = 0;
+      }
+      return block[pos++];
+    };
+    return { sample, fill };
+  }
   if (!(sigma > 2 ** -400 && sigma < TWO46)) {
     const { num, den } = doubleToRational(sigma);
     return perCoordinate((r) => Number(discreteGaussianRational(num * num, den * den, r)));
@@ -116,10 +132,6 @@ function discreteGaussianSamplers(sigma: number): { sample: (r: Rng) => number; 
     const e = exactG(absY);
     return [e.num, e.den];
   };
-  if (sigma >= 0.5 && sigma < 2 ** 31) {
-    const sample = fastDiscreteGaussian(sigma, exactPair);
-    return perCoordinate(sample);
-  }
   return perCoordinate((r) => {
     for (;;) {
       const y = discreteLaplaceNumber(t, 1, r);
