@@ -10,7 +10,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { withKernelScope } from "./kernel-scope.js";
+import { padSpatial, withKernelScope } from "./kernel-scope.js";
 
 interface Conv2DBackpropFilterAttrs {
   strides: number | [number, number];
@@ -44,22 +44,7 @@ export function conv2dBackpropFilterKernel(backendName: string): tf.KernelFunc {
     const right = Math.max(0, needW - w - left);
     return withKernelScope(backend as tf.KernelBackend, backendName, (s) => {
       const xt = s.run("Transpose", { x }, { perm: [3, 1, 2, 0] }); // [Cin, H, W, N]
-      const padded =
-        top + bottom + left + right > 0
-          ? s.run(
-              "PadV2",
-              { x: xt },
-              {
-                paddings: [
-                  [0, 0],
-                  [top, bottom],
-                  [left, right],
-                  [0, 0],
-                ],
-                constantValue: 0,
-              },
-            )
-          : xt;
+      const padded = padSpatial(s, xt, top, bottom, left, right);
       // rows/columns past the last window are never read: crop them so that no output is wasted
       const xp =
         padded.shape[1] > needH || padded.shape[2] > needW

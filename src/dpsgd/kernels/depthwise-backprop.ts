@@ -11,7 +11,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { withKernelScope } from "./kernel-scope.js";
+import { padSpatial, withKernelScope } from "./kernel-scope.js";
 
 interface DepthwiseAttrs {
   strides: number | [number, number];
@@ -45,22 +45,7 @@ export function depthwiseBackpropFilterKernel(backendName: string): tf.KernelFun
     const bottom = Math.max(0, (ho - 1) * sh + (kh - 1) * dh + 1 - h - top);
     const right = Math.max(0, (wo - 1) * sw + (kw - 1) * dw + 1 - w - left);
     return withKernelScope(backend as tf.KernelBackend, backendName, (s) => {
-      const xp =
-        top + bottom + left + right > 0
-          ? s.run(
-              "PadV2",
-              { x },
-              {
-                paddings: [
-                  [0, 0],
-                  [top, bottom],
-                  [left, right],
-                  [0, 0],
-                ],
-                constantValue: 0,
-              },
-            )
-          : x;
+      const xp = padSpatial(s, x, top, bottom, left, right);
       const dy5 = s.run("Reshape", { x: dy }, { shape: [n, ho, wo, c, m] });
       const taps: tf.TensorInfo[] = [];
       for (let ky = 0; ky < kh; ky++) {
@@ -135,19 +120,7 @@ export function depthwiseBackpropInputKernel(backendName: string): tf.KernelFunc
           }
           const r0 = ky * dh;
           const c0 = kx * dw;
-          const placed = s.run(
-            "PadV2",
-            { x: spread },
-            {
-              paddings: [
-                [0, 0],
-                [r0, hc - r0 - ho * sh],
-                [c0, wc - c0 - wo * sw],
-                [0, 0],
-              ],
-              constantValue: 0,
-            },
-          );
+          const placed = padSpatial(s, spread, r0, hc - r0 - ho * sh, c0, wc - c0 - wo * sw);
           acc = acc === undefined ? placed : s.run("Add", { a: acc, b: placed });
         }
       }

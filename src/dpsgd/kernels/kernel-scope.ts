@@ -55,3 +55,15 @@ export function withKernelScope(backend: tf.KernelBackend, backendName: string, 
   }
   return scope.finish(result);
 }
+
+/** Zero-pads dimensions 1 and 2 (height and width of NHWC) by the given amounts; `x` itself when all are 0. @internal */
+export function padSpatial(s: KernelScope, x: tf.TensorInfo, top: number, bottom: number, left: number, right: number): tf.TensorInfo {
+  if (top + bottom + left + right === 0) return x;
+  const paddings = [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ];
+  return s.run("PadV2", { x }, { paddings, constantValue: 0 });
+}
