@@ -17,6 +17,7 @@ import {
   runLinkageAttack,
   topMoviesMask,
   type LinkageAttackResult,
+  type ReleasedTable,
 } from "../../attacks/index.js";
 import { generateNetflixLike } from "../../data/netflix.js";
 import { PAPER_SCENARIOS, dpHistogramMeans, ldpMovieMeanRmse, renderLinkageDemo, runLinkageDemo } from "../../experiments/linkage-demo.js";
@@ -156,6 +157,18 @@ export function register(program: Command): void {
       };
       const scenarioName = `${scenario.known} ratings (${scenario.wrong} wrong), ${dateError === null ? "no dates" : `dates ±${dateError} days`}${ratingError ? `, ratings ±${ratingError}` : ""}${outsideTop ? `, outside top ${outsideTop}` : ""}`;
 
+      /** The attack of the chosen scenario on a released table (progress from `from` to `to` percent). */
+      const attackRelease = (rel: ReleasedTable, from: number, to: number) =>
+        runLinkageAttack({
+          original: data,
+          released: rel.released,
+          releasedToOriginal: rel.releasedToOriginal,
+          targets,
+          rng: rngFor(10),
+          ...scenario,
+          onProgress: progress(from, to),
+        });
+
       if (defence === "none") {
         const index = buildLinkageIndex(data);
         if (known === undefined) {
@@ -212,18 +225,7 @@ export function register(program: Command): void {
         ];
         variants.forEach(([name, o], i) => {
           const rel = naiveAnonymisation(data, { ...o, rng: rngFor(200 + i) });
-          rows.push([
-            name,
-            runLinkageAttack({
-              original: data,
-              released: rel.released,
-              releasedToOriginal: rel.releasedToOriginal,
-              targets,
-              rng: rngFor(10),
-              ...scenario,
-              onProgress: progress(40 + 30 * i, 70 + 30 * i),
-            }),
-          ]);
+          rows.push([name, attackRelease(rel, 40 + 30 * i, 70 + 30 * i)]);
         });
         out.scenario = scenarioName;
         out.results = rows.map(([name, r]) => ({ release: name, ...r }));
@@ -243,15 +245,7 @@ export function register(program: Command): void {
             allowInsecureRng: true,
             onProgress: (f) => bar.update(Math.round(40 + (50 * (i + f / 2)) / eps.length), `LDP release ε=${epsilon}`),
           });
-          const r = runLinkageAttack({
-            original: data,
-            released: rel.released,
-            releasedToOriginal: rel.releasedToOriginal,
-            targets,
-            rng: rngFor(10),
-            ...scenario,
-            onProgress: progress(40 + (50 * (i + 0.5)) / eps.length, 40 + (50 * (i + 1)) / eps.length),
-          });
+          const r = attackRelease(rel, 40 + (50 * (i + 0.5)) / eps.length, 40 + (50 * (i + 1)) / eps.length);
           return {
             epsilon: rel.epsilon,
             accountantEpsilon: rel.accountantEpsilon,

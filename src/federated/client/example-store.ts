@@ -130,6 +130,29 @@ export function checkExamples(
   return checked;
 }
 
+/**
+ * A store's `add` and `addMany`: `live()` (which refuses a closed store), the checks, then one
+ * `write` of the checked rows. @internal
+ */
+export function exampleWriters(
+  featureLength: number,
+  live: () => void,
+  write: (rows: { features: Float32Array; label: number }[]) => unknown,
+): Pick<ExampleStore, "add" | "addMany"> {
+  return {
+    async add(features, label) {
+      live();
+      await write([{ features: checkExample(features, label, featureLength), label }]);
+    },
+    async addMany(examples) {
+      live();
+      const rows = checkExamples(examples, featureLength);
+      await write(rows);
+      return rows.length;
+    },
+  };
+}
+
 /** Validates a selector. @internal */
 export function checkSelector(selector: ExampleSelector | undefined): ExampleSelector {
   if (selector === undefined) return {};

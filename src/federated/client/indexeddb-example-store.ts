@@ -4,8 +4,7 @@
  */
 import { DpError, requireObject } from "../../errors.js";
 import {
-  checkExample,
-  checkExamples,
+  exampleWriters,
   checkSelector,
   oldestAllowed,
   resolveExampleStoreOptions,
@@ -139,7 +138,6 @@ export async function openIndexedDbExampleStore(options: IndexedDbExampleStoreOp
   }
 
   async function addRows(rows: { features: Float32Array; label: number }[]): Promise<void> {
-    live();
     const tx = db.transaction("examples", "readwrite");
     const store = tx.objectStore("examples");
     const t = o.now();
@@ -188,14 +186,7 @@ export async function openIndexedDbExampleStore(options: IndexedDbExampleStoreOp
 
   return {
     featureLength: o.featureLength,
-    async add(features, label) {
-      await addRows([{ features: checkExample(features, label, o.featureLength), label }]);
-    },
-    async addMany(examples) {
-      const rows = checkExamples(examples, o.featureLength);
-      await addRows(rows);
-      return rows.length;
-    },
+    ...exampleWriters(o.featureLength, live, addRows),
     async count(selector) {
       live();
       const s = checkSelector(selector);

@@ -6,8 +6,7 @@
  */
 import { DpError } from "../../errors.js";
 import {
-  checkExample,
-  checkExamples,
+  exampleWriters,
   checkSelector,
   oldestAllowed,
   resolveExampleStoreOptions,
@@ -52,16 +51,7 @@ export function openMemoryExampleStore(options: ExampleStoreOptions): ExampleSto
   };
   return {
     featureLength: o.featureLength,
-    async add(features, label) {
-      live();
-      addRows([{ features: checkExample(features, label, o.featureLength), label }]);
-    },
-    async addMany(examples) {
-      live();
-      const checked = checkExamples(examples, o.featureLength);
-      addRows(checked);
-      return checked.length;
-    },
+    ...exampleWriters(o.featureLength, live, addRows),
     async count(selector) {
       live();
       const s = checkSelector(selector);

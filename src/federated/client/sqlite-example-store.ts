@@ -5,8 +5,7 @@
 import { DpError } from "../../errors.js";
 import { openSqliteDatabase } from "../../util/sqlite.js";
 import {
-  checkExample,
-  checkExamples,
+  exampleWriters,
   checkSelector,
   oldestAllowed,
   resolveExampleStoreOptions,
@@ -112,16 +111,7 @@ export async function openSqliteExampleStore(options: SqliteExampleStoreOptions)
 
   const store: ExampleStore = {
     featureLength: o.featureLength,
-    async add(features, label) {
-      live();
-      addRows([{ features: checkExample(features, label, o.featureLength), label }]);
-    },
-    async addMany(examples) {
-      live();
-      const rows = checkExamples(examples, o.featureLength);
-      addRows(rows);
-      return rows.length;
-    },
+    ...exampleWriters(o.featureLength, live, addRows),
     async count(selector) {
       live();
       const s = checkSelector(selector);
