@@ -98,20 +98,24 @@ const GROWTH_AXIS_MAX_DIGITS = 21;
 interface DtypeInfo {
   kind: "f" | "i" | "u" | "b";
   size: number;
+  /** The typed array that holds it (bool: bytes). */
+  array: { new (n: number): NpyData; new (buffer: ArrayBuffer): NpyData };
+  /** The DataView accessor suffix (`get…` / `set…`). */
+  accessor: "Float32" | "Float64" | "Int8" | "Int16" | "Int32" | "BigInt64" | "Uint8" | "Uint16" | "Uint32" | "BigUint64";
 }
 
 const INFO: Record<NpyDtype, DtypeInfo> = {
-  float32: { kind: "f", size: 4 },
-  float64: { kind: "f", size: 8 },
-  int8: { kind: "i", size: 1 },
-  int16: { kind: "i", size: 2 },
-  int32: { kind: "i", size: 4 },
-  int64: { kind: "i", size: 8 },
-  uint8: { kind: "u", size: 1 },
-  uint16: { kind: "u", size: 2 },
-  uint32: { kind: "u", size: 4 },
-  uint64: { kind: "u", size: 8 },
-  bool: { kind: "b", size: 1 },
+  float32: { kind: "f", size: 4, array: Float32Array, accessor: "Float32" },
+  float64: { kind: "f", size: 8, array: Float64Array, accessor: "Float64" },
+  int8: { kind: "i", size: 1, array: Int8Array, accessor: "Int8" },
+  int16: { kind: "i", size: 2, array: Int16Array, accessor: "Int16" },
+  int32: { kind: "i", size: 4, array: Int32Array, accessor: "Int32" },
+  int64: { kind: "i", size: 8, array: BigInt64Array, accessor: "BigInt64" },
+  uint8: { kind: "u", size: 1, array: Uint8Array, accessor: "Uint8" },
+  uint16: { kind: "u", size: 2, array: Uint16Array, accessor: "Uint16" },
+  uint32: { kind: "u", size: 4, array: Uint32Array, accessor: "Uint32" },
+  uint64: { kind: "u", size: 8, array: BigUint64Array, accessor: "BigUint64" },
+  bool: { kind: "b", size: 1, array: Uint8Array, accessor: "Uint8" },
 };
 
 function fail(message: string, argument = "bytes"): never {
@@ -125,55 +129,11 @@ function dtypeFromKind(kind: string, size: number): NpyDtype | undefined {
 
 /** Allocates the typed array for `dtype` with `n` elements. @internal */
 export function allocateNpyData(dtype: NpyDtype, n: number): NpyData {
-  switch (dtype) {
-    case "float32":
-      return new Float32Array(n);
-    case "float64":
-      return new Float64Array(n);
-    case "int8":
-      return new Int8Array(n);
-    case "int16":
-      return new Int16Array(n);
-    case "int32":
-      return new Int32Array(n);
-    case "int64":
-      return new BigInt64Array(n);
-    case "uint8":
-    case "bool":
-      return new Uint8Array(n);
-    case "uint16":
-      return new Uint16Array(n);
-    case "uint32":
-      return new Uint32Array(n);
-    case "uint64":
-      return new BigUint64Array(n);
-  }
+  return new INFO[dtype].array(n);
 }
 
 function viewAs(dtype: NpyDtype, buffer: ArrayBuffer): NpyData {
-  switch (dtype) {
-    case "float32":
-      return new Float32Array(buffer);
-    case "float64":
-      return new Float64Array(buffer);
-    case "int8":
-      return new Int8Array(buffer);
-    case "int16":
-      return new Int16Array(buffer);
-    case "int32":
-      return new Int32Array(buffer);
-    case "int64":
-      return new BigInt64Array(buffer);
-    case "uint8":
-    case "bool":
-      return new Uint8Array(buffer);
-    case "uint16":
-      return new Uint16Array(buffer);
-    case "uint32":
-      return new Uint32Array(buffer);
-    case "uint64":
-      return new BigUint64Array(buffer);
-  }
+  return new INFO[dtype].array(buffer);
 }
 
 function expectedConstructor(dtype: NpyDtype): string {
@@ -314,44 +274,11 @@ function writeElements(
   const n = data.length;
   const at = (i: number): number => (perm ? perm[i] : i);
   const size = INFO[dtype].size;
+  const set = view[`set${INFO[dtype].accessor}`] as (this: DataView, p: number, v: number | bigint, little: boolean) => void;
   for (let i = 0; i < n; i++) {
     const p = offset + i * size;
     const v = data[at(i)];
-    switch (dtype) {
-      case "float32":
-        view.setFloat32(p, v as number, little);
-        break;
-      case "float64":
-        view.setFloat64(p, v as number, little);
-        break;
-      case "int8":
-        view.setInt8(p, v as number);
-        break;
-      case "uint8":
-        view.setUint8(p, v as number);
-        break;
-      case "bool":
-        view.setUint8(p, (v as number) !== 0 ? 1 : 0);
-        break;
-      case "int16":
-        view.setInt16(p, v as number, little);
-        break;
-      case "uint16":
-        view.setUint16(p, v as number, little);
-        break;
-      case "int32":
-        view.setInt32(p, v as number, little);
-        break;
-      case "uint32":
-        view.setUint32(p, v as number, little);
-        break;
-      case "int64":
-        view.setBigInt64(p, v as bigint, little);
-        break;
-      case "uint64":
-        view.setBigUint64(p, v as bigint, little);
-        break;
-    }
+    set.call(view, p, dtype === "bool" ? ((v as number) !== 0 ? 1 : 0) : v, little);
   }
 }
 
@@ -365,47 +292,13 @@ function readElements(
 ): void {
   const n = out.length;
   const size = INFO[dtype].size;
+  const get = view[`get${INFO[dtype].accessor}`] as (this: DataView, p: number, little: boolean) => number | bigint;
   for (let i = 0; i < n; i++) {
     const p = offset + i * size;
     const j = perm ? perm[i] : i;
-    switch (dtype) {
-      case "float32":
-        out[j] = view.getFloat32(p, little);
-        break;
-      case "float64":
-        out[j] = view.getFloat64(p, little);
-        break;
-      case "int8":
-        out[j] = view.getInt8(p);
-        break;
-      case "uint8":
-        out[j] = view.getUint8(p);
-        break;
-      case "bool": {
-        const b = view.getUint8(p);
-        if (b > 1) fail(`A bool array holds the byte ${b} at element ${i}; only 0 and 1 are valid.`);
-        out[j] = b;
-        break;
-      }
-      case "int16":
-        out[j] = view.getInt16(p, little);
-        break;
-      case "uint16":
-        out[j] = view.getUint16(p, little);
-        break;
-      case "int32":
-        out[j] = view.getInt32(p, little);
-        break;
-      case "uint32":
-        out[j] = view.getUint32(p, little);
-        break;
-      case "int64":
-        out[j] = view.getBigInt64(p, little);
-        break;
-      case "uint64":
-        out[j] = view.getBigUint64(p, little);
-        break;
-    }
+    const v = get.call(view, p, little);
+    if (dtype === "bool" && (v as number) > 1) fail(`A bool array holds the byte ${v} at element ${i}; only 0 and 1 are valid.`);
+    (out as unknown as (number | bigint)[])[j] = v;
   }
 }
 
