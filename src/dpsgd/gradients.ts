@@ -17,7 +17,7 @@ import { sampledGaussianStep } from "../accounting/sampled-gaussian-step.js";
 import type { Rng } from "../random/rng.js";
 import type { GaussianNoiseKind } from "../mechanisms/gaussian-noise.js";
 import { checkLossMatchesOutput, checkModelSupported, clippedGradients, type PerExampleLoss } from "./engine/index.js";
-import { privatizeInPlace } from "./privatize.js";
+import { privatizeInPlace, type PrivatizeClippedSumOptions } from "./privatize.js";
 import { metricSums, type MetricSpec } from "./fit-metrics.js";
 import { type DpWorkerPool, workerClippedSum } from "./workers/pool.js";
 
@@ -186,17 +186,7 @@ export function computeClippedSum(o: {
  * over the whole model) and divides by the expected batch size, in place in `parts.sums` (which
  * then hold the privatised average); returns tensors. @internal
  */
-export function privatizeParts(
-  parts: ClippedSumParts,
-  o: {
-    l2NormClip: number;
-    noiseMultiplier: number;
-    expectedBatchSize: number;
-    rng?: Rng;
-    allowInsecureRng?: boolean;
-    noise?: GaussianNoiseKind;
-  },
-): tf.NamedTensorMap {
+export function privatizeParts(parts: ClippedSumParts, o: Omit<PrivatizeClippedSumOptions, "clippedSum">): tf.NamedTensorMap {
   const noisy = privatizeInPlace(parts.sums, o);
   const grads: tf.NamedTensorMap = {};
   for (let k = 0; k < parts.names.length; k++) grads[parts.names[k]] = tf.tensor(noisy[k], parts.shapes[k], "float32");

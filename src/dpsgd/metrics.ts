@@ -36,23 +36,18 @@ function lossPerExample(loss: PerExampleLoss, yTrue: tf.Tensor, yPred: tf.Tensor
     const n = yPred.shape[0] ?? 0;
     if (typeof loss === "function") return loss(yTrue, yPred);
     if (typeof loss === "object" && loss !== null) return perExampleLoss(loss, yTrue, yPred);
+    const crossEntropy = (target: tf.Tensor): tf.Tensor1D =>
+      tf
+        .neg(tf.sum(tf.mul(target, tf.log(tf.clipByValue(yPred, EPS, 1 - EPS))), -1))
+        .reshape([n, -1])
+        .mean(1) as tf.Tensor1D;
     switch (loss) {
       case "sparseCategoricalCrossentropy": {
         const k = yPred.shape[yPred.shape.length - 1] ?? 1;
-        const oneHot = tf.oneHot(tf.cast(tf.reshape(yTrue, [-1]), "int32"), k).reshape(yPred.shape);
-        const p = tf.clipByValue(yPred, EPS, 1 - EPS);
-        return tf
-          .neg(tf.sum(tf.mul(oneHot, tf.log(p)), -1))
-          .reshape([n, -1])
-          .mean(1) as tf.Tensor1D;
+        return crossEntropy(tf.oneHot(tf.cast(tf.reshape(yTrue, [-1]), "int32"), k).reshape(yPred.shape));
       }
-      case "categoricalCrossentropy": {
-        const p = tf.clipByValue(yPred, EPS, 1 - EPS);
-        return tf
-          .neg(tf.sum(tf.mul(yTrue, tf.log(p)), -1))
-          .reshape([n, -1])
-          .mean(1) as tf.Tensor1D;
-      }
+      case "categoricalCrossentropy":
+        return crossEntropy(yTrue);
       case "binaryCrossentropy": {
         const p = tf.clipByValue(yPred, EPS, 1 - EPS);
         const t = tf.cast(yTrue, "float32");

@@ -98,17 +98,33 @@ function floatProbabilities(scores: ArrayLike<number>, c: number): Float64Array 
   return w;
 }
 
-function common(options: SelectionMechanismOptions): {
-  epsilon: number;
-  sensitivity: number;
-  monotonic: boolean;
-  rng?: Rng;
-  secure: boolean;
-} {
+/**
+ * The checks and the fields shared by the selection mechanisms: `probabilities(scores, c)` with
+ * c = epsilon / (k Δ), and `pick` with the exact quantities of the checked scores.
+ */
+function selectionMechanism(
+  options: SelectionMechanismOptions,
+  probabilities: (scores: ArrayLike<number>, c: number) => Float64Array,
+  pick: (scores: ArrayLike<number>, p: Prepared, r: Rng) => number,
+): SelectionMechanism {
   const epsilon = requirePositive("epsilon", options?.epsilon);
   const sensitivity = requirePositive("sensitivity", options.sensitivity);
   const monotonic = options.monotonic === true;
-  return { epsilon, sensitivity, monotonic, rng: options.rng, secure: requireSecureRng(options.rng, options.allowInsecureRng) };
+  const secure = requireSecureRng(options.rng, options.allowInsecureRng);
+  const c = epsilon / ((monotonic ? 1 : 2) * sensitivity);
+  return {
+    epsilon,
+    delta: 0,
+    sensitivity,
+    event: epsilonDeltaEvent(epsilon, 0),
+    secure,
+    probabilities: (scores) => probabilities(requireScores(scores), c),
+    select(scores: ArrayLike<number>): number {
+      const s = requireScores(scores);
+      const r = resolveRng(options.rng);
+      return pick(s, prepare(s, epsilon, sensitivity, monotonic), r);
+    },
+  };
 }
 
 /**
@@ -133,27 +149,14 @@ function common(options: SelectionMechanismOptions): {
  * ```
  */
 export function exponentialMechanism(options: SelectionMechanismOptions): SelectionMechanism {
-  const { epsilon, sensitivity, monotonic, rng, secure } = common(options);
-  const c = epsilon / ((monotonic ? 1 : 2) * sensitivity);
-  return {
-    epsilon,
-    delta: 0,
-    sensitivity,
-    event: epsilonDeltaEvent(epsilon, 0),
-    secure,
-    probabilities: (scores) => floatProbabilities(requireScores(scores), c),
-    select(scores: ArrayLike<number>): number {
-      const s = requireScores(scores);
-      const r = resolveRng(rng);
-      const p = prepare(s, epsilon, sensitivity, monotonic);
-      const cache: (Rational | undefined)[] = new Array(s.length);
-      for (;;) {
-        const i = uniformInt(s.length, r);
-        const g = cache[i] ?? (cache[i] = p.gamma(i));
-        if (bernoulliExpRational(g.num, g.den, r)) return i;
-      }
-    },
-  };
+  return selectionMechanism(options, floatProbabilities, (s, p, r) => {
+    const cache: (Rational | undefined)[] = new Array(s.length);
+    for (;;) {
+      const i = uniformInt(s.length, r);
+      const g = cache[i] ?? (cache[i] = p.gamma(i));
+      if (bernoulliExpRational(g.num, g.den, r)) return i;
+    }
+  });
 }
 
 /**
@@ -178,9 +181,7 @@ export function exponentialMechanism(options: SelectionMechanismOptions): Select
  * ```
  */
 export function reportNoisyMaxMechanism(options: SelectionMechanismOptions): SelectionMechanism {
-  const { epsilon, sensitivity, monotonic, rng, secure } = common(options);
-  const c = epsilon / ((monotonic ? 1 : 2) * sensitivity);
-  const pfProbabilities = (s: ArrayLike<number>): Float64Array => {
+  const pfProbabilities = (s: ArrayLike<number>, c: number): Float64Array => {
     // Exact formula is exponential in n; estimate by the recursion over sorted weights is
     // overkill for a reference: use the closed form for n <= 12, else the exponential weights.
     const n = s.length;
@@ -207,31 +208,20 @@ export function reportNoisyMaxMechanism(options: SelectionMechanismOptions): Sel
     }
     return p;
   };
-  return {
-    epsilon,
-    delta: 0,
-    sensitivity,
-    event: epsilonDeltaEvent(epsilon, 0),
-    secure,
-    probabilities: (scores) => pfProbabilities(requireScores(scores)),
-    select(scores: ArrayLike<number>): number {
-      const s = requireScores(scores);
-      const r = resolveRng(rng);
-      const p = prepare(s, epsilon, sensitivity, monotonic);
-      // Visit the candidates in a uniformly random order, drawing the order lazily
-      // (incremental Fisher–Yates): the best candidate always accepts, so a pass ends.
-      const order = Array.from({ length: s.length }, (_, i) => i);
-      for (let pos = 0; pos < order.length; pos++) {
-        const j = pos + uniformInt(order.length - pos, r);
-        const i = order[j];
-        order[j] = order[pos];
-        order[pos] = i;
-        const g = p.gamma(i);
-        if (bernoulliExpRational(g.num, g.den, r)) return i;
-      }
-      return order[order.length - 1]; // unreachable: the best candidate accepts with probability 1
-    },
-  };
+  return selectionMechanism(options, pfProbabilities, (s, p, r) => {
+    // Visit the candidates in a uniformly random order, drawing the order lazily
+    // (incremental Fisher–Yates): the best candidate always accepts, so a pass ends.
+    const order = Array.from({ length: s.length }, (_, i) => i);
+    for (let pos = 0; pos < order.length; pos++) {
+      const j = pos + uniformInt(order.length - pos, r);
+      const i = order[j];
+      order[j] = order[pos];
+      order[pos] = i;
+      const g = p.gamma(i);
+      if (bernoulliExpRational(g.num, g.den, r)) return i;
+    }
+    return order[order.length - 1]; // unreachable: the best candidate accepts with probability 1
+  });
 }
 
 /** |S|! (n-1-|S|)! / n!: the probability that a given set of size |S| precedes i in a random order. */

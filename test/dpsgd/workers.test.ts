@@ -190,13 +190,16 @@ describe("the sharded clipped sum does not depend on the number of workers", () 
     const got = Object.values(step.gradientValues());
     // The same seeded draw added to the in-process chunked sum: bit for bit the same.
     const shards = chunkedClippedSum({ model: m, loss: LOSS, x, y, l2NormClip: clip, chunkSize: CHUNK });
-    const once = privatizeParts(shards, {
-      l2NormClip: clip,
-      noiseMultiplier: sigma,
-      expectedBatchSize: 1,
-      rng: new SeededRng(11),
-      allowInsecureRng: true,
-    });
+    const once = privatizeParts(
+      { ...shards, sums: shards.sums.map((v) => v.slice()) },
+      {
+        l2NormClip: clip,
+        noiseMultiplier: sigma,
+        expectedBatchSize: 1,
+        rng: new SeededRng(11),
+        allowInsecureRng: true,
+      },
+    );
     const want = Object.values(once).map((t) => t.dataSync() as Float32Array);
     tf.dispose(once);
     got.forEach((g, k) => expect(raw(g).equals(raw(want[k]))).toBe(true));

@@ -13,7 +13,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { DpError, requirePositiveInteger } from "../../errors.js";
-import { clippedGradients, type ClippingStrategy, type PerExampleLoss } from "../engine/index.js";
+import { clippedGradients, type ClippedGradientsOptions } from "../engine/index.js";
 import { metricSums, type MetricSpec } from "../fit-metrics.js";
 import type { ClippedSumParts } from "../gradients.js";
 
@@ -47,19 +47,14 @@ export function trainableSizes(model: tf.LayersModel): number[] {
   return model.trainableWeights.map((w) => w.shape.reduce<number>((a, b) => a * (b as number), 1));
 }
 
+/** The engine inputs of a chunked clipped sum. */
+type ChunkInputs = Pick<ClippedGradientsOptions, "model" | "x" | "y" | "loss" | "l2NormClip" | "strategy">;
+
 /**
  * One chunk's clipped sum, norms and mean loss, through the engine. The same code runs in a
  * worker thread and in the calling thread. @internal
  */
-export function computeChunk(o: {
-  model: tf.LayersModel;
-  x: tf.Tensor;
-  y: tf.Tensor;
-  loss: PerExampleLoss;
-  l2NormClip: number;
-  strategy?: ClippingStrategy;
-  keepOutput: boolean;
-}): ChunkResult {
+export function computeChunk(o: ChunkInputs & { keepOutput: boolean }): ChunkResult {
   const r = clippedGradients({
     model: o.model,
     x: o.x,
@@ -150,16 +145,7 @@ export function reduceChunks(o: {
  * The in-process reference of a sharded step: the batch's clipped sum computed chunk by chunk in
  * the calling thread, with the same chunking and the same reduction as the worker pool. @internal
  */
-export function chunkedClippedSum(o: {
-  model: tf.LayersModel;
-  loss: PerExampleLoss;
-  x: tf.Tensor;
-  y: tf.Tensor;
-  l2NormClip: number;
-  chunkSize: number;
-  strategy?: ClippingStrategy;
-  metrics?: MetricSpec[];
-}): ClippedSumParts {
+export function chunkedClippedSum(o: ChunkInputs & { chunkSize: number; metrics?: MetricSpec[] }): ClippedSumParts {
   const n = o.x.shape[0] ?? 0;
   const chunks = makeChunks(n, o.chunkSize);
   const keepOutput = (o.metrics ?? []).length > 0;
