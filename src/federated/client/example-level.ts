@@ -12,7 +12,8 @@ import { poissonSampleIndices } from "../../random/subsampling.js";
 import type { PerExampleLoss } from "../../dpsgd/engine/types.js";
 import { requireNonNegative, requirePositive, requirePositiveInteger, requireProbability } from "../../errors.js";
 import type { AggregationContext, AggregationResult, ClientUpdate, ClientUploadContext, FederatedAggregator } from "../core/aggregator.js";
-import { gatherBatch } from "./local-training.js";
+import { gatherBatch, type ClientDataset } from "./local-training.js";
+import type { Rng } from "../../random/rng.js";
 import type { LocalTrainer } from "../simulation/simulated-clients.js";
 import type { ClientPrivacyPlan } from "../protocol/messages.js";
 import { WeightedMeanAggregator } from "../core/weighted-mean.js";
@@ -87,46 +88,63 @@ export function dpSgdLocalTrainer(options: DpSgdLocalTrainerOptions): LocalTrain
   const z = requireNonNegative("noiseMultiplier", options.noiseMultiplier);
   const lr = requirePositive("learningRate", options.learningRate ?? 0.1);
   const loss = options.loss ?? "sparseCategoricalCrossentropy";
+  const plan = { inputShape: options.inputShape, loss, steps, q, clip, z, learningRate: lr };
   return ({ model, data, request }) => {
-    setFlatWeights(model, request.globalWeights);
-    const optimizer = tf.train.sgd(lr);
-    let lossSum = 0;
-    let counted = 0;
-    try {
-      for (let s = 0; s < steps; s++) {
-        const idx = poissonSampleIndices({ datasetSize: data.count, samplingProbability: q, rng: request.rng });
-        const { x, y } = gatherBatch(data, options.inputShape, idx);
-        try {
-          // A round rng with a seed exists only in a seeded (NOT private) simulation, which the driver chose.
-          const step = dpGradients({
-            model,
-            loss,
-            x,
-            y,
-            l2NormClip: clip,
-            noiseMultiplier: z,
-            expectedBatchSize: Math.max(q * data.count, 1e-9),
-            samplingProbability: q,
-            rng: request.rng,
-            allowInsecureRng: request.seed !== undefined,
-          });
-          if (Number.isFinite(step.lossValue)) {
-            lossSum += step.lossValue;
-            counted++;
-          }
-          dpApplyGradients(optimizer, step);
-        } finally {
-          tf.dispose([x, y]);
-        }
-      }
-    } finally {
-      optimizer.dispose();
-    }
-    const local = flattenWeights(model);
-    const delta = new Float32Array(local.length);
-    for (let i = 0; i < local.length; i++) delta[i] = local[i] - request.globalWeights[i];
-    return { delta, numExamples: data.count, meanLoss: counted > 0 ? lossSum / counted : NaN };
+    // A round rng with a seed exists only in a seeded (NOT private) simulation, which the driver chose.
+    const { trained, meanLoss } = runLocalDpSgd(model, data, plan, request.globalWeights, request.rng, request.seed !== undefined);
+    const delta = new Float32Array(trained.length);
+    for (let i = 0; i < trained.length; i++) delta[i] = trained[i] - request.globalWeights[i];
+    return { delta, numExamples: data.count, meanLoss };
   };
+}
+
+/**
+ * `o.steps` DP-SGD steps from `globalWeights`, each on a Poisson sample of `data` at rate `o.q`, with
+ * a fresh SGD optimizer; returns the trained weights and the mean of the finite step losses (NaN
+ * when there is none). Shared by {@link dpSgdLocalTrainer} and the Flower client. @internal
+ */
+export function runLocalDpSgd(
+  model: tf.LayersModel,
+  data: ClientDataset,
+  o: { inputShape: number[]; loss: PerExampleLoss; steps: number; q: number; clip: number; z: number; learningRate: number },
+  globalWeights: Float32Array,
+  rng: Rng | undefined,
+  allowInsecureRng: boolean | undefined,
+): { trained: Float32Array; meanLoss: number } {
+  setFlatWeights(model, globalWeights);
+  const optimizer = tf.train.sgd(o.learningRate);
+  let lossSum = 0;
+  let counted = 0;
+  try {
+    for (let s = 0; s < o.steps; s++) {
+      const idx = poissonSampleIndices({ datasetSize: data.count, samplingProbability: o.q, rng });
+      const { x, y } = gatherBatch(data, o.inputShape, idx);
+      try {
+        const step = dpGradients({
+          model,
+          loss: o.loss,
+          x,
+          y,
+          l2NormClip: o.clip,
+          noiseMultiplier: o.z,
+          expectedBatchSize: Math.max(o.q * data.count, 1e-9),
+          samplingProbability: o.q,
+          rng,
+          allowInsecureRng,
+        });
+        if (Number.isFinite(step.lossValue)) {
+          lossSum += step.lossValue;
+          counted++;
+        }
+        dpApplyGradients(optimizer, step);
+      } finally {
+        tf.dispose([x, y]);
+      }
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  return { trained: flattenWeights(model), meanLoss: counted > 0 ? lossSum / counted : NaN };
 }
 
 /**

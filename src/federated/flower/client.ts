@@ -8,11 +8,9 @@ import * as tf from "@tensorflow/tfjs";
 import type { DpEvent } from "../../accounting/events.js";
 import { composedEvent } from "../../accounting/events.js";
 import { RdpAccountant } from "../../accounting/rdp/accountant.js";
-import { dpApplyGradients, dpGradients } from "../../dpsgd/gradients.js";
-import { poissonSampleIndices } from "../../random/subsampling.js";
 import { DpError, requireInteger, requireNonNegative, requireOneOf, requireOpenProbability, requirePositive } from "../../errors.js";
 import type { Rng } from "../../random/rng.js";
-import { dpSgdLocalEvent } from "../client/example-level.js";
+import { dpSgdLocalEvent, runLocalDpSgd } from "../client/example-level.js";
 import {
   gatherBatch,
   probabilityCrossEntropyLoss,
@@ -327,42 +325,11 @@ export function createTfjsFlowerClient(options: TfjsFlowerClientOptions): TfjsFl
     const b = Math.min(s.batchSize, Math.max(n, 1));
     const q = n > 0 ? Math.min(1, b / n) : 1;
     const steps = s.localEpochs * Math.max(1, Math.ceil(n / b));
-    setFlatWeights(model, global);
-    const optimizer = tf.train.sgd(s.learningRate);
-    let lossSum = 0;
-    let counted = 0;
-    try {
-      for (let t = 0; t < steps; t++) {
-        const idx = poissonSampleIndices({ datasetSize: n, samplingProbability: q, rng: options.rng });
-        const { x, y } = gatherBatch(options.train, inputShape, idx);
-        try {
-          const step = dpGradients({
-            model,
-            loss: "sparseCategoricalCrossentropy",
-            x,
-            y,
-            l2NormClip: clip,
-            noiseMultiplier: z,
-            expectedBatchSize: Math.max(q * n, 1e-9),
-            samplingProbability: q,
-            rng: options.rng,
-            allowInsecureRng: options.allowInsecureRng,
-          });
-          if (Number.isFinite(step.lossValue)) {
-            lossSum += step.lossValue;
-            counted++;
-          }
-          dpApplyGradients(optimizer, step);
-        } finally {
-          tf.dispose([x, y]);
-        }
-      }
-    } finally {
-      optimizer.dispose();
-    }
+    const plan = { inputShape, loss: "sparseCategoricalCrossentropy" as const, steps, q, clip, z, learningRate: s.learningRate };
+    const { trained, meanLoss } = runLocalDpSgd(model, options.train, plan, global, options.rng, options.allowInsecureRng);
     return {
-      trained: flattenWeights(model),
-      meanLoss: counted > 0 ? lossSum / counted : NaN,
+      trained,
+      meanLoss,
       event: dpSgdLocalEvent({ localSamplingProbability: q, localSteps: steps, noiseMultiplier: z }),
     };
   };
