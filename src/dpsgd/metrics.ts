@@ -29,39 +29,6 @@ export interface EvaluateResult {
   accuracy: number | undefined;
 }
 
-const EPS = 1e-7;
-
-function lossPerExample(loss: PerExampleLoss, yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor1D {
-  return tf.tidy(() => {
-    const n = yPred.shape[0] ?? 0;
-    if (typeof loss === "function") return loss(yTrue, yPred);
-    if (typeof loss === "object" && loss !== null) return perExampleLoss(loss, yTrue, yPred);
-    const crossEntropy = (target: tf.Tensor): tf.Tensor1D =>
-      tf
-        .neg(tf.sum(tf.mul(target, tf.log(tf.clipByValue(yPred, EPS, 1 - EPS))), -1))
-        .reshape([n, -1])
-        .mean(1) as tf.Tensor1D;
-    switch (loss) {
-      case "sparseCategoricalCrossentropy": {
-        const k = yPred.shape[yPred.shape.length - 1] ?? 1;
-        return crossEntropy(tf.oneHot(tf.cast(tf.reshape(yTrue, [-1]), "int32"), k).reshape(yPred.shape));
-      }
-      case "categoricalCrossentropy":
-        return crossEntropy(yTrue);
-      case "binaryCrossentropy": {
-        const p = tf.clipByValue(yPred, EPS, 1 - EPS);
-        const t = tf.cast(yTrue, "float32");
-        const l = tf.neg(tf.add(tf.mul(t, tf.log(p)), tf.mul(tf.sub(1, t), tf.log(tf.sub(1, p)))));
-        return l.reshape([n, -1]).mean(1) as tf.Tensor1D;
-      }
-      case "meanSquaredError":
-        return tf.squaredDifference(tf.cast(yTrue, "float32"), yPred).reshape([n, -1]).mean(1) as tf.Tensor1D;
-      default:
-        throw new DpError("invalid_parameter", `Unknown loss ${JSON.stringify(loss)}.`, "loss");
-    }
-  });
-}
-
 /**
  * Number of correct predictions in a batch (argmax for the categorical losses, a threshold of
  * 0.5 on probabilities or 0 on logits for binary cross-entropy), counting positions of sequence
@@ -118,7 +85,7 @@ export function evaluatePrivateModel(options: EvaluateOptions): EvaluateResult {
       const xs = options.x.slice(start, size);
       const ys = options.y.slice(start, size);
       const pred = options.model.predict(xs) as tf.Tensor;
-      const per = lossPerExample(options.loss, ys, pred);
+      const per = perExampleLoss(options.loss, ys, pred);
       return [per.sum().dataSync()[0], correctCount(options.loss, ys, pred)] as const;
     });
     lossSum += l;
