@@ -9,7 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import { onBackendActivated } from "../../backend/index.js";
 import { conv2dBackpropFilterKernel } from "./conv2d-backprop-filter.js";
 import { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from "./depthwise-backprop.js";
-import { maxPoolGradKernel } from "./max-pool-grad.js";
+import { batchMatMulUntransposedKernel, conv2dBackpropInputViaConv2DKernel, maxPoolGradDirectKernel } from "./fast-gradients.js";
 import { unsortedSegmentSumKernel } from "./unsorted-segment-sum.js";
 
 const BACKEND = "wasm";
@@ -21,8 +21,15 @@ const kernels: [string, (backendName: string) => tf.KernelFunc][] = [
   ["UnsortedSegmentSum", unsortedSegmentSumKernel],
 ];
 
-/** Kernels tfjs-backend-wasm 4.22 has but computes wrongly: replaced. */
-const replacements: [string, (backendName: string) => tf.KernelFunc][] = [["MaxPoolGrad", maxPoolGradKernel]];
+/**
+ * Kernels tfjs-backend-wasm 4.22 has but computes wrongly (MaxPoolGrad) or slowly
+ * (Conv2DBackpropInput, transposed BatchMatMul): replaced. `make` gets the kernel it replaces.
+ */
+const replacements: [string, (backendName: string, original: tf.KernelFunc | undefined) => tf.KernelFunc][] = [
+  ["MaxPoolGrad", () => maxPoolGradDirectKernel()],
+  ["Conv2DBackpropInput", conv2dBackpropInputViaConv2DKernel],
+  ["BatchMatMul", batchMatMulUntransposedKernel],
+];
 
 /** Names of the kernels dpkit adds to (or, for MaxPoolGrad, replaces in) the wasm backend. */
 export const DPKIT_WASM_KERNELS: readonly string[] = [...kernels, ...replacements].map(([name]) => name);
@@ -58,8 +65,8 @@ export function registerDpkitWasmKernels(): string[] {
   for (const [name, make] of replacements) {
     const current = tf.getKernel(name, BACKEND);
     if (current !== undefined && current.kernelFunc === installed.get(name)) continue;
+    const kernelFunc = make(BACKEND, current?.kernelFunc);
     if (current !== undefined) tf.unregisterKernel(name, BACKEND);
-    const kernelFunc = make(BACKEND);
     tf.registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc });
     installed.set(name, kernelFunc);
     added.push(name);

@@ -1,0 +1,229 @@
+/**
+ * Faster gradient kernels for tfjs-backend-wasm 4.22, the same maths as the kernels they replace
+ * (measured on the 1.66M-parameter MNIST CNN of McMahan et al. 2017 at batch 10, see
+ * docs/results-federated.md):
+ *
+ * - `Conv2DBackpropInput`: tfjs-wasm's own is a direct loop (about 15× slower than its XNNPACK
+ *   `Conv2D` for the same multiply-adds). For stride 1 the input gradient is a convolution of
+ *   the output gradient with the spatially flipped filter, its in/out channels swapped, padded by
+ *   `k − 1 − pad`; that runs on the backend's `Conv2D`. Other strides keep the original kernel.
+ * - `BatchMatMul` with `transposeA` / `transposeB`: tfjs-wasm leaves its XNNPACK path for a
+ *   direct loop when an operand is transposed (the dense layer's weight and input gradients).
+ *   The operand is transposed explicitly (or the product is computed transposed, whichever moves
+ *   fewer numbers) and the untransposed kernel runs.
+ * - `MaxPoolGrad`: one JavaScript pass over the pooling windows instead of about 15 backend
+ *   kernels per tap: the first maximum of each window in row-major order receives the window's
+ *   gradient (tfjs's cpu semantics, as dpkit's composed replacement in max-pool-grad.ts, whose
+ *   float32 results it reproduces bit for bit).
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+
+interface Conv2DBackpropInputAttrs {
+  strides: number | [number, number];
+  pad: "same" | "valid" | number | number[][];
+  dataFormat: "NHWC" | "NCHW";
+  dimRoundingMode?: "floor" | "round" | "ceil";
+  inputShape: [number, number, number, number];
+}
+
+interface MaxPoolGradAttrs {
+  filterSize: number | [number, number];
+  strides: number | [number, number];
+  pad: "same" | "valid" | number;
+  dimRoundingMode?: "floor" | "round" | "ceil";
+}
+
+/** Calls one kernel of the backend directly and records its output for release. */
+class Calls {
+  readonly temps: tf.TensorInfo[] = [];
+  constructor(
+    private readonly backend: tf.KernelBackend,
+    private readonly backendName: string,
+  ) {}
+  run(name: string, inputs: tf.NamedTensorInfoMap, attrs: Record<string, unknown>, func?: tf.KernelFunc): tf.TensorInfo {
+    const f = func ?? tf.getKernel(name, this.backendName)?.kernelFunc;
+    if (!f) throw new Error(`dpkit: kernel ${name} is not registered for backend ${this.backendName}`);
+    const out = f({ inputs, backend: this.backend, attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
+    this.temps.push(out);
+    return out;
+  }
+  /** Frees every intermediate except `result`. */
+  finish(result: tf.TensorInfo): tf.TensorInfo {
+    for (const t of this.temps) if (t !== result) this.backend.disposeData(t.dataId);
+    return result;
+  }
+  abandon(): void {
+    for (const t of this.temps) this.backend.disposeData(t.dataId);
+  }
+}
+
+function scoped(backend: tf.KernelBackend, backendName: string, body: (c: Calls) => tf.TensorInfo): tf.TensorInfo {
+  const c = new Calls(backend, backendName);
+  try {
+    return c.finish(body(c));
+  } catch (e) {
+    c.abandon();
+    throw e;
+  }
+}
+
+function pair(v: number | [number, number]): [number, number] {
+  return typeof v === "number" ? [v, v] : v;
+}
+
+/**
+ * `Conv2DBackpropInput` through the backend's `Conv2D` for stride 1 (NHWC); `original` (the
+ * kernel being replaced) handles the other cases. @internal
+ */
+export function conv2dBackpropInputViaConv2DKernel(backendName: string, original: tf.KernelFunc | undefined): tf.KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+    const a = attrs as unknown as Conv2DBackpropInputAttrs;
+    const [sh, sw] = pair(a.strides);
+    const info =
+      a.dataFormat === "NHWC" && sh === 1 && sw === 1
+        ? tf.backend_util.computeConv2DInfo(
+            a.inputShape,
+            filter.shape as [number, number, number, number],
+            1,
+            1,
+            a.pad as "same",
+            a.dimRoundingMode,
+          )
+        : undefined;
+    const kh = filter.shape[0];
+    const kw = filter.shape[1];
+    const p = info?.padInfo;
+    const ok =
+      info !== undefined &&
+      p !== undefined &&
+      info.outHeight === dy.shape[1] &&
+      info.outWidth === dy.shape[2] &&
+      p.top <= kh - 1 &&
+      p.bottom <= kh - 1 &&
+      p.left <= kw - 1 &&
+      p.right <= kw - 1;
+    if (!ok || p === undefined) {
+      if (!original) throw new Error("dpkit Conv2DBackpropInput: no kernel for strides other than 1");
+      return original(args);
+    }
+    return scoped(backend as tf.KernelBackend, backendName, (c) => {
+      const flipped = c.run("Reverse", { x: filter }, { dims: [0, 1] });
+      const swapped = c.run("Transpose", { x: flipped }, { perm: [0, 1, 3, 2] }); // [kh, kw, Cout, Cin]
+      return c.run(
+        "Conv2D",
+        { x: dy, filter: swapped },
+        {
+          strides: [1, 1],
+          pad: [
+            [0, 0],
+            [kh - 1 - p.top, kh - 1 - p.bottom],
+            [kw - 1 - p.left, kw - 1 - p.right],
+            [0, 0],
+          ],
+          dataFormat: "NHWC",
+          dilations: [1, 1],
+          dimRoundingMode: undefined,
+        },
+      );
+    });
+  };
+}
+
+function swapLast(rank: number): number[] {
+  const perm = Array.from({ length: rank }, (_, i) => i);
+  perm[rank - 2] = rank - 1;
+  perm[rank - 1] = rank - 2;
+  return perm;
+}
+
+function sizeOf(t: tf.TensorInfo): number {
+  return t.shape.reduce((s, d) => s * d, 1);
+}
+
+/**
+ * `BatchMatMul` that never hands a transposed operand to `original` (the backend's kernel, whose
+ * untransposed path is the fast one). @internal
+ */
+export function batchMatMulUntransposedKernel(backendName: string, original: tf.KernelFunc | undefined): tf.KernelFunc {
+  return (args) => {
+    if (!original) throw new Error("dpkit BatchMatMul: the backend has no BatchMatMul kernel");
+    const { inputs, backend, attrs } = args;
+    const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
+    if (!transposeA && !transposeB) return original(args);
+    if (a.shape.length < 2 || b.shape.length < 2) return original(args);
+    const plain = { transposeA: false, transposeB: false };
+    return scoped(backend as tf.KernelBackend, backendName, (c) => {
+      const t = (x: tf.TensorInfo): tf.TensorInfo => c.run("Transpose", { x }, { perm: swapLast(x.shape.length) });
+      if (transposeA && !transposeB) return c.run("BatchMatMul", { a: t(a), b }, plain, original);
+      const outRows = transposeA ? a.shape[a.shape.length - 1] : a.shape[a.shape.length - 2];
+      const outCols = b.shape[b.shape.length - 2];
+      const batch = Math.max(sizeOf(a) / (a.shape[a.shape.length - 1] * a.shape[a.shape.length - 2]), 1);
+      const outSize = batch * outRows * outCols;
+      if (transposeA && transposeB) {
+        // Aᵀ·Bᵀ = (B·A)ᵀ
+        const ba = c.run("BatchMatMul", { a: b, b: a }, plain, original);
+        return t(ba);
+      }
+      // A·Bᵀ: transpose B, or compute (B·Aᵀ)ᵀ, whichever moves fewer numbers
+      if (sizeOf(b) <= sizeOf(a) + outSize) return c.run("BatchMatMul", { a, b: t(b) }, plain, original);
+      return t(c.run("BatchMatMul", { a: b, b: t(a) }, plain, original));
+    });
+  };
+}
+
+/** `MaxPoolGrad` in one pass over the windows (any pool size, stride and padding; NHWC). @internal */
+export function maxPoolGradDirectKernel(): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { dy, input, output } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo; output: tf.TensorInfo };
+    const a = attrs as unknown as MaxPoolGradAttrs;
+    const info = tf.backend_util.computePool2DInfo(
+      input.shape as [number, number, number, number],
+      a.filterSize,
+      a.strides,
+      1,
+      a.pad,
+      a.dimRoundingMode,
+    );
+    const [n, h, w, c] = input.shape;
+    const { filterHeight: ph, filterWidth: pw, strideHeight: sh, strideWidth: sw, outHeight: ho, outWidth: wo } = info;
+    const { top, left } = info.padInfo;
+    const be = backend as tf.KernelBackend;
+    const x = be.readSync(input.dataId) as Float32Array;
+    const g = be.readSync(dy.dataId) as Float32Array;
+    const y = be.readSync(output.dataId) as Float32Array;
+    const dx = new Float32Array(n * h * w * c);
+    const taken = new Uint8Array(n * ho * wo * c);
+    // Taps outermost, as the composed kernel: an input shared by overlapping windows sums its
+    // gradients in tap order, so the float32 results agree bit for bit.
+    for (let i = 0; i < ph; i++) {
+      for (let j = 0; j < pw; j++) {
+        for (let b = 0; b < n; b++) {
+          for (let oy = 0; oy < ho; oy++) {
+            const iy = oy * sh + i - top;
+            for (let ox = 0; ox < wo; ox++) {
+              const ix = ox * sw + j - left;
+              const o = ((b * ho + oy) * wo + ox) * c;
+              if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
+                // A padded tap holds -Infinity: it claims the windows whose maximum is -Infinity.
+                for (let ch = 0; ch < c; ch++) if (taken[o + ch] === 0 && y[o + ch] === -Infinity) taken[o + ch] = 1;
+                continue;
+              }
+              const xi = ((b * h + iy) * w + ix) * c;
+              for (let ch = 0; ch < c; ch++) {
+                if (taken[o + ch] === 0 && x[xi + ch] === y[o + ch]) {
+                  taken[o + ch] = 1;
+                  dx[xi + ch] += g[o + ch];
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    return { dataId: be.write(dx, input.shape, "float32"), shape: input.shape, dtype: "float32" };
+  };
+}
