@@ -323,7 +323,11 @@ export function checkMnistFederatedOptions(options: MnistFederatedOptions): Mnis
     throw new DpError("invalid_parameter", "`resume` needs `checkpoint` (the directory of the run to continue).", "resume");
   if (options.checkpoint !== undefined) {
     if (typeof options.checkpoint !== "string" || options.checkpoint.trim() === "")
-      throw new DpError("invalid_parameter", `\`checkpoint\` must be a directory path. Found ${JSON.stringify(options.checkpoint)}.`, "checkpoint");
+      throw new DpError(
+        "invalid_parameter",
+        `\`checkpoint\` must be a directory path. Found ${JSON.stringify(options.checkpoint)}.`,
+        "checkpoint",
+      );
     const refuse = (name: string, what: string): never => {
       throw new DpError("invalid_parameter", `\`checkpoint\` runs ${what}; \`${name}\` is not supported with it.`, name);
     };
@@ -681,7 +685,11 @@ function openCheckpoint(options: MnistFederatedOptions): CheckpointState {
       writeAtomic(join(dir, ".probe"), "");
       unlinkSync(join(dir, ".probe"));
     } catch (e) {
-      throw new DpError("io_error", `\`checkpoint\` ${JSON.stringify(dir)} is not a writable directory: ${(e as Error).message}`, "checkpoint");
+      throw new DpError(
+        "io_error",
+        `\`checkpoint\` ${JSON.stringify(dir)} is not a writable directory: ${(e as Error).message}`,
+        "checkpoint",
+      );
     }
     const seed = options.seed ?? secureRng().nextUint32();
     return { dir, seed, done: 0, history: [], settings: checkpointSettings(options, seed) };
@@ -701,10 +709,18 @@ function openCheckpoint(options: MnistFederatedOptions): CheckpointState {
   try {
     saved = JSON.parse(readFileSync(file, "utf8"));
   } catch (e) {
-    throw new DpError("invalid_parameter", `\`checkpoint\` ${JSON.stringify(file)} is not valid JSON: ${(e as Error).message}`, "checkpoint");
+    throw new DpError(
+      "invalid_parameter",
+      `\`checkpoint\` ${JSON.stringify(file)} is not valid JSON: ${(e as Error).message}`,
+      "checkpoint",
+    );
   }
   if (saved.format !== CHECKPOINT_FORMAT || saved.version !== 1 || !saved.settings || !saved.weights?.file || !Array.isArray(saved.history))
-    throw new DpError("invalid_parameter", `\`checkpoint\` ${JSON.stringify(file)} is not a dpkit federated MNIST checkpoint (version 1).`, "checkpoint");
+    throw new DpError(
+      "invalid_parameter",
+      `\`checkpoint\` ${JSON.stringify(file)} is not a dpkit federated MNIST checkpoint (version 1).`,
+      "checkpoint",
+    );
   const seed = saved.rng?.seed;
   if (typeof seed !== "number") throw new DpError("invalid_parameter", `\`checkpoint\` ${JSON.stringify(file)} has no seed.`, "checkpoint");
   const settings = checkpointSettings({ ...options, seed: options.seed ?? seed }, options.seed ?? seed);
@@ -722,7 +738,11 @@ function openCheckpoint(options: MnistFederatedOptions): CheckpointState {
   try {
     bytes = readFileSync(weightsPath);
   } catch (e) {
-    throw new DpError("invalid_parameter", `\`checkpoint\`: cannot read ${JSON.stringify(weightsPath)}: ${(e as Error).message}`, "checkpoint");
+    throw new DpError(
+      "invalid_parameter",
+      `\`checkpoint\`: cannot read ${JSON.stringify(weightsPath)}: ${(e as Error).message}`,
+      "checkpoint",
+    );
   }
   if (bytes.length !== 4 * (saved.weights.length ?? -1) || sha256(bytes) !== saved.weights.sha256)
     throw new DpError(

@@ -148,7 +148,9 @@ describe("checkpoint and resume", () => {
   }, 60_000);
 
   it("refuses: resume without a checkpoint, a new run into a used directory, checkpoints with DP", async () => {
-    expect((await refusal(() => runMnistFederated({ ...tiny, rounds: 1, checkpoint: freshDir(), resume: true }))).argument).toBe("checkpoint");
+    expect((await refusal(() => runMnistFederated({ ...tiny, rounds: 1, checkpoint: freshDir(), resume: true }))).argument).toBe(
+      "checkpoint",
+    );
     expect((await refusal(() => runMnistFederated({ ...tiny, rounds: 1, resume: true }))).argument).toBe("resume");
     expect((await refusal(() => runMnistFederated({ ...tiny, rounds: 4, checkpoint: uninterruptedDir }))).argument).toBe("checkpoint");
     expect((await refusal(() => runMnistFederated({ ...tiny, rounds: 1, dp: "server", checkpoint: freshDir() }))).argument).toBe("dp");

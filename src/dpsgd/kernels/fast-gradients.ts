@@ -7,10 +7,11 @@
  *   `Conv2D` for the same multiply-adds). For stride 1 the input gradient is a convolution of
  *   the output gradient with the spatially flipped filter, its in/out channels swapped, padded by
  *   `k − 1 − pad`; that runs on the backend's `Conv2D`. Other strides keep the original kernel.
- * - `BatchMatMul` with `transposeA` / `transposeB`: tfjs-wasm leaves its XNNPACK path for a
- *   direct loop when an operand is transposed (the dense layer's weight and input gradients).
- *   The operand is transposed explicitly (or the product is computed transposed, whichever moves
- *   fewer numbers) and the untransposed kernel runs.
+ * - `BatchMatMul`: tfjs-wasm leaves its XNNPACK path for a direct loop when an operand is
+ *   transposed (the dense layer's weight and input gradients), and XNNPACK repacks the right
+ *   operand on every call (the dense layer's weights, new after every step). The product is
+ *   computed with untransposed operands, transposed if that puts the smaller operand on the
+ *   right.
  * - `MaxPoolGrad`: one JavaScript pass over the pooling windows instead of about 15 backend
  *   kernels per tap: the first maximum of each window in row-major order receives the window's
  *   gradient (tfjs's cpu semantics, as dpkit's composed replacement in max-pool-grad.ts, whose
@@ -144,8 +145,18 @@ function sizeOf(t: tf.TensorInfo): number {
 }
 
 /**
- * `BatchMatMul` that never hands a transposed operand to `original` (the backend's kernel, whose
- * untransposed path is the fast one). @internal
+ * Relative cost of XNNPACK packing one number of the right operand (it repacks it on every call
+ * unless the same tensor comes again): measured about 5–10× a transpose of the same number.
+ */
+const PACK_COST = 4;
+
+/**
+ * `BatchMatMul` that hands `original` (the backend's kernel) untransposed operands only, and
+ * puts the smaller operand on the right, where XNNPACK repacks it: `op(A)·op(B)` directly, or as
+ * `(op(B)ᵀ·op(A)ᵀ)ᵀ`, whichever moves and packs fewer numbers. A product whose fresh right
+ * operand is large (a dense layer's weights, new after every SGD step) thus packs the small
+ * batch instead; an untransposed product that is best as it is goes to `original` unchanged.
+ * @internal
  */
 export function batchMatMulUntransposedKernel(backendName: string, original: tf.KernelFunc | undefined): tf.KernelFunc {
   return (args) => {
@@ -153,24 +164,26 @@ export function batchMatMulUntransposedKernel(backendName: string, original: tf.
     const { inputs, backend, attrs } = args;
     const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
-    if (!transposeA && !transposeB) return original(args);
     if (a.shape.length < 2 || b.shape.length < 2) return original(args);
+    const sa = sizeOf(a);
+    const sb = sizeOf(b);
+    const rows = transposeA ? a.shape[a.shape.length - 1] : a.shape[a.shape.length - 2];
+    const cols = transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
+    const batch = Math.max(
+      sa / (a.shape[a.shape.length - 1] * a.shape[a.shape.length - 2]),
+      sb / (b.shape[b.shape.length - 1] * b.shape[b.shape.length - 2]),
+      1,
+    );
+    const direct = (transposeA ? sa : 0) + (transposeB ? sb : 0) + PACK_COST * sb; // op(A)·op(B)
+    const flipped = (transposeB ? 0 : sb) + (transposeA ? 0 : sa) + PACK_COST * sa + batch * rows * cols; // (op(B)ᵀ·op(A)ᵀ)ᵀ
+    if (!transposeA && !transposeB && direct <= flipped) return original(args);
     const plain = { transposeA: false, transposeB: false };
     return scoped(backend as tf.KernelBackend, backendName, (c) => {
       const t = (x: tf.TensorInfo): tf.TensorInfo => c.run("Transpose", { x }, { perm: swapLast(x.shape.length) });
-      if (transposeA && !transposeB) return c.run("BatchMatMul", { a: t(a), b }, plain, original);
-      const outRows = transposeA ? a.shape[a.shape.length - 1] : a.shape[a.shape.length - 2];
-      const outCols = b.shape[b.shape.length - 2];
-      const batch = Math.max(sizeOf(a) / (a.shape[a.shape.length - 1] * a.shape[a.shape.length - 2]), 1);
-      const outSize = batch * outRows * outCols;
-      if (transposeA && transposeB) {
-        // Aᵀ·Bᵀ = (B·A)ᵀ
-        const ba = c.run("BatchMatMul", { a: b, b: a }, plain, original);
-        return t(ba);
-      }
-      // A·Bᵀ: transpose B, or compute (B·Aᵀ)ᵀ, whichever moves fewer numbers
-      if (sizeOf(b) <= sizeOf(a) + outSize) return c.run("BatchMatMul", { a, b: t(b) }, plain, original);
-      return t(c.run("BatchMatMul", { a: b, b: t(a) }, plain, original));
+      if (direct <= flipped) return c.run("BatchMatMul", { a: transposeA ? t(a) : a, b: transposeB ? t(b) : b }, plain, original);
+      const left = transposeB ? b : t(b); // op(B)ᵀ
+      const right = transposeA ? a : t(a); // op(A)ᵀ
+      return t(c.run("BatchMatMul", { a: left, b: right }, plain, original));
     });
   };
 }
