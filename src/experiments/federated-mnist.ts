@@ -609,6 +609,9 @@ interface CheckpointRound {
   /** Seconds of the round (training and aggregation) and of the evaluation. */
   seconds: number;
   evalSeconds: number;
+  /** CPU seconds of this process (all threads) for the round and for the evaluation: independent of other load. */
+  cpuSeconds?: number;
+  evalCpuSeconds?: number;
   uplinkBytes: number;
   event: DpEvent;
   finishedAt: string;
@@ -853,13 +856,17 @@ async function runCheckpointed(a: {
   const reports: RoundReport[] = ck.history.map(reportOfCheckpointRound);
   for (let r = ck.done; r < rounds; r++) {
     picked = [];
+    const cpu0 = process.cpuUsage();
     const report = await server.runRound(tracked);
+    const cpu1 = process.cpuUsage();
     let evalSeconds = 0;
     if ((r + 1) % every === 0 || r === rounds - 1) {
       const t0 = performance.now();
       report.metrics = { accuracy: a.evaluate(server.weights) };
       evalSeconds = (performance.now() - t0) / 1000;
     }
+    const cpuOf = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1e6;
+    const cpu2 = process.cpuUsage();
     const entry: CheckpointRound = {
       round: report.round,
       selectedClients: picked.slice(),
@@ -868,6 +875,8 @@ async function runCheckpointed(a: {
       meanLocalLoss: report.meanLocalLoss ?? null,
       seconds: report.seconds,
       evalSeconds,
+      cpuSeconds: cpuOf(cpu1) - cpuOf(cpu0),
+      evalCpuSeconds: cpuOf(cpu2) - cpuOf(cpu1),
       uplinkBytes: report.uplinkBytes,
       event: report.event,
       finishedAt: new Date().toISOString(),
