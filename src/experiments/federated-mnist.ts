@@ -336,6 +336,7 @@ export function checkMnistFederatedOptions(options: MnistFederatedOptions): Mnis
     if ((options.compression ?? "none") !== "none") refuse("compression", "without compression");
     if ((options.dropoutProbability ?? 0) > 0) refuse("dropoutProbability", "without simulated dropouts");
     if ((options.serverOptimizer?.kind ?? "sgd") !== "sgd") refuse("serverOptimizer", "with the stateless server optimiser sgd (FedAvg)");
+    checkCheckpointOptions(options);
   }
   return options;
 }
@@ -673,7 +674,24 @@ function sha256(bytes: Uint8Array): string {
  * Reads the checkpoint to resume (checking every pinned option against `options`), or checks
  * that a new run may write to the directory. Runs before any training.
  */
-function openCheckpoint(options: MnistFederatedOptions): CheckpointState {
+interface SavedCheckpoint {
+  format?: string;
+  version?: number;
+  roundsDone?: number;
+  settings?: CheckpointSettings;
+  rng?: { seed?: number };
+  weights?: { file?: string; length?: number; sha256?: string };
+  history?: CheckpointRound[];
+  parameters?: number;
+}
+
+/**
+ * The checks of `checkpoint` / `resume` that read no weights and write nothing (part of
+ * {@link checkMnistFederatedOptions}, so the CLI refuses before preparing a backend): a new run
+ * refuses a directory holding a checkpoint; a resumed run needs a readable checkpoint whose
+ * pinned options all equal `options`. Returns the saved JSON when resuming.
+ */
+function checkCheckpointOptions(options: MnistFederatedOptions): SavedCheckpoint | undefined {
   const dir = options.checkpoint as string;
   const file = join(dir, CHECKPOINT_FILE);
   if (!options.resume) {
@@ -683,32 +701,11 @@ function openCheckpoint(options: MnistFederatedOptions): CheckpointState {
         `\`checkpoint\` ${JSON.stringify(dir)} already holds a checkpoint: pass \`resume\` to continue it, or choose another directory.`,
         "checkpoint",
       );
-    try {
-      mkdirSync(dir, { recursive: true });
-      writeAtomic(join(dir, ".probe"), "");
-      unlinkSync(join(dir, ".probe"));
-    } catch (e) {
-      throw new DpError(
-        "io_error",
-        `\`checkpoint\` ${JSON.stringify(dir)} is not a writable directory: ${(e as Error).message}`,
-        "checkpoint",
-      );
-    }
-    const seed = options.seed ?? secureRng().nextUint32();
-    return { dir, seed, done: 0, history: [], settings: checkpointSettings(options, seed) };
+    return undefined;
   }
   if (!existsSync(file))
     throw new DpError("invalid_parameter", `\`resume\`: ${JSON.stringify(dir)} holds no ${CHECKPOINT_FILE}.`, "checkpoint");
-  let saved: {
-    format?: string;
-    version?: number;
-    roundsDone?: number;
-    settings?: CheckpointSettings;
-    rng?: { seed?: number };
-    weights?: { file?: string; length?: number; sha256?: string };
-    history?: CheckpointRound[];
-    parameters?: number;
-  };
+  let saved: SavedCheckpoint;
   try {
     saved = JSON.parse(readFileSync(file, "utf8"));
   } catch (e) {
@@ -736,6 +733,34 @@ function openCheckpoint(options: MnistFederatedOptions): CheckpointState {
         name,
       );
   }
+  return saved;
+}
+
+/**
+ * Reads the checkpoint to resume (checking every pinned option against `options`), or prepares
+ * the directory of a new run. Runs before any training.
+ */
+function openCheckpoint(options: MnistFederatedOptions): CheckpointState {
+  const dir = options.checkpoint as string;
+  const saved = checkCheckpointOptions(options);
+  if (saved === undefined) {
+    try {
+      mkdirSync(dir, { recursive: true });
+      writeAtomic(join(dir, ".probe"), "");
+      unlinkSync(join(dir, ".probe"));
+    } catch (e) {
+      throw new DpError(
+        "io_error",
+        `\`checkpoint\` ${JSON.stringify(dir)} is not a writable directory: ${(e as Error).message}`,
+        "checkpoint",
+      );
+    }
+    const seed = options.seed ?? secureRng().nextUint32();
+    return { dir, seed, done: 0, history: [], settings: checkpointSettings(options, seed) };
+  }
+  const seed = saved.rng?.seed as number;
+  const settings = checkpointSettings({ ...options, seed }, seed);
+  if (!saved.weights?.file || !saved.history) throw new DpError("invalid_parameter", "`checkpoint` is incomplete.", "checkpoint");
   const weightsPath = join(dir, saved.weights.file);
   let bytes: Buffer;
   try {
