@@ -24,6 +24,7 @@ import {
   type MnistModelKind,
 } from "../src/dpsgd/index.js";
 import { type BenchRow as Row, median } from "./report.js";
+import { textBatch, textModel } from "./dpsgd-models.js";
 import { loadMnist } from "../src/data/index.js";
 
 const reps = Number(process.env.DPSGD_BENCH_REPS ?? 7);
@@ -42,39 +43,6 @@ async function timeIt(f: () => void | Promise<void>): Promise<number> {
 
 const mnist = loadMnist({ split: "train", count: batchSize });
 
-const VOCAB = 20000;
-
-/** The text classifiers: Embedding → GlobalAveragePooling1D → Dense, and Embedding(maskZero) → LSTM → Dense. */
-function textModel(kind: "embedding" | "lstm"): tf.LayersModel {
-  const layers =
-    kind === "embedding"
-      ? [
-          tf.layers.embedding({ inputDim: VOCAB, outputDim: 16 }),
-          tf.layers.globalAveragePooling1d({}),
-          tf.layers.dense({ units: 2, activation: "softmax" }),
-        ]
-      : [
-          tf.layers.embedding({ inputDim: VOCAB, outputDim: 16, maskZero: true }),
-          tf.layers.lstm({ units: 32 }),
-          tf.layers.dense({ units: 2, activation: "softmax" }),
-        ];
-  const model = tf.sequential({ layers });
-  model.build([null, kind === "lstm" ? 32 : 64]);
-  return model;
-}
-
-/** 256 sequences of word ids (Zipf-like: frequent words repeat), the last quarter of each padded with 0. */
-function textBatch(steps: number): tf.Tensor2D {
-  const ids = new Int32Array(batchSize * steps);
-  let s = 12345;
-  for (let i = 0; i < ids.length; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    const u = (s >>> 8) / 2 ** 24;
-    ids[i] = i % steps >= (3 * steps) / 4 ? 0 : 1 + Math.floor((VOCAB - 1) * u * u * u);
-  }
-  return tf.tensor2d(ids, [batchSize, steps], "int32");
-}
-
 for (const backend of backends) {
   await prepareBackend({ backend, announce: false });
   for (const kind of models) {
@@ -83,7 +51,7 @@ for (const backend of backends) {
     const text = kind === "embedding" || kind === "lstm";
     const model = text ? textModel(kind) : mnistModel(kind as MnistModelKind);
     const x = text
-      ? textBatch(kind === "lstm" ? 32 : 64)
+      ? textBatch(batchSize, kind === "lstm" ? 32 : 64)
       : tf.tensor(mnist.images, [batchSize, ...mnistInputShape(kind as MnistModelKind)]);
     const y = text
       ? tf.tensor1d(

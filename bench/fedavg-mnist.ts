@@ -13,8 +13,8 @@
  *   at several z, with and without 2-bit rotated quantisation.
  * - paper-cnn-step: the paper's CNN (1,663,370 parameters) on wasm, one client's local SGD at
  *   B = 10: ms per step with dpkit's faster gradient kernels (src/dpsgd/kernels/fast-gradients.ts)
- *   against the kernels before them (tfjs-wasm's Conv2DBackpropInput and BatchMatMul, dpkit's
- *   composed MaxPoolGrad), alternating blocks of `--steps=N` steps (default 10) `--reps=R` times
+ *   against the kernels before them (tfjs-wasm's Conv2DBackpropInput and BatchMatMul; MaxPoolGrad
+ *   is dpkit's one-pass kernel in both), alternating blocks of `--steps=N` steps (default 10) `--reps=R` times
  *   (default 5) in one process, medians; the per-kernel split (tf.profile); the largest weight
  *   difference after one identical block (the maths are the same); with `--full`, one whole
  *   client update (600 examples, E = 5: 300 steps) with the faster kernels.
@@ -22,7 +22,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as tf from "@tensorflow/tfjs";
 import { prepareBackend } from "../src/backend/index.js";
-import { maxPoolGradKernel } from "../src/dpsgd/kernels/max-pool-grad.js";
 import { loadMnist } from "../src/data/mnist.js";
 import { flattenWeights, setFlatWeights } from "../src/federated/client/weights.js";
 import { probabilityCrossEntropyLoss, trainLocalUpdate } from "../src/federated/client/local-training.js";
@@ -94,14 +93,13 @@ function firstRoundReaching(r: MnistFederatedResult, target: number): number | n
 
 type Results = { case: string; metric: string; value: number; unit: string; baseline?: number; ratio?: number }[];
 
-/** The kernels this bench compares: before (tfjs-wasm's own and dpkit's composed MaxPoolGrad) and after (fast-gradients.ts). */
-const SWAPPED = ["Conv2DBackpropInput", "BatchMatMul", "MaxPoolGrad"];
+/** The kernels this bench compares: before (tfjs-wasm's own) and after (fast-gradients.ts); MaxPoolGrad is dpkit's one-pass kernel in both. */
+const SWAPPED = ["Conv2DBackpropInput", "BatchMatMul"];
 
 async function paperCnnStep(results: Results): Promise<void> {
   await import("@tensorflow/tfjs-backend-wasm");
   const before = new Map<string, tf.KernelConfig>();
   for (const k of ["Conv2DBackpropInput", "BatchMatMul"]) before.set(k, tf.getKernel(k, "wasm") as tf.KernelConfig);
-  before.set("MaxPoolGrad", { kernelName: "MaxPoolGrad", backendName: "wasm", kernelFunc: maxPoolGradKernel("wasm") });
   await prepareBackend({ backend: "wasm", announce: false });
   const after = new Map<string, tf.KernelConfig>(SWAPPED.map((k) => [k, tf.getKernel(k, "wasm") as tf.KernelConfig]));
   const use = (set: Map<string, tf.KernelConfig>): void => {
@@ -139,7 +137,7 @@ async function paperCnnStep(results: Results): Promise<void> {
     return { ms, cpuMs, weights };
   };
   const variants: [string, Map<string, tf.KernelConfig>][] = [
-    ["before (tfjs-wasm Conv2DBackpropInput, BatchMatMul; composed MaxPoolGrad)", before],
+    ["before (tfjs-wasm Conv2DBackpropInput, BatchMatMul)", before],
     ["after (fast-gradients.ts)", after],
   ];
   const times: number[][] = variants.map(() => []);

@@ -15,9 +15,11 @@ import type { PrivacyAccountant } from "../accounting/accountant.js";
 import type { DpEvent } from "../accounting/events.js";
 import { sampledGaussianStep } from "../accounting/sampled-gaussian-step.js";
 import type { Rng } from "../random/rng.js";
+import type { GaussianNoiseKind } from "../mechanisms/gaussian-noise.js";
 import { checkLossMatchesOutput, checkModelSupported, clippedGradients, type PerExampleLoss } from "./engine/index.js";
 import { privatizeClippedSum } from "./privatize.js";
 import { metricSums, type MetricSpec } from "./fit-metrics.js";
+import { type DpWorkerPool, workerClippedSum } from "./workers/pool.js";
 
 /** Options for {@link dpGradients}. */
 export interface DpGradientsOptions {
@@ -48,6 +50,13 @@ export interface DpGradientsOptions {
   rng?: Rng;
   /** Accept an insecure (seeded) `rng`: the result is then NOT private (tests and simulations). Default false. */
   allowInsecureRng?: boolean;
+  /** `"exact"` (default): discrete Gaussian noise on a power-of-two grid; `"continuous"`: floating-point ziggurat noise. */
+  noise?: GaussianNoiseKind;
+  /**
+   * Share the per-example clipping among worker threads (Node only): a pool from
+   * {@link createDpWorkerPool} for this `model`. The noise is still added once, here. Default: none.
+   */
+  workers?: DpWorkerPool;
 }
 
 /** What {@link dpGradients} returns. Pass it whole to {@link dpApplyGradients} or a {@link DpOptimizer}. */
@@ -114,11 +123,13 @@ export function computeClippedSum(o: {
   maxPhysicalBatchSize?: number;
   strategy?: "auto" | "ghost" | "materialize" | "naive";
   metrics?: MetricSpec[];
+  workers?: DpWorkerPool;
 }): ClippedSumParts {
   const vars = trainableVariables(o.model);
   if (vars.length === 0) {
     throw new DpError("invalid_parameter", "`model` has no trainable weights: there is nothing to train privately.", "model");
   }
+  if (o.workers !== undefined) return workerClippedSum(o.workers, o);
   const names = vars.map((v) => v.name);
   const shapes = vars.map((v) => v.shape);
   const sums = shapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
@@ -175,7 +186,14 @@ export function computeClippedSum(o: {
  */
 export function privatizeParts(
   parts: ClippedSumParts,
-  o: { l2NormClip: number; noiseMultiplier: number; expectedBatchSize: number; rng?: Rng; allowInsecureRng?: boolean },
+  o: {
+    l2NormClip: number;
+    noiseMultiplier: number;
+    expectedBatchSize: number;
+    rng?: Rng;
+    allowInsecureRng?: boolean;
+    noise?: GaussianNoiseKind;
+  },
 ): tf.NamedTensorMap {
   const total = parts.sums.reduce((a, s) => a + s.length, 0);
   const flat = new Float32Array(total);
@@ -191,6 +209,7 @@ export function privatizeParts(
     expectedBatchSize: o.expectedBatchSize,
     rng: o.rng,
     allowInsecureRng: o.allowInsecureRng,
+    noise: o.noise,
   });
   const grads: tf.NamedTensorMap = {};
   off = 0;
@@ -294,6 +313,7 @@ export function dpGradients(options: DpGradientsOptions): DpGradientsResult {
     expectedBatchSize,
     rng: options.rng,
     allowInsecureRng: options.allowInsecureRng,
+    noise: options.noise,
   });
   return issueDpGradients({
     grads,

@@ -28,11 +28,13 @@ import {
   type PrivacyAccountant,
 } from "../accounting/index.js";
 import { requireSecureRng, type Rng } from "../random/rng.js";
+import type { GaussianNoiseKind } from "../mechanisms/gaussian-noise.js";
 import { checkLossMatchesOutput, checkModelSupported, type PerExampleLoss } from "./engine/index.js";
 import { computeClippedSum, dpApplyGradients, issueDpGradients, privatizeParts } from "./gradients.js";
 import { poissonSampleIndices, uniformSampleIndices } from "../random/subsampling.js";
 import { AdaptiveClipState, type AdaptiveClippingOptions } from "./adaptive-clipping.js";
 import { evaluatePrivateModel } from "./metrics.js";
+import { checkWorkersOption, leaseDpWorkers, type DpWorkerPool } from "./workers/pool.js";
 import { resolveMetrics } from "./fit-metrics.js";
 import {
   checkFitArgs,
@@ -99,6 +101,8 @@ export interface MakePrivateOptions {
   rng?: Rng;
   /** Accept an insecure (seeded) `rng` for a reproducible run that is NOT private. Default false. */
   allowInsecureRng?: boolean;
+  /** `"exact"` (default): discrete Gaussian noise on a power-of-two grid (immune to the floating-point attack); `"continuous"`: floating-point ziggurat noise. */
+  noise?: GaussianNoiseKind;
   /** Accept `noiseMultiplier: 0` (no noise: ε = ∞, NOT private), e.g. for a baseline. Default false. */
   allowNonPrivate?: boolean;
   /**
@@ -106,6 +110,13 @@ export interface MakePrivateOptions {
    * with other releases). dpkit's own ε reports use an internal RDP account either way.
    */
   accountant?: PrivacyAccountant;
+  /**
+   * Share each step's per-example clipping among worker threads (Node only): a number of threads
+   * (started by `fit` and stopped when it returns; 1, the default, computes in the calling
+   * thread) or a pool from {@link createDpWorkerPool}. The noise is still added once, in the
+   * calling thread. Needs a named loss and no `classWeight`.
+   */
+  workers?: number | DpWorkerPool;
 }
 
 /** Epoch logs passed to callbacks and kept in the history. */
@@ -346,6 +357,8 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
   }
   checkModelSupported(model, { strategy: options.strategy });
   checkLossMatchesOutput(model, loss);
+  checkWorkersOption(options.workers, model);
+  let workers: DpWorkerPool | undefined;
   const metricSpecs = resolveMetrics(options.metrics ?? compiledProperty(model, "metrics"), loss, outputWidth(model));
   const adaptiveOpts = options.adaptiveClipping === true ? {} : options.adaptiveClipping || undefined;
 
@@ -413,13 +426,18 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
         args.validationData === undefined && args.validationSplit !== undefined
           ? splitForValidation(xAll, yAll, args.validationSplit)
           : undefined;
+      let lease: Awaited<ReturnType<typeof leaseDpWorkers>> | undefined;
       try {
+        lease = await leaseDpWorkers(options.workers, model);
+        workers = lease.pool;
         return await fitOn(
           split ? split.x : xAll,
           split ? split.y : yAll,
           split ? { ...args, validationData: [split.valX, split.valY] } : args,
         );
       } finally {
+        workers = undefined;
+        await lease?.release();
         if (split) tf.dispose([split.x, split.y, split.valX, split.valY]);
       }
     },
@@ -566,6 +584,7 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
             maxPhysicalBatchSize: options.maxPhysicalBatchSize,
             strategy: options.strategy,
             metrics: metricSpecs,
+            workers,
           });
         });
         if (!parts) throw new DpError("invalid_state", "No clipped sum was computed.", "model");
@@ -575,6 +594,7 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
           expectedBatchSize,
           rng: options.rng,
           allowInsecureRng: options.allowInsecureRng,
+          noise: options.noise,
         });
         const lossValue = parts.batchSize > 0 ? parts.lossSum / parts.batchSize : NaN;
         dpApplyGradients(

@@ -17,7 +17,7 @@
  * @module
  */
 import { DpError, requireFinite, requireNonNegative, requirePositive, requirePositiveInteger } from "../errors.js";
-import { fillGaussian } from "../random/gaussian.js";
+import { addGaussianNoise, type GaussianNoiseKind } from "../mechanisms/gaussian-noise.js";
 import { requireSecureRng, type Rng } from "../random/rng.js";
 
 /**
@@ -128,6 +128,8 @@ export interface PrivatizeClippedSumOptions {
   rng?: Rng;
   /** Accept an insecure (seeded) `rng`: the result is then NOT private (tests and simulations). Default false. */
   allowInsecureRng?: boolean;
+  /** `"exact"` (default): discrete Gaussian noise on a power-of-two grid; `"continuous"`: floating-point ziggurat noise. See `addGaussianNoise` in `dpkit/mechanisms`. */
+  noise?: GaussianNoiseKind;
 }
 
 /**
@@ -137,9 +139,12 @@ export interface PrivatizeClippedSumOptions {
  * With a Poisson sample of rate q this is the Poisson-subsampled Gaussian mechanism
  * (`poissonSampledEvent(q, gaussianEvent(noiseMultiplier))`) under add/remove-one neighbours:
  * the sum has L2 sensitivity C and the noise has standard deviation σ·C; dividing by the
- * constant q·N is post-processing. Noise comes from `fillGaussian` on the secure source, in
- * double precision, and the result is rounded to float32 once. A non-finite entry of
- * `clippedSum` is refused rather than released.
+ * constant q·N is post-processing. The noise is added by `addGaussianNoise` (`dpkit/mechanisms`)
+ * on the secure source: by default the exact discrete Gaussian on a power-of-two grid of about
+ * 2^-30·σC (the sum is rounded onto the grid and the rounding, γ·√d, is charged to the noise so
+ * that σ still describes the step; immune to the floating-point attack), or with
+ * `noise: "continuous"` the floating-point ziggurat. The result is rounded to float32 once. A
+ * non-finite entry of `clippedSum` is refused rather than released.
  *
  * @param options - clipped sum, clip bound, noise multiplier, expected batch size, rng
  * @returns a new Float32Array: the privatised average gradient
@@ -158,14 +163,10 @@ export function privatizeClippedSum(options: PrivatizeClippedSumOptions): Float3
   const b = requirePositive("expectedBatchSize", options.expectedBatchSize);
   const sum = options.clippedSum;
   const d = sum.length;
-  const noise = new Float64Array(d);
   requireSecureRng(options.rng, options.allowInsecureRng);
-  if (sigma > 0) fillGaussian(noise, sigma * c, options.rng);
+  for (let i = 0; i < d; i++) if (!Number.isFinite(sum[i])) requireFinite("clippedSum", sum[i]);
+  const noisy = addGaussianNoise(sum, { stddev: sigma * c, sensitivity: c, noise: options.noise, rng: options.rng });
   const out = new Float32Array(d);
-  for (let i = 0; i < d; i++) {
-    const s = sum[i];
-    if (!Number.isFinite(s)) requireFinite("clippedSum", s);
-    out[i] = (s + noise[i]) / b;
-  }
+  for (let i = 0; i < d; i++) out[i] = noisy[i] / b;
   return out;
 }

@@ -12,10 +12,6 @@
  *   operand on every call (the dense layer's weights, new after every step). The product is
  *   computed with untransposed operands, transposed if that puts the smaller operand on the
  *   right.
- * - `MaxPoolGrad`: one JavaScript pass over the pooling windows instead of about 15 backend
- *   kernels per tap: the first maximum of each window in row-major order receives the window's
- *   gradient (tfjs's cpu semantics, as dpkit's composed replacement in max-pool-grad.ts, whose
- *   float32 results it reproduces bit for bit).
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
@@ -26,13 +22,6 @@ interface Conv2DBackpropInputAttrs {
   dataFormat: "NHWC" | "NCHW";
   dimRoundingMode?: "floor" | "round" | "ceil";
   inputShape: [number, number, number, number];
-}
-
-interface MaxPoolGradAttrs {
-  filterSize: number | [number, number];
-  strides: number | [number, number];
-  pad: "same" | "valid" | number;
-  dimRoundingMode?: "floor" | "round" | "ceil";
 }
 
 /** Calls one kernel of the backend directly and records its output for release. */
@@ -185,58 +174,5 @@ export function batchMatMulUntransposedKernel(backendName: string, original: tf.
       const right = transposeA ? a : t(a); // op(A)ᵀ
       return t(c.run("BatchMatMul", { a: left, b: right }, plain, original));
     });
-  };
-}
-
-/** `MaxPoolGrad` in one pass over the windows (any pool size, stride and padding; NHWC). @internal */
-export function maxPoolGradDirectKernel(): tf.KernelFunc {
-  return ({ inputs, backend, attrs }) => {
-    const { dy, input, output } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo; output: tf.TensorInfo };
-    const a = attrs as unknown as MaxPoolGradAttrs;
-    const info = tf.backend_util.computePool2DInfo(
-      input.shape as [number, number, number, number],
-      a.filterSize,
-      a.strides,
-      1,
-      a.pad,
-      a.dimRoundingMode,
-    );
-    const [n, h, w, c] = input.shape;
-    const { filterHeight: ph, filterWidth: pw, strideHeight: sh, strideWidth: sw, outHeight: ho, outWidth: wo } = info;
-    const { top, left } = info.padInfo;
-    const be = backend as tf.KernelBackend;
-    const x = be.readSync(input.dataId) as Float32Array;
-    const g = be.readSync(dy.dataId) as Float32Array;
-    const y = be.readSync(output.dataId) as Float32Array;
-    const dx = new Float32Array(n * h * w * c);
-    const taken = new Uint8Array(n * ho * wo * c);
-    // Taps outermost, as the composed kernel: an input shared by overlapping windows sums its
-    // gradients in tap order, so the float32 results agree bit for bit.
-    for (let i = 0; i < ph; i++) {
-      for (let j = 0; j < pw; j++) {
-        for (let b = 0; b < n; b++) {
-          for (let oy = 0; oy < ho; oy++) {
-            const iy = oy * sh + i - top;
-            for (let ox = 0; ox < wo; ox++) {
-              const ix = ox * sw + j - left;
-              const o = ((b * ho + oy) * wo + ox) * c;
-              if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
-                // A padded tap holds -Infinity: it claims the windows whose maximum is -Infinity.
-                for (let ch = 0; ch < c; ch++) if (taken[o + ch] === 0 && y[o + ch] === -Infinity) taken[o + ch] = 1;
-                continue;
-              }
-              const xi = ((b * h + iy) * w + ix) * c;
-              for (let ch = 0; ch < c; ch++) {
-                if (taken[o + ch] === 0 && x[xi + ch] === y[o + ch]) {
-                  taken[o + ch] = 1;
-                  dx[xi + ch] += g[o + ch];
-                }
-              }
-            }
-          }
-        }
-      }
-    }
-    return { dataId: be.write(dx, input.shape, "float32"), shape: input.shape, dtype: "float32" };
   };
 }
