@@ -11,15 +11,32 @@
  * - dp: DP-FedAvg accuracy against client-level epsilon: 1,000 clients (60 examples each),
  *   q = 0.1 (100 expected per round), E = 1, B = 20, 12 rounds, server noise and distributed client noise
  *   at several z, with and without 2-bit rotated quantisation.
+ * - paper-cnn-step: the paper's CNN (1,663,370 parameters) on wasm, one client's local SGD at
+ *   B = 10: ms per step with dpkit's faster gradient kernels (src/dpsgd/kernels/fast-gradients.ts)
+ *   against the kernels before them (tfjs-wasm's Conv2DBackpropInput and BatchMatMul; MaxPoolGrad
+ *   is dpkit's one-pass kernel in both), alternating blocks of `--steps=N` steps (default 10) `--reps=R` times
+ *   (default 5) in one process, medians; the per-kernel split (tf.profile); the largest weight
+ *   difference after one identical block (the maths are the same); with `--full`, one whole
+ *   client update (600 examples, E = 5: 300 steps) with the faster kernels.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
+import * as tf from "@tensorflow/tfjs";
 import { prepareBackend } from "../src/backend/index.js";
+import { loadMnist } from "../src/data/mnist.js";
+import { flattenWeights, setFlatWeights } from "../src/federated/client/weights.js";
+import { probabilityCrossEntropyLoss, trainLocalUpdate } from "../src/federated/client/local-training.js";
+import { SeededRng } from "../src/random/rng.js";
+import { median } from "./report.js";
 import { linePlot, savePlot } from "../src/plot/index.js";
-import { type MnistFederatedOptions, type MnistFederatedResult, runMnistFederated } from "../src/experiments/index.js";
+import { type MnistFederatedOptions, type MnistFederatedResult, mcmahanMnistCnn, runMnistFederated } from "../src/experiments/index.js";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const parts = args.filter((a) => !a.startsWith("--"));
+const flag = (name: string, fallback: number): number => {
+  const a = args.find((x) => x.startsWith(`--${name}=`));
+  return a === undefined ? fallback : Number(a.slice(name.length + 3));
+};
 const wanted = (p: string): boolean => (parts.length === 0 && !p.includes("-")) || parts.includes(p);
 mkdirSync("bench/out", { recursive: true });
 
@@ -74,9 +91,207 @@ function firstRoundReaching(r: MnistFederatedResult, target: number): number | n
   return null;
 }
 
+type Results = { case: string; metric: string; value: number; unit: string; baseline?: number; ratio?: number }[];
+
+/** The kernels this bench compares: before (tfjs-wasm's own) and after (fast-gradients.ts); MaxPoolGrad is dpkit's one-pass kernel in both. */
+const SWAPPED = ["Conv2DBackpropInput", "BatchMatMul"];
+
+async function paperCnnStep(results: Results): Promise<void> {
+  await import("@tensorflow/tfjs-backend-wasm");
+  const before = new Map<string, tf.KernelConfig>();
+  for (const k of ["Conv2DBackpropInput", "BatchMatMul"]) before.set(k, tf.getKernel(k, "wasm") as tf.KernelConfig);
+  await prepareBackend({ backend: "wasm", announce: false });
+  const after = new Map<string, tf.KernelConfig>(SWAPPED.map((k) => [k, tf.getKernel(k, "wasm") as tf.KernelConfig]));
+  const use = (set: Map<string, tf.KernelConfig>): void => {
+    for (const k of SWAPPED) {
+      tf.unregisterKernel(k, "wasm");
+      tf.registerKernel(set.get(k) as tf.KernelConfig);
+    }
+  };
+  const stepsPerBlock = flag("steps", 10);
+  const reps = flag("reps", 5);
+  const train = loadMnist({ split: "train", count: 600 });
+  const data = { x: train.images, y: train.labels, count: 600 };
+  const model = mcmahanMnistCnn();
+  const w0 = flattenWeights(model);
+  const block = (steps: number): { ms: number; cpuMs: number; weights: Float32Array } => {
+    // `steps` SGD steps at B = 10 through the experiment's own local update (shuffled, lr 0.1)
+    const sub = { x: data.x.subarray(0, steps * 10 * 784), y: data.y.subarray(0, steps * 10), count: steps * 10 };
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    const r = trainLocalUpdate({
+      model,
+      globalWeights: w0,
+      data: sub,
+      inputShape: [28, 28, 1],
+      localEpochs: 1,
+      localBatchSize: 10,
+      learningRate: 0.1,
+      loss: probabilityCrossEntropyLoss,
+      rng: new SeededRng(1),
+    });
+    const ms = (performance.now() - t0) / steps;
+    const c = process.cpuUsage(c0);
+    const cpuMs = (c.user + c.system) / 1000 / steps;
+    const weights = Float32Array.from(w0, (w, i) => w + r.delta[i]);
+    return { ms, cpuMs, weights };
+  };
+  const variants: [string, Map<string, tf.KernelConfig>][] = [
+    ["before (tfjs-wasm Conv2DBackpropInput, BatchMatMul)", before],
+    ["after (fast-gradients.ts)", after],
+  ];
+  const times: number[][] = variants.map(() => []);
+  const cpuTimes: number[][] = variants.map(() => []);
+  const finals: Float32Array[] = [];
+  for (const [, set] of variants) {
+    use(set);
+    block(2); // warm-up (XNNPACK operators, wasm memory)
+  }
+  for (let rep = 0; rep < reps; rep++) {
+    for (let v = 0; v < variants.length; v++) {
+      use(variants[v][1]);
+      const r = block(stepsPerBlock);
+      times[v].push(r.ms);
+      cpuTimes[v].push(r.cpuMs);
+      if (rep === 0) finals[v] = r.weights;
+    }
+  }
+  let maxDiff = 0;
+  let maxAbs = 0;
+  for (let i = 0; i < finals[0].length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(finals[0][i] - finals[1][i]));
+    maxAbs = Math.max(maxAbs, Math.abs(finals[0][i]));
+  }
+  // per-kernel split: tf.profile of one step per variant, alternated, medians over reps
+  const split = variants.map(() => new Map<string, number[]>());
+  const x = tf.tensor(data.x.subarray(0, 7840), [10, 28, 28, 1]);
+  const y = tf.tensor1d(Array.from(data.y.subarray(0, 10)), "int32");
+  const opt = tf.train.sgd(0.1);
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  for (let rep = 0; rep < Math.max(3, reps); rep++) {
+    for (let v = 0; v < variants.length; v++) {
+      use(variants[v][1]);
+      setFlatWeights(model, w0);
+      const p = await tf.profile(() => {
+        tf.tidy(() => {
+          opt.minimize(() => probabilityCrossEntropyLoss(y, model.apply(x, { training: true }) as tf.Tensor), false, vars);
+        });
+      });
+      const sums = new Map<string, number>();
+      for (const k of p.kernels) {
+        const key = `${k.name} ${JSON.stringify(k.inputShapes)}`;
+        sums.set(key, (sums.get(key) ?? 0) + (k.kernelTimeMs as number));
+      }
+      for (const [key, ms] of sums) split[v].set(key, [...(split[v].get(key) ?? []), ms]);
+    }
+  }
+  use(after);
+  x.dispose();
+  y.dispose();
+  opt.dispose();
+  const med = times.map((t) => median(t));
+  const cpuMed = cpuTimes.map((t) => median(t));
+  console.log(
+    `\nThe paper's CNN (${model.countParams()} parameters) on wasm, local SGD at B = 10: ms per step (median of ${reps} alternating blocks of ${stepsPerBlock} steps)`,
+  );
+  variants.forEach(([name], v) =>
+    console.log(
+      `  ${name.padEnd(72)} ${med[v].toFixed(1)} ms/step wall, ${cpuMed[v].toFixed(1)} ms/step CPU  [${times[v].map((t) => t.toFixed(0)).join(", ")}]`,
+    ),
+  );
+  console.log(
+    `  speed-up ${(med[0] / med[1]).toFixed(2)}x wall, ${(cpuMed[0] / cpuMed[1]).toFixed(2)}x CPU; largest weight difference after ${stepsPerBlock} steps ${maxDiff.toExponential(2)} (largest weight ${maxAbs.toFixed(3)})`,
+  );
+  const keys = [...new Set([...split[0].keys(), ...split[1].keys()])];
+  const rowsOut = keys
+    .map((k) => ({ k, b: median(split[0].get(k) ?? [0]), a: median(split[1].get(k) ?? [0]) }))
+    .sort((p, q) => q.b + q.a - (p.b + p.a));
+  console.log("  per-kernel ms in one step (tf.profile, medians): before / after");
+  for (const r of rowsOut.slice(0, 14)) console.log(`    ${r.b.toFixed(2).padStart(8)} ${r.a.toFixed(2).padStart(8)}  ${r.k}`);
+  const tot = (v: number): number => rowsOut.reduce((s, r) => s + (v === 0 ? r.b : r.a), 0);
+  console.log(
+    `    ${tot(0).toFixed(2).padStart(8)} ${tot(1).toFixed(2).padStart(8)}  all kernels (step wall time minus this: per-batch overhead)`,
+  );
+  results.push({ case: "paper CNN step, before", metric: "ms_per_step", value: med[0], unit: "ms" });
+  results.push({
+    case: "paper CNN step, after",
+    metric: "ms_per_step",
+    value: med[1],
+    unit: "ms",
+    baseline: med[0],
+    ratio: med[0] / med[1],
+  });
+  results.push({ case: "paper CNN step, before", metric: "cpu_ms_per_step", value: cpuMed[0], unit: "ms" });
+  results.push({
+    case: "paper CNN step, after",
+    metric: "cpu_ms_per_step",
+    value: cpuMed[1],
+    unit: "ms",
+    baseline: cpuMed[0],
+    ratio: cpuMed[0] / cpuMed[1],
+  });
+  results.push({ case: "paper CNN step, after", metric: "max_weight_difference", value: maxDiff, unit: "abs" });
+  {
+    // Per-batch overhead of the local update (batch gather, tape, optimiser, loss read-back):
+    // the same loop with a model whose kernels cost almost nothing (flatten → dense 10).
+    const tinyModel = tf.sequential({
+      layers: [tf.layers.flatten({ inputShape: [28, 28, 1] }), tf.layers.dense({ units: 10, activation: "softmax" })],
+    });
+    const tinyW = flattenWeights(tinyModel);
+    const sub = { x: data.x.subarray(0, 600 * 784), y: data.y.subarray(0, 600), count: 600 };
+    const run = (): { ms: number; cpuMs: number } => {
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      const r = trainLocalUpdate({
+        model: tinyModel,
+        globalWeights: tinyW,
+        data: sub,
+        inputShape: [28, 28, 1],
+        localEpochs: 1,
+        localBatchSize: 10,
+        learningRate: 0.1,
+        loss: probabilityCrossEntropyLoss,
+        rng: new SeededRng(3),
+      });
+      const c = process.cpuUsage(c0);
+      return { ms: (performance.now() - t0) / r.steps, cpuMs: (c.user + c.system) / 1000 / r.steps };
+    };
+    run();
+    const o = [run(), run(), run()];
+    const ms = median(o.map((x) => x.ms));
+    const cpuMs = median(o.map((x) => x.cpuMs));
+    console.log(
+      `  per-batch overhead (same loop, flatten → dense 10, B = 10): ${ms.toFixed(2)} ms/step wall, ${cpuMs.toFixed(2)} ms/step CPU`,
+    );
+    results.push({ case: "local SGD loop overhead at B = 10", metric: "cpu_ms_per_step", value: cpuMs, unit: "ms" });
+    tinyModel.dispose();
+  }
+  if (args.includes("--full")) {
+    const t0 = performance.now();
+    const r = trainLocalUpdate({
+      model,
+      globalWeights: w0,
+      data,
+      inputShape: [28, 28, 1],
+      localEpochs: 5,
+      localBatchSize: 10,
+      learningRate: 0.1,
+      loss: probabilityCrossEntropyLoss,
+      rng: new SeededRng(2),
+    });
+    const s = (performance.now() - t0) / 1000;
+    console.log(
+      `  one client update (600 examples, E = 5, B = 10: ${r.steps} steps): ${s.toFixed(1)} s, ${((1000 * s) / r.steps).toFixed(1)} ms/step`,
+    );
+    results.push({ case: "paper CNN client update (300 steps), after", metric: "seconds", value: s, unit: "s" });
+  }
+  model.dispose();
+}
+
 async function main(): Promise<void> {
+  const results: Results = [];
+  if (wanted("paper-cnn-step")) await paperCnnStep(results);
   await prepareBackend({ announce: true });
-  const results: { case: string; metric: string; value: number; unit: string }[] = [];
 
   if (wanted("mcmahan")) {
     const common: MnistFederatedOptions = {

@@ -8,10 +8,13 @@
 export {
   checkMnistFederatedOptions,
   FEDERATED_DP_MODES,
+  FEDERATED_MODELS,
+  mcmahanMnistCnn,
   FEDERATED_PARTITIONS,
   parseCompressionSpec,
   runMnistFederated,
   type FederatedDpMode,
+  type FederatedModelKind,
   type FederatedPartitionKind,
   type MnistFederatedOptions,
   type MnistFederatedResult,

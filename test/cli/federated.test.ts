@@ -1,5 +1,9 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCli } from "../helpers/cli.js";
+import { projectRoot, runCli } from "../helpers/cli.js";
 
 describe("dpkit federated", () => {
   it("runs a tiny DP-FedAvg and prints one JSON object with the per-round history", () => {
@@ -146,4 +150,70 @@ describe("dpkit federated", () => {
     expect(r3.code).toBe(2);
     expect(r3.stderr).toMatch(/compression/);
   });
+
+  it("--checkpoint / --resume: a run killed after its first round and resumed ends with the weights of an uninterrupted run", async () => {
+    const dirs = [mkdtempSync(path.join(tmpdir(), "dpkit-cli-ckpt-")), mkdtempSync(path.join(tmpdir(), "dpkit-cli-ckpt-"))];
+    try {
+      const base = ["federated", "--clients", "6", "--clients-per-round", "3", "--train-size", "120", "--test-size", "50"];
+      const args = [...base, "--local-epochs", "1", "--local-batch-size", "10", "--rounds", "12", "--seed", "4", "--json"];
+      const env = { ...process.env, DPKIT_BACKEND: "cpu" };
+      const straight = runCli([...args, "--checkpoint", dirs[0]], { DPKIT_BACKEND: "cpu" });
+      expect(straight.code, straight.stderr).toBe(0);
+      // the same run, killed (SIGKILL) as soon as its first checkpoint is on disk
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", path.join(projectRoot, "scripts/dpkit.ts"), ...args, "--checkpoint", dirs[1]],
+        {
+          cwd: projectRoot,
+          env,
+          stdio: "ignore",
+        },
+      );
+      const log = path.join(dirs[1], "rounds.jsonl");
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+      for (let i = 0; i < 1200 && !existsSync(log); i++) await new Promise((r) => setTimeout(r, 25));
+      child.kill("SIGKILL");
+      const code = await exited;
+      const done = JSON.parse(readFileSync(path.join(dirs[1], "checkpoint.json"), "utf8")).roundsDone as number;
+      expect(code).toBeNull(); // killed, not finished
+      expect(done).toBeGreaterThanOrEqual(1);
+      expect(done).toBeLessThan(12);
+      const resumed = runCli([...args, "--checkpoint", dirs[1], "--resume"], { DPKIT_BACKEND: "cpu" });
+      expect(resumed.code, resumed.stderr).toBe(0);
+      const out = JSON.parse(resumed.stdout);
+      expect(out.resumedFrom).toBe(done);
+      expect(out.history).toHaveLength(12);
+      expect(out.testAccuracy).toBe(JSON.parse(straight.stdout).testAccuracy);
+      const weightsOf = (d: string): Buffer =>
+        readFileSync(path.join(d, JSON.parse(readFileSync(path.join(d, "checkpoint.json"), "utf8")).weights.file));
+      expect(weightsOf(dirs[1]).equals(weightsOf(dirs[0]))).toBe(true);
+      // negative control: resuming with another learning rate is refused, one line, exit code 2
+      const refused = runCli(
+        [
+          ...base,
+          "--local-epochs",
+          "1",
+          "--local-batch-size",
+          "10",
+          "--rounds",
+          "13",
+          "--seed",
+          "4",
+          "--learning-rate",
+          "0.05",
+          "--checkpoint",
+          dirs[1],
+          "--resume",
+        ],
+        {
+          DPKIT_BACKEND: "cpu",
+        },
+      );
+      expect(refused.code).toBe(2);
+      expect(refused.stderr.trim().split("\n")).toHaveLength(1);
+      expect(refused.stderr).toMatch(/`learningRate` differs from the checkpoint/);
+    } finally {
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    }
+  }, 240_000);
 });

@@ -46,6 +46,8 @@ interface FederatedRaw {
   plot?: string;
   json?: boolean;
   progress?: boolean;
+  checkpoint?: string;
+  resume?: boolean;
 }
 
 function num(name: string, raw: string | undefined): number | undefined {
@@ -86,6 +88,8 @@ export function federatedOptionsFromCli(raw: FederatedRaw): MnistFederatedOption
     targetEpsilon: num("target-epsilon", raw.targetEpsilon),
     targetDelta: num("target-delta", raw.targetDelta),
     seed: num("seed", raw.seed),
+    ...(raw.checkpoint === undefined ? {} : { checkpoint: raw.checkpoint }),
+    ...(raw.resume ? { resume: true } : {}),
   };
   if (raw.service) {
     opts.service = true;
@@ -150,6 +154,7 @@ async function run(raw: FederatedRaw): Promise<void> {
     warnings: result.warnings,
     uplinkMegabytes: result.uplinkBytes / 1e6,
     seeded: opts.seed !== undefined,
+    resumedFrom: result.resumedFrom ?? null,
   };
   if (raw.plot) {
     const evaluated = rows.filter((r) => r.testAccuracy !== null);
@@ -185,7 +190,7 @@ export function register(program: Command): void {
       "Federated averaging on MNIST split among simulated clients, with client-level DP (server or client noise), compression and accounting",
     )
     .option("--dataset <name>", "dataset (mnist)", "mnist")
-    .option("--model <kind>", "mlp (784-128-10) or cnn (small tanh CNN)", "mlp")
+    .option("--model <kind>", "mlp (784-128-10), cnn (small tanh CNN) or mcmahan-cnn (McMahan et al. 2017, 1.66M parameters)", "mlp")
     .option("--clients <N>", "number of clients", "100")
     .option("--clients-per-round <K>", "clients per round (Poisson rate K/N under --dp server|client)", "10")
     .option("--local-epochs <E>", "local epochs", "5")
@@ -216,6 +221,8 @@ export function register(program: Command): void {
     .option("--dropout <p>", "probability that a selected client drops out (simulated)", "0")
     .option("--seed <s>", "seed everything for a reproducible simulation (INSECURE noise)")
     .option("--plot <file>", "save test accuracy against rounds (.svg or .png)")
+    .option("--checkpoint <dir>", "after every round save weights and state to <dir> (dp none); see --resume")
+    .option("--resume", "continue the run saved in --checkpoint <dir> up to --rounds (same options)")
     .option("--json", "print one JSON object with the per-round history")
     .option("--progress", "draw the progress bar even when stderr is not a terminal")
     .action(async (raw: FederatedRaw) => {

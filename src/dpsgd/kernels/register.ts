@@ -3,7 +3,8 @@
  * train on wasm: `Conv2DBackpropFilter`, `DepthwiseConv2dNativeBackpropFilter`,
  * `DepthwiseConv2dNativeBackpropInput` and `UnsortedSegmentSum`, replaces its wrong
  * `MaxPoolGrad`, and replaces `Slice`, `Unpack` and `SplitV` by versions that do not copy the
- * whole input out of the wasm heap per call, and `GatherV2` along axis 0 by a row copy; each is composed from kernels the backend has or
+ * whole input out of the wasm heap per call, `GatherV2` along axis 0 by a row copy, and the slow
+ * `Conv2DBackpropInput` and transposed `BatchMatMul` (./fast-gradients.ts); each is composed from kernels the backend has or
  * copies heap to heap (see the files of this folder).
  * @module
  */
@@ -11,6 +12,7 @@ import * as tf from "@tensorflow/tfjs";
 import { onBackendActivated } from "../../backend/index.js";
 import { conv2dBackpropFilterKernel } from "./conv2d-backprop-filter.js";
 import { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from "./depthwise-backprop.js";
+import { batchMatMulUntransposedKernel, conv2dBackpropInputViaConv2DKernel } from "./fast-gradients.js";
 import { gatherRowsKernel } from "./gather-rows.js";
 import { maxPoolGradDirectKernel } from "./max-pool-grad-direct.js";
 import { sliceViewKernel, splitVViewKernel, unpackViewKernel } from "./slice-views.js";
@@ -28,8 +30,9 @@ const kernels: [string, (backendName: string) => tf.KernelFunc][] = [
 /**
  * Kernels tfjs-backend-wasm 4.22 has but computes wrongly (MaxPoolGrad), with a copy of the
  * whole input per call (Slice, Unpack, SplitV: see ./slice-views.ts) or slowly (GatherV2 along
- * axis 0: see ./gather-rows.ts): replaced. Each maker gets
- * the backend's own kernel, to fall back to for dtypes the replacement does not handle.
+ * axis 0: see ./gather-rows.ts; Conv2DBackpropInput and transposed BatchMatMul: see
+ * ./fast-gradients.ts): replaced. Each maker gets the backend's own kernel, to fall back to for
+ * cases the replacement does not handle.
  */
 const replacements: [string, (backendName: string, own: tf.KernelConfig | undefined) => tf.KernelFunc][] = [
   ["MaxPoolGrad", () => maxPoolGradDirectKernel()],
@@ -37,6 +40,8 @@ const replacements: [string, (backendName: string, own: tf.KernelConfig | undefi
   ["Unpack", (_name, own) => unpackViewKernel(own)],
   ["SplitV", (_name, own) => splitVViewKernel(own)],
   ["GatherV2", (_name, own) => gatherRowsKernel(own)],
+  ["Conv2DBackpropInput", (name, own) => conv2dBackpropInputViaConv2DKernel(name, own?.kernelFunc)],
+  ["BatchMatMul", (name, own) => batchMatMulUntransposedKernel(name, own?.kernelFunc)],
 ];
 
 /** Names of the kernels dpkit adds to (or, for MaxPoolGrad, replaces in) the wasm backend. */

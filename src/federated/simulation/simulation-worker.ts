@@ -8,6 +8,8 @@ import { parentPort } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import { prepareBackend } from "../../backend/index.js";
 import type { BackendName } from "../../backend/index.js";
+// dpkit's wasm gradient kernels (CNNs train on wasm with them; registered when wasm activates).
+import "../../dpsgd/kernels/register.js";
 import { SeededRng } from "../../random/rng.js";
 import type { ClientDataset } from "../client/local-training.js";
 import { probabilityCrossEntropyLoss, softmaxCrossEntropyLoss, trainLocalUpdate } from "../client/local-training.js";
