@@ -1,7 +1,8 @@
 /**
  * Exact discrete Gaussian: P[X = x] ∝ exp(-x² / (2 sigma²)), x ∈ ℤ (Canonne, Kamath & Steinke
  * 2020, Algorithm 3): rejection from a discrete Laplace proposal with every acceptance decided
- * exactly.
+ * exactly; for 0.25 <= sigma <= 2^40 the double-sigma samplers run the exact discrete ziggurat
+ * (`discrete-ziggurat.ts`) instead.
  *
  * @see https://arxiv.org/abs/2004.00010
  * @module
