@@ -259,46 +259,64 @@ export function encodeNpy(array: NpyArray, options: EncodeNpyOptions = {}): Uint
     out.set(new Uint8Array(fileOrder.buffer, fileOrder.byteOffset, fileOrder.byteLength), offset);
     return out;
   }
-  writeElements(view, offset, fileOrder, dtype, order !== ">", undefined);
+  writeElements(view, offset, fileOrder, dtype, order !== ">");
   return out;
 }
 
-function writeElements(
-  view: DataView,
-  offset: number,
-  data: NpyData,
-  dtype: NpyDtype,
-  little: boolean,
-  perm: Int32Array | Float64Array | undefined,
-): void {
+function writeElements(view: DataView, offset: number, data: NpyData, dtype: NpyDtype, little: boolean): void {
   const n = data.length;
-  const at = (i: number): number => (perm ? perm[i] : i);
   const size = INFO[dtype].size;
   const set = view[`set${INFO[dtype].accessor}`] as (this: DataView, p: number, v: number | bigint, little: boolean) => void;
   for (let i = 0; i < n; i++) {
     const p = offset + i * size;
-    const v = data[at(i)];
+    const v = data[i];
     set.call(view, p, dtype === "bool" ? ((v as number) !== 0 ? 1 : 0) : v, little);
   }
 }
 
-function readElements(
-  view: DataView,
-  offset: number,
-  out: NpyData,
-  dtype: NpyDtype,
-  little: boolean,
-  perm: Int32Array | Float64Array | undefined,
-): void {
+function readElements(view: DataView, offset: number, out: NpyData, dtype: NpyDtype, little: boolean): void {
   const n = out.length;
   const size = INFO[dtype].size;
-  const get = view[`get${INFO[dtype].accessor}`] as (this: DataView, p: number, little: boolean) => number | bigint;
   for (let i = 0; i < n; i++) {
     const p = offset + i * size;
-    const j = perm ? perm[i] : i;
-    const v = get.call(view, p, little);
-    if (dtype === "bool" && (v as number) > 1) fail(`A bool array holds the byte ${v} at element ${i}; only 0 and 1 are valid.`);
-    (out as unknown as (number | bigint)[])[j] = v;
+    switch (dtype) {
+      case "float32":
+        out[i] = view.getFloat32(p, little);
+        break;
+      case "float64":
+        out[i] = view.getFloat64(p, little);
+        break;
+      case "int8":
+        out[i] = view.getInt8(p);
+        break;
+      case "uint8":
+        out[i] = view.getUint8(p);
+        break;
+      case "bool": {
+        const b = view.getUint8(p);
+        if (b > 1) fail(`A bool array holds the byte ${b} at element ${i}; only 0 and 1 are valid.`);
+        out[i] = b;
+        break;
+      }
+      case "int16":
+        out[i] = view.getInt16(p, little);
+        break;
+      case "uint16":
+        out[i] = view.getUint16(p, little);
+        break;
+      case "int32":
+        out[i] = view.getInt32(p, little);
+        break;
+      case "uint32":
+        out[i] = view.getUint32(p, little);
+        break;
+      case "int64":
+        out[i] = view.getBigInt64(p, little);
+        break;
+      case "uint64":
+        out[i] = view.getBigUint64(p, little);
+        break;
+    }
   }
 }
 
@@ -477,7 +495,7 @@ export function decodeNpy(bytes: Uint8Array, options: DecodeNpyOptions = {}): De
     data = viewAs(dtype, copy.buffer);
   } else {
     data = allocateNpyData(dtype, n);
-    readElements(view, offset, data, dtype, order !== ">", undefined);
+    readElements(view, offset, data, dtype, order !== ">");
   }
   if (perm) {
     const c = allocateNpyData(dtype, n);
