@@ -18,6 +18,7 @@ import type { Rng } from "../random/rng.js";
 import { checkLossMatchesOutput, checkModelSupported, clippedGradients, type PerExampleLoss } from "./engine/index.js";
 import { privatizeClippedSum } from "./privatize.js";
 import { metricSums, type MetricSpec } from "./fit-metrics.js";
+import { type DpWorkerPool, workerClippedSum } from "./workers/pool.js";
 
 /** Options for {@link dpGradients}. */
 export interface DpGradientsOptions {
@@ -48,6 +49,11 @@ export interface DpGradientsOptions {
   rng?: Rng;
   /** Accept an insecure (seeded) `rng`: the result is then NOT private (tests and simulations). Default false. */
   allowInsecureRng?: boolean;
+  /**
+   * Share the per-example clipping among worker threads (Node only): a pool from
+   * {@link createDpWorkerPool} for this `model`. The noise is still added once, here. Default: none.
+   */
+  workers?: DpWorkerPool;
 }
 
 /** What {@link dpGradients} returns. Pass it whole to {@link dpApplyGradients} or a {@link DpOptimizer}. */
@@ -114,11 +120,13 @@ export function computeClippedSum(o: {
   maxPhysicalBatchSize?: number;
   strategy?: "auto" | "ghost" | "materialize" | "naive";
   metrics?: MetricSpec[];
+  workers?: DpWorkerPool;
 }): ClippedSumParts {
   const vars = trainableVariables(o.model);
   if (vars.length === 0) {
     throw new DpError("invalid_parameter", "`model` has no trainable weights: there is nothing to train privately.", "model");
   }
+  if (o.workers !== undefined) return workerClippedSum(o.workers, o);
   const names = vars.map((v) => v.name);
   const shapes = vars.map((v) => v.shape);
   const sums = shapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));

@@ -41,6 +41,7 @@ export {
   type PrivateHistory,
   type PrivateModel,
 } from "./make-private.js";
+export { createDpWorkerPool, DpWorkerPool, type DpWorkerPoolOptions } from "./workers/pool.js";
 export { MNIST_MODEL_KINDS, mnistInputShape, mnistModel, type MnistModelKind } from "./mnist-models.js";
 
 // The error type every function here throws, so callers of this entry point can catch it.

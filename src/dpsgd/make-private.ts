@@ -33,6 +33,7 @@ import { computeClippedSum, dpApplyGradients, issueDpGradients, privatizeParts }
 import { poissonSampleIndices, uniformSampleIndices } from "../random/subsampling.js";
 import { AdaptiveClipState, type AdaptiveClippingOptions } from "./adaptive-clipping.js";
 import { evaluatePrivateModel } from "./metrics.js";
+import { checkWorkersOption, leaseDpWorkers, type DpWorkerPool } from "./workers/pool.js";
 import { resolveMetrics } from "./fit-metrics.js";
 import {
   checkFitArgs,
@@ -106,6 +107,13 @@ export interface MakePrivateOptions {
    * with other releases). dpkit's own ε reports use an internal RDP account either way.
    */
   accountant?: PrivacyAccountant;
+  /**
+   * Share each step's per-example clipping among worker threads (Node only): a number of threads
+   * (started by `fit` and stopped when it returns; 1, the default, computes in the calling
+   * thread) or a pool from {@link createDpWorkerPool}. The noise is still added once, in the
+   * calling thread. Needs a named loss and no `classWeight`.
+   */
+  workers?: number | DpWorkerPool;
 }
 
 /** Epoch logs passed to callbacks and kept in the history. */
@@ -346,6 +354,8 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
   }
   checkModelSupported(model, { strategy: options.strategy });
   checkLossMatchesOutput(model, loss);
+  checkWorkersOption(options.workers, model);
+  let workers: DpWorkerPool | undefined;
   const metricSpecs = resolveMetrics(options.metrics ?? compiledProperty(model, "metrics"), loss, outputWidth(model));
   const adaptiveOpts = options.adaptiveClipping === true ? {} : options.adaptiveClipping || undefined;
 
@@ -413,13 +423,18 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
         args.validationData === undefined && args.validationSplit !== undefined
           ? splitForValidation(xAll, yAll, args.validationSplit)
           : undefined;
+      let lease: Awaited<ReturnType<typeof leaseDpWorkers>> | undefined;
       try {
+        lease = await leaseDpWorkers(options.workers, model);
+        workers = lease.pool;
         return await fitOn(
           split ? split.x : xAll,
           split ? split.y : yAll,
           split ? { ...args, validationData: [split.valX, split.valY] } : args,
         );
       } finally {
+        workers = undefined;
+        await lease?.release();
         if (split) tf.dispose([split.x, split.y, split.valX, split.valY]);
       }
     },
@@ -566,6 +581,7 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
             maxPhysicalBatchSize: options.maxPhysicalBatchSize,
             strategy: options.strategy,
             metrics: metricSpecs,
+            workers,
           });
         });
         if (!parts) throw new DpError("invalid_state", "No clipped sum was computed.", "model");

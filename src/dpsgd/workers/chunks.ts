@@ -1,0 +1,176 @@
+/**
+ * The fixed chunking that defines a sharded DP-SGD step, whatever the number of workers.
+ *
+ * A batch of n examples is cut into chunks of `chunkSize` examples in order (the last one may be
+ * shorter). Each chunk's clipped sum is computed by {@link computeChunk} — the same function in a
+ * worker thread and in the calling thread — and the chunk sums are added by {@link reduceChunks}
+ * in chunk order, in float64, rounded once to float32. Which thread computed a chunk does not
+ * enter the arithmetic, so 1 worker, 2 workers and the in-process path
+ * ({@link chunkedClippedSum}) give the same bytes.
+ *
+ * Nothing here is private by itself: the noise is added afterwards, once, on the calling thread.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { DpError, requirePositiveInteger } from "../../errors.js";
+import { clippedGradients, type ClippingStrategy, type PerExampleLoss } from "../engine/index.js";
+import { metricSums, type MetricSpec } from "../fit-metrics.js";
+import type { ClippedSumParts } from "../gradients.js";
+
+/** One chunk: [first example, number of examples]. @internal */
+export type Chunk = [start: number, size: number];
+
+/** What one chunk contributes. Plain arrays, so it can cross a thread boundary (transferred). @internal */
+export interface ChunkResult {
+  /** Clipped sum over the chunk, all trainable variables flattened in `model.trainableWeights` order. */
+  sum: Float32Array;
+  /** Each example's gradient norm before clipping. */
+  norms: Float32Array;
+  /** Mean loss over the chunk. */
+  lossValue: number;
+  /** The model's output for the chunk (when asked for, for training metrics), flattened. */
+  output?: Float32Array;
+  /** Shape of `output`. */
+  outputShape?: number[];
+}
+
+/** The fixed chunking of n examples: chunks of `chunkSize` in order, the last one shorter. @internal */
+export function makeChunks(n: number, chunkSize: number): Chunk[] {
+  const k = requirePositiveInteger("chunkSize", chunkSize);
+  const out: Chunk[] = [];
+  for (let start = 0; start < n; start += k) out.push([start, Math.min(k, n - start)]);
+  return out;
+}
+
+/** Total number of values in each trainable variable, in `model.trainableWeights` order. @internal */
+export function trainableSizes(model: tf.LayersModel): number[] {
+  return model.trainableWeights.map((w) => w.shape.reduce<number>((a, b) => a * (b as number), 1));
+}
+
+/**
+ * One chunk's clipped sum, norms and mean loss, through the engine. The same code runs in a
+ * worker thread and in the calling thread. @internal
+ */
+export function computeChunk(o: {
+  model: tf.LayersModel;
+  x: tf.Tensor;
+  y: tf.Tensor;
+  loss: PerExampleLoss;
+  l2NormClip: number;
+  strategy?: ClippingStrategy;
+  keepOutput: boolean;
+}): ChunkResult {
+  const r = clippedGradients({
+    model: o.model,
+    x: o.x,
+    y: o.y,
+    loss: o.loss,
+    l2NormClip: o.l2NormClip,
+    strategy: o.strategy,
+    keepOutput: o.keepOutput,
+  });
+  try {
+    const sizes = trainableSizes(o.model);
+    const sum = new Float32Array(sizes.reduce((a, b) => a + b, 0));
+    let off = 0;
+    o.model.trainableWeights.forEach((w, k) => {
+      const name = (w.read() as tf.Variable).name;
+      const t = r.clippedSum[name];
+      if (!t) throw new DpError("invalid_state", `The engine returned no gradient for trainable variable "${name}".`, "model");
+      sum.set(t.dataSync() as Float32Array, off);
+      off += sizes[k];
+    });
+    const result: ChunkResult = { sum, norms: r.norms.slice(0, o.x.shape[0]), lossValue: r.lossValue };
+    if (r.output) {
+      result.output = new Float32Array(r.output.dataSync() as Float32Array);
+      result.outputShape = r.output.shape.slice();
+    }
+    return result;
+  } finally {
+    tf.dispose(r.clippedSum);
+    r.output?.dispose();
+  }
+}
+
+/**
+ * Adds chunk results in chunk order (float64 accumulation, one rounding to float32 at the end)
+ * into the clipped sum of the whole batch. `results[c]` belongs to `chunks[c]`. @internal
+ */
+export function reduceChunks(o: {
+  model: tf.LayersModel;
+  chunks: Chunk[];
+  results: ChunkResult[];
+  n: number;
+  y: tf.Tensor;
+  metrics?: MetricSpec[];
+}): ClippedSumParts {
+  const vars = o.model.trainableWeights;
+  const names = vars.map((w) => (w.read() as tf.Variable).name);
+  const shapes = vars.map((w) => w.shape.slice() as number[]);
+  const sizes = trainableSizes(o.model);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const acc = new Float64Array(total);
+  const norms = new Float32Array(o.n);
+  let lossSum = 0;
+  o.chunks.forEach(([start, size], c) => {
+    const r = o.results[c];
+    if (!r || r.sum.length !== total || r.norms.length !== size) {
+      throw new DpError("invalid_state", `Chunk ${c} (examples ${start}..${start + size - 1}) came back malformed.`, "workers");
+    }
+    const s = r.sum;
+    for (let i = 0; i < total; i++) acc[i] += s[i];
+    norms.set(r.norms, start);
+    lossSum += r.lossValue * size;
+  });
+  const sums: Float32Array[] = [];
+  let off = 0;
+  for (const len of sizes) {
+    sums.push(new Float32Array(acc.subarray(off, off + len))); // one rounding to float32
+    off += len;
+  }
+  const specs = o.metrics ?? [];
+  let metricTotals = specs.map(() => 0);
+  if (specs.length > 0 && o.n > 0) {
+    const shape = o.results[0]?.outputShape;
+    if (!shape) throw new DpError("invalid_state", "Training metrics need the model's output, which no chunk returned.", "metrics");
+    const width = shape.slice(1).reduce((a, b) => a * b, 1);
+    const flat = new Float32Array(o.n * width);
+    o.chunks.forEach(([start], c) => flat.set(o.results[c].output as Float32Array, start * width));
+    const out = tf.tensor(flat, [o.n, ...shape.slice(1)], "float32");
+    try {
+      metricTotals = metricSums(specs, o.y, out);
+    } finally {
+      out.dispose();
+    }
+  }
+  return { names, shapes, sums, norms, lossSum, batchSize: o.n, metricSums: metricTotals };
+}
+
+/**
+ * The in-process reference of a sharded step: the batch's clipped sum computed chunk by chunk in
+ * the calling thread, with the same chunking and the same reduction as the worker pool. @internal
+ */
+export function chunkedClippedSum(o: {
+  model: tf.LayersModel;
+  loss: PerExampleLoss;
+  x: tf.Tensor;
+  y: tf.Tensor;
+  l2NormClip: number;
+  chunkSize: number;
+  strategy?: ClippingStrategy;
+  metrics?: MetricSpec[];
+}): ClippedSumParts {
+  const n = o.x.shape[0] ?? 0;
+  const chunks = makeChunks(n, o.chunkSize);
+  const keepOutput = (o.metrics ?? []).length > 0;
+  const results = chunks.map(([start, size]) => {
+    const xs = o.x.slice(start, size);
+    const ys = o.y.slice(start, size);
+    try {
+      return computeChunk({ model: o.model, x: xs, y: ys, loss: o.loss, l2NormClip: o.l2NormClip, strategy: o.strategy, keepOutput });
+    } finally {
+      tf.dispose([xs, ys]);
+    }
+  });
+  return reduceChunks({ model: o.model, chunks, results, n, y: o.y, metrics: o.metrics });
+}

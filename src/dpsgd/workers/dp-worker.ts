@@ -1,0 +1,122 @@
+/**
+ * Worker-thread side of {@link createDpWorkerPool}: rebuilds the model from its JSON topology
+ * (own tfjs instance, same backend as the calling thread), then serves steps synchronously:
+ * it waits on its signal array, reads the step from its message port, copies the weights and its
+ * chunks of the batch out of shared memory, computes each chunk's clipped sum with the same
+ * function as the calling thread, and transfers the results back. It never sees an Rng and
+ * draws no noise. Not part of the public API.
+ * @module
+ */
+import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
+import * as tf from "@tensorflow/tfjs";
+import { prepareBackend } from "../../backend/index.js";
+import { computeChunk, type ChunkResult } from "./chunks.js";
+import { SIGNAL, type SharedTensor, type StepRequest, type StepResponse, type StopRequest, type WorkerInit } from "./protocol.js";
+
+const init = workerData as WorkerInit;
+const signal = init.signal;
+const port = init.port as MessagePort;
+
+process.on("exit", (code) => {
+  Atomics.store(signal, SIGNAL.exitCode, code);
+  Atomics.store(signal, SIGNAL.dead, 1);
+  Atomics.notify(signal, SIGNAL.response);
+});
+
+function chunkTensor(t: SharedTensor, start: number, size: number): tf.Tensor {
+  const width = t.shape.slice(1).reduce((a, b) => a * b, 1);
+  // A copy out of shared memory: the tensor must not alias a buffer the calling thread rewrites.
+  return tf.tensor(t.data.slice(start * width, (start + size) * width), [size, ...t.shape.slice(1)], t.dtype);
+}
+
+function step(model: tf.LayersModel, m: StepRequest): ChunkResult[] {
+  let off = 0;
+  const values = model.weights.map((w) => {
+    const len = w.shape.reduce<number>((a, b) => a * (b as number), 1);
+    const t = tf.tensor(m.weights.slice(off, off + len), w.shape as number[], "float32");
+    off += len;
+    return t;
+  });
+  try {
+    model.setWeights(values);
+  } finally {
+    tf.dispose(values);
+  }
+  const results = m.chunks.map(([start, size]) => {
+    const x = chunkTensor(m.x, start, size);
+    const y = chunkTensor(m.y, start, size);
+    try {
+      return computeChunk({ model, x, y, loss: m.loss, l2NormClip: m.l2NormClip, strategy: m.strategy, keepOutput: m.keepOutput });
+    } finally {
+      tf.dispose([x, y]);
+    }
+  });
+  if (init.fault === "throw") throw new Error(`deliberate fault in worker ${init.index}`);
+  if (init.fault === "exit") process.exit(3);
+  if (init.fault === "perturb" && results.length > 0) {
+    // One bit (relative size 2^-11) of one value of the first chunk's sum.
+    const s = results[0].sum;
+    const bits = new Uint32Array(s.buffer, s.byteOffset, 1);
+    bits[0] ^= 1 << 12;
+  }
+  return results;
+}
+
+function serve(model: tf.LayersModel): void {
+  let seen = 0;
+  for (;;) {
+    Atomics.wait(signal, SIGNAL.request, seen);
+    const now = Atomics.load(signal, SIGNAL.request);
+    if (now === seen) continue;
+    seen = now;
+    const t0 = performance.now();
+    const got = receiveMessageOnPort(port);
+    if (!got) {
+      port.postMessage({ kind: "error", message: "signalled without a message" } satisfies StepResponse);
+    } else {
+      const m = got.message as StepRequest | StopRequest;
+      if (m.kind === "stop") return;
+      let reply: StepResponse;
+      const transfer: ArrayBuffer[] = [];
+      try {
+        const results = step(model, m);
+        for (const r of results) {
+          transfer.push(r.sum.buffer as ArrayBuffer, r.norms.buffer as ArrayBuffer);
+          if (r.output) transfer.push(r.output.buffer as ArrayBuffer);
+        }
+        reply = { kind: "result", results, ms: performance.now() - t0 };
+      } catch (e) {
+        reply = { kind: "error", message: e instanceof Error ? e.message : String(e) };
+        transfer.length = 0;
+      }
+      port.postMessage(reply, transfer);
+    }
+    Atomics.store(signal, SIGNAL.response, seen);
+    Atomics.notify(signal, SIGNAL.response);
+  }
+}
+
+async function start(): Promise<tf.LayersModel> {
+  await prepareBackend({ backend: init.backend, announce: false });
+  if (init.prod) tf.enableProdMode();
+  // tfjs's cpu backend greets its first tensor with a banner on stderr; the calling thread has
+  // shown it already if it uses cpu, so the workers stay quiet.
+  if (tf.getBackend() === "cpu") (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+  const model = await tf.models.modelFromJSON(init.modelTopology as tf.io.ModelJSON);
+  const sizes = model.weights.map((w) => w.shape.reduce<number>((a, b) => a * (b as number), 1));
+  if (sizes.length !== init.weightSizes.length || sizes.some((s, i) => s !== init.weightSizes[i])) {
+    throw new Error(`the rebuilt model's weights [${sizes.join(", ")}] differ from the original's [${init.weightSizes.join(", ")}]`);
+  }
+  return model;
+}
+
+start().then(
+  (model) => {
+    parentPort?.postMessage({ kind: "ready" });
+    serve(model);
+    process.exit(0);
+  },
+  (e: unknown) => {
+    parentPort?.postMessage({ kind: "error", message: e instanceof Error ? e.message : String(e) });
+  },
+);

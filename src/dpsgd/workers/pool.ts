@@ -1,0 +1,469 @@
+/**
+ * Worker-thread sharding of the DP-SGD clipped sum (Node only): {@link createDpWorkerPool}.
+ *
+ * Per-example clipping is independent per example, so a batch's clipped sum is the sum of its
+ * chunks' clipped sums. The pool keeps a copy of the model in each worker thread (own tfjs
+ * instance, same backend), and for every step: writes the weights and the batch into shared
+ * memory once, hands each worker a contiguous run of the fixed chunks (see ./chunks.ts), waits
+ * for their chunk sums (transferred, not copied) and adds them in chunk order. The Gaussian noise
+ * is added afterwards by the caller, once, on the calling thread, from dpkit's secure sampler:
+ * workers never receive the Rng.
+ *
+ * The calling thread blocks (`Atomics.wait`) while the workers compute, so `dpGradients` stays
+ * synchronous; browsers forbid that on their main thread, and `createDpWorkerPool` refuses to run
+ * outside Node.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { activeBackend, type BackendName } from "../../backend/index.js";
+import { DpError, requireInteger, requireObject, requireOneOf, requirePositiveInteger } from "../../errors.js";
+import type { ClippingStrategy, PerExampleLoss } from "../engine/index.js";
+import type { MetricSpec } from "../fit-metrics.js";
+import type { ClippedSumParts } from "../gradients.js";
+import { type Chunk, type ChunkResult, makeChunks, reduceChunks } from "./chunks.js";
+import { SIGNAL, type SharedTensor, type StepRequest, type StepResponse, type WorkerFault, type WorkerInit } from "./protocol.js";
+
+type WorkerThreads = typeof import("node:worker_threads");
+type NodeWorker = import("node:worker_threads").Worker;
+type NodePort = import("node:worker_threads").MessagePort;
+
+/** Default number of examples per chunk. */
+export const DEFAULT_CHUNK_SIZE = 128;
+
+/** Options for {@link createDpWorkerPool}. */
+export interface DpWorkerPoolOptions {
+  /** The model to train; each worker rebuilds it from `model.toJSON()` (its weights are sent every step). */
+  model: tf.LayersModel;
+  /** Number of worker threads: an integer from 1 to twice the number of cores (`os.availableParallelism()`). */
+  workers: number;
+  /**
+   * Examples per chunk (default 128). The batch is cut into chunks of this size in order, whatever
+   * the number of workers; each chunk's clipped sum is computed the same way and the sums are
+   * added in chunk order, so the result depends on `chunkSize` but not on `workers`.
+   */
+  chunkSize?: number;
+  /** tfjs backend in the workers. Default: the calling thread's active backend, else "cpu". */
+  backend?: BackendName;
+  /** Milliseconds a worker may take to start (load tfjs, rebuild the model). Default 120 000. */
+  startupTimeoutMs?: number;
+  /** Milliseconds a step may take before the pool gives up on its workers. Default 600 000. */
+  stepTimeoutMs?: number;
+}
+
+interface Slot {
+  worker: NodeWorker;
+  port: NodePort;
+  signal: Int32Array;
+  seq: number;
+  exited: boolean;
+}
+
+/** Internal state of a pool, out of the public type. */
+interface PoolState {
+  threads: WorkerThreads;
+  slots: Slot[];
+  chunkSize: number;
+  stepTimeoutMs: number;
+  weightSizes: number[];
+  weights: Float32Array;
+  x?: Float32Array | Int32Array;
+  y?: Float32Array | Int32Array;
+  failure?: string;
+  closing?: Promise<void>;
+  /** Each busy worker's own time on the last step (ms). */
+  lastWorkerMs: number[];
+}
+
+const states = new WeakMap<DpWorkerPool, PoolState>();
+
+/** The largest worker count accepted: twice the cores reported by Node. */
+function maxWorkers(): number {
+  const os = process.getBuiltinModule("node:os") as typeof import("node:os");
+  return 2 * Math.max(1, os.availableParallelism());
+}
+
+function nodeWorkerThreads(): WorkerThreads {
+  const getBuiltin = typeof process !== "undefined" ? process.getBuiltinModule : undefined;
+  if (typeof getBuiltin !== "function") {
+    throw new DpError(
+      "unsupported_backend",
+      "`workers` needs Node's worker_threads (Node >= 20.16): DP-SGD worker threads are not available in a browser; leave `workers` unset there.",
+      "workers",
+    );
+  }
+  return getBuiltin("node:worker_threads") as WorkerThreads;
+}
+
+/** Starts one worker from the compiled .js, or from source through tsx's loader (tests, benches). */
+function startWorker(threads: WorkerThreads, init: WorkerInit, transfer: NodePort[]): NodeWorker {
+  const options = { workerData: init, transferList: transfer as unknown as import("node:worker_threads").Transferable[] };
+  if (import.meta.url.endsWith(".ts")) {
+    const url = new URL("./dp-worker.ts", import.meta.url).href;
+    // Resolved from here, not from the process's working folder (an eval'd worker resolves bare names there).
+    const tsx = import.meta.resolve("tsx/esm/api");
+    const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(url)}); });`;
+    return new threads.Worker(code, { ...options, eval: true });
+  }
+  return new threads.Worker(new URL("./dp-worker.js", import.meta.url), options);
+}
+
+function sizeOf(shape: readonly (number | null)[]): number {
+  return shape.reduce<number>((a, b) => a * (b as number), 1);
+}
+
+/**
+ * A pool of worker threads that compute DP-SGD clipped sums for one model; pass it as
+ * `workers` to {@link dpGradients} or {@link makePrivate}. Create it with
+ * {@link createDpWorkerPool}; close it with {@link DpWorkerPool.close}.
+ */
+export class DpWorkerPool {
+  /** The model the workers hold a copy of. */
+  readonly model: tf.LayersModel;
+  /** Number of worker threads. */
+  readonly size: number;
+  /** Examples per chunk. */
+  readonly chunkSize: number;
+
+  /** @internal */
+  constructor(model: tf.LayersModel, size: number, chunkSize: number) {
+    this.model = model;
+    this.size = size;
+    this.chunkSize = chunkSize;
+  }
+
+  /** Whether {@link DpWorkerPool.close} was called. */
+  get closed(): boolean {
+    return states.get(this)?.closing !== undefined;
+  }
+
+  /**
+   * Stops the worker threads and waits for them to exit. Idempotent. The workers do not keep the
+   * process alive in any case (they are `unref`'d), but closing frees their memory.
+   */
+  close(): Promise<void> {
+    const s = states.get(this);
+    if (!s) return Promise.resolve();
+    s.closing ??= (async () => {
+      for (const slot of s.slots) {
+        if (slot.exited || Atomics.load(slot.signal, SIGNAL.dead) === 1) continue;
+        try {
+          slot.port.postMessage({ kind: "stop" });
+          Atomics.store(slot.signal, SIGNAL.request, ++slot.seq);
+          Atomics.notify(slot.signal, SIGNAL.request);
+        } catch {
+          // The port is already closed: terminate() below ends the thread.
+        }
+      }
+      await Promise.all(s.slots.map((slot) => slot.worker.terminate()));
+      for (const slot of s.slots) slot.port.close();
+    })();
+    return s.closing;
+  }
+
+  /** The same as {@link DpWorkerPool.close}. */
+  dispose(): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * Starts worker threads that share the DP-SGD per-example clipping of each batch (Node only).
+ *
+ * @remarks
+ * Each worker loads tfjs on the same backend as the calling thread and rebuilds `model` from its
+ * JSON topology. At every step the calling thread writes the current weights and the batch into
+ * shared memory, each worker computes the clipped sums of a contiguous run of fixed chunks of
+ * `chunkSize` examples, and the calling thread adds the chunk sums in chunk order (float64, one
+ * rounding to float32). The Gaussian noise is then added once, on the calling thread, from
+ * dpkit's secure sampler (the Rng never leaves it): the privacy guarantee is that of the step
+ * without workers.
+ *
+ * The result is bit-identical for any number of workers with the same `chunkSize`, and equal
+ * to the in-process computation with that chunking (same backend, a model without Dropout or
+ * other randomness in the forward pass). It is not bit-identical to a step without `workers`
+ * (that one adds the batch in one piece), only equal up to float32 rounding.
+ *
+ * Losses must be names or `{ name, fromLogits: true }` (a loss function cannot be sent to a
+ * thread); custom layers must be registered in the workers too (they are rebuilt from JSON) and
+ * are therefore refused. A worker that fails makes the step throw a `DpError` naming it, and the
+ * pool unusable; `close()` it.
+ *
+ * @param options - the model, the number of workers, the chunk size
+ * @returns the started pool
+ * @throws {@link DpError} `invalid_parameter` for a bad option; `unsupported_backend` outside
+ *   Node; `invalid_state` when a worker fails to start
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { createDpWorkerPool, dpGradients, dpApplyGradients } from "dpkit/dpsgd";
+ * const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: "softmax" })] });
+ * const pool = await createDpWorkerPool({ model, workers: 2, chunkSize: 4 });
+ * try {
+ *   const x = tf.ones([8, 4]);
+ *   const y = tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1]);
+ *   const step = dpGradients({ model, loss: "sparseCategoricalCrossentropy", x, y, l2NormClip: 1, noiseMultiplier: 1.1, expectedBatchSize: 8, workers: pool });
+ *   dpApplyGradients(tf.train.sgd(0.1), step);
+ * } finally {
+ *   await pool.close();
+ * }
+ * ```
+ */
+export function createDpWorkerPool(options: DpWorkerPoolOptions): Promise<DpWorkerPool> {
+  return startDpWorkerPool(options);
+}
+
+/** {@link createDpWorkerPool} with a deliberate fault in one worker, for tests. @internal */
+export async function startDpWorkerPool(options: DpWorkerPoolOptions, faults: Record<number, WorkerFault> = {}): Promise<DpWorkerPool> {
+  requireObject<DpWorkerPoolOptions>("options", options);
+  const threads = nodeWorkerThreads();
+  const { model } = options;
+  if (typeof model !== "object" || model === null || typeof (model as tf.LayersModel).toJSON !== "function") {
+    throw new DpError("invalid_parameter", "`model` must be a tf.LayersModel.", "model");
+  }
+  const size = requireInteger("workers", options.workers, { min: 1, max: maxWorkers() });
+  const chunkSize = requirePositiveInteger("chunkSize", options.chunkSize ?? DEFAULT_CHUNK_SIZE);
+  const backend = requireOneOf("backend", options.backend ?? activeBackend()?.name ?? "cpu", ["tensorflow", "wasm", "cpu"] as const);
+  const startupTimeoutMs = requirePositiveInteger("startupTimeoutMs", options.startupTimeoutMs ?? 120_000);
+  const stepTimeoutMs = requirePositiveInteger("stepTimeoutMs", options.stepTimeoutMs ?? 600_000);
+  const weightSizes = model.weights.map((w) => sizeOf(w.shape));
+  let topology: unknown;
+  try {
+    topology = model.toJSON(null, false);
+  } catch (e) {
+    throw new DpError("invalid_parameter", `\`model\` cannot be serialised for the workers: ${(e as Error).message}`, "model");
+  }
+  const slots: Slot[] = [];
+  const startOne = (index: number): Promise<void> => {
+    const channel = new threads.MessageChannel();
+    const signal = new Int32Array(new SharedArrayBuffer(4 * 4));
+    const init: WorkerInit = {
+      backend,
+      modelTopology: topology,
+      weightSizes,
+      signal,
+      port: channel.port2,
+      index,
+      prod: tf.env().getBool("PROD"),
+      fault: faults[index],
+    };
+    const worker = startWorker(threads, init, [channel.port2]);
+    const slot: Slot = { worker, port: channel.port1, signal, seq: 0, exited: false };
+    slots.push(slot);
+    let lastError: string | undefined;
+    // Always listened to: an unhandled 'error' event would crash the calling process.
+    worker.on("error", (e) => (lastError = e.message));
+    worker.on("exit", () => (slot.exited = true));
+    return new Promise<void>((resolve, reject) => {
+      const fail = (why: string): void => {
+        clearTimeout(timer);
+        reject(new DpError("invalid_state", `DP worker ${index} failed to start: ${why}`, "workers"));
+      };
+      const timer = setTimeout(() => fail(`no answer within ${startupTimeoutMs} ms`), startupTimeoutMs);
+      worker.on("message", (m: { kind: string; message?: string }) => {
+        if (m.kind === "ready") {
+          clearTimeout(timer);
+          worker.unref();
+          resolve();
+        } else if (m.kind === "error") fail(m.message ?? "unknown error");
+      });
+      worker.once("exit", (code) => fail(lastError ?? `it exited with code ${code}`));
+    });
+  };
+  const started = await Promise.allSettled(Array.from({ length: size }, (_, i) => startOne(i)));
+  const pool = new DpWorkerPool(model, size, chunkSize);
+  const total = weightSizes.reduce((a, b) => a + b, 0);
+  states.set(pool, {
+    threads,
+    slots,
+    chunkSize,
+    stepTimeoutMs,
+    weightSizes,
+    weights: new Float32Array(new SharedArrayBuffer(Math.max(4, 4 * total))),
+    lastWorkerMs: [],
+  });
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) {
+    await pool.close();
+    throw failed.reason;
+  }
+  return pool;
+}
+
+/** Checks that `value` is an open pool for `model`. @internal */
+export function requireDpWorkerPool(value: unknown, model: tf.LayersModel): DpWorkerPool {
+  if (!(value instanceof DpWorkerPool) || !states.has(value)) {
+    throw new DpError("invalid_parameter", "`workers` must be a pool from createDpWorkerPool().", "workers");
+  }
+  if (value.model !== model) {
+    throw new DpError("invalid_parameter", "`workers` holds a copy of another model: create the pool with this `model`.", "workers");
+  }
+  const s = states.get(value) as PoolState;
+  if (s.closing) throw new DpError("invalid_state", "`workers` is closed.", "workers");
+  if (s.failure)
+    throw new DpError("invalid_state", `\`workers\` is unusable after an earlier failure (${s.failure}); close it.`, "workers");
+  return value;
+}
+
+/** Copies a tensor's values into a (reused, grown when needed) SharedArrayBuffer. */
+function share(t: tf.Tensor, previous: Float32Array | Int32Array | undefined): SharedTensor {
+  if (t.dtype !== "float32" && t.dtype !== "int32") {
+    throw new DpError("invalid_parameter", `With \`workers\`, \`x\` and \`y\` must be float32 or int32. Found ${t.dtype}.`, "workers");
+  }
+  const values = t.dataSync() as Float32Array | Int32Array;
+  const float = t.dtype === "float32";
+  let data = previous;
+  if (!data || data instanceof Float32Array !== float || data.byteLength < values.byteLength) {
+    const bytes = Math.max(4, Math.ceil(values.byteLength * 1.25));
+    const buffer = new SharedArrayBuffer(bytes - (bytes % 4));
+    data = float ? new Float32Array(buffer) : new Int32Array(buffer);
+  }
+  data.set(values);
+  return { data, dtype: t.dtype, shape: t.shape.slice() };
+}
+
+function fail(s: PoolState, why: string): never {
+  s.failure = why;
+  throw new DpError("invalid_state", why, "workers");
+}
+
+/** Waits (blocking) for a worker's answer to request `slot.seq`. */
+function awaitAnswer(s: PoolState, slot: Slot, index: number, deadline: number): StepResponse {
+  for (;;) {
+    const answered = Atomics.load(slot.signal, SIGNAL.response) === slot.seq;
+    if (answered) break;
+    if (Atomics.load(slot.signal, SIGNAL.dead) === 1) {
+      fail(s, `DP worker ${index} exited during a step (exit code ${Atomics.load(slot.signal, SIGNAL.exitCode)}).`);
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) fail(s, `DP worker ${index} did not answer within ${s.stepTimeoutMs} ms.`);
+    Atomics.wait(slot.signal, SIGNAL.response, slot.seq - 1, Math.min(left, 1000));
+  }
+  const got = s.threads.receiveMessageOnPort(slot.port);
+  if (!got) fail(s, `DP worker ${index} answered without a message.`);
+  return got.message as StepResponse;
+}
+
+/**
+ * The batch's clipped sum, computed by the pool's workers (the hook behind `workers` in
+ * `dpGradients` and `makePrivate`). Blocks the calling thread until every worker answered. @internal
+ */
+export function workerClippedSum(
+  pool: DpWorkerPool,
+  o: {
+    model: tf.LayersModel;
+    loss: PerExampleLoss;
+    x: tf.Tensor;
+    y: tf.Tensor;
+    l2NormClip: number;
+    strategy?: ClippingStrategy;
+    metrics?: MetricSpec[];
+    maxPhysicalBatchSize?: number;
+  },
+): ClippedSumParts {
+  requireDpWorkerPool(pool, o.model);
+  const s = states.get(pool) as PoolState;
+  if (typeof o.loss === "function") {
+    throw new DpError(
+      "invalid_parameter",
+      "With `workers`, `loss` must be a loss name or { name, fromLogits: true }: a function cannot be sent to a worker thread (class weights make one).",
+      "loss",
+    );
+  }
+  if (o.maxPhysicalBatchSize !== undefined) {
+    throw new DpError(
+      "invalid_parameter",
+      "With `workers`, give the chunk size to createDpWorkerPool({ chunkSize }) instead of `maxPhysicalBatchSize`.",
+      "maxPhysicalBatchSize",
+    );
+  }
+  const n = o.x.shape[0] ?? 0;
+  if ((o.y.shape[0] ?? 0) !== n) {
+    throw new DpError("invalid_parameter", `\`x\` and \`y\` must hold the same number of examples. Found ${n} and ${o.y.shape[0]}.`, "y");
+  }
+  const chunks = makeChunks(n, s.chunkSize);
+  const keepOutput = (o.metrics ?? []).length > 0;
+  // Weights: all of model.weights, in order, into shared memory (read by every worker).
+  let off = 0;
+  o.model.weights.forEach((w, k) => {
+    const values = w.read().dataSync() as Float32Array;
+    if (values.length !== s.weightSizes[k]) fail(s, `The model's weight ${w.name} changed shape since the pool started.`);
+    s.weights.set(values, off);
+    off += values.length;
+  });
+  const x = share(o.x, s.x);
+  const y = share(o.y, s.y);
+  s.x = x.data;
+  s.y = y.data;
+  // Contiguous runs of chunks, as even as possible.
+  const runs: Chunk[][] = s.slots.map((_, w) =>
+    chunks.slice(Math.floor((w * chunks.length) / s.slots.length), Math.floor(((w + 1) * chunks.length) / s.slots.length)),
+  );
+  const busy: number[] = [];
+  runs.forEach((run, w) => {
+    if (run.length === 0) return;
+    const slot = s.slots[w];
+    if (Atomics.load(slot.signal, SIGNAL.dead) === 1)
+      fail(s, `DP worker ${w} has exited (exit code ${Atomics.load(slot.signal, SIGNAL.exitCode)}).`);
+    const request: StepRequest = {
+      kind: "step",
+      weights: s.weights,
+      x,
+      y,
+      chunks: run,
+      loss: o.loss,
+      l2NormClip: o.l2NormClip,
+      strategy: o.strategy,
+      keepOutput,
+    };
+    slot.port.postMessage(request);
+    Atomics.store(slot.signal, SIGNAL.request, ++slot.seq);
+    Atomics.notify(slot.signal, SIGNAL.request);
+    busy.push(w);
+  });
+  const deadline = Date.now() + s.stepTimeoutMs;
+  const results: ChunkResult[] = [];
+  const errors: string[] = [];
+  s.lastWorkerMs = [];
+  for (const w of busy) {
+    const answer = awaitAnswer(s, s.slots[w], w, deadline);
+    if (answer.kind === "error") errors.push(`DP worker ${w} failed: ${answer.message}`);
+    else {
+      s.lastWorkerMs.push(answer.ms);
+      if (answer.results.length !== runs[w].length)
+        errors.push(`DP worker ${w} returned ${answer.results.length} chunks for ${runs[w].length}.`);
+      results.push(...answer.results);
+    }
+  }
+  if (errors.length > 0) fail(s, errors.join(" "));
+  return reduceChunks({ model: o.model, chunks, results, n, y: o.y, metrics: o.metrics });
+}
+
+/**
+ * Checks `makePrivate`'s `workers` option: a count (1 = none, in the calling thread) or a pool
+ * for `model`. @internal
+ */
+export function checkWorkersOption(value: unknown, model: tf.LayersModel): void {
+  if (value === undefined) return;
+  if (typeof value === "number") requireInteger("workers", value, { min: 1, max: maxWorkers() });
+  else requireDpWorkerPool(value, model);
+}
+
+/**
+ * The pool one `fit` uses: none for `undefined` or 1, the given pool, or a pool of `value`
+ * threads started now and closed by `release`. @internal
+ */
+export async function leaseDpWorkers(
+  value: number | DpWorkerPool | undefined,
+  model: tf.LayersModel,
+): Promise<{ pool?: DpWorkerPool; release(): Promise<void> }> {
+  checkWorkersOption(value, model);
+  if (value === undefined || value === 1) return { release: async () => {} };
+  if (typeof value !== "number") return { pool: value, release: async () => {} };
+  const pool = await createDpWorkerPool({ model, workers: value });
+  return { pool, release: () => pool.close() };
+}
+
+/** Each busy worker's own time on the pool's last step, in ms (for benchmarks). @internal */
+export function lastWorkerTimes(pool: DpWorkerPool): number[] {
+  return [...(states.get(pool)?.lastWorkerMs ?? [])];
+}

@@ -1,0 +1,79 @@
+/**
+ * Messages between the calling thread and a DP-SGD worker thread (see ./pool.ts). Nothing here
+ * carries randomness: the step's noise is drawn on the calling thread, never in a worker.
+ * @module
+ */
+import type { BackendName } from "../../backend/index.js";
+import type { ClippingStrategy, PerExampleLoss } from "../engine/index.js";
+import type { Chunk, ChunkResult } from "./chunks.js";
+
+/** Slots of a worker's signal array (an Int32Array over a SharedArrayBuffer). @internal */
+export const SIGNAL = {
+  /** Sequence number of the last request posted by the calling thread. */
+  request: 0,
+  /** Sequence number of the last request answered by the worker. */
+  response: 1,
+  /** 1 once the worker thread is exiting. */
+  dead: 2,
+  /** Its exit code. */
+  exitCode: 3,
+} as const;
+
+/** A deliberate fault, for tests of the failure paths only. @internal */
+export type WorkerFault = "throw" | "exit" | "perturb";
+
+/** What a worker is started with (`workerData`). @internal */
+export interface WorkerInit {
+  /** The tfjs backend to prepare in the worker (the calling thread's). */
+  backend: BackendName;
+  /** `model.toJSON(null, false)` of the calling thread's model. */
+  modelTopology: unknown;
+  /** Number of values of each of `model.weights` (checked against the rebuilt model). */
+  weightSizes: number[];
+  /** Signal array shared with the calling thread (see {@link SIGNAL}). */
+  signal: Int32Array;
+  /** This worker's end of its message channel (a MessagePort). */
+  port: unknown;
+  /** Index of this worker (for messages). */
+  index: number;
+  /** tfjs's production mode (`tf.enableProdMode()`), mirrored from the calling thread. */
+  prod: boolean;
+  /** Test-only fault. */
+  fault?: WorkerFault;
+}
+
+/** A typed array that lives in a SharedArrayBuffer, with its dtype and shape. @internal */
+export interface SharedTensor {
+  data: Float32Array | Int32Array;
+  dtype: "float32" | "int32";
+  shape: number[];
+}
+
+/** One step: weights and batch in shared memory, the chunks this worker computes. @internal */
+export interface StepRequest {
+  kind: "step";
+  /** All of `model.weights`, flattened in order (shared memory: written by the calling thread). */
+  weights: Float32Array;
+  x: SharedTensor;
+  y: SharedTensor;
+  chunks: Chunk[];
+  loss: PerExampleLoss;
+  l2NormClip: number;
+  strategy?: ClippingStrategy;
+  keepOutput: boolean;
+}
+
+/** Ends the worker's loop. @internal */
+export interface StopRequest {
+  kind: "stop";
+}
+
+/** A worker's answer to a step. @internal */
+export type StepResponse =
+  | {
+      kind: "result";
+      results: ChunkResult[];
+      /** Milliseconds the worker spent on the step, from reading the request to posting the answer. */
+      ms: number;
+    }
+  | { kind: "error"; message: string };
