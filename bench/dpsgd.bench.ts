@@ -11,8 +11,19 @@
  *   the sum, division by the expected batch size) + `dpApplyGradients` through the same optimizer;
  * - `naive per-example`: the engine's microbatches-of-one route, for scale (fewer repetitions;
  *   MNIST models only).
- * Ratios are DP step / tfjs minimize and DP step / tfjs fit. Usage: `npm run bench -- dpsgd`
- * (env DPSGD_BENCH_REPS, DPSGD_BENCH_BACKENDS=wasm,cpu, DPSGD_BENCH_MODELS=mlp,cnn,embedding,lstm).
+ * Ratios are DP step / tfjs minimize and DP step / tfjs fit. For the Embedding model a breakdown of
+ * the DP step follows (engine: forward, backward, per-example norms and clipped sum; of which the
+ * Embedding rule's norms and its clipped-sum scatter; noise drawn and added over all 320k+ entries;
+ * the optimizer's update), each timed on its own, alternating, median.
+ *
+ * On the cpu backend tfjs cannot take its own step on the text models in reasonable time: the
+ * gradient of `gather` is tfjs-backend-cpu's `UnsortedSegmentSum`, which loops over the 20,000
+ * segments with a full pass over the rows each. There the baseline is a lower bound: that segment
+ * sum timed on 20 of the 20,000 segments (rows as in the batch) and scaled ×1000 (the loop is
+ * linear in the segment count); such cells are marked `≥` and their ratios `≤`.
+ *
+ * Usage: `npm run bench -- dpsgd` (env DPSGD_BENCH_REPS, DPSGD_BENCH_BACKENDS=wasm,cpu,
+ * DPSGD_BENCH_MODELS=mlp,cnn,embedding,lstm, DPSGD_BENCH_NAIVE=0 to skip the naive route).
  */
 import { prepareBackend, tf } from "../src/backend/index.js";
 import {
@@ -23,13 +34,20 @@ import {
   poissonSampleIndices,
   type MnistModelKind,
 } from "../src/dpsgd/index.js";
+import { computeClippedSum } from "../src/dpsgd/gradients.js";
+import { privatizeInPlace } from "../src/dpsgd/privatize.js";
+import { embeddingRule } from "../src/dpsgd/engine/layers/embedding.js";
 import { type BenchRow as Row, median } from "./report.js";
+import { VOCAB, textBatch, textModel } from "./dpsgd-models.js";
 import { loadMnist } from "../src/data/index.js";
 
 const reps = Number(process.env.DPSGD_BENCH_REPS ?? 7);
 const backends = (process.env.DPSGD_BENCH_BACKENDS ?? "wasm,cpu").split(",") as ("wasm" | "cpu")[];
 const models = (process.env.DPSGD_BENCH_MODELS ?? "mlp,cnn,embedding,lstm").split(",") as ("mlp" | "cnn" | "embedding" | "lstm")[];
 const batchSize = 256;
+/** Segments timed for the cpu lower bound (of the 20,000). */
+const SEGMENTS = 20;
+const runNaive = process.env.DPSGD_BENCH_NAIVE !== "0";
 
 const results: Row[] = [];
 const table: string[][] = [];
@@ -42,38 +60,85 @@ async function timeIt(f: () => void | Promise<void>): Promise<number> {
 
 const mnist = loadMnist({ split: "train", count: batchSize });
 
-const VOCAB = 20000;
-
-/** The text classifiers: Embedding → GlobalAveragePooling1D → Dense, and Embedding(maskZero) → LSTM → Dense. */
-function textModel(kind: "embedding" | "lstm"): tf.LayersModel {
-  const layers =
-    kind === "embedding"
-      ? [
-          tf.layers.embedding({ inputDim: VOCAB, outputDim: 16 }),
-          tf.layers.globalAveragePooling1d({}),
-          tf.layers.dense({ units: 2, activation: "softmax" }),
-        ]
-      : [
-          tf.layers.embedding({ inputDim: VOCAB, outputDim: 16, maskZero: true }),
-          tf.layers.lstm({ units: 32 }),
-          tf.layers.dense({ units: 2, activation: "softmax" }),
-        ];
-  const model = tf.sequential({ layers });
-  model.build([null, kind === "lstm" ? 32 : 64]);
-  return model;
-}
-
-/** 256 sequences of word ids (Zipf-like: frequent words repeat), the last quarter of each padded with 0. */
-function textBatch(steps: number): tf.Tensor2D {
-  const ids = new Int32Array(batchSize * steps);
-  let s = 12345;
-  for (let i = 0; i < ids.length; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    const u = (s >>> 8) / 2 ** 24;
-    ids[i] = i % steps >= (3 * steps) / 4 ? 0 : 1 + Math.floor((VOCAB - 1) * u * u * u);
+/**
+ * Where the Embedding model's DP step goes: each part timed on its own, alternating, median.
+ * `engine` is computeClippedSum (forward, backward with the probes, per-example norms, clipped sum,
+ * download); `embedding norms` and `embedding clipped sum` are the Embedding rule's two halves on the
+ * batch (slot sums and squared norms; reweighted scatter into the touched rows), part of `engine`;
+ * `noise` draws the secure Gaussian noise for every entry and adds it in place; `apply` uploads the
+ * gradients and runs the SGD update.
+ */
+function breakdown(
+  backend: string,
+  model: tf.LayersModel,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  reps: number,
+  dpStepMs: number,
+  noiseOffMs: number,
+): void {
+  const layer = model.layers[0];
+  const outGrad = tf.fill([batchSize, x.shape[1] as number, 16], 0.01);
+  const w = tf.tensor1d(Array.from({ length: batchSize }, (_, i) => 0.5 + (i % 2) * 0.5));
+  const opt = tf.train.sgd(0.01);
+  let sums: Float32Array[] = [];
+  const parts: Record<string, () => void> = {
+    engine: () => {
+      sums = computeClippedSum({ model, loss: "sparseCategoricalCrossentropy", x, y, l2NormClip: 1 }).sums;
+    },
+    "embedding norms": () => {
+      const t = embeddingRule.perExample(layer, { input: x, outputGradient: outGrad, mode: "auto" });
+      t.squaredNorms.dataSync();
+      t.squaredNorms.dispose();
+    },
+    "embedding clipped sum": () => {
+      const t = embeddingRule.perExample(layer, { input: x, outputGradient: outGrad, mode: "auto" });
+      t.squaredNorms.dispose();
+      const [g] = t.weightedSum(w);
+      g.dataSync();
+      g.dispose();
+    },
+    noise: () => {
+      privatizeInPlace(
+        sums.map((s) => s.slice()),
+        { l2NormClip: 1, noiseMultiplier: 1.1, expectedBatchSize: batchSize },
+      );
+    },
+    apply: () => {
+      const grads: tf.NamedTensorMap = {};
+      model.trainableWeights.forEach((v, k) => (grads[(v.read() as tf.Variable).name] = tf.tensor(sums[k].slice(), v.shape as number[])));
+      opt.applyGradients(grads);
+      tf.dispose(grads);
+    },
+  };
+  const t: Record<string, number[]> = Object.fromEntries(Object.keys(parts).map((k) => [k, []]));
+  for (const f of Object.values(parts)) f(); // warm-up
+  for (let i = 0; i < reps; i++) {
+    for (const [k, f] of Object.entries(parts)) {
+      const t0 = performance.now();
+      f();
+      t[k].push(performance.now() - t0);
+    }
   }
-  return tf.tensor2d(ids, [batchSize, steps], "int32");
+  // "noise" above includes copying the sums (the DP step adds in place): time the copy alone and subtract it.
+  const copy = Array.from({ length: reps }, () => {
+    const t0 = performance.now();
+    sums.map((s) => s.slice());
+    return performance.now() - t0;
+  });
+  const m = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, median(v)]));
+  m.noise = Math.max(0, m.noise - median(copy));
+  tf.dispose([outGrad, w]);
+  for (const [k, v] of Object.entries(m))
+    results.push({ case: `embedding b${batchSize} ${backend} breakdown ${k}`, metric: "time", value: v, unit: "ms" });
+  breakdownLines.push(
+    `embedding ${backend} DP step ${dpStepMs.toFixed(1)} ms = engine ${m.engine.toFixed(1)} (of which embedding norms ${m["embedding norms"].toFixed(1)}, ` +
+      `embedding clipped sum ${m["embedding clipped sum"].toFixed(1)}; the rest: forward, backward, dense layer, download) + noise ${m.noise.toFixed(1)} + apply ${m.apply.toFixed(1)} ` +
+      `(parts timed separately; sum ${(m.engine + m.noise + m.apply).toFixed(1)}); DP step with noise off ${noiseOffMs.toFixed(1)} ms`,
+  );
 }
+
+const breakdownLines: string[] = [];
 
 for (const backend of backends) {
   await prepareBackend({ backend, announce: false });
@@ -83,7 +148,7 @@ for (const backend of backends) {
     const text = kind === "embedding" || kind === "lstm";
     const model = text ? textModel(kind) : mnistModel(kind as MnistModelKind);
     const x = text
-      ? textBatch(kind === "lstm" ? 32 : 64)
+      ? textBatch(batchSize, kind === "lstm" ? 32 : 64)
       : tf.tensor(mnist.images, [batchSize, ...mnistInputShape(kind as MnistModelKind)]);
     const y = text
       ? tf.tensor1d(
@@ -96,35 +161,63 @@ for (const backend of backends) {
     const optMin = tf.train.sgd(0.01);
     const optDp = tf.train.sgd(0.01);
     model.compile({ optimizer: tf.train.sgd(0.01), loss: "sparseCategoricalCrossentropy" });
-    const cases: Record<string, () => void | Promise<void>> = {
-      "tfjs minimize": () => {
-        const l = optMin.minimize(() => tf.losses.softmaxCrossEntropy(yOneHot, model.predict(x) as tf.Tensor) as tf.Scalar, true);
-        l?.dataSync();
-        l?.dispose();
-      },
-      "tfjs fit": async () => {
-        await model.fit(x, y, { batchSize, epochs: 1, verbose: 0, shuffle: false });
-      },
-      "dpkit DP step": () => {
-        const g = dpGradients({
-          model,
-          loss: "sparseCategoricalCrossentropy",
-          x,
-          y,
-          l2NormClip: 1,
-          noiseMultiplier: 1.1,
-          expectedBatchSize: batchSize,
-          samplingProbability: batchSize / 60000,
-        });
-        dpApplyGradients(optDp, g);
-      },
+    // tfjs's own step on the cpu text models would take minutes (see the header): lower bound instead.
+    const lowerBoundOnly = backend === "cpu" && text;
+    const dpStep = (noiseMultiplier: number) => () => {
+      const g = dpGradients({
+        model,
+        loss: "sparseCategoricalCrossentropy",
+        x,
+        y,
+        l2NormClip: 1,
+        noiseMultiplier,
+        expectedBatchSize: batchSize,
+        samplingProbability: batchSize / 60000,
+      });
+      dpApplyGradients(optDp, g);
     };
+    const cases: Record<string, () => void | Promise<void>> = lowerBoundOnly
+      ? { "dpkit DP step": dpStep(1.1) }
+      : {
+          "tfjs minimize": () => {
+            const l = optMin.minimize(() => tf.losses.softmaxCrossEntropy(yOneHot, model.predict(x) as tf.Tensor) as tf.Scalar, true);
+            l?.dataSync();
+            l?.dispose();
+          },
+          "tfjs fit": async () => {
+            await model.fit(x, y, { batchSize, epochs: 1, verbose: 0, shuffle: false });
+          },
+          "dpkit DP step": dpStep(1.1),
+        };
+    if (kind === "embedding") cases["dpkit DP step, noise off"] = dpStep(0);
     const times: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
     for (const f of Object.values(cases)) await f(); // warm-up
     for (let i = 0; i < r; i++) for (const [name, f] of Object.entries(cases)) times[name].push(await timeIt(f));
+    if (lowerBoundOnly) {
+      // tfjs-backend-cpu's UnsortedSegmentSum (the gradient of gather) on SEGMENTS segments, scaled to the vocabulary.
+      const rows = x.size;
+      const ids = tf.tensor1d(
+        Array.from({ length: rows }, (_, i) => i % SEGMENTS),
+        "int32",
+      );
+      const g = tf.ones([rows, 16]);
+      const seg: number[] = [];
+      for (let i = 0; i < 2; i++) {
+        seg.push(
+          await timeIt(() => {
+            tf.tidy(() => tf.unsortedSegmentSum(g, ids, SEGMENTS).dataSync());
+          }),
+        );
+      }
+      tf.dispose([ids, g]);
+      const bound = median(seg) * (VOCAB / SEGMENTS);
+      times["tfjs minimize"] = [bound];
+      times["tfjs fit"] = [bound];
+    }
+    if (kind === "embedding") breakdown(backend, model, x, y, r, median(times["dpkit DP step"]), median(times["dpkit DP step, noise off"]));
     // Naive per-example loop, for scale.
     const naive: number[] = [];
-    const naiveReps = text ? 0 : backend === "cpu" ? 1 : 2;
+    const naiveReps = text || !runNaive ? 0 : backend === "cpu" ? 1 : 2;
     for (let i = 0; i < naiveReps; i++) {
       naive.push(
         await timeIt(() => {
@@ -155,17 +248,36 @@ for (const backend of backends) {
     const mDp = median(times["dpkit DP step"]);
     const mNaive = naive.length ? median(naive) : NaN;
     const tag = `${kind} b${batchSize} ${backend}`;
-    results.push({ case: `${tag} tfjs minimize`, metric: "step time", value: mMin, unit: "ms" });
-    results.push({ case: `${tag} tfjs fit`, metric: "step time", value: mFit, unit: "ms" });
+    const ge = lowerBoundOnly ? " (lower bound)" : "";
+    results.push({ case: `${tag} tfjs minimize${ge}`, metric: "step time", value: mMin, unit: "ms" });
+    results.push({ case: `${tag} tfjs fit${ge}`, metric: "step time", value: mFit, unit: "ms" });
     results.push({
-      case: `${tag} dpkit DP step vs minimize`,
+      case: `${tag} dpkit DP step vs minimize${ge}`,
       metric: "step time",
       value: mDp,
       unit: "ms",
       baseline: mMin,
       ratio: mDp / mMin,
     });
-    results.push({ case: `${tag} dpkit DP step vs fit`, metric: "step time", value: mDp, unit: "ms", baseline: mFit, ratio: mDp / mFit });
+    results.push({
+      case: `${tag} dpkit DP step vs fit${ge}`,
+      metric: "step time",
+      value: mDp,
+      unit: "ms",
+      baseline: mFit,
+      ratio: mDp / mFit,
+    });
+    if (times["dpkit DP step, noise off"]) {
+      const mOff = median(times["dpkit DP step, noise off"]);
+      results.push({
+        case: `${tag} dpkit DP step noise off vs fit${ge}`,
+        metric: "step time",
+        value: mOff,
+        unit: "ms",
+        baseline: mFit,
+        ratio: mOff / mFit,
+      });
+    }
     if (naive.length)
       results.push({
         case: `${tag} naive per-example vs minimize`,
@@ -176,14 +288,16 @@ for (const backend of backends) {
         ratio: mNaive / mMin,
       });
     results.push({ case: `${tag} Poisson sampling N=60000`, metric: "time", value: sampling, unit: "ms" });
+    const geq = lowerBoundOnly ? "≥" : "";
+    const leq = lowerBoundOnly ? "≤" : "";
     table.push([
       kind,
       backend,
-      mMin.toFixed(1),
-      mFit.toFixed(1),
+      geq + mMin.toFixed(1),
+      geq + mFit.toFixed(1),
       mDp.toFixed(1),
-      (mDp / mMin).toFixed(2),
-      (mDp / mFit).toFixed(2),
+      leq + (mDp / mMin).toFixed(2),
+      leq + (mDp / mFit).toFixed(2),
       naive.length ? mNaive.toFixed(0) : "-",
       naive.length ? (mNaive / mMin).toFixed(1) : "-",
       String(r),
@@ -211,4 +325,5 @@ const widths = header.map((h, j) => Math.max(h.length, ...table.map((r) => r[j].
 console.log(header.map((h, j) => h.padStart(widths[j])).join("  "));
 for (const row of table) console.log(row.map((c, j) => c.padStart(widths[j])).join("  "));
 if (dpWasm && dpCpu) console.log(`CNN DP step: wasm ${(dpCpu.value / dpWasm.value).toFixed(1)}x faster than cpu`);
+for (const line of breakdownLines) console.log(line);
 console.log(JSON.stringify({ bench: "dpsgd", results }));

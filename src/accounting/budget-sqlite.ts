@@ -7,7 +7,7 @@ import { DpError, describeValue, requireInteger } from "../errors.js";
 import { type DpEvent, validateEvent } from "./events.js";
 import { DpEventBuilder } from "./ledger.js";
 import { PrivacyBudget, type PrivacyBudgetJson, type PrivacyBudgetOptions, type SpentPrivacy } from "./budget.js";
-import { importOptional } from "../util/optional.js";
+import { openSqliteDatabase } from "../util/sqlite.js";
 
 /** Options of {@link openSqlitePrivacyBudget}. */
 export interface SqlitePrivacyBudgetOptions extends PrivacyBudgetOptions {
@@ -34,19 +34,6 @@ export interface SqlitePrivacyBudget {
   /** The current state as JSON. */
   toJSON(): PrivacyBudgetJson;
   /** Closes the database. */
-  close(): void;
-}
-
-interface Statement {
-  run(...args: unknown[]): { lastInsertRowid: number | bigint };
-  get(...args: unknown[]): unknown;
-  all(...args: unknown[]): unknown[];
-}
-interface Database {
-  exec(sql: string): void;
-  prepare(sql: string): Statement;
-  transaction<T>(fn: () => T): { immediate(): T };
-  pragma(s: string): unknown;
   close(): void;
 }
 
@@ -104,13 +91,7 @@ export async function openSqlitePrivacyBudget(options: SqlitePrivacyBudgetOption
     neighboringRelation: template.neighboringRelation,
     ...(options.valueDiscretizationInterval === undefined ? {} : { valueDiscretizationInterval: options.valueDiscretizationInterval }),
   };
-  let db: Database;
-  const mod = await importOptional<{ default: new (file: string) => Database }>("better-sqlite3", "A SQLite privacy budget");
-  try {
-    db = new mod.default(options.file);
-  } catch (e) {
-    throw new DpError("io_error", `Cannot open SQLite file ${JSON.stringify(options.file)}: ${(e as Error).message}`, "file");
-  }
+  const db = await openSqliteDatabase(options.file, "A SQLite privacy budget", "SQLite file", "file");
   // Every database call goes through `io`: a file that is not a database, a lock held past the
   // busy timeout or a full disk is an `io_error` naming the file, never a raw SqliteError.
   const io = <T>(what: string, f: () => T): T => {
@@ -126,18 +107,17 @@ export async function openSqlitePrivacyBudget(options: SqlitePrivacyBudgetOption
       );
     }
   };
-  const opened = db;
   try {
     io("open the database", () => {
-      opened.pragma(`busy_timeout = ${busyTimeout}`);
-      opened.pragma("journal_mode = WAL");
+      db.pragma(`busy_timeout = ${busyTimeout}`);
+      db.pragma("journal_mode = WAL");
     });
   } catch (e) {
-    opened.close();
+    db.close();
     throw e;
   }
   io("create its tables", () =>
-    opened.exec(`CREATE TABLE IF NOT EXISTS dpkit_privacy_budget (name TEXT PRIMARY KEY, config TEXT NOT NULL);
+    db.exec(`CREATE TABLE IF NOT EXISTS dpkit_privacy_budget (name TEXT PRIMARY KEY, config TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS dpkit_privacy_spend (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, event TEXT NOT NULL, count INTEGER NOT NULL, at TEXT NOT NULL);
     CREATE INDEX IF NOT EXISTS dpkit_privacy_spend_name ON dpkit_privacy_spend(name, id);`),
   );

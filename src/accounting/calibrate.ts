@@ -17,6 +17,7 @@ import {
 } from "../errors.js";
 import { type AccountantKind, makeAccountant } from "./accountant.js";
 import { dpSgdEvent, epsilonOf } from "./compute.js";
+import type { DpEvent } from "./events.js";
 
 /** Options of {@link calibrateNoiseMultiplier}. */
 export interface CalibrateNoiseOptions {
@@ -59,17 +60,12 @@ const MAX_NOISE_MULTIPLIER = 1e6;
  * @see https://github.com/google/differential-privacy/blob/main/python/dp_accounting/dp_accounting/mechanism_calibration.py
  */
 export function calibrateNoiseMultiplier(options: CalibrateNoiseOptions): number {
-  if (options === null || typeof options !== "object") throw new DpError("invalid_parameter", "`options` must be an object.", "options");
-  const target = requirePositive("targetEpsilon", options.targetEpsilon);
-  const delta = requireOpenProbability("targetDelta", options.targetDelta);
+  const { target, delta, kind, tolerance, fits } = budgetSearch(options);
   const q = requireProbability("samplingProbability", options.samplingProbability);
   if (!(q > 0))
     throw new DpError("invalid_parameter", "`samplingProbability` must be > 0 to calibrate noise. Found 0.", "samplingProbability");
   const steps = requireInteger("steps", options.steps, { min: 1 });
-  const kind = options.accountant ?? "rdp";
-  makeAccountant(kind, { valueDiscretizationInterval: options.valueDiscretizationInterval }); // validates the kind and interval
-  const tol = options.tolerance === undefined ? (kind === "pld" ? 1e-3 : 1e-6) : requireTolerance(options.tolerance);
-  const eps = (sigma: number): number => epsilonOf(kind, options.valueDiscretizationInterval, dpSgdEvent(q, sigma), steps, delta);
+  const ok = (sigma: number): boolean => fits(dpSgdEvent(q, sigma), steps);
   // Start: 1 for RDP; for PLD the RDP answer (usually an upper bracket, PLD being tighter), which
   // spares slow PLD evaluations at small multipliers.
   const start =
@@ -77,10 +73,10 @@ export function calibrateNoiseMultiplier(options: CalibrateNoiseOptions): number
       ? calibrateNoiseMultiplier({ targetEpsilon: target, targetDelta: delta, samplingProbability: q, steps, tolerance: 1e-4 })
       : 1;
   const shrink = kind === "pld" ? 0.85 : 0.5;
-  // Bracket: hi with eps(hi) <= target, lo with eps(lo) > target.
+  // Bracket: hi with ok(hi), lo without.
   let hi = start;
   let lo: number;
-  if (!(eps(hi) <= target)) {
+  if (!ok(hi)) {
     do {
       lo = hi;
       hi *= 2;
@@ -91,22 +87,16 @@ export function calibrateNoiseMultiplier(options: CalibrateNoiseOptions): number
           "targetEpsilon",
         );
       }
-    } while (!(eps(hi) <= target));
+    } while (!ok(hi));
   } else {
     lo = hi * shrink;
-    while (eps(lo) <= target) {
+    while (ok(lo)) {
       hi = lo;
       lo *= shrink;
       if (lo < 1e-6) return hi;
     }
   }
-  for (let i = 0; i < MAX_BISECTIONS && hi - lo > tol * hi; i++) {
-    const mid = 0.5 * (lo + hi);
-    if (!(mid > lo && mid < hi)) break; // adjacent doubles: nothing left to halve
-    if (eps(mid) <= target) hi = mid;
-    else lo = mid;
-  }
-  return hi;
+  return narrow(hi, lo, tolerance, ok);
 }
 
 /** Smallest and largest relative tolerance accepted by the calibration searches. */
@@ -122,6 +112,30 @@ function requireTolerance(value: unknown): number {
   if (!(v >= min && v <= max))
     throw new DpError("invalid_parameter", `\`tolerance\` must be in [${min}, ${max}]. Found ${describeValue(v)}.`, "tolerance");
   return v;
+}
+
+/** The budget every search below checks against: validated ε, δ, accountant and tolerance, and whether an event fits. */
+function budgetSearch(options: Omit<SamplingForBudgetOptions, "noiseMultiplier" | "steps">) {
+  if (options === null || typeof options !== "object") throw new DpError("invalid_parameter", "`options` must be an object.", "options");
+  const target = requirePositive("targetEpsilon", options.targetEpsilon);
+  const delta = requireOpenProbability("targetDelta", options.targetDelta);
+  const kind = options.accountant ?? "rdp";
+  makeAccountant(kind, { valueDiscretizationInterval: options.valueDiscretizationInterval }); // validates the kind and interval
+  const tolerance = options.tolerance === undefined ? (kind === "pld" ? 1e-3 : 1e-6) : requireTolerance(options.tolerance);
+  const fits = (event: DpEvent, count: number): boolean =>
+    epsilonOf(kind, options.valueDiscretizationInterval, event, count, delta) <= target;
+  return { target, delta, kind, tolerance, fits };
+}
+
+/** Bisects between `fit` (ok) and `unfit` (not ok) until they are within `tolerance` of `fit`; returns the fitting end. */
+function narrow(fit: number, unfit: number, tolerance: number, ok: (x: number) => boolean): number {
+  for (let i = 0; i < MAX_BISECTIONS && Math.abs(fit - unfit) > tolerance * fit; i++) {
+    const mid = 0.5 * (fit + unfit);
+    if (mid === fit || mid === unfit) break; // adjacent doubles: nothing left to halve
+    if (ok(mid)) fit = mid;
+    else unfit = mid;
+  }
+  return fit;
 }
 
 /** Options of {@link stepsForBudget}. */
@@ -159,15 +173,10 @@ export interface StepsForBudgetOptions {
  * @see https://arxiv.org/abs/1908.10530
  */
 export function stepsForBudget(options: StepsForBudgetOptions): number {
-  if (options === null || typeof options !== "object") throw new DpError("invalid_parameter", "`options` must be an object.", "options");
-  const target = requirePositive("targetEpsilon", options.targetEpsilon);
-  const delta = requireOpenProbability("targetDelta", options.targetDelta);
+  const { fits } = budgetSearch(options);
   const event = dpSgdEvent(options.samplingProbability, options.noiseMultiplier);
-  const kind = options.accountant ?? "rdp";
-  makeAccountant(kind, { valueDiscretizationInterval: options.valueDiscretizationInterval });
   const maxSteps = options.maxSteps === undefined ? 1e9 : requireInteger("maxSteps", options.maxSteps, { min: 1 });
-  const ok = (steps: number): boolean => epsilonOf(kind, options.valueDiscretizationInterval, event, steps, delta) <= target;
-  return largestFitting(ok, maxSteps);
+  return largestFitting((steps) => fits(event, steps), maxSteps);
 }
 
 /** Options of {@link samplingProbabilityForBudget}. */
@@ -206,15 +215,10 @@ export interface SamplingForBudgetOptions {
  * @see https://arxiv.org/abs/1908.10530
  */
 export function samplingProbabilityForBudget(options: SamplingForBudgetOptions): number {
-  if (options === null || typeof options !== "object") throw new DpError("invalid_parameter", "`options` must be an object.", "options");
-  const target = requirePositive("targetEpsilon", options.targetEpsilon);
-  const delta = requireOpenProbability("targetDelta", options.targetDelta);
+  const { target, tolerance, fits } = budgetSearch(options);
   const sigma = requirePositive("noiseMultiplier", options.noiseMultiplier);
   const steps = requireInteger("steps", options.steps, { min: 1 });
-  const kind = options.accountant ?? "rdp";
-  makeAccountant(kind, { valueDiscretizationInterval: options.valueDiscretizationInterval });
-  const tol = options.tolerance === undefined ? (kind === "pld" ? 1e-3 : 1e-6) : requireTolerance(options.tolerance);
-  const ok = (q: number): boolean => epsilonOf(kind, options.valueDiscretizationInterval, dpSgdEvent(q, sigma), steps, delta) <= target;
+  const ok = (q: number): boolean => fits(dpSgdEvent(q, sigma), steps);
   if (ok(1)) return 1;
   // Bracket on a log scale: lo fits, hi does not.
   let hi = 1;
@@ -230,13 +234,7 @@ export function samplingProbabilityForBudget(options: SamplingForBudgetOptions):
       );
     }
   }
-  for (let i = 0; i < MAX_BISECTIONS && hi - lo > tol * lo; i++) {
-    const mid = 0.5 * (lo + hi);
-    if (!(mid > lo && mid < hi)) break; // adjacent doubles: nothing left to halve
-    if (ok(mid)) lo = mid;
-    else hi = mid;
-  }
-  return lo;
+  return narrow(lo, hi, tolerance, ok);
 }
 
 /**

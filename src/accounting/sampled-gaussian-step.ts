@@ -48,7 +48,7 @@ export function stepNeighboringRelation(sampling: StepSampling["kind"] | undefin
  * @remarks
  * The event's noise multiplier is relative to the add/remove sensitivity; under `"replaceOne"`
  * the accountants double the sensitivity themselves. A multiplier of 0 releases the sum without
- * noise: the event is `nonPrivate`.
+ * noise: the event is `nonPrivate`; Poisson sampling at rate 1 is no sampling: the event is `gaussian`.
  *
  * @param noiseMultiplier - z >= 0
  * @param sampling - Poisson or fixed-size sampling; omit for a step on every record
@@ -67,7 +67,9 @@ export function sampledGaussianStep(noiseMultiplier: number, sampling?: StepSamp
   const neighboringRelation = stepNeighboringRelation(sampling?.kind);
   if (z === 0) return { event: nonPrivateEvent(), neighboringRelation };
   const g = gaussianEvent(z);
-  if (sampling === undefined) return { event: g, neighboringRelation };
+  // Poisson sampling at rate 1 takes every record: the step is the plain Gaussian mechanism.
+  if (sampling === undefined || (sampling.kind === "poisson" && sampling.samplingProbability === 1))
+    return { event: g, neighboringRelation };
   const event =
     sampling.kind === "poisson"
       ? poissonSampledEvent(sampling.samplingProbability, g)

@@ -41,51 +41,50 @@ export const SAMPLING_MISREPORT = 4;
 /** Every {@link StepBreak}. */
 export const STEP_BREAKS: readonly StepBreak[] = ["clipping", "noise", "sampling", "division"];
 
-/** Options for {@link auditDpSgdStep}. */
-export interface DpSgdStepAuditOptions {
-  /** The claimed ε of one step; σ is calibrated to it by the accountant. */
+/** Options shared by the white-box audits ({@link auditDpSgdStep} and `auditDpFedAvgRound`). */
+export interface WhiteBoxAuditOptions {
+  /** The claimed ε of one step or round; the noise multiplier is calibrated to it. */
   epsilon: number;
   /** δ; default 1e-5. */
   delta?: number;
-  /** Poisson rate q told to the accountant; default 0.25. */
-  samplingProbability?: number;
-  /** N, examples besides the canary (gradients 0); default 16. Expected batch size q·N. */
-  datasetSize?: number;
-  /** Gradient dimension d; default 4. */
+  /** Gradient or model dimension d; default 4. */
   dimension?: number;
-  /** Trials with and without the canary (each); default 200000, at most 1e8. */
+  /** Trials with each neighbour; at most 1e8. */
   trials?: number;
   /** Clip bound C; default 1. */
   l2NormClip?: number;
-  /** The canary's gradient norm before clipping, in units of C; default 100. */
+  /** The canary's norm before clipping, in units of C; default 100. */
   canaryNorm?: number;
-  /** Accountant used to calibrate σ and report the claim; default "pld". */
+  /** Accountant used to calibrate the noise and report the claim; default "pld". */
   accountant?: AccountantKind;
   /** 1 − confidence; default 0.05. */
   alpha?: number;
   /** Threshold choice; default a 20% selection split. */
   strategy?: ThresholdStrategy;
-  /** Run a broken variant instead of the real step. */
+  /** Run a broken variant instead of the real mechanism. */
   break?: StepBreak;
   /** Randomness for sampling and noise. Defaults to the secure source; a seeded Rng makes the run reproducible (and is insecure). */
   rng?: Rng;
 }
 
-/** Result of {@link auditDpSgdStep}. */
-export interface DpSgdStepAuditResult {
-  /** What was audited. */
-  mechanism: "dpsgd-step";
-  /** The variant ("none" = dpkit's real step). */
+/** Options for {@link auditDpSgdStep}. */
+export interface DpSgdStepAuditOptions extends WhiteBoxAuditOptions {
+  /** Poisson rate q told to the accountant; default 0.25. */
+  samplingProbability?: number;
+  /** N, examples besides the canary (gradients 0); default 16. Expected batch size q·N. */
+  datasetSize?: number;
+}
+
+/** Result fields shared by the white-box audits. */
+export interface WhiteBoxAuditResult {
+  /** The variant ("none" = dpkit's real mechanism). */
   break: StepBreak | "none";
-  /** The accountant's ε for the calibrated σ (<= the requested ε). */
+  /** The accountant's ε for the calibrated noise (<= the requested ε). */
   claimedEpsilon: number;
   /** δ of the claim. */
   delta: number;
-  /** Calibrated noise multiplier σ. */
+  /** Calibrated noise multiplier. */
   noiseMultiplier: number;
-  /** q told to the accountant, and the rate the sampler used. */
-  samplingProbability: number;
-  actualSamplingProbability: number;
   /** Clopper–Pearson ε lower bound (assumption-free) and its confidence. */
   epsilonLowerBound: number;
   confidence: number;
@@ -100,9 +99,64 @@ export interface DpSgdStepAuditResult {
   /** Trials per side and throughput. */
   trials: number;
   trialsPerSecond: number;
+}
+
+/** Result of {@link auditDpSgdStep}. */
+export interface DpSgdStepAuditResult extends WhiteBoxAuditResult {
+  /** What was audited. */
+  mechanism: "dpsgd-step";
+  /** q told to the accountant, and the rate the sampler used. */
+  samplingProbability: number;
+  actualSamplingProbability: number;
   /** The scores (canary coordinate · B), for plots: in = canary present. */
   scoresIn: Float32Array;
   scoresOut: Float32Array;
+}
+
+/** Checks the options shared by the white-box audits. @internal */
+export function checkWhiteBoxOptions(options: WhiteBoxAuditOptions, defaultTrials: number) {
+  return {
+    target: requirePositive("epsilon", options.epsilon),
+    delta: requireOpenProbability("delta", options.delta ?? 1e-5),
+    d: requireInteger("dimension", options.dimension ?? 4, { min: 1, max: 4096 }),
+    trials: requireInteger("trials", options.trials ?? defaultTrials, { min: 10, max: 100_000_000 }),
+    clip: requirePositive("l2NormClip", options.l2NormClip ?? 1),
+    canaryNorm: requirePositive("canaryNorm", options.canaryNorm ?? 100),
+    brk: options.break === undefined ? ("none" as const) : requireOneOf("break", options.break, STEP_BREAKS),
+  };
+}
+
+/**
+ * Runs `run` with and without the canary, bounds ε from below and fills the shared result
+ * fields (the scores too).
+ * @internal
+ */
+export function boundWhiteBoxAudit(
+  options: WhiteBoxAuditOptions,
+  claim: { claimed: number; delta: number; noiseMultiplier: number; brk: StepBreak | "none"; trials: number },
+  run: (withCanary: boolean) => Float32Array,
+): WhiteBoxAuditResult & { scoresIn: Float32Array; scoresOut: Float32Array } {
+  const t0 = Date.now();
+  const scoresIn = run(true);
+  const scoresOut = run(false);
+  const seconds = Math.max(1e-3, (Date.now() - t0) / 1000);
+  const bound = epsilonLowerBound({ scoresIn, scoresOut, delta: claim.delta, alpha: options.alpha ?? 0.05, strategy: options.strategy });
+  return {
+    break: claim.brk,
+    claimedEpsilon: claim.claimed,
+    delta: claim.delta,
+    noiseMultiplier: claim.noiseMultiplier,
+    epsilonLowerBound: bound.epsilonLowerBound,
+    confidence: bound.confidence,
+    gdpEpsilonLowerBound: bound.gdp.epsilonLowerBound,
+    bound,
+    metrics: attackMetrics(scoresIn, scoresOut),
+    violation: bound.epsilonLowerBound > claim.claimed,
+    trials: claim.trials,
+    trialsPerSecond: (2 * claim.trials) / seconds,
+    scoresIn,
+    scoresOut,
+  };
 }
 
 /** Runs `trials` DP-SGD steps on N zero-gradient examples (plus the canary if `withCanary`) and returns the canary coordinate of each release. */
@@ -213,44 +267,17 @@ function runSteps(o: {
  * @see https://arxiv.org/abs/2302.07956
  */
 export function auditDpSgdStep(options: DpSgdStepAuditOptions): DpSgdStepAuditResult {
-  const target = requirePositive("epsilon", options.epsilon);
-  const delta = requireOpenProbability("delta", options.delta ?? 1e-5);
+  const { target, delta, d, trials, clip, canaryNorm: canary, brk } = checkWhiteBoxOptions(options, 200_000);
   const q = requireProbability("samplingProbability", options.samplingProbability ?? 0.25);
   if (!(q > 0)) requirePositive("samplingProbability", q);
   const n = requireInteger("datasetSize", options.datasetSize ?? 16, { min: 1, max: 1_000_000 });
-  const d = requireInteger("dimension", options.dimension ?? 4, { min: 1, max: 4096 });
-  const trials = requireInteger("trials", options.trials ?? 200_000, { min: 10, max: 100_000_000 });
-  const clip = requirePositive("l2NormClip", options.l2NormClip ?? 1);
-  const canary = requirePositive("canaryNorm", options.canaryNorm ?? 100);
-  const brk = options.break === undefined ? "none" : requireOneOf("break", options.break, STEP_BREAKS);
   const accountant = options.accountant ?? "pld";
   const sigma = calibrateNoiseMultiplier({ targetEpsilon: target, targetDelta: delta, samplingProbability: q, steps: 1, accountant });
   const claimed = computeDpSgdEpsilon({ samplingProbability: q, noiseMultiplier: sigma, steps: 1, targetDelta: delta, accountant });
   const actualQ = brk === "sampling" ? Math.min(1, SAMPLING_MISREPORT * q) : q;
-  const expectedBatchSize = q * n;
-  const common = { trials, n, d, q: actualQ, sigma, clip, canary, expectedBatchSize, brk, rng: options.rng } as const;
-  const t0 = Date.now();
-  const scoresIn = runSteps({ ...common, withCanary: true });
-  const scoresOut = runSteps({ ...common, withCanary: false });
-  const seconds = Math.max(1e-3, (Date.now() - t0) / 1000);
-  const bound = epsilonLowerBound({ scoresIn, scoresOut, delta, alpha: options.alpha ?? 0.05, strategy: options.strategy });
-  return {
-    mechanism: "dpsgd-step",
-    break: brk,
-    claimedEpsilon: claimed,
-    delta,
-    noiseMultiplier: sigma,
-    samplingProbability: q,
-    actualSamplingProbability: actualQ,
-    epsilonLowerBound: bound.epsilonLowerBound,
-    confidence: bound.confidence,
-    gdpEpsilonLowerBound: bound.gdp.epsilonLowerBound,
-    bound,
-    metrics: attackMetrics(scoresIn, scoresOut),
-    violation: bound.epsilonLowerBound > claimed,
-    trials,
-    trialsPerSecond: (2 * trials) / seconds,
-    scoresIn,
-    scoresOut,
-  };
+  const common = { trials, n, d, q: actualQ, sigma, clip, canary, expectedBatchSize: q * n, brk, rng: options.rng } as const;
+  const result = boundWhiteBoxAudit(options, { claimed, delta, noiseMultiplier: sigma, brk, trials }, (withCanary) =>
+    runSteps({ ...common, withCanary }),
+  );
+  return { mechanism: "dpsgd-step", ...result, samplingProbability: q, actualSamplingProbability: actualQ };
 }

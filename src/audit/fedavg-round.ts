@@ -21,24 +21,22 @@ import {
   gaussianEpsilonForDelta,
   gaussianEvent,
   sampledWithoutReplacementEvent,
-  type AccountantKind,
 } from "../accounting/index.js";
-import { DpError, requireInteger, requireOneOf, requireOpenProbability, requirePositive, requireProbability } from "../errors.js";
+import { DpError, requireInteger, requireOneOf, requirePositive, requireProbability } from "../errors.js";
 import type { AggregationContext, ClientUpdate } from "../federated/core/aggregator.js";
 import { DpFedAvgAggregator } from "../federated/core/dp-aggregator.js";
 import { privatizeUpload } from "../federated/client/privatize.js";
 import { selectClientsFixed, selectClientsPoisson } from "../federated/core/selection.js";
-import type { Rng } from "../random/index.js";
-import { SAMPLING_MISREPORT, STEP_BREAKS, type StepBreak } from "./dpsgd-step.js";
-import { attackMetrics, type AttackMetrics } from "./roc.js";
-import { epsilonLowerBound, type ThresholdEpsilonBound, type ThresholdStrategy } from "./threshold.js";
+import {
+  SAMPLING_MISREPORT,
+  boundWhiteBoxAudit,
+  checkWhiteBoxOptions,
+  type WhiteBoxAuditOptions,
+  type WhiteBoxAuditResult,
+} from "./dpsgd-step.js";
 
-/** Options for {@link auditDpFedAvgRound}. */
-export interface DpFedAvgRoundAuditOptions {
-  /** The claimed ε of one round; the noise multiplier z is calibrated to it. */
-  epsilon: number;
-  /** δ; default 1e-5. */
-  delta?: number;
+/** Options for {@link auditDpFedAvgRound} (`trials`: rounds with each neighbour, default 100000). */
+export interface DpFedAvgRoundAuditOptions extends WhiteBoxAuditOptions {
   /** "server" (Poisson selection, add/remove) or "client-distributed" (K of N, replace-one); default "server". */
   noisePlacement?: "server" | "client-distributed";
   /** N: clients besides the canary (server) or in total (distributed); default 16. */
@@ -51,53 +49,14 @@ export interface DpFedAvgRoundAuditOptions {
    * Gaussian). K < N is claimed by the RDP accountant (replace-one), which is looser.
    */
   clientsPerRound?: number;
-  /** Model dimension; default 4. */
-  dimension?: number;
-  /** Rounds with each neighbour; default 100000. */
-  trials?: number;
-  /** Clip C; default 1. */
-  l2NormClip?: number;
-  /** Canary update norm in units of C; default 100. */
-  canaryNorm?: number;
-  /** Server placement: accountant for calibration; default "pld" (distributed uses RDP, replace-one). */
-  accountant?: AccountantKind;
-  /** 1 − confidence; default 0.05. */
-  alpha?: number;
-  /** Threshold choice; default a 20% selection split. */
-  strategy?: ThresholdStrategy;
-  /** A broken variant: no clipping, half the noise, 4× the selection rate, noise divided by K twice. */
-  break?: StepBreak;
-  /** Randomness; defaults to the secure source (a seeded Rng is insecure). */
-  rng?: Rng;
 }
 
 /** Result of {@link auditDpFedAvgRound}. */
-export interface DpFedAvgRoundAuditResult {
+export interface DpFedAvgRoundAuditResult extends WhiteBoxAuditResult {
   /** What was audited. */
   mechanism: "dpfedavg-round";
   /** Noise placement audited. */
   noisePlacement: "server" | "client-distributed";
-  /** The variant ("none" = dpkit's real round). */
-  break: StepBreak | "none";
-  /** The accountant's ε for the calibrated z. */
-  claimedEpsilon: number;
-  /** δ of the claim. */
-  delta: number;
-  /** Calibrated noise multiplier z. */
-  noiseMultiplier: number;
-  /** Clopper–Pearson bound, confidence, and the GDP reading. */
-  epsilonLowerBound: number;
-  confidence: number;
-  gdpEpsilonLowerBound: number;
-  /** Details of the bound. */
-  bound: ThresholdEpsilonBound;
-  /** Attack metrics of the coordinate test. */
-  metrics: AttackMetrics;
-  /** Lower bound above the claim. */
-  violation: boolean;
-  /** Rounds per neighbour and throughput. */
-  trials: number;
-  trialsPerSecond: number;
 }
 
 function calibrateGaussianReplaceOne(target: number, delta: number): { z: number; eps: number } {
@@ -150,15 +109,9 @@ function calibrateReplaceOne(target: number, delta: number, n: number, k: number
  * @see https://arxiv.org/abs/1710.06963
  */
 export function auditDpFedAvgRound(options: DpFedAvgRoundAuditOptions): DpFedAvgRoundAuditResult {
-  const target = requirePositive("epsilon", options.epsilon);
-  const delta = requireOpenProbability("delta", options.delta ?? 1e-5);
+  const { target, delta, d, trials, clip: C, canaryNorm, brk } = checkWhiteBoxOptions(options, 100_000);
   const placement = requireOneOf("noisePlacement", options.noisePlacement ?? "server", ["server", "client-distributed"] as const);
   const n = requireInteger("clients", options.clients ?? 16, { min: 2, max: 100_000 });
-  const d = requireInteger("dimension", options.dimension ?? 4, { min: 1, max: 4096 });
-  const trials = requireInteger("trials", options.trials ?? 100_000, { min: 10, max: 100_000_000 });
-  const C = requirePositive("l2NormClip", options.l2NormClip ?? 1);
-  const canaryNorm = requirePositive("canaryNorm", options.canaryNorm ?? 100);
-  const brk = options.break === undefined ? "none" : requireOneOf("break", options.break, STEP_BREAKS);
   const fixed = placement === "client-distributed";
   const q = requireProbability("samplingProbability", options.samplingProbability ?? 0.25);
   const K = requireInteger("clientsPerRound", options.clientsPerRound ?? n, { min: 1, max: n });
@@ -230,25 +183,10 @@ export function auditDpFedAvgRound(options: DpFedAvgRoundAuditOptions): DpFedAvg
     }
     return out;
   };
-  const t0 = Date.now();
-  const scoresIn = rounds(true);
-  const scoresOut = rounds(false);
-  const seconds = Math.max(1e-3, (Date.now() - t0) / 1000);
-  const bound = epsilonLowerBound({ scoresIn, scoresOut, delta, alpha: options.alpha ?? 0.05, strategy: options.strategy });
-  return {
-    mechanism: "dpfedavg-round",
-    noisePlacement: placement,
-    break: brk,
-    claimedEpsilon: claimed,
-    delta,
-    noiseMultiplier: z,
-    epsilonLowerBound: bound.epsilonLowerBound,
-    confidence: bound.confidence,
-    gdpEpsilonLowerBound: bound.gdp.epsilonLowerBound,
-    bound,
-    metrics: attackMetrics(scoresIn, scoresOut),
-    violation: bound.epsilonLowerBound > claimed,
-    trials,
-    trialsPerSecond: (2 * trials) / seconds,
-  };
+  const {
+    scoresIn: _in,
+    scoresOut: _out,
+    ...result
+  } = boundWhiteBoxAudit(options, { claimed, delta, noiseMultiplier: z, brk, trials }, rounds);
+  return { mechanism: "dpfedavg-round", noisePlacement: placement, ...result };
 }

@@ -65,6 +65,8 @@ export {
   type StepBreak,
   type DpSgdStepAuditOptions,
   type DpSgdStepAuditResult,
+  type WhiteBoxAuditOptions,
+  type WhiteBoxAuditResult,
 } from "./dpsgd-step.js";
 export { auditDpFedAvgRound, type DpFedAvgRoundAuditOptions, type DpFedAvgRoundAuditResult } from "./fedavg-round.js";
 export { rocPlot, type RocPlotOptions } from "./plot.js";

@@ -3,7 +3,7 @@
  * through a temporary file renamed into place, so a failure never leaves a half-written file.
  * @module
  */
-import { accessSync, constants, existsSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { DpError } from "../errors.js";
 
@@ -66,40 +66,6 @@ export function checkOutputFolder(option: string, dir: string): void {
     return;
   }
   requireWritableDirectory(option, dir, path.dirname(path.resolve(dir)));
-}
-
-/** Checks, before any work, that `file` can be read. @throws {@link DpError} `io_error` naming `option` */
-export function checkInputFile(option: string, file: string): void {
-  try {
-    accessSync(file, constants.R_OK);
-    if (statSync(file).isDirectory()) throw new Error("it is a folder");
-  } catch (e) {
-    throw new DpError("io_error", `\`${option}\` cannot be read: ${JSON.stringify(file)}: ${(e as Error).message}`, option);
-  }
-}
-
-/**
- * Writes `data` to `file` atomically: a temporary file in the same folder, renamed into place.
- * On failure (ENOSPC, permissions) the temporary file is removed and a `DpError` names `option`.
- */
-export function writeFileAtomic(option: string, file: string, data: string | Uint8Array): void {
-  const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.tmp`);
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, file);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // nothing to remove
-    }
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new DpError(
-      "io_error",
-      `\`${option}\` could not be written to ${JSON.stringify(file)}: ${code === "ENOSPC" ? "no space left on the device" : (e as Error).message}.`,
-      option,
-    );
-  }
 }
 
 /** Reads a text input named by `option` (`-` or undefined: stdin). @throws {@link DpError} `io_error` */

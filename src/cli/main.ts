@@ -80,6 +80,9 @@ const OPTION_ALIASES: Record<string, string> = {
   trainExamples: "--train-size",
   testExamples: "--test-size",
   dropoutProbability: "--dropout",
+  dropoutRate: "--dropout",
+  dropStage: "--stage",
+  modulusBits: "--bits",
 };
 
 function optionPrefix(cmd: Command, e: DpError): string {

@@ -5,9 +5,9 @@
  * The real data may not be redistributed. This generator reproduces what was published about
  * it (see docs/linkage.md for the table, the sources and the tolerances):
  * - 480,189 users and 17,770 movies; 100,480,507 ratings (mean about 209 per user);
- * - user activity: 1,269 users with exactly one rating, 16,419 with fewer than ten, at most
- *   17,653 (a point mass at one plus a rounded log-normal, median 96, fitted to the mean and
- *   to the share below ten);
+ * - user activity: 1,269 users with exactly one rating, 16,419 with fewer than ten, five with
+ *   more than 10,000, at most 17,653 (a point mass at one plus a rounded log-normal, median 96,
+ *   its tail compressed above 2,000, fitted to the mean, the share below ten and those five);
  * - movie popularity: the most-rated title about 233,000 ratings, a long tail of titles with a
  *   few hundred or fewer (popularity weights exp(-(rank/40)^0.48) + 0.01·exp(-rank/3000), fitted
  *   so that weighted sampling without replacement gives the published top);
@@ -16,7 +16,8 @@
  *   affinity of the two factors, so rare titles are rarely shared and heavy users do not rate
  *   every obscure title;
  * - ratings 1–5 with mean about 3.6 (a movie effect, a user effect, the taste affinity and
- *   noise, rounded);
+ *   noise, rounded); heavy raters (beyond 1,000 ratings) give a growing share of titles one
+ *   habitual rating, mostly 1, as the published heaviest raters did;
  * - dates from October 1998 to December 2005 with strong growth (users join at an
  *   exponentially growing rate and rate movies after joining).
  *
@@ -43,6 +44,8 @@ export const NETFLIX_PRIZE_STATISTICS = {
   maxRatingsPerUser: 17_653,
   usersWithOneRating: 1_269,
   usersWithFewerThanTenRatings: 16_419,
+  /** "The 5 raters who rated more than 10,000 movies" (data-miners.com, 2007). */
+  usersWithMoreThan10000Ratings: 5,
   meanRatingsPerMovie: 5_650,
   minRatingsPerMovie: 3,
   maxRatingsPerMovie: 232_944,
@@ -80,7 +83,7 @@ export interface NetflixLikeData extends RatingsTable {
   /** Movie ids ordered from most to least popular (by the generator's popularity weights). */
   popularityOrder: Uint16Array;
   /** The options the data were generated with (users and seed resolved). */
-  options: { users: number; numMovies: number; seed: number; taste: number };
+  options: { users: number; numMovies: number; seed: number; taste: number; habits: number };
 }
 
 /** Options for {@link generateNetflixLike}. */
@@ -102,16 +105,31 @@ export interface NetflixLikeOptions {
    * noise (the null model against which the tastes are tested).
    */
   taste?: number;
+  /**
+   * Strength of the heavy raters' rating habits, in [0, 1]; default 1. Beyond 1,000 ratings a
+   * user gives a growing share of titles one habitual rating (1, or 5 for a third of them), as the
+   * published heavy raters of the Prize data did; `0` turns the habits off (heavy raters then rate
+   * like everyone else: the null model for the no-dates attack).
+   */
+  habits?: number;
   /** Called with the fraction done (0–1) every few thousand users. */
   onProgress?: (fraction: number) => void;
 }
 
 // User activity: with probability P_ONE exactly one rating, otherwise round(lognormal(MU, SIGMA))
-// clamped to [1, 17,653]. MU and SIGMA are fitted (numerically, rounding and clamping included)
-// to a mean of 209 ratings per user and 16,419 / 480,189 users with fewer than ten ratings.
+// (its tail compressed above ACTIVITY_KNEE, see below) clamped to [1, 17,653]. MU and SIGMA are
+// fitted (numerically, rounding and clamping included) to a mean of 209 ratings per user and
+// 16,419 / 480,189 users with fewer than ten ratings.
 const P_ONE = 1269 / 480_189 - 0.00043; // the log-normal itself gives about 0.043% ones
-const ACTIVITY_MU = 4.56667;
-const ACTIVITY_SIGMA = 1.248;
+const ACTIVITY_MU = 4.576494;
+const ACTIVITY_SIGMA = 1.255868;
+// Above ACTIVITY_KNEE ratings the log-normal's tail is compressed (log n − log knee scaled by
+// ACTIVITY_TAIL) so that five users rate more than 10,000 titles at full scale, as published
+// ("the 5 raters who rated more than 10,000 movies", data-miners.com, 2007): the plain log-normal
+// gives about 48 such users and about 370 above 5,000. The three parameters were fitted together
+// (numerically, rounding and clamping included) to the mean, the share below ten and those five.
+const ACTIVITY_KNEE = 2000;
+const ACTIVITY_TAIL = 0.693809;
 
 // Movie popularity weight by rank r = 0..17,769: exp(-(r/TAU)^BETA) (+ the tail below). Users
 // sample movies by weight (times their taste) without replacement, so heavy users saturate the popular
@@ -131,7 +149,10 @@ const END_RANKS = 100;
 const END_SCALE = 10;
 
 // Ratings: round(RATING_BASE + movie effect + user effect + taste + noise), clamped to 1..5.
+// The habits of heavy raters (below) pull the mean rating down by about 0.08; RATING_BASE is raised
+// by HABIT_BASE_SHIFT times their strength so that the mean stays at 3.6.
 const RATING_BASE = 3.65;
+const HABIT_BASE_SHIFT = 0.1;
 const RATING_TASTE = 0.2; // weight of the user–movie taste match (see FACTORS below)
 const MOVIE_EFFECT_SD = 0.5;
 const USER_EFFECT_SD = 0.45;
@@ -150,6 +171,16 @@ const FACTORS = 8;
 const NICHES = 60;
 const TIER_RANKS = [500, 2000, 6000]; // tier 0: the 500 most popular, …, tier 3: rank ≥ 6,000
 const TIER_ALPHA = [1.2, 3, 3.5, 4];
+
+// Habits of heavy raters: beyond HABIT_FROM ratings a user gives a growing share of titles one
+// habitual rating (HABIT_MAX · ln(n / HABIT_FROM) / ln HABIT_SPAN, at most HABIT_MAX) — 1 ("not
+// interested") for two heavy raters in three, 5 for the others — as the published heavy raters of
+// the Prize data did: customer 2439493 gave 15,024 of 16,565 ratings a 1 (data-miners.com, 2007),
+// customer 2170930 rated 1,963 titles all 1, customer 2270619 gave 1,931 of 1,975 a 5 (T. Slee, 2007).
+const HABIT_FROM = 1000;
+const HABIT_SPAN = 8; // the full share from 8,000 ratings on
+const HABIT_MAX = 0.9;
+const HABIT_ONES = 2 / 3;
 
 // Dates: users join at a rate growing as exp(GROWTH · day); each rates within an activity span.
 const GROWTH_PER_DAY = Math.log(2.5) / 365;
@@ -228,7 +259,9 @@ class AliasTable {
 function drawActivity(rng: Rng, normal: NormalSource, cap: number): { n: number; z: number } {
   const z = normal.next();
   if (unit(rng) < P_ONE) return { n: 1, z: -3 };
-  const n = Math.round(Math.exp(ACTIVITY_MU + ACTIVITY_SIGMA * z));
+  const logN = ACTIVITY_MU + ACTIVITY_SIGMA * z;
+  const logKnee = Math.log(ACTIVITY_KNEE);
+  const n = Math.round(Math.exp(logN > logKnee ? logKnee + ACTIVITY_TAIL * (logN - logKnee) : logN));
   return { n: Math.min(cap, Math.max(1, n)), z };
 }
 
@@ -270,7 +303,7 @@ export const MAX_NETFLIX_LIKE_USERS = 1_000_000;
  *
  * @param options - size, seed and progress callback
  * @returns the table in compressed sparse rows with `popularityOrder`
- * @throws {@link DpError} `invalid_parameter` for a non-positive size, a non-integer seed or a negative `taste`
+ * @throws {@link DpError} `invalid_parameter` for a non-positive size, a non-integer seed, a negative `taste` or `habits` outside [0, 1]
  * @example
  * ```ts
  * import { generateNetflixLike } from "dpkit/data";
@@ -300,6 +333,9 @@ export function generateNetflixLike(options: NetflixLikeOptions = {}): NetflixLi
   const seed = requireInteger("seed", options.seed ?? 1);
   const taste = requireNonNegative("taste", options.taste ?? 1);
   const tierAlpha = TIER_ALPHA.map((a) => a * taste);
+  const habits = requireNonNegative("habits", options.habits ?? 1);
+  if (habits > 1) throw new DpError("invalid_parameter", `\`habits\` must be in [0, 1]. Found ${habits}.`, "habits");
+  const ratingBase = RATING_BASE + HABIT_BASE_SHIFT * habits;
   const ratingTaste = RATING_TASTE * taste;
   const ratingNoiseSd = Math.sqrt(Math.max(0, RATING_NOISE_SD ** 2 + RATING_TASTE ** 2 - ratingTaste ** 2));
   const rng = options.rng ?? new SeededRng(seed);
@@ -446,12 +482,25 @@ export function generateNetflixLike(options: NetflixLikeOptions = {}): NetflixLi
     const zJoin = -TENURE_CORRELATION * activityScore[u] + Math.sqrt(1 - TENURE_CORRELATION ** 2) * normal.next();
     const join = Math.min(NETFLIX_LAST_DAY, Math.floor(Math.log1p(standardNormalCdf(zJoin) * growthSpan) / GROWTH_PER_DAY));
     const span = (NETFLIX_LAST_DAY - join + 1) * (0.15 + 0.85 * unit(rng));
+    const habitShare = n > HABIT_FROM ? habits * HABIT_MAX * Math.min(1, Math.log(n / HABIT_FROM) / Math.log(HABIT_SPAN)) : 0;
+    const habitRating = habitShare > 0 && unit(rng) < HABIT_ONES ? 1 : 5;
     for (let k = 0; k < n; k++) {
       const i = start + k;
       const m = row[k];
       const affinity = ratingTaste * (userNiche[nicheOf[m]] - rowS);
-      const latent = RATING_BASE + movieEffect[m] + userEffect + affinity + ratingNoiseSd * normal.next();
-      ratings[i] = latent < 1.5 ? 1 : latent < 2.5 ? 2 : latent < 3.5 ? 3 : latent < 4.5 ? 4 : 5;
+      const latent = ratingBase + movieEffect[m] + userEffect + affinity + ratingNoiseSd * normal.next();
+      ratings[i] =
+        habitShare > 0 && unit(rng) < habitShare
+          ? habitRating
+          : latent < 1.5
+            ? 1
+            : latent < 2.5
+              ? 2
+              : latent < 3.5
+                ? 3
+                : latent < 4.5
+                  ? 4
+                  : 5;
       days[i] = Math.min(NETFLIX_LAST_DAY, join + Math.floor(Math.pow(unit(rng), DATE_SKEW) * span));
     }
     if (onProgress && (u + 1) % progressEvery === 0) onProgress((u + 1) / users);
@@ -465,7 +514,7 @@ export function generateNetflixLike(options: NetflixLikeOptions = {}): NetflixLi
     ratings,
     days,
     popularityOrder: order,
-    options: { users, numMovies, seed, taste },
+    options: { users, numMovies, seed, taste, habits },
   };
 }
 
@@ -479,6 +528,8 @@ export interface RatingsTableStatistics {
   maxRatingsPerUser: number;
   usersWithOneRating: number;
   usersWithFewerThanTenRatings: number;
+  /** Users with more than 10,000 ratings. */
+  usersWithMoreThan10000Ratings: number;
   meanRatingsPerMovie: number;
   minRatingsPerMovie: number;
   maxRatingsPerMovie: number;
@@ -513,12 +564,14 @@ export function ratingsTableStatistics(table: RatingsTable): RatingsTableStatist
   let maxU = 0;
   let one = 0;
   let lt10 = 0;
+  let gt10k = 0;
   for (let u = 0; u < numUsers; u++) {
     const c = rowPtr[u + 1] - rowPtr[u];
     perUser[u] = c;
     if (c > maxU) maxU = c;
     if (c === 1) one++;
     if (c < 10) lt10++;
+    if (c > 10_000) gt10k++;
   }
   const sortedUsers = perUser.slice().sort();
   const support = new Uint32Array(numMovies);
@@ -555,6 +608,7 @@ export function ratingsTableStatistics(table: RatingsTable): RatingsTableStatist
     maxRatingsPerUser: maxU,
     usersWithOneRating: one,
     usersWithFewerThanTenRatings: lt10,
+    usersWithMoreThan10000Ratings: gt10k,
     meanRatingsPerMovie: n / numMovies,
     minRatingsPerMovie: minM,
     maxRatingsPerMovie: maxM,
@@ -647,6 +701,13 @@ export function compareWithNetflixPrize(stats: RatingsTableStatistics): Statisti
       stats.minRatingsPerMovie,
       '≤ 30 ("a few")',
       stats.minRatingsPerMovie <= 30,
+    );
+    add(
+      "users with more than 10,000 ratings",
+      P.usersWithMoreThan10000Ratings,
+      stats.usersWithMoreThan10000Ratings,
+      "1–15",
+      stats.usersWithMoreThan10000Ratings >= 1 && stats.usersWithMoreThan10000Ratings <= 15,
     );
   }
   add("mean rating", P.meanRating, stats.meanRating, "±0.05", Math.abs(stats.meanRating - P.meanRating) <= 0.05);

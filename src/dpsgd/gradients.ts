@@ -15,8 +15,9 @@ import type { PrivacyAccountant } from "../accounting/accountant.js";
 import type { DpEvent } from "../accounting/events.js";
 import { sampledGaussianStep } from "../accounting/sampled-gaussian-step.js";
 import type { Rng } from "../random/rng.js";
+import type { GaussianNoiseKind } from "../mechanisms/gaussian-noise.js";
 import { checkLossMatchesOutput, checkModelSupported, clippedGradients, type PerExampleLoss } from "./engine/index.js";
-import { privatizeClippedSum } from "./privatize.js";
+import { privatizeInPlace } from "./privatize.js";
 import { metricSums, type MetricSpec } from "./fit-metrics.js";
 import { type DpWorkerPool, workerClippedSum } from "./workers/pool.js";
 
@@ -49,6 +50,8 @@ export interface DpGradientsOptions {
   rng?: Rng;
   /** Accept an insecure (seeded) `rng`: the result is then NOT private (tests and simulations). Default false. */
   allowInsecureRng?: boolean;
+  /** `"exact"` (default): discrete Gaussian noise on a power-of-two grid; `"continuous"`: floating-point ziggurat noise. */
+  noise?: GaussianNoiseKind;
   /**
    * Share the per-example clipping among worker threads (Node only): a pool from
    * {@link createDpWorkerPool} for this `model`. The noise is still added once, here. Default: none.
@@ -162,7 +165,8 @@ export function computeClippedSum(o: {
           if (!t) throw new DpError("invalid_state", `The engine returned no gradient for trainable variable "${names[k]}".`, "model");
           const data = t.dataSync();
           const s = sums[k];
-          for (let i = 0; i < s.length; i++) s[i] += data[i];
+          if (start === 0) s.set(data);
+          else for (let i = 0; i < s.length; i++) s[i] += data[i];
         }
       } finally {
         tf.dispose(r.clippedSum);
@@ -179,34 +183,23 @@ export function computeClippedSum(o: {
 
 /**
  * Adds noise to a clipped sum (all variables as one vector, so the noise is exactly spherical
- * over the whole model) and divides by the expected batch size; returns tensors. @internal
+ * over the whole model) and divides by the expected batch size, in place in `parts.sums` (which
+ * then hold the privatised average); returns tensors. @internal
  */
 export function privatizeParts(
   parts: ClippedSumParts,
-  o: { l2NormClip: number; noiseMultiplier: number; expectedBatchSize: number; rng?: Rng; allowInsecureRng?: boolean },
+  o: {
+    l2NormClip: number;
+    noiseMultiplier: number;
+    expectedBatchSize: number;
+    rng?: Rng;
+    allowInsecureRng?: boolean;
+    noise?: GaussianNoiseKind;
+  },
 ): tf.NamedTensorMap {
-  const total = parts.sums.reduce((a, s) => a + s.length, 0);
-  const flat = new Float32Array(total);
-  let off = 0;
-  for (const s of parts.sums) {
-    flat.set(s, off);
-    off += s.length;
-  }
-  const noisy = privatizeClippedSum({
-    clippedSum: flat,
-    l2NormClip: o.l2NormClip,
-    noiseMultiplier: o.noiseMultiplier,
-    expectedBatchSize: o.expectedBatchSize,
-    rng: o.rng,
-    allowInsecureRng: o.allowInsecureRng,
-  });
+  const noisy = privatizeInPlace(parts.sums, o);
   const grads: tf.NamedTensorMap = {};
-  off = 0;
-  for (let k = 0; k < parts.names.length; k++) {
-    const len = parts.sums[k].length;
-    grads[parts.names[k]] = tf.tensor(noisy.subarray(off, off + len), parts.shapes[k], "float32");
-    off += len;
-  }
+  for (let k = 0; k < parts.names.length; k++) grads[parts.names[k]] = tf.tensor(noisy[k], parts.shapes[k], "float32");
   return grads;
 }
 
@@ -302,6 +295,7 @@ export function dpGradients(options: DpGradientsOptions): DpGradientsResult {
     expectedBatchSize,
     rng: options.rng,
     allowInsecureRng: options.allowInsecureRng,
+    noise: options.noise,
   });
   return issueDpGradients({
     grads,

@@ -28,8 +28,9 @@ import {
   type PrivacyAccountant,
 } from "../accounting/index.js";
 import { requireSecureRng, type Rng } from "../random/rng.js";
+import type { GaussianNoiseKind } from "../mechanisms/gaussian-noise.js";
 import { checkLossMatchesOutput, checkModelSupported, type PerExampleLoss } from "./engine/index.js";
-import { computeClippedSum, dpApplyGradients, issueDpGradients, privatizeParts } from "./gradients.js";
+import { computeClippedSum, dpApplyGradients, issueDpGradients, privatizeParts, type ClippedSumParts } from "./gradients.js";
 import { poissonSampleIndices, uniformSampleIndices } from "../random/subsampling.js";
 import { AdaptiveClipState, type AdaptiveClippingOptions } from "./adaptive-clipping.js";
 import { evaluatePrivateModel } from "./metrics.js";
@@ -100,6 +101,8 @@ export interface MakePrivateOptions {
   rng?: Rng;
   /** Accept an insecure (seeded) `rng` for a reproducible run that is NOT private. Default false. */
   allowInsecureRng?: boolean;
+  /** `"exact"` (default): discrete Gaussian noise on a power-of-two grid (immune to the floating-point attack); `"continuous"`: floating-point ziggurat noise. */
+  noise?: GaussianNoiseKind;
   /** Accept `noiseMultiplier: 0` (no noise: ε = ∞, NOT private), e.g. for a baseline. Default false. */
   allowNonPrivate?: boolean;
   /**
@@ -282,6 +285,402 @@ async function callAll<K extends keyof PrivateFitCallbacks>(
   }
 }
 
+/** makePrivate's options, checked once. */
+type Resolved = ReturnType<typeof validateOptions>;
+
+/** What changes between and during fits: σ once calibrated, the clip, the ledger, the step count. */
+interface TrainingState {
+  sigma: number | undefined;
+  clip: number;
+  adaptive: AdaptiveClipState | undefined;
+  ledger: DpEventBuilder;
+  totalSteps: number;
+  stopRequested: boolean;
+  /** The worker pool leased for the running fit, if any. */
+  workers: DpWorkerPool | undefined;
+}
+
+/** One fit's plan: sampling rate, steps, σ, the step's event and how many steps the budget allows. */
+type FitPlan = ReturnType<typeof planFit>;
+
+/** Step 1: validates the model and options before any training. */
+function validateOptions(model: tf.LayersModel, options: MakePrivateOptions) {
+  if (!(model instanceof tf.LayersModel)) throw new DpError("invalid_parameter", "`model` must be a tf.LayersModel.", "model");
+  if (options === null || typeof options !== "object") throw new DpError("invalid_parameter", "`options` must be an object.", "options");
+  const initialClip = requirePositive("l2NormClip", options.l2NormClip);
+  const targetDelta = requireOpenProbability("targetDelta", options.targetDelta);
+  const targetEpsilon = options.targetEpsilon === undefined ? undefined : requirePositive("targetEpsilon", options.targetEpsilon);
+  const sigma = options.noiseMultiplier === undefined ? undefined : requireNonNegative("noiseMultiplier", options.noiseMultiplier);
+  if (sigma === undefined && targetEpsilon === undefined) {
+    throw new DpError("invalid_parameter", "Give `noiseMultiplier` or `targetEpsilon` (to calibrate the noise).", "noiseMultiplier");
+  }
+  if (sigma === 0 && targetEpsilon !== undefined) {
+    throw new DpError("invalid_parameter", "`noiseMultiplier` 0 gives no privacy and cannot meet `targetEpsilon`.", "noiseMultiplier");
+  }
+  if (sigma === 0 && options.allowNonPrivate !== true) {
+    throw new DpError(
+      "invalid_parameter",
+      "`noiseMultiplier` must be > 0: 0 adds no noise and gives no privacy (pass `allowNonPrivate: true` for a non-private baseline). Found 0.",
+      "noiseMultiplier",
+    );
+  }
+  requireSecureRng(options.rng, options.allowInsecureRng);
+  const fixedQ =
+    options.samplingProbability === undefined ? undefined : requireProbability("samplingProbability", options.samplingProbability);
+  if (fixedQ === 0) throw new DpError("invalid_parameter", "`samplingProbability` must be > 0. Found 0.", "samplingProbability");
+  const fixedBatch = options.batchSize === undefined ? undefined : requirePositive("batchSize", options.batchSize);
+  const sampling = requireOneOf("sampling", options.sampling ?? "poisson", ["poisson", "uniform"] as const);
+  // Sampling without replacement has a bound only for replace-one neighbours (Wang et al. 2019).
+  const relation = stepNeighboringRelation(sampling === "uniform" ? "fixed" : "poisson");
+  const optimizer = resolveOptimizer(model, options.optimizer);
+  const loss = resolveLoss(model, options.loss);
+  if (options.maxPhysicalBatchSize !== undefined) requirePositiveInteger("maxPhysicalBatchSize", options.maxPhysicalBatchSize);
+  if (model.trainableWeights.length === 0) {
+    throw new DpError("invalid_parameter", "`model` has no trainable weights: there is nothing to train privately.", "model");
+  }
+  checkModelSupported(model, { strategy: options.strategy });
+  checkLossMatchesOutput(model, loss);
+  checkWorkersOption(options.workers, model);
+  const metricSpecs = resolveMetrics(options.metrics ?? compiledProperty(model, "metrics"), loss, outputWidth(model));
+  const adaptiveOpts = options.adaptiveClipping === true ? {} : options.adaptiveClipping || undefined;
+  return {
+    model,
+    options,
+    initialClip,
+    targetDelta,
+    targetEpsilon,
+    sigma,
+    fixedQ,
+    fixedBatch,
+    sampling,
+    relation,
+    optimizer,
+    loss,
+    metricSpecs,
+    adaptiveOpts,
+  };
+}
+
+/** ε spent so far, at `delta`. */
+function spentEpsilon(r: Resolved, state: TrainingState, delta: number): number {
+  return new RdpAccountant({ neighboringRelation: r.relation }).compose(state.ledger.build()).getEpsilon(delta);
+}
+
+/**
+ * Step 2: plans one fit on `n` examples: the sampling rate, the steps, σ (calibrated once from
+ * the target ε over the planned run), the step's event, and how many steps the budget allows.
+ */
+function planFit(r: Resolved, state: TrainingState, n: number, args: PrivateFitArgs) {
+  const { sampling, targetEpsilon, targetDelta } = r;
+  const epochs = requireInteger("epochs", args.epochs ?? 1, { min: 0 });
+  const initialEpoch = requireInteger("initialEpoch", args.initialEpoch ?? 0, { min: 0 });
+  if (initialEpoch > epochs)
+    throw new DpError("invalid_parameter", `\`initialEpoch\` must be <= \`epochs\` ${epochs}. Found ${initialEpoch}.`, "initialEpoch");
+  const argBatch = args.batchSize === undefined ? undefined : requirePositive("batchSize", args.batchSize);
+  let q: number;
+  if (r.fixedQ !== undefined) q = r.fixedQ;
+  else {
+    const b = argBatch ?? r.fixedBatch;
+    if (b === undefined)
+      throw new DpError("invalid_parameter", "Give `batchSize` (expected batch size) or `samplingProbability`.", "batchSize");
+    if (b > n) throw new DpError("invalid_parameter", `\`batchSize\` must be <= the dataset size ${n}. Found ${b}.`, "batchSize");
+    q = b / n;
+  }
+  const expectedBatchSize = q * n;
+  const fixedSize = Math.round(expectedBatchSize);
+  if (sampling === "uniform" && (!Number.isInteger(expectedBatchSize) || fixedSize < 1)) {
+    throw new DpError(
+      "invalid_parameter",
+      `With \`sampling: "uniform"\` the batch size must be a positive integer. Found ${expectedBatchSize}.`,
+      "batchSize",
+    );
+  }
+  const stepsPerEpoch =
+    args.stepsPerEpoch === undefined ? Math.ceil(n / expectedBatchSize) : requirePositiveInteger("stepsPerEpoch", args.stepsPerEpoch);
+  const planned = (epochs - initialEpoch) * stepsPerEpoch;
+
+  if (state.sigma === undefined) {
+    if (sampling !== "poisson") {
+      throw new DpError(
+        "invalid_parameter",
+        'Calibrating `noiseMultiplier` from `targetEpsilon` needs `sampling: "poisson"`; give `noiseMultiplier`.',
+        "targetEpsilon",
+      );
+    }
+    if (planned === 0) throw new DpError("invalid_parameter", "Cannot calibrate noise for 0 steps: give `epochs` >= 1.", "epochs");
+    if (state.ledger.events.length > 0)
+      throw new DpError("invalid_state", "Noise must be calibrated before the first step.", "noiseMultiplier");
+    state.sigma = calibrateNoiseMultiplier({ targetEpsilon: targetEpsilon as number, targetDelta, samplingProbability: q, steps: planned });
+  }
+  const sigma = state.sigma;
+  if (r.adaptiveOpts && !state.adaptive && sigma > 0) {
+    state.adaptive = new AdaptiveClipState({
+      ...r.adaptiveOpts,
+      initialL2NormClip: state.clip,
+      noiseMultiplier: sigma,
+      expectedBatchSize,
+    });
+  }
+  const { event } = sampledGaussianStep(
+    sigma,
+    sampling === "poisson" ? { kind: "poisson", samplingProbability: q } : { kind: "fixed", datasetSize: n, sampleSize: fixedSize },
+  );
+  if (event.kind !== "nonPrivate" && !new RdpAccountant({ neighboringRelation: r.relation }).supports(event)) {
+    throw new DpError(
+      "unsupported_event",
+      `The RDP accountant cannot bound this sampling (${sampling}); use \`sampling: "poisson"\`.`,
+      "sampling",
+    );
+  }
+
+  // Budget: how many of the planned steps fit under targetEpsilon?
+  let allowed = planned;
+  if (targetEpsilon !== undefined && planned > 0) {
+    allowed = new PrivacyBudget({
+      epsilon: targetEpsilon,
+      delta: targetDelta,
+      neighboringRelation: r.relation,
+      spent: state.ledger.events,
+    }).maxCount(event, planned);
+    if (allowed === 0) {
+      throw new DpError(
+        "budget_exceeded",
+        `Not one more step fits in \`targetEpsilon\` ${targetEpsilon} (spent ${spentEpsilon(r, state, targetDelta).toFixed(3)} at delta ${targetDelta}).`,
+        "targetEpsilon",
+      );
+    }
+  }
+  return { epochs, initialEpoch, q, expectedBatchSize, fixedSize, stepsPerEpoch, planned, sigma, event, allowed };
+}
+
+/** Step 3: one DP-SGD step: sample, clip and sum, noise, apply; the event goes to the ledger. */
+function privateStep(
+  r: Resolved,
+  state: TrainingState,
+  plan: FitPlan,
+  data: { x: tf.Tensor; y: tf.Tensor; loss: PerExampleLoss },
+): ClippedSumParts {
+  const { model, options: o } = r;
+  const n = data.x.shape[0] ?? 0;
+  const idx =
+    r.sampling === "poisson"
+      ? poissonSampleIndices({ datasetSize: n, samplingProbability: plan.q, rng: o.rng })
+      : uniformSampleIndices({ datasetSize: n, sampleSize: plan.fixedSize, rng: o.rng });
+  const adaptive = state.adaptive;
+  const stepClip = adaptive ? adaptive.l2NormClip : state.clip;
+  const stepSigma = plan.sigma === 0 ? 0 : adaptive ? adaptive.gradientNoiseMultiplier : plan.sigma;
+  let parts: ClippedSumParts | undefined;
+  tf.tidy(() => {
+    const it = tf.tensor1d(idx, "int32");
+    parts = computeClippedSum({
+      model,
+      loss: data.loss,
+      x: tf.gather(data.x, it),
+      y: tf.gather(data.y, it),
+      l2NormClip: stepClip,
+      maxPhysicalBatchSize: o.maxPhysicalBatchSize,
+      strategy: o.strategy,
+      metrics: r.metricSpecs,
+      workers: state.workers,
+    });
+  });
+  if (!parts) throw new DpError("invalid_state", "No clipped sum was computed.", "model");
+  const grads = privatizeParts(parts, {
+    l2NormClip: stepClip,
+    noiseMultiplier: stepSigma,
+    expectedBatchSize: plan.expectedBatchSize,
+    rng: o.rng,
+    allowInsecureRng: o.allowInsecureRng,
+    noise: o.noise,
+  });
+  const lossValue = parts.batchSize > 0 ? parts.lossSum / parts.batchSize : NaN;
+  dpApplyGradients(
+    r.optimizer,
+    issueDpGradients({ grads, norms: parts.norms, event: plan.event, lossValue, batchSize: parts.batchSize }),
+    o.accountant,
+  );
+  if (adaptive) state.clip = adaptive.update(parts.norms, o.rng);
+  state.ledger.compose(plan.event);
+  state.totalSteps++;
+  return parts;
+}
+
+/** The validation loss and metrics of an epoch's logs. */
+function validationLogs(r: Resolved, [vx, vy]: [tf.Tensor, tf.Tensor], logs: PrivateEpochLogs): void {
+  const model = r.model;
+  const v = evaluatePrivateModel({ model, x: vx, y: vy, loss: r.loss });
+  logs.val_loss = v.loss;
+  if (v.accuracy !== undefined) logs.val_acc = v.accuracy;
+  if (r.metricSpecs.length > 0) {
+    const sums = evaluateMetrics(model, vx, vy, r.metricSpecs);
+    const nv = vx.shape[0] ?? 0;
+    r.metricSpecs.forEach((m, k) => (logs[`val_${m.key}`] = nv > 0 ? sums[k] / nv : NaN));
+  }
+}
+
+/** The line printed after each epoch with `verbose >= 1`. */
+function epochLine(r: Resolved, epoch: number, epochs: number, epochSteps: number, logs: PrivateEpochLogs): string {
+  const parts = [`Epoch ${epoch + 1}/${epochs}`, `${epochSteps} steps`, `loss ${logs.loss.toFixed(4)}`];
+  for (const m of r.metricSpecs) parts.push(`${m.key} ${(logs[m.key] as number).toFixed(4)}`);
+  if (logs.val_loss !== undefined) parts.push(`val_loss ${logs.val_loss.toFixed(4)}`);
+  for (const m of r.metricSpecs)
+    if (m.key !== "acc" && logs[`val_${m.key}`] !== undefined) parts.push(`val_${m.key} ${(logs[`val_${m.key}`] as number).toFixed(4)}`);
+  if (logs.val_acc !== undefined) parts.push(`val_acc ${logs.val_acc.toFixed(4)}`);
+  parts.push(`epsilon ${logs.epsilon.toFixed(3)} (delta ${r.targetDelta})`);
+  return parts.join(" - ");
+}
+
+/** Step 4: the fit loop: epochs of private steps, callbacks, logs, and the stop at the budget. */
+async function fitLoop(r: Resolved, state: TrainingState, x: tf.Tensor, y: tf.Tensor, args: PrivateFitArgs): Promise<PrivateHistory> {
+  const n = x.shape[0] ?? 0;
+  const plan = planFit(r, state, n, args);
+  const { epochs, initialEpoch, stepsPerEpoch } = plan;
+  const data = { x, y, loss: args.classWeight === undefined ? r.loss : classWeightedLoss(r.loss, args.classWeight, y) };
+  const yielder = makeYielder(args.yieldEvery);
+  const verbose = args.verbose ?? 1;
+  const cbs = args.callbacks === undefined ? [] : Array.isArray(args.callbacks) ? args.callbacks : [args.callbacks];
+  state.stopRequested = false;
+  // Callbacks such as tf.callbacks.earlyStopping set `stopTraining` on the model they are
+  // given; an uncompiled tf.Sequential refuses that property, so they get a stand-in.
+  const control = { stopTraining: false };
+  for (const cb of cbs) (cb as { setModel?: (m: unknown) => void }).setModel?.(control);
+  const shouldStop = (): boolean => state.stopRequested || control.stopTraining;
+  const history: PrivateHistory = {
+    epoch: [],
+    history: {},
+    params: {
+      epochs,
+      initialEpoch,
+      steps: plan.planned,
+      samplingProbability: plan.q,
+      noiseMultiplier: plan.sigma,
+      targetDelta: r.targetDelta,
+      datasetSize: n,
+      metrics: ["loss", ...r.metricSpecs.map((m) => m.key)],
+    },
+    stepsRun: 0,
+    epsilon: spentEpsilon(r, state, r.targetDelta),
+  };
+  await callAll(cbs, "onTrainBegin", {});
+  let stepsRun = 0;
+  for (let epoch = initialEpoch; epoch < epochs; epoch++) {
+    await callAll(cbs, "onEpochBegin", epoch, {});
+    const metricTotals = r.metricSpecs.map(() => 0);
+    let lossSum = 0;
+    let lossCount = 0;
+    let epochSteps = 0;
+    for (let s = 0; s < stepsPerEpoch; s++) {
+      if (stepsRun >= plan.allowed) {
+        history.stopReason = "budget";
+        break;
+      }
+      await callAll(cbs, "onBatchBegin", s, {});
+      const parts = privateStep(r, state, plan, data);
+      stepsRun++;
+      epochSteps++;
+      if (parts.batchSize > 0) {
+        lossSum += parts.lossSum;
+        lossCount += parts.batchSize;
+        parts.metricSums.forEach((v, k) => (metricTotals[k] += v));
+      }
+      const perExample = (sum: number): number => (parts.batchSize > 0 ? sum / parts.batchSize : NaN);
+      const batchLogs: Record<string, number> = { batch: s, size: parts.batchSize, loss: perExample(parts.lossSum) };
+      r.metricSpecs.forEach((m, k) => (batchLogs[m.key] = perExample(parts.metricSums[k])));
+      await callAll(cbs, "onBatchEnd", s, batchLogs);
+      await yielder("batch");
+      if (shouldStop()) {
+        history.stopReason = "callback";
+        break;
+      }
+    }
+    if (epochSteps === 0) break;
+    const logs: PrivateEpochLogs = { loss: lossCount > 0 ? lossSum / lossCount : NaN, epsilon: spentEpsilon(r, state, r.targetDelta) };
+    r.metricSpecs.forEach((m, k) => (logs[m.key] = lossCount > 0 ? metricTotals[k] / lossCount : NaN));
+    if (args.validationData) validationLogs(r, args.validationData, logs);
+    if (state.adaptive) logs.l2NormClip = state.clip;
+    history.epoch.push(epoch);
+    for (const [k, v] of Object.entries(logs)) if (v !== undefined) (history.history[k] ??= []).push(v);
+    history.epsilon = logs.epsilon;
+    if (verbose >= 1) console.log(epochLine(r, epoch, epochs, epochSteps, logs));
+    await callAll(cbs, "onEpochEnd", epoch, logs);
+    await yielder("epoch");
+    if (history.stopReason !== undefined || shouldStop()) {
+      history.stopReason ??= "callback";
+      break;
+    }
+  }
+  history.stepsRun = stepsRun;
+  history.epsilon = spentEpsilon(r, state, r.targetDelta);
+  if (verbose >= 1 && history.stopReason === "budget") {
+    console.log(`Stopped after ${stepsRun} steps: the next step would exceed targetEpsilon ${r.targetEpsilon}.`);
+  }
+  await callAll(cbs, "onTrainEnd", { epsilon: history.epsilon });
+  return history;
+}
+
+/** `fit`: checks the arguments, splits off the validation data if asked, and runs the loop. */
+async function fitTensors(
+  r: Resolved,
+  state: TrainingState,
+  xAll: tf.Tensor,
+  yAll: tf.Tensor,
+  args: PrivateFitArgs,
+): Promise<PrivateHistory> {
+  checkFitArgs(args);
+  const nAll = xAll.shape[0] ?? 0;
+  if ((yAll.shape[0] ?? 0) !== nAll) {
+    throw new DpError(
+      "invalid_parameter",
+      `\`x\` and \`y\` must hold the same number of examples. Found ${nAll} and ${yAll.shape[0]}.`,
+      "y",
+    );
+  }
+  if (nAll < 1) throw new DpError("invalid_parameter", "`x` must hold at least one example.", "x");
+  const split =
+    args.validationData === undefined && args.validationSplit !== undefined
+      ? splitForValidation(xAll, yAll, args.validationSplit)
+      : undefined;
+  let lease: Awaited<ReturnType<typeof leaseDpWorkers>> | undefined;
+  try {
+    lease = await leaseDpWorkers(r.options.workers, r.model);
+    state.workers = lease.pool;
+    if (!split) return await fitLoop(r, state, xAll, yAll, args);
+    return await fitLoop(r, state, split.x, split.y, { ...args, validationData: [split.valX, split.valY] });
+  } finally {
+    state.workers = undefined;
+    await lease?.release();
+    if (split) tf.dispose([split.x, split.y, split.valX, split.valY]);
+  }
+}
+
+/** `fitDataset`: materialises the dataset (and validation dataset) as tensors and fits on them. */
+async function fitDataset(
+  r: Resolved,
+  state: TrainingState,
+  dataset: tf.data.Dataset<tf.TensorContainer>,
+  args: PrivateFitDatasetArgs,
+): Promise<PrivateHistory> {
+  checkFitDatasetArgs(args);
+  const { datasetSize, validationData, batchesPerEpoch, ...rest } = args;
+  const train = await materializeDataset(dataset, "dataset", datasetSize);
+  let val: { x: tf.Tensor; y: tf.Tensor } | undefined;
+  try {
+    if (validationData !== undefined) {
+      val = Array.isArray(validationData) ? undefined : await materializeDataset(validationData, "validationData");
+    }
+    const fitArgs: PrivateFitArgs = { ...rest };
+    if (batchesPerEpoch !== undefined) fitArgs.stepsPerEpoch = batchesPerEpoch;
+    if (fitArgs.batchSize === undefined && r.fixedQ === undefined && r.fixedBatch === undefined)
+      fitArgs.batchSize = Math.min(train.firstBatch, train.x.shape[0] ?? 1);
+    if (Array.isArray(validationData)) fitArgs.validationData = validationData;
+    else if (val) fitArgs.validationData = [val.x, val.y];
+    return await fitTensors(r, state, train.x, train.y, fitArgs);
+  } finally {
+    tf.dispose([train.x, train.y]);
+    if (val) tf.dispose([val.x, val.y]);
+  }
+}
+
 /**
  * Wraps a tfjs model for differentially private training with a `model.fit`-like API.
  *
@@ -319,347 +718,37 @@ async function callAll<K extends keyof PrivateFitCallbacks>(
  * @see https://arxiv.org/abs/1607.00133
  */
 export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions): PrivateModel {
-  if (!(model instanceof tf.LayersModel)) throw new DpError("invalid_parameter", "`model` must be a tf.LayersModel.", "model");
-  if (options === null || typeof options !== "object") throw new DpError("invalid_parameter", "`options` must be an object.", "options");
-  const initialClip = requirePositive("l2NormClip", options.l2NormClip);
-  const targetDelta = requireOpenProbability("targetDelta", options.targetDelta);
-  const targetEpsilon = options.targetEpsilon === undefined ? undefined : requirePositive("targetEpsilon", options.targetEpsilon);
-  let sigma = options.noiseMultiplier === undefined ? undefined : requireNonNegative("noiseMultiplier", options.noiseMultiplier);
-  if (sigma === undefined && targetEpsilon === undefined) {
-    throw new DpError("invalid_parameter", "Give `noiseMultiplier` or `targetEpsilon` (to calibrate the noise).", "noiseMultiplier");
-  }
-  if (sigma === 0 && targetEpsilon !== undefined) {
-    throw new DpError("invalid_parameter", "`noiseMultiplier` 0 gives no privacy and cannot meet `targetEpsilon`.", "noiseMultiplier");
-  }
-  if (sigma === 0 && options.allowNonPrivate !== true) {
-    throw new DpError(
-      "invalid_parameter",
-      "`noiseMultiplier` must be > 0: 0 adds no noise and gives no privacy (pass `allowNonPrivate: true` for a non-private baseline). Found 0.",
-      "noiseMultiplier",
-    );
-  }
-  requireSecureRng(options.rng, options.allowInsecureRng);
-  const fixedQ =
-    options.samplingProbability === undefined ? undefined : requireProbability("samplingProbability", options.samplingProbability);
-  if (fixedQ === 0) throw new DpError("invalid_parameter", "`samplingProbability` must be > 0. Found 0.", "samplingProbability");
-  const fixedBatch = options.batchSize === undefined ? undefined : requirePositive("batchSize", options.batchSize);
-  const sampling = requireOneOf("sampling", options.sampling ?? "poisson", ["poisson", "uniform"] as const);
-  // Sampling without replacement has a bound only for replace-one neighbours (Wang et al. 2019).
-  const relation = stepNeighboringRelation(sampling === "uniform" ? "fixed" : "poisson");
-  const optimizer = resolveOptimizer(model, options.optimizer);
-  const loss = resolveLoss(model, options.loss);
-  if (options.maxPhysicalBatchSize !== undefined) requirePositiveInteger("maxPhysicalBatchSize", options.maxPhysicalBatchSize);
-  if (model.trainableWeights.length === 0) {
-    throw new DpError("invalid_parameter", "`model` has no trainable weights: there is nothing to train privately.", "model");
-  }
-  checkModelSupported(model, { strategy: options.strategy });
-  checkLossMatchesOutput(model, loss);
-  checkWorkersOption(options.workers, model);
-  let workers: DpWorkerPool | undefined;
-  const metricSpecs = resolveMetrics(options.metrics ?? compiledProperty(model, "metrics"), loss, outputWidth(model));
-  const adaptiveOpts = options.adaptiveClipping === true ? {} : options.adaptiveClipping || undefined;
-
-  const ledger = new DpEventBuilder();
-  const spentEpsilon = (delta: number): number =>
-    new RdpAccountant({ neighboringRelation: relation }).compose(ledger.build()).getEpsilon(delta);
-  let clip = initialClip;
-  let adaptive: AdaptiveClipState | undefined;
-  let totalSteps = 0;
-  let stopRequested = false;
-
-  const priv: PrivateModel = {
+  const r = validateOptions(model, options);
+  const state: TrainingState = {
+    sigma: r.sigma,
+    clip: r.initialClip,
+    adaptive: undefined,
+    ledger: new DpEventBuilder(),
+    totalSteps: 0,
+    stopRequested: false,
+    workers: undefined,
+  };
+  return {
     model,
     get noiseMultiplier() {
-      return sigma;
+      return state.sigma;
     },
     get l2NormClip() {
-      return clip;
+      return state.clip;
     },
     get steps() {
-      return totalSteps;
+      return state.totalSteps;
     },
     stopTraining() {
-      stopRequested = true;
+      state.stopRequested = true;
     },
     event() {
-      return ledger.build();
+      return state.ledger.build();
     },
     epsilon(delta?: number) {
-      return spentEpsilon(delta === undefined ? targetDelta : requireOpenProbability("delta", delta));
+      return spentEpsilon(r, state, delta === undefined ? r.targetDelta : requireOpenProbability("delta", delta));
     },
-    async fitDataset(dataset: tf.data.Dataset<tf.TensorContainer>, args: PrivateFitDatasetArgs = {}) {
-      checkFitDatasetArgs(args);
-      const { datasetSize, validationData, batchesPerEpoch, ...rest } = args;
-      const train = await materializeDataset(dataset, "dataset", datasetSize);
-      let val: { x: tf.Tensor; y: tf.Tensor } | undefined;
-      try {
-        if (validationData !== undefined) {
-          val = Array.isArray(validationData) ? undefined : await materializeDataset(validationData, "validationData");
-        }
-        const fitArgs: PrivateFitArgs = { ...rest };
-        if (batchesPerEpoch !== undefined) fitArgs.stepsPerEpoch = batchesPerEpoch;
-        if (fitArgs.batchSize === undefined && fixedQ === undefined && fixedBatch === undefined)
-          fitArgs.batchSize = Math.min(train.firstBatch, train.x.shape[0] ?? 1);
-        if (Array.isArray(validationData)) fitArgs.validationData = validationData;
-        else if (val) fitArgs.validationData = [val.x, val.y];
-        return await priv.fit(train.x, train.y, fitArgs);
-      } finally {
-        tf.dispose([train.x, train.y]);
-        if (val) tf.dispose([val.x, val.y]);
-      }
-    },
-    async fit(xAll: tf.Tensor, yAll: tf.Tensor, args: PrivateFitArgs = {}) {
-      checkFitArgs(args);
-      const nAll = xAll.shape[0] ?? 0;
-      if ((yAll.shape[0] ?? 0) !== nAll) {
-        throw new DpError(
-          "invalid_parameter",
-          `\`x\` and \`y\` must hold the same number of examples. Found ${nAll} and ${yAll.shape[0]}.`,
-          "y",
-        );
-      }
-      if (nAll < 1) throw new DpError("invalid_parameter", "`x` must hold at least one example.", "x");
-      const split =
-        args.validationData === undefined && args.validationSplit !== undefined
-          ? splitForValidation(xAll, yAll, args.validationSplit)
-          : undefined;
-      let lease: Awaited<ReturnType<typeof leaseDpWorkers>> | undefined;
-      try {
-        lease = await leaseDpWorkers(options.workers, model);
-        workers = lease.pool;
-        return await fitOn(
-          split ? split.x : xAll,
-          split ? split.y : yAll,
-          split ? { ...args, validationData: [split.valX, split.valY] } : args,
-        );
-      } finally {
-        workers = undefined;
-        await lease?.release();
-        if (split) tf.dispose([split.x, split.y, split.valX, split.valY]);
-      }
-    },
+    fit: (x, y, args = {}) => fitTensors(r, state, x, y, args),
+    fitDataset: (dataset, args = {}) => fitDataset(r, state, dataset, args),
   };
-
-  const fitOn = async (x: tf.Tensor, y: tf.Tensor, args: PrivateFitArgs): Promise<PrivateHistory> => {
-    const n = x.shape[0] ?? 0;
-    const epochs = requireInteger("epochs", args.epochs ?? 1, { min: 0 });
-    const initialEpoch = requireInteger("initialEpoch", args.initialEpoch ?? 0, { min: 0 });
-    if (initialEpoch > epochs)
-      throw new DpError("invalid_parameter", `\`initialEpoch\` must be <= \`epochs\` ${epochs}. Found ${initialEpoch}.`, "initialEpoch");
-    const stepLoss = args.classWeight === undefined ? loss : classWeightedLoss(loss, args.classWeight, y);
-    const yielder = makeYielder(args.yieldEvery);
-    const verbose = args.verbose ?? 1;
-    const argBatch = args.batchSize === undefined ? undefined : requirePositive("batchSize", args.batchSize);
-    let q: number;
-    if (fixedQ !== undefined) q = fixedQ;
-    else {
-      const b = argBatch ?? fixedBatch;
-      if (b === undefined)
-        throw new DpError("invalid_parameter", "Give `batchSize` (expected batch size) or `samplingProbability`.", "batchSize");
-      if (b > n) throw new DpError("invalid_parameter", `\`batchSize\` must be <= the dataset size ${n}. Found ${b}.`, "batchSize");
-      q = b / n;
-    }
-    const expectedBatchSize = q * n;
-    const fixedSize = Math.round(expectedBatchSize);
-    if (sampling === "uniform" && (!Number.isInteger(expectedBatchSize) || fixedSize < 1)) {
-      throw new DpError(
-        "invalid_parameter",
-        `With \`sampling: "uniform"\` the batch size must be a positive integer. Found ${expectedBatchSize}.`,
-        "batchSize",
-      );
-    }
-    const stepsPerEpoch =
-      args.stepsPerEpoch === undefined ? Math.ceil(n / expectedBatchSize) : requirePositiveInteger("stepsPerEpoch", args.stepsPerEpoch);
-    const planned = (epochs - initialEpoch) * stepsPerEpoch;
-
-    // Noise: calibrate once from the target epsilon over the planned run.
-    if (sigma === undefined) {
-      if (sampling !== "poisson") {
-        throw new DpError(
-          "invalid_parameter",
-          'Calibrating `noiseMultiplier` from `targetEpsilon` needs `sampling: "poisson"`; give `noiseMultiplier`.',
-          "targetEpsilon",
-        );
-      }
-      if (planned === 0) throw new DpError("invalid_parameter", "Cannot calibrate noise for 0 steps: give `epochs` >= 1.", "epochs");
-      if (ledger.events.length > 0)
-        throw new DpError("invalid_state", "Noise must be calibrated before the first step.", "noiseMultiplier");
-      sigma = calibrateNoiseMultiplier({ targetEpsilon: targetEpsilon as number, targetDelta, samplingProbability: q, steps: planned });
-    }
-    const sigmaNow: number = sigma;
-    if (adaptiveOpts && !adaptive && sigmaNow > 0) {
-      adaptive = new AdaptiveClipState({ ...adaptiveOpts, initialL2NormClip: clip, noiseMultiplier: sigmaNow, expectedBatchSize });
-    }
-    const { event } = sampledGaussianStep(
-      sigmaNow,
-      sampling === "poisson" ? { kind: "poisson", samplingProbability: q } : { kind: "fixed", datasetSize: n, sampleSize: fixedSize },
-    );
-    if (event.kind !== "nonPrivate" && !new RdpAccountant({ neighboringRelation: relation }).supports(event)) {
-      throw new DpError(
-        "unsupported_event",
-        `The RDP accountant cannot bound this sampling (${sampling}); use \`sampling: "poisson"\`.`,
-        "sampling",
-      );
-    }
-
-    // Budget: how many of the planned steps fit under targetEpsilon?
-    let allowed = planned;
-    if (targetEpsilon !== undefined && planned > 0) {
-      allowed = new PrivacyBudget({
-        epsilon: targetEpsilon,
-        delta: targetDelta,
-        neighboringRelation: relation,
-        spent: ledger.events,
-      }).maxCount(event, planned);
-      if (allowed === 0) {
-        throw new DpError(
-          "budget_exceeded",
-          `Not one more step fits in \`targetEpsilon\` ${targetEpsilon} (spent ${spentEpsilon(targetDelta).toFixed(3)} at delta ${targetDelta}).`,
-          "targetEpsilon",
-        );
-      }
-    }
-
-    const cbs = args.callbacks === undefined ? [] : Array.isArray(args.callbacks) ? args.callbacks : [args.callbacks];
-    stopRequested = false;
-    // Callbacks such as tf.callbacks.earlyStopping set `stopTraining` on the model they are
-    // given; an uncompiled tf.Sequential refuses that property, so they get a stand-in.
-    const control = { stopTraining: false };
-    for (const cb of cbs) (cb as { setModel?: (m: unknown) => void }).setModel?.(control);
-    const shouldStop = (): boolean => stopRequested || control.stopTraining;
-    const history: PrivateHistory = {
-      epoch: [],
-      history: {},
-      params: {
-        epochs,
-        initialEpoch,
-        steps: planned,
-        samplingProbability: q,
-        noiseMultiplier: sigmaNow,
-        targetDelta,
-        datasetSize: n,
-        metrics: ["loss", ...metricSpecs.map((m) => m.key)],
-      },
-      stepsRun: 0,
-      epsilon: spentEpsilon(targetDelta),
-    };
-    const record = (k: string, v: number | undefined): void => {
-      if (v === undefined) return;
-      (history.history[k] ??= []).push(v);
-    };
-    await callAll(cbs, "onTrainBegin", {});
-    let stepsRun = 0;
-    outer: for (let epoch = initialEpoch; epoch < epochs; epoch++) {
-      await callAll(cbs, "onEpochBegin", epoch, {});
-      const metricTotals = metricSpecs.map(() => 0);
-      let lossSum = 0;
-      let lossCount = 0;
-      let epochSteps = 0;
-      for (let s = 0; s < stepsPerEpoch; s++) {
-        if (stepsRun >= allowed) {
-          history.stopReason = "budget";
-          break;
-        }
-        await callAll(cbs, "onBatchBegin", s, {});
-        const idx =
-          sampling === "poisson"
-            ? poissonSampleIndices({ datasetSize: n, samplingProbability: q, rng: options.rng })
-            : uniformSampleIndices({ datasetSize: n, sampleSize: fixedSize, rng: options.rng });
-        const stepClip = adaptive ? adaptive.l2NormClip : clip;
-        const stepSigma = sigmaNow === 0 ? 0 : adaptive ? adaptive.gradientNoiseMultiplier : sigmaNow;
-        let parts: ReturnType<typeof computeClippedSum> | undefined;
-        tf.tidy(() => {
-          const it = tf.tensor1d(idx, "int32");
-          const xb = tf.gather(x, it);
-          const yb = tf.gather(y, it);
-          parts = computeClippedSum({
-            model,
-            loss: stepLoss,
-            x: xb,
-            y: yb,
-            l2NormClip: stepClip,
-            maxPhysicalBatchSize: options.maxPhysicalBatchSize,
-            strategy: options.strategy,
-            metrics: metricSpecs,
-            workers,
-          });
-        });
-        if (!parts) throw new DpError("invalid_state", "No clipped sum was computed.", "model");
-        const grads = privatizeParts(parts, {
-          l2NormClip: stepClip,
-          noiseMultiplier: stepSigma,
-          expectedBatchSize,
-          rng: options.rng,
-          allowInsecureRng: options.allowInsecureRng,
-        });
-        const lossValue = parts.batchSize > 0 ? parts.lossSum / parts.batchSize : NaN;
-        dpApplyGradients(
-          optimizer,
-          issueDpGradients({ grads, norms: parts.norms, event, lossValue, batchSize: parts.batchSize }),
-          options.accountant,
-        );
-        if (adaptive) clip = adaptive.update(parts.norms, options.rng);
-        ledger.compose(event);
-        stepsRun++;
-        totalSteps++;
-        epochSteps++;
-        if (parts.batchSize > 0) {
-          lossSum += parts.lossSum;
-          lossCount += parts.batchSize;
-          parts.metricSums.forEach((v, k) => (metricTotals[k] += v));
-        }
-        const batchLogs: Record<string, number> = { batch: s, size: parts.batchSize, loss: lossValue };
-        metricSpecs.forEach((m, k) => (batchLogs[m.key] = parts!.batchSize > 0 ? parts!.metricSums[k] / parts!.batchSize : NaN));
-        await callAll(cbs, "onBatchEnd", s, batchLogs);
-        await yielder("batch");
-        if (shouldStop()) {
-          history.stopReason = "callback";
-          break;
-        }
-      }
-      if (epochSteps === 0) break;
-      const logs: PrivateEpochLogs = { loss: lossCount > 0 ? lossSum / lossCount : NaN, epsilon: spentEpsilon(targetDelta) };
-      metricSpecs.forEach((m, k) => (logs[m.key] = lossCount > 0 ? metricTotals[k] / lossCount : NaN));
-      if (args.validationData) {
-        const [vx, vy] = args.validationData;
-        const v = evaluatePrivateModel({ model, x: vx, y: vy, loss });
-        logs.val_loss = v.loss;
-        if (v.accuracy !== undefined) logs.val_acc = v.accuracy;
-        if (metricSpecs.length > 0) {
-          const sums = evaluateMetrics(model, vx, vy, metricSpecs);
-          const nv = vx.shape[0] ?? 0;
-          metricSpecs.forEach((m, k) => (logs[`val_${m.key}`] = nv > 0 ? sums[k] / nv : NaN));
-        }
-      }
-      if (adaptive) logs.l2NormClip = clip;
-      history.epoch.push(epoch);
-      for (const [k, v] of Object.entries(logs)) record(k, v);
-      history.epsilon = logs.epsilon;
-      if (verbose >= 1) {
-        const parts = [`Epoch ${epoch + 1}/${epochs}`, `${epochSteps} steps`, `loss ${logs.loss.toFixed(4)}`];
-        for (const m of metricSpecs) parts.push(`${m.key} ${(logs[m.key] as number).toFixed(4)}`);
-        if (logs.val_loss !== undefined) parts.push(`val_loss ${logs.val_loss.toFixed(4)}`);
-        for (const m of metricSpecs)
-          if (m.key !== "acc" && logs[`val_${m.key}`] !== undefined)
-            parts.push(`val_${m.key} ${(logs[`val_${m.key}`] as number).toFixed(4)}`);
-        if (logs.val_acc !== undefined) parts.push(`val_acc ${logs.val_acc.toFixed(4)}`);
-        parts.push(`epsilon ${logs.epsilon.toFixed(3)} (delta ${targetDelta})`);
-        console.log(parts.join(" - "));
-      }
-      await callAll(cbs, "onEpochEnd", epoch, logs);
-      await yielder("epoch");
-      if (history.stopReason !== undefined || shouldStop()) {
-        history.stopReason ??= "callback";
-        break outer;
-      }
-    }
-    history.stepsRun = stepsRun;
-    history.epsilon = spentEpsilon(targetDelta);
-    if (verbose >= 1 && history.stopReason === "budget") {
-      console.log(`Stopped after ${stepsRun} steps: the next step would exceed targetEpsilon ${targetEpsilon}.`);
-    }
-    await callAll(cbs, "onTrainEnd", { epsilon: history.epsilon });
-    return history;
-  };
-  return priv;
 }

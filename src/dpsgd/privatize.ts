@@ -17,7 +17,7 @@
  * @module
  */
 import { DpError, requireFinite, requireNonNegative, requirePositive, requirePositiveInteger } from "../errors.js";
-import { fillGaussian } from "../random/gaussian.js";
+import { addGaussianNoise, type GaussianNoiseKind } from "../mechanisms/gaussian-noise.js";
 import { requireSecureRng, type Rng } from "../random/rng.js";
 
 /**
@@ -128,6 +128,8 @@ export interface PrivatizeClippedSumOptions {
   rng?: Rng;
   /** Accept an insecure (seeded) `rng`: the result is then NOT private (tests and simulations). Default false. */
   allowInsecureRng?: boolean;
+  /** `"exact"` (default): discrete Gaussian noise on a power-of-two grid; `"continuous"`: floating-point ziggurat noise. See `addGaussianNoise` in `dpkit/mechanisms`. */
+  noise?: GaussianNoiseKind;
 }
 
 /**
@@ -137,9 +139,12 @@ export interface PrivatizeClippedSumOptions {
  * With a Poisson sample of rate q this is the Poisson-subsampled Gaussian mechanism
  * (`poissonSampledEvent(q, gaussianEvent(noiseMultiplier))`) under add/remove-one neighbours:
  * the sum has L2 sensitivity C and the noise has standard deviation σ·C; dividing by the
- * constant q·N is post-processing. Noise comes from `fillGaussian` on the secure source, in
- * double precision, and the result is rounded to float32 once. A non-finite entry of
- * `clippedSum` is refused rather than released.
+ * constant q·N is post-processing. The noise is added by `addGaussianNoise` (`dpkit/mechanisms`)
+ * on the secure source: by default the exact discrete Gaussian on a power-of-two grid of about
+ * 2^-30·σC (the sum is rounded onto the grid and the rounding, γ·√d, is charged to the noise so
+ * that σ still describes the step; immune to the floating-point attack), or with
+ * `noise: "continuous"` the floating-point ziggurat. The result is rounded to float32 once. A
+ * non-finite entry of `clippedSum` is refused rather than released.
  *
  * @param options - clipped sum, clip bound, noise multiplier, expected batch size, rng
  * @returns a new Float32Array: the privatised average gradient
@@ -153,19 +158,49 @@ export interface PrivatizeClippedSumOptions {
  * @see https://arxiv.org/abs/1607.00133
  */
 export function privatizeClippedSum(options: PrivatizeClippedSumOptions): Float32Array {
+  const [out] = privatizeInPlace([options.clippedSum.slice()], options);
+  return out;
+}
+
+/**
+ * {@link privatizeClippedSum} over several arrays at once, overwriting them: all parts are one
+ * vector (one `addGaussianNoise` call over their concatenation, so the noise is spherical over
+ * the whole model and, for the exact grid, charged for the whole dimension), and each entry
+ * becomes `(sum + noise) / b`, rounded to float32 once. The parts are concatenated only when
+ * there are several; the result is written back into them (no separate output arrays).
+ * Refuses a non-finite sum entry before anything is written.
+ * @internal
+ */
+export function privatizeInPlace(sums: Float32Array[], options: Omit<PrivatizeClippedSumOptions, "clippedSum">): Float32Array[] {
   const c = requirePositive("l2NormClip", options.l2NormClip);
   const sigma = requireNonNegative("noiseMultiplier", options.noiseMultiplier);
   const b = requirePositive("expectedBatchSize", options.expectedBatchSize);
-  const sum = options.clippedSum;
-  const d = sum.length;
-  const noise = new Float64Array(d);
   requireSecureRng(options.rng, options.allowInsecureRng);
-  if (sigma > 0) fillGaussian(noise, sigma * c, options.rng);
-  const out = new Float32Array(d);
-  for (let i = 0; i < d; i++) {
-    const s = sum[i];
-    if (!Number.isFinite(s)) requireFinite("clippedSum", s);
-    out[i] = (s + noise[i]) / b;
+  let total = 0;
+  for (const s of sums) {
+    for (let i = 0; i < s.length; i++) if (!Number.isFinite(s[i])) requireFinite("clippedSum", s[i]);
+    total += s.length;
   }
-  return out;
+  if (sigma === 0) {
+    for (const s of sums) for (let i = 0; i < s.length; i++) s[i] = s[i] / b;
+    return sums;
+  }
+  // One noise call over all variables (the exact grid's rounding charge depends on the total
+  // dimension); the parts are concatenated only when there are several.
+  let values: Float32Array = sums[0] ?? new Float32Array(0);
+  if (sums.length > 1) {
+    values = new Float32Array(total);
+    let at = 0;
+    for (const s of sums) {
+      values.set(s, at);
+      at += s.length;
+    }
+  }
+  const noisy = addGaussianNoise(values, { stddev: sigma * c, sensitivity: c, noise: options.noise, rng: options.rng });
+  let off = 0;
+  for (const s of sums) {
+    for (let i = 0; i < s.length; i++) s[i] = noisy[off + i] / b;
+    off += s.length;
+  }
+  return sums;
 }

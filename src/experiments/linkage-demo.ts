@@ -20,6 +20,8 @@ import {
   movieMeanRmse,
   movieMeansFromCounts,
   naiveAnonymisation,
+  type HeldOutSplit,
+  type LdpRecordRelease,
 } from "../attacks/linkage/defences.js";
 import { runLinkageAttack, type LinkageAttackResult } from "../attacks/linkage/experiment.js";
 import { buildLinkageIndex } from "../attacks/linkage/scoreboard.js";
@@ -99,6 +101,28 @@ export interface LinkageDemoResult {
     movieMean: number;
     movieMeanPlusUserOffset: number;
   }[];
+}
+
+/**
+ * The utility left in an LDP record release: RMSE of the per-movie mean ratings estimated from it
+ * (with a prior sized to the estimates' noise). Shared by the demo and `dpkit linkage`.
+ * @internal
+ */
+export function ldpMovieMeanRmse(data: NetflixLikeData, release: LdpRecordRelease): number {
+  const prior = Math.max(25, 2 * ldpCountStandardDeviation(release));
+  const counts = ldpRatingCountEstimates(release, data.numMovies);
+  return movieMeanRmse(movieMeansFromCounts(counts, data.numMovies, prior, prior * Math.sqrt(data.numMovies)).means, data);
+}
+
+/**
+ * Per-movie mean ratings from DP rating histograms (at most `maxRatingsPerUser` ratings per user,
+ * held-out users excluded), with a prior sized to the noise. Shared by the demo and `dpkit linkage`.
+ * @internal
+ */
+export function dpHistogramMeans(data: NetflixLikeData, split: HeldOutSplit, epsilon: number, maxRatingsPerUser: number, rng: SeededRng) {
+  const h = dpRatingHistograms(data, { epsilon, maxRatingsPerUser, exclude: split.mask, rng, allowInsecureRng: true });
+  const prior = Math.max(25, 2 * Math.sqrt(5) * h.mechanism.standardDeviation);
+  return { epsilon: h.epsilon, means: movieMeansFromCounts(h.counts, data.numMovies, prior, prior * Math.sqrt(data.numMovies)) };
 }
 
 /**
@@ -214,18 +238,11 @@ export function runLinkageDemo(options: LinkageDemoOptions = {}): LinkageDemoRes
       onProgress: (f) => progress(`ldp ε=${epsilon}`, f),
     });
     const row = attackOn(`LDP ε=${epsilon}`, release, 400 + i);
-    const prior = Math.max(25, 2 * ldpCountStandardDeviation(release));
-    const est = movieMeansFromCounts(
-      ldpRatingCountEstimates(release, data.numMovies),
-      data.numMovies,
-      prior,
-      prior * Math.sqrt(data.numMovies),
-    );
     ldp.push({
       ...row,
       epsilon: release.epsilon,
       accountantEpsilon: release.accountantEpsilon,
-      movieMeanRmse: movieMeanRmse(est.means, data),
+      movieMeanRmse: ldpMovieMeanRmse(data, release),
     });
   });
   const globalOnly = new Float64Array(data.numMovies).fill(trueMeans.globalMean);
@@ -244,20 +261,12 @@ export function runLinkageDemo(options: LinkageDemoOptions = {}): LinkageDemoRes
   });
   const aggEps = options.aggregateEpsilons ?? [0.1, 1, 10];
   aggEps.forEach((epsilon, i) => {
-    const h = dpRatingHistograms(data, {
-      epsilon,
-      maxRatingsPerUser: AGGREGATE_BOUND,
-      exclude: split.mask,
-      rng: rngFor(700 + i),
-      allowInsecureRng: true,
-    });
-    const prior = Math.max(25, 2 * Math.sqrt(5) * h.mechanism.standardDeviation);
-    const means = movieMeansFromCounts(h.counts, data.numMovies, prior, prior * Math.sqrt(data.numMovies));
+    const h = dpHistogramMeans(data, split, epsilon, AGGREGATE_BOUND, rngFor(700 + i));
     aggregates.push({
       epsilon: h.epsilon,
       maxRatingsPerUser: AGGREGATE_BOUND,
-      movieMeanRmse: movieMeanRmse(means.means, data),
-      ...baselineRecommenderRmse(data, split, means),
+      movieMeanRmse: movieMeanRmse(h.means.means, data),
+      ...baselineRecommenderRmse(data, split, h.means),
     });
     progress("aggregates", (i + 1) / aggEps.length);
   });

@@ -16,6 +16,13 @@ export {
 export { erfcx, standardNormalCdf, standardNormalQuantile, standardNormalTail } from "../math/normal.js";
 export { laplaceMechanism, type LaplaceMechanismOptions } from "./laplace.js";
 export { gaussianMechanism, type GaussianMechanismOptions } from "./gaussian.js";
+export {
+  addGaussianNoise,
+  type AddGaussianNoiseOptions,
+  exactNoiseGrid,
+  GAUSSIAN_NOISE_KINDS,
+  type GaussianNoiseKind,
+} from "./gaussian-noise.js";
 export { geometricMechanism, type GeometricMechanismOptions } from "./geometric.js";
 export { exponentialMechanism, reportNoisyMaxMechanism, type SelectionMechanism, type SelectionMechanismOptions } from "./exponential.js";
 export {

@@ -3,7 +3,7 @@
  * notebooks and docs, and PNG output through resvg.
  * @module
  */
-import { renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { writeFileAtomic } from "../util/files.js";
 import { DpError } from "../errors.js";
 
 /** One series of a chart. */
@@ -208,19 +208,7 @@ export async function savePlot(file: string, svg: string): Promise<void> {
   if (file.toLowerCase().endsWith(".svg")) data = svg;
   else if (file.toLowerCase().endsWith(".png")) data = await svgToPng(svg);
   else throw new DpError("invalid_parameter", `\`plot\` must end in .svg or .png. Found ${JSON.stringify(file)}.`, "plot");
-  // Through a temporary file renamed into place: a failed write never leaves half a plot.
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, file);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // nothing to remove
-    }
-    throw new DpError("io_error", `Cannot write the plot ${JSON.stringify(file)}: ${(e as Error).message}`, "plot");
-  }
+  writeFileAtomic("plot", file, data); // a failed write never leaves half a plot
 }
 
 export { DpError };

@@ -32,6 +32,11 @@ export function setExpEnclosureMarginForTesting(m: number): number {
   return old;
 }
 
+/** The current relative margin of the double enclosure (2^-44 unless a test widened it). @internal */
+export function expEnclosureMargin(): number {
+  return margin;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Rigorous bigint enclosures of e^{-N/D}
 // ---------------------------------------------------------------------------------------------
@@ -102,8 +107,9 @@ const EXP_FRAC = new Float64Array(64); // e^{-j/64}, j = 0..63
  * e^{-x} for 0 <= x < 64 in doubles, within 2^-48 relative of the truth:
  * e^{-n} · e^{-j/64} · e^{-r}, r in [0, 1/64), with exact argument reduction (x - floor(x) and
  * f - j/64 are exact in doubles) and a degree-6 Taylor polynomial (truncation below 2^-54).
+ * @internal
  */
-function expNegApprox(x: number): number {
+export function expNegApprox(x: number): number {
   const n = Math.floor(x);
   const f = x - n;
   const j = Math.floor(f * 64);

@@ -1,14 +1,20 @@
 /**
- * Continuous Gaussian vectors for DP-SGD and DP-FedAvg noise: a ziggurat sampler (Marsaglia &
- * Tsang 2000) on 53-bit uniforms from the secure source. Floating-point noise; released
- * statistics use the grid mechanisms of `dpkit/mechanisms` instead.
+ * Continuous Gaussian vectors: a ziggurat sampler (Marsaglia & Tsang 2000) on 53-bit uniforms
+ * from the secure source. Floating-point noise: DP-SGD and DP-FedAvg use it only with
+ * `noise: "continuous"` (their default is exact grid noise, `addGaussianNoise` in
+ * `dpkit/mechanisms`); released statistics use the grid mechanisms.
  *
  * @see https://doi.org/10.18637/jss.v005.i08
  * @module
  */
 import { requireInteger, requireNonNegative } from "../errors.js";
 import { resolveRng, SecureRng, type Rng } from "./rng.js";
-import { TWO21, TWO32, TWO53 } from "./uniform.js";
+
+// Module-local constants: an imported binding can compile to a getter call per use (tsx/esbuild
+// interop), a measurable cost in the per-draw loop.
+const TWO21 = 2097152;
+const TWO32 = 4294967296;
+const TWO53 = 9007199254740992;
 
 const SCRATCH_WORDS = 16_384;
 /** Half the smallest float32 subnormal: anything smaller rounds to ±0 in a Float32Array. */
@@ -39,8 +45,8 @@ const ZF = new Float64Array(ZIG_LAYERS + 1);
  * source: two 32-bit words per draw in about 99% of cases (8 bits choose the layer, 1 bit the
  * sign, 53 bits the position), the exact Marsaglia tail beyond 3.65 sigma (reaching about
  * 13.7 sigma). It is continuous noise computed in floating point, meant for vector noise added
- * to floating-point model updates (DP-SGD, DP-FedAvg): like every floating-point sampler it is
- * **not** immune to the floating-point (Mironov 2012) attack on its low-order bits. Releases of
+ * to floating-point model updates (DP-SGD and DP-FedAvg with `noise: "continuous"`): like every
+ * floating-point sampler it is **not** immune to the floating-point (Mironov 2012) attack on its low-order bits. Releases of
  * real-valued statistics should use `gaussianMechanism` in `dpkit/mechanisms`, whose outputs are
  * exact multiples of a power-of-two grid. No output is NaN, ±Infinity or -0 (also after
  * rounding into a Float32Array).

@@ -142,6 +142,7 @@ const CASES: Case[] = [
       "--momentum": NOT_ZERO,
       "--train-size": ALL,
       "--test-size": ALL,
+      "--workers": [...ALL, "2.5"],
     },
   },
   {

@@ -47,6 +47,22 @@ describe("dpkit train mnist", () => {
     expect(r.stdout).toMatch(/no privacy guarantee/);
   });
 
+  it("--workers 2 shards per-example clipping over two worker threads and reports the same budget", () => {
+    const args = ["train", "mnist", ...small, "--noise-multiplier", "1.1", "--json"];
+    const one = runCli(args);
+    const two = runCli([...args, "--workers", "2"]);
+    expect(two.code, two.stderr).toBe(0);
+    expect(one.code, one.stderr).toBe(0);
+    const a = JSON.parse(one.stdout) as { epochsRun: { epsilon: number }[] };
+    const b = JSON.parse(two.stdout) as { epochsRun: { epsilon: number }[] };
+    expect(b.epochsRun.map((e) => e.epsilon)).toEqual(a.epochsRun.map((e) => e.epsilon));
+    expect(b.epochsRun).toHaveLength(2);
+    // control: --workers with --non-private is refused, not ignored
+    const bad = runCli(["train", "mnist", ...small, "--non-private", "--workers", "2"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--workers/);
+  });
+
   it("bad options fail with one line and exit code 2", () => {
     for (const [args, pattern] of [
       [["--noise-multiplier", "-1"], /noise-multiplier/],

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { SeededRng } from "../../src/random/index.js";
 import { DpError } from "../../src/errors.js";
 import { clipAndSum, clipFactors, privatizeClippedSum } from "../../src/dpsgd/index.js";
+import { privatizeInPlace } from "../../src/dpsgd/privatize.js";
 
 describe("clipFactors / clipAndSum", () => {
   it("scales each example to norm at most C and sums", () => {
@@ -88,5 +89,30 @@ describe("privatizeClippedSum", () => {
     expect(() => privatizeClippedSum({ ...base, l2NormClip: 0 })).toThrow(/l2NormClip/);
     expect(() => privatizeClippedSum({ ...base, expectedBatchSize: 0 })).toThrow(/expectedBatchSize/);
     expect(() => privatizeClippedSum({ ...base, clippedSum: new Float32Array([NaN, 0]) })).toThrow(/clippedSum/);
+  });
+});
+
+describe("privatizeInPlace (the path of dpGradients and makePrivate)", () => {
+  it("noises several variables as one vector: the same values as privatizeClippedSum on their concatenation", () => {
+    const a = Float32Array.from({ length: 70_000 }, (_, i) => Math.sin(i));
+    const b = Float32Array.from({ length: 37 }, (_, i) => i / 7);
+    const o = { l2NormClip: 2, noiseMultiplier: 1.3, expectedBatchSize: 16, allowInsecureRng: true };
+    const whole = privatizeClippedSum({ ...o, clippedSum: Float32Array.from([...a, ...b]), rng: new SeededRng(9) });
+    const parts = [a.slice(), b.slice()];
+    const out = privatizeInPlace(parts, { ...o, rng: new SeededRng(9) });
+    expect(out[0]).toBe(parts[0]); // in place: no copy
+    expect(Array.from([...out[0], ...out[1]])).toEqual(Array.from(whole));
+    // Negative control: an independent draw per variable (each part from the same seed) differs.
+    const separate = [
+      privatizeInPlace([a.slice()], { ...o, rng: new SeededRng(9) })[0],
+      privatizeInPlace([b.slice()], { ...o, rng: new SeededRng(9) })[0],
+    ];
+    expect(Array.from([...separate[0], ...separate[1]])).not.toEqual(Array.from(whole));
+  });
+
+  it("refuses a non-finite entry in any part, with and without noise", () => {
+    const o = { l2NormClip: 1, noiseMultiplier: 1, expectedBatchSize: 2 };
+    expect(() => privatizeInPlace([new Float32Array(3), new Float32Array([0, Infinity])], o)).toThrow(/clippedSum/);
+    expect(() => privatizeInPlace([new Float32Array([NaN])], { ...o, noiseMultiplier: 0 })).toThrow(/clippedSum/);
   });
 });

@@ -25,10 +25,22 @@ export interface RdpConversionResult {
   order: number;
 }
 
-function checkCurve(orders: ArrayLike<number>, rdp: ArrayLike<number>): void {
+/** The smallest `bound(order, rdp)` over the curve (NaN values skipped), and the order that gives it. */
+function minOverOrders(orders: ArrayLike<number>, rdp: ArrayLike<number>, bound: (a: number, r: number) => number): RdpConversionResult {
   if (orders.length !== rdp.length || orders.length === 0) {
     throw new DpError("invalid_parameter", `\`rdp\` must have one value per order (${orders.length}). Found ${rdp.length}.`, "rdp");
   }
+  let best = Infinity;
+  let bestOrder = NaN;
+  for (let i = 0; i < orders.length; i++) {
+    if (Number.isNaN(rdp[i])) continue;
+    const v = bound(orders[i], rdp[i]);
+    if (v < best) {
+      best = v;
+      bestOrder = orders[i];
+    }
+  }
+  return { value: best, order: bestOrder };
 }
 
 /**
@@ -51,24 +63,11 @@ function checkCurve(orders: ArrayLike<number>, rdp: ArrayLike<number>): void {
  * @see https://arxiv.org/abs/2004.00010
  */
 export function rdpToEpsilon(orders: ArrayLike<number>, rdp: ArrayLike<number>, delta: number): RdpConversionResult {
-  checkCurve(orders, rdp);
-  let best = Infinity;
-  let bestOrder = NaN;
-  for (let i = 0; i < orders.length; i++) {
-    const a = orders[i];
-    const r = rdp[i];
-    let eps: number;
-    if (Number.isNaN(r)) continue;
-    if (r < 0) eps = 0;
-    else if (delta * delta + Math.expm1(-r) > 0) eps = 0;
-    else if (a > 1.01) eps = r + Math.log1p(-1 / a) - Math.log(delta * a) / (a - 1);
-    else eps = Infinity;
-    if (eps < best) {
-      best = eps;
-      bestOrder = a;
-    }
-  }
-  return { value: Math.max(0, best), order: bestOrder };
+  const r = minOverOrders(orders, rdp, (a, r) => {
+    if (r < 0 || delta * delta + Math.expm1(-r) > 0) return 0;
+    return a > 1.01 ? r + Math.log1p(-1 / a) - Math.log(delta * a) / (a - 1) : Infinity;
+  });
+  return { value: Math.max(0, r.value), order: r.order };
 }
 
 /**
@@ -88,26 +87,12 @@ export function rdpToEpsilon(orders: ArrayLike<number>, rdp: ArrayLike<number>, 
  * @see https://arxiv.org/abs/2004.00010
  */
 export function rdpToDelta(orders: ArrayLike<number>, rdp: ArrayLike<number>, epsilon: number): RdpConversionResult {
-  checkCurve(orders, rdp);
-  let best = Infinity;
-  let bestOrder = NaN;
-  for (let i = 0; i < orders.length; i++) {
-    const a = orders[i];
-    const r = rdp[i];
-    if (Number.isNaN(r)) continue;
-    let logDelta: number;
-    if (r < 0 || r === 0) logDelta = -Infinity;
-    else logDelta = 0.5 * Math.log1p(-Math.exp(-r));
-    if (a > 1.01) {
-      const bound = (a - 1) * (r - epsilon + Math.log1p(-1 / a)) - Math.log(a);
-      if (bound < logDelta) logDelta = bound;
-    }
-    if (logDelta < best) {
-      best = logDelta;
-      bestOrder = a;
-    }
-  }
-  return { value: Math.min(Math.exp(best), 1), order: Number.isNaN(bestOrder) ? orders[0] : bestOrder };
+  const r = minOverOrders(orders, rdp, (a, r) => {
+    const logDelta = r <= 0 ? -Infinity : 0.5 * Math.log1p(-Math.exp(-r));
+    const bound = a > 1.01 ? (a - 1) * (r - epsilon + Math.log1p(-1 / a)) - Math.log(a) : NaN;
+    return bound < logDelta ? bound : logDelta;
+  });
+  return { value: Math.min(Math.exp(r.value), 1), order: Number.isNaN(r.order) ? orders[0] : r.order };
 }
 
 /**
@@ -128,15 +113,6 @@ export function rdpToDelta(orders: ArrayLike<number>, rdp: ArrayLike<number>, ep
  * @see https://arxiv.org/abs/1702.07476
  */
 export function rdpToEpsilonClassic(orders: ArrayLike<number>, rdp: ArrayLike<number>, delta: number): RdpConversionResult {
-  checkCurve(orders, rdp);
-  let best = Infinity;
-  let bestOrder = NaN;
-  for (let i = 0; i < orders.length; i++) {
-    const eps = rdp[i] - Math.log(delta) / (orders[i] - 1);
-    if (eps < best) {
-      best = eps;
-      bestOrder = orders[i];
-    }
-  }
-  return { value: Math.max(0, best), order: bestOrder };
+  const r = minOverOrders(orders, rdp, (a, r) => r - Math.log(delta) / (a - 1));
+  return { value: Math.max(0, r.value), order: r.order };
 }

@@ -15,10 +15,7 @@ export function register(program: Command): void {
     .action(async (opts: { force?: string; json?: boolean }) => {
       const { prepareBackend } = await import("../../backend/index.js");
       const info = await prepareBackend({ backend: opts.force as never, announce: false });
-      if (opts.json) {
-        printJson(info);
-        return;
-      }
+      if (opts.json) return printJson(info);
       process.stdout.write(`backend: ${info.name}${info.forced ? " (forced)" : ""}\n`);
       for (const s of info.skipped) process.stdout.write(`skipped ${s.name}: ${s.reason}\n`);
     });

@@ -6,9 +6,8 @@
 import type { Command } from "commander";
 import { calibrateNoiseMultiplier } from "../../accounting/calibrate.js";
 import { computeDpSgdEpsilon } from "../../accounting/compute.js";
-import { requireOpenProbability, requirePositive } from "../../errors.js";
 import { parseNumberOption, printJson, renderTable } from "../output.js";
-import { RELATION_TEXT, type TrainingOptionsRaw, addTrainingOptions, parseAccountant, resolveTraining } from "./epsilon.js";
+import { RELATION_TEXT, type TrainingOptionsRaw, addTrainingOptions, parseAccounting, resolveTraining } from "./epsilon.js";
 
 /** Registers `dpkit calibrate` on the program. */
 export function register(program: Command): void {
@@ -30,14 +29,10 @@ export function register(program: Command): void {
       },
     ) => {
       const training = resolveTraining(o);
-      const target = requirePositive("--target-epsilon", parseNumberOption("target-epsilon", o.targetEpsilon));
-      const delta = requireOpenProbability("--delta", parseNumberOption("delta", o.delta));
-      const kind = parseAccountant(o.accountant);
-      const d =
-        o.discretization === undefined
-          ? undefined
-          : requirePositive("--discretization", parseNumberOption("discretization", o.discretization));
-      const tolerance = o.tolerance === undefined ? undefined : requirePositive("--tolerance", parseNumberOption("tolerance", o.tolerance));
+      const target = parseNumberOption("target-epsilon", o.targetEpsilon) as number;
+      const delta = parseNumberOption("delta", o.delta) as number;
+      const { kind, discretization: d } = parseAccounting(o);
+      const tolerance = parseNumberOption("tolerance", o.tolerance);
       const sigma = calibrateNoiseMultiplier({
         targetEpsilon: target,
         targetDelta: delta,
@@ -55,8 +50,8 @@ export function register(program: Command): void {
         accountant: kind,
         valueDiscretizationInterval: d,
       });
-      if (o.json) {
-        printJson({
+      if (o.json)
+        return printJson({
           noiseMultiplier: sigma,
           epsilon: achieved,
           targetEpsilon: target,
@@ -70,8 +65,6 @@ export function register(program: Command): void {
             : {}),
           sampling: "poisson",
         });
-        return;
-      }
       const rows: (string | number)[][] = [
         ["noise multiplier", sigma],
         ["epsilon achieved", achieved],

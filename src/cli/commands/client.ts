@@ -107,10 +107,7 @@ async function run(raw: ClientRaw): Promise<void> {
     bytesUp: transport.bytesUp,
     bytesDown: transport.bytesDown,
   };
-  if (raw.json) {
-    printJson(out);
-    return;
-  }
+  if (raw.json) return printJson(out);
   process.stdout.write(
     renderTable(
       ["round", "outcome", "examples", "wait ms", "train ms", "privatise ms", "upload ms", "round ms"],

@@ -35,10 +35,7 @@ export function register(program: Command): void {
         },
       });
       bar.done();
-      if (opts.json) {
-        printJson(result);
-        return;
-      }
+      if (opts.json) return printJson(result);
       process.stdout.write(
         "dpkit demo — re-identifying 'anonymised' movie ratings (Narayanan & Shmatikov 2008), and stopping it with differential privacy.\n" +
           "The data are generated to match the Netflix Prize statistics (see docs/linkage.md); run `dpkit linkage --help` for every knob.\n\n",

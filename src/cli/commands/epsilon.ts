@@ -4,13 +4,13 @@
  * @module
  */
 import type { Command } from "commander";
-import { DpError } from "../../errors.js";
+import { DpError, requireInteger, requireOneOf, requirePositive, requireProbability } from "../../errors.js";
 import { RdpAccountant } from "../../accounting/rdp/accountant.js";
-import { eventFromJson } from "../../accounting/events.js";
-import { PldAccountant } from "../../accounting/pld/accountant.js";
-import { ACCOUNTANT_KINDS, type AccountantKind } from "../../accounting/accountant.js";
+import { eventFromJson, type DpEvent } from "../../accounting/events.js";
+import type { PldAccountant } from "../../accounting/pld/accountant.js";
+import { ACCOUNTANT_KINDS, makeAccountant, type AccountantKind } from "../../accounting/accountant.js";
+import type { NeighboringRelation } from "../../accounting/neighboring.js";
 import { dpSgdEvent } from "../../accounting/compute.js";
-import { requireInteger, requireOneOf, requireOpenProbability, requirePositive, requireProbability } from "../../errors.js";
 import { rdpToEpsilonClassic } from "../../accounting/rdp/conversion.js";
 import { checkOutputFile, readInputText } from "../files.js";
 import { parseNumberOption, printJson, renderTable } from "../output.js";
@@ -42,10 +42,7 @@ export interface TrainingOptionsRaw {
   epochs?: string;
 }
 
-function num(name: string, raw: string | undefined): number | undefined {
-  const v = parseNumberOption(name, raw);
-  return v;
-}
+const num = parseNumberOption;
 
 /**
  * Resolves `--sampling-rate/--steps` or `--dataset-size/--batch-size/--epochs`
@@ -89,11 +86,6 @@ export function resolveTraining(o: TrainingOptionsRaw): TrainingShape {
 }
 
 /** @internal */
-export function parseAccountant(raw: string | undefined): AccountantKind {
-  return raw === undefined ? "rdp" : requireOneOf("--accountant", raw, ACCOUNTANT_KINDS);
-}
-
-/** @internal */
 export function addTrainingOptions(cmd: Command): Command {
   return cmd
     .option("--sampling-rate <q>", "Poisson sampling rate q (batch size / dataset size), in [0, 1]")
@@ -110,29 +102,65 @@ export function addTrainingOptions(cmd: Command): Command {
     .option("--json", "print one JSON object");
 }
 
-function epsilonOf(
-  kind: AccountantKind,
-  q: number,
-  sigma: number,
-  steps: number,
-  delta: number,
-  d?: number,
-  conversion: Conversion = "improved",
-): { epsilon: number; order?: number; atEdge?: boolean } {
-  const event = dpSgdEvent(q, sigma);
-  if (kind === "rdp") {
-    const acc = new RdpAccountant().compose(event, steps);
-    if (conversion === "classic") {
-      const c = rdpToEpsilonClassic(acc.orders, acc.rdp, delta);
-      return { epsilon: c.value, order: c.order, atEdge: c.order === acc.orders[0] || c.order === acc.orders[acc.orders.length - 1] };
-    }
-    const r = acc.getEpsilonAndOrder(delta);
-    return { epsilon: r.epsilon, order: r.order, atEdge: r.atEdge };
-  }
-  return { epsilon: new PldAccountant({ valueDiscretizationInterval: d }).compose(event, steps).getEpsilon(delta) };
+/** The accountant chosen on the command line: kind, PLD grid width, RDP-to-(ε, δ) conversion. @internal */
+export interface AccountingChoice {
+  kind: AccountantKind;
+  discretization?: number;
+  conversion: Conversion;
 }
 
-async function writePlot(file: string, q: number, sigma: number, steps: number, delta: number): Promise<void> {
+/**
+ * Parses `--accountant`, `--discretization` (PLD only) and `--conversion` (RDP only); the
+ * library checks the values.
+ * @internal
+ */
+export function parseAccounting(o: { accountant?: string; discretization?: string; conversion?: string }): AccountingChoice {
+  const kind = o.accountant === undefined ? "rdp" : requireOneOf("--accountant", o.accountant, ACCOUNTANT_KINDS);
+  const onlyWith = (flag: string, raw: string | undefined, needed: AccountantKind): void => {
+    if (raw !== undefined && kind !== needed)
+      throw new DpError(
+        "invalid_parameter",
+        `\`${flag}\` applies only to --accountant ${needed}. Found ${JSON.stringify(raw)} with --accountant ${kind}.`,
+        flag,
+      );
+  };
+  onlyWith("--conversion", o.conversion, "rdp");
+  onlyWith("--discretization", o.discretization, "pld");
+  const conversion = o.conversion === undefined ? "improved" : requireOneOf("--conversion", o.conversion, CONVERSIONS);
+  return { kind, discretization: parseNumberOption("discretization", o.discretization), conversion };
+}
+
+/** ε of `event` composed `count` times, with the chosen accountant (the library validates every value). */
+function account(
+  a: AccountingChoice,
+  event: DpEvent,
+  count: number,
+  delta: number | undefined,
+  neighboringRelation: NeighboringRelation = "addOrRemoveOne",
+): { epsilon: number; order: number; atEdge: boolean } {
+  const acc = makeAccountant(a.kind, { neighboringRelation, valueDiscretizationInterval: a.discretization }).compose(event, count) as
+    RdpAccountant | PldAccountant;
+  const r = acc.getEpsilonAndOrder(delta as number);
+  if (!(acc instanceof RdpAccountant) || a.conversion !== "classic") return r;
+  const c = rdpToEpsilonClassic(acc.orders, acc.rdp, delta as number);
+  return { epsilon: c.value, order: c.order, atEdge: c.order === acc.orders[0] || c.order === acc.orders[acc.orders.length - 1] };
+}
+
+/** The accountant's fields of the JSON output and its rows of the table. */
+function accountingOutput(a: AccountingChoice, r: { order: number; atEdge: boolean }): { json: object; rows: (string | number)[][] } {
+  const rdp = a.kind === "rdp";
+  return {
+    json: {
+      accountant: a.kind,
+      ...(rdp
+        ? { conversion: a.conversion, order: r.order, orderAtEdgeOfGrid: r.atEdge }
+        : { valueDiscretizationInterval: a.discretization ?? 1e-4 }),
+    },
+    rows: [["accountant", rdp ? `rdp (${a.conversion} conversion)` : `pld (grid ${a.discretization ?? 1e-4})`]],
+  };
+}
+
+async function writePlot(file: string, event: DpEvent, steps: number, delta: number, title: string): Promise<void> {
   const { linePlot, savePlot } = await import("../../plot/index.js");
   const xs: number[] = [];
   const points = 12;
@@ -140,14 +168,19 @@ async function writePlot(file: string, q: number, sigma: number, steps: number, 
     const t = Math.max(1, Math.round(Math.exp((Math.log(steps) * i) / (points - 1))));
     if (xs.length === 0 || t > xs[xs.length - 1]) xs.push(t);
   }
-  const rdp = xs.map((t) => epsilonOf("rdp", q, sigma, t, delta).epsilon);
-  const pld = xs.map((t) => epsilonOf("pld", q, sigma, t, delta, 1e-3).epsilon);
+  const curve = (a: AccountingChoice): number[] => xs.map((t) => account(a, event, t, delta).epsilon);
   const svg = linePlot({
     series: [
-      { name: "RDP (improved conversion)", x: xs, y: rdp, style: "both" },
-      { name: "PLD (grid 1e-3)", x: xs, y: pld, style: "both", dashed: true },
+      { name: "RDP (improved conversion)", x: xs, y: curve({ kind: "rdp", conversion: "improved" }), style: "both" },
+      {
+        name: "PLD (grid 1e-3)",
+        x: xs,
+        y: curve({ kind: "pld", discretization: 1e-3, conversion: "improved" }),
+        style: "both",
+        dashed: true,
+      },
     ],
-    title: `DP-SGD privacy: q = ${Number(q.toPrecision(4))}, sigma = ${sigma}, delta = ${delta}`,
+    title,
     xLabel: "steps",
     yLabel: "epsilon",
     logX: true,
@@ -155,20 +188,8 @@ async function writePlot(file: string, q: number, sigma: number, steps: number, 
   await savePlot(file, svg);
 }
 
-function parseConversion(kind: AccountantKind, raw: string | undefined): Conversion {
-  if (raw === undefined) return "improved";
-  const c = requireOneOf("--conversion", raw, CONVERSIONS);
-  if (kind !== "rdp")
-    throw new DpError(
-      "invalid_parameter",
-      `\`--conversion\` applies only to --accountant rdp. Found ${JSON.stringify(raw)} with --accountant ${kind}.`,
-      "--conversion",
-    );
-  return c;
-}
-
 /** `dpkit epsilon --event ...`: ε of an arbitrary event (e.g. a RAPPOR report, a FedAvg run). */
-async function accountEvent(
+function accountEvent(
   o: TrainingOptionsRaw & {
     event?: string;
     delta?: string;
@@ -180,7 +201,7 @@ async function accountEvent(
     noiseMultiplier?: string;
     plot?: string;
   },
-): Promise<void> {
+): void {
   const ignored = (["samplingRate", "steps", "datasetSize", "batchSize", "epochs", "noiseMultiplier", "plot"] as const).find(
     (k) => o[k] !== undefined,
   );
@@ -200,43 +221,22 @@ async function accountEvent(
   } catch (e) {
     throw new DpError("invalid_parameter", `--event: ${(e as Error).message}`, "--event");
   }
-  const delta = requireOpenProbability("--delta", parseNumberOption("delta", o.delta));
-  const kind = parseAccountant(o.accountant);
+  const delta = parseNumberOption("delta", o.delta);
+  const a = parseAccounting(o);
   const relation =
     o.neighboringRelation === undefined
       ? "addOrRemoveOne"
       : requireOneOf("--neighboring-relation", o.neighboringRelation, ["addOrRemoveOne", "replaceOne"] as const);
-  const d =
-    o.discretization === undefined ? undefined : requirePositive("--discretization", parseNumberOption("discretization", o.discretization));
-  const conversion = parseConversion(kind, o.conversion);
-  const acc =
-    kind === "rdp"
-      ? new RdpAccountant({ neighboringRelation: relation })
-      : new PldAccountant({ neighboringRelation: relation, valueDiscretizationInterval: d });
-  acc.compose(event);
-  let r: { epsilon: number; order?: number; atEdge?: boolean };
-  if (acc instanceof RdpAccountant && conversion === "classic") {
-    const c = rdpToEpsilonClassic(acc.orders, acc.rdp, delta);
-    r = { epsilon: c.value, order: c.order };
-  } else r = acc.getEpsilonAndOrder(delta);
-  if (o.json) {
-    printJson({
-      epsilon: r.epsilon,
-      delta,
-      accountant: kind,
-      ...(kind === "rdp" ? { conversion, order: r.order, orderAtEdgeOfGrid: r.atEdge } : { valueDiscretizationInterval: d ?? 1e-4 }),
-      neighboringRelation: relation,
-      event,
-    });
-    return;
-  }
+  const r = account(a, event, 1, delta, relation);
+  const out = accountingOutput(a, r);
+  if (o.json) return printJson({ epsilon: r.epsilon, delta, ...out.json, neighboringRelation: relation, event });
   const rows: (string | number)[][] = [
     ["epsilon", r.epsilon],
-    ["delta", delta],
-    ["accountant", kind === "rdp" ? `rdp (${conversion} conversion)` : kind],
+    ["delta", delta as number],
+    ...out.rows,
     ["neighbouring relation", RELATION_TEXT[relation]],
   ];
-  if (kind === "rdp") rows.push(["optimal order", r.order as number]);
+  if (a.kind === "rdp") rows.push(["optimal order", r.order]);
   process.stdout.write(renderTable(["", "value"], rows, 6));
 }
 
@@ -266,7 +266,7 @@ export function register(program: Command): void {
         },
       ) => {
         if (o.event !== undefined) {
-          await accountEvent(o);
+          accountEvent(o);
           return;
         }
         if (o.neighboringRelation !== undefined) {
@@ -277,25 +277,29 @@ export function register(program: Command): void {
           );
         }
         const training = resolveTraining(o);
-        const sigma = requirePositive("--noise-multiplier", parseNumberOption("noise-multiplier", o.noiseMultiplier));
-        const delta = requireOpenProbability("--delta", parseNumberOption("delta", o.delta));
-        const kind = parseAccountant(o.accountant);
-        const conversion = parseConversion(kind, o.conversion);
-        const d =
-          o.discretization === undefined
-            ? undefined
-            : requirePositive("--discretization", parseNumberOption("discretization", o.discretization));
+        const a = parseAccounting(o);
+        const sigma = parseNumberOption("noise-multiplier", o.noiseMultiplier) as number;
+        const delta = parseNumberOption("delta", o.delta);
         if (o.plot !== undefined) checkOutputFile("--plot", o.plot, [".svg", ".png"]);
-        const r = epsilonOf(kind, training.samplingRate, sigma, training.steps, delta, d, conversion);
-        if (o.plot !== undefined) await writePlot(o.plot, training.samplingRate, sigma, training.steps, delta);
-        if (o.json) {
-          printJson({
+        const event = dpSgdEvent(training.samplingRate, sigma);
+        const r = account(a, event, training.steps, delta);
+        const q = training.samplingRate;
+        if (o.plot !== undefined)
+          await writePlot(
+            o.plot,
+            event,
+            training.steps,
+            delta as number,
+            `DP-SGD privacy: q = ${Number(q.toPrecision(4))}, sigma = ${sigma}, delta = ${delta}`,
+          );
+        const out = accountingOutput(a, r);
+        if (o.json)
+          return printJson({
             epsilon: r.epsilon,
             delta,
-            accountant: kind,
-            ...(kind === "rdp" ? { conversion, order: r.order, orderAtEdgeOfGrid: r.atEdge } : { valueDiscretizationInterval: d ?? 1e-4 }),
+            ...out.json,
             neighboringRelation: "addOrRemoveOne",
-            samplingRate: training.samplingRate,
+            samplingRate: q,
             noiseMultiplier: sigma,
             steps: training.steps,
             ...(training.datasetSize !== undefined
@@ -304,16 +308,14 @@ export function register(program: Command): void {
             sampling: "poisson",
             ...(o.plot !== undefined ? { plot: o.plot } : {}),
           });
-          return;
-        }
         const rows: (string | number)[][] = [
           ["epsilon", r.epsilon],
-          ["delta", delta],
-          ["accountant", kind === "rdp" ? `rdp (${conversion} conversion)` : `pld (grid ${d ?? 1e-4})`],
+          ["delta", delta as number],
+          ...out.rows,
           ["neighbouring relation", RELATION_TEXT.addOrRemoveOne],
         ];
-        if (kind === "rdp") rows.push(["optimal order", r.order as number]);
-        rows.push(["sampling rate", training.samplingRate], ["noise multiplier", sigma], ["steps", training.steps]);
+        if (a.kind === "rdp") rows.push(["optimal order", r.order]);
+        rows.push(["sampling rate", q], ["noise multiplier", sigma], ["steps", training.steps]);
         if (training.epochs !== undefined) rows.push(["epochs", training.epochs]);
         process.stdout.write(renderTable(["", "value"], rows, 6));
         process.stdout.write("Assumes Poisson sampling (each example joins each batch independently with probability q).\n");

@@ -157,10 +157,7 @@ async function run(raw: FederatedRaw): Promise<void> {
     const svg = linePlot({ series, title: `FedAvg MNIST (${opts.partition}, dp ${opts.dp})`, xLabel: "round", yLabel: "test accuracy" });
     await savePlot(raw.plot, svg);
   }
-  if (raw.json) {
-    printJson({ ...summary, history: rows, failures: logLines });
-    return;
-  }
+  if (raw.json) return printJson({ ...summary, history: rows, failures: logLines });
   process.stdout.write(
     renderTable(
       ["round", "clients", "test acc", "epsilon", "clip", "uplink MB", "s"],

@@ -8,11 +8,8 @@ import { DpError, requireOneOf } from "../../errors.js";
 import {
   baselineRecommenderRmse,
   buildLinkageIndex,
-  dpRatingHistograms,
   exactRatingHistograms,
   heldOutSplit,
-  ldpCountStandardDeviation,
-  ldpRatingCountEstimates,
   ldpRecordRelease,
   movieMeanRmse,
   movieMeansFromCounts,
@@ -22,7 +19,7 @@ import {
   type LinkageAttackResult,
 } from "../../attacks/index.js";
 import { generateNetflixLike } from "../../data/netflix.js";
-import { PAPER_SCENARIOS, renderLinkageDemo, runLinkageDemo } from "../../experiments/linkage-demo.js";
+import { PAPER_SCENARIOS, dpHistogramMeans, ldpMovieMeanRmse, renderLinkageDemo, runLinkageDemo } from "../../experiments/linkage-demo.js";
 import { linkageKnownCurvePlot } from "../../experiments/linkage-plots.js";
 import { linePlot, savePlot } from "../../plot/index.js";
 import { SeededRng } from "../../random/rng.js";
@@ -112,10 +109,7 @@ export function register(program: Command): void {
         });
         bar.done();
         if (opts.plot) await savePlot(opts.plot, linkageKnownCurvePlot(result.knownCurve, result.users));
-        if (opts.json) {
-          printJson(result);
-          return;
-        }
+        if (opts.json) return printJson(result);
         process.stdout.write(renderLinkageDemo(result));
         if (opts.plot) process.stdout.write(`chart written to ${opts.plot}\n`);
         return;
@@ -258,19 +252,12 @@ export function register(program: Command): void {
             ...scenario,
             onProgress: progress(40 + (50 * (i + 0.5)) / eps.length, 40 + (50 * (i + 1)) / eps.length),
           });
-          const prior = Math.max(25, 2 * ldpCountStandardDeviation(rel));
-          const est = movieMeansFromCounts(
-            ldpRatingCountEstimates(rel, data.numMovies),
-            data.numMovies,
-            prior,
-            prior * Math.sqrt(data.numMovies),
-          );
           return {
             epsilon: rel.epsilon,
             accountantEpsilon: rel.accountantEpsilon,
             targetDelta: rel.targetDelta,
             slots: rel.slots,
-            movieMeanRmse: movieMeanRmse(est.means, data),
+            movieMeanRmse: ldpMovieMeanRmse(data, rel),
             ...r,
           };
         });
@@ -314,16 +301,8 @@ export function register(program: Command): void {
           { release: "non-private", epsilon: "∞", ...baselineRecommenderRmse(data, split, exact) },
         ];
         eps.forEach((epsilon, i) => {
-          const h = dpRatingHistograms(data, {
-            epsilon,
-            maxRatingsPerUser: 20,
-            exclude: split.mask,
-            rng: rngFor(700 + i),
-            allowInsecureRng: true,
-          });
-          const prior = Math.max(25, 2 * Math.sqrt(5) * h.mechanism.standardDeviation);
-          const means = movieMeansFromCounts(h.counts, data.numMovies, prior, prior * Math.sqrt(data.numMovies));
-          rows.push({ release: "DP histograms (≤20 ratings/user)", epsilon: h.epsilon, ...baselineRecommenderRmse(data, split, means) });
+          const h = dpHistogramMeans(data, split, epsilon, 20, rngFor(700 + i));
+          rows.push({ release: "DP histograms (≤20 ratings/user)", epsilon: h.epsilon, ...baselineRecommenderRmse(data, split, h.means) });
           bar.update(Math.round(40 + (60 * (i + 1)) / eps.length), "DP aggregates");
         });
         out.results = rows;
@@ -339,10 +318,7 @@ export function register(program: Command): void {
         );
       }
       bar.done();
-      if (opts.json) {
-        printJson(out);
-        return;
-      }
+      if (opts.json) return printJson(out);
       process.stdout.write(
         `Linkage attack on ${data.numUsers.toLocaleString("en-US")} generated users (${data.movies.length.toLocaleString("en-US")} ratings), ${targets} targets per row\n\n`,
       );

@@ -70,10 +70,7 @@ export function register(program: Command): void {
         secure: seed === undefined,
         ...(released === undefined ? {} : { value, released, interval: [ci.lower, ci.upper] }),
       };
-      if (o.json) {
-        printJson(result);
-        return;
-      }
+      if (o.json) return printJson(result);
       const rows: [string, string | number][] = [
         ["mechanism", kind],
         ["epsilon", m.epsilon],

@@ -105,10 +105,7 @@ function lines(text: string): string[] {
 }
 
 function printDecode(res: RapporDecodeResult, json: boolean | undefined, truth?: Map<string, number>): void {
-  if (json) {
-    printJson({ ...res, ...(truth ? { truth: Object.fromEntries(truth) } : {}) });
-    return;
-  }
+  if (json) return printJson({ ...res, ...(truth ? { truth: Object.fromEntries(truth) } : {}) });
   const header = ["candidate", ...(truth ? ["true"] : []), "estimate", "std error", "proportion", "prop 95% low", "prop 95% high"];
   const rows = res.detected.map((d) => [
     d.candidate,
@@ -301,10 +298,7 @@ export function register(program: Command): void {
   ).action((o: ParamOptions & { json?: boolean }) => {
     const params = loadParams(o, false);
     const summary = privacySummary(params);
-    if (o.json) {
-      printJson({ params, ...summary, delta: 0, neighboringRelation: "replaceOne (local: one client's value)" });
-      return;
-    }
+    if (o.json) return printJson({ params, ...summary, delta: 0, neighboringRelation: "replaceOne (local: one client's value)" });
     process.stdout.write(
       renderTable(
         ["quantity", "value"],

@@ -5,14 +5,8 @@
  * @module
  */
 import type { Command } from "commander";
-import { DpError, requireInteger, requireProbability } from "../../errors.js";
-import {
-  secAggMinimumThreshold,
-  secAggPlusParameters,
-  simulateSecAgg,
-  SECAGG_DROP_STAGES,
-  type SecAggDropStage,
-} from "../../federated/secagg/index.js";
+import { DpError } from "../../errors.js";
+import { secAggPlusParameters, simulateSecAgg, SECAGG_DROP_STAGES, type SecAggDropStage } from "../../federated/secagg/index.js";
 import { SeededRng } from "../../random/index.js";
 import { parseIntegerOption, parseNumberOption, printJson, renderTable } from "../output.js";
 
@@ -46,18 +40,9 @@ export function register(program: Command): void {
     .option("--seed <s>", "seeded (INSECURE, reproducible) randomness instead of the secure source")
     .option("--json", "print one JSON object")
     .action((opts: SimulateOptions) => {
-      const clients = requireInteger("clients", parseNumberOption("clients", opts.clients), { min: 2 });
-      const dimension = requireInteger("dimension", parseNumberOption("dimension", opts.dimension), { min: 1 });
-      const dropout = requireProbability("dropout", parseNumberOption("dropout", opts.dropout));
-      if (!(dropout < 1)) throw new DpError("invalid_parameter", `\`dropout\` must be < 1. Found ${dropout}.`, "dropout");
-      const modulusBits = requireInteger("bits", parseNumberOption("bits", opts.bits), { min: 1, max: 32 });
-      if (!(SECAGG_DROP_STAGES as readonly string[]).includes(opts.stage)) {
-        throw new DpError(
-          "invalid_parameter",
-          `\`stage\` must be one of ${SECAGG_DROP_STAGES.map((s) => JSON.stringify(s)).join(", ")}. Found ${JSON.stringify(opts.stage)}.`,
-          "stage",
-        );
-      }
+      const clients = parseNumberOption("clients", opts.clients) as number;
+      const dimension = parseNumberOption("dimension", opts.dimension) as number;
+      const dropout = parseNumberOption("dropout", opts.dropout) as number;
       if (opts.degree !== undefined && !opts.plus) {
         throw new DpError(
           "invalid_parameter",
@@ -65,19 +50,14 @@ export function register(program: Command): void {
           "--degree",
         );
       }
-      let degree: number | undefined;
+      const modulusBits = parseNumberOption("bits", opts.bits) as number;
+      let degree = parseIntegerOption("degree", opts.degree);
       let threshold = parseIntegerOption("threshold", opts.threshold);
-      if (opts.plus) {
-        if (opts.degree !== undefined) {
-          degree = requireInteger("degree", parseNumberOption("degree", opts.degree), { min: 2 });
-        } else {
-          const p = secAggPlusParameters({ clients, dropoutRate: Math.min(dropout, 0.49) });
-          degree = p.degree;
-          threshold ??= p.threshold;
-        }
-        threshold ??= secAggMinimumThreshold(Math.min(degree + 1, clients));
+      if (opts.plus && degree === undefined) {
+        const p = secAggPlusParameters({ clients, dropoutRate: Math.min(dropout, 0.49) });
+        degree = p.degree;
+        threshold ??= p.threshold;
       }
-      threshold ??= secAggMinimumThreshold(clients);
       const rng = opts.seed !== undefined ? new SeededRng(parseIntegerOption("seed", opts.seed)) : undefined;
       const r = simulateSecAgg({
         clients,
@@ -93,7 +73,7 @@ export function register(program: Command): void {
       const summary = {
         protocol: opts.plus && r.degree < clients - 1 ? "secagg+" : "bonawitz2017",
         clients,
-        threshold,
+        threshold: r.threshold,
         degree: r.degree,
         dimension,
         modulusBits,
@@ -113,12 +93,9 @@ export function register(program: Command): void {
         seeded: rng !== undefined,
       };
       if (r.sum !== null && !r.exact) process.exitCode = 1;
-      if (opts.json) {
-        printJson(summary);
-        return;
-      }
+      if (opts.json) return printJson(summary);
       process.stdout.write(
-        `Secure aggregation (${summary.protocol === "secagg+" ? "SecAgg+, Bell et al. 2020" : "Bonawitz et al. 2017"}): ${clients} clients, threshold ${threshold}, degree ${r.degree}, ${dimension} entries mod 2^${modulusBits}${rng ? " (seeded: NOT secure)" : ""}\n\n`,
+        `Secure aggregation (${summary.protocol === "secagg+" ? "SecAgg+, Bell et al. 2020" : "Bonawitz et al. 2017"}): ${clients} clients, threshold ${r.threshold}, degree ${r.degree}, ${dimension} entries mod 2^${modulusBits}${rng ? " (seeded: NOT secure)" : ""}\n\n`,
       );
       process.stdout.write(
         renderTable(

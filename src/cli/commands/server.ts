@@ -117,10 +117,7 @@ async function run(raw: ServerRaw): Promise<void> {
   await demo.close();
   process.off("SIGINT", stop);
   process.off("SIGTERM", stop);
-  if (raw.json) {
-    printJson(serverSummary(status));
-    return;
-  }
+  if (raw.json) return printJson(serverSummary(status));
   process.stdout.write(
     renderTable(
       ["round", "accepted", "node", "browser", "test acc", "epsilon"],

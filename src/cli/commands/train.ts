@@ -14,7 +14,8 @@ import { makePrivate } from "../../dpsgd/make-private.js";
 import { MNIST_MODEL_KINDS, mnistInputShape, mnistModel, type MnistModelKind } from "../../dpsgd/mnist-models.js";
 import { linePlot, savePlot } from "../../plot/index.js";
 import { parseNumberOption, printJson, renderTable } from "../output.js";
-import { checkOutputFile, checkOutputFolder, writeFileAtomic } from "../files.js";
+import { checkOutputFile, checkOutputFolder } from "../files.js";
+import { writeFileAtomic } from "../../util/files.js";
 import { ProgressBar } from "../progress.js";
 
 interface TrainRaw {
@@ -34,6 +35,7 @@ interface TrainRaw {
   plot?: string;
   json?: boolean;
   progress?: boolean;
+  workers?: string;
 }
 
 /** One epoch's report. */
@@ -99,6 +101,7 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
   if (nonPrivate && (noiseMultiplier !== undefined || targetEpsilon !== undefined)) {
     throw new DpError("invalid_parameter", "--non-private takes no --noise-multiplier or --target-epsilon.", "--non-private");
   }
+  if (nonPrivate && raw.workers !== undefined) throw new DpError("invalid_parameter", "--non-private takes no --workers.", "--workers");
   if (!nonPrivate && noiseMultiplier === undefined && targetEpsilon === undefined) targetEpsilon = 3;
   if (nonPrivate) {
     requirePositive("--l2-norm-clip", l2NormClip);
@@ -123,6 +126,7 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
         batchSize,
         optimizer,
         loss: "sparseCategoricalCrossentropy",
+        workers: parseNumberOption("workers", raw.workers),
       });
   if (!raw.json) process.stderr.write(`dpkit: tfjs backend ${backend.name}${backend.forced ? " (forced)" : ""}\n`);
   const train = loadMnist({ split: "train", count: trainSize });
@@ -244,10 +248,7 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
     saved: raw.save ?? null,
     plot: raw.plot ?? null,
   };
-  if (raw.json) {
-    printJson(summary);
-    return;
-  }
+  if (raw.json) return printJson(summary);
   process.stdout.write(
     renderTable(
       ["epoch", "loss", "test accuracy %", "epsilon", "seconds"],
@@ -282,6 +283,7 @@ export function register(program: Command): void {
     .option("--momentum <M>", "SGD momentum (0: plain SGD)", "0")
     .option("--train-size <N>", "number of training images (from the start of the training set)", "60000")
     .option("--test-size <N>", "number of test images", "10000")
+    .option("--workers <N>", "worker threads for per-example clipping (Node; 1: in-process; same result for any N)")
     .option("--non-private", "train with tfjs's own model.fit, no privacy (baseline)")
     .option("--save <dir>", "save the trained model (model.json + weights.bin)")
     .option("--plot <file>", "write test accuracy against epsilon (.svg or .png)")

@@ -13,6 +13,7 @@ import type { ModelPlan, PlanStep } from "./check-model.js";
 import { clipWeights } from "./clip-weights.js";
 import type { NormMode, PerExampleTerms } from "./layer-rule.js";
 import { perExampleLoss } from "./losses.js";
+import { markEnginePhase } from "./phase-hook.js";
 import type { ClippedGradients, PerExampleLoss } from "./types.js";
 
 /** Arguments of {@link fastClippedGradients}. @internal */
@@ -150,15 +151,20 @@ export function fastClippedGradients(args: FastArgs): ClippedGradients {
           return step.rule!.activate(step.layer, tf.add(step.rule!.linear(step.layer, a, mask), e[k]), mask);
         });
         if (args.keepOutput) output = tf.keep(tf.clone(out));
-        return tf.sum(perExampleLoss(loss, y, out)) as tf.Scalar;
+        const total = tf.sum(perExampleLoss(loss, y, out)) as tf.Scalar;
+        markEnginePhase("forward");
+        return total;
       };
       const { value, grads } = tf.valueAndGrads(forward)(probes);
       lossSum = value.dataSync()[0];
+      markEnginePhase("backward");
       let terms: PerExampleTerms[] = trained.map((step, k) =>
         step.rule!.perExample(step.layer, { input: inputs[k], outputGradient: grads[k], mode, mask: inputMasks[k] }),
       );
       const sq = terms.length === 1 ? terms[0].squaredNorms : tf.addN(terms.map((t) => t.squaredNorms));
-      const factors = clipWeights(sq.dataSync(), l2NormClip);
+      const sqValues = sq.dataSync();
+      markEnginePhase("norms");
+      const factors = clipWeights(sqValues, l2NormClip);
       norms = factors.norms;
       if (factors.anyNonFinite) {
         // Zero the non-finite examples' activations and gradients so that 0 · NaN never enters the sum.
@@ -171,6 +177,7 @@ export function fastClippedGradients(args: FastArgs): ClippedGradients {
           step.rule!.perExample(step.layer, { input: clean(inputs[k]), outputGradient: clean(grads[k]), mode, mask: inputMasks[k] }),
         );
       }
+      markEnginePhase("clipFactors");
       const w = tf.tensor1d(factors.weights);
       const clippedSum: tf.NamedTensorMap = {};
       const trainable = new Set(model.trainableWeights.map((v) => (v.read() as tf.Variable).name));
@@ -187,6 +194,7 @@ export function fastClippedGradients(args: FastArgs): ClippedGradients {
           throw new DpError("invalid_state", `No per-example gradient was computed for trainable weight "${name}".`, "model");
         }
       }
+      markEnginePhase("clippedSum");
       // (only tensors leave the tidy: it walks every element of a returned typed array)
       return clippedSum;
     });

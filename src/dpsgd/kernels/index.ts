@@ -6,4 +6,6 @@ export { registerDpkitWasmKernels, DPKIT_WASM_KERNELS } from "./register.js";
 export { conv2dBackpropFilterKernel } from "./conv2d-backprop-filter.js";
 export { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from "./depthwise-backprop.js";
 export { unsortedSegmentSumKernel } from "./unsorted-segment-sum.js";
-export { maxPoolGradKernel } from "./max-pool-grad.js";
+export { maxPoolGradDirectKernel } from "./max-pool-grad-direct.js";
+export { sliceViewKernel, splitVViewKernel, unpackViewKernel } from "./slice-views.js";
+export { gatherRowsKernel } from "./gather-rows.js";

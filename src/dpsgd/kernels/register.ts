@@ -1,15 +1,19 @@
 /**
  * Installs the gradient kernels that tfjs-backend-wasm 4.22 lacks, so that CNNs and embeddings
  * train on wasm: `Conv2DBackpropFilter`, `DepthwiseConv2dNativeBackpropFilter`,
- * `DepthwiseConv2dNativeBackpropInput` and `UnsortedSegmentSum`, and replaces its wrong
- * `MaxPoolGrad`; each is composed from kernels the backend has (see the files of this folder).
+ * `DepthwiseConv2dNativeBackpropInput` and `UnsortedSegmentSum`, replaces its wrong
+ * `MaxPoolGrad`, and replaces `Slice`, `Unpack` and `SplitV` by versions that do not copy the
+ * whole input out of the wasm heap per call, and `GatherV2` along axis 0 by a row copy; each is composed from kernels the backend has or
+ * copies heap to heap (see the files of this folder).
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { onBackendActivated } from "../../backend/index.js";
 import { conv2dBackpropFilterKernel } from "./conv2d-backprop-filter.js";
 import { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from "./depthwise-backprop.js";
-import { maxPoolGradKernel } from "./max-pool-grad.js";
+import { gatherRowsKernel } from "./gather-rows.js";
+import { maxPoolGradDirectKernel } from "./max-pool-grad-direct.js";
+import { sliceViewKernel, splitVViewKernel, unpackViewKernel } from "./slice-views.js";
 import { unsortedSegmentSumKernel } from "./unsorted-segment-sum.js";
 
 const BACKEND = "wasm";
@@ -21,8 +25,19 @@ const kernels: [string, (backendName: string) => tf.KernelFunc][] = [
   ["UnsortedSegmentSum", unsortedSegmentSumKernel],
 ];
 
-/** Kernels tfjs-backend-wasm 4.22 has but computes wrongly: replaced. */
-const replacements: [string, (backendName: string) => tf.KernelFunc][] = [["MaxPoolGrad", maxPoolGradKernel]];
+/**
+ * Kernels tfjs-backend-wasm 4.22 has but computes wrongly (MaxPoolGrad), with a copy of the
+ * whole input per call (Slice, Unpack, SplitV: see ./slice-views.ts) or slowly (GatherV2 along
+ * axis 0: see ./gather-rows.ts): replaced. Each maker gets
+ * the backend's own kernel, to fall back to for dtypes the replacement does not handle.
+ */
+const replacements: [string, (backendName: string, own: tf.KernelConfig | undefined) => tf.KernelFunc][] = [
+  ["MaxPoolGrad", () => maxPoolGradDirectKernel()],
+  ["Slice", (_name, own) => sliceViewKernel(own)],
+  ["Unpack", (_name, own) => unpackViewKernel(own)],
+  ["SplitV", (_name, own) => splitVViewKernel(own)],
+  ["GatherV2", (_name, own) => gatherRowsKernel(own)],
+];
 
 /** Names of the kernels dpkit adds to (or, for MaxPoolGrad, replaces in) the wasm backend. */
 export const DPKIT_WASM_KERNELS: readonly string[] = [...kernels, ...replacements].map(([name]) => name);
@@ -31,8 +46,10 @@ const installed = new Map<string, tf.KernelFunc>();
 
 /**
  * Registers dpkit's wasm kernels for the gradients tfjs-backend-wasm 4.22 lacks (only those still
- * missing, so it defers to a future tfjs that ships its own) and replaces its `MaxPoolGrad`,
- * which drops part of the gradient for even pool sizes. Idempotent.
+ * missing, so it defers to a future tfjs that ships its own), replaces its `MaxPoolGrad`,
+ * which drops part of the gradient for even pool sizes, and its `Slice`, `Unpack` and `SplitV`,
+ * which copy the whole input into JS on every call, and its `GatherV2` along the first axis
+ * (Embedding lookups) by a row copy on the heap (same results, less data movement). Idempotent.
  *
  * @remarks
  * Called by `prepareBackend()` (through `onBackendActivated`) and by `clippedGradients`; call it
@@ -58,8 +75,8 @@ export function registerDpkitWasmKernels(): string[] {
   for (const [name, make] of replacements) {
     const current = tf.getKernel(name, BACKEND);
     if (current !== undefined && current.kernelFunc === installed.get(name)) continue;
+    const kernelFunc = make(BACKEND, current);
     if (current !== undefined) tf.unregisterKernel(name, BACKEND);
-    const kernelFunc = make(BACKEND);
     tf.registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc });
     installed.set(name, kernelFunc);
     added.push(name);

@@ -13,6 +13,7 @@
 import { DpError, requireInteger, requireNonNegative, requireObject, requirePositive } from "../../errors.js";
 import { requireSecureRng, type Rng } from "../../random/rng.js";
 import { fillGaussian } from "../../random/gaussian.js";
+import { addGaussianNoise, type GaussianNoiseKind } from "../../mechanisms/gaussian-noise.js";
 import type { UpdateCompressor } from "../compression/compressor.js";
 import { NoCompression } from "../compression/compressor.js";
 import { RandomSubsampler, StochasticQuantizer } from "../compression/quantize.js";
@@ -110,6 +111,8 @@ export function checkClientNoisePlan(plan: unknown): ClientNoisePlan {
  * @param plan - the server's {@link ClientNoisePlan}
  * @param rng - noise source; default secure. A source that is not `secure` is refused unless `allowInsecureRng`.
  * @param allowInsecureRng - accept a seeded `rng` (a reproducible simulation, NOT private); default false
+ * @param noise - `clip-local` only: `"exact"` (default) adds discrete Gaussian noise on a power-of-two grid
+ *   (`addGaussianNoise`, immune to the floating-point attack), `"continuous"` floating-point ziggurat noise
  * @returns the upload, the pre-clip norm and whether it was clipped
  * @throws {@link DpError} `protocol_error` for a malformed plan
  * @example
@@ -121,7 +124,13 @@ export function checkClientNoisePlan(plan: unknown): ClientNoisePlan {
  * ```
  * @see McMahan et al., ICLR 2018 (DP-FedAvg); Andrew et al., NeurIPS 2021 (the indicator coordinate of adaptive clipping).
  */
-export function privatizeUpdate(delta: Float32Array, plan: ClientNoisePlan, rng?: Rng, allowInsecureRng = false): PrivatizedUpdate {
+export function privatizeUpdate(
+  delta: Float32Array,
+  plan: ClientNoisePlan,
+  rng?: Rng,
+  allowInsecureRng = false,
+  noise: GaussianNoiseKind = "exact",
+): PrivatizedUpdate {
   if (!(delta instanceof Float32Array)) throw new DpError("invalid_parameter", "`delta` must be a Float32Array.", "delta");
   const p = checkClientNoisePlan(plan);
   // The device's noise: an insecure (seeded) source only on the caller's explicit opt-in.
@@ -153,10 +162,14 @@ export function privatizeUpdate(delta: Float32Array, plan: ClientNoisePlan, rng?
   }
   const { clipped, norm, wasClipped } = clipToL2Norm(delta, p.l2NormClip);
   const stddev = p.kind === "clip-local" ? p.noiseMultiplier * p.l2NormClip : p.noiseStddev;
-  const noise = fillGaussian(new Float64Array(clipped.length), stddev, rng);
+  // clip-local: one Gaussian mechanism per client, exact grid noise by default. clip-distributed:
+  // continuous shares (a sum of discrete Gaussians is not a discrete Gaussian; the exact
+  // distributed plan is "ddg").
+  const kind = p.kind === "clip-local" ? noise : "continuous";
+  const noisy = addGaussianNoise(clipped, { stddev, sensitivity: p.l2NormClip, noise: kind, rng });
   const indicator = p.kind === "clip-distributed" && p.indicatorNoiseStddev !== undefined;
   const upload = new Float32Array(clipped.length + (indicator ? 1 : 0));
-  for (let i = 0; i < clipped.length; i++) upload[i] = clipped[i] + noise[i];
+  upload.set(noisy);
   if (p.kind === "clip-distributed" && p.indicatorNoiseStddev !== undefined) {
     upload[clipped.length] = fillGaussian(new Float64Array(1), p.indicatorNoiseStddev, rng)[0] + (wasClipped ? -0.5 : 0.5);
   }

@@ -3,7 +3,7 @@
  * @module
  */
 import { DpError } from "../../errors.js";
-import { importOptional } from "../../util/optional.js";
+import { openSqliteDatabase } from "../../util/sqlite.js";
 import {
   checkExample,
   checkExamples,
@@ -20,19 +20,6 @@ import {
 export interface SqliteExampleStoreOptions extends ExampleStoreOptions {
   /** Path of the database file (created if missing); ":memory:" for a throw-away store. */
   file: string;
-}
-
-interface Statement {
-  run(...args: unknown[]): { changes: number };
-  get(...args: unknown[]): unknown;
-  all(...args: unknown[]): unknown[];
-}
-interface Database {
-  exec(sql: string): unknown;
-  prepare(sql: string): Statement;
-  pragma(sql: string): unknown;
-  transaction<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R;
-  close(): void;
 }
 
 /** Rows read per page by the iterator. */
@@ -66,13 +53,7 @@ export async function openSqliteExampleStore(options: SqliteExampleStoreOptions)
   if (typeof file !== "string" || file.length === 0) {
     throw new DpError("invalid_parameter", `\`file\` must be a non-empty path. Found ${String(file)}.`, "file");
   }
-  const mod = await importOptional<{ default: new (file: string) => Database }>("better-sqlite3", "A SQLite example store");
-  let db: Database;
-  try {
-    db = new mod.default(file);
-  } catch (e) {
-    throw new DpError("io_error", `Cannot open the example store ${JSON.stringify(file)}: ${(e as Error).message}`, "file");
-  }
+  const db = await openSqliteDatabase(file, "A SQLite example store", "the example store", "file");
   try {
     if (file !== ":memory:") db.pragma("journal_mode = WAL");
     db.exec(

@@ -3,6 +3,7 @@
  * bytes, the server decodes them back into a vector of the agreed length.
  * @module
  */
+import { DpError } from "../../errors.js";
 import type { Rng } from "../../random/rng.js";
 
 /**
@@ -40,4 +41,22 @@ export class NoCompression implements UpdateCompressor {
   encodedBytes(length: number): number {
     return 4 * length;
   }
+}
+
+/**
+ * Checks that `bytes` is what `compressor.encode` produces for `length` coordinates and returns a
+ * little-endian view of it (every decoder's first step).
+ * @throws {@link DpError} `invalid_parameter` naming `bytes`
+ * @internal
+ */
+export function encodedView(compressor: UpdateCompressor, bytes: Uint8Array, length: number): DataView {
+  const expected = compressor.encodedBytes(length);
+  if (bytes.length !== expected) {
+    throw new DpError(
+      "invalid_parameter",
+      `\`bytes\` must have length ${expected} for ${length} coordinates. Found ${bytes.length}.`,
+      "bytes",
+    );
+  }
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

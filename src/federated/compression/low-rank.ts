@@ -8,7 +8,7 @@ import { DpError, requirePositiveInteger } from "../../errors.js";
 import type { Rng } from "../../random/rng.js";
 import { SeededRng, resolveRng } from "../../random/rng.js";
 import { fillGaussian } from "../../random/gaussian.js";
-import type { UpdateCompressor } from "./compressor.js";
+import { encodedView, type UpdateCompressor } from "./compressor.js";
 
 /** Options for {@link LowRankCompressor}. */
 export interface LowRankCompressorOptions {
@@ -144,11 +144,7 @@ export class LowRankCompressor implements UpdateCompressor {
   }
 
   decode(bytes: Uint8Array, length: number): Float32Array {
-    const expected = this.encodedBytes(length);
-    if (bytes.length !== expected) {
-      throw new DpError("invalid_parameter", `\`bytes\` must have length ${expected}. Found ${bytes.length}.`, "bytes");
-    }
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const view = encodedView(this, bytes, length);
     const seed = view.getUint32(0, true);
     const out = new Float32Array(length);
     let outOff = 0;

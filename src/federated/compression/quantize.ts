@@ -9,7 +9,7 @@ import { DpError, requireInRange, requireInteger } from "../../errors.js";
 import type { Rng } from "../../random/rng.js";
 import { SeededRng, resolveRng } from "../../random/rng.js";
 import { uniform01, uniformInt } from "../../random/uniform.js";
-import type { UpdateCompressor } from "./compressor.js";
+import { encodedView, type UpdateCompressor } from "./compressor.js";
 
 /** In-place fast Walsh–Hadamard transform (unnormalised) of a power-of-two-length array. */
 export function walshHadamardInPlace(v: Float64Array): void {
@@ -178,15 +178,7 @@ export class StochasticQuantizer implements UpdateCompressor {
   }
 
   decode(bytes: Uint8Array, length: number): Float32Array {
-    const expected = this.encodedBytes(length);
-    if (bytes.length !== expected) {
-      throw new DpError(
-        "invalid_parameter",
-        `\`bytes\` must have length ${expected} for ${length} coordinates. Found ${bytes.length}.`,
-        "bytes",
-      );
-    }
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const view = encodedView(this, bytes, length);
     const lo = view.getFloat64(0, true);
     const hi = view.getFloat64(8, true);
     const off = this.rotate ? 20 : 16;
@@ -281,15 +273,7 @@ export class RandomSubsampler implements UpdateCompressor {
   }
 
   decode(bytes: Uint8Array, length: number): Float32Array {
-    const expected = this.encodedBytes(length);
-    if (bytes.length !== expected) {
-      throw new DpError(
-        "invalid_parameter",
-        `\`bytes\` must have length ${expected} for ${length} coordinates. Found ${bytes.length}.`,
-        "bytes",
-      );
-    }
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const view = encodedView(this, bytes, length);
     const idx = this.indices(length, view.getUint32(0, true));
     const out = new Float32Array(length);
     for (let j = 0; j < idx.length; j++) out[idx[j]] = view.getFloat32(4 + 4 * j, true);

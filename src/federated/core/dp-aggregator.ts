@@ -14,6 +14,7 @@ import { sampledGaussianStep } from "../../accounting/sampled-gaussian-step.js";
 import { DpError, requireInRange, requireNonNegative, requireOneOf, requirePositive } from "../../errors.js";
 import { requireSecureRng, type Rng } from "../../random/rng.js";
 import { fillGaussian } from "../../random/gaussian.js";
+import { addGaussianNoise, GAUSSIAN_NOISE_KINDS, type GaussianNoiseKind } from "../../mechanisms/gaussian-noise.js";
 import type {
   AggregationContext,
   AggregationResult,
@@ -66,6 +67,12 @@ export interface DpFedAvgOptions {
   rng?: Rng;
   /** Accept an insecure (seeded) `rng`, here or in a round's context, for a reproducible simulation that is NOT private. Default false. */
   allowInsecureRng?: boolean;
+  /**
+   * "server" placement: `"exact"` (default) adds discrete Gaussian noise on a power-of-two grid
+   * (immune to the floating-point attack; `addGaussianNoise` in `dpkit/mechanisms`),
+   * `"continuous"` floating-point ziggurat noise. Client-side noise follows the client's plan.
+   */
+  noise?: GaussianNoiseKind;
 }
 
 /**
@@ -172,6 +179,7 @@ export class DpFedAvgAggregator implements SumFinalizingAggregator {
   private readonly minimumClients: number | undefined;
   private readonly rng: Rng | undefined;
   private readonly allowInsecureRng: boolean;
+  private readonly noise: GaussianNoiseKind;
 
   /**
    * @param options - see {@link DpFedAvgOptions}
@@ -187,6 +195,7 @@ export class DpFedAvgAggregator implements SumFinalizingAggregator {
     this.rng = options.rng;
     this.allowInsecureRng = options.allowInsecureRng === true;
     requireSecureRng(this.rng, this.allowInsecureRng);
+    this.noise = options.noise === undefined ? "exact" : requireOneOf("noise", options.noise, GAUSSIAN_NOISE_KINDS);
     const a = options.adaptiveClipping;
     if (a) {
       if (this.placement === "client-local") {
@@ -302,8 +311,9 @@ export class DpFedAvgAggregator implements SumFinalizingAggregator {
     let zEffective = this.noiseMultiplier;
     const info: Record<string, number> = {};
     if (this.placement === "server") {
-      const noise = fillGaussian(new Float64Array(d), this.deltaMultiplier(K) * clip, context.rng ?? this.rng);
-      for (let i = 0; i < d; i++) total[i] += noise[i];
+      // Exact discrete Gaussian on a power-of-two grid by default (see addGaussianNoise).
+      const stddev = this.deltaMultiplier(K) * clip;
+      total.set(addGaussianNoise(total.subarray(0, d), { stddev, sensitivity: clip, noise: this.noise, rng: context.rng ?? this.rng }));
     } else if (this.placement === "client-distributed") {
       const m = this.minimumClients ?? K;
       if (count < m) {

@@ -6,10 +6,11 @@
  * @see K. Bonawitz et al., "Practical Secure Aggregation for Privacy-Preserving Machine Learning", CCS 2017.
  * @module
  */
-import { DpError, requireInteger, requireProbability } from "../../errors.js";
+import { DpError, requireInteger, requireOneOf, requireProbability } from "../../errors.js";
 import { resolveRng, uniformInt, type Rng } from "../../random/index.js";
 import { SecAggClient } from "./client.js";
 import { newSecAggSessionId } from "./config.js";
+import { secAggMinimumThreshold } from "./graph.js";
 import { secAggMessageBytes, type SecAggMessage } from "./messages.js";
 import { SecAggServer } from "./server.js";
 
@@ -23,8 +24,8 @@ export const SECAGG_DROP_STAGES: readonly SecAggDropStage[] = ["advertiseKeys", 
 export interface SimulateSecAggOptions {
   /** Number of clients n >= 2 (ids 1..n). */
   clients: number;
-  /** Reconstruction threshold t. */
-  threshold: number;
+  /** Reconstruction threshold t; default a majority of each client's share holders ({@link secAggMinimumThreshold} of degree + 1). */
+  threshold?: number;
   /** Entries per input. */
   dimension: number;
   /** Arithmetic modulo 2^modulusBits; default 32. */
@@ -138,12 +139,16 @@ export function simulateSecAgg(options: SimulateSecAggOptions): SecAggSimulation
     );
   }
   const modulusBits = options.modulusBits ?? 32;
+  const rate = options.dropoutRate === undefined ? undefined : requireProbability("dropoutRate", options.dropoutRate);
+  if (rate !== undefined && !(rate < 1))
+    throw new DpError("invalid_parameter", `\`dropoutRate\` must be < 1. Found ${rate}.`, "dropoutRate");
+  const stage = requireOneOf("dropStage", options.dropStage ?? "maskedInput", SECAGG_DROP_STAGES);
   const rng = resolveRng(options.rng);
   const ids = Array.from({ length: n }, (_, i) => i + 1);
   const config = {
     sessionId: newSecAggSessionId(rng),
     clientIds: ids,
-    threshold: options.threshold,
+    threshold: options.threshold ?? secAggMinimumThreshold(neighbours + 1),
     dimension: options.dimension,
     modulusBits,
     degree: options.degree,
@@ -165,11 +170,7 @@ export function simulateSecAgg(options: SimulateSecAggOptions): SecAggSimulation
   }
   const dropped: Record<SecAggDropStage, number[]> = { advertiseKeys: [], shareKeys: [], maskedInput: [], unmasking: [] };
   for (const s of SECAGG_DROP_STAGES) dropped[s] = [...(options.dropouts?.[s] ?? [])].sort((a, b) => a - b);
-  if (options.dropoutRate !== undefined) {
-    const rate = requireProbability("dropoutRate", options.dropoutRate);
-    const stage = options.dropStage ?? "maskedInput";
-    dropped[stage] = pickDropouts(n, Math.floor(rate * n), rng);
-  }
+  if (rate !== undefined) dropped[stage] = pickDropouts(n, Math.floor(rate * n), rng);
   const gone = new Set<number>();
   const clientMs = new Map<number, number>();
   const up = new Map<number, number>();
@@ -273,7 +274,7 @@ export function simulateSecAgg(options: SimulateSecAggOptions): SecAggSimulation
     survivors,
     dropped,
     degree: options.degree !== undefined && options.degree < n - 1 ? options.degree : n - 1,
-    threshold: options.threshold,
+    threshold: config.threshold,
     serverMs,
     serverCpuMs,
     clientCpuMsMean: mean([...clientCpu.values()]),

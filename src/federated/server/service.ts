@@ -728,8 +728,7 @@ export class FederatedService implements FederatedRequestHandler {
 
   /** Spends in the ledger, then commits the round (checkpoint); the commit is the release. */
   private release(r: ActiveRound, result: AggregationResult, accepted: Assignment[]): void {
-    let event = result.event;
-    if (event.kind === "poissonSampled" && event.samplingProbability === 1) event = event.event;
+    const event = result.event;
     let ledgerSpendId: number | null = null;
     if (this.budget) {
       if (this.budget.wouldExceed(event)) {

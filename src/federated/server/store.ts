@@ -10,20 +10,7 @@
  * @module
  */
 import { DpError } from "../../errors.js";
-import { importOptional } from "../../util/optional.js";
-
-interface Statement {
-  run(...args: unknown[]): { lastInsertRowid: number | bigint; changes: number };
-  get(...args: unknown[]): unknown;
-  all(...args: unknown[]): unknown[];
-}
-interface Database {
-  exec(sql: string): void;
-  prepare(sql: string): Statement;
-  transaction<T>(fn: () => T): { immediate(): T };
-  pragma(s: string): unknown;
-  close(): void;
-}
+import { openSqliteDatabase, type SqliteDatabase } from "../../util/sqlite.js";
 
 /** One completed or abandoned round attempt, as stored. */
 export interface StoredRound {
@@ -44,19 +31,13 @@ export interface StoredRound {
 /** The SQLite tables of the service. @internal */
 export class ServiceStore {
   private constructor(
-    private readonly db: Database,
+    private readonly db: SqliteDatabase,
     readonly file: string,
   ) {}
 
   /** Opens (creates) the tables in `file`. */
   static async open(file: string): Promise<ServiceStore> {
-    const mod = await importOptional<{ default: new (file: string) => Database }>("better-sqlite3", "The federated service's SQLite state");
-    let db: Database;
-    try {
-      db = new mod.default(file);
-    } catch (e) {
-      throw new DpError("io_error", `Cannot open SQLite file ${JSON.stringify(file)}: ${(e as Error).message}`, "db");
-    }
+    const db = await openSqliteDatabase(file, "The federated service's SQLite state", "SQLite file", "db");
     db.pragma("journal_mode = WAL");
     // WAL + NORMAL: a killed process loses nothing that was committed (the OS holds the WAL);
     // only a power loss can drop the last transactions, never corrupt the file.

@@ -6,7 +6,7 @@
  */
 import { DpError, requireObject } from "../../errors.js";
 import type { RapporClientStore } from "./store.js";
-import { importOptional } from "../../util/optional.js";
+import { openSqliteDatabase, type SqliteStatement } from "../../util/sqlite.js";
 
 /** A {@link RapporClientStore} backed by a SQLite file; close it when done. */
 export interface RapporSqliteStore extends RapporClientStore {
@@ -22,17 +22,6 @@ export interface RapporSqliteStoreOptions {
   file: string;
   /** Name prefix of the tables, to keep several clients (metrics) in one file; default "rappor". */
   namespace?: string;
-}
-
-interface Statement {
-  run(...args: unknown[]): unknown;
-  get(...args: unknown[]): unknown;
-}
-interface Database {
-  exec(sql: string): unknown;
-  prepare(sql: string): Statement;
-  pragma(sql: string): unknown;
-  close(): void;
 }
 
 /**
@@ -65,15 +54,9 @@ export async function openRapporSqliteStore(options: RapporSqliteStoreOptions): 
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(ns)) {
     throw new DpError("invalid_parameter", `\`namespace\` must be an identifier. Found ${JSON.stringify(ns)}.`, "namespace");
   }
-  let db: Database;
-  const mod = await importOptional<{ default: new (file: string) => Database }>("better-sqlite3", "A RAPPOR SQLite store");
-  try {
-    db = new mod.default(file);
-  } catch (e) {
-    throw new DpError("io_error", `Cannot open the RAPPOR store ${JSON.stringify(file)}: ${(e as Error).message}`, "file");
-  }
+  const db = await openSqliteDatabase(file, "A RAPPOR SQLite store", "the RAPPOR store", "file");
   // A file that is not a database (or a held lock) fails here: an io_error naming the file, not a raw SqliteError.
-  let statements: Statement[];
+  let statements: SqliteStatement[];
   try {
     db.pragma("journal_mode = WAL");
     db.exec(

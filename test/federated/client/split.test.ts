@@ -72,7 +72,9 @@ describe("clientPlan + privatizeUpdate = the aggregators' former prepareUpdate (
           [5, 2],
         ] as const
       ).map(([scale, seed]) =>
-        digest(privatizeUpdate(update(scale, seed).delta, agg.clientPlan(ctx), new SeededRng(100 + seed), true).upload),
+        // "continuous": the former prepareUpdate's noise (clip-local now defaults to exact grid
+        // noise, tested in test/mechanisms/gaussian-noise.test.ts; the other plans ignore it).
+        digest(privatizeUpdate(update(scale, seed).delta, agg.clientPlan(ctx), new SeededRng(100 + seed), true, "continuous").upload),
       );
       expect(got).toEqual(expected);
     });

@@ -1,14 +1,19 @@
 /**
- * Per-example gradients of `tf.layers.embedding`.
+ * Per-example gradients of `tf.layers.embedding`, sparse end to end.
  *
  * Example i's gradient is sparse: row v of the table receives `sum_{t: idx_t = v} g_t`, only
  * for the tokens the example contains. The rule sums the output gradients per (example, distinct
- * token) slot (one tensor segment sum; on the cpu backend, whose segment sum costs segments × rows,
- * a float64 loop on the host), and an example's squared norm is the sum of its
- * slots' squared norms: no `[V, D]` table per example, no T×T Gram matrix, never a `[N, V, D]`
- * tensor. The clipped sum scatters the reweighted slot sums into the `[V, D]` gradient (the dense
- * gradient tfjs's own `gather` produces). With `maskZero` the layer's output is
- * unchanged (the engine passes the mask on to the layers after it, as tfjs does).
+ * token) slot on the host in float64 (N·T·D work), and an example's squared norm is the sum of
+ * its slots' squared norms: no `[V, D]` table per example, no T×T Gram matrix, never a
+ * `[N, V, D]` tensor. The clipped sum scatters the reweighted slot sums into the rows of the
+ * `[V, D]` gradient that the batch touches (the dense gradient tfjs's own `gather` produces; the
+ * other rows stay zero and only receive the optimiser's noise).
+ *
+ * On the host backends (cpu, wasm) the forward rows are gathered on the host too: the engine
+ * differentiates with respect to the layer's output, never through the table, and
+ * tfjs-backend-wasm's `GatherV2` costs about 40 ns per element (a 256 × 64-token batch of
+ * 16-wide rows: ~11 ms, most of a step). With `maskZero` the layer's output is unchanged (the
+ * engine passes the mask on to the layers after it, as tfjs does).
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
@@ -25,12 +30,29 @@ function parts(layer: tf.layers.Layer): EmbeddingLike {
   return layer as unknown as EmbeddingLike;
 }
 
+/** Backends whose tensors live in host memory (reading one back is a copy, not a GPU download). */
+const HOST_BACKENDS = new Set(["cpu", "wasm"]);
+
+/** The token ids of `input` (any numeric dtype, truncated like tfjs's cast), checked against the vocabulary. */
+function tokenIds(input: tf.Tensor, vocab: number, name: string): Int32Array {
+  const ids = (input.dtype === "int32" ? input.dataSync() : tf.tidy(() => tf.cast(input, "int32")).dataSync()) as Int32Array;
+  for (let p = 0; p < ids.length; p++) {
+    const v = ids[p];
+    if (!(v >= 0 && v < vocab)) {
+      throw new DpError("invalid_parameter", `Layer "${name}" (Embedding) received token ${v}, outside [0, ${vocab}).`, "x");
+    }
+  }
+  return ids;
+}
+
 /**
  * For each position t of example i, the slot `i·T + k` of its token, k counting example i's
- * distinct tokens in order of first occurrence.
+ * distinct tokens in order of first occurrence; and the token of each slot (unused slots get
+ * token 0 and carry zero gradient). `ids` must already be checked against the vocabulary.
  */
-function distinctTokenSlots(ids: Int32Array, n: number, steps: number, vocab: number, name: string): Int32Array {
+function distinctTokenSlots(ids: Int32Array, n: number, steps: number, vocab: number): { slots: Int32Array; tokens: Int32Array } {
   const slots = new Int32Array(n * steps);
+  const tokens = new Int32Array(n * steps);
   const owner = new Int32Array(vocab).fill(-1);
   const slotOf = new Int32Array(vocab);
   for (let i = 0; i < n; i++) {
@@ -38,90 +60,97 @@ function distinctTokenSlots(ids: Int32Array, n: number, steps: number, vocab: nu
     for (let t = 0; t < steps; t++) {
       const p = i * steps + t;
       const v = ids[p];
-      if (!(v >= 0 && v < vocab)) {
-        throw new DpError("invalid_parameter", `Layer "${name}" (Embedding) received token ${v}, outside [0, ${vocab}).`, "x");
-      }
       if (owner[v] !== i) {
         owner[v] = i;
         slotOf[v] = i * steps + k++;
+        tokens[slotOf[v]] = v;
       }
       slots[p] = slotOf[v];
     }
   }
-  return slots;
+  return { slots, tokens };
 }
 
-/** The token of each slot (unused slots get token 0 and carry zero gradient). */
-function slotTokens(ids: Int32Array, slots: Int32Array): Int32Array {
-  const out = new Int32Array(slots.length);
-  for (let p = 0; p < slots.length; p++) out[slots[p]] = ids[p];
-  return out;
-}
-
-/** Slot sums, norms and the clipped sum on the host (float64). */
-function hostTerms(layer: tf.layers.Layer, input: tf.Tensor, outputGradient: tf.Tensor): PerExampleTerms {
+/**
+ * Slot sums and squared norms on the host (float64); the clipped sum is scattered into the
+ * touched rows of one `[V, D]` buffer.
+ */
+function sparseTerms(layer: tf.layers.Layer, input: tf.Tensor, outputGradient: tf.Tensor): PerExampleTerms {
   const e = parts(layer);
   const n = input.shape[0];
   const steps = input.size / Math.max(n, 1);
   const dim = e.outputDim;
   const vocab = e.inputDim;
-  // Example i's gradient touches one row per distinct token: give each (example, token) pair a
-  // slot i·T + k (k-th distinct token of example i) and sum the output gradients per slot on the
-  // host (N·T·D work, float64); the squared norm is the sum of the slots' squared norms. No
-  // [V, D] table per example, no T×T Gram matrix, and no tensor segment sum (tfjs-backend-cpu's
-  // UnsortedSegmentSum costs segments × rows).
-  const ids = tf.tidy(() => tf.cast(tf.reshape(input, [n * steps]), "int32")).dataSync() as Int32Array;
+  const ids = tokenIds(input, vocab, layer.name);
   const g = outputGradient.dataSync() as Float32Array;
-  const slots = distinctTokenSlots(ids, n, steps, vocab, layer.name);
+  const { slots, tokens } = distinctTokenSlots(ids, n, steps, vocab);
+  // Slots of example i are i·T .. i·T + (its distinct tokens) - 1; count them to skip the unused ones.
+  const used = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let top = 0;
+    for (let t = 0; t < steps; t++) top = Math.max(top, slots[i * steps + t] - i * steps + 1);
+    used[i] = top;
+  }
   const perSlot = new Float64Array(n * steps * dim);
   for (let p = 0; p < n * steps; p++) {
     const so = slots[p] * dim;
     const go = p * dim;
     for (let k = 0; k < dim; k++) perSlot[so + k] += g[go + k];
   }
-  const sq = new Float64Array(n);
+  const sq = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     let acc = 0;
-    for (let q = i * steps * dim; q < (i + 1) * steps * dim; q++) acc += perSlot[q] * perSlot[q];
+    const end = (i * steps + used[i]) * dim;
+    for (let q = i * steps * dim; q < end; q++) acc += perSlot[q] * perSlot[q];
     sq[i] = acc;
   }
-  const tokens = slotTokens(ids, slots);
   return {
-    squaredNorms: tf.tensor1d(Float32Array.from(sq)),
+    squaredNorms: tf.tensor1d(sq),
     weightedSum(w) {
       const wv = w.dataSync();
-      const out = new Float64Array(vocab * dim);
-      for (let s = 0; s < n * steps; s++) {
-        const wi = wv[Math.floor(s / steps)];
-        if (wi === 0) continue;
-        const to = tokens[s] * dim;
-        const so = s * dim;
-        for (let k = 0; k < dim; k++) out[to + k] += wi * perSlot[so + k];
+      // Accumulate in float64 over the rows the batch touches only (row r of `acc` is token
+      // rows[r]), then write those rows into the zero [V, D] gradient.
+      const rowOf = new Int32Array(vocab).fill(-1);
+      const rows: number[] = [];
+      for (let i = 0; i < n; i++) {
+        for (let s = i * steps; s < i * steps + used[i]; s++) {
+          if (rowOf[tokens[s]] < 0) rowOf[tokens[s]] = rows.push(tokens[s]) - 1;
+        }
       }
-      return [tf.tensor2d(Float32Array.from(out), [vocab, dim])];
+      const acc = new Float64Array(rows.length * dim);
+      for (let i = 0; i < n; i++) {
+        const wi = wv[i];
+        if (wi === 0) continue;
+        for (let s = i * steps; s < i * steps + used[i]; s++) {
+          const to = rowOf[tokens[s]] * dim;
+          const so = s * dim;
+          for (let k = 0; k < dim; k++) acc[to + k] += wi * perSlot[so + k];
+        }
+      }
+      const out = new Float32Array(vocab * dim);
+      for (let r = 0; r < rows.length; r++) {
+        const to = rows[r] * dim;
+        const from = r * dim;
+        for (let k = 0; k < dim; k++) out[to + k] = acc[from + k];
+      }
+      return [tf.tensor2d(out, [vocab, dim])];
     },
   };
 }
 
-/** The same slot sums as tensor segment sums (fast with dpkit's wasm kernel). */
-function tensorTerms(layer: tf.layers.Layer, input: tf.Tensor, outputGradient: tf.Tensor): PerExampleTerms {
+/** The rows of the table for `input`, gathered on the host (cpu and wasm backends). */
+function hostGather(layer: tf.layers.Layer, input: tf.Tensor): tf.Tensor {
   const e = parts(layer);
-  const n = input.shape[0];
-  const steps = input.size / Math.max(n, 1);
   const dim = e.outputDim;
-  const idx = tf.cast(tf.reshape(input, [n * steps]), "int32") as tf.Tensor1D;
-  const g = tf.reshape(outputGradient, [n * steps, dim]) as tf.Tensor2D;
-  const ids = idx.dataSync() as Int32Array;
-  const slots = distinctTokenSlots(ids, n, steps, e.inputDim, layer.name);
-  const perSlot = tf.unsortedSegmentSum(g, tf.tensor1d(slots, "int32"), n * steps);
-  const sq = tf.sum(tf.reshape(tf.square(perSlot), [n, steps * dim]), 1);
-  return {
-    squaredNorms: sq as tf.Tensor1D,
-    weightedSum(w) {
-      const gw = tf.reshape(tf.mul(tf.reshape(perSlot, [n, steps, dim]), tf.reshape(w, [n, 1, 1])), [n * steps, dim]);
-      return [tf.unsortedSegmentSum(gw, tf.tensor1d(slotTokens(ids, slots), "int32"), e.inputDim)];
-    },
-  };
+  const ids = tokenIds(input, e.inputDim, layer.name);
+  const table = e.embeddings.read().dataSync() as Float32Array;
+  const out = new Float32Array(ids.length * dim);
+  for (let p = 0; p < ids.length; p++) {
+    const from = ids[p] * dim;
+    const to = p * dim;
+    for (let k = 0; k < dim; k++) out[to + k] = table[from + k];
+  }
+  return tf.tensor(out, [...input.shape, dim], "float32");
 }
 
 /** The Embedding rule. */
@@ -131,6 +160,9 @@ export const embeddingRule: LayerRule = {
     return [parts(layer).embeddings];
   },
   linear(layer, input) {
+    // The engine differentiates with respect to this output, not through the table: on the host
+    // backends the rows are copied on the host (wasm's GatherV2 is slow per element).
+    if (HOST_BACKENDS.has(tf.getBackend())) return hostGather(layer, input);
     const e = parts(layer);
     const idx = tf.cast(tf.reshape(input, [-1]), "int32");
     const rows = tf.gather(e.embeddings.read(), idx);
@@ -140,7 +172,6 @@ export const embeddingRule: LayerRule = {
     return z;
   },
   perExample(layer, { input, outputGradient }) {
-    // tfjs-backend-cpu's UnsortedSegmentSum costs segments × rows: sum on the host there.
-    return tf.getBackend() === "cpu" ? hostTerms(layer, input, outputGradient) : tensorTerms(layer, input, outputGradient);
+    return sparseTerms(layer, input, outputGradient);
   },
 };
