@@ -6,6 +6,10 @@ import { DpError } from "../../src/errors.js";
 import { loadMnist } from "../../src/data/index.js";
 import { groupNormalize, Scattering2D, scatterHeadModel } from "../../src/experiments/scatter-net.js";
 
+beforeAll(async () => {
+  await prepareBackend({ backend: "cpu", announce: false });
+});
+
 const scat = new Scattering2D(); // J = 2, L = 8 on 28×28
 const per = 7 * 7 * 81;
 
@@ -153,10 +157,6 @@ describe("groupNormalize", () => {
 });
 
 describe("scatterHeadModel", () => {
-  beforeAll(async () => {
-    await prepareBackend({ backend: "cpu", announce: false });
-  });
-
   it("builds Tramèr & Boneh's linear and CNN heads on 7×7×81 features", () => {
     expect(scatterHeadModel("linear").countParams()).toBe(39700);
     const cnn = scatterHeadModel("cnn");
