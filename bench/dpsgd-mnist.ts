@@ -7,6 +7,11 @@
  *   nice -n 10 npx tsx bench/dpsgd-mnist.ts --model cnn --epochs 20 --batch-size 512 \
  *     --target-epsilon 3 --learning-rate 2 --momentum 0 --l2-norm-clip 1
  *
+ * `--model scatter-linear` / `--model scatter-cnn` train Tramèr & Boneh's heads on fixed ScatterNet
+ * features (src/experiments/scatter-net.ts: J = 2, L = 8, 81 channels at 7×7, normalised per example
+ * by GroupNorm with `--groups G` groups, default 27). The features use no data-dependent statistic,
+ * so they cost no privacy; `--feature-cache DIR` (default bench/out/scatter-cache) keeps them.
+ *
  * `--decay-from F` (0 < F < 1) keeps the learning rate constant for the first F of the epochs and
  * then lowers it along a half cosine to 0 by the end (set after each epoch: post-processing, no
  * privacy cost).
@@ -15,12 +20,17 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { prepareBackend, tf } from "../src/backend/index.js";
 import { makePrivate, mnistInputShape, mnistModel, type MnistModelKind } from "../src/dpsgd/index.js";
 import { loadMnist } from "../src/data/index.js";
+import { groupNormalize, mnistScatterFeatures, scatterHeadModel, type ScatterHeadKind } from "../src/experiments/scatter-net.js";
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 }
-const kind = arg("model", "cnn") as MnistModelKind;
+const modelName = arg("model", "cnn");
+const scatter = modelName.startsWith("scatter-") ? (modelName.slice("scatter-".length) as ScatterHeadKind) : undefined;
+const kind = modelName as MnistModelKind;
+const groups = Number(arg("groups", "27"));
+const featureCache = arg("feature-cache", "bench/out/scatter-cache");
 const epochs = Number(arg("epochs", "20"));
 const batchSize = Number(arg("batch-size", "512"));
 const targetEpsilon = Number(arg("target-epsilon", "3"));
@@ -29,10 +39,11 @@ const learningRate = Number(arg("learning-rate", "2"));
 const momentum = Number(arg("momentum", "0"));
 const l2NormClip = Number(arg("l2-norm-clip", "1"));
 const trainSize = Number(arg("train-size", "60000"));
+const testSize = Number(arg("test-size", "10000"));
 const decayFrom = Number(arg("decay-from", "1"));
 const tag = arg(
   "tag",
-  `${kind}-e${epochs}-b${batchSize}-lr${learningRate}-m${momentum}-c${l2NormClip}${decayFrom < 1 ? `-d${decayFrom}` : ""}`,
+  `${modelName}${scatter ? `-g${groups}` : ""}-e${epochs}-b${batchSize}-lr${learningRate}-m${momentum}-c${l2NormClip}${decayFrom < 1 ? `-d${decayFrom}` : ""}`,
 );
 
 /** Learning rate for epoch e (0-based): constant, then a half cosine to 0 from epoch decayFrom·epochs. */
@@ -43,18 +54,33 @@ function learningRateAt(e: number): number {
 }
 
 const backend = await prepareBackend({ announce: false });
-const train = loadMnist({ split: "train", count: trainSize });
-const test = loadMnist({ split: "test" });
-const shape = mnistInputShape(kind);
-const x = tf.tensor(train.images, [train.count, ...shape]);
-const y = tf.tensor1d(train.labels, "float32");
-const xTest = tf.tensor(test.images, [test.count, ...shape]);
-const yTest = tf.tensor1d(test.labels, "float32");
-const model = mnistModel(kind);
+let featureSeconds = 0;
+/** Images, or (with --model scatter-*) their group-normalised scattering features. */
+function inputs(split: "train" | "test", count?: number): { x: tf.Tensor; y: tf.Tensor; count: number } {
+  if (!scatter) {
+    const d = loadMnist({ split, count });
+    return { x: tf.tensor(d.images, [d.count, ...mnistInputShape(kind)]), y: tf.tensor1d(d.labels, "float32"), count: d.count };
+  }
+  const t0 = Date.now();
+  const f = mnistScatterFeatures({
+    split,
+    count,
+    cacheDir: featureCache,
+    onProgress: (n) => n % 10000 === 0 && console.log(`scattering ${split}: ${n} images, ${((Date.now() - t0) / 1000).toFixed(0)} s`),
+  });
+  groupNormalize(f.features, f.count, f.channels, groups);
+  featureSeconds += (Date.now() - t0) / 1000;
+  return { x: tf.tensor(f.features, [f.count, f.outSize, f.outSize, f.channels]), y: tf.tensor1d(f.labels, "float32"), count: f.count };
+}
+const { x, y } = inputs("train", trainSize);
+const { x: xTest, y: yTest } = inputs("test", testSize);
+if (scatter) console.log(`scattering features ready (${featureSeconds.toFixed(0)} s, cache ${featureCache})`);
+const model = scatter ? scatterHeadModel(scatter) : mnistModel(kind);
 const optimizer = momentum > 0 ? tf.train.momentum(learningRate, momentum) : tf.train.sgd(learningRate);
 const priv = makePrivate(model, { l2NormClip, targetEpsilon, targetDelta, batchSize, optimizer, loss: "sparseCategoricalCrossentropy" });
 const start = Date.now();
 const rows: { epoch: number; seconds: number; loss: number; testAccuracy: number; epsilon: number }[] = [];
+console.log(`${modelName}: ${model.countParams()} parameters`);
 const history = await priv.fit(x, y, {
   epochs,
   verbose: 0,
@@ -70,6 +96,7 @@ const history = await priv.fit(x, y, {
         epsilon: logs!.epsilon,
       };
       rows.push(row);
+      if (epoch === 0) console.log(`noise multiplier ${priv.noiseMultiplier}, ${priv.steps} steps so far`);
       console.log(
         `epoch ${row.epoch}/${epochs}  ${row.seconds.toFixed(0)} s  loss ${row.loss.toFixed(4)}  test acc ${(100 * row.testAccuracy).toFixed(2)}%  epsilon ${row.epsilon.toFixed(3)}`,
       );
@@ -81,7 +108,9 @@ const result = {
   bench: "dpsgd-mnist",
   command: `npx tsx bench/dpsgd-mnist.ts ${process.argv.slice(2).join(" ")}`,
   backend: backend.name,
-  model: kind,
+  model: modelName,
+  groups: scatter ? groups : undefined,
+  featureSeconds: scatter ? featureSeconds : undefined,
   params: model.countParams(),
   epochs,
   batchSize,

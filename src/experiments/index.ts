@@ -1,7 +1,7 @@
 /**
  * `dpkit/experiments`: ready-made experiments and demos built on the library (Node only) — the
  * federated MNIST experiment and its worker-thread client pool, the Netflix-style linkage demo
- * and its charts. They are what the CLI, the benchmarks and the notebooks run; the concept entry
+ * and its charts, and a ScatterNet-style feature extractor for MNIST (scatter-net.ts). They are what the CLI, the benchmarks and the notebooks run; the concept entry
  * points (`dpkit/federated`, `dpkit/attacks`, `dpkit/dpsgd`) do not export them.
  * @module
  */
@@ -34,3 +34,12 @@ export { linkageEpsilonPlot, linkageKnownCurvePlot, type KnownCurvePoint } from 
 
 // The error type every function here throws, so callers of this entry point can catch it.
 export { DpError, type DpErrorCode } from "../errors.js";
+export {
+  groupNormalize,
+  mnistScatterFeatures,
+  Scattering2D,
+  scatterHeadModel,
+  type MnistScatterFeaturesOptions,
+  type Scattering2DOptions,
+  type ScatterHeadKind,
+} from "./scatter-net.js";
