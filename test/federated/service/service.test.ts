@@ -223,7 +223,10 @@ describe("secure aggregation over the wire: a client vanishing at each stage", (
       expect(s.history[0].accepted).toBe(accepted);
       // the released sum is the inputs of exactly those clients, over K = 4
       const expected = (accepted === 4 ? 1 + 2 + 3 + 4 : 1 + 2 + 3) / 4;
-      expect(service.globalWeights[0]).toBeCloseTo(expected, 4);
+      // The released mean carries the clients' noise: std ~ 1e-6·100/4 = 2.5e-5 (a smaller noise
+      // multiplier exceeds the service's budget). Checked to 5e-4 = 20 std (to 5e-5 = 2 std it
+      // failed about one run in twenty); 3 and 4 clients differ by 1.
+      expect(service.globalWeights[0]).toBeCloseTo(expected, 3);
       service.close();
     }, 90_000);
   }
