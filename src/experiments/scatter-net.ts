@@ -17,6 +17,7 @@
  * @see Andreux et al., "Kymatio: Scattering Transforms in Python", JMLR 2020 (filter_bank.py, core/scattering2d.py)
  * @module
  */
+import { fft2dInPlace } from "../math/fft.js";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -31,83 +32,6 @@ export interface Scattering2DOptions {
   J?: number;
   /** Number of angles L. 1–16, default 8. */
   L?: number;
-}
-
-/** In-place radix-2 complex FFT of length n (a power of two), on strided data. */
-class Fft {
-  readonly n: number;
-  private readonly rev: Uint32Array;
-  private readonly cos: Float64Array;
-  private readonly sin: Float64Array;
-  private readonly tr: Float64Array;
-  private readonly ti: Float64Array;
-
-  constructor(n: number) {
-    this.n = n;
-    const bits = Math.round(Math.log2(n));
-    this.rev = new Uint32Array(n);
-    for (let i = 0; i < n; i++) {
-      let r = 0;
-      for (let b = 0; b < bits; b++) r |= ((i >> b) & 1) << (bits - 1 - b);
-      this.rev[i] = r;
-    }
-    this.cos = new Float64Array(n / 2);
-    this.sin = new Float64Array(n / 2);
-    for (let k = 0; k < n / 2; k++) {
-      this.cos[k] = Math.cos((2 * Math.PI * k) / n);
-      this.sin[k] = Math.sin((2 * Math.PI * k) / n);
-    }
-    this.tr = new Float64Array(n);
-    this.ti = new Float64Array(n);
-  }
-
-  /** Transforms re/im at offset, offset + stride, …; forward: e^{-2πi kn/N}; inverse adds no 1/N. */
-  line(re: Float64Array, im: Float64Array, offset: number, stride: number, inverse: boolean): void {
-    const { n, rev, tr, ti } = this;
-    for (let i = 0; i < n; i++) {
-      const j = offset + rev[i] * stride;
-      tr[i] = re[j];
-      ti[i] = im[j];
-    }
-    const sign = inverse ? 1 : -1;
-    for (let size = 2; size <= n; size <<= 1) {
-      const half = size >> 1;
-      const step = n / size;
-      for (let start = 0; start < n; start += size) {
-        for (let k = 0; k < half; k++) {
-          const wr = this.cos[k * step];
-          const wi = sign * this.sin[k * step];
-          const a = start + k;
-          const b = a + half;
-          const xr = tr[b] * wr - ti[b] * wi;
-          const xi = tr[b] * wi + ti[b] * wr;
-          tr[b] = tr[a] - xr;
-          ti[b] = ti[a] - xi;
-          tr[a] += xr;
-          ti[a] += xi;
-        }
-      }
-    }
-    for (let i = 0; i < n; i++) {
-      const j = offset + i * stride;
-      re[j] = tr[i];
-      im[j] = ti[i];
-    }
-  }
-
-  /** 2-D transform of an n×n row-major array; the inverse divides by n². */
-  square(re: Float64Array, im: Float64Array, inverse: boolean): void {
-    const n = this.n;
-    for (let r = 0; r < n; r++) this.line(re, im, r * n, 1, inverse);
-    for (let c = 0; c < n; c++) this.line(re, im, c, n, inverse);
-    if (inverse) {
-      const s = 1 / (n * n);
-      for (let i = 0; i < n * n; i++) {
-        re[i] *= s;
-        im[i] *= s;
-      }
-    }
-  }
 }
 
 /** Kymatio's gabor_2d: a periodised (5×5 copies) Gabor filter on an m×m grid, complex. */
@@ -171,10 +95,10 @@ function morlet2d(m: number, sigma: number, theta: number, xi: number, slant: nu
 }
 
 /** Real part of the 2-D DFT of a spatial filter (Kymatio keeps only it: the imaginary part is ~0). */
-function fourierReal(fft: Fft, f: { re: Float64Array; im: Float64Array }): Float64Array {
+function fourierReal(n: number, f: { re: Float64Array; im: Float64Array }): Float64Array {
   const re = Float64Array.from(f.re);
   const im = Float64Array.from(f.im);
-  fft.square(re, im, false);
+  fft2dInPlace(re, im, n);
   return re;
 }
 
@@ -258,7 +182,6 @@ export class Scattering2D {
   readonly padded: number;
   private readonly psi: { j: number; theta: number; hat: Float64Array }[];
   private readonly phi: Float64Array[];
-  private readonly ffts = new Map<number, Fft>();
   private readonly buf: Float64Array[];
   private readonly rowIndex: Int32Array;
   private readonly periodized = new Map<number, Float64Array>();
@@ -273,26 +196,20 @@ export class Scattering2D {
     this.padded = m;
     this.outSize = Math.ceil(size / (1 << J));
     this.channels = 1 + J * L + (L * L * J * (J - 1)) / 2;
-    for (let s = m; s >= 1; s >>= 1) this.ffts.set(s, new Fft(s));
-    const fft = this.fft(m);
     this.psi = [];
     for (let j = 0; j < J; j++) {
       for (let t = 0; t < L; t++) {
         const theta = ((Math.floor(L - L / 2 - 1) - t) * Math.PI) / L;
         const f = morlet2d(m, 0.8 * 2 ** j, theta, (3 / 4) * (Math.PI / 2 ** j), 4 / L);
-        this.psi.push({ j, theta: t, hat: fourierReal(fft, f) });
+        this.psi.push({ j, theta: t, hat: fourierReal(m, f) });
       }
     }
-    const phiHat = fourierReal(fft, gabor2d(m, 0.8 * 2 ** (J - 1), 0, 0, 1));
+    const phiHat = fourierReal(m, gabor2d(m, 0.8 * 2 ** (J - 1), 0, 0, 1));
     this.phi = [];
     for (let res = 0; res < J; res++) this.phi.push(periodizeFilter(phiHat, m, res));
     this.buf = Array.from({ length: 10 }, () => new Float64Array(m * m));
     this.rowIndex = new Int32Array(m);
     for (let p = 0; p < m; p++) this.rowIndex[p] = reflectIndex(p - (1 << J), size);
-  }
-
-  private fft(n: number): Fft {
-    return this.ffts.get(n) as Fft;
   }
 
   /** The Fourier transform (real part) of the wavelet for scale j and angle index t, on the padded grid. */
@@ -345,7 +262,7 @@ export class Scattering2D {
     const k = m / (this.padded >> this.J);
     const mo = m / k;
     subsampleFourier(pr, pi, m, k, sr, si);
-    this.fft(mo).square(sr, si, true);
+    fft2dInPlace(sr, si, mo, true);
     const { outSize, channels } = this;
     for (let a = 0; a < outSize; a++) {
       for (let b = 0; b < outSize; b++) out[base + (a * outSize + b) * channels + ch] = sr[(a + 1) * mo + (b + 1)];
@@ -362,7 +279,7 @@ export class Scattering2D {
         xi[p * m + q] = 0;
       }
     }
-    this.fft(m).square(xr, xi, false);
+    fft2dInPlace(xr, xi, m);
     this.lowPass(xr, xi, m, 0, out, base, 0);
     const second: { j: number; hat: Float64Array }[] = this.psi;
     let ch2 = 1 + J * L;
@@ -381,13 +298,12 @@ export class Scattering2D {
         ur.set(vr);
         ui.set(vi);
       }
-      const f1 = this.fft(m1);
-      f1.square(ur, ui, true);
+      fft2dInPlace(ur, ui, m1, true);
       for (let i = 0; i < m1 * m1; i++) {
         ur[i] = Math.sqrt(ur[i] * ur[i] + ui[i] * ui[i]);
         ui[i] = 0;
       }
-      f1.square(ur, ui, false);
+      fft2dInPlace(ur, ui, m1);
       this.lowPass(ur, ui, m1, j1, out, base, 1 + n1);
       for (let n2 = 0; n2 < second.length; n2++) {
         const { j: j2, hat: hat2 } = second[n2];
@@ -403,13 +319,12 @@ export class Scattering2D {
         const wr = this.buf[8];
         const wi = this.buf[9];
         subsampleFourier(vr, vi, m1, k, wr, wi);
-        const f2 = this.fft(m2);
-        f2.square(wr, wi, true);
+        fft2dInPlace(wr, wi, m2, true);
         for (let i = 0; i < m2 * m2; i++) {
           wr[i] = Math.sqrt(wr[i] * wr[i] + wi[i] * wi[i]);
           wi[i] = 0;
         }
-        f2.square(wr, wi, false);
+        fft2dInPlace(wr, wi, m2);
         // lowPass uses buf[6..9] as scratch: copy (wr, wi) out of 8/9 first
         vr.set(wr.subarray(0, m2 * m2));
         vi.set(wi.subarray(0, m2 * m2));
