@@ -15,6 +15,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { withKernelScope } from "./kernel-scope.js";
 
 interface Conv2DBackpropInputAttrs {
   strides: number | [number, number];
@@ -22,40 +23,6 @@ interface Conv2DBackpropInputAttrs {
   dataFormat: "NHWC" | "NCHW";
   dimRoundingMode?: "floor" | "round" | "ceil";
   inputShape: [number, number, number, number];
-}
-
-/** Calls one kernel of the backend directly and records its output for release. */
-class Calls {
-  readonly temps: tf.TensorInfo[] = [];
-  constructor(
-    private readonly backend: tf.KernelBackend,
-    private readonly backendName: string,
-  ) {}
-  run(name: string, inputs: tf.NamedTensorInfoMap, attrs: Record<string, unknown>, func?: tf.KernelFunc): tf.TensorInfo {
-    const f = func ?? tf.getKernel(name, this.backendName)?.kernelFunc;
-    if (!f) throw new Error(`dpkit: kernel ${name} is not registered for backend ${this.backendName}`);
-    const out = f({ inputs, backend: this.backend, attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
-    this.temps.push(out);
-    return out;
-  }
-  /** Frees every intermediate except `result`. */
-  finish(result: tf.TensorInfo): tf.TensorInfo {
-    for (const t of this.temps) if (t !== result) this.backend.disposeData(t.dataId);
-    return result;
-  }
-  abandon(): void {
-    for (const t of this.temps) this.backend.disposeData(t.dataId);
-  }
-}
-
-function scoped(backend: tf.KernelBackend, backendName: string, body: (c: Calls) => tf.TensorInfo): tf.TensorInfo {
-  const c = new Calls(backend, backendName);
-  try {
-    return c.finish(body(c));
-  } catch (e) {
-    c.abandon();
-    throw e;
-  }
 }
 
 function pair(v: number | [number, number]): [number, number] {
@@ -99,7 +66,7 @@ export function conv2dBackpropInputViaConv2DKernel(backendName: string, original
       if (!original) throw new Error("dpkit Conv2DBackpropInput: no kernel for strides other than 1");
       return original(args);
     }
-    return scoped(backend as tf.KernelBackend, backendName, (c) => {
+    return withKernelScope(backend as tf.KernelBackend, backendName, (c) => {
       const flipped = c.run("Reverse", { x: filter }, { dims: [0, 1] });
       const swapped = c.run("Transpose", { x: flipped }, { perm: [0, 1, 3, 2] }); // [kh, kw, Cout, Cin]
       return c.run(
@@ -167,7 +134,7 @@ export function batchMatMulUntransposedKernel(backendName: string, original: tf.
     const flipped = (transposeB ? 0 : sb) + (transposeA ? 0 : sa) + PACK_COST * sa + batch * rows * cols; // (op(B)ᵀ·op(A)ᵀ)ᵀ
     if (!transposeA && !transposeB && direct <= flipped) return original(args);
     const plain = { transposeA: false, transposeB: false };
-    return scoped(backend as tf.KernelBackend, backendName, (c) => {
+    return withKernelScope(backend as tf.KernelBackend, backendName, (c) => {
       const t = (x: tf.TensorInfo): tf.TensorInfo => c.run("Transpose", { x }, { perm: swapLast(x.shape.length) });
       if (direct <= flipped) return c.run("BatchMatMul", { a: transposeA ? t(a) : a, b: transposeB ? t(b) : b }, plain, original);
       const left = transposeB ? b : t(b); // op(B)ᵀ

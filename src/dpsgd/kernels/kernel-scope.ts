@@ -18,11 +18,19 @@ export class KernelScope {
     private readonly backendName: string,
   ) {}
 
-  /** Calls kernel `name` and records its output as an intermediate. */
-  run(name: string, inputs: tf.NamedTensorInfoMap | tf.TensorInfo[], attrs: Record<string, unknown> = {}): tf.TensorInfo {
-    const kernel = tf.getKernel(name, this.backendName);
-    if (!kernel) throw new Error(`dpkit: kernel ${name} is not registered for backend ${this.backendName}`);
-    const out = kernel.kernelFunc({
+  /**
+   * Calls kernel `name` (or `func`, e.g. the kernel a replacement displaced) and records its output
+   * as an intermediate.
+   */
+  run(
+    name: string,
+    inputs: tf.NamedTensorInfoMap | tf.TensorInfo[],
+    attrs: Record<string, unknown> = {},
+    func?: tf.KernelFunc,
+  ): tf.TensorInfo {
+    const kernelFunc = func ?? tf.getKernel(name, this.backendName)?.kernelFunc;
+    if (!kernelFunc) throw new Error(`dpkit: kernel ${name} is not registered for backend ${this.backendName}`);
+    const out = kernelFunc({
       inputs: inputs as tf.NamedTensorInfoMap,
       backend: this.backend,
       attrs: attrs as tf.NamedAttrMap,
