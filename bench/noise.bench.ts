@@ -251,7 +251,12 @@ async function main(): Promise<void> {
         ["time", wall],
         ["cpu time", cpu],
       ] as const) {
-        const row: Row = { case: `DP-SGD step noise, Embedding model (${total} entries): ${k}`, metric, value: median(t[k]), unit: "ms" };
+        const row: Row = {
+          case: `DP-SGD step noise, Embedding model (${total} entries): ${k} [${metric === "time" ? "wall" : "CPU"}]`,
+          metric,
+          value: median(t[k]),
+          unit: "ms",
+        };
         if (base !== undefined) {
           row.baseline = median(t[base]);
           row.ratio = row.value / row.baseline;

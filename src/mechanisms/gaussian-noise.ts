@@ -124,10 +124,12 @@ export function addGaussianNoise(values: ArrayLike<number>, options: AddGaussian
     const v = values[i];
     let k = typeof v === "number" ? Math.round(v * invG) : NaN; // toGridUnits' rounding
     if (!(k - k === 0)) k = toGridUnits(`values[${i}]`, v, granularity);
-    // fromGridUnits, inlined: (k + Z)·gamma, correctly rounded sum, exact scaling, never -0.
-    const x = (k + out[i]) * granularity;
-    out[i] = x - x === 0 ? x + 0 : clampToGrid(x, granularity);
+    // fromGridUnits: (k + Z)·gamma, a correctly rounded sum, exactly scaled; never -0 (Z is never
+    // -0 and -0 + 0 = +0; |k + Z| >= 1 and gamma >= 2^-1022 keep a nonzero product from zero).
+    out[i] = (k + out[i]) * granularity;
   }
+  // ...and its clamp of a sum beyond the double range, in a separate pass (rarely needed).
+  if (!allFinite64(out)) for (let i = 0; i < d; i++) out[i] = clampToGrid(out[i], granularity);
   return out;
 }
 
@@ -227,6 +229,20 @@ export function addGaussianNoiseInPlace(parts: readonly Float32Array[], options:
       }
     }
   }
+}
+
+/** True when every entry of `s` is finite (see {@link allFinite}). */
+function allFinite64(s: Float64Array): boolean {
+  let a0 = 0;
+  let a1 = 0;
+  const n2 = s.length - (s.length % 2);
+  let i = 0;
+  for (; i < n2; i += 2) {
+    a0 += s[i] * 0;
+    a1 += s[i + 1] * 0;
+  }
+  for (; i < s.length; i++) a0 += s[i] * 0;
+  return a0 + a1 === 0;
 }
 
 /** True when every entry of `s` is finite: v·0 is ±0 for a finite v and NaN otherwise. */

@@ -148,14 +148,20 @@ describe("fused in-place exact noise", () => {
     expect(bits(parts[1])).toEqual(bits(expected[1]));
   });
 
-  it("addGaussianNoise (one pass into its output) is bit for bit the unfused reference in doubles", () => {
-    const values = Float64Array.from({ length: 10_000 }, (_, i) => (i % 5 === 0 ? (i + 0.5) * 2 ** -30 : Math.sin(i) * 3));
-    const { granularity: g, gridSigma } = exactNoiseGrid(1.1, 1, values.length);
-    const z = new Float64Array(values.length);
-    discreteGaussianVectorSampler(gridSigma)(z, new SeededRng(21));
-    const expected = Float64Array.from(values, (v, i) => fromGridUnits(toGridUnits("v", v, g), z[i], g));
-    const got = addGaussianNoise(values, { stddev: 1.1, sensitivity: 1, rng: new SeededRng(21) });
-    expect(Array.from(new Uint32Array(got.buffer))).toEqual(Array.from(new Uint32Array(expected.buffer)));
+  it("addGaussianNoise (one pass into its output) is bit for bit the unfused reference in doubles, overflow clamp included", () => {
+    for (const [stddev, seed, values] of [
+      [1.1, 21, Float64Array.from({ length: 10_000 }, (_, i) => (i % 5 === 0 ? (i + 0.5) * 2 ** -30 : Math.sin(i) * 3))],
+      [1e307, 22, Float64Array.from({ length: 2000 }, (_, i) => (i % 2 ? 1.7e308 : -1.7e308) * (i % 3 ? 1 : 1e-3))],
+    ] as const) {
+      const sensitivity = stddev / 1.1;
+      const { granularity: g, gridSigma } = exactNoiseGrid(stddev, sensitivity, values.length);
+      const z = new Float64Array(values.length);
+      discreteGaussianVectorSampler(gridSigma)(z, new SeededRng(seed));
+      const expected = Float64Array.from(values, (v, i) => fromGridUnits(toGridUnits("v", v, g), z[i], g));
+      const got = addGaussianNoise(values, { stddev, sensitivity, rng: new SeededRng(seed) });
+      expect(Array.from(new Uint32Array(got.buffer))).toEqual(Array.from(new Uint32Array(expected.buffer)));
+      if (stddev > 1e300) expect(got.some((x) => Math.abs(x) === Math.floor(Number.MAX_VALUE / g) * g)).toBe(true); // clamped entries
+    }
   });
 
   it("refuses a non-finite entry anywhere, in any part, with nothing written and no randomness drawn", () => {
