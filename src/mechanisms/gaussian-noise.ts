@@ -151,7 +151,7 @@ export interface AddGaussianNoiseInPlaceOptions extends AddGaussianNoiseOptions 
   name: string;
 }
 
-/** Noise is drawn and added in pieces of this many entries (32 KiB of doubles: stays in the first-level cache). */
+/** Where the clamp is needed, noise is drawn and added in pieces of this many entries (32 KiB of doubles). */
 const PIECE = 4096;
 let pieceBuffer: Float64Array | undefined;
 
@@ -161,13 +161,13 @@ let pieceBuffer: Float64Array | undefined;
  * `Float32Array.from(addGaussianNoise(concatenation, options), (x) => x / divisor)` gives from the
  * same source, without the concatenation, the Float64 copies or the output array. The grid and its
  * rounding charge are those of the total dimension; the noise is one stream over the whole vector
- * (drawn piece by piece in cache-sized pieces, the same samples from the same words as one call).
+ * (the same samples from the same words as one call), each sample added where it is drawn.
  *
  * Every entry is checked first (finite, and on the grid's scale) in a pass that writes nothing, so
- * a refused vector is left exactly as it was and no randomness is drawn. The exact pass is then one
- * loop per piece: round to grid units (v·2^e, exact), add the exact integer noise (a correctly
- * rounded sum), scale back by the power-of-two granularity (exact), divide by b (correctly rounded),
- * store as float32 (one rounding).
+ * a refused vector is left exactly as it was and no randomness is drawn. The exact pass is then the
+ * sampler's own loop: per entry, round to grid units (v·2^e, exact), add the exact integer noise (a
+ * correctly rounded sum), scale back by the power-of-two granularity (exact), divide by b
+ * (correctly rounded), store as float32 (one rounding).
  * Dividing and rounding to float32 are post-processing of the grid mechanism's output.
  *
  * @param parts - the vector's pieces, overwritten
@@ -209,24 +209,23 @@ export function addGaussianNoiseInPlace(parts: readonly Float32Array[], options:
     for (const s of parts) firstOffGrid(s, g, invG, name);
   }
   const stream = exactSampler(gridSigma).stream(resolveRng(options.rng), total);
-  const noise = (pieceBuffer ??= new Float64Array(PIECE));
   // (k + Z)·g cannot overflow when g <= 2^900: |k| <= 2^128/g + 1/2 and |Z| < 2^53 (the sampler
   // never returns more), so |(k + Z)·g| < 2^128 + 2^54·g <= 2^128 + 2^954 < 2^1024; nor is it ever
   // -0 (Z is never -0 and -0 + 0 = +0, so k + Z is not -0; |k + Z| >= 1 and g >= 2^-1022 keep a
-  // nonzero product away from zero). So
-  // fromGridUnits' clamp and `+ 0` are the identity there and are left out of the loop; for g above
-  // 2^900 (a stddev above 2^930) the loop keeps them.
-  const clamp = !(g <= 2 ** 900);
+  // nonzero product away from zero). So fromGridUnits' clamp and `+ 0` are the identity there, and
+  // the sampler adds each Z where it is drawn: s = float32(((round(s/g) + Z)·g) / b).
+  if (g <= 2 ** 900) {
+    for (const s of parts) stream.addRounded(s, 0, s.length, invG, g, b);
+    return;
+  }
+  // A stddev above 2^930: the noise in pieces, with the clamp.
+  const noise = (pieceBuffer ??= new Float64Array(PIECE));
   for (const s of parts) {
     const n = s.length;
     for (let off = 0; off < n; off += PIECE) {
       const m = Math.min(PIECE, n - off);
       stream.next(noise, 0, m);
-      if (!clamp) {
-        for (let j = 0; j < m; j++) s[off + j] = ((Math.round(s[off + j] * invG) + noise[j]) * g) / b;
-      } else {
-        for (let j = 0; j < m; j++) s[off + j] = clampToGrid((Math.round(s[off + j] * invG) + noise[j]) * g, g) / b;
-      }
+      for (let j = 0; j < m; j++) s[off + j] = clampToGrid((Math.round(s[off + j] * invG) + noise[j]) * g, g) / b;
     }
   }
 }

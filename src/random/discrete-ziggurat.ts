@@ -464,9 +464,8 @@ interface StreamState {
  * The common path (about 98.5% of proposals at sigma >= 3, 99% at DP-SGD's sigma near 2^30) is one
  * integer comparison J < F_i·Q_i, the exact floor and a branch-free sign: the sign bit becomes the
  * factor 1 - 2·bit (the proposal (negative, 0) is rejected first, so no -0 is written), since a
- * data-dependent branch on a fair bit is mispredicted half of the time (about 2.5 ns a sample
- * here). Everything else (a J to redraw, the base layer's tail, a wedge) follows, in the order of
- * the construction above.
+ * data-dependent branch on a fair bit is mispredicted half of the time. Everything else (a J to
+ * redraw, the base layer's tail, a wedge) is {@link slowProposal}.
  */
 function zigguratRun(
   t: ZigguratTable,
@@ -478,7 +477,6 @@ function zigguratRun(
   to: number,
   r: Rng,
 ): void {
-  const { W } = t;
   let p = st.p;
   let end = st.end;
   // Samples still owed at output index i: owedAt - i.
@@ -490,7 +488,7 @@ function zigguratRun(
       p = 0;
     }
     const w0 = words[p];
-    let J = (w0 >>> 11) * TWO32 + words[p + 1];
+    const J = (w0 >>> 11) * TWO32 + words[p + 1];
     p += 2;
     const o = (w0 & 255) * FAST_STRIDE;
     if (J < fast[o]) {
@@ -500,45 +498,122 @@ function zigguratRun(
       out[i++] = k * (1 - ((w0 >>> 7) & 2));
       continue;
     }
-    const layer = w0 & 255;
-    while (J >= fast[o + 2]) {
-      // Redraw inside the same layer (keeps the layer's choice exactly uniform).
-      if (p + 2 > end) {
-        end = refill(words, Math.min(BLOCK_WORDS, 2 * (owedAt - i) + 32), r);
-        p = 0;
-      }
-      J = (words[p] >>> 11) * TWO32 + words[p + 1];
-      p += 2;
-    }
-    const k = Math.floor(J / fast[o + 1]); // exact (J < lim_i: see packFast)
-    const sign = 1 - ((w0 >>> 7) & 2);
-    if (J < fast[o]) {
-      // The redrawn J falls in the fast-accept columns.
-      if (k === 0 && sign < 0) continue;
-      out[i++] = k * sign;
-      continue;
-    }
-    if (layer === 0) {
-      const m = tail(t, r);
-      if (m < 0) continue;
-      out[i++] = m * sign; // m >= R >= 1
-      continue;
-    }
-    if (k >= W[layer]) continue; // unreachable (k < W by construction); kept as a guard
-    // Wedge: a fresh 53-bit uniform for the height.
-    if (p + 2 > end) {
-      end = refill(words, Math.min(BLOCK_WORDS, 2 * (owedAt - i) + 32), r);
-      p = 0;
-    }
-    const u = (words[p] >>> 11) * TWO32 + words[p + 1];
-    p += 2;
-    if (!wedgeAccepts(t, layer, k, u, r)) continue;
-    if (k === 0 && sign < 0) continue;
-    out[i++] = k * sign;
+    st.p = p;
+    st.end = end;
+    const x = slowProposal(t, fast, words, st, w0, J, owedAt - i, r);
+    p = st.p;
+    end = st.end;
+    if (x === x) out[i++] = x; // NaN: rejected
   }
   st.p = p;
   st.end = end;
   st.remaining -= to - from;
+}
+
+/**
+ * {@link zigguratRun} with each sample Z_j added where it is used instead of stored:
+ * s[j] = float32(((round(s[j]·invScale) + Z_j)·scale) / divisor) for j in [from, to), the same
+ * samples from the same words. (The exact grid noise of DP-SGD: `addGaussianNoiseInPlace`.)
+ */
+function zigguratAddRun(
+  t: ZigguratTable,
+  fast: Float64Array,
+  words: Uint32Array,
+  st: StreamState,
+  s: Float32Array,
+  from: number,
+  to: number,
+  invScale: number,
+  scale: number,
+  divisor: number,
+  r: Rng,
+): void {
+  let p = st.p;
+  let end = st.end;
+  const owedAt = st.remaining + from;
+  let i = from;
+  while (i < to) {
+    if (p + 2 > end) {
+      end = refill(words, Math.min(BLOCK_WORDS, 2 * (owedAt - i) + 32), r);
+      p = 0;
+    }
+    const w0 = words[p];
+    const J = (w0 >>> 11) * TWO32 + words[p + 1];
+    p += 2;
+    const o = (w0 & 255) * FAST_STRIDE;
+    if (J < fast[o]) {
+      const k = Math.floor(J / fast[o + 1]);
+      if (k === 0 && (w0 & 256) !== 0) continue;
+      s[i] = ((Math.round(s[i] * invScale) + k * (1 - ((w0 >>> 7) & 2))) * scale) / divisor;
+      i++;
+      continue;
+    }
+    st.p = p;
+    st.end = end;
+    const x = slowProposal(t, fast, words, st, w0, J, owedAt - i, r);
+    p = st.p;
+    end = st.end;
+    if (x === x) {
+      s[i] = ((Math.round(s[i] * invScale) + x) * scale) / divisor;
+      i++;
+    }
+  }
+  st.p = p;
+  st.end = end;
+  st.remaining -= to - from;
+}
+
+/**
+ * The rest of a proposal whose first J missed the fast-accept columns, in the order of the
+ * construction: J redrawn inside the layer while at or above the limit (a redrawn J may then fall
+ * in the fast-accept columns), the base layer's tail, or a wedge with a fresh 53-bit height.
+ * Reads words from the buffer (st.p, st.end updated; `owed` samples still owed sizes a refill) and,
+ * for the tail and the exact refinements, from `r`. Returns the signed sample, or NaN when the
+ * proposal is rejected.
+ */
+function slowProposal(
+  t: ZigguratTable,
+  fast: Float64Array,
+  words: Uint32Array,
+  st: StreamState,
+  w0: number,
+  J: number,
+  owed: number,
+  r: Rng,
+): number {
+  let p = st.p;
+  let end = st.end;
+  const layer = w0 & 255;
+  const o = layer * FAST_STRIDE;
+  while (J >= fast[o + 2]) {
+    // Redraw inside the same layer (keeps the layer's choice exactly uniform).
+    if (p + 2 > end) {
+      end = refill(words, Math.min(BLOCK_WORDS, 2 * owed + 32), r);
+      p = 0;
+    }
+    J = (words[p] >>> 11) * TWO32 + words[p + 1];
+    p += 2;
+  }
+  st.p = p;
+  st.end = end;
+  const k = Math.floor(J / fast[o + 1]); // exact (J < lim_i: see packFast)
+  const sign = 1 - ((w0 >>> 7) & 2);
+  if (J < fast[o]) return k === 0 && sign < 0 ? NaN : k * sign; // the redrawn J is a fast accept
+  if (layer === 0) {
+    const m = tail(t, r);
+    return m < 0 ? NaN : m * sign; // m >= R >= 1
+  }
+  if (k >= t.W[layer]) return NaN; // unreachable (k < W by construction); kept as a guard
+  // Wedge: a fresh 53-bit uniform for the height.
+  if (p + 2 > end) {
+    end = refill(words, Math.min(BLOCK_WORDS, 2 * owed + 32), r);
+    p = 0;
+  }
+  const u = (words[p] >>> 11) * TWO32 + words[p + 1];
+  st.p = p + 2;
+  st.end = end;
+  if (!wedgeAccepts(t, layer, k, u, r)) return NaN;
+  return k === 0 && sign < 0 ? NaN : k * sign;
 }
 
 /**
@@ -549,6 +624,13 @@ function zigguratRun(
 export interface ZigguratStream {
   /** Writes the stream's next `to - from` samples into out[from, to); throws past the total or after the sampler was used again. */
   next(out: Float64Array, from: number, to: number): void;
+  /**
+   * Adds the stream's next `to - from` samples Z_j where they are used:
+   * s[j] = float32(((round(s[j]·invScale) + Z_j)·scale) / divisor) for j in [from, to) — one
+   * rounding to float32 of what `next` into a Float64Array and the same arithmetic would give.
+   * The caller makes sure the arithmetic needs nothing more (e.g. no overflow to clamp).
+   */
+  addRounded(s: Float32Array, from: number, to: number, invScale: number, scale: number, divisor: number): void;
 }
 
 /**
@@ -593,12 +675,19 @@ export class DiscreteZiggurat {
     const words = this.words;
     const epoch = ++this.epoch;
     const st: StreamState = { p: 0, end: 0, remaining: total }; // nothing buffered: each stream reads its own words
+    const check = (length: number, from: number, to: number): void => {
+      if (epoch !== this.epoch || to - from > st.remaining || !(from >= 0 && to >= from && to <= length)) {
+        throw new Error("discrete ziggurat: stream used past its end, out of range or after the sampler was used again");
+      }
+    };
     return {
       next: (out: Float64Array, from: number, to: number): void => {
-        if (epoch !== this.epoch || to - from > st.remaining || !(from >= 0 && to >= from && to <= out.length)) {
-          throw new Error("discrete ziggurat: stream used past its end, out of range or after the sampler was used again");
-        }
+        check(out.length, from, to);
         zigguratRun(t, fast, words, st, out, from, to, r);
+      },
+      addRounded: (s: Float32Array, from: number, to: number, invScale: number, scale: number, divisor: number): void => {
+        check(s.length, from, to);
+        zigguratAddRun(t, fast, words, st, s, from, to, invScale, scale, divisor, r);
       },
     };
   }

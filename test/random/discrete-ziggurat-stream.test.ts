@@ -95,7 +95,7 @@ describe("discrete ziggurat: fast loop, streams", () => {
     }
   });
 
-  it("a stream drawn piece by piece is the one-call vector; misuse throws", () => {
+  it("a stream drawn piece by piece (or added where used) is the one-call vector; misuse throws", () => {
     for (const sigma of [0.5, 3, 1.7 * 2 ** 30]) {
       const whole = new Float64Array(50_000);
       discreteZigguratFill(sigma)(whole, new SeededRng(9));
@@ -106,6 +106,16 @@ describe("discrete ziggurat: fast loop, streams", () => {
         for (let at = 0; at < got.length; at += piece) s.next(got, at, Math.min(got.length, at + piece));
         expect(digest(got)).toBe(digest(whole));
       }
+    }
+    // addRounded adds the same samples where they are used: on zeros with unit scales it writes float32(Z).
+    for (const sigma of [0.5, 3, 1.7 * 2 ** 30]) {
+      const whole = new Float64Array(30_000);
+      discreteZigguratFill(sigma)(whole, new SeededRng(4));
+      const zeros = new Float32Array(whole.length);
+      const st = new DiscreteZiggurat(sigma).stream(new SeededRng(4), whole.length);
+      st.addRounded(zeros, 0, 12_345, 1, 1, 1);
+      st.addRounded(zeros, 12_345, whole.length, 1, 1, 1);
+      expect(Array.from(zeros)).toEqual(Array.from(Float32Array.from(whole)));
     }
     const z = new DiscreteZiggurat(3);
     const s = z.stream(new SeededRng(1), 10);
