@@ -14,7 +14,25 @@
 import * as tf from "@tensorflow/tfjs";
 import { DpError } from "../errors.js";
 
-/** The `ema` option of {@link makePrivate}. */
+/**
+ * The `ema` option of {@link makePrivate}: an exponential moving average of the trainable weights
+ * over the private iterates, written into the model when `fit` returns.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { makePrivate } from "dpkit/dpsgd";
+ * const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 10, activation: "softmax" })] });
+ * const priv = makePrivate(model, {
+ *   l2NormClip: 0.1, targetEpsilon: 3, targetDelta: 1e-5, batchSize: 512,
+ *   optimizer: tf.train.momentum(0.5, 0.9), loss: "sparseCategoricalCrossentropy",
+ *   ema: { momentum: 0.999 },
+ * });
+ * // await priv.fit(x, y, { epochs: 40, validationData: [xTest, yTest] });
+ * // model now holds the average; history.history.val_ema_acc / val_acc: average / last iterate
+ * // priv.iterateWeights() -> the last private iterate's weights
+ * ```
+ */
 export interface EmaOptions {
   /**
    * Momentum μ in [0, 1): after every private step, `average = μ · average + (1 − μ) · weights`.
