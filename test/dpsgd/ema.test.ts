@@ -173,6 +173,16 @@ describe("makePrivate ema", () => {
     expect(Math.abs(onModel.loss - onIterate.loss)).toBeGreaterThan(1e-4);
   });
 
+  it("leaks no tensors: a second fit with validation and ema leaves the tensor count unchanged", async () => {
+    const priv = makePrivate(model(), base({ ema: { momentum: 0.9 } }));
+    await priv.fit(train.x, train.y, { epochs: 1, verbose: 0, validationData: [test.x, test.y] });
+    const before = tf.memory().numTensors;
+    await priv.fit(train.x, train.y, { epochs: 2, verbose: 0, validationData: [test.x, test.y] });
+    tf.dispose(priv.iterateWeights());
+    tf.dispose(priv.emaWeights()!);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it("the warm-up follows min(momentum, (1 + t) / (10 + t)); without it the first update copies", () => {
     expect(emaMomentumAt({ momentum: 0.999, warmup: true }, 0)).toBeCloseTo(0.1, 15);
     expect(emaMomentumAt({ momentum: 0.999, warmup: true }, 4719)).toBeCloseTo(4720 / 4729, 15);
