@@ -29,7 +29,13 @@ export function addGaussianNoiseV1(values: ArrayLike<number>, stddev: number, se
 }
 
 /** The old `privatizeInPlace` (exact noise): finite checks, concatenation of several parts, noise, divide, write back. */
-export function privatizeInPlaceV1(sums: Float32Array[], l2NormClip: number, noiseMultiplier: number, expectedBatchSize: number, r: Rng): Float32Array[] {
+export function privatizeInPlaceV1(
+  sums: Float32Array[],
+  l2NormClip: number,
+  noiseMultiplier: number,
+  expectedBatchSize: number,
+  r: Rng,
+): Float32Array[] {
   const c = requirePositive("l2NormClip", l2NormClip);
   const sigma = requireNonNegative("noiseMultiplier", noiseMultiplier);
   const b = requirePositive("expectedBatchSize", expectedBatchSize);
