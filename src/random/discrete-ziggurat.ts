@@ -1,8 +1,8 @@
 /**
  * An exact discrete ziggurat: independent samples of the discrete Gaussian
  * P[X = x] ∝ f(|x|), f(k) = exp(-k² / (2 sigma²)), x ∈ ℤ, written into whole vectors at close to the
- * speed of a continuous ziggurat (Marsaglia & Tsang 2000; in bench/noise 2.1-2.4× `tf.randomNormal`
- * and 1.4-1.6× `fillGaussian` at DP-SGD's sigma near 2^30, 1.4-1.6× `tf.randomNormal` at sigma 3),
+ * speed of a continuous ziggurat (Marsaglia & Tsang 2000; in bench/noise 2.1-3.2× `tf.randomNormal`
+ * and 1.4-1.6× `fillGaussian` at DP-SGD's sigma near 2^30, 1.4-2.8× `tf.randomNormal` at sigma 3),
  * with every decision exact. The discrete form follows Buchmann,
  * Cabarcas, Göpfert, Hülsing & Weiden 2013, whose sampler is only statistically close.
  *
