@@ -22,6 +22,10 @@
  * sum timed on 20 of the 20,000 segments (rows as in the batch) and scaled ×1000 (the loop is
  * linear in the segment count); such cells are marked `≥` and their ratios `≤`.
  *
+ * For the Embedding model the DP step also runs with `noiseWorker` (the exact noise drawn ahead of
+ * time on a worker thread), alternating with the others; its ratios are against the in-process DP
+ * step and against tfjs's fit.
+ *
  * Usage: `npm run bench -- dpsgd` (env DPSGD_BENCH_REPS, DPSGD_BENCH_BACKENDS=wasm,cpu,
  * DPSGD_BENCH_MODELS=mlp,cnn,embedding,lstm, DPSGD_BENCH_NAIVE=0 to skip the naive route).
  */
@@ -36,6 +40,7 @@ import {
 } from "../src/dpsgd/index.js";
 import { computeClippedSum } from "../src/dpsgd/gradients.js";
 import { privatizeInPlace } from "../src/dpsgd/privatize.js";
+import { createNoiseWorker, type NoiseWorker } from "../src/mechanisms/noise-prefetch.js";
 import { embeddingRule } from "../src/dpsgd/engine/layers/embedding.js";
 import { type BenchRow as Row, median } from "./report.js";
 import { VOCAB, textBatch, textModel } from "./dpsgd-models.js";
@@ -50,6 +55,7 @@ const SEGMENTS = 20;
 const runNaive = process.env.DPSGD_BENCH_NAIVE !== "0";
 
 const results: Row[] = [];
+const leqOf = (lowerBoundOnly: boolean): string => (lowerBoundOnly ? "≤" : "");
 const table: string[][] = [];
 
 async function timeIt(f: () => void | Promise<void>): Promise<number> {
@@ -163,8 +169,9 @@ for (const backend of backends) {
     model.compile({ optimizer: tf.train.sgd(0.01), loss: "sparseCategoricalCrossentropy" });
     // tfjs's own step on the cpu text models would take minutes (see the header): lower bound instead.
     const lowerBoundOnly = backend === "cpu" && text;
-    const dpStep = (noiseMultiplier: number) => () => {
+    const dpStep = (noiseMultiplier: number, noiseWorker?: NoiseWorker) => () => {
       const g = dpGradients({
+        noiseWorker,
         model,
         loss: "sparseCategoricalCrossentropy",
         x,
@@ -190,6 +197,9 @@ for (const backend of backends) {
           "dpkit DP step": dpStep(1.1),
         };
     if (kind === "embedding") cases["dpkit DP step, noise off"] = dpStep(0);
+    // The same step with the exact noise drawn ahead of time on a worker thread (issue 16).
+    const noiseWorker = kind === "embedding" ? createNoiseWorker() : undefined;
+    if (noiseWorker) cases["dpkit DP step, noiseWorker"] = dpStep(1.1, noiseWorker);
     const times: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
     for (const f of Object.values(cases)) await f(); // warm-up
     for (let i = 0; i < r; i++) for (const [name, f] of Object.entries(cases)) times[name].push(await timeIt(f));
@@ -277,6 +287,30 @@ for (const backend of backends) {
         baseline: mFit,
         ratio: mOff / mFit,
       });
+    }
+    if (times["dpkit DP step, noiseWorker"]) {
+      const mNw = median(times["dpkit DP step, noiseWorker"]);
+      const s = noiseWorker!.stats;
+      noiseWorker!.dispose();
+      results.push({
+        case: `${tag} dpkit DP step noiseWorker vs DP step${ge}`,
+        metric: "step time",
+        value: mNw,
+        unit: "ms",
+        baseline: mDp,
+        ratio: mNw / mDp,
+      });
+      results.push({
+        case: `${tag} dpkit DP step noiseWorker vs fit${ge}`,
+        metric: "step time",
+        value: mNw,
+        unit: "ms",
+        baseline: mFit,
+        ratio: mNw / mFit,
+      });
+      breakdownLines.push(
+        `${tag}: DP step with noiseWorker ${mNw.toFixed(1)} ms vs ${mDp.toFixed(1)} ms in-process (${(mNw / mDp).toFixed(2)}x), vs fit ${leqOf(lowerBoundOnly)}${(mNw / mFit).toFixed(2)}x; worker vectors used ${s.used}, missed ${s.missed}`,
+      );
     }
     if (naive.length)
       results.push({
