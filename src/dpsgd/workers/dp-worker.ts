@@ -11,7 +11,16 @@ import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from "
 import * as tf from "@tensorflow/tfjs";
 import { prepareBackend } from "../../backend/index.js";
 import { computeChunk, type ChunkResult } from "./chunks.js";
-import { SIGNAL, type SharedTensor, type StepRequest, type StepResponse, type StopRequest, type WorkerInit } from "./protocol.js";
+import {
+  SIGNAL,
+  type SharedTensor,
+  type StepRequest,
+  type StepResponse,
+  type StopRequest,
+  type WorkerInit,
+  type WorkerStepProfile,
+} from "./protocol.js";
+import { threadClock } from "./thread-clock.js";
 
 const init = workerData as WorkerInit;
 const signal = init.signal;
@@ -29,7 +38,14 @@ function chunkTensor(t: SharedTensor, start: number, size: number): tf.Tensor {
   return tf.tensor(t.data.slice(start * width, (start + size) * width), [size, ...t.shape.slice(1)], t.dtype);
 }
 
-function step(model: tf.LayersModel, m: StepRequest): ChunkResult[] {
+function step(model: tf.LayersModel, m: StepRequest, profile: WorkerStepProfile): ChunkResult[] {
+  let t = performance.now();
+  const lap = (): number => {
+    const now = performance.now();
+    const d = now - t;
+    t = now;
+    return d;
+  };
   let off = 0;
   const values = model.weights.map((w) => {
     const len = w.shape.reduce<number>((a, b) => a * (b as number), 1);
@@ -42,13 +58,16 @@ function step(model: tf.LayersModel, m: StepRequest): ChunkResult[] {
   } finally {
     tf.dispose(values);
   }
+  profile.weights += lap();
   const results = m.chunks.map(([start, size]) => {
     const x = chunkTensor(m.x, start, size);
     const y = chunkTensor(m.y, start, size);
+    profile.inputs += lap();
     try {
       return computeChunk({ model, x, y, loss: m.loss, l2NormClip: m.l2NormClip, strategy: m.strategy, keepOutput: m.keepOutput });
     } finally {
       tf.dispose([x, y]);
+      profile.compute += lap();
     }
   });
   if (init.fault === "throw") throw new Error(`deliberate fault in worker ${init.index}`);
@@ -70,7 +89,9 @@ function serve(model: tf.LayersModel): void {
     if (now === seen) continue;
     seen = now;
     const t0 = performance.now();
+    const c0 = threadClock();
     const got = receiveMessageOnPort(port);
+    const profile: WorkerStepProfile = { total: 0, receive: performance.now() - t0, weights: 0, inputs: 0, compute: 0 };
     if (!got) {
       port.postMessage({ kind: "error", message: "signalled without a message" } satisfies StepResponse);
     } else {
@@ -79,12 +100,18 @@ function serve(model: tf.LayersModel): void {
       let reply: StepResponse;
       const transfer: ArrayBuffer[] = [];
       try {
-        const results = step(model, m);
+        const results = step(model, m, profile);
         for (const r of results) {
           transfer.push(r.sum.buffer as ArrayBuffer, r.norms.buffer as ArrayBuffer);
           if (r.output) transfer.push(r.output.buffer as ArrayBuffer);
         }
-        reply = { kind: "result", results, ms: performance.now() - t0 };
+        const c1 = threadClock();
+        if (c0 && c1) {
+          profile.cpu = c1.cpuMs - c0.cpuMs;
+          profile.wait = c1.waitMs - c0.waitMs;
+        }
+        profile.total = performance.now() - t0;
+        reply = { kind: "result", results, ms: profile.total, profile };
       } catch (e) {
         reply = { kind: "error", message: e instanceof Error ? e.message : String(e) };
         transfer.length = 0;

@@ -21,7 +21,15 @@ import type { ClippingStrategy, PerExampleLoss } from "../engine/index.js";
 import type { MetricSpec } from "../fit-metrics.js";
 import type { ClippedSumParts } from "../gradients.js";
 import { type Chunk, type ChunkResult, makeChunks, reduceChunks } from "./chunks.js";
-import { SIGNAL, type SharedTensor, type StepRequest, type StepResponse, type WorkerFault, type WorkerInit } from "./protocol.js";
+import {
+  SIGNAL,
+  type SharedTensor,
+  type StepRequest,
+  type StepResponse,
+  type WorkerFault,
+  type WorkerInit,
+  type WorkerStepProfile,
+} from "./protocol.js";
 
 type WorkerThreads = typeof import("node:worker_threads");
 type NodeWorker = import("node:worker_threads").Worker;
@@ -72,6 +80,25 @@ interface PoolState {
   closing?: Promise<void>;
   /** Each busy worker's own time on the last step (ms). */
   lastWorkerMs: number[];
+  /** Where the last step's time went. */
+  lastProfile?: StepProfile;
+}
+
+/**
+ * Where a sharded step's time went, in milliseconds (for benchmarks; see `lastStepProfile`).
+ * @internal
+ */
+export interface StepProfile {
+  /** Calling thread: writing the weights and the batch into shared memory. */
+  write: number;
+  /** Calling thread: posting the requests. */
+  post: number;
+  /** Calling thread: blocked until the last worker answered. */
+  wait: number;
+  /** Calling thread: adding the chunk sums. */
+  reduce: number;
+  /** Each busy worker's own account of the step. */
+  workers: WorkerStepProfile[];
 }
 
 const states = new WeakMap<DpWorkerPool, PoolState>();
@@ -382,6 +409,13 @@ export function workerClippedSum(
   }
   const chunks = makeChunks(n, s.chunkSize);
   const keepOutput = (o.metrics ?? []).length > 0;
+  let t = performance.now();
+  const lap = (): number => {
+    const now = performance.now();
+    const d = now - t;
+    t = now;
+    return d;
+  };
   // Weights: all of model.weights, in order, into shared memory (read by every worker).
   let off = 0;
   o.model.weights.forEach((w, k) => {
@@ -394,6 +428,7 @@ export function workerClippedSum(
   const y = share(o.y, s.y);
   s.x = x.data;
   s.y = y.data;
+  const write = lap();
   // Contiguous runs of chunks, as even as possible.
   const runs: Chunk[][] = s.slots.map((_, w) =>
     chunks.slice(Math.floor((w * chunks.length) / s.slots.length), Math.floor(((w + 1) * chunks.length) / s.slots.length)),
@@ -420,22 +455,28 @@ export function workerClippedSum(
     Atomics.notify(slot.signal, SIGNAL.request);
     busy.push(w);
   });
+  const post = lap();
   const deadline = Date.now() + s.stepTimeoutMs;
   const results: ChunkResult[] = [];
   const errors: string[] = [];
+  const profiles: WorkerStepProfile[] = [];
   s.lastWorkerMs = [];
   for (const w of busy) {
     const answer = awaitAnswer(s, s.slots[w], w, deadline);
     if (answer.kind === "error") errors.push(`DP worker ${w} failed: ${answer.message}`);
     else {
       s.lastWorkerMs.push(answer.ms);
+      profiles.push(answer.profile);
       if (answer.results.length !== runs[w].length)
         errors.push(`DP worker ${w} returned ${answer.results.length} chunks for ${runs[w].length}.`);
       results.push(...answer.results);
     }
   }
   if (errors.length > 0) fail(s, errors.join(" "));
-  return reduceChunks({ model: o.model, chunks, results, n, y: o.y, metrics: o.metrics });
+  const wait = lap();
+  const reduced = reduceChunks({ model: o.model, chunks, results, n, y: o.y, metrics: o.metrics });
+  s.lastProfile = { write, post, wait, reduce: lap(), workers: profiles };
+  return reduced;
 }
 
 /**
@@ -461,6 +502,11 @@ export async function leaseDpWorkers(
   if (typeof value !== "number") return { pool: value, release: async () => {} };
   const pool = await createDpWorkerPool({ model, workers: value });
   return { pool, release: () => pool.close() };
+}
+
+/** Where the pool's last step's time went (for benchmarks). @internal */
+export function lastStepProfile(pool: DpWorkerPool): StepProfile | undefined {
+  return states.get(pool)?.lastProfile;
 }
 
 /** Each busy worker's own time on the pool's last step, in ms (for benchmarks). @internal */

@@ -68,6 +68,26 @@ export interface StopRequest {
   kind: "stop";
 }
 
+/**
+ * Where a worker's time went in one step (milliseconds; benchmarks read it, nothing else does).
+ * `cpu` and `wait` are the worker thread's own CPU time and time runnable but not running
+ * (Linux only; absent elsewhere). @internal
+ */
+export interface WorkerStepProfile {
+  /** From reading the request to posting the answer (wall clock). */
+  total: number;
+  /** Reading the request message. */
+  receive: number;
+  /** Uploading the weights into the worker's model. */
+  weights: number;
+  /** Making the input tensors of the chunks. */
+  inputs: number;
+  /** The engine on the chunks, the clipped sums downloaded included. */
+  compute: number;
+  cpu?: number;
+  wait?: number;
+}
+
 /** A worker's answer to a step. @internal */
 export type StepResponse =
   | {
@@ -75,5 +95,6 @@ export type StepResponse =
       results: ChunkResult[];
       /** Milliseconds the worker spent on the step, from reading the request to posting the answer. */
       ms: number;
+      profile: WorkerStepProfile;
     }
   | { kind: "error"; message: string };
