@@ -5,18 +5,18 @@
  * (`createDpWorkerPool`, chunks of CHUNK examples), side by side: the cases alternate within
  * each repetition and the table gives medians. The speed-up is in-process / workers.
  *
- * Every case is first run WARMUP times (default 40) and only then measured: each worker thread is
- * a fresh V8 isolate that compiles tfjs's JavaScript for itself, and during its first few dozen
- * steps V8's compiler threads compete with the workers for the cores (see
- * docs/dpsgd-engine.md, "Worker scaling"); the old default of one warm-up step measured that.
+ * Every case is first run WARMUP times (default 150) and only then measured: each worker thread
+ * is a fresh V8 isolate that compiles tfjs's JavaScript for itself, and for its first ~100 steps
+ * V8's compiler threads compete with the workers for the cores (see docs/dpsgd-engine.md,
+ * "Worker scaling"); the old default of one warm-up step measured that warm-up.
  *
- * Also printed, per step, from each thread's own CPU clock (Linux `/proc/thread-self/schedstat`;
- * load-independent to first order): the calling thread's CPU time, the slowest worker's CPU time,
+ * Also printed, per step (means: the clock moves in scheduler ticks), from each thread's own CPU
+ * clock (Linux `/proc/thread-self/schedstat`; load-independent to first order): the calling thread's CPU time, the slowest worker's CPU time,
  * the CPU time of every other thread of the process (V8's compiler and GC threads), and the
  * critical path they imply on idle cores — calling thread + slowest worker — with the speed-up
  * it predicts. On a loaded machine the wall-clock columns say little; the CPU columns still do.
  *
- * Usage: npm run bench -- dpsgd-workers   (env: REPS=15, WARMUP=40, WORKERS=2 or a list such as
+ * Usage: npm run bench -- dpsgd-workers   (env: REPS=15, WARMUP=150, WORKERS=2 or a list such as
  * 1,2, CHUNK=128, MODELS=mlp,cnn, DPKIT_BACKEND=wasm|cpu). The load average is printed before
  * and after: on a loaded machine the workers compete with other processes for the cores and
  * the wall-clock speed-up is understated.
@@ -34,7 +34,7 @@ import { SeededRng } from "../src/random/index.js";
 import { type BenchRow as Row, median } from "./report.js";
 
 const REPS = Number(process.env.REPS ?? 15);
-const WARMUP = Number(process.env.WARMUP ?? 40);
+const WARMUP = Number(process.env.WARMUP ?? 150);
 const WORKERS = (process.env.WORKERS ?? "2").split(",").map(Number);
 const CHUNK = Number(process.env.CHUNK ?? 128);
 const MODELS = (process.env.MODELS ?? "mlp,cnn").split(",") as MnistModelKind[];
@@ -121,7 +121,7 @@ for (const kind of MODELS) {
         record(name, "workerOwn", Math.max(...prof.workers.map((w) => w.total)));
         const cpus = prof.workers.map((w) => w.cpu);
         if (cpus.every((v) => v !== undefined)) {
-          record(name, "workerCpu", Math.max(...(cpus as number[])));
+          cpus.forEach((v, i) => record(name, `workerCpu.${i}`, v));
           record(
             name,
             "workersCpu",
@@ -137,11 +137,24 @@ for (const kind of MODELS) {
     const v = (series.get(name) as Record<string, number[]>)[key];
     return v && v.length > 0 ? median(v) : undefined;
   };
+  // CPU clocks advance in scheduler ticks (4 ms at HZ=250), so one step's reading is coarse:
+  // CPU columns are means over the repetitions (the tick error averages out), not medians.
+  const mean = (name: string, key: string): number | undefined => {
+    const v = (series.get(name) as Record<string, number[]>)[key];
+    return v && v.length > 0 ? v.reduce((a, b) => a + b, 0) / v.length : undefined;
+  };
+  const slowestWorkerCpu = (name: string): number | undefined => {
+    const p = poolOf(name);
+    if (!p) return undefined;
+    const each = Array.from({ length: p.size }, (_, i) => mean(name, `workerCpu.${i}`)).filter((v): v is number => v !== undefined);
+    return each.length > 0 ? Math.max(...each) : undefined;
+  };
   const base = med(cases[0][0], "wall") as number;
   const critical = (name: string): number | undefined => {
-    const main = med(name, "main");
+    const main = mean(name, "main");
     if (main === undefined) return undefined;
-    return poolOf(name) ? (med(name, "workerCpu") === undefined ? undefined : main + (med(name, "workerCpu") as number)) : main;
+    const worker = slowestWorkerCpu(name);
+    return poolOf(name) ? (worker === undefined ? undefined : main + worker) : main;
   };
   const baseCritical = critical(cases[0][0]);
   const tag = (name: string): string => `${kind} batch ${BATCH} ${info.name}: ${name}`;
@@ -156,12 +169,12 @@ for (const kind of MODELS) {
       baseline: +base.toFixed(2),
       ratio: +speedUp.toFixed(3),
     });
-    const cpuAll = med(name, "cpuAll") as number;
+    const cpuAll = mean(name, "cpuAll") as number;
     rows.push({ case: `${tag(name)}, CPU time of all threads`, metric: "CPU time", value: +cpuAll.toFixed(2), unit: "ms" });
-    const main = med(name, "main");
+    const main = mean(name, "main");
     const pool = poolOf(name) !== undefined;
-    const workerCpu = pool ? med(name, "workerCpu") : undefined;
-    const workersCpu = pool ? med(name, "workersCpu") : undefined;
+    const workerCpu = slowestWorkerCpu(name);
+    const workersCpu = pool ? mean(name, "workersCpu") : undefined;
     const others = main === undefined ? undefined : cpuAll - main - (workersCpu ?? 0);
     const crit = critical(name);
     const predicted = crit !== undefined && baseCritical !== undefined ? baseCritical / crit : undefined;
@@ -221,7 +234,7 @@ console.log(
 console.log(w.map((n) => "-".repeat(n)).join("-|-"));
 for (const r of table) console.log(line(r));
 console.log(
-  `chunk size ${CHUNK}, ${WARMUP} warm-up and ${REPS} measured repetitions alternating, medians per step; CPU wkr = slowest worker's ` +
+  `chunk size ${CHUNK}, ${WARMUP} warm-up and ${REPS} measured repetitions alternating; wall: medians, CPU: means per step; CPU wkr = slowest worker's ` +
     `own CPU time, CPU V8 = every other thread; crit. = CPU main + CPU wkr, predicted = in-process crit. / crit.; load average after: ${loadAfter}`,
 );
 console.log(

@@ -111,6 +111,15 @@ export function computeChunk(o: ChunkInputs & { keepOutput: boolean; into?: Chun
 }
 
 /**
+ * acc[i] += values[i] in float64. One small function called with the same types every time, so
+ * V8 optimises it once (a loop inside a fresh closure per call was deoptimised and re-entered
+ * unoptimised on every step).
+ */
+function addInto(acc: Float64Array, values: Float32Array): void {
+  for (let i = 0; i < acc.length; i++) acc[i] += values[i];
+}
+
+/**
  * Adds chunk results in chunk order (float64 accumulation, one rounding to float32 at the end)
  * into the clipped sum of the whole batch. `results[c]` belongs to `chunks[c]`. @internal
  */
@@ -132,16 +141,16 @@ export function reduceChunks(o: {
   const acc = o.scratch && o.scratch.length >= total ? o.scratch.subarray(0, total).fill(0) : new Float64Array(total);
   const norms = new Float32Array(o.n);
   let lossSum = 0;
-  o.chunks.forEach(([start, size], c) => {
+  for (let c = 0; c < o.chunks.length; c++) {
+    const [start, size] = o.chunks[c];
     const r = o.results[c];
     if (!r || r.sum.length !== total || r.norms.length !== size) {
       throw new DpError("invalid_state", `Chunk ${c} (examples ${start}..${start + size - 1}) came back malformed.`, "workers");
     }
-    const s = r.sum;
-    for (let i = 0; i < total; i++) acc[i] += s[i];
+    addInto(acc, r.sum);
     norms.set(r.norms, start);
     lossSum += r.lossValue * size;
-  });
+  }
   const sums: Float32Array[] = [];
   let off = 0;
   for (const len of sizes) {
