@@ -10,6 +10,8 @@
  * - another rng than the default source uses the in-process path unchanged; an inert worker (no
  *   worker_threads) falls back to in-process drawing; an insecure rng, a bad value and continuous
  *   noise are refused with a DpError naming `noiseWorker`;
+ * - makePrivate's fit and dpGradients take their noise from a given worker (one take per step) and
+ *   leave it running; `noiseWorker: true` in fit starts one and disposes it when fit returns;
  * - a secure worker's Z has mean 0 and variance gridSigma² (bounds, with a scaled negative control);
  * - no open handles: a process that used (and disposed, or forgot) a worker exits.
  */
@@ -18,12 +20,12 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { prepareBackend } from "../../src/backend/index.js";
 import { DpError } from "../../src/errors.js";
 import { SeededRng } from "../../src/random/index.js";
 import { addGaussianNoiseInPlace, exactNoiseGrid, type AddGaussianNoiseInPlaceOptions } from "../../src/mechanisms/gaussian-noise.js";
-import { createNoiseWorker, type NoiseWorker, startNoiseWorkerForTests } from "../../src/mechanisms/noise-prefetch.js";
+import { createNoiseWorker, NoiseWorker, startNoiseWorkerForTests } from "../../src/mechanisms/noise-prefetch.js";
 import { dpGradients, makePrivate, privatizeClippedSum } from "../../src/dpsgd/index.js";
 import { projectRoot } from "../helpers/cli.js";
 
@@ -218,6 +220,54 @@ describe("fallback and refusals", () => {
     );
     model.dispose();
   });
+});
+
+describe("through makePrivate and dpGradients", () => {
+  it("fit takes its noise from a given worker (and leaves it running); `true` trains too", async () => {
+    await prepareBackend({ backend: "cpu", announce: false });
+    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 2, activation: "softmax" })] });
+    const x = tf.randomUniform([64, 4]);
+    const y = tf.tensor1d(
+      Array.from({ length: 64 }, (_, i) => i % 2),
+      "float32",
+    );
+    const nw = seeded(23);
+    const opts = {
+      l2NormClip: 1,
+      noiseMultiplier: 1.1,
+      targetDelta: 1e-5,
+      samplingProbability: 0.25,
+      loss: "sparseCategoricalCrossentropy",
+      optimizer: tf.train.sgd(0.1),
+    } as const;
+    const h = await makePrivate(model, { ...opts, noiseWorker: nw }).fit(x, y, { epochs: 3 });
+    expect(h.history.loss.every((l) => Number.isFinite(l as number))).toBe(true);
+    expect(nw.stats.used + nw.stats.missed).toBeGreaterThanOrEqual(12); // one take per step
+    expect(nw.stats.used).toBeGreaterThan(0);
+    expect(nw.available).toBe(true);
+    const dispose = vi.spyOn(NoiseWorker.prototype, "dispose");
+    const h2 = await makePrivate(model, { ...opts, noiseWorker: true }).fit(x, y, { epochs: 1 });
+    expect(h2.history.loss.every((l) => Number.isFinite(l as number))).toBe(true);
+    expect(dispose).toHaveBeenCalled(); // the worker `true` started is stopped when fit returns
+    expect((dispose.mock.contexts[0] as NoiseWorker).available).toBe(false);
+    dispose.mockRestore();
+    expect(nw.available).toBe(true); // a given worker is the caller's to dispose
+    // A custom loop step with a given worker.
+    const before = nw.stats.used + nw.stats.missed;
+    dpGradients({
+      model,
+      loss: "sparseCategoricalCrossentropy",
+      x,
+      y,
+      l2NormClip: 1,
+      noiseMultiplier: 1.1,
+      expectedBatchSize: 64,
+      noiseWorker: nw,
+    });
+    expect(nw.stats.used + nw.stats.missed).toBe(before + 1);
+    tf.dispose([x, y]);
+    model.dispose();
+  }, 120_000);
 });
 
 describe("with the secure source", () => {
