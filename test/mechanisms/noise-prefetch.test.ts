@@ -231,7 +231,7 @@ describe("through makePrivate and dpGradients", () => {
       Array.from({ length: 64 }, (_, i) => i % 2),
       "float32",
     );
-    const nw = seeded(23);
+    const nw = await primed(seeded(23), 10, exactNoiseGrid(1.1, 1, 10).gridSigma); // 4·2 + 2 weights: the first step's vector is ready
     const opts = {
       l2NormClip: 1,
       noiseMultiplier: 1.1,
