@@ -8,8 +8,8 @@
  *   vector for another (grid sigma, dimension) is discarded, never used; a refused input takes
  *   nothing (the pending vector serves the next call);
  * - another rng than the default source uses the in-process path unchanged; an inert worker (no
- *   worker_threads) falls back to in-process drawing; an insecure rng, a bad value and continuous
- *   noise are refused with a DpError naming `noiseWorker`;
+ *   worker_threads) and a worker that died fall back to in-process drawing; an insecure rng, a
+ *   bad value and continuous noise are refused with a DpError naming `noiseWorker`;
  * - makePrivate's fit and dpGradients take their noise from a given worker (one take per step) and
  *   leave it running; `noiseWorker: true` in fit starts one and disposes it when fit returns;
  * - a secure worker's Z has mean 0 and variance gridSigma² (bounds, with a scaled negative control);
@@ -174,6 +174,19 @@ describe("fallback and refusals", () => {
     expect(p.every((s) => s.every(Number.isFinite))).toBe(true);
     nw.dispose();
   });
+
+  it("a worker that dies falls back to in-process drawing (its pending vector is dropped)", async () => {
+    const nw = await primed(seeded(29));
+    await (nw as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await until(() => !nw.available);
+    expect(nw.take(gridSigma, D)).toBeUndefined();
+    const p = copy(input(1));
+    addGaussianNoiseInPlace(p, { ...base, noiseWorker: nw });
+    const q = copy(input(1));
+    addGaussianNoiseInPlace(q, { ...base, rng: new SeededRng(29) });
+    expect(bits(p)).not.toEqual(bits(q)); // not the seeded worker's vector: drawn here, from the secure source
+    expect(nw.stats.used).toBe(0);
+  }, 90_000);
 
   it("refuses an insecure rng, a bad value and continuous noise, naming noiseWorker", async () => {
     const o = { clippedSum: new Float32Array(4), l2NormClip: 1, noiseMultiplier: 1, expectedBatchSize: 8 };
