@@ -22,6 +22,11 @@
  * sum timed on 20 of the 20,000 segments (rows as in the batch) and scaled ×1000 (the loop is
  * linear in the segment count); such cells are marked `≥` and their ratios `≤`.
  *
+ * For the Embedding model the DP step also runs with `noiseWorker` (the exact noise drawn ahead of
+ * time on a worker thread), alternating with the others (the vector drawn while the other cases ran
+ * is discarded before each of its steps: no head start); its ratios are against the in-process DP
+ * step and against tfjs's fit.
+ *
  * Usage: `npm run bench -- dpsgd` (env DPSGD_BENCH_REPS, DPSGD_BENCH_BACKENDS=wasm,cpu,
  * DPSGD_BENCH_MODELS=mlp,cnn,embedding,lstm, DPSGD_BENCH_NAIVE=0 to skip the naive route).
  */
@@ -36,6 +41,8 @@ import {
 } from "../src/dpsgd/index.js";
 import { computeClippedSum } from "../src/dpsgd/gradients.js";
 import { privatizeInPlace } from "../src/dpsgd/privatize.js";
+import { createNoiseWorker, type NoiseWorker } from "../src/mechanisms/noise-prefetch.js";
+import { exactNoiseGrid } from "../src/mechanisms/gaussian-noise.js";
 import { embeddingRule } from "../src/dpsgd/engine/layers/embedding.js";
 import { type BenchRow as Row, median } from "./report.js";
 import { VOCAB, textBatch, textModel } from "./dpsgd-models.js";
@@ -50,6 +57,7 @@ const SEGMENTS = 20;
 const runNaive = process.env.DPSGD_BENCH_NAIVE !== "0";
 
 const results: Row[] = [];
+const leqOf = (lowerBoundOnly: boolean): string => (lowerBoundOnly ? "≤" : "");
 const table: string[][] = [];
 
 async function timeIt(f: () => void | Promise<void>): Promise<number> {
@@ -163,8 +171,9 @@ for (const backend of backends) {
     model.compile({ optimizer: tf.train.sgd(0.01), loss: "sparseCategoricalCrossentropy" });
     // tfjs's own step on the cpu text models would take minutes (see the header): lower bound instead.
     const lowerBoundOnly = backend === "cpu" && text;
-    const dpStep = (noiseMultiplier: number) => () => {
+    const dpStep = (noiseMultiplier: number, noiseWorker?: NoiseWorker) => () => {
       const g = dpGradients({
+        noiseWorker,
         model,
         loss: "sparseCategoricalCrossentropy",
         x,
@@ -190,9 +199,30 @@ for (const backend of backends) {
           "dpkit DP step": dpStep(1.1),
         };
     if (kind === "embedding") cases["dpkit DP step, noise off"] = dpStep(0);
+    // The same step with the exact noise drawn ahead of time on a worker thread (issue 16).
+    const noiseWorker = kind === "embedding" ? createNoiseWorker() : undefined;
+    if (noiseWorker) cases["dpkit DP step, noiseWorker"] = dpStep(1.1, noiseWorker);
     const times: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
     for (const f of Object.values(cases)) await f(); // warm-up
-    for (let i = 0; i < r; i++) for (const [name, f] of Object.entries(cases)) times[name].push(await timeIt(f));
+    // The noiseWorker step gets no head start from the other cases: the vector drawn meanwhile is
+    // discarded (zeroed) before it, so the worker draws the step's noise during the step's own
+    // gradients only (a little less time than in a training loop, where it also has the previous
+    // step's add and update).
+    const nwDims = noiseWorker ? model.trainableWeights.reduce((a, w) => a + w.shape.reduce<number>((p, q) => p * (q as number), 1), 0) : 0;
+    const nwSigma = noiseWorker ? exactNoiseGrid(1.1, 1, nwDims).gridSigma : 0;
+    const nwStats = { used: 0, missed: 0 };
+    for (let i = 0; i < r; i++)
+      for (const [name, f] of Object.entries(cases)) {
+        if (name !== "dpkit DP step, noiseWorker") {
+          times[name].push(await timeIt(f));
+          continue;
+        }
+        noiseWorker!.take(nwSigma, nwDims)?.fill(0);
+        const before = { ...noiseWorker!.stats };
+        times[name].push(await timeIt(f));
+        nwStats.used += noiseWorker!.stats.used - before.used;
+        nwStats.missed += noiseWorker!.stats.missed - before.missed;
+      }
     if (lowerBoundOnly) {
       // tfjs-backend-cpu's UnsortedSegmentSum (the gradient of gather) on SEGMENTS segments, scaled to the vocabulary.
       const rows = x.size;
@@ -277,6 +307,30 @@ for (const backend of backends) {
         baseline: mFit,
         ratio: mOff / mFit,
       });
+    }
+    if (times["dpkit DP step, noiseWorker"]) {
+      const mNw = median(times["dpkit DP step, noiseWorker"]);
+      const s = nwStats;
+      noiseWorker!.dispose();
+      results.push({
+        case: `${tag} dpkit DP step noiseWorker vs DP step${ge}`,
+        metric: "step time",
+        value: mNw,
+        unit: "ms",
+        baseline: mDp,
+        ratio: mNw / mDp,
+      });
+      results.push({
+        case: `${tag} dpkit DP step noiseWorker vs fit${ge}`,
+        metric: "step time",
+        value: mNw,
+        unit: "ms",
+        baseline: mFit,
+        ratio: mNw / mFit,
+      });
+      breakdownLines.push(
+        `${tag}: DP step with noiseWorker ${mNw.toFixed(1)} ms vs ${mDp.toFixed(1)} ms in-process (${(mNw / mDp).toFixed(2)}x), vs fit ${leqOf(lowerBoundOnly)}${(mNw / mFit).toFixed(2)}x; worker vectors used ${s.used}, missed ${s.missed}`,
+      );
     }
     if (naive.length)
       results.push({

@@ -24,6 +24,12 @@
  *   the continuous noise. Alternating, STEP_REPS repetitions (default 31), medians of wall time and of
  *   process CPU time (the CPU time is less disturbed by other processes on a loaded machine).
  *   NOISE_BENCH_STEP=0 skips it.
+ * - The same step noise with `noiseWorker` (issue 16): the exact noise drawn ahead of time on a
+ *   worker thread while the calling thread is busy for GRAD_MS (default 6 ms, standing for the
+ *   step's gradient computation), against the in-process draw after the same busy time.
+ *   Alternating blocks of 4 consecutive steps, STEP_REPS blocks each, medians of the calling thread's wall time in
+ *   `privatizeInPlace` and of the whole step (busy + noise); the worker's misses are counted.
+ *   NOISE_BENCH_PREFETCH=0 skips it.
  *
  * Prints a table and, as the last line, one JSON object (docs/performance.md).
  */
@@ -33,6 +39,7 @@ import { discreteGaussian, discreteLaplace, fillGaussian, secureRng } from "../s
 import { discreteGaussianVectorSampler } from "../src/random/discrete-gaussian.js";
 import { discreteZigguratFill, zigguratTable } from "../src/random/discrete-ziggurat.js";
 import { privatizeInPlace } from "../src/dpsgd/privatize.js";
+import { createNoiseWorker } from "../src/mechanisms/noise-prefetch.js";
 import { discreteZigguratFill as discreteZigguratFillV1 } from "./reference/discrete-ziggurat-v1.js";
 import { addGaussianNoiseV1, privatizeInPlaceV1 } from "./reference/privatize-v1.js";
 import { dpApplyGradients, dpGradients, mnistModel } from "../src/dpsgd/index.js";
@@ -266,6 +273,76 @@ async function main(): Promise<void> {
     }
     notes.push(
       `DP-SGD step noise (${total} entries, ${STEP_REPS} alternating reps, medians): privatizeInPlace exact ${median(wall["privatizeInPlace exact, before (b985c3e)"]).toFixed(2)} -> ${median(wall["privatizeInPlace exact, after (fused, in place)"]).toFixed(2)} ms wall, ${median(cpu["privatizeInPlace exact, before (b985c3e)"]).toFixed(2)} -> ${median(cpu["privatizeInPlace exact, after (fused, in place)"]).toFixed(2)} ms CPU; ratios are after / before`,
+    );
+  }
+
+  // --- The step noise drawn ahead of time on a worker thread (noiseWorker), against in-process ---
+  if (process.env.NOISE_BENCH_PREFETCH !== "0") {
+    const shapes = [320_000, 32, 2];
+    const total = shapes.reduce((a, b) => a + b, 0);
+    const sums = shapes.map((n, p) => Float32Array.from({ length: n }, (_, i) => Math.sin(i + p) * 0.02));
+    const work = sums.map((a) => a.slice());
+    const reset = (): void => work.forEach((w, i) => w.set(sums[i]));
+    const gradMs = Number(process.env.GRAD_MS ?? 6);
+    const busy = (): void => {
+      const end = performance.now() + gradMs;
+      let x = 0;
+      while (performance.now() < end) x += Math.sqrt(x + 1);
+      if (x < 0) console.log(x);
+    };
+    const nw = createNoiseWorker();
+    const opts = { l2NormClip: 0.1, noiseMultiplier: 1.1, expectedBatchSize: 256 };
+    const prefetchCases: Record<string, () => void> = {
+      "in-process": () => privatizeInPlace(work, opts),
+      noiseWorker: () => privatizeInPlace(work, { ...opts, noiseWorker: nw }),
+    };
+    // Warm-up: start the worker and let it draw its first vector.
+    for (let i = 0; i < 20 && nw.stats.used < 3; i++) {
+      reset();
+      prefetchCases.noiseWorker();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    prefetchCases["in-process"]();
+    const before = { ...nw.stats };
+    const noiseMs: Record<string, number[]> = { "in-process": [], noiseWorker: [] };
+    const stepMs: Record<string, number[]> = { "in-process": [], noiseWorker: [] };
+    // Blocks of BLOCK consecutive steps per case, alternating: within a block the worker has only the
+    // busy time and the previous add to draw the next vector (as in a training loop).
+    const BLOCK = 4;
+    for (let rep = 0; rep < STEP_REPS; rep++) {
+      for (const [k, f] of Object.entries(prefetchCases)) {
+        for (let j = 0; j < BLOCK; j++) {
+          reset();
+          const t0 = performance.now();
+          busy();
+          const t1 = performance.now();
+          f();
+          const t2 = performance.now();
+          noiseMs[k].push(t2 - t1);
+          stepMs[k].push(t2 - t0);
+        }
+      }
+    }
+    const used = nw.stats.used - before.used;
+    const missed = nw.stats.missed - before.missed;
+    nw.dispose();
+    for (const [what, t] of [
+      ["noise on the calling thread", noiseMs],
+      [`busy ${gradMs} ms + noise`, stepMs],
+    ] as const) {
+      const value = median(t.noiseWorker);
+      const baseline = median(t["in-process"]);
+      rows.push({
+        case: `DP-SGD step noise, Embedding model (${total} entries), noiseWorker vs in-process: ${what} [wall]`,
+        metric: "time",
+        value,
+        unit: "ms",
+        baseline,
+        ratio: value / baseline,
+      });
+    }
+    notes.push(
+      `noiseWorker (${total} entries, busy ${gradMs} ms per step, ${STEP_REPS} alternating blocks of 4 steps, medians): calling-thread noise ${median(noiseMs["in-process"]).toFixed(2)} -> ${median(noiseMs.noiseWorker).toFixed(2)} ms wall; step ${median(stepMs["in-process"]).toFixed(2)} -> ${median(stepMs.noiseWorker).toFixed(2)} ms; worker vectors used ${used}, missed ${missed} of ${STEP_REPS * 4}`,
     );
   }
 

@@ -15,6 +15,7 @@ import type { PrivacyAccountant } from "../accounting/accountant.js";
 import type { DpEvent } from "../accounting/events.js";
 import { sampledGaussianStep } from "../accounting/sampled-gaussian-step.js";
 import type { Rng } from "../random/rng.js";
+import { checkNoiseWorkerOption, type NoiseWorker } from "../mechanisms/noise-prefetch.js";
 import type { GaussianNoiseKind } from "../mechanisms/gaussian-noise.js";
 import { checkLossMatchesOutput, checkModelSupported, clippedGradients, type PerExampleLoss } from "./engine/index.js";
 import { privatizeInPlace, type PrivatizeClippedSumOptions } from "./privatize.js";
@@ -57,6 +58,12 @@ export interface DpGradientsOptions {
    * {@link createDpWorkerPool} for this `model`. The noise is still added once, here. Default: none.
    */
   workers?: DpWorkerPool;
+  /**
+   * Draw the exact noise of the next step ahead of time on a worker thread (Node only; opt-in): a
+   * `NoiseWorker` from `createNoiseWorker` (`dpkit/mechanisms`, dispose it after the loop) or `true`
+   * for a process-wide one. Needs exact noise and the default secure source. Default: none.
+   */
+  noiseWorker?: boolean | NoiseWorker;
 }
 
 /** What {@link dpGradients} returns. Pass it whole to {@link dpApplyGradients} or a {@link DpOptimizer}. */
@@ -278,6 +285,7 @@ export function dpGradients(options: DpGradientsOptions): DpGradientsResult {
   const q = options.samplingProbability === undefined ? undefined : requireProbability("samplingProbability", options.samplingProbability);
   checkModelSupported(options.model, { strategy: options.strategy });
   checkLossMatchesOutput(options.model, options.loss);
+  checkNoiseWorkerOption(options.noiseWorker, options.rng, options.noise);
   const parts = computeClippedSum({ ...options, l2NormClip });
   const grads = privatizeParts(parts, {
     l2NormClip,
@@ -286,6 +294,7 @@ export function dpGradients(options: DpGradientsOptions): DpGradientsResult {
     rng: options.rng,
     allowInsecureRng: options.allowInsecureRng,
     noise: options.noise,
+    noiseWorker: options.noiseWorker,
   });
   return issueDpGradients({
     grads,

@@ -29,6 +29,7 @@ import {
 } from "../accounting/index.js";
 import { requireSecureRng, type Rng } from "../random/rng.js";
 import type { GaussianNoiseKind } from "../mechanisms/gaussian-noise.js";
+import { checkNoiseWorkerOption, createNoiseWorker, type NoiseWorker } from "../mechanisms/noise-prefetch.js";
 import { checkLossMatchesOutput, checkModelSupported, type PerExampleLoss } from "./engine/index.js";
 import { computeClippedSum, dpApplyGradients, issueDpGradients, privatizeParts, type ClippedSumParts } from "./gradients.js";
 import { poissonSampleIndices, uniformSampleIndices } from "../random/subsampling.js";
@@ -118,6 +119,12 @@ export interface MakePrivateOptions {
    * calling thread. Needs a named loss and no `classWeight`.
    */
   workers?: number | DpWorkerPool;
+  /**
+   * Draw each step's exact noise ahead of time on a worker thread (Node only; opt-in): `true` starts
+   * one for each `fit` and stops it when the fit ends; a `NoiseWorker` from `createNoiseWorker`
+   * (`dpkit/mechanisms`) is used as is. Needs exact noise and the default secure source. Default: none.
+   */
+  noiseWorker?: boolean | NoiseWorker;
   /**
    * Keep an exponential moving average (EMA) of the trainable weights over the private iterates
    * (Keras's `use_ema` / `ema_momentum`; De et al. 2022), e.g. `{ momentum: 0.999 }`: updated
@@ -329,6 +336,8 @@ interface TrainingState {
   stopRequested: boolean;
   /** The worker pool leased for the running fit, if any. */
   workers: DpWorkerPool | undefined;
+  /** The noise worker of the running fit, if any. */
+  noiseWorker?: NoiseWorker;
   /** The weight average of the `ema` option, if any. */
   average: WeightAverage | undefined;
 }
@@ -358,6 +367,7 @@ function validateOptions(model: tf.LayersModel, options: MakePrivateOptions) {
     );
   }
   requireSecureRng(options.rng, options.allowInsecureRng);
+  checkNoiseWorkerOption(options.noiseWorker, options.rng, options.noise);
   const fixedQ =
     options.samplingProbability === undefined ? undefined : requireProbability("samplingProbability", options.samplingProbability);
   if (fixedQ === 0) throw new DpError("invalid_parameter", "`samplingProbability` must be > 0. Found 0.", "samplingProbability");
@@ -527,6 +537,7 @@ function privateStep(
     rng: o.rng,
     allowInsecureRng: o.allowInsecureRng,
     noise: o.noise,
+    noiseWorker: state.noiseWorker,
   });
   const lossValue = parts.batchSize > 0 ? parts.lossSum / parts.batchSize : NaN;
   dpApplyGradients(
@@ -697,10 +708,14 @@ async function fitTensors(
   try {
     lease = await leaseDpWorkers(r.options.workers, r.model);
     state.workers = lease.pool;
+    const nw = r.options.noiseWorker;
+    state.noiseWorker = nw === true ? createNoiseWorker() : nw === false ? undefined : nw;
     if (!split) return await fitLoop(r, state, xAll, yAll, args);
     return await fitLoop(r, state, split.x, split.y, { ...args, validationData: [split.valX, split.valY] });
   } finally {
     state.workers = undefined;
+    if (r.options.noiseWorker === true) state.noiseWorker?.dispose();
+    state.noiseWorker = undefined;
     await lease?.release();
     if (split) tf.dispose([split.x, split.y, split.valX, split.valY]);
   }

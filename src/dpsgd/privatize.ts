@@ -18,6 +18,7 @@
  */
 import { DpError, requireNonNegative, requirePositive, requirePositiveInteger } from "../errors.js";
 import { addGaussianNoiseInPlace, type GaussianNoiseKind } from "../mechanisms/gaussian-noise.js";
+import { checkNoiseWorkerOption, type NoiseWorker, sharedNoiseWorker } from "../mechanisms/noise-prefetch.js";
 import { requireSecureRng, type Rng } from "../random/rng.js";
 
 /**
@@ -130,6 +131,12 @@ export interface PrivatizeClippedSumOptions {
   allowInsecureRng?: boolean;
   /** `"exact"` (default): discrete Gaussian noise on a power-of-two grid; `"continuous"`: floating-point ziggurat noise. See `addGaussianNoise` in `dpkit/mechanisms`. */
   noise?: GaussianNoiseKind;
+  /**
+   * Draw the exact noise ahead of time on a worker thread (Node only; opt-in): a `NoiseWorker` from
+   * `createNoiseWorker` (`dpkit/mechanisms`), or `true` for a process-wide one (started on first use,
+   * `unref`'d). Needs exact noise and the default secure source. The same distribution; see docs/dpsgd.md.
+   */
+  noiseWorker?: boolean | NoiseWorker;
 }
 
 /**
@@ -177,7 +184,10 @@ export function privatizeInPlace(sums: Float32Array[], options: Omit<PrivatizeCl
   const sigma = requireNonNegative("noiseMultiplier", options.noiseMultiplier);
   const b = requirePositive("expectedBatchSize", options.expectedBatchSize);
   requireSecureRng(options.rng, options.allowInsecureRng);
+  checkNoiseWorkerOption(options.noiseWorker, options.rng, options.noise);
+  const nw = options.noiseWorker === true ? sharedNoiseWorker() : options.noiseWorker === false ? undefined : options.noiseWorker;
   addGaussianNoiseInPlace(sums, {
+    noiseWorker: nw,
     stddev: sigma * c,
     sensitivity: c,
     noise: options.noise,

@@ -8,8 +8,9 @@
 import { DpError, requireFinite, requireNonNegative, requireOneOf, requirePositive } from "../errors.js";
 import { DiscreteZiggurat } from "../random/discrete-ziggurat.js";
 import { fillGaussian } from "../random/gaussian.js";
-import { resolveRng, type Rng } from "../random/rng.js";
+import { resolveRng, secureRng, type Rng } from "../random/rng.js";
 import { clampToGrid, defaultGranularity, toGridUnits } from "./grid.js";
+import type { NoiseWorker } from "./noise-prefetch.js";
 
 /** How {@link addGaussianNoise} draws its noise. */
 export type GaussianNoiseKind = "exact" | "continuous";
@@ -149,6 +150,8 @@ export interface AddGaussianNoiseInPlaceOptions extends AddGaussianNoiseOptions 
   divisor: number;
   /** The argument a non-finite entry is reported under (e.g. `"clippedSum"`). */
   name: string;
+  /** Exact noise only, and only with the default secure source: take Z from this prefetching worker when it has a vector ready. */
+  noiseWorker?: NoiseWorker;
 }
 
 /** Where the clamp is needed, noise is drawn and added in pieces of this many entries (32 KiB of doubles). */
@@ -169,6 +172,11 @@ let pieceBuffer: Float64Array | undefined;
  * correctly rounded sum), scale back by the power-of-two granularity (exact), divide by b
  * (correctly rounded), store as float32 (one rounding).
  * Dividing and rounding to float32 are post-processing of the grid mechanism's output.
+ *
+ * With `noiseWorker` (and the default secure source) Z comes from a vector the worker drew ahead
+ * of time with the same sampler and its own secure source, when one for this (grid sigma,
+ * dimension) is ready: the same arithmetic, after the same check (a refused vector takes nothing),
+ * and the vector is zeroed after its one use. Otherwise the noise is drawn here as above.
  *
  * @param parts - the vector's pieces, overwritten
  * @param options - as {@link addGaussianNoise}, plus `divisor` and the `name` for errors
@@ -208,6 +216,10 @@ export function addGaussianNoiseInPlace(parts: readonly Float32Array[], options:
   } else {
     for (const s of parts) firstOffGrid(s, g, invG, name);
   }
+  if (options.noiseWorker !== undefined && (options.rng === undefined || options.rng === secureRng())) {
+    const z = options.noiseWorker.take(gridSigma, total);
+    if (z !== undefined) return addPrefetched(parts, z, invG, g, b);
+  }
   const stream = exactSampler(gridSigma).stream(resolveRng(options.rng), total);
   // (k + Z)·g cannot overflow when g <= 2^900: |k| <= 2^128/g + 1/2 and |Z| < 2^53 (the sampler
   // never returns more), so |(k + Z)·g| < 2^128 + 2^54·g <= 2^128 + 2^954 < 2^1024; nor is it ever
@@ -227,6 +239,21 @@ export function addGaussianNoiseInPlace(parts: readonly Float32Array[], options:
       stream.next(noise, 0, m);
       for (let j = 0; j < m; j++) s[off + j] = clampToGrid((Math.round(s[off + j] * invG) + noise[j]) * g, g) / b;
     }
+  }
+}
+
+/** The exact pass with Z from a prefetched vector (the same arithmetic as the stream's), which is then zeroed. */
+function addPrefetched(parts: readonly Float32Array[], z: Float64Array, invG: number, g: number, b: number): void {
+  try {
+    let at = 0;
+    for (const s of parts) {
+      const n = s.length;
+      if (g <= 2 ** 900) for (let i = 0; i < n; i++) s[i] = ((Math.round(s[i] * invG) + z[at + i]) * g) / b;
+      else for (let i = 0; i < n; i++) s[i] = clampToGrid((Math.round(s[i] * invG) + z[at + i]) * g, g) / b;
+      at += n;
+    }
+  } finally {
+    z.fill(0);
   }
 }
 

@@ -23,6 +23,7 @@ export {
   GAUSSIAN_NOISE_KINDS,
   type GaussianNoiseKind,
 } from "./gaussian-noise.js";
+export { createNoiseWorker, NoiseWorker } from "./noise-prefetch.js";
 export { geometricMechanism, type GeometricMechanismOptions } from "./geometric.js";
 export { exponentialMechanism, reportNoisyMaxMechanism, type SelectionMechanism, type SelectionMechanismOptions } from "./exponential.js";
 export {
