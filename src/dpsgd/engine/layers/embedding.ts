@@ -9,15 +9,20 @@
  * `[V, D]` gradient that the batch touches (the dense gradient tfjs's own `gather` produces; the
  * other rows stay zero and only receive the optimiser's noise).
  *
- * On the host backends (cpu, wasm) the forward rows are gathered on the host too: the engine
- * differentiates with respect to the layer's output, never through the table, and
- * tfjs-backend-wasm's `GatherV2` costs about 40 ns per element (a 256 × 64-token batch of
- * 16-wide rows: ~11 ms, most of a step). With `maskZero` the layer's output is unchanged (the
- * engine passes the mask on to the layers after it, as tfjs does).
+ * The engine differentiates with respect to the layer's output, never through the table. On
+ * the cpu backend the forward rows are gathered on the host (tfjs-backend-cpu's gather is a
+ * generic strided loop); on wasm by `GatherV2`, which dpkit replaces there by a row copy on the
+ * heap (`kernels/gather-rows.ts`: no copy of the table into JS). The output gradient is read
+ * through a heap view on wasm (no copy), and the DP step takes the clipped sum as a host array
+ * (`weightedSumHost`: zero rows except the touched ones, noise added in place, one upload), so
+ * the 20,000 × 16 table's gradient crosses between JS and wasm once per step. With `maskZero`
+ * the layer's output is unchanged (the engine passes the mask on to the layers after it, as
+ * tfjs does).
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { DpError } from "../../../errors.js";
+import { hostView } from "../host-view.js";
 import type { LayerRule, PerExampleTerms } from "../layer-rule.js";
 
 interface EmbeddingLike {
@@ -30,12 +35,9 @@ function parts(layer: tf.layers.Layer): EmbeddingLike {
   return layer as unknown as EmbeddingLike;
 }
 
-/** Backends whose tensors live in host memory (reading one back is a copy, not a GPU download). */
-const HOST_BACKENDS = new Set(["cpu", "wasm"]);
-
 /** The token ids of `input` (any numeric dtype, truncated like tfjs's cast), checked against the vocabulary. */
 function tokenIds(input: tf.Tensor, vocab: number, name: string): Int32Array {
-  const ids = (input.dtype === "int32" ? input.dataSync() : tf.tidy(() => tf.cast(input, "int32")).dataSync()) as Int32Array;
+  const ids = (input.dtype === "int32" ? input.dataSync() : tf.tidy(() => tf.cast(input, "int32").dataSync())) as Int32Array;
   for (let p = 0; p < ids.length; p++) {
     const v = ids[p];
     if (!(v >= 0 && v < vocab)) {
@@ -82,7 +84,6 @@ function sparseTerms(layer: tf.layers.Layer, input: tf.Tensor, outputGradient: t
   const dim = e.outputDim;
   const vocab = e.inputDim;
   const ids = tokenIds(input, vocab, layer.name);
-  const g = outputGradient.dataSync() as Float32Array;
   const { slots, tokens } = distinctTokenSlots(ids, n, steps, vocab);
   // Slots of example i are i·T .. i·T + (its distinct tokens) - 1; count them to skip the unused ones.
   const used = new Int32Array(n);
@@ -92,6 +93,8 @@ function sparseTerms(layer: tf.layers.Layer, input: tf.Tensor, outputGradient: t
     used[i] = top;
   }
   const perSlot = new Float64Array(n * steps * dim);
+  // A view of the gradient (no copy on wasm), read at once: nothing is allocated on the backend meanwhile.
+  const g = hostView(outputGradient) as Float32Array;
   for (let p = 0; p < n * steps; p++) {
     const so = slots[p] * dim;
     const go = p * dim;
@@ -104,41 +107,46 @@ function sparseTerms(layer: tf.layers.Layer, input: tf.Tensor, outputGradient: t
     for (let q = i * steps * dim; q < end; q++) acc += perSlot[q] * perSlot[q];
     sq[i] = acc;
   }
+  // Accumulate in float64 over the rows the batch touches only (row r of `acc` is token rows[r]),
+  // then write those rows into a zero [V, D] array.
+  const scatter = (wv: ArrayLike<number>): Float32Array => {
+    const rowOf = new Int32Array(vocab).fill(-1);
+    const rows: number[] = [];
+    for (let i = 0; i < n; i++) {
+      for (let s = i * steps; s < i * steps + used[i]; s++) {
+        if (rowOf[tokens[s]] < 0) rowOf[tokens[s]] = rows.push(tokens[s]) - 1;
+      }
+    }
+    const acc = new Float64Array(rows.length * dim);
+    for (let i = 0; i < n; i++) {
+      const wi = wv[i];
+      if (wi === 0) continue;
+      for (let s = i * steps; s < i * steps + used[i]; s++) {
+        const to = rowOf[tokens[s]] * dim;
+        const so = s * dim;
+        for (let k = 0; k < dim; k++) acc[to + k] += wi * perSlot[so + k];
+      }
+    }
+    const out = new Float32Array(vocab * dim);
+    for (let r = 0; r < rows.length; r++) {
+      const to = rows[r] * dim;
+      const from = r * dim;
+      for (let k = 0; k < dim; k++) out[to + k] = acc[from + k];
+    }
+    return out;
+  };
   return {
     squaredNorms: tf.tensor1d(sq),
     weightedSum(w) {
-      const wv = w.dataSync();
-      // Accumulate in float64 over the rows the batch touches only (row r of `acc` is token
-      // rows[r]), then write those rows into the zero [V, D] gradient.
-      const rowOf = new Int32Array(vocab).fill(-1);
-      const rows: number[] = [];
-      for (let i = 0; i < n; i++) {
-        for (let s = i * steps; s < i * steps + used[i]; s++) {
-          if (rowOf[tokens[s]] < 0) rowOf[tokens[s]] = rows.push(tokens[s]) - 1;
-        }
-      }
-      const acc = new Float64Array(rows.length * dim);
-      for (let i = 0; i < n; i++) {
-        const wi = wv[i];
-        if (wi === 0) continue;
-        for (let s = i * steps; s < i * steps + used[i]; s++) {
-          const to = rowOf[tokens[s]] * dim;
-          const so = s * dim;
-          for (let k = 0; k < dim; k++) acc[to + k] += wi * perSlot[so + k];
-        }
-      }
-      const out = new Float32Array(vocab * dim);
-      for (let r = 0; r < rows.length; r++) {
-        const to = rows[r] * dim;
-        const from = r * dim;
-        for (let k = 0; k < dim; k++) out[to + k] = acc[from + k];
-      }
-      return [tf.tensor2d(out, [vocab, dim])];
+      return [tf.tensor2d(scatter(w.dataSync()), [vocab, dim])];
+    },
+    weightedSumHost(w) {
+      return [scatter(w)];
     },
   };
 }
 
-/** The rows of the table for `input`, gathered on the host (cpu and wasm backends). */
+/** The rows of the table for `input`, gathered on the host (cpu backend: no copy of the table). */
 function hostGather(layer: tf.layers.Layer, input: tf.Tensor): tf.Tensor {
   const e = parts(layer);
   const dim = e.outputDim;
@@ -160,11 +168,11 @@ export const embeddingRule: LayerRule = {
     return [parts(layer).embeddings];
   },
   linear(layer, input) {
-    // The engine differentiates with respect to this output, not through the table: on the host
-    // backends the rows are copied on the host (wasm's GatherV2 is slow per element).
-    if (HOST_BACKENDS.has(tf.getBackend())) return hostGather(layer, input);
+    // The engine differentiates with respect to this output, not through the table.
+    if (tf.getBackend() === "cpu") return hostGather(layer, input);
     const e = parts(layer);
-    const idx = tf.cast(tf.reshape(input, [-1]), "int32");
+    tokenIds(input, e.inputDim, layer.name); // a DpError naming the layer, before the kernel's own check
+    const idx = tf.reshape(input.dtype === "int32" ? input : tf.cast(input, "int32"), [-1]);
     const rows = tf.gather(e.embeddings.read(), idx);
     return tf.reshape(rows, [...input.shape, e.outputDim]);
   },

@@ -12,8 +12,9 @@
  * `dW = sum_t x_t^T g_t`, `dU = sum_t h_{t-1}^T g_t`, `db = sum_t g_t`, whose squared norms come
  * from Gram matrices over the T steps (ghost) or the materialised matrices, whichever is cheaper,
  * and whose clipped sum is one matrix product of the reweighted `g` with the recorded `[x, h]`
- * (book-keeping: no per-example backward pass). The hidden states `h_{t-1}` are recomputed by
- * one forward run of the recurrence without gradients.
+ * (book-keeping: no per-example backward pass). The hidden states `h_{t-1}` are recorded by the
+ * forward pass where it runs as one host op (LSTM with tanh / hard or plain sigmoid on cpu and
+ * wasm, lstm-host.ts), else recomputed by one forward run of the recurrence without gradients.
  *
  * Masks (from `Embedding({ maskZero: true })` or `Masking`) follow tfjs: at a masked step the
  * output and the states are carried over, so that step's `g_t` is zero and it adds nothing.
@@ -24,6 +25,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { DpError } from "../../../errors.js";
 import type { LayerRule, NormMode, PerExampleTerms } from "../layer-rule.js";
+import { forgetRecurrence, lstmHostEligible, lstmHostRecurrence, noteRecurrentInput, takeRecordedStates } from "./lstm-host.js";
 import { denseLinearFast } from "./matmul.js";
 import { sequenceOuter } from "./sequence-outer.js";
 
@@ -172,6 +174,9 @@ function inputProjection(layer: tf.layers.Layer, input: tf.Tensor): tf.Tensor {
 }
 
 function recurrentOutput(layer: tf.layers.Layer, zx: tf.Tensor, mask?: tf.Tensor | null): tf.Tensor {
+  // LSTM with the default activations on cpu / wasm: one op (lstm-host.ts), which also records h_{t-1}.
+  if ((zx.shape[1] as number) > 0 && lstmHostEligible(layer)) return lstmHostRecurrence(layer, zx, mask);
+  forgetRecurrence(layer);
   const { outputs } = recur(kindOf(layer), layer, zx, mask, false);
   if (outputs.length === 0) throw new DpError("invalid_parameter", `Layer "${layer.name}" received a sequence of length 0.`, "x");
   return rnn(layer).returnSequences ? tf.stack(outputs, 1) : outputs[outputs.length - 1];
@@ -191,8 +196,10 @@ function recurrentPerExample(
   const [n, steps, din] = input.shape;
   const width = GATES[kind] * units;
   const g3 = g as tf.Tensor3D;
-  const rec = recur(kind, layer, inputProjection(layer, input), mask, true);
-  const h3 = tf.stack(rec.hPrev, 1) as tf.Tensor3D;
+  // h_{t-1} as recorded by the forward pass (the LSTM host op), else one more run of the recurrence.
+  const recorded = takeRecordedStates(layer, input, n, steps);
+  const rec = recorded ? null : recur(kind, layer, inputProjection(layer, input), mask, true);
+  const h3 = (recorded ? tf.tensor3d(recorded, [n, steps, units]) : tf.stack((rec as Recurrence).hPrev, 1)) as tf.Tensor3D;
   const ones = useBias ? tf.ones([n, steps, 1]) : null;
   if (kind !== "GRU") {
     // one outer product over [x_t, h_{t-1}, 1] covers kernel, recurrent kernel and bias
@@ -213,7 +220,7 @@ function recurrentPerExample(
   const [gZR, gH] = tf.split(g3, [2 * units, units], 2) as [tf.Tensor3D, tf.Tensor3D];
   const inputTerms = sequenceOuter(xa, g3, mode);
   const zrTerms = sequenceOuter(h3, gZR, mode);
-  const hTerms = sequenceOuter(tf.stack(rec.resetH, 1) as tf.Tensor3D, gH, mode);
+  const hTerms = sequenceOuter(tf.stack((rec as Recurrence).resetH, 1) as tf.Tensor3D, gH, mode);
   return {
     squaredNorms: tf.addN([inputTerms.squaredNorms, zrTerms.squaredNorms, hTerms.squaredNorms]) as tf.Tensor1D,
     weightedSum(w) {
@@ -236,7 +243,10 @@ export const recurrentRule: LayerRule = {
     const cell = rnn(layer).cell;
     return cell.useBias && cell.bias ? [cell.kernel, cell.recurrentKernel, cell.bias] : [cell.kernel, cell.recurrentKernel];
   },
-  linear: (layer, input) => inputProjection(layer, input),
+  linear(layer, input) {
+    noteRecurrentInput(layer, input);
+    return inputProjection(layer, input);
+  },
   activate: recurrentOutput,
   perExample(layer, { input, outputGradient, mask, mode }) {
     return recurrentPerExample(layer, input, outputGradient, mask, mode);
@@ -294,6 +304,8 @@ export const bidirectionalRule: LayerRule = {
   },
   linear(layer, input) {
     const b = bi(layer);
+    noteRecurrentInput(b.forwardLayer, input);
+    noteRecurrentInput(b.backwardLayer, input);
     return tf.concat([inputProjection(b.forwardLayer, input), inputProjection(b.backwardLayer, input)], 2);
   },
   activate(layer, z, mask) {
