@@ -49,12 +49,10 @@ function tokenIds(input: tf.Tensor, vocab: number, name: string): Int32Array {
 
 /**
  * For each position t of example i, the slot `i·T + k` of its token, k counting example i's
- * distinct tokens in order of first occurrence; and the token of each slot (unused slots get
- * token 0 and carry zero gradient). `ids` must already be checked against the vocabulary.
+ * distinct tokens in order of first occurrence. `ids` must already be checked against the vocabulary.
  */
-function distinctTokenSlots(ids: Int32Array, n: number, steps: number, vocab: number): { slots: Int32Array; tokens: Int32Array } {
+function distinctTokenSlots(ids: Int32Array, n: number, steps: number, vocab: number): { slots: Int32Array } {
   const slots = new Int32Array(n * steps);
-  const tokens = new Int32Array(n * steps);
   const owner = new Int32Array(vocab).fill(-1);
   const slotOf = new Int32Array(vocab);
   for (let i = 0; i < n; i++) {
@@ -65,17 +63,17 @@ function distinctTokenSlots(ids: Int32Array, n: number, steps: number, vocab: nu
       if (owner[v] !== i) {
         owner[v] = i;
         slotOf[v] = i * steps + k++;
-        tokens[slotOf[v]] = v;
       }
       slots[p] = slotOf[v];
     }
   }
-  return { slots, tokens };
+  return { slots };
 }
 
 /**
- * Slot sums and squared norms on the host (float64); the clipped sum is scattered into the
- * touched rows of one `[V, D]` buffer.
+ * Squared norms from example-by-example slot sums on the host (float64, one `[T, D]` scratch);
+ * the clipped sum `sum_i w_i sum_t g_{i,t}` goes straight from the positions into the touched
+ * rows of one `[V, D]` array (the same sum: a slot's sum is the sum of its positions).
  */
 function sparseTerms(layer: tf.layers.Layer, input: tf.Tensor, outputGradient: tf.Tensor): PerExampleTerms {
   const e = parts(layer);
@@ -84,27 +82,26 @@ function sparseTerms(layer: tf.layers.Layer, input: tf.Tensor, outputGradient: t
   const dim = e.outputDim;
   const vocab = e.inputDim;
   const ids = tokenIds(input, vocab, layer.name);
-  const { slots, tokens } = distinctTokenSlots(ids, n, steps, vocab);
-  // Slots of example i are i·T .. i·T + (its distinct tokens) - 1; count them to skip the unused ones.
-  const used = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let top = 0;
-    for (let t = 0; t < steps; t++) top = Math.max(top, slots[i * steps + t] - i * steps + 1);
-    used[i] = top;
-  }
-  const perSlot = new Float64Array(n * steps * dim);
+  const { slots } = distinctTokenSlots(ids, n, steps, vocab);
+  const slot = new Float64Array(steps * dim);
+  const sq = new Float32Array(n);
   // A view of the gradient (no copy on wasm), read at once: nothing is allocated on the backend meanwhile.
   const g = hostView(outputGradient) as Float32Array;
-  for (let p = 0; p < n * steps; p++) {
-    const so = slots[p] * dim;
-    const go = p * dim;
-    for (let k = 0; k < dim; k++) perSlot[so + k] += g[go + k];
-  }
-  const sq = new Float32Array(n);
   for (let i = 0; i < n; i++) {
+    const base = i * steps;
+    let used = 0;
+    for (let t = 0; t < steps; t++) {
+      const so = (slots[base + t] - base) * dim;
+      if (so >= used * dim) {
+        // first position of a new slot (slots are numbered in order of first occurrence)
+        for (let k = 0; k < dim; k++) slot[so + k] = 0;
+        used++;
+      }
+      const go = (base + t) * dim;
+      for (let k = 0; k < dim; k++) slot[so + k] += g[go + k];
+    }
     let acc = 0;
-    const end = (i * steps + used[i]) * dim;
-    for (let q = i * steps * dim; q < end; q++) acc += perSlot[q] * perSlot[q];
+    for (let q = 0; q < used * dim; q++) acc += slot[q] * slot[q];
     sq[i] = acc;
   }
   // Accumulate in float64 over the rows the batch touches only (row r of `acc` is token rows[r]),
@@ -112,19 +109,16 @@ function sparseTerms(layer: tf.layers.Layer, input: tf.Tensor, outputGradient: t
   const scatter = (wv: ArrayLike<number>): Float32Array => {
     const rowOf = new Int32Array(vocab).fill(-1);
     const rows: number[] = [];
-    for (let i = 0; i < n; i++) {
-      for (let s = i * steps; s < i * steps + used[i]; s++) {
-        if (rowOf[tokens[s]] < 0) rowOf[tokens[s]] = rows.push(tokens[s]) - 1;
-      }
-    }
+    for (let p = 0; p < ids.length; p++) if (rowOf[ids[p]] < 0) rowOf[ids[p]] = rows.push(ids[p]) - 1;
     const acc = new Float64Array(rows.length * dim);
+    const gv = hostView(outputGradient) as Float32Array; // taken again: allocations since may have moved the heap
     for (let i = 0; i < n; i++) {
       const wi = wv[i];
       if (wi === 0) continue;
-      for (let s = i * steps; s < i * steps + used[i]; s++) {
-        const to = rowOf[tokens[s]] * dim;
-        const so = s * dim;
-        for (let k = 0; k < dim; k++) acc[to + k] += wi * perSlot[so + k];
+      for (let p = i * steps; p < (i + 1) * steps; p++) {
+        const to = rowOf[ids[p]] * dim;
+        const go = p * dim;
+        for (let k = 0; k < dim; k++) acc[to + k] += wi * gv[go + k];
       }
     }
     const out = new Float32Array(vocab * dim);

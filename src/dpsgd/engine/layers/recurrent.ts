@@ -26,7 +26,8 @@ import * as tf from "@tensorflow/tfjs";
 import { DpError } from "../../../errors.js";
 import type { LayerRule, NormMode, PerExampleTerms } from "../layer-rule.js";
 import { forgetRecurrence, lstmHostEligible, lstmHostRecurrence, noteRecurrentInput, takeRecordedStates } from "./lstm-host.js";
-import { denseLinearFast } from "./matmul.js";
+import { hostView } from "../host-view.js";
+import { denseLinearFast, matMulTransposeA } from "./matmul.js";
 import { sequenceOuter } from "./sequence-outer.js";
 
 type Kind = "SimpleRNN" | "LSTM" | "GRU";
@@ -201,6 +202,23 @@ function recurrentPerExample(
   const rec = recorded ? null : recur(kind, layer, inputProjection(layer, input), mask, true);
   const h3 = (recorded ? tf.tensor3d(recorded, [n, steps, units]) : tf.stack((rec as Recurrence).hPrev, 1)) as tf.Tensor3D;
   const ones = useBias ? tf.ones([n, steps, 1]) : null;
+  if (recorded && mode !== "materialize") {
+    // The host op's states are on the host already: the ghost norms <A_i A_iᵀ, G_i G_iᵀ> as one
+    // loop (tfjs-backend-wasm runs batched products of small matrices without XNNPACK), the
+    // clipped sum as one flat product of [x, h, 1] with the reweighted g.
+    const a3 = tf.concat(ones ? [input, h3, ones] : [input, h3], 2) as tf.Tensor3D;
+    return {
+      squaredNorms: tf.tensor1d(hostGhostNorms(input, recorded, g3, useBias)),
+      weightedSum(w) {
+        const p = din + units + (useBias ? 1 : 0);
+        const gw = tf.reshape(tf.mul(g3, tf.reshape(w, [n, 1, 1])), [n * steps, width]) as tf.Tensor2D;
+        const all = matMulTransposeA(tf.reshape(a3, [n * steps, p]) as tf.Tensor2D, gw);
+        const out: tf.Tensor[] = [tf.slice(all, [0, 0], [din, width]), tf.slice(all, [din, 0], [units, width])];
+        if (useBias) out.push(tf.reshape(tf.slice(all, [din + units, 0], [1, width]), [width]));
+        return out;
+      },
+    };
+  }
   if (kind !== "GRU") {
     // one outer product over [x_t, h_{t-1}, 1] covers kernel, recurrent kernel and bias
     const a3 = tf.concat(ones ? [input, h3, ones] : [input, h3], 2) as tf.Tensor3D;
@@ -230,6 +248,54 @@ function recurrentPerExample(
       return out;
     },
   };
+}
+
+/**
+ * Squared norms `sum_{t,s} (a_t·a_s)(g_t·g_s)` per example, `a_t = [x_t, h_{t-1}, 1]` (the 1 with
+ * a bias), in float64 over the upper triangle of the T×T Gram matrices; steps whose `g_t` is
+ * zero (masked steps) add nothing and are skipped.
+ */
+function hostGhostNorms(input: tf.Tensor, hPrev: Float32Array, g: tf.Tensor3D, useBias: boolean): Float32Array {
+  const [n, steps, din] = input.shape as [number, number, number];
+  const units = hPrev.length / (n * steps);
+  const q = g.shape[2];
+  const x = Float32Array.from(hostView(input)); // (a copy: the view below must be the last one taken)
+  const gv = hostView(g) as Float32Array; // read at once: nothing is allocated on the backend below
+  const out = new Float32Array(n);
+  const live = new Int32Array(steps);
+  for (let i = 0; i < n; i++) {
+    let m = 0;
+    for (let t = 0; t < steps; t++) {
+      const o = (i * steps + t) * q;
+      for (let j = 0; j < q; j++) {
+        if (gv[o + j] !== 0) {
+          live[m++] = t;
+          break;
+        }
+      }
+    }
+    let acc = 0;
+    for (let u = 0; u < m; u++) {
+      const t = live[u];
+      const gt = (i * steps + t) * q;
+      const xt = (i * steps + t) * din;
+      const ht = (i * steps + t) * units;
+      for (let v = u; v < m; v++) {
+        const s = live[v];
+        const gs = (i * steps + s) * q;
+        const xs = (i * steps + s) * din;
+        const hs = (i * steps + s) * units;
+        let gg = 0;
+        for (let j = 0; j < q; j++) gg += gv[gt + j] * gv[gs + j];
+        let aa = useBias ? 1 : 0;
+        for (let j = 0; j < din; j++) aa += x[xt + j] * x[xs + j];
+        for (let j = 0; j < units; j++) aa += hPrev[ht + j] * hPrev[hs + j];
+        acc += (u === v ? 1 : 2) * aa * gg;
+      }
+    }
+    out[i] = acc;
+  }
+  return out;
 }
 
 /** The SimpleRNN / LSTM / GRU rule. */
