@@ -81,6 +81,23 @@ export function takeRecordedStates(layer: tf.layers.Layer, input: tf.Tensor, n: 
 
 type GateKind = "hardSigmoid" | "sigmoid";
 
+/** Work arrays of each layer's host recurrence, kept between steps (every entry is written before it is read). */
+const scratchArrays = new WeakMap<tf.layers.Layer, Map<string, Float32Array>>();
+
+function scratch(layer: tf.layers.Layer, name: string, size: number): Float32Array {
+  let m = scratchArrays.get(layer);
+  if (!m) {
+    m = new Map();
+    scratchArrays.set(layer, m);
+  }
+  let b = m.get(name);
+  if (!b || b.length !== size) {
+    b = new Float32Array(size);
+    m.set(name, b);
+  }
+  return b;
+}
+
 /** Whether the host op covers this LSTM layer on the active backend. @internal */
 export function lstmHostEligible(layer: tf.layers.Layer): boolean {
   if (layer.getClassName() !== "LSTM" || !onHostBackend()) return false;
@@ -116,11 +133,13 @@ export function lstmHostRecurrence(layer: tf.layers.Layer, zx: tf.Tensor, mask: 
     // Per processing step k: gate pre-activations (with the recurrent part) and gate values
     // (i, f, c̃, o), cell state after the step and its tanh, the output; h_{t-1} by original
     // time, [N, T, U].
-    const pre = new Float32Array(steps * ng);
-    const gates = new Float32Array(steps * ng);
-    const cAll = new Float32Array(steps * nu);
-    const tcAll = new Float32Array(steps * nu);
-    const hAll = new Float32Array(steps * nu);
+    // (reused from the layer's previous step when the shapes agree: they never become tensors,
+    // and the engine runs one forward and one backward pass per layer and step)
+    const pre = scratch(layer, "pre", steps * ng);
+    const gates = scratch(layer, "gates", steps * ng);
+    const cAll = scratch(layer, "c", steps * nu);
+    const tcAll = scratch(layer, "tanhC", steps * nu);
+    const hAll = scratch(layer, "h", steps * nu);
     const hPrev = new Float32Array(n * steps * units);
     const zero = new Float32Array(nu);
     for (let k = 0; k < steps; k++) {
