@@ -11,7 +11,12 @@
  *   the sum, division by the expected batch size) + `dpApplyGradients` through the same optimizer;
  * - `naive per-example`: the engine's microbatches-of-one route, for scale (fewer repetitions;
  *   MNIST models only).
- * Ratios are DP step / tfjs minimize and DP step / tfjs fit. For the Embedding model a breakdown of
+ * Ratios are DP step / tfjs minimize and DP step / tfjs fit. For the text models the DP step also runs
+ * with `noiseMultiplier: 0` ("noise off": the engine, the division and the update without the secure
+ * noise on every entry), alternating with the others. Each case's process CPU time
+ * (`process.cpuUsage`, user + system) is recorded beside its wall time: the step runs on one
+ * thread, so on a quiet machine the two agree, and on a loaded one the CPU-time ratios are the
+ * steadier (the wall times include the time the process waits for a core). For the Embedding model a breakdown of
  * the DP step follows (engine: forward, backward, per-example norms and clipped sum; of which the
  * Embedding rule's norms and its clipped-sum scatter; noise drawn and added over all 320k+ entries;
  * the optimizer's update), each timed on its own, alternating, median.
@@ -58,6 +63,16 @@ async function timeIt(f: () => void | Promise<void>): Promise<number> {
   return performance.now() - t;
 }
 
+/** Wall and process CPU time (user + system) of one call, ms. */
+async function timeBoth(f: () => void | Promise<void>): Promise<[number, number]> {
+  const c = process.cpuUsage();
+  const t = performance.now();
+  await f();
+  const wall = performance.now() - t;
+  const used = process.cpuUsage(c);
+  return [wall, (used.user + used.system) / 1000];
+}
+
 const mnist = loadMnist({ split: "train", count: batchSize });
 
 /**
@@ -79,7 +94,7 @@ function breakdown(
 ): void {
   const layer = model.layers[0];
   const outGrad = tf.fill([batchSize, x.shape[1] as number, 16], 0.01);
-  const w = tf.tensor1d(Array.from({ length: batchSize }, (_, i) => 0.5 + (i % 2) * 0.5));
+  const wHost = Float32Array.from({ length: batchSize }, (_, i) => 0.5 + (i % 2) * 0.5);
   const opt = tf.train.sgd(0.01);
   let sums: Float32Array[] = [];
   const parts: Record<string, () => void> = {
@@ -92,11 +107,11 @@ function breakdown(
       t.squaredNorms.dispose();
     },
     "embedding clipped sum": () => {
+      // (as the DP step takes it: a host array)
       const t = embeddingRule.perExample(layer, { input: x, outputGradient: outGrad, mode: "auto" });
       t.squaredNorms.dispose();
-      const [g] = t.weightedSum(w);
-      g.dataSync();
-      g.dispose();
+      if (t.weightedSumHost) t.weightedSumHost(wHost);
+      else tf.tidy(() => t.weightedSum(tf.tensor1d(wHost)).forEach((g) => g.dataSync())); // (a tree before the host route)
     },
     noise: () => {
       privatizeInPlace(
@@ -128,7 +143,7 @@ function breakdown(
   });
   const m = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, median(v)]));
   m.noise = Math.max(0, m.noise - median(copy));
-  tf.dispose([outGrad, w]);
+  tf.dispose([outGrad]);
   for (const [k, v] of Object.entries(m))
     results.push({ case: `embedding b${batchSize} ${backend} breakdown ${k}`, metric: "time", value: v, unit: "ms" });
   breakdownLines.push(
@@ -139,6 +154,7 @@ function breakdown(
 }
 
 const breakdownLines: string[] = [];
+const cpuLines: string[] = [];
 
 for (const backend of backends) {
   await prepareBackend({ backend, announce: false });
@@ -189,10 +205,17 @@ for (const backend of backends) {
           },
           "dpkit DP step": dpStep(1.1),
         };
-    if (kind === "embedding") cases["dpkit DP step, noise off"] = dpStep(0);
+    if (text) cases["dpkit DP step, noise off"] = dpStep(0);
     const times: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+    const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
     for (const f of Object.values(cases)) await f(); // warm-up
-    for (let i = 0; i < r; i++) for (const [name, f] of Object.entries(cases)) times[name].push(await timeIt(f));
+    for (let i = 0; i < r; i++) {
+      for (const [name, f] of Object.entries(cases)) {
+        const [wall, c] = await timeBoth(f);
+        times[name].push(wall);
+        cpu[name].push(c);
+      }
+    }
     if (lowerBoundOnly) {
       // tfjs-backend-cpu's UnsortedSegmentSum (the gradient of gather) on SEGMENTS segments, scaled to the vocabulary.
       const rows = x.size;
@@ -277,6 +300,43 @@ for (const backend of backends) {
         baseline: mFit,
         ratio: mOff / mFit,
       });
+      if (!lowerBoundOnly)
+        results.push({
+          case: `${tag} dpkit DP step noise off vs minimize`,
+          metric: "step time",
+          value: mOff,
+          unit: "ms",
+          baseline: mMin,
+          ratio: mOff / mMin,
+        });
+    }
+    if (!lowerBoundOnly) {
+      // The same comparisons in process CPU time (medians).
+      const c = (k: string) => median(cpu[k]);
+      for (const [dpCase, label] of [
+        ["dpkit DP step", "dpkit DP step"],
+        ["dpkit DP step, noise off", "dpkit DP step noise off"],
+      ] as const) {
+        if (!cpu[dpCase]) continue;
+        for (const base of ["tfjs fit", "tfjs minimize"] as const) {
+          results.push({
+            case: `${tag} ${label} vs ${base.slice(5)}`,
+            metric: "cpu time",
+            value: c(dpCase),
+            unit: "ms",
+            baseline: c(base),
+            ratio: c(dpCase) / c(base),
+          });
+        }
+      }
+      cpuLines.push(
+        `${tag} CPU time (median ms): fit ${c("tfjs fit").toFixed(1)}, minimize ${c("tfjs minimize").toFixed(1)}, DP step ${c("dpkit DP step").toFixed(1)} ` +
+          `(${(c("dpkit DP step") / c("tfjs fit")).toFixed(2)}x fit, ${(c("dpkit DP step") / c("tfjs minimize")).toFixed(2)}x minimize)` +
+          (cpu["dpkit DP step, noise off"]
+            ? `, noise off ${c("dpkit DP step, noise off").toFixed(1)} (${(c("dpkit DP step, noise off") / c("tfjs fit")).toFixed(2)}x fit, ` +
+              `${(c("dpkit DP step, noise off") / c("tfjs minimize")).toFixed(2)}x minimize)`
+            : ""),
+      );
     }
     if (naive.length)
       results.push({
@@ -290,6 +350,7 @@ for (const backend of backends) {
     results.push({ case: `${tag} Poisson sampling N=60000`, metric: "time", value: sampling, unit: "ms" });
     const geq = lowerBoundOnly ? "≥" : "";
     const leq = lowerBoundOnly ? "≤" : "";
+    const mOffMs = times["dpkit DP step, noise off"] ? median(times["dpkit DP step, noise off"]) : NaN;
     table.push([
       kind,
       backend,
@@ -298,6 +359,8 @@ for (const backend of backends) {
       mDp.toFixed(1),
       leq + (mDp / mMin).toFixed(2),
       leq + (mDp / mFit).toFixed(2),
+      Number.isNaN(mOffMs) ? "-" : mOffMs.toFixed(1),
+      Number.isNaN(mOffMs) ? "-" : leq + (mOffMs / mFit).toFixed(2),
       naive.length ? mNaive.toFixed(0) : "-",
       naive.length ? (mNaive / mMin).toFixed(1) : "-",
       String(r),
@@ -320,10 +383,28 @@ if (dpWasm && dpCpu)
     ratio: dpWasm.value / dpCpu.value,
   });
 
-const header = ["model", "backend", "minimize ms", "fit ms", "DP step ms", "DP/minimize", "DP/fit", "naive ms", "naive/minimize", "reps"];
+const header = [
+  "model",
+  "backend",
+  "minimize ms",
+  "fit ms",
+  "DP step ms",
+  "DP/minimize",
+  "DP/fit",
+  "noise off ms",
+  "off/fit",
+  "naive ms",
+  "naive/minimize",
+  "reps",
+];
 const widths = header.map((h, j) => Math.max(h.length, ...table.map((r) => r[j].length)));
 console.log(header.map((h, j) => h.padStart(widths[j])).join("  "));
 for (const row of table) console.log(row.map((c, j) => c.padStart(widths[j])).join("  "));
 if (dpWasm && dpCpu) console.log(`CNN DP step: wasm ${(dpCpu.value / dpWasm.value).toFixed(1)}x faster than cpu`);
+for (const line of cpuLines) console.log(line);
 for (const line of breakdownLines) console.log(line);
+console.log(
+  `command: DPSGD_BENCH_BACKENDS=${backends.join(",")} DPSGD_BENCH_MODELS=${models.join(",")} DPSGD_BENCH_REPS=${reps}` +
+    `${runNaive ? "" : " DPSGD_BENCH_NAIVE=0"} npx tsx bench/dpsgd.bench.ts`,
+);
 console.log(JSON.stringify({ bench: "dpsgd", results }));
