@@ -15,11 +15,21 @@
  * `--decay-from F` (0 < F < 1) keeps the learning rate constant for the first F of the epochs and
  * then lowers it along a half cosine to 0 by the end (set after each epoch: post-processing, no
  * privacy cost).
+ *
+ * `--ema-momentum M` (0 <= M < 1) keeps an exponential moving average of the weights over the private
+ * iterates (`makePrivate`'s `ema` option; `--ema-warmup` adds De et al.'s warm-up): post-processing, no
+ * privacy cost. The run then reports both the final iterate's and the average's test accuracy (every
+ * epoch and at the end); the model holds the average when `fit` returns. `--ema-info 0.99,0.999w,...`
+ * keeps further averages of the same iterates (a trailing `w`: with warm-up), evaluated once at the end
+ * and reported apart, FOR INFORMATION ONLY: picking among them by test accuracy would be selection on
+ * the test set.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { prepareBackend, tf } from "../src/backend/index.js";
 import { makePrivate, mnistInputShape, mnistModel, type MnistModelKind } from "../src/dpsgd/index.js";
 import { loadMnist } from "../src/data/index.js";
+import { evaluatePrivateModel } from "../src/dpsgd/metrics.js";
+import { WeightAverage, resolveEmaOption, type ResolvedEma } from "../src/dpsgd/ema.js";
 import { groupNormalize, mnistScatterFeatures, scatterHeadModel, type ScatterHeadKind } from "../src/experiments/scatter-net.js";
 
 function arg(name: string, fallback: string): string {
@@ -41,9 +51,17 @@ const l2NormClip = Number(arg("l2-norm-clip", "1"));
 const trainSize = Number(arg("train-size", "60000"));
 const testSize = Number(arg("test-size", "10000"));
 const decayFrom = Number(arg("decay-from", "1"));
+const emaArg = arg("ema-momentum", "");
+const ema: ResolvedEma | undefined =
+  emaArg === "" ? undefined : resolveEmaOption({ momentum: Number(emaArg), warmup: process.argv.includes("--ema-warmup") });
+/** Information-only averages of the same iterates: "0.99", "0.999w" (with warm-up). */
+const emaInfo: ResolvedEma[] = arg("ema-info", "")
+  .split(",")
+  .filter((t) => t !== "")
+  .map((t) => resolveEmaOption({ momentum: Number(t.replace(/w$/, "")), warmup: t.endsWith("w") }) as ResolvedEma);
 const tag = arg(
   "tag",
-  `${modelName}${scatter ? `-g${groups}` : ""}-e${epochs}-b${batchSize}-lr${learningRate}-m${momentum}-c${l2NormClip}${decayFrom < 1 ? `-d${decayFrom}` : ""}`,
+  `${modelName}${scatter ? `-g${groups}` : ""}-e${epochs}-b${batchSize}-lr${learningRate}-m${momentum}-c${l2NormClip}${decayFrom < 1 ? `-d${decayFrom}` : ""}${ema ? `-ema${ema.momentum}${ema.warmup ? "w" : ""}` : ""}`,
 );
 
 /** Learning rate for epoch e (0-based): constant, then a half cosine to 0 from epoch decayFrom·epochs. */
@@ -77,15 +95,28 @@ const { x: xTest, y: yTest } = inputs("test", testSize);
 if (scatter) console.log(`scattering features ready (${featureSeconds.toFixed(0)} s, cache ${featureCache})`);
 const model = scatter ? scatterHeadModel(scatter) : mnistModel(kind);
 const optimizer = momentum > 0 ? tf.train.momentum(learningRate, momentum) : tf.train.sgd(learningRate);
-const priv = makePrivate(model, { l2NormClip, targetEpsilon, targetDelta, batchSize, optimizer, loss: "sparseCategoricalCrossentropy" });
+const priv = makePrivate(model, {
+  l2NormClip,
+  targetEpsilon,
+  targetDelta,
+  batchSize,
+  optimizer,
+  loss: "sparseCategoricalCrossentropy",
+  ema,
+});
+const infoAverages = emaInfo.map((c) => new WeightAverage(c, model));
 const start = Date.now();
-const rows: { epoch: number; seconds: number; loss: number; testAccuracy: number; epsilon: number }[] = [];
-console.log(`${modelName}: ${model.countParams()} parameters`);
+const rows: { epoch: number; seconds: number; loss: number; testAccuracy: number; emaTestAccuracy?: number; epsilon: number }[] = [];
+console.log(
+  `${modelName}: ${model.countParams()} parameters${ema ? `, EMA momentum ${ema.momentum}${ema.warmup ? " with warm-up" : ""}` : ""}`,
+);
 const history = await priv.fit(x, y, {
   epochs,
   verbose: 0,
   validationData: [xTest, yTest],
   callbacks: {
+    // The information-only averages read the same private iterates, after each step.
+    onBatchEnd: () => infoAverages.forEach((a) => a.update()),
     onEpochEnd: (epoch, logs) => {
       (optimizer as unknown as { setLearningRate(lr: number): void }).setLearningRate(learningRateAt(epoch + 1));
       const row = {
@@ -93,17 +124,45 @@ const history = await priv.fit(x, y, {
         seconds: (Date.now() - start) / 1000,
         loss: logs!.loss,
         testAccuracy: logs!.val_acc ?? NaN,
+        emaTestAccuracy: logs!.val_ema_acc,
         epsilon: logs!.epsilon,
       };
       rows.push(row);
       if (epoch === 0) console.log(`noise multiplier ${priv.noiseMultiplier}, ${priv.steps} steps so far`);
       console.log(
-        `epoch ${row.epoch}/${epochs}  ${row.seconds.toFixed(0)} s  loss ${row.loss.toFixed(4)}  test acc ${(100 * row.testAccuracy).toFixed(2)}%  epsilon ${row.epsilon.toFixed(3)}`,
+        `epoch ${row.epoch}/${epochs}  ${row.seconds.toFixed(0)} s  loss ${row.loss.toFixed(4)}  test acc ${(100 * row.testAccuracy).toFixed(2)}%${row.emaTestAccuracy === undefined ? "" : `  EMA test acc ${(100 * row.emaTestAccuracy).toFixed(2)}%`}  epsilon ${row.epsilon.toFixed(3)}`,
       );
     },
   },
 });
 const wall = (Date.now() - start) / 1000;
+/** Test accuracy of the model's architecture with these trainable weights (a fresh copy of the model). */
+function accuracyWith(weights: tf.Tensor[]): number {
+  const m = scatter ? scatterHeadModel(scatter) : mnistModel(kind);
+  m.trainableWeights.forEach((w, i) => w.write(weights[i]));
+  const acc = evaluatePrivateModel({ model: m, x: xTest, y: yTest, loss: "sparseCategoricalCrossentropy" }).accuracy ?? NaN;
+  tf.dispose(weights);
+  m.dispose();
+  return acc;
+}
+// Both from the same run: the last private iterate, and (with --ema-momentum) the average the model holds after fit.
+const finalIterateTestAccuracy = accuracyWith(priv.iterateWeights());
+const emaTestAccuracy = ema
+  ? evaluatePrivateModel({ model, x: xTest, y: yTest, loss: "sparseCategoricalCrossentropy" }).accuracy
+  : undefined;
+const emaInfoRows = emaInfo.map((c, k) => ({
+  momentum: c.momentum,
+  warmup: c.warmup,
+  testAccuracy: accuracyWith(infoAverages[k].average()),
+  note: "for information only (not pre-registered; not a selection)",
+}));
+if (ema) {
+  console.log(
+    `final iterate test acc ${(100 * finalIterateTestAccuracy).toFixed(2)}%  EMA (${ema.momentum}${ema.warmup ? ", warm-up" : ""}) test acc ${(100 * (emaTestAccuracy ?? NaN)).toFixed(2)}%`,
+  );
+}
+for (const e of emaInfoRows)
+  console.log(`for information only: EMA ${e.momentum}${e.warmup ? " with warm-up" : ""} test acc ${(100 * e.testAccuracy).toFixed(2)}%`);
 const result = {
   bench: "dpsgd-mnist",
   command: `npx tsx bench/dpsgd-mnist.ts ${process.argv.slice(2).join(" ")}`,
@@ -124,6 +183,12 @@ const result = {
   targetDelta,
   epsilon: history.epsilon,
   testAccuracy: rows.length ? rows[rows.length - 1].testAccuracy : NaN,
+  finalIterateTestAccuracy,
+  emaMomentum: ema?.momentum,
+  emaWarmup: ema?.warmup,
+  emaTestAccuracy,
+  emaUpdates: history.ema?.updates,
+  emaInfo: emaInfoRows.length ? emaInfoRows : undefined,
   bestTestAccuracy: Math.max(...rows.map((r) => r.testAccuracy)),
   wallSeconds: wall,
   rows,

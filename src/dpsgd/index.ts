@@ -30,6 +30,7 @@ export {
   type DpOptimizerOptions,
 } from "./gradients.js";
 export { type AdaptiveClippingOptions, AdaptiveClipState, gradientNoiseMultiplier } from "./adaptive-clipping.js";
+export { type EmaOptions } from "./ema.js";
 export { type EvaluateOptions, evaluatePrivateModel, type EvaluateResult } from "./metrics.js";
 export {
   makePrivate,

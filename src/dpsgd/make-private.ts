@@ -36,6 +36,7 @@ import { AdaptiveClipState, type AdaptiveClippingOptions } from "./adaptive-clip
 import { evaluatePrivateModel } from "./metrics.js";
 import { checkWorkersOption, leaseDpWorkers, type DpWorkerPool } from "./workers/pool.js";
 import { resolveMetrics } from "./fit-metrics.js";
+import { resolveEmaOption, WeightAverage, type EmaOptions } from "./ema.js";
 import {
   checkFitArgs,
   checkFitDatasetArgs,
@@ -117,6 +118,17 @@ export interface MakePrivateOptions {
    * calling thread. Needs a named loss and no `classWeight`.
    */
   workers?: number | DpWorkerPool;
+  /**
+   * Keep an exponential moving average (EMA) of the trainable weights over the private iterates
+   * (Keras's `use_ema` / `ema_momentum`; De et al. 2022), e.g. `{ momentum: 0.999 }`: updated
+   * after every private step, and written into the model when `fit` returns (as Keras's
+   * `finalize_variable_values`). Post-processing of the private iterates: no privacy cost, no
+   * extra noise, the same ledger and ε. The last iterate stays available from
+   * {@link PrivateModel.iterateWeights}; a later `fit` first puts it back into the model and
+   * continues the same average. With `validationData`, each epoch also logs the average's
+   * `val_ema_loss` / `val_ema_acc`. See {@link EmaOptions}.
+   */
+  ema?: EmaOptions;
 }
 
 /** Epoch logs passed to callbacks and kept in the history. */
@@ -130,6 +142,9 @@ export interface PrivateEpochLogs {
   val_acc?: number;
   /** The clip bound at the end of the epoch (adaptive clipping). */
   l2NormClip?: number;
+  /** With `ema` and validation data: the weight average's validation loss / accuracy. */
+  val_ema_loss?: number;
+  val_ema_acc?: number;
   [key: string]: number | undefined;
 }
 
@@ -247,6 +262,11 @@ export interface PrivateHistory {
   stepsRun: number;
   /** Epsilon spent so far (all fits of this wrapper) at `targetDelta`. */
   epsilon: number;
+  /**
+   * With the `ema` option: its momentum and warm-up, the updates made so far (one per private
+   * step, all fits), and whether the average was written into the model at the end of this fit.
+   */
+  ema?: { momentum: number; warmup: boolean; updates: number; swappedIn: boolean };
 }
 
 /** A model wrapped by {@link makePrivate}. */
@@ -272,6 +292,17 @@ export interface PrivateModel {
   event(): DpEvent;
   /** Epsilon spent so far at `delta` (default `targetDelta`). */
   epsilon(delta?: number): number;
+  /**
+   * With the `ema` option: copies of the weight average, in the order of `model.trainableWeights`
+   * (the caller disposes them); `undefined` without `ema`.
+   */
+  emaWeights(): tf.Tensor[] | undefined;
+  /**
+   * Copies of the last private iterate's trainable weights (the caller disposes them): the
+   * model's own weights, or, after a `fit` with `ema` has written the average into the model, the
+   * weights it replaced.
+   */
+  iterateWeights(): tf.Tensor[];
 }
 
 async function callAll<K extends keyof PrivateFitCallbacks>(
@@ -298,6 +329,8 @@ interface TrainingState {
   stopRequested: boolean;
   /** The worker pool leased for the running fit, if any. */
   workers: DpWorkerPool | undefined;
+  /** The weight average of the `ema` option, if any. */
+  average: WeightAverage | undefined;
 }
 
 /** One fit's plan: sampling rate, steps, σ, the step's event and how many steps the budget allows. */
@@ -343,6 +376,7 @@ function validateOptions(model: tf.LayersModel, options: MakePrivateOptions) {
   checkWorkersOption(options.workers, model);
   const metricSpecs = resolveMetrics(options.metrics ?? compiledProperty(model, "metrics"), loss, outputWidth(model));
   const adaptiveOpts = options.adaptiveClipping === true ? {} : options.adaptiveClipping || undefined;
+  const ema = resolveEmaOption(options.ema);
   return {
     model,
     options,
@@ -358,6 +392,7 @@ function validateOptions(model: tf.LayersModel, options: MakePrivateOptions) {
     loss,
     metricSpecs,
     adaptiveOpts,
+    ema,
   };
 }
 
@@ -518,6 +553,13 @@ function validationLogs(r: Resolved, [vx, vy]: [tf.Tensor, tf.Tensor], logs: Pri
   }
 }
 
+/** With `ema`: the weight average's validation loss and accuracy (the average swapped in, then the iterate restored). */
+function emaValidationLogs(r: Resolved, average: WeightAverage, [vx, vy]: [tf.Tensor, tf.Tensor], logs: PrivateEpochLogs): void {
+  const v = average.withAverage(() => evaluatePrivateModel({ model: r.model, x: vx, y: vy, loss: r.loss }));
+  logs.val_ema_loss = v.loss;
+  if (v.accuracy !== undefined) logs.val_ema_acc = v.accuracy;
+}
+
 /** The line printed after each epoch with `verbose >= 1`. */
 function epochLine(r: Resolved, epoch: number, epochs: number, epochSteps: number, logs: PrivateEpochLogs): string {
   const parts = [`Epoch ${epoch + 1}/${epochs}`, `${epochSteps} steps`, `loss ${logs.loss.toFixed(4)}`];
@@ -526,6 +568,7 @@ function epochLine(r: Resolved, epoch: number, epochs: number, epochSteps: numbe
   for (const m of r.metricSpecs)
     if (m.key !== "acc" && logs[`val_${m.key}`] !== undefined) parts.push(`val_${m.key} ${(logs[`val_${m.key}`] as number).toFixed(4)}`);
   if (logs.val_acc !== undefined) parts.push(`val_acc ${logs.val_acc.toFixed(4)}`);
+  if (logs.val_ema_acc !== undefined) parts.push(`val_ema_acc ${logs.val_ema_acc.toFixed(4)}`);
   parts.push(`epsilon ${logs.epsilon.toFixed(3)} (delta ${r.targetDelta})`);
   return parts.join(" - ");
 }
@@ -534,6 +577,8 @@ function epochLine(r: Resolved, epoch: number, epochs: number, epochSteps: numbe
 async function fitLoop(r: Resolved, state: TrainingState, x: tf.Tensor, y: tf.Tensor, args: PrivateFitArgs): Promise<PrivateHistory> {
   const n = x.shape[0] ?? 0;
   const plan = planFit(r, state, n, args);
+  // A later fit continues from the last private iterate, not from the average written in at the end of the previous one.
+  state.average?.restore();
   const { epochs, initialEpoch, stepsPerEpoch } = plan;
   const data = { x, y, loss: args.classWeight === undefined ? r.loss : classWeightedLoss(r.loss, args.classWeight, y) };
   const yielder = makeYielder(args.yieldEvery);
@@ -576,6 +621,7 @@ async function fitLoop(r: Resolved, state: TrainingState, x: tf.Tensor, y: tf.Te
       }
       await callAll(cbs, "onBatchBegin", s, {});
       const parts = privateStep(r, state, plan, data);
+      state.average?.update();
       stepsRun++;
       epochSteps++;
       if (parts.batchSize > 0) {
@@ -597,6 +643,7 @@ async function fitLoop(r: Resolved, state: TrainingState, x: tf.Tensor, y: tf.Te
     const logs: PrivateEpochLogs = { loss: lossCount > 0 ? lossSum / lossCount : NaN, epsilon: spentEpsilon(r, state, r.targetDelta) };
     r.metricSpecs.forEach((m, k) => (logs[m.key] = lossCount > 0 ? metricTotals[k] / lossCount : NaN));
     if (args.validationData) validationLogs(r, args.validationData, logs);
+    if (args.validationData && state.average) emaValidationLogs(r, state.average, args.validationData, logs);
     if (state.adaptive) logs.l2NormClip = state.clip;
     history.epoch.push(epoch);
     for (const [k, v] of Object.entries(logs)) if (v !== undefined) (history.history[k] ??= []).push(v);
@@ -611,6 +658,12 @@ async function fitLoop(r: Resolved, state: TrainingState, x: tf.Tensor, y: tf.Te
   }
   history.stepsRun = stepsRun;
   history.epsilon = spentEpsilon(r, state, r.targetDelta);
+  if (state.average) {
+    // As Keras's finalize_variable_values: the model leaves fit holding the average.
+    state.average.swapIn();
+    const { momentum, warmup } = state.average.config;
+    history.ema = { momentum, warmup, updates: state.average.updates, swappedIn: state.average.swapped };
+  }
   if (verbose >= 1 && history.stopReason === "budget") {
     console.log(`Stopped after ${stepsRun} steps: the next step would exceed targetEpsilon ${r.targetEpsilon}.`);
   }
@@ -727,6 +780,7 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
     totalSteps: 0,
     stopRequested: false,
     workers: undefined,
+    average: r.ema ? new WeightAverage(r.ema, model) : undefined,
   };
   return {
     model,
@@ -747,6 +801,12 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
     },
     epsilon(delta?: number) {
       return spentEpsilon(r, state, delta === undefined ? r.targetDelta : requireOpenProbability("delta", delta));
+    },
+    emaWeights() {
+      return state.average?.average();
+    },
+    iterateWeights() {
+      return state.average ? state.average.lastIterate() : model.trainableWeights.map((w) => w.read().clone());
     },
     fit: (x, y, args = {}) => fitTensors(r, state, x, y, args),
     fitDataset: (dataset, args = {}) => fitDataset(r, state, dataset, args),

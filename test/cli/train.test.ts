@@ -63,10 +63,40 @@ describe("dpkit train mnist", () => {
     expect(bad.stderr).toMatch(/--workers/);
   });
 
+  it("--ema-momentum ends with the weight average, reports both accuracies, and spends the same epsilon", () => {
+    const args = ["train", "mnist", ...small, "--noise-multiplier", "1.1", "--json"];
+    const plain = runCli(args);
+    const ema = runCli([...args, "--ema-momentum", "0.9"]);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(ema.code, ema.stderr).toBe(0);
+    const a = JSON.parse(plain.stdout);
+    const b = JSON.parse(ema.stdout);
+    expect(b.emaMomentum).toBe(0.9);
+    expect(b.emaWarmup).toBe(false);
+    expect(a.emaMomentum).toBeNull();
+    expect(b.epochsRun.map((e: { epsilon: number }) => e.epsilon)).toEqual(a.epochsRun.map((e: { epsilon: number }) => e.epsilon));
+    expect(b.epsilon).toBe(a.epsilon);
+    expect(b.steps).toBe(a.steps);
+    for (const row of b.epochsRun) expect(row.emaTestAccuracy).toBeGreaterThan(0);
+    expect(b.testAccuracy).toBe(b.epochsRun[1].emaTestAccuracy);
+    expect(b.finalIterateTestAccuracy).toBe(b.epochsRun[1].testAccuracy);
+    // control: without the option there is no EMA column
+    expect(a.epochsRun[0].emaTestAccuracy).toBeUndefined();
+    const table = runCli(["train", "mnist", ...small, "--noise-multiplier", "1.1", "--ema-momentum", "0.5", "--ema-warmup"]);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/EMA test accuracy %/);
+    expect(table.stdout).toMatch(/weight average \(EMA, momentum 0.5, warm-up\): test accuracy [\d.]+%; final iterate: [\d.]+%/);
+  });
+
   it("bad options fail with one line and exit code 2", () => {
     for (const [args, pattern] of [
       [["--noise-multiplier", "-1"], /noise-multiplier/],
       [["--noise-multiplier", "1", "--target-epsilon", "3"], /not both/],
+      [["--ema-momentum", "1"], /--ema-momentum. must be in \[0, 1\)\. Found 1/],
+      [["--ema-momentum", "-0.1"], /--ema-momentum/],
+      [["--ema-momentum", "x"], /ema-momentum/],
+      [["--ema-warmup"], /--ema-warmup needs --ema-momentum/],
+      [["--non-private", "--ema-momentum", "0.9"], /--non-private takes no --ema-momentum/],
     ] as const) {
       const r = runCli(["train", "mnist", ...small, ...args]);
       expect(r.code).toBe(2);

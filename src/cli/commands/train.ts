@@ -36,6 +36,8 @@ interface TrainRaw {
   json?: boolean;
   progress?: boolean;
   workers?: string;
+  emaMomentum?: string;
+  emaWarmup?: boolean;
 }
 
 /** One epoch's report. */
@@ -43,6 +45,8 @@ interface EpochRow {
   epoch: number;
   loss: number;
   testAccuracy: number;
+  /** With --ema-momentum: the weight average's test accuracy after this epoch. */
+  emaTestAccuracy?: number;
   epsilon: number;
   seconds: number;
 }
@@ -102,6 +106,16 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
     throw new DpError("invalid_parameter", "--non-private takes no --noise-multiplier or --target-epsilon.", "--non-private");
   }
   if (nonPrivate && raw.workers !== undefined) throw new DpError("invalid_parameter", "--non-private takes no --workers.", "--workers");
+  const emaMomentum = parseNumberOption("ema-momentum", raw.emaMomentum);
+  if (emaMomentum !== undefined && !(emaMomentum >= 0 && emaMomentum < 1)) {
+    throw new DpError("invalid_parameter", `\`--ema-momentum\` must be in [0, 1). Found ${emaMomentum}.`, "--ema-momentum");
+  }
+  if (raw.emaWarmup && emaMomentum === undefined)
+    throw new DpError("invalid_parameter", "--ema-warmup needs --ema-momentum.", "--ema-warmup");
+  if (nonPrivate && emaMomentum !== undefined) {
+    throw new DpError("invalid_parameter", "--non-private takes no --ema-momentum.", "--ema-momentum");
+  }
+  const ema = emaMomentum === undefined ? undefined : { momentum: emaMomentum, warmup: Boolean(raw.emaWarmup) };
   if (!nonPrivate && noiseMultiplier === undefined && targetEpsilon === undefined) targetEpsilon = 3;
   if (nonPrivate) {
     requirePositive("--l2-norm-clip", l2NormClip);
@@ -127,6 +141,7 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
         optimizer,
         loss: "sparseCategoricalCrossentropy",
         workers: parseNumberOption("workers", raw.workers),
+        ema,
       });
   if (!raw.json) process.stderr.write(`dpkit: tfjs backend ${backend.name}${backend.forced ? " (forced)" : ""}\n`);
   const train = loadMnist({ split: "train", count: trainSize });
@@ -150,7 +165,9 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
       const eps = Number.isFinite(row.epsilon) ? row.epsilon.toFixed(3) : "inf";
       if (process.stderr.isTTY) process.stderr.write("\n"); // keep the bar's line
       process.stdout.write(
-        `epoch ${row.epoch}/${epochs}  loss ${row.loss.toFixed(4)}  test accuracy ${(100 * row.testAccuracy).toFixed(2)}%  epsilon ${eps}\n`,
+        `epoch ${row.epoch}/${epochs}  loss ${row.loss.toFixed(4)}  test accuracy ${(100 * row.testAccuracy).toFixed(2)}%${
+          row.emaTestAccuracy === undefined ? "" : `  EMA test accuracy ${(100 * row.emaTestAccuracy).toFixed(2)}%`
+        }  epsilon ${eps}\n`,
       );
     }
   };
@@ -195,6 +212,7 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
             epoch: epoch + 1,
             loss: logs?.loss ?? NaN,
             testAccuracy: logs?.val_acc ?? NaN,
+            emaTestAccuracy: logs?.val_ema_acc,
             epsilon: logs?.epsilon ?? NaN,
             seconds: (Date.now() - start) / 1000,
           }),
@@ -241,7 +259,12 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
     noiseMultiplier: nonPrivate ? null : sigma,
     targetDelta: nonPrivate ? null : targetDelta,
     epsilon: finalEpsilon,
-    testAccuracy: last ? last.testAccuracy : NaN,
+    // With --ema-momentum the model (and --save) holds the weight average: testAccuracy is the
+    // average's; finalIterateTestAccuracy is the last private iterate's, from the same run.
+    testAccuracy: last ? (ema ? (last.emaTestAccuracy ?? NaN) : last.testAccuracy) : NaN,
+    finalIterateTestAccuracy: last ? last.testAccuracy : NaN,
+    emaMomentum: ema ? ema.momentum : null,
+    emaWarmup: ema ? ema.warmup : null,
     stopReason: stopReason ?? null,
     wallSeconds,
     epochsRun: rows,
@@ -251,15 +274,27 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
   if (raw.json) return printJson(summary);
   process.stdout.write(
     renderTable(
-      ["epoch", "loss", "test accuracy %", "epsilon", "seconds"],
-      rows.map((r) => [r.epoch, r.loss, 100 * r.testAccuracy, Number.isFinite(r.epsilon) ? r.epsilon : "inf", r.seconds]),
+      ["epoch", "loss", "test accuracy %", ...(ema ? ["EMA test accuracy %"] : []), "epsilon", "seconds"],
+      rows.map((r) => [
+        r.epoch,
+        r.loss,
+        100 * r.testAccuracy,
+        ...(ema ? [100 * (r.emaTestAccuracy ?? NaN)] : []),
+        Number.isFinite(r.epsilon) ? r.epsilon : "inf",
+        r.seconds,
+      ]),
     ),
   );
   const privacy = nonPrivate
     ? "no privacy guarantee (non-private baseline)"
     : `(${finalEpsilon.toFixed(3)}, ${targetDelta})-DP for add or remove one example (addOrRemoveOne), noise multiplier ${sigma?.toFixed(4)}, ${steps} steps`;
+  if (ema) {
+    process.stdout.write(
+      `weight average (EMA, momentum ${ema.momentum}${ema.warmup ? ", warm-up" : ""}): test accuracy ${(100 * summary.testAccuracy).toFixed(2)}%; final iterate: ${(100 * summary.finalIterateTestAccuracy).toFixed(2)}%${raw.save ? " (the saved model holds the average)" : ""}\n`,
+    );
+  }
   process.stdout.write(
-    `${kind} on ${trainSize} MNIST images: test accuracy ${(100 * summary.testAccuracy).toFixed(2)}%, ${privacy}, ${wallSeconds.toFixed(1)} s on ${backend.name}\n`,
+    `${kind} on ${trainSize} MNIST images: test accuracy ${(100 * summary.testAccuracy).toFixed(2)}%${ema ? " (EMA)" : ""}, ${privacy}, ${wallSeconds.toFixed(1)} s on ${backend.name}\n`,
   );
   if (stopReason === "budget") process.stdout.write("stopped early: the next step would have exceeded --target-epsilon\n");
   if (raw.save) process.stdout.write(`model saved to ${raw.save}\n`);
@@ -284,6 +319,11 @@ export function register(program: Command): void {
     .option("--train-size <N>", "number of training images (from the start of the training set)", "60000")
     .option("--test-size <N>", "number of test images", "10000")
     .option("--workers <N>", "worker threads for per-example clipping (Node; 1: in-process; same result for any N)")
+    .option(
+      "--ema-momentum <M>",
+      "keep an exponential moving average of the weights (momentum M in [0, 1), e.g. 0.999) and end with it (no privacy cost)",
+    )
+    .option("--ema-warmup", "with --ema-momentum: De et al.'s warm-up, momentum min(M, (1 + t) / (10 + t)) at update t")
     .option("--non-private", "train with tfjs's own model.fit, no privacy (baseline)")
     .option("--save <dir>", "save the trained model (model.json + weights.bin)")
     .option("--plot <file>", "write test accuracy against epsilon (.svg or .png)")
