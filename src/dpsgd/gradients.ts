@@ -135,7 +135,7 @@ export function computeClippedSum(o: {
   const shapes = vars.map((v) => v.shape);
   const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
   // Filled by the first chunk (a host array from the engine is taken as it is); zeros for an empty batch.
-  const sums: (Float32Array | undefined)[] = new Array(names.length);
+  const sums: (Float32Array | undefined)[] = names.map(() => undefined);
   const n = o.x.shape[0] ?? 0;
   if ((o.y.shape[0] ?? 0) !== n) {
     throw new DpError("invalid_parameter", `\`x\` and \`y\` must hold the same number of examples. Found ${n} and ${o.y.shape[0]}.`, "y");
