@@ -3,9 +3,9 @@
  *
  * Example i's gradient is sparse: row v of the table receives `sum_{t: idx_t = v} g_t`, only
  * for the tokens the example contains. The rule sums the output gradients per (example, distinct
- * token) slot on the host in float64 (N·T·D work), and an example's squared norm is the sum of
- * its slots' squared norms: no `[V, D]` table per example, no T×T Gram matrix, never a
- * `[N, V, D]` tensor. The clipped sum scatters the reweighted slot sums into the rows of the
+ * token) slot (N·T·D work) — on wasm by one segment-sum kernel, on the other backends on the
+ * host in float64 — and an example's squared norm is the sum of its slots' squared norms: no
+ * `[V, D]` table per example, no T×T Gram matrix, never a `[N, V, D]` tensor. The clipped sum scatters the reweighted slot sums into the rows of the
  * `[V, D]` gradient that the batch touches (the dense gradient tfjs's own `gather` produces; the
  * other rows stay zero and only receive the optimiser's noise).
  *
@@ -140,6 +140,41 @@ function sparseTerms(layer: tf.layers.Layer, input: tf.Tensor, outputGradient: t
   };
 }
 
+/**
+ * The same terms through the backend's kernels (wasm, whose `UnsortedSegmentSum` dpkit provides
+ * as one `ScatterNd`): the slot sums are one segment sum of `g` over the (example, distinct
+ * token) slots, the squared norms one square-and-sum of them per example, the clipped sum one
+ * segment sum of the reweighted `g` over the tokens. Float32 like every other rule; the host
+ * loops above cost about 5 ns per element on this machine, these kernels a fraction of it.
+ */
+function kernelTerms(layer: tf.layers.Layer, input: tf.Tensor, outputGradient: tf.Tensor): PerExampleTerms {
+  const e = parts(layer);
+  const n = input.shape[0];
+  const steps = input.size / Math.max(n, 1);
+  const dim = e.outputDim;
+  const vocab = e.inputDim;
+  const ids = tokenIds(input, vocab, layer.name);
+  const { slots } = distinctTokenSlots(ids, n, steps, vocab);
+  const g2 = tf.reshape(outputGradient, [n * steps, dim]);
+  const slotSums = tf.unsortedSegmentSum(g2, tf.tensor1d(slots, "int32"), n * steps);
+  const squaredNorms = tf.sum(tf.reshape(tf.square(slotSums), [n, steps * dim]), 1) as tf.Tensor1D;
+  const rows = (w: tf.Tensor1D): tf.Tensor2D => {
+    const gw = tf.mul(tf.reshape(outputGradient, [n, steps * dim]), tf.reshape(w, [n, 1]));
+    return tf.unsortedSegmentSum(tf.reshape(gw, [n * steps, dim]), tf.tensor1d(ids, "int32"), vocab) as tf.Tensor2D;
+  };
+  return {
+    squaredNorms,
+    weightedSum: (w) => [rows(w)],
+    weightedSumHost(w) {
+      let out: Float32Array = new Float32Array(0);
+      tf.tidy(() => {
+        out = rows(tf.tensor1d(w)).dataSync() as Float32Array; // a copy on wasm: the caller owns it
+      });
+      return [out];
+    },
+  };
+}
+
 /** The rows of the table for `input`, gathered on the host (cpu backend: no copy of the table). */
 function hostGather(layer: tf.layers.Layer, input: tf.Tensor): tf.Tensor {
   const e = parts(layer);
@@ -174,6 +209,7 @@ export const embeddingRule: LayerRule = {
     return z;
   },
   perExample(layer, { input, outputGradient }) {
+    if (tf.getBackend() === "wasm") return kernelTerms(layer, input, outputGradient);
     return sparseTerms(layer, input, outputGradient);
   },
 };
