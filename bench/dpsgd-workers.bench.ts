@@ -3,19 +3,30 @@
  * batch 256 for the MNIST MLP and the small CNN (`mnistModel("mlp" | "cnn")`) on wasm, computed
  * in the calling thread (the default, no `workers`) and with a pool of worker threads
  * (`createDpWorkerPool`, chunks of CHUNK examples), side by side: the cases alternate within
- * each repetition and the table gives medians. The speed-up is in-process / workers. Also
- * printed: the CPU time of all threads per step (the total work: sharding's overhead shows here
- * whatever the load) and the slowest worker's own time per step.
+ * each repetition and the table gives medians. The speed-up is in-process / workers.
  *
- * Usage: npm run bench -- dpsgd-workers   (env: REPS=15, WORKERS=2 or a list such as 1,2, CHUNK=128, MODELS=mlp,cnn,
- * DPKIT_BACKEND=wasm|cpu). The load average is printed before and after: on a loaded machine
- * the workers compete with other processes for the cores and the speed-up is understated.
+ * Every case is first run WARMUP times (default 150) and only then measured: each worker thread
+ * is a fresh V8 isolate that compiles tfjs's JavaScript for itself, and for its first ~100 steps
+ * V8's compiler threads compete with the workers for the cores (see docs/dpsgd-engine.md,
+ * "Worker scaling"); the old default of one warm-up step measured that warm-up.
+ *
+ * Also printed, per step (means: the clock moves in scheduler ticks), from each thread's own CPU
+ * clock (Linux `/proc/thread-self/schedstat`; load-independent to first order): the calling thread's CPU time, the slowest worker's CPU time,
+ * the CPU time of every other thread of the process (V8's compiler and GC threads), and the
+ * critical path they imply on idle cores — calling thread + slowest worker — with the speed-up
+ * it predicts. On a loaded machine the wall-clock columns say little; the CPU columns still do.
+ *
+ * Usage: npm run bench -- dpsgd-workers   (env: REPS=15, WARMUP=150, WORKERS=2 or a list such as
+ * 1,2, CHUNK=128, MODELS=mlp,cnn, DPKIT_BACKEND=wasm|cpu). The load average is printed before
+ * and after: on a loaded machine the workers compete with other processes for the cores and
+ * the wall-clock speed-up is understated.
  */
 import { availableParallelism, loadavg } from "node:os";
 import * as tf from "@tensorflow/tfjs";
 import { prepareBackend } from "../src/backend/index.js";
-import { lastWorkerTimes } from "../src/dpsgd/workers/pool.js";
+import { lastStepProfile } from "../src/dpsgd/workers/pool.js";
 import { chunkedClippedSum } from "../src/dpsgd/workers/chunks.js";
+import { processThreadsCpuMs, threadClock } from "../src/dpsgd/workers/thread-clock.js";
 import { issueDpGradients, privatizeParts } from "../src/dpsgd/gradients.js";
 import { sampledGaussianStep } from "../src/accounting/index.js";
 import { createDpWorkerPool, dpApplyGradients, dpGradients, mnistInputShape, mnistModel, type MnistModelKind } from "../src/dpsgd/index.js";
@@ -23,6 +34,7 @@ import { SeededRng } from "../src/random/index.js";
 import { type BenchRow as Row, median } from "./report.js";
 
 const REPS = Number(process.env.REPS ?? 15);
+const WARMUP = Number(process.env.WARMUP ?? 150);
 const WORKERS = (process.env.WORKERS ?? "2").split(",").map(Number);
 const CHUNK = Number(process.env.CHUNK ?? 128);
 const MODELS = (process.env.MODELS ?? "mlp,cnn").split(",") as MnistModelKind[];
@@ -36,9 +48,11 @@ const load = (): string =>
     .join(" ");
 const loadBefore = load();
 console.log(`backend ${info.name}, ${availableParallelism()} cores, load average before: ${loadBefore}`);
+if (threadClock() === undefined) console.log("(no per-thread CPU clock on this platform: the CPU columns are empty)");
 
 const rows: Row[] = [];
 const table: string[][] = [];
+const fmt = (v: number | undefined, digits = 1): string => (v === undefined || Number.isNaN(v) ? "-" : v.toFixed(digits));
 
 for (const kind of MODELS) {
   const model = mnistModel(kind);
@@ -79,53 +93,132 @@ for (const kind of MODELS) {
     [`in-process, chunks of ${CHUNK}`, chunked],
     ...pools.map((p, i): [string, () => void] => [label(WORKERS[i]), step(p)]),
   ];
-  const times = new Map<string, number[]>(cases.map(([name]) => [name, []]));
-  // CPU time of the whole process (all threads) per step: the total work, whatever the load.
-  const cpu = new Map<string, number[]>(cases.map(([name]) => [name, []]));
-  // Inside the workers: the slowest worker's own time per step (the critical path without the
-  // calling thread's copies, noise and update, and without waiting to be scheduled).
-  const inside = new Map<string, number[]>(pools.map((_, i) => [label(WORKERS[i]), []]));
-  for (const [, f] of cases) f(); // warm-up
+  const poolOf = (name: string) => pools[cases.findIndex(([n]) => n === name) - 2];
+  const series = new Map<string, Record<string, number[]>>(cases.map(([name]) => [name, {}]));
+  const record = (name: string, key: string, v: number | undefined): void => {
+    if (v === undefined) return;
+    const s = series.get(name) as Record<string, number[]>;
+    (s[key] ??= []).push(v);
+  };
+  for (let r = 0; r < WARMUP; r++) for (const [, f] of r % 2 === 0 ? cases : [...cases].reverse()) f();
   for (let r = 0; r < REPS; r++) {
     for (const [name, f] of r % 2 === 0 ? cases : [...cases].reverse()) {
+      const p0 = processThreadsCpuMs();
       const c0 = process.cpuUsage();
+      const m0 = threadClock();
       const t0 = performance.now();
       f();
-      (times.get(name) as number[]).push(performance.now() - t0);
+      const wall = performance.now() - t0;
+      const m1 = threadClock();
       const c = process.cpuUsage(c0);
-      (cpu.get(name) as number[]).push((c.user + c.system) / 1000);
-      const p = pools[cases.findIndex(([n]) => n === name) - 2];
-      if (p) inside.get(name)?.push(Math.max(...lastWorkerTimes(p)));
+      const p1 = processThreadsCpuMs();
+      record(name, "wall", wall);
+      record(name, "cpuAll", p0 !== undefined && p1 !== undefined ? p1 - p0 : (c.user + c.system) / 1000);
+      record(name, "main", m0 && m1 ? m1.cpuMs - m0.cpuMs : undefined);
+      const p = poolOf(name);
+      const prof = p ? lastStepProfile(p) : undefined;
+      if (prof) {
+        record(name, "workerOwn", Math.max(...prof.workers.map((w) => w.total)));
+        const cpus = prof.workers.map((w) => w.cpu);
+        if (cpus.every((v) => v !== undefined)) {
+          cpus.forEach((v, i) => record(name, `workerCpu.${i}`, v));
+          record(
+            name,
+            "workersCpu",
+            (cpus as number[]).reduce((a, b) => a + b, 0),
+          );
+        }
+        for (const k of ["weights", "inputs", "compute"] as const) record(name, `worker.${k}`, Math.max(...prof.workers.map((w) => w[k])));
+        for (const k of ["write", "wait", "reduce"] as const) record(name, `main.${k}`, prof[k]);
+      }
     }
   }
-  const base = median(times.get(cases[0][0]) as number[]);
+  const med = (name: string, key: string): number | undefined => {
+    const v = (series.get(name) as Record<string, number[]>)[key];
+    return v && v.length > 0 ? median(v) : undefined;
+  };
+  // CPU clocks advance in scheduler ticks (4 ms at HZ=250), so one step's reading is coarse:
+  // CPU columns are means over the repetitions (the tick error averages out), not medians.
+  const mean = (name: string, key: string): number | undefined => {
+    const v = (series.get(name) as Record<string, number[]>)[key];
+    return v && v.length > 0 ? v.reduce((a, b) => a + b, 0) / v.length : undefined;
+  };
+  const slowestWorkerCpu = (name: string): number | undefined => {
+    const p = poolOf(name);
+    if (!p) return undefined;
+    const each = Array.from({ length: p.size }, (_, i) => mean(name, `workerCpu.${i}`)).filter((v): v is number => v !== undefined);
+    return each.length > 0 ? Math.max(...each) : undefined;
+  };
+  const base = med(cases[0][0], "wall") as number;
+  const critical = (name: string): number | undefined => {
+    const main = mean(name, "main");
+    if (main === undefined) return undefined;
+    const worker = slowestWorkerCpu(name);
+    return poolOf(name) ? (worker === undefined ? undefined : main + worker) : main;
+  };
+  const baseCritical = critical(cases[0][0]);
+  const tag = (name: string): string => `${kind} batch ${BATCH} ${info.name}: ${name}`;
   for (const [name] of cases) {
-    const ms = median(times.get(name) as number[]);
+    const ms = med(name, "wall") as number;
     const speedUp = base / ms;
     rows.push({
-      case: `${kind} batch ${BATCH} ${info.name}: ${name}`,
+      case: tag(name),
       metric: "DP step time",
       value: +ms.toFixed(2),
       unit: "ms",
       baseline: +base.toFixed(2),
       ratio: +speedUp.toFixed(3),
     });
-    const own = inside.get(name);
-    const cpuMs = median(cpu.get(name) as number[]);
-    rows.push({
-      case: `${kind} batch ${BATCH} ${info.name}: ${name}, CPU time of all threads`,
-      metric: "CPU time",
-      value: +cpuMs.toFixed(2),
-      unit: "ms",
-    });
-    table.push([kind, name, ms.toFixed(1), `${speedUp.toFixed(2)}x`, cpuMs.toFixed(1), own ? median(own).toFixed(1) : "-"]);
-    if (own)
+    const cpuAll = mean(name, "cpuAll") as number;
+    rows.push({ case: `${tag(name)}, CPU time of all threads`, metric: "CPU time", value: +cpuAll.toFixed(2), unit: "ms" });
+    const main = mean(name, "main");
+    const pool = poolOf(name) !== undefined;
+    const workerCpu = slowestWorkerCpu(name);
+    const workersCpu = pool ? mean(name, "workersCpu") : undefined;
+    const others = main === undefined ? undefined : cpuAll - main - (workersCpu ?? 0);
+    const crit = critical(name);
+    const predicted = crit !== undefined && baseCritical !== undefined ? baseCritical / crit : undefined;
+    if (main !== undefined)
+      rows.push({ case: `${tag(name)}, calling thread's CPU time`, metric: "CPU time", value: +main.toFixed(2), unit: "ms" });
+    if (workerCpu !== undefined)
+      rows.push({ case: `${tag(name)}, slowest worker's CPU time`, metric: "CPU time", value: +workerCpu.toFixed(2), unit: "ms" });
+    if (others !== undefined)
       rows.push({
-        case: `${kind} batch ${BATCH} ${info.name}: ${name}, slowest worker's own time`,
-        metric: "time",
-        value: +median(own).toFixed(2),
+        case: `${tag(name)}, other threads' CPU time (V8 compiler, GC)`,
+        metric: "CPU time",
+        value: +others.toFixed(2),
         unit: "ms",
       });
+    if (crit !== undefined && predicted !== undefined)
+      rows.push({
+        case: `${tag(name)}, critical path (calling thread + slowest worker, CPU)`,
+        metric: "CPU time",
+        value: +crit.toFixed(2),
+        unit: "ms",
+        baseline: +(baseCritical as number).toFixed(2),
+        ratio: +predicted.toFixed(3),
+      });
+    const own = pool ? med(name, "workerOwn") : undefined;
+    if (own !== undefined)
+      rows.push({ case: `${tag(name)}, slowest worker's own time`, metric: "time", value: +own.toFixed(2), unit: "ms" });
+    table.push([
+      kind,
+      name,
+      fmt(ms),
+      `${speedUp.toFixed(2)}x`,
+      fmt(cpuAll),
+      fmt(main),
+      fmt(workerCpu),
+      fmt(others),
+      fmt(crit),
+      predicted === undefined ? "-" : `${predicted.toFixed(2)}x`,
+      fmt(own),
+    ]);
+    if (pool) {
+      const parts = ["write", "wait", "reduce"].map((k) => `${k} ${fmt(med(name, `main.${k}`), 2)}`).join(", ");
+      const wparts = ["weights", "inputs", "compute"].map((k) => `${k} ${fmt(med(name, `worker.${k}`), 2)}`).join(", ");
+      console.log(`  ${kind} ${name}: calling thread ${parts} ms; slowest worker ${wparts} ms`);
+    }
   }
   await Promise.all(pools.map((p) => p.close()));
   tf.dispose([x, y]);
@@ -133,18 +226,24 @@ for (const kind of MODELS) {
 }
 
 const loadAfter = load();
-const w = [5, 26, 10, 9, 12, 20];
+const w = [5, 26, 9, 8, 8, 8, 8, 8, 8, 9, 10];
 const line = (c: string[]) => c.map((s, i) => s.padEnd(w[i])).join(" | ");
-console.log(line(["model", "case", "median ms", "speed-up", "CPU ms", "slowest worker, ms"]));
+console.log(
+  line(["model", "case", "wall ms", "speed-up", "CPU all", "CPU main", "CPU wkr", "CPU V8", "crit. ms", "predicted", "worker own"]),
+);
 console.log(w.map((n) => "-".repeat(n)).join("-|-"));
 for (const r of table) console.log(line(r));
-console.log(`chunk size ${CHUNK}, ${REPS} repetitions alternating; load average after: ${loadAfter}`);
+console.log(
+  `chunk size ${CHUNK}, ${WARMUP} warm-up and ${REPS} measured repetitions alternating; wall: medians, CPU: means per step; CPU wkr = slowest worker's ` +
+    `own CPU time, CPU V8 = every other thread; crit. = CPU main + CPU wkr, predicted = in-process crit. / crit.; load average after: ${loadAfter}`,
+);
 console.log(
   JSON.stringify({
     bench: "dpsgd-workers",
     backend: info.name,
     cores: availableParallelism(),
     chunkSize: CHUNK,
+    warmup: WARMUP,
     reps: REPS,
     loadBefore,
     loadAfter,

@@ -1,5 +1,6 @@
 /**
- * Noise generation speed. Usage: npm run bench -- noise   (env: REPS=5, DRAWS=4000000, NOISE_BENCH_DPSGD=1)
+ * Noise generation speed. Usage: npm run bench -- noise
+ *   (env: REPS=5, DRAWS=4000000, NOISE_BENCH_DPSGD=1, NOISE_BENCH_STEP=1, STEP_REPS=31)
  *
  * - Side by side for 4 million draws (alternating, REPS repetitions, median): `tf.randomNormal`
  *   (tfjs, float32, seeded from Math.random: never for privacy), the secure continuous ziggurat
@@ -14,19 +15,32 @@
  * - The exact grid Gaussian mechanism (`gaussianMechanism(...).releaseVector`, discrete Gaussian
  *   noise on a power-of-two grid: the floating-point-attack-immune path) on the same vector size.
  * - Scalar draws per second of the exact discrete Laplace and discrete Gaussian samplers.
+ * - The exact noise of one DP-SGD step on the Embedding(20,000, 16) → GlobalAveragePooling1D →
+ *   Dense(2) text model (issue 16): `privatizeInPlace` over its 320,034 entries in 3 parts (noise
+ *   multiplier 1.1, clip 0.1, expected batch 256), before (the frozen copy of the path as of
+ *   b985c3e in bench/reference/: finite checks, concatenation, grid units in Float64 arrays, a fresh
+ *   noise array, the old ziggurat loop) and after (the fused in-place pass), side by side with the
+ *   parts' pieces: the ziggurat alone (old and new loop) and `addGaussianNoise` (old and new), and
+ *   the continuous noise. Alternating, STEP_REPS repetitions (default 31), medians of wall time and of
+ *   process CPU time (the CPU time is less disturbed by other processes on a loaded machine).
+ *   NOISE_BENCH_STEP=0 skips it.
  *
  * Prints a table and, as the last line, one JSON object (docs/performance.md).
  */
 import * as tf from "@tensorflow/tfjs";
-import { addGaussianNoise, gaussianMechanism, laplaceMechanism } from "../src/mechanisms/index.js";
+import { addGaussianNoise, exactNoiseGrid, gaussianMechanism, laplaceMechanism } from "../src/mechanisms/index.js";
 import { discreteGaussian, discreteLaplace, fillGaussian, secureRng } from "../src/random/index.js";
 import { discreteGaussianVectorSampler } from "../src/random/discrete-gaussian.js";
-import { zigguratTable } from "../src/random/discrete-ziggurat.js";
+import { discreteZigguratFill, zigguratTable } from "../src/random/discrete-ziggurat.js";
+import { privatizeInPlace } from "../src/dpsgd/privatize.js";
+import { discreteZigguratFill as discreteZigguratFillV1 } from "./reference/discrete-ziggurat-v1.js";
+import { addGaussianNoiseV1, privatizeInPlaceV1 } from "./reference/privatize-v1.js";
 import { dpApplyGradients, dpGradients, mnistModel } from "../src/dpsgd/index.js";
 import { loadMnist } from "../src/data/index.js";
 import { type BenchRow as Row, median } from "./report.js";
 
 const REPS = Number(process.env.REPS ?? 5);
+const STEP_REPS = Number(process.env.STEP_REPS ?? 31);
 const DRAWS = Number(process.env.DRAWS ?? 4_000_000);
 
 function seconds(f: () => void): number {
@@ -178,6 +192,81 @@ async function main(): Promise<void> {
       ratio: ex / cont,
     });
     tf.dispose([x, y]);
+  }
+
+  // --- The exact noise of one DP-SGD step: the Embedding text model, before and after -----------
+  if (process.env.NOISE_BENCH_STEP !== "0") {
+    // Embedding(20,000, 16) kernel, Dense(16 -> 2) kernel and bias: 320,034 entries in 3 parts.
+    const shapes = [320_000, 32, 2];
+    const total = shapes.reduce((a, b) => a + b, 0);
+    const sums = shapes.map((n, p) => Float32Array.from({ length: n }, (_, i) => Math.sin(i + p) * 0.02));
+    const work = sums.map((a) => a.slice());
+    const reset = (): void => work.forEach((w, i) => w.set(sums[i]));
+    const [clip, z, b] = [0.1, 1.1, 256];
+    const { gridSigma } = exactNoiseGrid(z * clip, clip, total);
+    const zigOld = discreteZigguratFillV1(gridSigma);
+    const zigNew = discreteZigguratFill(gridSigma);
+    const noise64 = new Float64Array(total);
+    const flat = Float32Array.from({ length: total }, (_, i) => Math.sin(i) * 0.02);
+    const stepCases: Record<string, () => void> = {
+      "privatizeInPlace exact, before (b985c3e)": () => {
+        reset();
+        privatizeInPlaceV1(work, clip, z, b, rng);
+      },
+      "privatizeInPlace exact, after (fused, in place)": () => {
+        reset();
+        privatizeInPlace(work, { l2NormClip: clip, noiseMultiplier: z, expectedBatchSize: b });
+      },
+      "privatizeInPlace continuous, after": () => {
+        reset();
+        privatizeInPlace(work, { l2NormClip: clip, noiseMultiplier: z, expectedBatchSize: b, noise: "continuous" });
+      },
+      "copy of the parts (in every privatizeInPlace case above)": () => reset(),
+      "exact ziggurat fill alone, before (old loop)": () => zigOld(noise64, rng),
+      "exact ziggurat fill alone, after": () => zigNew(noise64, rng),
+      "addGaussianNoise exact, before": () => void addGaussianNoiseV1(flat, z * clip, clip, rng),
+      "addGaussianNoise exact, after": () => void addGaussianNoise(flat, { stddev: z * clip, sensitivity: clip, rng }),
+      "fillGaussian alone (continuous, Float64Array)": () => void fillGaussian(noise64, z * clip, rng),
+    };
+    for (const f of Object.values(stepCases)) f();
+    const wall: Record<string, number[]> = Object.fromEntries(Object.keys(stepCases).map((k) => [k, []]));
+    const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(stepCases).map((k) => [k, []]));
+    for (let rep = 0; rep < STEP_REPS; rep++) {
+      for (const [k, f] of Object.entries(stepCases)) {
+        const c0 = process.cpuUsage();
+        wall[k].push(seconds(f) * 1000);
+        const c = process.cpuUsage(c0);
+        cpu[k].push((c.user + c.system) / 1000);
+      }
+    }
+    const pairs: Record<string, string> = {
+      "privatizeInPlace exact, after (fused, in place)": "privatizeInPlace exact, before (b985c3e)",
+      "exact ziggurat fill alone, after": "exact ziggurat fill alone, before (old loop)",
+      "addGaussianNoise exact, after": "addGaussianNoise exact, before",
+      "privatizeInPlace continuous, after": "privatizeInPlace exact, after (fused, in place)",
+    };
+    for (const k of Object.keys(stepCases)) {
+      const base = pairs[k];
+      for (const [metric, t] of [
+        ["time", wall],
+        ["cpu time", cpu],
+      ] as const) {
+        const row: Row = {
+          case: `DP-SGD step noise, Embedding model (${total} entries): ${k} [${metric === "time" ? "wall" : "CPU"}]`,
+          metric,
+          value: median(t[k]),
+          unit: "ms",
+        };
+        if (base !== undefined) {
+          row.baseline = median(t[base]);
+          row.ratio = row.value / row.baseline;
+        }
+        rows.push(row);
+      }
+    }
+    notes.push(
+      `DP-SGD step noise (${total} entries, ${STEP_REPS} alternating reps, medians): privatizeInPlace exact ${median(wall["privatizeInPlace exact, before (b985c3e)"]).toFixed(2)} -> ${median(wall["privatizeInPlace exact, after (fused, in place)"]).toFixed(2)} ms wall, ${median(cpu["privatizeInPlace exact, before (b985c3e)"]).toFixed(2)} -> ${median(cpu["privatizeInPlace exact, after (fused, in place)"]).toFixed(2)} ms CPU; ratios are after / before`,
+    );
   }
 
   // --- Table and JSON ----------------------------------------------------------------------------

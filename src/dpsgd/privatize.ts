@@ -16,8 +16,8 @@
  * @see Abadi et al., "Deep Learning with Differential Privacy", CCS 2016, https://arxiv.org/abs/1607.00133
  * @module
  */
-import { DpError, requireFinite, requireNonNegative, requirePositive, requirePositiveInteger } from "../errors.js";
-import { addGaussianNoise, type GaussianNoiseKind } from "../mechanisms/gaussian-noise.js";
+import { DpError, requireNonNegative, requirePositive, requirePositiveInteger } from "../errors.js";
+import { addGaussianNoiseInPlace, type GaussianNoiseKind } from "../mechanisms/gaussian-noise.js";
 import { requireSecureRng, type Rng } from "../random/rng.js";
 
 /**
@@ -164,11 +164,12 @@ export function privatizeClippedSum(options: PrivatizeClippedSumOptions): Float3
 
 /**
  * {@link privatizeClippedSum} over several arrays at once, overwriting them: all parts are one
- * vector (one `addGaussianNoise` call over their concatenation, so the noise is spherical over
- * the whole model and, for the exact grid, charged for the whole dimension), and each entry
- * becomes `(sum + noise) / b`, rounded to float32 once. The parts are concatenated only when
- * there are several; the result is written back into them (no separate output arrays).
- * Refuses a non-finite sum entry before anything is written.
+ * vector (one noise stream over their concatenation, so the noise is spherical over the whole model
+ * and, for the exact grid, charged for the whole dimension), and each entry becomes
+ * `(sum + noise) / b`, rounded to float32 once. The noise is added in one fused pass per part
+ * (`addGaussianNoiseInPlace`: no concatenation, no Float64 copies), bit for bit the values of
+ * `addGaussianNoise` on the concatenation divided by b. Refuses a non-finite sum entry before
+ * anything is written.
  * @internal
  */
 export function privatizeInPlace(sums: Float32Array[], options: Omit<PrivatizeClippedSumOptions, "clippedSum">): Float32Array[] {
@@ -176,31 +177,13 @@ export function privatizeInPlace(sums: Float32Array[], options: Omit<PrivatizeCl
   const sigma = requireNonNegative("noiseMultiplier", options.noiseMultiplier);
   const b = requirePositive("expectedBatchSize", options.expectedBatchSize);
   requireSecureRng(options.rng, options.allowInsecureRng);
-  let total = 0;
-  for (const s of sums) {
-    for (let i = 0; i < s.length; i++) if (!Number.isFinite(s[i])) requireFinite("clippedSum", s[i]);
-    total += s.length;
-  }
-  if (sigma === 0) {
-    for (const s of sums) for (let i = 0; i < s.length; i++) s[i] = s[i] / b;
-    return sums;
-  }
-  // One noise call over all variables (the exact grid's rounding charge depends on the total
-  // dimension); the parts are concatenated only when there are several.
-  let values: Float32Array = sums[0] ?? new Float32Array(0);
-  if (sums.length > 1) {
-    values = new Float32Array(total);
-    let at = 0;
-    for (const s of sums) {
-      values.set(s, at);
-      at += s.length;
-    }
-  }
-  const noisy = addGaussianNoise(values, { stddev: sigma * c, sensitivity: c, noise: options.noise, rng: options.rng });
-  let off = 0;
-  for (const s of sums) {
-    for (let i = 0; i < s.length; i++) s[i] = noisy[off + i] / b;
-    off += s.length;
-  }
+  addGaussianNoiseInPlace(sums, {
+    stddev: sigma * c,
+    sensitivity: c,
+    noise: options.noise,
+    rng: options.rng,
+    divisor: b,
+    name: "clippedSum",
+  });
   return sums;
 }

@@ -5,11 +5,11 @@
  *
  * @module
  */
-import { DpError, requireNonNegative, requireOneOf, requirePositive } from "../errors.js";
-import { discreteGaussianVectorSampler } from "../random/discrete-gaussian.js";
+import { DpError, requireFinite, requireNonNegative, requireOneOf, requirePositive } from "../errors.js";
+import { DiscreteZiggurat } from "../random/discrete-ziggurat.js";
 import { fillGaussian } from "../random/gaussian.js";
 import { resolveRng, type Rng } from "../random/rng.js";
-import { defaultGranularity, fromGridUnits, toGridUnits } from "./grid.js";
+import { clampToGrid, defaultGranularity, toGridUnits } from "./grid.js";
 
 /** How {@link addGaussianNoise} draws its noise. */
 export type GaussianNoiseKind = "exact" | "continuous";
@@ -30,13 +30,14 @@ export interface AddGaussianNoiseOptions {
 }
 
 /** Recently used exact samplers, by grid sigma (their tables take milliseconds to certify). */
-const samplers = new Map<number, (out: Float64Array, r: Rng) => void>();
+const samplers = new Map<number, DiscreteZiggurat>();
 const MAX_CACHED = 8;
 
-function exactSampler(sigmaGrid: number): (out: Float64Array, r: Rng) => void {
+/** The exact discrete ziggurat for a grid sigma (always in [2^29, 2^32), inside the ziggurat's range). */
+function exactSampler(sigmaGrid: number): DiscreteZiggurat {
   let s = samplers.get(sigmaGrid);
   if (s === undefined) {
-    s = discreteGaussianVectorSampler(sigmaGrid);
+    s = new DiscreteZiggurat(sigmaGrid);
     if (samplers.size >= MAX_CACHED) samplers.delete(samplers.keys().next().value as number);
   } else samplers.delete(sigmaGrid);
   samplers.set(sigmaGrid, s);
@@ -114,18 +115,160 @@ export function addGaussianNoise(values: ArrayLike<number>, options: AddGaussian
     for (let i = 0; i < d; i++) out[i] += values[i];
     return out;
   }
+  const { granularity, gridSigma } = checkedGrid(stddev, sensitivity, d);
+  // The integer noise goes straight into `out`; one pass then adds the rounded input (an input that
+  // cannot be put on the grid throws, and the noise drawn for this call is discarded unreleased).
+  exactSampler(gridSigma).fill(out, r);
+  const invG = 1 / granularity; // exact: a power of two, so v·invG = v / granularity (both correctly rounded)
+  for (let i = 0; i < d; i++) {
+    const v = values[i];
+    let k = typeof v === "number" ? Math.round(v * invG) : NaN; // toGridUnits' rounding
+    if (!(k - k === 0)) k = toGridUnits(`values[${i}]`, v, granularity);
+    // fromGridUnits: (k + Z)·gamma, a correctly rounded sum, exactly scaled; never -0 (Z is never
+    // -0 and -0 + 0 = +0; |k + Z| >= 1 and gamma >= 2^-1022 keep a nonzero product from zero).
+    out[i] = (k + out[i]) * granularity;
+  }
+  // ...and its clamp of a sum beyond the double range, in a separate pass (rarely needed).
+  if (!allFinite64(out)) for (let i = 0; i < d; i++) out[i] = clampToGrid(out[i], granularity);
+  return out;
+}
+
+/** The exact grid for a release, refusing a stddev too small for it. */
+function checkedGrid(stddev: number, sensitivity: number, d: number): { granularity: number; gridSigma: number } {
   const { granularity, gridSigma } = exactNoiseGrid(stddev, sensitivity, d);
   if (!(gridSigma >= 2 ** 29 && gridSigma < 2 ** 32)) {
     // Only a subnormal stddev gets here (the grid is 2^30 to 2^31 steps per stddev otherwise).
     throw new DpError("invalid_parameter", `\`stddev\` is too small for the exact grid. Found ${stddev}.`, "stddev");
   }
-  for (let i = 0; i < d; i++) {
-    const v = values[i];
-    const k = typeof v === "number" ? Math.round(v / granularity) : NaN; // toGridUnits' rounding
-    out[i] = Number.isFinite(k) ? k : toGridUnits(`values[${i}]`, v, granularity);
+  return { granularity, gridSigma };
+}
+
+/** Options of {@link addGaussianNoiseInPlace}. @internal */
+export interface AddGaussianNoiseInPlaceOptions extends AddGaussianNoiseOptions {
+  /** Each noisy entry is divided by this (> 0) before the one rounding to float32 (DP-SGD's expected batch size; 1 for none). */
+  divisor: number;
+  /** The argument a non-finite entry is reported under (e.g. `"clippedSum"`). */
+  name: string;
+}
+
+/** Where the clamp is needed, noise is drawn and added in pieces of this many entries (32 KiB of doubles). */
+const PIECE = 4096;
+let pieceBuffer: Float64Array | undefined;
+
+/**
+ * {@link addGaussianNoise} over several Float32Arrays taken as one vector (their concatenation),
+ * written back in place: entry j becomes float32((values_j + noise_j) / divisor), bit for bit what
+ * `Float32Array.from(addGaussianNoise(concatenation, options), (x) => x / divisor)` gives from the
+ * same source, without the concatenation, the Float64 copies or the output array. The grid and its
+ * rounding charge are those of the total dimension; the noise is one stream over the whole vector
+ * (the same samples from the same words as one call), each sample added where it is drawn.
+ *
+ * Every entry is checked first (finite, and on the grid's scale) in a pass that writes nothing, so
+ * a refused vector is left exactly as it was and no randomness is drawn. The exact pass is then the
+ * sampler's own loop: per entry, round to grid units (v·2^e, exact), add the exact integer noise (a
+ * correctly rounded sum), scale back by the power-of-two granularity (exact), divide by b
+ * (correctly rounded), store as float32 (one rounding).
+ * Dividing and rounding to float32 are post-processing of the grid mechanism's output.
+ *
+ * @param parts - the vector's pieces, overwritten
+ * @param options - as {@link addGaussianNoise}, plus `divisor` and the `name` for errors
+ * @throws {@link DpError} as {@link addGaussianNoise}; `non_finite` (naming `options.name`) for an entry that is not finite or too large for the grid
+ * @internal
+ */
+export function addGaussianNoiseInPlace(parts: readonly Float32Array[], options: AddGaussianNoiseInPlaceOptions): void {
+  const stddev = requireNonNegative("stddev", options.stddev);
+  const sensitivity = requirePositive("sensitivity", options.sensitivity);
+  const kind = options.noise === undefined ? "exact" : requireOneOf("noise", options.noise, GAUSSIAN_NOISE_KINDS);
+  const b = requirePositive("divisor", options.divisor);
+  const name = options.name;
+  let total = 0;
+  for (const s of parts) total += s.length;
+  if (stddev === 0 || total === 0 || kind === "continuous") {
+    for (const s of parts) for (let i = 0; i < s.length; i++) if (!(s[i] - s[i] === 0)) requireFinite(name, s[i]);
+    if (stddev === 0 || total === 0) {
+      for (const s of parts) for (let i = 0; i < s.length; i++) s[i] = s[i] / b;
+      return;
+    }
+    // Continuous: one fillGaussian over the whole length (its stream), added part by part.
+    const noise = fillGaussian(new Float64Array(total), stddev, resolveRng(options.rng));
+    let at = 0;
+    for (const s of parts) {
+      for (let i = 0; i < s.length; i++) s[i] = (noise[at + i] + s[i]) / b;
+      at += s.length;
+    }
+    return;
   }
-  const z = new Float64Array(d);
-  exactSampler(gridSigma)(z, r);
-  for (let i = 0; i < d; i++) out[i] = fromGridUnits(out[i], z[i], granularity);
-  return out;
+  const { granularity: g, gridSigma } = checkedGrid(stddev, sensitivity, total);
+  const invG = 1 / g; // exact (a power of two in [2^-993, 2^1022])
+  // Check everything before anything is written or drawn. A finite float32 v has |v| < 2^128, so
+  // for g >= 2^-895 v·(1/g) is finite too and the check is only v's finiteness: v·0 is ±0 for a
+  // finite v and NaN otherwise, summed in four independent lanes (no branch per entry).
+  if (g >= 2 ** -895) {
+    for (const s of parts) if (!allFinite(s)) firstOffGrid(s, g, invG, name);
+  } else {
+    for (const s of parts) firstOffGrid(s, g, invG, name);
+  }
+  const stream = exactSampler(gridSigma).stream(resolveRng(options.rng), total);
+  // (k + Z)·g cannot overflow when g <= 2^900: |k| <= 2^128/g + 1/2 and |Z| < 2^53 (the sampler
+  // never returns more), so |(k + Z)·g| < 2^128 + 2^54·g <= 2^128 + 2^954 < 2^1024; nor is it ever
+  // -0 (Z is never -0 and -0 + 0 = +0, so k + Z is not -0; |k + Z| >= 1 and g >= 2^-1022 keep a
+  // nonzero product away from zero). So fromGridUnits' clamp and `+ 0` are the identity there, and
+  // the sampler adds each Z where it is drawn: s = float32(((round(s/g) + Z)·g) / b).
+  if (g <= 2 ** 900) {
+    for (const s of parts) stream.addRounded(s, 0, s.length, invG, g, b);
+    return;
+  }
+  // A stddev above 2^930: the noise in pieces, with the clamp.
+  const noise = (pieceBuffer ??= new Float64Array(PIECE));
+  for (const s of parts) {
+    const n = s.length;
+    for (let off = 0; off < n; off += PIECE) {
+      const m = Math.min(PIECE, n - off);
+      stream.next(noise, 0, m);
+      for (let j = 0; j < m; j++) s[off + j] = clampToGrid((Math.round(s[off + j] * invG) + noise[j]) * g, g) / b;
+    }
+  }
+}
+
+/** True when every entry of `s` is finite (see {@link allFinite}). */
+function allFinite64(s: Float64Array): boolean {
+  let a0 = 0;
+  let a1 = 0;
+  const n2 = s.length - (s.length % 2);
+  let i = 0;
+  for (; i < n2; i += 2) {
+    a0 += s[i] * 0;
+    a1 += s[i + 1] * 0;
+  }
+  for (; i < s.length; i++) a0 += s[i] * 0;
+  return a0 + a1 === 0;
+}
+
+/** True when every entry of `s` is finite: v·0 is ±0 for a finite v and NaN otherwise. */
+function allFinite(s: Float32Array): boolean {
+  let a0 = 0;
+  let a1 = 0;
+  let a2 = 0;
+  let a3 = 0;
+  const n4 = s.length - (s.length % 4);
+  let i = 0;
+  for (; i < n4; i += 4) {
+    a0 += s[i] * 0;
+    a1 += s[i + 1] * 0;
+    a2 += s[i + 2] * 0;
+    a3 += s[i + 3] * 0;
+  }
+  for (; i < s.length; i++) a0 += s[i] * 0;
+  return a0 + a1 + a2 + a3 === 0;
+}
+
+/** Throws for the first entry of `s` that is not finite or too large for the grid (returns if there is none). */
+function firstOffGrid(s: Float32Array, g: number, invG: number, name: string): void {
+  for (let i = 0; i < s.length; i++) {
+    const x = s[i] * invG;
+    if (!(x - x === 0)) {
+      toGridUnits(name, s[i], g); // throws: not finite, or too large for the grid
+      throw new DpError("non_finite", `\`${name}\` has an entry that cannot be put on the grid. Found ${s[i]}.`, name);
+    }
+  }
 }

@@ -16,6 +16,7 @@ import { DpError, requirePositiveInteger } from "../../errors.js";
 import { clippedGradients, type ClippedGradientsOptions } from "../engine/index.js";
 import { metricSums, type MetricSpec } from "../fit-metrics.js";
 import type { ClippedSumParts } from "../gradients.js";
+import { valuesOf } from "./heap-view.js";
 
 /** One chunk: [first example, number of examples]. @internal */
 export type Chunk = [start: number, size: number];
@@ -51,10 +52,22 @@ export function trainableSizes(model: tf.LayersModel): number[] {
 type ChunkInputs = Pick<ClippedGradientsOptions, "model" | "x" | "y" | "loss" | "l2NormClip" | "strategy">;
 
 /**
- * One chunk's clipped sum, norms and mean loss, through the engine. The same code runs in a
- * worker thread and in the calling thread. @internal
+ * Where {@link computeChunk} writes a chunk's clipped sum and norms instead of new arrays (a
+ * worker writes them straight into the pool's shared memory). @internal
  */
-export function computeChunk(o: ChunkInputs & { keepOutput: boolean }): ChunkResult {
+export interface ChunkTarget {
+  /** Receives the clipped sum (all trainable variables flattened, in order). */
+  sum: Float32Array;
+  /** Receives the chunk's per-example norms. */
+  norms: Float32Array;
+}
+
+/**
+ * One chunk's clipped sum, norms and mean loss, through the engine. The same code runs in a
+ * worker thread and in the calling thread. With `into`, the sum and the norms are written there
+ * (and the result's arrays are those views). @internal
+ */
+export function computeChunk(o: ChunkInputs & { keepOutput: boolean; into?: ChunkTarget }): ChunkResult {
   const r = clippedGradients({
     model: o.model,
     x: o.x,
@@ -66,16 +79,26 @@ export function computeChunk(o: ChunkInputs & { keepOutput: boolean }): ChunkRes
   });
   try {
     const sizes = trainableSizes(o.model);
-    const sum = new Float32Array(sizes.reduce((a, b) => a + b, 0));
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const n = o.x.shape[0] ?? 0;
+    if (o.into && (o.into.sum.length !== total || o.into.norms.length !== n)) {
+      throw new DpError("invalid_state", "A chunk's target arrays do not match the model and the chunk.", "workers");
+    }
+    const sum = o.into?.sum ?? new Float32Array(total);
     let off = 0;
     o.model.trainableWeights.forEach((w, k) => {
       const name = (w.read() as tf.Variable).name;
       const t = r.clippedSum[name];
       if (!t) throw new DpError("invalid_state", `The engine returned no gradient for trainable variable "${name}".`, "model");
-      sum.set(t.dataSync() as Float32Array, off);
+      sum.set(valuesOf(t) as Float32Array, off); // copied at once: a heap view lives until the next tfjs call
       off += sizes[k];
     });
-    const result: ChunkResult = { sum, norms: r.norms.slice(0, o.x.shape[0]), lossValue: r.lossValue };
+    let norms: Float32Array;
+    if (o.into) {
+      norms = o.into.norms;
+      norms.set(r.norms.subarray(0, n));
+    } else norms = r.norms.slice(0, n);
+    const result: ChunkResult = { sum, norms, lossValue: r.lossValue };
     if (r.output) {
       result.output = new Float32Array(r.output.dataSync() as Float32Array);
       result.outputShape = r.output.shape.slice();
@@ -85,6 +108,15 @@ export function computeChunk(o: ChunkInputs & { keepOutput: boolean }): ChunkRes
     tf.dispose(r.clippedSum);
     r.output?.dispose();
   }
+}
+
+/**
+ * acc[i] += values[i] in float64. One small function called with the same types every time, so
+ * V8 optimises it once (a loop inside a fresh closure per call was deoptimised and re-entered
+ * unoptimised on every step).
+ */
+function addInto(acc: Float64Array, values: Float32Array): void {
+  for (let i = 0; i < acc.length; i++) acc[i] += values[i];
 }
 
 /**
@@ -98,25 +130,27 @@ export function reduceChunks(o: {
   n: number;
   y: tf.Tensor;
   metrics?: MetricSpec[];
+  /** A float64 accumulator to reuse (at least as long as the model's trainable values); zeroed here. */
+  scratch?: Float64Array;
 }): ClippedSumParts {
   const vars = o.model.trainableWeights;
   const names = vars.map((w) => (w.read() as tf.Variable).name);
   const shapes = vars.map((w) => w.shape.slice() as number[]);
   const sizes = trainableSizes(o.model);
   const total = sizes.reduce((a, b) => a + b, 0);
-  const acc = new Float64Array(total);
+  const acc = o.scratch && o.scratch.length >= total ? o.scratch.subarray(0, total).fill(0) : new Float64Array(total);
   const norms = new Float32Array(o.n);
   let lossSum = 0;
-  o.chunks.forEach(([start, size], c) => {
+  for (let c = 0; c < o.chunks.length; c++) {
+    const [start, size] = o.chunks[c];
     const r = o.results[c];
     if (!r || r.sum.length !== total || r.norms.length !== size) {
       throw new DpError("invalid_state", `Chunk ${c} (examples ${start}..${start + size - 1}) came back malformed.`, "workers");
     }
-    const s = r.sum;
-    for (let i = 0; i < total; i++) acc[i] += s[i];
+    addInto(acc, r.sum);
     norms.set(r.norms, start);
     lossSum += r.lossValue * size;
-  });
+  }
   const sums: Float32Array[] = [];
   let off = 0;
   for (const len of sizes) {

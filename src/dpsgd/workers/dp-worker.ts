@@ -10,8 +10,19 @@
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import { prepareBackend } from "../../backend/index.js";
-import { computeChunk, type ChunkResult } from "./chunks.js";
-import { SIGNAL, type SharedTensor, type StepRequest, type StepResponse, type StopRequest, type WorkerInit } from "./protocol.js";
+import { computeChunk } from "./chunks.js";
+import { tensorFrom } from "./heap-view.js";
+import {
+  SIGNAL,
+  type ChunkAnswer,
+  type SharedTensor,
+  type StepRequest,
+  type StepResponse,
+  type StopRequest,
+  type WorkerInit,
+  type WorkerStepProfile,
+} from "./protocol.js";
+import { threadClock } from "./thread-clock.js";
 
 const init = workerData as WorkerInit;
 const signal = init.signal;
@@ -25,41 +36,61 @@ process.on("exit", (code) => {
 
 function chunkTensor(t: SharedTensor, start: number, size: number): tf.Tensor {
   const width = t.shape.slice(1).reduce((a, b) => a * b, 1);
-  // A copy out of shared memory: the tensor must not alias a buffer the calling thread rewrites.
-  return tf.tensor(t.data.slice(start * width, (start + size) * width), [size, ...t.shape.slice(1)], t.dtype);
+  // tensorFrom copies out of shared memory: the tensor must not alias a buffer the calling thread rewrites.
+  return tensorFrom(t.data.subarray(start * width, (start + size) * width), [size, ...t.shape.slice(1)], t.dtype);
 }
 
-function step(model: tf.LayersModel, m: StepRequest): ChunkResult[] {
-  let off = 0;
-  const values = model.weights.map((w) => {
-    const len = w.shape.reduce<number>((a, b) => a * (b as number), 1);
-    const t = tf.tensor(m.weights.slice(off, off + len), w.shape as number[], "float32");
-    off += len;
-    return t;
-  });
-  try {
-    model.setWeights(values);
-  } finally {
-    tf.dispose(values);
+/** Whether this worker's model holds weights yet (the first step always uploads them). */
+let haveWeights = false;
+
+function step(model: tf.LayersModel, m: StepRequest, profile: WorkerStepProfile): ChunkAnswer[] {
+  let t = performance.now();
+  const lap = (): number => {
+    const now = performance.now();
+    const d = now - t;
+    t = now;
+    return d;
+  };
+  if (m.weightsChanged || !haveWeights) {
+    haveWeights = false;
+    let off = 0;
+    const values = model.weights.map((w) => {
+      const len = w.shape.reduce<number>((a, b) => a * (b as number), 1);
+      const t = tensorFrom(m.weights.subarray(off, off + len), w.shape as number[], "float32");
+      off += len;
+      return t;
+    });
+    try {
+      model.setWeights(values);
+    } finally {
+      tf.dispose(values);
+    }
+    haveWeights = true;
   }
-  const results = m.chunks.map(([start, size]) => {
+  profile.weights += lap();
+  const answers = m.chunks.map(([start, size], i): ChunkAnswer => {
     const x = chunkTensor(m.x, start, size);
     const y = chunkTensor(m.y, start, size);
+    profile.inputs += lap();
+    const c = m.firstChunk + i;
+    const into = { sum: m.out.sums.subarray(c * m.total, (c + 1) * m.total), norms: m.out.norms.subarray(start, start + size) };
     try {
-      return computeChunk({ model, x, y, loss: m.loss, l2NormClip: m.l2NormClip, strategy: m.strategy, keepOutput: m.keepOutput });
+      const r = computeChunk({ model, x, y, loss: m.loss, l2NormClip: m.l2NormClip, strategy: m.strategy, keepOutput: m.keepOutput, into });
+      return { lossValue: r.lossValue, output: r.output, outputShape: r.outputShape };
     } finally {
       tf.dispose([x, y]);
+      profile.compute += lap();
     }
   });
   if (init.fault === "throw") throw new Error(`deliberate fault in worker ${init.index}`);
   if (init.fault === "exit") process.exit(3);
-  if (init.fault === "perturb" && results.length > 0) {
+  if (init.fault === "perturb" && answers.length > 0) {
     // One bit (relative size 2^-11) of one value of the first chunk's sum.
-    const s = results[0].sum;
+    const s = m.out.sums.subarray(m.firstChunk * m.total);
     const bits = new Uint32Array(s.buffer, s.byteOffset, 1);
     bits[0] ^= 1 << 12;
   }
-  return results;
+  return answers;
 }
 
 function serve(model: tf.LayersModel): void {
@@ -70,7 +101,9 @@ function serve(model: tf.LayersModel): void {
     if (now === seen) continue;
     seen = now;
     const t0 = performance.now();
+    const c0 = threadClock();
     const got = receiveMessageOnPort(port);
+    const profile: WorkerStepProfile = { total: 0, receive: performance.now() - t0, weights: 0, inputs: 0, compute: 0 };
     if (!got) {
       port.postMessage({ kind: "error", message: "signalled without a message" } satisfies StepResponse);
     } else {
@@ -79,12 +112,15 @@ function serve(model: tf.LayersModel): void {
       let reply: StepResponse;
       const transfer: ArrayBuffer[] = [];
       try {
-        const results = step(model, m);
-        for (const r of results) {
-          transfer.push(r.sum.buffer as ArrayBuffer, r.norms.buffer as ArrayBuffer);
-          if (r.output) transfer.push(r.output.buffer as ArrayBuffer);
+        const results = step(model, m, profile);
+        for (const r of results) if (r.output) transfer.push(r.output.buffer as ArrayBuffer);
+        const c1 = threadClock();
+        if (c0 && c1) {
+          profile.cpu = c1.cpuMs - c0.cpuMs;
+          profile.wait = c1.waitMs - c0.waitMs;
         }
-        reply = { kind: "result", results, ms: performance.now() - t0 };
+        profile.total = performance.now() - t0;
+        reply = { kind: "result", results, ms: profile.total, profile };
       } catch (e) {
         reply = { kind: "error", message: e instanceof Error ? e.message : String(e) };
         transfer.length = 0;

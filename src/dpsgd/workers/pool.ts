@@ -20,8 +20,18 @@ import { DpError, requireInteger, requireObject, requireOneOf, requirePositiveIn
 import type { ClippingStrategy, PerExampleLoss } from "../engine/index.js";
 import type { MetricSpec } from "../fit-metrics.js";
 import type { ClippedSumParts } from "../gradients.js";
-import { type Chunk, type ChunkResult, makeChunks, reduceChunks } from "./chunks.js";
-import { SIGNAL, type SharedTensor, type StepRequest, type StepResponse, type WorkerFault, type WorkerInit } from "./protocol.js";
+import { type Chunk, type ChunkResult, makeChunks, reduceChunks, trainableSizes } from "./chunks.js";
+import { valuesOf } from "./heap-view.js";
+import {
+  SIGNAL,
+  type SharedResults,
+  type SharedTensor,
+  type StepRequest,
+  type StepResponse,
+  type WorkerFault,
+  type WorkerInit,
+  type WorkerStepProfile,
+} from "./protocol.js";
 
 type WorkerThreads = typeof import("node:worker_threads");
 type NodeWorker = import("node:worker_threads").Worker;
@@ -56,6 +66,8 @@ interface Slot {
   signal: Int32Array;
   seq: number;
   exited: boolean;
+  /** The weights version this worker holds (see PoolState.weightsVersion). */
+  weightsVersion: number;
 }
 
 /** Internal state of a pool, out of the public type. */
@@ -66,12 +78,39 @@ interface PoolState {
   stepTimeoutMs: number;
   weightSizes: number[];
   weights: Float32Array;
+  /** Bumped whenever the model's weights are written into `weights` (they changed since the last step). */
+  weightsVersion: number;
+  /** The tensor data of each of `model.weights` when they were last written (tfjs replaces it on every update). */
+  weightsData: object[];
+  /** Where the workers write the chunk sums and norms (grown when a batch needs more). */
+  out?: SharedResults;
+  /** The float64 accumulator of the reduction, reused. */
+  scratch?: Float64Array;
   x?: Float32Array | Int32Array;
   y?: Float32Array | Int32Array;
   failure?: string;
   closing?: Promise<void>;
   /** Each busy worker's own time on the last step (ms). */
   lastWorkerMs: number[];
+  /** Where the last step's time went. */
+  lastProfile?: StepProfile;
+}
+
+/**
+ * Where a sharded step's time went, in milliseconds (for benchmarks; see `lastStepProfile`).
+ * @internal
+ */
+export interface StepProfile {
+  /** Calling thread: writing the weights and the batch into shared memory. */
+  write: number;
+  /** Calling thread: posting the requests. */
+  post: number;
+  /** Calling thread: blocked until the last worker answered. */
+  wait: number;
+  /** Calling thread: adding the chunk sums. */
+  reduce: number;
+  /** Each busy worker's own account of the step. */
+  workers: WorkerStepProfile[];
 }
 
 const states = new WeakMap<DpWorkerPool, PoolState>();
@@ -247,7 +286,7 @@ export async function startDpWorkerPool(options: DpWorkerPoolOptions, faults: Re
       fault: faults[index],
     };
     const worker = startWorker(threads, init, [channel.port2]);
-    const slot: Slot = { worker, port: channel.port1, signal, seq: 0, exited: false };
+    const slot: Slot = { worker, port: channel.port1, signal, seq: 0, exited: false, weightsVersion: -1 };
     slots.push(slot);
     let lastError: string | undefined;
     // Always listened to: an unhandled 'error' event would crash the calling process.
@@ -279,6 +318,8 @@ export async function startDpWorkerPool(options: DpWorkerPoolOptions, faults: Re
     stepTimeoutMs,
     weightSizes,
     weights: new Float32Array(new SharedArrayBuffer(Math.max(4, 4 * total))),
+    weightsVersion: 0,
+    weightsData: [],
     lastWorkerMs: [],
   });
   const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -309,7 +350,7 @@ function share(t: tf.Tensor, previous: Float32Array | Int32Array | undefined): S
   if (t.dtype !== "float32" && t.dtype !== "int32") {
     throw new DpError("invalid_parameter", `With \`workers\`, \`x\` and \`y\` must be float32 or int32. Found ${t.dtype}.`, "workers");
   }
-  const values = t.dataSync() as Float32Array | Int32Array;
+  const values = valuesOf(t); // copied into `data` below, before any other tfjs call
   const float = t.dtype === "float32";
   let data = previous;
   if (!data || data instanceof Float32Array !== float || data.byteLength < values.byteLength) {
@@ -319,6 +360,18 @@ function share(t: tf.Tensor, previous: Float32Array | Int32Array | undefined): S
   }
   data.set(values);
   return { data, dtype: t.dtype, shape: t.shape.slice() };
+}
+
+/** The shared result arrays, grown (with room to spare) when a step needs more. */
+function sharedResults(s: PoolState, sumValues: number, examples: number): SharedResults {
+  const have = s.out;
+  if (have && have.sums.length >= sumValues && have.norms.length >= examples) return have;
+  const grow = (len: number, old: number): number => Math.max(1, len > old ? Math.ceil(len * 1.25) : old);
+  s.out = {
+    sums: new Float32Array(new SharedArrayBuffer(4 * grow(sumValues, have?.sums.length ?? 0))),
+    norms: new Float32Array(new SharedArrayBuffer(4 * grow(examples, have?.norms.length ?? 0))),
+  };
+  return s.out;
 }
 
 function fail(s: PoolState, why: string): never {
@@ -382,22 +435,38 @@ export function workerClippedSum(
   }
   const chunks = makeChunks(n, s.chunkSize);
   const keepOutput = (o.metrics ?? []).length > 0;
-  // Weights: all of model.weights, in order, into shared memory (read by every worker).
-  let off = 0;
-  o.model.weights.forEach((w, k) => {
-    const values = w.read().dataSync() as Float32Array;
-    if (values.length !== s.weightSizes[k]) fail(s, `The model's weight ${w.name} changed shape since the pool started.`);
-    s.weights.set(values, off);
-    off += values.length;
-  });
+  let t = performance.now();
+  const lap = (): number => {
+    const now = performance.now();
+    const d = now - t;
+    t = now;
+    return d;
+  };
+  // Weights: all of model.weights, in order, into shared memory (read by every worker) — when they
+  // changed since the last step (tfjs gives a variable new data on every update; a worker then
+  // uploads them again).
+  const data = o.model.weights.map((w) => w.read().dataId as object);
+  if (data.length !== s.weightsData.length || data.some((d, k) => d !== s.weightsData[k])) {
+    let off = 0;
+    o.model.weights.forEach((w, k) => {
+      const values = valuesOf(w.read());
+      if (values.length !== s.weightSizes[k]) fail(s, `The model's weight ${w.name} changed shape since the pool started.`);
+      s.weights.set(values, off);
+      off += values.length;
+    });
+    s.weightsData = data;
+    s.weightsVersion++;
+  }
+  const total = trainableSizes(o.model).reduce((a, b) => a + b, 0);
+  const out = sharedResults(s, chunks.length * total, n);
   const x = share(o.x, s.x);
   const y = share(o.y, s.y);
   s.x = x.data;
   s.y = y.data;
+  const write = lap();
   // Contiguous runs of chunks, as even as possible.
-  const runs: Chunk[][] = s.slots.map((_, w) =>
-    chunks.slice(Math.floor((w * chunks.length) / s.slots.length), Math.floor(((w + 1) * chunks.length) / s.slots.length)),
-  );
+  const firsts = s.slots.map((_, w) => Math.floor((w * chunks.length) / s.slots.length));
+  const runs: Chunk[][] = s.slots.map((_, w) => chunks.slice(firsts[w], Math.floor(((w + 1) * chunks.length) / s.slots.length)));
   const busy: number[] = [];
   runs.forEach((run, w) => {
     if (run.length === 0) return;
@@ -407,35 +476,58 @@ export function workerClippedSum(
     const request: StepRequest = {
       kind: "step",
       weights: s.weights,
+      weightsChanged: slot.weightsVersion !== s.weightsVersion,
       x,
       y,
       chunks: run,
+      firstChunk: firsts[w],
+      total,
+      out,
       loss: o.loss,
       l2NormClip: o.l2NormClip,
       strategy: o.strategy,
       keepOutput,
     };
     slot.port.postMessage(request);
+    slot.weightsVersion = s.weightsVersion;
     Atomics.store(slot.signal, SIGNAL.request, ++slot.seq);
     Atomics.notify(slot.signal, SIGNAL.request);
     busy.push(w);
   });
+  const post = lap();
   const deadline = Date.now() + s.stepTimeoutMs;
   const results: ChunkResult[] = [];
   const errors: string[] = [];
+  const profiles: WorkerStepProfile[] = [];
   s.lastWorkerMs = [];
   for (const w of busy) {
     const answer = awaitAnswer(s, s.slots[w], w, deadline);
     if (answer.kind === "error") errors.push(`DP worker ${w} failed: ${answer.message}`);
     else {
       s.lastWorkerMs.push(answer.ms);
+      profiles.push(answer.profile);
       if (answer.results.length !== runs[w].length)
         errors.push(`DP worker ${w} returned ${answer.results.length} chunks for ${runs[w].length}.`);
-      results.push(...answer.results);
+      // The sums and norms are in shared memory: the results are views of it, read before the next step rewrites it.
+      answer.results.forEach((a, i) => {
+        const c = firsts[w] + i;
+        const [start, size] = chunks[c] ?? [0, 0];
+        results.push({
+          sum: out.sums.subarray(c * total, (c + 1) * total),
+          norms: out.norms.subarray(start, start + size),
+          lossValue: a.lossValue,
+          output: a.output,
+          outputShape: a.outputShape,
+        });
+      });
     }
   }
   if (errors.length > 0) fail(s, errors.join(" "));
-  return reduceChunks({ model: o.model, chunks, results, n, y: o.y, metrics: o.metrics });
+  const wait = lap();
+  s.scratch ??= new Float64Array(total);
+  const reduced = reduceChunks({ model: o.model, chunks, results, n, y: o.y, metrics: o.metrics, scratch: s.scratch });
+  s.lastProfile = { write, post, wait, reduce: lap(), workers: profiles };
+  return reduced;
 }
 
 /**
@@ -461,6 +553,11 @@ export async function leaseDpWorkers(
   if (typeof value !== "number") return { pool: value, release: async () => {} };
   const pool = await createDpWorkerPool({ model, workers: value });
   return { pool, release: () => pool.close() };
+}
+
+/** Where the pool's last step's time went (for benchmarks). @internal */
+export function lastStepProfile(pool: DpWorkerPool): StepProfile | undefined {
+  return states.get(pool)?.lastProfile;
 }
 
 /** Each busy worker's own time on the pool's last step, in ms (for benchmarks). @internal */

@@ -5,7 +5,7 @@
  */
 import type { BackendName } from "../../backend/index.js";
 import type { ClippingStrategy, PerExampleLoss } from "../engine/index.js";
-import type { Chunk, ChunkResult } from "./chunks.js";
+import type { Chunk } from "./chunks.js";
 
 /** Slots of a worker's signal array (an Int32Array over a SharedArrayBuffer). @internal */
 export const SIGNAL = {
@@ -49,14 +49,31 @@ export interface SharedTensor {
   shape: number[];
 }
 
+/**
+ * Where the workers write the chunks' results (shared memory, read by the calling thread once
+ * every worker answered): chunk c's clipped sum at `sums[c * total …]`, the norms of the batch's
+ * examples in order. @internal
+ */
+export interface SharedResults {
+  sums: Float32Array;
+  norms: Float32Array;
+}
+
 /** One step: weights and batch in shared memory, the chunks this worker computes. @internal */
 export interface StepRequest {
   kind: "step";
   /** All of `model.weights`, flattened in order (shared memory: written by the calling thread). */
   weights: Float32Array;
+  /** Whether `weights` changed since this worker's previous step (else it keeps its copy). */
+  weightsChanged: boolean;
   x: SharedTensor;
   y: SharedTensor;
   chunks: Chunk[];
+  /** Index of `chunks[0]` among the batch's chunks. */
+  firstChunk: number;
+  /** Number of trainable values (the length of one chunk's sum). */
+  total: number;
+  out: SharedResults;
   loss: PerExampleLoss;
   l2NormClip: number;
   strategy?: ClippingStrategy;
@@ -68,12 +85,41 @@ export interface StopRequest {
   kind: "stop";
 }
 
+/**
+ * Where a worker's time went in one step (milliseconds; benchmarks read it, nothing else does).
+ * `cpu` and `wait` are the worker thread's own CPU time and time runnable but not running
+ * (Linux only; absent elsewhere). @internal
+ */
+export interface WorkerStepProfile {
+  /** From reading the request to posting the answer (wall clock). */
+  total: number;
+  /** Reading the request message. */
+  receive: number;
+  /** Uploading the weights into the worker's model. */
+  weights: number;
+  /** Making the input tensors of the chunks. */
+  inputs: number;
+  /** The engine on the chunks, the clipped sums downloaded included. */
+  compute: number;
+  cpu?: number;
+  wait?: number;
+}
+
+/** What a chunk's answer carries besides the shared sums and norms. @internal */
+export interface ChunkAnswer {
+  lossValue: number;
+  output?: Float32Array;
+  outputShape?: number[];
+}
+
 /** A worker's answer to a step. @internal */
 export type StepResponse =
   | {
       kind: "result";
-      results: ChunkResult[];
+      /** Per chunk: the mean loss and (when asked for) the model's output; sums and norms are in `out`. */
+      results: ChunkAnswer[];
       /** Milliseconds the worker spent on the step, from reading the request to posting the answer. */
       ms: number;
+      profile: WorkerStepProfile;
     }
   | { kind: "error"; message: string };

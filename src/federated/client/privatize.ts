@@ -13,7 +13,7 @@
 import { DpError, requireInteger, requireNonNegative, requireObject, requirePositive } from "../../errors.js";
 import { requireSecureRng, type Rng } from "../../random/rng.js";
 import { fillGaussian } from "../../random/gaussian.js";
-import { addGaussianNoise, type GaussianNoiseKind } from "../../mechanisms/gaussian-noise.js";
+import { addGaussianNoiseInPlace, type GaussianNoiseKind } from "../../mechanisms/gaussian-noise.js";
 import type { UpdateCompressor } from "../compression/compressor.js";
 import { NoCompression } from "../compression/compressor.js";
 import { RandomSubsampler, StochasticQuantizer } from "../compression/quantize.js";
@@ -166,10 +166,18 @@ export function privatizeUpdate(
   // continuous shares (a sum of discrete Gaussians is not a discrete Gaussian; the exact
   // distributed plan is "ddg").
   const kind = p.kind === "clip-local" ? noise : "continuous";
-  const noisy = addGaussianNoise(clipped, { stddev, sensitivity: p.l2NormClip, noise: kind, rng });
   const indicator = p.kind === "clip-distributed" && p.indicatorNoiseStddev !== undefined;
-  const upload = new Float32Array(clipped.length + (indicator ? 1 : 0));
-  upload.set(noisy);
+  // The noise is added in place, in one pass, rounded to float32 once (addGaussianNoise's values).
+  const upload = indicator ? new Float32Array(clipped.length + 1) : clipped;
+  if (indicator) upload.set(clipped);
+  addGaussianNoiseInPlace([upload.subarray(0, clipped.length)], {
+    stddev,
+    sensitivity: p.l2NormClip,
+    noise: kind,
+    rng,
+    divisor: 1,
+    name: "delta",
+  });
   if (p.kind === "clip-distributed" && p.indicatorNoiseStddev !== undefined) {
     upload[clipped.length] = fillGaussian(new Float64Array(1), p.indicatorNoiseStddev, rng)[0] + (wasClipped ? -0.5 : 0.5);
   }

@@ -1,0 +1,490 @@
+// Frozen copy of src/random/discrete-ziggurat.ts as of commit b985c3e (before the issue 18 part 3
+// follow-up), kept only as the "before" of bench/noise.bench.ts. Not library code; do not import it
+// from src/ or test/.
+/**
+ * An exact discrete ziggurat: independent samples of the discrete Gaussian
+ * P[X = x] ∝ f(|x|), f(k) = exp(-k² / (2 sigma²)), x ∈ ℤ, written into whole vectors at close to the
+ * speed of a continuous ziggurat (Marsaglia & Tsang 2000; in bench/noise 1.5-1.7× `tf.randomNormal`
+ * and 0.6× `fillGaussian`), with every decision exact. The discrete form follows Buchmann,
+ * Cabarcas, Göpfert, Hülsing & Weiden 2013, whose sampler is only statistically close.
+ *
+ * **The construction.** The magnitude K >= 0 is drawn by rejection from a cover of the region
+ * under f made of L = 256 layers, each chosen with probability exactly 1/L by 8 random bits:
+ *
+ * - Layers i = 1 .. L-1 are bands of heights [y_i, y_{i-1}) (1 <= y_0, y_{L-1} < ... < y_1) and
+ *   integer widths W_i: a proposal is (k, y) with k uniform in {0, ..., W_i - 1} and y uniform in
+ *   the band. Every k with f(k) > y_i is below W_i (certified), so the band's part under f is
+ *   covered; points with y >= f(k) are rejected.
+ * - Layer 0 (the base) is the rectangle {0, ..., R-1} × [0, y_{L-1}) (R = the number of k with
+ *   f(k) >= y_{L-1}, certified) plus the tail envelope h(k) = y_{L-1}·2^-j for
+ *   k ∈ [R + jB, R + (j+1)B), j >= 0, with B >= sigma²·ln2 / R, so that h >= f beyond R; its
+ *   mass is exactly 2B·y_{L-1}. A uniform u in {0, ..., R+2B-1} picks the rectangle's column u
+ *   (accepted: f(u) >= y_{L-1}) or the tail (u >= R): j ~ Geometric(1/2) from fair bits, k
+ *   uniform in its block, accepted with probability f(k) / h(k).
+ * - Equal areas: y_{L-1} is a double (a dyadic rational), A = (R + 2B)·y_{L-1} is the base's area,
+ *   and each band has height exactly A / W_i (y_{i-1} = y_i + A/W_i). A layer wider than needed
+ *   only adds rejected points. y_{L-1} is tuned so that y_0 >= 1 = f(0) (certified), so the bands
+ *   cover everything above the base.
+ *
+ * With every layer of area A and picked with probability 1/L, a proposal is uniform on the union
+ * of the layers, so an accepted k has probability exactly proportional to the height of the
+ * region under f at k, which is f(k). The sign is a separate fair bit and (negative, 0) is
+ * rejected, giving P[X = x] ∝ f(|x|) on ℤ. Every rejection restarts the whole proposal.
+ *
+ * **Exactness of each decision.**
+ * - Fast accept (about 98-99% of draws for sigma >= 1): k < F_i where F_i is certified at set-up
+ *   to satisfy f(F_i - 1) >= y_{i-1}, so the whole column lies under f: an integer comparison,
+ *   no exponential.
+ * - Wedge (y_i < f(k) < y_{i-1} possible): a 53-bit uniform U decides U·h_i + y_i < f(k) with a
+ *   double evaluation of f(k) and an absolute margin of 2^-40 (about 2^10 times the worst
+ *   rounding); when U falls inside the margin, the comparison is finished with bigint
+ *   enclosures of e^{-x} ({@link expNegEnclosure}) and of y_i at growing precision, drawing more
+ *   bits of U until the two sides separate. No floating-point error reaches the distribution.
+ * - The tail's acceptance f(k)/h(k) is decided the same way (U·h(k) < f(k)).
+ * - The uniform integers are exact: k = floor(J / Q_i) for a 53-bit J below Q_i·W_i, with
+ *   Q_i = floor(2^53 / W_i); a J at or above the limit is redrawn inside the same layer (so the
+ *   choice of layer stays exactly uniform).
+ * - Set-up certifies R, the widths W_i, the fast-accept counts F_i and y_0 >= 1 against bigint
+ *   enclosures of the exact rationals y_i (which are y_{L-1} + A·Σ 1/W_j), comparing f first in
+ *   doubles with a 2^-40 relative margin and with bigint enclosures of f inside it; a bound that
+ *   cannot be certified is moved to the safe side (a wider layer, a smaller F_i).
+ *
+ * One caveat, shared with every sampler that returns doubles: a tail magnitude at or above 2^53
+ * (not representable) is rejected; for sigma <= 2^40 its probability is below e^{-2^25}, so the
+ * output is the discrete Gaussian conditioned on an event of probability 1 - e^{-2^25}.
+ *
+ * Random words are read in bulk (one `crypto.getRandomValues` per block of up to 16,384 words from
+ * the secure source, sized to the request); the unused rest of a block is discarded at the end of
+ * the call, never carried over to another call or source.
+ *
+ * @see https://doi.org/10.18637/jss.v005.i08
+ * @see https://eprint.iacr.org/2013/510
+ * @module
+ */
+import { expEnclosureMargin, expNegApprox, expNegEnclosure } from "../../src/random/exp-bernoulli.js";
+import { doubleToRational } from "../../src/random/rational.js";
+import { SecureRng, type Rng } from "../../src/random/rng.js";
+import { uniformBelow } from "../../src/random/uniform.js";
+
+// Module-local constants: an imported binding can compile to a getter call per use (tsx/esbuild
+// interop), which profiling showed to be the largest cost of the hot loop.
+const TWO32 = 4294967296;
+const TWO53 = 9007199254740992;
+
+/** Number of layers (8 random bits pick one). */
+const LAYERS = 256;
+/** Words per bulk read. */
+const BLOCK_WORDS = 16_384;
+/** Fixed-point precision (bits) of the set-up certificates. */
+const Q = 192;
+/** Absolute margin of the double wedge test (the doubles are within 2^-48 of the truth). */
+const WEDGE_TOL = 2 ** -40;
+/** Relative margin of the double tests in the set-up certificates (the errors are below 2^-44). */
+const CERT_MARGIN = 2 ** -40;
+/** A strict upper bound on ln 2 with 7.6e-5 relative slack (far above double rounding). */
+const LN2_UP = 0.6932;
+
+/** The smallest sigma served by the ziggurat (below it, the CKS sampler is used). */
+export const ZIGGURAT_MIN_SIGMA = 0.25;
+/** The largest sigma served by the ziggurat (widths stay below 2^44, far from 2^53). */
+export const ZIGGURAT_MAX_SIGMA = 2 ** 40;
+
+/** A certified ziggurat for one sigma. @internal */
+export interface ZigguratTable {
+  readonly sigma: number;
+  readonly twoS2: number;
+  /** x(k) = k² / (2 sigma²) = k²·xNumPerK2 / xDen exactly. */
+  readonly xNumPerK2: bigint;
+  readonly xDen: bigint;
+  /** y_{L-1} = yNum / 2^yShift; A = aNum / 2^yShift. */
+  readonly yNum: bigint;
+  readonly yShift: number;
+  readonly aNum: bigint;
+  readonly R: number;
+  readonly B: number;
+  /** Per layer: width, Q = floor(2^53 / W), limit Q·W, 1/Q, fast-accept count, lower edge, height. */
+  readonly W: Float64Array;
+  readonly Qd: Float64Array;
+  readonly lim: Float64Array;
+  readonly invQ: Float64Array;
+  readonly F: Float64Array;
+  readonly yD: Float64Array;
+  readonly hD: Float64Array;
+  readonly yTop: number;
+  /** Expected proposals per output (for the docs and the bench). */
+  readonly proposalsPerSample: number;
+}
+
+/** f(k) enclosure [lo, hi] at scale 2^q. */
+function fEnclosure(t: Pick<ZigguratTable, "xNumPerK2" | "xDen">, k: number, q: number): [bigint, bigint] {
+  const kb = BigInt(k);
+  return expNegEnclosure(kb * kb * t.xNumPerK2, t.xDen, q);
+}
+
+/** The exact sign of f(k) - yNum/2^yShift (never 0 unless k = 0 and y = 1). */
+function compareF(t: Pick<ZigguratTable, "xNumPerK2" | "xDen">, k: number, yNum: bigint, yShift: number): number {
+  for (let q = yShift + 64; q < 1 << 16; q += 64) {
+    const [lo, hi] = fEnclosure(t, k, q);
+    const y = yNum << BigInt(q - yShift);
+    if (lo > y) return 1;
+    if (hi < y) return -1;
+    if (lo === hi && lo === y) return 0;
+  }
+  throw new Error("discrete ziggurat: comparison did not separate"); // e^{-x} is irrational for rational x > 0
+}
+
+/**
+ * Certifies f(k) <= y (y = yScaled / 2^Q) — false when it cannot. A double test first:
+ * {@link expNegApprox} is within 2^-48 relative of e^{-x} for an exact x, the double x = k²/(2
+ * sigma²) is within 4·2^-53 relative (so e^{-x} moves by at most 2^-45 relative for x < 48), and
+ * Number(yScaled)/2^Q is within 2^-52 relative of y: a margin of 2^-40 covers all of them. Inside the
+ * margin, the bigint enclosure decides.
+ */
+function fAtMost(sigma: number, t: Pick<ZigguratTable, "xNumPerK2" | "xDen">, k: number, yScaled: bigint): boolean {
+  const x = (k * k) / (2 * sigma * sigma);
+  const y = Number(yScaled) / 2 ** Q;
+  if (x >= 48 && y > 2 ** -60) return true; // f(k) <= e^{-48} < 2^-69 (x is exact to 2^-50 relative)
+  if (x < 48 && expNegApprox(x) * (1 + CERT_MARGIN) <= y * (1 - CERT_MARGIN)) return true;
+  return fEnclosure(t, k, Q)[1] <= yScaled;
+}
+
+/** Certifies f(k) >= y (y = yScaled / 2^Q) — false when it cannot; see {@link fAtMost}. */
+function fAtLeast(sigma: number, t: Pick<ZigguratTable, "xNumPerK2" | "xDen">, k: number, yScaled: bigint): boolean {
+  const x = (k * k) / (2 * sigma * sigma);
+  const y = Number(yScaled) / 2 ** Q;
+  if (x < 48 && expNegApprox(x) * (1 - CERT_MARGIN) >= y * (1 + CERT_MARGIN)) return true;
+  if (x < 48 && expNegApprox(x) * (1 + CERT_MARGIN) < y * (1 - CERT_MARGIN)) return false;
+  return fEnclosure(t, k, Q)[0] >= yScaled;
+}
+
+/** Count of k >= 0 with f(k) > y, in doubles (an estimate: every use is certified or safe). */
+function countAbove(sigma: number, y: number): number {
+  if (!(y < 1)) return 0;
+  const v = sigma * Math.sqrt(-2 * Math.log(y));
+  return Math.floor(v) + 1;
+}
+
+/** The double design: y_0 reached from y_{L-1} = y in L-1 bands (>= 1 means y is large enough). */
+function designTop(sigma: number, y: number): number {
+  const R = countAbove(sigma, y);
+  const B = Math.max(1, Math.ceil((sigma * sigma * LN2_UP) / R));
+  const A = (R + 2 * B) * y;
+  let yi = y;
+  for (let i = LAYERS - 1; i >= 1; i--) {
+    if (yi >= 1) return yi;
+    yi += A / Math.max(1, countAbove(sigma, yi));
+  }
+  return yi;
+}
+
+/** Certified construction for a given y_{L-1}; undefined if y_0 >= 1 cannot be certified. */
+function build(sigma: number, y: number, xNumPerK2: bigint, xDen: bigint): ZigguratTable | undefined {
+  const base = { xNumPerK2, xDen };
+  const yr = doubleToRational(y);
+  let yShift = 0;
+  while (1n << BigInt(yShift) < yr.den) yShift++;
+  const yNum = yr.num;
+  // R: f(R-1) >= y > f(R), exactly.
+  let R = Math.max(1, countAbove(sigma, y) - 1);
+  while (R > 1 && compareF(base, R - 1, yNum, yShift) < 0) R--;
+  while (compareF(base, R, yNum, yShift) >= 0) R++;
+  const B = Math.max(1, Math.ceil((sigma * sigma * LN2_UP) / R));
+  const aNum = BigInt(R + 2 * B) * yNum;
+  const aScaled = aNum << BigInt(Q - yShift); // A · 2^Q, exact (Q > yShift)
+  const yScaled = yNum << BigInt(Q - yShift);
+  const W = new Float64Array(LAYERS);
+  const F = new Float64Array(LAYERS);
+  const yD = new Float64Array(LAYERS);
+  const hD = new Float64Array(LAYERS);
+  const yLo = new Array<bigint>(LAYERS);
+  const yHi = new Array<bigint>(LAYERS);
+  W[0] = R + 2 * B;
+  F[0] = R;
+  yLo[LAYERS - 1] = yHi[LAYERS - 1] = yScaled;
+  const aD = Number(aNum) / 2 ** yShift;
+  for (let i = LAYERS - 1; i >= 1; i--) {
+    // Width: every k with f(k) > y_i is below W_i: certified by f(W_i) <= y_i (f decreases).
+    let w = Math.max(1, countAbove(sigma, Number(yLo[i]) / 2 ** Q));
+    while (!fAtMost(sigma, base, w, yLo[i])) w++;
+    W[i] = w;
+    const wb = BigInt(w);
+    const hLo = aScaled / wb;
+    const hHi = (aScaled + wb - 1n) / wb;
+    yLo[i - 1] = yLo[i] + hLo;
+    yHi[i - 1] = yHi[i] + hHi;
+    yD[i] = Number(yLo[i]) / 2 ** Q;
+    hD[i] = aD / w;
+  }
+  const one = 1n << BigInt(Q);
+  if (yLo[0] < one) return undefined;
+  // Fast-accept counts: every k < F_i has f(k) >= y_{i-1} (the band's top), certified.
+  F[1] = 0;
+  for (let i = 2; i < LAYERS; i++) {
+    let c = Math.min(W[i], countAbove(sigma, Number(yHi[i - 1]) / 2 ** Q));
+    while (c > 0 && !fAtLeast(sigma, base, c - 1, yHi[i - 1])) c--;
+    F[i] = c;
+  }
+  const Qd = new Float64Array(LAYERS);
+  const lim = new Float64Array(LAYERS);
+  const invQ = new Float64Array(LAYERS);
+  for (let i = 0; i < LAYERS; i++) {
+    Qd[i] = Math.floor(TWO53 / W[i]);
+    lim[i] = Qd[i] * W[i];
+    invQ[i] = 1 / Qd[i];
+  }
+  // Expected proposals per output: L·A / (mass of the two-sided target with the sign rejection).
+  // Σ_{k>=1} f(k): summed for small sigma; for sigma >= 4 by Poisson summation
+  // (sigma·sqrt(2π)/2 - 1/2, exact to within e^{-2π²sigma²}).
+  let mass = 0;
+  if (sigma >= 4) mass = (sigma * Math.sqrt(2 * Math.PI) - 1) / 2;
+  else for (let k = 1; k < 60; k++) mass += Math.exp((-k * k) / (2 * sigma * sigma));
+  // One proposal gives a magnitude and a sign; accepted mass per proposal = (1/2 + mass) / (L·A) · (1/2)·2.
+  const proposalsPerSample = (LAYERS * aD) / (mass + 0.5);
+  return {
+    sigma,
+    twoS2: 2 * sigma * sigma,
+    xNumPerK2,
+    xDen,
+    yNum,
+    yShift,
+    aNum,
+    R,
+    B,
+    W,
+    Qd,
+    lim,
+    invQ,
+    F,
+    yD,
+    hD,
+    yTop: y,
+    proposalsPerSample,
+  };
+}
+
+/** Builds (and certifies) the ziggurat for sigma. @internal */
+export function zigguratTable(sigma: number): ZigguratTable {
+  if (!(sigma >= ZIGGURAT_MIN_SIGMA && sigma <= ZIGGURAT_MAX_SIGMA)) {
+    throw new RangeError(`discrete ziggurat: sigma ${sigma} outside [${ZIGGURAT_MIN_SIGMA}, ${ZIGGURAT_MAX_SIGMA}]`);
+  }
+  const s = doubleToRational(sigma); // sigma = num / den exactly
+  const xNumPerK2 = s.den * s.den;
+  const xDen = 2n * s.num * s.num;
+  // Smallest y_{L-1} whose bands reach 1 (bisection on log2 y, in doubles).
+  let lo = -80;
+  let hi = -1;
+  for (let it = 0; it < 60; it++) {
+    const mid = (lo + hi) / 2;
+    if (designTop(sigma, 2 ** mid) >= 1) hi = mid;
+    else lo = mid;
+  }
+  let y = 2 ** hi;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const t = build(sigma, y, xNumPerK2, xDen);
+    if (t !== undefined) return t;
+    y *= 1 + 2 ** -24;
+  }
+  throw new Error(`discrete ziggurat: no certified table for sigma ${sigma}`);
+}
+
+/**
+ * Exactly decides U·h + y < e^{-N/D}, where U ∈ [P, P+1) / 2^b is a uniform known to b bits (more
+ * bits are drawn from `r` when needed), h = hNum/hDen > 0 and y lies in yBounds(q) = [lo, hi] at
+ * scale 2^q (bounds that tighten as q grows).
+ */
+function exactUniformAffineBelowExp(
+  P: bigint,
+  b: number,
+  hNum: bigint,
+  hDen: bigint,
+  yBounds: (q: number) => [bigint, bigint],
+  N: bigint,
+  D: bigint,
+  minQ: number,
+  r: Rng,
+): boolean {
+  for (;;) {
+    const q = Math.max(b + 64, minQ);
+    const [eLo, eHi] = expNegEnclosure(N, D, q);
+    const [yl, yh] = yBounds(q);
+    const den = hDen << BigInt(b);
+    const num = hNum << BigInt(q);
+    const uLo = (P * num) / den;
+    const uHi = ((P + 1n) * num + den - 1n) / den;
+    if (uHi + yh <= eLo) return true;
+    if (uLo + yl >= eHi) return false;
+    P = (P << 32n) | BigInt(r.nextUint32());
+    b += 32;
+  }
+}
+
+/** Bounds of y_i (the lower edge of band i) at scale 2^q: y_{L-1} + A·Σ_{j>i} 1/W_j. */
+function bandBounds(t: ZigguratTable, i: number): (q: number) => [bigint, bigint] {
+  return (q: number): [bigint, bigint] => {
+    const y = t.yNum << BigInt(q - t.yShift);
+    const a = t.aNum << BigInt(q - t.yShift);
+    let lo = y;
+    let hi = y;
+    for (let j = i + 1; j < LAYERS; j++) {
+      const w = BigInt(t.W[j]);
+      lo += a / w;
+      hi += (a + w - 1n) / w;
+    }
+    return [lo, hi];
+  };
+}
+
+const ZERO_BOUNDS = (): [bigint, bigint] => [0n, 0n];
+
+/** The wedge of layer i >= 1 at column k: does U·h_i + y_i < f(k)? U's first 53 bits are u53. */
+function wedgeAccepts(t: ZigguratTable, i: number, k: number, u53: number, r: Rng): boolean {
+  const x = (k * k) / t.twoS2;
+  const tol = Math.max(WEDGE_TOL, expEnclosureMargin());
+  if (x < 48) {
+    const e = expNegApprox(x);
+    const h = t.hD[i];
+    const y = t.yD[i];
+    if (((u53 + 1) / TWO53) * h + y + tol <= e * (1 - tol)) return true;
+    if ((u53 / TWO53) * h + y - tol >= e * (1 + tol)) return false;
+  }
+  const kb = BigInt(k);
+  return exactUniformAffineBelowExp(
+    BigInt(u53),
+    53,
+    t.aNum,
+    BigInt(t.W[i]) << BigInt(t.yShift),
+    bandBounds(t, i),
+    kb * kb * t.xNumPerK2,
+    t.xDen,
+    t.yShift + 64,
+    r,
+  );
+}
+
+/** A 53-bit uniform integer from two words of `r`. */
+function next53(r: Rng): number {
+  return (r.nextUint32() >>> 11) * TWO32 + r.nextUint32();
+}
+
+/** The base layer's tail: a magnitude >= R with probability f(k)/(2B·y_{L-1}) each, or -1 (reject). */
+function tail(t: ZigguratTable, r: Rng): number {
+  // j ~ Geometric(1/2): the number of 1 bits before the first 0.
+  let j = 0;
+  for (;;) {
+    const w = r.nextUint32();
+    if (w === 0xffffffff) {
+      j += 32;
+      continue;
+    }
+    let v = w;
+    while (v & 1) {
+      j++;
+      v >>>= 1;
+    }
+    break;
+  }
+  const k = t.R + j * t.B + uniformBelow(t.B, r);
+  if (!(k < TWO53)) return -1; // not representable; probability below e^{-2^25} for sigma <= 2^40
+  // Accept iff U·y_{L-1}·2^-j < f(k).
+  const u = next53(r);
+  const x = (k * k) / t.twoS2;
+  const tol = Math.max(WEDGE_TOL, expEnclosureMargin());
+  const h = t.yTop * 2 ** -j;
+  if (x < 48) {
+    const e = expNegApprox(x);
+    if (((u + 1) / TWO53) * h + tol * h <= e * (1 - tol)) return k;
+    if ((u / TWO53) * h - tol * h >= e * (1 + tol)) return -1;
+  } else if (j < 900 && (u / TWO53) * h > 2 ** -60 && x > 80) {
+    // e^{-x} < e^{-80} < 2^-115 < U·h: certainly rejected.
+    return -1;
+  }
+  const kb = BigInt(k);
+  const accept = exactUniformAffineBelowExp(
+    BigInt(u),
+    53,
+    t.yNum,
+    1n << BigInt(t.yShift + j),
+    ZERO_BOUNDS,
+    kb * kb * t.xNumPerK2,
+    t.xDen,
+    t.yShift + j + 64,
+    r,
+  );
+  return accept ? k : -1;
+}
+
+/**
+ * Fills words[0, count) from `r` (one bulk read from the secure source; word by word from any
+ * other source, so a seeded stream gives the same words on every platform). Returns count.
+ */
+function refill(words: Uint32Array, count: number, r: Rng): number {
+  if (r instanceof SecureRng) r.fillUint32(words.subarray(0, count));
+  else for (let k = 0; k < count; k++) words[k] = r.nextUint32();
+  return count;
+}
+
+/**
+ * A vector sampler of the exact discrete Gaussian for ZIGGURAT_MIN_SIGMA <= sigma <=
+ * ZIGGURAT_MAX_SIGMA: `fill(out, r)` writes independent samples (integer-valued doubles, never
+ * -0). The table is built and certified on first use (about 1–30 ms); tests may pass a
+ * (possibly deliberately broken) `prebuilt` table. @internal
+ */
+export function discreteZigguratFill(sigma: number, prebuilt?: ZigguratTable): (out: Float64Array, r: Rng) => void {
+  let table: ZigguratTable | undefined = prebuilt;
+  const words = new Uint32Array(BLOCK_WORDS);
+  return (out: Float64Array, r: Rng): void => {
+    const t = table ?? (table = zigguratTable(sigma));
+    const { W, lim, Qd, invQ, F } = t;
+    const n = out.length;
+    let p = 0;
+    let end = 0; // nothing buffered: each call reads its own words from `r`
+    let i = 0;
+    while (i < n) {
+      if (p + 2 > end) {
+        end = refill(words, Math.min(BLOCK_WORDS, 2 * (n - i) + 32), r);
+        p = 0;
+      }
+      const w0 = words[p];
+      let J = (w0 >>> 11) * TWO32 + words[p + 1];
+      p += 2;
+      const layer = w0 & 255;
+      const negative = (w0 & 256) !== 0;
+      while (J >= lim[layer]) {
+        // Redraw inside the same layer (keeps the layer's choice exactly uniform).
+        if (p + 2 > end) {
+          end = refill(words, Math.min(BLOCK_WORDS, 2 * (n - i) + 32), r);
+          p = 0;
+        }
+        J = (words[p] >>> 11) * TWO32 + words[p + 1];
+        p += 2;
+      }
+      // k = floor(J / Q) exactly: the double quotient is off by at most one.
+      const q = Qd[layer];
+      let k = Math.floor(J * invQ[layer]);
+      if (k * q > J) k--;
+      else if ((k + 1) * q <= J) k++;
+      if (k < F[layer]) {
+        if (negative && k === 0) continue;
+        out[i++] = negative ? -k : k;
+        continue;
+      }
+      if (layer === 0) {
+        const m = tail(t, r);
+        if (m < 0) continue;
+        out[i++] = negative ? -m : m;
+        continue;
+      }
+      if (k >= W[layer]) continue; // unreachable (k < W by construction); kept as a guard
+      // Wedge: a fresh 53-bit uniform for the height.
+      if (p + 2 > end) {
+        end = refill(words, Math.min(BLOCK_WORDS, 2 * (n - i) + 32), r);
+        p = 0;
+      }
+      const u = (words[p] >>> 11) * TWO32 + words[p + 1];
+      p += 2;
+      if (!wedgeAccepts(t, layer, k, u, r)) continue;
+      if (negative && k === 0) continue;
+      out[i++] = negative ? -k : k;
+    }
+  };
+}
