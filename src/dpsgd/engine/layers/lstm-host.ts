@@ -81,7 +81,10 @@ export function takeRecordedStates(layer: tf.layers.Layer, input: tf.Tensor, n: 
 
 type GateKind = "hardSigmoid" | "sigmoid";
 
-/** Work arrays of each layer's host recurrence, kept between steps (every entry is written before it is read). */
+/**
+ * Work arrays of each layer's host recurrence, kept between steps and grown when a batch is
+ * larger (every entry a step uses is written before that step reads it).
+ */
 const scratchArrays = new WeakMap<tf.layers.Layer, Map<string, Float32Array>>();
 
 function scratch(layer: tf.layers.Layer, name: string, size: number): Float32Array {
@@ -91,11 +94,12 @@ function scratch(layer: tf.layers.Layer, name: string, size: number): Float32Arr
     scratchArrays.set(layer, m);
   }
   let b = m.get(name);
-  if (!b || b.length !== size) {
-    b = new Float32Array(size);
+  if (!b || b.length < size) {
+    // a little headroom: Poisson-sampled batches vary in size from step to step
+    b = new Float32Array(Math.ceil(size * 1.25));
     m.set(name, b);
   }
-  return b;
+  return b.subarray(0, size);
 }
 
 /** Whether the host op covers this LSTM layer on the active backend. @internal */
