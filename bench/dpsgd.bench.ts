@@ -11,7 +11,12 @@
  *   the sum, division by the expected batch size) + `dpApplyGradients` through the same optimizer;
  * - `naive per-example`: the engine's microbatches-of-one route, for scale (fewer repetitions;
  *   MNIST models only).
- * Ratios are DP step / tfjs minimize and DP step / tfjs fit. For the Embedding model a breakdown of
+ * Ratios are DP step / tfjs minimize and DP step / tfjs fit. For the text models the DP step also runs
+ * with `noiseMultiplier: 0` ("noise off": the engine, the division and the update without the secure
+ * noise on every entry), alternating with the others. Each case's process CPU time
+ * (`process.cpuUsage`, user + system) is recorded beside its wall time: the step runs on one
+ * thread, so on a quiet machine the two agree, and on a loaded one the CPU-time ratios are the
+ * steadier (the wall times include the time the process waits for a core). For the Embedding model a breakdown of
  * the DP step follows (engine: forward, backward, per-example norms and clipped sum; of which the
  * Embedding rule's norms and its clipped-sum scatter; noise drawn and added over all 320k+ entries;
  * the optimizer's update), each timed on its own, alternating, median.
@@ -66,6 +71,16 @@ async function timeIt(f: () => void | Promise<void>): Promise<number> {
   return performance.now() - t;
 }
 
+/** Wall and process CPU time (user + system) of one call, ms. */
+async function timeBoth(f: () => void | Promise<void>): Promise<[number, number]> {
+  const c = process.cpuUsage();
+  const t = performance.now();
+  await f();
+  const wall = performance.now() - t;
+  const used = process.cpuUsage(c);
+  return [wall, (used.user + used.system) / 1000];
+}
+
 const mnist = loadMnist({ split: "train", count: batchSize });
 
 /**
@@ -87,7 +102,7 @@ function breakdown(
 ): void {
   const layer = model.layers[0];
   const outGrad = tf.fill([batchSize, x.shape[1] as number, 16], 0.01);
-  const w = tf.tensor1d(Array.from({ length: batchSize }, (_, i) => 0.5 + (i % 2) * 0.5));
+  const wHost = Float32Array.from({ length: batchSize }, (_, i) => 0.5 + (i % 2) * 0.5);
   const opt = tf.train.sgd(0.01);
   let sums: Float32Array[] = [];
   const parts: Record<string, () => void> = {
@@ -100,11 +115,11 @@ function breakdown(
       t.squaredNorms.dispose();
     },
     "embedding clipped sum": () => {
+      // (as the DP step takes it: a host array)
       const t = embeddingRule.perExample(layer, { input: x, outputGradient: outGrad, mode: "auto" });
       t.squaredNorms.dispose();
-      const [g] = t.weightedSum(w);
-      g.dataSync();
-      g.dispose();
+      if (t.weightedSumHost) t.weightedSumHost(wHost);
+      else tf.tidy(() => t.weightedSum(tf.tensor1d(wHost)).forEach((g) => g.dataSync())); // (a tree before the host route)
     },
     noise: () => {
       privatizeInPlace(
@@ -136,7 +151,7 @@ function breakdown(
   });
   const m = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, median(v)]));
   m.noise = Math.max(0, m.noise - median(copy));
-  tf.dispose([outGrad, w]);
+  tf.dispose([outGrad]);
   for (const [k, v] of Object.entries(m))
     results.push({ case: `embedding b${batchSize} ${backend} breakdown ${k}`, metric: "time", value: v, unit: "ms" });
   breakdownLines.push(
@@ -147,6 +162,7 @@ function breakdown(
 }
 
 const breakdownLines: string[] = [];
+const cpuLines: string[] = [];
 
 for (const backend of backends) {
   await prepareBackend({ backend, announce: false });
@@ -198,11 +214,12 @@ for (const backend of backends) {
           },
           "dpkit DP step": dpStep(1.1),
         };
-    if (kind === "embedding") cases["dpkit DP step, noise off"] = dpStep(0);
+    if (text) cases["dpkit DP step, noise off"] = dpStep(0);
     // The same step with the exact noise drawn ahead of time on a worker thread (issue 16).
     const noiseWorker = kind === "embedding" ? createNoiseWorker() : undefined;
     if (noiseWorker) cases["dpkit DP step, noiseWorker"] = dpStep(1.1, noiseWorker);
     const times: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+    const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
     for (const f of Object.values(cases)) await f(); // warm-up
     // The noiseWorker step gets no head start from the other cases: the vector drawn meanwhile is
     // discarded (zeroed) before it, so the worker draws the step's noise during the step's own
@@ -211,18 +228,20 @@ for (const backend of backends) {
     const nwDims = noiseWorker ? model.trainableWeights.reduce((a, w) => a + w.shape.reduce<number>((p, q) => p * (q as number), 1), 0) : 0;
     const nwSigma = noiseWorker ? exactNoiseGrid(1.1, 1, nwDims).gridSigma : 0;
     const nwStats = { used: 0, missed: 0 };
-    for (let i = 0; i < r; i++)
+    for (let i = 0; i < r; i++) {
       for (const [name, f] of Object.entries(cases)) {
-        if (name !== "dpkit DP step, noiseWorker") {
-          times[name].push(await timeIt(f));
-          continue;
+        const isNw = name === "dpkit DP step, noiseWorker";
+        if (isNw) noiseWorker!.take(nwSigma, nwDims)?.fill(0);
+        const before = isNw ? { ...noiseWorker!.stats } : undefined;
+        const [wall, c] = await timeBoth(f);
+        times[name].push(wall);
+        cpu[name].push(c);
+        if (before) {
+          nwStats.used += noiseWorker!.stats.used - before.used;
+          nwStats.missed += noiseWorker!.stats.missed - before.missed;
         }
-        noiseWorker!.take(nwSigma, nwDims)?.fill(0);
-        const before = { ...noiseWorker!.stats };
-        times[name].push(await timeIt(f));
-        nwStats.used += noiseWorker!.stats.used - before.used;
-        nwStats.missed += noiseWorker!.stats.missed - before.missed;
       }
+    }
     if (lowerBoundOnly) {
       // tfjs-backend-cpu's UnsortedSegmentSum (the gradient of gather) on SEGMENTS segments, scaled to the vocabulary.
       const rows = x.size;
@@ -307,6 +326,43 @@ for (const backend of backends) {
         baseline: mFit,
         ratio: mOff / mFit,
       });
+      if (!lowerBoundOnly)
+        results.push({
+          case: `${tag} dpkit DP step noise off vs minimize`,
+          metric: "step time",
+          value: mOff,
+          unit: "ms",
+          baseline: mMin,
+          ratio: mOff / mMin,
+        });
+    }
+    if (!lowerBoundOnly) {
+      // The same comparisons in process CPU time (medians).
+      const c = (k: string) => median(cpu[k]);
+      for (const [dpCase, label] of [
+        ["dpkit DP step", "dpkit DP step"],
+        ["dpkit DP step, noise off", "dpkit DP step noise off"],
+      ] as const) {
+        if (!cpu[dpCase]) continue;
+        for (const base of ["tfjs fit", "tfjs minimize"] as const) {
+          results.push({
+            case: `${tag} ${label} vs ${base.slice(5)}`,
+            metric: "cpu time",
+            value: c(dpCase),
+            unit: "ms",
+            baseline: c(base),
+            ratio: c(dpCase) / c(base),
+          });
+        }
+      }
+      cpuLines.push(
+        `${tag} CPU time (median ms): fit ${c("tfjs fit").toFixed(1)}, minimize ${c("tfjs minimize").toFixed(1)}, DP step ${c("dpkit DP step").toFixed(1)} ` +
+          `(${(c("dpkit DP step") / c("tfjs fit")).toFixed(2)}x fit, ${(c("dpkit DP step") / c("tfjs minimize")).toFixed(2)}x minimize)` +
+          (cpu["dpkit DP step, noise off"]
+            ? `, noise off ${c("dpkit DP step, noise off").toFixed(1)} (${(c("dpkit DP step, noise off") / c("tfjs fit")).toFixed(2)}x fit, ` +
+              `${(c("dpkit DP step, noise off") / c("tfjs minimize")).toFixed(2)}x minimize)`
+            : ""),
+      );
     }
     if (times["dpkit DP step, noiseWorker"]) {
       const mNw = median(times["dpkit DP step, noiseWorker"]);
@@ -344,6 +400,7 @@ for (const backend of backends) {
     results.push({ case: `${tag} Poisson sampling N=60000`, metric: "time", value: sampling, unit: "ms" });
     const geq = lowerBoundOnly ? "≥" : "";
     const leq = lowerBoundOnly ? "≤" : "";
+    const mOffMs = times["dpkit DP step, noise off"] ? median(times["dpkit DP step, noise off"]) : NaN;
     table.push([
       kind,
       backend,
@@ -352,6 +409,8 @@ for (const backend of backends) {
       mDp.toFixed(1),
       leq + (mDp / mMin).toFixed(2),
       leq + (mDp / mFit).toFixed(2),
+      Number.isNaN(mOffMs) ? "-" : mOffMs.toFixed(1),
+      Number.isNaN(mOffMs) ? "-" : leq + (mOffMs / mFit).toFixed(2),
       naive.length ? mNaive.toFixed(0) : "-",
       naive.length ? (mNaive / mMin).toFixed(1) : "-",
       String(r),
@@ -374,10 +433,28 @@ if (dpWasm && dpCpu)
     ratio: dpWasm.value / dpCpu.value,
   });
 
-const header = ["model", "backend", "minimize ms", "fit ms", "DP step ms", "DP/minimize", "DP/fit", "naive ms", "naive/minimize", "reps"];
+const header = [
+  "model",
+  "backend",
+  "minimize ms",
+  "fit ms",
+  "DP step ms",
+  "DP/minimize",
+  "DP/fit",
+  "noise off ms",
+  "off/fit",
+  "naive ms",
+  "naive/minimize",
+  "reps",
+];
 const widths = header.map((h, j) => Math.max(h.length, ...table.map((r) => r[j].length)));
 console.log(header.map((h, j) => h.padStart(widths[j])).join("  "));
 for (const row of table) console.log(row.map((c, j) => c.padStart(widths[j])).join("  "));
 if (dpWasm && dpCpu) console.log(`CNN DP step: wasm ${(dpCpu.value / dpWasm.value).toFixed(1)}x faster than cpu`);
+for (const line of cpuLines) console.log(line);
 for (const line of breakdownLines) console.log(line);
+console.log(
+  `command: DPSGD_BENCH_BACKENDS=${backends.join(",")} DPSGD_BENCH_MODELS=${models.join(",")} DPSGD_BENCH_REPS=${reps}` +
+    `${runNaive ? "" : " DPSGD_BENCH_NAIVE=0"} npx tsx bench/dpsgd.bench.ts`,
+);
 console.log(JSON.stringify({ bench: "dpsgd", results }));

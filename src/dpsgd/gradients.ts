@@ -17,7 +17,8 @@ import { sampledGaussianStep } from "../accounting/sampled-gaussian-step.js";
 import type { Rng } from "../random/rng.js";
 import { checkNoiseWorkerOption, type NoiseWorker } from "../mechanisms/noise-prefetch.js";
 import type { GaussianNoiseKind } from "../mechanisms/gaussian-noise.js";
-import { checkLossMatchesOutput, checkModelSupported, clippedGradients, type PerExampleLoss } from "./engine/index.js";
+import { checkLossMatchesOutput, checkModelSupported, type PerExampleLoss } from "./engine/index.js";
+import { clippedGradientsWithHostSums } from "./engine/clipped-gradients.js";
 import { privatizeInPlace, type PrivatizeClippedSumOptions } from "./privatize.js";
 import { metricSums, type MetricSpec } from "./fit-metrics.js";
 import { type DpWorkerPool, workerClippedSum } from "./workers/pool.js";
@@ -139,7 +140,9 @@ export function computeClippedSum(o: {
   if (o.workers !== undefined) return workerClippedSum(o.workers, o);
   const names = vars.map((v) => v.name);
   const shapes = vars.map((v) => v.shape);
-  const sums = shapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
+  const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
+  // Filled by the first chunk (a host array from the engine is taken as it is); zeros for an empty batch.
+  const sums: (Float32Array | undefined)[] = names.map(() => undefined);
   const n = o.x.shape[0] ?? 0;
   if ((o.y.shape[0] ?? 0) !== n) {
     throw new DpError("invalid_parameter", `\`x\` and \`y\` must hold the same number of examples. Found ${n} and ${o.y.shape[0]}.`, "y");
@@ -156,23 +159,26 @@ export function computeClippedSum(o: {
     const xs = whole ? o.x : o.x.slice(start, size);
     const ys = whole ? o.y : o.y.slice(start, size);
     try {
-      const r = clippedGradients({
-        model: o.model,
-        x: xs,
-        y: ys,
-        loss: o.loss,
-        l2NormClip: o.l2NormClip,
-        strategy: o.strategy,
-        keepOutput: specs.length > 0,
-      });
+      const r = clippedGradientsWithHostSums(
+        { model: o.model, x: xs, y: ys, loss: o.loss, l2NormClip: o.l2NormClip, strategy: o.strategy, keepOutput: specs.length > 0 },
+        true,
+      );
       try {
         if (r.output) metricSums(specs, ys, r.output).forEach((v, k) => (metricTotals[k] += v));
         for (let k = 0; k < names.length; k++) {
+          const host = r.hostSums[names[k]];
+          if (host) {
+            // A rule's host array (the Embedding's [V, D] sum): taken as it is, no copy.
+            const s = sums[k];
+            if (s === undefined) sums[k] = host;
+            else for (let i = 0; i < host.length; i++) s[i] += host[i];
+            continue;
+          }
           const t = r.clippedSum[names[k]];
           if (!t) throw new DpError("invalid_state", `The engine returned no gradient for trainable variable "${names[k]}".`, "model");
           const data = t.dataSync();
           const s = sums[k];
-          if (start === 0) s.set(data);
+          if (s === undefined) sums[k] = new Float32Array(data);
           else for (let i = 0; i < s.length; i++) s[i] += data[i];
         }
       } finally {
@@ -185,7 +191,15 @@ export function computeClippedSum(o: {
       if (!whole) tf.dispose([xs, ys]);
     }
   }
-  return { names, shapes, sums, norms, lossSum, batchSize: n, metricSums: metricTotals };
+  return {
+    names,
+    shapes,
+    sums: sums.map((s, k) => s ?? new Float32Array(sizes[k])),
+    norms,
+    lossSum,
+    batchSize: n,
+    metricSums: metricTotals,
+  };
 }
 
 /**

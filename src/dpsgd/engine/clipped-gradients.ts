@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { DpError, requireObject, requireOneOf, requirePositive } from "../../errors.js";
 import { registerDpkitWasmKernels } from "../kernels/register.js";
 import { checkModelSupported, planModel } from "./check-model.js";
-import { fastClippedGradients } from "./fast.js";
+import { type FastClippedGradients, fastClippedGradients } from "./fast.js";
 import { naiveClippedGradients } from "./naive.js";
 import type { ClippedGradients, ClippedGradientsOptions, ClippingStrategy } from "./types.js";
 
@@ -56,6 +56,15 @@ const STRATEGIES: readonly ClippingStrategy[] = ["auto", "ghost", "materialize",
  * @see Bu, Wang, Zha, Karypis 2023, "Differentially Private Optimization on Large Model at Small Cost" (book-keeping), https://arxiv.org/abs/2210.00038
  */
 export function clippedGradients(options: ClippedGradientsOptions): ClippedGradients {
+  return clippedGradientsWithHostSums(options, false);
+}
+
+/**
+ * {@link clippedGradients}, where with `hostSums` the sums that a rule forms on the host come
+ * back as arrays in `hostSums` instead of tensors in `clippedSum` (the DP step's route: it noises
+ * them in place). @internal
+ */
+export function clippedGradientsWithHostSums(options: ClippedGradientsOptions, hostSums: boolean): FastClippedGradients {
   requireObject<ClippedGradientsOptions>("options", options);
   const { model, x, y, loss } = options;
   const l2NormClip = requirePositive("l2NormClip", options.l2NormClip);
@@ -79,9 +88,9 @@ export function clippedGradients(options: ClippedGradientsOptions): ClippedGradi
   if (n === 0) {
     const clippedSum: tf.NamedTensorMap = {};
     for (const w of model.trainableWeights) clippedSum[(w.read() as tf.Variable).name] = tf.zeros(w.read().shape);
-    return { clippedSum, norms: new Float32Array(0), lossValue: 0, batchSize: 0 };
+    return { clippedSum, hostSums: {}, norms: new Float32Array(0), lossValue: 0, batchSize: 0 };
   }
   const keepOutput = options.keepOutput === true;
-  if (strategy === "naive") return naiveClippedGradients({ model, x, y, loss, l2NormClip, training, keepOutput });
-  return fastClippedGradients({ model, plan: planModel(model), x, y, loss, l2NormClip, mode: strategy, training, keepOutput });
+  if (strategy === "naive") return { ...naiveClippedGradients({ model, x, y, loss, l2NormClip, training, keepOutput }), hostSums: {} };
+  return fastClippedGradients({ model, plan: planModel(model), x, y, loss, l2NormClip, mode: strategy, training, keepOutput, hostSums });
 }

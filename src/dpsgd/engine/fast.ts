@@ -27,6 +27,17 @@ export interface FastArgs {
   mode: NormMode;
   training: boolean;
   keepOutput?: boolean;
+  /**
+   * Return the sums of rules that form them on the host (`weightedSumHost`) as host arrays in
+   * `hostSums` (and not in `clippedSum`): the DP step noises them in place, saving an upload and
+   * a download of each. Default false.
+   */
+  hostSums?: boolean;
+}
+
+/** {@link ClippedGradients} with the sums returned as host arrays (see {@link FastArgs.hostSums}). @internal */
+export interface FastClippedGradients extends ClippedGradients {
+  hostSums: Record<string, Float32Array>;
 }
 
 const shapeCache = new WeakMap<tf.LayersModel, Map<string, number[][]>>();
@@ -124,7 +135,7 @@ function probeShapes(model: tf.LayersModel, plan: ModelPlan, x: tf.Tensor): numb
 }
 
 /** Per-example clipped gradient sum through the per-layer rules. @internal */
-export function fastClippedGradients(args: FastArgs): ClippedGradients {
+export function fastClippedGradients(args: FastArgs): FastClippedGradients {
   const { model, plan, x, y, loss, l2NormClip, mode, training } = args;
   let output: tf.Tensor | undefined;
   const n = x.shape[0];
@@ -135,9 +146,20 @@ export function fastClippedGradients(args: FastArgs): ClippedGradients {
   const keptHere: tf.Tensor[] = [];
   let norms: Float32Array = new Float32Array(0);
   let lossSum = 0;
+  const hostSums: Record<string, Float32Array> = {};
   try {
     const result = tf.tidy(() => {
-      const probes = shapes.map((s) => tf.zeros([n, ...s]));
+      // When the model's first layer is trained and reads the input itself, its linear part
+      // depends on nothing the backward pass differentiates: it runs here, before the tape, and
+      // its output z is differentiated directly (no probe, and tfjs saves nothing for the
+      // backward pass of it — for an Embedding that is a copy of the table).
+      const first = plan.steps[0];
+      const direct =
+        first?.rule !== undefined &&
+        (first.inputIds === undefined || (first.inputIds.length === 1 && first.inputIds[0] === plan.graph?.inputId));
+      const z0 = direct ? first.rule!.linear(first.layer, x, null) : undefined;
+      // (tf.fill runs the backend's Fill kernel; tf.zeros would build the zeros in JS and upload them)
+      const probes = shapes.map((s, k) => (k === 0 && z0 ? z0 : tf.fill([n, ...s], 0)));
       const forward = (...e: tf.Tensor[]): tf.Scalar => {
         const out = executePlan(plan, x, training, (step, a, k, mask) => {
           for (const t of [a, mask]) {
@@ -148,6 +170,7 @@ export function fastClippedGradients(args: FastArgs): ClippedGradients {
           }
           inputs.push(a);
           inputMasks.push(mask);
+          if (k === 0 && z0) return step.rule!.activate(step.layer, e[0], mask);
           return step.rule!.activate(step.layer, tf.add(step.rule!.linear(step.layer, a, mask), e[k]), mask);
         });
         if (args.keepOutput) output = tf.keep(tf.clone(out));
@@ -183,14 +206,18 @@ export function fastClippedGradients(args: FastArgs): ClippedGradients {
       const trainable = new Set(model.trainableWeights.map((v) => (v.read() as tf.Variable).name));
       trained.forEach((step, k) => {
         const variables = step.rule!.weights(step.layer);
-        const sums = terms[k].weightedSum(w);
+        const host = args.hostSums === true ? terms[k].weightedSumHost : undefined;
+        const sums: (tf.Tensor | Float32Array)[] = host ? host.call(terms[k], factors.weights) : terms[k].weightedSum(w);
         variables.forEach((v, j) => {
           const name = (v.read() as tf.Variable).name;
-          if (trainable.has(name)) clippedSum[name] = sums[j];
+          if (!trainable.has(name)) return;
+          const s = sums[j];
+          if (s instanceof Float32Array) hostSums[name] = s;
+          else clippedSum[name] = s;
         });
       });
       for (const name of trainable) {
-        if (!(name in clippedSum)) {
+        if (!(name in clippedSum) && !(name in hostSums)) {
           throw new DpError("invalid_state", `No per-example gradient was computed for trainable weight "${name}".`, "model");
         }
       }
@@ -198,7 +225,7 @@ export function fastClippedGradients(args: FastArgs): ClippedGradients {
       // (only tensors leave the tidy: it walks every element of a returned typed array)
       return clippedSum;
     });
-    return { clippedSum: result, norms, lossValue: n > 0 ? lossSum / n : 0, batchSize: n, output };
+    return { clippedSum: result, hostSums, norms, lossValue: n > 0 ? lossSum / n : 0, batchSize: n, output };
   } catch (e) {
     output?.dispose();
     throw e;

@@ -20,6 +20,12 @@ export interface PerExampleTerms {
    * {@link LayerRule.weights}.
    */
   weightedSum(weights: tf.Tensor1D): tf.Tensor[];
+  /**
+   * Optional: the same sums as host arrays (row-major, in the order of {@link LayerRule.weights}),
+   * for rules that form them on the host anyway (the Embedding rule): the engine's DP step then
+   * adds the noise to them directly instead of uploading a tensor and reading it back.
+   */
+  weightedSumHost?(weights: Float32Array): Float32Array[];
 }
 
 /** How a rule should compute norms: Gram-matrix ("ghost") or materialised per-example gradients. */

@@ -39,8 +39,12 @@ export function gatherRowsKernel(fallback: tf.KernelConfig | undefined): tf.Kern
     }
     const out = b.makeOutput([...indices.shape, ...x.shape.slice(1)], x.dtype);
     // Views after the allocation (it may grow the heap).
-    const outV = b.typedArrayFromHeap(out);
-    const xV = b.typedArrayFromHeap(x);
+    // Copied as 32-bit words through Int32Array views (float32 and int32 alike: exact bits, and one
+    // element type keeps the loop monomorphic).
+    const outF = b.typedArrayFromHeap(out);
+    const xF = b.typedArrayFromHeap(x);
+    const outV = new Int32Array(outF.buffer, outF.byteOffset, outF.length);
+    const xV = new Int32Array(xF.buffer, xF.byteOffset, xF.length);
     const idV = b.typedArrayFromHeap(indices) as Int32Array;
     const n = idV.length;
     if (row === 1) {

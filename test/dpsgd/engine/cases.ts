@@ -500,5 +500,41 @@ export function recurrentCases(r = lcg(37)): Case[] {
       "meanSquaredError",
     ),
   );
+  // LSTM with tanh and hard / plain sigmoid gates: the host recurrence op on cpu and wasm
+  // (src/dpsgd/engine/layers/lstm-host.ts), masked and not, both directions, sequences on and off.
+  let h = 0;
+  for (const recurrentActivation of ["hardSigmoid", "sigmoid"] as const) {
+    for (const returnSequences of [false, true]) {
+      const goBackwards = h % 2 === 1;
+      const useBias = h++ !== 2;
+      const n = randInt(r, 2, 5);
+      const steps = randInt(r, 2, 6);
+      const rnnArgs = { units: randInt(r, 1, 4), returnSequences, goBackwards, useBias, recurrentActivation };
+      const tail = returnSequences ? [tf.layers.flatten()] : [];
+      out.push(
+        finish(
+          `lstm host op ${recurrentActivation} seq=${returnSequences} back=${goBackwards} bias=${useBias}`,
+          [tf.layers.lstm({ inputShape: [steps, 3], ...rnnArgs }), ...tail, tf.layers.dense({ units: 2 })],
+          normal([n, steps, 3]),
+          normal([n, 2]),
+          "meanSquaredError",
+        ),
+      );
+      out.push(
+        finish(
+          `masked embedding -> lstm host op ${recurrentActivation} seq=${returnSequences} back=${goBackwards} bias=${useBias}`,
+          [
+            tf.layers.embedding({ inputDim: 7, outputDim: 3, maskZero: true, inputLength: steps }),
+            tf.layers.lstm(rnnArgs),
+            ...(returnSequences ? [tf.layers.lstm({ units: 2 })] : []),
+            tf.layers.dense({ units: 2, activation: "softmax" }),
+          ],
+          tokens(r, n, steps, 7),
+          tf.tensor1d(Array.from({ length: n }, () => randInt(r, 0, 1))),
+          "sparseCategoricalCrossentropy",
+        ),
+      );
+    }
+  }
   return out;
 }

@@ -3,21 +3,26 @@
  *
  * Example i's gradient is sparse: row v of the table receives `sum_{t: idx_t = v} g_t`, only
  * for the tokens the example contains. The rule sums the output gradients per (example, distinct
- * token) slot on the host in float64 (N·T·D work), and an example's squared norm is the sum of
- * its slots' squared norms: no `[V, D]` table per example, no T×T Gram matrix, never a
- * `[N, V, D]` tensor. The clipped sum scatters the reweighted slot sums into the rows of the
+ * token) slot (N·T·D work) — on wasm by one segment-sum kernel, on the other backends on the
+ * host in float64 — and an example's squared norm is the sum of its slots' squared norms: no
+ * `[V, D]` table per example, no T×T Gram matrix, never a `[N, V, D]` tensor. The clipped sum scatters the reweighted slot sums into the rows of the
  * `[V, D]` gradient that the batch touches (the dense gradient tfjs's own `gather` produces; the
  * other rows stay zero and only receive the optimiser's noise).
  *
- * On the host backends (cpu, wasm) the forward rows are gathered on the host too: the engine
- * differentiates with respect to the layer's output, never through the table, and
- * tfjs-backend-wasm's `GatherV2` costs about 40 ns per element (a 256 × 64-token batch of
- * 16-wide rows: ~11 ms, most of a step). With `maskZero` the layer's output is unchanged (the
- * engine passes the mask on to the layers after it, as tfjs does).
+ * The engine differentiates with respect to the layer's output, never through the table. On
+ * the cpu backend the forward rows are gathered on the host (tfjs-backend-cpu's gather is a
+ * generic strided loop); on wasm by `GatherV2`, which dpkit replaces there by a row copy on the
+ * heap (`kernels/gather-rows.ts`: no copy of the table into JS). The output gradient is read
+ * through a heap view on wasm (no copy), and the DP step takes the clipped sum as a host array
+ * (`weightedSumHost`: zero rows except the touched ones, noise added in place, one upload), so
+ * the 20,000 × 16 table's gradient crosses between JS and wasm once per step. With `maskZero`
+ * the layer's output is unchanged (the engine passes the mask on to the layers after it, as
+ * tfjs does).
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { DpError } from "../../../errors.js";
+import { hostView } from "../host-view.js";
 import type { LayerRule, PerExampleTerms } from "../layer-rule.js";
 
 interface EmbeddingLike {
@@ -30,12 +35,9 @@ function parts(layer: tf.layers.Layer): EmbeddingLike {
   return layer as unknown as EmbeddingLike;
 }
 
-/** Backends whose tensors live in host memory (reading one back is a copy, not a GPU download). */
-const HOST_BACKENDS = new Set(["cpu", "wasm"]);
-
 /** The token ids of `input` (any numeric dtype, truncated like tfjs's cast), checked against the vocabulary. */
 function tokenIds(input: tf.Tensor, vocab: number, name: string): Int32Array {
-  const ids = (input.dtype === "int32" ? input.dataSync() : tf.tidy(() => tf.cast(input, "int32")).dataSync()) as Int32Array;
+  const ids = (input.dtype === "int32" ? input.dataSync() : tf.tidy(() => tf.cast(input, "int32").dataSync())) as Int32Array;
   for (let p = 0; p < ids.length; p++) {
     const v = ids[p];
     if (!(v >= 0 && v < vocab)) {
@@ -47,12 +49,10 @@ function tokenIds(input: tf.Tensor, vocab: number, name: string): Int32Array {
 
 /**
  * For each position t of example i, the slot `i·T + k` of its token, k counting example i's
- * distinct tokens in order of first occurrence; and the token of each slot (unused slots get
- * token 0 and carry zero gradient). `ids` must already be checked against the vocabulary.
+ * distinct tokens in order of first occurrence. `ids` must already be checked against the vocabulary.
  */
-function distinctTokenSlots(ids: Int32Array, n: number, steps: number, vocab: number): { slots: Int32Array; tokens: Int32Array } {
+function distinctTokenSlots(ids: Int32Array, n: number, steps: number, vocab: number): { slots: Int32Array } {
   const slots = new Int32Array(n * steps);
-  const tokens = new Int32Array(n * steps);
   const owner = new Int32Array(vocab).fill(-1);
   const slotOf = new Int32Array(vocab);
   for (let i = 0; i < n; i++) {
@@ -63,17 +63,17 @@ function distinctTokenSlots(ids: Int32Array, n: number, steps: number, vocab: nu
       if (owner[v] !== i) {
         owner[v] = i;
         slotOf[v] = i * steps + k++;
-        tokens[slotOf[v]] = v;
       }
       slots[p] = slotOf[v];
     }
   }
-  return { slots, tokens };
+  return { slots };
 }
 
 /**
- * Slot sums and squared norms on the host (float64); the clipped sum is scattered into the
- * touched rows of one `[V, D]` buffer.
+ * Squared norms from example-by-example slot sums on the host (float64, one `[T, D]` scratch);
+ * the clipped sum `sum_i w_i sum_t g_{i,t}` goes straight from the positions into the touched
+ * rows of one `[V, D]` array (the same sum: a slot's sum is the sum of its positions).
  */
 function sparseTerms(layer: tf.layers.Layer, input: tf.Tensor, outputGradient: tf.Tensor): PerExampleTerms {
   const e = parts(layer);
@@ -82,63 +82,100 @@ function sparseTerms(layer: tf.layers.Layer, input: tf.Tensor, outputGradient: t
   const dim = e.outputDim;
   const vocab = e.inputDim;
   const ids = tokenIds(input, vocab, layer.name);
-  const g = outputGradient.dataSync() as Float32Array;
-  const { slots, tokens } = distinctTokenSlots(ids, n, steps, vocab);
-  // Slots of example i are i·T .. i·T + (its distinct tokens) - 1; count them to skip the unused ones.
-  const used = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let top = 0;
-    for (let t = 0; t < steps; t++) top = Math.max(top, slots[i * steps + t] - i * steps + 1);
-    used[i] = top;
-  }
-  const perSlot = new Float64Array(n * steps * dim);
-  for (let p = 0; p < n * steps; p++) {
-    const so = slots[p] * dim;
-    const go = p * dim;
-    for (let k = 0; k < dim; k++) perSlot[so + k] += g[go + k];
-  }
+  const { slots } = distinctTokenSlots(ids, n, steps, vocab);
+  const slot = new Float64Array(steps * dim);
   const sq = new Float32Array(n);
+  // A view of the gradient (no copy on wasm), read at once: nothing is allocated on the backend meanwhile.
+  const g = hostView(outputGradient) as Float32Array;
   for (let i = 0; i < n; i++) {
+    const base = i * steps;
+    let used = 0;
+    for (let t = 0; t < steps; t++) {
+      const so = (slots[base + t] - base) * dim;
+      if (so >= used * dim) {
+        // first position of a new slot (slots are numbered in order of first occurrence)
+        for (let k = 0; k < dim; k++) slot[so + k] = 0;
+        used++;
+      }
+      const go = (base + t) * dim;
+      for (let k = 0; k < dim; k++) slot[so + k] += g[go + k];
+    }
     let acc = 0;
-    const end = (i * steps + used[i]) * dim;
-    for (let q = i * steps * dim; q < end; q++) acc += perSlot[q] * perSlot[q];
+    for (let q = 0; q < used * dim; q++) acc += slot[q] * slot[q];
     sq[i] = acc;
   }
+  // Accumulate in float64 over the rows the batch touches only (row r of `acc` is token rows[r]),
+  // then write those rows into a zero [V, D] array.
+  const scatter = (wv: ArrayLike<number>): Float32Array => {
+    const rowOf = new Int32Array(vocab).fill(-1);
+    const rows: number[] = [];
+    for (let p = 0; p < ids.length; p++) if (rowOf[ids[p]] < 0) rowOf[ids[p]] = rows.push(ids[p]) - 1;
+    const acc = new Float64Array(rows.length * dim);
+    const gv = hostView(outputGradient) as Float32Array; // taken again: allocations since may have moved the heap
+    for (let i = 0; i < n; i++) {
+      const wi = wv[i];
+      if (wi === 0) continue;
+      for (let p = i * steps; p < (i + 1) * steps; p++) {
+        const to = rowOf[ids[p]] * dim;
+        const go = p * dim;
+        for (let k = 0; k < dim; k++) acc[to + k] += wi * gv[go + k];
+      }
+    }
+    const out = new Float32Array(vocab * dim);
+    for (let r = 0; r < rows.length; r++) {
+      const to = rows[r] * dim;
+      const from = r * dim;
+      for (let k = 0; k < dim; k++) out[to + k] = acc[from + k];
+    }
+    return out;
+  };
   return {
     squaredNorms: tf.tensor1d(sq),
     weightedSum(w) {
-      const wv = w.dataSync();
-      // Accumulate in float64 over the rows the batch touches only (row r of `acc` is token
-      // rows[r]), then write those rows into the zero [V, D] gradient.
-      const rowOf = new Int32Array(vocab).fill(-1);
-      const rows: number[] = [];
-      for (let i = 0; i < n; i++) {
-        for (let s = i * steps; s < i * steps + used[i]; s++) {
-          if (rowOf[tokens[s]] < 0) rowOf[tokens[s]] = rows.push(tokens[s]) - 1;
-        }
-      }
-      const acc = new Float64Array(rows.length * dim);
-      for (let i = 0; i < n; i++) {
-        const wi = wv[i];
-        if (wi === 0) continue;
-        for (let s = i * steps; s < i * steps + used[i]; s++) {
-          const to = rowOf[tokens[s]] * dim;
-          const so = s * dim;
-          for (let k = 0; k < dim; k++) acc[to + k] += wi * perSlot[so + k];
-        }
-      }
-      const out = new Float32Array(vocab * dim);
-      for (let r = 0; r < rows.length; r++) {
-        const to = rows[r] * dim;
-        const from = r * dim;
-        for (let k = 0; k < dim; k++) out[to + k] = acc[from + k];
-      }
-      return [tf.tensor2d(out, [vocab, dim])];
+      return [tf.tensor2d(scatter(w.dataSync()), [vocab, dim])];
+    },
+    weightedSumHost(w) {
+      return [scatter(w)];
     },
   };
 }
 
-/** The rows of the table for `input`, gathered on the host (cpu and wasm backends). */
+/**
+ * The same terms through the backend's kernels (wasm, whose `UnsortedSegmentSum` dpkit provides
+ * as one `ScatterNd`): the slot sums are one segment sum of `g` over the (example, distinct
+ * token) slots, the squared norms one square-and-sum of them per example, the clipped sum one
+ * segment sum of the reweighted `g` over the tokens. Float32 like every other rule; the host
+ * loops above cost about 5 ns per element on this machine, these kernels a fraction of it.
+ */
+function kernelTerms(layer: tf.layers.Layer, input: tf.Tensor, outputGradient: tf.Tensor): PerExampleTerms {
+  const e = parts(layer);
+  const n = input.shape[0];
+  const steps = input.size / Math.max(n, 1);
+  const dim = e.outputDim;
+  const vocab = e.inputDim;
+  const ids = tokenIds(input, vocab, layer.name);
+  const { slots } = distinctTokenSlots(ids, n, steps, vocab);
+  const g2 = tf.reshape(outputGradient, [n * steps, dim]);
+  const slotSums = tf.unsortedSegmentSum(g2, tf.tensor1d(slots, "int32"), n * steps);
+  const squaredNorms = tf.sum(tf.reshape(tf.square(slotSums), [n, steps * dim]), 1) as tf.Tensor1D;
+  const rows = (w: tf.Tensor1D): tf.Tensor2D => {
+    const gw = tf.mul(tf.reshape(outputGradient, [n, steps * dim]), tf.reshape(w, [n, 1]));
+    return tf.unsortedSegmentSum(tf.reshape(gw, [n * steps, dim]), tf.tensor1d(ids, "int32"), vocab) as tf.Tensor2D;
+  };
+  return {
+    squaredNorms,
+    weightedSum: (w) => [rows(w)],
+    weightedSumHost(w) {
+      let out: Float32Array = new Float32Array(0);
+      tf.tidy(() => {
+        out = rows(tf.tensor1d(w)).dataSync() as Float32Array; // a copy on wasm: the caller owns it
+      });
+      return [out];
+    },
+  };
+}
+
+/** The rows of the table for `input`, gathered on the host (cpu backend: no copy of the table). */
 function hostGather(layer: tf.layers.Layer, input: tf.Tensor): tf.Tensor {
   const e = parts(layer);
   const dim = e.outputDim;
@@ -160,11 +197,11 @@ export const embeddingRule: LayerRule = {
     return [parts(layer).embeddings];
   },
   linear(layer, input) {
-    // The engine differentiates with respect to this output, not through the table: on the host
-    // backends the rows are copied on the host (wasm's GatherV2 is slow per element).
-    if (HOST_BACKENDS.has(tf.getBackend())) return hostGather(layer, input);
+    // The engine differentiates with respect to this output, not through the table.
+    if (tf.getBackend() === "cpu") return hostGather(layer, input);
     const e = parts(layer);
-    const idx = tf.cast(tf.reshape(input, [-1]), "int32");
+    tokenIds(input, e.inputDim, layer.name); // a DpError naming the layer, before the kernel's own check
+    const idx = tf.reshape(input.dtype === "int32" ? input : tf.cast(input, "int32"), [-1]);
     const rows = tf.gather(e.embeddings.read(), idx);
     return tf.reshape(rows, [...input.shape, e.outputDim]);
   },
@@ -172,6 +209,7 @@ export const embeddingRule: LayerRule = {
     return z;
   },
   perExample(layer, { input, outputGradient }) {
+    if (tf.getBackend() === "wasm") return kernelTerms(layer, input, outputGradient);
     return sparseTerms(layer, input, outputGradient);
   },
 };

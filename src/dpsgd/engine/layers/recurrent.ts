@@ -12,8 +12,9 @@
  * `dW = sum_t x_t^T g_t`, `dU = sum_t h_{t-1}^T g_t`, `db = sum_t g_t`, whose squared norms come
  * from Gram matrices over the T steps (ghost) or the materialised matrices, whichever is cheaper,
  * and whose clipped sum is one matrix product of the reweighted `g` with the recorded `[x, h]`
- * (book-keeping: no per-example backward pass). The hidden states `h_{t-1}` are recomputed by
- * one forward run of the recurrence without gradients.
+ * (book-keeping: no per-example backward pass). The hidden states `h_{t-1}` are recorded by the
+ * forward pass where it runs as one host op (LSTM with tanh / hard or plain sigmoid on cpu and
+ * wasm, lstm-host.ts), else recomputed by one forward run of the recurrence without gradients.
  *
  * Masks (from `Embedding({ maskZero: true })` or `Masking`) follow tfjs: at a masked step the
  * output and the states are carried over, so that step's `g_t` is zero and it adds nothing.
@@ -24,7 +25,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { DpError } from "../../../errors.js";
 import type { LayerRule, NormMode, PerExampleTerms } from "../layer-rule.js";
-import { denseLinearFast } from "./matmul.js";
+import { forgetRecurrence, lstmHostEligible, lstmHostRecurrence, noteRecurrentInput, takeRecordedStates } from "./lstm-host.js";
+import { hostView } from "../host-view.js";
+import { denseLinearFast, matMulTransposeA } from "./matmul.js";
 import { sequenceOuter } from "./sequence-outer.js";
 
 type Kind = "SimpleRNN" | "LSTM" | "GRU";
@@ -172,6 +175,9 @@ function inputProjection(layer: tf.layers.Layer, input: tf.Tensor): tf.Tensor {
 }
 
 function recurrentOutput(layer: tf.layers.Layer, zx: tf.Tensor, mask?: tf.Tensor | null): tf.Tensor {
+  // LSTM with the default activations on cpu / wasm: one op (lstm-host.ts), which also records h_{t-1}.
+  if ((zx.shape[1] as number) > 0 && lstmHostEligible(layer)) return lstmHostRecurrence(layer, zx, mask);
+  forgetRecurrence(layer);
   const { outputs } = recur(kindOf(layer), layer, zx, mask, false);
   if (outputs.length === 0) throw new DpError("invalid_parameter", `Layer "${layer.name}" received a sequence of length 0.`, "x");
   return rnn(layer).returnSequences ? tf.stack(outputs, 1) : outputs[outputs.length - 1];
@@ -191,9 +197,28 @@ function recurrentPerExample(
   const [n, steps, din] = input.shape;
   const width = GATES[kind] * units;
   const g3 = g as tf.Tensor3D;
-  const rec = recur(kind, layer, inputProjection(layer, input), mask, true);
-  const h3 = tf.stack(rec.hPrev, 1) as tf.Tensor3D;
+  // h_{t-1} as recorded by the forward pass (the LSTM host op), else one more run of the recurrence.
+  const recorded = takeRecordedStates(layer, input, n, steps);
+  const rec = recorded ? null : recur(kind, layer, inputProjection(layer, input), mask, true);
+  const h3 = (recorded ? tf.tensor3d(recorded, [n, steps, units]) : tf.stack((rec as Recurrence).hPrev, 1)) as tf.Tensor3D;
   const ones = useBias ? tf.ones([n, steps, 1]) : null;
+  if (recorded && mode !== "materialize") {
+    // The host op's states are on the host already: the ghost norms <A_i A_iᵀ, G_i G_iᵀ> as one
+    // loop (tfjs-backend-wasm runs batched products of small matrices without XNNPACK), the
+    // clipped sum as one flat product of [x, h, 1] with the reweighted g.
+    const a3 = tf.concat(ones ? [input, h3, ones] : [input, h3], 2) as tf.Tensor3D;
+    return {
+      squaredNorms: tf.tensor1d(hostGhostNorms(input, recorded, g3, useBias)),
+      weightedSum(w) {
+        const p = din + units + (useBias ? 1 : 0);
+        const gw = tf.reshape(tf.mul(g3, tf.reshape(w, [n, 1, 1])), [n * steps, width]) as tf.Tensor2D;
+        const all = matMulTransposeA(tf.reshape(a3, [n * steps, p]) as tf.Tensor2D, gw);
+        const out: tf.Tensor[] = [tf.slice(all, [0, 0], [din, width]), tf.slice(all, [din, 0], [units, width])];
+        if (useBias) out.push(tf.reshape(tf.slice(all, [din + units, 0], [1, width]), [width]));
+        return out;
+      },
+    };
+  }
   if (kind !== "GRU") {
     // one outer product over [x_t, h_{t-1}, 1] covers kernel, recurrent kernel and bias
     const a3 = tf.concat(ones ? [input, h3, ones] : [input, h3], 2) as tf.Tensor3D;
@@ -213,7 +238,7 @@ function recurrentPerExample(
   const [gZR, gH] = tf.split(g3, [2 * units, units], 2) as [tf.Tensor3D, tf.Tensor3D];
   const inputTerms = sequenceOuter(xa, g3, mode);
   const zrTerms = sequenceOuter(h3, gZR, mode);
-  const hTerms = sequenceOuter(tf.stack(rec.resetH, 1) as tf.Tensor3D, gH, mode);
+  const hTerms = sequenceOuter(tf.stack((rec as Recurrence).resetH, 1) as tf.Tensor3D, gH, mode);
   return {
     squaredNorms: tf.addN([inputTerms.squaredNorms, zrTerms.squaredNorms, hTerms.squaredNorms]) as tf.Tensor1D,
     weightedSum(w) {
@@ -223,6 +248,66 @@ function recurrentPerExample(
       return out;
     },
   };
+}
+
+/**
+ * Squared norms `sum_{t,s} (a_t·a_s)(g_t·g_s)` per example, `a_t = [x_t, h_{t-1}, 1]` (the 1 with
+ * a bias), in float64 over the upper triangle of the T×T Gram matrices; steps whose `g_t` is
+ * zero (masked steps) add nothing and are skipped.
+ */
+function hostGhostNorms(input: tf.Tensor, hPrev: Float32Array, g: tf.Tensor3D, useBias: boolean): Float32Array {
+  const [n, steps, din] = input.shape as [number, number, number];
+  const units = hPrev.length / (n * steps);
+  const q = g.shape[2];
+  const x = Float32Array.from(hostView(input)); // (a copy: the view below must be the last one taken)
+  const gv = hostView(g) as Float32Array; // read at once: nothing is allocated on the backend below
+  const out = new Float32Array(n);
+  const live = new Int32Array(steps);
+  for (let i = 0; i < n; i++) {
+    let m = 0;
+    for (let t = 0; t < steps; t++) {
+      const o = (i * steps + t) * q;
+      for (let j = 0; j < q; j++) {
+        if (gv[o + j] !== 0) {
+          live[m++] = t;
+          break;
+        }
+      }
+    }
+    let acc = 0;
+    for (let u = 0; u < m; u++) {
+      const t = live[u];
+      const gt = (i * steps + t) * q;
+      const xt = (i * steps + t) * din;
+      const ht = (i * steps + t) * units;
+      for (let v = u; v < m; v++) {
+        const s = live[v];
+        const gs = (i * steps + s) * q;
+        const xs = (i * steps + s) * din;
+        const hs = (i * steps + s) * units;
+        // (four partial sums: independent chains the JIT can overlap)
+        let g0 = 0;
+        let g1 = 0;
+        let g2 = 0;
+        let g3 = 0;
+        let j = 0;
+        for (; j + 3 < q; j += 4) {
+          g0 += gv[gt + j] * gv[gs + j];
+          g1 += gv[gt + j + 1] * gv[gs + j + 1];
+          g2 += gv[gt + j + 2] * gv[gs + j + 2];
+          g3 += gv[gt + j + 3] * gv[gs + j + 3];
+        }
+        for (; j < q; j++) g0 += gv[gt + j] * gv[gs + j];
+        const gg = g0 + g1 + g2 + g3;
+        let aa = useBias ? 1 : 0;
+        for (let k = 0; k < din; k++) aa += x[xt + k] * x[xs + k];
+        for (let k = 0; k < units; k++) aa += hPrev[ht + k] * hPrev[hs + k];
+        acc += (u === v ? 1 : 2) * aa * gg;
+      }
+    }
+    out[i] = acc;
+  }
+  return out;
 }
 
 /** The SimpleRNN / LSTM / GRU rule. */
@@ -236,7 +321,10 @@ export const recurrentRule: LayerRule = {
     const cell = rnn(layer).cell;
     return cell.useBias && cell.bias ? [cell.kernel, cell.recurrentKernel, cell.bias] : [cell.kernel, cell.recurrentKernel];
   },
-  linear: (layer, input) => inputProjection(layer, input),
+  linear(layer, input) {
+    noteRecurrentInput(layer, input);
+    return inputProjection(layer, input);
+  },
   activate: recurrentOutput,
   perExample(layer, { input, outputGradient, mask, mode }) {
     return recurrentPerExample(layer, input, outputGradient, mask, mode);
@@ -294,6 +382,8 @@ export const bidirectionalRule: LayerRule = {
   },
   linear(layer, input) {
     const b = bi(layer);
+    noteRecurrentInput(b.forwardLayer, input);
+    noteRecurrentInput(b.backwardLayer, input);
     return tf.concat([inputProjection(b.forwardLayer, input), inputProjection(b.backwardLayer, input)], 2);
   },
   activate(layer, z, mask) {
