@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { roundHalfUp } from "../math/round.js";
 import { DpError, requireFinite, requireNonNegative, requireOneOf, requirePositive } from "../errors.js";
 import { DiscreteZiggurat } from "../random/discrete-ziggurat.js";
 import { fillGaussian } from "../random/gaussian.js";
@@ -123,7 +124,7 @@ export function addGaussianNoise(values: ArrayLike<number>, options: AddGaussian
   const invG = 1 / granularity; // exact: a power of two, so v·invG = v / granularity (both correctly rounded)
   for (let i = 0; i < d; i++) {
     const v = values[i];
-    let k = typeof v === "number" ? Math.round(v * invG) : NaN; // toGridUnits' rounding
+    let k = typeof v === "number" ? roundHalfUp(v * invG) : NaN; // toGridUnits' rounding (Math.round's, see roundHalfUp)
     if (!(k - k === 0)) k = toGridUnits(`values[${i}]`, v, granularity);
     // fromGridUnits: (k + Z)·gamma, a correctly rounded sum, exactly scaled; never -0 (Z is never
     // -0 and -0 + 0 = +0; |k + Z| >= 1 and gamma >= 2^-1022 keep a nonzero product from zero).
@@ -237,7 +238,7 @@ export function addGaussianNoiseInPlace(parts: readonly Float32Array[], options:
     for (let off = 0; off < n; off += PIECE) {
       const m = Math.min(PIECE, n - off);
       stream.next(noise, 0, m);
-      for (let j = 0; j < m; j++) s[off + j] = clampToGrid((Math.round(s[off + j] * invG) + noise[j]) * g, g) / b;
+      for (let j = 0; j < m; j++) s[off + j] = clampToGrid((roundHalfUp(s[off + j] * invG) + noise[j]) * g, g) / b;
     }
   }
 }
@@ -248,8 +249,8 @@ function addPrefetched(parts: readonly Float32Array[], z: Float64Array, invG: nu
     let at = 0;
     for (const s of parts) {
       const n = s.length;
-      if (g <= 2 ** 900) for (let i = 0; i < n; i++) s[i] = ((Math.round(s[i] * invG) + z[at + i]) * g) / b;
-      else for (let i = 0; i < n; i++) s[i] = clampToGrid((Math.round(s[i] * invG) + z[at + i]) * g, g) / b;
+      if (g <= 2 ** 900) for (let i = 0; i < n; i++) s[i] = ((roundHalfUp(s[i] * invG) + z[at + i]) * g) / b;
+      else for (let i = 0; i < n; i++) s[i] = clampToGrid((roundHalfUp(s[i] * invG) + z[at + i]) * g, g) / b;
       at += n;
     }
   } finally {

@@ -62,6 +62,7 @@
  * @see https://eprint.iacr.org/2013/510
  * @module
  */
+import { roundHalfUp } from "../math/round.js";
 import { expEnclosureMargin, expNegApprox, expNegEnclosure } from "./exp-bernoulli.js";
 import { doubleToRational } from "./rational.js";
 import { SecureRng, type Rng } from "./rng.js";
@@ -544,7 +545,7 @@ function zigguratAddRun(
     if (J < fast[o]) {
       const k = Math.floor(J / fast[o + 1]);
       if (k === 0 && (w0 & 256) !== 0) continue;
-      s[i] = ((Math.round(s[i] * invScale) + k * (1 - ((w0 >>> 7) & 2))) * scale) / divisor;
+      s[i] = ((roundHalfUp(s[i] * invScale) + k * (1 - ((w0 >>> 7) & 2))) * scale) / divisor;
       i++;
       continue;
     }
@@ -554,7 +555,7 @@ function zigguratAddRun(
     p = st.p;
     end = st.end;
     if (x === x) {
-      s[i] = ((Math.round(s[i] * invScale) + x) * scale) / divisor;
+      s[i] = ((roundHalfUp(s[i] * invScale) + x) * scale) / divisor;
       i++;
     }
   }
