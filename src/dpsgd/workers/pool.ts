@@ -9,7 +9,8 @@
  * is added afterwards by the caller, once, on the calling thread, from dpkit's secure sampler:
  * workers never receive the Rng.
  *
- * The calling thread blocks (`Atomics.wait`) while the workers compute, so `dpGradients` stays
+ * With `callerComputes` the calling thread first computes its own share of the chunks. It then
+ * blocks (`Atomics.wait`) while the workers compute, so `dpGradients` stays
  * synchronous; browsers forbid that on their main thread, and `createDpWorkerPool` refuses to run
  * outside Node.
  * @module
@@ -231,6 +232,11 @@ export class DpWorkerPool {
  * rounding to float32). The Gaussian noise is then added once, on the calling thread, from
  * dpkit's secure sampler (the Rng never leaves it): the privacy guarantee is that of the step
  * without workers.
+ *
+ * With `callerComputes: true` the calling thread, instead of only waiting, computes the first
+ * ⌈chunks / (workers + 1)⌉ chunks itself with the same function while the workers compute the rest
+ * (on 2 cores: `workers: 1` and the calling thread); the chunks and their order of addition do not
+ * change, so neither do the bytes.
  *
  * The result is bit-identical for any number of workers with the same `chunkSize`, and equal
  * to the in-process computation with that chunking (same backend, a model without Dropout or
