@@ -79,7 +79,8 @@ describe("dpkit train mnist", () => {
     expect(b.noiseMultiplier).toBe(a.noiseMultiplier);
     // every step took its noise once: from the worker (used) or drawn in-process (missed)
     expect(b.noiseWorkerStats.used + b.noiseWorkerStats.missed).toBe(b.steps);
-    expect(b.noiseWorkerStats.used).toBeGreaterThan(0);
+    // (How many of them the worker served depends on how fast its thread starts on a loaded machine,
+    // so it is not asserted here; that it serves steps is tested in test/mechanisms/noise-prefetch.test.ts.)
     expect(b.testAccuracy).toBeGreaterThan(0.1);
     // control: without the flag there is no worker and no counts
     expect(a.noiseWorker).toBe(false);
