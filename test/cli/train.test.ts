@@ -63,6 +63,33 @@ describe("dpkit train mnist", () => {
     expect(bad.stderr).toMatch(/--workers/);
   });
 
+  it("--noise-worker draws the exact noise on a worker thread, reports it, and spends the same epsilon", () => {
+    const args = ["train", "mnist", ...small, "--noise-multiplier", "1.1", "--json"];
+    const plain = runCli(args);
+    const nw = runCli([...args, "--noise-worker"]);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(nw.code, nw.stderr).toBe(0);
+    const a = JSON.parse(plain.stdout);
+    const b = JSON.parse(nw.stdout);
+    expect(b.noiseWorker).toBe(true);
+    expect(b.steps).toBe(20);
+    expect(b.steps).toBe(a.steps);
+    expect(b.epochsRun.map((e: { epsilon: number }) => e.epsilon)).toEqual(a.epochsRun.map((e: { epsilon: number }) => e.epsilon));
+    expect(b.epsilon).toBe(a.epsilon);
+    expect(b.noiseMultiplier).toBe(a.noiseMultiplier);
+    // every step took its noise once: from the worker (used) or drawn in-process (missed)
+    expect(b.noiseWorkerStats.used + b.noiseWorkerStats.missed).toBe(b.steps);
+    // (How many of them the worker served depends on how fast its thread starts on a loaded machine,
+    // so it is not asserted here; that it serves steps is tested in test/mechanisms/noise-prefetch.test.ts.)
+    expect(b.testAccuracy).toBeGreaterThan(0.1);
+    // control: without the flag there is no worker and no counts
+    expect(a.noiseWorker).toBe(false);
+    expect(a.noiseWorkerStats).toBeNull();
+    const table = runCli(["train", "mnist", ...small, "--noise-multiplier", "1.1", "--noise-worker"]);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/noise worker: \d+ steps' noise drawn ahead on a worker thread, \d+ drawn in-process/);
+  });
+
   it("--ema-momentum ends with the weight average, reports both accuracies, and spends the same epsilon", () => {
     const args = ["train", "mnist", ...small, "--noise-multiplier", "1.1", "--json"];
     const plain = runCli(args);
@@ -97,6 +124,7 @@ describe("dpkit train mnist", () => {
       [["--ema-momentum", "x"], /ema-momentum/],
       [["--ema-warmup"], /--ema-warmup needs --ema-momentum/],
       [["--non-private", "--ema-momentum", "0.9"], /--non-private takes no --ema-momentum/],
+      [["--non-private", "--noise-worker"], /--non-private takes no --noise-worker/],
     ] as const) {
       const r = runCli(["train", "mnist", ...small, ...args]);
       expect(r.code).toBe(2);

@@ -11,6 +11,7 @@ import { prepareBackend, tf } from "../../backend/index.js";
 import { loadMnist } from "../../data/mnist.js";
 import { evaluatePrivateModel } from "../../dpsgd/metrics.js";
 import { makePrivate } from "../../dpsgd/make-private.js";
+import { createNoiseWorker, type NoiseWorker } from "../../mechanisms/noise-prefetch.js";
 import { MNIST_MODEL_KINDS, mnistInputShape, mnistModel, type MnistModelKind } from "../../dpsgd/mnist-models.js";
 import { linePlot, savePlot } from "../../plot/index.js";
 import { parseNumberOption, printJson, renderTable } from "../output.js";
@@ -38,6 +39,7 @@ interface TrainRaw {
   workers?: string;
   emaMomentum?: string;
   emaWarmup?: boolean;
+  noiseWorker?: boolean;
 }
 
 /** One epoch's report. */
@@ -77,6 +79,16 @@ async function saveModel(model: tf.LayersModel, dir: string): Promise<void> {
 }
 
 async function run(dataset: string, raw: TrainRaw): Promise<void> {
+  // --noise-worker: the worker thread is started just before makePrivate and always stopped here.
+  const held: { noiseWorker?: NoiseWorker } = {};
+  try {
+    await train(dataset, raw, held);
+  } finally {
+    held.noiseWorker?.dispose();
+  }
+}
+
+async function train(dataset: string, raw: TrainRaw, held: { noiseWorker?: NoiseWorker }): Promise<void> {
   requireOneOf("dataset", dataset, ["mnist"] as const);
   const kind = requireOneOf("--model", raw.model, MNIST_MODEL_KINDS);
   const epochs = requireInteger("--epochs", parseNumberOption("epochs", raw.epochs), { min: 1 });
@@ -106,6 +118,13 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
     throw new DpError("invalid_parameter", "--non-private takes no --noise-multiplier or --target-epsilon.", "--non-private");
   }
   if (nonPrivate && raw.workers !== undefined) throw new DpError("invalid_parameter", "--non-private takes no --workers.", "--workers");
+  if (nonPrivate && raw.noiseWorker) {
+    throw new DpError(
+      "invalid_parameter",
+      "--non-private takes no --noise-worker (it draws DP-SGD's noise; there is none).",
+      "--noise-worker",
+    );
+  }
   const emaMomentum = parseNumberOption("ema-momentum", raw.emaMomentum);
   if (emaMomentum !== undefined && !(emaMomentum >= 0 && emaMomentum < 1)) {
     throw new DpError("invalid_parameter", `\`--ema-momentum\` must be in [0, 1). Found ${emaMomentum}.`, "--ema-momentum");
@@ -130,6 +149,7 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
   const model = mnistModel(kind);
   const optimizer = momentum > 0 ? tf.train.momentum(learningRate, momentum) : tf.train.sgd(learningRate);
   // makePrivate validates every DP-SGD option before the data are loaded.
+  if (!nonPrivate && raw.noiseWorker) held.noiseWorker = createNoiseWorker();
   const priv = nonPrivate
     ? undefined
     : makePrivate(model, {
@@ -142,6 +162,7 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
         loss: "sparseCategoricalCrossentropy",
         workers: parseNumberOption("workers", raw.workers),
         ema,
+        noiseWorker: held.noiseWorker,
       });
   if (!raw.json) process.stderr.write(`dpkit: tfjs backend ${backend.name}${backend.forced ? " (forced)" : ""}\n`);
   const train = loadMnist({ split: "train", count: trainSize });
@@ -265,6 +286,10 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
     finalIterateTestAccuracy: last ? last.testAccuracy : NaN,
     emaMomentum: ema ? ema.momentum : null,
     emaWarmup: ema ? ema.warmup : null,
+    // --noise-worker: the exact noise drawn ahead on a worker thread; per step, a vector was ready
+    // (used) or the step drew its noise in-process (missed).
+    noiseWorker: held.noiseWorker !== undefined,
+    noiseWorkerStats: held.noiseWorker ? { used: held.noiseWorker.stats.used, missed: held.noiseWorker.stats.missed } : null,
     stopReason: stopReason ?? null,
     wallSeconds,
     epochsRun: rows,
@@ -296,6 +321,10 @@ async function run(dataset: string, raw: TrainRaw): Promise<void> {
   process.stdout.write(
     `${kind} on ${trainSize} MNIST images: test accuracy ${(100 * summary.testAccuracy).toFixed(2)}%${ema ? " (EMA)" : ""}, ${privacy}, ${wallSeconds.toFixed(1)} s on ${backend.name}\n`,
   );
+  if (held.noiseWorker) {
+    const { used, missed } = held.noiseWorker.stats;
+    process.stdout.write(`noise worker: ${used} steps' noise drawn ahead on a worker thread, ${missed} drawn in-process\n`);
+  }
   if (stopReason === "budget") process.stdout.write("stopped early: the next step would have exceeded --target-epsilon\n");
   if (raw.save) process.stdout.write(`model saved to ${raw.save}\n`);
   if (raw.plot) process.stdout.write(`plot written to ${raw.plot}\n`);
@@ -324,6 +353,10 @@ export function register(program: Command): void {
       "keep an exponential moving average of the weights (momentum M in [0, 1), e.g. 0.999) and end with it (no privacy cost)",
     )
     .option("--ema-warmup", "with --ema-momentum: De et al.'s warm-up, momentum min(M, (1 + t) / (10 + t)) at update t")
+    .option(
+      "--noise-worker",
+      "draw each step's exact noise ahead of time on a worker thread (Node; same sampler and secure source, same epsilon)",
+    )
     .option("--non-private", "train with tfjs's own model.fit, no privacy (baseline)")
     .option("--save <dir>", "save the trained model (model.json + weights.bin)")
     .option("--plot <file>", "write test accuracy against epsilon (.svg or .png)")

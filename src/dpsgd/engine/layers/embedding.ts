@@ -70,19 +70,27 @@ function distinctTokenSlots(ids: Int32Array, n: number, steps: number, vocab: nu
   return { slots };
 }
 
+/** What both per-example routes start from: the layer's sizes, the checked token ids and their slots. */
+function batchSlots(
+  layer: tf.layers.Layer,
+  input: tf.Tensor,
+): { n: number; steps: number; dim: number; vocab: number; ids: Int32Array; slots: Int32Array } {
+  const e = parts(layer);
+  const n = input.shape[0];
+  const steps = input.size / Math.max(n, 1);
+  const vocab = e.inputDim;
+  const ids = tokenIds(input, vocab, layer.name);
+  const { slots } = distinctTokenSlots(ids, n, steps, vocab);
+  return { n, steps, dim: e.outputDim, vocab, ids, slots };
+}
+
 /**
  * Squared norms from example-by-example slot sums on the host (float64, one `[T, D]` scratch);
  * the clipped sum `sum_i w_i sum_t g_{i,t}` goes straight from the positions into the touched
  * rows of one `[V, D]` array (the same sum: a slot's sum is the sum of its positions).
  */
 function sparseTerms(layer: tf.layers.Layer, input: tf.Tensor, outputGradient: tf.Tensor): PerExampleTerms {
-  const e = parts(layer);
-  const n = input.shape[0];
-  const steps = input.size / Math.max(n, 1);
-  const dim = e.outputDim;
-  const vocab = e.inputDim;
-  const ids = tokenIds(input, vocab, layer.name);
-  const { slots } = distinctTokenSlots(ids, n, steps, vocab);
+  const { n, steps, dim, vocab, ids, slots } = batchSlots(layer, input);
   const slot = new Float64Array(steps * dim);
   const sq = new Float32Array(n);
   // A view of the gradient (no copy on wasm), read at once: nothing is allocated on the backend meanwhile.
@@ -148,13 +156,7 @@ function sparseTerms(layer: tf.layers.Layer, input: tf.Tensor, outputGradient: t
  * loops above cost about 5 ns per element on this machine, these kernels a fraction of it.
  */
 function kernelTerms(layer: tf.layers.Layer, input: tf.Tensor, outputGradient: tf.Tensor): PerExampleTerms {
-  const e = parts(layer);
-  const n = input.shape[0];
-  const steps = input.size / Math.max(n, 1);
-  const dim = e.outputDim;
-  const vocab = e.inputDim;
-  const ids = tokenIds(input, vocab, layer.name);
-  const { slots } = distinctTokenSlots(ids, n, steps, vocab);
+  const { n, steps, dim, vocab, ids, slots } = batchSlots(layer, input);
   const g2 = tf.reshape(outputGradient, [n * steps, dim]);
   const slotSums = tf.unsortedSegmentSum(g2, tf.tensor1d(slots, "int32"), n * steps);
   const squaredNorms = tf.sum(tf.reshape(tf.square(slotSums), [n, steps * dim]), 1) as tf.Tensor1D;
