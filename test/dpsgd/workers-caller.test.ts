@@ -8,7 +8,9 @@
  *   rest; none is asked when the caller's share is the whole batch);
  * - negative controls: a worker that flips one bit of its shard changes the bytes (the workers'
  *   chunks are in the result), and another chunk size changes them;
- * - with a seeded source the step equals the one of a plain 1-worker pool bit for bit;
+ * - with a seeded source the step equals the one of a plain 1-worker pool bit for bit, and
+ *   `makePrivate` with such a pool trains to the same weights and accuracies as with a plain one
+ *   (control: another seed gives other weights);
  * - a failing worker still surfaces as a DpError naming it; a non-boolean option is refused.
  */
 import * as tf from "@tensorflow/tfjs";
@@ -16,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prepareBackend, type BackendName } from "../../src/backend/index.js";
 import { DpError } from "../../src/errors.js";
 import { SeededRng } from "../../src/random/index.js";
-import { createDpWorkerPool, dpGradients, type DpWorkerPool } from "../../src/dpsgd/index.js";
+import { createDpWorkerPool, dpGradients, makePrivate, type DpWorkerPool } from "../../src/dpsgd/index.js";
 import { computeClippedSum, type ClippedSumParts } from "../../src/dpsgd/gradients.js";
 import { chunkedClippedSum } from "../../src/dpsgd/workers/chunks.js";
 import { lastStepProfile, startDpWorkerPool } from "../../src/dpsgd/workers/pool.js";
@@ -138,6 +140,44 @@ describe.each(["cpu", "wasm"] as BackendName[])("callerComputes on the %s backen
       tf.dispose([x, y]);
     }
   });
+});
+
+describe("makePrivate with a callerComputes pool", () => {
+  it("trains to the same bytes (weights, accuracy) as with a plain 1-worker pool (seeded source)", async () => {
+    await prepareBackend({ backend: "cpu", announce: false });
+    const { x, y } = batch(64, 83);
+    const run = async (workers: DpWorkerPool, m: tf.LayersModel, seed = 21) => {
+      const priv = makePrivate(m, {
+        l2NormClip: 1,
+        noiseMultiplier: 1.1,
+        targetDelta: 1e-5,
+        batchSize: 24,
+        optimizer: tf.train.sgd(0.1),
+        loss: LOSS,
+        metrics: ["accuracy"],
+        rng: new SeededRng(seed),
+        allowInsecureRng: true,
+        workers,
+      });
+      const history = await priv.fit(x, y, { epochs: 2, verbose: 0 });
+      const weights = m.getWeights().map((w) => Buffer.from((w.dataSync() as Float32Array).slice().buffer));
+      return { weights: Buffer.concat(weights), acc: history.history.acc as number[] };
+    };
+    const start = async (m: tf.LayersModel, callerComputes: boolean) => {
+      const p = await createDpWorkerPool({ model: m, workers: 1, callerComputes, ...OPTIONS });
+      pools.push(p);
+      return p;
+    };
+    const [mA, mB, mC] = [model(11), model(11), model(11)];
+    const a = await run(await start(mA, true), mA);
+    const b = await run(await start(mB, false), mB);
+    expect(a.weights.equals(b.weights)).toBe(true);
+    expect(a.acc).toEqual(b.acc);
+    expect(a.acc).toHaveLength(2);
+    const c = await run(await start(mC, true), mC, 22);
+    expect(c.weights.equals(a.weights)).toBe(false);
+    tf.dispose([x, y]);
+  }, 240_000);
 });
 
 describe("callerComputes: failures and bad options", () => {
