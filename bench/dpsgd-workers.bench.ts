@@ -16,8 +16,13 @@
  * critical path they imply on idle cores — calling thread + slowest worker — with the speed-up
  * it predicts. On a loaded machine the wall-clock columns say little; the CPU columns still do.
  *
+ * With `callerComputes` (issue 19) the calling thread computes the first ⌈chunks / (workers + 1)⌉
+ * chunks itself while the workers compute the rest: the cases "caller + N worker(s)" (CALLER, a
+ * list of worker counts; default 1, i.e. the calling thread and one worker share the 2 chunks of
+ * 128). For those cases the critical path is max(calling thread, its serial part + slowest worker).
+ *
  * Usage: npm run bench -- dpsgd-workers   (env: REPS=15, WARMUP=150, WORKERS=2 or a list such as
- * 1,2, CHUNK=128, MODELS=mlp,cnn, DPKIT_BACKEND=wasm|cpu). The load average is printed before
+ * 1,2, CALLER=1 or a list such as 1,2 or "" for none, CHUNK=128, MODELS=mlp,cnn, DPKIT_BACKEND=wasm|cpu). The load average is printed before
  * and after: on a loaded machine the workers compete with other processes for the cores and
  * the wall-clock speed-up is understated.
  */
@@ -36,6 +41,10 @@ import { type BenchRow as Row, median } from "./report.js";
 const REPS = Number(process.env.REPS ?? 15);
 const WARMUP = Number(process.env.WARMUP ?? 150);
 const WORKERS = (process.env.WORKERS ?? "2").split(",").map(Number);
+const CALLER = (process.env.CALLER ?? "1")
+  .split(",")
+  .filter((v) => v.trim() !== "")
+  .map(Number);
 const CHUNK = Number(process.env.CHUNK ?? 128);
 const MODELS = (process.env.MODELS ?? "mlp,cnn").split(",") as MnistModelKind[];
 const BATCH = 256;
@@ -62,7 +71,10 @@ for (const kind of MODELS) {
     [BATCH, ...mnistInputShape(kind)],
   );
   const y = tf.tensor1d(Array.from({ length: BATCH }, (_, i) => (i * 7) % 10));
-  const pools = await Promise.all(WORKERS.map((w) => createDpWorkerPool({ model, workers: w, chunkSize: CHUNK })));
+  const specs = [...WORKERS.map((w) => ({ workers: w, caller: false })), ...CALLER.map((w) => ({ workers: w, caller: true }))];
+  const pools = await Promise.all(
+    specs.map((p) => createDpWorkerPool({ model, workers: p.workers, chunkSize: CHUNK, callerComputes: p.caller })),
+  );
   const optimizer = tf.train.sgd(0.01);
   // Secure noise (the default source) in every case, as in training.
   const step = (workers?: (typeof pools)[number]) => () =>
@@ -79,7 +91,7 @@ for (const kind of MODELS) {
         workers,
       }),
     );
-  const label = (w: number): string => `${w} worker${w > 1 ? "s" : ""}`;
+  const label = (w: number, caller: boolean): string => `${caller ? "caller + " : ""}${w} worker${w > 1 ? "s" : ""}`;
   // The same chunking as the pools, in the calling thread: separates the cost of chunking from
   // the cost of the threads (copies, messages).
   const chunked = (): void => {
@@ -91,7 +103,7 @@ for (const kind of MODELS) {
   const cases: [string, () => void][] = [
     ["in-process (no workers)", step()],
     [`in-process, chunks of ${CHUNK}`, chunked],
-    ...pools.map((p, i): [string, () => void] => [label(WORKERS[i]), step(p)]),
+    ...pools.map((p, i): [string, () => void] => [label(specs[i].workers, specs[i].caller), step(p)]),
   ];
   const poolOf = (name: string) => pools[cases.findIndex(([n]) => n === name) - 2];
   const series = new Map<string, Record<string, number[]>>(cases.map(([name]) => [name, {}]));
@@ -118,7 +130,8 @@ for (const kind of MODELS) {
       const p = poolOf(name);
       const prof = p ? lastStepProfile(p) : undefined;
       if (prof) {
-        record(name, "workerOwn", Math.max(...prof.workers.map((w) => w.total)));
+        record(name, "caller", prof.caller);
+        if (prof.workers.length > 0) record(name, "workerOwn", Math.max(...prof.workers.map((w) => w.total)));
         const cpus = prof.workers.map((w) => w.cpu);
         if (cpus.every((v) => v !== undefined)) {
           cpus.forEach((v, i) => record(name, `workerCpu.${i}`, v));
@@ -128,8 +141,10 @@ for (const kind of MODELS) {
             (cpus as number[]).reduce((a, b) => a + b, 0),
           );
         }
-        for (const k of ["weights", "inputs", "compute"] as const) record(name, `worker.${k}`, Math.max(...prof.workers.map((w) => w[k])));
-        for (const k of ["write", "wait", "reduce"] as const) record(name, `main.${k}`, prof[k]);
+        if (prof.workers.length > 0)
+          for (const k of ["weights", "inputs", "compute"] as const)
+            record(name, `worker.${k}`, Math.max(...prof.workers.map((w) => w[k])));
+        for (const k of ["write", "caller", "wait", "reduce"] as const) record(name, `main.${k}`, prof[k]);
       }
     }
   }
@@ -154,7 +169,11 @@ for (const kind of MODELS) {
     const main = mean(name, "main");
     if (main === undefined) return undefined;
     const worker = slowestWorkerCpu(name);
-    return poolOf(name) ? (worker === undefined ? undefined : main + worker) : main;
+    const p = poolOf(name);
+    if (!p) return main;
+    if (worker === undefined) return undefined;
+    // With callerComputes the calling thread's chunks run alongside the workers': only its serial part adds up.
+    return p.callerComputes ? Math.max(main, main - (mean(name, "caller") ?? 0) + worker) : main + worker;
   };
   const baseCritical = critical(cases[0][0]);
   const tag = (name: string): string => `${kind} batch ${BATCH} ${info.name}: ${name}`;
@@ -215,7 +234,7 @@ for (const kind of MODELS) {
       fmt(own),
     ]);
     if (pool) {
-      const parts = ["write", "wait", "reduce"].map((k) => `${k} ${fmt(med(name, `main.${k}`), 2)}`).join(", ");
+      const parts = ["write", "caller", "wait", "reduce"].map((k) => `${k} ${fmt(med(name, `main.${k}`), 2)}`).join(", ");
       const wparts = ["weights", "inputs", "compute"].map((k) => `${k} ${fmt(med(name, `worker.${k}`), 2)}`).join(", ");
       console.log(`  ${kind} ${name}: calling thread ${parts} ms; slowest worker ${wparts} ms`);
     }
@@ -226,7 +245,7 @@ for (const kind of MODELS) {
 }
 
 const loadAfter = load();
-const w = [5, 26, 9, 8, 8, 8, 8, 8, 8, 9, 10];
+const w = [5, 28, 9, 8, 8, 8, 8, 8, 8, 9, 10];
 const line = (c: string[]) => c.map((s, i) => s.padEnd(w[i])).join(" | ");
 console.log(
   line(["model", "case", "wall ms", "speed-up", "CPU all", "CPU main", "CPU wkr", "CPU V8", "crit. ms", "predicted", "worker own"]),
@@ -235,7 +254,7 @@ console.log(w.map((n) => "-".repeat(n)).join("-|-"));
 for (const r of table) console.log(line(r));
 console.log(
   `chunk size ${CHUNK}, ${WARMUP} warm-up and ${REPS} measured repetitions alternating; wall: medians, CPU: means per step; CPU wkr = slowest worker's ` +
-    `own CPU time, CPU V8 = every other thread; crit. = CPU main + CPU wkr, predicted = in-process crit. / crit.; load average after: ${loadAfter}`,
+    `own CPU time, CPU V8 = every other thread; crit. = CPU main + CPU wkr (caller cases: max(CPU main, its serial part + CPU wkr)), predicted = in-process crit. / crit.; load average after: ${loadAfter}`,
 );
 console.log(
   JSON.stringify({
@@ -243,6 +262,7 @@ console.log(
     backend: info.name,
     cores: availableParallelism(),
     chunkSize: CHUNK,
+    callerComputes: CALLER,
     warmup: WARMUP,
     reps: REPS,
     loadBefore,

@@ -115,7 +115,8 @@ export interface MakePrivateOptions {
   /**
    * Share each step's per-example clipping among worker threads (Node only): a number of threads
    * (started by `fit` and stopped when it returns; 1, the default, computes in the calling
-   * thread) or a pool from {@link createDpWorkerPool}. The noise is still added once, in the
+   * thread) or a pool from {@link createDpWorkerPool} (e.g. `{ workers: 1, callerComputes: true }`:
+   * the calling thread computes a share too). The noise is still added once, in the
    * calling thread. Needs a named loss and no `classWeight`.
    */
   workers?: number | DpWorkerPool;

@@ -9,7 +9,8 @@
  * is added afterwards by the caller, once, on the calling thread, from dpkit's secure sampler:
  * workers never receive the Rng.
  *
- * The calling thread blocks (`Atomics.wait`) while the workers compute, so `dpGradients` stays
+ * With `callerComputes` the calling thread first computes its own share of the chunks. It then
+ * blocks (`Atomics.wait`) while the workers compute, so `dpGradients` stays
  * synchronous; browsers forbid that on their main thread, and `createDpWorkerPool` refuses to run
  * outside Node.
  * @module
@@ -20,7 +21,7 @@ import { DpError, requireInteger, requireObject, requireOneOf, requirePositiveIn
 import type { ClippingStrategy, PerExampleLoss } from "../engine/index.js";
 import type { MetricSpec } from "../fit-metrics.js";
 import type { ClippedSumParts } from "../gradients.js";
-import { type Chunk, type ChunkResult, makeChunks, reduceChunks, trainableSizes } from "./chunks.js";
+import { type Chunk, type ChunkResult, computeChunk, makeChunks, reduceChunks, trainableSizes } from "./chunks.js";
 import { valuesOf } from "./heap-view.js";
 import {
   SIGNAL,
@@ -58,6 +59,14 @@ export interface DpWorkerPoolOptions {
   startupTimeoutMs?: number;
   /** Milliseconds a step may take before the pool gives up on its workers. Default 600 000. */
   stepTimeoutMs?: number;
+  /**
+   * Whether the calling thread computes a share of the chunks itself instead of only waiting
+   * (default false). After handing the workers their chunks, it computes the first
+   * ⌈chunks / (workers + 1)⌉ chunks with the same function ({@link DpWorkerPool} adds them in
+   * chunk order as always), so the result is the same bytes as without it; `workers: 1` with
+   * `callerComputes: true` uses two threads on two cores (the calling thread and one worker).
+   */
+  callerComputes?: boolean;
 }
 
 interface Slot {
@@ -76,6 +85,8 @@ interface PoolState {
   slots: Slot[];
   chunkSize: number;
   stepTimeoutMs: number;
+  /** Whether the calling thread computes the first chunks itself. */
+  callerComputes: boolean;
   weightSizes: number[];
   weights: Float32Array;
   /** Bumped whenever the model's weights are written into `weights` (they changed since the last step). */
@@ -105,6 +116,8 @@ export interface StepProfile {
   write: number;
   /** Calling thread: posting the requests. */
   post: number;
+  /** Calling thread: computing its own chunks (0 without `callerComputes`). */
+  caller: number;
   /** Calling thread: blocked until the last worker answered. */
   wait: number;
   /** Calling thread: adding the chunk sums. */
@@ -162,12 +175,15 @@ export class DpWorkerPool {
   readonly size: number;
   /** Examples per chunk. */
   readonly chunkSize: number;
+  /** Whether the calling thread computes a share of the chunks (see {@link DpWorkerPoolOptions.callerComputes}). */
+  readonly callerComputes: boolean;
 
   /** @internal */
-  constructor(model: tf.LayersModel, size: number, chunkSize: number) {
+  constructor(model: tf.LayersModel, size: number, chunkSize: number, callerComputes = false) {
     this.model = model;
     this.size = size;
     this.chunkSize = chunkSize;
+    this.callerComputes = callerComputes;
   }
 
   /** Whether {@link DpWorkerPool.close} was called. */
@@ -217,6 +233,11 @@ export class DpWorkerPool {
  * dpkit's secure sampler (the Rng never leaves it): the privacy guarantee is that of the step
  * without workers.
  *
+ * With `callerComputes: true` the calling thread, instead of only waiting, computes the first
+ * ⌈chunks / (workers + 1)⌉ chunks itself with the same function while the workers compute the rest
+ * (on 2 cores: `workers: 1` and the calling thread); the chunks and their order of addition do not
+ * change, so neither do the bytes.
+ *
  * The result is bit-identical for any number of workers with the same `chunkSize`, and equal
  * to the in-process computation with that chunking (same backend, a model without Dropout or
  * other randomness in the forward pass). It is not bit-identical to a step without `workers`
@@ -264,6 +285,10 @@ export async function startDpWorkerPool(options: DpWorkerPoolOptions, faults: Re
   const backend = requireOneOf("backend", options.backend ?? activeBackend()?.name ?? "cpu", ["tensorflow", "wasm", "cpu"] as const);
   const startupTimeoutMs = requirePositiveInteger("startupTimeoutMs", options.startupTimeoutMs ?? 120_000);
   const stepTimeoutMs = requirePositiveInteger("stepTimeoutMs", options.stepTimeoutMs ?? 600_000);
+  const callerComputes = options.callerComputes ?? false;
+  if (typeof callerComputes !== "boolean") {
+    throw new DpError("invalid_parameter", `\`callerComputes\` must be true or false. Found ${String(callerComputes)}.`, "callerComputes");
+  }
   const weightSizes = model.weights.map((w) => sizeOf(w.shape));
   let topology: unknown;
   try {
@@ -309,13 +334,14 @@ export async function startDpWorkerPool(options: DpWorkerPoolOptions, faults: Re
     });
   };
   const started = await Promise.allSettled(Array.from({ length: size }, (_, i) => startOne(i)));
-  const pool = new DpWorkerPool(model, size, chunkSize);
+  const pool = new DpWorkerPool(model, size, chunkSize, callerComputes);
   const total = weightSizes.reduce((a, b) => a + b, 0);
   states.set(pool, {
     threads,
     slots,
     chunkSize,
     stepTimeoutMs,
+    callerComputes,
     weightSizes,
     weights: new Float32Array(new SharedArrayBuffer(Math.max(4, 4 * total))),
     weightsVersion: 0,
@@ -464,9 +490,14 @@ export function workerClippedSum(
   s.x = x.data;
   s.y = y.data;
   const write = lap();
-  // Contiguous runs of chunks, as even as possible.
-  const firsts = s.slots.map((_, w) => Math.floor((w * chunks.length) / s.slots.length));
-  const runs: Chunk[][] = s.slots.map((_, w) => chunks.slice(firsts[w], Math.floor(((w + 1) * chunks.length) / s.slots.length)));
+  // With callerComputes the calling thread takes the first ⌈chunks / (workers + 1)⌉ chunks; the
+  // workers get contiguous runs of the rest, as even as possible. (The split does not enter the
+  // arithmetic: the chunks and their order of addition are fixed.)
+  const k = s.slots.length;
+  const own = s.callerComputes ? Math.ceil(chunks.length / (k + 1)) : 0;
+  const rest = chunks.length - own;
+  const firsts = s.slots.map((_, w) => own + Math.floor((w * rest) / k));
+  const runs: Chunk[][] = s.slots.map((_, w) => chunks.slice(firsts[w], own + Math.floor(((w + 1) * rest) / k)));
   const busy: number[] = [];
   runs.forEach((run, w) => {
     if (run.length === 0) return;
@@ -497,6 +528,27 @@ export function workerClippedSum(
   const post = lap();
   const deadline = Date.now() + s.stepTimeoutMs;
   const results: ChunkResult[] = [];
+  // The calling thread's own chunks, computed while the workers compute theirs: the same function
+  // and the same targets (the shared result array) as in a worker.
+  let callerError: unknown;
+  try {
+    for (let c = 0; c < own; c++) {
+      const [start, size] = chunks[c];
+      const xs = o.x.slice(start, size);
+      const ys = o.y.slice(start, size);
+      try {
+        const into = { sum: out.sums.subarray(c * total, (c + 1) * total), norms: out.norms.subarray(start, start + size) };
+        results.push(
+          computeChunk({ model: o.model, x: xs, y: ys, loss: o.loss, l2NormClip: o.l2NormClip, strategy: o.strategy, keepOutput, into }),
+        );
+      } finally {
+        tf.dispose([xs, ys]);
+      }
+    }
+  } catch (e) {
+    callerError = e; // thrown once the workers have answered (the pool stays in step with them)
+  }
+  const caller = lap();
   const errors: string[] = [];
   const profiles: WorkerStepProfile[] = [];
   s.lastWorkerMs = [];
@@ -523,10 +575,11 @@ export function workerClippedSum(
     }
   }
   if (errors.length > 0) fail(s, errors.join(" "));
+  if (callerError !== undefined) throw callerError;
   const wait = lap();
   s.scratch ??= new Float64Array(total);
   const reduced = reduceChunks({ model: o.model, chunks, results, n, y: o.y, metrics: o.metrics, scratch: s.scratch });
-  s.lastProfile = { write, post, wait, reduce: lap(), workers: profiles };
+  s.lastProfile = { write, post, caller, wait, reduce: lap(), workers: profiles };
   return reduced;
 }
 
