@@ -18,39 +18,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prepareBackend, type BackendName } from "../../src/backend/index.js";
 import { DpError } from "../../src/errors.js";
 import { SeededRng } from "../../src/random/index.js";
+import { batch, bytesWithLoss, CHUNK, CLIP, LOSS, model } from "../helpers/dp-workers.js";
 import { createDpWorkerPool, dpGradients, makePrivate, type DpWorkerPool } from "../../src/dpsgd/index.js";
-import { computeClippedSum, type ClippedSumParts } from "../../src/dpsgd/gradients.js";
+import { computeClippedSum } from "../../src/dpsgd/gradients.js";
 import { chunkedClippedSum } from "../../src/dpsgd/workers/chunks.js";
 import { lastStepProfile, startDpWorkerPool } from "../../src/dpsgd/workers/pool.js";
 
-const LOSS = { name: "sparseCategoricalCrossentropy", fromLogits: true } as const;
-const CHUNK = 8;
-const CLIP = 10;
 const OPTIONS = { chunkSize: CHUNK, startupTimeoutMs: 90_000, stepTimeoutMs: 60_000 };
-
-function model(seed: number): tf.LayersModel {
-  const init = (s: number) => tf.initializers.randomNormal({ mean: 0, stddev: 0.4, seed: s });
-  return tf.sequential({
-    layers: [
-      tf.layers.conv2d({ inputShape: [6, 6, 1], filters: 3, kernelSize: 3, activation: "tanh", kernelInitializer: init(seed) }),
-      tf.layers.flatten(),
-      tf.layers.dense({ units: 24, activation: "tanh", kernelInitializer: init(seed + 1), biasInitializer: init(seed + 2) }),
-      tf.layers.dense({ units: 4, kernelInitializer: init(seed + 3) }),
-    ],
-  });
-}
-
-function batch(n: number, seed: number): { x: tf.Tensor; y: tf.Tensor } {
-  const r = new SeededRng(seed);
-  const xs = Float32Array.from({ length: n * 36 }, () => (r.nextUint32() / 2 ** 32 - 0.5) * 4);
-  const ys = Float32Array.from({ length: n }, () => r.nextUint32() % 4);
-  return { x: tf.tensor4d(xs, [n, 6, 6, 1]), y: tf.tensor1d(ys) };
-}
-
-function bytes(parts: ClippedSumParts): Buffer {
-  const raw = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-  return Buffer.concat([...parts.sums.map(raw), raw(parts.norms), Buffer.from(Float64Array.of(parts.lossSum).buffer)]);
-}
 
 const pools: DpWorkerPool[] = [];
 afterAll(async () => {
@@ -86,7 +60,7 @@ describe.each(["cpu", "wasm"] as BackendName[])("callerComputes on the %s backen
         ] as const) {
           const got = computeClippedSum({ model: m, loss: LOSS, x, y, l2NormClip: CLIP, workers: p });
           expect(got.batchSize).toBe(n);
-          expect(bytes(got).equals(bytes(ref))).toBe(true);
+          expect(bytesWithLoss(got).equals(bytesWithLoss(ref))).toBe(true);
           // The calling thread computed its ⌈chunks / (workers + 1)⌉ chunks: only the workers with chunks left answered.
           const own = Math.ceil(chunks / (workers + 1));
           const busy = Math.min(workers, chunks - own);
@@ -106,10 +80,14 @@ describe.each(["cpu", "wasm"] as BackendName[])("callerComputes on the %s backen
     const { x, y } = batch(37, 80);
     try {
       const ref = chunkedClippedSum({ model: m, loss: LOSS, x, y, l2NormClip: CLIP, chunkSize: CHUNK });
-      expect(bytes(computeClippedSum({ model: m, loss: LOSS, x, y, l2NormClip: CLIP, workers: c1 })).equals(bytes(ref))).toBe(true);
-      expect(bytes(computeClippedSum({ model: m, loss: LOSS, x, y, l2NormClip: CLIP, workers: bad })).equals(bytes(ref))).toBe(false);
+      expect(
+        bytesWithLoss(computeClippedSum({ model: m, loss: LOSS, x, y, l2NormClip: CLIP, workers: c1 })).equals(bytesWithLoss(ref)),
+      ).toBe(true);
+      expect(
+        bytesWithLoss(computeClippedSum({ model: m, loss: LOSS, x, y, l2NormClip: CLIP, workers: bad })).equals(bytesWithLoss(ref)),
+      ).toBe(false);
       const other = chunkedClippedSum({ model: m, loss: LOSS, x, y, l2NormClip: CLIP, chunkSize: 5 });
-      expect(bytes(other).equals(bytes(ref))).toBe(false);
+      expect(bytesWithLoss(other).equals(bytesWithLoss(ref))).toBe(false);
     } finally {
       tf.dispose([x, y]);
     }

@@ -12,39 +12,11 @@
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prepareBackend, type BackendName } from "../../src/backend/index.js";
-import { SeededRng } from "../../src/random/index.js";
+import { batch, bytesWithLoss, CHUNK, CLIP, LOSS, model } from "../helpers/dp-workers.js";
 import { createDpWorkerPool, type DpWorkerPool } from "../../src/dpsgd/index.js";
-import { computeClippedSum, type ClippedSumParts } from "../../src/dpsgd/gradients.js";
+import { computeClippedSum } from "../../src/dpsgd/gradients.js";
 import { chunkedClippedSum } from "../../src/dpsgd/workers/chunks.js";
 import { tensorFrom, valuesOf } from "../../src/dpsgd/workers/heap-view.js";
-
-const LOSS = { name: "sparseCategoricalCrossentropy", fromLogits: true } as const;
-const CHUNK = 8;
-const CLIP = 10;
-
-function model(seed: number): tf.LayersModel {
-  const init = (s: number) => tf.initializers.randomNormal({ mean: 0, stddev: 0.4, seed: s });
-  return tf.sequential({
-    layers: [
-      tf.layers.conv2d({ inputShape: [6, 6, 1], filters: 3, kernelSize: 3, activation: "tanh", kernelInitializer: init(seed) }),
-      tf.layers.flatten(),
-      tf.layers.dense({ units: 24, activation: "tanh", kernelInitializer: init(seed + 1), biasInitializer: init(seed + 2) }),
-      tf.layers.dense({ units: 4, kernelInitializer: init(seed + 3) }),
-    ],
-  });
-}
-
-function batch(n: number, seed: number): { x: tf.Tensor; y: tf.Tensor } {
-  const r = new SeededRng(seed);
-  const xs = Float32Array.from({ length: n * 36 }, () => (r.nextUint32() / 2 ** 32 - 0.5) * 4);
-  const ys = Float32Array.from({ length: n }, () => r.nextUint32() % 4);
-  return { x: tf.tensor4d(xs, [n, 6, 6, 1]), y: tf.tensor1d(ys) };
-}
-
-function bytes(parts: ClippedSumParts): Buffer {
-  const raw = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-  return Buffer.concat([...parts.sums.map(raw), raw(parts.norms), Buffer.from(Float64Array.of(parts.lossSum).buffer)]);
-}
 
 const pools: DpWorkerPool[] = [];
 afterAll(async () => {
@@ -71,10 +43,10 @@ describe.each(["cpu", "wasm"] as BackendName[])("on the %s backend", (backend) =
         const got = computeClippedSum({ model: m, loss: LOSS, x, y, l2NormClip: CLIP, workers: pool });
         expect(got.batchSize).toBe(n);
         expect(got.norms).toHaveLength(n);
-        expect(bytes(got).equals(bytes(ref))).toBe(true);
+        expect(bytesWithLoss(got).equals(bytesWithLoss(ref))).toBe(true);
         // Control: consecutive batches differ, so reading a previous step's shared results would show.
-        if (previous) expect(bytes(got).equals(previous)).toBe(false);
-        previous = bytes(got);
+        if (previous) expect(bytesWithLoss(got).equals(previous)).toBe(false);
+        previous = bytesWithLoss(got);
       } finally {
         tf.dispose([x, y]);
       }
@@ -86,7 +58,7 @@ describe.each(["cpu", "wasm"] as BackendName[])("on the %s backend", (backend) =
     try {
       const a = computeClippedSum({ model: m, loss: LOSS, x, y, l2NormClip: CLIP, workers: pool });
       const b = computeClippedSum({ model: m, loss: LOSS, x, y, l2NormClip: CLIP, workers: pool });
-      expect(bytes(b).equals(bytes(a))).toBe(true);
+      expect(bytesWithLoss(b).equals(bytesWithLoss(a))).toBe(true);
       // One SGD step through the optimizer (variables get new data, as in training).
       const optimizer = tf.train.sgd(0.05);
       const grads: tf.NamedTensorMap = {};
@@ -99,8 +71,8 @@ describe.each(["cpu", "wasm"] as BackendName[])("on the %s backend", (backend) =
       optimizer.dispose();
       const ref = chunkedClippedSum({ model: m, loss: LOSS, x, y, l2NormClip: CLIP, chunkSize: CHUNK });
       const c = computeClippedSum({ model: m, loss: LOSS, x, y, l2NormClip: CLIP, workers: pool });
-      expect(bytes(c).equals(bytes(ref))).toBe(true);
-      expect(bytes(c).equals(bytes(a))).toBe(false); // control: the update changed the result
+      expect(bytesWithLoss(c).equals(bytesWithLoss(ref))).toBe(true);
+      expect(bytesWithLoss(c).equals(bytesWithLoss(a))).toBe(false); // control: the update changed the result
     } finally {
       tf.dispose([x, y]);
     }

@@ -27,35 +27,9 @@ import { computeClippedSum, privatizeParts, type ClippedSumParts } from "../../s
 import { chunkedClippedSum, computeChunk, makeChunks, reduceChunks } from "../../src/dpsgd/workers/chunks.js";
 import { startDpWorkerPool } from "../../src/dpsgd/workers/pool.js";
 import { projectRoot } from "../helpers/cli.js";
+import { batch, CHUNK, CLIP, LOSS, model, raw } from "../helpers/dp-workers.js";
 
-const LOSS = { name: "sparseCategoricalCrossentropy", fromLogits: true } as const;
-const CHUNK = 8;
-const CLIP = 10; // between the smallest and the largest per-example norm of the batch below
 const N = 37; // not a multiple of the chunk size: the last chunk is shorter
-
-function model(seed: number): tf.LayersModel {
-  const init = (s: number) => tf.initializers.randomNormal({ mean: 0, stddev: 0.4, seed: s });
-  return tf.sequential({
-    layers: [
-      tf.layers.conv2d({ inputShape: [6, 6, 1], filters: 3, kernelSize: 3, activation: "tanh", kernelInitializer: init(seed) }),
-      tf.layers.flatten(),
-      tf.layers.dense({ units: 24, activation: "tanh", kernelInitializer: init(seed + 1), biasInitializer: init(seed + 2) }),
-      tf.layers.dense({ units: 4, kernelInitializer: init(seed + 3) }),
-    ],
-  });
-}
-
-function batch(n: number, seed: number): { x: tf.Tensor; y: tf.Tensor } {
-  const r = new SeededRng(seed);
-  const xs = Float32Array.from({ length: n * 36 }, () => (r.nextUint32() / 2 ** 32 - 0.5) * 4);
-  const ys = Float32Array.from({ length: n }, () => r.nextUint32() % 4);
-  return { x: tf.tensor4d(xs, [n, 6, 6, 1]), y: tf.tensor1d(ys) };
-}
-
-/** The bytes of a typed array (only its own, not the rest of its buffer). */
-function raw(a: Float32Array): Buffer {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-}
 
 function bytes(parts: ClippedSumParts): Buffer {
   return Buffer.concat([...parts.sums.map(raw), raw(parts.norms)]);
