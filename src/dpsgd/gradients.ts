@@ -14,9 +14,9 @@ import { DpError, requireNonNegative, requirePositive, requirePositiveInteger, r
 import type { PrivacyAccountant } from "../accounting/accountant.js";
 import type { DpEvent } from "../accounting/events.js";
 import { sampledGaussianStep } from "../accounting/sampled-gaussian-step.js";
-import type { Rng } from "../random/rng.js";
 import { checkNoiseWorkerOption, type NoiseWorker } from "../mechanisms/noise-prefetch.js";
-import type { GaussianNoiseKind } from "../mechanisms/gaussian-noise.js";
+import { drawExactNoise, type GaussianNoiseKind, type PresampledNoise } from "../mechanisms/gaussian-noise.js";
+import { requireSecureRng, type Rng } from "../random/rng.js";
 import { checkLossMatchesOutput, checkModelSupported, type PerExampleLoss } from "./engine/index.js";
 import { clippedGradientsWithHostSums } from "./engine/clipped-gradients.js";
 import { privatizeInPlace, type PrivatizeClippedSumOptions } from "./privatize.js";
@@ -112,6 +112,41 @@ export interface ClippedSumParts {
   batchSize: number;
   /** Sums over the batch of each requested metric (empty when none was requested). */
   metricSums: number[];
+  /** The step's exact noise, drawn while a worker pool computed the sum (see {@link computeClippedSum}'s `noiseAhead`). */
+  presampled?: PresampledNoise;
+}
+
+/** The noise parameters of the step, for drawing its noise while a worker pool computes. @internal */
+export type NoiseAhead = Pick<PrivatizeClippedSumOptions, "noiseMultiplier" | "rng" | "allowInsecureRng" | "noise" | "noiseWorker">;
+
+/** A reused buffer for the noise drawn ahead, per pool (zeroed after each use). */
+const aheadBuffers = new WeakMap<DpWorkerPool, Float64Array>();
+
+/**
+ * With a worker pool: the calling thread draws the step's exact noise Z (from the step's own `rng`,
+ * the same stream and the same samples as the in-place noise would draw, so the result is the
+ * same bytes) once its own chunks are done, while it would otherwise wait for the workers. Only
+ * for exact noise with a positive noise multiplier, and not with a `noiseWorker` (which draws it
+ * ahead itself). The `rng` is checked first, as the release would check it.
+ */
+function noiseWhileWaiting(
+  pool: DpWorkerPool,
+  l2NormClip: number,
+  dimension: number,
+  o: NoiseAhead | undefined,
+): { whileWaiting?: () => void; drawn(): PresampledNoise | undefined } {
+  if (o === undefined || dimension === 0 || o.noiseWorker || (o.noise ?? "exact") !== "exact") return { drawn: () => undefined };
+  const sigma = requireNonNegative("noiseMultiplier", o.noiseMultiplier);
+  if (sigma === 0) return { drawn: () => undefined };
+  requireSecureRng(o.rng, o.allowInsecureRng);
+  let drawn: PresampledNoise | undefined;
+  return {
+    whileWaiting: () => {
+      drawn = drawExactNoise(sigma * l2NormClip, l2NormClip, dimension, o.rng, aheadBuffers.get(pool));
+      aheadBuffers.set(pool, drawn.z);
+    },
+    drawn: () => drawn,
+  };
 }
 
 function trainableVariables(model: tf.LayersModel): { name: string; shape: number[] }[] {
@@ -132,12 +167,23 @@ export function computeClippedSum(o: {
   strategy?: "auto" | "ghost" | "materialize" | "naive";
   metrics?: MetricSpec[];
   workers?: DpWorkerPool;
+  /**
+   * With `workers`: the step's noise parameters, so that the calling thread draws the noise while
+   * the workers compute (returned as `presampled`, used by {@link privatizeParts}).
+   */
+  noiseAhead?: NoiseAhead;
 }): ClippedSumParts {
   const vars = trainableVariables(o.model);
   if (vars.length === 0) {
     throw new DpError("invalid_parameter", "`model` has no trainable weights: there is nothing to train privately.", "model");
   }
-  if (o.workers !== undefined) return workerClippedSum(o.workers, o);
+  if (o.workers !== undefined) {
+    const dimension = vars.reduce((a, v) => a + v.shape.reduce((p, q) => p * q, 1), 0);
+    const ahead = noiseWhileWaiting(o.workers, o.l2NormClip, dimension, o.noiseAhead);
+    const parts = workerClippedSum(o.workers, { ...o, whileWaiting: ahead.whileWaiting });
+    const presampled = ahead.drawn();
+    return presampled === undefined ? parts : { ...parts, presampled };
+  }
   const names = vars.map((v) => v.name);
   const shapes = vars.map((v) => v.shape);
   const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
@@ -208,7 +254,7 @@ export function computeClippedSum(o: {
  * then hold the privatised average); returns tensors. @internal
  */
 export function privatizeParts(parts: ClippedSumParts, o: Omit<PrivatizeClippedSumOptions, "clippedSum">): tf.NamedTensorMap {
-  const noisy = privatizeInPlace(parts.sums, o);
+  const noisy = privatizeInPlace(parts.sums, o, parts.presampled);
   const grads: tf.NamedTensorMap = {};
   for (let k = 0; k < parts.names.length; k++) grads[parts.names[k]] = tf.tensor(noisy[k], parts.shapes[k], "float32");
   return grads;
@@ -300,7 +346,7 @@ export function dpGradients(options: DpGradientsOptions): DpGradientsResult {
   checkModelSupported(options.model, { strategy: options.strategy });
   checkLossMatchesOutput(options.model, options.loss);
   checkNoiseWorkerOption(options.noiseWorker, options.rng, options.noise);
-  const parts = computeClippedSum({ ...options, l2NormClip });
+  const parts = computeClippedSum({ ...options, l2NormClip, noiseAhead: options });
   const grads = privatizeParts(parts, {
     l2NormClip,
     noiseMultiplier,

@@ -528,6 +528,14 @@ function privateStep(
       strategy: o.strategy,
       metrics: r.metricSpecs,
       workers: state.workers,
+      // With workers the calling thread draws the noise while they compute (same stream, same bytes).
+      noiseAhead: {
+        noiseMultiplier: stepSigma,
+        rng: o.rng,
+        allowInsecureRng: o.allowInsecureRng,
+        noise: o.noise,
+        noiseWorker: state.noiseWorker,
+      },
     });
   });
   if (!parts) throw new DpError("invalid_state", "No clipped sum was computed.", "model");

@@ -17,7 +17,7 @@
  * @module
  */
 import { DpError, requireNonNegative, requirePositive, requirePositiveInteger } from "../errors.js";
-import { addGaussianNoiseInPlace, type GaussianNoiseKind } from "../mechanisms/gaussian-noise.js";
+import { addGaussianNoiseInPlace, type GaussianNoiseKind, type PresampledNoise } from "../mechanisms/gaussian-noise.js";
 import { checkNoiseWorkerOption, type NoiseWorker, sharedNoiseWorker } from "../mechanisms/noise-prefetch.js";
 import { requireSecureRng, type Rng } from "../random/rng.js";
 
@@ -176,10 +176,15 @@ export function privatizeClippedSum(options: PrivatizeClippedSumOptions): Float3
  * `(sum + noise) / b`, rounded to float32 once. The noise is added in one fused pass per part
  * (`addGaussianNoiseInPlace`: no concatenation, no Float64 copies), bit for bit the values of
  * `addGaussianNoise` on the concatenation divided by b. Refuses a non-finite sum entry before
- * anything is written.
+ * anything is written. `presampled`: the noise already drawn from `options.rng` for this release
+ * (see `drawExactNoise`), used instead of drawing.
  * @internal
  */
-export function privatizeInPlace(sums: Float32Array[], options: Omit<PrivatizeClippedSumOptions, "clippedSum">): Float32Array[] {
+export function privatizeInPlace(
+  sums: Float32Array[],
+  options: Omit<PrivatizeClippedSumOptions, "clippedSum">,
+  presampled?: PresampledNoise,
+): Float32Array[] {
   const c = requirePositive("l2NormClip", options.l2NormClip);
   const sigma = requireNonNegative("noiseMultiplier", options.noiseMultiplier);
   const b = requirePositive("expectedBatchSize", options.expectedBatchSize);
@@ -194,6 +199,7 @@ export function privatizeInPlace(sums: Float32Array[], options: Omit<PrivatizeCl
     rng: options.rng,
     divisor: b,
     name: "clippedSum",
+    presampled,
   });
   return sums;
 }

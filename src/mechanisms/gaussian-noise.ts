@@ -153,6 +153,34 @@ export interface AddGaussianNoiseInPlaceOptions extends AddGaussianNoiseOptions 
   name: string;
   /** Exact noise only, and only with the default secure source: take Z from this prefetching worker when it has a vector ready. */
   noiseWorker?: NoiseWorker;
+  /**
+   * Exact noise only: Z already drawn by {@link drawExactNoise} from this call's `rng`, used (and
+   * zeroed) instead of drawing when its grid sigma and length are this call's; otherwise it is
+   * zeroed and the noise is drawn here. Takes precedence over `noiseWorker`.
+   */
+  presampled?: PresampledNoise;
+}
+
+/** Exact noise drawn ahead of its release by {@link drawExactNoise}. @internal */
+export interface PresampledNoise {
+  /** The grid sigma it was drawn for. */
+  gridSigma: number;
+  /** The integers Z, one per entry of the vector (zeroed once used or discarded). */
+  z: Float64Array;
+}
+
+/**
+ * Draws the exact noise of a `dimension`-long release ahead of the release (the integers Z of
+ * {@link addGaussianNoiseInPlace}, from the same sampler and the same stream of `rng` as that call
+ * would use), so that a thread with nothing else to do can draw it while the vector is computed;
+ * pass it as `presampled`. Into `into` when it has the right length (reused), else a new array.
+ * The caller checks `rng` (`requireSecureRng`) before. @internal
+ */
+export function drawExactNoise(stddev: number, sensitivity: number, dimension: number, rng?: Rng, into?: Float64Array): PresampledNoise {
+  const { gridSigma } = checkedGrid(requirePositive("stddev", stddev), requirePositive("sensitivity", sensitivity), dimension);
+  const z = into !== undefined && into.length === dimension ? into : new Float64Array(dimension);
+  exactSampler(gridSigma).stream(resolveRng(rng), dimension).next(z, 0, dimension);
+  return { gridSigma, z };
 }
 
 /** Where the clamp is needed, noise is drawn and added in pieces of this many entries (32 KiB of doubles). */
@@ -193,6 +221,7 @@ export function addGaussianNoiseInPlace(parts: readonly Float32Array[], options:
   let total = 0;
   for (const s of parts) total += s.length;
   if (stddev === 0 || total === 0 || kind === "continuous") {
+    options.presampled?.z.fill(0); // not the exact mechanism: a presampled vector is discarded
     for (const s of parts) for (let i = 0; i < s.length; i++) if (!(s[i] - s[i] === 0)) requireFinite(name, s[i]);
     if (stddev === 0 || total === 0) {
       for (const s of parts) for (let i = 0; i < s.length; i++) s[i] = s[i] / b;
@@ -212,10 +241,20 @@ export function addGaussianNoiseInPlace(parts: readonly Float32Array[], options:
   // Check everything before anything is written or drawn. A finite float32 v has |v| < 2^128, so
   // for g >= 2^-895 v·(1/g) is finite too and the check is only v's finiteness: v·0 is ±0 for a
   // finite v and NaN otherwise, summed in four independent lanes (no branch per entry).
-  if (g >= 2 ** -895) {
-    for (const s of parts) if (!allFinite(s)) firstOffGrid(s, g, invG, name);
-  } else {
-    for (const s of parts) firstOffGrid(s, g, invG, name);
+  try {
+    if (g >= 2 ** -895) {
+      for (const s of parts) if (!allFinite(s)) firstOffGrid(s, g, invG, name);
+    } else {
+      for (const s of parts) firstOffGrid(s, g, invG, name);
+    }
+  } catch (e) {
+    options.presampled?.z.fill(0); // a refused vector uses no noise
+    throw e;
+  }
+  const pre = options.presampled;
+  if (pre !== undefined) {
+    if (pre.gridSigma === gridSigma && pre.z.length === total) return addPrefetched(parts, pre.z, invG, g, b);
+    pre.z.fill(0); // drawn for another release: discarded, never used
   }
   if (options.noiseWorker !== undefined && (options.rng === undefined || options.rng === secureRng())) {
     const z = options.noiseWorker.take(gridSigma, total);

@@ -113,9 +113,9 @@ export function computeChunk(o: ChunkInputs & { keepOutput: boolean; into?: Chun
 /**
  * acc[i] += values[i] in float64. One small function called with the same types every time, so
  * V8 optimises it once (a loop inside a fresh closure per call was deoptimised and re-entered
- * unoptimised on every step).
+ * unoptimised on every step). @internal
  */
-function addInto(acc: Float64Array, values: Float32Array): void {
+export function addInto(acc: Float64Array, values: Float32Array): void {
   for (let i = 0; i < acc.length; i++) acc[i] += values[i];
 }
 
@@ -132,13 +132,23 @@ export function reduceChunks(o: {
   metrics?: MetricSpec[];
   /** A float64 accumulator to reuse (at least as long as the model's trainable values); zeroed here. */
   scratch?: Float64Array;
+  /**
+   * The first `preReduced` chunks' sums are already in `scratch` (added in order into zeros, by the
+   * calling thread while the workers computed): it is not zeroed and they are not added again.
+   */
+  preReduced?: number;
 }): ClippedSumParts {
   const vars = o.model.trainableWeights;
   const names = vars.map((w) => (w.read() as tf.Variable).name);
   const shapes = vars.map((w) => w.shape.slice() as number[]);
   const sizes = trainableSizes(o.model);
   const total = sizes.reduce((a, b) => a + b, 0);
-  const acc = o.scratch && o.scratch.length >= total ? o.scratch.subarray(0, total).fill(0) : new Float64Array(total);
+  const pre = o.preReduced ?? 0;
+  if (pre > 0 && !(o.scratch && o.scratch.length >= total && pre <= o.chunks.length)) {
+    throw new DpError("invalid_state", "Pre-reduced chunks need the accumulator they were added into.", "workers");
+  }
+  const acc = o.scratch && o.scratch.length >= total ? o.scratch.subarray(0, total) : new Float64Array(total);
+  if (pre === 0) acc.fill(0);
   const norms = new Float32Array(o.n);
   let lossSum = 0;
   for (let c = 0; c < o.chunks.length; c++) {
@@ -147,7 +157,7 @@ export function reduceChunks(o: {
     if (!r || r.sum.length !== total || r.norms.length !== size) {
       throw new DpError("invalid_state", `Chunk ${c} (examples ${start}..${start + size - 1}) came back malformed.`, "workers");
     }
-    addInto(acc, r.sum);
+    if (c >= pre) addInto(acc, r.sum);
     norms.set(r.norms, start);
     lossSum += r.lossValue * size;
   }

@@ -21,7 +21,7 @@ import { DpError, requireInteger, requireObject, requireOneOf, requirePositiveIn
 import type { ClippingStrategy, PerExampleLoss } from "../engine/index.js";
 import type { MetricSpec } from "../fit-metrics.js";
 import type { ClippedSumParts } from "../gradients.js";
-import { type Chunk, type ChunkResult, computeChunk, makeChunks, reduceChunks, trainableSizes } from "./chunks.js";
+import { addInto, type Chunk, type ChunkResult, computeChunk, makeChunks, reduceChunks, trainableSizes } from "./chunks.js";
 import { valuesOf } from "./heap-view.js";
 import {
   SIGNAL,
@@ -118,6 +118,8 @@ export interface StepProfile {
   post: number;
   /** Calling thread: computing its own chunks (0 without `callerComputes`). */
   caller: number;
+  /** Calling thread: adding its own chunks' sums and running `whileWaiting` (the step's noise), before it waits. */
+  ahead: number;
   /** Calling thread: blocked until the last worker answered. */
   wait: number;
   /** Calling thread: adding the chunk sums. */
@@ -437,6 +439,11 @@ export function workerClippedSum(
     strategy?: ClippingStrategy;
     metrics?: MetricSpec[];
     maxPhysicalBatchSize?: number;
+    /**
+     * Work for the calling thread once its own chunks are done, before it blocks for the workers
+     * (dpGradients draws the step's noise here). Must not depend on the clipped sum.
+     */
+    whileWaiting?: () => void;
   },
 ): ClippedSumParts {
   requireDpWorkerPool(pool, o.model);
@@ -549,6 +556,23 @@ export function workerClippedSum(
     callerError = e; // thrown once the workers have answered (the pool stays in step with them)
   }
   const caller = lap();
+  // While the workers compute: the calling thread adds its own chunks (the first ones, so the order
+  // of addition is unchanged) into the accumulator, then does `whileWaiting`.
+  s.scratch ??= new Float64Array(total);
+  let preReduced = 0;
+  if (callerError === undefined) {
+    try {
+      if (own > 0) {
+        if (s.scratch.length < total) s.scratch = new Float64Array(total);
+        const acc = s.scratch.subarray(0, total).fill(0);
+        for (; preReduced < own; preReduced++) addInto(acc, out.sums.subarray(preReduced * total, (preReduced + 1) * total));
+      }
+      o.whileWaiting?.();
+    } catch (e) {
+      callerError = e;
+    }
+  }
+  const ahead = lap();
   const errors: string[] = [];
   const profiles: WorkerStepProfile[] = [];
   s.lastWorkerMs = [];
@@ -577,9 +601,8 @@ export function workerClippedSum(
   if (errors.length > 0) fail(s, errors.join(" "));
   if (callerError !== undefined) throw callerError;
   const wait = lap();
-  s.scratch ??= new Float64Array(total);
-  const reduced = reduceChunks({ model: o.model, chunks, results, n, y: o.y, metrics: o.metrics, scratch: s.scratch });
-  s.lastProfile = { write, post, caller, wait, reduce: lap(), workers: profiles };
+  const reduced = reduceChunks({ model: o.model, chunks, results, n, y: o.y, metrics: o.metrics, scratch: s.scratch, preReduced });
+  s.lastProfile = { write, post, caller, ahead, wait, reduce: lap(), workers: profiles };
   return reduced;
 }
 
