@@ -144,7 +144,7 @@ for (const kind of MODELS) {
         if (prof.workers.length > 0)
           for (const k of ["weights", "inputs", "compute"] as const)
             record(name, `worker.${k}`, Math.max(...prof.workers.map((w) => w[k])));
-        for (const k of ["write", "caller", "wait", "reduce"] as const) record(name, `main.${k}`, prof[k]);
+        for (const k of ["write", "caller", "ahead", "wait", "reduce"] as const) record(name, `main.${k}`, prof[k]);
       }
     }
   }
@@ -234,7 +234,7 @@ for (const kind of MODELS) {
       fmt(own),
     ]);
     if (pool) {
-      const parts = ["write", "caller", "wait", "reduce"].map((k) => `${k} ${fmt(med(name, `main.${k}`), 2)}`).join(", ");
+      const parts = ["write", "caller", "ahead", "wait", "reduce"].map((k) => `${k} ${fmt(med(name, `main.${k}`), 2)}`).join(", ");
       const wparts = ["weights", "inputs", "compute"].map((k) => `${k} ${fmt(med(name, `worker.${k}`), 2)}`).join(", ");
       console.log(`  ${kind} ${name}: calling thread ${parts} ms; slowest worker ${wparts} ms`);
     }

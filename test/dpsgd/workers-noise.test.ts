@@ -1,0 +1,308 @@
+/**
+ * The step's noise with a worker pool (issue 19): the calling thread draws the exact noise Z from
+ * the step's own `rng` while the workers compute (after its own chunks, which it also adds into the
+ * accumulator then), and the release uses that vector once. Real worker threads on wasm:
+ * - with a seeded source the noisy gradients of a `callerComputes` pool and of a plain 2-worker pool
+ *   are the bytes of the in-process chunked sum privatised in-process (the same stream, the same
+ *   samples, each coordinate noised once), and the drawn vector is zeroed after its use;
+ * - counting: every coordinate of a secure-noise step differs from the noiseless step, and the
+ *   noise on each half of the coordinates has the step's variance — negative controls: one half
+ *   noised twice (variance ×2) or one range missed (its coordinates unchanged) fail the same checks;
+ * - an insecure `rng` is refused before any work, as without workers; no noise is drawn ahead for
+ *   noise multiplier 0, continuous noise or a `noiseWorker`;
+ * - `addGaussianNoiseInPlace` with a presampled vector: a refused (non-finite) sum leaves the input
+ *   as it was and zeroes the vector; a vector for another dimension is discarded (zeroed) and the
+ *   noise drawn in place from the rng instead (control: using it would change the bytes).
+ */
+import * as tf from "@tensorflow/tfjs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { prepareBackend } from "../../src/backend/index.js";
+import { DpError } from "../../src/errors.js";
+import { SeededRng } from "../../src/random/index.js";
+import { addGaussianNoiseInPlace, drawExactNoise, exactNoiseGrid } from "../../src/mechanisms/gaussian-noise.js";
+import { batch, CHUNK, CLIP, LOSS, model, raw } from "../helpers/dp-workers.js";
+import { createDpWorkerPool, dpGradients, type DpWorkerPool } from "../../src/dpsgd/index.js";
+import { computeClippedSum, privatizeParts, type ClippedSumParts } from "../../src/dpsgd/gradients.js";
+import { chunkedClippedSum } from "../../src/dpsgd/workers/chunks.js";
+import { lastStepProfile } from "../../src/dpsgd/workers/pool.js";
+
+const OPTIONS = { chunkSize: CHUNK, startupTimeoutMs: 90_000, stepTimeoutMs: 60_000 };
+const SIGMA = 1.1;
+const N = 37;
+
+let m: tf.LayersModel;
+let caller: DpWorkerPool, plain: DpWorkerPool;
+beforeAll(async () => {
+  await prepareBackend({ backend: "wasm", announce: false });
+  m = model(11);
+  [caller, plain] = await Promise.all([
+    createDpWorkerPool({ model: m, workers: 1, callerComputes: true, ...OPTIONS }),
+    createDpWorkerPool({ model: m, workers: 2, ...OPTIONS }),
+  ]);
+}, 150_000);
+afterAll(async () => {
+  await Promise.all([caller?.close(), plain?.close()]);
+  await prepareBackend({ backend: "cpu", announce: false });
+});
+
+const flat = (values: Record<string, Float32Array>, names: string[]): Float32Array => {
+  const parts = names.map((n) => values[n]);
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+};
+const names = (): string[] => m.trainableWeights.map((w) => (w.read() as tf.Variable).name);
+
+/** The in-process reference: the chunked sum, privatised in-process (noise drawn in place). */
+function reference(x: tf.Tensor, y: tf.Tensor, o: { noiseMultiplier: number; seed?: number }): Float32Array {
+  const parts = chunkedClippedSum({ model: m, loss: LOSS, x, y, l2NormClip: CLIP, chunkSize: CHUNK });
+  const rng = o.seed === undefined ? undefined : new SeededRng(o.seed);
+  const grads = privatizeParts(parts, {
+    l2NormClip: CLIP,
+    noiseMultiplier: o.noiseMultiplier,
+    expectedBatchSize: N,
+    rng,
+    allowInsecureRng: true,
+  });
+  try {
+    return flat(Object.fromEntries(Object.entries(grads).map(([k, t]) => [k, t.dataSync() as Float32Array])), names());
+  } finally {
+    tf.dispose(grads);
+  }
+}
+
+/**
+ * How a noisy average `v` differs from the noiseless one `v0`: the number of coordinates that
+ * changed, and the noise's variance over [from, to) in units of the step's (σC)².
+ */
+function noiseStats(v: Float32Array, v0: Float32Array, from = 0, to = v.length): { changed: number; variance: number } {
+  let changed = 0;
+  let sq = 0;
+  for (let i = from; i < to; i++) {
+    const e = (v[i] - v0[i]) * N; // the noise on the sum
+    if (e !== 0) changed++;
+    sq += e * e;
+  }
+  return { changed, variance: sq / (to - from) / (SIGMA * CLIP) ** 2 };
+}
+
+/** Noise on every coordinate, once: all changed, each half with variance ≈ 1 (d = 1306: standard error ≈ 0.055 per half). */
+function noisedOnce(v: Float32Array, v0: Float32Array): boolean {
+  const d = v.length;
+  const half = d >> 1;
+  const all = noiseStats(v, v0);
+  const a = noiseStats(v, v0, 0, half);
+  const b = noiseStats(v, v0, half, d);
+  return all.changed === d && Math.abs(a.variance - 1) < 0.3 && Math.abs(b.variance - 1) < 0.3;
+}
+
+describe("the step's noise drawn by the calling thread while the workers compute", () => {
+  it("seeded: the pools' noisy gradients are the in-process chunked sum privatised in-process, bit for bit", () => {
+    const { x, y } = batch(N, 501);
+    try {
+      const want = reference(x, y, { noiseMultiplier: SIGMA, seed: 42 });
+      for (const pool of [caller, plain]) {
+        const step = dpGradients({
+          model: m,
+          loss: LOSS,
+          x,
+          y,
+          l2NormClip: CLIP,
+          noiseMultiplier: SIGMA,
+          expectedBatchSize: N,
+          rng: new SeededRng(42),
+          allowInsecureRng: true,
+          workers: pool,
+        });
+        expect(raw(flat(step.gradientValues(), names())).equals(raw(want))).toBe(true);
+        // The noise was drawn ahead (the calling thread's time before it waited).
+        expect(lastStepProfile(pool)?.ahead).toBeGreaterThan(0);
+      }
+      // Control: another seed gives other bytes.
+      const other = dpGradients({
+        model: m,
+        loss: LOSS,
+        x,
+        y,
+        l2NormClip: CLIP,
+        noiseMultiplier: SIGMA,
+        expectedBatchSize: N,
+        rng: new SeededRng(43),
+        allowInsecureRng: true,
+        workers: caller,
+      });
+      expect(raw(flat(other.gradientValues(), names())).equals(raw(want))).toBe(false);
+    } finally {
+      tf.dispose([x, y]);
+    }
+  });
+
+  it("the drawn vector is used once and zeroed; its parts carry it only for exact noise with sigma > 0 and no noiseWorker", () => {
+    const { x, y } = batch(N, 502);
+    try {
+      const parts = computeClippedSum({
+        model: m,
+        loss: LOSS,
+        x,
+        y,
+        l2NormClip: CLIP,
+        workers: caller,
+        noiseAhead: { noiseMultiplier: SIGMA },
+      });
+      const z = parts.presampled?.z as Float64Array;
+      expect(z).toBeInstanceOf(Float64Array);
+      expect(z.length).toBe(1306);
+      expect(z.some((v) => v !== 0)).toBe(true);
+      tf.dispose(privatizeParts(parts, { l2NormClip: CLIP, noiseMultiplier: SIGMA, expectedBatchSize: N }));
+      expect(z.every((v) => v === 0)).toBe(true);
+      for (const noiseAhead of [
+        { noiseMultiplier: 0 },
+        { noiseMultiplier: SIGMA, noise: "continuous" as const },
+        { noiseMultiplier: SIGMA, noiseWorker: true },
+        undefined,
+      ]) {
+        const p = computeClippedSum({ model: m, loss: LOSS, x, y, l2NormClip: CLIP, workers: caller, noiseAhead });
+        expect(p.presampled).toBeUndefined();
+      }
+    } finally {
+      tf.dispose([x, y]);
+    }
+  });
+
+  it("secure noise: every coordinate noised, exactly once; controls: a half noised twice or a range missed fail the check", () => {
+    const { x, y } = batch(N, 503);
+    try {
+      const v0 = reference(x, y, { noiseMultiplier: 0 });
+      for (const pool of [caller, plain]) {
+        const step = dpGradients({
+          model: m,
+          loss: LOSS,
+          x,
+          y,
+          l2NormClip: CLIP,
+          noiseMultiplier: SIGMA,
+          expectedBatchSize: N,
+          workers: pool,
+        });
+        const v = flat(step.gradientValues(), names());
+        expect(noiseStats(v, v0).changed).toBe(v.length);
+        expect(noisedOnce(v, v0)).toBe(true);
+      }
+      // The controls go through the same path with a broken vector: the pool's drawn Z with its
+      // first half noised a second time (another draw added), or with a range left at zero.
+      const broken = (mutate: (z: Float64Array, parts: ClippedSumParts) => void): Float32Array => {
+        const parts = computeClippedSum({
+          model: m,
+          loss: LOSS,
+          x,
+          y,
+          l2NormClip: CLIP,
+          workers: caller,
+          noiseAhead: { noiseMultiplier: SIGMA },
+        });
+        mutate(parts.presampled?.z as Float64Array, parts);
+        const grads = privatizeParts(parts, { l2NormClip: CLIP, noiseMultiplier: SIGMA, expectedBatchSize: N });
+        try {
+          return flat(Object.fromEntries(Object.entries(grads).map(([k, t]) => [k, t.dataSync() as Float32Array])), names());
+        } finally {
+          tf.dispose(grads);
+        }
+      };
+      const twice = broken((z) => {
+        const again = drawExactNoise(SIGMA * CLIP, CLIP, z.length).z;
+        for (let i = 0; i < z.length >> 1; i++) z[i] += again[i];
+      });
+      expect(noiseStats(twice, v0).changed).toBe(twice.length);
+      expect(noisedOnce(twice, v0)).toBe(false);
+      const missed = broken((z) => z.fill(0, 100, 400));
+      expect(noiseStats(missed, v0).changed).toBeLessThan(missed.length);
+      expect(noisedOnce(missed, v0)).toBe(false);
+    } finally {
+      tf.dispose([x, y]);
+    }
+  });
+
+  it("an insecure rng is refused with a pool, before any work, as without one", () => {
+    const { x, y } = batch(N, 504);
+    try {
+      const before = lastStepProfile(caller);
+      const call = () =>
+        dpGradients({
+          model: m,
+          loss: LOSS,
+          x,
+          y,
+          l2NormClip: CLIP,
+          noiseMultiplier: SIGMA,
+          expectedBatchSize: N,
+          rng: new SeededRng(1),
+          workers: caller,
+        });
+      expect(call).toThrow(DpError);
+      expect(call).toThrow(/secure/);
+      expect(lastStepProfile(caller)).toBe(before); // no step ran
+      // Noise multiplier 0 draws nothing and needs no secure source, as without workers.
+      expect(() =>
+        dpGradients({
+          model: m,
+          loss: LOSS,
+          x,
+          y,
+          l2NormClip: CLIP,
+          noiseMultiplier: 0,
+          expectedBatchSize: N,
+          rng: new SeededRng(1),
+          allowInsecureRng: true,
+          workers: caller,
+        }),
+      ).not.toThrow();
+    } finally {
+      tf.dispose([x, y]);
+    }
+  });
+});
+
+describe("addGaussianNoiseInPlace with a presampled vector", () => {
+  const opts = (rng: SeededRng) => ({ stddev: 2, sensitivity: 1, divisor: 3, name: "clippedSum", rng });
+
+  it("a refused sum is left as it was and the vector zeroed", () => {
+    const pre = drawExactNoise(2, 1, 5, new SeededRng(3));
+    const v = Float32Array.of(1, 2, NaN, 4, 5);
+    const copy = v.slice();
+    expect(() => addGaussianNoiseInPlace([v], { ...opts(new SeededRng(4)), presampled: pre })).toThrow(DpError);
+    expect(raw(v).equals(raw(copy))).toBe(true);
+    expect(pre.z.every((z) => z === 0)).toBe(true);
+  });
+
+  it("the same stream as drawing in place; a vector for another dimension is discarded and the noise drawn from the rng", () => {
+    const base = Float32Array.from({ length: 9 }, (_, i) => i * 0.25 - 1);
+    const inPlace = base.slice();
+    addGaussianNoiseInPlace([inPlace.subarray(0, 4), inPlace.subarray(4)], opts(new SeededRng(9)));
+    // Drawn ahead from the same seed: the same bytes.
+    const ahead = base.slice();
+    addGaussianNoiseInPlace([ahead.subarray(0, 4), ahead.subarray(4)], {
+      ...opts(new SeededRng(0)),
+      presampled: drawExactNoise(2, 1, 9, new SeededRng(9)),
+    });
+    expect(raw(ahead).equals(raw(inPlace))).toBe(true);
+    // For 10 entries (another grid sigma, another length): zeroed, not used; the rng draws instead.
+    const wrong = drawExactNoise(2, 1, 10, new SeededRng(77));
+    const fallback = base.slice();
+    addGaussianNoiseInPlace([fallback], { ...opts(new SeededRng(9)), presampled: wrong });
+    expect(wrong.z.every((z) => z === 0)).toBe(true);
+    expect(raw(fallback).equals(raw(inPlace))).toBe(true);
+    expect(exactNoiseGrid(2, 1, 10).gridSigma).not.toBe(exactNoiseGrid(2, 1, 9).gridSigma);
+    // Control: had it been used (its first 9 values), the bytes would differ.
+    const used = base.slice();
+    const first9 = drawExactNoise(2, 1, 10, new SeededRng(77)).z.subarray(0, 9);
+    addGaussianNoiseInPlace([used], {
+      ...opts(new SeededRng(0)),
+      presampled: { gridSigma: exactNoiseGrid(2, 1, 9).gridSigma, z: first9.slice() },
+    });
+    expect(raw(used).equals(raw(inPlace))).toBe(false);
+  });
+});
