@@ -10,8 +10,11 @@
  * V8's compiler threads compete with the workers for the cores (see docs/dpsgd-engine.md,
  * "Worker scaling"); the old default of one warm-up step measured that warm-up.
  *
- * Also printed, per step (means: the clock moves in scheduler ticks), from each thread's own CPU
- * clock (Linux `/proc/thread-self/schedstat`; load-independent to first order): the calling thread's CPU time, the slowest worker's CPU time,
+ * Also printed, per step (means: the clock moves in scheduler ticks), from per-thread CPU clocks
+ * (Linux schedstat; load-independent to first order): the calling thread's CPU time, the slowest
+ * worker's CPU time (read by the calling thread while the worker sleeps before and after the step:
+ * a worker's own reading at the end of its step lags by up to one scheduler tick, which until
+ * issue 19's last wave understated it by ~1–2 ms and put that time under "CPU V8"),
  * the CPU time of every other thread of the process (V8's compiler and GC threads), and the
  * critical path they imply on idle cores — calling thread + slowest worker — with the speed-up
  * it predicts. On a loaded machine the wall-clock columns say little; the CPU columns still do.
@@ -22,7 +25,8 @@
  * 128). For those cases the critical path is max(calling thread, its serial part + slowest worker).
  *
  * Usage: npm run bench -- dpsgd-workers   (env: REPS=15, WARMUP=150, WORKERS=2 or a list such as
- * 1,2, CALLER=1 or a list such as 1,2 or "" for none, CHUNK=128, MODELS=mlp,cnn, DPKIT_BACKEND=wasm|cpu). The load average is printed before
+ * 1,2 or "" for none, CALLER=1 or a list such as 1,2 or "" for none, NOISE_AFTER=1 to
+ * add each pool with the noise drawn after the workers answered, CHUNK=128, MODELS=mlp,cnn, DPKIT_BACKEND=wasm|cpu). The load average is printed before
  * and after: on a loaded machine the workers compete with other processes for the cores and
  * the wall-clock speed-up is understated.
  */
@@ -31,8 +35,8 @@ import * as tf from "@tensorflow/tfjs";
 import { prepareBackend } from "../src/backend/index.js";
 import { lastStepProfile } from "../src/dpsgd/workers/pool.js";
 import { chunkedClippedSum } from "../src/dpsgd/workers/chunks.js";
-import { processThreadsCpuMs, threadClock } from "../src/dpsgd/workers/thread-clock.js";
-import { issueDpGradients, privatizeParts } from "../src/dpsgd/gradients.js";
+import { processThreadsCpuMs, threadClock, threadCpuMs } from "../src/dpsgd/workers/thread-clock.js";
+import { computeClippedSum, issueDpGradients, privatizeParts } from "../src/dpsgd/gradients.js";
 import { sampledGaussianStep } from "../src/accounting/index.js";
 import { createDpWorkerPool, dpApplyGradients, dpGradients, mnistInputShape, mnistModel, type MnistModelKind } from "../src/dpsgd/index.js";
 import { SeededRng } from "../src/random/index.js";
@@ -40,12 +44,17 @@ import { type BenchRow as Row, median } from "./report.js";
 
 const REPS = Number(process.env.REPS ?? 15);
 const WARMUP = Number(process.env.WARMUP ?? 150);
-const WORKERS = (process.env.WORKERS ?? "2").split(",").map(Number);
+const WORKERS = (process.env.WORKERS ?? "2")
+  .split(",")
+  .filter((v) => v.trim() !== "")
+  .map(Number);
 const CALLER = (process.env.CALLER ?? "1")
   .split(",")
   .filter((v) => v.trim() !== "")
   .map(Number);
 const CHUNK = Number(process.env.CHUNK ?? 128);
+/** Also time each pool with the noise drawn after the workers answered (the calling thread idle while it waits). */
+const NOISE_AFTER = process.env.NOISE_AFTER === "1";
 const MODELS = (process.env.MODELS ?? "mlp,cnn").split(",") as MnistModelKind[];
 const BATCH = 256;
 
@@ -100,12 +109,26 @@ for (const kind of MODELS) {
     const event = sampledGaussianStep(1.1).event;
     dpApplyGradients(optimizer, issueDpGradients({ grads, norms: parts.norms, event, lossValue: parts.lossSum / BATCH, batchSize: BATCH }));
   };
+  // The same pool step with the noise drawn after the workers answered (as before issue 19's
+  // noise-ahead change): the clipped sum without `noiseAhead`, then the noise in place.
+  const noiseAfter = (pool: (typeof pools)[number]) => (): void => {
+    const parts = computeClippedSum({ model, loss: "sparseCategoricalCrossentropy", x, y, l2NormClip: 1, workers: pool });
+    const grads = privatizeParts(parts, { l2NormClip: 1, noiseMultiplier: 1.1, expectedBatchSize: BATCH });
+    const event = sampledGaussianStep(1.1).event;
+    dpApplyGradients(optimizer, issueDpGradients({ grads, norms: parts.norms, event, lossValue: parts.lossSum / BATCH, batchSize: BATCH }));
+  };
   const cases: [string, () => void][] = [
     ["in-process (no workers)", step()],
     [`in-process, chunks of ${CHUNK}`, chunked],
     ...pools.map((p, i): [string, () => void] => [label(specs[i].workers, specs[i].caller), step(p)]),
   ];
-  const poolOf = (name: string) => pools[cases.findIndex(([n]) => n === name) - 2];
+  const casePools: ((typeof pools)[number] | undefined)[] = [undefined, undefined, ...pools];
+  if (NOISE_AFTER)
+    pools.forEach((p, i) => {
+      cases.push([`${label(specs[i].workers, specs[i].caller)}, noise after`, noiseAfter(p)]);
+      casePools.push(p);
+    });
+  const poolOf = (name: string) => casePools[cases.findIndex(([n]) => n === name)];
   const series = new Map<string, Record<string, number[]>>(cases.map(([name]) => [name, {}]));
   const record = (name: string, key: string, v: number | undefined): void => {
     if (v === undefined) return;
@@ -115,6 +138,10 @@ for (const kind of MODELS) {
   for (let r = 0; r < WARMUP; r++) for (const [, f] of r % 2 === 0 ? cases : [...cases].reverse()) f();
   for (let r = 0; r < REPS; r++) {
     for (const [name, f] of r % 2 === 0 ? cases : [...cases].reverse()) {
+      // The workers' clocks, read from here while they sleep (exact; their own reading at the end of
+      // a step lags by up to a scheduler tick). Their thread ids come with the previous step's profile.
+      const tids = (poolOf(name) && lastStepProfile(poolOf(name) as (typeof pools)[number])?.workers.map((w) => w.tid)) || [];
+      const w0 = tids.map((t) => (t === undefined ? undefined : threadCpuMs(t)));
       const p0 = processThreadsCpuMs();
       const c0 = process.cpuUsage();
       const m0 = threadClock();
@@ -124,6 +151,7 @@ for (const kind of MODELS) {
       const m1 = threadClock();
       const c = process.cpuUsage(c0);
       const p1 = processThreadsCpuMs();
+      const w1 = tids.map((t) => (t === undefined ? undefined : threadCpuMs(t)));
       record(name, "wall", wall);
       record(name, "cpuAll", p0 !== undefined && p1 !== undefined ? p1 - p0 : (c.user + c.system) / 1000);
       record(name, "main", m0 && m1 ? m1.cpuMs - m0.cpuMs : undefined);
@@ -132,7 +160,12 @@ for (const kind of MODELS) {
       if (prof) {
         record(name, "caller", prof.caller);
         if (prof.workers.length > 0) record(name, "workerOwn", Math.max(...prof.workers.map((w) => w.total)));
-        const cpus = prof.workers.map((w) => w.cpu);
+        const outside = prof.workers.map((w, i) => {
+          const a = w0[i];
+          const b = w1[i];
+          return w.tid !== undefined && w.tid === tids[i] && a !== undefined && b !== undefined ? b - a : undefined;
+        });
+        const cpus = outside.every((v) => v !== undefined) ? outside : prof.workers.map((w) => w.cpu);
         if (cpus.every((v) => v !== undefined)) {
           cpus.forEach((v, i) => record(name, `workerCpu.${i}`, v));
           record(

@@ -22,7 +22,7 @@ import {
   type WorkerInit,
   type WorkerStepProfile,
 } from "./protocol.js";
-import { threadClock } from "./thread-clock.js";
+import { currentThreadId, threadClock } from "./thread-clock.js";
 
 const init = workerData as WorkerInit;
 const signal = init.signal;
@@ -95,6 +95,7 @@ function step(model: tf.LayersModel, m: StepRequest, profile: WorkerStepProfile)
 
 function serve(model: tf.LayersModel): void {
   let seen = 0;
+  const tid = currentThreadId();
   for (;;) {
     Atomics.wait(signal, SIGNAL.request, seen);
     const now = Atomics.load(signal, SIGNAL.request);
@@ -103,7 +104,7 @@ function serve(model: tf.LayersModel): void {
     const t0 = performance.now();
     const c0 = threadClock();
     const got = receiveMessageOnPort(port);
-    const profile: WorkerStepProfile = { total: 0, receive: performance.now() - t0, weights: 0, inputs: 0, compute: 0 };
+    const profile: WorkerStepProfile = { total: 0, receive: performance.now() - t0, weights: 0, inputs: 0, compute: 0, tid };
     if (!got) {
       port.postMessage({ kind: "error", message: "signalled without a message" } satisfies StepResponse);
     } else {

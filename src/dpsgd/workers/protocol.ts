@@ -103,6 +103,8 @@ export interface WorkerStepProfile {
   compute: number;
   cpu?: number;
   wait?: number;
+  /** The worker's Linux thread id (for a benchmark to read its clock while it sleeps; see thread-clock.ts). */
+  tid?: number;
 }
 
 /** What a chunk's answer carries besides the shared sums and norms. @internal */

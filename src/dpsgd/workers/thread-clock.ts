@@ -65,3 +65,31 @@ export function processThreadsCpuMs(): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * The calling thread's Linux thread id (from the `/proc/thread-self` link), or `undefined`. With
+ * it another thread can read this thread's clock while it sleeps ({@link threadCpuMs}): a thread's
+ * own reading while it runs lags by up to one scheduler tick (the kernel brings a running thread's
+ * total up to date only at ticks and switches), one between two sleeps does not. @internal
+ */
+export function currentThreadId(): number | undefined {
+  if (reader() === null) return undefined;
+  try {
+    const fs = process.getBuiltinModule("node:fs") as typeof import("node:fs");
+    const tid = Number(fs.readlinkSync("/proc/thread-self").split("/").pop());
+    return Number.isInteger(tid) && tid > 0 ? tid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU milliseconds of thread `tid` of this process (Linux), or `undefined`. @internal */
+export function threadCpuMs(tid: number): number | undefined {
+  const r = reader();
+  if (!r) return undefined;
+  try {
+    return Number(r(`/proc/self/task/${tid}/schedstat`, "utf8").split(" ")[0]) / 1e6;
+  } catch {
+    return undefined;
+  }
+}
