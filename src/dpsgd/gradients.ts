@@ -15,13 +15,19 @@ import type { PrivacyAccountant } from "../accounting/accountant.js";
 import type { DpEvent } from "../accounting/events.js";
 import { sampledGaussianStep } from "../accounting/sampled-gaussian-step.js";
 import { checkNoiseWorkerOption, type NoiseWorker } from "../mechanisms/noise-prefetch.js";
-import { drawExactNoise, type GaussianNoiseKind, type PresampledNoise } from "../mechanisms/gaussian-noise.js";
+import {
+  drawExactNoise,
+  drawExactNoiseRange,
+  exactGridSigma,
+  type GaussianNoiseKind,
+  type PresampledNoise,
+} from "../mechanisms/gaussian-noise.js";
 import { requireSecureRng, type Rng } from "../random/rng.js";
 import { checkLossMatchesOutput, checkModelSupported, type PerExampleLoss } from "./engine/index.js";
 import { clippedGradientsWithHostSums } from "./engine/clipped-gradients.js";
 import { privatizeInPlace, type PrivatizeClippedSumOptions } from "./privatize.js";
 import { metricSums, type MetricSpec } from "./fit-metrics.js";
-import { type DpWorkerPool, workerClippedSum } from "./workers/pool.js";
+import { type DpWorkerPool, sharesNoise, workerClippedSum } from "./workers/pool.js";
 
 /** Options for {@link dpGradients}. */
 export interface DpGradientsOptions {
@@ -123,22 +129,36 @@ export type NoiseAhead = Pick<PrivatizeClippedSumOptions, "noiseMultiplier" | "r
 const aheadBuffers = new WeakMap<DpWorkerPool, Float64Array>();
 
 /**
- * With a worker pool: the calling thread draws the step's exact noise Z (from the step's own `rng`,
- * the same stream and the same samples as the in-place noise would draw, so the result is the
- * same bytes) once its own chunks are done, while it would otherwise wait for the workers. Only
- * for exact noise with a positive noise multiplier, and not with a `noiseWorker` (which draws it
- * ahead itself). The `rng` is checked first, as the release would check it.
+ * With a worker pool, the step's exact noise Z is drawn while the workers compute, never after:
+ * - a `callerComputes` pool with the default secure source (see `sharesNoise`) shares it: the
+ *   coordinates are cut into disjoint ranges, one per computing thread in proportion to its
+ *   chunks; each worker draws its range from its own secure source, the calling thread its own
+ *   from the step's source once its chunks are done;
+ * - otherwise the calling thread draws all of it from the step's own `rng` (the same stream and
+ *   samples as the in-place noise, so the same bytes) once its own chunks are done, while it would
+ *   otherwise wait.
+ * Only for exact noise with a positive noise multiplier, and not with a `noiseWorker` (which draws
+ * it ahead itself). The `rng` is checked first, as the release would check it.
  */
 function noiseWhileWaiting(
   pool: DpWorkerPool,
   l2NormClip: number,
   dimension: number,
   o: NoiseAhead | undefined,
-): { whileWaiting?: () => void; drawn(): PresampledNoise | undefined } {
+): {
+  whileWaiting?: () => void;
+  share?: { gridSigma: number; drawOwn(z: Float64Array, from: number, to: number): void };
+  drawn(): PresampledNoise | undefined;
+} {
   if (o === undefined || dimension === 0 || o.noiseWorker || (o.noise ?? "exact") !== "exact") return { drawn: () => undefined };
   const sigma = requireNonNegative("noiseMultiplier", o.noiseMultiplier);
   if (sigma === 0) return { drawn: () => undefined };
   requireSecureRng(o.rng, o.allowInsecureRng);
+  if (sharesNoise(pool, o.rng)) {
+    const gridSigma = exactGridSigma(sigma * l2NormClip, l2NormClip, dimension);
+    const rng = o.rng;
+    return { share: { gridSigma, drawOwn: (z, from, to) => drawExactNoiseRange(gridSigma, z, from, to, rng) }, drawn: () => undefined };
+  }
   let drawn: PresampledNoise | undefined;
   return {
     whileWaiting: () => {
@@ -180,8 +200,8 @@ export function computeClippedSum(o: {
   if (o.workers !== undefined) {
     const dimension = vars.reduce((a, v) => a + v.shape.reduce((p, q) => p * q, 1), 0);
     const ahead = noiseWhileWaiting(o.workers, o.l2NormClip, dimension, o.noiseAhead);
-    const parts = workerClippedSum(o.workers, { ...o, whileWaiting: ahead.whileWaiting });
-    const presampled = ahead.drawn();
+    const parts = workerClippedSum(o.workers, { ...o, whileWaiting: ahead.whileWaiting, noise: ahead.share });
+    const presampled = parts.presampled ?? ahead.drawn();
     return presampled === undefined ? parts : { ...parts, presampled };
   }
   const names = vars.map((v) => v.name);

@@ -169,6 +169,23 @@ export interface PresampledNoise {
   z: Float64Array;
 }
 
+/** The grid sigma of an exact release of a `dimension`-long vector (refuses a stddev too small for the grid). @internal */
+export function exactGridSigma(stddev: number, sensitivity: number, dimension: number): number {
+  return checkedGrid(requirePositive("stddev", stddev), requirePositive("sensitivity", sensitivity), dimension).gridSigma;
+}
+
+/**
+ * Draws Z ~ N_ℤ(0, gridSigma²) into `z[from, to)` from `rng` with the exact sampler (one stream of
+ * `to - from` samples): a share of the noise of a release whose grid sigma is `gridSigma` (see
+ * {@link exactGridSigma}). The caller checks `rng`. @internal
+ */
+export function drawExactNoiseRange(gridSigma: number, z: Float64Array, from: number, to: number, rng?: Rng): void {
+  if (to > from)
+    exactSampler(gridSigma)
+      .stream(resolveRng(rng), to - from)
+      .next(z, from, to);
+}
+
 /**
  * Draws the exact noise of a `dimension`-long release ahead of the release (the integers Z of
  * {@link addGaussianNoiseInPlace}, from the same sampler and the same stream of `rng` as that call

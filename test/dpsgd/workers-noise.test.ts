@@ -1,13 +1,20 @@
 /**
- * The step's noise with a worker pool (issue 19): the calling thread draws the exact noise Z from
- * the step's own `rng` while the workers compute (after its own chunks, which it also adds into the
- * accumulator then), and the release uses that vector once. Real worker threads on wasm:
- * - with a seeded source the noisy gradients of a `callerComputes` pool and of a plain 2-worker pool
+ * The step's noise with a worker pool (issue 19): the exact noise Z is drawn while the workers
+ * compute and the release uses that vector once. With a `callerComputes` pool and the secure
+ * source it is shared — each computing thread draws a disjoint range of the coordinates (the
+ * workers from their own secure sources); otherwise the calling thread draws all of it from the
+ * step's `rng` after its own chunks (which it also adds into the accumulator then). Real worker
+ * threads on wasm:
+ * - with a seeded `rng` the noisy gradients of a `callerComputes` pool and of a plain 2-worker pool
  *   are the bytes of the in-process chunked sum privatised in-process (the same stream, the same
  *   samples, each coordinate noised once), and the drawn vector is zeroed after its use;
+ * - shared noise with seeded worker sources (the test-only hook): two fresh pools with the same
+ *   seeds give the same bytes; another worker seed changes exactly the worker's range;
  * - counting: every coordinate of a secure-noise step differs from the noiseless step, and the
  *   noise on each half of the coordinates has the step's variance — negative controls: one half
- *   noised twice (variance ×2) or one range missed (its coordinates unchanged) fail the same checks;
+ *   noised twice (variance ×2) or one range missed (its coordinates unchanged) fail the same checks,
+ *   both through the release with a broken vector and with a worker that skips its range or draws
+ *   it twice;
  * - an insecure `rng` is refused before any work, as without workers; no noise is drawn ahead for
  *   noise multiplier 0, continuous noise or a `noiseWorker`;
  * - `addGaussianNoiseInPlace` with a presampled vector: a refused (non-finite) sum leaves the input
@@ -24,7 +31,7 @@ import { batch, CHUNK, CLIP, LOSS, model, raw } from "../helpers/dp-workers.js";
 import { createDpWorkerPool, dpGradients, type DpWorkerPool } from "../../src/dpsgd/index.js";
 import { computeClippedSum, privatizeParts, type ClippedSumParts } from "../../src/dpsgd/gradients.js";
 import { chunkedClippedSum } from "../../src/dpsgd/workers/chunks.js";
-import { lastStepProfile } from "../../src/dpsgd/workers/pool.js";
+import { lastStepProfile, sharesNoise, startDpWorkerPool } from "../../src/dpsgd/workers/pool.js";
 
 const OPTIONS = { chunkSize: CHUNK, startupTimeoutMs: 90_000, stepTimeoutMs: 60_000 };
 const SIGMA = 1.1;
@@ -260,6 +267,88 @@ describe("the step's noise drawn by the calling thread while the workers compute
           workers: caller,
         }),
       ).not.toThrow();
+    } finally {
+      tf.dispose([x, y]);
+    }
+  });
+});
+
+describe("the noise shared between the calling thread and a worker", () => {
+  const seeded = (noiseSeed: number, fault?: "noise-skip" | "noise-twice") =>
+    startDpWorkerPool(
+      { model: m, workers: 1, callerComputes: true, ...OPTIONS },
+      fault ? { 0: fault } : {},
+      fault ? undefined : { 0: noiseSeed },
+    );
+  let a: DpWorkerPool, b: DpWorkerPool, c: DpWorkerPool, skip: DpWorkerPool, twice: DpWorkerPool;
+  beforeAll(async () => {
+    [a, b, c, skip, twice] = await Promise.all([seeded(5), seeded(5), seeded(6), seeded(0, "noise-skip"), seeded(0, "noise-twice")]);
+  }, 150_000);
+  afterAll(async () => {
+    await Promise.all([a, b, c, skip, twice].map((p) => p?.close()));
+  });
+  const step = (pool: DpWorkerPool, x: tf.Tensor, y: tf.Tensor, rng?: SeededRng): Float32Array =>
+    flat(
+      dpGradients({
+        model: m,
+        loss: LOSS,
+        x,
+        y,
+        l2NormClip: CLIP,
+        noiseMultiplier: SIGMA,
+        expectedBatchSize: N,
+        rng,
+        allowInsecureRng: rng !== undefined,
+        workers: pool,
+      }).gradientValues(),
+      names(),
+    );
+
+  it("is used with the secure source on callerComputes pools only; the worker draws its range", () => {
+    expect(sharesNoise(caller, undefined)).toBe(true);
+    expect(sharesNoise(caller, new SeededRng(1))).toBe(false); // an insecure rng: the calling thread draws all of it
+    expect(sharesNoise(plain, undefined)).toBe(false); // the calling thread idles there: it draws all of it
+    expect(sharesNoise(a, new SeededRng(1))).toBe(true); // test-seeded workers
+    const { x, y } = batch(N, 505);
+    try {
+      step(caller, x, y);
+      expect(lastStepProfile(caller)?.workers[0].noise).toBeGreaterThan(0);
+      step(caller, x, y, new SeededRng(2));
+      expect(lastStepProfile(caller)?.workers[0].noise).toBeUndefined();
+    } finally {
+      tf.dispose([x, y]);
+    }
+  });
+
+  it("seeded workers: the same seeds give the same bytes; another worker seed changes exactly the worker's range", () => {
+    const { x, y } = batch(N, 506);
+    try {
+      const va = step(a, x, y, new SeededRng(42));
+      const vb = step(b, x, y, new SeededRng(42));
+      const vc = step(c, x, y, new SeededRng(42));
+      expect(raw(va).equals(raw(vb))).toBe(true);
+      // 5 chunks of 8: the calling thread computes 3, so its range is the first ⌊1306·3/5⌋ = 783 coordinates.
+      const split = Math.floor((va.length * 3) / 5);
+      expect(raw(va.subarray(0, split)).equals(raw(vc.subarray(0, split)))).toBe(true);
+      for (let i = split; i < va.length; i++) expect(va[i]).not.toBe(vc[i]);
+      // Every coordinate noised once, in both ranges.
+      expect(noisedOnce(va, reference(x, y, { noiseMultiplier: 0 }))).toBe(true);
+    } finally {
+      tf.dispose([x, y]);
+    }
+  });
+
+  it("negative controls: a worker that skips its range, or draws it twice, fails the count", () => {
+    const { x, y } = batch(N, 507);
+    try {
+      const v0 = reference(x, y, { noiseMultiplier: 0 });
+      expect(noisedOnce(step(caller, x, y), v0)).toBe(true);
+      const skipped = step(skip, x, y);
+      expect(noiseStats(skipped, v0).changed).toBeLessThan(skipped.length);
+      expect(noisedOnce(skipped, v0)).toBe(false);
+      const doubled = step(twice, x, y);
+      expect(noiseStats(doubled, v0).changed).toBe(doubled.length);
+      expect(noisedOnce(doubled, v0)).toBe(false);
     } finally {
       tf.dispose([x, y]);
     }

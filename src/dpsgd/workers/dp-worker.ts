@@ -3,13 +3,16 @@
  * (own tfjs instance, same backend as the calling thread), then serves steps synchronously:
  * it waits on its signal array, reads the step from its message port, copies the weights and its
  * chunks of the batch out of shared memory, computes each chunk's clipped sum with the same
- * function as the calling thread, and transfers the results back. It never sees an Rng and
- * draws no noise. Not part of the public API.
+ * function as the calling thread, and transfers the results back. It never sees the caller's Rng;
+ * when asked (`callerComputes` pools with the secure source) it draws its share of the step's exact
+ * noise from its own secure source. Not part of the public API.
  * @module
  */
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import { prepareBackend } from "../../backend/index.js";
+import { drawExactNoiseRange } from "../../mechanisms/gaussian-noise.js";
+import { SecureRng, SeededRng, type Rng } from "../../random/rng.js";
 import { computeChunk } from "./chunks.js";
 import { tensorFrom } from "./heap-view.js";
 import {
@@ -39,6 +42,9 @@ function chunkTensor(t: SharedTensor, start: number, size: number): tf.Tensor {
   // tensorFrom copies out of shared memory: the tensor must not alias a buffer the calling thread rewrites.
   return tensorFrom(t.data.subarray(start * width, (start + size) * width), [size, ...t.shape.slice(1)], t.dtype);
 }
+
+/** This worker's own secure source for its share of the noise; a seed is only ever set by the internal test hook. */
+const noiseRng: Rng = init.testNoiseSeed === undefined ? new SecureRng() : new SeededRng(init.testNoiseSeed);
 
 /** Whether this worker's model holds weights yet (the first step always uploads them). */
 let haveWeights = false;
@@ -82,6 +88,16 @@ function step(model: tf.LayersModel, m: StepRequest, profile: WorkerStepProfile)
       profile.compute += lap();
     }
   });
+  if (m.noise) {
+    const { z, from, to, gridSigma } = m.noise;
+    if (init.fault !== "noise-skip") drawExactNoiseRange(gridSigma, z, from, to, noiseRng);
+    if (init.fault === "noise-twice" && to > from) {
+      const again = new Float64Array(to - from);
+      drawExactNoiseRange(gridSigma, again, 0, again.length, noiseRng);
+      for (let i = from; i < to; i++) z[i] += again[i - from];
+    }
+    profile.noise = lap();
+  }
   if (init.fault === "throw") throw new Error(`deliberate fault in worker ${init.index}`);
   if (init.fault === "exit") process.exit(3);
   if (init.fault === "perturb" && answers.length > 0) {

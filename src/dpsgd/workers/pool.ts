@@ -22,6 +22,7 @@ import type { ClippingStrategy, PerExampleLoss } from "../engine/index.js";
 import type { MetricSpec } from "../fit-metrics.js";
 import type { ClippedSumParts } from "../gradients.js";
 import { addInto, type Chunk, type ChunkResult, computeChunk, makeChunks, reduceChunks, trainableSizes } from "./chunks.js";
+import { secureRng, type Rng } from "../../random/rng.js";
 import { valuesOf } from "./heap-view.js";
 import {
   SIGNAL,
@@ -105,6 +106,10 @@ interface PoolState {
   lastWorkerMs: number[];
   /** Where the last step's time went. */
   lastProfile?: StepProfile;
+  /** The step's exact noise Z, drawn in shares by the calling thread and the workers (shared memory, grown when needed). */
+  noiseZ?: Float64Array;
+  /** Whether the workers draw their noise shares from seeded sources (the internal test hook). */
+  testNoiseSeeded: boolean;
 }
 
 /**
@@ -274,8 +279,15 @@ export function createDpWorkerPool(options: DpWorkerPoolOptions): Promise<DpWork
   return startDpWorkerPool(options);
 }
 
-/** {@link createDpWorkerPool} with a deliberate fault in one worker, for tests. @internal */
-export async function startDpWorkerPool(options: DpWorkerPoolOptions, faults: Record<number, WorkerFault> = {}): Promise<DpWorkerPool> {
+/**
+ * {@link createDpWorkerPool} with a deliberate fault in one worker, or seeded sources for the
+ * workers' noise shares, for tests (never through the public API). @internal
+ */
+export async function startDpWorkerPool(
+  options: DpWorkerPoolOptions,
+  faults: Record<number, WorkerFault> = {},
+  testNoiseSeeds?: Record<number, number>,
+): Promise<DpWorkerPool> {
   requireObject<DpWorkerPoolOptions>("options", options);
   const threads = nodeWorkerThreads();
   const { model } = options;
@@ -311,6 +323,7 @@ export async function startDpWorkerPool(options: DpWorkerPoolOptions, faults: Re
       index,
       prod: tf.env().getBool("PROD"),
       fault: faults[index],
+      testNoiseSeed: testNoiseSeeds?.[index],
     };
     const worker = startWorker(threads, init, [channel.port2]);
     const slot: Slot = { worker, port: channel.port1, signal, seq: 0, exited: false, weightsVersion: -1 };
@@ -349,6 +362,7 @@ export async function startDpWorkerPool(options: DpWorkerPoolOptions, faults: Re
     weightsVersion: 0,
     weightsData: [],
     lastWorkerMs: [],
+    testNoiseSeeded: testNoiseSeeds !== undefined,
   });
   const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed) {
@@ -444,6 +458,14 @@ export function workerClippedSum(
      * (dpGradients draws the step's noise here). Must not depend on the clipped sum.
      */
     whileWaiting?: () => void;
+    /**
+     * Share the step's exact noise: the coordinates are cut into one range per computing thread,
+     * in proportion to its chunks (calling thread first, then the workers in order); each worker
+     * draws Z for its range from its own secure source after its chunks, the calling thread draws
+     * its range with `drawOwn` (from the step's rng) while it waits. The vector comes back as
+     * `presampled`. Only for `callerComputes` pools (see {@link sharesNoise}).
+     */
+    noise?: { gridSigma: number; drawOwn(z: Float64Array, from: number, to: number): void };
   },
 ): ClippedSumParts {
   requireDpWorkerPool(pool, o.model);
@@ -505,6 +527,19 @@ export function workerClippedSum(
   const rest = chunks.length - own;
   const firsts = s.slots.map((_, w) => own + Math.floor((w * rest) / k));
   const runs: Chunk[][] = s.slots.map((_, w) => chunks.slice(firsts[w], own + Math.floor(((w + 1) * rest) / k)));
+  // The noise ranges: thread k (0 = the calling thread, then the workers) draws coordinates
+  // [bound(k), bound(k + 1)), bound ∝ the chunks before it: disjoint, and together all of them.
+  const noise = o.noise;
+  let z: Float64Array | undefined;
+  const bound = (k: number): number => {
+    let before = k === 0 ? 0 : own;
+    for (let w = 0; w < k - 1; w++) before += runs[w].length;
+    return chunks.length === 0 ? (k === 0 ? 0 : total) : Math.floor((total * before) / chunks.length);
+  };
+  if (noise) {
+    if (!s.noiseZ || s.noiseZ.length < total) s.noiseZ = new Float64Array(new SharedArrayBuffer(8 * Math.max(1, total)));
+    z = s.noiseZ;
+  }
   const busy: number[] = [];
   runs.forEach((run, w) => {
     if (run.length === 0) return;
@@ -525,6 +560,7 @@ export function workerClippedSum(
       l2NormClip: o.l2NormClip,
       strategy: o.strategy,
       keepOutput,
+      noise: noise && z ? { z, from: bound(w + 1), to: bound(w + 2), gridSigma: noise.gridSigma } : undefined,
     };
     slot.port.postMessage(request);
     slot.weightsVersion = s.weightsVersion;
@@ -567,6 +603,13 @@ export function workerClippedSum(
         const acc = s.scratch.subarray(0, total).fill(0);
         for (; preReduced < own; preReduced++) addInto(acc, out.sums.subarray(preReduced * total, (preReduced + 1) * total));
       }
+      // The calling thread's noise range: its own, plus the range of any worker with no chunks (none asked).
+      if (noise && z) {
+        noise.drawOwn(z, 0, bound(1));
+        runs.forEach((run, w) => {
+          if (run.length === 0) noise.drawOwn(z as Float64Array, bound(w + 1), bound(w + 2));
+        });
+      }
       o.whileWaiting?.();
     } catch (e) {
       callerError = e;
@@ -598,12 +641,13 @@ export function workerClippedSum(
       });
     }
   }
+  if (errors.length > 0 || callerError !== undefined) z?.fill(0); // a failed step's noise is never used
   if (errors.length > 0) fail(s, errors.join(" "));
   if (callerError !== undefined) throw callerError;
   const wait = lap();
   const reduced = reduceChunks({ model: o.model, chunks, results, n, y: o.y, metrics: o.metrics, scratch: s.scratch, preReduced });
   s.lastProfile = { write, post, caller, ahead, wait, reduce: lap(), workers: profiles };
-  return reduced;
+  return noise && z ? { ...reduced, presampled: { gridSigma: noise.gridSigma, z: z.subarray(0, total) } } : reduced;
 }
 
 /**
@@ -629,6 +673,18 @@ export async function leaseDpWorkers(
   if (typeof value !== "number") return { pool: value, release: async () => {} };
   const pool = await createDpWorkerPool({ model, workers: value });
   return { pool, release: () => pool.close() };
+}
+
+/**
+ * Whether a step on `pool` with this `rng` shares its exact noise among the computing threads: a
+ * `callerComputes` pool with workers, and the default secure source (each worker then draws from
+ * its own secure source) — or, for tests only, workers started with seeded noise sources. With
+ * any other `rng` the calling thread draws all of the noise from it. @internal
+ */
+export function sharesNoise(pool: DpWorkerPool, rng: Rng | undefined): boolean {
+  const s = states.get(pool);
+  if (!s || !pool.callerComputes || s.slots.length === 0) return false;
+  return rng === undefined || rng === secureRng() || s.testNoiseSeeded;
 }
 
 /** Where the pool's last step's time went (for benchmarks). @internal */

@@ -19,8 +19,11 @@ export const SIGNAL = {
   exitCode: 3,
 } as const;
 
-/** A deliberate fault, for tests of the failure paths only. @internal */
-export type WorkerFault = "throw" | "exit" | "perturb";
+/**
+ * A deliberate fault, for tests of the failure paths only ("noise-skip": draw nothing into the
+ * worker's noise range; "noise-twice": add a second draw to it). @internal
+ */
+export type WorkerFault = "throw" | "exit" | "perturb" | "noise-skip" | "noise-twice";
 
 /** What a worker is started with (`workerData`). @internal */
 export interface WorkerInit {
@@ -40,6 +43,20 @@ export interface WorkerInit {
   prod: boolean;
   /** Test-only fault. */
   fault?: WorkerFault;
+  /** Tests only (never through the public API): draw this worker's noise share from a seeded, insecure source. */
+  testNoiseSeed?: number;
+}
+
+/**
+ * A worker's share of the step's exact noise: it draws Z ~ N_ℤ(0, gridSigma²) into `z[from, to)`
+ * (shared memory) with its own secure source, after its chunks. The ranges of the calling thread
+ * and the workers are disjoint and cover the vector, so each coordinate gets one draw. @internal
+ */
+export interface NoiseShare {
+  z: Float64Array;
+  from: number;
+  to: number;
+  gridSigma: number;
 }
 
 /** A typed array that lives in a SharedArrayBuffer, with its dtype and shape. @internal */
@@ -78,6 +95,8 @@ export interface StepRequest {
   l2NormClip: number;
   strategy?: ClippingStrategy;
   keepOutput: boolean;
+  /** This worker's share of the step's noise, if it draws one. */
+  noise?: NoiseShare;
 }
 
 /** Ends the worker's loop. @internal */
@@ -101,6 +120,8 @@ export interface WorkerStepProfile {
   inputs: number;
   /** The engine on the chunks, the clipped sums downloaded included. */
   compute: number;
+  /** Drawing its share of the noise. */
+  noise?: number;
   cpu?: number;
   wait?: number;
   /** The worker's Linux thread id (for a benchmark to read its clock while it sleeps; see thread-clock.ts). */
