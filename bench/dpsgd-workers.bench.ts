@@ -16,8 +16,10 @@
  * a worker's own reading at the end of its step lags by up to one scheduler tick, which until
  * issue 19's last wave understated it by ~1–2 ms and put that time under "CPU V8"),
  * the CPU time of every other thread of the process (V8's compiler and GC threads), and the
- * critical path they imply on idle cores — calling thread + slowest worker — with the speed-up
- * it predicts. On a loaded machine the wall-clock columns say little; the CPU columns still do.
+ * critical path they imply on idle cores — calling thread + slowest worker, and no less than all
+ * threads' CPU time over the number of cores — with the speed-up it predicts. On a loaded machine
+ * the wall-clock columns say little; the CPU columns still do (though a loaded host inflates CPU
+ * times too: caches and memory bandwidth are shared).
  *
  * With `callerComputes` (issue 19) the calling thread computes the first ⌈chunks / (workers + 1)⌉
  * chunks itself while the workers compute the rest: the cases "caller + N worker(s)" (CALLER, a
@@ -198,15 +200,19 @@ for (const kind of MODELS) {
     return each.length > 0 ? Math.max(...each) : undefined;
   };
   const base = med(cases[0][0], "wall") as number;
+  // The wall time the CPU columns imply on idle cores: the longest chain of dependent work, but no
+  // less than all threads' CPU time spread over the cores (V8's threads need a core too).
   const critical = (name: string): number | undefined => {
     const main = mean(name, "main");
     if (main === undefined) return undefined;
+    const all = (mean(name, "cpuAll") ?? 0) / availableParallelism();
     const worker = slowestWorkerCpu(name);
     const p = poolOf(name);
-    if (!p) return main;
+    if (!p) return Math.max(main, all);
     if (worker === undefined) return undefined;
     // With callerComputes the calling thread's chunks run alongside the workers': only its serial part adds up.
-    return p.callerComputes ? Math.max(main, main - (mean(name, "caller") ?? 0) + worker) : main + worker;
+    const path = p.callerComputes ? Math.max(main, Math.max(0, main - (mean(name, "caller") ?? 0)) + worker) : main + worker;
+    return Math.max(path, all);
   };
   const baseCritical = critical(cases[0][0]);
   const tag = (name: string): string => `${kind} batch ${BATCH} ${info.name}: ${name}`;
@@ -287,7 +293,7 @@ console.log(w.map((n) => "-".repeat(n)).join("-|-"));
 for (const r of table) console.log(line(r));
 console.log(
   `chunk size ${CHUNK}, ${WARMUP} warm-up and ${REPS} measured repetitions alternating; wall: medians, CPU: means per step; CPU wkr = slowest worker's ` +
-    `own CPU time, CPU V8 = every other thread; crit. = CPU main + CPU wkr (caller cases: max(CPU main, its serial part + CPU wkr)), predicted = in-process crit. / crit.; load average after: ${loadAfter}`,
+    `own CPU time, CPU V8 = every other thread; crit. = max(CPU main + CPU wkr (caller cases: max(CPU main, its serial part + CPU wkr)), CPU all / cores), predicted = in-process crit. / crit.; load average after: ${loadAfter}`,
 );
 console.log(
   JSON.stringify({
