@@ -177,9 +177,11 @@ for (const kind of MODELS) {
           );
         }
         if (prof.workers.length > 0)
-          for (const k of ["weights", "inputs", "compute"] as const)
-            record(name, `worker.${k}`, Math.max(...prof.workers.map((w) => w[k])));
+          for (const k of ["weights", "inputs", "compute", "noise"] as const)
+            record(name, `worker.${k}`, Math.max(...prof.workers.map((w) => w[k] ?? 0)));
         for (const k of ["write", "caller", "ahead", "wait", "reduce"] as const) record(name, `main.${k}`, prof[k]);
+        // After the last worker answered: the reduction, the noise (what is left of it), the update.
+        record(name, "main.tail", wall - prof.write - prof.post - prof.caller - prof.ahead - prof.wait);
       }
     }
   }
@@ -273,9 +275,11 @@ for (const kind of MODELS) {
       fmt(own),
     ]);
     if (pool) {
-      const parts = ["write", "caller", "ahead", "wait", "reduce"].map((k) => `${k} ${fmt(med(name, `main.${k}`), 2)}`).join(", ");
-      const wparts = ["weights", "inputs", "compute"].map((k) => `${k} ${fmt(med(name, `worker.${k}`), 2)}`).join(", ");
-      console.log(`  ${kind} ${name}: calling thread ${parts} ms; slowest worker ${wparts} ms`);
+      const parts = ["write", "caller", "ahead", "wait", "reduce", "tail"].map((k) => `${k} ${fmt(med(name, `main.${k}`), 2)}`).join(", ");
+      const wparts = ["weights", "inputs", "compute", "noise"].map((k) => `${k} ${fmt(med(name, `worker.${k}`), 2)}`).join(", ");
+      console.log(
+        `  ${kind} ${name}: calling thread ${parts} ms (tail: from the last answer to the end of the step); slowest worker ${wparts} ms`,
+      );
     }
   }
   await Promise.all(pools.map((p) => p.close()));
