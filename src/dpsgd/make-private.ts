@@ -156,7 +156,7 @@ export interface MakePrivateOptions {
 export interface PrivateEpochLogs {
   /** Mean training loss over the epoch's batches (not private: monitoring only). */
   loss: number;
-  /** Epsilon spent so far at `targetDelta`. */
+  /** Epsilon spent so far at `targetDelta`, by the `accounting` kind. */
   epsilon: number;
   /** Validation loss / accuracy when `validationData` is given. */
   val_loss?: number;
@@ -313,7 +313,7 @@ export interface PrivateModel {
   stopTraining(): void;
   /** Everything spent so far, as one event. */
   event(): DpEvent;
-  /** Epsilon spent so far at `delta` (default `targetDelta`). */
+  /** Epsilon spent so far at `delta` (default `targetDelta`), by the `accounting` kind (cached until the next step). */
   epsilon(delta?: number): number;
   /**
    * With the `ema` option: copies of the weight average, in the order of `model.trainableWeights`
@@ -857,7 +857,7 @@ async function fitDataset(
  *   l2NormClip: 1, targetEpsilon: 3, targetDelta: 1e-5, batchSize: 512, accounting: "pld",
  *   optimizer: tf.train.sgd(2), loss: "sparseCategoricalCrossentropy",
  * });
- * // await pld.fit(xTrain, yTrain, { epochs: 40 }); pld.noiseMultiplier -> 1.0704413414001466
+ * // await pld.fit(xTrain, yTrain, { epochs: 40 }); // 60,000 examples: pld.noiseMultiplier -> 1.0704413414001466
  * ```
  * @see https://arxiv.org/abs/1607.00133
  */
