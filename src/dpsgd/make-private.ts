@@ -356,8 +356,8 @@ interface TrainingState {
   noiseWorker?: NoiseWorker;
   /** The weight average of the `ema` option, if any. */
   average: WeightAverage | undefined;
-  /** ε already computed for the ledger after `steps` steps, by δ (a PLD ε costs ~0.1 s; the ledger changes only with a step). */
-  epsilonCache: { steps: number; byDelta: Map<number, number> };
+  /** ε already computed, by δ and ledger (a PLD ε costs ~0.1–0.5 s): see {@link ledgerEpsilon}. */
+  epsilonCache: Map<string, number>;
 }
 
 /** One fit's plan: sampling rate, steps, σ, the step's event and how many steps the budget allows. */
@@ -450,19 +450,48 @@ function checkAccountingSupports(accounting: AccountantKind, relation: Resolved[
   );
 }
 
-/** ε spent so far, at `delta`, by the `accounting` kind; computed once per ledger state and δ. */
-function spentEpsilon(r: Resolved, state: TrainingState, delta: number): number {
+/** How many ε values {@link ledgerEpsilon} keeps (the latest ones). */
+const EPSILON_CACHE_SIZE = 16;
+
+/**
+ * ε of `ledger` (everything spent, as the ledger builds it: repeats merged, so equal spending gives
+ * an equal event) at `delta` by the `accounting` kind, computed once per ledger and δ: the epoch's
+ * ε, the fit's final ε and `priv.epsilon()` after it are one evaluation, and a PLD fit's planned
+ * end (see {@link planFit}) is reused when the fit gets there.
+ */
+function ledgerEpsilon(r: Resolved, state: TrainingState, ledger: DpEvent, delta: number): number {
   const cache = state.epsilonCache;
-  if (cache.steps !== state.totalSteps) {
-    cache.steps = state.totalSteps;
-    cache.byDelta.clear();
-  }
-  let eps = cache.byDelta.get(delta);
+  const key = `${delta} ${JSON.stringify(ledger)}`;
+  let eps = cache.get(key);
   if (eps === undefined) {
-    eps = accountantOf(r).compose(state.ledger.build()).getEpsilon(delta);
-    cache.byDelta.set(delta, eps);
+    eps = accountantOf(r).compose(ledger).getEpsilon(delta);
+    cache.set(key, eps);
+    if (cache.size > EPSILON_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
   }
   return eps;
+}
+
+/** ε spent so far, at `delta`, by the `accounting` kind. */
+function spentEpsilon(r: Resolved, state: TrainingState, delta: number): number {
+  return ledgerEpsilon(r, state, state.ledger.build(), delta);
+}
+
+/**
+ * Runs a PLD computation; a distribution too large for the PLD grid (a DpError naming the
+ * accountant's `valueDiscretizationInterval`, which makePrivate does not take) becomes a refusal
+ * naming `accounting`.
+ */
+function withPldLimit<T>(r: Resolved, steps: number, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (!(e instanceof DpError) || e.argument !== "valueDiscretizationInterval") throw e;
+    throw new DpError(
+      "unsupported_event",
+      `\`accounting: "${r.accounting}"\` cannot bound ${steps} steps of this DP-SGD step (${e.message}) Use \`accounting: "rdp"\`, fewer steps (\`epochs\`) or more noise.`,
+      "accounting",
+    );
+  }
 }
 
 /**
@@ -509,13 +538,15 @@ function planFit(r: Resolved, state: TrainingState, n: number, args: PrivateFitA
     if (planned === 0) throw new DpError("invalid_parameter", "Cannot calibrate noise for 0 steps: give `epochs` >= 1.", "epochs");
     if (state.ledger.events.length > 0)
       throw new DpError("invalid_state", "Noise must be calibrated before the first step.", "noiseMultiplier");
-    state.sigma = calibrateNoiseMultiplier({
-      targetEpsilon: targetEpsilon as number,
-      targetDelta,
-      samplingProbability: q,
-      steps: planned,
-      accountant: r.accounting,
-    });
+    state.sigma = withPldLimit(r, planned, () =>
+      calibrateNoiseMultiplier({
+        targetEpsilon: targetEpsilon as number,
+        targetDelta,
+        samplingProbability: q,
+        steps: planned,
+        accountant: r.accounting,
+      }),
+    );
   }
   const sigma = state.sigma;
   if (r.adaptiveOpts && !state.adaptive && sigma > 0) {
@@ -538,9 +569,18 @@ function planFit(r: Resolved, state: TrainingState, n: number, args: PrivateFitA
     );
   }
 
+  // PLD: ε at the planned end, computed first. It refuses up front a run too long for the PLD grid
+  // (rather than in an epoch's report), settles the budget when all planned steps fit (what
+  // PrivacyBudget.maxCount would check first), and is the fit's last ε if it runs to the end.
+  let plannedEpsilon: number | undefined;
+  if (r.accounting === "pld" && planned > 0) {
+    const end = state.ledger.clone().compose(event, planned).build();
+    plannedEpsilon = withPldLimit(r, state.totalSteps + planned, () => ledgerEpsilon(r, state, end, targetDelta));
+  }
+
   // Budget: how many of the planned steps fit under targetEpsilon?
   let allowed = planned;
-  if (targetEpsilon !== undefined && planned > 0) {
+  if (targetEpsilon !== undefined && planned > 0 && !(plannedEpsilon !== undefined && plannedEpsilon <= targetEpsilon)) {
     allowed = new PrivacyBudget({
       epsilon: targetEpsilon,
       delta: targetDelta,
@@ -872,7 +912,7 @@ export function makePrivate(model: tf.LayersModel, options: MakePrivateOptions):
     stopRequested: false,
     workers: undefined,
     average: r.ema ? new WeightAverage(r.ema, model) : undefined,
-    epsilonCache: { steps: 0, byDelta: new Map() },
+    epsilonCache: new Map(),
   };
   return {
     model,

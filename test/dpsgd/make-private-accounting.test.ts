@@ -269,6 +269,13 @@ describe("makePrivate accounting", () => {
     );
     expect(() => makePrivate(model(), base({ sampling: "uniform", accounting: "pld" }))).toThrow(/accounting: "rdp"/);
     expect(() => makePrivate(model(), base({ sampling: "uniform", accounting: "rdp" }))).not.toThrow();
+    // A run too long for the PLD grid (q = 1, σ = 0.5, 100,000 steps: 1.2e8 grid points) is refused
+    // before the first step, naming `accounting` (not the accountant's own grid option).
+    const long = makePrivate(model(), base({ noiseMultiplier: 0.5, samplingProbability: 1, batchSize: undefined, accounting: "pld" }));
+    const longFit = () => long.fit(train.x, train.y, { epochs: 1, stepsPerEpoch: 100_000, verbose: 0 });
+    expect(await errorOf(longFit)).toBe("unsupported_event:accounting");
+    await expect(longFit()).rejects.toThrow(/100000 steps .*accounting: "rdp"/);
+    expect(long.steps).toBe(0);
     const open = makePrivate(model(), base({ noiseMultiplier: 0, allowNonPrivate: true, accounting: "pld" }));
     const h = await open.fit(train.x, train.y, { epochs: 1, verbose: 0 });
     expect(h.epsilon).toBe(Infinity);
