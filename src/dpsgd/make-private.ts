@@ -630,7 +630,7 @@ function privateStep(
       strategy: o.strategy,
       metrics: r.metricSpecs,
       workers: state.workers,
-      // With workers the calling thread draws the noise while they compute (same stream, same bytes).
+      // With workers the step's noise is drawn while they compute (see computeClippedSum).
       noiseAhead: {
         noiseMultiplier: stepSigma,
         rng: o.rng,
