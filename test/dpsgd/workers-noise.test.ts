@@ -11,7 +11,8 @@
  * - shared noise with seeded worker sources (the test-only hook): two fresh pools with the same
  *   seeds give the same bytes; another worker seed changes exactly the worker's range;
  * - counting: every coordinate of a secure-noise step differs from the noiseless step, and the
- *   noise on each half of the coordinates has the step's variance — negative controls: one half
+ *   noise on each half of the coordinates has the step's variance (also for the caller + 2
+ *   workers, a batch of one chunk and an empty batch) — negative controls: one half
  *   noised twice (variance ×2) or one range missed (its coordinates unchanged) fail the same checks,
  *   both through the release with a broken vector and with a worker that skips its range or draws
  *   it twice;
@@ -337,6 +338,32 @@ describe("the noise shared between the calling thread and a worker", () => {
       tf.dispose([x, y]);
     }
   });
+
+  it("the caller + 2 workers, a batch of one chunk and an empty batch: every coordinate noised once", async () => {
+    const three = await createDpWorkerPool({ model: m, workers: 2, callerComputes: true, ...OPTIONS });
+    try {
+      for (const [n, pool] of [
+        [N, three],
+        [17, three],
+        [5, caller],
+        [0, caller],
+      ] as const) {
+        const { x, y } = n === 0 ? { x: tf.zeros([0, 6, 6, 1]), y: tf.zeros([0]) } : batch(n, 600 + n);
+        try {
+          const parts = chunkedClippedSum({ model: m, loss: LOSS, x, y, l2NormClip: CLIP, chunkSize: CHUNK });
+          const v0 = flat(Object.fromEntries(parts.names.map((k, i) => [k, parts.sums[i].map((v) => v / N)])), names());
+          const v = step(pool, x, y);
+          expect(noisedOnce(v, v0)).toBe(true);
+          // The workers that computed chunks drew their ranges.
+          for (const w of lastStepProfile(pool)?.workers ?? []) expect(w.noise).toBeGreaterThan(0);
+        } finally {
+          tf.dispose([x, y]);
+        }
+      }
+    } finally {
+      await three.close();
+    }
+  }, 60_000);
 
   it("negative controls: a worker that skips its range, or draws it twice, fails the count", () => {
     const { x, y } = batch(N, 507);
