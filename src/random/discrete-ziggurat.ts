@@ -58,15 +58,20 @@
  * ({@link DiscreteZiggurat.stream}) hands out one call's samples piece by piece, so a long vector
  * can be drawn and used in cache-sized pieces with the same samples as one call.
  *
+ * The sampling loops run in a small WebAssembly module (src/random/ziggurat.wat) where WebAssembly
+ * is available: the same decisions on the same words, so the same samples (the JS loops below are the
+ * reference and the fallback); every exact (bigint) decision, the tail and the refills stay in JS.
+ *
  * @see https://doi.org/10.18637/jss.v005.i08
  * @see https://eprint.iacr.org/2013/510
  * @module
  */
 import { roundHalfUp } from "../math/round.js";
-import { expEnclosureMargin, expNegApprox, expNegEnclosure } from "./exp-bernoulli.js";
+import { expEnclosureMargin, expNegApprox, expNegEnclosure, expNegTables } from "./exp-bernoulli.js";
 import { doubleToRational } from "./rational.js";
 import { SecureRng, type Rng } from "./rng.js";
 import { uniformBelow } from "./uniform.js";
+import { ZIGGURAT_WASM_BASE64 } from "./ziggurat-wasm.js";
 
 // Module-local constants: an imported binding can compile to a getter call per use (tsx/esbuild
 // interop), which profiling showed to be the largest cost of the hot loop.
@@ -449,6 +454,220 @@ function packFast(t: ZigguratTable): Float64Array {
   return fast;
 }
 
+/**
+ * The sampling loops in WebAssembly (src/random/ziggurat.wat, compiled into ziggurat-wasm.ts): the
+ * loops of {@link zigguratRun} and {@link zigguratAddRun} with the common cases of
+ * {@link slowProposal} (redraws, the wedge's double test), up to the first proposal that needs the
+ * rest (the base layer's tail, the exact bigint wedge: about 1 in 300 proposals at DP-SGD's sigma)
+ * or the end of the buffered words, on the packed table and the words in the instance's own memory.
+ * JS keeps the refills, the stream's bookkeeping and every exact decision; the kernel makes the same
+ * decisions on the same words, so the samples are the same (tests: seeded streams against the JS
+ * loop and the pinned digests).
+ */
+interface ZigguratKernel {
+  /**
+   * Writes out64[i, n) from words[p, end) with the wedge margin tol; returns (p << 16) | (i << 1) |
+   * gaveUp, where gaveUp means that slowProposal must take over the proposal whose first two words
+   * end at p.
+   */
+  readonly fill: (p: number, end: number, i: number, n: number, tol: number) => number;
+  /** Adds to out32[i, n) in place: s = f32(((roundHalfUp(s·inv) + Z)·scale) / div); returns as fill. */
+  readonly add: (p: number, end: number, i: number, n: number, tol: number, inv: number, scale: number, div: number) => number;
+  /** Views of the instance's memory (never grown, so they stay valid). */
+  readonly words: Uint32Array;
+  readonly out64: Float64Array;
+  readonly out32: Float32Array;
+}
+
+/** Byte offsets in the module's memory (see ziggurat.wat) and the output window's length. */
+const WASM_EXP_INT_AT = 16384;
+const WASM_EXP_FRAC_AT = 17408;
+const WASM_CONST_AT = 17920;
+const WASM_WORDS_AT = 18432;
+const WASM_OUT_AT = 83968;
+const WASM_WINDOW = 8192;
+/** f64 entries per layer in the kernel's table: F·Q, Q, Q·W, W, y_i, h_i (and two unused). */
+const WASM_STRIDE = 8;
+
+/** The shipped module, compiled on first use (null where WebAssembly is unavailable). */
+let shippedModule: WebAssembly.Module | null | undefined;
+/** Test hook: other bytes (a deliberately broken loop), null (the JS loop) or undefined (the shipped module). */
+let wasmBytesOverride: Uint8Array | null | undefined;
+let overrideModule: WebAssembly.Module | null | undefined;
+/** Bumped by the test hook, so that samplers pick up the change at their next stream. */
+let wasmGeneration = 0;
+
+function base64Bytes(b64: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return bytes;
+}
+
+/** Compiles synchronously (a module of about 1.3 KB: allowed on a browser's main thread); null where that fails. */
+function compileModule(bytes: () => Uint8Array): WebAssembly.Module | null {
+  try {
+    return typeof WebAssembly === "object" ? new WebAssembly.Module(Uint8Array.from(bytes())) : null;
+  } catch {
+    return null; // e.g. a page whose content security policy forbids WebAssembly
+  }
+}
+
+/** The module the samplers' next streams use, or null for the JS loop. */
+function zigguratModule(): WebAssembly.Module | null {
+  if (wasmBytesOverride === null) return null;
+  if (wasmBytesOverride !== undefined) return (overrideModule ??= compileModule(() => wasmBytesOverride as Uint8Array));
+  return (shippedModule ??= compileModule(() => base64Bytes(ZIGGURAT_WASM_BASE64)));
+}
+
+/** A kernel for one packed table, or null where WebAssembly is unavailable (the JS loop is used). */
+function zigguratKernel(t: ZigguratTable): ZigguratKernel | null {
+  const mod = zigguratModule();
+  if (mod === null) return null;
+  let inst: WebAssembly.Instance;
+  try {
+    inst = new WebAssembly.Instance(mod, {});
+  } catch {
+    return null;
+  }
+  const ex = inst.exports as unknown as Pick<ZigguratKernel, "fill" | "add"> & { memory: WebAssembly.Memory };
+  const buf = ex.memory.buffer;
+  const table = new Float64Array(buf, 0, LAYERS * WASM_STRIDE);
+  for (let i = 0; i < LAYERS; i++) {
+    const o = i * WASM_STRIDE;
+    table[o] = t.F[i] * t.Qd[i];
+    table[o + 1] = t.Qd[i];
+    table[o + 2] = t.lim[i];
+    table[o + 3] = t.W[i];
+    table[o + 4] = t.yD[i];
+    table[o + 5] = t.hD[i];
+  }
+  const exp = expNegTables();
+  new Float64Array(buf, WASM_EXP_INT_AT, exp.int.length).set(exp.int);
+  new Float64Array(buf, WASM_EXP_FRAC_AT, exp.frac.length).set(exp.frac);
+  // The constants of expNegApprox's polynomial as JS rounds them, and the table's 2·sigma².
+  new Float64Array(buf, WASM_CONST_AT, 4).set([1 / 6, 1 / 24, 1 / 120, t.twoS2]);
+  return {
+    fill: ex.fill,
+    add: ex.add,
+    words: new Uint32Array(buf, WASM_WORDS_AT, BLOCK_WORDS),
+    out64: new Float64Array(buf, WASM_OUT_AT, WASM_WINDOW),
+    out32: new Float32Array(buf, WASM_OUT_AT, WASM_WINDOW),
+  };
+}
+
+/**
+ * Test hook: the samplers' next streams use these module bytes (a deliberately broken loop), the
+ * JS loop (null) or the shipped module (undefined). @internal
+ */
+export function setZigguratWasmForTesting(bytes: Uint8Array | null | undefined): void {
+  wasmBytesOverride = bytes;
+  overrideModule = undefined;
+  wasmGeneration++;
+}
+
+/** Whether the samplers' streams run the WebAssembly fast path here. @internal */
+export function zigguratWasmActive(): boolean {
+  return zigguratModule() !== null;
+}
+
+/** {@link zigguratRun} with the fast path in the kernel: the same samples from the same words. */
+function zigguratRunWasm(
+  t: ZigguratTable,
+  fast: Float64Array,
+  kern: ZigguratKernel,
+  st: StreamState,
+  out: Float64Array,
+  from: number,
+  to: number,
+  r: Rng,
+): void {
+  const words = kern.words;
+  const buf = kern.out64;
+  let p = st.p;
+  let end = st.end;
+  const owedAt = st.remaining + from;
+  for (let at = from; at < to;) {
+    const n = Math.min(WASM_WINDOW, to - at);
+    let j = 0;
+    while (j < n) {
+      if (p + 2 > end) {
+        end = refill(words, Math.min(BLOCK_WORDS, 2 * (owedAt - at - j) + 32), r);
+        p = 0;
+      }
+      const res = kern.fill(p, end, j, n, Math.max(WEDGE_TOL, expEnclosureMargin()));
+      j = (res >>> 1) & 0x7fff;
+      p = res >>> 16;
+      if ((res & 1) !== 0) {
+        const w0 = words[p - 2];
+        st.p = p;
+        st.end = end;
+        const x = slowProposal(t, fast, words, st, w0, (w0 >>> 11) * TWO32 + words[p - 1], owedAt - at - j, r);
+        p = st.p;
+        end = st.end;
+        if (x === x) buf[j++] = x; // NaN: rejected
+      }
+    }
+    out.set(n === WASM_WINDOW ? buf : buf.subarray(0, n), at);
+    at += n;
+  }
+  st.p = p;
+  st.end = end;
+  st.remaining -= to - from;
+}
+
+/** {@link zigguratAddRun} with the fast path in the kernel: s is copied through its window. */
+function zigguratAddRunWasm(
+  t: ZigguratTable,
+  fast: Float64Array,
+  kern: ZigguratKernel,
+  st: StreamState,
+  s: Float32Array,
+  from: number,
+  to: number,
+  invScale: number,
+  scale: number,
+  divisor: number,
+  r: Rng,
+): void {
+  const words = kern.words;
+  const buf = kern.out32;
+  let p = st.p;
+  let end = st.end;
+  const owedAt = st.remaining + from;
+  for (let at = from; at < to;) {
+    const n = Math.min(WASM_WINDOW, to - at);
+    buf.set(s.subarray(at, at + n));
+    let j = 0;
+    while (j < n) {
+      if (p + 2 > end) {
+        end = refill(words, Math.min(BLOCK_WORDS, 2 * (owedAt - at - j) + 32), r);
+        p = 0;
+      }
+      const res = kern.add(p, end, j, n, Math.max(WEDGE_TOL, expEnclosureMargin()), invScale, scale, divisor);
+      j = (res >>> 1) & 0x7fff;
+      p = res >>> 16;
+      if ((res & 1) !== 0) {
+        const w0 = words[p - 2];
+        st.p = p;
+        st.end = end;
+        const x = slowProposal(t, fast, words, st, w0, (w0 >>> 11) * TWO32 + words[p - 1], owedAt - at - j, r);
+        p = st.p;
+        end = st.end;
+        if (x === x) {
+          buf[j] = ((roundHalfUp(buf[j] * invScale) + x) * scale) / divisor;
+          j++;
+        }
+      }
+    }
+    s.set(n === WASM_WINDOW ? buf : buf.subarray(0, n), at);
+    at += n;
+  }
+  st.p = p;
+  st.end = end;
+  st.remaining -= to - from;
+}
+
 /** Where a stream stands: the buffered words [p, end) and the samples it still owes. */
 interface StreamState {
   p: number;
@@ -645,7 +864,11 @@ export interface ZigguratStream {
 export class DiscreteZiggurat {
   private tableValue: ZigguratTable | undefined;
   private fastValue: Float64Array | undefined;
-  private readonly words = new Uint32Array(BLOCK_WORDS);
+  /** The WebAssembly fast path (null: the JS loop) and the test hook's generation it was made for. */
+  private kernel: ZigguratKernel | null = null;
+  private kernelGeneration = -1;
+  /** The random words: the kernel's memory, or a JS array for the JS loop. */
+  private words: Uint32Array | undefined;
   private epoch = 0;
 
   /**
@@ -673,7 +896,13 @@ export class DiscreteZiggurat {
   stream(r: Rng, total: number): ZigguratStream {
     const t = this.table;
     const fast = (this.fastValue ??= packFast(t));
-    const words = this.words;
+    if (this.kernelGeneration !== wasmGeneration) {
+      this.kernelGeneration = wasmGeneration;
+      this.kernel = zigguratKernel(t);
+      this.words = this.kernel?.words ?? new Uint32Array(BLOCK_WORDS);
+    }
+    const kern = this.kernel;
+    const words = this.words as Uint32Array;
     const epoch = ++this.epoch;
     const st: StreamState = { p: 0, end: 0, remaining: total }; // nothing buffered: each stream reads its own words
     const check = (length: number, from: number, to: number): void => {
@@ -684,11 +913,13 @@ export class DiscreteZiggurat {
     return {
       next: (out: Float64Array, from: number, to: number): void => {
         check(out.length, from, to);
-        zigguratRun(t, fast, words, st, out, from, to, r);
+        if (kern !== null) zigguratRunWasm(t, fast, kern, st, out, from, to, r);
+        else zigguratRun(t, fast, words, st, out, from, to, r);
       },
       addRounded: (s: Float32Array, from: number, to: number, invScale: number, scale: number, divisor: number): void => {
         check(s.length, from, to);
-        zigguratAddRun(t, fast, words, st, s, from, to, invScale, scale, divisor, r);
+        if (kern !== null) zigguratAddRunWasm(t, fast, kern, st, s, from, to, invScale, scale, divisor, r);
+        else zigguratAddRun(t, fast, words, st, s, from, to, invScale, scale, divisor, r);
       },
     };
   }
