@@ -49,10 +49,28 @@ interface MaskingLayer {
 }
 
 function applyStateless(layer: tf.layers.Layer, input: tf.Tensor | tf.Tensor[], mask: Mask | Mask[], training: boolean): tf.Tensor {
+  if (layer.getClassName() === "GlobalAveragePooling1D" && !Array.isArray(input) && input.rank === 3) return meanOverSteps(input);
   const kwargs: Record<string, unknown> = { training };
   if (hasMask(mask)) kwargs.mask = mask;
   return layer.apply(input, kwargs) as tf.Tensor;
 }
+
+/**
+ * `GlobalAveragePooling1D` (`tf.mean(x, 1)`, which ignores masks as the layer does) with the
+ * gradient tfjs's `Mean` gives, dy/T at every step, formed as tile(dy/T) instead of
+ * (dy·ones(x.shape))/T: the same float32 values (multiplying by 1 is exact, each entry is one
+ * division dy_j/T either way) without building a ones tensor of x's size in JS and uploading it
+ * (1 MB per step for a [256, 64, 16] embedding output on wasm).
+ * @internal
+ */
+export const meanOverSteps = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const x = args[0] as tf.Tensor;
+  const [n, steps, d] = x.shape;
+  return {
+    value: tf.mean(x, 1),
+    gradFunc: (dy: tf.Tensor) => tf.tile(tf.div(tf.reshape(dy, [n, 1, d]), steps), [1, steps, 1]),
+  };
+}) as (x: tf.Tensor) => tf.Tensor;
 
 function hasMask(mask: Mask | Mask[]): boolean {
   return Array.isArray(mask) ? mask.some((m) => m != null) : mask != null;
