@@ -15,7 +15,8 @@
 ;; A proposal reads the word pair (w0, w1) at word index p: J = (w0 >>> 11)*2^32 + w1 (an exact
 ;; integer below 2^53, exact as a double), layer = w0 & 255, sign = 1 - ((w0 >>> 7) & 2) (bit 8).
 ;;   J < F*Q     fast accept: k = floor(J / Q) by one f64 division (exact: see packFast in the TS);
-;;               (negative, 0) is rejected; the sample is k * sign.
+;;               (negative, 0) is rejected (k = 0 iff J < Q: tested on J, branch-free: the loops
+;;               write and count ok = 0 or 1); the sample is k * sign.
 ;;   otherwise   $slow: the redraws of J while J >= Q*W, then a fast accept of the redrawn J, or the
 ;;               wedge's double test (expNegApprox and the 2^-40 margins of wedgeAccepts). It gives
 ;;               up (+inf) where the TS must decide: the base layer's tail, x >= 48, an inconclusive
@@ -117,7 +118,7 @@
 
   ;; Writes samples to out64[i, n).
   (func (export "fill") (param $p i32) (param $end i32) (param $i i32) (param $n i32) (param $tol f64) (result i32)
-    (local $w0 i32) (local $J f64) (local $o i32) (local $k f64) (local $z f64) (local $gaveUp i32)
+    (local $w0 i32) (local $J f64) (local $o i32) (local $k f64) (local $z f64) (local $gaveUp i32) (local $ok i32)
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
@@ -132,8 +133,11 @@
         (local.set $o (i32.shl (i32.and (local.get $w0) (i32.const 255)) (i32.const 6)))
         (if (f64.lt (local.get $J) (f64.load (local.get $o)))
           (then
+            ;; k = 0 (J < Q) with the sign bit set: rejected (the sample is written but not counted).
+            (local.set $ok
+              (i32.xor (i32.and (f64.lt (local.get $J) (f64.load offset=8 (local.get $o))) (i32.shr_u (local.get $w0) (i32.const 8)))
+                (i32.const 1)))
             (local.set $k (f64.floor (f64.div (local.get $J) (f64.load offset=8 (local.get $o)))))
-            (br_if $next (i32.and (f64.eq (local.get $k) (f64.const 0)) (i32.shr_u (local.get $w0) (i32.const 8))))
             (local.set $z
               (f64.mul (local.get $k)
                 (f64.convert_i32_s (i32.sub (i32.const 1) (i32.and (i32.shr_u (local.get $w0) (i32.const 7)) (i32.const 2)))))))
@@ -144,9 +148,9 @@
                 (local.set $gaveUp (i32.const 1))
                 (br $done)))
             (local.set $p (global.get $q))
-            (br_if $next (f64.ne (local.get $z) (local.get $z)))))
+            (local.set $ok (f64.eq (local.get $z) (local.get $z)))))
         (f64.store offset=83968 (i32.shl (local.get $i) (i32.const 3)) (local.get $z))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (local.set $i (i32.add (local.get $i) (local.get $ok)))
         (br $next)))
     (i32.or (i32.or (i32.shl (local.get $p) (i32.const 16)) (i32.shl (local.get $i) (i32.const 1))) (local.get $gaveUp)))
 
@@ -156,8 +160,8 @@
   ;; it took downwards (x - nearest(x) = 0.5; the difference is exact).
   (func (export "add") (param $p i32) (param $end i32) (param $i i32) (param $n i32) (param $tol f64)
     (param $inv f64) (param $scale f64) (param $div f64) (result i32)
-    (local $w0 i32) (local $J f64) (local $o i32) (local $k f64) (local $z f64) (local $gaveUp i32)
-    (local $a i32) (local $x f64) (local $r f64)
+    (local $w0 i32) (local $J f64) (local $o i32) (local $k f64) (local $z f64) (local $gaveUp i32) (local $ok i32)
+    (local $a i32) (local $x f64) (local $r f64) (local $s f32)
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
@@ -172,8 +176,11 @@
         (local.set $o (i32.shl (i32.and (local.get $w0) (i32.const 255)) (i32.const 6)))
         (if (f64.lt (local.get $J) (f64.load (local.get $o)))
           (then
+            ;; k = 0 (J < Q) with the sign bit set: rejected (the sample is written but not counted).
+            (local.set $ok
+              (i32.xor (i32.and (f64.lt (local.get $J) (f64.load offset=8 (local.get $o))) (i32.shr_u (local.get $w0) (i32.const 8)))
+                (i32.const 1)))
             (local.set $k (f64.floor (f64.div (local.get $J) (f64.load offset=8 (local.get $o)))))
-            (br_if $next (i32.and (f64.eq (local.get $k) (f64.const 0)) (i32.shr_u (local.get $w0) (i32.const 8))))
             (local.set $z
               (f64.mul (local.get $k)
                 (f64.convert_i32_s (i32.sub (i32.const 1) (i32.and (i32.shr_u (local.get $w0) (i32.const 7)) (i32.const 2)))))))
@@ -184,18 +191,23 @@
                 (local.set $gaveUp (i32.const 1))
                 (br $done)))
             (local.set $p (global.get $q))
-            (br_if $next (f64.ne (local.get $z) (local.get $z)))))
+            (local.set $ok (f64.eq (local.get $z) (local.get $z)))))
         (local.set $a (i32.shl (local.get $i) (i32.const 2)))
-        (local.set $x (f64.mul (f64.promote_f32 (f32.load offset=83968 (local.get $a))) (local.get $inv)))
+        (local.set $s (f32.load offset=83968 (local.get $a)))
+        (local.set $x (f64.mul (f64.promote_f32 (local.get $s)) (local.get $inv)))
         (local.set $r (f64.floor (f64.add (local.get $x) (f64.const 0.5))))
         (if (f64.gt (f64.sub (local.get $r) (f64.const 0.5)) (local.get $x))
           (then
             (local.set $r (f64.nearest (local.get $x)))
             (if (f64.eq (f64.sub (local.get $x) (local.get $r)) (f64.const 0.5))
               (then (local.set $r (f64.add (local.get $r) (f64.const 1)))))))
+        ;; (a rejected proposal leaves the entry as it was)
         (f32.store offset=83968 (local.get $a)
-          (f32.demote_f64 (f64.div (f64.mul (f64.add (local.get $r) (local.get $z)) (local.get $scale)) (local.get $div))))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (select
+            (f32.demote_f64 (f64.div (f64.mul (f64.add (local.get $r) (local.get $z)) (local.get $scale)) (local.get $div)))
+            (local.get $s)
+            (local.get $ok)))
+        (local.set $i (i32.add (local.get $i) (local.get $ok)))
         (br $next)))
     (i32.or (i32.or (i32.shl (local.get $p) (i32.const 16)) (i32.shl (local.get $i) (i32.const 1))) (local.get $gaveUp)))
 )
