@@ -56,11 +56,11 @@ function applyStateless(layer: tf.layers.Layer, input: tf.Tensor | tf.Tensor[], 
 }
 
 /**
- * `GlobalAveragePooling1D` (`tf.mean(x, 1)`, which ignores masks as the layer does) with the
- * gradient tfjs's `Mean` gives, dy/T at every step, formed as tile(dy/T) instead of
- * (dy·ones(x.shape))/T: the same float32 values (multiplying by 1 is exact, each entry is one
- * division dy_j/T either way) without building a ones tensor of x's size in JS and uploading it
- * (1 MB per step for a [256, 64, 16] embedding output on wasm).
+ * `GlobalAveragePooling1D` (`tf.mean(x, 1)`, which ignores masks as the layer does) with tfjs's own
+ * `Mean` gradient, (dy·ones(x.shape))/T, except that the ones are filled on the backend (`tf.fill`)
+ * where tfjs builds them in JS and uploads them (1 MB per step for a [256, 64, 16] embedding output
+ * on wasm). The same ops on the same values: the same gradient bit for bit. (tile(dy/T) gives the
+ * same values too, but tfjs-wasm's Tile is a slow generic loop: about 15 ms here.)
  * @internal
  */
 export const meanOverSteps = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -68,7 +68,7 @@ export const meanOverSteps = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFun
   const [n, steps, d] = x.shape;
   return {
     value: tf.mean(x, 1),
-    gradFunc: (dy: tf.Tensor) => tf.tile(tf.div(tf.reshape(dy, [n, 1, d]), steps), [1, steps, 1]),
+    gradFunc: (dy: tf.Tensor) => tf.div(tf.mul(tf.reshape(dy, [n, 1, d]), tf.fill(x.shape, 1)), steps),
   };
 }) as (x: tf.Tensor) => tf.Tensor;
 

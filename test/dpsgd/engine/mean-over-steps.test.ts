@@ -1,8 +1,9 @@
 /**
  * The fast route's GlobalAveragePooling1D (`meanOverSteps` in src/dpsgd/engine/fast.ts): the same
  * value and, bit for bit, the same gradient as tfjs's `Mean` (whose gradient builds a ones tensor
- * of the input's size in JS and uploads it), on cpu and wasm, for shapes with T a power of two and
- * not. Negative control: the gradient formed as dy·(1/T) differs in the last bits for T = 3, 7, 64·3.
+ * of the input's size in JS and uploads it; here it is filled on the backend), on cpu and wasm, for
+ * shapes with T a power of two and not. Negative control: the gradient formed as dy·(1/T) differs
+ * in the last bits for T = 3, 7, 192.
  */
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";

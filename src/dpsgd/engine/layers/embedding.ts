@@ -36,15 +36,18 @@ function parts(layer: tf.layers.Layer): EmbeddingLike {
 }
 
 /**
- * The ids last read and checked, by input tensor (tensors are immutable): the forward pass and the
- * per-example terms of one step read the same input, so its ids cross from the backend once.
+ * Ids read and checked by the forward pass, by input tensor (tensors are immutable), for the
+ * per-example terms of the same step, which take them (once: the next step reads its input again).
  */
 const checkedIds = new WeakMap<tf.Tensor, { vocab: number; ids: Int32Array }>();
 
 /** The token ids of `input` (any numeric dtype, truncated like tfjs's cast), checked against the vocabulary. */
 function tokenIds(input: tf.Tensor, vocab: number, name: string): Int32Array {
   const hit = checkedIds.get(input);
-  if (hit !== undefined && hit.vocab === vocab && !input.isDisposed) return hit.ids;
+  if (hit !== undefined) {
+    checkedIds.delete(input);
+    if (hit.vocab === vocab && !input.isDisposed) return hit.ids;
+  }
   const ids = (input.dtype === "int32" ? input.dataSync() : tf.tidy(() => tf.cast(input, "int32").dataSync())) as Int32Array;
   for (let p = 0; p < ids.length; p++) {
     const v = ids[p];
