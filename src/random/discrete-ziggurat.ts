@@ -471,8 +471,22 @@ interface ZigguratKernel {
    * end at p.
    */
   readonly fill: (p: number, end: number, i: number, n: number, tol: number) => number;
-  /** Adds to out32[i, n) in place: s = f32(((roundHalfUp(s·inv) + Z)·scale) / div); returns as fill. */
-  readonly add: (p: number, end: number, i: number, n: number, tol: number, inv: number, scale: number, div: number) => number;
+  /**
+   * Adds to out32[i, n) in place: s = f32(((roundHalfUp(s·inv) + Z)·scale) / div), the division
+   * done as a multiplication by recip = 1/div when pow2 (div a power of two); returns as fill.
+   */
+  readonly add: (
+    p: number,
+    end: number,
+    i: number,
+    n: number,
+    tol: number,
+    inv: number,
+    scale: number,
+    div: number,
+    recip: number,
+    pow2: number,
+  ) => number;
   /** Views of the instance's memory (never grown, so they stay valid). */
   readonly words: Uint32Array;
   readonly out64: Float64Array;
@@ -616,6 +630,17 @@ function zigguratRunWasm(
   st.remaining -= to - from;
 }
 
+/**
+ * Whether d = 2^e with e an integer in [-1022, 1023]: then 1/d = 2^-e is exact (2^-1023 is subnormal
+ * but exact) and x·(1/d) equals x/d for every double x (both are the correctly rounded value of
+ * the same real number). @internal
+ */
+export function isPowerOfTwoWithExactInverse(d: number): boolean {
+  if (!(d >= 2 ** -1022 && d <= 2 ** 1023)) return false;
+  const e = Math.round(Math.log2(d));
+  return 2 ** e === d;
+}
+
 /** {@link zigguratAddRun} with the fast path in the kernel: s is copied through its window. */
 function zigguratAddRunWasm(
   t: ZigguratTable,
@@ -635,6 +660,7 @@ function zigguratAddRunWasm(
   let p = st.p;
   let end = st.end;
   const owedAt = st.remaining + from;
+  const pow2 = isPowerOfTwoWithExactInverse(divisor) ? 1 : 0;
   for (let at = from; at < to;) {
     const n = Math.min(WASM_WINDOW, to - at);
     buf.set(s.subarray(at, at + n));
@@ -644,7 +670,7 @@ function zigguratAddRunWasm(
         end = refill(words, Math.min(BLOCK_WORDS, 2 * (owedAt - at - j) + 32), r);
         p = 0;
       }
-      const res = kern.add(p, end, j, n, Math.max(WEDGE_TOL, expEnclosureMargin()), invScale, scale, divisor);
+      const res = kern.add(p, end, j, n, Math.max(WEDGE_TOL, expEnclosureMargin()), invScale, scale, divisor, 1 / divisor, pow2);
       j = (res >>> 1) & 0x7fff;
       p = res >>> 16;
       if ((res & 1) !== 0) {

@@ -158,8 +158,10 @@
   ;; roundHalfUp as src/math/round.ts: floor(x + 0.5), and where that is one too large
   ;; (floor - 0.5 > x) the exact Math.round(x): nearest(x) (ties to even), moved up by one on a tie
   ;; it took downwards (x - nearest(x) = 0.5; the difference is exact).
+  ;; When div is a power of two the TS passes recip = 1/div (exact) and pow2 = 1, and the division
+  ;; is a multiplication by recip: both are the correctly rounded value of the same real number.
   (func (export "add") (param $p i32) (param $end i32) (param $i i32) (param $n i32) (param $tol f64)
-    (param $inv f64) (param $scale f64) (param $div f64) (result i32)
+    (param $inv f64) (param $scale f64) (param $div f64) (param $recip f64) (param $pow2 i32) (result i32)
     (local $w0 i32) (local $J f64) (local $o i32) (local $k f64) (local $z f64) (local $gaveUp i32) (local $ok i32)
     (local $a i32) (local $x f64) (local $r f64) (local $s f32)
     (block $done
@@ -204,7 +206,10 @@
         ;; (a rejected proposal leaves the entry as it was)
         (f32.store offset=83968 (local.get $a)
           (select
-            (f32.demote_f64 (f64.div (f64.mul (f64.add (local.get $r) (local.get $z)) (local.get $scale)) (local.get $div)))
+            (f32.demote_f64
+              (if (result f64) (local.get $pow2)
+                (then (f64.mul (f64.mul (f64.add (local.get $r) (local.get $z)) (local.get $scale)) (local.get $recip)))
+                (else (f64.div (f64.mul (f64.add (local.get $r) (local.get $z)) (local.get $scale)) (local.get $div)))))
             (local.get $s)
             (local.get $ok)))
         (local.set $i (i32.add (local.get $i) (local.get $ok)))

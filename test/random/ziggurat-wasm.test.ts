@@ -11,7 +11,12 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { DiscreteZiggurat, setZigguratWasmForTesting, zigguratWasmActive } from "../../src/random/discrete-ziggurat.js";
+import {
+  DiscreteZiggurat,
+  isPowerOfTwoWithExactInverse,
+  setZigguratWasmForTesting,
+  zigguratWasmActive,
+} from "../../src/random/discrete-ziggurat.js";
 import { setExpEnclosureMarginForTesting } from "../../src/random/exp-bernoulli.js";
 import { SeededRng } from "../../src/random/rng.js";
 import { ZIGGURAT_WASM_BASE64, ZIGGURAT_WAT_SHA256 } from "../../src/random/ziggurat-wasm.js";
@@ -121,7 +126,7 @@ describe("discrete ziggurat: the WebAssembly loops", () => {
       s[i] = i % 3 === 0 ? (m + 0.5) * g : i % 3 === 1 ? m * g : Math.fround((m + 0.25 * ((i >> 2) % 4)) * g * 1.0000001);
     }
     for (const sigma of [3, 1.7 * 2 ** 30, 2 ** 40]) {
-      for (const div of [256, 3, 0.75, 1]) {
+      for (const div of [256, 3, 0.75, 1, 2 ** -3, 100]) {
         const js = added(sigma, s, 5, [n], 1 / g, g, div, false);
         expect(digest(added(sigma, s, 5, [n], 1 / g, g, div, true))).toBe(digest(js));
         expect(digest(added(sigma, s, 5, [1, 8191, 13, 8200], 1 / g, g, div, true))).toBe(digest(js));
@@ -134,6 +139,16 @@ describe("discrete ziggurat: the WebAssembly loops", () => {
       const js = added(3, hard, 8, [4000], inv, 1, 1, false);
       expect(digest(added(3, hard, 8, [4000], inv, 1, 1, true))).toBe(digest(js));
     }
+  });
+
+  it("divides by a power-of-two divisor as a multiplication by its exact inverse, and only then", () => {
+    for (const d of [1, 2, 256, 0.5, 2 ** -1022, 2 ** 1023, 2 ** 52, 2 ** -40])
+      expect(isPowerOfTwoWithExactInverse(d), String(d)).toBe(true);
+    for (const d of [3, 0.75, 100, 255, 256 * (1 + 2 ** -52), 2 ** -1023, 2 ** -1074, 0, -256, NaN, Infinity]) {
+      expect(isPowerOfTwoWithExactInverse(d), String(d)).toBe(false);
+    }
+    const x = Float64Array.from({ length: 10_000 }, (_, i) => Math.sin(i) * 2 ** ((i % 200) - 100));
+    for (const d of [256, 2 ** -3, 2 ** 1023]) for (const v of x) expect(v * (1 / d)).toBe(v / d);
   });
 
   it("negative controls: a kernel with the sign flipped, one word skipped, or round() without its fallback gives another stream", async () => {
