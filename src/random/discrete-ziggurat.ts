@@ -508,8 +508,6 @@ let shippedModule: WebAssembly.Module | null | undefined;
 /** Test hook: other bytes (a deliberately broken loop), null (the JS loop) or undefined (the shipped module). */
 let wasmBytesOverride: Uint8Array | null | undefined;
 let overrideModule: WebAssembly.Module | null | undefined;
-/** Bumped by the test hook, so that samplers pick up the change at their next stream. */
-let wasmGeneration = 0;
 
 function base64Bytes(b64: string): Uint8Array<ArrayBuffer> {
   const bin = atob(b64);
@@ -534,10 +532,8 @@ function zigguratModule(): WebAssembly.Module | null {
   return (shippedModule ??= compileModule(() => base64Bytes(ZIGGURAT_WASM_BASE64)));
 }
 
-/** A kernel for one packed table, or null where WebAssembly is unavailable (the JS loop is used). */
-function zigguratKernel(t: ZigguratTable): ZigguratKernel | null {
-  const mod = zigguratModule();
-  if (mod === null) return null;
+/** A kernel of `mod` for one table, or null where it cannot be instantiated (the JS loop is used). */
+function zigguratKernel(mod: WebAssembly.Module, t: ZigguratTable): ZigguratKernel | null {
   let inst: WebAssembly.Instance;
   try {
     inst = new WebAssembly.Instance(mod, {});
@@ -577,7 +573,6 @@ function zigguratKernel(t: ZigguratTable): ZigguratKernel | null {
 export function setZigguratWasmForTesting(bytes: Uint8Array | null | undefined): void {
   wasmBytesOverride = bytes;
   overrideModule = undefined;
-  wasmGeneration++;
 }
 
 /** Whether the samplers' streams run the WebAssembly fast path here. @internal */
@@ -890,11 +885,10 @@ export interface ZigguratStream {
 export class DiscreteZiggurat {
   private tableValue: ZigguratTable | undefined;
   private fastValue: Float64Array | undefined;
-  /** The WebAssembly fast path (null: the JS loop) and the test hook's generation it was made for. */
-  private kernel: ZigguratKernel | null = null;
-  private kernelGeneration = -1;
-  /** The random words: the kernel's memory, or a JS array for the JS loop. */
-  private words: Uint32Array | undefined;
+  /** The WebAssembly loops, one instance per module (the shipped one, or a test's), made on first use. */
+  private readonly kernels = new Map<WebAssembly.Module, ZigguratKernel | null>();
+  /** The random words of the JS loop (the kernels have theirs in their memory). */
+  private jsWords: Uint32Array | undefined;
   private epoch = 0;
 
   /**
@@ -922,13 +916,16 @@ export class DiscreteZiggurat {
   stream(r: Rng, total: number): ZigguratStream {
     const t = this.table;
     const fast = (this.fastValue ??= packFast(t));
-    if (this.kernelGeneration !== wasmGeneration) {
-      this.kernelGeneration = wasmGeneration;
-      this.kernel = zigguratKernel(t);
-      this.words = this.kernel?.words ?? new Uint32Array(BLOCK_WORDS);
+    const mod = zigguratModule();
+    let kern: ZigguratKernel | null = null;
+    if (mod !== null) {
+      kern = this.kernels.get(mod) ?? null;
+      if (!this.kernels.has(mod)) {
+        if (this.kernels.size >= 2) this.kernels.clear(); // (only tests switch modules)
+        this.kernels.set(mod, (kern = zigguratKernel(mod, t)));
+      }
     }
-    const kern = this.kernel;
-    const words = this.words as Uint32Array;
+    const words = kern !== null ? kern.words : (this.jsWords ??= new Uint32Array(BLOCK_WORDS));
     const epoch = ++this.epoch;
     const st: StreamState = { p: 0, end: 0, remaining: total }; // nothing buffered: each stream reads its own words
     const check = (length: number, from: number, to: number): void => {
