@@ -15,10 +15,10 @@ export const ZIGGURAT_WAT_PATH = path.join(root, "src/random/ziggurat.wat");
 /** The generated TS module. */
 export const ZIGGURAT_WASM_TS_PATH = path.join(root, "src/random/ziggurat-wasm.ts");
 
-/** The module's bytes for a .wat text (wabt's parser and binary writer, no debug names). */
+/** The module's bytes for a .wat text (wabt's parser with SIMD and its binary writer, no debug names). */
 export async function compileWat(text: string, filename = "ziggurat.wat"): Promise<Uint8Array> {
   const wabt = await (await import("wabt")).default();
-  const mod = wabt.parseWat(filename, text);
+  const mod = wabt.parseWat(filename, text, { simd: true });
   try {
     mod.validate();
     return new Uint8Array(mod.toBinary({ log: false, write_debug_names: false }).buffer);

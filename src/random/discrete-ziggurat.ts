@@ -472,25 +472,15 @@ interface ZigguratKernel {
    */
   readonly fill: (p: number, end: number, i: number, n: number, tol: number) => number;
   /**
-   * Adds to out32[i, n) in place: s = f32(((roundHalfUp(s·inv) + Z)·scale) / div), the division
-   * done as a multiplication by recip = 1/div when pow2 (div a power of two); returns as fill.
+   * The fused add's arithmetic over the window: s32[j] = f32(((roundHalfUp(s32[j]·inv) + out64[j])·scale)
+   * / div) for j < n, the division done as a multiplication by recip = 1/div when pow2 (div a power
+   * of two).
    */
-  readonly add: (
-    p: number,
-    end: number,
-    i: number,
-    n: number,
-    tol: number,
-    inv: number,
-    scale: number,
-    div: number,
-    recip: number,
-    pow2: number,
-  ) => number;
+  readonly combine: (n: number, inv: number, scale: number, div: number, recip: number, pow2: number) => void;
   /** Views of the instance's memory (never grown, so they stay valid). */
   readonly words: Uint32Array;
   readonly out64: Float64Array;
-  readonly out32: Float32Array;
+  readonly s32: Float32Array;
 }
 
 /** Byte offsets in the module's memory (see ziggurat.wat) and the output window's length. */
@@ -499,6 +489,7 @@ const WASM_EXP_FRAC_AT = 17408;
 const WASM_CONST_AT = 17920;
 const WASM_WORDS_AT = 18432;
 const WASM_OUT_AT = 83968;
+const WASM_S32_AT = 149504;
 const WASM_WINDOW = 8192;
 /** f64 entries per layer in the kernel's table: F·Q, Q, Q·W, W, y_i, h_i (and two unused). */
 const WASM_STRIDE = 8;
@@ -540,7 +531,7 @@ function zigguratKernel(mod: WebAssembly.Module, t: ZigguratTable): ZigguratKern
   } catch {
     return null;
   }
-  const ex = inst.exports as unknown as Pick<ZigguratKernel, "fill" | "add"> & { memory: WebAssembly.Memory };
+  const ex = inst.exports as unknown as Pick<ZigguratKernel, "fill" | "combine"> & { memory: WebAssembly.Memory };
   const buf = ex.memory.buffer;
   const table = new Float64Array(buf, 0, LAYERS * WASM_STRIDE);
   for (let i = 0; i < LAYERS; i++) {
@@ -559,10 +550,10 @@ function zigguratKernel(mod: WebAssembly.Module, t: ZigguratTable): ZigguratKern
   new Float64Array(buf, WASM_CONST_AT, 4).set([1 / 6, 1 / 24, 1 / 120, t.twoS2]);
   return {
     fill: ex.fill,
-    add: ex.add,
+    combine: ex.combine,
     words: new Uint32Array(buf, WASM_WORDS_AT, BLOCK_WORDS),
     out64: new Float64Array(buf, WASM_OUT_AT, WASM_WINDOW),
-    out32: new Float32Array(buf, WASM_OUT_AT, WASM_WINDOW),
+    s32: new Float32Array(buf, WASM_S32_AT, WASM_WINDOW),
   };
 }
 
@@ -580,7 +571,41 @@ export function zigguratWasmActive(): boolean {
   return zigguratModule() !== null;
 }
 
-/** {@link zigguratRun} with the fast path in the kernel: the same samples from the same words. */
+/**
+ * Writes the stream's next n samples (n <= WASM_WINDOW) into the kernel's window out64[0, n): the
+ * kernel's loop, and {@link slowProposal} where it gives a proposal back; `owed` is the number of
+ * samples the stream owes at the window's start (it sizes the refills as zigguratRun does).
+ */
+function kernelWindow(t: ZigguratTable, fast: Float64Array, kern: ZigguratKernel, st: StreamState, n: number, owed: number, r: Rng): void {
+  const words = kern.words;
+  const buf = kern.out64;
+  const tol = Math.max(WEDGE_TOL, expEnclosureMargin());
+  let p = st.p;
+  let end = st.end;
+  let j = 0;
+  while (j < n) {
+    if (p + 2 > end) {
+      end = refill(words, Math.min(BLOCK_WORDS, 2 * (owed - j) + 32), r);
+      p = 0;
+    }
+    const res = kern.fill(p, end, j, n, tol);
+    j = (res >>> 1) & 0x7fff;
+    p = res >>> 16;
+    if ((res & 1) !== 0) {
+      const w0 = words[p - 2];
+      st.p = p;
+      st.end = end;
+      const x = slowProposal(t, fast, words, st, w0, (w0 >>> 11) * TWO32 + words[p - 1], owed - j, r);
+      p = st.p;
+      end = st.end;
+      if (x === x) buf[j++] = x; // NaN: rejected
+    }
+  }
+  st.p = p;
+  st.end = end;
+}
+
+/** {@link zigguratRun} with the kernel: the same samples from the same words. */
 function zigguratRunWasm(
   t: ZigguratTable,
   fast: Float64Array,
@@ -591,37 +616,13 @@ function zigguratRunWasm(
   to: number,
   r: Rng,
 ): void {
-  const words = kern.words;
-  const buf = kern.out64;
-  let p = st.p;
-  let end = st.end;
   const owedAt = st.remaining + from;
   for (let at = from; at < to;) {
     const n = Math.min(WASM_WINDOW, to - at);
-    let j = 0;
-    while (j < n) {
-      if (p + 2 > end) {
-        end = refill(words, Math.min(BLOCK_WORDS, 2 * (owedAt - at - j) + 32), r);
-        p = 0;
-      }
-      const res = kern.fill(p, end, j, n, Math.max(WEDGE_TOL, expEnclosureMargin()));
-      j = (res >>> 1) & 0x7fff;
-      p = res >>> 16;
-      if ((res & 1) !== 0) {
-        const w0 = words[p - 2];
-        st.p = p;
-        st.end = end;
-        const x = slowProposal(t, fast, words, st, w0, (w0 >>> 11) * TWO32 + words[p - 1], owedAt - at - j, r);
-        p = st.p;
-        end = st.end;
-        if (x === x) buf[j++] = x; // NaN: rejected
-      }
-    }
-    out.set(n === WASM_WINDOW ? buf : buf.subarray(0, n), at);
+    kernelWindow(t, fast, kern, st, n, owedAt - at, r);
+    out.set(n === WASM_WINDOW ? kern.out64 : kern.out64.subarray(0, n), at);
     at += n;
   }
-  st.p = p;
-  st.end = end;
   st.remaining -= to - from;
 }
 
@@ -636,7 +637,10 @@ export function isPowerOfTwoWithExactInverse(d: number): boolean {
   return 2 ** e === d;
 }
 
-/** {@link zigguratAddRun} with the fast path in the kernel: s is copied through its window. */
+/**
+ * {@link zigguratAddRun} with the kernel: the samples of a window drawn as {@link zigguratRunWasm}
+ * draws them, then added to s's window by the kernel's `combine` (the same arithmetic).
+ */
 function zigguratAddRunWasm(
   t: ZigguratTable,
   fast: Float64Array,
@@ -650,42 +654,17 @@ function zigguratAddRunWasm(
   divisor: number,
   r: Rng,
 ): void {
-  const words = kern.words;
-  const buf = kern.out32;
-  let p = st.p;
-  let end = st.end;
   const owedAt = st.remaining + from;
   const pow2 = isPowerOfTwoWithExactInverse(divisor) ? 1 : 0;
+  const win = kern.s32;
   for (let at = from; at < to;) {
     const n = Math.min(WASM_WINDOW, to - at);
-    buf.set(s.subarray(at, at + n));
-    let j = 0;
-    while (j < n) {
-      if (p + 2 > end) {
-        end = refill(words, Math.min(BLOCK_WORDS, 2 * (owedAt - at - j) + 32), r);
-        p = 0;
-      }
-      const res = kern.add(p, end, j, n, Math.max(WEDGE_TOL, expEnclosureMargin()), invScale, scale, divisor, 1 / divisor, pow2);
-      j = (res >>> 1) & 0x7fff;
-      p = res >>> 16;
-      if ((res & 1) !== 0) {
-        const w0 = words[p - 2];
-        st.p = p;
-        st.end = end;
-        const x = slowProposal(t, fast, words, st, w0, (w0 >>> 11) * TWO32 + words[p - 1], owedAt - at - j, r);
-        p = st.p;
-        end = st.end;
-        if (x === x) {
-          buf[j] = ((roundHalfUp(buf[j] * invScale) + x) * scale) / divisor;
-          j++;
-        }
-      }
-    }
-    s.set(n === WASM_WINDOW ? buf : buf.subarray(0, n), at);
+    win.set(s.subarray(at, at + n));
+    kernelWindow(t, fast, kern, st, n, owedAt - at, r);
+    kern.combine(n, invScale, scale, divisor, 1 / divisor, pow2);
+    s.set(n === WASM_WINDOW ? win : win.subarray(0, n), at);
     at += n;
   }
-  st.p = p;
-  st.end = end;
   st.remaining -= to - from;
 }
 

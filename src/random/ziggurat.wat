@@ -1,8 +1,9 @@
 ;; The exact discrete ziggurat's sampling loops (src/random/discrete-ziggurat.ts: zigguratRun,
 ;; zigguratAddRun and the common cases of slowProposal) in WebAssembly: the same decisions on the
 ;; same words in the same order, so the same samples. Compiled by `npm run gen:ziggurat-wasm` (wabt
-;; 1.0.39) into src/random/ziggurat-wasm.ts. Scalar f64/i32 only; no floating-point contraction
-;; (WebAssembly has none), so every double below is the one the TS code computes.
+;; 1.0.39, with SIMD) into src/random/ziggurat-wasm.ts. The sampling loop is scalar f64/i32; the fused
+;; add's arithmetic runs in f64x2 lanes. No floating-point contraction (WebAssembly has none), so
+;; every double below is the one the TS code computes.
 ;;
 ;; Memory (one instance per sampler, 3 pages, never grown), written by the TS side:
 ;;   [0, 16384)        per layer i, 8 f64 at i*64: F_i*Q_i, Q_i, Q_i*W_i, W_i, y_i (yD), h_i (hD)
@@ -10,7 +11,8 @@
 ;;   [17408, 17920)    e^{-j/64}, j = 0..63 (EXP_FRAC)
 ;;   [17920, 17952)    1/6, 1/24, 1/120 (as JS rounds them), 2*sigma^2 (twoS2)
 ;;   [18432, 83968)    the random words (16,384 u32), refilled by JS
-;;   [83968, 149504)   the output window: 8,192 f64 (fill) or f32 (add)
+;;   [83968, 149504)   the samples' window: 8,192 f64 (fill writes them)
+;;   [149504, 182272)  the fused add's window: 8,192 f32 (combine updates them in place)
 ;;
 ;; A proposal reads the word pair (w0, w1) at word index p: J = (w0 >>> 11)*2^32 + w1 (an exact
 ;; integer below 2^53, exact as a double), layer = w0 & 255, sign = 1 - ((w0 >>> 7) & 2) (bit 8).
@@ -21,7 +23,7 @@
 ;;               wedge's double test (expNegApprox and the 2^-40 margins of wedgeAccepts). It gives
 ;;               up (+inf) where the TS must decide: the base layer's tail, x >= 48, an inconclusive
 ;;               wedge (the exact bigint path), a k >= W (the guard), or words running out.
-;; The loops run while i < n and p + 2 <= end, and return (p << 16) | (i << 1) | gaveUp: on giving
+;; The loop runs while i < n and p + 2 <= end, and returns (p << 16) | (i << 1) | gaveUp: on giving
 ;; up, p is just past the proposal's first two words (as slowProposal expects), nothing of the
 ;; proposal written, and the TS's slowProposal redoes the whole proposal from the same words.
 
@@ -154,65 +156,49 @@
         (br $next)))
     (i32.or (i32.or (i32.shl (local.get $p) (i32.const 16)) (i32.shl (local.get $i) (i32.const 1))) (local.get $gaveUp)))
 
-  ;; Adds samples to out32[i, n) in place: s = f32(((roundHalfUp(s * inv) + Z) * scale) / div), with
-  ;; roundHalfUp as src/math/round.ts: floor(x + 0.5), and where that is one too large
-  ;; (floor - 0.5 > x) the exact Math.round(x): nearest(x) (ties to even), moved up by one on a tie
-  ;; it took downwards (x - nearest(x) = 0.5; the difference is exact).
-  ;; When div is a power of two the TS passes recip = 1/div (exact) and pow2 = 1, and the division
-  ;; is a multiplication by recip: both are the correctly rounded value of the same real number.
-  (func (export "add") (param $p i32) (param $end i32) (param $i i32) (param $n i32) (param $tol f64)
-    (param $inv f64) (param $scale f64) (param $div f64) (param $recip f64) (param $pow2 i32) (result i32)
-    (local $w0 i32) (local $J f64) (local $o i32) (local $k f64) (local $z f64) (local $gaveUp i32) (local $ok i32)
-    (local $a i32) (local $x f64) (local $r f64) (local $s f32)
+  ;; The fused add's second pass, two entries per step in f64x2 lanes: s32[j] = f32(((roundHalfUp(
+  ;; s32[j] * inv) + z[j]) * scale) / div) for j in [0, n) (n rounded up to even: the window has room),
+  ;; with z the window `fill` wrote. roundHalfUp as src/math/round.ts: floor(x + 0.5), and in the
+  ;; lanes where that is one too large (floor - 0.5 > x) the exact Math.round(x): nearest(x) (ties to
+  ;; even), plus one on a tie it took downwards (x - nearest(x) = 0.5; the difference is exact).
+  ;; When div is a power of two the TS passes recip = 1/div (exact) and pow2 = 1, and the division is
+  ;; a multiplication by recip: both are the correctly rounded value of the same real number.
+  ;; Lane-wise IEEE operations, no contraction: each entry gets the doubles the scalar TS computes.
+  (func (export "combine") (param $n i32) (param $inv f64) (param $scale f64) (param $div f64) (param $recip f64)
+    (param $pow2 i32)
+    (local $i i32) (local $x v128) (local $r v128) (local $m v128) (local $q v128) (local $v v128)
+    (local $vinv v128) (local $vscale v128) (local $vdiv v128) (local $vrecip v128) (local $half v128) (local $one v128)
+    (local.set $vinv (f64x2.splat (local.get $inv)))
+    (local.set $vscale (f64x2.splat (local.get $scale)))
+    (local.set $vdiv (f64x2.splat (local.get $div)))
+    (local.set $vrecip (f64x2.splat (local.get $recip)))
+    (local.set $half (f64x2.splat (f64.const 0.5)))
+    (local.set $one (f64x2.splat (f64.const 1)))
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
-        (br_if $done (i32.gt_u (i32.add (local.get $p) (i32.const 2)) (local.get $end)))
-        (local.set $w0 (i32.load offset=18432 (i32.shl (local.get $p) (i32.const 2))))
-        (local.set $J
-          (f64.convert_i64_s
-            (i64.or
-              (i64.shl (i64.extend_i32_u (i32.shr_u (local.get $w0) (i32.const 11))) (i64.const 32))
-              (i64.load32_u offset=18436 (i32.shl (local.get $p) (i32.const 2))))))
-        (local.set $p (i32.add (local.get $p) (i32.const 2)))
-        (local.set $o (i32.shl (i32.and (local.get $w0) (i32.const 255)) (i32.const 6)))
-        (if (f64.lt (local.get $J) (f64.load (local.get $o)))
+        (local.set $x
+          (f64x2.mul
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=149504 (i32.shl (local.get $i) (i32.const 2))))
+            (local.get $vinv)))
+        (local.set $r (f64x2.floor (f64x2.add (local.get $x) (local.get $half))))
+        (local.set $m (f64x2.gt (f64x2.sub (local.get $r) (local.get $half)) (local.get $x)))
+        (if (v128.any_true (local.get $m))
           (then
-            ;; k = 0 (J < Q) with the sign bit set: rejected (the sample is written but not counted).
-            (local.set $ok
-              (i32.xor (i32.and (f64.lt (local.get $J) (f64.load offset=8 (local.get $o))) (i32.shr_u (local.get $w0) (i32.const 8)))
-                (i32.const 1)))
-            (local.set $k (f64.floor (f64.div (local.get $J) (f64.load offset=8 (local.get $o)))))
-            (local.set $z
-              (f64.mul (local.get $k)
-                (f64.convert_i32_s (i32.sub (i32.const 1) (i32.and (i32.shr_u (local.get $w0) (i32.const 7)) (i32.const 2)))))))
-          (else
-            (local.set $z (call $slow (local.get $p) (local.get $end) (local.get $w0) (local.get $J) (local.get $tol)))
-            (if (f64.eq (local.get $z) (f64.const inf))
-              (then
-                (local.set $gaveUp (i32.const 1))
-                (br $done)))
-            (local.set $p (global.get $q))
-            (local.set $ok (f64.eq (local.get $z) (local.get $z)))))
-        (local.set $a (i32.shl (local.get $i) (i32.const 2)))
-        (local.set $s (f32.load offset=83968 (local.get $a)))
-        (local.set $x (f64.mul (f64.promote_f32 (local.get $s)) (local.get $inv)))
-        (local.set $r (f64.floor (f64.add (local.get $x) (f64.const 0.5))))
-        (if (f64.gt (f64.sub (local.get $r) (f64.const 0.5)) (local.get $x))
-          (then
-            (local.set $r (f64.nearest (local.get $x)))
-            (if (f64.eq (f64.sub (local.get $x) (local.get $r)) (f64.const 0.5))
-              (then (local.set $r (f64.add (local.get $r) (f64.const 1)))))))
-        ;; (a rejected proposal leaves the entry as it was)
-        (f32.store offset=83968 (local.get $a)
-          (select
-            (f32.demote_f64
-              (if (result f64) (local.get $pow2)
-                (then (f64.mul (f64.mul (f64.add (local.get $r) (local.get $z)) (local.get $scale)) (local.get $recip)))
-                (else (f64.div (f64.mul (f64.add (local.get $r) (local.get $z)) (local.get $scale)) (local.get $div)))))
-            (local.get $s)
-            (local.get $ok)))
-        (local.set $i (i32.add (local.get $i) (local.get $ok)))
-        (br $next)))
-    (i32.or (i32.or (i32.shl (local.get $p) (i32.const 16)) (i32.shl (local.get $i) (i32.const 1))) (local.get $gaveUp)))
+            (local.set $q (f64x2.nearest (local.get $x)))
+            (local.set $q
+              (f64x2.add (local.get $q)
+                (v128.and (f64x2.eq (f64x2.sub (local.get $x) (local.get $q)) (local.get $half)) (local.get $one))))
+            (local.set $r (v128.bitselect (local.get $q) (local.get $r) (local.get $m)))))
+        (local.set $v
+          (f64x2.mul
+            (f64x2.add (local.get $r) (v128.load offset=83968 (i32.shl (local.get $i) (i32.const 3))))
+            (local.get $vscale)))
+        (local.set $v
+          (if (result v128) (local.get $pow2)
+            (then (f64x2.mul (local.get $v) (local.get $vrecip)))
+            (else (f64x2.div (local.get $v) (local.get $vdiv)))))
+        (v128.store64_lane offset=149504 0 (i32.shl (local.get $i) (i32.const 2)) (f32x4.demote_f64x2_zero (local.get $v)))
+        (local.set $i (i32.add (local.get $i) (i32.const 2)))
+        (br $next))))
 )
