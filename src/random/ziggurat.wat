@@ -121,39 +121,50 @@
   ;; Writes samples to out64[i, n).
   (func (export "fill") (param $p i32) (param $end i32) (param $i i32) (param $n i32) (param $tol f64) (result i32)
     (local $w0 i32) (local $J f64) (local $o i32) (local $k f64) (local $z f64) (local $gaveUp i32) (local $ok i32)
+    (local $stop i32)
     (block $done
-      (loop $next
-        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
-        (br_if $done (i32.gt_u (i32.add (local.get $p) (i32.const 2)) (local.get $end)))
-        (local.set $w0 (i32.load offset=18432 (i32.shl (local.get $p) (i32.const 2))))
-        (local.set $J
-          (f64.convert_i64_s
-            (i64.or
-              (i64.shl (i64.extend_i32_u (i32.shr_u (local.get $w0) (i32.const 11))) (i64.const 32))
-              (i64.load32_u offset=18436 (i32.shl (local.get $p) (i32.const 2))))))
-        (local.set $p (i32.add (local.get $p) (i32.const 2)))
-        (local.set $o (i32.shl (i32.and (local.get $w0) (i32.const 255)) (i32.const 6)))
-        (if (f64.lt (local.get $J) (f64.load (local.get $o)))
-          (then
-            ;; k = 0 (J < Q) with the sign bit set: rejected (the sample is written but not counted).
-            (local.set $ok
-              (i32.xor (i32.and (f64.lt (local.get $J) (f64.load offset=8 (local.get $o))) (i32.shr_u (local.get $w0) (i32.const 8)))
-                (i32.const 1)))
-            (local.set $k (f64.floor (f64.div (local.get $J) (f64.load offset=8 (local.get $o)))))
-            (local.set $z
-              (f64.mul (local.get $k)
-                (f64.convert_i32_s (i32.sub (i32.const 1) (i32.and (i32.shr_u (local.get $w0) (i32.const 7)) (i32.const 2)))))))
-          (else
-            (local.set $z (call $slow (local.get $p) (local.get $end) (local.get $w0) (local.get $J) (local.get $tol)))
-            (if (f64.eq (local.get $z) (f64.const inf))
-              (then
-                (local.set $gaveUp (i32.const 1))
-                (br $done)))
-            (local.set $p (global.get $q))
-            (local.set $ok (f64.eq (local.get $z) (local.get $z)))))
-        (f64.store offset=83968 (i32.shl (local.get $i) (i32.const 3)) (local.get $z))
-        (local.set $i (i32.add (local.get $i) (local.get $ok)))
-        (br $next)))
+      (loop $batch
+        ;; At most min(n - i, (end - p) / 2) proposals, each writing at most one sample: one bound per
+        ;; proposal (p < stop) instead of two; another batch while samples are owed and words remain.
+        (local.set $stop (i32.sub (local.get $end) (local.get $p)))
+        (local.set $stop (i32.shr_u (local.get $stop) (i32.const 1)))
+        (if (i32.lt_u (i32.sub (local.get $n) (local.get $i)) (local.get $stop))
+          (then (local.set $stop (i32.sub (local.get $n) (local.get $i)))))
+        (br_if $done (i32.eqz (local.get $stop)))
+        (local.set $stop (i32.add (local.get $p) (i32.shl (local.get $stop) (i32.const 1))))
+        (loop $next
+          (local.set $w0 (i32.load offset=18432 (i32.shl (local.get $p) (i32.const 2))))
+          (local.set $J
+            (f64.convert_i64_s
+              (i64.or
+                (i64.shl (i64.extend_i32_u (i32.shr_u (local.get $w0) (i32.const 11))) (i64.const 32))
+                (i64.load32_u offset=18436 (i32.shl (local.get $p) (i32.const 2))))))
+          (local.set $p (i32.add (local.get $p) (i32.const 2)))
+          (local.set $o (i32.shl (i32.and (local.get $w0) (i32.const 255)) (i32.const 6)))
+          (if (f64.lt (local.get $J) (f64.load (local.get $o)))
+            (then
+              ;; k = 0 (J < Q) with the sign bit set: rejected (the sample is written but not counted).
+              (local.set $ok
+                (i32.xor (i32.and (f64.lt (local.get $J) (f64.load offset=8 (local.get $o))) (i32.shr_u (local.get $w0) (i32.const 8)))
+                  (i32.const 1)))
+              (local.set $k (f64.floor (f64.div (local.get $J) (f64.load offset=8 (local.get $o)))))
+              ;; k * (1 - 2*bit8): bit 8 of w0 moved to the sign bit of k (k >= 0; -k when set).
+              (local.set $z
+                (f64.reinterpret_i64
+                  (i64.or (i64.reinterpret_f64 (local.get $k))
+                    (i64.shl (i64.extend_i32_u (i32.and (local.get $w0) (i32.const 256))) (i64.const 55))))))
+            (else
+              (local.set $z (call $slow (local.get $p) (local.get $end) (local.get $w0) (local.get $J) (local.get $tol)))
+              (if (f64.eq (local.get $z) (f64.const inf))
+                (then
+                  (local.set $gaveUp (i32.const 1))
+                  (br $done)))
+              (local.set $p (global.get $q))
+              (local.set $ok (f64.eq (local.get $z) (local.get $z)))))
+          (f64.store offset=83968 (i32.shl (local.get $i) (i32.const 3)) (local.get $z))
+          (local.set $i (i32.add (local.get $i) (local.get $ok)))
+          (br_if $next (i32.lt_u (local.get $p) (local.get $stop))))
+        (br $batch)))
     (i32.or (i32.or (i32.shl (local.get $p) (i32.const 16)) (i32.shl (local.get $i) (i32.const 1))) (local.get $gaveUp)))
 
   ;; The fused add's second pass, two entries per step in f64x2 lanes: s32[j] = f32(((roundHalfUp(
