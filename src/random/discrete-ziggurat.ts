@@ -458,8 +458,9 @@ function packFast(t: ZigguratTable): Float64Array {
  * The sampling loops in WebAssembly (src/random/ziggurat.wat, compiled into ziggurat-wasm.ts): the
  * loops of {@link zigguratRun} and {@link zigguratAddRun} with the common cases of
  * {@link slowProposal} (redraws, the wedge's double test), up to the first proposal that needs the
- * rest (the base layer's tail, the exact bigint wedge: about 1 in 300 proposals at DP-SGD's sigma)
- * or the end of the buffered words, on the packed table and the words in the instance's own memory.
+ * rest (the base layer's tail, the exact bigint wedge: about 1 in 4,000 proposals at DP-SGD's sigma)
+ * or the end of the buffered words, on the packed table and the words in the instance's own memory;
+ * the fused add's arithmetic is a second pass over the window (`combine`, f64x2 lanes).
  * JS keeps the refills, the stream's bookkeeping and every exact decision; the kernel makes the same
  * decisions on the same words, so the samples are the same (tests: seeded streams against the JS
  * loop and the pinned digests).

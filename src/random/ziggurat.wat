@@ -15,10 +15,11 @@
 ;;   [149504, 182272)  the fused add's window: 8,192 f32 (combine updates them in place)
 ;;
 ;; A proposal reads the word pair (w0, w1) at word index p: J = (w0 >>> 11)*2^32 + w1 (an exact
-;; integer below 2^53, exact as a double), layer = w0 & 255, sign = 1 - ((w0 >>> 7) & 2) (bit 8).
+;; integer below 2^53, exact as a double), layer = w0 & 255, the sign is bit 8 of w0 (negative when set).
 ;;   J < F*Q     fast accept: k = floor(J / Q) by one f64 division (exact: see packFast in the TS);
-;;               (negative, 0) is rejected (k = 0 iff J < Q: tested on J, branch-free: the loops
-;;               write and count ok = 0 or 1); the sample is k * sign.
+;;               (negative, 0) is rejected (k = 0 iff J < Q: tested on J, branch-free: the loop
+;;               writes the sample and counts it 0 or 1); the sample is k with bit 8 as its sign
+;;               bit, i.e. k * (1 - 2*bit8) as the TS computes it.
 ;;   otherwise   $slow: the redraws of J while J >= Q*W, then a fast accept of the redrawn J, or the
 ;;               wedge's double test (expNegApprox and the 2^-40 margins of wedgeAccepts). It gives
 ;;               up (+inf) where the TS must decide: the base layer's tail, x >= 48, an inconclusive
@@ -33,7 +34,7 @@
   (global $q (mut i32) (i32.const 0))
 
   ;; The 53-bit integer J of the word pair at word index p, as an exact double (written out in the
-  ;; two loops: V8 does not inline calls between wasm functions here).
+  ;; sampling loop: V8 does not inline calls between wasm functions here).
   (func $word53 (param $p i32) (result f64)
     (f64.convert_i64_s
       (i64.or
