@@ -7,7 +7,7 @@
  */
 import { roundHalfUp } from "../math/round.js";
 import { DpError, requireFinite, requireNonNegative, requireOneOf, requirePositive } from "../errors.js";
-import { DiscreteZiggurat } from "../random/discrete-ziggurat.js";
+import { addRoundedGiven, DiscreteZiggurat } from "../random/discrete-ziggurat.js";
 import { fillGaussian } from "../random/gaussian.js";
 import { resolveRng, secureRng, type Rng } from "../random/rng.js";
 import { clampToGrid, defaultGranularity, toGridUnits } from "./grid.js";
@@ -305,7 +305,7 @@ function addPrefetched(parts: readonly Float32Array[], z: Float64Array, invG: nu
     let at = 0;
     for (const s of parts) {
       const n = s.length;
-      if (g <= 2 ** 900) for (let i = 0; i < n; i++) s[i] = ((roundHalfUp(s[i] * invG) + z[at + i]) * g) / b;
+      if (g <= 2 ** 900) addRoundedGiven(s, z, at, invG, g, b);
       else for (let i = 0; i < n; i++) s[i] = clampToGrid((roundHalfUp(s[i] * invG) + z[at + i]) * g, g) / b;
       at += n;
     }

@@ -558,6 +558,50 @@ function zigguratKernel(mod: WebAssembly.Module, t: ZigguratTable): ZigguratKern
   };
 }
 
+/** Instances of the module used only for their `combine` pass (no table), per module. */
+const combineKernels = new Map<WebAssembly.Module, { combine: ZigguratKernel["combine"]; out64: Float64Array; s32: Float32Array } | null>();
+
+/**
+ * The fused add's arithmetic with Z given instead of drawn (Z drawn ahead, e.g. on another thread):
+ * s[j] = float32(((roundHalfUp(s[j]·invScale) + z[zAt + j])·scale) / divisor) for j in [0, s.length),
+ * on the kernel's `combine` pass where the WebAssembly module is in use (the same arithmetic as
+ * {@link zigguratAddRun}'s, so the same values), else a JS loop. The caller keeps
+ * |(round(s·invScale) + Z)·scale| finite (the exact noise's scale <= 2^900). @internal
+ */
+export function addRoundedGiven(s: Float32Array, z: Float64Array, zAt: number, invScale: number, scale: number, divisor: number): void {
+  const n = s.length;
+  if (zAt < 0 || zAt + n > z.length) throw new Error("addRoundedGiven: z is too short");
+  const mod = zigguratModule();
+  let kern = mod === null ? null : combineKernels.get(mod);
+  if (mod !== null && kern === undefined) {
+    try {
+      const ex = new WebAssembly.Instance(mod, {}).exports as unknown as Pick<ZigguratKernel, "combine"> & { memory: WebAssembly.Memory };
+      kern = {
+        combine: ex.combine,
+        out64: new Float64Array(ex.memory.buffer, WASM_OUT_AT, WASM_WINDOW),
+        s32: new Float32Array(ex.memory.buffer, WASM_S32_AT, WASM_WINDOW),
+      };
+    } catch {
+      kern = null;
+    }
+    if (combineKernels.size >= 2) combineKernels.clear(); // (only tests switch modules)
+    combineKernels.set(mod, kern);
+  }
+  if (!kern) {
+    for (let j = 0; j < n; j++) s[j] = ((roundHalfUp(s[j] * invScale) + z[zAt + j]) * scale) / divisor;
+    return;
+  }
+  const pow2 = isPowerOfTwoWithExactInverse(divisor) ? 1 : 0;
+  for (let at = 0; at < n;) {
+    const m = Math.min(WASM_WINDOW, n - at);
+    kern.s32.set(s.subarray(at, at + m));
+    kern.out64.set(z.subarray(zAt + at, zAt + at + m));
+    kern.combine(m, invScale, scale, divisor, 1 / divisor, pow2);
+    s.set(m === WASM_WINDOW ? kern.s32 : kern.s32.subarray(0, m), at);
+    at += m;
+  }
+}
+
 /**
  * Test hook: the samplers' next streams use these module bytes (a deliberately broken loop), the
  * JS loop (null) or the shipped module (undefined). @internal

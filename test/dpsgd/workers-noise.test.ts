@@ -27,6 +27,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prepareBackend } from "../../src/backend/index.js";
 import { DpError } from "../../src/errors.js";
 import { SeededRng } from "../../src/random/index.js";
+import { addRoundedGiven, setZigguratWasmForTesting, zigguratWasmActive } from "../../src/random/discrete-ziggurat.js";
+import { roundHalfUp } from "../../src/math/round.js";
 import { addGaussianNoiseInPlace, drawExactNoise, exactNoiseGrid } from "../../src/mechanisms/gaussian-noise.js";
 import { batch, CHUNK, CLIP, LOSS, model, raw } from "../helpers/dp-workers.js";
 import { createDpWorkerPool, dpGradients, type DpWorkerPool } from "../../src/dpsgd/index.js";
@@ -378,6 +380,39 @@ describe("the noise shared between the calling thread and a worker", () => {
       expect(noisedOnce(doubled, v0)).toBe(false);
     } finally {
       tf.dispose([x, y]);
+    }
+  });
+});
+
+describe("addRoundedGiven (the presampled add on the ziggurat kernel's combine pass)", () => {
+  it("the WebAssembly pass and the JS loop give the same bytes, the divisor a power of two or not; control: one Z off by one differs", () => {
+    expect(zigguratWasmActive()).toBe(true);
+    const r = new SeededRng(21);
+    const n = 20_000; // more than two of the kernel's windows
+    const s0 = Float32Array.from({ length: n }, (_, i) =>
+      i < 8 ? [0, -0, 0.5, -0.5, 1.5, -2.5, 2 ** -30, 3e30][i] : (r.nextUint32() / 2 ** 32 - 0.5) * 2 ** ((r.nextUint32() % 40) - 20),
+    );
+    const z = Float64Array.from({ length: n + 7 }, () => (r.nextUint32() % 2 ** 21) - 2 ** 20);
+    const { granularity: g } = exactNoiseGrid(1.1, 1, n);
+    for (const b of [256, 37, 1]) {
+      const wasm = s0.slice();
+      addRoundedGiven(wasm, z, 7, 1 / g, g, b);
+      setZigguratWasmForTesting(null);
+      const js = s0.slice();
+      try {
+        expect(zigguratWasmActive()).toBe(false);
+        addRoundedGiven(js, z, 7, 1 / g, g, b);
+      } finally {
+        setZigguratWasmForTesting(undefined);
+      }
+      expect(raw(wasm).equals(raw(js))).toBe(true);
+      // The formula, entry by entry.
+      for (let j = 0; j < n; j += 997) expect(js[j]).toBe(Math.fround(((roundHalfUp(s0[j] / g) + z[7 + j]) * g) / b));
+      const off = z.slice();
+      off[7] += 1; // entry 0 (s = 0): its value is Z·g/b, so one grid step shows
+      const other = s0.slice();
+      addRoundedGiven(other, off, 7, 1 / g, g, b);
+      expect(raw(other).equals(raw(wasm))).toBe(false);
     }
   });
 });
