@@ -483,10 +483,24 @@ function hostGhostNormsGru(input: tf.Tensor, hPrev: Float32Array, resetH: Float3
         const gs = (i * steps + s) * q;
         const xs = (i * steps + s) * din;
         const hs = (i * steps + s) * units;
-        let gzr = 0;
-        let gh = 0;
-        for (let j = 0; j < split; j++) gzr += gv[gt + j] * gv[gs + j];
-        for (let j = split; j < q; j++) gh += gv[gt + j] * gv[gs + j];
+        // (two partial sums each: independent chains the JIT can overlap)
+        let z0 = 0;
+        let z1 = 0;
+        let j = 0;
+        for (; j + 1 < split; j += 2) {
+          z0 += gv[gt + j] * gv[gs + j];
+          z1 += gv[gt + j + 1] * gv[gs + j + 1];
+        }
+        for (; j < split; j++) z0 += gv[gt + j] * gv[gs + j];
+        let c0 = 0;
+        let c1 = 0;
+        for (; j + 1 < q; j += 2) {
+          c0 += gv[gt + j] * gv[gs + j];
+          c1 += gv[gt + j + 1] * gv[gs + j + 1];
+        }
+        for (; j < q; j++) c0 += gv[gt + j] * gv[gs + j];
+        const gzr = z0 + z1;
+        const gh = c0 + c1;
         let ax = useBias ? 1 : 0;
         for (let k = 0; k < din; k++) ax += x[xt + k] * x[xs + k];
         let ah = 0;
