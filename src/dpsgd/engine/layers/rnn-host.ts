@@ -99,6 +99,18 @@ function productInto(a: Float32Array, n: number, m: number, b: tf.Tensor2D, into
 }
 
 /**
+ * `dst = tanh(src)` or `sigmoid(src)` by the backend's own kernel: one dispatch for a whole step
+ * (a host loop costs ~40 ns an element in `Math.tanh` / `Math.exp`; tfjs-backend-wasm's kernels
+ * are vectorised), and the very kernel tfjs-layers' own layer uses, so the values are its values.
+ */
+function backendUnary(op: "tanh" | "sigmoid", src: Float32Array, dst: Float32Array): void {
+  const x = tf.tensor1d(src);
+  const y = op === "tanh" ? tf.tanh(x) : tf.sigmoid(x);
+  dst.set(hostView(y) as Float32Array); // read at once
+  tf.dispose([x, y]);
+}
+
+/**
  * The GRU recurrence over the input projections `zx` (`[N, T, 3U]`, gates z, r, h as in
  * tfjs-layers), initial state zero, masked steps carrying the state over, `goBackwards`
  * reversing the processing order; returns the last output or (returnSequences) every output in
@@ -125,6 +137,7 @@ export function gruHostRecurrence(layer: tf.layers.Layer, zx: tf.Tensor, mask: t
     const rec = scratch(layer, "rec", n2);
     const rhStep = scratch(layer, "rhStep", nu);
     const recH = scratch(layer, "recH", nu);
+    const candPre = scratch(layer, "candPre", nu);
     const hPrev = new Float32Array(n * steps * units);
     const resetH = new Float32Array(n * steps * units);
     const zero = new Float32Array(nu);
@@ -140,11 +153,11 @@ export function gruHostRecurrence(layer: tf.layers.Layer, zx: tf.Tensor, mask: t
         const a = pre.subarray(k * n2, (k + 1) * n2);
         for (let i = 0; i < n; i++) {
           const zo = (i * steps + t) * width;
-          for (let j = 0; j < u2; j++) {
-            const v = F(zv[zo + j] + rec[i * u2 + j]);
-            a[i * u2 + j] = v;
-            g[i * u2 + j] = sigmoidGates ? F(1 / (1 + Math.exp(-v))) : hardSigmoid32(v);
-          }
+          for (let j = 0; j < u2; j++) a[i * u2 + j] = F(zv[zo + j] + rec[i * u2 + j]);
+        }
+        if (sigmoidGates) backendUnary("sigmoid", a, g);
+        else for (let j = 0; j < n2; j++) g[j] = hardSigmoid32(a[j]);
+        for (let i = 0; i < n; i++) {
           for (let q = 0; q < units; q++) rhStep[i * units + q] = F(g[i * u2 + units + q] * h[i * units + q]);
         }
         for (let i = 0; i < n; i++) resetH.set(rhStep.subarray(i * units, (i + 1) * units), (i * steps + t) * units);
@@ -153,6 +166,11 @@ export function gruHostRecurrence(layer: tf.layers.Layer, zx: tf.Tensor, mask: t
         const hh = cand.subarray(k * nu, (k + 1) * nu);
         const hNew = hAll.subarray(k * nu, (k + 1) * nu);
         for (let i = 0; i < n; i++) {
+          const zo = (i * steps + t) * width + u2;
+          for (let q = 0; q < units; q++) candPre[i * units + q] = F(zv[zo + q] + recH[i * units + q]);
+        }
+        backendUnary("tanh", candPre, hh);
+        for (let i = 0; i < n; i++) {
           if (keepMask !== null && keepMask[i * steps + t] === 0) {
             for (let p = i * units; p < (i + 1) * units; p++) {
               hh[p] = 0;
@@ -160,13 +178,10 @@ export function gruHostRecurrence(layer: tf.layers.Layer, zx: tf.Tensor, mask: t
             }
             continue;
           }
-          const zo = (i * steps + t) * width + u2;
           for (let q = 0; q < units; q++) {
             const p = i * units + q;
-            const c = F(Math.tanh(F(zv[zo + q] + recH[p])));
             const zg = g[i * u2 + q];
-            hh[p] = c;
-            hNew[p] = F(F(zg * h[p]) + F(F(1 - zg) * c));
+            hNew[p] = F(F(zg * h[p]) + F(F(1 - zg) * hh[p]));
           }
         }
       }
@@ -269,19 +284,16 @@ export function simpleRnnHostRecurrence(layer: tf.layers.Layer, zx: tf.Tensor, m
       const a = pre.subarray(k * nu, (k + 1) * nu);
       const hNew = hAll.subarray(k * nu, (k + 1) * nu);
       for (let i = 0; i < n; i++) {
-        if (keepMask !== null && keepMask[i * steps + t] === 0) {
-          for (let p = i * units; p < (i + 1) * units; p++) {
-            a[p] = 0;
-            hNew[p] = h[p];
-          }
-          continue;
-        }
         const zo = (i * steps + t) * units;
-        for (let q = 0; q < units; q++) {
-          const p = i * units + q;
-          const v = F(zv[zo + q] + rec[p]);
-          a[p] = v;
-          hNew[p] = act === "tanh" ? F(Math.tanh(v)) : act === "relu" ? (v > 0 ? v : 0) : v;
+        for (let q = 0; q < units; q++) a[i * units + q] = F(zv[zo + q] + rec[i * units + q]);
+      }
+      if (act === "tanh") backendUnary("tanh", a, hNew);
+      else if (act === "relu") for (let p = 0; p < nu; p++) hNew[p] = a[p] > 0 ? a[p] : 0;
+      else hNew.set(a);
+      if (keepMask !== null) {
+        for (let i = 0; i < n; i++) {
+          if (keepMask[i * steps + t] !== 0) continue;
+          for (let p = i * units; p < (i + 1) * units; p++) hNew[p] = h[p];
         }
       }
     }
