@@ -12,9 +12,10 @@
  * `dW = sum_t x_t^T g_t`, `dU = sum_t h_{t-1}^T g_t`, `db = sum_t g_t`, whose squared norms come
  * from Gram matrices over the T steps (ghost) or the materialised matrices, whichever is cheaper,
  * and whose clipped sum is one matrix product of the reweighted `g` with the recorded `[x, h]`
- * (book-keeping: no per-example backward pass). The hidden states `h_{t-1}` are recorded by the
- * forward pass where it runs as one host op (LSTM with tanh / hard or plain sigmoid on cpu and
- * wasm, lstm-host.ts), else recomputed by one forward run of the recurrence without gradients.
+ * (book-keeping: no per-example backward pass). The hidden states `h_{t-1}` (GRU: and
+ * `r_t ⊙ h_{t-1}`) are recorded by the forward pass where it runs as one host op (on cpu and wasm:
+ * LSTM and GRU with tanh and hard or plain sigmoid gates, SimpleRNN with tanh, relu or linear;
+ * lstm-host.ts, rnn-host.ts), else recomputed by one forward run of the recurrence without gradients.
  *
  * Masks (from `Embedding({ maskZero: true })` or `Masking`) follow tfjs: at a masked step the
  * output and the states are carried over, so that step's `g_t` is zero and it adds nothing.
