@@ -3,9 +3,10 @@
  * pixels: ~81% zeros), its forward product `x · W (+ b)` and its clipped sum `xᵀ · (c ⊙ G)` are
  * formed over the nonzeros only — per nonzero one axpy over a row of `units` floats, in a small
  * hand-written WebAssembly SIMD module (./wasm/sparse-dense.wat) that owns its memory: the input
- * is copied in and turned into CSR (row pointers, column indices, values) once; `W` or `G` and
- * `c` are copied in per product and the results copied out. Same maths as the dense products;
- * only the order of the float additions differs.
+ * is copied in and turned into CSR (row pointers, column indices, values) once, and into its
+ * transpose (CSC) for the clipped sum, so that each output row is accumulated in one pass, four
+ * source rows at a time; `W` or `G` and `c` are copied in per product and the results copied out.
+ * Same maths as the dense products; only the order of the float additions differs.
  *
  * The CSR lives in one slot of the module's memory, owned by the last input it was built for
  * ({@link SparseRows.generation}); the Dense rule keeps it between the forward product and the
@@ -17,8 +18,10 @@ import { WASM_BASE64 } from "./wasm/sparse-dense-wasm.js";
 interface Exports {
   memory: WebAssembly.Memory;
   csr(x: number, n: number, d: number, rowPtr: number, col: number, val: number, maxNnz: number): number;
+  csc(n: number, d: number, rowPtr: number, col: number, val: number, colPtr: number, next: number, rowIdx: number, valT: number): void;
   forward(n: number, u: number, rowPtr: number, col: number, val: number, w: number, bias: number, hasBias: number, out: number): void;
-  clipped(n: number, u: number, rowPtr: number, col: number, val: number, g: number, c: number, out: number, bsum: number, hasBias: number): void;
+  clipped(d: number, u: number, colPtr: number, rowIdx: number, valT: number, g: number, c: number, out: number): void;
+  biasSum(n: number, u: number, g: number, c: number, bsum: number): void;
 }
 
 /** A CSR copy of a `[n, d]` input in the module's memory (valid while `generation` is current). @internal */
@@ -32,7 +35,7 @@ export interface SparseRows {
 let exportsOrNull: Exports | null | undefined;
 let generation = 0;
 /** Byte layout of the current CSR slot. */
-let slot = { rowPtr: 0, col: 0, val: 0, end: 0 };
+let slot = { rowPtr: 0, col: 0, val: 0, colPtr: 0, next: 0, rowIdx: 0, valT: 0, end: 0, cscBuilt: false };
 
 function decode(b64: string): Uint8Array<ArrayBuffer> {
   const s = atob(b64);
@@ -83,12 +86,16 @@ export function buildSparseRows(x: ArrayLike<number> & { length: number }, n: nu
   const rowPtr = 0;
   const col = align16(rowPtr + 4 * (n + 1));
   const val = align16(col + 4 * maxNnz);
-  const xAt = align16(val + 4 * maxNnz);
+  const colPtr = align16(val + 4 * maxNnz);
+  const next = align16(colPtr + 4 * (d + 1));
+  const rowIdx = align16(next + 4 * d);
+  const valT = align16(rowIdx + 4 * maxNnz);
+  const xAt = align16(valT + 4 * maxNnz);
   const buf = ensure(k, xAt + 4 * n * d);
   new Float32Array(buf, xAt, n * d).set(x);
   const nnz = k.csr(xAt, n, d, rowPtr, col, val, maxNnz);
   generation++;
-  slot = { rowPtr, col, val, end: align16(val + 4 * Math.max(nnz, 0)) };
+  slot = { rowPtr, col, val, colPtr, next, rowIdx, valT, end: xAt, cscBuilt: false };
   if (nnz < 0) return null;
   return { n, d, nnz, generation };
 }
@@ -130,6 +137,10 @@ export function sparseClippedSum(
 ): { kernel: Float32Array; bias: Float32Array | null } {
   const k = current(rows);
   const { n, d } = rows;
+  if (!slot.cscBuilt) {
+    k.csc(n, d, slot.rowPtr, slot.col, slot.val, slot.colPtr, slot.next, slot.rowIdx, slot.valT);
+    slot.cscBuilt = true;
+  }
   const gAt = slot.end;
   const cAt = align16(gAt + 4 * n * u);
   const outAt = align16(cAt + 4 * n);
@@ -137,8 +148,8 @@ export function sparseClippedSum(
   const buf = ensure(k, bAt + 4 * u);
   new Float32Array(buf, gAt, n * u).set(g);
   new Float32Array(buf, cAt, n).set(c);
-  new Float32Array(buf, outAt, (bAt + 4 * u - outAt) / 4).fill(0);
-  k.clipped(n, u, slot.rowPtr, slot.col, slot.val, gAt, cAt, outAt, bAt, withBias ? 1 : 0);
+  k.clipped(d, u, slot.colPtr, slot.rowIdx, slot.valT, gAt, cAt, outAt);
+  if (withBias) k.biasSum(n, u, gAt, cAt, bAt);
   const mem = k.memory.buffer;
   return {
     kernel: new Float32Array(mem, outAt, d * u).slice(),
