@@ -33,7 +33,14 @@ import { compareWithReference, lcg, randInt, referencePerExample, type Compariso
 const TOL = 1e-5;
 
 /** A [n, d] input with about `density` nonzeros; `zeroRows` all zero, `denseRows` all nonzero. */
-function sparseValues(r: () => number, n: number, d: number, density: number, zeroRows: number[] = [], denseRows: number[] = []): Float32Array {
+function sparseValues(
+  r: () => number,
+  n: number,
+  d: number,
+  density: number,
+  zeroRows: number[] = [],
+  denseRows: number[] = [],
+): Float32Array {
   const v = new Float32Array(n * d);
   for (let i = 0; i < n; i++) {
     for (let k = 0; k < d; k++) {
@@ -142,7 +149,15 @@ interface RuleCase {
   loss: PerExampleLoss;
 }
 
-function ruleCase(name: string, r: () => number, n: number, d: number, units: number[], density: number, opts: { hiddenBias?: number } = {}): RuleCase {
+function ruleCase(
+  name: string,
+  r: () => number,
+  n: number,
+  d: number,
+  units: number[],
+  density: number,
+  opts: { hiddenBias?: number } = {},
+): RuleCase {
   const layers: tf.layers.Layer[] = units.map((u, k) =>
     tf.layers.dense({ ...(k === 0 ? { inputShape: [d] } : {}), units: u, activation: k === units.length - 1 ? "softmax" : "relu" }),
   );
@@ -176,7 +191,11 @@ function medianClip(norms: number[]): number {
 }
 
 /** The tensor route and the DP step's host route against the reference; also the raw sums. */
-function routes(c: RuleCase, clip: number, ref: ReturnType<typeof referencePerExample>): { tensor: Comparison; host: Comparison; sums: Float32Array[] } {
+function routes(
+  c: RuleCase,
+  clip: number,
+  ref: ReturnType<typeof referencePerExample>,
+): { tensor: Comparison; host: Comparison; sums: Float32Array[] } {
   const r = clippedGradients({ model: c.model, x: c.x, y: c.y, loss: c.loss, l2NormClip: clip, training: false });
   const tensor = compareWithReference(r, ref, clip);
   tf.dispose(r.clippedSum);
