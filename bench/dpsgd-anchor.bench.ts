@@ -165,6 +165,8 @@ interface PyRow {
   case: string;
   value: number;
   mode?: string;
+  /** The least disturbed repetition (the script reports it since the sparse-input rows). */
+  min?: number;
 }
 interface PyResult {
   opacus?: string | null;
@@ -223,6 +225,13 @@ const pyValue = (kind: string, mode: string): { value: number; from?: string } |
   for (const f of found) groups.set(f.from, [...(groups.get(f.from) ?? []), f.value]);
   return [...groups].map(([from, v]) => ({ value: median(v), from })).reduce((a, b) => (b.value < a.value ? b : a));
 };
+/** The least disturbed repetition of a Python mode over all runs (undefined where not reported). */
+const pyMin = (kind: string, mode: string): number | undefined => {
+  const mins = py.flatMap((p) =>
+    (p.results ?? []).filter((r) => r.case === `${kind} b${batchSize} ${mode}` && r.min !== undefined).map((r) => r.min!),
+  );
+  return mins.length > 0 ? Math.min(...mins) : undefined;
+};
 const fmt = (v: number | undefined, d = 1) => (v === undefined ? "-" : v.toFixed(d));
 const variantTable: string[][] = [];
 for (const kind of kinds) {
@@ -269,6 +278,8 @@ for (const kind of kinds) {
   for (const v of [{ name: "default (sparse path on)", times: s.dp }, ...s.variants]) {
     const ms = median(v.times);
     const min = Math.min(...v.times);
+    const torchMin = pyMin(kind, "torch");
+    const fastestMin = fastest ? pyMin(kind, "opacus-fastest") : undefined;
     variantTable.push([
       kind,
       v.name,
@@ -276,6 +287,8 @@ for (const kind of kinds) {
       fmt(min, 2),
       torch ? (ms / torch).toFixed(2) : "-",
       fastest ? (ms / fastest.value).toFixed(2) : "-",
+      torchMin ? (min / torchMin).toFixed(2) : "-",
+      fastestMin ? (min / fastestMin).toFixed(2) : "-",
     ]);
     const name = `${tag} dpkit DP step variant: ${v.name}`;
     if (v.times !== s.dp)
@@ -316,8 +329,23 @@ console.log(`\nbatch ${batchSize}; dpkit and tfjs on wasm (one thread), PyTorch/
 console.log(header.map((h, j) => h.padStart(widths[j])).join("  "));
 for (const r of table) console.log(r.map((c, j) => c.padStart(widths[j])).join("  "));
 for (const k of skipped) console.log(`skipped: ${k}`);
+for (const kind of kinds) {
+  const tm = pyMin(kind, "torch");
+  const fm = pyMin(kind, "opacus-fastest");
+  if (tm !== undefined)
+    console.log(`${kind}: PyTorch step min ${tm.toFixed(2)} ms${fm !== undefined ? `, Opacus fastest min ${fm.toFixed(2)} ms` : ""}`);
+}
 if (variantTable.some((r) => r[1] !== "default (sparse path on)")) {
-  const vh = ["model", "dpkit DP step variant", "median ms", "min ms", "median/torch", "median/opacus fastest"];
+  const vh = [
+    "model",
+    "dpkit DP step variant",
+    "median ms",
+    "min ms",
+    "median/torch",
+    "median/opacus fastest",
+    "min/torch min",
+    "min/fastest min",
+  ];
   const vw = vh.map((h, j) => Math.max(h.length, ...variantTable.map((r) => r[j].length)));
   console.log("\ndpkit DP step variants (same run, alternated; min = least disturbed repetition; noiseWorker uses a second thread)");
   console.log(vh.map((h, j) => (j === 1 ? h.padEnd(vw[j]) : h.padStart(vw[j]))).join("  "));
