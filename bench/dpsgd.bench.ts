@@ -36,26 +36,18 @@
  * DPSGD_BENCH_MODELS=mlp,cnn,embedding,lstm, DPSGD_BENCH_NAIVE=0 to skip the naive route).
  */
 import { prepareBackend, tf } from "../src/backend/index.js";
-import {
-  dpApplyGradients,
-  dpGradients,
-  mnistInputShape,
-  mnistModel,
-  poissonSampleIndices,
-  type MnistModelKind,
-} from "../src/dpsgd/index.js";
+import { dpApplyGradients, dpGradients, poissonSampleIndices } from "../src/dpsgd/index.js";
 import { computeClippedSum } from "../src/dpsgd/gradients.js";
 import { privatizeInPlace } from "../src/dpsgd/privatize.js";
 import { createNoiseWorker, type NoiseWorker } from "../src/mechanisms/noise-prefetch.js";
 import { exactNoiseGrid } from "../src/mechanisms/gaussian-noise.js";
 import { embeddingRule } from "../src/dpsgd/engine/layers/embedding.js";
 import { type BenchRow as Row, median } from "./report.js";
-import { VOCAB, textBatch, textModel } from "./dpsgd-models.js";
-import { loadMnist } from "../src/data/index.js";
+import { type BenchModelKind, VOCAB, benchModelAndBatch, isTextModel } from "./dpsgd-models.js";
 
 const reps = Number(process.env.DPSGD_BENCH_REPS ?? 7);
 const backends = (process.env.DPSGD_BENCH_BACKENDS ?? "wasm,cpu").split(",") as ("wasm" | "cpu")[];
-const models = (process.env.DPSGD_BENCH_MODELS ?? "mlp,cnn,embedding,lstm").split(",") as ("mlp" | "cnn" | "embedding" | "lstm")[];
+const models = (process.env.DPSGD_BENCH_MODELS ?? "mlp,cnn,embedding,lstm").split(",") as BenchModelKind[];
 const batchSize = 256;
 /** Segments timed for the cpu lower bound (of the 20,000). */
 const SEGMENTS = 20;
@@ -80,8 +72,6 @@ async function timeBoth(f: () => void | Promise<void>): Promise<[number, number]
   const used = process.cpuUsage(c);
   return [wall, (used.user + used.system) / 1000];
 }
-
-const mnist = loadMnist({ split: "train", count: batchSize });
 
 /**
  * Where the Embedding model's DP step goes: each part timed on its own, alternating, median.
@@ -168,19 +158,9 @@ for (const backend of backends) {
   await prepareBackend({ backend, announce: false });
   for (const kind of models) {
     // The cpu backend is slow for convolutions and recurrences: fewer repetitions there.
-    const r = backend === "cpu" && (kind === "cnn" || kind === "lstm") ? Math.min(reps, 3) : reps;
-    const text = kind === "embedding" || kind === "lstm";
-    const model = text ? textModel(kind) : mnistModel(kind as MnistModelKind);
-    const x = text
-      ? textBatch(batchSize, kind === "lstm" ? 32 : 64)
-      : tf.tensor(mnist.images, [batchSize, ...mnistInputShape(kind as MnistModelKind)]);
-    const y = text
-      ? tf.tensor1d(
-          Array.from({ length: batchSize }, (_, i) => i % 2),
-          "float32",
-        )
-      : tf.tensor1d(mnist.labels, "float32");
-    const classes = text ? 2 : 10;
+    const r = backend === "cpu" && kind !== "mlp" && kind !== "embedding" && kind !== "layernorm" ? Math.min(reps, 3) : reps;
+    const text = isTextModel(kind);
+    const { model, x, y, classes } = benchModelAndBatch(kind, batchSize);
     const yOneHot = tf.oneHot(tf.cast(y, "int32"), classes);
     const optMin = tf.train.sgd(0.01);
     const optDp = tf.train.sgd(0.01);
