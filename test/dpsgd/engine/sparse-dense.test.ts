@@ -271,6 +271,38 @@ describe.each(["cpu", "wasm"] as const)("the Dense rule's sparse path on %s", (b
     expect(sparseDenseCalls.forward).toBeGreaterThan(before.forward);
   });
 
+  it("a non-finite example (NaN, Infinity in a sparse row) is dropped on the sparse path as on the dense one", () => {
+    const r = lcg(backend === "cpu" ? 13 : 14);
+    const c = ruleCase("40→6→3 with non-finite rows", r, 7, 40, [6, 3], 0.15);
+    cases.push(c);
+    const values = c.x.dataSync().slice();
+    values[2 * 40 + 5] = NaN;
+    values[4 * 40 + 7] = Infinity;
+    const x = tf.tensor2d(values, [7, 40]);
+    const keep = [0, 1, 3, 5, 6];
+    const xGood = tf.gather(x, keep);
+    const yGood = tf.gather(c.y, keep);
+    try {
+      const ref = referencePerExample(c.model, xGood, yGood, c.loss);
+      const clip = medianClip(ref.norms);
+      const before = sparseDenseCalls.clippedSum;
+      const got = withOptions({ enabled: true, minWork: 0, maxDensity: 0.4 }, () =>
+        clippedGradients({ model: c.model, x, y: c.y, loss: c.loss, l2NormClip: clip, training: false }),
+      );
+      // the clipped sum ran on the sparse path (a CSR of the cleaned input)
+      expect(sparseDenseCalls.clippedSum).toBeGreaterThan(before);
+      expect(Array.from(got.norms.slice(2, 3))).toEqual([Infinity]);
+      expect(got.norms[4]).toBe(Infinity);
+      const cmp = compareWithReference({ ...got, norms: Float32Array.from(keep.map((i) => got.norms[i])) }, ref, clip);
+      for (const t of Object.values(got.clippedSum)) expect(Array.from(t.dataSync()).every(Number.isFinite)).toBe(true);
+      expect(cmp.sumError).toBeLessThanOrEqual(TOL);
+      expect(cmp.normError).toBeLessThanOrEqual(TOL);
+      tf.dispose(got.clippedSum);
+    } finally {
+      tf.dispose([x, xGood, yGood]);
+    }
+  });
+
   it("a hidden Dense layer with a sparse ReLU input: sparse forward on the tape, gradients still right", () => {
     const r = lcg(backend === "cpu" ? 11 : 12);
     // First layer: d = 12 dense inputs (density 1 stays dense); its ReLU output is mostly zero.
