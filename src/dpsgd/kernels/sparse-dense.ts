@@ -110,6 +110,21 @@ function current(rows: SparseRows): Exports {
   return exportsOrNull!;
 }
 
+/** Per row of the CSR `x`, the sum of its squared entries (`‖x_i‖²`, accumulated in float64): a new `[n]` array. @internal */
+export function sparseRowSquares(rows: SparseRows): Float32Array {
+  const k = current(rows);
+  const buf = k.memory.buffer;
+  const ptr = new Int32Array(buf, slot.rowPtr, rows.n + 1);
+  const val = new Float32Array(buf, slot.val, rows.nnz);
+  const out = new Float32Array(rows.n);
+  for (let i = 0; i < rows.n; i++) {
+    let s = 0;
+    for (let p = ptr[i]; p < ptr[i + 1]; p++) s += val[p] * val[p];
+    out[i] = s;
+  }
+  return out;
+}
+
 /** `x · w + bias` for the CSR `x` `[n, d]`, `w` `[d, u]` (row-major), `bias` `[u]` or null: a new `[n, u]` array. @internal */
 export function sparseMatMul(rows: SparseRows, w: ArrayLike<number>, u: number, bias: ArrayLike<number> | null): Float32Array {
   const k = current(rows);

@@ -25,6 +25,7 @@ import {
   sparseClippedSum,
   sparseKernelsAvailable,
   sparseMatMul,
+  sparseRowSquares,
   sparseRowsValid,
 } from "../../../src/dpsgd/kernels/sparse-dense.js";
 import { randomizeWeights } from "./cases.js";
@@ -111,6 +112,8 @@ describe("sparse-dense kernels against float64 products", () => {
         expect(relError(sum.kernel, kSum)).toBeLessThanOrEqual(1e-6);
         expect(relError(sum.bias!, bSum)).toBeLessThanOrEqual(1e-6);
         expect(sparseClippedSum(rows!, g, c, u, false).bias).toBeNull();
+        const sq = Array.from({ length: n }, (_, i) => x.subarray(i * d, (i + 1) * d).reduce((t, v) => t + v * v, 0));
+        expect(relError(sparseRowSquares(rows!), sq)).toBeLessThanOrEqual(1e-6);
         // the all-zero first row is the bias alone
         expect(Array.from(sparseMatMul(rows!, w, u, b).subarray(0, u))).toEqual(Array.from(b));
       });

@@ -16,7 +16,14 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { buildSparseRows, type SparseRows, sparseClippedSum, sparseMatMul, sparseRowsValid } from "../../kernels/sparse-dense.js";
+import {
+  buildSparseRows,
+  type SparseRows,
+  sparseClippedSum,
+  sparseMatMul,
+  sparseRowSquares,
+  sparseRowsValid,
+} from "../../kernels/sparse-dense.js";
 import { hostView, onHostBackend } from "../host-view.js";
 import type { LayerRule, PerExampleTerms } from "../layer-rule.js";
 import { applyLayerActivation } from "./activation.js";
@@ -120,9 +127,11 @@ export const denseRule: LayerRule = {
       const a = input as tf.Tensor2D;
       const g = outputGradient as tf.Tensor2D;
       const gSq = tf.sum(tf.square(g), 1);
-      let sq = tf.mul(tf.sum(tf.square(a), 1), gSq);
+      // On the sparse path ‖a_i‖² comes from the CSR's values (one pass over the nonzeros).
+      const rows = sparseRowsFor(a, units);
+      let sq = tf.mul(rows ? tf.tensor1d(sparseRowSquares(rows)) : tf.sum(tf.square(a), 1), gSq);
       if (useBias) sq = tf.add(sq, gSq);
-      if (sparseRowsFor(a, units)) {
+      if (rows) {
         // The CSR of the forward product (same input tensor), rebuilt if another layer took its slot.
         const sum = (c: ArrayLike<number>): Float32Array[] | null => {
           const rows = sparseRowsFor(a, units);
