@@ -16,9 +16,11 @@
  * then lowers it along a half cosine to 0 by the end (set after each epoch: post-processing, no
  * privacy cost).
  *
- * `--accountant pld` calibrates σ for the planned run with the PLD accountant (Google's dp_accounting
- * method; tighter than RDP for the same mechanism, so less noise for the same ε) instead of RDP, and
- * reports ε by both accountants; the run's steps, sampling and noise are otherwise the same.
+ * `--accountant pld` runs `makePrivate` with `accounting: "pld"`: the PLD accountant (Google's
+ * dp_accounting method; tighter than RDP for the same mechanism, so less noise for the same ε)
+ * calibrates σ for the planned run, checks the budget and reports ε; an RDP accountant composing the
+ * same events (makePrivate's `accountant` option) gives the RDP bound for the same σ (`rdpEpsilon`).
+ * The run's steps, sampling and noise are otherwise the same.
  *
  * `--ema-momentum M` (0 <= M < 1) keeps an exponential moving average of the weights over the private
  * iterates (`makePrivate`'s `ema` option; `--ema-warmup` adds De et al.'s warm-up): post-processing, no
@@ -29,7 +31,7 @@
  * the test set.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { calibrateNoiseMultiplier, makeAccountant, type AccountantKind } from "../src/accounting/index.js";
+import { ACCOUNTANT_KINDS, RdpAccountant, type AccountantKind } from "../src/accounting/index.js";
 import { prepareBackend, tf } from "../src/backend/index.js";
 import { makePrivate, mnistInputShape, mnistModel, type MnistModelKind } from "../src/dpsgd/index.js";
 import { loadMnist } from "../src/data/index.js";
@@ -57,7 +59,7 @@ const trainSize = Number(arg("train-size", "60000"));
 const testSize = Number(arg("test-size", "10000"));
 const decayFrom = Number(arg("decay-from", "1"));
 const accountantKind = arg("accountant", "rdp") as AccountantKind;
-if (accountantKind !== "rdp" && accountantKind !== "pld") throw new Error(`--accountant must be rdp or pld. Found ${accountantKind}.`);
+if (!ACCOUNTANT_KINDS.includes(accountantKind)) throw new Error(`--accountant must be rdp or pld. Found ${accountantKind}.`);
 const emaArg = arg("ema-momentum", "");
 const ema: ResolvedEma | undefined =
   emaArg === "" ? undefined : resolveEmaOption({ momentum: Number(emaArg), warmup: process.argv.includes("--ema-warmup") });
@@ -102,23 +104,14 @@ const { x: xTest, y: yTest } = inputs("test", testSize);
 if (scatter) console.log(`scattering features ready (${featureSeconds.toFixed(0)} s, cache ${featureCache})`);
 const model = scatter ? scatterHeadModel(scatter) : mnistModel(kind);
 const optimizer = momentum > 0 ? tf.train.momentum(learningRate, momentum) : tf.train.sgd(learningRate);
-// With --accountant pld: σ calibrated by the PLD accountant for exactly the run makePrivate plans
-// (Poisson sampling at q = B/n, epochs × ⌈n/B⌉ steps), the PLD accountant composing every step.
-const pldAccountant = accountantKind === "pld" ? makeAccountant("pld") : undefined;
-const pldSigma =
-  accountantKind === "pld"
-    ? calibrateNoiseMultiplier({
-        targetEpsilon,
-        targetDelta,
-        samplingProbability: batchSize / trainSize,
-        steps: epochs * Math.ceil(trainSize / batchSize),
-        accountant: "pld",
-      })
-    : undefined;
-if (pldSigma !== undefined) console.log(`PLD-calibrated noise multiplier ${pldSigma}`);
+// With --accountant pld: makePrivate's own PLD accounting calibrates σ for the run it plans (Poisson
+// sampling at q = B/n, epochs × ⌈n/B⌉ steps) and reports ε; an RDP accountant composes the same steps.
+const rdpAccountant = accountantKind === "pld" ? new RdpAccountant() : undefined;
 const priv = makePrivate(model, {
   l2NormClip,
-  ...(pldSigma === undefined ? { targetEpsilon } : { noiseMultiplier: pldSigma, accountant: pldAccountant }),
+  targetEpsilon,
+  accounting: accountantKind,
+  accountant: rdpAccountant,
   targetDelta,
   batchSize,
   optimizer,
@@ -144,6 +137,9 @@ const history = await priv.fit(x, y, {
   verbose: 0,
   validationData: [xTest, yTest],
   callbacks: {
+    onTrainBegin: () => {
+      if (accountantKind === "pld") console.log(`PLD-calibrated noise multiplier ${priv.noiseMultiplier}`);
+    },
     // The information-only averages read the same private iterates, after each step.
     onBatchEnd: () => infoAverages.forEach((a) => a.update()),
     onEpochEnd: (epoch, logs) => {
@@ -154,8 +150,8 @@ const history = await priv.fit(x, y, {
         loss: logs!.loss,
         testAccuracy: logs!.val_acc ?? NaN,
         emaTestAccuracy: logs!.val_ema_acc,
-        epsilon: pldAccountant ? pldAccountant.getEpsilon(targetDelta) : logs!.epsilon,
-        rdpEpsilon: pldAccountant ? logs!.epsilon : undefined,
+        epsilon: logs!.epsilon,
+        rdpEpsilon: rdpAccountant?.getEpsilon(targetDelta),
       };
       rows.push(row);
       if (epoch === 0) console.log(`noise multiplier ${priv.noiseMultiplier}, ${priv.steps} steps so far`);
@@ -212,8 +208,8 @@ const result = {
   steps: priv.steps,
   targetDelta,
   accountant: accountantKind,
-  epsilon: pldAccountant ? pldAccountant.getEpsilon(targetDelta) : history.epsilon,
-  rdpEpsilon: pldAccountant ? history.epsilon : undefined,
+  epsilon: history.epsilon,
+  rdpEpsilon: rdpAccountant?.getEpsilon(targetDelta),
   testAccuracy: rows.length ? rows[rows.length - 1].testAccuracy : NaN,
   finalIterateTestAccuracy,
   emaMomentum: ema?.momentum,

@@ -23,7 +23,9 @@
  *   parts' pieces: the ziggurat alone (old and new loop) and `addGaussianNoise` (old and new), and
  *   the continuous noise. Alternating, STEP_REPS repetitions (default 31), medians of wall time and of
  *   process CPU time (the CPU time is less disturbed by other processes on a loaded machine).
- *   NOISE_BENCH_STEP=0 skips it.
+ *   NOISE_BENCH_STEP=0 skips it. Also side by side there (issue 16): the same `privatizeInPlace` and
+ *   ziggurat fill with the sampler's JS loop and with its WebAssembly loop (src/random/ziggurat.wat:
+ *   the same samples from the same words).
  * - The same step noise with `noiseWorker` (issue 16): the exact noise drawn ahead of time on a
  *   worker thread while the calling thread is busy for GRAD_MS (default 6 ms, standing for the
  *   step's gradient computation), against the in-process draw after the same busy time.
@@ -37,7 +39,7 @@ import * as tf from "@tensorflow/tfjs";
 import { addGaussianNoise, exactNoiseGrid, gaussianMechanism, laplaceMechanism } from "../src/mechanisms/index.js";
 import { discreteGaussian, discreteLaplace, fillGaussian, secureRng } from "../src/random/index.js";
 import { discreteGaussianVectorSampler } from "../src/random/discrete-gaussian.js";
-import { discreteZigguratFill, zigguratTable } from "../src/random/discrete-ziggurat.js";
+import { discreteZigguratFill, setZigguratWasmForTesting, zigguratTable } from "../src/random/discrete-ziggurat.js";
 import { privatizeInPlace } from "../src/dpsgd/privatize.js";
 import { createNoiseWorker } from "../src/mechanisms/noise-prefetch.js";
 import { discreteZigguratFill as discreteZigguratFillV1 } from "./reference/discrete-ziggurat-v1.js";
@@ -228,7 +230,29 @@ async function main(): Promise<void> {
         reset();
         privatizeInPlace(work, { l2NormClip: clip, noiseMultiplier: z, expectedBatchSize: b, noise: "continuous" });
       },
+      "privatizeInPlace exact, JS loop (issue 16: before the wasm loop)": () => {
+        reset();
+        setZigguratWasmForTesting(null);
+        try {
+          privatizeInPlace(work, { l2NormClip: clip, noiseMultiplier: z, expectedBatchSize: b });
+        } finally {
+          setZigguratWasmForTesting(undefined);
+        }
+      },
+      "privatizeInPlace exact, wasm loop (issue 16)": () => {
+        reset();
+        privatizeInPlace(work, { l2NormClip: clip, noiseMultiplier: z, expectedBatchSize: b });
+      },
       "copy of the parts (in every privatizeInPlace case above)": () => reset(),
+      "exact ziggurat fill alone, JS loop (issue 16: before the wasm loop)": () => {
+        setZigguratWasmForTesting(null);
+        try {
+          zigNew(noise64, rng);
+        } finally {
+          setZigguratWasmForTesting(undefined);
+        }
+      },
+      "exact ziggurat fill alone, wasm loop (issue 16)": () => zigNew(noise64, rng),
       "exact ziggurat fill alone, before (old loop)": () => zigOld(noise64, rng),
       "exact ziggurat fill alone, after": () => zigNew(noise64, rng),
       "addGaussianNoise exact, before": () => void addGaussianNoiseV1(flat, z * clip, clip, rng),
@@ -251,6 +275,8 @@ async function main(): Promise<void> {
       "exact ziggurat fill alone, after": "exact ziggurat fill alone, before (old loop)",
       "addGaussianNoise exact, after": "addGaussianNoise exact, before",
       "privatizeInPlace continuous, after": "privatizeInPlace exact, after (fused, in place)",
+      "privatizeInPlace exact, wasm loop (issue 16)": "privatizeInPlace exact, JS loop (issue 16: before the wasm loop)",
+      "exact ziggurat fill alone, wasm loop (issue 16)": "exact ziggurat fill alone, JS loop (issue 16: before the wasm loop)",
     };
     for (const k of Object.keys(stepCases)) {
       const base = pairs[k];
@@ -273,6 +299,13 @@ async function main(): Promise<void> {
     }
     notes.push(
       `DP-SGD step noise (${total} entries, ${STEP_REPS} alternating reps, medians): privatizeInPlace exact ${median(wall["privatizeInPlace exact, before (b985c3e)"]).toFixed(2)} -> ${median(wall["privatizeInPlace exact, after (fused, in place)"]).toFixed(2)} ms wall, ${median(cpu["privatizeInPlace exact, before (b985c3e)"]).toFixed(2)} -> ${median(cpu["privatizeInPlace exact, after (fused, in place)"]).toFixed(2)} ms CPU; ratios are after / before`,
+    );
+    const jsK = "privatizeInPlace exact, JS loop (issue 16: before the wasm loop)";
+    const wasmK = "privatizeInPlace exact, wasm loop (issue 16)";
+    const jsF = "exact ziggurat fill alone, JS loop (issue 16: before the wasm loop)";
+    const wasmF = "exact ziggurat fill alone, wasm loop (issue 16)";
+    notes.push(
+      `issue 16, the ziggurat's loops in WebAssembly (same samples): privatizeInPlace exact ${median(wall[jsK]).toFixed(2)} -> ${median(wall[wasmK]).toFixed(2)} ms wall, ${median(cpu[jsK]).toFixed(2)} -> ${median(cpu[wasmK]).toFixed(2)} ms CPU; ziggurat fill alone ${median(wall[jsF]).toFixed(2)} -> ${median(wall[wasmF]).toFixed(2)} ms wall (${((median(wall[jsF]) * 1e6) / total).toFixed(1)} -> ${((median(wall[wasmF]) * 1e6) / total).toFixed(1)} ns per draw, words included)`,
     );
   }
 

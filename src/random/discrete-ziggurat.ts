@@ -58,15 +58,20 @@
  * ({@link DiscreteZiggurat.stream}) hands out one call's samples piece by piece, so a long vector
  * can be drawn and used in cache-sized pieces with the same samples as one call.
  *
+ * The sampling loops run in a small WebAssembly module (src/random/ziggurat.wat) where WebAssembly
+ * is available: the same decisions on the same words, so the same samples (the JS loops below are the
+ * reference and the fallback); every exact (bigint) decision, the tail and the refills stay in JS.
+ *
  * @see https://doi.org/10.18637/jss.v005.i08
  * @see https://eprint.iacr.org/2013/510
  * @module
  */
 import { roundHalfUp } from "../math/round.js";
-import { expEnclosureMargin, expNegApprox, expNegEnclosure } from "./exp-bernoulli.js";
+import { expEnclosureMargin, expNegApprox, expNegEnclosure, expNegTables } from "./exp-bernoulli.js";
 import { doubleToRational } from "./rational.js";
 import { SecureRng, type Rng } from "./rng.js";
 import { uniformBelow } from "./uniform.js";
+import { ZIGGURAT_WASM_BASE64 } from "./ziggurat-wasm.js";
 
 // Module-local constants: an imported binding can compile to a getter call per use (tsx/esbuild
 // interop), which profiling showed to be the largest cost of the hot loop.
@@ -449,6 +454,221 @@ function packFast(t: ZigguratTable): Float64Array {
   return fast;
 }
 
+/**
+ * The sampling loops in WebAssembly (src/random/ziggurat.wat, compiled into ziggurat-wasm.ts): the
+ * loops of {@link zigguratRun} and {@link zigguratAddRun} with the common cases of
+ * {@link slowProposal} (redraws, the wedge's double test), up to the first proposal that needs the
+ * rest (the base layer's tail, the exact bigint wedge: about 1 in 4,000 proposals at DP-SGD's sigma)
+ * or the end of the buffered words, on the packed table and the words in the instance's own memory;
+ * the fused add's arithmetic is a second pass over the window (`combine`, f64x2 lanes).
+ * JS keeps the refills, the stream's bookkeeping and every exact decision; the kernel makes the same
+ * decisions on the same words, so the samples are the same (tests: seeded streams against the JS
+ * loop and the pinned digests).
+ */
+interface ZigguratKernel {
+  /**
+   * Writes out64[i, n) from words[p, end) with the wedge margin tol; returns (p << 16) | (i << 1) |
+   * gaveUp, where gaveUp means that slowProposal must take over the proposal whose first two words
+   * end at p.
+   */
+  readonly fill: (p: number, end: number, i: number, n: number, tol: number) => number;
+  /**
+   * The fused add's arithmetic over the window: s32[j] = f32(((roundHalfUp(s32[j]·inv) + out64[j])·scale)
+   * / div) for j < n, the division done as a multiplication by recip = 1/div when pow2 (div a power
+   * of two).
+   */
+  readonly combine: (n: number, inv: number, scale: number, div: number, recip: number, pow2: number) => void;
+  /** Views of the instance's memory (never grown, so they stay valid). */
+  readonly words: Uint32Array;
+  readonly out64: Float64Array;
+  readonly s32: Float32Array;
+}
+
+/** Byte offsets in the module's memory (see ziggurat.wat) and the output window's length. */
+const WASM_EXP_INT_AT = 16384;
+const WASM_EXP_FRAC_AT = 17408;
+const WASM_CONST_AT = 17920;
+const WASM_WORDS_AT = 18432;
+const WASM_OUT_AT = 83968;
+const WASM_S32_AT = 149504;
+const WASM_WINDOW = 8192;
+/** f64 entries per layer in the kernel's table: F·Q, Q, Q·W, W, y_i, h_i (and two unused). */
+const WASM_STRIDE = 8;
+
+/** The shipped module, compiled on first use (null where WebAssembly is unavailable). */
+let shippedModule: WebAssembly.Module | null | undefined;
+/** Test hook: other bytes (a deliberately broken loop), null (the JS loop) or undefined (the shipped module). */
+let wasmBytesOverride: Uint8Array | null | undefined;
+let overrideModule: WebAssembly.Module | null | undefined;
+
+function base64Bytes(b64: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return bytes;
+}
+
+/** Compiles synchronously (a module of about 1.3 KB: allowed on a browser's main thread); null where that fails. */
+function compileModule(bytes: () => Uint8Array): WebAssembly.Module | null {
+  try {
+    return typeof WebAssembly === "object" ? new WebAssembly.Module(Uint8Array.from(bytes())) : null;
+  } catch {
+    return null; // e.g. a page whose content security policy forbids WebAssembly
+  }
+}
+
+/** The module the samplers' next streams use, or null for the JS loop. */
+function zigguratModule(): WebAssembly.Module | null {
+  if (wasmBytesOverride === null) return null;
+  if (wasmBytesOverride !== undefined) return (overrideModule ??= compileModule(() => wasmBytesOverride as Uint8Array));
+  return (shippedModule ??= compileModule(() => base64Bytes(ZIGGURAT_WASM_BASE64)));
+}
+
+/** A kernel of `mod` for one table, or null where it cannot be instantiated (the JS loop is used). */
+function zigguratKernel(mod: WebAssembly.Module, t: ZigguratTable): ZigguratKernel | null {
+  let inst: WebAssembly.Instance;
+  try {
+    inst = new WebAssembly.Instance(mod, {});
+  } catch {
+    return null;
+  }
+  const ex = inst.exports as unknown as Pick<ZigguratKernel, "fill" | "combine"> & { memory: WebAssembly.Memory };
+  const buf = ex.memory.buffer;
+  const table = new Float64Array(buf, 0, LAYERS * WASM_STRIDE);
+  for (let i = 0; i < LAYERS; i++) {
+    const o = i * WASM_STRIDE;
+    table[o] = t.F[i] * t.Qd[i];
+    table[o + 1] = t.Qd[i];
+    table[o + 2] = t.lim[i];
+    table[o + 3] = t.W[i];
+    table[o + 4] = t.yD[i];
+    table[o + 5] = t.hD[i];
+  }
+  const exp = expNegTables();
+  new Float64Array(buf, WASM_EXP_INT_AT, exp.int.length).set(exp.int);
+  new Float64Array(buf, WASM_EXP_FRAC_AT, exp.frac.length).set(exp.frac);
+  // The constants of expNegApprox's polynomial as JS rounds them, and the table's 2·sigma².
+  new Float64Array(buf, WASM_CONST_AT, 4).set([1 / 6, 1 / 24, 1 / 120, t.twoS2]);
+  return {
+    fill: ex.fill,
+    combine: ex.combine,
+    words: new Uint32Array(buf, WASM_WORDS_AT, BLOCK_WORDS),
+    out64: new Float64Array(buf, WASM_OUT_AT, WASM_WINDOW),
+    s32: new Float32Array(buf, WASM_S32_AT, WASM_WINDOW),
+  };
+}
+
+/**
+ * Test hook: the samplers' next streams use these module bytes (a deliberately broken loop), the
+ * JS loop (null) or the shipped module (undefined). @internal
+ */
+export function setZigguratWasmForTesting(bytes: Uint8Array | null | undefined): void {
+  wasmBytesOverride = bytes;
+  overrideModule = undefined;
+}
+
+/** Whether the samplers' streams run the WebAssembly fast path here. @internal */
+export function zigguratWasmActive(): boolean {
+  return zigguratModule() !== null;
+}
+
+/**
+ * Writes the stream's next n samples (n <= WASM_WINDOW) into the kernel's window out64[0, n): the
+ * kernel's loop, and {@link slowProposal} where it gives a proposal back; `owed` is the number of
+ * samples the stream owes at the window's start (it sizes the refills as zigguratRun does).
+ */
+function kernelWindow(t: ZigguratTable, fast: Float64Array, kern: ZigguratKernel, st: StreamState, n: number, owed: number, r: Rng): void {
+  const words = kern.words;
+  const buf = kern.out64;
+  const tol = Math.max(WEDGE_TOL, expEnclosureMargin());
+  let p = st.p;
+  let end = st.end;
+  let j = 0;
+  while (j < n) {
+    if (p + 2 > end) {
+      end = refill(words, Math.min(BLOCK_WORDS, 2 * (owed - j) + 32), r);
+      p = 0;
+    }
+    const res = kern.fill(p, end, j, n, tol);
+    j = (res >>> 1) & 0x7fff;
+    p = res >>> 16;
+    if ((res & 1) !== 0) {
+      const w0 = words[p - 2];
+      st.p = p;
+      st.end = end;
+      const x = slowProposal(t, fast, words, st, w0, (w0 >>> 11) * TWO32 + words[p - 1], owed - j, r);
+      p = st.p;
+      end = st.end;
+      if (x === x) buf[j++] = x; // NaN: rejected
+    }
+  }
+  st.p = p;
+  st.end = end;
+}
+
+/** {@link zigguratRun} with the kernel: the same samples from the same words. */
+function zigguratRunWasm(
+  t: ZigguratTable,
+  fast: Float64Array,
+  kern: ZigguratKernel,
+  st: StreamState,
+  out: Float64Array,
+  from: number,
+  to: number,
+  r: Rng,
+): void {
+  const owedAt = st.remaining + from;
+  for (let at = from; at < to;) {
+    const n = Math.min(WASM_WINDOW, to - at);
+    kernelWindow(t, fast, kern, st, n, owedAt - at, r);
+    out.set(n === WASM_WINDOW ? kern.out64 : kern.out64.subarray(0, n), at);
+    at += n;
+  }
+  st.remaining -= to - from;
+}
+
+/**
+ * Whether d = 2^e with e an integer in [-1022, 1023]: then 1/d = 2^-e is exact (2^-1023 is subnormal
+ * but exact) and x·(1/d) equals x/d for every double x (both are the correctly rounded value of
+ * the same real number). @internal
+ */
+export function isPowerOfTwoWithExactInverse(d: number): boolean {
+  if (!(d >= 2 ** -1022 && d <= 2 ** 1023)) return false;
+  const e = Math.round(Math.log2(d));
+  return 2 ** e === d;
+}
+
+/**
+ * {@link zigguratAddRun} with the kernel: the samples of a window drawn as {@link zigguratRunWasm}
+ * draws them, then added to s's window by the kernel's `combine` (the same arithmetic).
+ */
+function zigguratAddRunWasm(
+  t: ZigguratTable,
+  fast: Float64Array,
+  kern: ZigguratKernel,
+  st: StreamState,
+  s: Float32Array,
+  from: number,
+  to: number,
+  invScale: number,
+  scale: number,
+  divisor: number,
+  r: Rng,
+): void {
+  const owedAt = st.remaining + from;
+  const pow2 = isPowerOfTwoWithExactInverse(divisor) ? 1 : 0;
+  const win = kern.s32;
+  for (let at = from; at < to;) {
+    const n = Math.min(WASM_WINDOW, to - at);
+    win.set(s.subarray(at, at + n));
+    kernelWindow(t, fast, kern, st, n, owedAt - at, r);
+    kern.combine(n, invScale, scale, divisor, 1 / divisor, pow2);
+    s.set(n === WASM_WINDOW ? win : win.subarray(0, n), at);
+    at += n;
+  }
+  st.remaining -= to - from;
+}
+
 /** Where a stream stands: the buffered words [p, end) and the samples it still owes. */
 interface StreamState {
   p: number;
@@ -645,7 +865,10 @@ export interface ZigguratStream {
 export class DiscreteZiggurat {
   private tableValue: ZigguratTable | undefined;
   private fastValue: Float64Array | undefined;
-  private readonly words = new Uint32Array(BLOCK_WORDS);
+  /** The WebAssembly loops, one instance per module (the shipped one, or a test's), made on first use. */
+  private readonly kernels = new Map<WebAssembly.Module, ZigguratKernel | null>();
+  /** The random words of the JS loop (the kernels have theirs in their memory). */
+  private jsWords: Uint32Array | undefined;
   private epoch = 0;
 
   /**
@@ -673,7 +896,16 @@ export class DiscreteZiggurat {
   stream(r: Rng, total: number): ZigguratStream {
     const t = this.table;
     const fast = (this.fastValue ??= packFast(t));
-    const words = this.words;
+    const mod = zigguratModule();
+    let kern: ZigguratKernel | null = null;
+    if (mod !== null) {
+      kern = this.kernels.get(mod) ?? null;
+      if (!this.kernels.has(mod)) {
+        if (this.kernels.size >= 2) this.kernels.clear(); // (only tests switch modules)
+        this.kernels.set(mod, (kern = zigguratKernel(mod, t)));
+      }
+    }
+    const words = kern !== null ? kern.words : (this.jsWords ??= new Uint32Array(BLOCK_WORDS));
     const epoch = ++this.epoch;
     const st: StreamState = { p: 0, end: 0, remaining: total }; // nothing buffered: each stream reads its own words
     const check = (length: number, from: number, to: number): void => {
@@ -684,11 +916,13 @@ export class DiscreteZiggurat {
     return {
       next: (out: Float64Array, from: number, to: number): void => {
         check(out.length, from, to);
-        zigguratRun(t, fast, words, st, out, from, to, r);
+        if (kern !== null) zigguratRunWasm(t, fast, kern, st, out, from, to, r);
+        else zigguratRun(t, fast, words, st, out, from, to, r);
       },
       addRounded: (s: Float32Array, from: number, to: number, invScale: number, scale: number, divisor: number): void => {
         check(s.length, from, to);
-        zigguratAddRun(t, fast, words, st, s, from, to, invScale, scale, divisor, r);
+        if (kern !== null) zigguratAddRunWasm(t, fast, kern, st, s, from, to, invScale, scale, divisor, r);
+        else zigguratAddRun(t, fast, words, st, s, from, to, invScale, scale, divisor, r);
       },
     };
   }

@@ -103,6 +103,11 @@ const EXP_FRAC = new Float64Array(64); // e^{-j/64}, j = 0..63
   for (let j = 0; j < 64; j++) EXP_FRAC[j] = toDouble(expNegEnclosure(BigInt(j), 64n, q));
 }
 
+/** The tables of {@link expNegApprox} (e^{-n}, n = 0..64; e^{-j/64}, j = 0..63), for its WebAssembly copy; read-only. @internal */
+export function expNegTables(): { readonly int: Float64Array; readonly frac: Float64Array } {
+  return { int: EXP_INT, frac: EXP_FRAC };
+}
+
 /**
  * e^{-x} for 0 <= x < 64 in doubles, within 2^-48 relative of the truth:
  * e^{-n} · e^{-j/64} · e^{-r}, r in [0, 1/64), with exact argument reduction (x - floor(x) and

@@ -93,6 +93,7 @@ describe.skipIf(!haveChromium)("dpkit in a browser page (chromium)", () => {
     const n = 20_000;
     const out = await page.evaluate((k) => (globalThis as any).dpkitTest.samples(k), n);
     expect(out.secure).toBe(true);
+    expect(out.zigguratWasm).toBe(true); // the ziggurat's WebAssembly loop runs in the page (issue 16)
     const moments = (xs: number[]) => {
       const m = xs.reduce((a, b) => a + b, 0) / xs.length;
       return { mean: m, variance: xs.reduce((a, b) => a + (b - m) ** 2, 0) / xs.length };

@@ -7,6 +7,7 @@ import {
   rapporPermanentResponse,
 } from "../../src/ldp/index.js";
 import { discreteGaussian, discreteLaplace, secureRng } from "../../src/random/index.js";
+import { zigguratWasmActive } from "../../src/random/discrete-ziggurat.js";
 
 const api = {
   hashes(values: string[], secret: string) {
@@ -31,7 +32,7 @@ const api = {
     }
     const rr = kRandomizedResponse({ epsilon: 1, k: 4 });
     const reports = Array.from({ length: 2000 }, () => rr.randomize(2));
-    return { secure: rng.secure, g, l, reports };
+    return { secure: rng.secure, g, l, reports, zigguratWasm: zigguratWasmActive() };
   },
 };
 

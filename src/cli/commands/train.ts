@@ -11,6 +11,7 @@ import { prepareBackend, tf } from "../../backend/index.js";
 import { loadMnist } from "../../data/mnist.js";
 import { evaluatePrivateModel } from "../../dpsgd/metrics.js";
 import { makePrivate } from "../../dpsgd/make-private.js";
+import { ACCOUNTANT_KINDS } from "../../accounting/accountant.js";
 import { createNoiseWorker, type NoiseWorker } from "../../mechanisms/noise-prefetch.js";
 import { MNIST_MODEL_KINDS, mnistInputShape, mnistModel, type MnistModelKind } from "../../dpsgd/mnist-models.js";
 import { linePlot, savePlot } from "../../plot/index.js";
@@ -40,6 +41,7 @@ interface TrainRaw {
   emaMomentum?: string;
   emaWarmup?: boolean;
   noiseWorker?: boolean;
+  accountant?: string;
 }
 
 /** One epoch's report. */
@@ -117,6 +119,10 @@ async function train(dataset: string, raw: TrainRaw, held: { noiseWorker?: Noise
   if (nonPrivate && (noiseMultiplier !== undefined || targetEpsilon !== undefined)) {
     throw new DpError("invalid_parameter", "--non-private takes no --noise-multiplier or --target-epsilon.", "--non-private");
   }
+  const accounting = raw.accountant === undefined ? "rdp" : requireOneOf("--accountant", raw.accountant, ACCOUNTANT_KINDS);
+  if (nonPrivate && raw.accountant !== undefined) {
+    throw new DpError("invalid_parameter", "--non-private takes no --accountant (there is no privacy to account).", "--accountant");
+  }
   if (nonPrivate && raw.workers !== undefined) throw new DpError("invalid_parameter", "--non-private takes no --workers.", "--workers");
   if (nonPrivate && raw.noiseWorker) {
     throw new DpError(
@@ -157,6 +163,7 @@ async function train(dataset: string, raw: TrainRaw, held: { noiseWorker?: Noise
         noiseMultiplier,
         targetEpsilon,
         targetDelta,
+        accounting,
         batchSize,
         optimizer,
         loss: "sparseCategoricalCrossentropy",
@@ -279,6 +286,8 @@ async function train(dataset: string, raw: TrainRaw, held: { noiseWorker?: Noise
     l2NormClip: nonPrivate ? null : l2NormClip,
     noiseMultiplier: nonPrivate ? null : sigma,
     targetDelta: nonPrivate ? null : targetDelta,
+    // The accountant kind that calibrated the noise, checked the budget and computed every epsilon.
+    accountant: nonPrivate ? null : accounting,
     epsilon: finalEpsilon,
     // With --ema-momentum the model (and --save) holds the weight average: testAccuracy is the
     // average's; finalIterateTestAccuracy is the last private iterate's, from the same run.
@@ -312,7 +321,7 @@ async function train(dataset: string, raw: TrainRaw, held: { noiseWorker?: Noise
   );
   const privacy = nonPrivate
     ? "no privacy guarantee (non-private baseline)"
-    : `(${finalEpsilon.toFixed(3)}, ${targetDelta})-DP for add or remove one example (addOrRemoveOne), noise multiplier ${sigma?.toFixed(4)}, ${steps} steps`;
+    : `(${finalEpsilon.toFixed(3)}, ${targetDelta})-DP for add or remove one example (addOrRemoveOne) by the ${accounting.toUpperCase()} accountant, noise multiplier ${sigma?.toFixed(4)}, ${steps} steps`;
   if (ema) {
     process.stdout.write(
       `weight average (EMA, momentum ${ema.momentum}${ema.warmup ? ", warm-up" : ""}): test accuracy ${(100 * summary.testAccuracy).toFixed(2)}%; final iterate: ${(100 * summary.finalIterateTestAccuracy).toFixed(2)}%${raw.save ? " (the saved model holds the average)" : ""}\n`,
@@ -342,6 +351,10 @@ export function register(program: Command): void {
     .option("--noise-multiplier <S>", "noise standard deviation / clip norm")
     .option("--target-epsilon <E>", "calibrate the noise so the run spends at most this (default 3)")
     .option("--target-delta <D>", "delta of the (epsilon, delta) guarantee", "1e-5")
+    .option(
+      "--accountant <kind>",
+      "rdp (default) or pld: the accountant that calibrates the noise, stops before the budget and reports epsilon (pld: tighter)",
+    )
     .option("--l2-norm-clip <C>", "per-example gradient clip norm", "1")
     .option("--learning-rate <L>", "SGD learning rate (default: 1 for mlp and papernot, 2 for cnn)")
     .option("--momentum <M>", "SGD momentum (0: plain SGD)", "0")

@@ -49,10 +49,28 @@ interface MaskingLayer {
 }
 
 function applyStateless(layer: tf.layers.Layer, input: tf.Tensor | tf.Tensor[], mask: Mask | Mask[], training: boolean): tf.Tensor {
+  if (layer.getClassName() === "GlobalAveragePooling1D" && !Array.isArray(input) && input.rank === 3) return meanOverSteps(input);
   const kwargs: Record<string, unknown> = { training };
   if (hasMask(mask)) kwargs.mask = mask;
   return layer.apply(input, kwargs) as tf.Tensor;
 }
+
+/**
+ * `GlobalAveragePooling1D` (`tf.mean(x, 1)`, which ignores masks as the layer does) with tfjs's own
+ * `Mean` gradient, (dy·ones(x.shape))/T, except that the ones are filled on the backend (`tf.fill`)
+ * where tfjs builds them in JS and uploads them (1 MB per step for a [256, 64, 16] embedding output
+ * on wasm). The same ops on the same values: the same gradient bit for bit. (tile(dy/T) gives the
+ * same values too, but tfjs-wasm's Tile is a slow generic loop: about 15 ms here.)
+ * @internal
+ */
+export const meanOverSteps = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const x = args[0] as tf.Tensor;
+  const [n, steps, d] = x.shape;
+  return {
+    value: tf.mean(x, 1),
+    gradFunc: (dy: tf.Tensor) => tf.div(tf.mul(tf.reshape(dy, [n, 1, d]), tf.fill(x.shape, 1)), steps),
+  };
+}) as (x: tf.Tensor) => tf.Tensor;
 
 function hasMask(mask: Mask | Mask[]): boolean {
   return Array.isArray(mask) ? mask.some((m) => m != null) : mask != null;

@@ -35,8 +35,19 @@ function parts(layer: tf.layers.Layer): EmbeddingLike {
   return layer as unknown as EmbeddingLike;
 }
 
+/**
+ * Ids read and checked by the forward pass, by input tensor (tensors are immutable), for the
+ * per-example terms of the same step, which take them (once: the next step reads its input again).
+ */
+const checkedIds = new WeakMap<tf.Tensor, { vocab: number; ids: Int32Array }>();
+
 /** The token ids of `input` (any numeric dtype, truncated like tfjs's cast), checked against the vocabulary. */
 function tokenIds(input: tf.Tensor, vocab: number, name: string): Int32Array {
+  const hit = checkedIds.get(input);
+  if (hit !== undefined) {
+    checkedIds.delete(input);
+    if (hit.vocab === vocab && !input.isDisposed) return hit.ids;
+  }
   const ids = (input.dtype === "int32" ? input.dataSync() : tf.tidy(() => tf.cast(input, "int32").dataSync())) as Int32Array;
   for (let p = 0; p < ids.length; p++) {
     const v = ids[p];
@@ -44,6 +55,7 @@ function tokenIds(input: tf.Tensor, vocab: number, name: string): Int32Array {
       throw new DpError("invalid_parameter", `Layer "${name}" (Embedding) received token ${v}, outside [0, ${vocab}).`, "x");
     }
   }
+  checkedIds.set(input, { vocab, ids });
   return ids;
 }
 

@@ -1,0 +1,216 @@
+;; The exact discrete ziggurat's sampling loops (src/random/discrete-ziggurat.ts: zigguratRun,
+;; zigguratAddRun and the common cases of slowProposal) in WebAssembly: the same decisions on the
+;; same words in the same order, so the same samples. Compiled by `npm run gen:ziggurat-wasm` (wabt
+;; 1.0.39, with SIMD) into src/random/ziggurat-wasm.ts. The sampling loop is scalar f64/i32; the fused
+;; add's arithmetic runs in f64x2 lanes. No floating-point contraction (WebAssembly has none), so
+;; every double below is the one the TS code computes.
+;;
+;; Memory (one instance per sampler, 3 pages, never grown), written by the TS side:
+;;   [0, 16384)        per layer i, 8 f64 at i*64: F_i*Q_i, Q_i, Q_i*W_i, W_i, y_i (yD), h_i (hD)
+;;   [16384, 16904)    e^{-n}, n = 0..64 (exp-bernoulli's EXP_INT)
+;;   [17408, 17920)    e^{-j/64}, j = 0..63 (EXP_FRAC)
+;;   [17920, 17952)    1/6, 1/24, 1/120 (as JS rounds them), 2*sigma^2 (twoS2)
+;;   [18432, 83968)    the random words (16,384 u32), refilled by JS
+;;   [83968, 149504)   the samples' window: 8,192 f64 (fill writes them)
+;;   [149504, 182272)  the fused add's window: 8,192 f32 (combine updates them in place)
+;;
+;; A proposal reads the word pair (w0, w1) at word index p: J = (w0 >>> 11)*2^32 + w1 (an exact
+;; integer below 2^53, exact as a double), layer = w0 & 255, the sign is bit 8 of w0 (negative when set).
+;;   J < F*Q     fast accept: k = floor(J / Q) by one f64 division (exact: see packFast in the TS);
+;;               (negative, 0) is rejected (k = 0 iff J < Q: tested on J, branch-free: the loop
+;;               writes the sample and counts it 0 or 1); the sample is k with bit 8 as its sign
+;;               bit, i.e. k * (1 - 2*bit8) as the TS computes it.
+;;   otherwise   $slow: the redraws of J while J >= Q*W, then a fast accept of the redrawn J, or the
+;;               wedge's double test (expNegApprox and the 2^-40 margins of wedgeAccepts). It gives
+;;               up (+inf) where the TS must decide: the base layer's tail, x >= 48, an inconclusive
+;;               wedge (the exact bigint path), a k >= W (the guard), or words running out.
+;; The loop runs while i < n and p + 2 <= end, and returns (p << 16) | (i << 1) | gaveUp: on giving
+;; up, p is just past the proposal's first two words (as slowProposal expects), nothing of the
+;; proposal written, and the TS's slowProposal redoes the whole proposal from the same words.
+
+(module
+  (memory (export "memory") 3 3)
+  ;; The word index $slow reached (read after a result that is not +inf).
+  (global $q (mut i32) (i32.const 0))
+
+  ;; The 53-bit integer J of the word pair at word index p, as an exact double (written out in the
+  ;; sampling loop: V8 does not inline calls between wasm functions here).
+  (func $word53 (param $p i32) (result f64)
+    (f64.convert_i64_s
+      (i64.or
+        (i64.shl (i64.extend_i32_u (i32.shr_u (i32.load offset=18432 (i32.shl (local.get $p) (i32.const 2))) (i32.const 11)))
+          (i64.const 32))
+        (i64.load32_u offset=18436 (i32.shl (local.get $p) (i32.const 2))))))
+
+  ;; The signed sample k*s, or NaN for the rejected (negative, 0).
+  (func $signed (param $k f64) (param $s f64) (result f64)
+    (if (result f64) (i32.and (f64.eq (local.get $k) (f64.const 0)) (f64.lt (local.get $s) (f64.const 0)))
+      (then (f64.const nan))
+      (else (f64.mul (local.get $k) (local.get $s)))))
+
+  ;; slowProposal's common cases; words from index p (past the proposal's first two), J its first J.
+  ;; Returns the sample (global $q: the word index after it), NaN when rejected (likewise), or +inf
+  ;; when the TS must take the proposal over.
+  (func $slow (param $p i32) (param $end i32) (param $w0 i32) (param $J f64) (param $tol f64) (result f64)
+    (local $o i32) (local $k f64) (local $s f64) (local $x f64) (local $u f64) (local $n f64)
+    (local $f f64) (local $j f64) (local $r f64) (local $e f64) (local $h f64) (local $y f64)
+    (local.set $o (i32.shl (i32.and (local.get $w0) (i32.const 255)) (i32.const 6)))
+    ;; Redraw inside the layer while J >= Q*W.
+    (block $drawn
+      (loop $redraw
+        (br_if $drawn (f64.lt (local.get $J) (f64.load offset=16 (local.get $o))))
+        (if (i32.gt_u (i32.add (local.get $p) (i32.const 2)) (local.get $end)) (then (return (f64.const inf))))
+        (local.set $J (call $word53 (local.get $p)))
+        (local.set $p (i32.add (local.get $p) (i32.const 2)))
+        (br $redraw)))
+    (local.set $k (f64.floor (f64.div (local.get $J) (f64.load offset=8 (local.get $o)))))
+    (local.set $s (f64.convert_i32_s (i32.sub (i32.const 1) (i32.and (i32.shr_u (local.get $w0) (i32.const 7)) (i32.const 2)))))
+    (if (f64.lt (local.get $J) (f64.load (local.get $o)))
+      (then
+        (global.set $q (local.get $p))
+        (return (call $signed (local.get $k) (local.get $s)))))
+    ;; The base layer's tail, the guard k >= W: the TS.
+    (if (i32.eqz (i32.and (local.get $w0) (i32.const 255))) (then (return (f64.const inf))))
+    (if (f64.ge (local.get $k) (f64.load offset=24 (local.get $o))) (then (return (f64.const inf))))
+    ;; The wedge: x = k^2 / (2 sigma^2); a fresh 53-bit U from the buffer.
+    (local.set $x (f64.div (f64.mul (local.get $k) (local.get $k)) (f64.load (i32.const 17944))))
+    (if (i32.eqz (f64.lt (local.get $x) (f64.const 48))) (then (return (f64.const inf))))
+    (if (i32.gt_u (i32.add (local.get $p) (i32.const 2)) (local.get $end)) (then (return (f64.const inf))))
+    (local.set $u (call $word53 (local.get $p)))
+    (local.set $p (i32.add (local.get $p) (i32.const 2)))
+    ;; e = expNegApprox(x): e^{-n} * e^{-j/64} * (degree-6 Taylor of e^{-r}), as exp-bernoulli.ts.
+    (local.set $n (f64.floor (local.get $x)))
+    (local.set $f (f64.sub (local.get $x) (local.get $n)))
+    (local.set $j (f64.floor (f64.mul (local.get $f) (f64.const 64))))
+    (local.set $r (f64.sub (local.get $f) (f64.div (local.get $j) (f64.const 64))))
+    (local.set $e
+      (f64.mul
+        (f64.mul
+          (f64.load offset=16384 (i32.shl (i32.trunc_f64_s (local.get $n)) (i32.const 3)))
+          (f64.load offset=17408 (i32.shl (i32.trunc_f64_s (local.get $j)) (i32.const 3))))
+        (f64.sub (f64.const 1)
+          (f64.mul (local.get $r)
+            (f64.sub (f64.const 1)
+              (f64.mul (local.get $r)
+                (f64.sub (f64.const 0.5)
+                  (f64.mul (local.get $r)
+                    (f64.sub (f64.load (i32.const 17920))
+                      (f64.mul (local.get $r)
+                        (f64.sub (f64.load (i32.const 17928))
+                          (f64.mul (local.get $r)
+                            (f64.sub (f64.load (i32.const 17936))
+                              (f64.div (local.get $r) (f64.const 720)))))))))))))))
+    (local.set $h (f64.load offset=40 (local.get $o)))
+    (local.set $y (f64.load offset=32 (local.get $o)))
+    ;; Accept iff ((u + 1)/2^53)*h + y + tol <= e*(1 - tol); reject iff (u/2^53)*h + y - tol >= e*(1 + tol).
+    (if (f64.le
+          (f64.add (f64.add (f64.mul (f64.div (f64.add (local.get $u) (f64.const 1)) (f64.const 9007199254740992)) (local.get $h))
+            (local.get $y)) (local.get $tol))
+          (f64.mul (local.get $e) (f64.sub (f64.const 1) (local.get $tol))))
+      (then
+        (global.set $q (local.get $p))
+        (return (call $signed (local.get $k) (local.get $s)))))
+    (if (f64.ge
+          (f64.sub (f64.add (f64.mul (f64.div (local.get $u) (f64.const 9007199254740992)) (local.get $h)) (local.get $y))
+            (local.get $tol))
+          (f64.mul (local.get $e) (f64.add (f64.const 1) (local.get $tol))))
+      (then
+        (global.set $q (local.get $p))
+        (return (f64.const nan))))
+    (f64.const inf))
+
+  ;; Writes samples to out64[i, n).
+  (func (export "fill") (param $p i32) (param $end i32) (param $i i32) (param $n i32) (param $tol f64) (result i32)
+    (local $w0 i32) (local $J f64) (local $o i32) (local $k f64) (local $z f64) (local $gaveUp i32) (local $ok i32)
+    (local $stop i32)
+    (block $done
+      (loop $batch
+        ;; At most min(n - i, (end - p) / 2) proposals, each writing at most one sample: one bound per
+        ;; proposal (p < stop) instead of two; another batch while samples are owed and words remain.
+        (local.set $stop (i32.sub (local.get $end) (local.get $p)))
+        (local.set $stop (i32.shr_u (local.get $stop) (i32.const 1)))
+        (if (i32.lt_u (i32.sub (local.get $n) (local.get $i)) (local.get $stop))
+          (then (local.set $stop (i32.sub (local.get $n) (local.get $i)))))
+        (br_if $done (i32.eqz (local.get $stop)))
+        (local.set $stop (i32.add (local.get $p) (i32.shl (local.get $stop) (i32.const 1))))
+        (loop $next
+          (local.set $w0 (i32.load offset=18432 (i32.shl (local.get $p) (i32.const 2))))
+          (local.set $J
+            (f64.convert_i64_s
+              (i64.or
+                (i64.shl (i64.extend_i32_u (i32.shr_u (local.get $w0) (i32.const 11))) (i64.const 32))
+                (i64.load32_u offset=18436 (i32.shl (local.get $p) (i32.const 2))))))
+          (local.set $p (i32.add (local.get $p) (i32.const 2)))
+          (local.set $o (i32.shl (i32.and (local.get $w0) (i32.const 255)) (i32.const 6)))
+          (if (f64.lt (local.get $J) (f64.load (local.get $o)))
+            (then
+              ;; k = 0 (J < Q) with the sign bit set: rejected (the sample is written but not counted).
+              (local.set $ok
+                (i32.xor (i32.and (f64.lt (local.get $J) (f64.load offset=8 (local.get $o))) (i32.shr_u (local.get $w0) (i32.const 8)))
+                  (i32.const 1)))
+              (local.set $k (f64.floor (f64.div (local.get $J) (f64.load offset=8 (local.get $o)))))
+              ;; k * (1 - 2*bit8): bit 8 of w0 moved to the sign bit of k (k >= 0; -k when set).
+              (local.set $z
+                (f64.reinterpret_i64
+                  (i64.or (i64.reinterpret_f64 (local.get $k))
+                    (i64.shl (i64.extend_i32_u (i32.and (local.get $w0) (i32.const 256))) (i64.const 55))))))
+            (else
+              (local.set $z (call $slow (local.get $p) (local.get $end) (local.get $w0) (local.get $J) (local.get $tol)))
+              (if (f64.eq (local.get $z) (f64.const inf))
+                (then
+                  (local.set $gaveUp (i32.const 1))
+                  (br $done)))
+              (local.set $p (global.get $q))
+              (local.set $ok (f64.eq (local.get $z) (local.get $z)))))
+          (f64.store offset=83968 (i32.shl (local.get $i) (i32.const 3)) (local.get $z))
+          (local.set $i (i32.add (local.get $i) (local.get $ok)))
+          (br_if $next (i32.lt_u (local.get $p) (local.get $stop))))
+        (br $batch)))
+    (i32.or (i32.or (i32.shl (local.get $p) (i32.const 16)) (i32.shl (local.get $i) (i32.const 1))) (local.get $gaveUp)))
+
+  ;; The fused add's second pass, two entries per step in f64x2 lanes: s32[j] = f32(((roundHalfUp(
+  ;; s32[j] * inv) + z[j]) * scale) / div) for j in [0, n) (n rounded up to even: the window has room),
+  ;; with z the window `fill` wrote. roundHalfUp as src/math/round.ts: floor(x + 0.5), and in the
+  ;; lanes where that is one too large (floor - 0.5 > x) the exact Math.round(x): nearest(x) (ties to
+  ;; even), plus one on a tie it took downwards (x - nearest(x) = 0.5; the difference is exact).
+  ;; When div is a power of two the TS passes recip = 1/div (exact) and pow2 = 1, and the division is
+  ;; a multiplication by recip: both are the correctly rounded value of the same real number.
+  ;; Lane-wise IEEE operations, no contraction: each entry gets the doubles the scalar TS computes.
+  (func (export "combine") (param $n i32) (param $inv f64) (param $scale f64) (param $div f64) (param $recip f64)
+    (param $pow2 i32)
+    (local $i i32) (local $x v128) (local $r v128) (local $m v128) (local $q v128) (local $v v128)
+    (local $vinv v128) (local $vscale v128) (local $vdiv v128) (local $vrecip v128) (local $half v128) (local $one v128)
+    (local.set $vinv (f64x2.splat (local.get $inv)))
+    (local.set $vscale (f64x2.splat (local.get $scale)))
+    (local.set $vdiv (f64x2.splat (local.get $div)))
+    (local.set $vrecip (f64x2.splat (local.get $recip)))
+    (local.set $half (f64x2.splat (f64.const 0.5)))
+    (local.set $one (f64x2.splat (f64.const 1)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $x
+          (f64x2.mul
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=149504 (i32.shl (local.get $i) (i32.const 2))))
+            (local.get $vinv)))
+        (local.set $r (f64x2.floor (f64x2.add (local.get $x) (local.get $half))))
+        (local.set $m (f64x2.gt (f64x2.sub (local.get $r) (local.get $half)) (local.get $x)))
+        (if (v128.any_true (local.get $m))
+          (then
+            (local.set $q (f64x2.nearest (local.get $x)))
+            (local.set $q
+              (f64x2.add (local.get $q)
+                (v128.and (f64x2.eq (f64x2.sub (local.get $x) (local.get $q)) (local.get $half)) (local.get $one))))
+            (local.set $r (v128.bitselect (local.get $q) (local.get $r) (local.get $m)))))
+        (local.set $v
+          (f64x2.mul
+            (f64x2.add (local.get $r) (v128.load offset=83968 (i32.shl (local.get $i) (i32.const 3))))
+            (local.get $vscale)))
+        (local.set $v
+          (if (result v128) (local.get $pow2)
+            (then (f64x2.mul (local.get $v) (local.get $vrecip)))
+            (else (f64x2.div (local.get $v) (local.get $vdiv)))))
+        (v128.store64_lane offset=149504 0 (i32.shl (local.get $i) (i32.const 2)) (f32x4.demote_f64x2_zero (local.get $v)))
+        (local.set $i (i32.add (local.get $i) (i32.const 2)))
+        (br $next))))
+)
