@@ -1,14 +1,14 @@
 /**
  * Provenance of the committed wasm bytes: src/dpsgd/kernels/wasm/sparse-dense.wat is the source;
  * where the devDependency `wabt` is installed, it is recompiled and must give exactly the bytes of
- * the generated module (rebuild with `npx tsx scripts/build-wasm.ts`).
+ * the generated module (rebuild with `npm run gen:sparse-dense-wasm`).
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { WASM_BASE64 } from "../../../src/dpsgd/kernels/wasm/sparse-dense-wasm.js";
-import { WASM_MODULES, compileWat, generatedModule } from "../../../scripts/build-wasm.js";
+import { WASM_MODULES, compileWat, generatedModule } from "../../../scripts/gen-sparse-dense-wasm.js";
 
 const root = path.resolve(import.meta.dirname, "../../..");
 let hasWabt = true;
