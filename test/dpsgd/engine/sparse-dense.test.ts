@@ -10,8 +10,9 @@
  * - a hidden Dense layer whose (ReLU) input is sparse: the sparse forward runs on the tape, its
  *   gradient with respect to the input must still be right.
  * Negative controls (run by hand, see docs/dpsgd-engine.md "Sparse inputs"): the .wat with the
- * scalar tail skipped (the last column when units % 4 = 3) or with the clip factors ignored in the
- * clipped sum fails the kernel and rule tests here.
+ * scalar tail skipped (the last units % 4 columns) or with the clip factors ignored in the clipped
+ * sum, row norms that miss a nonzero, the density limit ignored, or the sparse path never taken
+ * each fail tests here.
  */
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -36,8 +36,8 @@ export interface SparseDenseInputOptions {
   /**
    * The largest share of nonzero input entries for which the sparse path is taken. Default 0.4:
    * measured on wasm for a 256×784 input and 128 units, the sparse forward product and clipped
-   * sum together cost about as much as the dense ones near 0.5 (bench/dpsgd-anchor.bench.ts,
-   * docs/dpsgd-engine.md "Sparse inputs").
+   * sum together cost as much as the dense ones between densities 0.5 and 0.6
+   * (bench/dpsgd-sparse.bench.ts, docs/dpsgd-engine.md "Sparse inputs").
    */
   maxDensity: number;
   /** Smallest `n · d · units` worth a density scan (smaller products stay dense). Default 2^20. */
