@@ -536,5 +536,85 @@ export function recurrentCases(r = lcg(37)): Case[] {
       );
     }
   }
+  out.push(...rnnHostCases(r));
+  return out;
+}
+
+/**
+ * GRU (tanh with hard / plain sigmoid gates) and SimpleRNN (tanh, relu, linear): the host
+ * recurrence ops on cpu and wasm (src/dpsgd/engine/layers/rnn-host.ts), masked and not, both
+ * directions, sequences on and off, bias on and off, and Bidirectional around them in every
+ * merge mode.
+ */
+function rnnHostCases(r: () => number): Case[] {
+  const out: Case[] = [];
+  const variants = [
+    { kind: "gru", activation: "tanh", recurrentActivation: "hardSigmoid" },
+    { kind: "gru", activation: "tanh", recurrentActivation: "sigmoid" },
+    { kind: "simpleRNN", activation: "tanh" },
+    { kind: "simpleRNN", activation: "relu" },
+    { kind: "simpleRNN", activation: "linear" },
+  ] as const;
+  let h = 0;
+  for (const v of variants) {
+    for (const returnSequences of [false, true]) {
+      const goBackwards = h % 2 === 1;
+      const useBias = h++ % 3 !== 2;
+      const n = randInt(r, 2, 5);
+      const steps = randInt(r, 2, 6);
+      const { kind, ...acts } = v;
+      const rnnArgs = { units: randInt(r, 1, 4), returnSequences, goBackwards, useBias, ...acts };
+      const label = `${kind} host op ${Object.values(acts).join("/")} seq=${returnSequences} back=${goBackwards} bias=${useBias}`;
+      out.push(
+        finish(
+          label,
+          [
+            recurrentLayer(kind, { inputShape: [steps, 3], ...rnnArgs }),
+            ...(returnSequences ? [tf.layers.flatten()] : []),
+            tf.layers.dense({ units: 2 }),
+          ],
+          normal([n, steps, 3]),
+          normal([n, 2]),
+          "meanSquaredError",
+        ),
+      );
+      out.push(
+        finish(
+          `masked embedding -> ${label}`,
+          [
+            tf.layers.embedding({ inputDim: 7, outputDim: 3, maskZero: true, inputLength: steps }),
+            recurrentLayer(kind, rnnArgs),
+            ...(returnSequences ? [recurrentLayer(kind, { units: 2 })] : []),
+            tf.layers.dense({ units: 2, activation: "softmax" }),
+          ],
+          tokens(r, n, steps, 7),
+          tf.tensor1d(Array.from({ length: n }, () => randInt(r, 0, 1))),
+          "sparseCategoricalCrossentropy",
+        ),
+      );
+    }
+  }
+  const merges = ["concat", "sum", "ave", "mul"] as const;
+  for (let m = 0; m < merges.length; m++) {
+    const kind = m % 2 === 0 ? "gru" : "simpleRNN";
+    const returnSequences = m >= 2;
+    const acts = kind === "gru" ? { recurrentActivation: m === 0 ? "sigmoid" : "hardSigmoid" } : { activation: m === 1 ? "relu" : "tanh" };
+    const n = randInt(r, 2, 4);
+    const steps = randInt(r, 2, 5);
+    out.push(
+      finish(
+        `masked embedding -> bidirectional ${kind} host op ${merges[m]} seq=${returnSequences}`,
+        [
+          tf.layers.embedding({ inputDim: 6, outputDim: 3, maskZero: true, inputLength: steps }),
+          tf.layers.bidirectional({ layer: recurrentLayer(kind, { units: 3, returnSequences, ...acts }) as tf.RNN, mergeMode: merges[m] }),
+          ...(returnSequences ? [recurrentLayer(kind, { units: 2 })] : []),
+          tf.layers.dense({ units: 2, activation: "softmax" }),
+        ],
+        tokens(r, n, steps, 6),
+        tf.tensor1d(Array.from({ length: n }, () => randInt(r, 0, 1))),
+        "sparseCategoricalCrossentropy",
+      ),
+    );
+  }
   return out;
 }

@@ -42,7 +42,7 @@ interface LstmLike {
   goBackwards: boolean;
 }
 
-/** What the host recurrence records for the rule: `h_{t-1}` per example and original time step. */
+/** What a host recurrence records for the rule: `h_{t-1}` per example and original time step. */
 interface HostRecord {
   /** The layer input the projections came from (the engine passes the same tensor to the rule). */
   input: tf.Tensor;
@@ -50,6 +50,14 @@ interface HostRecord {
   steps: number;
   /** `[N, T, U]`, row-major: `h_{t-1}` of example i at original time t. */
   hPrev: Float32Array;
+  /** GRU only: `r_t ⊙ h_{t-1}` (the candidate gate's recurrent input), `[N, T, U]` like `hPrev`. */
+  resetH?: Float32Array;
+}
+
+/** The states a host recurrence recorded (see {@link takeRecordedStates}). @internal */
+export interface RecordedStates {
+  hPrev: Float32Array;
+  resetH?: Float32Array;
 }
 
 /** The input each layer's projections were last computed from (set by the rule's `linear`). */
@@ -68,15 +76,28 @@ export function forgetRecurrence(layer: tf.layers.Layer): void {
 }
 
 /**
- * `h_{t-1}` (`[N, T, U]`) recorded by the latest forward pass of `layer` if that pass ran on
- * `input` with `n` examples and `steps` steps; consumed (a second call returns undefined).
+ * `h_{t-1}` (`[N, T, U]`, and for a GRU `r_t ⊙ h_{t-1}`) recorded by the latest forward pass of
+ * `layer` if that pass ran on `input` with `n` examples and `steps` steps; consumed (a second call
+ * returns undefined).
  * @internal
  */
-export function takeRecordedStates(layer: tf.layers.Layer, input: tf.Tensor, n: number, steps: number): Float32Array | undefined {
+export function takeRecordedStates(layer: tf.layers.Layer, input: tf.Tensor, n: number, steps: number): RecordedStates | undefined {
   const r = records.get(layer);
   records.delete(layer);
   if (!r || r.input !== input || r.n !== n || r.steps !== steps || input.isDisposed) return undefined;
-  return r.hPrev;
+  return r.resetH ? { hPrev: r.hPrev, resetH: r.resetH } : { hPrev: r.hPrev };
+}
+
+/**
+ * Stores what a host recurrence of `layer` recorded, against the input its projections were
+ * computed from (noted by the rule's `linear`; with none noted, any older record is dropped).
+ * @internal
+ */
+export function recordRecurrence(layer: tf.layers.Layer, n: number, steps: number, hPrev: Float32Array, resetH?: Float32Array): void {
+  const input = pendingInput.get(layer);
+  pendingInput.delete(layer);
+  if (input) records.set(layer, resetH ? { input, n, steps, hPrev, resetH } : { input, n, steps, hPrev });
+  else records.delete(layer);
 }
 
 type GateKind = "hardSigmoid" | "sigmoid";
@@ -87,7 +108,8 @@ type GateKind = "hardSigmoid" | "sigmoid";
  */
 const scratchArrays = new WeakMap<tf.layers.Layer, Map<string, Float32Array>>();
 
-function scratch(layer: tf.layers.Layer, name: string, size: number): Float32Array {
+/** A work array of `layer`'s host recurrence (contents left from an earlier step: write before reading). @internal */
+export function scratch(layer: tf.layers.Layer, name: string, size: number): Float32Array {
   let m = scratchArrays.get(layer);
   if (!m) {
     m = new Map();
@@ -113,6 +135,12 @@ export function lstmHostEligible(layer: tf.layers.Layer): boolean {
 
 const F = Math.fround;
 const POINT2 = F(0.2);
+
+/** tfjs's `hardSigmoid` in float32: `clip(0.5 + 0.2·x, 0, 1)`. @internal */
+export function hardSigmoid32(x: number): number {
+  const v = F(0.5 + F(POINT2 * x));
+  return v < 0 ? 0 : v > 1 ? 1 : v;
+}
 
 /**
  * The LSTM recurrence over the input projections `zx` (`[N, T, 4U]`, gates i, f, c, o as in
@@ -293,8 +321,8 @@ export function lstmHostRecurrence(layer: tf.layers.Layer, zx: tf.Tensor, mask: 
   return op(zx);
 }
 
-/** d hardSigmoid / d x (tfjs: 0.2 where the unclipped `0.5 + 0.2·x`, in float32, lies in [0, 1]). */
-function hardSlope(x: number): number {
+/** d hardSigmoid / d x (tfjs: 0.2 where the unclipped `0.5 + 0.2·x`, in float32, lies in [0, 1]). @internal */
+export function hardSlope(x: number): number {
   const unclipped = F(0.5 + F(POINT2 * x));
   return unclipped >= 0 && unclipped <= 1 ? POINT2 : 0;
 }

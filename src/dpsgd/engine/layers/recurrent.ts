@@ -12,9 +12,10 @@
  * `dW = sum_t x_t^T g_t`, `dU = sum_t h_{t-1}^T g_t`, `db = sum_t g_t`, whose squared norms come
  * from Gram matrices over the T steps (ghost) or the materialised matrices, whichever is cheaper,
  * and whose clipped sum is one matrix product of the reweighted `g` with the recorded `[x, h]`
- * (book-keeping: no per-example backward pass). The hidden states `h_{t-1}` are recorded by the
- * forward pass where it runs as one host op (LSTM with tanh / hard or plain sigmoid on cpu and
- * wasm, lstm-host.ts), else recomputed by one forward run of the recurrence without gradients.
+ * (book-keeping: no per-example backward pass). The hidden states `h_{t-1}` (GRU: and
+ * `r_t ⊙ h_{t-1}`) are recorded by the forward pass where it runs as one host op (on cpu and wasm:
+ * LSTM and GRU with tanh and hard or plain sigmoid gates, SimpleRNN with tanh, relu or linear;
+ * lstm-host.ts, rnn-host.ts), else recomputed by one forward run of the recurrence without gradients.
  *
  * Masks (from `Embedding({ maskZero: true })` or `Masking`) follow tfjs: at a masked step the
  * output and the states are carried over, so that step's `g_t` is zero and it adds nothing.
@@ -25,7 +26,15 @@
 import * as tf from "@tensorflow/tfjs";
 import { DpError } from "../../../errors.js";
 import type { LayerRule, NormMode, PerExampleTerms } from "../layer-rule.js";
-import { forgetRecurrence, lstmHostEligible, lstmHostRecurrence, noteRecurrentInput, takeRecordedStates } from "./lstm-host.js";
+import {
+  forgetRecurrence,
+  lstmHostEligible,
+  lstmHostRecurrence,
+  noteRecurrentInput,
+  takeRecordedStates,
+  type RecordedStates,
+} from "./lstm-host.js";
+import { gruHostEligible, gruHostRecurrence, simpleRnnHostEligible, simpleRnnHostRecurrence } from "./rnn-host.js";
 import { hostView } from "../host-view.js";
 import { denseLinearFast, matMulTransposeA } from "./matmul.js";
 import { sequenceOuter } from "./sequence-outer.js";
@@ -175,8 +184,13 @@ function inputProjection(layer: tf.layers.Layer, input: tf.Tensor): tf.Tensor {
 }
 
 function recurrentOutput(layer: tf.layers.Layer, zx: tf.Tensor, mask?: tf.Tensor | null): tf.Tensor {
-  // LSTM with the default activations on cpu / wasm: one op (lstm-host.ts), which also records h_{t-1}.
-  if ((zx.shape[1] as number) > 0 && lstmHostEligible(layer)) return lstmHostRecurrence(layer, zx, mask);
+  // LSTM, GRU, SimpleRNN with the default activations on cpu / wasm: one op (lstm-host.ts,
+  // rnn-host.ts), which also records h_{t-1} (GRU: and r_t ⊙ h_{t-1}).
+  if ((zx.shape[1] as number) > 0) {
+    if (lstmHostEligible(layer)) return lstmHostRecurrence(layer, zx, mask);
+    if (gruHostEligible(layer)) return gruHostRecurrence(layer, zx, mask);
+    if (simpleRnnHostEligible(layer)) return simpleRnnHostRecurrence(layer, zx, mask);
+  }
   forgetRecurrence(layer);
   const { outputs } = recur(kindOf(layer), layer, zx, mask, false);
   if (outputs.length === 0) throw new DpError("invalid_parameter", `Layer "${layer.name}" received a sequence of length 0.`, "x");
@@ -197,24 +211,35 @@ function recurrentPerExample(
   const [n, steps, din] = input.shape;
   const width = GATES[kind] * units;
   const g3 = g as tf.Tensor3D;
-  // h_{t-1} as recorded by the forward pass (the LSTM host op), else one more run of the recurrence.
+  // h_{t-1} (GRU: and r_t ⊙ h_{t-1}) as recorded by the forward pass (the host ops), else one more run of the recurrence.
   const recorded = takeRecordedStates(layer, input, n, steps);
-  const rec = recorded ? null : recur(kind, layer, inputProjection(layer, input), mask, true);
-  const h3 = (recorded ? tf.tensor3d(recorded, [n, steps, units]) : tf.stack((rec as Recurrence).hPrev, 1)) as tf.Tensor3D;
+  const rec = recorded && (kind !== "GRU" || recorded.resetH) ? null : recur(kind, layer, inputProjection(layer, input), mask, true);
+  const h3 = (rec ? tf.stack(rec.hPrev, 1) : tf.tensor3d((recorded as RecordedStates).hPrev, [n, steps, units])) as tf.Tensor3D;
   const ones = useBias ? tf.ones([n, steps, 1]) : null;
-  if (recorded && mode !== "materialize") {
+  if (!rec && mode !== "materialize") {
     // The host op's states are on the host already: the ghost norms <A_i A_iᵀ, G_i G_iᵀ> as one
     // loop (tfjs-backend-wasm runs batched products of small matrices without XNNPACK), the
-    // clipped sum as one flat product of [x, h, 1] with the reweighted g.
-    const a3 = tf.concat(ones ? [input, h3, ones] : [input, h3], 2) as tf.Tensor3D;
+    // clipped sum as one flat product of [x, h, 1] with the reweighted g (GRU: [x, h, r⊙h, 1],
+    // of which the kernel takes the x rows, the recurrent kernel the h rows of the z, r columns
+    // and the r⊙h rows of the h columns, the bias the last row).
+    const st = recorded as RecordedStates;
+    const rh3 = st.resetH ? tf.tensor3d(st.resetH, [n, steps, units]) : null;
+    const parts = [input, h3, ...(rh3 ? [rh3] : []), ...(ones ? [ones] : [])];
+    const a3 = tf.concat(parts, 2) as tf.Tensor3D;
+    const hr = rh3 ? 2 * units : units;
     return {
-      squaredNorms: tf.tensor1d(hostGhostNorms(input, recorded, g3, useBias)),
+      squaredNorms: tf.tensor1d(
+        st.resetH ? hostGhostNormsGru(input, st.hPrev, st.resetH, g3, useBias) : hostGhostNorms(input, st.hPrev, g3, useBias),
+      ),
       weightedSum(w) {
-        const p = din + units + (useBias ? 1 : 0);
+        const p = din + hr + (useBias ? 1 : 0);
         const gw = tf.reshape(tf.mul(g3, tf.reshape(w, [n, 1, 1])), [n * steps, width]) as tf.Tensor2D;
         const all = matMulTransposeA(tf.reshape(a3, [n * steps, p]) as tf.Tensor2D, gw);
-        const out: tf.Tensor[] = [tf.slice(all, [0, 0], [din, width]), tf.slice(all, [din, 0], [units, width])];
-        if (useBias) out.push(tf.reshape(tf.slice(all, [din + units, 0], [1, width]), [width]));
+        const recurrentKernel = rh3
+          ? tf.concat([tf.slice(all, [din, 0], [units, 2 * units]), tf.slice(all, [din + units, 2 * units], [units, units])], 1)
+          : tf.slice(all, [din, 0], [units, width]);
+        const out: tf.Tensor[] = [tf.slice(all, [0, 0], [din, width]), recurrentKernel];
+        if (useBias) out.push(tf.reshape(tf.slice(all, [din + hr, 0], [1, width]), [width]));
         return out;
       },
     };
@@ -238,7 +263,10 @@ function recurrentPerExample(
   const [gZR, gH] = tf.split(g3, [2 * units, units], 2) as [tf.Tensor3D, tf.Tensor3D];
   const inputTerms = sequenceOuter(xa, g3, mode);
   const zrTerms = sequenceOuter(h3, gZR, mode);
-  const hTerms = sequenceOuter(tf.stack((rec as Recurrence).resetH, 1) as tf.Tensor3D, gH, mode);
+  const rh3 = (
+    rec ? tf.stack(rec.resetH, 1) : tf.tensor3d((recorded as RecordedStates).resetH as Float32Array, [n, steps, units])
+  ) as tf.Tensor3D;
+  const hTerms = sequenceOuter(rh3, gH, mode);
   return {
     squaredNorms: tf.addN([inputTerms.squaredNorms, zrTerms.squaredNorms, hTerms.squaredNorms]) as tf.Tensor1D,
     weightedSum(w) {
@@ -418,3 +446,74 @@ export const bidirectionalRule: LayerRule = {
     };
   },
 };
+
+/**
+ * The GRU's squared norms from the recorded states: `sum_{t,s} (x_t·x_s + 1)(g_t·g_s) +
+ * (h_t·h_s)(g^zr_t·g^zr_s) + (ρ_t·ρ_s)(g^h_t·g^h_s)` per example, with `h_t` = `h_{t-1}`,
+ * `ρ_t = r_t ⊙ h_{t-1}` and `g^zr`, `g^h` the update/reset and candidate columns of `g_t` (the
+ * 1 with a bias); float64, upper triangle, steps whose `g_t` is zero skipped.
+ */
+function hostGhostNormsGru(input: tf.Tensor, hPrev: Float32Array, resetH: Float32Array, g: tf.Tensor3D, useBias: boolean): Float32Array {
+  const [n, steps, din] = input.shape as [number, number, number];
+  const units = hPrev.length / (n * steps);
+  const q = g.shape[2];
+  const split = 2 * units;
+  const x = Float32Array.from(hostView(input)); // (a copy: the view below must be the last one taken)
+  const gv = hostView(g) as Float32Array; // read at once: nothing is allocated on the backend below
+  const out = new Float32Array(n);
+  const live = new Int32Array(steps);
+  for (let i = 0; i < n; i++) {
+    let m = 0;
+    for (let t = 0; t < steps; t++) {
+      const o = (i * steps + t) * q;
+      for (let j = 0; j < q; j++) {
+        if (gv[o + j] !== 0) {
+          live[m++] = t;
+          break;
+        }
+      }
+    }
+    let acc = 0;
+    for (let u = 0; u < m; u++) {
+      const t = live[u];
+      const gt = (i * steps + t) * q;
+      const xt = (i * steps + t) * din;
+      const ht = (i * steps + t) * units;
+      for (let v = u; v < m; v++) {
+        const s = live[v];
+        const gs = (i * steps + s) * q;
+        const xs = (i * steps + s) * din;
+        const hs = (i * steps + s) * units;
+        // (two partial sums each: independent chains the JIT can overlap)
+        let z0 = 0;
+        let z1 = 0;
+        let j = 0;
+        for (; j + 1 < split; j += 2) {
+          z0 += gv[gt + j] * gv[gs + j];
+          z1 += gv[gt + j + 1] * gv[gs + j + 1];
+        }
+        for (; j < split; j++) z0 += gv[gt + j] * gv[gs + j];
+        let c0 = 0;
+        let c1 = 0;
+        for (; j + 1 < q; j += 2) {
+          c0 += gv[gt + j] * gv[gs + j];
+          c1 += gv[gt + j + 1] * gv[gs + j + 1];
+        }
+        for (; j < q; j++) c0 += gv[gt + j] * gv[gs + j];
+        const gzr = z0 + z1;
+        const gh = c0 + c1;
+        let ax = useBias ? 1 : 0;
+        for (let k = 0; k < din; k++) ax += x[xt + k] * x[xs + k];
+        let ah = 0;
+        let ar = 0;
+        for (let k = 0; k < units; k++) {
+          ah += hPrev[ht + k] * hPrev[hs + k];
+          ar += resetH[ht + k] * resetH[hs + k];
+        }
+        acc += (u === v ? 1 : 2) * (ax * (gzr + gh) + ah * gzr + ar * gh);
+      }
+    }
+    out[i] = acc;
+  }
+  return out;
+}
