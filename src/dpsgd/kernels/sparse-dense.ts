@@ -14,6 +14,7 @@
  * @module
  */
 import { WASM_BASE64 } from "./wasm/sparse-dense-wasm.js";
+import { base64Bytes, compileWasmModule } from "../../util/wasm.js";
 
 interface Exports {
   memory: WebAssembly.Memory;
@@ -37,22 +38,13 @@ let generation = 0;
 /** Byte layout of the current CSR slot. */
 let slot = { rowPtr: 0, col: 0, val: 0, colPtr: 0, next: 0, rowIdx: 0, valT: 0, end: 0, cscBuilt: false };
 
-function decode(b64: string): Uint8Array<ArrayBuffer> {
-  const s = atob(b64);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-
 /** The instantiated module, or null where WebAssembly SIMD is not available. */
 function kernel(): Exports | null {
   if (exportsOrNull === undefined) {
     exportsOrNull = null;
     try {
-      const bytes = decode(WASM_BASE64);
-      if (typeof WebAssembly === "object" && WebAssembly.validate(bytes)) {
-        exportsOrNull = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as Exports;
-      }
+      const mod = compileWasmModule(base64Bytes(WASM_BASE64));
+      if (mod) exportsOrNull = new WebAssembly.Instance(mod, {}).exports as unknown as Exports;
     } catch {
       exportsOrNull = null;
     }
