@@ -17,6 +17,12 @@
  * DPSGD_ANCHOR_MODELS (default mlp,cnn), DPSGD_ANCHOR_ROUNDS (default 2: each Opacus tree runs
  * twice, interleaved with the tfjs rounds). Without python/torch the PyTorch columns say why they
  * are empty; the tfjs side still runs.
+ *
+ * For the MLP it also times, alternated with the rest, dpkit's DP step in variants (a second
+ * table and `variant` rows in the JSON): the Dense rule's sparse-input path off (the dense
+ * products), the opt-in `noiseWorker` (the next step's noise drawn on a second thread), and the
+ * same batch standardised to zero mean (a dense input: the sparse path falls back), sparse path
+ * on and off. DPSGD_ANCHOR_VARIANTS=0 skips them.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
@@ -24,6 +30,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { prepareBackend, tf } from "../src/backend/index.js";
 import { dpApplyGradients, dpGradients } from "../src/dpsgd/index.js";
+import { setSparseDenseInputs } from "../src/dpsgd/engine/layers/dense.js";
+import { createNoiseWorker, type NoiseWorker } from "../src/mechanisms/index.js";
 import { benchModelAndBatch } from "./dpsgd-models.js";
 import { type BenchRow as Row, median } from "./report.js";
 
@@ -36,13 +44,32 @@ const batchSize = 256;
 
 await prepareBackend({ backend: "wasm", announce: false });
 
+interface Variant {
+  name: string;
+  step: () => void;
+  times: number[];
+}
+
 interface Side {
   model: tf.LayersModel;
   tfStep: () => void;
   dpStep: () => void;
   tf: number[];
   dp: number[];
+  variants: Variant[];
   dispose: () => void;
+}
+
+const withVariants = process.env.DPSGD_ANCHOR_VARIANTS !== "0";
+let noiseWorker: NoiseWorker | undefined;
+/** Runs `f` with the Dense rule's sparse-input path switched on or off. */
+function sparsePath<T>(on: boolean, f: () => T): T {
+  const previous = setSparseDenseInputs({ enabled: on });
+  try {
+    return f();
+  } finally {
+    setSparseDenseInputs(previous);
+  }
 }
 
 let images: Float32Array | undefined;
@@ -55,6 +82,40 @@ for (const kind of kinds) {
   const yOneHot = tf.oneHot(tf.cast(b.y, "int32"), b.classes);
   const optTf = tf.train.sgd(0.01);
   const optDp = tf.train.sgd(0.01);
+  const dpStepOn = (x: tf.Tensor, worker?: NoiseWorker) => {
+    const g = dpGradients({
+      model: b.model,
+      loss: "sparseCategoricalCrossentropy",
+      x,
+      y: b.y,
+      l2NormClip: 1,
+      noiseMultiplier: 1.1,
+      expectedBatchSize: batchSize,
+      samplingProbability: batchSize / 60000,
+      noiseWorker: worker,
+    });
+    dpApplyGradients(optDp, g);
+  };
+  const variants: Variant[] = [];
+  // The same batch standardised with its own mean and standard deviation (one scalar each): every
+  // zero pixel becomes a negative value, so the input is dense.
+  const xStd =
+    kind === "mlp" && withVariants
+      ? tf.tidy(() => {
+          const { mean, variance } = tf.moments(b.x);
+          return tf.div(tf.sub(b.x, mean), tf.sqrt(variance));
+        })
+      : undefined;
+  if (xStd) {
+    noiseWorker = createNoiseWorker();
+    const nw = noiseWorker;
+    variants.push(
+      { name: "sparse path off (dense products)", step: () => sparsePath(false, () => dpStepOn(b.x)), times: [] },
+      { name: "noiseWorker (2nd thread draws the noise)", step: () => dpStepOn(b.x, nw), times: [] },
+      { name: "standardised input (dense), sparse path on", step: () => dpStepOn(xStd), times: [] },
+      { name: "standardised input (dense), sparse path off", step: () => sparsePath(false, () => dpStepOn(xStd)), times: [] },
+    );
+  }
   sides.set(kind, {
     model: b.model,
     tfStep: () => {
@@ -62,23 +123,13 @@ for (const kind of kinds) {
       l?.dataSync();
       l?.dispose();
     },
-    dpStep: () => {
-      const g = dpGradients({
-        model: b.model,
-        loss: "sparseCategoricalCrossentropy",
-        x: b.x,
-        y: b.y,
-        l2NormClip: 1,
-        noiseMultiplier: 1.1,
-        expectedBatchSize: batchSize,
-        samplingProbability: batchSize / 60000,
-      });
-      dpApplyGradients(optDp, g);
-    },
+    dpStep: () => dpStepOn(b.x),
     tf: [],
     dp: [],
+    variants,
     dispose: () => {
       tf.dispose([b.x, b.y, yOneHot]);
+      xStd?.dispose();
       b.model.dispose();
     },
   });
@@ -101,6 +152,11 @@ function tfjsRound(n: number): void {
       t = performance.now();
       s.dpStep();
       s.dp.push(performance.now() - t);
+      for (const v of s.variants) {
+        t = performance.now();
+        v.step();
+        v.times.push(performance.now() - t);
+      }
     }
   }
 }
@@ -109,6 +165,8 @@ interface PyRow {
   case: string;
   value: number;
   mode?: string;
+  /** The least disturbed repetition (the script reports it since the sparse-input rows). */
+  min?: number;
 }
 interface PyResult {
   opacus?: string | null;
@@ -136,6 +194,7 @@ function pythonRun(src: string | undefined): PyResult {
 for (const s of sides.values()) {
   s.tfStep();
   s.dpStep();
+  for (const v of s.variants) v.step();
 }
 const py: PyResult[] = [];
 // Each Opacus tree runs `rounds` times, interleaved with the tfjs rounds, so that both sides
@@ -166,7 +225,15 @@ const pyValue = (kind: string, mode: string): { value: number; from?: string } |
   for (const f of found) groups.set(f.from, [...(groups.get(f.from) ?? []), f.value]);
   return [...groups].map(([from, v]) => ({ value: median(v), from })).reduce((a, b) => (b.value < a.value ? b : a));
 };
+/** The least disturbed repetition of a Python mode over all runs (undefined where not reported). */
+const pyMin = (kind: string, mode: string): number | undefined => {
+  const mins = py.flatMap((p) =>
+    (p.results ?? []).filter((r) => r.case === `${kind} b${batchSize} ${mode}` && r.min !== undefined).map((r) => r.min!),
+  );
+  return mins.length > 0 ? Math.min(...mins) : undefined;
+};
 const fmt = (v: number | undefined, d = 1) => (v === undefined ? "-" : v.toFixed(d));
+const variantTable: string[][] = [];
 for (const kind of kinds) {
   const s = sides.get(kind)!;
   const dp = median(s.dp);
@@ -208,8 +275,35 @@ for (const kind of kinds) {
     torch ? (dp / torch).toFixed(2) : "-",
     fastest ? (dp / fastest.value).toFixed(2) : "-",
   ]);
+  for (const v of [{ name: "default (sparse path on)", times: s.dp }, ...s.variants]) {
+    const ms = median(v.times);
+    const min = Math.min(...v.times);
+    const torchMin = pyMin(kind, "torch");
+    const fastestMin = fastest ? pyMin(kind, "opacus-fastest") : undefined;
+    variantTable.push([
+      kind,
+      v.name,
+      fmt(ms, 2),
+      fmt(min, 2),
+      torch ? (ms / torch).toFixed(2) : "-",
+      fastest ? (ms / fastest.value).toFixed(2) : "-",
+      torchMin ? (min / torchMin).toFixed(2) : "-",
+      fastestMin ? (min / fastestMin).toFixed(2) : "-",
+    ]);
+    const name = `${tag} dpkit DP step variant: ${v.name}`;
+    if (v.times !== s.dp)
+      rows.push({
+        case: name,
+        metric: "step time",
+        value: ms,
+        unit: "ms",
+        ...(torch !== undefined ? { baseline: torch, ratio: ms / torch } : {}),
+      });
+    rows.push({ case: name, metric: "step time (min)", value: min, unit: "ms" });
+  }
   s.dispose();
 }
+noiseWorker?.dispose();
 // A mode is reported as skipped only if no Opacus version ran it (1.4 has no ghost clipping).
 const ran = new Set(py.flatMap((p) => (p.results ?? []).map((r) => r.case)));
 const skipped = py.flatMap((p) =>
@@ -235,4 +329,26 @@ console.log(`\nbatch ${batchSize}; dpkit and tfjs on wasm (one thread), PyTorch/
 console.log(header.map((h, j) => h.padStart(widths[j])).join("  "));
 for (const r of table) console.log(r.map((c, j) => c.padStart(widths[j])).join("  "));
 for (const k of skipped) console.log(`skipped: ${k}`);
+for (const kind of kinds) {
+  const tm = pyMin(kind, "torch");
+  const fm = pyMin(kind, "opacus-fastest");
+  if (tm !== undefined)
+    console.log(`${kind}: PyTorch step min ${tm.toFixed(2)} ms${fm !== undefined ? `, Opacus fastest min ${fm.toFixed(2)} ms` : ""}`);
+}
+if (variantTable.some((r) => r[1] !== "default (sparse path on)")) {
+  const vh = [
+    "model",
+    "dpkit DP step variant",
+    "median ms",
+    "min ms",
+    "median/torch",
+    "median/opacus fastest",
+    "min/torch min",
+    "min/fastest min",
+  ];
+  const vw = vh.map((h, j) => Math.max(h.length, ...variantTable.map((r) => r[j].length)));
+  console.log("\ndpkit DP step variants (same run, alternated; min = least disturbed repetition; noiseWorker uses a second thread)");
+  console.log(vh.map((h, j) => (j === 1 ? h.padEnd(vw[j]) : h.padStart(vw[j]))).join("  "));
+  for (const r of variantTable) console.log(r.map((c, j) => (j === 1 ? c.padEnd(vw[j]) : c.padStart(vw[j]))).join("  "));
+}
 console.log(JSON.stringify({ bench: "dpsgd-anchor", batchSize, reps, opacus: py.map((p) => p.opacus ?? null), results: rows, skipped }));

@@ -17,13 +17,15 @@
  *   are read as fractions of the profiled step's wall time.
  *
  * Usage: `npm run bench -- dpsgd-profile` (env DPSGD_PROFILE_REPS, default 7;
- * DPSGD_PROFILE_MODELS=mlp,cnn,embedding,lstm; DPSGD_PROFILE_BACKEND=wasm|cpu). Prints one table
+ * DPSGD_PROFILE_MODELS=mlp,cnn,embedding,lstm; DPSGD_PROFILE_BACKEND=wasm|cpu; DPSGD_PROFILE_SPARSE=0
+ * switches the Dense rule's sparse-input path off, to compare). Prints one table
  * per model and a summary; the last line is the JSON of all rows.
  */
 import { prepareBackend, tf } from "../src/backend/index.js";
 import { dpApplyGradients, dpGradients } from "../src/dpsgd/index.js";
 import { computeClippedSum, privatizeParts } from "../src/dpsgd/gradients.js";
 import { type EnginePhase, setEnginePhaseHook } from "../src/dpsgd/engine/phase-hook.js";
+import { setSparseDenseInputs } from "../src/dpsgd/engine/layers/dense.js";
 import { type BenchModelKind, benchModelAndBatch } from "./dpsgd-models.js";
 import { type BenchRow as Row, median } from "./report.js";
 
@@ -31,6 +33,7 @@ const reps = Number(process.env.DPSGD_PROFILE_REPS ?? 7);
 const models = (process.env.DPSGD_PROFILE_MODELS ?? "mlp,cnn,embedding,lstm").split(",") as BenchModelKind[];
 const backend = (process.env.DPSGD_PROFILE_BACKEND ?? "wasm") as "wasm" | "cpu";
 const batchSize = 256;
+if (process.env.DPSGD_PROFILE_SPARSE === "0") setSparseDenseInputs({ enabled: false });
 const l2NormClip = 1;
 const noiseMultiplier = 1.1;
 

@@ -72,6 +72,7 @@ import { doubleToRational } from "./rational.js";
 import { SecureRng, type Rng } from "./rng.js";
 import { uniformBelow } from "./uniform.js";
 import { ZIGGURAT_WASM_BASE64 } from "./ziggurat-wasm.js";
+import { base64Bytes, compileWasmModule } from "../util/wasm.js";
 
 // Module-local constants: an imported binding can compile to a getter call per use (tsx/esbuild
 // interop), which profiling showed to be the largest cost of the hot loop.
@@ -501,20 +502,9 @@ let shippedModule: WebAssembly.Module | null | undefined;
 let wasmBytesOverride: Uint8Array | null | undefined;
 let overrideModule: WebAssembly.Module | null | undefined;
 
-function base64Bytes(b64: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(b64);
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  return bytes;
-}
-
-/** Compiles synchronously (a module of about 1.3 KB: allowed on a browser's main thread); null where that fails. */
+/** The module of `bytes()`, compiled on first use; null where WebAssembly (with SIMD) is unavailable. */
 function compileModule(bytes: () => Uint8Array): WebAssembly.Module | null {
-  try {
-    return typeof WebAssembly === "object" ? new WebAssembly.Module(Uint8Array.from(bytes())) : null;
-  } catch {
-    return null; // e.g. a page whose content security policy forbids WebAssembly
-  }
+  return compileWasmModule(bytes());
 }
 
 /** The module the samplers' next streams use, or null for the JS loop. */

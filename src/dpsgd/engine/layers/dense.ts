@@ -8,12 +8,86 @@
  * 2021) or is computed from the materialised `[d, u]` matrix, whichever costs fewer flops.
  * The clipped sum is one matrix product of the recorded activations with the reweighted
  * gradients (book-keeping, Bu et al. 2023).
+ *
+ * Sparse inputs: on the host backends (wasm, cpu), a rank-2 input whose share of nonzeros is at
+ * most {@link SparseDenseInputOptions.maxDensity} (MNIST pixels: 19%) takes the sparse products
+ * of ../../kernels/sparse-dense.ts for the forward product and the clipped sum (one CSR of the
+ * input, built once and shared by both): the same sums over the nonzero terms only.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import {
+  buildSparseRows,
+  type SparseRows,
+  sparseClippedSum,
+  sparseMatMul,
+  sparseRowSquares,
+  sparseRowsValid,
+} from "../../kernels/sparse-dense.js";
+import { hostView, onHostBackend } from "../host-view.js";
 import type { LayerRule, PerExampleTerms } from "../layer-rule.js";
 import { applyLayerActivation } from "./activation.js";
-import { denseLinearFast, matMulTransposeA } from "./matmul.js";
+import { denseLinearFast, matMulTransposeA, matMulTransposeB } from "./matmul.js";
+
+/** Switches of the Dense rule's sparse-input path (benchmarks and tests). @internal */
+export interface SparseDenseInputOptions {
+  /** Take the sparse path where it applies. Default true. */
+  enabled: boolean;
+  /**
+   * The largest share of nonzero input entries for which the sparse path is taken. Default 0.4:
+   * measured on wasm for a 256×784 input and 128 units, the sparse forward product and clipped
+   * sum together cost as much as the dense ones between densities 0.5 and 0.6
+   * (bench/dpsgd-sparse.bench.ts, docs/dpsgd-engine.md "Sparse inputs").
+   */
+  maxDensity: number;
+  /** Smallest `n · d · units` worth a density scan (smaller products stay dense). Default 2^20. */
+  minWork: number;
+}
+
+const sparseOptions: SparseDenseInputOptions = { enabled: true, maxDensity: 0.4, minWork: 1 << 20 };
+
+/** Calls of the sparse products since the last reset (tests check the path is, or is not, taken). @internal */
+export const sparseDenseCalls = { forward: 0, clippedSum: 0 };
+
+/** Changes the sparse-input switches; returns the previous ones. @internal */
+export function setSparseDenseInputs(options: Partial<SparseDenseInputOptions>): SparseDenseInputOptions {
+  const previous = { ...sparseOptions };
+  Object.assign(sparseOptions, options);
+  return previous;
+}
+
+/** Per input tensor: its CSR (sparse) or null (dense, or not eligible). */
+const decided = new WeakMap<tf.Tensor, SparseRows | null>();
+
+/**
+ * The CSR of `input` if the sparse path applies to it, else null. `fresh` (the forward product,
+ * once per step) builds it anew; otherwise (the clipped sum of the same step) the one built for
+ * this tensor is reused while it is still in the kernel's memory.
+ */
+function sparseRowsFor(input: tf.Tensor, units: number, fresh = false): SparseRows | null {
+  if (!sparseOptions.enabled || input.rank !== 2 || input.dtype !== "float32" || !onHostBackend()) return null;
+  const [n, d] = input.shape;
+  if (n * d * units < sparseOptions.minWork) return null;
+  const known = fresh ? undefined : decided.get(input);
+  if (known === null) return null;
+  if (known !== undefined && sparseRowsValid(known)) return known;
+  const rows = buildSparseRows(hostView(input), n, d, sparseOptions.maxDensity);
+  decided.set(input, rows);
+  return rows;
+}
+
+/** `x · kernel (+ bias)` over the nonzeros of `x` (its CSR `rows`), with the same gradient as {@link denseLinearFast}. */
+function sparseLinear(x: tf.Tensor2D, rows: SparseRows, kernel: tf.Tensor2D, bias: tf.Tensor | null): tf.Tensor2D {
+  const units = kernel.shape[1];
+  const body = () => {
+    // Both views are read at once (copied into the kernel's memory) before any tfjs allocation.
+    const z = sparseMatMul(rows, hostView(kernel), units, bias ? hostView(bias) : null);
+    sparseDenseCalls.forward++;
+    return { value: tf.tensor2d(z, [rows.n, units]), gradFunc: (dy: tf.Tensor) => matMulTransposeB(dy as tf.Tensor2D, kernel) };
+  };
+  const f = tf.customGrad(body as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(x) as tf.Tensor2D;
+}
 
 interface DenseLike {
   kernel: tf.LayerVariable;
@@ -37,6 +111,8 @@ export const denseRule: LayerRule = {
     const kernel = d.kernel.read();
     const [din, units] = kernel.shape;
     const flat = input.rank === 2 ? input : tf.reshape(input, [-1, din]);
+    const rows = input.rank === 2 ? sparseRowsFor(input, units, true) : null;
+    if (rows) return sparseLinear(input as tf.Tensor2D, rows, kernel as tf.Tensor2D, d.useBias && d.bias ? d.bias.read() : null);
     const z = denseLinearFast(flat as tf.Tensor2D, kernel as tf.Tensor2D, d.useBias && d.bias ? d.bias.read() : null);
     return input.rank === 2 ? z : tf.reshape(z, [...input.shape.slice(0, -1), units]);
   },
@@ -51,8 +127,34 @@ export const denseRule: LayerRule = {
       const a = input as tf.Tensor2D;
       const g = outputGradient as tf.Tensor2D;
       const gSq = tf.sum(tf.square(g), 1);
-      let sq = tf.mul(tf.sum(tf.square(a), 1), gSq);
+      // On the sparse path ‖a_i‖² comes from the CSR's values (one pass over the nonzeros).
+      const rows = sparseRowsFor(a, units);
+      let sq = tf.mul(rows ? tf.tensor1d(sparseRowSquares(rows)) : tf.sum(tf.square(a), 1), gSq);
       if (useBias) sq = tf.add(sq, gSq);
+      if (rows) {
+        // The CSR of the forward product (same input tensor), rebuilt if another layer took its slot.
+        const sum = (c: ArrayLike<number>): Float32Array[] | null => {
+          const rows = sparseRowsFor(a, units);
+          if (!rows) return null;
+          const r = sparseClippedSum(rows, hostView(g), c, units, useBias);
+          sparseDenseCalls.clippedSum++;
+          return r.bias ? [r.kernel, r.bias] : [r.kernel];
+        };
+        return {
+          squaredNorms: sq as tf.Tensor1D,
+          weightedSum(w) {
+            const r = sum(hostView(w));
+            if (r) return [tf.tensor2d(r[0], [din, units]), ...(r[1] ? [tf.tensor1d(r[1])] : [])];
+            const gw = tf.mul(g, tf.reshape(w, [n, 1]));
+            return useBias ? [matMulTransposeA(a, gw as tf.Tensor2D), tf.sum(gw, 0)] : [matMulTransposeA(a, gw as tf.Tensor2D)];
+          },
+          weightedSumHost(w) {
+            const r = sum(w);
+            if (r) return r;
+            return this.weightedSum(tf.tensor1d(w)).map((t) => t.dataSync() as Float32Array);
+          },
+        };
+      }
       return {
         squaredNorms: sq as tf.Tensor1D,
         weightedSum(w) {

@@ -1,0 +1,29 @@
+/**
+ * Loading dpkit's small hand-written WebAssembly modules (the ziggurat's sampling loops, the
+ * sparse-input Dense kernels): their bytes ship as base64 in generated TypeScript modules and are
+ * compiled synchronously on first use.
+ * @module
+ */
+
+/** The bytes of a base64 string (`atob`: Node ≥ 16 and browsers). @internal */
+export function base64Bytes(b64: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return bytes;
+}
+
+/**
+ * Compiles a module synchronously (a module of a few KB: allowed on a browser's main thread), or
+ * null where that fails: no WebAssembly, no SIMD (the bytes do not validate), or a page whose
+ * content security policy forbids WebAssembly. @internal
+ */
+export function compileWasmModule(bytes: Uint8Array): WebAssembly.Module | null {
+  try {
+    if (typeof WebAssembly !== "object") return null;
+    const copy = Uint8Array.from(bytes);
+    return WebAssembly.validate(copy) ? new WebAssembly.Module(copy) : null;
+  } catch {
+    return null;
+  }
+}
