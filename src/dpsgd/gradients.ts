@@ -200,7 +200,13 @@ export function computeClippedSum(o: {
   if (o.workers !== undefined) {
     const dimension = vars.reduce((a, v) => a + v.shape.reduce((p, q) => p * q, 1), 0);
     const ahead = noiseWhileWaiting(o.workers, o.l2NormClip, dimension, o.noiseAhead);
-    const parts = workerClippedSum(o.workers, { ...o, whileWaiting: ahead.whileWaiting, noise: ahead.share });
+    let parts: ClippedSumParts;
+    try {
+      parts = workerClippedSum(o.workers, { ...o, whileWaiting: ahead.whileWaiting, noise: ahead.share });
+    } catch (e) {
+      ahead.drawn()?.z.fill(0); // a failed step's noise is never used
+      throw e;
+    }
     const presampled = parts.presampled ?? ahead.drawn();
     return presampled === undefined ? parts : { ...parts, presampled };
   }
