@@ -9,3 +9,4 @@ export { unsortedSegmentSumKernel } from "./unsorted-segment-sum.js";
 export { maxPoolGradDirectKernel } from "./max-pool-grad-direct.js";
 export { sliceViewKernel, splitVViewKernel, unpackViewKernel } from "./slice-views.js";
 export { gatherRowsKernel } from "./gather-rows.js";
+export { COMPARISON_KERNELS, compareBroadcastKernel, type ComparisonKernel } from "./compare-broadcast.js";

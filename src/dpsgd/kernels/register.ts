@@ -4,13 +4,15 @@
  * `DepthwiseConv2dNativeBackpropInput` and `UnsortedSegmentSum`, replaces its wrong
  * `MaxPoolGrad`, and replaces `Slice`, `Unpack` and `SplitV` by versions that do not copy the
  * whole input out of the wasm heap per call, `GatherV2` along axis 0 by a row copy, and the slow
- * `Conv2DBackpropInput` and transposed `BatchMatMul` (./fast-gradients.ts); each is composed from kernels the backend has or
- * copies heap to heap (see the files of this folder).
+ * `Conv2DBackpropInput` and transposed `BatchMatMul` (./fast-gradients.ts), and the six comparisons when
+ * their operands broadcast (./compare-broadcast.ts: the gradient of `max`); each is composed from kernels the
+ * backend has or copies heap to heap (see the files of this folder).
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { onBackendActivated } from "../../backend/index.js";
 import { conv2dBackpropFilterKernel } from "./conv2d-backprop-filter.js";
+import { COMPARISON_KERNELS, compareBroadcastKernel } from "./compare-broadcast.js";
 import { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from "./depthwise-backprop.js";
 import { batchMatMulUntransposedKernel, conv2dBackpropInputViaConv2DKernel } from "./fast-gradients.js";
 import { gatherRowsKernel } from "./gather-rows.js";
@@ -31,7 +33,7 @@ const kernels: [string, (backendName: string) => tf.KernelFunc][] = [
  * Kernels tfjs-backend-wasm 4.22 has but computes wrongly (MaxPoolGrad), with a copy of the
  * whole input per call (Slice, Unpack, SplitV: see ./slice-views.ts) or slowly (GatherV2 along
  * axis 0: see ./gather-rows.ts; Conv2DBackpropInput and transposed BatchMatMul: see
- * ./fast-gradients.ts): replaced. Each maker gets the backend's own kernel, to fall back to for
+ * ./fast-gradients.ts; comparisons that broadcast: see ./compare-broadcast.ts): replaced. Each maker gets the backend's own kernel, to fall back to for
  * cases the replacement does not handle.
  */
 const replacements: [string, (backendName: string, own: tf.KernelConfig | undefined) => tf.KernelFunc][] = [
@@ -42,6 +44,11 @@ const replacements: [string, (backendName: string, own: tf.KernelConfig | undefi
   ["GatherV2", (_name, own) => gatherRowsKernel(own)],
   ["Conv2DBackpropInput", (name, own) => conv2dBackpropInputViaConv2DKernel(name, own?.kernelFunc)],
   ["BatchMatMul", (name, own) => batchMatMulUntransposedKernel(name, own?.kernelFunc)],
+  // Comparisons whose operands broadcast (the gradient of max: GlobalMaxPooling1D): ./compare-broadcast.ts.
+  ...COMPARISON_KERNELS.map((k): [string, (backendName: string, own: tf.KernelConfig | undefined) => tf.KernelFunc] => [
+    k,
+    (_name, own) => compareBroadcastKernel(k, own),
+  ]),
 ];
 
 /** Names of the kernels dpkit adds to (or, for MaxPoolGrad, replaces in) the wasm backend. */
