@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { prepareBackend } from "../../../src/backend/index.js";
 import { COMPARISON_KERNELS, compareBroadcastKernel, registerDpkitWasmKernels } from "../../../src/dpsgd/kernels/index.js";
 import { lcg, randInt } from "../engine/reference.js";
+import { sameOnCpuAndWasm } from "./cpu-vs-wasm.js";
 
 beforeAll(async () => {
   await prepareBackend({ backend: "wasm", announce: false });
@@ -26,17 +27,7 @@ const OPS: Record<(typeof COMPARISON_KERNELS)[number], (a: tf.Tensor, b: tf.Tens
   LessEqual: tf.lessEqual,
 };
 
-function on(backend: string, f: () => tf.Tensor) {
-  tf.setBackend(backend);
-  return tf.tidy(() => {
-    const t = f();
-    return { shape: t.shape, dtype: t.dtype, values: Array.from(t.dataSync()) };
-  });
-}
-
-function same(f: () => tf.Tensor): boolean {
-  return JSON.stringify(on("cpu", f)) === JSON.stringify(on("wasm", f));
-}
+const same = sameOnCpuAndWasm;
 
 /** Values with many ties (so Equal and the non-strict comparisons see both outcomes). */
 function values(r: () => number, n: number, dtype: "float32" | "int32"): number[] {

@@ -9,23 +9,14 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { prepareBackend } from "../../../src/backend/index.js";
 import { gatherRowsKernel, registerDpkitWasmKernels } from "../../../src/dpsgd/kernels/index.js";
 import { lcg, randInt } from "../engine/reference.js";
+import { sameOnCpuAndWasm } from "./cpu-vs-wasm.js";
 
 beforeAll(async () => {
   await prepareBackend({ backend: "wasm", announce: false });
   registerDpkitWasmKernels();
 });
 
-function on(backend: string, f: () => tf.Tensor) {
-  tf.setBackend(backend);
-  return tf.tidy(() => {
-    const t = f();
-    return { shape: t.shape, dtype: t.dtype, values: Array.from(t.dataSync()) };
-  });
-}
-
-function same(f: () => tf.Tensor): boolean {
-  return JSON.stringify(on("cpu", f)) === JSON.stringify(on("wasm", f));
-}
+const same = sameOnCpuAndWasm;
 
 describe("GatherV2 (wasm, axis 0 row copy) equals the cpu kernel", () => {
   it("is the registered wasm kernel", () => {

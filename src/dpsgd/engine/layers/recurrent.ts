@@ -279,6 +279,24 @@ function recurrentPerExample(
 }
 
 /**
+ * Writes into `live` the time steps of example `i` whose output gradient row (q entries of `gv`) is not all
+ * zero — masked steps have none — and returns how many there are. Shared by the host ghost-norm loops.
+ */
+function liveSteps(gv: Float32Array, i: number, steps: number, q: number, live: Int32Array): number {
+  let m = 0;
+  for (let t = 0; t < steps; t++) {
+    const o = (i * steps + t) * q;
+    for (let j = 0; j < q; j++) {
+      if (gv[o + j] !== 0) {
+        live[m++] = t;
+        break;
+      }
+    }
+  }
+  return m;
+}
+
+/**
  * Squared norms `sum_{t,s} (a_t·a_s)(g_t·g_s)` per example, `a_t = [x_t, h_{t-1}, 1]` (the 1 with
  * a bias), in float64 over the upper triangle of the T×T Gram matrices; steps whose `g_t` is
  * zero (masked steps) add nothing and are skipped.
@@ -292,16 +310,7 @@ function hostGhostNorms(input: tf.Tensor, hPrev: Float32Array, g: tf.Tensor3D, u
   const out = new Float32Array(n);
   const live = new Int32Array(steps);
   for (let i = 0; i < n; i++) {
-    let m = 0;
-    for (let t = 0; t < steps; t++) {
-      const o = (i * steps + t) * q;
-      for (let j = 0; j < q; j++) {
-        if (gv[o + j] !== 0) {
-          live[m++] = t;
-          break;
-        }
-      }
-    }
+    const m = liveSteps(gv, i, steps, q, live);
     let acc = 0;
     for (let u = 0; u < m; u++) {
       const t = live[u];
@@ -463,16 +472,7 @@ function hostGhostNormsGru(input: tf.Tensor, hPrev: Float32Array, resetH: Float3
   const out = new Float32Array(n);
   const live = new Int32Array(steps);
   for (let i = 0; i < n; i++) {
-    let m = 0;
-    for (let t = 0; t < steps; t++) {
-      const o = (i * steps + t) * q;
-      for (let j = 0; j < q; j++) {
-        if (gv[o + j] !== 0) {
-          live[m++] = t;
-          break;
-        }
-      }
-    }
+    const m = liveSteps(gv, i, steps, q, live);
     let acc = 0;
     for (let u = 0; u < m; u++) {
       const t = live[u];
