@@ -10,24 +10,12 @@ import { prepareBackend } from "../../src/backend/index.js";
 import { DpError } from "../../src/errors.js";
 import { SeededRng } from "../../src/random/index.js";
 import { evaluatePrivateModel, makePrivate, type MakePrivateOptions } from "../../src/dpsgd/index.js";
+import { blobs } from "../helpers/blobs.js";
 import { emaMomentumAt } from "../../src/dpsgd/ema.js";
 
 beforeAll(async () => {
   await prepareBackend({ backend: "cpu", announce: false });
 });
-
-/** Two Gaussian blobs in 4 dimensions, labels 0/1. */
-function blobs(n: number, seed: number): { x: tf.Tensor2D; y: tf.Tensor1D } {
-  const r = new SeededRng(seed);
-  const u = () => r.nextUint32() / 2 ** 32;
-  const xs = new Float32Array(n * 4);
-  const ys = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    ys[i] = i % 2;
-    for (let j = 0; j < 4; j++) xs[i * 4 + j] = (ys[i] ? 1 : -1) + (u() + u() + u() - 1.5);
-  }
-  return { x: tf.tensor2d(xs, [n, 4]), y: tf.tensor1d(ys) };
-}
 
 /** A tiny model with deterministic initial weights. */
 function model(): tf.LayersModel {

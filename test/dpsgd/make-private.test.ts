@@ -7,41 +7,12 @@ import { beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs";
 import { prepareBackend } from "../../src/backend/index.js";
 import { DpError } from "../../src/errors.js";
-import { SeededRng } from "../../src/random/index.js";
 import { RdpAccountant, computeDpSgdEpsilon } from "../../src/accounting/index.js";
-import { makePrivate, type MakePrivateOptions } from "../../src/dpsgd/index.js";
+import { makePrivate } from "../../src/dpsgd/index.js";
+import { blobModel as model, blobOptions as base, blobs } from "../helpers/blobs.js";
 
 beforeAll(async () => {
   await prepareBackend({ backend: "cpu", announce: false });
-});
-
-/** Two Gaussian blobs in 4 dimensions, labels 0/1. */
-function blobs(n: number, seed: number): { x: tf.Tensor2D; y: tf.Tensor1D } {
-  const r = new SeededRng(seed);
-  const u = () => r.nextUint32() / 2 ** 32;
-  const xs = new Float32Array(n * 4);
-  const ys = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    ys[i] = i % 2;
-    for (let j = 0; j < 4; j++) xs[i * 4 + j] = (ys[i] ? 1 : -1) + (u() + u() + u() - 1.5);
-  }
-  return { x: tf.tensor2d(xs, [n, 4]), y: tf.tensor1d(ys) };
-}
-
-function model(): tf.LayersModel {
-  return tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 2, activation: "softmax", kernelInitializer: "zeros" })] });
-}
-
-const base = (over: Partial<MakePrivateOptions> = {}): MakePrivateOptions => ({
-  l2NormClip: 1,
-  noiseMultiplier: 1,
-  targetDelta: 1e-5,
-  batchSize: 50,
-  optimizer: tf.train.sgd(0.5),
-  loss: "sparseCategoricalCrossentropy",
-  rng: new SeededRng(1),
-  allowInsecureRng: true,
-  ...over,
 });
 
 describe("makePrivate", () => {
