@@ -19,10 +19,11 @@
  * are empty; the tfjs side still runs.
  *
  * For the MLP it also times, alternated with the rest, dpkit's DP step in variants (a second
- * table and `variant` rows in the JSON): the Dense rule's sparse-input path off (the dense
- * products), the opt-in `noiseWorker` (the next step's noise drawn on a second thread), and the
- * same batch standardised to zero mean (a dense input: the sparse path falls back), sparse path
- * on and off. DPSGD_ANCHOR_VARIANTS=0 skips them.
+ * table and `variant` rows in the JSON): the fused Dense-stack route off (the per-layer rules
+ * through tfjs, src/dpsgd/engine/dense-stack.ts), the Dense sparse-input path off (dense
+ * products) with and without the fused route, the opt-in `noiseWorker` (the next step's noise
+ * drawn on a second thread), and the same batch standardised to zero mean (a dense input: the
+ * sparse path falls back), fused route on and off. DPSGD_ANCHOR_VARIANTS=0 skips them.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
@@ -31,6 +32,7 @@ import { fileURLToPath } from "node:url";
 import { prepareBackend, tf } from "../src/backend/index.js";
 import { dpApplyGradients, dpGradients } from "../src/dpsgd/index.js";
 import { setSparseDenseInputs } from "../src/dpsgd/engine/layers/dense.js";
+import { setDenseStackRoute } from "../src/dpsgd/engine/dense-stack.js";
 import { createNoiseWorker, type NoiseWorker } from "../src/mechanisms/index.js";
 import { benchModelAndBatch } from "./dpsgd-models.js";
 import { type BenchRow as Row, median } from "./report.js";
@@ -72,6 +74,16 @@ function sparsePath<T>(on: boolean, f: () => T): T {
   }
 }
 
+/** Runs `f` with the fused Dense-stack route (src/dpsgd/engine/dense-stack.ts) switched on or off. */
+function fusedRoute<T>(on: boolean, f: () => T): T {
+  const previous = setDenseStackRoute({ enabled: on });
+  try {
+    return f();
+  } finally {
+    setDenseStackRoute(previous);
+  }
+}
+
 let images: Float32Array | undefined;
 let labels: ArrayLike<number> | undefined;
 const sides = new Map<string, Side>();
@@ -110,10 +122,20 @@ for (const kind of kinds) {
     noiseWorker = createNoiseWorker();
     const nw = noiseWorker;
     variants.push(
-      { name: "sparse path off (dense products)", step: () => sparsePath(false, () => dpStepOn(b.x)), times: [] },
+      {
+        name: "fused Dense-stack route off (per-layer rules, sparse path on)",
+        step: () => fusedRoute(false, () => dpStepOn(b.x)),
+        times: [],
+      },
+      { name: "fused route, sparse path off (dense products)", step: () => sparsePath(false, () => dpStepOn(b.x)), times: [] },
+      {
+        name: "fused route off, sparse path off",
+        step: () => fusedRoute(false, () => sparsePath(false, () => dpStepOn(b.x))),
+        times: [],
+      },
       { name: "noiseWorker (2nd thread draws the noise)", step: () => dpStepOn(b.x, nw), times: [] },
-      { name: "standardised input (dense), sparse path on", step: () => dpStepOn(xStd), times: [] },
-      { name: "standardised input (dense), sparse path off", step: () => sparsePath(false, () => dpStepOn(xStd)), times: [] },
+      { name: "standardised input (dense), fused route", step: () => dpStepOn(xStd), times: [] },
+      { name: "standardised input (dense), fused route off", step: () => fusedRoute(false, () => dpStepOn(xStd)), times: [] },
     );
   }
   sides.set(kind, {
@@ -275,7 +297,7 @@ for (const kind of kinds) {
     torch ? (dp / torch).toFixed(2) : "-",
     fastest ? (dp / fastest.value).toFixed(2) : "-",
   ]);
-  for (const v of [{ name: "default (sparse path on)", times: s.dp }, ...s.variants]) {
+  for (const v of [{ name: "default (fused route, sparse path on)", times: s.dp }, ...s.variants]) {
     const ms = median(v.times);
     const min = Math.min(...v.times);
     const torchMin = pyMin(kind, "torch");
@@ -335,7 +357,7 @@ for (const kind of kinds) {
   if (tm !== undefined)
     console.log(`${kind}: PyTorch step min ${tm.toFixed(2)} ms${fm !== undefined ? `, Opacus fastest min ${fm.toFixed(2)} ms` : ""}`);
 }
-if (variantTable.some((r) => r[1] !== "default (sparse path on)")) {
+if (variantTable.some((r) => r[1] !== "default (fused route, sparse path on)")) {
   const vh = [
     "model",
     "dpkit DP step variant",

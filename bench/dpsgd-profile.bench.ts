@@ -18,14 +18,17 @@
  *
  * Usage: `npm run bench -- dpsgd-profile` (env DPSGD_PROFILE_REPS, default 7;
  * DPSGD_PROFILE_MODELS=mlp,cnn,embedding,lstm; DPSGD_PROFILE_BACKEND=wasm|cpu; DPSGD_PROFILE_SPARSE=0
- * switches the Dense rule's sparse-input path off, to compare). Prints one table
- * per model and a summary; the last line is the JSON of all rows.
+ * switches the Dense rule's sparse-input path off, DPSGD_PROFILE_FUSED=0 the fused Dense-stack
+ * route (src/dpsgd/engine/dense-stack.ts: the MLP's whole clipping step on typed arrays, which
+ * marks the same phases), to compare). Prints one table per model and a summary; the last line is
+ * the JSON of all rows.
  */
 import { prepareBackend, tf } from "../src/backend/index.js";
 import { dpApplyGradients, dpGradients } from "../src/dpsgd/index.js";
 import { computeClippedSum, privatizeParts } from "../src/dpsgd/gradients.js";
 import { type EnginePhase, setEnginePhaseHook } from "../src/dpsgd/engine/phase-hook.js";
 import { setSparseDenseInputs } from "../src/dpsgd/engine/layers/dense.js";
+import { setDenseStackRoute } from "../src/dpsgd/engine/dense-stack.js";
 import { type BenchModelKind, benchModelAndBatch } from "./dpsgd-models.js";
 import { type BenchRow as Row, median } from "./report.js";
 
@@ -34,6 +37,7 @@ const models = (process.env.DPSGD_PROFILE_MODELS ?? "mlp,cnn,embedding,lstm").sp
 const backend = (process.env.DPSGD_PROFILE_BACKEND ?? "wasm") as "wasm" | "cpu";
 const batchSize = 256;
 if (process.env.DPSGD_PROFILE_SPARSE === "0") setSparseDenseInputs({ enabled: false });
+if (process.env.DPSGD_PROFILE_FUSED === "0") setDenseStackRoute({ enabled: false });
 const l2NormClip = 1;
 const noiseMultiplier = 1.1;
 

@@ -11,6 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import { DpError } from "../../errors.js";
 import type { ModelPlan, PlanStep } from "./check-model.js";
 import { clipWeights } from "./clip-weights.js";
+import { denseStackClippedGradients } from "./dense-stack.js";
 import type { NormMode, PerExampleTerms } from "./layer-rule.js";
 import { perExampleLoss } from "./losses.js";
 import { markEnginePhase } from "./phase-hook.js";
@@ -154,6 +155,9 @@ function probeShapes(model: tf.LayersModel, plan: ModelPlan, x: tf.Tensor): numb
 
 /** Per-example clipped gradient sum through the per-layer rules. @internal */
 export function fastClippedGradients(args: FastArgs): FastClippedGradients {
+  // A stack of Dense layers takes the fused route (./dense-stack.ts) where it applies.
+  const fused = denseStackClippedGradients(args);
+  if (fused) return fused;
   const { model, plan, x, y, loss, l2NormClip, mode, training } = args;
   let output: tf.Tensor | undefined;
   const n = x.shape[0];

@@ -34,6 +34,16 @@ export interface SparseRows {
 }
 
 let exportsOrNull: Exports | null | undefined;
+let moduleOrNull: WebAssembly.Module | null | undefined;
+
+/**
+ * The compiled module (./wasm/sparse-dense.wat), or null where WebAssembly SIMD is not available;
+ * the fused Dense-stack step (./dense-stack.ts) runs its own instance of it (its own memory). @internal
+ */
+export function sparseDenseModule(): WebAssembly.Module | null {
+  if (moduleOrNull === undefined) moduleOrNull = compileWasmModule(base64Bytes(WASM_BASE64));
+  return moduleOrNull;
+}
 let generation = 0;
 /** Byte layout of the current CSR slot. */
 let slot = { rowPtr: 0, col: 0, val: 0, colPtr: 0, next: 0, rowIdx: 0, valT: 0, end: 0, cscBuilt: false };
@@ -43,7 +53,7 @@ function kernel(): Exports | null {
   if (exportsOrNull === undefined) {
     exportsOrNull = null;
     try {
-      const mod = compileWasmModule(base64Bytes(WASM_BASE64));
+      const mod = sparseDenseModule();
       if (mod) exportsOrNull = new WebAssembly.Instance(mod, {}).exports as unknown as Exports;
     } catch {
       exportsOrNull = null;

@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prepareBackend } from "../../../src/backend/index.js";
 import { computeClippedSum } from "../../../src/dpsgd/gradients.js";
 import { clippedGradients } from "../../../src/dpsgd/engine/index.js";
+import { type DenseStackRouteOptions, setDenseStackRoute } from "../../../src/dpsgd/engine/dense-stack.js";
 import { setSparseDenseInputs, sparseDenseCalls, type SparseDenseInputOptions } from "../../../src/dpsgd/engine/layers/dense.js";
 import type { PerExampleLoss } from "../../../src/dpsgd/engine/types.js";
 import {
@@ -213,11 +214,16 @@ function routes(
 
 describe.each(["cpu", "wasm"] as const)("the Dense rule's sparse path on %s", (backend) => {
   const cases: RuleCase[] = [];
+  // These models are Dense stacks: the fused route (test/dpsgd/engine/dense-stack.test.ts) would
+  // take them; here the rule itself is tested, so the route is off.
+  let route: DenseStackRouteOptions;
   beforeAll(async () => {
     await prepareBackend({ backend, announce: false });
     expect(tf.getBackend()).toBe(backend);
+    route = setDenseStackRoute({ enabled: false });
   });
   afterAll(() => {
+    setDenseStackRoute(route);
     for (const c of cases) {
       c.model.dispose();
       tf.dispose([c.x, c.y]);

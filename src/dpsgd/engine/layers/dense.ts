@@ -56,6 +56,11 @@ export function setSparseDenseInputs(options: Partial<SparseDenseInputOptions>):
   return previous;
 }
 
+/** The sparse-input switches now in force (read by the fused Dense-stack step, ../dense-stack.ts). @internal */
+export function sparseDenseInputOptions(): Readonly<SparseDenseInputOptions> {
+  return sparseOptions;
+}
+
 /** Per input tensor: its CSR (sparse) or null (dense, or not eligible). */
 const decided = new WeakMap<tf.Tensor, SparseRows | null>();
 

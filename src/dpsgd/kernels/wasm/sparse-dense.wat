@@ -13,6 +13,17 @@
 ;; biasSum   : bsum = sum_i c_i * g[i, :]
 ;; The inner loops add up to four scaled source rows of u floats to a destination row at once:
 ;; f32x4 for the first 4*floor(u/4) floats, scalars after.
+;;
+;; Dense-stack kernels (the fused MLP step, ../dense-stack.ts), on dense row-major f32 arrays:
+;; gemm      : out[r, :] = init (or 0) + sum_k A(r, k) * b[k, :]   (A(r, k) at a + r*aRow + k*aCol bytes,
+;;             so A may be read transposed; b is [inner, u]); four k at a time through $axpy4
+;; rowSq     : out[i] = sum_j src[i, j]^2 (f32, four lanes then the tail)
+;; scaleRows : g[i, :] *= c[i]
+;; actGrad   : g *= f'(a) elementwise, from the activation's output a: kind 1 relu (a > 0), 2 tanh
+;;             (1 - a*a), 3 sigmoid (a * (1 - a)), as tfjs's gradients compute them in float32
+;; tanh, sigmoid : dst = f(src) elementwise, evaluated in f64 (two lanes) and rounded to f32 once:
+;;             tanh(x) = x * P(x^2) (Taylor, |x| < 0.25) or 1 - 2 / (exp(2|x|) + 1) with the sign of x;
+;;             sigmoid(x) = 1 / (1 + exp(-x)); exp by 2^k * exp(r), |r| <= ln2/2, Taylor degree 8
 (module
   (memory (export "memory") 1)
 
@@ -237,4 +248,311 @@
         (call $axpy1 (local.get $bsum) (i32.add (local.get $g) (i32.mul (local.get $i) (local.get $rowBytes)))
           (f32.load (i32.add (local.get $c) (i32.shl (local.get $i) (i32.const 2)))) (local.get $rowBytes) (local.get $vecBytes))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $l)))))
+        (br $l))))
+  ;; ---- dense-stack kernels ----
+
+  (func (export "gemm")
+    (param $rows i32) (param $inner i32) (param $u i32) (param $a i32) (param $aRow i32) (param $aCol i32)
+    (param $b i32) (param $init i32) (param $hasInit i32) (param $out i32)
+    (local $r i32) (local $k i32) (local $o i32) (local $ar i32) (local $p i32) (local $rowBytes i32) (local $vecBytes i32)
+    (local $bk i32)
+    (local.set $rowBytes (i32.shl (local.get $u) (i32.const 2)))
+    (local.set $vecBytes (i32.and (local.get $rowBytes) (i32.const -16)))
+    (block $done
+      (loop $rowsLoop
+        (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $o (i32.add (local.get $out) (i32.mul (local.get $r) (local.get $rowBytes))))
+        (call $initRow (local.get $o) (local.get $init) (local.get $hasInit) (local.get $rowBytes))
+        (local.set $ar (i32.add (local.get $a) (i32.mul (local.get $r) (local.get $aRow))))
+        (local.set $k (i32.const 0))
+        (block $k4Done
+          (loop $k4
+            (br_if $k4Done (i32.gt_u (i32.add (local.get $k) (i32.const 4)) (local.get $inner)))
+            (local.set $p (i32.add (local.get $ar) (i32.mul (local.get $k) (local.get $aCol))))
+            (local.set $bk (i32.add (local.get $b) (i32.mul (local.get $k) (local.get $rowBytes))))
+            (call $axpy4 (local.get $o)
+              (local.get $bk)
+              (i32.add (local.get $bk) (local.get $rowBytes))
+              (i32.add (local.get $bk) (i32.shl (local.get $rowBytes) (i32.const 1)))
+              (i32.add (local.get $bk) (i32.mul (local.get $rowBytes) (i32.const 3)))
+              (f32.load (local.get $p))
+              (f32.load (i32.add (local.get $p) (local.get $aCol)))
+              (f32.load (i32.add (local.get $p) (i32.shl (local.get $aCol) (i32.const 1))))
+              (f32.load (i32.add (local.get $p) (i32.mul (local.get $aCol) (i32.const 3))))
+              (local.get $rowBytes) (local.get $vecBytes))
+            (local.set $k (i32.add (local.get $k) (i32.const 4)))
+            (br $k4)))
+        (block $k1Done
+          (loop $k1
+            (br_if $k1Done (i32.ge_u (local.get $k) (local.get $inner)))
+            (call $axpy1 (local.get $o)
+              (i32.add (local.get $b) (i32.mul (local.get $k) (local.get $rowBytes)))
+              (f32.load (i32.add (local.get $ar) (i32.mul (local.get $k) (local.get $aCol))))
+              (local.get $rowBytes) (local.get $vecBytes))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $k1)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rowsLoop))))
+
+  (func (export "rowSq") (param $n i32) (param $u i32) (param $src i32) (param $out i32)
+    (local $i i32) (local $j i32) (local $row i32) (local $rowBytes i32) (local $vecBytes i32) (local $acc v128) (local $s f32)
+    (local.set $rowBytes (i32.shl (local.get $u) (i32.const 2)))
+    (local.set $vecBytes (i32.and (local.get $rowBytes) (i32.const -16)))
+    (block $done
+      (loop $rowsLoop
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $row (i32.add (local.get $src) (i32.mul (local.get $i) (local.get $rowBytes))))
+        (local.set $acc (v128.const i32x4 0 0 0 0))
+        (local.set $j (i32.const 0))
+        (block $vDone
+          (loop $v
+            (br_if $vDone (i32.ge_u (local.get $j) (local.get $vecBytes)))
+            (local.set $acc (f32x4.add (local.get $acc)
+              (f32x4.mul (v128.load (i32.add (local.get $row) (local.get $j))) (v128.load (i32.add (local.get $row) (local.get $j))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $v)))
+        (local.set $s (f32.add
+          (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
+          (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc)))))
+        (block $tDone
+          (loop $t
+            (br_if $tDone (i32.ge_u (local.get $j) (local.get $rowBytes)))
+            (local.set $s (f32.add (local.get $s)
+              (f32.mul (f32.load (i32.add (local.get $row) (local.get $j))) (f32.load (i32.add (local.get $row) (local.get $j))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $t)))
+        (f32.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2))) (local.get $s))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rowsLoop))))
+
+  (func (export "scaleRows") (param $n i32) (param $u i32) (param $g i32) (param $c i32)
+    (local $i i32) (local $j i32) (local $row i32) (local $rowBytes i32) (local $vecBytes i32) (local $f f32) (local $v v128)
+    (local.set $rowBytes (i32.shl (local.get $u) (i32.const 2)))
+    (local.set $vecBytes (i32.and (local.get $rowBytes) (i32.const -16)))
+    (block $done
+      (loop $rowsLoop
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $row (i32.add (local.get $g) (i32.mul (local.get $i) (local.get $rowBytes))))
+        (local.set $f (f32.load (i32.add (local.get $c) (i32.shl (local.get $i) (i32.const 2)))))
+        (local.set $v (f32x4.splat (local.get $f)))
+        (local.set $j (i32.const 0))
+        (block $vDone
+          (loop $vl
+            (br_if $vDone (i32.ge_u (local.get $j) (local.get $vecBytes)))
+            (v128.store (i32.add (local.get $row) (local.get $j))
+              (f32x4.mul (v128.load (i32.add (local.get $row) (local.get $j))) (local.get $v)))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $vl)))
+        (block $tDone
+          (loop $t
+            (br_if $tDone (i32.ge_u (local.get $j) (local.get $rowBytes)))
+            (f32.store (i32.add (local.get $row) (local.get $j))
+              (f32.mul (f32.load (i32.add (local.get $row) (local.get $j))) (local.get $f)))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $t)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rowsLoop))))
+
+  ;; f'(a) for four lanes of a (kind 1 relu, 2 tanh, 3 sigmoid; anything else: 1)
+  (func $derivative4 (param $kind i32) (param $a v128) (result v128)
+    (if (result v128) (i32.eq (local.get $kind) (i32.const 1))
+      (then (v128.and (f32x4.gt (local.get $a) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 1 1 1 1)))
+      (else
+        (if (result v128) (i32.eq (local.get $kind) (i32.const 2))
+          (then (f32x4.sub (v128.const f32x4 1 1 1 1) (f32x4.mul (local.get $a) (local.get $a))))
+          (else
+            (if (result v128) (i32.eq (local.get $kind) (i32.const 3))
+              (then (f32x4.mul (local.get $a) (f32x4.sub (v128.const f32x4 1 1 1 1) (local.get $a))))
+              (else (v128.const f32x4 1 1 1 1))))))))
+
+  (func (export "actGrad") (param $kind i32) (param $count i32) (param $a i32) (param $g i32)
+    (local $j i32) (local $bytes i32) (local $vecBytes i32)
+    (local.set $bytes (i32.shl (local.get $count) (i32.const 2)))
+    (local.set $vecBytes (i32.and (local.get $bytes) (i32.const -16)))
+    (block $vDone
+      (loop $v
+        (br_if $vDone (i32.ge_u (local.get $j) (local.get $vecBytes)))
+        (v128.store (i32.add (local.get $g) (local.get $j))
+          (f32x4.mul (v128.load (i32.add (local.get $g) (local.get $j)))
+            (call $derivative4 (local.get $kind) (v128.load (i32.add (local.get $a) (local.get $j))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $v)))
+    (block $tDone
+      (loop $t
+        (br_if $tDone (i32.ge_u (local.get $j) (local.get $bytes)))
+        (f32.store (i32.add (local.get $g) (local.get $j))
+          (f32.mul (f32.load (i32.add (local.get $g) (local.get $j)))
+            (f32x4.extract_lane 0 (call $derivative4 (local.get $kind) (f32x4.splat (f32.load (i32.add (local.get $a) (local.get $j))))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $t))))
+
+  ;; dst[0..count) = tanh(src), four floats at a time as two f64 pairs (the tail padded by the caller to 4)
+  (func $tanh4 (param $count i32) (param $src i32) (param $dst i32)
+    (local $j i32) (local $bytes i32) (local $v v128) (local $lo v128) (local $hi v128) (local $axa v128) (local $x2a v128) (local $x4a v128) (local $pa v128) (local $kda v128) (local $ra v128) (local $r2a v128) (local $r4a v128) (local $ea v128) (local $axb v128) (local $x2b v128) (local $x4b v128) (local $pb v128) (local $kdb v128) (local $rb v128) (local $r2b v128) (local $r4b v128) (local $eb v128)
+    (local.set $bytes (i32.shl (local.get $count) (i32.const 2)))
+    (block $qDone
+      (loop $ql
+        (br_if $qDone (i32.ge_u (local.get $j) (local.get $bytes)))
+        (local.set $v (v128.load (i32.add (local.get $src) (local.get $j))))
+        (local.set $lo (f64x2.promote_low_f32x4 (local.get $v)))
+        (local.set $hi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
+        (local.set $axa (f64x2.abs (local.get $lo)))
+        (local.set $x2a (f64x2.mul (local.get $lo) (local.get $lo)))
+        (local.set $x4a (f64x2.mul (local.get $x2a) (local.get $x2a)))
+        (local.set $pa
+          (f64x2.mul (local.get $axa)
+            (f64x2.add
+              (f64x2.add (v128.const f64x2 1 1) (f64x2.mul (local.get $x2a) (v128.const f64x2 -0.33333333333333331 -0.33333333333333331)))
+              (f64x2.mul (local.get $x4a)
+                (f64x2.add
+                  (f64x2.add (v128.const f64x2 0.13333333333333333 0.13333333333333333)
+                    (f64x2.mul (local.get $x2a) (v128.const f64x2 -0.053968253968253971 -0.053968253968253971)))
+                  (f64x2.mul (local.get $x4a)
+                    (f64x2.add (v128.const f64x2 0.021869488536155203 0.021869488536155203)
+                      (f64x2.mul (local.get $x2a) (v128.const f64x2 -0.0088632355299021973 -0.0088632355299021973)))))))))
+        (local.set $kda (f64x2.add (f64x2.mul (f64x2.mul (f64x2.min (local.get $axa) (v128.const f64x2 20 20)) (v128.const f64x2 2 2)) (v128.const f64x2 1.4426950408889634 1.4426950408889634))
+          (v128.const f64x2 6755399441055744 6755399441055744)))
+        (local.set $ra (f64x2.sub (f64x2.mul (f64x2.min (local.get $axa) (v128.const f64x2 20 20)) (v128.const f64x2 2 2))
+          (f64x2.mul (f64x2.sub (local.get $kda) (v128.const f64x2 6755399441055744 6755399441055744))
+            (v128.const f64x2 0.69314718055994529 0.69314718055994529))))
+        (local.set $r2a (f64x2.mul (local.get $ra) (local.get $ra)))
+        (local.set $r4a (f64x2.mul (local.get $r2a) (local.get $r2a)))
+        (local.set $ea (f64x2.mul
+          (f64x2.add
+            (f64x2.add
+              (f64x2.add (v128.const f64x2 1 1) (local.get $ra))
+              (f64x2.mul (local.get $r2a)
+                (f64x2.add (v128.const f64x2 0.5 0.5) (f64x2.mul (local.get $ra) (v128.const f64x2 0.16666666666666666 0.16666666666666666)))))
+            (f64x2.mul (local.get $r4a)
+              (f64x2.add
+                (f64x2.add (v128.const f64x2 4.1666666666666664e-2 4.1666666666666664e-2)
+                  (f64x2.mul (local.get $ra) (v128.const f64x2 8.3333333333333332e-3 8.3333333333333332e-3)))
+                (f64x2.add
+                  (f64x2.mul (local.get $r2a)
+                    (f64x2.add (v128.const f64x2 1.3888888888888889e-3 1.3888888888888889e-3)
+                      (f64x2.mul (local.get $ra) (v128.const f64x2 1.9841269841269841e-4 1.9841269841269841e-4))))
+                  (f64x2.mul (local.get $r4a) (v128.const f64x2 2.4801587301587302e-5 2.4801587301587302e-5))))))
+          (i64x2.add (i64x2.shl (local.get $kda) (i32.const 52)) (v128.const i64x2 0x3ff0000000000000 0x3ff0000000000000))))
+        (local.set $lo (v128.bitselect (local.get $lo)
+          (v128.bitselect (local.get $pa)
+            (f64x2.sub (v128.const f64x2 1 1) (f64x2.div (v128.const f64x2 2 2) (f64x2.add (v128.const f64x2 1 1) (local.get $ea))))
+            (f64x2.lt (local.get $axa) (v128.const f64x2 0.25 0.25)))
+          (v128.const i64x2 0x8000000000000000 0x8000000000000000)))
+        (local.set $axb (f64x2.abs (local.get $hi)))
+        (local.set $x2b (f64x2.mul (local.get $hi) (local.get $hi)))
+        (local.set $x4b (f64x2.mul (local.get $x2b) (local.get $x2b)))
+        (local.set $pb
+          (f64x2.mul (local.get $axb)
+            (f64x2.add
+              (f64x2.add (v128.const f64x2 1 1) (f64x2.mul (local.get $x2b) (v128.const f64x2 -0.33333333333333331 -0.33333333333333331)))
+              (f64x2.mul (local.get $x4b)
+                (f64x2.add
+                  (f64x2.add (v128.const f64x2 0.13333333333333333 0.13333333333333333)
+                    (f64x2.mul (local.get $x2b) (v128.const f64x2 -0.053968253968253971 -0.053968253968253971)))
+                  (f64x2.mul (local.get $x4b)
+                    (f64x2.add (v128.const f64x2 0.021869488536155203 0.021869488536155203)
+                      (f64x2.mul (local.get $x2b) (v128.const f64x2 -0.0088632355299021973 -0.0088632355299021973)))))))))
+        (local.set $kdb (f64x2.add (f64x2.mul (f64x2.mul (f64x2.min (local.get $axb) (v128.const f64x2 20 20)) (v128.const f64x2 2 2)) (v128.const f64x2 1.4426950408889634 1.4426950408889634))
+          (v128.const f64x2 6755399441055744 6755399441055744)))
+        (local.set $rb (f64x2.sub (f64x2.mul (f64x2.min (local.get $axb) (v128.const f64x2 20 20)) (v128.const f64x2 2 2))
+          (f64x2.mul (f64x2.sub (local.get $kdb) (v128.const f64x2 6755399441055744 6755399441055744))
+            (v128.const f64x2 0.69314718055994529 0.69314718055994529))))
+        (local.set $r2b (f64x2.mul (local.get $rb) (local.get $rb)))
+        (local.set $r4b (f64x2.mul (local.get $r2b) (local.get $r2b)))
+        (local.set $eb (f64x2.mul
+          (f64x2.add
+            (f64x2.add
+              (f64x2.add (v128.const f64x2 1 1) (local.get $rb))
+              (f64x2.mul (local.get $r2b)
+                (f64x2.add (v128.const f64x2 0.5 0.5) (f64x2.mul (local.get $rb) (v128.const f64x2 0.16666666666666666 0.16666666666666666)))))
+            (f64x2.mul (local.get $r4b)
+              (f64x2.add
+                (f64x2.add (v128.const f64x2 4.1666666666666664e-2 4.1666666666666664e-2)
+                  (f64x2.mul (local.get $rb) (v128.const f64x2 8.3333333333333332e-3 8.3333333333333332e-3)))
+                (f64x2.add
+                  (f64x2.mul (local.get $r2b)
+                    (f64x2.add (v128.const f64x2 1.3888888888888889e-3 1.3888888888888889e-3)
+                      (f64x2.mul (local.get $rb) (v128.const f64x2 1.9841269841269841e-4 1.9841269841269841e-4))))
+                  (f64x2.mul (local.get $r4b) (v128.const f64x2 2.4801587301587302e-5 2.4801587301587302e-5))))))
+          (i64x2.add (i64x2.shl (local.get $kdb) (i32.const 52)) (v128.const i64x2 0x3ff0000000000000 0x3ff0000000000000))))
+        (local.set $hi (v128.bitselect (local.get $hi)
+          (v128.bitselect (local.get $pb)
+            (f64x2.sub (v128.const f64x2 1 1) (f64x2.div (v128.const f64x2 2 2) (f64x2.add (v128.const f64x2 1 1) (local.get $eb))))
+            (f64x2.lt (local.get $axb) (v128.const f64x2 0.25 0.25)))
+          (v128.const i64x2 0x8000000000000000 0x8000000000000000)))
+        (v128.store (i32.add (local.get $dst) (local.get $j))
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+            (f32x4.demote_f64x2_zero (local.get $lo)) (f32x4.demote_f64x2_zero (local.get $hi))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $ql))))
+
+  ;; dst[0..count) = sigmoid(src), four floats at a time as two f64 pairs (the tail padded by the caller to 4)
+  (func $sigmoid4 (param $count i32) (param $src i32) (param $dst i32)
+    (local $j i32) (local $bytes i32) (local $v v128) (local $lo v128) (local $hi v128) (local $axa v128) (local $x2a v128) (local $x4a v128) (local $pa v128) (local $kda v128) (local $ra v128) (local $r2a v128) (local $r4a v128) (local $ea v128) (local $axb v128) (local $x2b v128) (local $x4b v128) (local $pb v128) (local $kdb v128) (local $rb v128) (local $r2b v128) (local $r4b v128) (local $eb v128)
+    (local.set $bytes (i32.shl (local.get $count) (i32.const 2)))
+    (block $qDone
+      (loop $ql
+        (br_if $qDone (i32.ge_u (local.get $j) (local.get $bytes)))
+        (local.set $v (v128.load (i32.add (local.get $src) (local.get $j))))
+        (local.set $lo (f64x2.promote_low_f32x4 (local.get $v)))
+        (local.set $hi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
+        (local.set $kda (f64x2.add (f64x2.mul (f64x2.max (f64x2.min (f64x2.neg (local.get $lo)) (v128.const f64x2 708 708)) (v128.const f64x2 -708 -708)) (v128.const f64x2 1.4426950408889634 1.4426950408889634))
+          (v128.const f64x2 6755399441055744 6755399441055744)))
+        (local.set $ra (f64x2.sub (f64x2.max (f64x2.min (f64x2.neg (local.get $lo)) (v128.const f64x2 708 708)) (v128.const f64x2 -708 -708))
+          (f64x2.mul (f64x2.sub (local.get $kda) (v128.const f64x2 6755399441055744 6755399441055744))
+            (v128.const f64x2 0.69314718055994529 0.69314718055994529))))
+        (local.set $r2a (f64x2.mul (local.get $ra) (local.get $ra)))
+        (local.set $r4a (f64x2.mul (local.get $r2a) (local.get $r2a)))
+        (local.set $ea (f64x2.mul
+          (f64x2.add
+            (f64x2.add
+              (f64x2.add (v128.const f64x2 1 1) (local.get $ra))
+              (f64x2.mul (local.get $r2a)
+                (f64x2.add (v128.const f64x2 0.5 0.5) (f64x2.mul (local.get $ra) (v128.const f64x2 0.16666666666666666 0.16666666666666666)))))
+            (f64x2.mul (local.get $r4a)
+              (f64x2.add
+                (f64x2.add (v128.const f64x2 4.1666666666666664e-2 4.1666666666666664e-2)
+                  (f64x2.mul (local.get $ra) (v128.const f64x2 8.3333333333333332e-3 8.3333333333333332e-3)))
+                (f64x2.add
+                  (f64x2.mul (local.get $r2a)
+                    (f64x2.add (v128.const f64x2 1.3888888888888889e-3 1.3888888888888889e-3)
+                      (f64x2.mul (local.get $ra) (v128.const f64x2 1.9841269841269841e-4 1.9841269841269841e-4))))
+                  (f64x2.mul (local.get $r4a) (v128.const f64x2 2.4801587301587302e-5 2.4801587301587302e-5))))))
+          (i64x2.add (i64x2.shl (local.get $kda) (i32.const 52)) (v128.const i64x2 0x3ff0000000000000 0x3ff0000000000000))))
+        (local.set $lo (f64x2.div (v128.const f64x2 1 1) (f64x2.add (v128.const f64x2 1 1) (local.get $ea))))
+        (local.set $kdb (f64x2.add (f64x2.mul (f64x2.max (f64x2.min (f64x2.neg (local.get $hi)) (v128.const f64x2 708 708)) (v128.const f64x2 -708 -708)) (v128.const f64x2 1.4426950408889634 1.4426950408889634))
+          (v128.const f64x2 6755399441055744 6755399441055744)))
+        (local.set $rb (f64x2.sub (f64x2.max (f64x2.min (f64x2.neg (local.get $hi)) (v128.const f64x2 708 708)) (v128.const f64x2 -708 -708))
+          (f64x2.mul (f64x2.sub (local.get $kdb) (v128.const f64x2 6755399441055744 6755399441055744))
+            (v128.const f64x2 0.69314718055994529 0.69314718055994529))))
+        (local.set $r2b (f64x2.mul (local.get $rb) (local.get $rb)))
+        (local.set $r4b (f64x2.mul (local.get $r2b) (local.get $r2b)))
+        (local.set $eb (f64x2.mul
+          (f64x2.add
+            (f64x2.add
+              (f64x2.add (v128.const f64x2 1 1) (local.get $rb))
+              (f64x2.mul (local.get $r2b)
+                (f64x2.add (v128.const f64x2 0.5 0.5) (f64x2.mul (local.get $rb) (v128.const f64x2 0.16666666666666666 0.16666666666666666)))))
+            (f64x2.mul (local.get $r4b)
+              (f64x2.add
+                (f64x2.add (v128.const f64x2 4.1666666666666664e-2 4.1666666666666664e-2)
+                  (f64x2.mul (local.get $rb) (v128.const f64x2 8.3333333333333332e-3 8.3333333333333332e-3)))
+                (f64x2.add
+                  (f64x2.mul (local.get $r2b)
+                    (f64x2.add (v128.const f64x2 1.3888888888888889e-3 1.3888888888888889e-3)
+                      (f64x2.mul (local.get $rb) (v128.const f64x2 1.9841269841269841e-4 1.9841269841269841e-4))))
+                  (f64x2.mul (local.get $r4b) (v128.const f64x2 2.4801587301587302e-5 2.4801587301587302e-5))))))
+          (i64x2.add (i64x2.shl (local.get $kdb) (i32.const 52)) (v128.const i64x2 0x3ff0000000000000 0x3ff0000000000000))))
+        (local.set $hi (f64x2.div (v128.const f64x2 1 1) (f64x2.add (v128.const f64x2 1 1) (local.get $eb))))
+        (v128.store (i32.add (local.get $dst) (local.get $j))
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+            (f32x4.demote_f64x2_zero (local.get $lo)) (f32x4.demote_f64x2_zero (local.get $hi))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $ql))))
+
+  ;; dst[0..count) = f(src) (kind 2 tanh, 3 sigmoid); src and dst hold room for count rounded up to 4
+  (func (export "activate") (param $kind i32) (param $count i32) (param $src i32) (param $dst i32)
+    (if (i32.eq (local.get $kind) (i32.const 2))
+      (then (call $tanh4 (local.get $count) (local.get $src) (local.get $dst)))
+      (else (call $sigmoid4 (local.get $count) (local.get $src) (local.get $dst)))))
+)
