@@ -382,21 +382,22 @@ function derivative(act: number, a: number): number {
 function lossRow(kind: DenseStackLoss["kind"], y: Float32Array, o: number, t: Float64Array, dy: Float64Array, c: number): number {
   switch (kind) {
     case "ce": {
-      // p = clip(y / Σy, ε, 1 − ε); loss = −Σ t log p; the clip passes gradient only inside [ε, 1 − ε].
+      // p = clip(y / Σy, ε, 1 − ε); loss = −Σ t log p; the clip passes gradient only inside [ε, 1 − ε]
+      // (in f64 from the float32 output y: Σy − y_k is then exact, where a float32 Σy would round
+      // away 1 − p for a confident prediction).
       let s = 0;
       for (let j = 0; j < c; j++) s += y[o + j];
-      const sf = Math.fround(s);
       let l = 0;
       let dot = 0;
       for (let j = 0; j < c; j++) {
-        const q = Math.fround(y[o + j] / sf);
+        const q = y[o + j] / s;
         const p = Math.min(Math.max(q, EPSILON), ONE_MINUS_EPSILON);
         l -= t[j] * Math.log(p);
         const dq = q >= EPSILON && q <= ONE_MINUS_EPSILON ? -t[j] / p : 0;
         dy[j] = dq;
         dot += dq * q;
       }
-      for (let j = 0; j < c; j++) dy[j] = (dy[j] - dot) / sf;
+      for (let j = 0; j < c; j++) dy[j] = (dy[j] - dot) / s;
       return l;
     }
     case "bce": {
