@@ -348,6 +348,46 @@ describe.each(["cpu", "wasm"] as const)("the fused Dense-stack route on %s", (ba
     expect(denseStackKernelCalls.denseClippedSum - before.denseClippedSum).toBe(denseStackKernelCalls.denseForward - before.denseForward);
   });
 
+  it("every loss with every output activation it takes, after each hidden activation", () => {
+    const r = lcg(backend === "cpu" ? 41 : 14);
+    let k = 0;
+    for (const spec of LOSSES) {
+      for (const out of spec.out) {
+        const hidden = HIDDEN[k++ % HIDDEN.length];
+        const c = spec.targets === "labels" || spec.targets === "oneHot" ? 4 : 3;
+        const model = tf.sequential({
+          layers: [
+            tf.layers.dense({ inputShape: [11], units: 6, activation: hidden }),
+            tf.layers.dense({ units: c, activation: out as "linear" }),
+          ],
+        });
+        randomizeWeights(model, 0.6);
+        const n = 9;
+        const x = tf.tensor2d(inputValues(r, n, 11, 1, [4]), [n, 11]);
+        const name = `[${hidden},${out}] ${JSON.stringify(spec.loss)}`;
+        const cs = keep({ name, model, x, y: targets(r, spec.targets, n, c), loss: spec.loss, sparse: false });
+        const exact = float64Reference(cs.model, cs.x, cs.y, cs.loss);
+        const ref = referencePerExample(cs.model, cs.x, cs.y, cs.loss);
+        const clip = medianClip(exact.norms);
+        const result = clippedGradients({ model: cs.model, x: cs.x, y: cs.y, loss: cs.loss, l2NormClip: clip, training: false });
+        const cmp64 = compareWithReference(result, exact, clip);
+        const cmp = compareWithReference(
+          result,
+          ref,
+          clip,
+          exact.norms.map((v) => (v > clip ? clip / v : 1)),
+        );
+        const norms = normErrorWhereF32Accurate(result.norms, ref, exact);
+        tf.dispose(result.clippedSum);
+        expect(cmp64.normError, name).toBeLessThan(TOL);
+        expect(cmp64.sumError, name).toBeLessThan(TOL);
+        expect(cmp.sumError, name).toBeLessThan(TOL);
+        expect(norms.error, name).toBeLessThan(TOL);
+      }
+    }
+    expect(k).toBe(11);
+  });
+
   it("the MNIST-shaped MLP (784-128 tanh-10 softmax, 18% nonzero pixels) equals batch-of-one autodiff", () => {
     const r = lcg(7);
     const model = tf.sequential({
