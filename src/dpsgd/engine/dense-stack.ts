@@ -145,7 +145,14 @@ export function denseStackClippedGradients(args: FastArgs): FastClippedGradients
     units: units[k],
     activation: s.activation,
   }));
-  const step = new DenseStackStep(hostView(x), n, dIn, layers, stackLossSpec, { maxDensity: trySparse ? sparse.maxDensity : null });
+  let step: DenseStackStep;
+  try {
+    step = new DenseStackStep(hostView(x), n, dIn, layers, stackLossSpec, { maxDensity: trySparse ? sparse.maxDensity : null });
+  } catch (e) {
+    // The module's memory could not grow (a batch or layer too large for it): the general route.
+    if (e instanceof RangeError) return null;
+    throw e;
+  }
   step.forward();
   markEnginePhase("forward");
   step.backward();
