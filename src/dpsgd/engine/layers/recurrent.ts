@@ -38,6 +38,7 @@ import { gruHostEligible, gruHostRecurrence, simpleRnnHostEligible, simpleRnnHos
 import { hostView } from "../host-view.js";
 import { denseLinearFast, matMulTransposeA } from "./matmul.js";
 import { sequenceOuter } from "./sequence-outer.js";
+import { recurrentGhostNorms } from "../../kernels/per-example-wasm-kernels.js";
 
 type Kind = "SimpleRNN" | "LSTM" | "GRU";
 
@@ -305,6 +306,9 @@ function hostGhostNorms(input: tf.Tensor, hPrev: Float32Array, g: tf.Tensor3D, u
   const [n, steps, din] = input.shape as [number, number, number];
   const units = hPrev.length / (n * steps);
   const q = g.shape[2];
+  // The WebAssembly SIMD kernel (kernels/per-example-wasm-kernels.ts) where it runs: the same sums.
+  const viaWasm = recurrentGhostNorms(hostView(input), hPrev, hostView(g), n, steps, din, units, q, useBias);
+  if (viaWasm !== null) return viaWasm;
   const x = Float32Array.from(hostView(input)); // (a copy: the view below must be the last one taken)
   const gv = hostView(g) as Float32Array; // read at once: nothing is allocated on the backend below
   const out = new Float32Array(n);

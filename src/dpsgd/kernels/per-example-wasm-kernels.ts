@@ -1,0 +1,192 @@
+/**
+ * Per-example kernels for the Conv1D and recurrent rules, in a small hand-written WebAssembly
+ * SIMD module (./wasm/per-example.wat) that owns its memory: the inputs are copied in (from
+ * host views of the backend's tensors), the results copied out.
+ *
+ * - {@link conv1dPerExample}: every example's Conv1D kernel (and bias) gradient,
+ *   `dW_i[k, c, :] = sum_q x_i[q·s + k·d, c] · g_i[q, :]`, and its squared norm, in one pass over
+ *   the batch: two kernel rows by sixteen output channels at a time in eight f32x4 accumulators
+ *   (tfjs-backend-wasm's route, one depthwise convolution with the examples as channels, runs its
+ *   generic path for these shapes: about 3× slower for the same multiply-adds, measured).
+ * - {@link recurrentGhostNorms}: the host ghost norms `sum_{t,s} (a_t·a_s)(g_t·g_s)` of a
+ *   SimpleRNN/LSTM layer with `a_t = [x_t, h_{t-1}, 1]` over the live (unmasked) steps, the dot
+ *   products in f32x4 lanes, the sums over pairs in float64 (the JS loop they replace summed the
+ *   dot products in float64 too; the lanes add float32 products in float32).
+ *
+ * Same maths as the routes they replace; only the order and precision of the float additions
+ * differ (float32 accumulation over at most the sequence length or the feature width). Null
+ * where WebAssembly SIMD is unavailable: the callers keep their own routes.
+ * @module
+ */
+import { PER_EXAMPLE_WASM_BASE64 } from "./wasm/per-example-wasm.js";
+import { base64Bytes, compileWasmModule } from "../../util/wasm.js";
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  conv1d(
+    x: number,
+    g: number,
+    out: number,
+    sq: number,
+    n: number,
+    len: number,
+    cin: number,
+    p: number,
+    k: number,
+    o: number,
+    stride: number,
+    dil: number,
+    bias: number,
+  ): void;
+  ghost(
+    x: number,
+    h: number,
+    g: number,
+    sq: number,
+    live: number,
+    n: number,
+    t: number,
+    din: number,
+    u: number,
+    q: number,
+    bias: number,
+  ): void;
+}
+
+let exportsOrNull: Exports | null | undefined;
+
+/** The instantiated module, or null where WebAssembly SIMD is not available. */
+function kernel(): Exports | null {
+  if (exportsOrNull === undefined) {
+    exportsOrNull = null;
+    try {
+      const mod = compileWasmModule(base64Bytes(PER_EXAMPLE_WASM_BASE64));
+      if (mod) exportsOrNull = new WebAssembly.Instance(mod, {}).exports as unknown as Exports;
+    } catch {
+      exportsOrNull = null;
+    }
+  }
+  return exportsOrNull;
+}
+
+/** Test hook: pretend the module is unavailable (true) or reload it (false). @internal */
+export function setPerExampleKernelsDisabled(disabled: boolean): void {
+  exportsOrNull = disabled ? null : undefined;
+}
+
+/** Whether the per-example kernels can run here (WebAssembly with SIMD). @internal */
+export function perExampleKernelsAvailable(): boolean {
+  return kernel() !== null;
+}
+
+const align16 = (bytes: number) => (bytes + 15) & ~15;
+
+/** Grows the module's memory to hold `bytes` bytes; returns its buffer. */
+function ensure(k: Exports, bytes: number): ArrayBuffer {
+  const have = k.memory.buffer.byteLength;
+  if (bytes > have) k.memory.grow(Math.ceil((bytes - have) / 65536));
+  return k.memory.buffer;
+}
+
+/** Geometry of a Conv1D for {@link conv1dPerExample}. @internal */
+export interface Conv1dShape {
+  /** Examples, input length, input channels. */
+  n: number;
+  len: number;
+  cin: number;
+  /** Output positions and channels (`o` a multiple of 4). */
+  positions: number;
+  cout: number;
+  /** Kernel size, stride, dilation, zero padding before the first input position. */
+  kernelSize: number;
+  stride: number;
+  dilation: number;
+  padLeft: number;
+  /** Whether the layer has a bias (its per-example gradient, the sum of the rows of `g_i`, is appended). */
+  bias: boolean;
+}
+
+/**
+ * Per-example Conv1D gradients: `per` (`[n, (kernelSize·cin + bias) · cout]`, rows ordered
+ * (k, c) as tfjs's `[kernelSize, cin, cout]` kernel, then the bias row) and their squared norms;
+ * `x` `[n, len, cin]` and `g` `[n, positions, cout]` are read at once (host views are fine).
+ * Null where the module is unavailable or `cout` is not a multiple of 4. @internal
+ */
+export function conv1dPerExample(
+  x: ArrayLike<number>,
+  g: Float32Array,
+  s: Conv1dShape,
+): { per: Float32Array; squaredNorms: Float32Array } | null {
+  const k = kernel();
+  if (k === null || s.cout % 4 !== 0 || s.n === 0) return null;
+  const need = (s.positions - 1) * s.stride + (s.kernelSize - 1) * s.dilation + 1; // padded positions read
+  const rowsOut = s.kernelSize * s.cin + (s.bias ? 1 : 0);
+  const xBytes = 4 * s.n * need * s.cin;
+  const gOff = align16(xBytes);
+  const outOff = align16(gOff + 4 * g.length);
+  const perLen = s.n * rowsOut * s.cout;
+  const sqOff = align16(outOff + 4 * perLen);
+  const buf = ensure(k, sqOff + 8 * s.n);
+  // x, padded: example i's positions [padLeft, padLeft + len) of `need`, zeros elsewhere.
+  const xm = new Float32Array(buf, 0, s.n * need * s.cin);
+  const copy = Math.max(0, Math.min(s.len, need - s.padLeft));
+  const src = x as Float32Array;
+  if (s.padLeft > 0 || copy < need) xm.fill(0);
+  for (let i = 0; i < s.n; i++) {
+    const from = i * s.len * s.cin;
+    xm.set(src.subarray(from, from + copy * s.cin), (i * need + s.padLeft) * s.cin);
+  }
+  new Float32Array(buf, gOff, g.length).set(g);
+  k.conv1d(0, gOff, outOff, sqOff, s.n, need, s.cin, s.positions, s.kernelSize, s.cout, s.stride, s.dilation, s.bias ? 1 : 0);
+  const out = k.memory.buffer;
+  return {
+    per: new Float32Array(out, outOff, perLen).slice(),
+    squaredNorms: Float32Array.from(new Float64Array(out, sqOff, s.n)),
+  };
+}
+
+/**
+ * `sum_i w_i per_i` over the rows of `per` (`[n, d]`), in float64, rounded to float32 once;
+ * examples with weight 0 are skipped. @internal
+ */
+export function weightedRowSum(per: Float32Array, n: number, w: ArrayLike<number>): Float32Array {
+  const d = n > 0 ? per.length / n : 0;
+  const acc = new Float64Array(d);
+  for (let i = 0; i < n; i++) {
+    const wi = w[i];
+    if (wi === 0) continue;
+    const o = i * d;
+    for (let j = 0; j < d; j++) acc[j] += wi * per[o + j];
+  }
+  return Float32Array.from(acc);
+}
+
+/**
+ * Squared norms `sum_{t,s} (a_t·a_s)(g_t·g_s)` per example, `a_t = [x_t, h_t, 1 if bias]`, over
+ * the steps whose `g_t` is not all zero; `x` `[n, steps, din]`, `h` `[n, steps, units]`, `g`
+ * `[n, steps, q]` (read at once: host views are fine). Null where the module is unavailable. @internal
+ */
+export function recurrentGhostNorms(
+  x: ArrayLike<number>,
+  h: Float32Array,
+  g: ArrayLike<number>,
+  n: number,
+  steps: number,
+  din: number,
+  units: number,
+  q: number,
+  bias: boolean,
+): Float32Array | null {
+  const k = kernel();
+  if (k === null || n === 0) return null;
+  const hOff = align16(4 * n * steps * din);
+  const gOff = align16(hOff + 4 * h.length);
+  const liveOff = align16(gOff + 4 * n * steps * q);
+  const sqOff = align16(liveOff + 4 * steps);
+  const buf = ensure(k, sqOff + 8 * n);
+  new Float32Array(buf, 0, n * steps * din).set(x as Float32Array);
+  new Float32Array(buf, hOff, h.length).set(h);
+  new Float32Array(buf, gOff, n * steps * q).set(g as Float32Array);
+  k.ghost(0, hOff, gOff, sqOff, liveOff, n, steps, din, units, q, bias ? 1 : 0);
+  return Float32Array.from(new Float64Array(k.memory.buffer, sqOff, n));
+}
