@@ -51,6 +51,7 @@ interface Exports {
     q: number,
     bias: number,
   ): void;
+  wsum(per: number, w: number, acc: number, n: number, d: number): void;
 }
 
 let exportsOrNull: Exports | null | undefined;
@@ -106,26 +107,45 @@ export interface Conv1dShape {
   bias: boolean;
 }
 
+/** Per-example Conv1D gradients held by the module, from {@link conv1dPerExample}. @internal */
+export interface Conv1dPerExample {
+  /** Each example's squared norm (kernel and bias), `[n]`. */
+  squaredNorms: Float32Array;
+  /** `sum_i w_i per_i` (`[(kernelSize·cin + bias) · cout]`, kernel rows then the bias row), float64 sums rounded once. */
+  weightedSum(w: ArrayLike<number>): Float32Array;
+}
+
 /**
- * Per-example Conv1D gradients: `per` (`[n, (kernelSize·cin + bias) · cout]`, rows ordered
- * (k, c) as tfjs's `[kernelSize, cin, cout]` kernel, then the bias row) and their squared norms;
- * `x` `[n, len, cin]` and `g` `[n, positions, cout]` are read at once (host views are fine).
- * Null where the module is unavailable or `cout` is not a multiple of 4. @internal
+ * The result whose per-example gradients occupy the module's memory: the next call that needs the
+ * memory first has it copy them out (so one model's several Conv1D layers, or a Conv1D and a
+ * recurrent layer, each keep theirs; a model with one such layer never copies them).
  */
-export function conv1dPerExample(
-  x: ArrayLike<number>,
-  g: Float32Array,
-  s: Conv1dShape,
-): { per: Float32Array; squaredNorms: Float32Array } | null {
+let holder: { evict(): void } | null = null;
+
+function claim(): void {
+  const h = holder;
+  holder = null;
+  h?.evict();
+}
+
+/**
+ * Per-example Conv1D gradients (rows ordered (k, c) as tfjs's `[kernelSize, cin, cout]` kernel,
+ * then the bias row) and their squared norms; `x` `[n, len, cin]` and `g` `[n, positions, cout]`
+ * are read at once (host views are fine). The gradients stay in the module's memory for the
+ * clipped sum. Null where the module is unavailable or `cout` is not a multiple of 4. @internal
+ */
+export function conv1dPerExample(x: ArrayLike<number>, g: Float32Array, s: Conv1dShape): Conv1dPerExample | null {
   const k = kernel();
   if (k === null || s.cout % 4 !== 0 || s.n === 0) return null;
+  claim();
   const need = (s.positions - 1) * s.stride + (s.kernelSize - 1) * s.dilation + 1; // padded positions read
   const rowsOut = s.kernelSize * s.cin + (s.bias ? 1 : 0);
+  const d = rowsOut * s.cout;
   const xBytes = 4 * s.n * need * s.cin;
   const gOff = align16(xBytes);
-  const outOff = align16(gOff + 4 * g.length);
-  const perLen = s.n * rowsOut * s.cout;
-  const sqOff = align16(outOff + 4 * perLen);
+  const perOff = align16(gOff + 4 * g.length);
+  const perLen = s.n * d;
+  const sqOff = align16(perOff + 4 * perLen);
   const buf = ensure(k, sqOff + 8 * s.n);
   // x, padded: example i's positions [padLeft, padLeft + len) of `need`, zeros elsewhere.
   const xm = new Float32Array(buf, 0, s.n * need * s.cin);
@@ -137,23 +157,39 @@ export function conv1dPerExample(
     xm.set(src.subarray(from, from + copy * s.cin), (i * need + s.padLeft) * s.cin);
   }
   new Float32Array(buf, gOff, g.length).set(g);
-  k.conv1d(0, gOff, outOff, sqOff, s.n, need, s.cin, s.positions, s.kernelSize, s.cout, s.stride, s.dilation, s.bias ? 1 : 0);
-  const out = k.memory.buffer;
+  k.conv1d(0, gOff, perOff, sqOff, s.n, need, s.cin, s.positions, s.kernelSize, s.cout, s.stride, s.dilation, s.bias ? 1 : 0);
+  const squaredNorms = Float32Array.from(new Float64Array(k.memory.buffer, sqOff, s.n));
+  let saved: Float32Array | null = null;
+  const self = {
+    evict() {
+      saved = new Float32Array(k.memory.buffer, perOff, perLen).slice();
+    },
+  };
+  holder = self;
   return {
-    per: new Float32Array(out, outOff, perLen).slice(),
-    squaredNorms: Float32Array.from(new Float64Array(out, sqOff, s.n)),
+    squaredNorms,
+    weightedSum(w) {
+      if (holder !== self) return weightedRowSum(saved as unknown as Float32Array, s.n, w);
+      // w and the float64 sums after the gradients
+      const wOff = align16(perOff + 4 * perLen);
+      const accOff = align16(wOff + 4 * s.n);
+      const mem = ensure(k, accOff + 8 * d);
+      new Float32Array(mem, wOff, s.n).set(w);
+      k.wsum(perOff, wOff, accOff, s.n, d);
+      return Float32Array.from(new Float64Array(k.memory.buffer, accOff, d));
+    },
   };
 }
 
 /**
  * `sum_i w_i per_i` over the rows of `per` (`[n, d]`), in float64, rounded to float32 once;
- * examples with weight 0 are skipped. @internal
+ * examples with weight 0 are skipped (the module's `wsum`, on the host). @internal
  */
 export function weightedRowSum(per: Float32Array, n: number, w: ArrayLike<number>): Float32Array {
   const d = n > 0 ? per.length / n : 0;
   const acc = new Float64Array(d);
   for (let i = 0; i < n; i++) {
-    const wi = w[i];
+    const wi = Math.fround(w[i]);
     if (wi === 0) continue;
     const o = i * d;
     for (let j = 0; j < d; j++) acc[j] += wi * per[o + j];
@@ -179,6 +215,7 @@ export function recurrentGhostNorms(
 ): Float32Array | null {
   const k = kernel();
   if (k === null || n === 0) return null;
+  claim();
   const hOff = align16(4 * n * steps * din);
   const gOff = align16(hOff + 4 * h.length);
   const liveOff = align16(gOff + 4 * n * steps * q);

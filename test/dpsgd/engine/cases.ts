@@ -368,12 +368,28 @@ function conv1dKernelCases(r = lcg(1901)): Case[] {
           tf.layers.globalMaxPooling1d({}),
           tf.layers.dense({ units: 2, activation: "softmax" }),
         ],
-        tf.mul(tf.randomNormal([n, len, c.cin], 0, 1, "float32", 1901 + len), 1),
+        tf.randomNormal([n, len, c.cin], 0, 1, "float32", 1901 + len),
         tf.tensor1d(Array.from({ length: n }, () => randInt(r, 0, 1))),
         "sparseCategoricalCrossentropy",
       ),
     );
   }
+  // two Conv1D layers: the first one's gradients leave the module's memory when the second needs it
+  const n = randInt(r, 2, 5);
+  out.push(
+    finish(
+      "conv1d kernel route, stacked (4 then 8 filters)",
+      [
+        tf.layers.conv1d({ inputShape: [10, 3], filters: 4, kernelSize: 3, padding: "same", activation: "relu" }),
+        tf.layers.conv1d({ filters: 8, kernelSize: 2, strides: 2, activation: "tanh" }),
+        tf.layers.globalAveragePooling1d({}),
+        tf.layers.dense({ units: 2, activation: "softmax" }),
+      ],
+      tf.randomNormal([n, 10, 3], 0, 1, "float32", 1902),
+      tf.tensor1d(Array.from({ length: n }, () => randInt(r, 0, 1))),
+      "sparseCategoricalCrossentropy",
+    ),
+  );
   return out;
 }
 

@@ -21,7 +21,7 @@ import { matMulTransposeA } from "./matmul.js";
 import { perExampleConvKernelGradients, toKernelLayout } from "./per-example-conv.js";
 import { unfold, type ConvGeometry } from "./unfold.js";
 import { hostView, onHostBackend } from "../host-view.js";
-import { conv1dPerExample, weightedRowSum } from "../../kernels/per-example-wasm-kernels.js";
+import { conv1dPerExample } from "../../kernels/per-example-wasm-kernels.js";
 
 interface ConvLike {
   kernel: tf.LayerVariable;
@@ -216,7 +216,7 @@ function conv1dKernelTerms(
   if (r === null) return null;
   const kernelSize = kw * cin * cout;
   const host = (w: ArrayLike<number>): Float32Array[] => {
-    const sum = weightedRowSum(r.per, n, w);
+    const sum = r.weightedSum(w);
     return useBias ? [sum.slice(0, kernelSize), sum.slice(kernelSize)] : [sum];
   };
   return {

@@ -14,6 +14,8 @@
 ;;          gradient, a_t = [x_t, h_t, 1 if bias], over the steps t whose g_t is not all zero,
 ;;          the upper triangle counted twice; dot products in f32x4 lanes, the sum in f64.
 ;;          x [n, t, din], h [n, t, u], g [n, t, q]; live is scratch of t i32s; sq [n] f64.
+;; wsum   : acc[0..d) = sum_i w[i] * per[i, :] in f64 (per [n, d] f32, d a multiple of 4; w [n] f32;
+;;          acc [d] f64, zeroed here); examples with weight 0 are skipped.
 (module
   (memory (export "memory") 1)
 
@@ -260,6 +262,40 @@
             (local.set $a (i32.add (local.get $a) (i32.const 1)))
             (br $as)))
         (f64.store (i32.add (local.get $sq) (i32.shl (local.get $i) (i32.const 3))) (local.get $acc))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $is))))
+
+  (func (export "wsum") (param $per i32) (param $w i32) (param $acc i32) (param $n i32) (param $d i32)
+    (local $i i32) (local $j i32) (local $row i32) (local $dst i32) (local $wi v128) (local $wf f32) (local $v v128)
+    (block $zDone
+      (loop $z
+        (br_if $zDone (i32.ge_u (local.get $j) (local.get $d)))
+        (f64.store (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 3))) (f64.const 0))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $z)))
+    (block $iDone
+      (loop $is
+        (br_if $iDone (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $wf (f32.load (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2)))))
+        (if (f32.ne (local.get $wf) (f32.const 0))
+          (then
+            (local.set $wi (f64x2.splat (f64.promote_f32 (local.get $wf))))
+            (local.set $row (i32.add (local.get $per) (i32.shl (i32.mul (local.get $i) (local.get $d)) (i32.const 2))))
+            (local.set $dst (local.get $acc))
+            (local.set $j (i32.const 0))
+            (block $jDone
+              (loop $js
+                (br_if $jDone (i32.ge_u (local.get $j) (local.get $d)))
+                (local.set $v (v128.load (local.get $row)))
+                (v128.store (local.get $dst)
+                  (f64x2.add (v128.load (local.get $dst)) (f64x2.mul (local.get $wi) (f64x2.promote_low_f32x4 (local.get $v)))))
+                (v128.store offset=16 (local.get $dst)
+                  (f64x2.add (v128.load offset=16 (local.get $dst))
+                    (f64x2.mul (local.get $wi) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))))
+                (local.set $row (i32.add (local.get $row) (i32.const 16)))
+                (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+                (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                (br $js)))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $is))))
 )
