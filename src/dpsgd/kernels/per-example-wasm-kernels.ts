@@ -52,6 +52,20 @@ interface Exports {
     bias: number,
   ): void;
   wsum(per: number, w: number, acc: number, n: number, d: number): void;
+  outer(
+    x: number,
+    h: number,
+    g: number,
+    w: number,
+    wg: number,
+    out: number,
+    n: number,
+    t: number,
+    din: number,
+    u: number,
+    q: number,
+    bias: number,
+  ): void;
 }
 
 let exportsOrNull: Exports | null | undefined;
@@ -226,4 +240,69 @@ export function recurrentGhostNorms(
   new Float32Array(buf, gOff, n * steps * q).set(g as Float32Array);
   k.ghost(0, hOff, gOff, sqOff, liveOff, n, steps, din, units, q, bias ? 1 : 0);
   return Float32Array.from(new Float64Array(k.memory.buffer, sqOff, n));
+}
+
+/** A recurrent layer's per-example terms held by the module, from {@link recurrentPerExample}. @internal */
+export interface RecurrentPerExample {
+  /** Each example's squared norm (kernel, recurrent kernel and bias), `[n]`. */
+  squaredNorms: Float32Array;
+  /**
+   * `sum_i w_i sum_t a_t g_tᵀ`, `[(din + units + bias), q]` row-major: the kernel's din rows, the
+   * recurrent kernel's units rows, then the bias row.
+   */
+  weightedSum(w: ArrayLike<number>): Float32Array;
+}
+
+/**
+ * Ghost norms and, later, the clipped sum of a SimpleRNN/LSTM layer (`a_t = [x_t, h_{t-1}, 1]`)
+ * from one copy of `x`, `h` and `g` in the module's memory. `read` returns host views of `x`
+ * `[n, steps, din]` and `g` `[n, steps, q]` (read at once); it is called again for the clipped
+ * sum if another call took the memory in between. Null where the module is unavailable or `q` is
+ * not a multiple of 4. @internal
+ */
+export function recurrentPerExample(
+  read: () => { x: ArrayLike<number>; g: ArrayLike<number> },
+  h: Float32Array,
+  n: number,
+  steps: number,
+  din: number,
+  units: number,
+  q: number,
+  bias: boolean,
+): RecurrentPerExample | null {
+  const k = kernel();
+  if (k === null || n === 0 || q % 4 !== 0) return null;
+  const hOff = align16(4 * n * steps * din);
+  const gOff = align16(hOff + 4 * h.length);
+  const liveOff = align16(gOff + 4 * n * steps * q);
+  const sqOff = align16(liveOff + 4 * steps);
+  const wOff = align16(sqOff + 8 * n);
+  const wgOff = align16(wOff + 4 * n);
+  const rows = din + units + (bias ? 1 : 0);
+  const outOff = align16(wgOff + 4 * n * steps * q);
+  const load = (): void => {
+    claim();
+    const buf = ensure(k, outOff + 4 * rows * q);
+    const { x, g } = read();
+    new Float32Array(buf, 0, n * steps * din).set(x as Float32Array);
+    new Float32Array(buf, hOff, h.length).set(h);
+    new Float32Array(buf, gOff, n * steps * q).set(g as Float32Array);
+  };
+  load();
+  k.ghost(0, hOff, gOff, sqOff, liveOff, n, steps, din, units, q, bias ? 1 : 0);
+  const squaredNorms = Float32Array.from(new Float64Array(k.memory.buffer, sqOff, n));
+  const self = { evict() {} }; // (x and g are read again from the tensors, h is the caller's)
+  holder = self;
+  return {
+    squaredNorms,
+    weightedSum(w) {
+      if (holder !== self) {
+        load();
+        holder = self;
+      }
+      new Float32Array(k.memory.buffer, wOff, n).set(w);
+      k.outer(0, hOff, gOff, wOff, wgOff, outOff, n, steps, din, units, q, bias ? 1 : 0);
+      return new Float32Array(k.memory.buffer, outOff, rows * q).slice();
+    },
+  };
 }

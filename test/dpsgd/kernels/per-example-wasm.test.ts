@@ -18,6 +18,7 @@ import {
   conv1dPerExample,
   perExampleKernelsAvailable,
   recurrentGhostNorms,
+  recurrentPerExample,
   weightedRowSum,
   type Conv1dShape,
 } from "../../../src/dpsgd/kernels/per-example-wasm-kernels.js";
@@ -204,6 +205,7 @@ describe.skipIf(!perExampleKernelsAvailable())("recurrentGhostNorms (WebAssembly
   const shapes = [
     { n: 4, steps: 6, din: 16, units: 32, q: 32, bias: true },
     { n: 3, steps: 5, din: 3, units: 5, q: 20, bias: false },
+    { n: 3, steps: 4, din: 5, units: 3, q: 4, bias: true },
     { n: 2, steps: 7, din: 7, units: 4, q: 13, bias: true },
   ];
   const cases = shapes.map((s, j) => {
@@ -226,6 +228,47 @@ describe.skipIf(!perExampleKernelsAvailable())("recurrentGhostNorms (WebAssembly
       expect(got[1]).toBe(0); // every step masked
     },
   );
+
+  /** `sum_i w_i sum_t a_t g_tᵀ`, `[(din + units + bias), q]`, float64. */
+  function referenceOuter(c: (typeof cases)[number], w: ArrayLike<number>, ignoreWeights = false): Float64Array {
+    const p = c.din + c.units + (c.bias ? 1 : 0);
+    const out = new Float64Array(p * c.q);
+    for (let i = 0; i < c.n; i++) {
+      for (let t = 0; t < c.steps; t++) {
+        const row = i * c.steps + t;
+        const a = [
+          ...c.x.subarray(row * c.din, (row + 1) * c.din),
+          ...c.h.subarray(row * c.units, (row + 1) * c.units),
+          ...(c.bias ? [1] : []),
+        ];
+        for (let k = 0; k < p; k++)
+          for (let j = 0; j < c.q; j++) out[k * c.q + j] += (ignoreWeights ? 1 : w[i]) * a[k] * c.g[row * c.q + j];
+      }
+    }
+    return out;
+  }
+
+  it.each(cases.filter((c) => c.q % 4 === 0).map((c) => [`q=${c.q} bias=${c.bias}`, c] as const))(
+    "recurrentPerExample: norms and clipped sum equal the definitions, also after another call took the memory (%s)",
+    (_name, c) => {
+      const w = Float32Array.from({ length: c.n }, (_, i) => 0.3 + 0.2 * i);
+      const r = recurrentPerExample(() => ({ x: c.x, g: c.g }), c.h, c.n, c.steps, c.din, c.units, c.q, c.bias)!;
+      expect(r).not.toBeNull();
+      const ref = referenceGhost(c.x, c.h, c.g, c.n, c.steps, c.din, c.units, c.q, c.bias);
+      expect(relError(r.squaredNorms, ref)).toBeLessThanOrEqual(1e-6);
+      expect(relError(r.weightedSum(w), referenceOuter(c, w))).toBeLessThanOrEqual(1e-6);
+      const other = cases[1];
+      recurrentGhostNorms(other.x, other.h, other.g, other.n, other.steps, other.din, other.units, other.q, other.bias); // takes the memory
+      expect(relError(r.weightedSum(w), referenceOuter(c, w))).toBeLessThanOrEqual(1e-6);
+      // negative control: the weights ignored
+      expect(relError(r.weightedSum(w), referenceOuter(c, w, true))).toBeGreaterThan(1e-2);
+    },
+  );
+
+  it("recurrentPerExample refuses q not a multiple of 4 (the caller then takes the tensor route)", () => {
+    const c = cases[3];
+    expect(recurrentPerExample(() => ({ x: c.x, g: c.g }), c.h, c.n, c.steps, c.din, c.units, c.q, c.bias)).toBeNull();
+  });
 
   it("negative controls: h left out of a_t, or the bias's 1 left out, fails the comparison", () => {
     const c = cases[0];

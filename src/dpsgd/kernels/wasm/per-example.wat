@@ -14,6 +14,10 @@
 ;;          gradient, a_t = [x_t, h_t, 1 if bias], over the steps t whose g_t is not all zero,
 ;;          the upper triangle counted twice; dot products in f32x4 lanes, the sum in f64.
 ;;          x [n, t, din], h [n, t, u], g [n, t, q]; live is scratch of t i32s; sq [n] f64.
+;; outer  : the clipped sum of a recurrent layer, out[r, :] = sum_{i,t} w_i a_{i,t}[r] g_{i,t}[:] with
+;;          a = [x, h, 1 if bias] (rows din, u, 1; out [(din + u + bias), q], q a multiple of 4): the
+;;          reweighted gradient wg = w_i g (f32, into wg [n, t, q]) and then the rows as the
+;;          Conv1D kernel's, over all n*t positions, float32 sums (as the matrix product it replaces).
 ;; wsum   : acc[0..d) = sum_i w[i] * per[i, :] in f64 (per [n, d] f32, d a multiple of 4; w [n] f32;
 ;;          acc [d] f64, zeroed here); examples with weight 0 are skipped.
 (module
@@ -298,4 +302,80 @@
                 (br $js)))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $is))))
+
+  (func (export "outer")
+    (param $x i32) (param $h i32) (param $g i32) (param $w i32) (param $wg i32) (param $out i32)
+    (param $n i32) (param $t i32) (param $din i32) (param $u i32) (param $q i32) (param $bias i32)
+    (local $i i32) (local $j i32) (local $end i32) (local $src i32) (local $dst i32) (local $wi v128)
+    (local $r i32) (local $r1 i32) (local $qBytes i32) (local $rows i32) (local $acc v128) (local $gp i32)
+    (local.set $qBytes (i32.shl (local.get $q) (i32.const 2)))
+    (local.set $rows (i32.mul (local.get $n) (local.get $t)))
+    ;; wg = w_i * g
+    (local.set $src (local.get $g))
+    (local.set $dst (local.get $wg))
+    (block $iDone
+      (loop $is
+        (br_if $iDone (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $wi (f32x4.splat (f32.load (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2))))))
+        (local.set $end (i32.add (local.get $src) (i32.mul (local.get $t) (local.get $qBytes))))
+        (block $jDone
+          (loop $js
+            (br_if $jDone (i32.ge_u (local.get $src) (local.get $end)))
+            (v128.store (local.get $dst) (f32x4.mul (local.get $wi) (v128.load (local.get $src))))
+            (local.set $src (i32.add (local.get $src) (i32.const 16)))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+            (br $js)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $is)))
+    ;; x rows
+    (local.set $r (i32.const 0))
+    (block $xDone
+      (loop $xs
+        (br_if $xDone (i32.ge_u (local.get $r) (local.get $din)))
+        (local.set $r1 (select (i32.add (local.get $r) (i32.const 1)) (local.get $r) (i32.lt_u (i32.add (local.get $r) (i32.const 1)) (local.get $din))))
+        (call $rows2
+          (i32.add (local.get $x) (i32.shl (local.get $r) (i32.const 2)))
+          (i32.add (local.get $x) (i32.shl (local.get $r1) (i32.const 2)))
+          (local.get $wg)
+          (i32.add (local.get $out) (i32.mul (local.get $r) (local.get $qBytes)))
+          (i32.add (local.get $out) (i32.mul (local.get $r1) (local.get $qBytes)))
+          (local.get $rows) (local.get $qBytes) (i32.shl (local.get $din) (i32.const 2)))
+        (local.set $r (i32.add (local.get $r) (i32.const 2)))
+        (br $xs)))
+    ;; h rows
+    (local.set $r (i32.const 0))
+    (block $hDone
+      (loop $hs
+        (br_if $hDone (i32.ge_u (local.get $r) (local.get $u)))
+        (local.set $r1 (select (i32.add (local.get $r) (i32.const 1)) (local.get $r) (i32.lt_u (i32.add (local.get $r) (i32.const 1)) (local.get $u))))
+        (call $rows2
+          (i32.add (local.get $h) (i32.shl (local.get $r) (i32.const 2)))
+          (i32.add (local.get $h) (i32.shl (local.get $r1) (i32.const 2)))
+          (local.get $wg)
+          (i32.add (local.get $out) (i32.mul (i32.add (local.get $din) (local.get $r)) (local.get $qBytes)))
+          (i32.add (local.get $out) (i32.mul (i32.add (local.get $din) (local.get $r1)) (local.get $qBytes)))
+          (local.get $rows) (local.get $qBytes) (i32.shl (local.get $u) (i32.const 2)))
+        (local.set $r (i32.add (local.get $r) (i32.const 2)))
+        (br $hs)))
+    ;; bias row: the sum of the reweighted rows
+    (if (local.get $bias)
+      (then
+        (local.set $dst (i32.add (local.get $out) (i32.mul (i32.add (local.get $din) (local.get $u)) (local.get $qBytes))))
+        (local.set $j (i32.const 0))
+        (block $bDone
+          (loop $bs
+            (br_if $bDone (i32.ge_u (local.get $j) (local.get $qBytes)))
+            (local.set $acc (v128.const i32x4 0 0 0 0))
+            (local.set $gp (i32.add (local.get $wg) (local.get $j)))
+            (local.set $i (i32.const 0))
+            (block $rDone
+              (loop $rs
+                (br_if $rDone (i32.ge_u (local.get $i) (local.get $rows)))
+                (local.set $acc (f32x4.add (local.get $acc) (v128.load (local.get $gp))))
+                (local.set $gp (i32.add (local.get $gp) (local.get $qBytes)))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $rs)))
+            (v128.store (i32.add (local.get $dst) (local.get $j)) (local.get $acc))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $bs))))))
 )
