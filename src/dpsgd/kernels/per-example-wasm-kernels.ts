@@ -52,6 +52,8 @@ interface Exports {
     bias: number,
   ): void;
   wsum(per: number, w: number, acc: number, n: number, d: number): void;
+  embNorms(g: number, slots: number, scratch: number, sq: number, n: number, t: number, d: number): void;
+  embRows(g: number, rowIdx: number, w: number, acc: number, n: number, t: number, d: number, rows: number): void;
   outer(
     x: number,
     h: number,
@@ -303,6 +305,83 @@ export function recurrentPerExample(
       new Float32Array(k.memory.buffer, wOff, n).set(w);
       k.outer(0, hOff, gOff, wOff, wgOff, outOff, n, steps, din, units, q, bias ? 1 : 0);
       return new Float32Array(k.memory.buffer, outOff, rows * q).slice();
+    },
+  };
+}
+
+/** An Embedding layer's per-example terms held by the module, from {@link embeddingPerExample}. @internal */
+export interface EmbeddingPerExample {
+  /** Each example's squared norm, `[n]`. */
+  squaredNorms: Float32Array;
+  /** `sum_i w_i grad_i` as the dense `[vocab, dim]` table gradient (zero outside the rows the batch touches). */
+  weightedSum(w: ArrayLike<number>): Float32Array;
+}
+
+/**
+ * The Embedding rule's terms from one copy of the output gradient in the module's memory: `read`
+ * returns a host view of `g` `[n, steps, dim]` (called again for the clipped sum if another call
+ * took the memory in between); `slots` are the rule's (example, distinct token) slots, `ids` the
+ * checked token ids. The squared norms are the slot sums' (float32 sums, float64 squares), the
+ * clipped sum is accumulated over the touched rows only (float32, as the segment sum it replaces)
+ * and written into a zero `[vocab, dim]` array. Null where the module is unavailable or `dim` is
+ * not a multiple of 4. @internal
+ */
+export function embeddingPerExample(
+  read: () => ArrayLike<number>,
+  slots: Int32Array,
+  ids: Int32Array,
+  n: number,
+  steps: number,
+  dim: number,
+  vocab: number,
+): EmbeddingPerExample | null {
+  const k = kernel();
+  if (k === null || n === 0 || dim % 4 !== 0) return null;
+  const positions = n * steps;
+  const slotsOff = align16(4 * positions * dim);
+  const scratchOff = align16(slotsOff + 4 * positions);
+  const sqOff = align16(scratchOff + 4 * steps * dim);
+  const rowIdxOff = align16(sqOff + 8 * n);
+  const wOff = align16(rowIdxOff + 4 * positions);
+  const accOff = align16(wOff + 4 * n);
+  const load = (): void => {
+    claim();
+    const buf = ensure(k, accOff + 4 * positions * dim); // (at most one touched row per position)
+    new Float32Array(buf, 0, positions * dim).set(read() as Float32Array);
+  };
+  load();
+  new Int32Array(k.memory.buffer, slotsOff, positions).set(slots);
+  k.embNorms(0, slotsOff, scratchOff, sqOff, n, steps, dim);
+  const squaredNorms = Float32Array.from(new Float64Array(k.memory.buffer, sqOff, n));
+  const self = { evict() {} }; // (g is read again from the tensor)
+  holder = self;
+  return {
+    squaredNorms,
+    weightedSum(w) {
+      if (holder !== self) {
+        load();
+        holder = self;
+      }
+      // the touched rows, numbered in order of first occurrence
+      const rowOf = new Int32Array(vocab).fill(-1);
+      const rows: number[] = [];
+      const rowIdx = new Int32Array(k.memory.buffer, rowIdxOff, positions);
+      for (let p = 0; p < positions; p++) {
+        const v = ids[p];
+        let r = rowOf[v];
+        if (r < 0) r = rowOf[v] = rows.push(v) - 1;
+        rowIdx[p] = r;
+      }
+      new Float32Array(k.memory.buffer, wOff, n).set(w);
+      k.embRows(0, rowIdxOff, wOff, accOff, n, steps, dim, rows.length);
+      const acc = new Float32Array(k.memory.buffer, accOff, rows.length * dim);
+      const out = new Float32Array(vocab * dim);
+      for (let r = 0; r < rows.length; r++) {
+        const to = rows[r] * dim;
+        const from = r * dim;
+        for (let j = 0; j < dim; j++) out[to + j] = acc[from + j];
+      }
+      return out;
     },
   };
 }

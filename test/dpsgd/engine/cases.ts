@@ -374,6 +374,27 @@ function conv1dKernelCases(r = lcg(1901)): Case[] {
       ),
     );
   }
+  // Embeddings the module takes (outputDim a multiple of 4), repeated tokens (maskZero: the recurrent cases)
+  for (const [steps, dim] of [
+    [6, 4],
+    [7, 8],
+  ] as const) {
+    const m = randInt(r, 3, 5);
+    const ids = Array.from({ length: m * steps }, () => randInt(r, 0, 4));
+    out.push(
+      finish(
+        `embedding kernel route T=${steps} D=${dim}`,
+        [
+          tf.layers.embedding({ inputDim: 5, outputDim: dim, inputLength: steps }),
+          tf.layers.globalAveragePooling1d({}),
+          tf.layers.dense({ units: 2, activation: "softmax" }),
+        ],
+        tf.tensor2d(ids, [m, steps]),
+        tf.tensor1d(Array.from({ length: m }, () => randInt(r, 0, 1))),
+        "sparseCategoricalCrossentropy",
+      ),
+    );
+  }
   // two Conv1D layers: the first one's gradients leave the module's memory when the second needs it
   const n = randInt(r, 2, 5);
   out.push(

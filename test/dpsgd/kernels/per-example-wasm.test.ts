@@ -16,6 +16,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   conv1dPerExample,
+  embeddingPerExample,
   perExampleKernelsAvailable,
   recurrentGhostNorms,
   recurrentPerExample,
@@ -277,6 +278,57 @@ describe.skipIf(!perExampleKernelsAvailable())("recurrentGhostNorms (WebAssembly
     const noOne = referenceGhost(c.x, c.h, c.g, c.n, c.steps, c.din, c.units, c.q, c.bias, { dropOne: true });
     expect(relError(got, noH)).toBeGreaterThan(1e-2);
     expect(relError(got, noOne)).toBeGreaterThan(1e-3);
+  });
+});
+
+describe.skipIf(!perExampleKernelsAvailable())("embeddingPerExample (WebAssembly SIMD)", () => {
+  // example i's gradient: row v of the table gets sum_{t: id_t = v} g_t
+  const n = 6;
+  const steps = 9;
+  const dim = 8;
+  const vocab = 7;
+  const r = lcg(300);
+  const ids = Int32Array.from({ length: n * steps }, () => Math.floor((r() + 0.5) * 4) % vocab); // repeats
+  const g = randomArray(r, n * steps * dim);
+  // the rule's slots: i*T + k for the k-th distinct token of example i
+  const slots = new Int32Array(n * steps);
+  for (let i = 0; i < n; i++) {
+    const seen: number[] = [];
+    for (let t = 0; t < steps; t++) {
+      let k = seen.indexOf(ids[i * steps + t]);
+      if (k < 0) k = seen.push(ids[i * steps + t]) - 1;
+      slots[i * steps + t] = i * steps + k;
+    }
+  }
+  function referenceTable(i: number, sepRows = false): Float64Array {
+    const table = new Float64Array(vocab * dim);
+    let sq = 0;
+    for (let t = 0; t < steps; t++)
+      for (let j = 0; j < dim; j++) {
+        table[ids[i * steps + t] * dim + j] += g[(i * steps + t) * dim + j];
+        sq += g[(i * steps + t) * dim + j] ** 2;
+      }
+    return sepRows ? Float64Array.of(sq) : table;
+  }
+  const w = Float32Array.from({ length: n }, (_, i) => (i === 2 ? 0 : 0.2 + 0.15 * i));
+
+  it("norms and the clipped sum equal the definitions, also after another call took the memory", () => {
+    const got = embeddingPerExample(() => g, slots, ids, n, steps, dim, vocab)!;
+    expect(got).not.toBeNull();
+    const refSq = Array.from({ length: n }, (_, i) => referenceTable(i).reduce((s, v) => s + v * v, 0));
+    expect(relError(got.squaredNorms, refSq)).toBeLessThanOrEqual(1e-6);
+    const refSum = new Float64Array(vocab * dim);
+    for (let i = 0; i < n; i++) referenceTable(i).forEach((v, j) => (refSum[j] += w[i] * v));
+    expect(relError(got.weightedSum(w), refSum)).toBeLessThanOrEqual(1e-6);
+    recurrentGhostNorms(new Float32Array(8), new Float32Array(8), new Float32Array(8), 1, 2, 4, 4, 4, true); // takes the memory
+    expect(relError(got.weightedSum(w), refSum)).toBeLessThanOrEqual(1e-6);
+    // negative control: repeated tokens counted as separate rows (sum_t ||g_t||^2) is another norm
+    const wrong = Array.from({ length: n }, (_, i) => referenceTable(i, true)[0]);
+    expect(relError(got.squaredNorms, wrong)).toBeGreaterThan(1e-2);
+  });
+
+  it("refuses a dimension that is not a multiple of 4", () => {
+    expect(embeddingPerExample(() => new Float32Array(n * steps * 3), slots, ids, n, steps, 3, vocab)).toBeNull();
   });
 });
 

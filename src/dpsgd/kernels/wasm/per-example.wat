@@ -18,6 +18,12 @@
 ;;          a = [x, h, 1 if bias] (rows din, u, 1; out [(din + u + bias), q], q a multiple of 4): the
 ;;          reweighted gradient wg = w_i g (f32, into wg [n, t, q]) and then the rows as the
 ;;          Conv1D kernel's, over all n*t positions, float32 sums (as the matrix product it replaces).
+;; embNorms: the Embedding rule's squared norms: example i's output-gradient rows g [n, t, d] summed
+;;          per slot (slots [n*t] i32, i*t + k for the k-th distinct token of example i, numbered in
+;;          order of first occurrence) into scratch [t, d], then the sum of squares (f64) into sq [n].
+;; embRows : the Embedding rule's clipped sum over the rows the batch touches: acc [rows, d] (zeroed
+;;          here) += w_i g[i, t, :] at row rowIdx[i*t + t'] (i32), examples with weight 0 skipped.
+;;          d a multiple of 4 for both.
 ;; wsum   : acc[0..d) = sum_i w[i] * per[i, :] in f64 (per [n, d] f32, d a multiple of 4; w [n] f32;
 ;;          acc [d] f64, zeroed here); examples with weight 0 are skipped.
 (module
@@ -378,4 +384,83 @@
             (v128.store (i32.add (local.get $dst) (local.get $j)) (local.get $acc))
             (local.set $j (i32.add (local.get $j) (i32.const 16)))
             (br $bs))))))
+
+  ;; dst[0..dBytes) += src (f32x4), or = src when copy
+  (func $addRow (param $dst i32) (param $src i32) (param $dBytes i32) (param $copy i32)
+    (local $j i32)
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $j) (local.get $dBytes)))
+        (v128.store (i32.add (local.get $dst) (local.get $j))
+          (select (result v128)
+            (v128.load (i32.add (local.get $src) (local.get $j)))
+            (f32x4.add (v128.load (i32.add (local.get $dst) (local.get $j))) (v128.load (i32.add (local.get $src) (local.get $j))))
+            (local.get $copy)))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $l))))
+
+  (func (export "embNorms") (param $g i32) (param $slots i32) (param $scratch i32) (param $sq i32) (param $n i32) (param $t i32) (param $d i32)
+    (local $i i32) (local $s i32) (local $k i32) (local $used i32) (local $dBytes i32) (local $base i32)
+    (local.set $dBytes (i32.shl (local.get $d) (i32.const 2)))
+    (block $iDone
+      (loop $is
+        (br_if $iDone (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $base (i32.mul (local.get $i) (local.get $t)))
+        (local.set $used (i32.const 0))
+        (local.set $s (i32.const 0))
+        (block $sDone
+          (loop $ss
+            (br_if $sDone (i32.ge_u (local.get $s) (local.get $t)))
+            (local.set $k (i32.sub (i32.load (i32.add (local.get $slots) (i32.shl (i32.add (local.get $base) (local.get $s)) (i32.const 2)))) (local.get $base)))
+            ;; a slot's first position copies its row (slots are numbered in order of first occurrence)
+            (call $addRow
+              (i32.add (local.get $scratch) (i32.mul (local.get $k) (local.get $dBytes)))
+              (i32.add (local.get $g) (i32.mul (i32.add (local.get $base) (local.get $s)) (local.get $dBytes)))
+              (local.get $dBytes)
+              (i32.ge_u (local.get $k) (local.get $used)))
+            (if (i32.ge_u (local.get $k) (local.get $used)) (then (local.set $used (i32.add (local.get $k) (i32.const 1)))))
+            (local.set $s (i32.add (local.get $s) (i32.const 1)))
+            (br $ss)))
+        (f64.store (i32.add (local.get $sq) (i32.shl (local.get $i) (i32.const 3)))
+          (call $sumSq (local.get $scratch) (i32.mul (local.get $used) (local.get $d))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $is))))
+
+  (func (export "embRows") (param $g i32) (param $rowIdx i32) (param $w i32) (param $acc i32) (param $n i32) (param $t i32) (param $d i32) (param $rows i32)
+    (local $i i32) (local $p i32) (local $end i32) (local $j i32) (local $dBytes i32) (local $wf f32) (local $ws v128) (local $dst i32) (local $src i32)
+    (local.set $dBytes (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $end (i32.mul (local.get $rows) (local.get $dBytes)))
+    (block $zDone
+      (loop $z
+        (br_if $zDone (i32.ge_u (local.get $j) (local.get $end)))
+        (v128.store (i32.add (local.get $acc) (local.get $j)) (v128.const i32x4 0 0 0 0))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $z)))
+    (block $iDone
+      (loop $is
+        (br_if $iDone (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $wf (f32.load (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2)))))
+        (if (f32.ne (local.get $wf) (f32.const 0))
+          (then
+            (local.set $ws (f32x4.splat (local.get $wf)))
+            (local.set $p (i32.mul (local.get $i) (local.get $t)))
+            (local.set $end (i32.add (local.get $p) (local.get $t)))
+            (block $pDone
+              (loop $ps
+                (br_if $pDone (i32.ge_u (local.get $p) (local.get $end)))
+                (local.set $dst (i32.add (local.get $acc) (i32.mul (i32.load (i32.add (local.get $rowIdx) (i32.shl (local.get $p) (i32.const 2)))) (local.get $dBytes))))
+                (local.set $src (i32.add (local.get $g) (i32.mul (local.get $p) (local.get $dBytes))))
+                (local.set $j (i32.const 0))
+                (block $jDone
+                  (loop $js
+                    (br_if $jDone (i32.ge_u (local.get $j) (local.get $dBytes)))
+                    (v128.store (i32.add (local.get $dst) (local.get $j))
+                      (f32x4.add (v128.load (i32.add (local.get $dst) (local.get $j)))
+                        (f32x4.mul (local.get $ws) (v128.load (i32.add (local.get $src) (local.get $j))))))
+                    (local.set $j (i32.add (local.get $j) (i32.const 16)))
+                    (br $js)))
+                (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                (br $ps)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $is))))
 )
