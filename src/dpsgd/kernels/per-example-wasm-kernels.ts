@@ -71,9 +71,11 @@ interface Exports {
 }
 
 let exportsOrNull: Exports | null | undefined;
+let disabled = false;
 
-/** The instantiated module, or null where WebAssembly SIMD is not available. */
+/** The instantiated module, or null where WebAssembly SIMD is not available (or the kernels are switched off). */
 function kernel(): Exports | null {
+  if (disabled) return null;
   if (exportsOrNull === undefined) {
     exportsOrNull = null;
     try {
@@ -86,9 +88,12 @@ function kernel(): Exports | null {
   return exportsOrNull;
 }
 
-/** Test hook: pretend the module is unavailable (true) or reload it (false). @internal */
-export function setPerExampleKernelsDisabled(disabled: boolean): void {
-  exportsOrNull = disabled ? null : undefined;
+/**
+ * Switches the kernels off (true: the rules take their tensor and JS routes, as where WebAssembly
+ * SIMD is missing) or on again; for tests and benchmarks (the same instance is kept). @internal
+ */
+export function setPerExampleKernelsDisabled(off: boolean): void {
+  disabled = off;
 }
 
 /** Whether the per-example kernels can run here (WebAssembly with SIMD). @internal */
