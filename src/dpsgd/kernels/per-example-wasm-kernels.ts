@@ -327,8 +327,8 @@ export interface EmbeddingPerExample {
  * returns a host view of `g` `[n, steps, dim]` (called again for the clipped sum if another call
  * took the memory in between); `slots` are the rule's (example, distinct token) slots, `ids` the
  * checked token ids. The squared norms are the slot sums' (float32 sums, float64 squares), the
- * clipped sum is accumulated over the touched rows only (float32, as the segment sum it replaces)
- * and written into a zero `[vocab, dim]` array. Null where the module is unavailable or `dim` is
+ * clipped sum is accumulated at the token rows of a zeroed `[vocab, dim]` table in the module
+ * (float32, as the segment sum it replaces) and copied out. Null where the module is unavailable or `dim` is
  * not a multiple of 4. @internal
  */
 export function embeddingPerExample(
@@ -351,7 +351,7 @@ export function embeddingPerExample(
   const accOff = align16(wOff + 4 * n);
   const load = (): void => {
     claim();
-    const buf = ensure(k, accOff + 4 * positions * dim); // (at most one touched row per position)
+    const buf = ensure(k, accOff + 4 * vocab * dim);
     new Float32Array(buf, 0, positions * dim).set(read() as Float32Array);
   };
   load();
@@ -367,25 +367,11 @@ export function embeddingPerExample(
         load();
         holder = self;
       }
-      // the touched rows, numbered in order of first occurrence
-      const rowOf = new Int32Array(vocab).fill(-1);
-      const rows: number[] = [];
-      const rowIdx = new Int32Array(k.memory.buffer, rowIdxOff, positions);
-      for (let p = 0; p < positions; p++) {
-        const v = ids[p];
-        let r = rowOf[v];
-        if (r < 0) r = rowOf[v] = rows.push(v) - 1;
-        rowIdx[p] = r;
-      }
+      // the table's gradient, zeroed and accumulated at the token rows in the module's memory
+      new Int32Array(k.memory.buffer, rowIdxOff, positions).set(ids);
       new Float32Array(k.memory.buffer, wOff, n).set(w);
-      k.embRows(0, rowIdxOff, wOff, accOff, n, steps, dim, rows.length);
-      const acc = new Float32Array(k.memory.buffer, accOff, rows.length * dim);
-      const out = new Float32Array(vocab * dim);
-      for (let r = 0; r < rows.length; r++) {
-        const to = rows[r] * dim;
-        const from = r * dim;
-        for (let j = 0; j < dim; j++) out[to + j] = acc[from + j];
-      }
+      k.embRows(0, rowIdxOff, wOff, accOff, n, steps, dim, vocab);
+      const out = new Float32Array(k.memory.buffer, accOff, vocab * dim).slice();
       return out;
     },
   };

@@ -193,8 +193,8 @@ function kernelTerms(layer: tf.layers.Layer, input: tf.Tensor, outputGradient: t
 /**
  * The same terms in dpkit's per-example WebAssembly module (kernels/per-example-wasm-kernels.ts) on
  * the host backends: one copy of the output gradient, the slot sums and their squares in one
- * pass, the clipped sum accumulated over the touched rows only and written into a zero `[V, D]`
- * array (no segment sums over the table, no copy of the table's gradient out of the backend).
+ * pass, the clipped sum accumulated at the token rows of a zeroed `[V, D]` table in the module and
+ * copied out (no segment sums through tfjs, no tensor for the table's gradient).
  * Float32 sums like the kernel route. Null where the module does not run (no WebAssembly SIMD,
  * another backend, D not a multiple of 4): the caller takes the routes above.
  */

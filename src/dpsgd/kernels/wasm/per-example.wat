@@ -21,8 +21,8 @@
 ;; embNorms: the Embedding rule's squared norms: example i's output-gradient rows g [n, t, d] summed
 ;;          per slot (slots [n*t] i32, i*t + k for the k-th distinct token of example i, numbered in
 ;;          order of first occurrence) into scratch [t, d], then the sum of squares (f64) into sq [n].
-;; embRows : the Embedding rule's clipped sum over the rows the batch touches: acc [rows, d] (zeroed
-;;          here) += w_i g[i, t, :] at row rowIdx[i*t + t'] (i32), examples with weight 0 skipped.
+;; embRows : the Embedding rule's clipped sum: acc [rows, d] (zeroed here; the table's gradient)
+;;          += w_i g[i, t, :] at row rowIdx[i*t + t'] (i32: the token), examples with weight 0 skipped.
 ;;          d a multiple of 4 for both.
 ;; wsum   : acc[0..d) = sum_i w[i] * per[i, :] in f64 (per [n, d] f32, d a multiple of 4; w [n] f32;
 ;;          acc [d] f64, zeroed here); examples with weight 0 are skipped.
