@@ -359,6 +359,9 @@ for (const backend of backends) {
           (cpu["dpkit DP step, noise off"]
             ? `, noise off ${c("dpkit DP step, noise off").toFixed(1)} (${(c("dpkit DP step, noise off") / c("tfjs fit")).toFixed(2)}x fit, ` +
               `${(c("dpkit DP step, noise off") / c("tfjs minimize")).toFixed(2)}x minimize)`
+            : "") +
+          (cpu["dpkit DP step, kernels off"]
+            ? `, per-example kernels off ${c("dpkit DP step, kernels off").toFixed(1)} (${(c("dpkit DP step, kernels off") / c("tfjs fit")).toFixed(2)}x fit)`
             : ""),
       );
     }
