@@ -32,8 +32,13 @@
  * is discarded before each of its steps: no head start); its ratios are against the in-process DP
  * step and against tfjs's fit.
  *
+ * With DPSGD_BENCH_KERNELS_OFF=1 (wasm) the DP step also runs with dpkit's per-example WebAssembly
+ * kernels switched off (src/dpsgd/kernels/per-example-wasm-kernels.ts: the Embedding, Conv1D and
+ * SimpleRNN/LSTM rules then take their earlier tensor routes), alternating with the others.
+ *
  * Usage: `npm run bench -- dpsgd` (env DPSGD_BENCH_REPS, DPSGD_BENCH_BACKENDS=wasm,cpu,
- * DPSGD_BENCH_MODELS=mlp,cnn,embedding,lstm, DPSGD_BENCH_NAIVE=0 to skip the naive route).
+ * DPSGD_BENCH_MODELS=mlp,cnn,embedding,lstm, DPSGD_BENCH_NAIVE=0 to skip the naive route,
+ * DPSGD_BENCH_KERNELS_OFF=1).
  */
 import { prepareBackend, tf } from "../src/backend/index.js";
 import { dpApplyGradients, dpGradients, poissonSampleIndices } from "../src/dpsgd/index.js";
@@ -42,6 +47,7 @@ import { privatizeInPlace } from "../src/dpsgd/privatize.js";
 import { createNoiseWorker, type NoiseWorker } from "../src/mechanisms/noise-prefetch.js";
 import { exactNoiseGrid } from "../src/mechanisms/gaussian-noise.js";
 import { embeddingRule } from "../src/dpsgd/engine/layers/embedding.js";
+import { setPerExampleKernelsDisabled } from "../src/dpsgd/kernels/per-example-wasm-kernels.js";
 import { type BenchRow as Row, median } from "./report.js";
 import { type BenchModelKind, VOCAB, benchModelAndBatch, isTextModel } from "./dpsgd-models.js";
 
@@ -52,6 +58,8 @@ const batchSize = 256;
 /** Segments timed for the cpu lower bound (of the 20,000). */
 const SEGMENTS = 20;
 const runNaive = process.env.DPSGD_BENCH_NAIVE !== "0";
+/** DPSGD_BENCH_KERNELS_OFF=1: also time the DP step with the per-example WebAssembly kernels off (wasm). */
+const kernelsOffCase = process.env.DPSGD_BENCH_KERNELS_OFF === "1";
 
 const results: Row[] = [];
 const leqOf = (lowerBoundOnly: boolean): string => (lowerBoundOnly ? "≤" : "");
@@ -195,6 +203,16 @@ for (const backend of backends) {
           "dpkit DP step": dpStep(1.1),
         };
     if (text) cases["dpkit DP step, noise off"] = dpStep(0);
+    // The same step with the per-example WebAssembly kernels switched off (the rules' earlier routes), to compare.
+    if (kernelsOffCase && backend === "wasm")
+      cases["dpkit DP step, kernels off"] = () => {
+        setPerExampleKernelsDisabled(true);
+        try {
+          dpStep(1.1)();
+        } finally {
+          setPerExampleKernelsDisabled(false);
+        }
+      };
     // The same step with the exact noise drawn ahead of time on a worker thread (issue 16).
     const noiseWorker = kind === "embedding" ? createNoiseWorker() : undefined;
     if (noiseWorker) cases["dpkit DP step, noiseWorker"] = dpStep(1.1, noiseWorker);
@@ -341,6 +359,9 @@ for (const backend of backends) {
           (cpu["dpkit DP step, noise off"]
             ? `, noise off ${c("dpkit DP step, noise off").toFixed(1)} (${(c("dpkit DP step, noise off") / c("tfjs fit")).toFixed(2)}x fit, ` +
               `${(c("dpkit DP step, noise off") / c("tfjs minimize")).toFixed(2)}x minimize)`
+            : "") +
+          (cpu["dpkit DP step, kernels off"]
+            ? `, per-example kernels off ${c("dpkit DP step, kernels off").toFixed(1)} (${(c("dpkit DP step, kernels off") / c("tfjs fit")).toFixed(2)}x fit)`
             : ""),
       );
     }
@@ -366,6 +387,28 @@ for (const backend of backends) {
       });
       breakdownLines.push(
         `${tag}: DP step with noiseWorker ${mNw.toFixed(1)} ms vs ${mDp.toFixed(1)} ms in-process (${(mNw / mDp).toFixed(2)}x), vs fit ${leqOf(lowerBoundOnly)}${(mNw / mFit).toFixed(2)}x; worker vectors used ${s.used}, missed ${s.missed}`,
+      );
+    }
+    if (times["dpkit DP step, kernels off"]) {
+      const mOffK = median(times["dpkit DP step, kernels off"]);
+      results.push({
+        case: `${tag} dpkit DP step kernels off vs fit`,
+        metric: "step time",
+        value: mOffK,
+        unit: "ms",
+        baseline: mFit,
+        ratio: mOffK / mFit,
+      });
+      results.push({
+        case: `${tag} dpkit DP step vs kernels off`,
+        metric: "step time",
+        value: mDp,
+        unit: "ms",
+        baseline: mOffK,
+        ratio: mDp / mOffK,
+      });
+      breakdownLines.push(
+        `${tag}: DP step ${mDp.toFixed(1)} ms (${(mDp / mFit).toFixed(2)}x fit) with the per-example kernels, ${mOffK.toFixed(1)} ms (${(mOffK / mFit).toFixed(2)}x fit) without`,
       );
     }
     if (naive.length)
@@ -435,6 +478,6 @@ for (const line of cpuLines) console.log(line);
 for (const line of breakdownLines) console.log(line);
 console.log(
   `command: DPSGD_BENCH_BACKENDS=${backends.join(",")} DPSGD_BENCH_MODELS=${models.join(",")} DPSGD_BENCH_REPS=${reps}` +
-    `${runNaive ? "" : " DPSGD_BENCH_NAIVE=0"} npx tsx bench/dpsgd.bench.ts`,
+    `${runNaive ? "" : " DPSGD_BENCH_NAIVE=0"}${kernelsOffCase ? " DPSGD_BENCH_KERNELS_OFF=1" : ""} npx tsx bench/dpsgd.bench.ts`,
 );
 console.log(JSON.stringify({ bench: "dpsgd", results }));

@@ -337,6 +337,80 @@ export function structuredCases(r = lcg(23)): Case[] {
       (yTrue, yPred) => tf.sum(tf.abs(tf.sub(yTrue, yPred)), 1) as tf.Tensor1D,
     ),
   );
+  out.push(...conv1dKernelCases());
+  return out;
+}
+
+/**
+ * Conv1D layers the per-example WebAssembly kernel takes (output channels a multiple of 4): 4,
+ * 8 and 20 filters (its 16-wide and 4-wide column blocks), an odd number of input channels (row
+ * pairs that straddle two kernel taps, and an odd last row), stride 2, "same" and
+ * "valid" padding, with and without bias (dilation: tfjs has no gradient to compare with; see
+ * test/dpsgd/kernels/per-example-wasm.test.ts). Its own random streams, so the cases above keep theirs.
+ */
+function conv1dKernelCases(r = lcg(1901)): Case[] {
+  const out: Case[] = [];
+  const configs = [
+    { cin: 3, filters: 4, kernelSize: 3, strides: 1, dilationRate: 1, padding: "valid", useBias: true },
+    { cin: 2, filters: 20, kernelSize: 2, strides: 2, dilationRate: 1, padding: "same", useBias: true },
+    { cin: 3, filters: 8, kernelSize: 3, strides: 1, dilationRate: 1, padding: "same", useBias: false },
+    { cin: 1, filters: 16, kernelSize: 5, strides: 1, dilationRate: 1, padding: "valid", useBias: false },
+    { cin: 4, filters: 4, kernelSize: 4, strides: 2, dilationRate: 1, padding: "same", useBias: true },
+  ] as const;
+  for (const c of configs) {
+    const n = randInt(r, 2, 5);
+    const len = randInt(r, 9, 13);
+    out.push(
+      finish(
+        `conv1d kernel route cin=${c.cin} filters=${c.filters} k=${c.kernelSize} stride=${c.strides} dilation=${c.dilationRate} ${c.padding} bias=${c.useBias}`,
+        [
+          tf.layers.conv1d({ inputShape: [len, c.cin], ...c, activation: "tanh" }),
+          tf.layers.globalMaxPooling1d({}),
+          tf.layers.dense({ units: 2, activation: "softmax" }),
+        ],
+        tf.randomNormal([n, len, c.cin], 0, 1, "float32", 1901 + len),
+        tf.tensor1d(Array.from({ length: n }, () => randInt(r, 0, 1))),
+        "sparseCategoricalCrossentropy",
+      ),
+    );
+  }
+  // Embeddings the module takes (outputDim a multiple of 4), repeated tokens (maskZero: the recurrent cases)
+  for (const [steps, dim] of [
+    [6, 4],
+    [7, 8],
+  ] as const) {
+    const m = randInt(r, 3, 5);
+    const ids = Array.from({ length: m * steps }, () => randInt(r, 0, 4));
+    out.push(
+      finish(
+        `embedding kernel route T=${steps} D=${dim}`,
+        [
+          tf.layers.embedding({ inputDim: 5, outputDim: dim, inputLength: steps }),
+          tf.layers.globalAveragePooling1d({}),
+          tf.layers.dense({ units: 2, activation: "softmax" }),
+        ],
+        tf.tensor2d(ids, [m, steps]),
+        tf.tensor1d(Array.from({ length: m }, () => randInt(r, 0, 1))),
+        "sparseCategoricalCrossentropy",
+      ),
+    );
+  }
+  // two Conv1D layers: the first one's gradients leave the module's memory when the second needs it
+  const n = randInt(r, 2, 5);
+  out.push(
+    finish(
+      "conv1d kernel route, stacked (4 then 8 filters)",
+      [
+        tf.layers.conv1d({ inputShape: [10, 3], filters: 4, kernelSize: 3, padding: "same", activation: "relu" }),
+        tf.layers.conv1d({ filters: 8, kernelSize: 2, strides: 2, activation: "tanh" }),
+        tf.layers.globalAveragePooling1d({}),
+        tf.layers.dense({ units: 2, activation: "softmax" }),
+      ],
+      tf.randomNormal([n, 10, 3], 0, 1, "float32", 1902),
+      tf.tensor1d(Array.from({ length: n }, () => randInt(r, 0, 1))),
+      "sparseCategoricalCrossentropy",
+    ),
+  );
   return out;
 }
 

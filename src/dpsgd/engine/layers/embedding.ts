@@ -22,7 +22,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { DpError } from "../../../errors.js";
-import { hostView } from "../host-view.js";
+import { hostView, onHostBackend } from "../host-view.js";
+import { embeddingPerExample, perExampleKernelsAvailable } from "../../kernels/per-example-wasm-kernels.js";
 import type { LayerRule, PerExampleTerms } from "../layer-rule.js";
 
 interface EmbeddingLike {
@@ -189,6 +190,32 @@ function kernelTerms(layer: tf.layers.Layer, input: tf.Tensor, outputGradient: t
   };
 }
 
+/**
+ * The same terms in dpkit's per-example WebAssembly module (kernels/per-example-wasm-kernels.ts) on
+ * the host backends: one copy of the output gradient, the slot sums and their squares in one
+ * pass, the clipped sum accumulated at the token rows of a zeroed `[V, D]` table in the module and
+ * copied out (no segment sums through tfjs, no tensor for the table's gradient).
+ * Float32 sums like the kernel route. Null where the module does not run (no WebAssembly SIMD,
+ * another backend, D not a multiple of 4): the caller takes the routes above.
+ */
+function moduleTerms(layer: tf.layers.Layer, input: tf.Tensor, outputGradient: tf.Tensor): PerExampleTerms | null {
+  if (!onHostBackend() || outputGradient.dtype !== "float32" || parts(layer).outputDim % 4 !== 0 || !perExampleKernelsAvailable()) {
+    return null;
+  }
+  const { n, steps, dim, vocab, ids, slots } = batchSlots(layer, input);
+  const r = embeddingPerExample(() => hostView(outputGradient), slots, ids, n, steps, dim, vocab);
+  if (r === null) return null;
+  return {
+    squaredNorms: tf.tensor1d(r.squaredNorms),
+    weightedSum(w) {
+      return [tf.tensor2d(r.weightedSum(w.dataSync()), [vocab, dim])];
+    },
+    weightedSumHost(w) {
+      return [r.weightedSum(w)];
+    },
+  };
+}
+
 /** The rows of the table for `input`, gathered on the host (cpu backend: no copy of the table). */
 function hostGather(layer: tf.layers.Layer, input: tf.Tensor): tf.Tensor {
   const e = parts(layer);
@@ -223,6 +250,8 @@ export const embeddingRule: LayerRule = {
     return z;
   },
   perExample(layer, { input, outputGradient }) {
+    const viaModule = moduleTerms(layer, input, outputGradient);
+    if (viaModule !== null) return viaModule;
     if (tf.getBackend() === "wasm") return kernelTerms(layer, input, outputGradient);
     return sparseTerms(layer, input, outputGradient);
   },

@@ -38,6 +38,7 @@ import { gruHostEligible, gruHostRecurrence, simpleRnnHostEligible, simpleRnnHos
 import { hostView } from "../host-view.js";
 import { denseLinearFast, matMulTransposeA } from "./matmul.js";
 import { sequenceOuter } from "./sequence-outer.js";
+import { recurrentGhostNorms, recurrentPerExample as recurrentKernelTerms } from "../../kernels/per-example-wasm-kernels.js";
 
 type Kind = "SimpleRNN" | "LSTM" | "GRU";
 
@@ -214,6 +215,12 @@ function recurrentPerExample(
   // h_{t-1} (GRU: and r_t ⊙ h_{t-1}) as recorded by the forward pass (the host ops), else one more run of the recurrence.
   const recorded = takeRecordedStates(layer, input, n, steps);
   const rec = recorded && (kind !== "GRU" || recorded.resetH) ? null : recur(kind, layer, inputProjection(layer, input), mask, true);
+  if (!rec && mode !== "materialize" && kind !== "GRU") {
+    // SimpleRNN / LSTM host op: ghost norms and clipped sum in the WebAssembly kernel where it runs
+    // (kernels/per-example-wasm-kernels.ts; the same sums as the branch below, without its concat).
+    const terms = hostKernelTerms(input, (recorded as RecordedStates).hPrev, g3, din, units, width, useBias);
+    if (terms !== null) return terms;
+  }
   const h3 = (rec ? tf.stack(rec.hPrev, 1) : tf.tensor3d((recorded as RecordedStates).hPrev, [n, steps, units])) as tf.Tensor3D;
   const ones = useBias ? tf.ones([n, steps, 1]) : null;
   if (!rec && mode !== "materialize") {
@@ -279,6 +286,43 @@ function recurrentPerExample(
 }
 
 /**
+ * The host-op branch's terms from the module's `recurrentPerExample`: the ghost norms, and the clipped
+ * sum as one `[(din + units + bias), width]` block split into kernel, recurrent kernel and bias
+ * (handed to the DP step as host arrays). Null where the kernel does not run.
+ */
+function hostKernelTerms(
+  input: tf.Tensor,
+  hPrev: Float32Array,
+  g3: tf.Tensor3D,
+  din: number,
+  units: number,
+  width: number,
+  useBias: boolean,
+): PerExampleTerms | null {
+  const [n, steps] = input.shape;
+  // (two views read at once: nothing is allocated on the backend in between)
+  const read = () => ({ x: hostView(input), g: hostView(g3) });
+  const r = recurrentKernelTerms(read, hPrev, n, steps, din, units, width, useBias);
+  if (r === null) return null;
+  const host = (w: ArrayLike<number>): Float32Array[] => {
+    const all = r.weightedSum(w);
+    const out = [all.slice(0, din * width), all.slice(din * width, (din + units) * width)];
+    if (useBias) out.push(all.slice((din + units) * width));
+    return out;
+  };
+  return {
+    squaredNorms: tf.tensor1d(r.squaredNorms),
+    weightedSum(w) {
+      const [kernel, recurrent, bias] = host(w.dataSync());
+      const out: tf.Tensor[] = [tf.tensor2d(kernel, [din, width]), tf.tensor2d(recurrent, [units, width])];
+      if (bias) out.push(tf.tensor1d(bias));
+      return out;
+    },
+    weightedSumHost: host,
+  };
+}
+
+/**
  * Writes into `live` the time steps of example `i` whose output gradient row (q entries of `gv`) is not all
  * zero — masked steps have none — and returns how many there are. Shared by the host ghost-norm loops.
  */
@@ -305,6 +349,9 @@ function hostGhostNorms(input: tf.Tensor, hPrev: Float32Array, g: tf.Tensor3D, u
   const [n, steps, din] = input.shape as [number, number, number];
   const units = hPrev.length / (n * steps);
   const q = g.shape[2];
+  // The WebAssembly SIMD kernel (kernels/per-example-wasm-kernels.ts) where it runs: the same sums.
+  const viaWasm = recurrentGhostNorms(hostView(input), hPrev, hostView(g), n, steps, din, units, q, useBias);
+  if (viaWasm !== null) return viaWasm;
   const x = Float32Array.from(hostView(input)); // (a copy: the view below must be the last one taken)
   const gv = hostView(g) as Float32Array; // read at once: nothing is allocated on the backend below
   const out = new Float32Array(n);
