@@ -167,7 +167,7 @@ for (const kind of MODELS) {
           const b = w1[i];
           return w.tid !== undefined && w.tid === tids[i] && a !== undefined && b !== undefined ? b - a : undefined;
         });
-        const cpus = outside.every((v) => v !== undefined) ? outside : prof.workers.map((w) => w.cpu);
+        const cpus = outside;
         if (cpus.every((v) => v !== undefined)) {
           cpus.forEach((v, i) => record(name, `workerCpu.${i}`, v));
           record(
@@ -177,9 +177,9 @@ for (const kind of MODELS) {
           );
         }
         if (prof.workers.length > 0)
-          for (const k of ["weights", "inputs", "compute", "noise"] as const)
+          for (const k of ["receive", "weights", "inputs", "compute", "noise"] as const)
             record(name, `worker.${k}`, Math.max(...prof.workers.map((w) => w[k] ?? 0)));
-        for (const k of ["write", "caller", "ahead", "wait", "reduce"] as const) record(name, `main.${k}`, prof[k]);
+        for (const k of ["write", "post", "caller", "ahead", "wait", "reduce"] as const) record(name, `main.${k}`, prof[k]);
         // After the last worker answered: the reduction, the noise (what is left of it), the update.
         record(name, "main.tail", wall - prof.write - prof.post - prof.caller - prof.ahead - prof.wait);
       }
@@ -275,8 +275,10 @@ for (const kind of MODELS) {
       fmt(own),
     ]);
     if (pool) {
-      const parts = ["write", "caller", "ahead", "wait", "reduce", "tail"].map((k) => `${k} ${fmt(med(name, `main.${k}`), 2)}`).join(", ");
-      const wparts = ["weights", "inputs", "compute", "noise"].map((k) => `${k} ${fmt(med(name, `worker.${k}`), 2)}`).join(", ");
+      const parts = ["write", "post", "caller", "ahead", "wait", "reduce", "tail"]
+        .map((k) => `${k} ${fmt(med(name, `main.${k}`), 2)}`)
+        .join(", ");
+      const wparts = ["receive", "weights", "inputs", "compute", "noise"].map((k) => `${k} ${fmt(med(name, `worker.${k}`), 2)}`).join(", ");
       console.log(
         `  ${kind} ${name}: calling thread ${parts} ms (tail: from the last answer to the end of the step); slowest worker ${wparts} ms`,
       );

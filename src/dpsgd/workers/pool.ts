@@ -26,10 +26,13 @@ import { secureRng, type Rng } from "../../random/rng.js";
 import { valuesOf } from "./heap-view.js";
 import {
   SIGNAL,
+  SIGNAL_LENGTH,
+  VALUE,
+  VALUE_LENGTH,
+  type SharedBatch,
   type SharedResults,
-  type SharedTensor,
-  type StepRequest,
-  type StepResponse,
+  type StepReply,
+  type WorkerConfig,
   type WorkerFault,
   type WorkerInit,
   type WorkerStepProfile,
@@ -74,7 +77,13 @@ interface Slot {
   worker: NodeWorker;
   port: NodePort;
   signal: Int32Array;
+  /** The worker's Float64 control array (the step's clip bound and noise sigma; its profile). */
+  values: Float64Array;
   seq: number;
+  /** Configuration messages posted to this worker so far. */
+  configs: number;
+  /** The configuration this worker holds (the last one posted). */
+  config?: WorkerConfig;
   exited: boolean;
   /** The weights version this worker holds (see PoolState.weightsVersion). */
   weightsVersion: number;
@@ -210,6 +219,7 @@ export class DpWorkerPool {
         if (slot.exited || Atomics.load(slot.signal, SIGNAL.dead) === 1) continue;
         try {
           slot.port.postMessage({ kind: "stop" });
+          Atomics.store(slot.signal, SIGNAL.config, ++slot.configs);
           Atomics.store(slot.signal, SIGNAL.request, ++slot.seq);
           Atomics.notify(slot.signal, SIGNAL.request);
         } catch {
@@ -313,12 +323,14 @@ export async function startDpWorkerPool(
   const slots: Slot[] = [];
   const startOne = (index: number): Promise<void> => {
     const channel = new threads.MessageChannel();
-    const signal = new Int32Array(new SharedArrayBuffer(4 * 4));
+    const signal = new Int32Array(new SharedArrayBuffer(4 * SIGNAL_LENGTH));
+    const values = new Float64Array(new SharedArrayBuffer(8 * VALUE_LENGTH));
     const init: WorkerInit = {
       backend,
       modelTopology: topology,
       weightSizes,
       signal,
+      values,
       port: channel.port2,
       index,
       prod: tf.env().getBool("PROD"),
@@ -326,7 +338,7 @@ export async function startDpWorkerPool(
       testNoiseSeed: testNoiseSeeds?.[index],
     };
     const worker = startWorker(threads, init, [channel.port2]);
-    const slot: Slot = { worker, port: channel.port1, signal, seq: 0, exited: false, weightsVersion: -1 };
+    const slot: Slot = { worker, port: channel.port1, signal, values, seq: 0, configs: 0, exited: false, weightsVersion: -1 };
     slots.push(slot);
     let lastError: string | undefined;
     // Always listened to: an unhandled 'error' event would crash the calling process.
@@ -388,7 +400,7 @@ export function requireDpWorkerPool(value: unknown, model: tf.LayersModel): DpWo
 }
 
 /** Copies a tensor's values into a (reused, grown when needed) SharedArrayBuffer. */
-function share(t: tf.Tensor, previous: Float32Array | Int32Array | undefined): SharedTensor {
+function share(t: tf.Tensor, previous: Float32Array | Int32Array | undefined): SharedBatch {
   if (t.dtype !== "float32" && t.dtype !== "int32") {
     throw new DpError("invalid_parameter", `With \`workers\`, \`x\` and \`y\` must be float32 or int32. Found ${t.dtype}.`, "workers");
   }
@@ -401,17 +413,18 @@ function share(t: tf.Tensor, previous: Float32Array | Int32Array | undefined): S
     data = float ? new Float32Array(buffer) : new Int32Array(buffer);
   }
   data.set(values);
-  return { data, dtype: t.dtype, shape: t.shape.slice() };
+  return { data, dtype: t.dtype, inner: t.shape.slice(1) };
 }
 
 /** The shared result arrays, grown (with room to spare) when a step needs more. */
-function sharedResults(s: PoolState, sumValues: number, examples: number): SharedResults {
+function sharedResults(s: PoolState, sumValues: number, examples: number, chunks: number): SharedResults {
   const have = s.out;
-  if (have && have.sums.length >= sumValues && have.norms.length >= examples) return have;
+  if (have && have.sums.length >= sumValues && have.norms.length >= examples && have.losses.length >= chunks) return have;
   const grow = (len: number, old: number): number => Math.max(1, len > old ? Math.ceil(len * 1.25) : old);
   s.out = {
     sums: new Float32Array(new SharedArrayBuffer(4 * grow(sumValues, have?.sums.length ?? 0))),
     norms: new Float32Array(new SharedArrayBuffer(4 * grow(examples, have?.norms.length ?? 0))),
+    losses: new Float64Array(new SharedArrayBuffer(8 * grow(chunks, have?.losses.length ?? 0))),
   };
   return s.out;
 }
@@ -421,8 +434,8 @@ function fail(s: PoolState, why: string): never {
   throw new DpError("invalid_state", why, "workers");
 }
 
-/** Waits (blocking) for a worker's answer to request `slot.seq`. */
-function awaitAnswer(s: PoolState, slot: Slot, index: number, deadline: number): StepResponse {
+/** Waits (blocking) for a worker's answer to request `slot.seq`; its message, if it posted one. */
+function awaitAnswer(s: PoolState, slot: Slot, index: number, deadline: number): StepReply | undefined {
   for (;;) {
     const answered = Atomics.load(slot.signal, SIGNAL.response) === slot.seq;
     if (answered) break;
@@ -433,9 +446,43 @@ function awaitAnswer(s: PoolState, slot: Slot, index: number, deadline: number):
     if (left <= 0) fail(s, `DP worker ${index} did not answer within ${s.stepTimeoutMs} ms.`);
     Atomics.wait(slot.signal, SIGNAL.response, slot.seq - 1, Math.min(left, 1000));
   }
+  if (Atomics.load(slot.signal, SIGNAL.reply) === 0) return undefined;
   const got = s.threads.receiveMessageOnPort(slot.port);
-  if (!got) fail(s, `DP worker ${index} answered without a message.`);
-  return got.message as StepResponse;
+  if (!got) fail(s, `DP worker ${index} answered without its message.`);
+  return got.message as StepReply;
+}
+
+/** Whether a worker holding configuration `a` can run a step of configuration `b` without a message. */
+function sameConfig(a: WorkerConfig | undefined, b: WorkerConfig): boolean {
+  if (a === undefined) return false;
+  const sameBatch = (p: SharedBatch, q: SharedBatch): boolean =>
+    p.data === q.data && p.dtype === q.dtype && p.inner.length === q.inner.length && p.inner.every((d, i) => d === q.inner[i]);
+  return (
+    a.weights === b.weights &&
+    sameBatch(a.x, b.x) &&
+    sameBatch(a.y, b.y) &&
+    a.out === b.out &&
+    a.z === b.z &&
+    a.chunkSize === b.chunkSize &&
+    a.total === b.total &&
+    a.strategy === b.strategy &&
+    a.keepOutput === b.keepOutput &&
+    (a.loss === b.loss || JSON.stringify(a.loss) === JSON.stringify(b.loss))
+  );
+}
+
+/** A worker's profile of its last step, from its control array. */
+function readProfile(v: Float64Array): WorkerStepProfile {
+  const opt = (x: number): number | undefined => (Number.isNaN(x) ? undefined : x);
+  return {
+    total: v[VALUE.total],
+    receive: v[VALUE.receive],
+    weights: v[VALUE.weights],
+    inputs: v[VALUE.inputs],
+    compute: v[VALUE.compute],
+    noise: opt(v[VALUE.noise]),
+    tid: opt(v[VALUE.tid]),
+  };
 }
 
 /**
@@ -513,7 +560,7 @@ export function workerClippedSum(
     s.weightsVersion++;
   }
   const total = trainableSizes(o.model).reduce((a, b) => a + b, 0);
-  const out = sharedResults(s, chunks.length * total, n);
+  const out = sharedResults(s, chunks.length * total, n, chunks.length);
   const x = share(o.x, s.x);
   const y = share(o.y, s.y);
   s.x = x.data;
@@ -546,26 +593,40 @@ export function workerClippedSum(
     const slot = s.slots[w];
     if (Atomics.load(slot.signal, SIGNAL.dead) === 1)
       fail(s, `DP worker ${w} has exited (exit code ${Atomics.load(slot.signal, SIGNAL.exitCode)}).`);
-    const request: StepRequest = {
-      kind: "step",
+    // A configuration message only when something in it changed (a shared array grown, another
+    // loss…); the step itself is a few numbers in the worker's control arrays.
+    const config: WorkerConfig = {
+      kind: "config",
       weights: s.weights,
-      weightsChanged: slot.weightsVersion !== s.weightsVersion,
       x,
       y,
-      chunks: run,
-      firstChunk: firsts[w],
-      total,
       out,
+      z: s.noiseZ,
+      chunkSize: s.chunkSize,
+      total,
       loss: o.loss,
-      l2NormClip: o.l2NormClip,
       strategy: o.strategy,
       keepOutput,
-      noise: noise && z ? { z, from: bound(w + 1), to: bound(w + 2), gridSigma: noise.gridSigma } : undefined,
     };
-    slot.port.postMessage(request);
+    if (!sameConfig(slot.config, config)) {
+      slot.port.postMessage(config);
+      slot.config = config;
+      Atomics.store(slot.signal, SIGNAL.config, ++slot.configs);
+    }
+    const sig = slot.signal;
+    sig[SIGNAL.n] = n;
+    sig[SIGNAL.firstChunk] = firsts[w];
+    sig[SIGNAL.chunkCount] = run.length;
+    sig[SIGNAL.weightsChanged] = slot.weightsVersion !== s.weightsVersion ? 1 : 0;
+    sig[SIGNAL.hasNoise] = noise && z ? 1 : 0;
+    sig[SIGNAL.noiseFrom] = noise && z ? bound(w + 1) : 0;
+    sig[SIGNAL.noiseTo] = noise && z ? bound(w + 2) : 0;
+    slot.values[VALUE.l2NormClip] = o.l2NormClip;
+    slot.values[VALUE.gridSigma] = noise ? noise.gridSigma : NaN;
     slot.weightsVersion = s.weightsVersion;
-    Atomics.store(slot.signal, SIGNAL.request, ++slot.seq);
-    Atomics.notify(slot.signal, SIGNAL.request);
+    // (Atomics.store is a full barrier: the worker sees every write above once it sees the request.)
+    Atomics.store(sig, SIGNAL.request, ++slot.seq);
+    Atomics.notify(sig, SIGNAL.request);
     busy.push(w);
   });
   const post = lap();
@@ -620,26 +681,29 @@ export function workerClippedSum(
   const profiles: WorkerStepProfile[] = [];
   s.lastWorkerMs = [];
   for (const w of busy) {
-    const answer = awaitAnswer(s, s.slots[w], w, deadline);
-    if (answer.kind === "error") errors.push(`DP worker ${w} failed: ${answer.message}`);
-    else {
-      s.lastWorkerMs.push(answer.ms);
-      profiles.push(answer.profile);
-      if (answer.results.length !== runs[w].length)
-        errors.push(`DP worker ${w} returned ${answer.results.length} chunks for ${runs[w].length}.`);
-      // The sums and norms are in shared memory: the results are views of it, read before the next step rewrites it.
-      answer.results.forEach((a, i) => {
-        const c = firsts[w] + i;
-        const [start, size] = chunks[c] ?? [0, 0];
-        results.push({
-          sum: out.sums.subarray(c * total, (c + 1) * total),
-          norms: out.norms.subarray(start, start + size),
-          lossValue: a.lossValue,
-          output: a.output,
-          outputShape: a.outputShape,
-        });
-      });
+    const slot = s.slots[w];
+    const answer = awaitAnswer(s, slot, w, deadline);
+    if (answer?.kind === "error") {
+      errors.push(`DP worker ${w} failed: ${answer.message}`);
+      continue;
     }
+    const profile = readProfile(slot.values);
+    s.lastWorkerMs.push(profile.total);
+    profiles.push(profile);
+    const outputs = answer?.kind === "outputs" ? answer.outputs : [];
+    if (keepOutput && outputs.length !== runs[w].length)
+      errors.push(`DP worker ${w} returned the outputs of ${outputs.length} chunks for ${runs[w].length}.`);
+    // The sums, norms and losses are in shared memory: the results are views of it, read before the next step rewrites it.
+    runs[w].forEach(([start, size], i) => {
+      const c = firsts[w] + i;
+      results.push({
+        sum: out.sums.subarray(c * total, (c + 1) * total),
+        norms: out.norms.subarray(start, start + size),
+        lossValue: out.losses[c],
+        output: outputs[i]?.output,
+        outputShape: outputs[i]?.outputShape,
+      });
+    });
   }
   if (errors.length > 0 || callerError !== undefined) z?.fill(0); // a failed step's noise is never used
   if (errors.length > 0) fail(s, errors.join(" "));
