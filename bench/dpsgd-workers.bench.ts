@@ -35,7 +35,7 @@
 import { availableParallelism, loadavg } from "node:os";
 import * as tf from "@tensorflow/tfjs";
 import { prepareBackend } from "../src/backend/index.js";
-import { lastStepProfile } from "../src/dpsgd/workers/pool.js";
+import { lastStepProfile, noiseSplit } from "../src/dpsgd/workers/pool.js";
 import { chunkedClippedSum } from "../src/dpsgd/workers/chunks.js";
 import { processThreadsCpuMs, threadClock, threadCpuMs } from "../src/dpsgd/workers/thread-clock.js";
 import { computeClippedSum, issueDpGradients, privatizeParts } from "../src/dpsgd/gradients.js";
@@ -279,8 +279,10 @@ for (const kind of MODELS) {
         .map((k) => `${k} ${fmt(med(name, `main.${k}`), 2)}`)
         .join(", ");
       const wparts = ["receive", "weights", "inputs", "compute", "noise"].map((k) => `${k} ${fmt(med(name, `worker.${k}`), 2)}`).join(", ");
+      const f = noiseSplit(poolOf(name) as (typeof pools)[number]);
       console.log(
-        `  ${kind} ${name}: calling thread ${parts} ms (tail: from the last answer to the end of the step); slowest worker ${wparts} ms`,
+        `  ${kind} ${name}: calling thread ${parts} ms (tail: from the last answer to the end of the step); slowest worker ${wparts} ms` +
+          (f === undefined ? "" : `; the calling thread's share of the noise ${f.toFixed(2)}`),
       );
     }
   }

@@ -94,6 +94,7 @@ function step(model: tf.LayersModel, c: WorkerConfig): { output: Float32Array; o
     }
     haveWeights = true;
   }
+  if (init.fault === "slow") Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
   values[VALUE.weights] = lap();
   let inputs = 0;
   let compute = 0;
@@ -118,7 +119,9 @@ function step(model: tf.LayersModel, c: WorkerConfig): { output: Float32Array; o
   values[VALUE.inputs] = inputs;
   values[VALUE.compute] = compute;
   values[VALUE.noise] = NaN;
+  values[VALUE.readyAt] = NaN;
   if (Atomics.load(signal, SIGNAL.hasNoise) === 1) {
+    values[VALUE.readyAt] = performance.timeOrigin + performance.now();
     const z = c.z;
     if (!z) throw new Error("asked for a noise share without a noise array");
     const from = Atomics.load(signal, SIGNAL.noiseFrom);

@@ -119,6 +119,14 @@ interface PoolState {
   noiseZ?: Float64Array;
   /** Whether the workers draw their noise shares from seeded sources (the internal test hook). */
   testNoiseSeeded: boolean;
+  /** The test-only faults the workers were started with (by worker index). */
+  faults: Record<number, WorkerFault>;
+  /** The share f of the noise's coordinates the calling thread draws, balanced step by step (see balanceNoise). */
+  noiseSplit?: number;
+  /** A share fixed by a test (setNoiseSplitForTests). */
+  noiseSplitFixed?: number;
+  /** Milliseconds per coordinate of the exact noise on the calling thread and on a worker (moving averages). */
+  noiseRate?: { caller: number; worker: number };
 }
 
 /**
@@ -375,6 +383,7 @@ export async function startDpWorkerPool(
     weightsData: [],
     lastWorkerMs: [],
     testNoiseSeeded: testNoiseSeeds !== undefined,
+    faults,
   });
   const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed) {
@@ -450,6 +459,71 @@ function awaitAnswer(s: PoolState, slot: Slot, index: number, deadline: number):
   const got = s.threads.receiveMessageOnPort(slot.port);
   if (!got) fail(s, `DP worker ${index} answered without its message.`);
   return got.message as StepReply;
+}
+
+/**
+ * The share f of the step's noise coordinates that the calling thread draws (the workers draw the
+ * rest). The split does not change the result's distribution — every coordinate gets exactly one
+ * draw of the same exact sampler from a secure source, whichever thread draws it — so it can follow
+ * the threads' speed: it starts at the calling thread's share of the chunks (`proportional`) and is
+ * then balanced after every step (balanceNoise). With test-seeded worker sources it stays
+ * proportional (deterministic bytes), unless a test fixed it.
+ */
+function noiseSplitOf(s: PoolState, proportional: number): number {
+  if (s.noiseSplitFixed !== undefined) return s.noiseSplitFixed;
+  if (s.testNoiseSeeded) return proportional;
+  s.noiseSplit ??= proportional;
+  return s.noiseSplit;
+}
+
+/** One thread's noise timing in a step: when it was ready to draw (ms, comparable across threads), how long it drew, how many coordinates. */
+interface NoiseTiming {
+  readyAt: number;
+  noiseMs: number;
+  drawn: number;
+}
+
+/**
+ * Moves the calling thread's noise share f towards the value at which it and the last worker to
+ * be ready would finish together: tC + rC·f·T = tW + rW·(1 − f)·T·p (tC, tW: when each finished its
+ * chunks; rC, rW: each one's milliseconds per coordinate; T coordinates; p: the worker's share of
+ * the workers' chunks), by a quarter of the way per step (the timings are noisy). Affects only
+ * which thread draws which coordinates, never how many draws a coordinate gets.
+ */
+function balanceNoise(s: PoolState, caller: NoiseTiming, workers: (NoiseTiming & { share: number })[], total: number): void {
+  if (s.noiseSplitFixed !== undefined || s.testNoiseSeeded || s.noiseSplit === undefined || total === 0) return;
+  const ok = (t: NoiseTiming): boolean => Number.isFinite(t.readyAt) && Number.isFinite(t.noiseMs) && t.noiseMs >= 0;
+  if (!ok(caller) || !workers.every(ok)) return;
+  const rate = (t: NoiseTiming): number | undefined => (t.drawn > 0 ? t.noiseMs / t.drawn : undefined);
+  const rc = rate(caller);
+  const rws = workers.map(rate).filter((r): r is number => r !== undefined);
+  const rw = rws.length > 0 ? rws.reduce((a, b) => a + b, 0) / rws.length : undefined;
+  const prev = s.noiseRate;
+  const mix = (old: number | undefined, now: number | undefined): number | undefined =>
+    now === undefined ? old : old === undefined ? now : 0.8 * old + 0.2 * now;
+  const caller1 = mix(prev?.caller, rc) ?? mix(prev?.worker, rw);
+  const worker1 = mix(prev?.worker, rw) ?? caller1;
+  if (caller1 === undefined || worker1 === undefined || !(caller1 > 0) || !(worker1 > 0)) return;
+  s.noiseRate = { caller: caller1, worker: worker1 };
+  const last = workers.reduce((a, b) => (b.readyAt > a.readyAt ? b : a));
+  const cost = worker1 * total * last.share;
+  const target = (last.readyAt - caller.readyAt + cost) / (caller1 * total + cost);
+  const f = Math.min(1, Math.max(0, Number.isFinite(target) ? target : s.noiseSplit));
+  s.noiseSplit += 0.25 * (f - s.noiseSplit);
+}
+
+/** Fixes the calling thread's noise share f (undefined: balanced again) — for tests only. @internal */
+export function setNoiseSplitForTests(pool: DpWorkerPool, f: number | undefined): void {
+  const s = states.get(pool);
+  if (!s) throw new DpError("invalid_parameter", "`pool` must be a pool from createDpWorkerPool().", "pool");
+  if (f !== undefined && !(f >= 0 && f <= 1)) throw new DpError("invalid_parameter", `\`f\` must be in [0, 1]. Found ${f}.`, "f");
+  s.noiseSplitFixed = f;
+}
+
+/** The calling thread's current noise share f (for tests and benchmarks). @internal */
+export function noiseSplit(pool: DpWorkerPool): number | undefined {
+  const s = states.get(pool);
+  return s?.noiseSplitFixed ?? s?.noiseSplit;
 }
 
 /** Whether a worker holding configuration `a` can run a step of configuration `b` without a message. */
@@ -578,10 +652,17 @@ export function workerClippedSum(
   // [bound(k), bound(k + 1)), bound ∝ the chunks before it: disjoint, and together all of them.
   const noise = o.noise;
   let z: Float64Array | undefined;
+  // The calling thread draws the first ⌊f·total⌋ coordinates (f: see noiseSplitOf), the workers
+  // the rest, cut in proportion to their chunks: disjoint ranges that together cover the vector,
+  // whatever f is.
+  const split = noise ? noiseSplitOf(s, chunks.length === 0 ? 1 : own / chunks.length) : 1;
+  const callerTo = Math.min(total, Math.floor(total * split));
   const bound = (k: number): number => {
-    let before = k === 0 ? 0 : own;
+    if (k === 0) return 0;
+    if (k === 1) return callerTo;
+    let before = 0;
     for (let w = 0; w < k - 1; w++) before += runs[w].length;
-    return chunks.length === 0 ? (k === 0 ? 0 : total) : Math.floor((total * before) / chunks.length);
+    return rest === 0 ? total : callerTo + Math.floor(((total - callerTo) * before) / rest);
   };
   if (noise) {
     if (!s.noiseZ || s.noiseZ.length < total) s.noiseZ = new Float64Array(new SharedArrayBuffer(8 * Math.max(1, total)));
@@ -619,7 +700,7 @@ export function workerClippedSum(
     sig[SIGNAL.chunkCount] = run.length;
     sig[SIGNAL.weightsChanged] = slot.weightsVersion !== s.weightsVersion ? 1 : 0;
     sig[SIGNAL.hasNoise] = noise && z ? 1 : 0;
-    sig[SIGNAL.noiseFrom] = noise && z ? bound(w + 1) : 0;
+    sig[SIGNAL.noiseFrom] = noise && z ? bound(w + 1) + (s.faults[w] === "split-gap" ? 5 : 0) : 0;
     sig[SIGNAL.noiseTo] = noise && z ? bound(w + 2) : 0;
     slot.values[VALUE.l2NormClip] = o.l2NormClip;
     slot.values[VALUE.gridSigma] = noise ? noise.gridSigma : NaN;
@@ -657,6 +738,9 @@ export function workerClippedSum(
   // of addition is unchanged) into the accumulator, then does `whileWaiting`.
   s.scratch ??= new Float64Array(total);
   let preReduced = 0;
+  let callerReadyAt = NaN;
+  let callerNoiseMs = NaN;
+  let callerDrawn = 0;
   if (callerError === undefined) {
     try {
       if (own > 0) {
@@ -666,10 +750,16 @@ export function workerClippedSum(
       }
       // The calling thread's noise range: its own, plus the range of any worker with no chunks (none asked).
       if (noise && z) {
+        callerReadyAt = performance.timeOrigin + performance.now();
         noise.drawOwn(z, 0, bound(1));
+        callerDrawn = bound(1);
         runs.forEach((run, w) => {
-          if (run.length === 0) noise.drawOwn(z as Float64Array, bound(w + 1), bound(w + 2));
+          if (run.length === 0) {
+            noise.drawOwn(z as Float64Array, bound(w + 1), bound(w + 2));
+            callerDrawn += bound(w + 2) - bound(w + 1);
+          }
         });
+        callerNoiseMs = performance.timeOrigin + performance.now() - callerReadyAt;
       }
       o.whileWaiting?.();
     } catch (e) {
@@ -709,6 +799,19 @@ export function workerClippedSum(
   if (errors.length > 0) fail(s, errors.join(" "));
   if (callerError !== undefined) throw callerError;
   const wait = lap();
+  if (noise && z && busy.length > 0) {
+    balanceNoise(
+      s,
+      { readyAt: callerReadyAt, noiseMs: callerNoiseMs, drawn: callerDrawn },
+      busy.map((w) => ({
+        readyAt: s.slots[w].values[VALUE.readyAt],
+        noiseMs: s.slots[w].values[VALUE.noise],
+        drawn: bound(w + 2) - bound(w + 1),
+        share: rest === 0 ? 0 : runs[w].length / rest,
+      })),
+      total,
+    );
+  }
   const reduced = reduceChunks({ model: o.model, chunks, results, n, y: o.y, metrics: o.metrics, scratch: s.scratch, preReduced });
   s.lastProfile = { write, post, caller, ahead, wait, reduce: lap(), workers: profiles };
   return noise && z ? { ...reduced, presampled: { gridSigma: noise.gridSigma, z: z.subarray(0, total) } } : reduced;

@@ -64,6 +64,11 @@ export const VALUE = {
   noise: 7,
   /** The worker's Linux thread id, NaN if unknown. */
   tid: 8,
+  /**
+   * When the worker finished its chunks and began its noise share (`performance.timeOrigin +
+   * performance.now()`: milliseconds comparable across the threads), NaN without a share.
+   */
+  readyAt: 9,
 } as const;
 
 /** Number of Float64 slots of a worker's control array. @internal */
@@ -72,9 +77,12 @@ export const VALUE_LENGTH = 16;
 /**
  * A deliberate fault, for tests of the failure paths only ("noise-skip": draw nothing into the
  * worker's noise range; "noise-twice": add a second draw to it; "stale-config": ignore every
- * configuration after the first; "stale-clip": keep the first step's clip bound). @internal
+ * configuration after the first; "stale-clip": keep the first step's clip bound; "split-gap": the
+ * calling thread gives this worker a noise range that starts 5 coordinates late; "slow": the worker
+ * sleeps 20 ms before its chunks). @internal
  */
-export type WorkerFault = "throw" | "exit" | "perturb" | "noise-skip" | "noise-twice" | "stale-config" | "stale-clip";
+export type WorkerFault =
+  "throw" | "exit" | "perturb" | "noise-skip" | "noise-twice" | "stale-config" | "stale-clip" | "split-gap" | "slow";
 
 /** What a worker is started with (`workerData`). @internal */
 export interface WorkerInit {
