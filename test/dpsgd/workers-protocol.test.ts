@@ -8,6 +8,9 @@
  *   and off, a larger batch, int32 labels, a smaller batch) gives the in-process chunked bytes at
  *   every step (control: consecutive steps' bytes differ, so a stale parameter would show);
  * - steps whose configuration is unchanged post no message; a change posts one per busy worker;
+ * - a Dense layer on mostly-zero inputs, whose clipped sum comes back as a host array (the sparse
+ *   path; the chunk takes it without a tensor round trip): the pool gives the chunked bytes, and
+ *   the calling thread's chunks took that path (its counter moved);
  * - negative controls, each failing the sequence: a worker that ignores every configuration after
  *   its first ("stale-config" fault: wrong bytes or a DpError at the loss change) and one that keeps
  *   the first step's clip bound ("stale-clip": wrong bytes at the clip change).
@@ -24,6 +27,8 @@ import type { PerExampleLoss } from "../../src/dpsgd/engine/index.js";
 import { startDpWorkerPool } from "../../src/dpsgd/workers/pool.js";
 import type { WorkerFault } from "../../src/dpsgd/workers/protocol.js";
 import { batch, bytesWithLoss, CHUNK, CLIP, LOSS, model } from "../helpers/dp-workers.js";
+import { sparseDenseCalls } from "../../src/dpsgd/engine/layers/dense.js";
+import { SeededRng } from "../../src/random/index.js";
 
 const pools: DpWorkerPool[] = [];
 async function start(m: tf.LayersModel, workers: number, callerComputes: boolean, fault?: WorkerFault): Promise<DpWorkerPool> {
@@ -140,5 +145,35 @@ describe("a step's numbers and configuration reach the workers", () => {
     const b = run(m, clip);
     expect(b.slice(0, 2).map((g) => g.same)).toEqual([true, true]);
     expect(b[2].same).toBe(false);
+  }, 120_000);
+});
+
+describe("a rule's host-array sums (the Dense rule's sparse path)", () => {
+  it("the caller + 1 worker give the chunked bytes, the calling thread's chunks through the host route", async () => {
+    const init = (seed: number) => tf.initializers.randomNormal({ mean: 0, stddev: 0.1, seed });
+    const mlp = tf.sequential({
+      layers: [
+        tf.layers.dense({ inputShape: [784], units: 128, activation: "tanh", kernelInitializer: init(1) }),
+        tf.layers.dense({ units: 10, kernelInitializer: init(2) }),
+      ],
+    });
+    const p = await startDpWorkerPool({ model: mlp, workers: 1, chunkSize: 16, callerComputes: true, startupTimeoutMs: 90_000 });
+    pools.push(p);
+    const r = new SeededRng(3);
+    const n = 40;
+    // MNIST-like: 85% zeros (16 examples × 784 × 128 units is above the sparse path's minimum work).
+    const xs = Float32Array.from({ length: n * 784 }, () => (r.nextUint32() / 2 ** 32 < 0.85 ? 0 : r.nextUint32() / 2 ** 32));
+    const x = tf.tensor2d(xs, [n, 784]);
+    const y = tf.tensor1d(Array.from({ length: n }, (_, i) => i % 10));
+    try {
+      const ref = bytes(chunkedClippedSum({ model: mlp, loss: LOSS, x, y, l2NormClip: 1, chunkSize: 16 }));
+      const before = sparseDenseCalls.clippedSum;
+      const got = bytes(computeClippedSum({ model: mlp, loss: LOSS, x, y, l2NormClip: 1, workers: p }));
+      expect(sparseDenseCalls.clippedSum).toBeGreaterThan(before);
+      expect(got.equals(ref)).toBe(true);
+    } finally {
+      tf.dispose([x, y]);
+      mlp.dispose();
+    }
   }, 120_000);
 });

@@ -408,8 +408,11 @@ export function requireDpWorkerPool(value: unknown, model: tf.LayersModel): DpWo
   return value;
 }
 
-/** Copies a tensor's values into a (reused, grown when needed) SharedArrayBuffer. */
-function share(t: tf.Tensor, previous: Float32Array | Int32Array | undefined): SharedBatch {
+/**
+ * Copies a tensor's values into a (reused, grown when needed) SharedArrayBuffer: the examples from
+ * `from` on (the others' places are left as they were: no worker reads them).
+ */
+function share(t: tf.Tensor, previous: Float32Array | Int32Array | undefined, from: number): SharedBatch {
   if (t.dtype !== "float32" && t.dtype !== "int32") {
     throw new DpError("invalid_parameter", `With \`workers\`, \`x\` and \`y\` must be float32 or int32. Found ${t.dtype}.`, "workers");
   }
@@ -421,7 +424,8 @@ function share(t: tf.Tensor, previous: Float32Array | Int32Array | undefined): S
     const buffer = new SharedArrayBuffer(bytes - (bytes % 4));
     data = float ? new Float32Array(buffer) : new Int32Array(buffer);
   }
-  data.set(values);
+  const width = t.shape.slice(1).reduce<number>((a, b) => a * b, 1);
+  data.set(from === 0 ? values : values.subarray(from * width), from * width);
   return { data, dtype: t.dtype, inner: t.shape.slice(1) };
 }
 
@@ -635,8 +639,10 @@ export function workerClippedSum(
   }
   const total = trainableSizes(o.model).reduce((a, b) => a + b, 0);
   const out = sharedResults(s, chunks.length * total, n, chunks.length);
-  const x = share(o.x, s.x);
-  const y = share(o.y, s.y);
+  // The workers read only their own examples: those after the calling thread's chunks.
+  const firstShared = s.callerComputes ? Math.min(n, Math.ceil(chunks.length / (s.slots.length + 1)) * s.chunkSize) : 0;
+  const x = share(o.x, s.x, firstShared);
+  const y = share(o.y, s.y, firstShared);
   s.x = x.data;
   s.y = y.data;
   const write = lap();
