@@ -3,11 +3,13 @@
  *
  * Per-example clipping is independent per example, so a batch's clipped sum is the sum of its
  * chunks' clipped sums. The pool keeps a copy of the model in each worker thread (own tfjs
- * instance, same backend), and for every step: writes the weights and the batch into shared
- * memory once, hands each worker a contiguous run of the fixed chunks (see ./chunks.ts), waits
- * for their chunk sums (transferred, not copied) and adds them in chunk order. The Gaussian noise
- * is added afterwards by the caller, once, on the calling thread, from dpkit's secure sampler:
- * workers never receive the Rng.
+ * instance, same backend), and for every step: writes the weights (when they changed) and the
+ * batch into shared memory once, hands each worker a contiguous run of the fixed chunks (see
+ * ./chunks.ts) through its shared control arrays (no message unless the configuration changed; see
+ * ./protocol.ts), waits for their chunk sums (written into shared memory) and adds them in chunk
+ * order. The Gaussian noise is added afterwards, once, on the calling thread, from dpkit's exact
+ * sampler (its integers drawn while the workers compute, shared among the computing threads with
+ * `callerComputes`, each from its own secure source): workers never receive the Rng.
  *
  * With `callerComputes` the calling thread first computes its own share of the chunks. It then
  * blocks (`Atomics.wait`) while the workers compute, so `dpGradients` stays
@@ -584,8 +586,9 @@ export function workerClippedSum(
      */
     whileWaiting?: () => void;
     /**
-     * Share the step's exact noise: the coordinates are cut into one range per computing thread,
-     * in proportion to its chunks (calling thread first, then the workers in order); each worker
+     * Share the step's exact noise: the coordinates are cut into one range per computing thread
+     * (calling thread first, its share balanced by the threads' timings — see balanceNoise — then
+     * the workers in order, in proportion to their chunks); each worker
      * draws Z for its range from its own secure source after its chunks, the calling thread draws
      * its range with `drawOwn` (from the step's rng) while it waits. The vector comes back as
      * `presampled`. Only for `callerComputes` pools (see {@link sharesNoise}).
