@@ -490,11 +490,19 @@ interface NoiseTiming {
 }
 
 /**
- * Moves the calling thread's noise share f towards the value at which it and the last worker to
- * be ready would finish together: tC + rC·f·T = tW + rW·(1 − f)·T·p (tC, tW: when each finished its
- * chunks; rC, rW: each one's milliseconds per coordinate; T coordinates; p: the worker's share of
- * the workers' chunks), by a quarter of the way per step (the timings are noisy). Affects only
- * which thread draws which coordinates, never how many draws a coordinate gets.
+ * How much later than the last worker the calling thread should finish its noise (ms): a calling
+ * thread that finishes first sleeps in `Atomics.wait` and pays a wake-up when the worker answers,
+ * one that finishes a little later finds the answer waiting.
+ */
+const BALANCE_MARGIN_MS = 0.1;
+
+/**
+ * Moves the calling thread's noise share f towards the value at which it finishes its noise
+ * {@link BALANCE_MARGIN_MS} after the last worker to be ready: tC + rC·f·T = tW + rW·(1 − f)·T·p + m
+ * (tC, tW: when each finished its chunks; rC, rW: each one's milliseconds per coordinate; T
+ * coordinates; p: the worker's share of the workers' chunks), by a quarter of the way per step (the
+ * timings are noisy). Affects only which thread draws which coordinates, never how many draws a
+ * coordinate gets.
  */
 function balanceNoise(s: PoolState, caller: NoiseTiming, workers: (NoiseTiming & { share: number })[], total: number): void {
   if (s.noiseSplitFixed !== undefined || s.testNoiseSeeded || s.noiseSplit === undefined || total === 0) return;
@@ -513,7 +521,7 @@ function balanceNoise(s: PoolState, caller: NoiseTiming, workers: (NoiseTiming &
   s.noiseRate = { caller: caller1, worker: worker1 };
   const last = workers.reduce((a, b) => (b.readyAt > a.readyAt ? b : a));
   const cost = worker1 * total * last.share;
-  const target = (last.readyAt - caller.readyAt + cost) / (caller1 * total + cost);
+  const target = (last.readyAt - caller.readyAt + cost + BALANCE_MARGIN_MS) / (caller1 * total + cost);
   const f = Math.min(1, Math.max(0, Number.isFinite(target) ? target : s.noiseSplit));
   s.noiseSplit += 0.25 * (f - s.noiseSplit);
 }
