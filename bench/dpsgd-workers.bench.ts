@@ -28,15 +28,15 @@
  *
  * Usage: npm run bench -- dpsgd-workers   (env: REPS=15, WARMUP=150, WORKERS=2 or a list such as
  * 1,2 or "" for none, CALLER=1 or a list such as 1,2 or "" for none, NOISE_AFTER=1 to
- * add each pool with the noise drawn after the workers answered, FIXED_SPLIT=1 to add each caller pool
- * with the noise split fixed at its share of the chunks (the split before the balance), CHUNK=128, MODELS=mlp,cnn, DPKIT_BACKEND=wasm|cpu). The load average is printed before
+ * add each pool with the noise drawn after the workers answered, BALANCED_SPLIT=1 to add each caller
+ * pool with the noise split balanced by the threads' timings (setNoiseBalance), CHUNK=128, MODELS=mlp,cnn, DPKIT_BACKEND=wasm|cpu). The load average is printed before
  * and after: on a loaded machine the workers compete with other processes for the cores and
  * the wall-clock speed-up is understated.
  */
 import { availableParallelism, loadavg } from "node:os";
 import * as tf from "@tensorflow/tfjs";
 import { prepareBackend } from "../src/backend/index.js";
-import { lastStepProfile, noiseSplit, setNoiseSplitForTests } from "../src/dpsgd/workers/pool.js";
+import { lastStepProfile, noiseSplit, setNoiseBalance } from "../src/dpsgd/workers/pool.js";
 import { chunkedClippedSum } from "../src/dpsgd/workers/chunks.js";
 import { processThreadsCpuMs, threadClock, threadCpuMs } from "../src/dpsgd/workers/thread-clock.js";
 import { computeClippedSum, issueDpGradients, privatizeParts } from "../src/dpsgd/gradients.js";
@@ -59,10 +59,10 @@ const CHUNK = Number(process.env.CHUNK ?? 128);
 /** Also time each pool with the noise drawn after the workers answered (the calling thread idle while it waits). */
 const NOISE_AFTER = process.env.NOISE_AFTER === "1";
 /**
- * Also time each `callerComputes` pool with the noise split fixed at the calling thread's share of the
- * chunks (a second pool; the split as before issue 19's sixth wave), beside the balanced split.
+ * Also time each `callerComputes` pool with the noise split balanced by the threads' timings (a
+ * second pool, `setNoiseBalance`), beside the default split (the calling thread's share of the chunks).
  */
-const FIXED_SPLIT = process.env.FIXED_SPLIT === "1";
+const BALANCED_SPLIT = process.env.BALANCED_SPLIT === "1";
 const MODELS = (process.env.MODELS ?? "mlp,cnn").split(",") as MnistModelKind[];
 const BATCH = 256;
 
@@ -136,15 +136,14 @@ for (const kind of MODELS) {
       cases.push([`${label(specs[i].workers, specs[i].caller)}, noise after`, noiseAfter(p)]);
       casePools.push(p);
     });
-  const fixedPools = FIXED_SPLIT
+  const balancedPools = BALANCED_SPLIT
     ? await Promise.all(
         specs
           .filter((p) => p.caller)
           .map(async (p) => {
             const pool = await createDpWorkerPool({ model, workers: p.workers, chunkSize: CHUNK, callerComputes: true });
-            const chunks = Math.ceil(BATCH / CHUNK);
-            setNoiseSplitForTests(pool, Math.ceil(chunks / (p.workers + 1)) / chunks);
-            cases.push([`${label(p.workers, true)}, fixed noise split`, step(pool)]);
+            setNoiseBalance(pool, true);
+            cases.push([`${label(p.workers, true)}, balanced noise split`, step(pool)]);
             casePools.push(pool);
             return pool;
           }),
@@ -306,7 +305,7 @@ for (const kind of MODELS) {
       );
     }
   }
-  await Promise.all([...pools, ...fixedPools].map((p) => p.close()));
+  await Promise.all([...pools, ...balancedPools].map((p) => p.close()));
   tf.dispose([x, y]);
   model.dispose();
 }
@@ -331,7 +330,7 @@ console.log(
     chunkSize: CHUNK,
     callerComputes: CALLER,
     noiseAfter: NOISE_AFTER,
-    fixedSplit: FIXED_SPLIT,
+    balancedSplit: BALANCED_SPLIT,
     warmup: WARMUP,
     reps: REPS,
     loadBefore,

@@ -13,8 +13,9 @@
  * - the split of the coordinates between the calling thread and the worker (balanced by the
  *   threads' timings, fixed here by a test hook): for f = 0, 0.2, 0.5, 0.93 and 1 the calling
  *   thread's seed changes exactly the first ⌊f·d⌋ coordinates and the worker's seed exactly the
- *   others (a partition), each noised once; with a worker 20 ms slower (test fault) the balance
- *   hands the calling thread all the noise (f > 0.95 after 16 steps), every step noised once —
+ *   others (a partition), each noised once; with the balance switched on (off by default) and a
+ *   worker 20 ms slower (test fault) it hands the calling thread all the noise (f > 0.95 after 16
+ *   steps), every step noised once —
  *   negative control: a worker range that starts 5 coordinates late (test fault) leaves them
  *   unnoised and fails the count;
  * - counting: every coordinate of a secure-noise step differs from the noiseless step, and the
@@ -41,7 +42,14 @@ import { batch, CHUNK, CLIP, LOSS, model, raw } from "../helpers/dp-workers.js";
 import { createDpWorkerPool, dpGradients, type DpWorkerPool } from "../../src/dpsgd/index.js";
 import { computeClippedSum, privatizeParts, type ClippedSumParts } from "../../src/dpsgd/gradients.js";
 import { chunkedClippedSum } from "../../src/dpsgd/workers/chunks.js";
-import { lastStepProfile, noiseSplit, setNoiseSplitForTests, sharesNoise, startDpWorkerPool } from "../../src/dpsgd/workers/pool.js";
+import {
+  lastStepProfile,
+  noiseSplit,
+  setNoiseBalance,
+  setNoiseSplitForTests,
+  sharesNoise,
+  startDpWorkerPool,
+} from "../../src/dpsgd/workers/pool.js";
 
 const OPTIONS = { chunkSize: CHUNK, startupTimeoutMs: 90_000, stepTimeoutMs: 60_000 };
 const SIGMA = 1.1;
@@ -373,10 +381,14 @@ describe("the noise shared between the calling thread and a worker", () => {
     }
   });
 
-  it("the split follows the threads' speed: with a worker 20 ms slower the calling thread takes over the noise; each step noised once", async () => {
+  it("balanced (opt-in), the split follows the threads' speed: with a worker 20 ms slower the calling thread takes over the noise; each step noised once", async () => {
     const slow = await startDpWorkerPool({ model: m, workers: 1, callerComputes: true, ...OPTIONS }, { 0: "slow" });
     const { x, y } = batch(N, 509);
     try {
+      // Off by default: the split stays at the calling thread's share of the chunks.
+      step(slow, x, y);
+      expect(noiseSplit(slow)).toBeUndefined();
+      setNoiseBalance(slow, true);
       const v0 = reference(x, y, { noiseMultiplier: 0 });
       const start = 3 / 5; // the calling thread's share of the chunks
       for (let k = 0; k < 16; k++) {

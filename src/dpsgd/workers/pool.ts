@@ -125,6 +125,8 @@ interface PoolState {
   faults: Record<number, WorkerFault>;
   /** The share f of the noise's coordinates the calling thread draws, balanced step by step (see balanceNoise). */
   noiseSplit?: number;
+  /** Whether the split is balanced by the threads' timings (setNoiseBalance; default false: proportional). */
+  noiseBalance: boolean;
   /** A share fixed by a test (setNoiseSplitForTests). */
   noiseSplitFixed?: number;
   /** Milliseconds per coordinate of the exact noise on the calling thread and on a worker (moving averages). */
@@ -386,6 +388,7 @@ export async function startDpWorkerPool(
     lastWorkerMs: [],
     testNoiseSeeded: testNoiseSeeds !== undefined,
     faults,
+    noiseBalance: false,
   });
   const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed) {
@@ -471,13 +474,15 @@ function awaitAnswer(s: PoolState, slot: Slot, index: number, deadline: number):
  * The share f of the step's noise coordinates that the calling thread draws (the workers draw the
  * rest). The split does not change the result's distribution — every coordinate gets exactly one
  * draw of the same exact sampler from a secure source, whichever thread draws it — so it can follow
- * the threads' speed: it starts at the calling thread's share of the chunks (`proportional`) and is
- * then balanced after every step (balanceNoise). With test-seeded worker sources it stays
- * proportional (deterministic bytes), unless a test fixed it.
+ * the threads' speed. By default it is the calling thread's share of the chunks (`proportional`);
+ * with {@link setNoiseBalance} it starts there and is balanced after every step (balanceNoise) — not
+ * the default, because on the loaded machine it did not measure better (docs/dpsgd-engine.md, "Sixth
+ * wave"). With test-seeded worker sources it stays proportional (deterministic bytes), unless a test
+ * fixed it.
  */
 function noiseSplitOf(s: PoolState, proportional: number): number {
   if (s.noiseSplitFixed !== undefined) return s.noiseSplitFixed;
-  if (s.testNoiseSeeded) return proportional;
+  if (s.testNoiseSeeded || !s.noiseBalance) return proportional;
   s.noiseSplit ??= proportional;
   return s.noiseSplit;
 }
@@ -505,7 +510,7 @@ const BALANCE_MARGIN_MS = 0.1;
  * coordinate gets.
  */
 function balanceNoise(s: PoolState, caller: NoiseTiming, workers: (NoiseTiming & { share: number })[], total: number): void {
-  if (s.noiseSplitFixed !== undefined || s.testNoiseSeeded || s.noiseSplit === undefined || total === 0) return;
+  if (!s.noiseBalance || s.noiseSplitFixed !== undefined || s.testNoiseSeeded || s.noiseSplit === undefined || total === 0) return;
   const ok = (t: NoiseTiming): boolean => Number.isFinite(t.readyAt) && Number.isFinite(t.noiseMs) && t.noiseMs >= 0;
   if (!ok(caller) || !workers.every(ok)) return;
   const rate = (t: NoiseTiming): number | undefined => (t.drawn > 0 ? t.noiseMs / t.drawn : undefined);
@@ -534,7 +539,18 @@ export function setNoiseSplitForTests(pool: DpWorkerPool, f: number | undefined)
   s.noiseSplitFixed = f;
 }
 
-/** The calling thread's current noise share f (for tests and benchmarks). @internal */
+/**
+ * Balances the shared noise's split by the threads' timings (true) or keeps it at the calling
+ * thread's share of the chunks (false, the default) — for benchmarks and tests. @internal
+ */
+export function setNoiseBalance(pool: DpWorkerPool, on: boolean): void {
+  const s = states.get(pool);
+  if (!s) throw new DpError("invalid_parameter", "`pool` must be a pool from createDpWorkerPool().", "pool");
+  s.noiseBalance = on;
+  if (!on) s.noiseSplit = undefined;
+}
+
+/** The calling thread's current noise share f when fixed or balanced (for tests and benchmarks). @internal */
 export function noiseSplit(pool: DpWorkerPool): number | undefined {
   const s = states.get(pool);
   return s?.noiseSplitFixed ?? s?.noiseSplit;
