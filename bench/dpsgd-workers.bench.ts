@@ -28,14 +28,15 @@
  *
  * Usage: npm run bench -- dpsgd-workers   (env: REPS=15, WARMUP=150, WORKERS=2 or a list such as
  * 1,2 or "" for none, CALLER=1 or a list such as 1,2 or "" for none, NOISE_AFTER=1 to
- * add each pool with the noise drawn after the workers answered, CHUNK=128, MODELS=mlp,cnn, DPKIT_BACKEND=wasm|cpu). The load average is printed before
+ * add each pool with the noise drawn after the workers answered, BALANCED_SPLIT=1 to add each caller
+ * pool with the noise split balanced by the threads' timings (setNoiseBalance), CHUNK=128, MODELS=mlp,cnn, DPKIT_BACKEND=wasm|cpu). The load average is printed before
  * and after: on a loaded machine the workers compete with other processes for the cores and
  * the wall-clock speed-up is understated.
  */
 import { availableParallelism, loadavg } from "node:os";
 import * as tf from "@tensorflow/tfjs";
 import { prepareBackend } from "../src/backend/index.js";
-import { lastStepProfile } from "../src/dpsgd/workers/pool.js";
+import { lastStepProfile, noiseSplit, setNoiseBalance } from "../src/dpsgd/workers/pool.js";
 import { chunkedClippedSum } from "../src/dpsgd/workers/chunks.js";
 import { processThreadsCpuMs, threadClock, threadCpuMs } from "../src/dpsgd/workers/thread-clock.js";
 import { computeClippedSum, issueDpGradients, privatizeParts } from "../src/dpsgd/gradients.js";
@@ -57,6 +58,11 @@ const CALLER = (process.env.CALLER ?? "1")
 const CHUNK = Number(process.env.CHUNK ?? 128);
 /** Also time each pool with the noise drawn after the workers answered (the calling thread idle while it waits). */
 const NOISE_AFTER = process.env.NOISE_AFTER === "1";
+/**
+ * Also time each `callerComputes` pool with the noise split balanced by the threads' timings (a
+ * second pool, `setNoiseBalance`), beside the default split (the calling thread's share of the chunks).
+ */
+const BALANCED_SPLIT = process.env.BALANCED_SPLIT === "1";
 const MODELS = (process.env.MODELS ?? "mlp,cnn").split(",") as MnistModelKind[];
 const BATCH = 256;
 
@@ -130,6 +136,19 @@ for (const kind of MODELS) {
       cases.push([`${label(specs[i].workers, specs[i].caller)}, noise after`, noiseAfter(p)]);
       casePools.push(p);
     });
+  const balancedPools = BALANCED_SPLIT
+    ? await Promise.all(
+        specs
+          .filter((p) => p.caller)
+          .map(async (p) => {
+            const pool = await createDpWorkerPool({ model, workers: p.workers, chunkSize: CHUNK, callerComputes: true });
+            setNoiseBalance(pool, true);
+            cases.push([`${label(p.workers, true)}, balanced noise split`, step(pool)]);
+            casePools.push(pool);
+            return pool;
+          }),
+      )
+    : [];
   const poolOf = (name: string) => casePools[cases.findIndex(([n]) => n === name)];
   const series = new Map<string, Record<string, number[]>>(cases.map(([name]) => [name, {}]));
   const record = (name: string, key: string, v: number | undefined): void => {
@@ -167,7 +186,7 @@ for (const kind of MODELS) {
           const b = w1[i];
           return w.tid !== undefined && w.tid === tids[i] && a !== undefined && b !== undefined ? b - a : undefined;
         });
-        const cpus = outside.every((v) => v !== undefined) ? outside : prof.workers.map((w) => w.cpu);
+        const cpus = outside;
         if (cpus.every((v) => v !== undefined)) {
           cpus.forEach((v, i) => record(name, `workerCpu.${i}`, v));
           record(
@@ -177,9 +196,9 @@ for (const kind of MODELS) {
           );
         }
         if (prof.workers.length > 0)
-          for (const k of ["weights", "inputs", "compute", "noise"] as const)
+          for (const k of ["receive", "weights", "inputs", "compute", "noise"] as const)
             record(name, `worker.${k}`, Math.max(...prof.workers.map((w) => w[k] ?? 0)));
-        for (const k of ["write", "caller", "ahead", "wait", "reduce"] as const) record(name, `main.${k}`, prof[k]);
+        for (const k of ["write", "post", "caller", "ahead", "wait", "reduce"] as const) record(name, `main.${k}`, prof[k]);
         // After the last worker answered: the reduction, the noise (what is left of it), the update.
         record(name, "main.tail", wall - prof.write - prof.post - prof.caller - prof.ahead - prof.wait);
       }
@@ -275,14 +294,18 @@ for (const kind of MODELS) {
       fmt(own),
     ]);
     if (pool) {
-      const parts = ["write", "caller", "ahead", "wait", "reduce", "tail"].map((k) => `${k} ${fmt(med(name, `main.${k}`), 2)}`).join(", ");
-      const wparts = ["weights", "inputs", "compute", "noise"].map((k) => `${k} ${fmt(med(name, `worker.${k}`), 2)}`).join(", ");
+      const parts = ["write", "post", "caller", "ahead", "wait", "reduce", "tail"]
+        .map((k) => `${k} ${fmt(med(name, `main.${k}`), 2)}`)
+        .join(", ");
+      const wparts = ["receive", "weights", "inputs", "compute", "noise"].map((k) => `${k} ${fmt(med(name, `worker.${k}`), 2)}`).join(", ");
+      const f = noiseSplit(poolOf(name) as (typeof pools)[number]);
       console.log(
-        `  ${kind} ${name}: calling thread ${parts} ms (tail: from the last answer to the end of the step); slowest worker ${wparts} ms`,
+        `  ${kind} ${name}: calling thread ${parts} ms (tail: from the last answer to the end of the step); slowest worker ${wparts} ms` +
+          (f === undefined ? "" : `; the calling thread's share of the noise ${f.toFixed(2)}`),
       );
     }
   }
-  await Promise.all(pools.map((p) => p.close()));
+  await Promise.all([...pools, ...balancedPools].map((p) => p.close()));
   tf.dispose([x, y]);
   model.dispose();
 }
@@ -306,6 +329,8 @@ console.log(
     cores: availableParallelism(),
     chunkSize: CHUNK,
     callerComputes: CALLER,
+    noiseAfter: NOISE_AFTER,
+    balancedSplit: BALANCED_SPLIT,
     warmup: WARMUP,
     reps: REPS,
     loadBefore,

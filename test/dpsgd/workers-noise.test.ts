@@ -10,6 +10,14 @@
  *   samples, each coordinate noised once), and the drawn vector is zeroed after its use;
  * - shared noise with seeded worker sources (the test-only hook): two fresh pools with the same
  *   seeds give the same bytes; another worker seed changes exactly the worker's range;
+ * - the split of the coordinates between the calling thread and the worker (balanced by the
+ *   threads' timings, fixed here by a test hook): for f = 0, 0.2, 0.5, 0.93 and 1 the calling
+ *   thread's seed changes exactly the first ⌊f·d⌋ coordinates and the worker's seed exactly the
+ *   others (a partition), each noised once; with the balance switched on (off by default) and a
+ *   worker 20 ms slower (test fault) it hands the calling thread all the noise (f > 0.95 after 16
+ *   steps), every step noised once —
+ *   negative control: a worker range that starts 5 coordinates late (test fault) leaves them
+ *   unnoised and fails the count;
  * - counting: every coordinate of a secure-noise step differs from the noiseless step, and the
  *   noise on each half of the coordinates has the step's variance (also for the caller + 2
  *   workers, a batch of one chunk and an empty batch) — negative controls: one half
@@ -34,7 +42,14 @@ import { batch, CHUNK, CLIP, LOSS, model, raw } from "../helpers/dp-workers.js";
 import { createDpWorkerPool, dpGradients, type DpWorkerPool } from "../../src/dpsgd/index.js";
 import { computeClippedSum, privatizeParts, type ClippedSumParts } from "../../src/dpsgd/gradients.js";
 import { chunkedClippedSum } from "../../src/dpsgd/workers/chunks.js";
-import { lastStepProfile, sharesNoise, startDpWorkerPool } from "../../src/dpsgd/workers/pool.js";
+import {
+  lastStepProfile,
+  noiseSplit,
+  setNoiseBalance,
+  setNoiseSplitForTests,
+  sharesNoise,
+  startDpWorkerPool,
+} from "../../src/dpsgd/workers/pool.js";
 
 const OPTIONS = { chunkSize: CHUNK, startupTimeoutMs: 90_000, stepTimeoutMs: 60_000 };
 const SIGMA = 1.1;
@@ -340,6 +355,80 @@ describe("the noise shared between the calling thread and a worker", () => {
       tf.dispose([x, y]);
     }
   });
+
+  it("any split: the calling thread's seed changes exactly its ⌊f·d⌋ coordinates, the worker's seed exactly the rest; each noised once", () => {
+    const { x, y } = batch(N, 508);
+    try {
+      const v0 = reference(x, y, { noiseMultiplier: 0 });
+      for (const f of [0, 0.2, 0.5, 0.93, 1]) {
+        // a and b: the same worker seed, in step (each has run as many steps); c: another worker seed.
+        for (const p of [a, b, c]) setNoiseSplitForTests(p, f);
+        const va = step(a, x, y, new SeededRng(42));
+        const vb = step(b, x, y, new SeededRng(43));
+        const vc = step(c, x, y, new SeededRng(42));
+        const d = va.length;
+        const split = Math.floor(d * f);
+        const byCaller = Array.from(va, (v, i) => v !== vb[i]);
+        const byWorker = Array.from(va, (v, i) => v !== vc[i]);
+        // A partition of the coordinates: [0, split) drawn by the calling thread only, [split, d) by the worker only.
+        expect(byCaller).toEqual(Array.from({ length: d }, (_, i) => i < split));
+        expect(byWorker).toEqual(Array.from({ length: d }, (_, i) => i >= split));
+        expect(noisedOnce(va, v0)).toBe(true);
+      }
+    } finally {
+      for (const p of [a, b, c]) setNoiseSplitForTests(p, undefined);
+      tf.dispose([x, y]);
+    }
+  });
+
+  it("balanced (opt-in), the split follows the threads' speed: with a worker 20 ms slower the calling thread takes over the noise; each step noised once", async () => {
+    const slow = await startDpWorkerPool({ model: m, workers: 1, callerComputes: true, ...OPTIONS }, { 0: "slow" });
+    const { x, y } = batch(N, 509);
+    try {
+      // Off by default: the split stays at the calling thread's share of the chunks.
+      step(slow, x, y);
+      expect(noiseSplit(slow)).toBeUndefined();
+      setNoiseBalance(slow, true);
+      const v0 = reference(x, y, { noiseMultiplier: 0 });
+      const start = 3 / 5; // the calling thread's share of the chunks
+      for (let k = 0; k < 16; k++) {
+        expect(noisedOnce(step(slow, x, y), v0)).toBe(true);
+        const f = noiseSplit(slow) as number;
+        expect(f).toBeGreaterThanOrEqual(0);
+        expect(f).toBeLessThanOrEqual(1);
+      }
+      // A quarter of the way per step towards 1: after 16 steps 1 − (2/5)·(3/4)^16 ≈ 0.996.
+      expect(noiseSplit(slow)).toBeGreaterThan(0.95);
+      expect(noiseSplit(slow)).toBeGreaterThan(start);
+      // Seeded worker sources keep the proportional split (deterministic bytes).
+      step(a, x, y, new SeededRng(1));
+      expect(noiseSplit(a)).toBeUndefined();
+    } finally {
+      tf.dispose([x, y]);
+      await slow.close();
+    }
+  }, 60_000);
+
+  it("negative control: a worker range that starts 5 coordinates late leaves them unnoised", async () => {
+    const gap = await startDpWorkerPool({ model: m, workers: 1, callerComputes: true, ...OPTIONS }, { 0: "split-gap" });
+    const { x, y } = batch(N, 510);
+    try {
+      setNoiseSplitForTests(gap, 0.5);
+      const v0 = reference(x, y, { noiseMultiplier: 0 });
+      const v = step(gap, x, y);
+      // (an unnoised coordinate is still rounded to the noise's grid, so it may differ from v0 by that rounding)
+      expect(noiseStats(v, v0).changed).toBeLessThan(v.length);
+      const at = Math.floor(v.length / 2);
+      expect(noiseStats(v, v0, at, at + 5).variance).toBeLessThan(1e-3); // no noise there
+      expect(noisedOnce(v, v0)).toBe(false);
+      // The same pool with the fault's range moved onto the calling thread's: the check passes.
+      setNoiseSplitForTests(gap, 1);
+      expect(noisedOnce(step(gap, x, y), v0)).toBe(true);
+    } finally {
+      tf.dispose([x, y]);
+      await gap.close();
+    }
+  }, 60_000);
 
   it("the caller + 2 workers, a batch of one chunk and an empty batch: every coordinate noised once", async () => {
     const three = await createDpWorkerPool({ model: m, workers: 2, callerComputes: true, ...OPTIONS });

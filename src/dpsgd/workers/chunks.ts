@@ -13,7 +13,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { DpError, requirePositiveInteger } from "../../errors.js";
-import { clippedGradients, type ClippedGradientsOptions } from "../engine/index.js";
+import { type ClippedGradientsOptions } from "../engine/index.js";
+import { clippedGradientsWithHostSums } from "../engine/clipped-gradients.js";
 import { metricSums, type MetricSpec } from "../fit-metrics.js";
 import type { ClippedSumParts } from "../gradients.js";
 import { valuesOf } from "./heap-view.js";
@@ -68,15 +69,12 @@ export interface ChunkTarget {
  * (and the result's arrays are those views). @internal
  */
 export function computeChunk(o: ChunkInputs & { keepOutput: boolean; into?: ChunkTarget }): ChunkResult {
-  const r = clippedGradients({
-    model: o.model,
-    x: o.x,
-    y: o.y,
-    loss: o.loss,
-    l2NormClip: o.l2NormClip,
-    strategy: o.strategy,
-    keepOutput: o.keepOutput,
-  });
+  // The sums a rule forms on the host come back as arrays (no upload into a tensor and download
+  // again): the same values either way.
+  const r = clippedGradientsWithHostSums(
+    { model: o.model, x: o.x, y: o.y, loss: o.loss, l2NormClip: o.l2NormClip, strategy: o.strategy, keepOutput: o.keepOutput },
+    true,
+  );
   try {
     const sizes = trainableSizes(o.model);
     const total = sizes.reduce((a, b) => a + b, 0);
@@ -88,9 +86,12 @@ export function computeChunk(o: ChunkInputs & { keepOutput: boolean; into?: Chun
     let off = 0;
     o.model.trainableWeights.forEach((w, k) => {
       const name = (w.read() as tf.Variable).name;
+      const host = r.hostSums[name];
       const t = r.clippedSum[name];
-      if (!t) throw new DpError("invalid_state", `The engine returned no gradient for trainable variable "${name}".`, "model");
-      sum.set(valuesOf(t) as Float32Array, off); // copied at once: a heap view lives until the next tfjs call
+      if (host) sum.set(host, off);
+      else if (t)
+        sum.set(valuesOf(t) as Float32Array, off); // copied at once: a heap view lives until the next tfjs call
+      else throw new DpError("invalid_state", `The engine returned no gradient for trainable variable "${name}".`, "model");
       off += sizes[k];
     });
     let norms: Float32Array;

@@ -1,11 +1,13 @@
 /**
  * Worker-thread side of {@link createDpWorkerPool}: rebuilds the model from its JSON topology
  * (own tfjs instance, same backend as the calling thread), then serves steps synchronously:
- * it waits on its signal array, reads the step from its message port, copies the weights and its
- * chunks of the batch out of shared memory, computes each chunk's clipped sum with the same
- * function as the calling thread, and transfers the results back. It never sees the caller's Rng;
- * when asked (`callerComputes` pools with the secure source) it draws its share of the step's exact
- * noise from its own secure source. Not part of the public API.
+ * it waits on its signal array, reads the step's numbers from its shared control arrays (and a
+ * configuration message when the calling thread posted one: new shared arrays, another loss…),
+ * copies the weights (when they changed) and its chunks of the batch out of shared memory,
+ * computes each chunk's clipped sum with the same function as the calling thread, and writes
+ * the sums, norms and mean losses into shared memory. It never sees the caller's Rng; when asked
+ * (`callerComputes` pools with the secure source) it draws its share of the step's exact noise
+ * from its own secure source. Not part of the public API.
  * @module
  */
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
@@ -15,20 +17,12 @@ import { drawExactNoiseRange } from "../../mechanisms/gaussian-noise.js";
 import { SecureRng, SeededRng, type Rng } from "../../random/rng.js";
 import { computeChunk } from "./chunks.js";
 import { tensorFrom } from "./heap-view.js";
-import {
-  SIGNAL,
-  type ChunkAnswer,
-  type SharedTensor,
-  type StepRequest,
-  type StepResponse,
-  type StopRequest,
-  type WorkerInit,
-  type WorkerStepProfile,
-} from "./protocol.js";
-import { currentThreadId, threadClock } from "./thread-clock.js";
+import { SIGNAL, VALUE, type SharedBatch, type StepReply, type StopRequest, type WorkerConfig, type WorkerInit } from "./protocol.js";
+import { currentThreadId } from "./thread-clock.js";
 
 const init = workerData as WorkerInit;
 const signal = init.signal;
+const values = init.values;
 const port = init.port as MessagePort;
 
 process.on("exit", (code) => {
@@ -37,10 +31,10 @@ process.on("exit", (code) => {
   Atomics.notify(signal, SIGNAL.response);
 });
 
-function chunkTensor(t: SharedTensor, start: number, size: number): tf.Tensor {
-  const width = t.shape.slice(1).reduce((a, b) => a * b, 1);
+function chunkTensor(t: SharedBatch, start: number, size: number): tf.Tensor {
+  const width = t.inner.reduce((a, b) => a * b, 1);
   // tensorFrom copies out of shared memory: the tensor must not alias a buffer the calling thread rewrites.
-  return tensorFrom(t.data.subarray(start * width, (start + size) * width), [size, ...t.shape.slice(1)], t.dtype);
+  return tensorFrom(t.data.subarray(start * width, (start + size) * width), [size, ...t.inner], t.dtype);
 }
 
 /** This worker's own secure source for its share of the noise; a seed is only ever set by the internal test hook. */
@@ -48,8 +42,30 @@ const noiseRng: Rng = init.testNoiseSeed === undefined ? new SecureRng() : new S
 
 /** Whether this worker's model holds weights yet (the first step always uploads them). */
 let haveWeights = false;
+/** The configuration in force (the last one posted). */
+let config: WorkerConfig | undefined;
+/** The number of configuration messages read so far. */
+let configsSeen = 0;
+/** The first step's clip bound (kept by the "stale-clip" test fault). */
+let firstClip: number | undefined;
 
-function step(model: tf.LayersModel, m: StepRequest, profile: WorkerStepProfile): ChunkAnswer[] {
+/** Reads the configuration messages posted since the last step; true when one of them says stop. */
+function readConfig(): boolean {
+  const posted = Atomics.load(signal, SIGNAL.config);
+  let stop = false;
+  while (configsSeen !== posted) {
+    const got = receiveMessageOnPort(port);
+    if (!got) throw new Error(`signalled configuration ${posted} but only ${configsSeen} arrived`);
+    configsSeen++;
+    const m = got.message as WorkerConfig | StopRequest;
+    if (m.kind === "stop") stop = true;
+    else if (!(init.fault === "stale-config" && config !== undefined)) config = m;
+  }
+  return stop;
+}
+
+/** The mean losses and (when asked for) outputs of this worker's chunks; the sums and norms go into shared memory. */
+function step(model: tf.LayersModel, c: WorkerConfig): { output: Float32Array; outputShape: number[] }[] {
   let t = performance.now();
   const lap = (): number => {
     const now = performance.now();
@@ -57,93 +73,107 @@ function step(model: tf.LayersModel, m: StepRequest, profile: WorkerStepProfile)
     t = now;
     return d;
   };
-  if (m.weightsChanged || !haveWeights) {
+  const n = Atomics.load(signal, SIGNAL.n);
+  const firstChunk = Atomics.load(signal, SIGNAL.firstChunk);
+  const count = Atomics.load(signal, SIGNAL.chunkCount);
+  firstClip ??= values[VALUE.l2NormClip];
+  const l2NormClip = init.fault === "stale-clip" ? firstClip : values[VALUE.l2NormClip];
+  if (Atomics.load(signal, SIGNAL.weightsChanged) === 1 || !haveWeights) {
     haveWeights = false;
     let off = 0;
-    const values = model.weights.map((w) => {
+    const ws = model.weights.map((w) => {
       const len = w.shape.reduce<number>((a, b) => a * (b as number), 1);
-      const t = tensorFrom(m.weights.subarray(off, off + len), w.shape as number[], "float32");
+      const t = tensorFrom(c.weights.subarray(off, off + len), w.shape as number[], "float32");
       off += len;
       return t;
     });
     try {
-      model.setWeights(values);
+      model.setWeights(ws);
     } finally {
-      tf.dispose(values);
+      tf.dispose(ws);
     }
     haveWeights = true;
   }
-  profile.weights += lap();
-  const answers = m.chunks.map(([start, size], i): ChunkAnswer => {
-    const x = chunkTensor(m.x, start, size);
-    const y = chunkTensor(m.y, start, size);
-    profile.inputs += lap();
-    const c = m.firstChunk + i;
-    const into = { sum: m.out.sums.subarray(c * m.total, (c + 1) * m.total), norms: m.out.norms.subarray(start, start + size) };
+  if (init.fault === "slow") Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  values[VALUE.weights] = lap();
+  let inputs = 0;
+  let compute = 0;
+  const outputs: { output: Float32Array; outputShape: number[] }[] = [];
+  for (let k = firstChunk; k < firstChunk + count; k++) {
+    const start = k * c.chunkSize;
+    const size = Math.min(c.chunkSize, n - start);
+    if (!(size > 0)) throw new Error(`chunk ${k} of a batch of ${n} is empty`);
+    const x = chunkTensor(c.x, start, size);
+    const y = chunkTensor(c.y, start, size);
+    inputs += lap();
+    const into = { sum: c.out.sums.subarray(k * c.total, (k + 1) * c.total), norms: c.out.norms.subarray(start, start + size) };
     try {
-      const r = computeChunk({ model, x, y, loss: m.loss, l2NormClip: m.l2NormClip, strategy: m.strategy, keepOutput: m.keepOutput, into });
-      return { lossValue: r.lossValue, output: r.output, outputShape: r.outputShape };
+      const r = computeChunk({ model, x, y, loss: c.loss, l2NormClip, strategy: c.strategy, keepOutput: c.keepOutput, into });
+      c.out.losses[k] = r.lossValue;
+      if (r.output && r.outputShape) outputs.push({ output: r.output, outputShape: r.outputShape });
     } finally {
       tf.dispose([x, y]);
-      profile.compute += lap();
+      compute += lap();
     }
-  });
-  if (m.noise) {
-    const { z, from, to, gridSigma } = m.noise;
+  }
+  values[VALUE.inputs] = inputs;
+  values[VALUE.compute] = compute;
+  values[VALUE.noise] = NaN;
+  values[VALUE.readyAt] = NaN;
+  if (Atomics.load(signal, SIGNAL.hasNoise) === 1) {
+    values[VALUE.readyAt] = performance.timeOrigin + performance.now();
+    const z = c.z;
+    if (!z) throw new Error("asked for a noise share without a noise array");
+    const from = Atomics.load(signal, SIGNAL.noiseFrom);
+    const to = Atomics.load(signal, SIGNAL.noiseTo);
+    const gridSigma = values[VALUE.gridSigma];
     if (init.fault !== "noise-skip") drawExactNoiseRange(gridSigma, z, from, to, noiseRng);
     if (init.fault === "noise-twice" && to > from) {
       const again = new Float64Array(to - from);
       drawExactNoiseRange(gridSigma, again, 0, again.length, noiseRng);
       for (let i = from; i < to; i++) z[i] += again[i - from];
     }
-    profile.noise = lap();
+    values[VALUE.noise] = lap();
   }
   if (init.fault === "throw") throw new Error(`deliberate fault in worker ${init.index}`);
   if (init.fault === "exit") process.exit(3);
-  if (init.fault === "perturb" && answers.length > 0) {
+  if (init.fault === "perturb" && count > 0) {
     // One bit (relative size 2^-11) of one value of the first chunk's sum.
-    const s = m.out.sums.subarray(m.firstChunk * m.total);
+    const s = c.out.sums.subarray(firstChunk * c.total);
     const bits = new Uint32Array(s.buffer, s.byteOffset, 1);
     bits[0] ^= 1 << 12;
   }
-  return answers;
+  return outputs;
 }
 
 function serve(model: tf.LayersModel): void {
   let seen = 0;
   const tid = currentThreadId();
+  values[VALUE.tid] = tid ?? NaN;
   for (;;) {
     Atomics.wait(signal, SIGNAL.request, seen);
     const now = Atomics.load(signal, SIGNAL.request);
     if (now === seen) continue;
     seen = now;
     const t0 = performance.now();
-    const c0 = threadClock();
-    const got = receiveMessageOnPort(port);
-    const profile: WorkerStepProfile = { total: 0, receive: performance.now() - t0, weights: 0, inputs: 0, compute: 0, tid };
-    if (!got) {
-      port.postMessage({ kind: "error", message: "signalled without a message" } satisfies StepResponse);
-    } else {
-      const m = got.message as StepRequest | StopRequest;
-      if (m.kind === "stop") return;
-      let reply: StepResponse;
-      const transfer: ArrayBuffer[] = [];
-      try {
-        const results = step(model, m, profile);
-        for (const r of results) if (r.output) transfer.push(r.output.buffer as ArrayBuffer);
-        const c1 = threadClock();
-        if (c0 && c1) {
-          profile.cpu = c1.cpuMs - c0.cpuMs;
-          profile.wait = c1.waitMs - c0.waitMs;
-        }
-        profile.total = performance.now() - t0;
-        reply = { kind: "result", results, ms: profile.total, profile };
-      } catch (e) {
-        reply = { kind: "error", message: e instanceof Error ? e.message : String(e) };
-        transfer.length = 0;
+    let reply: StepReply | undefined;
+    const transfer: ArrayBuffer[] = [];
+    try {
+      if (readConfig()) return;
+      values[VALUE.receive] = performance.now() - t0;
+      if (!config) throw new Error("signalled before any configuration");
+      const outputs = step(model, config);
+      if (outputs.length > 0) {
+        reply = { kind: "outputs", outputs };
+        for (const o of outputs) transfer.push(o.output.buffer as ArrayBuffer);
       }
-      port.postMessage(reply, transfer);
+    } catch (e) {
+      reply = { kind: "error", message: e instanceof Error ? e.message : String(e) };
+      transfer.length = 0;
     }
+    values[VALUE.total] = performance.now() - t0;
+    Atomics.store(signal, SIGNAL.reply, reply ? 1 : 0);
+    if (reply) port.postMessage(reply, transfer);
     Atomics.store(signal, SIGNAL.response, seen);
     Atomics.notify(signal, SIGNAL.response);
   }

@@ -3,11 +3,13 @@
  *
  * Per-example clipping is independent per example, so a batch's clipped sum is the sum of its
  * chunks' clipped sums. The pool keeps a copy of the model in each worker thread (own tfjs
- * instance, same backend), and for every step: writes the weights and the batch into shared
- * memory once, hands each worker a contiguous run of the fixed chunks (see ./chunks.ts), waits
- * for their chunk sums (transferred, not copied) and adds them in chunk order. The Gaussian noise
- * is added afterwards by the caller, once, on the calling thread, from dpkit's secure sampler:
- * workers never receive the Rng.
+ * instance, same backend), and for every step: writes the weights (when they changed) and the
+ * batch into shared memory once, hands each worker a contiguous run of the fixed chunks (see
+ * ./chunks.ts) through its shared control arrays (no message unless the configuration changed; see
+ * ./protocol.ts), waits for their chunk sums (written into shared memory) and adds them in chunk
+ * order. The Gaussian noise is added afterwards, once, on the calling thread, from dpkit's exact
+ * sampler (its integers drawn while the workers compute, shared among the computing threads with
+ * `callerComputes`, each from its own secure source): workers never receive the Rng.
  *
  * With `callerComputes` the calling thread first computes its own share of the chunks. It then
  * blocks (`Atomics.wait`) while the workers compute, so `dpGradients` stays
@@ -26,10 +28,13 @@ import { secureRng, type Rng } from "../../random/rng.js";
 import { valuesOf } from "./heap-view.js";
 import {
   SIGNAL,
+  SIGNAL_LENGTH,
+  VALUE,
+  VALUE_LENGTH,
+  type SharedBatch,
   type SharedResults,
-  type SharedTensor,
-  type StepRequest,
-  type StepResponse,
+  type StepReply,
+  type WorkerConfig,
   type WorkerFault,
   type WorkerInit,
   type WorkerStepProfile,
@@ -74,7 +79,13 @@ interface Slot {
   worker: NodeWorker;
   port: NodePort;
   signal: Int32Array;
+  /** The worker's Float64 control array (the step's clip bound and noise sigma; its profile). */
+  values: Float64Array;
   seq: number;
+  /** Configuration messages posted to this worker so far. */
+  configs: number;
+  /** The configuration this worker holds (the last one posted). */
+  config?: WorkerConfig;
   exited: boolean;
   /** The weights version this worker holds (see PoolState.weightsVersion). */
   weightsVersion: number;
@@ -110,6 +121,16 @@ interface PoolState {
   noiseZ?: Float64Array;
   /** Whether the workers draw their noise shares from seeded sources (the internal test hook). */
   testNoiseSeeded: boolean;
+  /** The test-only faults the workers were started with (by worker index). */
+  faults: Record<number, WorkerFault>;
+  /** The share f of the noise's coordinates the calling thread draws, balanced step by step (see balanceNoise). */
+  noiseSplit?: number;
+  /** Whether the split is balanced by the threads' timings (setNoiseBalance; default false: proportional). */
+  noiseBalance: boolean;
+  /** A share fixed by a test (setNoiseSplitForTests). */
+  noiseSplitFixed?: number;
+  /** Milliseconds per coordinate of the exact noise on the calling thread and on a worker (moving averages). */
+  noiseRate?: { caller: number; worker: number };
 }
 
 /**
@@ -210,6 +231,7 @@ export class DpWorkerPool {
         if (slot.exited || Atomics.load(slot.signal, SIGNAL.dead) === 1) continue;
         try {
           slot.port.postMessage({ kind: "stop" });
+          Atomics.store(slot.signal, SIGNAL.config, ++slot.configs);
           Atomics.store(slot.signal, SIGNAL.request, ++slot.seq);
           Atomics.notify(slot.signal, SIGNAL.request);
         } catch {
@@ -313,12 +335,14 @@ export async function startDpWorkerPool(
   const slots: Slot[] = [];
   const startOne = (index: number): Promise<void> => {
     const channel = new threads.MessageChannel();
-    const signal = new Int32Array(new SharedArrayBuffer(4 * 4));
+    const signal = new Int32Array(new SharedArrayBuffer(4 * SIGNAL_LENGTH));
+    const values = new Float64Array(new SharedArrayBuffer(8 * VALUE_LENGTH));
     const init: WorkerInit = {
       backend,
       modelTopology: topology,
       weightSizes,
       signal,
+      values,
       port: channel.port2,
       index,
       prod: tf.env().getBool("PROD"),
@@ -326,7 +350,7 @@ export async function startDpWorkerPool(
       testNoiseSeed: testNoiseSeeds?.[index],
     };
     const worker = startWorker(threads, init, [channel.port2]);
-    const slot: Slot = { worker, port: channel.port1, signal, seq: 0, exited: false, weightsVersion: -1 };
+    const slot: Slot = { worker, port: channel.port1, signal, values, seq: 0, configs: 0, exited: false, weightsVersion: -1 };
     slots.push(slot);
     let lastError: string | undefined;
     // Always listened to: an unhandled 'error' event would crash the calling process.
@@ -363,6 +387,8 @@ export async function startDpWorkerPool(
     weightsData: [],
     lastWorkerMs: [],
     testNoiseSeeded: testNoiseSeeds !== undefined,
+    faults,
+    noiseBalance: false,
   });
   const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed) {
@@ -387,8 +413,11 @@ export function requireDpWorkerPool(value: unknown, model: tf.LayersModel): DpWo
   return value;
 }
 
-/** Copies a tensor's values into a (reused, grown when needed) SharedArrayBuffer. */
-function share(t: tf.Tensor, previous: Float32Array | Int32Array | undefined): SharedTensor {
+/**
+ * Copies a tensor's values into a (reused, grown when needed) SharedArrayBuffer: the examples from
+ * `from` on (the others' places are left as they were: no worker reads them).
+ */
+function share(t: tf.Tensor, previous: Float32Array | Int32Array | undefined, from: number): SharedBatch {
   if (t.dtype !== "float32" && t.dtype !== "int32") {
     throw new DpError("invalid_parameter", `With \`workers\`, \`x\` and \`y\` must be float32 or int32. Found ${t.dtype}.`, "workers");
   }
@@ -400,18 +429,20 @@ function share(t: tf.Tensor, previous: Float32Array | Int32Array | undefined): S
     const buffer = new SharedArrayBuffer(bytes - (bytes % 4));
     data = float ? new Float32Array(buffer) : new Int32Array(buffer);
   }
-  data.set(values);
-  return { data, dtype: t.dtype, shape: t.shape.slice() };
+  const width = t.shape.slice(1).reduce<number>((a, b) => a * b, 1);
+  data.set(from === 0 ? values : values.subarray(from * width), from * width);
+  return { data, dtype: t.dtype, inner: t.shape.slice(1) };
 }
 
 /** The shared result arrays, grown (with room to spare) when a step needs more. */
-function sharedResults(s: PoolState, sumValues: number, examples: number): SharedResults {
+function sharedResults(s: PoolState, sumValues: number, examples: number, chunks: number): SharedResults {
   const have = s.out;
-  if (have && have.sums.length >= sumValues && have.norms.length >= examples) return have;
+  if (have && have.sums.length >= sumValues && have.norms.length >= examples && have.losses.length >= chunks) return have;
   const grow = (len: number, old: number): number => Math.max(1, len > old ? Math.ceil(len * 1.25) : old);
   s.out = {
     sums: new Float32Array(new SharedArrayBuffer(4 * grow(sumValues, have?.sums.length ?? 0))),
     norms: new Float32Array(new SharedArrayBuffer(4 * grow(examples, have?.norms.length ?? 0))),
+    losses: new Float64Array(new SharedArrayBuffer(8 * grow(chunks, have?.losses.length ?? 0))),
   };
   return s.out;
 }
@@ -421,8 +452,8 @@ function fail(s: PoolState, why: string): never {
   throw new DpError("invalid_state", why, "workers");
 }
 
-/** Waits (blocking) for a worker's answer to request `slot.seq`. */
-function awaitAnswer(s: PoolState, slot: Slot, index: number, deadline: number): StepResponse {
+/** Waits (blocking) for a worker's answer to request `slot.seq`; its message, if it posted one. */
+function awaitAnswer(s: PoolState, slot: Slot, index: number, deadline: number): StepReply | undefined {
   for (;;) {
     const answered = Atomics.load(slot.signal, SIGNAL.response) === slot.seq;
     if (answered) break;
@@ -433,9 +464,129 @@ function awaitAnswer(s: PoolState, slot: Slot, index: number, deadline: number):
     if (left <= 0) fail(s, `DP worker ${index} did not answer within ${s.stepTimeoutMs} ms.`);
     Atomics.wait(slot.signal, SIGNAL.response, slot.seq - 1, Math.min(left, 1000));
   }
+  if (Atomics.load(slot.signal, SIGNAL.reply) === 0) return undefined;
   const got = s.threads.receiveMessageOnPort(slot.port);
-  if (!got) fail(s, `DP worker ${index} answered without a message.`);
-  return got.message as StepResponse;
+  if (!got) fail(s, `DP worker ${index} answered without its message.`);
+  return got.message as StepReply;
+}
+
+/**
+ * The share f of the step's noise coordinates that the calling thread draws (the workers draw the
+ * rest). The split does not change the result's distribution — every coordinate gets exactly one
+ * draw of the same exact sampler from a secure source, whichever thread draws it — so it can follow
+ * the threads' speed. By default it is the calling thread's share of the chunks (`proportional`);
+ * with {@link setNoiseBalance} it starts there and is balanced after every step (balanceNoise) — not
+ * the default, because on the loaded machine it did not measure better (docs/dpsgd-engine.md, "Sixth
+ * wave"). With test-seeded worker sources it stays proportional (deterministic bytes), unless a test
+ * fixed it.
+ */
+function noiseSplitOf(s: PoolState, proportional: number): number {
+  if (s.noiseSplitFixed !== undefined) return s.noiseSplitFixed;
+  if (s.testNoiseSeeded || !s.noiseBalance) return proportional;
+  s.noiseSplit ??= proportional;
+  return s.noiseSplit;
+}
+
+/** One thread's noise timing in a step: when it was ready to draw (ms, comparable across threads), how long it drew, how many coordinates. */
+interface NoiseTiming {
+  readyAt: number;
+  noiseMs: number;
+  drawn: number;
+}
+
+/**
+ * How much later than the last worker the calling thread should finish its noise (ms): a calling
+ * thread that finishes first sleeps in `Atomics.wait` and pays a wake-up when the worker answers,
+ * one that finishes a little later finds the answer waiting.
+ */
+const BALANCE_MARGIN_MS = 0.1;
+
+/**
+ * Moves the calling thread's noise share f towards the value at which it finishes its noise
+ * {@link BALANCE_MARGIN_MS} after the last worker to be ready: tC + rC·f·T = tW + rW·(1 − f)·T·p + m
+ * (tC, tW: when each finished its chunks; rC, rW: each one's milliseconds per coordinate; T
+ * coordinates; p: the worker's share of the workers' chunks), by a quarter of the way per step (the
+ * timings are noisy). Affects only which thread draws which coordinates, never how many draws a
+ * coordinate gets.
+ */
+function balanceNoise(s: PoolState, caller: NoiseTiming, workers: (NoiseTiming & { share: number })[], total: number): void {
+  if (!s.noiseBalance || s.noiseSplitFixed !== undefined || s.testNoiseSeeded || s.noiseSplit === undefined || total === 0) return;
+  const ok = (t: NoiseTiming): boolean => Number.isFinite(t.readyAt) && Number.isFinite(t.noiseMs) && t.noiseMs >= 0;
+  if (!ok(caller) || !workers.every(ok)) return;
+  const rate = (t: NoiseTiming): number | undefined => (t.drawn > 0 ? t.noiseMs / t.drawn : undefined);
+  const rc = rate(caller);
+  const rws = workers.map(rate).filter((r): r is number => r !== undefined);
+  const rw = rws.length > 0 ? rws.reduce((a, b) => a + b, 0) / rws.length : undefined;
+  const prev = s.noiseRate;
+  const mix = (old: number | undefined, now: number | undefined): number | undefined =>
+    now === undefined ? old : old === undefined ? now : 0.8 * old + 0.2 * now;
+  const caller1 = mix(prev?.caller, rc) ?? mix(prev?.worker, rw);
+  const worker1 = mix(prev?.worker, rw) ?? caller1;
+  if (caller1 === undefined || worker1 === undefined || !(caller1 > 0) || !(worker1 > 0)) return;
+  s.noiseRate = { caller: caller1, worker: worker1 };
+  const last = workers.reduce((a, b) => (b.readyAt > a.readyAt ? b : a));
+  const cost = worker1 * total * last.share;
+  const target = (last.readyAt - caller.readyAt + cost + BALANCE_MARGIN_MS) / (caller1 * total + cost);
+  const f = Math.min(1, Math.max(0, Number.isFinite(target) ? target : s.noiseSplit));
+  s.noiseSplit += 0.25 * (f - s.noiseSplit);
+}
+
+/** Fixes the calling thread's noise share f (undefined: balanced again) — for tests only. @internal */
+export function setNoiseSplitForTests(pool: DpWorkerPool, f: number | undefined): void {
+  const s = states.get(pool);
+  if (!s) throw new DpError("invalid_parameter", "`pool` must be a pool from createDpWorkerPool().", "pool");
+  if (f !== undefined && !(f >= 0 && f <= 1)) throw new DpError("invalid_parameter", `\`f\` must be in [0, 1]. Found ${f}.`, "f");
+  s.noiseSplitFixed = f;
+}
+
+/**
+ * Balances the shared noise's split by the threads' timings (true) or keeps it at the calling
+ * thread's share of the chunks (false, the default) — for benchmarks and tests. @internal
+ */
+export function setNoiseBalance(pool: DpWorkerPool, on: boolean): void {
+  const s = states.get(pool);
+  if (!s) throw new DpError("invalid_parameter", "`pool` must be a pool from createDpWorkerPool().", "pool");
+  s.noiseBalance = on;
+  if (!on) s.noiseSplit = undefined;
+}
+
+/** The calling thread's current noise share f when fixed or balanced (for tests and benchmarks). @internal */
+export function noiseSplit(pool: DpWorkerPool): number | undefined {
+  const s = states.get(pool);
+  return s?.noiseSplitFixed ?? s?.noiseSplit;
+}
+
+/** Whether a worker holding configuration `a` can run a step of configuration `b` without a message. */
+function sameConfig(a: WorkerConfig | undefined, b: WorkerConfig): boolean {
+  if (a === undefined) return false;
+  const sameBatch = (p: SharedBatch, q: SharedBatch): boolean =>
+    p.data === q.data && p.dtype === q.dtype && p.inner.length === q.inner.length && p.inner.every((d, i) => d === q.inner[i]);
+  return (
+    a.weights === b.weights &&
+    sameBatch(a.x, b.x) &&
+    sameBatch(a.y, b.y) &&
+    a.out === b.out &&
+    a.z === b.z &&
+    a.chunkSize === b.chunkSize &&
+    a.total === b.total &&
+    a.strategy === b.strategy &&
+    a.keepOutput === b.keepOutput &&
+    (a.loss === b.loss || JSON.stringify(a.loss) === JSON.stringify(b.loss))
+  );
+}
+
+/** A worker's profile of its last step, from its control array. */
+function readProfile(v: Float64Array): WorkerStepProfile {
+  const opt = (x: number): number | undefined => (Number.isNaN(x) ? undefined : x);
+  return {
+    total: v[VALUE.total],
+    receive: v[VALUE.receive],
+    weights: v[VALUE.weights],
+    inputs: v[VALUE.inputs],
+    compute: v[VALUE.compute],
+    noise: opt(v[VALUE.noise]),
+    tid: opt(v[VALUE.tid]),
+  };
 }
 
 /**
@@ -459,8 +610,9 @@ export function workerClippedSum(
      */
     whileWaiting?: () => void;
     /**
-     * Share the step's exact noise: the coordinates are cut into one range per computing thread,
-     * in proportion to its chunks (calling thread first, then the workers in order); each worker
+     * Share the step's exact noise: the coordinates are cut into one range per computing thread
+     * (calling thread first, its share balanced by the threads' timings — see balanceNoise — then
+     * the workers in order, in proportion to their chunks); each worker
      * draws Z for its range from its own secure source after its chunks, the calling thread draws
      * its range with `drawOwn` (from the step's rng) while it waits. The vector comes back as
      * `presampled`. Only for `callerComputes` pools (see {@link sharesNoise}).
@@ -513,9 +665,11 @@ export function workerClippedSum(
     s.weightsVersion++;
   }
   const total = trainableSizes(o.model).reduce((a, b) => a + b, 0);
-  const out = sharedResults(s, chunks.length * total, n);
-  const x = share(o.x, s.x);
-  const y = share(o.y, s.y);
+  const out = sharedResults(s, chunks.length * total, n, chunks.length);
+  // The workers read only their own examples: those after the calling thread's chunks.
+  const firstShared = s.callerComputes ? Math.min(n, Math.ceil(chunks.length / (s.slots.length + 1)) * s.chunkSize) : 0;
+  const x = share(o.x, s.x, firstShared);
+  const y = share(o.y, s.y, firstShared);
   s.x = x.data;
   s.y = y.data;
   const write = lap();
@@ -531,10 +685,17 @@ export function workerClippedSum(
   // [bound(k), bound(k + 1)), bound ∝ the chunks before it: disjoint, and together all of them.
   const noise = o.noise;
   let z: Float64Array | undefined;
+  // The calling thread draws the first ⌊f·total⌋ coordinates (f: see noiseSplitOf), the workers
+  // the rest, cut in proportion to their chunks: disjoint ranges that together cover the vector,
+  // whatever f is.
+  const split = noise ? noiseSplitOf(s, chunks.length === 0 ? 1 : own / chunks.length) : 1;
+  const callerTo = Math.min(total, Math.floor(total * split));
   const bound = (k: number): number => {
-    let before = k === 0 ? 0 : own;
+    if (k === 0) return 0;
+    if (k === 1) return callerTo;
+    let before = 0;
     for (let w = 0; w < k - 1; w++) before += runs[w].length;
-    return chunks.length === 0 ? (k === 0 ? 0 : total) : Math.floor((total * before) / chunks.length);
+    return rest === 0 ? total : callerTo + Math.floor(((total - callerTo) * before) / rest);
   };
   if (noise) {
     if (!s.noiseZ || s.noiseZ.length < total) s.noiseZ = new Float64Array(new SharedArrayBuffer(8 * Math.max(1, total)));
@@ -546,26 +707,40 @@ export function workerClippedSum(
     const slot = s.slots[w];
     if (Atomics.load(slot.signal, SIGNAL.dead) === 1)
       fail(s, `DP worker ${w} has exited (exit code ${Atomics.load(slot.signal, SIGNAL.exitCode)}).`);
-    const request: StepRequest = {
-      kind: "step",
+    // A configuration message only when something in it changed (a shared array grown, another
+    // loss…); the step itself is a few numbers in the worker's control arrays.
+    const config: WorkerConfig = {
+      kind: "config",
       weights: s.weights,
-      weightsChanged: slot.weightsVersion !== s.weightsVersion,
       x,
       y,
-      chunks: run,
-      firstChunk: firsts[w],
-      total,
       out,
+      z: s.noiseZ,
+      chunkSize: s.chunkSize,
+      total,
       loss: o.loss,
-      l2NormClip: o.l2NormClip,
       strategy: o.strategy,
       keepOutput,
-      noise: noise && z ? { z, from: bound(w + 1), to: bound(w + 2), gridSigma: noise.gridSigma } : undefined,
     };
-    slot.port.postMessage(request);
+    if (!sameConfig(slot.config, config)) {
+      slot.port.postMessage(config);
+      slot.config = config;
+      Atomics.store(slot.signal, SIGNAL.config, ++slot.configs);
+    }
+    const sig = slot.signal;
+    sig[SIGNAL.n] = n;
+    sig[SIGNAL.firstChunk] = firsts[w];
+    sig[SIGNAL.chunkCount] = run.length;
+    sig[SIGNAL.weightsChanged] = slot.weightsVersion !== s.weightsVersion ? 1 : 0;
+    sig[SIGNAL.hasNoise] = noise && z ? 1 : 0;
+    sig[SIGNAL.noiseFrom] = noise && z ? bound(w + 1) + (s.faults[w] === "split-gap" ? 5 : 0) : 0;
+    sig[SIGNAL.noiseTo] = noise && z ? bound(w + 2) : 0;
+    slot.values[VALUE.l2NormClip] = o.l2NormClip;
+    slot.values[VALUE.gridSigma] = noise ? noise.gridSigma : NaN;
     slot.weightsVersion = s.weightsVersion;
-    Atomics.store(slot.signal, SIGNAL.request, ++slot.seq);
-    Atomics.notify(slot.signal, SIGNAL.request);
+    // (Atomics.store is a full barrier: the worker sees every write above once it sees the request.)
+    Atomics.store(sig, SIGNAL.request, ++slot.seq);
+    Atomics.notify(sig, SIGNAL.request);
     busy.push(w);
   });
   const post = lap();
@@ -596,6 +771,9 @@ export function workerClippedSum(
   // of addition is unchanged) into the accumulator, then does `whileWaiting`.
   s.scratch ??= new Float64Array(total);
   let preReduced = 0;
+  let callerReadyAt = NaN;
+  let callerNoiseMs = NaN;
+  let callerDrawn = 0;
   if (callerError === undefined) {
     try {
       if (own > 0) {
@@ -605,10 +783,16 @@ export function workerClippedSum(
       }
       // The calling thread's noise range: its own, plus the range of any worker with no chunks (none asked).
       if (noise && z) {
+        callerReadyAt = performance.timeOrigin + performance.now();
         noise.drawOwn(z, 0, bound(1));
+        callerDrawn = bound(1);
         runs.forEach((run, w) => {
-          if (run.length === 0) noise.drawOwn(z as Float64Array, bound(w + 1), bound(w + 2));
+          if (run.length === 0) {
+            noise.drawOwn(z as Float64Array, bound(w + 1), bound(w + 2));
+            callerDrawn += bound(w + 2) - bound(w + 1);
+          }
         });
+        callerNoiseMs = performance.timeOrigin + performance.now() - callerReadyAt;
       }
       o.whileWaiting?.();
     } catch (e) {
@@ -620,31 +804,47 @@ export function workerClippedSum(
   const profiles: WorkerStepProfile[] = [];
   s.lastWorkerMs = [];
   for (const w of busy) {
-    const answer = awaitAnswer(s, s.slots[w], w, deadline);
-    if (answer.kind === "error") errors.push(`DP worker ${w} failed: ${answer.message}`);
-    else {
-      s.lastWorkerMs.push(answer.ms);
-      profiles.push(answer.profile);
-      if (answer.results.length !== runs[w].length)
-        errors.push(`DP worker ${w} returned ${answer.results.length} chunks for ${runs[w].length}.`);
-      // The sums and norms are in shared memory: the results are views of it, read before the next step rewrites it.
-      answer.results.forEach((a, i) => {
-        const c = firsts[w] + i;
-        const [start, size] = chunks[c] ?? [0, 0];
-        results.push({
-          sum: out.sums.subarray(c * total, (c + 1) * total),
-          norms: out.norms.subarray(start, start + size),
-          lossValue: a.lossValue,
-          output: a.output,
-          outputShape: a.outputShape,
-        });
-      });
+    const slot = s.slots[w];
+    const answer = awaitAnswer(s, slot, w, deadline);
+    if (answer?.kind === "error") {
+      errors.push(`DP worker ${w} failed: ${answer.message}`);
+      continue;
     }
+    const profile = readProfile(slot.values);
+    s.lastWorkerMs.push(profile.total);
+    profiles.push(profile);
+    const outputs = answer?.kind === "outputs" ? answer.outputs : [];
+    if (keepOutput && outputs.length !== runs[w].length)
+      errors.push(`DP worker ${w} returned the outputs of ${outputs.length} chunks for ${runs[w].length}.`);
+    // The sums, norms and losses are in shared memory: the results are views of it, read before the next step rewrites it.
+    runs[w].forEach(([start, size], i) => {
+      const c = firsts[w] + i;
+      results.push({
+        sum: out.sums.subarray(c * total, (c + 1) * total),
+        norms: out.norms.subarray(start, start + size),
+        lossValue: out.losses[c],
+        output: outputs[i]?.output,
+        outputShape: outputs[i]?.outputShape,
+      });
+    });
   }
   if (errors.length > 0 || callerError !== undefined) z?.fill(0); // a failed step's noise is never used
   if (errors.length > 0) fail(s, errors.join(" "));
   if (callerError !== undefined) throw callerError;
   const wait = lap();
+  if (noise && z && busy.length > 0) {
+    balanceNoise(
+      s,
+      { readyAt: callerReadyAt, noiseMs: callerNoiseMs, drawn: callerDrawn },
+      busy.map((w) => ({
+        readyAt: s.slots[w].values[VALUE.readyAt],
+        noiseMs: s.slots[w].values[VALUE.noise],
+        drawn: bound(w + 2) - bound(w + 1),
+        share: rest === 0 ? 0 : runs[w].length / rest,
+      })),
+      total,
+    );
+  }
   const reduced = reduceChunks({ model: o.model, chunks, results, n, y: o.y, metrics: o.metrics, scratch: s.scratch, preReduced });
   s.lastProfile = { write, post, caller, ahead, wait, reduce: lap(), workers: profiles };
   return noise && z ? { ...reduced, presampled: { gridSigma: noise.gridSigma, z: z.subarray(0, total) } } : reduced;
