@@ -27,3 +27,34 @@ export function compileWasmModule(bytes: Uint8Array): WebAssembly.Module | null 
     return null;
   }
 }
+
+/**
+ * A getter for a lazily made instance's exports: `module()` is called on first use, and the getter
+ * returns null from then on where it gave null or instantiation threw (no WebAssembly SIMD). Each
+ * getter owns its instance, so each has its own memory. @internal
+ */
+export function lazyExports<E>(module: () => WebAssembly.Module | null): () => E | null {
+  let exports: E | null | undefined;
+  return () => {
+    if (exports === undefined) {
+      exports = null;
+      try {
+        const mod = module();
+        if (mod) exports = new WebAssembly.Instance(mod, {}).exports as unknown as E;
+      } catch {
+        exports = null;
+      }
+    }
+    return exports;
+  };
+}
+
+/** `bytes` rounded up to a multiple of 16 (the SIMD kernels' alignment). @internal */
+export const align16 = (bytes: number): number => (bytes + 15) & ~15;
+
+/** Grows `memory` to hold at least `bytes` bytes (whole 64 KiB pages); returns its buffer. @internal */
+export function ensureMemory(memory: WebAssembly.Memory, bytes: number): ArrayBuffer {
+  const have = memory.buffer.byteLength;
+  if (bytes > have) memory.grow(Math.ceil((bytes - have) / 65536));
+  return memory.buffer;
+}

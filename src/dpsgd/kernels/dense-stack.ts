@@ -19,6 +19,7 @@
  * @module
  */
 import { sparseDenseModule } from "./sparse-dense.js";
+import { align16, ensureMemory, lazyExports } from "../../util/wasm.js";
 
 /** An activation the fused step evaluates (softmax only on the last layer). @internal */
 export type DenseStackActivation = "linear" | "relu" | "tanh" | "sigmoid" | "softmax";
@@ -75,30 +76,16 @@ const ACT_CODE: Record<DenseStackActivation, number> = { linear: 0, relu: 1, tan
 const EPSILON = Math.fround(1e-7);
 const ONE_MINUS_EPSILON = Math.fround(1 - 1e-7);
 
-let instance: Exports | null | undefined;
 /** The step that owns the module's memory (a newer step, or a test hook, overwrites it). */
 let generation = 0;
 
-/** The fused step's own instance of the module, or null where WebAssembly SIMD is not available. */
-function kernel(): Exports | null {
-  if (instance === undefined) {
-    instance = null;
-    try {
-      const mod = sparseDenseModule();
-      if (mod) instance = new WebAssembly.Instance(mod, {}).exports as unknown as Exports;
-    } catch {
-      instance = null;
-    }
-  }
-  return instance;
-}
+/** The fused step's own instance of the module (its own memory), or null where WebAssembly SIMD is not available. */
+const kernel = lazyExports<Exports>(sparseDenseModule);
 
 /** Whether the fused step can run here (WebAssembly with SIMD). @internal */
 export function denseStackAvailable(): boolean {
   return kernel() !== null;
 }
-
-const align16 = (bytes: number) => (bytes + 15) & ~15;
 
 interface LayerSlots {
   dIn: number;
@@ -204,9 +191,7 @@ export class DenseStackStep {
     this.c = alloc(4 * n);
     this.tmpA = alloc(4 * n);
     this.tmpG = alloc(4 * n);
-    const have = k.memory.buffer.byteLength;
-    if (at > have) k.memory.grow(Math.ceil((at - have) / 65536));
-    const buf = k.memory.buffer;
+    const buf = ensureMemory(k.memory, at);
     new Float32Array(buf, this.x, n * dIn).set(x);
     layers.forEach((l, j) => {
       const s = this.slots[j];
@@ -453,8 +438,7 @@ export function denseStackActivate(kind: "tanh" | "sigmoid", x: Float32Array): F
   const k = kernel();
   if (k === null) throw new Error("dense-stack: WebAssembly SIMD is not available");
   const bytes = align16(4 * x.length);
-  const have = k.memory.buffer.byteLength;
-  if (bytes > have) k.memory.grow(Math.ceil((bytes - have) / 65536));
+  ensureMemory(k.memory, bytes);
   new Float32Array(k.memory.buffer, 0, x.length).set(x);
   generation++; // (an open step's memory is overwritten)
   k.activate(ACT_CODE[kind], x.length, 0, 0);

@@ -18,8 +18,8 @@
  * where WebAssembly SIMD is unavailable: the callers keep their own routes.
  * @module
  */
-import { PER_EXAMPLE_WASM_BASE64 } from "./wasm/per-example-wasm.js";
-import { base64Bytes, compileWasmModule } from "../../util/wasm.js";
+import { WASM_BASE64 as PER_EXAMPLE_WASM_BASE64 } from "./wasm/per-example-wasm.js";
+import { align16, base64Bytes, compileWasmModule, ensureMemory, lazyExports } from "../../util/wasm.js";
 
 interface Exports {
   memory: WebAssembly.Memory;
@@ -70,22 +70,13 @@ interface Exports {
   ): void;
 }
 
-let exportsOrNull: Exports | null | undefined;
 let disabled = false;
+
+const instance = lazyExports<Exports>(() => compileWasmModule(base64Bytes(PER_EXAMPLE_WASM_BASE64)));
 
 /** The instantiated module, or null where WebAssembly SIMD is not available (or the kernels are switched off). */
 function kernel(): Exports | null {
-  if (disabled) return null;
-  if (exportsOrNull === undefined) {
-    exportsOrNull = null;
-    try {
-      const mod = compileWasmModule(base64Bytes(PER_EXAMPLE_WASM_BASE64));
-      if (mod) exportsOrNull = new WebAssembly.Instance(mod, {}).exports as unknown as Exports;
-    } catch {
-      exportsOrNull = null;
-    }
-  }
-  return exportsOrNull;
+  return disabled ? null : instance();
 }
 
 /**
@@ -101,14 +92,8 @@ export function perExampleKernelsAvailable(): boolean {
   return kernel() !== null;
 }
 
-const align16 = (bytes: number) => (bytes + 15) & ~15;
-
 /** Grows the module's memory to hold `bytes` bytes; returns its buffer. */
-function ensure(k: Exports, bytes: number): ArrayBuffer {
-  const have = k.memory.buffer.byteLength;
-  if (bytes > have) k.memory.grow(Math.ceil((bytes - have) / 65536));
-  return k.memory.buffer;
-}
+const ensure = (k: Exports, bytes: number): ArrayBuffer => ensureMemory(k.memory, bytes);
 
 /** Geometry of a Conv1D for {@link conv1dPerExample}. @internal */
 export interface Conv1dShape {

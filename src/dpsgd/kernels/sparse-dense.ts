@@ -14,7 +14,7 @@
  * @module
  */
 import { WASM_BASE64 } from "./wasm/sparse-dense-wasm.js";
-import { base64Bytes, compileWasmModule } from "../../util/wasm.js";
+import { align16, base64Bytes, compileWasmModule, ensureMemory, lazyExports } from "../../util/wasm.js";
 
 interface Exports {
   memory: WebAssembly.Memory;
@@ -33,7 +33,6 @@ export interface SparseRows {
   generation: number;
 }
 
-let exportsOrNull: Exports | null | undefined;
 let moduleOrNull: WebAssembly.Module | null | undefined;
 
 /**
@@ -49,32 +48,15 @@ let generation = 0;
 let slot = { rowPtr: 0, col: 0, val: 0, colPtr: 0, next: 0, rowIdx: 0, valT: 0, end: 0, cscBuilt: false };
 
 /** The instantiated module, or null where WebAssembly SIMD is not available. */
-function kernel(): Exports | null {
-  if (exportsOrNull === undefined) {
-    exportsOrNull = null;
-    try {
-      const mod = sparseDenseModule();
-      if (mod) exportsOrNull = new WebAssembly.Instance(mod, {}).exports as unknown as Exports;
-    } catch {
-      exportsOrNull = null;
-    }
-  }
-  return exportsOrNull;
-}
+const kernel = lazyExports<Exports>(sparseDenseModule);
 
 /** Whether the sparse kernels can run here (WebAssembly with SIMD). @internal */
 export function sparseKernelsAvailable(): boolean {
   return kernel() !== null;
 }
 
-const align16 = (bytes: number) => (bytes + 15) & ~15;
-
 /** Grows the module's memory to hold `bytes` bytes; returns its buffer. */
-function ensure(k: Exports, bytes: number): ArrayBuffer {
-  const have = k.memory.buffer.byteLength;
-  if (bytes > have) k.memory.grow(Math.ceil((bytes - have) / 65536));
-  return k.memory.buffer;
-}
+const ensure = (k: Exports, bytes: number): ArrayBuffer => ensureMemory(k.memory, bytes);
 
 /**
  * Copies the dense `[n, d]` values in and builds their CSR, unless more than `maxDensity · n · d`
@@ -104,12 +86,12 @@ export function buildSparseRows(x: ArrayLike<number> & { length: number }, n: nu
 
 /** Whether `rows` is still the CSR in the module's memory. @internal */
 export function sparseRowsValid(rows: SparseRows): boolean {
-  return rows.generation === generation && exportsOrNull != null;
+  return rows.generation === generation && kernel() !== null;
 }
 
 function current(rows: SparseRows): Exports {
   if (!sparseRowsValid(rows)) throw new Error("sparse-dense: the CSR slot was overwritten");
-  return exportsOrNull!;
+  return kernel()!;
 }
 
 /** Per row of the CSR `x`, the sum of its squared entries (`‖x_i‖²`, accumulated in float64): a new `[n]` array. @internal */

@@ -23,8 +23,10 @@ import {
   weightedRowSum,
   type Conv1dShape,
 } from "../../../src/dpsgd/kernels/per-example-wasm-kernels.js";
-import { PER_EXAMPLE_WASM_BASE64 } from "../../../src/dpsgd/kernels/wasm/per-example-wasm.js";
-import { PER_EXAMPLE_WASM, compilePerExampleWat, generatedPerExampleModule } from "../../../scripts/gen-per-example-wasm.js";
+import { WASM_BASE64 as PER_EXAMPLE_WASM_BASE64 } from "../../../src/dpsgd/kernels/wasm/per-example-wasm.js";
+import { WASM_MODULES, compileWat, generatedModule } from "../../../scripts/gen-kernel-wasm.js";
+
+const PER_EXAMPLE_WASM = WASM_MODULES.find(([wat]) => wat.endsWith("/per-example.wat"))!;
 
 const root = path.resolve(import.meta.dirname, "../../..");
 let hasWabt = true;
@@ -335,14 +337,14 @@ describe.skipIf(!perExampleKernelsAvailable())("embeddingPerExample (WebAssembly
 describe.skipIf(!hasWabt)("per-example wasm bytes", () => {
   it("are what the .wat compiles to (and the generated module is byte-for-byte the script's output)", async () => {
     const [wat, out] = PER_EXAMPLE_WASM;
-    const bytes = await compilePerExampleWat(readFileSync(path.join(root, wat), "utf8"));
+    const bytes = await compileWat(wat, readFileSync(path.join(root, wat), "utf8"));
     expect(Buffer.from(PER_EXAMPLE_WASM_BASE64, "base64").equals(Buffer.from(bytes))).toBe(true);
-    expect(readFileSync(path.join(root, out), "utf8")).toBe(generatedPerExampleModule(bytes));
+    expect(readFileSync(path.join(root, out), "utf8")).toBe(generatedModule(wat, bytes));
   });
 
   it("a changed .wat gives other bytes (the comparison can fail)", async () => {
     const text = readFileSync(path.join(root, PER_EXAMPLE_WASM[0]), "utf8").replace("(i32.const 64)", "(i32.const 48)");
-    const bytes = await compilePerExampleWat(text);
+    const bytes = await compileWat(PER_EXAMPLE_WASM[0], text);
     expect(Buffer.from(PER_EXAMPLE_WASM_BASE64, "base64").equals(Buffer.from(bytes))).toBe(false);
   });
 });

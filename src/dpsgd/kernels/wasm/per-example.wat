@@ -1,5 +1,5 @@
 ;; Per-example gradient kernels for the DP-SGD engine's Conv1D and recurrent rules (source of
-;; per-example-wasm.ts; rebuild with `npm run gen:per-example-wasm`). The module owns its memory;
+;; per-example-wasm.ts; rebuild with `npm run gen:kernel-wasm`). The module owns its memory;
 ;; the caller (../per-example-wasm-kernels.ts) lays out the arrays, copies inputs in and results
 ;; out. All pointers are byte offsets, every array is 4-byte aligned (f64 arrays 8-byte aligned);
 ;; f32 arrays are row-major.

@@ -1,5 +1,5 @@
 ;; Sparse-input Dense products for the DP-SGD engine (source of sparse-dense-wasm.ts; rebuild with
-;; `npm run gen:sparse-dense-wasm`). The module owns its memory; the caller (sparse-dense.ts)
+;; `npm run gen:kernel-wasm`). The module owns its memory; the caller (sparse-dense.ts)
 ;; lays out the arrays, copies inputs in and results out. All pointers are byte offsets, every
 ;; array is 4-byte aligned; f32 arrays are row-major.
 ;;
