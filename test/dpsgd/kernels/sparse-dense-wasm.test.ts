@@ -1,7 +1,7 @@
 /**
  * Provenance of the committed wasm bytes: src/dpsgd/kernels/wasm/sparse-dense.wat is the source;
  * where the devDependency `wabt` is installed, it is recompiled and must give exactly the bytes of
- * the generated module (rebuild with `npm run gen:sparse-dense-wasm`).
+ * the generated module (rebuild with `npm run gen:kernel-wasm`).
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
