@@ -18,7 +18,7 @@
  *   (book-keeping: from the same a and g, no second pass).
  * @module
  */
-import { sparseDenseModule } from "./sparse-dense.js";
+import { sparseDenseModule, type SparseDenseExports } from "./sparse-dense.js";
 import { align16, ensureMemory, lazyExports } from "../../util/wasm.js";
 
 /** An activation the fused step evaluates (softmax only on the last layer). @internal */
@@ -47,13 +47,8 @@ export interface DenseStackLoss {
 /** Calls of the fused step's pieces since the last reset (tests check what ran). @internal */
 export const denseStackKernelCalls = { sparseForward: 0, denseForward: 0, sparseClippedSum: 0, denseClippedSum: 0 };
 
-interface Exports {
-  memory: WebAssembly.Memory;
-  csr(x: number, n: number, d: number, rowPtr: number, col: number, val: number, maxNnz: number): number;
-  csc(n: number, d: number, rowPtr: number, col: number, val: number, colPtr: number, next: number, rowIdx: number, valT: number): void;
-  forward(n: number, u: number, rowPtr: number, col: number, val: number, w: number, bias: number, hasBias: number, out: number): void;
-  clipped(d: number, u: number, colPtr: number, rowIdx: number, valT: number, g: number, c: number, out: number): void;
-  biasSum(n: number, u: number, g: number, c: number, bsum: number): void;
+/** The module's sparse kernels (sparse-dense.ts) and the fused step's own. */
+interface Exports extends SparseDenseExports {
   gemm(
     rows: number,
     inner: number,

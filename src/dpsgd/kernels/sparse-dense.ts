@@ -16,7 +16,8 @@
 import { WASM_BASE64 } from "./wasm/sparse-dense-wasm.js";
 import { align16, base64Bytes, compileWasmModule, ensureMemory, lazyExports } from "../../util/wasm.js";
 
-interface Exports {
+/** The sparse-dense module's sparse kernels (./wasm/sparse-dense.wat). @internal */
+export interface SparseDenseExports {
   memory: WebAssembly.Memory;
   csr(x: number, n: number, d: number, rowPtr: number, col: number, val: number, maxNnz: number): number;
   csc(n: number, d: number, rowPtr: number, col: number, val: number, colPtr: number, next: number, rowIdx: number, valT: number): void;
@@ -24,6 +25,7 @@ interface Exports {
   clipped(d: number, u: number, colPtr: number, rowIdx: number, valT: number, g: number, c: number, out: number): void;
   biasSum(n: number, u: number, g: number, c: number, bsum: number): void;
 }
+type Exports = SparseDenseExports;
 
 /** A CSR copy of a `[n, d]` input in the module's memory (valid while `generation` is current). @internal */
 export interface SparseRows {
