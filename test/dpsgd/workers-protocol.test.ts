@@ -28,6 +28,7 @@ import { startDpWorkerPool } from "../../src/dpsgd/workers/pool.js";
 import type { WorkerFault } from "../../src/dpsgd/workers/protocol.js";
 import { batch, bytesWithLoss, CHUNK, CLIP, LOSS, model } from "../helpers/dp-workers.js";
 import { sparseDenseCalls } from "../../src/dpsgd/engine/layers/dense.js";
+import { denseStackCalls } from "../../src/dpsgd/engine/dense-stack.js";
 import { SeededRng } from "../../src/random/index.js";
 
 const pools: DpWorkerPool[] = [];
@@ -148,32 +149,44 @@ describe("a step's numbers and configuration reach the workers", () => {
   }, 120_000);
 });
 
-describe("a rule's host-array sums (the Dense rule's sparse path)", () => {
-  it("the caller + 1 worker give the chunked bytes, the calling thread's chunks through the host route", async () => {
-    const init = (seed: number) => tf.initializers.randomNormal({ mean: 0, stddev: 0.1, seed });
-    const mlp = tf.sequential({
-      layers: [
-        tf.layers.dense({ inputShape: [784], units: 128, activation: "tanh", kernelInitializer: init(1) }),
-        tf.layers.dense({ units: 10, kernelInitializer: init(2) }),
-      ],
-    });
-    const p = await startDpWorkerPool({ model: mlp, workers: 1, chunkSize: 16, callerComputes: true, startupTimeoutMs: 90_000 });
-    pools.push(p);
-    const r = new SeededRng(3);
-    const n = 40;
-    // MNIST-like: 85% zeros (16 examples × 784 × 128 units is above the sparse path's minimum work).
-    const xs = Float32Array.from({ length: n * 784 }, () => (r.nextUint32() / 2 ** 32 < 0.85 ? 0 : r.nextUint32() / 2 ** 32));
-    const x = tf.tensor2d(xs, [n, 784]);
-    const y = tf.tensor1d(Array.from({ length: n }, (_, i) => i % 10));
-    try {
-      const ref = bytes(chunkedClippedSum({ model: mlp, loss: LOSS, x, y, l2NormClip: 1, chunkSize: 16 }));
-      const before = sparseDenseCalls.clippedSum;
-      const got = bytes(computeClippedSum({ model: mlp, loss: LOSS, x, y, l2NormClip: 1, workers: p }));
-      expect(sparseDenseCalls.clippedSum).toBeGreaterThan(before);
-      expect(got.equals(ref)).toBe(true);
-    } finally {
-      tf.dispose([x, y]);
-      mlp.dispose();
-    }
-  }, 120_000);
+describe("a rule's host-array sums through the pool", () => {
+  // The plain MLP takes the fused Dense-stack route; with a LayerNormalization between its Dense layers
+  // (which that route refuses) the first Dense layer takes the per-layer rule's sparse path. Both hand the
+  // DP step host arrays, on the calling thread and in the worker alike.
+  const cases = [
+    { name: "the fused Dense-stack route (plain MLP)", layerNorm: false, counter: () => denseStackCalls.taken },
+    { name: "the Dense rule's sparse path (LayerNormalization between)", layerNorm: true, counter: () => sparseDenseCalls.clippedSum },
+  ];
+  it.each(cases)(
+    "$name: the caller + 1 worker give the chunked bytes, the calling thread's chunks through it",
+    async ({ layerNorm, counter }) => {
+      const init = (seed: number) => tf.initializers.randomNormal({ mean: 0, stddev: 0.1, seed });
+      const mlp = tf.sequential({
+        layers: [
+          tf.layers.dense({ inputShape: [784], units: 128, activation: "tanh", kernelInitializer: init(1) }),
+          ...(layerNorm ? [tf.layers.layerNormalization()] : []),
+          tf.layers.dense({ units: 10, kernelInitializer: init(2) }),
+        ],
+      });
+      const p = await startDpWorkerPool({ model: mlp, workers: 1, chunkSize: 16, callerComputes: true, startupTimeoutMs: 90_000 });
+      pools.push(p);
+      const r = new SeededRng(3);
+      const n = 40;
+      // MNIST-like: 85% zeros (16 examples × 784 × 128 units is above the sparse path's minimum work).
+      const xs = Float32Array.from({ length: n * 784 }, () => (r.nextUint32() / 2 ** 32 < 0.85 ? 0 : r.nextUint32() / 2 ** 32));
+      const x = tf.tensor2d(xs, [n, 784]);
+      const y = tf.tensor1d(Array.from({ length: n }, (_, i) => i % 10));
+      try {
+        const ref = bytes(chunkedClippedSum({ model: mlp, loss: LOSS, x, y, l2NormClip: 1, chunkSize: 16 }));
+        const before = counter();
+        const got = bytes(computeClippedSum({ model: mlp, loss: LOSS, x, y, l2NormClip: 1, workers: p }));
+        expect(counter()).toBeGreaterThan(before);
+        expect(got.equals(ref)).toBe(true);
+      } finally {
+        tf.dispose([x, y]);
+        mlp.dispose();
+      }
+    },
+    120_000,
+  );
 });
