@@ -11,7 +11,6 @@
  * out) must fail, and a changed .wat must compile to other bytes.
  */
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
@@ -25,16 +24,11 @@ import {
 } from "../../../src/dpsgd/kernels/per-example-wasm-kernels.js";
 import { WASM_BASE64 as PER_EXAMPLE_WASM_BASE64 } from "../../../src/dpsgd/kernels/wasm/per-example-wasm.js";
 import { WASM_MODULES, compileWat, generatedModule } from "../../../scripts/gen-kernel-wasm.js";
+import { hasWabt } from "../../helpers/wabt.js";
 
 const PER_EXAMPLE_WASM = WASM_MODULES.find(([wat]) => wat.endsWith("/per-example.wat"))!;
 
 const root = path.resolve(import.meta.dirname, "../../..");
-let hasWabt = true;
-try {
-  createRequire(import.meta.url).resolve("wabt");
-} catch {
-  hasWabt = false;
-}
 
 function lcg(seed: number): () => number {
   let s = seed >>> 0;

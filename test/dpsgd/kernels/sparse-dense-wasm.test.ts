@@ -4,19 +4,13 @@
  * the generated module (rebuild with `npm run gen:kernel-wasm`).
  */
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { WASM_BASE64 } from "../../../src/dpsgd/kernels/wasm/sparse-dense-wasm.js";
 import { WASM_MODULES, compileWat, generatedModule } from "../../../scripts/gen-kernel-wasm.js";
+import { hasWabt } from "../../helpers/wabt.js";
 
 const root = path.resolve(import.meta.dirname, "../../..");
-let hasWabt = true;
-try {
-  createRequire(import.meta.url).resolve("wabt");
-} catch {
-  hasWabt = false;
-}
 
 const SPARSE_DENSE_WASM = WASM_MODULES.find(([wat]) => wat.endsWith("/sparse-dense.wat"))!;
 
