@@ -72,11 +72,31 @@ interface Exports {
 
 let disabled = false;
 
-const instance = lazyExports<Exports>(() => compileWasmModule(base64Bytes(PER_EXAMPLE_WASM_BASE64)));
+let moduleBytes: WebAssembly.Module | null | undefined;
+/** The compiled module (once), or null where it does not compile (no WebAssembly SIMD). */
+function perExampleModule(): WebAssembly.Module | null {
+  if (moduleBytes === undefined) moduleBytes = compileWasmModule(base64Bytes(PER_EXAMPLE_WASM_BASE64));
+  return moduleBytes;
+}
+
+/** The Conv1D and recurrent kernels' instance. */
+const instance = lazyExports<Exports>(perExampleModule);
+/**
+ * A second instance of the same module, with its own memory, for the Embedding kernels: a model
+ * with an Embedding before a Conv1D or recurrent layer (every text model) keeps both layers' data
+ * in place between the norms and the clipped sum (one shared memory made the Embedding's clipped
+ * sum evict the Conv1D's per-example gradients, a 2.6 MB copy and a JS sum per step).
+ */
+const embeddingInstance = lazyExports<Exports>(perExampleModule);
 
 /** The instantiated module, or null where WebAssembly SIMD is not available (or the kernels are switched off). */
 function kernel(): Exports | null {
   return disabled ? null : instance();
+}
+
+/** The Embedding kernels' instance (see {@link embeddingInstance}), or null like {@link kernel}. */
+function embeddingKernel(): Exports | null {
+  return disabled ? null : embeddingInstance();
 }
 
 /**
@@ -307,14 +327,60 @@ export interface EmbeddingPerExample {
   weightedSum(w: ArrayLike<number>): Float32Array;
 }
 
+/** The Embedding result whose gradient occupies the Embedding instance's memory (a model may have several Embedding layers). */
+let embeddingHolder: object | null = null;
+
+/** A deliberate fault for the tests' negative control: the accumulator's rows are not zeroed (stale sums from the last call stay). */
+let embeddingFault: "no-zero" | null = null;
+
+/** Switches the Embedding kernels' test fault on (`"no-zero"`) or off (`null`); for the negative control only. @internal */
+export function setEmbeddingKernelFault(fault: "no-zero" | null): void {
+  embeddingFault = fault;
+}
+
+/** Reused across steps: `rowStamp[v] - stampBase` is the compact row of token v in this batch, when in [0, rows). */
+let rowStamp = new Int32Array(0);
+let stampBase = 0;
+
 /**
- * The Embedding rule's terms from one copy of the output gradient in the module's memory: `read`
- * returns a host view of `g` `[n, steps, dim]` (called again for the clipped sum if another call
- * took the memory in between); `slots` are the rule's (example, distinct token) slots, `ids` the
- * checked token ids. The squared norms are the slot sums' (float32 sums, float64 squares), the
- * clipped sum is accumulated at the token rows of a zeroed `[vocab, dim]` table in the module
- * (float32, as the segment sum it replaces) and copied out. Null where the module is unavailable or `dim` is
- * not a multiple of 4. @internal
+ * The batch's distinct tokens in order of first occurrence (`tokens`) and, for each position, the
+ * compact row of its token (`rowIdx`, into `tokens`): one pass over the ids, with a stamp table of
+ * `vocab` entries kept across calls (no `[vocab]` fill per step). @internal
+ */
+export function compactRows(ids: Int32Array, vocab: number): { rowIdx: Int32Array; tokens: Int32Array } {
+  if (rowStamp.length !== vocab || stampBase > 0x7fffffff - ids.length - 1) {
+    rowStamp = new Int32Array(vocab).fill(-1);
+    stampBase = 0;
+  }
+  const base = stampBase;
+  const rowIdx = new Int32Array(ids.length);
+  const tokens = new Int32Array(Math.min(ids.length, vocab));
+  let rows = 0;
+  for (let p = 0; p < ids.length; p++) {
+    const v = ids[p];
+    let r = rowStamp[v] - base;
+    if (r < 0 || r >= rows || tokens[r] !== v) {
+      r = rows++;
+      tokens[r] = v;
+      rowStamp[v] = base + r;
+    }
+    rowIdx[p] = r;
+  }
+  stampBase = base + rows + 1;
+  return { rowIdx, tokens: tokens.subarray(0, rows) };
+}
+
+/**
+ * The Embedding rule's terms from one copy of the output gradient in the module's memory (the
+ * Embedding kernels' own instance): `read` returns a host view of `g` `[n, steps, dim]` (called
+ * again for the clipped sum if another Embedding layer took the memory in between); `slots` are
+ * the rule's (example, distinct token) slots, `ids` the checked token ids. The squared norms are
+ * the slot sums' (float32 sums, float64 squares). The clipped sum is accumulated (float32, as the
+ * segment sum it replaces) in the module at compact rows, one per distinct token of the batch
+ * (only those rows are zeroed and summed), then written into the touched rows of a new zero
+ * `[vocab, dim]` array: the rows no example touched stay zero (their noisy sum is noise only) and
+ * cost nothing beyond the array's allocation. Null where the module is unavailable or `dim` is not
+ * a multiple of 4. @internal
  */
 export function embeddingPerExample(
   read: () => ArrayLike<number>,
@@ -325,7 +391,7 @@ export function embeddingPerExample(
   dim: number,
   vocab: number,
 ): EmbeddingPerExample | null {
-  const k = kernel();
+  const k = embeddingKernel();
   if (k === null || n === 0 || dim % 4 !== 0) return null;
   const positions = n * steps;
   const slotsOff = align16(4 * positions * dim);
@@ -334,29 +400,33 @@ export function embeddingPerExample(
   const rowIdxOff = align16(sqOff + 8 * n);
   const wOff = align16(rowIdxOff + 4 * positions);
   const accOff = align16(wOff + 4 * n);
+  const accRows = Math.min(positions, vocab);
+  const self = {};
   const load = (): void => {
-    claim();
-    const buf = ensure(k, accOff + 4 * vocab * dim);
+    embeddingHolder = self;
+    const buf = ensureMemory(k.memory, accOff + 4 * accRows * dim);
     new Float32Array(buf, 0, positions * dim).set(read() as Float32Array);
   };
   load();
   new Int32Array(k.memory.buffer, slotsOff, positions).set(slots);
   k.embNorms(0, slotsOff, scratchOff, sqOff, n, steps, dim);
   const squaredNorms = Float32Array.from(new Float64Array(k.memory.buffer, sqOff, n));
-  const self = { evict() {} }; // (g is read again from the tensor)
-  holder = self;
   return {
     squaredNorms,
     weightedSum(w) {
-      if (holder !== self) {
-        load();
-        holder = self;
-      }
-      // the table's gradient, zeroed and accumulated at the token rows in the module's memory
-      new Int32Array(k.memory.buffer, rowIdxOff, positions).set(ids);
+      if (embeddingHolder !== self) load();
+      const { rowIdx, tokens } = compactRows(ids, vocab);
+      const rows = tokens.length;
+      new Int32Array(k.memory.buffer, rowIdxOff, positions).set(rowIdx);
       new Float32Array(k.memory.buffer, wOff, n).set(w);
-      k.embRows(0, rowIdxOff, wOff, accOff, n, steps, dim, vocab);
-      const out = new Float32Array(k.memory.buffer, accOff, vocab * dim).slice();
+      // (the last argument is the number of rows zeroed first; the fault zeroes none)
+      k.embRows(0, rowIdxOff, wOff, accOff, n, steps, dim, embeddingFault === "no-zero" ? 0 : rows);
+      const acc = new Float32Array(k.memory.buffer, accOff, rows * dim);
+      const out = new Float32Array(vocab * dim);
+      for (let r = 0, from = 0; r < rows; r++) {
+        const to = tokens[r] * dim;
+        for (let j = 0; j < dim; j++) out[to + j] = acc[from++];
+      }
       return out;
     },
   };

@@ -14,11 +14,13 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
+  compactRows,
   conv1dPerExample,
   embeddingPerExample,
   perExampleKernelsAvailable,
   recurrentGhostNorms,
   recurrentPerExample,
+  setEmbeddingKernelFault,
   weightedRowSum,
   type Conv1dShape,
 } from "../../../src/dpsgd/kernels/per-example-wasm-kernels.js";
@@ -325,6 +327,112 @@ describe.skipIf(!perExampleKernelsAvailable())("embeddingPerExample (WebAssembly
 
   it("refuses a dimension that is not a multiple of 4", () => {
     expect(embeddingPerExample(() => new Float32Array(n * steps * 3), slots, ids, n, steps, 3, vocab)).toBeNull();
+  });
+});
+
+/** An Embedding batch: token ids (0 is padding, the last quarter of each example; repeats), its output gradient, slots. */
+function embeddingBatch(seed: number, n: number, steps: number, dim: number, vocab: number) {
+  const r = lcg(seed);
+  const ids = Int32Array.from({ length: n * steps }, (_, p) =>
+    p % steps >= steps - Math.floor(steps / 4) ? 0 : Math.floor((r() + 0.5) ** 3 * vocab),
+  );
+  const g = randomArray(r, n * steps * dim);
+  const slots = new Int32Array(n * steps);
+  for (let i = 0; i < n; i++) {
+    const seen: number[] = [];
+    for (let t = 0; t < steps; t++) {
+      let k = seen.indexOf(ids[i * steps + t]);
+      if (k < 0) k = seen.push(ids[i * steps + t]) - 1;
+      slots[i * steps + t] = i * steps + k;
+    }
+  }
+  const w = Float32Array.from({ length: n }, (_, i) => (i % 3 === 1 ? 0 : 0.3 + 0.1 * i));
+  return { n, steps, dim, vocab, ids, g, slots, w };
+}
+
+/** Float64 definitions: example i's table gradient, row v = sum_{t: id_t = v} g_t; its squared norm; `sum_i w_i table_i`. */
+function embeddingReference(b: ReturnType<typeof embeddingBatch>): { sq: Float64Array; sum: Float64Array } {
+  const sq = new Float64Array(b.n);
+  const sum = new Float64Array(b.vocab * b.dim);
+  for (let i = 0; i < b.n; i++) {
+    const table = new Float64Array(b.vocab * b.dim);
+    for (let t = 0; t < b.steps; t++)
+      for (let j = 0; j < b.dim; j++) table[b.ids[i * b.steps + t] * b.dim + j] += b.g[(i * b.steps + t) * b.dim + j];
+    for (let q = 0; q < table.length; q++) {
+      sq[i] += table[q] * table[q];
+      sum[q] += b.w[i] * table[q];
+    }
+  }
+  return { sq, sum };
+}
+
+describe.skipIf(!perExampleKernelsAvailable())("embeddingPerExample: compact rows, own memory (issue 19)", () => {
+  // batch 1, odd steps, a vocabulary that changes between calls, dim 4 and 12, padding token 0
+  const batches = [
+    embeddingBatch(11, 1, 7, 4, 37),
+    embeddingBatch(12, 5, 9, 12, 37),
+    embeddingBatch(13, 3, 13, 8, 101),
+    embeddingBatch(14, 1, 1, 4, 101),
+    embeddingBatch(15, 7, 5, 4, 101),
+  ];
+
+  it("compactRows: the batch's distinct tokens in order of first occurrence, every position mapped to its token's row, across calls", () => {
+    for (const b of batches) {
+      const { rowIdx, tokens } = compactRows(b.ids, b.vocab);
+      const distinct: number[] = [];
+      for (const v of b.ids) if (!distinct.includes(v)) distinct.push(v);
+      expect(Array.from(tokens)).toEqual(distinct);
+      expect(Array.from(rowIdx, (r) => tokens[r])).toEqual(Array.from(b.ids));
+    }
+  });
+
+  it("norms and the dense clipped sum equal the float64 definitions, untouched rows exactly zero, call after call", () => {
+    for (const b of batches) {
+      const ref = embeddingReference(b);
+      const got = embeddingPerExample(() => b.g, b.slots, b.ids, b.n, b.steps, b.dim, b.vocab)!;
+      expect(got).not.toBeNull();
+      expect(relError(got.squaredNorms, ref.sq)).toBeLessThanOrEqual(1e-6);
+      const sum = got.weightedSum(b.w);
+      expect(relError(sum, ref.sum)).toBeLessThanOrEqual(1e-6);
+      for (let v = 0; v < b.vocab; v++) {
+        if (b.ids.includes(v)) continue;
+        for (let j = 0; j < b.dim; j++) expect(sum[v * b.dim + j]).toBe(0);
+      }
+      expect(relError(got.weightedSum(b.w), ref.sum)).toBeLessThanOrEqual(1e-6); // twice: the rows are zeroed again
+    }
+  });
+
+  it("keeps its data while a Conv1D uses the other instance, and the Conv1D keeps its gradients in place", () => {
+    const b = batches[1];
+    const ref = embeddingReference(b);
+    const s = geometries()[0];
+    const r = lcg(77);
+    const x = randomArray(r, s.n * s.len * s.cin);
+    const g = randomArray(r, s.n * s.positions * s.cout);
+    const w = Float32Array.from({ length: s.n }, (_, i) => 0.5 + 0.25 * i);
+    const e = embeddingPerExample(() => b.g, b.slots, b.ids, b.n, b.steps, b.dim, b.vocab)!;
+    const c = conv1dPerExample(x, g, s)!;
+    expect(relError(e.weightedSum(b.w), ref.sum)).toBeLessThanOrEqual(1e-6);
+    const conv = referenceConv1d(x, g, s);
+    expect(relError(c.weightedSum(w), referenceSum(conv.per, s.n, conv.d, w))).toBeLessThanOrEqual(1e-6);
+    // another Embedding call takes the Embedding memory: the first result reads its gradient again
+    const other = batches[2];
+    embeddingPerExample(() => other.g, other.slots, other.ids, other.n, other.steps, other.dim, other.vocab);
+    expect(relError(e.weightedSum(b.w), ref.sum)).toBeLessThanOrEqual(1e-6);
+  });
+
+  it("negative control: the kernel with its zeroing switched off fails the same comparison on a repeated call", () => {
+    const b = batches[1];
+    const ref = embeddingReference(b);
+    const got = embeddingPerExample(() => b.g, b.slots, b.ids, b.n, b.steps, b.dim, b.vocab)!;
+    setEmbeddingKernelFault("no-zero");
+    try {
+      got.weightedSum(b.w);
+      expect(relError(got.weightedSum(b.w), ref.sum)).toBeGreaterThan(0.5); // the stale sum is added again
+    } finally {
+      setEmbeddingKernelFault(null);
+    }
+    expect(relError(got.weightedSum(b.w), ref.sum)).toBeLessThanOrEqual(1e-6);
   });
 });
 

@@ -60,26 +60,37 @@ function tokenIds(input: tf.Tensor, vocab: number, name: string): Int32Array {
   return ids;
 }
 
+/** Scratch of {@link distinctTokenSlots}, kept across steps: `owner[v] - ownerBase` is the last example that held token v. */
+let owner = new Int32Array(0);
+let slotOf = new Int32Array(0);
+let ownerBase = 0;
+
 /**
  * For each position t of example i, the slot `i·T + k` of its token, k counting example i's
  * distinct tokens in order of first occurrence. `ids` must already be checked against the vocabulary.
+ * (Two `[vocab]` scratch arrays are reused across calls, stamped per example: no fill per step.)
  */
 function distinctTokenSlots(ids: Int32Array, n: number, steps: number, vocab: number): { slots: Int32Array } {
+  if (owner.length !== vocab || ownerBase > 0x7fffffff - n - 1) {
+    owner = new Int32Array(vocab).fill(-1);
+    slotOf = new Int32Array(vocab);
+    ownerBase = 0;
+  }
   const slots = new Int32Array(n * steps);
-  const owner = new Int32Array(vocab).fill(-1);
-  const slotOf = new Int32Array(vocab);
   for (let i = 0; i < n; i++) {
+    const stamp = ownerBase + i;
     let k = 0;
     for (let t = 0; t < steps; t++) {
       const p = i * steps + t;
       const v = ids[p];
-      if (owner[v] !== i) {
-        owner[v] = i;
+      if (owner[v] !== stamp) {
+        owner[v] = stamp;
         slotOf[v] = i * steps + k++;
       }
       slots[p] = slotOf[v];
     }
   }
+  ownerBase += n;
   return { slots };
 }
 
