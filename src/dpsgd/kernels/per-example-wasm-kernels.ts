@@ -338,48 +338,14 @@ export function setEmbeddingKernelFault(fault: "no-zero" | null): void {
   embeddingFault = fault;
 }
 
-/** Reused across steps: `rowStamp[v] - stampBase` is the compact row of token v in this batch, when in [0, rows). */
-let rowStamp = new Int32Array(0);
-let stampBase = 0;
-
-/**
- * The batch's distinct tokens in order of first occurrence (`tokens`) and, for each position, the
- * compact row of its token (`rowIdx`, into `tokens`): one pass over the ids, with a stamp table of
- * `vocab` entries kept across calls (no `[vocab]` fill per step). @internal
- */
-export function compactRows(ids: Int32Array, vocab: number): { rowIdx: Int32Array; tokens: Int32Array } {
-  if (rowStamp.length !== vocab || stampBase > 0x7fffffff - ids.length - 1) {
-    rowStamp = new Int32Array(vocab).fill(-1);
-    stampBase = 0;
-  }
-  const base = stampBase;
-  const rowIdx = new Int32Array(ids.length);
-  const tokens = new Int32Array(Math.min(ids.length, vocab));
-  let rows = 0;
-  for (let p = 0; p < ids.length; p++) {
-    const v = ids[p];
-    let r = rowStamp[v] - base;
-    if (r < 0 || r >= rows || tokens[r] !== v) {
-      r = rows++;
-      tokens[r] = v;
-      rowStamp[v] = base + r;
-    }
-    rowIdx[p] = r;
-  }
-  stampBase = base + rows + 1;
-  return { rowIdx, tokens: tokens.subarray(0, rows) };
-}
-
 /**
  * The Embedding rule's terms from one copy of the output gradient in the module's memory (the
  * Embedding kernels' own instance): `read` returns a host view of `g` `[n, steps, dim]` (called
  * again for the clipped sum if another Embedding layer took the memory in between); `slots` are
  * the rule's (example, distinct token) slots, `ids` the checked token ids. The squared norms are
- * the slot sums' (float32 sums, float64 squares). The clipped sum is accumulated (float32, as the
- * segment sum it replaces) in the module at compact rows, one per distinct token of the batch
- * (only those rows are zeroed and summed), then written into the touched rows of a new zero
- * `[vocab, dim]` array: the rows no example touched stay zero (their noisy sum is noise only) and
- * cost nothing beyond the array's allocation. Null where the module is unavailable or `dim` is not
+ * the slot sums' (float32 sums, float64 squares), the clipped sum is accumulated at the token rows
+ * of a zeroed `[vocab, dim]` table in the module (float32, as the segment sum it replaces) and
+ * copied out. Null where the module is unavailable or `dim` is not
  * a multiple of 4. @internal
  */
 export function embeddingPerExample(
@@ -400,11 +366,10 @@ export function embeddingPerExample(
   const rowIdxOff = align16(sqOff + 8 * n);
   const wOff = align16(rowIdxOff + 4 * positions);
   const accOff = align16(wOff + 4 * n);
-  const accRows = Math.min(positions, vocab);
   const self = {};
   const load = (): void => {
     embeddingHolder = self;
-    const buf = ensureMemory(k.memory, accOff + 4 * accRows * dim);
+    const buf = ensureMemory(k.memory, accOff + 4 * vocab * dim);
     new Float32Array(buf, 0, positions * dim).set(read() as Float32Array);
   };
   load();
@@ -415,18 +380,14 @@ export function embeddingPerExample(
     squaredNorms,
     weightedSum(w) {
       if (embeddingHolder !== self) load();
-      const { rowIdx, tokens } = compactRows(ids, vocab);
-      const rows = tokens.length;
-      new Int32Array(k.memory.buffer, rowIdxOff, positions).set(rowIdx);
+      // the table's gradient, zeroed and accumulated at the token rows in the module's memory (a
+      // SIMD fill and a copy out: measured cheaper than accumulating the distinct rows compactly and
+      // scattering them into a zero array in JS, 0.18 vs 0.53 ms at 16,384 positions, 6,966 rows)
+      new Int32Array(k.memory.buffer, rowIdxOff, positions).set(ids);
       new Float32Array(k.memory.buffer, wOff, n).set(w);
       // (the last argument is the number of rows zeroed first; the fault zeroes none)
-      k.embRows(0, rowIdxOff, wOff, accOff, n, steps, dim, embeddingFault === "no-zero" ? 0 : rows);
-      const acc = new Float32Array(k.memory.buffer, accOff, rows * dim);
-      const out = new Float32Array(vocab * dim);
-      for (let r = 0, from = 0; r < rows; r++) {
-        const to = tokens[r] * dim;
-        for (let j = 0; j < dim; j++) out[to + j] = acc[from++];
-      }
+      k.embRows(0, rowIdxOff, wOff, accOff, n, steps, dim, embeddingFault === "no-zero" ? 0 : vocab);
+      const out = new Float32Array(k.memory.buffer, accOff, vocab * dim).slice();
       return out;
     },
   };
