@@ -7,7 +7,10 @@
  *   `dW_i[k, c, :] = sum_q x_i[q·s + k·d, c] · g_i[q, :]`, and its squared norm, in one pass over
  *   the batch: two kernel rows by sixteen output channels at a time in eight f32x4 accumulators
  *   (tfjs-backend-wasm's route, one depthwise convolution with the examples as channels, runs its
- *   generic path for these shapes: about 3× slower for the same multiply-adds, measured).
+ *   generic path for these shapes: about 3× slower for the same multiply-adds, measured). The sums
+ *   over positions skip the positions whose output-gradient row is exactly zero (after
+ *   GlobalMaxPooling1D all but each channel's argmax) where the example's input is finite: the
+ *   skipped terms are ±0, so the result has the same bits.
  * - {@link recurrentGhostNorms}: the host ghost norms `sum_{t,s} (a_t·a_s)(g_t·g_s)` of a
  *   SimpleRNN/LSTM layer with `a_t = [x_t, h_{t-1}, 1]` over the live (unmasked) steps, the dot
  *   products in f32x4 lanes, the sums over pairs in float64 (the JS loop they replace summed the
@@ -37,6 +40,7 @@ interface Exports {
     stride: number,
     dil: number,
     bias: number,
+    live: number,
   ): void;
   ghost(
     x: number,
@@ -172,7 +176,8 @@ export function conv1dPerExample(x: ArrayLike<number>, g: Float32Array, s: Conv1
   const perOff = align16(gOff + 4 * g.length);
   const perLen = s.n * d;
   const sqOff = align16(perOff + 4 * perLen);
-  const buf = ensure(k, sqOff + 8 * s.n);
+  const liveOff = align16(sqOff + 8 * s.n);
+  const buf = ensure(k, liveOff + 4 * s.positions);
   // x, padded: example i's positions [padLeft, padLeft + len) of `need`, zeros elsewhere.
   const xm = new Float32Array(buf, 0, s.n * need * s.cin);
   const copy = Math.max(0, Math.min(s.len, need - s.padLeft));
@@ -183,7 +188,7 @@ export function conv1dPerExample(x: ArrayLike<number>, g: Float32Array, s: Conv1
     xm.set(src.subarray(from, from + copy * s.cin), (i * need + s.padLeft) * s.cin);
   }
   new Float32Array(buf, gOff, g.length).set(g);
-  k.conv1d(0, gOff, perOff, sqOff, s.n, need, s.cin, s.positions, s.kernelSize, s.cout, s.stride, s.dilation, s.bias ? 1 : 0);
+  k.conv1d(0, gOff, perOff, sqOff, s.n, need, s.cin, s.positions, s.kernelSize, s.cout, s.stride, s.dilation, s.bias ? 1 : 0, liveOff);
   const squaredNorms = Float32Array.from(new Float64Array(k.memory.buffer, sqOff, s.n));
   let saved: Float32Array | null = null;
   const self = {

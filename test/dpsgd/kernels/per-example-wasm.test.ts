@@ -169,6 +169,154 @@ describe.skipIf(!perExampleKernelsAvailable())("conv1dPerExample (WebAssembly SI
   });
 });
 
+/**
+ * The kernel's own float32 arithmetic, emulated: each entry summed over every position q in
+ * ascending order (Math.fround after each product and each add; exact for float32 operands), zeros
+ * where the padded input has them; the squared norms and the clipped sum as the module forms them
+ * (float64, in order). Skipping nothing, so the kernel must give exactly these bits.
+ */
+function emulateConv1d(x: Float32Array, g: Float32Array, s: Conv1dShape, w: Float32Array): { sq: Float64Array; sum: Float32Array } {
+  const rows = s.kernelSize * s.cin + (s.bias ? 1 : 0);
+  const d = rows * s.cout;
+  const sq = new Float64Array(s.n);
+  const acc = new Float64Array(d);
+  const f = Math.fround;
+  for (let i = 0; i < s.n; i++) {
+    const per = new Float32Array(d);
+    for (let k = 0; k < s.kernelSize; k++)
+      for (let c = 0; c < s.cin; c++)
+        for (let o = 0; o < s.cout; o++) {
+          let a = 0;
+          for (let q = 0; q < s.positions; q++) {
+            const pos = q * s.stride + k * s.dilation - s.padLeft;
+            const xv = pos < 0 || pos >= s.len ? 0 : x[(i * s.len + pos) * s.cin + c];
+            a = f(a + f(xv * g[(i * s.positions + q) * s.cout + o]));
+          }
+          per[(k * s.cin + c) * s.cout + o] = a;
+        }
+    if (s.bias)
+      for (let o = 0; o < s.cout; o++) {
+        let a = 0;
+        for (let q = 0; q < s.positions; q++) a = f(a + g[(i * s.positions + q) * s.cout + o]);
+        per[s.kernelSize * s.cin * s.cout + o] = a;
+      }
+    for (let j = 0; j < d; j++) sq[i] += per[j] * per[j];
+    const wi = f(w[i]);
+    if (wi !== 0) for (let j = 0; j < d; j++) acc[j] += wi * per[j];
+  }
+  return { sq, sum: Float32Array.from(acc) };
+}
+
+/** An output gradient as GlobalMaxPooling1D (after ReLU) leaves it: per example and channel one position or none, some -0. */
+function maxPoolGradient(r: () => number, s: Conv1dShape): Float32Array {
+  const g = new Float32Array(s.n * s.positions * s.cout);
+  for (let i = 0; i < s.n; i++)
+    for (let o = 0; o < s.cout; o++) {
+      const u = r() + 0.5;
+      const q = Math.floor(u * s.positions) % s.positions;
+      if (u < 0.15)
+        g[(i * s.positions + q) * s.cout + o] = -0; // relu cut it
+      else if (!(i === 0 && o % 5 === 0)) g[(i * s.positions + q) * s.cout + o] = 2 * r();
+    }
+  return g;
+}
+
+/** Runs a per-example module's `conv1d` export directly (no padding: `padLeft` 0, the layout of conv1dPerExample). */
+function runConv1dExport(exports: WebAssembly.Exports, x: Float32Array, g: Float32Array, s: Conv1dShape): Float64Array {
+  const memory = exports.memory as WebAssembly.Memory;
+  const conv1d = exports.conv1d as (...a: number[]) => void;
+  const need = (s.positions - 1) * s.stride + (s.kernelSize - 1) * s.dilation + 1;
+  const al = (b: number) => (b + 15) & ~15;
+  const d = (s.kernelSize * s.cin + (s.bias ? 1 : 0)) * s.cout;
+  const gOff = al(4 * s.n * need * s.cin);
+  const perOff = al(gOff + 4 * g.length);
+  const sqOff = al(perOff + 4 * s.n * d);
+  const liveOff = al(sqOff + 8 * s.n);
+  const end = liveOff + 4 * s.positions;
+  if (end > memory.buffer.byteLength) memory.grow(Math.ceil((end - memory.buffer.byteLength) / 65536));
+  const xm = new Float32Array(memory.buffer, 0, s.n * need * s.cin);
+  for (let i = 0; i < s.n; i++) xm.set(x.subarray(i * s.len * s.cin, (i * s.len + need) * s.cin), i * need * s.cin);
+  new Float32Array(memory.buffer, gOff, g.length).set(g);
+  conv1d(0, gOff, perOff, sqOff, s.n, need, s.cin, s.positions, s.kernelSize, s.cout, s.stride, s.dilation, s.bias ? 1 : 0, liveOff);
+  return new Float64Array(memory.buffer, sqOff, s.n).slice();
+}
+
+describe.skipIf(!perExampleKernelsAvailable())("conv1dPerExample skips zero output-gradient rows with the same bits (issue 19)", () => {
+  const cases = geometries().map((s, j) => {
+    const r = lcg(500 + j);
+    const x = randomArray(r, s.n * s.len * s.cin);
+    const g = maxPoolGradient(r, s);
+    const w = Float32Array.from({ length: s.n }, (_, i) => (i % 3 === 1 ? 0 : 0.25 + (i % 4) * 0.2));
+    return { s, x, g, w };
+  });
+
+  it.each(cases.map((c) => [JSON.stringify(c.s), c] as const))(
+    "sparse g: exactly the full sum's bits, and the float64 definition: %s",
+    (_n, c) => {
+      const got = conv1dPerExample(c.x, c.g, c.s)!;
+      const emu = emulateConv1d(c.x, c.g, c.s, c.w);
+      expect(Array.from(got.squaredNorms)).toEqual(Array.from(Float32Array.from(emu.sq)));
+      expect(Array.from(got.weightedSum(c.w))).toEqual(Array.from(emu.sum));
+      const ref = referenceConv1d(c.x, c.g, c.s);
+      expect(relError(got.squaredNorms, ref.sq)).toBeLessThanOrEqual(1e-6);
+    },
+  );
+
+  it("a non-finite input makes the example use every position: Inf · 0 is NaN there, as in the full sum", () => {
+    const { s } = cases[0];
+    const x = cases[0].x.slice();
+    const g = cases[0].g.slice();
+    // example 1: an Inf at input position 0, read only by output position 0 (kernel offset 0), whose gradient row is zero
+    const i = 1;
+    x[(i * s.len + 0) * s.cin + 1] = Infinity;
+    g.fill(0, i * s.positions * s.cout, (i * s.positions + 1) * s.cout);
+    expect(s.padLeft).toBe(0);
+    const got = conv1dPerExample(x, g, s)!;
+    const emu = emulateConv1d(x, g, s, cases[0].w);
+    expect(Number.isNaN(emu.sq[i])).toBe(true);
+    expect(Array.from(got.squaredNorms).map((v) => (Number.isNaN(v) ? "NaN" : v))).toEqual(
+      Array.from(Float32Array.from(emu.sq)).map((v) => (Number.isNaN(v) ? "NaN" : v)),
+    );
+  });
+
+  it.skipIf(!hasWabt)(
+    "negative control: a kernel whose live-row scan reads only the first 4 channels fails; the real bytes pass the same check",
+    async () => {
+      const s: Conv1dShape = {
+        n: 3,
+        len: 14,
+        cin: 3,
+        positions: 10,
+        cout: 12,
+        kernelSize: 3,
+        stride: 1,
+        dilation: 2,
+        padLeft: 0,
+        bias: true,
+      };
+      const r = lcg(909);
+      const x = randomArray(r, s.n * s.len * s.cin);
+      const g = maxPoolGradient(r, s);
+      const expected = emulateConv1d(x, g, s, new Float32Array(s.n).fill(1)).sq;
+      const real = new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.from(Buffer.from(PER_EXAMPLE_WASM_BASE64, "base64"))), {})
+        .exports;
+      expect(Array.from(runConv1dExport(real, x, g, s))).toEqual(Array.from(expected));
+      const text = readFileSync(path.join(root, PER_EXAMPLE_WASM[0]), "utf8");
+      const scan = "(br_if $zDone (i32.ge_u (local.get $j) (local.get $oBytes)))";
+      expect(text.split(scan).length).toBe(2);
+      const broken = new WebAssembly.Instance(
+        new WebAssembly.Module(
+          Uint8Array.from(
+            await compileWat(PER_EXAMPLE_WASM[0], text.replace(scan, "(br_if $zDone (i32.ge_u (local.get $j) (i32.const 16)))")),
+          ),
+        ),
+        {},
+      ).exports;
+      expect(relError(runConv1dExport(broken, x, g, s), expected)).toBeGreaterThan(1e-2);
+    },
+  );
+});
+
 /** `‖sum_t a_t g_tᵀ‖²_F` per example, a_t = [x_t, h_t, 1 if bias], materialised in float64. */
 function referenceGhost(
   x: Float32Array,

@@ -10,6 +10,11 @@
 ;;          out[i, k*cin, :] = sum_q g[i, q, :]                                          (bias)
 ;;          sq[i] = sum of out[i]^2 (f64, float64 accumulation of the float32 entries).
 ;;          Two rows r at a time, 16 output floats (four f32x4) at a time: eight accumulators.
+;;          The sums over q run over example i's live positions only (live [p] i32 scratch): the q
+;;          whose g[i, q, :] has a nonzero entry (f32.ne 0: NaN counts as nonzero), or every q when
+;;          x[i] holds a non-finite value. A skipped term is x * (+-0) with x finite, +-0, and a
+;;          float32 sum that starts at +0 is unchanged by adding +-0: the same bits as the full sum.
+;;          (After GlobalMaxPooling1D only each channel's argmax position has a nonzero gradient.)
 ;; ghost  : squared norms sum_{t,s} (a_t . a_s)(g_t . g_s) of a recurrent layer's per-example
 ;;          gradient, a_t = [x_t, h_t, 1 if bias], over the steps t whose g_t is not all zero,
 ;;          the upper triangle counted twice; dot products in f32x4 lanes, the sum in f64.
@@ -113,6 +118,102 @@
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $narrow))))
 
+  ;; $rows2 over a list of positions: the m positions q = live[0..m) (i32), x at x0/x1 + q*xStep,
+  ;; g rows at g + q*oBytes. Same accumulation order as $rows2 over those q.
+  (func $rows2L
+    (param $x0 i32) (param $x1 i32) (param $g i32) (param $dst0 i32) (param $dst1 i32)
+    (param $live i32) (param $m i32) (param $oBytes i32) (param $xStep i32)
+    (local $j i32) (local $a i32) (local $q i32) (local $lp i32) (local $end i32) (local $gp i32)
+    (local $s0 v128) (local $s1 v128) (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local.set $end (i32.add (local.get $live) (i32.shl (local.get $m) (i32.const 2))))
+    (block $wideDone
+      (loop $wide
+        (br_if $wideDone (i32.gt_u (i32.add (local.get $j) (i32.const 64)) (local.get $oBytes)))
+        (local.set $a0 (v128.const i32x4 0 0 0 0))
+        (local.set $a1 (v128.const i32x4 0 0 0 0))
+        (local.set $a2 (v128.const i32x4 0 0 0 0))
+        (local.set $a3 (v128.const i32x4 0 0 0 0))
+        (local.set $b0 (v128.const i32x4 0 0 0 0))
+        (local.set $b1 (v128.const i32x4 0 0 0 0))
+        (local.set $b2 (v128.const i32x4 0 0 0 0))
+        (local.set $b3 (v128.const i32x4 0 0 0 0))
+        (local.set $lp (local.get $live))
+        (block $qDone
+          (loop $qs
+            (br_if $qDone (i32.ge_u (local.get $lp) (local.get $end)))
+            (local.set $q (i32.load (local.get $lp)))
+            (local.set $s0 (f32x4.splat (f32.load (i32.add (local.get $x0) (i32.mul (local.get $q) (local.get $xStep))))))
+            (local.set $s1 (f32x4.splat (f32.load (i32.add (local.get $x1) (i32.mul (local.get $q) (local.get $xStep))))))
+            (local.set $gp (i32.add (i32.add (local.get $g) (i32.mul (local.get $q) (local.get $oBytes))) (local.get $j)))
+            (local.set $v0 (v128.load (local.get $gp)))
+            (local.set $v1 (v128.load offset=16 (local.get $gp)))
+            (local.set $v2 (v128.load offset=32 (local.get $gp)))
+            (local.set $v3 (v128.load offset=48 (local.get $gp)))
+            (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $s0) (local.get $v0))))
+            (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $s0) (local.get $v1))))
+            (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $s0) (local.get $v2))))
+            (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $s0) (local.get $v3))))
+            (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $s1) (local.get $v0))))
+            (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $s1) (local.get $v1))))
+            (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $s1) (local.get $v2))))
+            (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $s1) (local.get $v3))))
+            (local.set $lp (i32.add (local.get $lp) (i32.const 4)))
+            (br $qs)))
+        (v128.store (i32.add (local.get $dst1) (local.get $j)) (local.get $b0))
+        (v128.store offset=16 (i32.add (local.get $dst1) (local.get $j)) (local.get $b1))
+        (v128.store offset=32 (i32.add (local.get $dst1) (local.get $j)) (local.get $b2))
+        (v128.store offset=48 (i32.add (local.get $dst1) (local.get $j)) (local.get $b3))
+        (v128.store (i32.add (local.get $dst0) (local.get $j)) (local.get $a0))
+        (v128.store offset=16 (i32.add (local.get $dst0) (local.get $j)) (local.get $a1))
+        (v128.store offset=32 (i32.add (local.get $dst0) (local.get $j)) (local.get $a2))
+        (v128.store offset=48 (i32.add (local.get $dst0) (local.get $j)) (local.get $a3))
+        (local.set $j (i32.add (local.get $j) (i32.const 64)))
+        (br $wide)))
+    (block $narrowDone
+      (loop $narrow
+        (br_if $narrowDone (i32.ge_u (local.get $j) (local.get $oBytes)))
+        (local.set $a0 (v128.const i32x4 0 0 0 0))
+        (local.set $b0 (v128.const i32x4 0 0 0 0))
+        (local.set $lp (local.get $live))
+        (block $qDone2
+          (loop $qs2
+            (br_if $qDone2 (i32.ge_u (local.get $lp) (local.get $end)))
+            (local.set $q (i32.load (local.get $lp)))
+            (local.set $v0 (v128.load (i32.add (i32.add (local.get $g) (i32.mul (local.get $q) (local.get $oBytes))) (local.get $j))))
+            (local.set $a0 (f32x4.add (local.get $a0)
+              (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $x0) (i32.mul (local.get $q) (local.get $xStep))))) (local.get $v0))))
+            (local.set $b0 (f32x4.add (local.get $b0)
+              (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $x1) (i32.mul (local.get $q) (local.get $xStep))))) (local.get $v0))))
+            (local.set $lp (i32.add (local.get $lp) (i32.const 4)))
+            (br $qs2)))
+        (v128.store (i32.add (local.get $dst1) (local.get $j)) (local.get $b0))
+        (v128.store (i32.add (local.get $dst0) (local.get $j)) (local.get $a0))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $narrow))))
+
+  ;; whether the count f32s at ptr (count a multiple of 4 or not) are all finite: v - v == 0 exactly then
+  (func $allFinite (param $ptr i32) (param $count i32) (result i32)
+    (local $i i32) (local $vecEnd i32) (local $v v128) (local $f f32)
+    (local.set $vecEnd (i32.and (local.get $count) (i32.const -4)))
+    (block $vDone
+      (loop $vs
+        (br_if $vDone (i32.ge_u (local.get $i) (local.get $vecEnd)))
+        (local.set $v (v128.load (i32.add (local.get $ptr) (i32.shl (local.get $i) (i32.const 2)))))
+        (if (i32.eqz (i32x4.all_true (f32x4.eq (f32x4.sub (local.get $v) (local.get $v)) (v128.const i32x4 0 0 0 0))))
+          (then (return (i32.const 0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $vs)))
+    (block $tDone
+      (loop $ts
+        (br_if $tDone (i32.ge_u (local.get $i) (local.get $count)))
+        (local.set $f (f32.load (i32.add (local.get $ptr) (i32.shl (local.get $i) (i32.const 2)))))
+        (if (f32.ne (f32.sub (local.get $f) (local.get $f)) (f32.const 0)) (then (return (i32.const 0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $ts)))
+    (i32.const 1))
+
   ;; sum of squares of count f32s at ptr, in f64
   (func $sumSq (param $ptr i32) (param $count i32) (result f64)
     (local $i i32) (local $acc f64) (local $v f64)
@@ -128,10 +229,10 @@
   (func (export "conv1d")
     (param $x i32) (param $g i32) (param $out i32) (param $sq i32)
     (param $n i32) (param $len i32) (param $cin i32) (param $p i32) (param $k i32) (param $o i32)
-    (param $stride i32) (param $dil i32) (param $bias i32)
+    (param $stride i32) (param $dil i32) (param $bias i32) (param $live i32)
     (local $i i32) (local $r i32) (local $r1 i32) (local $rows i32) (local $outRows i32)
     (local $xb i32) (local $gb i32) (local $ob i32) (local $oBytes i32) (local $xStep i32)
-    (local $j i32) (local $q i32) (local $gp i32) (local $acc v128)
+    (local $j i32) (local $q i32) (local $gp i32) (local $acc v128) (local $m i32) (local $all i32) (local $a i32)
     (local.set $rows (i32.mul (local.get $k) (local.get $cin)))
     (local.set $outRows (i32.add (local.get $rows) (local.get $bias)))
     (local.set $oBytes (i32.shl (local.get $o) (i32.const 2)))
@@ -142,6 +243,27 @@
         (local.set $xb (i32.add (local.get $x) (i32.shl (i32.mul (local.get $i) (i32.mul (local.get $len) (local.get $cin))) (i32.const 2))))
         (local.set $gb (i32.add (local.get $g) (i32.mul (local.get $i) (i32.mul (local.get $p) (local.get $oBytes)))))
         (local.set $ob (i32.add (local.get $out) (i32.mul (local.get $i) (i32.mul (local.get $outRows) (local.get $oBytes)))))
+        ;; the live positions: every q if x[i] is not all finite, else the q with a nonzero g row
+        (local.set $all (i32.eqz (call $allFinite (local.get $xb) (i32.mul (local.get $len) (local.get $cin)))))
+        (local.set $m (i32.const 0))
+        (local.set $q (i32.const 0))
+        (block $lDone
+          (loop $ls
+            (br_if $lDone (i32.ge_u (local.get $q) (local.get $p)))
+            (local.set $gp (i32.add (local.get $gb) (i32.mul (local.get $q) (local.get $oBytes))))
+            (local.set $j (i32.const 0))
+            (block $zDone
+              (loop $zs
+                (br_if $zDone (i32.ge_u (local.get $j) (local.get $oBytes)))
+                (if (i32.or (local.get $all) (v128.any_true (f32x4.ne (v128.load (i32.add (local.get $gp) (local.get $j))) (v128.const i32x4 0 0 0 0))))
+                  (then
+                    (i32.store (i32.add (local.get $live) (i32.shl (local.get $m) (i32.const 2))) (local.get $q))
+                    (local.set $m (i32.add (local.get $m) (i32.const 1)))
+                    (br $zDone)))
+                (local.set $j (i32.add (local.get $j) (i32.const 16)))
+                (br $zs)))
+            (local.set $q (i32.add (local.get $q) (i32.const 1)))
+            (br $ls)))
         (local.set $r (i32.const 0))
         (block $rDone
           (loop $rs
@@ -149,7 +271,7 @@
             ;; the second row of the pair, or the first again for an odd last row
             (local.set $r1 (select (i32.add (local.get $r) (i32.const 1)) (local.get $r)
               (i32.lt_u (i32.add (local.get $r) (i32.const 1)) (local.get $rows))))
-            (call $rows2
+            (call $rows2L
               (i32.add (local.get $xb) (i32.shl (i32.add (i32.mul (i32.mul (i32.div_u (local.get $r) (local.get $cin)) (local.get $dil)) (local.get $cin))
                                                         (i32.rem_u (local.get $r) (local.get $cin))) (i32.const 2)))
               (i32.add (local.get $xb) (i32.shl (i32.add (i32.mul (i32.mul (i32.div_u (local.get $r1) (local.get $cin)) (local.get $dil)) (local.get $cin))
@@ -157,7 +279,7 @@
               (local.get $gb)
               (i32.add (local.get $ob) (i32.mul (local.get $r) (local.get $oBytes)))
               (i32.add (local.get $ob) (i32.mul (local.get $r1) (local.get $oBytes)))
-              (local.get $p) (local.get $oBytes) (local.get $xStep))
+              (local.get $live) (local.get $m) (local.get $oBytes) (local.get $xStep))
             (local.set $r (i32.add (local.get $r) (i32.const 2)))
             (br $rs)))
         ;; bias: the sum of the example's output-gradient rows
@@ -168,14 +290,14 @@
               (loop $js
                 (br_if $jDone (i32.ge_u (local.get $j) (local.get $oBytes)))
                 (local.set $acc (v128.const i32x4 0 0 0 0))
-                (local.set $gp (i32.add (local.get $gb) (local.get $j)))
-                (local.set $q (i32.const 0))
+                (local.set $a (i32.const 0))
                 (block $qDone
                   (loop $qs
-                    (br_if $qDone (i32.ge_u (local.get $q) (local.get $p)))
-                    (local.set $acc (f32x4.add (local.get $acc) (v128.load (local.get $gp))))
-                    (local.set $gp (i32.add (local.get $gp) (local.get $oBytes)))
-                    (local.set $q (i32.add (local.get $q) (i32.const 1)))
+                    (br_if $qDone (i32.ge_u (local.get $a) (local.get $m)))
+                    (local.set $q (i32.load (i32.add (local.get $live) (i32.shl (local.get $a) (i32.const 2)))))
+                    (local.set $acc (f32x4.add (local.get $acc)
+                      (v128.load (i32.add (i32.add (local.get $gb) (i32.mul (local.get $q) (local.get $oBytes))) (local.get $j)))))
+                    (local.set $a (i32.add (local.get $a) (i32.const 1)))
                     (br $qs)))
                 (v128.store (i32.add (i32.add (local.get $ob) (i32.mul (local.get $rows) (local.get $oBytes))) (local.get $j)) (local.get $acc))
                 (local.set $j (i32.add (local.get $j) (i32.const 16)))
