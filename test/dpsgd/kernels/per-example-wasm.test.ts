@@ -173,7 +173,7 @@ describe.skipIf(!perExampleKernelsAvailable())("conv1dPerExample (WebAssembly SI
  * The kernel's own float32 arithmetic, emulated: each entry summed over every position q in
  * ascending order (Math.fround after each product and each add; exact for float32 operands), zeros
  * where the padded input has them; the squared norms and the clipped sum as the module forms them
- * (float64, in order). Skipping nothing, so the kernel must give exactly these bits.
+ * (float64: the squares in four interleaved partial sums, the clipped sum in example order). Skipping nothing, so the kernel must give exactly these bits.
  */
 function emulateConv1d(x: Float32Array, g: Float32Array, s: Conv1dShape, w: Float32Array): { sq: Float64Array; sum: Float32Array } {
   const rows = s.kernelSize * s.cin + (s.bias ? 1 : 0);
@@ -200,7 +200,12 @@ function emulateConv1d(x: Float32Array, g: Float32Array, s: Conv1dShape, w: Floa
         for (let q = 0; q < s.positions; q++) a = f(a + g[(i * s.positions + q) * s.cout + o]);
         per[s.kernelSize * s.cin * s.cout + o] = a;
       }
-    for (let j = 0; j < d; j++) sq[i] += per[j] * per[j];
+    // the module's sum of squares: four interleaved float64 partial sums (entries j mod 4), then the tail
+    const part = [0, 0, 0, 0];
+    const vec = d - (d % 4);
+    for (let j = 0; j < vec; j++) part[j % 4] += per[j] * per[j];
+    sq[i] = part[0] + part[1] + (part[2] + part[3]);
+    for (let j = vec; j < d; j++) sq[i] += per[j] * per[j];
     const wi = f(w[i]);
     if (wi !== 0) for (let j = 0; j < d; j++) acc[j] += wi * per[j];
   }

@@ -8,7 +8,8 @@
 ;;          x [n, len, cin] (already padded), g [n, p, o] (o a multiple of 4);
 ;;          out[i, r, :] = sum_q x[i, q*stride + (r / cin)*dil, r % cin] * g[i, q, :]   (r < k*cin)
 ;;          out[i, k*cin, :] = sum_q g[i, q, :]                                          (bias)
-;;          sq[i] = sum of out[i]^2 (f64, float64 accumulation of the float32 entries).
+;;          sq[i] = sum of out[i]^2 (f64, float64 accumulation of the float32 entries, four interleaved
+;;          partial sums: see $sumSq).
 ;;          Two rows r at a time, 16 output floats (four f32x4) at a time: eight accumulators.
 ;;          The sums over q run over example i's live positions only (live [p] i32 scratch): the q
 ;;          whose g[i, q, :] has a nonzero entry (f32.ne 0: NaN counts as nonzero), or every q when
@@ -214,14 +215,31 @@
         (br $ts)))
     (i32.const 1))
 
-  ;; sum of squares of count f32s at ptr, in f64
+;; sum of squares of count f32s at ptr, in f64: entries 4k+0/4k+1 in the lanes of one f64x2
+  ;; accumulator, 4k+2/4k+3 in another (promoted, squared and added in f64), then
+  ;; (lane 0 + lane 1) + (lane 0 + lane 1) of the two, then the tail (count mod 4) one by one
   (func $sumSq (param $ptr i32) (param $count i32) (result f64)
-    (local $i i32) (local $acc f64) (local $v f64)
+    (local $i i32) (local $vecEnd i32) (local $v v128) (local $lo v128) (local $hi v128) (local $acc f64) (local $f f64)
+    (local $a0 v128) (local $a1 v128)
+    (local.set $vecEnd (i32.and (local.get $count) (i32.const -4)))
+    (block $vDone
+      (loop $vs
+        (br_if $vDone (i32.ge_u (local.get $i) (local.get $vecEnd)))
+        (local.set $v (v128.load (i32.add (local.get $ptr) (i32.shl (local.get $i) (i32.const 2)))))
+        (local.set $lo (f64x2.promote_low_f32x4 (local.get $v)))
+        (local.set $hi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
+        (local.set $a0 (f64x2.add (local.get $a0) (f64x2.mul (local.get $lo) (local.get $lo))))
+        (local.set $a1 (f64x2.add (local.get $a1) (f64x2.mul (local.get $hi) (local.get $hi))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $vs)))
+    (local.set $acc (f64.add
+      (f64.add (f64x2.extract_lane 0 (local.get $a0)) (f64x2.extract_lane 1 (local.get $a0)))
+      (f64.add (f64x2.extract_lane 0 (local.get $a1)) (f64x2.extract_lane 1 (local.get $a1)))))
     (block $done
       (loop $l
         (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
-        (local.set $v (f64.promote_f32 (f32.load (i32.add (local.get $ptr) (i32.shl (local.get $i) (i32.const 2))))))
-        (local.set $acc (f64.add (local.get $acc) (f64.mul (local.get $v) (local.get $v))))
+        (local.set $f (f64.promote_f32 (f32.load (i32.add (local.get $ptr) (i32.shl (local.get $i) (i32.const 2))))))
+        (local.set $acc (f64.add (local.get $acc) (f64.mul (local.get $f) (local.get $f))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $l)))
     (local.get $acc))
