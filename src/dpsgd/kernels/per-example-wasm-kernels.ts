@@ -22,6 +22,7 @@
  * @module
  */
 import { WASM_BASE64 as PER_EXAMPLE_WASM_BASE64 } from "./wasm/per-example-wasm.js";
+import { DpError } from "../../errors.js";
 import { align16, base64Bytes, compileWasmModule, ensureMemory, lazyExports } from "../../util/wasm.js";
 
 interface Exports {
@@ -148,13 +149,18 @@ export interface Conv1dPerExample {
 /**
  * The result whose per-example gradients occupy the module's memory: the next call that needs the
  * memory first has it copy them out (so one model's several Conv1D layers, or a Conv1D and a
- * recurrent layer, each keep theirs; a model with one such layer never copies them).
+ * recurrent layer, each keep theirs; a model with one such layer never copies them). A Conv1D
+ * result gives the memory up once its clipped sum is formed (the engine forms it once per step),
+ * so the next step's first call does not copy out the last step's gradients.
  */
 let holder: { evict(): void } | null = null;
+/** Counts the calls that took the memory: a released result's data are intact while it is unchanged. */
+let generation = 0;
 
 function claim(): void {
   const h = holder;
   holder = null;
+  generation++;
   h?.evict();
 }
 
@@ -197,10 +203,19 @@ export function conv1dPerExample(x: ArrayLike<number>, g: Float32Array, s: Conv1
     },
   };
   holder = self;
+  const mine = generation;
   return {
     squaredNorms,
     weightedSum(w) {
-      if (holder !== self) return weightedRowSum(saved as unknown as Float32Array, s.n, w);
+      if (saved !== null) return weightedRowSum(saved, s.n, w);
+      if (holder !== self && generation !== mine) {
+        throw new DpError(
+          "invalid_state",
+          "This Conv1D result's per-example gradients were released after its clipped sum and overwritten since.",
+          "w",
+        );
+      }
+      if (holder === self) holder = null; // released: a later call takes the memory without copying them out
       // w and the float64 sums after the gradients
       const wOff = align16(perOff + 4 * perLen);
       const accOff = align16(wOff + 4 * s.n);

@@ -142,6 +142,18 @@ describe.skipIf(!perExampleKernelsAvailable())("conv1dPerExample (WebAssembly SI
     expect(relError(weightedRowSum(per32, a.s.n, a.w), referenceSum(refA.per, a.s.n, refA.d, a.w))).toBeLessThanOrEqual(TOL);
   });
 
+  it("gives the memory up after its clipped sum: a second sum works until another call takes it, then it refuses (no stale data)", () => {
+    const [a, b] = cases;
+    const refA = referenceConv1d(a.x, a.g, a.s);
+    const ra = conv1dPerExample(a.x, a.g, a.s)!;
+    expect(relError(ra.weightedSum(a.w), referenceSum(refA.per, a.s.n, refA.d, a.w))).toBeLessThanOrEqual(TOL);
+    expect(relError(ra.weightedSum(a.w), referenceSum(refA.per, a.s.n, refA.d, a.w))).toBeLessThanOrEqual(TOL);
+    const rb = conv1dPerExample(b.x, b.g, b.s)!; // takes the memory without copying ra's gradients out
+    expect(() => ra.weightedSum(a.w)).toThrow(/released/);
+    const refB = referenceConv1d(b.x, b.g, b.s);
+    expect(relError(rb.weightedSum(b.w), referenceSum(refB.per, b.s.n, refB.d, b.w))).toBeLessThanOrEqual(TOL);
+  });
+
   it("refuses output channels that are not a multiple of 4 (the caller then takes the tensor route)", () => {
     const s = { ...geometries()[0], cout: 6 };
     expect(conv1dPerExample(new Float32Array(s.n * s.len * s.cin), new Float32Array(s.n * s.positions * 6), s)).toBeNull();
