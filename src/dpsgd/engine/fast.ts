@@ -58,9 +58,10 @@ function applyStateless(layer: tf.layers.Layer, input: tf.Tensor | tf.Tensor[], 
 
 /**
  * `GlobalAveragePooling1D` (`tf.mean(x, 1)`, which ignores masks as the layer does) with tfjs's own
- * `Mean` gradient, (dy·ones(x.shape))/T, except that the ones are filled on the backend (`tf.fill`)
+ * `Mean` gradient, (dy·ones(x.shape))/T — formed as (dy/T)·ones, the same bits with the divide on
+ * the `[n, 1, d]` tensor — except that the ones are filled on the backend (`tf.fill`)
  * where tfjs builds them in JS and uploads them (1 MB per step for a [256, 64, 16] embedding output
- * on wasm). The same ops on the same values: the same gradient bit for bit. (tile(dy/T) gives the
+ * on wasm). The same gradient bit for bit (test/dpsgd/engine/mean-over-steps.test.ts). (tile(dy/T) gives the
  * same values too, but tfjs-wasm's Tile is a slow generic loop: about 15 ms here.)
  * @internal
  */
@@ -69,7 +70,8 @@ export const meanOverSteps = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFun
   const [n, steps, d] = x.shape;
   return {
     value: tf.mean(x, 1),
-    gradFunc: (dy: tf.Tensor) => tf.div(tf.mul(tf.reshape(dy, [n, 1, d]), tf.fill(x.shape, 1)), steps),
+    // (dy/T)·1 = (dy·1)/T exactly: the divide runs on [n, 1, d], not on the broadcast [n, T, d]
+    gradFunc: (dy: tf.Tensor) => tf.mul(tf.div(tf.reshape(dy, [n, 1, d]), steps), tf.fill(x.shape, 1)),
   };
 }) as (x: tf.Tensor) => tf.Tensor;
 

@@ -76,18 +76,21 @@ function distinctTokenSlots(ids: Int32Array, n: number, steps: number, vocab: nu
     slotOf = new Int32Array(vocab);
     ownerBase = 0;
   }
+  const own = owner;
+  const slotAt = slotOf;
   const slots = new Int32Array(n * steps);
-  for (let i = 0; i < n; i++) {
+  for (let i = 0, p = 0; i < n; i++) {
     const stamp = ownerBase + i;
-    let k = 0;
-    for (let t = 0; t < steps; t++) {
-      const p = i * steps + t;
+    let next = i * steps;
+    for (let t = 0; t < steps; t++, p++) {
       const v = ids[p];
-      if (owner[v] !== stamp) {
-        owner[v] = stamp;
-        slotOf[v] = i * steps + k++;
-      }
-      slots[p] = slotOf[v];
+      let slot: number;
+      if (own[v] !== stamp) {
+        own[v] = stamp;
+        slot = next++;
+        slotAt[v] = slot;
+      } else slot = slotAt[v];
+      slots[p] = slot;
     }
   }
   ownerBase += n;
