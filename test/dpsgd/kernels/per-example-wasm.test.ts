@@ -259,7 +259,20 @@ function runConv1dExport(exports: WebAssembly.Exports, x: Float32Array, g: Float
 }
 
 describe.skipIf(!perExampleKernelsAvailable())("conv1dPerExample skips zero output-gradient rows with the same bits (issue 19)", () => {
-  const cases = geometries().map((s, j) => {
+  // (plus the text CNN's shape, scaled down: many channels over few positions take the scatter path)
+  const textCnn: Conv1dShape = {
+    n: 2,
+    len: 20,
+    cin: 4,
+    positions: 16,
+    cout: 32,
+    kernelSize: 5,
+    stride: 1,
+    dilation: 1,
+    padLeft: 0,
+    bias: true,
+  };
+  const cases = [...geometries(), textCnn].map((s, j) => {
     const r = lcg(500 + j);
     const x = randomArray(r, s.n * s.len * s.cin);
     const g = maxPoolGradient(r, s);
@@ -297,7 +310,7 @@ describe.skipIf(!perExampleKernelsAvailable())("conv1dPerExample skips zero outp
   });
 
   it.skipIf(!hasWabt)(
-    "negative control: a kernel whose live-row scan reads only the first 4 channels fails; the real bytes pass the same check",
+    "negative controls: a live-row scan reading only the first 4 channels, or a scatter path dropping a kernel offset, fails; the real bytes pass",
     async () => {
       const s: Conv1dShape = {
         n: 3,
@@ -330,6 +343,19 @@ describe.skipIf(!perExampleKernelsAvailable())("conv1dPerExample skips zero outp
         {},
       ).exports;
       expect(relError(runConv1dExport(broken, x, g, s), expected)).toBeGreaterThan(1e-2);
+      // and a scatter path (few nonzero entries: this g) that drops the last kernel offset
+      const offsets = "(br_if $kDone (i32.ge_u (local.get $kk) (local.get $k)))";
+      expect(text.split(offsets).length).toBe(2);
+      const dropped = text.replace(offsets, "(br_if $kDone (i32.ge_u (i32.add (local.get $kk) (i32.const 1)) (local.get $k)))");
+      const brokenScatter = new WebAssembly.Instance(
+        new WebAssembly.Module(Uint8Array.from(await compileWat(PER_EXAMPLE_WASM[0], dropped))),
+        {},
+      ).exports;
+      expect(relError(runConv1dExport(brokenScatter, x, g, s), expected)).toBeGreaterThan(1e-2);
+      // (the same fault on a dense g, which takes the SIMD rows, changes nothing: the path choice is real)
+      const dense = randomArray(r, g.length);
+      const denseExpected = emulateConv1d(x, dense, s, new Float32Array(s.n).fill(1)).sq;
+      expect(Array.from(runConv1dExport(brokenScatter, x, dense, s))).toEqual(Array.from(denseExpected));
     },
   );
 });

@@ -16,6 +16,9 @@
 ;;          x[i] holds a non-finite value. A skipped term is x * (+-0) with x finite, +-0, and a
 ;;          float32 sum that starts at +0 is unchanged by adding +-0: the same bits as the full sum.
 ;;          (After GlobalMaxPooling1D only each channel's argmax position has a nonzero gradient.)
+;;          Where under a quarter of the live rows' entries are nonzero (and x[i] is finite), the
+;;          kernel rows are formed by scattering each nonzero g[i, q, o] times its x column
+;;          ($scatterRows, scalar): each entry still sums its products in ascending q, the same bits.
 ;; ghost  : squared norms sum_{t,s} (a_t . a_s)(g_t . g_s) of a recurrent layer's per-example
 ;;          gradient, a_t = [x_t, h_t, 1 if bias], over the steps t whose g_t is not all zero,
 ;;          the upper triangle counted twice; dot products in f32x4 lanes, the sum in f64.
@@ -215,7 +218,62 @@
         (br $ts)))
     (i32.const 1))
 
-;; sum of squares of count f32s at ptr, in f64: entries 4k+0/4k+1 in the lanes of one f64x2
+  ;; The kernel rows of one example by scattering: out [rows, o] zeroed, then for each live q
+  ;; (ascending) and each o with g[q, o] != 0 (f32.ne: NaN counts), out[r, o] += x(q, r) * g[q, o]
+  ;; for every row r = kk*cin + c (x(q, r) at xb + q*xStep + (kk*dil*cin + c)*4). Each entry
+  ;; receives its products in ascending q, as in $rows2L: with x finite the same bits.
+  (func $scatterRows
+    (param $xb i32) (param $gb i32) (param $ob i32) (param $live i32) (param $m i32)
+    (param $oBytes i32) (param $cin i32) (param $k i32) (param $dil i32) (param $xStep i32) (param $rows i32)
+    (local $j i32) (local $end i32) (local $lp i32) (local $q i32) (local $grow i32) (local $xq i32)
+    (local $gv f32) (local $dst i32) (local $kk i32) (local $c i32) (local $xr i32) (local $kStep i32)
+    (local.set $end (i32.mul (local.get $rows) (local.get $oBytes)))
+    (block $zDone
+      (loop $zs
+        (br_if $zDone (i32.ge_u (local.get $j) (local.get $end)))
+        (v128.store (i32.add (local.get $ob) (local.get $j)) (v128.const i32x4 0 0 0 0))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $zs)))
+    (local.set $kStep (i32.shl (i32.mul (local.get $dil) (local.get $cin)) (i32.const 2)))
+    (local.set $end (i32.add (local.get $live) (i32.shl (local.get $m) (i32.const 2))))
+    (local.set $lp (local.get $live))
+    (block $qDone
+      (loop $qs
+        (br_if $qDone (i32.ge_u (local.get $lp) (local.get $end)))
+        (local.set $q (i32.load (local.get $lp)))
+        (local.set $grow (i32.add (local.get $gb) (i32.mul (local.get $q) (local.get $oBytes))))
+        (local.set $xq (i32.add (local.get $xb) (i32.mul (local.get $q) (local.get $xStep))))
+        (local.set $j (i32.const 0))
+        (block $oDone
+          (loop $os
+            (br_if $oDone (i32.ge_u (local.get $j) (local.get $oBytes)))
+            (local.set $gv (f32.load (i32.add (local.get $grow) (local.get $j))))
+            (if (f32.ne (local.get $gv) (f32.const 0))
+              (then
+                (local.set $dst (i32.add (local.get $ob) (local.get $j)))
+                (local.set $kk (i32.const 0))
+                (block $kDone
+                  (loop $ks
+                    (br_if $kDone (i32.ge_u (local.get $kk) (local.get $k)))
+                    (local.set $xr (i32.add (local.get $xq) (i32.mul (local.get $kk) (local.get $kStep))))
+                    (local.set $c (i32.const 0))
+                    (block $cDone
+                      (loop $cs
+                        (br_if $cDone (i32.ge_u (local.get $c) (local.get $cin)))
+                        (f32.store (local.get $dst)
+                          (f32.add (f32.load (local.get $dst)) (f32.mul (f32.load (local.get $xr)) (local.get $gv))))
+                        (local.set $xr (i32.add (local.get $xr) (i32.const 4)))
+                        (local.set $dst (i32.add (local.get $dst) (local.get $oBytes)))
+                        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+                        (br $cs)))
+                    (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+                    (br $ks)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $os)))
+        (local.set $lp (i32.add (local.get $lp) (i32.const 4)))
+        (br $qs))))
+
+  ;; sum of squares of count f32s at ptr, in f64: entries 4k+0/4k+1 in the lanes of one f64x2
   ;; accumulator, 4k+2/4k+3 in another (promoted, squared and added in f64), then
   ;; (lane 0 + lane 1) + (lane 0 + lane 1) of the two, then the tail (count mod 4) one by one
   (func $sumSq (param $ptr i32) (param $count i32) (result f64)
@@ -251,6 +309,7 @@
     (local $i i32) (local $r i32) (local $r1 i32) (local $rows i32) (local $outRows i32)
     (local $xb i32) (local $gb i32) (local $ob i32) (local $oBytes i32) (local $xStep i32)
     (local $j i32) (local $q i32) (local $gp i32) (local $acc v128) (local $m i32) (local $all i32) (local $a i32)
+    (local $rowAny v128) (local $ne v128) (local $nnz v128)
     (local.set $rows (i32.mul (local.get $k) (local.get $cin)))
     (local.set $outRows (i32.add (local.get $rows) (local.get $bias)))
     (local.set $oBytes (i32.shl (local.get $o) (i32.const 2)))
@@ -265,24 +324,38 @@
         (local.set $all (i32.eqz (call $allFinite (local.get $xb) (i32.mul (local.get $len) (local.get $cin)))))
         (local.set $m (i32.const 0))
         (local.set $q (i32.const 0))
+        (local.set $nnz (v128.const i32x4 0 0 0 0))
         (block $lDone
           (loop $ls
             (br_if $lDone (i32.ge_u (local.get $q) (local.get $p)))
             (local.set $gp (i32.add (local.get $gb) (i32.mul (local.get $q) (local.get $oBytes))))
+            (local.set $rowAny (v128.const i32x4 0 0 0 0))
             (local.set $j (i32.const 0))
             (block $zDone
               (loop $zs
                 (br_if $zDone (i32.ge_u (local.get $j) (local.get $oBytes)))
-                (if (i32.or (local.get $all) (v128.any_true (f32x4.ne (v128.load (i32.add (local.get $gp) (local.get $j))) (v128.const i32x4 0 0 0 0))))
-                  (then
-                    (i32.store (i32.add (local.get $live) (i32.shl (local.get $m) (i32.const 2))) (local.get $q))
-                    (local.set $m (i32.add (local.get $m) (i32.const 1)))
-                    (br $zDone)))
+                (local.set $ne (f32x4.ne (v128.load (i32.add (local.get $gp) (local.get $j))) (v128.const i32x4 0 0 0 0)))
+                (local.set $rowAny (v128.or (local.get $rowAny) (local.get $ne)))
+                (local.set $nnz (i32x4.sub (local.get $nnz) (local.get $ne)))
                 (local.set $j (i32.add (local.get $j) (i32.const 16)))
                 (br $zs)))
+            (if (i32.or (local.get $all) (v128.any_true (local.get $rowAny)))
+              (then
+                (i32.store (i32.add (local.get $live) (i32.shl (local.get $m) (i32.const 2))) (local.get $q))
+                (local.set $m (i32.add (local.get $m) (i32.const 1)))))
             (local.set $q (i32.add (local.get $q) (i32.const 1)))
             (br $ls)))
-        (local.set $r (i32.const 0))
+        ;; few nonzero entries in the live rows (under a quarter; x finite): scatter them, else the SIMD rows
+        (if (i32.and (i32.eqz (local.get $all))
+              (i32.lt_u
+                (i32.shl (i32.add (i32.add (i32x4.extract_lane 0 (local.get $nnz)) (i32x4.extract_lane 1 (local.get $nnz)))
+                                  (i32.add (i32x4.extract_lane 2 (local.get $nnz)) (i32x4.extract_lane 3 (local.get $nnz)))) (i32.const 2))
+                (i32.mul (local.get $m) (local.get $o))))
+          (then
+            (call $scatterRows (local.get $xb) (local.get $gb) (local.get $ob) (local.get $live) (local.get $m)
+              (local.get $oBytes) (local.get $cin) (local.get $k) (local.get $dil) (local.get $xStep) (local.get $rows))
+            (local.set $r (local.get $rows)))
+          (else (local.set $r (i32.const 0))))
         (block $rDone
           (loop $rs
             (br_if $rDone (i32.ge_u (local.get $r) (local.get $rows)))
