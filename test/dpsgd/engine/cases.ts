@@ -417,7 +417,7 @@ function conv1dKernelCases(r = lcg(1901)): Case[] {
   const steps = 12;
   out.push(
     finish(
-      "embedding -> conv1d(32, relu) -> global max pooling (text CNN)",
+      "text CNN: embedding -> conv1d(32, relu) -> global max pooling",
       [
         tf.layers.embedding({ inputDim: 9, outputDim: 4, inputLength: steps }),
         tf.layers.conv1d({ filters: 32, kernelSize: 5, activation: "relu" }),
