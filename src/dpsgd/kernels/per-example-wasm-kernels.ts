@@ -59,6 +59,8 @@ interface Exports {
   wsum(per: number, w: number, acc: number, n: number, d: number): void;
   embNorms(g: number, slots: number, scratch: number, sq: number, n: number, t: number, d: number): void;
   embRows(g: number, rowIdx: number, w: number, acc: number, n: number, t: number, d: number, rows: number): void;
+  embMean(table: number, ids: number, out: number, n: number, t: number, d: number): void;
+  embRowsPooled(h: number, rowIdx: number, w: number, acc: number, n: number, t: number, d: number, rows: number): void;
   outer(
     x: number,
     h: number,
@@ -411,4 +413,112 @@ export function embeddingPerExample(
       return out;
     },
   };
+}
+
+/**
+ * The forward pass of an Embedding followed by GlobalAveragePooling1D without the `[n, steps, dim]`
+ * lookup: `out[i, :] = (sum_t table[ids[i, t], :]) / steps` (float32 sums in step order, one float32
+ * divide), from a host view of the `[vocab, dim]` table (read at once) and checked ids. Runs in the
+ * Embedding instance (any result held there reads its gradient again). Null where the module is
+ * unavailable or `dim` is not a multiple of 4. @internal
+ */
+export function embeddingMeanOverSteps(
+  table: ArrayLike<number>,
+  ids: Int32Array,
+  n: number,
+  steps: number,
+  dim: number,
+  vocab: number,
+): Float32Array | null {
+  const k = embeddingKernel();
+  if (k === null || n === 0 || steps === 0 || dim % 4 !== 0) return null;
+  embeddingHolder = null;
+  const idsOff = align16(4 * vocab * dim);
+  const outOff = align16(idsOff + 4 * n * steps);
+  const buf = ensureMemory(k.memory, outOff + 4 * n * dim);
+  new Float32Array(buf, 0, vocab * dim).set(table as Float32Array);
+  new Int32Array(buf, idsOff, n * steps).set(ids);
+  k.embMean(0, idsOff, outOff, n, steps, dim);
+  return new Float32Array(k.memory.buffer, outOff, n * dim).slice();
+}
+
+/**
+ * The Embedding rule's terms when the layer's output is averaged over its steps at once
+ * (GlobalAveragePooling1D): every position of example i has the same output gradient
+ * `h_i = dy_i / steps` (float32, the value the pooling's gradient gives each position), so example
+ * i's gradient has row `v` = `c_{i,v} h_i` (c: v's count in example i) and its squared norm is
+ * `(sum_v c_{i,v}^2) · ‖h_i‖²` (float64). The clipped sum adds `w_i h_i` at each position's row of a
+ * zeroed `[vocab, dim]` table in the module (float32, in position order: the same additions as
+ * {@link embeddingPerExample} on the broadcast gradient). `dy` `[n, dim]` is read at once. Null
+ * where the module is unavailable or `dim` is not a multiple of 4. @internal
+ */
+export function embeddingPooledPerExample(
+  dy: ArrayLike<number>,
+  ids: Int32Array,
+  n: number,
+  steps: number,
+  dim: number,
+  vocab: number,
+): EmbeddingPerExample | null {
+  const k = embeddingKernel();
+  if (k === null || n === 0 || steps === 0 || dim % 4 !== 0) return null;
+  const h = new Float32Array(n * dim);
+  for (let q = 0; q < h.length; q++) h[q] = dy[q] / steps;
+  // sum_v c_v^2 per example: positions of the same token counted with a per-example stamp
+  const countSq = countSquares(ids, n, steps, vocab);
+  const squaredNorms = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let hh = 0;
+    for (let j = 0; j < dim; j++) hh += h[i * dim + j] * h[i * dim + j];
+    squaredNorms[i] = countSq[i] * hh;
+  }
+  const rowIdxOff = align16(4 * n * dim);
+  const wOff = align16(rowIdxOff + 4 * n * steps);
+  const accOff = align16(wOff + 4 * n);
+  return {
+    squaredNorms,
+    weightedSum(w) {
+      embeddingHolder = null;
+      const buf = ensureMemory(k.memory, accOff + 4 * vocab * dim);
+      new Float32Array(buf, 0, n * dim).set(h);
+      new Int32Array(buf, rowIdxOff, n * steps).set(ids);
+      new Float32Array(buf, wOff, n).set(w);
+      k.embRowsPooled(0, rowIdxOff, wOff, accOff, n, steps, dim, embeddingFault === "no-zero" ? 0 : vocab);
+      return new Float32Array(k.memory.buffer, accOff, vocab * dim).slice();
+    },
+  };
+}
+
+/** Reused across calls: `countStamp[v]` is the last (call, example) stamp that counted token v, `countOf[v]` its count. */
+let countStamp = new Int32Array(0);
+let countOf = new Int32Array(0);
+let countBase = 0;
+
+/** `sum_v c_{i,v}^2` for each example i of `ids` `[n, steps]` (c: the count of token v in example i). */
+function countSquares(ids: Int32Array, n: number, steps: number, vocab: number): Float64Array {
+  if (countStamp.length !== vocab || countBase > 0x7fffffff - n - 1) {
+    countStamp = new Int32Array(vocab).fill(-1);
+    countOf = new Int32Array(vocab);
+    countBase = 0;
+  }
+  const stamp = countStamp;
+  const count = countOf;
+  const out = new Float64Array(n);
+  for (let i = 0, p = 0; i < n; i++) {
+    const st = countBase + i;
+    let acc = 0;
+    for (let t = 0; t < steps; t++, p++) {
+      const v = ids[p];
+      if (stamp[v] !== st) {
+        stamp[v] = st;
+        count[v] = 0;
+      }
+      // (c + 1)^2 - c^2 = 2c + 1: the sum of squares grows as the count does
+      acc += 2 * count[v] + 1;
+      count[v]++;
+    }
+    out[i] = acc;
+  }
+  countBase += n;
+  return out;
 }

@@ -15,7 +15,9 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   conv1dPerExample,
+  embeddingMeanOverSteps,
   embeddingPerExample,
+  embeddingPooledPerExample,
   perExampleKernelsAvailable,
   recurrentGhostNorms,
   recurrentPerExample,
@@ -613,6 +615,60 @@ describe.skipIf(!perExampleKernelsAvailable())("embeddingPerExample: own memory,
       setEmbeddingKernelFault(null);
     }
     expect(relError(got.weightedSum(b.w), ref.sum)).toBeLessThanOrEqual(1e-6);
+  });
+});
+
+describe.skipIf(!perExampleKernelsAvailable())("Embedding → GlobalAveragePooling1D kernels (issue 19)", () => {
+  const batches = [
+    embeddingBatch(21, 1, 7, 4, 37),
+    embeddingBatch(22, 5, 9, 12, 37),
+    embeddingBatch(23, 3, 13, 8, 101),
+    embeddingBatch(24, 2, 1, 4, 5),
+  ];
+
+  it("embeddingMeanOverSteps: the mean of each example's rows (float64 definition)", () => {
+    for (const b of batches) {
+      const table = randomArray(lcg(b.vocab), b.vocab * b.dim);
+      const got = embeddingMeanOverSteps(table, b.ids, b.n, b.steps, b.dim, b.vocab)!;
+      const ref = new Float64Array(b.n * b.dim);
+      for (let i = 0; i < b.n; i++)
+        for (let t = 0; t < b.steps; t++)
+          for (let j = 0; j < b.dim; j++) ref[i * b.dim + j] += table[b.ids[i * b.steps + t] * b.dim + j] / b.steps;
+      expect(relError(got, ref)).toBeLessThanOrEqual(1e-6);
+    }
+  });
+
+  it("embeddingPooledPerExample: norms and the dense clipped sum of rows c_v · dy_i / T (float64 definitions), call after call", () => {
+    for (const b of batches) {
+      const dy = randomArray(lcg(b.n + 7), b.n * b.dim);
+      // the definitions through the broadcast gradient: every position of example i gets dy_i / T
+      const g = new Float32Array(b.n * b.steps * b.dim);
+      for (let p = 0; p < b.n * b.steps; p++)
+        for (let j = 0; j < b.dim; j++) g[p * b.dim + j] = dy[Math.floor(p / b.steps) * b.dim + j] / b.steps;
+      const ref = embeddingReference({ ...b, g });
+      const got = embeddingPooledPerExample(dy, b.ids, b.n, b.steps, b.dim, b.vocab)!;
+      expect(relError(got.squaredNorms, ref.sq)).toBeLessThanOrEqual(1e-6);
+      expect(relError(got.weightedSum(b.w), ref.sum)).toBeLessThanOrEqual(1e-6);
+      expect(relError(got.weightedSum(b.w), ref.sum)).toBeLessThanOrEqual(1e-6);
+      // the same clipped sum bits as the rule's general kernel on the broadcast gradient
+      const general = embeddingPerExample(() => g, b.slots, b.ids, b.n, b.steps, b.dim, b.vocab)!;
+      expect(Array.from(general.weightedSum(b.w))).toEqual(Array.from(got.weightedSum(b.w)));
+    }
+  });
+
+  it("negative control: the pooled sum with its zeroing switched off fails on a repeated call", () => {
+    const b = batches[1];
+    const dy = randomArray(lcg(5), b.n * b.dim);
+    const got = embeddingPooledPerExample(dy, b.ids, b.n, b.steps, b.dim, b.vocab)!;
+    const good = got.weightedSum(b.w);
+    setEmbeddingKernelFault("no-zero");
+    try {
+      got.weightedSum(b.w);
+      expect(relError(got.weightedSum(b.w), good)).toBeGreaterThan(0.5);
+    } finally {
+      setEmbeddingKernelFault(null);
+    }
+    expect(Array.from(got.weightedSum(b.w))).toEqual(Array.from(good));
   });
 });
 

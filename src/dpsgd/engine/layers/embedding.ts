@@ -23,7 +23,12 @@
 import * as tf from "@tensorflow/tfjs";
 import { DpError } from "../../../errors.js";
 import { hostView, onHostBackend } from "../host-view.js";
-import { embeddingPerExample, perExampleKernelsAvailable } from "../../kernels/per-example-wasm-kernels.js";
+import {
+  embeddingMeanOverSteps,
+  embeddingPerExample,
+  embeddingPooledPerExample,
+  perExampleKernelsAvailable,
+} from "../../kernels/per-example-wasm-kernels.js";
 import type { LayerRule, PerExampleTerms } from "../layer-rule.js";
 
 interface EmbeddingLike {
@@ -230,6 +235,32 @@ function moduleTerms(layer: tf.layers.Layer, input: tf.Tensor, outputGradient: t
   };
 }
 
+/** Whether the Embedding → GlobalAveragePooling1D route may be taken (tests and benchmarks switch it off). */
+let pooledRoute = true;
+
+/** Switches the Embedding → GlobalAveragePooling1D route ({@link embeddingRule}'s `linearMeanOverSteps`) off or on again. @internal */
+export function setEmbeddingPooledRoute(options: { enabled: boolean }): void {
+  pooledRoute = options.enabled;
+}
+
+/** The terms from the gradient with respect to the mean over steps (see `linearMeanOverSteps`). */
+function pooledTerms(layer: tf.layers.Layer, input: tf.Tensor, outputGradient: tf.Tensor): PerExampleTerms {
+  const e = parts(layer);
+  const ids = tokenIds(input, e.inputDim, layer.name);
+  const [n, steps] = input.shape;
+  const r = embeddingPooledPerExample(hostView(outputGradient), ids, n, steps, e.outputDim, e.inputDim);
+  if (r === null) throw new DpError("invalid_state", `Layer "${layer.name}" (Embedding): the pooled route is unavailable.`, "model");
+  return {
+    squaredNorms: tf.tensor1d(r.squaredNorms),
+    weightedSum(w) {
+      return [tf.tensor2d(r.weightedSum(w.dataSync()), [e.inputDim, e.outputDim])];
+    },
+    weightedSumHost(w) {
+      return [r.weightedSum(w)];
+    },
+  };
+}
+
 /** The rows of the table for `input`, gathered on the host (cpu backend: no copy of the table). */
 function hostGather(layer: tf.layers.Layer, input: tf.Tensor): tf.Tensor {
   const e = parts(layer);
@@ -260,10 +291,23 @@ export const embeddingRule: LayerRule = {
     const rows = tf.gather(e.embeddings.read(), idx);
     return tf.reshape(rows, [...input.shape, e.outputDim]);
   },
+  linearMeanOverSteps(layer, input) {
+    // Embedding → GlobalAveragePooling1D on the host backends: the mean of the looked-up rows per
+    // example in the per-example module, without the [N, T, D] lookup (or its gradient) at all.
+    const e = parts(layer);
+    if (!pooledRoute || !onHostBackend() || input.rank !== 2 || e.outputDim % 4 !== 0 || !perExampleKernelsAvailable()) return null;
+    const table = e.embeddings.read();
+    if (table.dtype !== "float32") return null;
+    const ids = tokenIds(input, e.inputDim, layer.name);
+    const [n, steps] = input.shape;
+    const mean = embeddingMeanOverSteps(hostView(table), ids, n, steps, e.outputDim, e.inputDim);
+    return mean === null ? null : tf.tensor2d(mean, [n, e.outputDim]);
+  },
   activate(_layer, z) {
     return z;
   },
-  perExample(layer, { input, outputGradient }) {
+  perExample(layer, { input, outputGradient, meanOverSteps }) {
+    if (meanOverSteps === true) return pooledTerms(layer, input, outputGradient);
     const viaModule = moduleTerms(layer, input, outputGradient);
     if (viaModule !== null) return viaModule;
     if (tf.getBackend() === "wasm") return kernelTerms(layer, input, outputGradient);

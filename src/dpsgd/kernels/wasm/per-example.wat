@@ -33,6 +33,10 @@
 ;; embRows : the Embedding rule's clipped sum: acc [rows, d] (zeroed here; the table's gradient)
 ;;          += w_i g[i, t, :] at row rowIdx[i*t + t'] (i32: the token), examples with weight 0 skipped.
 ;;          d a multiple of 4 for both.
+;; embMean: the Embedding → GlobalAveragePooling1D forward: out[i, :] = (sum_t table[ids[i, t], :]) / t
+;;          (f32 sums in t order, then one f32 divide; table [vocab, d], ids [n, t] i32, out [n, d]).
+;; embRowsPooled: embRows with example i's one gradient row h[i, :] at each of its positions
+;;          (the gradient of a mean over steps): acc [rows, d] zeroed, += w_i h[i, :] at row rowIdx[i*t + t'].
 ;; wsum   : acc[0..d) = sum_i w[i] * per[i, :] in f64 (per [n, d] f32, d a multiple of 4; w [n] f32;
 ;;          acc [d] f64, zeroed here); examples with weight 0 are skipped.
 (module
@@ -663,6 +667,85 @@
                 (br_if $pDone (i32.ge_u (local.get $p) (local.get $end)))
                 (local.set $dst (i32.add (local.get $acc) (i32.mul (i32.load (i32.add (local.get $rowIdx) (i32.shl (local.get $p) (i32.const 2)))) (local.get $dBytes))))
                 (local.set $src (i32.add (local.get $g) (i32.mul (local.get $p) (local.get $dBytes))))
+                (local.set $j (i32.const 0))
+                (block $jDone
+                  (loop $js
+                    (br_if $jDone (i32.ge_u (local.get $j) (local.get $dBytes)))
+                    (v128.store (i32.add (local.get $dst) (local.get $j))
+                      (f32x4.add (v128.load (i32.add (local.get $dst) (local.get $j)))
+                        (f32x4.mul (local.get $ws) (v128.load (i32.add (local.get $src) (local.get $j))))))
+                    (local.set $j (i32.add (local.get $j) (i32.const 16)))
+                    (br $js)))
+                (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                (br $ps)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $is))))
+
+  (func (export "embMean") (param $table i32) (param $ids i32) (param $out i32) (param $n i32) (param $t i32) (param $d i32)
+    (local $i i32) (local $p i32) (local $end i32) (local $j i32) (local $dBytes i32) (local $dst i32) (local $src i32) (local $div v128)
+    (local.set $dBytes (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $div (f32x4.splat (f32.convert_i32_u (local.get $t))))
+    (block $iDone
+      (loop $is
+        (br_if $iDone (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $dst (i32.add (local.get $out) (i32.mul (local.get $i) (local.get $dBytes))))
+        (local.set $j (i32.const 0))
+        (block $zDone
+          (loop $zs
+            (br_if $zDone (i32.ge_u (local.get $j) (local.get $dBytes)))
+            (v128.store (i32.add (local.get $dst) (local.get $j)) (v128.const i32x4 0 0 0 0))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $zs)))
+        (local.set $p (i32.mul (local.get $i) (local.get $t)))
+        (local.set $end (i32.add (local.get $p) (local.get $t)))
+        (block $pDone
+          (loop $ps
+            (br_if $pDone (i32.ge_u (local.get $p) (local.get $end)))
+            (local.set $src (i32.add (local.get $table) (i32.mul (i32.load (i32.add (local.get $ids) (i32.shl (local.get $p) (i32.const 2)))) (local.get $dBytes))))
+            (local.set $j (i32.const 0))
+            (block $jDone
+              (loop $js
+                (br_if $jDone (i32.ge_u (local.get $j) (local.get $dBytes)))
+                (v128.store (i32.add (local.get $dst) (local.get $j))
+                  (f32x4.add (v128.load (i32.add (local.get $dst) (local.get $j))) (v128.load (i32.add (local.get $src) (local.get $j)))))
+                (local.set $j (i32.add (local.get $j) (i32.const 16)))
+                (br $js)))
+            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+            (br $ps)))
+        (local.set $j (i32.const 0))
+        (block $vDone
+          (loop $vs
+            (br_if $vDone (i32.ge_u (local.get $j) (local.get $dBytes)))
+            (v128.store (i32.add (local.get $dst) (local.get $j)) (f32x4.div (v128.load (i32.add (local.get $dst) (local.get $j))) (local.get $div)))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $vs)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $is))))
+
+  (func (export "embRowsPooled") (param $h i32) (param $rowIdx i32) (param $w i32) (param $acc i32) (param $n i32) (param $t i32) (param $d i32) (param $rows i32)
+    (local $i i32) (local $p i32) (local $end i32) (local $j i32) (local $dBytes i32) (local $wf f32) (local $ws v128) (local $dst i32) (local $src i32)
+    (local.set $dBytes (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $end (i32.mul (local.get $rows) (local.get $dBytes)))
+    (block $zDone
+      (loop $z
+        (br_if $zDone (i32.ge_u (local.get $j) (local.get $end)))
+        (v128.store (i32.add (local.get $acc) (local.get $j)) (v128.const i32x4 0 0 0 0))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $z)))
+    (block $iDone
+      (loop $is
+        (br_if $iDone (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $wf (f32.load (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2)))))
+        (if (f32.ne (local.get $wf) (f32.const 0))
+          (then
+            (local.set $ws (f32x4.splat (local.get $wf)))
+            (local.set $src (i32.add (local.get $h) (i32.mul (local.get $i) (local.get $dBytes))))
+            (local.set $p (i32.mul (local.get $i) (local.get $t)))
+            (local.set $end (i32.add (local.get $p) (local.get $t)))
+            (block $pDone
+              (loop $ps
+                (br_if $pDone (i32.ge_u (local.get $p) (local.get $end)))
+                (local.set $dst (i32.add (local.get $acc) (i32.mul (i32.load (i32.add (local.get $rowIdx) (i32.shl (local.get $p) (i32.const 2)))) (local.get $dBytes))))
                 (local.set $j (i32.const 0))
                 (block $jDone
                   (loop $js
