@@ -20,7 +20,8 @@
  * DPSGD_PROFILE_MODELS=mlp,cnn,embedding,lstm or any kind of bench/dpsgd-models.ts; DPSGD_PROFILE_BACKEND=wasm|cpu; DPSGD_PROFILE_SPARSE=0
  * switches the Dense rule's sparse-input path off, DPSGD_PROFILE_FUSED=0 the fused Dense-stack
  * route (src/dpsgd/engine/dense-stack.ts: the MLP's whole clipping step on typed arrays, which
- * marks the same phases), to compare). Prints one table per model and a summary; the last line is
+ * marks the same phases), DPSGD_PROFILE_POOLED=0 the Embedding → GlobalAveragePooling1D route
+ * (src/dpsgd/engine/layers/embedding.ts `linearMeanOverSteps`), to compare). Prints one table per model and a summary; the last line is
  * the JSON of all rows.
  */
 import { prepareBackend, tf } from "../src/backend/index.js";
@@ -29,6 +30,7 @@ import { computeClippedSum, privatizeParts } from "../src/dpsgd/gradients.js";
 import { type EnginePhase, setEnginePhaseHook } from "../src/dpsgd/engine/phase-hook.js";
 import { setSparseDenseInputs } from "../src/dpsgd/engine/layers/dense.js";
 import { setDenseStackRoute } from "../src/dpsgd/engine/dense-stack.js";
+import { setEmbeddingPooledRoute } from "../src/dpsgd/engine/layers/embedding.js";
 import { type BenchModelKind, benchModelAndBatch } from "./dpsgd-models.js";
 import { type BenchRow as Row, median } from "./report.js";
 
@@ -38,6 +40,7 @@ const backend = (process.env.DPSGD_PROFILE_BACKEND ?? "wasm") as "wasm" | "cpu";
 const batchSize = 256;
 if (process.env.DPSGD_PROFILE_SPARSE === "0") setSparseDenseInputs({ enabled: false });
 if (process.env.DPSGD_PROFILE_FUSED === "0") setDenseStackRoute({ enabled: false });
+if (process.env.DPSGD_PROFILE_POOLED === "0") setEmbeddingPooledRoute({ enabled: false });
 const l2NormClip = 1;
 const noiseMultiplier = 1.1;
 
