@@ -479,6 +479,26 @@ interface ZigguratKernel {
    * of two).
    */
   readonly combine: (n: number, inv: number, scale: number, div: number, recip: number, pow2: number) => void;
+  /**
+   * The fused add in one pass (issue 19): the proposals of `fill` on words[p, end), each accepted
+   * sample added to s32[i] at once with `combine`'s arithmetic, for i in [i, n); two proposals per
+   * step in f64x2 lanes where both are fast accepts. Returns as `fill` (on giving up, s32[i] is
+   * untouched). Undefined for a module without it (a test's older bytes): the two passes are used.
+   */
+  readonly add:
+    | ((
+        p: number,
+        end: number,
+        i: number,
+        n: number,
+        tol: number,
+        inv: number,
+        scale: number,
+        div: number,
+        recip: number,
+        pow2: number,
+      ) => number)
+    | undefined;
   /** Views of the instance's memory (never grown, so they stay valid). */
   readonly words: Uint32Array;
   readonly out64: Float64Array;
@@ -522,7 +542,7 @@ function zigguratKernel(mod: WebAssembly.Module, t: ZigguratTable): ZigguratKern
   } catch {
     return null;
   }
-  const ex = inst.exports as unknown as Pick<ZigguratKernel, "fill" | "combine"> & { memory: WebAssembly.Memory };
+  const ex = inst.exports as unknown as Pick<ZigguratKernel, "fill" | "combine" | "add"> & { memory: WebAssembly.Memory };
   const buf = ex.memory.buffer;
   const table = new Float64Array(buf, 0, LAYERS * WASM_STRIDE);
   for (let i = 0; i < LAYERS; i++) {
@@ -542,6 +562,7 @@ function zigguratKernel(mod: WebAssembly.Module, t: ZigguratTable): ZigguratKern
   return {
     fill: ex.fill,
     combine: ex.combine,
+    add: typeof ex.add === "function" ? ex.add : undefined,
     words: new Uint32Array(buf, WASM_WORDS_AT, BLOCK_WORDS),
     out64: new Float64Array(buf, WASM_OUT_AT, WASM_WINDOW),
     s32: new Float32Array(buf, WASM_S32_AT, WASM_WINDOW),
@@ -599,6 +620,20 @@ export function addRoundedGiven(s: Float32Array, z: Float64Array, zAt: number, i
 export function setZigguratWasmForTesting(bytes: Uint8Array | null | undefined): void {
   wasmBytesOverride = bytes;
   overrideModule = undefined;
+}
+
+/** Whether `addRounded` runs the kernel's one-pass fused add (true, the default) or its two passes (false: `fill`, then `combine`). */
+let fusedAdd = true;
+
+/**
+ * Test and bench hook: `addRounded` with the kernel's one-pass fused add (true, the default) or the
+ * two passes it replaced (false: `fill` into the f64 window, then `combine`; issue 19's "before").
+ * The same samples and the same values either way. Returns the previous setting. @internal
+ */
+export function setZigguratFusedAddForTesting(enabled: boolean): boolean {
+  const was = fusedAdd;
+  fusedAdd = enabled;
+  return was;
 }
 
 /** Whether the samplers' streams run the WebAssembly fast path here. @internal */
@@ -673,8 +708,74 @@ export function isPowerOfTwoWithExactInverse(d: number): boolean {
 }
 
 /**
- * {@link zigguratAddRun} with the kernel: the samples of a window drawn as {@link zigguratRunWasm}
- * draws them, then added to s's window by the kernel's `combine` (the same arithmetic).
+ * {@link zigguratAddRun} with the kernel's one-pass `add` (issue 19): per window of s, the kernel
+ * draws and adds in one loop (two proposals per step where both are fast accepts) up to the first
+ * proposal it gives back, which {@link slowProposal} finishes from the same words and JS adds with
+ * the same arithmetic; the refills are sized as in {@link zigguratRun}, so the words, samples and
+ * values are those of {@link zigguratAddRun}.
+ */
+function zigguratAddRunFused(
+  t: ZigguratTable,
+  fast: Float64Array,
+  kern: ZigguratKernel,
+  add: NonNullable<ZigguratKernel["add"]>,
+  st: StreamState,
+  s: Float32Array,
+  from: number,
+  to: number,
+  invScale: number,
+  scale: number,
+  divisor: number,
+  r: Rng,
+): void {
+  const owedAt = st.remaining + from;
+  const pow2 = isPowerOfTwoWithExactInverse(divisor) ? 1 : 0;
+  const recip = 1 / divisor;
+  const tol = Math.max(WEDGE_TOL, expEnclosureMargin());
+  const win = kern.s32;
+  const words = kern.words;
+  let p = st.p;
+  let end = st.end;
+  for (let at = from; at < to;) {
+    const n = Math.min(WASM_WINDOW, to - at);
+    const owed = owedAt - at;
+    win.set(s.subarray(at, at + n));
+    let j = 0;
+    while (j < n) {
+      if (p + 2 > end) {
+        end = refill(words, Math.min(BLOCK_WORDS, 2 * (owed - j) + 32), r);
+        p = 0;
+      }
+      const res = add(p, end, j, n, tol, invScale, scale, divisor, recip, pow2);
+      j = (res >>> 1) & 0x7fff;
+      p = res >>> 16;
+      if ((res & 1) !== 0) {
+        const w0 = words[p - 2];
+        st.p = p;
+        st.end = end;
+        const x = slowProposal(t, fast, words, st, w0, (w0 >>> 11) * TWO32 + words[p - 1], owed - j, r);
+        p = st.p;
+        end = st.end;
+        if (x === x) {
+          // NaN: rejected. Else zigguratAddRun's arithmetic (the kernel's lanes compute the same doubles).
+          win[j] = ((roundHalfUp(win[j] * invScale) + x) * scale) / divisor;
+          j++;
+        }
+      }
+    }
+    s.set(n === WASM_WINDOW ? win : win.subarray(0, n), at);
+    at += n;
+  }
+  st.p = p;
+  st.end = end;
+  st.remaining -= to - from;
+}
+
+/**
+ * {@link zigguratAddRun} with the kernel's two passes (the path before issue 19, kept for modules
+ * without `add` and as the bench's "before"): the samples of a window drawn as
+ * {@link zigguratRunWasm} draws them, then added to s's window by the kernel's `combine` (the same
+ * arithmetic).
  */
 function zigguratAddRunWasm(
   t: ZigguratTable,
@@ -955,7 +1056,9 @@ export class DiscreteZiggurat {
       },
       addRounded: (s: Float32Array, from: number, to: number, invScale: number, scale: number, divisor: number): void => {
         check(s.length, from, to);
-        if (kern !== null) zigguratAddRunWasm(t, fast, kern, st, s, from, to, invScale, scale, divisor, r);
+        if (kern !== null && kern.add !== undefined && fusedAdd)
+          zigguratAddRunFused(t, fast, kern, kern.add, st, s, from, to, invScale, scale, divisor, r);
+        else if (kern !== null) zigguratAddRunWasm(t, fast, kern, st, s, from, to, invScale, scale, divisor, r);
         else zigguratAddRun(t, fast, words, st, s, from, to, invScale, scale, divisor, r);
       },
     };
