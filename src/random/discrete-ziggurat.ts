@@ -557,8 +557,9 @@ function zigguratKernel(mod: WebAssembly.Module, t: ZigguratTable): ZigguratKern
   const exp = expNegTables();
   new Float64Array(buf, WASM_EXP_INT_AT, exp.int.length).set(exp.int);
   new Float64Array(buf, WASM_EXP_FRAC_AT, exp.frac.length).set(exp.frac);
-  // The constants of expNegApprox's polynomial as JS rounds them, and the table's 2·sigma².
-  new Float64Array(buf, WASM_CONST_AT, 4).set([1 / 6, 1 / 24, 1 / 120, t.twoS2]);
+  // The constants of expNegApprox's polynomial as JS rounds them, the table's 2·sigma², and the
+  // fused add's lane constants (0.5, 0.5) and (1, 1).
+  new Float64Array(buf, WASM_CONST_AT, 8).set([1 / 6, 1 / 24, 1 / 120, t.twoS2, 0.5, 0.5, 1, 1]);
   return {
     fill: ex.fill,
     combine: ex.combine,

@@ -10,6 +10,7 @@
 ;;   [16384, 16904)    e^{-n}, n = 0..64 (exp-bernoulli's EXP_INT)
 ;;   [17408, 17920)    e^{-j/64}, j = 0..63 (EXP_FRAC)
 ;;   [17920, 17952)    1/6, 1/24, 1/120 (as JS rounds them), 2*sigma^2 (twoS2)
+;;   [17952, 17984)    (0.5, 0.5), (1, 1): the fused add's lane constants (loaded, not rematerialized per step)
 ;;   [18432, 83968)    the random words (16,384 u32), refilled by JS
 ;;   [83968, 149504)   the samples' window: 8,192 f64 (fill writes them)
 ;;   [149504, 182272)  the fused add's window: 8,192 f32 (combine updates them in place)
@@ -203,13 +204,11 @@
     (local $w0 i32) (local $J f64) (local $o i32) (local $ob i32) (local $z f64) (local $gaveUp i32) (local $ok i32)
     (local $stop i32) (local $v v128) (local $jj v128) (local $qq v128) (local $x v128)
     (local $r v128) (local $m v128) (local $q v128) (local $y v128)
-    (local $vinv v128) (local $vscale v128) (local $vdiv v128) (local $vrecip v128) (local $half v128) (local $one v128)
+    (local $vinv v128) (local $vscale v128) (local $vdiv v128) (local $vrecip v128)
     (local.set $vinv (f64x2.splat (local.get $inv)))
     (local.set $vscale (f64x2.splat (local.get $scale)))
     (local.set $vdiv (f64x2.splat (local.get $div)))
     (local.set $vrecip (f64x2.splat (local.get $recip)))
-    (local.set $half (f64x2.splat (f64.const 0.5)))
-    (local.set $one (f64x2.splat (f64.const 1)))
     (block $done
       (loop $outer
         ;; Pairs while at least two samples are owed and four words remain.
@@ -238,7 +237,7 @@
                     (v128.and (i64x2.shl (local.get $v) (i32.const 55)) (v128.const i64x2 0x8000000000000000 0x8000000000000000))))
                 ;; Back to one proposal at a time unless both are fast accepts (J < F*Q) and neither is -0.
                 (br_if $scalar
-                  (v128.any_true
+                  (i64x2.bitmask
                     (v128.or
                       (f64x2.ge (local.get $jj) (v128.load64_lane 1 (local.get $ob) (v128.load64_zero (local.get $o))))
                       (i64x2.eq (local.get $y) (v128.const i64x2 0x8000000000000000 0x8000000000000000)))))
@@ -247,14 +246,14 @@
                   (f64x2.mul
                     (f64x2.promote_low_f32x4 (v128.load64_zero offset=149504 (i32.shl (local.get $i) (i32.const 2))))
                     (local.get $vinv)))
-                (local.set $r (f64x2.floor (f64x2.add (local.get $x) (local.get $half))))
-                (local.set $m (f64x2.gt (f64x2.sub (local.get $r) (local.get $half)) (local.get $x)))
-                (if (v128.any_true (local.get $m))
+                (local.set $r (f64x2.floor (f64x2.add (local.get $x) (v128.load (i32.const 17952)))))
+                (local.set $m (f64x2.gt (f64x2.sub (local.get $r) (v128.load (i32.const 17952))) (local.get $x)))
+                (if (i64x2.bitmask (local.get $m))
                   (then
                     (local.set $q (f64x2.nearest (local.get $x)))
                     (local.set $q
                       (f64x2.add (local.get $q)
-                        (v128.and (f64x2.eq (f64x2.sub (local.get $x) (local.get $q)) (local.get $half)) (local.get $one))))
+                        (v128.and (f64x2.eq (f64x2.sub (local.get $x) (local.get $q)) (v128.load (i32.const 17952))) (v128.load (i32.const 17968)))))
                     (local.set $r (v128.bitselect (local.get $q) (local.get $r) (local.get $m)))))
                 (local.set $y (f64x2.mul (f64x2.add (local.get $r) (local.get $y)) (local.get $vscale)))
                 (local.set $y
