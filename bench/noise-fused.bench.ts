@@ -74,7 +74,13 @@ function main(): void {
           crypto.getRandomValues(words.subarray(0, Math.min(left, words.length)));
       },
     };
-    for (const f of Object.values(cases)) for (let w = 0; w < 20; w++) (reset(), flat.fill(0), f());
+    for (const f of Object.values(cases)) {
+      for (let w = 0; w < 20; w++) {
+        reset();
+        flat.fill(0);
+        f();
+      }
+    }
     const t: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
     for (let rep = 0; rep < REPS; rep++) {
       for (const [k, f] of Object.entries(cases)) {

@@ -248,7 +248,7 @@
                     (local.get $vinv)))
                 (local.set $r (f64x2.floor (f64x2.add (local.get $x) (v128.load (i32.const 17952)))))
                 (local.set $m (f64x2.gt (f64x2.sub (local.get $r) (v128.load (i32.const 17952))) (local.get $x)))
-                (if (i64x2.bitmask (local.get $m))
+                (if (v128.any_true (local.get $m))
                   (then
                     (local.set $q (f64x2.nearest (local.get $x)))
                     (local.set $q
