@@ -482,7 +482,8 @@ interface ZigguratKernel {
   /**
    * The fused add in one pass (issue 19): the proposals of `fill` on words[p, end), each accepted
    * sample added to s32[i] at once with `combine`'s arithmetic, for i in [i, n); two proposals per
-   * step in f64x2 lanes where both are fast accepts. Returns as `fill` (on giving up, s32[i] is
+   * step in f64x2 lanes where both are fast accepts; halfExact = 1 (inv a power of two) skips
+   * round()'s exact fallback, never needed then. Returns as `fill` (on giving up, s32[i] is
    * untouched). Undefined for a module without it (a test's older bytes): the two passes are used.
    */
   readonly add:
@@ -497,6 +498,7 @@ interface ZigguratKernel {
         div: number,
         recip: number,
         pow2: number,
+        halfExact: number,
       ) => number)
     | undefined;
   /** Views of the instance's memory (never grown, so they stay valid). */
@@ -732,6 +734,9 @@ function zigguratAddRunFused(
   const owedAt = st.remaining + from;
   const pow2 = isPowerOfTwoWithExactInverse(divisor) ? 1 : 0;
   const recip = 1 / divisor;
+  // inv a power of two: x = s·inv has at most 24 significant bits and round()'s fallback is never
+  // needed (proof in ziggurat.wat at `add`), so the kernel skips its test.
+  const halfExact = isPowerOfTwoWithExactInverse(invScale) ? 1 : 0;
   const tol = Math.max(WEDGE_TOL, expEnclosureMargin());
   const win = kern.s32;
   const words = kern.words;
@@ -747,7 +752,7 @@ function zigguratAddRunFused(
         end = refill(words, Math.min(BLOCK_WORDS, 2 * (owed - j) + 32), r);
         p = 0;
       }
-      const res = add(p, end, j, n, tol, invScale, scale, divisor, recip, pow2);
+      const res = add(p, end, j, n, tol, invScale, scale, divisor, recip, pow2, halfExact);
       j = (res >>> 1) & 0x7fff;
       p = res >>> 16;
       if ((res & 1) !== 0) {

@@ -198,11 +198,18 @@
   ;; 2^52 + w1 give J = (first - (2^84 + 2^52)) + second: the subtraction's exact value
   ;; (w0 >>> 11)*2^32 - 2^52 is an integer below 2^53 in magnitude (a double), the sum is the
   ;; integer J < 2^53 (a double): both exact. k = floor(J / Q) lane-wise, the division of `fill`.
-  ;; Returns as `fill` (p << 16) | (i << 1) | gaveUp; on giving up, s32[i] is untouched.
+  ;; round()'s exact fallback is skipped when halfExact = 1, which the TS passes only when inv is a power
+;; of two: then x = s * inv (s a float32) has at most 24 significant bits, and floor(x + 0.5) is
+;; already roundHalfUp(x), because x + 0.5 is exact or harmless: for |x| < 2^-30 the sum rounds into
+;; (0, 1) (floor 0, the exact answer); for 2^-30 <= |x| < 2^52 the exact sum spans at most 53 bits
+;; (from 2^-53 or from 2^-1, whichever is lower among x's bits, up to below 2^52); for |x| >= 2^52,
+;; x is an integer and even where |x| < 2^53 (a multiple of 2^29), so x + 0.5 rounds (ties to even)
+;; back to x. A non-finite or subnormal x changes nothing (the fallback's test is false for them).
+;; Returns as `fill` (p << 16) | (i << 1) | gaveUp; on giving up, s32[i] is untouched.
   (func (export "add") (param $p i32) (param $end i32) (param $i i32) (param $n i32) (param $tol f64)
-    (param $inv f64) (param $scale f64) (param $div f64) (param $recip f64) (param $pow2 i32) (result i32)
+    (param $inv f64) (param $scale f64) (param $div f64) (param $recip f64) (param $pow2 i32) (param $halfExact i32) (result i32)
     (local $w0 i32) (local $J f64) (local $o i32) (local $ob i32) (local $z f64) (local $gaveUp i32) (local $ok i32)
-    (local $stop i32) (local $v v128) (local $jj v128) (local $qq v128) (local $x v128)
+    (local $pend i32) (local $stop i32) (local $v v128) (local $jj v128) (local $qq v128) (local $x v128)
     (local $r v128) (local $m v128) (local $q v128) (local $y v128)
     (local $vinv v128) (local $vscale v128) (local $vdiv v128) (local $vrecip v128)
     (local.set $vinv (f64x2.splat (local.get $inv)))
@@ -215,6 +222,7 @@
         (local.set $stop (i32.shr_u (i32.sub (local.get $end) (local.get $p)) (i32.const 2)))
         (if (i32.lt_u (i32.shr_u (i32.sub (local.get $n) (local.get $i)) (i32.const 1)) (local.get $stop))
           (then (local.set $stop (i32.shr_u (i32.sub (local.get $n) (local.get $i)) (i32.const 1)))))
+        (local.set $pend (i32.const 1))
         (if (local.get $stop)
           (then
             (local.set $stop (i32.add (local.get $p) (i32.shl (local.get $stop) (i32.const 2))))
@@ -236,25 +244,33 @@
                   (v128.or (f64x2.floor (f64x2.div (local.get $jj) (local.get $qq)))
                     (v128.and (i64x2.shl (local.get $v) (i32.const 55)) (v128.const i64x2 0x8000000000000000 0x8000000000000000))))
                 ;; Back to one proposal at a time unless both are fast accepts (J < F*Q) and neither is -0.
-                (br_if $scalar
+                ;; (Both proposals of a broken pair go the scalar way: one exit per proposal given back.)
+                (if
                   (i64x2.bitmask
                     (v128.or
                       (f64x2.ge (local.get $jj) (v128.load64_lane 1 (local.get $ob) (v128.load64_zero (local.get $o))))
-                      (i64x2.eq (local.get $y) (v128.const i64x2 0x8000000000000000 0x8000000000000000)))))
+                      (i64x2.eq (local.get $y) (v128.const i64x2 0x8000000000000000 0x8000000000000000))))
+                  (then
+                    (local.set $pend (i32.const 2))
+                    (br $scalar)))
                 ;; combine's arithmetic on the pair.
                 (local.set $x
                   (f64x2.mul
                     (f64x2.promote_low_f32x4 (v128.load64_zero offset=149504 (i32.shl (local.get $i) (i32.const 2))))
                     (local.get $vinv)))
                 (local.set $r (f64x2.floor (f64x2.add (local.get $x) (v128.load (i32.const 17952)))))
-                (local.set $m (f64x2.gt (f64x2.sub (local.get $r) (v128.load (i32.const 17952))) (local.get $x)))
-                (if (v128.any_true (local.get $m))
+                ;; round()'s exact fallback, unless halfExact (inv a power of two: see above).
+                (if (i32.eqz (local.get $halfExact))
                   (then
-                    (local.set $q (f64x2.nearest (local.get $x)))
-                    (local.set $q
-                      (f64x2.add (local.get $q)
-                        (v128.and (f64x2.eq (f64x2.sub (local.get $x) (local.get $q)) (v128.load (i32.const 17952))) (v128.load (i32.const 17968)))))
-                    (local.set $r (v128.bitselect (local.get $q) (local.get $r) (local.get $m)))))
+                    (local.set $m (f64x2.gt (f64x2.sub (local.get $r) (v128.load (i32.const 17952))) (local.get $x)))
+                    (if (v128.any_true (local.get $m))
+                      (then
+                        (local.set $q (f64x2.nearest (local.get $x)))
+                        (local.set $q
+                          (f64x2.add (local.get $q)
+                            (v128.and (f64x2.eq (f64x2.sub (local.get $x) (local.get $q)) (v128.load (i32.const 17952)))
+                              (v128.load (i32.const 17968)))))
+                        (local.set $r (v128.bitselect (local.get $q) (local.get $r) (local.get $m)))))))
                 (local.set $y (f64x2.mul (f64x2.add (local.get $r) (local.get $y)) (local.get $vscale)))
                 (local.set $y
                   (if (result v128) (local.get $pow2)
@@ -265,7 +281,8 @@
                 (local.set $p (i32.add (local.get $p) (i32.const 4)))
                 (br_if $pair (i32.lt_u (local.get $p) (local.get $stop)))
                 (br $outer)))))
-        ;; One proposal the scalar way (fill's loop body), or the end of the samples or the words.
+        ;; $pend proposals the scalar way (fill's loop body), or the end of the samples or the words.
+        (loop $one
         (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
         (br_if $done (i32.gt_u (i32.add (local.get $p) (i32.const 2)) (local.get $end)))
         (local.set $w0 (i32.load offset=18432 (i32.shl (local.get $p) (i32.const 2))))
@@ -298,6 +315,8 @@
             (call $comb1 (local.get $i) (local.get $z) (local.get $inv) (local.get $scale) (local.get $div) (local.get $recip)
               (local.get $pow2))
             (local.set $i (i32.add (local.get $i) (i32.const 1)))))
+        (local.set $pend (i32.sub (local.get $pend) (i32.const 1)))
+        (br_if $one (local.get $pend)))
         (br $outer)))
     (i32.or (i32.or (i32.shl (local.get $p) (i32.const 16)) (i32.shl (local.get $i) (i32.const 1))) (local.get $gaveUp)))
 

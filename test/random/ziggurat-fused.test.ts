@@ -10,8 +10,10 @@
  * onto the exact bigint path (proposals handed back to JS), and end to end through
  * `addGaussianNoiseInPlace`. Negative controls (patched .wat through setZigguratWasmForTesting): a
  * lane whose sign is dropped, a pair path that accepts the rejected (negative, 0), lanes swapped, a
- * J conversion off by 2^52, a pair step that skips words, and a k rounded up instead of down all
- * give other values.
+ * J conversion off by 2^52, a pair step that skips words, a k rounded up instead of down, and
+ * round()'s exact fallback skipped for an inverse scale that is not a power of two all give other
+ * values; power-of-two inverse scales (where the kernel skips that fallback, proved in the .wat)
+ * give the reference's values on ties, near-ties, [2^52, 2^54) and tiny values.
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -151,6 +153,26 @@ describe("discrete ziggurat: the one-pass fused add (issue 19)", () => {
     }
   });
 
+  it("skips round()'s fallback only for power-of-two inverse scales, with the JS reference's values (ties, near-ties, 2^52-2^53, tiny)", () => {
+    // float32 values whose x = s·inv lands on halves, next to halves, in [2^52, 2^54) and below 2^-30.
+    const vals: number[] = [];
+    for (let k = -40; k <= 40; k++) {
+      const h = k + 0.5;
+      vals.push(h, Math.fround(h * (1 + 2 ** -23)), Math.fround(h * (1 - 2 ** -23)), k);
+    }
+    for (const e of [-60, -31, -30, -29, -2, 23, 24, 52, 53, 60])
+      vals.push(2 ** e, -(2 ** e), Math.fround(2 ** e * (1 + 2 ** -23)), Math.fround(-(2 ** e) * (1 - 2 ** -24)));
+    const base = Float32Array.from(vals, (v) => Math.fround(v));
+    for (const inv of [1, 2, 0.5, 2 ** 30, 2 ** -20, 2 ** 29, 2 ** -1000, 2 ** 60]) {
+      // s = base / inv (exact in float32 where representable), so x = s·inv is base again.
+      const s = Float32Array.from(base, (v) => v / inv);
+      for (const sigma of [0.5, 3, 1.5 * 2 ** 30]) {
+        const js = digest(added("js", sigma, s, 21, [s.length], inv, 1 / inv, 1));
+        expect(digest(added("fused", sigma, s, 21, [s.length], inv, 1 / inv, 1)), `inv ${inv}, sigma ${sigma}`).toBe(js);
+      }
+    }
+  });
+
   it("adds the same values with the wedge forced onto the exact bigint path (the kernel hands the proposals back to JS)", () => {
     oldMargin = setExpEnclosureMarginForTesting(2 ** -6);
     const n = 30_001;
@@ -184,7 +206,7 @@ describe("discrete ziggurat: the one-pass fused add (issue 19)", () => {
   });
 
   it.skipIf(!hasWabt)(
-    "negative controls: a lane without its sign, the rejected (negative, 0) accepted, lanes swapped, J off by 2^52, skipped words, k rounded up",
+    "negative controls: a lane without its sign, (negative, 0) accepted, lanes swapped, J off by 2^52, skipped words, k rounded up, fallback skipped",
     async () => {
       const n = 40_001;
       const s = gridValues(n);
@@ -210,6 +232,8 @@ describe("discrete ziggurat: the one-pass fused add (issue 19)", () => {
           1.5 * 2 ** 30,
           [["(local.set $p (i32.add (local.get $p) (i32.const 4)))", "(local.set $p (i32.add (local.get $p) (i32.const 6)))"]],
         ],
+        // round()'s fallback skipped for every inverse scale, not only powers of two (checked on round()'s hard cases below).
+        ["fallback always skipped", 3, [["(i32.eqz (local.get $halfExact))", "(i32.const 0)"]]],
         // k = ceil(J / Q) instead of floor: off by one on almost every lane.
         [
           "k rounded up",
@@ -217,15 +241,21 @@ describe("discrete ziggurat: the one-pass fused add (issue 19)", () => {
           [["(f64x2.floor (f64x2.div (local.get $jj) (local.get $qq)))", "(f64x2.ceil (f64x2.div (local.get $jj) (local.get $qq)))"]],
         ],
       ];
+      // round()'s hard cases: x = 0.49999999999999994 (floor(x + 0.5) = 1, the exact answer 0), x = 2^52 + 1.
+      const hard = Float32Array.from({ length: 4001 }, (_, i) => (i % 2 === 0 ? 1 : 2 ** 52));
+      const hardInv = 0.49999999999999994;
       for (const [name, sigma, edits] of controls) {
-        const js = added("js", sigma, s, 11, [n]);
+        const fallback = name === "fallback always skipped";
+        const v = fallback ? hard : s;
+        const [inv, scale] = fallback ? [hardInv, 1] : [2 ** 30, 2 ** -30];
+        const js = added("js", sigma, v, 11, [v.length], inv, scale);
         setZigguratWasmForTesting(await mutatedAdd(...edits));
         setZigguratFusedAddForTesting(true);
-        const bad = added("current", sigma, s, 11, [n]);
+        const bad = added("current", sigma, v, 11, [v.length], inv, scale);
         expect(digest(bad), name).not.toBe(digest(js));
         // The same broken module's two passes (fill, combine: untouched) still give the reference.
         setZigguratFusedAddForTesting(false);
-        expect(digest(added("current", sigma, s, 11, [n])), name).toBe(digest(js));
+        expect(digest(added("current", sigma, v, 11, [v.length], inv, scale)), name).toBe(digest(js));
         if (name === "lane 1 without its sign") {
           // The noise (values minus the inputs, in grid units) of the broken kernel is skewed positive.
           let pos = 0;
