@@ -616,6 +616,57 @@ export function addRoundedGiven(s: Float32Array, z: Float64Array, zAt: number, i
   }
 }
 
+/** An instance of the module used only for its `finite` check (per module; null: the JS loop). */
+let finiteKernel:
+  { readonly mod: WebAssembly.Module; readonly finite: (n: number) => number; readonly s32: Float32Array } | null | undefined;
+
+/** True when every entry of `s` is finite, in JS: v·0 is ±0 for a finite v and NaN otherwise (four lanes, no branch per entry). */
+function allFiniteJs(s: Float32Array): boolean {
+  let a0 = 0;
+  let a1 = 0;
+  let a2 = 0;
+  let a3 = 0;
+  const n4 = s.length - (s.length % 4);
+  let i = 0;
+  for (; i < n4; i += 4) {
+    a0 += s[i] * 0;
+    a1 += s[i + 1] * 0;
+    a2 += s[i + 2] * 0;
+    a3 += s[i + 3] * 0;
+  }
+  for (; i < s.length; i++) a0 += s[i] * 0;
+  return a0 + a1 + a2 + a3 === 0;
+}
+
+/**
+ * True when every entry of `s` is finite: the module's `finite` check (the exponent bits of four
+ * float32 at a time, window by window) where the samplers use the WebAssembly module, else a JS loop.
+ * Issue 19: the check `addGaussianNoiseInPlace` makes before any noise is drawn. @internal
+ */
+export function allFiniteFloat32(s: Float32Array): boolean {
+  const mod = zigguratModule();
+  if (mod === null || !fusedAdd) return allFiniteJs(s);
+  if (finiteKernel === undefined || (finiteKernel !== null && finiteKernel.mod !== mod)) {
+    try {
+      const ex = new WebAssembly.Instance(mod, {}).exports as unknown as { finite?: (n: number) => number; memory: WebAssembly.Memory };
+      finiteKernel =
+        typeof ex.finite === "function"
+          ? { mod, finite: ex.finite, s32: new Float32Array(ex.memory.buffer, WASM_S32_AT, WASM_WINDOW) }
+          : null;
+    } catch {
+      finiteKernel = null;
+    }
+  }
+  if (finiteKernel === null) return allFiniteJs(s);
+  const k = finiteKernel;
+  for (let at = 0; at < s.length; at += WASM_WINDOW) {
+    const m = Math.min(WASM_WINDOW, s.length - at);
+    k.s32.set(s.subarray(at, at + m));
+    if (k.finite(m) === 0) return false;
+  }
+  return true;
+}
+
 /**
  * Test hook: the samplers' next streams use these module bytes (a deliberately broken loop), the
  * JS loop (null) or the shipped module (undefined). @internal
@@ -623,15 +674,17 @@ export function addRoundedGiven(s: Float32Array, z: Float64Array, zAt: number, i
 export function setZigguratWasmForTesting(bytes: Uint8Array | null | undefined): void {
   wasmBytesOverride = bytes;
   overrideModule = undefined;
+  finiteKernel = undefined;
 }
 
 /** Whether `addRounded` runs the kernel's one-pass fused add (true, the default) or its two passes (false: `fill`, then `combine`). */
 let fusedAdd = true;
 
 /**
- * Test and bench hook: `addRounded` with the kernel's one-pass fused add (true, the default) or the
- * two passes it replaced (false: `fill` into the f64 window, then `combine`; issue 19's "before").
- * The same samples and the same values either way. Returns the previous setting. @internal
+ * Test and bench hook: issue 19's paths on (true, the default) or off (false: issue 19's "before"):
+ * `addRounded` with the kernel's one-pass fused add or the two passes it replaced (`fill` into the
+ * f64 window, then `combine`), and {@link allFiniteFloat32} with the module's SIMD check or the JS
+ * loop. The same samples, values and answers either way. Returns the previous setting. @internal
  */
 export function setZigguratFusedAddForTesting(enabled: boolean): boolean {
   const was = fusedAdd;

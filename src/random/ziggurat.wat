@@ -320,6 +320,33 @@
         (br $outer)))
     (i32.or (i32.or (i32.shl (local.get $p) (i32.const 16)) (i32.shl (local.get $i) (i32.const 1))) (local.get $gaveUp)))
 
+  ;; 1 when every entry of the f32 window s32[0, n) is finite, else 0 (issue 19: the check of
+  ;; addGaussianNoiseInPlace before any noise is drawn). An f32 is not finite iff its exponent bits are
+  ;; all ones: (bits & 0x7f800000) = 0x7f800000, tested four lanes at a time, the rest one by one.
+  (func (export "finite") (param $n i32) (result i32)
+    (local $i i32) (local $acc v128) (local $bad i32) (local $n4 i32)
+    (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n4)))
+        (local.set $acc
+          (v128.or (local.get $acc)
+            (i32x4.eq
+              (v128.and (v128.load offset=149504 (i32.shl (local.get $i) (i32.const 2))) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))
+              (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $next)))
+    (local.set $bad (v128.any_true (local.get $acc)))
+    (block $end
+      (loop $tail
+        (br_if $end (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $bad
+          (i32.or (local.get $bad)
+            (i32.eq (i32.and (i32.load offset=149504 (i32.shl (local.get $i) (i32.const 2))) (i32.const 0x7f800000)) (i32.const 0x7f800000))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $tail)))
+    (i32.eqz (local.get $bad)))
+
   ;; The fused add's second pass, two entries per step in f64x2 lanes: s32[j] = f32(((roundHalfUp(
   ;; s32[j] * inv) + z[j]) * scale) / div) for j in [0, n) (n rounded up to even: the window has room),
   ;; with z the window `fill` wrote. roundHalfUp as src/math/round.ts: floor(x + 0.5), and in the

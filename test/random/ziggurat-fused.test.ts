@@ -19,7 +19,12 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { addGaussianNoiseInPlace } from "../../src/mechanisms/gaussian-noise.js";
-import { DiscreteZiggurat, setZigguratFusedAddForTesting, setZigguratWasmForTesting } from "../../src/random/discrete-ziggurat.js";
+import {
+  allFiniteFloat32,
+  DiscreteZiggurat,
+  setZigguratFusedAddForTesting,
+  setZigguratWasmForTesting,
+} from "../../src/random/discrete-ziggurat.js";
 import { setExpEnclosureMarginForTesting } from "../../src/random/exp-bernoulli.js";
 import { SeededRng } from "../../src/random/rng.js";
 import { compileWat, ZIGGURAT_WAT_PATH } from "../../scripts/gen-ziggurat-wasm.js";
@@ -204,6 +209,70 @@ describe("discrete ziggurat: the one-pass fused add (issue 19)", () => {
     addGaussianNoiseInPlace([b], { stddev: 3, sensitivity: 0.5, divisor: 100, name: "x", rng: new SeededRng(4) });
     expect(digest(b)).toBe(digest(a));
   });
+
+  it("checks finiteness (allFiniteFloat32, the module's SIMD check) as the JS loop does: every position, lengths 0-9 and around the window", () => {
+    const specials = [NaN, Infinity, -Infinity];
+    const finite = [0, -0, 1, -1, 3.4028234663852886e38, -3.4028234663852886e38, 1.401298464324817e-45, -1.1754943508222875e-38];
+    for (const n of [0, 1, 2, 3, 4, 5, 7, 8, 9, 8191, 8192, 8193, 16_385]) {
+      const s = Float32Array.from({ length: n }, (_, i) => finite[i % finite.length]);
+      expect(allFiniteFloat32(s), `n ${n}`).toBe(true);
+      const at =
+        n <= 9
+          ? Array.from({ length: n }, (_, i) => i)
+          : [0, 1, 2, 3, 4, 8188, 8189, 8190, 8191, 8192, n - 4, n - 3, n - 2, n - 1].filter((i) => i < n);
+      for (const i of at) {
+        for (const v of specials) {
+          const t = s.slice();
+          t[i] = v;
+          expect(allFiniteFloat32(t), `n ${n}, ${v} at ${i}`).toBe(false);
+        }
+      }
+    }
+    // The same answers from the JS loop (the fallback), and on subarrays at odd offsets.
+    const big = Float32Array.from({ length: 20_003 }, (_, i) => Math.sin(i) * 1e30);
+    big[20_001] = NaN;
+    for (const [from, to] of [
+      [0, 20_003],
+      [1, 20_001],
+      [3, 20_002],
+      [20_001, 20_002],
+      [5, 9],
+    ]) {
+      const sub = big.subarray(from, to);
+      const wasm = allFiniteFloat32(sub);
+      usePath("js");
+      expect(allFiniteFloat32(sub), `[${from}, ${to})`).toBe(wasm);
+      usePath("fused");
+      expect(wasm).toBe(!(from <= 20_001 && 20_001 < to));
+    }
+  });
+
+  it.skipIf(!hasWabt)(
+    "negative controls of the finiteness check: without its one-by-one tail, or with the exponent mask wrong, it answers wrongly",
+    async () => {
+      const text = watText();
+      const a = text.indexOf('(func (export "finite")');
+      const b = text.indexOf(";; The fused add's second pass");
+      const f = text.slice(a, b);
+      const tail = "(br_if $end (i32.ge_u (local.get $i) (local.get $n)))";
+      expect(f.includes(tail)).toBe(true);
+      const nan7 = Float32Array.from({ length: 7 }, (_, i) => (i === 6 ? NaN : i));
+      expect(allFiniteFloat32(nan7)).toBe(false);
+      setZigguratWasmForTesting(await compileWat(text.replace(f, f.replace(tail, "(br $end)"))));
+      expect(allFiniteFloat32(nan7)).toBe(true); // the NaN in the tail is missed
+      setZigguratWasmForTesting(undefined);
+      const inf8 = Float32Array.from({ length: 8 }, (_, i) => (i === 2 ? Infinity : i));
+      expect(allFiniteFloat32(inf8)).toBe(false);
+      expect(f.includes("(v128.and (v128.load offset=149504")).toBe(true);
+      const g = f.replace(
+        "(v128.and (v128.load offset=149504 (i32.shl (local.get $i) (i32.const 2))) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))",
+        "(v128.and (v128.load offset=149504 (i32.shl (local.get $i) (i32.const 2))) (v128.const i32x4 0x7f800000 0x7f800000 0x7f000000 0x7f800000))",
+      );
+      expect(g).not.toBe(f);
+      setZigguratWasmForTesting(await compileWat(text.replace(f, g)));
+      expect(allFiniteFloat32(inf8)).toBe(true); // lane 2's exponent is masked wrongly
+    },
+  );
 
   it.skipIf(!hasWabt)(
     "negative controls: a lane without its sign, (negative, 0) accepted, lanes swapped, J off by 2^52, skipped words, k rounded up, fallback skipped",
