@@ -83,7 +83,7 @@
     (local.set $n (f64.floor (local.get $x)))
     (local.set $f (f64.sub (local.get $x) (local.get $n)))
     (local.set $j (f64.floor (f64.mul (local.get $f) (f64.const 64))))
-    (local.set $r (f64.sub (local.get $f) (f64.div (local.get $j) (f64.const 64))))
+    (local.set $r (f64.sub (local.get $f) (f64.mul (local.get $j) (f64.const 0x1p-6))))
     (local.set $e
       (f64.mul
         (f64.mul
@@ -104,15 +104,17 @@
     (local.set $h (f64.load offset=40 (local.get $o)))
     (local.set $y (f64.load offset=32 (local.get $o)))
     ;; Accept iff ((u + 1)/2^53)*h + y + tol <= e*(1 - tol); reject iff (u/2^53)*h + y - tol >= e*(1 + tol).
+    ;; (A division by a power of two is done as the multiplication by its exact inverse, here and for
+    ;; j/64 above: both are the correctly rounded value of the same real number, the results being normal.)
     (if (f64.le
-          (f64.add (f64.add (f64.mul (f64.div (f64.add (local.get $u) (f64.const 1)) (f64.const 9007199254740992)) (local.get $h))
+          (f64.add (f64.add (f64.mul (f64.mul (f64.add (local.get $u) (f64.const 1)) (f64.const 0x1p-53)) (local.get $h))
             (local.get $y)) (local.get $tol))
           (f64.mul (local.get $e) (f64.sub (f64.const 1) (local.get $tol))))
       (then
         (global.set $q (local.get $p))
         (return (call $signed (local.get $k) (local.get $s)))))
     (if (f64.ge
-          (f64.sub (f64.add (f64.mul (f64.div (local.get $u) (f64.const 9007199254740992)) (local.get $h)) (local.get $y))
+          (f64.sub (f64.add (f64.mul (f64.mul (local.get $u) (f64.const 0x1p-53)) (local.get $h)) (local.get $y))
             (local.get $tol))
           (f64.mul (local.get $e) (f64.add (f64.const 1) (local.get $tol))))
       (then
