@@ -61,6 +61,8 @@
  * The sampling loops run in a small WebAssembly module (src/random/ziggurat.wat) where WebAssembly
  * is available: the same decisions on the same words, so the same samples (the JS loops below are the
  * reference and the fallback); every exact (bigint) decision, the tail and the refills stay in JS.
+ * DP-SGD's exact noise (`addRounded`) draws and adds in one pass there, two proposals at a time
+ * (issue 19; the same samples and values).
  *
  * @see https://doi.org/10.18637/jss.v005.i08
  * @see https://eprint.iacr.org/2013/510
@@ -461,7 +463,8 @@ function packFast(t: ZigguratTable): Float64Array {
  * {@link slowProposal} (redraws, the wedge's double test), up to the first proposal that needs the
  * rest (the base layer's tail, the exact bigint wedge: about 1 in 4,000 proposals at DP-SGD's sigma)
  * or the end of the buffered words, on the packed table and the words in the instance's own memory;
- * the fused add's arithmetic is a second pass over the window (`combine`, f64x2 lanes).
+ * the fused add's arithmetic is a second pass over the window (`combine`, f64x2 lanes), or, in
+ * `add` (issue 19), done in the same loop as the sampling, two proposals per step in f64x2 lanes.
  * JS keeps the refills, the stream's bookkeeping and every exact decision; the kernel makes the same
  * decisions on the same words, so the samples are the same (tests: seeded streams against the JS
  * loop and the pinned digests).

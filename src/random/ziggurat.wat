@@ -1,9 +1,10 @@
 ;; The exact discrete ziggurat's sampling loops (src/random/discrete-ziggurat.ts: zigguratRun,
 ;; zigguratAddRun and the common cases of slowProposal) in WebAssembly: the same decisions on the
 ;; same words in the same order, so the same samples. Compiled by `npm run gen:ziggurat-wasm` (wabt
-;; 1.0.39, with SIMD) into src/random/ziggurat-wasm.ts. The sampling loop is scalar f64/i32; the fused
-;; add's arithmetic runs in f64x2 lanes. No floating-point contraction (WebAssembly has none), so
-;; every double below is the one the TS code computes.
+;; 1.0.39, with SIMD) into src/random/ziggurat-wasm.ts. `fill`'s sampling loop is scalar f64/i32 and
+;; `combine` adds a filled window in f64x2 lanes; `add` (issue 19) does both in one pass, two
+;; proposals per step in f64x2 lanes. No floating-point contraction (WebAssembly has none), so every
+;; double below is the one the TS code computes.
 ;;
 ;; Memory (one instance per sampler, 3 pages, never grown), written by the TS side:
 ;;   [0, 16384)        per layer i, 8 f64 at i*64: F_i*Q_i, Q_i, Q_i*W_i, W_i, y_i (yD), h_i (hD)
