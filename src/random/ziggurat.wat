@@ -194,21 +194,22 @@
   ;; The fused add in one pass (issue 19): the proposals of `fill`, in the same order on the same
   ;; words, each accepted sample z added to s32[i] at once with `combine`'s arithmetic (no f64
   ;; window written or read back). Two proposals per step in f64x2 lanes while both are fast accepts
-  ;; (J < F*Q) and neither is the rejected (negative, 0); otherwise one proposal the scalar way (the
-  ;; loop of `fill`, $slow, $comb1) and back to pairs, so proposals and samples keep their order.
+  ;; (J < F*Q) and neither is the rejected (negative, 0); otherwise both proposals of the pair the
+  ;; scalar way (the loop of `fill`, $slow, $comb1) and back to pairs, so proposals and samples keep
+  ;; their order.
   ;; A pair's J: the words (w0, w1) of a lane as an i64 w0 + w1*2^32; the doubles with the bits
   ;; 0x45300000_00000000 | (w0 >>> 11) = 2^84 + (w0 >>> 11)*2^32 and 0x43300000_00000000 | w1 =
   ;; 2^52 + w1 give J = (first - (2^84 + 2^52)) + second: the subtraction's exact value
   ;; (w0 >>> 11)*2^32 - 2^52 is an integer below 2^53 in magnitude (a double), the sum is the
   ;; integer J < 2^53 (a double): both exact. k = floor(J / Q) lane-wise, the division of `fill`.
-  ;; round()'s exact fallback is skipped when halfExact = 1, which the TS passes only when inv is a power
-;; of two: then x = s * inv (s a float32) has at most 24 significant bits, and floor(x + 0.5) is
-;; already roundHalfUp(x), because x + 0.5 is exact or harmless: for |x| < 2^-30 the sum rounds into
-;; (0, 1) (floor 0, the exact answer); for 2^-30 <= |x| < 2^52 the exact sum spans at most 53 bits
-;; (from 2^-53 or from 2^-1, whichever is lower among x's bits, up to below 2^52); for |x| >= 2^52,
-;; x is an integer and even where |x| < 2^53 (a multiple of 2^29), so x + 0.5 rounds (ties to even)
-;; back to x. A non-finite or subnormal x changes nothing (the fallback's test is false for them).
-;; Returns as `fill` (p << 16) | (i << 1) | gaveUp; on giving up, s32[i] is untouched.
+  ;; round()'s exact fallback is skipped when halfExact = 1, which the TS passes only when inv is a
+  ;; power of two: then x = s * inv (s a float32) has at most 24 significant bits, and floor(x + 0.5)
+  ;; is already roundHalfUp(x), because x + 0.5 is exact or harmless: for |x| < 2^-30 (subnormal x
+  ;; included) the sum rounds into (0, 1) (floor 0, the exact answer); for 2^-30 <= |x| < 2^52 the
+  ;; exact sum spans at most 53 bits (from the lower of x's last bit and 2^-1 up to below 2^52); for
+  ;; |x| >= 2^52, x is an integer, and even where |x| < 2^53 (a multiple of 2^29), so x + 0.5 rounds
+  ;; (ties to even) back to x. For a non-finite x the fallback's test is false anyway.
+  ;; Returns as `fill` (p << 16) | (i << 1) | gaveUp; on giving up, s32[i] is untouched.
   (func (export "add") (param $p i32) (param $end i32) (param $i i32) (param $n i32) (param $tol f64)
     (param $inv f64) (param $scale f64) (param $div f64) (param $recip f64) (param $pow2 i32) (param $halfExact i32) (result i32)
     (local $w0 i32) (local $J f64) (local $o i32) (local $ob i32) (local $z f64) (local $gaveUp i32) (local $ok i32)
