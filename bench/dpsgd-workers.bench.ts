@@ -94,20 +94,25 @@ for (const kind of MODELS) {
   );
   const optimizer = tf.train.sgd(0.01);
   // Secure noise (the default source) in every case, as in training.
-  const step = (workers?: (typeof pools)[number]) => () =>
-    dpApplyGradients(
-      optimizer,
-      dpGradients({
-        model,
-        loss: "sparseCategoricalCrossentropy",
-        x,
-        y,
-        l2NormClip: 1,
-        noiseMultiplier: 1.1,
-        expectedBatchSize: BATCH,
-        workers,
-      }),
-    );
+  // The step's own marks (epoch ms, comparable with the pool's timeline): start, gradients ready (noise added, tensors made), update applied.
+  const marks = { start: NaN, grads: NaN, applied: NaN };
+  const epochNow = (): number => performance.timeOrigin + performance.now();
+  const step = (workers?: (typeof pools)[number]) => () => {
+    marks.start = epochNow();
+    const g = dpGradients({
+      model,
+      loss: "sparseCategoricalCrossentropy",
+      x,
+      y,
+      l2NormClip: 1,
+      noiseMultiplier: 1.1,
+      expectedBatchSize: BATCH,
+      workers,
+    });
+    marks.grads = epochNow();
+    dpApplyGradients(optimizer, g);
+    marks.applied = epochNow();
+  };
   const label = (w: number, caller: boolean): string => `${caller ? "caller + " : ""}${w} worker${w > 1 ? "s" : ""}`;
   // The same chunking as the pools, in the calling thread: separates the cost of chunking from
   // the cost of the threads (copies, messages).
@@ -201,6 +206,30 @@ for (const kind of MODELS) {
         for (const k of ["write", "post", "caller", "ahead", "wait", "reduce"] as const) record(name, `main.${k}`, prof[k]);
         // After the last worker answered: the reduction, the noise (what is left of it), the update.
         record(name, "main.tail", wall - prof.write - prof.post - prof.caller - prof.ahead - prof.wait);
+        // The step's timeline, from the step's start (the calling thread's marks, the pool's, the first worker's).
+        const from = (v: number): number => v - marks.start;
+        const wat = prof.workers[0]?.at;
+        const tl: Record<string, number> = {
+          enter: from(prof.at.start),
+          posted: from(prof.at.posted),
+          callerDone: from(prof.at.callerDone),
+          aheadDone: from(prof.at.aheadDone),
+          answered: from(prof.at.answered),
+          reduced: from(prof.at.reduced),
+          grads: from(marks.grads),
+          applied: from(marks.applied),
+        };
+        if (wat) Object.assign(tl, { woke: from(wat.woke), wFrom: from(wat.computeFrom), wTo: from(wat.computeTo), wDone: from(wat.done) });
+        for (const [k, v] of Object.entries(tl)) record(name, `tl.${k}`, v);
+        if (wat) {
+          // Derived: how long the calling thread slept for the answer, the answer's latency after the worker wrote it,
+          // the worker's late start after the request, and the calling thread's serial tail.
+          record(name, "tl.callerIdle", Math.max(0, prof.at.answered - prof.at.aheadDone));
+          record(name, "tl.workerIdleEnd", Math.max(0, prof.at.aheadDone - wat.done));
+          record(name, "tl.answerLatency", prof.at.answered - Math.max(wat.done, prof.at.aheadDone));
+          record(name, "tl.wakeLatency", wat.woke - prof.at.posted);
+          record(name, "tl.tail", marks.applied - prof.at.answered);
+        }
       }
     }
   }
@@ -298,6 +327,14 @@ for (const kind of MODELS) {
         .map((k) => `${k} ${fmt(med(name, `main.${k}`), 2)}`)
         .join(", ");
       const wparts = ["receive", "weights", "inputs", "compute", "noise"].map((k) => `${k} ${fmt(med(name, `worker.${k}`), 2)}`).join(", ");
+      const tlm = (k: string): string => fmt(med(name, `tl.${k}`), 2);
+      console.log(
+        `  ${kind} ${name}: timeline (ms from the step's start, medians): calling thread enters ${tlm("enter")}, posted ${tlm("posted")}, ` +
+          `own chunks done ${tlm("callerDone")}, noise share done ${tlm("aheadDone")}, answer seen ${tlm("answered")}, reduced ${tlm("reduced")}, ` +
+          `gradients ready ${tlm("grads")}, applied ${tlm("applied")}; worker woke ${tlm("woke")}, chunks ${tlm("wFrom")}-${tlm("wTo")}, ` +
+          `answered ${tlm("wDone")}; calling thread asleep ${tlm("callerIdle")}, worker done before the calling thread ${tlm("workerIdleEnd")}, ` +
+          `answer latency ${tlm("answerLatency")}, wake latency ${tlm("wakeLatency")}, serial tail ${tlm("tail")}`,
+      );
       const f = noiseSplit(poolOf(name) as (typeof pools)[number]);
       console.log(
         `  ${kind} ${name}: calling thread ${parts} ms (tail: from the last answer to the end of the step); slowest worker ${wparts} ms` +

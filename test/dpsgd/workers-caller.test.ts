@@ -67,6 +67,17 @@ describe.each(["cpu", "wasm"] as BackendName[])("callerComputes on the %s backen
           const profile = lastStepProfile(p);
           expect(profile?.workers).toHaveLength(busy);
           expect(profile?.caller).toBeGreaterThan(0);
+          // The step's timeline (bench only) is in order on each thread, and a worker woke after the request was posted.
+          const at = profile!.at;
+          const seq = [at.start, at.posted, at.callerDone, at.aheadDone, at.answered, at.reduced];
+          expect(seq.every((v, i) => Number.isFinite(v) && (i === 0 || v >= seq[i - 1]))).toBe(true);
+          // (Across threads the epoch clocks may differ by a little: 0.5 ms of slack there.)
+          for (const w of profile!.workers) {
+            const ws = [w.at!.woke, w.at!.computeFrom, w.at!.computeTo, w.at!.done];
+            expect(ws.every((v, i) => Number.isFinite(v) && (i === 0 || v >= ws[i - 1]))).toBe(true);
+            expect(w.at!.woke).toBeGreaterThanOrEqual(at.start - 0.5);
+            expect(w.at!.done).toBeLessThanOrEqual(at.answered + 0.5);
+          }
         }
       } finally {
         tf.dispose([x, y]);

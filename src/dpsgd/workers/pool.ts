@@ -152,6 +152,12 @@ export interface StepProfile {
   reduce: number;
   /** Each busy worker's own account of the step. */
   workers: WorkerStepProfile[];
+  /**
+   * The calling thread's timeline (epoch ms: `performance.timeOrigin + performance.now()`,
+   * comparable with the workers' `at`): entering the step, requests posted, its own chunks done,
+   * its noise share and `whileWaiting` done, the last answer seen, the reduction done.
+   */
+  at: { start: number; posted: number; callerDone: number; aheadDone: number; answered: number; reduced: number };
 }
 
 const states = new WeakMap<DpWorkerPool, PoolState>();
@@ -586,6 +592,7 @@ function readProfile(v: Float64Array): WorkerStepProfile {
     compute: v[VALUE.compute],
     noise: opt(v[VALUE.noise]),
     tid: opt(v[VALUE.tid]),
+    at: { woke: v[VALUE.wokeAt], computeFrom: v[VALUE.computeFrom], computeTo: v[VALUE.computeTo], done: v[VALUE.doneAt] },
   };
 }
 
@@ -643,12 +650,14 @@ export function workerClippedSum(
   const chunks = makeChunks(n, s.chunkSize);
   const keepOutput = (o.metrics ?? []).length > 0;
   let t = performance.now();
+  const at = { start: performance.timeOrigin + t, posted: NaN, callerDone: NaN, aheadDone: NaN, answered: NaN, reduced: NaN };
   const lap = (): number => {
     const now = performance.now();
     const d = now - t;
     t = now;
     return d;
   };
+  const stamp = (): number => performance.timeOrigin + t;
   // Weights: all of model.weights, in order, into shared memory (read by every worker) — when they
   // changed since the last step (tfjs gives a variable new data on every update; a worker then
   // uploads them again).
@@ -744,6 +753,7 @@ export function workerClippedSum(
     busy.push(w);
   });
   const post = lap();
+  at.posted = stamp();
   const deadline = Date.now() + s.stepTimeoutMs;
   const results: ChunkResult[] = [];
   // The calling thread's own chunks, computed while the workers compute theirs: the same function
@@ -767,6 +777,7 @@ export function workerClippedSum(
     callerError = e; // thrown once the workers have answered (the pool stays in step with them)
   }
   const caller = lap();
+  at.callerDone = stamp();
   // While the workers compute: the calling thread adds its own chunks (the first ones, so the order
   // of addition is unchanged) into the accumulator, then does `whileWaiting`.
   s.scratch ??= new Float64Array(total);
@@ -800,6 +811,7 @@ export function workerClippedSum(
     }
   }
   const ahead = lap();
+  at.aheadDone = stamp();
   const errors: string[] = [];
   const profiles: WorkerStepProfile[] = [];
   s.lastWorkerMs = [];
@@ -832,6 +844,7 @@ export function workerClippedSum(
   if (errors.length > 0) fail(s, errors.join(" "));
   if (callerError !== undefined) throw callerError;
   const wait = lap();
+  at.answered = stamp();
   if (noise && z && busy.length > 0) {
     balanceNoise(
       s,
@@ -846,7 +859,9 @@ export function workerClippedSum(
     );
   }
   const reduced = reduceChunks({ model: o.model, chunks, results, n, y: o.y, metrics: o.metrics, scratch: s.scratch, preReduced });
-  s.lastProfile = { write, post, caller, ahead, wait, reduce: lap(), workers: profiles };
+  const reduce = lap();
+  at.reduced = stamp();
+  s.lastProfile = { write, post, caller, ahead, wait, reduce, workers: profiles, at };
   return noise && z ? { ...reduced, presampled: { gridSigma: noise.gridSigma, z: z.subarray(0, total) } } : reduced;
 }
 

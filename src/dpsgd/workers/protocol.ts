@@ -69,6 +69,15 @@ export const VALUE = {
    * performance.now()`: milliseconds comparable across the threads), NaN without a share.
    */
   readyAt: 9,
+  /**
+   * The worker's timeline of its last step (`performance.timeOrigin + performance.now()`, like
+   * `readyAt`): when it woke for the request, when its first chunk began (weights and inputs
+   * done), when its last chunk ended, and when it answered. For benchmarks only.
+   */
+  wokeAt: 10,
+  computeFrom: 11,
+  computeTo: 12,
+  doneAt: 13,
 } as const;
 
 /** Number of Float64 slots of a worker's control array. @internal */
@@ -180,6 +189,8 @@ export interface WorkerStepProfile {
   noise?: number;
   /** The worker's Linux thread id (for a benchmark to read its clock while it sleeps; see thread-clock.ts). */
   tid?: number;
+  /** When it woke, began and ended its chunks, and answered (epoch ms, comparable across threads; see {@link VALUE}). */
+  at?: { woke: number; computeFrom: number; computeTo: number; done: number };
 }
 
 /**
