@@ -8,7 +8,20 @@
  * Every case is first run WARMUP times (default 150) and only then measured: each worker thread
  * is a fresh V8 isolate that compiles tfjs's JavaScript for itself, and for its first ~100 steps
  * V8's compiler threads compete with the workers for the cores (see docs/dpsgd-engine.md,
- * "Worker scaling"); the old default of one warm-up step measured that warm-up.
+ * "Worker scaling"); the old default of one warm-up step measured that warm-up. The steady state
+ * of a training run needs about 2000 warm-up steps (issue 19, seventh wave): over a caller + 1
+ * worker pool's first 4000 CNN steps the other threads' CPU per step fell 3.2 → 1.5 → 0.9 → 0.7 →
+ * 0.5 → 0.3 ms (per 500 steps), and in this bench the worker's isolate warms more slowly than the
+ * calling thread's (which also runs the in-process case, two engine calls per repetition to the
+ * worker's one): at WARMUP=600 the worker's 128-example chunk took 15.2–15.8 ms against the calling
+ * thread's 13.4, at WARMUP=2000 13.5 against 13.4. Use WARMUP=2000 (with CHUNKED=0 to save time)
+ * for figures of a training run's steady state.
+ *
+ * The step's timeline (issue 19) is printed for each pool: from the step's start, when the calling
+ * thread posted the request, finished its own chunks and its noise share, saw the last answer,
+ * reduced, had the gradients ready and applied them; when the (first) worker woke, began and ended
+ * its chunks and answered; and the derived calling thread's sleep, answer and wake latencies and
+ * serial tail (medians; the threads' epoch clocks are comparable).
  *
  * Also printed, per step (means: the clock moves in scheduler ticks), from per-thread CPU clocks
  * (Linux schedstat; load-independent to first order): the calling thread's CPU time, the slowest
