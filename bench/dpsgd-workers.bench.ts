@@ -367,6 +367,25 @@ for (const kind of MODELS) {
           `answered ${tlm("wDone")}; calling thread asleep ${tlm("callerIdle")}, worker done before the calling thread ${tlm("workerIdleEnd")}, ` +
           `answer latency ${tlm("answerLatency")}, wake latency ${tlm("wakeLatency")}, serial tail ${tlm("tail")}`,
       );
+      // The timeline's medians in the JSON too (ms from the step's start; the last five are durations).
+      const TIMELINE: [string, string][] = [
+        ["posted", "request posted"],
+        ["callerDone", "calling thread's own chunks done"],
+        ["aheadDone", "calling thread's noise share done"],
+        ["wFrom", "worker's chunks begin"],
+        ["wTo", "worker's chunks end"],
+        ["answered", "answer seen"],
+        ["applied", "update applied"],
+        ["callerIdle", "calling thread asleep"],
+        ["answerLatency", "answer latency"],
+        ["wakeLatency", "wake latency"],
+        ["tail", "serial tail"],
+        ["workerIdleEnd", "worker done before the calling thread"],
+      ];
+      for (const [k, what] of TIMELINE) {
+        const v = med(name, `tl.${k}`);
+        if (v !== undefined) rows.push({ case: `${tag(name)}, timeline: ${what}`, metric: "time", value: +v.toFixed(3), unit: "ms" });
+      }
       const f = noiseSplit(poolOf(name) as (typeof pools)[number]);
       console.log(
         `  ${kind} ${name}: calling thread ${parts} ms (tail: from the last answer to the end of the step); slowest worker ${wparts} ms` +

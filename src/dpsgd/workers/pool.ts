@@ -165,7 +165,7 @@ export interface StepProfile {
   workers: WorkerStepProfile[];
   /**
    * The calling thread's timeline (epoch ms: `performance.timeOrigin + performance.now()`,
-   * comparable with the workers' `at`): entering the step, requests posted, its own chunks done,
+   * comparable with the workers' `at`): entering the step, the first request posted, its own chunks done,
    * its noise share and `whileWaiting` done, the last answer seen, the reduction done.
    */
   at: { start: number; posted: number; callerDone: number; aheadDone: number; answered: number; reduced: number };
@@ -771,12 +771,13 @@ export function workerClippedSum(
     slot.values[VALUE.gridSigma] = noise ? noise.gridSigma : NaN;
     slot.weightsVersion = s.weightsVersion;
     // (Atomics.store is a full barrier: the worker sees every write above once it sees the request.)
+    if (Number.isNaN(at.posted)) at.posted = performance.timeOrigin + performance.now();
     Atomics.store(sig, SIGNAL.request, ++slot.seq);
     Atomics.notify(sig, SIGNAL.request);
     busy.push(w);
   });
   const post = lap();
-  at.posted = stamp();
+  if (Number.isNaN(at.posted)) at.posted = stamp(); // no worker asked
   const deadline = Date.now() + s.stepTimeoutMs;
   const results: ChunkResult[] = [];
   // The calling thread's own chunks, computed while the workers compute theirs: the same function
