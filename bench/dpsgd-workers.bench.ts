@@ -15,7 +15,8 @@
  * calling thread's (which also runs the in-process case, two engine calls per repetition to the
  * worker's one): at WARMUP=600 the worker's 128-example chunk took 15.2–15.8 ms against the calling
  * thread's 13.4, at WARMUP=2000 13.5 against 13.4. Use WARMUP=2000 (with CHUNKED=0 to save time)
- * for figures of a training run's steady state.
+ * for figures of a training run's steady state. The warm-up prints the other threads' CPU per
+ * repetition in windows of 500, to show that it has settled.
  *
  * The step's timeline (issue 19) is printed for each pool: from the step's start, when the calling
  * thread posted the request, finished its own chunks and its noise share, saw the last answer,
@@ -193,7 +194,36 @@ for (const kind of MODELS) {
     const s = series.get(name) as Record<string, number[]>;
     (s[key] ??= []).push(v);
   };
-  for (let r = 0; r < WARMUP; r++) for (const [, f] of r % 2 === 0 ? cases : [...cases].reverse()) f();
+  // The warm-up, in windows of 500 repetitions: the other threads' CPU time (V8's compiler and GC
+  // threads: every thread but the calling one and the pools' workers) per repetition of all cases,
+  // to see that it has settled before the measured repetitions.
+  const workerTids = (): number[] =>
+    casePools.flatMap((p) => (p ? (lastStepProfile(p)?.workers ?? []).map((w) => w.tid).filter((t): t is number => t !== undefined) : []));
+  const ownCpu = (tids: number[]): number | undefined => {
+    const all = processThreadsCpuMs();
+    const main = threadClock()?.cpuMs;
+    if (all === undefined || main === undefined) return undefined;
+    return all - main - tids.reduce((a, t) => a + (threadCpuMs(t) ?? 0), 0);
+  };
+  // (The workers' thread ids are known once each pool has run a step: the first window starts after the first repetition.)
+  let windowStart = 1;
+  let tids: number[] = [];
+  let othersAt: number | undefined;
+  for (let r = 0; r < WARMUP; r++) {
+    for (const [, f] of r % 2 === 0 ? cases : [...cases].reverse()) f();
+    if (r === 0) {
+      tids = workerTids();
+      othersAt = ownCpu(tids);
+    } else if ((r + 1) % 500 === 0 || r + 1 === WARMUP) {
+      const now = ownCpu(tids);
+      if (now !== undefined && othersAt !== undefined)
+        console.log(
+          `  ${kind} warm-up repetitions ${windowStart + 1}-${r + 1}: other threads' CPU ${((now - othersAt) / (r + 1 - windowStart)).toFixed(2)} ms per repetition (all cases)`,
+        );
+      windowStart = r + 1;
+      othersAt = ownCpu(tids);
+    }
+  }
   for (let r = 0; r < REPS; r++) {
     for (const [name, f] of r % 2 === 0 ? cases : [...cases].reverse()) {
       // The workers' clocks, read from here while they sleep (exact; their own reading at the end of
