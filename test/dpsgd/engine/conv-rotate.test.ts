@@ -2,7 +2,8 @@
  * The rotated kernel of the Conv input gradient (`rotateKernel`, src/dpsgd/engine/layers/conv-fast.ts):
  * on cpu and wasm it is a JS permutation of the kernel's values (tfjs-wasm's `Reverse` is slow), and
  * it must give the bytes of `tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2])` for square and
- * non-square kernels and any channel counts. Negative controls: the same comparison fails for a
+ * non-square kernels and any channel counts, also for a disposed reshape of a live variable (what
+ * Conv1D passes: `dataSync` would refuse it, the tfjs ops did not). Negative controls: the same comparison fails for a
  * rotation without the channel swap, and for one that reverses a single spatial axis.
  */
 import * as tf from "@tensorflow/tfjs";
@@ -45,6 +46,17 @@ describe.each(["cpu", "wasm"] as const)("rotateKernel on %s", (backend) => {
     expect(got.shape).toEqual([kh, kw, cout, cin]);
     expect(bytes(got).equals(bytes(want))).toBe(true);
     tf.dispose([k, got, want]);
+  });
+
+  it("reads a kernel that is a disposed reshape of a live variable, as tfjs's ops do (Conv1D's kernel)", async () => {
+    await prepareBackend({ backend, announce: false });
+    const v = tf.variable(kernel([1, 3, 2, 4]).reshape([3, 2, 4]));
+    const k = tf.reshape(v, [1, 3, 2, 4]) as tf.Tensor4D;
+    k.dispose(); // as at the end of the forward pass's scope; its values live on as the variable's
+    const want = tf.tidy(() => tf.transpose(tf.reverse(tf.reshape(v, [1, 3, 2, 4]), [0, 1]), [0, 1, 3, 2]));
+    const got = rotateKernel(k);
+    expect(bytes(got).equals(bytes(want))).toBe(true);
+    tf.dispose([v, got, want]);
   });
 
   it("negative controls: no channel swap, or one spatial axis reversed, differ", async () => {

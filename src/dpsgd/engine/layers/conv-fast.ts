@@ -41,7 +41,9 @@ export function rotateKernel(kernel: tf.Tensor4D): tf.Tensor4D {
     return tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
   }
   const [kh, kw, cin, cout] = kernel.shape;
-  const v = kernel.dataSync() as Float32Array;
+  // Read through the backend, as a tfjs op would: the kernel may be a reshape (Conv1D) made inside
+  // the forward pass's scope and since disposed, whose values live on as the variable's.
+  const v = tf.backend().readSync(kernel.dataId) as Float32Array;
   const out = new Float32Array(v.length);
   for (let i = 0; i < kh; i++) {
     for (let j = 0; j < kw; j++) {
