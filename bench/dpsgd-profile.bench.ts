@@ -4,7 +4,7 @@
  * For the MNIST MLP (784-128-10), the small CNN (`mnistModel("cnn")`), the Embedding text model
  * and the LSTM text model (bench/dpsgd-models.ts), at batch 256:
  * - the total DP step (`dpGradients` + `dpApplyGradients`, the public route) and tfjs's own
- *   non-private step (`optimizer.minimize`), alternated, median of the repetitions;
+ *   non-private steps (`optimizer.minimize` and `model.fit` on the batch, one epoch), alternated, median of the repetitions;
  * - the same DP step split into phases by the engine's phase hook (src/dpsgd/engine/phase-hook.ts):
  *   forward, backward, per-example norms, clip factors (JS), clipped sum, download + accumulation
  *   of the sum into JS arrays, noise (secure sampler, JS) + upload, apply (optimizer);
@@ -17,10 +17,11 @@
  *   are read as fractions of the profiled step's wall time.
  *
  * Usage: `npm run bench -- dpsgd-profile` (env DPSGD_PROFILE_REPS, default 7;
- * DPSGD_PROFILE_MODELS=mlp,cnn,embedding,lstm; DPSGD_PROFILE_BACKEND=wasm|cpu; DPSGD_PROFILE_SPARSE=0
+ * DPSGD_PROFILE_MODELS=mlp,cnn,embedding,lstm or any kind of bench/dpsgd-models.ts; DPSGD_PROFILE_BACKEND=wasm|cpu; DPSGD_PROFILE_SPARSE=0
  * switches the Dense rule's sparse-input path off, DPSGD_PROFILE_FUSED=0 the fused Dense-stack
  * route (src/dpsgd/engine/dense-stack.ts: the MLP's whole clipping step on typed arrays, which
- * marks the same phases), to compare). Prints one table per model and a summary; the last line is
+ * marks the same phases), DPSGD_PROFILE_POOLED=0 the Embedding → GlobalAveragePooling1D route
+ * (src/dpsgd/engine/layers/embedding.ts `linearMeanOverSteps`), to compare). Prints one table per model and a summary; the last line is
  * the JSON of all rows.
  */
 import { prepareBackend, tf } from "../src/backend/index.js";
@@ -29,6 +30,7 @@ import { computeClippedSum, privatizeParts } from "../src/dpsgd/gradients.js";
 import { type EnginePhase, setEnginePhaseHook } from "../src/dpsgd/engine/phase-hook.js";
 import { setSparseDenseInputs } from "../src/dpsgd/engine/layers/dense.js";
 import { setDenseStackRoute } from "../src/dpsgd/engine/dense-stack.js";
+import { setEmbeddingPooledRoute } from "../src/dpsgd/engine/layers/embedding.js";
 import { type BenchModelKind, benchModelAndBatch } from "./dpsgd-models.js";
 import { type BenchRow as Row, median } from "./report.js";
 
@@ -38,6 +40,7 @@ const backend = (process.env.DPSGD_PROFILE_BACKEND ?? "wasm") as "wasm" | "cpu";
 const batchSize = 256;
 if (process.env.DPSGD_PROFILE_SPARSE === "0") setSparseDenseInputs({ enabled: false });
 if (process.env.DPSGD_PROFILE_FUSED === "0") setDenseStackRoute({ enabled: false });
+if (process.env.DPSGD_PROFILE_POOLED === "0") setEmbeddingPooledRoute({ enabled: false });
 const l2NormClip = 1;
 const noiseMultiplier = 1.1;
 
@@ -127,6 +130,10 @@ for (const kind of models) {
   const optTf = tf.train.sgd(0.01);
   const optDp = tf.train.sgd(0.01);
   const optPh = tf.train.sgd(0.01);
+  model.compile({ optimizer: tf.train.sgd(0.01), loss: "sparseCategoricalCrossentropy" });
+  const fitStep = async () => {
+    await model.fit(x, y, { batchSize, epochs: 1, verbose: 0, shuffle: false });
+  };
   const tfStep = () => {
     const l = optTf.minimize(() => tf.losses.softmaxCrossEntropy(yOneHot, model.predict(x) as tf.Tensor) as tf.Scalar, true);
     l?.dataSync();
@@ -147,9 +154,11 @@ for (const kind of models) {
   };
   // Warm-up (kernels compiled, shapes cached), then alternate.
   tfStep();
+  await fitStep();
   dpStep();
   phasedDpStep(model, x, y, optPh);
   const tTf: number[] = [];
+  const tFit: number[] = [];
   const tDp: number[] = [];
   const phaseWall: Record<Phase, number[]> = Object.fromEntries(PHASES.map((p) => [p, []])) as unknown as Record<Phase, number[]>;
   const timeIt = (f: () => void) => {
@@ -159,6 +168,9 @@ for (const kind of models) {
   };
   for (let r = 0; r < reps; r++) {
     tTf.push(timeIt(tfStep));
+    const tf0 = performance.now();
+    await fitStep();
+    tFit.push(performance.now() - tf0);
     tDp.push(timeIt(dpStep));
     const m = phasedDpStep(model, x, y, optPh);
     let prev = m.get("start")!;
@@ -207,6 +219,7 @@ for (const kind of models) {
   const tfKernelMs = tfProfile.kernels.reduce((s, k) => s + kernelMs(k), 0);
   const mTf = median(tTf);
   const mDp = median(tDp);
+  const mFit = median(tFit);
   const sumPhases = PHASES.reduce((s, p) => s + stats[p].wall, 0);
 
   const kb = (b: number) => (b / 1024).toFixed(1);
@@ -236,7 +249,9 @@ for (const kind of models) {
     kb(PHASES.reduce((s, p) => s + stats[p].allocBytes, 0)),
   ]);
   const widths = header.map((h, j) => Math.max(h.length, ...table.map((r) => r[j].length)));
-  console.log(`\n${kind} b${batchSize} ${backend}: DP step ${mDp.toFixed(1)} ms (public route), tfjs minimize ${mTf.toFixed(1)} ms`);
+  console.log(
+    `\n${kind} b${batchSize} ${backend}: DP step ${mDp.toFixed(1)} ms (public route), tfjs minimize ${mTf.toFixed(1)} ms, tfjs fit ${mFit.toFixed(1)} ms`,
+  );
   console.log(header.map((h, j) => h.padStart(widths[j])).join("  "));
   for (const r of table) console.log(r.map((c, j) => c.padStart(widths[j])).join("  "));
   console.log(
@@ -248,6 +263,8 @@ for (const kind of models) {
   const tag = `${kind} b${batchSize} ${backend}`;
   rows.push({ case: `${tag} tfjs minimize`, metric: "step time", value: mTf, unit: "ms" });
   rows.push({ case: `${tag} DP step vs minimize`, metric: "step time", value: mDp, unit: "ms", baseline: mTf, ratio: mDp / mTf });
+  rows.push({ case: `${tag} tfjs fit`, metric: "step time", value: mFit, unit: "ms" });
+  rows.push({ case: `${tag} DP step vs fit`, metric: "step time", value: mDp, unit: "ms", baseline: mFit, ratio: mDp / mFit });
   for (const p of PHASES) {
     rows.push({ case: `${tag} phase ${p}`, metric: "wall time", value: stats[p].wall, unit: "ms" });
     rows.push({ case: `${tag} phase ${p}`, metric: "wall time (min)", value: stats[p].wallMin, unit: "ms" });
@@ -272,6 +289,8 @@ for (const kind of models) {
     mDp.toFixed(1),
     mTf.toFixed(1),
     (mDp / mTf).toFixed(2),
+    mFit.toFixed(1),
+    (mDp / mFit).toFixed(2),
     String(totalKernels),
     String(tfProfile.kernels.length),
     `${((100 * totalKernelMs) / profiledWall).toFixed(0)}%`,
@@ -281,7 +300,18 @@ for (const kind of models) {
   model.dispose();
 }
 
-const header = ["model", "DP step ms", "tfjs step ms", "DP/tfjs", "DP kernels", "tfjs kernels", "DP in kernels", "tfjs in kernels"];
+const header = [
+  "model",
+  "DP step ms",
+  "minimize ms",
+  "DP/minimize",
+  "fit ms",
+  "DP/fit",
+  "DP kernels",
+  "tfjs kernels",
+  "DP in kernels",
+  "tfjs in kernels",
+];
 const widths = header.map((h, j) => Math.max(h.length, ...summary.map((r) => r[j].length)));
 console.log(`\nsummary (batch ${batchSize}, ${backend}, median of ${reps}, alternated)`);
 console.log(header.map((h, j) => h.padStart(widths[j])).join("  "));

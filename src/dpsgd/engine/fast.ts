@@ -58,9 +58,10 @@ function applyStateless(layer: tf.layers.Layer, input: tf.Tensor | tf.Tensor[], 
 
 /**
  * `GlobalAveragePooling1D` (`tf.mean(x, 1)`, which ignores masks as the layer does) with tfjs's own
- * `Mean` gradient, (dy·ones(x.shape))/T, except that the ones are filled on the backend (`tf.fill`)
+ * `Mean` gradient, (dy·ones(x.shape))/T — formed as (dy/T)·ones, the same bits with the divide on
+ * the `[n, 1, d]` tensor — except that the ones are filled on the backend (`tf.fill`)
  * where tfjs builds them in JS and uploads them (1 MB per step for a [256, 64, 16] embedding output
- * on wasm). The same ops on the same values: the same gradient bit for bit. (tile(dy/T) gives the
+ * on wasm). The same gradient bit for bit (test/dpsgd/engine/mean-over-steps.test.ts). (tile(dy/T) gives the
  * same values too, but tfjs-wasm's Tile is a slow generic loop: about 15 ms here.)
  * @internal
  */
@@ -69,7 +70,8 @@ export const meanOverSteps = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFun
   const [n, steps, d] = x.shape;
   return {
     value: tf.mean(x, 1),
-    gradFunc: (dy: tf.Tensor) => tf.div(tf.mul(tf.reshape(dy, [n, 1, d]), tf.fill(x.shape, 1)), steps),
+    // (dy/T)·1 = (dy·1)/T exactly: the divide runs on [n, 1, d], not on the broadcast [n, T, d]
+    gradFunc: (dy: tf.Tensor) => tf.mul(tf.div(tf.reshape(dy, [n, 1, d]), steps), tf.fill(x.shape, 1)),
   };
 }) as (x: tf.Tensor) => tf.Tensor;
 
@@ -95,6 +97,7 @@ function executePlan(
   x: tf.Tensor,
   training: boolean,
   trained: (step: PlanStep, input: tf.Tensor, k: number, mask: Mask) => tf.Tensor,
+  skip?: number,
 ): tf.Tensor {
   const values = new Map<number, tf.Tensor>();
   const masks = new Map<number, Mask>();
@@ -102,7 +105,12 @@ function executePlan(
   let a = x;
   let mask: Mask = null;
   let k = 0;
-  for (const step of plan.steps) {
+  for (const [index, step] of plan.steps.entries()) {
+    if (index === skip) {
+      // (a chain's GlobalAveragePooling1D whose mean the layer before formed: see fastClippedGradients)
+      mask = null;
+      continue;
+    }
     let input: tf.Tensor | tf.Tensor[] = a;
     let maskIn: Mask | Mask[] = mask;
     if (step.inputIds) {
@@ -179,22 +187,39 @@ export function fastClippedGradients(args: FastArgs): FastClippedGradients {
       const direct =
         first?.rule !== undefined &&
         (first.inputIds === undefined || (first.inputIds.length === 1 && first.inputIds[0] === plan.graph?.inputId));
-      const z0 = direct ? first.rule!.linear(first.layer, x, null) : undefined;
+      // An Embedding followed by GlobalAveragePooling1D in a chain (a mean over every step, as
+      // meanOverSteps): the rule may form the mean directly (no [N, T, D] lookup, no broadcast
+      // gradient); the pooling step is then skipped and the rule gets the gradient of the mean.
+      const next = plan.steps[1];
+      const canPool =
+        direct &&
+        plan.graph === undefined &&
+        next !== undefined &&
+        next.rule === undefined &&
+        next.layer.getClassName() === "GlobalAveragePooling1D";
+      const pooled = canPool ? (first.rule!.linearMeanOverSteps?.(first.layer, x) ?? null) : null;
+      const z0 = direct ? (pooled ?? first.rule!.linear(first.layer, x, null)) : undefined;
       // (tf.fill runs the backend's Fill kernel; tf.zeros would build the zeros in JS and upload them)
       const probes = shapes.map((s, k) => (k === 0 && z0 ? z0 : tf.fill([n, ...s], 0)));
       const forward = (...e: tf.Tensor[]): tf.Scalar => {
-        const out = executePlan(plan, x, training, (step, a, k, mask) => {
-          for (const t of [a, mask]) {
-            if (t && t !== x && !keptHere.includes(t)) {
-              tf.keep(t);
-              keptHere.push(t);
+        const out = executePlan(
+          plan,
+          x,
+          training,
+          (step, a, k, mask) => {
+            for (const t of [a, mask]) {
+              if (t && t !== x && !keptHere.includes(t)) {
+                tf.keep(t);
+                keptHere.push(t);
+              }
             }
-          }
-          inputs.push(a);
-          inputMasks.push(mask);
-          if (k === 0 && z0) return step.rule!.activate(step.layer, e[0], mask);
-          return step.rule!.activate(step.layer, tf.add(step.rule!.linear(step.layer, a, mask), e[k]), mask);
-        });
+            inputs.push(a);
+            inputMasks.push(mask);
+            if (k === 0 && z0) return step.rule!.activate(step.layer, e[0], mask);
+            return step.rule!.activate(step.layer, tf.add(step.rule!.linear(step.layer, a, mask), e[k]), mask);
+          },
+          pooled === null ? undefined : 1,
+        );
         if (args.keepOutput) output = tf.keep(tf.clone(out));
         const total = tf.sum(perExampleLoss(loss, y, out)) as tf.Scalar;
         markEnginePhase("forward");
@@ -204,7 +229,13 @@ export function fastClippedGradients(args: FastArgs): FastClippedGradients {
       lossSum = value.dataSync()[0];
       markEnginePhase("backward");
       let terms: PerExampleTerms[] = trained.map((step, k) =>
-        step.rule!.perExample(step.layer, { input: inputs[k], outputGradient: grads[k], mode, mask: inputMasks[k] }),
+        step.rule!.perExample(step.layer, {
+          input: inputs[k],
+          outputGradient: grads[k],
+          mode,
+          mask: inputMasks[k],
+          meanOverSteps: k === 0 && pooled !== null,
+        }),
       );
       const sq = terms.length === 1 ? terms[0].squaredNorms : tf.addN(terms.map((t) => t.squaredNorms));
       const sqValues = sq.dataSync();
@@ -219,7 +250,13 @@ export function fastClippedGradients(args: FastArgs): FastClippedGradients {
           return tf.where(mask, t, tf.zerosLike(t));
         };
         terms = trained.map((step, k) =>
-          step.rule!.perExample(step.layer, { input: clean(inputs[k]), outputGradient: clean(grads[k]), mode, mask: inputMasks[k] }),
+          step.rule!.perExample(step.layer, {
+            input: clean(inputs[k]),
+            outputGradient: clean(grads[k]),
+            mode,
+            mask: inputMasks[k],
+            meanOverSteps: k === 0 && pooled !== null,
+          }),
         );
       }
       markEnginePhase("clipFactors");

@@ -44,6 +44,13 @@ export interface PerExampleInput {
    * bool, or null/undefined when there is none.
    */
   mask?: tf.Tensor | null;
+  /**
+   * Set when the engine formed the layer's output averaged over its steps (axis 1) directly, with
+   * {@link LayerRule.linearMeanOverSteps}: `outputGradient` is then the gradient with respect to
+   * that mean (`[N, ...]` without the steps axis), and every step's output gradient is it divided
+   * by the number of steps.
+   */
+  meanOverSteps?: boolean;
 }
 
 /**
@@ -68,6 +75,12 @@ export interface LayerRule {
    * recurrent layers the recurrence itself, whose per-time-step inputs are the slices of `z`.
    */
   activate(layer: tf.layers.Layer, preActivation: tf.Tensor, mask?: tf.Tensor | null): tf.Tensor;
+  /**
+   * Optional: the layer's output averaged over axis 1 (what a GlobalAveragePooling1D right after it
+   * computes), formed without the full output, or null where the rule does not do it here. The
+   * engine then skips the pooling layer and passes {@link PerExampleInput.meanOverSteps}.
+   */
+  linearMeanOverSteps?(layer: tf.layers.Layer, input: tf.Tensor): tf.Tensor | null;
   /** Per-example squared norms and the reweighted gradient sum. */
   perExample(layer: tf.layers.Layer, args: PerExampleInput): PerExampleTerms;
 }

@@ -411,6 +411,27 @@ function conv1dKernelCases(r = lcg(1901)): Case[] {
       "sparseCategoricalCrossentropy",
     ),
   );
+  // the text CNN of the benchmarks, small: Embedding → Conv1D(relu) → GlobalMaxPooling1D (a sparse
+  // output gradient: the Conv1D kernel's scatter path) → Dense; the Embedding's module instance is its own
+  const m = randInt(r, 3, 5);
+  const steps = 12;
+  out.push(
+    finish(
+      "text CNN: embedding -> conv1d(32, relu) -> global max pooling",
+      [
+        tf.layers.embedding({ inputDim: 9, outputDim: 4, inputLength: steps }),
+        tf.layers.conv1d({ filters: 32, kernelSize: 5, activation: "relu" }),
+        tf.layers.globalMaxPooling1d({}),
+        tf.layers.dense({ units: 2, activation: "softmax" }),
+      ],
+      tf.tensor2d(
+        Array.from({ length: m * steps }, (_, p) => (p % steps >= steps - 3 ? 0 : randInt(r, 0, 8))),
+        [m, steps],
+      ),
+      tf.tensor1d(Array.from({ length: m }, () => randInt(r, 0, 1))),
+      "sparseCategoricalCrossentropy",
+    ),
+  );
   return out;
 }
 

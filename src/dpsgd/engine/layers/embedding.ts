@@ -23,7 +23,12 @@
 import * as tf from "@tensorflow/tfjs";
 import { DpError } from "../../../errors.js";
 import { hostView, onHostBackend } from "../host-view.js";
-import { embeddingPerExample, perExampleKernelsAvailable } from "../../kernels/per-example-wasm-kernels.js";
+import {
+  embeddingMeanOverSteps,
+  embeddingPerExample,
+  embeddingPooledPerExample,
+  perExampleKernelsAvailable,
+} from "../../kernels/per-example-wasm-kernels.js";
 import type { LayerRule, PerExampleTerms } from "../layer-rule.js";
 
 interface EmbeddingLike {
@@ -60,26 +65,40 @@ function tokenIds(input: tf.Tensor, vocab: number, name: string): Int32Array {
   return ids;
 }
 
+/** Scratch of {@link distinctTokenSlots}, kept across steps: `owner[v] - ownerBase` is the last example that held token v. */
+let owner = new Int32Array(0);
+let slotOf = new Int32Array(0);
+let ownerBase = 0;
+
 /**
  * For each position t of example i, the slot `i·T + k` of its token, k counting example i's
  * distinct tokens in order of first occurrence. `ids` must already be checked against the vocabulary.
+ * (Two `[vocab]` scratch arrays are reused across calls, stamped per example: no fill per step.)
  */
 function distinctTokenSlots(ids: Int32Array, n: number, steps: number, vocab: number): { slots: Int32Array } {
+  if (owner.length !== vocab || ownerBase > 0x7fffffff - n - 1) {
+    owner = new Int32Array(vocab).fill(-1);
+    slotOf = new Int32Array(vocab);
+    ownerBase = 0;
+  }
+  const own = owner;
+  const slotAt = slotOf;
   const slots = new Int32Array(n * steps);
-  const owner = new Int32Array(vocab).fill(-1);
-  const slotOf = new Int32Array(vocab);
-  for (let i = 0; i < n; i++) {
-    let k = 0;
-    for (let t = 0; t < steps; t++) {
-      const p = i * steps + t;
+  for (let i = 0, p = 0; i < n; i++) {
+    const stamp = ownerBase + i;
+    let next = i * steps;
+    for (let t = 0; t < steps; t++, p++) {
       const v = ids[p];
-      if (owner[v] !== i) {
-        owner[v] = i;
-        slotOf[v] = i * steps + k++;
-      }
-      slots[p] = slotOf[v];
+      let slot: number;
+      if (own[v] !== stamp) {
+        own[v] = stamp;
+        slot = next++;
+        slotAt[v] = slot;
+      } else slot = slotAt[v];
+      slots[p] = slot;
     }
   }
+  ownerBase += n;
   return { slots };
 }
 
@@ -216,6 +235,32 @@ function moduleTerms(layer: tf.layers.Layer, input: tf.Tensor, outputGradient: t
   };
 }
 
+/** Whether the Embedding → GlobalAveragePooling1D route may be taken (tests and benchmarks switch it off). */
+let pooledRoute = true;
+
+/** Switches the Embedding → GlobalAveragePooling1D route ({@link embeddingRule}'s `linearMeanOverSteps`) off or on again. @internal */
+export function setEmbeddingPooledRoute(options: { enabled: boolean }): void {
+  pooledRoute = options.enabled;
+}
+
+/** The terms from the gradient with respect to the mean over steps (see `linearMeanOverSteps`). */
+function pooledTerms(layer: tf.layers.Layer, input: tf.Tensor, outputGradient: tf.Tensor): PerExampleTerms {
+  const e = parts(layer);
+  const ids = tokenIds(input, e.inputDim, layer.name);
+  const [n, steps] = input.shape;
+  const r = embeddingPooledPerExample(hostView(outputGradient), ids, n, steps, e.outputDim, e.inputDim);
+  if (r === null) throw new DpError("invalid_state", `Layer "${layer.name}" (Embedding): the pooled route is unavailable.`, "model");
+  return {
+    squaredNorms: tf.tensor1d(r.squaredNorms),
+    weightedSum(w) {
+      return [tf.tensor2d(r.weightedSum(w.dataSync()), [e.inputDim, e.outputDim])];
+    },
+    weightedSumHost(w) {
+      return [r.weightedSum(w)];
+    },
+  };
+}
+
 /** The rows of the table for `input`, gathered on the host (cpu backend: no copy of the table). */
 function hostGather(layer: tf.layers.Layer, input: tf.Tensor): tf.Tensor {
   const e = parts(layer);
@@ -246,10 +291,23 @@ export const embeddingRule: LayerRule = {
     const rows = tf.gather(e.embeddings.read(), idx);
     return tf.reshape(rows, [...input.shape, e.outputDim]);
   },
+  linearMeanOverSteps(layer, input) {
+    // Embedding → GlobalAveragePooling1D on the host backends: the mean of the looked-up rows per
+    // example in the per-example module, without the [N, T, D] lookup (or its gradient) at all.
+    const e = parts(layer);
+    if (!pooledRoute || !onHostBackend() || input.rank !== 2 || e.outputDim % 4 !== 0 || !perExampleKernelsAvailable()) return null;
+    const table = e.embeddings.read();
+    if (table.dtype !== "float32") return null;
+    const ids = tokenIds(input, e.inputDim, layer.name);
+    const [n, steps] = input.shape;
+    const mean = embeddingMeanOverSteps(hostView(table), ids, n, steps, e.outputDim, e.inputDim);
+    return mean === null ? null : tf.tensor2d(mean, [n, e.outputDim]);
+  },
   activate(_layer, z) {
     return z;
   },
-  perExample(layer, { input, outputGradient }) {
+  perExample(layer, { input, outputGradient, meanOverSteps }) {
+    if (meanOverSteps === true) return pooledTerms(layer, input, outputGradient);
     const viaModule = moduleTerms(layer, input, outputGradient);
     if (viaModule !== null) return viaModule;
     if (tf.getBackend() === "wasm") return kernelTerms(layer, input, outputGradient);

@@ -8,8 +8,17 @@
 ;;          x [n, len, cin] (already padded), g [n, p, o] (o a multiple of 4);
 ;;          out[i, r, :] = sum_q x[i, q*stride + (r / cin)*dil, r % cin] * g[i, q, :]   (r < k*cin)
 ;;          out[i, k*cin, :] = sum_q g[i, q, :]                                          (bias)
-;;          sq[i] = sum of out[i]^2 (f64, float64 accumulation of the float32 entries).
+;;          sq[i] = sum of out[i]^2 (f64, float64 accumulation of the float32 entries, four interleaved
+;;          partial sums: see $sumSq).
 ;;          Two rows r at a time, 16 output floats (four f32x4) at a time: eight accumulators.
+;;          The sums over q run over example i's live positions only (live [p] i32 scratch): the q
+;;          whose g[i, q, :] has a nonzero entry (f32.ne 0: NaN counts as nonzero), or every q when
+;;          x[i] holds a non-finite value. A skipped term is x * (+-0) with x finite, +-0, and a
+;;          float32 sum that starts at +0 is unchanged by adding +-0: the same bits as the full sum.
+;;          (After GlobalMaxPooling1D only each channel's argmax position has a nonzero gradient.)
+;;          Where under a quarter of the live rows' entries are nonzero (and x[i] is finite), the
+;;          kernel rows are formed by scattering each nonzero g[i, q, o] times its x column
+;;          ($scatterRows, scalar): each entry still sums its products in ascending q, the same bits.
 ;; ghost  : squared norms sum_{t,s} (a_t . a_s)(g_t . g_s) of a recurrent layer's per-example
 ;;          gradient, a_t = [x_t, h_t, 1 if bias], over the steps t whose g_t is not all zero,
 ;;          the upper triangle counted twice; dot products in f32x4 lanes, the sum in f64.
@@ -24,6 +33,10 @@
 ;; embRows : the Embedding rule's clipped sum: acc [rows, d] (zeroed here; the table's gradient)
 ;;          += w_i g[i, t, :] at row rowIdx[i*t + t'] (i32: the token), examples with weight 0 skipped.
 ;;          d a multiple of 4 for both.
+;; embMean: the Embedding → GlobalAveragePooling1D forward: out[i, :] = (sum_t table[ids[i, t], :]) / t
+;;          (f32 sums in t order, then one f32 divide; table [vocab, d], ids [n, t] i32, out [n, d]).
+;; embRowsPooled: embRows with example i's one gradient row h[i, :] at each of its positions
+;;          (the gradient of a mean over steps): acc [rows, d] zeroed, += w_i h[i, :] at row rowIdx[i*t + t'].
 ;; wsum   : acc[0..d) = sum_i w[i] * per[i, :] in f64 (per [n, d] f32, d a multiple of 4; w [n] f32;
 ;;          acc [d] f64, zeroed here); examples with weight 0 are skipped.
 (module
@@ -113,14 +126,182 @@
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $narrow))))
 
-  ;; sum of squares of count f32s at ptr, in f64
+  ;; $rows2 over a list of positions: the m positions q = live[0..m) (i32), x at x0/x1 + q*xStep,
+  ;; g rows at g + q*oBytes. Same accumulation order as $rows2 over those q.
+  (func $rows2L
+    (param $x0 i32) (param $x1 i32) (param $g i32) (param $dst0 i32) (param $dst1 i32)
+    (param $live i32) (param $m i32) (param $oBytes i32) (param $xStep i32)
+    (local $j i32) (local $a i32) (local $q i32) (local $lp i32) (local $end i32) (local $gp i32)
+    (local $s0 v128) (local $s1 v128) (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local.set $end (i32.add (local.get $live) (i32.shl (local.get $m) (i32.const 2))))
+    (block $wideDone
+      (loop $wide
+        (br_if $wideDone (i32.gt_u (i32.add (local.get $j) (i32.const 64)) (local.get $oBytes)))
+        (local.set $a0 (v128.const i32x4 0 0 0 0))
+        (local.set $a1 (v128.const i32x4 0 0 0 0))
+        (local.set $a2 (v128.const i32x4 0 0 0 0))
+        (local.set $a3 (v128.const i32x4 0 0 0 0))
+        (local.set $b0 (v128.const i32x4 0 0 0 0))
+        (local.set $b1 (v128.const i32x4 0 0 0 0))
+        (local.set $b2 (v128.const i32x4 0 0 0 0))
+        (local.set $b3 (v128.const i32x4 0 0 0 0))
+        (local.set $lp (local.get $live))
+        (block $qDone
+          (loop $qs
+            (br_if $qDone (i32.ge_u (local.get $lp) (local.get $end)))
+            (local.set $q (i32.load (local.get $lp)))
+            (local.set $s0 (f32x4.splat (f32.load (i32.add (local.get $x0) (i32.mul (local.get $q) (local.get $xStep))))))
+            (local.set $s1 (f32x4.splat (f32.load (i32.add (local.get $x1) (i32.mul (local.get $q) (local.get $xStep))))))
+            (local.set $gp (i32.add (i32.add (local.get $g) (i32.mul (local.get $q) (local.get $oBytes))) (local.get $j)))
+            (local.set $v0 (v128.load (local.get $gp)))
+            (local.set $v1 (v128.load offset=16 (local.get $gp)))
+            (local.set $v2 (v128.load offset=32 (local.get $gp)))
+            (local.set $v3 (v128.load offset=48 (local.get $gp)))
+            (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $s0) (local.get $v0))))
+            (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $s0) (local.get $v1))))
+            (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $s0) (local.get $v2))))
+            (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $s0) (local.get $v3))))
+            (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $s1) (local.get $v0))))
+            (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $s1) (local.get $v1))))
+            (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $s1) (local.get $v2))))
+            (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $s1) (local.get $v3))))
+            (local.set $lp (i32.add (local.get $lp) (i32.const 4)))
+            (br $qs)))
+        (v128.store (i32.add (local.get $dst1) (local.get $j)) (local.get $b0))
+        (v128.store offset=16 (i32.add (local.get $dst1) (local.get $j)) (local.get $b1))
+        (v128.store offset=32 (i32.add (local.get $dst1) (local.get $j)) (local.get $b2))
+        (v128.store offset=48 (i32.add (local.get $dst1) (local.get $j)) (local.get $b3))
+        (v128.store (i32.add (local.get $dst0) (local.get $j)) (local.get $a0))
+        (v128.store offset=16 (i32.add (local.get $dst0) (local.get $j)) (local.get $a1))
+        (v128.store offset=32 (i32.add (local.get $dst0) (local.get $j)) (local.get $a2))
+        (v128.store offset=48 (i32.add (local.get $dst0) (local.get $j)) (local.get $a3))
+        (local.set $j (i32.add (local.get $j) (i32.const 64)))
+        (br $wide)))
+    (block $narrowDone
+      (loop $narrow
+        (br_if $narrowDone (i32.ge_u (local.get $j) (local.get $oBytes)))
+        (local.set $a0 (v128.const i32x4 0 0 0 0))
+        (local.set $b0 (v128.const i32x4 0 0 0 0))
+        (local.set $lp (local.get $live))
+        (block $qDone2
+          (loop $qs2
+            (br_if $qDone2 (i32.ge_u (local.get $lp) (local.get $end)))
+            (local.set $q (i32.load (local.get $lp)))
+            (local.set $v0 (v128.load (i32.add (i32.add (local.get $g) (i32.mul (local.get $q) (local.get $oBytes))) (local.get $j))))
+            (local.set $a0 (f32x4.add (local.get $a0)
+              (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $x0) (i32.mul (local.get $q) (local.get $xStep))))) (local.get $v0))))
+            (local.set $b0 (f32x4.add (local.get $b0)
+              (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $x1) (i32.mul (local.get $q) (local.get $xStep))))) (local.get $v0))))
+            (local.set $lp (i32.add (local.get $lp) (i32.const 4)))
+            (br $qs2)))
+        (v128.store (i32.add (local.get $dst1) (local.get $j)) (local.get $b0))
+        (v128.store (i32.add (local.get $dst0) (local.get $j)) (local.get $a0))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $narrow))))
+
+  ;; whether the count f32s at ptr (count a multiple of 4 or not) are all finite: v - v == 0 exactly then
+  (func $allFinite (param $ptr i32) (param $count i32) (result i32)
+    (local $i i32) (local $vecEnd i32) (local $v v128) (local $f f32)
+    (local.set $vecEnd (i32.and (local.get $count) (i32.const -4)))
+    (block $vDone
+      (loop $vs
+        (br_if $vDone (i32.ge_u (local.get $i) (local.get $vecEnd)))
+        (local.set $v (v128.load (i32.add (local.get $ptr) (i32.shl (local.get $i) (i32.const 2)))))
+        (if (i32.eqz (i32x4.all_true (f32x4.eq (f32x4.sub (local.get $v) (local.get $v)) (v128.const i32x4 0 0 0 0))))
+          (then (return (i32.const 0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $vs)))
+    (block $tDone
+      (loop $ts
+        (br_if $tDone (i32.ge_u (local.get $i) (local.get $count)))
+        (local.set $f (f32.load (i32.add (local.get $ptr) (i32.shl (local.get $i) (i32.const 2)))))
+        (if (f32.ne (f32.sub (local.get $f) (local.get $f)) (f32.const 0)) (then (return (i32.const 0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $ts)))
+    (i32.const 1))
+
+  ;; The kernel rows of one example by scattering: out [rows, o] zeroed, then for each live q
+  ;; (ascending) and each o with g[q, o] != 0 (f32.ne: NaN counts), out[r, o] += x(q, r) * g[q, o]
+  ;; for every row r = kk*cin + c (x(q, r) at xb + q*xStep + (kk*dil*cin + c)*4). Each entry
+  ;; receives its products in ascending q, as in $rows2L: with x finite the same bits.
+  (func $scatterRows
+    (param $xb i32) (param $gb i32) (param $ob i32) (param $live i32) (param $m i32)
+    (param $oBytes i32) (param $cin i32) (param $k i32) (param $dil i32) (param $xStep i32) (param $rows i32)
+    (local $j i32) (local $end i32) (local $lp i32) (local $q i32) (local $grow i32) (local $xq i32)
+    (local $gv f32) (local $dst i32) (local $kk i32) (local $c i32) (local $xr i32) (local $kStep i32)
+    (local.set $end (i32.mul (local.get $rows) (local.get $oBytes)))
+    (block $zDone
+      (loop $zs
+        (br_if $zDone (i32.ge_u (local.get $j) (local.get $end)))
+        (v128.store (i32.add (local.get $ob) (local.get $j)) (v128.const i32x4 0 0 0 0))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $zs)))
+    (local.set $kStep (i32.shl (i32.mul (local.get $dil) (local.get $cin)) (i32.const 2)))
+    (local.set $end (i32.add (local.get $live) (i32.shl (local.get $m) (i32.const 2))))
+    (local.set $lp (local.get $live))
+    (block $qDone
+      (loop $qs
+        (br_if $qDone (i32.ge_u (local.get $lp) (local.get $end)))
+        (local.set $q (i32.load (local.get $lp)))
+        (local.set $grow (i32.add (local.get $gb) (i32.mul (local.get $q) (local.get $oBytes))))
+        (local.set $xq (i32.add (local.get $xb) (i32.mul (local.get $q) (local.get $xStep))))
+        (local.set $j (i32.const 0))
+        (block $oDone
+          (loop $os
+            (br_if $oDone (i32.ge_u (local.get $j) (local.get $oBytes)))
+            (local.set $gv (f32.load (i32.add (local.get $grow) (local.get $j))))
+            (if (f32.ne (local.get $gv) (f32.const 0))
+              (then
+                (local.set $dst (i32.add (local.get $ob) (local.get $j)))
+                (local.set $kk (i32.const 0))
+                (block $kDone
+                  (loop $ks
+                    (br_if $kDone (i32.ge_u (local.get $kk) (local.get $k)))
+                    (local.set $xr (i32.add (local.get $xq) (i32.mul (local.get $kk) (local.get $kStep))))
+                    (local.set $c (i32.const 0))
+                    (block $cDone
+                      (loop $cs
+                        (br_if $cDone (i32.ge_u (local.get $c) (local.get $cin)))
+                        (f32.store (local.get $dst)
+                          (f32.add (f32.load (local.get $dst)) (f32.mul (f32.load (local.get $xr)) (local.get $gv))))
+                        (local.set $xr (i32.add (local.get $xr) (i32.const 4)))
+                        (local.set $dst (i32.add (local.get $dst) (local.get $oBytes)))
+                        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+                        (br $cs)))
+                    (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+                    (br $ks)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $os)))
+        (local.set $lp (i32.add (local.get $lp) (i32.const 4)))
+        (br $qs))))
+
+  ;; sum of squares of count f32s at ptr, in f64: entries 4k+0/4k+1 in the lanes of one f64x2
+  ;; accumulator, 4k+2/4k+3 in another (promoted, squared and added in f64), then
+  ;; (lane 0 + lane 1) + (lane 0 + lane 1) of the two, then the tail (count mod 4) one by one
   (func $sumSq (param $ptr i32) (param $count i32) (result f64)
-    (local $i i32) (local $acc f64) (local $v f64)
+    (local $i i32) (local $vecEnd i32) (local $v v128) (local $lo v128) (local $hi v128) (local $acc f64) (local $f f64)
+    (local $a0 v128) (local $a1 v128)
+    (local.set $vecEnd (i32.and (local.get $count) (i32.const -4)))
+    (block $vDone
+      (loop $vs
+        (br_if $vDone (i32.ge_u (local.get $i) (local.get $vecEnd)))
+        (local.set $v (v128.load (i32.add (local.get $ptr) (i32.shl (local.get $i) (i32.const 2)))))
+        (local.set $lo (f64x2.promote_low_f32x4 (local.get $v)))
+        (local.set $hi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
+        (local.set $a0 (f64x2.add (local.get $a0) (f64x2.mul (local.get $lo) (local.get $lo))))
+        (local.set $a1 (f64x2.add (local.get $a1) (f64x2.mul (local.get $hi) (local.get $hi))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $vs)))
+    (local.set $acc (f64.add
+      (f64.add (f64x2.extract_lane 0 (local.get $a0)) (f64x2.extract_lane 1 (local.get $a0)))
+      (f64.add (f64x2.extract_lane 0 (local.get $a1)) (f64x2.extract_lane 1 (local.get $a1)))))
     (block $done
       (loop $l
         (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
-        (local.set $v (f64.promote_f32 (f32.load (i32.add (local.get $ptr) (i32.shl (local.get $i) (i32.const 2))))))
-        (local.set $acc (f64.add (local.get $acc) (f64.mul (local.get $v) (local.get $v))))
+        (local.set $f (f64.promote_f32 (f32.load (i32.add (local.get $ptr) (i32.shl (local.get $i) (i32.const 2))))))
+        (local.set $acc (f64.add (local.get $acc) (f64.mul (local.get $f) (local.get $f))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $l)))
     (local.get $acc))
@@ -128,10 +309,11 @@
   (func (export "conv1d")
     (param $x i32) (param $g i32) (param $out i32) (param $sq i32)
     (param $n i32) (param $len i32) (param $cin i32) (param $p i32) (param $k i32) (param $o i32)
-    (param $stride i32) (param $dil i32) (param $bias i32)
+    (param $stride i32) (param $dil i32) (param $bias i32) (param $live i32)
     (local $i i32) (local $r i32) (local $r1 i32) (local $rows i32) (local $outRows i32)
     (local $xb i32) (local $gb i32) (local $ob i32) (local $oBytes i32) (local $xStep i32)
-    (local $j i32) (local $q i32) (local $gp i32) (local $acc v128)
+    (local $j i32) (local $q i32) (local $gp i32) (local $acc v128) (local $m i32) (local $all i32) (local $a i32)
+    (local $rowAny v128) (local $ne v128) (local $nnz v128)
     (local.set $rows (i32.mul (local.get $k) (local.get $cin)))
     (local.set $outRows (i32.add (local.get $rows) (local.get $bias)))
     (local.set $oBytes (i32.shl (local.get $o) (i32.const 2)))
@@ -142,14 +324,49 @@
         (local.set $xb (i32.add (local.get $x) (i32.shl (i32.mul (local.get $i) (i32.mul (local.get $len) (local.get $cin))) (i32.const 2))))
         (local.set $gb (i32.add (local.get $g) (i32.mul (local.get $i) (i32.mul (local.get $p) (local.get $oBytes)))))
         (local.set $ob (i32.add (local.get $out) (i32.mul (local.get $i) (i32.mul (local.get $outRows) (local.get $oBytes)))))
-        (local.set $r (i32.const 0))
+        ;; the live positions: every q if x[i] is not all finite, else the q with a nonzero g row
+        (local.set $all (i32.eqz (call $allFinite (local.get $xb) (i32.mul (local.get $len) (local.get $cin)))))
+        (local.set $m (i32.const 0))
+        (local.set $q (i32.const 0))
+        (local.set $nnz (v128.const i32x4 0 0 0 0))
+        (block $lDone
+          (loop $ls
+            (br_if $lDone (i32.ge_u (local.get $q) (local.get $p)))
+            (local.set $gp (i32.add (local.get $gb) (i32.mul (local.get $q) (local.get $oBytes))))
+            (local.set $rowAny (v128.const i32x4 0 0 0 0))
+            (local.set $j (i32.const 0))
+            (block $zDone
+              (loop $zs
+                (br_if $zDone (i32.ge_u (local.get $j) (local.get $oBytes)))
+                (local.set $ne (f32x4.ne (v128.load (i32.add (local.get $gp) (local.get $j))) (v128.const i32x4 0 0 0 0)))
+                (local.set $rowAny (v128.or (local.get $rowAny) (local.get $ne)))
+                (local.set $nnz (i32x4.sub (local.get $nnz) (local.get $ne)))
+                (local.set $j (i32.add (local.get $j) (i32.const 16)))
+                (br $zs)))
+            (if (i32.or (local.get $all) (v128.any_true (local.get $rowAny)))
+              (then
+                (i32.store (i32.add (local.get $live) (i32.shl (local.get $m) (i32.const 2))) (local.get $q))
+                (local.set $m (i32.add (local.get $m) (i32.const 1)))))
+            (local.set $q (i32.add (local.get $q) (i32.const 1)))
+            (br $ls)))
+        ;; few nonzero entries in the live rows (under a quarter; x finite): scatter them, else the SIMD rows
+        (if (i32.and (i32.eqz (local.get $all))
+              (i32.lt_u
+                (i32.shl (i32.add (i32.add (i32x4.extract_lane 0 (local.get $nnz)) (i32x4.extract_lane 1 (local.get $nnz)))
+                                  (i32.add (i32x4.extract_lane 2 (local.get $nnz)) (i32x4.extract_lane 3 (local.get $nnz)))) (i32.const 2))
+                (i32.mul (local.get $m) (local.get $o))))
+          (then
+            (call $scatterRows (local.get $xb) (local.get $gb) (local.get $ob) (local.get $live) (local.get $m)
+              (local.get $oBytes) (local.get $cin) (local.get $k) (local.get $dil) (local.get $xStep) (local.get $rows))
+            (local.set $r (local.get $rows)))
+          (else (local.set $r (i32.const 0))))
         (block $rDone
           (loop $rs
             (br_if $rDone (i32.ge_u (local.get $r) (local.get $rows)))
             ;; the second row of the pair, or the first again for an odd last row
             (local.set $r1 (select (i32.add (local.get $r) (i32.const 1)) (local.get $r)
               (i32.lt_u (i32.add (local.get $r) (i32.const 1)) (local.get $rows))))
-            (call $rows2
+            (call $rows2L
               (i32.add (local.get $xb) (i32.shl (i32.add (i32.mul (i32.mul (i32.div_u (local.get $r) (local.get $cin)) (local.get $dil)) (local.get $cin))
                                                         (i32.rem_u (local.get $r) (local.get $cin))) (i32.const 2)))
               (i32.add (local.get $xb) (i32.shl (i32.add (i32.mul (i32.mul (i32.div_u (local.get $r1) (local.get $cin)) (local.get $dil)) (local.get $cin))
@@ -157,7 +374,7 @@
               (local.get $gb)
               (i32.add (local.get $ob) (i32.mul (local.get $r) (local.get $oBytes)))
               (i32.add (local.get $ob) (i32.mul (local.get $r1) (local.get $oBytes)))
-              (local.get $p) (local.get $oBytes) (local.get $xStep))
+              (local.get $live) (local.get $m) (local.get $oBytes) (local.get $xStep))
             (local.set $r (i32.add (local.get $r) (i32.const 2)))
             (br $rs)))
         ;; bias: the sum of the example's output-gradient rows
@@ -168,14 +385,14 @@
               (loop $js
                 (br_if $jDone (i32.ge_u (local.get $j) (local.get $oBytes)))
                 (local.set $acc (v128.const i32x4 0 0 0 0))
-                (local.set $gp (i32.add (local.get $gb) (local.get $j)))
-                (local.set $q (i32.const 0))
+                (local.set $a (i32.const 0))
                 (block $qDone
                   (loop $qs
-                    (br_if $qDone (i32.ge_u (local.get $q) (local.get $p)))
-                    (local.set $acc (f32x4.add (local.get $acc) (v128.load (local.get $gp))))
-                    (local.set $gp (i32.add (local.get $gp) (local.get $oBytes)))
-                    (local.set $q (i32.add (local.get $q) (i32.const 1)))
+                    (br_if $qDone (i32.ge_u (local.get $a) (local.get $m)))
+                    (local.set $q (i32.load (i32.add (local.get $live) (i32.shl (local.get $a) (i32.const 2)))))
+                    (local.set $acc (f32x4.add (local.get $acc)
+                      (v128.load (i32.add (i32.add (local.get $gb) (i32.mul (local.get $q) (local.get $oBytes))) (local.get $j)))))
+                    (local.set $a (i32.add (local.get $a) (i32.const 1)))
                     (br $qs)))
                 (v128.store (i32.add (i32.add (local.get $ob) (i32.mul (local.get $rows) (local.get $oBytes))) (local.get $j)) (local.get $acc))
                 (local.set $j (i32.add (local.get $j) (i32.const 16)))
@@ -450,6 +667,85 @@
                 (br_if $pDone (i32.ge_u (local.get $p) (local.get $end)))
                 (local.set $dst (i32.add (local.get $acc) (i32.mul (i32.load (i32.add (local.get $rowIdx) (i32.shl (local.get $p) (i32.const 2)))) (local.get $dBytes))))
                 (local.set $src (i32.add (local.get $g) (i32.mul (local.get $p) (local.get $dBytes))))
+                (local.set $j (i32.const 0))
+                (block $jDone
+                  (loop $js
+                    (br_if $jDone (i32.ge_u (local.get $j) (local.get $dBytes)))
+                    (v128.store (i32.add (local.get $dst) (local.get $j))
+                      (f32x4.add (v128.load (i32.add (local.get $dst) (local.get $j)))
+                        (f32x4.mul (local.get $ws) (v128.load (i32.add (local.get $src) (local.get $j))))))
+                    (local.set $j (i32.add (local.get $j) (i32.const 16)))
+                    (br $js)))
+                (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                (br $ps)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $is))))
+
+  (func (export "embMean") (param $table i32) (param $ids i32) (param $out i32) (param $n i32) (param $t i32) (param $d i32)
+    (local $i i32) (local $p i32) (local $end i32) (local $j i32) (local $dBytes i32) (local $dst i32) (local $src i32) (local $div v128)
+    (local.set $dBytes (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $div (f32x4.splat (f32.convert_i32_u (local.get $t))))
+    (block $iDone
+      (loop $is
+        (br_if $iDone (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $dst (i32.add (local.get $out) (i32.mul (local.get $i) (local.get $dBytes))))
+        (local.set $j (i32.const 0))
+        (block $zDone
+          (loop $zs
+            (br_if $zDone (i32.ge_u (local.get $j) (local.get $dBytes)))
+            (v128.store (i32.add (local.get $dst) (local.get $j)) (v128.const i32x4 0 0 0 0))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $zs)))
+        (local.set $p (i32.mul (local.get $i) (local.get $t)))
+        (local.set $end (i32.add (local.get $p) (local.get $t)))
+        (block $pDone
+          (loop $ps
+            (br_if $pDone (i32.ge_u (local.get $p) (local.get $end)))
+            (local.set $src (i32.add (local.get $table) (i32.mul (i32.load (i32.add (local.get $ids) (i32.shl (local.get $p) (i32.const 2)))) (local.get $dBytes))))
+            (local.set $j (i32.const 0))
+            (block $jDone
+              (loop $js
+                (br_if $jDone (i32.ge_u (local.get $j) (local.get $dBytes)))
+                (v128.store (i32.add (local.get $dst) (local.get $j))
+                  (f32x4.add (v128.load (i32.add (local.get $dst) (local.get $j))) (v128.load (i32.add (local.get $src) (local.get $j)))))
+                (local.set $j (i32.add (local.get $j) (i32.const 16)))
+                (br $js)))
+            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+            (br $ps)))
+        (local.set $j (i32.const 0))
+        (block $vDone
+          (loop $vs
+            (br_if $vDone (i32.ge_u (local.get $j) (local.get $dBytes)))
+            (v128.store (i32.add (local.get $dst) (local.get $j)) (f32x4.div (v128.load (i32.add (local.get $dst) (local.get $j))) (local.get $div)))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $vs)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $is))))
+
+  (func (export "embRowsPooled") (param $h i32) (param $rowIdx i32) (param $w i32) (param $acc i32) (param $n i32) (param $t i32) (param $d i32) (param $rows i32)
+    (local $i i32) (local $p i32) (local $end i32) (local $j i32) (local $dBytes i32) (local $wf f32) (local $ws v128) (local $dst i32) (local $src i32)
+    (local.set $dBytes (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $end (i32.mul (local.get $rows) (local.get $dBytes)))
+    (block $zDone
+      (loop $z
+        (br_if $zDone (i32.ge_u (local.get $j) (local.get $end)))
+        (v128.store (i32.add (local.get $acc) (local.get $j)) (v128.const i32x4 0 0 0 0))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $z)))
+    (block $iDone
+      (loop $is
+        (br_if $iDone (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $wf (f32.load (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2)))))
+        (if (f32.ne (local.get $wf) (f32.const 0))
+          (then
+            (local.set $ws (f32x4.splat (local.get $wf)))
+            (local.set $src (i32.add (local.get $h) (i32.mul (local.get $i) (local.get $dBytes))))
+            (local.set $p (i32.mul (local.get $i) (local.get $t)))
+            (local.set $end (i32.add (local.get $p) (local.get $t)))
+            (block $pDone
+              (loop $ps
+                (br_if $pDone (i32.ge_u (local.get $p) (local.get $end)))
+                (local.set $dst (i32.add (local.get $acc) (i32.mul (i32.load (i32.add (local.get $rowIdx) (i32.shl (local.get $p) (i32.const 2)))) (local.get $dBytes))))
                 (local.set $j (i32.const 0))
                 (block $jDone
                   (loop $js
