@@ -18,7 +18,7 @@
  *   (book-keeping: from the same a and g, no second pass).
  * @module
  */
-import { sparseDenseModule, type SparseDenseExports } from "./sparse-dense.js";
+import { sparseDenseModule, sparseKernelOptions, type SparseDenseExports } from "./sparse-dense.js";
 import { align16, ensureMemory, lazyExports } from "../../util/wasm.js";
 
 /** An activation the fused step evaluates (softmax only on the last layer). @internal */
@@ -121,13 +121,18 @@ export class DenseStackStep {
     next: number;
     rowIdx: number;
     valT: number;
+    valS: number;
     maxNnz: number;
   };
+  /** The sparse kernels' variant for this step (sparse-dense.ts {@link sparseKernelOptions}). */
+  private readonly tiled: boolean;
   private readonly c: number;
   private readonly tmpA: number;
   private readonly tmpG: number;
   /** Whether the first product runs over the input's nonzeros. */
   sparse = false;
+  /** The input's nonzeros when {@link sparse}. */
+  private nnz = -1;
   /** Sum of the per-example losses (set by {@link forward}). */
   lossSum = 0;
 
@@ -164,7 +169,9 @@ export class DenseStackStep {
       next: alloc(4 * dIn),
       rowIdx: alloc(4 * maxNnz),
       valT: alloc(4 * maxNnz),
+      valS: alloc(4 * maxNnz),
     };
+    this.tiled = sparseKernelOptions().tiled;
     let d = dIn;
     this.slots = layers.map((l, j) => {
       const s: LayerSlots = {
@@ -201,7 +208,8 @@ export class DenseStackStep {
     });
     if (options.maxDensity !== null && n * dIn > 0) {
       const c = this.csr;
-      this.sparse = k.csr(this.x, n, dIn, c.rowPtr, c.col, c.val, maxNnz) >= 0;
+      this.nnz = (this.tiled ? k.csr4 : k.csr)(this.x, n, dIn, c.rowPtr, c.col, c.val, maxNnz);
+      this.sparse = this.nnz >= 0;
     }
   }
 
@@ -218,6 +226,16 @@ export class DenseStackStep {
     this.check();
     const { k, n } = this;
     this.slots.forEach((s, j) => {
+      const count = n * s.units;
+      if (j === 0 && this.sparse && this.tiled) {
+        // The tiled gather applies the ReLU as it stores.
+        const c = this.csr;
+        k.forwardT(n, s.units, c.rowPtr, c.col, c.val, s.w, s.b, s.hasBias ? 1 : 0, s.act === ACT_CODE.relu ? 1 : 0, s.a);
+        denseStackKernelCalls.sparseForward++;
+        if (s.act === ACT_CODE.tanh || s.act === ACT_CODE.sigmoid) k.activate(s.act, count, s.a, s.a);
+        else if (s.act === ACT_CODE.softmax) softmaxRows(this.f32(s.a, count), n, s.units);
+        return;
+      }
       if (j === 0 && this.sparse) {
         const c = this.csr;
         k.forward(n, s.units, c.rowPtr, c.col, c.val, s.w, s.b, s.hasBias ? 1 : 0, s.a);
@@ -227,8 +245,8 @@ export class DenseStackStep {
         k.gemm(n, s.dIn, s.units, a, 4 * s.dIn, 4, s.w, s.b, s.hasBias ? 1 : 0, s.a);
         if (j === 0) denseStackKernelCalls.denseForward++;
       }
-      const count = n * s.units;
       if (s.act === ACT_CODE.tanh || s.act === ACT_CODE.sigmoid) k.activate(s.act, count, s.a, s.a);
+      else if (s.act === ACT_CODE.relu && this.tiled) k.relu(count, s.a);
       else if (s.act === ACT_CODE.relu) {
         const a = this.f32(s.a, count);
         for (let i = 0; i < count; i++) if (a[i] < 0) a[i] = 0;
@@ -287,7 +305,10 @@ export class DenseStackStep {
       if (j === 0 && this.sparse) {
         const r = this.csr;
         k.csc(n, s.dIn, r.rowPtr, r.col, r.val, r.colPtr, r.next, r.rowIdx, r.valT);
-        k.clipped(s.dIn, s.units, r.colPtr, r.rowIdx, r.valT, s.g, this.c, s.gw);
+        if (this.tiled) {
+          k.scaleEntries(this.nnz, r.rowIdx, r.valT, this.c, r.valS);
+          k.clippedT(s.dIn, s.units, r.colPtr, r.rowIdx, r.valS, s.g, s.gw);
+        } else k.clipped(s.dIn, s.units, r.colPtr, r.rowIdx, r.valT, s.g, this.c, s.gw);
         denseStackKernelCalls.sparseClippedSum++;
       } else {
         // gw[r, :] = Σ_i a[i, r] · (c_i g[i, :]): the input read transposed (row step 4 bytes, column step one example).

@@ -13,6 +13,15 @@
 ;; biasSum   : bsum = sum_i c_i * g[i, :]
 ;; The inner loops add up to four scaled source rows of u floats to a destination row at once:
 ;; f32x4 for the first 4*floor(u/4) floats, scalars after.
+;; Register-tiled variants (the default; the ones above are kept for side-by-side comparison):
+;; csr4      : as csr, the same output, reading x four floats at a time (all-zero quads skipped, the
+;;             lanes of a nonzero quad written without a branch each while four more entries fit)
+;; forwardT  : as forward, then relu (x < 0 ? 0 : x) when asked; each output row formed in blocks of
+;;             24 floats held in six f32x4 registers (then the remaining 0-5 f32x4 in one pass, then
+;;             single floats), one pass over the row's entries per block, stored once
+;; scaleEntries : valS[q] = valT[q] * c[rowIdx[q]] (the clipped sum's per-entry factor, as clipped forms it)
+;; clippedT  : out[k, :] = sum over column k's entries valS[q] * g[rowIdx[q], :], tiled as forwardT
+;; relu      : a = (a < 0 ? 0 : a) in place
 ;;
 ;; Dense-stack kernels (the fused MLP step, ../dense-stack.ts), on dense row-major f32 arrays:
 ;; gemm      : out[r, :] = init (or 0) + sum_k A(r, k) * b[k, :]   (A(r, k) at a + r*aRow + k*aCol bytes,
@@ -235,6 +244,398 @@
     (param $g i32) (param $c i32) (param $out i32)
     (call $gather (local.get $d) (local.get $u) (local.get $colPtr) (local.get $rowIdx) (local.get $valT)
       (local.get $g) (local.get $c) (i32.const 1) (i32.const 0) (i32.const 0) (local.get $out)))
+
+  ;; ---- register-tiled gathers (forwardT, clippedT; the default: see sparse-dense.ts) ----
+  ;; dst_r = init_r (or 0) + sum over ptr[r]..ptr[r+1] of val[p] * src[idx[p], :], then relu when on:
+  ;; each destination row is formed in column blocks held in registers — blocks of 24 floats (6 f32x4
+  ;; accumulators: with the entry's scale and the loaded source vectors, within the 15 xmm registers
+  ;; V8 allocates on x64), then of 4 floats, then single floats; per block one pass over the row's
+  ;; entries, the source row read with constant offsets, the block stored once. The terms are added
+  ;; in entry order. relu: x < 0 ? 0 : x (NaN and -0 are kept, as the JS loop it replaces).
+  ;; The entries carry no scale: the clipped sum's val * c[idx] is formed first by scaleEntries.
+
+  ;; the init of one f32x4 block: init[off..off+4) if hasInit, else 0
+  (func $gatherT
+    (param $rows i32) (param $u i32) (param $ptr i32) (param $idx i32) (param $val i32)
+    (param $src i32) (param $init i32) (param $hasInit i32) (param $relu i32) (param $out i32)
+    (local $r i32) (local $o i32) (local $rowBytes i32) (local $fullBytes i32) (local $rem i32) (local $j i32) (local $p0 i32) (local $p1 i32) (local $p i32)
+    (local $s i32) (local $a v128) (local $f f32)
+    (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128) (local $c4 v128) (local $c5 v128)
+    (local.set $rowBytes (i32.shl (local.get $u) (i32.const 2)))
+    ;; bytes in whole blocks of 6 f32x4, and the f32x4 left after them
+    (local.set $fullBytes (i32.mul (i32.div_u (i32.shr_u (local.get $u) (i32.const 2)) (i32.const 6)) (i32.const 96)))
+    (local.set $rem (i32.rem_u (i32.shr_u (local.get $u) (i32.const 2)) (i32.const 6)))
+    (block $done
+      (loop $rowsLoop
+        (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $o (i32.add (local.get $out) (i32.mul (local.get $r) (local.get $rowBytes))))
+        ;; this row's entries: byte offsets p0 .. p1 into idx and val
+        (local.set $p0 (i32.shl (i32.load (i32.add (local.get $ptr) (i32.shl (local.get $r) (i32.const 2)))) (i32.const 2)))
+        (local.set $p1 (i32.shl (i32.load offset=4 (i32.add (local.get $ptr) (i32.shl (local.get $r) (i32.const 2)))) (i32.const 2)))
+        (local.set $j (i32.const 0))
+        ;; whole blocks of 24 floats
+        (block $bwDone
+          (loop $bw
+            (br_if $bwDone (i32.ge_u (local.get $j) (local.get $fullBytes)))
+            (if (local.get $hasInit)
+              (then
+                (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j))))
+                (local.set $c1 (v128.load offset=16 (i32.add (local.get $init) (local.get $j))))
+                (local.set $c2 (v128.load offset=32 (i32.add (local.get $init) (local.get $j))))
+                (local.set $c3 (v128.load offset=48 (i32.add (local.get $init) (local.get $j))))
+                (local.set $c4 (v128.load offset=64 (i32.add (local.get $init) (local.get $j))))
+                (local.set $c5 (v128.load offset=80 (i32.add (local.get $init) (local.get $j)))))
+              (else
+                (local.set $c0 (v128.const i32x4 0 0 0 0))
+                (local.set $c1 (v128.const i32x4 0 0 0 0))
+                (local.set $c2 (v128.const i32x4 0 0 0 0))
+                (local.set $c3 (v128.const i32x4 0 0 0 0))
+                (local.set $c4 (v128.const i32x4 0 0 0 0))
+                (local.set $c5 (v128.const i32x4 0 0 0 0))))
+            (local.set $p (local.get $p0))
+            (block $q6Done
+              (loop $q6
+                (br_if $q6Done (i32.ge_u (local.get $p) (local.get $p1)))
+                (local.set $a (f32x4.splat (f32.load (i32.add (local.get $val) (local.get $p)))))
+                (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
+                (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $a) (v128.load (local.get $s)))))
+                (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $a) (v128.load offset=16 (local.get $s)))))
+                (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $a) (v128.load offset=32 (local.get $s)))))
+                (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $a) (v128.load offset=48 (local.get $s)))))
+                (local.set $c4 (f32x4.add (local.get $c4) (f32x4.mul (local.get $a) (v128.load offset=64 (local.get $s)))))
+                (local.set $c5 (f32x4.add (local.get $c5) (f32x4.mul (local.get $a) (v128.load offset=80 (local.get $s)))))
+                (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                (br $q6)))
+            (local.set $s (i32.add (local.get $o) (local.get $j)))
+            (if (local.get $relu)
+              (then
+                (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0))))
+                (v128.store offset=16 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c1) (f32x4.lt (local.get $c1) (v128.const i32x4 0 0 0 0))))
+                (v128.store offset=32 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c2) (f32x4.lt (local.get $c2) (v128.const i32x4 0 0 0 0))))
+                (v128.store offset=48 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c3) (f32x4.lt (local.get $c3) (v128.const i32x4 0 0 0 0))))
+                (v128.store offset=64 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c4) (f32x4.lt (local.get $c4) (v128.const i32x4 0 0 0 0))))
+                (v128.store offset=80 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c5) (f32x4.lt (local.get $c5) (v128.const i32x4 0 0 0 0)))))
+              (else
+                (v128.store (local.get $s) (local.get $c0))
+                (v128.store offset=16 (local.get $s) (local.get $c1))
+                (v128.store offset=32 (local.get $s) (local.get $c2))
+                (v128.store offset=48 (local.get $s) (local.get $c3))
+                (v128.store offset=64 (local.get $s) (local.get $c4))
+                (v128.store offset=80 (local.get $s) (local.get $c5))))
+            (local.set $j (i32.add (local.get $j) (i32.const 96)))
+            (br $bw)))
+        ;; the remaining 0-5 f32x4 of the row in one pass (br_table on their count)
+        (block $remDone
+        (block $rem5
+         (block $rem4
+          (block $rem3
+           (block $rem2
+            (block $rem1
+             (block $rem0
+              (br_table $rem0 $rem1 $rem2 $rem3 $rem4 $rem5 (local.get $rem)))
+             (br $remDone))
+            (if (local.get $hasInit)
+              (then
+                (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j)))))
+              (else
+                (local.set $c0 (v128.const i32x4 0 0 0 0))))
+            (local.set $p (local.get $p0))
+            (block $q1Done
+              (loop $q1
+                (br_if $q1Done (i32.ge_u (local.get $p) (local.get $p1)))
+                (local.set $a (f32x4.splat (f32.load (i32.add (local.get $val) (local.get $p)))))
+                (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
+                (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $a) (v128.load (local.get $s)))))
+                (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                (br $q1)))
+            (local.set $s (i32.add (local.get $o) (local.get $j)))
+            (if (local.get $relu)
+              (then
+                (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0)))))
+              (else
+                (v128.store (local.get $s) (local.get $c0))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $remDone))
+           (if (local.get $hasInit)
+             (then
+               (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j))))
+               (local.set $c1 (v128.load offset=16 (i32.add (local.get $init) (local.get $j)))))
+             (else
+               (local.set $c0 (v128.const i32x4 0 0 0 0))
+               (local.set $c1 (v128.const i32x4 0 0 0 0))))
+           (local.set $p (local.get $p0))
+           (block $q2Done
+             (loop $q2
+               (br_if $q2Done (i32.ge_u (local.get $p) (local.get $p1)))
+               (local.set $a (f32x4.splat (f32.load (i32.add (local.get $val) (local.get $p)))))
+               (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
+               (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $a) (v128.load (local.get $s)))))
+               (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $a) (v128.load offset=16 (local.get $s)))))
+               (local.set $p (i32.add (local.get $p) (i32.const 4)))
+               (br $q2)))
+           (local.set $s (i32.add (local.get $o) (local.get $j)))
+           (if (local.get $relu)
+             (then
+               (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0))))
+               (v128.store offset=16 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c1) (f32x4.lt (local.get $c1) (v128.const i32x4 0 0 0 0)))))
+             (else
+               (v128.store (local.get $s) (local.get $c0))
+               (v128.store offset=16 (local.get $s) (local.get $c1))))
+           (local.set $j (i32.add (local.get $j) (i32.const 32)))
+           (br $remDone))
+          (if (local.get $hasInit)
+            (then
+              (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j))))
+              (local.set $c1 (v128.load offset=16 (i32.add (local.get $init) (local.get $j))))
+              (local.set $c2 (v128.load offset=32 (i32.add (local.get $init) (local.get $j)))))
+            (else
+              (local.set $c0 (v128.const i32x4 0 0 0 0))
+              (local.set $c1 (v128.const i32x4 0 0 0 0))
+              (local.set $c2 (v128.const i32x4 0 0 0 0))))
+          (local.set $p (local.get $p0))
+          (block $q3Done
+            (loop $q3
+              (br_if $q3Done (i32.ge_u (local.get $p) (local.get $p1)))
+              (local.set $a (f32x4.splat (f32.load (i32.add (local.get $val) (local.get $p)))))
+              (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
+              (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $a) (v128.load (local.get $s)))))
+              (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $a) (v128.load offset=16 (local.get $s)))))
+              (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $a) (v128.load offset=32 (local.get $s)))))
+              (local.set $p (i32.add (local.get $p) (i32.const 4)))
+              (br $q3)))
+          (local.set $s (i32.add (local.get $o) (local.get $j)))
+          (if (local.get $relu)
+            (then
+              (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0))))
+              (v128.store offset=16 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c1) (f32x4.lt (local.get $c1) (v128.const i32x4 0 0 0 0))))
+              (v128.store offset=32 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c2) (f32x4.lt (local.get $c2) (v128.const i32x4 0 0 0 0)))))
+            (else
+              (v128.store (local.get $s) (local.get $c0))
+              (v128.store offset=16 (local.get $s) (local.get $c1))
+              (v128.store offset=32 (local.get $s) (local.get $c2))))
+          (local.set $j (i32.add (local.get $j) (i32.const 48)))
+          (br $remDone))
+         (if (local.get $hasInit)
+           (then
+             (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j))))
+             (local.set $c1 (v128.load offset=16 (i32.add (local.get $init) (local.get $j))))
+             (local.set $c2 (v128.load offset=32 (i32.add (local.get $init) (local.get $j))))
+             (local.set $c3 (v128.load offset=48 (i32.add (local.get $init) (local.get $j)))))
+           (else
+             (local.set $c0 (v128.const i32x4 0 0 0 0))
+             (local.set $c1 (v128.const i32x4 0 0 0 0))
+             (local.set $c2 (v128.const i32x4 0 0 0 0))
+             (local.set $c3 (v128.const i32x4 0 0 0 0))))
+         (local.set $p (local.get $p0))
+         (block $q4Done
+           (loop $q4
+             (br_if $q4Done (i32.ge_u (local.get $p) (local.get $p1)))
+             (local.set $a (f32x4.splat (f32.load (i32.add (local.get $val) (local.get $p)))))
+             (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
+             (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $a) (v128.load (local.get $s)))))
+             (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $a) (v128.load offset=16 (local.get $s)))))
+             (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $a) (v128.load offset=32 (local.get $s)))))
+             (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $a) (v128.load offset=48 (local.get $s)))))
+             (local.set $p (i32.add (local.get $p) (i32.const 4)))
+             (br $q4)))
+         (local.set $s (i32.add (local.get $o) (local.get $j)))
+         (if (local.get $relu)
+           (then
+             (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0))))
+             (v128.store offset=16 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c1) (f32x4.lt (local.get $c1) (v128.const i32x4 0 0 0 0))))
+             (v128.store offset=32 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c2) (f32x4.lt (local.get $c2) (v128.const i32x4 0 0 0 0))))
+             (v128.store offset=48 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c3) (f32x4.lt (local.get $c3) (v128.const i32x4 0 0 0 0)))))
+           (else
+             (v128.store (local.get $s) (local.get $c0))
+             (v128.store offset=16 (local.get $s) (local.get $c1))
+             (v128.store offset=32 (local.get $s) (local.get $c2))
+             (v128.store offset=48 (local.get $s) (local.get $c3))))
+         (local.set $j (i32.add (local.get $j) (i32.const 64)))
+         (br $remDone))
+        (if (local.get $hasInit)
+          (then
+            (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j))))
+            (local.set $c1 (v128.load offset=16 (i32.add (local.get $init) (local.get $j))))
+            (local.set $c2 (v128.load offset=32 (i32.add (local.get $init) (local.get $j))))
+            (local.set $c3 (v128.load offset=48 (i32.add (local.get $init) (local.get $j))))
+            (local.set $c4 (v128.load offset=64 (i32.add (local.get $init) (local.get $j)))))
+          (else
+            (local.set $c0 (v128.const i32x4 0 0 0 0))
+            (local.set $c1 (v128.const i32x4 0 0 0 0))
+            (local.set $c2 (v128.const i32x4 0 0 0 0))
+            (local.set $c3 (v128.const i32x4 0 0 0 0))
+            (local.set $c4 (v128.const i32x4 0 0 0 0))))
+        (local.set $p (local.get $p0))
+        (block $q5Done
+          (loop $q5
+            (br_if $q5Done (i32.ge_u (local.get $p) (local.get $p1)))
+            (local.set $a (f32x4.splat (f32.load (i32.add (local.get $val) (local.get $p)))))
+            (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
+            (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $a) (v128.load (local.get $s)))))
+            (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $a) (v128.load offset=16 (local.get $s)))))
+            (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $a) (v128.load offset=32 (local.get $s)))))
+            (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $a) (v128.load offset=48 (local.get $s)))))
+            (local.set $c4 (f32x4.add (local.get $c4) (f32x4.mul (local.get $a) (v128.load offset=64 (local.get $s)))))
+            (local.set $p (i32.add (local.get $p) (i32.const 4)))
+            (br $q5)))
+        (local.set $s (i32.add (local.get $o) (local.get $j)))
+        (if (local.get $relu)
+          (then
+            (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0))))
+            (v128.store offset=16 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c1) (f32x4.lt (local.get $c1) (v128.const i32x4 0 0 0 0))))
+            (v128.store offset=32 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c2) (f32x4.lt (local.get $c2) (v128.const i32x4 0 0 0 0))))
+            (v128.store offset=48 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c3) (f32x4.lt (local.get $c3) (v128.const i32x4 0 0 0 0))))
+            (v128.store offset=64 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c4) (f32x4.lt (local.get $c4) (v128.const i32x4 0 0 0 0)))))
+          (else
+            (v128.store (local.get $s) (local.get $c0))
+            (v128.store offset=16 (local.get $s) (local.get $c1))
+            (v128.store offset=32 (local.get $s) (local.get $c2))
+            (v128.store offset=48 (local.get $s) (local.get $c3))
+            (v128.store offset=64 (local.get $s) (local.get $c4))))
+        (local.set $j (i32.add (local.get $j) (i32.const 80)))
+        (br $remDone))
+        ;; single floats (the last u % 4)
+        (block $tDone
+          (loop $t
+            (br_if $tDone (i32.ge_u (local.get $j) (local.get $rowBytes)))
+            (local.set $f (select (f32.load (i32.add (local.get $init) (local.get $j))) (f32.const 0) (local.get $hasInit)))
+            (local.set $p (local.get $p0))
+            (block $qsDone
+              (loop $qs
+                (br_if $qsDone (i32.ge_u (local.get $p) (local.get $p1)))
+                (local.set $f (f32.add (local.get $f)
+                  (f32.mul (f32.load (i32.add (local.get $val) (local.get $p)))
+                    (f32.load (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j))))))
+                (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                (br $qs)))
+            (f32.store (i32.add (local.get $o) (local.get $j))
+              (select (f32.const 0) (local.get $f) (i32.and (local.get $relu) (f32.lt (local.get $f) (f32.const 0)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $t)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rowsLoop))))
+
+  ;; forwardT: as forward, tiled, with an optional relu after the bias (relu 1)
+  (func (export "forwardT")
+    (param $n i32) (param $u i32) (param $rowPtr i32) (param $col i32) (param $val i32)
+    (param $w i32) (param $bias i32) (param $hasBias i32) (param $relu i32) (param $out i32)
+    (call $gatherT (local.get $n) (local.get $u) (local.get $rowPtr) (local.get $col) (local.get $val)
+      (local.get $w) (local.get $bias) (local.get $hasBias) (local.get $relu) (local.get $out)))
+
+  ;; scaleEntries: valS[q] = valT[q] * c[rowIdx[q]] for the nnz entries of the CSC (the clipped sum's factors, as clipped forms them)
+  (func (export "scaleEntries") (param $nnz i32) (param $rowIdx i32) (param $valT i32) (param $c i32) (param $valS i32)
+    (local $q i32) (local $end i32)
+    (local.set $end (i32.shl (local.get $nnz) (i32.const 2)))
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $q) (local.get $end)))
+        (f32.store (i32.add (local.get $valS) (local.get $q))
+          (f32.mul (f32.load (i32.add (local.get $valT) (local.get $q)))
+            (f32.load (i32.add (local.get $c) (i32.shl (i32.load (i32.add (local.get $rowIdx) (local.get $q))) (i32.const 2))))))
+        (local.set $q (i32.add (local.get $q) (i32.const 4)))
+        (br $l))))
+
+  ;; clippedT: as clipped, tiled, from the scaled entries valS (scaleEntries)
+  (func (export "clippedT")
+    (param $d i32) (param $u i32) (param $colPtr i32) (param $rowIdx i32) (param $valS i32)
+    (param $g i32) (param $out i32)
+    (call $gatherT (local.get $d) (local.get $u) (local.get $colPtr) (local.get $rowIdx) (local.get $valS)
+      (local.get $g) (i32.const 0) (i32.const 0) (i32.const 0) (local.get $out)))
+
+  ;; csr4: as csr (the same output), reading x four floats at a time and skipping all-zero quads
+  ;; (f32x4.ne against 0: NaN and ±Inf are nonzero, ±0 zero, as csr); the row's last d % 4 floats one by one
+  (func (export "csr4")
+    (param $x i32) (param $n i32) (param $d i32) (param $rowPtr i32) (param $col i32) (param $val i32) (param $maxNnz i32)
+    (result i32)
+    (local $i i32) (local $k i32) (local $nnz i32) (local $v f32) (local $p i32) (local $k4 i32) (local $t i32) (local $q v128)
+    (local.set $p (local.get $x))
+    (local.set $k4 (i32.and (local.get $d) (i32.const -4)))
+    (i32.store (local.get $rowPtr) (i32.const 0))
+    (block $done
+      (loop $rows
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $k (i32.const 0))
+        (block $quadsDone
+          (loop $quads
+            (br_if $quadsDone (i32.ge_u (local.get $k) (local.get $k4)))
+            (local.set $q (v128.load (local.get $p)))
+            (if (v128.any_true (f32x4.ne (local.get $q) (v128.const i32x4 0 0 0 0)))
+              (then
+                (if (i32.le_u (i32.add (local.get $nnz) (i32.const 4)) (local.get $maxNnz))
+                  (then
+                    ;; room for four: each lane written at nnz, nnz advanced past the nonzero ones (no branch per lane)
+                    (local.set $v (f32x4.extract_lane 0 (local.get $q)))
+                    (i32.store (i32.add (local.get $col) (i32.shl (local.get $nnz) (i32.const 2))) (i32.add (local.get $k) (i32.const 0)))
+                    (f32.store (i32.add (local.get $val) (i32.shl (local.get $nnz) (i32.const 2))) (local.get $v))
+                    (local.set $nnz (i32.add (local.get $nnz) (f32.ne (local.get $v) (f32.const 0))))
+                    (local.set $v (f32x4.extract_lane 1 (local.get $q)))
+                    (i32.store (i32.add (local.get $col) (i32.shl (local.get $nnz) (i32.const 2))) (i32.add (local.get $k) (i32.const 1)))
+                    (f32.store (i32.add (local.get $val) (i32.shl (local.get $nnz) (i32.const 2))) (local.get $v))
+                    (local.set $nnz (i32.add (local.get $nnz) (f32.ne (local.get $v) (f32.const 0))))
+                    (local.set $v (f32x4.extract_lane 2 (local.get $q)))
+                    (i32.store (i32.add (local.get $col) (i32.shl (local.get $nnz) (i32.const 2))) (i32.add (local.get $k) (i32.const 2)))
+                    (f32.store (i32.add (local.get $val) (i32.shl (local.get $nnz) (i32.const 2))) (local.get $v))
+                    (local.set $nnz (i32.add (local.get $nnz) (f32.ne (local.get $v) (f32.const 0))))
+                    (local.set $v (f32x4.extract_lane 3 (local.get $q)))
+                    (i32.store (i32.add (local.get $col) (i32.shl (local.get $nnz) (i32.const 2))) (i32.add (local.get $k) (i32.const 3)))
+                    (f32.store (i32.add (local.get $val) (i32.shl (local.get $nnz) (i32.const 2))) (local.get $v))
+                    (local.set $nnz (i32.add (local.get $nnz) (f32.ne (local.get $v) (f32.const 0))))
+                  )
+                  (else
+                    ;; near the limit: lane by lane, checked
+                    (local.set $t (i32.const 0))
+                    (block $lanesDone
+                      (loop $lanes
+                        (br_if $lanesDone (i32.ge_u (local.get $t) (i32.const 4)))
+                        (local.set $v (f32.load (i32.add (local.get $p) (i32.shl (local.get $t) (i32.const 2)))))
+                        (if (f32.ne (local.get $v) (f32.const 0))
+                          (then
+                            (if (i32.ge_u (local.get $nnz) (local.get $maxNnz)) (then (return (i32.const -1))))
+                            (i32.store (i32.add (local.get $col) (i32.shl (local.get $nnz) (i32.const 2))) (i32.add (local.get $k) (local.get $t)))
+                            (f32.store (i32.add (local.get $val) (i32.shl (local.get $nnz) (i32.const 2))) (local.get $v))
+                            (local.set $nnz (i32.add (local.get $nnz) (i32.const 1)))))
+                        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+                        (br $lanes)))))))
+            (local.set $p (i32.add (local.get $p) (i32.const 16)))
+            (local.set $k (i32.add (local.get $k) (i32.const 4)))
+            (br $quads)))
+        (block $rowDone
+          (loop $cols
+            (br_if $rowDone (i32.ge_u (local.get $k) (local.get $d)))
+            (local.set $v (f32.load (local.get $p)))
+            (if (f32.ne (local.get $v) (f32.const 0))
+              (then
+                (if (i32.ge_u (local.get $nnz) (local.get $maxNnz)) (then (return (i32.const -1))))
+                (i32.store (i32.add (local.get $col) (i32.shl (local.get $nnz) (i32.const 2))) (local.get $k))
+                (f32.store (i32.add (local.get $val) (i32.shl (local.get $nnz) (i32.const 2))) (local.get $v))
+                (local.set $nnz (i32.add (local.get $nnz) (i32.const 1)))))
+            (local.set $p (i32.add (local.get $p) (i32.const 4)))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $cols)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (i32.store (i32.add (local.get $rowPtr) (i32.shl (local.get $i) (i32.const 2))) (local.get $nnz))
+        (br $rows)))
+    (local.get $nnz))
+
+  ;; relu in place over count floats (x < 0 ? 0 : x)
+  (func (export "relu") (param $count i32) (param $a i32)
+    (local $j i32) (local $bytes i32) (local $vecBytes i32) (local $f f32) (local $q v128)
+    (local.set $bytes (i32.shl (local.get $count) (i32.const 2)))
+    (local.set $vecBytes (i32.and (local.get $bytes) (i32.const -16)))
+    (block $vDone
+      (loop $v
+        (br_if $vDone (i32.ge_u (local.get $j) (local.get $vecBytes)))
+        (v128.store (i32.add (local.get $a) (local.get $j)) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.tee $q (v128.load (i32.add (local.get $a) (local.get $j))))
+          (f32x4.lt (local.get $q) (v128.const i32x4 0 0 0 0))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $v)))
+    (block $tDone
+      (loop $t
+        (br_if $tDone (i32.ge_u (local.get $j) (local.get $bytes)))
+        (local.set $f (f32.load (i32.add (local.get $a) (local.get $j))))
+        (f32.store (i32.add (local.get $a) (local.get $j)) (select (f32.const 0) (local.get $f) (f32.lt (local.get $f) (f32.const 0))))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $t))))
 
   ;; bsum = sum_i c_i * g[i, :]
   (func (export "biasSum") (param $n i32) (param $u i32) (param $g i32) (param $c i32) (param $bsum i32)
