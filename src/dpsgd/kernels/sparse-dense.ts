@@ -31,6 +31,7 @@ export interface SparseDenseExports {
   clipped(d: number, u: number, colPtr: number, rowIdx: number, valT: number, g: number, c: number, out: number): void;
   biasSum(n: number, u: number, g: number, c: number, bsum: number): void;
   csr4(x: number, n: number, d: number, rowPtr: number, col: number, val: number, maxNnz: number): number;
+  csrRowSq(n: number, rowPtr: number, val: number, out: number): void;
   forwardT(
     n: number,
     u: number,
@@ -45,7 +46,6 @@ export interface SparseDenseExports {
   ): void;
   scaleEntries(nnz: number, rowIdx: number, valT: number, c: number, valS: number): void;
   clippedT(d: number, u: number, colPtr: number, rowIdx: number, valS: number, g: number, out: number): void;
-  relu(count: number, a: number): void;
 }
 
 /** Which sparse kernels run (benchmarks and tests compare the two). @internal */
@@ -122,7 +122,7 @@ export function buildSparseRows(x: ArrayLike<number> & { length: number }, n: nu
   const xAt = align16(valS + 4 * maxNnz);
   const buf = ensure(k, xAt + 4 * n * d);
   new Float32Array(buf, xAt, n * d).set(x);
-  const nnz = (kernelOptions.tiled ? k.csr4 : k.csr)(xAt, n, d, rowPtr, col, val, maxNnz);
+  const nnz = kernelOptions.tiled ? k.csr4(xAt, n, d, rowPtr, col, val, maxNnz) : k.csr(xAt, n, d, rowPtr, col, val, maxNnz);
   generation++;
   slot = { rowPtr, col, val, colPtr, next, rowIdx, valT, valS, end: xAt, cscBuilt: false };
   if (nnz < 0) return null;

@@ -16,12 +16,13 @@
 ;; Register-tiled variants (the default; the ones above are kept for side-by-side comparison):
 ;; csr4      : as csr, the same output, reading x four floats at a time (all-zero quads skipped, the
 ;;             lanes of a nonzero quad written without a branch each while four more entries fit)
+;; csrRowSq  : out[i] = sum over row i's entries of val^2 (f32, in entry order): the squared row norms of x
 ;; forwardT  : as forward, then relu (x < 0 ? 0 : x) when asked; each output row formed in blocks of
 ;;             24 floats held in six f32x4 registers (then the remaining 0-5 f32x4 in one pass, then
 ;;             single floats), one pass over the row's entries per block, stored once
 ;; scaleEntries : valS[q] = valT[q] * c[rowIdx[q]] (the clipped sum's per-entry factor, as clipped forms it)
 ;; clippedT  : out[k, :] = sum over column k's entries valS[q] * g[rowIdx[q], :], tiled as forwardT
-;; relu      : a = (a < 0 ? 0 : a) in place
+;; gemmT     : as gemm, then relu when asked, tiled as forwardT (the fused step's dense products)
 ;;
 ;; Dense-stack kernels (the fused MLP step, ../dense-stack.ts), on dense row-major f32 arrays:
 ;; gemm      : out[r, :] = init (or 0) + sum_k A(r, k) * b[k, :]   (A(r, k) at a + r*aRow + k*aCol bytes,
@@ -617,25 +618,24 @@
         (br $rows)))
     (local.get $nnz))
 
-  ;; relu in place over count floats (x < 0 ? 0 : x)
-  (func (export "relu") (param $count i32) (param $a i32)
-    (local $j i32) (local $bytes i32) (local $vecBytes i32) (local $f f32) (local $q v128)
-    (local.set $bytes (i32.shl (local.get $count) (i32.const 2)))
-    (local.set $vecBytes (i32.and (local.get $bytes) (i32.const -16)))
-    (block $vDone
-      (loop $v
-        (br_if $vDone (i32.ge_u (local.get $j) (local.get $vecBytes)))
-        (v128.store (i32.add (local.get $a) (local.get $j)) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.tee $q (v128.load (i32.add (local.get $a) (local.get $j))))
-          (f32x4.lt (local.get $q) (v128.const i32x4 0 0 0 0))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $v)))
-    (block $tDone
-      (loop $t
-        (br_if $tDone (i32.ge_u (local.get $j) (local.get $bytes)))
-        (local.set $f (f32.load (i32.add (local.get $a) (local.get $j))))
-        (f32.store (i32.add (local.get $a) (local.get $j)) (select (f32.const 0) (local.get $f) (f32.lt (local.get $f) (f32.const 0))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $t))))
+  (func (export "csrRowSq") (param $n i32) (param $rowPtr i32) (param $val i32) (param $out i32)
+    (local $i i32) (local $p i32) (local $end i32) (local $s f32) (local $v f32)
+    (block $done
+      (loop $rows
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $p (i32.add (local.get $val) (i32.shl (i32.load (i32.add (local.get $rowPtr) (i32.shl (local.get $i) (i32.const 2)))) (i32.const 2))))
+        (local.set $end (i32.add (local.get $val) (i32.shl (i32.load offset=4 (i32.add (local.get $rowPtr) (i32.shl (local.get $i) (i32.const 2)))) (i32.const 2))))
+        (local.set $s (f32.const 0))
+        (block $rowDone
+          (loop $e
+            (br_if $rowDone (i32.ge_u (local.get $p) (local.get $end)))
+            (local.set $v (f32.load (local.get $p)))
+            (local.set $s (f32.add (local.get $s) (f32.mul (local.get $v) (local.get $v))))
+            (local.set $p (i32.add (local.get $p) (i32.const 4)))
+            (br $e)))
+        (f32.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2))) (local.get $s))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rows))))
 
   ;; bsum = sum_i c_i * g[i, :]
   (func (export "biasSum") (param $n i32) (param $u i32) (param $g i32) (param $c i32) (param $bsum i32)
@@ -692,6 +692,285 @@
               (local.get $rowBytes) (local.get $vecBytes))
             (local.set $k (i32.add (local.get $k) (i32.const 1)))
             (br $k1)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rowsLoop))))
+
+  ;; gemmT: as gemm (out[r, :] = init (or 0) + sum_k A(r, k) * b[k, :], A(r, k) at a + r*aRow + k*aCol
+  ;; bytes), then relu when asked; register-tiled as $gatherT (blocks of 24 floats in six f32x4, then
+  ;; the remaining 0-5 f32x4 in one pass, then single floats), the k terms added in order
+  (func (export "gemmT")
+    (param $rows i32) (param $inner i32) (param $u i32) (param $a i32) (param $aRow i32) (param $aCol i32)
+    (param $b i32) (param $init i32) (param $hasInit i32) (param $relu i32) (param $out i32)
+    (local $r i32) (local $o i32) (local $ar i32) (local $pa i32) (local $kk i32) (local $rowBytes i32) (local $fullBytes i32) (local $rem i32)
+    (local $j i32) (local $s i32) (local $v v128) (local $f f32)
+    (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128) (local $c4 v128) (local $c5 v128)
+    (local.set $rowBytes (i32.shl (local.get $u) (i32.const 2)))
+    (local.set $fullBytes (i32.mul (i32.div_u (i32.shr_u (local.get $u) (i32.const 2)) (i32.const 6)) (i32.const 96)))
+    (local.set $rem (i32.rem_u (i32.shr_u (local.get $u) (i32.const 2)) (i32.const 6)))
+    (block $done
+      (loop $rowsLoop
+        (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $o (i32.add (local.get $out) (i32.mul (local.get $r) (local.get $rowBytes))))
+        (local.set $ar (i32.add (local.get $a) (i32.mul (local.get $r) (local.get $aRow))))
+        (local.set $j (i32.const 0))
+        (block $bwDone
+          (loop $bw
+            (br_if $bwDone (i32.ge_u (local.get $j) (local.get $fullBytes)))
+            (if (local.get $hasInit)
+              (then
+                (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j))))
+                (local.set $c1 (v128.load offset=16 (i32.add (local.get $init) (local.get $j))))
+                (local.set $c2 (v128.load offset=32 (i32.add (local.get $init) (local.get $j))))
+                (local.set $c3 (v128.load offset=48 (i32.add (local.get $init) (local.get $j))))
+                (local.set $c4 (v128.load offset=64 (i32.add (local.get $init) (local.get $j))))
+                (local.set $c5 (v128.load offset=80 (i32.add (local.get $init) (local.get $j)))))
+              (else
+                (local.set $c0 (v128.const i32x4 0 0 0 0))
+                (local.set $c1 (v128.const i32x4 0 0 0 0))
+                (local.set $c2 (v128.const i32x4 0 0 0 0))
+                (local.set $c3 (v128.const i32x4 0 0 0 0))
+                (local.set $c4 (v128.const i32x4 0 0 0 0))
+                (local.set $c5 (v128.const i32x4 0 0 0 0))))
+            (local.set $pa (local.get $ar))
+            (local.set $s (i32.add (local.get $b) (local.get $j)))
+            (local.set $kk (i32.const 0))
+            (block $k6Done
+              (loop $k6
+                (br_if $k6Done (i32.ge_u (local.get $kk) (local.get $inner)))
+                (local.set $v (f32x4.splat (f32.load (local.get $pa))))
+                (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $v) (v128.load (local.get $s)))))
+                (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $v) (v128.load offset=16 (local.get $s)))))
+                (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $v) (v128.load offset=32 (local.get $s)))))
+                (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $v) (v128.load offset=48 (local.get $s)))))
+                (local.set $c4 (f32x4.add (local.get $c4) (f32x4.mul (local.get $v) (v128.load offset=64 (local.get $s)))))
+                (local.set $c5 (f32x4.add (local.get $c5) (f32x4.mul (local.get $v) (v128.load offset=80 (local.get $s)))))
+                (local.set $pa (i32.add (local.get $pa) (local.get $aCol)))
+                (local.set $s (i32.add (local.get $s) (local.get $rowBytes)))
+                (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+                (br $k6)))
+            (local.set $s (i32.add (local.get $o) (local.get $j)))
+            (if (local.get $relu)
+              (then
+                (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0))))
+                (v128.store offset=16 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c1) (f32x4.lt (local.get $c1) (v128.const i32x4 0 0 0 0))))
+                (v128.store offset=32 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c2) (f32x4.lt (local.get $c2) (v128.const i32x4 0 0 0 0))))
+                (v128.store offset=48 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c3) (f32x4.lt (local.get $c3) (v128.const i32x4 0 0 0 0))))
+                (v128.store offset=64 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c4) (f32x4.lt (local.get $c4) (v128.const i32x4 0 0 0 0))))
+                (v128.store offset=80 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c5) (f32x4.lt (local.get $c5) (v128.const i32x4 0 0 0 0)))))
+              (else
+                (v128.store (local.get $s) (local.get $c0))
+                (v128.store offset=16 (local.get $s) (local.get $c1))
+                (v128.store offset=32 (local.get $s) (local.get $c2))
+                (v128.store offset=48 (local.get $s) (local.get $c3))
+                (v128.store offset=64 (local.get $s) (local.get $c4))
+                (v128.store offset=80 (local.get $s) (local.get $c5))))
+            (local.set $j (i32.add (local.get $j) (i32.const 96)))
+            (br $bw)))
+        ;; the remaining 0-5 f32x4 of the row in one pass (br_table on their count)
+        (block $remDone
+        (block $rem5
+         (block $rem4
+          (block $rem3
+           (block $rem2
+            (block $rem1
+             (block $rem0
+              (br_table $rem0 $rem1 $rem2 $rem3 $rem4 $rem5 (local.get $rem)))
+             (br $remDone))
+            (if (local.get $hasInit)
+              (then
+                (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j)))))
+              (else
+                (local.set $c0 (v128.const i32x4 0 0 0 0))))
+            (local.set $pa (local.get $ar))
+            (local.set $s (i32.add (local.get $b) (local.get $j)))
+            (local.set $kk (i32.const 0))
+            (block $k1Done
+              (loop $k1
+                (br_if $k1Done (i32.ge_u (local.get $kk) (local.get $inner)))
+                (local.set $v (f32x4.splat (f32.load (local.get $pa))))
+                (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $v) (v128.load (local.get $s)))))
+                (local.set $pa (i32.add (local.get $pa) (local.get $aCol)))
+                (local.set $s (i32.add (local.get $s) (local.get $rowBytes)))
+                (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+                (br $k1)))
+            (local.set $s (i32.add (local.get $o) (local.get $j)))
+            (if (local.get $relu)
+              (then
+                (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0)))))
+              (else
+                (v128.store (local.get $s) (local.get $c0))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $remDone))
+           (if (local.get $hasInit)
+             (then
+               (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j))))
+               (local.set $c1 (v128.load offset=16 (i32.add (local.get $init) (local.get $j)))))
+             (else
+               (local.set $c0 (v128.const i32x4 0 0 0 0))
+               (local.set $c1 (v128.const i32x4 0 0 0 0))))
+           (local.set $pa (local.get $ar))
+           (local.set $s (i32.add (local.get $b) (local.get $j)))
+           (local.set $kk (i32.const 0))
+           (block $k2Done
+             (loop $k2
+               (br_if $k2Done (i32.ge_u (local.get $kk) (local.get $inner)))
+               (local.set $v (f32x4.splat (f32.load (local.get $pa))))
+               (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $v) (v128.load (local.get $s)))))
+               (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $v) (v128.load offset=16 (local.get $s)))))
+               (local.set $pa (i32.add (local.get $pa) (local.get $aCol)))
+               (local.set $s (i32.add (local.get $s) (local.get $rowBytes)))
+               (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+               (br $k2)))
+           (local.set $s (i32.add (local.get $o) (local.get $j)))
+           (if (local.get $relu)
+             (then
+               (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0))))
+               (v128.store offset=16 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c1) (f32x4.lt (local.get $c1) (v128.const i32x4 0 0 0 0)))))
+             (else
+               (v128.store (local.get $s) (local.get $c0))
+               (v128.store offset=16 (local.get $s) (local.get $c1))))
+           (local.set $j (i32.add (local.get $j) (i32.const 32)))
+           (br $remDone))
+          (if (local.get $hasInit)
+            (then
+              (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j))))
+              (local.set $c1 (v128.load offset=16 (i32.add (local.get $init) (local.get $j))))
+              (local.set $c2 (v128.load offset=32 (i32.add (local.get $init) (local.get $j)))))
+            (else
+              (local.set $c0 (v128.const i32x4 0 0 0 0))
+              (local.set $c1 (v128.const i32x4 0 0 0 0))
+              (local.set $c2 (v128.const i32x4 0 0 0 0))))
+          (local.set $pa (local.get $ar))
+          (local.set $s (i32.add (local.get $b) (local.get $j)))
+          (local.set $kk (i32.const 0))
+          (block $k3Done
+            (loop $k3
+              (br_if $k3Done (i32.ge_u (local.get $kk) (local.get $inner)))
+              (local.set $v (f32x4.splat (f32.load (local.get $pa))))
+              (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $v) (v128.load (local.get $s)))))
+              (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $v) (v128.load offset=16 (local.get $s)))))
+              (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $v) (v128.load offset=32 (local.get $s)))))
+              (local.set $pa (i32.add (local.get $pa) (local.get $aCol)))
+              (local.set $s (i32.add (local.get $s) (local.get $rowBytes)))
+              (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+              (br $k3)))
+          (local.set $s (i32.add (local.get $o) (local.get $j)))
+          (if (local.get $relu)
+            (then
+              (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0))))
+              (v128.store offset=16 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c1) (f32x4.lt (local.get $c1) (v128.const i32x4 0 0 0 0))))
+              (v128.store offset=32 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c2) (f32x4.lt (local.get $c2) (v128.const i32x4 0 0 0 0)))))
+            (else
+              (v128.store (local.get $s) (local.get $c0))
+              (v128.store offset=16 (local.get $s) (local.get $c1))
+              (v128.store offset=32 (local.get $s) (local.get $c2))))
+          (local.set $j (i32.add (local.get $j) (i32.const 48)))
+          (br $remDone))
+         (if (local.get $hasInit)
+           (then
+             (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j))))
+             (local.set $c1 (v128.load offset=16 (i32.add (local.get $init) (local.get $j))))
+             (local.set $c2 (v128.load offset=32 (i32.add (local.get $init) (local.get $j))))
+             (local.set $c3 (v128.load offset=48 (i32.add (local.get $init) (local.get $j)))))
+           (else
+             (local.set $c0 (v128.const i32x4 0 0 0 0))
+             (local.set $c1 (v128.const i32x4 0 0 0 0))
+             (local.set $c2 (v128.const i32x4 0 0 0 0))
+             (local.set $c3 (v128.const i32x4 0 0 0 0))))
+         (local.set $pa (local.get $ar))
+         (local.set $s (i32.add (local.get $b) (local.get $j)))
+         (local.set $kk (i32.const 0))
+         (block $k4Done
+           (loop $k4
+             (br_if $k4Done (i32.ge_u (local.get $kk) (local.get $inner)))
+             (local.set $v (f32x4.splat (f32.load (local.get $pa))))
+             (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $v) (v128.load (local.get $s)))))
+             (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $v) (v128.load offset=16 (local.get $s)))))
+             (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $v) (v128.load offset=32 (local.get $s)))))
+             (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $v) (v128.load offset=48 (local.get $s)))))
+             (local.set $pa (i32.add (local.get $pa) (local.get $aCol)))
+             (local.set $s (i32.add (local.get $s) (local.get $rowBytes)))
+             (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+             (br $k4)))
+         (local.set $s (i32.add (local.get $o) (local.get $j)))
+         (if (local.get $relu)
+           (then
+             (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0))))
+             (v128.store offset=16 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c1) (f32x4.lt (local.get $c1) (v128.const i32x4 0 0 0 0))))
+             (v128.store offset=32 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c2) (f32x4.lt (local.get $c2) (v128.const i32x4 0 0 0 0))))
+             (v128.store offset=48 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c3) (f32x4.lt (local.get $c3) (v128.const i32x4 0 0 0 0)))))
+           (else
+             (v128.store (local.get $s) (local.get $c0))
+             (v128.store offset=16 (local.get $s) (local.get $c1))
+             (v128.store offset=32 (local.get $s) (local.get $c2))
+             (v128.store offset=48 (local.get $s) (local.get $c3))))
+         (local.set $j (i32.add (local.get $j) (i32.const 64)))
+         (br $remDone))
+        (if (local.get $hasInit)
+          (then
+            (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j))))
+            (local.set $c1 (v128.load offset=16 (i32.add (local.get $init) (local.get $j))))
+            (local.set $c2 (v128.load offset=32 (i32.add (local.get $init) (local.get $j))))
+            (local.set $c3 (v128.load offset=48 (i32.add (local.get $init) (local.get $j))))
+            (local.set $c4 (v128.load offset=64 (i32.add (local.get $init) (local.get $j)))))
+          (else
+            (local.set $c0 (v128.const i32x4 0 0 0 0))
+            (local.set $c1 (v128.const i32x4 0 0 0 0))
+            (local.set $c2 (v128.const i32x4 0 0 0 0))
+            (local.set $c3 (v128.const i32x4 0 0 0 0))
+            (local.set $c4 (v128.const i32x4 0 0 0 0))))
+        (local.set $pa (local.get $ar))
+        (local.set $s (i32.add (local.get $b) (local.get $j)))
+        (local.set $kk (i32.const 0))
+        (block $k5Done
+          (loop $k5
+            (br_if $k5Done (i32.ge_u (local.get $kk) (local.get $inner)))
+            (local.set $v (f32x4.splat (f32.load (local.get $pa))))
+            (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $v) (v128.load (local.get $s)))))
+            (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $v) (v128.load offset=16 (local.get $s)))))
+            (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $v) (v128.load offset=32 (local.get $s)))))
+            (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $v) (v128.load offset=48 (local.get $s)))))
+            (local.set $c4 (f32x4.add (local.get $c4) (f32x4.mul (local.get $v) (v128.load offset=64 (local.get $s)))))
+            (local.set $pa (i32.add (local.get $pa) (local.get $aCol)))
+            (local.set $s (i32.add (local.get $s) (local.get $rowBytes)))
+            (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+            (br $k5)))
+        (local.set $s (i32.add (local.get $o) (local.get $j)))
+        (if (local.get $relu)
+          (then
+            (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0))))
+            (v128.store offset=16 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c1) (f32x4.lt (local.get $c1) (v128.const i32x4 0 0 0 0))))
+            (v128.store offset=32 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c2) (f32x4.lt (local.get $c2) (v128.const i32x4 0 0 0 0))))
+            (v128.store offset=48 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c3) (f32x4.lt (local.get $c3) (v128.const i32x4 0 0 0 0))))
+            (v128.store offset=64 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c4) (f32x4.lt (local.get $c4) (v128.const i32x4 0 0 0 0)))))
+          (else
+            (v128.store (local.get $s) (local.get $c0))
+            (v128.store offset=16 (local.get $s) (local.get $c1))
+            (v128.store offset=32 (local.get $s) (local.get $c2))
+            (v128.store offset=48 (local.get $s) (local.get $c3))
+            (v128.store offset=64 (local.get $s) (local.get $c4))))
+        (local.set $j (i32.add (local.get $j) (i32.const 80)))
+        (br $remDone))
+        ;; single floats (the last u % 4)
+        (block $tDone
+          (loop $t
+            (br_if $tDone (i32.ge_u (local.get $j) (local.get $rowBytes)))
+            (local.set $f (select (f32.load (i32.add (local.get $init) (local.get $j))) (f32.const 0) (local.get $hasInit)))
+            (local.set $pa (local.get $ar))
+            (local.set $s (i32.add (local.get $b) (local.get $j)))
+            (local.set $kk (i32.const 0))
+            (block $ksDone
+              (loop $ks
+                (br_if $ksDone (i32.ge_u (local.get $kk) (local.get $inner)))
+                (local.set $f (f32.add (local.get $f) (f32.mul (f32.load (local.get $pa)) (f32.load (local.get $s)))))
+                (local.set $pa (i32.add (local.get $pa) (local.get $aCol)))
+                (local.set $s (i32.add (local.get $s) (local.get $rowBytes)))
+                (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+                (br $ks)))
+            (f32.store (i32.add (local.get $o) (local.get $j))
+              (select (f32.const 0) (local.get $f) (i32.and (local.get $relu) (f32.lt (local.get $f) (f32.const 0)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $t)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rowsLoop))))
 
