@@ -10,10 +10,9 @@
  * Shapes: batch 1, n, d and units not multiples of the tiles (24 floats, 4 floats), units below,
  * at and above a tile (1, 3, 4, 5, 10, 23, 24, 25, 47, 128, 130), rows of all zeros, dense inputs.
  *
- * (Skipping a whole edge tile is not a fault: the single-float loop then finishes the row, slower.)
  * Negative controls (where the pinned devDependency wabt is installed): the .wat is recompiled with
  * one deliberate fault each — an edge tile's last f32x4 not stored, a wrong load offset inside the
- * tile (a wrong stride), the scalar tail skipped, the clip factor read from example 0,
+ * tile (a wrong stride), the second of the row's last u % 4 floats never formed, the clip factor read from example 0,
  * a wrong lane index in csr4, gemmT stepping A by its row stride, the ReLU's comparison reversed —
  * and the same checks must report the fault.
  */
@@ -337,10 +336,10 @@ const FAULTS: [string, string, string, string, string][] = [
     "forward with bias",
   ],
   [
-    "the scalar tail (u % 4 floats) skipped",
+    "the second of the row's last u % 4 floats never formed (its column offset 0)",
     "(func $gatherT",
-    "(br_if $tDone (i32.ge_u (local.get $j) (local.get $rowBytes)))",
-    "(br_if $tDone (i32.const 1))",
+    "(local.set $q1 (select (i32.const 4) (i32.const 0)",
+    "(local.set $q1 (select (i32.const 0) (i32.const 0)",
     "clipped sum",
   ],
   [

@@ -248,24 +248,30 @@
 
   ;; ---- register-tiled gathers (forwardT, clippedT; the default: see sparse-dense.ts) ----
   ;; dst_r = init_r (or 0) + sum over ptr[r]..ptr[r+1] of val[p] * src[idx[p], :], then relu when on:
-  ;; each destination row is formed in column blocks held in registers — blocks of 24 floats (6 f32x4
-  ;; accumulators: with the entry's scale and the loaded source vectors, within the 15 xmm registers
-  ;; V8 allocates on x64), then of 4 floats, then single floats; per block one pass over the row's
-  ;; entries, the source row read with constant offsets, the block stored once. The terms are added
-  ;; in entry order. relu: x < 0 ? 0 : x (NaN and -0 are kept, as the JS loop it replaces).
+  ;; each destination row is formed in column blocks held in registers — whole tiles of 24 floats (six
+  ;; f32x4 accumulators: with the entry's scale and the loaded source vectors, within the 15 xmm
+  ;; registers V8 allocates on x64), then the row's edge in one more pass: the 0-5 f32x4 left and the
+  ;; last u % 4 floats (three scalar accumulators, their columns clamped to the row: a repeated column
+  ;; computes the same value twice). Per block one pass over the row's entries, the source row read
+  ;; with constant offsets, the block stored once. The terms are added in entry order.
+  ;; relu: x < 0 ? 0 : x (NaN and -0 are kept, as the JS loop it replaces).
   ;; The entries carry no scale: the clipped sum's val * c[idx] is formed first by scaleEntries.
-
-  ;; the init of one f32x4 block: init[off..off+4) if hasInit, else 0
   (func $gatherT
     (param $rows i32) (param $u i32) (param $ptr i32) (param $idx i32) (param $val i32)
     (param $src i32) (param $init i32) (param $hasInit i32) (param $relu i32) (param $out i32)
-    (local $r i32) (local $o i32) (local $rowBytes i32) (local $fullBytes i32) (local $rem i32) (local $j i32) (local $p0 i32) (local $p1 i32) (local $p i32)
-    (local $s i32) (local $a v128) (local $f f32)
+    (local $r i32) (local $o i32) (local $rowBytes i32) (local $fullBytes i32) (local $edge i32) (local $q1 i32) (local $q2 i32)
+    (local $j i32) (local $p0 i32) (local $p1 i32) (local $p i32) (local $s i32) (local $x f32) (local $sp v128)
+    (local $f0 f32) (local $f1 f32) (local $f2 f32)
     (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128) (local $c4 v128) (local $c5 v128)
     (local.set $rowBytes (i32.shl (local.get $u) (i32.const 2)))
-    ;; bytes in whole blocks of 6 f32x4, and the f32x4 left after them
+    ;; bytes in whole tiles of 6 f32x4; the edge: 2 * (the f32x4 left) + (any single floats left)
     (local.set $fullBytes (i32.mul (i32.div_u (i32.shr_u (local.get $u) (i32.const 2)) (i32.const 6)) (i32.const 96)))
-    (local.set $rem (i32.rem_u (i32.shr_u (local.get $u) (i32.const 2)) (i32.const 6)))
+    (local.set $edge (i32.add (i32.shl (i32.rem_u (i32.shr_u (local.get $u) (i32.const 2)) (i32.const 6)) (i32.const 1))
+      (i32.ne (i32.and (local.get $u) (i32.const 3)) (i32.const 0))))
+    ;; the single floats' byte offsets after the first, clamped to the last: u % 4 = 1: 0 0; 2: 4 4; 3: 4 8
+    (local.set $q1 (select (i32.const 4) (i32.const 0) (i32.ge_u (i32.and (local.get $u) (i32.const 3)) (i32.const 2))))
+    (local.set $q2 (i32.shl (i32.sub (i32.and (local.get $u) (i32.const 3)) (i32.const 1)) (i32.const 2)))
+    (local.set $q2 (select (local.get $q2) (i32.const 0) (i32.gt_s (local.get $q2) (i32.const 0))))
     (block $done
       (loop $rowsLoop
         (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
@@ -274,7 +280,7 @@
         (local.set $p0 (i32.shl (i32.load (i32.add (local.get $ptr) (i32.shl (local.get $r) (i32.const 2)))) (i32.const 2)))
         (local.set $p1 (i32.shl (i32.load offset=4 (i32.add (local.get $ptr) (i32.shl (local.get $r) (i32.const 2)))) (i32.const 2)))
         (local.set $j (i32.const 0))
-        ;; whole blocks of 24 floats
+        ;; whole tiles of 24 floats
         (block $bwDone
           (loop $bw
             (br_if $bwDone (i32.ge_u (local.get $j) (local.get $fullBytes)))
@@ -297,14 +303,15 @@
             (block $q6Done
               (loop $q6
                 (br_if $q6Done (i32.ge_u (local.get $p) (local.get $p1)))
-                (local.set $a (f32x4.splat (f32.load (i32.add (local.get $val) (local.get $p)))))
+                (local.set $x (f32.load (i32.add (local.get $val) (local.get $p))))
                 (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
-                (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $a) (v128.load (local.get $s)))))
-                (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $a) (v128.load offset=16 (local.get $s)))))
-                (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $a) (v128.load offset=32 (local.get $s)))))
-                (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $a) (v128.load offset=48 (local.get $s)))))
-                (local.set $c4 (f32x4.add (local.get $c4) (f32x4.mul (local.get $a) (v128.load offset=64 (local.get $s)))))
-                (local.set $c5 (f32x4.add (local.get $c5) (f32x4.mul (local.get $a) (v128.load offset=80 (local.get $s)))))
+                (local.set $sp (f32x4.splat (local.get $x)))
+                (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
+                (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
+                (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
+                (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $sp) (v128.load offset=48 (local.get $s)))))
+                (local.set $c4 (f32x4.add (local.get $c4) (f32x4.mul (local.get $sp) (v128.load offset=64 (local.get $s)))))
+                (local.set $c5 (f32x4.add (local.get $c5) (f32x4.mul (local.get $sp) (v128.load offset=80 (local.get $s)))))
                 (local.set $p (i32.add (local.get $p) (i32.const 4)))
                 (br $q6)))
             (local.set $s (i32.add (local.get $o) (local.get $j)))
@@ -325,134 +332,365 @@
                 (v128.store offset=80 (local.get $s) (local.get $c5))))
             (local.set $j (i32.add (local.get $j) (i32.const 96)))
             (br $bw)))
-        ;; the remaining 0-5 f32x4 of the row in one pass (br_table on their count)
-        (block $remDone
-        (block $rem5
-         (block $rem4
-          (block $rem3
-           (block $rem2
-            (block $rem1
-             (block $rem0
-              (br_table $rem0 $rem1 $rem2 $rem3 $rem4 $rem5 (local.get $rem)))
-             (br $remDone))
+        ;; the row's edge in one pass: the 0-5 f32x4 left after the whole tiles and the last u % 4 floats
+        (block $edgeDone
+        (block $e5t
+         (block $e5
+          (block $e4t
+           (block $e4
+            (block $e3t
+             (block $e3
+              (block $e2t
+               (block $e2
+                (block $e1t
+                 (block $e1
+                  (block $e0t
+                   (block $e0
+                    (br_table $e0 $e0t $e1 $e1t $e2 $e2t $e3 $e3t $e4 $e4t $e5 $e5t (local.get $edge)))
+                   (br $edgeDone))
+                  (local.set $f0 (select (f32.load offset=0 (i32.add (local.get $init) (local.get $j))) (f32.const 0) (local.get $hasInit)))
+                  (local.set $f1 (select (f32.load offset=0 (i32.add (i32.add (local.get $init) (local.get $j)) (local.get $q1))) (f32.const 0) (local.get $hasInit)))
+                  (local.set $f2 (select (f32.load offset=0 (i32.add (i32.add (local.get $init) (local.get $j)) (local.get $q2))) (f32.const 0) (local.get $hasInit)))
+                  (local.set $p (local.get $p0))
+                  (block $q0tDone
+                    (loop $q0t
+                      (br_if $q0tDone (i32.ge_u (local.get $p) (local.get $p1)))
+                      (local.set $x (f32.load (i32.add (local.get $val) (local.get $p))))
+                      (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
+                      (local.set $f0 (f32.add (local.get $f0) (f32.mul (local.get $x) (f32.load offset=0 (local.get $s)))))
+                      (local.set $f1 (f32.add (local.get $f1) (f32.mul (local.get $x) (f32.load offset=0 (i32.add (local.get $s) (local.get $q1))))))
+                      (local.set $f2 (f32.add (local.get $f2) (f32.mul (local.get $x) (f32.load offset=0 (i32.add (local.get $s) (local.get $q2))))))
+                      (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                      (br $q0t)))
+                  (local.set $s (i32.add (local.get $o) (local.get $j)))
+                  (f32.store offset=0 (i32.add (local.get $s) (local.get $q2)) (select (f32.const 0) (local.get $f2) (i32.and (local.get $relu) (f32.lt (local.get $f2) (f32.const 0)))))
+                  (f32.store offset=0 (i32.add (local.get $s) (local.get $q1)) (select (f32.const 0) (local.get $f1) (i32.and (local.get $relu) (f32.lt (local.get $f1) (f32.const 0)))))
+                  (f32.store offset=0 (local.get $s) (select (f32.const 0) (local.get $f0) (i32.and (local.get $relu) (f32.lt (local.get $f0) (f32.const 0)))))
+                  (local.set $j (i32.add (local.get $j) (i32.const 0)))
+                  (br $edgeDone))
+                 (if (local.get $hasInit)
+                   (then
+                     (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j)))))
+                   (else
+                     (local.set $c0 (v128.const i32x4 0 0 0 0))))
+                 (local.set $p (local.get $p0))
+                 (block $q1Done
+                   (loop $q1
+                     (br_if $q1Done (i32.ge_u (local.get $p) (local.get $p1)))
+                     (local.set $x (f32.load (i32.add (local.get $val) (local.get $p))))
+                     (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
+                     (local.set $sp (f32x4.splat (local.get $x)))
+                     (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
+                     (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                     (br $q1)))
+                 (local.set $s (i32.add (local.get $o) (local.get $j)))
+                 (if (local.get $relu)
+                   (then
+                     (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0)))))
+                   (else
+                     (v128.store (local.get $s) (local.get $c0))))
+                 (local.set $j (i32.add (local.get $j) (i32.const 16)))
+                 (br $edgeDone))
+                (if (local.get $hasInit)
+                  (then
+                    (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j)))))
+                  (else
+                    (local.set $c0 (v128.const i32x4 0 0 0 0))))
+                (local.set $f0 (select (f32.load offset=16 (i32.add (local.get $init) (local.get $j))) (f32.const 0) (local.get $hasInit)))
+                (local.set $f1 (select (f32.load offset=16 (i32.add (i32.add (local.get $init) (local.get $j)) (local.get $q1))) (f32.const 0) (local.get $hasInit)))
+                (local.set $f2 (select (f32.load offset=16 (i32.add (i32.add (local.get $init) (local.get $j)) (local.get $q2))) (f32.const 0) (local.get $hasInit)))
+                (local.set $p (local.get $p0))
+                (block $q1tDone
+                  (loop $q1t
+                    (br_if $q1tDone (i32.ge_u (local.get $p) (local.get $p1)))
+                    (local.set $x (f32.load (i32.add (local.get $val) (local.get $p))))
+                    (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
+                    (local.set $sp (f32x4.splat (local.get $x)))
+                    (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
+                    (local.set $f0 (f32.add (local.get $f0) (f32.mul (local.get $x) (f32.load offset=16 (local.get $s)))))
+                    (local.set $f1 (f32.add (local.get $f1) (f32.mul (local.get $x) (f32.load offset=16 (i32.add (local.get $s) (local.get $q1))))))
+                    (local.set $f2 (f32.add (local.get $f2) (f32.mul (local.get $x) (f32.load offset=16 (i32.add (local.get $s) (local.get $q2))))))
+                    (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                    (br $q1t)))
+                (local.set $s (i32.add (local.get $o) (local.get $j)))
+                (if (local.get $relu)
+                  (then
+                    (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0)))))
+                  (else
+                    (v128.store (local.get $s) (local.get $c0))))
+                (f32.store offset=16 (i32.add (local.get $s) (local.get $q2)) (select (f32.const 0) (local.get $f2) (i32.and (local.get $relu) (f32.lt (local.get $f2) (f32.const 0)))))
+                (f32.store offset=16 (i32.add (local.get $s) (local.get $q1)) (select (f32.const 0) (local.get $f1) (i32.and (local.get $relu) (f32.lt (local.get $f1) (f32.const 0)))))
+                (f32.store offset=16 (local.get $s) (select (f32.const 0) (local.get $f0) (i32.and (local.get $relu) (f32.lt (local.get $f0) (f32.const 0)))))
+                (local.set $j (i32.add (local.get $j) (i32.const 16)))
+                (br $edgeDone))
+               (if (local.get $hasInit)
+                 (then
+                   (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j))))
+                   (local.set $c1 (v128.load offset=16 (i32.add (local.get $init) (local.get $j)))))
+                 (else
+                   (local.set $c0 (v128.const i32x4 0 0 0 0))
+                   (local.set $c1 (v128.const i32x4 0 0 0 0))))
+               (local.set $p (local.get $p0))
+               (block $q2Done
+                 (loop $q2
+                   (br_if $q2Done (i32.ge_u (local.get $p) (local.get $p1)))
+                   (local.set $x (f32.load (i32.add (local.get $val) (local.get $p))))
+                   (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
+                   (local.set $sp (f32x4.splat (local.get $x)))
+                   (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
+                   (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
+                   (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                   (br $q2)))
+               (local.set $s (i32.add (local.get $o) (local.get $j)))
+               (if (local.get $relu)
+                 (then
+                   (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0))))
+                   (v128.store offset=16 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c1) (f32x4.lt (local.get $c1) (v128.const i32x4 0 0 0 0)))))
+                 (else
+                   (v128.store (local.get $s) (local.get $c0))
+                   (v128.store offset=16 (local.get $s) (local.get $c1))))
+               (local.set $j (i32.add (local.get $j) (i32.const 32)))
+               (br $edgeDone))
+              (if (local.get $hasInit)
+                (then
+                  (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j))))
+                  (local.set $c1 (v128.load offset=16 (i32.add (local.get $init) (local.get $j)))))
+                (else
+                  (local.set $c0 (v128.const i32x4 0 0 0 0))
+                  (local.set $c1 (v128.const i32x4 0 0 0 0))))
+              (local.set $f0 (select (f32.load offset=32 (i32.add (local.get $init) (local.get $j))) (f32.const 0) (local.get $hasInit)))
+              (local.set $f1 (select (f32.load offset=32 (i32.add (i32.add (local.get $init) (local.get $j)) (local.get $q1))) (f32.const 0) (local.get $hasInit)))
+              (local.set $f2 (select (f32.load offset=32 (i32.add (i32.add (local.get $init) (local.get $j)) (local.get $q2))) (f32.const 0) (local.get $hasInit)))
+              (local.set $p (local.get $p0))
+              (block $q2tDone
+                (loop $q2t
+                  (br_if $q2tDone (i32.ge_u (local.get $p) (local.get $p1)))
+                  (local.set $x (f32.load (i32.add (local.get $val) (local.get $p))))
+                  (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
+                  (local.set $sp (f32x4.splat (local.get $x)))
+                  (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
+                  (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
+                  (local.set $f0 (f32.add (local.get $f0) (f32.mul (local.get $x) (f32.load offset=32 (local.get $s)))))
+                  (local.set $f1 (f32.add (local.get $f1) (f32.mul (local.get $x) (f32.load offset=32 (i32.add (local.get $s) (local.get $q1))))))
+                  (local.set $f2 (f32.add (local.get $f2) (f32.mul (local.get $x) (f32.load offset=32 (i32.add (local.get $s) (local.get $q2))))))
+                  (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                  (br $q2t)))
+              (local.set $s (i32.add (local.get $o) (local.get $j)))
+              (if (local.get $relu)
+                (then
+                  (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0))))
+                  (v128.store offset=16 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c1) (f32x4.lt (local.get $c1) (v128.const i32x4 0 0 0 0)))))
+                (else
+                  (v128.store (local.get $s) (local.get $c0))
+                  (v128.store offset=16 (local.get $s) (local.get $c1))))
+              (f32.store offset=32 (i32.add (local.get $s) (local.get $q2)) (select (f32.const 0) (local.get $f2) (i32.and (local.get $relu) (f32.lt (local.get $f2) (f32.const 0)))))
+              (f32.store offset=32 (i32.add (local.get $s) (local.get $q1)) (select (f32.const 0) (local.get $f1) (i32.and (local.get $relu) (f32.lt (local.get $f1) (f32.const 0)))))
+              (f32.store offset=32 (local.get $s) (select (f32.const 0) (local.get $f0) (i32.and (local.get $relu) (f32.lt (local.get $f0) (f32.const 0)))))
+              (local.set $j (i32.add (local.get $j) (i32.const 32)))
+              (br $edgeDone))
+             (if (local.get $hasInit)
+               (then
+                 (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j))))
+                 (local.set $c1 (v128.load offset=16 (i32.add (local.get $init) (local.get $j))))
+                 (local.set $c2 (v128.load offset=32 (i32.add (local.get $init) (local.get $j)))))
+               (else
+                 (local.set $c0 (v128.const i32x4 0 0 0 0))
+                 (local.set $c1 (v128.const i32x4 0 0 0 0))
+                 (local.set $c2 (v128.const i32x4 0 0 0 0))))
+             (local.set $p (local.get $p0))
+             (block $q3Done
+               (loop $q3
+                 (br_if $q3Done (i32.ge_u (local.get $p) (local.get $p1)))
+                 (local.set $x (f32.load (i32.add (local.get $val) (local.get $p))))
+                 (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
+                 (local.set $sp (f32x4.splat (local.get $x)))
+                 (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
+                 (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
+                 (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
+                 (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                 (br $q3)))
+             (local.set $s (i32.add (local.get $o) (local.get $j)))
+             (if (local.get $relu)
+               (then
+                 (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0))))
+                 (v128.store offset=16 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c1) (f32x4.lt (local.get $c1) (v128.const i32x4 0 0 0 0))))
+                 (v128.store offset=32 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c2) (f32x4.lt (local.get $c2) (v128.const i32x4 0 0 0 0)))))
+               (else
+                 (v128.store (local.get $s) (local.get $c0))
+                 (v128.store offset=16 (local.get $s) (local.get $c1))
+                 (v128.store offset=32 (local.get $s) (local.get $c2))))
+             (local.set $j (i32.add (local.get $j) (i32.const 48)))
+             (br $edgeDone))
             (if (local.get $hasInit)
               (then
-                (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j)))))
+                (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j))))
+                (local.set $c1 (v128.load offset=16 (i32.add (local.get $init) (local.get $j))))
+                (local.set $c2 (v128.load offset=32 (i32.add (local.get $init) (local.get $j)))))
               (else
-                (local.set $c0 (v128.const i32x4 0 0 0 0))))
+                (local.set $c0 (v128.const i32x4 0 0 0 0))
+                (local.set $c1 (v128.const i32x4 0 0 0 0))
+                (local.set $c2 (v128.const i32x4 0 0 0 0))))
+            (local.set $f0 (select (f32.load offset=48 (i32.add (local.get $init) (local.get $j))) (f32.const 0) (local.get $hasInit)))
+            (local.set $f1 (select (f32.load offset=48 (i32.add (i32.add (local.get $init) (local.get $j)) (local.get $q1))) (f32.const 0) (local.get $hasInit)))
+            (local.set $f2 (select (f32.load offset=48 (i32.add (i32.add (local.get $init) (local.get $j)) (local.get $q2))) (f32.const 0) (local.get $hasInit)))
             (local.set $p (local.get $p0))
-            (block $q1Done
-              (loop $q1
-                (br_if $q1Done (i32.ge_u (local.get $p) (local.get $p1)))
-                (local.set $a (f32x4.splat (f32.load (i32.add (local.get $val) (local.get $p)))))
+            (block $q3tDone
+              (loop $q3t
+                (br_if $q3tDone (i32.ge_u (local.get $p) (local.get $p1)))
+                (local.set $x (f32.load (i32.add (local.get $val) (local.get $p))))
                 (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
-                (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $a) (v128.load (local.get $s)))))
+                (local.set $sp (f32x4.splat (local.get $x)))
+                (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
+                (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
+                (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
+                (local.set $f0 (f32.add (local.get $f0) (f32.mul (local.get $x) (f32.load offset=48 (local.get $s)))))
+                (local.set $f1 (f32.add (local.get $f1) (f32.mul (local.get $x) (f32.load offset=48 (i32.add (local.get $s) (local.get $q1))))))
+                (local.set $f2 (f32.add (local.get $f2) (f32.mul (local.get $x) (f32.load offset=48 (i32.add (local.get $s) (local.get $q2))))))
                 (local.set $p (i32.add (local.get $p) (i32.const 4)))
-                (br $q1)))
+                (br $q3t)))
             (local.set $s (i32.add (local.get $o) (local.get $j)))
             (if (local.get $relu)
               (then
-                (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0)))))
+                (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0))))
+                (v128.store offset=16 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c1) (f32x4.lt (local.get $c1) (v128.const i32x4 0 0 0 0))))
+                (v128.store offset=32 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c2) (f32x4.lt (local.get $c2) (v128.const i32x4 0 0 0 0)))))
               (else
-                (v128.store (local.get $s) (local.get $c0))))
-            (local.set $j (i32.add (local.get $j) (i32.const 16)))
-            (br $remDone))
+                (v128.store (local.get $s) (local.get $c0))
+                (v128.store offset=16 (local.get $s) (local.get $c1))
+                (v128.store offset=32 (local.get $s) (local.get $c2))))
+            (f32.store offset=48 (i32.add (local.get $s) (local.get $q2)) (select (f32.const 0) (local.get $f2) (i32.and (local.get $relu) (f32.lt (local.get $f2) (f32.const 0)))))
+            (f32.store offset=48 (i32.add (local.get $s) (local.get $q1)) (select (f32.const 0) (local.get $f1) (i32.and (local.get $relu) (f32.lt (local.get $f1) (f32.const 0)))))
+            (f32.store offset=48 (local.get $s) (select (f32.const 0) (local.get $f0) (i32.and (local.get $relu) (f32.lt (local.get $f0) (f32.const 0)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 48)))
+            (br $edgeDone))
            (if (local.get $hasInit)
              (then
                (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j))))
-               (local.set $c1 (v128.load offset=16 (i32.add (local.get $init) (local.get $j)))))
+               (local.set $c1 (v128.load offset=16 (i32.add (local.get $init) (local.get $j))))
+               (local.set $c2 (v128.load offset=32 (i32.add (local.get $init) (local.get $j))))
+               (local.set $c3 (v128.load offset=48 (i32.add (local.get $init) (local.get $j)))))
              (else
                (local.set $c0 (v128.const i32x4 0 0 0 0))
-               (local.set $c1 (v128.const i32x4 0 0 0 0))))
+               (local.set $c1 (v128.const i32x4 0 0 0 0))
+               (local.set $c2 (v128.const i32x4 0 0 0 0))
+               (local.set $c3 (v128.const i32x4 0 0 0 0))))
            (local.set $p (local.get $p0))
-           (block $q2Done
-             (loop $q2
-               (br_if $q2Done (i32.ge_u (local.get $p) (local.get $p1)))
-               (local.set $a (f32x4.splat (f32.load (i32.add (local.get $val) (local.get $p)))))
+           (block $q4Done
+             (loop $q4
+               (br_if $q4Done (i32.ge_u (local.get $p) (local.get $p1)))
+               (local.set $x (f32.load (i32.add (local.get $val) (local.get $p))))
                (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
-               (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $a) (v128.load (local.get $s)))))
-               (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $a) (v128.load offset=16 (local.get $s)))))
+               (local.set $sp (f32x4.splat (local.get $x)))
+               (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
+               (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
+               (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
+               (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $sp) (v128.load offset=48 (local.get $s)))))
                (local.set $p (i32.add (local.get $p) (i32.const 4)))
-               (br $q2)))
+               (br $q4)))
            (local.set $s (i32.add (local.get $o) (local.get $j)))
            (if (local.get $relu)
              (then
                (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0))))
-               (v128.store offset=16 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c1) (f32x4.lt (local.get $c1) (v128.const i32x4 0 0 0 0)))))
+               (v128.store offset=16 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c1) (f32x4.lt (local.get $c1) (v128.const i32x4 0 0 0 0))))
+               (v128.store offset=32 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c2) (f32x4.lt (local.get $c2) (v128.const i32x4 0 0 0 0))))
+               (v128.store offset=48 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c3) (f32x4.lt (local.get $c3) (v128.const i32x4 0 0 0 0)))))
              (else
                (v128.store (local.get $s) (local.get $c0))
-               (v128.store offset=16 (local.get $s) (local.get $c1))))
-           (local.set $j (i32.add (local.get $j) (i32.const 32)))
-           (br $remDone))
+               (v128.store offset=16 (local.get $s) (local.get $c1))
+               (v128.store offset=32 (local.get $s) (local.get $c2))
+               (v128.store offset=48 (local.get $s) (local.get $c3))))
+           (local.set $j (i32.add (local.get $j) (i32.const 64)))
+           (br $edgeDone))
           (if (local.get $hasInit)
             (then
               (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j))))
               (local.set $c1 (v128.load offset=16 (i32.add (local.get $init) (local.get $j))))
-              (local.set $c2 (v128.load offset=32 (i32.add (local.get $init) (local.get $j)))))
+              (local.set $c2 (v128.load offset=32 (i32.add (local.get $init) (local.get $j))))
+              (local.set $c3 (v128.load offset=48 (i32.add (local.get $init) (local.get $j)))))
             (else
               (local.set $c0 (v128.const i32x4 0 0 0 0))
               (local.set $c1 (v128.const i32x4 0 0 0 0))
-              (local.set $c2 (v128.const i32x4 0 0 0 0))))
+              (local.set $c2 (v128.const i32x4 0 0 0 0))
+              (local.set $c3 (v128.const i32x4 0 0 0 0))))
+          (local.set $f0 (select (f32.load offset=64 (i32.add (local.get $init) (local.get $j))) (f32.const 0) (local.get $hasInit)))
+          (local.set $f1 (select (f32.load offset=64 (i32.add (i32.add (local.get $init) (local.get $j)) (local.get $q1))) (f32.const 0) (local.get $hasInit)))
+          (local.set $f2 (select (f32.load offset=64 (i32.add (i32.add (local.get $init) (local.get $j)) (local.get $q2))) (f32.const 0) (local.get $hasInit)))
           (local.set $p (local.get $p0))
-          (block $q3Done
-            (loop $q3
-              (br_if $q3Done (i32.ge_u (local.get $p) (local.get $p1)))
-              (local.set $a (f32x4.splat (f32.load (i32.add (local.get $val) (local.get $p)))))
+          (block $q4tDone
+            (loop $q4t
+              (br_if $q4tDone (i32.ge_u (local.get $p) (local.get $p1)))
+              (local.set $x (f32.load (i32.add (local.get $val) (local.get $p))))
               (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
-              (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $a) (v128.load (local.get $s)))))
-              (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $a) (v128.load offset=16 (local.get $s)))))
-              (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $a) (v128.load offset=32 (local.get $s)))))
+              (local.set $sp (f32x4.splat (local.get $x)))
+              (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
+              (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
+              (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
+              (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $sp) (v128.load offset=48 (local.get $s)))))
+              (local.set $f0 (f32.add (local.get $f0) (f32.mul (local.get $x) (f32.load offset=64 (local.get $s)))))
+              (local.set $f1 (f32.add (local.get $f1) (f32.mul (local.get $x) (f32.load offset=64 (i32.add (local.get $s) (local.get $q1))))))
+              (local.set $f2 (f32.add (local.get $f2) (f32.mul (local.get $x) (f32.load offset=64 (i32.add (local.get $s) (local.get $q2))))))
               (local.set $p (i32.add (local.get $p) (i32.const 4)))
-              (br $q3)))
+              (br $q4t)))
           (local.set $s (i32.add (local.get $o) (local.get $j)))
           (if (local.get $relu)
             (then
               (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0))))
               (v128.store offset=16 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c1) (f32x4.lt (local.get $c1) (v128.const i32x4 0 0 0 0))))
-              (v128.store offset=32 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c2) (f32x4.lt (local.get $c2) (v128.const i32x4 0 0 0 0)))))
+              (v128.store offset=32 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c2) (f32x4.lt (local.get $c2) (v128.const i32x4 0 0 0 0))))
+              (v128.store offset=48 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c3) (f32x4.lt (local.get $c3) (v128.const i32x4 0 0 0 0)))))
             (else
               (v128.store (local.get $s) (local.get $c0))
               (v128.store offset=16 (local.get $s) (local.get $c1))
-              (v128.store offset=32 (local.get $s) (local.get $c2))))
-          (local.set $j (i32.add (local.get $j) (i32.const 48)))
-          (br $remDone))
+              (v128.store offset=32 (local.get $s) (local.get $c2))
+              (v128.store offset=48 (local.get $s) (local.get $c3))))
+          (f32.store offset=64 (i32.add (local.get $s) (local.get $q2)) (select (f32.const 0) (local.get $f2) (i32.and (local.get $relu) (f32.lt (local.get $f2) (f32.const 0)))))
+          (f32.store offset=64 (i32.add (local.get $s) (local.get $q1)) (select (f32.const 0) (local.get $f1) (i32.and (local.get $relu) (f32.lt (local.get $f1) (f32.const 0)))))
+          (f32.store offset=64 (local.get $s) (select (f32.const 0) (local.get $f0) (i32.and (local.get $relu) (f32.lt (local.get $f0) (f32.const 0)))))
+          (local.set $j (i32.add (local.get $j) (i32.const 64)))
+          (br $edgeDone))
          (if (local.get $hasInit)
            (then
              (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j))))
              (local.set $c1 (v128.load offset=16 (i32.add (local.get $init) (local.get $j))))
              (local.set $c2 (v128.load offset=32 (i32.add (local.get $init) (local.get $j))))
-             (local.set $c3 (v128.load offset=48 (i32.add (local.get $init) (local.get $j)))))
+             (local.set $c3 (v128.load offset=48 (i32.add (local.get $init) (local.get $j))))
+             (local.set $c4 (v128.load offset=64 (i32.add (local.get $init) (local.get $j)))))
            (else
              (local.set $c0 (v128.const i32x4 0 0 0 0))
              (local.set $c1 (v128.const i32x4 0 0 0 0))
              (local.set $c2 (v128.const i32x4 0 0 0 0))
-             (local.set $c3 (v128.const i32x4 0 0 0 0))))
+             (local.set $c3 (v128.const i32x4 0 0 0 0))
+             (local.set $c4 (v128.const i32x4 0 0 0 0))))
          (local.set $p (local.get $p0))
-         (block $q4Done
-           (loop $q4
-             (br_if $q4Done (i32.ge_u (local.get $p) (local.get $p1)))
-             (local.set $a (f32x4.splat (f32.load (i32.add (local.get $val) (local.get $p)))))
+         (block $q5Done
+           (loop $q5
+             (br_if $q5Done (i32.ge_u (local.get $p) (local.get $p1)))
+             (local.set $x (f32.load (i32.add (local.get $val) (local.get $p))))
              (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
-             (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $a) (v128.load (local.get $s)))))
-             (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $a) (v128.load offset=16 (local.get $s)))))
-             (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $a) (v128.load offset=32 (local.get $s)))))
-             (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $a) (v128.load offset=48 (local.get $s)))))
+             (local.set $sp (f32x4.splat (local.get $x)))
+             (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
+             (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
+             (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
+             (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $sp) (v128.load offset=48 (local.get $s)))))
+             (local.set $c4 (f32x4.add (local.get $c4) (f32x4.mul (local.get $sp) (v128.load offset=64 (local.get $s)))))
              (local.set $p (i32.add (local.get $p) (i32.const 4)))
-             (br $q4)))
+             (br $q5)))
          (local.set $s (i32.add (local.get $o) (local.get $j)))
          (if (local.get $relu)
            (then
              (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0))))
              (v128.store offset=16 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c1) (f32x4.lt (local.get $c1) (v128.const i32x4 0 0 0 0))))
              (v128.store offset=32 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c2) (f32x4.lt (local.get $c2) (v128.const i32x4 0 0 0 0))))
-             (v128.store offset=48 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c3) (f32x4.lt (local.get $c3) (v128.const i32x4 0 0 0 0)))))
+             (v128.store offset=48 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c3) (f32x4.lt (local.get $c3) (v128.const i32x4 0 0 0 0))))
+             (v128.store offset=64 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c4) (f32x4.lt (local.get $c4) (v128.const i32x4 0 0 0 0)))))
            (else
              (v128.store (local.get $s) (local.get $c0))
              (v128.store offset=16 (local.get $s) (local.get $c1))
              (v128.store offset=32 (local.get $s) (local.get $c2))
-             (v128.store offset=48 (local.get $s) (local.get $c3))))
-         (local.set $j (i32.add (local.get $j) (i32.const 64)))
-         (br $remDone))
+             (v128.store offset=48 (local.get $s) (local.get $c3))
+             (v128.store offset=64 (local.get $s) (local.get $c4))))
+         (local.set $j (i32.add (local.get $j) (i32.const 80)))
+         (br $edgeDone))
         (if (local.get $hasInit)
           (then
             (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j))))
@@ -466,19 +704,26 @@
             (local.set $c2 (v128.const i32x4 0 0 0 0))
             (local.set $c3 (v128.const i32x4 0 0 0 0))
             (local.set $c4 (v128.const i32x4 0 0 0 0))))
+        (local.set $f0 (select (f32.load offset=80 (i32.add (local.get $init) (local.get $j))) (f32.const 0) (local.get $hasInit)))
+        (local.set $f1 (select (f32.load offset=80 (i32.add (i32.add (local.get $init) (local.get $j)) (local.get $q1))) (f32.const 0) (local.get $hasInit)))
+        (local.set $f2 (select (f32.load offset=80 (i32.add (i32.add (local.get $init) (local.get $j)) (local.get $q2))) (f32.const 0) (local.get $hasInit)))
         (local.set $p (local.get $p0))
-        (block $q5Done
-          (loop $q5
-            (br_if $q5Done (i32.ge_u (local.get $p) (local.get $p1)))
-            (local.set $a (f32x4.splat (f32.load (i32.add (local.get $val) (local.get $p)))))
+        (block $q5tDone
+          (loop $q5t
+            (br_if $q5tDone (i32.ge_u (local.get $p) (local.get $p1)))
+            (local.set $x (f32.load (i32.add (local.get $val) (local.get $p))))
             (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
-            (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $a) (v128.load (local.get $s)))))
-            (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $a) (v128.load offset=16 (local.get $s)))))
-            (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $a) (v128.load offset=32 (local.get $s)))))
-            (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $a) (v128.load offset=48 (local.get $s)))))
-            (local.set $c4 (f32x4.add (local.get $c4) (f32x4.mul (local.get $a) (v128.load offset=64 (local.get $s)))))
+            (local.set $sp (f32x4.splat (local.get $x)))
+            (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
+            (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
+            (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
+            (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $sp) (v128.load offset=48 (local.get $s)))))
+            (local.set $c4 (f32x4.add (local.get $c4) (f32x4.mul (local.get $sp) (v128.load offset=64 (local.get $s)))))
+            (local.set $f0 (f32.add (local.get $f0) (f32.mul (local.get $x) (f32.load offset=80 (local.get $s)))))
+            (local.set $f1 (f32.add (local.get $f1) (f32.mul (local.get $x) (f32.load offset=80 (i32.add (local.get $s) (local.get $q1))))))
+            (local.set $f2 (f32.add (local.get $f2) (f32.mul (local.get $x) (f32.load offset=80 (i32.add (local.get $s) (local.get $q2))))))
             (local.set $p (i32.add (local.get $p) (i32.const 4)))
-            (br $q5)))
+            (br $q5t)))
         (local.set $s (i32.add (local.get $o) (local.get $j)))
         (if (local.get $relu)
           (then
@@ -493,26 +738,11 @@
             (v128.store offset=32 (local.get $s) (local.get $c2))
             (v128.store offset=48 (local.get $s) (local.get $c3))
             (v128.store offset=64 (local.get $s) (local.get $c4))))
+        (f32.store offset=80 (i32.add (local.get $s) (local.get $q2)) (select (f32.const 0) (local.get $f2) (i32.and (local.get $relu) (f32.lt (local.get $f2) (f32.const 0)))))
+        (f32.store offset=80 (i32.add (local.get $s) (local.get $q1)) (select (f32.const 0) (local.get $f1) (i32.and (local.get $relu) (f32.lt (local.get $f1) (f32.const 0)))))
+        (f32.store offset=80 (local.get $s) (select (f32.const 0) (local.get $f0) (i32.and (local.get $relu) (f32.lt (local.get $f0) (f32.const 0)))))
         (local.set $j (i32.add (local.get $j) (i32.const 80)))
-        (br $remDone))
-        ;; single floats (the last u % 4)
-        (block $tDone
-          (loop $t
-            (br_if $tDone (i32.ge_u (local.get $j) (local.get $rowBytes)))
-            (local.set $f (select (f32.load (i32.add (local.get $init) (local.get $j))) (f32.const 0) (local.get $hasInit)))
-            (local.set $p (local.get $p0))
-            (block $qsDone
-              (loop $qs
-                (br_if $qsDone (i32.ge_u (local.get $p) (local.get $p1)))
-                (local.set $f (f32.add (local.get $f)
-                  (f32.mul (f32.load (i32.add (local.get $val) (local.get $p)))
-                    (f32.load (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j))))))
-                (local.set $p (i32.add (local.get $p) (i32.const 4)))
-                (br $qs)))
-            (f32.store (i32.add (local.get $o) (local.get $j))
-              (select (f32.const 0) (local.get $f) (i32.and (local.get $relu) (f32.lt (local.get $f) (f32.const 0)))))
-            (local.set $j (i32.add (local.get $j) (i32.const 4)))
-            (br $t)))
+        (br $edgeDone))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rowsLoop))))
 
@@ -696,23 +926,31 @@
         (br $rowsLoop))))
 
   ;; gemmT: as gemm (out[r, :] = init (or 0) + sum_k A(r, k) * b[k, :], A(r, k) at a + r*aRow + k*aCol
-  ;; bytes), then relu when asked; register-tiled as $gatherT (blocks of 24 floats in six f32x4, then
-  ;; the remaining 0-5 f32x4 in one pass, then single floats), the k terms added in order
+  ;; bytes), then relu when asked; register-tiled as $gatherT (whole tiles of 24 floats, then the
+  ;; row's edge in one pass), the k terms added in order
   (func (export "gemmT")
     (param $rows i32) (param $inner i32) (param $u i32) (param $a i32) (param $aRow i32) (param $aCol i32)
     (param $b i32) (param $init i32) (param $hasInit i32) (param $relu i32) (param $out i32)
-    (local $r i32) (local $o i32) (local $ar i32) (local $pa i32) (local $kk i32) (local $rowBytes i32) (local $fullBytes i32) (local $rem i32)
-    (local $j i32) (local $s i32) (local $v v128) (local $f f32)
+    (local $r i32) (local $o i32) (local $rowBytes i32) (local $fullBytes i32) (local $edge i32) (local $q1 i32) (local $q2 i32)
+    (local $j i32) (local $ar i32) (local $pa i32) (local $kk i32) (local $s i32) (local $x f32) (local $sp v128)
+    (local $f0 f32) (local $f1 f32) (local $f2 f32)
     (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128) (local $c4 v128) (local $c5 v128)
     (local.set $rowBytes (i32.shl (local.get $u) (i32.const 2)))
+    ;; bytes in whole tiles of 6 f32x4; the edge: 2 * (the f32x4 left) + (any single floats left)
     (local.set $fullBytes (i32.mul (i32.div_u (i32.shr_u (local.get $u) (i32.const 2)) (i32.const 6)) (i32.const 96)))
-    (local.set $rem (i32.rem_u (i32.shr_u (local.get $u) (i32.const 2)) (i32.const 6)))
+    (local.set $edge (i32.add (i32.shl (i32.rem_u (i32.shr_u (local.get $u) (i32.const 2)) (i32.const 6)) (i32.const 1))
+      (i32.ne (i32.and (local.get $u) (i32.const 3)) (i32.const 0))))
+    ;; the single floats' byte offsets after the first, clamped to the last: u % 4 = 1: 0 0; 2: 4 4; 3: 4 8
+    (local.set $q1 (select (i32.const 4) (i32.const 0) (i32.ge_u (i32.and (local.get $u) (i32.const 3)) (i32.const 2))))
+    (local.set $q2 (i32.shl (i32.sub (i32.and (local.get $u) (i32.const 3)) (i32.const 1)) (i32.const 2)))
+    (local.set $q2 (select (local.get $q2) (i32.const 0) (i32.gt_s (local.get $q2) (i32.const 0))))
     (block $done
       (loop $rowsLoop
         (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
         (local.set $o (i32.add (local.get $out) (i32.mul (local.get $r) (local.get $rowBytes))))
         (local.set $ar (i32.add (local.get $a) (i32.mul (local.get $r) (local.get $aRow))))
         (local.set $j (i32.const 0))
+        ;; whole tiles of 24 floats
         (block $bwDone
           (loop $bw
             (br_if $bwDone (i32.ge_u (local.get $j) (local.get $fullBytes)))
@@ -737,13 +975,14 @@
             (block $k6Done
               (loop $k6
                 (br_if $k6Done (i32.ge_u (local.get $kk) (local.get $inner)))
-                (local.set $v (f32x4.splat (f32.load (local.get $pa))))
-                (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $v) (v128.load (local.get $s)))))
-                (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $v) (v128.load offset=16 (local.get $s)))))
-                (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $v) (v128.load offset=32 (local.get $s)))))
-                (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $v) (v128.load offset=48 (local.get $s)))))
-                (local.set $c4 (f32x4.add (local.get $c4) (f32x4.mul (local.get $v) (v128.load offset=64 (local.get $s)))))
-                (local.set $c5 (f32x4.add (local.get $c5) (f32x4.mul (local.get $v) (v128.load offset=80 (local.get $s)))))
+                (local.set $x (f32.load (local.get $pa)))
+                (local.set $sp (f32x4.splat (local.get $x)))
+                (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
+                (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
+                (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
+                (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $sp) (v128.load offset=48 (local.get $s)))))
+                (local.set $c4 (f32x4.add (local.get $c4) (f32x4.mul (local.get $sp) (v128.load offset=64 (local.get $s)))))
+                (local.set $c5 (f32x4.add (local.get $c5) (f32x4.mul (local.get $sp) (v128.load offset=80 (local.get $s)))))
                 (local.set $pa (i32.add (local.get $pa) (local.get $aCol)))
                 (local.set $s (i32.add (local.get $s) (local.get $rowBytes)))
                 (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
@@ -766,146 +1005,395 @@
                 (v128.store offset=80 (local.get $s) (local.get $c5))))
             (local.set $j (i32.add (local.get $j) (i32.const 96)))
             (br $bw)))
-        ;; the remaining 0-5 f32x4 of the row in one pass (br_table on their count)
-        (block $remDone
-        (block $rem5
-         (block $rem4
-          (block $rem3
-           (block $rem2
-            (block $rem1
-             (block $rem0
-              (br_table $rem0 $rem1 $rem2 $rem3 $rem4 $rem5 (local.get $rem)))
-             (br $remDone))
+        ;; the row's edge in one pass: the 0-5 f32x4 left after the whole tiles and the last u % 4 floats
+        (block $edgeDone
+        (block $e5t
+         (block $e5
+          (block $e4t
+           (block $e4
+            (block $e3t
+             (block $e3
+              (block $e2t
+               (block $e2
+                (block $e1t
+                 (block $e1
+                  (block $e0t
+                   (block $e0
+                    (br_table $e0 $e0t $e1 $e1t $e2 $e2t $e3 $e3t $e4 $e4t $e5 $e5t (local.get $edge)))
+                   (br $edgeDone))
+                  (local.set $f0 (select (f32.load offset=0 (i32.add (local.get $init) (local.get $j))) (f32.const 0) (local.get $hasInit)))
+                  (local.set $f1 (select (f32.load offset=0 (i32.add (i32.add (local.get $init) (local.get $j)) (local.get $q1))) (f32.const 0) (local.get $hasInit)))
+                  (local.set $f2 (select (f32.load offset=0 (i32.add (i32.add (local.get $init) (local.get $j)) (local.get $q2))) (f32.const 0) (local.get $hasInit)))
+                  (local.set $pa (local.get $ar))
+                  (local.set $s (i32.add (local.get $b) (local.get $j)))
+                  (local.set $kk (i32.const 0))
+                  (block $k0tDone
+                    (loop $k0t
+                      (br_if $k0tDone (i32.ge_u (local.get $kk) (local.get $inner)))
+                      (local.set $x (f32.load (local.get $pa)))
+                      (local.set $f0 (f32.add (local.get $f0) (f32.mul (local.get $x) (f32.load offset=0 (local.get $s)))))
+                      (local.set $f1 (f32.add (local.get $f1) (f32.mul (local.get $x) (f32.load offset=0 (i32.add (local.get $s) (local.get $q1))))))
+                      (local.set $f2 (f32.add (local.get $f2) (f32.mul (local.get $x) (f32.load offset=0 (i32.add (local.get $s) (local.get $q2))))))
+                      (local.set $pa (i32.add (local.get $pa) (local.get $aCol)))
+                      (local.set $s (i32.add (local.get $s) (local.get $rowBytes)))
+                      (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+                      (br $k0t)))
+                  (local.set $s (i32.add (local.get $o) (local.get $j)))
+                  (f32.store offset=0 (i32.add (local.get $s) (local.get $q2)) (select (f32.const 0) (local.get $f2) (i32.and (local.get $relu) (f32.lt (local.get $f2) (f32.const 0)))))
+                  (f32.store offset=0 (i32.add (local.get $s) (local.get $q1)) (select (f32.const 0) (local.get $f1) (i32.and (local.get $relu) (f32.lt (local.get $f1) (f32.const 0)))))
+                  (f32.store offset=0 (local.get $s) (select (f32.const 0) (local.get $f0) (i32.and (local.get $relu) (f32.lt (local.get $f0) (f32.const 0)))))
+                  (local.set $j (i32.add (local.get $j) (i32.const 0)))
+                  (br $edgeDone))
+                 (if (local.get $hasInit)
+                   (then
+                     (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j)))))
+                   (else
+                     (local.set $c0 (v128.const i32x4 0 0 0 0))))
+                 (local.set $pa (local.get $ar))
+                 (local.set $s (i32.add (local.get $b) (local.get $j)))
+                 (local.set $kk (i32.const 0))
+                 (block $k1Done
+                   (loop $k1
+                     (br_if $k1Done (i32.ge_u (local.get $kk) (local.get $inner)))
+                     (local.set $x (f32.load (local.get $pa)))
+                     (local.set $sp (f32x4.splat (local.get $x)))
+                     (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
+                     (local.set $pa (i32.add (local.get $pa) (local.get $aCol)))
+                     (local.set $s (i32.add (local.get $s) (local.get $rowBytes)))
+                     (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+                     (br $k1)))
+                 (local.set $s (i32.add (local.get $o) (local.get $j)))
+                 (if (local.get $relu)
+                   (then
+                     (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0)))))
+                   (else
+                     (v128.store (local.get $s) (local.get $c0))))
+                 (local.set $j (i32.add (local.get $j) (i32.const 16)))
+                 (br $edgeDone))
+                (if (local.get $hasInit)
+                  (then
+                    (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j)))))
+                  (else
+                    (local.set $c0 (v128.const i32x4 0 0 0 0))))
+                (local.set $f0 (select (f32.load offset=16 (i32.add (local.get $init) (local.get $j))) (f32.const 0) (local.get $hasInit)))
+                (local.set $f1 (select (f32.load offset=16 (i32.add (i32.add (local.get $init) (local.get $j)) (local.get $q1))) (f32.const 0) (local.get $hasInit)))
+                (local.set $f2 (select (f32.load offset=16 (i32.add (i32.add (local.get $init) (local.get $j)) (local.get $q2))) (f32.const 0) (local.get $hasInit)))
+                (local.set $pa (local.get $ar))
+                (local.set $s (i32.add (local.get $b) (local.get $j)))
+                (local.set $kk (i32.const 0))
+                (block $k1tDone
+                  (loop $k1t
+                    (br_if $k1tDone (i32.ge_u (local.get $kk) (local.get $inner)))
+                    (local.set $x (f32.load (local.get $pa)))
+                    (local.set $sp (f32x4.splat (local.get $x)))
+                    (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
+                    (local.set $f0 (f32.add (local.get $f0) (f32.mul (local.get $x) (f32.load offset=16 (local.get $s)))))
+                    (local.set $f1 (f32.add (local.get $f1) (f32.mul (local.get $x) (f32.load offset=16 (i32.add (local.get $s) (local.get $q1))))))
+                    (local.set $f2 (f32.add (local.get $f2) (f32.mul (local.get $x) (f32.load offset=16 (i32.add (local.get $s) (local.get $q2))))))
+                    (local.set $pa (i32.add (local.get $pa) (local.get $aCol)))
+                    (local.set $s (i32.add (local.get $s) (local.get $rowBytes)))
+                    (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+                    (br $k1t)))
+                (local.set $s (i32.add (local.get $o) (local.get $j)))
+                (if (local.get $relu)
+                  (then
+                    (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0)))))
+                  (else
+                    (v128.store (local.get $s) (local.get $c0))))
+                (f32.store offset=16 (i32.add (local.get $s) (local.get $q2)) (select (f32.const 0) (local.get $f2) (i32.and (local.get $relu) (f32.lt (local.get $f2) (f32.const 0)))))
+                (f32.store offset=16 (i32.add (local.get $s) (local.get $q1)) (select (f32.const 0) (local.get $f1) (i32.and (local.get $relu) (f32.lt (local.get $f1) (f32.const 0)))))
+                (f32.store offset=16 (local.get $s) (select (f32.const 0) (local.get $f0) (i32.and (local.get $relu) (f32.lt (local.get $f0) (f32.const 0)))))
+                (local.set $j (i32.add (local.get $j) (i32.const 16)))
+                (br $edgeDone))
+               (if (local.get $hasInit)
+                 (then
+                   (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j))))
+                   (local.set $c1 (v128.load offset=16 (i32.add (local.get $init) (local.get $j)))))
+                 (else
+                   (local.set $c0 (v128.const i32x4 0 0 0 0))
+                   (local.set $c1 (v128.const i32x4 0 0 0 0))))
+               (local.set $pa (local.get $ar))
+               (local.set $s (i32.add (local.get $b) (local.get $j)))
+               (local.set $kk (i32.const 0))
+               (block $k2Done
+                 (loop $k2
+                   (br_if $k2Done (i32.ge_u (local.get $kk) (local.get $inner)))
+                   (local.set $x (f32.load (local.get $pa)))
+                   (local.set $sp (f32x4.splat (local.get $x)))
+                   (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
+                   (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
+                   (local.set $pa (i32.add (local.get $pa) (local.get $aCol)))
+                   (local.set $s (i32.add (local.get $s) (local.get $rowBytes)))
+                   (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+                   (br $k2)))
+               (local.set $s (i32.add (local.get $o) (local.get $j)))
+               (if (local.get $relu)
+                 (then
+                   (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0))))
+                   (v128.store offset=16 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c1) (f32x4.lt (local.get $c1) (v128.const i32x4 0 0 0 0)))))
+                 (else
+                   (v128.store (local.get $s) (local.get $c0))
+                   (v128.store offset=16 (local.get $s) (local.get $c1))))
+               (local.set $j (i32.add (local.get $j) (i32.const 32)))
+               (br $edgeDone))
+              (if (local.get $hasInit)
+                (then
+                  (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j))))
+                  (local.set $c1 (v128.load offset=16 (i32.add (local.get $init) (local.get $j)))))
+                (else
+                  (local.set $c0 (v128.const i32x4 0 0 0 0))
+                  (local.set $c1 (v128.const i32x4 0 0 0 0))))
+              (local.set $f0 (select (f32.load offset=32 (i32.add (local.get $init) (local.get $j))) (f32.const 0) (local.get $hasInit)))
+              (local.set $f1 (select (f32.load offset=32 (i32.add (i32.add (local.get $init) (local.get $j)) (local.get $q1))) (f32.const 0) (local.get $hasInit)))
+              (local.set $f2 (select (f32.load offset=32 (i32.add (i32.add (local.get $init) (local.get $j)) (local.get $q2))) (f32.const 0) (local.get $hasInit)))
+              (local.set $pa (local.get $ar))
+              (local.set $s (i32.add (local.get $b) (local.get $j)))
+              (local.set $kk (i32.const 0))
+              (block $k2tDone
+                (loop $k2t
+                  (br_if $k2tDone (i32.ge_u (local.get $kk) (local.get $inner)))
+                  (local.set $x (f32.load (local.get $pa)))
+                  (local.set $sp (f32x4.splat (local.get $x)))
+                  (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
+                  (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
+                  (local.set $f0 (f32.add (local.get $f0) (f32.mul (local.get $x) (f32.load offset=32 (local.get $s)))))
+                  (local.set $f1 (f32.add (local.get $f1) (f32.mul (local.get $x) (f32.load offset=32 (i32.add (local.get $s) (local.get $q1))))))
+                  (local.set $f2 (f32.add (local.get $f2) (f32.mul (local.get $x) (f32.load offset=32 (i32.add (local.get $s) (local.get $q2))))))
+                  (local.set $pa (i32.add (local.get $pa) (local.get $aCol)))
+                  (local.set $s (i32.add (local.get $s) (local.get $rowBytes)))
+                  (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+                  (br $k2t)))
+              (local.set $s (i32.add (local.get $o) (local.get $j)))
+              (if (local.get $relu)
+                (then
+                  (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0))))
+                  (v128.store offset=16 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c1) (f32x4.lt (local.get $c1) (v128.const i32x4 0 0 0 0)))))
+                (else
+                  (v128.store (local.get $s) (local.get $c0))
+                  (v128.store offset=16 (local.get $s) (local.get $c1))))
+              (f32.store offset=32 (i32.add (local.get $s) (local.get $q2)) (select (f32.const 0) (local.get $f2) (i32.and (local.get $relu) (f32.lt (local.get $f2) (f32.const 0)))))
+              (f32.store offset=32 (i32.add (local.get $s) (local.get $q1)) (select (f32.const 0) (local.get $f1) (i32.and (local.get $relu) (f32.lt (local.get $f1) (f32.const 0)))))
+              (f32.store offset=32 (local.get $s) (select (f32.const 0) (local.get $f0) (i32.and (local.get $relu) (f32.lt (local.get $f0) (f32.const 0)))))
+              (local.set $j (i32.add (local.get $j) (i32.const 32)))
+              (br $edgeDone))
+             (if (local.get $hasInit)
+               (then
+                 (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j))))
+                 (local.set $c1 (v128.load offset=16 (i32.add (local.get $init) (local.get $j))))
+                 (local.set $c2 (v128.load offset=32 (i32.add (local.get $init) (local.get $j)))))
+               (else
+                 (local.set $c0 (v128.const i32x4 0 0 0 0))
+                 (local.set $c1 (v128.const i32x4 0 0 0 0))
+                 (local.set $c2 (v128.const i32x4 0 0 0 0))))
+             (local.set $pa (local.get $ar))
+             (local.set $s (i32.add (local.get $b) (local.get $j)))
+             (local.set $kk (i32.const 0))
+             (block $k3Done
+               (loop $k3
+                 (br_if $k3Done (i32.ge_u (local.get $kk) (local.get $inner)))
+                 (local.set $x (f32.load (local.get $pa)))
+                 (local.set $sp (f32x4.splat (local.get $x)))
+                 (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
+                 (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
+                 (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
+                 (local.set $pa (i32.add (local.get $pa) (local.get $aCol)))
+                 (local.set $s (i32.add (local.get $s) (local.get $rowBytes)))
+                 (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+                 (br $k3)))
+             (local.set $s (i32.add (local.get $o) (local.get $j)))
+             (if (local.get $relu)
+               (then
+                 (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0))))
+                 (v128.store offset=16 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c1) (f32x4.lt (local.get $c1) (v128.const i32x4 0 0 0 0))))
+                 (v128.store offset=32 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c2) (f32x4.lt (local.get $c2) (v128.const i32x4 0 0 0 0)))))
+               (else
+                 (v128.store (local.get $s) (local.get $c0))
+                 (v128.store offset=16 (local.get $s) (local.get $c1))
+                 (v128.store offset=32 (local.get $s) (local.get $c2))))
+             (local.set $j (i32.add (local.get $j) (i32.const 48)))
+             (br $edgeDone))
             (if (local.get $hasInit)
               (then
-                (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j)))))
+                (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j))))
+                (local.set $c1 (v128.load offset=16 (i32.add (local.get $init) (local.get $j))))
+                (local.set $c2 (v128.load offset=32 (i32.add (local.get $init) (local.get $j)))))
               (else
-                (local.set $c0 (v128.const i32x4 0 0 0 0))))
+                (local.set $c0 (v128.const i32x4 0 0 0 0))
+                (local.set $c1 (v128.const i32x4 0 0 0 0))
+                (local.set $c2 (v128.const i32x4 0 0 0 0))))
+            (local.set $f0 (select (f32.load offset=48 (i32.add (local.get $init) (local.get $j))) (f32.const 0) (local.get $hasInit)))
+            (local.set $f1 (select (f32.load offset=48 (i32.add (i32.add (local.get $init) (local.get $j)) (local.get $q1))) (f32.const 0) (local.get $hasInit)))
+            (local.set $f2 (select (f32.load offset=48 (i32.add (i32.add (local.get $init) (local.get $j)) (local.get $q2))) (f32.const 0) (local.get $hasInit)))
             (local.set $pa (local.get $ar))
             (local.set $s (i32.add (local.get $b) (local.get $j)))
             (local.set $kk (i32.const 0))
-            (block $k1Done
-              (loop $k1
-                (br_if $k1Done (i32.ge_u (local.get $kk) (local.get $inner)))
-                (local.set $v (f32x4.splat (f32.load (local.get $pa))))
-                (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $v) (v128.load (local.get $s)))))
+            (block $k3tDone
+              (loop $k3t
+                (br_if $k3tDone (i32.ge_u (local.get $kk) (local.get $inner)))
+                (local.set $x (f32.load (local.get $pa)))
+                (local.set $sp (f32x4.splat (local.get $x)))
+                (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
+                (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
+                (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
+                (local.set $f0 (f32.add (local.get $f0) (f32.mul (local.get $x) (f32.load offset=48 (local.get $s)))))
+                (local.set $f1 (f32.add (local.get $f1) (f32.mul (local.get $x) (f32.load offset=48 (i32.add (local.get $s) (local.get $q1))))))
+                (local.set $f2 (f32.add (local.get $f2) (f32.mul (local.get $x) (f32.load offset=48 (i32.add (local.get $s) (local.get $q2))))))
                 (local.set $pa (i32.add (local.get $pa) (local.get $aCol)))
                 (local.set $s (i32.add (local.get $s) (local.get $rowBytes)))
                 (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
-                (br $k1)))
+                (br $k3t)))
             (local.set $s (i32.add (local.get $o) (local.get $j)))
             (if (local.get $relu)
               (then
-                (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0)))))
+                (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0))))
+                (v128.store offset=16 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c1) (f32x4.lt (local.get $c1) (v128.const i32x4 0 0 0 0))))
+                (v128.store offset=32 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c2) (f32x4.lt (local.get $c2) (v128.const i32x4 0 0 0 0)))))
               (else
-                (v128.store (local.get $s) (local.get $c0))))
-            (local.set $j (i32.add (local.get $j) (i32.const 16)))
-            (br $remDone))
+                (v128.store (local.get $s) (local.get $c0))
+                (v128.store offset=16 (local.get $s) (local.get $c1))
+                (v128.store offset=32 (local.get $s) (local.get $c2))))
+            (f32.store offset=48 (i32.add (local.get $s) (local.get $q2)) (select (f32.const 0) (local.get $f2) (i32.and (local.get $relu) (f32.lt (local.get $f2) (f32.const 0)))))
+            (f32.store offset=48 (i32.add (local.get $s) (local.get $q1)) (select (f32.const 0) (local.get $f1) (i32.and (local.get $relu) (f32.lt (local.get $f1) (f32.const 0)))))
+            (f32.store offset=48 (local.get $s) (select (f32.const 0) (local.get $f0) (i32.and (local.get $relu) (f32.lt (local.get $f0) (f32.const 0)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 48)))
+            (br $edgeDone))
            (if (local.get $hasInit)
              (then
                (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j))))
-               (local.set $c1 (v128.load offset=16 (i32.add (local.get $init) (local.get $j)))))
+               (local.set $c1 (v128.load offset=16 (i32.add (local.get $init) (local.get $j))))
+               (local.set $c2 (v128.load offset=32 (i32.add (local.get $init) (local.get $j))))
+               (local.set $c3 (v128.load offset=48 (i32.add (local.get $init) (local.get $j)))))
              (else
                (local.set $c0 (v128.const i32x4 0 0 0 0))
-               (local.set $c1 (v128.const i32x4 0 0 0 0))))
+               (local.set $c1 (v128.const i32x4 0 0 0 0))
+               (local.set $c2 (v128.const i32x4 0 0 0 0))
+               (local.set $c3 (v128.const i32x4 0 0 0 0))))
            (local.set $pa (local.get $ar))
            (local.set $s (i32.add (local.get $b) (local.get $j)))
            (local.set $kk (i32.const 0))
-           (block $k2Done
-             (loop $k2
-               (br_if $k2Done (i32.ge_u (local.get $kk) (local.get $inner)))
-               (local.set $v (f32x4.splat (f32.load (local.get $pa))))
-               (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $v) (v128.load (local.get $s)))))
-               (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $v) (v128.load offset=16 (local.get $s)))))
+           (block $k4Done
+             (loop $k4
+               (br_if $k4Done (i32.ge_u (local.get $kk) (local.get $inner)))
+               (local.set $x (f32.load (local.get $pa)))
+               (local.set $sp (f32x4.splat (local.get $x)))
+               (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
+               (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
+               (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
+               (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $sp) (v128.load offset=48 (local.get $s)))))
                (local.set $pa (i32.add (local.get $pa) (local.get $aCol)))
                (local.set $s (i32.add (local.get $s) (local.get $rowBytes)))
                (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
-               (br $k2)))
+               (br $k4)))
            (local.set $s (i32.add (local.get $o) (local.get $j)))
            (if (local.get $relu)
              (then
                (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0))))
-               (v128.store offset=16 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c1) (f32x4.lt (local.get $c1) (v128.const i32x4 0 0 0 0)))))
+               (v128.store offset=16 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c1) (f32x4.lt (local.get $c1) (v128.const i32x4 0 0 0 0))))
+               (v128.store offset=32 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c2) (f32x4.lt (local.get $c2) (v128.const i32x4 0 0 0 0))))
+               (v128.store offset=48 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c3) (f32x4.lt (local.get $c3) (v128.const i32x4 0 0 0 0)))))
              (else
                (v128.store (local.get $s) (local.get $c0))
-               (v128.store offset=16 (local.get $s) (local.get $c1))))
-           (local.set $j (i32.add (local.get $j) (i32.const 32)))
-           (br $remDone))
+               (v128.store offset=16 (local.get $s) (local.get $c1))
+               (v128.store offset=32 (local.get $s) (local.get $c2))
+               (v128.store offset=48 (local.get $s) (local.get $c3))))
+           (local.set $j (i32.add (local.get $j) (i32.const 64)))
+           (br $edgeDone))
           (if (local.get $hasInit)
             (then
               (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j))))
               (local.set $c1 (v128.load offset=16 (i32.add (local.get $init) (local.get $j))))
-              (local.set $c2 (v128.load offset=32 (i32.add (local.get $init) (local.get $j)))))
+              (local.set $c2 (v128.load offset=32 (i32.add (local.get $init) (local.get $j))))
+              (local.set $c3 (v128.load offset=48 (i32.add (local.get $init) (local.get $j)))))
             (else
               (local.set $c0 (v128.const i32x4 0 0 0 0))
               (local.set $c1 (v128.const i32x4 0 0 0 0))
-              (local.set $c2 (v128.const i32x4 0 0 0 0))))
+              (local.set $c2 (v128.const i32x4 0 0 0 0))
+              (local.set $c3 (v128.const i32x4 0 0 0 0))))
+          (local.set $f0 (select (f32.load offset=64 (i32.add (local.get $init) (local.get $j))) (f32.const 0) (local.get $hasInit)))
+          (local.set $f1 (select (f32.load offset=64 (i32.add (i32.add (local.get $init) (local.get $j)) (local.get $q1))) (f32.const 0) (local.get $hasInit)))
+          (local.set $f2 (select (f32.load offset=64 (i32.add (i32.add (local.get $init) (local.get $j)) (local.get $q2))) (f32.const 0) (local.get $hasInit)))
           (local.set $pa (local.get $ar))
           (local.set $s (i32.add (local.get $b) (local.get $j)))
           (local.set $kk (i32.const 0))
-          (block $k3Done
-            (loop $k3
-              (br_if $k3Done (i32.ge_u (local.get $kk) (local.get $inner)))
-              (local.set $v (f32x4.splat (f32.load (local.get $pa))))
-              (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $v) (v128.load (local.get $s)))))
-              (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $v) (v128.load offset=16 (local.get $s)))))
-              (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $v) (v128.load offset=32 (local.get $s)))))
+          (block $k4tDone
+            (loop $k4t
+              (br_if $k4tDone (i32.ge_u (local.get $kk) (local.get $inner)))
+              (local.set $x (f32.load (local.get $pa)))
+              (local.set $sp (f32x4.splat (local.get $x)))
+              (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
+              (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
+              (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
+              (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $sp) (v128.load offset=48 (local.get $s)))))
+              (local.set $f0 (f32.add (local.get $f0) (f32.mul (local.get $x) (f32.load offset=64 (local.get $s)))))
+              (local.set $f1 (f32.add (local.get $f1) (f32.mul (local.get $x) (f32.load offset=64 (i32.add (local.get $s) (local.get $q1))))))
+              (local.set $f2 (f32.add (local.get $f2) (f32.mul (local.get $x) (f32.load offset=64 (i32.add (local.get $s) (local.get $q2))))))
               (local.set $pa (i32.add (local.get $pa) (local.get $aCol)))
               (local.set $s (i32.add (local.get $s) (local.get $rowBytes)))
               (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
-              (br $k3)))
+              (br $k4t)))
           (local.set $s (i32.add (local.get $o) (local.get $j)))
           (if (local.get $relu)
             (then
               (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0))))
               (v128.store offset=16 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c1) (f32x4.lt (local.get $c1) (v128.const i32x4 0 0 0 0))))
-              (v128.store offset=32 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c2) (f32x4.lt (local.get $c2) (v128.const i32x4 0 0 0 0)))))
+              (v128.store offset=32 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c2) (f32x4.lt (local.get $c2) (v128.const i32x4 0 0 0 0))))
+              (v128.store offset=48 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c3) (f32x4.lt (local.get $c3) (v128.const i32x4 0 0 0 0)))))
             (else
               (v128.store (local.get $s) (local.get $c0))
               (v128.store offset=16 (local.get $s) (local.get $c1))
-              (v128.store offset=32 (local.get $s) (local.get $c2))))
-          (local.set $j (i32.add (local.get $j) (i32.const 48)))
-          (br $remDone))
+              (v128.store offset=32 (local.get $s) (local.get $c2))
+              (v128.store offset=48 (local.get $s) (local.get $c3))))
+          (f32.store offset=64 (i32.add (local.get $s) (local.get $q2)) (select (f32.const 0) (local.get $f2) (i32.and (local.get $relu) (f32.lt (local.get $f2) (f32.const 0)))))
+          (f32.store offset=64 (i32.add (local.get $s) (local.get $q1)) (select (f32.const 0) (local.get $f1) (i32.and (local.get $relu) (f32.lt (local.get $f1) (f32.const 0)))))
+          (f32.store offset=64 (local.get $s) (select (f32.const 0) (local.get $f0) (i32.and (local.get $relu) (f32.lt (local.get $f0) (f32.const 0)))))
+          (local.set $j (i32.add (local.get $j) (i32.const 64)))
+          (br $edgeDone))
          (if (local.get $hasInit)
            (then
              (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j))))
              (local.set $c1 (v128.load offset=16 (i32.add (local.get $init) (local.get $j))))
              (local.set $c2 (v128.load offset=32 (i32.add (local.get $init) (local.get $j))))
-             (local.set $c3 (v128.load offset=48 (i32.add (local.get $init) (local.get $j)))))
+             (local.set $c3 (v128.load offset=48 (i32.add (local.get $init) (local.get $j))))
+             (local.set $c4 (v128.load offset=64 (i32.add (local.get $init) (local.get $j)))))
            (else
              (local.set $c0 (v128.const i32x4 0 0 0 0))
              (local.set $c1 (v128.const i32x4 0 0 0 0))
              (local.set $c2 (v128.const i32x4 0 0 0 0))
-             (local.set $c3 (v128.const i32x4 0 0 0 0))))
+             (local.set $c3 (v128.const i32x4 0 0 0 0))
+             (local.set $c4 (v128.const i32x4 0 0 0 0))))
          (local.set $pa (local.get $ar))
          (local.set $s (i32.add (local.get $b) (local.get $j)))
          (local.set $kk (i32.const 0))
-         (block $k4Done
-           (loop $k4
-             (br_if $k4Done (i32.ge_u (local.get $kk) (local.get $inner)))
-             (local.set $v (f32x4.splat (f32.load (local.get $pa))))
-             (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $v) (v128.load (local.get $s)))))
-             (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $v) (v128.load offset=16 (local.get $s)))))
-             (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $v) (v128.load offset=32 (local.get $s)))))
-             (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $v) (v128.load offset=48 (local.get $s)))))
+         (block $k5Done
+           (loop $k5
+             (br_if $k5Done (i32.ge_u (local.get $kk) (local.get $inner)))
+             (local.set $x (f32.load (local.get $pa)))
+             (local.set $sp (f32x4.splat (local.get $x)))
+             (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
+             (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
+             (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
+             (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $sp) (v128.load offset=48 (local.get $s)))))
+             (local.set $c4 (f32x4.add (local.get $c4) (f32x4.mul (local.get $sp) (v128.load offset=64 (local.get $s)))))
              (local.set $pa (i32.add (local.get $pa) (local.get $aCol)))
              (local.set $s (i32.add (local.get $s) (local.get $rowBytes)))
              (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
-             (br $k4)))
+             (br $k5)))
          (local.set $s (i32.add (local.get $o) (local.get $j)))
          (if (local.get $relu)
            (then
              (v128.store (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c0) (f32x4.lt (local.get $c0) (v128.const i32x4 0 0 0 0))))
              (v128.store offset=16 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c1) (f32x4.lt (local.get $c1) (v128.const i32x4 0 0 0 0))))
              (v128.store offset=32 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c2) (f32x4.lt (local.get $c2) (v128.const i32x4 0 0 0 0))))
-             (v128.store offset=48 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c3) (f32x4.lt (local.get $c3) (v128.const i32x4 0 0 0 0)))))
+             (v128.store offset=48 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c3) (f32x4.lt (local.get $c3) (v128.const i32x4 0 0 0 0))))
+             (v128.store offset=64 (local.get $s) (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $c4) (f32x4.lt (local.get $c4) (v128.const i32x4 0 0 0 0)))))
            (else
              (v128.store (local.get $s) (local.get $c0))
              (v128.store offset=16 (local.get $s) (local.get $c1))
              (v128.store offset=32 (local.get $s) (local.get $c2))
-             (v128.store offset=48 (local.get $s) (local.get $c3))))
-         (local.set $j (i32.add (local.get $j) (i32.const 64)))
-         (br $remDone))
+             (v128.store offset=48 (local.get $s) (local.get $c3))
+             (v128.store offset=64 (local.get $s) (local.get $c4))))
+         (local.set $j (i32.add (local.get $j) (i32.const 80)))
+         (br $edgeDone))
         (if (local.get $hasInit)
           (then
             (local.set $c0 (v128.load (i32.add (local.get $init) (local.get $j))))
@@ -919,22 +1407,29 @@
             (local.set $c2 (v128.const i32x4 0 0 0 0))
             (local.set $c3 (v128.const i32x4 0 0 0 0))
             (local.set $c4 (v128.const i32x4 0 0 0 0))))
+        (local.set $f0 (select (f32.load offset=80 (i32.add (local.get $init) (local.get $j))) (f32.const 0) (local.get $hasInit)))
+        (local.set $f1 (select (f32.load offset=80 (i32.add (i32.add (local.get $init) (local.get $j)) (local.get $q1))) (f32.const 0) (local.get $hasInit)))
+        (local.set $f2 (select (f32.load offset=80 (i32.add (i32.add (local.get $init) (local.get $j)) (local.get $q2))) (f32.const 0) (local.get $hasInit)))
         (local.set $pa (local.get $ar))
         (local.set $s (i32.add (local.get $b) (local.get $j)))
         (local.set $kk (i32.const 0))
-        (block $k5Done
-          (loop $k5
-            (br_if $k5Done (i32.ge_u (local.get $kk) (local.get $inner)))
-            (local.set $v (f32x4.splat (f32.load (local.get $pa))))
-            (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $v) (v128.load (local.get $s)))))
-            (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $v) (v128.load offset=16 (local.get $s)))))
-            (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $v) (v128.load offset=32 (local.get $s)))))
-            (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $v) (v128.load offset=48 (local.get $s)))))
-            (local.set $c4 (f32x4.add (local.get $c4) (f32x4.mul (local.get $v) (v128.load offset=64 (local.get $s)))))
+        (block $k5tDone
+          (loop $k5t
+            (br_if $k5tDone (i32.ge_u (local.get $kk) (local.get $inner)))
+            (local.set $x (f32.load (local.get $pa)))
+            (local.set $sp (f32x4.splat (local.get $x)))
+            (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
+            (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
+            (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
+            (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $sp) (v128.load offset=48 (local.get $s)))))
+            (local.set $c4 (f32x4.add (local.get $c4) (f32x4.mul (local.get $sp) (v128.load offset=64 (local.get $s)))))
+            (local.set $f0 (f32.add (local.get $f0) (f32.mul (local.get $x) (f32.load offset=80 (local.get $s)))))
+            (local.set $f1 (f32.add (local.get $f1) (f32.mul (local.get $x) (f32.load offset=80 (i32.add (local.get $s) (local.get $q1))))))
+            (local.set $f2 (f32.add (local.get $f2) (f32.mul (local.get $x) (f32.load offset=80 (i32.add (local.get $s) (local.get $q2))))))
             (local.set $pa (i32.add (local.get $pa) (local.get $aCol)))
             (local.set $s (i32.add (local.get $s) (local.get $rowBytes)))
             (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
-            (br $k5)))
+            (br $k5t)))
         (local.set $s (i32.add (local.get $o) (local.get $j)))
         (if (local.get $relu)
           (then
@@ -949,28 +1444,11 @@
             (v128.store offset=32 (local.get $s) (local.get $c2))
             (v128.store offset=48 (local.get $s) (local.get $c3))
             (v128.store offset=64 (local.get $s) (local.get $c4))))
+        (f32.store offset=80 (i32.add (local.get $s) (local.get $q2)) (select (f32.const 0) (local.get $f2) (i32.and (local.get $relu) (f32.lt (local.get $f2) (f32.const 0)))))
+        (f32.store offset=80 (i32.add (local.get $s) (local.get $q1)) (select (f32.const 0) (local.get $f1) (i32.and (local.get $relu) (f32.lt (local.get $f1) (f32.const 0)))))
+        (f32.store offset=80 (local.get $s) (select (f32.const 0) (local.get $f0) (i32.and (local.get $relu) (f32.lt (local.get $f0) (f32.const 0)))))
         (local.set $j (i32.add (local.get $j) (i32.const 80)))
-        (br $remDone))
-        ;; single floats (the last u % 4)
-        (block $tDone
-          (loop $t
-            (br_if $tDone (i32.ge_u (local.get $j) (local.get $rowBytes)))
-            (local.set $f (select (f32.load (i32.add (local.get $init) (local.get $j))) (f32.const 0) (local.get $hasInit)))
-            (local.set $pa (local.get $ar))
-            (local.set $s (i32.add (local.get $b) (local.get $j)))
-            (local.set $kk (i32.const 0))
-            (block $ksDone
-              (loop $ks
-                (br_if $ksDone (i32.ge_u (local.get $kk) (local.get $inner)))
-                (local.set $f (f32.add (local.get $f) (f32.mul (f32.load (local.get $pa)) (f32.load (local.get $s)))))
-                (local.set $pa (i32.add (local.get $pa) (local.get $aCol)))
-                (local.set $s (i32.add (local.get $s) (local.get $rowBytes)))
-                (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
-                (br $ks)))
-            (f32.store (i32.add (local.get $o) (local.get $j))
-              (select (f32.const 0) (local.get $f) (i32.and (local.get $relu) (f32.lt (local.get $f) (f32.const 0)))))
-            (local.set $j (i32.add (local.get $j) (i32.const 4)))
-            (br $t)))
+        (br $edgeDone))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rowsLoop))))
 
