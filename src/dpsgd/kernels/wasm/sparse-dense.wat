@@ -303,9 +303,8 @@
             (block $q6Done
               (loop $q6
                 (br_if $q6Done (i32.ge_u (local.get $p) (local.get $p1)))
-                (local.set $x (f32.load (i32.add (local.get $val) (local.get $p))))
+                (local.set $sp (v128.load32_splat (i32.add (local.get $val) (local.get $p))))
                 (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
-                (local.set $sp (f32x4.splat (local.get $x)))
                 (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
                 (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
                 (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
@@ -377,9 +376,8 @@
                  (block $q1Done
                    (loop $q1
                      (br_if $q1Done (i32.ge_u (local.get $p) (local.get $p1)))
-                     (local.set $x (f32.load (i32.add (local.get $val) (local.get $p))))
+                     (local.set $sp (v128.load32_splat (i32.add (local.get $val) (local.get $p))))
                      (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
-                     (local.set $sp (f32x4.splat (local.get $x)))
                      (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
                      (local.set $p (i32.add (local.get $p) (i32.const 4)))
                      (br $q1)))
@@ -403,9 +401,9 @@
                 (block $q1tDone
                   (loop $q1t
                     (br_if $q1tDone (i32.ge_u (local.get $p) (local.get $p1)))
-                    (local.set $x (f32.load (i32.add (local.get $val) (local.get $p))))
+                    (local.set $sp (v128.load32_splat (i32.add (local.get $val) (local.get $p))))
                     (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
-                    (local.set $sp (f32x4.splat (local.get $x)))
+                    (local.set $x (f32x4.extract_lane 0 (local.get $sp)))
                     (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
                     (local.set $f0 (f32.add (local.get $f0) (f32.mul (local.get $x) (f32.load offset=16 (local.get $s)))))
                     (local.set $f1 (f32.add (local.get $f1) (f32.mul (local.get $x) (f32.load offset=16 (i32.add (local.get $s) (local.get $q1))))))
@@ -434,9 +432,8 @@
                (block $q2Done
                  (loop $q2
                    (br_if $q2Done (i32.ge_u (local.get $p) (local.get $p1)))
-                   (local.set $x (f32.load (i32.add (local.get $val) (local.get $p))))
+                   (local.set $sp (v128.load32_splat (i32.add (local.get $val) (local.get $p))))
                    (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
-                   (local.set $sp (f32x4.splat (local.get $x)))
                    (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
                    (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
                    (local.set $p (i32.add (local.get $p) (i32.const 4)))
@@ -465,9 +462,9 @@
               (block $q2tDone
                 (loop $q2t
                   (br_if $q2tDone (i32.ge_u (local.get $p) (local.get $p1)))
-                  (local.set $x (f32.load (i32.add (local.get $val) (local.get $p))))
+                  (local.set $sp (v128.load32_splat (i32.add (local.get $val) (local.get $p))))
                   (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
-                  (local.set $sp (f32x4.splat (local.get $x)))
+                  (local.set $x (f32x4.extract_lane 0 (local.get $sp)))
                   (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
                   (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
                   (local.set $f0 (f32.add (local.get $f0) (f32.mul (local.get $x) (f32.load offset=32 (local.get $s)))))
@@ -501,9 +498,8 @@
              (block $q3Done
                (loop $q3
                  (br_if $q3Done (i32.ge_u (local.get $p) (local.get $p1)))
-                 (local.set $x (f32.load (i32.add (local.get $val) (local.get $p))))
+                 (local.set $sp (v128.load32_splat (i32.add (local.get $val) (local.get $p))))
                  (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
-                 (local.set $sp (f32x4.splat (local.get $x)))
                  (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
                  (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
                  (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
@@ -537,9 +533,9 @@
             (block $q3tDone
               (loop $q3t
                 (br_if $q3tDone (i32.ge_u (local.get $p) (local.get $p1)))
-                (local.set $x (f32.load (i32.add (local.get $val) (local.get $p))))
+                (local.set $sp (v128.load32_splat (i32.add (local.get $val) (local.get $p))))
                 (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
-                (local.set $sp (f32x4.splat (local.get $x)))
+                (local.set $x (f32x4.extract_lane 0 (local.get $sp)))
                 (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
                 (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
                 (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
@@ -578,9 +574,8 @@
            (block $q4Done
              (loop $q4
                (br_if $q4Done (i32.ge_u (local.get $p) (local.get $p1)))
-               (local.set $x (f32.load (i32.add (local.get $val) (local.get $p))))
+               (local.set $sp (v128.load32_splat (i32.add (local.get $val) (local.get $p))))
                (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
-               (local.set $sp (f32x4.splat (local.get $x)))
                (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
                (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
                (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
@@ -619,9 +614,9 @@
           (block $q4tDone
             (loop $q4t
               (br_if $q4tDone (i32.ge_u (local.get $p) (local.get $p1)))
-              (local.set $x (f32.load (i32.add (local.get $val) (local.get $p))))
+              (local.set $sp (v128.load32_splat (i32.add (local.get $val) (local.get $p))))
               (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
-              (local.set $sp (f32x4.splat (local.get $x)))
+              (local.set $x (f32x4.extract_lane 0 (local.get $sp)))
               (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
               (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
               (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
@@ -665,9 +660,8 @@
          (block $q5Done
            (loop $q5
              (br_if $q5Done (i32.ge_u (local.get $p) (local.get $p1)))
-             (local.set $x (f32.load (i32.add (local.get $val) (local.get $p))))
+             (local.set $sp (v128.load32_splat (i32.add (local.get $val) (local.get $p))))
              (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
-             (local.set $sp (f32x4.splat (local.get $x)))
              (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
              (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
              (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
@@ -711,9 +705,9 @@
         (block $q5tDone
           (loop $q5t
             (br_if $q5tDone (i32.ge_u (local.get $p) (local.get $p1)))
-            (local.set $x (f32.load (i32.add (local.get $val) (local.get $p))))
+            (local.set $sp (v128.load32_splat (i32.add (local.get $val) (local.get $p))))
             (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
-            (local.set $sp (f32x4.splat (local.get $x)))
+            (local.set $x (f32x4.extract_lane 0 (local.get $sp)))
             (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
             (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
             (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
@@ -975,8 +969,7 @@
             (block $k6Done
               (loop $k6
                 (br_if $k6Done (i32.ge_u (local.get $kk) (local.get $inner)))
-                (local.set $x (f32.load (local.get $pa)))
-                (local.set $sp (f32x4.splat (local.get $x)))
+                (local.set $sp (v128.load32_splat (local.get $pa)))
                 (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
                 (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
                 (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
@@ -1055,8 +1048,7 @@
                  (block $k1Done
                    (loop $k1
                      (br_if $k1Done (i32.ge_u (local.get $kk) (local.get $inner)))
-                     (local.set $x (f32.load (local.get $pa)))
-                     (local.set $sp (f32x4.splat (local.get $x)))
+                     (local.set $sp (v128.load32_splat (local.get $pa)))
                      (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
                      (local.set $pa (i32.add (local.get $pa) (local.get $aCol)))
                      (local.set $s (i32.add (local.get $s) (local.get $rowBytes)))
@@ -1084,8 +1076,8 @@
                 (block $k1tDone
                   (loop $k1t
                     (br_if $k1tDone (i32.ge_u (local.get $kk) (local.get $inner)))
-                    (local.set $x (f32.load (local.get $pa)))
-                    (local.set $sp (f32x4.splat (local.get $x)))
+                    (local.set $sp (v128.load32_splat (local.get $pa)))
+                    (local.set $x (f32x4.extract_lane 0 (local.get $sp)))
                     (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
                     (local.set $f0 (f32.add (local.get $f0) (f32.mul (local.get $x) (f32.load offset=16 (local.get $s)))))
                     (local.set $f1 (f32.add (local.get $f1) (f32.mul (local.get $x) (f32.load offset=16 (i32.add (local.get $s) (local.get $q1))))))
@@ -1118,8 +1110,7 @@
                (block $k2Done
                  (loop $k2
                    (br_if $k2Done (i32.ge_u (local.get $kk) (local.get $inner)))
-                   (local.set $x (f32.load (local.get $pa)))
-                   (local.set $sp (f32x4.splat (local.get $x)))
+                   (local.set $sp (v128.load32_splat (local.get $pa)))
                    (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
                    (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
                    (local.set $pa (i32.add (local.get $pa) (local.get $aCol)))
@@ -1152,8 +1143,8 @@
               (block $k2tDone
                 (loop $k2t
                   (br_if $k2tDone (i32.ge_u (local.get $kk) (local.get $inner)))
-                  (local.set $x (f32.load (local.get $pa)))
-                  (local.set $sp (f32x4.splat (local.get $x)))
+                  (local.set $sp (v128.load32_splat (local.get $pa)))
+                  (local.set $x (f32x4.extract_lane 0 (local.get $sp)))
                   (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
                   (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
                   (local.set $f0 (f32.add (local.get $f0) (f32.mul (local.get $x) (f32.load offset=32 (local.get $s)))))
@@ -1191,8 +1182,7 @@
              (block $k3Done
                (loop $k3
                  (br_if $k3Done (i32.ge_u (local.get $kk) (local.get $inner)))
-                 (local.set $x (f32.load (local.get $pa)))
-                 (local.set $sp (f32x4.splat (local.get $x)))
+                 (local.set $sp (v128.load32_splat (local.get $pa)))
                  (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
                  (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
                  (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
@@ -1230,8 +1220,8 @@
             (block $k3tDone
               (loop $k3t
                 (br_if $k3tDone (i32.ge_u (local.get $kk) (local.get $inner)))
-                (local.set $x (f32.load (local.get $pa)))
-                (local.set $sp (f32x4.splat (local.get $x)))
+                (local.set $sp (v128.load32_splat (local.get $pa)))
+                (local.set $x (f32x4.extract_lane 0 (local.get $sp)))
                 (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
                 (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
                 (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
@@ -1274,8 +1264,7 @@
            (block $k4Done
              (loop $k4
                (br_if $k4Done (i32.ge_u (local.get $kk) (local.get $inner)))
-               (local.set $x (f32.load (local.get $pa)))
-               (local.set $sp (f32x4.splat (local.get $x)))
+               (local.set $sp (v128.load32_splat (local.get $pa)))
                (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
                (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
                (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
@@ -1318,8 +1307,8 @@
           (block $k4tDone
             (loop $k4t
               (br_if $k4tDone (i32.ge_u (local.get $kk) (local.get $inner)))
-              (local.set $x (f32.load (local.get $pa)))
-              (local.set $sp (f32x4.splat (local.get $x)))
+              (local.set $sp (v128.load32_splat (local.get $pa)))
+              (local.set $x (f32x4.extract_lane 0 (local.get $sp)))
               (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
               (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
               (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
@@ -1367,8 +1356,7 @@
          (block $k5Done
            (loop $k5
              (br_if $k5Done (i32.ge_u (local.get $kk) (local.get $inner)))
-             (local.set $x (f32.load (local.get $pa)))
-             (local.set $sp (f32x4.splat (local.get $x)))
+             (local.set $sp (v128.load32_splat (local.get $pa)))
              (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
              (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
              (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
@@ -1416,8 +1404,8 @@
         (block $k5tDone
           (loop $k5t
             (br_if $k5tDone (i32.ge_u (local.get $kk) (local.get $inner)))
-            (local.set $x (f32.load (local.get $pa)))
-            (local.set $sp (f32x4.splat (local.get $x)))
+            (local.set $sp (v128.load32_splat (local.get $pa)))
+            (local.set $x (f32x4.extract_lane 0 (local.get $sp)))
             (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
             (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
             (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
