@@ -154,6 +154,7 @@ export class DenseStackStep {
     rowIdx: number;
     valT: number;
     valS: number;
+    off: number;
     maxNnz: number;
   };
   /** The sparse kernels' variant for this step (sparse-dense.ts {@link sparseKernelOptions}). */
@@ -202,6 +203,7 @@ export class DenseStackStep {
       rowIdx: alloc(4 * maxNnz),
       valT: alloc(4 * maxNnz),
       valS: alloc(4 * maxNnz),
+      off: alloc(4 * maxNnz),
     };
     this.tiled = sparseKernelOptions().tiled;
     let d = dIn;
@@ -268,7 +270,8 @@ export class DenseStackStep {
         const relu = s.act === ACT_CODE.relu ? 1 : 0;
         if (j === 0 && this.sparse) {
           const c = this.csr;
-          k.forwardT(n, s.units, c.rowPtr, c.col, c.val, s.w, s.b, s.hasBias ? 1 : 0, relu, s.a);
+          k.rowOffsets(this.nnz, c.col, 4 * s.units, c.off);
+          k.forwardT(n, s.units, c.rowPtr, c.off, c.val, s.w, s.b, s.hasBias ? 1 : 0, relu, s.a);
           denseStackKernelCalls.sparseForward++;
         } else {
           const a = j === 0 ? this.x : this.slots[j - 1].a;
@@ -357,8 +360,8 @@ export class DenseStackStep {
         k.csc(n, s.dIn, r.rowPtr, r.col, r.val, r.colPtr, r.next, r.rowIdx, r.valT);
         markDenseStackSubphase("csc");
         if (this.tiled) {
-          k.scaleEntries(this.nnz, r.rowIdx, r.valT, this.c, r.valS);
-          k.clippedT(s.dIn, s.units, r.colPtr, r.rowIdx, r.valS, s.g, s.gw);
+          k.scaleEntries(this.nnz, r.rowIdx, r.valT, this.c, r.valS, 4 * s.units, r.off);
+          k.clippedT(s.dIn, s.units, r.colPtr, r.off, r.valS, s.g, s.gw);
         } else k.clipped(s.dIn, s.units, r.colPtr, r.rowIdx, r.valT, s.g, this.c, s.gw);
         denseStackKernelCalls.sparseClippedSum++;
       } else {

@@ -32,11 +32,12 @@ export interface SparseDenseExports {
   biasSum(n: number, u: number, g: number, c: number, bsum: number): void;
   csr4(x: number, n: number, d: number, rowPtr: number, col: number, val: number, maxNnz: number): number;
   csrRowSq(n: number, rowPtr: number, val: number, out: number): void;
+  rowOffsets(nnz: number, idx: number, rowBytes: number, off: number): void;
   forwardT(
     n: number,
     u: number,
     rowPtr: number,
-    col: number,
+    colOff: number,
     val: number,
     w: number,
     bias: number,
@@ -44,8 +45,8 @@ export interface SparseDenseExports {
     relu: number,
     out: number,
   ): void;
-  scaleEntries(nnz: number, rowIdx: number, valT: number, c: number, valS: number): void;
-  clippedT(d: number, u: number, colPtr: number, rowIdx: number, valS: number, g: number, out: number): void;
+  scaleEntries(nnz: number, rowIdx: number, valT: number, c: number, valS: number, rowBytes: number, offT: number): void;
+  clippedT(d: number, u: number, colPtr: number, offT: number, valS: number, g: number, out: number): void;
 }
 
 /** Which sparse kernels run (benchmarks and tests compare the two). @internal */
@@ -89,7 +90,7 @@ export function sparseDenseModule(): WebAssembly.Module | null {
 }
 let generation = 0;
 /** Byte layout of the current CSR slot. */
-let slot = { rowPtr: 0, col: 0, val: 0, colPtr: 0, next: 0, rowIdx: 0, valT: 0, valS: 0, end: 0, cscBuilt: false };
+let slot = { rowPtr: 0, col: 0, val: 0, colPtr: 0, next: 0, rowIdx: 0, valT: 0, valS: 0, off: 0, end: 0, cscBuilt: false };
 
 /** The instantiated module, or null where WebAssembly SIMD is not available. */
 const kernel = lazyExports<Exports>(sparseDenseModule);
@@ -119,12 +120,13 @@ export function buildSparseRows(x: ArrayLike<number> & { length: number }, n: nu
   const rowIdx = align16(next + 4 * d);
   const valT = align16(rowIdx + 4 * maxNnz);
   const valS = align16(valT + 4 * maxNnz);
-  const xAt = align16(valS + 4 * maxNnz);
+  const off = align16(valS + 4 * maxNnz);
+  const xAt = align16(off + 4 * maxNnz);
   const buf = ensure(k, xAt + 4 * n * d);
   new Float32Array(buf, xAt, n * d).set(x);
   const nnz = kernelOptions.tiled ? k.csr4(xAt, n, d, rowPtr, col, val, maxNnz) : k.csr(xAt, n, d, rowPtr, col, val, maxNnz);
   generation++;
-  slot = { rowPtr, col, val, colPtr, next, rowIdx, valT, valS, end: xAt, cscBuilt: false };
+  slot = { rowPtr, col, val, colPtr, next, rowIdx, valT, valS, off, end: xAt, cscBuilt: false };
   if (nnz < 0) return null;
   return { n, d, nnz, generation };
 }
@@ -164,8 +166,10 @@ export function sparseMatMul(rows: SparseRows, w: ArrayLike<number>, u: number, 
   const buf = ensure(k, outAt + 4 * n * u);
   new Float32Array(buf, wAt, d * u).set(w);
   if (bias) new Float32Array(buf, bAt, u).set(bias);
-  if (kernelOptions.tiled) k.forwardT(n, u, slot.rowPtr, slot.col, slot.val, wAt, bAt, bias ? 1 : 0, 0, outAt);
-  else k.forward(n, u, slot.rowPtr, slot.col, slot.val, wAt, bAt, bias ? 1 : 0, outAt);
+  if (kernelOptions.tiled) {
+    k.rowOffsets(rows.nnz, slot.col, 4 * u, slot.off);
+    k.forwardT(n, u, slot.rowPtr, slot.off, slot.val, wAt, bAt, bias ? 1 : 0, 0, outAt);
+  } else k.forward(n, u, slot.rowPtr, slot.col, slot.val, wAt, bAt, bias ? 1 : 0, outAt);
   return new Float32Array(k.memory.buffer, outAt, n * u).slice();
 }
 
@@ -194,8 +198,8 @@ export function sparseClippedSum(
   new Float32Array(buf, gAt, n * u).set(g);
   new Float32Array(buf, cAt, n).set(c);
   if (kernelOptions.tiled) {
-    k.scaleEntries(rows.nnz, slot.rowIdx, slot.valT, cAt, slot.valS);
-    k.clippedT(d, u, slot.colPtr, slot.rowIdx, slot.valS, gAt, outAt);
+    k.scaleEntries(rows.nnz, slot.rowIdx, slot.valT, cAt, slot.valS, 4 * u, slot.off);
+    k.clippedT(d, u, slot.colPtr, slot.off, slot.valS, gAt, outAt);
   } else k.clipped(d, u, slot.colPtr, slot.rowIdx, slot.valT, gAt, cAt, outAt);
   if (withBias) k.biasSum(n, u, gAt, cAt, bAt);
   const mem = k.memory.buffer;

@@ -31,11 +31,12 @@ interface Kernels {
   csr4(x: number, n: number, d: number, rowPtr: number, col: number, val: number, maxNnz: number): number;
   csc(n: number, d: number, rowPtr: number, col: number, val: number, colPtr: number, next: number, rowIdx: number, valT: number): void;
   forward(n: number, u: number, rowPtr: number, col: number, val: number, w: number, bias: number, hasBias: number, out: number): void;
+  rowOffsets(nnz: number, idx: number, rowBytes: number, off: number): void;
   forwardT(
     n: number,
     u: number,
     rowPtr: number,
-    col: number,
+    colOff: number,
     val: number,
     w: number,
     bias: number,
@@ -44,8 +45,8 @@ interface Kernels {
     out: number,
   ): void;
   clipped(d: number, u: number, colPtr: number, rowIdx: number, valT: number, g: number, c: number, out: number): void;
-  scaleEntries(nnz: number, rowIdx: number, valT: number, c: number, valS: number): void;
-  clippedT(d: number, u: number, colPtr: number, rowIdx: number, valS: number, g: number, out: number): void;
+  scaleEntries(nnz: number, rowIdx: number, valT: number, c: number, valS: number, rowBytes: number, offT: number): void;
+  clippedT(d: number, u: number, colPtr: number, offT: number, valS: number, g: number, out: number): void;
   csrRowSq(n: number, rowPtr: number, val: number, out: number): void;
   gemm(
     rows: number,
@@ -206,6 +207,7 @@ function failures(k: Kernels, tiled: boolean): string[] {
       const rowIdx = h.alloc(nnz);
       const valT = h.alloc(nnz);
       const valS = h.alloc(nnz);
+      const off = h.alloc(nnz);
       const out = h.alloc(Math.max(n, d) * u);
 
       // CSR: csr4 must give csr's arrays exactly (csr is the reference layout: row by row, columns ascending)
@@ -233,14 +235,19 @@ function failures(k: Kernels, tiled: boolean): string[] {
 
       // forward products
       if (tiled) {
-        k.forwardT(n, u, rowPtr, col, val, wAt, bAt, 1, 0, out);
+        k.rowOffsets(nnz, col, 4 * u, off);
+        check(
+          "row offsets",
+          h.i32(off, nnz).every((v, p) => v === cols[p] * 4 * u),
+        );
+        k.forwardT(n, u, rowPtr, off, val, wAt, bAt, 1, 0, out);
         check("forward with bias", relError(h.f32(out, n * u), withBias) <= TOL);
-        k.forwardT(n, u, rowPtr, col, val, wAt, bAt, 0, 0, out);
+        k.forwardT(n, u, rowPtr, off, val, wAt, bAt, 0, 0, out);
         check("forward without bias", relError(h.f32(out, n * u), z) <= TOL);
-        k.forwardT(n, u, rowPtr, col, val, wAt, bAt, 1, 1, out);
+        k.forwardT(n, u, rowPtr, off, val, wAt, bAt, 1, 1, out);
         check("forward relu", relError(h.f32(out, n * u), relu(withBias)) <= TOL);
         if (n > 2) {
-          k.forwardT(n, u, rowPtr, col, val, wAt, bAt, 1, 0, out);
+          k.forwardT(n, u, rowPtr, off, val, wAt, bAt, 1, 0, out);
           check(
             "all-zero row is the bias",
             Array.from(h.f32(out, u)).every((v, j) => v === b[j]),
@@ -256,8 +263,8 @@ function failures(k: Kernels, tiled: boolean): string[] {
       // clipped sum over the CSC
       k.csc(n, d, rowPtr, col, val, colPtr, next, rowIdx, valT);
       if (tiled) {
-        k.scaleEntries(nnz, rowIdx, valT, cAt, valS);
-        k.clippedT(d, u, colPtr, rowIdx, valS, gAt, out);
+        k.scaleEntries(nnz, rowIdx, valT, cAt, valS, 4 * u, off);
+        k.clippedT(d, u, colPtr, off, valS, gAt, out);
       } else k.clipped(d, u, colPtr, rowIdx, valT, gAt, cAt, out);
       check("clipped sum", relError(h.f32(out, d * u), kSum) <= TOL);
 
@@ -345,7 +352,7 @@ const FAULTS: [string, string, string, string, string][] = [
   [
     "the clip factor read from example 0",
     '(func (export "scaleEntries")',
-    "(f32.load (i32.add (local.get $c) (i32.shl (i32.load (i32.add (local.get $rowIdx) (local.get $q))) (i32.const 2))))",
+    "(f32.load (i32.add (local.get $c) (i32.shl (local.get $i) (i32.const 2))))",
     "(f32.load (local.get $c))",
     "clipped sum",
   ],

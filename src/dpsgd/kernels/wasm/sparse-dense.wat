@@ -17,11 +17,14 @@
 ;; csr4      : as csr, the same output, reading x four floats at a time (all-zero quads skipped, the
 ;;             lanes of a nonzero quad written without a branch each while four more entries fit)
 ;; csrRowSq  : out[i] = sum over row i's entries of val^2 (f32, in entry order): the squared row norms of x
-;; forwardT  : as forward, then relu (x < 0 ? 0 : x) when asked; each output row formed in blocks of
-;;             24 floats held in six f32x4 registers (then the remaining 0-5 f32x4 in one pass, then
-;;             single floats), one pass over the row's entries per block, stored once
+;; rowOffsets: off[p] = idx[p] * rowBytes (the tiled gathers read their entries' source rows by byte offset)
+;; forwardT  : as forward (its entries' columns given as byte offsets into w, rowOffsets), then relu
+;;             (x < 0 ? 0 : x) when asked; each output row formed in tiles of 24 floats held in six
+;;             f32x4 registers, then the row's edge (the 0-5 f32x4 left and the last u % 4 floats) in
+;;             one more pass; one pass over the row's entries per tile, each tile stored once
 ;; scaleEntries : valS[q] = valT[q] * c[rowIdx[q]] (the clipped sum's per-entry factor, as clipped forms it)
-;; clippedT  : out[k, :] = sum over column k's entries valS[q] * g[rowIdx[q], :], tiled as forwardT
+;;             and offT[q] = rowIdx[q] * rowBytes
+;; clippedT  : out[k, :] = sum over column k's entries valS[q] * g[rowIdx[q], :] (the rows by offT), tiled as forwardT
 ;; gemmT     : as gemm, then relu when asked, tiled as forwardT (the fused step's dense products)
 ;;
 ;; Dense-stack kernels (the fused MLP step, ../dense-stack.ts), on dense row-major f32 arrays:
@@ -247,7 +250,8 @@
       (local.get $g) (local.get $c) (i32.const 1) (i32.const 0) (i32.const 0) (local.get $out)))
 
   ;; ---- register-tiled gathers (forwardT, clippedT; the default: see sparse-dense.ts) ----
-  ;; dst_r = init_r (or 0) + sum over ptr[r]..ptr[r+1] of val[p] * src[idx[p], :], then relu when on:
+  ;; dst_r = init_r (or 0) + sum over ptr[r]..ptr[r+1] of val[p] * (the source row at byte src + off[p]),
+  ;; then relu when on (off[p]: the entry's source row index times the row's bytes, see rowOffsets):
   ;; each destination row is formed in column blocks held in registers — whole tiles of 24 floats (six
   ;; f32x4 accumulators: with the entry's scale and the loaded source vectors, within the 15 xmm
   ;; registers V8 allocates on x64), then the row's edge in one more pass: the 0-5 f32x4 left and the
@@ -257,7 +261,7 @@
   ;; relu: x < 0 ? 0 : x (NaN and -0 are kept, as the JS loop it replaces).
   ;; The entries carry no scale: the clipped sum's val * c[idx] is formed first by scaleEntries.
   (func $gatherT
-    (param $rows i32) (param $u i32) (param $ptr i32) (param $idx i32) (param $val i32)
+    (param $rows i32) (param $u i32) (param $ptr i32) (param $off i32) (param $val i32)
     (param $src i32) (param $init i32) (param $hasInit i32) (param $relu i32) (param $out i32)
     (local $r i32) (local $o i32) (local $rowBytes i32) (local $fullBytes i32) (local $edge i32) (local $q1 i32) (local $q2 i32)
     (local $j i32) (local $p0 i32) (local $p1 i32) (local $p i32) (local $s i32) (local $x f32) (local $sp v128)
@@ -304,7 +308,7 @@
               (loop $q6
                 (br_if $q6Done (i32.ge_u (local.get $p) (local.get $p1)))
                 (local.set $sp (v128.load32_splat (i32.add (local.get $val) (local.get $p))))
-                (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
+                (local.set $s (i32.add (i32.add (local.get $src) (i32.load (i32.add (local.get $off) (local.get $p)))) (local.get $j)))
                 (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
                 (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
                 (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
@@ -355,7 +359,7 @@
                     (loop $q0t
                       (br_if $q0tDone (i32.ge_u (local.get $p) (local.get $p1)))
                       (local.set $x (f32.load (i32.add (local.get $val) (local.get $p))))
-                      (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
+                      (local.set $s (i32.add (i32.add (local.get $src) (i32.load (i32.add (local.get $off) (local.get $p)))) (local.get $j)))
                       (local.set $f0 (f32.add (local.get $f0) (f32.mul (local.get $x) (f32.load offset=0 (local.get $s)))))
                       (local.set $f1 (f32.add (local.get $f1) (f32.mul (local.get $x) (f32.load offset=0 (i32.add (local.get $s) (local.get $q1))))))
                       (local.set $f2 (f32.add (local.get $f2) (f32.mul (local.get $x) (f32.load offset=0 (i32.add (local.get $s) (local.get $q2))))))
@@ -377,7 +381,7 @@
                    (loop $q1
                      (br_if $q1Done (i32.ge_u (local.get $p) (local.get $p1)))
                      (local.set $sp (v128.load32_splat (i32.add (local.get $val) (local.get $p))))
-                     (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
+                     (local.set $s (i32.add (i32.add (local.get $src) (i32.load (i32.add (local.get $off) (local.get $p)))) (local.get $j)))
                      (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
                      (local.set $p (i32.add (local.get $p) (i32.const 4)))
                      (br $q1)))
@@ -402,7 +406,7 @@
                   (loop $q1t
                     (br_if $q1tDone (i32.ge_u (local.get $p) (local.get $p1)))
                     (local.set $sp (v128.load32_splat (i32.add (local.get $val) (local.get $p))))
-                    (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
+                    (local.set $s (i32.add (i32.add (local.get $src) (i32.load (i32.add (local.get $off) (local.get $p)))) (local.get $j)))
                     (local.set $x (f32x4.extract_lane 0 (local.get $sp)))
                     (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
                     (local.set $f0 (f32.add (local.get $f0) (f32.mul (local.get $x) (f32.load offset=16 (local.get $s)))))
@@ -433,7 +437,7 @@
                  (loop $q2
                    (br_if $q2Done (i32.ge_u (local.get $p) (local.get $p1)))
                    (local.set $sp (v128.load32_splat (i32.add (local.get $val) (local.get $p))))
-                   (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
+                   (local.set $s (i32.add (i32.add (local.get $src) (i32.load (i32.add (local.get $off) (local.get $p)))) (local.get $j)))
                    (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
                    (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
                    (local.set $p (i32.add (local.get $p) (i32.const 4)))
@@ -463,7 +467,7 @@
                 (loop $q2t
                   (br_if $q2tDone (i32.ge_u (local.get $p) (local.get $p1)))
                   (local.set $sp (v128.load32_splat (i32.add (local.get $val) (local.get $p))))
-                  (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
+                  (local.set $s (i32.add (i32.add (local.get $src) (i32.load (i32.add (local.get $off) (local.get $p)))) (local.get $j)))
                   (local.set $x (f32x4.extract_lane 0 (local.get $sp)))
                   (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
                   (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
@@ -499,7 +503,7 @@
                (loop $q3
                  (br_if $q3Done (i32.ge_u (local.get $p) (local.get $p1)))
                  (local.set $sp (v128.load32_splat (i32.add (local.get $val) (local.get $p))))
-                 (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
+                 (local.set $s (i32.add (i32.add (local.get $src) (i32.load (i32.add (local.get $off) (local.get $p)))) (local.get $j)))
                  (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
                  (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
                  (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
@@ -534,7 +538,7 @@
               (loop $q3t
                 (br_if $q3tDone (i32.ge_u (local.get $p) (local.get $p1)))
                 (local.set $sp (v128.load32_splat (i32.add (local.get $val) (local.get $p))))
-                (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
+                (local.set $s (i32.add (i32.add (local.get $src) (i32.load (i32.add (local.get $off) (local.get $p)))) (local.get $j)))
                 (local.set $x (f32x4.extract_lane 0 (local.get $sp)))
                 (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
                 (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
@@ -575,7 +579,7 @@
              (loop $q4
                (br_if $q4Done (i32.ge_u (local.get $p) (local.get $p1)))
                (local.set $sp (v128.load32_splat (i32.add (local.get $val) (local.get $p))))
-               (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
+               (local.set $s (i32.add (i32.add (local.get $src) (i32.load (i32.add (local.get $off) (local.get $p)))) (local.get $j)))
                (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
                (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
                (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
@@ -615,7 +619,7 @@
             (loop $q4t
               (br_if $q4tDone (i32.ge_u (local.get $p) (local.get $p1)))
               (local.set $sp (v128.load32_splat (i32.add (local.get $val) (local.get $p))))
-              (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
+              (local.set $s (i32.add (i32.add (local.get $src) (i32.load (i32.add (local.get $off) (local.get $p)))) (local.get $j)))
               (local.set $x (f32x4.extract_lane 0 (local.get $sp)))
               (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
               (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
@@ -661,7 +665,7 @@
            (loop $q5
              (br_if $q5Done (i32.ge_u (local.get $p) (local.get $p1)))
              (local.set $sp (v128.load32_splat (i32.add (local.get $val) (local.get $p))))
-             (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
+             (local.set $s (i32.add (i32.add (local.get $src) (i32.load (i32.add (local.get $off) (local.get $p)))) (local.get $j)))
              (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
              (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
              (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $sp) (v128.load offset=32 (local.get $s)))))
@@ -706,7 +710,7 @@
           (loop $q5t
             (br_if $q5tDone (i32.ge_u (local.get $p) (local.get $p1)))
             (local.set $sp (v128.load32_splat (i32.add (local.get $val) (local.get $p))))
-            (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $p))) (local.get $rowBytes))) (local.get $j)))
+            (local.set $s (i32.add (i32.add (local.get $src) (i32.load (i32.add (local.get $off) (local.get $p)))) (local.get $j)))
             (local.set $x (f32x4.extract_lane 0 (local.get $sp)))
             (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $sp) (v128.load (local.get $s)))))
             (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $sp) (v128.load offset=16 (local.get $s)))))
@@ -740,31 +744,46 @@
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rowsLoop))))
 
-  ;; forwardT: as forward, tiled, with an optional relu after the bias (relu 1)
+  ;; forwardT: as forward, tiled, with an optional relu after the bias (relu 1); colOff[p] = col[p] * 4u
+  ;; (rowOffsets), the entries' byte offsets into w
   (func (export "forwardT")
-    (param $n i32) (param $u i32) (param $rowPtr i32) (param $col i32) (param $val i32)
+    (param $n i32) (param $u i32) (param $rowPtr i32) (param $colOff i32) (param $val i32)
     (param $w i32) (param $bias i32) (param $hasBias i32) (param $relu i32) (param $out i32)
-    (call $gatherT (local.get $n) (local.get $u) (local.get $rowPtr) (local.get $col) (local.get $val)
+    (call $gatherT (local.get $n) (local.get $u) (local.get $rowPtr) (local.get $colOff) (local.get $val)
       (local.get $w) (local.get $bias) (local.get $hasBias) (local.get $relu) (local.get $out)))
 
-  ;; scaleEntries: valS[q] = valT[q] * c[rowIdx[q]] for the nnz entries of the CSC (the clipped sum's factors, as clipped forms them)
-  (func (export "scaleEntries") (param $nnz i32) (param $rowIdx i32) (param $valT i32) (param $c i32) (param $valS i32)
+  ;; rowOffsets: off[p] = idx[p] * rowBytes for the nnz entries (the tiled gathers' source row offsets)
+  (func (export "rowOffsets") (param $nnz i32) (param $idx i32) (param $rowBytes i32) (param $off i32)
     (local $q i32) (local $end i32)
     (local.set $end (i32.shl (local.get $nnz) (i32.const 2)))
     (block $done
       (loop $l
         (br_if $done (i32.ge_u (local.get $q) (local.get $end)))
-        (f32.store (i32.add (local.get $valS) (local.get $q))
-          (f32.mul (f32.load (i32.add (local.get $valT) (local.get $q)))
-            (f32.load (i32.add (local.get $c) (i32.shl (i32.load (i32.add (local.get $rowIdx) (local.get $q))) (i32.const 2))))))
+        (i32.store (i32.add (local.get $off) (local.get $q)) (i32.mul (i32.load (i32.add (local.get $idx) (local.get $q))) (local.get $rowBytes)))
         (local.set $q (i32.add (local.get $q) (i32.const 4)))
         (br $l))))
 
-  ;; clippedT: as clipped, tiled, from the scaled entries valS (scaleEntries)
+  ;; scaleEntries: valS[q] = valT[q] * c[rowIdx[q]] for the nnz entries of the CSC (the clipped sum's
+  ;; factors, as clipped forms them), and offT[q] = rowIdx[q] * rowBytes (the rows of g they read)
+  (func (export "scaleEntries") (param $nnz i32) (param $rowIdx i32) (param $valT i32) (param $c i32) (param $valS i32)
+    (param $rowBytes i32) (param $offT i32)
+    (local $q i32) (local $end i32) (local $i i32)
+    (local.set $end (i32.shl (local.get $nnz) (i32.const 2)))
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $q) (local.get $end)))
+        (local.set $i (i32.load (i32.add (local.get $rowIdx) (local.get $q))))
+        (f32.store (i32.add (local.get $valS) (local.get $q))
+          (f32.mul (f32.load (i32.add (local.get $valT) (local.get $q))) (f32.load (i32.add (local.get $c) (i32.shl (local.get $i) (i32.const 2))))))
+        (i32.store (i32.add (local.get $offT) (local.get $q)) (i32.mul (local.get $i) (local.get $rowBytes)))
+        (local.set $q (i32.add (local.get $q) (i32.const 4)))
+        (br $l))))
+
+  ;; clippedT: as clipped, tiled, from the scaled entries valS and offsets offT (scaleEntries with rowBytes 4u)
   (func (export "clippedT")
-    (param $d i32) (param $u i32) (param $colPtr i32) (param $rowIdx i32) (param $valS i32)
+    (param $d i32) (param $u i32) (param $colPtr i32) (param $offT i32) (param $valS i32)
     (param $g i32) (param $out i32)
-    (call $gatherT (local.get $d) (local.get $u) (local.get $colPtr) (local.get $rowIdx) (local.get $valS)
+    (call $gatherT (local.get $d) (local.get $u) (local.get $colPtr) (local.get $offT) (local.get $valS)
       (local.get $g) (i32.const 0) (i32.const 0) (i32.const 0) (local.get $out)))
 
   ;; csr4: as csr (the same output), reading x four floats at a time and skipping all-zero quads
