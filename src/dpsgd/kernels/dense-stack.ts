@@ -16,6 +16,10 @@
  * - per-example squared norms `Σ_l ‖a_{l-1,i}‖²·‖g_{l,i}‖² (+ ‖g_{l,i}‖² for a bias)` (Goodfellow 2015);
  * - after the caller's clip factors c: the clipped sums `a_{l-1}ᵀ (c ⊙ g_l)` and `Σ_i c_i g_{l,i}`
  *   (book-keeping: from the same a and g, no second pass).
+ * With the default register-tiled kernels (sparse-dense.ts `setSparseKernels`) the products run
+ * in `gemmT` / `forwardT` / `clippedT` (a ReLU applied as the product is stored) and the first
+ * layer's input norms come from its CSR; with `{ tiled: false }` the earlier axpy kernels run, for
+ * side-by-side benchmarks. Both give the same sums up to the order of the float additions.
  * @module
  */
 import { sparseDenseModule, sparseKernelOptions, type SparseDenseExports } from "./sparse-dense.js";

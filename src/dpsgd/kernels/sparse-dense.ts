@@ -9,10 +9,12 @@
  * Same maths as the dense products; only the order of the float additions differs.
  *
  * Two variants of the products ({@link setSparseKernels}): the default register-tiled gathers
- * (`forwardT`, `clippedT`: each destination row formed in blocks of 24 floats held in registers,
- * one pass over the row's entries per block, stored once; the CSR built four floats at a time)
- * and the earlier four-rows-at-a-time axpy (`forward`, `clipped`, `csr`), kept for side-by-side
- * benchmarks and tests.
+ * (`forwardT`, `clippedT`: each destination row formed in tiles of 24 floats held in six SIMD
+ * registers, then its edge — the f32x4 left and the last `units % 4` floats — in one more pass;
+ * per tile one pass over the row's entries, whose source rows are read by precomputed byte
+ * offsets, and one store; the CSR built four floats at a time, all-zero quads skipped) and the
+ * earlier four-rows-at-a-time axpy (`forward`, `clipped`, `csr`), kept for side-by-side benchmarks
+ * and tests.
  *
  * The CSR lives in one slot of the module's memory, owned by the last input it was built for
  * ({@link SparseRows.generation}); the Dense rule keeps it between the forward product and the
