@@ -61,6 +61,8 @@
  * The sampling loops run in a small WebAssembly module (src/random/ziggurat.wat) where WebAssembly
  * is available: the same decisions on the same words, so the same samples (the JS loops below are the
  * reference and the fallback); every exact (bigint) decision, the tail and the refills stay in JS.
+ * DP-SGD's exact noise (`addRounded`) draws and adds in one pass there, two proposals at a time
+ * (issue 19; the same samples and values).
  *
  * @see https://doi.org/10.18637/jss.v005.i08
  * @see https://eprint.iacr.org/2013/510
@@ -461,7 +463,8 @@ function packFast(t: ZigguratTable): Float64Array {
  * {@link slowProposal} (redraws, the wedge's double test), up to the first proposal that needs the
  * rest (the base layer's tail, the exact bigint wedge: about 1 in 4,000 proposals at DP-SGD's sigma)
  * or the end of the buffered words, on the packed table and the words in the instance's own memory;
- * the fused add's arithmetic is a second pass over the window (`combine`, f64x2 lanes).
+ * the fused add's arithmetic is a second pass over the window (`combine`, f64x2 lanes), or, in
+ * `add` (issue 19), done in the same loop as the sampling, two proposals per step in f64x2 lanes.
  * JS keeps the refills, the stream's bookkeeping and every exact decision; the kernel makes the same
  * decisions on the same words, so the samples are the same (tests: seeded streams against the JS
  * loop and the pinned digests).
@@ -479,6 +482,28 @@ interface ZigguratKernel {
    * of two).
    */
   readonly combine: (n: number, inv: number, scale: number, div: number, recip: number, pow2: number) => void;
+  /**
+   * The fused add in one pass (issue 19): the proposals of `fill` on words[p, end), each accepted
+   * sample added to s32[i] at once with `combine`'s arithmetic, for i in [i, n); two proposals per
+   * step in f64x2 lanes where both are fast accepts; halfExact = 1 (inv a power of two) skips
+   * round()'s exact fallback, never needed then. Returns as `fill` (on giving up, s32[i] is
+   * untouched). Undefined for a module without it (a test's older bytes): the two passes are used.
+   */
+  readonly add:
+    | ((
+        p: number,
+        end: number,
+        i: number,
+        n: number,
+        tol: number,
+        inv: number,
+        scale: number,
+        div: number,
+        recip: number,
+        pow2: number,
+        halfExact: number,
+      ) => number)
+    | undefined;
   /** Views of the instance's memory (never grown, so they stay valid). */
   readonly words: Uint32Array;
   readonly out64: Float64Array;
@@ -522,7 +547,7 @@ function zigguratKernel(mod: WebAssembly.Module, t: ZigguratTable): ZigguratKern
   } catch {
     return null;
   }
-  const ex = inst.exports as unknown as Pick<ZigguratKernel, "fill" | "combine"> & { memory: WebAssembly.Memory };
+  const ex = inst.exports as unknown as Pick<ZigguratKernel, "fill" | "combine" | "add"> & { memory: WebAssembly.Memory };
   const buf = ex.memory.buffer;
   const table = new Float64Array(buf, 0, LAYERS * WASM_STRIDE);
   for (let i = 0; i < LAYERS; i++) {
@@ -537,11 +562,13 @@ function zigguratKernel(mod: WebAssembly.Module, t: ZigguratTable): ZigguratKern
   const exp = expNegTables();
   new Float64Array(buf, WASM_EXP_INT_AT, exp.int.length).set(exp.int);
   new Float64Array(buf, WASM_EXP_FRAC_AT, exp.frac.length).set(exp.frac);
-  // The constants of expNegApprox's polynomial as JS rounds them, and the table's 2·sigma².
-  new Float64Array(buf, WASM_CONST_AT, 4).set([1 / 6, 1 / 24, 1 / 120, t.twoS2]);
+  // The constants of expNegApprox's polynomial as JS rounds them, the table's 2·sigma², and the
+  // fused add's lane constants (0.5, 0.5) and (1, 1).
+  new Float64Array(buf, WASM_CONST_AT, 8).set([1 / 6, 1 / 24, 1 / 120, t.twoS2, 0.5, 0.5, 1, 1]);
   return {
     fill: ex.fill,
     combine: ex.combine,
+    add: typeof ex.add === "function" ? ex.add : undefined,
     words: new Uint32Array(buf, WASM_WORDS_AT, BLOCK_WORDS),
     out64: new Float64Array(buf, WASM_OUT_AT, WASM_WINDOW),
     s32: new Float32Array(buf, WASM_S32_AT, WASM_WINDOW),
@@ -592,6 +619,57 @@ export function addRoundedGiven(s: Float32Array, z: Float64Array, zAt: number, i
   }
 }
 
+/** An instance of the module used only for its `finite` check (per module; null: the JS loop). */
+let finiteKernel:
+  { readonly mod: WebAssembly.Module; readonly finite: (n: number) => number; readonly s32: Float32Array } | null | undefined;
+
+/** True when every entry of `s` is finite, in JS: v·0 is ±0 for a finite v and NaN otherwise (four lanes, no branch per entry). */
+function allFiniteJs(s: Float32Array): boolean {
+  let a0 = 0;
+  let a1 = 0;
+  let a2 = 0;
+  let a3 = 0;
+  const n4 = s.length - (s.length % 4);
+  let i = 0;
+  for (; i < n4; i += 4) {
+    a0 += s[i] * 0;
+    a1 += s[i + 1] * 0;
+    a2 += s[i + 2] * 0;
+    a3 += s[i + 3] * 0;
+  }
+  for (; i < s.length; i++) a0 += s[i] * 0;
+  return a0 + a1 + a2 + a3 === 0;
+}
+
+/**
+ * True when every entry of `s` is finite: the module's `finite` check (the exponent bits of four
+ * float32 at a time, window by window) where the samplers use the WebAssembly module, else a JS loop.
+ * Issue 19: the check `addGaussianNoiseInPlace` makes before any noise is drawn. @internal
+ */
+export function allFiniteFloat32(s: Float32Array): boolean {
+  const mod = zigguratModule();
+  if (mod === null || !fusedAdd) return allFiniteJs(s);
+  if (finiteKernel === undefined || (finiteKernel !== null && finiteKernel.mod !== mod)) {
+    try {
+      const ex = new WebAssembly.Instance(mod, {}).exports as unknown as { finite?: (n: number) => number; memory: WebAssembly.Memory };
+      finiteKernel =
+        typeof ex.finite === "function"
+          ? { mod, finite: ex.finite, s32: new Float32Array(ex.memory.buffer, WASM_S32_AT, WASM_WINDOW) }
+          : null;
+    } catch {
+      finiteKernel = null;
+    }
+  }
+  if (finiteKernel === null) return allFiniteJs(s);
+  const k = finiteKernel;
+  for (let at = 0; at < s.length; at += WASM_WINDOW) {
+    const m = Math.min(WASM_WINDOW, s.length - at);
+    k.s32.set(s.subarray(at, at + m));
+    if (k.finite(m) === 0) return false;
+  }
+  return true;
+}
+
 /**
  * Test hook: the samplers' next streams use these module bytes (a deliberately broken loop), the
  * JS loop (null) or the shipped module (undefined). @internal
@@ -599,6 +677,22 @@ export function addRoundedGiven(s: Float32Array, z: Float64Array, zAt: number, i
 export function setZigguratWasmForTesting(bytes: Uint8Array | null | undefined): void {
   wasmBytesOverride = bytes;
   overrideModule = undefined;
+  finiteKernel = undefined;
+}
+
+/** Whether `addRounded` runs the kernel's one-pass fused add (true, the default) or its two passes (false: `fill`, then `combine`). */
+let fusedAdd = true;
+
+/**
+ * Test and bench hook: issue 19's paths on (true, the default) or off (false: issue 19's "before"):
+ * `addRounded` with the kernel's one-pass fused add or the two passes it replaced (`fill` into the
+ * f64 window, then `combine`), and {@link allFiniteFloat32} with the module's SIMD check or the JS
+ * loop. The same samples, values and answers either way. Returns the previous setting. @internal
+ */
+export function setZigguratFusedAddForTesting(enabled: boolean): boolean {
+  const was = fusedAdd;
+  fusedAdd = enabled;
+  return was;
 }
 
 /** Whether the samplers' streams run the WebAssembly fast path here. @internal */
@@ -673,8 +767,77 @@ export function isPowerOfTwoWithExactInverse(d: number): boolean {
 }
 
 /**
- * {@link zigguratAddRun} with the kernel: the samples of a window drawn as {@link zigguratRunWasm}
- * draws them, then added to s's window by the kernel's `combine` (the same arithmetic).
+ * {@link zigguratAddRun} with the kernel's one-pass `add` (issue 19): per window of s, the kernel
+ * draws and adds in one loop (two proposals per step where both are fast accepts) up to the first
+ * proposal it gives back, which {@link slowProposal} finishes from the same words and JS adds with
+ * the same arithmetic; the refills are sized as in {@link zigguratRun}, so the words, samples and
+ * values are those of {@link zigguratAddRun}.
+ */
+function zigguratAddRunFused(
+  t: ZigguratTable,
+  fast: Float64Array,
+  kern: ZigguratKernel,
+  add: NonNullable<ZigguratKernel["add"]>,
+  st: StreamState,
+  s: Float32Array,
+  from: number,
+  to: number,
+  invScale: number,
+  scale: number,
+  divisor: number,
+  r: Rng,
+): void {
+  const owedAt = st.remaining + from;
+  const pow2 = isPowerOfTwoWithExactInverse(divisor) ? 1 : 0;
+  const recip = 1 / divisor;
+  // inv a power of two: x = s·inv has at most 24 significant bits and round()'s fallback is never
+  // needed (proof in ziggurat.wat at `add`), so the kernel skips its test.
+  const halfExact = isPowerOfTwoWithExactInverse(invScale) ? 1 : 0;
+  const tol = Math.max(WEDGE_TOL, expEnclosureMargin());
+  const win = kern.s32;
+  const words = kern.words;
+  let p = st.p;
+  let end = st.end;
+  for (let at = from; at < to;) {
+    const n = Math.min(WASM_WINDOW, to - at);
+    const owed = owedAt - at;
+    win.set(s.subarray(at, at + n));
+    let j = 0;
+    while (j < n) {
+      if (p + 2 > end) {
+        end = refill(words, Math.min(BLOCK_WORDS, 2 * (owed - j) + 32), r);
+        p = 0;
+      }
+      const res = add(p, end, j, n, tol, invScale, scale, divisor, recip, pow2, halfExact);
+      j = (res >>> 1) & 0x7fff;
+      p = res >>> 16;
+      if ((res & 1) !== 0) {
+        const w0 = words[p - 2];
+        st.p = p;
+        st.end = end;
+        const x = slowProposal(t, fast, words, st, w0, (w0 >>> 11) * TWO32 + words[p - 1], owed - j, r);
+        p = st.p;
+        end = st.end;
+        if (x === x) {
+          // NaN: rejected. Else zigguratAddRun's arithmetic (the kernel's lanes compute the same doubles).
+          win[j] = ((roundHalfUp(win[j] * invScale) + x) * scale) / divisor;
+          j++;
+        }
+      }
+    }
+    s.set(n === WASM_WINDOW ? win : win.subarray(0, n), at);
+    at += n;
+  }
+  st.p = p;
+  st.end = end;
+  st.remaining -= to - from;
+}
+
+/**
+ * {@link zigguratAddRun} with the kernel's two passes (the path before issue 19, kept for modules
+ * without `add` and as the bench's "before"): the samples of a window drawn as
+ * {@link zigguratRunWasm} draws them, then added to s's window by the kernel's `combine` (the same
+ * arithmetic).
  */
 function zigguratAddRunWasm(
   t: ZigguratTable,
@@ -955,7 +1118,9 @@ export class DiscreteZiggurat {
       },
       addRounded: (s: Float32Array, from: number, to: number, invScale: number, scale: number, divisor: number): void => {
         check(s.length, from, to);
-        if (kern !== null) zigguratAddRunWasm(t, fast, kern, st, s, from, to, invScale, scale, divisor, r);
+        if (kern !== null && kern.add !== undefined && fusedAdd)
+          zigguratAddRunFused(t, fast, kern, kern.add, st, s, from, to, invScale, scale, divisor, r);
+        else if (kern !== null) zigguratAddRunWasm(t, fast, kern, st, s, from, to, invScale, scale, divisor, r);
         else zigguratAddRun(t, fast, words, st, s, from, to, invScale, scale, divisor, r);
       },
     };
