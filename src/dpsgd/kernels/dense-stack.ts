@@ -361,12 +361,16 @@ export class DenseStackStep {
       if (s.hasBias) k.biasSum(n, s.units, s.g, this.c, s.gb);
       if (j === 0 && this.sparse) {
         const r = this.csr;
-        k.csc(n, s.dIn, r.rowPtr, r.col, r.val, r.colPtr, r.next, r.rowIdx, r.valT);
-        markDenseStackSubphase("csc");
         if (this.tiled) {
-          k.scaleEntries(this.nnz, r.rowIdx, r.valT, this.c, r.valS, 4 * s.units, r.off);
+          // The CSC written as clippedT reads it (row offsets, values times the clip factors), in one pass.
+          k.cscScaled(n, s.dIn, r.rowPtr, r.col, r.val, this.c, 4 * s.units, r.colPtr, r.next, r.off, r.valS);
+          markDenseStackSubphase("csc");
           k.clippedT(s.dIn, s.units, r.colPtr, r.off, r.valS, s.g, s.gw);
-        } else k.clipped(s.dIn, s.units, r.colPtr, r.rowIdx, r.valT, s.g, this.c, s.gw);
+        } else {
+          k.csc(n, s.dIn, r.rowPtr, r.col, r.val, r.colPtr, r.next, r.rowIdx, r.valT);
+          markDenseStackSubphase("csc");
+          k.clipped(s.dIn, s.units, r.colPtr, r.rowIdx, r.valT, s.g, this.c, s.gw);
+        }
         denseStackKernelCalls.sparseClippedSum++;
       } else {
         // gw[r, :] = Σ_i a[i, r] · (c_i g[i, :]): the input read transposed (row step 4 bytes, column step one example).

@@ -49,6 +49,19 @@ export interface SparseDenseExports {
   ): void;
   scaleEntries(nnz: number, rowIdx: number, valT: number, c: number, valS: number, rowBytes: number, offT: number): void;
   clippedT(d: number, u: number, colPtr: number, offT: number, valS: number, g: number, out: number): void;
+  cscScaled(
+    n: number,
+    d: number,
+    rowPtr: number,
+    col: number,
+    val: number,
+    c: number,
+    rowBytes: number,
+    colPtr: number,
+    next: number,
+    offT: number,
+    valS: number,
+  ): void;
 }
 
 /** Which sparse kernels run (benchmarks and tests compare the two). @internal */

@@ -4,7 +4,7 @@
  * directly on a fresh instance of the module, against independent float64 definitions:
  * - csr4 gives exactly csr's CSR (NaN and ±Inf kept, ±0 dropped), and refuses past maxNnz as csr;
  * - forwardT / forward: `x · W + b` over the CSR, with and without bias, ReLU fused or not;
- * - scaleEntries + clippedT / clipped: `xᵀ · (c ⊙ G)` over the CSC;
+ * - scaleEntries + clippedT / clipped: `xᵀ · (c ⊙ G)` over the CSC; cscScaled gives exactly csc + scaleEntries;
  * - csrRowSq: `‖x_i‖²`;
  * - gemmT / gemm: `init + A · B`, A read as stored and transposed (the fused step's clipped sums).
  * Shapes: batch 1, n, d and units not multiples of the tiles (24 floats, 4 floats), units below,
@@ -12,8 +12,8 @@
  *
  * Negative controls (where the pinned devDependency wabt is installed): the .wat is recompiled with
  * one deliberate fault each — an edge tile's last f32x4 not stored, a wrong load offset inside the
- * tile (a wrong stride), the second of the row's last u % 4 floats never formed, the clip factor read from example 0,
- * a wrong lane index in csr4, gemmT stepping A by its row stride, the ReLU's comparison reversed —
+ * tile (a wrong stride), the second of the row's last u % 4 floats never formed, the clip factor read from example 0
+ * (in scaleEntries and in cscScaled), a wrong lane index in csr4, gemmT stepping A by its row stride, the ReLU's comparison reversed —
  * and the same checks must report the fault.
  */
 import { readFileSync } from "node:fs";
@@ -47,6 +47,19 @@ interface Kernels {
   clipped(d: number, u: number, colPtr: number, rowIdx: number, valT: number, g: number, c: number, out: number): void;
   scaleEntries(nnz: number, rowIdx: number, valT: number, c: number, valS: number, rowBytes: number, offT: number): void;
   clippedT(d: number, u: number, colPtr: number, offT: number, valS: number, g: number, out: number): void;
+  cscScaled(
+    n: number,
+    d: number,
+    rowPtr: number,
+    col: number,
+    val: number,
+    c: number,
+    rowBytes: number,
+    colPtr: number,
+    next: number,
+    offT: number,
+    valS: number,
+  ): void;
   csrRowSq(n: number, rowPtr: number, val: number, out: number): void;
   gemm(
     rows: number,
@@ -265,6 +278,17 @@ function failures(k: Kernels, tiled: boolean): string[] {
       if (tiled) {
         k.scaleEntries(nnz, rowIdx, valT, cAt, valS, 4 * u, off);
         k.clippedT(d, u, colPtr, off, valS, gAt, out);
+        // cscScaled: the same CSC, offsets and scaled values in one pass (the fused step's route)
+        const [colPtr2, next2, off2, valS2] = [h.alloc(d + 1), h.alloc(d), h.alloc(nnz), h.alloc(nnz)];
+        k.cscScaled(n, d, rowPtr, col, val, cAt, 4 * u, colPtr2, next2, off2, valS2);
+        const same = (a: ArrayLike<number>, b: ArrayLike<number>) =>
+          a.length === b.length && Array.from(a).every((v, i) => Object.is(v, b[i]));
+        check(
+          "cscScaled",
+          same(h.i32(colPtr2, d + 1), h.i32(colPtr, d + 1)) &&
+            same(h.i32(off2, nnz), h.i32(off, nnz)) &&
+            same(h.f32(valS2, nnz), h.f32(valS, nnz)),
+        );
       } else k.clipped(d, u, colPtr, rowIdx, valT, gAt, cAt, out);
       check("clipped sum", relError(h.f32(out, d * u), kSum) <= TOL);
 
@@ -355,6 +379,13 @@ const FAULTS: [string, string, string, string, string][] = [
     "(f32.load (i32.add (local.get $c) (i32.shl (local.get $i) (i32.const 2))))",
     "(f32.load (local.get $c))",
     "clipped sum",
+  ],
+  [
+    "cscScaled's clip factor read from example 0",
+    '(func (export "cscScaled")',
+    "(local.set $ci (f32.load (i32.add (local.get $c) (i32.shl (local.get $i) (i32.const 2)))))",
+    "(local.set $ci (f32.load (local.get $c)))",
+    "cscScaled",
   ],
   [
     "a wrong lane index in csr4",

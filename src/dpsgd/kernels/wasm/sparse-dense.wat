@@ -24,6 +24,7 @@
 ;;             one more pass; one pass over the row's entries per tile, each tile stored once
 ;; scaleEntries : valS[q] = valT[q] * c[rowIdx[q]] (the clipped sum's per-entry factor, as clipped forms it)
 ;;             and offT[q] = rowIdx[q] * rowBytes
+;; cscScaled : csc and scaleEntries in one pass (the fused step's clipped sum)
 ;; clippedT  : out[k, :] = sum over column k's entries valS[q] * g[rowIdx[q], :] (the rows by offT), tiled as forwardT
 ;; gemmT     : as gemm, then relu when asked, tiled as forwardT (the fused step's dense products)
 ;;
@@ -178,6 +179,59 @@
         (i32.store (i32.add (local.get $rowIdx) (i32.shl (local.get $q) (i32.const 2))) (local.get $i))
         (f32.store (i32.add (local.get $valT) (i32.shl (local.get $q) (i32.const 2)))
           (f32.load (i32.add (local.get $val) (i32.shl (local.get $p) (i32.const 2)))))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $e)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $r))))
+
+  ;; cscScaled: csc and scaleEntries in one: the CSR's transpose with each entry written as clippedT
+  ;; reads it, offT[q] = i * rowBytes (its row of g) and valS[q] = val * c[i] (the same f32 product)
+  (func (export "cscScaled")
+    (param $n i32) (param $d i32) (param $rowPtr i32) (param $col i32) (param $val i32)
+    (param $c i32) (param $rowBytes i32) (param $colPtr i32) (param $next i32) (param $offT i32) (param $valS i32)
+    (local $i i32) (local $k i32) (local $p i32) (local $end i32) (local $q i32) (local $at i32) (local $sum i32) (local $cnt i32) (local $ci f32) (local $oi i32)
+    (local.set $end (i32.load (i32.add (local.get $rowPtr) (i32.shl (local.get $n) (i32.const 2)))))
+    ;; counts per column in next[k]
+    (local.set $k (i32.const 0))
+    (block $z0 (loop $z
+      (br_if $z0 (i32.ge_u (local.get $k) (local.get $d)))
+      (i32.store (i32.add (local.get $next) (i32.shl (local.get $k) (i32.const 2))) (i32.const 0))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $z)))
+    (local.set $p (i32.const 0))
+    (block $c0 (loop $cnt
+      (br_if $c0 (i32.ge_u (local.get $p) (local.get $end)))
+      (local.set $at (i32.add (local.get $next) (i32.shl (i32.load (i32.add (local.get $col) (i32.shl (local.get $p) (i32.const 2)))) (i32.const 2))))
+      (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
+      (local.set $p (i32.add (local.get $p) (i32.const 1)))
+      (br $cnt)))
+    ;; colPtr = exclusive prefix sums; next[k] = colPtr[k] (the write cursor)
+    (local.set $k (i32.const 0))
+    (block $s0 (loop $s
+      (br_if $s0 (i32.ge_u (local.get $k) (local.get $d)))
+      (local.set $at (i32.add (local.get $next) (i32.shl (local.get $k) (i32.const 2))))
+      (local.set $cnt (i32.load (local.get $at)))
+      (i32.store (i32.add (local.get $colPtr) (i32.shl (local.get $k) (i32.const 2))) (local.get $sum))
+      (i32.store (local.get $at) (local.get $sum))
+      (local.set $sum (i32.add (local.get $sum) (local.get $cnt)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $s)))
+    (i32.store (i32.add (local.get $colPtr) (i32.shl (local.get $d) (i32.const 2))) (local.get $sum))
+    ;; scatter, row by row
+    (local.set $p (i32.const 0))
+    (block $r0 (loop $r
+      (br_if $r0 (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $end (i32.load (i32.add (local.get $rowPtr) (i32.shl (i32.add (local.get $i) (i32.const 1)) (i32.const 2)))))
+      (local.set $ci (f32.load (i32.add (local.get $c) (i32.shl (local.get $i) (i32.const 2)))))
+      (local.set $oi (i32.mul (local.get $i) (local.get $rowBytes)))
+      (block $e0 (loop $e
+        (br_if $e0 (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $at (i32.add (local.get $next) (i32.shl (i32.load (i32.add (local.get $col) (i32.shl (local.get $p) (i32.const 2)))) (i32.const 2))))
+        (local.set $q (i32.load (local.get $at)))
+        (i32.store (local.get $at) (i32.add (local.get $q) (i32.const 1)))
+        (i32.store (i32.add (local.get $offT) (i32.shl (local.get $q) (i32.const 2))) (local.get $oi))
+        (f32.store (i32.add (local.get $valS) (i32.shl (local.get $q) (i32.const 2)))
+          (f32.mul (f32.load (i32.add (local.get $val) (i32.shl (local.get $p) (i32.const 2)))) (local.get $ci)))
         (local.set $p (i32.add (local.get $p) (i32.const 1)))
         (br $e)))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
