@@ -8,7 +8,8 @@
  * - csrRowSq: `‖x_i‖²`;
  * - gemmT / gemm: `init + A · B`, A read as stored and transposed (the fused step's clipped sums).
  * Shapes: batch 1, n, d and units not multiples of the tiles (24 floats, 4 floats), units below,
- * at and above a tile (1, 3, 4, 5, 10, 23, 24, 25, 47, 128, 130), rows of all zeros, dense inputs.
+ * at and above a tile (1, 3, 4, 5, 10, 12, 13, 16, 17, 20, 23, 24, 25, 47, 128, 130: every edge block,
+ * 0-5 f32x4 with and without single floats), rows of all zeros, dense inputs.
  *
  * Negative controls (where the pinned devDependency wabt is installed): the .wat is recompiled with
  * one deliberate fault each — an edge tile's last f32x4 not stored, a wrong load offset inside the
@@ -165,6 +166,10 @@ const SHAPES: [number, number, number][] = [
   [4, 3, 4], // exactly one f32x4
   [6, 11, 5],
   [9, 20, 10], // the MNIST head's width
+  [5, 11, 12], // three f32x4
+  [6, 9, 16], // four f32x4
+  [4, 13, 17], // four f32x4 and a single float
+  [3, 8, 20], // five f32x4
   [8, 17, 23], // one short of a tile
   [8, 17, 24], // one whole tile
   [8, 17, 25], // a tile and a single float

@@ -316,7 +316,7 @@
   ;; The entries carry no scale: the clipped sum's val * c[idx] is formed first by scaleEntries.
   ;; The tile and the twelve edge blocks (0-5 f32x4, with or without single floats) are written out
   ;; one by one, in $gatherT and in gemmT alike: a change to one block is a change to all of them
-  ;; (test/dpsgd/kernels/sparse-dense-tiled.test.ts runs every width from 1 to 130 floats).
+  ;; (test/dpsgd/kernels/sparse-dense-tiled.test.ts runs widths that reach every one of them).
   (func $gatherT
     (param $rows i32) (param $u i32) (param $ptr i32) (param $off i32) (param $val i32)
     (param $src i32) (param $init i32) (param $hasInit i32) (param $relu i32) (param $out i32)
