@@ -8,7 +8,21 @@
  * Every case is first run WARMUP times (default 150) and only then measured: each worker thread
  * is a fresh V8 isolate that compiles tfjs's JavaScript for itself, and for its first ~100 steps
  * V8's compiler threads compete with the workers for the cores (see docs/dpsgd-engine.md,
- * "Worker scaling"); the old default of one warm-up step measured that warm-up.
+ * "Worker scaling"); the old default of one warm-up step measured that warm-up. The steady state
+ * of a training run needs about 2000 warm-up steps (issue 19, seventh wave): over a caller + 1
+ * worker pool's first 4000 CNN steps the other threads' CPU per step fell 3.2 → 1.5 → 0.9 → 0.7 →
+ * 0.5 → 0.3 ms (per 500 steps), and in this bench the worker's isolate warms more slowly than the
+ * calling thread's (which also runs the in-process case, two engine calls per repetition to the
+ * worker's one): at WARMUP=600 the worker's 128-example chunk took 15.2–15.8 ms against the calling
+ * thread's 13.4, at WARMUP=2000 13.5 against 13.4. Use WARMUP=2000 (with CHUNKED=0 to save time)
+ * for figures of a training run's steady state. The warm-up prints the other threads' CPU per
+ * repetition in windows of 500, to show that it has settled.
+ *
+ * The step's timeline (issue 19) is printed for each pool: from the step's start, when the calling
+ * thread posted the request, finished its own chunks and its noise share, saw the last answer,
+ * reduced, had the gradients ready and applied them; when the (first) worker woke, began and ended
+ * its chunks and answered; and the derived calling thread's sleep, answer and wake latencies and
+ * serial tail (medians; the threads' epoch clocks are comparable).
  *
  * Also printed, per step (means: the clock moves in scheduler ticks), from per-thread CPU clocks
  * (Linux schedstat; load-independent to first order): the calling thread's CPU time, the slowest
@@ -29,7 +43,7 @@
  * Usage: npm run bench -- dpsgd-workers   (env: REPS=15, WARMUP=150, WORKERS=2 or a list such as
  * 1,2 or "" for none, CALLER=1 or a list such as 1,2 or "" for none, NOISE_AFTER=1 to
  * add each pool with the noise drawn after the workers answered, BALANCED_SPLIT=1 to add each caller
- * pool with the noise split balanced by the threads' timings (setNoiseBalance), CHUNK=128, MODELS=mlp,cnn, DPKIT_BACKEND=wasm|cpu). The load average is printed before
+ * pool with the noise split balanced by the threads' timings (setNoiseBalance), CHUNK=128, CHUNKED=0 to leave out the in-process chunked case, SPIN=1 (a list) to add each caller pool polling that many ms before it sleeps (spinWaitMs), MODELS=mlp,cnn, DPKIT_BACKEND=wasm|cpu). The load average is printed before
  * and after: on a loaded machine the workers compete with other processes for the cores and
  * the wall-clock speed-up is understated.
  */
@@ -63,6 +77,13 @@ const NOISE_AFTER = process.env.NOISE_AFTER === "1";
  * second pool, `setNoiseBalance`), beside the default split (the calling thread's share of the chunks).
  */
 const BALANCED_SPLIT = process.env.BALANCED_SPLIT === "1";
+/** Also time each `callerComputes` pool polling this many ms before sleeping (`spinWaitMs`; a list, e.g. SPIN=0.5,2). */
+const SPIN = (process.env.SPIN ?? "")
+  .split(",")
+  .filter((v) => v.trim() !== "")
+  .map(Number);
+/** Whether to time the in-process chunked case too (CHUNKED=0 leaves it out: a long warm-up then costs less). */
+const CHUNKED = process.env.CHUNKED !== "0";
 const MODELS = (process.env.MODELS ?? "mlp,cnn").split(",") as MnistModelKind[];
 const BATCH = 256;
 
@@ -94,20 +115,25 @@ for (const kind of MODELS) {
   );
   const optimizer = tf.train.sgd(0.01);
   // Secure noise (the default source) in every case, as in training.
-  const step = (workers?: (typeof pools)[number]) => () =>
-    dpApplyGradients(
-      optimizer,
-      dpGradients({
-        model,
-        loss: "sparseCategoricalCrossentropy",
-        x,
-        y,
-        l2NormClip: 1,
-        noiseMultiplier: 1.1,
-        expectedBatchSize: BATCH,
-        workers,
-      }),
-    );
+  // The step's own marks (epoch ms, comparable with the pool's timeline): start, gradients ready (noise added, tensors made), update applied.
+  const marks = { start: NaN, grads: NaN, applied: NaN };
+  const epochNow = (): number => performance.timeOrigin + performance.now();
+  const step = (workers?: (typeof pools)[number]) => () => {
+    marks.start = epochNow();
+    const g = dpGradients({
+      model,
+      loss: "sparseCategoricalCrossentropy",
+      x,
+      y,
+      l2NormClip: 1,
+      noiseMultiplier: 1.1,
+      expectedBatchSize: BATCH,
+      workers,
+    });
+    marks.grads = epochNow();
+    dpApplyGradients(optimizer, g);
+    marks.applied = epochNow();
+  };
   const label = (w: number, caller: boolean): string => `${caller ? "caller + " : ""}${w} worker${w > 1 ? "s" : ""}`;
   // The same chunking as the pools, in the calling thread: separates the cost of chunking from
   // the cost of the threads (copies, messages).
@@ -127,10 +153,10 @@ for (const kind of MODELS) {
   };
   const cases: [string, () => void][] = [
     ["in-process (no workers)", step()],
-    [`in-process, chunks of ${CHUNK}`, chunked],
+    ...(CHUNKED ? [[`in-process, chunks of ${CHUNK}`, chunked] as [string, () => void]] : []),
     ...pools.map((p, i): [string, () => void] => [label(specs[i].workers, specs[i].caller), step(p)]),
   ];
-  const casePools: ((typeof pools)[number] | undefined)[] = [undefined, undefined, ...pools];
+  const casePools: ((typeof pools)[number] | undefined)[] = [undefined, ...(CHUNKED ? [undefined] : []), ...pools];
   if (NOISE_AFTER)
     pools.forEach((p, i) => {
       cases.push([`${label(specs[i].workers, specs[i].caller)}, noise after`, noiseAfter(p)]);
@@ -149,6 +175,18 @@ for (const kind of MODELS) {
           }),
       )
     : [];
+  const spinPools = await Promise.all(
+    specs
+      .filter((p) => p.caller)
+      .flatMap((p) =>
+        SPIN.map(async (ms) => {
+          const pool = await createDpWorkerPool({ model, workers: p.workers, chunkSize: CHUNK, callerComputes: true, spinWaitMs: ms });
+          cases.push([`${label(p.workers, true)}, polls ${ms} ms`, step(pool)]);
+          casePools.push(pool);
+          return pool;
+        }),
+      ),
+  );
   const poolOf = (name: string) => casePools[cases.findIndex(([n]) => n === name)];
   const series = new Map<string, Record<string, number[]>>(cases.map(([name]) => [name, {}]));
   const record = (name: string, key: string, v: number | undefined): void => {
@@ -156,7 +194,36 @@ for (const kind of MODELS) {
     const s = series.get(name) as Record<string, number[]>;
     (s[key] ??= []).push(v);
   };
-  for (let r = 0; r < WARMUP; r++) for (const [, f] of r % 2 === 0 ? cases : [...cases].reverse()) f();
+  // The warm-up, in windows of 500 repetitions: the other threads' CPU time (V8's compiler and GC
+  // threads: every thread but the calling one and the pools' workers) per repetition of all cases,
+  // to see that it has settled before the measured repetitions.
+  const workerTids = (): number[] =>
+    casePools.flatMap((p) => (p ? (lastStepProfile(p)?.workers ?? []).map((w) => w.tid).filter((t): t is number => t !== undefined) : []));
+  const ownCpu = (tids: number[]): number | undefined => {
+    const all = processThreadsCpuMs();
+    const main = threadClock()?.cpuMs;
+    if (all === undefined || main === undefined) return undefined;
+    return all - main - tids.reduce((a, t) => a + (threadCpuMs(t) ?? 0), 0);
+  };
+  // (The workers' thread ids are known once each pool has run a step: the first window starts after the first repetition.)
+  let windowStart = 1;
+  let tids: number[] = [];
+  let othersAt: number | undefined;
+  for (let r = 0; r < WARMUP; r++) {
+    for (const [, f] of r % 2 === 0 ? cases : [...cases].reverse()) f();
+    if (r === 0) {
+      tids = workerTids();
+      othersAt = ownCpu(tids);
+    } else if ((r + 1) % 500 === 0 || r + 1 === WARMUP) {
+      const now = ownCpu(tids);
+      if (now !== undefined && othersAt !== undefined)
+        console.log(
+          `  ${kind} warm-up repetitions ${windowStart + 1}-${r + 1}: other threads' CPU ${((now - othersAt) / (r + 1 - windowStart)).toFixed(2)} ms per repetition (all cases)`,
+        );
+      windowStart = r + 1;
+      othersAt = ownCpu(tids);
+    }
+  }
   for (let r = 0; r < REPS; r++) {
     for (const [name, f] of r % 2 === 0 ? cases : [...cases].reverse()) {
       // The workers' clocks, read from here while they sleep (exact; their own reading at the end of
@@ -201,6 +268,30 @@ for (const kind of MODELS) {
         for (const k of ["write", "post", "caller", "ahead", "wait", "reduce"] as const) record(name, `main.${k}`, prof[k]);
         // After the last worker answered: the reduction, the noise (what is left of it), the update.
         record(name, "main.tail", wall - prof.write - prof.post - prof.caller - prof.ahead - prof.wait);
+        // The step's timeline, from the step's start (the calling thread's marks, the pool's, the first worker's).
+        const from = (v: number): number => v - marks.start;
+        const wat = prof.workers[0]?.at;
+        const tl: Record<string, number> = {
+          enter: from(prof.at.start),
+          posted: from(prof.at.posted),
+          callerDone: from(prof.at.callerDone),
+          aheadDone: from(prof.at.aheadDone),
+          answered: from(prof.at.answered),
+          reduced: from(prof.at.reduced),
+          grads: from(marks.grads),
+          applied: from(marks.applied),
+        };
+        if (wat) Object.assign(tl, { woke: from(wat.woke), wFrom: from(wat.computeFrom), wTo: from(wat.computeTo), wDone: from(wat.done) });
+        for (const [k, v] of Object.entries(tl)) record(name, `tl.${k}`, v);
+        if (wat) {
+          // Derived: how long the calling thread slept for the answer, the answer's latency after the worker wrote it,
+          // the worker's late start after the request, and the calling thread's serial tail.
+          record(name, "tl.callerIdle", Math.max(0, prof.at.answered - prof.at.aheadDone));
+          record(name, "tl.workerIdleEnd", Math.max(0, prof.at.aheadDone - wat.done));
+          record(name, "tl.answerLatency", prof.at.answered - Math.max(wat.done, prof.at.aheadDone));
+          record(name, "tl.wakeLatency", wat.woke - prof.at.posted);
+          record(name, "tl.tail", marks.applied - prof.at.answered);
+        }
       }
     }
   }
@@ -298,6 +389,33 @@ for (const kind of MODELS) {
         .map((k) => `${k} ${fmt(med(name, `main.${k}`), 2)}`)
         .join(", ");
       const wparts = ["receive", "weights", "inputs", "compute", "noise"].map((k) => `${k} ${fmt(med(name, `worker.${k}`), 2)}`).join(", ");
+      const tlm = (k: string): string => fmt(med(name, `tl.${k}`), 2);
+      console.log(
+        `  ${kind} ${name}: timeline (ms from the step's start, medians): calling thread enters ${tlm("enter")}, posted ${tlm("posted")}, ` +
+          `own chunks done ${tlm("callerDone")}, noise share done ${tlm("aheadDone")}, answer seen ${tlm("answered")}, reduced ${tlm("reduced")}, ` +
+          `gradients ready ${tlm("grads")}, applied ${tlm("applied")}; worker woke ${tlm("woke")}, chunks ${tlm("wFrom")}-${tlm("wTo")}, ` +
+          `answered ${tlm("wDone")}; calling thread asleep ${tlm("callerIdle")}, worker done before the calling thread ${tlm("workerIdleEnd")}, ` +
+          `answer latency ${tlm("answerLatency")}, wake latency ${tlm("wakeLatency")}, serial tail ${tlm("tail")}`,
+      );
+      // The timeline's medians in the JSON too (ms from the step's start; the last five are durations).
+      const TIMELINE: [string, string][] = [
+        ["posted", "request posted"],
+        ["callerDone", "calling thread's own chunks done"],
+        ["aheadDone", "calling thread's noise share done"],
+        ["wFrom", "worker's chunks begin"],
+        ["wTo", "worker's chunks end"],
+        ["answered", "answer seen"],
+        ["applied", "update applied"],
+        ["callerIdle", "calling thread asleep"],
+        ["answerLatency", "answer latency"],
+        ["wakeLatency", "wake latency"],
+        ["tail", "serial tail"],
+        ["workerIdleEnd", "worker done before the calling thread"],
+      ];
+      for (const [k, what] of TIMELINE) {
+        const v = med(name, `tl.${k}`);
+        if (v !== undefined) rows.push({ case: `${tag(name)}, timeline: ${what}`, metric: "time", value: +v.toFixed(3), unit: "ms" });
+      }
       const f = noiseSplit(poolOf(name) as (typeof pools)[number]);
       console.log(
         `  ${kind} ${name}: calling thread ${parts} ms (tail: from the last answer to the end of the step); slowest worker ${wparts} ms` +
@@ -305,7 +423,7 @@ for (const kind of MODELS) {
       );
     }
   }
-  await Promise.all([...pools, ...balancedPools].map((p) => p.close()));
+  await Promise.all([...pools, ...balancedPools, ...spinPools].map((p) => p.close()));
   tf.dispose([x, y]);
   model.dispose();
 }
@@ -331,6 +449,8 @@ console.log(
     callerComputes: CALLER,
     noiseAfter: NOISE_AFTER,
     balancedSplit: BALANCED_SPLIT,
+    chunked: CHUNKED,
+    spin: SPIN,
     warmup: WARMUP,
     reps: REPS,
     loadBefore,

@@ -96,6 +96,7 @@ function step(model: tf.LayersModel, c: WorkerConfig): { output: Float32Array; o
   }
   if (init.fault === "slow") Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
   values[VALUE.weights] = lap();
+  values[VALUE.computeFrom] = performance.timeOrigin + performance.now();
   let inputs = 0;
   let compute = 0;
   const outputs: { output: Float32Array; outputShape: number[] }[] = [];
@@ -116,6 +117,7 @@ function step(model: tf.LayersModel, c: WorkerConfig): { output: Float32Array; o
       compute += lap();
     }
   }
+  values[VALUE.computeTo] = performance.timeOrigin + performance.now();
   values[VALUE.inputs] = inputs;
   values[VALUE.compute] = compute;
   values[VALUE.noise] = NaN;
@@ -151,11 +153,19 @@ function serve(model: tf.LayersModel): void {
   const tid = currentThreadId();
   values[VALUE.tid] = tid ?? NaN;
   for (;;) {
+    // Poll for a while before sleeping: a request that comes soon (the next training step) is seen
+    // at once, without the wake-up of a sleeping thread (on a VM, of a halted virtual CPU).
+    if (init.spinMs > 0 && Atomics.load(signal, SIGNAL.request) === seen) {
+      const until = performance.now() + init.spinMs;
+      while (Atomics.load(signal, SIGNAL.request) === seen && performance.now() < until);
+      if (Atomics.load(signal, SIGNAL.request) !== seen) values[VALUE.caughtPolling]++;
+    }
     Atomics.wait(signal, SIGNAL.request, seen);
     const now = Atomics.load(signal, SIGNAL.request);
     if (now === seen) continue;
     seen = now;
     const t0 = performance.now();
+    values[VALUE.wokeAt] = performance.timeOrigin + t0;
     let reply: StepReply | undefined;
     const transfer: ArrayBuffer[] = [];
     try {
@@ -171,7 +181,9 @@ function serve(model: tf.LayersModel): void {
       reply = { kind: "error", message: e instanceof Error ? e.message : String(e) };
       transfer.length = 0;
     }
-    values[VALUE.total] = performance.now() - t0;
+    const end = performance.now();
+    values[VALUE.total] = end - t0;
+    values[VALUE.doneAt] = performance.timeOrigin + end;
     Atomics.store(signal, SIGNAL.reply, reply ? 1 : 0);
     if (reply) port.postMessage(reply, transfer);
     Atomics.store(signal, SIGNAL.response, seen);

@@ -19,7 +19,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { activeBackend, type BackendName } from "../../backend/index.js";
-import { DpError, requireInteger, requireObject, requireOneOf, requirePositiveInteger } from "../../errors.js";
+import { DpError, requireInRange, requireInteger, requireObject, requireOneOf, requirePositiveInteger } from "../../errors.js";
 import type { ClippingStrategy, PerExampleLoss } from "../engine/index.js";
 import type { MetricSpec } from "../fit-metrics.js";
 import type { ClippedSumParts } from "../gradients.js";
@@ -73,6 +73,15 @@ export interface DpWorkerPoolOptions {
    * `callerComputes: true` uses two threads on two cores (the calling thread and one worker).
    */
   callerComputes?: boolean;
+  /**
+   * Milliseconds a thread polls shared memory before it sleeps (default 0: it sleeps at once):
+   * a worker after answering a step, polling for the next request, and the calling thread when
+   * it waits for the workers' answers. A thread that sleeps is woken by the other (a futex wake;
+   * on a virtual machine the wake-up of a halted virtual CPU), which costs tens to hundreds of
+   * microseconds per step; polling spends that CPU time instead, on a core that would be idle
+   * otherwise. A number from 0 to 100. Does not change any result.
+   */
+  spinWaitMs?: number;
 }
 
 interface Slot {
@@ -97,6 +106,8 @@ interface PoolState {
   slots: Slot[];
   chunkSize: number;
   stepTimeoutMs: number;
+  /** See {@link DpWorkerPoolOptions.spinWaitMs}. */
+  spinMs: number;
   /** Whether the calling thread computes the first chunks itself. */
   callerComputes: boolean;
   weightSizes: number[];
@@ -152,6 +163,12 @@ export interface StepProfile {
   reduce: number;
   /** Each busy worker's own account of the step. */
   workers: WorkerStepProfile[];
+  /**
+   * The calling thread's timeline (epoch ms: `performance.timeOrigin + performance.now()`,
+   * comparable with the workers' `at`): entering the step, the first request posted, its own chunks done,
+   * its noise share and `whileWaiting` done, the last answer seen, the reduction done.
+   */
+  at: { start: number; posted: number; callerDone: number; aheadDone: number; answered: number; reduced: number };
 }
 
 const states = new WeakMap<DpWorkerPool, PoolState>();
@@ -325,6 +342,7 @@ export async function startDpWorkerPool(
   if (typeof callerComputes !== "boolean") {
     throw new DpError("invalid_parameter", `\`callerComputes\` must be true or false. Found ${String(callerComputes)}.`, "callerComputes");
   }
+  const spinMs = requireInRange("spinWaitMs", options.spinWaitMs ?? 0, 0, 100);
   const weightSizes = model.weights.map((w) => sizeOf(w.shape));
   let topology: unknown;
   try {
@@ -346,6 +364,7 @@ export async function startDpWorkerPool(
       port: channel.port2,
       index,
       prod: tf.env().getBool("PROD"),
+      spinMs,
       fault: faults[index],
       testNoiseSeed: testNoiseSeeds?.[index],
     };
@@ -380,6 +399,7 @@ export async function startDpWorkerPool(
     slots,
     chunkSize,
     stepTimeoutMs,
+    spinMs,
     callerComputes,
     weightSizes,
     weights: new Float32Array(new SharedArrayBuffer(Math.max(4, 4 * total))),
@@ -454,6 +474,15 @@ function fail(s: PoolState, why: string): never {
 
 /** Waits (blocking) for a worker's answer to request `slot.seq`; its message, if it posted one. */
 function awaitAnswer(s: PoolState, slot: Slot, index: number, deadline: number): StepReply | undefined {
+  if (s.spinMs > 0 && Atomics.load(slot.signal, SIGNAL.response) !== slot.seq) {
+    // Poll before sleeping (spinWaitMs): an answer that comes soon is seen without a wake-up.
+    const until = performance.now() + s.spinMs;
+    while (
+      Atomics.load(slot.signal, SIGNAL.response) !== slot.seq &&
+      Atomics.load(slot.signal, SIGNAL.dead) !== 1 &&
+      performance.now() < until
+    );
+  }
   for (;;) {
     const answered = Atomics.load(slot.signal, SIGNAL.response) === slot.seq;
     if (answered) break;
@@ -586,6 +615,7 @@ function readProfile(v: Float64Array): WorkerStepProfile {
     compute: v[VALUE.compute],
     noise: opt(v[VALUE.noise]),
     tid: opt(v[VALUE.tid]),
+    at: { woke: v[VALUE.wokeAt], computeFrom: v[VALUE.computeFrom], computeTo: v[VALUE.computeTo], done: v[VALUE.doneAt] },
   };
 }
 
@@ -643,12 +673,14 @@ export function workerClippedSum(
   const chunks = makeChunks(n, s.chunkSize);
   const keepOutput = (o.metrics ?? []).length > 0;
   let t = performance.now();
+  const at = { start: performance.timeOrigin + t, posted: NaN, callerDone: NaN, aheadDone: NaN, answered: NaN, reduced: NaN };
   const lap = (): number => {
     const now = performance.now();
     const d = now - t;
     t = now;
     return d;
   };
+  const stamp = (): number => performance.timeOrigin + t;
   // Weights: all of model.weights, in order, into shared memory (read by every worker) — when they
   // changed since the last step (tfjs gives a variable new data on every update; a worker then
   // uploads them again).
@@ -739,11 +771,13 @@ export function workerClippedSum(
     slot.values[VALUE.gridSigma] = noise ? noise.gridSigma : NaN;
     slot.weightsVersion = s.weightsVersion;
     // (Atomics.store is a full barrier: the worker sees every write above once it sees the request.)
+    if (Number.isNaN(at.posted)) at.posted = performance.timeOrigin + performance.now();
     Atomics.store(sig, SIGNAL.request, ++slot.seq);
     Atomics.notify(sig, SIGNAL.request);
     busy.push(w);
   });
   const post = lap();
+  if (Number.isNaN(at.posted)) at.posted = stamp(); // no worker asked
   const deadline = Date.now() + s.stepTimeoutMs;
   const results: ChunkResult[] = [];
   // The calling thread's own chunks, computed while the workers compute theirs: the same function
@@ -767,6 +801,7 @@ export function workerClippedSum(
     callerError = e; // thrown once the workers have answered (the pool stays in step with them)
   }
   const caller = lap();
+  at.callerDone = stamp();
   // While the workers compute: the calling thread adds its own chunks (the first ones, so the order
   // of addition is unchanged) into the accumulator, then does `whileWaiting`.
   s.scratch ??= new Float64Array(total);
@@ -800,6 +835,7 @@ export function workerClippedSum(
     }
   }
   const ahead = lap();
+  at.aheadDone = stamp();
   const errors: string[] = [];
   const profiles: WorkerStepProfile[] = [];
   s.lastWorkerMs = [];
@@ -832,6 +868,7 @@ export function workerClippedSum(
   if (errors.length > 0) fail(s, errors.join(" "));
   if (callerError !== undefined) throw callerError;
   const wait = lap();
+  at.answered = stamp();
   if (noise && z && busy.length > 0) {
     balanceNoise(
       s,
@@ -846,7 +883,9 @@ export function workerClippedSum(
     );
   }
   const reduced = reduceChunks({ model: o.model, chunks, results, n, y: o.y, metrics: o.metrics, scratch: s.scratch, preReduced });
-  s.lastProfile = { write, post, caller, ahead, wait, reduce: lap(), workers: profiles };
+  const reduce = lap();
+  at.reduced = stamp();
+  s.lastProfile = { write, post, caller, ahead, wait, reduce, workers: profiles, at };
   return noise && z ? { ...reduced, presampled: { gridSigma: noise.gridSigma, z: z.subarray(0, total) } } : reduced;
 }
 
@@ -890,6 +929,11 @@ export function sharesNoise(pool: DpWorkerPool, rng: Rng | undefined): boolean {
 /** Where the pool's last step's time went (for benchmarks). @internal */
 export function lastStepProfile(pool: DpWorkerPool): StepProfile | undefined {
   return states.get(pool)?.lastProfile;
+}
+
+/** How many requests each worker has seen while polling (see {@link DpWorkerPoolOptions.spinWaitMs}), for tests and benchmarks. @internal */
+export function requestsCaughtPolling(pool: DpWorkerPool): number[] {
+  return (states.get(pool)?.slots ?? []).map((slot) => slot.values[VALUE.caughtPolling]);
 }
 
 /** Each busy worker's own time on the pool's last step, in ms (for benchmarks). @internal */

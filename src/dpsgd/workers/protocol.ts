@@ -69,6 +69,17 @@ export const VALUE = {
    * performance.now()`: milliseconds comparable across the threads), NaN without a share.
    */
   readyAt: 9,
+  /**
+   * The worker's timeline of its last step (`performance.timeOrigin + performance.now()`, like
+   * `readyAt`): when it woke for the request, when its first chunk began (weights and inputs
+   * done), when its last chunk ended, and when it answered. For benchmarks only.
+   */
+  wokeAt: 10,
+  computeFrom: 11,
+  computeTo: 12,
+  doneAt: 13,
+  /** How many requests the worker has seen while polling (`spinMs`), not after sleeping (a counter, for tests and benchmarks). */
+  caughtPolling: 14,
 } as const;
 
 /** Number of Float64 slots of a worker's control array. @internal */
@@ -102,6 +113,11 @@ export interface WorkerInit {
   index: number;
   /** tfjs's production mode (`tf.enableProdMode()`), mirrored from the calling thread. */
   prod: boolean;
+  /**
+   * Milliseconds the worker keeps polling its signal array for the next request after answering
+   * before it sleeps in `Atomics.wait` (0: sleep at once). See `DpWorkerPoolOptions.spinWaitMs`.
+   */
+  spinMs: number;
   /** Test-only fault. */
   fault?: WorkerFault;
   /** Tests only (never through the public API): draw this worker's noise share from a seeded, insecure source. */
@@ -180,6 +196,8 @@ export interface WorkerStepProfile {
   noise?: number;
   /** The worker's Linux thread id (for a benchmark to read its clock while it sleeps; see thread-clock.ts). */
   tid?: number;
+  /** When it woke, began and ended its chunks, and answered (epoch ms, comparable across threads; see {@link VALUE}). */
+  at?: { woke: number; computeFrom: number; computeTo: number; done: number };
 }
 
 /**

@@ -26,6 +26,35 @@ function spread(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
   return tf.slice(big, [0, 0, 0, 0], [n, (ho - 1) * sh + 1, (wo - 1) * sw + 1, c]) as tf.Tensor4D;
 }
 
+/**
+ * The kernel `[kh, kw, Cin, Cout]` rotated by 180° with input and output channels swapped:
+ * `out[i, j, o, c] = kernel[kh-1-i, kw-1-j, c, o]` (`tf.transpose(tf.reverse(kernel, [0, 1]), [0,
+ * 1, 3, 2])`). A permutation, so the same values bit for bit either way; on wasm and cpu it is done
+ * in JS on the kernel's few values, because tfjs-backend-wasm 4.22's `Reverse` is a slow generic
+ * loop (about 0.2–0.4 ms for a 3×3×16×32 kernel, a fixed cost of every engine call on a CNN), and
+ * elsewhere (webgl, tensorflow) with the two tfjs ops, which keep the values on the device.
+ * @internal
+ */
+export function rotateKernel(kernel: tf.Tensor4D): tf.Tensor4D {
+  const backend = tf.getBackend();
+  if (kernel.dtype !== "float32" || (backend !== "wasm" && backend !== "cpu")) {
+    return tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+  }
+  const [kh, kw, cin, cout] = kernel.shape;
+  // Read through the backend, as a tfjs op would: the kernel may be a reshape (Conv1D) made inside
+  // the forward pass's scope and since disposed, whose values live on as the variable's.
+  const v = tf.backend().readSync(kernel.dataId) as Float32Array;
+  const out = new Float32Array(v.length);
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const src = ((kh - 1 - i) * kw + (kw - 1 - j)) * cin * cout;
+      const dst = (i * kw + j) * cout * cin;
+      for (let o = 0; o < cout; o++) for (let c = 0; c < cin; c++) out[dst + o * cin + c] = v[src + c * cout + o];
+    }
+  }
+  return tf.tensor4d(out, [kh, kw, cout, cin], "float32");
+}
+
 /** Gradient of `conv2d(x, kernel, strides, padding)` with respect to `x`, as a forward convolution. */
 export function conv2dInputGradient(
   dy: tf.Tensor4D,
@@ -43,7 +72,7 @@ export function conv2dInputGradient(
   const padLeft = kw - 1 - left;
   const padBottom = h + kh - 1 - s.shape[1] - padTop;
   const padRight = w + kw - 1 - s.shape[2] - padLeft;
-  const rotated = tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D; // [kh, kw, Cout, Cin]
+  const rotated = rotateKernel(kernel); // [kh, kw, Cout, Cin]
   const padded = tf.pad(s, [
     [0, 0],
     [padTop, padBottom],
