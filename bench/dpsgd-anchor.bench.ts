@@ -19,7 +19,9 @@
  * are empty; the tfjs side still runs.
  *
  * For the MLP it also times, alternated with the rest, dpkit's DP step in variants (a second
- * table and `variant` rows in the JSON): the fused Dense-stack route off (the per-layer rules
+ * table and `variant` rows in the JSON): the fused route with the earlier axpy sparse kernels
+ * instead of the register-tiled ones (src/dpsgd/kernels/sparse-dense.ts `setSparseKernels`), the
+ * fused Dense-stack route off (the per-layer rules
  * through tfjs, src/dpsgd/engine/dense-stack.ts), the Dense sparse-input path off (dense
  * products) with and without the fused route, the opt-in `noiseWorker` (the next step's noise
  * drawn on a second thread), and the same batch standardised to zero mean (a dense input: the
@@ -33,6 +35,7 @@ import { prepareBackend, tf } from "../src/backend/index.js";
 import { dpApplyGradients, dpGradients } from "../src/dpsgd/index.js";
 import { setSparseDenseInputs } from "../src/dpsgd/engine/layers/dense.js";
 import { setDenseStackRoute } from "../src/dpsgd/engine/dense-stack.js";
+import { setSparseKernels } from "../src/dpsgd/kernels/sparse-dense.js";
 import { createNoiseWorker, type NoiseWorker } from "../src/mechanisms/index.js";
 import { benchModelAndBatch } from "./dpsgd-models.js";
 import { type BenchRow as Row, median } from "./report.js";
@@ -71,6 +74,16 @@ function sparsePath<T>(on: boolean, f: () => T): T {
     return f();
   } finally {
     setSparseDenseInputs(previous);
+  }
+}
+
+/** Runs `f` with the register-tiled sparse kernels (the default) or the earlier axpy ones (src/dpsgd/kernels/sparse-dense.ts). */
+function tiledKernels<T>(on: boolean, f: () => T): T {
+  const previous = setSparseKernels({ tiled: on });
+  try {
+    return f();
+  } finally {
+    setSparseKernels(previous);
   }
 }
 
@@ -122,6 +135,11 @@ for (const kind of kinds) {
     noiseWorker = createNoiseWorker();
     const nw = noiseWorker;
     variants.push(
+      {
+        name: "fused route, axpy kernels (before the tiled kernels of issue 19)",
+        step: () => tiledKernels(false, () => dpStepOn(b.x)),
+        times: [],
+      },
       {
         name: "fused Dense-stack route off (per-layer rules, sparse path on)",
         step: () => fusedRoute(false, () => dpStepOn(b.x)),

@@ -21,8 +21,13 @@
  * switches the Dense rule's sparse-input path off, DPSGD_PROFILE_FUSED=0 the fused Dense-stack
  * route (src/dpsgd/engine/dense-stack.ts: the MLP's whole clipping step on typed arrays, which
  * marks the same phases), DPSGD_PROFILE_POOLED=0 the Embedding → GlobalAveragePooling1D route
- * (src/dpsgd/engine/layers/embedding.ts `linearMeanOverSteps`), to compare). Prints one table per model and a summary; the last line is
- * the JSON of all rows.
+ * (src/dpsgd/engine/layers/embedding.ts `linearMeanOverSteps`), to compare). DPSGD_PROFILE_KERNELS=both times the fused route's phases
+ * with the register-tiled sparse kernels and with the earlier axpy kernels (src/dpsgd/kernels/sparse-dense.ts
+ * `setSparseKernels`), alternating step by step in the same run, and prints both columns;
+ * DPSGD_PROFILE_KERNELS=axpy runs the earlier kernels only. DPSGD_PROFILE_FINE=1 also prints the
+ * fused step's sub-phases (copy in, CSR, each layer's product and activation, loss, CSC, clipped sums,
+ * copies out; median wall time each, per kernel variant). Prints one table per model and a summary;
+ * the last line is the JSON of all rows.
  */
 import { prepareBackend, tf } from "../src/backend/index.js";
 import { dpApplyGradients, dpGradients } from "../src/dpsgd/index.js";
@@ -31,6 +36,8 @@ import { type EnginePhase, setEnginePhaseHook } from "../src/dpsgd/engine/phase-
 import { setSparseDenseInputs } from "../src/dpsgd/engine/layers/dense.js";
 import { setDenseStackRoute } from "../src/dpsgd/engine/dense-stack.js";
 import { setEmbeddingPooledRoute } from "../src/dpsgd/engine/layers/embedding.js";
+import { setDenseStackSubphaseHook } from "../src/dpsgd/kernels/dense-stack.js";
+import { setSparseKernels } from "../src/dpsgd/kernels/sparse-dense.js";
 import { type BenchModelKind, benchModelAndBatch } from "./dpsgd-models.js";
 import { type BenchRow as Row, median } from "./report.js";
 
@@ -41,6 +48,10 @@ const batchSize = 256;
 if (process.env.DPSGD_PROFILE_SPARSE === "0") setSparseDenseInputs({ enabled: false });
 if (process.env.DPSGD_PROFILE_FUSED === "0") setDenseStackRoute({ enabled: false });
 if (process.env.DPSGD_PROFILE_POOLED === "0") setEmbeddingPooledRoute({ enabled: false });
+const kernelMode = process.env.DPSGD_PROFILE_KERNELS ?? "tiled";
+if (!["tiled", "axpy", "both"].includes(kernelMode)) throw new Error(`DPSGD_PROFILE_KERNELS=${kernelMode}: tiled, axpy or both`);
+if (kernelMode === "axpy") setSparseKernels({ tiled: false });
+const fine = process.env.DPSGD_PROFILE_FINE === "1";
 const l2NormClip = 1;
 const noiseMultiplier = 1.1;
 
@@ -89,9 +100,17 @@ function mark(): Mark {
 }
 
 /** One DP step, the same calls as dpGradients + dpApplyGradients, with a mark at the end of each phase. */
+/** The fused step's sub-phases of the last phased step: [name, end time], phase ends included. */
+let subMarks: [string, number][] = [];
+
 function phasedDpStep(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, optimizer: tf.Optimizer): Map<Phase | "start", Mark> {
   const marks = new Map<Phase | "start", Mark>();
-  const previous = setEnginePhaseHook((p: EnginePhase) => marks.set(p, mark()));
+  subMarks = [];
+  const previous = setEnginePhaseHook((p: EnginePhase) => {
+    marks.set(p, mark());
+    subMarks.push([`(end of ${p})`, performance.now()]);
+  });
+  const previousSub = fine ? setDenseStackSubphaseHook((name) => subMarks.push([name, performance.now()])) : null;
   try {
     marks.set("start", mark());
     const parts = computeClippedSum({ model, loss: "sparseCategoricalCrossentropy", x, y, l2NormClip });
@@ -103,8 +122,20 @@ function phasedDpStep(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, optimiz
     marks.set("apply", mark());
   } finally {
     setEnginePhaseHook(previous);
+    if (fine) setDenseStackSubphaseHook(previousSub);
   }
   return marks;
+}
+
+/** Durations of the last phased step's sub-phases, by name (from the previous mark, or from `start`). */
+function subDurations(start: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let prev = start;
+  for (const [name, t] of subMarks) {
+    out.set(name, (out.get(name) ?? 0) + (t - prev));
+    prev = t;
+  }
+  return out;
 }
 
 interface PhaseStats {
@@ -161,6 +192,19 @@ for (const kind of models) {
   const tFit: number[] = [];
   const tDp: number[] = [];
   const phaseWall: Record<Phase, number[]> = Object.fromEntries(PHASES.map((p) => [p, []])) as unknown as Record<Phase, number[]>;
+  // DPSGD_PROFILE_KERNELS=both: the same phased step with the axpy kernels, alternated with the tiled ones.
+  const phaseWallAxpy: Record<Phase, number[]> = Object.fromEntries(PHASES.map((p) => [p, []])) as unknown as Record<Phase, number[]>;
+  const subWall = new Map<string, number[]>();
+  const subWallAxpy = new Map<string, number[]>();
+  const collect = (m: Map<Phase | "start", Mark>, walls: Record<Phase, number[]>, subs: Map<string, number[]>) => {
+    let prev = m.get("start")!;
+    for (const p of PHASES) {
+      const cur = m.get(p)!;
+      walls[p].push(cur.t - prev.t);
+      prev = cur;
+    }
+    if (fine) for (const [name, d] of subDurations(m.get("start")!.t)) subs.set(name, [...(subs.get(name) ?? []), d]);
+  };
   const timeIt = (f: () => void) => {
     const t = performance.now();
     f();
@@ -172,12 +216,14 @@ for (const kind of models) {
     await fitStep();
     tFit.push(performance.now() - tf0);
     tDp.push(timeIt(dpStep));
-    const m = phasedDpStep(model, x, y, optPh);
-    let prev = m.get("start")!;
-    for (const p of PHASES) {
-      const cur = m.get(p)!;
-      phaseWall[p].push(cur.t - prev.t);
-      prev = cur;
+    collect(phasedDpStep(model, x, y, optPh), phaseWall, subWall);
+    if (kernelMode === "both") {
+      const previous = setSparseKernels({ tiled: false });
+      try {
+        collect(phasedDpStep(model, x, y, optPh), phaseWallAxpy, subWallAxpy);
+      } finally {
+        setSparseKernels(previous);
+      }
     }
   }
   // One profiled step each: dispatch counts and kernel time per phase.
@@ -261,6 +307,36 @@ for (const kind of models) {
   );
 
   const tag = `${kind} b${batchSize} ${backend}`;
+  if (kernelMode === "both") {
+    const sumOf = (w: Record<Phase, number[]>) => PHASES.reduce((t, p) => t + median(w[p]), 0);
+    console.log(`\n${kind}: phases with the tiled sparse kernels vs the axpy kernels (alternated, median ms)`);
+    console.log(["phase", "tiled", "axpy", "tiled-axpy"].map((h) => h.padStart(14)).join(""));
+    for (const p of PHASES) {
+      const a = median(phaseWall[p]);
+      const b = median(phaseWallAxpy[p]);
+      console.log([p, a.toFixed(3), b.toFixed(3), (a - b).toFixed(3)].map((c) => c.padStart(14)).join(""));
+      rows.push({ case: `${tag} phase ${p} tiled vs axpy kernels`, metric: "wall time", value: a, unit: "ms", baseline: b, ratio: a / b });
+    }
+    const a = sumOf(phaseWall);
+    const b = sumOf(phaseWallAxpy);
+    console.log(["total", a.toFixed(3), b.toFixed(3), (a - b).toFixed(3)].map((c) => c.padStart(14)).join(""));
+    rows.push({ case: `${tag} phases total tiled vs axpy kernels`, metric: "wall time", value: a, unit: "ms", baseline: b, ratio: a / b });
+  }
+  if (fine && subWall.size > 0) {
+    console.log(`\n${kind}: sub-phases of the step (median ms; "(end of x)": the rest of phase x)`);
+    const both = kernelMode === "both";
+    console.log(
+      [["sub-phase", 28], [both ? "tiled" : "ms", 10], ...(both ? [["axpy", 10]] : [])]
+        .map(([h, w]) => String(h).padStart(Number(w)))
+        .join(""),
+    );
+    for (const [name, v] of subWall) {
+      const cells = [name.padStart(28), median(v).toFixed(3).padStart(10)];
+      if (both) cells.push((subWallAxpy.has(name) ? median(subWallAxpy.get(name)!).toFixed(3) : "-").padStart(10));
+      console.log(cells.join(""));
+      rows.push({ case: `${tag} sub-phase ${name}`, metric: "wall time", value: median(v), unit: "ms" });
+    }
+  }
   rows.push({ case: `${tag} tfjs minimize`, metric: "step time", value: mTf, unit: "ms" });
   rows.push({ case: `${tag} DP step vs minimize`, metric: "step time", value: mDp, unit: "ms", baseline: mTf, ratio: mDp / mTf });
   rows.push({ case: `${tag} tfjs fit`, metric: "step time", value: mFit, unit: "ms" });

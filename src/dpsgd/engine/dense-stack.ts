@@ -23,6 +23,7 @@ import {
   type DenseStackLoss,
   DenseStackStep,
   denseStackAvailable,
+  markDenseStackSubphase,
 } from "../kernels/dense-stack.js";
 import type { ModelPlan } from "./check-model.js";
 import { clipWeights } from "./clip-weights.js";
@@ -135,6 +136,7 @@ export function denseStackClippedGradients(args: FastArgs): FastClippedGradients
   const c = units[units.length - 1];
   const stackLossSpec = stackLoss(loss, y, n, c);
   if (stackLossSpec === null) return null;
+  markDenseStackSubphase("route checks");
   const sparse = sparseDenseInputOptions();
   const trySparse = sparse.enabled && n * dIn * units[0] >= sparse.minWork;
   // The views (wasm heap) are read at once: the step copies x and every weight into its own memory
@@ -167,6 +169,7 @@ export function denseStackClippedGradients(args: FastArgs): FastClippedGradients
   markEnginePhase("clipFactors");
   const output = args.keepOutput ? tf.tensor2d(step.output(), [n, c]) : undefined;
   const lossSum = step.lossSum;
+  markDenseStackSubphase("output, loss sum");
   const sums = step.clippedSums(factors.weights);
   const clippedSum: tf.NamedTensorMap = {};
   const hostSums: Record<string, Float32Array> = {};
@@ -179,6 +182,7 @@ export function denseStackClippedGradients(args: FastArgs): FastClippedGradients
       at++;
     }
   }
+  markDenseStackSubphase("sums handed over");
   markEnginePhase("clippedSum");
   denseStackCalls.taken++;
   return { clippedSum, hostSums, norms: factors.norms, lossValue: n > 0 ? lossSum / n : 0, batchSize: n, output };

@@ -16,9 +16,13 @@
  * - per-example squared norms `Σ_l ‖a_{l-1,i}‖²·‖g_{l,i}‖² (+ ‖g_{l,i}‖² for a bias)` (Goodfellow 2015);
  * - after the caller's clip factors c: the clipped sums `a_{l-1}ᵀ (c ⊙ g_l)` and `Σ_i c_i g_{l,i}`
  *   (book-keeping: from the same a and g, no second pass).
+ * With the default register-tiled kernels (sparse-dense.ts `setSparseKernels`) the products run
+ * in `gemmT` / `forwardT` / `clippedT` (a ReLU applied as the product is stored) and the first
+ * layer's input norms come from its CSR; with `{ tiled: false }` the earlier axpy kernels run, for
+ * side-by-side benchmarks. Both give the same sums up to the order of the float additions.
  * @module
  */
-import { sparseDenseModule, type SparseDenseExports } from "./sparse-dense.js";
+import { sparseDenseModule, sparseKernelOptions, type SparseDenseExports } from "./sparse-dense.js";
 import { align16, ensureMemory, lazyExports } from "../../util/wasm.js";
 
 /** An activation the fused step evaluates (softmax only on the last layer). @internal */
@@ -44,6 +48,25 @@ export interface DenseStackLoss {
   targets?: ArrayLike<number>;
 }
 
+let subphaseHook: ((name: string) => void) | null = null;
+
+/**
+ * Sets (or, with null, clears) an observer of the fused step's sub-phases (bench/dpsgd-profile.bench.ts
+ * with DPSGD_PROFILE_FINE=1): called with a name at the end of each piece (copying in, CSR, each
+ * layer's product and activation, the loss, CSC, each clipped sum, copying out). Returns the previous one.
+ * @internal
+ */
+export function setDenseStackSubphaseHook(next: ((name: string) => void) | null): ((name: string) => void) | null {
+  const previous = subphaseHook;
+  subphaseHook = next;
+  return previous;
+}
+
+/** Marks the end of a sub-phase of the fused step (nothing unless an observer is set). @internal */
+export function markDenseStackSubphase(name: string): void {
+  if (subphaseHook !== null) subphaseHook(name);
+}
+
 /** Calls of the fused step's pieces since the last reset (tests check what ran). @internal */
 export const denseStackKernelCalls = { sparseForward: 0, denseForward: 0, sparseClippedSum: 0, denseClippedSum: 0 };
 
@@ -59,6 +82,19 @@ interface Exports extends SparseDenseExports {
     b: number,
     init: number,
     hasInit: number,
+    out: number,
+  ): void;
+  gemmT(
+    rows: number,
+    inner: number,
+    u: number,
+    a: number,
+    aRow: number,
+    aCol: number,
+    b: number,
+    init: number,
+    hasInit: number,
+    relu: number,
     out: number,
   ): void;
   rowSq(n: number, u: number, src: number, out: number): void;
@@ -121,13 +157,19 @@ export class DenseStackStep {
     next: number;
     rowIdx: number;
     valT: number;
+    valS: number;
+    off: number;
     maxNnz: number;
   };
+  /** The sparse kernels' variant for this step (sparse-dense.ts {@link sparseKernelOptions}). */
+  private readonly tiled: boolean;
   private readonly c: number;
   private readonly tmpA: number;
   private readonly tmpG: number;
   /** Whether the first product runs over the input's nonzeros. */
   sparse = false;
+  /** The input's nonzeros when {@link sparse}. */
+  private nnz = -1;
   /** Sum of the per-example losses (set by {@link forward}). */
   lossSum = 0;
 
@@ -164,7 +206,10 @@ export class DenseStackStep {
       next: alloc(4 * dIn),
       rowIdx: alloc(4 * maxNnz),
       valT: alloc(4 * maxNnz),
+      valS: alloc(4 * maxNnz),
+      off: alloc(4 * maxNnz),
     };
+    this.tiled = sparseKernelOptions().tiled;
     let d = dIn;
     this.slots = layers.map((l, j) => {
       const s: LayerSlots = {
@@ -187,7 +232,6 @@ export class DenseStackStep {
     this.tmpA = alloc(4 * n);
     this.tmpG = alloc(4 * n);
     const buf = ensureMemory(k.memory, at);
-    new Float32Array(buf, this.x, n * dIn).set(x);
     layers.forEach((l, j) => {
       const s = this.slots[j];
       new Float32Array(buf, s.w, s.dIn * s.units).set(l.kernel);
@@ -199,9 +243,15 @@ export class DenseStackStep {
         for (let r = 0; r < s.dIn; r++) for (let q = 0; q < s.units; q++) wT[q * s.dIn + r] = w[r * s.units + q];
       }
     });
+    new Float32Array(buf, this.x, n * dIn).set(x);
+    markDenseStackSubphase("copy in");
     if (options.maxDensity !== null && n * dIn > 0) {
       const c = this.csr;
-      this.sparse = k.csr(this.x, n, dIn, c.rowPtr, c.col, c.val, maxNnz) >= 0;
+      this.nnz = this.tiled
+        ? k.csr4(this.x, n, dIn, c.rowPtr, c.col, c.val, maxNnz)
+        : k.csr(this.x, n, dIn, c.rowPtr, c.col, c.val, maxNnz);
+      this.sparse = this.nnz >= 0;
+      markDenseStackSubphase("csr");
     }
   }
 
@@ -218,6 +268,26 @@ export class DenseStackStep {
     this.check();
     const { k, n } = this;
     this.slots.forEach((s, j) => {
+      const count = n * s.units;
+      if (this.tiled) {
+        // The tiled products apply the ReLU as they store.
+        const relu = s.act === ACT_CODE.relu ? 1 : 0;
+        if (j === 0 && this.sparse) {
+          const c = this.csr;
+          k.rowOffsets(this.nnz, c.col, 4 * s.units, c.off);
+          k.forwardT(n, s.units, c.rowPtr, c.off, c.val, s.w, s.b, s.hasBias ? 1 : 0, relu, s.a);
+          denseStackKernelCalls.sparseForward++;
+        } else {
+          const a = j === 0 ? this.x : this.slots[j - 1].a;
+          k.gemmT(n, s.dIn, s.units, a, 4 * s.dIn, 4, s.w, s.b, s.hasBias ? 1 : 0, relu, s.a);
+          if (j === 0) denseStackKernelCalls.denseForward++;
+        }
+        markDenseStackSubphase(`product ${j}`);
+        if (s.act === ACT_CODE.tanh || s.act === ACT_CODE.sigmoid) k.activate(s.act, count, s.a, s.a);
+        else if (s.act === ACT_CODE.softmax) softmaxRows(this.f32(s.a, count), n, s.units);
+        markDenseStackSubphase(`activation ${j}`);
+        return;
+      }
       if (j === 0 && this.sparse) {
         const c = this.csr;
         k.forward(n, s.units, c.rowPtr, c.col, c.val, s.w, s.b, s.hasBias ? 1 : 0, s.a);
@@ -227,15 +297,17 @@ export class DenseStackStep {
         k.gemm(n, s.dIn, s.units, a, 4 * s.dIn, 4, s.w, s.b, s.hasBias ? 1 : 0, s.a);
         if (j === 0) denseStackKernelCalls.denseForward++;
       }
-      const count = n * s.units;
+      markDenseStackSubphase(`product ${j}`);
       if (s.act === ACT_CODE.tanh || s.act === ACT_CODE.sigmoid) k.activate(s.act, count, s.a, s.a);
       else if (s.act === ACT_CODE.relu) {
         const a = this.f32(s.a, count);
         for (let i = 0; i < count; i++) if (a[i] < 0) a[i] = 0;
       } else if (s.act === ACT_CODE.softmax) softmaxRows(this.f32(s.a, count), n, s.units);
+      markDenseStackSubphase(`activation ${j}`);
     });
     const last = this.slots[this.slots.length - 1];
     this.lossSum = lossAndGradient(this.loss, this.f32(last.a, n * last.units), this.f32(last.g, n * last.units), n, last.units, last.act);
+    markDenseStackSubphase("loss");
   }
 
   /** The model's output `[n, c]` after {@link forward} (a copy). */
@@ -252,7 +324,8 @@ export class DenseStackStep {
     for (let j = this.slots.length - 1; j > 0; j--) {
       const s = this.slots[j];
       const below = this.slots[j - 1];
-      k.gemm(n, s.units, s.dIn, s.g, 4 * s.units, 4, s.wT, 0, 0, below.g);
+      if (this.tiled) k.gemmT(n, s.units, s.dIn, s.g, 4 * s.units, 4, s.wT, 0, 0, 0, below.g);
+      else k.gemm(n, s.units, s.dIn, s.g, 4 * s.units, 4, s.wT, 0, 0, below.g);
       if (below.act !== ACT_CODE.linear) k.actGrad(below.act, n * below.units, below.a, below.g);
     }
   }
@@ -264,7 +337,9 @@ export class DenseStackStep {
     const sq = new Float64Array(n);
     for (let j = 0; j < this.slots.length; j++) {
       const s = this.slots[j];
-      k.rowSq(n, s.dIn, j === 0 ? this.x : this.slots[j - 1].a, this.tmpA);
+      // The first layer's input rows from the CSR where there is one (its nonzeros only).
+      if (j === 0 && this.sparse && this.tiled) k.csrRowSq(n, this.csr.rowPtr, this.csr.val, this.tmpA);
+      else k.rowSq(n, s.dIn, j === 0 ? this.x : this.slots[j - 1].a, this.tmpA);
       k.rowSq(n, s.units, s.g, this.tmpG);
       const aSq = this.f32(this.tmpA, n);
       const gSq = this.f32(this.tmpG, n);
@@ -286,17 +361,29 @@ export class DenseStackStep {
       if (s.hasBias) k.biasSum(n, s.units, s.g, this.c, s.gb);
       if (j === 0 && this.sparse) {
         const r = this.csr;
-        k.csc(n, s.dIn, r.rowPtr, r.col, r.val, r.colPtr, r.next, r.rowIdx, r.valT);
-        k.clipped(s.dIn, s.units, r.colPtr, r.rowIdx, r.valT, s.g, this.c, s.gw);
+        if (this.tiled) {
+          // The CSC written as clippedT reads it (row offsets, values times the clip factors), in one pass.
+          k.cscScaled(n, s.dIn, r.rowPtr, r.col, r.val, this.c, 4 * s.units, r.colPtr, r.next, r.off, r.valS);
+          markDenseStackSubphase("csc");
+          k.clippedT(s.dIn, s.units, r.colPtr, r.off, r.valS, s.g, s.gw);
+        } else {
+          k.csc(n, s.dIn, r.rowPtr, r.col, r.val, r.colPtr, r.next, r.rowIdx, r.valT);
+          markDenseStackSubphase("csc");
+          k.clipped(s.dIn, s.units, r.colPtr, r.rowIdx, r.valT, s.g, this.c, s.gw);
+        }
         denseStackKernelCalls.sparseClippedSum++;
       } else {
         // gw[r, :] = Σ_i a[i, r] · (c_i g[i, :]): the input read transposed (row step 4 bytes, column step one example).
         k.scaleRows(n, s.units, s.g, this.c);
-        k.gemm(s.dIn, n, s.units, j === 0 ? this.x : this.slots[j - 1].a, 4, 4 * s.dIn, s.g, 0, 0, s.gw);
+        const a = j === 0 ? this.x : this.slots[j - 1].a;
+        if (this.tiled) k.gemmT(s.dIn, n, s.units, a, 4, 4 * s.dIn, s.g, 0, 0, 0, s.gw);
+        else k.gemm(s.dIn, n, s.units, a, 4, 4 * s.dIn, s.g, 0, 0, s.gw);
         if (j === 0) denseStackKernelCalls.denseClippedSum++;
       }
+      markDenseStackSubphase(`clipped sum ${j}`);
       out.push(this.f32(s.gw, s.dIn * s.units).slice());
       if (s.hasBias) out.push(this.f32(s.gb, s.units).slice());
+      markDenseStackSubphase(`copy out ${j}`);
     });
     generation++;
     return out;
@@ -372,7 +459,8 @@ function lossRow(kind: DenseStackLoss["kind"], y: Float32Array, o: number, t: Fl
       for (let j = 0; j < c; j++) {
         const q = y[o + j] / s;
         const p = Math.min(Math.max(q, EPSILON), ONE_MINUS_EPSILON);
-        l -= t[j] * Math.log(p);
+        // (t_j · log p is 0 for t_j = 0 and p finite: p is clipped, so only NaN needs the log)
+        if (t[j] !== 0 || p !== p) l -= t[j] * Math.log(p);
         const dq = q >= EPSILON && q <= ONE_MINUS_EPSILON ? -t[j] / p : 0;
         dy[j] = dq;
         dot += dq * q;

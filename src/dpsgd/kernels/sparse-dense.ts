@@ -8,6 +8,14 @@
  * source rows at a time; `W` or `G` and `c` are copied in per product and the results copied out.
  * Same maths as the dense products; only the order of the float additions differs.
  *
+ * Two variants of the products ({@link setSparseKernels}): the default register-tiled gathers
+ * (`forwardT`, `clippedT`: each destination row formed in tiles of 24 floats held in six SIMD
+ * registers, then its edge — the f32x4 left and the last `units % 4` floats — in one more pass;
+ * per tile one pass over the row's entries, whose source rows are read by precomputed byte
+ * offsets, and one store; the CSR built four floats at a time, all-zero quads skipped) and the
+ * earlier four-rows-at-a-time axpy (`forward`, `clipped`, `csr`), kept for side-by-side benchmarks
+ * and tests.
+ *
  * The CSR lives in one slot of the module's memory, owned by the last input it was built for
  * ({@link SparseRows.generation}); the Dense rule keeps it between the forward product and the
  * clipped sum of the same step.
@@ -24,6 +32,56 @@ export interface SparseDenseExports {
   forward(n: number, u: number, rowPtr: number, col: number, val: number, w: number, bias: number, hasBias: number, out: number): void;
   clipped(d: number, u: number, colPtr: number, rowIdx: number, valT: number, g: number, c: number, out: number): void;
   biasSum(n: number, u: number, g: number, c: number, bsum: number): void;
+  csr4(x: number, n: number, d: number, rowPtr: number, col: number, val: number, maxNnz: number): number;
+  csrRowSq(n: number, rowPtr: number, val: number, out: number): void;
+  rowOffsets(nnz: number, idx: number, rowBytes: number, off: number): void;
+  forwardT(
+    n: number,
+    u: number,
+    rowPtr: number,
+    colOff: number,
+    val: number,
+    w: number,
+    bias: number,
+    hasBias: number,
+    relu: number,
+    out: number,
+  ): void;
+  scaleEntries(nnz: number, rowIdx: number, valT: number, c: number, valS: number, rowBytes: number, offT: number): void;
+  clippedT(d: number, u: number, colPtr: number, offT: number, valS: number, g: number, out: number): void;
+  cscScaled(
+    n: number,
+    d: number,
+    rowPtr: number,
+    col: number,
+    val: number,
+    c: number,
+    rowBytes: number,
+    colPtr: number,
+    next: number,
+    offT: number,
+    valS: number,
+  ): void;
+}
+
+/** Which sparse kernels run (benchmarks and tests compare the two). @internal */
+export interface SparseKernelOptions {
+  /** The register-tiled gathers and the four-at-a-time CSR build (default true); false: the axpy kernels. */
+  tiled: boolean;
+}
+
+const kernelOptions: SparseKernelOptions = { tiled: true };
+
+/** The sparse kernels' current options (read by the fused Dense-stack step too). @internal */
+export function sparseKernelOptions(): Readonly<SparseKernelOptions> {
+  return kernelOptions;
+}
+
+/** Changes which sparse kernels run; returns the previous options. @internal */
+export function setSparseKernels(options: Partial<SparseKernelOptions>): SparseKernelOptions {
+  const previous = { ...kernelOptions };
+  Object.assign(kernelOptions, options);
+  return previous;
 }
 type Exports = SparseDenseExports;
 
@@ -47,7 +105,7 @@ export function sparseDenseModule(): WebAssembly.Module | null {
 }
 let generation = 0;
 /** Byte layout of the current CSR slot. */
-let slot = { rowPtr: 0, col: 0, val: 0, colPtr: 0, next: 0, rowIdx: 0, valT: 0, end: 0, cscBuilt: false };
+let slot = { rowPtr: 0, col: 0, val: 0, colPtr: 0, next: 0, rowIdx: 0, valT: 0, valS: 0, off: 0, end: 0, cscBuilt: false };
 
 /** The instantiated module, or null where WebAssembly SIMD is not available. */
 const kernel = lazyExports<Exports>(sparseDenseModule);
@@ -76,12 +134,14 @@ export function buildSparseRows(x: ArrayLike<number> & { length: number }, n: nu
   const next = align16(colPtr + 4 * (d + 1));
   const rowIdx = align16(next + 4 * d);
   const valT = align16(rowIdx + 4 * maxNnz);
-  const xAt = align16(valT + 4 * maxNnz);
+  const valS = align16(valT + 4 * maxNnz);
+  const off = align16(valS + 4 * maxNnz);
+  const xAt = align16(off + 4 * maxNnz);
   const buf = ensure(k, xAt + 4 * n * d);
   new Float32Array(buf, xAt, n * d).set(x);
-  const nnz = k.csr(xAt, n, d, rowPtr, col, val, maxNnz);
+  const nnz = kernelOptions.tiled ? k.csr4(xAt, n, d, rowPtr, col, val, maxNnz) : k.csr(xAt, n, d, rowPtr, col, val, maxNnz);
   generation++;
-  slot = { rowPtr, col, val, colPtr, next, rowIdx, valT, end: xAt, cscBuilt: false };
+  slot = { rowPtr, col, val, colPtr, next, rowIdx, valT, valS, off, end: xAt, cscBuilt: false };
   if (nnz < 0) return null;
   return { n, d, nnz, generation };
 }
@@ -121,7 +181,10 @@ export function sparseMatMul(rows: SparseRows, w: ArrayLike<number>, u: number, 
   const buf = ensure(k, outAt + 4 * n * u);
   new Float32Array(buf, wAt, d * u).set(w);
   if (bias) new Float32Array(buf, bAt, u).set(bias);
-  k.forward(n, u, slot.rowPtr, slot.col, slot.val, wAt, bAt, bias ? 1 : 0, outAt);
+  if (kernelOptions.tiled) {
+    k.rowOffsets(rows.nnz, slot.col, 4 * u, slot.off);
+    k.forwardT(n, u, slot.rowPtr, slot.off, slot.val, wAt, bAt, bias ? 1 : 0, 0, outAt);
+  } else k.forward(n, u, slot.rowPtr, slot.col, slot.val, wAt, bAt, bias ? 1 : 0, outAt);
   return new Float32Array(k.memory.buffer, outAt, n * u).slice();
 }
 
@@ -149,7 +212,10 @@ export function sparseClippedSum(
   const buf = ensure(k, bAt + 4 * u);
   new Float32Array(buf, gAt, n * u).set(g);
   new Float32Array(buf, cAt, n).set(c);
-  k.clipped(d, u, slot.colPtr, slot.rowIdx, slot.valT, gAt, cAt, outAt);
+  if (kernelOptions.tiled) {
+    k.scaleEntries(rows.nnz, slot.rowIdx, slot.valT, cAt, slot.valS, 4 * u, slot.off);
+    k.clippedT(d, u, slot.colPtr, slot.off, slot.valS, gAt, outAt);
+  } else k.clipped(d, u, slot.colPtr, slot.rowIdx, slot.valT, gAt, cAt, outAt);
   if (withBias) k.biasSum(n, u, gAt, cAt, bAt);
   const mem = k.memory.buffer;
   return {

@@ -25,6 +25,7 @@ import { denseStackCalls, setDenseStackRoute } from "../../../src/dpsgd/engine/d
 import { setSparseDenseInputs } from "../../../src/dpsgd/engine/layers/dense.js";
 import type { PerExampleLoss } from "../../../src/dpsgd/engine/types.js";
 import { denseStackActivate, denseStackKernelCalls } from "../../../src/dpsgd/kernels/dense-stack.js";
+import { setSparseKernels } from "../../../src/dpsgd/kernels/sparse-dense.js";
 import { randomizeWeights } from "./cases.js";
 import { compareWithReference, lcg, randInt, type Reference, referencePerExample } from "./reference.js";
 
@@ -415,6 +416,63 @@ describe.each(["cpu", "wasm"] as const)("the fused Dense-stack route on %s", (ba
     expect(cmp.sumError).toBeLessThan(TOL);
     expect(cmp64.normError).toBeLessThan(TOL);
     expect(cmp64.sumError).toBeLessThan(TOL);
+  });
+
+  it("784-128 relu-10 softmax (sparse input, whole and edge tiles) equals batch-of-one autodiff with the tiled and the axpy kernels", () => {
+    const r = lcg(23);
+    const model = tf.sequential({
+      layers: [
+        tf.layers.dense({ inputShape: [784], units: 128, activation: "relu" }),
+        tf.layers.dense({ units: 10, activation: "softmax" }),
+      ],
+    });
+    randomizeWeights(model, 0.3);
+    const n = 21;
+    const x = tf.tensor2d(
+      inputValues(r, n, 784, 0.18, [0, 7]).map((v) => Math.abs(v) / 1.5),
+      [n, 784],
+    );
+    const y = tf.tensor1d(Array.from({ length: n }, () => randInt(r, 0, 9)));
+    const c = keep({ name: "relu mlp", model, x, y, loss: "sparseCategoricalCrossentropy", sparse: true });
+    const ref = referencePerExample(c.model, c.x, c.y, c.loss);
+    const exact = float64Reference(c.model, c.x, c.y, c.loss);
+    const clip = medianClip(exact.norms);
+    const sums: Record<string, Float32Array>[] = [];
+    for (const tiled of [true, false]) {
+      const previous = setSparseKernels({ tiled });
+      try {
+        const sparseBefore = denseStackKernelCalls.sparseForward;
+        const result = clippedGradients({ model: c.model, x: c.x, y: c.y, loss: c.loss, l2NormClip: clip, training: false });
+        expect(denseStackKernelCalls.sparseForward).toBe(sparseBefore + 1);
+        const cmp = compareWithReference(
+          result,
+          ref,
+          clip,
+          exact.norms.map((v) => (v > clip ? clip / v : 1)),
+        );
+        const cmp64 = compareWithReference(result, exact, clip);
+        const norms = normErrorWhereF32Accurate(result.norms, ref, exact);
+        sums.push(Object.fromEntries(Object.entries(result.clippedSum).map(([k, t]) => [k, t.dataSync() as Float32Array])));
+        tf.dispose(result.clippedSum);
+        expect(cmp64.normError, `tiled ${tiled}`).toBeLessThan(TOL);
+        expect(cmp64.sumError, `tiled ${tiled}`).toBeLessThan(TOL);
+        expect(cmp.sumError, `tiled ${tiled}`).toBeLessThan(TOL);
+        expect(norms.error, `tiled ${tiled}`).toBeLessThan(TOL);
+      } finally {
+        setSparseKernels(previous);
+      }
+    }
+    // The two variants differ only in the order of float additions.
+    for (const k of Object.keys(sums[0])) {
+      const [a, b] = [sums[0][k], sums[1][k]];
+      let e = 0;
+      let m = 0;
+      for (let i = 0; i < a.length; i++) {
+        e = Math.max(e, Math.abs(a[i] - b[i]));
+        m = Math.max(m, Math.abs(b[i]));
+      }
+      expect(e / (m + 1e-3), k).toBeLessThan(TOL);
+    }
   });
 
   it("a saturated softmax (p outside [1e-7, 1 - 1e-7]) passes no gradient through the clip, as tfjs's autodiff", () => {
