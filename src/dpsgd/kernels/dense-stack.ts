@@ -70,8 +70,8 @@ export function markDenseStackSubphase(name: string): void {
 /** Calls of the fused step's pieces since the last reset (tests check what ran). @internal */
 export const denseStackKernelCalls = { sparseForward: 0, denseForward: 0, sparseClippedSum: 0, denseClippedSum: 0 };
 
-/** The module's sparse kernels (sparse-dense.ts) and the fused step's own. */
-interface Exports extends SparseDenseExports {
+/** The module's sparse kernels (sparse-dense.ts) and the fused step's own. @internal */
+export interface DenseStackExports extends SparseDenseExports {
   gemm(
     rows: number,
     inner: number,
@@ -111,7 +111,7 @@ const ONE_MINUS_EPSILON = Math.fround(1 - 1e-7);
 let generation = 0;
 
 /** The fused step's own instance of the module (its own memory), or null where WebAssembly SIMD is not available. */
-const kernel = lazyExports<Exports>(sparseDenseModule);
+const kernel = lazyExports<DenseStackExports>(sparseDenseModule);
 
 /** Whether the fused step can run here (WebAssembly with SIMD). @internal */
 export function denseStackAvailable(): boolean {
@@ -146,7 +146,7 @@ export interface DenseStackOptions {
  */
 export class DenseStackStep {
   private readonly id: number;
-  private readonly k: Exports;
+  private readonly k: DenseStackExports;
   private readonly slots: LayerSlots[];
   private readonly x: number;
   private readonly csr: {

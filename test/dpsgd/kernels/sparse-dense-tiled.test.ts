@@ -21,73 +21,13 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { sparseDenseModule } from "../../../src/dpsgd/kernels/sparse-dense.js";
+import type { DenseStackExports } from "../../../src/dpsgd/kernels/dense-stack.js";
 import { compileWat } from "../../../scripts/gen-kernel-wasm.js";
 import { lcg } from "../engine/reference.js";
 import { hasWabt } from "../../helpers/wabt.js";
 
-/** The exports the checks call (the module's, by name). */
-interface Kernels {
-  memory: WebAssembly.Memory;
-  csr(x: number, n: number, d: number, rowPtr: number, col: number, val: number, maxNnz: number): number;
-  csr4(x: number, n: number, d: number, rowPtr: number, col: number, val: number, maxNnz: number): number;
-  csc(n: number, d: number, rowPtr: number, col: number, val: number, colPtr: number, next: number, rowIdx: number, valT: number): void;
-  forward(n: number, u: number, rowPtr: number, col: number, val: number, w: number, bias: number, hasBias: number, out: number): void;
-  rowOffsets(nnz: number, idx: number, rowBytes: number, off: number): void;
-  forwardT(
-    n: number,
-    u: number,
-    rowPtr: number,
-    colOff: number,
-    val: number,
-    w: number,
-    bias: number,
-    hasBias: number,
-    relu: number,
-    out: number,
-  ): void;
-  clipped(d: number, u: number, colPtr: number, rowIdx: number, valT: number, g: number, c: number, out: number): void;
-  scaleEntries(nnz: number, rowIdx: number, valT: number, c: number, valS: number, rowBytes: number, offT: number): void;
-  clippedT(d: number, u: number, colPtr: number, offT: number, valS: number, g: number, out: number): void;
-  cscScaled(
-    n: number,
-    d: number,
-    rowPtr: number,
-    col: number,
-    val: number,
-    c: number,
-    rowBytes: number,
-    colPtr: number,
-    next: number,
-    offT: number,
-    valS: number,
-  ): void;
-  csrRowSq(n: number, rowPtr: number, val: number, out: number): void;
-  gemm(
-    rows: number,
-    inner: number,
-    u: number,
-    a: number,
-    aRow: number,
-    aCol: number,
-    b: number,
-    init: number,
-    hasInit: number,
-    out: number,
-  ): void;
-  gemmT(
-    rows: number,
-    inner: number,
-    u: number,
-    a: number,
-    aRow: number,
-    aCol: number,
-    b: number,
-    init: number,
-    hasInit: number,
-    relu: number,
-    out: number,
-  ): void;
-}
+/** The exports the checks call: the module's (src/dpsgd/kernels/dense-stack.ts declares them). */
+type Kernels = DenseStackExports;
 
 const WAT = path.resolve(import.meta.dirname, "../../../src/dpsgd/kernels/wasm/sparse-dense.wat");
 
