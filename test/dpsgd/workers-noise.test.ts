@@ -14,7 +14,7 @@
  *   threads' timings, fixed here by a test hook): for f = 0, 0.2, 0.5, 0.93 and 1 the calling
  *   thread's seed changes exactly the first ⌊f·d⌋ coordinates and the worker's seed exactly the
  *   others (a partition), each noised once; with the balance switched on (off by default) and a
- *   worker 20 ms slower (test fault) it hands the calling thread all the noise (f > 0.95 after 16
+ *   worker 80 ms slower (test fault) it hands the calling thread all the noise (f > 0.95 after 16
  *   steps), every step noised once —
  *   negative control: a worker range that starts 5 coordinates late (test fault) leaves them
  *   unnoised and fails the count;
@@ -381,7 +381,7 @@ describe("the noise shared between the calling thread and a worker", () => {
     }
   });
 
-  it("balanced (opt-in), the split follows the threads' speed: with a worker 20 ms slower the calling thread takes over the noise; each step noised once", async () => {
+  it("balanced (opt-in), the split follows the threads' speed: with a worker 80 ms slower the calling thread takes over the noise; each step noised once", async () => {
     const slow = await startDpWorkerPool({ model: m, workers: 1, callerComputes: true, ...OPTIONS }, { 0: "slow" });
     const { x, y } = batch(N, 509);
     try {

@@ -94,7 +94,7 @@ function step(model: tf.LayersModel, c: WorkerConfig): { output: Float32Array; o
     }
     haveWeights = true;
   }
-  if (init.fault === "slow") Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  if (init.fault === "slow") Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 80);
   values[VALUE.weights] = lap();
   values[VALUE.computeFrom] = performance.timeOrigin + performance.now();
   let inputs = 0;

@@ -90,7 +90,7 @@ export const VALUE_LENGTH = 16;
  * worker's noise range; "noise-twice": add a second draw to it; "stale-config": ignore every
  * configuration after the first; "stale-clip": keep the first step's clip bound; "split-gap": the
  * calling thread gives this worker a noise range that starts 5 coordinates late; "slow": the worker
- * sleeps 20 ms before its chunks). @internal
+ * sleeps 80 ms before its chunks: a margin no scheduler delay of the calling thread under a loaded test run reaches). @internal
  */
 export type WorkerFault =
   "throw" | "exit" | "perturb" | "noise-skip" | "noise-twice" | "stale-config" | "stale-clip" | "split-gap" | "slow";
