@@ -43,7 +43,7 @@
  * Usage: npm run bench -- dpsgd-workers   (env: REPS=15, WARMUP=150, WORKERS=2 or a list such as
  * 1,2 or "" for none, CALLER=1 or a list such as 1,2 or "" for none, NOISE_AFTER=1 to
  * add each pool with the noise drawn after the workers answered, BALANCED_SPLIT=1 to add each caller
- * pool with the noise split balanced by the threads' timings (setNoiseBalance), CHUNK=128, CHUNKED=0 to leave out the in-process chunked case, SPIN=1 (a list) to add each caller pool polling that many ms before it sleeps (spinWaitMs), MODELS=mlp,cnn, DPKIT_BACKEND=wasm|cpu). The load average is printed before
+ * pool with the noise split balanced by the threads' timings (setNoiseBalance), CHUNK=128, CHUNKED=0 to leave out the in-process chunked case, MODELS=mlp,cnn, DPKIT_BACKEND=wasm|cpu). The load average is printed before
  * and after: on a loaded machine the workers compete with other processes for the cores and
  * the wall-clock speed-up is understated.
  */
@@ -77,11 +77,6 @@ const NOISE_AFTER = process.env.NOISE_AFTER === "1";
  * second pool, `setNoiseBalance`), beside the default split (the calling thread's share of the chunks).
  */
 const BALANCED_SPLIT = process.env.BALANCED_SPLIT === "1";
-/** Also time each `callerComputes` pool polling this many ms before sleeping (`spinWaitMs`; a list, e.g. SPIN=0.5,2). */
-const SPIN = (process.env.SPIN ?? "")
-  .split(",")
-  .filter((v) => v.trim() !== "")
-  .map(Number);
 /** Whether to time the in-process chunked case too (CHUNKED=0 leaves it out: a long warm-up then costs less). */
 const CHUNKED = process.env.CHUNKED !== "0";
 const MODELS = (process.env.MODELS ?? "mlp,cnn").split(",") as MnistModelKind[];
@@ -175,18 +170,6 @@ for (const kind of MODELS) {
           }),
       )
     : [];
-  const spinPools = await Promise.all(
-    specs
-      .filter((p) => p.caller)
-      .flatMap((p) =>
-        SPIN.map(async (ms) => {
-          const pool = await createDpWorkerPool({ model, workers: p.workers, chunkSize: CHUNK, callerComputes: true, spinWaitMs: ms });
-          cases.push([`${label(p.workers, true)}, polls ${ms} ms`, step(pool)]);
-          casePools.push(pool);
-          return pool;
-        }),
-      ),
-  );
   const poolOf = (name: string) => casePools[cases.findIndex(([n]) => n === name)];
   const series = new Map<string, Record<string, number[]>>(cases.map(([name]) => [name, {}]));
   const record = (name: string, key: string, v: number | undefined): void => {
@@ -423,7 +406,7 @@ for (const kind of MODELS) {
       );
     }
   }
-  await Promise.all([...pools, ...balancedPools, ...spinPools].map((p) => p.close()));
+  await Promise.all([...pools, ...balancedPools].map((p) => p.close()));
   tf.dispose([x, y]);
   model.dispose();
 }
@@ -450,7 +433,6 @@ console.log(
     noiseAfter: NOISE_AFTER,
     balancedSplit: BALANCED_SPLIT,
     chunked: CHUNKED,
-    spin: SPIN,
     warmup: WARMUP,
     reps: REPS,
     loadBefore,

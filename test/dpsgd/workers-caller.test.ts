@@ -11,11 +11,7 @@
  * - with a seeded source the step equals the one of a plain 1-worker pool bit for bit, and
  *   `makePrivate` with such a pool trains to the same weights and accuracies as with a plain one
  *   (control: another seed gives other weights);
- * - a failing worker still surfaces as a DpError naming it; a non-boolean option is refused;
- * - `spinWaitMs` (threads poll before they sleep): a polling caller + 1 worker pool gives the
- *   chunked bytes step after step, and its worker catches requests while polling (control: a pool
- *   that does not poll catches none); a polling worker that flips a bit of its shard changes the
- *   bytes; a polling pool closes; out-of-range values are refused.
+ * - a failing worker still surfaces as a DpError naming it; a non-boolean option is refused.
  */
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -26,7 +22,7 @@ import { batch, bytesWithLoss, CHUNK, CLIP, LOSS, model } from "../helpers/dp-wo
 import { createDpWorkerPool, dpGradients, makePrivate, type DpWorkerPool } from "../../src/dpsgd/index.js";
 import { computeClippedSum } from "../../src/dpsgd/gradients.js";
 import { chunkedClippedSum } from "../../src/dpsgd/workers/chunks.js";
-import { lastStepProfile, requestsCaughtPolling, startDpWorkerPool } from "../../src/dpsgd/workers/pool.js";
+import { lastStepProfile, startDpWorkerPool } from "../../src/dpsgd/workers/pool.js";
 
 const OPTIONS = { chunkSize: CHUNK, startupTimeoutMs: 90_000, stepTimeoutMs: 60_000 };
 
@@ -196,49 +192,4 @@ describe("callerComputes: failures and bad options", () => {
     expect(err).toBeInstanceOf(DpError);
     expect((err as DpError).argument).toBe("callerComputes");
   }, 120_000);
-});
-
-describe("spinWaitMs: the threads poll before they sleep", () => {
-  it("gives the chunked bytes step after step, catches requests while polling (control: none without), and closes", async () => {
-    await prepareBackend({ backend: "cpu", announce: false });
-    const m = model(11);
-    const [polls, still, bad] = await Promise.all([
-      createDpWorkerPool({ model: m, workers: 1, callerComputes: true, spinWaitMs: 50, ...OPTIONS }),
-      createDpWorkerPool({ model: m, workers: 1, callerComputes: true, ...OPTIONS }),
-      startDpWorkerPool({ model: m, workers: 1, callerComputes: true, spinWaitMs: 50, ...OPTIONS }, { 0: "perturb" }),
-    ]);
-    pools.push(polls, still, bad);
-    for (let k = 0; k < 6; k++) {
-      const { x, y } = batch(29 + k, 90 + k);
-      try {
-        const ref = bytesWithLoss(chunkedClippedSum({ model: m, loss: LOSS, x, y, l2NormClip: CLIP, chunkSize: CHUNK }));
-        // Each pool twice in a row: its second request follows its worker's answer within milliseconds.
-        for (const p of [polls, polls, still, still])
-          expect(bytesWithLoss(computeClippedSum({ model: m, loss: LOSS, x, y, l2NormClip: CLIP, workers: p })).equals(ref)).toBe(true);
-        expect(bytesWithLoss(computeClippedSum({ model: m, loss: LOSS, x, y, l2NormClip: CLIP, workers: bad })).equals(ref)).toBe(false);
-      } finally {
-        tf.dispose([x, y]);
-      }
-    }
-    // Back-to-back steps come well within 50 ms: the polling worker saw some of them while polling.
-    expect(requestsCaughtPolling(polls)[0]).toBeGreaterThan(0);
-    expect(requestsCaughtPolling(still)).toEqual([0]);
-    const t0 = performance.now();
-    await polls.close();
-    expect(performance.now() - t0).toBeLessThan(10_000);
-  }, 150_000);
-
-  it("refuses values outside [0, 100]", async () => {
-    const m = model(12);
-    for (const bad of [-1, 101, Number.NaN, "1" as unknown as number]) {
-      let err: unknown;
-      try {
-        await createDpWorkerPool({ model: m, workers: 1, spinWaitMs: bad });
-      } catch (e) {
-        err = e;
-      }
-      expect(err).toBeInstanceOf(DpError);
-      expect((err as DpError).argument).toBe("spinWaitMs");
-    }
-  });
 });

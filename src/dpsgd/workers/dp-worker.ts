@@ -153,13 +153,6 @@ function serve(model: tf.LayersModel): void {
   const tid = currentThreadId();
   values[VALUE.tid] = tid ?? NaN;
   for (;;) {
-    // Poll for a while before sleeping: a request that comes soon (the next training step) is seen
-    // at once, without the wake-up of a sleeping thread (on a VM, of a halted virtual CPU).
-    if (init.spinMs > 0 && Atomics.load(signal, SIGNAL.request) === seen) {
-      const until = performance.now() + init.spinMs;
-      while (Atomics.load(signal, SIGNAL.request) === seen && performance.now() < until);
-      if (Atomics.load(signal, SIGNAL.request) !== seen) values[VALUE.caughtPolling]++;
-    }
     Atomics.wait(signal, SIGNAL.request, seen);
     const now = Atomics.load(signal, SIGNAL.request);
     if (now === seen) continue;

@@ -19,7 +19,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { activeBackend, type BackendName } from "../../backend/index.js";
-import { DpError, requireInRange, requireInteger, requireObject, requireOneOf, requirePositiveInteger } from "../../errors.js";
+import { DpError, requireInteger, requireObject, requireOneOf, requirePositiveInteger } from "../../errors.js";
 import type { ClippingStrategy, PerExampleLoss } from "../engine/index.js";
 import type { MetricSpec } from "../fit-metrics.js";
 import type { ClippedSumParts } from "../gradients.js";
@@ -73,15 +73,6 @@ export interface DpWorkerPoolOptions {
    * `callerComputes: true` uses two threads on two cores (the calling thread and one worker).
    */
   callerComputes?: boolean;
-  /**
-   * Milliseconds a thread polls shared memory before it sleeps (default 0: it sleeps at once):
-   * a worker after answering a step, polling for the next request, and the calling thread when
-   * it waits for the workers' answers. A thread that sleeps is woken by the other (a futex wake;
-   * on a virtual machine the wake-up of a halted virtual CPU), which costs tens to hundreds of
-   * microseconds per step; polling spends that CPU time instead, on a core that would be idle
-   * otherwise. A number from 0 to 100. Does not change any result.
-   */
-  spinWaitMs?: number;
 }
 
 interface Slot {
@@ -106,8 +97,6 @@ interface PoolState {
   slots: Slot[];
   chunkSize: number;
   stepTimeoutMs: number;
-  /** See {@link DpWorkerPoolOptions.spinWaitMs}. */
-  spinMs: number;
   /** Whether the calling thread computes the first chunks itself. */
   callerComputes: boolean;
   weightSizes: number[];
@@ -342,7 +331,6 @@ export async function startDpWorkerPool(
   if (typeof callerComputes !== "boolean") {
     throw new DpError("invalid_parameter", `\`callerComputes\` must be true or false. Found ${String(callerComputes)}.`, "callerComputes");
   }
-  const spinMs = requireInRange("spinWaitMs", options.spinWaitMs ?? 0, 0, 100);
   const weightSizes = model.weights.map((w) => sizeOf(w.shape));
   let topology: unknown;
   try {
@@ -364,7 +352,6 @@ export async function startDpWorkerPool(
       port: channel.port2,
       index,
       prod: tf.env().getBool("PROD"),
-      spinMs,
       fault: faults[index],
       testNoiseSeed: testNoiseSeeds?.[index],
     };
@@ -399,7 +386,6 @@ export async function startDpWorkerPool(
     slots,
     chunkSize,
     stepTimeoutMs,
-    spinMs,
     callerComputes,
     weightSizes,
     weights: new Float32Array(new SharedArrayBuffer(Math.max(4, 4 * total))),
@@ -474,15 +460,6 @@ function fail(s: PoolState, why: string): never {
 
 /** Waits (blocking) for a worker's answer to request `slot.seq`; its message, if it posted one. */
 function awaitAnswer(s: PoolState, slot: Slot, index: number, deadline: number): StepReply | undefined {
-  if (s.spinMs > 0 && Atomics.load(slot.signal, SIGNAL.response) !== slot.seq) {
-    // Poll before sleeping (spinWaitMs): an answer that comes soon is seen without a wake-up.
-    const until = performance.now() + s.spinMs;
-    while (
-      Atomics.load(slot.signal, SIGNAL.response) !== slot.seq &&
-      Atomics.load(slot.signal, SIGNAL.dead) !== 1 &&
-      performance.now() < until
-    );
-  }
   for (;;) {
     const answered = Atomics.load(slot.signal, SIGNAL.response) === slot.seq;
     if (answered) break;
@@ -929,11 +906,6 @@ export function sharesNoise(pool: DpWorkerPool, rng: Rng | undefined): boolean {
 /** Where the pool's last step's time went (for benchmarks). @internal */
 export function lastStepProfile(pool: DpWorkerPool): StepProfile | undefined {
   return states.get(pool)?.lastProfile;
-}
-
-/** How many requests each worker has seen while polling (see {@link DpWorkerPoolOptions.spinWaitMs}), for tests and benchmarks. @internal */
-export function requestsCaughtPolling(pool: DpWorkerPool): number[] {
-  return (states.get(pool)?.slots ?? []).map((slot) => slot.values[VALUE.caughtPolling]);
 }
 
 /** Each busy worker's own time on the pool's last step, in ms (for benchmarks). @internal */

@@ -78,8 +78,6 @@ export const VALUE = {
   computeFrom: 11,
   computeTo: 12,
   doneAt: 13,
-  /** How many requests the worker has seen while polling (`spinMs`), not after sleeping (a counter, for tests and benchmarks). */
-  caughtPolling: 14,
 } as const;
 
 /** Number of Float64 slots of a worker's control array. @internal */
@@ -113,11 +111,6 @@ export interface WorkerInit {
   index: number;
   /** tfjs's production mode (`tf.enableProdMode()`), mirrored from the calling thread. */
   prod: boolean;
-  /**
-   * Milliseconds the worker keeps polling its signal array for the next request after answering
-   * before it sleeps in `Atomics.wait` (0: sleep at once). See `DpWorkerPoolOptions.spinWaitMs`.
-   */
-  spinMs: number;
   /** Test-only fault. */
   fault?: WorkerFault;
   /** Tests only (never through the public API): draw this worker's noise share from a seeded, insecure source. */
