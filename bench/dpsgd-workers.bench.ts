@@ -43,7 +43,7 @@
  * Usage: npm run bench -- dpsgd-workers   (env: REPS=15, WARMUP=150, WORKERS=2 or a list such as
  * 1,2 or "" for none, CALLER=1 or a list such as 1,2 or "" for none, NOISE_AFTER=1 to
  * add each pool with the noise drawn after the workers answered, BALANCED_SPLIT=1 to add each caller
- * pool with the noise split balanced by the threads' timings (setNoiseBalance), CHUNK=128, CHUNKED=0 to leave out the in-process chunked case, MODELS=mlp,cnn, DPKIT_BACKEND=wasm|cpu). The load average is printed before
+ * pool with the noise split balanced by the threads' timings (setNoiseBalance), CHUNK=128, CHUNKED=0 to leave out the in-process chunked case, POOL_WARMUP=0 pool-only warm-up steps after the shared warm-up, MODELS=mlp,cnn, DPKIT_BACKEND=wasm|cpu). The load average is printed before
  * and after: on a loaded machine the workers compete with other processes for the cores and
  * the wall-clock speed-up is understated.
  */
@@ -61,6 +61,13 @@ import { type BenchRow as Row, median } from "./report.js";
 
 const REPS = Number(process.env.REPS ?? 15);
 const WARMUP = Number(process.env.WARMUP ?? 150);
+/**
+ * After the shared warm-up, each pool case runs this many more steps on its own (default 0). In the
+ * shared warm-up the calling thread makes two or more engine calls per repetition (the in-process
+ * case's and its own chunk) to a worker's one, so a worker's isolate is less warm than the calling
+ * thread's, unlike in a training run where only the pool steps; this evens that out.
+ */
+const POOL_WARMUP = Number(process.env.POOL_WARMUP ?? 0);
 const WORKERS = (process.env.WORKERS ?? "2")
   .split(",")
   .filter((v) => v.trim() !== "")
@@ -207,6 +214,7 @@ for (const kind of MODELS) {
       othersAt = ownCpu(tids);
     }
   }
+  for (const [name, f] of cases) if (poolOf(name) !== undefined) for (let r = 0; r < POOL_WARMUP; r++) f();
   for (let r = 0; r < REPS; r++) {
     for (const [name, f] of r % 2 === 0 ? cases : [...cases].reverse()) {
       // The workers' clocks, read from here while they sleep (exact; their own reading at the end of
@@ -420,7 +428,7 @@ console.log(
 console.log(w.map((n) => "-".repeat(n)).join("-|-"));
 for (const r of table) console.log(line(r));
 console.log(
-  `chunk size ${CHUNK}, ${WARMUP} warm-up and ${REPS} measured repetitions alternating; wall: medians, CPU: means per step; CPU wkr = slowest worker's ` +
+  `chunk size ${CHUNK}, ${WARMUP} warm-up (then ${POOL_WARMUP} pool-only) and ${REPS} measured repetitions alternating; wall: medians, CPU: means per step; CPU wkr = slowest worker's ` +
     `own CPU time, CPU V8 = every other thread; crit. = max(CPU main + CPU wkr (caller cases: max(CPU main, its serial part + CPU wkr)), CPU all / cores), predicted = in-process crit. / crit.; load average after: ${loadAfter}`,
 );
 console.log(
@@ -434,6 +442,7 @@ console.log(
     balancedSplit: BALANCED_SPLIT,
     chunked: CHUNKED,
     warmup: WARMUP,
+    poolWarmup: POOL_WARMUP,
     reps: REPS,
     loadBefore,
     loadAfter,
