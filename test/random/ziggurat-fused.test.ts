@@ -19,14 +19,10 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { addGaussianNoiseInPlace } from "../../src/mechanisms/gaussian-noise.js";
-import {
-  allFiniteFloat32,
-  DiscreteZiggurat,
-  setZigguratFusedAddForTesting,
-  setZigguratWasmForTesting,
-} from "../../src/random/discrete-ziggurat.js";
+import { allFiniteFloat32, setZigguratFusedAddForTesting, setZigguratWasmForTesting } from "../../src/random/discrete-ziggurat.js";
 import { setExpEnclosureMarginForTesting } from "../../src/random/exp-bernoulli.js";
 import { SeededRng } from "../../src/random/rng.js";
+import { addedInPieces } from "./added-in-pieces.js";
 import { compileWat, ZIGGURAT_WAT_PATH } from "../../scripts/gen-ziggurat-wasm.js";
 import { hasWabt } from "../helpers/wabt.js";
 
@@ -57,14 +53,7 @@ function added(
   div = 256,
 ): Float32Array {
   usePath(path);
-  const out = s.slice();
-  const st = new DiscreteZiggurat(sigma).stream(new SeededRng(seed), out.length);
-  for (let at = 0, k = 0; at < out.length; k++) {
-    const to = Math.min(out.length, at + pieces[k % pieces.length]);
-    st.addRounded(out, at, to, inv, scale, div);
-    at = to;
-  }
-  return out;
+  return addedInPieces(sigma, s, seed, pieces, inv, scale, div);
 }
 
 /** A vector on the grid 2^-30 with ties (half-integers of the grid), integers and values between. */

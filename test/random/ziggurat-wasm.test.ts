@@ -19,6 +19,7 @@ import {
 } from "../../src/random/discrete-ziggurat.js";
 import { setExpEnclosureMarginForTesting } from "../../src/random/exp-bernoulli.js";
 import { SeededRng } from "../../src/random/rng.js";
+import { addedInPieces } from "./added-in-pieces.js";
 import { ZIGGURAT_WASM_BASE64, ZIGGURAT_WAT_SHA256 } from "../../src/random/ziggurat-wasm.js";
 import { compileWat, ZIGGURAT_WAT_PATH } from "../../scripts/gen-ziggurat-wasm.js";
 
@@ -64,14 +65,7 @@ function added(
   wasm: boolean | "current",
 ): Float32Array {
   if (wasm !== "current") setZigguratWasmForTesting(wasm ? undefined : null);
-  const out = s.slice();
-  const st = new DiscreteZiggurat(sigma).stream(new SeededRng(seed), out.length);
-  for (let at = 0, k = 0; at < out.length; k++) {
-    const to = Math.min(out.length, at + pieces[k % pieces.length]);
-    st.addRounded(out, at, to, inv, scale, div);
-    at = to;
-  }
-  return out;
+  return addedInPieces(sigma, s, seed, pieces, inv, scale, div);
 }
 
 const watText = (): string => readFileSync(ZIGGURAT_WAT_PATH, "utf8");
