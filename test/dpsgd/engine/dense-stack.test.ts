@@ -282,6 +282,32 @@ function normErrorWhereF32Accurate(norms: Float32Array, f32: Reference, f64: Ref
   return { error, left };
 }
 
+/**
+ * A result against both references: float64 (`cmp64`: every example), float32 batch-of-one autodiff
+ * with the float64 clip factors (`cmp`), and the norms wherever that float32 reference is accurate.
+ */
+function againstReferences(
+  result: Parameters<typeof compareWithReference>[0],
+  exact: Reference,
+  ref: Reference,
+  clip: number,
+): {
+  cmp64: ReturnType<typeof compareWithReference>;
+  cmp: ReturnType<typeof compareWithReference>;
+  norms: ReturnType<typeof normErrorWhereF32Accurate>;
+} {
+  return {
+    cmp64: compareWithReference(result, exact, clip),
+    cmp: compareWithReference(
+      result,
+      ref,
+      clip,
+      exact.norms.map((v) => (v > clip ? clip / v : 1)),
+    ),
+    norms: normErrorWhereF32Accurate(result.norms, ref, exact),
+  };
+}
+
 describe.each(["cpu", "wasm"] as const)("the fused Dense-stack route on %s", (backend) => {
   const disposables: (tf.Tensor | tf.LayersModel)[] = [];
   let sparseOptions: ReturnType<typeof setSparseDenseInputs>;
@@ -317,20 +343,13 @@ describe.each(["cpu", "wasm"] as const)("the fused Dense-stack route on %s", (ba
       const exact = float64Reference(c.model, c.x, c.y, c.loss);
       const clip = medianClip(exact.norms);
       const result = clippedGradients({ model: c.model, x: c.x, y: c.y, loss: c.loss, l2NormClip: clip, training: false });
+      const { cmp64, cmp, norms } = againstReferences(result, exact, ref, clip);
+      tf.dispose(result.clippedSum);
       // Against float64: every example.
-      const cmp64 = compareWithReference(result, exact, clip);
       expect(cmp64.keysMatch, c.name).toBe(true);
       expect(cmp64.normError, c.name).toBeLessThan(TOL);
       expect(cmp64.sumError, c.name).toBeLessThan(TOL);
       // Against float32 batch-of-one autodiff: the sums, and the norms wherever that reference is accurate.
-      const cmp = compareWithReference(
-        result,
-        ref,
-        clip,
-        exact.norms.map((v) => (v > clip ? clip / v : 1)),
-      );
-      const norms = normErrorWhereF32Accurate(result.norms, ref, exact);
-      tf.dispose(result.clippedSum);
       expect(cmp.sumError, c.name).toBeLessThan(TOL);
       expect(norms.error, c.name).toBeLessThan(TOL);
       leftOut += norms.left;
@@ -371,14 +390,7 @@ describe.each(["cpu", "wasm"] as const)("the fused Dense-stack route on %s", (ba
         const ref = referencePerExample(cs.model, cs.x, cs.y, cs.loss);
         const clip = medianClip(exact.norms);
         const result = clippedGradients({ model: cs.model, x: cs.x, y: cs.y, loss: cs.loss, l2NormClip: clip, training: false });
-        const cmp64 = compareWithReference(result, exact, clip);
-        const cmp = compareWithReference(
-          result,
-          ref,
-          clip,
-          exact.norms.map((v) => (v > clip ? clip / v : 1)),
-        );
-        const norms = normErrorWhereF32Accurate(result.norms, ref, exact);
+        const { cmp64, cmp, norms } = againstReferences(result, exact, ref, clip);
         tf.dispose(result.clippedSum);
         expect(cmp64.normError, name).toBeLessThan(TOL);
         expect(cmp64.sumError, name).toBeLessThan(TOL);
@@ -444,14 +456,7 @@ describe.each(["cpu", "wasm"] as const)("the fused Dense-stack route on %s", (ba
         const sparseBefore = denseStackKernelCalls.sparseForward;
         const result = clippedGradients({ model: c.model, x: c.x, y: c.y, loss: c.loss, l2NormClip: clip, training: false });
         expect(denseStackKernelCalls.sparseForward).toBe(sparseBefore + 1);
-        const cmp = compareWithReference(
-          result,
-          ref,
-          clip,
-          exact.norms.map((v) => (v > clip ? clip / v : 1)),
-        );
-        const cmp64 = compareWithReference(result, exact, clip);
-        const norms = normErrorWhereF32Accurate(result.norms, ref, exact);
+        const { cmp64, cmp, norms } = againstReferences(result, exact, ref, clip);
         sums.push(Object.fromEntries(Object.entries(result.clippedSum).map(([k, t]) => [k, t.dataSync() as Float32Array])));
         tf.dispose(result.clippedSum);
         expect(cmp64.normError, `tiled ${tiled}`).toBeLessThan(TOL);
@@ -499,14 +504,7 @@ describe.each(["cpu", "wasm"] as const)("the fused Dense-stack route on %s", (ba
     const taken = denseStackCalls.taken;
     const result = clippedGradients({ model: c.model, x: c.x, y: c.y, loss: c.loss, l2NormClip: clip });
     expect(denseStackCalls.taken).toBe(taken + 1);
-    const cmp64 = compareWithReference(result, exact, clip);
-    const cmp = compareWithReference(
-      result,
-      ref,
-      clip,
-      exact.norms.map((v) => (v > clip ? clip / v : 1)),
-    );
-    const norms = normErrorWhereF32Accurate(result.norms, ref, exact);
+    const { cmp64, cmp, norms } = againstReferences(result, exact, ref, clip);
     tf.dispose(result.clippedSum);
     expect(cmp64.normError).toBeLessThan(TOL);
     expect(cmp64.sumError).toBeLessThan(TOL);
