@@ -158,7 +158,11 @@ describe.skipIf(!haveChromium)("the browser federated client (chromium)", () => 
     );
     const codes = await within("node clients", 180_000, Promise.all(nodes.map((n) => n.exited)));
     expect(codes, nodes.map((n) => n.err()).join("\n")).toEqual([0, 0]);
-    expect(await within("server exit", 30_000, server.exited)).toBe(0);
+    // On a timeout, say what the server was last doing (its request log is on stderr).
+    const serverCode = await within("server exit", 30_000, server.exited).catch((e: Error) => {
+      throw new Error(`${e.message}; the server's stderr ends:\n${server.err().slice(-4000)}`);
+    });
+    expect(serverCode).toBe(0);
     const status = JSON.parse(server.out()) as {
       rounds: number;
       history: { accepted: number; clients: { node: number; browser: number } }[];

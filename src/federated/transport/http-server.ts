@@ -40,6 +40,12 @@ export interface FederatedHttpOptions {
   getRoutes?: Record<string, (url: URL) => StaticAsset | undefined | Promise<StaticAsset | undefined>>;
   /** Called for every request with its method, path, status and body size (never the body). */
   log?: (line: string) => void;
+  /**
+   * How long `close()` lets requests already in flight finish before it cuts every connection
+   * (ms). Default 5,000. While closing, each response says `connection: close`, so a client
+   * that polls on a kept-alive connection cannot hold the server open.
+   */
+  closeGraceMs?: number;
 }
 
 /** A running HTTP server. */
@@ -49,7 +55,10 @@ export interface FederatedHttpServer {
   readonly port: number;
   /** The node:http server. */
   readonly server: Server;
-  /** Stops accepting connections and closes idle ones. */
+  /**
+   * Stops accepting connections, closes idle ones, answers requests in flight with
+   * `connection: close`, and cuts whatever is still open after `closeGraceMs`: it always settles.
+   */
   close(): Promise<void>;
 }
 
@@ -119,7 +128,16 @@ export async function serveFederatedHttp(
   const host = options.host ?? "127.0.0.1";
   const limit = requireInteger("maxBodyBytes", options.maxBodyBytes ?? 64 * 1024 * 1024, { min: 1024 });
   const log = options.log;
+  const graceMs = requireInteger("closeGraceMs", options.closeGraceMs ?? 5_000, { min: 0, max: 600_000 });
+  let closing = false;
+  const pending = new Set<ServerResponse>();
   const server = createServer((req, res) => {
+    // Once closing, every answer ends its connection: a kept-alive poller cannot hold the port.
+    if (closing) res.shouldKeepAlive = false;
+    else {
+      pending.add(res);
+      res.once("close", () => pending.delete(res));
+    }
     void (async () => {
       const url = new URL(req.url ?? "/", "http://localhost");
       const path = url.pathname;
@@ -200,8 +218,16 @@ export async function serveFederatedHttp(
     server,
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections?.();
+        closing = true;
+        for (const res of pending) if (!res.headersSent) res.shouldKeepAlive = false;
+        // Requests in flight finish (their answers say `connection: close`); after the grace,
+        // whatever is still open is cut, so close() settles even if a client keeps polling.
+        const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+        server.close(() => {
+          clearTimeout(cut);
+          resolve();
+        });
+        server.closeIdleConnections();
       }),
   };
 }
