@@ -16,7 +16,8 @@
  *   wasm → JS; `move` with values: JS → wasm). Profiling adds a timer per kernel, so kernel times
  *   are read as fractions of the profiled step's wall time.
  *
- * Usage: `npm run bench -- dpsgd-profile` (env DPSGD_PROFILE_REPS, default 7;
+ * Usage: `npm run bench -- dpsgd-profile` (env DPSGD_PROFILE_REPS, default 7; DPSGD_PROFILE_BATCH, default 256
+ * (another batch size: two sizes give each phase's fixed cost per call, which caps the worker split's speed-up);
  * DPSGD_PROFILE_MODELS=mlp,cnn,embedding,lstm or any kind of bench/dpsgd-models.ts; DPSGD_PROFILE_BACKEND=wasm|cpu; DPSGD_PROFILE_SPARSE=0
  * switches the Dense rule's sparse-input path off, DPSGD_PROFILE_FUSED=0 the fused Dense-stack
  * route (src/dpsgd/engine/dense-stack.ts: the MLP's whole clipping step on typed arrays, which
@@ -44,7 +45,11 @@ import { type BenchRow as Row, median } from "./report.js";
 const reps = Number(process.env.DPSGD_PROFILE_REPS ?? 7);
 const models = (process.env.DPSGD_PROFILE_MODELS ?? "mlp,cnn,embedding,lstm").split(",") as BenchModelKind[];
 const backend = (process.env.DPSGD_PROFILE_BACKEND ?? "wasm") as "wasm" | "cpu";
-const batchSize = 256;
+/** DPSGD_PROFILE_BATCH (default 256): e.g. 128 and 256 give each phase's per-call fixed cost. */
+const batchSize = Number(process.env.DPSGD_PROFILE_BATCH ?? 256);
+if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 4096) {
+  throw new Error(`DPSGD_PROFILE_BATCH must be an integer in [1, 4096]. Found ${JSON.stringify(process.env.DPSGD_PROFILE_BATCH)}.`);
+}
 if (process.env.DPSGD_PROFILE_SPARSE === "0") setSparseDenseInputs({ enabled: false });
 if (process.env.DPSGD_PROFILE_FUSED === "0") setDenseStackRoute({ enabled: false });
 if (process.env.DPSGD_PROFILE_POOLED === "0") setEmbeddingPooledRoute({ enabled: false });
