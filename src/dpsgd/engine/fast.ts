@@ -14,6 +14,7 @@ import { clipWeights } from "./clip-weights.js";
 import { denseStackClippedGradients } from "./dense-stack.js";
 import type { NormMode, PerExampleTerms } from "./layer-rule.js";
 import { perExampleLoss } from "./losses.js";
+import { unsavedOpsEnabled } from "./layers/activation.js";
 import { markEnginePhase } from "./phase-hook.js";
 import type { ClippedGradients, PerExampleLoss } from "./types.js";
 
@@ -201,6 +202,15 @@ export function fastClippedGradients(args: FastArgs): FastClippedGradients {
   let norms: Float32Array = new Float32Array(0);
   let lossSum = 0;
   const hostSums: Record<string, Float32Array> = {};
+  // Tensors an activation's gradient closes over (instead of tfjs saving a clone): kept to the end.
+  const keepUntilStepEnds = (t: tf.Tensor): void => {
+    if (keptHere.includes(t)) return;
+    tf.keep(t);
+    keptHere.push(t);
+  };
+  const unsaved = unsavedOpsEnabled();
+  const keep = unsaved ? keepUntilStepEnds : undefined;
+  const add = unsaved ? addProbe : tf.add;
   try {
     const result = tf.tidy(() => {
       // When the model's first layer is trained and reads the input itself, its linear part
@@ -239,8 +249,8 @@ export function fastClippedGradients(args: FastArgs): FastClippedGradients {
             }
             inputs.push(a);
             inputMasks.push(mask);
-            if (k === 0 && z0) return step.rule!.activate(step.layer, e[0], mask);
-            return step.rule!.activate(step.layer, addProbe(step.rule!.linear(step.layer, a, mask), e[k]), mask);
+            if (k === 0 && z0) return step.rule!.activate(step.layer, e[0], mask, keep);
+            return step.rule!.activate(step.layer, add(step.rule!.linear(step.layer, a, mask), e[k]), mask, keep);
           },
           pooled === null ? undefined : 1,
         );

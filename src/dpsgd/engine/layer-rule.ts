@@ -73,8 +73,11 @@ export interface LayerRule {
   /**
    * The rest of the layer applied to `z` (identity if none): an elementwise activation, or for
    * recurrent layers the recurrence itself, whose per-time-step inputs are the slices of `z`.
+   * `keep` (given on the engine's taped forward pass): an activation may close over a tensor of its
+   * own for its gradient instead of having tfjs save a clone of it, and hands that tensor to `keep`,
+   * which keeps it until the step ends.
    */
-  activate(layer: tf.layers.Layer, preActivation: tf.Tensor, mask?: tf.Tensor | null): tf.Tensor;
+  activate(layer: tf.layers.Layer, preActivation: tf.Tensor, mask?: tf.Tensor | null, keep?: (t: tf.Tensor) => void): tf.Tensor;
   /**
    * Optional: the layer's output averaged over axis 1 (what a GlobalAveragePooling1D right after it
    * computes), formed without the full output, or null where the rule does not do it here. The
