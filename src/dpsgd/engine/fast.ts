@@ -15,6 +15,7 @@ import { denseStackClippedGradients } from "./dense-stack.js";
 import type { NormMode, PerExampleTerms } from "./layer-rule.js";
 import { perExampleLoss } from "./losses.js";
 import { unsavedOpsEnabled } from "./layers/activation.js";
+import { withSharedIdentity } from "../kernels/shared-identity.js";
 import { markEnginePhase } from "./phase-hook.js";
 import type { ClippedGradients, PerExampleLoss } from "./types.js";
 
@@ -188,6 +189,11 @@ function probeShapes(model: tf.LayersModel, plan: ModelPlan, x: tf.Tensor): numb
 
 /** Per-example clipped gradient sum through the per-layer rules. @internal */
 export function fastClippedGradients(args: FastArgs): FastClippedGradients {
+  // tfjs's clones of the tensors saved for the backward pass share their buffers (no copy on wasm).
+  return withSharedIdentity(() => fastClippedGradientsShared(args));
+}
+
+function fastClippedGradientsShared(args: FastArgs): FastClippedGradients {
   // A stack of Dense layers takes the fused route (./dense-stack.ts) where it applies.
   const fused = denseStackClippedGradients(args);
   if (fused) return fused;

@@ -6,7 +6,8 @@
  * whole input out of the wasm heap per call, `GatherV2` along axis 0 by a row copy, and the slow
  * `Conv2DBackpropInput` and transposed `BatchMatMul` (./fast-gradients.ts), and the six comparisons when
  * their operands broadcast (./compare-broadcast.ts: the gradient of `max`); each is composed from kernels the
- * backend has or copies heap to heap (see the files of this folder).
+ * backend has or copies heap to heap (see the files of this folder). Inside the DP engine's step only,
+ * `Identity` shares its input's buffer instead of copying it (./shared-identity.ts).
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
@@ -17,6 +18,7 @@ import { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from "./d
 import { batchMatMulUntransposedKernel, conv2dBackpropInputViaConv2DKernel } from "./fast-gradients.js";
 import { gatherRowsKernel } from "./gather-rows.js";
 import { maxPoolGradDirectKernel } from "./max-pool-grad-direct.js";
+import { sharedIdentityKernel } from "./shared-identity.js";
 import { sliceViewKernel, splitVViewKernel, unpackViewKernel } from "./slice-views.js";
 import { unsortedSegmentSumKernel } from "./unsorted-segment-sum.js";
 
@@ -38,6 +40,8 @@ const kernels: [string, (backendName: string) => tf.KernelFunc][] = [
  */
 const replacements: [string, (backendName: string, own: tf.KernelConfig | undefined) => tf.KernelFunc][] = [
   ["MaxPoolGrad", () => maxPoolGradDirectKernel()],
+  // Shares the input's buffer instead of copying it, inside the DP engine's step only: ./shared-identity.ts.
+  ["Identity", (_name, own) => sharedIdentityKernel(own)],
   ["Slice", (_name, own) => sliceViewKernel(own)],
   ["Unpack", (_name, own) => unpackViewKernel(own)],
   ["SplitV", (_name, own) => splitVViewKernel(own)],
