@@ -43,7 +43,7 @@
  * Usage: npm run bench -- dpsgd-workers   (env: REPS=15, WARMUP=150, WORKERS=2 or a list such as
  * 1,2 or "" for none, CALLER=1 or a list such as 1,2 or "" for none, NOISE_AFTER=1 to
  * add each pool with the noise drawn after the workers answered, BALANCED_SPLIT=1 to add each caller
- * pool with the noise split balanced by the threads' timings (setNoiseBalance), CHUNK=128, CHUNKED=0 to leave out the in-process chunked case, POOL_WARMUP=0 pool-only warm-up steps after the shared warm-up, MODELS=mlp,cnn, DPKIT_BACKEND=wasm|cpu). The load average is printed before
+ * pool with the noise split balanced by the threads' timings (setNoiseBalance), CHUNK=128, BLOCK=1 consecutive steps per case and repetition, CHUNKED=0 to leave out the in-process chunked case, POOL_WARMUP=0 pool-only warm-up steps after the shared warm-up, MODELS=mlp,cnn, DPKIT_BACKEND=wasm|cpu). The load average is printed before
  * and after: on a loaded machine the workers compete with other processes for the cores and
  * the wall-clock speed-up is understated.
  */
@@ -77,6 +77,13 @@ const CALLER = (process.env.CALLER ?? "1")
   .filter((v) => v.trim() !== "")
   .map(Number);
 const CHUNK = Number(process.env.CHUNK ?? 128);
+/**
+ * Consecutive measured steps of each case per repetition (default 1: the cases alternate step by
+ * step). Alternating step by step leaves a pool's workers asleep through every in-process step (about
+ * 25 ms for the CNN), which a training run never does; with BLOCK=25 each case runs 25 steps back to
+ * back, as in training, and the cases still alternate (by block) to cancel the machine's drift.
+ */
+const BLOCK = Number(process.env.BLOCK ?? 1);
 /** Also time each pool with the noise drawn after the workers answered (the calling thread idle while it waits). */
 const NOISE_AFTER = process.env.NOISE_AFTER === "1";
 /**
@@ -216,75 +223,77 @@ for (const kind of MODELS) {
   }
   for (const [name, f] of cases) if (poolOf(name) !== undefined) for (let r = 0; r < POOL_WARMUP; r++) f();
   for (let r = 0; r < REPS; r++) {
-    for (const [name, f] of r % 2 === 0 ? cases : [...cases].reverse()) {
-      // The workers' clocks, read from here while they sleep (exact; their own reading at the end of
-      // a step lags by up to a scheduler tick). Their thread ids come with the previous step's profile.
-      const tids = (poolOf(name) && lastStepProfile(poolOf(name) as (typeof pools)[number])?.workers.map((w) => w.tid)) || [];
-      const w0 = tids.map((t) => (t === undefined ? undefined : threadCpuMs(t)));
-      const p0 = processThreadsCpuMs();
-      const c0 = process.cpuUsage();
-      const m0 = threadClock();
-      const t0 = performance.now();
-      f();
-      const wall = performance.now() - t0;
-      const m1 = threadClock();
-      const c = process.cpuUsage(c0);
-      const p1 = processThreadsCpuMs();
-      const w1 = tids.map((t) => (t === undefined ? undefined : threadCpuMs(t)));
-      record(name, "wall", wall);
-      record(name, "cpuAll", p0 !== undefined && p1 !== undefined ? p1 - p0 : (c.user + c.system) / 1000);
-      record(name, "main", m0 && m1 ? m1.cpuMs - m0.cpuMs : undefined);
-      const p = poolOf(name);
-      const prof = p ? lastStepProfile(p) : undefined;
-      if (prof) {
-        record(name, "caller", prof.caller);
-        if (prof.workers.length > 0) record(name, "workerOwn", Math.max(...prof.workers.map((w) => w.total)));
-        const outside = prof.workers.map((w, i) => {
-          const a = w0[i];
-          const b = w1[i];
-          return w.tid !== undefined && w.tid === tids[i] && a !== undefined && b !== undefined ? b - a : undefined;
-        });
-        const cpus = outside;
-        if (cpus.every((v) => v !== undefined)) {
-          cpus.forEach((v, i) => record(name, `workerCpu.${i}`, v));
-          record(
-            name,
-            "workersCpu",
-            (cpus as number[]).reduce((a, b) => a + b, 0),
-          );
-        }
-        if (prof.workers.length > 0)
-          for (const k of ["receive", "weights", "inputs", "compute", "noise"] as const)
-            record(name, `worker.${k}`, Math.max(...prof.workers.map((w) => w[k] ?? 0)));
-        for (const k of ["write", "post", "caller", "ahead", "wait", "reduce"] as const) record(name, `main.${k}`, prof[k]);
-        // After the last worker answered: the reduction, the noise (what is left of it), the update.
-        record(name, "main.tail", wall - prof.write - prof.post - prof.caller - prof.ahead - prof.wait);
-        // The step's timeline, from the step's start (the calling thread's marks, the pool's, the first worker's).
-        const from = (v: number): number => v - marks.start;
-        const wat = prof.workers[0]?.at;
-        const tl: Record<string, number> = {
-          enter: from(prof.at.start),
-          posted: from(prof.at.posted),
-          callerDone: from(prof.at.callerDone),
-          aheadDone: from(prof.at.aheadDone),
-          answered: from(prof.at.answered),
-          reduced: from(prof.at.reduced),
-          grads: from(marks.grads),
-          applied: from(marks.applied),
-        };
-        if (wat) Object.assign(tl, { woke: from(wat.woke), wFrom: from(wat.computeFrom), wTo: from(wat.computeTo), wDone: from(wat.done) });
-        for (const [k, v] of Object.entries(tl)) record(name, `tl.${k}`, v);
-        if (wat) {
-          // Derived: how long the calling thread slept for the answer, the answer's latency after the worker wrote it,
-          // the worker's late start after the request, and the calling thread's serial tail.
-          record(name, "tl.callerIdle", Math.max(0, prof.at.answered - prof.at.aheadDone));
-          record(name, "tl.workerIdleEnd", Math.max(0, prof.at.aheadDone - wat.done));
-          record(name, "tl.answerLatency", prof.at.answered - Math.max(wat.done, prof.at.aheadDone));
-          record(name, "tl.wakeLatency", wat.woke - prof.at.posted);
-          record(name, "tl.tail", marks.applied - prof.at.answered);
+    for (const [name, f] of r % 2 === 0 ? cases : [...cases].reverse())
+      for (let b = 0; b < BLOCK; b++) {
+        // The workers' clocks, read from here while they sleep (exact; their own reading at the end of
+        // a step lags by up to a scheduler tick). Their thread ids come with the previous step's profile.
+        const tids = (poolOf(name) && lastStepProfile(poolOf(name) as (typeof pools)[number])?.workers.map((w) => w.tid)) || [];
+        const w0 = tids.map((t) => (t === undefined ? undefined : threadCpuMs(t)));
+        const p0 = processThreadsCpuMs();
+        const c0 = process.cpuUsage();
+        const m0 = threadClock();
+        const t0 = performance.now();
+        f();
+        const wall = performance.now() - t0;
+        const m1 = threadClock();
+        const c = process.cpuUsage(c0);
+        const p1 = processThreadsCpuMs();
+        const w1 = tids.map((t) => (t === undefined ? undefined : threadCpuMs(t)));
+        record(name, "wall", wall);
+        record(name, "cpuAll", p0 !== undefined && p1 !== undefined ? p1 - p0 : (c.user + c.system) / 1000);
+        record(name, "main", m0 && m1 ? m1.cpuMs - m0.cpuMs : undefined);
+        const p = poolOf(name);
+        const prof = p ? lastStepProfile(p) : undefined;
+        if (prof) {
+          record(name, "caller", prof.caller);
+          if (prof.workers.length > 0) record(name, "workerOwn", Math.max(...prof.workers.map((w) => w.total)));
+          const outside = prof.workers.map((w, i) => {
+            const a = w0[i];
+            const b = w1[i];
+            return w.tid !== undefined && w.tid === tids[i] && a !== undefined && b !== undefined ? b - a : undefined;
+          });
+          const cpus = outside;
+          if (cpus.every((v) => v !== undefined)) {
+            cpus.forEach((v, i) => record(name, `workerCpu.${i}`, v));
+            record(
+              name,
+              "workersCpu",
+              (cpus as number[]).reduce((a, b) => a + b, 0),
+            );
+          }
+          if (prof.workers.length > 0)
+            for (const k of ["receive", "weights", "inputs", "compute", "noise"] as const)
+              record(name, `worker.${k}`, Math.max(...prof.workers.map((w) => w[k] ?? 0)));
+          for (const k of ["write", "post", "caller", "ahead", "wait", "reduce"] as const) record(name, `main.${k}`, prof[k]);
+          // After the last worker answered: the reduction, the noise (what is left of it), the update.
+          record(name, "main.tail", wall - prof.write - prof.post - prof.caller - prof.ahead - prof.wait);
+          // The step's timeline, from the step's start (the calling thread's marks, the pool's, the first worker's).
+          const from = (v: number): number => v - marks.start;
+          const wat = prof.workers[0]?.at;
+          const tl: Record<string, number> = {
+            enter: from(prof.at.start),
+            posted: from(prof.at.posted),
+            callerDone: from(prof.at.callerDone),
+            aheadDone: from(prof.at.aheadDone),
+            answered: from(prof.at.answered),
+            reduced: from(prof.at.reduced),
+            grads: from(marks.grads),
+            applied: from(marks.applied),
+          };
+          if (wat)
+            Object.assign(tl, { woke: from(wat.woke), wFrom: from(wat.computeFrom), wTo: from(wat.computeTo), wDone: from(wat.done) });
+          for (const [k, v] of Object.entries(tl)) record(name, `tl.${k}`, v);
+          if (wat) {
+            // Derived: how long the calling thread slept for the answer, the answer's latency after the worker wrote it,
+            // the worker's late start after the request, and the calling thread's serial tail.
+            record(name, "tl.callerIdle", Math.max(0, prof.at.answered - prof.at.aheadDone));
+            record(name, "tl.workerIdleEnd", Math.max(0, prof.at.aheadDone - wat.done));
+            record(name, "tl.answerLatency", prof.at.answered - Math.max(wat.done, prof.at.aheadDone));
+            record(name, "tl.wakeLatency", wat.woke - prof.at.posted);
+            record(name, "tl.tail", marks.applied - prof.at.answered);
+          }
         }
       }
-    }
   }
   const med = (name: string, key: string): number | undefined => {
     const v = (series.get(name) as Record<string, number[]>)[key];
@@ -303,6 +312,15 @@ for (const kind of MODELS) {
     return each.length > 0 ? Math.max(...each) : undefined;
   };
   const base = med(cases[0][0], "wall") as number;
+  // The 10th percentile of the step's wall time: the steps no outside load slowed. On a shared host
+  // each core's speed swings by up to 1.8x from second to second (docs/dpsgd-engine.md, "Ninth
+  // wave"), and a split step waits for the slower of its threads, so the median understates what
+  // the split does on quiet cores; both are printed, side by side.
+  const p10 = (name: string): number | undefined => {
+    const v = (series.get(name) as Record<string, number[]>).wall;
+    return v && v.length > 0 ? [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 10)] : undefined;
+  };
+  const baseP10 = p10(cases[0][0]) as number;
   // The wall time the CPU columns imply on idle cores: the longest chain of dependent work, but no
   // less than all threads' CPU time spread over the cores (V8's threads need a core too).
   const critical = (name: string): number | undefined => {
@@ -329,6 +347,15 @@ for (const kind of MODELS) {
       unit: "ms",
       baseline: +base.toFixed(2),
       ratio: +speedUp.toFixed(3),
+    });
+    const ms10 = p10(name) as number;
+    rows.push({
+      case: `${tag(name)}, 10th percentile`,
+      metric: "DP step time",
+      value: +ms10.toFixed(2),
+      unit: "ms",
+      baseline: +baseP10.toFixed(2),
+      ratio: +(baseP10 / ms10).toFixed(3),
     });
     const cpuAll = mean(name, "cpuAll") as number;
     rows.push({ case: `${tag(name)}, CPU time of all threads`, metric: "CPU time", value: +cpuAll.toFixed(2), unit: "ms" });
@@ -367,6 +394,7 @@ for (const kind of MODELS) {
       name,
       fmt(ms),
       `${speedUp.toFixed(2)}x`,
+      `${fmt(ms10)} / ${(baseP10 / ms10).toFixed(2)}x`,
       fmt(cpuAll),
       fmt(main),
       fmt(workerCpu),
@@ -420,15 +448,28 @@ for (const kind of MODELS) {
 }
 
 const loadAfter = load();
-const w = [5, 28, 9, 8, 8, 8, 8, 8, 8, 9, 10];
+const w = [5, 28, 9, 8, 13, 8, 8, 8, 8, 8, 9, 10];
 const line = (c: string[]) => c.map((s, i) => s.padEnd(w[i])).join(" | ");
 console.log(
-  line(["model", "case", "wall ms", "speed-up", "CPU all", "CPU main", "CPU wkr", "CPU V8", "crit. ms", "predicted", "worker own"]),
+  line([
+    "model",
+    "case",
+    "wall ms",
+    "speed-up",
+    "p10 / speed-up",
+    "CPU all",
+    "CPU main",
+    "CPU wkr",
+    "CPU V8",
+    "crit. ms",
+    "predicted",
+    "worker own",
+  ]),
 );
 console.log(w.map((n) => "-".repeat(n)).join("-|-"));
 for (const r of table) console.log(line(r));
 console.log(
-  `chunk size ${CHUNK}, ${WARMUP} warm-up (then ${POOL_WARMUP} pool-only) and ${REPS} measured repetitions alternating; wall: medians, CPU: means per step; CPU wkr = slowest worker's ` +
+  `chunk size ${CHUNK}, ${WARMUP} warm-up (then ${POOL_WARMUP} pool-only) and ${REPS} measured repetitions alternating${BLOCK > 1 ? ` in blocks of ${BLOCK} steps` : ""}; wall: medians (p10: 10th percentile), CPU: means per step; CPU wkr = slowest worker's ` +
     `own CPU time, CPU V8 = every other thread; crit. = max(CPU main + CPU wkr (caller cases: max(CPU main, its serial part + CPU wkr)), CPU all / cores), predicted = in-process crit. / crit.; load average after: ${loadAfter}`,
 );
 console.log(
@@ -444,6 +485,7 @@ console.log(
     warmup: WARMUP,
     poolWarmup: POOL_WARMUP,
     reps: REPS,
+    block: BLOCK,
     loadBefore,
     loadAfter,
     rows,
