@@ -208,7 +208,8 @@ function fastClippedGradientsShared(args: FastArgs): FastClippedGradients {
   let norms: Float32Array = new Float32Array(0);
   let lossSum = 0;
   const hostSums: Record<string, Float32Array> = {};
-  // Tensors an activation's gradient closes over (instead of tfjs saving a clone): kept to the end.
+  // Tensors kept until the step ends: each rule's input and mask (read again after the tape), and those
+  // an activation's gradient closes over (instead of tfjs saving a clone).
   const keepUntilStepEnds = (t: tf.Tensor): void => {
     if (keptHere.includes(t)) return;
     tf.keep(t);
@@ -247,12 +248,7 @@ function fastClippedGradientsShared(args: FastArgs): FastClippedGradients {
           x,
           training,
           (step, a, k, mask) => {
-            for (const t of [a, mask]) {
-              if (t && t !== x && !keptHere.includes(t)) {
-                tf.keep(t);
-                keptHere.push(t);
-              }
-            }
+            for (const t of [a, mask]) if (t && t !== x) keepUntilStepEnds(t);
             inputs.push(a);
             inputMasks.push(mask);
             if (k === 0 && z0) return step.rule!.activate(step.layer, e[0], mask, keep);
